@@ -1,0 +1,29 @@
+/* Error codes shared by every module, and the mapping to the envelope's
+ * status. Only the gateway maps statuses to HTTP. */
+#ifndef CM_ERR_H
+#define CM_ERR_H
+
+#define CM_MUSTCHECK __attribute__((warn_unused_result))
+#define CM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+typedef enum {
+    CM_OK = 0,
+    CM_ERR_INVALID,
+    CM_ERR_NOT_FOUND,
+    CM_ERR_CONFLICT,
+    CM_ERR_PRECONDITION,
+    CM_ERR_PERMISSION,
+    CM_ERR_UNAVAILABLE,
+    CM_ERR_TIMEOUT,
+    CM_ERR_UPSTREAM,
+    CM_ERR_TOO_LARGE,
+    CM_ERR_INTERNAL
+} cm_err_t;
+
+/* Returns a static lower-case name of the code, e.g. "invalid". */
+const char *cm_err_name(cm_err_t err);
+
+/* Returns the crm.Status value (envelope.proto) for an error code. */
+int cm_err_status(cm_err_t err);
+
+#endif

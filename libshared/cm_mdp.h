@@ -1,0 +1,98 @@
+/* Majordomo over ZeroMQ: the asynchronous client and the worker. Frames are
+ * documented in docs/bus.md; the broker is services/broker.
+ *
+ * Client (DEALER) -> broker:  "MDPC02", 0x01 REQUEST, service, header, body
+ * Broker -> client:           "MDPC02", 0x04 FINAL,   service, header, body
+ * Worker (DEALER) -> broker:  "MDPW02", 0x01 READY, service
+ *                             "MDPW02", 0x04 FINAL, client-address, header, body
+ *                             "MDPW02", 0x05 HEARTBEAT
+ *                             "MDPW02", 0x06 DISCONNECT
+ * Broker -> worker:           "MDPW02", 0x02 REQUEST, client-address, header, body
+ *                             "MDPW02", 0x05 HEARTBEAT / 0x06 DISCONNECT
+ * header is a packed crm.RequestHeader on requests, crm.ReplyHeader on replies.
+ */
+#ifndef CM_MDP_H
+#define CM_MDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cm_err.h"
+
+#define CM_MDP_CLIENT "MDPC02"
+#define CM_MDP_WORKER "MDPW02"
+enum {
+    CM_MDP_READY = 0x01,
+    CM_MDP_REQUEST = 0x02,
+    CM_MDP_PARTIAL = 0x03,
+    CM_MDP_FINAL = 0x04,
+    CM_MDP_HEARTBEAT = 0x05,
+    CM_MDP_DISCONNECT = 0x06
+};
+
+/* Heartbeat interval and liveness shared by broker and workers: a peer silent
+ * for LIVENESS intervals is dead. */
+#define CM_MDP_HEARTBEAT_MS 1000
+#define CM_MDP_LIVENESS 3
+
+/* A received message: two owned byte strings. */
+struct cm_mdp_msg {
+    char *service;     // owned; client side only (the service that replied)
+    uint8_t *header;   // owned
+    size_t header_len;
+    uint8_t *body;     // owned
+    size_t body_len;
+    uint8_t *address;  // owned; worker side only (the client address to reply to)
+    size_t address_len;
+};
+
+/* Frees the parts of a message and zeroes it; safe on a zeroed message. */
+void cm_mdp_msg_release(struct cm_mdp_msg *msg);
+
+/* ---------------------------------------------------------------------- */
+/* Client: any number of requests in flight, replies in any order.          */
+
+typedef struct cm_mdp_client cm_mdp_client_t;
+
+/* Connects a DEALER to the broker. zctx is borrowed. Returns NULL if the
+ * endpoint is invalid. */
+cm_mdp_client_t *cm_mdp_client_new(void *zctx, const char *endpoint);
+void cm_mdp_client_destroy(cm_mdp_client_t **self_p);
+
+/* Queues a request; never blocks. Returns 0 or -1 (errno from zmq). */
+int cm_mdp_client_send(cm_mdp_client_t *self, const char *service, const void *header,
+                       size_t header_len, const void *body, size_t body_len) CM_MUSTCHECK;
+
+/* Waits up to timeout_ms (-1 forever, 0 poll) for one reply. Returns 1 with
+ * *msg filled (release it), 0 on timeout, -1 on error or interrupt. */
+int cm_mdp_client_recv(cm_mdp_client_t *self, int timeout_ms, struct cm_mdp_msg *msg) CM_MUSTCHECK;
+
+/* The ZeroMQ socket, for zmq_poll alongside other sockets. Borrowed. */
+void *cm_mdp_client_socket(cm_mdp_client_t *self);
+
+/* ---------------------------------------------------------------------- */
+/* Worker: one request at a time; heartbeats and reconnects inside.         */
+
+typedef struct cm_mdp_worker cm_mdp_worker_t;
+
+/* Connects to the broker and announces the service. zctx is borrowed. */
+cm_mdp_worker_t *cm_mdp_worker_new(void *zctx, const char *endpoint, const char *service);
+void cm_mdp_worker_destroy(cm_mdp_worker_t **self_p);
+
+/* Waits up to timeout_ms for a request, sending heartbeats and reconnecting
+ * (on a new socket) when the broker is silent for LIVENESS intervals. Returns
+ * 1 with *msg filled (header, body, address), 0 on timeout, -1 on interrupt. */
+int cm_mdp_worker_recv(cm_mdp_worker_t *self, int timeout_ms, struct cm_mdp_msg *msg) CM_MUSTCHECK;
+
+/* Sends the reply to the request last received, to msg->address. Returns 0 or -1. */
+int cm_mdp_worker_reply(cm_mdp_worker_t *self, const struct cm_mdp_msg *request,
+                        const void *header, size_t header_len, const void *body,
+                        size_t body_len) CM_MUSTCHECK;
+
+/* Sends a heartbeat if one is due; call during long work so the broker keeps
+ * the worker. */
+void cm_mdp_worker_heartbeat(cm_mdp_worker_t *self);
+
+/* Tells the broker the worker is leaving (DISCONNECT). */
+void cm_mdp_worker_disconnect(cm_mdp_worker_t *self);
+
+#endif

@@ -1,0 +1,102 @@
+/* JSON <-> protobuf-c, done generically from the message descriptors, after
+ * the proto3 JSON mapping: lowerCamelCase names (proto names also accepted on
+ * input), int64/uint64 as strings (numbers accepted), bytes as base64, enums by
+ * name with the enum type's UPPER_SNAKE prefix dropped ("GENDER_FEMALE" in
+ * enum Gender is "FEMALE"; the full name and the number are accepted too), and
+ * a message whose only field is `value` (crm.BoolValue) written as that value.
+ *
+ * Messages this module builds are "dynamic": every part malloc'd, strings
+ * either malloc'd or protobuf_c_empty_string. Free them, and messages from
+ * protobuf_c_message_unpack(..., NULL, ...), with
+ * protobuf_c_message_free_unpacked(msg, NULL). */
+#ifndef CM_PBJSON_H
+#define CM_PBJSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+#include "cm_err.h"
+
+/* What went wrong while decoding, for a 400 naming the field. */
+struct cm_pbjson_error {
+    char field[256];       // lowerCamelCase path, e.g. "customer.addresses[1].country"
+    char description[256]; // e.g. "unknown field", "expected a string", "not a valid enum value"
+};
+
+enum {
+    CM_PBJSON_OMIT_DEFAULTS = 1 << 0, // leave out fields at their default (proto3 style)
+};
+
+/* Encodes msg as a new JSON object (the caller owns the reference). Emits every
+ * field unless CM_PBJSON_OMIT_DEFAULTS; an unset message field is null. */
+json_t *cm_pbjson_encode(const ProtobufCMessage *msg, unsigned flags);
+
+/* Encodes one field's value (repeated: the array) as JSON; NULL if no such field. */
+json_t *cm_pbjson_encode_field(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field);
+
+/* Decodes a JSON object into a new dynamic message of type desc. JSON null for a
+ * field leaves it at its default. Returns NULL and fills err (field path
+ * prefixed by `prefix` when not NULL) on an unknown field, a wrong type, a
+ * number out of range, bad base64, an unknown enum name or invalid UTF-8. */
+ProtobufCMessage *cm_pbjson_decode(const ProtobufCMessageDescriptor *desc, json_t *json,
+                                   const char *prefix, struct cm_pbjson_error *err);
+
+/* Sets one top-level field of msg (scalar, enum, BoolValue-style wrapper, or a
+ * repeated scalar, which is appended to) from text, as found in a URL path or
+ * query string. json_name is lowerCamelCase. Returns 0, or -1 with err filled
+ * (unknown field, bad value). */
+int cm_pbjson_set_text(ProtobufCMessage *msg, const char *json_name, const char *text,
+                       struct cm_pbjson_error *err) CM_MUSTCHECK;
+
+/* Collects the update-mask paths of a JSON object for message type desc: each
+ * key present, as lowerCamelCase; a key holding an object for a (non-repeated)
+ * message field recurses ("company.vatNumber"); null, scalars and arrays are
+ * leaves. Returns a malloc'd array of malloc'd strings (free with
+ * cm_pbjson_free_paths) and *n; NULL with *n = 0 for an empty object. */
+char **cm_pbjson_mask_paths(const ProtobufCMessageDescriptor *desc, json_t *obj, size_t *n);
+void cm_pbjson_free_paths(char **paths, size_t n);
+
+/* Finds a field by lowerCamelCase or proto name. */
+const ProtobufCFieldDescriptor *cm_pbjson_find_field(const ProtobufCMessageDescriptor *desc,
+                                                     const char *name);
+
+/* Writes the lowerCamelCase form of a proto field name into out. */
+void cm_pbjson_camel(const char *proto_name, char *out, size_t size);
+
+/* The JSON name of an enum value ("FEMALE" for GENDER_FEMALE of enum Gender). */
+const char *cm_pbjson_enum_name(const ProtobufCEnumDescriptor *desc, int value, char *out,
+                                size_t size);
+
+/* ---- Working with dynamic messages by field path ----------------------- */
+
+/* A new dynamic message of type desc, initialised. */
+ProtobufCMessage *cm_pb_new(const ProtobufCMessageDescriptor *desc);
+
+/* A deep copy as a dynamic message. */
+ProtobufCMessage *cm_pb_clone(const ProtobufCMessage *msg);
+
+/* Replaces a string field's value with a copy of s (NULL or "" -> empty). */
+void cm_pb_set_str(char **field, const char *s);
+
+/* For each dotted lowerCamelCase path, makes dst's field equal to src's
+ * (message fields as a whole, creating parents on dst as needed; a path to a
+ * message src lacks clears it on dst). Returns 0, or -1 with err naming the
+ * first unknown path. */
+int cm_pb_apply_mask(ProtobufCMessage *dst, const ProtobufCMessage *src, char **paths,
+                     size_t n, struct cm_pbjson_error *err) CM_MUSTCHECK;
+
+/* Resets the field at a dotted path of msg to its default (message: unset). */
+int cm_pb_clear_path(ProtobufCMessage *msg, const char *path) CM_MUSTCHECK;
+
+/* Calls fn for every leaf path whose value differs between a and b (either
+ * may be NULL, meaning all defaults). Leaves are scalars, strings, enums, bytes
+ * and repeated fields (compared whole); message fields recurse. Paths are
+ * dotted lowerCamelCase; old/new are compact JSON ("" when absent/default).
+ * Paths listed in skip (NULL-terminated, may be NULL) are ignored. */
+typedef void (*cm_pb_diff_fn)(void *ud, const char *path, const char *old_json,
+                              const char *new_json);
+void cm_pb_diff(const ProtobufCMessageDescriptor *desc, const ProtobufCMessage *a,
+                const ProtobufCMessage *b, const char *const *skip, cm_pb_diff_fn fn, void *ud);
+
+#endif

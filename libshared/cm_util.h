@@ -1,0 +1,44 @@
+/* Memory that never fails (out of memory aborts), time, ids and UTF-8. */
+#ifndef CM_UTIL_H
+#define CM_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "cm_err.h"
+
+/* Allocators that log and abort on out-of-memory; callers skip NULL checks. */
+void *cm_malloc(size_t n);
+void *cm_calloc(size_t n, size_t size);
+void *cm_realloc(void *p, size_t n);
+char *cm_strdup(const char *s);
+char *cm_strndup(const char *s, size_t n);
+
+/* Returns a malloc'd formatted string; the caller frees it. */
+char *cm_strfmt(const char *fmt, ...) CM_PRINTF(1, 2);
+
+/* Wall-clock milliseconds since the epoch, and monotonic milliseconds. */
+int64_t cm_now_ms(void);
+int64_t cm_mono_ms(void);
+
+/* Writes the UTC time `ms` as RFC 3339 with milliseconds ("2026-11-24T05:31:23.123Z")
+ * into buf (at least 32 bytes). Returns buf. */
+char *cm_time_rfc3339(int64_t ms, char *buf, size_t size);
+
+/* Writes a random RFC 4122 version-4 UUID (36 characters) into buf (>= 37 bytes). */
+void cm_uuid(char *buf);
+
+/* Writes `n` random bytes as lower-case hex into buf (>= 2n+1 bytes). */
+void cm_random_hex(char *buf, size_t n);
+
+/* True when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
+ * On false, *bad_offset (if not NULL) gets the byte offset of the first bad byte. */
+bool cm_utf8_valid(const char *s, size_t len, size_t *bad_offset);
+
+/* Number of code points in a valid UTF-8 string. */
+size_t cm_utf8_length(const char *s);
+
+/* Parses a base-10 integer filling all of s; returns 0 or -1. */
+int cm_parse_long(const char *s, long min, long max, long *out) CM_MUSTCHECK;
+
+#endif
