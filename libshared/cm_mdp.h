@@ -1,5 +1,7 @@
 /* Majordomo over ZeroMQ: the asynchronous client and the worker. Frames are
- * documented in docs/bus.md; the broker is services/broker.
+ * documented in docs/bus.md; the broker is services/broker. The framing is
+ * MDP 0.2 (ZeroMQ RFC 18) without the empty delimiter frame, with exactly one
+ * header frame and one body frame, and with FINAL = 0x04 on both sides.
  *
  * Client (DEALER) -> broker:  "MDPC02", 0x01 REQUEST, service, header, body
  * Broker -> client:           "MDPC02", 0x04 FINAL,   service, header, body
@@ -21,6 +23,7 @@
 #define CM_MDP_CLIENT "MDPC02"
 #define CM_MDP_WORKER "MDPW02"
 enum {
+    CM_MDP_CLIENT_REQUEST = 0x01, // client -> broker
     CM_MDP_READY = 0x01,
     CM_MDP_REQUEST = 0x02,
     CM_MDP_PARTIAL = 0x03,
@@ -36,12 +39,12 @@ enum {
 
 /* A received message: two owned byte strings. */
 struct cm_mdp_msg {
-    char *service;     // owned; client side only (the service that replied)
-    uint8_t *header;   // owned
+    char *service;   // owned; client side only (the service that replied)
+    uint8_t *header; // owned
     size_t header_len;
-    uint8_t *body;     // owned
+    uint8_t *body; // owned
     size_t body_len;
-    uint8_t *address;  // owned; worker side only (the client address to reply to)
+    uint8_t *address; // owned; worker side only (the client address to reply to)
     size_t address_len;
 };
 
@@ -54,11 +57,13 @@ void cm_mdp_msg_release(struct cm_mdp_msg *msg);
 typedef struct cm_mdp_client cm_mdp_client_t;
 
 /* Connects a DEALER to the broker. zctx is borrowed. Returns NULL if the
- * endpoint is invalid. */
+ * endpoint is invalid. Requests sent before the broker is reachable wait in
+ * the socket and go out on connect. */
 cm_mdp_client_t *cm_mdp_client_new(void *zctx, const char *endpoint);
 void cm_mdp_client_destroy(cm_mdp_client_t **self_p);
 
-/* Queues a request; never blocks. Returns 0 or -1 (errno from zmq). */
+/* Queues a request; never blocks. Returns 0 or -1 (errno from zmq: EAGAIN
+ * when 1000 messages already wait for an unreachable broker). */
 int cm_mdp_client_send(cm_mdp_client_t *self, const char *service, const void *header,
                        size_t header_len, const void *body, size_t body_len) CM_MUSTCHECK;
 
@@ -74,25 +79,37 @@ void *cm_mdp_client_socket(cm_mdp_client_t *self);
 
 typedef struct cm_mdp_worker cm_mdp_worker_t;
 
-/* Connects to the broker and announces the service. zctx is borrowed. */
+/* Connects to the broker and announces the service (READY, queued until the
+ * broker is reachable). zctx is borrowed. Returns NULL if the endpoint is
+ * invalid. */
 cm_mdp_worker_t *cm_mdp_worker_new(void *zctx, const char *endpoint, const char *service);
+
+/* Closes the socket without a word to the broker, which then treats the worker
+ * as crashed (dropped within LIVENESS intervals, its request retried): call
+ * cm_mdp_worker_disconnect first for a clean leave. */
 void cm_mdp_worker_destroy(cm_mdp_worker_t **self_p);
 
-/* Waits up to timeout_ms for a request, sending heartbeats and reconnecting
- * (on a new socket) when the broker is silent for LIVENESS intervals. Returns
- * 1 with *msg filled (header, body, address), 0 on timeout, -1 on interrupt. */
+/* Waits up to timeout_ms (-1 forever) for a request, sending heartbeats and
+ * reconnecting (on a new socket, with a new READY) when the broker is silent
+ * for LIVENESS intervals or sends DISCONNECT. Returns 1 with *msg filled
+ * (header, body, address), 0 on timeout, -1 with errno on interrupt (EINTR) or
+ * a dead context (ETERM). */
 int cm_mdp_worker_recv(cm_mdp_worker_t *self, int timeout_ms, struct cm_mdp_msg *msg) CM_MUSTCHECK;
 
-/* Sends the reply to the request last received, to msg->address. Returns 0 or -1. */
-int cm_mdp_worker_reply(cm_mdp_worker_t *self, const struct cm_mdp_msg *request,
-                        const void *header, size_t header_len, const void *body,
-                        size_t body_len) CM_MUSTCHECK;
+/* Sends the reply (FINAL) to request->address. Waits at most about a second
+ * if the socket is full. Returns 0 or -1 with errno. */
+int cm_mdp_worker_reply(cm_mdp_worker_t *self, const struct cm_mdp_msg *request, const void *header,
+                        size_t header_len, const void *body, size_t body_len) CM_MUSTCHECK;
 
 /* Sends a heartbeat if one is due; call during long work so the broker keeps
  * the worker. */
 void cm_mdp_worker_heartbeat(cm_mdp_worker_t *self);
 
-/* Tells the broker the worker is leaving (DISCONNECT). */
+/* Tells the broker the worker is leaving (DISCONNECT). A later
+ * cm_mdp_worker_recv reconnects and announces the service again. */
 void cm_mdp_worker_disconnect(cm_mdp_worker_t *self);
+
+/* How many times the worker has dropped its socket and connected afresh. */
+unsigned cm_mdp_worker_reconnects(const cm_mdp_worker_t *self);
 
 #endif

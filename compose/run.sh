@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# `make run`: starts the whole suite in the foreground, data in $CRM_DATA_DIR
+# (default ./var). Ctrl-C (or SIGTERM) stops the services, then PostgreSQL.
+# Usage: compose/run.sh [BUILD]   (BUILD defaults to build; binaries in BUILD/bin)
+set -euo pipefail
+
+here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=compose/stack.sh
+source "$here/stack.sh"
+
+stack_init "${1:-build}"
+
+state=starting
+s_stop() {
+    trap '' INT TERM
+    local rc=$1
+    [[ $state == stopped ]] && exit "$rc"
+    state=stopping
+    stack_supervisor_stop || rc=1
+    stack_pg_stop || rc=1
+    state=stopped
+    echo "CRM stopped. The data stays in $CRM_DATA_DIR."
+    exit "$rc"
+}
+# A signal is a normal stop; an error on the way up stops what was started.
+trap 's_stop 0' INT TERM
+trap 'rc=$?; [[ $state == stopped ]] || s_stop "$rc"' EXIT
+
+if pid=$(s_supervisor_pid); then
+    echo "run: CRM already runs from $CRM_DATA_DIR (supervisord pid $pid)." >&2
+    echo "run: stop that one first (Ctrl-C where it runs, or: supervisorctl -c $STACK_SUPERVISOR_CONF shutdown)." >&2
+    state=stopped # not ours to stop
+    exit 1
+fi
+
+stack_pg_start
+stack_migrate
+stack_supervisor_start
+if ! stack_wait_ready 60; then
+    echo "run: the services did not become ready; logs are in $STACK_LOG_DIR" >&2
+    exit 1
+fi
+state=running
+
+key=${CRM_BOOTSTRAP_API_KEY:-}
+key_from="CRM_BOOTSTRAP_API_KEY"
+if [[ -z $key && -s $STACK_KEY_FILE ]]; then
+    key=$(<"$STACK_KEY_FILE")
+    key_from=$STACK_KEY_FILE
+fi
+
+cat <<EOF
+
+CRM is running.
+  URL:       $STACK_URL/
+EOF
+if [[ -n $key ]]; then
+    cat <<EOF
+  API key:   $key   (from $key_from)
+  Try:       curl -H "Authorization: Bearer $key" $STACK_URL/v1/customers
+EOF
+else
+    cat <<EOF
+  API key:   printed as "api key: ..." by the first 'make run' on this data directory
+             (and saved in $STACK_KEY_FILE, which is gone now)
+  Try:       curl -H "Authorization: Bearer <key>" $STACK_URL/v1/customers
+EOF
+fi
+cat <<EOF
+  Data:      $CRM_DATA_DIR
+  Logs:      $STACK_LOG_DIR/
+  Control:   supervisorctl -c $STACK_SUPERVISOR_CONF status
+Press Ctrl-C to stop.
+EOF
+
+# Stay in the foreground while supervisord runs; a signal interrupts wait and
+# runs s_stop through the trap.
+while s_alive "$STACK_SUPERVISOR_PID"; do
+    wait "$STACK_SUPERVISOR_PID" || true
+done
+echo "run: supervisord exited unexpectedly; see $CRM_DATA_DIR/supervisord.log" >&2
+s_stop 1

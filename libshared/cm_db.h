@@ -1,0 +1,61 @@
+/* A PostgreSQL connection for one single-threaded service: parameterised
+ * queries, transactions scoped to a tenant (for row-level security), and
+ * reconnection. Every query goes through PQexecParams with $n parameters. */
+#ifndef CM_DB_H
+#define CM_DB_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+#include "cm_err.h"
+
+typedef struct cm_db cm_db_t;
+
+/* Makes a connection handle for conninfo (a libpq URL or key=value string).
+ * When role is not NULL/empty, every session runs SET ROLE role, so that a
+ * login that owns the tables still gets row-level security. Connects lazily.
+ * Returns an owned handle. */
+cm_db_t *cm_db_new(const char *conninfo, const char *role);
+void cm_db_destroy(cm_db_t **self_p);
+
+/* Connects, or reconnects after a broken connection. Returns CM_OK or
+ * CM_ERR_UNAVAILABLE (detail in cm_db_error). */
+cm_err_t cm_db_connect(cm_db_t *self) CM_MUSTCHECK;
+
+/* Runs one statement with text parameters (NULL entries are SQL NULL).
+ * Returns the result (caller PQclears it) or NULL with *err set: CM_ERR_CONFLICT
+ * for a unique violation, CM_ERR_UNAVAILABLE for a lost connection, a
+ * serialization failure or a deadlock (retryable), CM_ERR_INVALID for bad input
+ * data (22xxx), CM_ERR_INTERNAL otherwise. The detail is in cm_db_error. */
+PGresult *cm_db_exec(cm_db_t *self, const char *sql, int nparams, const char *const *params,
+                     cm_err_t *err) CM_MUSTCHECK;
+
+/* Like cm_db_exec with explicit lengths and formats, for bytea parameters
+ * (format 1 = binary) and binary results (result_format 1). */
+PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char *const *params,
+                         const int *lengths, const int *formats, int result_format,
+                         cm_err_t *err) CM_MUSTCHECK;
+
+/* Runs a statement whose result is not needed. Returns CM_OK or the error. */
+cm_err_t cm_db_run(cm_db_t *self, const char *sql, int nparams,
+                   const char *const *params) CM_MUSTCHECK;
+
+/* BEGIN, and when tenant is not NULL/empty set app.tenant for this
+ * transaction only (row-level security reads it). */
+cm_err_t cm_db_begin(cm_db_t *self, const char *tenant) CM_MUSTCHECK;
+cm_err_t cm_db_commit(cm_db_t *self) CM_MUSTCHECK;
+/* Rolls back if a transaction is open; never fails (a broken connection is reset later). */
+void cm_db_rollback(cm_db_t *self);
+bool cm_db_in_txn(cm_db_t *self);
+
+/* The last error's detail (PQ message, one line) and SQLSTATE ("" if none).
+ * Borrowed until the next call. */
+const char *cm_db_error(cm_db_t *self);
+const char *cm_db_sqlstate(cm_db_t *self);
+
+/* The raw connection, for COPY and LISTEN; borrowed. NULL when not connected. */
+PGconn *cm_db_conn(cm_db_t *self);
+
+/* Helpers for results: the value at (row, col), or NULL for SQL NULL. */
+const char *cm_db_get(const PGresult *res, int row, int col);
+
+#endif

@@ -1,0 +1,1441 @@
+/* JSON <-> protobuf-c by walking the message descriptors (proto3 JSON
+ * mapping), and field-path helpers on dynamic messages. See cm_pbjson.h. */
+#include "cm_pbjson.h"
+
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "cm_util.h"
+
+// Longest field or enum name handled; longer ones are truncated (and so never match).
+#define NAME_MAX_LEN 128
+
+/* ---- Descriptor helpers ------------------------------------------------- */
+
+static void *s_at(const ProtobufCMessage *msg, unsigned offset)
+{
+    // Messages are reached through const pointers for reading; writers own them.
+    return (char *)(uintptr_t)msg + offset;
+}
+
+static bool s_is_oneof(const ProtobufCFieldDescriptor *f)
+{
+    return (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
+}
+
+static uint32_t *s_case(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
+{
+    return s_at(msg, f->quantifier_offset);
+}
+
+/* proto2 optional scalars carry a has_ flag; strings and messages use NULL. */
+static bool s_has_flag(const ProtobufCFieldDescriptor *f)
+{
+    return f->label == PROTOBUF_C_LABEL_OPTIONAL && !s_is_oneof(f) &&
+           f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE;
+}
+
+static size_t *s_count(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
+{
+    return s_at(msg, f->quantifier_offset);
+}
+
+/* The member's slot is in use: always, except for unselected oneof members. */
+static bool s_selected(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
+{
+    return !s_is_oneof(f) || *s_case(msg, f) == f->id;
+}
+
+/* Size of one value in a message or a repeated array (protobuf-c's layout). */
+static size_t s_type_size(ProtobufCType type)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_ENUM:
+        return 4;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 8;
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING:
+        return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(ProtobufCMessage *);
+    }
+    return 8;
+}
+
+bool cm_pbjson_is_wrapper(const ProtobufCMessageDescriptor *desc)
+{
+    if (!desc || desc->n_fields != 1)
+        return false;
+    const ProtobufCFieldDescriptor *f = &desc->fields[0];
+    return f->label != PROTOBUF_C_LABEL_REPEATED && f->type != PROTOBUF_C_TYPE_MESSAGE &&
+           !s_is_oneof(f) && strcmp(f->name, "value") == 0;
+}
+
+/* True when the field holds something other than its default (or, for
+ * presence-tracking fields, is set at all). */
+static bool s_present(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
+{
+    if (s_is_oneof(f))
+        return *s_case(msg, f) == f->id;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED)
+        return *s_count(msg, f) > 0;
+    if (f->label == PROTOBUF_C_LABEL_REQUIRED)
+        return true;
+    if (s_has_flag(f))
+        return *(protobuf_c_boolean *)s_at(msg, f->quantifier_offset) != 0;
+    const void *p = s_at(msg, f->offset);
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return *(ProtobufCMessage *const *)p != NULL;
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(const char *const *)p;
+        if (f->label == PROTOBUF_C_LABEL_OPTIONAL)
+            return s != NULL && s != f->default_value;
+        return s != NULL && s[0] != '\0';
+    }
+    case PROTOBUF_C_TYPE_BYTES:
+        return ((const ProtobufCBinaryData *)p)->len > 0;
+    case PROTOBUF_C_TYPE_BOOL:
+        return *(const protobuf_c_boolean *)p != 0;
+    case PROTOBUF_C_TYPE_FLOAT:
+        return *(const float *)p != 0.0f;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return *(const double *)p != 0.0;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return *(const uint64_t *)p != 0;
+    default:
+        return *(const uint32_t *)p != 0;
+    }
+}
+
+void cm_pbjson_camel(const char *proto_name, char *out, size_t size)
+{
+    size_t o = 0;
+    bool up = false;
+    if (size == 0)
+        return;
+    for (const char *p = proto_name; *p && o + 1 < size; p++) {
+        if (*p == '_') {
+            up = true;
+            continue;
+        }
+        char c = *p;
+        if (up && c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        up = false;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+}
+
+/* Compares a key with the lowerCamelCase form of a proto name without building it. */
+static bool s_camel_eq(const char *proto_name, const char *key)
+{
+    bool up = false;
+    for (const char *p = proto_name; *p; p++) {
+        if (*p == '_') {
+            up = true;
+            continue;
+        }
+        char c = *p;
+        if (up && c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        up = false;
+        if (*key != c)
+            return false;
+        key++;
+    }
+    return *key == '\0';
+}
+
+const ProtobufCFieldDescriptor *cm_pbjson_find_field(const ProtobufCMessageDescriptor *desc,
+                                                     const char *name)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, name);
+    if (f)
+        return f;
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        // Cheap first-letter filter: camel names keep the proto name's first letter.
+        if (desc->fields[i].name[0] == name[0] && s_camel_eq(desc->fields[i].name, name))
+            return &desc->fields[i];
+    }
+    return NULL;
+}
+
+/* ---- Enums -------------------------------------------------------------- */
+
+/* "AddressKind" -> "ADDRESS_KIND_", "HTTPStatus" -> "HTTP_STATUS_". */
+static size_t s_enum_prefix(const char *short_name, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; short_name[i] && o + 3 < size; i++) {
+        char c = short_name[i];
+        bool upper = c >= 'A' && c <= 'Z';
+        if (upper && i > 0) {
+            char p = short_name[i - 1], nx = short_name[i + 1];
+            bool p_low = (p >= 'a' && p <= 'z') || (p >= '0' && p <= '9');
+            bool p_up = p >= 'A' && p <= 'Z';
+            bool nx_low = nx >= 'a' && nx <= 'z';
+            if (p_low || (p_up && nx_low))
+                out[o++] = '_';
+        }
+        out[o++] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+    }
+    out[o++] = '_';
+    out[o] = '\0';
+    return o;
+}
+
+static const char *s_enum_strip(const char *name, const char *prefix, size_t plen)
+{
+    if (strncmp(name, prefix, plen) == 0 && name[plen] != '\0')
+        return name + plen;
+    return name;
+}
+
+const char *cm_pbjson_enum_name(const ProtobufCEnumDescriptor *desc, int value, char *out,
+                                size_t size)
+{
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(desc, value);
+    if (!v || size == 0)
+        return NULL;
+    char prefix[NAME_MAX_LEN];
+    size_t plen = s_enum_prefix(desc->short_name, prefix, sizeof prefix);
+    snprintf(out, size, "%s", s_enum_strip(v->name, prefix, plen));
+    return out;
+}
+
+/* Looks up an enum value by stripped or full name. */
+static const ProtobufCEnumValue *s_enum_by_name(const ProtobufCEnumDescriptor *desc,
+                                                const char *name)
+{
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(desc, name);
+    if (v)
+        return v;
+    char full[2 * NAME_MAX_LEN];
+    size_t plen = s_enum_prefix(desc->short_name, full, NAME_MAX_LEN);
+    size_t nlen = strlen(name);
+    if (nlen == 0 || plen + nlen >= sizeof full)
+        return NULL;
+    memcpy(full + plen, name, nlen + 1);
+    return protobuf_c_enum_descriptor_get_value_by_name(desc, full);
+}
+
+/* "not a valid value; expected one of FEMALE, MALE, OTHER, UNSPECIFIED". */
+static void s_enum_expected(const ProtobufCEnumDescriptor *desc, char *out, size_t size)
+{
+    char prefix[NAME_MAX_LEN];
+    size_t plen = s_enum_prefix(desc->short_name, prefix, sizeof prefix);
+    size_t o = (size_t)snprintf(out, size, "not a valid value; expected one of ");
+    for (unsigned i = 0; i < desc->n_value_names && o < size; i++) {
+        const char *name = s_enum_strip(desc->values_by_name[i].name, prefix, plen);
+        const char *sep = i ? ", " : "";
+        // Keep room for ", ..." so a long list ends visibly cut.
+        if (o + strlen(sep) + strlen(name) + 6 >= size) {
+            snprintf(out + o, size - o, ", ...");
+            return;
+        }
+        o += (size_t)snprintf(out + o, size - o, "%s%s", sep, name);
+    }
+}
+
+/* ---- Encoding ----------------------------------------------------------- */
+
+/* A JSON string of s; invalid UTF-8 (possible in messages off the wire) turns
+ * into U+FFFD per bad byte rather than failing the whole reply. */
+static json_t *s_json_text(const char *s, size_t len)
+{
+    size_t bad;
+    if (cm_utf8_valid(s, len, &bad))
+        return json_stringn_nocheck(s, len);
+    char *fixed = cm_malloc(len * 3 + 1);
+    size_t o = 0, pos = 0;
+    do {
+        memcpy(fixed + o, s + pos, bad);
+        o += bad;
+        memcpy(fixed + o, "\xEF\xBF\xBD", 3);
+        o += 3;
+        pos += bad + 1;
+    } while (!cm_utf8_valid(s + pos, len - pos, &bad));
+    memcpy(fixed + o, s + pos, len - pos);
+    o += len - pos;
+    json_t *j = json_stringn_nocheck(fixed, o);
+    free(fixed);
+    return j;
+}
+
+static json_t *s_encode_double(double d)
+{
+    if (isnan(d))
+        return json_string("NaN");
+    if (isinf(d))
+        return json_string(d > 0 ? "Infinity" : "-Infinity");
+    return json_real(d);
+}
+
+/* Floats widen to the double with the fewest digits that reads back as the
+ * same float, so 0.1f is written 0.1 and not 0.10000000149011612. */
+static json_t *s_encode_float(float f)
+{
+    if (!isfinite(f))
+        return s_encode_double((double)f);
+    char buf[32];
+    double d = (double)f;
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        d = strtod(buf, NULL);
+        if ((float)d == f)
+            break;
+    }
+    return json_real(d);
+}
+
+static json_t *s_encode_bytes(const ProtobufCBinaryData *bd)
+{
+    if (bd->len == 0)
+        return json_string("");
+    size_t cap = sodium_base64_ENCODED_LEN(bd->len, sodium_base64_VARIANT_ORIGINAL);
+    char *b64 = cm_malloc(cap);
+    sodium_bin2base64(b64, cap, bd->data, bd->len, sodium_base64_VARIANT_ORIGINAL);
+    json_t *j = json_string_nocheck(b64);
+    free(b64);
+    return j;
+}
+
+static json_t *s_encode_message(const ProtobufCMessage *msg, unsigned flags);
+
+/* Encodes one value of field type f->type stored at p. */
+static json_t *s_encode_value(const ProtobufCFieldDescriptor *f, const void *p, unsigned flags)
+{
+    char buf[NAME_MAX_LEN];
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return json_integer(*(const int32_t *)p);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return json_integer(*(const uint32_t *)p);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        snprintf(buf, sizeof buf, "%" PRId64, *(const int64_t *)p);
+        return json_string_nocheck(buf);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        snprintf(buf, sizeof buf, "%" PRIu64, *(const uint64_t *)p);
+        return json_string_nocheck(buf);
+    case PROTOBUF_C_TYPE_FLOAT:
+        return s_encode_float(*(const float *)p);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return s_encode_double(*(const double *)p);
+    case PROTOBUF_C_TYPE_BOOL:
+        return json_boolean(*(const protobuf_c_boolean *)p);
+    case PROTOBUF_C_TYPE_ENUM: {
+        int v = *(const int *)p;
+        if (cm_pbjson_enum_name(f->descriptor, v, buf, sizeof buf))
+            return json_string(buf);
+        return json_integer(v);
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(const char *const *)p;
+        return s ? s_json_text(s, strlen(s)) : json_string("");
+    }
+    case PROTOBUF_C_TYPE_BYTES:
+        return s_encode_bytes(p);
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+        if (!sub)
+            return json_null();
+        if (cm_pbjson_is_wrapper(sub->descriptor)) {
+            const ProtobufCFieldDescriptor *vf = &sub->descriptor->fields[0];
+            return s_encode_value(vf, s_at(sub, vf->offset), flags);
+        }
+        return s_encode_message(sub, flags);
+    }
+    }
+    return json_null();
+}
+
+static json_t *s_encode_field(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
+                              unsigned flags)
+{
+    if (!s_selected(msg, f))
+        return json_null();
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+        json_t *arr = json_array();
+        size_t n = *s_count(msg, f), size = s_type_size(f->type);
+        const char *elems = *(char *const *)s_at(msg, f->offset);
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, s_encode_value(f, elems + i * size, flags));
+        return arr;
+    }
+    if (s_has_flag(f) && !s_present(msg, f))
+        return json_null();
+    return s_encode_value(f, s_at(msg, f->offset), flags);
+}
+
+static json_t *s_encode_message(const ProtobufCMessage *msg, unsigned flags)
+{
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    json_t *obj = json_object();
+    char camel[NAME_MAX_LEN];
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        if (!s_selected(msg, f))
+            continue;
+        if ((flags & CM_PBJSON_OMIT_DEFAULTS) && !s_is_oneof(f) && !s_present(msg, f))
+            continue;
+        cm_pbjson_camel(f->name, camel, sizeof camel);
+        json_object_set_new_nocheck(obj, camel, s_encode_field(msg, f, flags));
+    }
+    return obj;
+}
+
+json_t *cm_pbjson_encode(const ProtobufCMessage *msg, unsigned flags)
+{
+    if (!msg)
+        return NULL;
+    return s_encode_message(msg, flags);
+}
+
+json_t *cm_pbjson_encode_field(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field)
+{
+    if (!msg || !field)
+        return NULL;
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    uintptr_t p = (uintptr_t)field, lo = (uintptr_t)desc->fields;
+    if (p < lo || p >= (uintptr_t)(desc->fields + desc->n_fields))
+        return NULL;
+    return s_encode_field(msg, field, 0);
+}
+
+/* ---- Decoding ----------------------------------------------------------- */
+
+struct s_ctx {
+    struct cm_pbjson_error *err; // borrowed (caller), may be NULL
+    char path[256];              // where we are, e.g. "customer.addresses[1]"
+    size_t len;
+    bool failed;
+};
+
+static void s_ctx_init(struct s_ctx *ctx, struct cm_pbjson_error *err, const char *prefix)
+{
+    ctx->err = err;
+    ctx->failed = false;
+    ctx->path[0] = '\0';
+    ctx->len = 0;
+    if (err) {
+        err->field[0] = '\0';
+        err->description[0] = '\0';
+    }
+    if (prefix && *prefix) {
+        snprintf(ctx->path, sizeof ctx->path, "%s", prefix);
+        ctx->len = strlen(ctx->path);
+    }
+}
+
+static void s_ctx_fail(struct s_ctx *ctx, const char *description)
+{
+    if (ctx->failed)
+        return;
+    ctx->failed = true;
+    if (ctx->err) {
+        snprintf(ctx->err->field, sizeof ctx->err->field, "%s", ctx->path);
+        snprintf(ctx->err->description, sizeof ctx->err->description, "%s", description);
+    }
+}
+
+static void s_ctx_advance(struct s_ctx *ctx, int n)
+{
+    if (n > 0)
+        ctx->len += (size_t)n;
+    if (ctx->len >= sizeof ctx->path)
+        ctx->len = sizeof ctx->path - 1;
+}
+
+/* Appends ".name" (or "name" at the start); returns the length to pop back to. */
+static size_t s_ctx_push_name(struct s_ctx *ctx, const char *name)
+{
+    size_t mark = ctx->len;
+    int n = snprintf(ctx->path + ctx->len, sizeof ctx->path - ctx->len, "%s%s", ctx->len ? "." : "",
+                     name);
+    s_ctx_advance(ctx, n);
+    return mark;
+}
+
+static size_t s_ctx_push_index(struct s_ctx *ctx, size_t i)
+{
+    size_t mark = ctx->len;
+    int n = snprintf(ctx->path + ctx->len, sizeof ctx->path - ctx->len, "[%zu]", i);
+    s_ctx_advance(ctx, n);
+    return mark;
+}
+
+static void s_ctx_pop(struct s_ctx *ctx, size_t mark)
+{
+    ctx->len = mark;
+    ctx->path[mark] = '\0';
+}
+
+/* An integer as sign and magnitude, so every 64-bit value of either sign fits. */
+struct s_int {
+    bool neg;
+    uint64_t mag;
+};
+
+/* Parses "-?[0-9]+" exactly. Returns 0, -1 for bad syntax, -2 past 64 bits. */
+static int s_parse_digits(const char *s, size_t len, struct s_int *out)
+{
+    size_t i = 0;
+    out->neg = false;
+    out->mag = 0;
+    if (i < len && s[i] == '-') {
+        out->neg = true;
+        i++;
+    }
+    if (i == len)
+        return -1;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (out->mag > (UINT64_MAX - d) / 10)
+            return -2;
+        out->mag = out->mag * 10 + d;
+    }
+    if (out->mag == 0)
+        out->neg = false;
+    return 0;
+}
+
+/* Reads a JSON integer, an integral real or a string of digits. Returns 0,
+ * -1 (not an integer: ctx failed) or -2 (beyond 64 bits: the caller reports). */
+static int s_json_int(const json_t *j, struct s_int *out, struct s_ctx *ctx)
+{
+    if (json_is_integer(j)) {
+        json_int_t v = json_integer_value(j);
+        out->neg = v < 0;
+        out->mag = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
+        return 0;
+    }
+    if (json_is_real(j)) {
+        double d = json_real_value(j);
+        if (!isfinite(d) || d != floor(d)) {
+            s_ctx_fail(ctx, "expected an integer");
+            return -1;
+        }
+        if (fabs(d) >= 18446744073709551616.0)
+            return -2;
+        out->neg = d < 0;
+        out->mag = (uint64_t)fabs(d);
+        return 0;
+    }
+    if (json_is_string(j)) {
+        int rc = s_parse_digits(json_string_value(j), json_string_length(j), out);
+        if (rc == -1)
+            s_ctx_fail(ctx, "expected an integer");
+        return rc;
+    }
+    s_ctx_fail(ctx, "expected an integer");
+    return -1;
+}
+
+static int s_decode_int(const ProtobufCFieldDescriptor *f, void *slot, const json_t *j,
+                        struct s_ctx *ctx)
+{
+    struct s_int v;
+    const char *type;
+    int rc = s_json_int(j, &v, ctx);
+    if (rc == -1)
+        return -1;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        type = "int32";
+        if (rc || v.mag > (v.neg ? (uint64_t)INT32_MAX + 1 : (uint64_t)INT32_MAX))
+            break;
+        *(int32_t *)slot = v.neg ? (int32_t)(-(int64_t)v.mag) : (int32_t)v.mag;
+        return 0;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        type = "uint32";
+        if (rc || v.neg || v.mag > UINT32_MAX)
+            break;
+        *(uint32_t *)slot = (uint32_t)v.mag;
+        return 0;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        type = "int64";
+        if (rc || v.mag > (v.neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+            break;
+        if (!v.neg)
+            *(int64_t *)slot = (int64_t)v.mag;
+        else if (v.mag == (uint64_t)INT64_MAX + 1)
+            *(int64_t *)slot = INT64_MIN;
+        else
+            *(int64_t *)slot = -(int64_t)v.mag;
+        return 0;
+    default: // UINT64, FIXED64
+        type = "uint64";
+        if (rc || v.neg)
+            break;
+        *(uint64_t *)slot = v.mag;
+        return 0;
+    }
+    char desc[64];
+    snprintf(desc, sizeof desc, "out of range for %s", type);
+    s_ctx_fail(ctx, desc);
+    return -1;
+}
+
+/* A JSON number, or a string: "NaN", "Infinity", "-Infinity" or a decimal number. */
+static int s_decode_real(const json_t *j, double *out, struct s_ctx *ctx)
+{
+    if (json_is_number(j)) {
+        *out = json_number_value(j);
+        return 0;
+    }
+    if (json_is_string(j)) {
+        const char *s = json_string_value(j);
+        size_t len = json_string_length(j);
+        if (strcmp(s, "NaN") == 0) {
+            *out = NAN;
+            return 0;
+        }
+        if (strcmp(s, "Infinity") == 0 || strcmp(s, "-Infinity") == 0) {
+            *out = s[0] == '-' ? -INFINITY : INFINITY;
+            return 0;
+        }
+        // Only plain decimal notation: strtod alone would take hex, "inf", spaces.
+        if (len > 0 && strspn(s, "0123456789+-.eE") == len) {
+            char *end = NULL;
+            double d = strtod(s, &end);
+            if (end == s + len && isinf(d)) {
+                s_ctx_fail(ctx, "out of range for double");
+                return -1;
+            }
+            if (end == s + len) {
+                *out = d;
+                return 0;
+            }
+        }
+    }
+    s_ctx_fail(ctx, "expected a number");
+    return -1;
+}
+
+/* Decodes base64, standard or URL-safe alphabet, padded or not. Returns 0 and
+ * a malloc'd buffer (NULL when empty), or -1. */
+static int s_base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (len == 0)
+        return 0;
+    bool url = memchr(s, '-', len) || memchr(s, '_', len);
+    bool pad = s[len - 1] == '=';
+    int variant =
+        url ? (pad ? sodium_base64_VARIANT_URLSAFE : sodium_base64_VARIANT_URLSAFE_NO_PADDING)
+            : (pad ? sodium_base64_VARIANT_ORIGINAL : sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    size_t cap = len / 4 * 3 + 3;
+    uint8_t *buf = cm_malloc(cap);
+    const char *end = NULL;
+    if (sodium_base642bin(buf, cap, s, len, NULL, out_len, &end, variant) != 0 || end != s + len) {
+        free(buf);
+        *out_len = 0;
+        return -1;
+    }
+    if (*out_len == 0) {
+        free(buf);
+        buf = NULL;
+    }
+    *out = buf;
+    return 0;
+}
+
+/* Stores a copy of s. protobuf_c_empty_string is shared only where the field's
+ * default is that very pointer and protobuf-c neither frees nor drops it: a
+ * singular field outside a oneof (a oneof member equal to its default is not
+ * packed, and repeated elements are always freed). */
+static void s_store_string(const ProtobufCFieldDescriptor *f, void *slot, const char *s, size_t len,
+                           bool elem)
+{
+    if (len == 0 && !elem && !s_is_oneof(f) &&
+        f->default_value == (const void *)protobuf_c_empty_string)
+        *(char **)slot = (char *)protobuf_c_empty_string;
+    else
+        *(char **)slot = cm_strndup(s, len);
+}
+
+static ProtobufCMessage *s_decode_message(const ProtobufCMessageDescriptor *desc, json_t *json,
+                                          struct s_ctx *ctx, int depth);
+
+/* A message-typed value: an object, or for a wrapper type the bare value. */
+static ProtobufCMessage *s_decode_sub(const ProtobufCMessageDescriptor *desc, json_t *json,
+                                      struct s_ctx *ctx, int depth);
+
+/* Decodes one value of field f (an element when elem) into slot, which holds
+ * the default. On failure the slot is left at the default. */
+static int s_decode_value(const ProtobufCFieldDescriptor *f, void *slot, json_t *j, bool elem,
+                          struct s_ctx *ctx, int depth)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_DOUBLE: {
+        double d;
+        if (s_decode_real(j, &d, ctx))
+            return -1;
+        if (f->type == PROTOBUF_C_TYPE_DOUBLE) {
+            *(double *)slot = d;
+            return 0;
+        }
+        if (isfinite(d) && fabs(d) > FLT_MAX) {
+            s_ctx_fail(ctx, "out of range for float");
+            return -1;
+        }
+        *(float *)slot = (float)d;
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_BOOL:
+        if (!json_is_boolean(j)) {
+            s_ctx_fail(ctx, "expected a boolean");
+            return -1;
+        }
+        *(protobuf_c_boolean *)slot = json_is_true(j);
+        return 0;
+    case PROTOBUF_C_TYPE_ENUM: {
+        const ProtobufCEnumValue *v = NULL;
+        if (json_is_string(j))
+            v = s_enum_by_name(f->descriptor, json_string_value(j));
+        else if (json_is_integer(j) && json_integer_value(j) >= INT32_MIN &&
+                 json_integer_value(j) <= INT32_MAX)
+            v = protobuf_c_enum_descriptor_get_value(f->descriptor, (int)json_integer_value(j));
+        if (!v) {
+            char desc[256];
+            s_enum_expected(f->descriptor, desc, sizeof desc);
+            s_ctx_fail(ctx, desc);
+            return -1;
+        }
+        *(int *)slot = v->value;
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        if (!json_is_string(j)) {
+            s_ctx_fail(ctx, "expected a string");
+            return -1;
+        }
+        const char *s = json_string_value(j);
+        size_t len = json_string_length(j);
+        if (!cm_utf8_valid(s, len, NULL)) {
+            s_ctx_fail(ctx, "not valid UTF-8");
+            return -1;
+        }
+        if (strlen(s) != len) {
+            s_ctx_fail(ctx, "must not contain NUL characters");
+            return -1;
+        }
+        s_store_string(f, slot, s, len, elem);
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        if (!json_is_string(j)) {
+            s_ctx_fail(ctx, "expected a string");
+            return -1;
+        }
+        ProtobufCBinaryData *bd = slot;
+        if (s_base64_decode(json_string_value(j), json_string_length(j), &bd->data, &bd->len)) {
+            s_ctx_fail(ctx, "not valid base64");
+            return -1;
+        }
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        ProtobufCMessage *sub = s_decode_sub(f->descriptor, j, ctx, depth + 1);
+        if (!sub)
+            return -1;
+        *(ProtobufCMessage **)slot = sub;
+        return 0;
+    }
+    default:
+        return s_decode_int(f, slot, j, ctx);
+    }
+}
+
+static ProtobufCMessage *s_decode_sub(const ProtobufCMessageDescriptor *desc, json_t *json,
+                                      struct s_ctx *ctx, int depth)
+{
+    if (json_is_object(json) || !cm_pbjson_is_wrapper(desc))
+        return s_decode_message(desc, json, ctx, depth);
+    ProtobufCMessage *msg = cm_pb_new(desc);
+    const ProtobufCFieldDescriptor *vf = &desc->fields[0];
+    if (s_decode_value(vf, s_at(msg, vf->offset), json, false, ctx, depth)) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return NULL;
+    }
+    return msg;
+}
+
+/* "only one of choiceText, choiceNumber may be set" for f's oneof. */
+static void s_oneof_conflict(const ProtobufCMessageDescriptor *desc,
+                             const ProtobufCFieldDescriptor *f, char *out, size_t size)
+{
+    size_t o = (size_t)snprintf(out, size, "only one of ");
+    bool first = true;
+    for (unsigned i = 0; i < desc->n_fields && o < size; i++) {
+        const ProtobufCFieldDescriptor *g = &desc->fields[i];
+        if (!s_is_oneof(g) || g->quantifier_offset != f->quantifier_offset)
+            continue;
+        char camel[NAME_MAX_LEN];
+        cm_pbjson_camel(g->name, camel, sizeof camel);
+        o += (size_t)snprintf(out + o, size - o, "%s%s", first ? "" : ", ", camel);
+        first = false;
+    }
+    if (o < size)
+        snprintf(out + o, size - o, " may be set");
+}
+
+static int s_decode_repeated(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, json_t *val,
+                             struct s_ctx *ctx, int depth)
+{
+    if (!json_is_array(val)) {
+        s_ctx_fail(ctx, "expected an array");
+        return -1;
+    }
+    size_t n = json_array_size(val);
+    if (n == 0)
+        return 0;
+    size_t size = s_type_size(f->type);
+    char *elems = cm_calloc(n, size);
+    size_t *count = s_count(msg, f);
+    // Hand the array to msg now and count only decoded elements, so freeing
+    // msg on a later failure frees exactly what was built.
+    *(void **)s_at(msg, f->offset) = elems;
+    *count = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = s_ctx_push_index(ctx, i);
+        int rc = s_decode_value(f, elems + i * size, json_array_get(val, i), true, ctx, depth);
+        s_ctx_pop(ctx, mark);
+        if (rc)
+            return -1;
+        (*count)++;
+    }
+    return 0;
+}
+
+static int s_decode_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, json_t *val,
+                          struct s_ctx *ctx, int depth)
+{
+    if (json_is_null(val))
+        return 0;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED)
+        return s_decode_repeated(msg, f, val, ctx, depth);
+    if (s_is_oneof(f) && *s_case(msg, f) != 0 && *s_case(msg, f) != f->id) {
+        char desc[256];
+        s_oneof_conflict(msg->descriptor, f, desc, sizeof desc);
+        s_ctx_fail(ctx, desc);
+        return -1;
+    }
+    if (s_decode_value(f, s_at(msg, f->offset), val, false, ctx, depth))
+        return -1;
+    if (s_is_oneof(f))
+        *s_case(msg, f) = f->id;
+    else if (s_has_flag(f))
+        *(protobuf_c_boolean *)s_at(msg, f->quantifier_offset) = 1;
+    return 0;
+}
+
+static ProtobufCMessage *s_decode_message(const ProtobufCMessageDescriptor *desc, json_t *json,
+                                          struct s_ctx *ctx, int depth)
+{
+    if (depth > CM_PBJSON_MAX_DEPTH) {
+        s_ctx_fail(ctx, "nested too deeply");
+        return NULL;
+    }
+    if (!json_is_object(json)) {
+        s_ctx_fail(ctx, "expected an object");
+        return NULL;
+    }
+    ProtobufCMessage *msg = cm_pb_new(desc);
+    // Which fields were given, to refuse "firstName" and "first_name" together.
+    unsigned char seen_small[64];
+    unsigned char *seen = seen_small;
+    if (desc->n_fields > sizeof seen_small)
+        seen = cm_calloc(desc->n_fields, 1);
+    else
+        memset(seen_small, 0, sizeof seen_small);
+    int rc = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach(json, key, val)
+    {
+        const ProtobufCFieldDescriptor *f = cm_pbjson_find_field(desc, key);
+        size_t mark;
+        if (!f) {
+            mark = s_ctx_push_name(ctx, key);
+            s_ctx_fail(ctx, "unknown field");
+            s_ctx_pop(ctx, mark);
+            rc = -1;
+            goto out;
+        }
+        char camel[NAME_MAX_LEN];
+        cm_pbjson_camel(f->name, camel, sizeof camel);
+        mark = s_ctx_push_name(ctx, camel);
+        size_t idx = (size_t)(f - desc->fields);
+        if (seen[idx]) {
+            s_ctx_fail(ctx, "given more than once");
+            rc = -1;
+        } else {
+            seen[idx] = 1;
+            rc = s_decode_field(msg, f, val, ctx, depth);
+        }
+        s_ctx_pop(ctx, mark);
+        if (rc)
+            goto out;
+    }
+out:
+    if (seen != seen_small)
+        free(seen);
+    if (rc) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return NULL;
+    }
+    return msg;
+}
+
+ProtobufCMessage *cm_pbjson_decode(const ProtobufCMessageDescriptor *desc, json_t *json,
+                                   const char *prefix, struct cm_pbjson_error *err)
+{
+    struct s_ctx ctx;
+    s_ctx_init(&ctx, err, prefix);
+    return s_decode_message(desc, json, &ctx, 1);
+}
+
+/* ---- Clearing and copying fields ------------------------------------------ */
+
+static void s_free_elems(const ProtobufCFieldDescriptor *f, void *elems, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (f->type == PROTOBUF_C_TYPE_STRING)
+            free(((char **)elems)[i]);
+        else if (f->type == PROTOBUF_C_TYPE_BYTES)
+            free(((ProtobufCBinaryData *)elems)[i].data);
+        else if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+            protobuf_c_message_free_unpacked(((ProtobufCMessage **)elems)[i], NULL);
+    }
+    free(elems);
+}
+
+/* Frees what field f owns in msg and resets it to its default; an unselected
+ * oneof member is left alone (its slot belongs to the selected one). */
+static void s_clear_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
+{
+    if (!s_selected(msg, f))
+        return;
+    void *slot = s_at(msg, f->offset);
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+        s_free_elems(f, *(void **)slot, *s_count(msg, f));
+        *(void **)slot = NULL;
+        *s_count(msg, f) = 0;
+        return;
+    }
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+        char *s = *(char **)slot;
+        if (s && s != f->default_value)
+            free(s);
+        *(char **)slot = (char *)(uintptr_t)f->default_value;
+        break;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        ProtobufCBinaryData *bd = slot;
+        const ProtobufCBinaryData *def = f->default_value;
+        if (bd->data && (!def || def->data != bd->data))
+            free(bd->data);
+        bd->data = NULL;
+        bd->len = 0;
+        if (def)
+            *bd = *def;
+        break;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        ProtobufCMessage *sub = *(ProtobufCMessage **)slot;
+        if (sub && (const void *)sub != f->default_value)
+            protobuf_c_message_free_unpacked(sub, NULL);
+        *(ProtobufCMessage **)slot = NULL;
+        break;
+    }
+    default:
+        if (f->default_value)
+            memcpy(slot, f->default_value, s_type_size(f->type));
+        else
+            memset(slot, 0, s_type_size(f->type));
+        break;
+    }
+    if (s_has_flag(f))
+        *(protobuf_c_boolean *)s_at(msg, f->quantifier_offset) = 0;
+    if (s_is_oneof(f)) {
+        memset(slot, 0, s_type_size(f->type));
+        *s_case(msg, f) = 0;
+    }
+}
+
+/* Clears whichever member of f's oneof is selected. */
+static void s_clear_oneof(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
+{
+    uint32_t c = *s_case(msg, f);
+    if (c == 0)
+        return;
+    const ProtobufCFieldDescriptor *g = protobuf_c_message_descriptor_get_field(msg->descriptor, c);
+    if (g)
+        s_clear_field(msg, g);
+    else
+        *s_case(msg, f) = 0;
+}
+
+/* Deep-copies one value of field type f->type from src to dst (which holds
+ * nothing owned); elem for an element of a repeated field. */
+static void s_copy_value(const ProtobufCFieldDescriptor *f, void *dst, const void *src, bool elem)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(const char *const *)src;
+        if (elem || s_is_oneof(f))
+            *(char **)dst = cm_strdup(s ? s : "");
+        else if (!s || s == f->default_value)
+            *(char **)dst = (char *)(uintptr_t)f->default_value;
+        else
+            s_store_string(f, dst, s, strlen(s), false);
+        break;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *s = src;
+        ProtobufCBinaryData *d = dst;
+        d->len = s->len;
+        d->data = NULL;
+        if (s->len) {
+            d->data = cm_malloc(s->len);
+            memcpy(d->data, s->data, s->len);
+        }
+        break;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE:
+        *(ProtobufCMessage **)dst = cm_pb_clone(*(ProtobufCMessage *const *)src);
+        break;
+    default:
+        memcpy(dst, src, s_type_size(f->type));
+        break;
+    }
+}
+
+/* Makes dst's field f a deep copy of src's (src NULL: the default). */
+static void s_copy_field(ProtobufCMessage *dst, const ProtobufCMessage *src,
+                         const ProtobufCFieldDescriptor *f)
+{
+    s_clear_field(dst, f);
+    if (!src || !s_selected(src, f))
+        return;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t n = *s_count(src, f), size = s_type_size(f->type);
+        if (n == 0)
+            return;
+        const char *from = *(char *const *)s_at(src, f->offset);
+        char *to = cm_calloc(n, size);
+        for (size_t i = 0; i < n; i++)
+            s_copy_value(f, to + i * size, from + i * size, true);
+        *(void **)s_at(dst, f->offset) = to;
+        *s_count(dst, f) = n;
+        return;
+    }
+    if (s_is_oneof(f))
+        s_clear_oneof(dst, f);
+    // The slot now holds the default, nothing owned: overwrite it.
+    s_copy_value(f, s_at(dst, f->offset), s_at(src, f->offset), false);
+    if (s_is_oneof(f))
+        *s_case(dst, f) = f->id;
+    else if (s_has_flag(f))
+        *(protobuf_c_boolean *)s_at(dst, f->quantifier_offset) =
+            *(const protobuf_c_boolean *)s_at(src, f->quantifier_offset);
+}
+
+ProtobufCMessage *cm_pb_new(const ProtobufCMessageDescriptor *desc)
+{
+    ProtobufCMessage *msg = cm_malloc(desc->sizeof_message);
+    protobuf_c_message_init(desc, msg);
+    return msg;
+}
+
+ProtobufCMessage *cm_pb_clone(const ProtobufCMessage *msg)
+{
+    if (!msg)
+        return NULL;
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    ProtobufCMessage *copy = cm_pb_new(desc);
+    for (unsigned i = 0; i < desc->n_fields; i++)
+        s_copy_field(copy, msg, &desc->fields[i]);
+    if (msg->n_unknown_fields) {
+        copy->unknown_fields =
+            cm_calloc(msg->n_unknown_fields, sizeof(ProtobufCMessageUnknownField));
+        for (unsigned i = 0; i < msg->n_unknown_fields; i++) {
+            const ProtobufCMessageUnknownField *u = &msg->unknown_fields[i];
+            copy->unknown_fields[i] = *u;
+            copy->unknown_fields[i].data = cm_malloc(u->len);
+            memcpy(copy->unknown_fields[i].data, u->data, u->len);
+        }
+        copy->n_unknown_fields = msg->n_unknown_fields;
+    }
+    return copy;
+}
+
+void cm_pb_set_str(char **field, const char *s)
+{
+    if (*field && *field != protobuf_c_empty_string)
+        free(*field);
+    if (!s || !*s)
+        *field = (char *)protobuf_c_empty_string;
+    else
+        *field = cm_strdup(s);
+}
+
+/* ---- Paths -------------------------------------------------------------- */
+
+/* Resolves a dotted path to its chain of fields: every step but the last a
+ * singular message field. Returns the number of steps, or 0 when unknown. */
+static size_t s_resolve(const ProtobufCMessageDescriptor *desc, const char *path,
+                        const ProtobufCFieldDescriptor **chain)
+{
+    size_t n = 0;
+    const char *p = path;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        char seg[NAME_MAX_LEN];
+        if (len == 0 || len >= sizeof seg || n >= CM_PBJSON_MAX_DEPTH)
+            return 0;
+        memcpy(seg, p, len);
+        seg[len] = '\0';
+        const ProtobufCFieldDescriptor *f = cm_pbjson_find_field(desc, seg);
+        if (!f)
+            return 0;
+        chain[n++] = f;
+        if (!dot)
+            return n;
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED)
+            return 0;
+        desc = f->descriptor;
+        p = dot + 1;
+    }
+}
+
+static ProtobufCMessage *s_sub(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
+{
+    if (!msg || !s_selected(msg, f))
+        return NULL;
+    return *(ProtobufCMessage **)s_at(msg, f->offset);
+}
+
+static void s_apply_one(ProtobufCMessage *dst, const ProtobufCMessage *src,
+                        const ProtobufCFieldDescriptor **chain, size_t n)
+{
+    for (size_t k = 0; k + 1 < n; k++) {
+        const ProtobufCFieldDescriptor *f = chain[k];
+        const ProtobufCMessage *sub_src = s_sub(src, f);
+        ProtobufCMessage *sub_dst = s_sub(dst, f);
+        if (!sub_dst) {
+            if (!sub_src)
+                return; // the leaf is at its default on both sides
+            if (s_is_oneof(f))
+                s_clear_oneof(dst, f);
+            sub_dst = cm_pb_new(f->descriptor);
+            *(ProtobufCMessage **)s_at(dst, f->offset) = sub_dst;
+            if (s_is_oneof(f))
+                *s_case(dst, f) = f->id;
+        }
+        dst = sub_dst;
+        src = sub_src;
+    }
+    s_copy_field(dst, src, chain[n - 1]);
+}
+
+int cm_pb_apply_mask(ProtobufCMessage *dst, const ProtobufCMessage *src, char **paths, size_t n,
+                     struct cm_pbjson_error *err)
+{
+    const ProtobufCFieldDescriptor *chain[CM_PBJSON_MAX_DEPTH];
+    if (err) {
+        err->field[0] = '\0';
+        err->description[0] = '\0';
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s_resolve(dst->descriptor, paths[i], chain) == 0) {
+            if (err) {
+                snprintf(err->field, sizeof err->field, "%s", paths[i]);
+                snprintf(err->description, sizeof err->description, "unknown field");
+            }
+            return -1;
+        }
+    }
+    if (dst == src)
+        return 0; // copying a field onto itself would free what it copies
+    for (size_t i = 0; i < n; i++) {
+        size_t steps = s_resolve(dst->descriptor, paths[i], chain);
+        s_apply_one(dst, src, chain, steps);
+    }
+    return 0;
+}
+
+int cm_pb_clear_path(ProtobufCMessage *msg, const char *path)
+{
+    const ProtobufCFieldDescriptor *chain[CM_PBJSON_MAX_DEPTH];
+    size_t steps = s_resolve(msg->descriptor, path, chain);
+    if (steps == 0)
+        return -1;
+    for (size_t k = 0; k + 1 < steps; k++) {
+        msg = s_sub(msg, chain[k]);
+        if (!msg)
+            return 0;
+    }
+    s_clear_field(msg, chain[steps - 1]);
+    return 0;
+}
+
+/* ---- Text (URL) values -------------------------------------------------- */
+
+/* The JSON form of URL text for a value of field vf's type. */
+static json_t *s_text_json(const ProtobufCFieldDescriptor *vf, const char *text)
+{
+    if (vf->type == PROTOBUF_C_TYPE_BOOL) {
+        if (strcmp(text, "true") == 0 || strcmp(text, "1") == 0)
+            return json_true();
+        if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0)
+            return json_false();
+    }
+    if (vf->type == PROTOBUF_C_TYPE_ENUM) {
+        struct s_int v;
+        if (s_parse_digits(text, strlen(text), &v) == 0 && v.mag <= INT32_MAX)
+            return json_integer(v.neg ? -(json_int_t)v.mag : (json_int_t)v.mag);
+    }
+    return json_string(text);
+}
+
+int cm_pbjson_set_text(ProtobufCMessage *msg, const char *json_name, const char *text,
+                       struct cm_pbjson_error *err)
+{
+    struct s_ctx ctx;
+    s_ctx_init(&ctx, err, NULL);
+    if (!text)
+        text = "";
+    const ProtobufCFieldDescriptor *f = cm_pbjson_find_field(msg->descriptor, json_name);
+    if (!f) {
+        s_ctx_push_name(&ctx, json_name);
+        s_ctx_fail(&ctx, "unknown field");
+        return -1;
+    }
+    char camel[NAME_MAX_LEN];
+    cm_pbjson_camel(f->name, camel, sizeof camel);
+    s_ctx_push_name(&ctx, camel);
+
+    const ProtobufCFieldDescriptor *vf = f;
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        if (!cm_pbjson_is_wrapper(f->descriptor)) {
+            s_ctx_fail(&ctx, "cannot be set from text");
+            return -1;
+        }
+        const ProtobufCMessageDescriptor *md = f->descriptor;
+        vf = &md->fields[0];
+    }
+    if (!cm_utf8_valid(text, strlen(text), NULL)) {
+        s_ctx_fail(&ctx, "not valid UTF-8");
+        return -1;
+    }
+    if (s_is_oneof(f) && *s_case(msg, f) != 0 && *s_case(msg, f) != f->id) {
+        char desc[256];
+        s_oneof_conflict(msg->descriptor, f, desc, sizeof desc);
+        s_ctx_fail(&ctx, desc);
+        return -1;
+    }
+
+    // Decode into a scratch slot first so msg stays as it was on failure.
+    union {
+        ProtobufCBinaryData bd;
+        uint64_t u;
+        double d;
+        void *p;
+    } tmp;
+    memset(&tmp, 0, sizeof tmp);
+    json_t *j = s_text_json(vf, text);
+    bool repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+    int rc = s_decode_value(f, &tmp, j, repeated, &ctx, 1);
+    json_decref(j);
+    if (rc)
+        return -1;
+
+    size_t size = s_type_size(f->type);
+    if (repeated) {
+        size_t *count = s_count(msg, f);
+        char **elems = s_at(msg, f->offset);
+        *elems = cm_realloc(*elems, (*count + 1) * size);
+        memcpy(*elems + *count * size, &tmp, size);
+        (*count)++;
+        return 0;
+    }
+    s_clear_field(msg, f);
+    memcpy(s_at(msg, f->offset), &tmp, size);
+    if (s_is_oneof(f))
+        *s_case(msg, f) = f->id;
+    else if (s_has_flag(f))
+        *(protobuf_c_boolean *)s_at(msg, f->quantifier_offset) = 1;
+    return 0;
+}
+
+/* ---- Update masks ------------------------------------------------------- */
+
+struct s_paths {
+    char **v; // owned, each owned
+    size_t n;
+    size_t cap;
+};
+
+static void s_paths_add(struct s_paths *p, char *path)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 8;
+        p->v = cm_realloc(p->v, p->cap * sizeof *p->v);
+    }
+    p->v[p->n++] = path;
+}
+
+static void s_mask_collect(const ProtobufCMessageDescriptor *desc, json_t *obj, const char *prefix,
+                           struct s_paths *out, int depth)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val)
+    {
+        const ProtobufCFieldDescriptor *f = desc ? cm_pbjson_find_field(desc, key) : NULL;
+        char camel[NAME_MAX_LEN];
+        const char *name = key;
+        if (f) {
+            cm_pbjson_camel(f->name, camel, sizeof camel);
+            name = camel;
+        }
+        char *path = prefix ? cm_strfmt("%s.%s", prefix, name) : cm_strdup(name);
+        if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED &&
+            json_is_object(val) && json_object_size(val) > 0 && depth < CM_PBJSON_MAX_DEPTH) {
+            s_mask_collect(f->descriptor, val, path, out, depth + 1);
+            free(path);
+        } else {
+            s_paths_add(out, path);
+        }
+    }
+}
+
+char **cm_pbjson_mask_paths(const ProtobufCMessageDescriptor *desc, json_t *obj, size_t *n)
+{
+    struct s_paths out = {NULL, 0, 0};
+    if (json_is_object(obj))
+        s_mask_collect(desc, obj, NULL, &out, 1);
+    *n = out.n;
+    return out.v;
+}
+
+void cm_pbjson_free_paths(char **paths, size_t n)
+{
+    if (!paths)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+/* ---- Diff --------------------------------------------------------------- */
+
+static bool s_skipped(const char *const *skip, const char *path)
+{
+    if (!skip)
+        return false;
+    for (size_t i = 0; skip[i]; i++) {
+        size_t len = strlen(skip[i]);
+        if (strncmp(skip[i], path, len) == 0 && (path[len] == '\0' || path[len] == '.'))
+            return true;
+    }
+    return false;
+}
+
+/* Compact JSON of a leaf, "" at its default or absent; the caller frees it. */
+static char *s_leaf_json(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
+{
+    if (!msg || !s_present(msg, f))
+        return cm_strdup("");
+    json_t *j = s_encode_field(msg, f, 0);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(j);
+    char *copy = cm_strdup(s ? s : "");
+    free(s);
+    return copy;
+}
+
+static void s_diff(const ProtobufCMessageDescriptor *desc, const ProtobufCMessage *a,
+                   const ProtobufCMessage *b, const char *const *skip, cm_pb_diff_fn fn, void *ud,
+                   char *path, size_t len, size_t cap, int depth)
+{
+    char camel[NAME_MAX_LEN];
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        cm_pbjson_camel(f->name, camel, sizeof camel);
+        int w = snprintf(path + len, cap - len, "%s%s", len ? "." : "", camel);
+        size_t plen = len + (w > 0 ? (size_t)w : 0);
+        if (plen >= cap)
+            plen = cap - 1;
+        if (s_skipped(skip, path))
+            continue;
+        if (f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED &&
+            !cm_pbjson_is_wrapper(f->descriptor) && depth < CM_PBJSON_MAX_DEPTH) {
+            const ProtobufCMessage *sa = s_sub(a, f), *sb = s_sub(b, f);
+            if (sa != sb)
+                s_diff(f->descriptor, sa, sb, skip, fn, ud, path, plen, cap, depth + 1);
+            path[len] = '\0';
+            continue;
+        }
+        char *ja = s_leaf_json(a, f), *jb = s_leaf_json(b, f);
+        if (strcmp(ja, jb) != 0)
+            fn(ud, path, ja, jb);
+        free(ja);
+        free(jb);
+        path[len] = '\0';
+    }
+    path[len] = '\0';
+}
+
+void cm_pb_diff(const ProtobufCMessageDescriptor *desc, const ProtobufCMessage *a,
+                const ProtobufCMessage *b, const char *const *skip, cm_pb_diff_fn fn, void *ud)
+{
+    char path[256] = "";
+    s_diff(desc, a, b, skip, fn, ud, path, 0, sizeof path, 1);
+}

@@ -1,0 +1,499 @@
+/* The worker loop shared by every service. */
+#include "cm_svc.h"
+#include "cm_log.h"
+#include "cm_mdp.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+struct cm_svc {
+    const struct cm_svc_def *def; // borrowed
+    void *zctx;                   // owned
+    cm_mdp_worker_t *worker;      // owned
+    cm_db_t *db;                  // owned
+    char *health_method;          // owned: "<name>.Health"
+    char *sql_idem_claim;         // owned
+    char *sql_idem_get;           // owned
+    char *sql_idem_put;           // owned
+};
+
+static volatile sig_atomic_t s_stop;
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+void *cm_svc_zctx(cm_svc_t *svc)
+{
+    return svc->zctx;
+}
+
+cm_db_t *cm_svc_db(cm_svc_t *svc)
+{
+    return svc->db;
+}
+
+bool cm_svc_stopping(cm_svc_t *svc)
+{
+    (void)svc;
+    return s_stop != 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Failing a call                                                          */
+
+void cm_call_fail(struct cm_call *call, cm_err_t err, const char *fmt, ...)
+{
+    call->err = err;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->message, sizeof call->message, fmt, ap);
+    va_end(ap);
+}
+
+static void s_add_violation(struct cm_call *call, const char *field, const char *reason,
+                            const char *resource_id, const char *fmt, va_list ap)
+{
+    char text[512];
+    vsnprintf(text, sizeof text, fmt, ap);
+    Crm__FieldViolation *v = cm_malloc(sizeof *v);
+    crm__field_violation__init(v);
+    v->field = cm_strdup(field);
+    v->description = cm_strdup(text);
+    v->reason = cm_strdup(reason ? reason : "");
+    v->resource_id = cm_strdup(resource_id ? resource_id : "");
+    call->reply.details =
+        cm_realloc(call->reply.details, (call->reply.n_details + 1) * sizeof *call->reply.details);
+    call->reply.details[call->reply.n_details++] = v;
+}
+
+void cm_call_violation(struct cm_call *call, const char *field, const char *reason,
+                       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_add_violation(call, field, reason, NULL, fmt, ap);
+    va_end(ap);
+    if (call->err == CM_OK) {
+        call->err = CM_ERR_INVALID;
+        snprintf(call->message, sizeof call->message, "invalid %s", field);
+    } else if (call->err == CM_ERR_INVALID) {
+        snprintf(call->message, sizeof call->message, "%zu invalid fields",
+                 call->reply.n_details);
+    }
+}
+
+void cm_call_duplicate(struct cm_call *call, const char *field, const char *resource_id,
+                       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_add_violation(call, field, "DUPLICATE", resource_id, fmt, ap);
+    va_end(ap);
+    call->err = CM_ERR_CONFLICT;
+    snprintf(call->message, sizeof call->message, "%s already belongs to another record", field);
+}
+
+void cm_call_db_fail(struct cm_call *call, cm_err_t err, const char *what)
+{
+    cm_log_error("%s: %s (sqlstate %s)", what, cm_db_error(call->db), cm_db_sqlstate(call->db));
+    if (err == CM_ERR_UNAVAILABLE)
+        cm_call_fail(call, err, "%s: database unavailable", what);
+    else if (err == CM_ERR_CONFLICT)
+        cm_call_fail(call, err, "%s: conflicting change, retry", what);
+    else
+        cm_call_fail(call, CM_ERR_INTERNAL, "%s", what);
+}
+
+static void s_free_details(Crm__ReplyHeader *reply)
+{
+    for (size_t i = 0; i < reply->n_details; i++)
+        protobuf_c_message_free_unpacked(&reply->details[i]->base, NULL);
+    free(reply->details);
+    reply->details = NULL;
+    reply->n_details = 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Serving one request                                                     */
+
+static const struct cm_method *s_find_method(const struct cm_svc_def *def, const char *name)
+{
+    for (size_t i = 0; i < def->n_methods; i++)
+        if (!strcmp(def->methods[i].name, name))
+            return &def->methods[i];
+    return NULL;
+}
+
+struct s_reply {
+    uint8_t *header;
+    size_t header_len;
+    uint8_t *body;
+    size_t body_len;
+};
+
+static void s_pack_header(struct s_reply *out, const Crm__ReplyHeader *reply)
+{
+    out->header_len = crm__reply_header__get_packed_size(reply);
+    out->header = cm_malloc(out->header_len);
+    crm__reply_header__pack(reply, out->header);
+}
+
+static void s_pack_body(struct s_reply *out, const ProtobufCMessage *msg)
+{
+    out->body_len = msg ? protobuf_c_message_get_packed_size(msg) : 0;
+    out->body = cm_malloc(out->body_len);
+    if (msg)
+        protobuf_c_message_pack(msg, out->body);
+}
+
+/* Looks up (or claims) the idempotency key. Returns 1 with the stored reply
+ * in *out, 0 when the key was claimed by this transaction, -1 on error. */
+static int s_idem_claim(cm_svc_t *svc, struct cm_call *call, struct s_reply *out)
+{
+    const Crm__RequestHeader *h = call->hdr;
+    const char *p[] = {h->tenant_id, h->idempotency_key, h->method};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(call->db, svc->sql_idem_claim, 3, p, &err);
+    if (!res) {
+        cm_call_db_fail(call, err, "could not record idempotency key");
+        return -1;
+    }
+    bool claimed = PQntuples(res) == 1;
+    PQclear(res);
+    if (claimed)
+        return 0;
+    const char *q[] = {h->tenant_id, h->idempotency_key};
+    res = cm_db_exec_bin(call->db, svc->sql_idem_get, 2, q, NULL, NULL, 1, &err);
+    if (!res || PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
+        PQclear(res);
+        cm_call_fail(call, CM_ERR_INTERNAL, "could not read idempotent reply");
+        return -1;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), h->method) != 0) {
+        PQclear(res);
+        cm_call_fail(call, CM_ERR_INVALID, "idempotency key already used for another method");
+        return -1;
+    }
+    /* The stored reply answered an earlier request id; stamp this one's. */
+    Crm__ReplyHeader *stored = crm__reply_header__unpack(NULL, (size_t)PQgetlength(res, 0, 1),
+                                                         (const uint8_t *)PQgetvalue(res, 0, 1));
+    if (!stored) {
+        PQclear(res);
+        cm_call_fail(call, CM_ERR_INTERNAL, "could not read idempotent reply");
+        return -1;
+    }
+    char *old_id = stored->request_id;
+    stored->request_id = h->request_id;
+    s_pack_header(out, stored);
+    stored->request_id = old_id;
+    crm__reply_header__free_unpacked(stored, NULL);
+    out->body_len = (size_t)PQgetlength(res, 0, 2);
+    out->body = cm_malloc(out->body_len);
+    memcpy(out->body, PQgetvalue(res, 0, 2), out->body_len);
+    PQclear(res);
+    return 1;
+}
+
+static cm_err_t s_idem_store(cm_svc_t *svc, struct cm_call *call, const struct s_reply *r)
+{
+    const char *p[] = {call->hdr->tenant_id, call->hdr->idempotency_key, (const char *)r->header,
+                       (const char *)r->body};
+    int len[] = {0, 0, (int)r->header_len, (int)r->body_len};
+    int fmt[] = {0, 0, 1, 1};
+    cm_err_t err;
+    PGresult *res = cm_db_exec_bin(call->db, svc->sql_idem_put, 4, p, len, fmt, 0, &err);
+    PQclear(res);
+    return err;
+}
+
+/* Runs the handler once inside a transaction. Returns true when a write committed. */
+static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *call,
+                      const ProtobufCMessage *req, struct s_reply *out)
+{
+    ProtobufCMessage *resp = NULL;
+    bool committed = false;
+    bool tenant = !(m->flags & CM_METHOD_NO_TENANT);
+    bool idem = (m->flags & CM_METHOD_WRITE) && svc->sql_idem_claim && tenant &&
+                call->hdr->idempotency_key[0];
+
+    if (tenant && !call->hdr->tenant_id[0]) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "request carries no tenant");
+        goto out;
+    }
+    cm_err_t err = cm_db_begin(call->db, tenant ? call->hdr->tenant_id : NULL);
+    if (err) {
+        cm_call_db_fail(call, err, "could not begin transaction");
+        goto out;
+    }
+    if (idem) {
+        int rc = s_idem_claim(svc, call, out);
+        if (rc != 0) {
+            cm_db_rollback(call->db);
+            if (rc == 1)
+                cm_log_info("replayed idempotent reply key=%s", call->hdr->idempotency_key);
+            goto out;
+        }
+    }
+    m->fn(call, req, &resp);
+    if (cm_call_failed(call)) {
+        cm_db_rollback(call->db);
+        goto out;
+    }
+    call->reply.status = CRM__STATUS__STATUS_OK;
+    s_pack_header(out, &call->reply);
+    s_pack_body(out, resp);
+    if (idem) {
+        err = s_idem_store(svc, call, out);
+        if (err) {
+            cm_call_db_fail(call, err, "could not store idempotent reply");
+            cm_db_rollback(call->db);
+            goto out;
+        }
+    }
+    err = cm_db_commit(call->db);
+    if (err) {
+        cm_call_db_fail(call, err, "could not commit");
+        goto out;
+    }
+    committed = m->flags & CM_METHOD_WRITE;
+out:
+    if (cm_call_failed(call)) {
+        free(out->header);
+        free(out->body);
+        out->header = out->body = NULL;
+    }
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    return committed;
+}
+
+static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
+{
+    struct s_reply out = {0};
+    struct cm_call call = {0};
+    crm__reply_header__init(&call.reply);
+    ProtobufCMessage *req = NULL;
+    Crm__RequestHeader *hdr = crm__request_header__unpack(NULL, msg->header_len, msg->header);
+    int64_t started = cm_mono_ms();
+
+    call.svc = svc;
+    call.db = svc->db;
+    call.user = svc->def->user;
+    if (!hdr) {
+        cm_call_fail(&call, CM_ERR_INVALID, "request header does not decode");
+        goto reply;
+    }
+    call.hdr = hdr;
+    call.reply.request_id = hdr->request_id;
+    cm_log_set_request_id(hdr->request_id);
+    if (hdr->deadline_unix_ms && hdr->deadline_unix_ms < cm_now_ms()) {
+        cm_call_fail(&call, CM_ERR_TIMEOUT, "deadline passed before the request was served");
+        goto reply;
+    }
+    if (!strcmp(hdr->method, svc->health_method)) {
+        cm_err_t err = cm_db_connect(svc->db);
+        if (!err)
+            err = cm_db_run(svc->db, "SELECT 1", 0, NULL);
+        if (err)
+            cm_call_fail(&call, CM_ERR_UNAVAILABLE, "database unavailable");
+        else
+            s_pack_body(&out, NULL);
+        goto reply;
+    }
+    const struct cm_method *m = s_find_method(svc->def, hdr->method);
+    if (!m) {
+        cm_call_fail(&call, CM_ERR_INVALID, "unknown method %s", hdr->method);
+        goto reply;
+    }
+    req = protobuf_c_message_unpack(m->request, NULL, msg->body_len, msg->body);
+    if (!req) {
+        cm_call_fail(&call, CM_ERR_INVALID, "request body does not decode as %s",
+                     m->request->name);
+        goto reply;
+    }
+    /* A unique violation or serialization failure between our check and our
+     * write means a concurrent request won; run once more to see its result. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (attempt) {
+            s_free_details(&call.reply);
+            call.err = CM_OK;
+            call.message[0] = '\0';
+        }
+        bool committed = s_attempt(svc, m, &call, req, &out);
+        if (committed && svc->def->after_commit)
+            svc->def->after_commit(svc, svc->def->user);
+        bool retry = call.err == CM_ERR_UNAVAILABLE && cm_db_sqlstate(svc->db)[0] == '4';
+        retry = retry || (call.err == CM_ERR_CONFLICT && call.reply.n_details == 0);
+        if (!retry)
+            break;
+    }
+reply:
+    if (cm_call_failed(&call)) {
+        free(out.body);
+        call.reply.status = cm_err_status(call.err);
+        call.reply.message = call.message;
+        s_pack_header(&out, &call.reply);
+        s_pack_body(&out, NULL);
+        call.reply.message = NULL;
+    }
+    if (hdr)
+        cm_log_debug("%s %s in %lld ms", hdr->method,
+                     cm_err_name(call.err), (long long)(cm_mono_ms() - started));
+    if (cm_mdp_worker_reply(svc->worker, msg, out.header, out.header_len, out.body, out.body_len))
+        cm_log_warn("could not send reply: %s", zmq_strerror(errno));
+    call.reply.message = NULL;
+    s_free_details(&call.reply);
+    free(out.header);
+    free(out.body);
+    if (req)
+        protobuf_c_message_free_unpacked(req, NULL);
+    if (hdr)
+        crm__request_header__free_unpacked(hdr, NULL);
+    cm_log_set_request_id(NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+
+int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
+{
+    cm_svc_t svc = {.def = def};
+    int rc = 1;
+    struct sigaction sa = {0};
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    svc.health_method = cm_strfmt("%s.Health", def->name);
+    if (def->idempotency_table) {
+        svc.sql_idem_claim = cm_strfmt(
+            "INSERT INTO %s (tenant_id, key, method) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING RETURNING 1",
+            def->idempotency_table);
+        svc.sql_idem_get = cm_strfmt(
+            "SELECT method, reply_header, reply_body FROM %s WHERE tenant_id = $1 AND key = $2",
+            def->idempotency_table);
+        svc.sql_idem_put =
+            cm_strfmt("UPDATE %s SET reply_header = $3, reply_body = $4 "
+                      "WHERE tenant_id = $1 AND key = $2",
+                      def->idempotency_table);
+    }
+    svc.zctx = zmq_ctx_new();
+    svc.db = cm_db_new(cfg->database_url, cfg->db_role);
+    /* Wait for the database before announcing ourselves, so /readyz tells the truth. */
+    while (!s_stop && cm_db_connect(svc.db) != CM_OK) {
+        cm_log_warn("database not reachable, retrying: %s", cm_db_error(svc.db));
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+    }
+    svc.worker = cm_mdp_worker_new(svc.zctx, cfg->bus_endpoint, def->name);
+    if (!svc.worker) {
+        cm_log_error("could not connect to the bus at %s", cfg->bus_endpoint);
+        goto out;
+    }
+    if (def->start)
+        def->start(&svc, def->user);
+    cm_log_info("serving %s on %s", def->name, cfg->bus_endpoint);
+    int tick_ms = def->tick_ms > 0 ? def->tick_ms : 1000;
+    int64_t next_tick = cm_mono_ms() + tick_ms;
+    while (!s_stop) {
+        int64_t wait = next_tick - cm_mono_ms();
+        struct cm_mdp_msg msg = {0};
+        int got = cm_mdp_worker_recv(svc.worker, wait > 0 ? (int)wait : 0, &msg);
+        if (got == 1)
+            s_serve(&svc, &msg);
+        cm_mdp_msg_release(&msg);
+        if (got < 0 && !s_stop && errno != EINTR) {
+            cm_log_error("bus receive failed: %s", zmq_strerror(errno));
+            break;
+        }
+        if (cm_mono_ms() >= next_tick) {
+            if (def->tick && !s_stop)
+                def->tick(&svc, def->user);
+            next_tick = cm_mono_ms() + tick_ms;
+        }
+    }
+    rc = 0;
+    cm_log_info("stopping");
+    if (def->stop)
+        def->stop(&svc, def->user);
+out:
+    if (svc.worker)
+        cm_mdp_worker_disconnect(svc.worker);
+    cm_mdp_worker_destroy(&svc.worker);
+    cm_db_destroy(&svc.db);
+    zmq_ctx_term(svc.zctx);
+    free(svc.health_method);
+    free(svc.sql_idem_claim);
+    free(svc.sql_idem_get);
+    free(svc.sql_idem_put);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+
+cm_err_t cm_svc_call(struct cm_mdp_client *client, const char *service, Crm__RequestHeader *hdr,
+                     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                     int timeout_ms, Crm__ReplyHeader **reply, ProtobufCMessage **resp)
+{
+    char rid[40];
+    *reply = NULL;
+    *resp = NULL;
+    if (!hdr->request_id[0]) {
+        cm_uuid(rid);
+        hdr->request_id = rid;
+    }
+    if (!hdr->deadline_unix_ms)
+        hdr->deadline_unix_ms = cm_now_ms() + timeout_ms;
+    size_t hlen = crm__request_header__get_packed_size(hdr);
+    size_t blen = protobuf_c_message_get_packed_size(req);
+    uint8_t *hbuf = cm_malloc(hlen), *bbuf = cm_malloc(blen);
+    crm__request_header__pack(hdr, hbuf);
+    protobuf_c_message_pack(req, bbuf);
+    int rc = cm_mdp_client_send(client, service, hbuf, hlen, bbuf, blen);
+    free(hbuf);
+    free(bbuf);
+    if (rc)
+        return CM_ERR_UNAVAILABLE;
+    int64_t until = cm_mono_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = until - cm_mono_ms();
+        if (left <= 0)
+            return CM_ERR_TIMEOUT;
+        struct cm_mdp_msg msg = {0};
+        int got = cm_mdp_client_recv(client, (int)left, &msg);
+        if (got < 0)
+            return CM_ERR_UNAVAILABLE;
+        if (got == 0)
+            return CM_ERR_TIMEOUT;
+        Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, msg.header_len, msg.header);
+        if (!rh || strcmp(rh->request_id, hdr->request_id) != 0) {
+            /* A late reply to an earlier request: not ours. */
+            if (rh)
+                crm__reply_header__free_unpacked(rh, NULL);
+            cm_mdp_msg_release(&msg);
+            continue;
+        }
+        *reply = rh;
+        if (rh->status == CRM__STATUS__STATUS_OK && resp_desc) {
+            *resp = protobuf_c_message_unpack(resp_desc, NULL, msg.body_len, msg.body);
+            if (!*resp) {
+                cm_mdp_msg_release(&msg);
+                return CM_ERR_UPSTREAM;
+            }
+        }
+        cm_mdp_msg_release(&msg);
+        return CM_OK;
+    }
+}

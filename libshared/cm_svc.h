@@ -1,0 +1,107 @@
+/* The service skeleton: a Majordomo worker loop that decodes each request,
+ * runs its handler inside a database transaction scoped to the request's
+ * tenant, makes writes idempotent on the envelope's idempotency key, replies,
+ * and runs periodic work between requests. Signals stop it gracefully. */
+#ifndef CM_SVC_H
+#define CM_SVC_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <protobuf-c/protobuf-c.h>
+#include "cm_db.h"
+#include "cm_err.h"
+#include "envelope.pb-c.h"
+
+typedef struct cm_svc cm_svc_t;
+
+/* What a handler sees of the request it serves. */
+struct cm_call {
+    const Crm__RequestHeader *hdr; // borrowed (cm_svc)
+    cm_db_t *db;                   // borrowed (cm_svc); a transaction is open
+    cm_svc_t *svc;                 // borrowed
+    void *user;                    // borrowed (the service's state)
+    cm_err_t err;                  // set through cm_call_fail
+    char message[512];
+    Crm__ReplyHeader reply;        // details collected by cm_call_violation
+};
+
+/* A handler builds a dynamic response message into *resp (cm_pb_new), or fails
+ * with cm_call_fail / cm_call_violation and leaves *resp NULL. */
+typedef void (*cm_handler_fn)(struct cm_call *call, const ProtobufCMessage *req,
+                              ProtobufCMessage **resp);
+
+enum {
+    CM_METHOD_WRITE = 1 << 0,     // idempotent on the envelope's key
+    CM_METHOD_NO_TENANT = 1 << 1, // runs without a tenant (internal methods)
+};
+
+struct cm_method {
+    const char *name; // full method name, e.g. "customers.CreateCustomer"
+    const ProtobufCMessageDescriptor *request;
+    const ProtobufCMessageDescriptor *response;
+    cm_handler_fn fn;
+    unsigned flags;
+};
+
+struct cm_svc_def {
+    const char *name;               // service name on the bus
+    const struct cm_method *methods; // borrowed, static
+    size_t n_methods;
+    const char *idempotency_table;  // e.g. "customers.idempotency"; NULL: no dedupe
+    void (*start)(cm_svc_t *svc, void *user);        // after the bus and database are set up
+    void (*stop)(cm_svc_t *svc, void *user);         // before they are torn down
+    void (*after_commit)(cm_svc_t *svc, void *user); // after a write committed
+    void (*tick)(cm_svc_t *svc, void *user);         // every tick_ms
+    int tick_ms;
+    void *user;
+};
+
+struct cm_svc_cfg {
+    const char *bus_endpoint;
+    const char *database_url;
+    const char *db_role; // role the connection switches to (row-level security)
+};
+
+/* Runs the service until SIGINT/SIGTERM. Returns 0 on a clean stop, 1 on a
+ * fatal start-up error. */
+int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg);
+
+/* The ZeroMQ context and database of a running service; borrowed. */
+void *cm_svc_zctx(cm_svc_t *svc);
+cm_db_t *cm_svc_db(cm_svc_t *svc);
+/* True once a stop was requested. */
+bool cm_svc_stopping(cm_svc_t *svc);
+
+/* Fails the call with err and a message (lower case, no final period). */
+void cm_call_fail(struct cm_call *call, cm_err_t err, const char *fmt, ...) CM_PRINTF(3, 4);
+
+/* Adds a field violation (and fails the call with CM_ERR_INVALID unless it
+ * already failed otherwise). field is lowerCamelCase; reason e.g. "REQUIRED". */
+void cm_call_violation(struct cm_call *call, const char *field, const char *reason,
+                       const char *fmt, ...) CM_PRINTF(4, 5);
+
+/* Same, naming the record that already holds a unique value (ALREADY_EXISTS). */
+void cm_call_duplicate(struct cm_call *call, const char *field, const char *resource_id,
+                       const char *fmt, ...) CM_PRINTF(4, 5);
+
+/* Fails the call with the database's error: logs the detail once, replies a
+ * short message. */
+void cm_call_db_fail(struct cm_call *call, cm_err_t err, const char *what);
+
+/* True when the call has failed. */
+static inline bool cm_call_failed(const struct cm_call *call)
+{
+    return call->err != CM_OK;
+}
+
+/* Packs a request header and body and sends a request to service over a
+ * client, then waits for the reply with the same request id (up to
+ * timeout_ms). Returns CM_OK with *reply and *resp (dynamic, caller frees), or
+ * CM_ERR_TIMEOUT / CM_ERR_UNAVAILABLE. For tools and internal calls. */
+struct cm_mdp_client;
+cm_err_t cm_svc_call(struct cm_mdp_client *client, const char *service,
+                     Crm__RequestHeader *hdr, const ProtobufCMessage *req,
+                     const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+                     Crm__ReplyHeader **reply, ProtobufCMessage **resp) CM_MUSTCHECK;
+
+#endif

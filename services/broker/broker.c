@@ -1,0 +1,1043 @@
+/* The Majordomo broker (services by name, a FIFO of requests and an LRU list
+ * of idle workers per service, heartbeats, retries within the deadline) and
+ * the XSUB/XPUB event proxy, in one zmq_poll loop.
+ *
+ * Duplicate replies. A request is retried on another worker when its worker
+ * is lost; the lost worker may still answer later. The broker remembers the
+ * request_id of every request it has re-queued (only those: normal traffic
+ * costs nothing) until a minute after its deadline, and forwards only the
+ * first reply carrying that id. When that table is empty a reply is forwarded
+ * without even decoding its header. Clients still dedup by request_id, since
+ * the broker restarting loses the table. */
+#include "broker.h"
+#include "cm_log.h"
+#include "cm_mdp.h"
+#include "cm_util.h"
+#include "envelope.pb-c.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define S_BATCH 1000          /* messages handled per socket per wake-up */
+#define S_STOP_CHECK_MS 100   /* longest poll, so a stop flag set by a thread is seen */
+#define S_LINGER_MS 1000      /* on close: flush what is pending, never hang */
+#define S_RETRY_KEEP_MS 60000 /* remember a retried request this long past its deadline */
+#define S_BUCKETS 1024        /* worker hash table size */
+#define S_MAX_PARTS 8
+#define S_SERVICE_MAX 255
+
+/* ---------------------------------------------------------------------- */
+/* Records                                                                  */
+
+/* A request waiting in a queue or in flight at a worker. The frames are kept
+ * as zmq messages so dispatching shares them (reference counted) rather than
+ * copying. */
+struct s_request {
+    struct s_request *next, *prev; // borrowed (links of the service queue)
+    zmq_msg_t client;              // routing id of the client
+    zmq_msg_t header;              // packed crm.RequestHeader
+    zmq_msg_t body;
+    char *request_id; // owned
+    int64_t deadline; // unix ms
+    bool retried;     // re-queued at least once after losing its worker
+};
+
+struct s_worker;
+
+struct s_service {
+    struct s_service *next;            // owned (list of the broker)
+    char *name;                        // owned
+    struct s_request *q_head, *q_tail; // owned (FIFO)
+    size_t q_len;
+    struct s_worker *idle_head, *idle_tail; // borrowed (workers of the broker), LRU first
+    size_t workers;                         // registered workers
+};
+
+struct s_worker {
+    struct s_worker *hnext;                 // owned (hash chain of the broker)
+    struct s_worker *idle_next, *idle_prev; // borrowed (idle list of the service)
+    uint8_t *id;                            // owned: ROUTER routing id
+    size_t id_len;
+    char hex[2 * 16 + 1];      // printable id for logs
+    struct s_service *service; // borrowed (the broker's list); NULL until READY
+    struct s_request *current; // owned: the request in flight, NULL when idle
+    bool idle;
+    int64_t expiry; // mono ms: dropped if silent until then
+};
+
+/* A request that was re-queued: its first reply wins. */
+struct s_retry {
+    struct s_retry *next; // owned
+    char *request_id;     // owned
+    char *service;        // owned
+    bool answered;
+    int64_t forget_at; // unix ms
+};
+
+struct broker {
+    void *router;                        // owned: the bus
+    void *xsub, *xpub;                   // owned: the event proxy, or NULL
+    struct s_service *services;          // owned
+    struct s_worker *buckets[S_BUCKETS]; // owned
+    size_t n_workers;
+    struct s_retry *retries; // owned
+    int64_t heartbeat_at;    // mono ms
+    int64_t purge_at;        // unix ms: earliest deadline of a queued request
+};
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers                                                            */
+
+struct s_parts {
+    zmq_msg_t part[S_MAX_PARTS];
+    int n;
+    bool truncated;
+};
+
+static void s_parts_close(struct s_parts *p)
+{
+    for (int i = 0; i < p->n; i++)
+        zmq_msg_close(&p->part[i]);
+    p->n = 0;
+}
+
+/* Receives one whole message without waiting. Returns 0, or -1 with errno. */
+static int s_recv_parts(void *sock, struct s_parts *p)
+{
+    p->n = 0;
+    p->truncated = false;
+    bool first = true;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, first ? ZMQ_DONTWAIT : 0) < 0) {
+            int e = errno;
+            zmq_msg_close(&m);
+            s_parts_close(p);
+            errno = e;
+            return -1;
+        }
+        first = false;
+        int more = zmq_msg_more(&m);
+        if (p->n < S_MAX_PARTS) {
+            p->part[p->n++] = m;
+        } else {
+            zmq_msg_close(&m);
+            p->truncated = true;
+        }
+        if (!more)
+            return 0;
+    }
+}
+
+static bool s_part_is(zmq_msg_t *m, const char *s)
+{
+    size_t n = strlen(s);
+    return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
+}
+
+static int s_part_command(zmq_msg_t *m)
+{
+    if (zmq_msg_size(m) != 1)
+        return -1;
+    return ((const unsigned char *)zmq_msg_data(m))[0];
+}
+
+/* A service name: 1..255 bytes, no NUL. Returns a new string or NULL. */
+static char *s_part_service(zmq_msg_t *m)
+{
+    size_t n = zmq_msg_size(m);
+    if (n == 0 || n > S_SERVICE_MAX || memchr(zmq_msg_data(m), 0, n))
+        return NULL;
+    return cm_strndup(zmq_msg_data(m), n);
+}
+
+static void s_hex(const uint8_t *id, size_t len, char *out, size_t size)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 2 < size; i++) {
+        out[o++] = digits[id[i] >> 4];
+        out[o++] = digits[id[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+struct s_frame {
+    const void *data;
+    size_t len;
+};
+
+/* Sends frames given as (data, len) pairs; the first is the routing id; with
+ * `more` the message goes on after them. Never blocks. Returns 0 or -1 with
+ * errno (EHOSTUNREACH: peer gone; EAGAIN: peer not reading). The first frame
+ * decides: once the routing id is accepted the rest cannot fail. */
+static int s_send_frames(void *sock, const struct s_frame *f, int n, bool more)
+{
+    for (int i = 0; i < n; i++) {
+        int flags = ZMQ_DONTWAIT | (i + 1 < n || more ? ZMQ_SNDMORE : 0);
+        if (zmq_send(sock, f[i].len ? f[i].data : "", f[i].len, flags) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Sends a copy of a stored frame (shared, not duplicated, for large ones). */
+static int s_send_copy(void *sock, zmq_msg_t *m, int flags)
+{
+    zmq_msg_t t;
+    zmq_msg_init(&t);
+    zmq_msg_copy(&t, m);
+    int rc = zmq_msg_send(&t, sock, flags);
+    if (rc < 0)
+        zmq_msg_close(&t);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Sets the request id shown on log lines, only when debug lines are written. */
+static void s_log_req(const char *request_id)
+{
+    if (cm_log_level >= CM_LOG_DEBUG)
+        cm_log_set_request_id(request_id);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Requests and services                                                    */
+
+static void s_request_free(struct s_request **req_p)
+{
+    struct s_request *req = *req_p;
+    if (!req)
+        return;
+    zmq_msg_close(&req->client);
+    zmq_msg_close(&req->header);
+    zmq_msg_close(&req->body);
+    free(req->request_id);
+    free(req);
+    *req_p = NULL;
+}
+
+static void s_queue_push_back(struct s_service *svc, struct s_request *req)
+{
+    req->next = NULL;
+    req->prev = svc->q_tail;
+    if (svc->q_tail)
+        svc->q_tail->next = req;
+    else
+        svc->q_head = req;
+    svc->q_tail = req;
+    svc->q_len++;
+}
+
+static void s_queue_push_front(struct s_service *svc, struct s_request *req)
+{
+    req->prev = NULL;
+    req->next = svc->q_head;
+    if (svc->q_head)
+        svc->q_head->prev = req;
+    else
+        svc->q_tail = req;
+    svc->q_head = req;
+    svc->q_len++;
+}
+
+static void s_queue_remove(struct s_service *svc, struct s_request *req)
+{
+    if (req->prev)
+        req->prev->next = req->next;
+    else
+        svc->q_head = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
+    else
+        svc->q_tail = req->prev;
+    req->next = req->prev = NULL;
+    svc->q_len--;
+}
+
+static struct s_service *s_service_find(broker_t *self, const char *name)
+{
+    for (struct s_service *s = self->services; s; s = s->next)
+        if (!strcmp(s->name, name))
+            return s;
+    return NULL;
+}
+
+static struct s_service *s_service_require(broker_t *self, const char *name)
+{
+    struct s_service *s = s_service_find(self, name);
+    if (s)
+        return s;
+    s = cm_calloc(1, sizeof *s);
+    s->name = cm_strdup(name);
+    s->next = self->services;
+    self->services = s;
+    return s;
+}
+
+static void s_idle_push_back(struct s_service *svc, struct s_worker *w)
+{
+    assert(!w->idle);
+    w->idle = true;
+    w->idle_next = NULL;
+    w->idle_prev = svc->idle_tail;
+    if (svc->idle_tail)
+        svc->idle_tail->idle_next = w;
+    else
+        svc->idle_head = w;
+    svc->idle_tail = w;
+}
+
+static void s_idle_remove(struct s_service *svc, struct s_worker *w)
+{
+    if (!w->idle)
+        return;
+    if (w->idle_prev)
+        w->idle_prev->idle_next = w->idle_next;
+    else
+        svc->idle_head = w->idle_next;
+    if (w->idle_next)
+        w->idle_next->idle_prev = w->idle_prev;
+    else
+        svc->idle_tail = w->idle_prev;
+    w->idle_next = w->idle_prev = NULL;
+    w->idle = false;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The retry table                                                          */
+
+static struct s_retry *s_retry_find(broker_t *self, const char *request_id)
+{
+    for (struct s_retry *r = self->retries; r; r = r->next)
+        if (!strcmp(r->request_id, request_id))
+            return r;
+    return NULL;
+}
+
+static void s_retry_note(broker_t *self, const struct s_request *req, const char *service)
+{
+    if (!req->request_id[0] || s_retry_find(self, req->request_id))
+        return;
+    struct s_retry *r = cm_calloc(1, sizeof *r);
+    r->request_id = cm_strdup(req->request_id);
+    r->service = cm_strdup(service);
+    r->forget_at = req->deadline + S_RETRY_KEEP_MS;
+    r->next = self->retries;
+    self->retries = r;
+}
+
+/* Marks a retried request answered; true if it already was. */
+static bool s_retry_answer(broker_t *self, const char *request_id)
+{
+    struct s_retry *r = s_retry_find(self, request_id);
+    if (!r)
+        return false;
+    bool was = r->answered;
+    r->answered = true;
+    return was;
+}
+
+static void s_retry_purge(broker_t *self, int64_t now)
+{
+    struct s_retry **pp = &self->retries;
+    while (*pp) {
+        struct s_retry *r = *pp;
+        if (r->forget_at <= now) {
+            *pp = r->next;
+            free(r->request_id);
+            free(r->service);
+            free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Replies the broker writes itself                                         */
+
+/* Sends FINAL with a packed reply header and a body to a client. A client
+ * that is gone (EHOSTUNREACH) or not reading (EAGAIN) loses the reply. */
+static void s_send_client(broker_t *self, zmq_msg_t *client, const char *service,
+                          const void *header, size_t header_len, const void *body, size_t body_len)
+{
+    const uint8_t cmd = CM_MDP_FINAL;
+    struct s_frame f[] = {
+        {zmq_msg_data(client), zmq_msg_size(client)},
+        {CM_MDP_CLIENT, 6},
+        {&cmd, 1},
+        {service, strlen(service)},
+        {header, header_len},
+        {body, body_len},
+    };
+    if (s_send_frames(self->router, f, 6, false) != 0)
+        cm_log_debug("reply dropped, client unreachable: %s", zmq_strerror(errno));
+}
+
+static void s_answer(broker_t *self, zmq_msg_t *client, const char *service, const char *request_id,
+                     Crm__Status status, const char *message, const void *body, size_t body_len)
+{
+    Crm__ReplyHeader rh = CRM__REPLY_HEADER__INIT;
+    rh.status = status;
+    rh.message = (char *)(message ? message : "");
+    rh.request_id = (char *)(request_id ? request_id : "");
+    size_t n = crm__reply_header__get_packed_size(&rh);
+    uint8_t *buf = cm_malloc(n + 1);
+    crm__reply_header__pack(&rh, buf);
+    s_send_client(self, client, service, buf, n, body, body_len);
+    free(buf);
+}
+
+/* Answers a request the broker gives up on, and frees it. */
+static void s_answer_expired(broker_t *self, struct s_service *svc, struct s_request **req_p)
+{
+    struct s_request *req = *req_p;
+    s_log_req(req->request_id);
+    if (req->retried)
+        (void)s_retry_answer(self, req->request_id);
+    if (svc->workers == 0) {
+        char *msg = cm_strfmt("no worker for service %s", svc->name);
+        cm_log_debug("unavailable service=%s", svc->name);
+        s_answer(self, &req->client, svc->name, req->request_id, CRM__STATUS__STATUS_UNAVAILABLE,
+                 msg, NULL, 0);
+        free(msg);
+    } else {
+        cm_log_debug("deadline exceeded service=%s", svc->name);
+        s_answer(self, &req->client, svc->name, req->request_id,
+                 CRM__STATUS__STATUS_DEADLINE_EXCEEDED, "deadline exceeded", NULL, 0);
+    }
+    s_log_req(NULL);
+    s_request_free(req_p);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Workers                                                                  */
+
+static unsigned s_hash(const uint8_t *id, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ id[i]) * 16777619u;
+    return h % S_BUCKETS;
+}
+
+static struct s_worker *s_worker_find(broker_t *self, const void *id, size_t len)
+{
+    for (struct s_worker *w = self->buckets[s_hash(id, len)]; w; w = w->hnext)
+        if (w->id_len == len && !memcmp(w->id, id, len))
+            return w;
+    return NULL;
+}
+
+static struct s_worker *s_worker_add(broker_t *self, const void *id, size_t len)
+{
+    struct s_worker *w = cm_calloc(1, sizeof *w);
+    w->id = cm_malloc(len ? len : 1);
+    memcpy(w->id, id, len);
+    w->id_len = len;
+    s_hex(w->id, len, w->hex, sizeof w->hex);
+    unsigned b = s_hash(id, len);
+    w->hnext = self->buckets[b];
+    self->buckets[b] = w;
+    self->n_workers++;
+    return w;
+}
+
+static void s_send_worker_cmd(broker_t *self, const void *id, size_t len, int cmd)
+{
+    const uint8_t c = (uint8_t)cmd;
+    struct s_frame f[] = {{id, len}, {CM_MDP_WORKER, 6}, {&c, 1}};
+    (void)s_send_frames(self->router, f, 3, false);
+}
+
+/* Puts a request whose worker was lost back at the front of its queue, so it
+ * is the next one to go to another worker, or answers it if its deadline has
+ * passed. */
+static void s_requeue(broker_t *self, struct s_service *svc, struct s_request **req_p)
+{
+    struct s_request *req = *req_p;
+    *req_p = NULL;
+    if (req->deadline <= cm_now_ms()) {
+        s_answer_expired(self, svc, &req);
+        return;
+    }
+    req->retried = true;
+    s_retry_note(self, req, svc->name);
+    s_log_req(req->request_id);
+    cm_log_debug("request re-queued service=%s", svc->name);
+    s_log_req(NULL);
+    s_queue_push_front(svc, req);
+    if (req->deadline < self->purge_at)
+        self->purge_at = req->deadline;
+}
+
+/* Takes a worker out of its service, re-queueing its request. */
+static void s_worker_detach(broker_t *self, struct s_worker *w)
+{
+    struct s_service *svc = w->service;
+    if (!svc)
+        return;
+    s_idle_remove(svc, w);
+    if (w->current)
+        s_requeue(self, svc, &w->current);
+    svc->workers--;
+    w->service = NULL;
+}
+
+/* Forgets a worker; with `disconnect` it is told so. Returns its service,
+ * which the caller dispatches again once that is safe (its request may be
+ * back in the queue), or NULL. */
+static struct s_service *s_worker_delete(broker_t *self, struct s_worker *w, bool disconnect,
+                                         const char *why)
+{
+    struct s_service *svc = w->service;
+    cm_log_info("worker %s service=%s worker=%s", why, svc ? svc->name : "-", w->hex);
+    if (disconnect)
+        s_send_worker_cmd(self, w->id, w->id_len, CM_MDP_DISCONNECT);
+    s_worker_detach(self, w);
+    struct s_worker **pp = &self->buckets[s_hash(w->id, w->id_len)];
+    while (*pp != w)
+        pp = &(*pp)->hnext;
+    *pp = w->hnext;
+    self->n_workers--;
+    free(w->id);
+    free(w);
+    return svc;
+}
+
+/* Sends queued requests to idle workers, least recently used first. */
+static void s_dispatch(broker_t *self, struct s_service *svc)
+{
+    int64_t now = 0;
+    while (svc->q_head && svc->idle_head) {
+        struct s_request *req = svc->q_head;
+        s_queue_remove(svc, req);
+        if (req->retried) {
+            struct s_retry *r = s_retry_find(self, req->request_id);
+            if (r && r->answered) {
+                s_request_free(&req); /* a late reply already answered it */
+                continue;
+            }
+        }
+        if (!now)
+            now = cm_now_ms();
+        if (req->deadline <= now) {
+            s_answer_expired(self, svc, &req);
+            continue;
+        }
+        struct s_worker *w = svc->idle_head;
+        s_idle_remove(svc, w);
+        const uint8_t cmd = CM_MDP_REQUEST;
+        struct s_frame f[] = {{w->id, w->id_len}, {CM_MDP_WORKER, 6}, {&cmd, 1}};
+        if (s_send_frames(self->router, f, 3, true) == 0) {
+            (void)s_send_copy(self->router, &req->client, ZMQ_DONTWAIT | ZMQ_SNDMORE);
+            (void)s_send_copy(self->router, &req->header, ZMQ_DONTWAIT | ZMQ_SNDMORE);
+            (void)s_send_copy(self->router, &req->body, ZMQ_DONTWAIT);
+            w->current = req;
+            s_log_req(req->request_id);
+            cm_log_debug("dispatched service=%s worker=%s", svc->name, w->hex);
+            s_log_req(NULL);
+        } else {
+            s_queue_push_front(svc, req);
+            (void)s_worker_delete(self, w, false, "unreachable");
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Messages from workers                                                    */
+
+/* Forwards a worker's FINAL to its client as the client's FINAL, moving the
+ * header and body frames without copying. Drops it if the same request was
+ * already answered (see the top of the file). */
+static void s_forward_reply(broker_t *self, struct s_parts *p, const char *service)
+{
+    zmq_msg_t *client = &p->part[3], *header = &p->part[4];
+    zmq_msg_t empty;
+    zmq_msg_init(&empty);
+    zmq_msg_t *body = p->n >= 6 ? &p->part[5] : &empty;
+    if (self->retries) {
+        Crm__ReplyHeader *rh =
+            crm__reply_header__unpack(NULL, zmq_msg_size(header), zmq_msg_data(header));
+        bool dup = false;
+        if (rh && rh->request_id[0]) {
+            struct s_retry *r = s_retry_find(self, rh->request_id);
+            if (r && !service[0])
+                service = r->service; /* for a reply from a forgotten worker */
+            dup = r && s_retry_answer(self, rh->request_id);
+            if (dup) {
+                s_log_req(rh->request_id);
+                cm_log_debug("duplicate reply dropped");
+                s_log_req(NULL);
+            }
+        }
+        /* `service` may point into the retry record, which outlives this call. */
+        crm__reply_header__free_unpacked(rh, NULL);
+        if (dup) {
+            zmq_msg_close(&empty);
+            return;
+        }
+    }
+    const uint8_t cmd = CM_MDP_FINAL;
+    struct s_frame f[] = {{CM_MDP_CLIENT, 6}, {&cmd, 1}, {service, strlen(service)}};
+    int rc = zmq_msg_send(client, self->router, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 ? -1 : 0;
+    if (rc == 0) {
+        for (int i = 0; i < 3; i++)
+            (void)zmq_send(self->router, f[i].len ? f[i].data : "", f[i].len,
+                           ZMQ_DONTWAIT | ZMQ_SNDMORE);
+        (void)zmq_msg_send(header, self->router, ZMQ_DONTWAIT | ZMQ_SNDMORE);
+        (void)zmq_msg_send(body, self->router, ZMQ_DONTWAIT);
+    } else {
+        cm_log_debug("reply dropped, client unreachable: %s", zmq_strerror(errno));
+    }
+    zmq_msg_close(&empty);
+}
+
+static void s_worker_ready(broker_t *self, struct s_worker *w, struct s_parts *p)
+{
+    char *name = p->n >= 4 ? s_part_service(&p->part[3]) : NULL;
+    if (!name || !strncmp(name, "mmi.", 4)) {
+        cm_log_warn("worker refused, invalid service name worker=%s", w->hex);
+        free(name);
+        struct s_service *old = s_worker_delete(self, w, true, "refused");
+        if (old)
+            s_dispatch(self, old);
+        return;
+    }
+    if (w->service) {
+        /* A second READY: the worker restarted its conversation, so whatever
+         * it was doing is lost. */
+        cm_log_info("worker re-registered service=%s worker=%s", w->service->name, w->hex);
+        struct s_service *old = w->service;
+        s_worker_detach(self, w);
+        s_dispatch(self, old);
+    }
+    struct s_service *svc = s_service_require(self, name);
+    free(name);
+    w->service = svc;
+    svc->workers++;
+    s_idle_push_back(svc, w);
+    cm_log_info("worker ready service=%s worker=%s workers=%zu", svc->name, w->hex, svc->workers);
+    s_dispatch(self, svc);
+}
+
+static void s_worker_message(broker_t *self, struct s_parts *p)
+{
+    zmq_msg_t *id = &p->part[0];
+    struct s_worker *w = s_worker_find(self, zmq_msg_data(id), zmq_msg_size(id));
+    int cmd = p->n >= 3 ? s_part_command(&p->part[2]) : -1;
+    if (w)
+        w->expiry = cm_mono_ms() + CM_MDP_HEARTBEAT_MS * CM_MDP_LIVENESS;
+    switch (cmd) {
+    case CM_MDP_READY:
+        if (!w) {
+            w = s_worker_add(self, zmq_msg_data(id), zmq_msg_size(id));
+            w->expiry = cm_mono_ms() + CM_MDP_HEARTBEAT_MS * CM_MDP_LIVENESS;
+        }
+        s_worker_ready(self, w, p);
+        return;
+    case CM_MDP_FINAL:
+        if (p->n < 5) {
+            cm_log_warn("dropped a short FINAL from worker");
+            return;
+        }
+        s_forward_reply(self, p, w && w->service ? w->service->name : "");
+        if (!w || !w->service) {
+            /* A worker we dropped (expired) answered late: its reply went
+             * out above if it was the first; now make it register again. */
+            s_send_worker_cmd(self, zmq_msg_data(id), zmq_msg_size(id), CM_MDP_DISCONNECT);
+            if (w)
+                (void)s_worker_delete(self, w, false, "unregistered");
+            return;
+        }
+        if (w->current)
+            s_request_free(&w->current);
+        if (!w->idle) {
+            s_idle_push_back(w->service, w);
+            s_dispatch(self, w->service);
+        }
+        return;
+    case CM_MDP_HEARTBEAT:
+        if (!w || !w->service)
+            s_send_worker_cmd(self, zmq_msg_data(id), zmq_msg_size(id), CM_MDP_DISCONNECT);
+        return;
+    case CM_MDP_DISCONNECT:
+        if (w) {
+            struct s_service *svc = s_worker_delete(self, w, false, "disconnected");
+            if (svc)
+                s_dispatch(self, svc);
+        }
+        return;
+    default:
+        /* RFC 18: a valid but unexpected command earns a DISCONNECT. */
+        cm_log_warn("dropped an unexpected worker command %d", cmd);
+        if (w) {
+            struct s_service *svc = s_worker_delete(self, w, true, "refused");
+            if (svc)
+                s_dispatch(self, svc);
+        } else
+            s_send_worker_cmd(self, zmq_msg_data(id), zmq_msg_size(id), CM_MDP_DISCONNECT);
+        return;
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Messages from clients                                                    */
+
+/* Management interface (ZeroMQ RFC 8): mmi.service answers "200" when the
+ * service named in the body has a live worker, "404" if not. */
+static void s_mmi(broker_t *self, zmq_msg_t *client, const char *service, const char *request_id,
+                  zmq_msg_t *body)
+{
+    const char *answer = "501";
+    if (!strcmp(service, "mmi.service")) {
+        char *name = cm_strndup(zmq_msg_data(body), zmq_msg_size(body));
+        struct s_service *svc = s_service_find(self, name);
+        answer = svc && svc->workers > 0 ? "200" : "404";
+        free(name);
+    }
+    s_answer(self, client, service, request_id, CRM__STATUS__STATUS_OK, NULL, answer, 3);
+}
+
+static void s_client_message(broker_t *self, struct s_parts *p)
+{
+    zmq_msg_t *client = &p->part[0];
+    if (p->n < 5 || s_part_command(&p->part[2]) != CM_MDP_CLIENT_REQUEST) {
+        cm_log_warn("dropped a malformed client message");
+        return;
+    }
+    char *service = s_part_service(&p->part[3]);
+    if (!service) {
+        s_answer(self, client, "", NULL, CRM__STATUS__STATUS_INVALID_ARGUMENT,
+                 "invalid service name", NULL, 0);
+        return;
+    }
+    zmq_msg_t empty;
+    zmq_msg_init(&empty);
+    zmq_msg_t *header = &p->part[4], *body = p->n >= 6 ? &p->part[5] : &empty;
+    Crm__RequestHeader *h =
+        crm__request_header__unpack(NULL, zmq_msg_size(header), zmq_msg_data(header));
+    int64_t now = cm_now_ms();
+    if (!h || h->deadline_unix_ms < 0) {
+        cm_log_debug("invalid request header service=%s", service);
+        s_answer(self, client, service, NULL, CRM__STATUS__STATUS_INVALID_ARGUMENT,
+                 h ? "negative deadline" : "request header does not decode", NULL, 0);
+        goto out;
+    }
+    s_log_req(h->request_id);
+    int64_t deadline = h->deadline_unix_ms ? h->deadline_unix_ms : now + BROKER_DEFAULT_DEADLINE_MS;
+    if (!strncmp(service, "mmi.", 4)) {
+        s_mmi(self, client, service, h->request_id, body);
+        goto out;
+    }
+    if (deadline <= now) {
+        cm_log_debug("deadline passed on arrival service=%s", service);
+        s_answer(self, client, service, h->request_id, CRM__STATUS__STATUS_DEADLINE_EXCEEDED,
+                 "deadline exceeded", NULL, 0);
+        goto out;
+    }
+    struct s_service *svc = s_service_require(self, service);
+    if (svc->q_len >= BROKER_QUEUE_MAX) {
+        cm_log_warn("queue full service=%s", service);
+        s_answer(self, client, service, h->request_id, CRM__STATUS__STATUS_RESOURCE_EXHAUSTED,
+                 "too many requests waiting", NULL, 0);
+        goto out;
+    }
+    struct s_request *req = cm_calloc(1, sizeof *req);
+    zmq_msg_init(&req->client);
+    zmq_msg_init(&req->header);
+    zmq_msg_init(&req->body);
+    zmq_msg_move(&req->client, client);
+    zmq_msg_move(&req->header, header);
+    zmq_msg_move(&req->body, body);
+    req->request_id = cm_strdup(h->request_id);
+    req->deadline = deadline;
+    cm_log_debug("request service=%s method=%s queued=%zu", service, h->method, svc->q_len);
+    s_queue_push_back(svc, req);
+    if (deadline < self->purge_at)
+        self->purge_at = deadline;
+    s_dispatch(self, svc);
+out:
+    s_log_req(NULL);
+    crm__request_header__free_unpacked(h, NULL);
+    zmq_msg_close(&empty);
+    free(service);
+}
+
+/* Reads and handles up to S_BATCH messages from the bus. */
+static int s_router_batch(broker_t *self)
+{
+    for (int i = 0; i < S_BATCH; i++) {
+        struct s_parts p;
+        if (s_recv_parts(self->router, &p) != 0)
+            return errno == EAGAIN ? 0 : -1;
+        if (p.truncated || p.n < 3) {
+            cm_log_warn("dropped a malformed message of %d frames", p.n);
+        } else if (s_part_is(&p.part[1], CM_MDP_WORKER)) {
+            s_worker_message(self, &p);
+        } else if (s_part_is(&p.part[1], CM_MDP_CLIENT)) {
+            s_client_message(self, &p);
+        } else {
+            cm_log_warn("dropped a message with an unknown protocol");
+        }
+        s_parts_close(&p);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Timers                                                                   */
+
+/* Answers queued requests whose deadline passed; finds the next deadline. */
+static void s_purge(broker_t *self)
+{
+    int64_t now = cm_now_ms();
+    int64_t next = INT64_MAX;
+    for (struct s_service *svc = self->services; svc; svc = svc->next) {
+        struct s_request *req = svc->q_head;
+        while (req) {
+            struct s_request *following = req->next;
+            if (req->deadline <= now) {
+                s_queue_remove(svc, req);
+                s_answer_expired(self, svc, &req);
+            } else if (req->deadline < next) {
+                next = req->deadline;
+            }
+            req = following;
+        }
+    }
+    self->purge_at = next;
+}
+
+/* Heartbeats every worker, drops the silent and the unreachable ones, and
+ * forgets services nobody uses. */
+static void s_heartbeat(broker_t *self)
+{
+    int64_t now = cm_mono_ms();
+    for (int b = 0; b < S_BUCKETS; b++) {
+        struct s_worker *w = self->buckets[b];
+        while (w) {
+            struct s_worker *following = w->hnext;
+            if (now >= w->expiry) {
+                (void)s_worker_delete(self, w, true, "expired");
+            } else {
+                const uint8_t c = CM_MDP_HEARTBEAT;
+                struct s_frame f[] = {{w->id, w->id_len}, {CM_MDP_WORKER, 6}, {&c, 1}};
+                if (s_send_frames(self->router, f, 3, false) != 0 && errno == EHOSTUNREACH)
+                    (void)s_worker_delete(self, w, false, "gone");
+            }
+            w = following;
+        }
+    }
+    /* Requests of dropped workers went back to their queues. */
+    for (struct s_service *svc = self->services; svc; svc = svc->next)
+        s_dispatch(self, svc);
+    struct s_service **pp = &self->services;
+    while (*pp) {
+        struct s_service *svc = *pp;
+        if (svc->workers == 0 && !svc->q_head) {
+            *pp = svc->next;
+            free(svc->name);
+            free(svc);
+        } else {
+            pp = &svc->next;
+        }
+    }
+    s_retry_purge(self, cm_now_ms());
+}
+
+/* ---------------------------------------------------------------------- */
+/* Event proxy                                                              */
+
+/* Moves up to S_BATCH whole messages from one socket to the other. XPUB drops
+ * for a subscriber at its high-water mark rather than blocking; subscribers
+ * notice the gap in seq and replay. */
+static int s_proxy(void *from, void *to)
+{
+    for (int done = 0; done < S_BATCH;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, from, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return errno == EAGAIN ? 0 : -1;
+        }
+        int more = zmq_msg_more(&m);
+        if (zmq_msg_send(&m, to, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0)
+            zmq_msg_close(&m);
+        if (!more)
+            done++;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Life cycle                                                               */
+
+static void *s_bind(void *zctx, int type, const char *endpoint, const char *what)
+{
+    void *s = zmq_socket(zctx, type);
+    if (!s) {
+        cm_log_error("could not create the %s socket: %s", what, zmq_strerror(errno));
+        return NULL;
+    }
+    int linger = S_LINGER_MS, hwm = BROKER_HWM;
+    int64_t max = BROKER_MAX_FRAME;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    if (type == ZMQ_ROUTER) {
+        int one = 1, ivl = CM_MDP_HEARTBEAT_MS, tmo = CM_MDP_HEARTBEAT_MS * CM_MDP_LIVENESS;
+        zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+        zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+        zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &tmo, sizeof tmo);
+    }
+    if (zmq_bind(s, endpoint) != 0) {
+        cm_log_error("could not bind the %s socket to %s: %s", what, endpoint, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+broker_t *broker_new(void *zctx, const struct broker_cfg *cfg)
+{
+    assert(zctx && cfg && cfg->bus_endpoint);
+    broker_t *self = cm_calloc(1, sizeof *self);
+    self->purge_at = INT64_MAX;
+    self->router = s_bind(zctx, ZMQ_ROUTER, cfg->bus_endpoint, "bus");
+    if (!self->router)
+        goto fail;
+    if (cfg->events_in_endpoint && cfg->events_in_endpoint[0]) {
+        self->xsub = s_bind(zctx, ZMQ_XSUB, cfg->events_in_endpoint, "events in");
+        if (!self->xsub)
+            goto fail;
+        self->xpub = s_bind(zctx, ZMQ_XPUB, cfg->events_out_endpoint, "events out");
+        if (!self->xpub)
+            goto fail;
+    }
+    return self;
+fail:
+    broker_destroy(&self);
+    return NULL;
+}
+
+/* On a clean stop: answer whoever waits and tell workers to reconnect. */
+static void s_shutdown(broker_t *self)
+{
+    for (struct s_service *svc = self->services; svc; svc = svc->next) {
+        while (svc->q_head) {
+            struct s_request *req = svc->q_head;
+            s_queue_remove(svc, req);
+            s_answer(self, &req->client, svc->name, req->request_id,
+                     CRM__STATUS__STATUS_UNAVAILABLE, "broker stopping", NULL, 0);
+            s_request_free(&req);
+        }
+    }
+    for (int b = 0; b < S_BUCKETS; b++)
+        for (struct s_worker *w = self->buckets[b]; w; w = w->hnext)
+            s_send_worker_cmd(self, w->id, w->id_len, CM_MDP_DISCONNECT);
+}
+
+int broker_run(broker_t *self, volatile sig_atomic_t *stop)
+{
+    assert(self && stop);
+    zmq_pollitem_t items[3] = {
+        {self->router, 0, ZMQ_POLLIN, 0},
+        {self->xsub, 0, ZMQ_POLLIN, 0},
+        {self->xpub, 0, ZMQ_POLLIN, 0},
+    };
+    int n_items = self->xsub ? 3 : 1;
+    int rc = 0;
+    self->heartbeat_at = cm_mono_ms() + CM_MDP_HEARTBEAT_MS;
+    while (!*stop) {
+        int64_t wait = self->heartbeat_at - cm_mono_ms();
+        if (self->purge_at != INT64_MAX) {
+            int64_t to_purge = self->purge_at - cm_now_ms();
+            if (to_purge < wait)
+                wait = to_purge;
+        }
+        if (wait > S_STOP_CHECK_MS)
+            wait = S_STOP_CHECK_MS;
+        if (wait < 0)
+            wait = 0;
+        if (zmq_poll(items, n_items, (long)wait) < 0) {
+            if (errno == EINTR)
+                continue;
+            cm_log_error("poll failed: %s", zmq_strerror(errno));
+            rc = -1;
+            break;
+        }
+        if ((items[0].revents & ZMQ_POLLIN) && s_router_batch(self) != 0 && errno != EINTR) {
+            cm_log_error("bus receive failed: %s", zmq_strerror(errno));
+            rc = -1;
+            break;
+        }
+        if (n_items == 3) {
+            if ((items[1].revents & ZMQ_POLLIN) && s_proxy(self->xsub, self->xpub) != 0 &&
+                errno != EINTR) {
+                cm_log_error("event proxy failed: %s", zmq_strerror(errno));
+                rc = -1;
+                break;
+            }
+            if ((items[2].revents & ZMQ_POLLIN) && s_proxy(self->xpub, self->xsub) != 0 &&
+                errno != EINTR) {
+                cm_log_error("event proxy failed: %s", zmq_strerror(errno));
+                rc = -1;
+                break;
+            }
+        }
+        if (cm_mono_ms() >= self->heartbeat_at) {
+            s_heartbeat(self);
+            self->heartbeat_at = cm_mono_ms() + CM_MDP_HEARTBEAT_MS;
+        }
+        if (cm_now_ms() >= self->purge_at)
+            s_purge(self);
+    }
+    if (rc == 0)
+        s_shutdown(self);
+    return rc;
+}
+
+void broker_destroy(broker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    broker_t *self = *self_p;
+    for (int b = 0; b < S_BUCKETS; b++) {
+        struct s_worker *w = self->buckets[b];
+        while (w) {
+            struct s_worker *following = w->hnext;
+            s_request_free(&w->current);
+            free(w->id);
+            free(w);
+            w = following;
+        }
+    }
+    while (self->services) {
+        struct s_service *svc = self->services;
+        self->services = svc->next;
+        while (svc->q_head) {
+            struct s_request *req = svc->q_head;
+            s_queue_remove(svc, req);
+            s_request_free(&req);
+        }
+        free(svc->name);
+        free(svc);
+    }
+    s_retry_purge(self, INT64_MAX);
+    if (self->router)
+        zmq_close(self->router);
+    if (self->xsub)
+        zmq_close(self->xsub);
+    if (self->xpub)
+        zmq_close(self->xpub);
+    free(self);
+    *self_p = NULL;
+}

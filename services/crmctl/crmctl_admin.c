@@ -1,0 +1,348 @@
+/* Migrations, tenants and API keys, straight against PostgreSQL. */
+#include "crmctl.h"
+#include "cm_db.h"
+#include "cm_log.h"
+#include "cm_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+
+const char *crmctl_opt(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name))
+            return argv[i + 1];
+    return NULL;
+}
+
+static cm_db_t *s_db(void)
+{
+    const char *url = getenv("CRM_DATABASE_URL");
+    cm_db_t *db = cm_db_new(url && *url ? url : "dbname=crm", NULL);
+    if (cm_db_connect(db)) {
+        fprintf(stderr, "crmctl: could not connect to the database: %s\n", cm_db_error(db));
+        cm_db_destroy(&db);
+    }
+    return db;
+}
+
+/* ---------------------------------------------------------------------- */
+
+int crmctl_migrate(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    cm_db_t *db = s_db();
+    if (!db)
+        return 1;
+    int rc = 1;
+    /* One migrator at a time, whoever runs it. */
+    if (cm_db_run(db,
+                  "CREATE TABLE IF NOT EXISTS public.crm_migrations (name text PRIMARY KEY, "
+                  "applied_at timestamptz NOT NULL DEFAULT now())",
+                  0, NULL) ||
+        cm_db_run(db, "SELECT pg_advisory_lock(hashtext('crm_migrations'))", 0, NULL)) {
+        fprintf(stderr, "crmctl: could not prepare migrations: %s\n", cm_db_error(db));
+        goto out;
+    }
+    int applied = 0;
+    for (size_t i = 0; i < crmctl_n_migrations; i++) {
+        const struct crmctl_migration *m = &crmctl_migrations[i];
+        const char *p[] = {m->name};
+        cm_err_t err;
+        PGresult *res =
+            cm_db_exec(db, "SELECT 1 FROM public.crm_migrations WHERE name = $1", 1, p, &err);
+        if (!res) {
+            fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
+            goto out;
+        }
+        bool done = PQntuples(res) == 1;
+        PQclear(res);
+        if (done)
+            continue;
+        /* A migration is many statements: run it as one simple query in a transaction. */
+        PGconn *conn = cm_db_conn(db);
+        char *sql = cm_strfmt("BEGIN;\n%s\nINSERT INTO public.crm_migrations (name) VALUES ('%s');"
+                              "\nCOMMIT;",
+                              m->sql, m->name);
+        res = PQexec(conn, sql);
+        free(sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "crmctl: migration %s failed: %s", m->name,
+                    PQresultErrorMessage(res));
+            PQclear(res);
+            PQclear(PQexec(conn, "ROLLBACK"));
+            goto out;
+        }
+        PQclear(res);
+        printf("applied %s\n", m->name);
+        applied++;
+    }
+    if (!applied)
+        printf("schema is up to date (%zu migrations)\n", crmctl_n_migrations);
+    rc = 0;
+out:
+    cm_db_destroy(&db);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static int s_role_of(const char *name)
+{
+    if (!name || !strcmp(name, "admin"))
+        return 1;
+    if (!strcmp(name, "staff"))
+        return 2;
+    if (!strcmp(name, "readonly"))
+        return 3;
+    if (!strcmp(name, "service"))
+        return 4;
+    return -1;
+}
+
+/* Creates a tenant with the default groups, in one transaction. */
+static cm_err_t s_tenant_create(cm_db_t *db, const char *id, const char *name,
+                                const char *country)
+{
+    cm_err_t err = cm_db_begin(db, id);
+    if (err)
+        return err;
+    const char *p[] = {id, name, country ? country : ""};
+    err = cm_db_run(db,
+                    "INSERT INTO customers.tenants (id, name, default_country) VALUES ($1, $2, $3) "
+                    "ON CONFLICT DO NOTHING",
+                    3, p);
+    static const char *groups[][3] = {
+        {"Standard", "Customers with no special terms", "#607d8b"},
+        {"Business", "Companies and business customers", "#3f51b5"},
+    };
+    for (size_t i = 0; !err && i < 2; i++) {
+        char gid[40];
+        cm_uuid(gid);
+        const char *q[] = {id, gid, groups[i][0], groups[i][1], groups[i][2]};
+        err = cm_db_run(db,
+                        "INSERT INTO customers.groups (tenant_id, id, name, name_key, description, "
+                        "color) VALUES ($1, $2, $3, lower($3), $4, $5) ON CONFLICT DO NOTHING",
+                        5, q);
+    }
+    if (err) {
+        cm_db_rollback(db);
+        return err;
+    }
+    return cm_db_commit(db);
+}
+
+/* Stores a key (hashed); writes its id into key_id (>= 20 bytes). */
+static cm_err_t s_key_store(cm_db_t *db, const char *tenant, const char *key, const char *name,
+                            int role, char *key_id)
+{
+    unsigned char hash[32];
+    crypto_generichash(hash, sizeof hash, (const unsigned char *)key, strlen(key), NULL, 0);
+    char hex[13], rolebuf[8];
+    cm_random_hex(hex, 6);
+    snprintf(key_id, 20, "key_%s", hex);
+    snprintf(rolebuf, sizeof rolebuf, "%d", role);
+    const char *p[] = {key_id, tenant, name, rolebuf, (const char *)hash};
+    int lens[] = {0, 0, 0, 0, (int)sizeof hash};
+    int fmts[] = {0, 0, 0, 0, 1};
+    cm_err_t err;
+    PGresult *res = cm_db_exec_bin(db,
+                                   "INSERT INTO customers.api_keys (id, tenant_id, name, role, "
+                                   "key_hash) VALUES ($1, $2, $3, $4, $5)",
+                                   5, p, lens, fmts, 0, &err);
+    PQclear(res);
+    return err;
+}
+
+static void s_new_key(char *out)
+{
+    char hex[49];
+    cm_random_hex(hex, 24);
+    snprintf(out, 64, "crm_%s", hex);
+}
+
+int crmctl_bootstrap(int argc, char **argv)
+{
+    const char *key_file = crmctl_opt(argc, argv, "--key-file");
+    const char *given = getenv("CRM_BOOTSTRAP_API_KEY");
+    const char *country = getenv("CRM_DEFAULT_COUNTRY");
+    cm_db_t *db = s_db();
+    if (!db)
+        return 1;
+    int rc = 1;
+    if (s_tenant_create(db, CRMCTL_DEFAULT_TENANT, "Default", country)) {
+        fprintf(stderr, "crmctl: could not create the default tenant: %s\n", cm_db_error(db));
+        goto out;
+    }
+    const char *p[] = {CRMCTL_DEFAULT_TENANT};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT count(*) FROM customers.api_keys WHERE tenant_id = $1 "
+                               "AND role = 1 AND revoked_at IS NULL",
+                               1, p, &err);
+    if (!res) {
+        fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
+        goto out;
+    }
+    bool has_admin = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+    PQclear(res);
+    if (has_admin) {
+        rc = 0;
+        goto out;
+    }
+    char key[160], key_id[20];
+    if (given && *given) {
+        if (strlen(given) < 16 || strlen(given) > 128) {
+            fprintf(stderr, "crmctl: CRM_BOOTSTRAP_API_KEY must be 16..128 characters\n");
+            goto out;
+        }
+        snprintf(key, sizeof key, "%s", given);
+    } else {
+        s_new_key(key);
+    }
+    if (s_key_store(db, CRMCTL_DEFAULT_TENANT, key, "bootstrap administrator", 1, key_id)) {
+        fprintf(stderr, "crmctl: could not store the key: %s\n", cm_db_error(db));
+        goto out;
+    }
+    if (!(given && *given) && key_file) {
+        int fd = open(key_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || write(fd, key, strlen(key)) != (ssize_t)strlen(key) ||
+            write(fd, "\n", 1) != 1) {
+            fprintf(stderr, "crmctl: could not write %s: %s\n", key_file, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            goto out;
+        }
+        fchmod(fd, 0600);
+        close(fd);
+    }
+    if (!(given && *given))
+        printf("api key: %s\n", key);
+    else
+        printf("api key: as set by CRM_BOOTSTRAP_API_KEY (id %s)\n", key_id);
+    rc = 0;
+out:
+    cm_db_destroy(&db);
+    return rc;
+}
+
+int crmctl_tenant(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    cm_db_t *db = s_db();
+    if (!db)
+        return 1;
+    int rc = 1;
+    if (!strcmp(argv[1], "create") && argc >= 3) {
+        char id[40];
+        cm_uuid(id);
+        const char *country = crmctl_opt(argc, argv, "--country");
+        if (s_tenant_create(db, id, argv[2], country)) {
+            fprintf(stderr, "crmctl: could not create tenant: %s\n", cm_db_error(db));
+            goto out;
+        }
+        printf("%s\n", id);
+        rc = 0;
+    } else if (!strcmp(argv[1], "list")) {
+        cm_err_t err;
+        PGresult *res = cm_db_exec(db,
+                                   "SELECT id, name, default_country FROM customers.tenants "
+                                   "ORDER BY created_at",
+                                   0, NULL, &err);
+        if (!res) {
+            fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
+            goto out;
+        }
+        for (int i = 0; i < PQntuples(res); i++)
+            printf("%s\t%s\t%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                   PQgetvalue(res, i, 2));
+        PQclear(res);
+        rc = 0;
+    } else {
+        rc = 2;
+    }
+out:
+    cm_db_destroy(&db);
+    return rc;
+}
+
+int crmctl_key(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    cm_db_t *db = s_db();
+    if (!db)
+        return 1;
+    int rc = 1;
+    if (!strcmp(argv[1], "create")) {
+        const char *tenant = crmctl_opt(argc, argv, "--tenant");
+        const char *name = crmctl_opt(argc, argv, "--name");
+        int role = s_role_of(crmctl_opt(argc, argv, "--role"));
+        if (!tenant || role < 0) {
+            fprintf(stderr, "crmctl: key create needs --tenant ID and a valid --role\n");
+            rc = 2;
+            goto out;
+        }
+        char key[64], key_id[20];
+        s_new_key(key);
+        if (s_key_store(db, tenant, key, name ? name : "api key", role, key_id)) {
+            fprintf(stderr, "crmctl: could not create key: %s\n", cm_db_error(db));
+            goto out;
+        }
+        printf("%s\n", key);
+        rc = 0;
+    } else if (!strcmp(argv[1], "list")) {
+        const char *tenant = crmctl_opt(argc, argv, "--tenant");
+        const char *p[] = {tenant};
+        cm_err_t err;
+        PGresult *res = cm_db_exec(db,
+                                   "SELECT id, tenant_id, name, role, created_at, revoked_at "
+                                   "FROM customers.api_keys WHERE $1::uuid IS NULL OR "
+                                   "tenant_id = $1::uuid ORDER BY created_at",
+                                   1, p, &err);
+        if (!res) {
+            fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
+            goto out;
+        }
+        static const char *roles[] = {"?", "admin", "staff", "readonly", "service"};
+        for (int i = 0; i < PQntuples(res); i++) {
+            int r = (int)strtol(PQgetvalue(res, i, 3), NULL, 10);
+            printf("%s\t%s\t%s\t%s\t%s%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                   PQgetvalue(res, i, 2), roles[r >= 0 && r <= 4 ? r : 0],
+                   PQgetvalue(res, i, 4), PQgetisnull(res, i, 5) ? "" : "\trevoked");
+        }
+        PQclear(res);
+        rc = 0;
+    } else if (!strcmp(argv[1], "revoke") && argc >= 3) {
+        const char *p[] = {argv[2]};
+        cm_err_t err;
+        PGresult *res = cm_db_exec(db,
+                                   "UPDATE customers.api_keys SET revoked_at = now() "
+                                   "WHERE id = $1 AND revoked_at IS NULL RETURNING 1",
+                                   1, p, &err);
+        if (!res) {
+            fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
+            goto out;
+        }
+        if (PQntuples(res) == 1) {
+            printf("revoked %s\n", argv[2]);
+            rc = 0;
+        } else {
+            fprintf(stderr, "crmctl: no active key %s\n", argv[2]);
+        }
+        PQclear(res);
+    } else {
+        rc = 2;
+    }
+out:
+    cm_db_destroy(&db);
+    return rc;
+}

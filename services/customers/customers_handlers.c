@@ -1,0 +1,1197 @@
+/* One function per request of the customers service, and the dispatch table. */
+#include "customers_handlers.h"
+#include "customers_check.h"
+#include "customers_events.h"
+#include "customers_store.h"
+#include "customers_validate.h"
+#include "cm_events.h"
+#include "cm_log.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 1000
+#define BATCH_MAX 1000
+
+#define TENANT(call) ((call)->hdr->tenant_id)
+
+/* ---------------------------------------------------------------------- */
+/* Changes between two versions of a customer                              */
+
+struct s_changes {
+    Crm__FieldChange **items; // owned
+    size_t n;
+    json_t *json;             // owned: [{field, oldValue, newValue}]
+};
+
+static void s_on_change(void *ud, const char *path, const char *old_json, const char *new_json)
+{
+    struct s_changes *ch = ud;
+    Crm__FieldChange *fc = (Crm__FieldChange *)cm_pb_new(&crm__field_change__descriptor);
+    cm_pb_set_str(&fc->field, path);
+    cm_pb_set_str(&fc->old_value, old_json);
+    cm_pb_set_str(&fc->new_value, new_json);
+    ch->items = cm_realloc(ch->items, (ch->n + 1) * sizeof *ch->items);
+    ch->items[ch->n++] = fc;
+    json_array_append_new(ch->json, json_pack("{s:s, s:s, s:s}", "field", path, "oldValue",
+                                              old_json, "newValue", new_json));
+}
+
+static const char *const s_diff_skip[] = {"id", "createdAt", "updatedAt", "etag", NULL};
+
+static void s_changes_compute(struct s_changes *ch, const Crm__Customer *a,
+                              const Crm__Customer *b)
+{
+    ch->items = NULL;
+    ch->n = 0;
+    ch->json = json_array();
+    cm_pb_diff(&crm__customer__descriptor, a ? &a->base : NULL, b ? &b->base : NULL, s_diff_skip,
+               s_on_change, ch);
+}
+
+static void s_changes_release(struct s_changes *ch)
+{
+    for (size_t i = 0; i < ch->n; i++)
+        protobuf_c_message_free_unpacked(&ch->items[i]->base, NULL);
+    free(ch->items);
+    json_decref(ch->json);
+}
+
+/* Writes the audit entry and the event of one change, in the transaction. */
+static bool s_record(struct cm_call *call, const char *customer_id, const char *action,
+                     const char *event_type, const Crm__Customer *customer,
+                     const struct s_changes *ch)
+{
+    char *changes = json_dumps(ch->json, JSON_COMPACT);
+    cm_err_t err = customers_store_audit(call->db, TENANT(call), customer_id, action, call->hdr,
+                                         changes);
+    free(changes);
+    if (!err)
+        err = customers_events_add(call->db, call->hdr, event_type, customer, ch->items, ch->n);
+    if (err) {
+        cm_call_db_fail(call, err, "could not record the change");
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Shared checks                                                           */
+
+static bool s_can_write(struct cm_call *call)
+{
+    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
+        return false;
+    }
+    return true;
+}
+
+static Crm__Customer *s_load(struct cm_call *call, const char *id, bool for_update)
+{
+    Crm__Customer *c = NULL;
+    if (!customers_check_uuid(id)) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", id);
+        return NULL;
+    }
+    cm_err_t err = customers_store_get(call->db, TENANT(call), id, for_update, &c);
+    if (err)
+        cm_call_db_fail(call, err, "could not read customer");
+    else if (!c)
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", id);
+    return c;
+}
+
+static bool s_tenant(struct cm_call *call, struct customers_tenant *t)
+{
+    cm_err_t err = customers_store_tenant(call->db, TENANT(call), t);
+    if (err == CM_ERR_NOT_FOUND) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "unknown tenant");
+        return false;
+    }
+    if (err) {
+        cm_call_db_fail(call, err, "could not read tenant settings");
+        return false;
+    }
+    return true;
+}
+
+/* Another customer holding the same e-mail or external id is a duplicate person. */
+static void s_check_unique(struct cm_call *call, const Crm__Customer *c, const char *self_id)
+{
+    char other[CUSTOMERS_ID_SIZE];
+    cm_err_t err;
+    if (c->email[0]) {
+        char key[CUSTOMERS_EMAIL_KEY_SIZE];
+        customers_validate_email_key(c->email, key, sizeof key);
+        err = customers_store_find_email(call->db, TENANT(call), key, self_id, other);
+        if (err) {
+            cm_call_db_fail(call, err, "could not check e-mail");
+            return;
+        }
+        if (other[0])
+            cm_call_duplicate(call, "email", other, "customer %s already has this e-mail", other);
+    }
+    for (size_t i = 0; i < c->n_external_ids; i++) {
+        const Crm__ExternalId *e = c->external_ids[i];
+        err = customers_store_find_external(call->db, TENANT(call), e->system, e->id, self_id,
+                                            other);
+        if (err) {
+            cm_call_db_fail(call, err, "could not check external ids");
+            return;
+        }
+        if (other[0]) {
+            char f[64];
+            snprintf(f, sizeof f, "externalIds[%zu]", i);
+            cm_call_duplicate(call, f, other, "customer %s already has %s id %s", other,
+                              e->system, e->id);
+        }
+    }
+}
+
+/* Resolves group names to ids; names are replaced by their stored spelling. */
+static char **s_group_ids(struct cm_call *call, Crm__Customer *c)
+{
+    if (!c->n_groups)
+        return NULL;
+    char **ids = cm_calloc(c->n_groups, sizeof *ids);
+    long missing = -1;
+    cm_err_t err = customers_store_group_ids(call->db, TENANT(call), c->groups, c->n_groups, ids,
+                                             &missing);
+    if (err) {
+        cm_call_db_fail(call, err, "could not resolve groups");
+    } else if (missing >= 0) {
+        char f[32];
+        snprintf(f, sizeof f, "groups[%ld]", missing);
+        cm_call_violation(call, f, "NOT_FOUND",
+                          "there is no group named \"%s\"; create it first with POST /v1/groups",
+                          c->groups[missing]);
+    }
+    return ids;
+}
+
+static void s_free_ids(char **ids, size_t n)
+{
+    if (!ids)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+static Crm__Source s_source_of_channel(const char *channel)
+{
+    if (!strcmp(channel, "ui"))
+        return CRM__SOURCE__SOURCE_MANUAL;
+    if (!strcmp(channel, "import"))
+        return CRM__SOURCE__SOURCE_IMPORT;
+    if (!strcmp(channel, "booking"))
+        return CRM__SOURCE__SOURCE_BOOKING;
+    if (!strcmp(channel, "store"))
+        return CRM__SOURCE__SOURCE_STORE;
+    return CRM__SOURCE__SOURCE_API;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Customers                                                               */
+
+static void s_create_customer(struct cm_call *call, const ProtobufCMessage *msg,
+                              ProtobufCMessage **resp)
+{
+    const Crm__CreateCustomerRequest *req = (const Crm__CreateCustomerRequest *)msg;
+    struct customers_tenant tenant = {0};
+    Crm__Customer *c = NULL, *stored = NULL;
+    char **group_ids = NULL;
+    size_t n_group_ids = 0;
+    struct s_changes ch = {0};
+
+    if (!s_can_write(call) || !s_tenant(call, &tenant))
+        goto out;
+    c = req->customer ? (Crm__Customer *)cm_pb_clone(&req->customer->base)
+                      : (Crm__Customer *)cm_pb_new(&crm__customer__descriptor);
+    customers_check_clear_output_only(c);
+    if (c->source == CRM__SOURCE__SOURCE_UNSPECIFIED)
+        c->source = s_source_of_channel(call->hdr->channel);
+    customers_check(call, c, NULL, &tenant, cm_now_ms());
+    if (cm_call_failed(call))
+        goto out;
+    group_ids = s_group_ids(call, c);
+    n_group_ids = c->n_groups;
+    if (cm_call_failed(call))
+        goto out;
+    s_check_unique(call, c, NULL);
+    if (cm_call_failed(call))
+        goto out;
+    char id[CUSTOMERS_ID_SIZE];
+    cm_uuid(id);
+    cm_pb_set_str(&c->id, id);
+    cm_err_t err = customers_store_insert(call->db, TENANT(call), id, c, group_ids, n_group_ids);
+    if (err) {
+        cm_call_db_fail(call, err, "could not insert customer");
+        goto out;
+    }
+    stored = s_load(call, id, false);
+    if (!stored)
+        goto out;
+    s_changes_compute(&ch, NULL, stored);
+    if (!s_record(call, id, "created", "customer.created", stored, &ch))
+        goto out;
+    cm_log_info("created customer %s", id);
+    *resp = &stored->base;
+    stored = NULL;
+out:
+    if (ch.json)
+        s_changes_release(&ch);
+    s_free_ids(group_ids, n_group_ids);
+    if (c)
+        crm__customer__free_unpacked(c, NULL);
+    if (stored)
+        crm__customer__free_unpacked(stored, NULL);
+    customers_tenant_release(&tenant);
+}
+
+static void s_get_customer(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    const Crm__GetCustomerRequest *req = (const Crm__GetCustomerRequest *)msg;
+    Crm__Customer *c = s_load(call, req->id, false);
+    if (c)
+        *resp = &c->base;
+}
+
+static bool s_etag_matches(struct cm_call *call, const Crm__Customer *c, const char *etag)
+{
+    if (etag[0] && strcmp(etag, c->etag) != 0) {
+        cm_call_fail(call, CM_ERR_PRECONDITION,
+                     "customer %s changed since it was read (etag %s, now %s)", c->id, etag,
+                     c->etag);
+        return false;
+    }
+    return true;
+}
+
+static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
+                              ProtobufCMessage **resp)
+{
+    const Crm__UpdateCustomerRequest *req = (const Crm__UpdateCustomerRequest *)msg;
+    struct customers_tenant tenant = {0};
+    Crm__Customer *old = NULL, *c = NULL, *stored = NULL;
+    char **group_ids = NULL, **paths = NULL;
+    size_t n_group_ids = 0, n_paths = 0;
+    struct s_changes ch = {0};
+
+    if (!s_can_write(call) || !s_tenant(call, &tenant))
+        goto out;
+    old = s_load(call, req->id, true);
+    if (!old || !s_etag_matches(call, old, req->etag))
+        goto out;
+    /* Output-only paths are ignored, so a client may send back what it read. */
+    paths = cm_calloc(req->n_update_mask + 1, sizeof *paths);
+    for (size_t i = 0; i < req->n_update_mask; i++)
+        if (!customers_check_output_only(req->update_mask[i]))
+            paths[n_paths++] = req->update_mask[i];
+    if (n_paths == 0 && req->n_update_mask == 0 && req->customer) {
+        /* No mask: every field the request sets. */
+        json_t *given = cm_pbjson_encode(&req->customer->base, CM_PBJSON_OMIT_DEFAULTS);
+        const char *key;
+        json_t *value;
+        json_object_foreach(given, key, value)
+        {
+            if (!customers_check_output_only(key)) {
+                paths = cm_realloc(paths, (n_paths + 1) * sizeof *paths);
+                paths[n_paths++] = cm_strdup(key);
+            }
+        }
+        json_decref(given);
+    }
+    c = (Crm__Customer *)cm_pb_clone(&old->base);
+    Crm__Customer empty = CRM__CUSTOMER__INIT;
+    struct cm_pbjson_error perr;
+    if (cm_pb_apply_mask(&c->base, req->customer ? &req->customer->base : &empty.base, paths,
+                         n_paths, &perr)) {
+        cm_call_violation(call, perr.field, "UNKNOWN_FIELD", "%s: %s", perr.field,
+                          perr.description);
+        goto out;
+    }
+    customers_check(call, c, old, &tenant, cm_now_ms());
+    if (cm_call_failed(call))
+        goto out;
+    group_ids = s_group_ids(call, c);
+    n_group_ids = c->n_groups;
+    if (cm_call_failed(call))
+        goto out;
+    s_check_unique(call, c, old->id);
+    if (cm_call_failed(call))
+        goto out;
+    s_changes_compute(&ch, old, c);
+    if (ch.n == 0) {
+        /* Nothing changed: no new version, no event. */
+        *resp = &old->base;
+        old = NULL;
+        goto out;
+    }
+    cm_err_t err = customers_store_update(call->db, TENANT(call), c, group_ids, n_group_ids);
+    if (err) {
+        cm_call_db_fail(call, err, "could not update customer");
+        goto out;
+    }
+    stored = s_load(call, old->id, false);
+    if (!stored || !s_record(call, old->id, "updated", "customer.updated", stored, &ch))
+        goto out;
+    *resp = &stored->base;
+    stored = NULL;
+out:
+    if (paths && req->n_update_mask == 0)
+        for (size_t i = 0; i < n_paths; i++)
+            free(paths[i]);
+    free(paths);
+    if (ch.json)
+        s_changes_release(&ch);
+    s_free_ids(group_ids, n_group_ids);
+    if (old)
+        crm__customer__free_unpacked(old, NULL);
+    if (c)
+        crm__customer__free_unpacked(c, NULL);
+    if (stored)
+        crm__customer__free_unpacked(stored, NULL);
+    customers_tenant_release(&tenant);
+}
+
+/* Deletes one customer with its audit entry and event. Returns false on a
+ * failure (already reported on call); *found tells whether it existed. */
+static bool s_delete_one(struct cm_call *call, const char *id, const char *etag, bool *found)
+{
+    *found = false;
+    if (!customers_check_uuid(id))
+        return true;
+    Crm__Customer *old = NULL;
+    cm_err_t err = customers_store_get(call->db, TENANT(call), id, true, &old);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read customer");
+        return false;
+    }
+    if (!old)
+        return true;
+    bool ok = false;
+    struct s_changes ch = {0};
+    if (!s_etag_matches(call, old, etag))
+        goto out;
+    err = customers_store_delete(call->db, TENANT(call), id, found);
+    if (err) {
+        cm_call_db_fail(call, err, "could not delete customer");
+        goto out;
+    }
+    /* The audit of a deletion names the fields, not their values. */
+    ch.json = json_array();
+    ok = s_record(call, id, "deleted", "customer.deleted", old, &ch);
+out:
+    if (ch.json)
+        s_changes_release(&ch);
+    crm__customer__free_unpacked(old, NULL);
+    return ok;
+}
+
+static void s_delete_customer(struct cm_call *call, const ProtobufCMessage *msg,
+                              ProtobufCMessage **resp)
+{
+    const Crm__DeleteCustomerRequest *req = (const Crm__DeleteCustomerRequest *)msg;
+    bool found = false;
+    if (!s_can_write(call) || !s_delete_one(call, req->id, req->etag, &found))
+        return;
+    if (!found) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
+        return;
+    }
+    cm_log_info("deleted customer %s", req->id);
+    *resp = cm_pb_new(&crm__empty__descriptor);
+}
+
+static void s_batch_delete(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    const Crm__BatchDeleteCustomersRequest *req = (const Crm__BatchDeleteCustomersRequest *)msg;
+    if (!s_can_write(call))
+        return;
+    if (req->n_ids == 0) {
+        cm_call_violation(call, "ids", "REQUIRED", "ids must list at least one customer id");
+        return;
+    }
+    if (req->n_ids > BATCH_MAX) {
+        cm_call_violation(call, "ids", "TOO_MANY", "at most %d ids per batch", BATCH_MAX);
+        return;
+    }
+    Crm__BatchDeleteCustomersResponse *r = (Crm__BatchDeleteCustomersResponse *)cm_pb_new(
+        &crm__batch_delete_customers_response__descriptor);
+    r->deleted_ids = cm_calloc(req->n_ids, sizeof *r->deleted_ids);
+    r->not_found_ids = cm_calloc(req->n_ids, sizeof *r->not_found_ids);
+    for (size_t i = 0; i < req->n_ids; i++) {
+        bool found = false, dup = false;
+        for (size_t k = 0; k < i && !dup; k++)
+            dup = !strcmp(req->ids[k], req->ids[i]);
+        if (dup)
+            continue;
+        if (!s_delete_one(call, req->ids[i], "", &found)) {
+            crm__batch_delete_customers_response__free_unpacked(r, NULL);
+            return;
+        }
+        if (found)
+            r->deleted_ids[r->n_deleted_ids++] = cm_strdup(req->ids[i]);
+        else
+            r->not_found_ids[r->n_not_found_ids++] = cm_strdup(req->ids[i]);
+    }
+    cm_log_info("batch deleted %zu customers", r->n_deleted_ids);
+    *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Listing                                                                 */
+
+struct s_order {
+    const char *name;   // as in orderBy
+    const char *column; // sort column
+};
+
+static const struct s_order s_orders[] = {
+    {"lastName", "sort_last"},   {"firstName", "sort_first"}, {"email", "email"},
+    {"createdAt", "created_at"}, {"updatedAt", "updated_at"},
+};
+
+/* Parses "lastName", "firstName desc", ... Returns the order or NULL. */
+static const struct s_order *s_parse_order(const char *text, bool *desc)
+{
+    char name[32] = "", dir[8] = "";
+    const char *s = text;
+    while (*s == ' ')
+        s++;
+    size_t n = 0;
+    while (*s && *s != ' ' && n + 1 < sizeof name)
+        name[n++] = *s++;
+    name[n] = '\0';
+    while (*s == ' ')
+        s++;
+    n = 0;
+    while (*s && *s != ' ' && n + 1 < sizeof dir)
+        dir[n++] = (char)tolower((unsigned char)*s++);
+    dir[n] = '\0';
+    while (*s == ' ')
+        s++;
+    if (*s)
+        return NULL;
+    *desc = false;
+    if (!strcmp(dir, "desc"))
+        *desc = true;
+    else if (dir[0] && strcmp(dir, "asc") != 0)
+        return NULL;
+    if (!name[0])
+        name[0] = '\0';
+    for (size_t i = 0; i < sizeof s_orders / sizeof *s_orders; i++)
+        if (!strcmp(s_orders[i].name, name[0] ? name : "lastName"))
+            return &s_orders[i];
+    return NULL;
+}
+
+/* Page tokens: "<order>.<a|d>.<base64url key>.<id>". */
+static char *s_token_make(const struct s_order *o, bool desc, const char *key, const char *id)
+{
+    size_t klen = strlen(key);
+    size_t blen = sodium_base64_encoded_len(klen, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char *b64 = cm_malloc(blen);
+    sodium_bin2base64(b64, blen, (const unsigned char *)key, klen,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char *tok = cm_strfmt("%s.%c.%s.%s", o->name, desc ? 'd' : 'a', b64, id);
+    free(b64);
+    return tok;
+}
+
+static bool s_token_parse(const char *tok, const struct s_order *o, bool desc, char **key,
+                          char *id)
+{
+    size_t nlen = strlen(o->name);
+    if (strncmp(tok, o->name, nlen) != 0 || tok[nlen] != '.' || tok[nlen + 1] != (desc ? 'd' : 'a') ||
+        tok[nlen + 2] != '.')
+        return false;
+    const char *b64 = tok + nlen + 3;
+    const char *dot = strrchr(b64, '.');
+    if (!dot || strlen(dot + 1) != 36 || !customers_check_uuid(dot + 1))
+        return false;
+    size_t blen = (size_t)(dot - b64);
+    unsigned char *bin = cm_malloc(blen + 1);
+    size_t got = 0;
+    if (sodium_base642bin(bin, blen, b64, blen, NULL, &got, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        !cm_utf8_valid((const char *)bin, got, NULL) || memchr(bin, 0, got)) {
+        free(bin);
+        return false;
+    }
+    bin[got] = '\0';
+    *key = (char *)bin;
+    snprintf(id, CUSTOMERS_ID_SIZE, "%s", dot + 1);
+    return true;
+}
+
+static void s_list_customers(struct cm_call *call, const ProtobufCMessage *msg,
+                             ProtobufCMessage **resp)
+{
+    const Crm__ListCustomersRequest *req = (const Crm__ListCustomersRequest *)msg;
+    struct customers_list_query q = {0};
+    char *key = NULL, *next_key = NULL, *next_id = NULL, after_id[CUSTOMERS_ID_SIZE];
+    bool desc = false;
+
+    if (req->page_size < 0 || req->page_size > PAGE_MAX) {
+        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize must be 0..%d (0 means %d)",
+                          PAGE_MAX, PAGE_DEFAULT);
+        return;
+    }
+    const struct s_order *o = s_parse_order(req->order_by, &desc);
+    if (!o) {
+        cm_call_violation(call, "orderBy", "INVALID_FORMAT",
+                          "orderBy must be one of lastName, firstName, email, createdAt, "
+                          "updatedAt, optionally followed by asc or desc");
+        return;
+    }
+    if (req->page_token[0]) {
+        if (!s_token_parse(req->page_token, o, desc, &key, after_id)) {
+            cm_call_violation(call, "pageToken", "INVALID_FORMAT",
+                              "pageToken is not valid for this orderBy; start again without it");
+            return;
+        }
+        q.after_key = key;
+        q.after_id = after_id;
+    }
+    q.order_column = o->column;
+    q.desc = desc;
+    q.group = req->group;
+    q.tag = req->tag;
+    q.is_company = req->is_company ? req->is_company->value : -1;
+    q.has_account = req->has_account ? req->has_account->value : -1;
+    q.account_status = (int)req->account_status;
+    q.limit = req->page_size ? req->page_size : PAGE_DEFAULT;
+    Crm__ListCustomersResponse *r =
+        (Crm__ListCustomersResponse *)cm_pb_new(&crm__list_customers_response__descriptor);
+    cm_err_t err = customers_store_list(call->db, TENANT(call), &q, r, &next_key, &next_id);
+    free(key);
+    if (err) {
+        cm_call_db_fail(call, err, "could not list customers");
+        crm__list_customers_response__free_unpacked(r, NULL);
+        return;
+    }
+    if (next_key) {
+        char *tok = s_token_make(o, desc, next_key, next_id);
+        cm_pb_set_str(&r->next_page_token, tok);
+        free(tok);
+    }
+    free(next_key);
+    free(next_id);
+    *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Photo                                                                   */
+
+/* Bumps the customer's version and records hasPhoto changing. */
+static bool s_photo_changed(struct cm_call *call, Crm__Customer *old)
+{
+    struct s_changes ch = {0};
+    bool ok = false;
+    cm_err_t err = customers_store_touch(call->db, TENANT(call), old->id);
+    if (err) {
+        cm_call_db_fail(call, err, "could not update customer");
+        return false;
+    }
+    Crm__Customer *now = s_load(call, old->id, false);
+    if (!now)
+        return false;
+    s_changes_compute(&ch, old, now);
+    ok = s_record(call, old->id, "photo_changed", "customer.updated", now, &ch);
+    s_changes_release(&ch);
+    crm__customer__free_unpacked(now, NULL);
+    return ok;
+}
+
+static void s_put_photo(struct cm_call *call, const ProtobufCMessage *msg,
+                        ProtobufCMessage **resp)
+{
+    const Crm__PutPhotoRequest *req = (const Crm__PutPhotoRequest *)msg;
+    if (!s_can_write(call))
+        return;
+    if (req->data.len == 0) {
+        cm_call_violation(call, "photo", "REQUIRED", "the photo is empty");
+        return;
+    }
+    if (req->data.len > CUSTOMERS_PHOTO_MAX) {
+        cm_call_violation(call, "photo", "TOO_LARGE", "the photo is %zu bytes; at most %d",
+                          req->data.len, CUSTOMERS_PHOTO_MAX);
+        return;
+    }
+    const char *type = customers_check_image_type(req->data.data, req->data.len);
+    if (!type) {
+        cm_call_violation(call, "photo", "INVALID_FORMAT",
+                          "the photo must be a JPEG, PNG or WebP image");
+        return;
+    }
+    Crm__Customer *old = s_load(call, req->id, true);
+    if (!old)
+        return;
+    cm_err_t err = customers_store_photo_put(call->db, TENANT(call), req->id, type,
+                                             req->data.data, req->data.len);
+    if (err)
+        cm_call_db_fail(call, err, "could not store photo");
+    else if (s_photo_changed(call, old)) {
+        Crm__Photo *ph = (Crm__Photo *)cm_pb_new(&crm__photo__descriptor);
+        cm_pb_set_str(&ph->id, req->id);
+        cm_pb_set_str(&ph->content_type, type);
+        char when[40];
+        cm_pb_set_str(&ph->updated_at, cm_time_rfc3339(cm_now_ms(), when, sizeof when));
+        *resp = &ph->base;
+    }
+    crm__customer__free_unpacked(old, NULL);
+}
+
+static void s_get_photo(struct cm_call *call, const ProtobufCMessage *msg,
+                        ProtobufCMessage **resp)
+{
+    const Crm__GetPhotoRequest *req = (const Crm__GetPhotoRequest *)msg;
+    Crm__Photo *ph = NULL;
+    if (!customers_check_uuid(req->id)) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
+        return;
+    }
+    cm_err_t err = customers_store_photo_get(call->db, TENANT(call), req->id, &ph);
+    if (err)
+        cm_call_db_fail(call, err, "could not read photo");
+    else if (!ph)
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "customer %s has no photo", req->id);
+    else
+        *resp = &ph->base;
+}
+
+static void s_delete_photo(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    const Crm__DeletePhotoRequest *req = (const Crm__DeletePhotoRequest *)msg;
+    if (!s_can_write(call))
+        return;
+    Crm__Customer *old = s_load(call, req->id, true);
+    if (!old)
+        return;
+    bool found = false;
+    cm_err_t err = customers_store_photo_delete(call->db, TENANT(call), req->id, &found);
+    if (err)
+        cm_call_db_fail(call, err, "could not delete photo");
+    else if (!found)
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "customer %s has no photo", req->id);
+    else if (s_photo_changed(call, old))
+        *resp = cm_pb_new(&crm__empty__descriptor);
+    crm__customer__free_unpacked(old, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Audit                                                                   */
+
+static void s_list_audit(struct cm_call *call, const ProtobufCMessage *msg,
+                         ProtobufCMessage **resp)
+{
+    const Crm__ListAuditRequest *req = (const Crm__ListAuditRequest *)msg;
+    long before = 0;
+    if (req->page_size < 0 || req->page_size > PAGE_MAX) {
+        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize must be 0..%d", PAGE_MAX);
+        return;
+    }
+    if (req->page_token[0] && cm_parse_long(req->page_token, 1, INT64_MAX, &before)) {
+        cm_call_violation(call, "pageToken", "INVALID_FORMAT", "pageToken is not valid");
+        return;
+    }
+    if (!customers_check_uuid(req->id)) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
+        return;
+    }
+    Crm__ListAuditResponse *r =
+        (Crm__ListAuditResponse *)cm_pb_new(&crm__list_audit_response__descriptor);
+    cm_err_t err = customers_store_audit_list(call->db, TENANT(call), req->id, before,
+                                              req->page_size ? req->page_size : PAGE_DEFAULT, r);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read audit");
+        crm__list_audit_response__free_unpacked(r, NULL);
+        return;
+    }
+    if (r->n_entries == 0 && !req->page_token[0]) {
+        /* No history at all: the customer never existed here. */
+        crm__list_audit_response__free_unpacked(r, NULL);
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
+        return;
+    }
+    *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Groups                                                                  */
+
+static void s_check_group(struct cm_call *call, Crm__Group *g)
+{
+    char *t;
+    /* Trim the name by rebuilding it. */
+    const char *s = g->name;
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    t = cm_strndup(s, n);
+    cm_pb_set_str(&g->name, t);
+    free(t);
+    if (!g->name[0])
+        cm_call_violation(call, "name", "REQUIRED", "a group needs a name");
+    else if (customers_validate_length(g->name, CUSTOMERS_NAME_MAX))
+        cm_call_violation(call, "name", "TOO_LONG", "name is too long: at most %d characters",
+                          CUSTOMERS_NAME_MAX);
+    if (customers_validate_length(g->description, 1000))
+        cm_call_violation(call, "description", "TOO_LONG",
+                          "description is too long: at most 1000 characters");
+    if (g->color[0] && customers_validate_color(g->color))
+        cm_call_violation(call, "color", "INVALID_FORMAT", "color must look like #1a2b3c");
+}
+
+static void s_group_unique(struct cm_call *call, const Crm__Group *g, const char *self_id)
+{
+    char other[CUSTOMERS_ID_SIZE];
+    cm_err_t err = customers_store_group_by_name(call->db, TENANT(call), g->name, other);
+    if (err)
+        cm_call_db_fail(call, err, "could not check group name");
+    else if (other[0] && (!self_id || strcmp(other, self_id) != 0))
+        cm_call_duplicate(call, "name", other, "group %s already has this name", other);
+}
+
+static void s_create_group(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    const Crm__CreateGroupRequest *req = (const Crm__CreateGroupRequest *)msg;
+    if (!s_can_write(call))
+        return;
+    Crm__Group *g = req->group ? (Crm__Group *)cm_pb_clone(&req->group->base)
+                               : (Crm__Group *)cm_pb_new(&crm__group__descriptor);
+    s_check_group(call, g);
+    if (!cm_call_failed(call))
+        s_group_unique(call, g, NULL);
+    if (!cm_call_failed(call)) {
+        char id[CUSTOMERS_ID_SIZE];
+        cm_uuid(id);
+        cm_err_t err = customers_store_group_insert(call->db, TENANT(call), id, g);
+        Crm__Group *stored = NULL;
+        if (!err)
+            err = customers_store_group_get(call->db, TENANT(call), id, false, &stored);
+        if (err)
+            cm_call_db_fail(call, err, "could not insert group");
+        else
+            *resp = &stored->base;
+    }
+    crm__group__free_unpacked(g, NULL);
+}
+
+static Crm__Group *s_load_group(struct cm_call *call, const char *id, bool for_update)
+{
+    Crm__Group *g = NULL;
+    if (!customers_check_uuid(id)) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no group %s", id);
+        return NULL;
+    }
+    cm_err_t err = customers_store_group_get(call->db, TENANT(call), id, for_update, &g);
+    if (err)
+        cm_call_db_fail(call, err, "could not read group");
+    else if (!g)
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no group %s", id);
+    return g;
+}
+
+static void s_get_group(struct cm_call *call, const ProtobufCMessage *msg,
+                        ProtobufCMessage **resp)
+{
+    const Crm__GetGroupRequest *req = (const Crm__GetGroupRequest *)msg;
+    Crm__Group *g = s_load_group(call, req->id, false);
+    if (g)
+        *resp = &g->base;
+}
+
+static void s_list_groups(struct cm_call *call, const ProtobufCMessage *msg,
+                          ProtobufCMessage **resp)
+{
+    (void)msg;
+    Crm__ListGroupsResponse *r =
+        (Crm__ListGroupsResponse *)cm_pb_new(&crm__list_groups_response__descriptor);
+    cm_err_t err = customers_store_group_list(call->db, TENANT(call), r);
+    if (err) {
+        cm_call_db_fail(call, err, "could not list groups");
+        crm__list_groups_response__free_unpacked(r, NULL);
+        return;
+    }
+    *resp = &r->base;
+}
+
+/* A group's members changed how they look (renamed or deleted group): one
+ * customer.updated event each, so subscribers' copies follow. before[i] is
+ * each member as it was. */
+static bool s_group_members_changed(struct cm_call *call, Crm__Customer **before, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        Crm__Customer *now = s_load(call, before[i]->id, false);
+        if (!now)
+            return false;
+        struct s_changes ch;
+        s_changes_compute(&ch, before[i], now);
+        bool ok = s_record(call, now->id, "updated", "customer.updated", now, &ch);
+        s_changes_release(&ch);
+        crm__customer__free_unpacked(now, NULL);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static Crm__Customer **s_members_before(struct cm_call *call, const char *group_id, size_t *n)
+{
+    char **ids = NULL;
+    *n = 0;
+    cm_err_t err = customers_store_group_members(call->db, TENANT(call), group_id, &ids, n);
+    if (err) {
+        cm_call_db_fail(call, err, "could not list group members");
+        return NULL;
+    }
+    Crm__Customer **out = *n ? cm_calloc(*n, sizeof *out) : NULL;
+    size_t got = 0;
+    for (size_t i = 0; i < *n; i++) {
+        Crm__Customer *c = NULL;
+        if (!cm_call_failed(call)) {
+            err = customers_store_get(call->db, TENANT(call), ids[i], true, &c);
+            if (err)
+                cm_call_db_fail(call, err, "could not read group member");
+        }
+        if (c)
+            out[got++] = c;
+        free(ids[i]);
+    }
+    free(ids);
+    *n = got;
+    return out;
+}
+
+static void s_free_customers(Crm__Customer **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        crm__customer__free_unpacked(list[i], NULL);
+    free(list);
+}
+
+static void s_update_group(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    const Crm__UpdateGroupRequest *req = (const Crm__UpdateGroupRequest *)msg;
+    if (!s_can_write(call))
+        return;
+    Crm__Group *g = s_load_group(call, req->id, true);
+    if (!g)
+        return;
+    char *old_name = cm_strdup(g->name);
+    Crm__Customer **members = NULL;
+    size_t n_members = 0;
+    Crm__Group empty = CRM__GROUP__INIT;
+    struct cm_pbjson_error perr;
+    char **paths = req->update_mask;
+    size_t n_paths = req->n_update_mask;
+    static char *all[] = {"name", "description", "color"};
+    if (n_paths == 0) {
+        paths = all;
+        n_paths = 3;
+    }
+    for (size_t i = 0; i < n_paths; i++) {
+        if (strcmp(paths[i], "name") && strcmp(paths[i], "description") &&
+            strcmp(paths[i], "color") && strcmp(paths[i], "id") && strcmp(paths[i], "createdAt") &&
+            strcmp(paths[i], "updatedAt") && strcmp(paths[i], "customerCount")) {
+            cm_call_violation(call, paths[i], "UNKNOWN_FIELD", "%s cannot be changed", paths[i]);
+            goto out;
+        }
+    }
+    Crm__Group *src = req->group ? req->group : &empty;
+    for (size_t i = 0; i < n_paths; i++) {
+        char *one[] = {paths[i]};
+        if (!strcmp(paths[i], "name") || !strcmp(paths[i], "description") ||
+            !strcmp(paths[i], "color")) {
+            if (cm_pb_apply_mask(&g->base, &src->base, one, 1, &perr)) {
+                cm_call_violation(call, perr.field, "UNKNOWN_FIELD", "%s", perr.description);
+                goto out;
+            }
+        }
+    }
+    s_check_group(call, g);
+    if (!cm_call_failed(call))
+        s_group_unique(call, g, g->id);
+    if (cm_call_failed(call))
+        goto out;
+    bool renamed = strcmp(old_name, g->name) != 0;
+    if (renamed)
+        members = s_members_before(call, g->id, &n_members);
+    if (cm_call_failed(call))
+        goto out;
+    cm_err_t err = customers_store_group_update(call->db, TENANT(call), g);
+    if (err) {
+        cm_call_db_fail(call, err, "could not update group");
+        goto out;
+    }
+    if (renamed && !s_group_members_changed(call, members, n_members))
+        goto out;
+    Crm__Group *stored = s_load_group(call, g->id, false);
+    if (stored)
+        *resp = &stored->base;
+out:
+    s_free_customers(members, n_members);
+    free(old_name);
+    crm__group__free_unpacked(g, NULL);
+}
+
+static void s_delete_group(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    const Crm__DeleteGroupRequest *req = (const Crm__DeleteGroupRequest *)msg;
+    if (!s_can_write(call))
+        return;
+    Crm__Group *g = s_load_group(call, req->id, true);
+    if (!g)
+        return;
+    size_t n_members = 0;
+    Crm__Customer **members = s_members_before(call, g->id, &n_members);
+    bool found = false;
+    if (!cm_call_failed(call)) {
+        cm_err_t err = customers_store_group_delete(call->db, TENANT(call), g->id, &found);
+        if (err)
+            cm_call_db_fail(call, err, "could not delete group");
+        else if (s_group_members_changed(call, members, n_members))
+            *resp = cm_pb_new(&crm__empty__descriptor);
+    }
+    s_free_customers(members, n_members);
+    crm__group__free_unpacked(g, NULL);
+}
+
+static void s_list_tags(struct cm_call *call, const ProtobufCMessage *msg,
+                        ProtobufCMessage **resp)
+{
+    (void)msg;
+    Crm__ListTagsResponse *r =
+        (Crm__ListTagsResponse *)cm_pb_new(&crm__list_tags_response__descriptor);
+    cm_err_t err = customers_store_tags(call->db, TENANT(call), r);
+    if (err) {
+        cm_call_db_fail(call, err, "could not list tags");
+        crm__list_tags_response__free_unpacked(r, NULL);
+        return;
+    }
+    *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Settings                                                                */
+
+static Crm__Settings *s_settings_of(const struct customers_tenant *t)
+{
+    Crm__Settings *s = (Crm__Settings *)cm_pb_new(&crm__settings__descriptor);
+    cm_pb_set_str(&s->default_country, t->default_country);
+    cm_pb_set_str(&s->name, t->name);
+    s->required_fields = t->n_required ? cm_calloc(t->n_required, sizeof *s->required_fields)
+                                       : NULL;
+    for (size_t i = 0; i < t->n_required; i++)
+        s->required_fields[s->n_required_fields++] = cm_strdup(t->required_fields[i]);
+    return s;
+}
+
+static void s_get_settings(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    (void)msg;
+    struct customers_tenant t = {0};
+    if (s_tenant(call, &t))
+        *resp = &s_settings_of(&t)->base;
+    customers_tenant_release(&t);
+}
+
+static bool s_requirable(const char *name)
+{
+    for (const char *const *f = customers_requirable_fields; *f; f++)
+        if (!strcmp(*f, name))
+            return true;
+    return false;
+}
+
+static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
+                              ProtobufCMessage **resp)
+{
+    const Crm__UpdateSettingsRequest *req = (const Crm__UpdateSettingsRequest *)msg;
+    struct customers_tenant t = {0};
+    if (!call->hdr->principal || call->hdr->principal->role != CRM__ROLE__ROLE_ADMIN) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "only an administrator may change settings");
+        return;
+    }
+    if (!s_tenant(call, &t))
+        return;
+    Crm__Settings *s = s_settings_of(&t);
+    Crm__Settings empty = CRM__SETTINGS__INIT;
+    struct cm_pbjson_error perr;
+    static char *all[] = {"defaultCountry", "requiredFields", "name"};
+    char **paths = req->n_update_mask ? req->update_mask : all;
+    size_t n_paths = req->n_update_mask ? req->n_update_mask : 3;
+    if (cm_pb_apply_mask(&s->base, req->settings ? &req->settings->base : &empty.base, paths,
+                         n_paths, &perr)) {
+        cm_call_violation(call, perr.field, "UNKNOWN_FIELD", "%s", perr.description);
+        goto out;
+    }
+    for (char *p = s->default_country; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    if (s->default_country[0] && customers_validate_country(s->default_country))
+        cm_call_violation(call, "defaultCountry", "INVALID_FORMAT",
+                          "defaultCountry must be an ISO 3166-1 alpha-2 code such as PL");
+    for (size_t i = 0; i < s->n_required_fields; i++) {
+        if (!s_requirable(s->required_fields[i])) {
+            char f[40];
+            snprintf(f, sizeof f, "requiredFields[%zu]", i);
+            cm_call_violation(call, f, "INVALID_FORMAT",
+                              "%s cannot be required; choose from firstName, lastName, email, "
+                              "phone, gender, birthDate, description, groups, tags, company, "
+                              "addresses, salesAgent",
+                              s->required_fields[i]);
+        }
+    }
+    if (customers_validate_length(s->name, 200))
+        cm_call_violation(call, "name", "TOO_LONG", "name is too long: at most 200 characters");
+    if (cm_call_failed(call))
+        goto out;
+    customers_tenant_release(&t);
+    snprintf(t.default_country, sizeof t.default_country, "%s", s->default_country);
+    t.required_fields = s->required_fields;
+    t.n_required = s->n_required_fields;
+    t.name = s->name;
+    cm_err_t err = customers_store_tenant_update(call->db, TENANT(call), &t);
+    memset(&t, 0, sizeof t);
+    if (err) {
+        cm_call_db_fail(call, err, "could not update settings");
+        goto out;
+    }
+    *resp = &s->base;
+    s = NULL;
+out:
+    if (s)
+        crm__settings__free_unpacked(s, NULL);
+    customers_tenant_release(&t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Internal methods                                                        */
+
+static void s_authenticate(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    const Crm__AuthenticateRequest *req = (const Crm__AuthenticateRequest *)msg;
+    uint8_t hash[32];
+    crypto_generichash(hash, sizeof hash, (const unsigned char *)req->api_key,
+                       strlen(req->api_key), NULL, 0);
+    Crm__AuthenticateResponse *r =
+        (Crm__AuthenticateResponse *)cm_pb_new(&crm__authenticate_response__descriptor);
+    bool found = false;
+    cm_err_t err = customers_store_authenticate(call->db, hash, sizeof hash, &found, r);
+    if (err || !found) {
+        if (err)
+            cm_call_db_fail(call, err, "could not check api key");
+        else
+            cm_call_fail(call, CM_ERR_NOT_FOUND, "unknown api key");
+        crm__authenticate_response__free_unpacked(r, NULL);
+        return;
+    }
+    *resp = &r->base;
+}
+
+static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp)
+{
+    const Crm__ReplayEventsRequest *req = (const Crm__ReplayEventsRequest *)msg;
+    int limit = req->limit > 0 && req->limit <= 1000 ? req->limit : 1000;
+    Crm__ReplayEventsResponse *r =
+        (Crm__ReplayEventsResponse *)cm_pb_new(&crm__replay_events_response__descriptor);
+    cm_err_t err = customers_events_replay(call->db, req->after_seq, limit, r);
+    if (err) {
+        cm_call_db_fail(call, err, "could not replay events");
+        crm__replay_events_response__free_unpacked(r, NULL);
+        return;
+    }
+    *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void customers_start(cm_svc_t *svc, void *user)
+{
+    struct customers_state *st = user;
+    st->pub = cm_events_pub_new(cm_svc_zctx(svc), st->events_in_endpoint);
+}
+
+void customers_stop(cm_svc_t *svc, void *user)
+{
+    struct customers_state *st = user;
+    (void)svc;
+    /* Whatever is still unpublished goes out with the next relay of any copy. */
+    cm_events_pub_destroy(&st->pub);
+}
+
+void customers_after_commit(cm_svc_t *svc, void *user)
+{
+    struct customers_state *st = user;
+    customers_events_relay(cm_svc_db(svc), st->pub);
+}
+
+void customers_tick(cm_svc_t *svc, void *user)
+{
+    struct customers_state *st = user;
+    cm_db_t *db = cm_svc_db(svc);
+    int64_t now = cm_mono_ms();
+    customers_events_relay(db, st->pub);
+    if (now >= st->next_heartbeat_ms) {
+        customers_events_heartbeat(db, st->pub);
+        st->next_heartbeat_ms = now + 1000;
+    }
+    if (now >= st->next_expiry_ms) {
+        if (customers_store_idempotency_expire(db, 24))
+            cm_log_warn("could not expire idempotency keys: %s", cm_db_error(db));
+        st->next_expiry_ms = now + 3600 * 1000;
+    }
+}
+
+#define M(name, req, resp, fn, flags)                                                              \
+    {"customers." name, &crm__##req##__descriptor, &crm__##resp##__descriptor, fn, flags}
+
+const struct cm_method customers_methods[] = {
+    M("CreateCustomer", create_customer_request, customer, s_create_customer, CM_METHOD_WRITE),
+    M("GetCustomer", get_customer_request, customer, s_get_customer, 0),
+    M("UpdateCustomer", update_customer_request, customer, s_update_customer, CM_METHOD_WRITE),
+    M("DeleteCustomer", delete_customer_request, empty, s_delete_customer, CM_METHOD_WRITE),
+    M("BatchDeleteCustomers", batch_delete_customers_request, batch_delete_customers_response,
+      s_batch_delete, CM_METHOD_WRITE),
+    M("ListCustomers", list_customers_request, list_customers_response, s_list_customers, 0),
+    M("PutPhoto", put_photo_request, photo, s_put_photo, CM_METHOD_WRITE),
+    M("GetPhoto", get_photo_request, photo, s_get_photo, 0),
+    M("DeletePhoto", delete_photo_request, empty, s_delete_photo, CM_METHOD_WRITE),
+    M("ListAudit", list_audit_request, list_audit_response, s_list_audit, 0),
+    M("CreateGroup", create_group_request, group, s_create_group, CM_METHOD_WRITE),
+    M("GetGroup", get_group_request, group, s_get_group, 0),
+    M("ListGroups", list_groups_request, list_groups_response, s_list_groups, 0),
+    M("UpdateGroup", update_group_request, group, s_update_group, CM_METHOD_WRITE),
+    M("DeleteGroup", delete_group_request, empty, s_delete_group, CM_METHOD_WRITE),
+    M("ListTags", list_tags_request, list_tags_response, s_list_tags, 0),
+    M("GetSettings", get_settings_request, settings, s_get_settings, 0),
+    M("UpdateSettings", update_settings_request, settings, s_update_settings, CM_METHOD_WRITE),
+    M("Authenticate", authenticate_request, authenticate_response, s_authenticate,
+      CM_METHOD_NO_TENANT),
+    M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,
+      CM_METHOD_NO_TENANT),
+};
+const size_t customers_n_methods = sizeof customers_methods / sizeof *customers_methods;

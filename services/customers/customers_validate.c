@@ -1,0 +1,1055 @@
+/* Pure validation and normalisation of customer fields. Everything here is a function of its
+ * arguments and constant tables, so it is thread-safe and unit-testable without a database. */
+#include "customers_validate.h"
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "cm_util.h"
+
+/* ---------------------------------------------------------------- shared helpers */
+
+static int s_fail(const char **why, const char *msg)
+{
+    if (why)
+        *why = msg;
+    return -1;
+}
+
+static bool s_is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static bool s_is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool s_is_upper(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static bool s_is_lower(unsigned char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+static bool s_is_alpha(unsigned char c)
+{
+    return s_is_upper(c) || s_is_lower(c);
+}
+
+static char s_to_lower(char c)
+{
+    return s_is_upper((unsigned char)c) ? (char)(c - 'A' + 'a') : c;
+}
+
+static char s_to_upper(char c)
+{
+    return s_is_lower((unsigned char)c) ? (char)(c - 'a' + 'A') : c;
+}
+
+/* Returns the start of s without leading ASCII whitespace and its length without the trailing
+ * whitespace. */
+static const char *s_trim(const char *s, size_t *len)
+{
+    while (s_is_space((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && s_is_space((unsigned char)s[n - 1]))
+        n--;
+    *len = n;
+    return s;
+}
+
+/* Copies at most size-1 bytes of src[0..n) to dst, never splitting a UTF-8 sequence, and
+ * terminates it. Returns the number of bytes copied. */
+static size_t s_copy_cut(char *dst, size_t size, const char *src, size_t n)
+{
+    size_t k = n;
+    if (k > size - 1) {
+        k = size - 1;
+        while (k > 0 && ((unsigned char)src[k] & 0xc0) == 0x80)
+            k--;
+    }
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+    return k;
+}
+
+/* Constant tables of "<phrase> AA" .. "<phrase> ZZ", so that messages naming a two-letter code
+ * can still be static strings. Index with s_code_index. */
+#define S_ROW(p, a)                                                                                \
+    p #a "A", p #a "B", p #a "C", p #a "D", p #a "E", p #a "F", p #a "G", p #a "H", p #a "I",      \
+        p #a "J", p #a "K", p #a "L", p #a "M", p #a "N", p #a "O", p #a "P", p #a "Q", p #a "R",  \
+        p #a "S", p #a "T", p #a "U", p #a "V", p #a "W", p #a "X", p #a "Y", p #a "Z"
+#define S_CODE_MESSAGES(p)                                                                         \
+    {                                                                                              \
+        S_ROW(p, A), S_ROW(p, B), S_ROW(p, C), S_ROW(p, D), S_ROW(p, E), S_ROW(p, F), S_ROW(p, G), \
+            S_ROW(p, H), S_ROW(p, I), S_ROW(p, J), S_ROW(p, K), S_ROW(p, L), S_ROW(p, M),          \
+            S_ROW(p, N), S_ROW(p, O), S_ROW(p, P), S_ROW(p, Q), S_ROW(p, R), S_ROW(p, S),          \
+            S_ROW(p, T), S_ROW(p, U), S_ROW(p, V), S_ROW(p, W), S_ROW(p, X), S_ROW(p, Y),          \
+            S_ROW(p, Z)                                                                            \
+    }
+
+static const char *const s_unknown_default_country[26 * 26] =
+    S_CODE_MESSAGES("unknown default country ");
+static const char *const s_unknown_vat_prefix[26 * 26] = S_CODE_MESSAGES("unknown country prefix ");
+
+/* Index of the two upper-case letters a, b in the tables above. */
+static size_t s_code_index(char a, char b)
+{
+    return (size_t)(a - 'A') * 26 + (size_t)(b - 'A');
+}
+
+/* ---------------------------------------------------------------- e-mail */
+
+/* RFC 5322 atext: the characters of a dot-atom besides the dot. */
+static bool s_is_atext(unsigned char c)
+{
+    return s_is_alpha(c) || s_is_digit(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+static int s_check_local(const char *s, size_t n, const char **why)
+{
+    if (n == 0)
+        return s_fail(why, "missing local part");
+    if (n > 64)
+        return s_fail(why, "local part too long (at most 64 characters)");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.') {
+            if (i == 0 || i == n - 1)
+                return s_fail(why, "local part starts or ends with a dot");
+            if (s[i - 1] == '.')
+                return s_fail(why, "local part has two dots in a row");
+        } else if (!s_is_atext(c)) {
+            return s_fail(why, "invalid character in local part");
+        }
+    }
+    return 0;
+}
+
+/* Checks one domain label s[0..n); last says it is the top-level one. Bytes >= 0x80 are the
+ * UTF-8 of an internationalised label and count as letters; lengths are counted in bytes. */
+static int s_check_label(const char *s, size_t n, bool last, const char **why)
+{
+    if (n == 0)
+        return s_fail(why, "domain has an empty label");
+    if (n > 63)
+        return s_fail(why, "domain label too long (at most 63 characters)");
+    bool all_digits = true;
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(s_is_alpha(c) || s_is_digit(c) || c == '-' || c >= 0x80))
+            return s_fail(why, "invalid character in domain");
+        if (!s_is_digit(c))
+            all_digits = false;
+        if ((c & 0xc0) != 0x80)
+            chars++;
+    }
+    if (s[0] == '-' || s[n - 1] == '-')
+        return s_fail(why, "domain label starts or ends with a hyphen");
+    if (last && chars < 2)
+        return s_fail(why, "top-level domain too short");
+    if (last && all_digits)
+        return s_fail(why, "top-level domain is all digits");
+    return 0;
+}
+
+static int s_check_domain(const char *s, size_t n, const char **why)
+{
+    if (n == 0)
+        return s_fail(why, "missing domain");
+    if (!memchr(s, '.', n))
+        return s_fail(why, "domain has no dot");
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.')
+            continue;
+        int rc = s_check_label(s + start, i - start, i == n, why);
+        if (rc)
+            return rc;
+        start = i + 1;
+    }
+    return 0;
+}
+
+int customers_validate_email(const char *in, char *out, size_t outsz, const char **why)
+{
+    assert(in && out && outsz >= CUSTOMERS_EMAIL_SIZE);
+    out[0] = '\0';
+    size_t len = 0;
+    const char *s = s_trim(in, &len);
+    if (len == 0)
+        return s_fail(why, "empty");
+    if (len > CUSTOMERS_EMAIL_MAX)
+        return s_fail(why, "too long (at most 254 characters)");
+    if (!cm_utf8_valid(s, len, NULL))
+        return s_fail(why, "invalid UTF-8");
+    const char *at = memchr(s, '@', len);
+    if (!at)
+        return s_fail(why, "missing @");
+    size_t local_len = (size_t)(at - s);
+    const char *domain = at + 1;
+    size_t domain_len = len - local_len - 1;
+    if (memchr(domain, '@', domain_len))
+        return s_fail(why, "more than one @");
+    int rc = s_check_local(s, local_len, why);
+    if (rc)
+        return rc;
+    rc = s_check_domain(domain, domain_len, why);
+    if (rc)
+        return rc;
+
+    memcpy(out, s, len);
+    for (size_t i = local_len + 1; i < len; i++)
+        out[i] = s_to_lower(out[i]);
+    out[len] = '\0';
+    return 0;
+}
+
+void customers_validate_email_key(const char *email, char *out, size_t outsz)
+{
+    assert(email && out && outsz > 0);
+    size_t len = 0;
+    const char *s = s_trim(email, &len);
+    utf8proc_uint8_t *folded = NULL;
+    utf8proc_ssize_t n =
+        utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &folded,
+                     (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD));
+    if (n >= 0) {
+        s_copy_cut(out, outsz, (const char *)folded, (size_t)n);
+    } else {
+        /* Not UTF-8 (never so for a validated address): fold ASCII only, bytes as they are. */
+        size_t k = s_copy_cut(out, outsz, s, len);
+        for (size_t i = 0; i < k; i++)
+            out[i] = s_to_lower(out[i]);
+    }
+    free(folded);
+}
+
+/* ---------------------------------------------------------------- phone */
+
+/* How one country's numbers are dialled. Countries sharing a calling code share its rules. */
+struct s_dial {
+    char iso[3];       /* ISO 3166-1 alpha-2 (plus XK for Kosovo) */
+    char cc[4];        /* country calling code, 1-3 digits */
+    const char *trunk; /* borrowed (static): national prefixes dropped from a national number,
+                          '|'-separated, tried in order; "" when numbers keep their leading 0 */
+    const char *intl;  /* borrowed (static): international prefix besides "00", or NULL */
+    unsigned nsn_len;  /* length of every national number when fixed, else 0; a number of
+                          exactly this length has no trunk prefix to drop */
+};
+
+/* Most countries either use trunk prefix 0 or have numbers that never start with 0, so dropping
+ * a leading 0 is right for them. */
+#define S_D0(iso, cc)                                                                              \
+    {                                                                                              \
+        iso, cc, "0", NULL, 0                                                                      \
+    }
+/* Countries whose numbers start with 0 also in international format (Italy and a few more). */
+#define S_DKEEP(iso, cc)                                                                           \
+    {                                                                                              \
+        iso, cc, "", NULL, 0                                                                       \
+    }
+/* The North American Numbering Plan: +1, ten-digit numbers, optional trunk 1, exit code 011. */
+#define S_DNANP(iso)                                                                               \
+    {                                                                                              \
+        iso, "1", "1", "011", 10                                                                   \
+    }
+
+static const struct s_dial s_dial_plans[] = {
+    S_D0("AD", "376"),
+    S_D0("AE", "971"),
+    S_D0("AF", "93"),
+    S_DNANP("AG"),
+    S_DNANP("AI"),
+    S_D0("AL", "355"),
+    S_D0("AM", "374"),
+    S_D0("AO", "244"),
+    S_D0("AQ", "672"),
+    S_D0("AR", "54"),
+    S_DNANP("AS"),
+    S_D0("AT", "43"),
+    {"AU", "61", "0", "0011", 0},
+    S_D0("AW", "297"),
+    S_D0("AX", "358"),
+    S_D0("AZ", "994"),
+    S_D0("BA", "387"),
+    S_DNANP("BB"),
+    S_D0("BD", "880"),
+    S_D0("BE", "32"),
+    S_D0("BF", "226"),
+    S_D0("BG", "359"),
+    S_D0("BH", "973"),
+    S_D0("BI", "257"),
+    S_DKEEP("BJ", "229"),
+    S_D0("BL", "590"),
+    S_DNANP("BM"),
+    S_D0("BN", "673"),
+    S_D0("BO", "591"),
+    S_D0("BQ", "599"),
+    S_D0("BR", "55"),
+    S_DNANP("BS"),
+    S_D0("BT", "975"),
+    S_D0("BV", "47"),
+    S_D0("BW", "267"),
+    {"BY", "375", "80|0", "810", 9},
+    S_D0("BZ", "501"),
+    S_DNANP("CA"),
+    {"CC", "61", "0", "0011", 0},
+    S_D0("CD", "243"),
+    S_D0("CF", "236"),
+    S_DKEEP("CG", "242"),
+    S_D0("CH", "41"),
+    S_DKEEP("CI", "225"),
+    S_D0("CK", "682"),
+    S_D0("CL", "56"),
+    S_D0("CM", "237"),
+    S_D0("CN", "86"),
+    S_D0("CO", "57"),
+    S_D0("CR", "506"),
+    S_D0("CU", "53"),
+    S_D0("CV", "238"),
+    S_D0("CW", "599"),
+    {"CX", "61", "0", "0011", 0},
+    S_D0("CY", "357"),
+    S_D0("CZ", "420"),
+    S_D0("DE", "49"),
+    S_D0("DJ", "253"),
+    S_D0("DK", "45"),
+    S_DNANP("DM"),
+    S_DNANP("DO"),
+    S_D0("DZ", "213"),
+    S_D0("EC", "593"),
+    S_D0("EE", "372"),
+    S_D0("EG", "20"),
+    S_D0("EH", "212"),
+    S_D0("ER", "291"),
+    S_D0("ES", "34"),
+    S_D0("ET", "251"),
+    S_D0("FI", "358"),
+    S_D0("FJ", "679"),
+    S_D0("FK", "500"),
+    S_D0("FM", "691"),
+    S_D0("FO", "298"),
+    S_D0("FR", "33"),
+    S_DKEEP("GA", "241"),
+    S_D0("GB", "44"),
+    S_DNANP("GD"),
+    S_D0("GE", "995"),
+    S_D0("GF", "594"),
+    S_D0("GG", "44"),
+    S_D0("GH", "233"),
+    S_D0("GI", "350"),
+    S_D0("GL", "299"),
+    S_D0("GM", "220"),
+    S_D0("GN", "224"),
+    S_D0("GP", "590"),
+    S_D0("GQ", "240"),
+    S_D0("GR", "30"),
+    S_D0("GS", "500"),
+    S_D0("GT", "502"),
+    S_DNANP("GU"),
+    S_D0("GW", "245"),
+    S_D0("GY", "592"),
+    S_D0("HK", "852"),
+    S_D0("HM", "672"),
+    S_D0("HN", "504"),
+    S_D0("HR", "385"),
+    S_D0("HT", "509"),
+    {"HU", "36", "06|0", NULL, 0},
+    S_D0("ID", "62"),
+    S_D0("IE", "353"),
+    S_D0("IL", "972"),
+    S_D0("IM", "44"),
+    S_D0("IN", "91"),
+    S_D0("IO", "246"),
+    S_D0("IQ", "964"),
+    S_D0("IR", "98"),
+    S_D0("IS", "354"),
+    S_DKEEP("IT", "39"),
+    S_D0("JE", "44"),
+    S_DNANP("JM"),
+    S_D0("JO", "962"),
+    {"JP", "81", "0", "010", 0},
+    S_D0("KE", "254"),
+    S_D0("KG", "996"),
+    S_D0("KH", "855"),
+    S_D0("KI", "686"),
+    S_D0("KM", "269"),
+    S_DNANP("KN"),
+    S_D0("KP", "850"),
+    S_D0("KR", "82"),
+    S_D0("KW", "965"),
+    S_DNANP("KY"),
+    {"KZ", "7", "8|0", "810", 10},
+    S_D0("LA", "856"),
+    S_D0("LB", "961"),
+    S_DNANP("LC"),
+    S_D0("LI", "423"),
+    S_D0("LK", "94"),
+    S_D0("LR", "231"),
+    S_D0("LS", "266"),
+    {"LT", "370", "8|0", NULL, 8},
+    S_D0("LU", "352"),
+    S_D0("LV", "371"),
+    S_D0("LY", "218"),
+    S_D0("MA", "212"),
+    S_D0("MC", "377"),
+    S_D0("MD", "373"),
+    S_D0("ME", "382"),
+    S_D0("MF", "590"),
+    S_D0("MG", "261"),
+    S_D0("MH", "692"),
+    S_D0("MK", "389"),
+    S_D0("ML", "223"),
+    S_D0("MM", "95"),
+    S_D0("MN", "976"),
+    S_D0("MO", "853"),
+    S_DNANP("MP"),
+    S_D0("MQ", "596"),
+    S_D0("MR", "222"),
+    S_DNANP("MS"),
+    S_D0("MT", "356"),
+    S_D0("MU", "230"),
+    S_D0("MV", "960"),
+    S_D0("MW", "265"),
+    S_D0("MX", "52"),
+    S_D0("MY", "60"),
+    S_D0("MZ", "258"),
+    S_D0("NA", "264"),
+    S_D0("NC", "687"),
+    S_D0("NE", "227"),
+    S_D0("NF", "672"),
+    S_D0("NG", "234"),
+    S_D0("NI", "505"),
+    S_D0("NL", "31"),
+    S_D0("NO", "47"),
+    S_D0("NP", "977"),
+    S_D0("NR", "674"),
+    S_D0("NU", "683"),
+    S_D0("NZ", "64"),
+    S_D0("OM", "968"),
+    S_D0("PA", "507"),
+    S_D0("PE", "51"),
+    S_D0("PF", "689"),
+    S_D0("PG", "675"),
+    S_D0("PH", "63"),
+    S_D0("PK", "92"),
+    S_D0("PL", "48"),
+    S_D0("PM", "508"),
+    S_D0("PN", "64"),
+    S_DNANP("PR"),
+    S_D0("PS", "970"),
+    S_D0("PT", "351"),
+    S_D0("PW", "680"),
+    S_D0("PY", "595"),
+    S_D0("QA", "974"),
+    S_D0("RE", "262"),
+    S_D0("RO", "40"),
+    S_D0("RS", "381"),
+    {"RU", "7", "8|0", "810", 10},
+    S_D0("RW", "250"),
+    S_D0("SA", "966"),
+    S_D0("SB", "677"),
+    S_D0("SC", "248"),
+    S_D0("SD", "249"),
+    S_D0("SE", "46"),
+    S_D0("SG", "65"),
+    S_D0("SH", "290"),
+    S_D0("SI", "386"),
+    S_D0("SJ", "47"),
+    S_D0("SK", "421"),
+    S_D0("SL", "232"),
+    S_DKEEP("SM", "378"),
+    S_D0("SN", "221"),
+    S_D0("SO", "252"),
+    S_D0("SR", "597"),
+    S_D0("SS", "211"),
+    S_D0("ST", "239"),
+    S_D0("SV", "503"),
+    S_DNANP("SX"),
+    S_D0("SY", "963"),
+    S_D0("SZ", "268"),
+    S_DNANP("TC"),
+    S_D0("TD", "235"),
+    S_D0("TF", "262"),
+    S_D0("TG", "228"),
+    S_D0("TH", "66"),
+    S_D0("TJ", "992"),
+    S_D0("TK", "690"),
+    S_D0("TL", "670"),
+    S_D0("TM", "993"),
+    S_D0("TN", "216"),
+    S_D0("TO", "676"),
+    S_D0("TR", "90"),
+    S_DNANP("TT"),
+    S_D0("TV", "688"),
+    S_D0("TW", "886"),
+    S_D0("TZ", "255"),
+    S_D0("UA", "380"),
+    S_D0("UG", "256"),
+    S_DNANP("UM"),
+    S_DNANP("US"),
+    S_D0("UY", "598"),
+    S_D0("UZ", "998"),
+    S_DKEEP("VA", "39"),
+    S_DNANP("VC"),
+    S_D0("VE", "58"),
+    S_DNANP("VG"),
+    S_DNANP("VI"),
+    S_D0("VN", "84"),
+    S_D0("VU", "678"),
+    S_D0("WF", "681"),
+    S_D0("WS", "685"),
+    S_D0("XK", "383"),
+    S_D0("YE", "967"),
+    S_D0("YT", "262"),
+    S_D0("ZA", "27"),
+    S_D0("ZM", "260"),
+    S_D0("ZW", "263"),
+};
+
+#define S_NDIAL (sizeof s_dial_plans / sizeof s_dial_plans[0])
+
+/* The plan of a two-letter code in either case, or NULL. */
+static const struct s_dial *s_dial_by_iso(const char *iso)
+{
+    if (!s_is_alpha((unsigned char)iso[0]) || !s_is_alpha((unsigned char)iso[1]) || iso[2])
+        return NULL;
+    char a = s_to_upper(iso[0]), b = s_to_upper(iso[1]);
+    for (size_t i = 0; i < S_NDIAL; i++)
+        if (s_dial_plans[i].iso[0] == a && s_dial_plans[i].iso[1] == b)
+            return &s_dial_plans[i];
+    return NULL;
+}
+
+/* The plan whose calling code is the longest prefix of digits[0..n), or NULL. Calling codes
+ * form a prefix code, so at most one length matches. */
+static const struct s_dial *s_dial_by_prefix(const char *digits, size_t n)
+{
+    for (size_t len = 3; len >= 1; len--) {
+        if (len > n)
+            continue;
+        for (size_t i = 0; i < S_NDIAL; i++) {
+            const char *cc = s_dial_plans[i].cc;
+            if (strlen(cc) == len && memcmp(cc, digits, len) == 0)
+                return &s_dial_plans[i];
+        }
+    }
+    return NULL;
+}
+
+static bool s_starts_with(const char *s, size_t n, const char *prefix, size_t plen)
+{
+    return plen <= n && memcmp(s, prefix, plen) == 0;
+}
+
+/* Length of a typographic separator (no-break, thin or narrow no-break space; hyphen, figure
+ * dash, en dash, minus) at s, as pasted from documents and web pages, or 0. */
+static size_t s_unicode_separator(const unsigned char *s)
+{
+    static const char *const seps[] = {
+        "\xc2\xa0",     "\xe2\x80\x89", "\xe2\x80\xaf", "\xe2\x80\x90",
+        "\xe2\x80\x91", "\xe2\x80\x92", "\xe2\x80\x93", "\xe2\x88\x92",
+    };
+    for (size_t i = 0; i < sizeof seps / sizeof seps[0]; i++) {
+        size_t n = strlen(seps[i]);
+        if (strncmp((const char *)s, seps[i], n) == 0)
+            return n;
+    }
+    return 0;
+}
+
+/* Longest run of digits kept while scanning: an exit code ("0011") and 15 digits, with room to
+ * tell "too long" apart. */
+#define S_PHONE_SCAN 32
+
+int customers_validate_phone(const char *in, const char *default_country, char *out, size_t outsz,
+                             const char **why)
+{
+    assert(in && out && outsz >= CUSTOMERS_PHONE_SIZE);
+    out[0] = '\0';
+    size_t len = 0;
+    const char *s = s_trim(in, &len);
+    if (len == 0)
+        return s_fail(why, "empty");
+
+    char digits[S_PHONE_SCAN];
+    size_t nd = 0;
+    bool plus = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t seplen = 0;
+        if (s_is_digit(c)) {
+            if (nd == sizeof digits)
+                return s_fail(why, "too long (at most 15 digits)");
+            digits[nd++] = (char)c;
+        } else if (c == '+') {
+            if (plus || nd > 0)
+                return s_fail(why, "misplaced +");
+            plus = true;
+        } else if (s_is_alpha(c)) {
+            return s_fail(why, "contains letters");
+        } else if (s_is_space(c) || c == '-' || c == '.' || c == '/' || c == '(' || c == ')') {
+            continue;
+        } else if ((seplen = s_unicode_separator((const unsigned char *)s + i)) > 0) {
+            i += seplen - 1;
+        } else {
+            return s_fail(why, "invalid character");
+        }
+    }
+    if (nd == 0)
+        return s_fail(why, "too short");
+
+    const struct s_dial *home = NULL;
+    if (default_country && *default_country) {
+        home = s_dial_by_iso(default_country);
+        if (!home && s_is_alpha((unsigned char)default_country[0]) &&
+            s_is_alpha((unsigned char)default_country[1]) && !default_country[2])
+            return s_fail(why,
+                          s_unknown_default_country[s_code_index(s_to_upper(default_country[0]),
+                                                                 s_to_upper(default_country[1]))]);
+        if (!home)
+            return s_fail(why, "unknown default country");
+    }
+
+    const char *p = digits;
+    size_t n = nd;
+    bool intl = plus;
+    if (!intl && home && home->intl && s_starts_with(p, n, home->intl, strlen(home->intl))) {
+        p += strlen(home->intl);
+        n -= strlen(home->intl);
+        intl = true;
+    } else if (!intl && s_starts_with(p, n, "00", 2)) {
+        p += 2;
+        n -= 2;
+        intl = true;
+    }
+
+    const struct s_dial *plan = NULL;
+    const char *nsn = NULL;
+    size_t nsn_len = 0;
+    if (intl) {
+        if (n == 0)
+            return s_fail(why, "too short");
+        plan = s_dial_by_prefix(p, n);
+        if (!plan)
+            return s_fail(why, "unknown country calling code");
+        nsn = p + strlen(plan->cc);
+        nsn_len = n - strlen(plan->cc);
+        /* "+49 (0)30 …" and "+49 030 …": the national trunk 0 written after the code. */
+        if (plan->trunk[0] && nsn_len > 0 && nsn[0] == '0') {
+            nsn++;
+            nsn_len--;
+        }
+    } else {
+        if (!home)
+            return s_fail(why, "local number needs a default country");
+        plan = home;
+        nsn = p;
+        nsn_len = n;
+        const char *t = plan->trunk;
+        while (*t && !(plan->nsn_len && nsn_len == plan->nsn_len)) {
+            size_t tlen = strcspn(t, "|");
+            if (tlen < nsn_len && s_starts_with(nsn, nsn_len, t, tlen)) {
+                nsn += tlen;
+                nsn_len -= tlen;
+                break;
+            }
+            t += tlen;
+            if (*t == '|')
+                t++;
+        }
+    }
+
+    size_t cclen = strlen(plan->cc);
+    size_t total = cclen + nsn_len;
+    if (total < 8)
+        return s_fail(why, "too short");
+    if (total > 15)
+        return s_fail(why, "too long (at most 15 digits)");
+    out[0] = '+';
+    memcpy(out + 1, plan->cc, cclen);
+    memcpy(out + 1 + cclen, nsn, nsn_len);
+    out[1 + total] = '\0';
+    return 0;
+}
+
+/* ---------------------------------------------------------------- dates */
+
+int64_t customers_validate_days_from_civil(int y, int m, int d)
+{
+    /* Count from 0000-03-01 so the leap day ends the year; 400-year eras of 146097 days. */
+    int64_t yy = (int64_t)y - (m <= 2);
+    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+    int64_t yoe = yy - era * 400;                        /* 0..399 */
+    int64_t mp = m > 2 ? m - 3 : m + 9;                  /* March = 0 */
+    int64_t doy = (153 * mp + 2) / 5 + d - 1;            /* 0..365 */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* 0..146096 */
+    return era * 146097 + doe - 719468;                  /* 719468: 0000-03-01 to 1970-01-01 */
+}
+
+static bool s_is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int s_days_in_month(int y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && s_is_leap(y) ? 29 : days[m - 1];
+}
+
+/* Value of the n decimal digits at s, all known to be digits. */
+static int s_digits_value(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+int customers_validate_date(const char *in, int64_t today_days, const char **why)
+{
+    assert(in);
+    static const char shape[] = "dddd-dd-dd";
+    for (size_t i = 0; i < sizeof shape; i++) {
+        bool ok = shape[i] == 'd' ? s_is_digit((unsigned char)in[i]) : in[i] == shape[i];
+        if (!ok)
+            return s_fail(why, "expected YYYY-MM-DD");
+    }
+    int y = s_digits_value(in, 4), m = s_digits_value(in + 5, 2), d = s_digits_value(in + 8, 2);
+    if (m < 1 || m > 12 || d < 1 || d > s_days_in_month(y, m))
+        return s_fail(why, "not a real date");
+    if (y < 1900)
+        return s_fail(why, "before 1900");
+    if (customers_validate_days_from_civil(y, m, d) > today_days)
+        return s_fail(why, "in the future");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- countries and languages */
+
+/* Every officially assigned ISO 3166-1 alpha-2 code, sorted. */
+static const char s_countries[][3] = {
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+};
+
+static int s_compare_code(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+int customers_validate_country(const char *in)
+{
+    assert(in);
+    if (!s_is_upper((unsigned char)in[0]) || !s_is_upper((unsigned char)in[1]) || in[2])
+        return -1;
+    size_t n = sizeof s_countries / sizeof s_countries[0];
+    return bsearch(in, s_countries, n, sizeof s_countries[0], s_compare_code) ? 0 : -1;
+}
+
+/* Length of the subtag at s (up to '-' or the end). */
+static size_t s_subtag_len(const char *s)
+{
+    return strcspn(s, "-");
+}
+
+static bool s_all(const char *s, size_t n, bool (*pred)(unsigned char))
+{
+    for (size_t i = 0; i < n; i++)
+        if (!pred((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+int customers_validate_language(const char *in)
+{
+    assert(in);
+    const char *s = in;
+    size_t n = s_subtag_len(s);
+    if (n < 2 || n > 3 || !s_all(s, n, s_is_lower))
+        return -1;
+    s += n;
+    bool script_allowed = true;
+    while (*s) {
+        s++; /* the '-' */
+        n = s_subtag_len(s);
+        if (script_allowed && n == 4 && s_is_upper((unsigned char)s[0]) &&
+            s_all(s + 1, 3, s_is_lower)) {
+            script_allowed = false;
+        } else if ((n == 2 && s_all(s, 2, s_is_upper)) || (n == 3 && s_all(s, 3, s_is_digit))) {
+            /* The region ends the tag. */
+            return s[n] ? -1 : 0;
+        } else {
+            return -1;
+        }
+        s += n;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- text */
+
+int customers_validate_length(const char *s, size_t max_chars)
+{
+    assert(s);
+    return cm_utf8_length(s) <= max_chars ? 0 : -1;
+}
+
+int customers_validate_color(const char *in)
+{
+    assert(in);
+    if (in[0] != '#')
+        return -1;
+    for (size_t i = 1; i <= 6; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (!(s_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return -1;
+    }
+    return in[7] ? -1 : 0;
+}
+
+/* Appends to a fixed buffer, dropping what does not fit without splitting a code point. */
+struct s_writer {
+    char *buf; /* borrowed (caller) */
+    size_t size;
+    size_t len;
+    bool full;
+};
+
+static void s_put(struct s_writer *w, const char *src, size_t n)
+{
+    if (w->full)
+        return;
+    size_t room = w->size - 1 - w->len;
+    if (n > room) {
+        w->full = true;
+        n = room;
+        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+            n--;
+    }
+    memcpy(w->buf + w->len, src, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+void customers_validate_split_name(const char *query, char *first, size_t fsz, char *last,
+                                   size_t lsz)
+{
+    assert(query && first && last && fsz > 0 && lsz > 0);
+    struct s_writer w_first = {first, fsz, 0, false};
+    struct s_writer w_last = {last, lsz, 0, false};
+    first[0] = '\0';
+    last[0] = '\0';
+    const char *s = query;
+    for (size_t word = 0;; word++) {
+        while (s_is_space((unsigned char)*s))
+            s++;
+        if (!*s)
+            break;
+        size_t n = 0;
+        while (s[n] && !s_is_space((unsigned char)s[n]))
+            n++;
+        if (word == 0) {
+            s_put(&w_first, s, n);
+        } else {
+            if (word > 1)
+                s_put(&w_last, " ", 1);
+            s_put(&w_last, s, n);
+        }
+        s += n;
+    }
+    /* A cut right after a separator would leave a trailing space. */
+    if (w_last.len > 0 && last[w_last.len - 1] == ' ')
+        last[w_last.len - 1] = '\0';
+}
+
+/* ---------------------------------------------------------------- EU VAT numbers */
+
+/* Syntax of each member state's VAT number after its prefix (after yolk/valvat), in a small
+ * pattern language: d digit, a letter, x letter or digit, b 0 or 1, n 1-9, f [A-HJ-NP-Z0-9]
+ * (France), i letter, '+' or '*' (Ireland); upper-case letters and digits stand for themselves;
+ * {m} or {m,n} repeats the class before it; '|' separates alternatives. */
+struct s_vat_format {
+    char prefix[3];
+    const char *pattern;  /* borrowed (static) */
+    const char *mismatch; /* borrowed (static): the error for a number that does not match */
+};
+
+#define S_VAT(cc, pattern)                                                                         \
+    {                                                                                              \
+        cc, pattern, "does not match the format for " cc                                           \
+    }
+
+static const struct s_vat_format s_vat_formats[] = {
+    S_VAT("AT", "Ud{8}"),
+    S_VAT("BE", "bd{9}"),
+    S_VAT("BG", "d{9,10}"),
+    S_VAT("CY", "d{8}a"), /* and not starting 12, checked apart */
+    S_VAT("CZ", "d{8,10}"),
+    S_VAT("DE", "d{9}"),
+    S_VAT("DK", "d{8}"),
+    S_VAT("EE", "10d{7}"),
+    S_VAT("EL", "d{9}"),
+    S_VAT("ES", "ad{7}x|xd{7}a"),
+    S_VAT("FI", "d{8}"),
+    S_VAT("FR", "f{2}d{9}"),
+    S_VAT("HR", "d{11}"),
+    S_VAT("HU", "d{8}"),
+    S_VAT("IE", "d{7}a{1,2}|did{5}a"),
+    S_VAT("IT", "d{11}"),
+    S_VAT("LT", "d{9}|d{12}"),
+    S_VAT("LU", "d{8}"),
+    S_VAT("LV", "d{11}"),
+    S_VAT("MT", "d{8}"),
+    S_VAT("NL", "d{9}Bd{2}"),
+    S_VAT("PL", "d{10}"),
+    S_VAT("PT", "d{9}"),
+    S_VAT("RO", "nd{1,9}"),
+    S_VAT("SE", "d{10}01"),
+    S_VAT("SI", "d{8}"),
+    S_VAT("SK", "d{10}"),
+    S_VAT("XI", "d{9}|d{12}|GDd{3}|HAd{3}"),
+};
+
+static bool s_vat_class(char cls, unsigned char c)
+{
+    switch (cls) {
+    case 'd':
+        return s_is_digit(c);
+    case 'a':
+        return s_is_upper(c);
+    case 'x':
+        return s_is_upper(c) || s_is_digit(c);
+    case 'b':
+        return c == '0' || c == '1';
+    case 'n':
+        return c >= '1' && c <= '9';
+    case 'f':
+        return (s_is_upper(c) && c != 'I' && c != 'O') || s_is_digit(c);
+    case 'i':
+        return s_is_upper(c) || c == '+' || c == '*';
+    default:
+        return (unsigned char)cls == c;
+    }
+}
+
+/* Reads "{m}" or "{m,n}" at *p (single-digit or two-digit counts), else 1..1. */
+static void s_vat_repeat(const char **p, size_t *min, size_t *max)
+{
+    *min = *max = 1;
+    if (**p != '{')
+        return;
+    const char *q = *p + 1;
+    size_t v = 0;
+    while (s_is_digit((unsigned char)*q))
+        v = v * 10 + (size_t)(*q++ - '0');
+    *min = *max = v;
+    if (*q == ',') {
+        q++;
+        v = 0;
+        while (s_is_digit((unsigned char)*q))
+            v = v * 10 + (size_t)(*q++ - '0');
+        *max = v;
+    }
+    assert(*q == '}');
+    *p = q + 1;
+}
+
+/* True when the alternative starting at pat matches all of s[0..n). Inputs are at most a few
+ * dozen bytes, so plain backtracking is cheap. */
+static bool s_vat_match_here(const char *pat, const char *s, size_t n)
+{
+    if (*pat == '\0' || *pat == '|')
+        return n == 0;
+    char cls = *pat++;
+    size_t min = 0, max = 0;
+    s_vat_repeat(&pat, &min, &max);
+    for (size_t k = 0; k <= max && k <= n; k++) {
+        if (k > 0 && !s_vat_class(cls, (unsigned char)s[k - 1]))
+            return false;
+        if (k >= min && s_vat_match_here(pat, s + k, n - k))
+            return true;
+    }
+    return false;
+}
+
+static bool s_vat_match(const char *pattern, const char *s, size_t n)
+{
+    for (const char *alt = pattern;; alt++) {
+        if (s_vat_match_here(alt, s, n))
+            return true;
+        alt = strchr(alt, '|');
+        if (!alt)
+            return false;
+    }
+}
+
+/* Longest normalised input kept while scanning: the longest number is 14 characters. */
+#define S_VAT_SCAN 24
+
+int customers_validate_vat(const char *in, char *out, size_t outsz, const char **why)
+{
+    assert(in && out && outsz >= CUSTOMERS_VAT_SIZE);
+    out[0] = '\0';
+    char buf[S_VAT_SCAN];
+    size_t n = 0;
+    bool overflow = false;
+    for (const char *s = in; *s; s++) {
+        if (s_is_space((unsigned char)*s) || *s == '.' || *s == '-')
+            continue;
+        if (n == sizeof buf) {
+            overflow = true;
+            break;
+        }
+        buf[n++] = s_to_upper(*s);
+    }
+    if (n == 0)
+        return s_fail(why, "empty");
+    if (n < 2 || !s_is_upper((unsigned char)buf[0]) || !s_is_upper((unsigned char)buf[1]))
+        return s_fail(why, "missing country prefix");
+    if (buf[0] == 'G' && buf[1] == 'R')
+        return s_fail(why, "use EL for Greece");
+    const struct s_vat_format *fmt = NULL;
+    for (size_t i = 0; i < sizeof s_vat_formats / sizeof s_vat_formats[0]; i++)
+        if (s_vat_formats[i].prefix[0] == buf[0] && s_vat_formats[i].prefix[1] == buf[1])
+            fmt = &s_vat_formats[i];
+    if (!fmt)
+        return s_fail(why, s_unknown_vat_prefix[s_code_index(buf[0], buf[1])]);
+
+    const char *body = buf + 2;
+    size_t body_len = n - 2;
+    if (overflow || body_len + 2 >= CUSTOMERS_VAT_SIZE ||
+        !s_vat_match(fmt->pattern, body, body_len))
+        return s_fail(why, fmt->mismatch);
+    if (buf[0] == 'C' && buf[1] == 'Y' && body[0] == '1' && body[1] == '2')
+        return s_fail(why, fmt->mismatch);
+    memcpy(out, buf, n);
+    out[n] = '\0';
+    return 0;
+}

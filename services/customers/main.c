@@ -1,0 +1,51 @@
+/* The customers service: wiring only. */
+#include "customers_handlers.h"
+#include "cm_cfg.h"
+#include "cm_events.h"
+#include "cm_log.h"
+#include "cm_svc.h"
+
+#include <stdlib.h>
+
+static struct {
+    char *bus_endpoint;
+    char *events_in_endpoint;
+    char *database_url;
+    char *db_role;
+} cfg;
+
+static const struct cm_cfg_item s_cfg[] = {
+    {"bus_endpoint", CM_CFG_STR, &cfg.bus_endpoint, "tcp://127.0.0.1:5555"},
+    {"events_in_endpoint", CM_CFG_STR, &cfg.events_in_endpoint, "tcp://127.0.0.1:5556"},
+    {"database_url", CM_CFG_STR, &cfg.database_url, "dbname=crm", .secret = true},
+    {"db_role", CM_CFG_STR, &cfg.db_role, "crm_app"},
+    {NULL},
+};
+
+int main(int argc, char **argv)
+{
+    cm_log_init("customers");
+    cm_cfg_main("customers", s_cfg, argc, argv);
+
+    struct customers_state state = {.events_in_endpoint = cfg.events_in_endpoint};
+    struct cm_svc_def def = {
+        .name = "customers",
+        .methods = customers_methods,
+        .n_methods = customers_n_methods,
+        .idempotency_table = "customers.idempotency",
+        .start = customers_start,
+        .stop = customers_stop,
+        .after_commit = customers_after_commit,
+        .tick = customers_tick,
+        .tick_ms = 200,
+        .user = &state,
+    };
+    struct cm_svc_cfg svc_cfg = {
+        .bus_endpoint = cfg.bus_endpoint,
+        .database_url = cfg.database_url,
+        .db_role = cfg.db_role,
+    };
+    int rc = cm_svc_run(&def, &svc_cfg);
+    cm_cfg_free(s_cfg);
+    return rc;
+}

@@ -1,0 +1,561 @@
+/* The bus thread: a queue in (mutex + eventfd), a DEALER out, in-flight
+ * requests in a hash by request id and a min-heap by deadline. */
+#include "gateway_bus.h"
+#include "cm_log.h"
+#include "cm_util.h"
+#include "customers.pb-c.h"
+#include "envelope.pb-c.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <sodium.h>
+#include <zmq.h>
+
+#define N_BUCKETS 1024
+
+/* One request on the wire; a job has one at a time, a READY job one per service. */
+struct s_pending {
+    char id[100];             // the envelope's request_id, the reply's key
+    struct gateway_job *job;  // borrowed (the submitter's)
+    size_t sub;               // READY: which service
+    bool auth;                // the Authenticate step of a CALL
+    char service[64];
+    int64_t deadline;         // monotonic ms
+    int64_t sent;             // monotonic ms, for the latency histogram
+    size_t heap_index;
+    struct s_pending *chain;  // borrowed (bucket list)
+};
+
+struct gateway_bus {
+    void *zctx;                   // owned
+    cm_mdp_client_t *client;      // owned; used by the thread only
+    gateway_auth_t *auth;         // borrowed (main)
+    gateway_metrics_t *metrics;   // borrowed (main)
+    int efd;                      // owned: wakes the thread
+    pthread_t thread;
+    bool running;
+
+    pthread_mutex_t mu;           // guards the queue and stopping
+    struct gateway_job *head;     // borrowed (submitters' jobs)
+    struct gateway_job *tail;     // borrowed
+    bool stopping;
+
+    /* The thread's own. */
+    struct s_pending **heap;      // owned array; entries owned through it
+    size_t n_heap, cap_heap;
+    struct s_pending *buckets[N_BUCKETS]; // borrowed (the heap's entries)
+    atomic_size_t n_jobs;         // queued or in flight
+};
+
+void gateway_job_release(struct gateway_job *job)
+{
+    free(job->body);
+    job->body = NULL;
+    job->body_len = 0;
+    if (job->api_key) {
+        sodium_memzero(job->api_key, strlen(job->api_key));
+        free(job->api_key);
+        job->api_key = NULL;
+    }
+    free(job->ready);
+    job->ready = NULL;
+    cm_mdp_msg_release(&job->reply);
+}
+
+/* ---------------------------------------------------------------------- */
+/* In-flight table: hash by id, heap by deadline                           */
+
+static size_t s_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % N_BUCKETS;
+}
+
+static struct s_pending *s_find(gateway_bus_t *self, const char *id)
+{
+    for (struct s_pending *p = self->buckets[s_hash(id)]; p; p = p->chain)
+        if (!strcmp(p->id, id))
+            return p;
+    return NULL;
+}
+
+static void s_heap_swap(gateway_bus_t *self, size_t a, size_t b)
+{
+    struct s_pending *t = self->heap[a];
+    self->heap[a] = self->heap[b];
+    self->heap[b] = t;
+    self->heap[a]->heap_index = a;
+    self->heap[b]->heap_index = b;
+}
+
+static void s_heap_up(gateway_bus_t *self, size_t i)
+{
+    while (i > 0 && self->heap[(i - 1) / 2]->deadline > self->heap[i]->deadline) {
+        s_heap_swap(self, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void s_heap_down(gateway_bus_t *self, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < self->n_heap && self->heap[l]->deadline < self->heap[m]->deadline)
+            m = l;
+        if (r < self->n_heap && self->heap[r]->deadline < self->heap[m]->deadline)
+            m = r;
+        if (m == i)
+            return;
+        s_heap_swap(self, i, m);
+        i = m;
+    }
+}
+
+static void s_insert(gateway_bus_t *self, struct s_pending *p)
+{
+    size_t b = s_hash(p->id);
+    p->chain = self->buckets[b];
+    self->buckets[b] = p;
+    if (self->n_heap == self->cap_heap) {
+        self->cap_heap = self->cap_heap ? 2 * self->cap_heap : 64;
+        self->heap = cm_realloc(self->heap, self->cap_heap * sizeof *self->heap);
+    }
+    p->heap_index = self->n_heap;
+    self->heap[self->n_heap++] = p;
+    s_heap_up(self, p->heap_index);
+}
+
+/* Unlinks p from hash and heap; the caller frees it. */
+static void s_unlink(gateway_bus_t *self, struct s_pending *p)
+{
+    struct s_pending **pp = &self->buckets[s_hash(p->id)];
+    while (*pp != p)
+        pp = &(*pp)->chain;
+    *pp = p->chain;
+    size_t i = p->heap_index;
+    self->n_heap--;
+    if (i != self->n_heap) {
+        s_heap_swap(self, i, self->n_heap);
+        s_heap_down(self, i);
+        s_heap_up(self, i);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Jobs                                                                    */
+
+static void s_finish(gateway_bus_t *self, struct gateway_job *job)
+{
+    atomic_fetch_sub(&self->n_jobs, 1);
+    job->done(job);
+}
+
+static void s_fail(gateway_bus_t *self, struct gateway_job *job, int status, const char *message)
+{
+    job->outcome = GATEWAY_JOB_FAILED;
+    job->fail_status = status;
+    snprintf(job->fail_message, sizeof job->fail_message, "%s", message);
+    s_finish(self, job);
+}
+
+/* Sends one request for job: the Authenticate step (auth), the health check
+ * of services[sub] (READY) or the call itself. Returns 0 or -1. */
+static int s_send(gateway_bus_t *self, struct gateway_job *job, size_t sub, bool auth)
+{
+    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+    Crm__Principal pr = CRM__PRINCIPAL__INIT;
+    Crm__AuthenticateRequest ar = CRM__AUTHENTICATE_REQUEST__INIT;
+    struct s_pending *p = cm_calloc(1, sizeof *p);
+    uint8_t *hbuf = NULL, *abuf = NULL;
+    size_t alen = 0;
+    char method[160];
+    const uint8_t *body = job->body;
+    size_t body_len = job->body_len;
+    int rc = -1;
+
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (job->kind == GATEWAY_JOB_READY)
+            snprintf(p->id, sizeof p->id, "%s.%zu", job->request_id, sub);
+        else
+            snprintf(p->id, sizeof p->id, "%s", job->request_id);
+        if (!s_find(self, p->id))
+            break;
+        /* Two requests with one X-Request-Id at once: replies would cross. */
+        cm_log_info("request id %s is in flight already, using a fresh one", job->request_id);
+        cm_uuid(job->request_id);
+    }
+    h.request_id = p->id;
+    h.deadline_unix_ms = job->deadline_unix_ms;
+    h.channel = job->channel;
+    h.principal = &pr;
+    if (auth || job->kind == GATEWAY_JOB_READY) {
+        h.tenant_id = "";
+        pr.id = "";
+        pr.name = "gateway";
+        pr.role = CRM__ROLE__ROLE_SERVICE;
+    } else {
+        h.tenant_id = job->ident.tenant_id;
+        pr.id = job->ident.principal_id;
+        pr.name = job->ident.principal_name;
+        pr.role = (Crm__Role)job->ident.role;
+        h.idempotency_key = job->idempotency_key;
+    }
+    if (auth) {
+        snprintf(p->service, sizeof p->service, "%s", GATEWAY_AUTH_SERVICE);
+        snprintf(method, sizeof method, "%s", GATEWAY_AUTH_METHOD);
+        ar.api_key = job->api_key;
+        alen = crm__authenticate_request__get_packed_size(&ar);
+        abuf = cm_malloc(alen ? alen : 1);
+        crm__authenticate_request__pack(&ar, abuf);
+        body = abuf;
+        body_len = alen;
+    } else if (job->kind == GATEWAY_JOB_READY) {
+        snprintf(p->service, sizeof p->service, "%s", job->services[sub]);
+        snprintf(method, sizeof method, "%s.Health", job->services[sub]);
+        body = NULL; // crm.Empty packs to nothing
+        body_len = 0;
+    } else {
+        snprintf(p->service, sizeof p->service, "%s", job->service);
+        snprintf(method, sizeof method, "%s", job->method);
+    }
+    h.method = method;
+    size_t hlen = crm__request_header__get_packed_size(&h);
+    hbuf = cm_malloc(hlen ? hlen : 1);
+    crm__request_header__pack(&h, hbuf);
+    if (cm_mdp_client_send(self->client, p->service, hbuf, hlen, body, body_len)) {
+        cm_log_warn("could not send %s to the broker: %s", method, zmq_strerror(errno));
+        goto out;
+    }
+    p->job = job;
+    p->sub = sub;
+    p->auth = auth;
+    p->sent = cm_mono_ms();
+    p->deadline = job->kind == GATEWAY_JOB_READY && job->deadline_mono > p->sent + GATEWAY_READY_TIMEOUT_MS
+                      ? p->sent + GATEWAY_READY_TIMEOUT_MS
+                      : job->deadline_mono;
+    s_insert(self, p);
+    p = NULL;
+    rc = 0;
+out:
+    if (abuf) {
+        sodium_memzero(abuf, alen);
+        free(abuf);
+    }
+    free(hbuf);
+    free(p);
+    return rc;
+}
+
+static void s_ready_answer(gateway_bus_t *self, struct gateway_job *job, size_t sub, bool ok)
+{
+    job->ready[sub] = ok;
+    if (--job->outstanding == 0)
+        s_finish(self, job);
+}
+
+/* Starts a job taken from the queue, or its call once authenticated. */
+static void s_start(gateway_bus_t *self, struct gateway_job *job)
+{
+    if (job->kind == GATEWAY_JOB_READY) {
+        job->ready = cm_calloc(job->n_services ? job->n_services : 1, sizeof *job->ready);
+        job->outstanding = job->n_services + 1; // +1 until every send is done
+        for (size_t i = 0; i < job->n_services; i++)
+            if (s_send(self, job, i, false))
+                s_ready_answer(self, job, i, false);
+        if (--job->outstanding == 0)
+            s_finish(self, job);
+        return;
+    }
+    if (job->api_key && !job->authed) {
+        if (s_send(self, job, 0, true))
+            s_fail(self, job, CRM__STATUS__STATUS_UNAVAILABLE,
+                   "authentication service unavailable");
+        return;
+    }
+    if (s_send(self, job, 0, false))
+        s_fail(self, job, CRM__STATUS__STATUS_UNAVAILABLE, "message bus unavailable");
+}
+
+/* Copies s into a fixed field; false when it does not fit. */
+static bool s_fits(char *dst, size_t size, const char *s)
+{
+    if (!s)
+        s = "";
+    if (strlen(s) >= size)
+        return false;
+    memcpy(dst, s, strlen(s) + 1);
+    return true;
+}
+
+/* The Authenticate step answered. */
+static void s_on_auth(gateway_bus_t *self, struct gateway_job *job, const Crm__ReplyHeader *rh,
+                      const struct cm_mdp_msg *msg)
+{
+    uint8_t hash[GATEWAY_AUTH_HASH];
+    gateway_auth_hash(job->api_key, hash);
+    int64_t now = cm_mono_ms();
+    switch (rh->status) {
+    case CRM__STATUS__STATUS_OK: {
+        Crm__AuthenticateResponse *ar =
+            crm__authenticate_response__unpack(NULL, msg->body_len, msg->body);
+        struct gateway_identity *id = &job->ident;
+        bool ok = ar && ar->tenant_id && *ar->tenant_id &&
+                  s_fits(id->tenant_id, sizeof id->tenant_id, ar->tenant_id) &&
+                  s_fits(id->principal_id, sizeof id->principal_id,
+                         ar->principal ? ar->principal->id : "") &&
+                  s_fits(id->principal_name, sizeof id->principal_name,
+                         ar->principal ? ar->principal->name : "");
+        id->role = ar && ar->principal ? (int)ar->principal->role : 0;
+        if (ar)
+            crm__authenticate_response__free_unpacked(ar, NULL);
+        if (!ok) {
+            cm_log_error("customers.Authenticate answered OK without a usable identity");
+            s_fail(self, job, CRM__STATUS__STATUS_INTERNAL, "authentication failed");
+            return;
+        }
+        gateway_auth_store(self->auth, hash, id, now);
+        job->authed = true;
+        sodium_memzero(job->api_key, strlen(job->api_key));
+        free(job->api_key);
+        job->api_key = NULL;
+        if (job->has_pending) {
+            job->outcome = GATEWAY_JOB_PENDING;
+            s_finish(self, job);
+        } else {
+            s_start(self, job);
+        }
+        return;
+    }
+    case CRM__STATUS__STATUS_UNAUTHENTICATED:
+    case CRM__STATUS__STATUS_INVALID_ARGUMENT:
+    case CRM__STATUS__STATUS_NOT_FOUND:
+    case CRM__STATUS__STATUS_PERMISSION_DENIED:
+        gateway_auth_store(self->auth, hash, NULL, now);
+        s_fail(self, job, CRM__STATUS__STATUS_UNAUTHENTICATED, "invalid API key");
+        return;
+    default:
+        cm_log_warn("customers.Authenticate failed: %s", gateway_status_name(rh->status));
+        s_fail(self, job, CRM__STATUS__STATUS_UNAVAILABLE, "authentication service unavailable");
+        return;
+    }
+}
+
+static void s_on_reply(gateway_bus_t *self, struct cm_mdp_msg *msg)
+{
+    Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, msg->header_len, msg->header);
+    struct s_pending *p = NULL;
+    if (!rh) {
+        cm_log_warn("dropped a reply with a malformed header from %s", msg->service);
+        goto out;
+    }
+    p = s_find(self, rh->request_id ? rh->request_id : "");
+    if (!p) {
+        /* A reply after its deadline, or to a request we never sent. */
+        cm_log_debug("dropped a late or unknown reply %s from %s", rh->request_id, msg->service);
+        goto out;
+    }
+    s_unlink(self, p);
+    gateway_metrics_bus(self->metrics, p->service, gateway_status_name(rh->status),
+                        (double)(cm_mono_ms() - p->sent) / 1000.0);
+    struct gateway_job *job = p->job;
+    if (p->auth) {
+        s_on_auth(self, job, rh, msg);
+    } else if (job->kind == GATEWAY_JOB_READY) {
+        s_ready_answer(self, job, p->sub, rh->status == CRM__STATUS__STATUS_OK);
+    } else {
+        job->outcome = GATEWAY_JOB_REPLIED;
+        job->reply = *msg;
+        memset(msg, 0, sizeof *msg);
+        s_finish(self, job);
+    }
+out:
+    free(p);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    cm_mdp_msg_release(msg);
+}
+
+/* Gives up on requests whose deadline has passed. */
+static void s_expire(gateway_bus_t *self, int64_t now)
+{
+    while (self->n_heap && self->heap[0]->deadline <= now) {
+        struct s_pending *p = self->heap[0];
+        s_unlink(self, p);
+        gateway_metrics_bus(self->metrics, p->service, "DEADLINE_EXCEEDED",
+                            (double)(now - p->sent) / 1000.0);
+        struct gateway_job *job = p->job;
+        if (p->auth) {
+            cm_log_warn("customers.Authenticate did not answer in time");
+            s_fail(self, job, CRM__STATUS__STATUS_UNAVAILABLE,
+                   "authentication service did not answer in time");
+        } else if (job->kind == GATEWAY_JOB_READY) {
+            s_ready_answer(self, job, p->sub, false);
+        } else {
+            char m[160];
+            snprintf(m, sizeof m, "service %s did not answer in time", p->service);
+            s_fail(self, job, CRM__STATUS__STATUS_DEADLINE_EXCEEDED, m);
+        }
+        free(p);
+    }
+}
+
+/* Fails everything in flight: the gateway is stopping. */
+static void s_fail_all(gateway_bus_t *self)
+{
+    while (self->n_heap) {
+        struct s_pending *p = self->heap[self->n_heap - 1];
+        s_unlink(self, p);
+        struct gateway_job *job = p->job;
+        if (job->kind == GATEWAY_JOB_READY && !p->auth)
+            s_ready_answer(self, job, p->sub, false);
+        else
+            s_fail(self, job, CRM__STATUS__STATUS_UNAVAILABLE, "the gateway is shutting down");
+        free(p);
+    }
+}
+
+static void *s_run(void *arg)
+{
+    gateway_bus_t *self = arg;
+    cm_log_set_request_id(NULL);
+    zmq_pollitem_t items[2] = {
+        {cm_mdp_client_socket(self->client), 0, ZMQ_POLLIN, 0},
+        {NULL, self->efd, ZMQ_POLLIN, 0},
+    };
+    for (;;) {
+        long timeout = 1000;
+        if (self->n_heap) {
+            int64_t d = self->heap[0]->deadline - cm_mono_ms();
+            timeout = d < 0 ? 0 : d < timeout ? (long)d : timeout;
+        }
+        if (zmq_poll(items, 2, timeout) < 0 && errno != EINTR) {
+            cm_log_error("bus poll failed: %s", zmq_strerror(errno));
+            break;
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            uint64_t v;
+            ssize_t n = read(self->efd, &v, sizeof v);
+            (void)n; // nonblocking; a spurious wake-up reads nothing
+        }
+        pthread_mutex_lock(&self->mu);
+        struct gateway_job *jobs = self->head;
+        self->head = self->tail = NULL;
+        bool stopping = self->stopping;
+        pthread_mutex_unlock(&self->mu);
+        for (struct gateway_job *j = jobs, *next; j; j = next) {
+            next = j->next;
+            cm_log_set_request_id(j->request_id);
+            if (stopping)
+                s_fail(self, j, CRM__STATUS__STATUS_UNAVAILABLE, "the gateway is shutting down");
+            else
+                s_start(self, j);
+        }
+        cm_log_set_request_id(NULL);
+        struct cm_mdp_msg msg = {0};
+        while (!stopping && cm_mdp_client_recv(self->client, 0, &msg) == 1)
+            s_on_reply(self, &msg);
+        s_expire(self, cm_mono_ms());
+        if (stopping) {
+            s_fail_all(self);
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Life cycle                                                              */
+
+gateway_bus_t *gateway_bus_new(const char *endpoint, gateway_auth_t *auth,
+                               gateway_metrics_t *metrics)
+{
+    gateway_bus_t *self = cm_calloc(1, sizeof *self);
+    self->auth = auth;
+    self->metrics = metrics;
+    self->efd = -1;
+    pthread_mutex_init(&self->mu, NULL);
+    atomic_init(&self->n_jobs, 0);
+    self->zctx = zmq_ctx_new();
+    if (!self->zctx)
+        goto fail;
+    self->client = cm_mdp_client_new(self->zctx, endpoint);
+    if (!self->client)
+        goto fail;
+    self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (self->efd < 0)
+        goto fail;
+    if (pthread_create(&self->thread, NULL, s_run, self))
+        goto fail;
+    self->running = true;
+    return self;
+fail:
+    gateway_bus_destroy(&self);
+    return NULL;
+}
+
+int gateway_bus_submit(gateway_bus_t *self, struct gateway_job *job)
+{
+    pthread_mutex_lock(&self->mu);
+    if (self->stopping) {
+        pthread_mutex_unlock(&self->mu);
+        return -1;
+    }
+    job->next = NULL;
+    job->outcome = 0;
+    job->authed = false;
+    if (self->tail)
+        self->tail->next = job;
+    else
+        self->head = job;
+    self->tail = job;
+    atomic_fetch_add(&self->n_jobs, 1);
+    pthread_mutex_unlock(&self->mu);
+    uint64_t one = 1;
+    ssize_t n = write(self->efd, &one, sizeof one);
+    (void)n; // only fails when the counter is saturated: the thread is awake then
+    return 0;
+}
+
+void gateway_bus_stop(gateway_bus_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    self->stopping = true;
+    pthread_mutex_unlock(&self->mu);
+    if (!self->running)
+        return;
+    uint64_t one = 1;
+    ssize_t n = write(self->efd, &one, sizeof one);
+    (void)n;
+    pthread_join(self->thread, NULL);
+    self->running = false;
+}
+
+void gateway_bus_destroy(gateway_bus_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gateway_bus_t *self = *self_p;
+    gateway_bus_stop(self);
+    cm_mdp_client_destroy(&self->client);
+    if (self->zctx)
+        zmq_ctx_term(self->zctx);
+    if (self->efd >= 0)
+        close(self->efd);
+    free(self->heap);
+    pthread_mutex_destroy(&self->mu);
+    free(self);
+    *self_p = NULL;
+}
+
+size_t gateway_bus_pending(gateway_bus_t *self)
+{
+    return atomic_load(&self->n_jobs);
+}

@@ -1,0 +1,99 @@
+/* The bus thread: the one owner of the gateway's Majordomo client. HTTP
+ * handlers submit jobs (mutex + eventfd) and suspend; the thread sends them,
+ * authenticates API keys it has no cached answer for, matches replies to jobs
+ * by request id, enforces each job's deadline itself, and calls the job's
+ * done() once the job holds its outcome. */
+#ifndef GATEWAY_BUS_H
+#define GATEWAY_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "cm_err.h"
+#include "cm_mdp.h"
+#include "gateway_auth.h"
+#include "gateway_metrics.h"
+#include "gateway_status.h"
+
+#define GATEWAY_AUTH_SERVICE "customers"
+#define GATEWAY_AUTH_METHOD "customers.Authenticate"
+#define GATEWAY_READY_TIMEOUT_MS 2000
+
+enum gateway_job_kind {
+    GATEWAY_JOB_CALL = 0, // one request to service/method
+    GATEWAY_JOB_READY,    // "<service>.Health" to each of services
+};
+
+enum gateway_job_outcome {
+    GATEWAY_JOB_REPLIED = 1, // reply holds the service's header and body
+    GATEWAY_JOB_FAILED,      // the gateway's own answer: fail_status, fail_message
+    GATEWAY_JOB_PENDING,     // authenticated: send the prepared pending response
+};
+
+/* One unit of work. The submitter owns it and must keep it alive until done()
+ * has been called; the bus thread touches it only between submit and done. */
+struct gateway_job {
+    enum gateway_job_kind kind;
+    char request_id[80]; // the envelope's; replaced by a fresh one if already in flight
+    char service[64];
+    char method[128];                // "customers.GetCustomer"
+    uint8_t *body;                   // owned: the packed request message
+    size_t body_len;
+    char idempotency_key[129];
+    char channel[16];
+    int64_t deadline_mono;           // the gateway gives up at this monotonic ms
+    int64_t deadline_unix_ms;        // sent in the envelope
+
+    /* Authentication: with api_key set, the thread asks customers.Authenticate
+     * first (and fills ident); else ident is already known. */
+    char *api_key;                   // owned; wiped when freed
+    struct gateway_identity ident;
+    bool has_pending;                // authenticated -> PENDING instead of calling
+    
+    /* Readiness. */
+    char **services;                 // borrowed (the HTTP layer's list)
+    size_t n_services;
+    bool *ready;                     // owned: n_services answers
+
+    /* Outcome, valid when done() runs. */
+    enum gateway_job_outcome outcome;
+    struct cm_mdp_msg reply;         // REPLIED: owned parts
+    int fail_status;                 // FAILED: crm.Status
+    char fail_message[160];
+
+    /* Called on the bus thread once the outcome is set; the job is the
+     * submitter's again from the moment it is called. */
+    void (*done)(struct gateway_job *job);
+    void *done_arg;                  // borrowed, for done()
+
+    /* The bus thread's. */
+    struct gateway_job *next;        // borrowed (queue link)
+    size_t outstanding;              // READY: answers still due
+    bool authed;                     // the Authenticate step is behind it
+};
+
+/* Frees what a job owns (body, api_key, ready, reply) and zeroes those. */
+void gateway_job_release(struct gateway_job *job);
+
+typedef struct gateway_bus gateway_bus_t;
+
+/* Connects to the broker at endpoint and starts the thread. auth and metrics
+ * are borrowed and must outlive the bus. NULL if the endpoint is invalid. */
+gateway_bus_t *gateway_bus_new(const char *endpoint, gateway_auth_t *auth,
+                               gateway_metrics_t *metrics);
+
+/* Hands a job to the thread. Returns 0, or -1 once the bus is stopping (the
+ * job is untouched and done() is not called). */
+int gateway_bus_submit(gateway_bus_t *self, struct gateway_job *job) CM_MUSTCHECK;
+
+/* Stops taking jobs, fails every queued and in-flight job with UNAVAILABLE
+ * (calling their done()), and joins the thread. Safe twice. */
+void gateway_bus_stop(gateway_bus_t *self);
+
+/* Stops (if needed) and frees. */
+void gateway_bus_destroy(gateway_bus_t **self_p);
+
+/* Jobs in flight or queued, for tests. */
+size_t gateway_bus_pending(gateway_bus_t *self);
+
+#endif

@@ -1,0 +1,560 @@
+/* HTTP request -> protobuf request, bus reply -> HTTP response, generically. */
+#include "gateway_call.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sodium.h>
+
+/* ---------------------------------------------------------------------- */
+/* Header parsing                                                          */
+
+int gateway_parse_if_match(const char *value, char *out, size_t size)
+{
+    if (!value)
+        return -1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (!strncmp(value, "W/", 2))
+        value += 2;
+    size_t n = strlen(value);
+    while (n && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+        n--;
+    if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+        value++;
+        n -= 2;
+    }
+    if (n == 0 || n >= size || (n == 1 && value[0] == '*'))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)value[i] <= 0x20 || (unsigned char)value[i] >= 0x7f ||
+            value[i] == '"' || value[i] == ',')
+            return -1;
+    memcpy(out, value, n);
+    out[n] = '\0';
+    return 0;
+}
+
+bool gateway_content_type_is_json(const char *value)
+{
+    if (!value)
+        return false;
+    while (*value == ' ')
+        value++;
+    if (strncasecmp(value, "application/json", 16))
+        return false;
+    const char *p = value + 16;
+    while (*p == ' ')
+        p++;
+    if (!*p)
+        return true;
+    if (*p++ != ';')
+        return false;
+    while (*p == ' ')
+        p++;
+    if (strncasecmp(p, "charset", 7))
+        return false;
+    p += 7;
+    while (*p == ' ')
+        p++;
+    if (*p++ != '=')
+        return false;
+    while (*p == ' ')
+        p++;
+    bool quoted = *p == '"';
+    if (quoted)
+        p++;
+    if (strncasecmp(p, "utf-8", 5))
+        return false;
+    p += 5;
+    if (quoted && *p++ != '"')
+        return false;
+    while (*p == ' ')
+        p++;
+    return *p == '\0';
+}
+
+const char *gateway_parse_bearer(const char *value)
+{
+    if (!value || strncasecmp(value, "Bearer ", 7))
+        return NULL;
+    const char *key = value + 7;
+    while (*key == ' ')
+        key++;
+    size_t n = strlen(key);
+    while (n && key[n - 1] == ' ')
+        n--;
+    if (n == 0 || n > 512)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)key[i] <= 0x20 || (unsigned char)key[i] >= 0x7f)
+            return NULL;
+    /* Trailing spaces would stay in the key; refuse rather than copy. */
+    if (key[n] != '\0')
+        return NULL;
+    return key;
+}
+
+const char *gateway_channel(const char *value)
+{
+    static const char *const known[] = {"api", "ui", "import", "booking", "store"};
+    if (value)
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            if (!strcmp(value, known[i]))
+                return known[i];
+    return "api";
+}
+
+bool gateway_idempotency_key_valid(const char *value)
+{
+    size_t n = 0;
+    for (; value[n]; n++)
+        if ((unsigned char)value[n] < 0x20 || (unsigned char)value[n] >= 0x7f ||
+            n == GATEWAY_MAX_IDEMPOTENCY_KEY)
+            return false;
+    return n > 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Building the request                                                    */
+
+static void s_pbjson_error(struct gateway_response *err, const struct cm_pbjson_error *pe)
+{
+    char *msg = pe->field[0] ? cm_strfmt("%s: %s", pe->field, pe->description)
+                             : cm_strfmt("request body: %s", pe->description);
+    gateway_response_field_error(err, msg, pe->field, pe->description);
+    free(msg);
+}
+
+/* True when a path parameter of the match names this field. */
+static bool s_is_path_field(const struct gateway_match *m, const ProtobufCFieldDescriptor *f)
+{
+    for (size_t i = 0; i < m->n_params; i++)
+        if (!strcmp(m->params[i].name, f->name))
+            return true;
+    return false;
+}
+
+/* A field a query parameter may set: not bound by the path, and text can say it. */
+static const ProtobufCFieldDescriptor *s_query_field(const struct gateway_match *m,
+                                                     const char *name)
+{
+    const ProtobufCFieldDescriptor *f = cm_pbjson_find_field(m->route->request, name);
+    if (!f || s_is_path_field(m, f))
+        return NULL;
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE && !cm_pbjson_is_wrapper(f->descriptor))
+        return NULL;
+    return f;
+}
+
+/* Sets query parameters into msg. Returns 0, or -1 with err filled. */
+static int s_query(ProtobufCMessage *msg, const struct gateway_input *in,
+                   struct gateway_response *err)
+{
+    const struct gateway_match *m = in->match;
+    bool allowed = m->route->body == NULL;
+    const char *p = in->query;
+    int rc = 0;
+    char *value = NULL;
+    while (p && *p && rc == 0) {
+        const char *end = strchr(p, '&');
+        if (!end)
+            end = p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        const char *kend = eq ? eq : end;
+        char key[65];
+        free(value);
+        value = NULL;
+        if (kend == p) { // "&&" or "=x"
+            if (eq) {
+                gateway_response_error(err, CRM__STATUS__STATUS_INVALID_ARGUMENT,
+                                       "query parameter without a name", NULL, 0);
+                rc = -1;
+            }
+            p = *end ? end + 1 : end;
+            continue;
+        }
+        if (gateway_percent_decode(p, (size_t)(kend - p), true, key, sizeof key) < 0 ||
+            !cm_utf8_valid(key, strlen(key), NULL)) {
+            gateway_response_error(err, CRM__STATUS__STATUS_INVALID_ARGUMENT,
+                                   "invalid query parameter name", NULL, 0);
+            rc = -1;
+            break;
+        }
+        size_t raw_len = eq ? (size_t)(end - eq - 1) : 0;
+        value = cm_malloc(raw_len + 1);
+        value[0] = '\0';
+        const ProtobufCFieldDescriptor *f = allowed ? s_query_field(m, key) : NULL;
+        char *msgtext = NULL;
+        const char *desc = NULL;
+        size_t bad = 0;
+        if (!f) {
+            msgtext = cm_strfmt("unknown query parameter \"%s\"", key);
+            desc = "unknown query parameter";
+        } else if (eq && gateway_percent_decode(eq + 1, raw_len, true, value, raw_len + 1) < 0) {
+            msgtext = cm_strfmt("query parameter \"%s\" has a bad percent-escape", key);
+            desc = "bad percent-escape";
+        } else if (strlen(value) > GATEWAY_MAX_QUERY_VALUE) {
+            msgtext = cm_strfmt("query parameter \"%s\" is longer than %d bytes", key,
+                                GATEWAY_MAX_QUERY_VALUE);
+            desc = "too long";
+        } else if (!cm_utf8_valid(value, strlen(value), &bad)) {
+            msgtext = cm_strfmt("query parameter \"%s\" is not valid UTF-8 (byte %zu)", key, bad);
+            desc = "not valid UTF-8";
+        } else {
+            struct cm_pbjson_error pe = {0};
+            char camel[128];
+            cm_pbjson_camel(f->name, camel, sizeof camel);
+            if (cm_pbjson_set_text(msg, camel, value, &pe)) {
+                msgtext = cm_strfmt("query parameter \"%s\": %s", key, pe.description);
+                desc = pe.description;
+            }
+        }
+        if (msgtext) {
+            gateway_response_field_error(err, msgtext, key, desc);
+            free(msgtext);
+            rc = -1;
+        }
+        p = *end ? end + 1 : end;
+    }
+    free(value);
+    return rc;
+}
+
+/* Parses the JSON body; returns a new reference to an object, or NULL with err. */
+static json_t *s_parse_json(const struct gateway_input *in, struct gateway_response *err)
+{
+    if (in->body_len == 0)
+        return json_object();
+    json_error_t je;
+    json_t *json = json_loadb(in->body, in->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (!json) {
+        char *msg = cm_strfmt("malformed JSON at line %d, column %d (byte %d): %s", je.line,
+                              je.column, je.position, je.text);
+        gateway_response_error(err, CRM__STATUS__STATUS_INVALID_ARGUMENT, msg, NULL, 0);
+        free(msg);
+        return NULL;
+    }
+    if (!json_is_object(json)) {
+        json_decref(json);
+        gateway_response_error(err, CRM__STATUS__STATUS_INVALID_ARGUMENT,
+                               "request body must be a JSON object", NULL, 0);
+        return NULL;
+    }
+    return json;
+}
+
+/* The body into a field of msg (or the whole message for "*"). Returns the
+ * message, or NULL with err. */
+static ProtobufCMessage *s_json_body(const struct gateway_input *in, struct gateway_response *err)
+{
+    const struct gateway_route *route = in->match->route;
+    ProtobufCMessage *msg = NULL, *sub = NULL;
+    char **paths = NULL;
+    size_t n_paths = 0;
+    struct cm_pbjson_error pe = {0};
+    json_t *json = s_parse_json(in, err);
+    if (!json)
+        goto out;
+    if (!strcmp(route->body, "*")) {
+        msg = cm_pbjson_decode(route->request, json, NULL, &pe);
+        if (!msg)
+            s_pbjson_error(err, &pe);
+        goto out;
+    }
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(route->request, route->body);
+    /* A table naming a field its request lacks is a programming error. */
+    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED)
+        abort();
+    sub = cm_pbjson_decode(f->descriptor, json, NULL, &pe);
+    if (!sub) {
+        s_pbjson_error(err, &pe);
+        goto out;
+    }
+    const ProtobufCFieldDescriptor *mf =
+        protobuf_c_message_descriptor_get_field_by_name(route->request, "update_mask");
+    if (mf && mf->label == PROTOBUF_C_LABEL_REPEATED && mf->type == PROTOBUF_C_TYPE_STRING) {
+        paths = cm_pbjson_mask_paths(f->descriptor, json, &n_paths);
+        if (n_paths == 0) {
+            gateway_response_error(err, CRM__STATUS__STATUS_INVALID_ARGUMENT,
+                                   "request body sets no fields", NULL, 0);
+            goto out;
+        }
+    }
+    msg = cm_pb_new(route->request);
+    *(ProtobufCMessage **)((char *)msg + f->offset) = sub;
+    sub = NULL;
+    if (mf && paths) {
+        *(size_t *)((char *)msg + mf->quantifier_offset) = n_paths;
+        *(char ***)((char *)msg + mf->offset) = paths;
+        paths = NULL;
+    }
+out:
+    if (paths)
+        cm_pbjson_free_paths(paths, n_paths);
+    if (sub)
+        protobuf_c_message_free_unpacked(sub, NULL);
+    json_decref(json);
+    return msg;
+}
+
+/* Raw body into the bytes field, Content-Type into content_type. */
+static ProtobufCMessage *s_raw_body(const struct gateway_input *in, struct gateway_response *err)
+{
+    const struct gateway_route *route = in->match->route;
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(route->request, route->body);
+    if (!f || f->type != PROTOBUF_C_TYPE_BYTES || f->label == PROTOBUF_C_LABEL_REPEATED)
+        abort();
+    ProtobufCMessage *msg = cm_pb_new(route->request);
+    ProtobufCBinaryData *bd = (ProtobufCBinaryData *)((char *)msg + f->offset);
+    bd->data = cm_malloc(in->body_len ? in->body_len : 1);
+    if (in->body_len)
+        memcpy(bd->data, in->body, in->body_len);
+    bd->len = in->body_len;
+    if (in->content_type &&
+        protobuf_c_message_descriptor_get_field_by_name(route->request, "content_type")) {
+        struct cm_pbjson_error pe = {0};
+        if (cm_pbjson_set_text(msg, "contentType", in->content_type, &pe)) {
+            gateway_response_field_error(err, "invalid Content-Type header", "Content-Type",
+                                         pe.description);
+            protobuf_c_message_free_unpacked(msg, NULL);
+            return NULL;
+        }
+    }
+    return msg;
+}
+
+ProtobufCMessage *gateway_call_build(const struct gateway_input *in, struct gateway_response *err)
+{
+    const struct gateway_route *route = in->match->route;
+    ProtobufCMessage *msg = NULL;
+    if (route->body && (route->flags & GATEWAY_RAW_BODY)) {
+        msg = s_raw_body(in, err);
+    } else if (route->body) {
+        if (in->body_len && !gateway_content_type_is_json(in->content_type)) {
+            gateway_response_error_http(err, 415, "INVALID_ARGUMENT",
+                                        "Content-Type must be application/json");
+            return NULL;
+        }
+        msg = s_json_body(in, err);
+    } else {
+        msg = cm_pb_new(route->request);
+    }
+    if (!msg)
+        return NULL;
+    for (size_t i = 0; i < in->match->n_params; i++) {
+        struct cm_pbjson_error pe = {0};
+        if (cm_pbjson_set_text(msg, in->match->params[i].name, in->match->params[i].value,
+                               &pe)) {
+            gateway_response_field_error(err, "invalid path parameter", in->match->params[i].name,
+                                         pe.description);
+            goto fail;
+        }
+    }
+    if (s_query(msg, in, err))
+        goto fail;
+    const ProtobufCFieldDescriptor *ef =
+        protobuf_c_message_descriptor_get_field_by_name(route->request, "etag");
+    char etag[256];
+    if (ef && ef->type == PROTOBUF_C_TYPE_STRING && ef->label != PROTOBUF_C_LABEL_REPEATED &&
+        !gateway_parse_if_match(in->if_match, etag, sizeof etag)) {
+        struct cm_pbjson_error pe = {0};
+        if (cm_pbjson_set_text(msg, "etag", etag, &pe)) {
+            gateway_response_field_error(err, "invalid If-Match header", "If-Match",
+                                         pe.description);
+            goto fail;
+        }
+    }
+    return msg;
+fail:
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Turning the reply around                                                */
+
+/* A top-level singular string field of msg, or NULL. Borrowed. */
+static const char *s_str_field(const ProtobufCMessage *msg, const char *name)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, name);
+    if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED)
+        return NULL;
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+        uint32_t which = *(const uint32_t *)((const char *)msg + f->quantifier_offset);
+        if (which != f->id)
+            return NULL;
+    }
+    return *(char *const *)((const char *)msg + f->offset);
+}
+
+/* True for a value that can sit in a quoted header token as it is. */
+static bool s_header_safe(const char *s, size_t max)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if ((unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f || s[n] == '"' ||
+            s[n] == '\\' || n == max)
+            return false;
+    return n > 0;
+}
+
+/* Fills a "{name}" template from string fields of msg; NULL if one is missing. */
+static char *s_fill_location(const char *tmpl, const ProtobufCMessage *msg)
+{
+    char out[512];
+    size_t o = 0;
+    for (const char *p = tmpl; *p;) {
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+            if (!close)
+                return NULL;
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(close - p - 1), p + 1);
+            const char *v = s_str_field(msg, name);
+            /* Ids are [A-Za-z0-9_-]; anything else would need escaping. */
+            if (!v || !*v || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                       "0123456789_-") != strlen(v))
+                return NULL;
+            size_t n = strlen(v);
+            if (o + n >= sizeof out)
+                return NULL;
+            memcpy(out + o, v, n);
+            o += n;
+            p = close + 1;
+        } else {
+            if (o + 1 >= sizeof out)
+                return NULL;
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    return cm_strdup(out);
+}
+
+/* True when an If-None-Match value lists etag (quoted) or is "*". */
+static bool s_none_match(const char *value, const char *etag)
+{
+    if (!value)
+        return false;
+    size_t elen = strlen(etag);
+    const char *p = value;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        if (!strncmp(p, "W/", 2))
+            p += 2;
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        while (n && p[n - 1] == ' ')
+            n--;
+        if ((n == 1 && *p == '*') || (n == elen && !memcmp(p, etag, n)))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* A media type safe to echo as Content-Type, else application/octet-stream. */
+static const char *s_safe_media_type(const char *v)
+{
+    if (!v || !*v || strlen(v) > 100 ||
+        strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&^_.+-/;= ") !=
+            strlen(v))
+        return "application/octet-stream";
+    return v;
+}
+
+static void s_raw_reply(const ProtobufCMessage *msg, const char *if_none_match,
+                        struct gateway_response *resp)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "data");
+    if (!f || f->type != PROTOBUF_C_TYPE_BYTES || f->label == PROTOBUF_C_LABEL_REPEATED)
+        abort();
+    const ProtobufCBinaryData *bd = (const ProtobufCBinaryData *)((const char *)msg + f->offset);
+    unsigned char hash[16];
+    crypto_generichash(hash, sizeof hash, bd->data, bd->len, NULL, 0);
+    char etag[2 * sizeof hash + 3];
+    etag[0] = '"';
+    sodium_bin2hex(etag + 1, sizeof etag - 2, hash, sizeof hash);
+    size_t n = strlen(etag);
+    etag[n] = '"';
+    etag[n + 1] = '\0';
+    gateway_response_header(resp, "ETag", etag);
+    gateway_response_header(resp, "Cache-Control", "private, max-age=0");
+    if (s_none_match(if_none_match, etag)) {
+        resp->code = 304;
+        return;
+    }
+    resp->code = 200;
+    resp->body = cm_malloc(bd->len ? bd->len : 1);
+    if (bd->len)
+        memcpy(resp->body, bd->data, bd->len);
+    resp->body_len = bd->len;
+    resp->content_type = cm_strdup(s_safe_media_type(s_str_field(msg, "content_type")));
+    gateway_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+void gateway_call_reply(const struct gateway_route *route, const uint8_t *header,
+                        size_t header_len, const uint8_t *body, size_t body_len,
+                        const char *if_none_match, struct gateway_response *resp)
+{
+    Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, header_len, header);
+    ProtobufCMessage *msg = NULL;
+    if (!rh) {
+        gateway_response_error(resp, CRM__STATUS__STATUS_INTERNAL,
+                               "malformed reply header from the service", NULL, 0);
+        goto out;
+    }
+    if (rh->status != CRM__STATUS__STATUS_OK) {
+        gateway_response_error(resp, rh->status, rh->message, rh->details, rh->n_details);
+        goto out;
+    }
+    msg = protobuf_c_message_unpack(route->response, NULL, body_len, body);
+    if (!msg) {
+        gateway_response_error(resp, CRM__STATUS__STATUS_INTERNAL,
+                               "malformed reply from the service", NULL, 0);
+        goto out;
+    }
+    if (route->flags & GATEWAY_RAW_REPLY) {
+        s_raw_reply(msg, if_none_match, resp);
+        goto out;
+    }
+    if (route->success == 204) {
+        resp->code = 204;
+    } else {
+        json_t *json = cm_pbjson_encode(msg, 0);
+        if (route->omit) {
+            char camel[128];
+            cm_pbjson_camel(route->omit, camel, sizeof camel);
+            json_object_del(json, camel);
+        }
+        gateway_response_json(resp, route->success, json);
+    }
+    const char *etag = s_str_field(msg, "etag");
+    if (etag && s_header_safe(etag, 200)) {
+        char *quoted = cm_strfmt("\"%s\"", etag);
+        gateway_response_header(resp, "ETag", quoted);
+        free(quoted);
+    }
+    if (route->location && resp->code == 201) {
+        char *loc = s_fill_location(route->location, msg);
+        if (loc)
+            gateway_response_header(resp, "Location", loc);
+        free(loc);
+    }
+out:
+    if (msg)
+        protobuf_c_message_free_unpacked(msg, NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+}

@@ -1,0 +1,65 @@
+/* The generic middle of the gateway: an HTTP request (route, path parameters,
+ * query, headers, body) becomes the route's protobuf request, and a bus reply
+ * (crm.ReplyHeader + the response message) becomes an HTTP response. Nothing
+ * here knows an endpoint: all of it follows the route table and descriptors. */
+#ifndef GATEWAY_CALL_H
+#define GATEWAY_CALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+#include "cm_err.h"
+#include "gateway_routes.h"
+#include "gateway_status.h"
+
+/* Longest query parameter value, in bytes after decoding. */
+#define GATEWAY_MAX_QUERY_VALUE 1024
+/* Longest Idempotency-Key. */
+#define GATEWAY_MAX_IDEMPOTENCY_KEY 128
+
+/* What the HTTP layer hands over; everything borrowed for the call. */
+struct gateway_input {
+    const struct gateway_match *match; // route and path parameters
+    const char *query;                 // raw query string after '?', or NULL
+    const char *content_type;          // Content-Type header, or NULL
+    const char *if_match;              // If-Match header, or NULL
+    const char *body;                  // may be NULL when body_len is 0
+    size_t body_len;
+};
+
+/* Builds the route's request message. Returns a dynamic message (free with
+ * protobuf_c_message_free_unpacked(msg, NULL)), or NULL with err filled (400,
+ * naming the field or parameter). */
+ProtobufCMessage *gateway_call_build(const struct gateway_input *in, struct gateway_response *err);
+
+/* Turns a reply into resp: an error from the ReplyHeader, or the response
+ * message as JSON (or raw bytes for GATEWAY_RAW_REPLY routes) with the route's
+ * success code, ETag and Location. if_none_match (may be NULL) lets a raw reply
+ * answer 304. A malformed reply is a 500. */
+void gateway_call_reply(const struct gateway_route *route, const uint8_t *header,
+                        size_t header_len, const uint8_t *body, size_t body_len,
+                        const char *if_none_match, struct gateway_response *resp);
+
+/* ---- Header parsing ----------------------------------------------------- */
+
+/* The entity tag of an If-Match value, without W/ and quotes, into out.
+ * Returns 0; -1 for "*" or an empty or unusable value (then no condition). */
+int gateway_parse_if_match(const char *value, char *out, size_t size);
+
+/* True for application/json, optionally with charset=utf-8, any case. */
+bool gateway_content_type_is_json(const char *value);
+
+/* The key of "Bearer <key>" (scheme in any case), borrowed from value; NULL
+ * when value is NULL, another scheme, or the key is empty, over 512 bytes or
+ * holds anything but visible ASCII. */
+const char *gateway_parse_bearer(const char *value);
+
+/* The X-Channel value to put in the envelope: value if it is one of api, ui,
+ * import, booking, store; else "api". */
+const char *gateway_channel(const char *value);
+
+/* True when an Idempotency-Key is 1..128 visible ASCII characters. */
+bool gateway_idempotency_key_valid(const char *value);
+
+#endif

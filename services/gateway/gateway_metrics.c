@@ -1,0 +1,260 @@
+/* Counters and histograms kept under one mutex; label sets are bounded by the
+ * route table, the known methods and HTTP codes, and the services. */
+#include "gateway_metrics.h"
+#include "cm_buf.h"
+#include "cm_util.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double s_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                   0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+#define N_BUCKETS (sizeof s_buckets / sizeof s_buckets[0])
+/* A hard cap on label sets, whatever a bug upstream might feed in. */
+#define MAX_SERIES 4096
+
+struct s_hist {
+    char key[128]; // route or service
+    uint64_t counts[N_BUCKETS]; // per bucket, not cumulative
+    uint64_t count;
+    double sum;
+};
+
+struct s_counter {
+    char a[128], b[32]; // route+method or service+status
+    int code;
+    uint64_t n;
+};
+
+struct s_series {
+    struct s_counter *counters; // owned
+    size_t n_counters, cap_counters;
+    struct s_hist *hists; // owned
+    size_t n_hists, cap_hists;
+};
+
+struct gateway_metrics {
+    pthread_mutex_t mu;
+    struct s_series http, bus;
+    long in_flight;
+};
+
+gateway_metrics_t *gateway_metrics_new(void)
+{
+    gateway_metrics_t *self = cm_calloc(1, sizeof *self);
+    pthread_mutex_init(&self->mu, NULL);
+    return self;
+}
+
+void gateway_metrics_destroy(gateway_metrics_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gateway_metrics_t *self = *self_p;
+    free(self->http.counters);
+    free(self->http.hists);
+    free(self->bus.counters);
+    free(self->bus.hists);
+    pthread_mutex_destroy(&self->mu);
+    free(self);
+    *self_p = NULL;
+}
+
+static void s_count(struct s_series *s, const char *a, const char *b, int code)
+{
+    for (size_t i = 0; i < s->n_counters; i++) {
+        struct s_counter *c = &s->counters[i];
+        if (c->code == code && !strcmp(c->a, a) && !strcmp(c->b, b)) {
+            c->n++;
+            return;
+        }
+    }
+    if (s->n_counters == MAX_SERIES)
+        return;
+    if (s->n_counters == s->cap_counters) {
+        s->cap_counters = s->cap_counters ? 2 * s->cap_counters : 32;
+        s->counters = cm_realloc(s->counters, s->cap_counters * sizeof *s->counters);
+    }
+    struct s_counter *c = &s->counters[s->n_counters++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->a, sizeof c->a, "%s", a);
+    snprintf(c->b, sizeof c->b, "%s", b);
+    c->code = code;
+    c->n = 1;
+}
+
+static void s_observe(struct s_series *s, const char *key, double seconds)
+{
+    struct s_hist *h = NULL;
+    for (size_t i = 0; i < s->n_hists && !h; i++)
+        if (!strcmp(s->hists[i].key, key))
+            h = &s->hists[i];
+    if (!h) {
+        if (s->n_hists == MAX_SERIES)
+            return;
+        if (s->n_hists == s->cap_hists) {
+            s->cap_hists = s->cap_hists ? 2 * s->cap_hists : 32;
+            s->hists = cm_realloc(s->hists, s->cap_hists * sizeof *s->hists);
+        }
+        h = &s->hists[s->n_hists++];
+        memset(h, 0, sizeof *h);
+        snprintf(h->key, sizeof h->key, "%s", key);
+    }
+    for (size_t i = 0; i < N_BUCKETS; i++) {
+        if (seconds <= s_buckets[i]) {
+            h->counts[i]++;
+            break;
+        }
+    }
+    h->count++;
+    h->sum += seconds;
+}
+
+static const char *s_method(const char *m)
+{
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (m && !strcmp(m, known[i]))
+            return known[i];
+    return "OTHER";
+}
+
+void gateway_metrics_http(gateway_metrics_t *self, const char *route, const char *method, int code,
+                          double seconds)
+{
+    pthread_mutex_lock(&self->mu);
+    s_count(&self->http, route, s_method(method), code);
+    s_observe(&self->http, route, seconds);
+    pthread_mutex_unlock(&self->mu);
+}
+
+void gateway_metrics_bus(gateway_metrics_t *self, const char *service, const char *status,
+                         double seconds)
+{
+    pthread_mutex_lock(&self->mu);
+    s_count(&self->bus, service, status, 0);
+    s_observe(&self->bus, service, seconds);
+    pthread_mutex_unlock(&self->mu);
+}
+
+void gateway_metrics_in_flight(gateway_metrics_t *self, int delta)
+{
+    pthread_mutex_lock(&self->mu);
+    self->in_flight += delta;
+    pthread_mutex_unlock(&self->mu);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Exposition                                                              */
+
+/* Appends a label value with \, " and newline escaped. */
+static void s_label(cm_buf_t *b, const char *v)
+{
+    for (const char *p = v; *p; p++) {
+        int rc;
+        if (*p == '\\' || *p == '"')
+            rc = cm_buf_printf(b, "\\%c", *p);
+        else if (*p == '\n')
+            rc = cm_buf_printf(b, "\\n");
+        else
+            rc = cm_buf_append(b, p, 1);
+        (void)rc; // the buffer has no cap
+    }
+}
+
+static void s_text(cm_buf_t *b, const char *s)
+{
+    int rc = cm_buf_append(b, s, strlen(s));
+    (void)rc; // no cap
+}
+
+static void s_hists(cm_buf_t *b, const char *name, const char *label, const struct s_series *s)
+{
+    char num[64];
+    for (size_t i = 0; i < s->n_hists; i++) {
+        const struct s_hist *h = &s->hists[i];
+        uint64_t cum = 0;
+        for (size_t k = 0; k <= N_BUCKETS; k++) {
+            s_text(b, name);
+            s_text(b, "_bucket{");
+            s_text(b, label);
+            s_text(b, "=\"");
+            s_label(b, h->key);
+            if (k < N_BUCKETS) {
+                cum += h->counts[k];
+                snprintf(num, sizeof num, "\",le=\"%g\"} %llu\n", s_buckets[k],
+                         (unsigned long long)cum);
+            } else {
+                snprintf(num, sizeof num, "\",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
+            }
+            s_text(b, num);
+        }
+        s_text(b, name);
+        s_text(b, "_sum{");
+        s_text(b, label);
+        s_text(b, "=\"");
+        s_label(b, h->key);
+        snprintf(num, sizeof num, "\"} %.6f\n", h->sum);
+        s_text(b, num);
+        s_text(b, name);
+        s_text(b, "_count{");
+        s_text(b, label);
+        s_text(b, "=\"");
+        s_label(b, h->key);
+        snprintf(num, sizeof num, "\"} %llu\n", (unsigned long long)h->count);
+        s_text(b, num);
+    }
+}
+
+char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_t *len)
+{
+    cm_buf_t b;
+    cm_buf_init(&b, 0);
+    char num[64];
+    pthread_mutex_lock(&self->mu);
+
+    s_text(&b, "# HELP crm_http_requests_total HTTP requests by route pattern, method and code.\n"
+               "# TYPE crm_http_requests_total counter\n");
+    for (size_t i = 0; i < self->http.n_counters; i++) {
+        const struct s_counter *c = &self->http.counters[i];
+        s_text(&b, "crm_http_requests_total{route=\"");
+        s_label(&b, c->a);
+        s_text(&b, "\",method=\"");
+        s_label(&b, c->b);
+        snprintf(num, sizeof num, "\",code=\"%d\"} %llu\n", c->code, (unsigned long long)c->n);
+        s_text(&b, num);
+    }
+    s_text(&b, "# HELP crm_http_request_duration_seconds HTTP request latency by route pattern.\n"
+               "# TYPE crm_http_request_duration_seconds histogram\n");
+    s_hists(&b, "crm_http_request_duration_seconds", "route", &self->http);
+
+    s_text(&b, "# HELP crm_bus_requests_total Bus requests by service and reply status.\n"
+               "# TYPE crm_bus_requests_total counter\n");
+    for (size_t i = 0; i < self->bus.n_counters; i++) {
+        const struct s_counter *c = &self->bus.counters[i];
+        s_text(&b, "crm_bus_requests_total{service=\"");
+        s_label(&b, c->a);
+        s_text(&b, "\",status=\"");
+        s_label(&b, c->b);
+        snprintf(num, sizeof num, "\"} %llu\n", (unsigned long long)c->n);
+        s_text(&b, num);
+    }
+    s_text(&b, "# HELP crm_bus_request_duration_seconds Bus request latency by service.\n"
+               "# TYPE crm_bus_request_duration_seconds histogram\n");
+    s_hists(&b, "crm_bus_request_duration_seconds", "service", &self->bus);
+
+    s_text(&b, "# HELP crm_http_in_flight HTTP requests being handled.\n"
+               "# TYPE crm_http_in_flight gauge\n");
+    snprintf(num, sizeof num, "crm_http_in_flight %ld\n", self->in_flight);
+    s_text(&b, num);
+    pthread_mutex_unlock(&self->mu);
+
+    s_text(&b, "# HELP crm_auth_cache_entries API keys in the authentication cache.\n"
+               "# TYPE crm_auth_cache_entries gauge\n");
+    snprintf(num, sizeof num, "crm_auth_cache_entries %zu\n", auth_entries);
+    s_text(&b, num);
+    return cm_buf_steal(&b, len);
+}

@@ -1,0 +1,383 @@
+/* OpenAPI document from the route table and message descriptors. */
+#include "gateway_openapi.h"
+#include "gateway_call.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#define REF_PREFIX "#/components/schemas/"
+
+static json_t *s_ref(const char *name)
+{
+    char ref[256];
+    snprintf(ref, sizeof ref, REF_PREFIX "%s", name);
+    return json_pack("{s:s}", "$ref", ref);
+}
+
+static void s_add_message(json_t *schemas, const ProtobufCMessageDescriptor *desc);
+
+static void s_add_enum(json_t *schemas, const ProtobufCEnumDescriptor *desc)
+{
+    if (json_object_get(schemas, desc->name))
+        return;
+    json_t *values = json_array();
+    for (unsigned i = 0; i < desc->n_values; i++) {
+        char name[128];
+        if (cm_pbjson_enum_name(desc, desc->values[i].value, name, sizeof name))
+            json_array_append_new(values, json_string(name));
+    }
+    json_object_set_new(schemas, desc->name,
+                        json_pack("{s:s, s:o}", "type", "string", "enum", values));
+}
+
+/* The schema of one value of a field (not the array around a repeated one). */
+static json_t *s_value_schema(json_t *schemas, const ProtobufCFieldDescriptor *f)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return json_pack("{s:s, s:s}", "type", "integer", "format", "int32");
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return json_pack("{s:s, s:s, s:i}", "type", "integer", "format", "int64", "minimum", 0);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        return json_pack("{s:s, s:s}", "type", "string", "format", "int64");
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return json_pack("{s:s, s:s}", "type", "string", "format", "uint64");
+    case PROTOBUF_C_TYPE_FLOAT:
+        return json_pack("{s:s, s:s}", "type", "number", "format", "float");
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return json_pack("{s:s, s:s}", "type", "number", "format", "double");
+    case PROTOBUF_C_TYPE_BOOL:
+        return json_pack("{s:s}", "type", "boolean");
+    case PROTOBUF_C_TYPE_STRING:
+        return json_pack("{s:s}", "type", "string");
+    case PROTOBUF_C_TYPE_BYTES:
+        return json_pack("{s:s, s:s}", "type", "string", "format", "byte");
+    case PROTOBUF_C_TYPE_ENUM: {
+        const ProtobufCEnumDescriptor *ed = f->descriptor;
+        s_add_enum(schemas, ed);
+        return s_ref(ed->name);
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessageDescriptor *md = f->descriptor;
+        if (cm_pbjson_is_wrapper(md)) {
+            /* Written as its bare value; null or absent means unset. */
+            json_t *s = s_value_schema(schemas, &md->fields[0]);
+            json_object_set_new(s, "nullable", json_true());
+            return s;
+        }
+        s_add_message(schemas, md);
+        return json_pack("{s:[o], s:b}", "allOf", s_ref(md->name), "nullable", 1);
+    }
+    }
+    return json_object();
+}
+
+static json_t *s_field_schema(json_t *schemas, const ProtobufCFieldDescriptor *f)
+{
+    json_t *v = s_value_schema(schemas, f);
+    if (f->label != PROTOBUF_C_LABEL_REPEATED)
+        return v;
+    /* A repeated message's items are never null. */
+    json_object_del(v, "nullable");
+    if (json_object_get(v, "allOf")) {
+        json_t *ref = json_incref(json_array_get(json_object_get(v, "allOf"), 0));
+        json_decref(v);
+        v = ref;
+    }
+    return json_pack("{s:s, s:o}", "type", "array", "items", v);
+}
+
+static void s_add_message(json_t *schemas, const ProtobufCMessageDescriptor *desc)
+{
+    if (json_object_get(schemas, desc->name))
+        return;
+    /* Placed first so that recursive types stop here. */
+    json_t *props = json_object();
+    json_object_set_new(
+        schemas, desc->name,
+        json_pack("{s:s, s:o, s:b}", "type", "object", "properties", props,
+                  "additionalProperties", 0));
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        char camel[128];
+        cm_pbjson_camel(f->name, camel, sizeof camel);
+        json_object_set_new(props, camel, s_field_schema(schemas, f));
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Operations                                                              */
+
+static json_t *s_header_param(const char *name, const char *description, json_t *schema)
+{
+    return json_pack("{s:s, s:s, s:s, s:b, s:o}", "name", name, "in", "header", "description",
+                     description, "required", 0, "schema", schema);
+}
+
+static json_t *s_json_content(json_t *schema)
+{
+    return json_pack("{s:{s:o}}", "application/json; charset=utf-8", "schema", schema);
+}
+
+/* True when a request field is set from the path of route. */
+static bool s_in_path(const struct gateway_route *r, const char *field)
+{
+    char want[80];
+    snprintf(want, sizeof want, "{%s}", field);
+    return strstr(r->pattern, want) != NULL;
+}
+
+static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
+{
+    json_t *params = json_array();
+    /* Path parameters, in pattern order. */
+    for (const char *p = strchr(r->pattern, '{'); p; p = strchr(p + 1, '{')) {
+        const char *close = strchr(p, '}');
+        if (!close)
+            break;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(close - p - 1), p + 1);
+        json_array_append_new(
+            params, json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "name", name, "in", "path",
+                              "required", 1, "schema", "type", "string", "pattern",
+                              "^[A-Za-z0-9_-]{1,64}$"));
+    }
+    if (r->kind == GATEWAY_ROUTE_BUS && !r->body) {
+        for (unsigned i = 0; i < r->request->n_fields; i++) {
+            const ProtobufCFieldDescriptor *f = &r->request->fields[i];
+            if (s_in_path(r, f->name))
+                continue;
+            if (f->type == PROTOBUF_C_TYPE_MESSAGE && !cm_pbjson_is_wrapper(f->descriptor))
+                continue;
+            char camel[128];
+            cm_pbjson_camel(f->name, camel, sizeof camel);
+            json_t *schema = s_field_schema(schemas, f);
+            json_object_del(schema, "nullable");
+            json_t *q = json_pack("{s:s, s:s, s:b, s:o}", "name", camel, "in", "query",
+                                  "required", 0, "schema", schema);
+            if (f->label == PROTOBUF_C_LABEL_REPEATED)
+                json_object_set_new(q, "explode", json_true());
+            json_array_append_new(params, q);
+        }
+    }
+    json_array_append_new(params,
+                          s_header_param("X-Request-Id",
+                                         "Your id for the request (1-64 of A-Z a-z 0-9 . _ -), "
+                                         "echoed back; one is made up when absent or invalid.",
+                                         json_pack("{s:s, s:s}", "type", "string", "pattern",
+                                                   "^[A-Za-z0-9._-]{1,64}$")));
+    if (r->kind != GATEWAY_ROUTE_BUS)
+        return params;
+    json_array_append_new(
+        params, s_header_param("X-Channel", "Where the change comes from: api (default), ui, "
+                                            "import, booking or store.",
+                               json_pack("{s:s, s:[s,s,s,s,s]}", "type", "string", "enum", "api",
+                                         "ui", "import", "booking", "store")));
+    if (strcmp(r->method, "GET"))
+        json_array_append_new(
+            params,
+            s_header_param("Idempotency-Key",
+                           "Makes a retried request take effect once (at most 128 characters).",
+                           json_pack("{s:s, s:i}", "type", "string", "maxLength",
+                                     GATEWAY_MAX_IDEMPOTENCY_KEY)));
+    const ProtobufCFieldDescriptor *ef =
+        protobuf_c_message_descriptor_get_field_by_name(r->request, "etag");
+    if (ef && ef->type == PROTOBUF_C_TYPE_STRING)
+        json_array_append_new(
+            params, s_header_param("If-Match",
+                                   "The ETag the change is based on; a stale one gets 412.",
+                                   json_pack("{s:s}", "type", "string")));
+    if (r->flags & GATEWAY_RAW_REPLY)
+        json_array_append_new(
+            params, s_header_param("If-None-Match", "An ETag you hold; unchanged content gets 304.",
+                                   json_pack("{s:s}", "type", "string")));
+    return params;
+}
+
+static json_t *s_request_body(json_t *schemas, const struct gateway_route *r)
+{
+    if (r->kind != GATEWAY_ROUTE_BUS || !r->body)
+        return NULL;
+    if (r->flags & GATEWAY_RAW_BODY) {
+        json_t *content = json_object();
+        const char *types = r->body_types ? r->body_types : "application/octet-stream";
+        for (const char *t = types; *t;) {
+            size_t len = strcspn(t, ",");
+            char type[128];
+            snprintf(type, sizeof type, "%.*s", (int)len, t);
+            json_object_set_new(content, type,
+                                json_pack("{s:{s:s, s:s}}", "schema", "type", "string", "format",
+                                          "binary"));
+            t += len;
+            if (*t == ',')
+                t++;
+        }
+        return json_pack("{s:b, s:o}", "required", 1, "content", content);
+    }
+    const ProtobufCMessageDescriptor *md = r->request;
+    if (strcmp(r->body, "*")) {
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(r->request, r->body);
+        md = f->descriptor;
+    }
+    s_add_message(schemas, md);
+    return json_pack("{s:b, s:o}", "required", 1, "content", s_json_content(s_ref(md->name)));
+}
+
+static json_t *s_responses(json_t *schemas, const struct gateway_route *r)
+{
+    json_t *resp = json_object();
+    char code[8];
+    snprintf(code, sizeof code, "%d", r->success);
+    json_t *ok = json_object();
+    switch (r->kind) {
+    case GATEWAY_ROUTE_HEALTHZ:
+        json_object_set_new(ok, "description", json_string("The gateway is up."));
+        json_object_set_new(ok, "content",
+                            s_json_content(json_pack("{s:s, s:{s:{s:s}}}", "type", "object",
+                                                     "properties", "status", "type", "string")));
+        break;
+    case GATEWAY_ROUTE_READYZ: {
+        json_t *schema = json_pack("{s:s, s:{s:{s:s}, s:{s:s, s:{s:s}}}}", "type", "object",
+                                   "properties", "status", "type", "string", "failing", "type",
+                                   "array", "items", "type", "string");
+        json_object_set_new(ok, "description", json_string("Every service answers."));
+        json_object_set_new(ok, "content", s_json_content(json_incref(schema)));
+        json_object_set_new(
+            resp, "503",
+            json_pack("{s:s, s:o}", "description", "A service does not answer; see failing.",
+                      "content", s_json_content(schema)));
+        break;
+    }
+    case GATEWAY_ROUTE_METRICS:
+        json_object_set_new(ok, "description", json_string("Prometheus text format 0.0.4."));
+        json_object_set_new(ok, "content",
+                            json_pack("{s:{s:{s:s}}}", "text/plain; version=0.0.4", "schema",
+                                      "type", "string"));
+        break;
+    case GATEWAY_ROUTE_OPENAPI:
+        json_object_set_new(ok, "description", json_string("This document."));
+        json_object_set_new(ok, "content", s_json_content(json_pack("{s:s}", "type", "object")));
+        break;
+    case GATEWAY_ROUTE_BUS:
+        if (r->success == 204) {
+            json_object_set_new(ok, "description", json_string("Done; no content."));
+        } else if (r->flags & GATEWAY_RAW_REPLY) {
+            json_object_set_new(ok, "description",
+                                json_string("The bytes, with their Content-Type and an ETag."));
+            json_object_set_new(ok, "content",
+                                json_pack("{s:{s:{s:s, s:s}}}", "*/*", "schema", "type", "string",
+                                          "format", "binary"));
+            json_object_set_new(resp, "304",
+                                json_pack("{s:s}", "description", "Not modified (If-None-Match)."));
+        } else {
+            s_add_message(schemas, r->response);
+            json_object_set_new(ok, "description", json_string(r->response->name));
+            json_object_set_new(ok, "content", s_json_content(s_ref(r->response->name)));
+        }
+        json_t *headers = json_object();
+        const ProtobufCFieldDescriptor *ef =
+            protobuf_c_message_descriptor_get_field_by_name(r->response, "etag");
+        if ((ef && ef->type == PROTOBUF_C_TYPE_STRING) || (r->flags & GATEWAY_RAW_REPLY))
+            json_object_set_new(headers, "ETag",
+                                json_pack("{s:s, s:{s:s}}", "description",
+                                          "Quoted entity tag; send it back in If-Match.",
+                                          "schema", "type", "string"));
+        if (r->location)
+            json_object_set_new(headers, "Location",
+                                json_pack("{s:s, s:{s:s}}", "description", r->location, "schema",
+                                          "type", "string"));
+        if (json_object_size(headers))
+            json_object_set_new(ok, "headers", headers);
+        else
+            json_decref(headers);
+        break;
+    }
+    json_object_set_new(resp, code, ok);
+    if (!(r->flags & GATEWAY_PUBLIC))
+        json_object_set_new(resp, "401", json_pack("{s:s}", "$ref",
+                                                   "#/components/responses/Error"));
+    json_object_set_new(resp, "default", json_pack("{s:s}", "$ref",
+                                                   "#/components/responses/Error"));
+    return resp;
+}
+
+static json_t *s_operation(json_t *schemas, const struct gateway_route *r)
+{
+    json_t *op = json_object();
+    char id[160];
+    if (r->kind == GATEWAY_ROUTE_BUS) {
+        snprintf(id, sizeof id, "%s.%s", r->service, r->rpc);
+        json_object_set_new(op, "summary", json_string(r->rpc));
+        json_object_set_new(op, "tags", json_pack("[s]", r->service));
+    } else {
+        /* "/readyz" -> "readyz", "/v1/openapi.json" -> "openapi" */
+        const char *base = strrchr(r->pattern, '/') + 1;
+        snprintf(id, sizeof id, "%.*s", (int)strcspn(base, "."), base);
+        json_object_set_new(op, "summary", json_string(id));
+        json_object_set_new(op, "tags", json_pack("[s]", "gateway"));
+    }
+    json_object_set_new(op, "operationId", json_string(id));
+    json_object_set_new(op, "parameters", s_parameters(schemas, r));
+    json_t *body = s_request_body(schemas, r);
+    if (body)
+        json_object_set_new(op, "requestBody", body);
+    json_object_set_new(op, "responses", s_responses(schemas, r));
+    if (r->flags & GATEWAY_PUBLIC)
+        json_object_set_new(op, "security", json_array());
+    return op;
+}
+
+static json_t *s_error_schema(void)
+{
+    return json_pack(
+        "{s:s, s:{s:{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:{s:s, s:{s:{s:s}, s:{s:s}, "
+        "s:{s:s}, s:{s:s}}}}}}}}",
+        "type", "object", "properties", "error", "type", "object", "properties", "code", "type",
+        "integer", "status", "type", "string", "message", "type", "string", "details", "type",
+        "array", "items", "type", "object", "properties", "field", "type", "string",
+        "description", "type", "string", "reason", "type", "string", "resourceId", "type",
+        "string");
+}
+
+json_t *gateway_openapi_build(const struct gateway_route *routes, size_t n)
+{
+    json_t *schemas = json_object();
+    json_t *paths = json_object();
+    json_object_set_new(schemas, "Error", s_error_schema());
+    for (size_t i = 0; i < n; i++) {
+        const struct gateway_route *r = &routes[i];
+        json_t *item = json_object_get(paths, r->pattern);
+        if (!item) {
+            item = json_object();
+            json_object_set_new(paths, r->pattern, item);
+        }
+        char method[16];
+        size_t k = 0;
+        for (; r->method[k] && k + 1 < sizeof method; k++)
+            method[k] = (char)tolower((unsigned char)r->method[k]);
+        method[k] = '\0';
+        json_object_set_new(item, method, s_operation(schemas, r));
+    }
+    json_t *doc = json_pack(
+        "{s:s, s:{s:s, s:s, s:s}, s:[{s:[]}], s:o, s:{s:o, s:{s:{s:s, s:s}}, s:{s:{s:s, s:o}}}}",
+        "openapi", "3.0.3", "info", "title", "CRM API", "version", "1",
+        "description",
+        "Customer management over HTTP/JSON. Names follow the proto3 JSON mapping "
+        "(lowerCamelCase); int64 values are strings. Errors follow AIP-193. This document is "
+        "generated by the gateway from its route table and the protobuf descriptors.",
+        "security", "bearerAuth", "paths", paths, "components", "schemas", schemas,
+        "securitySchemes", "bearerAuth", "type", "http", "scheme", "bearer", "responses",
+        "Error", "description", "Error (AIP-193)", "content",
+        s_json_content(s_ref("Error")));
+    return doc;
+}

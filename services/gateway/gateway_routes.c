@@ -1,0 +1,260 @@
+/* The route table and path matching. */
+#include "gateway_routes.h"
+#include "customers.pb-c.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* One bus method: service, rpc, request and response types (C prefixes). */
+#define RPC(svc, name, req, resp)                                                                  \
+    .kind = GATEWAY_ROUTE_BUS, .service = svc, .rpc = name, .request = &req##__descriptor,        \
+    .response = &resp##__descriptor
+#define CUSTOMERS(name, req, resp) RPC("customers", name, req, resp)
+
+const struct gateway_route gateway_routes[] = {
+    /* The gateway's own. */
+    {"GET", "/healthz", .kind = GATEWAY_ROUTE_HEALTHZ, .flags = GATEWAY_PUBLIC, .success = 200},
+    {"GET", "/readyz", .kind = GATEWAY_ROUTE_READYZ, .flags = GATEWAY_PUBLIC, .success = 200},
+    {"GET", "/metrics", .kind = GATEWAY_ROUTE_METRICS, .flags = GATEWAY_PUBLIC, .success = 200},
+    {"GET", "/v1/openapi.json", .kind = GATEWAY_ROUTE_OPENAPI, .flags = GATEWAY_PUBLIC,
+     .success = 200},
+
+    /* customers */
+    {"POST", "/v1/customers", CUSTOMERS("CreateCustomer", crm__create_customer_request, crm__customer),
+     .body = "customer", .success = 201, .location = "/v1/customers/{id}"},
+    {"GET", "/v1/customers", CUSTOMERS("ListCustomers", crm__list_customers_request, crm__list_customers_response),
+     .success = 200},
+    {"POST", "/v1/customers:batchDelete", CUSTOMERS("BatchDeleteCustomers", crm__batch_delete_customers_request, crm__batch_delete_customers_response),
+     .body = "*", .success = 200},
+    {"GET", "/v1/customers/{id}", CUSTOMERS("GetCustomer", crm__get_customer_request, crm__customer),
+     .success = 200},
+    {"PATCH", "/v1/customers/{id}", CUSTOMERS("UpdateCustomer", crm__update_customer_request, crm__customer),
+     .body = "customer", .success = 200},
+    {"DELETE", "/v1/customers/{id}", CUSTOMERS("DeleteCustomer", crm__delete_customer_request, crm__empty),
+     .success = 204},
+    {"PUT", "/v1/customers/{id}/photo", CUSTOMERS("PutPhoto", crm__put_photo_request, crm__photo),
+     .body = "data", .flags = GATEWAY_RAW_BODY, .success = 200, .omit = "data",
+     .max_body = 2097152, .body_types = "image/jpeg,image/png,image/webp"},
+    {"GET", "/v1/customers/{id}/photo", CUSTOMERS("GetPhoto", crm__get_photo_request, crm__photo),
+     .flags = GATEWAY_RAW_REPLY, .success = 200},
+    {"DELETE", "/v1/customers/{id}/photo", CUSTOMERS("DeletePhoto", crm__delete_photo_request, crm__empty),
+     .success = 204},
+    {"GET", "/v1/customers/{id}/audit", CUSTOMERS("ListAudit", crm__list_audit_request, crm__list_audit_response),
+     .success = 200},
+    {"GET", "/v1/groups", CUSTOMERS("ListGroups", crm__list_groups_request, crm__list_groups_response),
+     .success = 200},
+    {"POST", "/v1/groups", CUSTOMERS("CreateGroup", crm__create_group_request, crm__group),
+     .body = "group", .success = 201, .location = "/v1/groups/{id}"},
+    {"GET", "/v1/groups/{id}", CUSTOMERS("GetGroup", crm__get_group_request, crm__group),
+     .success = 200},
+    {"PATCH", "/v1/groups/{id}", CUSTOMERS("UpdateGroup", crm__update_group_request, crm__group),
+     .body = "group", .success = 200},
+    {"DELETE", "/v1/groups/{id}", CUSTOMERS("DeleteGroup", crm__delete_group_request, crm__empty),
+     .success = 204},
+    {"GET", "/v1/tags", CUSTOMERS("ListTags", crm__list_tags_request, crm__list_tags_response),
+     .success = 200},
+    {"GET", "/v1/settings", CUSTOMERS("GetSettings", crm__get_settings_request, crm__settings),
+     .success = 200},
+    {"PATCH", "/v1/settings", CUSTOMERS("UpdateSettings", crm__update_settings_request, crm__settings),
+     .body = "settings", .success = 200},
+};
+const size_t gateway_n_routes = sizeof gateway_routes / sizeof gateway_routes[0];
+
+/* ---------------------------------------------------------------------- */
+/* Helpers                                                                 */
+
+bool gateway_request_id_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok || n == 64)
+            return false;
+    }
+    return n > 0;
+}
+
+static int s_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+long gateway_percent_decode(const char *s, size_t len, bool plus_space, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= len)
+                return -1;
+            int hi = s_hex(s[i + 1]), lo = s_hex(s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+' && plus_space) {
+            c = ' ';
+        }
+        if (c == '\0' || o + 1 >= size)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+/* True for 1..64 of [A-Za-z0-9_-]. */
+static bool s_id_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
+        if (!ok || n == GATEWAY_MAX_ID)
+            return false;
+    }
+    return n > 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Matching                                                                */
+
+/* Next segment of a path or pattern at *p (just after a '/'): start and length;
+ * advances *p past it and its trailing slash. */
+static void s_segment(const char **p, const char **seg, size_t *len)
+{
+    const char *s = *p;
+    const char *e = strchr(s, '/');
+    if (!e)
+        e = s + strlen(s);
+    *seg = s;
+    *len = (size_t)(e - s);
+    *p = *e ? e + 1 : e;
+}
+
+/* Matches path against pattern structurally; fills the raw parameter spans.
+ * Returns the number of parameters, or -1 when the pattern does not fit. */
+static int s_fit(const char *pattern, const char *path, size_t path_len, const char **raw,
+                 size_t *raw_len, const char **names, size_t *name_len)
+{
+    /* Both start with '/'; walk them segment by segment. */
+    const char *pp = pattern + 1;
+    const char *end = path + path_len;
+    const char *sp = path + 1;
+    int np = 0;
+    for (;;) {
+        bool pat_done = *pp == '\0';
+        bool path_done = sp >= end;
+        if (pat_done || path_done)
+            return pat_done && path_done ? np : -1;
+        const char *pseg;
+        size_t plen;
+        s_segment(&pp, &pseg, &plen);
+        const char *e = memchr(sp, '/', (size_t)(end - sp));
+        if (!e)
+            e = end;
+        const char *seg = sp;
+        size_t slen = (size_t)(e - sp);
+        sp = e < end ? e + 1 : end;
+        /* A path ending in "/x/" left sp at end with nothing after: the
+         * caller strips one trailing slash, so an empty segment is a miss. */
+        if (e < end && sp == end)
+            return -1;
+        if (plen > 2 && pseg[0] == '{') {
+            const char *close = memchr(pseg, '}', plen);
+            if (!close)
+                return -1;
+            size_t verb_len = plen - (size_t)(close + 1 - pseg); // ":merge" or 0
+            if (slen <= verb_len || memcmp(seg + slen - verb_len, close + 1, verb_len) != 0)
+                return -1;
+            if (np == GATEWAY_MAX_PARAMS)
+                return -1;
+            names[np] = pseg + 1;
+            name_len[np] = (size_t)(close - pseg - 1);
+            raw[np] = seg;
+            raw_len[np] = slen - verb_len;
+            np++;
+        } else if (plen != slen || memcmp(pseg, seg, slen) != 0) {
+            return -1;
+        }
+    }
+}
+
+static void s_allow_add(char *allow, size_t size, const char *method)
+{
+    /* Each method once. */
+    size_t mlen = strlen(method);
+    for (const char *p = allow; (p = strstr(p, method)) != NULL; p += mlen)
+        if ((p == allow || p[-1] == ' ') && (p[mlen] == ',' || p[mlen] == '\0'))
+            return;
+    size_t n = strlen(allow);
+    snprintf(allow + n, size - n, "%s%s", n ? ", " : "", method);
+}
+
+enum gateway_match_result gateway_routes_match(const struct gateway_route *routes, size_t n,
+                                               const char *method, const char *path,
+                                               struct gateway_match *m)
+{
+    memset(m, 0, sizeof *m);
+    if (path[0] != '/')
+        return GATEWAY_MATCH_NO_ROUTE;
+    size_t path_len = strlen(path);
+    if (path_len > 1 && path[path_len - 1] == '/')
+        path_len--;
+    const char *want = strcmp(method, "HEAD") ? method : "GET";
+    const struct gateway_route *hit = NULL;
+    const char *raw[GATEWAY_MAX_PARAMS], *names[GATEWAY_MAX_PARAMS];
+    size_t raw_len[GATEWAY_MAX_PARAMS], name_len[GATEWAY_MAX_PARAMS];
+    int np = -1;
+    bool fits = false;
+    for (size_t i = 0; i < n && !hit; i++) {
+        const char *r[GATEWAY_MAX_PARAMS], *nm[GATEWAY_MAX_PARAMS];
+        size_t rl[GATEWAY_MAX_PARAMS], nl[GATEWAY_MAX_PARAMS];
+        int k = s_fit(routes[i].pattern, path, path_len, r, rl, nm, nl);
+        if (k < 0)
+            continue;
+        fits = true;
+        if (strcmp(routes[i].method, want))
+            continue;
+        hit = &routes[i];
+        np = k;
+        memcpy(raw, r, sizeof r);
+        memcpy(raw_len, rl, sizeof rl);
+        memcpy(names, nm, sizeof nm);
+        memcpy(name_len, nl, sizeof nl);
+    }
+    if (!hit) {
+        if (!fits)
+            return GATEWAY_MATCH_NO_ROUTE;
+        /* Collect the methods of every route whose pattern fits. */
+        for (size_t i = 0; i < n; i++) {
+            const char *r[GATEWAY_MAX_PARAMS], *nm[GATEWAY_MAX_PARAMS];
+            size_t rl[GATEWAY_MAX_PARAMS], nl[GATEWAY_MAX_PARAMS];
+            if (s_fit(routes[i].pattern, path, path_len, r, rl, nm, nl) < 0)
+                continue;
+            s_allow_add(m->allow, sizeof m->allow, routes[i].method);
+            if (!strcmp(routes[i].method, "GET"))
+                s_allow_add(m->allow, sizeof m->allow, "HEAD");
+        }
+        return GATEWAY_MATCH_NO_METHOD;
+    }
+    m->route = hit;
+    m->n_params = (size_t)np;
+    for (int i = 0; i < np; i++) {
+        snprintf(m->params[i].name, sizeof m->params[i].name, "%.*s", (int)name_len[i], names[i]);
+        if (gateway_percent_decode(raw[i], raw_len[i], false, m->params[i].value,
+                                   sizeof m->params[i].value) < 0 ||
+            !s_id_valid(m->params[i].value))
+            return GATEWAY_MATCH_BAD_PARAM;
+    }
+    return GATEWAY_MATCH_OK;
+}

@@ -1,0 +1,83 @@
+/* The route table: every HTTP route the gateway serves, as data, and the
+ * matcher that finds the route for a method and a raw path. A new service's
+ * endpoints are one line each in gateway_routes.c. */
+#ifndef GATEWAY_ROUTES_H
+#define GATEWAY_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <protobuf-c/protobuf-c.h>
+
+enum gateway_route_kind {
+    GATEWAY_ROUTE_BUS = 0, // turned into a bus request to service/rpc
+    GATEWAY_ROUTE_HEALTHZ, // answered by the gateway itself
+    GATEWAY_ROUTE_READYZ,  // asks every configured service for "<service>.Health"
+    GATEWAY_ROUTE_METRICS,
+    GATEWAY_ROUTE_OPENAPI,
+};
+
+enum {
+    GATEWAY_PUBLIC = 1 << 0,    // no Authorization needed
+    GATEWAY_RAW_BODY = 1 << 1,  // the body is bytes for field `body`; Content-Type goes into
+                                // the request's `content_type`
+    GATEWAY_RAW_REPLY = 1 << 2, // the reply's `data` is sent as is, with its `content_type`
+};
+
+struct gateway_route {
+    const char *method;  // "GET", "POST", "PUT", "PATCH", "DELETE"
+    const char *pattern; // "/v1/customers/{id}"; `{name}` is one path segment set into the
+                         // request field `name`, and may carry a custom verb: "{id}:merge"
+    enum gateway_route_kind kind;
+    const char *service; // "customers"
+    const char *rpc;     // "GetCustomer"; the bus method is "<service>.<rpc>"
+    const ProtobufCMessageDescriptor *request;  // borrowed (generated code)
+    const ProtobufCMessageDescriptor *response; // borrowed (generated code)
+    const char *body;     // NULL: no body; "*": the body is the whole request; else the request
+                          // field (proto name) the body fills
+    unsigned flags;       // GATEWAY_*
+    int success;          // HTTP code on OK: 200, 201 (creates) or 204 (crm.Empty replies)
+    const char *location; // for creates: "/v1/customers/{id}", filled from the reply's fields
+    const char *omit;     // reply field (proto name) left out of the JSON: PutPhoto's data
+    size_t max_body;      // 0: the configured max_body_bytes
+    const char *body_types; // RAW_BODY: accepted media types, for the OpenAPI document
+};
+
+extern const struct gateway_route gateway_routes[];
+extern const size_t gateway_n_routes;
+
+#define GATEWAY_MAX_PARAMS 4
+#define GATEWAY_MAX_ID 64
+
+enum gateway_match_result {
+    GATEWAY_MATCH_OK = 0,
+    GATEWAY_MATCH_NO_ROUTE,   // 404: no pattern fits the path
+    GATEWAY_MATCH_NO_METHOD,  // 405: a pattern fits, not with this method; see allow
+    GATEWAY_MATCH_BAD_PARAM,  // 404: a path parameter is not a valid id
+};
+
+struct gateway_match {
+    const struct gateway_route *route; // borrowed (table); set when OK or BAD_PARAM
+    size_t n_params;
+    struct {
+        char name[32];                  // the pattern's name, a request field
+        char value[GATEWAY_MAX_ID + 1]; // percent-decoded
+    } params[GATEWAY_MAX_PARAMS];
+    char allow[96]; // NO_METHOD: "GET, HEAD, PATCH, DELETE"
+};
+
+/* Finds the route for method and path (raw, percent-encoded, no query) in
+ * routes[0..n). HEAD matches GET routes. One trailing slash is ignored. Path
+ * parameters are percent-decoded and must be 1..64 of [A-Za-z0-9_-]. */
+enum gateway_match_result gateway_routes_match(const struct gateway_route *routes, size_t n,
+                                               const char *method, const char *path,
+                                               struct gateway_match *m);
+
+/* True for 1..64 characters of [A-Za-z0-9._-]: a client's X-Request-Id. */
+bool gateway_request_id_valid(const char *s);
+
+/* Decodes %XX escapes (and '+' as a space when plus_space) of s[0..len) into
+ * out (size bytes). Returns the decoded length, or -1 on a bad escape, a NUL
+ * byte, or when out is too small. */
+long gateway_percent_decode(const char *s, size_t len, bool plus_space, char *out, size_t size);
+
+#endif
