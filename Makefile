@@ -6,9 +6,10 @@ SERVICES := broker gateway customers
 TOOLS    := crmctl
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+# override: a CFLAGS given on the command line (make asan) keeps the warnings.
+override CFLAGS += -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wno-missing-field-initializers -fno-strict-aliasing
-CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilibshared -I$(BUILD)/gen \
+override CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilibshared -I$(BUILD)/gen \
             -I/usr/include/postgresql -MMD -MP
 LDLIBS   += -lprotobuf-c -lzmq -lpq -ljansson -lutf8proc -lsodium -lpthread -lm
 LDLIBS_gateway := -lmicrohttpd

@@ -28,7 +28,7 @@ trap 'rc=$?; [[ $state == stopped ]] || s_stop "$rc"' EXIT
 
 if pid=$(s_supervisor_pid); then
     echo "run: CRM already runs from $CRM_DATA_DIR (supervisord pid $pid)." >&2
-    echo "run: stop that one first (Ctrl-C where it runs, or: supervisorctl -c $STACK_SUPERVISOR_CONF shutdown)." >&2
+    echo "run: stop that one first (Ctrl-C where it runs, or: supervisorctl -c $(printf '%q' "$STACK_SUPERVISOR_CONF") shutdown)." >&2
     state=stopped # not ours to stop
     exit 1
 fi
@@ -69,7 +69,7 @@ fi
 cat <<EOF
   Data:      $CRM_DATA_DIR
   Logs:      $STACK_LOG_DIR/
-  Control:   supervisorctl -c $STACK_SUPERVISOR_CONF status
+  Control:   supervisorctl -c $(printf '%q' "$STACK_SUPERVISOR_CONF") status
 Press Ctrl-C to stop.
 EOF
 

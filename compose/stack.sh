@@ -471,7 +471,7 @@ stack_report() {
 stack_wait_ready() {
     local deadline=$((SECONDS + ${1:-60}))
     while ((SECONDS < deadline)); do
-        if curl -fsS -o /dev/null -m 2 "$STACK_URL/readyz" 2>/dev/null; then
+        if curl -fsS --noproxy '*' -o /dev/null -m 2 "$STACK_URL/readyz" 2>/dev/null; then
             return 0
         fi
         if [[ -n ${STACK_SUPERVISOR_PID:-} ]] && ! s_alive "$STACK_SUPERVISOR_PID"; then

@@ -279,8 +279,10 @@ static int s_drain_parked(cm_events_sub_t *self, int *count)
         if (rc)
             break;
     }
-    memmove(self->buf, self->buf + used, (self->buf_len - used) * sizeof *self->buf);
-    self->buf_len -= used;
+    if (used) {
+        memmove(self->buf, self->buf + used, (self->buf_len - used) * sizeof *self->buf);
+        self->buf_len -= used;
+    }
     return rc;
 }
 

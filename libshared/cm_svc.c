@@ -61,6 +61,7 @@ void cm_call_fail(struct cm_call *call, cm_err_t err, const char *fmt, ...)
     va_end(ap);
 }
 
+CM_PRINTF(5, 0)
 static void s_add_violation(struct cm_call *call, const char *field, const char *reason,
                             const char *resource_id, const char *fmt, va_list ap)
 {

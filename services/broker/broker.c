@@ -25,6 +25,7 @@
 
 #define S_BATCH 1000          /* messages handled per socket per wake-up */
 #define S_STOP_CHECK_MS 100   /* longest poll, so a stop flag set by a thread is seen */
+#define S_PURGE_GAP_MS 10     /* deadlines are checked at most this often */
 #define S_LINGER_MS 1000      /* on close: flush what is pending, never hang */
 #define S_RETRY_KEEP_MS 60000 /* remember a retried request this long past its deadline */
 #define S_BUCKETS 1024        /* worker hash table size */
@@ -88,6 +89,7 @@ struct broker {
     struct s_retry *retries; // owned
     int64_t heartbeat_at;    // mono ms
     int64_t purge_at;        // unix ms: earliest deadline of a queued request
+    int64_t purged_at;       // unix ms: last walk over the queues
 };
 
 /* ---------------------------------------------------------------------- */
@@ -712,22 +714,22 @@ static void s_client_message(broker_t *self, struct s_parts *p)
         cm_log_warn("dropped a malformed client message");
         return;
     }
-    char *service = s_part_service(&p->part[3]);
-    if (!service) {
-        s_answer(self, client, "", NULL, CRM__STATUS__STATUS_INVALID_ARGUMENT,
-                 "invalid service name", NULL, 0);
-        return;
-    }
     zmq_msg_t empty;
     zmq_msg_init(&empty);
     zmq_msg_t *header = &p->part[4], *body = p->n >= 6 ? &p->part[5] : &empty;
     Crm__RequestHeader *h =
         crm__request_header__unpack(NULL, zmq_msg_size(header), zmq_msg_data(header));
+    char *service = s_part_service(&p->part[3]);
+    const char *reply_service = service ? service : "";
     int64_t now = cm_now_ms();
-    if (!h || h->deadline_unix_ms < 0) {
-        cm_log_debug("invalid request header service=%s", service);
-        s_answer(self, client, service, NULL, CRM__STATUS__STATUS_INVALID_ARGUMENT,
-                 h ? "negative deadline" : "request header does not decode", NULL, 0);
+    const char *invalid = !h                        ? "request header does not decode"
+                          : !service                ? "invalid service name"
+                          : h->deadline_unix_ms < 0 ? "negative deadline"
+                                                    : NULL;
+    if (invalid) {
+        cm_log_debug("invalid request service=%s: %s", reply_service, invalid);
+        s_answer(self, client, reply_service, h ? h->request_id : NULL,
+                 CRM__STATUS__STATUS_INVALID_ARGUMENT, invalid, NULL, 0);
         goto out;
     }
     s_log_req(h->request_id);
@@ -813,6 +815,18 @@ static void s_purge(broker_t *self)
         }
     }
     self->purge_at = next;
+    self->purged_at = now;
+}
+
+/* When the queues are next due for a walk: the earliest deadline, but never
+ * sooner than S_PURGE_GAP_MS after the last walk, which with many queued
+ * requests is not cheap. */
+static int64_t s_purge_due(const broker_t *self)
+{
+    if (self->purge_at == INT64_MAX)
+        return INT64_MAX;
+    int64_t gap = self->purged_at + S_PURGE_GAP_MS;
+    return self->purge_at > gap ? self->purge_at : gap;
 }
 
 /* Heartbeats every worker, drops the silent and the unreachable ones, and
@@ -958,8 +972,8 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
     self->heartbeat_at = cm_mono_ms() + CM_MDP_HEARTBEAT_MS;
     while (!*stop) {
         int64_t wait = self->heartbeat_at - cm_mono_ms();
-        if (self->purge_at != INT64_MAX) {
-            int64_t to_purge = self->purge_at - cm_now_ms();
+        if (s_purge_due(self) != INT64_MAX) {
+            int64_t to_purge = s_purge_due(self) - cm_now_ms();
             if (to_purge < wait)
                 wait = to_purge;
         }
@@ -997,7 +1011,7 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
             s_heartbeat(self);
             self->heartbeat_at = cm_mono_ms() + CM_MDP_HEARTBEAT_MS;
         }
-        if (cm_now_ms() >= self->purge_at)
+        if (cm_now_ms() >= s_purge_due(self))
             s_purge(self);
     }
     if (rc == 0)

@@ -148,12 +148,7 @@ void customers_events_heartbeat(cm_db_t *db, struct cm_events_pub *pub)
 {
     if (cm_db_connect(db))
         return;
-    uint64_t seq = s_max_seq(db);
-    Crm__Event ev = CRM__EVENT__INIT;
-    ev.stream = CUSTOMERS_STREAM;
-    ev.type = "stream.heartbeat";
-    ev.seq = seq;
-    if (cm_events_pub_send(pub, &ev))
+    if (cm_events_pub_heartbeat(pub, CUSTOMERS_STREAM, s_max_seq(db)))
         cm_log_warn("could not publish heartbeat");
 }
 

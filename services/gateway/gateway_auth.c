@@ -13,8 +13,8 @@ struct s_entry {
     bool good;
     struct gateway_identity ident;
     int64_t expires;
-    struct s_entry *chain;           // borrowed (the table's bucket list)
-    struct s_entry *older, *newer;   // borrowed (FIFO by insertion)
+    struct s_entry *chain;         // borrowed (the table's bucket list)
+    struct s_entry *older, *newer; // borrowed (FIFO by insertion)
 };
 
 struct gateway_auth {
@@ -97,8 +97,8 @@ static void s_remove(gateway_auth_t *self, struct s_entry *e)
     free(e);
 }
 
-int gateway_auth_lookup(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HASH],
-                        int64_t now_ms, struct gateway_identity *ident)
+int gateway_auth_lookup(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HASH], int64_t now_ms,
+                        struct gateway_identity *ident)
 {
     int rc = 0;
     pthread_mutex_lock(&self->mu);

@@ -31,8 +31,8 @@ void gateway_auth_hash(const char *api_key, uint8_t out[GATEWAY_AUTH_HASH]);
 
 /* Looks a key up at monotonic time now_ms. Returns 1 (known good, *ident
  * filled), -1 (known bad) or 0 (unknown or expired). */
-int gateway_auth_lookup(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HASH],
-                        int64_t now_ms, struct gateway_identity *ident);
+int gateway_auth_lookup(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HASH], int64_t now_ms,
+                        struct gateway_identity *ident);
 
 /* Remembers a key as good (ident) or bad (ident NULL) from now_ms; when full,
  * drops expired entries, then the oldest. */

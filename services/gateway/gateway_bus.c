@@ -21,36 +21,36 @@
 
 /* One request on the wire; a job has one at a time, a READY job one per service. */
 struct s_pending {
-    char id[100];             // the envelope's request_id, the reply's key
-    struct gateway_job *job;  // borrowed (the submitter's)
-    size_t sub;               // READY: which service
-    bool auth;                // the Authenticate step of a CALL
+    char id[100];            // the envelope's request_id, the reply's key
+    struct gateway_job *job; // borrowed (the submitter's)
+    size_t sub;              // READY: which service
+    bool auth;               // the Authenticate step of a CALL
     char service[64];
-    int64_t deadline;         // monotonic ms
-    int64_t sent;             // monotonic ms, for the latency histogram
+    int64_t deadline; // monotonic ms
+    int64_t sent;     // monotonic ms, for the latency histogram
     size_t heap_index;
-    struct s_pending *chain;  // borrowed (bucket list)
+    struct s_pending *chain; // borrowed (bucket list)
 };
 
 struct gateway_bus {
-    void *zctx;                   // owned
-    cm_mdp_client_t *client;      // owned; used by the thread only
-    gateway_auth_t *auth;         // borrowed (main)
-    gateway_metrics_t *metrics;   // borrowed (main)
-    int efd;                      // owned: wakes the thread
+    void *zctx;                 // owned
+    cm_mdp_client_t *client;    // owned; used by the thread only
+    gateway_auth_t *auth;       // borrowed (main)
+    gateway_metrics_t *metrics; // borrowed (main)
+    int efd;                    // owned: wakes the thread
     pthread_t thread;
     bool running;
 
-    pthread_mutex_t mu;           // guards the queue and stopping
-    struct gateway_job *head;     // borrowed (submitters' jobs)
-    struct gateway_job *tail;     // borrowed
+    pthread_mutex_t mu;       // guards the queue and stopping
+    struct gateway_job *head; // borrowed (submitters' jobs)
+    struct gateway_job *tail; // borrowed
     bool stopping;
 
     /* The thread's own. */
-    struct s_pending **heap;      // owned array; entries owned through it
+    struct s_pending **heap; // owned array; entries owned through it
     size_t n_heap, cap_heap;
     struct s_pending *buckets[N_BUCKETS]; // borrowed (the heap's entries)
-    atomic_size_t n_jobs;         // queued or in flight
+    atomic_size_t n_jobs;                 // queued or in flight
 };
 
 void gateway_job_release(struct gateway_job *job)
@@ -238,9 +238,10 @@ static int s_send(gateway_bus_t *self, struct gateway_job *job, size_t sub, bool
     p->sub = sub;
     p->auth = auth;
     p->sent = cm_mono_ms();
-    p->deadline = job->kind == GATEWAY_JOB_READY && job->deadline_mono > p->sent + GATEWAY_READY_TIMEOUT_MS
-                      ? p->sent + GATEWAY_READY_TIMEOUT_MS
-                      : job->deadline_mono;
+    p->deadline =
+        job->kind == GATEWAY_JOB_READY && job->deadline_mono > p->sent + GATEWAY_READY_TIMEOUT_MS
+            ? p->sent + GATEWAY_READY_TIMEOUT_MS
+            : job->deadline_mono;
     s_insert(self, p);
     p = NULL;
     rc = 0;

@@ -36,40 +36,40 @@ struct gateway_job {
     enum gateway_job_kind kind;
     char request_id[80]; // the envelope's; replaced by a fresh one if already in flight
     char service[64];
-    char method[128];                // "customers.GetCustomer"
-    uint8_t *body;                   // owned: the packed request message
+    char method[128]; // "customers.GetCustomer"
+    uint8_t *body;    // owned: the packed request message
     size_t body_len;
     char idempotency_key[129];
     char channel[16];
-    int64_t deadline_mono;           // the gateway gives up at this monotonic ms
-    int64_t deadline_unix_ms;        // sent in the envelope
+    int64_t deadline_mono;    // the gateway gives up at this monotonic ms
+    int64_t deadline_unix_ms; // sent in the envelope
 
     /* Authentication: with api_key set, the thread asks customers.Authenticate
      * first (and fills ident); else ident is already known. */
-    char *api_key;                   // owned; wiped when freed
+    char *api_key; // owned; wiped when freed
     struct gateway_identity ident;
-    bool has_pending;                // authenticated -> PENDING instead of calling
-    
+    bool has_pending; // authenticated -> PENDING instead of calling
+
     /* Readiness. */
-    char **services;                 // borrowed (the HTTP layer's list)
+    char **services; // borrowed (the HTTP layer's list)
     size_t n_services;
-    bool *ready;                     // owned: n_services answers
+    bool *ready; // owned: n_services answers
 
     /* Outcome, valid when done() runs. */
     enum gateway_job_outcome outcome;
-    struct cm_mdp_msg reply;         // REPLIED: owned parts
-    int fail_status;                 // FAILED: crm.Status
+    struct cm_mdp_msg reply; // REPLIED: owned parts
+    int fail_status;         // FAILED: crm.Status
     char fail_message[160];
 
     /* Called on the bus thread once the outcome is set; the job is the
      * submitter's again from the moment it is called. */
     void (*done)(struct gateway_job *job);
-    void *done_arg;                  // borrowed, for done()
+    void *done_arg; // borrowed, for done()
 
     /* The bus thread's. */
-    struct gateway_job *next;        // borrowed (queue link)
-    size_t outstanding;              // READY: answers still due
-    bool authed;                     // the Authenticate step is behind it
+    struct gateway_job *next; // borrowed (queue link)
+    size_t outstanding;       // READY: answers still due
+    bool authed;              // the Authenticate step is behind it
 };
 
 /* Frees what a job owns (body, api_key, ready, reply) and zeroes those. */

@@ -30,8 +30,8 @@ int gateway_parse_if_match(const char *value, char *out, size_t size)
     if (n == 0 || n >= size || (n == 1 && value[0] == '*'))
         return -1;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)value[i] <= 0x20 || (unsigned char)value[i] >= 0x7f ||
-            value[i] == '"' || value[i] == ',')
+        if ((unsigned char)value[i] <= 0x20 || (unsigned char)value[i] >= 0x7f || value[i] == '"' ||
+            value[i] == ',')
             return -1;
     memcpy(out, value, n);
     out[n] = '\0';
@@ -191,6 +191,7 @@ static int s_query(ProtobufCMessage *msg, const struct gateway_input *in,
         char *msgtext = NULL;
         const char *desc = NULL;
         size_t bad = 0;
+        struct cm_pbjson_error pe = {0};
         if (!f) {
             msgtext = cm_strfmt("unknown query parameter \"%s\"", key);
             desc = "unknown query parameter";
@@ -205,7 +206,6 @@ static int s_query(ProtobufCMessage *msg, const struct gateway_input *in,
             msgtext = cm_strfmt("query parameter \"%s\" is not valid UTF-8 (byte %zu)", key, bad);
             desc = "not valid UTF-8";
         } else {
-            struct cm_pbjson_error pe = {0};
             char camel[128];
             cm_pbjson_camel(f->name, camel, sizeof camel);
             if (cm_pbjson_set_text(msg, camel, value, &pe)) {
@@ -349,8 +349,7 @@ ProtobufCMessage *gateway_call_build(const struct gateway_input *in, struct gate
         return NULL;
     for (size_t i = 0; i < in->match->n_params; i++) {
         struct cm_pbjson_error pe = {0};
-        if (cm_pbjson_set_text(msg, in->match->params[i].name, in->match->params[i].value,
-                               &pe)) {
+        if (cm_pbjson_set_text(msg, in->match->params[i].name, in->match->params[i].value, &pe)) {
             gateway_response_field_error(err, "invalid path parameter", in->match->params[i].name,
                                          pe.description);
             goto fail;
@@ -419,8 +418,9 @@ static char *s_fill_location(const char *tmpl, const ProtobufCMessage *msg)
             snprintf(name, sizeof name, "%.*s", (int)(close - p - 1), p + 1);
             const char *v = s_str_field(msg, name);
             /* Ids are [A-Za-z0-9_-]; anything else would need escaping. */
-            if (!v || !*v || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                       "0123456789_-") != strlen(v))
+            if (!v || !*v ||
+                strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                          "0123456789_-") != strlen(v))
                 return NULL;
             size_t n = strlen(v);
             if (o + n >= sizeof out)
@@ -504,9 +504,9 @@ static void s_raw_reply(const ProtobufCMessage *msg, const char *if_none_match,
     gateway_response_header(resp, "X-Content-Type-Options", "nosniff");
 }
 
-void gateway_call_reply(const struct gateway_route *route, const uint8_t *header,
-                        size_t header_len, const uint8_t *body, size_t body_len,
-                        const char *if_none_match, struct gateway_response *resp)
+void gateway_call_reply(const struct gateway_route *route, const uint8_t *header, size_t header_len,
+                        const uint8_t *body, size_t body_len, const char *if_none_match,
+                        struct gateway_response *resp)
 {
     Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, header_len, header);
     ProtobufCMessage *msg = NULL;

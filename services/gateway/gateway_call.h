@@ -37,9 +37,9 @@ ProtobufCMessage *gateway_call_build(const struct gateway_input *in, struct gate
  * message as JSON (or raw bytes for GATEWAY_RAW_REPLY routes) with the route's
  * success code, ETag and Location. if_none_match (may be NULL) lets a raw reply
  * answer 304. A malformed reply is a 500. */
-void gateway_call_reply(const struct gateway_route *route, const uint8_t *header,
-                        size_t header_len, const uint8_t *body, size_t body_len,
-                        const char *if_none_match, struct gateway_response *resp);
+void gateway_call_reply(const struct gateway_route *route, const uint8_t *header, size_t header_len,
+                        const uint8_t *body, size_t body_len, const char *if_none_match,
+                        struct gateway_response *resp);
 
 /* ---- Header parsing ----------------------------------------------------- */
 

@@ -17,7 +17,7 @@ static const double s_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 #define MAX_SERIES 4096
 
 struct s_hist {
-    char key[128]; // route or service
+    char key[128];              // route or service
     uint64_t counts[N_BUCKETS]; // per bucket, not cumulative
     uint64_t count;
     double sum;

@@ -102,10 +102,9 @@ static void s_add_message(json_t *schemas, const ProtobufCMessageDescriptor *des
         return;
     /* Placed first so that recursive types stop here. */
     json_t *props = json_object();
-    json_object_set_new(
-        schemas, desc->name,
-        json_pack("{s:s, s:o, s:b}", "type", "object", "properties", props,
-                  "additionalProperties", 0));
+    json_object_set_new(schemas, desc->name,
+                        json_pack("{s:s, s:o, s:b}", "type", "object", "properties", props,
+                                  "additionalProperties", 0));
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
         char camel[128];
@@ -146,10 +145,9 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
             break;
         char name[64];
         snprintf(name, sizeof name, "%.*s", (int)(close - p - 1), p + 1);
-        json_array_append_new(
-            params, json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "name", name, "in", "path",
-                              "required", 1, "schema", "type", "string", "pattern",
-                              "^[A-Za-z0-9_-]{1,64}$"));
+        json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "name", name, "in",
+                                                "path", "required", 1, "schema", "type", "string",
+                                                "pattern", "^[A-Za-z0-9_-]{1,64}$"));
     }
     if (r->kind == GATEWAY_ROUTE_BUS && !r->body) {
         for (unsigned i = 0; i < r->request->n_fields; i++) {
@@ -162,8 +160,8 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
             cm_pbjson_camel(f->name, camel, sizeof camel);
             json_t *schema = s_field_schema(schemas, f);
             json_object_del(schema, "nullable");
-            json_t *q = json_pack("{s:s, s:s, s:b, s:o}", "name", camel, "in", "query",
-                                  "required", 0, "schema", schema);
+            json_t *q = json_pack("{s:s, s:s, s:b, s:o}", "name", camel, "in", "query", "required",
+                                  0, "schema", schema);
             if (f->label == PROTOBUF_C_LABEL_REPEATED)
                 json_object_set_new(q, "explode", json_true());
             json_array_append_new(params, q);
@@ -177,11 +175,12 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
                                                    "^[A-Za-z0-9._-]{1,64}$")));
     if (r->kind != GATEWAY_ROUTE_BUS)
         return params;
-    json_array_append_new(
-        params, s_header_param("X-Channel", "Where the change comes from: api (default), ui, "
-                                            "import, booking or store.",
-                               json_pack("{s:s, s:[s,s,s,s,s]}", "type", "string", "enum", "api",
-                                         "ui", "import", "booking", "store")));
+    json_array_append_new(params,
+                          s_header_param("X-Channel",
+                                         "Where the change comes from: api (default), ui, "
+                                         "import, booking or store.",
+                                         json_pack("{s:s, s:[s,s,s,s,s]}", "type", "string", "enum",
+                                                   "api", "ui", "import", "booking", "store")));
     if (strcmp(r->method, "GET"))
         json_array_append_new(
             params,
@@ -193,9 +192,9 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
         protobuf_c_message_descriptor_get_field_by_name(r->request, "etag");
     if (ef && ef->type == PROTOBUF_C_TYPE_STRING)
         json_array_append_new(
-            params, s_header_param("If-Match",
-                                   "The ETag the change is based on; a stale one gets 412.",
-                                   json_pack("{s:s}", "type", "string")));
+            params,
+            s_header_param("If-Match", "The ETag the change is based on; a stale one gets 412.",
+                           json_pack("{s:s}", "type", "string")));
     if (r->flags & GATEWAY_RAW_REPLY)
         json_array_append_new(
             params, s_header_param("If-None-Match", "An ETag you hold; unchanged content gets 304.",
@@ -214,9 +213,9 @@ static json_t *s_request_body(json_t *schemas, const struct gateway_route *r)
             size_t len = strcspn(t, ",");
             char type[128];
             snprintf(type, sizeof type, "%.*s", (int)len, t);
-            json_object_set_new(content, type,
-                                json_pack("{s:{s:s, s:s}}", "schema", "type", "string", "format",
-                                          "binary"));
+            json_object_set_new(
+                content, type,
+                json_pack("{s:{s:s, s:s}}", "schema", "type", "string", "format", "binary"));
             t += len;
             if (*t == ',')
                 t++;
@@ -252,17 +251,17 @@ static json_t *s_responses(json_t *schemas, const struct gateway_route *r)
                                    "array", "items", "type", "string");
         json_object_set_new(ok, "description", json_string("Every service answers."));
         json_object_set_new(ok, "content", s_json_content(json_incref(schema)));
-        json_object_set_new(
-            resp, "503",
-            json_pack("{s:s, s:o}", "description", "A service does not answer; see failing.",
-                      "content", s_json_content(schema)));
+        json_object_set_new(resp, "503",
+                            json_pack("{s:s, s:o}", "description",
+                                      "A service does not answer; see failing.", "content",
+                                      s_json_content(schema)));
         break;
     }
     case GATEWAY_ROUTE_METRICS:
         json_object_set_new(ok, "description", json_string("Prometheus text format 0.0.4."));
-        json_object_set_new(ok, "content",
-                            json_pack("{s:{s:{s:s}}}", "text/plain; version=0.0.4", "schema",
-                                      "type", "string"));
+        json_object_set_new(
+            ok, "content",
+            json_pack("{s:{s:{s:s}}}", "text/plain; version=0.0.4", "schema", "type", "string"));
         break;
     case GATEWAY_ROUTE_OPENAPI:
         json_object_set_new(ok, "description", json_string("This document."));
@@ -290,8 +289,8 @@ static json_t *s_responses(json_t *schemas, const struct gateway_route *r)
         if ((ef && ef->type == PROTOBUF_C_TYPE_STRING) || (r->flags & GATEWAY_RAW_REPLY))
             json_object_set_new(headers, "ETag",
                                 json_pack("{s:s, s:{s:s}}", "description",
-                                          "Quoted entity tag; send it back in If-Match.",
-                                          "schema", "type", "string"));
+                                          "Quoted entity tag; send it back in If-Match.", "schema",
+                                          "type", "string"));
         if (r->location)
             json_object_set_new(headers, "Location",
                                 json_pack("{s:s, s:{s:s}}", "description", r->location, "schema",
@@ -304,10 +303,10 @@ static json_t *s_responses(json_t *schemas, const struct gateway_route *r)
     }
     json_object_set_new(resp, code, ok);
     if (!(r->flags & GATEWAY_PUBLIC))
-        json_object_set_new(resp, "401", json_pack("{s:s}", "$ref",
-                                                   "#/components/responses/Error"));
-    json_object_set_new(resp, "default", json_pack("{s:s}", "$ref",
-                                                   "#/components/responses/Error"));
+        json_object_set_new(resp, "401",
+                            json_pack("{s:s}", "$ref", "#/components/responses/Error"));
+    json_object_set_new(resp, "default",
+                        json_pack("{s:s}", "$ref", "#/components/responses/Error"));
     return resp;
 }
 
@@ -344,9 +343,8 @@ static json_t *s_error_schema(void)
         "s:{s:s}, s:{s:s}}}}}}}}",
         "type", "object", "properties", "error", "type", "object", "properties", "code", "type",
         "integer", "status", "type", "string", "message", "type", "string", "details", "type",
-        "array", "items", "type", "object", "properties", "field", "type", "string",
-        "description", "type", "string", "reason", "type", "string", "resourceId", "type",
-        "string");
+        "array", "items", "type", "object", "properties", "field", "type", "string", "description",
+        "type", "string", "reason", "type", "string", "resourceId", "type", "string");
 }
 
 json_t *gateway_openapi_build(const struct gateway_route *routes, size_t n)
@@ -370,14 +368,12 @@ json_t *gateway_openapi_build(const struct gateway_route *routes, size_t n)
     }
     json_t *doc = json_pack(
         "{s:s, s:{s:s, s:s, s:s}, s:[{s:[]}], s:o, s:{s:o, s:{s:{s:s, s:s}}, s:{s:{s:s, s:o}}}}",
-        "openapi", "3.0.3", "info", "title", "CRM API", "version", "1",
-        "description",
+        "openapi", "3.0.3", "info", "title", "CRM API", "version", "1", "description",
         "Customer management over HTTP/JSON. Names follow the proto3 JSON mapping "
         "(lowerCamelCase); int64 values are strings. Errors follow AIP-193. This document is "
         "generated by the gateway from its route table and the protobuf descriptors.",
         "security", "bearerAuth", "paths", paths, "components", "schemas", schemas,
-        "securitySchemes", "bearerAuth", "type", "http", "scheme", "bearer", "responses",
-        "Error", "description", "Error (AIP-193)", "content",
-        s_json_content(s_ref("Error")));
+        "securitySchemes", "bearerAuth", "type", "http", "scheme", "bearer", "responses", "Error",
+        "description", "Error (AIP-193)", "content", s_json_content(s_ref("Error")));
     return doc;
 }

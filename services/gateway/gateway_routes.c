@@ -7,7 +7,7 @@
 
 /* One bus method: service, rpc, request and response types (C prefixes). */
 #define RPC(svc, name, req, resp)                                                                  \
-    .kind = GATEWAY_ROUTE_BUS, .service = svc, .rpc = name, .request = &req##__descriptor,        \
+    .kind = GATEWAY_ROUTE_BUS, .service = svc, .rpc = name, .request = &req##__descriptor,         \
     .response = &resp##__descriptor
 #define CUSTOMERS(name, req, resp) RPC("customers", name, req, resp)
 
@@ -20,29 +20,34 @@ const struct gateway_route gateway_routes[] = {
      .success = 200},
 
     /* customers */
-    {"POST", "/v1/customers", CUSTOMERS("CreateCustomer", crm__create_customer_request, crm__customer),
-     .body = "customer", .success = 201, .location = "/v1/customers/{id}"},
-    {"GET", "/v1/customers", CUSTOMERS("ListCustomers", crm__list_customers_request, crm__list_customers_response),
+    {"POST", "/v1/customers",
+     CUSTOMERS("CreateCustomer", crm__create_customer_request, crm__customer), .body = "customer",
+     .success = 201, .location = "/v1/customers/{id}"},
+    {"GET", "/v1/customers",
+     CUSTOMERS("ListCustomers", crm__list_customers_request, crm__list_customers_response),
      .success = 200},
-    {"POST", "/v1/customers:batchDelete", CUSTOMERS("BatchDeleteCustomers", crm__batch_delete_customers_request, crm__batch_delete_customers_response),
+    {"POST", "/v1/customers:batchDelete",
+     CUSTOMERS("BatchDeleteCustomers", crm__batch_delete_customers_request,
+               crm__batch_delete_customers_response),
      .body = "*", .success = 200},
-    {"GET", "/v1/customers/{id}", CUSTOMERS("GetCustomer", crm__get_customer_request, crm__customer),
+    {"GET", "/v1/customers/{id}",
+     CUSTOMERS("GetCustomer", crm__get_customer_request, crm__customer), .success = 200},
+    {"PATCH", "/v1/customers/{id}",
+     CUSTOMERS("UpdateCustomer", crm__update_customer_request, crm__customer), .body = "customer",
      .success = 200},
-    {"PATCH", "/v1/customers/{id}", CUSTOMERS("UpdateCustomer", crm__update_customer_request, crm__customer),
-     .body = "customer", .success = 200},
-    {"DELETE", "/v1/customers/{id}", CUSTOMERS("DeleteCustomer", crm__delete_customer_request, crm__empty),
-     .success = 204},
+    {"DELETE", "/v1/customers/{id}",
+     CUSTOMERS("DeleteCustomer", crm__delete_customer_request, crm__empty), .success = 204},
     {"PUT", "/v1/customers/{id}/photo", CUSTOMERS("PutPhoto", crm__put_photo_request, crm__photo),
-     .body = "data", .flags = GATEWAY_RAW_BODY, .success = 200, .omit = "data",
-     .max_body = 2097152, .body_types = "image/jpeg,image/png,image/webp"},
+     .body = "data", .flags = GATEWAY_RAW_BODY, .success = 200, .omit = "data", .max_body = 2097152,
+     .body_types = "image/jpeg,image/png,image/webp"},
     {"GET", "/v1/customers/{id}/photo", CUSTOMERS("GetPhoto", crm__get_photo_request, crm__photo),
      .flags = GATEWAY_RAW_REPLY, .success = 200},
-    {"DELETE", "/v1/customers/{id}/photo", CUSTOMERS("DeletePhoto", crm__delete_photo_request, crm__empty),
-     .success = 204},
-    {"GET", "/v1/customers/{id}/audit", CUSTOMERS("ListAudit", crm__list_audit_request, crm__list_audit_response),
-     .success = 200},
-    {"GET", "/v1/groups", CUSTOMERS("ListGroups", crm__list_groups_request, crm__list_groups_response),
-     .success = 200},
+    {"DELETE", "/v1/customers/{id}/photo",
+     CUSTOMERS("DeletePhoto", crm__delete_photo_request, crm__empty), .success = 204},
+    {"GET", "/v1/customers/{id}/audit",
+     CUSTOMERS("ListAudit", crm__list_audit_request, crm__list_audit_response), .success = 200},
+    {"GET", "/v1/groups",
+     CUSTOMERS("ListGroups", crm__list_groups_request, crm__list_groups_response), .success = 200},
     {"POST", "/v1/groups", CUSTOMERS("CreateGroup", crm__create_group_request, crm__group),
      .body = "group", .success = 201, .location = "/v1/groups/{id}"},
     {"GET", "/v1/groups/{id}", CUSTOMERS("GetGroup", crm__get_group_request, crm__group),
@@ -55,8 +60,9 @@ const struct gateway_route gateway_routes[] = {
      .success = 200},
     {"GET", "/v1/settings", CUSTOMERS("GetSettings", crm__get_settings_request, crm__settings),
      .success = 200},
-    {"PATCH", "/v1/settings", CUSTOMERS("UpdateSettings", crm__update_settings_request, crm__settings),
-     .body = "settings", .success = 200},
+    {"PATCH", "/v1/settings",
+     CUSTOMERS("UpdateSettings", crm__update_settings_request, crm__settings), .body = "settings",
+     .success = 200},
 };
 const size_t gateway_n_routes = sizeof gateway_routes / sizeof gateway_routes[0];
 

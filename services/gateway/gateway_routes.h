@@ -28,17 +28,17 @@ struct gateway_route {
     const char *pattern; // "/v1/customers/{id}"; `{name}` is one path segment set into the
                          // request field `name`, and may carry a custom verb: "{id}:merge"
     enum gateway_route_kind kind;
-    const char *service; // "customers"
-    const char *rpc;     // "GetCustomer"; the bus method is "<service>.<rpc>"
-    const ProtobufCMessageDescriptor *request;  // borrowed (generated code)
+    const char *service;                       // "customers"
+    const char *rpc;                           // "GetCustomer"; the bus method is "<service>.<rpc>"
+    const ProtobufCMessageDescriptor *request; // borrowed (generated code)
     const ProtobufCMessageDescriptor *response; // borrowed (generated code)
-    const char *body;     // NULL: no body; "*": the body is the whole request; else the request
-                          // field (proto name) the body fills
-    unsigned flags;       // GATEWAY_*
-    int success;          // HTTP code on OK: 200, 201 (creates) or 204 (crm.Empty replies)
-    const char *location; // for creates: "/v1/customers/{id}", filled from the reply's fields
-    const char *omit;     // reply field (proto name) left out of the JSON: PutPhoto's data
-    size_t max_body;      // 0: the configured max_body_bytes
+    const char *body;       // NULL: no body; "*": the body is the whole request; else the request
+                            // field (proto name) the body fills
+    unsigned flags;         // GATEWAY_*
+    int success;            // HTTP code on OK: 200, 201 (creates) or 204 (crm.Empty replies)
+    const char *location;   // for creates: "/v1/customers/{id}", filled from the reply's fields
+    const char *omit;       // reply field (proto name) left out of the JSON: PutPhoto's data
+    size_t max_body;        // 0: the configured max_body_bytes
     const char *body_types; // RAW_BODY: accepted media types, for the OpenAPI document
 };
 
@@ -50,9 +50,9 @@ extern const size_t gateway_n_routes;
 
 enum gateway_match_result {
     GATEWAY_MATCH_OK = 0,
-    GATEWAY_MATCH_NO_ROUTE,   // 404: no pattern fits the path
-    GATEWAY_MATCH_NO_METHOD,  // 405: a pattern fits, not with this method; see allow
-    GATEWAY_MATCH_BAD_PARAM,  // 404: a path parameter is not a valid id
+    GATEWAY_MATCH_NO_ROUTE,  // 404: no pattern fits the path
+    GATEWAY_MATCH_NO_METHOD, // 405: a pattern fits, not with this method; see allow
+    GATEWAY_MATCH_BAD_PARAM, // 404: a path parameter is not a valid id
 };
 
 struct gateway_match {

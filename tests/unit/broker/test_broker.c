@@ -283,6 +283,14 @@ static void test_invalid_header(void)
     CHECK(s_reply(c, 2000, &r));
     CHECK(r.status == CRM__STATUS__STATUS_INVALID_ARGUMENT && !strcmp(r.service, "echo"));
     CHECK(r.body[0] == '\0');
+    /* An empty service name and a negative deadline are refused, echoing the id. */
+    s_send_request(c, "", "bad-1", 0, "b");
+    CHECK(s_reply(c, 2000, &r));
+    CHECK(r.status == CRM__STATUS__STATUS_INVALID_ARGUMENT && !strcmp(r.request_id, "bad-1"));
+    CHECK(!strcmp(r.message, "invalid service name"));
+    s_send_request(c, "echo", "bad-2", -5, "b");
+    CHECK(s_reply(c, 2000, &r));
+    CHECK(r.status == CRM__STATUS__STATUS_INVALID_ARGUMENT && !strcmp(r.request_id, "bad-2"));
     /* A deadline already in the past is answered at once. */
     s_send_request(c, "echo", "late-1", cm_now_ms() - 1, "b");
     CHECK(s_reply(c, 2000, &r));

@@ -1,0 +1,680 @@
+/* libmicrohttpd wiring: one state record per request, made by the URI log
+ * callback (which sees the raw request target, query included) and freed in
+ * the completion callback. */
+#include "gateway_http.h"
+#include "cm_log.h"
+#include "cm_buf.h"
+#include "cm_util.h"
+#include "gateway_call.h"
+#include "gateway_openapi.h"
+#include "gateway_routes.h"
+
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <microhttpd.h>
+#include <sodium.h>
+
+/* Past the body limit we read on (without keeping anything) so the client
+ * gets its 413; this much more and we just close the connection. */
+#define DISCARD_MAX (16u << 20)
+
+struct gateway_http {
+    struct MHD_Daemon *daemon;  // owned
+    gateway_bus_t *bus;         // borrowed (main)
+    gateway_auth_t *auth;       // borrowed (main)
+    gateway_metrics_t *metrics; // borrowed (main)
+    long timeout_ms;
+    size_t max_body;
+    char **services; // owned, with its strings: /readyz checks these
+    size_t n_services;
+    char *openapi; // owned: the generated document
+    size_t openapi_len;
+    uint16_t port;
+};
+
+enum s_state {
+    S_NEW = 0, // headers in, not looked at yet
+    S_BODY,    // taking the body
+    S_WAITING, // suspended; the bus thread has the job
+    S_DONE,    // a response is queued
+};
+
+struct s_req {
+    gateway_http_t *http;        // borrowed
+    struct MHD_Connection *conn; // borrowed (MHD)
+    char *uri;                   // owned: the raw request target
+    char method[16];
+    char request_id[80];
+    int64_t start; // monotonic ms
+    enum s_state state;
+    struct gateway_match match;
+    const char *route_label; // borrowed: the route's pattern or "unmatched"
+    cm_buf_t body;           // capped at limit
+    size_t limit;
+    bool keep_body;
+    bool over;                       // the body passed the limit
+    size_t seen;                     // body bytes received
+    char *api_key;                   // owned; wiped when freed
+    struct gateway_job job;          // lent to the bus thread while S_WAITING
+    struct gateway_response pending; // sent instead of the call once authenticated
+    struct gateway_response early;   // a refusal held until the (empty) body is in
+    bool has_early;
+    bool has_body; // Content-Length > 0 or chunked
+    int code;      // the status sent, 0 before
+};
+
+/* ---------------------------------------------------------------------- */
+/* Sending                                                                 */
+
+static const char *s_header(const struct s_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* Queues resp (released here) as the answer. */
+static enum MHD_Result s_send(struct s_req *req, struct gateway_response *resp)
+{
+    struct MHD_Response *r;
+    if (resp->body && resp->body_len) {
+        r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+        if (r)
+            resp->body = NULL; // MHD frees it now
+    } else {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    if (!r) {
+        gateway_response_release(resp);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "X-Request-Id", req->request_id);
+    if (resp->content_type && resp->code != 204 && resp->code != 304)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    for (size_t i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
+    /* API answers hold customer data: no cache keeps them unless told. */
+    if (!gateway_response_get_header(resp, "Cache-Control"))
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result rc = MHD_queue_response(req->conn, (unsigned)resp->code, r);
+    MHD_destroy_response(r);
+    req->code = resp->code;
+    req->state = S_DONE;
+    gateway_response_release(resp);
+    return rc;
+}
+
+static enum MHD_Result s_send_error(struct s_req *req, int status, const char *message)
+{
+    struct gateway_response resp = {0};
+    gateway_response_error(&resp, status, message, NULL, 0);
+    return s_send(req, &resp);
+}
+
+static enum MHD_Result s_send_error_http(struct s_req *req, int code, const char *status,
+                                         const char *message)
+{
+    struct gateway_response resp = {0};
+    gateway_response_error_http(&resp, code, status, message);
+    return s_send(req, &resp);
+}
+
+static enum MHD_Result s_send_json(struct s_req *req, int code, json_t *json)
+{
+    struct gateway_response resp = {0};
+    gateway_response_json(&resp, code, json);
+    return s_send(req, &resp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The gateway's own routes                                                */
+
+static enum MHD_Result s_local(struct s_req *req)
+{
+    gateway_http_t *self = req->http;
+    struct gateway_response resp = {0};
+    switch (req->match.route->kind) {
+    case GATEWAY_ROUTE_HEALTHZ:
+        return s_send_json(req, 200, json_pack("{s:s}", "status", "ok"));
+    case GATEWAY_ROUTE_METRICS:
+        resp.code = 200;
+        resp.body =
+            gateway_metrics_render(self->metrics, gateway_auth_count(self->auth), &resp.body_len);
+        resp.content_type = cm_strdup("text/plain; version=0.0.4; charset=utf-8");
+        return s_send(req, &resp);
+    case GATEWAY_ROUTE_OPENAPI:
+        resp.code = 200;
+        resp.body = cm_malloc(self->openapi_len);
+        memcpy(resp.body, self->openapi, self->openapi_len);
+        resp.body_len = self->openapi_len;
+        resp.content_type = cm_strdup("application/json; charset=utf-8");
+        gateway_response_header(&resp, "Cache-Control", "public, max-age=300");
+        return s_send(req, &resp);
+    default:
+        break;
+    }
+    return s_send_error(req, CRM__STATUS__STATUS_INTERNAL, "unhandled route");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Handing work to the bus thread                                          */
+
+/* Runs on the bus thread: the job has its outcome; wake the connection. This
+ * must be the last touch: once resumed, the request may complete and go. */
+static void s_job_done(struct gateway_job *job)
+{
+    struct s_req *req = job->done_arg;
+    MHD_resume_connection(req->conn);
+}
+
+static enum MHD_Result s_submit(struct s_req *req)
+{
+    gateway_http_t *self = req->http;
+    struct gateway_job *job = &req->job;
+    snprintf(job->request_id, sizeof job->request_id, "%s", req->request_id);
+    job->deadline_mono = cm_mono_ms() + self->timeout_ms;
+    job->deadline_unix_ms = cm_now_ms() + self->timeout_ms;
+    job->done = s_job_done;
+    job->done_arg = req;
+    /* Suspend first: the bus thread may resume before this handler returns. */
+    MHD_suspend_connection(req->conn);
+    req->state = S_WAITING;
+    if (gateway_bus_submit(self->bus, job)) {
+        job->outcome = GATEWAY_JOB_FAILED;
+        job->fail_status = CRM__STATUS__STATUS_UNAVAILABLE;
+        snprintf(job->fail_message, sizeof job->fail_message, "the gateway is shutting down");
+        MHD_resume_connection(req->conn);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result s_ready(struct s_req *req)
+{
+    struct gateway_job *job = &req->job;
+    job->kind = GATEWAY_JOB_READY;
+    job->services = req->http->services;
+    job->n_services = req->http->n_services;
+    snprintf(job->channel, sizeof job->channel, "api");
+    return s_submit(req);
+}
+
+/* The call of a bus route, once the whole body is in. */
+static enum MHD_Result s_call(struct s_req *req)
+{
+    gateway_http_t *self = req->http;
+    const struct gateway_route *route = req->match.route;
+    struct gateway_job *job = &req->job;
+    const char *q = strchr(req->uri, '?');
+    struct gateway_input in = {
+        .match = &req->match,
+        .query = q ? q + 1 : NULL,
+        .content_type = s_header(req, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .if_match = s_header(req, MHD_HTTP_HEADER_IF_MATCH),
+        .body = req->body.data,
+        .body_len = req->body.len,
+    };
+    ProtobufCMessage *msg = gateway_call_build(&in, &req->pending);
+    cm_buf_release(&req->body);
+    if (msg) {
+        job->body_len = protobuf_c_message_get_packed_size(msg);
+        job->body = cm_malloc(job->body_len ? job->body_len : 1);
+        protobuf_c_message_pack(msg, job->body);
+        protobuf_c_message_free_unpacked(msg, NULL);
+    }
+    job->kind = GATEWAY_JOB_CALL;
+    job->has_pending = msg == NULL;
+    snprintf(job->service, sizeof job->service, "%s", route->service);
+    snprintf(job->method, sizeof job->method, "%s.%s", route->service, route->rpc);
+    snprintf(job->channel, sizeof job->channel, "%s", gateway_channel(s_header(req, "X-Channel")));
+    const char *ik = s_header(req, "Idempotency-Key");
+    if (ik)
+        snprintf(job->idempotency_key, sizeof job->idempotency_key, "%s", ik);
+    else if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD"))
+        cm_uuid(job->idempotency_key);
+
+    if (!(route->flags & GATEWAY_PUBLIC)) {
+        uint8_t hash[GATEWAY_AUTH_HASH];
+        gateway_auth_hash(req->api_key, hash);
+        int known = gateway_auth_lookup(self->auth, hash, cm_mono_ms(), &job->ident);
+        if (known < 0)
+            return s_send_error(req, CRM__STATUS__STATUS_UNAUTHENTICATED, "invalid API key");
+        if (known == 0) {
+            job->api_key = req->api_key;
+            req->api_key = NULL;
+        }
+    }
+    /* A bad request from a known key is answered at once; from an unknown key
+     * only after the key proves good, so strangers learn nothing. */
+    if (job->has_pending && !job->api_key)
+        return s_send(req, &req->pending);
+    return s_submit(req);
+}
+
+/* Resumed: turn the job's outcome into the answer. */
+static enum MHD_Result s_answer(struct s_req *req)
+{
+    struct gateway_job *job = &req->job;
+    struct gateway_response resp = {0};
+    snprintf(req->request_id, sizeof req->request_id, "%s", job->request_id);
+    if (job->kind == GATEWAY_JOB_READY) {
+        json_t *failing = json_array();
+        for (size_t i = 0; i < job->n_services; i++)
+            if (!job->ready || !job->ready[i])
+                json_array_append_new(failing, json_string(job->services[i]));
+        if (json_array_size(failing) == 0) {
+            json_decref(failing);
+            return s_send_json(req, 200, json_pack("{s:s}", "status", "ok"));
+        }
+        return s_send_json(req, 503,
+                           json_pack("{s:s, s:o}", "status", "unavailable", "failing", failing));
+    }
+    switch (job->outcome) {
+    case GATEWAY_JOB_REPLIED:
+        gateway_call_reply(req->match.route, job->reply.header, job->reply.header_len,
+                           job->reply.body, job->reply.body_len,
+                           s_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH), &resp);
+        return s_send(req, &resp);
+    case GATEWAY_JOB_PENDING:
+        return s_send(req, &req->pending);
+    case GATEWAY_JOB_FAILED:
+        return s_send_error(req, job->fail_status, job->fail_message);
+    }
+    return s_send_error(req, CRM__STATUS__STATUS_INTERNAL, "request lost its outcome");
+}
+
+/* ---------------------------------------------------------------------- */
+/* The request's first look: route, auth header, body framing              */
+
+/* Refuses the request. Without a body the answer waits for MHD's final call,
+ * which keeps the connection alive; with one it goes now, and MHD closes the
+ * connection rather than read a body nobody wants. */
+static enum MHD_Result s_refuse(struct s_req *req, struct gateway_response *resp)
+{
+    if (req->has_body)
+        return s_send(req, resp);
+    req->early = *resp;
+    memset(resp, 0, sizeof *resp);
+    req->has_early = true;
+    req->state = S_BODY;
+    return MHD_YES;
+}
+
+static enum MHD_Result s_refuse_status(struct s_req *req, int status, const char *message)
+{
+    struct gateway_response resp = {0};
+    gateway_response_error(&resp, status, message, NULL, 0);
+    return s_refuse(req, &resp);
+}
+
+static enum MHD_Result s_begin(struct s_req *req)
+{
+    gateway_http_t *self = req->http;
+    const char *rid = s_header(req, "X-Request-Id");
+    if (rid && gateway_request_id_valid(rid))
+        snprintf(req->request_id, sizeof req->request_id, "%s", rid);
+    else
+        cm_uuid(req->request_id);
+    cm_log_set_request_id(req->request_id);
+
+    const char *cl = s_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    long length = 0;
+    if (cl && cm_parse_long(cl, 0, (long)(~0UL >> 1), &length))
+        length = 0;
+    req->has_body = length > 0 || s_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    req->limit = self->max_body;
+    cm_buf_init(&req->body, req->limit);
+
+    size_t plen = strcspn(req->uri, "?");
+    char *path = cm_strndup(req->uri, plen);
+    enum gateway_match_result mr =
+        gateway_routes_match(gateway_routes, gateway_n_routes, req->method, path, &req->match);
+    enum MHD_Result rc = MHD_YES;
+    char *msg = NULL;
+    struct gateway_response resp = {0};
+    switch (mr) {
+    case GATEWAY_MATCH_OK:
+        break;
+    case GATEWAY_MATCH_NO_ROUTE:
+        msg = cm_strfmt("no route for %s %.200s", req->method, path);
+        rc = s_refuse_status(req, CRM__STATUS__STATUS_NOT_FOUND, msg);
+        goto out;
+    case GATEWAY_MATCH_NO_METHOD:
+        msg = cm_strfmt("method %s is not allowed on %.200s", req->method, path);
+        gateway_response_error_http(&resp, 405, "UNIMPLEMENTED", msg);
+        gateway_response_header(&resp, "Allow", req->match.allow);
+        rc = s_refuse(req, &resp);
+        goto out;
+    case GATEWAY_MATCH_BAD_PARAM:
+        req->route_label = req->match.route->pattern;
+        rc = s_refuse_status(req, CRM__STATUS__STATUS_NOT_FOUND, "invalid id");
+        goto out;
+    }
+    const struct gateway_route *route = req->match.route;
+    req->route_label = route->pattern;
+    req->limit = route->max_body ? route->max_body : self->max_body;
+    req->keep_body = route->kind == GATEWAY_ROUTE_BUS && route->body;
+    cm_buf_init(&req->body, req->limit);
+
+    if (route->kind == GATEWAY_ROUTE_BUS && !(route->flags & GATEWAY_PUBLIC)) {
+        const char *key = gateway_parse_bearer(s_header(req, MHD_HTTP_HEADER_AUTHORIZATION));
+        if (!key) {
+            rc = s_refuse_status(
+                req, CRM__STATUS__STATUS_UNAUTHENTICATED,
+                "missing or malformed Authorization header (want: Bearer <API key>)");
+            goto out;
+        }
+        req->api_key = cm_strdup(key);
+    }
+    const char *ik = s_header(req, "Idempotency-Key");
+    if (ik && !gateway_idempotency_key_valid(ik)) {
+        rc = s_refuse_status(req, CRM__STATUS__STATUS_INVALID_ARGUMENT,
+                             "Idempotency-Key must be 1 to 128 printable ASCII characters");
+        goto out;
+    }
+    if (length > 0 && (size_t)length > req->limit) {
+        msg = cm_strfmt("request body exceeds %zu bytes", req->limit);
+        gateway_response_error_http(&resp, 413, "RESOURCE_EXHAUSTED", msg);
+        rc = s_refuse(req, &resp);
+        goto out;
+    }
+    if (req->has_body && req->keep_body && !(route->flags & GATEWAY_RAW_BODY) &&
+        !gateway_content_type_is_json(s_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        gateway_response_error_http(&resp, 415, "INVALID_ARGUMENT",
+                                    "Content-Type must be application/json");
+        rc = s_refuse(req, &resp);
+        goto out;
+    }
+    req->state = S_BODY;
+out:
+    gateway_response_release(&resp);
+    free(msg);
+    free(path);
+    return rc;
+}
+
+/* Takes a piece of the body, keeping it only for routes that take one and
+ * only up to the limit. Returns MHD_NO to drop a connection that keeps sending
+ * far past the limit. */
+static enum MHD_Result s_take(struct s_req *req, const char *data, size_t n)
+{
+    if (!req->over && req->seen + n <= req->limit) {
+        req->seen += n;
+        /* The buffer's cap is the limit, so this append cannot fail. */
+        if (req->keep_body && cm_buf_append(&req->body, data, n))
+            req->over = true;
+        return MHD_YES;
+    }
+    if (!req->over) {
+        /* Keep nothing more; the 413 goes out once the client is done. */
+        req->over = true;
+        cm_buf_release(&req->body);
+    }
+    req->seen += n;
+    return req->seen - req->limit > DISCARD_MAX ? MHD_NO : MHD_YES;
+}
+
+static enum MHD_Result s_dispatch(struct s_req *req, const char *upload_data,
+                                  size_t *upload_data_size)
+{
+    switch (req->state) {
+    case S_NEW:
+        return s_begin(req);
+    case S_BODY:
+        if (*upload_data_size) {
+            size_t n = *upload_data_size;
+            *upload_data_size = 0;
+            return s_take(req, upload_data, n);
+        }
+        if (req->has_early)
+            return s_send(req, &req->early);
+        if (req->over) {
+            char *msg = cm_strfmt("request body exceeds %zu bytes", req->limit);
+            enum MHD_Result rc = s_send_error_http(req, 413, "RESOURCE_EXHAUSTED", msg);
+            free(msg);
+            return rc;
+        }
+        if (req->match.route->kind == GATEWAY_ROUTE_BUS)
+            return s_call(req);
+        if (req->match.route->kind == GATEWAY_ROUTE_READYZ)
+            return s_ready(req);
+        return s_local(req);
+    case S_WAITING:
+        return s_answer(req);
+    case S_DONE:
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return MHD_NO;
+}
+
+/* ---------------------------------------------------------------------- */
+/* MHD callbacks                                                           */
+
+static void *s_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    gateway_http_t *self = cls;
+    struct s_req *req = cm_calloc(1, sizeof *req);
+    req->http = self;
+    req->conn = conn;
+    req->uri = cm_strdup(uri ? uri : "/");
+    req->start = cm_mono_ms();
+    req->route_label = "unmatched";
+    gateway_metrics_in_flight(self->metrics, 1);
+    return req;
+}
+
+static enum MHD_Result s_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **req_cls)
+{
+    (void)version;
+    struct s_req *req = *req_cls;
+    if (!req) {
+        /* The URI log callback makes it; keep going if some path skipped it. */
+        req = s_uri_log(cls, url, conn);
+        *req_cls = req;
+    }
+    req->conn = conn;
+    if (req->state == S_NEW)
+        snprintf(req->method, sizeof req->method, "%s", method);
+    else
+        cm_log_set_request_id(req->request_id);
+    enum MHD_Result rc = s_dispatch(req, upload_data, upload_data_size);
+    cm_log_set_request_id(NULL);
+    return rc;
+}
+
+/* The path for the log: no query string (it may hold personal data), printable only. */
+static void s_log_path(const char *uri, char *out, size_t size)
+{
+    size_t o = 0;
+    for (const char *p = uri; *p && *p != '?' && o + 1 < size; p++)
+        out[o++] = (*p > 0x20 && *p < 0x7f) ? *p : '?';
+    out[o] = '\0';
+}
+
+static void s_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                        enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    gateway_http_t *self = cls;
+    struct s_req *req = *req_cls;
+    if (!req)
+        return;
+    *req_cls = NULL;
+    double seconds = (double)(cm_mono_ms() - req->start) / 1000.0;
+    char path[256];
+    s_log_path(req->uri, path, sizeof path);
+    if (req->request_id[0])
+        cm_log_set_request_id(req->request_id);
+    if (req->code)
+        cm_log_info("%s %s status=%d duration_ms=%.0f", req->method[0] ? req->method : "-", path,
+                    req->code, seconds * 1000.0);
+    else
+        cm_log_info("%s %s status=0 duration_ms=%.0f (no response: %s)",
+                    req->method[0] ? req->method : "-", path, seconds * 1000.0,
+                    toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED   ? "timed out"
+                    : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT    ? "client went away"
+                    : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutting down"
+                                                                    : "connection error");
+    cm_log_set_request_id(NULL);
+    if (req->code)
+        gateway_metrics_http(self->metrics, req->route_label, req->method, req->code, seconds);
+    gateway_metrics_in_flight(self->metrics, -1);
+
+    gateway_job_release(&req->job);
+    gateway_response_release(&req->pending);
+    gateway_response_release(&req->early);
+    cm_buf_release(&req->body);
+    if (req->api_key) {
+        sodium_memzero(req->api_key, strlen(req->api_key));
+        free(req->api_key);
+    }
+    free(req->uri);
+    free(req);
+}
+
+/* MHD's messages, as warnings in our log format. */
+static void s_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void s_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    cm_log_warn("libmicrohttpd: %s", line);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Life cycle                                                              */
+
+int gateway_http_parse_addr(const char *text, struct sockaddr_storage *addr, socklen_t *len)
+{
+    char host[256], port[16];
+    const char *colon;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        snprintf(host, sizeof host, "%.*s", (int)(close - text - 1), text + 1);
+        colon = close + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (!colon || colon == text || memchr(text, ':', (size_t)(colon - text)))
+            return -1;
+        snprintf(host, sizeof host, "%.*s", (int)(colon - text), text);
+    }
+    long p;
+    if (cm_parse_long(colon + 1, 0, 65535, &p))
+        return -1;
+    snprintf(port, sizeof port, "%ld", p);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(host, port, &hints, &res) || !res)
+        return -1;
+    memcpy(addr, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* Splits "customers, search" into names of [a-z0-9_.-]. */
+static int s_services(gateway_http_t *self, const char *list)
+{
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        const char *s = p;
+        size_t n = len;
+        while (n && *s == ' ')
+            s++, n--;
+        while (n && s[n - 1] == ' ')
+            n--;
+        if (n) {
+            if (n > 60 || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") < n)
+                return -1;
+            self->services =
+                cm_realloc(self->services, (self->n_services + 1) * sizeof *self->services);
+            self->services[self->n_services++] = cm_strndup(s, n);
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t *bus,
+                                 gateway_auth_t *auth, gateway_metrics_t *metrics, char *err,
+                                 size_t errsz)
+{
+    gateway_http_t *self = cm_calloc(1, sizeof *self);
+    self->bus = bus;
+    self->auth = auth;
+    self->metrics = metrics;
+    self->timeout_ms = cfg->request_timeout_ms;
+    self->max_body = (size_t)cfg->max_body_bytes;
+    struct sockaddr_storage addr;
+    socklen_t alen;
+    if (gateway_http_parse_addr(cfg->http_addr, &addr, &alen)) {
+        snprintf(err, errsz, "http_addr: cannot use \"%s\" (want host:port)", cfg->http_addr);
+        goto fail;
+    }
+    if (s_services(self, cfg->services ? cfg->services : "")) {
+        snprintf(err, errsz, "services: \"%s\" is not a comma list of service names",
+                 cfg->services);
+        goto fail;
+    }
+    json_t *doc = gateway_openapi_build(gateway_routes, gateway_n_routes);
+    self->openapi = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!self->openapi) {
+        snprintf(err, errsz, "could not build the OpenAPI document");
+        goto fail;
+    }
+    self->openapi_len = strlen(self->openapi);
+
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    self->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, s_handler, self, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self, MHD_OPTION_URI_LOG_CALLBACK, s_uri_log,
+        self, MHD_OPTION_END);
+    if (!self->daemon) {
+        snprintf(err, errsz, "could not listen on %s", cfg->http_addr);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    self->port = info ? info->port : 0;
+    return self;
+fail:
+    gateway_http_destroy(&self);
+    return NULL;
+}
+
+uint16_t gateway_http_port(const gateway_http_t *self)
+{
+    return self->port;
+}
+
+void gateway_http_destroy(gateway_http_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gateway_http_t *self = *self_p;
+    if (self->daemon)
+        MHD_stop_daemon(self->daemon);
+    for (size_t i = 0; i < self->n_services; i++)
+        free(self->services[i]);
+    free(self->services);
+    free(self->openapi);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,43 @@
+/* The HTTP front door (libmicrohttpd): routing, authentication, body
+ * accumulation with limits, suspend while the bus thread works, resume with
+ * the answer, one access-log line and the metrics of each request. */
+#ifndef GATEWAY_HTTP_H
+#define GATEWAY_HTTP_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include "cm_err.h"
+#include "gateway_auth.h"
+#include "gateway_bus.h"
+#include "gateway_metrics.h"
+
+/* The gateway's configuration (the cm_cfg table in main.c fills it). */
+struct gateway_config {
+    char *http_addr;    // owned by the table: "127.0.0.1:8080", "[::1]:8080"
+    char *bus_endpoint; // owned by the table
+    long request_timeout_ms;
+    char *services; // owned by the table: "customers,search" for /readyz
+    long max_body_bytes;
+};
+
+typedef struct gateway_http gateway_http_t;
+
+/* Parses "host:port" or "[v6]:port" into addr. Returns 0 or -1. */
+int gateway_http_parse_addr(const char *text, struct sockaddr_storage *addr,
+                            socklen_t *len) CM_MUSTCHECK;
+
+/* Starts serving cfg->http_addr. bus, auth and metrics are borrowed and must
+ * outlive the server. Returns NULL with a reason in err on failure (bad
+ * address or service list, port taken). */
+gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t *bus,
+                                 gateway_auth_t *auth, gateway_metrics_t *metrics, char *err,
+                                 size_t errsz);
+
+/* The port actually bound (useful with port 0). */
+uint16_t gateway_http_port(const gateway_http_t *self);
+
+/* Stops the server. Stop the bus first (gateway_bus_stop): that resumes every
+ * suspended request, which MHD requires before it stops. */
+void gateway_http_destroy(gateway_http_t **self_p);
+
+#endif

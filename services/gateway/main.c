@@ -1,0 +1,73 @@
+/* The gateway: configuration, the parts, and a clean stop on SIGINT/SIGTERM. */
+#include "cm_cfg.h"
+#include "cm_log.h"
+#include "gateway_auth.h"
+#include "gateway_bus.h"
+#include "gateway_http.h"
+#include "gateway_metrics.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static struct gateway_config s_cfg;
+
+static const struct cm_cfg_item s_items[] = {
+    {"http_addr", CM_CFG_STR, &s_cfg.http_addr, "127.0.0.1:8080"},
+    {"bus_endpoint", CM_CFG_STR, &s_cfg.bus_endpoint, "tcp://127.0.0.1:5555"},
+    {"request_timeout_ms", CM_CFG_INT, &s_cfg.request_timeout_ms, "15000", 100, 600000},
+    {"services", CM_CFG_STR, &s_cfg.services, "customers"},
+    {"max_body_bytes", CM_CFG_INT, &s_cfg.max_body_bytes, "1048576", 1024, 67108864},
+    {NULL},
+};
+
+int main(int argc, char **argv)
+{
+    cm_log_init("gateway");
+    cm_cfg_main("gateway", s_items, argc, argv);
+
+    /* Every thread started from here on inherits the mask; main takes the
+     * signals with sigwait, so no handler runs inside MHD or ZeroMQ. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = 1;
+    char err[256];
+    gateway_metrics_t *metrics = gateway_metrics_new();
+    gateway_auth_t *auth =
+        gateway_auth_new(GATEWAY_AUTH_MAX_ENTRIES, GATEWAY_AUTH_TTL_OK_MS, GATEWAY_AUTH_TTL_BAD_MS);
+    gateway_http_t *http = NULL;
+    gateway_bus_t *bus = gateway_bus_new(s_cfg.bus_endpoint, auth, metrics);
+    if (!bus) {
+        cm_log_error("bus_endpoint: cannot connect to \"%s\"", s_cfg.bus_endpoint);
+        rc = 2;
+        goto out;
+    }
+    http = gateway_http_new(&s_cfg, bus, auth, metrics, err, sizeof err);
+    if (!http) {
+        cm_log_error("%s", err);
+        rc = 2;
+        goto out;
+    }
+    cm_log_info("listening on %s (port %u), bus %s", s_cfg.http_addr,
+                (unsigned)gateway_http_port(http), s_cfg.bus_endpoint);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    cm_log_info("stopping on signal %d", sig);
+    rc = 0;
+out:
+    /* The bus first: it resumes every suspended request, as MHD requires. */
+    if (bus)
+        gateway_bus_stop(bus);
+    gateway_http_destroy(&http);
+    gateway_bus_destroy(&bus);
+    gateway_auth_destroy(&auth);
+    gateway_metrics_destroy(&metrics);
+    cm_cfg_free(s_items);
+    return rc;
+}

@@ -1,0 +1,201 @@
+/* The generated OpenAPI document: valid JSON, every route of the table, every
+ * $ref resolvable, schemas that follow the proto3 JSON mapping. */
+#include "gateway_openapi.h"
+#include "customers.pb-c.h"
+#include "envelope.pb-c.h"
+#include "../unit.h"
+
+#include <ctype.h>
+
+static json_t *s_get(json_t *j, const char *path)
+{
+    /* "a/b/c" walks objects; keys here have no '/' of their own but paths do,
+     * so callers use s_op for those. */
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf, *slash; p && j; p = slash ? slash + 1 : NULL) {
+        slash = strchr(p, '/');
+        if (slash)
+            *slash = '\0';
+        j = json_object_get(j, p);
+    }
+    return j;
+}
+
+static json_t *s_op(json_t *doc, const char *pattern, const char *method)
+{
+    return json_object_get(json_object_get(json_object_get(doc, "paths"), pattern), method);
+}
+
+/* Checks every "$ref" under j points at an existing schema or response. */
+static size_t s_check_refs(json_t *doc, json_t *j)
+{
+    size_t n = 0;
+    if (json_is_object(j)) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v)
+        {
+            if (!strcmp(key, "$ref")) {
+                const char *ref = json_string_value(v);
+                CHECK(ref && !strncmp(ref, "#/components/", 13));
+                const char *rest = ref + 13;
+                const char *slash = strchr(rest, '/');
+                CHECK(slash);
+                char kind[32];
+                snprintf(kind, sizeof kind, "%.*s", (int)(slash - rest), rest);
+                if (!json_object_get(json_object_get(json_object_get(doc, "components"), kind),
+                                     slash + 1)) {
+                    fprintf(stderr, "dangling $ref %s\n", ref);
+                    abort();
+                }
+                n++;
+            } else {
+                n += s_check_refs(doc, v);
+            }
+        }
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) n += s_check_refs(doc, v);
+    }
+    return n;
+}
+
+static void test_every_route_is_documented(void)
+{
+    json_t *doc = gateway_openapi_build(gateway_routes, gateway_n_routes);
+    CHECK(doc);
+    CHECK_STR(json_string_value(json_object_get(doc, "openapi")), "3.0.3");
+    /* Valid JSON text, round trip. */
+    char *text = json_dumps(doc, JSON_COMPACT);
+    CHECK(text);
+    json_error_t e;
+    json_t *again = json_loads(text, 0, &e);
+    CHECK(again && json_equal(doc, again));
+    json_decref(again);
+    free(text);
+
+    json_t *ids = json_object();
+    for (size_t i = 0; i < gateway_n_routes; i++) {
+        const struct gateway_route *r = &gateway_routes[i];
+        char method[16];
+        size_t k = 0;
+        for (; r->method[k]; k++)
+            method[k] = (char)tolower((unsigned char)r->method[k]);
+        method[k] = '\0';
+        json_t *op = s_op(doc, r->pattern, method);
+        if (!op) {
+            fprintf(stderr, "%s %s is not documented\n", r->method, r->pattern);
+            abort();
+        }
+        const char *id = json_string_value(json_object_get(op, "operationId"));
+        CHECK(id && !json_object_get(ids, id));
+        json_object_set_new(ids, id, json_true());
+        char code[8];
+        snprintf(code, sizeof code, "%d", r->success);
+        CHECK(json_object_get(json_object_get(op, "responses"), code));
+        CHECK(json_object_get(json_object_get(op, "responses"), "default"));
+        /* Public routes opt out of the global bearer requirement. */
+        json_t *sec = json_object_get(op, "security");
+        CHECK((r->flags & GATEWAY_PUBLIC) ? json_is_array(sec) && json_array_size(sec) == 0
+                                          : sec == NULL);
+        if (r->kind == GATEWAY_ROUTE_BUS)
+            CHECK(json_object_get(op, "requestBody") ? r->body != NULL : r->body == NULL);
+    }
+    CHECK(json_object_size(ids) == gateway_n_routes);
+    json_decref(ids);
+    CHECK(s_check_refs(doc, doc) > 20);
+    CHECK_STR(json_string_value(s_get(doc, "components/securitySchemes/bearerAuth/scheme")),
+              "bearer");
+    json_decref(doc);
+}
+
+static void test_schemas_follow_the_json_mapping(void)
+{
+    json_t *doc = gateway_openapi_build(gateway_routes, gateway_n_routes);
+    json_t *cust = s_get(doc, "components/schemas/crm.Customer/properties");
+    CHECK(cust);
+    CHECK_STR(json_string_value(s_get(cust, "firstName/type")), "string");
+    CHECK_STR(json_string_value(s_get(cust, "tags/type")), "array");
+    CHECK_STR(json_string_value(s_get(cust, "tags/items/type")), "string");
+    CHECK_STR(json_string_value(s_get(cust, "isCompany/type")), "boolean");
+    CHECK_STR(json_string_value(s_get(cust, "addresses/items/$ref")),
+              "#/components/schemas/crm.Address");
+    CHECK_STR(json_string_value(s_get(cust, "gender/$ref")), "#/components/schemas/crm.Gender");
+    CHECK(json_object_get(s_get(cust, "company"), "allOf"));
+    CHECK(json_is_true(s_get(cust, "company/nullable")));
+    json_t *gender = s_get(doc, "components/schemas/crm.Gender/enum");
+    CHECK(json_array_size(gender) == 4);
+    CHECK_STR(json_string_value(json_array_get(gender, 1)), "FEMALE");
+    CHECK_STR(json_string_value(s_get(doc, "components/schemas/crm.Photo/properties/data/format")),
+              "byte");
+
+    /* List parameters come from the request message. */
+    json_t *params = json_object_get(s_op(doc, "/v1/customers", "get"), "parameters");
+    bool saw_page = false, saw_company = false, saw_status = false;
+    size_t i;
+    json_t *p;
+    json_array_foreach(params, i, p)
+    {
+        const char *name = json_string_value(json_object_get(p, "name"));
+        const char *in = json_string_value(json_object_get(p, "in"));
+        if (!strcmp(name, "pageSize")) {
+            saw_page = !strcmp(in, "query") &&
+                       !strcmp(json_string_value(s_get(p, "schema/type")), "integer");
+        } else if (!strcmp(name, "isCompany")) {
+            saw_company = !strcmp(json_string_value(s_get(p, "schema/type")), "boolean");
+        } else if (!strcmp(name, "accountStatus")) {
+            saw_status = s_get(p, "schema/$ref") != NULL;
+        }
+    }
+    CHECK(saw_page && saw_company && saw_status);
+
+    /* PATCH: path id, If-Match, body of the customer; PUT photo: raw images. */
+    json_t *patch = s_op(doc, "/v1/customers/{id}", "patch");
+    bool saw_id = false, saw_if_match = false;
+    json_array_foreach(json_object_get(patch, "parameters"), i, p)
+    {
+        const char *name = json_string_value(json_object_get(p, "name"));
+        saw_id |=
+            !strcmp(name, "id") && !strcmp(json_string_value(json_object_get(p, "in")), "path");
+        saw_if_match |= !strcmp(name, "If-Match");
+    }
+    CHECK(saw_id && saw_if_match);
+    json_t *content = s_get(patch, "requestBody/content");
+    json_t *media = json_object_iter_value(json_object_iter(content));
+    CHECK_STR(json_string_value(s_get(media, "schema/$ref")), "#/components/schemas/crm.Customer");
+    CHECK(json_object_get(
+        s_get(s_op(doc, "/v1/customers/{id}/photo", "put"), "requestBody/content"), "image/png"));
+    CHECK(json_object_get(json_object_get(s_op(doc, "/v1/customers", "post"), "responses"), "201"));
+    CHECK(json_object_get(json_object_get(s_op(doc, "/v1/customers/{id}", "delete"), "responses"),
+                          "204"));
+    CHECK(s_op(doc, "/v1/customers:batchDelete", "post"));
+    json_decref(doc);
+}
+
+static void test_64_bit_integers_are_strings(void)
+{
+    static const struct gateway_route table[] = {
+        {"POST", "/v1/envelopes", .kind = GATEWAY_ROUTE_BUS, .service = "x", .rpc = "Echo",
+         .request = &crm__request_header__descriptor,
+         .response = &crm__replay_events_response__descriptor, .body = "*", .success = 200},
+    };
+    json_t *doc = gateway_openapi_build(table, 1);
+    json_t *hdr = s_get(doc, "components/schemas/crm.RequestHeader/properties");
+    CHECK_STR(json_string_value(s_get(hdr, "deadlineUnixMs/type")), "string");
+    CHECK_STR(json_string_value(s_get(hdr, "deadlineUnixMs/format")), "int64");
+    json_t *ev = s_get(doc, "components/schemas/crm.Event/properties");
+    CHECK_STR(json_string_value(s_get(ev, "seq/type")), "string");
+    CHECK_STR(json_string_value(s_get(ev, "payload/format")), "byte");
+    CHECK(s_check_refs(doc, doc) > 0);
+    json_decref(doc);
+}
+
+int main(void)
+{
+    RUN(test_every_route_is_documented);
+    RUN(test_schemas_follow_the_json_mapping);
+    RUN(test_64_bit_integers_are_strings);
+    return 0;
+}

@@ -1,0 +1,183 @@
+/* Unit tests for the small libshared modules: cm_util, cm_buf, cm_cfg, cm_err. */
+#include "cm_buf.h"
+#include "cm_cfg.h"
+#include "cm_err.h"
+#include "cm_util.h"
+#include "envelope.pb-c.h"
+#include "unit.h"
+
+#include <stdbool.h>
+
+static void test_utf8_valid(void)
+{
+    size_t bad = 0;
+    CHECK(cm_utf8_valid("Łukasz Ødegård Иван", strlen("Łukasz Ødegård Иван"), NULL));
+    CHECK(cm_utf8_valid("", 0, NULL));
+    CHECK(!cm_utf8_valid("ab\xc3", 3, &bad) && bad == 2);          /* truncated */
+    CHECK(!cm_utf8_valid("a\xc0\xaf", 3, &bad) && bad == 1);       /* overlong '/' */
+    CHECK(!cm_utf8_valid("\xed\xa0\x80", 3, &bad) && bad == 0);    /* surrogate */
+    CHECK(!cm_utf8_valid("\xf4\x90\x80\x80", 4, &bad) && bad == 0); /* > U+10FFFF */
+    CHECK(!cm_utf8_valid("x\xff", 2, &bad) && bad == 1);
+    CHECK(cm_utf8_valid("\xf0\x9f\x98\x80", 4, NULL)); /* emoji */
+}
+
+static void test_utf8_length(void)
+{
+    CHECK(cm_utf8_length("Иван") == 4);
+    CHECK(cm_utf8_length("Müller") == 6);
+    CHECK(cm_utf8_length("") == 0);
+}
+
+static void test_time_and_ids(void)
+{
+    char buf[40];
+    CHECK_STR(cm_time_rfc3339(0, buf, sizeof buf), "1970-01-01T00:00:00.000Z");
+    CHECK_STR(cm_time_rfc3339(1795000000123LL, buf, sizeof buf), "2026-11-18T11:06:40.123Z");
+    char a[37], b[37];
+    cm_uuid(a);
+    cm_uuid(b);
+    CHECK(strlen(a) == 36 && a[14] == '4' && strcmp(a, b) != 0);
+    char hex[17];
+    cm_random_hex(hex, 8);
+    CHECK(strlen(hex) == 16);
+    CHECK(cm_mono_ms() > 0 && cm_now_ms() > 1700000000000LL);
+}
+
+static void test_parse_long(void)
+{
+    long v = 0;
+    CHECK(cm_parse_long("42", 0, 100, &v) == 0 && v == 42);
+    CHECK(cm_parse_long("-1", 0, 100, &v) == -1);
+    CHECK(cm_parse_long("101", 0, 100, &v) == -1);
+    CHECK(cm_parse_long("4x", 0, 100, &v) == -1);
+    CHECK(cm_parse_long("", 0, 100, &v) == -1);
+    CHECK(cm_parse_long("99999999999999999999999", 0, 100, &v) == -1);
+}
+
+static void test_buf_cap(void)
+{
+    cm_buf_t b;
+    cm_buf_init(&b, 10);
+    CHECK(cm_buf_append(&b, "hello", 5) == 0);
+    CHECK(cm_buf_printf(&b, "%d", 1234) == 0);
+    CHECK(b.len == 9 && !strcmp(b.data, "hello1234"));
+    CHECK(cm_buf_append(&b, "xy", 2) == -1); /* would pass the cap: nothing appended */
+    CHECK(b.len == 9);
+    CHECK(cm_buf_printf(&b, "%s", "zz") == -1);
+    size_t len = 0;
+    char *s = cm_buf_steal(&b, &len);
+    CHECK(len == 9 && !strcmp(s, "hello1234") && b.len == 0);
+    free(s);
+    cm_buf_init(&b, 0);
+    for (int i = 0; i < 1000; i++)
+        CHECK(cm_buf_append(&b, "0123456789", 10) == 0);
+    CHECK(b.len == 10000);
+    cm_buf_reset(&b);
+    CHECK(b.len == 0 && b.data[0] == '\0');
+    cm_buf_release(&b);
+}
+
+static struct {
+    char *endpoint;
+    long port;
+    bool flag;
+    char *secret;
+} cfg;
+
+static const struct cm_cfg_item s_items[] = {
+    {"unit_endpoint", CM_CFG_STR, &cfg.endpoint, "tcp://127.0.0.1:1"},
+    {"unit_port", CM_CFG_INT, &cfg.port, "80", 1, 65535},
+    {"unit_flag", CM_CFG_BOOL, &cfg.flag, "false"},
+    {"unit_secret", CM_CFG_STR, &cfg.secret, "", .secret = true},
+    {NULL},
+};
+
+static void test_cfg_defaults_and_env(void)
+{
+    char err[256];
+    unsetenv("CRM_UNIT_PORT");
+    unsetenv("CRM_SVC_UNIT_PORT");
+    CHECK(cm_cfg_load("svc", s_items, err, sizeof err) == 0);
+    CHECK_STR(cfg.endpoint, "tcp://127.0.0.1:1");
+    CHECK(cfg.port == 80 && !cfg.flag);
+    setenv("CRM_UNIT_PORT", "8080", 1);
+    setenv("CRM_UNIT_FLAG", "yes", 1);
+    CHECK(cm_cfg_load("svc", s_items, err, sizeof err) == 0);
+    CHECK(cfg.port == 8080 && cfg.flag);
+    /* The per-service variable wins over the shared one. */
+    setenv("CRM_SVC_UNIT_PORT", "9090", 1);
+    CHECK(cm_cfg_load("svc", s_items, err, sizeof err) == 0);
+    CHECK(cfg.port == 9090);
+    unsetenv("CRM_SVC_UNIT_PORT");
+    unsetenv("CRM_UNIT_FLAG");
+    cm_cfg_free(s_items);
+}
+
+static void test_cfg_bad_values_name_the_key(void)
+{
+    char err[256];
+    setenv("CRM_UNIT_PORT", "99999", 1);
+    CHECK(cm_cfg_load("svc", s_items, err, sizeof err) == -1);
+    CHECK(strstr(err, "CRM_UNIT_PORT") && strstr(err, "1..65535"));
+    setenv("CRM_UNIT_PORT", "80", 1);
+    setenv("CRM_UNIT_FLAG", "maybe", 1);
+    CHECK(cm_cfg_load("svc", s_items, err, sizeof err) == -1);
+    CHECK(strstr(err, "CRM_UNIT_FLAG"));
+    unsetenv("CRM_UNIT_FLAG");
+    unsetenv("CRM_UNIT_PORT");
+    cm_cfg_free(s_items);
+}
+
+static void test_err_status(void)
+{
+    CHECK(cm_err_status(CM_OK) == CRM__STATUS__STATUS_OK);
+    CHECK(cm_err_status(CM_ERR_INVALID) == CRM__STATUS__STATUS_INVALID_ARGUMENT);
+    CHECK(cm_err_status(CM_ERR_NOT_FOUND) == CRM__STATUS__STATUS_NOT_FOUND);
+    CHECK(cm_err_status(CM_ERR_CONFLICT) == CRM__STATUS__STATUS_ALREADY_EXISTS);
+    CHECK(cm_err_status(CM_ERR_PRECONDITION) == CRM__STATUS__STATUS_FAILED_PRECONDITION);
+    CHECK(cm_err_status(CM_ERR_TIMEOUT) == CRM__STATUS__STATUS_DEADLINE_EXCEEDED);
+    CHECK(cm_err_status(CM_ERR_UPSTREAM) == CRM__STATUS__STATUS_INTERNAL);
+    CHECK_STR(cm_err_name(CM_ERR_NOT_FOUND), "not found");
+}
+
+static void test_envelope_round_trip(void)
+{
+    /* The header every request carries survives packing with Unicode intact. */
+    Crm__Principal p = CRM__PRINCIPAL__INIT;
+    p.id = "key_1";
+    p.name = "Zoë Ødegård";
+    p.role = CRM__ROLE__ROLE_STAFF;
+    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+    h.request_id = "r-1";
+    h.tenant_id = "00000000-0000-4000-8000-000000000001";
+    h.principal = &p;
+    h.deadline_unix_ms = 1795000000000LL;
+    h.method = "customers.CreateCustomer";
+    h.idempotency_key = "idem-1";
+    h.channel = "api";
+    uint8_t buf[512];
+    size_t n = crm__request_header__pack(&h, buf);
+    Crm__RequestHeader *u = crm__request_header__unpack(NULL, n, buf);
+    CHECK(u);
+    CHECK_STR(u->principal->name, "Zoë Ødegård");
+    CHECK(u->deadline_unix_ms == 1795000000000LL);
+    CHECK_STR(u->idempotency_key, "idem-1");
+    crm__request_header__free_unpacked(u, NULL);
+    /* Garbage does not decode. */
+    uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+    CHECK(crm__request_header__unpack(NULL, sizeof junk, junk) == NULL);
+}
+
+int main(void)
+{
+    RUN(test_utf8_valid);
+    RUN(test_utf8_length);
+    RUN(test_time_and_ids);
+    RUN(test_parse_long);
+    RUN(test_buf_cap);
+    RUN(test_cfg_defaults_and_env);
+    RUN(test_cfg_bad_values_name_the_key);
+    RUN(test_err_status);
+    RUN(test_envelope_round_trip);
+    return 0;
+}
