@@ -64,7 +64,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TPROTO_C:.c=.o) $(BUILD)/l
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 define unit_svc
-$(BUILD)/tests/unit/$(1)/%.o: CPPFLAGS += -Iservices/$(1)
+$(BUILD)/tests/unit/$(1)/%.o: override CPPFLAGS += -Iservices/$(1)
 $(BUILD)/tests/$(1)/test_%: $(BUILD)/tests/unit/$(1)/test_%.o $(BUILD)/services/$(1).a $(BUILD)/libshared.a
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS_$(1)) $$(LDLIBS)
@@ -77,7 +77,7 @@ $(BUILD)/gen/sql_bundle.c: $(SQL_FILES) services/crmctl/embed_sql.sh
 	@mkdir -p $(@D)
 	services/crmctl/embed_sql.sh $@ $(SQL_FILES)
 $(BUILD)/bin/crmctl: $(BUILD)/gen/sql_bundle.o
-$(BUILD)/gen/sql_bundle.o: CFLAGS += -Wno-overlength-strings
+$(BUILD)/gen/sql_bundle.o: override CFLAGS += -Wno-overlength-strings
 
 units: $(UNIT_BIN)
 check: $(UNIT_BIN)

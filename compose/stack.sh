@@ -283,7 +283,7 @@ stack_pg_start() {
 
     local i
     for ((i = 0; i < 100; i++)); do
-        "$STACK_PG_BIN/pg_isready" -q -h "$STACK_PG_SOCKDIR" -p "$CRM_PG_PORT" && break
+        "$STACK_PG_BIN/pg_isready" -q -h "$STACK_PG_SOCKDIR" -p "$CRM_PG_PORT" -U postgres -d postgres && break
         sleep 0.2
     done
     local have
@@ -462,6 +462,8 @@ stack_report() {
     fi
     for f in "$STACK_LOG_DIR"/*.log "$CRM_DATA_DIR/supervisord.log" "$STACK_LOG_DIR/supervisord.out"; do
         [[ -s $f ]] || continue
+        # supervisord.out repeats supervisord.log but for errors before it opens.
+        [[ $f == */supervisord.out && -s $CRM_DATA_DIR/supervisord.log ]] && continue
         echo "--- last $lines lines of $f"
         tail -n "$lines" -- "$f"
     done
@@ -471,7 +473,7 @@ stack_report() {
 stack_wait_ready() {
     local deadline=$((SECONDS + ${1:-60}))
     while ((SECONDS < deadline)); do
-        if curl -fsS --noproxy '*' -o /dev/null -m 2 "$STACK_URL/readyz" 2>/dev/null; then
+        if curl -fsS --noproxy '*' -o /dev/null -m 5 "$STACK_URL/readyz" 2>/dev/null; then
             return 0
         fi
         if [[ -n ${STACK_SUPERVISOR_PID:-} ]] && ! s_alive "$STACK_SUPERVISOR_PID"; then

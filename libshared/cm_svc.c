@@ -306,10 +306,12 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
         cm_err_t err = cm_db_connect(svc->db);
         if (!err)
             err = cm_db_run(svc->db, "SELECT 1", 0, NULL);
-        if (err)
+        if (err) {
             cm_call_fail(&call, CM_ERR_UNAVAILABLE, "database unavailable");
-        else
+        } else {
+            s_pack_header(&out, &call.reply);
             s_pack_body(&out, NULL);
+        }
         goto reply;
     }
     const struct cm_method *m = s_find_method(svc->def, hdr->method);

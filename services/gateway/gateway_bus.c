@@ -364,6 +364,7 @@ static void s_on_reply(gateway_bus_t *self, struct cm_mdp_msg *msg)
         goto out;
     }
     s_unlink(self, p);
+    cm_log_set_request_id(p->job->request_id);
     gateway_metrics_bus(self->metrics, p->service, gateway_status_name(rh->status),
                         (double)(cm_mono_ms() - p->sent) / 1000.0);
     struct gateway_job *job = p->job;
@@ -378,6 +379,7 @@ static void s_on_reply(gateway_bus_t *self, struct cm_mdp_msg *msg)
         s_finish(self, job);
     }
 out:
+    cm_log_set_request_id(NULL);
     free(p);
     if (rh)
         crm__reply_header__free_unpacked(rh, NULL);
@@ -393,6 +395,7 @@ static void s_expire(gateway_bus_t *self, int64_t now)
         gateway_metrics_bus(self->metrics, p->service, "DEADLINE_EXCEEDED",
                             (double)(now - p->sent) / 1000.0);
         struct gateway_job *job = p->job;
+        cm_log_set_request_id(job->request_id);
         if (p->auth) {
             cm_log_warn("customers.Authenticate did not answer in time");
             s_fail(self, job, CRM__STATUS__STATUS_UNAVAILABLE,
@@ -404,6 +407,7 @@ static void s_expire(gateway_bus_t *self, int64_t now)
             snprintf(m, sizeof m, "service %s did not answer in time", p->service);
             s_fail(self, job, CRM__STATUS__STATUS_DEADLINE_EXCEEDED, m);
         }
+        cm_log_set_request_id(NULL);
         free(p);
     }
 }

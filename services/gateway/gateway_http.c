@@ -10,6 +10,9 @@
 #include "gateway_routes.h"
 
 #include <netdb.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,7 @@ struct gateway_http {
     char *openapi; // owned: the generated document
     size_t openapi_len;
     uint16_t port;
+    atomic_long in_flight; // requests between the URI callback and completion
 };
 
 enum s_state {
@@ -461,6 +465,7 @@ static void *s_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
     req->start = cm_mono_ms();
     req->route_label = "unmatched";
     gateway_metrics_in_flight(self->metrics, 1);
+    atomic_fetch_add(&self->in_flight, 1);
     return req;
 }
 
@@ -475,7 +480,6 @@ static enum MHD_Result s_handler(void *cls, struct MHD_Connection *conn, const c
         req = s_uri_log(cls, url, conn);
         *req_cls = req;
     }
-    req->conn = conn;
     if (req->state == S_NEW)
         snprintf(req->method, sizeof req->method, "%s", method);
     else
@@ -522,6 +526,7 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (req->code)
         gateway_metrics_http(self->metrics, req->route_label, req->method, req->code, seconds);
     gateway_metrics_in_flight(self->metrics, -1);
+    atomic_fetch_sub(&self->in_flight, 1);
 
     gateway_job_release(&req->job);
     gateway_response_release(&req->pending);
@@ -613,6 +618,7 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
                                  size_t errsz)
 {
     gateway_http_t *self = cm_calloc(1, sizeof *self);
+    atomic_init(&self->in_flight, 0);
     self->bus = bus;
     self->auth = auth;
     self->metrics = metrics;
@@ -638,13 +644,17 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
     }
     self->openapi_len = strlen(self->openapi);
 
+    /* Idle connections go after a minute; never before a request could end. */
+    unsigned idle_s = (unsigned)(cfg->request_timeout_ms / 1000 + 5);
+    if (idle_s < 60)
+        idle_s = 60;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     self->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, s_handler, self, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+        MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, self, MHD_OPTION_URI_LOG_CALLBACK, s_uri_log,
         self, MHD_OPTION_END);
     if (!self->daemon) {
@@ -657,6 +667,26 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
 fail:
     gateway_http_destroy(&self);
     return NULL;
+}
+
+void gateway_http_quiesce(gateway_http_t *self)
+{
+    MHD_socket fd = MHD_quiesce_daemon(self->daemon);
+    /* MHD hands the listening socket back; it is ours to close now. */
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+bool gateway_http_wait_idle(gateway_http_t *self, long timeout_ms)
+{
+    int64_t until = cm_mono_ms() + timeout_ms;
+    while (atomic_load(&self->in_flight) > 0) {
+        if (cm_mono_ms() >= until)
+            return false;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return true;
 }
 
 uint16_t gateway_http_port(const gateway_http_t *self)

@@ -4,6 +4,7 @@
 #ifndef GATEWAY_HTTP_H
 #define GATEWAY_HTTP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include "cm_err.h"
@@ -35,6 +36,13 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
 
 /* The port actually bound (useful with port 0). */
 uint16_t gateway_http_port(const gateway_http_t *self);
+
+/* Stops accepting connections; open ones are still served. */
+void gateway_http_quiesce(gateway_http_t *self);
+
+/* Waits up to timeout_ms until no request is being handled. Returns true if
+ * none is. */
+bool gateway_http_wait_idle(gateway_http_t *self, long timeout_ms);
 
 /* Stops the server. Stop the bus first (gateway_bus_stop): that resumes every
  * suspended request, which MHD requires before it stops. */

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* How long a stop waits for requests in flight (supervisors allow ~10 s). */
+#define DRAIN_MS 5000
+
 static struct gateway_config s_cfg;
 
 static const struct cm_cfg_item s_items[] = {
@@ -58,12 +61,19 @@ int main(int argc, char **argv)
                 (unsigned)gateway_http_port(http), s_cfg.bus_endpoint);
     int sig = 0;
     sigwait(&stop, &sig);
-    cm_log_info("stopping on signal %d", sig);
+    cm_log_info("stopping on signal %d: draining requests in flight", sig);
+    /* No new connections; requests under way get up to DRAIN_MS to finish. */
+    gateway_http_quiesce(http);
+    if (!gateway_http_wait_idle(http, DRAIN_MS))
+        cm_log_warn("requests still in flight after %d ms: answering them 503", DRAIN_MS);
     rc = 0;
 out:
-    /* The bus first: it resumes every suspended request, as MHD requires. */
+    /* The bus first: it answers and resumes every suspended request, as MHD
+     * requires before it stops; then give those answers a moment to leave. */
     if (bus)
         gateway_bus_stop(bus);
+    if (http)
+        gateway_http_wait_idle(http, 1000);
     gateway_http_destroy(&http);
     gateway_bus_destroy(&bus);
     gateway_auth_destroy(&auth);

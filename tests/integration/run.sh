@@ -13,12 +13,14 @@ build=${1:-build}
 # shellcheck source=compose/stack.sh
 source compose/stack.sh
 
-# A known configuration: nothing from the caller's CRM_* but the log level.
-log_level=${CRM_LOG_LEVEL:-}
+# A known configuration: nothing from the caller's CRM_* but the log level
+# (debug by default: some tests read the per-request log lines) and the
+# runner's own CRM_TEST_* settings (CRM_TEST_TIMEOUT).
+log_level=${CRM_LOG_LEVEL:-debug}
 while read -r var; do
-    [[ $var == CRM_* ]] && unset "$var"
+    [[ $var == CRM_* && $var != CRM_TEST_* ]] && unset "$var"
 done < <(compgen -e)
-[[ -n $log_level ]] && export CRM_LOG_LEVEL=$log_level
+export CRM_LOG_LEVEL=$log_level
 
 tmp=$(mktemp -d /tmp/crm-it.XXXXXX)
 chmod 755 "$tmp" # user postgres must traverse it

@@ -1,0 +1,375 @@
+"""Helpers for the integration tests (Python 3 standard library only).
+
+tests/integration/run.sh starts the stack and exports where it is:
+CRM_TEST_URL, CRM_TEST_API_KEY (the administrator key of the default tenant),
+CRM_TEST_BIN (the directory with crmctl), CRM_TEST_SUPERVISOR_CONF,
+CRM_TEST_ROOT, plus the suite's own CRM_DATA_DIR, CRM_DATABASE_URL and bus
+endpoints. Each test creates its own uniquely named data (unique()), so tests
+never depend on their order. The services log at debug level in the tests,
+which served_by_copy() and logs_contain() rely on.
+
+    import crm
+    from crm import api, unique, wait_until
+    st, hdr, js = api("POST", "/v1/customers", {"firstName": unique("Ann")})
+    assert st == 201, js
+    tenant = crm.crmctl(["tenant", "create", unique("Salon")]).strip()
+"""
+
+import configparser
+import glob
+import http.client
+import itertools
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import time
+import urllib.parse
+import uuid
+import xmlrpc.client
+
+ROOT = os.environ.get(
+    "CRM_TEST_ROOT", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+)
+URL = os.environ.get("CRM_TEST_URL", "http://127.0.0.1:8080").rstrip("/")
+API_KEY = os.environ.get("CRM_TEST_API_KEY", "")
+KEY = API_KEY
+BIN = os.environ.get("CRM_TEST_BIN", os.path.join(ROOT, "build", "bin"))
+CRMCTL = os.path.join(BIN, "crmctl")
+DATA_DIR = os.environ.get("CRM_DATA_DIR", os.path.join(ROOT, "var"))
+LOG_DIR = os.path.join(DATA_DIR, "log")
+SUPERVISOR_CONF = os.environ.get(
+    "CRM_TEST_SUPERVISOR_CONF", os.path.join(DATA_DIR, "supervisord.conf")
+)
+DATABASE_URL = os.environ.get("CRM_DATABASE_URL", "")
+# The environment for subprocesses (crmctl and friends): the stack's settings.
+ENV = dict(os.environ)
+# The default tenant (crmctl bootstrap creates it; the administrator key belongs to it).
+TENANT = "00000000-0000-4000-8000-000000000001"
+PSQL = "/usr/lib/postgresql/15/bin/psql"
+
+# The marker for "use the administrator key" in api(); key=None sends none.
+DEFAULT = object()
+
+
+class Headers(dict):
+    """Response headers; lookups ignore case (keys are stored lower-case)."""
+
+    def __init__(self, items=()):
+        super().__init__((k.lower(), v) for k, v in items)
+
+    def __getitem__(self, k):
+        return super().__getitem__(k.lower())
+
+    def __contains__(self, k):
+        return super().__contains__(k.lower())
+
+    def get(self, k, default=None):
+        return super().get(k.lower(), default)
+
+
+def api(method, path, body=None, headers=None, key=DEFAULT, raw=None, timeout=30):
+    """Sends one HTTP request to the gateway (redirects are not followed).
+
+    body: a JSON value to send (Content-Type: application/json).
+    raw: bytes or str to send as they are (set Content-Type in headers).
+    key: an API key; DEFAULT is the administrator's, None sends no
+    Authorization header.
+    Returns (status, headers, body): the body parsed when the response is
+    JSON, else the bytes (b"" when empty). A server that answers early (413)
+    and closes while the body is still being sent still yields its answer.
+    """
+    url = urllib.parse.urlsplit(path if path.startswith("http") else URL + path)
+    target = url.path or "/"
+    if url.query:
+        target += "?" + url.query
+    hdrs = {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode("utf-8")
+        hdrs["Content-Type"] = "application/json"
+    elif raw is not None:
+        data = raw.encode("utf-8") if isinstance(raw, str) else raw
+        hdrs["Content-Type"] = "application/octet-stream"
+    if key is DEFAULT:
+        key = API_KEY
+    if key:
+        hdrs["Authorization"] = "Bearer " + key
+    hdrs.update(headers or {})
+    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=timeout)
+    try:
+        try:
+            conn.request(method.upper(), target, body=data, headers=hdrs)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the answer may be waiting in the socket
+        resp = conn.getresponse()
+        status = resp.status
+        rh = Headers(resp.getheaders())
+        payload = resp.read()
+    finally:
+        conn.close()
+    ctype = rh.get("content-type", "")
+    if payload and "json" in ctype:
+        try:
+            return status, rh, json.loads(payload.decode("utf-8"))
+        except ValueError:
+            pass
+    return status, rh, payload
+
+
+def q(path, **params):
+    """Adds a query string: q("/v1/customers", pageSize=10) (None values skipped)."""
+    params = {k: v for k, v in params.items() if v is not None}
+    if not params:
+        return path
+    return path + ("&" if "?" in path else "?") + urllib.parse.urlencode(params)
+
+
+def _args(args):
+    return shlex.split(args) if isinstance(args, str) else [str(a) for a in args]
+
+
+# ------------------------------------------------------------------ supervisor
+
+
+def ctl(args, check=False, timeout=60):
+    """Runs supervisorctl for this stack, e.g. ctl("restart customers:*").
+    Returns a CompletedProcess (text; stdout and stderr together in .stdout)."""
+    cmd = ["supervisorctl", "-c", SUPERVISOR_CONF] + _args(args)
+    r = subprocess.run(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+    )
+    if check and r.returncode != 0:
+        raise AssertionError("%s failed (%d): %s" % (" ".join(cmd), r.returncode, r.stdout))
+    return r
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class _UnixTransport(xmlrpc.client.Transport):
+    def __init__(self, path):
+        super().__init__()
+        self._path = path
+
+    def make_connection(self, host):
+        return _UnixConnection(self._path, 10)
+
+
+def _supervisor_socket():
+    cp = configparser.RawConfigParser()
+    cp.read(SUPERVISOR_CONF)
+    url = cp.get("supervisorctl", "serverurl")
+    assert url.startswith("unix://"), url
+    return url[len("unix://"):].replace("%%", "%")
+
+
+def supervisor():
+    """supervisord's XML-RPC interface (the supervisor.* namespace), e.g.
+    supervisor().getAllProcessInfo(); faster than running supervisorctl."""
+    proxy = xmlrpc.client.ServerProxy("http://localhost", transport=_UnixTransport(_supervisor_socket()))
+    return proxy.supervisor
+
+
+def status():
+    """{process: (state, pid)} for every process, e.g.
+    {"broker": ("RUNNING", 120), "customers:customers-0": ("RUNNING", 123)}."""
+    out = {}
+    for p in supervisor().getAllProcessInfo():
+        name = p["name"] if p["group"] == p["name"] else "%s:%s" % (p["group"], p["name"])
+        out[name] = (p["statename"], p["pid"])
+    return out
+
+
+def pids(program):
+    """The pids of the running processes of one program (all its copies), sorted."""
+    return sorted(
+        p["pid"]
+        for p in supervisor().getAllProcessInfo()
+        if p["group"] == program and p["statename"] == "RUNNING" and p["pid"]
+    )
+
+
+def stack_healthy():
+    """True when every process runs and /readyz answers 2xx."""
+    try:
+        st = status()
+    except (OSError, xmlrpc.client.Error):
+        return False
+    if not st or any(state != "RUNNING" for state, _ in st.values()):
+        return False
+    try:
+        code = api("GET", "/readyz", key=None, timeout=5)[0]
+    except OSError:
+        return False
+    return 200 <= code < 300
+
+
+def wait_ready(timeout=60):
+    """Waits until /readyz answers 2xx."""
+
+    def ready():
+        try:
+            return 200 <= api("GET", "/readyz", key=None, timeout=5)[0] < 300
+        except OSError:
+            return False
+
+    return wait_until(ready, timeout, what="GET /readyz")
+
+
+def restart(program, timeout=60):
+    """Restarts every copy of a program and waits until the stack is ready."""
+    old = set(pids(program))
+    ctl(["restart", program + ":*"], check=True)
+    wait_until(lambda: len(pids(program)) == len(old) and not set(pids(program)) & old,
+               timeout, what="%s to come back" % program)
+    wait_ready(timeout)
+
+
+# ------------------------------------------------------------------ logs
+
+
+def log_files(program):
+    """The log files of a program's processes: {process name: path}, e.g.
+    {"customers-0": ".../log/customers-0.log", "customers-1": ...}."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(glob.escape(LOG_DIR), program + "*.log"))):
+        name = os.path.basename(path)[:-4]
+        if name == program or re.fullmatch(re.escape(program) + r"-\d+", name):
+            out[name] = path
+    return out
+
+
+def log(name):
+    """The text of one process's log, e.g. log("customers-0") or log("gateway")."""
+    with open(os.path.join(LOG_DIR, name + ".log"), encoding="utf-8", errors="replace") as fh:
+        return fh.read()
+
+
+def logs_contain(program, text):
+    """True when the log of any copy of the program contains the text."""
+    for path in log_files(program).values():
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            if text in fh.read():
+                return True
+    return False
+
+
+# A handled request, as cm_svc logs it at debug level:
+# "<time> DEBUG customers req=<id> customers.CreateCustomer ok in 3 ms".
+_HANDLED = re.compile(r" req=\S+ [\w.]+ \w+ in \d+ ms$")
+
+
+def served_by_copy(program):
+    """How many requests each copy of a service has handled so far:
+    {"customers-0": 31, "customers-1": 29} (needs CRM_LOG_LEVEL=debug)."""
+    counts = {}
+    for name, path in log_files(program).items():
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            counts[name] = sum(1 for line in fh if _HANDLED.search(line.rstrip("\n")))
+    return counts
+
+
+# ------------------------------------------------------------------ crmctl, psql
+
+
+def crmctl_run(args, input=None, timeout=60, env=None):
+    """Runs crmctl with the stack's environment; returns the CompletedProcess
+    (text) whatever the exit status."""
+    e = dict(ENV)
+    e.update(env or {})
+    return subprocess.run([CRMCTL] + _args(args), input=input, capture_output=True, text=True,
+                          timeout=timeout, env=e)
+
+
+def crmctl(args, input=None, timeout=60, env=None):
+    """Runs crmctl with the stack's environment and returns its standard
+    output; raises AssertionError (with stderr) when it exits non-zero."""
+    r = crmctl_run(args, input=input, timeout=timeout, env=env)
+    if r.returncode != 0:
+        raise AssertionError("crmctl %s exited %d\nstdout: %s\nstderr: %s"
+                             % (" ".join(_args(args)), r.returncode, r.stdout, r.stderr))
+    return r.stdout
+
+
+def crmctl_popen(args, env=None, **kwargs):
+    """Starts a long-running crmctl (e.g. events) with stdout piped as text;
+    the caller terminates it."""
+    e = dict(ENV)
+    e.update(env or {})
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen([CRMCTL] + _args(args), text=True, env=e, **kwargs)
+
+
+def _psql(sql, extra, timeout):
+    cmd = [PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"] + extra + ["-d", DATABASE_URL, "-c", sql]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError("psql failed: %s\n%s" % (r.stderr.strip(), sql))
+    return r.stdout
+
+
+def psql(sql, timeout=60):
+    """Runs SQL as user postgres (a superuser) on the stack's database and
+    returns psql's unaligned, tuples-only output ("a|b" lines). Several
+    statements may be given; SET ROLE crm_app tests as the services' role."""
+    return _psql(sql, [], timeout)
+
+
+def psql_rows(sql, timeout=60):
+    """Like psql() but returns the rows as tuples of strings (NULL is "")."""
+    out = _psql(sql, ["-F", "\x1f", "-0"], timeout)
+    if out.endswith("\n"):
+        out = out[:-1]
+    return [tuple(rec.split("\x1f")) for rec in out.split("\0") if rec != ""]
+
+
+# ------------------------------------------------------------------ waiting, names
+
+
+def wait_until(fn, timeout=10, interval=0.1, what=None):
+    """Calls fn until it returns something true and returns that; raises
+    AssertionError after timeout seconds (an exception from fn counts as a
+    false result and is chained to the error)."""
+    deadline = time.monotonic() + timeout
+    last, last_exc = None, None
+    while True:
+        try:
+            last = fn()
+            last_exc = None
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last_exc = e
+        if time.monotonic() >= deadline:
+            name = what or getattr(fn, "__name__", "condition")
+            raise AssertionError(
+                "timed out after %s s waiting for %s (last: %r)"
+                % (timeout, name, last_exc if last_exc else last)
+            ) from last_exc
+        time.sleep(interval)
+
+
+_counter = itertools.count(1)
+
+
+def unique(prefix="t"):
+    """A name no other test (or earlier run) uses: prefix-<pid>-<n>-<random>."""
+    return "%s-%d-%d-%s" % (prefix, os.getpid(), next(_counter), uuid.uuid4().hex[:8])
+
+
+def unique_email(prefix="user"):
+    """A unique address in a reserved domain (RFC 2606)."""
+    return "%s@example.test" % unique(prefix).lower()
