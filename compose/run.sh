@@ -42,11 +42,15 @@ if ! stack_wait_ready 60; then
 fi
 state=running
 
-key=${CRM_BOOTSTRAP_API_KEY:-}
-key_from="CRM_BOOTSTRAP_API_KEY"
-if [[ -z $key && -s $STACK_KEY_FILE ]]; then
+# The key file holds a key that was generated (so CRM_BOOTSTRAP_API_KEY was
+# not used then, and is ignored now that an administrator exists).
+key='' key_from=''
+if [[ -s $STACK_KEY_FILE ]]; then
     key=$(<"$STACK_KEY_FILE")
     key_from=$STACK_KEY_FILE
+elif [[ -n ${CRM_BOOTSTRAP_API_KEY:-} ]]; then
+    key=$CRM_BOOTSTRAP_API_KEY
+    key_from="CRM_BOOTSTRAP_API_KEY"
 fi
 
 cat <<EOF

@@ -14,10 +14,14 @@
 #
 # Functions print their diagnostics on stderr and return non-zero on failure;
 # they never exit, so callers decide what to clean up.
+#
+# Knobs besides the CRM_* variables: STACK_PG_FAST=1 (tests: fsync off),
+# STACK_SERVICES="broker customers gateway" (default: every services/*/main.c
+# but crmctl), STACK_PG_BIN (PostgreSQL's bin directory).
 
 STACK_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 STACK_PG_BIN=${STACK_PG_BIN:-/usr/lib/postgresql/15/bin}
-STACK_TOOLS=(crmctl)       # programs in bin/ that are not services
+STACK_TOOLS=(crmctl)              # programs in bin/ that are not services
 STACK_SINGLETONS=(broker gateway) # bind fixed addresses: always one copy
 
 s_log() { printf 'stack: %s\n' "$*" >&2; }

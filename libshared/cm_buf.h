@@ -6,10 +6,10 @@
 #include "cm_err.h"
 
 typedef struct cm_buf {
-    char *data;  // owned
+    char *data; // owned
     size_t len;
-    size_t cap;  // allocated
-    size_t max;  // hard cap on len; 0 means none
+    size_t cap; // allocated
+    size_t max; // hard cap on len; 0 means none
 } cm_buf_t;
 
 /* Initialises an empty buffer that refuses to grow past max bytes (0: no cap). */

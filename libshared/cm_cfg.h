@@ -10,12 +10,12 @@
 typedef enum { CM_CFG_STR, CM_CFG_INT, CM_CFG_BOOL } cm_cfg_type_t;
 
 struct cm_cfg_item {
-    const char *key;  // lower case, e.g. "bus_endpoint" -> CRM_BUS_ENDPOINT
+    const char *key; // lower case, e.g. "bus_endpoint" -> CRM_BUS_ENDPOINT
     cm_cfg_type_t type;
-    void *target;     // borrowed: char ** (result owned by the table), long * or bool *
-    const char *def;  // default as text
-    long min, max;    // for CM_CFG_INT
-    bool secret;      // masked by --print-config
+    void *target;    // borrowed: char ** (result owned by the table), long * or bool *
+    const char *def; // default as text
+    long min, max;   // for CM_CFG_INT
+    bool secret;     // masked by --print-config
 };
 
 /* Loads every item of a table terminated by a NULL key. Returns 0, or -1 with

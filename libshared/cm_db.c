@@ -119,8 +119,8 @@ PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char
         if (*err)
             return NULL;
     }
-    PGresult *res = PQexecParams(self->conn, sql, nparams, NULL, params, lengths, formats,
-                                 result_format);
+    PGresult *res =
+        PQexecParams(self->conn, sql, nparams, NULL, params, lengths, formats, result_format);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;

@@ -78,8 +78,8 @@ static void s_add_violation(struct cm_call *call, const char *field, const char 
     call->reply.details[call->reply.n_details++] = v;
 }
 
-void cm_call_violation(struct cm_call *call, const char *field, const char *reason,
-                       const char *fmt, ...)
+void cm_call_violation(struct cm_call *call, const char *field, const char *reason, const char *fmt,
+                       ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -89,8 +89,7 @@ void cm_call_violation(struct cm_call *call, const char *field, const char *reas
         call->err = CM_ERR_INVALID;
         snprintf(call->message, sizeof call->message, "invalid %s", field);
     } else if (call->err == CM_ERR_INVALID) {
-        snprintf(call->message, sizeof call->message, "%zu invalid fields",
-                 call->reply.n_details);
+        snprintf(call->message, sizeof call->message, "%zu invalid fields", call->reply.n_details);
     }
 }
 
@@ -321,8 +320,7 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
     }
     req = protobuf_c_message_unpack(m->request, NULL, msg->body_len, msg->body);
     if (!req) {
-        cm_call_fail(&call, CM_ERR_INVALID, "request body does not decode as %s",
-                     m->request->name);
+        cm_call_fail(&call, CM_ERR_INVALID, "request body does not decode as %s", m->request->name);
         goto reply;
     }
     /* A unique violation or serialization failure between our check and our
@@ -351,8 +349,8 @@ reply:
         call.reply.message = NULL;
     }
     if (hdr)
-        cm_log_debug("%s %s in %lld ms", hdr->method,
-                     cm_err_name(call.err), (long long)(cm_mono_ms() - started));
+        cm_log_debug("%s %s in %lld ms", hdr->method, cm_err_name(call.err),
+                     (long long)(cm_mono_ms() - started));
     if (cm_mdp_worker_reply(svc->worker, msg, out.header, out.header_len, out.body, out.body_len))
         cm_log_warn("could not send reply: %s", zmq_strerror(errno));
     call.reply.message = NULL;
@@ -380,17 +378,16 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
 
     svc.health_method = cm_strfmt("%s.Health", def->name);
     if (def->idempotency_table) {
-        svc.sql_idem_claim = cm_strfmt(
-            "INSERT INTO %s (tenant_id, key, method) VALUES ($1, $2, $3) "
-            "ON CONFLICT DO NOTHING RETURNING 1",
-            def->idempotency_table);
+        svc.sql_idem_claim =
+            cm_strfmt("INSERT INTO %s (tenant_id, key, method) VALUES ($1, $2, $3) "
+                      "ON CONFLICT DO NOTHING RETURNING 1",
+                      def->idempotency_table);
         svc.sql_idem_get = cm_strfmt(
             "SELECT method, reply_header, reply_body FROM %s WHERE tenant_id = $1 AND key = $2",
             def->idempotency_table);
-        svc.sql_idem_put =
-            cm_strfmt("UPDATE %s SET reply_header = $3, reply_body = $4 "
-                      "WHERE tenant_id = $1 AND key = $2",
-                      def->idempotency_table);
+        svc.sql_idem_put = cm_strfmt("UPDATE %s SET reply_header = $3, reply_body = $4 "
+                                     "WHERE tenant_id = $1 AND key = $2",
+                                     def->idempotency_table);
     }
     svc.zctx = zmq_ctx_new();
     svc.db = cm_db_new(cfg->database_url, cfg->db_role);

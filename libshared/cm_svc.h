@@ -22,7 +22,7 @@ struct cm_call {
     void *user;                    // borrowed (the service's state)
     cm_err_t err;                  // set through cm_call_fail
     char message[512];
-    Crm__ReplyHeader reply;        // details collected by cm_call_violation
+    Crm__ReplyHeader reply; // details collected by cm_call_violation
 };
 
 /* A handler builds a dynamic response message into *resp (cm_pb_new), or fails
@@ -44,12 +44,12 @@ struct cm_method {
 };
 
 struct cm_svc_def {
-    const char *name;               // service name on the bus
+    const char *name;                // service name on the bus
     const struct cm_method *methods; // borrowed, static
     size_t n_methods;
-    const char *idempotency_table;  // e.g. "customers.idempotency"; NULL: no dedupe
-    void (*start)(cm_svc_t *svc, void *user);        // after the bus and database are set up
-    void (*stop)(cm_svc_t *svc, void *user);         // before they are torn down
+    const char *idempotency_table;            // e.g. "customers.idempotency"; NULL: no dedupe
+    void (*start)(cm_svc_t *svc, void *user); // after the bus and database are set up
+    void (*stop)(cm_svc_t *svc, void *user);  // before they are torn down
     void (*after_commit)(cm_svc_t *svc, void *user); // after a write committed
     void (*tick)(cm_svc_t *svc, void *user);         // every tick_ms
     int tick_ms;
@@ -77,8 +77,8 @@ void cm_call_fail(struct cm_call *call, cm_err_t err, const char *fmt, ...) CM_P
 
 /* Adds a field violation (and fails the call with CM_ERR_INVALID unless it
  * already failed otherwise). field is lowerCamelCase; reason e.g. "REQUIRED". */
-void cm_call_violation(struct cm_call *call, const char *field, const char *reason,
-                       const char *fmt, ...) CM_PRINTF(4, 5);
+void cm_call_violation(struct cm_call *call, const char *field, const char *reason, const char *fmt,
+                       ...) CM_PRINTF(4, 5);
 
 /* Same, naming the record that already holds a unique value (ALREADY_EXISTS). */
 void cm_call_duplicate(struct cm_call *call, const char *field, const char *resource_id,
@@ -99,9 +99,9 @@ static inline bool cm_call_failed(const struct cm_call *call)
  * timeout_ms). Returns CM_OK with *reply and *resp (dynamic, caller frees), or
  * CM_ERR_TIMEOUT / CM_ERR_UNAVAILABLE. For tools and internal calls. */
 struct cm_mdp_client;
-cm_err_t cm_svc_call(struct cm_mdp_client *client, const char *service,
-                     Crm__RequestHeader *hdr, const ProtobufCMessage *req,
-                     const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
-                     Crm__ReplyHeader **reply, ProtobufCMessage **resp) CM_MUSTCHECK;
+cm_err_t cm_svc_call(struct cm_mdp_client *client, const char *service, Crm__RequestHeader *hdr,
+                     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                     int timeout_ms, Crm__ReplyHeader **reply,
+                     ProtobufCMessage **resp) CM_MUSTCHECK;
 
 #endif

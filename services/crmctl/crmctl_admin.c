@@ -43,7 +43,8 @@ int crmctl_migrate(int argc, char **argv)
         return 1;
     int rc = 1;
     /* One migrator at a time, whoever runs it. */
-    if (cm_db_run(db,
+    if (cm_db_run(db, "SET client_min_messages = warning", 0, NULL) ||
+        cm_db_run(db,
                   "CREATE TABLE IF NOT EXISTS public.crm_migrations (name text PRIMARY KEY, "
                   "applied_at timestamptz NOT NULL DEFAULT now())",
                   0, NULL) ||
@@ -74,8 +75,7 @@ int crmctl_migrate(int argc, char **argv)
         res = PQexec(conn, sql);
         free(sql);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            fprintf(stderr, "crmctl: migration %s failed: %s", m->name,
-                    PQresultErrorMessage(res));
+            fprintf(stderr, "crmctl: migration %s failed: %s", m->name, PQresultErrorMessage(res));
             PQclear(res);
             PQclear(PQexec(conn, "ROLLBACK"));
             goto out;
@@ -108,8 +108,7 @@ static int s_role_of(const char *name)
 }
 
 /* Creates a tenant with the default groups, in one transaction. */
-static cm_err_t s_tenant_create(cm_db_t *db, const char *id, const char *name,
-                                const char *country)
+static cm_err_t s_tenant_create(cm_db_t *db, const char *id, const char *name, const char *country)
 {
     cm_err_t err = cm_db_begin(db, id);
     if (err)
@@ -316,8 +315,8 @@ int crmctl_key(int argc, char **argv)
         for (int i = 0; i < PQntuples(res); i++) {
             int r = (int)strtol(PQgetvalue(res, i, 3), NULL, 10);
             printf("%s\t%s\t%s\t%s\t%s%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                   PQgetvalue(res, i, 2), roles[r >= 0 && r <= 4 ? r : 0],
-                   PQgetvalue(res, i, 4), PQgetisnull(res, i, 5) ? "" : "\trevoked");
+                   PQgetvalue(res, i, 2), roles[r >= 0 && r <= 4 ? r : 0], PQgetvalue(res, i, 4),
+                   PQgetisnull(res, i, 5) ? "" : "\trevoked");
         }
         PQclear(res);
         rc = 0;

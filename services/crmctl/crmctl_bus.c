@@ -56,8 +56,8 @@ static void s_print_reply(const Crm__ReplyHeader *rh, const ProtobufCMessage *re
     if (rh->n_details) {
         json_t *d = json_array();
         for (size_t i = 0; i < rh->n_details; i++)
-            json_array_append_new(d, cm_pbjson_encode(&rh->details[i]->base,
-                                                      CM_PBJSON_OMIT_DEFAULTS));
+            json_array_append_new(d,
+                                  cm_pbjson_encode(&rh->details[i]->base, CM_PBJSON_OMIT_DEFAULTS));
         json_object_set_new(out, "details", d);
     }
     if (resp)
@@ -93,8 +93,8 @@ int crmctl_call(int argc, char **argv)
     json_error_t jerr;
     json_t *json = json_loads(body, 0, &jerr);
     if (!json) {
-        fprintf(stderr, "crmctl: malformed JSON at line %d column %d: %s\n", jerr.line,
-                jerr.column, jerr.text);
+        fprintf(stderr, "crmctl: malformed JSON at line %d column %d: %s\n", jerr.line, jerr.column,
+                jerr.text);
         return 2;
     }
     struct cm_pbjson_error perr;
@@ -106,8 +106,8 @@ int crmctl_call(int argc, char **argv)
     }
     int rc = 1;
     void *zctx = zmq_ctx_new();
-    cm_mdp_client_t *client = cm_mdp_client_new(zctx, s_env("CRM_BUS_ENDPOINT",
-                                                            "tcp://127.0.0.1:5555"));
+    cm_mdp_client_t *client =
+        cm_mdp_client_new(zctx, s_env("CRM_BUS_ENDPOINT", "tcp://127.0.0.1:5555"));
     Crm__Principal principal = CRM__PRINCIPAL__INIT;
     principal.id = "crmctl";
     principal.name = "crmctl";
@@ -303,10 +303,10 @@ int crmctl_events(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     void *zctx = zmq_ctx_new();
-    cm_events_sub_t *sub = cm_events_sub_new(
-        zctx, s_env("CRM_EVENTS_OUT_ENDPOINT", "tcp://127.0.0.1:5557"),
-        s_env("CRM_BUS_ENDPOINT", "tcp://127.0.0.1:5555"), stream ? stream : "customers", after,
-        s_on_event, &f);
+    cm_events_sub_t *sub =
+        cm_events_sub_new(zctx, s_env("CRM_EVENTS_OUT_ENDPOINT", "tcp://127.0.0.1:5557"),
+                          s_env("CRM_BUS_ENDPOINT", "tcp://127.0.0.1:5555"),
+                          stream ? stream : "customers", after, s_on_event, &f);
     int rc = 0;
     if (!sub) {
         fprintf(stderr, "crmctl: could not subscribe\n");

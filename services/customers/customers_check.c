@@ -12,8 +12,8 @@
 #include <jansson.h>
 
 const char *const customers_requirable_fields[] = {
-    "firstName", "lastName", "email", "phone", "gender", "birthDate", "description",
-    "groups", "tags", "company", "addresses", "salesAgent", NULL};
+    "firstName", "lastName", "email",   "phone",     "gender",     "birthDate", "description",
+    "groups",    "tags",     "company", "addresses", "salesAgent", NULL};
 
 /* Trims ASCII whitespace around a dynamic string field, in place. */
 static void s_trim(char **field)
@@ -34,24 +34,22 @@ static void s_trim(char **field)
 static bool s_has_control(const char *s, bool allow_newlines)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == 0x7f || (*p < 0x20 && !(allow_newlines && (*p == '\n' || *p == '\r' ||
-                                                              *p == '\t'))))
+        if (*p == 0x7f ||
+            (*p < 0x20 && !(allow_newlines && (*p == '\n' || *p == '\r' || *p == '\t'))))
             return true;
     }
     return false;
 }
 
 /* Trims a text field and checks its length and characters. */
-static void s_text(struct cm_call *call, char **field, const char *name, size_t max,
-                   bool multiline)
+static void s_text(struct cm_call *call, char **field, const char *name, size_t max, bool multiline)
 {
     s_trim(field);
     if (customers_validate_length(*field, max))
-        cm_call_violation(call, name, "TOO_LONG", "%s is too long: at most %zu characters",
-                          name, max);
+        cm_call_violation(call, name, "TOO_LONG", "%s is too long: at most %zu characters", name,
+                          max);
     else if (s_has_control(*field, multiline))
-        cm_call_violation(call, name, "INVALID_FORMAT", "%s contains control characters",
-                          name);
+        cm_call_violation(call, name, "INVALID_FORMAT", "%s contains control characters", name);
 }
 
 /* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
@@ -73,8 +71,8 @@ static bool s_rfc3339(const char *s)
     if (s[i] == 'Z')
         return s[i + 1] == '\0';
     if ((s[i] == '+' || s[i] == '-') && isdigit((unsigned char)s[i + 1]) &&
-        isdigit((unsigned char)s[i + 2]) && s[i + 3] == ':' &&
-        isdigit((unsigned char)s[i + 4]) && isdigit((unsigned char)s[i + 5]))
+        isdigit((unsigned char)s[i + 2]) && s[i + 3] == ':' && isdigit((unsigned char)s[i + 4]) &&
+        isdigit((unsigned char)s[i + 5]))
         return s[i + 6] == '\0';
     return false;
 }
@@ -155,8 +153,8 @@ static void s_address(struct cm_call *call, Crm__Address *a, size_t i)
     if (!a->country[0])
         cm_call_violation(call, f, "REQUIRED", "%s is required (ISO 3166-1 alpha-2, e.g. PL)", f);
     else if (customers_validate_country(a->country))
-        cm_call_violation(call, f, "INVALID_FORMAT",
-                          "%s is not an ISO 3166-1 alpha-2 country code", f);
+        cm_call_violation(call, f, "INVALID_FORMAT", "%s is not an ISO 3166-1 alpha-2 country code",
+                          f);
     if (!a->line1[0] && !a->city[0] && !a->postal_code[0]) {
         snprintf(f, sizeof f, "addresses[%zu]", i);
         cm_call_violation(call, f, "REQUIRED", "%s needs at least line1, postalCode or city", f);
@@ -231,8 +229,7 @@ void customers_check(struct cm_call *call, Crm__Customer *c, const Crm__Customer
             cm_call_violation(call, "birthDate", "INVALID_FORMAT", "birthDate is not valid: %s",
                               why);
     }
-    s_names_list(call, c->groups, &c->n_groups, "groups", CUSTOMERS_NAME_MAX,
-                 CUSTOMERS_GROUPS_MAX);
+    s_names_list(call, c->groups, &c->n_groups, "groups", CUSTOMERS_NAME_MAX, CUSTOMERS_GROUPS_MAX);
     s_names_list(call, c->tags, &c->n_tags, "tags", CUSTOMERS_TAG_MAX, CUSTOMERS_TAGS_MAX);
 
     if (c->company) {

@@ -54,8 +54,8 @@ cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const 
 static uint64_t s_max_seq(cm_db_t *db)
 {
     cm_err_t err;
-    PGresult *res = cm_db_exec(db, "SELECT coalesce(max(seq), 0) FROM customers.outbox", 0,
-                               NULL, &err);
+    PGresult *res =
+        cm_db_exec(db, "SELECT coalesce(max(seq), 0) FROM customers.outbox", 0, NULL, &err);
     if (!res)
         return 0;
     uint64_t seq = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
@@ -70,8 +70,8 @@ int customers_events_relay(cm_db_t *db, struct cm_events_pub *pub)
     cm_err_t err = cm_db_begin(db, NULL);
     if (err)
         return -1;
-    res = cm_db_exec(db, "SELECT pg_try_advisory_xact_lock(hashtext('customers.outbox'))", 0,
-                     NULL, &err);
+    res = cm_db_exec(db, "SELECT pg_try_advisory_xact_lock(hashtext('customers.outbox'))", 0, NULL,
+                     &err);
     if (!res)
         goto out;
     bool locked = PQgetvalue(res, 0, 0)[0] == 't';

@@ -29,7 +29,7 @@
 struct s_changes {
     Crm__FieldChange **items; // owned
     size_t n;
-    json_t *json;             // owned: [{field, oldValue, newValue}]
+    json_t *json; // owned: [{field, oldValue, newValue}]
 };
 
 static void s_on_change(void *ud, const char *path, const char *old_json, const char *new_json)
@@ -47,8 +47,7 @@ static void s_on_change(void *ud, const char *path, const char *old_json, const 
 
 static const char *const s_diff_skip[] = {"id", "createdAt", "updatedAt", "etag", NULL};
 
-static void s_changes_compute(struct s_changes *ch, const Crm__Customer *a,
-                              const Crm__Customer *b)
+static void s_changes_compute(struct s_changes *ch, const Crm__Customer *a, const Crm__Customer *b)
 {
     ch->items = NULL;
     ch->n = 0;
@@ -71,8 +70,8 @@ static bool s_record(struct cm_call *call, const char *customer_id, const char *
                      const struct s_changes *ch)
 {
     char *changes = json_dumps(ch->json, JSON_COMPACT);
-    cm_err_t err = customers_store_audit(call->db, TENANT(call), customer_id, action, call->hdr,
-                                         changes);
+    cm_err_t err =
+        customers_store_audit(call->db, TENANT(call), customer_id, action, call->hdr, changes);
     free(changes);
     if (!err)
         err = customers_events_add(call->db, call->hdr, event_type, customer, ch->items, ch->n);
@@ -142,8 +141,8 @@ static void s_check_unique(struct cm_call *call, const Crm__Customer *c, const c
     }
     for (size_t i = 0; i < c->n_external_ids; i++) {
         const Crm__ExternalId *e = c->external_ids[i];
-        err = customers_store_find_external(call->db, TENANT(call), e->system, e->id, self_id,
-                                            other);
+        err =
+            customers_store_find_external(call->db, TENANT(call), e->system, e->id, self_id, other);
         if (err) {
             cm_call_db_fail(call, err, "could not check external ids");
             return;
@@ -151,8 +150,8 @@ static void s_check_unique(struct cm_call *call, const Crm__Customer *c, const c
         if (other[0]) {
             char f[64];
             snprintf(f, sizeof f, "externalIds[%zu]", i);
-            cm_call_duplicate(call, f, other, "customer %s already has %s id %s", other,
-                              e->system, e->id);
+            cm_call_duplicate(call, f, other, "customer %s already has %s id %s", other, e->system,
+                              e->id);
         }
     }
 }
@@ -164,8 +163,8 @@ static char **s_group_ids(struct cm_call *call, Crm__Customer *c)
         return NULL;
     char **ids = cm_calloc(c->n_groups, sizeof *ids);
     long missing = -1;
-    cm_err_t err = customers_store_group_ids(call->db, TENANT(call), c->groups, c->n_groups, ids,
-                                             &missing);
+    cm_err_t err =
+        customers_store_group_ids(call->db, TENANT(call), c->groups, c->n_groups, ids, &missing);
     if (err) {
         cm_call_db_fail(call, err, "could not resolve groups");
     } else if (missing >= 0) {
@@ -511,12 +510,11 @@ static char *s_token_make(const struct s_order *o, bool desc, const char *key, c
     return tok;
 }
 
-static bool s_token_parse(const char *tok, const struct s_order *o, bool desc, char **key,
-                          char *id)
+static bool s_token_parse(const char *tok, const struct s_order *o, bool desc, char **key, char *id)
 {
     size_t nlen = strlen(o->name);
-    if (strncmp(tok, o->name, nlen) != 0 || tok[nlen] != '.' || tok[nlen + 1] != (desc ? 'd' : 'a') ||
-        tok[nlen + 2] != '.')
+    if (strncmp(tok, o->name, nlen) != 0 || tok[nlen] != '.' ||
+        tok[nlen + 1] != (desc ? 'd' : 'a') || tok[nlen + 2] != '.')
         return false;
     const char *b64 = tok + nlen + 3;
     const char *dot = strrchr(b64, '.');
@@ -616,8 +614,7 @@ static bool s_photo_changed(struct cm_call *call, Crm__Customer *old)
     return ok;
 }
 
-static void s_put_photo(struct cm_call *call, const ProtobufCMessage *msg,
-                        ProtobufCMessage **resp)
+static void s_put_photo(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__PutPhotoRequest *req = (const Crm__PutPhotoRequest *)msg;
     if (!s_can_write(call))
@@ -640,8 +637,8 @@ static void s_put_photo(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__Customer *old = s_load(call, req->id, true);
     if (!old)
         return;
-    cm_err_t err = customers_store_photo_put(call->db, TENANT(call), req->id, type,
-                                             req->data.data, req->data.len);
+    cm_err_t err = customers_store_photo_put(call->db, TENANT(call), req->id, type, req->data.data,
+                                             req->data.len);
     if (err)
         cm_call_db_fail(call, err, "could not store photo");
     else if (s_photo_changed(call, old)) {
@@ -655,8 +652,7 @@ static void s_put_photo(struct cm_call *call, const ProtobufCMessage *msg,
     crm__customer__free_unpacked(old, NULL);
 }
 
-static void s_get_photo(struct cm_call *call, const ProtobufCMessage *msg,
-                        ProtobufCMessage **resp)
+static void s_get_photo(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__GetPhotoRequest *req = (const Crm__GetPhotoRequest *)msg;
     Crm__Photo *ph = NULL;
@@ -696,8 +692,7 @@ static void s_delete_photo(struct cm_call *call, const ProtobufCMessage *msg,
 /* ---------------------------------------------------------------------- */
 /* Audit                                                                   */
 
-static void s_list_audit(struct cm_call *call, const ProtobufCMessage *msg,
-                         ProtobufCMessage **resp)
+static void s_list_audit(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__ListAuditRequest *req = (const Crm__ListAuditRequest *)msg;
     long before = 0;
@@ -810,8 +805,7 @@ static Crm__Group *s_load_group(struct cm_call *call, const char *id, bool for_u
     return g;
 }
 
-static void s_get_group(struct cm_call *call, const ProtobufCMessage *msg,
-                        ProtobufCMessage **resp)
+static void s_get_group(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__GetGroupRequest *req = (const Crm__GetGroupRequest *)msg;
     Crm__Group *g = s_load_group(call, req->id, false);
@@ -977,8 +971,7 @@ static void s_delete_group(struct cm_call *call, const ProtobufCMessage *msg,
     crm__group__free_unpacked(g, NULL);
 }
 
-static void s_list_tags(struct cm_call *call, const ProtobufCMessage *msg,
-                        ProtobufCMessage **resp)
+static void s_list_tags(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     (void)msg;
     Crm__ListTagsResponse *r =
@@ -1000,8 +993,8 @@ static Crm__Settings *s_settings_of(const struct customers_tenant *t)
     Crm__Settings *s = (Crm__Settings *)cm_pb_new(&crm__settings__descriptor);
     cm_pb_set_str(&s->default_country, t->default_country);
     cm_pb_set_str(&s->name, t->name);
-    s->required_fields = t->n_required ? cm_calloc(t->n_required, sizeof *s->required_fields)
-                                       : NULL;
+    s->required_fields =
+        t->n_required ? cm_calloc(t->n_required, sizeof *s->required_fields) : NULL;
     for (size_t i = 0; i < t->n_required; i++)
         s->required_fields[s->n_required_fields++] = cm_strdup(t->required_fields[i]);
     return s;
@@ -1094,8 +1087,8 @@ static void s_authenticate(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__AuthenticateRequest *req = (const Crm__AuthenticateRequest *)msg;
     uint8_t hash[32];
-    crypto_generichash(hash, sizeof hash, (const unsigned char *)req->api_key,
-                       strlen(req->api_key), NULL, 0);
+    crypto_generichash(hash, sizeof hash, (const unsigned char *)req->api_key, strlen(req->api_key),
+                       NULL, 0);
     Crm__AuthenticateResponse *r =
         (Crm__AuthenticateResponse *)cm_pb_new(&crm__authenticate_response__descriptor);
     bool found = false;
@@ -1167,7 +1160,9 @@ void customers_tick(cm_svc_t *svc, void *user)
 }
 
 #define M(name, req, resp, fn, flags)                                                              \
-    {"customers." name, &crm__##req##__descriptor, &crm__##resp##__descriptor, fn, flags}
+    {                                                                                              \
+        "customers." name, &crm__##req##__descriptor, &crm__##resp##__descriptor, fn, flags        \
+    }
 
 const struct cm_method customers_methods[] = {
     M("CreateCustomer", create_customer_request, customer, s_create_customer, CM_METHOD_WRITE),

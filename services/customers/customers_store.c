@@ -45,8 +45,7 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
     if (!res)
         return err;
     if (PQntuples(res) == 1) {
-        snprintf(out->default_country, sizeof out->default_country, "%s",
-                 PQgetvalue(res, 0, 0));
+        snprintf(out->default_country, sizeof out->default_country, "%s", PQgetvalue(res, 0, 0));
         out->required_fields = s_json_strings(PQgetvalue(res, 0, 1), &out->n_required);
         out->name = cm_strdup(PQgetvalue(res, 0, 2));
     } else {
@@ -94,13 +93,14 @@ cm_err_t customers_store_tenant_update(cm_db_t *db, const char *tenant,
 /* Customers                                                               */
 
 #define CUSTOMER_COLUMNS                                                                           \
-    "c.id, c.doc, c.version, " TS("c.created_at") ", " TS("c.updated_at") ", "                     \
-    "coalesce((SELECT json_agg(g.name ORDER BY cg.position, g.name) "                             \
-    "  FROM customers.customer_groups cg JOIN customers.groups g "                                 \
-    "    ON g.tenant_id = cg.tenant_id AND g.id = cg.group_id "                                    \
-    " WHERE cg.tenant_id = c.tenant_id AND cg.customer_id = c.id), '[]'), "                        \
-    "EXISTS (SELECT 1 FROM customers.photos p "                                                    \
-    "         WHERE p.tenant_id = c.tenant_id AND p.customer_id = c.id)"
+    "c.id, c.doc, c.version, " TS("c.created_at") ", " TS(                                         \
+        "c.updated_at") ", "                                                                       \
+                        "coalesce((SELECT json_agg(g.name ORDER BY cg.position, g.name) "          \
+                        "  FROM customers.customer_groups cg JOIN customers.groups g "             \
+                        "    ON g.tenant_id = cg.tenant_id AND g.id = cg.group_id "                \
+                        " WHERE cg.tenant_id = c.tenant_id AND cg.customer_id = c.id), '[]'), "    \
+                        "EXISTS (SELECT 1 FROM customers.photos p "                                \
+                        "         WHERE p.tenant_id = c.tenant_id AND p.customer_id = c.id)"
 
 /* Builds a customer from a row of CUSTOMER_COLUMNS starting at column 0. */
 static Crm__Customer *s_customer_from_row(const PGresult *res, int row)
@@ -137,14 +137,13 @@ cm_err_t customers_store_get(cm_db_t *db, const char *tenant, const char *id, bo
     *out = NULL;
     const char *p[] = {tenant, id};
     cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               for_update ? "SELECT " CUSTOMER_COLUMNS
-                                            " FROM customers.customers c "
-                                            "WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF c"
-                                          : "SELECT " CUSTOMER_COLUMNS
-                                            " FROM customers.customers c "
-                                            "WHERE c.tenant_id = $1 AND c.id = $2",
-                               2, p, &err);
+    PGresult *res =
+        cm_db_exec(db,
+                   for_update ? "SELECT " CUSTOMER_COLUMNS " FROM customers.customers c "
+                                "WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF c"
+                              : "SELECT " CUSTOMER_COLUMNS " FROM customers.customers c "
+                                "WHERE c.tenant_id = $1 AND c.id = $2",
+                   2, p, &err);
     if (!res)
         return err;
     if (PQntuples(res) == 1)
@@ -260,7 +259,6 @@ cm_err_t customers_store_insert(cm_db_t *db, const char *tenant, const char *id,
         return err;
     return s_write_links(db, tenant, c, group_ids, n_groups, false);
 }
-
 
 cm_err_t customers_store_update(cm_db_t *db, const char *tenant, const Crm__Customer *c,
                                 char **group_ids, size_t n_groups)
@@ -378,8 +376,7 @@ cm_err_t customers_store_group_ids(cm_db_t *db, const char *tenant, char **names
 /* ---------------------------------------------------------------------- */
 /* Listing                                                                 */
 
-cm_err_t customers_store_list(cm_db_t *db, const char *tenant,
-                              const struct customers_list_query *q,
+cm_err_t customers_store_list(cm_db_t *db, const char *tenant, const struct customers_list_query *q,
                               Crm__ListCustomersResponse *resp, char **next_key, char **next_id)
 {
     /* The statement is put together from fixed fragments only; every value is
@@ -408,8 +405,9 @@ cm_err_t customers_store_list(cm_db_t *db, const char *tenant,
         len += snprintf(where + len, sizeof where - (size_t)len, " AND c.is_company = $%d", n);
     }
     if (q->has_account >= 0)
-        len += snprintf(where + len, sizeof where - (size_t)len,
-                        q->has_account ? " AND c.account_status <> 0" : " AND c.account_status = 0");
+        len +=
+            snprintf(where + len, sizeof where - (size_t)len,
+                     q->has_account ? " AND c.account_status <> 0" : " AND c.account_status = 0");
     if (q->account_status > 0) {
         snprintf(status, sizeof status, "%d", q->account_status);
         p[n++] = status;
@@ -433,8 +431,8 @@ cm_err_t customers_store_list(cm_db_t *db, const char *tenant,
     if (q->after_key && q->after_id) {
         p[n++] = q->after_key;
         p[n++] = q->after_id;
-        snprintf(keyset, sizeof keyset, " AND (c.%s, c.id) %s ($%d%s, $%d::uuid)",
-                 q->order_column, cmp, n - 1, is_time ? "::timestamptz" : "", n);
+        snprintf(keyset, sizeof keyset, " AND (c.%s, c.id) %s ($%d%s, $%d::uuid)", q->order_column,
+                 cmp, n - 1, is_time ? "::timestamptz" : "", n);
     }
     snprintf(limit, sizeof limit, "%d", q->limit + 1);
     p[n++] = limit;
@@ -503,9 +501,11 @@ cm_err_t customers_store_audit_list(cm_db_t *db, const char *tenant, const char 
     cm_err_t err;
     PGresult *res = cm_db_exec(
         db,
-        "SELECT id, " TS("at") ", action, principal_id, principal_name, principal_role, channel, "
-        "request_id, changes FROM customers.audit WHERE tenant_id = $1 AND customer_id = $2 "
-        "AND ($3::bigint IS NULL OR id < $3::bigint) ORDER BY id DESC LIMIT $4",
+        "SELECT id, " TS(
+            "at") ", action, principal_id, principal_name, principal_role, channel, "
+                  "request_id, changes FROM customers.audit WHERE tenant_id = $1 AND customer_id = "
+                  "$2 "
+                  "AND ($3::bigint IS NULL OR id < $3::bigint) ORDER BY id DESC LIMIT $4",
         4, p, &err);
     if (!res)
         return err;
@@ -570,11 +570,11 @@ cm_err_t customers_store_photo_get(cm_db_t *db, const char *tenant, const char *
     const char *p[] = {tenant, id};
     cm_err_t err;
     /* Binary results: the bytea arrives raw, the text columns as they are. */
-    PGresult *res = cm_db_exec_bin(db,
-                                   "SELECT content_type, data, " TS("updated_at")
-                                   " FROM customers.photos "
-                                   "WHERE tenant_id = $1 AND customer_id = $2",
-                                   2, p, NULL, NULL, 1, &err);
+    PGresult *res = cm_db_exec_bin(
+        db,
+        "SELECT content_type, data, " TS("updated_at") " FROM customers.photos "
+                                                       "WHERE tenant_id = $1 AND customer_id = $2",
+        2, p, NULL, NULL, 1, &err);
     if (!res)
         return err;
     if (PQntuples(res) == 1) {
@@ -591,8 +591,7 @@ cm_err_t customers_store_photo_get(cm_db_t *db, const char *tenant, const char *
     return CM_OK;
 }
 
-cm_err_t customers_store_photo_delete(cm_db_t *db, const char *tenant, const char *id,
-                                      bool *found)
+cm_err_t customers_store_photo_delete(cm_db_t *db, const char *tenant, const char *id, bool *found)
 {
     const char *p[] = {tenant, id};
     cm_err_t err;
@@ -611,9 +610,10 @@ cm_err_t customers_store_photo_delete(cm_db_t *db, const char *tenant, const cha
 /* Groups                                                                  */
 
 #define GROUP_COLUMNS                                                                              \
-    "g.id, g.name, g.description, g.color, " TS("g.created_at") ", " TS("g.updated_at") ", "        \
-    "(SELECT count(*) FROM customers.customer_groups cg "                                          \
-    "  WHERE cg.tenant_id = g.tenant_id AND cg.group_id = g.id)"
+    "g.id, g.name, g.description, g.color, " TS("g.created_at") ", " TS(                           \
+        "g.updated_at") ", "                                                                       \
+                        "(SELECT count(*) FROM customers.customer_groups cg "                      \
+                        "  WHERE cg.tenant_id = g.tenant_id AND cg.group_id = g.id)"
 
 static Crm__Group *s_group_from_row(const PGresult *res, int row)
 {
@@ -638,8 +638,8 @@ cm_err_t customers_store_group_insert(cm_db_t *db, const char *tenant, const cha
                      5, p);
 }
 
-cm_err_t customers_store_group_get(cm_db_t *db, const char *tenant, const char *id,
-                                   bool for_update, Crm__Group **out)
+cm_err_t customers_store_group_get(cm_db_t *db, const char *tenant, const char *id, bool for_update,
+                                   Crm__Group **out)
 {
     *out = NULL;
     const char *p[] = {tenant, id};
@@ -678,8 +678,7 @@ cm_err_t customers_store_group_update(cm_db_t *db, const char *tenant, const Crm
                      5, p);
 }
 
-cm_err_t customers_store_group_delete(cm_db_t *db, const char *tenant, const char *id,
-                                      bool *found)
+cm_err_t customers_store_group_delete(cm_db_t *db, const char *tenant, const char *id, bool *found)
 {
     const char *p[] = {tenant, id};
     cm_err_t err;
@@ -694,8 +693,7 @@ cm_err_t customers_store_group_delete(cm_db_t *db, const char *tenant, const cha
     return CM_OK;
 }
 
-cm_err_t customers_store_group_list(cm_db_t *db, const char *tenant,
-                                    Crm__ListGroupsResponse *resp)
+cm_err_t customers_store_group_list(cm_db_t *db, const char *tenant, Crm__ListGroupsResponse *resp)
 {
     const char *p[] = {tenant};
     cm_err_t err;
@@ -766,9 +764,9 @@ cm_err_t customers_store_authenticate(cm_db_t *db, const uint8_t *hash, size_t l
     int lens[] = {(int)len};
     int fmts[] = {1};
     cm_err_t err;
-    PGresult *res = cm_db_exec_bin(
-        db, "SELECT tenant_id, key_id, name, role FROM customers.authenticate($1)", 1, p, lens,
-        fmts, 0, &err);
+    PGresult *res =
+        cm_db_exec_bin(db, "SELECT tenant_id, key_id, name, role FROM customers.authenticate($1)",
+                       1, p, lens, fmts, 0, &err);
     if (!res)
         return err;
     *found = PQntuples(res) == 1;

@@ -18,7 +18,7 @@ struct customers_tenant {
     char default_country[3];
     char **required_fields; // owned, n_required
     size_t n_required;
-    char *name;             // owned
+    char *name; // owned
 };
 cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant,
                                 struct customers_tenant *out) CM_MUSTCHECK;
@@ -65,19 +65,18 @@ cm_err_t customers_store_group_ids(cm_db_t *db, const char *tenant, char **names
 struct customers_list_query {
     const char *order_column; // one of the whitelisted sort columns
     bool desc;
-    const char *after_key;    // keyset position, or NULL for the first page
+    const char *after_key; // keyset position, or NULL for the first page
     const char *after_id;
-    const char *group;        // filters; NULL or "" when absent
+    const char *group; // filters; NULL or "" when absent
     const char *tag;
-    int is_company;           // -1 absent, 0/1
-    int has_account;          // -1 absent, 0/1
-    int account_status;       // 0 absent
+    int is_company;     // -1 absent, 0/1
+    int has_account;    // -1 absent, 0/1
+    int account_status; // 0 absent
     int limit;
 };
 /* Fills resp->customers (at most limit), and *next_key and *next_id (malloc'd)
  * when another page follows, and the total count. */
-cm_err_t customers_store_list(cm_db_t *db, const char *tenant,
-                              const struct customers_list_query *q,
+cm_err_t customers_store_list(cm_db_t *db, const char *tenant, const struct customers_list_query *q,
                               Crm__ListCustomersResponse *resp, char **next_key,
                               char **next_id) CM_MUSTCHECK;
 
@@ -101,8 +100,8 @@ cm_err_t customers_store_photo_delete(cm_db_t *db, const char *tenant, const cha
 /* Groups. */
 cm_err_t customers_store_group_insert(cm_db_t *db, const char *tenant, const char *id,
                                       const Crm__Group *g) CM_MUSTCHECK;
-cm_err_t customers_store_group_get(cm_db_t *db, const char *tenant, const char *id,
-                                   bool for_update, Crm__Group **out) CM_MUSTCHECK;
+cm_err_t customers_store_group_get(cm_db_t *db, const char *tenant, const char *id, bool for_update,
+                                   Crm__Group **out) CM_MUSTCHECK;
 cm_err_t customers_store_group_by_name(cm_db_t *db, const char *tenant, const char *name,
                                        char *out_id) CM_MUSTCHECK;
 cm_err_t customers_store_group_update(cm_db_t *db, const char *tenant,

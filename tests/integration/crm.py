@@ -85,6 +85,9 @@ def api(method, path, body=None, headers=None, key=DEFAULT, raw=None, timeout=30
     target = url.path or "/"
     if url.query:
         target += "?" + url.query
+    # Spaces and non-ASCII text in a test's path or query are escaped here
+    # (UTF-8); what is already escaped and the URL's delimiters stay.
+    target = urllib.parse.quote(target, safe="/?&=:;,+@!$'()*[]~%")
     hdrs = {}
     data = None
     if body is not None:

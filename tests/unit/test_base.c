@@ -13,9 +13,9 @@ static void test_utf8_valid(void)
     size_t bad = 0;
     CHECK(cm_utf8_valid("Łukasz Ødegård Иван", strlen("Łukasz Ødegård Иван"), NULL));
     CHECK(cm_utf8_valid("", 0, NULL));
-    CHECK(!cm_utf8_valid("ab\xc3", 3, &bad) && bad == 2);          /* truncated */
-    CHECK(!cm_utf8_valid("a\xc0\xaf", 3, &bad) && bad == 1);       /* overlong '/' */
-    CHECK(!cm_utf8_valid("\xed\xa0\x80", 3, &bad) && bad == 0);    /* surrogate */
+    CHECK(!cm_utf8_valid("ab\xc3", 3, &bad) && bad == 2);           /* truncated */
+    CHECK(!cm_utf8_valid("a\xc0\xaf", 3, &bad) && bad == 1);        /* overlong '/' */
+    CHECK(!cm_utf8_valid("\xed\xa0\x80", 3, &bad) && bad == 0);     /* surrogate */
     CHECK(!cm_utf8_valid("\xf4\x90\x80\x80", 4, &bad) && bad == 0); /* > U+10FFFF */
     CHECK(!cm_utf8_valid("x\xff", 2, &bad) && bad == 1);
     CHECK(cm_utf8_valid("\xf0\x9f\x98\x80", 4, NULL)); /* emoji */

@@ -48,10 +48,11 @@ static const Crm__FieldViolation *s_violation(const struct fixture *f, const cha
 static void test_normalises_a_good_customer(void)
 {
     struct fixture f;
-    s_begin(&f, "{\"firstName\":\"  Łukasz \",\"lastName\":\"Żółć\",\"email\":\" Lukasz@Example.COM\","
-                "\"phone\":\"600 100 200\",\"birthDate\":\"1990-02-28\",\"tags\":[\"VIP\",\" vip\","
-                "\"\",\"new\"],\"company\":{\"name\":\"Ab\",\"vatNumber\":\"pl 526-025-02-74\"},"
-                "\"addresses\":[{\"kind\":\"BILLING\",\"city\":\"Kraków\",\"country\":\"pl\"}]}");
+    s_begin(&f,
+            "{\"firstName\":\"  Łukasz \",\"lastName\":\"Żółć\",\"email\":\" Lukasz@Example.COM\","
+            "\"phone\":\"600 100 200\",\"birthDate\":\"1990-02-28\",\"tags\":[\"VIP\",\" vip\","
+            "\"\",\"new\"],\"company\":{\"name\":\"Ab\",\"vatNumber\":\"pl 526-025-02-74\"},"
+            "\"addresses\":[{\"kind\":\"BILLING\",\"city\":\"Kraków\",\"country\":\"pl\"}]}");
     customers_check(&f.call, f.c, NULL, &f.tenant, NOW_MS);
     CHECK(!cm_call_failed(&f.call));
     CHECK_STR(f.c->first_name, "Łukasz");
@@ -106,10 +107,11 @@ static void test_lengths_count_characters(void)
 static void test_reports_every_bad_field(void)
 {
     struct fixture f;
-    s_begin(&f, "{\"lastName\":\"Nowak\",\"email\":\"nowak@\",\"phone\":\"12ab\","
-                "\"birthDate\":\"2099-01-01\",\"addresses\":[{\"city\":\"Oslo\",\"country\":\"XX\"}],"
-                "\"company\":{\"vatNumber\":\"GR123456789\"},\"preferences\":{\"language\":\"polish\"},"
-                "\"externalIds\":[{\"system\":\"Booking System\",\"id\":\"\"}]}");
+    s_begin(&f,
+            "{\"lastName\":\"Nowak\",\"email\":\"nowak@\",\"phone\":\"12ab\","
+            "\"birthDate\":\"2099-01-01\",\"addresses\":[{\"city\":\"Oslo\",\"country\":\"XX\"}],"
+            "\"company\":{\"vatNumber\":\"GR123456789\"},\"preferences\":{\"language\":\"polish\"},"
+            "\"externalIds\":[{\"system\":\"Booking System\",\"id\":\"\"}]}");
     customers_check(&f.call, f.c, NULL, &f.tenant, NOW_MS);
     CHECK(f.call.err == CM_ERR_INVALID);
     const char *fields[] = {"email",
@@ -163,8 +165,10 @@ static void test_consent_times(void)
     /* A new consent without a time gets now; an unchanged one keeps its time;
      * a withdrawn one gets a new time. */
     struct fixture f, g;
-    s_begin(&f, "{\"firstName\":\"A\",\"preferences\":{\"marketing\":{\"granted\":true,"
-                "\"source\":\"web\"},\"sms\":{\"granted\":true,\"changedAt\":\"2020-01-01T00:00:00Z\"}}}");
+    s_begin(
+        &f,
+        "{\"firstName\":\"A\",\"preferences\":{\"marketing\":{\"granted\":true,"
+        "\"source\":\"web\"},\"sms\":{\"granted\":true,\"changedAt\":\"2020-01-01T00:00:00Z\"}}}");
     customers_check(&f.call, f.c, NULL, &f.tenant, NOW_MS);
     CHECK(!cm_call_failed(&f.call));
     char now[40];

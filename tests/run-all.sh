@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# `make test`: everything, in order, each part counted:
+#   build        make all units                       (a failure counts one)
+#   unit         tests/run-unit.sh build
+#   asan         make asan: the unit tests under ASan + UBSan (build/asan)
+#   format       make format-check                    (one test: format)
+#   integration  tests/integration/run.sh build        (the whole suite on free ports)
+# The last line is "N passed, N failed" with the totals; the exit status is
+# non-zero when anything failed or a part could not run.
+set -euo pipefail
+
+root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$root"
+# The inner makes are ours: no jobserver or variables from an outer make.
+unset MAKEFLAGS MFLAGS MAKELEVEL
+jobs=$(nproc 2>/dev/null || echo 2)
+make=(make --no-print-directory -j"$jobs")
+
+logs=$(mktemp -d /tmp/crm-test-logs.XXXXXX)
+trap 'rm -rf -- "$logs"' EXIT
+total_passed=0 total_failed=0
+summary=()
+started=$SECONDS
+
+# s_count NAME PASSED FAILED: adds one part's result to the totals.
+s_count() {
+    total_passed=$((total_passed + $2))
+    total_failed=$((total_failed + $3))
+    summary+=("$(printf '%-12s %4d passed, %d failed' "$1:" "$2" "$3")")
+}
+
+# s_part NAME COMMAND...: runs a part that prints "N passed, N failed" last;
+# a non-zero exit without a failure counted means it could not run: one failed.
+s_part() {
+    local name=$1 out rc=0 line p=0 f=0 t0=$SECONDS
+    shift
+    out="$logs/$name.out"
+    echo
+    echo "=== $name: $*"
+    "$@" 2>&1 | tee "$out" || rc=$?
+    line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1 || true)
+    if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+        p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
+    fi
+    if ((rc != 0 && f == 0)); then
+        echo "$name: exited with status $rc without counting a failure: counted as one"
+        f=1
+    fi
+    echo "=== $name: $p passed, $f failed ($((SECONDS - t0)) s)"
+    s_count "$name" "$p" "$f"
+}
+
+echo "=== build: ${make[*]} all units"
+if "${make[@]}" all units >"$logs/build.out" 2>&1; then
+    built=1
+    echo "=== build: ok"
+else
+    built=0
+    tail -n 60 "$logs/build.out"
+    echo "=== build: FAILED (the unit and integration tests cannot run)"
+    s_count build 0 1
+fi
+
+if ((built)); then
+    s_part unit tests/run-unit.sh build
+fi
+
+# make asan builds build/asan with the sanitizer flags and runs the unit tests
+# there (tests/run-unit.sh), so a compile error or a sanitizer report fails it.
+s_part asan env UNIT_LABEL=asan "${make[@]}" asan
+
+echo
+echo "=== format: make format-check"
+if make --no-print-directory format-check >"$logs/format.out" 2>&1; then
+    echo "=== format: ok"
+    s_count format 1 0
+else
+    grep -E '^[^ ].*(error|warning):' "$logs/format.out" | cut -d: -f1 | sort -u | sed 's/^/    not formatted: /' || true
+    tail -n 20 "$logs/format.out"
+    echo "=== format: FAILED (fix with: make format)"
+    s_count format 0 1
+fi
+
+if ((built)); then
+    s_part integration tests/integration/run.sh build
+fi
+
+echo
+echo "=== summary ($((SECONDS - started)) s)"
+printf '%s\n' "${summary[@]}"
+echo "$total_passed passed, $total_failed failed"
+((total_failed == 0))
