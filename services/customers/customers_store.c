@@ -306,19 +306,25 @@ cm_err_t customers_store_touch(cm_db_t *db, const char *tenant, const char *id)
                      2, p);
 }
 
+/* Runs a statement that returns a row when it found what it changed. */
+static cm_err_t s_exec_found(cm_db_t *db, const char *sql, int n, const char *const *p, bool *found)
+{
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db, sql, n, p, &err);
+    if (!res)
+        return err;
+    *found = PQntuples(res) >= 1;
+    PQclear(res);
+    return CM_OK;
+}
+
 cm_err_t customers_store_delete(cm_db_t *db, const char *tenant, const char *id, bool *found)
 {
     const char *p[] = {tenant, id};
-    cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "DELETE FROM customers.customers WHERE tenant_id = $1 AND id = $2 "
-                               "RETURNING 1",
-                               2, p, &err);
-    if (!res)
-        return err;
-    *found = PQntuples(res) == 1;
-    PQclear(res);
-    return CM_OK;
+    return s_exec_found(db,
+                        "DELETE FROM customers.customers WHERE tenant_id = $1 AND id = $2 "
+                        "RETURNING 1",
+                        2, p, found);
 }
 
 static cm_err_t s_find_one(cm_db_t *db, const char *sql, int n, const char *const *p, char *out)
@@ -594,16 +600,10 @@ cm_err_t customers_store_photo_get(cm_db_t *db, const char *tenant, const char *
 cm_err_t customers_store_photo_delete(cm_db_t *db, const char *tenant, const char *id, bool *found)
 {
     const char *p[] = {tenant, id};
-    cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "DELETE FROM customers.photos WHERE tenant_id = $1 AND "
-                               "customer_id = $2 RETURNING 1",
-                               2, p, &err);
-    if (!res)
-        return err;
-    *found = PQntuples(res) == 1;
-    PQclear(res);
-    return CM_OK;
+    return s_exec_found(db,
+                        "DELETE FROM customers.photos WHERE tenant_id = $1 AND "
+                        "customer_id = $2 RETURNING 1",
+                        2, p, found);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -681,16 +681,10 @@ cm_err_t customers_store_group_update(cm_db_t *db, const char *tenant, const Crm
 cm_err_t customers_store_group_delete(cm_db_t *db, const char *tenant, const char *id, bool *found)
 {
     const char *p[] = {tenant, id};
-    cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "DELETE FROM customers.groups WHERE tenant_id = $1 AND id = $2 "
-                               "RETURNING 1",
-                               2, p, &err);
-    if (!res)
-        return err;
-    *found = PQntuples(res) == 1;
-    PQclear(res);
-    return CM_OK;
+    return s_exec_found(db,
+                        "DELETE FROM customers.groups WHERE tenant_id = $1 AND id = $2 "
+                        "RETURNING 1",
+                        2, p, found);
 }
 
 cm_err_t customers_store_group_list(cm_db_t *db, const char *tenant, Crm__ListGroupsResponse *resp)

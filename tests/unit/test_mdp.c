@@ -2,6 +2,7 @@
  * ROUTER standing in for the broker, so every frame on the wire is checked. */
 #include "cm_mdp.h"
 #include "cm_util.h"
+#include "unit.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -11,14 +12,6 @@
 #include <sys/time.h>
 #include <time.h>
 #include <zmq.h>
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static void *s_ctx;
 

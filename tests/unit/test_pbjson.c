@@ -11,24 +11,7 @@
 
 #include "customers.pb-c.h"
 #include "pbtest.pb-c.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_STR(got, want)                                                                       \
-    do {                                                                                           \
-        const char *g_ = (got), *w_ = (want);                                                      \
-        if (!g_ || strcmp(g_, w_) != 0) {                                                          \
-            fprintf(stderr, "%s:%d: %s is \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #got,    \
-                    g_ ? g_ : "(null)", w_);                                                       \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "unit.h"
 
 static json_t *s_load(const char *text)
 {

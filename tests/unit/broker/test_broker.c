@@ -5,6 +5,7 @@
 #include "cm_mdp.h"
 #include "cm_util.h"
 #include "envelope.pb-c.h"
+#include "../unit.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,14 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static void *s_ctx;
 static char s_dir[64], s_bus[128], s_ev_in[128], s_ev_out[128];

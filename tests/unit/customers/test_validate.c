@@ -1,28 +1,11 @@
 /* Unit tests for customers_validate: what a user typing into a customer form would expect to be
  * accepted, how it is stored, and the reason given when it is refused. */
 #include "customers_validate.h"
+#include "../unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_STR(got, want)                                                                       \
-    do {                                                                                           \
-        const char *g_ = (got), *w_ = (want);                                                      \
-        if (!g_ || strcmp(g_, w_) != 0) {                                                          \
-            fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__,                \
-                    g_ ? g_ : "(null)", w_);                                                       \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* ---------------------------------------------------------------- e-mail */
 
