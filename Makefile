@@ -26,7 +26,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ALL_O      := $(SHARED_O) $(call obj,$(wildcard services/*/*.c)) $(call obj,$(UNIT_SRC)) \
               $(TPROTO_C:.c=.o)
 
-.PHONY: all check asan memcheck format format-check clean run test bench integration deps compdb
+.PHONY: all check asan memcheck format format-check clean run test bench integration deps compdb fuzz fuzz-bins
 all: $(SERVICES:%=$(BUILD)/bin/%) $(TOOLS:%=$(BUILD)/bin/%)
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
@@ -117,5 +117,55 @@ compdb:
 
 clean:
 	rm -rf build
+
+# ---- Fuzzing (libFuzzer) -------------------------------------------------------
+# `make fuzz` builds every tests/fuzz/fuzz_*.c with clang, libFuzzer, ASan and
+# UBSan into $(FUZZ_BUILD)/bin (a sub-make with BUILD=$(FUZZ_BUILD) instruments
+# libshared and the service archives too), then runs each target for
+# FUZZ_SECONDS on its own copy of tests/fuzz/corpus/<target> in
+# $(FUZZ_BUILD)/corpus, so only crashes someone commits grow the repository's
+# corpus. Crash inputs are written to $(FUZZ_BUILD)/crashes; any crash, leak or
+# sanitizer report fails the target. FUZZ_FLAGS adds libFuzzer options.
+# See tests/fuzz/README.md for running one target longer.
+FUZZ_BUILD    ?= build/fuzz
+FUZZ_SECONDS  ?= 20
+FUZZ_FLAGS    ?=
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_NAMES    := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_O        := $(call obj,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_ARCHIVES := $(BUILD)/services/gateway.a $(BUILD)/services/customers.a $(BUILD)/libshared.a
+FORMAT_SRC    += $(wildcard tests/fuzz/*.[ch])
+
+# Only meaningful inside the sub-make below (CC=clang, sanitizer CFLAGS).
+$(FUZZ_O): | $(PROTO_H)
+$(FUZZ_O): override CPPFLAGS += -Itests/fuzz -Iservices/gateway -Iservices/customers
+$(FUZZ_O): override CFLAGS += -fsanitize=fuzzer
+$(BUILD)/bin/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_ARCHIVES)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS_gateway) $(LDLIBS)
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/bin/%)
+
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="-g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	    LDFLAGS="$(FUZZ_SAN)" fuzz-bins
+	@export ASAN_OPTIONS="$${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}" \
+	    UBSAN_OPTIONS="$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"; \
+	mkdir -p $(FUZZ_BUILD)/crashes $(FUZZ_BUILD)/logs; failed=0; \
+	for t in $(FUZZ_NAMES); do \
+	    corpus=$(FUZZ_BUILD)/corpus/$$t; log=$(FUZZ_BUILD)/logs/$$t.log; \
+	    mkdir -p $$corpus; cp -R tests/fuzz/corpus/$$t/. $$corpus/; \
+	    dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+	    if $(FUZZ_BUILD)/bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	        -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- $$dict $(FUZZ_FLAGS) $$corpus >$$log 2>&1; then \
+	        echo "fuzz: $$t OK ($$(grep -o 'Done [0-9]* runs' $$log | tail -1), corpus $$(ls $$corpus | wc -l))"; \
+	    else \
+	        failed=$$((failed + 1)); tail -n 40 $$log; \
+	        echo "fuzz: $$t FAILED (log $$log, input in $(FUZZ_BUILD)/crashes/)"; \
+	    fi; \
+	done; \
+	echo "fuzz: $$(( $(words $(FUZZ_NAMES)) - failed )) passed, $$failed failed"; [ $$failed -eq 0 ]
+
+-include $(FUZZ_O:.o=.d)
+# ---- end of fuzzing -----------------------------------------------------------
 
 -include $(ALL_O:.o=.d)

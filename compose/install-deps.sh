@@ -9,7 +9,8 @@ PACKAGES=(
     protobuf-c-compiler libprotobuf-c-dev libzmq3-dev libpq-dev postgresql-15
     libcurl4-openssl-dev libcsv-dev libmicrohttpd-dev libjansson-dev libutf8proc-dev
     libsodium-dev libxlsxwriter-dev libclang-rt-14-dev
-    supervisor python3-aiosmtpd python3-zmq docker-compose curl jq
+    supervisor python3-aiosmtpd python3-zmq docker-compose curl jq wrk
+    chromium chromium-driver
 )
 
 # Prints the packages among the arguments that are not fully installed

@@ -53,15 +53,35 @@ elif [[ -n ${CRM_BOOTSTRAP_API_KEY:-} ]]; then
     key_from="CRM_BOOTSTRAP_API_KEY"
 fi
 
+# True when the gateway turns the key down (401). CRM_BOOTSTRAP_API_KEY counts
+# only while there is no administrator, so on a later start it may be another
+# value than the key; a generated key may have been revoked since. The key
+# goes to curl on its standard input, not on its command line.
+s_key_rejected() {
+    local code
+    code=$(curl -sS --noproxy '*' -o /dev/null -w '%{http_code}' -m 10 -H @- \
+        "$STACK_URL/v1/customers?pageSize=1" <<<"Authorization: Bearer $1" 2>/dev/null) || return 1
+    [[ $code == 401 ]]
+}
+rejected=0
+if [[ -n $key ]] && s_key_rejected "$key"; then rejected=1; fi
+
 cat <<EOF
 
 CRM is running.
   URL:       $STACK_URL/
 EOF
-if [[ -n $key ]]; then
+if [[ -n $key ]] && ((!rejected)); then
     cat <<EOF
   API key:   $key   (from $key_from)
   Try:       curl -H "Authorization: Bearer $key" $STACK_URL/v1/customers
+EOF
+elif ((rejected)); then
+    cat <<EOF
+  API key:   the key in $key_from is not valid here: CRM_BOOTSTRAP_API_KEY counts only at
+             the first start, and a key may have been revoked. The first start printed
+             the key; or create one (docs/operations.md, "The API key").
+  Try:       curl -H "Authorization: Bearer <key>" $STACK_URL/v1/customers
 EOF
 else
     cat <<EOF

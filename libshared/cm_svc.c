@@ -349,8 +349,8 @@ reply:
         call.reply.message = NULL;
     }
     if (hdr)
-        cm_log_debug("%s %s in %lld ms", hdr->method, cm_err_name(call.err),
-                     (long long)(cm_mono_ms() - started));
+        cm_log_info("%s %s in %lld ms", hdr->method, cm_err_name(call.err),
+                    (long long)(cm_mono_ms() - started));
     if (cm_mdp_worker_reply(svc->worker, msg, out.header, out.header_len, out.body, out.body_len))
         cm_log_warn("could not send reply: %s", zmq_strerror(errno));
     call.reply.message = NULL;

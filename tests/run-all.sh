@@ -5,6 +5,10 @@
 #   asan         make asan: the unit tests under ASan + UBSan (build/asan)
 #   format       make format-check                    (one test: format)
 #   integration  tests/integration/run.sh build        (the whole suite on free ports)
+#   integration-asan  the services built in build/asan with the same sanitizer
+#                flags, and the integration tests again against them: a
+#                sanitizer report in any service log fails it (a failed
+#                build counts one)
 # The last line is "N passed, N failed" with the totals; the exit status is
 # non-zero when anything failed or a part could not run.
 set -euo pipefail
@@ -26,7 +30,7 @@ started=$SECONDS
 s_count() {
     total_passed=$((total_passed + $2))
     total_failed=$((total_failed + $3))
-    summary+=("$(printf '%-12s %4d passed, %d failed' "$1:" "$2" "$3")")
+    summary+=("$(printf '%-17s %4d passed, %d failed' "$1:" "$2" "$3")")
 }
 
 # s_part NAME COMMAND...: runs a part that prints "N passed, N failed" last;
@@ -83,6 +87,25 @@ fi
 
 if ((built)); then
     s_part integration tests/integration/run.sh build
+fi
+
+# The services under ASan + UBSan: the flags of the Makefile's asan target, so
+# the objects make asan built in build/asan are reused; then the integration
+# tests against those binaries, which stop at the first error and report
+# leaks when they exit (tests/integration/run.sh scans their logs).
+asan_build=(BUILD=build/asan
+    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+    LDFLAGS="-fsanitize=address,undefined")
+echo
+echo "=== build-asan: ${make[*]} ${asan_build[*]} all"
+if "${make[@]}" "${asan_build[@]}" all >"$logs/build-asan.out" 2>&1; then
+    echo "=== build-asan: ok"
+    s_part integration-asan env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/integration/run.sh build/asan
+else
+    tail -n 60 "$logs/build-asan.out"
+    echo "=== build-asan: FAILED (the integration tests cannot run against build/asan)"
+    s_count integration-asan 0 1
 fi
 
 echo

@@ -15,8 +15,10 @@ const char *const customers_requirable_fields[] = {
     "firstName", "lastName", "email",   "phone",     "gender",     "birthDate", "description",
     "groups",    "tags",     "company", "addresses", "salesAgent", NULL};
 
-/* Trims ASCII whitespace around a dynamic string field, in place. */
-static void s_trim(char **field)
+/* Trims ASCII whitespace around a dynamic string, in place. An element of a
+ * repeated field is always freed by protobuf-c, so it must never become the
+ * shared empty string that cm_pb_set_str uses. */
+static void s_trim_str(char **field, bool repeated)
 {
     const char *s = *field;
     size_t n = strlen(s), a = 0;
@@ -27,8 +29,18 @@ static void s_trim(char **field)
     if (a == 0 && n == strlen(s))
         return;
     char *t = cm_strndup(s + a, n - a);
+    if (repeated) {
+        free(*field);
+        *field = t;
+        return;
+    }
     cm_pb_set_str(field, t);
     free(t);
+}
+
+static void s_trim(char **field)
+{
+    s_trim_str(field, false);
 }
 
 static bool s_has_control(const char *s, bool allow_newlines)
@@ -41,15 +53,21 @@ static bool s_has_control(const char *s, bool allow_newlines)
     return false;
 }
 
-/* Trims a text field and checks its length and characters. */
-static void s_text(struct cm_call *call, char **field, const char *name, size_t max, bool multiline)
+/* Trims a text (or one element of a list) and checks its length and characters. */
+static void s_text_at(struct cm_call *call, char **field, bool repeated, const char *name,
+                      size_t max, bool multiline)
 {
-    s_trim(field);
+    s_trim_str(field, repeated);
     if (customers_validate_length(*field, max))
         cm_call_violation(call, name, "TOO_LONG", "%s is too long: at most %zu characters", name,
                           max);
     else if (s_has_control(*field, multiline))
         cm_call_violation(call, name, "INVALID_FORMAT", "%s contains control characters", name);
+}
+
+static void s_text(struct cm_call *call, char **field, const char *name, size_t max, bool multiline)
+{
+    s_text_at(call, field, false, name, max, multiline);
 }
 
 /* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
@@ -122,7 +140,7 @@ static void s_names_list(struct cm_call *call, char **items, size_t *n, const ch
     for (size_t i = 0; i < *n; i++) {
         char field[64];
         snprintf(field, sizeof field, "%s[%zu]", name, i);
-        s_text(call, &items[i], field, max_len, false);
+        s_text_at(call, &items[i], true, field, max_len, false);
     }
     s_dedupe(items, n);
     if (*n > max_items)

@@ -548,6 +548,21 @@ static const struct s_dial *s_dial_by_prefix(const char *digits, size_t n)
     return NULL;
 }
 
+/* True when one of the plan's '|'-separated trunk prefixes is exactly tok. */
+static bool s_trunk_has(const struct s_dial *plan, const char *tok)
+{
+    size_t tlen = strlen(tok);
+    for (const char *t = plan->trunk; *t;) {
+        size_t n = strcspn(t, "|");
+        if (n == tlen && !strncmp(t, tok, n))
+            return true;
+        t += n;
+        if (*t == '|')
+            t++;
+    }
+    return false;
+}
+
 static bool s_starts_with(const char *s, size_t n, const char *prefix, size_t plen)
 {
     return plen <= n && memcmp(s, prefix, plen) == 0;
@@ -647,7 +662,7 @@ int customers_validate_phone(const char *in, const char *default_country, char *
         nsn = p + strlen(plan->cc);
         nsn_len = n - strlen(plan->cc);
         /* "+49 (0)30 …" and "+49 030 …": the national trunk 0 written after the code. */
-        if (plan->trunk[0] && nsn_len > 0 && nsn[0] == '0') {
+        if (s_trunk_has(plan, "0") && nsn_len > 0 && nsn[0] == '0') {
             nsn++;
             nsn_len--;
         }
@@ -671,6 +686,17 @@ int customers_validate_phone(const char *in, const char *default_country, char *
         }
     }
 
+    /* Normalising must be stable: what we store must normalise to itself. A
+     * country that drops trunk 0 has no national number starting with 0, and
+     * a North American number is ten digits starting 2-9. */
+    if (s_trunk_has(plan, "0") && nsn_len > 0 && nsn[0] == '0')
+        return s_fail(why, "unexpected 0 after the country code");
+    if (!strcmp(plan->cc, "1")) {
+        if (nsn_len != 10)
+            return s_fail(why, "a North American number has 10 digits after +1");
+        if (nsn[0] == '0' || nsn[0] == '1')
+            return s_fail(why, "not a North American number (area codes start with 2-9)");
+    }
     size_t cclen = strlen(plan->cc);
     size_t total = cclen + nsn_len;
     if (total < 8)

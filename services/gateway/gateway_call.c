@@ -107,7 +107,7 @@ bool gateway_idempotency_key_valid(const char *value)
 {
     size_t n = 0;
     for (; value[n]; n++)
-        if ((unsigned char)value[n] < 0x20 || (unsigned char)value[n] >= 0x7f ||
+        if ((unsigned char)value[n] <= 0x20 || (unsigned char)value[n] >= 0x7f ||
             n == GATEWAY_MAX_IDEMPOTENCY_KEY)
             return false;
     return n > 0;

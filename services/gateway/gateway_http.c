@@ -8,6 +8,7 @@
 #include "gateway_call.h"
 #include "gateway_openapi.h"
 #include "gateway_routes.h"
+#include "gateway_static.h"
 
 #include <netdb.h>
 #include <stdatomic.h>
@@ -35,6 +36,7 @@ struct gateway_http {
     size_t n_services;
     char *openapi; // owned: the generated document
     size_t openapi_len;
+    gateway_static_t *ui; // owned; NULL when no UI directory was found
     uint16_t port;
     atomic_long in_flight; // requests between the URI callback and completion
 };
@@ -331,11 +333,19 @@ static enum MHD_Result s_begin(struct s_req *req)
 
     size_t plen = strcspn(req->uri, "?");
     char *path = cm_strndup(req->uri, plen);
-    enum gateway_match_result mr =
-        gateway_routes_match(gateway_routes, gateway_n_routes, req->method, path, &req->match);
     enum MHD_Result rc = MHD_YES;
     char *msg = NULL;
     struct gateway_response resp = {0};
+    /* The web UI's files: answered at once, like a refusal, as no body is wanted. */
+    if (gateway_static_claims(path)) {
+        req->route_label = "/ui";
+        gateway_static_serve(self->ui, req->method, path,
+                             s_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH), &resp);
+        rc = s_refuse(req, &resp);
+        goto out;
+    }
+    enum gateway_match_result mr =
+        gateway_routes_match(gateway_routes, gateway_n_routes, req->method, path, &req->match);
     switch (mr) {
     case GATEWAY_MATCH_OK:
         break;
@@ -643,6 +653,18 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
         goto fail;
     }
     self->openapi_len = strlen(self->openapi);
+    char *ui_dir = gateway_static_find_dir(cfg->ui_dir, "/proc/self/exe");
+    if (!ui_dir && cfg->ui_dir && cfg->ui_dir[0]) {
+        snprintf(err, errsz, "ui_dir: \"%s\" is not a directory", cfg->ui_dir);
+        goto fail;
+    }
+    if (ui_dir) {
+        self->ui = gateway_static_new(ui_dir);
+        cm_log_info("web UI from %s", ui_dir);
+        free(ui_dir);
+    } else {
+        cm_log_warn("no web UI: services/gateway/ui not found near the program; set ui_dir");
+    }
 
     /* Idle connections go after a minute; never before a request could end. */
     unsigned idle_s = (unsigned)(cfg->request_timeout_ms / 1000 + 5);
@@ -705,6 +727,7 @@ void gateway_http_destroy(gateway_http_t **self_p)
         free(self->services[i]);
     free(self->services);
     free(self->openapi);
+    gateway_static_destroy(&self->ui);
     free(self);
     *self_p = NULL;
 }

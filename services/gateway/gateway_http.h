@@ -19,6 +19,7 @@ struct gateway_config {
     long request_timeout_ms;
     char *services; // owned by the table: "customers,search" for /readyz
     long max_body_bytes;
+    char *ui_dir; // owned by the table: the web UI's files; NULL or "" to look for them
 };
 
 typedef struct gateway_http gateway_http_t;

@@ -22,6 +22,7 @@ static const struct cm_cfg_item s_items[] = {
     {"request_timeout_ms", CM_CFG_INT, &s_cfg.request_timeout_ms, "15000", 100, 600000},
     {"services", CM_CFG_STR, &s_cfg.services, "customers"},
     {"max_body_bytes", CM_CFG_INT, &s_cfg.max_body_bytes, "1048576", 1024, 67108864},
+    {"ui_dir", CM_CFG_STR, &s_cfg.ui_dir, ""},
     {NULL},
 };
 

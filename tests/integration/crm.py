@@ -376,3 +376,39 @@ def unique(prefix="t"):
 def unique_email(prefix="user"):
     """A unique address in a reserved domain (RFC 2606)."""
     return "%s@example.test" % unique(prefix).lower()
+
+
+# ------------------------------------------------------------------ ports, sanitizers
+
+
+def free_ports(n):
+    """n distinct TCP ports on 127.0.0.1 that nothing listens on right now."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print
+# when they find something (tests/integration/run.sh greps for the same).
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def sanitizer_reports(log_dir):
+    """{log file: the report's first lines} for every log in log_dir (rotated
+    ones too) that holds a sanitizer report; {} when there is none."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(glob.escape(log_dir), "*.log*"))):
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            lines = fh.read().splitlines()
+        for i, line in enumerate(lines):
+            if any(m in line for m in SANITIZER_MARKERS):
+                found[path] = "\n".join(lines[i:i + 30])
+                break
+    return found

@@ -4,6 +4,13 @@
 # Usage: tests/integration/run.sh [BUILD] [NAME...]
 #   NAME selects tests whose "module::function" contains it, e.g. test_groups.
 # The data directory is removed when everything passed and kept otherwise.
+#
+# Sanitizer builds (tests/run-all.sh runs this a second time with build/asan):
+# the services get ASAN_OPTIONS/UBSAN_OPTIONS (defaults below: stop at the first
+# error, report leaks at exit), and after the stack is stopped, which waits
+# until every service has exited and so has written its leak report, every
+# log is scanned. A sanitizer report in any log fails the run ("FAIL
+# sanitizers"); with sanitizer binaries a clean scan counts as one passed test.
 set -euo pipefail
 
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
@@ -21,6 +28,9 @@ while read -r var; do
     [[ $var == CRM_* && $var != CRM_TEST_* ]] && unset "$var"
 done < <(compgen -e)
 export CRM_LOG_LEVEL=$log_level
+# Read by sanitizer builds only (supervisord passes its environment on).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 tmp=$(mktemp -d /tmp/crm-it.XXXXXX)
 chmod 755 "$tmp" # user postgres must traverse it
@@ -46,14 +56,61 @@ CRM_BOOTSTRAP_API_KEY="it-admin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 export CRM_BOOTSTRAP_API_KEY
 STACK_PG_FAST=1
 
+# What a sanitizer prints when it finds something (ASan, LSan, UBSan).
+sanitizer_re='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:'
+sanitizer_failed=0 sanitizer_checked=0
+
+# Scans every log of the stopped stack (rotated ones too) for sanitizer
+# reports; prints each report's start. Sets sanitizer_failed.
+s_scan_sanitizers() {
+    local f hits=()
+    shopt -s nullglob
+    for f in "$STACK_LOG_DIR"/*.log "$STACK_LOG_DIR"/*.log.[0-9]*; do
+        if grep -qaE "$sanitizer_re" -- "$f"; then hits+=("$f"); fi
+    done
+    shopt -u nullglob
+    sanitizer_checked=1
+    if ((${#hits[@]})); then
+        sanitizer_failed=1
+        echo "FAIL sanitizers: reports in ${#hits[@]} log(s): ${hits[*]##*/}"
+        for f in "${hits[@]}"; do
+            echo "--- $f: the first report"
+            grep -naE -m1 -A 40 "$sanitizer_re" -- "$f" | head -n 60 || true
+        done
+    fi
+    # A service that supervisord had to kill at the stop (it did not exit
+    # within stopwaitsecs of SIGTERM) never ran its leak check.
+    local killed
+    killed=$(cat -- "$CRM_DATA_DIR"/supervisord.log* 2>/dev/null |
+        grep -aE 'stopped: .* \(terminated by SIGKILL\)' || true)
+    if [[ -n $killed ]] && s_sanitizer_build; then
+        sanitizer_failed=1
+        echo "FAIL sanitizers: killed at the stop, so their leaks were not checked:"
+        printf '    %s\n' "$killed"
+    elif [[ -n $killed ]]; then
+        echo "note: services killed at the stop (they did not exit on SIGTERM in time):"
+        printf '    %s\n' "$killed"
+    fi
+    return 0
+}
+
+# True when the services were built with AddressSanitizer.
+s_sanitizer_build() { grep -qa __asan_init -- "$STACK_BIN/broker" 2>/dev/null; }
+
 status=1
 cleaned=0
 cleanup() {
     ((cleaned)) && return 0
     cleaned=1
     trap '' INT TERM
+    # Waits until supervisord and so every service has exited: a sanitizer
+    # build writes its leak report then.
     stack_supervisor_stop || true
     stack_pg_stop || true
+    if [[ -n ${STACK_LOG_DIR:-} ]]; then
+        s_scan_sanitizers
+        if ((sanitizer_failed)); then status=1; fi
+    fi
     if ((status == 0)); then
         rm -rf -- "$tmp"
     else
@@ -64,11 +121,14 @@ trap cleanup EXIT
 trap 'echo "integration: interrupted"; status=130; exit 130' INT TERM
 
 stack_init "$build"
+# Sanitizer builds start slower.
+ready_s=60
+if s_sanitizer_build; then ready_s=120; fi
 echo "integration: data $tmp, $STACK_URL, bus $CRM_BUS_ENDPOINT"
-if ! { stack_pg_start && stack_migrate && stack_supervisor_start && stack_wait_ready 60; }; then
+if ! { stack_pg_start && stack_migrate && stack_supervisor_start && stack_wait_ready "$ready_s"; }; then
     echo "FAIL stack: the suite did not start (see above)"
     cleanup
-    echo "integration: 0 passed, 1 failed"
+    echo "integration: 0 passed, $((1 + sanitizer_failed)) failed"
     exit 1
 fi
 
@@ -93,5 +153,12 @@ if [[ -s $results ]]; then
     read -r passed failed <"$results"
 fi
 cleanup
+if ((sanitizer_failed)); then
+    failed=$((failed + 1))
+    rc=1
+elif ((sanitizer_checked)) && s_sanitizer_build; then
+    echo "PASS sanitizers: no report in the services' logs"
+    passed=$((passed + 1))
+fi
 echo "integration: $passed passed, $failed failed"
 exit "$rc"

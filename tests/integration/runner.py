@@ -4,7 +4,8 @@
 tests/integration/run.sh starts the stack and calls this with the stack's
 coordinates in the environment (see crm.py). Every function named test_* in
 tests/integration/test_*.py runs once, in file order and then in source order,
-each bounded by CRM_TEST_TIMEOUT seconds (default 120). Arguments select
+each bounded by CRM_TEST_TIMEOUT seconds (default 120), or longer when the
+function says it needs more (test_x.timeout = 300). Arguments select
 tests: a test runs when its "module::function" contains one of them.
 
 Prints "PASS name" or "FAIL name: reason" with the traceback, then
@@ -30,10 +31,11 @@ class TestTimeout(Exception):
 
 
 def _on_alarm(signum, frame):
-    raise TestTimeout("timed out after %d s" % TIMEOUT)
+    raise TestTimeout("timed out after %d s" % _bound[0])
 
 
 TIMEOUT = int(os.environ.get("CRM_TEST_TIMEOUT", "120"))
+_bound = [TIMEOUT]  # the bound of the test that runs now
 
 
 def discover(selectors):
@@ -63,6 +65,13 @@ def discover(selectors):
             if not selectors or any(s in name for s in selectors):
                 found.append((name, f))
     return found
+
+
+def bound_for(f):
+    """The bound for one test: CRM_TEST_TIMEOUT, or the function's own
+    timeout attribute when that is longer (tests that start whole stacks)."""
+    own = getattr(f, "timeout", 0)
+    return max(TIMEOUT, int(own)) if isinstance(own, (int, float)) else TIMEOUT
 
 
 def heal(after):
@@ -102,7 +111,8 @@ def main(argv):
                 print("FAIL %s: cannot import: %s" % (name, f))
                 traceback.print_exception(type(f), f, f.__traceback__, file=sys.stdout)
                 continue
-            signal.alarm(TIMEOUT)
+            _bound[0] = bound_for(f)
+            signal.alarm(_bound[0])
             try:
                 f()
                 ok, err = True, None

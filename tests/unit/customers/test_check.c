@@ -227,6 +227,20 @@ static void test_uuid(void)
     CHECK(!customers_check_uuid("' OR 1=1 --"));
 }
 
+/* A blank tag or group is dropped, never freed twice (found by fuzzing: it
+ * crashed the service). */
+static void test_blank_list_entries(void)
+{
+    struct fixture f;
+    s_begin(&f, "{\"firstName\":\"a\",\"tags\":[\" \",\"x\",\"\\t\"],\"groups\":[\"  \"]}");
+    customers_check(&f.call, f.c, NULL, &f.tenant, NOW_MS);
+    CHECK(!cm_call_failed(&f.call));
+    CHECK(f.c->n_tags == 1);
+    CHECK_STR(f.c->tags[0], "x");
+    CHECK(f.c->n_groups == 0);
+    s_end(&f);
+}
+
 int main(void)
 {
     RUN(test_normalises_a_good_customer);
@@ -239,5 +253,6 @@ int main(void)
     RUN(test_output_only_fields);
     RUN(test_image_types);
     RUN(test_uuid);
+    RUN(test_blank_list_entries);
     return 0;
 }

@@ -446,6 +446,7 @@ static void test_header_helpers(void)
     CHECK(gateway_idempotency_key_valid("order-123"));
     CHECK(!gateway_idempotency_key_valid(""));
     CHECK(!gateway_idempotency_key_valid("a\tb"));
+    CHECK(!gateway_idempotency_key_valid("a b"));
     char k[140];
     memset(k, 'k', 128);
     k[128] = '\0';

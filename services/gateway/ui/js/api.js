@@ -1,0 +1,113 @@
+// The HTTP API (docs/api.md) as the UI uses it: the key from sessionStorage,
+// JSON in and out, AIP-193 errors turned into ApiError, X-Channel: ui on
+// every request so the audit log says the change came from here.
+
+const KEY_NAME = "crm.apiKey";
+
+export function getKey() {
+  return sessionStorage.getItem(KEY_NAME) || "";
+}
+
+export function setKey(key) {
+  sessionStorage.setItem(KEY_NAME, key);
+}
+
+export function clearKey() {
+  sessionStorage.removeItem(KEY_NAME);
+}
+
+/** An error answer: status (HTTP), code ("INVALID_ARGUMENT"), message, details. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    const err = (body && body.error) || {};
+    super(err.message || `the server answered ${status}`);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = err.status || "";
+    this.details = Array.isArray(err.details) ? err.details : [];
+  }
+}
+
+/** A network failure, before any answer. */
+export class NetworkError extends Error {
+  constructor(cause) {
+    super("cannot reach the server; check the connection and try again");
+    this.name = "NetworkError";
+    this.cause = cause;
+  }
+}
+
+let onUnauthenticated = () => {};
+/** fn runs when a request with the stored key is answered 401 (revoked key). */
+export function setUnauthenticatedHandler(fn) {
+  onUnauthenticated = fn;
+}
+
+/** A random id for Idempotency-Key. */
+export function newRequestKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Sends one request. options: body (JSON value), raw (Blob/bytes) with
+ * contentType, headers, key (instead of the stored one), query (object;
+ * empty values left out). Resolves {status, data, etag, headers}; data is the
+ * parsed JSON, a Blob for other content, or null. Rejects with ApiError
+ * (any non-2xx but 304) or NetworkError.
+ */
+export async function request(method, path, options = {}) {
+  const headers = new Headers(options.headers || {});
+  const key = options.key ?? getKey();
+  if (key) headers.set("Authorization", `Bearer ${key}`);
+  headers.set("X-Channel", "ui");
+  let body;
+  if (options.body !== undefined) {
+    headers.set("Content-Type", "application/json");
+    body = JSON.stringify(options.body);
+  } else if (options.raw !== undefined) {
+    headers.set("Content-Type", options.contentType || "application/octet-stream");
+    body = options.raw;
+  }
+  let url = path;
+  if (options.query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(options.query)) {
+      if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+    }
+    const text = q.toString();
+    if (text) url += `?${text}`;
+  }
+  let resp;
+  try {
+    resp = await fetch(url, { method, headers, body, cache: "no-store", credentials: "omit" });
+  } catch (e) {
+    throw new NetworkError(e);
+  }
+  const ctype = resp.headers.get("Content-Type") || "";
+  let data = null;
+  if (resp.status !== 204 && resp.status !== 304) {
+    if (ctype.includes("json")) {
+      try {
+        data = await resp.json();
+      } catch {
+        data = null;
+      }
+    } else {
+      data = await resp.blob();
+    }
+  }
+  if (!resp.ok && resp.status !== 304) {
+    const err = new ApiError(resp.status, data);
+    if (resp.status === 401 && !options.key) onUnauthenticated(err);
+    throw err;
+  }
+  const etag = resp.headers.get("ETag") || (data && data.etag ? `"${data.etag}"` : "");
+  return { status: resp.status, data, etag, headers: resp.headers };
+}
+
+export const get = (path, query) => request("GET", path, { query });
+
+/** Percent-encodes an id for a path segment. */
+export const seg = (id) => encodeURIComponent(id);

@@ -1,0 +1,125 @@
+// The shell: sign-in guard, navigation, and a hash router
+// (#/customers, #/customers/new, #/customers/{id}, #/customers/{id}/edit,
+// #/groups, #/settings, #/signin), so the gateway serves one page.
+
+import { clearKey, getKey, setUnauthenticatedHandler } from "./api.js";
+import { h, replace, setTitle, toast } from "./dom.js";
+import { clearSession } from "./session.js";
+import { renderSignIn } from "./views/signin.js";
+import { renderList } from "./views/list.js";
+import { renderForm } from "./views/form.js";
+import { renderCard } from "./views/card.js";
+import { renderGroups } from "./views/groups.js";
+import { renderSettings } from "./views/settings.js";
+
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const signOut = document.getElementById("sign-out");
+
+/** Goes to a hash route: navigate("/customers/abc"). */
+export function navigate(route, { replace: swap = false } = {}) {
+  const hash = `#${route}`;
+  if (location.hash === hash) {
+    route_();
+  } else if (swap) {
+    history.replaceState(null, "", hash);
+    route_();
+  } else {
+    location.hash = hash;
+  }
+}
+
+function parse() {
+  const raw = location.hash.replace(/^#/, "") || "/customers";
+  const [path, qs] = raw.split("?", 2);
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  return { parts, query: new URLSearchParams(qs || "") };
+}
+
+const routes = [
+  { match: (p) => p[0] === "signin" && p.length === 1, view: renderSignIn, public: true },
+  { match: (p) => p[0] === "customers" && p.length === 1, view: renderList, nav: "customers" },
+  { match: (p) => p[0] === "customers" && p[1] === "new" && p.length === 2, view: renderForm, nav: "customers" },
+  { match: (p) => p[0] === "customers" && p.length === 2, view: renderCard, nav: "customers" },
+  { match: (p) => p[0] === "customers" && p[2] === "edit" && p.length === 3, view: renderForm, nav: "customers" },
+  { match: (p) => p[0] === "groups" && p.length === 1, view: renderGroups, nav: "groups" },
+  { match: (p) => p[0] === "settings" && p.length === 1, view: renderSettings, nav: "settings" },
+];
+
+let generation = 0;
+
+async function route_() {
+  const { parts, query } = parse();
+  const route = routes.find((r) => r.match(parts));
+  const signedIn = Boolean(getKey());
+  document.body.classList.toggle("signed-in", signedIn);
+  if (!route) {
+    setTitle("Not found");
+    replace(main, h("section", { class: "view" }, h("h1", { tabindex: "-1" }, "Page not found"),
+      h("p", {}, h("a", { href: "#/customers" }, "Go to the customer list"))));
+    return;
+  }
+  if (!route.public && !signedIn) {
+    navigate(`/signin?next=${encodeURIComponent(location.hash.slice(1) || "/customers")}`, { replace: true });
+    return;
+  }
+  for (const a of nav.querySelectorAll("a")) {
+    if (a.dataset.nav === route.nav) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  // A view drawn again (a filter changed) gives focus back to the same control.
+  const focusedId = main.contains(document.activeElement) ? document.activeElement.id : "";
+  generation += 1;
+  const mine = generation;
+  const view = h("section", { class: "view" });
+  replace(main, view);
+  const ctx = {
+    parts,
+    query,
+    navigate,
+    // True while this view is still the one on screen (async work checks it).
+    live: () => mine === generation,
+  };
+  try {
+    await route.view(view, ctx);
+  } catch (e) {
+    if (!ctx.live()) return;
+    replace(view, h("h1", { tabindex: "-1" }, "Something went wrong"),
+      h("div", { class: "banner banner-error", role: "alert" }, h("p", {}, e.message || String(e))),
+      h("p", {}, h("button", { type: "button", class: "btn", onclick: () => route_() }, "Try again")));
+  }
+  if (!ctx.live()) return;
+  const again = focusedId && document.getElementById(focusedId);
+  if (again && view.contains(again)) {
+    again.focus();
+  } else if (!main.contains(document.activeElement)) {
+    const heading = view.querySelector("h1");
+    if (heading) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: true });
+    }
+  }
+}
+
+signOut.addEventListener("click", () => {
+  clearKey();
+  clearSession();
+  toast("Signed out.");
+  navigate("/signin");
+});
+
+setUnauthenticatedHandler(() => {
+  clearKey();
+  clearSession();
+  toast("Your API key is no longer accepted. Please sign in again.", "error");
+  navigate("/signin");
+});
+
+// The skip link must not become a route.
+document.querySelector(".skip-link").addEventListener("click", (ev) => {
+  ev.preventDefault();
+  main.focus();
+});
+
+window.addEventListener("hashchange", route_);
+route_();

@@ -1,0 +1,160 @@
+// Building the page with DOM calls only. Nothing from the API is ever parsed as
+// HTML: text goes in as text nodes, attributes through setAttribute or
+// properties, so a customer named "<img src=x onerror=...>" is just a name.
+
+// Set as properties (their live state); everything else is an attribute.
+const PROPS = new Set(["value", "checked", "disabled", "hidden", "indeterminate", "selected", "multiple"]);
+
+/**
+ * Makes an element: h("button", {type: "button", onclick: fn}, "Save").
+ * attrs: class, text, dataset {...}, style {...} (CSSOM, allowed by the CSP),
+ * on<event> functions, "for", the live properties in PROPS, and anything
+ * else as an attribute (true: present; false, null, undefined: left out). Children are
+ * nodes, strings (text), numbers, arrays of those, or null/false (skipped).
+ */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "text") el.textContent = String(value);
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key === "style") Object.assign(el.style, value);
+    else if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2).toLowerCase(), value);
+    } else if (key === "for") el.htmlFor = value;
+    else if (PROPS.has(key)) el[key] = value;
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+/** Appends children (see h) to el. */
+export function append(el, children) {
+  for (const child of [children].flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** Removes every child of el, then appends the given ones. */
+export function replace(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
+let uid = 0;
+/** A document-unique id with a readable prefix, for label/for and aria links. */
+export function newId(prefix) {
+  uid += 1;
+  return `${prefix}-${uid}`;
+}
+
+/**
+ * A labelled form field: {label, input, hint, id, required}. Returns
+ * {row, input, error} where error is the element for the field's error
+ * message, linked to the input with aria-describedby.
+ */
+export function field({ label, input, hint, required, wide }) {
+  if (!input.id) input.id = newId("f");
+  const errorId = `${input.id}-error`;
+  const hintId = hint ? `${input.id}-hint` : null;
+  const error = h("p", { class: "field-error", id: errorId, hidden: true });
+  input.setAttribute("aria-describedby", [hintId, errorId].filter(Boolean).join(" "));
+  if (required) input.setAttribute("aria-required", "true");
+  const row = h(
+    "div",
+    { class: wide ? "field field-wide" : "field" },
+    h("label", { for: input.id }, label, required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null),
+    input,
+    hint ? h("p", { class: "hint", id: hintId }, hint) : null,
+    error,
+  );
+  return { row, input, error };
+}
+
+/** A <select> from [[value, label], ...] with value selected. */
+export function select(options, value, attrs) {
+  const el = h("select", attrs || {});
+  for (const [v, text] of options) el.append(h("option", { value: v }, text));
+  el.value = value ?? "";
+  return el;
+}
+
+/** A coloured chip for a group or a plain one for a tag. */
+export function chip(text, { color, kind } = {}) {
+  const el = h("span", { class: `chip ${kind ? `chip-${kind}` : ""}` });
+  if (color) {
+    el.append(h("span", { class: "swatch", style: { backgroundColor: safeColor(color) }, "aria-hidden": "true" }));
+  }
+  el.append(text);
+  return el;
+}
+
+/** color if it is "#rrggbb", else a neutral grey (never arbitrary CSS). */
+export function safeColor(color) {
+  return /^#[0-9a-fA-F]{6}$/.test(color || "") ? color : "#9aa5b1";
+}
+
+/**
+ * Asks a yes/no question in a modal <dialog>. Resolves true when confirmed.
+ * Escape and "Cancel" resolve false. The confirm button has class
+ * "confirm-yes" (the browser tests press it).
+ */
+export function confirmDialog({ title, message, confirmLabel = "Delete", danger = true }) {
+  return new Promise((resolve) => {
+    const yes = h("button", { type: "button", class: danger ? "btn btn-danger confirm-yes" : "btn btn-primary confirm-yes" }, confirmLabel);
+    const no = h("button", { type: "button", class: "btn confirm-no" }, "Cancel");
+    const titleId = newId("dlg");
+    const dlg = h(
+      "dialog",
+      { class: "dialog", "aria-labelledby": titleId },
+      h("h2", { id: titleId }, title),
+      h("p", {}, message),
+      h("div", { class: "dialog-actions" }, no, yes),
+    );
+    let answered = false;
+    const done = (answer) => {
+      if (answered) return;
+      answered = true;
+      dlg.close();
+      dlg.remove();
+      resolve(answer);
+    };
+    yes.addEventListener("click", () => done(true));
+    no.addEventListener("click", () => done(false));
+    dlg.addEventListener("cancel", (ev) => {
+      ev.preventDefault();
+      done(false);
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+    no.focus();
+  });
+}
+
+/** Shows a short message in the page's live region for a few seconds. */
+export function toast(message, kind = "ok") {
+  const region = document.getElementById("toasts");
+  if (!region) return;
+  const el = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, message);
+  region.append(el);
+  setTimeout(() => el.remove(), 5000);
+}
+
+/** A banner for errors or notices inside a view; actions are nodes. */
+export function banner(kind, message, ...actions) {
+  return h(
+    "div",
+    { class: `banner banner-${kind}`, role: kind === "error" ? "alert" : "status" },
+    h("p", {}, message),
+    actions.length ? h("div", { class: "banner-actions" }, actions) : null,
+  );
+}
+
+/** The page's title in the browser tab. */
+export function setTitle(text) {
+  document.title = text ? `${text} · Customer book` : "Customer book";
+}

@@ -1,0 +1,195 @@
+// The customer card: everything about one customer on one page, and the
+// history of changes (GET /v1/customers/{id}/audit): who changed what, when,
+// through which channel, with the old and new values.
+
+import { ApiError, get, request, seg } from "../api.js";
+import { banner, chip, confirmDialog, h, replace, setTitle, toast } from "../dom.js";
+import {
+  ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, SOURCES, addressLine, auditValue, day,
+  displayName, fieldName, fullName, label, when,
+} from "../format.js";
+import { avatar, releasePhotos } from "../photo.js";
+import { groupColors } from "../session.js";
+
+const ACTIONS = {
+  created: "Created",
+  updated: "Changed",
+  deleted: "Deleted",
+  photo_changed: "Photo changed",
+};
+
+const CHANNELS = {
+  api: "API",
+  ui: "Web UI",
+  import: "Import",
+  booking: "Booking system",
+  store: "Web store",
+};
+
+export async function renderCard(view, ctx) {
+  const id = ctx.parts[1];
+  releasePhotos();
+  setTitle("Customer");
+  replace(view, h("h1", {}, "Customer"), h("p", { class: "muted" }, "Loading…"));
+  let c;
+  try {
+    c = (await get(`/v1/customers/${seg(id)}`)).data;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) {
+      setTitle("Customer not found");
+      replace(view, h("h1", {}, "Customer not found"),
+        h("p", {}, "This customer does not exist, or was deleted. ", h("a", { href: "#/customers" }, "Back to the list")));
+      return;
+    }
+    throw e;
+  }
+  if (!ctx.live()) return;
+  const colors = await groupColors();
+  setTitle(fullName(c));
+
+  const dl = (rows) => {
+    const items = rows.filter(([, v]) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && !v.length));
+    if (!items.length) return h("p", { class: "muted" }, "Nothing recorded.");
+    return h("dl", { class: "facts" }, items.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+  };
+
+  const editBtn = h("a", { class: "btn btn-primary", href: `#/customers/${encodeURIComponent(c.id)}/edit`, id: "edit-customer" }, "Edit");
+  const deleteBtn = h("button", { type: "button", class: "btn btn-danger-quiet", id: "delete-customer" }, "Delete");
+  deleteBtn.addEventListener("click", async () => {
+    const ok = await confirmDialog({
+      title: "Delete this customer?",
+      message: `${displayName(c)} and their photo will be deleted. The history keeps that they were deleted, and by whom.`,
+    });
+    if (!ok) return;
+    try {
+      await request("DELETE", `/v1/customers/${seg(c.id)}`, { headers: { "If-Match": `"${c.etag}"` } });
+      toast(`Deleted ${displayName(c)}.`);
+      ctx.navigate("/customers");
+    } catch (e) {
+      view.prepend(banner("error", e.status === 412
+        ? "Someone changed this customer a moment ago. Reload the page to see the change before deleting."
+        : e.message));
+    }
+  });
+
+  const groups = (c.groups || []).map((g) => chip(g, { color: colors.get(g.toLowerCase()), kind: "group" }));
+  const tags = (c.tags || []).map((t) => chip(t, { kind: "tag" }));
+  const head = h("header", { class: "card card-head" },
+    avatar(c, "large"),
+    h("div", { class: "card-head-main" },
+      h("h1", { id: "customer-name" }, fullName(c)),
+      c.isCompany && c.company && c.company.name ? h("p", { class: "company-line" }, c.company.name) : null,
+      h("p", { class: "muted" }, [c.email, c.phone].filter(Boolean).join(" · ") || "No contact details"),
+      groups.length || tags.length ? h("div", { class: "chips", id: "customer-chips" }, groups, tags) : null),
+    h("div", { class: "card-head-actions" }, editBtn, deleteBtn));
+
+  const contact = cardSection("Contact", dl([
+    ["E-mail", c.email ? h("a", { href: `mailto:${c.email}` }, c.email) : ""],
+    ["Phone", c.phone ? h("a", { href: `tel:${c.phone}` }, c.phone) : ""],
+    ["Gender", c.gender && c.gender !== "UNSPECIFIED" ? label(GENDERS, c.gender) : ""],
+    ["Date of birth", day(c.birthDate)],
+  ]));
+
+  const note = cardSection("Private description",
+    h("p", { class: "staff-only" }, "Staff only: never shown to the customer."),
+    c.description ? h("p", { class: "note", id: "customer-description" }, c.description) : h("p", { class: "muted" }, "No notes."));
+
+  const company = c.isCompany ? cardSection("Company", dl([
+    ["Name", c.company && c.company.name],
+    ["VAT number", c.company && c.company.vatNumber],
+    ["Address", c.company && c.company.address ? h("span", { class: "pre" }, c.company.address) : ""],
+  ])) : null;
+
+  const addresses = cardSection("Addresses", (c.addresses || []).length
+    ? h("ul", { class: "address-list" }, c.addresses.map((a) => h("li", {},
+      h("strong", {}, label(ADDRESS_KINDS, a.kind)), h("br"), addressLine(a))))
+    : h("p", { class: "muted" }, "No address."));
+
+  const prefs = c.preferences || {};
+  const consentRows = CONSENTS.map(([key, text]) => {
+    const x = prefs[key];
+    return h("tr", {}, h("th", { scope: "row" }, text),
+      h("td", {}, x ? (x.granted ? h("span", { class: "yes" }, "Agreed") : h("span", { class: "no" }, "Not agreed")) : h("span", { class: "muted" }, "Not asked")),
+      h("td", {}, x && x.changedAt ? when(x.changedAt) : "—"),
+      h("td", {}, (x && x.source) || "—"));
+  });
+  const account = cardSection("Account and preferences",
+    dl([
+      ["Account", label(ACCOUNT_STATUSES, (c.account && c.account.status) || "NONE")],
+      ["Sales agent", c.salesAgent],
+      ["Language", prefs.language],
+      ["Came from", SOURCES[c.source] || c.source],
+    ]),
+    h("table", { class: "table consents", id: "consents" },
+      h("caption", {}, "Consents"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Channel"), h("th", { scope: "col" }, "Consent"),
+        h("th", { scope: "col" }, "When"), h("th", { scope: "col" }, "Source"))),
+      h("tbody", {}, consentRows)));
+
+  const record = cardSection("Record", dl([
+    ["Added", when(c.createdAt)],
+    ["Last changed", when(c.updatedAt)],
+    ["External ids", (c.externalIds || []).map((x) => `${x.system}: ${x.id}`).join(", ")],
+    ["Id", h("code", {}, c.id)],
+  ]));
+
+  const history = h("section", { class: "card history", "aria-labelledby": "history-title", id: "history" },
+    h("h2", { id: "history-title" }, "History"));
+  const entries = h("ol", { class: "audit", id: "audit" });
+  const more = h("button", { type: "button", class: "btn", id: "audit-more", hidden: true }, "Show older changes");
+  history.append(h("p", { class: "muted" }, "Who changed what, when, and through which channel."), entries, more);
+
+  replace(view,
+    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/customers" }, "Customers"), " / ", displayName(c)),
+    head,
+    h("div", { class: "card-grid" },
+      h("div", { class: "card-col" }, contact, company, addresses, note),
+      h("div", { class: "card-col" }, account, record)),
+    history);
+
+  let token = "";
+  async function loadAudit() {
+    more.disabled = true;
+    let data;
+    try {
+      data = (await get(`/v1/customers/${seg(c.id)}/audit`, { pageSize: 20, pageToken: token })).data;
+    } catch (e) {
+      history.append(banner("error", `The history could not be loaded: ${e.message}`));
+      return;
+    }
+    if (!ctx.live()) return;
+    for (const entry of data.entries || []) entries.append(auditEntry(entry));
+    if (!entries.children.length) entries.append(h("li", { class: "muted" }, "No changes recorded."));
+    token = data.nextPageToken || "";
+    more.hidden = !token;
+    more.disabled = false;
+  }
+  more.addEventListener("click", loadAudit);
+  await loadAudit();
+}
+
+function cardSection(title, ...children) {
+  const id = `sec-${title.toLowerCase().replace(/[^a-z]+/g, "-")}`;
+  return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), children);
+}
+
+function auditEntry(e) {
+  const p = e.principal || {};
+  const who = p.name || p.id || "someone";
+  const role = p.role ? p.role.toLowerCase().replace(/^role_/, "") : "";
+  const changes = (e.changes || []).map((ch) => h("tr", {},
+    h("th", { scope: "row" }, fieldName(ch.field)),
+    h("td", { class: "old" }, auditValue(ch.oldValue)),
+    h("td", { class: "arrow", "aria-hidden": "true" }, "→"),
+    h("td", { class: "new" }, auditValue(ch.newValue))));
+  return h("li", { class: "audit-entry", dataset: { action: e.action } },
+    h("div", { class: "audit-head" },
+      h("strong", {}, ACTIONS[e.action] || e.action),
+      h("span", {}, ` by ${who}${role ? ` (${role})` : ""}`),
+      h("span", { class: "muted" }, ` via ${CHANNELS[e.channel] || e.channel || "API"}`),
+      h("time", { datetime: e.time, class: "muted" }, ` · ${when(e.time)}`)),
+    changes.length ? h("table", { class: "changes" },
+      h("thead", { class: "sr-only" }, h("tr", {}, h("th", { scope: "col" }, "Field"), h("th", { scope: "col" }, "Before"),
+        h("th", { scope: "col" }, "Arrow"), h("th", { scope: "col" }, "After"))),
+      h("tbody", {}, changes)) : null);
+}

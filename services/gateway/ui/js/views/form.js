@@ -1,0 +1,533 @@
+// Add or edit a customer: every field of the API. A new customer is POSTed;
+// an edit PATCHes only what changed, with If-Match from the ETag (412: someone
+// else changed it; offer to reload). The API's field errors appear next to
+// their inputs (details[].field, e.g. "addresses[0].country"), and a 409
+// duplicate links to the customer that already has the value.
+
+import { ApiError, get, newRequestKey, request, seg } from "../api.js";
+import { banner, field, h, newId, replace, safeColor, select, setTitle, toast } from "../dom.js";
+import { ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, displayName, fieldName, when } from "../format.js";
+import { loadGroups, loadSettings } from "../session.js";
+import { PHOTO_MAX, PHOTO_TYPES, avatar, blobUrl, releasePhotos } from "../photo.js";
+
+const LANGUAGES = ["pl", "de", "de-AT", "bg", "en", "en-GB", "cs", "sk", "hu", "ro", "uk", "fr", "it", "es", "nl", "lt"];
+
+/** The empty shapes the form works with, so a new and an old customer compare field by field. */
+function blankAddress(country) {
+  return { kind: "BILLING", line1: "", line2: "", postalCode: "", city: "", region: "", country: country || "" };
+}
+
+function normAddress(a) {
+  const b = blankAddress("");
+  for (const k of Object.keys(b)) b[k] = (a && a[k]) || (k === "kind" ? "UNSPECIFIED" : "");
+  return b;
+}
+
+function consentOf(p, name) {
+  const c = (p && p[name]) || {};
+  return { granted: Boolean(c.granted), source: c.source || "", changedAt: c.changedAt || "" };
+}
+
+export async function renderForm(view, ctx) {
+  const id = ctx.parts.length === 3 ? ctx.parts[1] : null;
+  releasePhotos();
+  setTitle(id ? "Edit customer" : "Add customer");
+  replace(view, h("h1", {}, id ? "Edit customer" : "Add customer"), h("p", { class: "muted" }, "Loading…"));
+
+  const [settings, groups, tags] = await Promise.all([
+    loadSettings().catch(() => ({})),
+    loadGroups().catch(() => []),
+    get("/v1/tags").then((r) => r.data.tags || []).catch(() => []),
+  ]);
+  let original = {};
+  let etag = "";
+  if (id) {
+    const r = await get(`/v1/customers/${seg(id)}`);
+    original = r.data;
+    etag = r.etag;
+  }
+  if (!ctx.live()) return;
+  build(view, ctx, { id, original, etag, settings, groups, tags });
+}
+
+function build(view, ctx, { id, original, etag, settings, groups, tags }) {
+  const required = new Set(settings.requiredFields || []);
+  const createKey = newRequestKey(); // one per form: a retried create takes effect once
+  const inputs = {}; // API field path -> {input, error}
+  let pendingPhoto = null;
+  let removePhoto = false;
+
+  const text = (name, label, opts = {}) => {
+    const input = h(opts.multiline ? "textarea" : "input", {
+      id: `f-${name.replace(/\./g, "-")}`,
+      name,
+      type: opts.multiline ? null : opts.type || "text",
+      autocomplete: opts.autocomplete || "off",
+      maxlength: opts.maxlength,
+      rows: opts.rows,
+      class: opts.class,
+      inputmode: opts.inputmode,
+      placeholder: opts.placeholder,
+    });
+    input.value = opts.value ?? "";
+    const f = field({ label, input, hint: opts.hint, required: required.has(name.split(".")[0]), wide: opts.wide });
+    inputs[name] = f;
+    return f.row;
+  };
+
+  const c = original;
+  const company = c.company || {};
+  const prefs = c.preferences || {};
+
+  // ---- person
+  const gender = select(GENDERS, c.gender || "UNSPECIFIED", { id: "f-gender", name: "gender" });
+  const genderField = field({ label: "Gender", input: gender, required: required.has("gender") });
+  inputs.gender = genderField;
+  const birth = h("input", { type: "date", id: "f-birthDate", name: "birthDate", max: new Date().toISOString().slice(0, 10) });
+  birth.value = c.birthDate || "";
+  const birthField = field({ label: "Date of birth", input: birth, required: required.has("birthDate") });
+  inputs.birthDate = birthField;
+  const person = section("Person",
+    h("div", { class: "grid" },
+      text("firstName", "First name", { value: c.firstName, autocomplete: "off" }),
+      text("lastName", "Last name", { value: c.lastName }),
+      text("email", "E-mail", { value: c.email, type: "email", inputmode: "email" }),
+      text("phone", "Phone", { value: c.phone, type: "tel", hint: settings.defaultCountry ? `Local numbers are read as ${settings.defaultCountry}; or start with +` : "International format, e.g. +48 600 100 200" }),
+      genderField.row, birthField.row));
+
+  // ---- photo
+  const photoBox = h("div", { class: "photo-box" }, avatar(c, "large"));
+  const photoInput = h("input", { type: "file", id: "f-photo", accept: PHOTO_TYPES.join(","), class: "file" });
+  const photoField = field({ label: c.hasPhoto ? "Replace the photo" : "Upload a photo", input: photoInput, hint: "JPEG, PNG or WebP, at most 2 MB. Customers may see their photo in their account." });
+  inputs.photo = photoField;
+  const removeBtn = h("button", { type: "button", class: "btn btn-small", id: "remove-photo", hidden: !c.hasPhoto }, "Remove photo");
+  photoInput.addEventListener("change", () => {
+    photoField.error.hidden = true;
+    const file = photoInput.files[0];
+    if (!file) return;
+    if (!PHOTO_TYPES.includes(file.type)) {
+      showError(photoField, "Choose a JPEG, PNG or WebP image.");
+      photoInput.value = "";
+      return;
+    }
+    if (file.size > PHOTO_MAX) {
+      showError(photoField, "The photo is larger than 2 MB.");
+      photoInput.value = "";
+      return;
+    }
+    pendingPhoto = file;
+    removePhoto = false;
+    replace(photoBox, h("div", { class: "avatar avatar-large" }, h("img", { src: blobUrl(file), alt: "The chosen photo (saved with the customer)", class: "photo" })));
+    removeBtn.hidden = false;
+  });
+  removeBtn.addEventListener("click", () => {
+    pendingPhoto = null;
+    photoInput.value = "";
+    removePhoto = Boolean(c.hasPhoto);
+    replace(photoBox, avatar({ firstName: c.firstName, lastName: c.lastName }, "large"));
+    removeBtn.hidden = true;
+  });
+  const photo = section("Photo", h("div", { class: "photo-row" }, photoBox, h("div", {}, photoField.row, removeBtn)));
+
+  // ---- private note
+  const note = section("Private description",
+    h("p", { class: "staff-only", id: "staff-only-note" }, "Staff only: never shown to the customer."),
+    text("description", "Notes for the team (preferences, allergies, problems)", { value: c.description, multiline: true, rows: 4, wide: true }));
+  inputs.description.input.setAttribute("aria-describedby", `staff-only-note ${inputs.description.input.getAttribute("aria-describedby")}`);
+
+  // ---- groups (a multi-select of checkboxes)
+  const memberOf = new Set((c.groups || []).map((g) => g.toLowerCase()));
+  const groupNames = groups.map((g) => g.name);
+  for (const g of c.groups || []) if (!groupNames.some((n) => n.toLowerCase() === g.toLowerCase())) groupNames.push(g);
+  const groupBoxes = groupNames.map((name) => {
+    const g = groups.find((x) => x.name === name);
+    const box = h("input", { type: "checkbox", name: "groups", value: name, id: newId("g"), checked: memberOf.has(name.toLowerCase()) });
+    return h("label", { class: "check-chip", for: box.id }, box,
+      h("span", { class: "swatch", style: { backgroundColor: safeColor(g && g.color) }, "aria-hidden": "true" }), name);
+  });
+  const groupsError = h("p", { class: "field-error", id: "f-groups-error", hidden: true });
+  const groupsSet = h("fieldset", { class: "field field-wide group-set", id: "f-groups", "aria-describedby": "f-groups-error" },
+    h("legend", {}, "Groups", required.has("groups") ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null),
+    groupBoxes.length ? h("div", { class: "check-chips" }, groupBoxes)
+      : h("p", { class: "muted" }, "No groups yet. ", h("a", { href: "#/groups" }, "Create groups"), " to sort customers."),
+    groupsError);
+  inputs.groups = { input: groupBoxes.length ? groupBoxes[0].querySelector("input") : groupsSet, error: groupsError, row: groupsSet };
+
+  // ---- tags (chips)
+  const tagList = (c.tags || []).slice();
+  const tagChips = h("ul", { class: "tag-chips", "aria-label": "Tags of this customer" });
+  const tagInput = h("input", { type: "text", id: "f-tags", list: "tag-suggestions", autocomplete: "off", placeholder: "Type a tag, then Enter" });
+  const suggestions = h("datalist", { id: "tag-suggestions" }, tags.map((t) => h("option", { value: t.name })));
+  const tagsField = field({ label: "Tags", input: tagInput, hint: "For example vip, regular, problem. Enter or comma adds a tag.", required: required.has("tags"), wide: true });
+  inputs.tags = tagsField;
+  const renderTags = () => {
+    replace(tagChips, tagList.map((t, i) => h("li", { class: "chip chip-tag" }, t,
+      h("button", { type: "button", class: "chip-remove", "aria-label": `Remove tag ${t}`, onclick: () => {
+        tagList.splice(i, 1);
+        renderTags();
+        tagInput.focus();
+      } }, "×"))));
+  };
+  const addTag = () => {
+    const parts = tagInput.value.split(",").map((t) => t.trim()).filter(Boolean);
+    for (const t of parts) if (!tagList.some((x) => x.toLowerCase() === t.toLowerCase())) tagList.push(t);
+    tagInput.value = "";
+    renderTags();
+  };
+  tagInput.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" || ev.key === ",") {
+      ev.preventDefault();
+      addTag();
+    } else if (ev.key === "Backspace" && !tagInput.value && tagList.length) {
+      tagList.pop();
+      renderTags();
+    }
+  });
+  tagInput.addEventListener("change", () => {
+    // Picking a suggestion from the list adds it at once.
+    if (tags.some((t) => t.name === tagInput.value)) addTag();
+  });
+  renderTags();
+  tagsField.row.insertBefore(tagChips, tagInput);
+  const groupsTags = section("Groups and tags", groupsSet, tagsField.row, suggestions);
+
+  // ---- company
+  const isCompany = h("input", { type: "checkbox", id: "f-isCompany", name: "isCompany", checked: Boolean(c.isCompany) });
+  const companyFields = h("div", { class: "grid", id: "company-fields", hidden: !c.isCompany },
+    text("company.name", "Company name", { value: company.name }),
+    text("company.vatNumber", "VAT number", { value: company.vatNumber, hint: "EU VAT number with its country prefix, e.g. PL5260250274", class: "mono" }),
+    text("company.address", "Company address", { value: company.address, multiline: true, rows: 3, wide: true }));
+  isCompany.addEventListener("change", () => {
+    companyFields.hidden = !isCompany.checked;
+  });
+  const companyErr = h("p", { class: "field-error", id: "f-company-error", hidden: true });
+  inputs.company = { input: isCompany, error: companyErr };
+  inputs.isCompany = inputs.company;
+  const companySection = section("Company",
+    h("div", { class: "check-row" }, isCompany, h("label", { for: "f-isCompany" }, "Is the customer a company?")),
+    companyErr, companyFields);
+
+  // ---- addresses
+  const addresses = (c.addresses || []).map(normAddress);
+  const addrList = h("div", { class: "addresses" });
+  const addrError = h("p", { class: "field-error", id: "f-addresses-error", hidden: true });
+  const addBtn = h("button", { type: "button", class: "btn", id: "add-address" }, "+ Add address");
+  const addrInputs = []; // per address: {path suffix -> field}, plus block and its error
+  const renderAddresses = () => {
+    addrInputs.length = 0;
+    replace(addrList, addresses.map((a, i) => {
+      const fields = {};
+      const input = (key, label, opts = {}) => {
+        const el = h("input", { type: "text", id: `f-addresses-${i}-${key}`, autocomplete: "off", maxlength: opts.maxlength, class: opts.class });
+        el.value = a[key];
+        const keep = () => {
+          a[key] = key === "country" ? el.value.toUpperCase() : el.value;
+        };
+        el.addEventListener("input", keep);
+        el.addEventListener("change", keep);
+        const f = field({ label, input: el, hint: opts.hint });
+        fields[key] = f;
+        return f.row;
+      };
+      const kind = select(ADDRESS_KINDS, a.kind, { id: `f-addresses-${i}-kind` });
+      kind.addEventListener("change", () => {
+        a.kind = kind.value;
+      });
+      fields.kind = field({ label: "Kind", input: kind });
+      const blockError = h("p", { class: "field-error", hidden: true });
+      const remove = h("button", { type: "button", class: "btn btn-small btn-danger-quiet", "aria-label": `Remove address ${i + 1}` }, "Remove");
+      remove.addEventListener("click", () => {
+        addresses.splice(i, 1);
+        renderAddresses();
+        addBtn.focus();
+      });
+      addrInputs.push({ fields, error: blockError, first: fields.line1.input });
+      return h("fieldset", { class: "address", id: `f-addresses-${i}` },
+        h("legend", {}, `Address ${i + 1}`),
+        h("div", { class: "grid" }, fields.kind.row,
+          input("line1", "Street and number", { }), input("line2", "Line 2 (flat, floor, c/o)"),
+          input("postalCode", "Postal code", { maxlength: 20 }), input("city", "City"), input("region", "Region"),
+          input("country", "Country", { maxlength: 2, class: "upper", hint: "2-letter code, e.g. PL, DE, BG" })),
+        blockError, h("div", { class: "address-actions" }, remove));
+    }));
+    if (!addresses.length) addrList.append(h("p", { class: "muted" }, "No address yet."));
+  };
+  addBtn.addEventListener("click", () => {
+    addresses.push(blankAddress(settings.defaultCountry));
+    renderAddresses();
+    addrInputs[addrInputs.length - 1].first.focus();
+  });
+  renderAddresses();
+  inputs.addresses = { input: addBtn, error: addrError };
+  const addrSection = section("Addresses", addrList, addrError, addBtn);
+
+  // ---- account and sales
+  const status = select(ACCOUNT_STATUSES, (c.account && c.account.status) || "NONE", { id: "f-account-status", name: "account.status" });
+  const statusField = field({ label: "Account status", input: status, hint: "Whether the customer can sign in to your website or app." });
+  inputs["account.status"] = statusField;
+  inputs.account = statusField;
+  const accountSection = section("Account and sales", h("div", { class: "grid" },
+    statusField.row, text("salesAgent", "Sales agent", { value: c.salesAgent })));
+
+  // ---- preferences
+  const langRow = text("preferences.language", "Language", { value: prefs.language, hint: "A language tag such as pl, de-AT or bg", maxlength: 35 });
+  inputs["preferences.language"].input.setAttribute("list", "language-list");
+  inputs.preferences = inputs["preferences.language"];
+  const consentRows = CONSENTS.map(([key, labelText]) => {
+    const cur = consentOf(prefs, key);
+    const box = h("input", { type: "checkbox", id: `f-consent-${key}`, checked: cur.granted });
+    const source = h("input", { type: "text", id: `f-consent-${key}-source`, autocomplete: "off", placeholder: "web, booking, paper form…", "aria-label": `Where the ${labelText} consent was given` });
+    source.value = cur.source;
+    const err = h("p", { class: "field-error", id: `f-consent-${key}-error`, hidden: true });
+    source.setAttribute("aria-describedby", err.id);
+    inputs[`preferences.${key}`] = { input: box, error: err };
+    inputs[`preferences.${key}.source`] = { input: source, error: err };
+    inputs[`preferences.${key}.changedAt`] = { input: box, error: err };
+    return h("tr", {},
+      h("th", { scope: "row" }, h("label", { for: box.id }, labelText)),
+      h("td", {}, box),
+      h("td", {}, source, err),
+      h("td", { class: "muted small" }, cur.changedAt ? when(cur.changedAt) : "—"));
+  });
+  const prefSection = section("Preferences and consents",
+    h("div", { class: "grid" }, langRow),
+    h("datalist", { id: "language-list" }, LANGUAGES.map((l) => h("option", { value: l }))),
+    h("table", { class: "table consents" },
+      h("caption", {}, "Consents: what the customer agreed to receive"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Channel"), h("th", { scope: "col" }, "Agreed"),
+        h("th", { scope: "col" }, "Source"), h("th", { scope: "col" }, "Last changed"))),
+      h("tbody", {}, consentRows)));
+
+  // ---- the form itself
+  const summary = h("div", { class: "form-summary", tabindex: "-1" });
+  const save = h("button", { type: "submit", class: "btn btn-primary", id: "save" }, id ? "Save changes" : "Add customer");
+  const cancel = h("a", { class: "btn", href: id ? `#/customers/${encodeURIComponent(id)}` : "#/customers" }, "Cancel");
+  const form = h("form", { class: "customer-form", novalidate: true, "aria-labelledby": "form-title" },
+    summary, person, photo, note, groupsTags, companySection, addrSection, accountSection, prefSection,
+    h("div", { class: "form-actions" }, save, cancel));
+  const title = id ? `Edit ${displayName(c)}` : "Add customer";
+  setTitle(title);
+  replace(view,
+    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/customers" }, "Customers"),
+      id ? [" / ", h("a", { href: `#/customers/${encodeURIComponent(id)}` }, displayName(c))] : null),
+    h("h1", { id: "form-title" }, title), form);
+
+  // ---- reading the form
+  const collect = () => {
+    if (tagInput.value.trim()) addTag();
+    const v = (name) => inputs[name].input.value.trim();
+    const cur = {
+      firstName: v("firstName"),
+      lastName: v("lastName"),
+      email: v("email"),
+      phone: v("phone"),
+      gender: gender.value,
+      birthDate: birth.value,
+      description: inputs.description.input.value,
+      groups: groupBoxes.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
+      tags: tagList.slice(),
+      isCompany: isCompany.checked,
+      company: { name: v("company.name"), vatNumber: v("company.vatNumber"), address: inputs["company.address"].input.value.trim() },
+      addresses: addresses.map((a) => normAddress({ ...a, country: a.country.trim().toUpperCase() })),
+      salesAgent: v("salesAgent"),
+      account: { status: status.value },
+      preferences: { language: v("preferences.language") },
+    };
+    for (const [key] of CONSENTS) {
+      cur.preferences[key] = {
+        granted: document.getElementById(`f-consent-${key}`).checked,
+        source: document.getElementById(`f-consent-${key}-source`).value.trim(),
+      };
+    }
+    return cur;
+  };
+
+  const forCreate = (cur) => {
+    const body = {};
+    for (const k of ["firstName", "lastName", "email", "phone", "birthDate", "description", "salesAgent"]) {
+      if (cur[k]) body[k] = cur[k];
+    }
+    if (cur.gender !== "UNSPECIFIED") body.gender = cur.gender;
+    if (cur.groups.length) body.groups = cur.groups;
+    if (cur.tags.length) body.tags = cur.tags;
+    if (cur.isCompany) {
+      body.isCompany = true;
+      body.company = cur.company;
+    }
+    if (cur.addresses.length) body.addresses = cur.addresses;
+    if (cur.account.status !== "NONE") body.account = cur.account;
+    const p = {};
+    if (cur.preferences.language) p.language = cur.preferences.language;
+    for (const [key] of CONSENTS) {
+      const x = cur.preferences[key];
+      if (x.granted || x.source) p[key] = x;
+    }
+    if (Object.keys(p).length) body.preferences = p;
+    return body;
+  };
+
+  const forPatch = (cur) => {
+    const o = original;
+    const patch = {};
+    for (const k of ["firstName", "lastName", "email", "phone", "birthDate", "description", "salesAgent"]) {
+      if ((o[k] || "") !== cur[k]) patch[k] = cur[k];
+    }
+    if ((o.gender || "UNSPECIFIED") !== cur.gender) patch.gender = cur.gender;
+    if (Boolean(o.isCompany) !== cur.isCompany) patch.isCompany = cur.isCompany;
+    const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+    if (!same(o.groups || [], cur.groups)) patch.groups = cur.groups;
+    if (!same(o.tags || [], cur.tags)) patch.tags = cur.tags;
+    if (!same((o.addresses || []).map(normAddress), cur.addresses)) patch.addresses = cur.addresses;
+    const oc = o.company || {};
+    const comp = {};
+    for (const k of ["name", "vatNumber", "address"]) if ((oc[k] || "") !== cur.company[k]) comp[k] = cur.company[k];
+    if (Object.keys(comp).length) patch.company = comp;
+    if (((o.account && o.account.status) || "NONE") !== cur.account.status) patch.account = cur.account;
+    const op = o.preferences || {};
+    const pref = {};
+    if ((op.language || "") !== cur.preferences.language) pref.language = cur.preferences.language;
+    for (const [key] of CONSENTS) {
+      const was = consentOf(op, key);
+      const now = cur.preferences[key];
+      if (was.granted !== now.granted || was.source !== now.source) pref[key] = now;
+    }
+    if (Object.keys(pref).length) patch.preferences = pref;
+    return patch;
+  };
+
+  // ---- errors
+  function clearErrors() {
+    replace(summary);
+    for (const f of Object.values(inputs)) {
+      f.error.hidden = true;
+      f.error.replaceChildren();
+      if (f.input.removeAttribute) f.input.removeAttribute("aria-invalid");
+    }
+    for (const a of addrInputs) {
+      a.error.hidden = true;
+      for (const f of Object.values(a.fields)) {
+        f.error.hidden = true;
+        f.input.removeAttribute("aria-invalid");
+      }
+    }
+    addrError.hidden = true;
+  }
+
+  /** The field element pair for an API path, or null. */
+  function target(path) {
+    const m = /^addresses\[(\d+)\](?:\.(\w+))?$/.exec(path);
+    if (m) {
+      const a = addrInputs[Number(m[1])];
+      if (!a) return inputs.addresses;
+      if (m[2] && a.fields[m[2]]) return a.fields[m[2]];
+      return { input: a.first, error: a.error };
+    }
+    const base = path.replace(/\[\d+\]$/, ""); // tags[2] -> tags
+    return inputs[path] || inputs[base] || null;
+  }
+
+  function showError(f, ...content) {
+    if (f.error.hidden) f.error.replaceChildren();
+    else f.error.append(h("br"));
+    append_(f.error, content);
+    f.error.hidden = false;
+    if (f.input.setAttribute) f.input.setAttribute("aria-invalid", "true");
+  }
+
+  function showApiError(e) {
+    clearErrors();
+    if (!(e instanceof ApiError)) {
+      replace(summary, banner("error", e.message));
+      summary.focus();
+      return;
+    }
+    if (e.status === 412) {
+      replace(summary, banner("error",
+        "Someone else changed this customer while you were editing, so your changes were not saved.",
+        h("button", { type: "button", class: "btn btn-primary", id: "reload-customer", onclick: () => ctx.navigate(location.hash.slice(1), { replace: true }) }, "Load their version"),
+        h("a", { class: "btn", href: `#/customers/${encodeURIComponent(id)}`, target: "_blank", rel: "noopener" }, "See it in a new tab")));
+      summary.focus();
+      return;
+    }
+    const items = [];
+    let first = null;
+    for (const d of e.details) {
+      const f = target(d.field || "");
+      const dup = d.reason === "DUPLICATE" && d.resourceId;
+      const link = dup ? h("a", { href: `#/customers/${encodeURIComponent(d.resourceId)}`, class: "duplicate-link" }, "Open the existing customer") : null;
+      const textMsg = dup ? `${fieldName(d.field)}: already used by another customer.` : d.description || d.reason || "invalid";
+      if (f) {
+        showError(f, textMsg, link ? [" ", link] : null);
+        first = first || f.input;
+      }
+      items.push(h("li", {}, f ? h("a", { href: "#", onclick: (ev) => {
+        ev.preventDefault();
+        f.input.focus();
+      } }, `${fieldName(d.field)}: ${d.description || d.reason}`) : `${fieldName(d.field)}: ${d.description || d.reason}`,
+      dup ? [" — ", h("a", { href: `#/customers/${encodeURIComponent(d.resourceId)}` }, "open the existing customer")] : null));
+    }
+    const headline = e.status === 409 ? "This customer already exists." : items.length
+      ? `Please correct ${items.length === 1 ? "this field" : `these ${items.length} fields`}:` : e.message;
+    replace(summary, h("div", { class: "banner banner-error", role: "alert" },
+      h("p", {}, headline), items.length ? h("ul", {}, items) : null));
+    if (first && first.focus) first.focus();
+    else summary.focus();
+  }
+
+  // ---- saving
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErrors();
+    const cur = collect();
+    save.disabled = true;
+    save.textContent = "Saving…";
+    try {
+      let saved;
+      if (!id) {
+        saved = (await request("POST", "/v1/customers", { body: forCreate(cur), headers: { "Idempotency-Key": createKey } })).data;
+      } else {
+        const patch = forPatch(cur);
+        if (Object.keys(patch).length) {
+          saved = (await request("PATCH", `/v1/customers/${seg(id)}`, {
+            body: patch,
+            headers: { "If-Match": etag || "*", "Idempotency-Key": newRequestKey() },
+          })).data;
+        } else {
+          saved = original;
+        }
+      }
+      let photoProblem = "";
+      try {
+        if (pendingPhoto) {
+          await request("PUT", `/v1/customers/${seg(saved.id)}/photo`, { raw: pendingPhoto, contentType: pendingPhoto.type });
+        } else if (removePhoto) {
+          await request("DELETE", `/v1/customers/${seg(saved.id)}/photo`);
+        }
+      } catch (pe) {
+        photoProblem = pe.message;
+      }
+      if (photoProblem) toast(`Saved, but the photo was not: ${photoProblem}`, "error");
+      else toast(id ? `Saved ${displayName(saved)}.` : `Added ${displayName(saved)}.`);
+      ctx.navigate(`/customers/${encodeURIComponent(saved.id)}`);
+    } catch (e) {
+      if (!ctx.live()) return;
+      showApiError(e);
+    } finally {
+      save.disabled = false;
+      save.textContent = id ? "Save changes" : "Add customer";
+    }
+  });
+  inputs.firstName.input.focus();
+}
+
+function section(title, ...children) {
+  const headingId = newId("s");
+  return h("section", { class: "card form-section", "aria-labelledby": headingId }, h("h2", { id: headingId }, title), children);
+}
+
+function append_(el, content) {
+  for (const x of content.flat(Infinity)) {
+    if (x === null || x === undefined) continue;
+    el.append(x instanceof Node ? x : document.createTextNode(String(x)));
+  }
+}

@@ -1,0 +1,89 @@
+// Settings (administrators): the business's name, the default country for
+// local phone numbers and new addresses, and which fields every customer
+// must have.
+
+import { ApiError, request } from "../api.js";
+import { banner, field, h, replace, setTitle, toast } from "../dom.js";
+import { REQUIRABLE } from "../format.js";
+import { loadSettings, setSettings } from "../session.js";
+
+export async function renderSettings(view, ctx) {
+  setTitle("Settings");
+  const s = await loadSettings(true);
+  if (!ctx.live()) return;
+  const required = new Set(s.requiredFields || []);
+
+  const name = h("input", { type: "text", id: "settings-name", autocomplete: "organization", maxlength: 200 });
+  name.value = s.name || "";
+  const nameField = field({ label: "Business name", input: name });
+  const country = h("input", { type: "text", id: "settings-country", autocomplete: "off", maxlength: 2, class: "upper short" });
+  country.value = s.defaultCountry || "";
+  const countryField = field({
+    label: "Default country",
+    input: country,
+    hint: "2-letter code such as PL, DE or BG: phone numbers typed without + are read as this country's, and new addresses start with it.",
+  });
+  const boxes = REQUIRABLE.map(([key, text]) => {
+    const box = h("input", { type: "checkbox", id: `req-${key}`, value: key, checked: required.has(key) });
+    return h("label", { class: "check-chip", for: box.id }, box, text);
+  });
+  const reqError = h("p", { class: "field-error", hidden: true, id: "required-error" });
+  const reqSet = h("fieldset", { class: "field field-wide", "aria-describedby": "required-help required-error" },
+    h("legend", {}, "Required fields"),
+    h("p", { class: "hint", id: "required-help" }, "A customer cannot be saved without these. First or last name is always needed."),
+    h("div", { class: "check-chips" }, boxes), reqError);
+  const message = h("div", {});
+  const save = h("button", { type: "submit", class: "btn btn-primary", id: "save-settings" }, "Save settings");
+  const form = h("form", { class: "card settings-form", novalidate: true, "aria-labelledby": "settings-title" },
+    h("div", { class: "grid" }, nameField.row, countryField.row), reqSet,
+    h("div", { class: "form-actions-inline" }, save));
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    replace(message);
+    for (const f of [nameField, countryField]) {
+      f.error.hidden = true;
+      f.input.removeAttribute("aria-invalid");
+    }
+    reqError.hidden = true;
+    const body = {
+      name: name.value.trim(),
+      defaultCountry: country.value.trim().toUpperCase(),
+      requiredFields: boxes.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
+    };
+    save.disabled = true;
+    try {
+      const { data } = await request("PATCH", "/v1/settings", { body });
+      setSettings(data);
+      toast("Settings saved.");
+      replace(message, banner("ok", "Settings saved."));
+    } catch (e) {
+      let shown = false;
+      if (e instanceof ApiError) {
+        for (const d of e.details) {
+          const f = d.field === "name" ? nameField : d.field === "defaultCountry" ? countryField : null;
+          if (f) {
+            f.error.textContent = d.description;
+            f.error.hidden = false;
+            f.input.setAttribute("aria-invalid", "true");
+            shown = true;
+          } else if (d.field.startsWith("requiredFields")) {
+            reqError.textContent = d.description;
+            reqError.hidden = false;
+            shown = true;
+          }
+        }
+      }
+      if (!shown) {
+        replace(message, banner("error", e.status === 403
+          ? "Only an administrator may change the settings. Ask one, or sign in with an administrator's key."
+          : e.message));
+      }
+    } finally {
+      save.disabled = false;
+    }
+  });
+
+  replace(view, h("h1", { id: "settings-title" }, "Settings"),
+    h("p", { class: "muted" }, "For the whole business; only administrators can change them."), message, form);
+}
