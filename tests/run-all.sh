@@ -98,8 +98,9 @@ asan_build=(BUILD=build/asan
     LDFLAGS="-fsanitize=address,undefined")
 echo
 echo "=== build-asan: ${make[*]} ${asan_build[*]} all"
+t0=$SECONDS
 if "${make[@]}" "${asan_build[@]}" all >"$logs/build-asan.out" 2>&1; then
-    echo "=== build-asan: ok"
+    echo "=== build-asan: ok ($((SECONDS - t0)) s)"
     s_part integration-asan env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/integration/run.sh build/asan
 else

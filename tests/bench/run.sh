@@ -88,8 +88,16 @@ cleanup() {
         echo "bench: kept the data directory for inspection: $tmp"
     fi
 }
+# A function rather than a trap string: a TERM that arrived in the middle of a
+# phase once made bash fail to parse the string ("unexpected EOF while looking
+# for matching `)'"), so the status was lost.
+on_signal() {
+    echo "bench: interrupted"
+    status=130
+    exit 130
+}
 trap cleanup EXIT
-trap 'echo "bench: interrupted"; status=130; exit 130' INT TERM
+trap on_signal INT TERM
 
 fail() {
     echo "bench: FAILED: $*" >&2

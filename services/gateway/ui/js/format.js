@@ -83,8 +83,15 @@ const FIELD_NAMES = {
   externalIds: "External ids",
 };
 
+const CONSENT_PARTS = { granted: "consent", changedAt: "consent changed", source: "consent source" };
+
 export function fieldName(path) {
-  return FIELD_NAMES[path] || path;
+  if (FIELD_NAMES[path]) return FIELD_NAMES[path];
+  const m = /^preferences\.(email|sms|push|marketing)\.(granted|changedAt|source)$/.exec(path);
+  if (m) return `${FIELD_NAMES[`preferences.${m[1]}`].replace(/ consent$/, "")} ${CONSENT_PARTS[m[2]]}`;
+  const a = /^addresses\[(\d+)\](?:\.(\w+))?$/.exec(path);
+  if (a) return `Address ${Number(a[1]) + 1}${a[2] ? ` ${a[2]}` : ""}`;
+  return path;
 }
 
 export function label(pairs, value) {

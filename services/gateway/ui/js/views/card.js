@@ -173,15 +173,35 @@ function cardSection(title, ...children) {
   return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), children);
 }
 
+/** An audit value, with enum values in words ("MANUAL" -> "Added by staff"). */
+function pretty(field, text) {
+  if (field === "addresses" && text) {
+    try {
+      const list = JSON.parse(text);
+      if (Array.isArray(list)) {
+        return list.length ? list.map((a) => `${label(ADDRESS_KINDS, a.kind)}: ${addressLine(a)}`).join(" | ") : "—";
+      }
+    } catch {
+      // shown as it is below
+    }
+  }
+  const shown = auditValue(text);
+  if (/changedAt$/.test(field) && shown !== "—") return when(shown);
+  if (field === "source") return SOURCES[shown] || shown;
+  if (field === "gender") return label(GENDERS, shown);
+  if (field === "account.status") return label(ACCOUNT_STATUSES, shown);
+  return shown;
+}
+
 function auditEntry(e) {
   const p = e.principal || {};
   const who = p.name || p.id || "someone";
   const role = p.role ? p.role.toLowerCase().replace(/^role_/, "") : "";
   const changes = (e.changes || []).map((ch) => h("tr", {},
     h("th", { scope: "row" }, fieldName(ch.field)),
-    h("td", { class: "old" }, auditValue(ch.oldValue)),
+    h("td", { class: "old" }, pretty(ch.field, ch.oldValue)),
     h("td", { class: "arrow", "aria-hidden": "true" }, "→"),
-    h("td", { class: "new" }, auditValue(ch.newValue))));
+    h("td", { class: "new" }, pretty(ch.field, ch.newValue))));
   return h("li", { class: "audit-entry", dataset: { action: e.action } },
     h("div", { class: "audit-head" },
       h("strong", {}, ACTIONS[e.action] || e.action),

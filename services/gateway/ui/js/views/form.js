@@ -241,14 +241,13 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
         renderAddresses();
         addBtn.focus();
       });
+      const grid = h("div", { class: "grid" }, fields.kind.row,
+        input("line1", "Street and number"), input("line2", "Line 2 (flat, floor, c/o)"),
+        input("postalCode", "Postal code", { maxlength: 20 }), input("city", "City"), input("region", "Region"),
+        input("country", "Country", { maxlength: 2, class: "upper", hint: "2-letter code, e.g. PL, DE, BG" }));
       addrInputs.push({ fields, error: blockError, first: fields.line1.input });
       return h("fieldset", { class: "address", id: `f-addresses-${i}` },
-        h("legend", {}, `Address ${i + 1}`),
-        h("div", { class: "grid" }, fields.kind.row,
-          input("line1", "Street and number", { }), input("line2", "Line 2 (flat, floor, c/o)"),
-          input("postalCode", "Postal code", { maxlength: 20 }), input("city", "City"), input("region", "Region"),
-          input("country", "Country", { maxlength: 2, class: "upper", hint: "2-letter code, e.g. PL, DE, BG" })),
-        blockError, h("div", { class: "address-actions" }, remove));
+        h("legend", {}, `Address ${i + 1}`), grid, blockError, h("div", { class: "address-actions" }, remove));
     }));
     if (!addresses.length) addrList.append(h("p", { class: "muted" }, "No address yet."));
   };
