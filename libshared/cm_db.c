@@ -6,7 +6,20 @@
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+
+/* Statements are prepared once per connection: parsing and planning each
+ * time cost as much as running them. Keyed by the SQL text; statements built
+ * at run time beyond the cap simply run unprepared. */
+#define STMT_SLOTS 512 /* power of two */
+#define STMT_MAX 384
+
+struct s_stmt {
+    char *sql; // owned; NULL for an empty slot
+    uint64_t hash;
+    int nparams;
+};
 
 struct cm_db {
     char *conninfo; // owned
@@ -15,7 +28,56 @@ struct cm_db {
     bool in_txn;
     char error[512];
     char sqlstate[6];
+    struct s_stmt stmts[STMT_SLOTS];
+    size_t n_stmts;
 };
+
+static void s_forget_statements(cm_db_t *self)
+{
+    for (size_t i = 0; i < STMT_SLOTS; i++) {
+        free(self->stmts[i].sql);
+        self->stmts[i].sql = NULL;
+    }
+    self->n_stmts = 0;
+}
+
+static uint64_t s_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The name of the prepared statement for sql, preparing it on first use.
+ * Returns false when it should run unprepared (cap reached, or PostgreSQL
+ * refused to prepare it). */
+static bool s_prepared(cm_db_t *self, const char *sql, int nparams, char *name, size_t size)
+{
+    uint64_t h = s_hash(sql);
+    size_t i = (size_t)h & (STMT_SLOTS - 1);
+    while (self->stmts[i].sql) {
+        if (self->stmts[i].hash == h && self->stmts[i].nparams == nparams &&
+            !strcmp(self->stmts[i].sql, sql)) {
+            snprintf(name, size, "s%zu", i);
+            return true;
+        }
+        i = (i + 1) & (STMT_SLOTS - 1);
+    }
+    if (self->n_stmts >= STMT_MAX)
+        return false;
+    snprintf(name, size, "s%zu", i);
+    PGresult *res = PQprepare(self->conn, name, sql, nparams, NULL);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok)
+        return false;
+    self->stmts[i].sql = cm_strdup(sql);
+    self->stmts[i].hash = h;
+    self->stmts[i].nparams = nparams;
+    self->n_stmts++;
+    return true;
+}
 
 cm_db_t *cm_db_new(const char *conninfo, const char *role)
 {
@@ -32,6 +94,7 @@ void cm_db_destroy(cm_db_t **self_p)
     cm_db_t *self = *self_p;
     if (self->conn)
         PQfinish(self->conn);
+    s_forget_statements(self);
     free(self->conninfo);
     free(self->role);
     free(self);
@@ -61,6 +124,7 @@ cm_err_t cm_db_connect(cm_db_t *self)
         self->conn = NULL;
     }
     self->in_txn = false;
+    s_forget_statements(self);
     self->conn = PQconnectdb(self->conninfo);
     if (PQstatus(self->conn) != CONNECTION_OK) {
         s_set_error(self, PQerrorMessage(self->conn), "08006");
@@ -119,8 +183,14 @@ PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char
         if (*err)
             return NULL;
     }
-    PGresult *res =
-        PQexecParams(self->conn, sql, nparams, NULL, params, lengths, formats, result_format);
+    char name[16];
+    PGresult *res;
+    /* Inside a failed transaction nothing can be prepared; run it as it is. */
+    if (PQtransactionStatus(self->conn) != PQTRANS_INERROR &&
+        s_prepared(self, sql, nparams, name, sizeof name))
+        res = PQexecPrepared(self->conn, name, nparams, params, lengths, formats, result_format);
+    else
+        res = PQexecParams(self->conn, sql, nparams, NULL, params, lengths, formats, result_format);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;

@@ -337,7 +337,12 @@ static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
         old = NULL;
         goto out;
     }
-    cm_err_t err = customers_store_update(call->db, TENANT(call), c, group_ids, n_group_ids);
+    bool links_changed = false;
+    for (size_t i = 0; i < ch.n; i++)
+        links_changed = links_changed || !strncmp(ch.items[i]->field, "groups", 6) ||
+                        !strncmp(ch.items[i]->field, "externalIds", 11);
+    cm_err_t err =
+        customers_store_update(call->db, TENANT(call), c, group_ids, n_group_ids, links_changed);
     if (err) {
         cm_call_db_fail(call, err, "could not update customer");
         goto out;
@@ -497,28 +502,41 @@ static const struct s_order *s_parse_order(const char *text, bool *desc)
     return NULL;
 }
 
-/* Page tokens: "<order>.<a|d>.<base64url key>.<id>". */
-static char *s_token_make(const struct s_order *o, bool desc, const char *key, const char *id)
+/* Page tokens: "<order>.<a|d>.<base64url key>.<id>.<total>"; the total is the
+ * first page's, so later pages need not count again. */
+static char *s_token_make(const struct s_order *o, bool desc, const char *key, const char *id,
+                          int32_t total)
 {
     size_t klen = strlen(key);
     size_t blen = sodium_base64_encoded_len(klen, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     char *b64 = cm_malloc(blen);
     sodium_bin2base64(b64, blen, (const unsigned char *)key, klen,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    char *tok = cm_strfmt("%s.%c.%s.%s", o->name, desc ? 'd' : 'a', b64, id);
+    char *tok = cm_strfmt("%s.%c.%s.%s.%d", o->name, desc ? 'd' : 'a', b64, id, (int)total);
     free(b64);
     return tok;
 }
 
-static bool s_token_parse(const char *tok, const struct s_order *o, bool desc, char **key, char *id)
+static bool s_token_parse(const char *tok, const struct s_order *o, bool desc, char **key, char *id,
+                          long *total)
 {
     size_t nlen = strlen(o->name);
     if (strncmp(tok, o->name, nlen) != 0 || tok[nlen] != '.' ||
         tok[nlen + 1] != (desc ? 'd' : 'a') || tok[nlen + 2] != '.')
         return false;
     const char *b64 = tok + nlen + 3;
-    const char *dot = strrchr(b64, '.');
-    if (!dot || strlen(dot + 1) != 36 || !customers_check_uuid(dot + 1))
+    const char *last = strrchr(b64, '.');
+    if (!last || last == b64 || cm_parse_long(last + 1, 0, INT32_MAX, total))
+        return false;
+    const char *dot = last - 1;
+    while (dot > b64 && *dot != '.')
+        dot--;
+    if (*dot != '.' || (size_t)(last - dot - 1) != 36)
+        return false;
+    char idbuf[CUSTOMERS_ID_SIZE];
+    memcpy(idbuf, dot + 1, 36);
+    idbuf[36] = '\0';
+    if (!customers_check_uuid(idbuf))
         return false;
     size_t blen = (size_t)(dot - b64);
     unsigned char *bin = cm_malloc(blen + 1);
@@ -531,7 +549,7 @@ static bool s_token_parse(const char *tok, const struct s_order *o, bool desc, c
     }
     bin[got] = '\0';
     *key = (char *)bin;
-    snprintf(id, CUSTOMERS_ID_SIZE, "%s", dot + 1);
+    snprintf(id, CUSTOMERS_ID_SIZE, "%s", idbuf);
     return true;
 }
 
@@ -542,6 +560,7 @@ static void s_list_customers(struct cm_call *call, const ProtobufCMessage *msg,
     struct customers_list_query q = {0};
     char *key = NULL, *next_key = NULL, *next_id = NULL, after_id[CUSTOMERS_ID_SIZE];
     bool desc = false;
+    long known_total = -1;
 
     if (req->page_size < 0 || req->page_size > PAGE_MAX) {
         cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize must be 0..%d (0 means %d)",
@@ -556,7 +575,7 @@ static void s_list_customers(struct cm_call *call, const ProtobufCMessage *msg,
         return;
     }
     if (req->page_token[0]) {
-        if (!s_token_parse(req->page_token, o, desc, &key, after_id)) {
+        if (!s_token_parse(req->page_token, o, desc, &key, after_id, &known_total)) {
             cm_call_violation(call, "pageToken", "INVALID_FORMAT",
                               "pageToken is not valid for this orderBy; start again without it");
             return;
@@ -572,6 +591,7 @@ static void s_list_customers(struct cm_call *call, const ProtobufCMessage *msg,
     q.has_account = req->has_account ? req->has_account->value : -1;
     q.account_status = (int)req->account_status;
     q.limit = req->page_size ? req->page_size : PAGE_DEFAULT;
+    q.known_total = known_total;
     Crm__ListCustomersResponse *r =
         (Crm__ListCustomersResponse *)cm_pb_new(&crm__list_customers_response__descriptor);
     cm_err_t err = customers_store_list(call->db, TENANT(call), &q, r, &next_key, &next_id);
@@ -582,7 +602,7 @@ static void s_list_customers(struct cm_call *call, const ProtobufCMessage *msg,
         return;
     }
     if (next_key) {
-        char *tok = s_token_make(o, desc, next_key, next_id);
+        char *tok = s_token_make(o, desc, next_key, next_id, r->total_size);
         cm_pb_set_str(&r->next_page_token, tok);
         free(tok);
     }

@@ -261,7 +261,7 @@ cm_err_t customers_store_insert(cm_db_t *db, const char *tenant, const char *id,
 }
 
 cm_err_t customers_store_update(cm_db_t *db, const char *tenant, const Crm__Customer *c,
-                                char **group_ids, size_t n_groups)
+                                char **group_ids, size_t n_groups, bool links_changed)
 {
     char *doc = s_doc_text(c), *last, *first, *tags = s_tags_text(c);
     char key[CUSTOMERS_EMAIL_KEY_SIZE], status[16];
@@ -294,6 +294,8 @@ cm_err_t customers_store_update(cm_db_t *db, const char *tenant, const Crm__Cust
     free(first);
     if (err)
         return err;
+    if (!links_changed)
+        return CM_OK;
     return s_write_links(db, tenant, c, group_ids, n_groups, true);
 }
 
@@ -421,14 +423,20 @@ cm_err_t customers_store_list(cm_db_t *db, const char *tenant, const struct cust
     }
     int n_filter = n;
 
-    /* Total over the filters, without the keyset position. */
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM customers.customers c WHERE %s", where);
+    /* Total over the filters, without the keyset position; later pages carry
+     * the first page's total in their token rather than count again. */
     cm_err_t err;
-    PGresult *res = cm_db_exec(db, sql, n_filter, p, &err);
-    if (!res)
-        return err;
-    resp->total_size = (int32_t)strtol(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
+    PGresult *res;
+    if (q->known_total >= 0) {
+        resp->total_size = (int32_t)q->known_total;
+    } else {
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM customers.customers c WHERE %s", where);
+        res = cm_db_exec(db, sql, n_filter, p, &err);
+        if (!res)
+            return err;
+        resp->total_size = (int32_t)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+    }
 
     bool is_time = !strcmp(q->order_column, "created_at") || !strcmp(q->order_column, "updated_at");
     const char *cmp = q->desc ? "<" : ">";

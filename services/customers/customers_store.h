@@ -37,9 +37,10 @@ cm_err_t customers_store_insert(cm_db_t *db, const char *tenant, const char *id,
                                 const Crm__Customer *c, char **group_ids,
                                 size_t n_groups) CM_MUSTCHECK;
 
-/* Writes a validated customer over the stored one and bumps its version. */
+/* Writes a validated customer over the stored one and bumps its version;
+ * group links and external ids are rewritten only when links_changed. */
 cm_err_t customers_store_update(cm_db_t *db, const char *tenant, const Crm__Customer *c,
-                                char **group_ids, size_t n_groups) CM_MUSTCHECK;
+                                char **group_ids, size_t n_groups, bool links_changed) CM_MUSTCHECK;
 
 /* Bumps version and updated_at only (e.g. a photo changed). */
 cm_err_t customers_store_touch(cm_db_t *db, const char *tenant, const char *id) CM_MUSTCHECK;
@@ -73,6 +74,7 @@ struct customers_list_query {
     int has_account;    // -1 absent, 0/1
     int account_status; // 0 absent
     int limit;
+    long known_total; // the first page's total, or -1 to count
 };
 /* Fills resp->customers (at most limit), and *next_key and *next_id (malloc'd)
  * when another page follows, and the total count. */

@@ -37,7 +37,7 @@ int main(int argc, char **argv)
         .stop = customers_stop,
         .after_commit = customers_after_commit,
         .tick = customers_tick,
-        .tick_ms = 200,
+        .tick_ms = 500,
         .user = &state,
     };
     struct cm_svc_cfg svc_cfg = {
