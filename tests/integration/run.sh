@@ -78,17 +78,18 @@ s_scan_sanitizers() {
             grep -naE -m1 -A 40 "$sanitizer_re" -- "$f" | head -n 60 || true
         done
     fi
-    # A service that supervisord had to kill at the stop (it did not exit
-    # within stopwaitsecs of SIGTERM) never ran its leak check.
+    # A service that supervisord had to kill when stopping it (the stack's
+    # stop or a test's restart: no exit within stopwaitsecs of SIGTERM) never
+    # ran its leak check.
     local killed
     killed=$(cat -- "$CRM_DATA_DIR"/supervisord.log* 2>/dev/null |
         grep -aE 'stopped: .* \(terminated by SIGKILL\)' || true)
     if [[ -n $killed ]] && s_sanitizer_build; then
         sanitizer_failed=1
-        echo "FAIL sanitizers: killed at the stop, so their leaks were not checked:"
+        echo "FAIL sanitizers: killed when stopped, so their leaks were not checked:"
         printf '    %s\n' "$killed"
     elif [[ -n $killed ]]; then
-        echo "note: services killed at the stop (they did not exit on SIGTERM in time):"
+        echo "note: services killed when stopped (they did not exit on SIGTERM in time):"
         printf '    %s\n' "$killed"
     fi
     return 0
