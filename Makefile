@@ -26,7 +26,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ALL_O      := $(SHARED_O) $(call obj,$(wildcard services/*/*.c)) $(call obj,$(UNIT_SRC)) \
               $(TPROTO_C:.c=.o)
 
-.PHONY: all check asan memcheck format format-check clean run test bench integration deps compdb fuzz fuzz-bins
+.PHONY: all check asan asan-all memcheck format format-check clean run test bench integration deps compdb fuzz fuzz-bins
 all: $(SERVICES:%=$(BUILD)/bin/%) $(TOOLS:%=$(BUILD)/bin/%)
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
@@ -84,9 +84,13 @@ check: $(UNIT_BIN)
 	@tests/run-unit.sh $(BUILD)
 
 # Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+ASAN_CFLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_LDFLAGS := -fsanitize=address,undefined
 asan:
-	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=address,undefined" check
+	$(MAKE) BUILD=build/asan CFLAGS="$(ASAN_CFLAGS)" LDFLAGS="$(ASAN_LDFLAGS)" check
+# The services themselves under the sanitizers (make test runs the integration tests on them).
+asan-all:
+	$(MAKE) BUILD=build/asan CFLAGS="$(ASAN_CFLAGS)" LDFLAGS="$(ASAN_LDFLAGS)" all
 
 memcheck: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do valgrind -q --leak-check=full --error-exitcode=1 $$t >/dev/null || exit 1; done; echo "memcheck: OK"

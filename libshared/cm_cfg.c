@@ -62,7 +62,13 @@ int cm_cfg_load(const char *service, const struct cm_cfg_item *items, char *err,
             v = it->def ? it->def : "";
             from = "default";
         }
-        if (cm_cfg_parse(it, v)) {
+        char why[200];
+        int bad = cm_cfg_parse(it, v);
+        if (!bad && it->type == CM_CFG_STR && it->check && it->check(v, why, sizeof why)) {
+            snprintf(err, errsz, "%s: invalid value \"%s\" (from %s): %s", shared, v, from, why);
+            return -1;
+        }
+        if (bad) {
             if (it->type == CM_CFG_INT)
                 snprintf(err, errsz, "%s: invalid value \"%s\" (from %s): expected %ld..%ld",
                          shared, v, from, it->min, it->max);

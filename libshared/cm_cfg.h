@@ -16,6 +16,9 @@ struct cm_cfg_item {
     const char *def; // default as text
     long min, max;   // for CM_CFG_INT
     bool secret;     // masked by --print-config
+    /* Optional: checks a CM_CFG_STR value beyond its type; returns 0, or -1
+     * with what it expects written into why. */
+    int (*check)(const char *value, char *why, size_t whysz);
 };
 
 /* Loads every item of a table terminated by a NULL key. Returns 0, or -1 with

@@ -15,16 +15,22 @@ void cm_log_init(const char *service)
 {
     snprintf(s_service, sizeof s_service, "%s", service);
     const char *lvl = getenv("CRM_LOG_LEVEL");
-    if (!lvl)
-        return;
-    if (!strcmp(lvl, "error"))
+    if (!lvl || !*lvl || !strcmp(lvl, "info"))
+        cm_log_level = CM_LOG_INFO;
+    else if (!strcmp(lvl, "error"))
         cm_log_level = CM_LOG_ERROR;
     else if (!strcmp(lvl, "warn"))
         cm_log_level = CM_LOG_WARN;
     else if (!strcmp(lvl, "debug"))
         cm_log_level = CM_LOG_DEBUG;
-    else
-        cm_log_level = CM_LOG_INFO;
+    else {
+        /* A bad value is a configuration error like any other. */
+        fprintf(stderr,
+                "%s: configuration error: CRM_LOG_LEVEL: invalid value \"%s\": expected "
+                "error, warn, info or debug\n",
+                service, lvl);
+        exit(2);
+    }
 }
 
 void cm_log_set_request_id(const char *request_id)

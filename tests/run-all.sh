@@ -10,6 +10,7 @@
 #                sanitizer report in any service log fails it (a failed
 #                build counts one). The browser and make-run tests are left
 #                out there (CRM_TEST_EXCLUDE; CRM_TEST_EXCLUDE=none runs all)
+#   fuzz         make fuzz: each libFuzzer target for FUZZ_SECONDS (10) on the corpus
 # The last line is "N passed, N failed" with the totals; the exit status is
 # non-zero when anything failed or a part could not run.
 set -euo pipefail
@@ -94,13 +95,10 @@ fi
 # the objects make asan built in build/asan are reused; then the integration
 # tests against those binaries, which stop at the first error and report
 # leaks when they exit (tests/integration/run.sh scans their logs).
-asan_build=(BUILD=build/asan
-    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
-    LDFLAGS="-fsanitize=address,undefined")
 echo
-echo "=== build-asan: ${make[*]} ${asan_build[*]} all"
+echo "=== build-asan: ${make[*]} asan-all"
 t0=$SECONDS
-if "${make[@]}" "${asan_build[@]}" all >"$logs/build-asan.out" 2>&1; then
+if "${make[@]}" asan-all >"$logs/build-asan.out" 2>&1; then
     echo "=== build-asan: ok ($((SECONDS - t0)) s)"
     # Left out there to keep make test short: the browser tests and the
     # make-run tests, which start stacks of their own; what they ask of the
@@ -114,6 +112,9 @@ else
     echo "=== build-asan: FAILED (the integration tests cannot run against build/asan)"
     s_count integration-asan 0 1
 fi
+
+# The fuzz targets, briefly (longer runs: make fuzz FUZZ_SECONDS=600).
+s_part fuzz "${make[@]}" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
 
 echo
 echo "=== summary ($((SECONDS - started)) s)"

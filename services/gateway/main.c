@@ -10,17 +10,38 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 
 /* How long a stop waits for requests in flight (supervisors allow ~10 s). */
 #define DRAIN_MS 5000
 
 static struct gateway_config s_cfg;
 
+static int s_check_addr(const char *value, char *why, size_t whysz)
+{
+    struct sockaddr_storage addr;
+    socklen_t alen;
+    if (gateway_http_parse_addr(value, &addr, &alen) == 0)
+        return 0;
+    snprintf(why, whysz, "expected host:port, e.g. 127.0.0.1:8080 or [::1]:8080");
+    return -1;
+}
+
+static int s_check_services(const char *value, char *why, size_t whysz)
+{
+    size_t n = strlen(value);
+    if (strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789_.-, ") == n)
+        return 0;
+    snprintf(why, whysz, "expected a comma-separated list of service names");
+    return -1;
+}
+
 static const struct cm_cfg_item s_items[] = {
-    {"http_addr", CM_CFG_STR, &s_cfg.http_addr, "127.0.0.1:8080"},
+    {"http_addr", CM_CFG_STR, &s_cfg.http_addr, "127.0.0.1:8080", .check = s_check_addr},
     {"bus_endpoint", CM_CFG_STR, &s_cfg.bus_endpoint, "tcp://127.0.0.1:5555"},
     {"request_timeout_ms", CM_CFG_INT, &s_cfg.request_timeout_ms, "15000", 100, 600000},
-    {"services", CM_CFG_STR, &s_cfg.services, "customers"},
+    {"services", CM_CFG_STR, &s_cfg.services, "customers", .check = s_check_services},
     {"max_body_bytes", CM_CFG_INT, &s_cfg.max_body_bytes, "1048576", 1024, 67108864},
     {"ui_dir", CM_CFG_STR, &s_cfg.ui_dir, ""},
     {NULL},

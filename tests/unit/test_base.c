@@ -128,6 +128,30 @@ static void test_cfg_bad_values_name_the_key(void)
     cm_cfg_free(s_items);
 }
 
+static int s_even_length(const char *value, char *why, size_t whysz)
+{
+    if (strlen(value) % 2 == 0)
+        return 0;
+    snprintf(why, whysz, "expected an even length");
+    return -1;
+}
+
+static void test_cfg_check_hook(void)
+{
+    static char *value;
+    static const struct cm_cfg_item items[] = {
+        {"unit_even", CM_CFG_STR, &value, "ab", .check = s_even_length},
+        {NULL},
+    };
+    char err[256];
+    CHECK(cm_cfg_load("svc", items, err, sizeof err) == 0);
+    setenv("CRM_UNIT_EVEN", "abc", 1);
+    CHECK(cm_cfg_load("svc", items, err, sizeof err) == -1);
+    CHECK(strstr(err, "CRM_UNIT_EVEN") && strstr(err, "even length"));
+    unsetenv("CRM_UNIT_EVEN");
+    cm_cfg_free(items);
+}
+
 static void test_err_status(void)
 {
     CHECK(cm_err_status(CM_OK) == CRM__STATUS__STATUS_OK);
@@ -177,6 +201,7 @@ int main(void)
     RUN(test_buf_cap);
     RUN(test_cfg_defaults_and_env);
     RUN(test_cfg_bad_values_name_the_key);
+    RUN(test_cfg_check_hook);
     RUN(test_err_status);
     RUN(test_envelope_round_trip);
     return 0;
