@@ -224,8 +224,10 @@ static const char *s_email_key_param(const Crm__Customer *c, char *buf, size_t s
     return buf;
 }
 
-cm_err_t customers_store_insert(cm_db_t *db, const char *tenant, const char *id,
-                                const Crm__Customer *c, char **group_ids, size_t n_groups)
+/* Runs the insert or the update of a customer row: both take the same 13
+ * parameters, from the tenant and id to the sort keys. */
+static cm_err_t s_write_row(cm_db_t *db, const char *tenant, const char *id, const Crm__Customer *c,
+                            const char *sql)
 {
     char *doc = s_doc_text(c), *last, *first, *tags = s_tags_text(c);
     char key[CUSTOMERS_EMAIL_KEY_SIZE], status[16];
@@ -244,17 +246,23 @@ cm_err_t customers_store_insert(cm_db_t *db, const char *tenant, const char *id,
                        tags,
                        last,
                        first};
-    cm_err_t err = cm_db_run(
-        db,
-        "INSERT INTO customers.customers (tenant_id, id, doc, first_name, last_name, email, "
-        "email_key, phone, is_company, account_status, tags, sort_last, sort_first) "
-        "VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, "
-        "ARRAY(SELECT json_array_elements_text($11::json)), $12, $13)",
-        13, p);
+    cm_err_t err = cm_db_run(db, sql, 13, p);
     free(doc);
     free(tags);
     free(last);
     free(first);
+    return err;
+}
+
+cm_err_t customers_store_insert(cm_db_t *db, const char *tenant, const char *id,
+                                const Crm__Customer *c, char **group_ids, size_t n_groups)
+{
+    cm_err_t err = s_write_row(
+        db, tenant, id, c,
+        "INSERT INTO customers.customers (tenant_id, id, doc, first_name, last_name, email, "
+        "email_key, phone, is_company, account_status, tags, sort_last, sort_first) "
+        "VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, "
+        "ARRAY(SELECT json_array_elements_text($11::json)), $12, $13)");
     if (err)
         return err;
     return s_write_links(db, tenant, c, group_ids, n_groups, false);
@@ -263,39 +271,15 @@ cm_err_t customers_store_insert(cm_db_t *db, const char *tenant, const char *id,
 cm_err_t customers_store_update(cm_db_t *db, const char *tenant, const Crm__Customer *c,
                                 char **group_ids, size_t n_groups, bool links_changed)
 {
-    char *doc = s_doc_text(c), *last, *first, *tags = s_tags_text(c);
-    char key[CUSTOMERS_EMAIL_KEY_SIZE], status[16];
-    s_sort_keys(c, &last, &first);
-    snprintf(status, sizeof status, "%d", (int)(c->account ? c->account->status : 0));
-    const char *p[] = {tenant,
-                       c->id,
-                       doc,
-                       c->first_name,
-                       c->last_name,
-                       c->email,
-                       s_email_key_param(c, key, sizeof key),
-                       c->phone,
-                       c->is_company ? "t" : "f",
-                       status,
-                       tags,
-                       last,
-                       first};
-    cm_err_t err = cm_db_run(
-        db,
+    cm_err_t err = s_write_row(
+        db, tenant, c->id, c,
         "UPDATE customers.customers SET doc = $3::jsonb, first_name = $4, last_name = $5, "
         "email = $6, email_key = $7, phone = $8, is_company = $9, account_status = $10, "
         "tags = ARRAY(SELECT json_array_elements_text($11::json)), sort_last = $12, "
         "sort_first = $13, version = version + 1, updated_at = now() "
-        "WHERE tenant_id = $1 AND id = $2",
-        13, p);
-    free(doc);
-    free(tags);
-    free(last);
-    free(first);
-    if (err)
+        "WHERE tenant_id = $1 AND id = $2");
+    if (err || !links_changed)
         return err;
-    if (!links_changed)
-        return CM_OK;
     return s_write_links(db, tenant, c, group_ids, n_groups, true);
 }
 
