@@ -69,7 +69,8 @@ if [[ -n $key ]] && s_key_rejected "$key"; then rejected=1; fi
 cat <<EOF
 
 CRM is running.
-  URL:       $STACK_URL/
+  Web UI:    $STACK_URL/   (sign in with the API key)
+  API:       $STACK_URL/v1/   (reference: $STACK_URL/v1/openapi.json)
 EOF
 if [[ -n $key ]] && ((!rejected)); then
     cat <<EOF

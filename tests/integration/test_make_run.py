@@ -142,7 +142,7 @@ class MakeRun:
                 raise AssertionError("run.sh did not say it runs within %d s" % BANNER_S)
             time.sleep(0.2)
         out = self.output()
-        url = re.search(r"^  URL:\s+(\S+)$", out, re.M)
+        url = re.search(r"^  Web UI:\s+(\S+)", out, re.M)
         key = re.search(r"^  API key:\s+(\S+)\s+\(from (.+)\)$", out, re.M)
         assert url, "no URL in the banner:\n" + out
         return {"url": url.group(1), "key": key.group(1) if key else None,
