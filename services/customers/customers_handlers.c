@@ -389,6 +389,8 @@ static bool s_delete_one(struct cm_call *call, const char *id, const char *etag,
     if (!s_etag_matches(call, old, etag))
         goto out;
     err = customers_store_delete(call->db, TENANT(call), id, found);
+    if (!err)
+        err = customers_store_audit_redact(call->db, TENANT(call), id);
     if (err) {
         cm_call_db_fail(call, err, "could not delete customer");
         goto out;

@@ -489,6 +489,17 @@ cm_err_t customers_store_audit(cm_db_t *db, const char *tenant, const char *cust
                      9, p);
 }
 
+cm_err_t customers_store_audit_redact(cm_db_t *db, const char *tenant, const char *customer_id)
+{
+    const char *p[] = {tenant, customer_id};
+    return cm_db_run(db,
+                     "UPDATE customers.audit SET changes = coalesce((SELECT jsonb_agg("
+                     "jsonb_build_object('field', e->>'field', 'oldValue', '', 'newValue', '')) "
+                     "FROM jsonb_array_elements(changes) e), '[]'::jsonb) "
+                     "WHERE tenant_id = $1 AND customer_id = $2",
+                     2, p);
+}
+
 cm_err_t customers_store_audit_list(cm_db_t *db, const char *tenant, const char *customer_id,
                                     int64_t before_id, int limit, Crm__ListAuditResponse *resp)
 {

@@ -86,6 +86,10 @@ cm_err_t customers_store_list(cm_db_t *db, const char *tenant, const struct cust
 cm_err_t customers_store_audit(cm_db_t *db, const char *tenant, const char *customer_id,
                                const char *action, const Crm__RequestHeader *hdr,
                                const char *changes_json) CM_MUSTCHECK;
+/* Blanks the values in a customer's audit entries, keeping the field names
+ * (personal data goes with the customer; who changed what stays). */
+cm_err_t customers_store_audit_redact(cm_db_t *db, const char *tenant,
+                                      const char *customer_id) CM_MUSTCHECK;
 cm_err_t customers_store_audit_list(cm_db_t *db, const char *tenant, const char *customer_id,
                                     int64_t before_id, int limit,
                                     Crm__ListAuditResponse *resp) CM_MUSTCHECK;

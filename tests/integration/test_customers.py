@@ -277,6 +277,13 @@ def test_audit_says_who_changed_what():
     assert json.loads(ch["lastName"]["oldValue"]) == c["lastName"]
     assert json.loads(ch["lastName"]["newValue"]) == "Changed"
     assert js["entries"][-1]["action"] == "created"
+    # Deleting the customer keeps who changed which field and when, not the values.
+    assert api("DELETE", f"/v1/customers/{c['id']}")[0] == 204
+    st, _, js = api("GET", f"/v1/customers/{c['id']}/audit")
+    assert st == 200 and js["entries"][0]["action"] == "deleted", js
+    values = [(x["oldValue"], x["newValue"]) for e in js["entries"] for x in e["changes"]]
+    assert values and all(v == ("", "") for v in values), values
+    assert c["email"] not in json.dumps(js)
 
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
