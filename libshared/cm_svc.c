@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sodium.h>
 #include <zmq.h>
 
 struct cm_svc {
@@ -159,12 +160,13 @@ static void s_pack_body(struct s_reply *out, const ProtobufCMessage *msg)
 
 /* Looks up (or claims) the idempotency key. Returns 1 with the stored reply
  * in *out, 0 when the key was claimed by this transaction, -1 on error. */
-static int s_idem_claim(cm_svc_t *svc, struct cm_call *call, struct s_reply *out)
+static int s_idem_claim(cm_svc_t *svc, struct cm_call *call, const char *body_hash,
+                        struct s_reply *out)
 {
     const Crm__RequestHeader *h = call->hdr;
-    const char *p[] = {h->tenant_id, h->idempotency_key, h->method};
+    const char *p[] = {h->tenant_id, h->idempotency_key, h->method, body_hash};
     cm_err_t err;
-    PGresult *res = cm_db_exec(call->db, svc->sql_idem_claim, 3, p, &err);
+    PGresult *res = cm_db_exec(call->db, svc->sql_idem_claim, 4, p, &err);
     if (!res) {
         cm_call_db_fail(call, err, "could not record idempotency key");
         return -1;
@@ -180,9 +182,12 @@ static int s_idem_claim(cm_svc_t *svc, struct cm_call *call, struct s_reply *out
         cm_call_fail(call, CM_ERR_INTERNAL, "could not read idempotent reply");
         return -1;
     }
-    if (strcmp(PQgetvalue(res, 0, 0), h->method) != 0) {
+    const char *stored_hash = PQgetvalue(res, 0, 3);
+    if (strcmp(PQgetvalue(res, 0, 0), h->method) != 0 ||
+        (stored_hash[0] && strcmp(stored_hash, body_hash) != 0)) {
         PQclear(res);
-        cm_call_fail(call, CM_ERR_INVALID, "idempotency key already used for another method");
+        cm_call_fail(call, CM_ERR_INVALID,
+                     "idempotency key already used for a different request; use a new key");
         return -1;
     }
     /* The stored reply answered an earlier request id; stamp this one's. */
@@ -219,7 +224,7 @@ static cm_err_t s_idem_store(cm_svc_t *svc, struct cm_call *call, const struct s
 
 /* Runs the handler once inside a transaction. Returns true when a write committed. */
 static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *call,
-                      const ProtobufCMessage *req, struct s_reply *out)
+                      const ProtobufCMessage *req, const char *body_hash, struct s_reply *out)
 {
     ProtobufCMessage *resp = NULL;
     bool committed = false;
@@ -237,7 +242,7 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
         goto out;
     }
     if (idem) {
-        int rc = s_idem_claim(svc, call, out);
+        int rc = s_idem_claim(svc, call, body_hash, out);
         if (rc != 0) {
             cm_db_rollback(call->db);
             if (rc == 1)
@@ -323,6 +328,12 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
         cm_call_fail(&call, CM_ERR_INVALID, "request body does not decode as %s", m->request->name);
         goto reply;
     }
+    /* What the idempotency key stands for: this exact request body. */
+    unsigned char digest[16];
+    char body_hash[33];
+    crypto_generichash(digest, sizeof digest, msg->body, msg->body_len, NULL, 0);
+    for (size_t i = 0; i < sizeof digest; i++)
+        snprintf(body_hash + 2 * i, 3, "%02x", digest[i]);
     /* A unique violation or serialization failure between our check and our
      * write means a concurrent request won; run once more to see its result. */
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -331,7 +342,7 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
             call.err = CM_OK;
             call.message[0] = '\0';
         }
-        bool committed = s_attempt(svc, m, &call, req, &out);
+        bool committed = s_attempt(svc, m, &call, req, body_hash, &out);
         if (committed && svc->def->after_commit)
             svc->def->after_commit(svc, svc->def->user);
         bool retry = call.err == CM_ERR_UNAVAILABLE && cm_db_sqlstate(svc->db)[0] == '4';
@@ -378,13 +389,14 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
 
     svc.health_method = cm_strfmt("%s.Health", def->name);
     if (def->idempotency_table) {
-        svc.sql_idem_claim =
-            cm_strfmt("INSERT INTO %s (tenant_id, key, method) VALUES ($1, $2, $3) "
-                      "ON CONFLICT DO NOTHING RETURNING 1",
-                      def->idempotency_table);
-        svc.sql_idem_get = cm_strfmt(
-            "SELECT method, reply_header, reply_body FROM %s WHERE tenant_id = $1 AND key = $2",
+        svc.sql_idem_claim = cm_strfmt(
+            "INSERT INTO %s (tenant_id, key, method, request_hash) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT DO NOTHING RETURNING 1",
             def->idempotency_table);
+        svc.sql_idem_get =
+            cm_strfmt("SELECT method, reply_header, reply_body, request_hash FROM %s "
+                      "WHERE tenant_id = $1 AND key = $2",
+                      def->idempotency_table);
         svc.sql_idem_put = cm_strfmt("UPDATE %s SET reply_header = $3, reply_body = $4 "
                                      "WHERE tenant_id = $1 AND key = $2",
                                      def->idempotency_table);

@@ -321,3 +321,12 @@ def test_idempotency_key_makes_one_customer():
     assert st1 == 201 and st2 == 201 and a["id"] == b["id"], (a, b)
     st, _, js = api("GET", f"/v1/customers?pageSize=1000&orderBy=createdAt desc")
     assert [c["email"] for c in js["customers"]].count(email) == 1
+    # The key stands for that request: the same key with another body is refused.
+    st3, _, js = api("POST", "/v1/customers", {"firstName": "Other", "email": "x" + email},
+                     headers={"Idempotency-Key": key})
+    assert st3 == 400 and "idempotency key" in js["error"]["message"], js
+    # A request that failed validation did not use up its key.
+    key2 = unique("k")
+    st4, _, _ = api("POST", "/v1/customers", {"email": "bad"}, headers={"Idempotency-Key": key2})
+    st5, _, _ = api("POST", "/v1/customers", {"firstName": "Ok"}, headers={"Idempotency-Key": key2})
+    assert (st4, st5) == (400, 201)
