@@ -62,7 +62,7 @@ static void s_print_reply(const Crm__ReplyHeader *rh, const ProtobufCMessage *re
     }
     if (resp)
         json_object_set_new(out, "body", cm_pbjson_encode(resp, 0));
-    char *text = json_dumps(out, JSON_COMPACT | JSON_ENSURE_ASCII * 0);
+    char *text = json_dumps(out, JSON_COMPACT);
     printf("%s\n", text);
     free(text);
     json_decref(out);
