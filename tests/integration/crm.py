@@ -5,8 +5,9 @@ CRM_TEST_URL, CRM_TEST_API_KEY (the administrator key of the default tenant),
 CRM_TEST_BIN (the directory with crmctl), CRM_TEST_SUPERVISOR_CONF,
 CRM_TEST_ROOT, plus the suite's own CRM_DATA_DIR, CRM_DATABASE_URL and bus
 endpoints. Each test creates its own uniquely named data (unique()), so tests
-never depend on their order. The services log at debug level in the tests,
-which served_by_copy() and logs_contain() rely on.
+never depend on their order. The services log every handled request (at info,
+and more at debug, the tests' level), which served_by_copy() and
+logs_contain() rely on.
 
     import crm
     from crm import api, unique, wait_until
@@ -269,14 +270,14 @@ def logs_contain(program, text):
     return False
 
 
-# A handled request, as cm_svc logs it at debug level:
+# A handled request, as cm_svc logs it at info level:
 # "<time> DEBUG customers req=<id> customers.CreateCustomer ok in 3 ms".
 _HANDLED = re.compile(r" req=\S+ [\w.]+ \w+ in \d+ ms$")
 
 
 def served_by_copy(program):
     """How many requests each copy of a service has handled so far:
-    {"customers-0": 31, "customers-1": 29} (needs CRM_LOG_LEVEL=debug)."""
+    {"customers-0": 31, "customers-1": 29}."""
     counts = {}
     for name, path in log_files(program).items():
         with open(path, encoding="utf-8", errors="replace") as fh:
