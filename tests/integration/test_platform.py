@@ -213,3 +213,19 @@ def test_openapi_documents_every_route():
         assert st != 405, (method, path)
         if st == 404:
             assert "no route" not in json.dumps(js), (method, path, js)
+
+
+def test_broker_killed_and_restarted_the_suite_recovers():
+    """The supervisor restarts a killed broker; workers re-register, the gateway reconnects."""
+    before = wait_until(lambda: crm.pids("broker"), 10)
+    assert len(before) == 1, crm.status()
+    os.kill(before[0], signal.SIGKILL)
+    wait_until(lambda: crm.pids("broker") and crm.pids("broker") != before, 30)
+
+    def serves():
+        st, _, js = api("POST", "/v1/customers", {"firstName": "After", "lastName": unique("B")},
+                        timeout=20)
+        return st == 201 and js
+    created = wait_until(serves, 60)
+    assert api("GET", f"/v1/customers/{created['id']}")[0] == 200
+    wait_until(lambda: api("GET", "/readyz", key=None)[0] == 200, 30)
