@@ -200,6 +200,7 @@ PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char
     PQclear(res);
     if (PQstatus(self->conn) != CONNECTION_OK) {
         /* Drop the broken connection; the next request reconnects. */
+        snprintf(self->sqlstate, sizeof self->sqlstate, "08006");
         PQfinish(self->conn);
         self->conn = NULL;
         self->in_txn = false;

@@ -345,7 +345,11 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
         bool committed = s_attempt(svc, m, &call, req, body_hash, &out);
         if (committed && svc->def->after_commit)
             svc->def->after_commit(svc, svc->def->user);
-        bool retry = call.err == CM_ERR_UNAVAILABLE && cm_db_sqlstate(svc->db)[0] == '4';
+        /* Also a lost connection (PostgreSQL restarted): nothing was
+         * committed, and the next attempt reconnects. */
+        const char *state = cm_db_sqlstate(svc->db);
+        bool retry =
+            call.err == CM_ERR_UNAVAILABLE && (state[0] == '4' || !strncmp(state, "08", 2));
         retry = retry || (call.err == CM_ERR_CONFLICT && call.reply.n_details == 0);
         if (!retry)
             break;

@@ -229,3 +229,23 @@ def test_broker_killed_and_restarted_the_suite_recovers():
     created = wait_until(serves, 60)
     assert api("GET", f"/v1/customers/{created['id']}")[0] == 200
     wait_until(lambda: api("GET", "/readyz", key=None)[0] == 200, 30)
+
+
+def test_database_restart_is_survived():
+    """PostgreSQL restarts under the suite: the next requests reconnect and succeed."""
+    c = _new(email=unique("pg") + "@example.com")
+    pgdir = os.path.realpath(os.path.join(crm.DATA_DIR, "pg"))
+    # The server's own output goes nowhere: its log settings live in the cluster.
+    cmd = ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", pgdir, "-m", "fast", "-w", "restart"]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    r = subprocess.run(cmd, timeout=60, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, cwd="/")
+    assert r.returncode == 0, r.stderr
+    # Both customers copies lost their connection; every request still succeeds.
+    for i in range(6):
+        st, _, js = api("PATCH", f"/v1/customers/{c['id']}", {"firstName": f"R{i}"})
+        assert st == 200, (i, st, js)
+        st, _, js = api("GET", f"/v1/customers/{c['id']}")
+        assert st == 200 and js["firstName"] == f"R{i}", (i, st, js)
+    assert api("GET", "/readyz", key=None)[0] == 200
