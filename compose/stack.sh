@@ -180,6 +180,37 @@ s_pg_clear_stale() {
     fi
 }
 
+# stack_throwaway PREFIX KEYPREFIX SCALE: the configuration of a throw-away
+# suite for tests and benchmarks: a new data directory /tmp/PREFIX.XXXXXX,
+# free loopback ports, SCALE customers copies, a random administrator key
+# KEYPREFIX-..., and PostgreSQL settings that trade durability for speed.
+# Exports the CRM_* variables.
+stack_throwaway() {
+    local prefix=$1 keyprefix=$2 scale=$3 ports p_http p_bus p_in p_out
+    CRM_DATA_DIR=$(mktemp -d "/tmp/$prefix.XXXXXX") || return 1
+    chmod 755 "$CRM_DATA_DIR" # user postgres must traverse it
+    ports=$(/usr/bin/python3 -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()
+') || return 1
+    read -r p_http p_bus p_in p_out <<<"$ports"
+    export CRM_DATA_DIR
+    export CRM_HTTP_ADDR="127.0.0.1:$p_http"
+    export CRM_BUS_ENDPOINT="tcp://127.0.0.1:$p_bus"
+    export CRM_EVENTS_IN_ENDPOINT="tcp://127.0.0.1:$p_in"
+    export CRM_EVENTS_OUT_ENDPOINT="tcp://127.0.0.1:$p_out"
+    export CRM_PG_PORT=5432 # the socket lives in the private run directory
+    export CRM_SCALE_CUSTOMERS=$scale
+    CRM_BOOTSTRAP_API_KEY="$keyprefix-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+    export CRM_BOOTSTRAP_API_KEY
+    STACK_PG_FAST=1
+}
+
 # Chooses where the cluster lives: $CRM_DATA_DIR/pg with its socket in the run
 # directory; or, when user postgres cannot reach the data directory (a
 # checkout under /root), a directory under postgres's home, linked as

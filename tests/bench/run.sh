@@ -49,29 +49,8 @@ while read -r var; do
 done < <(compgen -e)
 export CRM_LOG_LEVEL=warn
 
-tmp=$(mktemp -d /tmp/crm-bench.XXXXXX)
-chmod 755 "$tmp" # user postgres must traverse it
-ports=$(/usr/bin/python3 -c '
-import socket
-socks = [socket.socket() for _ in range(4)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-')
-read -r p_http p_bus p_in p_out <<<"$ports"
-export CRM_DATA_DIR=$tmp
-export CRM_HTTP_ADDR="127.0.0.1:$p_http"
-export CRM_BUS_ENDPOINT="tcp://127.0.0.1:$p_bus"
-export CRM_EVENTS_IN_ENDPOINT="tcp://127.0.0.1:$p_in"
-export CRM_EVENTS_OUT_ENDPOINT="tcp://127.0.0.1:$p_out"
-export CRM_PG_PORT=5432 # the socket lives in the private run directory
-export CRM_SCALE_CUSTOMERS=$scale
-CRM_BOOTSTRAP_API_KEY="bench-admin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-export CRM_BOOTSTRAP_API_KEY
-# shellcheck disable=SC2034 # read by compose/stack.sh
-STACK_PG_FAST=1 # fsync, synchronous_commit and full_page_writes off
+stack_throwaway crm-bench bench-admin "$scale" # fsync, synchronous_commit, full_page_writes off
+tmp=$CRM_DATA_DIR
 export PGCLIENTENCODING=UTF8
 
 status=1

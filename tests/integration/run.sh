@@ -32,29 +32,9 @@ export CRM_LOG_LEVEL=$log_level
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-tmp=$(mktemp -d /tmp/crm-it.XXXXXX)
-chmod 755 "$tmp" # user postgres must traverse it
+stack_throwaway crm-it it-admin 2
+tmp=$CRM_DATA_DIR
 results="$tmp/results"
-ports=$(/usr/bin/python3 -c '
-import socket
-socks = [socket.socket() for _ in range(4)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-')
-read -r p_http p_bus p_in p_out <<<"$ports"
-export CRM_DATA_DIR=$tmp
-export CRM_HTTP_ADDR="127.0.0.1:$p_http"
-export CRM_BUS_ENDPOINT="tcp://127.0.0.1:$p_bus"
-export CRM_EVENTS_IN_ENDPOINT="tcp://127.0.0.1:$p_in"
-export CRM_EVENTS_OUT_ENDPOINT="tcp://127.0.0.1:$p_out"
-export CRM_PG_PORT=5432 # the socket lives in the private run directory
-export CRM_SCALE_CUSTOMERS=2
-CRM_BOOTSTRAP_API_KEY="it-admin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-export CRM_BOOTSTRAP_API_KEY
-STACK_PG_FAST=1
 
 # What a sanitizer prints when it finds something (ASan, LSan, UBSan).
 sanitizer_re='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:'
