@@ -13,7 +13,6 @@
 #include <zmq.h>
 
 /* Large enough for every command we accept; longer messages are malformed. */
-#define S_MAX_PARTS 8
 /* Linger for ordinary closes: long enough to flush a last reply or DISCONNECT,
  * short enough that zmq_ctx_term never hangs on a dead broker. */
 #define S_LINGER_MS 1000
@@ -32,15 +31,7 @@ void cm_mdp_msg_release(struct cm_mdp_msg *msg)
 /* ---------------------------------------------------------------------- */
 /* Frame helpers                                                            */
 
-/* One received multipart message; parts beyond S_MAX_PARTS are discarded and
- * counted in `dropped`. */
-struct s_parts {
-    zmq_msg_t part[S_MAX_PARTS];
-    int n;
-    int dropped;
-};
-
-static void s_parts_close(struct s_parts *p)
+void cm_mdp_parts_close(struct cm_mdp_parts *p)
 {
     for (int i = 0; i < p->n; i++)
         zmq_msg_close(&p->part[i]);
@@ -48,9 +39,7 @@ static void s_parts_close(struct s_parts *p)
     p->dropped = 0;
 }
 
-/* Receives one whole message. Returns 0, or -1 with errno (EAGAIN under
- * ZMQ_DONTWAIT when nothing is waiting, EINTR, ETERM). */
-static int s_recv_parts(void *sock, struct s_parts *p, int flags)
+int cm_mdp_parts_recv(void *sock, struct cm_mdp_parts *p, int flags)
 {
     p->n = 0;
     p->dropped = 0;
@@ -63,12 +52,12 @@ static int s_recv_parts(void *sock, struct s_parts *p, int flags)
         if (rc < 0) {
             int e = errno;
             zmq_msg_close(&m);
-            s_parts_close(p);
+            cm_mdp_parts_close(p);
             errno = e;
             return -1;
         }
         int more = zmq_msg_more(&m);
-        if (p->n < S_MAX_PARTS) {
+        if (p->n < CM_MDP_MAX_PARTS) {
             p->part[p->n++] = m;
         } else {
             zmq_msg_close(&m);
@@ -79,13 +68,13 @@ static int s_recv_parts(void *sock, struct s_parts *p, int flags)
     }
 }
 
-static bool s_part_is(zmq_msg_t *m, const char *s)
+bool cm_mdp_part_is(zmq_msg_t *m, const char *s)
 {
     size_t n = strlen(s);
     return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
 }
 
-static int s_part_command(zmq_msg_t *m)
+int cm_mdp_part_command(zmq_msg_t *m)
 {
     if (zmq_msg_size(m) != 1)
         return -1;
@@ -205,10 +194,10 @@ int cm_mdp_client_send(cm_mdp_client_t *self, const char *service, const void *h
 }
 
 /* Fills msg from a broker message; returns 0, or -1 if it is not a FINAL. */
-static int s_client_parse(struct s_parts *p, struct cm_mdp_msg *msg)
+static int s_client_parse(struct cm_mdp_parts *p, struct cm_mdp_msg *msg)
 {
-    if (p->n < 4 || !s_part_is(&p->part[0], CM_MDP_CLIENT) ||
-        s_part_command(&p->part[1]) != CM_MDP_FINAL)
+    if (p->n < 4 || !cm_mdp_part_is(&p->part[0], CM_MDP_CLIENT) ||
+        cm_mdp_part_command(&p->part[1]) != CM_MDP_FINAL)
         return -1;
     size_t n;
     msg->service = (char *)s_part_dup(&p->part[2], &n);
@@ -227,10 +216,10 @@ int cm_mdp_client_recv(cm_mdp_client_t *self, int timeout_ms, struct cm_mdp_msg 
     assert(self && msg);
     int64_t until = timeout_ms < 0 ? -1 : cm_mono_ms() + timeout_ms;
     for (;;) {
-        struct s_parts p;
-        if (s_recv_parts(self->sock, &p, ZMQ_DONTWAIT) == 0) {
+        struct cm_mdp_parts p;
+        if (cm_mdp_parts_recv(self->sock, &p, ZMQ_DONTWAIT) == 0) {
             int bad = s_client_parse(&p, msg);
-            s_parts_close(&p);
+            cm_mdp_parts_close(&p);
             if (!bad)
                 return 1;
             cm_log_warn("dropped a malformed message from the broker");
@@ -352,15 +341,15 @@ unsigned cm_mdp_worker_reconnects(const cm_mdp_worker_t *self)
 
 /* Handles one message from the broker. Returns 1 if it was a request (msg
  * filled), 0 otherwise. */
-static int s_worker_handle(cm_mdp_worker_t *self, struct s_parts *p, struct cm_mdp_msg *msg)
+static int s_worker_handle(cm_mdp_worker_t *self, struct cm_mdp_parts *p, struct cm_mdp_msg *msg)
 {
-    if (p->n < 2 || !s_part_is(&p->part[0], CM_MDP_WORKER)) {
+    if (p->n < 2 || !cm_mdp_part_is(&p->part[0], CM_MDP_WORKER)) {
         cm_log_warn("dropped a malformed message from the broker");
         return 0;
     }
     /* Anything well-formed from the broker proves it is alive. */
     self->expiry = cm_mono_ms() + CM_MDP_HEARTBEAT_MS * CM_MDP_LIVENESS;
-    switch (s_part_command(&p->part[1])) {
+    switch (cm_mdp_part_command(&p->part[1])) {
     case CM_MDP_REQUEST:
         if (p->n < 4) {
             cm_log_warn("dropped a short REQUEST from the broker");
@@ -397,10 +386,10 @@ int cm_mdp_worker_recv(cm_mdp_worker_t *self, int timeout_ms, struct cm_mdp_msg 
             if (s_worker_reconnect(self) != 0)
                 return -1;
         }
-        struct s_parts p;
-        if (s_recv_parts(self->sock, &p, ZMQ_DONTWAIT) == 0) {
+        struct cm_mdp_parts p;
+        if (cm_mdp_parts_recv(self->sock, &p, ZMQ_DONTWAIT) == 0) {
             int got = s_worker_handle(self, &p, msg);
-            s_parts_close(&p);
+            cm_mdp_parts_close(&p);
             if (got)
                 return 1;
             continue;

@@ -16,8 +16,10 @@
 #ifndef CM_MDP_H
 #define CM_MDP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <zmq.h>
 #include "cm_err.h"
 
 #define CM_MDP_CLIENT "MDPC02"
@@ -50,6 +52,29 @@ struct cm_mdp_msg {
 
 /* Frees the parts of a message and zeroes it; safe on a zeroed message. */
 void cm_mdp_msg_release(struct cm_mdp_msg *msg);
+
+/* ---------------------------------------------------------------------- */
+/* Frames, for the broker and the client and worker alike                   */
+
+#define CM_MDP_MAX_PARTS 8
+
+/* One received multipart message; parts beyond CM_MDP_MAX_PARTS are
+ * discarded and counted in `dropped`. */
+struct cm_mdp_parts {
+    zmq_msg_t part[CM_MDP_MAX_PARTS];
+    int n;
+    int dropped;
+};
+
+/* Receives one whole message (flags for the first part, e.g. ZMQ_DONTWAIT).
+ * Returns 0, or -1 with errno (EAGAIN, EINTR, ETERM); the parts are then closed. */
+int cm_mdp_parts_recv(void *sock, struct cm_mdp_parts *p, int flags) CM_MUSTCHECK;
+/* Closes every part. */
+void cm_mdp_parts_close(struct cm_mdp_parts *p);
+/* True when the frame holds exactly the string s. */
+bool cm_mdp_part_is(zmq_msg_t *m, const char *s);
+/* The command byte of a one-byte frame, or -1. */
+int cm_mdp_part_command(zmq_msg_t *m);
 
 /* ---------------------------------------------------------------------- */
 /* Client: any number of requests in flight, replies in any order.          */

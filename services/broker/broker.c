@@ -29,7 +29,6 @@
 #define S_LINGER_MS 1000      /* on close: flush what is pending, never hang */
 #define S_RETRY_KEEP_MS 60000 /* remember a retried request this long past its deadline */
 #define S_BUCKETS 1024        /* worker hash table size */
-#define S_MAX_PARTS 8
 #define S_SERVICE_MAX 255
 
 /* ---------------------------------------------------------------------- */
@@ -94,61 +93,6 @@ struct broker {
 
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                            */
-
-struct s_parts {
-    zmq_msg_t part[S_MAX_PARTS];
-    int n;
-    bool truncated;
-};
-
-static void s_parts_close(struct s_parts *p)
-{
-    for (int i = 0; i < p->n; i++)
-        zmq_msg_close(&p->part[i]);
-    p->n = 0;
-}
-
-/* Receives one whole message without waiting. Returns 0, or -1 with errno. */
-static int s_recv_parts(void *sock, struct s_parts *p)
-{
-    p->n = 0;
-    p->truncated = false;
-    bool first = true;
-    for (;;) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, first ? ZMQ_DONTWAIT : 0) < 0) {
-            int e = errno;
-            zmq_msg_close(&m);
-            s_parts_close(p);
-            errno = e;
-            return -1;
-        }
-        first = false;
-        int more = zmq_msg_more(&m);
-        if (p->n < S_MAX_PARTS) {
-            p->part[p->n++] = m;
-        } else {
-            zmq_msg_close(&m);
-            p->truncated = true;
-        }
-        if (!more)
-            return 0;
-    }
-}
-
-static bool s_part_is(zmq_msg_t *m, const char *s)
-{
-    size_t n = strlen(s);
-    return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
-}
-
-static int s_part_command(zmq_msg_t *m)
-{
-    if (zmq_msg_size(m) != 1)
-        return -1;
-    return ((const unsigned char *)zmq_msg_data(m))[0];
-}
 
 /* A service name: 1..255 bytes, no NUL. Returns a new string or NULL. */
 static char *s_part_service(zmq_msg_t *m)
@@ -558,7 +502,7 @@ static void s_dispatch(broker_t *self, struct s_service *svc)
 /* Forwards a worker's FINAL to its client as the client's FINAL, moving the
  * header and body frames without copying. Drops it if the same request was
  * already answered (see the top of the file). */
-static void s_forward_reply(broker_t *self, struct s_parts *p, const char *service)
+static void s_forward_reply(broker_t *self, struct cm_mdp_parts *p, const char *service)
 {
     zmq_msg_t *client = &p->part[3], *header = &p->part[4];
     zmq_msg_t empty;
@@ -601,7 +545,7 @@ static void s_forward_reply(broker_t *self, struct s_parts *p, const char *servi
     zmq_msg_close(&empty);
 }
 
-static void s_worker_ready(broker_t *self, struct s_worker *w, struct s_parts *p)
+static void s_worker_ready(broker_t *self, struct s_worker *w, struct cm_mdp_parts *p)
 {
     char *name = p->n >= 4 ? s_part_service(&p->part[3]) : NULL;
     if (!name || !strncmp(name, "mmi.", 4)) {
@@ -629,11 +573,11 @@ static void s_worker_ready(broker_t *self, struct s_worker *w, struct s_parts *p
     s_dispatch(self, svc);
 }
 
-static void s_worker_message(broker_t *self, struct s_parts *p)
+static void s_worker_message(broker_t *self, struct cm_mdp_parts *p)
 {
     zmq_msg_t *id = &p->part[0];
     struct s_worker *w = s_worker_find(self, zmq_msg_data(id), zmq_msg_size(id));
-    int cmd = p->n >= 3 ? s_part_command(&p->part[2]) : -1;
+    int cmd = p->n >= 3 ? cm_mdp_part_command(&p->part[2]) : -1;
     if (w)
         w->expiry = cm_mono_ms() + CM_MDP_HEARTBEAT_MS * CM_MDP_LIVENESS;
     switch (cmd) {
@@ -707,10 +651,10 @@ static void s_mmi(broker_t *self, zmq_msg_t *client, const char *service, const 
     s_answer(self, client, service, request_id, CRM__STATUS__STATUS_OK, NULL, answer, 3);
 }
 
-static void s_client_message(broker_t *self, struct s_parts *p)
+static void s_client_message(broker_t *self, struct cm_mdp_parts *p)
 {
     zmq_msg_t *client = &p->part[0];
-    if (p->n < 5 || s_part_command(&p->part[2]) != CM_MDP_CLIENT_REQUEST) {
+    if (p->n < 5 || cm_mdp_part_command(&p->part[2]) != CM_MDP_CLIENT_REQUEST) {
         cm_log_warn("dropped a malformed client message");
         return;
     }
@@ -776,19 +720,19 @@ out:
 static int s_router_batch(broker_t *self)
 {
     for (int i = 0; i < S_BATCH; i++) {
-        struct s_parts p;
-        if (s_recv_parts(self->router, &p) != 0)
+        struct cm_mdp_parts p;
+        if (cm_mdp_parts_recv(self->router, &p, ZMQ_DONTWAIT) != 0)
             return errno == EAGAIN ? 0 : -1;
-        if (p.truncated || p.n < 3) {
+        if (p.dropped || p.n < 3) {
             cm_log_warn("dropped a malformed message of %d frames", p.n);
-        } else if (s_part_is(&p.part[1], CM_MDP_WORKER)) {
+        } else if (cm_mdp_part_is(&p.part[1], CM_MDP_WORKER)) {
             s_worker_message(self, &p);
-        } else if (s_part_is(&p.part[1], CM_MDP_CLIENT)) {
+        } else if (cm_mdp_part_is(&p.part[1], CM_MDP_CLIENT)) {
             s_client_message(self, &p);
         } else {
             cm_log_warn("dropped a message with an unknown protocol");
         }
-        s_parts_close(&p);
+        cm_mdp_parts_close(&p);
     }
     return 0;
 }
