@@ -2,7 +2,7 @@
 # commands a user needs: `make run` and `make test`.
 
 BUILD    ?= build
-SERVICES := broker gateway customers
+SERVICES := broker gateway customers search notes
 TOOLS    := crmctl
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -13,6 +13,7 @@ override CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilibshared -I$
             -I/usr/include/postgresql -MMD -MP
 LDLIBS   += -lprotobuf-c -lzmq -lpq -ljansson -lutf8proc -lsodium -lpthread -lm
 LDLIBS_gateway := -lmicrohttpd
+LDLIBS_search := -licui18n -licuuc -licudata
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -107,8 +108,10 @@ test: deps
 integration: deps all
 	@tests/integration/run.sh $(BUILD)
 
+# Each benchmark starts its own throw-away stack; all run even if one fails.
+BENCHES := $(wildcard tests/bench/run.sh tests/bench/search.sh tests/bench/history.sh)
 bench: deps all
-	@tests/bench/run.sh $(BUILD)
+	@rc=0; for b in $(BENCHES); do $$b $(BUILD) || rc=1; done; exit $$rc
 
 FORMAT_SRC = $(wildcard libshared/*.[ch] services/*/*.[ch] tests/unit/*.c tests/unit/*/*.c)
 format:

@@ -236,6 +236,16 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
         cm_call_fail(call, CM_ERR_PERMISSION, "request carries no tenant");
         goto out;
     }
+    if (!call->db) {
+        /* No database: no transaction, nothing to commit or deduplicate. */
+        m->fn(call, req, &resp);
+        if (!cm_call_failed(call)) {
+            call->reply.status = CRM__STATUS__STATUS_OK;
+            s_pack_header(out, &call->reply);
+            s_pack_body(out, resp);
+        }
+        goto out;
+    }
     cm_err_t err = cm_db_begin(call->db, tenant ? call->hdr->tenant_id : NULL);
     if (err) {
         cm_call_db_fail(call, err, "could not begin transaction");
@@ -307,8 +317,8 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
         goto reply;
     }
     if (!strcmp(hdr->method, svc->health_method)) {
-        cm_err_t err = cm_db_connect(svc->db);
-        if (!err)
+        cm_err_t err = svc->db ? cm_db_connect(svc->db) : CM_OK;
+        if (!err && svc->db)
             err = cm_db_run(svc->db, "SELECT 1", 0, NULL);
         if (err) {
             cm_call_fail(&call, CM_ERR_UNAVAILABLE, "database unavailable");
@@ -345,6 +355,8 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
         bool committed = s_attempt(svc, m, &call, req, body_hash, &out);
         if (committed && svc->def->after_commit)
             svc->def->after_commit(svc, svc->def->user);
+        if (!svc->db)
+            break;
         /* Also a lost connection (PostgreSQL restarted): nothing was
          * committed, and the next attempt reconnects. */
         const char *state = cm_db_sqlstate(svc->db);
@@ -406,22 +418,36 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
                                      def->idempotency_table);
     }
     svc.zctx = zmq_ctx_new();
-    svc.db = cm_db_new(cfg->database_url, cfg->db_role);
+    if (cfg->database_url)
+        svc.db = cm_db_new(cfg->database_url, cfg->db_role);
     /* Wait for the database before announcing ourselves, so /readyz tells the truth. */
-    while (!s_stop && cm_db_connect(svc.db) != CM_OK) {
+    while (svc.db && !s_stop && cm_db_connect(svc.db) != CM_OK) {
         cm_log_warn("database not reachable, retrying: %s", cm_db_error(svc.db));
         struct timespec ts = {1, 0};
         nanosleep(&ts, NULL);
+    }
+    int tick_ms = def->tick_ms > 0 ? def->tick_ms : 1000;
+    if (def->ready) {
+        /* Not announced yet: start, then tick until the service says it can answer. */
+        if (def->start)
+            def->start(&svc, def->user);
+        while (!s_stop && !def->ready(&svc, def->user)) {
+            if (def->tick)
+                def->tick(&svc, def->user);
+            if (def->ready(&svc, def->user))
+                break;
+            struct timespec ts = {tick_ms / 1000, (long)(tick_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
     }
     svc.worker = cm_mdp_worker_new(svc.zctx, cfg->bus_endpoint, def->name);
     if (!svc.worker) {
         cm_log_error("could not connect to the bus at %s", cfg->bus_endpoint);
         goto out;
     }
-    if (def->start)
+    if (def->start && !def->ready)
         def->start(&svc, def->user);
     cm_log_info("serving %s on %s", def->name, cfg->bus_endpoint);
-    int tick_ms = def->tick_ms > 0 ? def->tick_ms : 1000;
     int64_t next_tick = cm_mono_ms() + tick_ms;
     while (!s_stop) {
         int64_t wait = next_tick - cm_mono_ms();
@@ -442,9 +468,9 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
     }
     rc = 0;
     cm_log_info("stopping");
-    if (def->stop)
-        def->stop(&svc, def->user);
 out:
+    if (def->stop && (svc.worker || def->ready))
+        def->stop(&svc, def->user);
     if (svc.worker)
         cm_mdp_worker_disconnect(svc.worker);
     cm_mdp_worker_destroy(&svc.worker);
@@ -459,16 +485,14 @@ out:
 
 /* ---------------------------------------------------------------------- */
 
-cm_err_t cm_svc_call(struct cm_mdp_client *client, const char *service, Crm__RequestHeader *hdr,
-                     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
-                     int timeout_ms, Crm__ReplyHeader **reply, ProtobufCMessage **resp)
+cm_err_t cm_svc_send(struct cm_mdp_client *client, const char *service, Crm__RequestHeader *hdr,
+                     const ProtobufCMessage *req, int timeout_ms, char request_id[40])
 {
-    char rid[40];
-    *reply = NULL;
-    *resp = NULL;
     if (!hdr->request_id[0]) {
-        cm_uuid(rid);
-        hdr->request_id = rid;
+        cm_uuid(request_id);
+        hdr->request_id = request_id;
+    } else {
+        snprintf(request_id, 40, "%s", hdr->request_id);
     }
     if (!hdr->deadline_unix_ms)
         hdr->deadline_unix_ms = cm_now_ms() + timeout_ms;
@@ -480,8 +504,15 @@ cm_err_t cm_svc_call(struct cm_mdp_client *client, const char *service, Crm__Req
     int rc = cm_mdp_client_send(client, service, hbuf, hlen, bbuf, blen);
     free(hbuf);
     free(bbuf);
-    if (rc)
-        return CM_ERR_UNAVAILABLE;
+    return rc ? CM_ERR_UNAVAILABLE : CM_OK;
+}
+
+cm_err_t cm_svc_recv(struct cm_mdp_client *client, const char *request_id,
+                     const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+                     Crm__ReplyHeader **reply, ProtobufCMessage **resp)
+{
+    *reply = NULL;
+    *resp = NULL;
     int64_t until = cm_mono_ms() + timeout_ms;
     for (;;) {
         int64_t left = until - cm_mono_ms();
@@ -494,7 +525,7 @@ cm_err_t cm_svc_call(struct cm_mdp_client *client, const char *service, Crm__Req
         if (got == 0)
             return CM_ERR_TIMEOUT;
         Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, msg.header_len, msg.header);
-        if (!rh || strcmp(rh->request_id, hdr->request_id) != 0) {
+        if (!rh || strcmp(rh->request_id, request_id) != 0) {
             /* A late reply to an earlier request: not ours. */
             if (rh)
                 crm__reply_header__free_unpacked(rh, NULL);
@@ -512,4 +543,17 @@ cm_err_t cm_svc_call(struct cm_mdp_client *client, const char *service, Crm__Req
         cm_mdp_msg_release(&msg);
         return CM_OK;
     }
+}
+
+cm_err_t cm_svc_call(struct cm_mdp_client *client, const char *service, Crm__RequestHeader *hdr,
+                     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                     int timeout_ms, Crm__ReplyHeader **reply, ProtobufCMessage **resp)
+{
+    char rid[40];
+    *reply = NULL;
+    *resp = NULL;
+    cm_err_t err = cm_svc_send(client, service, hdr, req, timeout_ms, rid);
+    if (err)
+        return err;
+    return cm_svc_recv(client, rid, resp_desc, timeout_ms, reply, resp);
 }

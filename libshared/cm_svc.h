@@ -17,7 +17,8 @@ typedef struct cm_svc cm_svc_t;
 /* What a handler sees of the request it serves. */
 struct cm_call {
     const Crm__RequestHeader *hdr; // borrowed (cm_svc)
-    cm_db_t *db;                   // borrowed (cm_svc); a transaction is open
+    cm_db_t *db;                   // borrowed (cm_svc); a transaction is open; NULL without a
+                                   // database
     cm_svc_t *svc;                 // borrowed
     void *user;                    // borrowed (the service's state)
     cm_err_t err;                  // set through cm_call_fail
@@ -54,19 +55,25 @@ struct cm_svc_def {
     void (*tick)(cm_svc_t *svc, void *user);         // every tick_ms
     int tick_ms;
     void *user;
+    /* Optional: while it returns false the service does not announce itself
+     * to the broker (no requests reach it) and only tick runs, every tick_ms;
+     * for a service that must load state before it can answer (search). */
+    bool (*ready)(cm_svc_t *svc, void *user);
 };
 
 struct cm_svc_cfg {
     const char *bus_endpoint;
-    const char *database_url;
-    const char *db_role; // role the connection switches to (row-level security)
+    const char *database_url; // NULL: no database (handlers get call->db NULL, no
+                              // transactions, no idempotency; Health answers OK)
+    const char *db_role;      // role the connection switches to (row-level security)
 };
 
 /* Runs the service until SIGINT/SIGTERM. Returns 0 on a clean stop, 1 on a
  * fatal start-up error. */
 int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg);
 
-/* The ZeroMQ context and database of a running service; borrowed. */
+/* The ZeroMQ context and database (NULL without one) of a running service;
+ * borrowed. */
 void *cm_svc_zctx(cm_svc_t *svc);
 cm_db_t *cm_svc_db(cm_svc_t *svc);
 /* True once a stop was requested. */
@@ -103,5 +110,17 @@ cm_err_t cm_svc_call(struct cm_mdp_client *client, const char *service, Crm__Req
                      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                      int timeout_ms, Crm__ReplyHeader **reply,
                      ProtobufCMessage **resp) CM_MUSTCHECK;
+
+/* The two halves of cm_svc_call, for a caller that works while a request is
+ * in flight (one at a time per client). cm_svc_send sets hdr's request id
+ * (copied into request_id) and deadline when unset; returns CM_OK or
+ * CM_ERR_UNAVAILABLE. cm_svc_recv waits up to timeout_ms for the reply to
+ * request_id, dropping late replies to earlier requests; results as
+ * cm_svc_call's. */
+cm_err_t cm_svc_send(struct cm_mdp_client *client, const char *service, Crm__RequestHeader *hdr,
+                     const ProtobufCMessage *req, int timeout_ms, char request_id[40]) CM_MUSTCHECK;
+cm_err_t cm_svc_recv(struct cm_mdp_client *client, const char *request_id,
+                     const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+                     Crm__ReplyHeader **reply, ProtobufCMessage **resp) CM_MUSTCHECK;
 
 #endif

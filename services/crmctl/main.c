@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* crmctl_publish.c */
+int crmctl_publish(int argc, char **argv);
+
 static int s_usage(void)
 {
     fprintf(stderr,
@@ -25,6 +28,9 @@ static int s_usage(void)
             "  events [--stream NAME] [--out FILE | --state FILE] [--from SEQ]\n"
             "         [--count N] [--idle-exit-ms N]\n"
             "                                  follow an event stream as JSON lines\n"
+            "  publish [JSON] (--key API_KEY | --tenant ID) [--window N] [--timeout-ms N]\n"
+            "          [--give-up-s N]         send booking/store events to the intake; without\n"
+            "                                  JSON, one event per line on stdin (docs/bus.md)\n"
             "\n"
             "Environment: CRM_DATABASE_URL, CRM_BUS_ENDPOINT, CRM_EVENTS_OUT_ENDPOINT.\n");
     return 2;
@@ -48,6 +54,8 @@ int main(int argc, char **argv)
         return crmctl_call(argc - 1, argv + 1);
     if (!strcmp(cmd, "events"))
         return crmctl_events(argc - 1, argv + 1);
+    if (!strcmp(cmd, "publish"))
+        return crmctl_publish(argc - 1, argv + 1);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         s_usage();
         return 0;

@@ -2,6 +2,8 @@
 #include "customers_handlers.h"
 #include "customers_check.h"
 #include "customers_events.h"
+#include "customers_resolve.h"
+#include "customers_snapshot.h"
 #include "customers_store.h"
 #include "customers_validate.h"
 #include "cm_events.h"
@@ -1210,5 +1212,11 @@ const struct cm_method customers_methods[] = {
       CM_METHOD_NO_TENANT),
     M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,
       CM_METHOD_NO_TENANT),
+    /* -- search: snapshot methods (customers_snapshot.c) -- */
+    M("SnapshotCustomers", snapshot_customers_request, snapshot_customers_response,
+      customers_snapshot, CM_METHOD_NO_TENANT),
+    /* -- intake: identity resolution (customers_resolve.c) -- */
+    M("ResolveCustomer", resolve_customer_request, resolve_customer_response, customers_resolve,
+      CM_METHOD_WRITE),
 };
 const size_t customers_n_methods = sizeof customers_methods / sizeof *customers_methods;

@@ -800,3 +800,25 @@ cm_err_t customers_store_idempotency_expire(cm_db_t *db, int hours)
                      "WHERE created_at < now() - make_interval(hours => $1::int)",
                      1, p);
 }
+
+/* ---------------------------------------------------------------------- */
+/* Identity resolution (customers_resolve.c)                               */
+
+cm_err_t customers_store_find_phone(cm_db_t *db, const char *tenant, const char *phone, char *out)
+{
+    const char *p[] = {tenant, phone};
+    return s_find_one(db,
+                      "SELECT id FROM customers.customers WHERE tenant_id = $1 AND phone = $2 "
+                      "ORDER BY created_at, id LIMIT 1",
+                      2, p, out);
+}
+
+cm_err_t customers_store_lock_identity(cm_db_t *db, const char *tenant, const char *keys_json)
+{
+    const char *p[] = {tenant, keys_json};
+    return cm_db_run(db,
+                     "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT "
+                     "hashtextextended($1 || ':' || k, 0) AS h "
+                     "FROM json_array_elements_text($2::json) AS k) s ORDER BY h",
+                     2, p);
+}

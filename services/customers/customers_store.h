@@ -134,4 +134,13 @@ cm_err_t customers_store_outbox_add(cm_db_t *db, const uint8_t *event, size_t le
 /* Idempotency keys older than the given age are forgotten. */
 cm_err_t customers_store_idempotency_expire(cm_db_t *db, int hours) CM_MUSTCHECK;
 
+/* Identity resolution: the oldest customer with this E.164 phone (id into out,
+ * "" if none); and transaction-scoped advisory locks on identity keys (a JSON
+ * array of strings such as "email:anna@example.com"), taken in a fixed order,
+ * so that two resolutions of the same new person run one after the other. */
+cm_err_t customers_store_find_phone(cm_db_t *db, const char *tenant, const char *phone,
+                                    char *out) CM_MUSTCHECK;
+cm_err_t customers_store_lock_identity(cm_db_t *db, const char *tenant,
+                                       const char *keys_json) CM_MUSTCHECK;
+
 #endif

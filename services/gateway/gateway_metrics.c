@@ -2,7 +2,9 @@
  * route table, the known methods and HTTP codes, and the services. */
 #include "gateway_metrics.h"
 #include "cm_buf.h"
+#include "cm_mdp.h"
 #include "cm_util.h"
+#include "search.pb-c.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -40,12 +42,19 @@ struct gateway_metrics {
     pthread_mutex_t mu;
     struct s_series http, bus;
     long in_flight;
+    /* Asking search for its figures: one scrape at a time. */
+    pthread_mutex_t search_mu;
+    char *bus_endpoint;      // owned; NULL: not asked
+    bool bus_set;            // gateway_metrics_set_bus was called
+    void *zctx;              // owned, made on first use
+    cm_mdp_client_t *client; // owned, made on first use
 };
 
 gateway_metrics_t *gateway_metrics_new(void)
 {
     gateway_metrics_t *self = cm_calloc(1, sizeof *self);
     pthread_mutex_init(&self->mu, NULL);
+    pthread_mutex_init(&self->search_mu, NULL);
     return self;
 }
 
@@ -58,6 +67,11 @@ void gateway_metrics_destroy(gateway_metrics_t **self_p)
     free(self->http.hists);
     free(self->bus.counters);
     free(self->bus.hists);
+    cm_mdp_client_destroy(&self->client);
+    if (self->zctx)
+        zmq_ctx_term(self->zctx);
+    free(self->bus_endpoint);
+    pthread_mutex_destroy(&self->search_mu);
     pthread_mutex_destroy(&self->mu);
     free(self);
     *self_p = NULL;
@@ -209,6 +223,143 @@ static void s_hists(cm_buf_t *b, const char *name, const char *label, const stru
     }
 }
 
+/* ---------------------------------------------------------------------- */
+/* The search index figures                                                */
+
+void gateway_metrics_set_bus(gateway_metrics_t *self, const char *bus_endpoint)
+{
+    pthread_mutex_lock(&self->search_mu);
+    free(self->bus_endpoint);
+    self->bus_endpoint = bus_endpoint ? cm_strdup(bus_endpoint) : NULL;
+    self->bus_set = true;
+    pthread_mutex_unlock(&self->search_mu);
+}
+
+void gateway_metrics_search_text(struct Crm__SearchStatsResponse *const *stats, size_t n,
+                                 struct cm_buf *out)
+{
+    char num[64];
+    s_text(out, "# HELP crm_search_index_customers Customers in a search copy's index, per "
+                "tenant.\n# TYPE crm_search_index_customers gauge\n");
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < stats[i]->n_tenants; k++) {
+            s_text(out, "crm_search_index_customers{instance=\"");
+            s_label(out, stats[i]->instance);
+            s_text(out, "\",tenant=\"");
+            s_label(out, stats[i]->tenants[k]->tenant_id);
+            snprintf(num, sizeof num, "\"} %lld\n", (long long)stats[i]->tenants[k]->customers);
+            s_text(out, num);
+        }
+    s_text(out, "# HELP crm_search_index_tenant_bytes Memory a search copy's index holds per "
+                "tenant (approximate).\n# TYPE crm_search_index_tenant_bytes gauge\n");
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < stats[i]->n_tenants; k++) {
+            s_text(out, "crm_search_index_tenant_bytes{instance=\"");
+            s_label(out, stats[i]->instance);
+            s_text(out, "\",tenant=\"");
+            s_label(out, stats[i]->tenants[k]->tenant_id);
+            snprintf(num, sizeof num, "\"} %lld\n", (long long)stats[i]->tenants[k]->bytes);
+            s_text(out, num);
+        }
+    static const char *const totals[][2] = {
+        {"crm_search_index_bytes", "Memory a search copy's index holds (approximate)."},
+        {"crm_search_stream_seq", "The last customers event a search copy applied."},
+    };
+    for (size_t t = 0; t < 2; t++) {
+        snprintf(num, sizeof num, "# HELP %s ", totals[t][0]);
+        s_text(out, num);
+        s_text(out, totals[t][1]);
+        snprintf(num, sizeof num, "\n# TYPE %s gauge\n", totals[t][0]);
+        s_text(out, num);
+        for (size_t i = 0; i < n; i++) {
+            s_text(out, totals[t][0]);
+            s_text(out, "{instance=\"");
+            s_label(out, stats[i]->instance);
+            snprintf(num, sizeof num, "\"} %llu\n",
+                     t == 0 ? (unsigned long long)stats[i]->bytes
+                            : (unsigned long long)stats[i]->stream_seq);
+            s_text(out, num);
+        }
+    }
+}
+
+#define SEARCH_ASKS 4
+
+/* Asks search.Stats a few times at once (the broker spreads them over the
+ * copies) and keeps one answer per instance. Returns how many it kept. */
+static size_t s_ask_search(gateway_metrics_t *self, Crm__SearchStatsResponse **got, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&self->search_mu);
+    if (!self->bus_set && !self->bus_endpoint) {
+        const char *env = getenv("CRM_GATEWAY_BUS_ENDPOINT");
+        if (!env || !*env)
+            env = getenv("CRM_BUS_ENDPOINT");
+        self->bus_endpoint = cm_strdup(env && *env ? env : "tcp://127.0.0.1:5555");
+        self->bus_set = true;
+    }
+    if (!self->bus_endpoint)
+        goto out;
+    if (!self->client) {
+        if (!self->zctx)
+            self->zctx = zmq_ctx_new();
+        self->client = cm_mdp_client_new(self->zctx, self->bus_endpoint);
+        if (!self->client)
+            goto out;
+    }
+    char ids[SEARCH_ASKS][40];
+    Crm__Principal who = CRM__PRINCIPAL__INIT;
+    who.role = CRM__ROLE__ROLE_SERVICE;
+    who.name = (char *)"metrics";
+    int64_t until = cm_mono_ms() + GATEWAY_METRICS_SEARCH_MS;
+    for (int i = 0; i < SEARCH_ASKS; i++) {
+        Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+        cm_uuid(ids[i]);
+        h.request_id = ids[i];
+        h.method = (char *)"search.Stats";
+        h.principal = &who;
+        h.deadline_unix_ms = cm_now_ms() + GATEWAY_METRICS_SEARCH_MS;
+        uint8_t hb[256];
+        size_t hl = crm__request_header__get_packed_size(&h);
+        if (hl > sizeof hb)
+            goto out;
+        crm__request_header__pack(&h, hb);
+        if (cm_mdp_client_send(self->client, "search", hb, hl, "", 0))
+            goto out;
+    }
+    int answered = 0;
+    while (answered < SEARCH_ASKS && n < max) {
+        int64_t left = until - cm_mono_ms();
+        struct cm_mdp_msg msg = {0};
+        if (left <= 0 || cm_mdp_client_recv(self->client, (int)left, &msg) != 1)
+            break;
+        Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, msg.header_len, msg.header);
+        bool ours = false;
+        for (int i = 0; rh && i < SEARCH_ASKS; i++)
+            ours = ours || !strcmp(rh->request_id, ids[i]);
+        if (ours) {
+            answered++;
+            Crm__SearchStatsResponse *r =
+                rh->status == CRM__STATUS__STATUS_OK
+                    ? crm__search_stats_response__unpack(NULL, msg.body_len, msg.body)
+                    : NULL;
+            for (size_t k = 0; r && k < n; k++)
+                if (!strcmp(got[k]->instance, r->instance)) {
+                    crm__search_stats_response__free_unpacked(r, NULL);
+                    r = NULL;
+                }
+            if (r)
+                got[n++] = r;
+        }
+        if (rh)
+            crm__reply_header__free_unpacked(rh, NULL);
+        cm_mdp_msg_release(&msg);
+    }
+out:
+    pthread_mutex_unlock(&self->search_mu);
+    return n;
+}
+
 char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_t *len)
 {
     cm_buf_t b;
@@ -256,5 +407,11 @@ char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_
                "# TYPE crm_auth_cache_entries gauge\n");
     snprintf(num, sizeof num, "crm_auth_cache_entries %zu\n", auth_entries);
     s_text(&b, num);
+
+    Crm__SearchStatsResponse *stats[SEARCH_ASKS] = {NULL};
+    size_t n = s_ask_search(self, stats, SEARCH_ASKS);
+    gateway_metrics_search_text(stats, n, &b);
+    for (size_t i = 0; i < n; i++)
+        crm__search_stats_response__free_unpacked(stats[i], NULL);
     return cm_buf_steal(&b, len);
 }

@@ -26,7 +26,22 @@ void gateway_metrics_bus(gateway_metrics_t *self, const char *service, const cha
 void gateway_metrics_in_flight(gateway_metrics_t *self, int delta);
 
 /* The exposition text (malloc'd, the caller frees), with auth_entries as the
- * crm_auth_cache_entries gauge; *len gets its length. */
+ * crm_auth_cache_entries gauge; *len gets its length. When a bus endpoint is
+ * known (gateway_metrics_set_bus, else CRM_GATEWAY_BUS_ENDPOINT or
+ * CRM_BUS_ENDPOINT from the environment), it also asks the copies of search
+ * for their index figures (search.Stats, waiting at most
+ * GATEWAY_METRICS_SEARCH_MS) and adds them, labelled by instance and tenant. */
 char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_t *len);
+
+#define GATEWAY_METRICS_SEARCH_MS 300
+
+/* The bus endpoint to ask search.Stats on (copied); NULL turns it off. */
+void gateway_metrics_set_bus(gateway_metrics_t *self, const char *bus_endpoint);
+
+struct Crm__SearchStatsResponse;
+struct cm_buf;
+/* Appends the search index gauges of n Stats replies to out (exposed for tests). */
+void gateway_metrics_search_text(struct Crm__SearchStatsResponse *const *stats, size_t n,
+                                 struct cm_buf *out);
 
 #endif

@@ -1,6 +1,9 @@
 /* The route table and path matching. */
 #include "gateway_routes.h"
 #include "customers.pb-c.h"
+#include "history.pb-c.h"
+#include "notes.pb-c.h"
+#include "search.pb-c.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +13,8 @@
     .kind = GATEWAY_ROUTE_BUS, .service = svc, .rpc = name, .request = &req##__descriptor,         \
     .response = &resp##__descriptor
 #define CUSTOMERS(name, req, resp) RPC("customers", name, req, resp)
+#define SEARCH(name, req, resp) RPC("search", name, req, resp)
+#define NOTES(name, req, resp) RPC("notes", name, req, resp)
 
 const struct gateway_route gateway_routes[] = {
     /* The gateway's own. */
@@ -63,6 +68,63 @@ const struct gateway_route gateway_routes[] = {
     {"PATCH", "/v1/settings",
      CUSTOMERS("UpdateSettings", crm__update_settings_request, crm__settings), .body = "settings",
      .success = 200},
+
+    /* search */
+    {"GET", "/v1/customers:search",
+     SEARCH("SearchCustomers", crm__search_customers_request, crm__search_customers_response),
+     .success = 200},
+
+    /* notes and tasks */
+    {"GET", "/v1/customers/{customer_id}/notes",
+     NOTES("ListNotes", crm__list_notes_request, crm__list_notes_response), .success = 200},
+    {"POST", "/v1/customers/{customer_id}/notes",
+     NOTES("CreateNote", crm__create_note_request, crm__note), .body = "note", .success = 201,
+     .location = "/v1/customers/{customer_id}/notes/{id}"},
+    {"GET", "/v1/customers/{customer_id}/notes/{id}",
+     NOTES("GetNote", crm__get_note_request, crm__note), .success = 200},
+    {"PATCH", "/v1/customers/{customer_id}/notes/{id}",
+     NOTES("UpdateNote", crm__update_note_request, crm__note), .body = "note", .success = 200},
+    {"DELETE", "/v1/customers/{customer_id}/notes/{id}",
+     NOTES("DeleteNote", crm__delete_note_request, crm__empty), .success = 204},
+    {"GET", "/v1/customers/{customer_id}/tasks",
+     NOTES("ListCustomerTasks", crm__list_tasks_request, crm__list_tasks_response), .success = 200},
+    {"POST", "/v1/customers/{customer_id}/tasks",
+     NOTES("CreateCustomerTask", crm__create_task_request, crm__task), .body = "task",
+     .success = 201, .location = "/v1/tasks/{id}"},
+    {"GET", "/v1/tasks", NOTES("ListTasks", crm__list_tasks_request, crm__list_tasks_response),
+     .success = 200},
+    {"POST", "/v1/tasks", NOTES("CreateTask", crm__create_task_request, crm__task), .body = "task",
+     .success = 201, .location = "/v1/tasks/{id}"},
+    {"GET", "/v1/tasks.ics",
+     NOTES("GetTaskCalendar", crm__task_calendar_request, crm__task_calendar),
+     .flags = GATEWAY_RAW_REPLY, .success = 200},
+    {"GET", "/v1/tasks/{id}", NOTES("GetTask", crm__get_task_request, crm__task), .success = 200},
+    {"PATCH", "/v1/tasks/{id}", NOTES("UpdateTask", crm__update_task_request, crm__task),
+     .body = "task", .success = 200},
+    {"DELETE", "/v1/tasks/{id}", NOTES("DeleteTask", crm__delete_task_request, crm__empty),
+     .success = 204},
+    {"POST", "/v1/taskFeeds",
+     NOTES("CreateTaskFeed", crm__create_task_feed_request, crm__task_feed), .body = "feed",
+     .success = 201},
+    {"GET", "/v1/taskFeeds",
+     NOTES("ListTaskFeeds", crm__list_task_feeds_request, crm__list_task_feeds_response),
+     .success = 200},
+    {"DELETE", "/v1/taskFeeds/{id}",
+     NOTES("DeleteTaskFeed", crm__delete_task_feed_request, crm__empty), .success = 204},
+    /* A calendar app's subscription: no API key; the secret token in the
+     * query (the gateway logs paths without their query) finds the feed. */
+    {"GET", "/v1/feeds/tasks.ics",
+     NOTES("GetTaskFeedCalendar", crm__task_calendar_request, crm__task_calendar),
+     .flags = GATEWAY_PUBLIC | GATEWAY_RAW_REPLY, .success = 200},
+
+    /* timeline, summary and intake */
+    {"GET", "/v1/customers/{id}/timeline",
+     NOTES("ListTimeline", crm__list_timeline_request, crm__list_timeline_response),
+     .success = 200},
+    {"GET", "/v1/customers/{id}/summary",
+     NOTES("GetSummary", crm__get_summary_request, crm__summary), .success = 200},
+    {"POST", "/v1/events", NOTES("IngestEvent", crm__intake_event, crm__ingest_event_response),
+     .body = "*", .success = 202},
 };
 const size_t gateway_n_routes = sizeof gateway_routes / sizeof gateway_routes[0];
 

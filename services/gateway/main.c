@@ -41,7 +41,7 @@ static const struct cm_cfg_item s_items[] = {
     {"http_addr", CM_CFG_STR, &s_cfg.http_addr, "127.0.0.1:8080", .check = s_check_addr},
     {"bus_endpoint", CM_CFG_STR, &s_cfg.bus_endpoint, "tcp://127.0.0.1:5555"},
     {"request_timeout_ms", CM_CFG_INT, &s_cfg.request_timeout_ms, "15000", 100, 600000},
-    {"services", CM_CFG_STR, &s_cfg.services, "customers", .check = s_check_services},
+    {"services", CM_CFG_STR, &s_cfg.services, "customers,search,notes", .check = s_check_services},
     {"max_body_bytes", CM_CFG_INT, &s_cfg.max_body_bytes, "1048576", 1024, 67108864},
     {"ui_dir", CM_CFG_STR, &s_cfg.ui_dir, ""},
     {NULL},
@@ -64,6 +64,7 @@ int main(int argc, char **argv)
     int rc = 1;
     char err[256];
     gateway_metrics_t *metrics = gateway_metrics_new();
+    gateway_metrics_set_bus(metrics, s_cfg.bus_endpoint);
     gateway_auth_t *auth =
         gateway_auth_new(GATEWAY_AUTH_MAX_ENTRIES, GATEWAY_AUTH_TTL_OK_MS, GATEWAY_AUTH_TTL_BAD_MS);
     gateway_http_t *http = NULL;

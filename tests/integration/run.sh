@@ -32,6 +32,7 @@ export CRM_LOG_LEVEL=$log_level
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+export CRM_SCALE_SEARCH=${CRM_SCALE_SEARCH:-2}
 stack_throwaway crm-it it-admin 2
 tmp=$CRM_DATA_DIR
 results="$tmp/results"

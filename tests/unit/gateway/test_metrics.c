@@ -1,6 +1,9 @@
 /* Prometheus exposition: counters by pattern/method/code, histograms with
  * cumulative buckets, bus series, gauges, label escaping. */
 #include "gateway_metrics.h"
+#include "cm_buf.h"
+#include "cm_util.h"
+#include "search.pb-c.h"
 #include "../unit.h"
 
 #include <pthread.h>
@@ -16,6 +19,7 @@ static void s_has(const char *text, const char *line)
 static void test_render(void)
 {
     gateway_metrics_t *m = gateway_metrics_new();
+    gateway_metrics_set_bus(m, NULL);
     gateway_metrics_http(m, "/v1/customers/{id}", "GET", 200, 0.0004);
     gateway_metrics_http(m, "/v1/customers/{id}", "GET", 200, 0.003);
     gateway_metrics_http(m, "/v1/customers/{id}", "GET", 404, 0.02);
@@ -80,6 +84,7 @@ static void *s_hammer(void *arg)
 static void test_threads(void)
 {
     gateway_metrics_t *m = gateway_metrics_new();
+    gateway_metrics_set_bus(m, NULL);
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, s_hammer, m);
@@ -92,9 +97,68 @@ static void test_threads(void)
     gateway_metrics_destroy(&m);
 }
 
+/* The search copies' figures, labelled by instance and tenant. */
+static void test_search_text(void)
+{
+    Crm__SearchTenantStats t1 = CRM__SEARCH_TENANT_STATS__INIT, t2 = CRM__SEARCH_TENANT_STATS__INIT;
+    t1.tenant_id = (char *)"ten-1";
+    t1.customers = 42;
+    t1.bytes = 4200;
+    t2.tenant_id = (char *)"ten\"2";
+    t2.customers = 7;
+    t2.bytes = 700;
+    Crm__SearchTenantStats *ts[] = {&t1, &t2};
+    Crm__SearchStatsResponse a = CRM__SEARCH_STATS_RESPONSE__INIT,
+                             b = CRM__SEARCH_STATS_RESPONSE__INIT;
+    a.instance = (char *)"host:1";
+    a.tenants = ts;
+    a.n_tenants = 2;
+    a.bytes = 4900;
+    a.stream_seq = 99;
+    b.instance = (char *)"host:2";
+    b.tenants = ts;
+    b.n_tenants = 1;
+    b.bytes = 4200;
+    b.stream_seq = 98;
+    Crm__SearchStatsResponse *all[] = {&a, &b};
+    cm_buf_t out;
+    cm_buf_init(&out, 0);
+    gateway_metrics_search_text(all, 2, &out);
+    const char *t = out.data;
+    s_has(t, "# TYPE crm_search_index_customers gauge\n");
+    s_has(t, "crm_search_index_customers{instance=\"host:1\",tenant=\"ten-1\"} 42\n");
+    s_has(t, "crm_search_index_customers{instance=\"host:1\",tenant=\"ten\\\"2\"} 7\n");
+    s_has(t, "crm_search_index_customers{instance=\"host:2\",tenant=\"ten-1\"} 42\n");
+    s_has(t, "crm_search_index_tenant_bytes{instance=\"host:1\",tenant=\"ten-1\"} 4200\n");
+    s_has(t, "crm_search_index_bytes{instance=\"host:1\"} 4900\n");
+    s_has(t, "crm_search_index_bytes{instance=\"host:2\"} 4200\n");
+    s_has(t, "crm_search_stream_seq{instance=\"host:2\"} 98\n");
+    CHECK(!strstr(t, "instance=\"host:2\",tenant=\"ten\\\"2"));
+    cm_buf_release(&out);
+}
+
+/* Nobody answers search.Stats: the page still renders, promptly, without them. */
+static void test_search_absent(void)
+{
+    gateway_metrics_t *m = gateway_metrics_new();
+    gateway_metrics_set_bus(m, "ipc:///tmp/crm-test-metrics-nobody");
+    int64_t t0 = cm_mono_ms();
+    char *text = gateway_metrics_render(m, 1, NULL);
+    int64_t took = cm_mono_ms() - t0;
+    printf("render without search took %lld ms\n", (long long)took);
+    CHECK(took < GATEWAY_METRICS_SEARCH_MS + 1000);
+    s_has(text, "crm_auth_cache_entries 1\n");
+    s_has(text, "# TYPE crm_search_index_customers gauge\n");
+    CHECK(!strstr(text, "crm_search_index_customers{"));
+    free(text);
+    gateway_metrics_destroy(&m);
+}
+
 int main(void)
 {
     RUN(test_render);
     RUN(test_threads);
+    RUN(test_search_text);
+    RUN(test_search_absent);
     return 0;
 }

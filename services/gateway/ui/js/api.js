@@ -53,9 +53,11 @@ export function newRequestKey() {
 /**
  * Sends one request. options: body (JSON value), raw (Blob/bytes) with
  * contentType, headers, key (instead of the stored one), query (object;
- * empty values left out). Resolves {status, data, etag, headers}; data is the
- * parsed JSON, a Blob for other content, or null. Rejects with ApiError
- * (any non-2xx but 304) or NetworkError.
+ * empty values left out, arrays sent as the parameter repeated), signal (an
+ * AbortSignal: an aborted request rejects with the DOMException "AbortError").
+ * Resolves {status, data, etag, headers}; data is the parsed JSON, a Blob for
+ * other content, or null. Rejects with ApiError (any non-2xx but 304) or
+ * NetworkError.
  */
 export async function request(method, path, options = {}) {
   const headers = new Headers(options.headers || {});
@@ -74,15 +76,18 @@ export async function request(method, path, options = {}) {
   if (options.query) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(options.query)) {
-      if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+      for (const one of Array.isArray(v) ? v : [v]) {
+        if (one !== undefined && one !== null && one !== "") q.append(k, String(one));
+      }
     }
     const text = q.toString();
     if (text) url += `?${text}`;
   }
   let resp;
   try {
-    resp = await fetch(url, { method, headers, body, cache: "no-store", credentials: "omit" });
+    resp = await fetch(url, { method, headers, body, cache: "no-store", credentials: "omit", signal: options.signal });
   } catch (e) {
+    if (e && e.name === "AbortError") throw e;
     throw new NetworkError(e);
   }
   const ctype = resp.headers.get("Content-Type") || "";
@@ -107,7 +112,10 @@ export async function request(method, path, options = {}) {
   return { status: resp.status, data, etag, headers: resp.headers };
 }
 
-export const get = (path, query) => request("GET", path, { query });
+export const get = (path, query, options = {}) => request("GET", path, { ...options, query });
+
+/** True for the rejection of a request its caller aborted. */
+export const isAbort = (e) => Boolean(e) && e.name === "AbortError";
 
 /** Percent-encodes an id for a path segment. */
 export const seg = (id) => encodeURIComponent(id);

@@ -1,6 +1,6 @@
 // The shell: sign-in guard, navigation, and a hash router
 // (#/customers, #/customers/new, #/customers/{id}, #/customers/{id}/edit,
-// #/groups, #/settings, #/signin), so the gateway serves one page.
+// #/tasks, #/groups, #/settings, #/signin), so the gateway serves one page.
 
 import { clearKey, getKey, setUnauthenticatedHandler } from "./api.js";
 import { h, replace, setTitle, toast } from "./dom.js";
@@ -10,6 +10,7 @@ import { renderList } from "./views/list.js";
 import { renderForm } from "./views/form.js";
 import { renderCard } from "./views/card.js";
 import { renderGroups } from "./views/groups.js";
+import { renderTasks } from "./views/tasks.js";
 import { renderSettings } from "./views/settings.js";
 
 const main = document.getElementById("main");
@@ -42,6 +43,7 @@ const routes = [
   { match: (p) => p[0] === "customers" && p[1] === "new" && p.length === 2, view: renderForm, nav: "customers" },
   { match: (p) => p[0] === "customers" && p.length === 2, view: renderCard, nav: "customers" },
   { match: (p) => p[0] === "customers" && p[2] === "edit" && p.length === 3, view: renderForm, nav: "customers" },
+  { match: (p) => p[0] === "tasks" && p.length === 1, view: renderTasks, nav: "tasks" },
   { match: (p) => p[0] === "groups" && p.length === 1, view: renderGroups, nav: "groups" },
   { match: (p) => p[0] === "settings" && p.length === 1, view: renderSettings, nav: "settings" },
 ];

@@ -160,6 +160,34 @@ function plain(v) {
   return String(v);
 }
 
+/** An audit value, with enum values in words ("MANUAL" -> "Added by staff"). */
+export function changeValue(field, text) {
+  if (field === "addresses" && text) {
+    try {
+      const list = JSON.parse(text);
+      if (Array.isArray(list)) {
+        return list.length ? list.map((a) => `${label(ADDRESS_KINDS, a.kind)}: ${addressLine(a)}`).join(" | ") : "—";
+      }
+    } catch {
+      // shown as it is below
+    }
+  }
+  if (field === "externalIds" && text) {
+    try {
+      const list = JSON.parse(text);
+      if (Array.isArray(list)) return list.length ? list.map((x) => `${x.system}: ${x.id}`).join(", ") : "—";
+    } catch {
+      // shown as it is below
+    }
+  }
+  const shown = auditValue(text);
+  if (/changedAt$/.test(field) && shown !== "—") return when(shown);
+  if (field === "source") return SOURCES[shown] || shown;
+  if (field === "gender") return label(GENDERS, shown);
+  if (field === "account.status") return label(ACCOUNT_STATUSES, shown);
+  return shown;
+}
+
 /** One-line address. */
 export function addressLine(a) {
   return [a.line1, a.line2, [a.postalCode, a.city].filter(Boolean).join(" "), a.region, a.country]
@@ -169,4 +197,92 @@ export function addressLine(a) {
 
 export function plural(n, one, many) {
   return `${n} ${n === 1 ? one : many}`;
+}
+
+const integer = new Intl.NumberFormat();
+
+/** A count in the reader's locale: 1234 -> "1,234". */
+export function count(n) {
+  return integer.format(Number(n) || 0);
+}
+
+/** "1,234 customers", "1 customer". */
+export function counted(n, one, many) {
+  return `${count(n)} ${Number(n) === 1 ? one : many}`;
+}
+
+/**
+ * An amount in integer minor units (a number, or a string as int64 is in JSON)
+ * in its currency, in the reader's locale: (12900, "PLN") -> "PLN 129.00".
+ * The currency's own number of decimals applies (JPY has none).
+ */
+export function money(amountMinor, currency) {
+  const cur = /^[A-Za-z]{3}$/.test(currency || "") ? currency.toUpperCase() : "";
+  const minor = Number(amountMinor || 0);
+  if (!cur) return count(minor);
+  let fmt;
+  try {
+    fmt = new Intl.NumberFormat(undefined, { style: "currency", currency: cur });
+  } catch {
+    return `${count(minor)} ${cur}`;
+  }
+  const digits = fmt.resolvedOptions().maximumFractionDigits;
+  return fmt.format(minor / 10 ** digits);
+}
+
+const dateMedium = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const timeShort = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+const weekdayDate = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+
+/** A calendar day of an RFC 3339 time in the reader's time zone, or "". */
+export function dateOf(rfc3339) {
+  if (!rfc3339) return "";
+  const d = new Date(rfc3339);
+  return Number.isNaN(d.getTime()) ? rfc3339 : dateMedium.format(d);
+}
+
+/** "Thu 27 Nov, 10:00": an appointment's time, short, in the reader's time zone. */
+export function slot(rfc3339) {
+  if (!rfc3339) return "";
+  const d = new Date(rfc3339);
+  return Number.isNaN(d.getTime()) ? rfc3339 : weekdayDate.format(d);
+}
+
+/** Just the time of day of an RFC 3339 time ("10:00"). */
+export function timeOf(rfc3339) {
+  if (!rfc3339) return "";
+  const d = new Date(rfc3339);
+  return Number.isNaN(d.getTime()) ? "" : timeShort.format(d);
+}
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A task's due value (RFC 3339, or a date alone) as readable text. */
+export function due(value) {
+  if (!value) return "";
+  return DATE_ONLY.test(value) ? day(value) : when(value);
+}
+
+/** A due value as the value of <input type="datetime-local"> (local time), or "". */
+export function toLocalInput(value) {
+  if (!value) return "";
+  if (DATE_ONLY.test(value)) return `${value}T00:00`;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return "";
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+/** The value of <input type="datetime-local"> (local time) as RFC 3339 UTC, or "". */
+export function fromLocalInput(value) {
+  if (!value) return "";
+  const d = new Date(value); // a date-time without offset is local time
+  return Number.isNaN(d.getTime()) ? "" : d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** Number of Unicode characters (code points), as the API counts them. */
+export function charCount(text) {
+  let n = 0;
+  for (const _ of text || "") n += 1; // eslint-disable-line no-unused-vars
+  return n;
 }

@@ -9,6 +9,7 @@ let groups = null;
 export function clearSession() {
   settings = null;
   groups = null;
+  writes = [];
   const name = document.getElementById("tenant-name");
   if (name) name.textContent = "";
 }
@@ -51,4 +52,27 @@ export async function groupColors() {
     // Colours are decoration; the names still show.
   }
   return map;
+}
+
+// Read-your-writes for search: the customers this tab created, changed or
+// deleted lately, as "ID:ETAG" ("ID:deleted"). A search made right after
+// passes them as consistentWith, so the index catches up with them before it
+// answers and the list shows the change at once.
+const WRITES_MAX = 10; // the search API takes at most 10
+const WRITES_TTL_MS = 60000; // after a minute the index has long caught up
+let writes = []; // [{id, etag, at}], newest last
+
+/** Remembers a write of customer id that left it at etag ("deleted" after a delete). */
+export function noteWrite(id, etag) {
+  if (!id || !etag) return;
+  writes = writes.filter((w) => w.id !== id);
+  writes.push({ id, etag: String(etag).replace(/^W\//, "").replace(/"/g, ""), at: Date.now() });
+  if (writes.length > WRITES_MAX) writes = writes.slice(-WRITES_MAX);
+}
+
+/** The recent writes as consistentWith values, oldest first. */
+export function recentWrites() {
+  const now = Date.now();
+  writes = writes.filter((w) => now - w.at < WRITES_TTL_MS);
+  return writes.map((w) => `${w.id}:${w.etag}`);
 }

@@ -1,15 +1,20 @@
-// The customer card: everything about one customer on one page, and the
+// The customer card: everything about one customer on one page: the summary
+// strip (bookings, orders, money spent, upcoming appointments), private notes,
+// the customer's tasks, the timeline of everything that happened, and the
 // history of changes (GET /v1/customers/{id}/audit): who changed what, when,
 // through which channel, with the old and new values.
 
 import { ApiError, get, request, seg } from "../api.js";
 import { banner, chip, confirmDialog, h, replace, setTitle, toast } from "../dom.js";
 import {
-  ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, SOURCES, addressLine, auditValue, day,
+  ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, SOURCES, addressLine, changeValue, day,
   displayName, fieldName, fullName, label, when,
 } from "../format.js";
 import { avatar, releasePhotos } from "../photo.js";
-import { groupColors } from "../session.js";
+import { groupColors, noteWrite } from "../session.js";
+import { summarySection, timelineSection } from "../history.js";
+import { notesSection } from "../notes.js";
+import { taskForm, taskItem } from "../taskkit.js";
 
 const ACTIONS = {
   created: "Created",
@@ -63,6 +68,7 @@ export async function renderCard(view, ctx) {
     if (!ok) return;
     try {
       await request("DELETE", `/v1/customers/${seg(c.id)}`, { headers: { "If-Match": `"${c.etag}"` } });
+      noteWrite(c.id, "deleted");
       toast(`Deleted ${displayName(c)}.`);
       ctx.navigate("/customers");
     } catch (e) {
@@ -120,11 +126,11 @@ export async function renderCard(view, ctx) {
       ["Language", prefs.language],
       ["Came from", SOURCES[c.source] || c.source],
     ]),
-    h("table", { class: "table consents", id: "consents" },
+    h("div", { class: "table-scroll" }, h("table", { class: "table consents", id: "consents" },
       h("caption", {}, "Consents"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Channel"), h("th", { scope: "col" }, "Consent"),
         h("th", { scope: "col" }, "When"), h("th", { scope: "col" }, "Source"))),
-      h("tbody", {}, consentRows)));
+      h("tbody", {}, consentRows))));
 
   const record = cardSection("Record", dl([
     ["Added", when(c.createdAt)],
@@ -139,13 +145,25 @@ export async function renderCard(view, ctx) {
   const more = h("button", { type: "button", class: "btn", id: "audit-more", hidden: true }, "Show older changes");
   history.append(h("p", { class: "muted" }, "Who changed what, when, and through which channel."), entries, more);
 
+  const summary = summarySection(c.id);
+  const timeline = timelineSection(c.id);
+  const notes = notesSection(c.id, { onChange: () => timeline.load() });
+  const tasks = tasksSection(c.id, () => timeline.load());
+
   replace(view,
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/customers" }, "Customers"), " / ", displayName(c)),
     head,
+    summary.section,
     h("div", { class: "card-grid" },
-      h("div", { class: "card-col" }, contact, company, addresses, note),
-      h("div", { class: "card-col" }, account, record)),
+      h("div", { class: "card-col" }, notes.section, contact, company, addresses, note),
+      h("div", { class: "card-col" }, tasks.section, account, record)),
+    timeline.section,
     history);
+  // The panels load side by side; each shows its own error if its service is away.
+  summary.load();
+  notes.load();
+  tasks.load();
+  timeline.load();
 
   let token = "";
   async function loadAudit() {
@@ -168,29 +186,60 @@ export async function renderCard(view, ctx) {
   await loadAudit();
 }
 
+/** The customer's tasks: open ones by due date, then the done ones; add, tick, edit, delete. */
+function tasksSection(customerId, onChange) {
+  const list = h("ul", { class: "tasks", id: "customer-tasks", "aria-label": "Tasks" });
+  const status = h("div");
+  const addBtn = h("button", { type: "button", class: "btn", id: "task-add" }, "+ Add task");
+  const formSlot = h("div", { class: "task-form-slot" });
+  const showDone = h("input", { type: "checkbox", id: "tasks-show-done" });
+  const section = h("section", { class: "card tasks-card", "aria-labelledby": "tasks-title", id: "tasks-section" },
+    h("div", { class: "section-head" }, h("h2", { id: "tasks-title" }, "Tasks"),
+      h("label", { class: "check-row inline small", for: "tasks-show-done" }, showDone, " Show done")),
+    status, list, formSlot, addBtn);
+
+  const changed = async () => {
+    await load();
+    onChange();
+  };
+  addBtn.addEventListener("click", () => {
+    addBtn.hidden = true;
+    const close = () => {
+      replace(formSlot);
+      addBtn.hidden = false;
+      addBtn.focus();
+    };
+    replace(formSlot, taskForm({
+      customerId,
+      onSaved: async () => {
+        close();
+        await changed();
+      },
+      onCancel: close,
+    }));
+  });
+  showDone.addEventListener("change", () => load());
+
+  async function load() {
+    let data;
+    try {
+      data = (await get(`/v1/customers/${seg(customerId)}/tasks`, { pageSize: 100, done: showDone.checked ? "" : "false" })).data;
+    } catch (e) {
+      replace(status, banner("error", `The tasks could not be loaded: ${e.message}`,
+        h("button", { type: "button", class: "btn", onclick: () => load() }, "Try again")));
+      return;
+    }
+    replace(status);
+    const tasks = (data.tasks || []).slice().sort((a, b) => Number(a.done) - Number(b.done));
+    replace(list, tasks.map((t) => taskItem(t, { onChange: changed })));
+    if (!tasks.length) list.append(h("li", { class: "muted empty-task" }, showDone.checked ? "No tasks." : "No open tasks."));
+  }
+  return { section, load };
+}
+
 function cardSection(title, ...children) {
   const id = `sec-${title.toLowerCase().replace(/[^a-z]+/g, "-")}`;
   return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), children);
-}
-
-/** An audit value, with enum values in words ("MANUAL" -> "Added by staff"). */
-function pretty(field, text) {
-  if (field === "addresses" && text) {
-    try {
-      const list = JSON.parse(text);
-      if (Array.isArray(list)) {
-        return list.length ? list.map((a) => `${label(ADDRESS_KINDS, a.kind)}: ${addressLine(a)}`).join(" | ") : "—";
-      }
-    } catch {
-      // shown as it is below
-    }
-  }
-  const shown = auditValue(text);
-  if (/changedAt$/.test(field) && shown !== "—") return when(shown);
-  if (field === "source") return SOURCES[shown] || shown;
-  if (field === "gender") return label(GENDERS, shown);
-  if (field === "account.status") return label(ACCOUNT_STATUSES, shown);
-  return shown;
 }
 
 function auditEntry(e) {
@@ -199,9 +248,9 @@ function auditEntry(e) {
   const role = p.role ? p.role.toLowerCase().replace(/^role_/, "") : "";
   const changes = (e.changes || []).map((ch) => h("tr", {},
     h("th", { scope: "row" }, fieldName(ch.field)),
-    h("td", { class: "old" }, pretty(ch.field, ch.oldValue)),
+    h("td", { class: "old" }, changeValue(ch.field, ch.oldValue)),
     h("td", { class: "arrow", "aria-hidden": "true" }, "→"),
-    h("td", { class: "new" }, pretty(ch.field, ch.newValue))));
+    h("td", { class: "new" }, changeValue(ch.field, ch.newValue))));
   return h("li", { class: "audit-entry", dataset: { action: e.action } },
     h("div", { class: "audit-head" },
       h("strong", {}, ACTIONS[e.action] || e.action),

@@ -2,13 +2,19 @@
 // an edit PATCHes only what changed, with If-Match from the ETag (412: someone
 // else changed it; offer to reload). The API's field errors appear next to
 // their inputs (details[].field, e.g. "addresses[0].country"), and a 409
-// duplicate links to the customer that already has the value.
+// duplicate links to the customer that already has the value. A new
+// customer's form takes first name, last name, e-mail and phone from the URL
+// (#/customers/new?firstName=Jan&lastName=Kowalski), as the list's "Add Jan
+// Kowalski" after an empty search sends them.
 
 import { ApiError, get, newRequestKey, request, seg } from "../api.js";
 import { banner, field, h, newId, replace, safeColor, select, setTitle, toast } from "../dom.js";
 import { ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, displayName, fieldName, when } from "../format.js";
-import { loadGroups, loadSettings } from "../session.js";
+import { loadGroups, loadSettings, noteWrite } from "../session.js";
 import { PHOTO_MAX, PHOTO_TYPES, avatar, blobUrl, releasePhotos } from "../photo.js";
+
+// What #/customers/new?... may fill in, and how long each may be.
+const PREFILL = { firstName: 100, lastName: 100, email: 254, phone: 40 };
 
 const LANGUAGES = ["pl", "de", "de-AT", "bg", "en", "en-GB", "cs", "sk", "hu", "ro", "uk", "fr", "it", "es", "nl", "lt"];
 
@@ -45,6 +51,12 @@ export async function renderForm(view, ctx) {
     const r = await get(`/v1/customers/${seg(id)}`);
     original = r.data;
     etag = r.etag;
+  } else {
+    // Prefilled values (a new customer has no original to compare with).
+    for (const [k, max] of Object.entries(PREFILL)) {
+      const v = (ctx.query.get(k) || "").trim().slice(0, max);
+      if (v) original[k] = v;
+    }
   }
   if (!ctx.live()) return;
   build(view, ctx, { id, original, etag, settings, groups, tags });
@@ -505,6 +517,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       } catch (pe) {
         photoProblem = pe.message;
       }
+      noteWrite(saved.id, saved.etag);
       if (photoProblem) toast(`Saved, but the photo was not: ${photoProblem}`, "error");
       else toast(id ? `Saved ${displayName(saved)}.` : `Added ${displayName(saved)}.`);
       ctx.navigate(`/customers/${encodeURIComponent(saved.id)}`);

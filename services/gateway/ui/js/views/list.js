@@ -1,36 +1,79 @@
-// The customer list: sortable columns, filters (group, tag, company, account,
-// account status), pages through nextPageToken with a stack of the tokens
+// The customer list: a search box that searches as staff type
+// (GET /v1/customers:search, debounced, stale answers dropped), sortable
+// columns, filters (group, tag, company, account, account status) that apply
+// to the search too, pages through nextPageToken with a stack of the tokens
 // seen (Previous goes back), selection with bulk delete, per-row edit and
-// delete. Filters and order live in the URL (#/customers?tag=vip), so a
-// filtered list can be bookmarked and "back" from a card returns to it.
+// delete. The query, filters and order live in the URL
+// (#/customers?q=jan&tag=vip), so a search can be bookmarked and "back" from a
+// card returns to it. An empty search offers to add the customer, with the
+// names the search service split from the query filled in.
 
-import { ApiError, get, request, seg } from "../api.js";
+import { ApiError, get, isAbort, request, seg } from "../api.js";
 import { banner, chip, confirmDialog, h, replace, select, setTitle, toast } from "../dom.js";
-import { displayName, day, plural } from "../format.js";
-import { groupColors, loadGroups } from "../session.js";
+import { count, counted, displayName, day, plural } from "../format.js";
+import { groupColors, loadGroups, noteWrite, recentWrites } from "../session.js";
 
 const FILTERS = ["group", "tag", "isCompany", "hasAccount", "accountStatus"];
 const PAGE_SIZES = ["10", "25", "50", "100"];
 const DEFAULT_PAGE_SIZE = "25";
+const SEARCH_DELAY_MS = 150; // typing pauses shorter than this make one request
+const SEARCH_MAX = 200; // the search API's limit on q
+// The orders the search API knows besides relevance ("").
+const SEARCH_ORDERS = ["lastName", "firstName", "createdAt"];
 
 // Paging survives a visit to a card: same query, same page.
 const memory = { query: "", tokens: [""], page: 0 };
 
+/** The list's default order: relevance ("") while searching, else last name. */
+const defaultOrder = (s) => (s.q ? "" : "lastName");
+
 function readQuery(q) {
   const s = {
-    orderBy: q.get("orderBy") || "lastName",
+    q: (q.get("q") || "").slice(0, SEARCH_MAX),
     pageSize: PAGE_SIZES.includes(q.get("pageSize")) ? q.get("pageSize") : DEFAULT_PAGE_SIZE,
   };
+  s.orderBy = q.get("orderBy") ?? defaultOrder(s);
+  if (s.q && s.orderBy && !SEARCH_ORDERS.includes(s.orderBy.split(" ")[0])) s.orderBy = "";
   for (const f of FILTERS) s[f] = q.get(f) || "";
   return s;
 }
 
 function queryString(s) {
   const q = new URLSearchParams();
-  if (s.orderBy !== "lastName") q.set("orderBy", s.orderBy);
+  if (s.q) q.set("q", s.q);
+  if (s.orderBy !== defaultOrder(s)) q.set("orderBy", s.orderBy);
   if (s.pageSize !== DEFAULT_PAGE_SIZE) q.set("pageSize", s.pageSize);
   for (const f of FILTERS) if (s[f]) q.set(f, s[f]);
   return q.toString();
+}
+
+/**
+ * A name typed all in lower case, as names are written: "jan" -> "Jan",
+ * "nowak-kowalska" -> "Nowak-Kowalska", "o'brien" -> "O'Brien". A name typed
+ * with any capital is left as typed ("McDonald", "van der Berg").
+ */
+export function nameCase(text) {
+  if (!text || text !== text.toLocaleLowerCase()) return text || "";
+  return text.replace(/(^|[\s'’-])(\p{L})/gu, (_, sep, ch) => sep + ch.toLocaleUpperCase());
+}
+
+/** The suggestion with its names written as names. */
+function tidy(sug) {
+  return { ...sug, firstName: nameCase(sug.firstName), lastName: nameCase(sug.lastName) };
+}
+
+/** The button's text for adding the customer a search did not find. */
+function suggestionLabel(sug) {
+  const name = [sug.firstName, sug.lastName].filter((x) => x && x.trim()).join(" ");
+  return name ? `Add ${name}` : sug.email ? `Add ${sug.email}` : sug.phone ? `Add ${sug.phone}` : "Add a customer";
+}
+
+/** The add form's route with the suggestion's fields filled in. */
+function suggestionRoute(sug) {
+  const q = new URLSearchParams();
+  for (const k of ["firstName", "lastName", "email", "phone"]) if (sug[k]) q.set(k, sug[k]);
+  const text = q.toString();
+  return text ? `/customers/new?${text}` : "/customers/new";
 }
 
 export async function renderList(view, ctx) {
@@ -42,6 +85,19 @@ export async function renderList(view, ctx) {
   const heading = h("h1", {}, "Customers");
   const total = h("p", { id: "total", class: "total", "aria-live": "polite" });
   const addBtn = h("a", { class: "btn btn-primary", href: "#/customers/new", id: "add-customer" }, "Add customer");
+
+  // ---- the search box
+  const searchInput = h("input", {
+    type: "search", id: "search", name: "q", autocomplete: "off", spellcheck: "false", maxlength: SEARCH_MAX,
+    placeholder: "Search by name, e-mail or phone", "aria-describedby": "search-hint",
+    "aria-controls": "customer-table", enterkeyhint: "go",
+  });
+  searchInput.value = s.q;
+  const searchBar = h("form", { class: "searchbar", role: "search", "aria-label": "Search customers" },
+    h("label", { for: "search", class: "sr-only" }, "Search by name, e-mail or phone"),
+    h("span", { class: "search-icon", "aria-hidden": "true" }, "⌕"),
+    searchInput,
+    h("p", { class: "hint", id: "search-hint" }, "Results appear as you type. Enter opens the first one, ↓ moves into the list, Esc clears."));
 
   // ---- filters
   const groupSel = select([["", "All groups"]], s.group, { id: "filter-group" });
@@ -79,22 +135,38 @@ export async function renderList(view, ctx) {
     if (!keys.includes(k)) return null;
     return s.orderBy.endsWith(" desc") ? "descending" : "ascending";
   };
-  const thCustomer = h("th", { scope: "col", class: "col-customer" }, h("span", { class: "th-label" }, "Customer"),
-    h("span", { class: "sorts" }, sortButton("lastName", "Last name"), sortButton("firstName", "First name"),
-      sortButton("email", "E-mail")));
-  const thAdded = h("th", { scope: "col", class: "col-added" }, sortButton("createdAt", "Added"));
-  for (const [th, keys] of [[thCustomer, ["lastName", "firstName", "email"]], [thAdded, ["createdAt"]]]) {
-    const v = ariaSort(keys);
-    if (v) th.setAttribute("aria-sort", v);
+  // While searching: a "Best match" order, and no e-mail order (search has none).
+  const relevanceButton = () => {
+    const active = s.orderBy === "";
+    const btn = h("button", { type: "button", class: `sort${active ? " sort-active" : ""}`, dataset: { sort: "relevance" } },
+      "Best match");
+    btn.setAttribute("aria-label", `Sort by best match${active ? ", now sorted so" : ""}`);
+    btn.addEventListener("click", () => {
+      s.orderBy = "";
+      applyQuery();
+    });
+    return btn;
+  };
+  const thead = h("thead");
+  function renderHead() {
+    const thCustomer = h("th", { scope: "col", class: "col-customer" }, h("span", { class: "th-label" }, "Customer"),
+      h("span", { class: "sorts" }, s.q ? relevanceButton() : null, sortButton("lastName", "Last name"),
+        sortButton("firstName", "First name"), s.q ? null : sortButton("email", "E-mail")));
+    const thAdded = h("th", { scope: "col", class: "col-added" }, sortButton("createdAt", "Added"));
+    for (const [th, keys] of [[thCustomer, ["lastName", "firstName", "email"]], [thAdded, ["createdAt"]]]) {
+      const v = s.orderBy ? ariaSort(keys) : null;
+      if (v) th.setAttribute("aria-sort", v);
+    }
+    replace(thead, h("tr", {},
+      h("th", { scope: "col", class: "col-check" }, selectAll), thCustomer,
+      h("th", { scope: "col", class: "col-company" }, "Company"), h("th", { scope: "col", class: "col-tags" }, "Tags"), h("th", { scope: "col", class: "col-phone" }, "Phone"),
+      thAdded, h("th", { scope: "col", class: "col-actions" }, h("span", { class: "sr-only" }, "Actions"))));
   }
+  renderHead();
   const tbody = h("tbody");
   const table = h("table", { class: "table", id: "customer-table" },
     h("caption", { class: "sr-only" }, "Customers; sort with the buttons in the column headers"),
-    h("thead", {}, h("tr", {},
-      h("th", { scope: "col", class: "col-check" }, selectAll), thCustomer,
-      h("th", { scope: "col" }, "Company"), h("th", { scope: "col" }, "Tags"), h("th", { scope: "col", class: "col-phone" }, "Phone"),
-      thAdded, h("th", { scope: "col", class: "col-actions" }, h("span", { class: "sr-only" }, "Actions")))),
-    tbody);
+    thead, tbody);
 
   // ---- bulk bar and pager
   const bulkDelete = h("button", { type: "button", class: "btn btn-danger", id: "bulk-delete", disabled: true }, "Delete selected");
@@ -106,7 +178,7 @@ export async function renderList(view, ctx) {
 
   replace(view,
     h("div", { class: "view-head" }, h("div", {}, heading, total), h("div", { class: "view-actions" }, addBtn)),
-    filters, message,
+    searchBar, filters, message,
     h("div", { class: "table-wrap" }, table),
     h("div", { class: "list-foot" }, h("div", { class: "bulk" }, bulkDelete, selCount),
       h("nav", { class: "pager", "aria-label": "Pages" }, prev, pageInfo, next)));
@@ -130,6 +202,66 @@ export async function renderList(view, ctx) {
   function applyQuery() {
     const text = queryString(s);
     ctx.navigate(text ? `/customers?${text}` : "/customers", { replace: true });
+  }
+
+  // ---- searching as one types: the rows change in place, the box keeps the
+  // focus, the URL follows (replaced, so "back" leaves the list at once).
+  let timer = 0;
+  let openFirst = false; // Enter was pressed before the answer came
+  function runSearch() {
+    clearTimeout(timer);
+    timer = 0;
+    const q = searchInput.value.trim().slice(0, SEARCH_MAX);
+    if (q === s.q) return false;
+    const wasSearch = Boolean(s.q);
+    if (!wasSearch && q && s.orderBy === "lastName") s.orderBy = "";
+    if (wasSearch && !q && !s.orderBy) s.orderBy = "lastName";
+    s.q = q;
+    if (Boolean(q) !== wasSearch) renderHead();
+    const text = queryString(s);
+    history.replaceState(null, "", text ? `#/customers?${text}` : "#/customers");
+    Object.assign(memory, { query: text, tokens: [""], page: 0 });
+    selected.clear();
+    load();
+    return true;
+  }
+  searchInput.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(runSearch, SEARCH_DELAY_MS);
+  });
+  searchBar.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    // Enter: the first result, once the answer for what is typed is in.
+    if (runSearch() || loading) openFirst = true;
+    else openFirstRow();
+  });
+  searchInput.addEventListener("keydown", (ev) => {
+    if (ev.key === "ArrowDown") {
+      const first = tbody.querySelector(".customer-link");
+      if (first) {
+        ev.preventDefault();
+        first.focus();
+      }
+    } else if (ev.key === "Escape" && searchInput.value) {
+      ev.preventDefault();
+      searchInput.value = "";
+      runSearch();
+    }
+  });
+  // Up and down between the names of the rows; up from the first goes back to the box.
+  tbody.addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
+    if (!ev.target.classList || !ev.target.classList.contains("customer-link")) return;
+    const links = [...tbody.querySelectorAll(".customer-link")];
+    const i = links.indexOf(ev.target);
+    ev.preventDefault();
+    if (ev.key === "ArrowDown" && i + 1 < links.length) links[i + 1].focus();
+    else if (ev.key === "ArrowUp") (i > 0 ? links[i - 1] : searchInput).focus();
+  });
+  function openFirstRow() {
+    openFirst = false;
+    const first = rows[0];
+    if (first) ctx.navigate(`/customers/${encodeURIComponent(first.id)}`);
   }
   for (const [el, key] of [[groupSel, "group"], [tagSel, "tag"], [companySel, "isCompany"],
     [accountSel, "hasAccount"], [statusSel, "accountStatus"], [sizeSel, "pageSize"]]) {
@@ -168,6 +300,7 @@ export async function renderList(view, ctx) {
     if (!ok) return;
     try {
       await request("DELETE", `/v1/customers/${seg(c.id)}`, { headers: c.etag ? { "If-Match": `"${c.etag}"` } : {} });
+      noteWrite(c.id, "deleted");
       toast(`Deleted ${displayName(c)}.`);
       selected.delete(c.id);
       await load();
@@ -191,6 +324,7 @@ export async function renderList(view, ctx) {
     bulkDelete.disabled = true;
     try {
       const { data } = await request("POST", "/v1/customers:batchDelete", { body: { ids } });
+      for (const gid of data.deletedIds || []) noteWrite(gid, "deleted");
       const gone = (data.deletedIds || []).length;
       const missing = (data.notFoundIds || []).length;
       toast(`Deleted ${plural(gone, "customer", "customers")}${missing ? `; ${missing} had already gone` : ""}.`);
@@ -243,32 +377,56 @@ export async function renderList(view, ctx) {
         h("button", { type: "button", class: "btn btn-small btn-danger-quiet row-delete", "aria-label": `Delete ${name}`, onclick: () => deleteOne(c) }, "Delete")));
   }
 
+  // Only the newest request's answer is drawn: a newer one aborts the older,
+  // and an answer that still arrives late is dropped, so the rows never go
+  // back to an earlier query.
+  let seq = 0;
+  let inflight = null;
+  let loading = false;
   async function load() {
+    seq += 1;
+    const mine = seq;
+    if (inflight) inflight.abort();
+    const abort = new AbortController();
+    inflight = abort;
+    loading = true;
     table.setAttribute("aria-busy", "true");
     replace(message);
     prev.disabled = true;
     next.disabled = true;
+    const searching = Boolean(s.q);
     const query = {
       pageSize: s.pageSize,
       orderBy: s.orderBy,
       pageToken: memory.tokens[memory.page],
     };
     for (const f of FILTERS) query[f] = s[f];
+    if (searching) {
+      query.q = s.q;
+      query.consistentWith = recentWrites();
+    }
     let data;
     try {
-      data = (await get("/v1/customers", query)).data;
+      data = (await get(searching ? "/v1/customers:search" : "/v1/customers", query, { signal: abort.signal })).data;
     } catch (e) {
-      if (!ctx.live()) return;
+      if (isAbort(e) || mine !== seq || !ctx.live()) return;
+      loading = false;
+      openFirst = false;
       table.removeAttribute("aria-busy");
       if (e instanceof ApiError && e.details.some((d) => d.field === "pageToken")) {
         Object.assign(memory, { tokens: [""], page: 0 });
         return load();
       }
-      replace(message, banner("error", e.message, h("button", { type: "button", class: "btn", onclick: () => load() }, "Try again")));
+      const text = searching && e instanceof ApiError && (e.status === 404 || e.status === 503)
+        ? `Search is not available right now (${e.message}). Clear the search box to see the list.`
+        : e.message;
+      replace(message, banner("error", text, h("button", { type: "button", class: "btn", onclick: () => load() }, "Try again")));
       return;
     }
-    if (!ctx.live()) return;
     const colors = await colorsP;
+    if (mine !== seq || !ctx.live()) return;
+    loading = false;
+    inflight = null;
     rows = data.customers || [];
     if (!rows.length && memory.page > 0) {
       // The last page emptied (deletes): show the one before.
@@ -277,11 +435,26 @@ export async function renderList(view, ctx) {
     }
     memory.tokens[memory.page + 1] = data.nextPageToken || "";
     memory.tokens.length = memory.page + 2;
-    const count = data.totalSize || 0;
-    total.textContent = plural(count, "customer", "customers");
+    const n = Number(data.totalSize || 0);
+    const lower = Boolean(data.totalSizeIsLowerBound);
+    const amount = lower ? `more than ${count(n)}` : count(n);
+    if (searching) {
+      total.textContent = !rows.length ? "No customer matches"
+        : lower ? `More than ${count(n)} customers match` : `${counted(n, "customer matches", "customers match")}`;
+    } else {
+      total.textContent = counted(n, "customer", "customers");
+    }
     for (const id of [...selected]) if (!rows.some((c) => c.id === id)) selected.delete(id);
-    if (!rows.length) {
-      const filtered = FILTERS.some((f) => s[f]);
+    const filtered = FILTERS.some((f) => s[f]);
+    if (!rows.length && searching) {
+      const sug = tidy(data.suggestion || {});
+      const clear = filtered ? h("button", { type: "button", class: "btn btn-link", onclick: () => clearBtn.click() }, "Clear filters") : null;
+      replace(tbody, h("tr", {}, h("td", { colspan: "7", class: "empty" },
+        h("p", { class: "no-match" }, `No customer matches “${s.q}”${filtered ? " with these filters" : ""}.`),
+        h("p", { class: "no-match-actions" },
+          h("a", { class: "btn btn-primary", id: "add-suggested", href: `#${suggestionRoute(sug)}` }, suggestionLabel(sug)),
+          clear ? [" ", clear] : null))));
+    } else if (!rows.length) {
       replace(tbody, h("tr", {}, h("td", { colspan: "7", class: "empty" },
         filtered ? "No customer matches these filters." : "No customers yet.",
         " ", filtered ? h("button", { type: "button", class: "btn btn-link", onclick: () => clearBtn.click() }, "Clear filters")
@@ -292,12 +465,16 @@ export async function renderList(view, ctx) {
     const size = Number(s.pageSize);
     const first = memory.page * size + (rows.length ? 1 : 0);
     const last = memory.page * size + rows.length;
-    pageInfo.textContent = rows.length ? `Page ${memory.page + 1}: ${first}–${last} of ${count}` : `Page ${memory.page + 1}`;
+    pageInfo.textContent = rows.length ? `Page ${memory.page + 1}: ${count(first)}–${count(last)} of ${amount}` : `Page ${memory.page + 1}`;
     prev.disabled = memory.page === 0;
     next.disabled = !data.nextPageToken;
     table.removeAttribute("aria-busy");
     updateSelection();
+    if (openFirst) openFirstRow();
   }
 
+  // Staff come here to find someone: the box has the focus.
+  searchInput.focus({ preventScroll: true });
+  if (s.q) searchInput.setSelectionRange(s.q.length, s.q.length);
   await load();
 }

@@ -1,0 +1,423 @@
+/* customers.ResolveCustomer: identity resolution for the intake. */
+#include "customers_resolve.h"
+#include "customers_check.h"
+#include "customers_events.h"
+#include "customers_store.h"
+#include "customers_validate.h"
+#include "cm_log.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#define TENANT(call) ((call)->hdr->tenant_id)
+#define EXTERNAL_ID_MAX 200
+#define SYSTEM_MAX 50
+
+/* The changes between two versions, as events and the audit want them. */
+struct s_changes {
+    Crm__FieldChange **items; // owned
+    size_t n;
+    json_t *json; // owned
+};
+
+static void s_on_change(void *ud, const char *path, const char *old_json, const char *new_json)
+{
+    struct s_changes *ch = ud;
+    Crm__FieldChange *fc = (Crm__FieldChange *)cm_pb_new(&crm__field_change__descriptor);
+    cm_pb_set_str(&fc->field, path);
+    cm_pb_set_str(&fc->old_value, old_json);
+    cm_pb_set_str(&fc->new_value, new_json);
+    ch->items = cm_realloc(ch->items, (ch->n + 1) * sizeof *ch->items);
+    ch->items[ch->n++] = fc;
+    json_array_append_new(ch->json, json_pack("{s:s, s:s, s:s}", "field", path, "oldValue",
+                                              old_json, "newValue", new_json));
+}
+
+static void s_changes_compute(struct s_changes *ch, const Crm__Customer *a, const Crm__Customer *b)
+{
+    static const char *const skip[] = {"id", "createdAt", "updatedAt", "etag", NULL};
+    ch->items = NULL;
+    ch->n = 0;
+    ch->json = json_array();
+    cm_pb_diff(&crm__customer__descriptor, a ? &a->base : NULL, b ? &b->base : NULL, skip,
+               s_on_change, ch);
+}
+
+static void s_changes_release(struct s_changes *ch)
+{
+    for (size_t i = 0; i < ch->n; i++)
+        protobuf_c_message_free_unpacked(&ch->items[i]->base, NULL);
+    free(ch->items);
+    json_decref(ch->json);
+}
+
+/* Audit entry and outbox events of one change (types NULL-terminated). */
+static bool s_record(struct cm_call *call, const char *id, const char *action,
+                     const char *const *types, const Crm__Customer *c, const struct s_changes *ch)
+{
+    char *text = json_dumps(ch->json, JSON_COMPACT);
+    cm_err_t err = customers_store_audit(call->db, TENANT(call), id, action, call->hdr, text);
+    free(text);
+    for (size_t i = 0; !err && types[i]; i++)
+        err = customers_events_add(call->db, call->hdr, types[i], c, ch->items, ch->n);
+    if (err) {
+        cm_call_db_fail(call, err, "could not record the change");
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The request's identity                                                   */
+
+struct s_identity {
+    char email[CUSTOMERS_EMAIL_SIZE]; // normalised, or ""
+    char email_key[CUSTOMERS_EMAIL_KEY_SIZE];
+    char phone[CUSTOMERS_PHONE_SIZE]; // E.164, or ""
+};
+
+static bool s_system_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SYSTEM_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool s_has_control(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return true;
+    return false;
+}
+
+static void s_check_text(struct cm_call *call, const char *s, const char *field, size_t max)
+{
+    if (customers_validate_length(s, max))
+        cm_call_violation(call, field, "TOO_LONG", "%s is too long: at most %zu characters", field,
+                          max);
+    else if (s_has_control(s))
+        cm_call_violation(call, field, "INVALID_FORMAT", "%s contains control characters", field);
+}
+
+/* Checks the request and normalises its e-mail and phone into id. */
+static void s_identity(struct cm_call *call, const Crm__ResolveCustomerRequest *req,
+                       const struct customers_tenant *tenant, struct s_identity *id)
+{
+    memset(id, 0, sizeof *id);
+    if (!s_system_valid(req->system))
+        cm_call_violation(call, "system", "INVALID_FORMAT",
+                          "system must be 1..50 characters of a-z, 0-9, '_', '.', '-'");
+    if (!req->external_id[0])
+        cm_call_violation(call, "externalId", "REQUIRED", "externalId is required");
+    s_check_text(call, req->external_id, "externalId", EXTERNAL_ID_MAX);
+    s_check_text(call, req->first_name, "firstName", CUSTOMERS_NAME_MAX);
+    s_check_text(call, req->last_name, "lastName", CUSTOMERS_NAME_MAX);
+    const char *why = NULL;
+    if (req->email[0]) {
+        if (customers_validate_email(req->email, id->email, sizeof id->email, &why))
+            cm_call_violation(call, "email", "INVALID_FORMAT", "email is not valid: %s", why);
+        else
+            customers_validate_email_key(id->email, id->email_key, sizeof id->email_key);
+    }
+    if (req->phone[0] && customers_validate_phone(req->phone, tenant->default_country, id->phone,
+                                                  sizeof id->phone, &why))
+        cm_call_violation(call, "phone", "INVALID_FORMAT", "phone is not valid: %s", why);
+    if (req->source != CRM__SOURCE__SOURCE_UNSPECIFIED &&
+        req->source != CRM__SOURCE__SOURCE_BOOKING && req->source != CRM__SOURCE__SOURCE_STORE &&
+        req->source != CRM__SOURCE__SOURCE_API)
+        cm_call_violation(call, "source", "INVALID_FORMAT", "source must be BOOKING, STORE or API");
+}
+
+/* Locks every identity key of the request for this transaction. */
+static bool s_lock(struct cm_call *call, const Crm__ResolveCustomerRequest *req,
+                   const struct s_identity *id)
+{
+    json_t *keys = json_array();
+    char *k = cm_strfmt("x:%s:%s", req->system, req->external_id);
+    json_array_append_new(keys, json_string(k));
+    free(k);
+    if (id->email_key[0]) {
+        k = cm_strfmt("e:%s", id->email_key);
+        json_array_append_new(keys, json_string(k));
+        free(k);
+    }
+    if (id->phone[0]) {
+        k = cm_strfmt("p:%s", id->phone);
+        json_array_append_new(keys, json_string(k));
+        free(k);
+    }
+    char *text = json_dumps(keys, JSON_COMPACT);
+    json_decref(keys);
+    cm_err_t err = customers_store_lock_identity(call->db, TENANT(call), text);
+    free(text);
+    if (err) {
+        cm_call_db_fail(call, err, "could not lock identity");
+        return false;
+    }
+    return true;
+}
+
+/* Finds the customer: external id, e-mail, phone. Writes its id into out ("" if
+ * none) and how it matched into *how. */
+static bool s_find(struct cm_call *call, const Crm__ResolveCustomerRequest *req,
+                   const struct s_identity *id, char *out, const char **how)
+{
+    cm_err_t err = customers_store_find_external(call->db, TENANT(call), req->system,
+                                                 req->external_id, NULL, out);
+    *how = "externalId";
+    if (!err && !out[0] && id->email_key[0]) {
+        err = customers_store_find_email(call->db, TENANT(call), id->email_key, NULL, out);
+        *how = "email";
+    }
+    if (!err && !out[0] && id->phone[0]) {
+        err = customers_store_find_phone(call->db, TENANT(call), id->phone, out);
+        *how = "phone";
+    }
+    if (err) {
+        cm_call_db_fail(call, err, "could not look the customer up");
+        return false;
+    }
+    return true;
+}
+
+static bool s_has_external(const Crm__Customer *c, const char *system, const char *ext)
+{
+    for (size_t i = 0; i < c->n_external_ids; i++)
+        if (!strcmp(c->external_ids[i]->system, system) && !strcmp(c->external_ids[i]->id, ext))
+            return true;
+    return false;
+}
+
+static void s_add_external(Crm__Customer *c, const char *system, const char *ext)
+{
+    Crm__ExternalId *e = (Crm__ExternalId *)cm_pb_new(&crm__external_id__descriptor);
+    cm_pb_set_str(&e->system, system);
+    cm_pb_set_str(&e->id, ext);
+    c->external_ids =
+        cm_realloc(c->external_ids, (c->n_external_ids + 1) * sizeof *c->external_ids);
+    c->external_ids[c->n_external_ids++] = e;
+}
+
+static void s_set_account(Crm__Customer *c, Crm__AccountStatus status)
+{
+    if (!c->account)
+        c->account = (Crm__Account *)cm_pb_new(&crm__account__descriptor);
+    c->account->status = status;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Matched: attach the id, fill what is empty                              */
+
+static void s_update_match(struct cm_call *call, const Crm__ResolveCustomerRequest *req,
+                           const struct s_identity *id, const struct customers_tenant *tenant,
+                           const char *customer_id)
+{
+    Crm__Customer *old = NULL, *c = NULL, *stored = NULL;
+    struct s_changes ch = {0};
+    char **group_ids = NULL;
+    size_t n_groups = 0;
+    cm_err_t err = customers_store_get(call->db, TENANT(call), customer_id, true, &old);
+    if (err || !old) {
+        cm_call_db_fail(call, err ? err : CM_ERR_INTERNAL, "could not read the matched customer");
+        goto out;
+    }
+    c = (Crm__Customer *)cm_pb_clone(&old->base);
+    bool links = false;
+    if (!s_has_external(c, req->system, req->external_id) &&
+        c->n_external_ids < CUSTOMERS_EXTERNAL_IDS_MAX) {
+        s_add_external(c, req->system, req->external_id);
+        links = true;
+    }
+    if (!c->first_name[0] && req->first_name[0])
+        cm_pb_set_str(&c->first_name, req->first_name);
+    if (!c->last_name[0] && req->last_name[0])
+        cm_pb_set_str(&c->last_name, req->last_name);
+    if (!c->email[0] && id->email[0]) {
+        char other[CUSTOMERS_ID_SIZE];
+        err = customers_store_find_email(call->db, TENANT(call), id->email_key, c->id, other);
+        if (err) {
+            cm_call_db_fail(call, err, "could not check e-mail");
+            goto out;
+        }
+        if (!other[0])
+            cm_pb_set_str(&c->email, id->email);
+    }
+    if (!c->phone[0] && id->phone[0])
+        cm_pb_set_str(&c->phone, id->phone);
+    Crm__AccountStatus st =
+        c->account ? c->account->status : CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_NONE;
+    if (req->signed_up && st != CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_ACTIVE &&
+        st != CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_DISABLED)
+        s_set_account(c, CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_ACTIVE);
+    s_changes_compute(&ch, old, c);
+    if (ch.n == 0)
+        goto out;
+    customers_check(call, c, old, tenant, cm_now_ms());
+    if (cm_call_failed(call))
+        goto out;
+    if (links && c->n_groups) {
+        long missing = -1;
+        group_ids = cm_calloc(c->n_groups, sizeof *group_ids);
+        n_groups = c->n_groups;
+        err = customers_store_group_ids(call->db, TENANT(call), c->groups, c->n_groups, group_ids,
+                                        &missing);
+        if (err || missing >= 0) {
+            cm_call_db_fail(call, err ? err : CM_ERR_INTERNAL, "could not resolve groups");
+            goto out;
+        }
+    }
+    err = customers_store_update(call->db, TENANT(call), c, group_ids, n_groups, links);
+    if (err) {
+        cm_call_db_fail(call, err, "could not update customer");
+        goto out;
+    }
+    err = customers_store_get(call->db, TENANT(call), customer_id, false, &stored);
+    if (err || !stored) {
+        cm_call_db_fail(call, err ? err : CM_ERR_INTERNAL, "could not read customer");
+        goto out;
+    }
+    static const char *const types[] = {"customer.updated", NULL};
+    if (s_record(call, customer_id, "updated", types, stored, &ch))
+        cm_log_info("intake matched customer %s and updated %zu fields", customer_id, ch.n);
+out:
+    if (ch.json)
+        s_changes_release(&ch);
+    if (group_ids)
+        for (size_t i = 0; i < n_groups; i++)
+            free(group_ids[i]);
+    free(group_ids);
+    if (old)
+        crm__customer__free_unpacked(old, NULL);
+    if (c)
+        crm__customer__free_unpacked(c, NULL);
+    if (stored)
+        crm__customer__free_unpacked(stored, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Not found: register                                                      */
+
+static void s_register(struct cm_call *call, const Crm__ResolveCustomerRequest *req,
+                       const struct s_identity *id, const struct customers_tenant *tenant,
+                       char *out_id)
+{
+    Crm__Customer *c = (Crm__Customer *)cm_pb_new(&crm__customer__descriptor);
+    Crm__Customer *stored = NULL;
+    struct s_changes ch = {0};
+    cm_pb_set_str(&c->first_name, req->first_name);
+    cm_pb_set_str(&c->last_name, req->last_name);
+    cm_pb_set_str(&c->email, id->email);
+    cm_pb_set_str(&c->phone, id->phone);
+    if (!req->first_name[0] && !req->last_name[0]) {
+        /* Someone must be named on the card: the address or number we know. */
+        char local[CUSTOMERS_EMAIL_SIZE];
+        snprintf(local, sizeof local, "%s", id->email);
+        char *at = strchr(local, '@');
+        if (at)
+            *at = '\0';
+        cm_pb_set_str(&c->first_name, local[0] ? local : id->phone[0] ? id->phone : "");
+        if (!c->first_name[0]) {
+            char *name = cm_strfmt("%s %s", req->system, req->external_id);
+            char cut[CUSTOMERS_NAME_MAX + 1];
+            snprintf(cut, sizeof cut, "%s", name);
+            cm_pb_set_str(&c->first_name, cut);
+            free(name);
+        }
+    }
+    c->source = req->source != CRM__SOURCE__SOURCE_UNSPECIFIED ? req->source
+                : !strcmp(req->system, "store")                ? CRM__SOURCE__SOURCE_STORE
+                                                               : CRM__SOURCE__SOURCE_BOOKING;
+    s_set_account(c, req->signed_up ? CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_ACTIVE
+                                    : CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_INVITED);
+    s_add_external(c, req->system, req->external_id);
+    customers_check(call, c, NULL, tenant, cm_now_ms());
+    if (cm_call_failed(call))
+        goto out;
+    char cid[CUSTOMERS_ID_SIZE];
+    cm_uuid(cid);
+    cm_pb_set_str(&c->id, cid);
+    cm_err_t err = customers_store_insert(call->db, TENANT(call), cid, c, NULL, 0);
+    if (err) {
+        /* CM_ERR_CONFLICT: someone registered the same person in between
+         * (outside the locks, e.g. CreateCustomer); cm_svc runs us again. */
+        cm_call_db_fail(call, err, "could not register customer");
+        goto out;
+    }
+    err = customers_store_get(call->db, TENANT(call), cid, false, &stored);
+    if (err || !stored) {
+        cm_call_db_fail(call, err ? err : CM_ERR_INTERNAL, "could not read customer");
+        goto out;
+    }
+    s_changes_compute(&ch, NULL, stored);
+    static const char *const types[] = {"customer.created", "customer.registered", NULL};
+    if (!s_record(call, cid, "created", types, stored, &ch))
+        goto out;
+    snprintf(out_id, CUSTOMERS_ID_SIZE, "%s", cid);
+    cm_log_info("intake registered customer %s", cid);
+out:
+    if (ch.json)
+        s_changes_release(&ch);
+    crm__customer__free_unpacked(c, NULL);
+    if (stored)
+        crm__customer__free_unpacked(stored, NULL);
+}
+
+void customers_resolve(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
+{
+    const Crm__ResolveCustomerRequest *req = (const Crm__ResolveCustomerRequest *)msg;
+    struct customers_tenant tenant = {0};
+    struct s_identity id;
+    char found[CUSTOMERS_ID_SIZE] = "";
+    const char *how = "created";
+
+    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
+        goto out;
+    }
+    cm_err_t err = customers_store_tenant(call->db, TENANT(call), &tenant);
+    if (err) {
+        if (err == CM_ERR_NOT_FOUND)
+            cm_call_fail(call, CM_ERR_PERMISSION, "unknown tenant");
+        else
+            cm_call_db_fail(call, err, "could not read tenant settings");
+        goto out;
+    }
+    s_identity(call, req, &tenant, &id);
+    if (cm_call_failed(call) || !s_lock(call, req, &id) || !s_find(call, req, &id, found, &how))
+        goto out;
+    /* Automatic registration never fails on the business's required fields:
+     * a booking is not refused for a missing birth date. */
+    for (size_t i = 0; i < tenant.n_required; i++)
+        free(tenant.required_fields[i]);
+    free(tenant.required_fields);
+    tenant.required_fields = NULL;
+    tenant.n_required = 0;
+    bool created = !found[0];
+    if (created) {
+        how = "created";
+        s_register(call, req, &id, &tenant, found);
+    } else {
+        s_update_match(call, req, &id, &tenant, found);
+    }
+    if (cm_call_failed(call))
+        goto out;
+    Crm__ResolveCustomerResponse *r =
+        (Crm__ResolveCustomerResponse *)cm_pb_new(&crm__resolve_customer_response__descriptor);
+    cm_pb_set_str(&r->customer_id, found);
+    r->created = created;
+    cm_pb_set_str(&r->matched_by, how);
+    *resp = &r->base;
+out:
+    customers_tenant_release(&tenant);
+}

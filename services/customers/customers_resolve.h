@@ -1,0 +1,20 @@
+/* Identity resolution for events from outside systems (the notes service's
+ * intake): which customer does the booking system's or the store's record
+ * mean? */
+#ifndef CUSTOMERS_RESOLVE_H
+#define CUSTOMERS_RESOLVE_H
+
+#include "cm_svc.h"
+
+/* customers.ResolveCustomer, a write. Finds the customer by the system's own
+ * id, else by the case-folded e-mail, else by the phone normalised to E.164
+ * with the tenant's default country; attaches the external id and fills empty
+ * fields of a match (never overwriting what is there; a sign-up activates an
+ * account that is not disabled); else registers a new customer (source from
+ * the request, account INVITED, or ACTIVE on sign-up) and writes
+ * customer.created and customer.registered to the outbox. Race-free: identity
+ * keys are locked for the transaction, and a unique violation makes cm_svc
+ * run the call again, which then finds the winner. */
+void customers_resolve(struct cm_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+
+#endif

@@ -1,0 +1,180 @@
+// Tasks as the card and the Tasks page show them: one item (tick done, edit,
+// delete) and the add/edit form (title, description, due date and time in the
+// reader's time zone, assignee). The API: POST /v1/customers/{id}/tasks (or
+// /v1/tasks), PATCH and DELETE /v1/tasks/{id} with If-Match.
+
+import { newRequestKey, request, seg } from "./api.js";
+import { confirmDialog, field, h, newId, replace, toast } from "./dom.js";
+import { counter, clearErrors, showErrors } from "./forms.js";
+import { due, fromLocalInput, toLocalInput, when } from "./format.js";
+
+export const TITLE_MAX = 200;
+export const DESCRIPTION_MAX = 10000;
+
+/** Who a StaffMember is, for people. */
+export function staffName(m) {
+  return (m && (m.name || m.id)) || "";
+}
+
+/**
+ * The add/edit form of a task. task: the task to edit, or null to add one
+ * (for customerId when given). onSaved(task) after a save, onCancel() for
+ * Cancel (the form is then the caller's to remove). Returns the <form>.
+ */
+export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
+  const uid = newId("task");
+  const title = h("input", { type: "text", id: `${uid}-title`, class: "task-title-input", maxlength: TITLE_MAX, autocomplete: "off" });
+  const description = h("textarea", { id: `${uid}-description`, class: "task-description-input", rows: 3 });
+  const dueInput = h("input", { type: "datetime-local", id: `${uid}-due`, class: "task-due-input" });
+  const assignee = h("input", { type: "text", id: `${uid}-assignee`, class: "task-assignee-input", autocomplete: "off", placeholder: "me" });
+  if (task) {
+    title.value = task.title || "";
+    description.value = task.description || "";
+    dueInput.value = toLocalInput(task.dueAt);
+    assignee.value = (task.assignee && task.assignee.id) || "";
+  }
+  const fields = {
+    title: field({ label: "Title", input: title, required: true }),
+    description: field({ label: "Description", input: description }),
+    dueAt: field({ label: "Due", input: dueInput, hint: "In your time zone; leave empty for no due date." }),
+    assignee: field({ label: "Assigned to", input: assignee, hint: "A staff member's id; empty: you." }),
+  };
+  const desc = counter(description, DESCRIPTION_MAX);
+  fields.description.row.append(desc.el);
+  const summary = h("div", { class: "form-summary" });
+  const save = h("button", { type: "submit", class: "btn btn-primary task-save" }, task ? "Save task" : "Add task");
+  const cancel = h("button", { type: "button", class: "btn task-cancel" }, "Cancel");
+  cancel.addEventListener("click", () => onCancel && onCancel());
+  const form = h("form", { class: "task-form", novalidate: true, "aria-label": task ? "Edit the task" : "Add a task" },
+    summary,
+    h("div", { class: "grid" }, fields.title.row, fields.dueAt.row, fields.description.row, fields.assignee.row),
+    h("div", { class: "form-actions-inline" }, save, cancel));
+  fields.description.row.classList.add("field-wide");
+  form.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && onCancel) {
+      ev.preventDefault();
+      onCancel();
+    }
+  });
+  const createKey = newRequestKey();
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErrors(fields, summary);
+    const body = {};
+    const dueValue = fromLocalInput(dueInput.value);
+    const who = assignee.value.trim();
+    if (task) {
+      // Only what changed, so a concurrent edit of another field stays.
+      if (title.value.trim() !== (task.title || "")) body.title = title.value.trim();
+      if (description.value !== (task.description || "")) body.description = description.value;
+      if (dueInput.value !== toLocalInput(task.dueAt)) body.dueAt = dueValue;
+      if (who !== ((task.assignee && task.assignee.id) || "")) body.assignee = { id: who || "me" };
+      if (!Object.keys(body).length) {
+        onSaved && onSaved(task);
+        return;
+      }
+    } else {
+      body.title = title.value.trim();
+      if (description.value) body.description = description.value;
+      if (dueValue) body.dueAt = dueValue;
+      if (who) body.assignee = { id: who };
+    }
+    save.disabled = true;
+    try {
+      let saved;
+      if (task) {
+        saved = (await request("PATCH", `/v1/tasks/${seg(task.id)}`, {
+          body, headers: { "If-Match": `"${task.etag}"` },
+        })).data;
+      } else {
+        const path = customerId ? `/v1/customers/${seg(customerId)}/tasks` : "/v1/tasks";
+        saved = (await request("POST", path, { body, headers: { "Idempotency-Key": createKey } })).data;
+      }
+      toast(task ? "Task saved." : "Task added.");
+      onSaved && onSaved(saved);
+    } catch (e) {
+      if (e.status === 412) {
+        replace(summary, h("div", { class: "banner banner-error", role: "alert" },
+          h("p", {}, "Someone changed this task meanwhile, so your change was not saved. Cancel to see their version.")));
+      } else {
+        showErrors(e, fields, summary);
+      }
+    } finally {
+      save.disabled = false;
+    }
+  });
+  setTimeout(() => title.focus(), 0);
+  return form;
+}
+
+/**
+ * One task: a done checkbox, title, due (overdue marked), assignee, the
+ * customer (showCustomer), description, and Edit/Delete. onChange() after any
+ * change (the caller reloads). Returns an <li>.
+ */
+export function taskItem(t, { showCustomer = false, onChange } = {}) {
+  const uid = newId("t");
+  const box = h("input", { type: "checkbox", id: `${uid}-done`, class: "task-done", checked: Boolean(t.done) });
+  const titleId = `${uid}-title`;
+  box.setAttribute("aria-labelledby", titleId);
+  box.setAttribute("aria-describedby", `${uid}-meta`);
+  const li = h("li", { class: `task${t.done ? " task-is-done" : ""}${t.overdue ? " task-overdue" : ""}`, dataset: { id: t.id } });
+  box.addEventListener("change", async () => {
+    box.disabled = true;
+    try {
+      await request("PATCH", `/v1/tasks/${seg(t.id)}`, { body: { done: box.checked }, headers: { "If-Match": `"${t.etag}"` } });
+      toast(box.checked ? `Done: ${t.title}` : `Open again: ${t.title}`);
+      onChange && onChange();
+    } catch (e) {
+      box.checked = !box.checked;
+      box.disabled = false;
+      toast(e.status === 412 ? "Someone changed this task meanwhile; it was reloaded." : e.message, "error");
+      if (e.status === 412 && onChange) onChange();
+    }
+  });
+  const edit = h("button", { type: "button", class: "btn btn-small task-edit", "aria-label": `Edit task ${t.title}` }, "Edit");
+  const del = h("button", { type: "button", class: "btn btn-small btn-danger-quiet task-delete", "aria-label": `Delete task ${t.title}` }, "Delete");
+  const meta = [];
+  if (t.dueAt) {
+    meta.push(h("span", { class: t.overdue ? "task-due overdue" : "task-due" },
+      t.overdue ? h("strong", {}, "Overdue: ") : "Due ", h("time", { datetime: t.dueAt }, due(t.dueAt))));
+  } else {
+    meta.push(h("span", { class: "task-due muted" }, "No due date"));
+  }
+  if (staffName(t.assignee)) meta.push(h("span", { class: "task-assignee" }, `for ${staffName(t.assignee)}`));
+  if (t.done && t.doneAt) meta.push(h("span", {}, `done ${when(t.doneAt)}`));
+  if (showCustomer && t.customerId) {
+    meta.push(h("a", { class: "task-customer", href: `#/customers/${encodeURIComponent(t.customerId)}` }, t.customerName || "the customer"));
+  }
+  const view = () => replace(li,
+    h("div", { class: "task-row" },
+      box,
+      h("div", { class: "task-main" },
+        h("span", { class: "task-title", id: titleId }, t.title),
+        h("div", { class: "task-meta small", id: `${uid}-meta` }, meta.map((m, i) => (i ? [" · ", m] : m))),
+        t.description ? h("p", { class: "task-description note small" }, t.description) : null),
+      h("div", { class: "task-actions" }, edit, del)));
+  edit.addEventListener("click", () => {
+    replace(li, taskForm({
+      task: t,
+      onSaved: () => onChange && onChange(),
+      onCancel: () => {
+        view();
+        edit.focus();
+      },
+    }));
+  });
+  del.addEventListener("click", async () => {
+    const ok = await confirmDialog({ title: "Delete this task?", message: `“${t.title}” will be deleted.` });
+    if (!ok) return;
+    try {
+      await request("DELETE", `/v1/tasks/${seg(t.id)}`, { headers: { "If-Match": `"${t.etag}"` } });
+      toast("Task deleted.");
+      onChange && onChange();
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  });
+  view();
+  return li;
+}

@@ -1,0 +1,227 @@
+// The Tasks page (#/tasks): tasks across customers, by due date, overdue
+// ones marked; filters mine/everyone's, open/done/all, overdue only (kept in
+// the URL: #/tasks?who=all&status=done&overdue=1); tick done, edit, delete,
+// a link to each task's customer; and "Subscribe in your calendar": a secret
+// iCalendar address (POST /v1/taskFeeds) to copy into a calendar app.
+
+import { get, request, seg } from "../api.js";
+import { banner, confirmDialog, h, replace, select, setTitle, toast } from "../dom.js";
+import { counted, when } from "../format.js";
+import { taskForm, taskItem } from "../taskkit.js";
+
+const PAGE_SIZE = 50;
+
+function readQuery(q) {
+  return {
+    who: q.get("who") === "all" ? "all" : "me",
+    status: ["done", "all"].includes(q.get("status")) ? q.get("status") : "open",
+    overdue: q.get("overdue") === "1",
+  };
+}
+
+function queryString(s) {
+  const q = new URLSearchParams();
+  if (s.who !== "me") q.set("who", s.who);
+  if (s.status !== "open") q.set("status", s.status);
+  if (s.overdue) q.set("overdue", "1");
+  return q.toString();
+}
+
+export async function renderTasks(view, ctx) {
+  setTitle("Tasks");
+  const s = readQuery(ctx.query);
+  const heading = h("h1", {}, s.who === "me" ? "My tasks" : "Tasks");
+  const total = h("p", { class: "total", id: "tasks-total", "aria-live": "polite" });
+  const newBtn = h("button", { type: "button", class: "btn btn-primary", id: "task-new" }, "New task");
+
+  const whoSel = select([["me", "Mine"], ["all", "Everyone's"]], s.who, { id: "tasks-who" });
+  const statusSel = select([["open", "Open"], ["done", "Done"], ["all", "Open and done"]], s.status, { id: "tasks-status" });
+  const overdueBox = h("input", { type: "checkbox", id: "tasks-overdue", checked: s.overdue, disabled: s.status === "done" });
+  const filterField = (label, el) => h("div", { class: "filter" }, h("label", { for: el.id }, label), el);
+  const filters = h("form", { class: "filters", "aria-label": "Filter tasks", onsubmit: (e) => e.preventDefault() },
+    filterField("Whose", whoSel), filterField("Status", statusSel),
+    h("div", { class: "filter filter-end" }, h("label", { class: "check-row inline", for: "tasks-overdue" }, overdueBox, " Overdue only")));
+  const apply = () => {
+    const text = queryString(s);
+    ctx.navigate(text ? `/tasks?${text}` : "/tasks", { replace: true });
+  };
+  whoSel.addEventListener("change", () => {
+    s.who = whoSel.value;
+    apply();
+  });
+  statusSel.addEventListener("change", () => {
+    s.status = statusSel.value;
+    if (s.status === "done") s.overdue = false;
+    apply();
+  });
+  overdueBox.addEventListener("change", () => {
+    s.overdue = overdueBox.checked;
+    apply();
+  });
+
+  const list = h("ul", { class: "tasks tasks-page", id: "task-list", "aria-labelledby": "tasks-list-title" });
+  const message = h("div");
+  const more = h("button", { type: "button", class: "btn", id: "tasks-more", hidden: true }, "Load more");
+  const formSlot = h("div");
+  newBtn.addEventListener("click", () => {
+    newBtn.disabled = true;
+    const close = () => {
+      replace(formSlot);
+      newBtn.disabled = false;
+      newBtn.focus();
+    };
+    replace(formSlot, h("section", { class: "card", "aria-label": "New task" }, h("h2", {}, "New task"),
+      taskForm({ onSaved: () => { close(); load(); }, onCancel: close })));
+  });
+
+  replace(view,
+    h("div", { class: "view-head" }, h("div", {}, heading, total), h("div", { class: "view-actions" }, newBtn)),
+    filters, formSlot, message,
+    h("section", { class: "card", "aria-labelledby": "tasks-list-title" },
+      h("h2", { id: "tasks-list-title", class: "sr-only" }, "Tasks by due date"), list, more),
+    calendarSection());
+
+  let token = "";
+  let pages = 1;
+  let seq = 0;
+  // Every page up to the last one shown, so ticking one off keeps the place.
+  async function load(extra = false) {
+    if (extra) pages += 1;
+    seq += 1;
+    const mine = seq;
+    more.disabled = true;
+    const tasks = [];
+    token = "";
+    try {
+      for (let i = 0; i < pages; i++) {
+        const { data } = await get("/v1/tasks", {
+          pageSize: PAGE_SIZE,
+          pageToken: token,
+          assignee: s.who === "me" ? "me" : "",
+          done: s.status === "open" ? "false" : s.status === "done" ? "true" : "",
+          overdue: s.overdue ? "true" : "",
+        });
+        tasks.push(...(data.tasks || []));
+        token = data.nextPageToken || "";
+        if (!token) break;
+      }
+    } catch (e) {
+      if (mine !== seq || !ctx.live()) return;
+      replace(message, banner("error", `The tasks could not be loaded: ${e.message}`,
+        h("button", { type: "button", class: "btn", onclick: () => load() }, "Try again")));
+      more.disabled = false;
+      return;
+    }
+    if (mine !== seq || !ctx.live()) return;
+    replace(message);
+    const focusedId = list.contains(document.activeElement) ? document.activeElement.closest("li[data-id]")?.dataset.id : "";
+    replace(list, tasks.map((t) => taskItem(t, { showCustomer: true, onChange: () => load() })));
+    if (!tasks.length) {
+      list.append(h("li", { class: "muted empty-task" },
+        s.overdue ? "Nothing overdue." : s.status === "done" ? "No done tasks." : "No open tasks."));
+    }
+    const overdue = tasks.filter((t) => t.overdue).length;
+    total.textContent = `${counted(tasks.length, "task", "tasks")}${token ? " so far" : ""}${overdue && !s.overdue ? `, ${overdue} overdue` : ""}`;
+    more.hidden = !token;
+    more.disabled = false;
+    if (focusedId) {
+      const again = list.querySelector(`li[data-id="${CSS.escape(focusedId)}"] .task-done`);
+      if (again) again.focus();
+    }
+  }
+  more.addEventListener("click", () => load(true));
+  await load();
+}
+
+/** "Subscribe in your calendar": create, show and copy a feed address; list and stop feeds. */
+function calendarSection() {
+  const kind = select([["event", "As events (most calendar apps)"], ["todo", "As to-dos (apps with task lists)"]], "event", { id: "feed-component" });
+  const create = h("button", { type: "button", class: "btn btn-primary", id: "feed-create" }, "Create a calendar address");
+  const result = h("div", { id: "feed-result" });
+  const feeds = h("ul", { class: "feeds", id: "feeds" });
+  const section = h("section", { class: "card calendar-card", "aria-labelledby": "calendar-title", id: "calendar" },
+    h("h2", { id: "calendar-title" }, "Subscribe in your calendar"),
+    h("p", {}, "Your calendar app (Google Calendar, Outlook, Apple Calendar, Thunderbird) can show your tasks and keep them up to date. "
+      + "Create a private address, then add it in the app as a calendar “from URL” or “subscription”."),
+    h("p", { class: "muted small" }, "Anyone who has the address can read your tasks' titles and due times: keep it to yourself, "
+      + "and stop it below if it gets out. Tools that can send your API key can also read ", h("code", {}, "/v1/tasks.ics"), " directly."),
+    h("div", { class: "feed-create-row" }, h("label", { for: "feed-component", class: "sr-only" }, "Show tasks"), kind, create),
+    result,
+    h("h3", {}, "Your calendar addresses"),
+    feeds);
+
+  async function loadFeeds() {
+    let data;
+    try {
+      data = (await get("/v1/taskFeeds")).data || {};
+    } catch (e) {
+      replace(feeds, h("li", {}, banner("error", `The calendar addresses could not be loaded: ${e.message}`)));
+      return;
+    }
+    const items = data.feeds || [];
+    replace(feeds, items.map((f) => {
+      const stop = h("button", { type: "button", class: "btn btn-small btn-danger-quiet feed-delete" }, "Stop");
+      stop.setAttribute("aria-label", `Stop the calendar address made ${when(f.createdAt)}`);
+      stop.addEventListener("click", async () => {
+        const ok = await confirmDialog({ title: "Stop this calendar address?", message: "Calendars subscribed to it stop getting your tasks.", confirmLabel: "Stop" });
+        if (!ok) return;
+        try {
+          await request("DELETE", `/v1/taskFeeds/${seg(f.id)}`);
+          toast("The calendar address was stopped.");
+          loadFeeds();
+        } catch (e) {
+          toast(e.message, "error");
+        }
+      });
+      return h("li", { dataset: { id: f.id } },
+        h("span", {}, `Made ${when(f.createdAt)}`, f.component === "todo" ? " · to-dos" : " · events"),
+        " ", stop);
+    }));
+    if (!items.length) feeds.append(h("li", { class: "muted" }, "None yet."));
+  }
+
+  create.addEventListener("click", async () => {
+    create.disabled = true;
+    try {
+      const { data } = await request("POST", "/v1/taskFeeds", { body: { component: kind.value, baseUrl: location.origin } });
+      const url = new URL(data.path || `/v1/feeds/tasks.ics?token=${encodeURIComponent(data.token)}`, location.origin).href;
+      const input = h("input", { type: "text", id: "feed-url", readonly: true, class: "mono", value: url, "aria-describedby": "feed-url-hint" });
+      const copy = h("button", { type: "button", class: "btn", id: "feed-copy" }, "Copy");
+      copy.addEventListener("click", () => copyText(input));
+      input.addEventListener("focus", () => input.select());
+      const webcal = url.replace(/^https?:/, "webcal:");
+      replace(result, h("div", { class: "banner banner-ok", role: "status" },
+        h("p", {}, h("label", { for: "feed-url" }, "Your calendar address")),
+        h("div", { class: "copy-row" }, input, copy),
+        h("p", { class: "small", id: "feed-url-hint" }, "Shown only now: copy it into your calendar app. ",
+          h("a", { href: webcal }, "Open it in your calendar app"), ".")));
+      input.focus();
+      loadFeeds();
+    } catch (e) {
+      replace(result, banner("error", `No calendar address was made: ${e.message}`));
+    } finally {
+      create.disabled = false;
+    }
+  });
+  loadFeeds();
+  return section;
+}
+
+async function copyText(input) {
+  input.focus();
+  input.select();
+  try {
+    await navigator.clipboard.writeText(input.value);
+    toast("Copied.");
+    return;
+  } catch {
+    // No clipboard permission (or no secure context): the selection way.
+  }
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch {
+    ok = false;
+  }
+  toast(ok ? "Copied." : "Press Ctrl+C (⌘C) to copy the selected address.", ok ? "ok" : "error");
+}

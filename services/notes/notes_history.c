@@ -1,0 +1,543 @@
+/* Timeline, summary and intake: the handlers, the method table, and the
+ * service hooks that follow the customers stream into the timeline.
+ *
+ * The state lives here rather than in struct notes_history_cfg: one notes
+ * process serves one service, and the hooks are the only way in. */
+#include "notes_handlers.h"
+#include "notes_history_store.h"
+#include "notes_intake.h"
+#include "cm_events.h"
+#include "cm_log.h"
+#include "cm_mdp.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+#include "customers.pb-c.h"
+#include "history.pb-c.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#define TENANT(call) ((call)->hdr->tenant_id)
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 200
+/* How long the intake waits for customers.ResolveCustomer: under the
+ * broker's 3 s worker liveness, since the worker does not heartbeat while it
+ * waits. */
+#define RESOLVE_TIMEOUT_MS 2500
+/* Time the tick may spend applying customer events before it serves requests again. */
+#define FOLLOW_BUDGET_MS 200
+#define CUSTOMERS_STREAM "customers"
+
+static struct {
+    const struct notes_history_cfg *cfg; // borrowed (main)
+    cm_mdp_client_t *client;             // owned: calls to customers
+    cm_events_sub_t *sub;                // owned: the customers stream, while we lead
+    bool with_notes;                     // notes.notes exists (010_notes.sql)
+    bool with_tasks;
+    int64_t next_lead_try_ms;
+    int64_t next_expiry_ms;
+} s_st;
+
+/* ---------------------------------------------------------------------- */
+/* Intake                                                                  */
+
+static bool s_can_write(struct cm_call *call)
+{
+    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
+        return false;
+    }
+    return true;
+}
+
+static cm_err_t s_err_of_status(int status)
+{
+    switch (status) {
+    case CRM__STATUS__STATUS_INVALID_ARGUMENT:
+        return CM_ERR_INVALID;
+    case CRM__STATUS__STATUS_NOT_FOUND:
+        return CM_ERR_NOT_FOUND;
+    case CRM__STATUS__STATUS_ALREADY_EXISTS:
+        return CM_ERR_CONFLICT;
+    case CRM__STATUS__STATUS_FAILED_PRECONDITION:
+        return CM_ERR_PRECONDITION;
+    case CRM__STATUS__STATUS_PERMISSION_DENIED:
+    case CRM__STATUS__STATUS_UNAUTHENTICATED:
+        return CM_ERR_PERMISSION;
+    case CRM__STATUS__STATUS_DEADLINE_EXCEEDED:
+    case CRM__STATUS__STATUS_UNAVAILABLE:
+    case CRM__STATUS__STATUS_RESOURCE_EXHAUSTED:
+        return CM_ERR_UNAVAILABLE;
+    default:
+        return CM_ERR_INTERNAL;
+    }
+}
+
+/* A field of ResolveCustomerRequest as the event names it. */
+static void s_event_field(const char *field, char *out, size_t size)
+{
+    if (!strcmp(field, "system"))
+        snprintf(out, size, "source");
+    else
+        snprintf(out, size, "customer.%s", field);
+}
+
+/* Asks customers which customer the event's record means (or registers one).
+ * Writes its id into cid. */
+static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
+                      enum notes_intake_family fam, char *cid)
+{
+    const Crm__IntakeCustomer *c = ev->customer;
+    Crm__ResolveCustomerRequest r = CRM__RESOLVE_CUSTOMER_REQUEST__INIT;
+    r.system = ev->source;
+    r.external_id = c->external_id;
+    r.first_name = c->first_name;
+    r.last_name = c->last_name;
+    r.email = c->email;
+    r.phone = c->phone;
+    r.signed_up = fam == NOTES_INTAKE_SIGNUP;
+    bool store =
+        fam == NOTES_INTAKE_ORDER || (fam != NOTES_INTAKE_BOOKING && !strcmp(ev->source, "store"));
+    r.source = store ? CRM__SOURCE__SOURCE_STORE : CRM__SOURCE__SOURCE_BOOKING;
+    if (fam == NOTES_INTAKE_MESSAGE || (fam == NOTES_INTAKE_SIGNUP && strcmp(ev->source, "store") &&
+                                        strcmp(ev->source, "booking")))
+        r.source = CRM__SOURCE__SOURCE_API;
+
+    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+    h.tenant_id = call->hdr->tenant_id;
+    h.principal = call->hdr->principal;
+    h.method = "customers.ResolveCustomer";
+    h.channel = r.source == CRM__SOURCE__SOURCE_STORE     ? "store"
+                : r.source == CRM__SOURCE__SOURCE_BOOKING ? "booking"
+                                                          : "api";
+    int64_t timeout = RESOLVE_TIMEOUT_MS;
+    if (call->hdr->deadline_unix_ms) {
+        int64_t left = call->hdr->deadline_unix_ms - cm_now_ms() - 50;
+        if (left < timeout)
+            timeout = left;
+    }
+    if (timeout <= 0) {
+        cm_call_fail(call, CM_ERR_TIMEOUT, "deadline passed before the customer was resolved");
+        return false;
+    }
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err =
+        cm_svc_call(s_st.client, "customers", &h, &r.base,
+                    &crm__resolve_customer_response__descriptor, (int)timeout, &rh, &resp);
+    bool ok = false;
+    if (err) {
+        cm_log_warn("customers.ResolveCustomer: %s", cm_err_name(err));
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer in time; retry");
+    } else if (rh->status == CRM__STATUS__STATUS_INVALID_ARGUMENT && rh->n_details) {
+        for (size_t i = 0; i < rh->n_details; i++) {
+            char f[300];
+            s_event_field(rh->details[i]->field, f, sizeof f);
+            cm_call_violation(call, f, rh->details[i]->reason, "%s: %s", f,
+                              rh->details[i]->description);
+        }
+    } else if (rh->status != CRM__STATUS__STATUS_OK) {
+        cm_call_fail(call, s_err_of_status((int)rh->status), "could not resolve the customer: %s",
+                     rh->message);
+    } else {
+        const Crm__ResolveCustomerResponse *rr = (const Crm__ResolveCustomerResponse *)resp;
+        snprintf(cid, NOTES_ID_SIZE, "%s", rr->customer_id);
+        cm_log_debug("event %s resolved to customer %s by %s", ev->event_id, cid, rr->matched_by);
+        ok = cid[0] != '\0';
+        if (!ok)
+            cm_call_fail(call, CM_ERR_INTERNAL, "customers resolved no customer");
+    }
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return ok;
+}
+
+/* The timeline row of an intake event: {"booking": {...}} and the like. */
+static char *s_intake_details(const Crm__IntakeEvent *ev, enum notes_intake_family fam,
+                              const char **kind)
+{
+    json_t *d = json_object();
+    *kind = "CUSTOMER";
+    if (fam == NOTES_INTAKE_BOOKING) {
+        *kind = "BOOKING";
+        json_object_set_new(d, "booking",
+                            cm_pbjson_encode(&ev->booking->base, CM_PBJSON_OMIT_DEFAULTS));
+    } else if (fam == NOTES_INTAKE_ORDER) {
+        *kind = "ORDER";
+        json_object_set_new(d, "order",
+                            cm_pbjson_encode(&ev->order->base, CM_PBJSON_OMIT_DEFAULTS));
+    } else if (fam == NOTES_INTAKE_MESSAGE) {
+        *kind = "MESSAGE";
+        json_object_set_new(d, "message",
+                            cm_pbjson_encode(&ev->message->base, CM_PBJSON_OMIT_DEFAULTS));
+    }
+    char *s = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    return s;
+}
+
+static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
+{
+    const Crm__IntakeEvent *ev = (const Crm__IntakeEvent *)msg;
+    char cid[NOTES_ID_SIZE] = "";
+    bool claimed = false;
+    int64_t at = 0;
+    char *details = NULL;
+    if (!s_can_write(call) || !notes_intake_check(call, ev))
+        return;
+    if (notes_intake_time(ev->occurred_at, &at))
+        return; /* checked above */
+    enum notes_intake_family fam = notes_intake_family(ev->type);
+    /* The claim comes first: a second delivery stops here (or waits here
+     * until the first one's transaction ends). */
+    cm_err_t err = notes_history_store_claim(call->db, TENANT(call), ev, &claimed, cid);
+    if (err) {
+        cm_call_db_fail(call, err, "could not record the event");
+        return;
+    }
+    if (!claimed) {
+        cm_log_info("duplicate event source=%s", ev->source);
+        goto reply;
+    }
+    if (!s_resolve(call, ev, fam, cid))
+        return;
+    err = notes_history_store_claim_done(call->db, TENANT(call), ev, cid);
+    if (!err && fam == NOTES_INTAKE_BOOKING)
+        err = notes_history_store_booking(call->db, TENANT(call), ev, cid, at);
+    if (!err && fam == NOTES_INTAKE_ORDER)
+        err = notes_history_store_order(call->db, TENANT(call), ev, cid, at);
+    if (!err) {
+        const char *kind;
+        details = s_intake_details(ev, fam, &kind);
+        struct notes_timeline_row row = {.customer_id = cid,
+                                         .at_ms = at,
+                                         .kind = kind,
+                                         .type = ev->type,
+                                         .source = ev->source,
+                                         .event_id = ev->event_id,
+                                         .details = details};
+        err = notes_history_store_timeline_add(call->db, TENANT(call), &row);
+        free(details);
+    }
+    if (err) {
+        cm_call_db_fail(call, err, "could not record the event");
+        return;
+    }
+reply:;
+    Crm__IngestEventResponse *r =
+        (Crm__IngestEventResponse *)cm_pb_new(&crm__ingest_event_response__descriptor);
+    cm_pb_set_str(&r->customer_id, cid);
+    r->duplicate = !claimed;
+    *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Timeline and summary                                                    */
+
+static bool s_uuid(const char *s)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    if (strlen(s) != sizeof shape - 1)
+        return false;
+    for (size_t i = 0; shape[i]; i++) {
+        char c = s[i];
+        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        if (shape[i] == '-' ? c != '-' : !hex)
+            return false;
+    }
+    return true;
+}
+
+/* A page token: "<microseconds>_<entry id>". */
+static bool s_parse_token(const char *tok, int64_t *us, char *id)
+{
+    const char *sep = strchr(tok, '_');
+    if (!sep || sep == tok || sep - tok > 20)
+        return false;
+    char num[24];
+    snprintf(num, sizeof num, "%.*s", (int)(sep - tok), tok);
+    long v;
+    if (cm_parse_long(num, 0, INT64_MAX, &v) || !s_uuid(sep + 1))
+        return false;
+    *us = v;
+    snprintf(id, NOTES_ID_SIZE, "%s", sep + 1);
+    return true;
+}
+
+static void s_list_timeline(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp)
+{
+    const Crm__ListTimelineRequest *req = (const Crm__ListTimelineRequest *)msg;
+    struct notes_timeline_query q = {.customer_id = req->id,
+                                     .limit = req->page_size ? req->page_size : PAGE_DEFAULT,
+                                     .with_notes = s_st.with_notes,
+                                     .with_tasks = s_st.with_tasks};
+    char after_id[NOTES_ID_SIZE], next_id[NOTES_ID_SIZE];
+    char *kinds = NULL;
+    if (!s_uuid(req->id)) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
+        return;
+    }
+    if (req->page_size < 0)
+        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize must be 0..%d", PAGE_MAX);
+    if (q.limit > PAGE_MAX)
+        q.limit = PAGE_MAX;
+    if (req->page_token[0]) {
+        if (s_parse_token(req->page_token, &q.after_us, after_id))
+            q.after_id = after_id;
+        else
+            cm_call_violation(call, "pageToken", "INVALID_FORMAT",
+                              "pageToken is not one this service gave out");
+    }
+    if (req->n_kind) {
+        struct cm_buf_like {
+            char *s;
+            size_t n;
+        } b = {cm_strdup("{"), 1};
+        for (size_t i = 0; i < req->n_kind; i++) {
+            char name[48];
+            if (req->kind[i] == CRM__TIMELINE_KIND__TIMELINE_KIND_UNSPECIFIED ||
+                !cm_pbjson_enum_name(&crm__timeline_kind__descriptor, req->kind[i], name,
+                                     sizeof name)) {
+                cm_call_violation(call, "kind", "INVALID_FORMAT",
+                                  "kind must be CUSTOMER, NOTE, TASK, BOOKING, ORDER, MESSAGE, "
+                                  "CONSENT or IMPORT");
+                break;
+            }
+            char *t = cm_strfmt("%s%s%s", b.s, i ? "," : "", name);
+            free(b.s);
+            b.s = t;
+        }
+        kinds = cm_strfmt("%s}", b.s);
+        free(b.s);
+    }
+    if (cm_call_failed(call)) {
+        free(kinds);
+        return;
+    }
+    q.kinds = kinds;
+    Crm__ListTimelineResponse *r =
+        (Crm__ListTimelineResponse *)cm_pb_new(&crm__list_timeline_response__descriptor);
+    int64_t next_us = 0;
+    cm_err_t err =
+        notes_history_store_timeline_page(call->db, TENANT(call), &q, r, &next_us, next_id);
+    free(kinds);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the timeline");
+        crm__list_timeline_response__free_unpacked(r, NULL);
+        return;
+    }
+    if (next_id[0]) {
+        char *tok = cm_strfmt("%" PRId64 "_%s", next_us, next_id);
+        cm_pb_set_str(&r->next_page_token, tok);
+        free(tok);
+    }
+    *resp = &r->base;
+}
+
+static void s_get_summary(struct cm_call *call, const ProtobufCMessage *msg,
+                          ProtobufCMessage **resp)
+{
+    const Crm__GetSummaryRequest *req = (const Crm__GetSummaryRequest *)msg;
+    if (!s_uuid(req->id)) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
+        return;
+    }
+    Crm__Summary *s = (Crm__Summary *)cm_pb_new(&crm__summary__descriptor);
+    cm_err_t err = notes_history_store_summary(call->db, TENANT(call), req->id, s);
+    if (err) {
+        cm_call_db_fail(call, err, "could not compute the summary");
+        crm__summary__free_unpacked(s, NULL);
+        return;
+    }
+    *resp = &s->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Customer events into the timeline                                       */
+
+static bool s_consent_path(const char *field)
+{
+    return !strncmp(field, "preferences.", 12) && strcmp(field, "preferences.language") != 0;
+}
+
+static cm_err_t s_customer_row(cm_db_t *db, const Crm__Event *ev, const char *cid, const char *kind,
+                               Crm__FieldChange **changes, size_t n, bool consent_only,
+                               bool skip_consent)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        bool consent = s_consent_path(changes[i]->field);
+        if ((consent_only && !consent) || (skip_consent && consent))
+            continue;
+        json_array_append_new(arr, cm_pbjson_encode(&changes[i]->base, CM_PBJSON_OMIT_DEFAULTS));
+    }
+    if (n && json_array_size(arr) == 0) {
+        json_decref(arr);
+        return CM_OK; /* nothing of this kind changed */
+    }
+    json_t *d = json_object();
+    if (json_array_size(arr))
+        json_object_set(d, "changes", arr);
+    json_decref(arr);
+    char *details = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    int64_t at = cm_now_ms();
+    if (notes_intake_time(ev->occurred_at, &at))
+        at = cm_now_ms();
+    struct notes_timeline_row row = {.customer_id = cid,
+                                     .at_ms = at,
+                                     .kind = kind,
+                                     .type = ev->type,
+                                     .source = ev->channel,
+                                     .actor = ev->principal ? ev->principal->name : "",
+                                     .event_id = ev->event_id,
+                                     .details = details};
+    cm_err_t err = notes_history_store_timeline_add(db, ev->tenant_id, &row);
+    free(details);
+    return err;
+}
+
+/* The timeline rows of one customer.* event. */
+static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
+{
+    Crm__CustomerEvent *ce = crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!ce || !ce->customer || !s_uuid(ce->customer->id)) {
+        cm_log_warn("customers event seq=%" PRIu64 " has no customer; skipped", ev->seq);
+        if (ce)
+            crm__customer_event__free_unpacked(ce, NULL);
+        return CM_OK;
+    }
+    const char *cid = ce->customer->id;
+    const char *kind = !strcmp(ev->channel, "import") ? "IMPORT" : "CUSTOMER";
+    cm_err_t err;
+    if (!strcmp(ev->type, "customer.updated")) {
+        err = s_customer_row(db, ev, cid, kind, ce->changes, ce->n_changes, false, true);
+        if (!err)
+            err = s_customer_row(db, ev, cid, "CONSENT", ce->changes, ce->n_changes, true, false);
+    } else if (!strcmp(ev->type, "customer.created")) {
+        err = s_customer_row(db, ev, cid, kind, ce->changes, ce->n_changes, false, false);
+    } else {
+        /* registered, deleted: what happened, not the fields again. */
+        err = s_customer_row(db, ev, cid, "CUSTOMER", NULL, 0, false, false);
+        if (!err && !strcmp(ev->type, "customer.deleted"))
+            err = notes_history_store_erase_customer(db, ev->tenant_id, cid);
+    }
+    crm__customer_event__free_unpacked(ce, NULL);
+    return err;
+}
+
+static int s_apply(void *ud, const Crm__Event *ev)
+{
+    cm_db_t *db = ud;
+    bool advanced = false;
+    cm_err_t err = cm_db_begin(db, ev->tenant_id[0] ? ev->tenant_id : NULL);
+    if (!err)
+        err = notes_history_store_cursor_advance(db, CUSTOMERS_STREAM, ev->seq, &advanced);
+    if (!err && advanced && !strncmp(ev->type, "customer.", 9))
+        err = s_customer_rows(db, ev);
+    if (!err && advanced)
+        err = cm_db_commit(db);
+    if (err) {
+        cm_log_warn("could not apply customers event seq=%" PRIu64 ": %s", ev->seq,
+                    cm_db_error(db));
+        cm_db_rollback(db);
+        return -1;
+    }
+    if (advanced)
+        return 0;
+    cm_db_rollback(db);
+    /* Another copy applied it (it led while our connection was away). */
+    uint64_t cur = 0;
+    if (notes_history_store_cursor_get(db, CUSTOMERS_STREAM, &cur))
+        return -1;
+    return cur >= ev->seq ? 0 : -1;
+}
+
+static void s_follow(cm_svc_t *svc)
+{
+    cm_db_t *db = cm_svc_db(svc);
+    if (!s_st.sub) {
+        int64_t now = cm_mono_ms();
+        if (now < s_st.next_lead_try_ms)
+            return;
+        s_st.next_lead_try_ms = now + 2000;
+        bool leader = false;
+        uint64_t seq = 0;
+        if (cm_db_connect(db) || notes_history_store_try_lead(db, &leader) || !leader ||
+            notes_history_store_cursor_get(db, CUSTOMERS_STREAM, &seq))
+            return;
+        s_st.sub = cm_events_sub_new(cm_svc_zctx(svc), s_st.cfg->events_out_endpoint,
+                                     s_st.cfg->bus_endpoint, CUSTOMERS_STREAM, seq, s_apply, db);
+        if (!s_st.sub)
+            return;
+        cm_log_info("following the customers stream from seq %" PRIu64, seq);
+    }
+    int64_t until = cm_mono_ms() + FOLLOW_BUDGET_MS;
+    while (cm_mono_ms() < until) {
+        if (cm_events_sub_poll(s_st.sub, 0) <= 0)
+            break;
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Hooks and the table                                                     */
+
+void notes_history_start(cm_svc_t *svc, void *user)
+{
+    s_st.cfg = user;
+    s_st.client = cm_mdp_client_new(cm_svc_zctx(svc), s_st.cfg->bus_endpoint);
+    cm_db_t *db = cm_svc_db(svc);
+    if (notes_history_store_table_exists(db, "notes.notes", &s_st.with_notes) ||
+        notes_history_store_table_exists(db, "notes.tasks", &s_st.with_tasks))
+        cm_log_warn("could not look for the notes tables: %s", cm_db_error(db));
+    if (!s_st.with_notes || !s_st.with_tasks)
+        cm_log_warn("timeline without %s%s (table missing)", s_st.with_notes ? "" : "notes ",
+                    s_st.with_tasks ? "" : "tasks");
+}
+
+void notes_history_stop(cm_svc_t *svc, void *user)
+{
+    (void)svc;
+    (void)user;
+    cm_events_sub_destroy(&s_st.sub);
+    cm_mdp_client_destroy(&s_st.client);
+}
+
+void notes_history_after_commit(cm_svc_t *svc, void *user)
+{
+    (void)svc;
+    (void)user;
+}
+
+void notes_history_tick(cm_svc_t *svc, void *user)
+{
+    (void)user;
+    if (s_st.client)
+        s_follow(svc);
+    /* Replies to retried writes are kept for a day (as customers does). */
+    int64_t now = cm_mono_ms();
+    if (now >= s_st.next_expiry_ms) {
+        cm_db_t *db = cm_svc_db(svc);
+        if (cm_db_connect(db) || notes_history_store_idempotency_expire(db, 24))
+            cm_log_warn("could not expire idempotency keys: %s", cm_db_error(db));
+        s_st.next_expiry_ms = now + 3600 * 1000;
+    }
+}
+
+#define M(name, req, resp, fn, flags)                                                              \
+    {                                                                                              \
+        "notes." name, &crm__##req##__descriptor, &crm__##resp##__descriptor, fn, flags            \
+    }
+
+const struct cm_method notes_history_methods[] = {
+    M("IngestEvent", intake_event, ingest_event_response, s_ingest, CM_METHOD_WRITE),
+    M("ListTimeline", list_timeline_request, list_timeline_response, s_list_timeline, 0),
+    M("GetSummary", get_summary_request, summary, s_get_summary, 0),
+};
+const size_t notes_history_n_methods = sizeof notes_history_methods / sizeof *notes_history_methods;

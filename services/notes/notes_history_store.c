@@ -1,0 +1,669 @@
+/* Every SQL statement of the history side of the notes service. */
+#include "notes_history_store.h"
+#include "notes_intake.h"
+#include "cm_log.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+/* A time parameter in milliseconds since the epoch. */
+#define MS(n) "(timestamptz 'epoch' + $" #n "::bigint * interval '1 millisecond')"
+#define EPOCH_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
+
+static int64_t s_int64(const char *s)
+{
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Intake claims                                                           */
+
+cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                   bool *claimed, char *customer_id)
+{
+    const char *p[] = {tenant, ev->source, ev->event_id, ev->type};
+    cm_err_t err;
+    customer_id[0] = '\0';
+    PGresult *res = cm_db_exec(db,
+                               "INSERT INTO notes.intake (tenant_id, source, event_id, type) "
+                               "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1",
+                               4, p, &err);
+    if (!res)
+        return err;
+    *claimed = PQntuples(res) == 1;
+    PQclear(res);
+    if (*claimed)
+        return CM_OK;
+    res = cm_db_exec(db,
+                     "SELECT coalesce(customer_id::text, '') FROM notes.intake "
+                     "WHERE tenant_id = $1 AND source = $2 AND event_id = $3",
+                     3, p, &err);
+    if (!res)
+        return err;
+    if (PQntuples(res) == 1)
+        snprintf(customer_id, NOTES_ID_SIZE, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notes_history_store_claim_done(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                        const char *customer_id)
+{
+    const char *p[] = {tenant, ev->source, ev->event_id, customer_id};
+    return cm_db_run(db,
+                     "UPDATE notes.intake SET customer_id = $4 "
+                     "WHERE tenant_id = $1 AND source = $2 AND event_id = $3",
+                     4, p);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Bookings and orders                                                     */
+
+/* The stored status and the times of an existing row: *found false if none. */
+struct s_state {
+    bool found;
+    char status[16];
+    int64_t status_ms;
+    int64_t details_ms;
+};
+
+static cm_err_t s_state_get(cm_db_t *db, const char *sql, const char *const *p, struct s_state *st)
+{
+    cm_err_t err;
+    memset(st, 0, sizeof *st);
+    PGresult *res = cm_db_exec(db, sql, 3, p, &err);
+    if (!res)
+        return err;
+    if (PQntuples(res) == 1) {
+        st->found = true;
+        snprintf(st->status, sizeof st->status, "%s", PQgetvalue(res, 0, 0));
+        st->status_ms = s_int64(PQgetvalue(res, 0, 1));
+        st->details_ms = s_int64(PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notes_history_store_booking(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                     const char *customer_id, int64_t at_ms)
+{
+    const Crm__IntakeBooking *b = ev->booking;
+    const char *status = notes_intake_status(ev->type);
+    const char *key[] = {tenant, ev->source, b->id};
+    struct s_state st;
+    cm_err_t err = s_state_get(db,
+                               "SELECT status, " EPOCH_MS("status_at") ", " EPOCH_MS(
+                                   "details_at") " FROM notes.bookings WHERE tenant_id = $1 "
+                                                 "AND source = $2 AND booking_id = $3 FOR UPDATE",
+                               key, &st);
+    if (err)
+        return err;
+    int64_t starts = 0, ends = 0;
+    bool has_end = b->ends_at[0] && !notes_intake_time(b->ends_at, &ends);
+    if (notes_intake_time(b->starts_at, &starts))
+        return CM_ERR_INVALID;
+    char at[24], s_ms[24], e_ms[24];
+    snprintf(at, sizeof at, "%" PRId64, at_ms);
+    snprintf(s_ms, sizeof s_ms, "%" PRId64, starts);
+    snprintf(e_ms, sizeof e_ms, "%" PRId64, ends);
+    bool created = !strcmp(ev->type, "booking.created");
+    if (!st.found) {
+        /* A concurrent first event of the same booking makes this a unique
+         * violation: cm_svc runs the request again, which then updates. */
+        const char *p[] = {tenant,
+                           ev->source,
+                           b->id,
+                           customer_id,
+                           b->service,
+                           b->staff,
+                           s_ms,
+                           has_end ? e_ms : NULL,
+                           status,
+                           at,
+                           created ? "t" : "f"};
+        return cm_db_run(db,
+                         "INSERT INTO notes.bookings (tenant_id, source, booking_id, customer_id, "
+                         "service, staff, starts_at, ends_at, status, status_at, details_at, "
+                         "booked_at) VALUES ($1, $2, $3, $4, $5, $6, " MS(7) ", " MS(8) ", $9, " MS(
+                             10) ", " MS(10) ", CASE WHEN $11::bool THEN " MS(10) " END)",
+                         11, p);
+    }
+    bool status_wins = notes_intake_status_wins(false, st.status, st.status_ms, status, at_ms);
+    bool details_win = notes_intake_details_win(st.details_ms, at_ms);
+    const char *p[] = {tenant,
+                       ev->source,
+                       b->id,
+                       customer_id,
+                       b->service,
+                       b->staff,
+                       s_ms,
+                       has_end ? e_ms : NULL,
+                       status,
+                       at,
+                       created ? "t" : "f",
+                       status_wins ? "t" : "f",
+                       details_win ? "t" : "f"};
+    return cm_db_run(
+        db,
+        "UPDATE notes.bookings SET "
+        "status = CASE WHEN $12::bool THEN $9 ELSE status END, "
+        "status_at = CASE WHEN $12::bool THEN " MS(
+            10) " ELSE status_at END, "
+                "customer_id = CASE WHEN $13::bool THEN $4::uuid ELSE customer_id END, "
+                "service = CASE WHEN $13::bool THEN $5 ELSE service END, "
+                "staff = CASE WHEN $13::bool THEN $6 ELSE staff END, "
+                "starts_at = CASE WHEN $13::bool THEN " MS(
+                    7) " ELSE starts_at END, "
+                       "ends_at = CASE WHEN $13::bool THEN " MS(
+                           8) " ELSE ends_at END, "
+                              "details_at = CASE WHEN $13::bool THEN " MS(
+                                  10) " ELSE details_at END, "
+                                      "booked_at = CASE WHEN $11::bool THEN least(booked_at, " MS(
+                                          10) ") ELSE booked_at END "
+                                              "WHERE tenant_id = $1 AND source = $2 AND booking_id "
+                                              "= $3",
+        13, p);
+}
+
+static char *s_items_json(const Crm__IntakeOrder *o)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < o->n_items; i++)
+        json_array_append_new(arr, cm_pbjson_encode(&o->items[i]->base, CM_PBJSON_OMIT_DEFAULTS));
+    char *s = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return s;
+}
+
+cm_err_t notes_history_store_order(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                   const char *customer_id, int64_t at_ms)
+{
+    const Crm__IntakeOrder *o = ev->order;
+    const char *status = notes_intake_status(ev->type);
+    const char *key[] = {tenant, ev->source, o->id};
+    struct s_state st;
+    cm_err_t err = s_state_get(db,
+                               "SELECT status, " EPOCH_MS("status_at") ", " EPOCH_MS(
+                                   "details_at") " FROM notes.orders WHERE tenant_id = $1 "
+                                                 "AND source = $2 AND order_id = $3 FOR UPDATE",
+                               key, &st);
+    if (err)
+        return err;
+    char at[24], total[24], paid[24], refunded[24];
+    snprintf(at, sizeof at, "%" PRId64, at_ms);
+    snprintf(total, sizeof total, "%" PRId64, o->total->amount_minor);
+    bool is_paid = !strcmp(ev->type, "order.paid");
+    bool is_refund = !strcmp(ev->type, "order.refunded");
+    snprintf(paid, sizeof paid, "%" PRId64, is_paid ? o->total->amount_minor : 0);
+    snprintf(refunded, sizeof refunded, "%" PRId64,
+             is_refund ? (o->refund ? o->refund->amount_minor : o->total->amount_minor) : 0);
+    bool placed = !strcmp(ev->type, "order.placed");
+    char *items = s_items_json(o);
+    bool status_wins =
+        !st.found || notes_intake_status_wins(true, st.status, st.status_ms, status, at_ms);
+    bool details_win = !st.found || notes_intake_details_win(st.details_ms, at_ms);
+    const char *p[] = {tenant,
+                       ev->source,
+                       o->id,
+                       customer_id,
+                       status,
+                       at,
+                       total,
+                       o->total->currency,
+                       items,
+                       paid,
+                       refunded,
+                       placed ? "t" : "f",
+                       is_paid ? "t" : "f",
+                       status_wins ? "t" : "f",
+                       details_win ? "t" : "f"};
+    if (!st.found) {
+        err = cm_db_run(db,
+                        "INSERT INTO notes.orders (tenant_id, source, order_id, customer_id, "
+                        "status, status_at, details_at, placed_at, first_seen_at, total_minor, "
+                        "currency, items, paid_minor, refunded_minor) VALUES ($1, $2, $3, $4, "
+                        "$5, " MS(6) ", " MS(6) ", CASE WHEN $12::bool THEN " MS(6) " END, " MS(
+                            6) ", $7, $8, $9::jsonb, $10, $11)",
+                        12, p);
+    } else {
+        /* A payment sets what was paid (a repeated payment event of another id
+         * does not double it); refunds add up, each taken in once. */
+        err = cm_db_run(
+            db,
+            "UPDATE notes.orders SET "
+            "status = CASE WHEN $14::bool THEN $5 ELSE status END, "
+            "status_at = CASE WHEN $14::bool THEN " MS(
+                6) " ELSE status_at END, "
+                   "customer_id = CASE WHEN $15::bool THEN $4::uuid ELSE customer_id END, "
+                   "total_minor = CASE WHEN $15::bool THEN $7::bigint ELSE total_minor END, "
+                   "currency = CASE WHEN $15::bool THEN $8 ELSE currency END, "
+                   "items = CASE WHEN $15::bool AND jsonb_array_length($9::jsonb) > 0 THEN "
+                   "$9::jsonb "
+                   "ELSE items END, "
+                   "details_at = CASE WHEN $15::bool THEN " MS(
+                       6) " ELSE details_at END, "
+                          "placed_at = CASE WHEN $12::bool THEN least(placed_at, " MS(
+                              6) ") ELSE placed_at END, "
+                                 "first_seen_at = least(first_seen_at, " MS(
+                                     6) "), "
+                                        "paid_minor = CASE WHEN $13::bool THEN $10::bigint ELSE "
+                                        "paid_minor END, "
+                                        "refunded_minor = refunded_minor + $11::bigint "
+                                        "WHERE tenant_id = $1 AND source = $2 AND order_id = $3",
+            15, p);
+    }
+    free(items);
+    return err;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Timeline                                                                */
+
+cm_err_t notes_history_store_timeline_add(cm_db_t *db, const char *tenant,
+                                          const struct notes_timeline_row *r)
+{
+    char at[24];
+    snprintf(at, sizeof at, "%" PRId64, r->at_ms);
+    const char *p[] = {tenant,
+                       r->customer_id,
+                       at,
+                       r->kind,
+                       r->type,
+                       r->source ? r->source : "",
+                       r->actor ? r->actor : "",
+                       r->event_id ? r->event_id : "",
+                       r->details ? r->details : "{}"};
+    return cm_db_run(db,
+                     "INSERT INTO notes.timeline (tenant_id, customer_id, occurred_at, kind, type, "
+                     "source, actor, event_id, details) VALUES ($1, $2, " MS(
+                         3) ", $4, $5, $6, $7, $8, $9::jsonb)",
+                     9, p);
+}
+
+/* The branches of the union, each written with the parameters it needs:
+ * $1 tenant, $2 customer, then (when given) the kinds array and the keyset
+ * position. Conditions that do not apply are left out rather than written
+ * as "$n IS NULL OR ...", so that the planner walks each branch's index in
+ * order and stops after the page. */
+struct s_branch_params {
+    int kinds;    // parameter number of the kinds array, 0 when absent
+    int after_us; // parameter numbers of the keyset position, 0 when absent
+    int after_id;
+};
+
+static void s_branch(char *out, size_t size, const char *select, const char *from,
+                     const char *alias, const char *at_col, const char *kind_literal,
+                     const char *extra, const struct s_branch_params *bp)
+{
+    char kinds[128] = "", after[256] = "";
+    if (bp->kinds && kind_literal)
+        snprintf(kinds, sizeof kinds, " AND '%s' = ANY($%d::text[])", kind_literal, bp->kinds);
+    else if (bp->kinds)
+        snprintf(kinds, sizeof kinds, " AND %s.kind = ANY($%d::text[])", alias, bp->kinds);
+    if (bp->after_us)
+        snprintf(after, sizeof after,
+                 " AND (%s.%s, %s.id) < (timestamptz 'epoch' + $%d::bigint * "
+                 "interval '1 microsecond', $%d::uuid)",
+                 alias, at_col, alias, bp->after_us, bp->after_id);
+    snprintf(out, size,
+             "(SELECT %s FROM %s %s WHERE %s.tenant_id = $1 AND %s.customer_id = $2%s%s%s "
+             "ORDER BY %s.%s DESC, %s.id DESC LIMIT $3)",
+             select, from, alias, alias, alias, extra, kinds, after, alias, at_col, alias);
+}
+
+static Crm__TimelineEntry *s_entry_from_row(const PGresult *res, int row)
+{
+    json_t *obj = json_loads(PQgetvalue(res, row, 7), 0, NULL);
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        obj = json_object();
+    }
+    json_object_set_new(obj, "id", json_string(PQgetvalue(res, row, 0)));
+    json_object_set_new(obj, "kind", json_string(PQgetvalue(res, row, 1)));
+    json_object_set_new(obj, "type", json_string(PQgetvalue(res, row, 2)));
+    json_object_set_new(obj, "occurredAt", json_string(PQgetvalue(res, row, 3)));
+    json_object_set_new(obj, "source", json_string(PQgetvalue(res, row, 4)));
+    json_object_set_new(obj, "actor", json_string(PQgetvalue(res, row, 5)));
+    json_object_set_new(obj, "eventId", json_string(PQgetvalue(res, row, 6)));
+    struct cm_pbjson_error perr;
+    Crm__TimelineEntry *e =
+        (Crm__TimelineEntry *)cm_pbjson_decode(&crm__timeline_entry__descriptor, obj, NULL, &perr);
+    json_decref(obj);
+    if (!e) {
+        cm_log_error("timeline row %s does not decode: %s: %s", PQgetvalue(res, row, 0), perr.field,
+                     perr.description);
+        e = (Crm__TimelineEntry *)cm_pb_new(&crm__timeline_entry__descriptor);
+        cm_pb_set_str(&e->id, PQgetvalue(res, row, 0));
+        cm_pb_set_str(&e->type, PQgetvalue(res, row, 2));
+        cm_pb_set_str(&e->occurred_at, PQgetvalue(res, row, 3));
+    }
+    return e;
+}
+
+cm_err_t notes_history_store_timeline_page(cm_db_t *db, const char *tenant,
+                                           const struct notes_timeline_query *q,
+                                           Crm__ListTimelineResponse *resp, int64_t *next_us,
+                                           char *next_id)
+{
+    char after[24], limit[16];
+    snprintf(after, sizeof after, "%" PRId64, q->after_us);
+    snprintf(limit, sizeof limit, "%d", q->limit + 1);
+    const char *p[6] = {tenant, q->customer_id, limit};
+    int n = 3;
+    struct s_branch_params bp = {0};
+    if (q->kinds) {
+        p[n++] = q->kinds;
+        bp.kinds = n;
+    }
+    if (q->after_id) {
+        p[n++] = after;
+        bp.after_us = n;
+        p[n++] = q->after_id;
+        bp.after_id = n;
+    }
+    /* Each branch is a page by itself; the union is sorted and cut again. */
+    char timeline[1024], notes[1536] = "", tasks[1536] = "", done[1536] = "";
+    s_branch(timeline, sizeof timeline,
+             "t.id, t.kind, t.type, t.occurred_at AS at, t.source, t.actor, t.event_id, t.details",
+             "notes.timeline", "t", "occurred_at", NULL, "", &bp);
+    if (q->with_notes)
+        s_branch(notes, sizeof notes,
+                 "n.id, 'NOTE', 'note.created', n.created_at, 'notes', n.author_name, '', "
+                 "jsonb_build_object('note', jsonb_build_object('id', n.id, 'body', n.body, "
+                 "'authorName', n.author_name, 'pinned', n.pinned, 'updatedAt', " TS(
+                     "n.updated_at") "))",
+                 "notes.notes", "n", "created_at", "NOTE", "", &bp);
+    static const char task_select[] =
+        "k.id, 'TASK', '%s', k.%s, 'notes', k.created_by_name, '', jsonb_build_object('task', "
+        "jsonb_build_object('id', k.id, 'title', k.title, 'dueAt', coalesce(" TS(
+            "k.due_at") ", ''), 'assigneeName', k.assignee_name, 'done', k.done))";
+    if (q->with_tasks) {
+        char sel[1024];
+        snprintf(sel, sizeof sel, task_select, "task.created", "created_at");
+        s_branch(tasks, sizeof tasks, sel, "notes.tasks", "k", "created_at", "TASK", "", &bp);
+        snprintf(sel, sizeof sel, task_select, "task.done", "done_at");
+        s_branch(done, sizeof done, sel, "notes.tasks", "k", "done_at", "TASK",
+                 " AND k.done AND k.done_at IS NOT NULL", &bp);
+    }
+    char *sql =
+        cm_strfmt("SELECT e.id, e.kind, e.type, " TS(
+                      "e.at") ", e.source, e.actor, "
+                              "e.event_id, e.details::text, "
+                              "(extract(epoch FROM e.at) * 1000000)::bigint "
+                              "FROM (%s%s%s%s%s%s%s) e ORDER BY e.at DESC, e.id DESC LIMIT $3",
+                  timeline, notes[0] ? " UNION ALL " : "", notes, tasks[0] ? " UNION ALL " : "",
+                  tasks, done[0] ? " UNION ALL " : "", done);
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db, sql, n, p, &err);
+    free(sql);
+    next_id[0] = '\0';
+    if (!res)
+        return err;
+    int rows = PQntuples(res);
+    int shown = rows > q->limit ? q->limit : rows;
+    resp->entries = shown ? cm_calloc((size_t)shown, sizeof *resp->entries) : NULL;
+    for (int i = 0; i < shown; i++)
+        resp->entries[resp->n_entries++] = s_entry_from_row(res, i);
+    if (rows > q->limit && shown > 0) {
+        *next_us = s_int64(PQgetvalue(res, shown - 1, 8));
+        snprintf(next_id, NOTES_ID_SIZE, "%s", PQgetvalue(res, shown - 1, 0));
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Summary                                                                 */
+
+static void s_set_opt(char **field, const PGresult *res, int row, int col)
+{
+    const char *v = cm_db_get(res, row, col);
+    cm_pb_set_str(field, v ? v : "");
+}
+
+cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char *customer_id,
+                                     Crm__Summary *out)
+{
+    const char *p[] = {tenant, customer_id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db,
+        "SELECT (SELECT " TS(
+            "min(t.occurred_at)") " FROM notes.timeline t WHERE t.tenant_id = $1 "
+                                  "AND t.customer_id = $2 AND t.type = "
+                                  "'customer.created'), " TS(
+                                      "min(coalesce(b.booked_at, "
+                                      "b.details_at))") ", " TS("max(b.starts_at) FILTER (WHERE "
+                                                                "b.status = "
+                                                                "'ATTENDED')") ", count(b.*), "
+                                                                               "count(*) FILTER "
+                                                                               "(WHERE b.status = "
+                                                                               "'CANCELLED'), "
+                                                                               "count(*) FILTER "
+                                                                               "(WHERE b.status = "
+                                                                               "'NO_SHOW'), "
+                                                                               "count(*) FILTER "
+                                                                               "(WHERE b.status = "
+                                                                               "'ATTENDED'), "
+                                                                               "(SELECT " TS(
+                                                                                   "min(coalesce(o."
+                                                                                   "placed_at, "
+                                                                                   "o.first_seen_"
+                                                                                   "at))") " FROM "
+                                                                                           "notes."
+                                                                                           "orders "
+                                                                                           "o "
+                                                                                           "WHERE "
+                                                                                           "o."
+                                                                                           "tenant_"
+                                                                                           "id "
+                                                                                           "= $1 "
+                                                                                           "AND "
+                                                                                           "o."
+                                                                                           "custome"
+                                                                                           "r_"
+                                                                                           "id = "
+                                                                                           "$2), "
+                                                                                           "(SELECT"
+                                                                                           " "
+                                                                                           "count(*"
+                                                                                           ") "
+                                                                                           "FROM "
+                                                                                           "notes."
+                                                                                           "orders "
+                                                                                           "o "
+                                                                                           "WHERE "
+                                                                                           "o."
+                                                                                           "tenant_"
+                                                                                           "id "
+                                                                                           "= $1 "
+                                                                                           "AND "
+                                                                                           "o."
+                                                                                           "custome"
+                                                                                           "r_"
+                                                                                           "id = "
+                                                                                           "$2) "
+                                                                                           "FROM "
+                                                                                           "notes."
+                                                                                           "booking"
+                                                                                           "s b "
+                                                                                           "WHERE "
+                                                                                           "b."
+                                                                                           "tenant_"
+                                                                                           "id "
+                                                                                           "= $1 "
+                                                                                           "AND "
+                                                                                           "b."
+                                                                                           "custome"
+                                                                                           "r_"
+                                                                                           "id = "
+                                                                                           "$2",
+        2, p, &err);
+    if (!res)
+        return err;
+    cm_pb_set_str(&out->customer_id, customer_id);
+    s_set_opt(&out->registered_at, res, 0, 0);
+    s_set_opt(&out->first_booking_at, res, 0, 1);
+    s_set_opt(&out->last_visit_at, res, 0, 2);
+    out->bookings = (int32_t)s_int64(PQgetvalue(res, 0, 3));
+    out->cancellations = (int32_t)s_int64(PQgetvalue(res, 0, 4));
+    out->no_shows = (int32_t)s_int64(PQgetvalue(res, 0, 5));
+    out->attended = (int32_t)s_int64(PQgetvalue(res, 0, 6));
+    s_set_opt(&out->first_order_at, res, 0, 7);
+    out->orders = (int32_t)s_int64(PQgetvalue(res, 0, 8));
+    PQclear(res);
+
+    res = cm_db_exec(db,
+                     "SELECT currency, sum(paid_minor - refunded_minor) FROM notes.orders "
+                     "WHERE tenant_id = $1 AND customer_id = $2 AND (paid_minor <> 0 OR "
+                     "refunded_minor <> 0) GROUP BY currency ORDER BY currency",
+                     2, p, &err);
+    if (!res)
+        return err;
+    int rows = PQntuples(res);
+    out->total_spent = rows ? cm_calloc((size_t)rows, sizeof *out->total_spent) : NULL;
+    for (int i = 0; i < rows; i++) {
+        Crm__Money *m = (Crm__Money *)cm_pb_new(&crm__money__descriptor);
+        cm_pb_set_str(&m->currency, PQgetvalue(res, i, 0));
+        m->amount_minor = s_int64(PQgetvalue(res, i, 1));
+        out->total_spent[out->n_total_spent++] = m;
+    }
+    PQclear(res);
+
+    res = cm_db_exec(db,
+                     "SELECT booking_id, service, staff, " TS("starts_at") ", coalesce(" TS(
+                         "ends_at") ", '') FROM notes.bookings WHERE tenant_id = $1 AND "
+                                    "customer_id = $2 AND status = 'BOOKED' AND starts_at > now() "
+                                    "ORDER BY starts_at, booking_id LIMIT 10",
+                     2, p, &err);
+    if (!res)
+        return err;
+    rows = PQntuples(res);
+    out->upcoming = rows ? cm_calloc((size_t)rows, sizeof *out->upcoming) : NULL;
+    for (int i = 0; i < rows; i++) {
+        Crm__UpcomingBooking *u =
+            (Crm__UpcomingBooking *)cm_pb_new(&crm__upcoming_booking__descriptor);
+        cm_pb_set_str(&u->id, PQgetvalue(res, i, 0));
+        cm_pb_set_str(&u->service, PQgetvalue(res, i, 1));
+        cm_pb_set_str(&u->staff, PQgetvalue(res, i, 2));
+        cm_pb_set_str(&u->starts_at, PQgetvalue(res, i, 3));
+        cm_pb_set_str(&u->ends_at, PQgetvalue(res, i, 4));
+        out->upcoming[out->n_upcoming++] = u;
+    }
+    PQclear(res);
+
+    res = cm_db_exec(db,
+                     "SELECT service, count(*) FROM notes.bookings WHERE tenant_id = $1 AND "
+                     "customer_id = $2 AND status <> 'CANCELLED' AND service <> '' "
+                     "GROUP BY service ORDER BY count(*) DESC, service LIMIT 5",
+                     2, p, &err);
+    if (!res)
+        return err;
+    rows = PQntuples(res);
+    out->top_services = rows ? cm_calloc((size_t)rows, sizeof *out->top_services) : NULL;
+    for (int i = 0; i < rows; i++) {
+        Crm__ServiceCount *s = (Crm__ServiceCount *)cm_pb_new(&crm__service_count__descriptor);
+        cm_pb_set_str(&s->service, PQgetvalue(res, i, 0));
+        s->count = (int32_t)s_int64(PQgetvalue(res, i, 1));
+        out->top_services[out->n_top_services++] = s;
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tables, the stream cursor, leadership                                   */
+
+cm_err_t notes_history_store_table_exists(cm_db_t *db, const char *name, bool *exists)
+{
+    const char *p[] = {name};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db, "SELECT to_regclass($1) IS NOT NULL", 1, p, &err);
+    if (!res)
+        return err;
+    *exists = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notes_history_store_cursor_get(cm_db_t *db, const char *stream, uint64_t *seq)
+{
+    const char *p[] = {stream};
+    cm_err_t err;
+    PGresult *res =
+        cm_db_exec(db, "SELECT last_seq FROM notes.stream_cursor WHERE stream = $1", 1, p, &err);
+    if (!res)
+        return err;
+    *seq = PQntuples(res) == 1 ? strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notes_history_store_cursor_advance(cm_db_t *db, const char *stream, uint64_t seq,
+                                            bool *advanced)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%" PRIu64, seq);
+    const char *p[] = {stream, s};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "UPDATE notes.stream_cursor SET last_seq = $2::bigint "
+                               "WHERE stream = $1 AND last_seq = $2::bigint - 1 RETURNING 1",
+                               2, p, &err);
+    if (!res)
+        return err;
+    *advanced = PQntuples(res) == 1;
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notes_history_store_try_lead(cm_db_t *db, bool *leader)
+{
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db, "SELECT pg_try_advisory_lock(hashtext('notes.stream_cursor'))",
+                               0, NULL, &err);
+    if (!res)
+        return err;
+    *leader = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
+                                            const char *customer_id)
+{
+    const char *p[] = {tenant, customer_id};
+    cm_err_t err =
+        cm_db_run(db, "DELETE FROM notes.notes WHERE tenant_id = $1 AND customer_id = $2", 2, p);
+    if (!err)
+        err = cm_db_run(db, "DELETE FROM notes.tasks WHERE tenant_id = $1 AND customer_id = $2", 2,
+                        p);
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE notes.timeline SET details = details - 'changes' "
+                        "  || CASE WHEN details ? 'changes' THEN jsonb_build_object('changes', "
+                        "       (SELECT coalesce(jsonb_agg(c - 'oldValue' - 'newValue'), '[]') "
+                        "          FROM jsonb_array_elements(details->'changes') c)) "
+                        "     ELSE '{}'::jsonb END "
+                        "WHERE tenant_id = $1 AND customer_id = $2 "
+                        "  AND kind IN ('CUSTOMER', 'CONSENT', 'IMPORT')",
+                        2, p);
+    return err;
+}
+
+cm_err_t notes_history_store_idempotency_expire(cm_db_t *db, int hours)
+{
+    char h[16];
+    snprintf(h, sizeof h, "%d", hours);
+    const char *p[] = {h};
+    return cm_db_run(db,
+                     "DELETE FROM notes.idempotency "
+                     "WHERE created_at < now() - make_interval(hours => $1::int)",
+                     1, p);
+}

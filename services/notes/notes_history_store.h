@@ -1,0 +1,96 @@
+/* Every SQL statement of the history side of the notes service: intake
+ * claims, booking and order state, timeline rows and pages, the summary, and
+ * the cursor of the followed customers stream. Each runs in the caller's
+ * transaction, and names the tenant (row-level security is a second wall). */
+#ifndef NOTES_HISTORY_STORE_H
+#define NOTES_HISTORY_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "cm_db.h"
+#include "cm_err.h"
+#include "history.pb-c.h"
+
+#define NOTES_ID_SIZE 37
+
+/* Inserts the intake row of (source, event id). *claimed is true when this
+ * transaction inserted it; otherwise customer_id (NOTES_ID_SIZE) gets the
+ * customer the first delivery resolved. A concurrent delivery of the same
+ * event waits here until the first commits or rolls back. */
+cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                   bool *claimed, char *customer_id) CM_MUSTCHECK;
+cm_err_t notes_history_store_claim_done(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                        const char *customer_id) CM_MUSTCHECK;
+
+/* Applies a booking.* or order.* event at at_ms to the stored state of its
+ * booking or order (notes_intake_status_wins decides the status). */
+cm_err_t notes_history_store_booking(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                     const char *customer_id, int64_t at_ms) CM_MUSTCHECK;
+cm_err_t notes_history_store_order(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                   const char *customer_id, int64_t at_ms) CM_MUSTCHECK;
+
+/* One timeline row. at_ms: when it happened; details: a JSON object of
+ * crm.TimelineEntry fields ("{}" for none). */
+struct notes_timeline_row {
+    const char *customer_id;
+    int64_t at_ms;
+    const char *kind; // "BOOKING", ...
+    const char *type;
+    const char *source;
+    const char *actor;
+    const char *event_id;
+    const char *details;
+};
+cm_err_t notes_history_store_timeline_add(cm_db_t *db, const char *tenant,
+                                          const struct notes_timeline_row *row) CM_MUSTCHECK;
+
+/* A page of a customer's timeline, newest first. kinds: a PostgreSQL text
+ * array literal ("{BOOKING,ORDER}") or NULL for all; after_us/after_id: the
+ * keyset position (after_id NULL for the first page). with_notes/with_tasks:
+ * whether notes.notes and notes.tasks exist to be merged in. Appends up to
+ * limit entries to resp and writes the next position into *next_us/next_id
+ * (next_id "" when this is the last page). */
+struct notes_timeline_query {
+    const char *customer_id;
+    const char *kinds;
+    int64_t after_us;
+    const char *after_id;
+    int limit;
+    bool with_notes;
+    bool with_tasks;
+};
+cm_err_t notes_history_store_timeline_page(cm_db_t *db, const char *tenant,
+                                           const struct notes_timeline_query *q,
+                                           Crm__ListTimelineResponse *resp, int64_t *next_us,
+                                           char *next_id) CM_MUSTCHECK;
+
+/* Fills the summary of a customer. */
+cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char *customer_id,
+                                     Crm__Summary *out) CM_MUSTCHECK;
+
+/* Whether a table exists (to_regclass), for tables of the notes side. */
+cm_err_t notes_history_store_table_exists(cm_db_t *db, const char *name, bool *exists) CM_MUSTCHECK;
+
+/* The stream cursor: the last applied seq; and its advance from seq-1 to seq
+ * (*advanced false when the cursor was elsewhere: another copy applied it). */
+cm_err_t notes_history_store_cursor_get(cm_db_t *db, const char *stream,
+                                        uint64_t *seq) CM_MUSTCHECK;
+cm_err_t notes_history_store_cursor_advance(cm_db_t *db, const char *stream, uint64_t seq,
+                                            bool *advanced) CM_MUSTCHECK;
+
+/* A customer was deleted: erases what staff wrote about them (their notes and
+ * tasks) and the old and new values of their changes in the timeline (the
+ * rows stay, saying what kind of change happened and when). Bookings and
+ * orders stay: the books need them, and they hold no personal data beyond the
+ * customer id. Runs in the caller's transaction, scoped to the tenant. */
+cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
+                                            const char *customer_id) CM_MUSTCHECK;
+
+/* Deletes idempotency keys older than hours. */
+cm_err_t notes_history_store_idempotency_expire(cm_db_t *db, int hours) CM_MUSTCHECK;
+
+/* Tries to become the one copy that applies the stream: a session advisory
+ * lock on the connection. */
+cm_err_t notes_history_store_try_lead(cm_db_t *db, bool *leader) CM_MUSTCHECK;
+
+#endif

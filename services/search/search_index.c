@@ -1,0 +1,1719 @@
+/* The per-tenant index and the query. */
+#include "search_index.h"
+#include "search_fold.h"
+#include "cm_buf.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+/* ---------------------------------------------------------------------- */
+/* Structures                                                              */
+
+/* The token dictionaries of a tenant; the first five are matched by the
+ * query, in ranking order after the exact match. */
+enum { D_LAST, D_FIRST, D_COMPANY, D_EMAIL, D_PHONE, D_GROUP, D_TAG, D_N };
+
+/* The folded fields of a customer, NUL-terminated one after another. */
+enum { F_FIRST, F_LAST, F_COMPANY, F_EMAIL, F_PHONE, F_GROUPS, F_TAGS, F_CREATED, F_N };
+
+/* A distinct token and the customers (doc numbers) holding it, unordered. */
+struct tok {
+    const char *s; // borrowed (tenant arena)
+    uint32_t n;
+    uint32_t cap; // 0: the one posting is inline in p.one
+    union {
+        uint32_t one;
+        uint32_t *many; // owned
+    } p;
+};
+
+/* Sorted tokens: a large main array and a small recent one (sorted too) that
+ * is merged into main when full, so adding a token never moves millions. */
+struct dict {
+    struct tok *main; // owned
+    size_t n_main;
+    struct tok *recent; // owned
+    size_t n_recent;
+};
+#define RECENT_MAX 2048
+
+enum { DOC_LIVE = 1, DOC_COMPANY = 2, DOC_ACCOUNT = 4 };
+
+struct doc {
+    uint8_t id[16];
+    uint32_t version; // UINT32_MAX once deleted (a tombstone)
+    uint8_t *data;    // owned: packed crm.Customer, then the folded fields; NULL when not live
+    uint32_t packed_len;
+    uint16_t f[F_N]; // offsets of the folded fields after the packed customer
+    uint8_t flags;
+    uint8_t status; // crm.AccountStatus
+};
+
+struct chunk {
+    struct chunk *next; // owned
+    size_t used, size;
+    char mem[];
+};
+
+struct tenant {
+    char id[40];
+    struct doc *docs; // owned
+    uint32_t n_docs, cap_docs;
+    uint32_t *slots; // owned: hash of ids, doc number + 1, 0 = empty
+    uint32_t n_slots;
+    uint32_t *stamp; // owned: per-query marks, cap_docs of them
+    uint32_t gen;
+    uint64_t *key; // owned: cap_docs sort keys (s_key of the doc's last and first name)
+    struct dict dicts[D_N];
+    struct chunk *arena; // owned: token strings
+    size_t live;
+    size_t data_bytes;
+};
+
+struct search_index {
+    struct tenant **tenants; // owned
+    size_t n_tenants;
+    bool general_only; // testing: no fast paths
+};
+
+search_index_t *search_index_new(void)
+{
+    return cm_calloc(1, sizeof(search_index_t));
+}
+
+void search_index_set_fast(search_index_t *self, bool on)
+{
+    self->general_only = !on;
+}
+
+static void s_dict_free(struct dict *d)
+{
+    struct tok *arrays[2] = {d->main, d->recent};
+    size_t counts[2] = {d->n_main, d->n_recent};
+    for (int a = 0; a < 2; a++)
+        for (size_t i = 0; i < counts[a]; i++)
+            if (arrays[a][i].cap)
+                free(arrays[a][i].p.many);
+    free(d->main);
+    free(d->recent);
+}
+
+static void s_tenant_free(struct tenant *t)
+{
+    for (uint32_t i = 0; i < t->n_docs; i++)
+        free(t->docs[i].data);
+    free(t->docs);
+    free(t->slots);
+    free(t->stamp);
+    free(t->key);
+    for (int d = 0; d < D_N; d++)
+        s_dict_free(&t->dicts[d]);
+    while (t->arena) {
+        struct chunk *next = t->arena->next;
+        free(t->arena);
+        t->arena = next;
+    }
+    free(t);
+}
+
+void search_index_destroy(search_index_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    search_index_t *self = *self_p;
+    for (size_t i = 0; i < self->n_tenants; i++)
+        s_tenant_free(self->tenants[i]);
+    free(self->tenants);
+    free(self);
+    *self_p = NULL;
+}
+
+static struct tenant *s_tenant(search_index_t *self, const char *id, bool create)
+{
+    for (size_t i = 0; i < self->n_tenants; i++)
+        if (!strcmp(self->tenants[i]->id, id))
+            return self->tenants[i];
+    if (!create || strlen(id) >= sizeof self->tenants[0]->id)
+        return NULL;
+    struct tenant *t = cm_calloc(1, sizeof *t);
+    snprintf(t->id, sizeof t->id, "%s", id);
+    self->tenants = cm_realloc(self->tenants, (self->n_tenants + 1) * sizeof *self->tenants);
+    self->tenants[self->n_tenants++] = t;
+    return t;
+}
+
+static const char *s_arena_str(struct tenant *t, const char *s, size_t len)
+{
+    if (!t->arena || t->arena->used + len + 1 > t->arena->size) {
+        size_t size = len + 1 > 65536 ? len + 1 : 65536;
+        struct chunk *c = cm_malloc(sizeof *c + size);
+        c->next = t->arena;
+        c->used = 0;
+        c->size = size;
+        t->arena = c;
+    }
+    char *p = t->arena->mem + t->arena->used;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    t->arena->used += len + 1;
+    return p;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Ids                                                                     */
+
+static int s_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Parses a textual UUID (36 characters with dashes). Returns 0 or -1. */
+static int s_uuid_parse(const char *s, uint8_t out[16])
+{
+    if (strlen(s) != 36)
+        return -1;
+    int o = 0;
+    for (int i = 0; i < 36;) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return -1;
+            i++;
+            continue;
+        }
+        int hi = s_hexval(s[i]), lo = s_hexval(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[o++] = (uint8_t)(hi * 16 + lo);
+        i += 2;
+    }
+    return 0;
+}
+
+static uint32_t s_id_hash(const uint8_t id[16])
+{
+    /* Ids need not be random (imported ones may count up): mix all 16 bytes. */
+    uint64_t a, b;
+    memcpy(&a, id, sizeof a);
+    memcpy(&b, id + 8, sizeof b);
+    uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b + 0x632BE59BD9B4E019ull);
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 32;
+    return (uint32_t)h;
+}
+
+/* The doc number of id, or UINT32_MAX. */
+static uint32_t s_find(const struct tenant *t, const uint8_t id[16])
+{
+    if (!t->n_slots)
+        return UINT32_MAX;
+    uint32_t mask = t->n_slots - 1;
+    for (uint32_t i = s_id_hash(id) & mask;; i = (i + 1) & mask) {
+        uint32_t s = t->slots[i];
+        if (!s)
+            return UINT32_MAX;
+        if (!memcmp(t->docs[s - 1].id, id, 16))
+            return s - 1;
+    }
+}
+
+static void s_slot_put(struct tenant *t, uint32_t doc)
+{
+    uint32_t mask = t->n_slots - 1;
+    uint32_t i = s_id_hash(t->docs[doc].id) & mask;
+    while (t->slots[i])
+        i = (i + 1) & mask;
+    t->slots[i] = doc + 1;
+}
+
+/* A new doc slot for id (hash grown as needed). */
+static uint32_t s_doc_new(struct tenant *t, const uint8_t id[16])
+{
+    if (t->n_docs == t->cap_docs) {
+        t->cap_docs = t->cap_docs ? t->cap_docs * 2 : 64;
+        t->docs = cm_realloc(t->docs, t->cap_docs * sizeof *t->docs);
+        t->stamp = cm_realloc(t->stamp, t->cap_docs * sizeof *t->stamp);
+        t->key = cm_realloc(t->key, t->cap_docs * sizeof *t->key);
+    }
+    uint32_t doc = t->n_docs++;
+    memset(&t->docs[doc], 0, sizeof t->docs[doc]);
+    t->stamp[doc] = 0;
+    t->key[doc] = 0;
+    memcpy(t->docs[doc].id, id, 16);
+    if ((uint64_t)t->n_docs * 2 > t->n_slots) {
+        free(t->slots);
+        t->n_slots = t->n_slots ? t->n_slots * 2 : 128;
+        while ((uint64_t)t->n_docs * 2 > t->n_slots)
+            t->n_slots *= 2;
+        t->slots = cm_calloc(t->n_slots, sizeof *t->slots);
+        for (uint32_t i = 0; i < t->n_docs; i++)
+            s_slot_put(t, i);
+    } else {
+        s_slot_put(t, doc);
+    }
+    return doc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Dictionaries                                                            */
+
+/* First index in a[0..n) whose token is >= s. */
+static size_t s_lower(const struct tok *a, size_t n, const char *s)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(a[mid].s, s) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static struct tok *s_tok_find(struct dict *d, const char *s)
+{
+    size_t i = s_lower(d->main, d->n_main, s);
+    if (i < d->n_main && !strcmp(d->main[i].s, s))
+        return &d->main[i];
+    i = s_lower(d->recent, d->n_recent, s);
+    if (i < d->n_recent && !strcmp(d->recent[i].s, s))
+        return &d->recent[i];
+    return NULL;
+}
+
+/* Merges recent into main, dropping tokens nobody holds any more. */
+static void s_dict_merge(struct dict *d)
+{
+    struct tok *m = cm_malloc((d->n_main + d->n_recent + 1) * sizeof *m);
+    size_t i = 0, j = 0, o = 0;
+    while (i < d->n_main || j < d->n_recent) {
+        struct tok *t;
+        if (j >= d->n_recent || (i < d->n_main && strcmp(d->main[i].s, d->recent[j].s) < 0))
+            t = &d->main[i++];
+        else
+            t = &d->recent[j++];
+        if (t->n == 0) {
+            if (t->cap)
+                free(t->p.many);
+            continue;
+        }
+        m[o++] = *t;
+    }
+    free(d->main);
+    d->main = m;
+    d->n_main = o;
+    d->n_recent = 0;
+}
+
+static struct tok *s_tok_get(struct tenant *t, struct dict *d, const char *s, size_t len)
+{
+    char buf[512];
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    struct tok *k = s_tok_find(d, buf);
+    if (k)
+        return k;
+    if (d->n_recent == RECENT_MAX)
+        s_dict_merge(d);
+    if (!d->recent)
+        d->recent = cm_malloc(RECENT_MAX * sizeof *d->recent);
+    size_t i = s_lower(d->recent, d->n_recent, buf);
+    memmove(&d->recent[i + 1], &d->recent[i], (d->n_recent - i) * sizeof *d->recent);
+    d->n_recent++;
+    k = &d->recent[i];
+    memset(k, 0, sizeof *k);
+    k->s = s_arena_str(t, buf, len);
+    return k;
+}
+
+static void s_post_add(struct tok *k, uint32_t doc)
+{
+    if (k->cap == 0) {
+        if (k->n == 0) {
+            k->p.one = doc;
+            k->n = 1;
+            return;
+        }
+        if (k->p.one == doc)
+            return;
+        uint32_t one = k->p.one;
+        k->cap = 4;
+        k->p.many = cm_malloc(k->cap * sizeof *k->p.many);
+        k->p.many[0] = one;
+    } else {
+        if (k->n && k->p.many[k->n - 1] == doc)
+            return;
+        if (k->n == k->cap) {
+            k->cap *= 2;
+            k->p.many = cm_realloc(k->p.many, k->cap * sizeof *k->p.many);
+        }
+    }
+    k->p.many[k->n++] = doc;
+}
+
+static void s_post_remove(struct tok *k, uint32_t doc)
+{
+    if (k->cap == 0) {
+        if (k->n == 1 && k->p.one == doc)
+            k->n = 0;
+        return;
+    }
+    for (uint32_t i = k->n; i-- > 0;) {
+        if (k->p.many[i] == doc) {
+            k->p.many[i] = k->p.many[--k->n];
+            return;
+        }
+    }
+}
+
+static const uint32_t *s_post(const struct tok *k)
+{
+    return k->cap ? k->p.many : &k->p.one;
+}
+
+/* Calls fn for every token of d that starts with prefix. */
+typedef void (*s_range_fn)(void *ud, const struct tok *k);
+static void s_range(const struct dict *d, const char *prefix, s_range_fn fn, void *ud)
+{
+    size_t plen = strlen(prefix);
+    const struct tok *arrays[2] = {d->main, d->recent};
+    size_t counts[2] = {d->n_main, d->n_recent};
+    for (int a = 0; a < 2; a++)
+        for (size_t i = s_lower(arrays[a], counts[a], prefix);
+             i < counts[a] && !strncmp(arrays[a][i].s, prefix, plen); i++)
+            if (arrays[a][i].n)
+                fn(ud, &arrays[a][i]);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The tokens of a customer                                                */
+
+static const char *s_field(const struct doc *d, int f)
+{
+    return (const char *)d->data + d->packed_len + d->f[f];
+}
+
+typedef void (*s_token_fn)(void *ud, int dict, const char *s, size_t len);
+
+/* Separators inside an e-mail's local part that start another findable word. */
+static bool s_email_sep(char c)
+{
+    return c == '.' || c == '_' || c == '-' || c == '+';
+}
+
+static void s_doc_tokens(const struct doc *d, s_token_fn fn, void *ud)
+{
+    static const int name_dicts[][2] = {
+        {F_FIRST, D_FIRST}, {F_LAST, D_LAST}, {F_COMPANY, D_COMPANY}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *s = s_field(d, name_dicts[i][0]);
+        while (*s) {
+            const char *e = strchr(s, ' ');
+            size_t len = e ? (size_t)(e - s) : strlen(s);
+            fn(ud, name_dicts[i][1], s, len);
+            s += len;
+            while (*s == ' ')
+                s++;
+        }
+    }
+    const char *email = s_field(d, F_EMAIL);
+    if (*email) {
+        fn(ud, D_EMAIL, email, strlen(email));
+        const char *at = strchr(email, '@');
+        for (const char *p = email; at && p < at; p++)
+            if (s_email_sep(*p) && p + 1 < at && !s_email_sep(p[1]))
+                fn(ud, D_EMAIL, p + 1, strlen(p + 1));
+    }
+    const char *phone = s_field(d, F_PHONE);
+    size_t pl = strlen(phone);
+    for (size_t i = 0; i + 3 <= pl; i++)
+        fn(ud, D_PHONE, phone + i, 3);
+    static const int lists[][2] = {{F_GROUPS, D_GROUP}, {F_TAGS, D_TAG}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *s = s_field(d, lists[i][0]);
+        while (*s) {
+            const char *e = strchr(s, '\x1f');
+            size_t len = e ? (size_t)(e - s) : strlen(s);
+            fn(ud, lists[i][1], s, len);
+            s += e ? len + 1 : len;
+        }
+    }
+}
+
+struct s_tok_ctx {
+    struct tenant *t;
+    uint32_t doc;
+};
+
+static void s_on_add(void *ud, int dict, const char *s, size_t len)
+{
+    struct s_tok_ctx *c = ud;
+    s_post_add(s_tok_get(c->t, &c->t->dicts[dict], s, len), c->doc);
+}
+
+static void s_on_remove(void *ud, int dict, const char *s, size_t len)
+{
+    struct s_tok_ctx *c = ud;
+    char buf[512];
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    struct tok *k = s_tok_find(&c->t->dicts[dict], buf);
+    if (k)
+        s_post_remove(k, c->doc);
+}
+
+/* Drops a live doc's data and postings. */
+static void s_unindex(struct tenant *t, uint32_t doc)
+{
+    struct doc *d = &t->docs[doc];
+    if (!d->data)
+        return;
+    struct s_tok_ctx c = {t, doc};
+    s_doc_tokens(d, s_on_remove, &c);
+    t->data_bytes -= d->packed_len + (size_t)d->f[F_N - 1] + 64;
+    free(d->data);
+    d->data = NULL;
+    d->flags = 0;
+    t->live--;
+}
+
+/* The first 8 bytes of "last NUL first" (zero-padded), big-endian: integer
+ * order is the (strcmp last, strcmp first) order as far as those bytes go,
+ * so unequal keys decide, and equal keys leave it to the strings. */
+static uint64_t s_key(const char *last, const char *first)
+{
+    uint64_t k = 0;
+    int n = 0;
+    for (const char *s = last; *s && n < 8; s++, n++)
+        k = k << 8 | (unsigned char)*s;
+    if (n < 8) {
+        k <<= 8; /* the NUL ending last */
+        n++;
+    }
+    for (const char *s = first; *s && n < 8; s++, n++)
+        k = k << 8 | (unsigned char)*s;
+    return n < 8 ? k << 8 * (8 - n) : k;
+}
+
+/* The name a customer is ordered by: its last name, or for a company
+ * without one the company name. */
+static const char *s_sort_last(const struct doc *d)
+{
+    const char *last = s_field(d, F_LAST);
+    return !last[0] && (d->flags & DOC_COMPANY) ? s_field(d, F_COMPANY) : last;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Putting and deleting customers                                          */
+
+/* Appends s and a NUL to buf at *len (capped at cap). */
+static void s_put_field(char *buf, size_t cap, size_t *len, uint16_t *off, const char *s)
+{
+    *off = (uint16_t)*len;
+    size_t n = strlen(s);
+    if (*len + n + 1 > cap)
+        n = *len + 1 < cap ? cap - *len - 1 : 0;
+    memcpy(buf + *len, s, n);
+    *len += n;
+    buf[(*len)++] = '\0';
+}
+
+/* Joins folded (fold=true) or raw strings with 0x1f. */
+static char *s_join(char **items, size_t n, bool fold)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(items[i]) * 4 + 1;
+    char *out = cm_malloc(total), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        char *f = fold ? search_fold(items[i]) : cm_strdup(items[i]);
+        size_t fl = strlen(f);
+        if (fl > strlen(items[i]) * 4)
+            fl = strlen(items[i]) * 4;
+        if (i)
+            *o++ = '\x1f';
+        memcpy(o, f, fl);
+        o += fl;
+        free(f);
+    }
+    *o = '\0';
+    return out;
+}
+
+#define BLOB_MAX 65000
+
+int search_index_put(search_index_t *self, const char *tenant, const Crm__Customer *c)
+{
+    uint8_t id[16];
+    long version;
+    if (s_uuid_parse(c->id, id) || cm_parse_long(c->etag, 1, UINT32_MAX - 1, &version))
+        return -1;
+    struct tenant *t = s_tenant(self, tenant, true);
+    if (!t)
+        return -1;
+    uint32_t doc = s_find(t, id);
+    if (doc != UINT32_MAX && t->docs[doc].version >= (uint32_t)version)
+        return 0; /* stale, the same, or deleted */
+    if (doc == UINT32_MAX)
+        doc = s_doc_new(t, id);
+    else
+        s_unindex(t, doc);
+
+    /* The folded fields. */
+    char *blob = cm_malloc(BLOB_MAX + 1);
+    size_t blen = 0;
+    uint16_t f[F_N];
+    char words[1024];
+    search_fold_words(c->first_name, words, sizeof words);
+    s_put_field(blob, BLOB_MAX, &blen, &f[F_FIRST], words);
+    search_fold_words(c->last_name, words, sizeof words);
+    s_put_field(blob, BLOB_MAX, &blen, &f[F_LAST], words);
+    search_fold_words(c->company ? c->company->name : "", words, sizeof words);
+    s_put_field(blob, BLOB_MAX, &blen, &f[F_COMPANY], words);
+    char *email = search_fold(c->email);
+    s_put_field(blob, BLOB_MAX, &blen, &f[F_EMAIL], email);
+    free(email);
+    char digits[64];
+    search_digits(c->phone, digits, sizeof digits);
+    s_put_field(blob, BLOB_MAX, &blen, &f[F_PHONE], digits);
+    char *groups = s_join(c->groups, c->n_groups, true);
+    s_put_field(blob, BLOB_MAX, &blen, &f[F_GROUPS], groups);
+    free(groups);
+    char *tags = s_join(c->tags, c->n_tags, false);
+    s_put_field(blob, BLOB_MAX, &blen, &f[F_TAGS], tags);
+    free(tags);
+    s_put_field(blob, BLOB_MAX, &blen, &f[F_CREATED], c->created_at);
+
+    /* The customer as the list shows it, packed without its id and etag
+     * (the record holds both; they are put back when it is shown). */
+    Crm__Customer bare = *c;
+    bare.id = (char *)"";
+    bare.etag = (char *)"";
+    size_t plen = protobuf_c_message_get_packed_size(&bare.base);
+    struct doc *d = &t->docs[doc];
+    d->data = cm_malloc(plen + blen);
+    protobuf_c_message_pack(&bare.base, d->data);
+    memcpy(d->data + plen, blob, blen);
+    free(blob);
+    d->packed_len = (uint32_t)plen;
+    memcpy(d->f, f, sizeof f);
+    d->version = (uint32_t)version;
+    d->flags =
+        DOC_LIVE | (c->is_company ? DOC_COMPANY : 0) |
+        (c->account && c->account->status != CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_NONE ? DOC_ACCOUNT
+                                                                                      : 0);
+    d->status = (uint8_t)(c->account ? c->account->status : 0);
+    t->key[doc] = s_key(s_sort_last(d), s_field(d, F_FIRST));
+    t->live++;
+    t->data_bytes += plen + f[F_N - 1] + 64;
+    struct s_tok_ctx ctx = {t, doc};
+    s_doc_tokens(d, s_on_add, &ctx);
+    return 1;
+}
+
+int search_index_delete(search_index_t *self, const char *tenant, const char *id)
+{
+    uint8_t bin[16];
+    if (s_uuid_parse(id, bin))
+        return 0;
+    struct tenant *t = s_tenant(self, tenant, true);
+    if (!t)
+        return 0;
+    uint32_t doc = s_find(t, bin);
+    if (doc == UINT32_MAX)
+        doc = s_doc_new(t, bin);
+    bool held = t->docs[doc].data != NULL;
+    s_unindex(t, doc);
+    t->docs[doc].version = UINT32_MAX;
+    return held;
+}
+
+long search_index_version(search_index_t *self, const char *tenant, const char *id)
+{
+    uint8_t bin[16];
+    struct tenant *t = s_tenant(self, tenant, false);
+    if (!t || s_uuid_parse(id, bin))
+        return 0;
+    uint32_t doc = s_find(t, bin);
+    if (doc == UINT32_MAX)
+        return 0;
+    return t->docs[doc].version == UINT32_MAX ? -1 : (long)t->docs[doc].version;
+}
+
+size_t search_index_count(const search_index_t *self)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->n_tenants; i++)
+        n += self->tenants[i]->live;
+    return n;
+}
+
+size_t search_index_stats(search_index_t *self, search_index_stats_fn fn, void *ud)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < self->n_tenants; i++) {
+        struct tenant *t = self->tenants[i];
+        size_t bytes =
+            t->data_bytes + (size_t)t->cap_docs * (sizeof *t->docs + 4) + (size_t)t->n_slots * 4;
+        for (int k = 0; k < D_N; k++) {
+            const struct dict *d = &t->dicts[k];
+            bytes += (d->n_main + RECENT_MAX) * sizeof(struct tok);
+            for (size_t j = 0; j < d->n_main; j++)
+                bytes += (size_t)d->main[j].cap * 4;
+            for (size_t j = 0; j < d->n_recent; j++)
+                bytes += (size_t)d->recent[j].cap * 4;
+        }
+        for (const struct chunk *c = t->arena; c; c = c->next)
+            bytes += sizeof *c + c->size;
+        if (fn)
+            fn(ud, t->id, t->live, bytes);
+        total += bytes;
+    }
+    return total;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The query                                                               */
+
+enum { O_RELEVANCE, O_LAST, O_FIRST, O_CREATED };
+
+struct word {
+    const char *raw;   // borrowed (the request's q, copied)
+    char folded[1024]; // folded whole, punctuation kept (e-mail matching)
+    char parts[1024];  // folded words, space separated (name matching)
+    char first_part[256];
+};
+
+struct term {
+    int w0, w1;      // words [w0, w1)
+    bool numeric;    // a run of numeric words: also a phone number
+    char digits[64]; // normalized digits (numeric, 3 or more)
+};
+
+struct query {
+    struct word words[SEARCH_Q_MAX_WORDS];
+    int n_words;
+    struct term terms[SEARCH_Q_MAX_WORDS];
+    int n_terms;
+    char exact[1024]; // every word's parts, space separated
+    int order;
+    bool desc;
+    char group[1024]; // folded; "" when absent
+    const char *tag;  // "" when absent
+    int is_company, has_account, status;
+};
+
+/* True when some space-separated word of field starts with p (len plen). */
+static bool s_field_has_prefix(const char *field, const char *p, size_t plen)
+{
+    const char *s = field;
+    while (*s) {
+        if (!strncmp(s, p, plen))
+            return true;
+        const char *e = strchr(s, ' ');
+        if (!e)
+            return false;
+        s = e + 1;
+    }
+    return false;
+}
+
+static bool s_email_has_prefix(const char *email, const char *p, size_t plen)
+{
+    if (!*email || !plen)
+        return false;
+    if (!strncmp(email, p, plen))
+        return true;
+    const char *at = strchr(email, '@');
+    for (const char *q = email; at && q < at; q++)
+        if (s_email_sep(*q) && !strncmp(q + 1, p, plen))
+            return true;
+    return false;
+}
+
+/* How well a word matches a doc: 1 last name, 2 first name, 3 company, 4
+ * e-mail; 0 not at all. Every part of the word must start a word of the
+ * names (any of them), and the first part decides the field. */
+static int s_word_tier(const struct doc *d, const struct word *w)
+{
+    const char *fields[3] = {s_field(d, F_LAST), s_field(d, F_FIRST), s_field(d, F_COMPANY)};
+    int tier = 0;
+    size_t fl = strlen(w->first_part);
+    for (int i = 0; i < 3 && fl; i++) {
+        if (s_field_has_prefix(fields[i], w->first_part, fl)) {
+            tier = i + 1;
+            break;
+        }
+    }
+    if (tier) {
+        /* The other parts ("jan-kow") may be anywhere in the names. */
+        const char *s = w->parts + fl;
+        while (*s == ' ')
+            s++;
+        while (*s) {
+            const char *e = strchr(s, ' ');
+            size_t len = e ? (size_t)(e - s) : strlen(s);
+            if (!s_field_has_prefix(fields[0], s, len) && !s_field_has_prefix(fields[1], s, len) &&
+                !s_field_has_prefix(fields[2], s, len)) {
+                tier = 0;
+                break;
+            }
+            s += len;
+            while (*s == ' ')
+                s++;
+        }
+    }
+    if (!tier && s_email_has_prefix(s_field(d, F_EMAIL), w->folded, strlen(w->folded)))
+        tier = 4;
+    return tier;
+}
+
+/* The phone digits match: anywhere in the number's digits. */
+static bool s_phone_match(const struct doc *d, const char *digits)
+{
+    return digits[0] && strstr(s_field(d, F_PHONE), digits) != NULL;
+}
+
+/* 0: no match; else the doc's tier (0 is reserved for "no match", so the
+ * exact match is 1 here and every field one more than s_word_tier's). */
+static int s_match(const struct doc *d, const struct query *q)
+{
+    int best = 99;
+    for (int i = 0; i < q->n_terms; i++) {
+        const struct term *t = &q->terms[i];
+        int tier = 99;
+        bool all = true;
+        for (int w = t->w0; w < t->w1; w++) {
+            int wt = s_word_tier(d, &q->words[w]);
+            if (!wt) {
+                all = false;
+                break;
+            }
+            if (wt < tier)
+                tier = wt;
+        }
+        if (!all)
+            tier = 99;
+        if (t->numeric && tier == 99 && s_phone_match(d, t->digits))
+            tier = 5;
+        if (tier == 99)
+            return 0;
+        if (tier < best)
+            best = tier;
+    }
+    /* The exact name: every word, in order, is the whole first or last name,
+     * company, or first and last name together (either way round). */
+    const char *first = s_field(d, F_FIRST), *last = s_field(d, F_LAST);
+    size_t fl = strlen(first), ll = strlen(last), el = strlen(q->exact);
+    if (el && (!strcmp(q->exact, first) || !strcmp(q->exact, last) ||
+               !strcmp(q->exact, s_field(d, F_COMPANY)) ||
+               (el == fl + 1 + ll && fl && ll &&
+                ((!strncmp(q->exact, first, fl) && q->exact[fl] == ' ' &&
+                  !strcmp(q->exact + fl + 1, last)) ||
+                 (!strncmp(q->exact, last, ll) && q->exact[ll] == ' ' &&
+                  !strcmp(q->exact + ll + 1, first))))))
+        return 1;
+    return best + 1;
+}
+
+/* Filters as ListCustomers has them. */
+static bool s_filters(const struct doc *d, const struct query *q)
+{
+    if (q->is_company >= 0 && !!(d->flags & DOC_COMPANY) != q->is_company)
+        return false;
+    if (q->has_account >= 0 && !!(d->flags & DOC_ACCOUNT) != q->has_account)
+        return false;
+    if (q->status > 0 && d->status != q->status)
+        return false;
+    static const int lists[2] = {F_GROUPS, F_TAGS};
+    for (size_t i = 0; i < 2; i++) {
+        const char *want = i == 0 ? q->group : q->tag;
+        if (!want[0])
+            continue;
+        size_t wl = strlen(want);
+        const char *s = s_field(d, lists[i]);
+        bool found = false;
+        while (*s && !found) {
+            const char *e = strchr(s, '\x1f');
+            size_t len = e ? (size_t)(e - s) : strlen(s);
+            found = len == wl && !memcmp(s, want, wl);
+            s += e ? len + 1 : len;
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* ---- ordering ---- */
+
+/* What a result is ordered by. */
+struct pos {
+    int tier;
+    uint64_t key; // s_key(last, first)
+    const char *last;
+    const char *first;
+    const char *created;
+    uint8_t id[16];
+};
+
+static void s_pos_of(const struct doc *d, int tier, struct pos *p)
+{
+    p->tier = tier;
+    p->last = s_sort_last(d);
+    p->first = s_field(d, F_FIRST);
+    p->key = s_key(p->last, p->first);
+    p->created = s_field(d, F_CREATED);
+    memcpy(p->id, d->id, 16);
+}
+
+/* <0 when a comes first in the order asked for. */
+static int s_cmp(const struct pos *a, const struct pos *b, int order, bool desc)
+{
+    int c = 0;
+    switch (order) {
+    case O_RELEVANCE:
+        c = a->tier - b->tier;
+        if (!c && a->key != b->key)
+            c = a->key < b->key ? -1 : 1;
+        if (!c)
+            c = strcmp(a->last, b->last);
+        if (!c)
+            c = strcmp(a->first, b->first);
+        break;
+    case O_LAST:
+        if (a->key != b->key)
+            c = a->key < b->key ? -1 : 1;
+        if (!c)
+            c = strcmp(a->last, b->last);
+        if (!c)
+            c = strcmp(a->first, b->first);
+        break;
+    case O_FIRST:
+        c = strcmp(a->first, b->first);
+        if (!c)
+            c = strcmp(a->last, b->last);
+        break;
+    default:
+        c = strcmp(a->created, b->created);
+        break;
+    }
+    if (!c)
+        c = memcmp(a->id, b->id, 16);
+    return desc ? -c : c;
+}
+
+/* ---- candidates ---- */
+
+struct s_cands {
+    struct tenant *t;
+    uint32_t *docs; // owned
+    size_t n, cap;
+    size_t cost;   // for estimates: postings seen
+    uint32_t need; // when not 0: only docs stamped so (by s_mark_range)
+};
+
+static void s_count_range(void *ud, const struct tok *k)
+{
+    struct s_cands *c = ud;
+    c->cost += k->n;
+}
+
+static void s_collect_range(void *ud, const struct tok *k)
+{
+    struct s_cands *c = ud;
+    const uint32_t *p = s_post(k);
+    for (uint32_t i = 0; i < k->n; i++) {
+        uint32_t doc = p[i];
+        if (c->t->stamp[doc] == c->t->gen || (c->need && c->t->stamp[doc] != c->need))
+            continue;
+        c->t->stamp[doc] = c->t->gen;
+        if (c->n == c->cap) {
+            c->cap = c->cap ? c->cap * 2 : 1024;
+            c->docs = cm_realloc(c->docs, c->cap * sizeof *c->docs);
+        }
+        c->docs[c->n++] = doc;
+    }
+}
+
+/* Stamps the docs of a range with gen: those stamped need (all when need is
+ * 0), so one pass per word leaves the docs every word reached. */
+static void s_mark_range(void *ud, const struct tok *k)
+{
+    struct s_cands *c = ud;
+    const uint32_t *p = s_post(k);
+    uint32_t *stamp = c->t->stamp;
+    for (uint32_t i = 0; i < k->n; i++)
+        if (!c->need || stamp[p[i]] == c->need)
+            stamp[p[i]] = c->t->gen;
+}
+
+/* A generator: the postings a match must come from, for one term or filter. */
+struct gen {
+    const char *prefixes[4]; // prefix per name/e-mail dict (NULL: skip)
+    const struct tok *exact; // a single posting (filter, phone trigram), or NULL
+    bool none;               // nothing can match
+};
+
+static size_t s_gen_cost(const struct tenant *t, const struct gen *g, size_t cap)
+{
+    struct s_cands c = {0};
+    if (g->none)
+        return 0;
+    if (g->exact)
+        c.cost += g->exact->n;
+    static const int dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
+    for (int i = 0; i < 4 && c.cost <= cap; i++)
+        if (g->prefixes[i])
+            s_range(&t->dicts[dicts[i]], g->prefixes[i], s_count_range, &c);
+    return c.cost;
+}
+
+/* Calls fn for each name and e-mail range of g (not its exact posting). */
+static void s_gen_each(struct tenant *t, const struct gen *g, s_range_fn fn, struct s_cands *c)
+{
+    static const int dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
+    for (int i = 0; i < 4; i++)
+        if (g->prefixes[i])
+            s_range(&t->dicts[dicts[i]], g->prefixes[i], fn, c);
+}
+
+static void s_gen_collect(struct tenant *t, const struct gen *g, struct s_cands *c)
+{
+    if (g->none)
+        return;
+    if (g->exact)
+        s_collect_range(c, g->exact);
+    static const int dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
+    for (int i = 0; i < 4; i++)
+        if (g->prefixes[i])
+            s_range(&t->dicts[dicts[i]], g->prefixes[i], s_collect_range, c);
+}
+
+/* The smallest phone trigram posting of digits (NULL when one is missing:
+ * then nothing matches by phone). */
+static const struct tok *s_best_trigram(struct tenant *t, const char *digits, bool *none)
+{
+    const struct tok *best = NULL;
+    size_t n = strlen(digits);
+    *none = false;
+    for (size_t i = 0; i + 3 <= n; i++) {
+        char tri[4] = {digits[i], digits[i + 1], digits[i + 2], '\0'};
+        const struct tok *k = s_tok_find(&t->dicts[D_PHONE], tri);
+        if (!k || !k->n) {
+            *none = true;
+            return NULL;
+        }
+        if (!best || k->n < best->n)
+            best = k;
+    }
+    return best;
+}
+
+/* ---- the request ---- */
+
+static void s_problem(struct search_problem *p, const char *field, const char *reason,
+                      const char *text)
+{
+    p->field = field;
+    p->reason = reason;
+    snprintf(p->text, sizeof p->text, "%s", text);
+}
+
+static size_t s_utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+/* Normalises the digits of a phone query: a leading 00 (international
+ * prefix) or a single leading 0 (trunk prefix) goes. */
+static void s_phone_digits(const char *in, char *out, size_t size)
+{
+    const char *p = in;
+    if (p[0] == '0' && p[1] == '0')
+        p += 2;
+    else if (p[0] == '0')
+        p += 1;
+    size_t n = strlen(p);
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static int s_parse_order(const char *text, int *order, bool *desc)
+{
+    char name[32] = "", dir[8] = "";
+    int n = sscanf(text, " %31s %7s", name, dir);
+    *desc = false;
+    if (n <= 0) {
+        *order = O_RELEVANCE;
+        return 0;
+    }
+    char extra[2];
+    if (sscanf(text, " %*s %*s %1s", extra) == 1)
+        return -1;
+    for (char *p = dir; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (n == 2 && strcmp(dir, "asc") != 0 && strcmp(dir, "desc") != 0)
+        return -1;
+    *desc = n == 2 && !strcmp(dir, "desc");
+    if (!strcmp(name, "relevance"))
+        *order = O_RELEVANCE;
+    else if (!strcmp(name, "lastName"))
+        *order = O_LAST;
+    else if (!strcmp(name, "firstName"))
+        *order = O_FIRST;
+    else if (!strcmp(name, "createdAt"))
+        *order = O_CREATED;
+    else
+        return -1;
+    return 0;
+}
+
+/* Splits q into words and terms. Returns 0, or -1 with *problem. */
+static int s_parse_query(const char *qtext, char *copy, struct query *q,
+                         struct search_problem *problem)
+{
+    if (!cm_utf8_valid(qtext, strlen(qtext), NULL)) {
+        s_problem(problem, "q", "INVALID_FORMAT", "q must be UTF-8");
+        return -1;
+    }
+    if (s_utf8_chars(qtext) > SEARCH_Q_MAX_CHARS) {
+        s_problem(problem, "q", "TOO_LONG", "q must be at most 200 characters");
+        return -1;
+    }
+    q->n_words = 0;
+    char *s = copy;
+    while (*s) {
+        while (*s && isspace((unsigned char)*s))
+            s++;
+        if (!*s)
+            break;
+        char *e = s;
+        while (*e && !isspace((unsigned char)*e))
+            e++;
+        if (q->n_words == SEARCH_Q_MAX_WORDS) {
+            s_problem(problem, "q", "TOO_MANY", "q must have at most 10 words");
+            return -1;
+        }
+        bool end = !*e;
+        *e = '\0';
+        struct word *w = &q->words[q->n_words];
+        w->raw = s;
+        char *f = search_fold(s);
+        snprintf(w->folded, sizeof w->folded, "%s", f);
+        free(f);
+        search_fold_words(s, w->parts, sizeof w->parts);
+        size_t fp = strcspn(w->parts, " ");
+        if (fp >= sizeof w->first_part)
+            fp = sizeof w->first_part - 1;
+        memcpy(w->first_part, w->parts, fp);
+        w->first_part[fp] = '\0';
+        /* A word of punctuation only ("-", "&") asks for nothing. */
+        if (w->parts[0])
+            q->n_words++;
+        s = end ? e : e + 1;
+    }
+    if (q->n_words == 0) {
+        s_problem(problem, "q", "REQUIRED", "q must have at least one letter or digit");
+        return -1;
+    }
+    /* Terms: a run of numeric words is one term, also matched as a phone
+     * number ("600 123", "+48 600 123"). */
+    q->n_terms = 0;
+    q->exact[0] = '\0';
+    size_t el = 0;
+    for (int i = 0; i < q->n_words;) {
+        struct term *t = &q->terms[q->n_terms++];
+        t->w0 = i;
+        t->numeric = search_is_numeric(q->words[i].raw);
+        t->digits[0] = '\0';
+        i++;
+        if (t->numeric) {
+            char all[256] = "";
+            size_t al = search_digits(q->words[t->w0].raw, all, sizeof all);
+            while (i < q->n_words && search_is_numeric(q->words[i].raw)) {
+                al += search_digits(q->words[i].raw, all + al, sizeof all - al);
+                i++;
+            }
+            char norm[64];
+            s_phone_digits(all, norm, sizeof norm);
+            if (strlen(norm) >= 3)
+                snprintf(t->digits, sizeof t->digits, "%s", norm);
+        }
+        t->w1 = i;
+    }
+    for (int i = 0; i < q->n_words; i++)
+        el += (size_t)snprintf(q->exact + el, sizeof q->exact - el, "%s%s", el ? " " : "",
+                               q->words[i].parts);
+    if (el >= sizeof q->exact)
+        q->exact[0] = '\0';
+    return 0;
+}
+
+/* Page tokens: "<order><a|d>.<tier>.<qhash>.<id hex>.<b64 last>.<b64 first>.<b64 created>";
+ * the position of the last customer shown, and a hash of what was asked. */
+static void s_qhash(const Crm__SearchCustomersRequest *req, char out[17])
+{
+    crypto_generichash_state st;
+    unsigned char h[8];
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    const char *parts[] = {req->q, req->order_by, req->group, req->tag};
+    for (size_t i = 0; i < 4; i++)
+        crypto_generichash_update(&st, (const unsigned char *)parts[i], strlen(parts[i]) + 1);
+    char flags[32];
+    snprintf(flags, sizeof flags, "%d/%d/%d", req->is_company ? (int)req->is_company->value : -1,
+             req->has_account ? (int)req->has_account->value : -1, (int)req->account_status);
+    crypto_generichash_update(&st, (const unsigned char *)flags, strlen(flags));
+    crypto_generichash_final(&st, h, sizeof h);
+    for (size_t i = 0; i < sizeof h; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* Appends to an uncapped buffer (which cannot refuse). */
+static void s_add(cm_buf_t *b, const char *s, size_t n)
+{
+    if (cm_buf_append(b, s, n) != 0)
+        abort();
+}
+
+static void s_b64(cm_buf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    size_t bl = sodium_base64_encoded_len(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char *tmp = cm_malloc(bl);
+    sodium_bin2base64(tmp, bl, (const unsigned char *)s, n,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    s_add(b, tmp, strlen(tmp));
+    free(tmp);
+}
+
+static char *s_token_make(const struct query *q, const char *qhash, const struct pos *p)
+{
+    cm_buf_t buf, *b = &buf;
+    cm_buf_init(b, 0);
+    char head[80];
+    snprintf(head, sizeof head, "%c%c.%d.%s.", "rlfc"[q->order], q -> desc ? 'd' : 'a', p->tier,
+             qhash);
+    s_add(b, head, strlen(head));
+    for (int i = 0; i < 16; i++) {
+        char hx[3];
+        snprintf(hx, sizeof hx, "%02x", p->id[i]);
+        s_add(b, hx, 2);
+    }
+    const char *strs[3] = {p->last, p->first, p->created};
+    for (int i = 0; i < 3; i++) {
+        s_add(b, ".", 1);
+        s_b64(b, strs[i]);
+    }
+    return cm_buf_steal(b, NULL);
+}
+
+/* Decodes a token into p; the strings go into store (3 malloc'd). */
+static int s_token_parse(const char *tok, const struct query *q, const char *qhash, struct pos *p,
+                         char *store[3])
+{
+    char head[8];
+    snprintf(head, sizeof head, "%c%c.", "rlfc"[q->order], q -> desc ? 'd' : 'a');
+    if (strncmp(tok, head, 3) != 0)
+        return -1;
+    const char *s = tok + 3;
+    char *end;
+    long tier = strtol(s, &end, 10);
+    if (end == s || *end != '.' || tier < 0 || tier > 99)
+        return -1;
+    p->tier = (int)tier;
+    s = end + 1;
+    if (strncmp(s, qhash, 16) != 0 || s[16] != '.')
+        return -1;
+    s += 17;
+    for (int i = 0; i < 16; i++) {
+        int hi = s_hexval(s[2 * i]), lo = hi < 0 ? -1 : s_hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        p->id[i] = (uint8_t)(hi * 16 + lo);
+    }
+    s += 32;
+    for (int i = 0; i < 3; i++) {
+        if (*s != '.')
+            return -1;
+        s++;
+        size_t n = strcspn(s, ".");
+        unsigned char *bin = cm_malloc(n + 1);
+        size_t got = 0;
+        if (sodium_base642bin(bin, n + 1, s, n, NULL, &got, NULL,
+                              sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+            memchr(bin, 0, got)) {
+            free(bin);
+            return -1;
+        }
+        bin[got] = '\0';
+        store[i] = (char *)bin;
+        s += n;
+    }
+    if (*s)
+        return -1;
+    p->last = store[0];
+    p->first = store[1];
+    p->created = store[2];
+    p->key = s_key(p->last, p->first);
+    return 0;
+}
+
+/* ---- the page: a bounded max-heap of the best page_size + 1 ---- */
+
+struct heap {
+    struct pos *a; // owned
+    uint32_t *doc; // owned
+    size_t n, cap;
+    int order;
+    bool desc;
+};
+
+static void s_heap_swap(struct heap *h, size_t i, size_t j)
+{
+    struct pos p = h->a[i];
+    h->a[i] = h->a[j];
+    h->a[j] = p;
+    uint32_t d = h->doc[i];
+    h->doc[i] = h->doc[j];
+    h->doc[j] = d;
+}
+
+static void s_heap_down(struct heap *h, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && s_cmp(&h->a[l], &h->a[m], h->order, h->desc) > 0)
+            m = l;
+        if (r < h->n && s_cmp(&h->a[r], &h->a[m], h->order, h->desc) > 0)
+            m = r;
+        if (m == i)
+            return;
+        s_heap_swap(h, i, m);
+        i = m;
+    }
+}
+
+/* Keeps p if it is among the best cap seen. */
+static void s_heap_offer(struct heap *h, const struct pos *p, uint32_t doc)
+{
+    if (h->n < h->cap) {
+        size_t i = h->n++;
+        h->a[i] = *p;
+        h->doc[i] = doc;
+        while (i > 0) {
+            size_t parent = (i - 1) / 2;
+            if (s_cmp(&h->a[i], &h->a[parent], h->order, h->desc) <= 0)
+                break;
+            s_heap_swap(h, i, parent);
+            i = parent;
+        }
+        return;
+    }
+    if (s_cmp(p, &h->a[0], h->order, h->desc) >= 0)
+        return;
+    h->a[0] = *p;
+    h->doc[0] = doc;
+    s_heap_down(h, 0);
+}
+
+static struct heap *s_heap_for_sort;
+static int s_heap_idx_cmp(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    return s_cmp(&s_heap_for_sort->a[i], &s_heap_for_sort->a[j], s_heap_for_sort->order,
+                 s_heap_for_sort->desc);
+}
+
+/* ---- the single-word relevance page, tier by tier ---- */
+
+/* A term the dictionaries answer exactly: one word of one part, no
+ * punctuation (so its e-mail prefix is its name prefix), not numeric (no
+ * phone). The docs it matches through a field are then exactly the postings
+ * of that field's dictionary range. */
+static bool s_term_plain(const struct query *q, int i)
+{
+    const struct term *tm = &q->terms[i];
+    const struct word *w = &q->words[tm->w0];
+    return !tm->numeric && tm->w1 == tm->w0 + 1 && w->first_part[0] &&
+           !strcmp(w->folded, w->first_part) && !strcmp(w->parts, w->first_part);
+}
+
+struct s_tiers {
+    struct tenant *t;
+    const struct query *q;
+    struct heap *h;
+    const struct pos *after; // NULL on the first page
+    bool filters;            // some filter is asked for
+    int tier;                // of the docs being visited
+    bool offer;              // they can still enter the page
+    bool settled;            // the page is full: later tiers only count
+    bool done;               // settled, and more than the cap counted
+    size_t total;
+};
+
+/* Where (tier, key) stands against b in the relevance order, as far as the
+ * key tells: <0 before, >0 after, 0 when the strings must decide. */
+static int s_quick(int tier, uint64_t key, const struct pos *b)
+{
+    if (tier != b->tier)
+        return tier < b->tier ? -1 : 1;
+    if (key != b->key)
+        return key < b->key ? -1 : 1;
+    return 0;
+}
+
+/* A match of the current tier: counted, and offered to the page when it can
+ * enter (its record is read only then). */
+static void s_tiers_hit(struct s_tiers *x, uint32_t doc)
+{
+    x->total++;
+    if (!x->offer) {
+        if (x->settled && x->total > SEARCH_TOTAL_CAP)
+            x->done = true;
+        return;
+    }
+    uint64_t key = x->t->key[doc];
+    if (x->after && s_quick(x->tier, key, x->after) < 0)
+        return;
+    if (x->h->n == x->h->cap && s_quick(x->tier, key, &x->h->a[0]) > 0)
+        return;
+    struct pos p;
+    s_pos_of(&x->t->docs[doc], x->tier, &p);
+    if (x->after && s_cmp(&p, x->after, O_RELEVANCE, false) <= 0)
+        return;
+    s_heap_offer(x->h, &p, doc);
+}
+
+/* Tier 1: the docs whose first, last or company name is the word itself
+ * (their postings are the word's token; s_match tells the whole name). */
+static void s_tiers_exact(struct s_tiers *x)
+{
+    static const int dicts[3] = {D_LAST, D_FIRST, D_COMPANY};
+    uint32_t *stamp = x->t->stamp, gen = x->t->gen;
+    for (int i = 0; i < 3 && !x->done; i++) {
+        const struct tok *k = s_tok_find(&x->t->dicts[dicts[i]], x->q->words[0].first_part);
+        if (!k)
+            continue;
+        const uint32_t *p = s_post(k);
+        for (uint32_t j = 0; j < k->n && !x->done; j++) {
+            uint32_t doc = p[j];
+            if (stamp[doc] == gen)
+                continue;
+            const struct doc *d = &x->t->docs[doc];
+            if (x->filters && !s_filters(d, x->q)) {
+                stamp[doc] = gen; /* fails in every tier */
+                continue;
+            }
+            if (s_match(d, x->q) != 1)
+                continue; /* found again in its own tier */
+            stamp[doc] = gen;
+            s_tiers_hit(x, doc);
+        }
+    }
+}
+
+/* Tiers 2-5: the docs of a dictionary range not reached in an earlier tier. */
+static void s_tiers_range(struct s_tiers *x, const struct dict *d, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    const struct tok *arrays[2] = {d->main, d->recent};
+    size_t counts[2] = {d->n_main, d->n_recent};
+    uint32_t *stamp = x->t->stamp, gen = x->t->gen;
+    for (int a = 0; a < 2; a++) {
+        for (size_t i = s_lower(arrays[a], counts[a], prefix);
+             i < counts[a] && !strncmp(arrays[a][i].s, prefix, plen); i++) {
+            const struct tok *k = &arrays[a][i];
+            const uint32_t *p = s_post(k);
+            for (uint32_t j = 0; j < k->n; j++) {
+                uint32_t doc = p[j];
+                if (stamp[doc] == gen)
+                    continue;
+                stamp[doc] = gen;
+                if (x->filters && !s_filters(&x->t->docs[doc], x->q))
+                    continue;
+                s_tiers_hit(x, doc);
+                if (x->done)
+                    return;
+            }
+        }
+    }
+}
+
+/* The relevance page of a one-word query, tier by tier: a doc's tier is the
+ * first it is reached in; once the earlier tiers fill the page, the later
+ * ones are only counted (stamps, no record read), and counting stops past
+ * the cap. Gives what the general path gives (test_index checks). Returns
+ * false when the query is not of that kind. t->gen must be fresh. */
+static bool s_search_tiers(struct tenant *t, const struct query *q, struct heap *h,
+                           const struct pos *after, size_t *total)
+{
+    if (q->order != O_RELEVANCE || q->desc || q->n_terms != 1 || q->n_words != 1 ||
+        !s_term_plain(q, 0))
+        return false;
+    struct s_tiers x = {.t = t, .q = q, .h = h, .after = after};
+    x.filters =
+        q->group[0] || q->tag[0] || q->is_company >= 0 || q->has_account >= 0 || q->status > 0;
+    static const int dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
+    for (int tier = 1; tier <= 5 && !x.done; tier++) {
+        x.tier = tier;
+        x.offer = !x.settled && !(after && tier < after->tier);
+        if (tier == 1)
+            s_tiers_exact(&x);
+        else
+            s_tiers_range(&x, &t->dicts[dicts[tier - 2]], q->words[0].first_part);
+        if (h->n == h->cap)
+            x.settled = true;
+        if (x.settled && x.total > SEARCH_TOTAL_CAP)
+            x.done = true;
+    }
+    *total = x.total;
+    return true;
+}
+
+/* ---- the suggestion for an empty result ---- */
+
+static void s_suggest(const struct query *q, Crm__SearchCustomersResponse *resp)
+{
+    Crm__SearchSuggestion *sg =
+        (Crm__SearchSuggestion *)cm_pb_new(&crm__search_suggestion__descriptor);
+    cm_buf_t nb, pb, *names = &nb, *phone = &pb;
+    cm_buf_init(names, 0);
+    cm_buf_init(phone, 0);
+    const char *first = NULL;
+    int n_names = 0;
+    for (int i = 0; i < q->n_words; i++) {
+        const char *w = q->words[i].raw;
+        if (strchr(w, '@')) {
+            if (!sg->email[0])
+                cm_pb_set_str(&sg->email, w);
+        } else if (search_is_numeric(w)) {
+            if (phone->len)
+                s_add(phone, " ", 1);
+            s_add(phone, w, strlen(w));
+        } else if (n_names++ == 0) {
+            first = w;
+        } else {
+            if (names->len)
+                s_add(names, " ", 1);
+            s_add(names, w, strlen(w));
+        }
+    }
+    /* One word is a last name; more are a first name and the rest. */
+    if (n_names == 1) {
+        cm_pb_set_str(&sg->last_name, first);
+    } else if (n_names > 1) {
+        cm_pb_set_str(&sg->first_name, first);
+        cm_pb_set_str(&sg->last_name, names->data ? names->data : "");
+    }
+    if (phone->len)
+        cm_pb_set_str(&sg->phone, phone->data);
+    cm_buf_release(names);
+    cm_buf_release(phone);
+    resp->suggestion = sg;
+}
+
+cm_err_t search_index_search(search_index_t *self, const char *tenant,
+                             const Crm__SearchCustomersRequest *req,
+                             Crm__SearchCustomersResponse *resp, struct search_problem *problem)
+{
+    struct query *q = cm_calloc(1, sizeof *q);
+    char *qcopy = cm_strdup(req->q);
+    char *store[3] = {NULL, NULL, NULL};
+    struct s_cands cands = {0};
+    struct heap h = {0};
+    cm_err_t rc = CM_ERR_INVALID;
+
+    if (req->page_size < 0 || req->page_size > SEARCH_PAGE_MAX) {
+        s_problem(problem, "pageSize", "OUT_OF_RANGE", "pageSize must be 0..100 (0 means 20)");
+        goto out;
+    }
+    if (s_parse_order(req->order_by, &q->order, &q->desc)) {
+        s_problem(problem, "orderBy", "INVALID_FORMAT",
+                  "orderBy must be relevance, lastName, firstName or createdAt, optionally "
+                  "followed by asc or desc");
+        goto out;
+    }
+    if (s_parse_query(req->q, qcopy, q, problem))
+        goto out;
+    if (strlen(req->group) > 200 || strlen(req->tag) > 200) {
+        s_problem(problem, strlen(req->group) > 200 ? "group" : "tag", "TOO_LONG",
+                  "group and tag must be at most 200 bytes");
+        goto out;
+    }
+    char *g = search_fold(req->group);
+    snprintf(q->group, sizeof q->group, "%s", g);
+    free(g);
+    q->tag = req->tag;
+    q->is_company = req->is_company ? req->is_company->value : -1;
+    q->has_account = req->has_account ? req->has_account->value : -1;
+    q->status = (int)req->account_status;
+    char qhash[17];
+    s_qhash(req, qhash);
+    struct pos after;
+    bool has_after = false;
+    if (req->page_token[0]) {
+        if (s_token_parse(req->page_token, q, qhash, &after, store)) {
+            s_problem(problem, "pageToken", "INVALID_FORMAT",
+                      "pageToken does not belong to this query; start again without it");
+            goto out;
+        }
+        has_after = true;
+    }
+    rc = CM_OK;
+    struct tenant *t = s_tenant(self, tenant, false);
+    size_t total = 0;
+    size_t page = req->page_size ? (size_t)req->page_size : SEARCH_PAGE_DEFAULT;
+    h.cap = page + 1;
+    h.a = cm_malloc(h.cap * sizeof *h.a);
+    h.doc = cm_malloc(h.cap * sizeof *h.doc);
+    h.order = q->order;
+    h.desc = q->desc;
+    if (t && t->live) {
+        /* Fresh stamps: one generation per word pass and one to collect. */
+        if (t->gen > UINT32_MAX - 4 * SEARCH_Q_MAX_WORDS) {
+            memset(t->stamp, 0, t->cap_docs * sizeof *t->stamp);
+            t->gen = 0;
+        }
+        t->gen++;
+        if (!self->general_only && s_search_tiers(t, q, &h, has_after ? &after : NULL, &total))
+            goto page;
+        /* The cheapest generator: the term or filter with the fewest postings. */
+        struct gen best = {.none = false};
+        size_t best_cost = SIZE_MAX;
+        int best_term = -1;
+        for (int i = 0; i < q->n_terms; i++) {
+            const struct term *tm = &q->terms[i];
+            struct gen gn = {0};
+            const char *p = q->words[tm->w0].first_part;
+            for (int k = 0; k < 4; k++)
+                gn.prefixes[k] = p;
+            if (tm->numeric && tm->digits[0]) {
+                bool none;
+                gn.exact = s_best_trigram(t, tm->digits, &none);
+            }
+            size_t cost = s_gen_cost(t, &gn, best_cost);
+            if (cost < best_cost) {
+                best = gn;
+                best_cost = cost;
+                best_term = i;
+            }
+        }
+        const char *filters[2] = {q->group, q->tag};
+        for (int i = 0; i < 2; i++) {
+            if (!filters[i][0])
+                continue;
+            struct gen gn = {0};
+            gn.exact = s_tok_find(&t->dicts[i ? D_TAG : D_GROUP], filters[i]);
+            gn.none = gn.exact == NULL;
+            size_t cost = s_gen_cost(t, &gn, best_cost);
+            if (cost < best_cost) {
+                best = gn;
+                best_cost = cost;
+                best_term = -1;
+            }
+        }
+        /* The other plain words narrow the candidates by stamps alone (a
+         * match is in each such word's ranges), so records are read only
+         * for docs every one of them reached; a word far commoner than the
+         * generator is left to s_match. */
+        uint32_t need = 0;
+        size_t mark_cap = best_cost < SIZE_MAX / 16 ? 8 * best_cost + 1024 : 0;
+        for (int i = 0; i < q->n_terms && !self->general_only && !best.none; i++) {
+            if (i == best_term || !s_term_plain(q, i))
+                continue;
+            struct gen gn = {0};
+            for (int k = 0; k < 4; k++)
+                gn.prefixes[k] = q->words[q->terms[i].w0].first_part;
+            if (s_gen_cost(t, &gn, mark_cap) > mark_cap)
+                continue;
+            struct s_cands m = {.t = t, .need = need};
+            s_gen_each(t, &gn, s_mark_range, &m);
+            need = t->gen++;
+        }
+        cands.t = t;
+        cands.need = need;
+        s_gen_collect(t, &best, &cands);
+        for (size_t i = 0; i < cands.n; i++) {
+            const struct doc *d = &t->docs[cands.docs[i]];
+            if (!d->data || !s_filters(d, q))
+                continue;
+            int tier = s_match(d, q);
+            if (!tier)
+                continue;
+            total++;
+            struct pos p;
+            s_pos_of(d, tier, &p);
+            if (has_after && s_cmp(&p, &after, q->order, q->desc) <= 0)
+                continue;
+            s_heap_offer(&h, &p, cands.docs[i]);
+        }
+    }
+page:;
+    /* The page, in order. */
+    size_t *idx = cm_malloc((h.n + 1) * sizeof *idx);
+    for (size_t i = 0; i < h.n; i++)
+        idx[i] = i;
+    s_heap_for_sort = &h;
+    qsort(idx, h.n, sizeof *idx, s_heap_idx_cmp);
+    size_t shown = h.n > page ? page : h.n;
+    resp->customers = shown ? cm_calloc(shown, sizeof *resp->customers) : NULL;
+    for (size_t i = 0; i < shown; i++) {
+        const struct doc *d = &t->docs[h.doc[idx[i]]];
+        Crm__Customer *c = crm__customer__unpack(NULL, d->packed_len, d->data);
+        if (!c)
+            continue;
+        char id[40], etag[16];
+        snprintf(id, sizeof id,
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d->id[0],
+                 d->id[1], d->id[2], d->id[3], d->id[4], d->id[5], d->id[6], d->id[7], d->id[8],
+                 d->id[9], d->id[10], d->id[11], d->id[12], d->id[13], d->id[14], d->id[15]);
+        snprintf(etag, sizeof etag, "%u", (unsigned)d->version);
+        cm_pb_set_str(&c->id, id);
+        cm_pb_set_str(&c->etag, etag);
+        resp->customers[resp->n_customers++] = c;
+    }
+    if (h.n > page) {
+        char *tok = s_token_make(q, qhash, &h.a[idx[shown - 1]]);
+        cm_pb_set_str(&resp->next_page_token, tok);
+        free(tok);
+    }
+    free(idx);
+    resp->total_size = (int32_t)(total > SEARCH_TOTAL_CAP ? SEARCH_TOTAL_CAP : total);
+    resp->total_size_is_lower_bound = total > SEARCH_TOTAL_CAP;
+    resp->no_match = total == 0;
+    if (total == 0)
+        s_suggest(q, resp);
+out:
+    for (int i = 0; i < 3; i++)
+        free(store[i]);
+    free(cands.docs);
+    free(h.a);
+    free(h.doc);
+    free(qcopy);
+    free(q);
+    return rc;
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Benchmark of the customer's history (part of `make bench`): starts its own
+# throw-away suite (like tests/bench/run.sh), then measures
+#   1. intake over the bus: crmctl publish sends BENCH_HISTORY_EVENTS events
+#      (half of them for one customer, the rest spread over 200), events/s
+#      acknowledged, and until all are visible in the timeline;
+#   2. GET /v1/customers/{id}/timeline (first page of 50) and .../summary for
+#      the customer with 5,000 events (wrk, p50 and p99);
+#   3. PostgreSQL's own rate for the same timeline rows: pgbench inserting
+#      into a scratch copy of notes.timeline, and the same first-page query;
+# and prints the ratios.
+# Usage: tests/bench/history.sh [BUILD]
+# Knobs: BENCH_DURATION (seconds per wrk/pgbench phase, default 10),
+# BENCH_CONNECTIONS (default 16), BENCH_HISTORY_EVENTS (default 10000: the
+# big customer gets half), BENCH_SCALE_NOTES (copies of notes, default 2),
+# BENCH_KEEP=1 (keep the data directory).
+set -euo pipefail
+
+root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
+cd "$root"
+build=${1:-build}
+# shellcheck source=compose/stack.sh
+source compose/stack.sh
+
+duration=${BENCH_DURATION:-10}
+conns=${BENCH_CONNECTIONS:-16}
+events=${BENCH_HISTORY_EVENTS:-10000}
+for v in duration conns events; do
+    if ! [[ ${!v} =~ ^[1-9][0-9]{0,6}$ ]]; then
+        echo "bench: $v: invalid value \"${!v}\"" >&2
+        exit 2
+    fi
+done
+command -v wrk >/dev/null || { echo "bench: wrk is not installed" >&2; exit 2; }
+pgbench="$STACK_PG_BIN/pgbench"
+
+while read -r var; do
+    [[ $var == CRM_* ]] && unset "$var"
+done < <(compgen -e)
+export CRM_LOG_LEVEL=warn
+stack_throwaway crm-hbench hbench-admin 2
+export CRM_SCALE_NOTES=${BENCH_SCALE_NOTES:-2}
+tmp=$CRM_DATA_DIR
+status=1
+cleanup() {
+    trap '' INT TERM
+    stack_supervisor_stop || true
+    stack_pg_stop || true
+    if ((status == 0)) && [[ ${BENCH_KEEP:-0} != 1 ]]; then
+        rm -rf -- "$tmp"
+    else
+        echo "bench: kept the data directory: $tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+fail() {
+    echo "bench: FAILED: $*" >&2
+    stack_report 20 >&2 || true
+    exit 1
+}
+sql() { "$STACK_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$CRM_DATABASE_URL" -c "$1"; }
+now_ms() { date +%s%3N; }
+
+stack_init "$build"
+{ stack_pg_start && stack_migrate && stack_supervisor_start && stack_wait_ready 60; } ||
+    fail "the suite did not start"
+key=$CRM_BOOTSTRAP_API_KEY
+
+echo "== history: intake of $events events over the bus (crmctl publish, window 64)"
+big=$((events / 2))
+/usr/bin/python3 - "$events" "$big" >"$tmp/events.jsonl" <<'PY'
+import json, sys
+n, big = int(sys.argv[1]), int(sys.argv[2])
+for i in range(n):
+    who = "big" if i < big else "c%d" % (i % 200)
+    person = {"externalId": "bench-" + who, "firstName": "Bench", "lastName": who,
+              "email": "bench-%s@example.test" % who}
+    day = 1 + i % 28
+    if i % 4 == 3:
+        ev = {"source": "store", "type": ["order.placed", "order.paid"][i % 2],
+              "order": {"id": "o%d" % (i // 2), "total": {"amountMinor": 1000 + i % 5000, "currency": "PLN"},
+                        "items": [{"name": "Item %d" % (i % 9), "quantity": 1, "amountMinor": 1000}]}}
+    else:
+        ev = {"source": "booking", "type": ["booking.created", "booking.attended", "booking.moved"][i % 3],
+              "booking": {"id": "b%d" % (i // 3), "service": "Service %d" % (i % 11), "staff": "Eva",
+                          "startsAt": "2025-%02d-%02dT10:00:00Z" % (1 + i % 12, day)}}
+    ev.update({"eventId": "e%d" % i, "occurredAt": "2025-%02d-%02dT%02d:%02d:00Z" % (1 + i % 12, day, i % 24, i % 60),
+               "customer": person})
+    print(json.dumps(ev))
+PY
+t0=$(now_ms)
+"$STACK_BIN/crmctl" publish --key "$key" --window 64 --give-up-s 600 <"$tmp/events.jsonl" \
+    >"$tmp/publish.txt" 2>"$tmp/publish.err" || { cat "$tmp/publish.err"; fail "crmctl publish"; }
+t_ack=$(now_ms)
+while (($(sql "SELECT count(*) FROM notes.timeline WHERE event_id <> '' AND source IN ('booking','store')") < events)); do
+    (($(now_ms) - t0 < 600000)) || fail "events did not all reach the timeline"
+    sleep 0.05
+done
+t_vis=$(now_ms)
+ack_rate=$(awk -v n="$events" -v ms=$((t_ack - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }')
+vis_rate=$(awk -v n="$events" -v ms=$((t_vis - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }')
+echo "    $(cat "$tmp/publish.txt")"
+echo "    acknowledged: $ack_rate events/s; all visible in the timeline after $((t_vis - t0)) ms ($vis_rate events/s)"
+
+cid=$(sql "SELECT customer_id FROM notes.intake WHERE event_id = 'e0'")
+n_big=$(sql "SELECT count(*) FROM notes.timeline WHERE customer_id = '$cid'")
+echo "== history: reads of a customer with $n_big timeline entries ($cid), wrk -c $conns -d ${duration}s"
+declare -A P50 P99 RPS
+wrk_phase() {
+    local name=$1 path=$2 out="$tmp/wrk-$1.txt"
+    timeout $((duration + 30)) wrk -t 2 -c "$conns" -d "${duration}s" --latency --timeout 5s \
+        -H "Authorization: Bearer $key" "$STACK_URL$path" >"$out" 2>&1 || fail "wrk $name"
+    grep -q "Non-2xx" "$out" && { cat "$out"; fail "$name: answers that were not 2xx"; }
+    RPS[$name]=$(awk '/^Requests\/sec/ { print $2 }' "$out")
+    P50[$name]=$(awk '$1 == "50%" { print $2 }' "$out")
+    P99[$name]=$(awk '$1 == "99%" { print $2 }' "$out")
+    echo "    $name: ${RPS[$name]} req/s, p50 ${P50[$name]}, p99 ${P99[$name]}"
+}
+wrk_phase timeline "/v1/customers/$cid/timeline?pageSize=50"
+wrk_phase timeline-bookings "/v1/customers/$cid/timeline?pageSize=50&kind=BOOKING"
+wrk_phase summary "/v1/customers/$cid/summary"
+
+echo "== PostgreSQL alone (pgbench -c $conns -T $duration): the same rows and the same query"
+sql "CREATE TABLE public.bench_timeline (LIKE notes.timeline INCLUDING ALL)"
+cat >"$tmp/pg_insert.sql" <<SQL
+INSERT INTO public.bench_timeline (tenant_id, customer_id, occurred_at, kind, type, source, event_id, details)
+VALUES ('00000000-0000-4000-8000-000000000001', '$cid', now() - random() * interval '300 days', 'BOOKING',
+        'booking.created', 'booking', 'pg-' || :client_id || '-' || random(),
+        '{"booking": {"id": "b1", "service": "Service 3", "staff": "Eva", "startsAt": "2025-03-01T10:00:00Z"}}');
+SQL
+cat >"$tmp/pg_page.sql" <<SQL
+SELECT id, kind, type, occurred_at, source, actor, event_id, details::text FROM notes.timeline
+ WHERE tenant_id = '00000000-0000-4000-8000-000000000001' AND customer_id = '$cid'
+ ORDER BY occurred_at DESC, id DESC LIMIT 51;
+SQL
+pg_run() {
+    local name=$1 script=$2 out="$tmp/pgbench-$1.txt"
+    timeout $((duration + 60)) "$pgbench" -n -M prepared -c "$conns" -j 2 -T "$duration" -f "$script" \
+        -h "$STACK_PG_SOCKDIR" -p "$CRM_PG_PORT" -U postgres crm >"$out" 2>&1 || { cat "$out"; fail "pgbench $name"; }
+    PG_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out" | head -n 1)
+    PG_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out" | head -n 1)
+    echo "    $name: $PG_TPS tps, mean latency $PG_LAT ms"
+}
+pg_run insert "$tmp/pg_insert.sql"
+insert_tps=$PG_TPS
+pg_run page "$tmp/pg_page.sql"
+page_tps=$PG_TPS
+
+echo "== history: summary"
+printf '    %-42s %12s %12s %12s\n' "what" "suite" "PostgreSQL" "ratio"
+printf '    %-42s %12s %12.0f %11.1f%%\n' "intake acknowledged (events/s)" "$ack_rate" "$insert_tps" \
+    "$(awk -v a="$ack_rate" -v b="$insert_tps" 'BEGIN { print 100 * a / b }')"
+printf '    %-42s %12s %12.0f %11.1f%%\n' "intake visible in the timeline (events/s)" "$vis_rate" "$insert_tps" \
+    "$(awk -v a="$vis_rate" -v b="$insert_tps" 'BEGIN { print 100 * a / b }')"
+printf '    %-42s %12s %12.0f %11.1f%%\n' "timeline first page (req/s)" "${RPS[timeline]}" "$page_tps" \
+    "$(awk -v a="${RPS[timeline]}" -v b="$page_tps" 'BEGIN { print 100 * a / b }')"
+printf '    %-42s %12s\n' "timeline p50 / p99" "${P50[timeline]} / ${P99[timeline]}"
+printf '    %-42s %12s\n' "summary p50 / p99" "${P50[summary]} / ${P99[summary]}"
+status=0

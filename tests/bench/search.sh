@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Search benchmark: a throw-away suite (like tests/bench/run.sh) with
+# BENCH_CUSTOMERS customers (default 1,000,000; multilingual names) written
+# straight into the customers schema by SQL, in the shape the customers
+# service reads (doc jsonb plus columns). Then it starts the services and
+# measures the search index's build time from an empty start and its resident
+# memory, runs wrk through the gateway for 1-, 2-, 3-letter and two-word
+# queries, runs pgbench with the same queries on PostgreSQL (a prefix query on
+# indexed lower-cased names and e-mail, and a pg_trgm query), and prints the
+# ratios. docs/search.md explains the figures.
+#
+# Usage: tests/bench/search.sh [BUILD]
+# Knobs: BENCH_CUSTOMERS (default 1000000), BENCH_DURATION (seconds per phase,
+# default 10), BENCH_CONNECTIONS (default 32), BENCH_THREADS (default 2),
+# BENCH_KEEP=1 (keep the data directory).
+set -euo pipefail
+
+root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
+cd "$root"
+build=${1:-build}
+bench_dir="$root/tests/bench"
+# shellcheck source=compose/stack.sh
+source compose/stack.sh
+
+n_customers=${BENCH_CUSTOMERS:-1000000}
+duration=${BENCH_DURATION:-10}
+conns=${BENCH_CONNECTIONS:-32}
+threads=${BENCH_THREADS:-2}
+for v in n_customers duration conns threads; do
+    if ! [[ ${!v} =~ ^[1-9][0-9]{0,7}$ ]]; then
+        echo "bench: $v: invalid value \"${!v}\": expected a positive number" >&2
+        exit 2
+    fi
+done
+command -v wrk >/dev/null || { echo "bench: wrk is not installed" >&2; exit 2; }
+
+while read -r var; do
+    [[ $var == CRM_* ]] && unset "$var"
+done < <(compgen -e)
+export CRM_LOG_LEVEL=warn
+export CRM_SCALE_SEARCH=1
+
+stack_throwaway crm-sbench sbench-admin 2
+tmp=$CRM_DATA_DIR
+export PGCLIENTENCODING=UTF8
+status=1
+cleanup() {
+    trap '' INT TERM EXIT
+    stack_supervisor_stop >/dev/null 2>&1 || true
+    stack_pg_stop >/dev/null 2>&1 || true
+    if ((status == 0)) && [[ ${BENCH_KEEP:-0} != 1 ]]; then
+        rm -rf -- "$tmp"
+    else
+        echo "bench: kept the data directory: $tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+fail() {
+    echo "bench: FAILED: $*" >&2
+    stack_report 20 >&2 || true
+    exit 1
+}
+sql() { "$STACK_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$STACK_PG_SOCKDIR" \
+    -p "$CRM_PG_PORT" -U postgres -d crm -c "$1"; }
+rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+stack_init "$build"
+stack_pg_start && stack_migrate || fail "PostgreSQL or the migrations did not start"
+tenant=00000000-0000-4000-8000-000000000001
+
+echo "bench: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(uname -n), nproc $(nproc);" \
+    "$n_customers customers; $duration s per phase, $conns connections"
+
+# ---------------------------------------------------------------- data
+# Names from eight European languages; each customer gets a first and a last
+# name by its number, an e-mail from both (unique by the number) and a phone.
+t0=$SECONDS
+sql "
+CREATE EXTENSION IF NOT EXISTS unaccent;
+CREATE TEMP TABLE fn(i int, n text); CREATE TEMP TABLE ln(i int, n text);
+INSERT INTO fn SELECT row_number() OVER () - 1, n FROM unnest(ARRAY[
+ 'Jan','Anna','Piotr','Katarzyna','Łukasz','Małgorzata','Jürgen','Müller','Günther','Élodie',
+ 'François','Søren','Øyvind','Åsa','Björn','Иван','Мария','Дмитрий','Ольга','Γιώργος',
+ 'Μαρία','Ελένη','José','María','Íñigo','Zoë','Ægir','Đorđe','Šárka','Tomáš','Ewa','Barbara',
+ 'Bartosz','Beata','Bogdan','Bruno','Chiara','Claire','Dorota','Emil']) AS n;
+INSERT INTO ln SELECT row_number() OVER () - 1, n FROM unnest(ARRAY[
+ 'Kowalski','Nowak','Wiśniewski','Wójcik','Müller','Schmidt','Schröder','Weiß','Dubois',
+ 'Lefèvre','Ødegård','Sørensen','Ångström','Björklund','Петров','Иванов','Смирнова',
+ 'Παπαδόπουλος','Κωνσταντίνου','García','Fernández','Núñez','Łukaszewicz','Żółkiewski',
+ 'Dvořák','Novák','Horváth','Brown','Baker','Bianchi','Bauer','Becker','Berg','Costa',
+ 'Dąbrowski','Esposito','Fischer','Gomez','Hansen','Jensen','Kaminski','Lewandowski',
+ 'Martin','Nielsen','Olsen','Rossi','Silva','Thomas','Virtanen','Zieliński']) AS n;
+INSERT INTO customers.customers (tenant_id, id, doc, first_name, last_name, email, email_key,
+    phone, is_company, account_status, tags, version, sort_last, sort_first)
+SELECT '$tenant', md5('sbench' || g)::uuid,
+       jsonb_build_object('firstName', f.n, 'lastName', l.n, 'email', e, 'phone', p,
+                          'source', 'IMPORT'),
+       f.n, l.n, e, lower(e), p, false, 0, '{}', 1, l.n || ' ' || f.n, f.n || ' ' || l.n
+  FROM generate_series(1, $n_customers) g
+  JOIN fn f ON f.i = g % 40
+  JOIN ln l ON l.i = (g / 40) % 50
+ CROSS JOIN LATERAL (SELECT 'c' || g || '.' || CASE WHEN lower(unaccent(l.n)) ~ '^[a-z]+$'
+                     THEN lower(unaccent(l.n)) ELSE 'user' END || '@example.com' AS e,
+                     '+48' || (500000000 + (g::bigint * 7919) % 400000000)::text AS p) x;
+ANALYZE customers.customers;" || fail "loading customers"
+echo "bench: loaded $n_customers customers by SQL in $((SECONDS - t0)) s"
+
+search_started=$(date +%s.%N)
+stack_supervisor_start && stack_wait_ready 300 || fail "the suite did not start"
+export BENCH_API_KEY=$CRM_BOOTSTRAP_API_KEY
+# The customers service reads what SQL wrote.
+one=$(sql "SELECT id FROM customers.customers WHERE tenant_id = '$tenant' LIMIT 1")
+code=$(curl -s -o "$tmp/one.json" -w '%{http_code}' -H "Authorization: Bearer $BENCH_API_KEY" \
+    "$STACK_URL/v1/customers/$one")
+[[ $code == 200 ]] || fail "GET of a loaded customer answered $code: $(cat "$tmp/one.json")"
+
+# The index build: wait for search to answer, read its own figure from the log.
+for ((i = 0; i < 600; i++)); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BENCH_API_KEY" \
+        "$STACK_URL/v1/customers:search?q=a" || true)
+    [[ $code == 200 ]] && break
+    sleep 0.5
+done
+[[ $code == 200 ]] || fail "search did not become ready"
+ready_s=$(echo "$(date +%s.%N) - $search_started" | bc)
+built=$(grep -ho 'index loaded customers=[0-9]* seq=[0-9]* in [0-9]* ms' "$STACK_LOG_DIR"/search*.log |
+    tail -n 1 || true)
+spid=$(stack_ctl status 2>/dev/null | awk '$1 ~ /search/ { p = $4; sub(/,$/, "", p); print p; exit }')
+rss=$(rss_kib "$spid")
+echo "bench: search: ${built:-(no info log)}; answering $(printf '%.1f' "$ready_s") s after the start;" \
+    "RSS $((rss / 1024)) MiB"
+
+# ---------------------------------------------------------------- queries
+/usr/bin/python3 - "$tmp" <<'EOF'
+import sys, random
+tmp = sys.argv[1]
+random.seed(7)
+first = ['jan','anna','piotr','katarzyna','lukasz','malgorzata','jurgen','gunther','elodie',
+         'soren','oyvind','asa','bjorn','иван','мария','ольга','γιωργος','μαρια','jose','maria',
+         'ewa','barbara','bartosz','beata','bruno','claire','dorota','emil']
+last = ['kowalski','nowak','wisniewski','wojcik','muller','schmidt','schroder','dubois',
+        'lefevre','odegard','sorensen','angstrom','bjorklund','петров','иванов','смирнова',
+        'παπαδοπουλος','garcia','fernandez','nunez','lukaszewicz','zolkiewski','dvorak','novak',
+        'horvath','brown','baker','bianchi','bauer','becker','berg','costa','dabrowski',
+        'esposito','fischer','gomez','hansen','jensen','kaminski','lewandowski','martin',
+        'nielsen','olsen','rossi','silva','thomas','virtanen','zielinski']
+sets = {
+  "q1": sorted({w[:1] for w in first + last}),
+  "q2": sorted({w[:2] for w in first + last}),
+  "q3": sorted({w[:3] for w in first + last}),
+  "q22": sorted({f + " " + l[:3] for f in first[:12] for l in last[:12]}),
+}
+for name, qs in sets.items():
+    with open(f"{tmp}/{name}.txt", "w") as f:
+        f.write("\n".join(qs) + "\n")
+    # pgbench: the same queries, picked at random by index.
+    arr = ",".join("'" + q.replace("'", "''") + "'" for q in qs)
+    with open(f"{tmp}/{name}.n", "w") as f:
+        f.write(str(len(qs)))
+    with open(f"{tmp}/{name}.arr", "w") as f:
+        f.write(arr)
+EOF
+
+cat >"$tmp/search.lua" <<'EOF'
+-- GET /v1/customers:search?q=<a random query from BENCH_QUERIES>&pageSize=20
+local key = os.getenv("BENCH_API_KEY")
+wrk.headers["Authorization"] = "Bearer " .. key
+local qs = {}
+counter, non2xx = 0, 0
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+    for line in io.lines(os.getenv("BENCH_QUERIES")) do
+        if line ~= "" then
+            qs[#qs + 1] = line:gsub("([^%w%-%.])", function(c)
+                return string.format("%%%02X", string.byte(c)) end)
+        end
+    end
+    math.randomseed(os.time() + #threads)
+end
+function request()
+    counter = counter + 1
+    return wrk.format("GET", "/v1/customers:search?pageSize=20&q=" .. qs[math.random(#qs)])
+end
+function response(status)
+    if status ~= 200 then non2xx = non2xx + 1 end
+end
+function done(summary, latency, requests)
+    local bad = 0
+    for _, t in ipairs(threads) do bad = bad + t:get("non2xx") end
+    io.write(string.format("BENCH rps=%.0f p50_ms=%.3f p99_ms=%.3f non2xx=%d errors=%d\n",
+        summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+        latency:percentile(99) / 1000, bad,
+        summary.errors.connect + summary.errors.read + summary.errors.write +
+        summary.errors.timeout))
+end
+EOF
+
+kv() { sed -n "s/.*[[:space:]]$2=\\([^[:space:]]*\\).*/\\1/p" <<<" $1" | head -n 1; }
+declare -A RPS P50 P99 PG_TPS PG_P50 PG_P99 TG_TPS TG_P50 TG_P99
+
+for set in q1 q2 q3 q22; do
+    BENCH_QUERIES="$tmp/$set.txt" wrk -t "$threads" -c "$conns" -d 2s -s "$tmp/search.lua" \
+        "$STACK_URL" >/dev/null 2>&1 || true
+    BENCH_QUERIES="$tmp/$set.txt" timeout $((duration + 30)) wrk -t "$threads" -c "$conns" \
+        -d "${duration}s" --timeout 5s --latency -s "$tmp/search.lua" "$STACK_URL" \
+        >"$tmp/wrk-$set.txt" 2>&1 || fail "wrk $set"
+    line=$(grep '^BENCH ' "$tmp/wrk-$set.txt")
+    [[ $(kv "$line" non2xx) == 0 && $(kv "$line" errors) == 0 ]] ||
+        fail "$set: failed requests: $line"
+    RPS[$set]=$(kv "$line" rps)
+    P50[$set]=$(kv "$line" p50_ms)
+    P99[$set]=$(kv "$line" p99_ms)
+done
+
+# ---------------------------------------------------------------- PostgreSQL
+sql "CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX IF NOT EXISTS sb_last ON customers.customers (tenant_id, lower(last_name) text_pattern_ops);
+CREATE INDEX IF NOT EXISTS sb_first ON customers.customers (tenant_id, lower(first_name) text_pattern_ops);
+CREATE INDEX IF NOT EXISTS sb_email ON customers.customers (tenant_id, lower(email) text_pattern_ops);
+CREATE INDEX IF NOT EXISTS sb_trgm ON customers.customers
+    USING gin ((lower(first_name || ' ' || last_name || ' ' || email)) gin_trgm_ops);
+ANALYZE customers.customers;" || fail "PostgreSQL indexes"
+
+pg_run() { # name sqlfile -> tps p50 p99
+    local name=$1 file=$2 out="$tmp/pgbench-$1.txt"
+    timeout $((duration + 120)) "$STACK_PG_BIN/pgbench" -n -M prepared -c "$conns" -j "$threads" \
+        -T "$duration" -f "$file" -l --log-prefix="$tmp/pglog-$name" -h "$STACK_PG_SOCKDIR" \
+        -p "$CRM_PG_PORT" -U postgres crm >"$out" 2>&1 || fail "pgbench $name: $(tail -3 "$out")"
+    local tps p50 p99
+    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out" | head -n 1)
+    read -r p50 p99 < <(cat "$tmp/pglog-$name".* | awk '{ print $3 }' | sort -n | awk '
+        { v[NR] = $1 } END { i50 = int(NR * 0.5); i99 = int(NR * 0.99); if (i50 < 1) i50 = 1;
+        if (i99 < 1) i99 = 1; printf "%.3f %.3f\n", v[i50] / 1000, v[i99] / 1000 }')
+    rm -f -- "$tmp/pglog-$name".*
+    echo "$tps $p50 $p99"
+}
+
+for set in q1 q2 q3 q22; do
+    n=$(cat "$tmp/$set.n")
+    arr=$(cat "$tmp/$set.arr")
+    # The prefix query: the first word on last name, first name or e-mail
+    # (indexed, lower-cased), the second on last name; first page and a
+    # count capped at 10,000, as search answers.
+    cat >"$tmp/pg-prefix-$set.sql" <<EOF
+\set i random(1, $n)
+SELECT split_part((ARRAY[$arr])[:i], ' ', 1) AS w1, split_part((ARRAY[$arr])[:i], ' ', 2) AS w2 \gset
+SELECT id, doc FROM customers.customers WHERE tenant_id = '$tenant'
+   AND (lower(last_name) LIKE :w1 || '%' OR lower(first_name) LIKE :w1 || '%'
+        OR lower(email) LIKE :w1 || '%')
+   AND (:w2 = '' OR lower(last_name) LIKE :w2 || '%')
+ ORDER BY sort_last, id LIMIT 20;
+SELECT count(*) FROM (SELECT 1 FROM customers.customers WHERE tenant_id = '$tenant'
+   AND (lower(last_name) LIKE :w1 || '%' OR lower(first_name) LIKE :w1 || '%'
+        OR lower(email) LIKE :w1 || '%')
+   AND (:w2 = '' OR lower(last_name) LIKE :w2 || '%') LIMIT 10000) s;
+EOF
+    cat >"$tmp/pg-trgm-$set.sql" <<EOF
+\set i random(1, $n)
+SELECT split_part((ARRAY[$arr])[:i], ' ', 1) AS w1, split_part((ARRAY[$arr])[:i], ' ', 2) AS w2 \gset
+SELECT id, doc FROM customers.customers WHERE tenant_id = '$tenant'
+   AND lower(first_name || ' ' || last_name || ' ' || email) LIKE '%' || :w1 || '%' || :w2 || '%'
+ ORDER BY sort_last, id LIMIT 20;
+EOF
+    read -r PG_TPS[$set] PG_P50[$set] PG_P99[$set] < <(pg_run "prefix-$set" "$tmp/pg-prefix-$set.sql")
+    read -r TG_TPS[$set] TG_P50[$set] TG_P99[$set] < <(pg_run "trgm-$set" "$tmp/pg-trgm-$set.sql")
+done
+
+rss_after=$(rss_kib "$spid")
+echo
+printf '%-22s %10s %8s %8s | %10s %8s %8s | %10s %8s %8s | %7s %7s\n' query "search/s" p50 p99 \
+    "pg-prefix/s" p50 p99 "pg-trgm/s" p50 p99 "x pfx" "x trgm"
+for set in q1 q2 q3 q22; do
+    label=$(case $set in q1) echo "1 letter" ;; q2) echo "2 letters" ;; q3) echo "3 letters" ;;
+        q22) echo "two words" ;; esac)
+    printf '%-22s %10s %8s %8s | %10.0f %8s %8s | %10.0f %8s %8s | %7.1f %7.1f\n' "$label" \
+        "${RPS[$set]}" "${P50[$set]}" "${P99[$set]}" "${PG_TPS[$set]}" "${PG_P50[$set]}" \
+        "${PG_P99[$set]}" "${TG_TPS[$set]}" "${TG_P50[$set]}" "${TG_P99[$set]}" \
+        "$(echo "${RPS[$set]} / ${PG_TPS[$set]}" | bc -l)" "$(echo "${RPS[$set]} / ${TG_TPS[$set]}" | bc -l)"
+done
+echo "(latencies in ms; search through the gateway at $conns connections, PostgreSQL by pgbench" \
+    "with $conns clients on the same machine)"
+echo "bench: search index: $built; RSS $((rss / 1024)) MiB after the build," \
+    "$((rss_after / 1024)) MiB after the queries"
+status=0

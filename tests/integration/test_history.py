@@ -1,0 +1,450 @@
+"""The customer's history: intake of booking and store events (HTTP and bus),
+identity resolution, the timeline and the summary."""
+import json
+import os
+import random
+import signal
+import time
+
+import crm
+from crm import api, q, unique, unique_email, wait_until
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _phone():
+    """A Polish mobile number nobody else in the test data has: (E.164, spaced 00 form)."""
+    digits = "6%08d" % random.randrange(10 ** 8)
+    return "+48" + digits, "0048 %s %s %s" % (digits[:3], digits[3:6], digits[6:])
+
+
+def _person(**kw):
+    p = {"externalId": unique("c"), "firstName": "Anna", "lastName": unique("Nowak"),
+         "email": unique_email("anna")}
+    p.update(kw)
+    return p
+
+
+def _booking_event(person, type_, booking, at, source="booking", event_id=None):
+    return {"source": source, "eventId": event_id or unique("bk"), "type": type_,
+            "occurredAt": at, "customer": person, "booking": booking}
+
+
+def _order_event(person, type_, order, at, source="store", event_id=None):
+    return {"source": source, "eventId": event_id or unique("or"), "type": type_,
+            "occurredAt": at, "customer": person, "order": order}
+
+
+def _ingest(ev, status=202):
+    st, _, js = api("POST", "/v1/events", ev)
+    assert st == status, (st, js, ev)
+    return js
+
+
+def _timeline(cid, **params):
+    """Every entry of a customer's timeline, following the pages."""
+    out, token = [], None
+    for _ in range(200):
+        st, _, js = api("GET", q("/v1/customers/%s/timeline" % cid, pageToken=token, **params))
+        assert st == 200, js
+        out += js.get("entries", [])
+        token = js.get("nextPageToken")
+        if not token:
+            return out
+    raise AssertionError("too many pages")
+
+
+def _summary(cid):
+    st, _, js = api("GET", "/v1/customers/%s/summary" % cid)
+    assert st == 200, js
+    return js
+
+
+def _types(entries):
+    return [e["type"] for e in entries]
+
+
+def _future(days):
+    return time.strftime("%Y-%m-%dT10:00:00Z", time.gmtime(time.time() + days * 86400))
+
+
+# ------------------------------------------------------------------ tests
+
+
+def test_every_event_kind_into_timeline_and_summary():
+    anna = _person()
+    b1 = {"id": unique("b"), "service": "Haircut", "staff": "Eva",
+          "startsAt": "2025-03-01T10:00:00Z", "endsAt": "2025-03-01T11:00:00Z"}
+    js = _ingest(_booking_event(anna, "booking.created", b1, "2025-02-20T09:00:00Z"))
+    cid = js["customerId"]
+    assert js.get("duplicate", False) is False
+    # The booking registered her: source BOOKING, account INVITED, the booking system's id.
+    st, _, c = api("GET", "/v1/customers/" + cid)
+    assert st == 200, c
+    assert c["source"] == "BOOKING" and c["account"]["status"] == "INVITED", c
+    assert {"system": "booking", "id": anna["externalId"]} in c["externalIds"], c
+    assert c["email"] == anna["email"] and c["lastName"] == anna["lastName"]
+
+    moved = dict(b1, startsAt="2025-03-02T10:00:00Z", endsAt="2025-03-02T11:00:00Z")
+    _ingest(_booking_event(anna, "booking.moved", moved, "2025-02-21T09:00:00Z"))
+    _ingest(_booking_event(anna, "booking.attended", moved, "2025-03-02T11:00:00Z"))
+    b2 = {"id": unique("b"), "service": "Colour", "staff": "Eva", "startsAt": "2025-04-01T10:00:00Z"}
+    _ingest(_booking_event(anna, "booking.created", b2, "2025-03-10T09:00:00Z"))
+    _ingest(_booking_event(anna, "booking.no_show", b2, "2025-04-01T10:30:00Z"))
+    b3 = {"id": unique("b"), "service": "Haircut", "staff": "Jan", "startsAt": "2025-05-01T10:00:00Z"}
+    _ingest(_booking_event(anna, "booking.created", b3, "2025-04-10T09:00:00Z"))
+    _ingest(_booking_event(anna, "booking.cancelled", b3, "2025-04-11T09:00:00Z"))
+    b4 = {"id": unique("b"), "service": "Haircut", "staff": "Eva", "startsAt": _future(30)}
+    _ingest(_booking_event(anna, "booking.created", b4, "2025-05-01T09:00:00Z"))
+
+    o1 = {"id": unique("o"), "total": {"amountMinor": 12900, "currency": "PLN"},
+          "items": [{"name": "Shampoo", "quantity": 1, "amountMinor": 4900},
+                    {"name": "Conditioner", "quantity": 2, "amountMinor": 8000}]}
+    _ingest(_order_event(anna, "order.placed", o1, "2025-03-05T12:00:00Z"))
+    _ingest(_order_event(anna, "order.paid", o1, "2025-03-05T12:01:00Z"))
+    _ingest(_order_event(anna, "order.refunded", dict(o1, refund={"amountMinor": 4900, "currency": "PLN"}),
+                         "2025-03-20T12:00:00Z"))
+    o2 = {"id": unique("o"), "total": {"amountMinor": 5000, "currency": "EUR"}}
+    _ingest(_order_event(anna, "order.placed", o2, "2025-04-05T12:00:00Z"))
+    _ingest(_order_event(anna, "order.paid", o2, "2025-04-05T12:05:00Z"))
+    o3 = {"id": unique("o"), "total": {"amountMinor": 999, "currency": "PLN"}}
+    _ingest(_order_event(anna, "order.placed", o3, "2025-04-06T12:00:00Z"))
+    _ingest(_order_event(anna, "order.cancelled", o3, "2025-04-06T13:00:00Z"))
+    _ingest({"source": "notify", "eventId": unique("m"), "type": "message.sent",
+             "occurredAt": "2025-04-07T08:00:00Z", "customer": {"externalId": anna["externalId"],
+                                                               "email": anna["email"]},
+             "message": {"id": unique("msg"), "channel": "email", "subject": "See you soon"}})
+
+    # The customer stream brings customer.created (and registered) in too.
+    entries = wait_until(lambda: (lambda e: e if "customer.created" in _types(e) else None)(
+        _timeline(cid)), 20, what="customer.created in the timeline")
+    times = [e["occurredAt"] for e in entries]
+    assert times == sorted(times, reverse=True), times
+    kinds = {e["kind"] for e in entries}
+    assert {"BOOKING", "ORDER", "MESSAGE", "CUSTOMER"} <= kinds, kinds
+    types = _types(entries)
+    for t in ("booking.created", "booking.moved", "booking.attended", "booking.no_show",
+              "booking.cancelled", "order.placed", "order.paid", "order.refunded",
+              "order.cancelled", "message.sent", "customer.registered"):
+        assert t in types, (t, types)
+    attended = [e for e in entries if e["type"] == "booking.attended"][0]
+    assert attended["booking"]["service"] == "Haircut" and attended["booking"]["staff"] == "Eva"
+    placed = [e for e in entries if e["type"] == "order.placed" and e["order"]["id"] == o1["id"]][0]
+    assert placed["order"]["total"] == {"amountMinor": "12900", "currency": "PLN"}, placed
+    assert [i["name"] for i in placed["order"]["items"]] == ["Shampoo", "Conditioner"]
+    # Only bookings, when asked.
+    only = _timeline(cid, kind="BOOKING")
+    assert only and {e["kind"] for e in only} == {"BOOKING"}
+    assert len(only) == 8, _types(only)
+
+    s = _summary(cid)
+    assert s["customerId"] == cid
+    assert s["bookings"] == 4 and s["cancellations"] == 1 and s["noShows"] == 1 and s["attended"] == 1, s
+    assert s["lastVisitAt"].startswith("2025-03-02T10:00:00"), s
+    assert s["firstBookingAt"].startswith("2025-02-20T09:00:00"), s
+    assert s["firstOrderAt"].startswith("2025-03-05T12:00:00"), s
+    assert s["orders"] == 3, s
+    spent = {m["currency"]: int(m["amountMinor"]) for m in s["totalSpent"]}
+    assert spent == {"EUR": 5000, "PLN": 8000}, spent   # 129.00 paid - 49.00 refunded
+    assert [u["id"] for u in s["upcoming"]] == [b4["id"]], s
+    assert s["topServices"][0] == {"service": "Haircut", "count": 2}, s
+    assert {"service": "Colour", "count": 1} in s["topServices"]
+    assert s["registeredAt"], s
+
+
+def test_duplicate_delivery_has_one_effect():
+    p = _person()
+    o = {"id": unique("o"), "total": {"amountMinor": 10000, "currency": "PLN"}}
+    first = _ingest(_order_event(p, "order.paid", o, "2025-06-01T10:00:00Z", event_id="dup-" + o["id"]))
+    refund = _order_event(p, "order.refunded", dict(o, refund={"amountMinor": 2500, "currency": "PLN"}),
+                          "2025-06-02T10:00:00Z")
+    _ingest(refund)
+    again = _ingest(refund)
+    assert again["duplicate"] is True and again["customerId"] == first["customerId"], again
+    # Over the bus too (crmctl publish): a duplicate, acknowledged.
+    out = crm.crmctl(["publish", json.dumps(refund), "--key", crm.API_KEY])
+    assert json.loads(out)["body"]["duplicate"] is True, out
+    cid = first["customerId"]
+    entries = _timeline(cid, kind="ORDER")
+    assert _types(entries).count("order.refunded") == 1, _types(entries)
+    s = _summary(cid)
+    assert s["totalSpent"] == [{"amountMinor": "7500", "currency": "PLN"}], s
+
+
+def test_out_of_order_events_end_right():
+    p = _person()
+    b = {"id": unique("b"), "service": "Massage", "staff": "Ola", "startsAt": _future(10)}
+    # The cancellation arrives before the booking it cancels.
+    js = _ingest(_booking_event(p, "booking.cancelled", b, "2025-07-02T10:00:00Z"))
+    cid = js["customerId"]
+    _ingest(_booking_event(p, "booking.created", b, "2025-07-01T10:00:00Z"))
+    s = _summary(cid)
+    assert s["bookings"] == 1 and s["cancellations"] == 1, s
+    assert s.get("upcoming", []) == [], s
+    assert s.get("topServices", []) == [], s
+    assert s["firstBookingAt"].startswith("2025-07-01T10:00:00"), s
+    entries = _timeline(cid, kind="BOOKING")
+    assert _types(entries) == ["booking.cancelled", "booking.created"], _types(entries)
+    # A paid order whose order.placed arrives late stays paid; a move that
+    # happened before the latest known details does not overwrite them.
+    o = {"id": unique("o"), "total": {"amountMinor": 300, "currency": "PLN"}}
+    _ingest(_order_event(p, "order.paid", o, "2025-07-03T10:05:00Z"))
+    _ingest(_order_event(p, "order.placed", o, "2025-07-03T10:00:00Z"))
+    s = _summary(cid)
+    assert s["orders"] == 1 and s["totalSpent"] == [{"amountMinor": "300", "currency": "PLN"}], s
+    b2 = {"id": unique("b"), "service": "Nails", "startsAt": _future(20)}
+    _ingest(_booking_event(p, "booking.moved", dict(b2, startsAt=_future(21)), "2025-07-05T10:00:00Z"))
+    _ingest(_booking_event(p, "booking.created", b2, "2025-07-04T10:00:00Z"))
+    up = _summary(cid)["upcoming"]
+    assert [u["startsAt"][:10] for u in up] == [_future(21)[:10]], up
+    rows = crm.psql("SELECT status FROM notes.bookings WHERE booking_id = '%s'" % b["id"])
+    assert rows.strip() == "CANCELLED", rows
+
+
+def test_same_person_by_booking_email_and_by_order_phone():
+    e164, spaced = _phone()
+    email = unique_email("Ewa")
+    booking_person = {"externalId": unique("bk"), "firstName": "Ewa", "lastName": "Kowalska",
+                      "email": email.upper().replace("EXAMPLE.TEST", "Example.Test")}
+    b = {"id": unique("b"), "service": "Haircut", "startsAt": "2025-08-01T10:00:00Z"}
+    a = _ingest(_booking_event(dict(booking_person, phone=e164), "booking.created", b,
+                               "2025-07-20T10:00:00Z"))
+    # The store knows her by another id and her phone written another way.
+    store_person = {"externalId": unique("st"), "firstName": "Ewa", "phone": spaced}
+    o = {"id": unique("o"), "total": {"amountMinor": 100, "currency": "PLN"}}
+    b_ = _ingest(_order_event(store_person, "order.placed", o, "2025-07-21T10:00:00Z"))
+    assert b_["customerId"] == a["customerId"], (a, b_)
+    # And by e-mail in another case, from a third system.
+    c_ = _ingest(_order_event({"externalId": unique("x"), "email": email}, "order.placed",
+                              {"id": unique("o"), "total": {"amountMinor": 1, "currency": "PLN"}},
+                              "2025-07-22T10:00:00Z", source="shop2"))
+    assert c_["customerId"] == a["customerId"]
+    st, _, c = api("GET", "/v1/customers/" + a["customerId"])
+    systems = sorted(x["system"] for x in c["externalIds"])
+    assert systems == ["booking", "shop2", "store"], c["externalIds"]
+    assert c["phone"] == e164
+    st, _, lst = api("GET", q("/v1/customers", pageSize=1000))
+    same = [x for x in lst["customers"] if x.get("phone") == e164]
+    assert len(same) == 1, same
+
+
+def test_guest_who_signs_up_is_the_same_customer():
+    guest = _person()
+    o = {"id": unique("o"), "total": {"amountMinor": 2000, "currency": "PLN"}}
+    a = _ingest(_order_event(guest, "order.placed", o, "2025-09-01T10:00:00Z"))
+    st, _, c = api("GET", "/v1/customers/" + a["customerId"])
+    assert c["source"] == "STORE" and c["account"]["status"] == "INVITED", c
+    signup = {"source": "store", "eventId": unique("su"), "type": "customer.signed_up",
+              "occurredAt": "2025-09-02T10:00:00Z",
+              "customer": {"externalId": unique("acct"), "email": guest["email"].upper(),
+                           "firstName": "Anna"}}
+    b = _ingest(signup)
+    assert b["customerId"] == a["customerId"]
+    st, _, c = api("GET", "/v1/customers/" + a["customerId"])
+    assert c["account"]["status"] == "ACTIVE", c
+    assert c["source"] == "STORE"
+    assert len([x for x in c["externalIds"] if x["system"] == "store"]) == 2
+    assert "customer.signed_up" in _types(_timeline(a["customerId"], kind="CUSTOMER"))
+
+
+def _refused(ev, field, reason=None):
+    st, _, js = api("POST", "/v1/events", ev)
+    assert st == 400, (st, js, field)
+    details = js["error"].get("details", [])
+    fields = [d.get("field") for d in details]
+    assert field in fields, (field, js)
+    if reason:
+        assert [d for d in details if d["field"] == field][0].get("reason") == reason, js
+
+
+def test_malformed_events_are_refused_naming_the_field():
+    p = _person()
+    good = _booking_event(p, "booking.created", {"id": unique("b"), "startsAt": "2025-10-01T10:00:00Z"},
+                          "2025-09-20T10:00:00Z")
+
+    def bad(**changes):
+        ev = json.loads(json.dumps(good))
+        for k, v in changes.items():
+            parts = k.split("__")
+            tgt = ev
+            for part in parts[:-1]:
+                tgt = tgt.setdefault(part, {})
+            if v is None:
+                tgt.pop(parts[-1], None)
+            else:
+                tgt[parts[-1]] = v
+        return ev
+
+    _refused(bad(source=None), "source", "REQUIRED")
+    _refused(bad(source="Booking System"), "source", "INVALID_FORMAT")
+    _refused(bad(source="s" * 51), "source")
+    _refused(bad(eventId=None), "eventId", "REQUIRED")
+    _refused(bad(eventId="e" * 201), "eventId", "TOO_LONG")
+    _refused(bad(type="booking.exploded"), "type", "INVALID_FORMAT")
+    _refused(bad(occurredAt="20.09.2025"), "occurredAt", "INVALID_FORMAT")
+    _refused(bad(occurredAt="2025-02-30T10:00:00Z"), "occurredAt")
+    _refused(bad(customer=None), "customer", "REQUIRED")
+    _refused(bad(customer__externalId=None), "customer.externalId", "REQUIRED")
+    _refused(bad(customer__firstName="Ż" * 101), "customer.firstName", "TOO_LONG")
+    _refused(bad(customer__email="not-an-email"), "customer.email")
+    _refused(bad(customer__phone="call me maybe"), "customer.phone")
+    _refused(bad(booking=None), "booking", "REQUIRED")
+    _refused(bad(booking__id=None), "booking.id", "REQUIRED")
+    _refused(bad(booking__startsAt=None), "booking.startsAt", "REQUIRED")
+    _refused(bad(booking__endsAt="2025-10-01T09:00:00Z"), "booking.endsAt", "OUT_OF_RANGE")
+    order = _order_event(p, "order.placed", {"id": "o1", "total": {"amountMinor": 1, "currency": "PLN"}},
+                         "2025-09-20T10:00:00Z")
+    o = json.loads(json.dumps(order)); o["order"]["total"]["currency"] = "zł"
+    _refused(o, "order.total.currency", "INVALID_FORMAT")
+    o = json.loads(json.dumps(order)); del o["order"]["total"]
+    _refused(o, "order.total", "REQUIRED")
+    o = json.loads(json.dumps(order)); o["order"]["total"]["amountMinor"] = -5
+    _refused(o, "order.total.amountMinor", "OUT_OF_RANGE")
+    o = json.loads(json.dumps(order)); o["order"]["items"] = [{"name": "x", "quantity": 0}]
+    _refused(o, "order.items[0].quantity", "OUT_OF_RANGE")
+    o = json.loads(json.dumps(order)); o["order"]["items"] = [{"name": "x", "quantity": 1}] * 101
+    _refused(o, "order.items", "TOO_MANY")
+    o = json.loads(json.dumps(order)); o["order"]["total"]["amountMinor"] = 12.5
+    st, _, js = api("POST", "/v1/events", o)
+    assert st == 400, js
+    o = json.loads(json.dumps(order)); o["booking"] = {"id": "b"}
+    _refused(o, "booking", "INVALID_FORMAT")
+    # Nothing was recorded: the same event id is new when it comes right.
+    js = _ingest(good)
+    assert js.get("duplicate", False) is False
+    assert crm.psql("SELECT count(*) FROM notes.intake WHERE event_id = '%s'" % good["eventId"]).strip() == "1"
+    st, _, lst = api("GET", q("/v1/customers", pageSize=1000))
+    assert len([c for c in lst["customers"] if c.get("email") == p["email"]]) == 1
+
+
+def test_customer_changes_show_in_the_timeline():
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Olga", "lastName": unique("Lis")})
+    assert st == 201, c
+    cid = c["id"]
+    st, _, c2 = api("PATCH", "/v1/customers/" + cid, {"lastName": "Lis-Nowak"})
+    assert st == 200, c2
+    st, _, c3 = api("PATCH", "/v1/customers/" + cid,
+                    {"preferences": {"marketing": {"granted": True, "source": "web"}}})
+    assert st == 200, c3
+
+    def ready():
+        e = _timeline(cid)
+        return e if len(e) >= 3 else None
+
+    entries = wait_until(ready, 20, what="three customer entries")
+    assert [e["kind"] for e in entries] == ["CONSENT", "CUSTOMER", "CUSTOMER"], entries
+    assert _types(entries) == ["customer.updated", "customer.updated", "customer.created"]
+    change = entries[1]["changes"]
+    assert change == [{"field": "lastName", "oldValue": json.dumps(c["lastName"]),
+                       "newValue": '"Lis-Nowak"'}], change
+    assert any(ch["field"] == "preferences.marketing.granted" for ch in entries[0]["changes"])
+    assert entries[2]["source"] == "api" and entries[2]["actor"]
+    only = _timeline(cid, kind="CONSENT")
+    assert len(only) == 1 and only[0]["kind"] == "CONSENT"
+
+
+def test_timeline_pages_newest_first():
+    p = _person()
+    cid = None
+    for i in range(25):
+        b = {"id": unique("b"), "service": "S%d" % (i % 3), "startsAt": "2025-01-01T10:00:00Z"}
+        js = _ingest(_booking_event(p, "booking.created", b, "2024-12-%02dT10:00:00Z" % (i + 1)))
+        cid = js["customerId"]
+    seen, token, pages = [], None, 0
+    while True:
+        st, _, js = api("GET", q("/v1/customers/%s/timeline" % cid, pageSize=10, kind="BOOKING",
+                                 pageToken=token))
+        assert st == 200, js
+        assert len(js["entries"]) <= 10
+        seen += js["entries"]
+        pages += 1
+        token = js.get("nextPageToken")
+        if not token:
+            break
+    assert pages == 3 and len(seen) == 25
+    assert len({e["id"] for e in seen}) == 25
+    assert seen[0]["occurredAt"].startswith("2024-12-25") and seen[-1]["occurredAt"].startswith("2024-12-01")
+    st, _, js = api("GET", q("/v1/customers/%s/timeline" % cid, pageToken="garbage"))
+    assert st == 400, js
+    st, _, js = api("GET", q("/v1/customers/%s/timeline" % cid, kind="NONSENSE"))
+    assert st == 400, js
+
+
+def test_ten_thousand_events_survive_a_killed_notes_service():
+    """10,000 events sent over the bus (crmctl publish) while notes is SIGKILLed
+    and restarted by the supervisor are all in the timeline afterwards, once each."""
+    run = unique("kill")
+    people = [_person() for _ in range(20)]
+    lines = []
+    for i in range(10000):
+        p = people[i % len(people)]
+        b = {"id": "%s-b%d" % (run, i), "service": "Svc%d" % (i % 7), "startsAt": "2025-11-01T10:00:00Z"}
+        ev = _booking_event(p, "booking.created", b, "2025-10-01T10:00:00Z", event_id="%s-%d" % (run, i))
+        lines.append(json.dumps(ev))
+    before = wait_until(lambda: crm.pids("notes"), 30, what="notes running")
+    path = os.path.join(crm.DATA_DIR, run + ".jsonl")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    with open(path, encoding="utf-8") as events:
+        proc = crm.crmctl_popen(["publish", "--key", crm.API_KEY, "--window", "64",
+                                 "--timeout-ms", "20000", "--give-up-s", "400"], stdin=events)
+    t0 = time.monotonic()
+    # Kill it once a good part is in.
+    wait_until(lambda: int(crm.psql("SELECT count(*) FROM notes.intake WHERE event_id LIKE '%s-%%'"
+                                    % run).strip()) > 1500, 120, what="events flowing")
+    for pid in before:
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: crm.pids("notes") and not set(crm.pids("notes")) & set(before), 60,
+               what="notes to be restarted")
+    out, err = proc.communicate(timeout=500)
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 0, (proc.returncode, out, err[-2000:])
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["events"] == 10000 and summary["undelivered"] == 0, summary
+    assert summary["accepted"] + summary["duplicates"] == 10000, summary
+    print("10,000 events in %.1f s with notes killed once: %s" % (elapsed, summary))
+    rows = crm.psql("SELECT count(*), count(DISTINCT event_id) FROM notes.timeline "
+                    "WHERE event_id LIKE '%s-%%'" % run).strip()
+    assert rows == "10000|10000", rows
+    # The same through the API for one customer: 500 bookings, each once.
+    cid = crm.psql("SELECT DISTINCT customer_id FROM notes.intake WHERE event_id = '%s-0'" % run).strip()
+    entries = _timeline(cid, kind="BOOKING", pageSize=200)
+    ids = [e["eventId"] for e in entries if e["eventId"].startswith(run)]
+    assert len(ids) == 500 and len(set(ids)) == 500, len(ids)
+    assert _summary(cid)["bookings"] == 500
+
+
+test_ten_thousand_events_survive_a_killed_notes_service.timeout = 600
+
+
+def test_deleting_a_customer_erases_what_staff_wrote():
+    """Deleting a customer erases their notes and tasks and the values of their
+    changes in the timeline; the timeline keeps what happened and when."""
+    email = unique_email("erase")
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Zofia", "lastName": unique("Erase"),
+                                             "email": email})
+    assert st == 201, c
+    cid = c["id"]
+    assert api("PATCH", "/v1/customers/" + cid, {"phone": "+48600999111"})[0] == 200
+    st, _, note = api("POST", "/v1/customers/%s/notes" % cid, {"body": "allergic to latex"})
+    assert st == 201, note
+    st, _, task = api("POST", "/v1/customers/%s/tasks" % cid, {"title": "call about latex"})
+    assert st == 201, task
+    wait_until(lambda: len(_timeline(cid)) >= 4, 20, what="created, updated, note and task")
+    assert api("DELETE", "/v1/customers/" + cid)[0] == 204
+
+    def erased():
+        e = _timeline(cid)
+        return e if e and e[0]["type"] == "customer.deleted" else None
+
+    entries = wait_until(erased, 20, what="customer.deleted in the timeline")
+    assert not [e for e in entries if e["kind"] in ("NOTE", "TASK")], entries
+    text = json.dumps(entries)
+    assert email not in text and "600999111" not in text and "latex" not in text, text
+    changed = [e for e in entries if e["type"] == "customer.updated"]
+    assert changed and changed[0]["changes"][0]["field"] == "phone", changed
+    rows = crm.psql_rows("SELECT count(*) FROM notes.notes WHERE customer_id = '%s'" % cid)
+    assert rows == [("0",)], rows
+    rows = crm.psql_rows("SELECT count(*) FROM notes.tasks WHERE customer_id = '%s'" % cid)
+    assert rows == [("0",)], rows

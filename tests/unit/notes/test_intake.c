@@ -1,0 +1,307 @@
+/* The intake's pure parts: checking events field by field, RFC 3339 times,
+ * and the rule that makes out-of-order events end in the right state. */
+#include "notes_intake.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+#include "../unit.h"
+
+#include <jansson.h>
+
+/* A call with no database: only violations are collected. */
+struct s_call {
+    struct cm_call call;
+    Crm__RequestHeader hdr;
+};
+
+static void s_call_init(struct s_call *c)
+{
+    memset(c, 0, sizeof *c);
+    crm__request_header__init(&c->hdr);
+    crm__reply_header__init(&c->call.reply);
+    c->call.hdr = &c->hdr;
+}
+
+static void s_call_release(struct s_call *c)
+{
+    for (size_t i = 0; i < c->call.reply.n_details; i++)
+        protobuf_c_message_free_unpacked(&c->call.reply.details[i]->base, NULL);
+    free(c->call.reply.details);
+}
+
+/* The field names of the violations, in order, comma-separated. */
+static void s_fields(const struct s_call *c, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < c->call.reply.n_details; i++) {
+        size_t n = strlen(out);
+        snprintf(out + n, size - n, "%s%s", i ? "," : "", c->call.reply.details[i]->field);
+    }
+}
+
+static const char *s_reason(const struct s_call *c, const char *field)
+{
+    for (size_t i = 0; i < c->call.reply.n_details; i++)
+        if (!strcmp(c->call.reply.details[i]->field, field))
+            return c->call.reply.details[i]->reason;
+    return NULL;
+}
+
+static Crm__IntakeEvent *s_event(const char *json_text)
+{
+    json_t *j = json_loads(json_text, 0, NULL);
+    CHECK(j);
+    struct cm_pbjson_error err;
+    Crm__IntakeEvent *ev =
+        (Crm__IntakeEvent *)cm_pbjson_decode(&crm__intake_event__descriptor, j, NULL, &err);
+    json_decref(j);
+    CHECK(ev);
+    return ev;
+}
+
+/* Checks an event given as JSON; returns the fields named, comma-separated. */
+static void s_check(const char *json_text, char *fields, size_t size, bool *ok, struct s_call *c)
+{
+    Crm__IntakeEvent *ev = s_event(json_text);
+    s_call_init(c);
+    *ok = notes_intake_check(&c->call, ev);
+    s_fields(c, fields, size);
+    crm__intake_event__free_unpacked(ev, NULL);
+}
+
+#define BOOKING_OK                                                                                 \
+    "{\"source\":\"booking\",\"eventId\":\"bk-123-1\",\"type\":\"booking.created\","               \
+    "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c-77\","               \
+    "\"firstName\":\"Anna\",\"email\":\"anna@example.com\",\"phone\":\"+48600100200\"},"           \
+    "\"booking\":{\"id\":\"bk-123\",\"service\":\"Haircut\",\"staff\":\"Eva\","                    \
+    "\"startsAt\":\"2026-11-27T10:00:00Z\",\"endsAt\":\"2026-11-27T11:00:00Z\"}}"
+
+static void expect(const char *json_text, const char *want_fields)
+{
+    char fields[1024];
+    bool ok;
+    struct s_call c;
+    s_check(json_text, fields, sizeof fields, &ok, &c);
+    if (strcmp(fields, want_fields) != 0)
+        fprintf(stderr, "event %s\n", json_text);
+    CHECK_STR(fields, want_fields);
+    CHECK(ok == (want_fields[0] == '\0'));
+    CHECK(ok || c.call.err == CM_ERR_INVALID);
+    s_call_release(&c);
+}
+
+static void test_valid_events_pass(void)
+{
+    expect(BOOKING_OK, "");
+    expect("{\"source\":\"store\",\"eventId\":\"o-9-1\",\"type\":\"order.placed\","
+           "\"occurredAt\":\"2026-11-20T10:00:00.123+01:00\",\"customer\":{\"externalId\":\"s1\"},"
+           "\"order\":{\"id\":\"o-9\",\"total\":{\"amountMinor\":12900,\"currency\":\"PLN\"},"
+           "\"items\":[{\"name\":\"Shampoo\",\"quantity\":1,\"amountMinor\":4900}]}}",
+           "");
+    expect("{\"source\":\"store\",\"eventId\":\"r1\",\"type\":\"order.refunded\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"s1\"},"
+           "\"order\":{\"id\":\"o-9\",\"total\":{\"amountMinor\":100,\"currency\":\"EUR\"},"
+           "\"refund\":{\"amountMinor\":50,\"currency\":\"EUR\"}}}",
+           "");
+    expect("{\"source\":\"store\",\"eventId\":\"su\",\"type\":\"customer.signed_up\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"s1\"}}",
+           "");
+    expect("{\"source\":\"notify\",\"eventId\":\"m\",\"type\":\"message.failed\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"x\"},"
+           "\"message\":{\"id\":\"m1\",\"channel\":\"sms\"}}",
+           "");
+}
+
+static void test_each_required_field_is_named(void)
+{
+    expect("{}", "source,eventId,type,occurredAt,customer");
+    expect("{\"source\":\"booking\",\"eventId\":\"e\",\"type\":\"booking.created\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{}}",
+           "customer.externalId,booking");
+    expect("{\"source\":\"booking\",\"eventId\":\"e\",\"type\":\"booking.created\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"},"
+           "\"booking\":{}}",
+           "booking.id,booking.startsAt");
+    expect("{\"source\":\"store\",\"eventId\":\"e\",\"type\":\"order.paid\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"},"
+           "\"order\":{\"total\":{}}}",
+           "order.id,order.total.currency");
+    expect("{\"source\":\"store\",\"eventId\":\"e\",\"type\":\"order.paid\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"}}",
+           "order");
+    expect("{\"source\":\"x\",\"eventId\":\"e\",\"type\":\"message.sent\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"},"
+           "\"message\":{}}",
+           "message.id");
+    struct s_call c;
+    char fields[256];
+    bool ok;
+    s_check("{}", fields, sizeof fields, &ok, &c);
+    CHECK_STR(s_reason(&c, "source"), "REQUIRED");
+    CHECK_STR(s_reason(&c, "eventId"), "REQUIRED");
+    s_call_release(&c);
+}
+
+static void test_bad_values_and_types(void)
+{
+    /* Source names: lower-case system names only. */
+    expect("{\"source\":\"Booking\",\"eventId\":\"e\",\"type\":\"customer.signed_up\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"}}",
+           "source");
+    expect("{\"source\":\"booking\",\"eventId\":\"e\",\"type\":\"booking.deleted\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"}}",
+           "type");
+    static const char *const bad_times[] = {
+        "2026-11-20",           "2026-11-20 10:00:00Z",      "2026-11-20T10:00:00",
+        "2026-13-01T00:00:00Z", "2026-02-29T10:00:00Z",      "2026-11-20T24:00:00Z",
+        "20.11.2026 10:00",     "2026-11-20T10:00:00+25:00", "2026-11-20T10:00:00.Z",
+        "1969-12-31T23:59:59Z", "2026-11-20T10:00:00Zjunk"};
+    for (size_t i = 0; i < sizeof bad_times / sizeof *bad_times; i++) {
+        char *ev = cm_strfmt("{\"source\":\"s\",\"eventId\":\"e\",\"type\":\"customer.signed_up\","
+                             "\"occurredAt\":\"%s\",\"customer\":{\"externalId\":\"c\"}}",
+                             bad_times[i]);
+        expect(ev, "occurredAt");
+        free(ev);
+    }
+    /* Money: currency in capitals, amounts not negative. */
+    expect("{\"source\":\"store\",\"eventId\":\"e\",\"type\":\"order.paid\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"},"
+           "\"order\":{\"id\":\"o\",\"total\":{\"amountMinor\":-1,\"currency\":\"pln\"}}}",
+           "order.total.amountMinor,order.total.currency");
+    expect("{\"source\":\"store\",\"eventId\":\"e\",\"type\":\"order.paid\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"},"
+           "\"order\":{\"id\":\"o\",\"total\":{\"amountMinor\":1,\"currency\":\"PLN\"},"
+           "\"refund\":{\"amountMinor\":1,\"currency\":\"PLN\"}}}",
+           "order.refund");
+    expect("{\"source\":\"store\",\"eventId\":\"e\",\"type\":\"order.refunded\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"},"
+           "\"order\":{\"id\":\"o\",\"total\":{\"amountMinor\":1,\"currency\":\"PLN\"},"
+           "\"refund\":{\"amountMinor\":1,\"currency\":\"EUR\"}}}",
+           "order.refund.currency");
+    /* A booking that ends before it starts; a part of another family. */
+    expect("{\"source\":\"b\",\"eventId\":\"e\",\"type\":\"booking.moved\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"},"
+           "\"booking\":{\"id\":\"b\",\"startsAt\":\"2026-11-27T10:00:00Z\","
+           "\"endsAt\":\"2026-11-27T09:00:00Z\"},\"order\":{\"id\":\"o\"}}",
+           "booking.endsAt,order");
+    /* Control characters. */
+    expect("{\"source\":\"b\",\"eventId\":\"e\\u0001\",\"type\":\"customer.signed_up\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"}}",
+           "eventId");
+}
+
+static char *s_repeat(const char *s, size_t n)
+{
+    size_t len = strlen(s);
+    char *out = cm_malloc(len * n + 1);
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + i * len, s, len);
+    out[len * n] = '\0';
+    return out;
+}
+
+static void test_limits(void)
+{
+    /* Exactly at each limit passes; one more is refused. Characters, not bytes. */
+    char *src50 = s_repeat("a", 50), *src51 = s_repeat("a", 51);
+    char *id200 = s_repeat("\xc5\xbc", 200), *id201 = s_repeat("\xc5\xbc", 201);
+    char *name100 = s_repeat("\xc5\xbc", 100), *name101 = s_repeat("\xc5\xbc", 101);
+    char *ev = cm_strfmt("{\"source\":\"%s\",\"eventId\":\"%s\",\"type\":\"customer.signed_up\","
+                         "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":"
+                         "\"%s\",\"firstName\":\"%s\"}}",
+                         src50, id200, id200, name100);
+    expect(ev, "");
+    free(ev);
+    ev = cm_strfmt("{\"source\":\"%s\",\"eventId\":\"%s\",\"type\":\"customer.signed_up\","
+                   "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":"
+                   "\"%s\",\"firstName\":\"%s\"}}",
+                   src51, id201, id201, name101);
+    expect(ev, "source,eventId,customer.externalId,customer.firstName");
+    free(ev);
+    /* 100 items pass, 101 do not; quantities 1..1000000. */
+    for (int n = 100; n <= 101; n++) {
+        char *items = s_repeat("{\"name\":\"x\",\"quantity\":1,\"amountMinor\":1},", (size_t)n);
+        items[strlen(items) - 1] = '\0';
+        ev = cm_strfmt("{\"source\":\"store\",\"eventId\":\"e\",\"type\":\"order.placed\","
+                       "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":"
+                       "\"c\"},\"order\":{\"id\":\"o\",\"total\":{\"amountMinor\":1,"
+                       "\"currency\":\"PLN\"},\"items\":[%s]}}",
+                       items);
+        expect(ev, n == 100 ? "" : "order.items");
+        free(ev);
+        free(items);
+    }
+    expect("{\"source\":\"store\",\"eventId\":\"e\",\"type\":\"order.placed\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"},"
+           "\"order\":{\"id\":\"o\",\"total\":{\"amountMinor\":1000000000000000,"
+           "\"currency\":\"PLN\"},\"items\":[{\"name\":\"x\",\"quantity\":1000001},"
+           "{\"name\":\"\",\"quantity\":1,\"amountMinor\":1000000000000001}]}}",
+           "order.items[0].quantity,order.items[1].name,order.items[1].amountMinor");
+    free(src50);
+    free(src51);
+    free(id200);
+    free(id201);
+    free(name100);
+    free(name101);
+}
+
+static void test_times(void)
+{
+    int64_t ms = 0;
+    CHECK(notes_intake_time("1970-01-01T00:00:00Z", &ms) == 0 && ms == 0);
+    CHECK(notes_intake_time("2026-11-20T10:00:00Z", &ms) == 0 && ms == 1795168800000LL);
+    CHECK(notes_intake_time("2026-11-20T11:00:00+01:00", &ms) == 0 && ms == 1795168800000LL);
+    CHECK(notes_intake_time("2026-11-20T09:30:00-00:30", &ms) == 0 && ms == 1795168800000LL);
+    CHECK(notes_intake_time("2026-11-20T10:00:00.5Z", &ms) == 0 && ms == 1795168800500LL);
+    CHECK(notes_intake_time("2026-11-20t10:00:00.123456789z", &ms) == 0 && ms == 1795168800123LL);
+    CHECK(notes_intake_time("2024-02-29T00:00:00Z", &ms) == 0);
+    CHECK(notes_intake_time("2100-02-29T00:00:00Z", &ms) == -1);
+    CHECK(notes_intake_time("", &ms) == -1);
+}
+
+static void test_out_of_order_state(void)
+{
+    /* Booking: a cancellation that arrived first is not undone by its creation. */
+    CHECK(notes_intake_status_wins(false, "", 0, "CANCELLED", 200));
+    CHECK(!notes_intake_status_wins(false, "CANCELLED", 200, "BOOKED", 100));
+    CHECK(!notes_intake_status_wins(false, "CANCELLED", 200, "BOOKED", 300));
+    /* In order, each step applies. */
+    CHECK(notes_intake_status_wins(false, "BOOKED", 100, "BOOKED", 150)); /* moved */
+    CHECK(notes_intake_status_wins(false, "BOOKED", 150, "ATTENDED", 200));
+    CHECK(notes_intake_status_wins(false, "BOOKED", 150, "CANCELLED", 120));
+    /* An older move does not replace a newer one. */
+    CHECK(!notes_intake_status_wins(false, "BOOKED", 150, "BOOKED", 100));
+    /* Among final states, the later one is the correction. */
+    CHECK(notes_intake_status_wins(false, "ATTENDED", 200, "NO_SHOW", 250));
+    CHECK(!notes_intake_status_wins(false, "NO_SHOW", 250, "ATTENDED", 200));
+    /* Orders: placed < paid < refunded = cancelled. */
+    CHECK(!notes_intake_status_wins(true, "PAID", 200, "PLACED", 100));
+    CHECK(notes_intake_status_wins(true, "PLACED", 300, "PAID", 200));
+    CHECK(notes_intake_status_wins(true, "PAID", 200, "REFUNDED", 100));
+    CHECK(!notes_intake_status_wins(true, "REFUNDED", 300, "PAID", 400));
+    CHECK(!notes_intake_status_wins(true, "CANCELLED", 300, "PLACED", 100));
+    /* The same stage at the same time: the one that arrives last. */
+    CHECK(notes_intake_status_wins(true, "REFUNDED", 300, "CANCELLED", 300));
+    /* Details follow the latest event. */
+    CHECK(notes_intake_details_win(100, 100) && notes_intake_details_win(100, 200));
+    CHECK(!notes_intake_details_win(200, 100));
+    /* Statuses and families of every type. */
+    CHECK_STR(notes_intake_status("booking.no_show"), "NO_SHOW");
+    CHECK_STR(notes_intake_status("order.refunded"), "REFUNDED");
+    CHECK(notes_intake_status("customer.signed_up") == NULL);
+    CHECK(notes_intake_family("message.replied") == NOTES_INTAKE_MESSAGE);
+    CHECK(notes_intake_family("order.cancelled") == NOTES_INTAKE_ORDER);
+    CHECK(notes_intake_family("booking.moved") == NOTES_INTAKE_BOOKING);
+    CHECK(notes_intake_family("customer.signed_up") == NOTES_INTAKE_SIGNUP);
+    CHECK(notes_intake_family("booking") == NOTES_INTAKE_NONE);
+}
+
+int main(void)
+{
+    RUN(test_valid_events_pass);
+    RUN(test_each_required_field_is_named);
+    RUN(test_bad_values_and_types);
+    RUN(test_limits);
+    RUN(test_times);
+    RUN(test_out_of_order_state);
+    return 0;
+}
