@@ -39,12 +39,13 @@ cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const 
     size_t elen = crm__event__get_packed_size(&ev);
     uint8_t *ebuf = cm_malloc(elen);
     crm__event__pack(&ev, ebuf);
-    const char *p[] = {(const char *)ebuf};
-    int lens[] = {(int)elen};
-    int fmts[] = {1};
+    const char *p[] = {(const char *)ebuf, customer->id[0] ? customer->id : NULL};
+    int lens[] = {(int)elen, 0};
+    int fmts[] = {1, 0};
     cm_err_t err;
-    PGresult *res = cm_db_exec_bin(db, "INSERT INTO customers.outbox (event) VALUES ($1)", 1, p,
-                                   lens, fmts, 0, &err);
+    PGresult *res = cm_db_exec_bin(
+        db, "INSERT INTO customers.outbox (event, customer_id) VALUES ($1, $2::uuid)", 2, p, lens,
+        fmts, 0, &err);
     PQclear(res);
     free(ebuf);
     free(pbuf);
@@ -185,4 +186,85 @@ cm_err_t customers_events_replay(cm_db_t *db, uint64_t after_seq, int limit,
     PQclear(res);
     resp->last_seq = s_max_seq(db);
     return CM_OK;
+}
+
+/* Packs the event's payload with the customer reduced to what identifies it
+ * and each change to its field name. Returns the packed bytes (caller frees). */
+static uint8_t *s_erased_payload(const Crm__CustomerEvent *ce, size_t *len)
+{
+    Crm__Customer keep = CRM__CUSTOMER__INIT;
+    if (ce->customer) {
+        keep.id = ce->customer->id;
+        keep.etag = ce->customer->etag;
+    }
+    Crm__FieldChange *items = ce->n_changes ? cm_calloc(ce->n_changes, sizeof *items) : NULL;
+    Crm__FieldChange **ptrs = ce->n_changes ? cm_calloc(ce->n_changes, sizeof *ptrs) : NULL;
+    for (size_t i = 0; i < ce->n_changes; i++) {
+        crm__field_change__init(&items[i]);
+        items[i].field = ce->changes[i]->field;
+        ptrs[i] = &items[i];
+    }
+    Crm__CustomerEvent out = CRM__CUSTOMER_EVENT__INIT;
+    out.customer = &keep;
+    out.changes = ptrs;
+    out.n_changes = ce->n_changes;
+    *len = crm__customer_event__get_packed_size(&out);
+    uint8_t *buf = cm_malloc(*len ? *len : 1);
+    crm__customer_event__pack(&out, buf);
+    free(items);
+    free(ptrs);
+    return buf;
+}
+
+cm_err_t customers_events_erase(cm_db_t *db, const char *tenant, const char *customer_id)
+{
+    const char *p[] = {customer_id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec_bin(db,
+                                   "SELECT id, event FROM customers.outbox WHERE customer_id = $1 "
+                                   "ORDER BY id FOR UPDATE",
+                                   1, p, NULL, NULL, 1, &err);
+    if (!res)
+        return err;
+    for (int i = 0; i < PQntuples(res) && !err; i++) {
+        Crm__Event *ev = crm__event__unpack(NULL, (size_t)PQgetlength(res, i, 1),
+                                            (const uint8_t *)PQgetvalue(res, i, 1));
+        if (!ev)
+            continue;
+        Crm__CustomerEvent *ce =
+            strcmp(ev->tenant_id, tenant)
+                ? NULL
+                : crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
+        if (ce) {
+            size_t plen;
+            uint8_t *pbuf = s_erased_payload(ce, &plen);
+            ProtobufCBinaryData old = ev->payload;
+            ev->payload.data = pbuf;
+            ev->payload.len = plen;
+            size_t elen = crm__event__get_packed_size(ev);
+            uint8_t *ebuf = cm_malloc(elen);
+            crm__event__pack(ev, ebuf);
+            ev->payload = old;
+            /* The row id came back in binary: an int8 in network order. */
+            uint64_t rid = 0;
+            const uint8_t *b = (const uint8_t *)PQgetvalue(res, i, 0);
+            for (int k = 0; k < 8; k++)
+                rid = rid << 8 | b[k];
+            char idtext[24];
+            snprintf(idtext, sizeof idtext, "%llu", (unsigned long long)rid);
+            const char *up[] = {(const char *)ebuf, idtext};
+            int lens[] = {(int)elen, 0};
+            int fmts[] = {1, 0};
+            PGresult *u =
+                cm_db_exec_bin(db, "UPDATE customers.outbox SET event = $1 WHERE id = $2::bigint",
+                               2, up, lens, fmts, 0, &err);
+            PQclear(u);
+            free(ebuf);
+            free(pbuf);
+            crm__customer_event__free_unpacked(ce, NULL);
+        }
+        crm__event__free_unpacked(ev, NULL);
+    }
+    PQclear(res);
+    return err;
 }

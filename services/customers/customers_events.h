@@ -17,6 +17,13 @@ cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const 
                               const Crm__Customer *customer, Crm__FieldChange **changes,
                               size_t n_changes) CM_MUSTCHECK;
 
+/* A customer was deleted: rewrites their earlier events in the outbox so that
+ * the customer in them is only its id and etag, and each change keeps its
+ * field but not the values. Replays after this carry no personal data of the
+ * customer. In the caller's transaction. */
+cm_err_t customers_events_erase(cm_db_t *db, const char *tenant,
+                                const char *customer_id) CM_MUSTCHECK;
+
 /* Numbers the unpublished outbox rows (one relay at a time across copies, by
  * an advisory lock) and publishes them. Returns how many were published, or
  * -1 on a database error. */

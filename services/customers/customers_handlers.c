@@ -393,13 +393,19 @@ static bool s_delete_one(struct cm_call *call, const char *id, const char *etag,
     err = customers_store_delete(call->db, TENANT(call), id, found);
     if (!err)
         err = customers_store_audit_redact(call->db, TENANT(call), id);
+    if (!err)
+        err = customers_events_erase(call->db, TENANT(call), id);
     if (err) {
         cm_call_db_fail(call, err, "could not delete customer");
         goto out;
     }
-    /* The audit of a deletion names the fields, not their values. */
+    /* The audit of a deletion names the fields, not their values; its event
+     * names the customer by id (and the version deleted), nothing more. */
     ch.json = json_array();
-    ok = s_record(call, id, "deleted", "customer.deleted", old, &ch);
+    Crm__Customer gone = CRM__CUSTOMER__INIT;
+    gone.id = old->id;
+    gone.etag = old->etag;
+    ok = s_record(call, id, "deleted", "customer.deleted", &gone, &ch);
 out:
     if (ch.json)
         s_changes_release(&ch);

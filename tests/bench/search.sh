@@ -73,24 +73,77 @@ echo "bench: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(uname -n), nproc $(nproc);" 
     "$n_customers customers; $duration s per phase, $conns connections"
 
 # ---------------------------------------------------------------- data
-# Names from eight European languages; each customer gets a first and a last
-# name by its number, an e-mail from both (unique by the number) and a phone.
+# Names from Polish, German, Czech, Nordic, Bulgarian (Cyrillic), Greek,
+# French and Spanish: about 230 first names, and last names made of a root
+# and one of its language's endings (about 2,000). Each customer gets a first
+# and a last name by a hash of its number, an e-mail derived from them
+# (first.last<n>@<domain>, a Latin stand-in for Cyrillic and Greek names) and
+# a phone in one of eight countries.
 t0=$SECONDS
 sql "
 CREATE EXTENSION IF NOT EXISTS unaccent;
-CREATE TEMP TABLE fn(i int, n text); CREATE TEMP TABLE ln(i int, n text);
-INSERT INTO fn SELECT row_number() OVER () - 1, n FROM unnest(ARRAY[
- 'Jan','Anna','Piotr','Katarzyna','Łukasz','Małgorzata','Jürgen','Müller','Günther','Élodie',
- 'François','Søren','Øyvind','Åsa','Björn','Иван','Мария','Дмитрий','Ольга','Γιώργος',
- 'Μαρία','Ελένη','José','María','Íñigo','Zoë','Ægir','Đorđe','Šárka','Tomáš','Ewa','Barbara',
- 'Bartosz','Beata','Bogdan','Bruno','Chiara','Claire','Dorota','Emil']) AS n;
-INSERT INTO ln SELECT row_number() OVER () - 1, n FROM unnest(ARRAY[
- 'Kowalski','Nowak','Wiśniewski','Wójcik','Müller','Schmidt','Schröder','Weiß','Dubois',
- 'Lefèvre','Ødegård','Sørensen','Ångström','Björklund','Петров','Иванов','Смирнова',
- 'Παπαδόπουλος','Κωνσταντίνου','García','Fernández','Núñez','Łukaszewicz','Żółkiewski',
- 'Dvořák','Novák','Horváth','Brown','Baker','Bianchi','Bauer','Becker','Berg','Costa',
- 'Dąbrowski','Esposito','Fischer','Gomez','Hansen','Jensen','Kaminski','Lewandowski',
- 'Martin','Nielsen','Olsen','Rossi','Silva','Thomas','Virtanen','Zieliński']) AS n;
+CREATE TABLE sb_fn(i int, n text); CREATE TABLE sb_root(n text, lang text);
+CREATE TABLE sb_ending(lang text, n text); CREATE TABLE sb_ln(i int, n text);
+INSERT INTO sb_fn SELECT row_number() OVER () - 1, n FROM unnest(ARRAY[
+ 'Jan','Anna','Piotr','Katarzyna','Łukasz','Małgorzata','Krzysztof','Agnieszka','Paweł','Zofia',
+ 'Wojciech','Ewa','Michał','Joanna','Tomasz','Barbara','Grzegorz','Magdalena','Marcin','Beata',
+ 'Bartosz','Dorota','Jakub','Aleksandra','Kamil','Monika','Mateusz','Natalia','Rafał','Żaneta',
+ 'Jürgen','Günther','Klaus','Sabine','Jörg','Ute','Matthias','Birgit','Stefan','Andrea',
+ 'Wolfgang','Ursula','Dieter','Katrin','Uwe','Heike','Lars','Anke','Björn','Jürg',
+ 'Tomáš','Jiří','Petr','Lenka','Šárka','Jana','Martin','Věra','Ondřej','Kateřina',
+ 'Lukáš','Zdeněk','Hana','Radek','Eliška','Vojtěch','Tereza','Miloš','Ivana','Přemysl',
+ 'Søren','Øyvind','Åsa','Ingrid','Sven','Astrid','Nils','Sigrid','Erik','Karin',
+ 'Magnus','Freja','Ole','Liv','Gustav','Maja','Henrik','Linnéa','Tor','Ægir',
+ 'Иван','Мария','Дмитрий','Ольга','Георги','Елена','Петър','Надежда','Николай','Цветана',
+ 'Стоян','Йорданка','Христо','Радка','Васил','Милена','Борислав','Десислава','Асен','Гергана',
+ 'Γιώργος','Μαρία','Ελένη','Νίκος','Κωνσταντίνος','Σοφία','Δημήτρης','Αικατερίνη','Γιάννης','Βασιλική',
+ 'Παναγιώτης','Ευαγγελία','Χρήστος','Αθηνά','Σπύρος','Ιωάννα','Θανάσης','Δέσποινα','Άννα','Στέλιος',
+ 'François','Élodie','Jérôme','Céline','Benoît','Hélène','Loïc','Aurélie','Théo','Chloé',
+ 'Mathéo','Inès','Sébastien','Clémence','Gaëlle','Noël','Amélie','Yannick','Maëlle','Rémi',
+ 'José','María','Íñigo','Lucía','Álvaro','Begoña','Ramón','Inés','Martín','Sofía',
+ 'Jesús','Nuria','Andrés','Pilar','Joaquín','Ángela','Sergio','Montserrat','Óscar','Rocío',
+ 'Emil','Zoë','Đorđe','Claire','Chiara','Bruno','Adam','Ewelina','Oskar','Ida',
+ 'Filip','Julia','Leon','Nina','Hugo','Emma','Max','Lena','Viktor','Ada',
+ 'Kacper','Wiktoria','Szymon','Oliwia','Igor','Alicja','Dawid','Patrycja','Adrian','Karolina',
+ 'Felix','Greta','Moritz','Paula','Jonas','Marie','Elias','Luisa','Noah','Mila']) AS n;
+INSERT INTO sb_root SELECT split_part(x, ':', 2), split_part(x, ':', 1) FROM unnest(ARRAY[
+ 'pl:Kowal','pl:Nowa','pl:Wiśniew','pl:Wój','pl:Kamiń','pl:Lewandow','pl:Zieliń','pl:Szyman',
+ 'pl:Woźni','pl:Dąbrow','pl:Kozłow','pl:Jankow','pl:Mazur','pl:Kwiatkow','pl:Krawczy','pl:Piotrow',
+ 'pl:Grabow','pl:Pawłow','pl:Michal','pl:Król','pl:Wieczor','pl:Jabłoń','pl:Wróbl','pl:Majew',
+ 'pl:Olszew','pl:Stępień','pl:Malinow','pl:Jaworsk','pl:Adamczy','pl:Dudek','pl:Nowicz','pl:Sobczy',
+ 'de:Müll','de:Schmid','de:Schneid','de:Fisch','de:Web','de:Meyer','de:Wagn','de:Beck',
+ 'de:Schulz','de:Hoffmann','de:Schäf','de:Koch','de:Bau','de:Richt','de:Klein','de:Wolf',
+ 'de:Schröd','de:Neumann','de:Schwarz','de:Zimmer','de:Braun','de:Krüg','de:Hofmann','de:Hartmann',
+ 'de:Lang','de:Werner','de:Krause','de:Lehmann','de:Köhl','de:Weiß','de:Jung','de:Hahn',
+ 'cz:Novák','cz:Svobod','cz:Novotn','cz:Dvořák','cz:Černý','cz:Procház','cz:Kučer','cz:Veselý',
+ 'cz:Horák','cz:Němec','cz:Marek','cz:Pospíšil','cz:Hájek','cz:Jelín','cz:Král','cz:Růžič',
+ 'cz:Beneš','cz:Fiala','cz:Sedláč','cz:Doležal','cz:Zeman','cz:Kolář','cz:Navrátil','cz:Čermák',
+ 'no:Hans','no:Johans','no:Ols','no:Lars','no:Anders','no:Pedders','no:Nils','no:Kristians',
+ 'no:Jens','no:Karls','no:Eriks','no:Sørens','no:Gustafs','no:Berg','no:Lund','no:Dahl',
+ 'no:Ødegård','no:Ångström','no:Björk','no:Holm','no:Strand','no:Nyg','no:Lindqvist','no:Sandvik',
+ 'bg:Петр','bg:Иван','bg:Георги','bg:Димитр','bg:Никол','bg:Стоян','bg:Тодор','bg:Христ',
+ 'bg:Ангел','bg:Васил','bg:Атанас','bg:Костадин','bg:Попов','bg:Михайл','bg:Колев','bg:Илиев',
+ 'bg:Йордан','bg:Маринов','bg:Станев','bg:Русев','bg:Кирил','bg:Цветков','bg:Добрев','bg:Симеон',
+ 'gr:Παπαδ','gr:Κωνσταντιν','gr:Γεωργί','gr:Νικολά','gr:Παππ','gr:Οικονόμ','gr:Βασιλεί','gr:Μακρ',
+ 'gr:Ιωάνν','gr:Δημητρί','gr:Αθανασ','gr:Χριστοδ','gr:Αντων','gr:Καραγιάνν','gr:Μιχαηλ','gr:Πετρ',
+ 'gr:Αλεξί','gr:Σταυρ','gr:Λαμπρ','gr:Θεοδωρ','gr:Ζαχαρ','gr:Σπυρ','gr:Ευαγγελ','gr:Κυριακ',
+ 'fr:Dubois','fr:Lefèv','fr:Martin','fr:Bern','fr:Thom','fr:Petit','fr:Rob','fr:Rich',
+ 'fr:Durand','fr:Moreau','fr:Laurent','fr:Simon','fr:Michel','fr:Garn','fr:Rousseau','fr:Blanc',
+ 'fr:Guér','fr:Boyer','fr:Chevali','fr:Fontaine','fr:Lemaît','fr:Gauthi','fr:Mercier','fr:Bonnet',
+ 'es:Garc','es:Fernánd','es:González','es:Rodrígu','es:López','es:Martín','es:Sánch','es:Pér',
+ 'es:Gómez','es:Muñoz','es:Álvar','es:Jiménez','es:Ruiz','es:Hernánd','es:Díaz','es:Moreno',
+ 'es:Núñez','es:Romero','es:Navarr','es:Torres','es:Domíngu','es:Gil','es:Vázqu','es:Ramos']) AS x;
+INSERT INTO sb_ending SELECT split_part(x, ':', 1), split_part(x, ':', 2) FROM unnest(ARRAY[
+ 'pl:','pl:ski','pl:ska','pl:czyk','pl:ak','pl:ewicz','pl:owski','pl:iak','pl:ek','pl:owicz',
+ 'de:','de:er','de:mann','de:ner','de:ke','de:berg','de:rich','de:inger','de:hardt',
+ 'cz:','cz:ová','cz:ek','cz:ík','cz:a','cz:ák','cz:ský','cz:ka',
+ 'no:','no:en','no:sen','no:son','no:strom','no:qvist','no:gren','no:lund','no:dal',
+ 'bg:ов','bg:ова','bg:ев','bg:ева','bg:иев','bg:ски','bg:чев','bg:ов-Петров',
+ 'gr:όπουλος','gr:ίδης','gr:άκης','gr:ίου','gr:άτος','gr:ιάδης','gr:έας','gr:ού',
+ 'fr:','fr:re','fr:ier','fr:et','fr:ard','fr:eau','fr:in','fr:on',
+ 'es:','es:ía','es:ez','es:ado','es:ero','es:illa','es:es','es:o']) AS x;
+INSERT INTO sb_ln SELECT row_number() OVER (ORDER BY n) - 1, n
+  FROM (SELECT DISTINCT r.n || e.n AS n FROM sb_root r JOIN sb_ending e USING (lang)) s;
 INSERT INTO customers.customers (tenant_id, id, doc, first_name, last_name, email, email_key,
     phone, is_company, account_status, tags, version, sort_last, sort_first)
 SELECT '$tenant', md5('sbench' || g)::uuid,
@@ -98,12 +151,20 @@ SELECT '$tenant', md5('sbench' || g)::uuid,
                           'source', 'IMPORT'),
        f.n, l.n, e, lower(e), p, false, 0, '{}', 1, l.n || ' ' || f.n, f.n || ' ' || l.n
   FROM generate_series(1, $n_customers) g
-  JOIN fn f ON f.i = g % 40
-  JOIN ln l ON l.i = (g / 40) % 50
- CROSS JOIN LATERAL (SELECT 'c' || g || '.' || CASE WHEN lower(unaccent(l.n)) ~ '^[a-z]+$'
-                     THEN lower(unaccent(l.n)) ELSE 'user' END || '@example.com' AS e,
-                     '+48' || (500000000 + (g::bigint * 7919) % 400000000)::text AS p) x;
+  JOIN sb_fn f ON f.i = (hashint4(g) & 2147483647) % (SELECT count(*) FROM sb_fn)
+  JOIN sb_ln l ON l.i = (hashint4(g + 1000000007) & 2147483647) % (SELECT count(*) FROM sb_ln)
+ CROSS JOIN LATERAL (SELECT lower(unaccent(f.n)) AS fa, lower(unaccent(l.n)) AS la,
+                     (ARRAY['gmail.com','wp.pl','onet.pl','web.de','gmx.de','seznam.cz',
+                            'telia.se','abv.bg','otenet.gr','orange.fr','yahoo.es'])[1 + g % 11]
+                     AS dom, (hashint4(g + 77) & 2147483647)::bigint AS h) a
+ CROSS JOIN LATERAL (SELECT CASE WHEN a.fa ~ '^[a-z]+$' AND a.la ~ '^[a-z]+$' THEN
+                     (CASE g % 3 WHEN 0 THEN a.fa || '.' || a.la WHEN 1 THEN left(a.fa, 1) || a.la
+                      ELSE a.la || '_' || a.fa END) ELSE 'klient' END || g || '@' || a.dom AS e,
+                     (ARRAY['+48','+49','+420','+46','+47','+359','+30','+33','+34'])[1 + g % 9]
+                     || (500000000 + a.h % 400000000)::text AS p) x;
 ANALYZE customers.customers;" || fail "loading customers"
+sql "SELECT lower(n) FROM sb_fn" >"$tmp/first.txt" &&
+    sql "SELECT lower(n) FROM sb_ln" >"$tmp/last.txt" || fail "reading the names back"
 echo "bench: loaded $n_customers customers by SQL in $((SECONDS - t0)) s"
 
 search_started=$(date +%s.%N)
@@ -136,20 +197,14 @@ echo "bench: search: ${built:-(no info log)}; answering $(printf '%.1f' "$ready_
 import sys, random
 tmp = sys.argv[1]
 random.seed(7)
-first = ['jan','anna','piotr','katarzyna','lukasz','malgorzata','jurgen','gunther','elodie',
-         'soren','oyvind','asa','bjorn','иван','мария','ольга','γιωργος','μαρια','jose','maria',
-         'ewa','barbara','bartosz','beata','bruno','claire','dorota','emil']
-last = ['kowalski','nowak','wisniewski','wojcik','muller','schmidt','schroder','dubois',
-        'lefevre','odegard','sorensen','angstrom','bjorklund','петров','иванов','смирнова',
-        'παπαδοπουλος','garcia','fernandez','nunez','lukaszewicz','zolkiewski','dvorak','novak',
-        'horvath','brown','baker','bianchi','bauer','becker','berg','costa','dabrowski',
-        'esposito','fischer','gomez','hansen','jensen','kaminski','lewandowski','martin',
-        'nielsen','olsen','rossi','silva','thomas','virtanen','zielinski']
+first = [w for w in open(f"{tmp}/first.txt").read().split("\n") if w]
+last = [w for w in open(f"{tmp}/last.txt").read().split("\n") if w]
+names = first + last
 sets = {
-  "q1": sorted({w[:1] for w in first + last}),
-  "q2": sorted({w[:2] for w in first + last}),
-  "q3": sorted({w[:3] for w in first + last}),
-  "q22": sorted({f + " " + l[:3] for f in first[:12] for l in last[:12]}),
+  "q1": sorted({w[:1] for w in names}),
+  "q2": sorted({w[:2] for w in names}),
+  "q3": sorted({w[:3] for w in names}),
+  "q22": sorted({random.choice(first) + " " + random.choice(last)[:3] for _ in range(300)}),
 }
 for name, qs in sets.items():
     with open(f"{tmp}/{name}.txt", "w") as f:
