@@ -432,79 +432,23 @@ cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char
 {
     const char *p[] = {tenant, customer_id};
     cm_err_t err;
-    PGresult *res = cm_db_exec(
-        db,
-        "SELECT (SELECT " TS(
-            "min(t.occurred_at)") " FROM notes.timeline t WHERE t.tenant_id = $1 "
-                                  "AND t.customer_id = $2 AND t.type = "
-                                  "'customer.created'), " TS(
-                                      "min(coalesce(b.booked_at, "
-                                      "b.details_at))") ", " TS("max(b.starts_at) FILTER (WHERE "
-                                                                "b.status = "
-                                                                "'ATTENDED')") ", count(b.*), "
-                                                                               "count(*) FILTER "
-                                                                               "(WHERE b.status = "
-                                                                               "'CANCELLED'), "
-                                                                               "count(*) FILTER "
-                                                                               "(WHERE b.status = "
-                                                                               "'NO_SHOW'), "
-                                                                               "count(*) FILTER "
-                                                                               "(WHERE b.status = "
-                                                                               "'ATTENDED'), "
-                                                                               "(SELECT " TS(
-                                                                                   "min(coalesce(o."
-                                                                                   "placed_at, "
-                                                                                   "o.first_seen_"
-                                                                                   "at))") " FROM "
-                                                                                           "notes."
-                                                                                           "orders "
-                                                                                           "o "
-                                                                                           "WHERE "
-                                                                                           "o."
-                                                                                           "tenant_"
-                                                                                           "id "
-                                                                                           "= $1 "
-                                                                                           "AND "
-                                                                                           "o."
-                                                                                           "custome"
-                                                                                           "r_"
-                                                                                           "id = "
-                                                                                           "$2), "
-                                                                                           "(SELECT"
-                                                                                           " "
-                                                                                           "count(*"
-                                                                                           ") "
-                                                                                           "FROM "
-                                                                                           "notes."
-                                                                                           "orders "
-                                                                                           "o "
-                                                                                           "WHERE "
-                                                                                           "o."
-                                                                                           "tenant_"
-                                                                                           "id "
-                                                                                           "= $1 "
-                                                                                           "AND "
-                                                                                           "o."
-                                                                                           "custome"
-                                                                                           "r_"
-                                                                                           "id = "
-                                                                                           "$2) "
-                                                                                           "FROM "
-                                                                                           "notes."
-                                                                                           "booking"
-                                                                                           "s b "
-                                                                                           "WHERE "
-                                                                                           "b."
-                                                                                           "tenant_"
-                                                                                           "id "
-                                                                                           "= $1 "
-                                                                                           "AND "
-                                                                                           "b."
-                                                                                           "custome"
-                                                                                           "r_"
-                                                                                           "id = "
-                                                                                           "$2",
-        2, p, &err);
+    /* clang-format off */
+    static const char sql[] =
+        "SELECT (SELECT " TS("min(t.occurred_at)") " FROM notes.timeline t "
+        "         WHERE t.tenant_id = $1 AND t.customer_id = $2 "
+        "           AND t.type = 'customer.created'), "
+        "       " TS("min(coalesce(b.booked_at, b.details_at))") ", "
+        "       " TS("max(b.starts_at) FILTER (WHERE b.status = 'ATTENDED')") ", "
+        "       count(b.*), "
+        "       count(*) FILTER (WHERE b.status = 'CANCELLED'), "
+        "       count(*) FILTER (WHERE b.status = 'NO_SHOW'), "
+        "       count(*) FILTER (WHERE b.status = 'ATTENDED'), "
+        "       (SELECT " TS("min(coalesce(o.placed_at, o.first_seen_at))") " FROM notes.orders o "
+        "         WHERE o.tenant_id = $1 AND o.customer_id = $2), "
+        "       (SELECT count(*) FROM notes.orders o WHERE o.tenant_id = $1 AND o.customer_id = $2) "
+        "  FROM notes.bookings b WHERE b.tenant_id = $1 AND b.customer_id = $2";
+    /* clang-format on */
+    PGresult *res = cm_db_exec(db, sql, 2, p, &err);
     if (!res)
         return err;
     cm_pb_set_str(&out->customer_id, customer_id);

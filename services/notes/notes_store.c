@@ -243,17 +243,16 @@ cm_err_t notes_store_task_insert(cm_db_t *db, const char *tenant, const struct n
     memcpy(p, tp.p, sizeof tp.p);
     p[11] = t->created_by_id;
     p[12] = t->created_by_name;
-    return cm_db_run(db,
-                     "INSERT INTO notes.tasks (tenant_id, id, customer_id, customer_name, title, "
-                     "description, due_at, due_all_day, assignee_id, assignee_name, done, done_at, "
-                     "created_by_id, created_by_name) VALUES ($1, $2, $3, $4, $5, $6, "
-                     "CASE WHEN $7::bigint IS NULL THEN NULL ELSE " MS_PARAM("7") " END, $8, $9, "
-                                                                                  "$10, $11, "
-                                                                                  "CASE WHEN "
-                                                                                  "$11::bool THEN "
-                                                                                  "now() END, "
-                                                                                  "$12, $13)",
-                     13, p);
+    /* clang-format off */
+    static const char sql[] =
+        "INSERT INTO notes.tasks (tenant_id, id, customer_id, customer_name, title, "
+        "  description, due_at, due_all_day, assignee_id, assignee_name, done, done_at, "
+        "  created_by_id, created_by_name) "
+        "VALUES ($1, $2, $3, $4, $5, $6, "
+        "  CASE WHEN $7::bigint IS NULL THEN NULL ELSE " MS_PARAM("7") " END, "
+        "  $8, $9, $10, $11, CASE WHEN $11::bool THEN now() END, $12, $13)";
+    /* clang-format on */
+    return cm_db_run(db, sql, 13, p);
 }
 
 cm_err_t notes_store_task_get(cm_db_t *db, const char *tenant, const char *id, bool for_update,
