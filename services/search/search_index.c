@@ -34,12 +34,19 @@ struct tok {
 };
 
 /* Sorted tokens: a large main array and a small recent one (sorted too) that
- * is merged into main when full, so adding a token never moves millions. */
+ * is merged into main when full, so adding a token never moves millions.
+ * While an index is loaded in bulk (a snapshot, nothing served from it),
+ * recent is instead an unsorted, growing array found through a hash table,
+ * sorted and merged once at the end: merging every 2,048 new tokens into
+ * millions would copy the main array hundreds of times. */
 struct dict {
     struct tok *main; // owned
     size_t n_main;
     struct tok *recent; // owned
     size_t n_recent;
+    size_t cap_recent; // bulk only; RECENT_MAX otherwise
+    uint32_t *hash;    // owned: bulk only, recent index + 1 by token, 0 = empty
+    size_t hash_cap;   // a power of two
 };
 #define RECENT_MAX 2048
 
@@ -72,6 +79,7 @@ struct tenant {
     uint64_t *key; // owned: cap_docs sort keys (s_key of the doc's last and first name)
     struct dict dicts[D_N];
     struct chunk *arena; // owned: token strings
+    bool bulk;           // being loaded in bulk (search_index_bulk)
     size_t live;
     size_t data_bytes;
 };
@@ -80,6 +88,7 @@ struct search_index {
     struct tenant **tenants; // owned
     size_t n_tenants;
     bool general_only; // testing: no fast paths
+    bool bulk;         // search_index_bulk
 };
 
 search_index_t *search_index_new(void)
@@ -102,6 +111,7 @@ static void s_dict_free(struct dict *d)
                 free(arrays[a][i].p.many);
     free(d->main);
     free(d->recent);
+    free(d->hash);
 }
 
 static void s_tenant_free(struct tenant *t)
@@ -143,6 +153,7 @@ static struct tenant *s_tenant(search_index_t *self, const char *id, bool create
         return NULL;
     struct tenant *t = cm_calloc(1, sizeof *t);
     snprintf(t->id, sizeof t->id, "%s", id);
+    t->bulk = self->bulk;
     self->tenants = cm_realloc(self->tenants, (self->n_tenants + 1) * sizeof *self->tenants);
     self->tenants[self->n_tenants++] = t;
     return t;
@@ -283,11 +294,47 @@ static size_t s_lower(const struct tok *a, size_t n, const char *s)
     return lo;
 }
 
+static uint32_t s_str_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+/* Bulk: the slot of s in d's hash (holding 0 when s is not there). */
+static uint32_t *s_hash_slot(const struct dict *d, const char *s)
+{
+    size_t mask = d->hash_cap - 1;
+    for (size_t i = s_str_hash(s) & mask;; i = (i + 1) & mask) {
+        uint32_t v = d->hash[i];
+        if (!v || !strcmp(d->recent[v - 1].s, s))
+            return &d->hash[i];
+    }
+}
+
+/* Bulk: (re)builds the hash for the recent tokens, at most half full. */
+static void s_hash_build(struct dict *d, size_t want)
+{
+    size_t cap = 1024;
+    while (cap < 2 * want)
+        cap *= 2;
+    free(d->hash);
+    d->hash = cm_calloc(cap, sizeof *d->hash);
+    d->hash_cap = cap;
+    for (size_t i = 0; i < d->n_recent; i++)
+        *s_hash_slot(d, d->recent[i].s) = (uint32_t)i + 1;
+}
+
 static struct tok *s_tok_find(struct dict *d, const char *s)
 {
     size_t i = s_lower(d->main, d->n_main, s);
     if (i < d->n_main && !strcmp(d->main[i].s, s))
         return &d->main[i];
+    if (d->hash) {
+        uint32_t v = *s_hash_slot(d, s);
+        return v ? &d->recent[v - 1] : NULL;
+    }
     i = s_lower(d->recent, d->n_recent, s);
     if (i < d->n_recent && !strcmp(d->recent[i].s, s))
         return &d->recent[i];
@@ -328,6 +375,19 @@ static struct tok *s_tok_get(struct tenant *t, struct dict *d, const char *s, si
     struct tok *k = s_tok_find(d, buf);
     if (k)
         return k;
+    if (t->bulk) {
+        if (!d->hash || 2 * (d->n_recent + 1) > d->hash_cap)
+            s_hash_build(d, d->n_recent + 1 > 4096 ? 2 * (d->n_recent + 1) : 4096);
+        if (d->n_recent == d->cap_recent) {
+            d->cap_recent = d->cap_recent > RECENT_MAX ? 2 * d->cap_recent : 2 * RECENT_MAX;
+            d->recent = cm_realloc(d->recent, d->cap_recent * sizeof *d->recent);
+        }
+        k = &d->recent[d->n_recent++];
+        memset(k, 0, sizeof *k);
+        k->s = s_arena_str(t, buf, len);
+        *s_hash_slot(d, k->s) = (uint32_t)d->n_recent;
+        return k;
+    }
     if (d->n_recent == RECENT_MAX)
         s_dict_merge(d);
     if (!d->recent)
@@ -339,6 +399,38 @@ static struct tok *s_tok_get(struct tenant *t, struct dict *d, const char *s, si
     memset(k, 0, sizeof *k);
     k->s = s_arena_str(t, buf, len);
     return k;
+}
+
+static int s_tok_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct tok *)a)->s, ((const struct tok *)b)->s);
+}
+
+void search_index_bulk(search_index_t *self, bool on)
+{
+    self->bulk = on;
+    for (size_t i = 0; i < self->n_tenants; i++) {
+        struct tenant *t = self->tenants[i];
+        t->bulk = on;
+        for (int k = 0; k < D_N; k++) {
+            struct dict *d = &t->dicts[k];
+            if (on && !d->hash) {
+                /* recent is sorted now and stays usable as the start of the bulk array. */
+                if (d->recent)
+                    d->cap_recent = RECENT_MAX;
+                s_hash_build(d, d->n_recent > 2048 ? d->n_recent : 2048);
+            } else if (!on && d->hash) {
+                qsort(d->recent, d->n_recent, sizeof *d->recent, s_tok_cmp);
+                free(d->hash);
+                d->hash = NULL;
+                d->hash_cap = 0;
+                s_dict_merge(d);
+                free(d->recent);
+                d->recent = NULL;
+                d->cap_recent = 0;
+            }
+        }
+    }
 }
 
 static void s_post_add(struct tok *k, uint32_t doc)

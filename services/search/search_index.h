@@ -33,6 +33,11 @@ void search_index_destroy(search_index_t **self_p);
  * compared against. On by default. */
 void search_index_set_fast(search_index_t *self, bool on);
 
+/* Bulk loading (a snapshot): while on, new tokens are only hashed, not kept
+ * sorted, and the index must not be searched; turning it off sorts them in
+ * once. Puts, deletes and version look-ups work in both modes. */
+void search_index_bulk(search_index_t *self, bool on);
+
 /* Holds customer c of tenant at its version (c->etag, an integer) when that
  * is newer than what the index holds and the id was not deleted. Returns 1
  * when applied, 0 when ignored as stale, -1 when c cannot be indexed (no

@@ -190,6 +190,8 @@ static void s_start_load(search_sync_t *self)
     self->loading = true;
     search_index_destroy(&self->next);
     self->next = search_index_new();
+    /* Nothing searches it until it is complete: load it the fast way. */
+    search_index_bulk(self->next, true);
     self->have_seq = false;
     self->after_tenant[0] = self->after_id[0] = '\0';
     self->inflight[0] = '\0';
@@ -202,6 +204,7 @@ static void s_finish_load(search_sync_t *self)
 {
     cm_events_sub_destroy(&self->sub);
     search_index_destroy(&self->index);
+    search_index_bulk(self->next, false);
     self->index = self->next;
     self->next = NULL;
     self->loading = false;
