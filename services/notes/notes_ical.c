@@ -50,9 +50,14 @@ int notes_ical_fold(cm_buf_t *out, const char *line, size_t len)
     size_t limit = 75;
     while (len > limit) {
         size_t cut = limit;
-        /* Back up to the start of the character the cut would split. */
-        while (cut > 0 && ((unsigned char)line[cut] & 0xc0) == 0x80)
+        /* Back up to the start of the character the cut would split: at
+         * most 3 bytes, as a character has at most 4. More continuation
+         * bytes than that are not UTF-8 and are cut anywhere, so a line
+         * always gets shorter. */
+        while (cut > limit - 3 && ((unsigned char)line[cut] & 0xc0) == 0x80)
             cut--;
+        if (((unsigned char)line[cut] & 0xc0) == 0x80)
+            cut = limit;
         if (cm_buf_append(out, line, cut) || cm_buf_append(out, "\r\n ", 3))
             return -1;
         line += cut;

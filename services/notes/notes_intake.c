@@ -124,10 +124,12 @@ int notes_intake_time(const char *s, int64_t *ms)
 /* ---------------------------------------------------------------------- */
 /* Checking an event                                                       */
 
+/* C0, DEL and C1 (U+0080..U+009F, UTF-8 C2 80..C2 9F: U+0085 is a line
+ * break to some readers). */
 static bool s_has_control(const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
+        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
             return true;
     return false;
 }

@@ -144,8 +144,11 @@ size_t search_fold_words(const char *text, char *out, size_t size)
         }
         if (s_word_char(cp)) {
             if (!in_word) {
-                if (o && o + 1 < size)
+                if (o) {
+                    if (o + 1 >= size)
+                        break; /* no room for a separator, let alone a word */
                     out[o++] = ' ';
+                }
                 word_start = o;
                 in_word = true;
             }

@@ -78,7 +78,7 @@ static void s_fold(const char *in, unsigned param)
     char *cut = cm_malloc(small);
     size_t cn = search_fold_words(in, cut, small);
     FUZZ_CHECK(cn == strlen(cut) && cn < small);
-    if (strncmp(cut, w, cn) || (w[cn] != ' ' && w[cn] != '\0')) {
+    if (strncmp(cut, w, cn) || (cn && w[cn] != ' ' && w[cn] != '\0')) {
         fprintf(stderr, "fold_words cut to %zu bytes: \"%s\", not a whole-word prefix of \"%s\"\n",
                 small, cut, w);
         abort();

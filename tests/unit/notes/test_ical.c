@@ -124,6 +124,52 @@ static void test_fold(void)
     cm_buf_release(&b);
 }
 
+/* Bytes that are not UTF-8 (the edge refuses them; found by fuzz_notes):
+ * folding still makes lines of at most 75 octets that unfold to the input,
+ * rather than appending empty continuation lines until the cap. */
+static void test_fold_not_utf8(void)
+{
+    cm_buf_t b;
+    cm_buf_init(&b, 4096); // the old code looped on empty lines until a cap
+    char line[200];
+    memset(line, 0x80, sizeof line); // continuation bytes only
+    CHECK(notes_ical_fold(&b, line, sizeof line) == 0);
+    CHECK(b.len == 200 + 2 * 3 + 2); // 75 + 74 + 51 octets: two folds
+    size_t o = 0, lines = 0;
+    char back[200];
+    for (const char *p = b.data, *end = b.data + b.len; p < end; lines++) {
+        const char *cr = memchr(p, '\r', (size_t)(end - p));
+        CHECK(cr && cr[1] == '\n');
+        size_t n = (size_t)(cr - p);
+        CHECK(n <= 75);
+        size_t skip = lines ? 1 : 0;
+        CHECK(!skip || p[0] == ' ');
+        CHECK(o + n - skip <= sizeof back);
+        memcpy(back + o, p + skip, n - skip);
+        o += n - skip;
+        p = cr + 2;
+    }
+    CHECK(lines == 3 && o == sizeof back && !memcmp(back, line, sizeof back));
+    cm_buf_release(&b);
+
+    /* A calendar holding such a title still renders. */
+    char title[101];
+    memset(title, 0xa0, 100);
+    title[100] = '\0';
+    struct notes_ical_task t = {.id = "00000000-0000-4000-8000-000000000001",
+                                .title = title,
+                                .description = "",
+                                .customer_id = "",
+                                .customer_name = "",
+                                .has_due = true,
+                                .due_ms = 1795168800000LL};
+    struct notes_ical_opts opts = {.name = "Tasks", .base_url = "", .component = NOTES_ICAL_EVENT};
+    size_t len = 0;
+    char *text = notes_ical_render(&t, 1, &opts, &len);
+    CHECK(text != NULL && len < 2000);
+    free(text);
+}
+
 static void test_time(void)
 {
     char buf[24];
@@ -284,6 +330,7 @@ int main(void)
 {
     RUN(test_escape);
     RUN(test_fold);
+    RUN(test_fold_not_utf8);
     RUN(test_time);
     RUN(test_render_events);
     RUN(test_render_todos);

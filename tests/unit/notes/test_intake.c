@@ -187,6 +187,16 @@ static void test_bad_values_and_types(void)
     expect("{\"source\":\"b\",\"eventId\":\"e\\u0001\",\"type\":\"customer.signed_up\","
            "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\"}}",
            "eventId");
+    /* C1 controls too (U+0085 NEXT LINE breaks lines; found by fuzz_notes), but not the
+     * letters next to them (U+00A0.., U+0100..). */
+    expect("{\"source\":\"b\",\"eventId\":\"e\",\"type\":\"customer.signed_up\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\","
+           "\"firstName\":\"Jan\\u0085Kowalski\",\"lastName\":\"\\u0080\\u009f\"}}",
+           "customer.firstName,customer.lastName");
+    expect("{\"source\":\"b\",\"eventId\":\"e\",\"type\":\"customer.signed_up\","
+           "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c\","
+           "\"firstName\":\"Jos\\u00e9\\u00a0Mar\\u00eda\",\"lastName\":\"\\u0141\\u0105ka\"}}",
+           "");
 }
 
 static char *s_repeat(const char *s, size_t n)

@@ -45,6 +45,10 @@ static void test_fold_words(void)
     /* Cut at a word boundary when the output is small. */
     search_fold_words("alpha beta gamma", out, 12);
     CHECK_STR(out, "alpha beta");
+    /* No room even for the separator: the words before stay whole (fuzzing
+     * found "ab c" cut to "a" in 3 bytes). */
+    search_fold_words("ab c de", out, 3);
+    CHECK_STR(out, "ab");
 }
 
 static void test_digits_and_numeric(void)
