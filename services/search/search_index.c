@@ -791,6 +791,7 @@ struct word {
     char folded[1024]; // folded whole, punctuation kept (e-mail matching)
     char parts[1024];  // folded words, space separated (name matching)
     char first_part[256];
+    char gen_part[256]; // the part with the fewest name postings (s_word_gen)
 };
 
 struct term {
@@ -1076,6 +1077,42 @@ static size_t s_gen_cost(const struct tenant *t, const struct gen *g, size_t cap
         if (g->prefixes[i])
             s_range(&t->dicts[dicts[i]], g->prefixes[i], s_count_range, &c);
     return c.cost;
+}
+
+/* The candidates a word can match from: in the name dictionaries, the docs
+ * of its part with the fewest postings (a name match needs every part to
+ * start a name word), and in the e-mail dictionary the docs of the whole
+ * folded word (an e-mail match needs that prefix). For "a.kowal" that is
+ * "kowal" and "a.kowal", not everyone whose name starts with "a". */
+static void s_word_gen(const struct tenant *t, struct word *w, struct gen *gn)
+{
+    if (!w->gen_part[0]) {
+        size_t best = SIZE_MAX;
+        const char *s = w->parts;
+        while (*s) {
+            const char *e = strchr(s, ' ');
+            size_t len = e ? (size_t)(e - s) : strlen(s);
+            char part[256];
+            if (len >= sizeof part)
+                len = sizeof part - 1;
+            memcpy(part, s, len);
+            part[len] = '\0';
+            struct gen g = {.prefixes = {part, part, part, NULL}};
+            size_t cost = s_gen_cost(t, &g, best);
+            if (len && cost < best) {
+                best = cost;
+                memcpy(w->gen_part, part, len + 1);
+            }
+            s += len;
+            while (*s == ' ')
+                s++;
+        }
+        if (!w->gen_part[0])
+            memcpy(w->gen_part, w->first_part, strlen(w->first_part) + 1);
+    }
+    for (int k = 0; k < 3; k++)
+        gn->prefixes[k] = w->gen_part[0] ? w->gen_part : NULL;
+    gn->prefixes[3] = w->folded[0] ? w->folded : NULL;
 }
 
 /* Calls fn for each name and e-mail range of g (not its exact posting). */
@@ -1700,9 +1737,7 @@ cm_err_t search_index_search(search_index_t *self, const char *tenant,
         for (int i = 0; i < q->n_terms; i++) {
             const struct term *tm = &q->terms[i];
             struct gen gn = {0};
-            const char *p = q->words[tm->w0].first_part;
-            for (int k = 0; k < 4; k++)
-                gn.prefixes[k] = p;
+            s_word_gen(t, &q->words[tm->w0], &gn);
             if (tm->numeric && tm->digits[0]) {
                 bool none;
                 gn.exact = s_best_trigram(t, tm->digits, &none);
