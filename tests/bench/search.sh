@@ -5,7 +5,8 @@
 # service reads (doc jsonb plus columns). Then it starts the services and
 # measures the search index's build time from an empty start and its resident
 # memory, runs wrk through the gateway for 1-, 2-, 3-letter and two-word
-# queries, runs pgbench with the same queries on PostgreSQL (a prefix query on
+# queries (at BENCH_CONNECTIONS, then at one connection: one member of staff
+# typing), runs pgbench with the same queries on PostgreSQL (a prefix query on
 # indexed lower-cased names and e-mail, and a pg_trgm query), and prints the
 # ratios. docs/search.md explains the figures.
 #
@@ -269,6 +270,21 @@ for set in q1 q2 q3 q22; do
     P99[$set]=$(kv "$line" p99_ms)
 done
 
+# One member of staff typing: one connection, so the latency is the path and
+# the index, not the queue behind 31 other connections.
+declare -A ONE_RPS ONE_P50 ONE_P99
+for set in q1 q2 q3 q22; do
+    BENCH_QUERIES="$tmp/$set.txt" timeout $((duration + 30)) wrk -t 1 -c 1 -d "${duration}s" \
+        --timeout 5s --latency -s "$tmp/search.lua" "$STACK_URL" >"$tmp/wrk1-$set.txt" 2>&1 ||
+        fail "wrk (one connection) $set"
+    line=$(grep '^BENCH ' "$tmp/wrk1-$set.txt")
+    [[ $(kv "$line" non2xx) == 0 && $(kv "$line" errors) == 0 ]] ||
+        fail "$set (one connection): failed requests: $line"
+    ONE_RPS[$set]=$(kv "$line" rps)
+    ONE_P50[$set]=$(kv "$line" p50_ms)
+    ONE_P99[$set]=$(kv "$line" p99_ms)
+done
+
 # ---------------------------------------------------------------- PostgreSQL
 sql "CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX IF NOT EXISTS sb_last ON customers.customers (tenant_id, lower(last_name) text_pattern_ops);
@@ -336,6 +352,13 @@ for set in q1 q2 q3 q22; do
 done
 echo "(latencies in ms; search through the gateway at $conns connections, PostgreSQL by pgbench" \
     "with $conns clients on the same machine)"
+echo
+printf '%-22s %10s %8s %8s\n' "one connection" "search/s" p50 p99
+for set in q1 q2 q3 q22; do
+    label=$(case $set in q1) echo "1 letter" ;; q2) echo "2 letters" ;; q3) echo "3 letters" ;;
+        q22) echo "two words" ;; esac)
+    printf '%-22s %10s %8s %8s\n' "$label" "${ONE_RPS[$set]}" "${ONE_P50[$set]}" "${ONE_P99[$set]}"
+done
 echo "bench: search index: $built; RSS $((rss / 1024)) MiB after the build," \
     "$((rss_after / 1024)) MiB after the queries"
 status=0
