@@ -81,11 +81,9 @@ static char *s_customer(struct cm_call *call, const char *customer_id)
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", customer_id);
         return NULL;
     }
-    const struct notes_history_cfg *cfg = call->user;
-    /* A client per check: the service has no hook to close a long-lived
-     * one before its ZeroMQ context is terminated. Connecting to the local
-     * broker costs well under a millisecond. */
-    cm_mdp_client_t *client = cm_mdp_client_new(cm_svc_zctx(call->svc), cfg->bus_endpoint);
+    /* The service's one client (notes_history.c owns it): one connection to
+     * the broker, not one per note. */
+    cm_mdp_client_t *client = notes_history_client();
     if (!client) {
         cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not check customer %s", customer_id);
         return NULL;
@@ -126,7 +124,6 @@ static char *s_customer(struct cm_call *call, const char *customer_id)
         crm__reply_header__free_unpacked(reply, NULL);
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
-    cm_mdp_client_destroy(&client);
     return name;
 }
 

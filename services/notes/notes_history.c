@@ -488,6 +488,11 @@ static void s_follow(cm_svc_t *svc)
 /* ---------------------------------------------------------------------- */
 /* Hooks and the table                                                     */
 
+cm_mdp_client_t *notes_history_client(void)
+{
+    return s_st.client;
+}
+
 void notes_history_start(cm_svc_t *svc, void *user)
 {
     s_st.cfg = user;
