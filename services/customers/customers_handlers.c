@@ -1,5 +1,6 @@
 /* One function per request of the customers service, and the dispatch table. */
 #include "customers_handlers.h"
+#include "customers_changes.h"
 #include "customers_check.h"
 #include "customers_events.h"
 #include "customers_resolve.h"
@@ -25,63 +26,13 @@
 
 #define TENANT(call) ((call)->hdr->tenant_id)
 
-/* ---------------------------------------------------------------------- */
-/* Changes between two versions of a customer                              */
-
-struct s_changes {
-    Crm__FieldChange **items; // owned
-    size_t n;
-    json_t *json; // owned: [{field, oldValue, newValue}]
-};
-
-static void s_on_change(void *ud, const char *path, const char *old_json, const char *new_json)
-{
-    struct s_changes *ch = ud;
-    Crm__FieldChange *fc = (Crm__FieldChange *)cm_pb_new(&crm__field_change__descriptor);
-    cm_pb_set_str(&fc->field, path);
-    cm_pb_set_str(&fc->old_value, old_json);
-    cm_pb_set_str(&fc->new_value, new_json);
-    ch->items = cm_realloc(ch->items, (ch->n + 1) * sizeof *ch->items);
-    ch->items[ch->n++] = fc;
-    json_array_append_new(ch->json, json_pack("{s:s, s:s, s:s}", "field", path, "oldValue",
-                                              old_json, "newValue", new_json));
-}
-
-static const char *const s_diff_skip[] = {"id", "createdAt", "updatedAt", "etag", NULL};
-
-static void s_changes_compute(struct s_changes *ch, const Crm__Customer *a, const Crm__Customer *b)
-{
-    ch->items = NULL;
-    ch->n = 0;
-    ch->json = json_array();
-    cm_pb_diff(&crm__customer__descriptor, a ? &a->base : NULL, b ? &b->base : NULL, s_diff_skip,
-               s_on_change, ch);
-}
-
-static void s_changes_release(struct s_changes *ch)
-{
-    for (size_t i = 0; i < ch->n; i++)
-        protobuf_c_message_free_unpacked(&ch->items[i]->base, NULL);
-    free(ch->items);
-    json_decref(ch->json);
-}
-
 /* Writes the audit entry and the event of one change, in the transaction. */
 static bool s_record(struct cm_call *call, const char *customer_id, const char *action,
                      const char *event_type, const Crm__Customer *customer,
-                     const struct s_changes *ch)
+                     const struct customers_changes *ch)
 {
-    char *changes = json_dumps(ch->json, JSON_COMPACT);
-    cm_err_t err =
-        customers_store_audit(call->db, TENANT(call), customer_id, action, call->hdr, changes);
-    free(changes);
-    if (!err)
-        err = customers_events_add(call->db, call->hdr, event_type, customer, ch->items, ch->n);
-    if (err) {
-        cm_call_db_fail(call, err, "could not record the change");
-        return false;
-    }
-    return true;
+    const char *const types[] = {event_type, NULL};
+    return customers_changes_record(call, customer_id, action, types, customer, ch);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -212,7 +163,7 @@ static void s_create_customer(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__Customer *c = NULL, *stored = NULL;
     char **group_ids = NULL;
     size_t n_group_ids = 0;
-    struct s_changes ch = {0};
+    struct customers_changes ch = {0};
 
     if (!s_can_write(call) || !s_tenant(call, &tenant))
         goto out;
@@ -242,7 +193,7 @@ static void s_create_customer(struct cm_call *call, const ProtobufCMessage *msg,
     stored = s_load(call, id, false);
     if (!stored)
         goto out;
-    s_changes_compute(&ch, NULL, stored);
+    customers_changes_compute(&ch, NULL, stored);
     if (!s_record(call, id, "created", "customer.created", stored, &ch))
         goto out;
     cm_log_info("created customer %s", id);
@@ -250,7 +201,7 @@ static void s_create_customer(struct cm_call *call, const ProtobufCMessage *msg,
     stored = NULL;
 out:
     if (ch.json)
-        s_changes_release(&ch);
+        customers_changes_release(&ch);
     s_free_ids(group_ids, n_group_ids);
     if (c)
         crm__customer__free_unpacked(c, NULL);
@@ -287,7 +238,7 @@ static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__Customer *old = NULL, *c = NULL, *stored = NULL;
     char **group_ids = NULL, **paths = NULL;
     size_t n_group_ids = 0, n_paths = 0;
-    struct s_changes ch = {0};
+    struct customers_changes ch = {0};
 
     if (!s_can_write(call) || !s_tenant(call, &tenant))
         goto out;
@@ -332,7 +283,7 @@ static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
     s_check_unique(call, c, old->id);
     if (cm_call_failed(call))
         goto out;
-    s_changes_compute(&ch, old, c);
+    customers_changes_compute(&ch, old, c);
     if (ch.n == 0) {
         /* Nothing changed: no new version, no event. */
         *resp = &old->base;
@@ -360,7 +311,7 @@ out:
             free(paths[i]);
     free(paths);
     if (ch.json)
-        s_changes_release(&ch);
+        customers_changes_release(&ch);
     s_free_ids(group_ids, n_group_ids);
     if (old)
         crm__customer__free_unpacked(old, NULL);
@@ -387,7 +338,7 @@ static bool s_delete_one(struct cm_call *call, const char *id, const char *etag,
     if (!old)
         return true;
     bool ok = false;
-    struct s_changes ch = {0};
+    struct customers_changes ch = {0};
     if (!s_etag_matches(call, old, etag))
         goto out;
     err = customers_store_delete(call->db, TENANT(call), id, found);
@@ -408,7 +359,7 @@ static bool s_delete_one(struct cm_call *call, const char *id, const char *etag,
     ok = s_record(call, id, "deleted", "customer.deleted", &gone, &ch);
 out:
     if (ch.json)
-        s_changes_release(&ch);
+        customers_changes_release(&ch);
     crm__customer__free_unpacked(old, NULL);
     return ok;
 }
@@ -627,7 +578,7 @@ static void s_list_customers(struct cm_call *call, const ProtobufCMessage *msg,
 /* Bumps the customer's version and records hasPhoto changing. */
 static bool s_photo_changed(struct cm_call *call, Crm__Customer *old)
 {
-    struct s_changes ch = {0};
+    struct customers_changes ch = {0};
     bool ok = false;
     cm_err_t err = customers_store_touch(call->db, TENANT(call), old->id);
     if (err) {
@@ -637,9 +588,9 @@ static bool s_photo_changed(struct cm_call *call, Crm__Customer *old)
     Crm__Customer *now = s_load(call, old->id, false);
     if (!now)
         return false;
-    s_changes_compute(&ch, old, now);
+    customers_changes_compute(&ch, old, now);
     ok = s_record(call, old->id, "photo_changed", "customer.updated", now, &ch);
-    s_changes_release(&ch);
+    customers_changes_release(&ch);
     crm__customer__free_unpacked(now, NULL);
     return ok;
 }
@@ -867,10 +818,10 @@ static bool s_group_members_changed(struct cm_call *call, Crm__Customer **before
         Crm__Customer *now = s_load(call, before[i]->id, false);
         if (!now)
             return false;
-        struct s_changes ch;
-        s_changes_compute(&ch, before[i], now);
+        struct customers_changes ch;
+        customers_changes_compute(&ch, before[i], now);
         bool ok = s_record(call, now->id, "updated", "customer.updated", now, &ch);
-        s_changes_release(&ch);
+        customers_changes_release(&ch);
         crm__customer__free_unpacked(now, NULL);
         if (!ok)
             return false;

@@ -1,5 +1,6 @@
 /* customers.ResolveCustomer: identity resolution for the intake. */
 #include "customers_resolve.h"
+#include "customers_changes.h"
 #include "customers_check.h"
 #include "customers_events.h"
 #include "customers_store.h"
@@ -16,60 +17,6 @@
 #define TENANT(call) ((call)->hdr->tenant_id)
 #define EXTERNAL_ID_MAX 200
 #define SYSTEM_MAX 50
-
-/* The changes between two versions, as events and the audit want them. */
-struct s_changes {
-    Crm__FieldChange **items; // owned
-    size_t n;
-    json_t *json; // owned
-};
-
-static void s_on_change(void *ud, const char *path, const char *old_json, const char *new_json)
-{
-    struct s_changes *ch = ud;
-    Crm__FieldChange *fc = (Crm__FieldChange *)cm_pb_new(&crm__field_change__descriptor);
-    cm_pb_set_str(&fc->field, path);
-    cm_pb_set_str(&fc->old_value, old_json);
-    cm_pb_set_str(&fc->new_value, new_json);
-    ch->items = cm_realloc(ch->items, (ch->n + 1) * sizeof *ch->items);
-    ch->items[ch->n++] = fc;
-    json_array_append_new(ch->json, json_pack("{s:s, s:s, s:s}", "field", path, "oldValue",
-                                              old_json, "newValue", new_json));
-}
-
-static void s_changes_compute(struct s_changes *ch, const Crm__Customer *a, const Crm__Customer *b)
-{
-    static const char *const skip[] = {"id", "createdAt", "updatedAt", "etag", NULL};
-    ch->items = NULL;
-    ch->n = 0;
-    ch->json = json_array();
-    cm_pb_diff(&crm__customer__descriptor, a ? &a->base : NULL, b ? &b->base : NULL, skip,
-               s_on_change, ch);
-}
-
-static void s_changes_release(struct s_changes *ch)
-{
-    for (size_t i = 0; i < ch->n; i++)
-        protobuf_c_message_free_unpacked(&ch->items[i]->base, NULL);
-    free(ch->items);
-    json_decref(ch->json);
-}
-
-/* Audit entry and outbox events of one change (types NULL-terminated). */
-static bool s_record(struct cm_call *call, const char *id, const char *action,
-                     const char *const *types, const Crm__Customer *c, const struct s_changes *ch)
-{
-    char *text = json_dumps(ch->json, JSON_COMPACT);
-    cm_err_t err = customers_store_audit(call->db, TENANT(call), id, action, call->hdr, text);
-    free(text);
-    for (size_t i = 0; !err && types[i]; i++)
-        err = customers_events_add(call->db, call->hdr, types[i], c, ch->items, ch->n);
-    if (err) {
-        cm_call_db_fail(call, err, "could not record the change");
-        return false;
-    }
-    return true;
-}
 
 /* ---------------------------------------------------------------------- */
 /* The request's identity                                                   */
@@ -224,7 +171,7 @@ static void s_update_match(struct cm_call *call, const Crm__ResolveCustomerReque
                            const char *customer_id)
 {
     Crm__Customer *old = NULL, *c = NULL, *stored = NULL;
-    struct s_changes ch = {0};
+    struct customers_changes ch = {0};
     char **group_ids = NULL;
     size_t n_groups = 0;
     cm_err_t err = customers_store_get(call->db, TENANT(call), customer_id, true, &old);
@@ -260,7 +207,7 @@ static void s_update_match(struct cm_call *call, const Crm__ResolveCustomerReque
     if (req->signed_up && st != CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_ACTIVE &&
         st != CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_DISABLED)
         s_set_account(c, CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_ACTIVE);
-    s_changes_compute(&ch, old, c);
+    customers_changes_compute(&ch, old, c);
     if (ch.n == 0)
         goto out;
     customers_check(call, c, old, tenant, cm_now_ms());
@@ -288,11 +235,11 @@ static void s_update_match(struct cm_call *call, const Crm__ResolveCustomerReque
         goto out;
     }
     static const char *const types[] = {"customer.updated", NULL};
-    if (s_record(call, customer_id, "updated", types, stored, &ch))
+    if (customers_changes_record(call, customer_id, "updated", types, stored, &ch))
         cm_log_info("intake matched customer %s and updated %zu fields", customer_id, ch.n);
 out:
     if (ch.json)
-        s_changes_release(&ch);
+        customers_changes_release(&ch);
     if (group_ids)
         for (size_t i = 0; i < n_groups; i++)
             free(group_ids[i]);
@@ -314,7 +261,7 @@ static void s_register(struct cm_call *call, const Crm__ResolveCustomerRequest *
 {
     Crm__Customer *c = (Crm__Customer *)cm_pb_new(&crm__customer__descriptor);
     Crm__Customer *stored = NULL;
-    struct s_changes ch = {0};
+    struct customers_changes ch = {0};
     cm_pb_set_str(&c->first_name, req->first_name);
     cm_pb_set_str(&c->last_name, req->last_name);
     cm_pb_set_str(&c->email, id->email);
@@ -359,15 +306,15 @@ static void s_register(struct cm_call *call, const Crm__ResolveCustomerRequest *
         cm_call_db_fail(call, err ? err : CM_ERR_INTERNAL, "could not read customer");
         goto out;
     }
-    s_changes_compute(&ch, NULL, stored);
+    customers_changes_compute(&ch, NULL, stored);
     static const char *const types[] = {"customer.created", "customer.registered", NULL};
-    if (!s_record(call, cid, "created", types, stored, &ch))
+    if (!customers_changes_record(call, cid, "created", types, stored, &ch))
         goto out;
     snprintf(out_id, CUSTOMERS_ID_SIZE, "%s", cid);
     cm_log_info("intake registered customer %s", cid);
 out:
     if (ch.json)
-        s_changes_release(&ch);
+        customers_changes_release(&ch);
     crm__customer__free_unpacked(c, NULL);
     if (stored)
         crm__customer__free_unpacked(stored, NULL);
