@@ -45,7 +45,6 @@ struct gateway_metrics {
     /* Asking search for its figures: one scrape at a time. */
     pthread_mutex_t search_mu;
     char *bus_endpoint;      // owned; NULL: not asked
-    bool bus_set;            // gateway_metrics_set_bus was called
     void *zctx;              // owned, made on first use
     cm_mdp_client_t *client; // owned, made on first use
 };
@@ -231,7 +230,6 @@ void gateway_metrics_set_bus(gateway_metrics_t *self, const char *bus_endpoint)
     pthread_mutex_lock(&self->search_mu);
     free(self->bus_endpoint);
     self->bus_endpoint = bus_endpoint ? cm_strdup(bus_endpoint) : NULL;
-    self->bus_set = true;
     pthread_mutex_unlock(&self->search_mu);
 }
 
@@ -291,13 +289,6 @@ static size_t s_ask_search(gateway_metrics_t *self, Crm__SearchStatsResponse **g
 {
     size_t n = 0;
     pthread_mutex_lock(&self->search_mu);
-    if (!self->bus_set && !self->bus_endpoint) {
-        const char *env = getenv("CRM_GATEWAY_BUS_ENDPOINT");
-        if (!env || !*env)
-            env = getenv("CRM_BUS_ENDPOINT");
-        self->bus_endpoint = cm_strdup(env && *env ? env : "tcp://127.0.0.1:5555");
-        self->bus_set = true;
-    }
     if (!self->bus_endpoint)
         goto out;
     if (!self->client) {

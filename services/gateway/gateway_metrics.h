@@ -26,9 +26,8 @@ void gateway_metrics_bus(gateway_metrics_t *self, const char *service, const cha
 void gateway_metrics_in_flight(gateway_metrics_t *self, int delta);
 
 /* The exposition text (malloc'd, the caller frees), with auth_entries as the
- * crm_auth_cache_entries gauge; *len gets its length. When a bus endpoint is
- * known (gateway_metrics_set_bus, else CRM_GATEWAY_BUS_ENDPOINT or
- * CRM_BUS_ENDPOINT from the environment), it also asks the copies of search
+ * crm_auth_cache_entries gauge; *len gets its length. When a bus endpoint was
+ * given (gateway_metrics_set_bus; main passes the gateway's), it also asks the copies of search
  * for their index figures (search.Stats, waiting at most
  * GATEWAY_METRICS_SEARCH_MS) and adds them, labelled by instance and tenant. */
 char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_t *len);

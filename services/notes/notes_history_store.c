@@ -90,6 +90,17 @@ static cm_err_t s_state_get(cm_db_t *db, const char *sql, const char *const *p, 
     return CM_OK;
 }
 
+/* The state of one booking or order, locked for the event that changes it. */
+/* clang-format off */
+#define STATE_COLUMNS "status, " EPOCH_MS("status_at") ", " EPOCH_MS("details_at")
+#define SQL_BOOKING_STATE                                                                          \
+    "SELECT " STATE_COLUMNS " FROM notes.bookings "                                                \
+    " WHERE tenant_id = $1 AND source = $2 AND booking_id = $3 FOR UPDATE"
+#define SQL_ORDER_STATE                                                                            \
+    "SELECT " STATE_COLUMNS " FROM notes.orders "                                                  \
+    " WHERE tenant_id = $1 AND source = $2 AND order_id = $3 FOR UPDATE"
+/* clang-format on */
+
 cm_err_t notes_history_store_booking(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
                                      const char *customer_id, int64_t at_ms)
 {
@@ -97,11 +108,7 @@ cm_err_t notes_history_store_booking(cm_db_t *db, const char *tenant, const Crm_
     const char *status = notes_intake_status(ev->type);
     const char *key[] = {tenant, ev->source, b->id};
     struct s_state st;
-    cm_err_t err = s_state_get(db,
-                               "SELECT status, " EPOCH_MS("status_at") ", " EPOCH_MS(
-                                   "details_at") " FROM notes.bookings WHERE tenant_id = $1 "
-                                                 "AND source = $2 AND booking_id = $3 FOR UPDATE",
-                               key, &st);
+    cm_err_t err = s_state_get(db, SQL_BOOKING_STATE, key, &st);
     if (err)
         return err;
     int64_t starts = 0, ends = 0;
@@ -188,11 +195,7 @@ cm_err_t notes_history_store_order(cm_db_t *db, const char *tenant, const Crm__I
     const char *status = notes_intake_status(ev->type);
     const char *key[] = {tenant, ev->source, o->id};
     struct s_state st;
-    cm_err_t err = s_state_get(db,
-                               "SELECT status, " EPOCH_MS("status_at") ", " EPOCH_MS(
-                                   "details_at") " FROM notes.orders WHERE tenant_id = $1 "
-                                                 "AND source = $2 AND order_id = $3 FOR UPDATE",
-                               key, &st);
+    cm_err_t err = s_state_get(db, SQL_ORDER_STATE, key, &st);
     if (err)
         return err;
     char at[24], total[24], paid[24], refunded[24];
