@@ -24,11 +24,12 @@ enum { F_FIRST, F_LAST, F_COMPANY, F_EMAIL, F_PHONE, F_GROUPS, F_TAGS, F_CREATED
 
 /* A distinct token and the customers (doc numbers) holding it, unordered. */
 struct tok {
-    const char *s; // borrowed (tenant arena)
+    const char *s;  // borrowed (tenant arena)
+    uint64_t first; // ordered dictionaries: the label of the first posting (0 when none)
     uint32_t n;
-    uint32_t cap; // 0: the one posting is inline in p.one
+    uint32_t cap; // 0: the (up to two) postings are inline in p.two
     union {
-        uint32_t one;
+        uint32_t two[2];
         uint32_t *many; // owned
     } p;
 };
@@ -40,6 +41,9 @@ struct tok {
  * sorted and merged once at the end: merging every 2,048 new tokens into
  * millions would copy the main array hundreds of times. */
 struct dict {
+    bool ordered;     // postings kept in name order (label order), not just appended
+    bool email;       // tokens cut to EMAIL_TOK_MAX bytes
+    uint32_t most;    // the most tokens one doc has given (never lowered: a bound)
     struct tok *main; // owned
     size_t n_main;
     struct tok *recent; // owned
@@ -49,6 +53,18 @@ struct dict {
     size_t hash_cap;   // a power of two
 };
 #define RECENT_MAX 2048
+
+/* E-mail tokens are cut to this many bytes: an address is one of a kind,
+ * and a dictionary of a million unique strings would cost more than the
+ * rest of the index. A longer prefix is looked up by its first bytes and
+ * the candidates checked against the record. */
+#define EMAIL_TOK_MAX 6
+
+/* Name order labels: live docs in the order of (sort last name, first name,
+ * id) carry increasing labels, spaced so a new doc usually fits between its
+ * neighbours; when it does not, every label is given again (in the same
+ * order, so postings sorted by label stay sorted). */
+#define LABEL_STEP ((uint64_t)1 << 20)
 
 enum { DOC_LIVE = 1, DOC_COMPANY = 2, DOC_ACCOUNT = 4 };
 
@@ -76,7 +92,11 @@ struct tenant {
     uint32_t n_slots;
     uint32_t *stamp; // owned: per-query marks, cap_docs of them
     uint32_t gen;
-    uint64_t *key; // owned: cap_docs sort keys (s_key of the doc's last and first name)
+    uint64_t *bits;    // owned: a bit per doc (cap_docs), all clear between uses: small enough
+                       // to stay in cache where stamps would not
+    uint64_t *label;   // owned: cap_docs name order labels (0 for a doc not live)
+    uint32_t *by_name; // owned: the live docs in name order (not kept while bulk)
+    uint32_t n_by_name, cap_by_name;
     struct dict dicts[D_N];
     struct chunk *arena; // owned: token strings
     bool bulk;           // being loaded in bulk (search_index_bulk)
@@ -89,6 +109,7 @@ struct search_index {
     size_t n_tenants;
     bool general_only; // testing: no fast paths
     bool bulk;         // search_index_bulk
+    struct query *q;   // owned: the query being answered (large: kept, not allocated each time)
 };
 
 search_index_t *search_index_new(void)
@@ -121,7 +142,9 @@ static void s_tenant_free(struct tenant *t)
     free(t->docs);
     free(t->slots);
     free(t->stamp);
-    free(t->key);
+    free(t->label);
+    free(t->bits);
+    free(t->by_name);
     for (int d = 0; d < D_N; d++)
         s_dict_free(&t->dicts[d]);
     while (t->arena) {
@@ -140,6 +163,7 @@ void search_index_destroy(search_index_t **self_p)
     for (size_t i = 0; i < self->n_tenants; i++)
         s_tenant_free(self->tenants[i]);
     free(self->tenants);
+    free(self->q);
     free(self);
     *self_p = NULL;
 }
@@ -154,6 +178,9 @@ static struct tenant *s_tenant(search_index_t *self, const char *id, bool create
     struct tenant *t = cm_calloc(1, sizeof *t);
     snprintf(t->id, sizeof t->id, "%s", id);
     t->bulk = self->bulk;
+    for (int k = 0; k < D_N; k++)
+        t->dicts[k].ordered = k == D_LAST || k == D_FIRST || k == D_COMPANY || k == D_EMAIL;
+    t->dicts[D_EMAIL].email = true;
     self->tenants = cm_realloc(self->tenants, (self->n_tenants + 1) * sizeof *self->tenants);
     self->tenants[self->n_tenants++] = t;
     return t;
@@ -256,12 +283,14 @@ static uint32_t s_doc_new(struct tenant *t, const uint8_t id[16])
         t->cap_docs = t->cap_docs ? t->cap_docs * 2 : 64;
         t->docs = cm_realloc(t->docs, t->cap_docs * sizeof *t->docs);
         t->stamp = cm_realloc(t->stamp, t->cap_docs * sizeof *t->stamp);
-        t->key = cm_realloc(t->key, t->cap_docs * sizeof *t->key);
+        t->label = cm_realloc(t->label, t->cap_docs * sizeof *t->label);
+        free(t->bits);
+        t->bits = cm_calloc(t->cap_docs / 64 + 1, sizeof *t->bits);
     }
     uint32_t doc = t->n_docs++;
     memset(&t->docs[doc], 0, sizeof t->docs[doc]);
     t->stamp[doc] = 0;
-    t->key[doc] = 0;
+    t->label[doc] = 0;
     memcpy(t->docs[doc].id, id, 16);
     if ((uint64_t)t->n_docs * 2 > t->n_slots) {
         free(t->slots);
@@ -287,6 +316,22 @@ static size_t s_lower(const struct tok *a, size_t n, const char *s)
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (strcmp(a[mid].s, s) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The end of the run of tokens starting with prefix (len plen) that begins
+ * at lo: a binary search, so a long range costs no string reads. */
+static size_t s_prefix_end(const struct tok *a, size_t n, size_t lo, const char *prefix,
+                           size_t plen)
+{
+    size_t hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (!strncmp(a[mid].s, prefix, plen))
             lo = mid + 1;
         else
             hi = mid;
@@ -406,11 +451,14 @@ static int s_tok_cmp(const void *a, const void *b)
     return strcmp(((const struct tok *)a)->s, ((const struct tok *)b)->s);
 }
 
+static void s_renumber(struct tenant *t);
+
 void search_index_bulk(search_index_t *self, bool on)
 {
     self->bulk = on;
     for (size_t i = 0; i < self->n_tenants; i++) {
         struct tenant *t = self->tenants[i];
+        bool was = t->bulk;
         t->bulk = on;
         for (int k = 0; k < D_N; k++) {
             struct dict *d = &t->dicts[k];
@@ -430,66 +478,139 @@ void search_index_bulk(search_index_t *self, bool on)
                 d->cap_recent = 0;
             }
         }
+        if (was && !on)
+            s_renumber(t);
     }
 }
 
-static void s_post_add(struct tok *k, uint32_t doc)
+static uint32_t *s_post_mut(struct tok *k)
 {
-    if (k->cap == 0) {
-        if (k->n == 0) {
-            k->p.one = doc;
-            k->n = 1;
-            return;
-        }
-        if (k->p.one == doc)
-            return;
-        uint32_t one = k->p.one;
-        k->cap = 4;
-        k->p.many = cm_malloc(k->cap * sizeof *k->p.many);
-        k->p.many[0] = one;
-    } else {
-        if (k->n && k->p.many[k->n - 1] == doc)
-            return;
-        if (k->n == k->cap) {
-            k->cap *= 2;
-            k->p.many = cm_realloc(k->p.many, k->cap * sizeof *k->p.many);
-        }
-    }
-    k->p.many[k->n++] = doc;
+    return k->cap ? k->p.many : k->p.two;
 }
 
-static void s_post_remove(struct tok *k, uint32_t doc)
+/* First index in postings p[0..n) whose label is >= lab (p in label order). */
+static uint32_t s_post_lower(const uint64_t *label, const uint32_t *p, uint32_t n, uint64_t lab)
 {
-    if (k->cap == 0) {
-        if (k->n == 1 && k->p.one == doc)
-            k->n = 0;
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (label[p[mid]] < lab)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Adds doc to k's postings: in label order in an ordered dictionary (the
+ * doc's label is set), else (or while bulk) at the end. */
+static void s_post_add(const struct tenant *t, const struct dict *d, struct tok *k, uint32_t doc)
+{
+    bool sorted = d->ordered && !t->bulk;
+    uint32_t at = k->n;
+    if (k->n) {
+        const uint32_t *p = s_post_mut(k);
+        if (p[k->n - 1] == doc)
+            return;
+        if (sorted) {
+            at = s_post_lower(t->label, p, k->n, t->label[doc]);
+            if (at < k->n && p[at] == doc)
+                return;
+        }
+    }
+    if (k->cap == 0 && k->n < 2) {
+        if (at == 0 && k->n == 1)
+            k->p.two[1] = k->p.two[0];
+        k->p.two[at] = doc;
+        k->n++;
+        if (sorted && at == 0)
+            k->first = t->label[doc];
         return;
     }
-    for (uint32_t i = k->n; i-- > 0;) {
-        if (k->p.many[i] == doc) {
-            k->p.many[i] = k->p.many[--k->n];
-            return;
+    if (k->cap == 0) {
+        uint32_t a = k->p.two[0], b = k->p.two[1];
+        k->cap = 4;
+        k->p.many = cm_malloc(k->cap * sizeof *k->p.many);
+        k->p.many[0] = a;
+        k->p.many[1] = b;
+    } else if (k->n == k->cap) {
+        k->cap += k->cap < 64 ? k->cap : k->cap / 2;
+        k->p.many = cm_realloc(k->p.many, k->cap * sizeof *k->p.many);
+    }
+    memmove(&k->p.many[at + 1], &k->p.many[at], (k->n - at) * sizeof *k->p.many);
+    k->p.many[at] = doc;
+    k->n++;
+    if (sorted && at == 0)
+        k->first = t->label[doc];
+}
+
+/* Removes doc from k's postings (found by its label, which must be the one
+ * it was added with, in an ordered dictionary). */
+static void s_post_remove(const struct tenant *t, const struct dict *d, struct tok *k, uint32_t doc)
+{
+    uint32_t *p = s_post_mut(k);
+    if (d->ordered && !t->bulk && k->n > 8) {
+        uint32_t at = s_post_lower(t->label, p, k->n, t->label[doc]);
+        if (at < k->n && p[at] == doc) {
+            memmove(&p[at], &p[at + 1], (k->n - at - 1) * sizeof *p);
+            k->n--;
+        }
+    } else {
+        for (uint32_t i = 0; i < k->n; i++) {
+            if (p[i] == doc) {
+                if (d->ordered)
+                    memmove(&p[i], &p[i + 1], (k->n - i - 1) * sizeof *p);
+                else
+                    p[i] = p[k->n - 1];
+                k->n--;
+                break;
+            }
         }
     }
+    if (d->ordered && !t->bulk)
+        k->first = k->n ? t->label[p[0]] : 0;
 }
 
 static const uint32_t *s_post(const struct tok *k)
 {
-    return k->cap ? k->p.many : &k->p.one;
+    return k->cap ? k->p.many : k->p.two;
+}
+
+/* The bytes of an e-mail token: at most EMAIL_TOK_MAX, not cutting a
+ * UTF-8 sequence. */
+static size_t s_email_tok_len(const char *s)
+{
+    size_t n = strlen(s);
+    if (n <= EMAIL_TOK_MAX)
+        return n;
+    n = EMAIL_TOK_MAX;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
 }
 
 /* Calls fn for every token of d that starts with prefix. */
 typedef void (*s_range_fn)(void *ud, const struct tok *k);
 static void s_range(const struct dict *d, const char *prefix, s_range_fn fn, void *ud)
 {
+    char cut[EMAIL_TOK_MAX + 1];
+    if (d->email && strlen(prefix) > EMAIL_TOK_MAX) {
+        /* Cut as the tokens were: the range holds every candidate. */
+        size_t n = s_email_tok_len(prefix);
+        memcpy(cut, prefix, n);
+        cut[n] = '\0';
+        prefix = cut;
+    }
     size_t plen = strlen(prefix);
     const struct tok *arrays[2] = {d->main, d->recent};
     size_t counts[2] = {d->n_main, d->n_recent};
-    for (int a = 0; a < 2; a++)
-        for (size_t i = s_lower(arrays[a], counts[a], prefix);
-             i < counts[a] && !strncmp(arrays[a][i].s, prefix, plen); i++)
+    for (int a = 0; a < 2; a++) {
+        size_t lo = s_lower(arrays[a], counts[a], prefix);
+        size_t hi = s_prefix_end(arrays[a], counts[a], lo, prefix, plen);
+        for (size_t i = lo; i < hi; i++)
             if (arrays[a][i].n)
                 fn(ud, &arrays[a][i]);
+    }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -525,11 +646,11 @@ static void s_doc_tokens(const struct doc *d, s_token_fn fn, void *ud)
     }
     const char *email = s_field(d, F_EMAIL);
     if (*email) {
-        fn(ud, D_EMAIL, email, strlen(email));
+        fn(ud, D_EMAIL, email, s_email_tok_len(email));
         const char *at = strchr(email, '@');
         for (const char *p = email; at && p < at; p++)
             if (s_email_sep(*p) && p + 1 < at && !s_email_sep(p[1]))
-                fn(ud, D_EMAIL, p + 1, strlen(p + 1));
+                fn(ud, D_EMAIL, p + 1, s_email_tok_len(p + 1));
     }
     const char *phone = s_field(d, F_PHONE);
     size_t pl = strlen(phone);
@@ -550,12 +671,15 @@ static void s_doc_tokens(const struct doc *d, s_token_fn fn, void *ud)
 struct s_tok_ctx {
     struct tenant *t;
     uint32_t doc;
+    uint32_t n[D_N]; // tokens given per dictionary
 };
 
 static void s_on_add(void *ud, int dict, const char *s, size_t len)
 {
     struct s_tok_ctx *c = ud;
-    s_post_add(s_tok_get(c->t, &c->t->dicts[dict], s, len), c->doc);
+    struct dict *d = &c->t->dicts[dict];
+    s_post_add(c->t, d, s_tok_get(c->t, d, s, len), c->doc);
+    c->n[dict]++;
 }
 
 static void s_on_remove(void *ud, int dict, const char *s, size_t len)
@@ -568,17 +692,22 @@ static void s_on_remove(void *ud, int dict, const char *s, size_t len)
     buf[len] = '\0';
     struct tok *k = s_tok_find(&c->t->dicts[dict], buf);
     if (k)
-        s_post_remove(k, c->doc);
+        s_post_remove(c->t, &c->t->dicts[dict], k, c->doc);
 }
 
 /* Drops a live doc's data and postings. */
+static void s_order_remove(struct tenant *t, uint32_t doc);
+
 static void s_unindex(struct tenant *t, uint32_t doc)
 {
     struct doc *d = &t->docs[doc];
     if (!d->data)
         return;
-    struct s_tok_ctx c = {t, doc};
-    s_doc_tokens(d, s_on_remove, &c);
+    struct s_tok_ctx c = {t, doc, {0}};
+    s_doc_tokens(d, s_on_remove, &c); /* by the label it was added with */
+    if (!t->bulk)
+        s_order_remove(t, doc);
+    t->label[doc] = 0;
     t->data_bytes -= d->packed_len + (size_t)d->f[F_N - 1] + 64;
     free(d->data);
     d->data = NULL;
@@ -610,6 +739,169 @@ static const char *s_sort_last(const struct doc *d)
 {
     const char *last = s_field(d, F_LAST);
     return !last[0] && (d->flags & DOC_COMPANY) ? s_field(d, F_COMPANY) : last;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Name order                                                              */
+
+/* Where live doc a stands against the name (last, first, id): <0, 0, >0. */
+static int s_name_cmp(const struct tenant *t, uint32_t a, const char *last, const char *first,
+                      const uint8_t id[16])
+{
+    const struct doc *d = &t->docs[a];
+    int c = strcmp(s_sort_last(d), last);
+    if (!c)
+        c = strcmp(s_field(d, F_FIRST), first);
+    if (!c)
+        c = memcmp(d->id, id, 16);
+    return c;
+}
+
+/* The first place in by_name whose doc is after the name (strict) or not
+ * before it. */
+static uint32_t s_order_find(const struct tenant *t, const char *last, const char *first,
+                             const uint8_t id[16], bool strict)
+{
+    uint32_t lo = 0, hi = t->n_by_name;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = s_name_cmp(t, t->by_name[mid], last, first, id);
+        if (c < 0 || (strict && c == 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Labels every live doc afresh, in name order, and the first-posting
+ * labels of the ordered dictionaries with them. */
+static void s_relabel(struct tenant *t)
+{
+    for (uint32_t i = 0; i < t->n_by_name; i++)
+        t->label[t->by_name[i]] = (uint64_t)(i + 1) * LABEL_STEP;
+    for (int k = 0; k < D_N; k++) {
+        struct dict *d = &t->dicts[k];
+        struct tok *arrays[2] = {d->main, d->recent};
+        size_t counts[2] = {d->n_main, d->n_recent};
+        for (int a = 0; d->ordered && a < 2; a++)
+            for (size_t j = 0; j < counts[a]; j++)
+                arrays[a][j].first = arrays[a][j].n ? t->label[s_post(&arrays[a][j])[0]] : 0;
+    }
+}
+
+/* Puts a live doc in name order and gives it a label between its
+ * neighbours'. */
+static void s_order_insert(struct tenant *t, uint32_t doc)
+{
+    const struct doc *d = &t->docs[doc];
+    uint32_t at = s_order_find(t, s_sort_last(d), s_field(d, F_FIRST), d->id, false);
+    if (t->n_by_name == t->cap_by_name) {
+        t->cap_by_name = t->cap_by_name ? t->cap_by_name * 2 : 64;
+        t->by_name = cm_realloc(t->by_name, t->cap_by_name * sizeof *t->by_name);
+    }
+    memmove(&t->by_name[at + 1], &t->by_name[at], (t->n_by_name - at) * sizeof *t->by_name);
+    t->by_name[at] = doc;
+    t->n_by_name++;
+    uint64_t prev = at ? t->label[t->by_name[at - 1]] : 0;
+    uint64_t next = at + 1 < t->n_by_name ? t->label[t->by_name[at + 1]] : prev + 2 * LABEL_STEP;
+    if (next - prev >= 2)
+        t->label[doc] = prev + (next - prev) / 2;
+    else
+        s_relabel(t);
+}
+
+static void s_order_remove(struct tenant *t, uint32_t doc)
+{
+    const struct doc *d = &t->docs[doc];
+    uint32_t at = s_order_find(t, s_sort_last(d), s_field(d, F_FIRST), d->id, false);
+    if (at < t->n_by_name && t->by_name[at] == doc) {
+        memmove(&t->by_name[at], &t->by_name[at + 1], (t->n_by_name - at - 1) * sizeof *t->by_name);
+        t->n_by_name--;
+    }
+}
+
+static const struct tenant *s_sort_tenant; // s_renumber's qsort
+struct s_named {
+    uint64_t key;
+    uint32_t doc;
+};
+static int s_named_cmp(const void *a, const void *b)
+{
+    const struct s_named *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    const struct doc *d = &s_sort_tenant->docs[y->doc];
+    return s_name_cmp(s_sort_tenant, x->doc, s_sort_last(d), s_field(d, F_FIRST), d->id);
+}
+
+static int s_u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* After a bulk load: numbers the live docs in name order (then the deleted
+ * ones), so doc number order is label order and postings in label order
+ * are read front to back; rebuilds by_name, labels, the id hash, and puts
+ * every ordered posting list in order. Dictionaries must be merged. */
+static void s_renumber(struct tenant *t)
+{
+    uint32_t n = t->n_docs, live = 0;
+    struct s_named *named = cm_malloc((n + 1) * sizeof *named);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct doc *d = &t->docs[i];
+        if (d->data)
+            named[live++] = (struct s_named){s_key(s_sort_last(d), s_field(d, F_FIRST)), i};
+    }
+    s_sort_tenant = t;
+    qsort(named, live, sizeof *named, s_named_cmp);
+    uint32_t *perm = cm_malloc((n + 1) * sizeof *perm);
+    struct doc *docs = cm_malloc((t->cap_docs ? t->cap_docs : 1) * sizeof *docs);
+    for (uint32_t i = 0; i < live; i++) {
+        perm[named[i].doc] = i;
+        docs[i] = t->docs[named[i].doc];
+    }
+    uint32_t o = live;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!t->docs[i].data) {
+            perm[i] = o;
+            docs[o++] = t->docs[i];
+        }
+    }
+    free(named);
+    free(t->docs);
+    t->docs = docs;
+    if (t->cap_by_name < live + 1) {
+        t->cap_by_name = live + 64;
+        t->by_name = cm_realloc(t->by_name, t->cap_by_name * sizeof *t->by_name);
+    }
+    for (uint32_t i = 0; i < live; i++)
+        t->by_name[i] = i;
+    t->n_by_name = live;
+    memset(t->label, 0, t->cap_docs * sizeof *t->label);
+    memset(t->stamp, 0, t->cap_docs * sizeof *t->stamp);
+    t->gen = 0;
+    memset(t->slots, 0, t->n_slots * sizeof *t->slots);
+    for (uint32_t i = 0; i < n; i++)
+        s_slot_put(t, i);
+    for (int k = 0; k < D_N; k++) {
+        struct dict *d = &t->dicts[k];
+        for (size_t j = 0; j < d->n_main; j++) {
+            struct tok *tk = &d->main[j];
+            uint32_t *p = s_post_mut(tk);
+            for (uint32_t i = 0; i < tk->n; i++)
+                p[i] = perm[p[i]];
+            if (d->ordered && tk->n > 1)
+                qsort(p, tk->n, sizeof *p, s_u32_cmp);
+            if (tk->cap > tk->n + tk->n / 8 + 4) { /* loaded: growth room is waste */
+                tk->cap = tk->n > 4 ? tk->n : 4;
+                tk->p.many = cm_realloc(tk->p.many, tk->cap * sizeof *tk->p.many);
+            }
+        }
+    }
+    s_relabel(t);
+    free(perm);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -712,11 +1004,15 @@ int search_index_put(search_index_t *self, const char *tenant, const Crm__Custom
         (c->account && c->account->status != CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_NONE ? DOC_ACCOUNT
                                                                                       : 0);
     d->status = (uint8_t)(c->account ? c->account->status : 0);
-    t->key[doc] = s_key(s_sort_last(d), s_field(d, F_FIRST));
+    if (!t->bulk)
+        s_order_insert(t, doc);
     t->live++;
     t->data_bytes += plen + f[F_N - 1] + 64;
-    struct s_tok_ctx ctx = {t, doc};
+    struct s_tok_ctx ctx = {t, doc, {0}};
     s_doc_tokens(d, s_on_add, &ctx);
+    for (int k = 0; k < D_N; k++)
+        if (ctx.n[k] > t->dicts[k].most)
+            t->dicts[k].most = ctx.n[k];
     return 1;
 }
 
@@ -957,60 +1253,78 @@ static bool s_filters(const struct doc *d, const struct query *q)
 
 /* ---- ordering ---- */
 
-/* What a result is ordered by. */
-struct pos {
+/* A match: its tier (relevance) and the doc, whose label gives the name
+ * order. */
+struct hit {
     int tier;
-    uint64_t key; // s_key(last, first)
-    const char *last;
-    const char *first;
-    const char *created;
-    uint8_t id[16];
+    uint32_t doc;
+    uint64_t label;
 };
 
-static void s_pos_of(const struct doc *d, int tier, struct pos *p)
-{
-    p->tier = tier;
-    p->last = s_sort_last(d);
-    p->first = s_field(d, F_FIRST);
-    p->key = s_key(p->last, p->first);
-    p->created = s_field(d, F_CREATED);
-    memcpy(p->id, d->id, 16);
-}
+/* Where the previous page ended (from its token): the last customer shown,
+ * and for the name orders the labels around that place now: the greatest
+ * before it and the least after it (the customer may have changed since). */
+struct after {
+    int tier;
+    const char *last, *first, *created; // borrowed (the decoded token)
+    uint8_t id[16];
+    uint64_t lo, hi;
+};
 
-/* <0 when a comes first in the order asked for. */
-static int s_cmp(const struct pos *a, const struct pos *b, int order, bool desc)
+/* <0 when a comes first in the order asked for (a and b distinct docs). */
+static int s_cmp(const struct tenant *t, const struct hit *a, const struct hit *b, int order,
+                 bool desc)
 {
     int c = 0;
-    switch (order) {
-    case O_RELEVANCE:
-        c = a->tier - b->tier;
-        if (!c && a->key != b->key)
-            c = a->key < b->key ? -1 : 1;
+    if (order == O_RELEVANCE || order == O_LAST) {
+        if (order == O_RELEVANCE)
+            c = a->tier - b->tier;
         if (!c)
-            c = strcmp(a->last, b->last);
+            c = a->label < b->label ? -1 : a->label > b->label;
+        return desc ? -c : c;
+    }
+    const struct doc *x = &t->docs[a->doc], *y = &t->docs[b->doc];
+    if (order == O_FIRST) {
+        c = strcmp(s_field(x, F_FIRST), s_field(y, F_FIRST));
         if (!c)
-            c = strcmp(a->first, b->first);
-        break;
-    case O_LAST:
-        if (a->key != b->key)
-            c = a->key < b->key ? -1 : 1;
-        if (!c)
-            c = strcmp(a->last, b->last);
-        if (!c)
-            c = strcmp(a->first, b->first);
-        break;
-    case O_FIRST:
-        c = strcmp(a->first, b->first);
-        if (!c)
-            c = strcmp(a->last, b->last);
-        break;
-    default:
-        c = strcmp(a->created, b->created);
-        break;
+            c = strcmp(s_sort_last(x), s_sort_last(y));
+    } else {
+        c = strcmp(s_field(x, F_CREATED), s_field(y, F_CREATED));
     }
     if (!c)
-        c = memcmp(a->id, b->id, 16);
+        c = memcmp(x->id, y->id, 16);
     return desc ? -c : c;
+}
+
+/* True when the hit comes after the previous page's end. */
+static bool s_after_ok(const struct tenant *t, const struct hit *h, const struct after *af,
+                       int order, bool desc)
+{
+    if (order == O_RELEVANCE && h->tier != af->tier)
+        return desc ? h->tier < af->tier : h->tier > af->tier;
+    if (order == O_RELEVANCE || order == O_LAST)
+        return desc ? h->label <= af->lo : h->label >= af->hi;
+    const struct doc *d = &t->docs[h->doc];
+    int c;
+    if (order == O_FIRST) {
+        c = strcmp(s_field(d, F_FIRST), af->first);
+        if (!c)
+            c = strcmp(s_sort_last(d), af->last);
+    } else {
+        c = strcmp(s_field(d, F_CREATED), af->created);
+    }
+    if (!c)
+        c = memcmp(d->id, af->id, 16);
+    return desc ? c < 0 : c > 0;
+}
+
+/* Fills af->lo and af->hi from the name order as it is now. */
+static void s_after_bounds(const struct tenant *t, struct after *af)
+{
+    uint32_t hi = s_order_find(t, af->last, af->first, af->id, true);
+    uint32_t lo = s_order_find(t, af->last, af->first, af->id, false);
+    af->hi = hi < t->n_by_name ? t->label[t->by_name[hi]] : UINT64_MAX;
+    af->lo = lo > 0 ? t->label[t->by_name[lo - 1]] : 0;
 }
 
 /* ---- candidates ---- */
@@ -1251,6 +1565,7 @@ static int s_parse_query(const char *qtext, char *copy, struct query *q,
         *e = '\0';
         struct word *w = &q->words[q->n_words];
         w->raw = s;
+        w->gen_part[0] = '\0';
         char *f = search_fold(s);
         snprintf(w->folded, sizeof w->folded, "%s", f);
         free(f);
@@ -1339,20 +1654,22 @@ static void s_b64(cm_buf_t *b, const char *s)
     free(tmp);
 }
 
-static char *s_token_make(const struct query *q, const char *qhash, const struct pos *p)
+static char *s_token_make(const struct query *q, const char *qhash, const struct tenant *t,
+                          const struct hit *h)
 {
+    const struct doc *d = &t->docs[h->doc];
     cm_buf_t buf, *b = &buf;
     cm_buf_init(b, 0);
     char head[80];
-    snprintf(head, sizeof head, "%c%c.%d.%s.", "rlfc"[q->order], q -> desc ? 'd' : 'a', p->tier,
+    snprintf(head, sizeof head, "%c%c.%d.%s.", "rlfc"[q->order], q -> desc ? 'd' : 'a', h->tier,
              qhash);
     s_add(b, head, strlen(head));
     for (int i = 0; i < 16; i++) {
         char hx[3];
-        snprintf(hx, sizeof hx, "%02x", p->id[i]);
+        snprintf(hx, sizeof hx, "%02x", d->id[i]);
         s_add(b, hx, 2);
     }
-    const char *strs[3] = {p->last, p->first, p->created};
+    const char *strs[3] = {s_sort_last(d), s_field(d, F_FIRST), s_field(d, F_CREATED)};
     for (int i = 0; i < 3; i++) {
         s_add(b, ".", 1);
         s_b64(b, strs[i]);
@@ -1361,7 +1678,7 @@ static char *s_token_make(const struct query *q, const char *qhash, const struct
 }
 
 /* Decodes a token into p; the strings go into store (3 malloc'd). */
-static int s_token_parse(const char *tok, const struct query *q, const char *qhash, struct pos *p,
+static int s_token_parse(const char *tok, const struct query *q, const char *qhash, struct after *p,
                          char *store[3])
 {
     char head[8];
@@ -1407,37 +1724,38 @@ static int s_token_parse(const char *tok, const struct query *q, const char *qha
     p->last = store[0];
     p->first = store[1];
     p->created = store[2];
-    p->key = s_key(p->last, p->first);
     return 0;
 }
 
 /* ---- the page: a bounded max-heap of the best page_size + 1 ---- */
 
 struct heap {
-    struct pos *a; // owned
-    uint32_t *doc; // owned
+    const struct tenant *t; // borrowed
+    struct hit *a;          // owned
     size_t n, cap;
     int order;
     bool desc;
 };
 
+static int s_heap_cmp(const struct heap *h, size_t i, size_t j)
+{
+    return s_cmp(h->t, &h->a[i], &h->a[j], h->order, h->desc);
+}
+
 static void s_heap_swap(struct heap *h, size_t i, size_t j)
 {
-    struct pos p = h->a[i];
+    struct hit x = h->a[i];
     h->a[i] = h->a[j];
-    h->a[j] = p;
-    uint32_t d = h->doc[i];
-    h->doc[i] = h->doc[j];
-    h->doc[j] = d;
+    h->a[j] = x;
 }
 
 static void s_heap_down(struct heap *h, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < h->n && s_cmp(&h->a[l], &h->a[m], h->order, h->desc) > 0)
+        if (l < h->n && s_heap_cmp(h, l, m) > 0)
             m = l;
-        if (r < h->n && s_cmp(&h->a[r], &h->a[m], h->order, h->desc) > 0)
+        if (r < h->n && s_heap_cmp(h, r, m) > 0)
             m = r;
         if (m == i)
             return;
@@ -1446,26 +1764,24 @@ static void s_heap_down(struct heap *h, size_t i)
     }
 }
 
-/* Keeps p if it is among the best cap seen. */
-static void s_heap_offer(struct heap *h, const struct pos *p, uint32_t doc)
+/* Keeps x if it is among the best cap seen. */
+static void s_heap_offer(struct heap *h, const struct hit *x)
 {
     if (h->n < h->cap) {
         size_t i = h->n++;
-        h->a[i] = *p;
-        h->doc[i] = doc;
+        h->a[i] = *x;
         while (i > 0) {
             size_t parent = (i - 1) / 2;
-            if (s_cmp(&h->a[i], &h->a[parent], h->order, h->desc) <= 0)
+            if (s_heap_cmp(h, i, parent) <= 0)
                 break;
             s_heap_swap(h, i, parent);
             i = parent;
         }
         return;
     }
-    if (s_cmp(p, &h->a[0], h->order, h->desc) >= 0)
+    if (s_cmp(h->t, x, &h->a[0], h->order, h->desc) >= 0)
         return;
-    h->a[0] = *p;
-    h->doc[0] = doc;
+    h->a[0] = *x;
     s_heap_down(h, 0);
 }
 
@@ -1473,8 +1789,7 @@ static struct heap *s_heap_for_sort;
 static int s_heap_idx_cmp(const void *a, const void *b)
 {
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    return s_cmp(&s_heap_for_sort->a[i], &s_heap_for_sort->a[j], s_heap_for_sort->order,
-                 s_heap_for_sort->desc);
+    return s_heap_cmp(s_heap_for_sort, i, j);
 }
 
 /* ---- the single-word relevance page, tier by tier ---- */
@@ -1491,135 +1806,161 @@ static bool s_term_plain(const struct query *q, int i)
            !strcmp(w->folded, w->first_part) && !strcmp(w->parts, w->first_part);
 }
 
-struct s_tiers {
-    struct tenant *t;
-    const struct query *q;
-    struct heap *h;
-    const struct pos *after; // NULL on the first page
-    bool filters;            // some filter is asked for
-    int tier;                // of the docs being visited
-    bool offer;              // they can still enter the page
-    bool settled;            // the page is full: later tiers only count
-    bool done;               // settled, and more than the cap counted
-    size_t total;
-};
-
-/* Where (tier, key) stands against b in the relevance order, as far as the
- * key tells: <0 before, >0 after, 0 when the strings must decide. */
-static int s_quick(int tier, uint64_t key, const struct pos *b)
+/* Offers the docs of one posting list (in label order) that are in the
+ * given tier to the page, from label `from` on, stopping where the page is
+ * full of better ones. stamp == gen marks docs already offered. */
+static void s_tier_scan(struct tenant *t, const struct query *q, bool filters, struct heap *h,
+                        int tier, uint64_t from, const struct tok *k)
 {
-    if (tier != b->tier)
-        return tier < b->tier ? -1 : 1;
-    if (key != b->key)
-        return key < b->key ? -1 : 1;
-    return 0;
-}
-
-/* A match of the current tier: counted, and offered to the page when it can
- * enter (its record is read only then). */
-static void s_tiers_hit(struct s_tiers *x, uint32_t doc)
-{
-    x->total++;
-    if (!x->offer) {
-        if (x->settled && x->total > SEARCH_TOTAL_CAP)
-            x->done = true;
-        return;
-    }
-    uint64_t key = x->t->key[doc];
-    if (x->after && s_quick(x->tier, key, x->after) < 0)
-        return;
-    if (x->h->n == x->h->cap && s_quick(x->tier, key, &x->h->a[0]) > 0)
-        return;
-    struct pos p;
-    s_pos_of(&x->t->docs[doc], x->tier, &p);
-    if (x->after && s_cmp(&p, x->after, O_RELEVANCE, false) <= 0)
-        return;
-    s_heap_offer(x->h, &p, doc);
-}
-
-/* Tier 1: the docs whose first, last or company name is the word itself
- * (their postings are the word's token; s_match tells the whole name). */
-static void s_tiers_exact(struct s_tiers *x)
-{
-    static const int dicts[3] = {D_LAST, D_FIRST, D_COMPANY};
-    uint32_t *stamp = x->t->stamp, gen = x->t->gen;
-    for (int i = 0; i < 3 && !x->done; i++) {
-        const struct tok *k = s_tok_find(&x->t->dicts[dicts[i]], x->q->words[0].first_part);
-        if (!k)
+    if (!from && h->n == h->cap &&
+        (h->a[0].tier < tier || (h->a[0].tier == tier && h->a[0].label < k->first)))
+        return; /* not even its first can enter */
+    const uint32_t *p = s_post(k);
+    uint32_t i = from ? s_post_lower(t->label, p, k->n, from) : 0;
+    for (; i < k->n; i++) {
+        uint32_t doc = p[i];
+        uint64_t lab = t->label[doc];
+        if (h->n == h->cap &&
+            (h->a[0].tier < tier || (h->a[0].tier == tier && h->a[0].label < lab)))
+            return; /* this list's later docs come later still */
+        if (t->stamp[doc] == t->gen)
             continue;
-        const uint32_t *p = s_post(k);
-        for (uint32_t j = 0; j < k->n && !x->done; j++) {
-            uint32_t doc = p[j];
-            if (stamp[doc] == gen)
-                continue;
-            const struct doc *d = &x->t->docs[doc];
-            if (x->filters && !s_filters(d, x->q)) {
-                stamp[doc] = gen; /* fails in every tier */
-                continue;
-            }
-            if (s_match(d, x->q) != 1)
-                continue; /* found again in its own tier */
-            stamp[doc] = gen;
-            s_tiers_hit(x, doc);
-        }
+        const struct doc *d = &t->docs[doc];
+        if (filters && !s_filters(d, q))
+            continue;
+        if (s_match(d, q) != tier)
+            continue; /* an earlier tier has it */
+        t->stamp[doc] = t->gen;
+        struct hit x = {tier, doc, lab};
+        s_heap_offer(h, &x);
     }
 }
 
-/* Tiers 2-5: the docs of a dictionary range not reached in an earlier tier. */
-static void s_tiers_range(struct s_tiers *x, const struct dict *d, const char *prefix)
+/* The distinct docs of the word's ranges (passing the filters), counted to
+ * just past the cap (with t->bits, left clear). */
+static size_t s_tier_count(struct tenant *t, const struct query *q, bool filters)
 {
-    size_t plen = strlen(prefix);
-    const struct tok *arrays[2] = {d->main, d->recent};
-    size_t counts[2] = {d->n_main, d->n_recent};
-    uint32_t *stamp = x->t->stamp, gen = x->t->gen;
-    for (int a = 0; a < 2; a++) {
-        for (size_t i = s_lower(arrays[a], counts[a], prefix);
-             i < counts[a] && !strncmp(arrays[a][i].s, prefix, plen); i++) {
-            const struct tok *k = &arrays[a][i];
-            const uint32_t *p = s_post(k);
-            for (uint32_t j = 0; j < k->n; j++) {
-                uint32_t doc = p[j];
-                if (stamp[doc] == gen)
-                    continue;
-                stamp[doc] = gen;
-                if (x->filters && !s_filters(&x->t->docs[doc], x->q))
-                    continue;
-                s_tiers_hit(x, doc);
-                if (x->done)
-                    return;
+    static const int dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
+    const char *word = q->words[0].first_part;
+    size_t wl = strlen(word), total = 0;
+    /* Without filters, a range whose postings exceed the cap that many
+     * times over (as no doc gives a dictionary more than `most` tokens)
+     * holds more than the cap distinct docs: nothing to count. */
+    for (int i = 0; i < 4 && !filters; i++) {
+        const struct dict *d = &t->dicts[dicts[i]];
+        if (d->email && wl > EMAIL_TOK_MAX)
+            continue; /* the range holds candidates, not matches */
+        const struct tok *arrays[2] = {d->main, d->recent};
+        size_t counts[2] = {d->n_main, d->n_recent}, sum = 0;
+        for (int a = 0; a < 2; a++) {
+            size_t lo = s_lower(arrays[a], counts[a], word);
+            size_t hi = s_prefix_end(arrays[a], counts[a], lo, word, wl);
+            for (size_t j = lo; j < hi; j++)
+                sum += arrays[a][j].n;
+        }
+        if (d->most && sum / d->most > SEARCH_TOTAL_CAP)
+            return sum / d->most;
+    }
+    uint64_t *bits = t->bits;
+    for (int i = 0; i < 4 && total <= SEARCH_TOTAL_CAP; i++) {
+        const struct dict *d = &t->dicts[dicts[i]];
+        const struct tok *arrays[2] = {d->main, d->recent};
+        size_t counts[2] = {d->n_main, d->n_recent};
+        /* E-mail tokens are cut: a longer word is looked up by its cut
+         * start, and the candidates not already counted are checked. */
+        bool check = d->email && wl > EMAIL_TOK_MAX;
+        char cut[EMAIL_TOK_MAX + 1];
+        const char *prefix = word;
+        if (check) {
+            size_t n = s_email_tok_len(word);
+            memcpy(cut, word, n);
+            cut[n] = '\0';
+            prefix = cut;
+        }
+        size_t plen = strlen(prefix);
+        for (int a = 0; a < 2; a++) {
+            size_t lo = s_lower(arrays[a], counts[a], prefix);
+            size_t hi = s_prefix_end(arrays[a], counts[a], lo, prefix, plen);
+            for (size_t j = lo; total <= SEARCH_TOTAL_CAP && j < hi; j++) {
+                const struct tok *k = &arrays[a][j];
+                const uint32_t *p = s_post(k);
+                for (uint32_t m = 0; m < k->n && total <= SEARCH_TOTAL_CAP; m++) {
+                    uint32_t doc = p[m];
+                    uint64_t bit = (uint64_t)1 << (doc & 63);
+                    if (bits[doc >> 6] & bit)
+                        continue;
+                    const struct doc *dd = &t->docs[doc];
+                    if (check && !s_email_has_prefix(s_field(dd, F_EMAIL), word, wl))
+                        continue;
+                    bits[doc >> 6] |= bit;
+                    if (!filters || s_filters(dd, q))
+                        total++;
+                }
             }
         }
     }
+    memset(bits, 0, (t->n_docs / 64 + 1) * sizeof *bits);
+    return total;
 }
 
-/* The relevance page of a one-word query, tier by tier: a doc's tier is the
- * first it is reached in; once the earlier tiers fill the page, the later
- * ones are only counted (stamps, no record read), and counting stops past
- * the cap. Gives what the general path gives (test_index checks). Returns
- * false when the query is not of that kind. t->gen must be fresh. */
+/* The relevance page of a one-word query, tier by tier (1 the exact name,
+ * then the last name, first name, company and e-mail ranges): a doc's tier
+ * is the first it is in; each posting list is read in name order only as
+ * far as it can still enter the page, so a page costs about the page and
+ * the number of tokens in the ranges, whatever the matches. The total is
+ * counted apart, to just past the cap. Gives what the general path gives
+ * (test_index checks). Returns false when the query is not of that kind. */
 static bool s_search_tiers(struct tenant *t, const struct query *q, struct heap *h,
-                           const struct pos *after, size_t *total)
+                           const struct after *after, size_t *total)
 {
     if (q->order != O_RELEVANCE || q->desc || q->n_terms != 1 || q->n_words != 1 ||
         !s_term_plain(q, 0))
         return false;
-    struct s_tiers x = {.t = t, .q = q, .h = h, .after = after};
-    x.filters =
+    bool filters =
         q->group[0] || q->tag[0] || q->is_company >= 0 || q->has_account >= 0 || q->status > 0;
-    static const int dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
-    for (int tier = 1; tier <= 5 && !x.done; tier++) {
-        x.tier = tier;
-        x.offer = !x.settled && !(after && tier < after->tier);
-        if (tier == 1)
-            s_tiers_exact(&x);
-        else
-            s_tiers_range(&x, &t->dicts[dicts[tier - 2]], q->words[0].first_part);
-        if (h->n == h->cap)
-            x.settled = true;
-        if (x.settled && x.total > SEARCH_TOTAL_CAP)
-            x.done = true;
+    const char *w = q->words[0].first_part;
+    size_t wl = strlen(w);
+    static const int exact_dicts[3] = {D_LAST, D_FIRST, D_COMPANY};
+    static const int range_dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
+    for (int tier = 1; tier <= 5; tier++) {
+        if (after && tier < after->tier)
+            continue;
+        if (h->n == h->cap && h->a[0].tier < tier)
+            break; /* the page is full of earlier tiers */
+        uint64_t from = after && tier == after->tier ? after->hi : 0;
+        if (from == UINT64_MAX)
+            continue;
+        if (tier == 1) {
+            for (int i = 0; i < 3; i++) {
+                const struct tok *k = s_tok_find(&t->dicts[exact_dicts[i]], w);
+                if (k && k->n)
+                    s_tier_scan(t, q, filters, h, tier, from, k);
+            }
+            continue;
+        }
+        const struct dict *d = &t->dicts[range_dicts[tier - 2]];
+        const struct tok *arrays[2] = {d->main, d->recent};
+        size_t counts[2] = {d->n_main, d->n_recent};
+        /* A word longer than the cut e-mail tokens: its cut start's range
+         * holds the candidates (s_tier_scan checks each). */
+        char cut[EMAIL_TOK_MAX + 1];
+        const char *prefix = w;
+        if (d->email && wl > EMAIL_TOK_MAX) {
+            size_t n = s_email_tok_len(w);
+            memcpy(cut, w, n);
+            cut[n] = '\0';
+            prefix = cut;
+        }
+        size_t plen = strlen(prefix);
+        for (int a = 0; a < 2; a++) {
+            size_t lo = s_lower(arrays[a], counts[a], prefix);
+            size_t hi = s_prefix_end(arrays[a], counts[a], lo, prefix, plen);
+            for (size_t j = lo; j < hi; j++)
+                if (arrays[a][j].n)
+                    s_tier_scan(t, q, filters, h, tier, from, &arrays[a][j]);
+        }
     }
-    *total = x.total;
+    *total = s_tier_count(t, q, filters);
     return true;
 }
 
@@ -1669,7 +2010,9 @@ cm_err_t search_index_search(search_index_t *self, const char *tenant,
                              const Crm__SearchCustomersRequest *req,
                              Crm__SearchCustomersResponse *resp, struct search_problem *problem)
 {
-    struct query *q = cm_calloc(1, sizeof *q);
+    if (!self->q)
+        self->q = cm_malloc(sizeof *self->q);
+    struct query *q = self->q; /* every field is set before it is read */
     char *qcopy = cm_strdup(req->q);
     char *store[3] = {NULL, NULL, NULL};
     struct s_cands cands = {0};
@@ -1702,7 +2045,7 @@ cm_err_t search_index_search(search_index_t *self, const char *tenant,
     q->status = (int)req->account_status;
     char qhash[17];
     s_qhash(req, qhash);
-    struct pos after;
+    struct after after;
     bool has_after = false;
     if (req->page_token[0]) {
         if (s_token_parse(req->page_token, q, qhash, &after, store)) {
@@ -1718,7 +2061,7 @@ cm_err_t search_index_search(search_index_t *self, const char *tenant,
     size_t page = req->page_size ? (size_t)req->page_size : SEARCH_PAGE_DEFAULT;
     h.cap = page + 1;
     h.a = cm_malloc(h.cap * sizeof *h.a);
-    h.doc = cm_malloc(h.cap * sizeof *h.doc);
+    h.t = t;
     h.order = q->order;
     h.desc = q->desc;
     if (t && t->live) {
@@ -1728,6 +2071,8 @@ cm_err_t search_index_search(search_index_t *self, const char *tenant,
             t->gen = 0;
         }
         t->gen++;
+        if (has_after)
+            s_after_bounds(t, &after);
         if (!self->general_only && s_search_tiers(t, q, &h, has_after ? &after : NULL, &total))
             goto page;
         /* The cheapest generator: the term or filter with the fewest postings. */
@@ -1792,11 +2137,10 @@ cm_err_t search_index_search(search_index_t *self, const char *tenant,
             if (!tier)
                 continue;
             total++;
-            struct pos p;
-            s_pos_of(d, tier, &p);
-            if (has_after && s_cmp(&p, &after, q->order, q->desc) <= 0)
+            struct hit x = {tier, cands.docs[i], t->label[cands.docs[i]]};
+            if (has_after && !s_after_ok(t, &x, &after, q->order, q->desc))
                 continue;
-            s_heap_offer(&h, &p, cands.docs[i]);
+            s_heap_offer(&h, &x);
         }
     }
 page:;
@@ -1809,7 +2153,7 @@ page:;
     size_t shown = h.n > page ? page : h.n;
     resp->customers = shown ? cm_calloc(shown, sizeof *resp->customers) : NULL;
     for (size_t i = 0; i < shown; i++) {
-        const struct doc *d = &t->docs[h.doc[idx[i]]];
+        const struct doc *d = &t->docs[h.a[idx[i]].doc];
         Crm__Customer *c = crm__customer__unpack(NULL, d->packed_len, d->data);
         if (!c)
             continue;
@@ -1824,7 +2168,7 @@ page:;
         resp->customers[resp->n_customers++] = c;
     }
     if (h.n > page) {
-        char *tok = s_token_make(q, qhash, &h.a[idx[shown - 1]]);
+        char *tok = s_token_make(q, qhash, t, &h.a[idx[shown - 1]]);
         cm_pb_set_str(&resp->next_page_token, tok);
         free(tok);
     }
@@ -1839,8 +2183,6 @@ out:
         free(store[i]);
     free(cands.docs);
     free(h.a);
-    free(h.doc);
     free(qcopy);
-    free(q);
     return rc;
 }

@@ -13,7 +13,9 @@
 # Usage: tests/bench/search.sh [BUILD]
 # Knobs: BENCH_CUSTOMERS (default 1000000), BENCH_DURATION (seconds per phase,
 # default 10), BENCH_CONNECTIONS (default 32), BENCH_THREADS (default 2),
-# BENCH_KEEP=1 (keep the data directory).
+# BENCH_KEEP=1 (keep the data directory), BENCH_HOLD=1 (load, start, print the
+# address, key and query files, then wait for Ctrl-C instead of measuring:
+# for profiling by hand).
 set -euo pipefail
 
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
@@ -194,6 +196,7 @@ echo "bench: search: ${built:-(no info log)}; answering $(printf '%.1f' "$ready_
     "RSS $((rss / 1024)) MiB"
 
 # ---------------------------------------------------------------- queries
+hold_after_queries=${BENCH_HOLD:-0}
 /usr/bin/python3 - "$tmp" <<'EOF'
 import sys, random
 tmp = sys.argv[1]
@@ -252,6 +255,13 @@ function done(summary, latency, requests)
         summary.errors.timeout))
 end
 EOF
+
+if [[ $hold_after_queries == 1 ]]; then
+    echo "bench: holding: $STACK_URL key $BENCH_API_KEY search pid $spid queries $tmp/q{1,2,3,22}.txt" \
+        "wrk script $tmp/search.lua (BENCH_QUERIES=file); Ctrl-C stops"
+    status=0
+    while :; do sleep 1; done
+fi
 
 kv() { sed -n "s/.*[[:space:]]$2=\\([^[:space:]]*\\).*/\\1/p" <<<" $1" | head -n 1; }
 declare -A RPS P50 P99 PG_TPS PG_P50 PG_P99 TG_TPS TG_P50 TG_P99

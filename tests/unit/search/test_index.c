@@ -458,9 +458,10 @@ static Crm__Customer *s_rand_cust(int n)
                       s_pick(s_companies, sizeof s_companies / sizeof *s_companies));
     }
     if (s_rand(3)) {
-        static const char *const locals[] = {"jan.kowalski", "anna_nowak", "kowal+crm", "biuro",
-                                             "j-nowak",      "annak",      "x.jan"};
-        snprintf(email, sizeof email, "%s%u@%s", s_pick(locals, 7), s_rand(10),
+        static const char *const locals[] = {"jan.kowalski", "anna_nowak",  "kowal+crm",
+                                             "biuro",        "j-nowak",     "annak",
+                                             "x.jan",        "kowalczykowa"};
+        snprintf(email, sizeof email, "%s%u@%s", s_pick(locals, 8), s_rand(10),
                  s_pick(s_domains, 3));
         cm_pb_set_str(&c->email, email);
     }
@@ -534,29 +535,57 @@ static int s_same_pages(search_index_t *fast, search_index_t *general, const cha
     }
 }
 
-static const char *const s_queries[] = {"k",           "ko",
-                                        "kow",         "kowal",
-                                        "kowalski",    "kowalskiewicz",
-                                        "jan",         "j",
-                                        "ja",          "janina",
-                                        "anna",        "a",
-                                        "b",           "bauer",
-                                        "n",           "nowak",
-                                        "ив",          "иван",
-                                        "петров",      "o",
-                                        "obrien",      "o'brien",
-                                        "x",           "biuro",
-                                        "lukasz",      "łuk",
-                                        "garcia",      "nunez",
-                                        "ana maria",   "jan k",
-                                        "kowal jan",   "jan kowalski",
-                                        "anna nowak",  "k n",
-                                        "bauer-kowal", "600",
-                                        "48600",       "kowal 600",
-                                        "z",           "jan.kowalski",
-                                        "kowal+crm",   "ana",
-                                        "kowalskiego", "B",
-                                        "karol",       "ka"};
+static const char *const s_queries[] = {"k",
+                                        "ko",
+                                        "kow",
+                                        "kowal",
+                                        "kowalski",
+                                        "kowalskiewicz",
+                                        "jan",
+                                        "j",
+                                        "ja",
+                                        "janina",
+                                        "anna",
+                                        "a",
+                                        "b",
+                                        "bauer",
+                                        "n",
+                                        "nowak",
+                                        "ив",
+                                        "иван",
+                                        "петров",
+                                        "o",
+                                        "obrien",
+                                        "o'brien",
+                                        "x",
+                                        "biuro",
+                                        "lukasz",
+                                        "łuk",
+                                        "garcia",
+                                        "nunez",
+                                        "ana maria",
+                                        "jan k",
+                                        "kowal jan",
+                                        "jan kowalski",
+                                        "anna nowak",
+                                        "k n",
+                                        "bauer-kowal",
+                                        "600",
+                                        "48600",
+                                        "kowal 600",
+                                        "z",
+                                        "jan.kowalski",
+                                        "kowal+crm",
+                                        "ana",
+                                        "kowalskiego",
+                                        "B",
+                                        "karol",
+                                        "ka",
+                                        "kowalczyk",
+                                        "kowalczykowa",
+                                        "kowalczykowa3",
+                                        "kowalc",
+                                        "kowalczykowy"};
 
 /* bulk: the fast index is loaded in bulk (as a snapshot is), the other not. */
 static void s_compare_random(int n_docs, int n_queries, bool bulk)
@@ -621,6 +650,101 @@ static void test_fast_paths_agree(void)
     s_skew = false;
 }
 
+/* The name order against its definition: (folded last name, or the
+ * company's name for a company without one; folded first name; id), while
+ * customers come, are renamed and go (labels given again and again). */
+static void s_sort_name(const Crm__Customer *c, char *out, size_t size)
+{
+    char last[512], first[512];
+    const char *l = c->last_name;
+    if (!l[0] && c->is_company && c->company)
+        l = c->company->name;
+    search_fold_words(l, last, sizeof last);
+    search_fold_words(c->first_name, first, sizeof first);
+    snprintf(out, size, "%s%c%s%c%s", last, 1, first, 1, c->id);
+}
+
+static void test_name_order(void)
+{
+    search_index_t *idx = search_index_new();
+    for (int i = 1; i <= 4000; i++) {
+        Crm__Customer *c = s_rand_cust(i);
+        CHECK(search_index_put(idx, T1, c) == 1);
+        crm__customer__free_unpacked(c, NULL);
+        if (i > 10 && s_rand(4) == 0) {
+            int victim = 1 + (int)s_rand((unsigned)i - 1);
+            char id[40], etag[16];
+            snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", victim);
+            if (s_rand(3) == 0) {
+                search_index_delete(idx, T1, id);
+            } else {
+                Crm__Customer *u = s_rand_cust(victim);
+                snprintf(etag, sizeof etag, "%d", 2 + i);
+                cm_pb_set_str(&u->etag, etag);
+                search_index_put(idx, T1, u);
+                crm__customer__free_unpacked(u, NULL);
+            }
+        }
+    }
+    static const char *const qs[] = {"k", "a", "jan", "n", "o"};
+    for (size_t qi = 0; qi < sizeof qs / sizeof *qs; qi++) {
+        for (int desc = 0; desc < 2; desc++) {
+            char token[1024] = "", prev[1200] = "";
+            int seen = 0;
+            for (;;) {
+                struct res x =
+                    s_find(idx, T1, qs[qi], desc ? "lastName desc" : "lastName", 9, token);
+                CHECK(x.err == CM_OK);
+                for (size_t i = 0; i < x.r->n_customers; i++) {
+                    char cur[1200];
+                    s_sort_name(x.r->customers[i], cur, sizeof cur);
+                    if (prev[0] && (desc ? strcmp(prev, cur) <= 0 : strcmp(prev, cur) >= 0)) {
+                        fprintf(stderr, "q=%s desc=%d: \"%s\" then \"%s\"\n", qs[qi], desc, prev,
+                                cur);
+                        abort();
+                    }
+                    snprintf(prev, sizeof prev, "%s", cur);
+                    seen++;
+                }
+                snprintf(token, sizeof token, "%s", x.r->next_page_token);
+                int total = x.r->total_size;
+                crm__search_customers_response__free_unpacked(x.r, NULL);
+                if (!token[0]) {
+                    CHECK(seen == total);
+                    break;
+                }
+            }
+        }
+    }
+    search_index_destroy(&idx);
+}
+
+/* A word longer than the cut e-mail tokens finds its address, and only it. */
+static void test_long_email_words(void)
+{
+    search_index_t *idx = search_index_new();
+    Crm__Customer *c = s_cust(1, "Ewa", "Zielińska");
+    cm_pb_set_str(&c->email, "zzyzxwvutsr@example.com");
+    s_put(idx, T1, c);
+    c = s_cust(2, "Ola", "Zając");
+    cm_pb_set_str(&c->email, "zzyzxwvaaaa@example.com");
+    s_put(idx, T1, c);
+    c = s_cust(3, "Zzyzxwvutsr", "Nowak"); /* the same word, as a name */
+    s_put(idx, T1, c);
+    s_expect(idx, "zzyzxw", "3,2,1"); /* the name first, then by name: Zając, Zielińska */
+    s_expect(idx, "zzyzxwvut", "3,1");
+    s_expect(idx, "zzyzxwvutsr", "3,1");
+    s_expect(idx, "zzyzxwvutsq", "");
+    s_expect(idx, "zzyzxwvaaaa", "2");
+    s_expect(idx, "zzyzxwvutsr@example.com", "1");
+    s_expect(idx, "zzyzxwvutsr ewa", "1");
+    s_expect(idx, "ola zzyzxwvaa", "2");
+    struct res x = s_find(idx, T1, "zzyzxwvut", NULL, 20, NULL);
+    CHECK(x.r->total_size == 2 && !x.r->total_size_is_lower_bound);
+    crm__search_customers_response__free_unpacked(x.r, NULL);
+    search_index_destroy(&idx);
+}
+
 /* An index loaded in bulk (a snapshot) answers exactly as one built a
  * customer at a time, changes and deletions during the load included. */
 static void test_bulk_load_agrees(void)
@@ -641,6 +765,8 @@ int main(void)
     RUN(test_total_cap);
     RUN(test_fast_paths_agree);
     RUN(test_bulk_load_agrees);
+    RUN(test_name_order);
+    RUN(test_long_email_words);
     search_fold_shutdown();
     return 0;
 }
