@@ -25,7 +25,7 @@ SHARED_O := $(call obj,$(wildcard libshared/*.c)) $(PROTO_C:.c=.o)
 UNIT_SRC   := $(wildcard tests/unit/*.c) $(wildcard tests/unit/*/*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ALL_O      := $(SHARED_O) $(call obj,$(wildcard services/*/*.c)) $(call obj,$(UNIT_SRC)) \
-              $(TPROTO_C:.c=.o)
+              $(TPROTO_C:.c=.o) $(call obj,$(wildcard tests/bench/*.c))
 
 .PHONY: all check asan asan-all memcheck format format-check clean run test bench integration deps compdb fuzz fuzz-bins
 all: $(SERVICES:%=$(BUILD)/bin/%) $(TOOLS:%=$(BUILD)/bin/%)
@@ -72,6 +72,13 @@ $(BUILD)/tests/$(1)/test_%: $(BUILD)/tests/unit/$(1)/test_%.o $(BUILD)/services/
 endef
 $(foreach s,$(SERVICES),$(eval $(call unit_svc,$(s))))
 
+# The search index in process (tests/bench/search.sh runs it too).
+$(BUILD)/tests/bench/%.o: override CPPFLAGS += -Iservices/search
+$(BUILD)/bin/search_index_bench: $(BUILD)/tests/bench/search_index_bench.o $(BUILD)/services/search.a \
+                                 $(BUILD)/libshared.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_search) $(LDLIBS)
+
 # crmctl carries every service's migrations.
 SQL_FILES := $(sort $(wildcard services/*/sql/*.sql))
 $(BUILD)/gen/sql_bundle.c: $(SQL_FILES) services/crmctl/embed_sql.sh
@@ -81,7 +88,7 @@ $(BUILD)/bin/crmctl: $(BUILD)/gen/sql_bundle.o
 $(BUILD)/gen/sql_bundle.o: override CFLAGS += -Wno-overlength-strings
 
 units: $(UNIT_BIN)
-check: $(UNIT_BIN)
+check: $(UNIT_BIN) $(BUILD)/bin/search_index_bench
 	@tests/run-unit.sh $(BUILD)
 
 # Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -110,10 +117,11 @@ integration: deps all
 
 # Each benchmark starts its own throw-away stack; all run even if one fails.
 BENCHES := $(wildcard tests/bench/run.sh tests/bench/search.sh tests/bench/history.sh)
-bench: deps all
+bench: deps all $(BUILD)/bin/search_index_bench
 	@rc=0; for b in $(BENCHES); do $$b $(BUILD) || rc=1; done; exit $$rc
 
-FORMAT_SRC = $(wildcard libshared/*.[ch] services/*/*.[ch] tests/unit/*.c tests/unit/*/*.c)
+FORMAT_SRC = $(wildcard libshared/*.[ch] services/*/*.[ch] tests/unit/*.c tests/unit/*/*.c \
+               tests/bench/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:

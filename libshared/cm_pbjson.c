@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sodium.h>
 
+#include "cm_buf.h"
 #include "cm_util.h"
 
 // Longest field or enum name handled; longer ones are truncated (and so never match).
@@ -422,6 +423,266 @@ json_t *cm_pbjson_encode(const ProtobufCMessage *msg, unsigned flags)
     if (!msg)
         return NULL;
     return s_encode_message(msg, flags);
+}
+
+/* ---- Encoding straight to text ---------------------------------------------
+ * The same JSON as json_dumps(cm_pbjson_encode(msg, flags), JSON_COMPACT),
+ * byte for byte (test_pbjson compares them), written into one buffer: no
+ * tree of small allocations for a reply that is sent and forgotten. */
+
+static void s_out(cm_buf_t *b, const char *s, size_t n)
+{
+    if (cm_buf_append(b, s, n) != 0)
+        abort(); /* uncapped: cannot refuse */
+}
+
+static void s_out_str(cm_buf_t *b, const char *s)
+{
+    s_out(b, s, strlen(s));
+}
+
+/* A JSON string, escaped as jansson escapes (", \, the short escapes, other
+ * controls as \u00XX); invalid UTF-8 becomes U+FFFD per bad byte. */
+static void s_text_string(cm_buf_t *b, const char *s, size_t len)
+{
+    s_out(b, "\"", 1);
+    size_t pos = 0;
+    while (pos < len) {
+        size_t bad;
+        bool ok = cm_utf8_valid(s + pos, len - pos, &bad);
+        size_t run = ok ? len - pos : bad, start = pos;
+        for (size_t i = pos; i < pos + run; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c >= 0x20 && c != '"' && c != '\\')
+                continue;
+            s_out(b, s + start, i - start);
+            start = i + 1;
+            char esc[8];
+            switch (c) {
+            case '"':
+                s_out(b, "\\\"", 2);
+                break;
+            case '\\':
+                s_out(b, "\\\\", 2);
+                break;
+            case '\b':
+                s_out(b, "\\b", 2);
+                break;
+            case '\f':
+                s_out(b, "\\f", 2);
+                break;
+            case '\n':
+                s_out(b, "\\n", 2);
+                break;
+            case '\r':
+                s_out(b, "\\r", 2);
+                break;
+            case '\t':
+                s_out(b, "\\t", 2);
+                break;
+            default:
+                snprintf(esc, sizeof esc, "\\u%04X", c);
+                s_out(b, esc, 6);
+            }
+        }
+        s_out(b, s + start, pos + run - start);
+        pos += run;
+        if (!ok) {
+            s_out(b, "\xEF\xBF\xBD", 3);
+            pos++;
+        }
+    }
+    s_out(b, "\"", 1);
+}
+
+/* A real as jansson writes one: %.17g, with ".0" when it would read as an
+ * integer, and the exponent without '+' or leading zeros. */
+static void s_text_real(cm_buf_t *b, double d)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.17g", d);
+    if (!strchr(buf, '.') && !strchr(buf, 'e')) {
+        size_t n = strlen(buf);
+        if (n + 3 <= sizeof buf)
+            memcpy(buf + n, ".0", 3);
+    }
+    char *e = strchr(buf, 'e');
+    if (e) {
+        char *from = e + 1, *to = e + 1;
+        if (*from == '+')
+            from++;
+        else if (*from == '-')
+            *to++ = *from++;
+        while (*from == '0' && from[1])
+            from++;
+        memmove(to, from, strlen(from) + 1);
+    }
+    s_out_str(b, buf);
+}
+
+static void s_text_double(cm_buf_t *b, double d)
+{
+    if (isnan(d))
+        s_out_str(b, "\"NaN\"");
+    else if (isinf(d))
+        s_out_str(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    else
+        s_text_real(b, d);
+}
+
+static void s_text_message(cm_buf_t *b, const ProtobufCMessage *msg, unsigned flags,
+                           const char *omit);
+
+static void s_text_value(cm_buf_t *b, const ProtobufCFieldDescriptor *f, const void *p,
+                         unsigned flags)
+{
+    char buf[NAME_MAX_LEN + 4];
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        snprintf(buf, sizeof buf, "%" PRId32, *(const int32_t *)p);
+        s_out_str(b, buf);
+        return;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        snprintf(buf, sizeof buf, "%" PRIu32, *(const uint32_t *)p);
+        s_out_str(b, buf);
+        return;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        snprintf(buf, sizeof buf, "\"%" PRId64 "\"", *(const int64_t *)p);
+        s_out_str(b, buf);
+        return;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        snprintf(buf, sizeof buf, "\"%" PRIu64 "\"", *(const uint64_t *)p);
+        s_out_str(b, buf);
+        return;
+    case PROTOBUF_C_TYPE_FLOAT: {
+        float fl = *(const float *)p;
+        if (!isfinite(fl)) {
+            s_text_double(b, (double)fl);
+            return;
+        }
+        double d = (double)fl;
+        for (int prec = 6; prec <= 9; prec++) {
+            snprintf(buf, sizeof buf, "%.*g", prec, (double)fl);
+            d = strtod(buf, NULL);
+            if ((float)d == fl)
+                break;
+        }
+        s_text_real(b, d);
+        return;
+    }
+    case PROTOBUF_C_TYPE_DOUBLE:
+        s_text_double(b, *(const double *)p);
+        return;
+    case PROTOBUF_C_TYPE_BOOL:
+        s_out_str(b, *(const protobuf_c_boolean *)p ? "true" : "false");
+        return;
+    case PROTOBUF_C_TYPE_ENUM: {
+        int v = *(const int *)p;
+        if (cm_pbjson_enum_name(f->descriptor, v, buf, sizeof buf)) {
+            s_text_string(b, buf, strlen(buf));
+        } else {
+            snprintf(buf, sizeof buf, "%d", v);
+            s_out_str(b, buf);
+        }
+        return;
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(const char *const *)p;
+        s_text_string(b, s ? s : "", s ? strlen(s) : 0);
+        return;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *bd = p;
+        if (bd->len == 0) {
+            s_out_str(b, "\"\"");
+            return;
+        }
+        size_t cap = sodium_base64_ENCODED_LEN(bd->len, sodium_base64_VARIANT_ORIGINAL);
+        char *b64 = cm_malloc(cap);
+        sodium_bin2base64(b64, cap, bd->data, bd->len, sodium_base64_VARIANT_ORIGINAL);
+        s_out(b, "\"", 1);
+        s_out_str(b, b64);
+        s_out(b, "\"", 1);
+        free(b64);
+        return;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+        if (!sub) {
+            s_out_str(b, "null");
+        } else if (cm_pbjson_is_wrapper(sub->descriptor)) {
+            const ProtobufCFieldDescriptor *vf = &sub->descriptor->fields[0];
+            s_text_value(b, vf, s_at(sub, vf->offset), flags);
+        } else {
+            s_text_message(b, sub, flags, NULL);
+        }
+        return;
+    }
+    }
+    s_out_str(b, "null");
+}
+
+static void s_text_field(cm_buf_t *b, const ProtobufCMessage *msg,
+                         const ProtobufCFieldDescriptor *f, unsigned flags)
+{
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t n = *s_count(msg, f), size = s_type_size(f->type);
+        const char *elems = *(char *const *)s_at(msg, f->offset);
+        s_out(b, "[", 1);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                s_out(b, ",", 1);
+            s_text_value(b, f, elems + i * size, flags);
+        }
+        s_out(b, "]", 1);
+        return;
+    }
+    if (s_has_flag(f) && !s_present(msg, f)) {
+        s_out_str(b, "null");
+        return;
+    }
+    s_text_value(b, f, s_at(msg, f->offset), flags);
+}
+
+static void s_text_message(cm_buf_t *b, const ProtobufCMessage *msg, unsigned flags,
+                           const char *omit)
+{
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    char camel[NAME_MAX_LEN];
+    bool first = true;
+    s_out(b, "{", 1);
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        if (!s_selected(msg, f))
+            continue;
+        if ((flags & CM_PBJSON_OMIT_DEFAULTS) && !s_is_oneof(f) && !s_present(msg, f))
+            continue;
+        if (omit && !strcmp(f->name, omit))
+            continue;
+        cm_pbjson_camel(f->name, camel, sizeof camel);
+        if (!first)
+            s_out(b, ",", 1);
+        first = false;
+        s_text_string(b, camel, strlen(camel));
+        s_out(b, ":", 1);
+        s_text_field(b, msg, f, flags);
+    }
+    s_out(b, "}", 1);
+}
+
+char *cm_pbjson_encode_text(const ProtobufCMessage *msg, unsigned flags, const char *omit,
+                            size_t *len)
+{
+    cm_buf_t buf;
+    cm_buf_init(&buf, 0);
+    s_text_message(&buf, msg, flags, omit);
+    return cm_buf_steal(&buf, len);
 }
 
 json_t *cm_pbjson_encode_field(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field)

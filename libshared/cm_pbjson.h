@@ -39,6 +39,13 @@ enum {
  * null. Strings that are not valid UTF-8 get U+FFFD for each bad byte. */
 json_t *cm_pbjson_encode(const ProtobufCMessage *msg, unsigned flags);
 
+/* The same as json_dumps(cm_pbjson_encode(msg, flags), JSON_COMPACT), byte
+ * for byte, without the tree: a malloc'd NUL-terminated string (its length in
+ * *len when len is not NULL). omit, when not NULL, is the proto name of a
+ * top-level field left out. */
+char *cm_pbjson_encode_text(const ProtobufCMessage *msg, unsigned flags, const char *omit,
+                            size_t *len);
+
 /* Encodes one field's value (repeated: the array) as JSON, a new reference; an
  * unselected oneof member is null. NULL if field is not one of msg's fields. */
 json_t *cm_pbjson_encode_field(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field);

@@ -371,4 +371,12 @@ for set in q1 q2 q3 q22; do
 done
 echo "bench: search index: $built; RSS $((rss / 1024)) MiB after the build," \
     "$((rss_after / 1024)) MiB after the queries"
+# The index alone, in process (no bus, no HTTP): the CPU time of a query,
+# on an index of the same size built from the same names.
+if [[ -x $build/bin/search_index_bench ]]; then
+    echo "bench: in process ($build/bin/search_index_bench, CPU time per query):"
+    BENCH_SECONDS=3 "$build/bin/search_index_bench" "$tmp/first.txt" "$tmp/last.txt" "$n_customers" \
+        "$tmp/q1.txt" "$tmp/q2.txt" "$tmp/q3.txt" "$tmp/q22.txt" | sed 's/^/    /' ||
+        echo "bench: the in-process run failed" >&2
+fi
 status=0

@@ -1107,6 +1107,92 @@ static void test_new_clone_set_str(void)
     printf("new, clone, set_str: OK\n");
 }
 
+/* ---- Straight to text ------------------------------------------------------ */
+
+/* encode_text gives exactly what json_dumps of encode gives. */
+static void s_same_text(const ProtobufCMessage *m, unsigned flags, const char *omit, int line)
+{
+    json_t *j = cm_pbjson_encode(m, flags);
+    if (omit) {
+        char camel[128];
+        cm_pbjson_camel(omit, camel, sizeof camel);
+        json_object_del(j, camel);
+    }
+    char *want = json_dumps(j, JSON_COMPACT);
+    size_t len = 0;
+    char *got = cm_pbjson_encode_text(m, flags, omit, &len);
+    if (strcmp(want, got) != 0 || len != strlen(want)) {
+        fprintf(stderr, "line %d:\n  jansson %s\n  text    %s\n", line, want, got);
+        abort();
+    }
+    json_decref(j);
+    free(want);
+    free(got);
+}
+
+static void test_encode_text(void)
+{
+    struct all_fixture x;
+    s_fill_all(&x);
+    for (unsigned flags = 0; flags < 2; flags++) {
+        s_same_text(&x.m.base, flags, NULL, __LINE__);
+        s_same_text(&x.m.base, flags, "f_inner", __LINE__);
+    }
+    Crmtest__AllTypes m;
+    crmtest__all_types__init(&m);
+    s_same_text(&m.base, 0, NULL, __LINE__);
+    s_same_text(&m.base, CM_PBJSON_OMIT_DEFAULTS, NULL, __LINE__);
+    /* Reals of every shape, and the special ones. */
+    static const double doubles[] = {0.0,       -0.0,
+                                     1.0,       -1.5,
+                                     0.1,       1e300,
+                                     1e-300,    1e20,
+                                     1e21,      123456789012345678.0,
+                                     5e-324,    2.5e-5,
+                                     NAN,       INFINITY,
+                                     -INFINITY, 3.141592653589793};
+    static const float floats[] = {0.1f, 1e10f, 3.4e38f, -2.5f, 1e-7f, 16777216.0f, NAN};
+    for (size_t i = 0; i < sizeof doubles / sizeof *doubles; i++) {
+        m.f_double = doubles[i];
+        m.f_float = floats[i % (sizeof floats / sizeof *floats)];
+        s_same_text(&m.base, 0, NULL, __LINE__);
+    }
+    /* Strings: escapes, controls, DEL, slashes, every script, bad bytes. */
+    static const char *const strs[] = {"",
+                                       "plain",
+                                       "q\"uote\\back/slash",
+                                       "\x01\x02\x1f\x7f\b\f\n\r\t",
+                                       "Zoë Łukasz Иван Ωμέγα",
+                                       "\xff",
+                                       "a\xff"
+                                       "b\xC3",
+                                       "\xED\xA0\x80 surrogate",
+                                       "\xF0\x9F\x98\x80 emoji \xE2\x80\xA8"};
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
+        m.f_string = (char *)strs[i];
+        s_same_text(&m.base, 0, NULL, __LINE__);
+        s_same_text(&m.base, CM_PBJSON_OMIT_DEFAULTS, NULL, __LINE__);
+    }
+    m.f_string = (char *)"";
+    /* An enum number without a name. */
+    m.f_enum = (Crmtest__Color)77;
+    s_same_text(&m.base, 0, NULL, __LINE__);
+    /* A customer as the list returns it. */
+    Crm__Customer c;
+    crm__customer__init(&c);
+    c.id = (char *)"0f8e0e9c-1c2b-4b8a-9d5e-3f2a1b0c9d8e";
+    c.first_name = (char *)"Łukasz";
+    c.last_name = (char *)"Wiśniewski";
+    c.email = (char *)"lukasz@example.com";
+    c.etag = (char *)"7";
+    char *tags[2] = {(char *)"vip", (char *)"new\nline"};
+    c.tags = tags;
+    c.n_tags = 2;
+    s_same_text(&c.base, 0, NULL, __LINE__);
+    s_same_text(&c.base, 0, "etag", __LINE__);
+    printf("encode_text: OK\n");
+}
+
 int main(void)
 {
     test_names();
@@ -1124,6 +1210,7 @@ int main(void)
     test_diff();
     test_set_text();
     test_new_clone_set_str();
+    test_encode_text();
     printf("test_pbjson: all OK\n");
     return 0;
 }
