@@ -94,6 +94,7 @@ struct tenant {
     uint32_t gen;
     uint64_t *bits;    // owned: a bit per doc (cap_docs), all clear between uses: small enough
                        // to stay in cache where stamps would not
+    uint64_t *bits2;   // owned: another
     uint64_t *label;   // owned: cap_docs name order labels (0 for a doc not live)
     uint32_t *by_name; // owned: the live docs in name order (not kept while bulk)
     uint32_t n_by_name, cap_by_name;
@@ -144,6 +145,7 @@ static void s_tenant_free(struct tenant *t)
     free(t->stamp);
     free(t->label);
     free(t->bits);
+    free(t->bits2);
     free(t->by_name);
     for (int d = 0; d < D_N; d++)
         s_dict_free(&t->dicts[d]);
@@ -285,7 +287,9 @@ static uint32_t s_doc_new(struct tenant *t, const uint8_t id[16])
         t->stamp = cm_realloc(t->stamp, t->cap_docs * sizeof *t->stamp);
         t->label = cm_realloc(t->label, t->cap_docs * sizeof *t->label);
         free(t->bits);
+        free(t->bits2);
         t->bits = cm_calloc(t->cap_docs / 64 + 1, sizeof *t->bits);
+        t->bits2 = cm_calloc(t->cap_docs / 64 + 1, sizeof *t->bits2);
     }
     uint32_t doc = t->n_docs++;
     memset(&t->docs[doc], 0, sizeof t->docs[doc]);
@@ -698,16 +702,20 @@ static void s_on_remove(void *ud, int dict, const char *s, size_t len)
 /* Drops a live doc's data and postings. */
 static void s_order_remove(struct tenant *t, uint32_t doc);
 
-static void s_unindex(struct tenant *t, uint32_t doc)
+/* Drops a live doc's data and postings; with keep_order its place in the
+ * name order and its label stay (its names are not changing). */
+static void s_unindex(struct tenant *t, uint32_t doc, bool keep_order)
 {
     struct doc *d = &t->docs[doc];
     if (!d->data)
         return;
     struct s_tok_ctx c = {t, doc, {0}};
     s_doc_tokens(d, s_on_remove, &c); /* by the label it was added with */
-    if (!t->bulk)
-        s_order_remove(t, doc);
-    t->label[doc] = 0;
+    if (!keep_order) {
+        if (!t->bulk)
+            s_order_remove(t, doc);
+        t->label[doc] = 0;
+    }
     t->data_bytes -= d->packed_len + (size_t)d->f[F_N - 1] + 64;
     free(d->data);
     d->data = NULL;
@@ -957,8 +965,6 @@ int search_index_put(search_index_t *self, const char *tenant, const Crm__Custom
         return 0; /* stale, the same, or deleted */
     if (doc == UINT32_MAX)
         doc = s_doc_new(t, id);
-    else
-        s_unindex(t, doc);
 
     /* The folded fields. */
     char *blob = cm_malloc(BLOB_MAX + 1);
@@ -985,13 +991,24 @@ int search_index_put(search_index_t *self, const char *tenant, const Crm__Custom
     free(tags);
     s_put_field(blob, BLOB_MAX, &blen, &f[F_CREATED], c->created_at);
 
+    /* A change that keeps the names keeps the customer's place in the name
+     * order (moving it costs a memmove of the order array). */
+    struct doc *d = &t->docs[doc];
+    bool keep = false;
+    if (d->data && !t->bulk) {
+        const char *last = blob + f[F_LAST];
+        if (!last[0] && c->is_company)
+            last = blob + f[F_COMPANY];
+        keep = !strcmp(s_sort_last(d), last) && !strcmp(s_field(d, F_FIRST), blob + f[F_FIRST]);
+    }
+    s_unindex(t, doc, keep);
+
     /* The customer as the list shows it, packed without its id and etag
      * (the record holds both; they are put back when it is shown). */
     Crm__Customer bare = *c;
     bare.id = (char *)"";
     bare.etag = (char *)"";
     size_t plen = protobuf_c_message_get_packed_size(&bare.base);
-    struct doc *d = &t->docs[doc];
     d->data = cm_malloc(plen + blen);
     protobuf_c_message_pack(&bare.base, d->data);
     memcpy(d->data + plen, blob, blen);
@@ -1004,7 +1021,7 @@ int search_index_put(search_index_t *self, const char *tenant, const Crm__Custom
         (c->account && c->account->status != CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_NONE ? DOC_ACCOUNT
                                                                                       : 0);
     d->status = (uint8_t)(c->account ? c->account->status : 0);
-    if (!t->bulk)
+    if (!t->bulk && !keep)
         s_order_insert(t, doc);
     t->live++;
     t->data_bytes += plen + f[F_N - 1] + 64;
@@ -1028,7 +1045,7 @@ int search_index_delete(search_index_t *self, const char *tenant, const char *id
     if (doc == UINT32_MAX)
         doc = s_doc_new(t, bin);
     bool held = t->docs[doc].data != NULL;
-    s_unindex(t, doc);
+    s_unindex(t, doc, false);
     t->docs[doc].version = UINT32_MAX;
     return held;
 }
@@ -1333,9 +1350,15 @@ struct s_cands {
     struct tenant *t;
     uint32_t *docs; // owned
     size_t n, cap;
-    size_t cost;   // for estimates: postings seen
-    uint32_t need; // when not 0: only docs stamped so (by s_mark_range)
+    size_t cost;    // for estimates: postings seen
+    uint64_t *need; // borrowed: when not NULL, only docs with their bit set here
+    uint64_t *mark; // borrowed: the bits being set (s_mark_range) or the docs taken
 };
+
+static bool s_bit(const uint64_t *bits, uint32_t doc)
+{
+    return bits[doc >> 6] >> (doc & 63) & 1;
+}
 
 static void s_count_range(void *ud, const struct tok *k)
 {
@@ -1349,9 +1372,11 @@ static void s_collect_range(void *ud, const struct tok *k)
     const uint32_t *p = s_post(k);
     for (uint32_t i = 0; i < k->n; i++) {
         uint32_t doc = p[i];
-        if (c->t->stamp[doc] == c->t->gen || (c->need && c->t->stamp[doc] != c->need))
+        /* Taken once: a doc needed loses its bit when taken, else it gets one. */
+        uint64_t *bits = c->need ? c->need : c->mark;
+        if (s_bit(bits, doc) != (c->need != NULL))
             continue;
-        c->t->stamp[doc] = c->t->gen;
+        bits[doc >> 6] ^= (uint64_t)1 << (doc & 63);
         if (c->n == c->cap) {
             c->cap = c->cap ? c->cap * 2 : 1024;
             c->docs = cm_realloc(c->docs, c->cap * sizeof *c->docs);
@@ -1360,16 +1385,16 @@ static void s_collect_range(void *ud, const struct tok *k)
     }
 }
 
-/* Stamps the docs of a range with gen: those stamped need (all when need is
- * 0), so one pass per word leaves the docs every word reached. */
+/* Sets the bits in mark of the docs of a range that have theirs in need
+ * (all when need is NULL), so one pass per word leaves the docs every word
+ * reached. */
 static void s_mark_range(void *ud, const struct tok *k)
 {
     struct s_cands *c = ud;
     const uint32_t *p = s_post(k);
-    uint32_t *stamp = c->t->stamp;
     for (uint32_t i = 0; i < k->n; i++)
-        if (!c->need || stamp[p[i]] == c->need)
-            stamp[p[i]] = c->t->gen;
+        if (!c->need || s_bit(c->need, p[i]))
+            c->mark[p[i] >> 6] |= (uint64_t)1 << (p[i] & 63);
 }
 
 /* A generator: the postings a match must come from, for one term or filter. */
@@ -2108,11 +2133,12 @@ cm_err_t search_index_search(search_index_t *self, const char *tenant,
                 best_term = -1;
             }
         }
-        /* The other plain words narrow the candidates by stamps alone (a
+        /* The other plain words narrow the candidates by bits alone (a
          * match is in each such word's ranges), so records are read only
          * for docs every one of them reached; a word far commoner than the
-         * generator is left to s_match. */
-        uint32_t need = 0;
+         * generator is left to s_match. Two bitmaps take turns. */
+        uint64_t *need = NULL;
+        size_t nbits = (t->n_docs / 64 + 1) * sizeof *t->bits;
         size_t mark_cap = best_cost < SIZE_MAX / 16 ? 8 * best_cost + 1024 : 0;
         for (int i = 0; i < q->n_terms && !self->general_only && !best.none; i++) {
             if (i == best_term || !s_term_plain(q, i))
@@ -2122,13 +2148,17 @@ cm_err_t search_index_search(search_index_t *self, const char *tenant,
                 gn.prefixes[k] = q->words[q->terms[i].w0].first_part;
             if (s_gen_cost(t, &gn, mark_cap) > mark_cap)
                 continue;
-            struct s_cands m = {.t = t, .need = need};
+            struct s_cands m = {.t = t, .need = need, .mark = need == t->bits ? t->bits2 : t->bits};
             s_gen_each(t, &gn, s_mark_range, &m);
-            need = t->gen++;
+            if (need)
+                memset(need, 0, nbits);
+            need = m.mark;
         }
         cands.t = t;
         cands.need = need;
+        cands.mark = need ? NULL : t->bits;
         s_gen_collect(t, &best, &cands);
+        memset(need ? need : t->bits, 0, nbits);
         for (size_t i = 0; i < cands.n; i++) {
             const struct doc *d = &t->docs[cands.docs[i]];
             if (!d->data || !s_filters(d, q))
