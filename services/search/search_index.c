@@ -68,12 +68,13 @@ struct dict {
 
 enum { DOC_LIVE = 1, DOC_COMPANY = 2, DOC_ACCOUNT = 4 };
 
+/* 48 bytes: a million of them are 48 MB. */
 struct doc {
     uint8_t id[16];
-    uint32_t version; // UINT32_MAX once deleted (a tombstone)
     uint8_t *data;    // owned: packed crm.Customer, then the folded fields; NULL when not live
+    uint32_t version; // UINT32_MAX once deleted (a tombstone)
     uint32_t packed_len;
-    uint16_t f[F_N]; // offsets of the folded fields after the packed customer
+    uint16_t f[F_N - 1]; // offsets of the folded fields after F_FIRST (which starts at 0)
     uint8_t flags;
     uint8_t status; // crm.AccountStatus
 };
@@ -622,7 +623,7 @@ static void s_range(const struct dict *d, const char *prefix, s_range_fn fn, voi
 
 static const char *s_field(const struct doc *d, int f)
 {
-    return (const char *)d->data + d->packed_len + d->f[f];
+    return (const char *)d->data + d->packed_len + (f == F_FIRST ? 0 : d->f[f - 1]);
 }
 
 typedef void (*s_token_fn)(void *ud, int dict, const char *s, size_t len);
@@ -716,7 +717,7 @@ static void s_unindex(struct tenant *t, uint32_t doc, bool keep_order)
             s_order_remove(t, doc);
         t->label[doc] = 0;
     }
-    t->data_bytes -= d->packed_len + (size_t)d->f[F_N - 1] + 64;
+    t->data_bytes -= d->packed_len + (size_t)d->f[F_N - 2] + 64;
     free(d->data);
     d->data = NULL;
     d->flags = 0;
@@ -1014,7 +1015,7 @@ int search_index_put(search_index_t *self, const char *tenant, const Crm__Custom
     memcpy(d->data + plen, blob, blen);
     free(blob);
     d->packed_len = (uint32_t)plen;
-    memcpy(d->f, f, sizeof f);
+    memcpy(d->f, f + 1, sizeof d->f); /* f[F_FIRST] is 0 */
     d->version = (uint32_t)version;
     d->flags =
         DOC_LIVE | (c->is_company ? DOC_COMPANY : 0) |
