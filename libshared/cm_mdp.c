@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -257,6 +258,7 @@ struct cm_mdp_worker {
     int64_t expiry;       // mono ms: the broker counts as dead if silent until then
     bool disconnected;    // DISCONNECT sent: reconnect before receiving again
     unsigned reconnects;
+    unsigned credit; // announced in READY
 };
 
 static int s_worker_send_cmd(cm_mdp_worker_t *self, int cmd, const char *arg)
@@ -285,7 +287,17 @@ static int s_worker_connect(cm_mdp_worker_t *self)
      * up yet rather than fail. */
     self->disconnected = false;
     self->expiry = cm_mono_ms() + CM_MDP_HEARTBEAT_MS * CM_MDP_LIVENESS;
-    if (s_worker_send_cmd(self, CM_MDP_READY, self->service) != 0)
+    const uint8_t c = CM_MDP_READY;
+    char credit[12];
+    snprintf(credit, sizeof credit, "%u", self->credit);
+    struct s_frame f[] = {{CM_MDP_WORKER, 6},
+                          {&c, 1},
+                          {self->service, strlen(self->service)},
+                          {credit, strlen(credit)}};
+    /* Credit 1 is the default: READY stays as plain MDP has it. */
+    int rc = s_send_frames(self->sock, f, self->credit > 1 ? 4 : 3, ZMQ_DONTWAIT);
+    self->heartbeat_at = cm_mono_ms() + CM_MDP_HEARTBEAT_MS;
+    if (rc != 0)
         cm_log_warn("could not queue READY for %s: %s", self->service, zmq_strerror(errno));
     return 0;
 }
@@ -306,9 +318,16 @@ static int s_worker_reconnect(cm_mdp_worker_t *self)
 
 cm_mdp_worker_t *cm_mdp_worker_new(void *zctx, const char *endpoint, const char *service)
 {
+    return cm_mdp_worker_new_credit(zctx, endpoint, service, 1);
+}
+
+cm_mdp_worker_t *cm_mdp_worker_new_credit(void *zctx, const char *endpoint, const char *service,
+                                          unsigned credit)
+{
     assert(zctx && endpoint && service);
     cm_mdp_worker_t *self = cm_calloc(1, sizeof *self);
     self->zctx = zctx;
+    self->credit = credit < 1 ? 1 : credit > CM_MDP_CREDIT_MAX ? CM_MDP_CREDIT_MAX : credit;
     self->endpoint = cm_strdup(endpoint);
     self->service = cm_strdup(service);
     if (s_worker_connect(self) != 0) {

@@ -5,13 +5,16 @@
  *
  * Client (DEALER) -> broker:  "MDPC02", 0x01 REQUEST, service, header, body
  * Broker -> client:           "MDPC02", 0x04 FINAL,   service, header, body
- * Worker (DEALER) -> broker:  "MDPW02", 0x01 READY, service
+ * Worker (DEALER) -> broker:  "MDPW02", 0x01 READY, service [, credit]
  *                             "MDPW02", 0x04 FINAL, client-address, header, body
  *                             "MDPW02", 0x05 HEARTBEAT
  *                             "MDPW02", 0x06 DISCONNECT
  * Broker -> worker:           "MDPW02", 0x02 REQUEST, client-address, header, body
  *                             "MDPW02", 0x05 HEARTBEAT / 0x06 DISCONNECT
  * header is a packed crm.RequestHeader on requests, crm.ReplyHeader on replies.
+ * credit (decimal text, 1..CM_MDP_CREDIT_MAX, default 1): how many requests
+ * the broker may have in flight at the worker at once; such a worker answers
+ * them in the order it got them.
  */
 #ifndef CM_MDP_H
 #define CM_MDP_H
@@ -38,6 +41,9 @@ enum {
  * for LIVENESS intervals is dead. */
 #define CM_MDP_HEARTBEAT_MS 1000
 #define CM_MDP_LIVENESS 3
+
+/* Most requests a worker may take at once (READY's credit). */
+#define CM_MDP_CREDIT_MAX 16
 
 /* A received message: two owned byte strings. */
 struct cm_mdp_msg {
@@ -100,7 +106,8 @@ int cm_mdp_client_recv(cm_mdp_client_t *self, int timeout_ms, struct cm_mdp_msg 
 void *cm_mdp_client_socket(cm_mdp_client_t *self);
 
 /* ---------------------------------------------------------------------- */
-/* Worker: one request at a time; heartbeats and reconnects inside.         */
+/* Worker: serves requests one at a time, in order; heartbeats and
+ * reconnects inside.                                                         */
 
 typedef struct cm_mdp_worker cm_mdp_worker_t;
 
@@ -108,6 +115,15 @@ typedef struct cm_mdp_worker cm_mdp_worker_t;
  * broker is reachable). zctx is borrowed. Returns NULL if the endpoint is
  * invalid. */
 cm_mdp_worker_t *cm_mdp_worker_new(void *zctx, const char *endpoint, const char *service);
+
+/* The same, announcing credit (clamped to 1..CM_MDP_CREDIT_MAX): the broker
+ * may queue up to that many requests at this worker, which then reads the
+ * next one without waiting for a round trip through the broker. The worker
+ * must reply to them in the order cm_mdp_worker_recv returned them. Worth it
+ * for fast in-memory services under load; with slow requests it lets one
+ * request wait behind another at a busy worker. */
+cm_mdp_worker_t *cm_mdp_worker_new_credit(void *zctx, const char *endpoint, const char *service,
+                                          unsigned credit);
 
 /* Closes the socket without a word to the broker, which then treats the worker
  * as crashed (dropped within LIVENESS intervals, its request retried): call

@@ -430,21 +430,46 @@ json_t *cm_pbjson_encode(const ProtobufCMessage *msg, unsigned flags)
  * byte for byte (test_pbjson compares them), written into one buffer: no
  * tree of small allocations for a reply that is sent and forgotten. */
 
-static void s_out(cm_buf_t *b, const char *s, size_t n)
+/* The text being written: grows by doubling, never fails (cm_realloc). */
+struct s_tb {
+    char *p; // owned
+    size_t len, cap;
+};
+
+static inline void s_out(struct s_tb *b, const char *s, size_t n)
 {
-    if (cm_buf_append(b, s, n) != 0)
-        abort(); /* uncapped: cannot refuse */
+    if (b->len + n + 1 > b->cap) {
+        while (b->len + n + 1 > b->cap)
+            b->cap = b->cap ? 2 * b->cap : 4096;
+        b->p = cm_realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
 }
 
-static void s_out_str(cm_buf_t *b, const char *s)
+static void s_out_str(struct s_tb *b, const char *s)
 {
     s_out(b, s, strlen(s));
 }
 
 /* A JSON string, escaped as jansson escapes (", \, the short escapes, other
  * controls as \u00XX); invalid UTF-8 becomes U+FFFD per bad byte. */
-static void s_text_string(cm_buf_t *b, const char *s, size_t len)
+static void s_text_string(struct s_tb *b, const char *s, size_t len)
 {
+    /* Most strings need nothing done: printable ASCII, or valid UTF-8
+     * without a quote, backslash or control character. */
+    bool ascii = true, plain = true;
+    for (size_t i = 0; i < len && plain; i++) {
+        unsigned char c = (unsigned char)s[i];
+        ascii = ascii && c < 0x80;
+        plain = c >= 0x20 && c != '"' && c != '\\';
+    }
+    if (plain && (ascii || cm_utf8_valid(s, len, NULL))) {
+        s_out(b, "\"", 1);
+        s_out(b, s, len);
+        s_out(b, "\"", 1);
+        return;
+    }
     s_out(b, "\"", 1);
     size_t pos = 0;
     while (pos < len) {
@@ -497,7 +522,7 @@ static void s_text_string(cm_buf_t *b, const char *s, size_t len)
 
 /* A real as jansson writes one: %.17g, with ".0" when it would read as an
  * integer, and the exponent without '+' or leading zeros. */
-static void s_text_real(cm_buf_t *b, double d)
+static void s_text_real(struct s_tb *b, double d)
 {
     char buf[64];
     snprintf(buf, sizeof buf, "%.17g", d);
@@ -520,7 +545,7 @@ static void s_text_real(cm_buf_t *b, double d)
     s_out_str(b, buf);
 }
 
-static void s_text_double(cm_buf_t *b, double d)
+static void s_text_double(struct s_tb *b, double d)
 {
     if (isnan(d))
         s_out_str(b, "\"NaN\"");
@@ -530,10 +555,45 @@ static void s_text_double(cm_buf_t *b, double d)
         s_text_real(b, d);
 }
 
-static void s_text_message(cm_buf_t *b, const ProtobufCMessage *msg, unsigned flags,
+static void s_text_message(struct s_tb *b, const ProtobufCMessage *msg, unsigned flags,
                            const char *omit);
 
-static void s_text_value(cm_buf_t *b, const ProtobufCFieldDescriptor *f, const void *p,
+/* A field's key as written ("camelName":), kept per field descriptor in a
+ * small table per thread: descriptors are static, so a pointer names one. */
+#define KEY_CACHE 256
+static const char *s_key_text(const ProtobufCFieldDescriptor *f, size_t *len)
+{
+    static _Thread_local struct {
+        const ProtobufCFieldDescriptor *f;
+        uint8_t len;
+        char text[64];
+    } cache[KEY_CACHE];
+    size_t h = ((uintptr_t)f >> 4) % KEY_CACHE;
+    if (cache[h].f != f) {
+        char camel[NAME_MAX_LEN];
+        cm_pbjson_camel(f->name, camel, sizeof camel);
+        size_t n = strlen(camel);
+        struct s_tb tmp = {0};
+        s_text_string(&tmp, camel, n);
+        s_out(&tmp, ":", 1);
+        if (tmp.len >= sizeof cache[h].text) { /* not kept: a name this long is made up */
+            static _Thread_local char once[4 * NAME_MAX_LEN];
+            size_t m = tmp.len < sizeof once ? tmp.len : sizeof once;
+            memcpy(once, tmp.p, m);
+            free(tmp.p);
+            *len = m;
+            return once;
+        }
+        memcpy(cache[h].text, tmp.p, tmp.len);
+        cache[h].len = (uint8_t)tmp.len;
+        cache[h].f = f;
+        free(tmp.p);
+    }
+    *len = cache[h].len;
+    return cache[h].text;
+}
+
+static void s_text_value(struct s_tb *b, const ProtobufCFieldDescriptor *f, const void *p,
                          unsigned flags)
 {
     char buf[NAME_MAX_LEN + 4];
@@ -628,7 +688,7 @@ static void s_text_value(cm_buf_t *b, const ProtobufCFieldDescriptor *f, const v
     s_out_str(b, "null");
 }
 
-static void s_text_field(cm_buf_t *b, const ProtobufCMessage *msg,
+static void s_text_field(struct s_tb *b, const ProtobufCMessage *msg,
                          const ProtobufCFieldDescriptor *f, unsigned flags)
 {
     if (f->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -650,11 +710,10 @@ static void s_text_field(cm_buf_t *b, const ProtobufCMessage *msg,
     s_text_value(b, f, s_at(msg, f->offset), flags);
 }
 
-static void s_text_message(cm_buf_t *b, const ProtobufCMessage *msg, unsigned flags,
+static void s_text_message(struct s_tb *b, const ProtobufCMessage *msg, unsigned flags,
                            const char *omit)
 {
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
-    char camel[NAME_MAX_LEN];
     bool first = true;
     s_out(b, "{", 1);
     for (unsigned i = 0; i < desc->n_fields; i++) {
@@ -665,12 +724,12 @@ static void s_text_message(cm_buf_t *b, const ProtobufCMessage *msg, unsigned fl
             continue;
         if (omit && !strcmp(f->name, omit))
             continue;
-        cm_pbjson_camel(f->name, camel, sizeof camel);
+        size_t kl;
+        const char *key = s_key_text(f, &kl);
         if (!first)
             s_out(b, ",", 1);
         first = false;
-        s_text_string(b, camel, strlen(camel));
-        s_out(b, ":", 1);
+        s_out(b, key, kl);
         s_text_field(b, msg, f, flags);
     }
     s_out(b, "}", 1);
@@ -679,10 +738,13 @@ static void s_text_message(cm_buf_t *b, const ProtobufCMessage *msg, unsigned fl
 char *cm_pbjson_encode_text(const ProtobufCMessage *msg, unsigned flags, const char *omit,
                             size_t *len)
 {
-    cm_buf_t buf;
-    cm_buf_init(&buf, 0);
-    s_text_message(&buf, msg, flags, omit);
-    return cm_buf_steal(&buf, len);
+    struct s_tb b = {0};
+    s_text_message(&b, msg, flags, omit);
+    s_out(&b, "", 0);
+    b.p[b.len] = '\0';
+    if (len)
+        *len = b.len;
+    return b.p;
 }
 
 json_t *cm_pbjson_encode_field(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field)

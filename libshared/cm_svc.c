@@ -53,6 +53,13 @@ bool cm_svc_stopping(cm_svc_t *svc)
 /* ---------------------------------------------------------------------- */
 /* Failing a call                                                          */
 
+void cm_call_reply_raw(struct cm_call *call, uint8_t *body, size_t len)
+{
+    free(call->raw);
+    call->raw = body;
+    call->raw_len = len;
+}
+
 void cm_call_fail(struct cm_call *call, cm_err_t err, const char *fmt, ...)
 {
     call->err = err;
@@ -150,6 +157,9 @@ static void s_pack_header(struct s_reply *out, const Crm__ReplyHeader *reply)
     crm__reply_header__pack(reply, out->header);
 }
 
+/* The body of a successful call: its raw bytes (taken over) or resp packed. */
+static void s_call_body(struct s_reply *out, struct cm_call *call, const ProtobufCMessage *resp);
+
 static void s_pack_body(struct s_reply *out, const ProtobufCMessage *msg)
 {
     out->body_len = msg ? protobuf_c_message_get_packed_size(msg) : 0;
@@ -242,7 +252,7 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
         if (!cm_call_failed(call)) {
             call->reply.status = CRM__STATUS__STATUS_OK;
             s_pack_header(out, &call->reply);
-            s_pack_body(out, resp);
+            s_call_body(out, call, resp);
         }
         goto out;
     }
@@ -267,7 +277,7 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
     }
     call->reply.status = CRM__STATUS__STATUS_OK;
     s_pack_header(out, &call->reply);
-    s_pack_body(out, resp);
+    s_call_body(out, call, resp);
     if (idem) {
         err = s_idem_store(svc, call, out);
         if (err) {
@@ -290,7 +300,20 @@ out:
     }
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
+    free(call->raw); /* unused when the call failed */
+    call->raw = NULL;
     return committed;
+}
+
+static void s_call_body(struct s_reply *out, struct cm_call *call, const ProtobufCMessage *resp)
+{
+    if (call->raw) {
+        out->body = call->raw;
+        out->body_len = call->raw_len;
+        call->raw = NULL;
+        return;
+    }
+    s_pack_body(out, resp);
 }
 
 static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
@@ -338,12 +361,19 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
         cm_call_fail(&call, CM_ERR_INVALID, "request body does not decode as %s", m->request->name);
         goto reply;
     }
-    /* What the idempotency key stands for: this exact request body. */
-    unsigned char digest[16];
-    char body_hash[33];
-    crypto_generichash(digest, sizeof digest, msg->body, msg->body_len, NULL, 0);
-    for (size_t i = 0; i < sizeof digest; i++)
-        snprintf(body_hash + 2 * i, 3, "%02x", digest[i]);
+    /* What the idempotency key stands for: this exact request body (only a
+     * write with a key needs it). */
+    char body_hash[33] = "";
+    if ((m->flags & CM_METHOD_WRITE) && hdr->idempotency_key[0]) {
+        static const char hex[] = "0123456789abcdef";
+        unsigned char digest[16];
+        crypto_generichash(digest, sizeof digest, msg->body, msg->body_len, NULL, 0);
+        for (size_t i = 0; i < sizeof digest; i++) {
+            body_hash[2 * i] = hex[digest[i] >> 4];
+            body_hash[2 * i + 1] = hex[digest[i] & 15];
+        }
+        body_hash[32] = '\0';
+    }
     /* A unique violation or serialization failure between our check and our
      * write means a concurrent request won; run once more to see its result. */
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -440,7 +470,8 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
             nanosleep(&ts, NULL);
         }
     }
-    svc.worker = cm_mdp_worker_new(svc.zctx, cfg->bus_endpoint, def->name);
+    unsigned credit = def->credit ? def->credit : cfg->database_url ? 1 : CM_SVC_CREDIT_NO_DB;
+    svc.worker = cm_mdp_worker_new_credit(svc.zctx, cfg->bus_endpoint, def->name, credit);
     if (!svc.worker) {
         cm_log_error("could not connect to the bus at %s", cfg->bus_endpoint);
         goto out;

@@ -24,6 +24,8 @@ struct cm_call {
     cm_err_t err;                  // set through cm_call_fail
     char message[512];
     Crm__ReplyHeader reply; // details collected by cm_call_violation
+    uint8_t *raw;           // owned: a reply body already packed (cm_call_reply_raw), or NULL
+    size_t raw_len;
 };
 
 /* A handler builds a dynamic response message into *resp (cm_pb_new), or fails
@@ -59,7 +61,14 @@ struct cm_svc_def {
      * to the broker (no requests reach it) and only tick runs, every tick_ms;
      * for a service that must load state before it can answer (search). */
     bool (*ready)(cm_svc_t *svc, void *user);
+    /* Optional: requests the broker may queue at this worker at once
+     * (cm_mdp_worker_new_credit). 0: CM_SVC_CREDIT_NO_DB for a service
+     * without a database (fast, in memory), 1 with one (a slow query must
+     * not hold others back at a busy worker). */
+    unsigned credit;
 };
+
+#define CM_SVC_CREDIT_NO_DB 8
 
 struct cm_svc_cfg {
     const char *bus_endpoint;
@@ -78,6 +87,11 @@ void *cm_svc_zctx(cm_svc_t *svc);
 cm_db_t *cm_svc_db(cm_svc_t *svc);
 /* True once a stop was requested. */
 bool cm_svc_stopping(cm_svc_t *svc);
+
+/* The reply body as bytes the handler packed itself (taken over, freed by
+ * cm_svc; the handler leaves *resp NULL): for a large reply built straight
+ * from packed parts, without unpacking and packing them again. */
+void cm_call_reply_raw(struct cm_call *call, uint8_t *body, size_t len);
 
 /* Fails the call with err and a message (lower case, no final period). */
 void cm_call_fail(struct cm_call *call, cm_err_t err, const char *fmt, ...) CM_PRINTF(3, 4);

@@ -1,6 +1,12 @@
-/* The Majordomo broker (services by name, a FIFO of requests and an LRU list
- * of idle workers per service, heartbeats, retries within the deadline) and
- * the XSUB/XPUB event proxy, in one zmq_poll loop.
+/* The Majordomo broker (services by name, a FIFO of requests and LRU lists
+ * of workers with room per service, heartbeats, retries within the deadline)
+ * and the XSUB/XPUB event proxy, in one zmq_poll loop.
+ *
+ * Credit. A worker may announce in READY that it takes up to `credit`
+ * requests at once (it answers them in order). The broker prefers idle
+ * workers and only then fills workers' spare credit, so under load a worker
+ * gets several requests per wake-up and answers them in one go, instead of
+ * one round trip per request.
  *
  * Duplicate replies. A request is retried on another worker when its worker
  * is lost; the lost worker may still answer later. The broker remembers the
@@ -49,25 +55,30 @@ struct s_request {
 
 struct s_worker;
 
+enum s_list { S_LIST_NONE = 0, S_LIST_IDLE, S_LIST_SPARE };
+
 struct s_service {
     struct s_service *next;            // owned (list of the broker)
     char *name;                        // owned
     struct s_request *q_head, *q_tail; // owned (FIFO)
     size_t q_len;
-    struct s_worker *idle_head, *idle_tail; // borrowed (workers of the broker), LRU first
-    size_t workers;                         // registered workers
+    struct s_worker *idle_head, *idle_tail;   // borrowed (workers of the broker), LRU first
+    struct s_worker *spare_head, *spare_tail; // borrowed: busy workers with credit left
+    size_t workers;                           // registered workers
 };
 
 struct s_worker {
     struct s_worker *hnext;                 // owned (hash chain of the broker)
-    struct s_worker *idle_next, *idle_prev; // borrowed (idle list of the service)
+    struct s_worker *idle_next, *idle_prev; // borrowed (idle or spare list of the service)
     uint8_t *id;                            // owned: ROUTER routing id
     size_t id_len;
-    char hex[2 * 16 + 1];      // printable id for logs
-    struct s_service *service; // borrowed (the broker's list); NULL until READY
-    struct s_request *current; // owned: the request in flight, NULL when idle
-    bool idle;
-    int64_t expiry; // mono ms: dropped if silent until then
+    char hex[2 * 16 + 1];                  // printable id for logs
+    struct s_service *service;             // borrowed (the broker's list); NULL until READY
+    struct s_request *cur_head, *cur_tail; // owned: requests in flight, oldest first
+    unsigned n_current;
+    unsigned credit;  // requests it takes at once (READY), >= 1
+    enum s_list list; // which list of the service it is on
+    int64_t expiry;   // mono ms: dropped if silent until then
 };
 
 /* A request that was re-queued: its first reply wins. */
@@ -226,33 +237,87 @@ static struct s_service *s_service_require(broker_t *self, const char *name)
     return s;
 }
 
-static void s_idle_push_back(struct s_service *svc, struct s_worker *w)
-{
-    assert(!w->idle);
-    w->idle = true;
-    w->idle_next = NULL;
-    w->idle_prev = svc->idle_tail;
-    if (svc->idle_tail)
-        svc->idle_tail->idle_next = w;
-    else
-        svc->idle_head = w;
-    svc->idle_tail = w;
-}
-
+/* Takes w off the idle or spare list it is on. */
 static void s_idle_remove(struct s_service *svc, struct s_worker *w)
 {
-    if (!w->idle)
+    if (w->list == S_LIST_NONE)
         return;
+    struct s_worker **head = w->list == S_LIST_IDLE ? &svc->idle_head : &svc->spare_head;
+    struct s_worker **tail = w->list == S_LIST_IDLE ? &svc->idle_tail : &svc->spare_tail;
     if (w->idle_prev)
         w->idle_prev->idle_next = w->idle_next;
     else
-        svc->idle_head = w->idle_next;
+        *head = w->idle_next;
     if (w->idle_next)
         w->idle_next->idle_prev = w->idle_prev;
     else
-        svc->idle_tail = w->idle_prev;
+        *tail = w->idle_prev;
     w->idle_next = w->idle_prev = NULL;
-    w->idle = false;
+    w->list = S_LIST_NONE;
+}
+
+/* Puts w (on no list) at the back of the list its load says: idle with
+ * nothing in flight, spare with credit left, none when full. */
+static void s_idle_push_back(struct s_service *svc, struct s_worker *w)
+{
+    assert(w->list == S_LIST_NONE);
+    if (w->n_current >= w->credit)
+        return;
+    w->list = w->n_current == 0 ? S_LIST_IDLE : S_LIST_SPARE;
+    struct s_worker **head = w->list == S_LIST_IDLE ? &svc->idle_head : &svc->spare_head;
+    struct s_worker **tail = w->list == S_LIST_IDLE ? &svc->idle_tail : &svc->spare_tail;
+    w->idle_next = NULL;
+    w->idle_prev = *tail;
+    if (*tail)
+        (*tail)->idle_next = w;
+    else
+        *head = w;
+    *tail = w;
+}
+
+/* The worker's requests in flight, in the order it was sent them. */
+static void s_current_push(struct s_worker *w, struct s_request *req)
+{
+    req->next = NULL;
+    req->prev = w->cur_tail;
+    if (w->cur_tail)
+        w->cur_tail->next = req;
+    else
+        w->cur_head = req;
+    w->cur_tail = req;
+    w->n_current++;
+}
+
+/* Takes the oldest request in flight (the one a reply answers), or NULL. */
+static struct s_request *s_current_pop(struct s_worker *w)
+{
+    struct s_request *req = w->cur_head;
+    if (!req)
+        return NULL;
+    w->cur_head = req->next;
+    if (w->cur_head)
+        w->cur_head->prev = NULL;
+    else
+        w->cur_tail = NULL;
+    req->next = req->prev = NULL;
+    w->n_current--;
+    return req;
+}
+
+/* Takes the newest request in flight, or NULL. */
+static struct s_request *s_current_pop_newest(struct s_worker *w)
+{
+    struct s_request *req = w->cur_tail;
+    if (!req)
+        return NULL;
+    w->cur_tail = req->prev;
+    if (w->cur_tail)
+        w->cur_tail->next = NULL;
+    else
+        w->cur_head = NULL;
+    req->next = req->prev = NULL;
+    w->n_current--;
+    return req;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -430,8 +495,10 @@ static void s_worker_detach(broker_t *self, struct s_worker *w)
     if (!svc)
         return;
     s_idle_remove(svc, w);
-    if (w->current)
-        s_requeue(self, svc, &w->current);
+    /* Newest first: each goes to the front, so they keep their order. */
+    struct s_request *req;
+    while ((req = s_current_pop_newest(w)))
+        s_requeue(self, svc, &req);
     svc->workers--;
     w->service = NULL;
 }
@@ -461,7 +528,7 @@ static struct s_service *s_worker_delete(broker_t *self, struct s_worker *w, boo
 static void s_dispatch(broker_t *self, struct s_service *svc)
 {
     int64_t now = 0;
-    while (svc->q_head && svc->idle_head) {
+    while (svc->q_head && (svc->idle_head || svc->spare_head)) {
         struct s_request *req = svc->q_head;
         s_queue_remove(svc, req);
         if (req->retried) {
@@ -477,7 +544,7 @@ static void s_dispatch(broker_t *self, struct s_service *svc)
             s_answer_expired(self, svc, &req);
             continue;
         }
-        struct s_worker *w = svc->idle_head;
+        struct s_worker *w = svc->idle_head ? svc->idle_head : svc->spare_head;
         s_idle_remove(svc, w);
         const uint8_t cmd = CM_MDP_REQUEST;
         struct s_frame f[] = {{w->id, w->id_len}, {CM_MDP_WORKER, 6}, {&cmd, 1}};
@@ -485,7 +552,8 @@ static void s_dispatch(broker_t *self, struct s_service *svc)
             (void)s_send_copy(self->router, &req->client, ZMQ_DONTWAIT | ZMQ_SNDMORE);
             (void)s_send_copy(self->router, &req->header, ZMQ_DONTWAIT | ZMQ_SNDMORE);
             (void)s_send_copy(self->router, &req->body, ZMQ_DONTWAIT);
-            w->current = req;
+            s_current_push(w, req);
+            s_idle_push_back(svc, w);
             s_log_req(req->request_id);
             cm_log_debug("dispatched service=%s worker=%s", svc->name, w->hex);
             s_log_req(NULL);
@@ -566,6 +634,20 @@ static void s_worker_ready(broker_t *self, struct s_worker *w, struct cm_mdp_par
     }
     struct s_service *svc = s_service_require(self, name);
     free(name);
+    w->credit = 1;
+    if (p->n >= 5) {
+        long credit = 0;
+        char text[8];
+        size_t n = zmq_msg_size(&p->part[4]);
+        if (n > 0 && n < sizeof text) {
+            memcpy(text, zmq_msg_data(&p->part[4]), n);
+            text[n] = '\0';
+            if (cm_parse_long(text, 1, CM_MDP_CREDIT_MAX, &credit) == 0)
+                w->credit = (unsigned)credit;
+        }
+        if (!credit)
+            cm_log_warn("worker credit ignored, not 1..%d worker=%s", CM_MDP_CREDIT_MAX, w->hex);
+    }
     w->service = svc;
     svc->workers++;
     s_idle_push_back(svc, w);
@@ -602,12 +684,11 @@ static void s_worker_message(broker_t *self, struct cm_mdp_parts *p)
                 (void)s_worker_delete(self, w, false, "unregistered");
             return;
         }
-        if (w->current)
-            s_request_free(&w->current);
-        if (!w->idle) {
-            s_idle_push_back(w->service, w);
-            s_dispatch(self, w->service);
-        }
+        struct s_request *done = s_current_pop(w);
+        s_request_free(&done);
+        s_idle_remove(w->service, w);
+        s_idle_push_back(w->service, w);
+        s_dispatch(self, w->service);
         return;
     case CM_MDP_HEARTBEAT:
         if (!w || !w->service)
@@ -972,7 +1053,9 @@ void broker_destroy(broker_t **self_p)
         struct s_worker *w = self->buckets[b];
         while (w) {
             struct s_worker *following = w->hnext;
-            s_request_free(&w->current);
+            struct s_request *req;
+            while ((req = s_current_pop(w)))
+                s_request_free(&req);
             free(w->id);
             free(w);
             w = following;

@@ -1,5 +1,6 @@
-/* The bus thread: a queue in (mutex + eventfd), a DEALER out, in-flight
- * requests in a hash by request id and a min-heap by deadline. */
+/* The bus thread: a queue in (mutex + eventfd) for other threads, the
+ * attached host's fd, a DEALER out, in-flight requests in a hash by request
+ * id and a min-heap by deadline. */
 #include "gateway_bus.h"
 #include "cm_log.h"
 #include "cm_util.h"
@@ -32,6 +33,16 @@ struct s_pending {
     struct s_pending *chain; // borrowed (bucket list)
 };
 
+/* A function gateway_bus_call runs on the thread. */
+struct s_call {
+    void (*fn)(void *arg);
+    void *arg; // borrowed
+    bool done;
+};
+
+/* The bus whose thread this is, on the bus thread; NULL elsewhere. */
+static _Thread_local gateway_bus_t *s_on_thread;
+
 struct gateway_bus {
     void *zctx;                 // owned
     cm_mdp_client_t *client;    // owned; used by the thread only
@@ -41,13 +52,17 @@ struct gateway_bus {
     pthread_t thread;
     bool running;
 
-    pthread_mutex_t mu;       // guards the queue and stopping
+    pthread_mutex_t mu;       // guards the queue, stopping, exited, running and the call
+    pthread_cond_t cond;      // signals a finished call
     struct gateway_job *head; // borrowed (submitters' jobs)
     struct gateway_job *tail; // borrowed
     bool stopping;
+    bool exited;         // the thread left its loop: calls run on the caller
+    struct s_call *call; // borrowed (the caller's): runs on the thread next
 
     /* The thread's own. */
-    struct s_pending **heap; // owned array; entries owned through it
+    struct gateway_bus_host host; // fd -1: none; set through gateway_bus_call
+    struct s_pending **heap;      // owned array; entries owned through it
     size_t n_heap, cap_heap;
     struct s_pending *buckets[N_BUCKETS]; // borrowed (the heap's entries)
     atomic_size_t n_jobs;                 // queued or in flight
@@ -427,13 +442,58 @@ static void s_fail_all(gateway_bus_t *self)
     }
 }
 
+/* Runs a pending gateway_bus_call and wakes its caller. */
+static void s_run_call(gateway_bus_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    struct s_call *c = self->call;
+    pthread_mutex_unlock(&self->mu);
+    if (!c)
+        return;
+    c->fn(c->arg);
+    pthread_mutex_lock(&self->mu);
+    c->done = true;
+    self->call = NULL;
+    pthread_cond_broadcast(&self->cond);
+    pthread_mutex_unlock(&self->mu);
+}
+
+/* How long the host lets the loop sleep, bounded by limit. */
+static long s_host_timeout(gateway_bus_t *self, long limit)
+{
+    if (self->host.fd < 0)
+        return limit;
+    long t = self->host.timeout(self->host.arg);
+    return t >= 0 && t < limit ? t : limit;
+}
+
+/* After a stop: serves the host while it still has requests open (their
+ * answers are on their way out), for up to GATEWAY_BUS_DRAIN_MS. */
+static void s_drain_host(gateway_bus_t *self)
+{
+    if (self->host.fd < 0)
+        return;
+    int64_t until = cm_mono_ms() + GATEWAY_BUS_DRAIN_MS;
+    zmq_pollitem_t item = {NULL, self->host.fd, ZMQ_POLLIN, 0};
+    self->host.run(self->host.arg);
+    while (self->host.busy(self->host.arg)) {
+        int64_t left = until - cm_mono_ms();
+        if (left <= 0)
+            break;
+        (void)zmq_poll(&item, 1, s_host_timeout(self, left > 50 ? 50 : (long)left));
+        self->host.run(self->host.arg);
+    }
+}
+
 static void *s_run(void *arg)
 {
     gateway_bus_t *self = arg;
+    s_on_thread = self;
     cm_log_set_request_id(NULL);
-    zmq_pollitem_t items[2] = {
+    zmq_pollitem_t items[3] = {
         {cm_mdp_client_socket(self->client), 0, ZMQ_POLLIN, 0},
         {NULL, self->efd, ZMQ_POLLIN, 0},
+        {NULL, -1, ZMQ_POLLIN, 0},
     };
     for (;;) {
         long timeout = 1000;
@@ -441,7 +501,9 @@ static void *s_run(void *arg)
             int64_t d = self->heap[0]->deadline - cm_mono_ms();
             timeout = d < 0 ? 0 : d < timeout ? (long)d : timeout;
         }
-        if (zmq_poll(items, 2, timeout) < 0 && errno != EINTR) {
+        timeout = s_host_timeout(self, timeout);
+        items[2].fd = self->host.fd;
+        if (zmq_poll(items, self->host.fd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR) {
             cm_log_error("bus poll failed: %s", zmq_strerror(errno));
             break;
         }
@@ -449,6 +511,7 @@ static void *s_run(void *arg)
             uint64_t v;
             ssize_t n = read(self->efd, &v, sizeof v);
             (void)n; // nonblocking; a spurious wake-up reads nothing
+            s_run_call(self);
         }
         pthread_mutex_lock(&self->mu);
         struct gateway_job *jobs = self->head;
@@ -470,9 +533,17 @@ static void *s_run(void *arg)
         s_expire(self, cm_mono_ms());
         if (stopping) {
             s_fail_all(self);
+            s_drain_host(self);
             break;
         }
+        /* Last: resumed connections get their answers written out now. */
+        if (self->host.fd >= 0)
+            self->host.run(self->host.arg);
     }
+    pthread_mutex_lock(&self->mu);
+    self->exited = true;
+    pthread_mutex_unlock(&self->mu);
+    s_run_call(self); // a caller may wait on it
     return NULL;
 }
 
@@ -486,7 +557,9 @@ gateway_bus_t *gateway_bus_new(const char *endpoint, gateway_auth_t *auth,
     self->auth = auth;
     self->metrics = metrics;
     self->efd = -1;
+    self->host.fd = -1;
     pthread_mutex_init(&self->mu, NULL);
+    pthread_cond_init(&self->cond, NULL);
     atomic_init(&self->n_jobs, 0);
     self->zctx = zmq_ctx_new();
     if (!self->zctx)
@@ -499,15 +572,74 @@ gateway_bus_t *gateway_bus_new(const char *endpoint, gateway_auth_t *auth,
         goto fail;
     if (pthread_create(&self->thread, NULL, s_run, self))
         goto fail;
+    pthread_mutex_lock(&self->mu);
     self->running = true;
+    pthread_mutex_unlock(&self->mu);
     return self;
 fail:
     gateway_bus_destroy(&self);
     return NULL;
 }
 
+/* Sets the host; runs on the thread. */
+struct s_attach {
+    gateway_bus_t *bus;
+    const struct gateway_bus_host *host;
+};
+
+static void s_attach(void *arg)
+{
+    struct s_attach *a = arg;
+    if (a->host)
+        a->bus->host = *a->host;
+    else
+        a->bus->host = (struct gateway_bus_host){.fd = -1};
+}
+
+void gateway_bus_attach(gateway_bus_t *self, const struct gateway_bus_host *host)
+{
+    struct s_attach a = {self, host};
+    gateway_bus_call(self, s_attach, &a);
+}
+
+void gateway_bus_call(gateway_bus_t *self, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&self->mu);
+    if (!self->running || self->exited || s_on_thread == self) {
+        pthread_mutex_unlock(&self->mu);
+        fn(arg);
+        return;
+    }
+    struct s_call c = {fn, arg, false};
+    while (self->call)
+        pthread_cond_wait(&self->cond, &self->mu);
+    self->call = &c;
+    pthread_mutex_unlock(&self->mu);
+    uint64_t one = 1;
+    ssize_t n = write(self->efd, &one, sizeof one);
+    (void)n;
+    pthread_mutex_lock(&self->mu);
+    while (!c.done)
+        pthread_cond_wait(&self->cond, &self->mu);
+    pthread_mutex_unlock(&self->mu);
+}
+
 int gateway_bus_submit(gateway_bus_t *self, struct gateway_job *job)
 {
+    if (s_on_thread == self) {
+        /* A handler on the loop: no queue, no wake-up. */
+        pthread_mutex_lock(&self->mu);
+        bool stopping = self->stopping;
+        pthread_mutex_unlock(&self->mu);
+        if (stopping)
+            return -1;
+        job->next = NULL;
+        job->outcome = 0;
+        job->authed = false;
+        atomic_fetch_add(&self->n_jobs, 1);
+        s_start(self, job);
+        return 0;
+    }
     pthread_mutex_lock(&self->mu);
     if (self->stopping) {
         pthread_mutex_unlock(&self->mu);
@@ -540,7 +672,9 @@ void gateway_bus_stop(gateway_bus_t *self)
     ssize_t n = write(self->efd, &one, sizeof one);
     (void)n;
     pthread_join(self->thread, NULL);
+    pthread_mutex_lock(&self->mu);
     self->running = false;
+    pthread_mutex_unlock(&self->mu);
 }
 
 void gateway_bus_destroy(gateway_bus_t **self_p)
@@ -556,6 +690,7 @@ void gateway_bus_destroy(gateway_bus_t **self_p)
         close(self->efd);
     free(self->heap);
     pthread_mutex_destroy(&self->mu);
+    pthread_cond_destroy(&self->cond);
     free(self);
     *self_p = NULL;
 }

@@ -1,8 +1,12 @@
-/* The bus thread: the one owner of the gateway's Majordomo client. HTTP
- * handlers submit jobs (mutex + eventfd) and suspend; the thread sends them,
- * authenticates API keys it has no cached answer for, matches replies to jobs
- * by request id, enforces each job's deadline itself, and calls the job's
- * done() once the job holds its outcome. */
+/* The bus thread: the one owner of the gateway's Majordomo client, and the
+ * gateway's event loop. It also serves an attached host (the HTTP server in
+ * external mode) in the same poll, so a request is read, sent to the broker,
+ * answered and written out by one thread without waking another: handlers
+ * running on the thread submit jobs directly; other threads queue them
+ * (mutex + eventfd). The thread sends jobs, authenticates API keys it has no
+ * cached answer for, matches replies to jobs by request id, enforces each
+ * job's deadline itself, and calls the job's done() once the job holds its
+ * outcome. */
 #ifndef GATEWAY_BUS_H
 #define GATEWAY_BUS_H
 
@@ -18,6 +22,7 @@
 #define GATEWAY_AUTH_SERVICE "customers"
 #define GATEWAY_AUTH_METHOD "customers.Authenticate"
 #define GATEWAY_READY_TIMEOUT_MS 2000
+#define GATEWAY_BUS_DRAIN_MS 1000
 
 enum gateway_job_kind {
     GATEWAY_JOB_CALL = 0, // one request to service/method
@@ -82,12 +87,33 @@ typedef struct gateway_bus gateway_bus_t;
 gateway_bus_t *gateway_bus_new(const char *endpoint, gateway_auth_t *auth,
                                gateway_metrics_t *metrics);
 
-/* Hands a job to the thread. Returns 0, or -1 once the bus is stopping (the
- * job is untouched and done() is not called). */
+/* Something else the thread serves in its loop (the HTTP server). All
+ * callbacks run on the bus thread. */
+struct gateway_bus_host {
+    int fd;                     // polled for input
+    long (*timeout)(void *arg); // ms until run() is due regardless of fd; -1: none
+    void (*run)(void *arg);     // serves what is ready, without blocking
+    bool (*busy)(void *arg);    // requests still open: a stop serves them a while
+    void *arg;                  // borrowed, for the callbacks
+};
+
+/* Serves host (copied) from the thread's loop from now on; NULL detaches.
+ * Returns once the thread has taken it. */
+void gateway_bus_attach(gateway_bus_t *self, const struct gateway_bus_host *host);
+
+/* Runs fn(arg) on the bus thread and waits for it (or runs it here when the
+ * thread has stopped, or when called on the thread). */
+void gateway_bus_call(gateway_bus_t *self, void (*fn)(void *arg), void *arg);
+
+/* Hands a job to the thread (on the thread itself: starts it at once, and
+ * done() may run before this returns). Returns 0, or -1 once the bus is
+ * stopping (the job is untouched and done() is not called). */
 int gateway_bus_submit(gateway_bus_t *self, struct gateway_job *job) CM_MUSTCHECK;
 
 /* Stops taking jobs, fails every queued and in-flight job with UNAVAILABLE
- * (calling their done()), and joins the thread. Safe twice. */
+ * (calling their done()), serves the host up to GATEWAY_BUS_DRAIN_MS more
+ * while it is busy (so those answers go out), and joins the thread. Safe
+ * twice. */
 void gateway_bus_stop(gateway_bus_t *self);
 
 /* Stops (if needed) and frees. */

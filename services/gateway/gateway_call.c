@@ -527,13 +527,12 @@ void gateway_call_reply(const struct gateway_route *route, const uint8_t *header
     if (route->success == 204) {
         resp->code = 204;
     } else {
-        json_t *json = cm_pbjson_encode(msg, 0);
-        if (route->omit) {
-            char camel[128];
-            cm_pbjson_camel(route->omit, camel, sizeof camel);
-            json_object_del(json, camel);
-        }
-        gateway_response_json(resp, route->success, json);
+        /* Straight to text: no tree of allocations for a reply sent once. */
+        free(resp->body);
+        free(resp->content_type);
+        resp->code = route->success;
+        resp->body = cm_pbjson_encode_text(msg, 0, route->omit, &resp->body_len);
+        resp->content_type = cm_strdup("application/json; charset=utf-8");
     }
     const char *etag = s_str_field(msg, "etag");
     if (etag && s_header_safe(etag, 200)) {

@@ -1,6 +1,8 @@
 /* libmicrohttpd wiring: one state record per request, made by the URI log
  * callback (which sees the raw request target, query included) and freed in
- * the completion callback. */
+ * the completion callback. The daemon runs in external mode on the bus
+ * thread (gateway_bus_attach): handlers, bus sends, replies and resumes all
+ * happen on that one thread, so a request wakes no other thread. */
 #include "gateway_http.h"
 #include "cm_log.h"
 #include "cm_buf.h"
@@ -39,6 +41,7 @@ struct gateway_http {
     gateway_static_t *ui; // owned; NULL when no UI directory was found
     uint16_t port;
     atomic_long in_flight; // requests between the URI callback and completion
+    bool attached;         // the bus thread runs the daemon
 };
 
 enum s_state {
@@ -166,8 +169,9 @@ static enum MHD_Result s_local(struct s_req *req)
 /* ---------------------------------------------------------------------- */
 /* Handing work to the bus thread                                          */
 
-/* Runs on the bus thread: the job has its outcome; wake the connection. This
- * must be the last touch: once resumed, the request may complete and go. */
+/* Runs on the bus thread: the job has its outcome; wake the connection (its
+ * answer is written by the next MHD_run on the same thread). This must be the
+ * last touch: once resumed, the request may complete and go. */
 static void s_job_done(struct gateway_job *job)
 {
     struct s_req *req = job->done_arg;
@@ -564,6 +568,31 @@ static void s_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* ---------------------------------------------------------------------- */
+/* The daemon on the bus thread's loop                                     */
+
+static long s_host_timeout(void *arg)
+{
+    gateway_http_t *self = arg;
+    MHD_UNSIGNED_LONG_LONG ms;
+    if (MHD_get_timeout(self->daemon, &ms) != MHD_YES)
+        return -1;
+    return ms > 60000 ? 60000 : (long)ms;
+}
+
+static void s_host_run(void *arg)
+{
+    gateway_http_t *self = arg;
+    if (MHD_run(self->daemon) != MHD_YES)
+        cm_log_debug("MHD_run reported a failure");
+}
+
+static bool s_host_busy(void *arg)
+{
+    gateway_http_t *self = arg;
+    return atomic_load(&self->in_flight) > 0;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Life cycle                                                              */
 
 int gateway_http_parse_addr(const char *text, struct sockaddr_storage *addr, socklen_t *len)
@@ -670,33 +699,53 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
     unsigned idle_s = (unsigned)(cfg->request_timeout_ms / 1000 + 5);
     if (idle_s < 60)
         idle_s = 60;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     self->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, s_handler, self, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
-        MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self, MHD_OPTION_URI_LOG_CALLBACK, s_uri_log,
-        self, MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+        MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, self, MHD_OPTION_END);
     if (!self->daemon) {
         snprintf(err, errsz, "could not listen on %s", cfg->http_addr);
         goto fail;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     self->port = info ? info->port : 0;
+    info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!info || info->epoll_fd < 0) {
+        snprintf(err, errsz, "libmicrohttpd has no epoll descriptor");
+        goto fail;
+    }
+    struct gateway_bus_host host = {
+        .fd = info->epoll_fd,
+        .timeout = s_host_timeout,
+        .run = s_host_run,
+        .busy = s_host_busy,
+        .arg = self,
+    };
+    gateway_bus_attach(self->bus, &host);
+    self->attached = true;
     return self;
 fail:
     gateway_http_destroy(&self);
     return NULL;
 }
 
-void gateway_http_quiesce(gateway_http_t *self)
+/* On the bus thread, like everything that touches the daemon. */
+static void s_quiesce(void *arg)
 {
+    gateway_http_t *self = arg;
     MHD_socket fd = MHD_quiesce_daemon(self->daemon);
     /* MHD hands the listening socket back; it is ours to close now. */
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+}
+
+void gateway_http_quiesce(gateway_http_t *self)
+{
+    gateway_bus_call(self->bus, s_quiesce, self);
 }
 
 bool gateway_http_wait_idle(gateway_http_t *self, long timeout_ms)
@@ -721,6 +770,8 @@ void gateway_http_destroy(gateway_http_t **self_p)
     if (!self_p || !*self_p)
         return;
     gateway_http_t *self = *self_p;
+    if (self->attached)
+        gateway_bus_attach(self->bus, NULL);
     if (self->daemon)
         MHD_stop_daemon(self->daemon);
     for (size_t i = 0; i < self->n_services; i++)

@@ -1,6 +1,7 @@
-/* The HTTP front door (libmicrohttpd): routing, authentication, body
- * accumulation with limits, suspend while the bus thread works, resume with
- * the answer, one access-log line and the metrics of each request. */
+/* The HTTP front door (libmicrohttpd, run by the bus thread's loop): routing,
+ * authentication, body accumulation with limits, suspend while the bus
+ * request is out, resume with the answer, one access-log line and the
+ * metrics of each request. */
 #ifndef GATEWAY_HTTP_H
 #define GATEWAY_HTTP_H
 
@@ -28,7 +29,8 @@ typedef struct gateway_http gateway_http_t;
 int gateway_http_parse_addr(const char *text, struct sockaddr_storage *addr,
                             socklen_t *len) CM_MUSTCHECK;
 
-/* Starts serving cfg->http_addr. bus, auth and metrics are borrowed and must
+/* Starts serving cfg->http_addr on the bus thread's loop (the daemon runs in
+ * external mode, attached to bus). bus, auth and metrics are borrowed and must
  * outlive the server. Returns NULL with a reason in err on failure (bad
  * address or service list, port taken). */
 gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t *bus,
@@ -38,15 +40,17 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
 /* The port actually bound (useful with port 0). */
 uint16_t gateway_http_port(const gateway_http_t *self);
 
-/* Stops accepting connections; open ones are still served. */
+/* Stops accepting connections; open ones are still served. Waits for the bus
+ * thread to do it. */
 void gateway_http_quiesce(gateway_http_t *self);
 
 /* Waits up to timeout_ms until no request is being handled. Returns true if
  * none is. */
 bool gateway_http_wait_idle(gateway_http_t *self, long timeout_ms);
 
-/* Stops the server. Stop the bus first (gateway_bus_stop): that resumes every
- * suspended request, which MHD requires before it stops. */
+/* Detaches from the bus and stops the server. Stop the bus first
+ * (gateway_bus_stop): that resumes every suspended request, which MHD
+ * requires before it stops, and joins the thread that runs the daemon. */
 void gateway_http_destroy(gateway_http_t **self_p);
 
 #endif

@@ -92,11 +92,10 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     /* The bus first: it answers and resumes every suspended request, as MHD
-     * requires before it stops; then give those answers a moment to leave. */
+     * requires before it stops, and serves the HTTP side a moment longer so
+     * those answers leave (GATEWAY_BUS_DRAIN_MS). */
     if (bus)
         gateway_bus_stop(bus);
-    if (http)
-        gateway_http_wait_idle(http, 1000);
     gateway_http_destroy(&http);
     gateway_bus_destroy(&bus);
     gateway_auth_destroy(&auth);

@@ -2032,9 +2032,90 @@ static void s_suggest(const struct query *q, Crm__SearchCustomersResponse *resp)
     resp->suggestion = sg;
 }
 
+/* The id as text (36 characters and a NUL). */
+static void s_uuid_text(const uint8_t id[16], char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    int o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[id[i] >> 4];
+        out[o++] = hex[id[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+static void s_varint(cm_buf_t *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n++] = (uint8_t)((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    s_add(b, (const char *)tmp, n);
+}
+
+/* A length-delimited field: its tag, the length, the bytes. */
+static void s_lenfield(cm_buf_t *b, unsigned number, const void *data, size_t len)
+{
+    s_varint(b, (uint64_t)number << 3 | 2);
+    s_varint(b, len);
+    s_add(b, data, len);
+}
+
+/* Appends a customer of the page to out as one element of the response's
+ * `customers` field, packed: its stored bytes (packed without id and etag)
+ * and those two fields after them. */
+static void s_customer_packed(cm_buf_t *out, const struct doc *d)
+{
+    static unsigned f_customers, f_id, f_etag;
+    if (!f_customers) {
+        f_customers = protobuf_c_message_descriptor_get_field_by_name(
+                          &crm__search_customers_response__descriptor, "customers")
+                          ->id;
+        f_id =
+            protobuf_c_message_descriptor_get_field_by_name(&crm__customer__descriptor, "id")->id;
+        f_etag =
+            protobuf_c_message_descriptor_get_field_by_name(&crm__customer__descriptor, "etag")->id;
+    }
+    char id[37], etag[16];
+    s_uuid_text(d->id, id);
+    int el = snprintf(etag, sizeof etag, "%u", (unsigned)d->version);
+    cm_buf_t tail;
+    cm_buf_init(&tail, 0);
+    s_lenfield(&tail, f_id, id, 36);
+    s_lenfield(&tail, f_etag, etag, (size_t)el);
+    s_varint(out, (uint64_t)f_customers << 3 | 2);
+    s_varint(out, d->packed_len + tail.len);
+    s_add(out, (const char *)d->data, d->packed_len);
+    s_add(out, tail.data, tail.len);
+    cm_buf_release(&tail);
+}
+
+static cm_err_t s_search(search_index_t *self, const char *tenant,
+                         const Crm__SearchCustomersRequest *req, Crm__SearchCustomersResponse *resp,
+                         cm_buf_t *packed, struct search_problem *problem);
+
 cm_err_t search_index_search(search_index_t *self, const char *tenant,
                              const Crm__SearchCustomersRequest *req,
                              Crm__SearchCustomersResponse *resp, struct search_problem *problem)
+{
+    return s_search(self, tenant, req, resp, NULL, problem);
+}
+
+cm_err_t search_index_search_packed(search_index_t *self, const char *tenant,
+                                    const Crm__SearchCustomersRequest *req,
+                                    Crm__SearchCustomersResponse *resp, cm_buf_t *customers,
+                                    struct search_problem *problem)
+{
+    return s_search(self, tenant, req, resp, customers, problem);
+}
+
+static cm_err_t s_search(search_index_t *self, const char *tenant,
+                         const Crm__SearchCustomersRequest *req, Crm__SearchCustomersResponse *resp,
+                         cm_buf_t *packed, struct search_problem *problem)
 {
     if (!self->q)
         self->q = cm_malloc(sizeof *self->q);
@@ -2182,17 +2263,19 @@ page:;
     s_heap_for_sort = &h;
     qsort(idx, h.n, sizeof *idx, s_heap_idx_cmp);
     size_t shown = h.n > page ? page : h.n;
-    resp->customers = shown ? cm_calloc(shown, sizeof *resp->customers) : NULL;
+    if (!packed)
+        resp->customers = shown ? cm_calloc(shown, sizeof *resp->customers) : NULL;
     for (size_t i = 0; i < shown; i++) {
         const struct doc *d = &t->docs[h.a[idx[i]].doc];
+        if (packed) {
+            s_customer_packed(packed, d);
+            continue;
+        }
         Crm__Customer *c = crm__customer__unpack(NULL, d->packed_len, d->data);
         if (!c)
             continue;
-        char id[40], etag[16];
-        snprintf(id, sizeof id,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d->id[0],
-                 d->id[1], d->id[2], d->id[3], d->id[4], d->id[5], d->id[6], d->id[7], d->id[8],
-                 d->id[9], d->id[10], d->id[11], d->id[12], d->id[13], d->id[14], d->id[15]);
+        char id[37], etag[16];
+        s_uuid_text(d->id, id);
         snprintf(etag, sizeof etag, "%u", (unsigned)d->version);
         cm_pb_set_str(&c->id, id);
         cm_pb_set_str(&c->etag, etag);

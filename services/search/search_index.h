@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "cm_buf.h"
 #include "cm_err.h"
 #include "customers.pb-c.h"
 #include "search.pb-c.h"
@@ -67,6 +68,15 @@ cm_err_t search_index_search(search_index_t *self, const char *tenant,
                              const Crm__SearchCustomersRequest *req,
                              Crm__SearchCustomersResponse *resp,
                              struct search_problem *problem) CM_MUSTCHECK;
+
+/* The same, but the page's customers are not put into resp: they are
+ * appended to customers already packed, as elements of the response's
+ * `customers` field (so customers followed by resp packed is the whole
+ * response). For the service's reply: no unpacking of stored customers. */
+cm_err_t search_index_search_packed(search_index_t *self, const char *tenant,
+                                    const Crm__SearchCustomersRequest *req,
+                                    Crm__SearchCustomersResponse *resp, cm_buf_t *customers,
+                                    struct search_problem *problem) CM_MUSTCHECK;
 
 /* Per-tenant figures for Stats: calls fn for each tenant with its live
  * customers and approximate bytes held. Returns the total bytes. */

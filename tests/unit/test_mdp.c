@@ -207,6 +207,50 @@ static void test_worker_request_reply(void)
 
 /* With a broker that answers heartbeats, the worker heartbeats about once a
  * second and keeps its connection. */
+/* Credit goes out in READY (clamped to 1..CM_MDP_CREDIT_MAX), also after a
+ * reconnect; credit 1 keeps READY as plain MDP has it. Requests the broker
+ * queued come out one per recv, in order. */
+static void test_worker_credit(void)
+{
+    void *r = s_router("inproc://mdp-credit");
+    cm_mdp_worker_t *w = cm_mdp_worker_new_credit(s_ctx, "inproc://mdp-credit", "svc", 4);
+    CHECK(w);
+    struct frames f;
+    CHECK(s_recv(r, &f, 2000));
+    CHECK(f.n == 5 && s_cmd(&f, 2) == 0x01 && s_is(&f, 3, "svc") && s_is(&f, 4, "4"));
+    unsigned char id[256];
+    size_t id_len = f.len[0];
+    memcpy(id, f.data[0], id_len);
+    s_send(r, id, id_len, (const char *const[]){"MDPW02", "\x02", "C1", "h1", "b1", NULL});
+    s_send(r, id, id_len, (const char *const[]){"MDPW02", "\x02", "C2", "h2", "b2", NULL});
+    struct cm_mdp_msg msg = {0};
+    CHECK(cm_mdp_worker_recv(w, 2000, &msg) == 1 && msg.address_len == 2);
+    CHECK(!memcmp(msg.address, "C1", 2));
+    cm_mdp_msg_release(&msg);
+    CHECK(cm_mdp_worker_recv(w, 2000, &msg) == 1 && msg.address_len == 2);
+    CHECK(!memcmp(msg.address, "C2", 2));
+    cm_mdp_msg_release(&msg);
+    cm_mdp_worker_disconnect(w);
+    CHECK(s_recv(r, &f, 2000) && s_cmd(&f, 2) == 0x06);
+    CHECK(cm_mdp_worker_recv(w, 50, &msg) == 0);
+    CHECK(s_recv(r, &f, 2000));
+    CHECK(f.n == 5 && s_cmd(&f, 2) == 0x01 && s_is(&f, 4, "4"));
+    cm_mdp_worker_destroy(&w);
+
+    w = cm_mdp_worker_new_credit(s_ctx, "inproc://mdp-credit", "svc", 1000);
+    CHECK(s_recv(r, &f, 2000));
+    char max[8];
+    snprintf(max, sizeof max, "%d", CM_MDP_CREDIT_MAX);
+    CHECK(f.n == 5 && s_is(&f, 4, max));
+    cm_mdp_worker_destroy(&w);
+    w = cm_mdp_worker_new_credit(s_ctx, "inproc://mdp-credit", "svc", 0);
+    CHECK(s_recv(r, &f, 2000));
+    CHECK(f.n == 4 && s_is(&f, 3, "svc"));
+    cm_mdp_worker_destroy(&w);
+    zmq_close(r);
+    printf("test_worker_credit: OK\n");
+}
+
 static void test_worker_heartbeat(void)
 {
     void *r = s_router("inproc://mdp-hb");
@@ -351,6 +395,7 @@ int main(void)
     test_client_frames();
     test_invalid_endpoint();
     test_worker_request_reply();
+    test_worker_credit();
     test_worker_heartbeat();
     test_worker_reconnects_on_silence();
     test_worker_reconnects_on_disconnect();

@@ -1164,8 +1164,7 @@ static void test_encode_text(void)
                                        "\x01\x02\x1f\x7f\b\f\n\r\t",
                                        "Zoë Łukasz Иван Ωμέγα",
                                        "\xff",
-                                       "a\xff"
-                                       "b\xC3",
+                                       "a\xff\x62\xC3", /* a, a bad byte, b, a cut sequence */
                                        "\xED\xA0\x80 surrogate",
                                        "\xF0\x9F\x98\x80 emoji \xE2\x80\xA8"};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {

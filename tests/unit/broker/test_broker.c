@@ -310,6 +310,113 @@ static void test_unknown_service(void)
 
 /* A request waiting behind a busy worker is answered by the broker when its
  * deadline passes; the request in flight still gets its real answer. */
+/* A raw DEALER speaking the worker protocol, so the test sees exactly what
+ * the broker sends and when. */
+static void *s_credit_worker(const char *service, const char *credit)
+{
+    void *w = zmq_socket(s_ctx, ZMQ_DEALER);
+    CHECK(w);
+    int linger = 0;
+    zmq_setsockopt(w, ZMQ_LINGER, &linger, sizeof linger);
+    CHECK(zmq_connect(w, s_bus) == 0);
+    const uint8_t ready = CM_MDP_READY;
+    CHECK(zmq_send(w, CM_MDP_WORKER, 6, ZMQ_SNDMORE) == 6);
+    CHECK(zmq_send(w, &ready, 1, ZMQ_SNDMORE) == 1);
+    CHECK(zmq_send(w, service, strlen(service), credit ? ZMQ_SNDMORE : 0) >= 0);
+    if (credit)
+        CHECK(zmq_send(w, credit, strlen(credit), 0) >= 0);
+    return w;
+}
+
+/* Waits up to timeout_ms for a REQUEST at a raw worker; 1 with its parts. */
+static int s_credit_request(void *w, int timeout_ms, struct cm_mdp_parts *p)
+{
+    int64_t until = cm_mono_ms() + timeout_ms;
+    for (;;) {
+        zmq_pollitem_t item = {w, 0, ZMQ_POLLIN, 0};
+        long left = (long)(until - cm_mono_ms());
+        if (left <= 0 || zmq_poll(&item, 1, left) <= 0)
+            return 0;
+        CHECK(cm_mdp_parts_recv(w, p, 0) == 0);
+        if (p->n >= 2 && cm_mdp_part_command(&p->part[1]) == CM_MDP_REQUEST) {
+            CHECK(p->n == 5);
+            return 1;
+        }
+        cm_mdp_parts_close(p); /* a heartbeat */
+    }
+}
+
+/* Answers a request a raw worker holds (FINAL to its client, body "raw"). */
+static void s_credit_reply(void *w, struct cm_mdp_parts *p)
+{
+    Crm__RequestHeader *h =
+        crm__request_header__unpack(NULL, zmq_msg_size(&p->part[3]), zmq_msg_data(&p->part[3]));
+    CHECK(h);
+    Crm__ReplyHeader rh = CRM__REPLY_HEADER__INIT;
+    rh.request_id = h->request_id;
+    uint8_t hb[256];
+    size_t hn = crm__reply_header__pack(&rh, hb);
+    const uint8_t final = CM_MDP_FINAL;
+    CHECK(zmq_send(w, CM_MDP_WORKER, 6, ZMQ_SNDMORE) == 6);
+    CHECK(zmq_send(w, &final, 1, ZMQ_SNDMORE) == 1);
+    CHECK(zmq_send(w, zmq_msg_data(&p->part[2]), zmq_msg_size(&p->part[2]), ZMQ_SNDMORE) >= 0);
+    CHECK(zmq_send(w, hb, hn, ZMQ_SNDMORE) == (int)hn);
+    CHECK(zmq_send(w, "raw", 3, 0) == 3);
+    crm__request_header__free_unpacked(h, NULL);
+}
+
+/* A worker announcing credit 3 gets three requests at once, the next one as
+ * soon as it answers one; without credit it gets one at a time. When it
+ * leaves, all it held go, in order, to another worker. */
+static void test_worker_credit(void)
+{
+    cm_mdp_client_t *c = cm_mdp_client_new(s_ctx, s_bus);
+    void *w = s_credit_worker("credit", "3");
+    s_wait_service(c, "credit");
+    for (int i = 0; i < 5; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "cr-%d", i);
+        s_send_request(c, "credit", id, cm_now_ms() + 20000, "x");
+    }
+    struct cm_mdp_parts held[3];
+    for (int i = 0; i < 3; i++)
+        CHECK(s_credit_request(w, 2000, &held[i]));
+    struct cm_mdp_parts extra;
+    CHECK(s_credit_request(w, 300, &extra) == 0); /* credit used up */
+    s_credit_reply(w, &held[0]);
+    cm_mdp_parts_close(&held[0]);
+    struct reply r;
+    CHECK(s_reply(c, 2000, &r) && !strcmp(r.request_id, "cr-0") && !strcmp(r.body, "raw"));
+    CHECK(s_credit_request(w, 2000, &held[0])); /* the fourth, in the freed slot */
+    CHECK(s_credit_request(w, 300, &extra) == 0);
+
+    /* It leaves holding three (cr-1, cr-2, cr-3): they go to the next worker
+     * ahead of cr-4, which waited in the queue. */
+    const uint8_t bye = CM_MDP_DISCONNECT;
+    CHECK(zmq_send(w, CM_MDP_WORKER, 6, ZMQ_SNDMORE) == 6);
+    CHECK(zmq_send(w, &bye, 1, 0) == 1);
+    for (int i = 0; i < 3; i++)
+        cm_mdp_parts_close(&held[i]);
+    void *one = s_credit_worker("credit", NULL);
+    for (int i = 1; i < 5; i++) {
+        struct cm_mdp_parts p;
+        CHECK(s_credit_request(one, 2000, &p));
+        CHECK(s_credit_request(one, 200, &extra) == 0); /* no credit: one at a time */
+        s_credit_reply(one, &p);
+        cm_mdp_parts_close(&p);
+        char want[32];
+        snprintf(want, sizeof want, "cr-%d", i);
+        CHECK(s_reply(c, 2000, &r) && !strcmp(r.request_id, want));
+        CHECK(r.status == CRM__STATUS__STATUS_OK);
+    }
+    CHECK(zmq_send(one, CM_MDP_WORKER, 6, ZMQ_SNDMORE) == 6);
+    CHECK(zmq_send(one, &bye, 1, 0) == 1);
+    zmq_close(w);
+    zmq_close(one);
+    cm_mdp_client_destroy(&c);
+    printf("test_worker_credit: OK\n");
+}
+
 static void test_deadline_exceeded(void)
 {
     struct worker_cfg w = {.service = "slow", .tag = "s", .busy_ms = 1500};
@@ -730,6 +837,7 @@ int main(void)
     test_invalid_header();
     test_unknown_service();
     test_echo_balanced();
+    test_worker_credit();
     test_deadline_exceeded();
     test_worker_crash_retry();
     test_worker_stall_retry_dedup();

@@ -610,6 +610,26 @@ static void *s_slow_get(void *arg)
     return NULL;
 }
 
+/* gateway_bus_call: runs on the bus thread (the one that serves HTTP). */
+static void s_note_thread(void *arg)
+{
+    *(pthread_t *)arg = pthread_self();
+}
+
+/* True if a TCP connect to the gateway's port is refused. */
+static bool s_refused(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(s_port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool refused = connect(fd, (struct sockaddr *)&a, sizeof a) != 0;
+    close(fd);
+    return refused;
+}
+
 int main(void)
 {
     cm_log_level = CM_LOG_WARN; // one access line per request is noise here
@@ -643,15 +663,28 @@ int main(void)
     RUN(test_concurrent_requests);
     RUN(test_readyz_and_metrics);
 
-    /* Stopping with a request in flight answers it 503 and stops cleanly. */
+    /* Calls run on the bus thread while it runs, on the caller after. */
+    pthread_t on1 = pthread_self(), on2 = pthread_self();
+    gateway_bus_call(bus, s_note_thread, &on1);
+    gateway_bus_call(bus, s_note_thread, &on2);
+    CHECK(!pthread_equal(on1, pthread_self()) && pthread_equal(on1, on2));
+    printf("test_bus_call: OK\n");
+
+    /* Stopping with a request in flight: quiesced, the gateway takes no new
+     * connection; the request is answered 503 and it stops cleanly. */
     struct s_resp slow;
     pthread_t t;
     CHECK(pthread_create(&t, NULL, s_slow_get, &slow) == 0);
     while (gateway_bus_pending(bus) == 0)
         usleep(1000);
+    CHECK(!s_refused());
+    gateway_http_quiesce(http);
+    CHECK(s_refused());
     gateway_bus_stop(bus);
     pthread_join(t, NULL);
     CHECK(slow.code == 503);
+    gateway_bus_call(bus, s_note_thread, &on2);
+    CHECK(pthread_equal(on2, pthread_self()));
     gateway_http_destroy(&http);
     gateway_bus_destroy(&bus);
     gateway_auth_destroy(&auth);

@@ -750,6 +750,55 @@ static void test_long_email_words(void)
     search_index_destroy(&idx);
 }
 
+/* The service's packed reply is the same message as the struct answer. */
+static void test_packed_agrees(void)
+{
+    search_index_t *idx = search_index_new();
+    for (int i = 1; i <= 600; i++) {
+        Crm__Customer *c = s_rand_cust(i);
+        CHECK(search_index_put(idx, T1, c) == 1);
+        crm__customer__free_unpacked(c, NULL);
+    }
+    size_t nq = sizeof s_queries / sizeof *s_queries;
+    for (size_t i = 0; i < nq; i++) {
+        Crm__SearchCustomersRequest req = CRM__SEARCH_CUSTOMERS_REQUEST__INIT;
+        req.q = (char *)s_queries[i];
+        req.page_size = 1 + (int)(i % 30);
+        struct search_problem p;
+        Crm__SearchCustomersResponse *a =
+            (Crm__SearchCustomersResponse *)cm_pb_new(&crm__search_customers_response__descriptor);
+        Crm__SearchCustomersResponse *b =
+            (Crm__SearchCustomersResponse *)cm_pb_new(&crm__search_customers_response__descriptor);
+        CHECK(search_index_search(idx, T1, &req, a, &p) == CM_OK);
+        cm_buf_t body;
+        cm_buf_init(&body, 0);
+        CHECK(search_index_search_packed(idx, T1, &req, b, &body, &p) == CM_OK);
+        CHECK(b->n_customers == 0);
+        size_t rest = protobuf_c_message_get_packed_size(&b->base);
+        uint8_t *tail = cm_malloc(rest + 1);
+        protobuf_c_message_pack(&b->base, tail);
+        CHECK(cm_buf_append(&body, tail, rest) == 0);
+        Crm__SearchCustomersResponse *c =
+            crm__search_customers_response__unpack(NULL, body.len, (const uint8_t *)body.data);
+        CHECK(c != NULL);
+        CHECK(c->n_customers == a->n_customers);
+        size_t la = protobuf_c_message_get_packed_size(&a->base);
+        size_t lc = protobuf_c_message_get_packed_size(&c->base);
+        uint8_t *pa = cm_malloc(la + 1), *pc = cm_malloc(lc + 1);
+        protobuf_c_message_pack(&a->base, pa);
+        protobuf_c_message_pack(&c->base, pc);
+        CHECK(la == lc && !memcmp(pa, pc, la));
+        free(pa);
+        free(pc);
+        free(tail);
+        cm_buf_release(&body);
+        crm__search_customers_response__free_unpacked(a, NULL);
+        crm__search_customers_response__free_unpacked(b, NULL);
+        crm__search_customers_response__free_unpacked(c, NULL);
+    }
+    search_index_destroy(&idx);
+}
+
 /* An index loaded in bulk (a snapshot) answers exactly as one built a
  * customer at a time, changes and deletions during the load included. */
 static void test_bulk_load_agrees(void)
@@ -772,6 +821,7 @@ int main(void)
     RUN(test_bulk_load_agrees);
     RUN(test_name_order);
     RUN(test_long_email_words);
+    RUN(test_packed_agrees);
     search_fold_shutdown();
     return 0;
 }
