@@ -440,7 +440,7 @@ static inline void s_out(struct s_tb *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         while (b->len + n + 1 > b->cap)
-            b->cap = b->cap ? 2 * b->cap : 4096;
+            b->cap = b->cap ? 2 * b->cap : 16384;
         b->p = cm_realloc(b->p, b->cap);
     }
     memcpy(b->p + b->len, s, n);

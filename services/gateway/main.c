@@ -6,6 +6,7 @@
 #include "gateway_http.h"
 #include "gateway_metrics.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,6 +52,10 @@ int main(int argc, char **argv)
 {
     cm_log_init("gateway");
     cm_cfg_main("gateway", s_items, argc, argv);
+    /* Every reply allocates and frees a body of some kilobytes: without
+     * this, glibc gives the top of the bus thread's heap back to the system
+     * (madvise) after nearly every request, and takes it again for the next. */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
     /* Every thread started from here on inherits the mask; main takes the
      * signals with sigwait, so no handler runs inside MHD or ZeroMQ. */
