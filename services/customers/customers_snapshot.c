@@ -49,8 +49,10 @@ static Crm__Customer *s_customer(const PGresult *res, int row)
     return c;
 }
 
-/* Appends up to limit customers of one tenant after after_id ("" for all). */
-static cm_err_t s_tenant_page(cm_db_t *db, const char *tenant, const char *after_id, int limit,
+/* Appends up to limit customers of one tenant after after_id ("" for all),
+ * their ids in [id_from, id_before) ("" for no bound). */
+static cm_err_t s_tenant_page(cm_db_t *db, const char *tenant, const char *after_id,
+                              const char *id_from, const char *id_before, int limit,
                               Crm__SnapshotCustomersResponse *r)
 {
     const char *set[] = {tenant};
@@ -59,7 +61,8 @@ static cm_err_t s_tenant_page(cm_db_t *db, const char *tenant, const char *after
         return err;
     char lim[16];
     snprintf(lim, sizeof lim, "%d", limit);
-    const char *p[] = {tenant, after_id[0] ? after_id : NULL, lim};
+    const char *p[] = {tenant, after_id[0] ? after_id : NULL, lim, id_from[0] ? id_from : NULL,
+                       id_before[0] ? id_before : NULL};
     PGresult *res = cm_db_exec(
         db,
         "SELECT c.id, c.doc, c.version, " TS("c.created_at") ", " TS(
@@ -71,9 +74,10 @@ static cm_err_t s_tenant_page(cm_db_t *db, const char *tenant, const char *after
                             "EXISTS (SELECT 1 FROM customers.photos p "
                             "         WHERE p.tenant_id = c.tenant_id AND p.customer_id = c.id) "
                             "FROM customers.customers c WHERE c.tenant_id = $1 AND ($2::uuid IS "
-                            "NULL OR c.id > $2) "
+                            "NULL OR c.id > $2) AND ($4::uuid IS NULL OR c.id >= $4) "
+                            "AND ($5::uuid IS NULL OR c.id < $5) "
                             "ORDER BY c.id LIMIT $3::int",
-        3, p, &err);
+        5, p, &err);
     if (!res)
         return err;
     int rows = PQntuples(res);
@@ -105,6 +109,11 @@ void customers_snapshot(struct cm_call *call, const ProtobufCMessage *msg, Proto
         cm_call_violation(call, "afterId", "INVALID_FORMAT", "after ids must be UUIDs");
         return;
     }
+    if ((req->id_from[0] && !customers_check_uuid(req->id_from)) ||
+        (req->id_before[0] && !customers_check_uuid(req->id_before))) {
+        cm_call_violation(call, "idFrom", "INVALID_FORMAT", "id bounds must be UUIDs");
+        return;
+    }
     int limit = req->limit ? req->limit : CUSTOMERS_SNAPSHOT_MAX;
     Crm__SnapshotCustomersResponse *r =
         (Crm__SnapshotCustomersResponse *)cm_pb_new(&crm__snapshot_customers_response__descriptor);
@@ -125,8 +134,8 @@ void customers_snapshot(struct cm_call *call, const ProtobufCMessage *msg, Proto
     for (int i = 0; i < nt && (int)r->n_customers < limit; i++) {
         const char *t = PQgetvalue(tenants, i, 0);
         bool first = !strcmp(t, req->after_tenant_id);
-        err =
-            s_tenant_page(call->db, t, first ? req->after_id : "", limit - (int)r->n_customers, r);
+        err = s_tenant_page(call->db, t, first ? req->after_id : "", req->id_from, req->id_before,
+                            limit - (int)r->n_customers, r);
         if (err)
             goto fail;
     }

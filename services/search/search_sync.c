@@ -15,11 +15,24 @@
 #define PAGE_TIMEOUT_MS 30000
 #define STUCK_MS 60000
 
+/* The snapshot is read in PARTS parts of the id space at once (each with its
+ * own connection, so each has a page in flight): the customers copies build
+ * pages side by side while this copy indexes. */
+#define PARTS 2
+static const char *const s_bounds[PARTS + 1] = {"", "80000000-0000-0000-0000-000000000000", ""};
+
+struct s_part {
+    cm_mdp_client_t *client; // owned
+    char after_tenant[40];
+    char after_id[40];
+    char inflight[40]; // request id of the page asked for, "" when none
+    bool done;
+};
+
 struct search_sync {
     void *zctx;                // borrowed
     char *bus_endpoint;        // owned
     char *events_out_endpoint; // owned
-    cm_mdp_client_t *client;   // owned: snapshot requests
     search_index_t *index;     // owned: the one answering (NULL before the first load)
     cm_events_sub_t *sub;      // owned: follows the stream for index
 
@@ -28,9 +41,8 @@ struct search_sync {
     search_index_t *next; // owned
     uint64_t next_seq;    // the stream's seq before the first page
     bool have_seq;
-    char after_tenant[40];
-    char after_id[40];
-    char inflight[40]; // request id of the page asked for, "" when none
+    struct s_part parts[PARTS];
+    int turn; // the part whose page is read next
     size_t loaded;
     int64_t started_ms;
     int64_t retry_at_ms;
@@ -47,10 +59,12 @@ search_sync_t *search_sync_new(void *zctx, const char *bus_endpoint,
     self->zctx = zctx;
     self->bus_endpoint = cm_strdup(bus_endpoint);
     self->events_out_endpoint = cm_strdup(events_out_endpoint);
-    self->client = cm_mdp_client_new(zctx, bus_endpoint);
-    if (!self->client) {
-        search_sync_destroy(&self);
-        return NULL;
+    for (int i = 0; i < PARTS; i++) {
+        self->parts[i].client = cm_mdp_client_new(zctx, bus_endpoint);
+        if (!self->parts[i].client) {
+            search_sync_destroy(&self);
+            return NULL;
+        }
     }
     self->loading = true;
     return self;
@@ -62,7 +76,8 @@ void search_sync_destroy(search_sync_t **self_p)
         return;
     search_sync_t *self = *self_p;
     cm_events_sub_destroy(&self->sub);
-    cm_mdp_client_destroy(&self->client);
+    for (int i = 0; i < PARTS; i++)
+        cm_mdp_client_destroy(&self->parts[i].client);
     search_index_destroy(&self->index);
     search_index_destroy(&self->next);
     free(self->bus_endpoint);
@@ -111,11 +126,11 @@ static int s_on_event(void *ud, const Crm__Event *ev)
     return search_sync_apply(self->index, ev);
 }
 
-/* Asks customers for the snapshot page after the cursor (after_tenant,
- * after_id). One request is in flight at a time: its id is in self->inflight.
- * Returns 0, or -1 when the bus refused it. */
-static int s_send_page(search_sync_t *self)
+/* Asks customers for part i's next page (after its cursor, within its
+ * bounds). Returns 0, or -1 when the bus refused it. */
+static int s_send_page(search_sync_t *self, int i)
 {
+    struct s_part *pt = &self->parts[i];
     Crm__Principal who = CRM__PRINCIPAL__INIT;
     who.role = CRM__ROLE__ROLE_SERVICE;
     who.name = (char *)"search";
@@ -123,33 +138,42 @@ static int s_send_page(search_sync_t *self)
     h.method = (char *)"customers.SnapshotCustomers";
     h.principal = &who;
     Crm__SnapshotCustomersRequest req = CRM__SNAPSHOT_CUSTOMERS_REQUEST__INIT;
-    req.after_tenant_id = self->after_tenant;
-    req.after_id = self->after_id;
+    req.after_tenant_id = pt->after_tenant;
+    req.after_id = pt->after_id;
+    req.id_from = (char *)s_bounds[i];
+    req.id_before = (char *)s_bounds[i + 1];
     req.limit = PAGE;
     cm_err_t err =
-        cm_svc_send(self->client, "customers", &h, &req.base, PAGE_TIMEOUT_MS, self->inflight);
+        cm_svc_send(pt->client, "customers", &h, &req.base, PAGE_TIMEOUT_MS, pt->inflight);
     if (err) {
-        self->inflight[0] = '\0';
+        pt->inflight[0] = '\0';
         cm_log_warn("could not ask for a snapshot page, retrying: %s", cm_err_name(err));
         return -1;
     }
     return 0;
 }
 
-/* Receives the page in flight, asks for the next one at once (customers reads
- * it while this copy indexes the one it has), then indexes it. Returns 1
- * when the snapshot is complete, 0 when more follows, -1 on failure (the load
- * goes on from the same cursor later). */
+/* Keeps a page of every unfinished part in flight, receives the next part's
+ * page, asks for the one after it at once (customers reads it while this
+ * copy indexes), then indexes it. Returns 1 when the snapshot is complete,
+ * 0 when more follows, -1 on failure (the load goes on from the parts'
+ * cursors later). */
 static int s_page(search_sync_t *self)
 {
-    if (!self->inflight[0] && s_send_page(self))
-        return -1;
+    for (int i = 0; i < PARTS; i++)
+        if (!self->parts[i].done && !self->parts[i].inflight[0] && s_send_page(self, i))
+            return -1;
+    int i = self->turn;
+    while (self->parts[i].done)
+        i = (i + 1) % PARTS;
+    self->turn = (i + 1) % PARTS;
+    struct s_part *pt = &self->parts[i];
     Crm__ReplyHeader *reply = NULL;
     ProtobufCMessage *body = NULL;
     cm_err_t err =
-        cm_svc_recv(self->client, self->inflight, &crm__snapshot_customers_response__descriptor,
+        cm_svc_recv(pt->client, pt->inflight, &crm__snapshot_customers_response__descriptor,
                     PAGE_TIMEOUT_MS, &reply, &body);
-    self->inflight[0] = '\0';
+    pt->inflight[0] = '\0';
     int rc = -1;
     if (err || reply->status != CRM__STATUS__STATUS_OK) {
         cm_log_warn("could not load a snapshot page, retrying: %s",
@@ -157,26 +181,30 @@ static int s_page(search_sync_t *self)
         goto out;
     }
     Crm__SnapshotCustomersResponse *r = (Crm__SnapshotCustomersResponse *)body;
-    if (!self->have_seq) {
+    /* Follow the stream from the oldest point any page was read at: what
+     * came later is applied again, harmlessly (versions decide). */
+    if (!self->have_seq || r->stream_seq < self->next_seq)
         self->next_seq = r->stream_seq;
-        self->have_seq = true;
-    }
+    self->have_seq = true;
     if (r->n_customers) {
         const Crm__SnapshotCustomer *last = r->customers[r->n_customers - 1];
-        snprintf(self->after_tenant, sizeof self->after_tenant, "%s", last->tenant_id);
-        snprintf(self->after_id, sizeof self->after_id, "%s",
-                 last->customer ? last->customer->id : "");
+        snprintf(pt->after_tenant, sizeof pt->after_tenant, "%s", last->tenant_id);
+        snprintf(pt->after_id, sizeof pt->after_id, "%s", last->customer ? last->customer->id : "");
     }
+    pt->done = r->done;
     /* A failed send is retried by the next call, from the cursor just set. */
-    if (!r->done)
-        (void)s_send_page(self);
-    for (size_t i = 0; i < r->n_customers; i++) {
-        const Crm__SnapshotCustomer *sc = r->customers[i];
+    if (!pt->done)
+        (void)s_send_page(self, i);
+    for (size_t k = 0; k < r->n_customers; k++) {
+        const Crm__SnapshotCustomer *sc = r->customers[k];
         if (sc->customer && search_index_put(self->next, sc->tenant_id, sc->customer) < 0)
             cm_log_warn("snapshot customer %s cannot be indexed", sc->customer->id);
     }
     self->loaded += r->n_customers;
-    rc = r->done ? 1 : 0;
+    rc = 1;
+    for (int k = 0; k < PARTS; k++)
+        if (!self->parts[k].done)
+            rc = 0;
 out:
     if (reply)
         crm__reply_header__free_unpacked(reply, NULL);
@@ -193,8 +221,12 @@ static void s_start_load(search_sync_t *self)
     /* Nothing searches it until it is complete: load it the fast way. */
     search_index_bulk(self->next, true);
     self->have_seq = false;
-    self->after_tenant[0] = self->after_id[0] = '\0';
-    self->inflight[0] = '\0';
+    for (int i = 0; i < PARTS; i++) {
+        struct s_part *pt = &self->parts[i];
+        pt->after_tenant[0] = pt->after_id[0] = pt->inflight[0] = '\0';
+        pt->done = false;
+    }
+    self->turn = 0;
     self->loaded = 0;
     self->started_ms = cm_mono_ms();
 }

@@ -264,7 +264,34 @@ static Crm__SearchCustomersResponse *s_search(search_index_t *idx,
         FUZZ_CHECK(*rc == CM_ERR_INVALID);
         FUZZ_CHECK(p->field && p->field[0] && p->reason && p->reason[0] && p->text[0]);
         FUZZ_CHECK(memchr(p->text, '\0', sizeof p->text));
+        return r;
     }
+    /* The service's packed reply decodes to the same message. */
+    Crm__SearchCustomersResponse *b =
+        (Crm__SearchCustomersResponse *)cm_pb_new(&crm__search_customers_response__descriptor);
+    cm_buf_t body;
+    cm_buf_init(&body, 0);
+    struct search_problem p2;
+    FUZZ_CHECK(search_index_search_packed(idx, T1, req, b, &body, &p2) == CM_OK);
+    size_t rest = protobuf_c_message_get_packed_size(&b->base);
+    uint8_t *tail = cm_malloc(rest + 1);
+    protobuf_c_message_pack(&b->base, tail);
+    FUZZ_CHECK(cm_buf_append(&body, tail, rest) == 0);
+    Crm__SearchCustomersResponse *c =
+        crm__search_customers_response__unpack(NULL, body.len, (const uint8_t *)body.data);
+    FUZZ_CHECK(c != NULL);
+    size_t la = protobuf_c_message_get_packed_size(&r->base);
+    size_t lc = protobuf_c_message_get_packed_size(&c->base);
+    uint8_t *pa = cm_malloc(la + 1), *pc = cm_malloc(lc + 1);
+    protobuf_c_message_pack(&r->base, pa);
+    protobuf_c_message_pack(&c->base, pc);
+    FUZZ_CHECK(la == lc && !memcmp(pa, pc, la));
+    free(pa);
+    free(pc);
+    free(tail);
+    cm_buf_release(&body);
+    crm__search_customers_response__free_unpacked(b, NULL);
+    crm__search_customers_response__free_unpacked(c, NULL);
     return r;
 }
 
