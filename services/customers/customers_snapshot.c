@@ -61,10 +61,22 @@ static cm_err_t s_tenant_page(cm_db_t *db, const char *tenant, const char *after
         return err;
     char lim[16];
     snprintf(lim, sizeof lim, "%d", limit);
-    const char *p[] = {tenant, after_id[0] ? after_id : NULL, lim, id_from[0] ? id_from : NULL,
-                       id_before[0] ? id_before : NULL};
-    PGresult *res = cm_db_exec(
-        db,
+    /* Only the bounds given, as plain conditions: a prepared statement's
+     * generic plan cannot use "($n IS NULL OR id > $n)" on the index, and
+     * would read the tenant from its start for every page. */
+    const char *p[5] = {tenant, lim};
+    int n = 2;
+    char where[160] = "c.tenant_id = $1";
+    const char *bound[3] = {after_id, id_from, id_before};
+    const char *op[3] = {">", ">=", "<"};
+    for (int i = 0; i < 3; i++) {
+        if (!bound[i][0])
+            continue;
+        p[n++] = bound[i];
+        size_t wl = strlen(where);
+        snprintf(where + wl, sizeof where - wl, " AND c.id %s $%d::uuid", op[i], n);
+    }
+    char *sql = cm_strfmt(
         "SELECT c.id, c.doc, c.version, " TS("c.created_at") ", " TS(
             "c.updated_at") ", "
                             "coalesce((SELECT json_agg(g.name ORDER BY cg.position, g.name) "
@@ -73,11 +85,10 @@ static cm_err_t s_tenant_page(cm_db_t *db, const char *tenant, const char *after
                             " WHERE cg.tenant_id = c.tenant_id AND cg.customer_id = c.id), '[]'), "
                             "EXISTS (SELECT 1 FROM customers.photos p "
                             "         WHERE p.tenant_id = c.tenant_id AND p.customer_id = c.id) "
-                            "FROM customers.customers c WHERE c.tenant_id = $1 AND ($2::uuid IS "
-                            "NULL OR c.id > $2) AND ($4::uuid IS NULL OR c.id >= $4) "
-                            "AND ($5::uuid IS NULL OR c.id < $5) "
-                            "ORDER BY c.id LIMIT $3::int",
-        5, p, &err);
+                            "FROM customers.customers c WHERE %s ORDER BY c.id LIMIT $2::int",
+        where);
+    PGresult *res = cm_db_exec(db, sql, n, p, &err);
+    free(sql);
     if (!res)
         return err;
     int rows = PQntuples(res);
