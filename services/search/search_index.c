@@ -594,18 +594,26 @@ static size_t s_email_tok_len(const char *s)
     return n;
 }
 
+/* What to look prefix up by in d: in the e-mail dictionary a prefix longer
+ * than its cut tokens is cut the same way (into cut), so the range holds
+ * every candidate; elsewhere the prefix itself. */
+static const char *s_dict_prefix(const struct dict *d, const char *prefix,
+                                 char cut[EMAIL_TOK_MAX + 1])
+{
+    if (!d->email || strlen(prefix) <= EMAIL_TOK_MAX)
+        return prefix;
+    size_t n = s_email_tok_len(prefix);
+    memcpy(cut, prefix, n);
+    cut[n] = '\0';
+    return cut;
+}
+
 /* Calls fn for every token of d that starts with prefix. */
 typedef void (*s_range_fn)(void *ud, const struct tok *k);
 static void s_range(const struct dict *d, const char *prefix, s_range_fn fn, void *ud)
 {
     char cut[EMAIL_TOK_MAX + 1];
-    if (d->email && strlen(prefix) > EMAIL_TOK_MAX) {
-        /* Cut as the tokens were: the range holds every candidate. */
-        size_t n = s_email_tok_len(prefix);
-        memcpy(cut, prefix, n);
-        cut[n] = '\0';
-        prefix = cut;
-    }
+    prefix = s_dict_prefix(d, prefix, cut);
     size_t plen = strlen(prefix);
     const struct tok *arrays[2] = {d->main, d->recent};
     size_t counts[2] = {d->n_main, d->n_recent};
@@ -1077,7 +1085,10 @@ size_t search_index_stats(search_index_t *self, search_index_stats_fn fn, void *
     for (size_t i = 0; i < self->n_tenants; i++) {
         struct tenant *t = self->tenants[i];
         size_t bytes =
-            t->data_bytes + (size_t)t->cap_docs * (sizeof *t->docs + 4) + (size_t)t->n_slots * 4;
+            t->data_bytes +
+            (size_t)t->cap_docs * (sizeof *t->docs + sizeof *t->stamp + sizeof *t->label) +
+            2 * ((size_t)t->cap_docs / 64 + 1) * sizeof *t->bits +
+            (size_t)t->cap_by_name * sizeof *t->by_name + (size_t)t->n_slots * 4;
         for (int k = 0; k < D_N; k++) {
             const struct dict *d = &t->dicts[k];
             bytes += (d->n_main + RECENT_MAX) * sizeof(struct tok);
@@ -1896,13 +1907,7 @@ static size_t s_tier_count(struct tenant *t, const struct query *q, bool filters
          * start, and the candidates not already counted are checked. */
         bool check = d->email && wl > EMAIL_TOK_MAX;
         char cut[EMAIL_TOK_MAX + 1];
-        const char *prefix = word;
-        if (check) {
-            size_t n = s_email_tok_len(word);
-            memcpy(cut, word, n);
-            cut[n] = '\0';
-            prefix = cut;
-        }
+        const char *prefix = s_dict_prefix(d, word, cut);
         size_t plen = strlen(prefix);
         for (int a = 0; a < 2; a++) {
             size_t lo = s_lower(arrays[a], counts[a], prefix);
@@ -1945,7 +1950,6 @@ static bool s_search_tiers(struct tenant *t, const struct query *q, struct heap 
     bool filters =
         q->group[0] || q->tag[0] || q->is_company >= 0 || q->has_account >= 0 || q->status > 0;
     const char *w = q->words[0].first_part;
-    size_t wl = strlen(w);
     static const int exact_dicts[3] = {D_LAST, D_FIRST, D_COMPANY};
     static const int range_dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
     for (int tier = 1; tier <= 5; tier++) {
@@ -1970,13 +1974,7 @@ static bool s_search_tiers(struct tenant *t, const struct query *q, struct heap 
         /* A word longer than the cut e-mail tokens: its cut start's range
          * holds the candidates (s_tier_scan checks each). */
         char cut[EMAIL_TOK_MAX + 1];
-        const char *prefix = w;
-        if (d->email && wl > EMAIL_TOK_MAX) {
-            size_t n = s_email_tok_len(w);
-            memcpy(cut, w, n);
-            cut[n] = '\0';
-            prefix = cut;
-        }
+        const char *prefix = s_dict_prefix(d, w, cut);
         size_t plen = strlen(prefix);
         for (int a = 0; a < 2; a++) {
             size_t lo = s_lower(arrays[a], counts[a], prefix);
