@@ -20,7 +20,13 @@
 enum { D_LAST, D_FIRST, D_COMPANY, D_EMAIL, D_PHONE, D_GROUP, D_TAG, D_N };
 
 /* The folded fields of a customer, NUL-terminated one after another. */
-enum { F_FIRST, F_LAST, F_COMPANY, F_EMAIL, F_PHONE, F_GROUPS, F_TAGS, F_CREATED, F_N };
+enum { F_FIRST, F_LAST, F_COMPANY, F_EMAIL, F_PHONE, F_GROUPS, F_TAGS, F_N };
+
+/* The creation and change times, kept as 10-byte keys (the 20 digits of
+ * "YYYY-MM-DDTHH:MM:SS.ffffffZ", two to a byte: memcmp order is time
+ * order), between the packed customer and the folded fields. */
+#define TIME_KEY 10
+enum { T_CREATED, T_UPDATED, T_N };
 
 /* A distinct token and the customers (doc numbers) holding it, unordered. */
 struct tok {
@@ -631,7 +637,27 @@ static void s_range(const struct dict *d, const char *prefix, s_range_fn fn, voi
 
 static const char *s_field(const struct doc *d, int f)
 {
-    return (const char *)d->data + d->packed_len + (f == F_FIRST ? 0 : d->f[f - 1]);
+    return (const char *)d->data + d->packed_len + T_N * TIME_KEY +
+           (f == F_FIRST ? 0 : d->f[f - 1]);
+}
+
+/* A time key of the doc (T_CREATED, T_UPDATED). */
+static const uint8_t *s_time(const struct doc *d, int which)
+{
+    return d->data + d->packed_len + which * TIME_KEY;
+}
+
+/* The key of an RFC 3339 time as the customers service writes them: its
+ * digits, two to a byte, padded with zeros. */
+static void s_time_key(const char *ts, uint8_t key[TIME_KEY])
+{
+    memset(key, 0, TIME_KEY);
+    int n = 0;
+    for (const char *p = ts ? ts : ""; *p && n < 2 * TIME_KEY; p++)
+        if (*p >= '0' && *p <= '9') {
+            key[n / 2] |= (uint8_t)((*p - '0') << (n % 2 ? 0 : 4));
+            n++;
+        }
 }
 
 typedef void (*s_token_fn)(void *ud, int dict, const char *s, size_t len);
@@ -725,7 +751,7 @@ static void s_unindex(struct tenant *t, uint32_t doc, bool keep_order)
             s_order_remove(t, doc);
         t->label[doc] = 0;
     }
-    t->data_bytes -= d->packed_len + (size_t)d->f[F_N - 2] + 64;
+    t->data_bytes -= d->packed_len + T_N * TIME_KEY + (size_t)d->f[F_N - 2] + 64;
     free(d->data);
     d->data = NULL;
     d->flags = 0;
@@ -998,7 +1024,6 @@ int search_index_put(search_index_t *self, const char *tenant, const Crm__Custom
     char *tags = s_join(c->tags, c->n_tags, false);
     s_put_field(blob, BLOB_MAX, &blen, &f[F_TAGS], tags);
     free(tags);
-    s_put_field(blob, BLOB_MAX, &blen, &f[F_CREATED], c->created_at);
 
     /* A change that keeps the names keeps the customer's place in the name
      * order (moving it costs a memmove of the order array). */
@@ -1018,9 +1043,11 @@ int search_index_put(search_index_t *self, const char *tenant, const Crm__Custom
     bare.id = (char *)"";
     bare.etag = (char *)"";
     size_t plen = protobuf_c_message_get_packed_size(&bare.base);
-    d->data = cm_malloc(plen + blen);
+    d->data = cm_malloc(plen + T_N * TIME_KEY + blen);
     protobuf_c_message_pack(&bare.base, d->data);
-    memcpy(d->data + plen, blob, blen);
+    s_time_key(c->created_at, d->data + plen + T_CREATED * TIME_KEY);
+    s_time_key(c->updated_at, d->data + plen + T_UPDATED * TIME_KEY);
+    memcpy(d->data + plen + T_N * TIME_KEY, blob, blen);
     free(blob);
     d->packed_len = (uint32_t)plen;
     memcpy(d->f, f + 1, sizeof d->f); /* f[F_FIRST] is 0 */
@@ -1033,7 +1060,7 @@ int search_index_put(search_index_t *self, const char *tenant, const Crm__Custom
     if (!t->bulk && !keep)
         s_order_insert(t, doc);
     t->live++;
-    t->data_bytes += plen + f[F_N - 1] + 64;
+    t->data_bytes += plen + T_N * TIME_KEY + f[F_N - 1] + 64;
     struct s_tok_ctx ctx = {t, doc, {0}};
     s_doc_tokens(d, s_on_add, &ctx);
     for (int k = 0; k < D_N; k++)
@@ -1109,7 +1136,8 @@ size_t search_index_stats(search_index_t *self, search_index_stats_fn fn, void *
 /* ---------------------------------------------------------------------- */
 /* The query                                                               */
 
-enum { O_RELEVANCE, O_LAST, O_FIRST, O_CREATED };
+enum { O_RELEVANCE, O_LAST, O_FIRST, O_CREATED, O_EMAIL, O_UPDATED };
+static const char s_order_letter[] = "rlfceu";
 
 struct word {
     const char *raw;   // borrowed (the request's q, copied)
@@ -1295,7 +1323,9 @@ struct hit {
  * before it and the least after it (the customer may have changed since). */
 struct after {
     int tier;
-    const char *last, *first, *created; // borrowed (the decoded token)
+    const char *last, *first; // borrowed (the decoded token)
+    const char *key_text;     // borrowed: the order's own key (e-mail; time in hex)
+    uint8_t time[TIME_KEY];   // createdAt, updatedAt orders: key_text decoded
     uint8_t id[16];
     uint64_t lo, hi;
 };
@@ -1317,8 +1347,11 @@ static int s_cmp(const struct tenant *t, const struct hit *a, const struct hit *
         c = strcmp(s_field(x, F_FIRST), s_field(y, F_FIRST));
         if (!c)
             c = strcmp(s_sort_last(x), s_sort_last(y));
+    } else if (order == O_EMAIL) {
+        c = strcmp(s_field(x, F_EMAIL), s_field(y, F_EMAIL));
     } else {
-        c = strcmp(s_field(x, F_CREATED), s_field(y, F_CREATED));
+        int w = order == O_CREATED ? T_CREATED : T_UPDATED;
+        c = memcmp(s_time(x, w), s_time(y, w), TIME_KEY);
     }
     if (!c)
         c = memcmp(x->id, y->id, 16);
@@ -1339,8 +1372,10 @@ static bool s_after_ok(const struct tenant *t, const struct hit *h, const struct
         c = strcmp(s_field(d, F_FIRST), af->first);
         if (!c)
             c = strcmp(s_sort_last(d), af->last);
+    } else if (order == O_EMAIL) {
+        c = strcmp(s_field(d, F_EMAIL), af->key_text);
     } else {
-        c = strcmp(s_field(d, F_CREATED), af->created);
+        c = memcmp(s_time(d, order == O_CREATED ? T_CREATED : T_UPDATED), af->time, TIME_KEY);
     }
     if (!c)
         c = memcmp(d->id, af->id, 16);
@@ -1567,6 +1602,10 @@ static int s_parse_order(const char *text, int *order, bool *desc)
         *order = O_FIRST;
     else if (!strcmp(name, "createdAt"))
         *order = O_CREATED;
+    else if (!strcmp(name, "email"))
+        *order = O_EMAIL;
+    else if (!strcmp(name, "updatedAt"))
+        *order = O_UPDATED;
     else
         return -1;
     return 0;
@@ -1698,15 +1737,23 @@ static char *s_token_make(const struct query *q, const char *qhash, const struct
     cm_buf_t buf, *b = &buf;
     cm_buf_init(b, 0);
     char head[80];
-    snprintf(head, sizeof head, "%c%c.%d.%s.", "rlfc"[q->order], q -> desc ? 'd' : 'a', h->tier,
-             qhash);
+    snprintf(head, sizeof head, "%c%c.%d.%s.", s_order_letter[q->order], q->desc ? 'd' : 'a',
+             h->tier, qhash);
     s_add(b, head, strlen(head));
     for (int i = 0; i < 16; i++) {
         char hx[3];
         snprintf(hx, sizeof hx, "%02x", d->id[i]);
         s_add(b, hx, 2);
     }
-    const char *strs[3] = {s_sort_last(d), s_field(d, F_FIRST), s_field(d, F_CREATED)};
+    /* The order's own key: the e-mail, or a time key in hex. */
+    char key[2 * TIME_KEY + 1] = "";
+    if (q->order == O_CREATED || q->order == O_UPDATED) {
+        const uint8_t *k = s_time(d, q->order == O_CREATED ? T_CREATED : T_UPDATED);
+        for (int i = 0; i < TIME_KEY; i++)
+            snprintf(key + 2 * i, 3, "%02x", k[i]);
+    }
+    const char *strs[3] = {s_sort_last(d), s_field(d, F_FIRST),
+                           q->order == O_EMAIL ? s_field(d, F_EMAIL) : key};
     for (int i = 0; i < 3; i++) {
         s_add(b, ".", 1);
         s_b64(b, strs[i]);
@@ -1719,7 +1766,7 @@ static int s_token_parse(const char *tok, const struct query *q, const char *qha
                          char *store[3])
 {
     char head[8];
-    snprintf(head, sizeof head, "%c%c.", "rlfc"[q->order], q -> desc ? 'd' : 'a');
+    snprintf(head, sizeof head, "%c%c.", s_order_letter[q->order], q->desc ? 'd' : 'a');
     if (strncmp(tok, head, 3) != 0)
         return -1;
     const char *s = tok + 3;
@@ -1760,7 +1807,18 @@ static int s_token_parse(const char *tok, const struct query *q, const char *qha
         return -1;
     p->last = store[0];
     p->first = store[1];
-    p->created = store[2];
+    p->key_text = store[2];
+    memset(p->time, 0, sizeof p->time);
+    if (q->order == O_CREATED || q->order == O_UPDATED) {
+        if (strlen(p->key_text) != 2 * TIME_KEY)
+            return -1;
+        for (int i = 0; i < TIME_KEY; i++) {
+            int hi = s_hexval(p->key_text[2 * i]), lo = s_hexval(p->key_text[2 * i + 1]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            p->time[i] = (uint8_t)(hi * 16 + lo);
+        }
+    }
     return 0;
 }
 
@@ -2130,7 +2188,8 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
     }
     if (s_parse_order(req->order_by, &q->order, &q->desc)) {
         s_problem(problem, "orderBy", "INVALID_FORMAT",
-                  "orderBy must be relevance, lastName, firstName or createdAt, optionally "
+                  "orderBy must be relevance, lastName, firstName, email, createdAt or "
+                  "updatedAt, optionally "
                   "followed by asc or desc");
         goto out;
     }

@@ -164,6 +164,29 @@ def test_search_filters_paging_and_order():
         if not token:
             break
     assert seen == [c["id"] for c in sorted(made, key=lambda c: c["firstName"], reverse=True)]
+    # The list's other orders: e-mail, and the times of creation and of the last change.
+    emails = {}
+    for i, c in enumerate(made):
+        e = "%s.%d@example.com" % (chr(ord("g") - i), i)
+        st, _, js = api("PATCH", "/v1/customers/" + c["id"], {"email": e})
+        assert st == 200, js
+        emails[c["id"]] = (e, js["updatedAt"])
+    wait_until(lambda: all(_search(m, pageSize=100, orderBy="email")["customers"][0]["email"]
+                           == min(e for e, _ in emails.values()) for _ in range(6)),
+               timeout=2, what="the new e-mails")
+    for order, key in (("email", lambda i: (emails[i][0], i)),
+                       ("updatedAt desc", lambda i: (emails[i][1], i)),
+                       ("createdAt", lambda i: (next(c["createdAt"] for c in made
+                                                     if c["id"] == i), i))):
+        seen, token = [], None
+        for _ in range(5):
+            js = _search(m, pageSize=3, orderBy=order, pageToken=token)
+            seen += _ids(js)
+            token = js.get("nextPageToken")
+            if not token:
+                break
+        want = sorted(emails, key=key, reverse=order.endswith("desc"))
+        assert seen == want, (order, seen, want)
     # A token from another query is refused.
     js1 = _search(m, pageSize=3)
     st, _, err = api("GET", q(SEARCH, q=m + "x", pageToken=js1["nextPageToken"]))
@@ -198,7 +221,7 @@ def test_search_validation_errors():
     bad({"q": ""}, "q", "REQUIRED")
     bad({"q": "a", "pageSize": 101}, "pageSize", "OUT_OF_RANGE")
     assert api("GET", q(SEARCH, q="a", pageSize=100))[0] == 200
-    bad({"q": "a", "orderBy": "email"}, "orderBy")
+    bad({"q": "a", "orderBy": "phone"}, "orderBy")
     bad({"q": "a", "pageToken": "garbage"}, "pageToken")
     many = ["00000000-0000-4000-8000-%012d:1" % i for i in range(11)]
     path = q(SEARCH, q="a") + "".join("&consistentWith=" + c for c in many)

@@ -374,7 +374,7 @@ static void test_limits_and_suggestion(void)
     x = s_find(idx, T1, "a", NULL, 101, NULL);
     CHECK(x.err == CM_ERR_INVALID && !strcmp(x.problem.field, "pageSize"));
     crm__search_customers_response__free_unpacked(x.r, NULL);
-    x = s_find(idx, T1, "a", "email", 0, NULL);
+    x = s_find(idx, T1, "a", "phone", 0, NULL);
     CHECK(x.err == CM_ERR_INVALID && !strcmp(x.problem.field, "orderBy"));
     crm__search_customers_response__free_unpacked(x.r, NULL);
 
@@ -627,12 +627,12 @@ static void s_compare_random(int n_docs, int n_queries, bool bulk)
     Crm__BoolValue yes = CRM__BOOL_VALUE__INIT;
     yes.value = true;
     static const char *const orders[] = {
-        "", "", "", "relevance desc", "lastName", "firstName desc"};
+        "", "", "", "relevance desc", "lastName", "firstName desc", "email", "updatedAt desc"};
     size_t nq = sizeof s_queries / sizeof *s_queries;
     for (int i = 0; i < n_queries; i++) {
         const char *q = s_queries[(size_t)i < nq ? (size_t)i : s_rand((unsigned)nq)];
         int f = (size_t)i < nq ? 0 : (int)s_rand(8); /* each query unfiltered first */
-        s_same_pages(fast, general, q, (size_t)i < nq ? "" : s_pick(orders, 6),
+        s_same_pages(fast, general, q, (size_t)i < nq ? "" : s_pick(orders, 8),
                      1 + (int)s_rand(n_docs > 1000 ? 100 : 7), f == 1 ? "stali" : "",
                      f == 2 ? "vip" : "", f == 3 ? &yes : NULL, f == 4 ? 1 : 0);
     }
@@ -721,6 +721,67 @@ static void test_name_order(void)
             }
         }
     }
+    search_index_destroy(&idx);
+}
+
+/* The list's other orders against their definitions: e-mail (folded),
+ * creation and change time, then id; both directions, page by page. */
+static void test_other_orders(void)
+{
+    search_index_t *idx = search_index_new();
+    for (int i = 1; i <= 1500; i++) {
+        Crm__Customer *c = s_rand_cust(i);
+        char upd[40];
+        snprintf(upd, sizeof upd, "2025-0%u-1%uT0%u:00:00.%06uZ", 1 + s_rand(9), s_rand(10),
+                 s_rand(10), s_rand(3));
+        cm_pb_set_str(&c->updated_at, upd);
+        CHECK(search_index_put(idx, T1, c) == 1);
+        crm__customer__free_unpacked(c, NULL);
+    }
+    static const char *const qs[] = {"k", "a", "jan", "600"};
+    static const char *const orders[] = {"email", "createdAt", "updatedAt"};
+    for (size_t qi = 0; qi < sizeof qs / sizeof *qs; qi++) {
+        for (size_t oi = 0; oi < 3; oi++) {
+            for (int desc = 0; desc < 2; desc++) {
+                char order[40], token[1024] = "", prev[600] = "";
+                snprintf(order, sizeof order, "%s%s", orders[oi], desc ? " desc" : "");
+                int seen = 0;
+                for (;;) {
+                    struct res x = s_find(idx, T1, qs[qi], order, 7, token);
+                    CHECK(x.err == CM_OK);
+                    for (size_t i = 0; i < x.r->n_customers; i++) {
+                        const Crm__Customer *c = x.r->customers[i];
+                        char cur[600];
+                        char *key = oi == 0 ? search_fold(c->email)
+                                            : cm_strdup(oi == 1 ? c->created_at : c->updated_at);
+                        snprintf(cur, sizeof cur, "%s%c%s", key, 1, c->id);
+                        free(key);
+                        if (prev[0] && (desc ? strcmp(prev, cur) <= 0 : strcmp(prev, cur) >= 0)) {
+                            fprintf(stderr, "q=%s order=%s: \"%s\" then \"%s\"\n", qs[qi], order,
+                                    prev, cur);
+                            abort();
+                        }
+                        snprintf(prev, sizeof prev, "%s", cur);
+                        seen++;
+                    }
+                    snprintf(token, sizeof token, "%s", x.r->next_page_token);
+                    int total = x.r->total_size;
+                    crm__search_customers_response__free_unpacked(x.r, NULL);
+                    if (!token[0]) {
+                        CHECK(seen == total && seen > 0);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    /* A token of one order is refused by another. */
+    struct res x = s_find(idx, T1, "k", "email", 5, NULL);
+    CHECK(x.r->next_page_token[0]);
+    struct res y = s_find(idx, T1, "k", "updatedAt", 5, x.r->next_page_token);
+    CHECK(y.err == CM_ERR_INVALID && !strcmp(y.problem.field, "pageToken"));
+    crm__search_customers_response__free_unpacked(x.r, NULL);
+    crm__search_customers_response__free_unpacked(y.r, NULL);
     search_index_destroy(&idx);
 }
 
@@ -822,6 +883,7 @@ int main(void)
     RUN(test_name_order);
     RUN(test_long_email_words);
     RUN(test_packed_agrees);
+    RUN(test_other_orders);
     search_fold_shutdown();
     return 0;
 }
