@@ -650,6 +650,41 @@ static void test_fast_paths_agree(void)
     s_skew = false;
 }
 
+/* How a customer sorts in an order: its key then its id, as one string. */
+typedef void (*s_sort_key_fn)(const Crm__Customer *c, char *out, size_t size);
+
+/* Walks every page of q in order (pages of `page`), checking that each
+ * customer's sort key comes strictly after the one before (before, with
+ * desc), and that the pages hold totalSize customers. Returns that count. */
+static int s_walk(search_index_t *idx, const char *q, const char *order, bool desc, int page,
+                  s_sort_key_fn key)
+{
+    char full[64], token[1024] = "", prev[1200] = "";
+    snprintf(full, sizeof full, "%s%s", order, desc ? " desc" : "");
+    int seen = 0;
+    for (;;) {
+        struct res x = s_find(idx, T1, q, full, page, token);
+        CHECK(x.err == CM_OK);
+        for (size_t i = 0; i < x.r->n_customers; i++) {
+            char cur[1200];
+            key(x.r->customers[i], cur, sizeof cur);
+            if (prev[0] && (desc ? strcmp(prev, cur) <= 0 : strcmp(prev, cur) >= 0)) {
+                fprintf(stderr, "q=%s order=%s: \"%s\" then \"%s\"\n", q, full, prev, cur);
+                abort();
+            }
+            snprintf(prev, sizeof prev, "%s", cur);
+            seen++;
+        }
+        snprintf(token, sizeof token, "%s", x.r->next_page_token);
+        int total = x.r->total_size;
+        crm__search_customers_response__free_unpacked(x.r, NULL);
+        if (!token[0]) {
+            CHECK(seen == total);
+            return seen;
+        }
+    }
+}
+
 /* The name order against its definition: (folded last name, or the
  * company's name for a company without one; folded first name; id), while
  * customers come, are renamed and go (labels given again and again). */
@@ -692,36 +727,27 @@ static void test_name_order(void)
         }
     }
     static const char *const qs[] = {"k", "a", "jan", "n", "o"};
-    for (size_t qi = 0; qi < sizeof qs / sizeof *qs; qi++) {
-        for (int desc = 0; desc < 2; desc++) {
-            char token[1024] = "", prev[1200] = "";
-            int seen = 0;
-            for (;;) {
-                struct res x =
-                    s_find(idx, T1, qs[qi], desc ? "lastName desc" : "lastName", 9, token);
-                CHECK(x.err == CM_OK);
-                for (size_t i = 0; i < x.r->n_customers; i++) {
-                    char cur[1200];
-                    s_sort_name(x.r->customers[i], cur, sizeof cur);
-                    if (prev[0] && (desc ? strcmp(prev, cur) <= 0 : strcmp(prev, cur) >= 0)) {
-                        fprintf(stderr, "q=%s desc=%d: \"%s\" then \"%s\"\n", qs[qi], desc, prev,
-                                cur);
-                        abort();
-                    }
-                    snprintf(prev, sizeof prev, "%s", cur);
-                    seen++;
-                }
-                snprintf(token, sizeof token, "%s", x.r->next_page_token);
-                int total = x.r->total_size;
-                crm__search_customers_response__free_unpacked(x.r, NULL);
-                if (!token[0]) {
-                    CHECK(seen == total);
-                    break;
-                }
-            }
-        }
-    }
+    for (size_t qi = 0; qi < sizeof qs / sizeof *qs; qi++)
+        for (int desc = 0; desc < 2; desc++)
+            s_walk(idx, qs[qi], "lastName", desc, 9, s_sort_name);
     search_index_destroy(&idx);
+}
+
+static void s_key_email(const Crm__Customer *c, char *out, size_t size)
+{
+    char *f = search_fold(c->email);
+    snprintf(out, size, "%s%c%s", f, 1, c->id);
+    free(f);
+}
+
+static void s_key_created(const Crm__Customer *c, char *out, size_t size)
+{
+    snprintf(out, size, "%s%c%s", c->created_at, 1, c->id);
+}
+
+static void s_key_updated(const Crm__Customer *c, char *out, size_t size)
+{
+    snprintf(out, size, "%s%c%s", c->updated_at, 1, c->id);
 }
 
 /* The list's other orders against their definitions: e-mail (folded),
@@ -740,41 +766,11 @@ static void test_other_orders(void)
     }
     static const char *const qs[] = {"k", "a", "jan", "600"};
     static const char *const orders[] = {"email", "createdAt", "updatedAt"};
-    for (size_t qi = 0; qi < sizeof qs / sizeof *qs; qi++) {
-        for (size_t oi = 0; oi < 3; oi++) {
-            for (int desc = 0; desc < 2; desc++) {
-                char order[40], token[1024] = "", prev[600] = "";
-                snprintf(order, sizeof order, "%s%s", orders[oi], desc ? " desc" : "");
-                int seen = 0;
-                for (;;) {
-                    struct res x = s_find(idx, T1, qs[qi], order, 7, token);
-                    CHECK(x.err == CM_OK);
-                    for (size_t i = 0; i < x.r->n_customers; i++) {
-                        const Crm__Customer *c = x.r->customers[i];
-                        char cur[600];
-                        char *key = oi == 0 ? search_fold(c->email)
-                                            : cm_strdup(oi == 1 ? c->created_at : c->updated_at);
-                        snprintf(cur, sizeof cur, "%s%c%s", key, 1, c->id);
-                        free(key);
-                        if (prev[0] && (desc ? strcmp(prev, cur) <= 0 : strcmp(prev, cur) >= 0)) {
-                            fprintf(stderr, "q=%s order=%s: \"%s\" then \"%s\"\n", qs[qi], order,
-                                    prev, cur);
-                            abort();
-                        }
-                        snprintf(prev, sizeof prev, "%s", cur);
-                        seen++;
-                    }
-                    snprintf(token, sizeof token, "%s", x.r->next_page_token);
-                    int total = x.r->total_size;
-                    crm__search_customers_response__free_unpacked(x.r, NULL);
-                    if (!token[0]) {
-                        CHECK(seen == total && seen > 0);
-                        break;
-                    }
-                }
-            }
-        }
-    }
+    static const s_sort_key_fn keys[] = {s_key_email, s_key_created, s_key_updated};
+    for (size_t qi = 0; qi < sizeof qs / sizeof *qs; qi++)
+        for (size_t oi = 0; oi < 3; oi++)
+            for (int desc = 0; desc < 2; desc++)
+                CHECK(s_walk(idx, qs[qi], orders[oi], desc, 7, keys[oi]) > 0);
     /* A token of one order is refused by another. */
     struct res x = s_find(idx, T1, "k", "email", 5, NULL);
     CHECK(x.r->next_page_token[0]);
