@@ -614,22 +614,38 @@ static const char *s_dict_prefix(const struct dict *d, const char *prefix,
     return cut;
 }
 
-/* Calls fn for every token of d that starts with prefix. */
-typedef void (*s_range_fn)(void *ud, const struct tok *k);
-static void s_range(const struct dict *d, const char *prefix, s_range_fn fn, void *ud)
+/* The tokens of d starting with prefix (cut as s_dict_prefix cuts it): a
+ * run of the main array and one of the recent array. */
+struct span {
+    const struct tok *tok[2]; // borrowed
+    size_t n[2];
+};
+
+static struct span s_span(const struct dict *d, const char *prefix)
 {
     char cut[EMAIL_TOK_MAX + 1];
     prefix = s_dict_prefix(d, prefix, cut);
     size_t plen = strlen(prefix);
     const struct tok *arrays[2] = {d->main, d->recent};
     size_t counts[2] = {d->n_main, d->n_recent};
+    struct span sp;
     for (int a = 0; a < 2; a++) {
         size_t lo = s_lower(arrays[a], counts[a], prefix);
-        size_t hi = s_prefix_end(arrays[a], counts[a], lo, prefix, plen);
-        for (size_t i = lo; i < hi; i++)
-            if (arrays[a][i].n)
-                fn(ud, &arrays[a][i]);
+        sp.tok[a] = arrays[a] ? arrays[a] + lo : NULL;
+        sp.n[a] = s_prefix_end(arrays[a], counts[a], lo, prefix, plen) - lo;
     }
+    return sp;
+}
+
+/* Calls fn for every token of d that starts with prefix. */
+typedef void (*s_range_fn)(void *ud, const struct tok *k);
+static void s_range(const struct dict *d, const char *prefix, s_range_fn fn, void *ud)
+{
+    struct span sp = s_span(d, prefix);
+    for (int a = 0; a < 2; a++)
+        for (size_t i = 0; i < sp.n[a]; i++)
+            if (sp.tok[a][i].n)
+                fn(ud, &sp.tok[a][i]);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1945,33 +1961,24 @@ static size_t s_tier_count(struct tenant *t, const struct query *q, bool filters
         const struct dict *d = &t->dicts[dicts[i]];
         if (d->email && wl > EMAIL_TOK_MAX)
             continue; /* the range holds candidates, not matches */
-        const struct tok *arrays[2] = {d->main, d->recent};
-        size_t counts[2] = {d->n_main, d->n_recent}, sum = 0;
-        for (int a = 0; a < 2; a++) {
-            size_t lo = s_lower(arrays[a], counts[a], word);
-            size_t hi = s_prefix_end(arrays[a], counts[a], lo, word, wl);
-            for (size_t j = lo; j < hi; j++)
-                sum += arrays[a][j].n;
-        }
+        struct span sp = s_span(d, word);
+        size_t sum = 0;
+        for (int a = 0; a < 2; a++)
+            for (size_t j = 0; j < sp.n[a]; j++)
+                sum += sp.tok[a][j].n;
         if (d->most && sum / d->most > SEARCH_TOTAL_CAP)
             return sum / d->most;
     }
     uint64_t *bits = t->bits;
     for (int i = 0; i < 4 && total <= SEARCH_TOTAL_CAP; i++) {
         const struct dict *d = &t->dicts[dicts[i]];
-        const struct tok *arrays[2] = {d->main, d->recent};
-        size_t counts[2] = {d->n_main, d->n_recent};
         /* E-mail tokens are cut: a longer word is looked up by its cut
          * start, and the candidates not already counted are checked. */
         bool check = d->email && wl > EMAIL_TOK_MAX;
-        char cut[EMAIL_TOK_MAX + 1];
-        const char *prefix = s_dict_prefix(d, word, cut);
-        size_t plen = strlen(prefix);
+        struct span sp = s_span(d, word);
         for (int a = 0; a < 2; a++) {
-            size_t lo = s_lower(arrays[a], counts[a], prefix);
-            size_t hi = s_prefix_end(arrays[a], counts[a], lo, prefix, plen);
-            for (size_t j = lo; total <= SEARCH_TOTAL_CAP && j < hi; j++) {
-                const struct tok *k = &arrays[a][j];
+            for (size_t j = 0; total <= SEARCH_TOTAL_CAP && j < sp.n[a]; j++) {
+                const struct tok *k = &sp.tok[a][j];
                 const uint32_t *p = s_post(k);
                 for (uint32_t m = 0; m < k->n && total <= SEARCH_TOTAL_CAP; m++) {
                     uint32_t doc = p[m];
@@ -2026,21 +2033,13 @@ static bool s_search_tiers(struct tenant *t, const struct query *q, struct heap 
             }
             continue;
         }
-        const struct dict *d = &t->dicts[range_dicts[tier - 2]];
-        const struct tok *arrays[2] = {d->main, d->recent};
-        size_t counts[2] = {d->n_main, d->n_recent};
         /* A word longer than the cut e-mail tokens: its cut start's range
          * holds the candidates (s_tier_scan checks each). */
-        char cut[EMAIL_TOK_MAX + 1];
-        const char *prefix = s_dict_prefix(d, w, cut);
-        size_t plen = strlen(prefix);
-        for (int a = 0; a < 2; a++) {
-            size_t lo = s_lower(arrays[a], counts[a], prefix);
-            size_t hi = s_prefix_end(arrays[a], counts[a], lo, prefix, plen);
-            for (size_t j = lo; j < hi; j++)
-                if (arrays[a][j].n)
-                    s_tier_scan(t, q, filters, h, tier, from, &arrays[a][j]);
-        }
+        struct span sp = s_span(&t->dicts[range_dicts[tier - 2]], w);
+        for (int a = 0; a < 2; a++)
+            for (size_t j = 0; j < sp.n[a]; j++)
+                if (sp.tok[a][j].n)
+                    s_tier_scan(t, q, filters, h, tier, from, &sp.tok[a][j]);
     }
     *total = s_tier_count(t, q, filters);
     return true;
