@@ -142,6 +142,18 @@ stack_init() {
     else
         chmod 0700 "$STACK_RUN_DIR" || return 1
     fi
+    # The processes of this machine reach the broker over a Unix socket in the
+    # run directory: every request crosses the bus twice each way, and a Unix
+    # socket costs the kernel less than loopback TCP (docs/operations.md has
+    # the figures). The broker keeps listening on the TCP address too, for
+    # tools and for copies of services on other machines. A broker address
+    # set by hand (CRM_BROKER_BUS_ENDPOINT) or a bus that is not TCP is left
+    # as given, and CRM_BUS_IPC=0 turns this off.
+    if [[ ${CRM_BUS_IPC:-1} == 1 && -z ${CRM_BROKER_BUS_ENDPOINT:-} &&
+        $CRM_BUS_ENDPOINT == tcp://* ]]; then
+        export CRM_BROKER_BUS_ENDPOINT="$CRM_BUS_ENDPOINT,ipc://$STACK_RUN_DIR/bus"
+        export CRM_BUS_ENDPOINT="ipc://$STACK_RUN_DIR/bus"
+    fi
 
     # What a browser or curl uses: a wildcard listen address means loopback.
     local host=${CRM_HTTP_ADDR%:*} port=${CRM_HTTP_ADDR##*:}

@@ -937,11 +937,27 @@ static void *s_bind(void *zctx, int type, const char *endpoint, const char *what
         zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
         zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &tmo, sizeof tmo);
     }
-    if (zmq_bind(s, endpoint) != 0) {
-        cm_log_error("could not bind the %s socket to %s: %s", what, endpoint, zmq_strerror(errno));
-        zmq_close(s);
-        return NULL;
-    }
+    /* A list binds every address of it: say TCP for other hosts and an ipc://
+     * socket for the processes on this one. */
+    const char *at = endpoint;
+    do {
+        size_t n = strcspn(at, ",");
+        char one[512];
+        if (n == 0 || n >= sizeof one) {
+            cm_log_error("the %s endpoint list \"%s\" has an empty or overlong address", what,
+                         endpoint);
+            zmq_close(s);
+            return NULL;
+        }
+        memcpy(one, at, n);
+        one[n] = '\0';
+        if (zmq_bind(s, one) != 0) {
+            cm_log_error("could not bind the %s socket to %s: %s", what, one, zmq_strerror(errno));
+            zmq_close(s);
+            return NULL;
+        }
+        at += n;
+    } while (*at++ == ',');
     return s;
 }
 

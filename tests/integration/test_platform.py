@@ -106,6 +106,21 @@ def test_two_copies_both_serve():
     assert len([c for c in counts.values() if c > 0]) >= 2, counts
 
 
+def test_the_broker_listens_on_the_unix_socket_and_on_tcp():
+    # The stack's own processes use the Unix socket in the run directory; the
+    # TCP address stays open for tools and for copies on other machines.
+    local = crm.ENV["CRM_BUS_ENDPOINT"]
+    binds = crm.ENV["CRM_BROKER_BUS_ENDPOINT"].split(",")
+    assert local.startswith("ipc://") and local in binds, (local, binds)
+    tcp = [b for b in binds if b.startswith("tcp://")]
+    assert len(tcp) == 1, binds
+    c = _new()
+    for endpoint in (local, tcp[0]):
+        out = crm.crmctl(["call", "customers", "GetCustomer", json.dumps({"id": c["id"]}),
+                          "--tenant", crm.TENANT], env={"CRM_BUS_ENDPOINT": endpoint})
+        assert json.loads(out)["body"]["lastName"] == c["lastName"], (endpoint, out)
+
+
 def test_subscriber_restarted_gets_every_event_in_order():
     out = os.path.join(crm.DATA_DIR, unique("events") + ".jsonl")
     c = _new()

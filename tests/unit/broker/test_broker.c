@@ -17,7 +17,7 @@
 #include <zmq.h>
 
 static void *s_ctx;
-static char s_dir[64], s_bus[128], s_ev_in[128], s_ev_out[128];
+static char s_dir[64], s_bus[128], s_bus2[128], s_binds[260], s_ev_in[128], s_ev_out[128];
 
 static void s_sleep_ms(int ms)
 {
@@ -45,7 +45,17 @@ static void s_broker_start(void)
      * broker on the same ipc path: libzmq would take the path over.) */
     struct broker_cfg bad = {s_bus, "nonsense://x", s_ev_out};
     CHECK(broker_new(s_ctx, &bad) == NULL);
-    struct broker_cfg cfg = {s_bus, s_ev_in, s_ev_out};
+    /* A list with an empty member is refused whole. */
+    char listed[300];
+    snprintf(listed, sizeof listed, "%s,", s_bus2);
+    bad = (struct broker_cfg){listed, s_ev_in, s_ev_out};
+    CHECK(broker_new(s_ctx, &bad) == NULL);
+    snprintf(listed, sizeof listed, "%s,,%s", s_bus2, s_bus);
+    bad = (struct broker_cfg){listed, s_ev_in, s_ev_out};
+    CHECK(broker_new(s_ctx, &bad) == NULL);
+    /* The bus listens on two addresses (as `make run`'s broker does: TCP and
+     * a Unix socket). */
+    struct broker_cfg cfg = {s_binds, s_ev_in, s_ev_out};
     s_broker = broker_new(s_ctx, &cfg);
     CHECK(s_broker);
     CHECK(pthread_create(&s_broker_thread, NULL, s_broker_main, NULL) == 0);
@@ -265,6 +275,24 @@ static void test_mmi(void)
     s_worker_stop(&w);
     cm_mdp_client_destroy(&c);
     printf("test_mmi: OK\n");
+}
+
+/* A client on the second address of the broker's list reaches a worker on
+ * the first. */
+static void test_second_address(void)
+{
+    struct worker_cfg w = {.service = "second", .tag = "s"};
+    s_worker_start(&w);
+    cm_mdp_client_t *c = cm_mdp_client_new(s_ctx, s_bus2);
+    CHECK(c);
+    s_wait_service(c, "second");
+    s_send_request(c, "second", "second-1", 0, "hello");
+    struct reply r;
+    CHECK(s_reply(c, 2000, &r) && !strcmp(r.request_id, "second-1") && !strcmp(r.body, "s:hello"));
+    CHECK(r.status == CRM__STATUS__STATUS_OK);
+    s_worker_stop(&w);
+    cm_mdp_client_destroy(&c);
+    printf("test_second_address: OK\n");
 }
 
 static void test_invalid_header(void)
@@ -828,12 +856,15 @@ int main(void)
     snprintf(s_dir, sizeof s_dir, "/tmp/cmbroker-XXXXXX");
     CHECK(mkdtemp(s_dir));
     snprintf(s_bus, sizeof s_bus, "ipc://%s/bus", s_dir);
+    snprintf(s_bus2, sizeof s_bus2, "ipc://%s/bus2", s_dir);
+    snprintf(s_binds, sizeof s_binds, "%s,%s", s_bus, s_bus2);
     snprintf(s_ev_in, sizeof s_ev_in, "ipc://%s/ev-in", s_dir);
     snprintf(s_ev_out, sizeof s_ev_out, "ipc://%s/ev-out", s_dir);
     s_ctx = zmq_ctx_new();
     s_broker_start();
 
     test_mmi();
+    test_second_address();
     test_invalid_header();
     test_unknown_service();
     test_echo_balanced();
@@ -847,8 +878,8 @@ int main(void)
     s_broker_stop_join();
     zmq_ctx_term(s_ctx);
     char path[128];
-    const char *names[] = {"bus", "ev-in", "ev-out"};
-    for (int i = 0; i < 3; i++) {
+    const char *names[] = {"bus", "bus2", "ev-in", "ev-out"};
+    for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", s_dir, names[i]);
         unlink(path);
     }
