@@ -436,15 +436,28 @@ struct s_tb {
     size_t len, cap;
 };
 
-static inline void s_out(struct s_tb *b, const char *s, size_t n)
+/* Room for n more bytes and the final NUL. */
+static inline void s_reserve(struct s_tb *b, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         while (b->len + n + 1 > b->cap)
             b->cap = b->cap ? 2 * b->cap : 16384;
         b->p = cm_realloc(b->p, b->cap);
     }
+}
+
+static inline void s_out(struct s_tb *b, const char *s, size_t n)
+{
+    s_reserve(b, n);
     memcpy(b->p + b->len, s, n);
     b->len += n;
+}
+
+/* One byte: no call for the punctuation between values. */
+static inline void s_out1(struct s_tb *b, char c)
+{
+    s_reserve(b, 1);
+    b->p[b->len++] = c;
 }
 
 static void s_out_str(struct s_tb *b, const char *s)
@@ -454,23 +467,41 @@ static void s_out_str(struct s_tb *b, const char *s)
 
 /* A JSON string, escaped as jansson escapes (", \, the short escapes, other
  * controls as \u00XX); invalid UTF-8 becomes U+FFFD per bad byte. */
+/* Bytes written as they are in any string: printable ASCII but " and \\. */
+static bool s_ascii_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* How many bytes from the start of s (up to len) are s_ascii_plain. */
+static size_t s_plain_run(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && s_ascii_plain((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
 static void s_text_string(struct s_tb *b, const char *s, size_t len)
 {
     /* Most strings need nothing done: printable ASCII, or valid UTF-8
      * without a quote, backslash or control character. */
-    bool ascii = true, plain = true;
-    for (size_t i = 0; i < len && plain; i++) {
+    size_t lead = s_plain_run(s, len);
+    bool plain = true;
+    for (size_t i = lead; i < len && plain; i++) {
         unsigned char c = (unsigned char)s[i];
-        ascii = ascii && c < 0x80;
         plain = c >= 0x20 && c != '"' && c != '\\';
     }
-    if (plain && (ascii || cm_utf8_valid(s, len, NULL))) {
-        s_out(b, "\"", 1);
-        s_out(b, s, len);
-        s_out(b, "\"", 1);
+    if (plain && (lead == len || cm_utf8_valid(s + lead, len - lead, NULL))) {
+        s_reserve(b, len + 2);
+        char *o = b->p + b->len;
+        o[0] = '"';
+        memcpy(o + 1, s, len);
+        o[len + 1] = '"';
+        b->len += len + 2;
         return;
     }
-    s_out(b, "\"", 1);
+    s_out1(b, '"');
     size_t pos = 0;
     while (pos < len) {
         size_t bad;
@@ -517,7 +548,7 @@ static void s_text_string(struct s_tb *b, const char *s, size_t len)
             pos++;
         }
     }
-    s_out(b, "\"", 1);
+    s_out1(b, '"');
 }
 
 /* A real as jansson writes one: %.17g, with ".0" when it would read as an
@@ -561,12 +592,13 @@ static void s_text_message(struct s_tb *b, const ProtobufCMessage *msg, unsigned
 /* A field's key as written ("camelName":), kept per field descriptor in a
  * small table per thread: descriptors are static, so a pointer names one. */
 #define KEY_CACHE 256
+#define KEY_TEXT 64
 static const char *s_key_text(const ProtobufCFieldDescriptor *f, size_t *len)
 {
     static _Thread_local struct {
         const ProtobufCFieldDescriptor *f;
         uint8_t len;
-        char text[64];
+        char text[KEY_TEXT];
     } cache[KEY_CACHE];
     size_t h = ((uintptr_t)f >> 4) % KEY_CACHE;
     if (cache[h].f != f) {
@@ -591,6 +623,41 @@ static const char *s_key_text(const ProtobufCFieldDescriptor *f, size_t *len)
     }
     *len = cache[h].len;
     return cache[h].text;
+}
+
+/* An enum value as written: its JSON name, or the number when it has none.
+ * The text is kept per descriptor and value in a small table per thread. */
+#define ENUM_CACHE 64
+static void s_text_enum(struct s_tb *b, const ProtobufCEnumDescriptor *desc, int v)
+{
+    static _Thread_local struct {
+        const ProtobufCEnumDescriptor *desc;
+        int value;
+        uint8_t len;
+        char text[KEY_TEXT];
+    } cache[ENUM_CACHE];
+    size_t h = (((uintptr_t)desc >> 4) ^ (unsigned)v * 2654435761u) % ENUM_CACHE;
+    if (cache[h].desc != desc || cache[h].value != v) {
+        char name[NAME_MAX_LEN + 4];
+        struct s_tb tmp = {0};
+        if (cm_pbjson_enum_name(desc, v, name, sizeof name)) {
+            s_text_string(&tmp, name, strlen(name));
+        } else {
+            snprintf(name, sizeof name, "%d", v);
+            s_out_str(&tmp, name);
+        }
+        if (tmp.len >= KEY_TEXT) { /* not kept: a name this long is made up */
+            s_out(b, tmp.p, tmp.len);
+            free(tmp.p);
+            return;
+        }
+        memcpy(cache[h].text, tmp.p, tmp.len);
+        cache[h].len = (uint8_t)tmp.len;
+        cache[h].value = v;
+        cache[h].desc = desc;
+        free(tmp.p);
+    }
+    s_out(b, cache[h].text, cache[h].len);
 }
 
 static void s_text_value(struct s_tb *b, const ProtobufCFieldDescriptor *f, const void *p,
@@ -642,16 +709,9 @@ static void s_text_value(struct s_tb *b, const ProtobufCFieldDescriptor *f, cons
     case PROTOBUF_C_TYPE_BOOL:
         s_out_str(b, *(const protobuf_c_boolean *)p ? "true" : "false");
         return;
-    case PROTOBUF_C_TYPE_ENUM: {
-        int v = *(const int *)p;
-        if (cm_pbjson_enum_name(f->descriptor, v, buf, sizeof buf)) {
-            s_text_string(b, buf, strlen(buf));
-        } else {
-            snprintf(buf, sizeof buf, "%d", v);
-            s_out_str(b, buf);
-        }
+    case PROTOBUF_C_TYPE_ENUM:
+        s_text_enum(b, f->descriptor, *(const int *)p);
         return;
-    }
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(const char *const *)p;
         s_text_string(b, s ? s : "", s ? strlen(s) : 0);
@@ -666,9 +726,9 @@ static void s_text_value(struct s_tb *b, const ProtobufCFieldDescriptor *f, cons
         size_t cap = sodium_base64_ENCODED_LEN(bd->len, sodium_base64_VARIANT_ORIGINAL);
         char *b64 = cm_malloc(cap);
         sodium_bin2base64(b64, cap, bd->data, bd->len, sodium_base64_VARIANT_ORIGINAL);
-        s_out(b, "\"", 1);
+        s_out1(b, '"');
         s_out_str(b, b64);
-        s_out(b, "\"", 1);
+        s_out1(b, '"');
         free(b64);
         return;
     }
@@ -694,13 +754,13 @@ static void s_text_field(struct s_tb *b, const ProtobufCMessage *msg,
     if (f->label == PROTOBUF_C_LABEL_REPEATED) {
         size_t n = *s_count(msg, f), size = s_type_size(f->type);
         const char *elems = *(char *const *)s_at(msg, f->offset);
-        s_out(b, "[", 1);
+        s_out1(b, '[');
         for (size_t i = 0; i < n; i++) {
             if (i)
-                s_out(b, ",", 1);
+                s_out1(b, ',');
             s_text_value(b, f, elems + i * size, flags);
         }
-        s_out(b, "]", 1);
+        s_out1(b, ']');
         return;
     }
     if (s_has_flag(f) && !s_present(msg, f)) {
@@ -715,7 +775,7 @@ static void s_text_message(struct s_tb *b, const ProtobufCMessage *msg, unsigned
 {
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
     bool first = true;
-    s_out(b, "{", 1);
+    s_out1(b, '{');
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
         if (!s_selected(msg, f))
@@ -726,13 +786,20 @@ static void s_text_message(struct s_tb *b, const ProtobufCMessage *msg, unsigned
             continue;
         size_t kl;
         const char *key = s_key_text(f, &kl);
+        /* A kept key is a whole KEY_TEXT array: copied at a fixed size (no
+         * call), the length then says how much of it counts. */
+        s_reserve(b, kl + KEY_TEXT + 1);
         if (!first)
-            s_out(b, ",", 1);
+            b->p[b->len++] = ',';
         first = false;
-        s_out(b, key, kl);
+        if (kl <= KEY_TEXT)
+            memcpy(b->p + b->len, key, KEY_TEXT);
+        else
+            memcpy(b->p + b->len, key, kl);
+        b->len += kl;
         s_text_field(b, msg, f, flags);
     }
-    s_out(b, "}", 1);
+    s_out1(b, '}');
 }
 
 char *cm_pbjson_encode_text(const ProtobufCMessage *msg, unsigned flags, const char *omit,

@@ -1,5 +1,6 @@
 /* HTTP request -> protobuf request, bus reply -> HTTP response, generically. */
 #include "gateway_call.h"
+#include "cm_arena.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
 
@@ -503,7 +504,15 @@ void gateway_call_reply(const struct gateway_route *route, const uint8_t *header
                         const uint8_t *body, size_t body_len, const char *if_none_match,
                         struct gateway_response *resp)
 {
-    Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, header_len, header);
+    /* The reply lives only for this function: unpacked into the thread's
+     * arena, given back whole at the end. */
+    static _Thread_local cm_arena_t arena;
+    static _Thread_local bool arena_ready;
+    if (!arena_ready) {
+        cm_arena_init(&arena);
+        arena_ready = true;
+    }
+    Crm__ReplyHeader *rh = crm__reply_header__unpack(cm_arena_pb(&arena), header_len, header);
     ProtobufCMessage *msg = NULL;
     if (!rh) {
         gateway_response_error(resp, CRM__STATUS__STATUS_INTERNAL,
@@ -514,7 +523,7 @@ void gateway_call_reply(const struct gateway_route *route, const uint8_t *header
         gateway_response_error(resp, rh->status, rh->message, rh->details, rh->n_details);
         goto out;
     }
-    msg = protobuf_c_message_unpack(route->response, NULL, body_len, body);
+    msg = protobuf_c_message_unpack(route->response, cm_arena_pb(&arena), body_len, body);
     if (!msg) {
         gateway_response_error(resp, CRM__STATUS__STATUS_INTERNAL,
                                "malformed reply from the service", NULL, 0);
@@ -547,8 +556,5 @@ void gateway_call_reply(const struct gateway_route *route, const uint8_t *header
         free(loc);
     }
 out:
-    if (msg)
-        protobuf_c_message_free_unpacked(msg, NULL);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
+    cm_arena_reset(&arena);
 }

@@ -1,4 +1,5 @@
-/* Unit tests for the small libshared modules: cm_util, cm_buf, cm_cfg, cm_err. */
+/* Unit tests for the small libshared modules: cm_util, cm_buf, cm_cfg, cm_err, cm_arena. */
+#include "cm_arena.h"
 #include "cm_buf.h"
 #include "cm_cfg.h"
 #include "cm_err.h"
@@ -6,7 +7,10 @@
 #include "envelope.pb-c.h"
 #include "unit.h"
 
+#include <stdalign.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 static void test_utf8_valid(void)
 {
@@ -192,6 +196,44 @@ static void test_envelope_round_trip(void)
     CHECK(crm__request_header__unpack(NULL, sizeof junk, junk) == NULL);
 }
 
+static void test_arena(void)
+{
+    cm_arena_t a;
+    cm_arena_init(&a);
+    /* Aligned for anything, apart, and past one block. */
+    char *p[100];
+    for (int i = 0; i < 100; i++) {
+        p[i] = cm_arena_alloc(&a, (size_t)(i * 997 % 5000) + 1);
+        CHECK((uintptr_t)p[i] % alignof(max_align_t) == 0);
+        memset(p[i], i, (size_t)(i * 997 % 5000) + 1);
+    }
+    for (int i = 0; i < 100; i++)
+        for (size_t j = 0; j < (size_t)(i * 997 % 5000) + 1; j++)
+            CHECK(p[i][j] == (char)i);
+    /* A protobuf message unpacked into it, used, and given back whole. */
+    Crm__Principal pr = CRM__PRINCIPAL__INIT;
+    pr.id = "key_1";
+    pr.name = "Zoë Ødegård";
+    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+    h.request_id = "r-1";
+    h.principal = &pr;
+    uint8_t buf[256];
+    size_t n = crm__request_header__pack(&h, buf);
+    for (int round = 0; round < 3; round++) {
+        cm_arena_reset(&a);
+        Crm__RequestHeader *u = crm__request_header__unpack(cm_arena_pb(&a), n, buf);
+        CHECK(u && u->principal);
+        CHECK_STR(u->principal->name, "Zoë Ødegård");
+        CHECK_STR(u->request_id, "r-1");
+        /* Freeing through the allocator is harmless: the arena owns it. */
+        crm__request_header__free_unpacked(u, cm_arena_pb(&a));
+    }
+    uint8_t junk[] = {0x0a, 0x7f, 0x01};
+    CHECK(crm__request_header__unpack(cm_arena_pb(&a), sizeof junk, junk) == NULL);
+    cm_arena_release(&a);
+    cm_arena_release(&a);
+}
+
 int main(void)
 {
     RUN(test_utf8_valid);
@@ -204,5 +246,6 @@ int main(void)
     RUN(test_cfg_check_hook);
     RUN(test_err_status);
     RUN(test_envelope_round_trip);
+    RUN(test_arena);
     return 0;
 }

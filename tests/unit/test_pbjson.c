@@ -1172,10 +1172,21 @@ static void test_encode_text(void)
         s_same_text(&m.base, 0, NULL, __LINE__);
         s_same_text(&m.base, CM_PBJSON_OMIT_DEFAULTS, NULL, __LINE__);
     }
+    /* A plain ASCII start, then what ends the fast path. */
+    static const char *const tails[] = {"abc\"def", "abcdefgh\x01", "Kowalski-Æsir", "name\xC3",
+                                        "0123456789abcdef\\"};
+    for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+        m.f_string = (char *)tails[i];
+        s_same_text(&m.base, 0, NULL, __LINE__);
+    }
     m.f_string = (char *)"";
-    /* An enum number without a name. */
-    m.f_enum = (Crmtest__Color)77;
-    s_same_text(&m.base, 0, NULL, __LINE__);
+    /* Enum values, named and not, twice over (the second time from the
+     * encoder's table of texts). */
+    static const int colors[] = {0, 1, 2, 3, 77, -3, 1, 77, 3, 0, 2, -3};
+    for (size_t i = 0; i < sizeof colors / sizeof *colors; i++) {
+        m.f_enum = (Crmtest__Color)colors[i];
+        s_same_text(&m.base, 0, NULL, __LINE__);
+    }
     /* A customer as the list returns it. */
     Crm__Customer c;
     crm__customer__init(&c);
