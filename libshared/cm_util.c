@@ -2,6 +2,8 @@
 #include "cm_util.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,16 +104,57 @@ static void s_sodium_init(void)
     }
 }
 
+/* Random bytes for ids, drawn from libsodium a pool at a time (one system
+ * call per 16 ids instead of one each). A forked child starts a new pool, so
+ * it never repeats its parent's ids. */
+#define POOL_BYTES 256
+static atomic_uint s_fork_gen;
+static pthread_once_t s_pool_once = PTHREAD_ONCE_INIT;
+
+static void s_after_fork(void)
+{
+    atomic_fetch_add(&s_fork_gen, 1);
+}
+
+static void s_pool_setup(void)
+{
+    s_sodium_init();
+    pthread_atfork(NULL, NULL, s_after_fork);
+}
+
+static void s_pool_take(unsigned char *out, size_t n)
+{
+    static _Thread_local unsigned char pool[POOL_BYTES];
+    static _Thread_local size_t left;
+    static _Thread_local unsigned gen;
+    pthread_once(&s_pool_once, s_pool_setup);
+    unsigned now = atomic_load(&s_fork_gen);
+    if (left < n || gen != now) {
+        randombytes_buf(pool, sizeof pool);
+        left = sizeof pool;
+        gen = now;
+    }
+    unsigned char *from = pool + sizeof pool - left;
+    memcpy(out, from, n);
+    sodium_memzero(from, n); // handed out once
+    left -= n;
+}
+
 void cm_uuid(char *buf)
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
-    s_sodium_init();
-    randombytes_buf(b, sizeof b);
+    s_pool_take(b, sizeof b);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    char *o = buf;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
 }
 
 void cm_random_hex(char *buf, size_t n)

@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void test_utf8_valid(void)
 {
@@ -45,6 +49,47 @@ static void test_time_and_ids(void)
     cm_random_hex(hex, 8);
     CHECK(strlen(hex) == 16);
     CHECK(cm_mono_ms() > 0 && cm_now_ms() > 1700000000000LL);
+}
+
+static int s_str_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Ids come from a pool of random bytes: every one is a well-formed version 4
+ * UUID, none repeats, and a forked child does not repeat its parent's. */
+static void test_uuid_pool(void)
+{
+    enum { N = 2000 };
+    static char ids[N][37];
+    for (int i = 0; i < N; i++) {
+        cm_uuid(ids[i]);
+        const char *u = ids[i];
+        CHECK(strlen(u) == 36 && u[8] == '-' && u[13] == '-' && u[18] == '-' && u[23] == '-');
+        CHECK(u[14] == '4' && strchr("89ab", u[19]));
+        CHECK(strspn(u, "0123456789abcdef-") == 36);
+    }
+    qsort(ids, N, sizeof ids[0], s_str_cmp);
+    for (int i = 1; i < N; i++)
+        CHECK(strcmp(ids[i - 1], ids[i]) != 0);
+    char mine[37], theirs[37] = {0};
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char child[37];
+        cm_uuid(child);
+        ssize_t w = write(fds[1], child, 37);
+        _exit(w == 37 ? 0 : 1);
+    }
+    cm_uuid(mine);
+    CHECK(read(fds[0], theirs, 37) == 37);
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(fds[0]);
+    close(fds[1]);
+    CHECK(strcmp(mine, theirs) != 0);
 }
 
 static void test_parse_long(void)
@@ -239,6 +284,7 @@ int main(void)
     RUN(test_utf8_valid);
     RUN(test_utf8_length);
     RUN(test_time_and_ids);
+    RUN(test_uuid_pool);
     RUN(test_parse_long);
     RUN(test_buf_cap);
     RUN(test_cfg_defaults_and_env);
