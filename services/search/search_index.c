@@ -85,6 +85,19 @@ struct doc {
     uint8_t status; // crm.AccountStatus
 };
 
+/* How many live docs have a word in the last name, first name, company or
+ * e-mail dictionaries that starts with a given prefix of up to PREFIX_CHARS
+ * characters (PREFIX_BYTES bytes): the exact total of a short one-word
+ * query without filters, read instead of counted over every posting of its
+ * ranges. Open addressing; entries stay when their count falls to 0. */
+#define PREFIX_CHARS 3
+#define PREFIX_BYTES 6 /* a prefix over this is counted (e-mail tokens are cut here too) */
+struct pcount {
+    char s[PREFIX_BYTES];
+    uint8_t len; // 0: an empty slot
+    uint32_t n;
+};
+
 struct chunk {
     struct chunk *next; // owned
     size_t used, size;
@@ -106,6 +119,9 @@ struct tenant {
     uint32_t *by_name; // owned: the live docs in name order (not kept while bulk)
     uint32_t n_by_name, cap_by_name;
     struct dict dicts[D_N];
+    struct pcount *pcounts; // owned: short prefix counts (struct pcount)
+    uint32_t n_pcounts, cap_pcounts;
+    bool pcounts_off;    // a doc had too many prefixes to count: the table is not used
     struct chunk *arena; // owned: token strings
     bool bulk;           // being loaded in bulk (search_index_bulk)
     size_t live;
@@ -154,6 +170,7 @@ static void s_tenant_free(struct tenant *t)
     free(t->bits);
     free(t->bits2);
     free(t->by_name);
+    free(t->pcounts);
     for (int d = 0; d < D_N; d++)
         s_dict_free(&t->dicts[d]);
     while (t->arena) {
@@ -750,6 +767,125 @@ static void s_on_remove(void *ud, int dict, const char *s, size_t len)
         s_post_remove(c->t, &c->t->dicts[dict], k, c->doc);
 }
 
+/* ---- short prefix counts ---- */
+
+static uint32_t s_prefix_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* The slot of a prefix (len 1..PREFIX_BYTES): its entry, or the empty slot
+ * where it would go. The table must have room. */
+static struct pcount *s_pcount_slot(const struct tenant *t, const char *s, size_t len)
+{
+    uint32_t mask = t->cap_pcounts - 1;
+    for (uint32_t i = s_prefix_hash(s, len) & mask;; i = (i + 1) & mask) {
+        struct pcount *e = &t->pcounts[i];
+        if (!e->len || (e->len == len && !memcmp(e->s, s, len)))
+            return e;
+    }
+}
+
+static void s_pcount_add(struct tenant *t, const char *s, size_t len, int delta)
+{
+    if ((t->n_pcounts + 1) * 2 > t->cap_pcounts) {
+        struct pcount *old = t->pcounts;
+        uint32_t old_cap = t->cap_pcounts;
+        t->cap_pcounts = old_cap ? old_cap * 2 : 1024;
+        t->pcounts = cm_calloc(t->cap_pcounts, sizeof *t->pcounts);
+        for (uint32_t i = 0; i < old_cap; i++)
+            if (old[i].len)
+                *s_pcount_slot(t, old[i].s, old[i].len) = old[i];
+        free(old);
+    }
+    struct pcount *e = s_pcount_slot(t, s, len);
+    if (!e->len) {
+        memcpy(e->s, s, len);
+        e->len = (uint8_t)len;
+        t->n_pcounts++;
+    }
+    if (delta < 0) {
+        assert(e->n > 0);
+        e->n--;
+    } else {
+        e->n++;
+    }
+}
+
+/* The count of docs with a word starting with prefix w (strlen wl), when
+ * the table holds it: 1..PREFIX_CHARS characters in at most PREFIX_BYTES
+ * bytes. Returns false otherwise. */
+static bool s_pcount_get(const struct tenant *t, const char *w, size_t wl, size_t *n)
+{
+    size_t chars = 0;
+    for (size_t i = 0; i < wl; i++)
+        chars += ((unsigned char)w[i] & 0xC0) != 0x80;
+    if (!wl || wl > PREFIX_BYTES || chars > PREFIX_CHARS)
+        return false;
+    *n = 0;
+    if (!t->cap_pcounts)
+        return true;
+    const struct pcount *e = s_pcount_slot(t, w, wl);
+    *n = e->len ? e->n : 0;
+    return true;
+}
+
+/* A doc's distinct short prefixes, gathered from its tokens. */
+#define DOC_PREFIXES 96
+struct s_prefixes {
+    uint8_t n;
+    bool full; // there were more than DOC_PREFIXES
+    uint8_t len[DOC_PREFIXES];
+    char s[DOC_PREFIXES][PREFIX_BYTES];
+};
+
+static void s_prefix_one(struct s_prefixes *p, const char *s, size_t len)
+{
+    for (unsigned i = 0; i < p->n; i++)
+        if (p->len[i] == len && !memcmp(p->s[i], s, len))
+            return;
+    if (p->n == DOC_PREFIXES) {
+        /* Only a made-up doc has this many: its first DOC_PREFIXES are
+         * counted (the same ones when it goes), and the tenant's table is
+         * no longer trusted (s_tier_count counts again). */
+        p->full = true;
+        return;
+    }
+    memcpy(p->s[p->n], s, len);
+    p->len[p->n++] = (uint8_t)len;
+}
+
+static void s_on_prefixes(void *ud, int dict, const char *s, size_t len)
+{
+    if (dict != D_LAST && dict != D_FIRST && dict != D_COMPANY && dict != D_EMAIL)
+        return;
+    size_t end = 0;
+    for (int c = 0; c < PREFIX_CHARS && end < len; c++) {
+        end++;
+        while (end < len && ((unsigned char)s[end] & 0xC0) == 0x80)
+            end++;
+        if (end > PREFIX_BYTES)
+            break;
+        s_prefix_one(ud, s, end);
+    }
+}
+
+/* Adds (delta 1) or takes away (-1) a live doc's prefixes. */
+static void s_prefix_update(struct tenant *t, const struct doc *d, int delta)
+{
+    struct s_prefixes p;
+    p.n = 0;
+    p.full = false;
+    s_doc_tokens(d, s_on_prefixes, &p);
+    for (unsigned i = 0; i < p.n; i++)
+        s_pcount_add(t, p.s[i], p.len[i], delta);
+    if (p.full)
+        t->pcounts_off = true;
+}
+
 /* Drops a live doc's data and postings. */
 static void s_order_remove(struct tenant *t, uint32_t doc);
 
@@ -762,6 +898,7 @@ static void s_unindex(struct tenant *t, uint32_t doc, bool keep_order)
         return;
     struct s_tok_ctx c = {t, doc, {0}};
     s_doc_tokens(d, s_on_remove, &c); /* by the label it was added with */
+    s_prefix_update(t, d, -1);
     if (!keep_order) {
         if (!t->bulk)
             s_order_remove(t, doc);
@@ -1079,6 +1216,7 @@ int search_index_put(search_index_t *self, const char *tenant, const Crm__Custom
     t->data_bytes += plen + T_N * TIME_KEY + f[F_N - 1] + 64;
     struct s_tok_ctx ctx = {t, doc, {0}};
     s_doc_tokens(d, s_on_add, &ctx);
+    s_prefix_update(t, d, 1);
     for (int k = 0; k < D_N; k++)
         if (ctx.n[k] > t->dicts[k].most)
             t->dicts[k].most = ctx.n[k];
@@ -1131,7 +1269,8 @@ size_t search_index_stats(search_index_t *self, search_index_stats_fn fn, void *
             t->data_bytes +
             (size_t)t->cap_docs * (sizeof *t->docs + sizeof *t->stamp + sizeof *t->label) +
             2 * ((size_t)t->cap_docs / 64 + 1) * sizeof *t->bits +
-            (size_t)t->cap_by_name * sizeof *t->by_name + (size_t)t->n_slots * 4;
+            (size_t)t->cap_by_name * sizeof *t->by_name + (size_t)t->n_slots * 4 +
+            (size_t)t->cap_pcounts * sizeof *t->pcounts;
         for (int k = 0; k < D_N; k++) {
             const struct dict *d = &t->dicts[k];
             bytes += (d->n_main + RECENT_MAX) * sizeof(struct tok);
@@ -1954,6 +2093,8 @@ static size_t s_tier_count(struct tenant *t, const struct query *q, bool filters
     static const int dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
     const char *word = q->words[0].first_part;
     size_t wl = strlen(word), total = 0;
+    if (!filters && !t->pcounts_off && s_pcount_get(t, word, wl, &total))
+        return total;
     /* Without filters, a range whose postings exceed the cap that many
      * times over (as no doc gives a dictionary more than `most` tokens)
      * holds more than the cap distinct docs: nothing to count. */

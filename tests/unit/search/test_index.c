@@ -650,6 +650,57 @@ static void test_fast_paths_agree(void)
     s_skew = false;
 }
 
+/* The total of a short word is read from a table of prefix counts: it
+ * agrees with counting while customers come, change and go, across scripts
+ * (a 3-letter Cyrillic prefix is 6 bytes, the longest the table keeps), and
+ * a customer with more distinct prefixes than one is allowed turns the table
+ * off for its tenant instead of making it wrong. */
+static void test_prefix_counts(void)
+{
+    search_index_t *fast = search_index_new(), *general = search_index_new();
+    search_index_set_fast(general, false);
+    static const char *const names[][2] = {
+        {"Иван", "Иванов"},  {"Ивана", "Петрова"}, {"Anna", "Abbott"},
+        {"Ann", "Kowalski"}, {"Jan", "Kowal"},     {"Łukasz", "Łoś"},
+        {"Lukas", "Lustig"}, {"Zoë", "Ødegård"},   {"Anna Maria", "van der Berg"}};
+    static const char *const qs[] = {"и",  "ив",  "ива", "иван", "a",   "an",  "ann", "ab",
+                                     "k",  "ko",  "kow", "l",    "lu",  "luk", "ø",   "o",
+                                     "od", "ber", "van", "zo",   "zzz", "by",  "bzz"};
+    int id = 1;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++, id++) {
+        for (int k = 0; k < 2; k++)
+            s_put(k ? general : fast, T1, s_cust(id, names[i][0], names[i][1]));
+        for (size_t j = 0; j < sizeof qs / sizeof *qs; j++)
+            s_same_pages(fast, general, qs[j], "", 3, "", "", NULL, 0);
+    }
+    /* Renamed, then gone. */
+    for (int k = 0; k < 2; k++) {
+        Crm__Customer *c = s_cust(3, "Bea", "Nowak");
+        cm_pb_set_str(&c->etag, "2");
+        s_put(k ? general : fast, T1, c);
+        search_index_delete(k ? general : fast, T1, "00000000-0000-4000-8000-000000000001");
+    }
+    for (size_t j = 0; j < sizeof qs / sizeof *qs; j++)
+        s_same_pages(fast, general, qs[j], "", 3, "", "", NULL, 0);
+    /* A made-up customer with over a hundred distinct short prefixes. */
+    char many[2048] = "";
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 26; b++) {
+            char w[8] = {(char)('a' + a), (char)('a' + b), (char)('a' + b), ' ', 0};
+            strcat(many, w);
+        }
+    for (int k = 0; k < 2; k++)
+        s_put(k ? general : fast, T1, s_cust(id, many, "Many"));
+    for (size_t j = 0; j < sizeof qs / sizeof *qs; j++)
+        s_same_pages(fast, general, qs[j], "", 3, "", "", NULL, 0);
+    for (int k = 0; k < 2; k++)
+        search_index_delete(k ? general : fast, T1, "00000000-0000-4000-8000-000000000010");
+    for (size_t j = 0; j < sizeof qs / sizeof *qs; j++)
+        s_same_pages(fast, general, qs[j], "", 3, "", "", NULL, 0);
+    search_index_destroy(&fast);
+    search_index_destroy(&general);
+}
+
 /* How a customer sorts in an order: its key then its id, as one string. */
 typedef void (*s_sort_key_fn)(const Crm__Customer *c, char *out, size_t size);
 
@@ -875,6 +926,7 @@ int main(void)
     RUN(test_limits_and_suggestion);
     RUN(test_total_cap);
     RUN(test_fast_paths_agree);
+    RUN(test_prefix_counts);
     RUN(test_bulk_load_agrees);
     RUN(test_name_order);
     RUN(test_long_email_words);
