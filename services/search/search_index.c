@@ -48,7 +48,8 @@ struct tok {
  * millions would copy the main array hundreds of times. */
 struct dict {
     bool ordered;     // postings kept in name order (label order), not just appended
-    bool email;       // tokens cut to EMAIL_TOK_MAX bytes
+    bool email;       // tokens cut to EMAIL_TOK_MAX bytes, after a cover byte (s_email_token)
+    bool every_cover; // e-mail: look covered postings up too (the general path's check)
     uint32_t most;    // the most tokens one doc has given (never lowered: a bound)
     struct tok *main; // owned
     size_t n_main;
@@ -63,7 +64,15 @@ struct dict {
 /* E-mail tokens are cut to this many bytes: an address is one of a kind,
  * and a dictionary of a million unique strings would cost more than the
  * rest of the index. A longer prefix is looked up by its first bytes and
- * the candidates checked against the record. */
+ * the candidates checked against the record.
+ *
+ * Each e-mail token starts with a cover byte, 1 + r: r is the length of the
+ * longest of the customer's own name words that the e-mail word starts with
+ * (at most EMAIL_TOK_MAX). A query word of at most r bytes that starts the
+ * e-mail word starts that name word too, so the name dictionaries find the
+ * customer already (at a better tier): such a word looks up only the tokens
+ * with r below its length. For "lena" that skips lena.berg@..., written by
+ * a Lena, and keeps lenab@... written by someone else. */
 #define EMAIL_TOK_MAX 6
 
 /* Name order labels: live docs in the order of (sort last name, first name,
@@ -144,6 +153,8 @@ search_index_t *search_index_new(void)
 void search_index_set_fast(search_index_t *self, bool on)
 {
     self->general_only = !on;
+    for (size_t i = 0; i < self->n_tenants; i++)
+        self->tenants[i]->dicts[D_EMAIL].every_cover = !on;
 }
 
 static void s_dict_free(struct dict *d)
@@ -207,6 +218,7 @@ static struct tenant *s_tenant(search_index_t *self, const char *id, bool create
     for (int k = 0; k < D_N; k++)
         t->dicts[k].ordered = k == D_LAST || k == D_FIRST || k == D_COMPANY || k == D_EMAIL;
     t->dicts[D_EMAIL].email = true;
+    t->dicts[D_EMAIL].every_cover = self->general_only;
     self->tenants = cm_realloc(self->tenants, (self->n_tenants + 1) * sizeof *self->tenants);
     self->tenants[self->n_tenants++] = t;
     return t;
@@ -632,24 +644,47 @@ static const char *s_dict_prefix(const struct dict *d, const char *prefix,
 }
 
 /* The tokens of d starting with prefix (cut as s_dict_prefix cuts it): a
- * run of the main array and one of the recent array. */
+ * run of the main array and one of the recent array; in the e-mail
+ * dictionary, those two for each cover byte the prefix needs. */
+#define SPAN_RUNS (2 * (EMAIL_TOK_MAX + 1))
 struct span {
-    const struct tok *tok[2]; // borrowed
-    size_t n[2];
+    int runs;
+    const struct tok *tok[SPAN_RUNS]; // borrowed
+    size_t n[SPAN_RUNS];
 };
+
+static void s_span_key(struct span *sp, const struct dict *d, const char *key)
+{
+    size_t klen = strlen(key);
+    const struct tok *arrays[2] = {d->main, d->recent};
+    size_t counts[2] = {d->n_main, d->n_recent};
+    for (int a = 0; a < 2; a++) {
+        size_t lo = s_lower(arrays[a], counts[a], key);
+        size_t n = s_prefix_end(arrays[a], counts[a], lo, key, klen) - lo;
+        if (n) {
+            sp->tok[sp->runs] = arrays[a] + lo;
+            sp->n[sp->runs++] = n;
+        }
+    }
+}
 
 static struct span s_span(const struct dict *d, const char *prefix)
 {
-    char cut[EMAIL_TOK_MAX + 1];
-    prefix = s_dict_prefix(d, prefix, cut);
+    struct span sp = {0};
+    if (!d->email) {
+        s_span_key(&sp, d, prefix);
+        return sp;
+    }
+    char cut[EMAIL_TOK_MAX + 1], key[EMAIL_TOK_MAX + 2];
     size_t plen = strlen(prefix);
-    const struct tok *arrays[2] = {d->main, d->recent};
-    size_t counts[2] = {d->n_main, d->n_recent};
-    struct span sp;
-    for (int a = 0; a < 2; a++) {
-        size_t lo = s_lower(arrays[a], counts[a], prefix);
-        sp.tok[a] = arrays[a] ? arrays[a] + lo : NULL;
-        sp.n[a] = s_prefix_end(arrays[a], counts[a], lo, prefix, plen) - lo;
+    const char *c = s_dict_prefix(d, prefix, cut);
+    size_t clen = strlen(c);
+    /* Covers below the prefix's length (every cover for a long prefix). */
+    size_t top = plen == 0 || plen > EMAIL_TOK_MAX || d->every_cover ? EMAIL_TOK_MAX : plen - 1;
+    for (size_t r = 0; r <= top; r++) {
+        key[0] = (char)(1 + r);
+        memcpy(key + 1, c, clen + 1);
+        s_span_key(&sp, d, key);
     }
     return sp;
 }
@@ -659,7 +694,7 @@ typedef void (*s_range_fn)(void *ud, const struct tok *k);
 static void s_range(const struct dict *d, const char *prefix, s_range_fn fn, void *ud)
 {
     struct span sp = s_span(d, prefix);
-    for (int a = 0; a < 2; a++)
+    for (int a = 0; a < sp.runs; a++)
         for (size_t i = 0; i < sp.n[a]; i++)
             if (sp.tok[a][i].n)
                 fn(ud, &sp.tok[a][i]);
@@ -701,6 +736,37 @@ static bool s_email_sep(char c)
     return c == '.' || c == '_' || c == '-' || c == '+';
 }
 
+/* The length of the longest name word of d that the e-mail word w starts
+ * with, at most EMAIL_TOK_MAX: the cover (see EMAIL_TOK_MAX). */
+static size_t s_email_cover(const struct doc *d, const char *w)
+{
+    static const int fields[3] = {F_FIRST, F_LAST, F_COMPANY};
+    size_t best = 0;
+    for (int i = 0; i < 3; i++) {
+        const char *s = s_field(d, fields[i]);
+        while (*s) {
+            const char *e = strchr(s, ' ');
+            size_t len = e ? (size_t)(e - s) : strlen(s);
+            if (len > best && !strncmp(w, s, len))
+                best = len;
+            s += len;
+            while (*s == ' ')
+                s++;
+        }
+    }
+    return best > EMAIL_TOK_MAX ? EMAIL_TOK_MAX : best;
+}
+
+/* The e-mail token of the word starting at w: the cover byte, then w cut. */
+static void s_email_token(const struct doc *d, const char *w, s_token_fn fn, void *ud)
+{
+    char key[EMAIL_TOK_MAX + 2];
+    size_t n = s_email_tok_len(w);
+    key[0] = (char)(1 + s_email_cover(d, w));
+    memcpy(key + 1, w, n);
+    fn(ud, D_EMAIL, key, n + 1);
+}
+
 static void s_doc_tokens(const struct doc *d, s_token_fn fn, void *ud)
 {
     static const int name_dicts[][2] = {
@@ -718,11 +784,11 @@ static void s_doc_tokens(const struct doc *d, s_token_fn fn, void *ud)
     }
     const char *email = s_field(d, F_EMAIL);
     if (*email) {
-        fn(ud, D_EMAIL, email, s_email_tok_len(email));
+        s_email_token(d, email, fn, ud);
         const char *at = strchr(email, '@');
         for (const char *p = email; at && p < at; p++)
             if (s_email_sep(*p) && p + 1 < at && !s_email_sep(p[1]))
-                fn(ud, D_EMAIL, p + 1, s_email_tok_len(p + 1));
+                s_email_token(d, p + 1, fn, ud);
     }
     const char *phone = s_field(d, F_PHONE);
     size_t pl = strlen(phone);
@@ -862,6 +928,10 @@ static void s_on_prefixes(void *ud, int dict, const char *s, size_t len)
 {
     if (dict != D_LAST && dict != D_FIRST && dict != D_COMPANY && dict != D_EMAIL)
         return;
+    if (dict == D_EMAIL) { /* past the cover byte */
+        s++;
+        len--;
+    }
     size_t end = 0;
     for (int c = 0; c < PREFIX_CHARS && end < len; c++) {
         end++;
@@ -2104,7 +2174,7 @@ static size_t s_tier_count(struct tenant *t, const struct query *q, bool filters
             continue; /* the range holds candidates, not matches */
         struct span sp = s_span(d, word);
         size_t sum = 0;
-        for (int a = 0; a < 2; a++)
+        for (int a = 0; a < sp.runs; a++)
             for (size_t j = 0; j < sp.n[a]; j++)
                 sum += sp.tok[a][j].n;
         if (d->most && sum / d->most > SEARCH_TOTAL_CAP)
@@ -2117,7 +2187,7 @@ static size_t s_tier_count(struct tenant *t, const struct query *q, bool filters
          * start, and the candidates not already counted are checked. */
         bool check = d->email && wl > EMAIL_TOK_MAX;
         struct span sp = s_span(d, word);
-        for (int a = 0; a < 2; a++) {
+        for (int a = 0; a < sp.runs; a++) {
             for (size_t j = 0; total <= SEARCH_TOTAL_CAP && j < sp.n[a]; j++) {
                 const struct tok *k = &sp.tok[a][j];
                 const uint32_t *p = s_post(k);
@@ -2177,7 +2247,7 @@ static bool s_search_tiers(struct tenant *t, const struct query *q, struct heap 
         /* A word longer than the cut e-mail tokens: its cut start's range
          * holds the candidates (s_tier_scan checks each). */
         struct span sp = s_span(&t->dicts[range_dicts[tier - 2]], w);
-        for (int a = 0; a < 2; a++)
+        for (int a = 0; a < sp.runs; a++)
             for (size_t j = 0; j < sp.n[a]; j++)
                 if (sp.tok[a][j].n)
                     s_tier_scan(t, q, filters, h, tier, from, &sp.tok[a][j]);
