@@ -33,7 +33,8 @@ struct tok {
     const char *s;  // borrowed (tenant arena)
     uint64_t first; // ordered dictionaries: the label of the first posting (0 when none)
     uint32_t n;
-    uint32_t cap; // 0: the (up to two) postings are inline in p.two
+    uint32_t cap : 28;  // 0: the (up to two) postings are inline in p.two
+    uint32_t cover : 4; // e-mail: the cover its key ends with (see EMAIL_TOK_MAX)
     union {
         uint32_t two[2];
         uint32_t *many; // owned
@@ -66,13 +67,15 @@ struct dict {
  * rest of the index. A longer prefix is looked up by its first bytes and
  * the candidates checked against the record.
  *
- * Each e-mail token starts with a cover byte, 1 + r: r is the length of the
+ * Each e-mail token ends with a cover byte, 1 + r: r is the length of the
  * longest of the customer's own name words that the e-mail word starts with
- * (at most EMAIL_TOK_MAX). A query word of at most r bytes that starts the
- * e-mail word starts that name word too, so the name dictionaries find the
- * customer already (at a better tier): such a word looks up only the tokens
- * with r below its length. For "lena" that skips lena.berg@..., written by
- * a Lena, and keeps lenab@... written by someone else. */
+ * (at most EMAIL_TOK_MAX), also kept in the token's cover. A query word of
+ * at most r bytes that starts the e-mail word starts that name word too, so
+ * the name dictionaries find the customer already (at a better tier): such
+ * a word reads only the tokens with r below its length. For "lena" that
+ * skips lena.berg@..., written by a Lena, and keeps lenab@... written by
+ * someone else. (The byte never matches a query's: it is a control
+ * character, which folding never leaves in a query.) */
 #define EMAIL_TOK_MAX 6
 
 /* Name order labels: live docs in the order of (sort last name, first name,
@@ -470,6 +473,8 @@ static struct tok *s_tok_get(struct tenant *t, struct dict *d, const char *s, si
         k = &d->recent[d->n_recent++];
         memset(k, 0, sizeof *k);
         k->s = s_arena_str(t, buf, len);
+        if (d->email && len)
+            k->cover = (unsigned)(buf[len - 1] - 1) & 15;
         *s_hash_slot(d, k->s) = (uint32_t)d->n_recent;
         return k;
     }
@@ -483,6 +488,8 @@ static struct tok *s_tok_get(struct tenant *t, struct dict *d, const char *s, si
     k = &d->recent[i];
     memset(k, 0, sizeof *k);
     k->s = s_arena_str(t, buf, len);
+    if (d->email && len)
+        k->cover = (unsigned)(buf[len - 1] - 1) & 15;
     return k;
 }
 
@@ -644,49 +651,39 @@ static const char *s_dict_prefix(const struct dict *d, const char *prefix,
 }
 
 /* The tokens of d starting with prefix (cut as s_dict_prefix cuts it): a
- * run of the main array and one of the recent array; in the e-mail
- * dictionary, those two for each cover byte the prefix needs. */
-#define SPAN_RUNS (2 * (EMAIL_TOK_MAX + 1))
+ * run of the main array and one of the recent array. In the e-mail
+ * dictionary only its tokens with a cover up to max_cover count (s_in). */
 struct span {
-    int runs;
-    const struct tok *tok[SPAN_RUNS]; // borrowed
-    size_t n[SPAN_RUNS];
+    const struct tok *tok[2]; // borrowed
+    size_t n[2];
+    unsigned max_cover;
 };
-
-static void s_span_key(struct span *sp, const struct dict *d, const char *key)
-{
-    size_t klen = strlen(key);
-    const struct tok *arrays[2] = {d->main, d->recent};
-    size_t counts[2] = {d->n_main, d->n_recent};
-    for (int a = 0; a < 2; a++) {
-        size_t lo = s_lower(arrays[a], counts[a], key);
-        size_t n = s_prefix_end(arrays[a], counts[a], lo, key, klen) - lo;
-        if (n) {
-            sp->tok[sp->runs] = arrays[a] + lo;
-            sp->n[sp->runs++] = n;
-        }
-    }
-}
 
 static struct span s_span(const struct dict *d, const char *prefix)
 {
-    struct span sp = {0};
-    if (!d->email) {
-        s_span_key(&sp, d, prefix);
-        return sp;
-    }
-    char cut[EMAIL_TOK_MAX + 1], key[EMAIL_TOK_MAX + 2];
+    char cut[EMAIL_TOK_MAX + 1];
+    size_t whole = strlen(prefix);
+    prefix = s_dict_prefix(d, prefix, cut);
     size_t plen = strlen(prefix);
-    const char *c = s_dict_prefix(d, prefix, cut);
-    size_t clen = strlen(c);
-    /* Covers below the prefix's length (every cover for a long prefix). */
-    size_t top = plen == 0 || plen > EMAIL_TOK_MAX || d->every_cover ? EMAIL_TOK_MAX : plen - 1;
-    for (size_t r = 0; r <= top; r++) {
-        key[0] = (char)(1 + r);
-        memcpy(key + 1, c, clen + 1);
-        s_span_key(&sp, d, key);
+    const struct tok *arrays[2] = {d->main, d->recent};
+    size_t counts[2] = {d->n_main, d->n_recent};
+    struct span sp;
+    for (int a = 0; a < 2; a++) {
+        size_t lo = s_lower(arrays[a], counts[a], prefix);
+        sp.tok[a] = arrays[a] ? arrays[a] + lo : NULL;
+        sp.n[a] = s_prefix_end(arrays[a], counts[a], lo, prefix, plen) - lo;
     }
+    /* Covers below the word's length (every cover for a long word). */
+    sp.max_cover = !d->email || d->every_cover || whole == 0 || whole > EMAIL_TOK_MAX
+                       ? 15
+                       : (unsigned)whole - 1;
     return sp;
+}
+
+/* The token is one of the span's (not an e-mail token its names cover). */
+static bool s_in(const struct span *sp, const struct tok *k)
+{
+    return k->cover <= sp->max_cover;
 }
 
 /* Calls fn for every token of d that starts with prefix. */
@@ -694,9 +691,9 @@ typedef void (*s_range_fn)(void *ud, const struct tok *k);
 static void s_range(const struct dict *d, const char *prefix, s_range_fn fn, void *ud)
 {
     struct span sp = s_span(d, prefix);
-    for (int a = 0; a < sp.runs; a++)
+    for (int a = 0; a < 2; a++)
         for (size_t i = 0; i < sp.n[a]; i++)
-            if (sp.tok[a][i].n)
+            if (sp.tok[a][i].n && s_in(&sp, &sp.tok[a][i]))
                 fn(ud, &sp.tok[a][i]);
 }
 
@@ -757,13 +754,13 @@ static size_t s_email_cover(const struct doc *d, const char *w)
     return best > EMAIL_TOK_MAX ? EMAIL_TOK_MAX : best;
 }
 
-/* The e-mail token of the word starting at w: the cover byte, then w cut. */
+/* The e-mail token of the word starting at w: w cut, then the cover byte. */
 static void s_email_token(const struct doc *d, const char *w, s_token_fn fn, void *ud)
 {
     char key[EMAIL_TOK_MAX + 2];
     size_t n = s_email_tok_len(w);
-    key[0] = (char)(1 + s_email_cover(d, w));
-    memcpy(key + 1, w, n);
+    memcpy(key, w, n);
+    key[n] = (char)(1 + s_email_cover(d, w));
     fn(ud, D_EMAIL, key, n + 1);
 }
 
@@ -928,10 +925,8 @@ static void s_on_prefixes(void *ud, int dict, const char *s, size_t len)
 {
     if (dict != D_LAST && dict != D_FIRST && dict != D_COMPANY && dict != D_EMAIL)
         return;
-    if (dict == D_EMAIL) { /* past the cover byte */
-        s++;
-        len--;
-    }
+    if (dict == D_EMAIL)
+        len--; /* not the cover byte */
     size_t end = 0;
     for (int c = 0; c < PREFIX_CHARS && end < len; c++) {
         end++;
@@ -2174,9 +2169,9 @@ static size_t s_tier_count(struct tenant *t, const struct query *q, bool filters
             continue; /* the range holds candidates, not matches */
         struct span sp = s_span(d, word);
         size_t sum = 0;
-        for (int a = 0; a < sp.runs; a++)
+        for (int a = 0; a < 2; a++)
             for (size_t j = 0; j < sp.n[a]; j++)
-                sum += sp.tok[a][j].n;
+                sum += s_in(&sp, &sp.tok[a][j]) ? sp.tok[a][j].n : 0;
         if (d->most && sum / d->most > SEARCH_TOTAL_CAP)
             return sum / d->most;
     }
@@ -2187,9 +2182,11 @@ static size_t s_tier_count(struct tenant *t, const struct query *q, bool filters
          * start, and the candidates not already counted are checked. */
         bool check = d->email && wl > EMAIL_TOK_MAX;
         struct span sp = s_span(d, word);
-        for (int a = 0; a < sp.runs; a++) {
+        for (int a = 0; a < 2; a++) {
             for (size_t j = 0; total <= SEARCH_TOTAL_CAP && j < sp.n[a]; j++) {
                 const struct tok *k = &sp.tok[a][j];
+                if (!s_in(&sp, k))
+                    continue;
                 const uint32_t *p = s_post(k);
                 for (uint32_t m = 0; m < k->n && total <= SEARCH_TOTAL_CAP; m++) {
                     uint32_t doc = p[m];
@@ -2247,9 +2244,9 @@ static bool s_search_tiers(struct tenant *t, const struct query *q, struct heap 
         /* A word longer than the cut e-mail tokens: its cut start's range
          * holds the candidates (s_tier_scan checks each). */
         struct span sp = s_span(&t->dicts[range_dicts[tier - 2]], w);
-        for (int a = 0; a < sp.runs; a++)
+        for (int a = 0; a < 2; a++)
             for (size_t j = 0; j < sp.n[a]; j++)
-                if (sp.tok[a][j].n)
+                if (sp.tok[a][j].n && s_in(&sp, &sp.tok[a][j]))
                     s_tier_scan(t, q, filters, h, tier, from, &sp.tok[a][j]);
     }
     *total = s_tier_count(t, q, filters);
