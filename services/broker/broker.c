@@ -23,6 +23,8 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,8 +93,11 @@ struct s_retry {
 };
 
 struct broker {
+    void *zctx;                          // borrowed
     void *router;                        // owned: the bus
-    void *xsub, *xpub;                   // owned: the event proxy, or NULL
+    void *xsub, *xpub;                   // owned: the event proxy, or NULL; used by its thread
+    pthread_t events_thread;             // moves events while broker_run runs
+    atomic_bool events_failed;           // the events thread stopped on an error
     struct s_service *services;          // owned
     struct s_worker *buckets[S_BUCKETS]; // owned
     size_t n_workers;
@@ -965,7 +970,9 @@ broker_t *broker_new(void *zctx, const struct broker_cfg *cfg)
 {
     assert(zctx && cfg && cfg->bus_endpoint);
     broker_t *self = cm_calloc(1, sizeof *self);
+    self->zctx = zctx;
     self->purge_at = INT64_MAX;
+    atomic_init(&self->events_failed, false);
     self->router = s_bind(zctx, ZMQ_ROUTER, cfg->bus_endpoint, "bus");
     if (!self->router)
         goto fail;
@@ -1000,15 +1007,90 @@ static void s_shutdown(broker_t *self)
             s_send_worker_cmd(self, w->id, w->id_len, CM_MDP_DISCONNECT);
 }
 
+/* The event proxy's own thread: events never wait behind requests, nor
+ * requests behind an import's events, and the request loop polls one
+ * socket. It stops when the control socket speaks. */
+struct s_events_arg {
+    broker_t *broker;
+    void *ctl; // owned by the thread: PAIR, connected
+};
+
+static void *s_events_main(void *arg)
+{
+    struct s_events_arg *a = arg;
+    broker_t *self = a->broker;
+    zmq_pollitem_t items[3] = {
+        {self->xsub, 0, ZMQ_POLLIN, 0},
+        {self->xpub, 0, ZMQ_POLLIN, 0},
+        {a->ctl, 0, ZMQ_POLLIN, 0},
+    };
+    for (;;) {
+        if (zmq_poll(items, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            cm_log_error("event poll failed: %s", zmq_strerror(errno));
+            break;
+        }
+        if (items[2].revents & ZMQ_POLLIN)
+            break;
+        if (((items[0].revents & ZMQ_POLLIN) && s_proxy(self->xsub, self->xpub) != 0 &&
+             errno != EINTR) ||
+            ((items[1].revents & ZMQ_POLLIN) && s_proxy(self->xpub, self->xsub) != 0 &&
+             errno != EINTR)) {
+            cm_log_error("event proxy failed: %s", zmq_strerror(errno));
+            atomic_store(&self->events_failed, true);
+            break;
+        }
+    }
+    zmq_close(a->ctl);
+    free(a);
+    return NULL;
+}
+
+/* Starts the events thread; *ctl is the main side of its control pair.
+ * Returns 0 or -1. */
+static int s_events_start(broker_t *self, void **ctl)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://broker-events-%p", (void *)self);
+    void *mine = zmq_socket(self->zctx, ZMQ_PAIR), *theirs = zmq_socket(self->zctx, ZMQ_PAIR);
+    int linger = 0;
+    if (mine)
+        zmq_setsockopt(mine, ZMQ_LINGER, &linger, sizeof linger);
+    if (theirs)
+        zmq_setsockopt(theirs, ZMQ_LINGER, &linger, sizeof linger);
+    struct s_events_arg *a = cm_malloc(sizeof *a);
+    a->broker = self;
+    a->ctl = theirs;
+    if (!mine || !theirs || zmq_bind(mine, ep) != 0 || zmq_connect(theirs, ep) != 0 ||
+        pthread_create(&self->events_thread, NULL, s_events_main, a) != 0) {
+        cm_log_error("could not start the event proxy: %s", zmq_strerror(errno));
+        if (mine)
+            zmq_close(mine);
+        if (theirs)
+            zmq_close(theirs);
+        free(a);
+        return -1;
+    }
+    *ctl = mine;
+    return 0;
+}
+
+static void s_events_stop(broker_t *self, void *ctl)
+{
+    if (zmq_send(ctl, "", 0, 0) < 0)
+        cm_log_error("could not stop the event proxy: %s", zmq_strerror(errno));
+    pthread_join(self->events_thread, NULL);
+    zmq_close(ctl);
+}
+
 int broker_run(broker_t *self, volatile sig_atomic_t *stop)
 {
     assert(self && stop);
-    zmq_pollitem_t items[3] = {
-        {self->router, 0, ZMQ_POLLIN, 0},
-        {self->xsub, 0, ZMQ_POLLIN, 0},
-        {self->xpub, 0, ZMQ_POLLIN, 0},
-    };
-    int n_items = self->xsub ? 3 : 1;
+    zmq_pollitem_t items[1] = {{self->router, 0, ZMQ_POLLIN, 0}};
+    void *events_ctl = NULL;
+    if (self->xsub && s_events_start(self, &events_ctl) != 0)
+        return -1;
     int rc = 0;
     self->heartbeat_at = cm_mono_ms() + CM_MDP_HEARTBEAT_MS;
     while (!*stop) {
@@ -1022,7 +1104,7 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
             wait = S_STOP_CHECK_MS;
         if (wait < 0)
             wait = 0;
-        if (zmq_poll(items, n_items, (long)wait) < 0) {
+        if (zmq_poll(items, 1, (long)wait) < 0) {
             if (errno == EINTR)
                 continue;
             cm_log_error("poll failed: %s", zmq_strerror(errno));
@@ -1034,19 +1116,9 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
             rc = -1;
             break;
         }
-        if (n_items == 3) {
-            if ((items[1].revents & ZMQ_POLLIN) && s_proxy(self->xsub, self->xpub) != 0 &&
-                errno != EINTR) {
-                cm_log_error("event proxy failed: %s", zmq_strerror(errno));
-                rc = -1;
-                break;
-            }
-            if ((items[2].revents & ZMQ_POLLIN) && s_proxy(self->xpub, self->xsub) != 0 &&
-                errno != EINTR) {
-                cm_log_error("event proxy failed: %s", zmq_strerror(errno));
-                rc = -1;
-                break;
-            }
+        if (atomic_load(&self->events_failed)) {
+            rc = -1;
+            break;
         }
         if (cm_mono_ms() >= self->heartbeat_at) {
             s_heartbeat(self);
@@ -1055,6 +1127,8 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
         if (cm_now_ms() >= s_purge_due(self))
             s_purge(self);
     }
+    if (events_ctl)
+        s_events_stop(self, events_ctl);
     if (rc == 0)
         s_shutdown(self);
     return rc;
