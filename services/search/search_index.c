@@ -146,6 +146,8 @@ struct search_index {
     bool general_only; // testing: no fast paths
     bool bulk;         // search_index_bulk
     struct query *q;   // owned: the query being answered (large: kept, not allocated each time)
+    uint32_t *cand_docs; // owned: the candidates' array, kept for the next query
+    size_t cap_cand_docs;
 };
 
 search_index_t *search_index_new(void)
@@ -204,6 +206,7 @@ void search_index_destroy(search_index_t **self_p)
         s_tenant_free(self->tenants[i]);
     free(self->tenants);
     free(self->q);
+    free(self->cand_docs);
     free(self);
     *self_p = NULL;
 }
@@ -686,16 +689,8 @@ static bool s_in(const struct span *sp, const struct tok *k)
     return k->cover <= sp->max_cover;
 }
 
-/* Calls fn for every token of d that starts with prefix. */
+/* Called for a token of a range (s_gen_tokens). */
 typedef void (*s_range_fn)(void *ud, const struct tok *k);
-static void s_range(const struct dict *d, const char *prefix, s_range_fn fn, void *ud)
-{
-    struct span sp = s_span(d, prefix);
-    for (int a = 0; a < 2; a++)
-        for (size_t i = 0; i < sp.n[a]; i++)
-            if (sp.tok[a][i].n && s_in(&sp, &sp.tok[a][i]))
-                fn(ud, &sp.tok[a][i]);
-}
 
 /* ---------------------------------------------------------------------- */
 /* The tokens of a customer                                                */
@@ -1615,9 +1610,8 @@ static void s_after_bounds(const struct tenant *t, struct after *af)
 
 struct s_cands {
     struct tenant *t;
-    uint32_t *docs; // owned
+    uint32_t *docs; // owned (the index keeps it from query to query)
     size_t n, cap;
-    size_t cost;    // for estimates: postings seen
     uint64_t *need; // borrowed: when not NULL, only docs with their bit set here
     uint64_t *mark; // borrowed: the bits being set (s_mark_range) or the docs taken
 };
@@ -1625,12 +1619,6 @@ struct s_cands {
 static bool s_bit(const uint64_t *bits, uint32_t doc)
 {
     return bits[doc >> 6] >> (doc & 63) & 1;
-}
-
-static void s_count_range(void *ud, const struct tok *k)
-{
-    struct s_cands *c = ud;
-    c->cost += k->n;
 }
 
 static void s_collect_range(void *ud, const struct tok *k)
@@ -1669,20 +1657,55 @@ struct gen {
     const char *prefixes[4]; // prefix per name/e-mail dict (NULL: skip)
     const struct tok *exact; // a single posting (filter, phone trigram), or NULL
     bool none;               // nothing can match
+    bool spanned;            // sp holds the ranges of the prefixes (looked up once)
+    struct span sp[4];
 };
 
-static size_t s_gen_cost(const struct tenant *t, const struct gen *g, size_t cap)
+static const int s_gen_dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
+
+/* Looks the prefixes' ranges up, once per generator: a query asks for the
+ * same ranges to cost, mark and collect them. */
+static void s_gen_spans(const struct tenant *t, struct gen *g)
 {
-    struct s_cands c = {0};
+    if (g->spanned)
+        return;
+    for (int i = 0; i < 4; i++)
+        if (g->prefixes[i])
+            g->sp[i] = s_span(&t->dicts[s_gen_dicts[i]], g->prefixes[i]);
+    g->spanned = true;
+}
+
+/* Calls fn for each token of g's ranges that has postings. */
+static void s_gen_tokens(const struct tenant *t, struct gen *g, s_range_fn fn, void *ud)
+{
+    s_gen_spans(t, g);
+    for (int i = 0; i < 4; i++) {
+        if (!g->prefixes[i])
+            continue;
+        const struct span *sp = &g->sp[i];
+        for (int a = 0; a < 2; a++)
+            for (size_t j = 0; j < sp->n[a]; j++)
+                if (sp->tok[a][j].n && s_in(sp, &sp->tok[a][j]))
+                    fn(ud, &sp->tok[a][j]);
+    }
+}
+
+static size_t s_gen_cost(const struct tenant *t, struct gen *g, size_t cap)
+{
     if (g->none)
         return 0;
-    if (g->exact)
-        c.cost += g->exact->n;
-    static const int dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
-    for (int i = 0; i < 4 && c.cost <= cap; i++)
-        if (g->prefixes[i])
-            s_range(&t->dicts[dicts[i]], g->prefixes[i], s_count_range, &c);
-    return c.cost;
+    size_t cost = g->exact ? g->exact->n : 0;
+    s_gen_spans(t, g);
+    for (int i = 0; i < 4 && cost <= cap; i++) {
+        if (!g->prefixes[i])
+            continue;
+        const struct span *sp = &g->sp[i];
+        for (int a = 0; a < 2 && cost <= cap; a++)
+            for (size_t j = 0; j < sp->n[a] && cost <= cap; j++)
+                if (s_in(sp, &sp->tok[a][j]))
+                    cost += sp->tok[a][j].n;
+    }
+    return cost;
 }
 
 /* The candidates a word can match from: in the name dictionaries, the docs
@@ -1692,7 +1715,10 @@ static size_t s_gen_cost(const struct tenant *t, const struct gen *g, size_t cap
  * "kowal" and "a.kowal", not everyone whose name starts with "a". */
 static void s_word_gen(const struct tenant *t, struct word *w, struct gen *gn)
 {
-    if (!w->gen_part[0]) {
+    if (!w->gen_part[0] && !strcmp(w->parts, w->first_part)) {
+        /* One part: nothing to choose. */
+        memcpy(w->gen_part, w->first_part, strlen(w->first_part) + 1);
+    } else if (!w->gen_part[0]) {
         size_t best = SIZE_MAX;
         const char *s = w->parts;
         while (*s) {
@@ -1721,25 +1747,13 @@ static void s_word_gen(const struct tenant *t, struct word *w, struct gen *gn)
     gn->prefixes[3] = w->folded[0] ? w->folded : NULL;
 }
 
-/* Calls fn for each name and e-mail range of g (not its exact posting). */
-static void s_gen_each(struct tenant *t, const struct gen *g, s_range_fn fn, struct s_cands *c)
-{
-    static const int dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
-    for (int i = 0; i < 4; i++)
-        if (g->prefixes[i])
-            s_range(&t->dicts[dicts[i]], g->prefixes[i], fn, c);
-}
-
-static void s_gen_collect(struct tenant *t, const struct gen *g, struct s_cands *c)
+static void s_gen_collect(struct tenant *t, struct gen *g, struct s_cands *c)
 {
     if (g->none)
         return;
     if (g->exact)
         s_collect_range(c, g->exact);
-    static const int dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
-    for (int i = 0; i < 4; i++)
-        if (g->prefixes[i])
-            s_range(&t->dicts[dicts[i]], g->prefixes[i], s_collect_range, c);
+    s_gen_tokens(t, g, s_collect_range, c);
 }
 
 /* The smallest phone trigram posting of digits (NULL when one is missing:
@@ -2385,7 +2399,7 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
     struct query *q = self->q; /* every field is set before it is read */
     char *qcopy = cm_strdup(req->q);
     char *store[3] = {NULL, NULL, NULL};
-    struct s_cands cands = {0};
+    struct s_cands cands = {.docs = self->cand_docs, .cap = self->cap_cand_docs};
     struct heap h = {0};
     cm_err_t rc = CM_ERR_INVALID;
 
@@ -2448,19 +2462,21 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
             goto page;
         /* The cheapest generator: the term or filter with the fewest postings. */
         struct gen best = {.none = false};
+        struct gen gens[SEARCH_Q_MAX_WORDS]; /* per term; its ranges serve the marking too */
         size_t best_cost = SIZE_MAX;
         int best_term = -1;
         for (int i = 0; i < q->n_terms; i++) {
             const struct term *tm = &q->terms[i];
-            struct gen gn = {0};
-            s_word_gen(t, &q->words[tm->w0], &gn);
+            struct gen *gn = &gens[i];
+            memset(gn, 0, sizeof *gn);
+            s_word_gen(t, &q->words[tm->w0], gn);
             if (tm->numeric && tm->digits[0]) {
                 bool none;
-                gn.exact = s_best_trigram(t, tm->digits, &none);
+                gn->exact = s_best_trigram(t, tm->digits, &none);
             }
-            size_t cost = s_gen_cost(t, &gn, best_cost);
+            size_t cost = s_gen_cost(t, gn, best_cost);
             if (cost < best_cost) {
-                best = gn;
+                best = *gn;
                 best_cost = cost;
                 best_term = i;
             }
@@ -2489,13 +2505,13 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
         for (int i = 0; i < q->n_terms && !self->general_only && !best.none; i++) {
             if (i == best_term || !s_term_plain(q, i))
                 continue;
-            struct gen gn = {0};
-            for (int k = 0; k < 4; k++)
-                gn.prefixes[k] = q->words[q->terms[i].w0].first_part;
-            if (s_gen_cost(t, &gn, mark_cap) > mark_cap)
+            /* A plain word's generator covers exactly its ranges (one part:
+             * the names by it, the e-mail by it as folded, the same). */
+            struct gen *gn = &gens[i];
+            if (s_gen_cost(t, gn, mark_cap) > mark_cap)
                 continue;
             struct s_cands m = {.t = t, .need = need, .mark = need == t->bits ? t->bits2 : t->bits};
-            s_gen_each(t, &gn, s_mark_range, &m);
+            s_gen_tokens(t, gn, s_mark_range, &m);
             if (need)
                 memset(need, 0, nbits);
             need = m.mark;
@@ -2559,7 +2575,14 @@ page:;
 out:
     for (int i = 0; i < 3; i++)
         free(store[i]);
-    free(cands.docs);
+    /* Kept for the next query, unless one of many candidates made it large. */
+    if (cands.cap > 65536) {
+        free(cands.docs);
+        cands.docs = NULL;
+        cands.cap = 0;
+    }
+    self->cand_docs = cands.docs;
+    self->cap_cand_docs = cands.cap;
     free(h.a);
     free(qcopy);
     return rc;
