@@ -32,6 +32,11 @@ static void s_reserve(cm_buf_t *self, size_t need)
     self->cap = cap;
 }
 
+void cm_buf_reserve(cm_buf_t *self, size_t n)
+{
+    s_reserve(self, self->len + n);
+}
+
 int cm_buf_append(cm_buf_t *self, const void *data, size_t n)
 {
     if (self->max && self->len + n > self->max)

@@ -24,6 +24,10 @@ int cm_buf_append(cm_buf_t *self, const void *data, size_t n) CM_MUSTCHECK;
 /* Appends a formatted string; -1 past the cap. */
 int cm_buf_printf(cm_buf_t *self, const char *fmt, ...) CM_PRINTF(2, 3) CM_MUSTCHECK;
 
+/* Makes room for n more bytes at once (one allocation instead of several as
+ * the buffer grows); the cap is still checked when they are appended. */
+void cm_buf_reserve(cm_buf_t *self, size_t n);
+
 /* Empties the buffer, keeping its memory. */
 void cm_buf_reset(cm_buf_t *self);
 

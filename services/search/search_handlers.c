@@ -99,6 +99,7 @@ static void s_search(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
      * response is packed after them (fields in any order make one message). */
     cm_buf_t body;
     cm_buf_init(&body, 0);
+    cm_buf_reserve(&body, (size_t)(req->page_size > 0 ? req->page_size : 20) * 400);
     if (search_index_search_packed(idx, call->hdr->tenant_id, req, r, &body, &problem) != CM_OK) {
         cm_call_violation(call, problem.field, problem.reason, "%s", problem.text);
         crm__search_customers_response__free_unpacked(r, NULL);

@@ -143,9 +143,9 @@ struct tenant {
 struct search_index {
     struct tenant **tenants; // owned
     size_t n_tenants;
-    bool general_only; // testing: no fast paths
-    bool bulk;         // search_index_bulk
-    struct query *q;   // owned: the query being answered (large: kept, not allocated each time)
+    bool general_only;   // testing: no fast paths
+    bool bulk;           // search_index_bulk
+    struct query *q;     // owned: the query being answered (large: kept, not allocated each time)
     uint32_t *cand_docs; // owned: the candidates' array, kept for the next query
     size_t cap_cand_docs;
 };
@@ -2323,23 +2323,21 @@ static void s_uuid_text(const uint8_t id[16], char out[37])
     out[o] = '\0';
 }
 
-static void s_varint(cm_buf_t *b, uint64_t v)
+/* Writes v as a protobuf varint at out (up to 10 bytes); returns its length. */
+static size_t s_varint_to(char *out, uint64_t v)
 {
-    uint8_t tmp[10];
     size_t n = 0;
     do {
-        tmp[n++] = (uint8_t)((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
+        out[n++] = (char)((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
         v >>= 7;
     } while (v);
-    s_add(b, (const char *)tmp, n);
+    return n;
 }
 
-/* A length-delimited field: its tag, the length, the bytes. */
-static void s_lenfield(cm_buf_t *b, unsigned number, const void *data, size_t len)
+static void s_varint(cm_buf_t *b, uint64_t v)
 {
-    s_varint(b, (uint64_t)number << 3 | 2);
-    s_varint(b, len);
-    s_add(b, data, len);
+    char tmp[10];
+    s_add(b, tmp, s_varint_to(tmp, v));
 }
 
 /* Appends a customer of the page to out as one element of the response's
@@ -2357,18 +2355,24 @@ static void s_customer_packed(cm_buf_t *out, const struct doc *d)
         f_etag =
             protobuf_c_message_descriptor_get_field_by_name(&crm__customer__descriptor, "etag")->id;
     }
-    char id[37], etag[16];
-    s_uuid_text(d->id, id);
-    int el = snprintf(etag, sizeof etag, "%u", (unsigned)d->version);
-    cm_buf_t tail;
-    cm_buf_init(&tail, 0);
-    s_lenfield(&tail, f_id, id, 36);
-    s_lenfield(&tail, f_etag, etag, (size_t)el);
+    /* The id and etag fields, written here: tag, length, text. */
+    char tail[2 * 10 + 37 + 2 * 10 + 10];
+    size_t tl = s_varint_to(tail, (uint64_t)f_id << 3 | 2);
+    tl += s_varint_to(tail + tl, 36);
+    s_uuid_text(d->id, tail + tl); /* its NUL is overwritten next */
+    tl += 36;
+    char digits[10];
+    size_t nd = 0;
+    for (uint32_t v = d->version; nd == 0 || v; v /= 10)
+        digits[nd++] = (char)('0' + v % 10);
+    tl += s_varint_to(tail + tl, (uint64_t)f_etag << 3 | 2);
+    tl += s_varint_to(tail + tl, nd);
+    while (nd)
+        tail[tl++] = digits[--nd];
     s_varint(out, (uint64_t)f_customers << 3 | 2);
-    s_varint(out, d->packed_len + tail.len);
+    s_varint(out, d->packed_len + tl);
     s_add(out, (const char *)d->data, d->packed_len);
-    s_add(out, tail.data, tail.len);
-    cm_buf_release(&tail);
+    s_add(out, tail, tl);
 }
 
 static cm_err_t s_search(search_index_t *self, const char *tenant,

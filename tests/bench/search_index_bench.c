@@ -137,6 +137,7 @@ int main(int argc, char **argv)
         char **qs = s_lines(argv[a], &nq);
         size_t cap = 1 << 20, got = 0;
         double *lat = cm_malloc(cap * sizeof *lat);
+        double *each = cm_calloc(nq, sizeof *each); /* time per query text */
         double start = s_now();
         size_t matched = 0;
         while (s_now() - start < seconds && got < cap) {
@@ -151,6 +152,7 @@ int main(int argc, char **argv)
              * index, the rest of the response packed after them. */
             cm_buf_t body;
             cm_buf_init(&body, 0);
+            cm_buf_reserve(&body, 20 * 400);
             if (search_index_search_packed(idx, TENANT, &req, r, &body, &p) != CM_OK) {
                 fprintf(stderr, "q=%s: %s\n", req.q, p.text);
                 return 1;
@@ -161,7 +163,9 @@ int main(int argc, char **argv)
             if (cm_buf_append(&body, buf, len) != 0)
                 abort();
             free(buf);
-            lat[got++] = s_cpu() - q0;
+            double took = s_cpu() - q0;
+            each[got % nq] += took;
+            lat[got++] = took;
             matched += body.len > len;
             cm_buf_release(&body);
             crm__search_customers_response__free_unpacked(r, NULL);
@@ -174,6 +178,22 @@ int main(int argc, char **argv)
                "(%zu with results)\n",
                argv[a], got, 1e6 * sum / (double)got, 1e6 * lat[got / 2], 1e6 * lat[got * 99 / 100],
                1e6 * lat[got - 1], matched);
+        /* The three dearest queries on average: where to look next. */
+        for (size_t i = 0; i < nq; i++) {
+            size_t runs = got / nq + (i < got % nq);
+            each[i] = runs ? each[i] / (double)runs : 0.0;
+        }
+        printf("%-24s dearest:", "");
+        for (int k = 0; k < 3 && k < (int)nq; k++) {
+            size_t worst = 0;
+            for (size_t i = 1; i < nq; i++)
+                if (each[i] > each[worst])
+                    worst = i;
+            printf(" \"%s\" %.1f us", qs[worst], 1e6 * each[worst]);
+            each[worst] = -1;
+        }
+        printf("\n");
+        free(each);
         free(lat);
         for (size_t i = 0; i < nq; i++)
             free(qs[i]);

@@ -124,6 +124,16 @@ static void test_buf_cap(void)
     cm_buf_reset(&b);
     CHECK(b.len == 0 && b.data[0] == '\0');
     cm_buf_release(&b);
+    /* Room reserved ahead: no move while it fills; the cap still holds. */
+    cm_buf_init(&b, 100);
+    cm_buf_reserve(&b, 500);
+    CHECK(b.cap >= 501 && b.len == 0);
+    char *at = b.data;
+    for (int i = 0; i < 10; i++)
+        CHECK(cm_buf_append(&b, "0123456789", 10) == 0);
+    CHECK(b.data == at && b.len == 100);
+    CHECK(cm_buf_append(&b, "x", 1) == -1 && b.len == 100);
+    cm_buf_release(&b);
 }
 
 static struct {
