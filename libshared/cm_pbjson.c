@@ -467,10 +467,16 @@ static void s_out_str(struct s_tb *b, const char *s)
 
 /* A JSON string, escaped as jansson escapes (", \, the short escapes, other
  * controls as \u00XX); invalid UTF-8 becomes U+FFFD per bad byte. */
+/* A byte JSON writes escaped: a control character, " or \\. */
+static bool s_escaped(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
 /* Bytes written as they are in any string: printable ASCII but " and \\. */
 static bool s_ascii_plain(unsigned char c)
 {
-    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+    return c < 0x80 && !s_escaped(c);
 }
 
 /* How many bytes from the start of s (up to len) are s_ascii_plain. */
@@ -490,7 +496,7 @@ static void s_text_string(struct s_tb *b, const char *s, size_t len)
     bool plain = true;
     for (size_t i = lead; i < len && plain; i++) {
         unsigned char c = (unsigned char)s[i];
-        plain = c >= 0x20 && c != '"' && c != '\\';
+        plain = !s_escaped(c);
     }
     if (plain && (lead == len || cm_utf8_valid(s + lead, len - lead, NULL))) {
         s_reserve(b, len + 2);
@@ -509,7 +515,7 @@ static void s_text_string(struct s_tb *b, const char *s, size_t len)
         size_t run = ok ? len - pos : bad, start = pos;
         for (size_t i = pos; i < pos + run; i++) {
             unsigned char c = (unsigned char)s[i];
-            if (c >= 0x20 && c != '"' && c != '\\')
+            if (!s_escaped(c))
                 continue;
             s_out(b, s + start, i - start);
             start = i + 1;
