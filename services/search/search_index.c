@@ -33,7 +33,8 @@ struct tok {
     const char *s;  // borrowed (tenant arena)
     uint64_t first; // ordered dictionaries: the label of the first posting (0 when none)
     uint32_t n;
-    uint32_t cap : 28;  // 0: the (up to two) postings are inline in p.two
+    uint32_t cap : 28;  // 0: the (up to two) postings are inline in p.two; at most 2^28 - 1,
+                        // far past the customers one index can hold in memory
     uint32_t cover : 4; // e-mail: the cover its key ends with (see EMAIL_TOK_MAX)
     union {
         uint32_t two[2];
