@@ -340,9 +340,16 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
         goto reply;
     }
     if (!strcmp(hdr->method, svc->health_method)) {
-        cm_err_t err = svc->db ? cm_db_connect(svc->db) : CM_OK;
-        if (!err && svc->db)
-            err = cm_db_run(svc->db, "SELECT 1", 0, NULL);
+        /* Twice, as a request would be: the first use after PostgreSQL
+         * restarted finds the connection lost, the second reconnects. */
+        cm_err_t err = CM_OK;
+        for (int attempt = 0; attempt < 2 && svc->db; attempt++) {
+            err = cm_db_connect(svc->db);
+            if (!err)
+                err = cm_db_run(svc->db, "SELECT 1", 0, NULL);
+            if (!err)
+                break;
+        }
         if (err) {
             cm_call_fail(&call, CM_ERR_UNAVAILABLE, "database unavailable");
         } else {
