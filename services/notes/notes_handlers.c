@@ -75,7 +75,7 @@ static char *s_customer_name(const Crm__Customer *c)
 /* Checks that the customer exists in the caller's tenant, asking the
  * customers service as the caller. Returns its display name (malloc'd), or
  * NULL with the call failed: 404 naming the customer, or 503. */
-static char *s_customer(struct cm_call *call, const char *customer_id)
+char *notes_customer(struct cm_call *call, const char *customer_id)
 {
     if (!notes_uuid_valid(customer_id)) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", customer_id);
@@ -273,7 +273,7 @@ static void s_create_note(struct cm_call *call, const ProtobufCMessage *msg,
                   NOTES_TEXT_MULTILINE | NOTES_TEXT_REQUIRED);
     if (!body)
         goto out;
-    name = s_customer(call, req->customer_id);
+    name = notes_customer(call, req->customer_id);
     if (!name)
         goto out;
     char id[NOTES_ID_SIZE];
@@ -397,7 +397,7 @@ static void s_list_notes(struct cm_call *call, const ProtobufCMessage *msg, Prot
     if (!s_page_size(call, req->page_size, &limit) ||
         !s_page_token(call, req->page_token, &after, after_id))
         return;
-    char *name = s_customer(call, req->customer_id);
+    char *name = notes_customer(call, req->customer_id);
     if (!name)
         return;
     free(name);
@@ -558,7 +558,7 @@ static bool s_draft_customer(struct cm_call *call, struct s_draft *d)
         s_set(&d->customer_name, "");
         return true;
     }
-    char *name = s_customer(call, d->customer_id);
+    char *name = notes_customer(call, d->customer_id);
     if (!name)
         return false;
     free(d->customer_name);
@@ -745,7 +745,7 @@ static void s_list_tasks(struct cm_call *call, const ProtobufCMessage *msg, Prot
     if (cm_call_failed(call))
         return;
     if (req->customer_id[0]) {
-        char *name = s_customer(call, req->customer_id);
+        char *name = notes_customer(call, req->customer_id);
         if (!name)
             return;
         free(name);

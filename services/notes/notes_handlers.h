@@ -12,6 +12,12 @@
 extern const struct cm_method notes_methods[];
 extern const size_t notes_n_methods;
 
+/* Checks that the customer exists in the caller's tenant, asking the
+ * customers service as the caller. Returns its display name (malloc'd), or
+ * NULL with the call failed: 404 naming the customer, or 503. */
+struct cm_call;
+char *notes_customer(struct cm_call *call, const char *customer_id);
+
 /* Timeline, summary and intake (notes_history.c). */
 extern const struct cm_method notes_history_methods[];
 extern const size_t notes_history_n_methods;

@@ -269,6 +269,26 @@ static bool s_parse_token(const char *tok, int64_t *us, char *id)
     return true;
 }
 
+/* A customer with no history yet: true when it exists (or has a history after
+ * all); false with the call failed: 404 naming it when the customers service
+ * knows no such customer, so an id nobody has is not answered as an empty
+ * story. A deleted customer's history stays readable. */
+static bool s_known(struct cm_call *call, const char *customer_id)
+{
+    bool any = false;
+    cm_err_t err = notes_history_store_any(call->db, TENANT(call), customer_id, &any);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the timeline");
+        return false;
+    }
+    if (any)
+        return true;
+    char *name = notes_customer(call, customer_id);
+    bool exists = name != NULL;
+    free(name);
+    return exists;
+}
+
 static void s_list_timeline(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
@@ -332,6 +352,10 @@ static void s_list_timeline(struct cm_call *call, const ProtobufCMessage *msg,
         crm__list_timeline_response__free_unpacked(r, NULL);
         return;
     }
+    if (!r->n_entries && !req->page_token[0] && !s_known(call, req->id)) {
+        crm__list_timeline_response__free_unpacked(r, NULL);
+        return;
+    }
     if (next_id[0]) {
         char *tok = cm_strfmt("%" PRId64 "_%s", next_us, next_id);
         cm_pb_set_str(&r->next_page_token, tok);
@@ -352,6 +376,11 @@ static void s_get_summary(struct cm_call *call, const ProtobufCMessage *msg,
     cm_err_t err = notes_history_store_summary(call->db, TENANT(call), req->id, s);
     if (err) {
         cm_call_db_fail(call, err, "could not compute the summary");
+        crm__summary__free_unpacked(s, NULL);
+        return;
+    }
+    /* registeredAt is the first timeline row's time: none, no history. */
+    if (!s->registered_at[0] && !s_known(call, req->id)) {
         crm__summary__free_unpacked(s, NULL);
         return;
     }

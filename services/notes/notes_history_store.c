@@ -524,6 +524,22 @@ cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char
     return CM_OK;
 }
 
+cm_err_t notes_history_store_any(cm_db_t *db, const char *tenant, const char *customer_id,
+                                 bool *any)
+{
+    const char *p[] = {tenant, customer_id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT EXISTS (SELECT 1 FROM notes.timeline "
+                               "WHERE tenant_id = $1 AND customer_id = $2)",
+                               2, p, &err);
+    if (!res)
+        return err;
+    *any = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return CM_OK;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Tables, the stream cursor, leadership                                   */
 

@@ -64,6 +64,11 @@ cm_err_t notes_history_store_timeline_page(cm_db_t *db, const char *tenant,
                                            Crm__ListTimelineResponse *resp, int64_t *next_us,
                                            char *next_id) CM_MUSTCHECK;
 
+/* Whether the customer has any timeline row (*any), whatever its kind: a
+ * customer with none may not exist (the caller asks the customers service). */
+cm_err_t notes_history_store_any(cm_db_t *db, const char *tenant, const char *customer_id,
+                                 bool *any) CM_MUSTCHECK;
+
 /* Fills the summary of a customer. */
 cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char *customer_id,
                                      Crm__Summary *out) CM_MUSTCHECK;

@@ -5,6 +5,7 @@ import os
 import random
 import signal
 import time
+import uuid
 
 import crm
 from crm import api, q, unique, unique_email, wait_until
@@ -448,3 +449,31 @@ def test_deleting_a_customer_erases_what_staff_wrote():
     assert rows == [("0",)], rows
     rows = crm.psql_rows("SELECT count(*) FROM notes.tasks WHERE customer_id = '%s'" % cid)
     assert rows == [("0",)], rows
+
+
+def test_an_unknown_customer_has_no_story():
+    """An id nobody has is answered 404 naming it, not as an empty story; a
+    customer whose story holds nothing of a kind gets an empty page, before
+    and after it is deleted."""
+    nobody = str(uuid.uuid4())
+    for path in ("timeline", "summary"):
+        st, _, js = api("GET", "/v1/customers/%s/%s" % (nobody, path))
+        assert st == 404, (path, st, js)
+        assert nobody in json.dumps(js), js
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Ewa", "lastName": unique("Story")})
+    assert st == 201, c
+    cid = c["id"]
+    # At once (the created event may not be in yet) and once it is.
+    for _ in range(2):
+        st, _, js = api("GET", q("/v1/customers/%s/timeline" % cid, kind="ORDER"))
+        assert st == 200 and not js.get("entries"), (st, js)
+        st, _, js = api("GET", "/v1/customers/%s/summary" % cid)
+        assert st == 200 and js.get("bookings", 0) == 0, (st, js)
+        wait_until(lambda: _timeline(cid), 20, what="customer.created in the timeline")
+    assert api("DELETE", "/v1/customers/" + cid)[0] == 204
+    wait_until(lambda: _timeline(cid)[0]["type"] == "customer.deleted", 20,
+               what="customer.deleted in the timeline")
+    st, _, js = api("GET", q("/v1/customers/%s/timeline" % cid, kind="ORDER"))
+    assert st == 200 and not js.get("entries"), (st, js)
+    st, _, js = api("GET", "/v1/customers/%s/summary" % cid)
+    assert st == 200 and js.get("registeredAt"), (st, js)
