@@ -702,6 +702,18 @@ static const char *s_field(const struct doc *d, int f)
            (f == F_FIRST ? 0 : d->f[f - 1]);
 }
 
+/* Asks for the cache lines s_match reads of d (its folded names and e-mail)
+ * ahead of the reading: a query's candidates are scattered over memory, and
+ * a record's lines fetched one miss after another cost more than the match. */
+static void s_prefetch_fields(const struct doc *d)
+{
+    if (!d->data)
+        return;
+    const char *f = s_field(d, F_FIRST);
+    __builtin_prefetch(f);
+    __builtin_prefetch(f + 64);
+}
+
 /* A time key of the doc (T_CREATED, T_UPDATED). */
 static const uint8_t *s_time(const struct doc *d, int which)
 {
@@ -2148,6 +2160,11 @@ static void s_tier_scan(struct tenant *t, const struct query *q, bool filters, s
     const uint32_t *p = s_post(k);
     uint32_t i = from ? s_post_lower(t->label, p, k->n, from) : 0;
     for (; i < k->n; i++) {
+        /* Two stages ahead: the record, then (once it is in) its fields. */
+        if (i + 8 < k->n)
+            __builtin_prefetch(&t->docs[p[i + 8]]);
+        if (i + 4 < k->n)
+            s_prefetch_fields(&t->docs[p[i + 4]]);
         uint32_t doc = p[i];
         uint64_t lab = t->label[doc];
         if (h->n == h->cap &&
@@ -2527,6 +2544,14 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
         s_gen_collect(t, &best, &cands);
         memset(need ? need : t->bits, 0, nbits);
         for (size_t i = 0; i < cands.n; i++) {
+            /* Chunks of 32: the records asked for, then their fields, then read. */
+            if (i % 32 == 0) {
+                size_t end = i + 32 < cands.n ? i + 32 : cands.n;
+                for (size_t j = i; j < end; j++)
+                    __builtin_prefetch(&t->docs[cands.docs[j]]);
+                for (size_t j = i; j < end; j++)
+                    s_prefetch_fields(&t->docs[cands.docs[j]]);
+            }
             const struct doc *d = &t->docs[cands.docs[i]];
             if (!d->data || !s_filters(d, q))
                 continue;
@@ -2548,6 +2573,11 @@ page:;
     s_heap_for_sort = &h;
     qsort(idx, h.n, sizeof *idx, s_heap_idx_cmp);
     size_t shown = h.n > page ? page : h.n;
+    for (size_t i = 0; packed && i < shown; i++) {
+        const struct doc *d = &t->docs[h.a[idx[i]].doc];
+        for (uint32_t off = 0; off < d->packed_len; off += 64)
+            __builtin_prefetch(d->data + off);
+    }
     if (!packed)
         resp->customers = shown ? cm_calloc(shown, sizeof *resp->customers) : NULL;
     for (size_t i = 0; i < shown; i++) {

@@ -121,6 +121,21 @@ def test_the_broker_listens_on_the_unix_socket_and_on_tcp():
         assert json.loads(out)["body"]["lastName"] == c["lastName"], (endpoint, out)
 
 
+def test_the_services_run_with_the_larger_malloc_cache():
+    # compose/stack.sh gives every service glibc.malloc.tcache_count=64
+    # (docs/operations.md); a GLIBC_TUNABLES of the user's would follow it.
+    seen = set()
+    for name, (_, pid) in crm.status().items():
+        if not pid:
+            continue
+        seen.add(name.split(":")[0])
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+        tunables = env.get(b"GLIBC_TUNABLES", b"").split(b":")
+        assert tunables[0] == b"glibc.malloc.tcache_count=64", (name, pid, tunables)
+    assert seen >= {"broker", "customers", "search", "notes", "gateway"}, seen
+
+
 def test_subscriber_restarted_gets_every_event_in_order():
     out = os.path.join(crm.DATA_DIR, unique("events") + ".jsonl")
     c = _new()
