@@ -72,9 +72,7 @@ static char *s_customer_name(const Crm__Customer *c)
     return cm_strdup(c->email);
 }
 
-/* Checks that the customer exists in the caller's tenant, asking the
- * customers service as the caller. Returns its display name (malloc'd), or
- * NULL with the call failed: 404 naming the customer, or 503. */
+/* notes_handlers.h: the customer's display name, or NULL with the call failed. */
 char *notes_customer(struct cm_call *call, const char *customer_id)
 {
     if (!notes_uuid_valid(customer_id)) {
