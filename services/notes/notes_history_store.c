@@ -524,20 +524,27 @@ cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char
     return CM_OK;
 }
 
+/* Runs a query answering one boolean into *out. */
+static cm_err_t s_exec_bool(cm_db_t *db, const char *sql, int n, const char *const *params,
+                            bool *out)
+{
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db, sql, n, params, &err);
+    if (!res)
+        return err;
+    *out = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return CM_OK;
+}
+
 cm_err_t notes_history_store_any(cm_db_t *db, const char *tenant, const char *customer_id,
                                  bool *any)
 {
     const char *p[] = {tenant, customer_id};
-    cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "SELECT EXISTS (SELECT 1 FROM notes.timeline "
-                               "WHERE tenant_id = $1 AND customer_id = $2)",
-                               2, p, &err);
-    if (!res)
-        return err;
-    *any = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    return CM_OK;
+    return s_exec_bool(db,
+                       "SELECT EXISTS (SELECT 1 FROM notes.timeline "
+                       "WHERE tenant_id = $1 AND customer_id = $2)",
+                       2, p, any);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -546,13 +553,7 @@ cm_err_t notes_history_store_any(cm_db_t *db, const char *tenant, const char *cu
 cm_err_t notes_history_store_table_exists(cm_db_t *db, const char *name, bool *exists)
 {
     const char *p[] = {name};
-    cm_err_t err;
-    PGresult *res = cm_db_exec(db, "SELECT to_regclass($1) IS NOT NULL", 1, p, &err);
-    if (!res)
-        return err;
-    *exists = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    return CM_OK;
+    return s_exec_bool(db, "SELECT to_regclass($1) IS NOT NULL", 1, p, exists);
 }
 
 cm_err_t notes_history_store_cursor_get(cm_db_t *db, const char *stream, uint64_t *seq)
@@ -588,14 +589,8 @@ cm_err_t notes_history_store_cursor_advance(cm_db_t *db, const char *stream, uin
 
 cm_err_t notes_history_store_try_lead(cm_db_t *db, bool *leader)
 {
-    cm_err_t err;
-    PGresult *res = cm_db_exec(db, "SELECT pg_try_advisory_lock(hashtext('notes.stream_cursor'))",
-                               0, NULL, &err);
-    if (!res)
-        return err;
-    *leader = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    return CM_OK;
+    return s_exec_bool(db, "SELECT pg_try_advisory_lock(hashtext('notes.stream_cursor'))", 0, NULL,
+                       leader);
 }
 
 cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
