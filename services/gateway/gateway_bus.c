@@ -1,5 +1,5 @@
 /* The bus thread: a queue in (mutex + eventfd) for other threads, the
- * attached host's fd, a DEALER out, in-flight requests in a hash by request
+ * attached host's descriptors, a DEALER out, in-flight requests in a hash by request
  * id and a min-heap by deadline. */
 #include "gateway_bus.h"
 #include "cm_log.h"
@@ -61,7 +61,8 @@ struct gateway_bus {
     struct s_call *call; // borrowed (the caller's): runs on the thread next
 
     /* The thread's own. */
-    struct gateway_bus_host host; // fd -1: none; set through gateway_bus_call
+    struct gateway_bus_host host; // run NULL: none; set through gateway_bus_call
+    unsigned host_gen;            // bumped by every attach: the loop's items are stale
     struct s_pending **heap;      // owned array; entries owned through it
     size_t n_heap, cap_heap;
     struct s_pending *buckets[N_BUCKETS]; // borrowed (the heap's entries)
@@ -461,7 +462,7 @@ static void s_run_call(gateway_bus_t *self)
 /* How long the host lets the loop sleep, bounded by limit. */
 static long s_host_timeout(gateway_bus_t *self, long limit)
 {
-    if (self->host.fd < 0)
+    if (!self->host.run)
         return limit;
     long t = self->host.timeout(self->host.arg);
     return t >= 0 && t < limit ? t : limit;
@@ -469,32 +470,35 @@ static long s_host_timeout(gateway_bus_t *self, long limit)
 
 /* After a stop: serves the host while it still has requests open (their
  * answers are on their way out), for up to GATEWAY_BUS_DRAIN_MS. */
-static void s_drain_host(gateway_bus_t *self)
+static void s_drain_host(gateway_bus_t *self, zmq_pollitem_t *items)
 {
-    if (self->host.fd < 0)
+    if (!self->host.run)
         return;
     int64_t until = cm_mono_ms() + GATEWAY_BUS_DRAIN_MS;
-    zmq_pollitem_t item = {NULL, self->host.fd, ZMQ_POLLIN, 0};
-    self->host.run(self->host.arg);
+    self->host.run(self->host.arg, items, 0);
     while (self->host.busy(self->host.arg)) {
         int64_t left = until - cm_mono_ms();
         if (left <= 0)
             break;
-        (void)zmq_poll(&item, 1, s_host_timeout(self, left > 50 ? 50 : (long)left));
-        self->host.run(self->host.arg);
+        size_t n = self->host.watch(self->host.arg, items, GATEWAY_BUS_HOST_FDS);
+        long timeout = s_host_timeout(self, left > 50 ? 50 : (long)left);
+        if (zmq_poll(items, (int)n, timeout) < 0)
+            for (size_t i = 0; i < n; i++)
+                items[i].revents = 0;
+        self->host.run(self->host.arg, items, n);
     }
 }
+
+enum { S_ITEM_BUS, S_ITEM_WAKE, S_ITEM_HOST };
 
 static void *s_run(void *arg)
 {
     gateway_bus_t *self = arg;
     s_on_thread = self;
     cm_log_set_request_id(NULL);
-    zmq_pollitem_t items[3] = {
-        {cm_mdp_client_socket(self->client), 0, ZMQ_POLLIN, 0},
-        {NULL, self->efd, ZMQ_POLLIN, 0},
-        {NULL, -1, ZMQ_POLLIN, 0},
-    };
+    zmq_pollitem_t *items = cm_calloc(S_ITEM_HOST + GATEWAY_BUS_HOST_FDS, sizeof *items);
+    items[S_ITEM_BUS] = (zmq_pollitem_t){cm_mdp_client_socket(self->client), 0, ZMQ_POLLIN, 0};
+    items[S_ITEM_WAKE] = (zmq_pollitem_t){NULL, self->efd, ZMQ_POLLIN, 0};
     for (;;) {
         long timeout = 1000;
         if (self->n_heap) {
@@ -502,12 +506,19 @@ static void *s_run(void *arg)
             timeout = d < 0 ? 0 : d < timeout ? (long)d : timeout;
         }
         timeout = s_host_timeout(self, timeout);
-        items[2].fd = self->host.fd;
-        if (zmq_poll(items, self->host.fd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR) {
-            cm_log_error("bus poll failed: %s", zmq_strerror(errno));
-            break;
+        size_t n_host = 0;
+        unsigned gen = self->host_gen;
+        if (self->host.run)
+            n_host = self->host.watch(self->host.arg, items + S_ITEM_HOST, GATEWAY_BUS_HOST_FDS);
+        if (zmq_poll(items, (int)(S_ITEM_HOST + n_host), timeout) < 0) {
+            if (errno != EINTR) {
+                cm_log_error("bus poll failed: %s", zmq_strerror(errno));
+                break;
+            }
+            for (size_t i = 0; i < S_ITEM_HOST + n_host; i++)
+                items[i].revents = 0;
         }
-        if (items[1].revents & ZMQ_POLLIN) {
+        if (items[S_ITEM_WAKE].revents & ZMQ_POLLIN) {
             uint64_t v;
             ssize_t n = read(self->efd, &v, sizeof v);
             (void)n; // nonblocking; a spurious wake-up reads nothing
@@ -533,13 +544,15 @@ static void *s_run(void *arg)
         s_expire(self, cm_mono_ms());
         if (stopping) {
             s_fail_all(self);
-            s_drain_host(self);
+            s_drain_host(self, items + S_ITEM_HOST);
             break;
         }
-        /* Last: resumed connections get their answers written out now. */
-        if (self->host.fd >= 0)
-            self->host.run(self->host.arg);
+        /* Last: what the poll found, and connections resumed by the replies
+         * above, are served now. A call may have just attached the host. */
+        if (self->host.run)
+            self->host.run(self->host.arg, items + S_ITEM_HOST, gen == self->host_gen ? n_host : 0);
     }
+    free(items);
     pthread_mutex_lock(&self->mu);
     self->exited = true;
     pthread_mutex_unlock(&self->mu);
@@ -557,7 +570,6 @@ gateway_bus_t *gateway_bus_new(const char *endpoint, gateway_auth_t *auth,
     self->auth = auth;
     self->metrics = metrics;
     self->efd = -1;
-    self->host.fd = -1;
     pthread_mutex_init(&self->mu, NULL);
     pthread_cond_init(&self->cond, NULL);
     atomic_init(&self->n_jobs, 0);
@@ -590,10 +602,11 @@ struct s_attach {
 static void s_attach(void *arg)
 {
     struct s_attach *a = arg;
+    a->bus->host_gen++;
     if (a->host)
         a->bus->host = *a->host;
     else
-        a->bus->host = (struct gateway_bus_host){.fd = -1};
+        a->bus->host = (struct gateway_bus_host){0};
 }
 
 void gateway_bus_attach(gateway_bus_t *self, const struct gateway_bus_host *host)

@@ -11,6 +11,7 @@
 #define GATEWAY_BUS_H
 
 #include <stdbool.h>
+#include <zmq.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "cm_err.h"
@@ -87,14 +88,21 @@ typedef struct gateway_bus gateway_bus_t;
 gateway_bus_t *gateway_bus_new(const char *endpoint, gateway_auth_t *auth,
                                gateway_metrics_t *metrics);
 
+/* Most descriptors a host may have polled at once (its connections, its
+ * listening socket and its wake-up descriptor). */
+#define GATEWAY_BUS_HOST_FDS 1024
+
 /* Something else the thread serves in its loop (the HTTP server). All
  * callbacks run on the bus thread. */
 struct gateway_bus_host {
-    int fd;                     // polled for input
-    long (*timeout)(void *arg); // ms until run() is due regardless of fd; -1: none
-    void (*run)(void *arg);     // serves what is ready, without blocking
-    bool (*busy)(void *arg);    // requests still open: a stop serves them a while
-    void *arg;                  // borrowed, for the callbacks
+    /* Fills items (at most cap) with what the host waits for; returns how many. */
+    size_t (*watch)(void *arg, zmq_pollitem_t *items, size_t cap);
+    long (*timeout)(void *arg); // ms until run() is due regardless of items; -1: none
+    /* Serves what is ready, without blocking: items are watch()'s, with the
+     * poll's revents (all zero when the loop ran for another reason). */
+    void (*run)(void *arg, const zmq_pollitem_t *items, size_t n);
+    bool (*busy)(void *arg); // requests still open: a stop serves them a while
+    void *arg;               // borrowed, for the callbacks
 };
 
 /* Serves host (copied) from the thread's loop from now on; NULL detaches.

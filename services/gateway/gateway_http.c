@@ -13,6 +13,7 @@
 #include "gateway_static.h"
 
 #include <netdb.h>
+#include <sys/select.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,11 @@
 /* Past the body limit we read on (without keeping anything) so the client
  * gets its 413; this much more and we just close the connection. */
 #define DISCARD_MAX (16u << 20)
+
+/* Connections at once (more wait in the listen queue). Select mode needs
+ * every descriptor under FD_SETSIZE; the rest of the process uses about 15. */
+#define MAX_CONNECTIONS 1000
+_Static_assert(MAX_CONNECTIONS + 24 <= FD_SETSIZE, "connections must fit an fd_set");
 
 struct gateway_http {
     struct MHD_Daemon *daemon;  // owned
@@ -579,11 +585,59 @@ static long s_host_timeout(void *arg)
     return ms > 60000 ? 60000 : (long)ms;
 }
 
-static void s_host_run(void *arg)
+/* The daemon runs in its select mode, not epoll: epoll would take every
+ * suspended connection out of its set and put it back on resume, two system
+ * calls per request, and read each keep-alive connection once more than
+ * needed. The sets are rebuilt per loop instead, which costs no system call.
+ * MAX_CONNECTIONS keeps descriptors under FD_SETSIZE. */
+static size_t s_host_watch(void *arg, zmq_pollitem_t *items, size_t cap)
 {
     gateway_http_t *self = arg;
-    if (MHD_run(self->daemon) != MHD_YES)
-        cm_log_debug("MHD_run reported a failure");
+    fd_set rs, ws, es;
+    FD_ZERO(&rs);
+    FD_ZERO(&ws);
+    FD_ZERO(&es);
+    MHD_socket max = -1;
+    if (MHD_get_fdset2(self->daemon, &rs, &ws, &es, &max, FD_SETSIZE) != MHD_YES)
+        return 0;
+    size_t n = 0;
+    for (MHD_socket fd = 0; fd <= max && fd < FD_SETSIZE && n < cap; fd++) {
+        short events = 0;
+        if (FD_ISSET(fd, &rs))
+            events |= ZMQ_POLLIN;
+        if (FD_ISSET(fd, &ws))
+            events |= ZMQ_POLLOUT;
+        if (FD_ISSET(fd, &es))
+            events |= ZMQ_POLLPRI;
+        if (events)
+            items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
+    }
+    return n;
+}
+
+/* An error or hang-up on a descriptor counts as ready for what it waited
+ * for: the read or write that follows finds out. */
+static void s_host_run(void *arg, const zmq_pollitem_t *items, size_t n)
+{
+    gateway_http_t *self = arg;
+    fd_set rs, ws, es;
+    FD_ZERO(&rs);
+    FD_ZERO(&ws);
+    FD_ZERO(&es);
+    for (size_t i = 0; i < n; i++) {
+        short got = items[i].revents, want = items[i].events;
+        if (!got)
+            continue;
+        bool err = got & ZMQ_POLLERR;
+        if ((want & ZMQ_POLLIN) && (err || (got & ZMQ_POLLIN)))
+            FD_SET(items[i].fd, &rs);
+        if ((want & ZMQ_POLLOUT) && (err || (got & ZMQ_POLLOUT)))
+            FD_SET(items[i].fd, &ws);
+        if ((want & ZMQ_POLLPRI) && (err || (got & ZMQ_POLLPRI)))
+            FD_SET(items[i].fd, &es);
+    }
+    if (MHD_run_from_select(self->daemon, &rs, &ws, &es) != MHD_YES)
+        cm_log_debug("MHD_run_from_select reported a failure");
 }
 
 static bool s_host_busy(void *arg)
@@ -699,27 +753,22 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
     unsigned idle_s = (unsigned)(cfg->request_timeout_ms / 1000 + 5);
     if (idle_s < 60)
         idle_s = 60;
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG; // select mode: s_host_watch
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     self->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, s_handler, self, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
-        MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, self, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS, MHD_OPTION_NOTIFY_COMPLETED,
+        s_completed, self, MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, self, MHD_OPTION_END);
     if (!self->daemon) {
         snprintf(err, errsz, "could not listen on %s", cfg->http_addr);
         goto fail;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     self->port = info ? info->port : 0;
-    info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    if (!info || info->epoll_fd < 0) {
-        snprintf(err, errsz, "libmicrohttpd has no epoll descriptor");
-        goto fail;
-    }
     struct gateway_bus_host host = {
-        .fd = info->epoll_fd,
+        .watch = s_host_watch,
         .timeout = s_host_timeout,
         .run = s_host_run,
         .busy = s_host_busy,

@@ -1,10 +1,12 @@
 """Tenants, settings, the bus under failure, the event stream, and the operational endpoints."""
+import http.client
 import json
 import os
 import signal
 import subprocess
 import threading
 import time
+import urllib.parse
 
 import crm
 from crm import api, unique, wait_until
@@ -303,3 +305,31 @@ def test_deleting_a_customer_erases_them_from_the_event_stream():
     assert email not in text and "600555123" not in text and "Erased" not in text, text
     assert mine[1]["changes"] == [{"field": "firstName"}], mine[1]
     assert all(set(e["customer"]) <= {"id", "etag"} for e in mine), mine
+
+
+def test_the_gateway_serves_a_thousand_connections_at_once():
+    # The gateway's limit (docs/api.md): 1,000 clients each with a search in flight all get
+    # their answers, and the gateway goes on serving. Select mode caps its descriptors at 1024.
+    url = urllib.parse.urlsplit(crm.URL)
+    who = _new(firstName=unique("Kilo"))
+    path = "/v1/customers:search?pageSize=1&q=" + urllib.parse.quote(who["firstName"])
+    wait_until(lambda: api("GET", path)[2].get("customers"), what="search to have the customer")
+    conns = []
+    try:
+        for _ in range(1000):
+            c = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+            c.connect()
+            conns.append(c)
+        for c in conns:
+            c.request("GET", path, headers={"Authorization": "Bearer " + crm.API_KEY})
+        found = []
+        for c in conns:
+            r = c.getresponse()
+            body = r.read()
+            found.append((r.status, json.loads(body)["customers"][0]["id"] if r.status == 200 else body))
+    finally:
+        for c in conns:
+            c.close()
+    assert found == [(200, who["id"])] * 1000, [f for f in found if f != (200, who["id"])][:3]
+    st, _, js = api("GET", f"/v1/customers/{who['id']}")
+    assert st == 200 and js["id"] == who["id"], js
