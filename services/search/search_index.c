@@ -111,6 +111,18 @@ struct pcount {
     uint32_t n;
 };
 
+/* A run of the name order. Blocks are never empty; a full one splits. */
+#define ORDER_BLOCK 512
+struct order_block {
+    uint32_t n;
+    uint32_t doc[ORDER_BLOCK];
+};
+
+/* A place in the name order: block b, entry i; {n_blocks, 0} is the end. */
+struct opos {
+    uint32_t b, i;
+};
+
 struct chunk {
     struct chunk *next; // owned
     size_t used, size;
@@ -125,12 +137,13 @@ struct tenant {
     uint32_t n_slots;
     uint32_t *stamp; // owned: per-query marks, cap_docs of them
     uint32_t gen;
-    uint64_t *bits;    // owned: a bit per doc (cap_docs), all clear between uses: small enough
-                       // to stay in cache where stamps would not
-    uint64_t *bits2;   // owned: another
-    uint64_t *label;   // owned: cap_docs name order labels (0 for a doc not live)
-    uint32_t *by_name; // owned: the live docs in name order (not kept while bulk)
-    uint32_t n_by_name, cap_by_name;
+    uint64_t *bits;  // owned: a bit per doc (cap_docs), all clear between uses: small enough
+                     // to stay in cache where stamps would not
+    uint64_t *bits2; // owned: another
+    uint64_t *label; // owned: cap_docs name order labels (0 for a doc not live)
+    struct order_block **by_name; // owned, with its blocks: the live docs in name order, in
+                                  // blocks (a change moves at most one block); not kept while bulk
+    uint32_t n_blocks, cap_blocks;
     struct dict dicts[D_N];
     struct pcount *pcounts; // owned: short prefix counts (struct pcount)
     uint32_t n_pcounts, cap_pcounts;
@@ -186,6 +199,8 @@ static void s_tenant_free(struct tenant *t)
     free(t->label);
     free(t->bits);
     free(t->bits2);
+    for (uint32_t b = 0; b < t->n_blocks; b++)
+        free(t->by_name[b]);
     free(t->by_name);
     free(t->pcounts);
     for (int d = 0; d < D_N; d++)
@@ -595,6 +610,30 @@ static void s_post_add(const struct tenant *t, const struct dict *d, struct tok 
         k->first = t->label[doc];
 }
 
+/* Where doc is in p[0..n), or n. Unordered postings (a phone trigram's, a
+ * big group's) are scanned, 16 at a time in vector compares (GCC's vector
+ * extension, which clang has too: SSE2 here, whatever the target has). */
+typedef uint32_t s_u32x4 __attribute__((vector_size(16)));
+static uint32_t s_post_index(const uint32_t *p, uint32_t n, uint32_t doc)
+{
+    const s_u32x4 want = {doc, doc, doc, doc};
+    uint32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s_u32x4 v[4];
+        memcpy(v, p + i, sizeof v);
+        __typeof__(v[0] == want) hit =
+            (v[0] == want) | (v[1] == want) | (v[2] == want) | (v[3] == want);
+        uint64_t w[2];
+        memcpy(w, &hit, sizeof w);
+        if (w[0] | w[1])
+            break;
+    }
+    for (; i < n; i++)
+        if (p[i] == doc)
+            return i;
+    return n;
+}
+
 /* Removes doc from k's postings (found by its label, which must be the one
  * it was added with, in an ordered dictionary). */
 static void s_post_remove(const struct tenant *t, const struct dict *d, struct tok *k, uint32_t doc)
@@ -607,15 +646,13 @@ static void s_post_remove(const struct tenant *t, const struct dict *d, struct t
             k->n--;
         }
     } else {
-        for (uint32_t i = 0; i < k->n; i++) {
-            if (p[i] == doc) {
-                if (d->ordered)
-                    memmove(&p[i], &p[i + 1], (k->n - i - 1) * sizeof *p);
-                else
-                    p[i] = p[k->n - 1];
-                k->n--;
-                break;
-            }
+        uint32_t i = s_post_index(p, k->n, doc);
+        if (i < k->n) {
+            if (d->ordered)
+                memmove(&p[i], &p[i + 1], (k->n - i - 1) * sizeof *p);
+            else
+                p[i] = p[k->n - 1];
+            k->n--;
         }
     }
     if (d->ordered && !t->bulk)
@@ -1026,29 +1063,78 @@ static int s_name_cmp(const struct tenant *t, uint32_t a, const char *last, cons
     return c;
 }
 
-/* The first place in by_name whose doc is after the name (strict) or not
- * before it. */
-static uint32_t s_order_find(const struct tenant *t, const char *last, const char *first,
-                             const uint8_t id[16], bool strict)
+/* The first place in the name order whose doc is after the name (strict)
+ * or not before it. */
+static struct opos s_order_find(const struct tenant *t, const char *last, const char *first,
+                                const uint8_t id[16], bool strict)
 {
-    uint32_t lo = 0, hi = t->n_by_name;
-    while (lo < hi) {
+    uint32_t lo = 0, hi = t->n_blocks;
+    while (lo < hi) { /* the first block whose last doc qualifies */
         uint32_t mid = lo + (hi - lo) / 2;
-        int c = s_name_cmp(t, t->by_name[mid], last, first, id);
+        const struct order_block *blk = t->by_name[mid];
+        int c = s_name_cmp(t, blk->doc[blk->n - 1], last, first, id);
         if (c < 0 || (strict && c == 0))
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo;
+    if (lo == t->n_blocks)
+        return (struct opos){t->n_blocks, 0};
+    const struct order_block *blk = t->by_name[lo];
+    uint32_t l = 0, h = blk->n - 1; /* the last one qualifies */
+    while (l < h) {
+        uint32_t mid = l + (h - l) / 2;
+        int c = s_name_cmp(t, blk->doc[mid], last, first, id);
+        if (c < 0 || (strict && c == 0))
+            l = mid + 1;
+        else
+            h = mid;
+    }
+    return (struct opos){lo, l};
+}
+
+/* The label of the doc before p, or 0 at the start. */
+static uint64_t s_label_before(const struct tenant *t, struct opos p)
+{
+    if (p.i > 0)
+        return t->label[t->by_name[p.b]->doc[p.i - 1]];
+    if (p.b > 0) {
+        const struct order_block *blk = t->by_name[p.b - 1];
+        return t->label[blk->doc[blk->n - 1]];
+    }
+    return 0;
+}
+
+/* The label of the doc at p, or UINT64_MAX at the end. */
+static uint64_t s_label_at(const struct tenant *t, struct opos p)
+{
+    if (p.b < t->n_blocks && p.i < t->by_name[p.b]->n)
+        return t->label[t->by_name[p.b]->doc[p.i]];
+    if (p.b + 1 < t->n_blocks)
+        return t->label[t->by_name[p.b + 1]->doc[0]];
+    return UINT64_MAX;
+}
+
+/* Makes room for a block at index b. */
+static void s_block_insert(struct tenant *t, uint32_t b, struct order_block *blk)
+{
+    if (t->n_blocks == t->cap_blocks) {
+        t->cap_blocks = t->cap_blocks ? t->cap_blocks * 2 : 16;
+        t->by_name = cm_realloc(t->by_name, t->cap_blocks * sizeof *t->by_name);
+    }
+    memmove(&t->by_name[b + 1], &t->by_name[b], (t->n_blocks - b) * sizeof *t->by_name);
+    t->by_name[b] = blk;
+    t->n_blocks++;
 }
 
 /* Labels every live doc afresh, in name order, and the first-posting
  * labels of the ordered dictionaries with them. */
 static void s_relabel(struct tenant *t)
 {
-    for (uint32_t i = 0; i < t->n_by_name; i++)
-        t->label[t->by_name[i]] = (uint64_t)(i + 1) * LABEL_STEP;
+    uint64_t next = LABEL_STEP;
+    for (uint32_t b = 0; b < t->n_blocks; b++)
+        for (uint32_t i = 0; i < t->by_name[b]->n; i++, next += LABEL_STEP)
+            t->label[t->by_name[b]->doc[i]] = next;
     for (int k = 0; k < D_N; k++) {
         struct dict *d = &t->dicts[k];
         struct tok *arrays[2] = {d->main, d->recent};
@@ -1064,16 +1150,28 @@ static void s_relabel(struct tenant *t)
 static void s_order_insert(struct tenant *t, uint32_t doc)
 {
     const struct doc *d = &t->docs[doc];
-    uint32_t at = s_order_find(t, s_sort_last(d), s_field(d, F_FIRST), d->id, false);
-    if (t->n_by_name == t->cap_by_name) {
-        t->cap_by_name = t->cap_by_name ? t->cap_by_name * 2 : 64;
-        t->by_name = cm_realloc(t->by_name, t->cap_by_name * sizeof *t->by_name);
+    struct opos p = s_order_find(t, s_sort_last(d), s_field(d, F_FIRST), d->id, false);
+    if (p.b == t->n_blocks && p.b > 0) /* the end: after the last block's last doc */
+        p = (struct opos){p.b - 1, t->by_name[p.b - 1]->n};
+    if (p.b == t->n_blocks) {
+        s_block_insert(t, p.b, cm_calloc(1, sizeof(struct order_block)));
+    } else if (t->by_name[p.b]->n == ORDER_BLOCK) { /* split in halves */
+        struct order_block *blk = t->by_name[p.b], *tail = cm_malloc(sizeof *tail);
+        tail->n = ORDER_BLOCK / 2;
+        memcpy(tail->doc, blk->doc + ORDER_BLOCK / 2, ORDER_BLOCK / 2 * sizeof *blk->doc);
+        blk->n = ORDER_BLOCK / 2;
+        s_block_insert(t, p.b + 1, tail);
+        if (p.i > ORDER_BLOCK / 2)
+            p = (struct opos){p.b + 1, p.i - ORDER_BLOCK / 2};
     }
-    memmove(&t->by_name[at + 1], &t->by_name[at], (t->n_by_name - at) * sizeof *t->by_name);
-    t->by_name[at] = doc;
-    t->n_by_name++;
-    uint64_t prev = at ? t->label[t->by_name[at - 1]] : 0;
-    uint64_t next = at + 1 < t->n_by_name ? t->label[t->by_name[at + 1]] : prev + 2 * LABEL_STEP;
+    struct order_block *blk = t->by_name[p.b];
+    memmove(&blk->doc[p.i + 1], &blk->doc[p.i], (blk->n - p.i) * sizeof *blk->doc);
+    blk->doc[p.i] = doc;
+    blk->n++;
+    uint64_t prev = s_label_before(t, p);
+    uint64_t next = s_label_at(t, (struct opos){p.b, p.i + 1});
+    if (next == UINT64_MAX)
+        next = prev + 2 * LABEL_STEP;
     if (next - prev >= 2)
         t->label[doc] = prev + (next - prev) / 2;
     else
@@ -1083,10 +1181,16 @@ static void s_order_insert(struct tenant *t, uint32_t doc)
 static void s_order_remove(struct tenant *t, uint32_t doc)
 {
     const struct doc *d = &t->docs[doc];
-    uint32_t at = s_order_find(t, s_sort_last(d), s_field(d, F_FIRST), d->id, false);
-    if (at < t->n_by_name && t->by_name[at] == doc) {
-        memmove(&t->by_name[at], &t->by_name[at + 1], (t->n_by_name - at - 1) * sizeof *t->by_name);
-        t->n_by_name--;
+    struct opos p = s_order_find(t, s_sort_last(d), s_field(d, F_FIRST), d->id, false);
+    if (p.b == t->n_blocks || t->by_name[p.b]->doc[p.i] != doc)
+        return;
+    struct order_block *blk = t->by_name[p.b];
+    memmove(&blk->doc[p.i], &blk->doc[p.i + 1], (blk->n - p.i - 1) * sizeof *blk->doc);
+    if (--blk->n == 0) {
+        free(blk);
+        memmove(&t->by_name[p.b], &t->by_name[p.b + 1],
+                (t->n_blocks - p.b - 1) * sizeof *t->by_name);
+        t->n_blocks--;
     }
 }
 
@@ -1141,13 +1245,17 @@ static void s_renumber(struct tenant *t)
     free(named);
     free(t->docs);
     t->docs = docs;
-    if (t->cap_by_name < live + 1) {
-        t->cap_by_name = live + 64;
-        t->by_name = cm_realloc(t->by_name, t->cap_by_name * sizeof *t->by_name);
+    /* Blocks three-quarters full: room for changes before the first splits. */
+    for (uint32_t b = 0; b < t->n_blocks; b++)
+        free(t->by_name[b]);
+    t->n_blocks = 0;
+    for (uint32_t i = 0; i < live;) {
+        struct order_block *blk = cm_malloc(sizeof *blk);
+        blk->n = live - i < ORDER_BLOCK * 3 / 4 ? live - i : ORDER_BLOCK * 3 / 4;
+        for (uint32_t j = 0; j < blk->n; j++)
+            blk->doc[j] = i++;
+        s_block_insert(t, t->n_blocks, blk);
     }
-    for (uint32_t i = 0; i < live; i++)
-        t->by_name[i] = i;
-    t->n_by_name = live;
     memset(t->label, 0, t->cap_docs * sizeof *t->label);
     memset(t->stamp, 0, t->cap_docs * sizeof *t->stamp);
     t->gen = 0;
@@ -1342,7 +1450,8 @@ size_t search_index_stats(search_index_t *self, search_index_stats_fn fn, void *
             t->data_bytes +
             (size_t)t->cap_docs * (sizeof *t->docs + sizeof *t->stamp + sizeof *t->label) +
             2 * ((size_t)t->cap_docs / 64 + 1) * sizeof *t->bits +
-            (size_t)t->cap_by_name * sizeof *t->by_name + (size_t)t->n_slots * 4 +
+            (size_t)t->cap_blocks * sizeof *t->by_name +
+            (size_t)t->n_blocks * sizeof(struct order_block) + (size_t)t->n_slots * 4 +
             (size_t)t->cap_pcounts * sizeof *t->pcounts;
         for (int k = 0; k < D_N; k++) {
             const struct dict *d = &t->dicts[k];
@@ -1613,10 +1722,8 @@ static bool s_after_ok(const struct tenant *t, const struct hit *h, const struct
 /* Fills af->lo and af->hi from the name order as it is now. */
 static void s_after_bounds(const struct tenant *t, struct after *af)
 {
-    uint32_t hi = s_order_find(t, af->last, af->first, af->id, true);
-    uint32_t lo = s_order_find(t, af->last, af->first, af->id, false);
-    af->hi = hi < t->n_by_name ? t->label[t->by_name[hi]] : UINT64_MAX;
-    af->lo = lo > 0 ? t->label[t->by_name[lo - 1]] : 0;
+    af->hi = s_label_at(t, s_order_find(t, af->last, af->first, af->id, true));
+    af->lo = s_label_before(t, s_order_find(t, af->last, af->first, af->id, false));
 }
 
 /* ---- candidates ---- */

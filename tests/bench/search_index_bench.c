@@ -5,6 +5,9 @@
  * other programs on a shared machine do not count), and the resident memory. For working on the
  * index; tests/bench/search.sh measures the whole path against PostgreSQL.
  *
+ * Then it times changes one at a time, as the service applies them from the
+ * event stream: BENCH_CHANGES (default 20000) creates, renames and deletes.
+ *
  * Usage: search_index_bench FIRST.txt LAST.txt N QUERIES.txt...
  *        (N customers; each query file is measured for BENCH_SECONDS, default 2) */
 #include "search_index.h"
@@ -88,6 +91,52 @@ static int s_dbl_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+struct s_names {
+    char **first;
+    size_t n_first;
+    char **last;
+    size_t n_last;
+};
+
+/* Puts customer i (as the bulk load makes it) at version; rename > 0 gives
+ * it another last name. */
+static int s_put(search_index_t *idx, const struct s_names *nm, long i, int version, int rename)
+{
+    static const char *domains[] = {"gmail.com", "wp.pl", "web.de", "seznam.cz", "abv.bg"};
+    static const char *cc[] = {"+48", "+49", "+420", "+46", "+359", "+30", "+33", "+34"};
+    uint32_t h = s_mix((uint32_t)i);
+    Crm__Customer *c = (Crm__Customer *)cm_pb_new(&crm__customer__descriptor);
+    char id[48], email[256], phone[32], etag[16];
+    snprintf(id, sizeof id, "%08x-0000-4000-8000-%012lx", s_mix((uint32_t)i * 7u + 1u),
+             (unsigned long)i & 0xffffffffffful);
+    const char *f = nm->first[h % nm->n_first];
+    const char *l = nm->last[(s_mix(h) + (uint32_t)rename) % nm->n_last];
+    snprintf(email, sizeof email, "%s.%s%ld@%s", f, l, i, domains[i % 5]);
+    snprintf(phone, sizeof phone, "%s%u", cc[i % 8], 500000000u + s_mix(h + 77) % 400000000u);
+    snprintf(etag, sizeof etag, "%d", version);
+    cm_pb_set_str(&c->id, id);
+    cm_pb_set_str(&c->etag, etag);
+    cm_pb_set_str(&c->first_name, f);
+    cm_pb_set_str(&c->last_name, l);
+    cm_pb_set_str(&c->email, email);
+    cm_pb_set_str(&c->phone, phone);
+    cm_pb_set_str(&c->created_at, "2026-01-01T00:00:00.000000Z");
+    int rc = search_index_put(idx, TENANT, c);
+    crm__customer__free_unpacked(c, NULL);
+    return rc == 1 ? 0 : -1;
+}
+
+/* Prints the CPU time per change of n (sorted in place). */
+static void s_report_changes(const char *what, double *lat, long n)
+{
+    qsort(lat, (size_t)n, sizeof *lat, s_dbl_cmp);
+    double sum = 0;
+    for (long i = 0; i < n; i++)
+        sum += lat[i];
+    printf("%-24s %7ld changes  mean %7.1f us  p50 %7.1f us  p99 %7.1f us  max %7.1f us\n", what, n,
+           1e6 * sum / (double)n, 1e6 * lat[n / 2], 1e6 * lat[n * 99 / 100], 1e6 * lat[n - 1]);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -97,35 +146,20 @@ int main(int argc, char **argv)
     size_t n_first, n_last;
     char **first = s_lines(argv[1], &n_first), **last = s_lines(argv[2], &n_last);
     long n = strtol(argv[3], NULL, 10);
-    static const char *domains[] = {"gmail.com", "wp.pl", "web.de", "seznam.cz", "abv.bg"};
-    static const char *cc[] = {"+48", "+49", "+420", "+46", "+359", "+30", "+33", "+34"};
     const char *secs = getenv("BENCH_SECONDS");
     double seconds = secs ? strtod(secs, NULL) : 2.0;
+    const char *chg = getenv("BENCH_CHANGES");
+    long changes = chg ? strtol(chg, NULL, 10) : 20000;
+    struct s_names names = {first, n_first, last, n_last};
     long rss0 = s_rss_kib();
     search_index_t *idx = search_index_new();
     double t0 = s_now();
     search_index_bulk(idx, true);
     for (long i = 1; i <= n; i++) {
-        uint32_t h = s_mix((uint32_t)i);
-        Crm__Customer *c = (Crm__Customer *)cm_pb_new(&crm__customer__descriptor);
-        char id[48], email[256], phone[32];
-        snprintf(id, sizeof id, "%08x-0000-4000-8000-%012lx", s_mix((uint32_t)i * 7u + 1u),
-                 (unsigned long)i & 0xffffffffffful);
-        const char *f = first[h % n_first], *l = last[s_mix(h) % n_last];
-        snprintf(email, sizeof email, "%s.%s%ld@%s", f, l, i, domains[i % 5]);
-        snprintf(phone, sizeof phone, "%s%u", cc[i % 8], 500000000u + s_mix(h + 77) % 400000000u);
-        cm_pb_set_str(&c->id, id);
-        cm_pb_set_str(&c->etag, "1");
-        cm_pb_set_str(&c->first_name, f);
-        cm_pb_set_str(&c->last_name, l);
-        cm_pb_set_str(&c->email, email);
-        cm_pb_set_str(&c->phone, phone);
-        cm_pb_set_str(&c->created_at, "2026-01-01T00:00:00.000000Z");
-        if (search_index_put(idx, TENANT, c) != 1) {
+        if (s_put(idx, &names, i, 1, 0)) {
             fprintf(stderr, "put %ld failed\n", i);
             return 1;
         }
-        crm__customer__free_unpacked(c, NULL);
     }
     search_index_bulk(idx, false);
     double built = s_now() - t0;
@@ -198,6 +232,38 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nq; i++)
             free(qs[i]);
         free(qs);
+    }
+
+    /* Changes one at a time, as the service applies them from the stream:
+     * new customers, then renames (a new place in the name order), then
+     * deletes. */
+    if (changes > 0) {
+        double *lat = cm_malloc((size_t)changes * sizeof *lat);
+        for (long k = 0; k < changes; k++) {
+            double c0 = s_cpu();
+            if (s_put(idx, &names, n + 1 + k, 1, 0))
+                return 1;
+            lat[k] = s_cpu() - c0;
+        }
+        s_report_changes("create", lat, changes);
+        for (long k = 0; k < changes; k++) {
+            long i = 1 + (long)(s_mix((uint32_t)k + 99u) % (uint32_t)n);
+            double c0 = s_cpu();
+            int rc = s_put(idx, &names, i, 2 + (int)k, 1 + (int)k);
+            lat[k] = s_cpu() - c0;
+            (void)rc; /* a customer drawn twice is still a change */
+        }
+        s_report_changes("rename", lat, changes);
+        for (long k = 0; k < changes; k++) {
+            char id[48];
+            snprintf(id, sizeof id, "%08x-0000-4000-8000-%012lx",
+                     s_mix((uint32_t)(n + 1 + k) * 7u + 1u), (unsigned long)(n + 1 + k));
+            double c0 = s_cpu();
+            search_index_delete(idx, TENANT, id);
+            lat[k] = s_cpu() - c0;
+        }
+        s_report_changes("delete", lat, changes);
+        free(lat);
     }
     search_index_destroy(&idx);
     return 0;

@@ -784,6 +784,55 @@ static void test_name_order(void)
     search_index_destroy(&idx);
 }
 
+static int s_count(search_index_t *idx, const char *q)
+{
+    struct res x = s_find(idx, T1, q, NULL, 0, NULL);
+    CHECK(x.err == CM_OK);
+    int n = x.r->total_size;
+    crm__search_customers_response__free_unpacked(x.r, NULL);
+    return n;
+}
+
+/* The name order is kept in blocks: a loaded index starts with blocks
+ * three-quarters full; many customers arriving at one place split blocks
+ * there and use up the room between labels (labels given again); blocks
+ * emptied by deletes go, down to none, and the order starts again. */
+static void test_name_order_blocks(void)
+{
+    search_index_t *idx = search_index_new();
+    search_index_bulk(idx, true);
+    for (int i = 1; i <= 2000; i++) {
+        char last[32];
+        snprintf(last, sizeof last, "Kowal%02d", i % 50);
+        s_put(idx, T1, s_cust(i, "Anna", last));
+    }
+    search_index_bulk(idx, false);
+    /* Each new one sorts first among the Nowaks (ids fall): one place. */
+    for (int i = 3500; i > 2000; i--)
+        s_put(idx, T1, s_cust(i, "Jan", "Nowak"));
+    for (int desc = 0; desc < 2; desc++) {
+        CHECK(s_walk(idx, "nowak", "lastName", desc, 97, s_sort_name) == 1500);
+        CHECK(s_walk(idx, "k", "lastName", desc, 61, s_sort_name) == 2000);
+        CHECK(s_walk(idx, "a", "lastName", desc, 100, s_sort_name) == 2000);
+    }
+    char id[40];
+    for (int i = 1; i <= 2000; i++) {
+        snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", i);
+        CHECK(search_index_delete(idx, T1, id) == 1);
+    }
+    CHECK(s_count(idx, "k") == 0 && s_count(idx, "anna") == 0);
+    CHECK(s_walk(idx, "jan", "lastName", true, 33, s_sort_name) == 1500);
+    for (int i = 2001; i <= 3500; i++) {
+        snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", i);
+        CHECK(search_index_delete(idx, T1, id) == 1);
+    }
+    CHECK(s_count(idx, "n") == 0);
+    s_put(idx, T1, s_cust(4000, "Ola", "Zet"));
+    s_put(idx, T1, s_cust(4001, "Ala", "Zet"));
+    CHECK(s_walk(idx, "zet", "lastName", false, 1, s_sort_name) == 2);
+    search_index_destroy(&idx);
+}
+
 static void s_key_email(const Crm__Customer *c, char *out, size_t size)
 {
     char *f = search_fold(c->email);
@@ -929,6 +978,7 @@ int main(void)
     RUN(test_prefix_counts);
     RUN(test_bulk_load_agrees);
     RUN(test_name_order);
+    RUN(test_name_order_blocks);
     RUN(test_long_email_words);
     RUN(test_packed_agrees);
     RUN(test_other_orders);
