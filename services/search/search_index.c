@@ -109,7 +109,18 @@ struct pcount {
     char s[PREFIX_BYTES];
     uint8_t len; // 0: an empty slot
     uint32_t n;
+    uint32_t bm; // 1 + its bitmap's index in the tenant's bms; 0: none
 };
+
+/* A prefix held by at least BM_MIN docs and one in BM_SHARE of the live
+ * ones gets a bitmap of those docs (a bit per doc number, at most twice the
+ * bytes of the postings it stands for), at most BM_MAX per tenant. A query
+ * word that is such a prefix then narrows another word's candidates by one
+ * bit each, where its tens of thousands of postings would be read (or every
+ * candidate's record checked): "jan k" as it is typed. */
+#define BM_MIN 4096
+#define BM_SHARE 64
+#define BM_MAX 128
 
 /* A run of the name order. Blocks are never empty; a full one splits. */
 #define ORDER_BLOCK 512
@@ -147,7 +158,10 @@ struct tenant {
     struct dict dicts[D_N];
     struct pcount *pcounts; // owned: short prefix counts (struct pcount)
     uint32_t n_pcounts, cap_pcounts;
-    bool pcounts_off;    // a doc had too many prefixes to count: the table is not used
+    bool pcounts_off; // a doc had too many prefixes to count: the table is not used
+    uint64_t **bms;   // owned, with each bitmap (cap_docs / 64 + 1 words): see BM_MIN
+    uint32_t n_bms;
+    uint32_t bm_min;     // BM_MIN, or the test's
     struct chunk *arena; // owned: token strings
     bool bulk;           // being loaded in bulk (search_index_bulk)
     size_t live;
@@ -158,6 +172,7 @@ struct search_index {
     struct tenant **tenants; // owned
     size_t n_tenants;
     bool general_only;   // testing: no fast paths
+    uint32_t bm_min;     // testing: BM_MIN when 0
     bool bulk;           // search_index_bulk
     struct query *q;     // owned: the query being answered (large: kept, not allocated each time)
     uint32_t *cand_docs; // owned: the candidates' array, kept for the next query
@@ -167,6 +182,11 @@ struct search_index {
 search_index_t *search_index_new(void)
 {
     return cm_calloc(1, sizeof(search_index_t));
+}
+
+void search_index_set_bitmap_min(search_index_t *self, uint32_t n)
+{
+    self->bm_min = n;
 }
 
 void search_index_set_fast(search_index_t *self, bool on)
@@ -203,6 +223,9 @@ static void s_tenant_free(struct tenant *t)
         free(t->by_name[b]);
     free(t->by_name);
     free(t->pcounts);
+    for (uint32_t i = 0; i < t->n_bms; i++)
+        free(t->bms[i]);
+    free(t->bms);
     for (int d = 0; d < D_N; d++)
         s_dict_free(&t->dicts[d]);
     while (t->arena) {
@@ -237,6 +260,7 @@ static struct tenant *s_tenant(search_index_t *self, const char *id, bool create
     struct tenant *t = cm_calloc(1, sizeof *t);
     snprintf(t->id, sizeof t->id, "%s", id);
     t->bulk = self->bulk;
+    t->bm_min = self->bm_min ? self->bm_min : BM_MIN;
     for (int k = 0; k < D_N; k++)
         t->dicts[k].ordered = k == D_LAST || k == D_FIRST || k == D_COMPANY || k == D_EMAIL;
     t->dicts[D_EMAIL].email = true;
@@ -346,8 +370,13 @@ static uint32_t s_doc_new(struct tenant *t, const uint8_t id[16])
         t->label = cm_realloc(t->label, t->cap_docs * sizeof *t->label);
         free(t->bits);
         free(t->bits2);
-        t->bits = cm_calloc(t->cap_docs / 64 + 1, sizeof *t->bits);
-        t->bits2 = cm_calloc(t->cap_docs / 64 + 1, sizeof *t->bits2);
+        size_t old_words = t->n_docs / 64 + 1, words = t->cap_docs / 64 + 1;
+        t->bits = cm_calloc(words, sizeof *t->bits);
+        t->bits2 = cm_calloc(words, sizeof *t->bits2);
+        for (uint32_t i = 0; i < t->n_bms; i++) {
+            t->bms[i] = cm_realloc(t->bms[i], words * sizeof *t->bms[i]);
+            memset(t->bms[i] + old_words, 0, (words - old_words) * sizeof *t->bms[i]);
+        }
     }
     uint32_t doc = t->n_docs++;
     memset(&t->docs[doc], 0, sizeof t->docs[doc]);
@@ -897,7 +926,7 @@ static struct pcount *s_pcount_slot(const struct tenant *t, const char *s, size_
     }
 }
 
-static void s_pcount_add(struct tenant *t, const char *s, size_t len, int delta)
+static struct pcount *s_pcount_add(struct tenant *t, const char *s, size_t len, int delta)
 {
     if ((t->n_pcounts + 1) * 2 > t->cap_pcounts) {
         struct pcount *old = t->pcounts;
@@ -921,6 +950,7 @@ static void s_pcount_add(struct tenant *t, const char *s, size_t len, int delta)
     } else {
         e->n++;
     }
+    return e;
 }
 
 /* The count of docs with a word starting with prefix w (strlen wl), when
@@ -983,15 +1013,85 @@ static void s_on_prefixes(void *ud, int dict, const char *s, size_t len)
     }
 }
 
-/* Adds (delta 1) or takes away (-1) a live doc's prefixes. */
-static void s_prefix_update(struct tenant *t, const struct doc *d, int delta)
+/* ---- bitmaps of common prefixes (BM_MIN) ---- */
+
+static bool s_bm_wanted(const struct tenant *t, const struct pcount *e)
+{
+    return !e->bm && e->n >= t->bm_min && (size_t)e->n * BM_SHARE >= t->live && t->n_bms < BM_MAX;
+}
+
+/* Gives e a bitmap of the docs with a word starting with it, from the
+ * postings of its ranges (what the prefix count counts). */
+static void s_bm_make(struct tenant *t, struct pcount *e)
+{
+    static const int dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
+    uint64_t *bm = cm_calloc(t->cap_docs / 64 + 1, sizeof *bm);
+    char prefix[PREFIX_BYTES + 1];
+    memcpy(prefix, e->s, e->len);
+    prefix[e->len] = '\0';
+    for (int i = 0; i < 4; i++) {
+        /* E-mail tokens whose names cover the prefix are skipped: those
+         * docs are in a name range already. */
+        struct span sp = s_span(&t->dicts[dicts[i]], prefix);
+        for (int a = 0; a < 2; a++) {
+            for (size_t j = 0; j < sp.n[a]; j++) {
+                const struct tok *k = &sp.tok[a][j];
+                const uint32_t *p = s_post(k);
+                for (uint32_t m = 0; s_in(&sp, k) && m < k->n; m++)
+                    bm[p[m] >> 6] |= (uint64_t)1 << (p[m] & 63);
+            }
+        }
+    }
+    t->bms = cm_realloc(t->bms, (t->n_bms + 1) * sizeof *t->bms);
+    t->bms[t->n_bms++] = bm;
+    e->bm = t->n_bms;
+}
+
+/* After doc numbers changed (a bulk load): every bitmap made again. */
+static void s_bm_rebuild(struct tenant *t)
+{
+    for (uint32_t i = 0; i < t->n_bms; i++)
+        free(t->bms[i]);
+    t->n_bms = 0;
+    for (uint32_t i = 0; i < t->cap_pcounts; i++)
+        t->pcounts[i].bm = 0;
+    for (uint32_t i = 0; i < t->cap_pcounts && !t->pcounts_off; i++)
+        if (t->pcounts[i].len && s_bm_wanted(t, &t->pcounts[i]))
+            s_bm_make(t, &t->pcounts[i]);
+}
+
+/* The bitmap of word w (strlen wl), when it is a prefix that has one. */
+static const uint64_t *s_bm_get(const struct tenant *t, const char *w, size_t wl)
+{
+    size_t chars = 0;
+    for (size_t i = 0; i < wl; i++)
+        chars += ((unsigned char)w[i] & 0xC0) != 0x80;
+    if (!wl || wl > PREFIX_BYTES || chars > PREFIX_CHARS || !t->n_bms || t->pcounts_off || t->bulk)
+        return NULL;
+    const struct pcount *e = s_pcount_slot(t, w, wl);
+    return e->len && e->bm ? t->bms[e->bm - 1] : NULL;
+}
+
+/* Adds (delta 1) or takes away (-1) a live doc's prefixes, and its bit in
+ * their bitmaps (made here when a prefix becomes common; while bulk, the
+ * load's end makes them). */
+static void s_prefix_update(struct tenant *t, uint32_t doc, int delta)
 {
     struct s_prefixes p;
     p.n = 0;
     p.full = false;
-    s_doc_tokens(d, s_on_prefixes, &p);
-    for (unsigned i = 0; i < p.n; i++)
-        s_pcount_add(t, p.s[i], p.len[i], delta);
+    s_doc_tokens(&t->docs[doc], s_on_prefixes, &p);
+    for (unsigned i = 0; i < p.n; i++) {
+        struct pcount *e = s_pcount_add(t, p.s[i], p.len[i], delta);
+        if (t->bulk)
+            continue;
+        if (e->bm && delta > 0)
+            t->bms[e->bm - 1][doc >> 6] |= (uint64_t)1 << (doc & 63);
+        else if (e->bm)
+            t->bms[e->bm - 1][doc >> 6] &= ~((uint64_t)1 << (doc & 63));
+        else if (delta > 0 && s_bm_wanted(t, e))
+            s_bm_make(t, e);
+    }
     if (p.full)
         t->pcounts_off = true;
 }
@@ -1008,7 +1108,7 @@ static void s_unindex(struct tenant *t, uint32_t doc, bool keep_order)
         return;
     struct s_tok_ctx c = {t, doc, {0}};
     s_doc_tokens(d, s_on_remove, &c); /* by the label it was added with */
-    s_prefix_update(t, d, -1);
+    s_prefix_update(t, doc, -1);
     if (!keep_order) {
         if (!t->bulk)
             s_order_remove(t, doc);
@@ -1279,6 +1379,7 @@ static void s_renumber(struct tenant *t)
     }
     s_relabel(t);
     free(perm);
+    s_bm_rebuild(t);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1397,7 +1498,7 @@ int search_index_put(search_index_t *self, const char *tenant, const Crm__Custom
     t->data_bytes += plen + T_N * TIME_KEY + f[F_N - 1] + 64;
     struct s_tok_ctx ctx = {t, doc, {0}};
     s_doc_tokens(d, s_on_add, &ctx);
-    s_prefix_update(t, d, 1);
+    s_prefix_update(t, doc, 1);
     for (int k = 0; k < D_N; k++)
         if (ctx.n[k] > t->dicts[k].most)
             t->dicts[k].most = ctx.n[k];
@@ -1452,7 +1553,8 @@ size_t search_index_stats(search_index_t *self, search_index_stats_fn fn, void *
             2 * ((size_t)t->cap_docs / 64 + 1) * sizeof *t->bits +
             (size_t)t->cap_blocks * sizeof *t->by_name +
             (size_t)t->n_blocks * sizeof(struct order_block) + (size_t)t->n_slots * 4 +
-            (size_t)t->cap_pcounts * sizeof *t->pcounts;
+            (size_t)t->cap_pcounts * sizeof *t->pcounts +
+            (size_t)t->n_bms * (t->cap_docs / 64 + 1) * sizeof(uint64_t);
         for (int k = 0; k < D_N; k++) {
             const struct dict *d = &t->dicts[k];
             bytes += (d->n_main + RECENT_MAX) * sizeof(struct tok);
@@ -1734,6 +1836,8 @@ struct s_cands {
     size_t n, cap;
     uint64_t *need; // borrowed: when not NULL, only docs with their bit set here
     uint64_t *mark; // borrowed: the bits being set (s_mark_range) or the docs taken
+    const uint64_t *also[SEARCH_Q_MAX_WORDS]; // borrowed: prefix bitmaps a doc needs too
+    int n_also;
 };
 
 static bool s_bit(const uint64_t *bits, uint32_t doc)
@@ -1747,6 +1851,11 @@ static void s_collect_range(void *ud, const struct tok *k)
     const uint32_t *p = s_post(k);
     for (uint32_t i = 0; i < k->n; i++) {
         uint32_t doc = p[i];
+        int a = 0;
+        while (a < c->n_also && s_bit(c->also[a], doc))
+            a++;
+        if (a < c->n_also)
+            continue;
         /* Taken once: a doc needed loses its bit when taken, else it gets one. */
         uint64_t *bits = c->need ? c->need : c->mark;
         if (s_bit(bits, doc) != (c->need != NULL))
@@ -2634,6 +2743,13 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
         for (int i = 0; i < q->n_terms && !self->general_only && !best.none; i++) {
             if (i == best_term || !s_term_plain(q, i))
                 continue;
+            /* A common prefix's bitmap is the word's docs: nothing to mark. */
+            const char *w = q->words[q->terms[i].w0].first_part;
+            const uint64_t *bm = s_bm_get(t, w, strlen(w));
+            if (bm) {
+                cands.also[cands.n_also++] = bm;
+                continue;
+            }
             /* A plain word's generator covers exactly its ranges (one part:
              * the names by it, the e-mail by it as folded, the same). */
             struct gen *gn = &gens[i];

@@ -34,6 +34,11 @@ void search_index_destroy(search_index_t **self_p);
  * compared against. On by default. */
 void search_index_set_fast(search_index_t *self, bool on);
 
+/* Testing: a prefix held by at least n docs (and one in 64 of the live
+ * ones) gets a bitmap of them, from the tenants made after this call on
+ * (4096 by default; docs/search.md). */
+void search_index_set_bitmap_min(search_index_t *self, uint32_t n);
+
 /* Bulk loading (a snapshot): while on, new tokens are only hashed, not kept
  * sorted, and the index must not be searched; turning it off sorts them in
  * once. Puts, deletes and version look-ups work in both modes. */

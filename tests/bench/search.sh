@@ -213,6 +213,14 @@ sets = {
   "q3": sorted({w[:3] for w in names}),
   "q22": sorted({random.choice(first) + " " + random.choice(last)[:3] for _ in range(300)}),
 }
+# The keystrokes before a two-word query ("jan k", "jan ko"): in process only.
+typing = {
+  "typed1": sorted({random.choice(first) + " " + random.choice(last)[:1] for _ in range(300)}),
+  "typed2": sorted({random.choice(first) + " " + random.choice(last)[:2] for _ in range(300)}),
+}
+for name, qs in typing.items():
+    with open(f"{tmp}/{name}.txt", "w") as f:
+        f.write("\n".join(qs) + "\n")
 for name, qs in sets.items():
     with open(f"{tmp}/{name}.txt", "w") as f:
         f.write("\n".join(qs) + "\n")
@@ -378,7 +386,8 @@ echo "bench: search index: $built; RSS $((rss / 1024)) MiB after the build," \
 if [[ -x $build/bin/search_index_bench ]]; then
     echo "bench: in process ($build/bin/search_index_bench, CPU time per query):"
     BENCH_SECONDS=3 "$build/bin/search_index_bench" "$tmp/first.txt" "$tmp/last.txt" "$n_customers" \
-        "$tmp/q1.txt" "$tmp/q2.txt" "$tmp/q3.txt" "$tmp/q22.txt" | sed 's/^/    /' ||
+        "$tmp/q1.txt" "$tmp/q2.txt" "$tmp/q3.txt" "$tmp/q22.txt" "$tmp/typed1.txt" \
+        "$tmp/typed2.txt" | sed 's/^/    /' ||
         echo "bench: the in-process run failed" >&2
 fi
 status=0
