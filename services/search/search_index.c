@@ -2770,8 +2770,10 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
             /* Chunks of 32: the records asked for, then their fields, then read. */
             if (i % 32 == 0) {
                 size_t end = i + 32 < cands.n ? i + 32 : cands.n;
-                for (size_t j = i; j < end; j++)
+                for (size_t j = i; j < end; j++) {
                     __builtin_prefetch(&t->docs[cands.docs[j]]);
+                    __builtin_prefetch(&t->label[cands.docs[j]]);
+                }
                 for (size_t j = i; j < end; j++)
                     s_prefetch_fields(&t->docs[cands.docs[j]]);
             }
