@@ -1849,24 +1849,30 @@ static void s_collect_range(void *ud, const struct tok *k)
 {
     struct s_cands *c = ud;
     const uint32_t *p = s_post(k);
-    for (uint32_t i = 0; i < k->n; i++) {
+    /* Room for every posting first: the loop then only reads and writes. */
+    if (c->cap - c->n < k->n) {
+        while (c->cap - c->n < k->n)
+            c->cap = c->cap ? c->cap * 2 : 1024;
+        c->docs = cm_realloc(c->docs, c->cap * sizeof *c->docs);
+    }
+    /* Taken once: a doc needed loses its bit when taken, else it gets one. */
+    uint64_t *bits = c->need ? c->need : c->mark;
+    const uint64_t want = c->need != NULL;
+    const uint64_t *const *also = c->also;
+    const int n_also = c->n_also;
+    uint32_t *out = c->docs;
+    size_t n = c->n;
+    for (uint32_t i = 0, m = k->n; i < m; i++) {
         uint32_t doc = p[i];
         int a = 0;
-        while (a < c->n_also && s_bit(c->also[a], doc))
+        while (a < n_also && s_bit(also[a], doc))
             a++;
-        if (a < c->n_also)
-            continue;
-        /* Taken once: a doc needed loses its bit when taken, else it gets one. */
-        uint64_t *bits = c->need ? c->need : c->mark;
-        if (s_bit(bits, doc) != (c->need != NULL))
+        if (a < n_also || (bits[doc >> 6] >> (doc & 63) & 1) != want)
             continue;
         bits[doc >> 6] ^= (uint64_t)1 << (doc & 63);
-        if (c->n == c->cap) {
-            c->cap = c->cap ? c->cap * 2 : 1024;
-            c->docs = cm_realloc(c->docs, c->cap * sizeof *c->docs);
-        }
-        c->docs[c->n++] = doc;
+        out[n++] = doc;
     }
+    c->n = n;
 }
 
 /* Sets the bits in mark of the docs of a range that have theirs in need
@@ -1874,11 +1880,18 @@ static void s_collect_range(void *ud, const struct tok *k)
  * reached. */
 static void s_mark_range(void *ud, const struct tok *k)
 {
-    struct s_cands *c = ud;
+    const struct s_cands *c = ud;
     const uint32_t *p = s_post(k);
-    for (uint32_t i = 0; i < k->n; i++)
-        if (!c->need || s_bit(c->need, p[i]))
-            c->mark[p[i] >> 6] |= (uint64_t)1 << (p[i] & 63);
+    const uint64_t *need = c->need;
+    uint64_t *mark = c->mark;
+    if (!need) {
+        for (uint32_t i = 0, n = k->n; i < n; i++)
+            mark[p[i] >> 6] |= (uint64_t)1 << (p[i] & 63);
+        return;
+    }
+    for (uint32_t i = 0, n = k->n; i < n; i++)
+        if (s_bit(need, p[i]))
+            mark[p[i] >> 6] |= (uint64_t)1 << (p[i] & 63);
 }
 
 /* A generator: the postings a match must come from, for one term or filter. */
