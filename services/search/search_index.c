@@ -956,12 +956,19 @@ static struct pcount *s_pcount_add(struct tenant *t, const char *s, size_t len, 
 /* The count of docs with a word starting with prefix w (strlen wl), when
  * the table holds it: 1..PREFIX_CHARS characters in at most PREFIX_BYTES
  * bytes. Returns false otherwise. */
-static bool s_pcount_get(const struct tenant *t, const char *w, size_t wl, size_t *n)
+/* Whether w (strlen wl) is a prefix the table keeps: 1..PREFIX_CHARS
+ * characters in at most PREFIX_BYTES bytes. */
+static bool s_prefix_kept(const char *w, size_t wl)
 {
     size_t chars = 0;
     for (size_t i = 0; i < wl; i++)
         chars += ((unsigned char)w[i] & 0xC0) != 0x80;
-    if (!wl || wl > PREFIX_BYTES || chars > PREFIX_CHARS)
+    return wl && wl <= PREFIX_BYTES && chars <= PREFIX_CHARS;
+}
+
+static bool s_pcount_get(const struct tenant *t, const char *w, size_t wl, size_t *n)
+{
+    if (!s_prefix_kept(w, wl))
         return false;
     *n = 0;
     if (!t->cap_pcounts)
@@ -1020,32 +1027,9 @@ static bool s_bm_wanted(const struct tenant *t, const struct pcount *e)
     return !e->bm && e->n >= t->bm_min && (size_t)e->n * BM_SHARE >= t->live && t->n_bms < BM_MAX;
 }
 
-/* Gives e a bitmap of the docs with a word starting with it, from the
- * postings of its ranges (what the prefix count counts). */
-static void s_bm_make(struct tenant *t, struct pcount *e)
-{
-    static const int dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
-    uint64_t *bm = cm_calloc(t->cap_docs / 64 + 1, sizeof *bm);
-    char prefix[PREFIX_BYTES + 1];
-    memcpy(prefix, e->s, e->len);
-    prefix[e->len] = '\0';
-    for (int i = 0; i < 4; i++) {
-        /* E-mail tokens whose names cover the prefix are skipped: those
-         * docs are in a name range already. */
-        struct span sp = s_span(&t->dicts[dicts[i]], prefix);
-        for (int a = 0; a < 2; a++) {
-            for (size_t j = 0; j < sp.n[a]; j++) {
-                const struct tok *k = &sp.tok[a][j];
-                const uint32_t *p = s_post(k);
-                for (uint32_t m = 0; s_in(&sp, k) && m < k->n; m++)
-                    bm[p[m] >> 6] |= (uint64_t)1 << (p[m] & 63);
-            }
-        }
-    }
-    t->bms = cm_realloc(t->bms, (t->n_bms + 1) * sizeof *t->bms);
-    t->bms[t->n_bms++] = bm;
-    e->bm = t->n_bms;
-}
+/* Gives e a bitmap of the docs with a word starting with it (below, with
+ * the query code whose range walk it uses). */
+static void s_bm_make(struct tenant *t, struct pcount *e);
 
 /* After doc numbers changed (a bulk load): every bitmap made again. */
 static void s_bm_rebuild(struct tenant *t)
@@ -1063,10 +1047,7 @@ static void s_bm_rebuild(struct tenant *t)
 /* The bitmap of word w (strlen wl), when it is a prefix that has one. */
 static const uint64_t *s_bm_get(const struct tenant *t, const char *w, size_t wl)
 {
-    size_t chars = 0;
-    for (size_t i = 0; i < wl; i++)
-        chars += ((unsigned char)w[i] & 0xC0) != 0x80;
-    if (!wl || wl > PREFIX_BYTES || chars > PREFIX_CHARS || !t->n_bms || t->pcounts_off || t->bulk)
+    if (!s_prefix_kept(w, wl) || !t->n_bms || t->pcounts_off || t->bulk)
         return NULL;
     const struct pcount *e = s_pcount_slot(t, w, wl);
     return e->len && e->bm ? t->bms[e->bm - 1] : NULL;
@@ -1987,6 +1968,22 @@ static void s_word_gen(const struct tenant *t, struct word *w, struct gen *gn)
     for (int k = 0; k < 3; k++)
         gn->prefixes[k] = w->gen_part[0] ? w->gen_part : NULL;
     gn->prefixes[3] = w->folded[0] ? w->folded : NULL;
+}
+
+/* The docs of e's ranges (what the prefix count counts) marked, as a
+ * word's are; e-mail tokens whose names cover the prefix are skipped, their
+ * docs being in a name range already. */
+static void s_bm_make(struct tenant *t, struct pcount *e)
+{
+    char prefix[PREFIX_BYTES + 1];
+    memcpy(prefix, e->s, e->len);
+    prefix[e->len] = '\0';
+    struct gen g = {.prefixes = {prefix, prefix, prefix, prefix}};
+    struct s_cands m = {.t = t, .mark = cm_calloc(t->cap_docs / 64 + 1, sizeof(uint64_t))};
+    s_gen_tokens(t, &g, s_mark_range, &m);
+    t->bms = cm_realloc(t->bms, (t->n_bms + 1) * sizeof *t->bms);
+    t->bms[t->n_bms++] = m.mark;
+    e->bm = t->n_bms;
 }
 
 static void s_gen_collect(struct tenant *t, struct gen *g, struct s_cands *c)
