@@ -228,6 +228,10 @@ def test_search_validation_errors():
     st, _, js = api("GET", path)
     assert st == 400 and js["error"]["details"][0]["field"] == "consistentWith", js
     bad({"q": "a", "consistentWith": "nope"}, "consistentWith[0]", "INVALID_FORMAT")
+    # Bytes that are not UTF-8 ("jan" then a lone 0xFF) and a broken escape, named by field.
+    for raw in ("jan%FF", "jan%C3%28", "jan%G1"):
+        st, _, js = api("GET", SEARCH + "?q=" + raw)
+        assert st == 400 and js["error"]["details"][0]["field"] == "q", (raw, js)
 
 
 def test_search_two_copies_answer_the_same():
