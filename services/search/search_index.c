@@ -6,6 +6,7 @@
 #include "cm_util.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,12 @@ struct pcount {
 #define BM_SHARE 64
 #define BM_MAX 128
 
+/* A query of several words whose candidates are all matches, more than
+ * WALK_MIN of them, is ranked tier by tier while that passes over fewer
+ * than WALK_FACTOR postings per candidate (s_search_walk). */
+#define WALK_MIN 64
+#define WALK_FACTOR 32
+
 /* A run of the name order. Blocks are never empty; a full one splits. */
 #define ORDER_BLOCK 512
 struct order_block {
@@ -172,6 +179,8 @@ struct search_index {
     struct tenant **tenants; // owned
     size_t n_tenants;
     bool general_only;   // testing: no fast paths
+    size_t walk_min;     // WALK_MIN, or the test's
+    size_t walk_factor;  // WALK_FACTOR, or the test's (at least 1)
     uint32_t bm_min;     // testing: BM_MIN when 0
     bool bulk;           // search_index_bulk
     struct query *q;     // owned: the query being answered (large: kept, not allocated each time)
@@ -181,12 +190,21 @@ struct search_index {
 
 search_index_t *search_index_new(void)
 {
-    return cm_calloc(1, sizeof(search_index_t));
+    search_index_t *self = cm_calloc(1, sizeof(search_index_t));
+    self->walk_min = WALK_MIN;
+    self->walk_factor = WALK_FACTOR;
+    return self;
 }
 
 void search_index_set_bitmap_min(search_index_t *self, uint32_t n)
 {
     self->bm_min = n;
+}
+
+void search_index_set_walk(search_index_t *self, size_t min, size_t factor)
+{
+    self->walk_min = min;
+    self->walk_factor = factor ? factor : 1;
 }
 
 void search_index_set_fast(search_index_t *self, bool on)
@@ -2374,23 +2392,81 @@ static bool s_term_plain(const struct query *q, int i)
            !strcmp(w->folded, w->first_part) && !strcmp(w->parts, w->first_part);
 }
 
+/* Where a scan of postings p[i..n) (in label order) for the given tier can
+ * stop: n while the page is not full of this tier or better, else the first
+ * whose label comes after the page's last, found in steps doubling from i
+ * (the page's last is usually near). */
+static uint32_t s_scan_end(const struct tenant *t, const struct heap *h, int tier,
+                           const uint32_t *p, uint32_t i, uint32_t n)
+{
+    if (h->n < h->cap || h->a[0].tier > tier)
+        return n;
+    if (h->a[0].tier < tier)
+        return i;
+    uint64_t last = h->a[0].label;
+    uint32_t lo = i, step = 1;
+    while (lo < n && t->label[p[lo]] <= last) {
+        i = lo + 1;
+        lo = step < n - lo ? lo + step : n;
+        step *= 2;
+    }
+    /* Labels at i - 1 (or before the scan) are at most last; lo is past it. */
+    uint32_t hi = lo < n ? lo : n;
+    while (i < hi) {
+        uint32_t mid = i + (hi - i) / 2;
+        if (t->label[p[mid]] <= last)
+            i = mid + 1;
+        else
+            hi = mid;
+    }
+    return i;
+}
+
+/* A walk of several words' ranges (s_search_walk): only the docs with
+ * their bit set in `only` are read, and the walk gives up once it has
+ * spent its budget (a posting passed over costs 1, a record read
+ * WALK_READ). */
+struct walk {
+    const uint64_t *only; // borrowed
+    long budget;
+};
+#define WALK_READ 16
+
 /* Offers the docs of one posting list (in label order) that are in the
  * given tier to the page, from label `from` on, stopping where the page is
- * full of better ones. stamp == gen marks docs already offered. */
+ * full of better ones. stamp == gen marks docs already offered. With a
+ * walk, a doc whose bit is clear is passed over unread. */
 static void s_tier_scan(struct tenant *t, const struct query *q, bool filters, struct heap *h,
-                        int tier, uint64_t from, const struct tok *k)
+                        int tier, uint64_t from, const struct tok *k, struct walk *wk)
 {
     if (!from && h->n == h->cap &&
         (h->a[0].tier < tier || (h->a[0].tier == tier && h->a[0].label < k->first)))
         return; /* not even its first can enter */
     const uint32_t *p = s_post(k);
     uint32_t i = from ? s_post_lower(t->label, p, k->n, from) : 0;
-    for (; i < k->n; i++) {
-        /* Two stages ahead: the record, then (once it is in) its fields. */
-        if (i + 8 < k->n)
-            __builtin_prefetch(&t->docs[p[i + 8]]);
-        if (i + 4 < k->n)
-            s_prefetch_fields(&t->docs[p[i + 4]]);
+    /* In a walk labels are read for the docs that pass, and the list ends
+     * where the page's last (when full, of this tier) says: most docs fail
+     * the bit, and would otherwise be passed over to the list's end. */
+    uint32_t end = wk ? s_scan_end(t, h, tier, p, i, k->n) : k->n;
+    if (wk && wk->budget < (long)(end - i)) {
+        end = i + (uint32_t)(wk->budget > 0 ? wk->budget : 0);
+        wk->budget = -1; /* spent: the walk gives up after this list */
+    } else if (wk) {
+        wk->budget -= (long)(end - i);
+    }
+    for (; i < end; i++) {
+        if (wk) {
+            /* Most fail the bit: nothing of theirs is asked for ahead. */
+            if (!s_bit(wk->only, p[i]))
+                continue;
+            wk->budget -= WALK_READ;
+        } else {
+            /* Two stages ahead: the record, then (once it is in) its fields. */
+            if (i + 8 < k->n)
+                __builtin_prefetch(&t->docs[p[i + 8]]);
+            if (i + 4 < k->n)
+                s_prefetch_fields(&t->docs[p[i + 4]]);
+        }
         uint32_t doc = p[i];
         uint64_t lab = t->label[doc];
         if (h->n == h->cap &&
@@ -2406,6 +2482,8 @@ static void s_tier_scan(struct tenant *t, const struct query *q, bool filters, s
         t->stamp[doc] = t->gen;
         struct hit x = {tier, doc, lab};
         s_heap_offer(h, &x);
+        if (wk)
+            end = s_scan_end(t, h, tier, p, i + 1, end);
     }
 }
 
@@ -2465,11 +2543,67 @@ static size_t s_tier_count(struct tenant *t, const struct query *q, bool filters
     return total;
 }
 
-/* The relevance page of a one-word query, tier by tier (1 the exact name,
- * then the last name, first name, company and e-mail ranges): a doc's tier
- * is the first it is in; each posting list is read in name order only as
- * far as it can still enter the page, so a page costs about the page and
- * the number of tokens in the ranges, whatever the matches. The total is
+static bool s_filtered(const struct query *q)
+{
+    return q->group[0] || q->tag[0] || q->is_company >= 0 || q->has_account >= 0 || q->status > 0;
+}
+
+/* The relevance page of plain terms, tier by tier: 1 the exact name (each
+ * word of which is a whole word of the names), then the last name, first
+ * name, company and e-mail ranges of each term's word. A doc's tier is the
+ * first it is in; each posting list is read in name order only as far as it
+ * can still enter the page, so a page costs about the page and the number
+ * of tokens in the ranges, whatever the matches. With a walk, docs whose
+ * bit is clear are passed over, and it stops once the budget is spent. */
+static void s_tier_walk(struct tenant *t, const struct query *q, bool filters, struct heap *h,
+                        const struct after *after, struct walk *wk)
+{
+    static const int exact_dicts[3] = {D_LAST, D_FIRST, D_COMPANY};
+    static const int range_dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
+    for (int tier = 1; tier <= 5; tier++) {
+        if (after && tier < after->tier)
+            continue;
+        if ((h->n == h->cap && h->a[0].tier < tier) || (wk && wk->budget < 0))
+            break; /* the page is full of earlier tiers, or the walk gives up */
+        uint64_t from = after && tier == after->tier ? after->hi : 0;
+        if (from == UINT64_MAX)
+            continue;
+        if (tier == 1) {
+            /* Each word is a whole word of the names there: the word whose
+             * tokens have the fewest docs is read ("lukáš l": the l's). */
+            const struct tok *best[3] = {NULL, NULL, NULL};
+            size_t least = SIZE_MAX;
+            for (int w = 0; w < q->n_words && least; w++) {
+                const struct tok *ks[3];
+                size_t n = 0;
+                for (int i = 0; i < 3; i++) {
+                    ks[i] = s_tok_find(&t->dicts[exact_dicts[i]], q->words[w].first_part);
+                    n += ks[i] ? ks[i]->n : 0;
+                }
+                if (n < least) {
+                    least = n;
+                    memcpy(best, ks, sizeof best);
+                }
+            }
+            for (int i = 0; i < 3; i++)
+                if (best[i] && best[i]->n)
+                    s_tier_scan(t, q, filters, h, tier, from, best[i], wk);
+            continue;
+        }
+        /* A word longer than the cut e-mail tokens: its cut start's range
+         * holds the candidates (s_tier_scan checks each). */
+        for (int m = 0; m < q->n_terms; m++) {
+            struct span sp =
+                s_span(&t->dicts[range_dicts[tier - 2]], q->words[q->terms[m].w0].first_part);
+            for (int a = 0; a < 2; a++)
+                for (size_t j = 0; j < sp.n[a]; j++)
+                    if (sp.tok[a][j].n && s_in(&sp, &sp.tok[a][j]))
+                        s_tier_scan(t, q, filters, h, tier, from, &sp.tok[a][j], wk);
+        }
+    }
+}
+
+/* The relevance page of a one-word query by s_tier_walk; the total is
  * counted apart, to just past the cap. Gives what the general path gives
  * (test_index checks). Returns false when the query is not of that kind. */
 static bool s_search_tiers(struct tenant *t, const struct query *q, struct heap *h,
@@ -2478,37 +2612,40 @@ static bool s_search_tiers(struct tenant *t, const struct query *q, struct heap 
     if (q->order != O_RELEVANCE || q->desc || q->n_terms != 1 || q->n_words != 1 ||
         !s_term_plain(q, 0))
         return false;
-    bool filters =
-        q->group[0] || q->tag[0] || q->is_company >= 0 || q->has_account >= 0 || q->status > 0;
-    const char *w = q->words[0].first_part;
-    static const int exact_dicts[3] = {D_LAST, D_FIRST, D_COMPANY};
-    static const int range_dicts[4] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
-    for (int tier = 1; tier <= 5; tier++) {
-        if (after && tier < after->tier)
-            continue;
-        if (h->n == h->cap && h->a[0].tier < tier)
-            break; /* the page is full of earlier tiers */
-        uint64_t from = after && tier == after->tier ? after->hi : 0;
-        if (from == UINT64_MAX)
-            continue;
-        if (tier == 1) {
-            for (int i = 0; i < 3; i++) {
-                const struct tok *k = s_tok_find(&t->dicts[exact_dicts[i]], w);
-                if (k && k->n)
-                    s_tier_scan(t, q, filters, h, tier, from, k);
-            }
-            continue;
-        }
-        /* A word longer than the cut e-mail tokens: its cut start's range
-         * holds the candidates (s_tier_scan checks each). */
-        struct span sp = s_span(&t->dicts[range_dicts[tier - 2]], w);
-        for (int a = 0; a < 2; a++)
-            for (size_t j = 0; j < sp.n[a]; j++)
-                if (sp.tok[a][j].n && s_in(&sp, &sp.tok[a][j]))
-                    s_tier_scan(t, q, filters, h, tier, from, &sp.tok[a][j]);
-    }
+    bool filters = s_filtered(q);
+    s_tier_walk(t, q, filters, h, after, NULL);
     *total = s_tier_count(t, q, filters);
     return true;
+}
+
+/* The page of several plain words whose candidates (n docs) are exactly
+ * their matches, by s_tier_walk: it reads the records of about a page of
+ * them where ranking reads every one. "lukáš l" has thousands of
+ * candidates (every Lukáš has an l-word, his first name) and the walk
+ * reads a few dozen. It passes over the postings of the words' ranges that
+ * are not candidates, though, and with few candidates ("ada kow") or a
+ * tier that holds few of them, that can cost more than reading them: past
+ * walk_factor postings per candidate it gives up, and returns false with
+ * the page empty, to be ranked the usual way. */
+static bool s_search_walk(const search_index_t *self, struct tenant *t, const struct query *q,
+                          const uint32_t *docs, size_t n, struct heap *h, const struct after *after)
+{
+    if (n <= self->walk_min)
+        return false;
+    uint64_t *bits = t->bits;
+    for (size_t i = 0; i < n; i++)
+        bits[docs[i] >> 6] |= (uint64_t)1 << (docs[i] & 63);
+    struct walk wk = {.only = bits,
+                      .budget = n < (size_t)LONG_MAX / self->walk_factor
+                                    ? (long)(n * self->walk_factor)
+                                    : LONG_MAX};
+    s_tier_walk(t, q, false, h, after, &wk);
+    for (size_t i = 0; i < n; i++)
+        bits[docs[i] >> 6] = 0;
+    if (wk.budget >= 0)
+        return true;
+    h->n = 0;
+    return false;
 }
 
 /* ---- the suggestion for an empty result ---- */
@@ -2750,6 +2887,13 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
         uint64_t *need = NULL;
         size_t nbits = (t->n_docs / 64 + 1) * sizeof *t->bits;
         size_t mark_cap = best_cost < SIZE_MAX / 16 ? 8 * best_cost + 1024 : 0;
+        /* Whether every candidate collected is a match (s_search_walk): the
+         * ranges of plain words of at most EMAIL_TOK_MAX bytes are exactly
+         * their matches, and each word is the generator, marked, or a bitmap. */
+        bool exact = !self->general_only && best_term >= 0 && q->order == O_RELEVANCE && !q->desc &&
+                     !s_filtered(q);
+        for (int i = 0; i < q->n_terms && exact; i++)
+            exact = s_term_plain(q, i) && strlen(q->words[q->terms[i].w0].folded) <= EMAIL_TOK_MAX;
         for (int i = 0; i < q->n_terms && !self->general_only && !best.none; i++) {
             if (i == best_term || !s_term_plain(q, i))
                 continue;
@@ -2763,8 +2907,10 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
             /* A plain word's generator covers exactly its ranges (one part:
              * the names by it, the e-mail by it as folded, the same). */
             struct gen *gn = &gens[i];
-            if (s_gen_cost(t, gn, mark_cap) > mark_cap)
+            if (s_gen_cost(t, gn, mark_cap) > mark_cap) {
+                exact = false;
                 continue;
+            }
             struct s_cands m = {.t = t, .need = need, .mark = need == t->bits ? t->bits2 : t->bits};
             s_gen_tokens(t, gn, s_mark_range, &m);
             if (need)
@@ -2776,6 +2922,11 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
         cands.mark = need ? NULL : t->bits;
         s_gen_collect(t, &best, &cands);
         memset(need ? need : t->bits, 0, nbits);
+        if (exact && !best.none &&
+            s_search_walk(self, t, q, cands.docs, cands.n, &h, has_after ? &after : NULL)) {
+            total = cands.n;
+            goto page;
+        }
         for (size_t i = 0; i < cands.n; i++) {
             /* Chunks of 32: the records asked for, then their fields, then read. */
             if (i % 32 == 0) {

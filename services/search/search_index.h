@@ -39,6 +39,12 @@ void search_index_set_fast(search_index_t *self, bool on);
  * (4096 by default; docs/search.md). */
 void search_index_set_bitmap_min(search_index_t *self, uint32_t n);
 
+/* Testing: a query of several plain words whose candidates are all
+ * matches, more than min of them, is ranked tier by tier until that has
+ * passed over factor postings per candidate, then the usual way
+ * (docs/search.md; 64 and 32 by default). */
+void search_index_set_walk(search_index_t *self, size_t min, size_t factor);
+
 /* Bulk loading (a snapshot): while on, new tokens are only hashed, not kept
  * sorted, and the index must not be searched; turning it off sorts them in
  * once. Puts, deletes and version look-ups work in both modes. */

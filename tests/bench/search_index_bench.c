@@ -9,7 +9,9 @@
  * event stream: BENCH_CHANGES (default 20000) creates, renames and deletes.
  *
  * Usage: search_index_bench FIRST.txt LAST.txt N QUERIES.txt...
- *        (N customers; each query file is measured for BENCH_SECONDS, default 2) */
+ *        (N customers; each query file is measured for BENCH_SECONDS, default 2)
+ * BENCH_WALK_FACTOR sets the tier walk's budget per candidate (0: no walk),
+ * for comparing the two ways of ranking several words (docs/search.md). */
 #include "search_index.h"
 #include "cm_buf.h"
 #include "cm_pbjson.h"
@@ -153,6 +155,10 @@ int main(int argc, char **argv)
     struct s_names names = {first, n_first, last, n_last};
     long rss0 = s_rss_kib();
     search_index_t *idx = search_index_new();
+    const char *walk = getenv("BENCH_WALK_FACTOR");
+    if (walk)
+        search_index_set_walk(idx, strtol(walk, NULL, 10) > 0 ? 64 : SIZE_MAX,
+                              (size_t)strtol(walk, NULL, 10));
     double t0 = s_now();
     search_index_bulk(idx, true);
     for (long i = 1; i <= n; i++) {

@@ -593,7 +593,31 @@ static const char *const s_queries[] = {"k",
                                         "ko ja",
                                         "a b",
                                         "ж ив",
-                                        "kowal k 600"};
+                                        "kowal k 600",
+                                        "kowal k",
+                                        "kowalski kow",
+                                        "jana j",
+                                        "anna a",
+                                        "karol k",
+                                        "karol ka",
+                                        "k k",
+                                        "ko ko ko",
+                                        "jan kowalski jan",
+                                        "nowak n",
+                                        "иван и",
+                                        "łukasz ł",
+                                        "lukas l",
+                                        "a a",
+                                        "b bauer",
+                                        "kowalczykowy k",
+                                        "lukas karol",
+                                        "janina karol",
+                                        "anna karol k"};
+
+/* When 1, the fast index ranks several words tier by tier whenever their
+ * candidates allow it, however costly; when 2, it gives up on that at
+ * once, mostly in the middle of the page. */
+static int s_walk_tiers;
 
 /* bulk: the fast index is loaded in bulk (as a snapshot is) from half-way
  * on, the other not. */
@@ -601,6 +625,8 @@ static void s_compare_random(int n_docs, int n_queries, bool bulk)
 {
     search_index_t *fast = search_index_new(), *general = search_index_new();
     search_index_set_fast(general, false);
+    if (s_walk_tiers)
+        search_index_set_walk(fast, 0, s_walk_tiers == 1 ? SIZE_MAX / 2 : 1);
     /* Bitmaps for prefixes of 16 customers on: the book is small. */
     search_index_set_bitmap_min(fast, 16);
     for (int i = 1; i <= n_docs; i++) {
@@ -656,9 +682,16 @@ static void test_fast_paths_agree(void)
 {
     /* Small: every page through the tokens, with filters and orders. */
     s_compare_random(400, 300, false);
+    /* Several words ranked tier by tier, however few their candidates and
+     * however costly; then giving up on that part-way. */
+    for (s_walk_tiers = 1; s_walk_tiers <= 2; s_walk_tiers++)
+        s_compare_random(400, 300, false);
+    s_walk_tiers = 0;
     /* Past the count cap: the early stop must count exactly to it. */
     s_skew = true;
-    s_compare_random(SEARCH_TOTAL_CAP + 2500, 60, false);
+    for (s_walk_tiers = 0; s_walk_tiers <= 2; s_walk_tiers++)
+        s_compare_random(SEARCH_TOTAL_CAP + 2500, 100, false);
+    s_walk_tiers = 0;
     s_skew = false;
 }
 
