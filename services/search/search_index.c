@@ -1837,6 +1837,9 @@ struct s_cands {
     uint64_t *mark; // borrowed: the bits being set (s_mark_range) or the docs taken
     const uint64_t *also[SEARCH_Q_MAX_WORDS]; // borrowed: prefix bitmaps a doc needs too
     int n_also;
+    const char *check; // borrowed: when set, a doc not yet taken needs an e-mail
+                       // starting with it (s_gen_each)
+    size_t check_len;
 };
 
 static bool s_bit(const uint64_t *bits, uint32_t doc)
@@ -1861,12 +1864,15 @@ static void s_collect_range(void *ud, const struct tok *k)
     const int n_also = c->n_also;
     uint32_t *out = c->docs;
     size_t n = c->n;
+    const char *check = c->check;
     for (uint32_t i = 0, m = k->n; i < m; i++) {
         uint32_t doc = p[i];
         int a = 0;
         while (a < n_also && s_bit(also[a], doc))
             a++;
         if (a < n_also || (bits[doc >> 6] >> (doc & 63) & 1) != want)
+            continue;
+        if (check && !s_email_has_prefix(s_field(&c->t->docs[doc], F_EMAIL), check, c->check_len))
             continue;
         bits[doc >> 6] ^= (uint64_t)1 << (doc & 63);
         out[n++] = doc;
@@ -1929,6 +1935,30 @@ static void s_gen_tokens(const struct tenant *t, struct gen *g, s_range_fn fn, v
                 if (sp->tok[a][j].n && s_in(sp, &sp->tok[a][j]))
                     fn(ud, &sp->tok[a][j]);
     }
+}
+
+/* s_gen_tokens with the e-mail range last, and when check is set (a plain
+ * word longer than the cut e-mail tokens, whose e-mail range holds
+ * candidates, not matches) with c->check set for it: a doc that only that
+ * range gives is checked against its record (s_collect_range), so every
+ * doc collected is a match of the word. */
+static void s_gen_each(const struct tenant *t, struct gen *g, s_range_fn fn, struct s_cands *c,
+                       const char *check)
+{
+    if (!check || !g->prefixes[3]) {
+        s_gen_tokens(t, g, fn, c);
+        return;
+    }
+    s_gen_spans(t, g);
+    struct gen part = *g;
+    part.prefixes[3] = NULL;
+    s_gen_tokens(t, &part, fn, c);
+    part = *g;
+    part.prefixes[0] = part.prefixes[1] = part.prefixes[2] = NULL;
+    c->check = check;
+    c->check_len = strlen(check);
+    s_gen_tokens(t, &part, fn, c);
+    c->check = NULL;
 }
 
 static size_t s_gen_cost(const struct tenant *t, struct gen *g, size_t cap)
@@ -2004,13 +2034,13 @@ static void s_bm_make(struct tenant *t, struct pcount *e)
     e->bm = t->n_bms;
 }
 
-static void s_gen_collect(struct tenant *t, struct gen *g, struct s_cands *c)
+static void s_gen_collect(struct tenant *t, struct gen *g, struct s_cands *c, const char *check)
 {
     if (g->none)
         return;
     if (g->exact)
         s_collect_range(c, g->exact);
-    s_gen_tokens(t, g, s_collect_range, c);
+    s_gen_each(t, g, s_collect_range, c, check);
 }
 
 /* The smallest phone trigram posting of digits (NULL when one is missing:
@@ -2431,6 +2461,14 @@ struct walk {
     long budget;
 };
 #define WALK_READ 16
+
+/* The word of plain term i when it is longer than the cut e-mail tokens
+ * (its e-mail range then holds candidates, not matches), else NULL. */
+static const char *s_long_word(const struct query *q, int i)
+{
+    const char *w = q->words[q->terms[i].w0].folded;
+    return s_term_plain(q, i) && strlen(w) > EMAIL_TOK_MAX ? w : NULL;
+}
 
 /* Offers the docs of one posting list (in label order) that are in the
  * given tier to the page, from label `from` on, stopping where the page is
@@ -2888,12 +2926,13 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
         size_t nbits = (t->n_docs / 64 + 1) * sizeof *t->bits;
         size_t mark_cap = best_cost < SIZE_MAX / 16 ? 8 * best_cost + 1024 : 0;
         /* Whether every candidate collected is a match (s_search_walk): the
-         * ranges of plain words of at most EMAIL_TOK_MAX bytes are exactly
-         * their matches, and each word is the generator, marked, or a bitmap. */
+         * ranges of plain words are exactly their matches (a long word's
+         * e-mail range checked, s_gen_each), and each word is the
+         * generator, marked, or a bitmap. */
         bool exact = !self->general_only && best_term >= 0 && q->order == O_RELEVANCE && !q->desc &&
                      !s_filtered(q);
         for (int i = 0; i < q->n_terms && exact; i++)
-            exact = s_term_plain(q, i) && strlen(q->words[q->terms[i].w0].folded) <= EMAIL_TOK_MAX;
+            exact = s_term_plain(q, i);
         for (int i = 0; i < q->n_terms && !self->general_only && !best.none; i++) {
             if (i == best_term || !s_term_plain(q, i))
                 continue;
@@ -2913,6 +2952,11 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
             }
             struct s_cands m = {.t = t, .need = need, .mark = need == t->bits ? t->bits2 : t->bits};
             s_gen_tokens(t, gn, s_mark_range, &m);
+            /* A long word's e-mail range marked more than its matches:
+             * checking them here would read every record in it that the
+             * other words rule out anyway (the generator's are checked
+             * after those). */
+            exact = exact && !s_long_word(q, i);
             if (need)
                 memset(need, 0, nbits);
             need = m.mark;
@@ -2920,7 +2964,7 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
         cands.t = t;
         cands.need = need;
         cands.mark = need ? NULL : t->bits;
-        s_gen_collect(t, &best, &cands);
+        s_gen_collect(t, &best, &cands, best_term >= 0 ? s_long_word(q, best_term) : NULL);
         memset(need ? need : t->bits, 0, nbits);
         if (exact && !best.none &&
             s_search_walk(self, t, q, cands.docs, cands.n, &h, has_after ? &after : NULL)) {
