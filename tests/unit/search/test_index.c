@@ -458,15 +458,16 @@ static Crm__Customer *s_rand_cust(int n)
                       s_pick(s_companies, sizeof s_companies / sizeof *s_companies));
     }
     if (s_rand(3)) {
-        static const char *const locals[] = {"jan.kowalski", "anna_nowak",  "kowal+crm",
-                                             "biuro",        "j-nowak",     "annak",
-                                             "x.jan",        "kowalczykowa"};
-        snprintf(email, sizeof email, "%s%u@%s", s_pick(locals, 8), s_rand(10),
+        static const char *const locals[] = {"jan.kowalski", "anna_nowak",   "kowal+crm",
+                                             "biuro",        "j-nowak",      "annak",
+                                             "x.jan",        "kowalczykowa", "600kowal"};
+        snprintf(email, sizeof email, "%s%u@%s", s_pick(locals, 9), s_rand(10),
                  s_pick(s_domains, 3));
         cm_pb_set_str(&c->email, email);
     }
     if (s_rand(2)) {
-        snprintf(phone, sizeof phone, "+48600%06u", s_rand(1000000));
+        static const char *const prefixes[] = {"+48600", "+48512", "+4930", "+420777", "600"};
+        snprintf(phone, sizeof phone, "%s%06u", s_pick(prefixes, 5), s_rand(1000000));
         cm_pb_set_str(&c->phone, phone);
     }
     if (s_rand(3) == 0) {
@@ -615,7 +616,14 @@ static const char *const s_queries[] = {"k",
                                         "jan kowalczykowa",
                                         "lukas karol",
                                         "janina karol",
-                                        "anna karol k"};
+                                        "anna karol k",
+                                        "6001",
+                                        "600 12",
+                                        "0048 600 1",
+                                        "+48 600 0",
+                                        "1234",
+                                        "00 11",
+                                        "jan 600"};
 
 /* When 1, the fast index ranks several words tier by tier whenever their
  * candidates allow it, however costly; when 2, it gives up on that at
