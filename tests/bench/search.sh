@@ -213,10 +213,13 @@ sets = {
   "q3": sorted({w[:3] for w in names}),
   "q22": sorted({random.choice(first) + " " + random.choice(last)[:3] for _ in range(300)}),
 }
-# The keystrokes before a two-word query ("jan k", "jan ko"): in process only.
+# The keystrokes before a two-word query ("jan k", "jan ko"), and part of a
+# phone number (three to six digits, as typed): in process only.
 typing = {
   "typed1": sorted({random.choice(first) + " " + random.choice(last)[:1] for _ in range(300)}),
   "typed2": sorted({random.choice(first) + " " + random.choice(last)[:2] for _ in range(300)}),
+  "phone": sorted({"".join(random.choice("0123456789") for _ in range(random.randint(3, 6)))
+                   for _ in range(300)}),
 }
 for name, qs in typing.items():
     with open(f"{tmp}/{name}.txt", "w") as f:
@@ -387,7 +390,7 @@ if [[ -x $build/bin/search_index_bench ]]; then
     echo "bench: in process ($build/bin/search_index_bench, CPU time per query):"
     BENCH_SECONDS=3 "$build/bin/search_index_bench" "$tmp/first.txt" "$tmp/last.txt" "$n_customers" \
         "$tmp/q1.txt" "$tmp/q2.txt" "$tmp/q3.txt" "$tmp/q22.txt" "$tmp/typed1.txt" \
-        "$tmp/typed2.txt" | sed 's/^/    /' ||
+        "$tmp/typed2.txt" "$tmp/phone.txt" | sed 's/^/    /' ||
         echo "bench: the in-process run failed" >&2
 fi
 status=0
