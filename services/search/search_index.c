@@ -3020,13 +3020,17 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
         size_t ranges =
             s_gen_collect(t, &best, &cands, best_term >= 0 ? s_long_word(q, best_term) : NULL,
                           tri ? spare : NULL);
-        /* Three digits alone: the docs only their trigram gives are exactly
-         * the phone matches (the words' ranges gave every other match), so
+        /* One term of digits: a doc only its trigram gives (from `ranges` on;
+         * the word's ranges gave every other match) can match by phone
+         * alone, at TIER_PHONE. With three digits, every such doc does, so
          * they are ranked by tier and label with no record read: "600" has
-         * 9,000 of them at a million. */
-        bool phones = !self->general_only && best_term >= 0 && q->n_terms == 1 && best.exact &&
-                      q->terms[0].numeric && strlen(q->terms[0].digits) == 3 && !s_filtered(q) &&
-                      (q->order == O_RELEVANCE || q->order == O_LAST);
+         * 9,000 at a million. With more, once the count is past the cap, a
+         * doc whose label cannot enter the page is passed over unread:
+         * "3597", where numbers starting +359 are an eighth of the book, has
+         * 31,000 matches. */
+        bool one_phone = !self->general_only && best_term >= 0 && q->n_terms == 1 && best.exact &&
+                         q->terms[0].numeric && (q->order == O_RELEVANCE || q->order == O_LAST);
+        bool phones = one_phone && strlen(q->terms[0].digits) == 3 && !s_filtered(q);
         size_t checked = phones ? ranges : cands.n;
         memset(need ? need : t->bits, 0, nbits);
         if (tri) {
@@ -3039,7 +3043,10 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
             total = cands.n;
             goto page;
         }
-        for (size_t i = 0; i < checked; i++) {
+        size_t i = 0;
+        for (; i < checked; i++) {
+            if (one_phone && i >= ranges && total > SEARCH_TOTAL_CAP && h.n == h.cap)
+                break;
             /* Chunks of 32: the records asked for, then their fields, then read. */
             if (i % 32 == 0) {
                 size_t end = i + 32 < checked ? i + 32 : checked;
@@ -3062,7 +3069,20 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
                 continue;
             s_heap_offer(&h, &x);
         }
-        for (size_t i = checked; i < cands.n; i++) {
+        for (; i < checked; i++) {
+            if (i + 16 < checked)
+                __builtin_prefetch(&t->label[cands.docs[i + 16]]);
+            struct hit x = {TIER_PHONE, cands.docs[i], t->label[cands.docs[i]]};
+            if (s_cmp(t, &x, &h.a[0], q->order, q->desc) >= 0)
+                continue; /* it cannot enter the page */
+            const struct doc *d = &t->docs[cands.docs[i]];
+            if (!d->data || !s_filters(d, q) || !s_match(d, q))
+                continue;
+            if (has_after && !s_after_ok(t, &x, &after, q->order, q->desc))
+                continue;
+            s_heap_offer(&h, &x);
+        }
+        for (i = checked; i < cands.n; i++) {
             if (i + 16 < cands.n)
                 __builtin_prefetch(&t->label[cands.docs[i + 16]]);
             total++;

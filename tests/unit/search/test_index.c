@@ -465,9 +465,12 @@ static Crm__Customer *s_rand_cust(int n)
                  s_pick(s_domains, 3));
         cm_pb_set_str(&c->email, email);
     }
-    if (s_rand(2)) {
+    /* Skewed, every customer has a +48 600 number: "48600" then matches
+     * more than the count cap, and a page past it is chosen by label. */
+    if (s_skew || s_rand(2)) {
         static const char *const prefixes[] = {"+48600", "+48512", "+4930", "+420777", "600"};
-        snprintf(phone, sizeof phone, "%s%06u", s_pick(prefixes, 5), s_rand(1000000));
+        snprintf(phone, sizeof phone, "%s%06u", s_skew ? "+48600" : s_pick(prefixes, 5),
+                 s_rand(1000000));
         cm_pb_set_str(&c->phone, phone);
     }
     if (s_rand(3) == 0) {
