@@ -1214,6 +1214,32 @@ static uint64_t s_label_at(const struct tenant *t, struct opos p)
     return UINT64_MAX;
 }
 
+/* The first place in the name order whose label is at least lab. */
+static struct opos s_order_at_label(const struct tenant *t, uint64_t lab)
+{
+    uint32_t lo = 0, hi = t->n_blocks;
+    while (lo < hi) { /* the first block whose last label is at least lab */
+        uint32_t mid = lo + (hi - lo) / 2;
+        const struct order_block *blk = t->by_name[mid];
+        if (t->label[blk->doc[blk->n - 1]] < lab)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == t->n_blocks)
+        return (struct opos){t->n_blocks, 0};
+    const struct order_block *blk = t->by_name[lo];
+    uint32_t l = 0, h = blk->n - 1;
+    while (l < h) {
+        uint32_t mid = l + (h - l) / 2;
+        if (t->label[blk->doc[mid]] < lab)
+            l = mid + 1;
+        else
+            h = mid;
+    }
+    return (struct opos){lo, l};
+}
+
 /* Makes room for a block at index b. */
 static void s_block_insert(struct tenant *t, uint32_t b, struct order_block *blk)
 {
@@ -2450,6 +2476,43 @@ static int s_heap_idx_cmp(const void *a, const void *b)
     return s_heap_cmp(s_heap_for_sort, i, j);
 }
 
+/* The phone matches of three digits held by one customer in PHONE_SHARE or
+ * more ("486" in a book of +48 600 numbers: nearly everyone), other than
+ * the docs marked in `taken`: offered to the page in name order from the
+ * previous page's end, a record read for each doc passed, until the page
+ * is full of better ones. With their trigram's postings (not in name
+ * order) every label would be read instead. */
+#define PHONE_SHARE 16
+static void s_phone_walk(const struct tenant *t, const struct query *q, const uint64_t *taken,
+                         struct heap *h, const struct after *after)
+{
+    const char *digits = q->terms[0].digits;
+    struct opos p = {0, 0};
+    if (after && after->tier == TIER_PHONE)
+        p = s_order_at_label(t, after->hi);
+    else if (after && after->tier > TIER_PHONE)
+        return;
+    for (; p.b < t->n_blocks; p.b++, p.i = 0) {
+        const struct order_block *blk = t->by_name[p.b];
+        for (; p.i < blk->n; p.i++) {
+            uint32_t doc = blk->doc[p.i];
+            /* Two stages ahead: the record, then (once it is in) its fields. */
+            if (p.i + 8 < blk->n)
+                __builtin_prefetch(&t->docs[blk->doc[p.i + 8]]);
+            if (p.i + 4 < blk->n)
+                s_prefetch_fields(&t->docs[blk->doc[p.i + 4]]);
+            if (s_bit(taken, doc) || !s_phone_match(&t->docs[doc], digits))
+                continue;
+            struct hit x = {TIER_PHONE, doc, t->label[doc]};
+            if (h->n == h->cap && s_cmp(t, &x, &h->a[0], q->order, q->desc) >= 0)
+                return; /* later docs come later still */
+            if (after && !s_after_ok(t, &x, after, q->order, q->desc))
+                continue;
+            s_heap_offer(h, &x);
+        }
+    }
+}
+
 /* ---- the single-word relevance page, tier by tier ---- */
 
 /* A term the dictionaries answer exactly: one word of one part, no
@@ -3017,9 +3080,25 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
             struct s_cands m = {.t = t, .mark = spare};
             s_mark_range(&m, tri);
         }
+        /* Three digits held by many (s_phone_walk): the word's ranges are
+         * collected, and the phone matches walked in name order. */
+        bool common = !self->general_only && best_term >= 0 && q->n_terms == 1 && best.exact &&
+                      q->terms[0].numeric && strlen(q->terms[0].digits) == 3 && !s_filtered(q) &&
+                      (q->order == O_RELEVANCE || q->order == O_LAST) && !q->desc &&
+                      (size_t)best.exact->n * PHONE_SHARE >= t->live;
+        struct gen ranges_only = best;
+        ranges_only.exact = NULL;
         size_t ranges =
-            s_gen_collect(t, &best, &cands, best_term >= 0 ? s_long_word(q, best_term) : NULL,
-                          tri ? spare : NULL);
+            s_gen_collect(t, common ? &ranges_only : &best, &cands,
+                          best_term >= 0 ? s_long_word(q, best_term) : NULL, tri ? spare : NULL);
+        if (common) {
+            /* Every holder of the trigram matches; those the ranges gave
+             * are counted with them. */
+            total = best.exact->n;
+            for (size_t i = 0; i < ranges; i++)
+                total -= s_phone_match(&t->docs[cands.docs[i]], q->terms[0].digits);
+            s_phone_walk(t, q, t->bits, &h, has_after ? &after : NULL);
+        }
         /* One term of digits: a doc only its trigram gives (from `ranges` on;
          * the word's ranges gave every other match) can match by phone
          * alone, at TIER_PHONE. With three digits, every such doc does, so
