@@ -1162,17 +1162,17 @@ static int s_name_cmp(const struct tenant *t, uint32_t a, const char *last, cons
     return c;
 }
 
-/* The first place in the name order whose doc is after the name (strict)
- * or not before it. */
-static struct opos s_order_find(const struct tenant *t, const char *last, const char *first,
-                                const uint8_t id[16], bool strict)
+/* Whether doc comes before the place a search of the name order looks for. */
+typedef bool (*s_before_fn)(const struct tenant *t, uint32_t doc, const void *key);
+
+/* The first place in the name order whose doc is not before key. */
+static struct opos s_order_search(const struct tenant *t, s_before_fn before, const void *key)
 {
     uint32_t lo = 0, hi = t->n_blocks;
-    while (lo < hi) { /* the first block whose last doc qualifies */
+    while (lo < hi) { /* the first block whose last doc is not before it */
         uint32_t mid = lo + (hi - lo) / 2;
         const struct order_block *blk = t->by_name[mid];
-        int c = s_name_cmp(t, blk->doc[blk->n - 1], last, first, id);
-        if (c < 0 || (strict && c == 0))
+        if (before(t, blk->doc[blk->n - 1], key))
             lo = mid + 1;
         else
             hi = mid;
@@ -1180,16 +1180,48 @@ static struct opos s_order_find(const struct tenant *t, const char *last, const 
     if (lo == t->n_blocks)
         return (struct opos){t->n_blocks, 0};
     const struct order_block *blk = t->by_name[lo];
-    uint32_t l = 0, h = blk->n - 1; /* the last one qualifies */
+    uint32_t l = 0, h = blk->n - 1; /* the last one is not before it */
     while (l < h) {
         uint32_t mid = l + (h - l) / 2;
-        int c = s_name_cmp(t, blk->doc[mid], last, first, id);
-        if (c < 0 || (strict && c == 0))
+        if (before(t, blk->doc[mid], key))
             l = mid + 1;
         else
             h = mid;
     }
     return (struct opos){lo, l};
+}
+
+struct name_key {
+    const char *last, *first;
+    const uint8_t *id;
+    bool strict;
+};
+
+static bool s_before_name(const struct tenant *t, uint32_t doc, const void *key)
+{
+    const struct name_key *k = key;
+    int c = s_name_cmp(t, doc, k->last, k->first, k->id);
+    return c < 0 || (k->strict && c == 0);
+}
+
+/* The first place in the name order whose doc is after the name (strict)
+ * or not before it. */
+static struct opos s_order_find(const struct tenant *t, const char *last, const char *first,
+                                const uint8_t id[16], bool strict)
+{
+    struct name_key k = {last, first, id, strict};
+    return s_order_search(t, s_before_name, &k);
+}
+
+static bool s_before_label(const struct tenant *t, uint32_t doc, const void *key)
+{
+    return t->label[doc] < *(const uint64_t *)key;
+}
+
+/* The first place in the name order whose label is at least lab. */
+static struct opos s_order_at_label(const struct tenant *t, uint64_t lab)
+{
+    return s_order_search(t, s_before_label, &lab);
 }
 
 /* The label of the doc before p, or 0 at the start. */
@@ -1212,32 +1244,6 @@ static uint64_t s_label_at(const struct tenant *t, struct opos p)
     if (p.b + 1 < t->n_blocks)
         return t->label[t->by_name[p.b + 1]->doc[0]];
     return UINT64_MAX;
-}
-
-/* The first place in the name order whose label is at least lab. */
-static struct opos s_order_at_label(const struct tenant *t, uint64_t lab)
-{
-    uint32_t lo = 0, hi = t->n_blocks;
-    while (lo < hi) { /* the first block whose last label is at least lab */
-        uint32_t mid = lo + (hi - lo) / 2;
-        const struct order_block *blk = t->by_name[mid];
-        if (t->label[blk->doc[blk->n - 1]] < lab)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == t->n_blocks)
-        return (struct opos){t->n_blocks, 0};
-    const struct order_block *blk = t->by_name[lo];
-    uint32_t l = 0, h = blk->n - 1;
-    while (l < h) {
-        uint32_t mid = l + (h - l) / 2;
-        if (t->label[blk->doc[mid]] < lab)
-            l = mid + 1;
-        else
-            h = mid;
-    }
-    return (struct opos){lo, l};
 }
 
 /* Makes room for a block at index b. */
