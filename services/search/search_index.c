@@ -3078,20 +3078,31 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
         /* Digits: the docs of their rarest trigram (9,000 at a million)
          * narrowed by a second one, marked in the bitmap the words left
          * free, to the few dozen that have both. */
-        const struct tok *tri = NULL;
+        /* A term of digits generating from its rarest trigram (9,000 docs at
+         * a million): the docs are narrowed by a second trigram, marked in
+         * the bitmap the words left free, to the few dozen that have both.
+         * When it is the only term, a doc only the trigram gives (from
+         * `ranges` on; the word's ranges gave every other match) can match
+         * by phone alone, at TIER_PHONE. With three digits every such doc
+         * does, so they are ranked by tier and label with no record read
+         * ("600"), or, when one customer in PHONE_SHARE has them, walked in
+         * name order and counted from the trigram (s_phone_walk: "359").
+         * With more, once the count is past the cap, a doc whose label
+         * cannot enter the page is passed over unread: "3597", where numbers
+         * starting +359 are an eighth of the book, has 31,000 matches. */
+        bool digits =
+            !self->general_only && best_term >= 0 && best.exact && q->terms[best_term].numeric;
+        bool one_phone =
+            digits && q->n_terms == 1 && (q->order == O_RELEVANCE || q->order == O_LAST);
+        bool phones = one_phone && strlen(q->terms[0].digits) == 3 && !s_filtered(q);
+        bool common = phones && !q->desc && (size_t)best.exact->n * PHONE_SHARE >= t->live;
+        const struct tok *tri =
+            digits ? s_other_trigram(t, q->terms[best_term].digits, best.exact) : NULL;
         uint64_t *spare = need == t->bits2 ? t->bits : t->bits2;
-        if (!self->general_only && best_term >= 0 && best.exact && q->terms[best_term].numeric)
-            tri = s_other_trigram(t, q->terms[best_term].digits, best.exact);
         if (tri) {
             struct s_cands m = {.t = t, .mark = spare};
             s_mark_range(&m, tri);
         }
-        /* Three digits held by many (s_phone_walk): the word's ranges are
-         * collected, and the phone matches walked in name order. */
-        bool common = !self->general_only && best_term >= 0 && q->n_terms == 1 && best.exact &&
-                      q->terms[0].numeric && strlen(q->terms[0].digits) == 3 && !s_filtered(q) &&
-                      (q->order == O_RELEVANCE || q->order == O_LAST) && !q->desc &&
-                      (size_t)best.exact->n * PHONE_SHARE >= t->live;
         struct gen ranges_only = best;
         ranges_only.exact = NULL;
         size_t ranges =
@@ -3105,17 +3116,6 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
                 total -= s_phone_match(&t->docs[cands.docs[i]], q->terms[0].digits);
             s_phone_walk(t, q, t->bits, &h, has_after ? &after : NULL);
         }
-        /* One term of digits: a doc only its trigram gives (from `ranges` on;
-         * the word's ranges gave every other match) can match by phone
-         * alone, at TIER_PHONE. With three digits, every such doc does, so
-         * they are ranked by tier and label with no record read: "600" has
-         * 9,000 at a million. With more, once the count is past the cap, a
-         * doc whose label cannot enter the page is passed over unread:
-         * "3597", where numbers starting +359 are an eighth of the book, has
-         * 31,000 matches. */
-        bool one_phone = !self->general_only && best_term >= 0 && q->n_terms == 1 && best.exact &&
-                         q->terms[0].numeric && (q->order == O_RELEVANCE || q->order == O_LAST);
-        bool phones = one_phone && strlen(q->terms[0].digits) == 3 && !s_filtered(q);
         size_t checked = phones ? ranges : cands.n;
         memset(need ? need : t->bits, 0, nbits);
         if (tri) {
