@@ -104,6 +104,10 @@ struct cm_events_sub {
     int backoff_ms;          // after an owner failure
     int apply_backoff_ms;    // after fn refused an event
     bool failing;            // the last replay failed (logged once)
+    char *reader;            // owned: durable reader name sent with replays; NULL if none
+    int ack_ms;              // report the position this often (reader only)
+    int64_t ack_at;          // mono ms: next position report
+    char *gone;              // owned: the owner's word that events after `last` are gone
     Crm__Event **buf;        // owned: live events after last+1, sorted by seq
     size_t buf_len, buf_cap;
 };
@@ -161,8 +165,51 @@ void cm_events_sub_destroy(cm_events_sub_t **self_p)
     cm_mdp_client_destroy(&self->client);
     free(self->stream);
     free(self->method);
+    free(self->reader);
+    free(self->gone);
     free(self);
     *self_p = NULL;
+}
+
+bool cm_events_reader_ok(const char *name, size_t len)
+{
+    if (len == 0 || len > CM_EVENTS_READER_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+            return false;
+    }
+    return true;
+}
+
+bool cm_events_readers_ok(const char *list)
+{
+    for (const char *s = list; *s;) {
+        while (*s == ',' || *s == ' ')
+            s++;
+        size_t n = strcspn(s, ", ");
+        if (n && !cm_events_reader_ok(s, n))
+            return false;
+        s += n;
+    }
+    return true;
+}
+
+void cm_events_sub_set_reader(cm_events_sub_t *self, const char *name, int every_ms)
+{
+    assert(self && name && every_ms > 0);
+    free(self->reader);
+    self->reader = cm_strdup(name);
+    self->ack_ms = every_ms;
+    self->ack_at = cm_mono_ms() + every_ms;
+}
+
+const char *cm_events_sub_gone(const cm_events_sub_t *self)
+{
+    assert(self);
+    return self->gone;
 }
 
 uint64_t cm_events_sub_last_seq(const cm_events_sub_t *self)
@@ -197,6 +244,8 @@ int cm_events_sub_timeout(const cm_events_sub_t *self)
         at = self->inflight_until;
     else if (self->need_replay)
         at = self->retry_at;
+    else if (self->reader)
+        at = self->ack_at;
     else
         return -1;
     int64_t d = at - cm_mono_ms();
@@ -378,6 +427,10 @@ static void s_send_replay(cm_events_sub_t *self)
     Crm__ReplayEventsRequest req = CRM__REPLAY_EVENTS_REQUEST__INIT;
     req.after_seq = self->last;
     req.limit = CM_EVENTS_REPLAY_LIMIT;
+    if (self->reader) {
+        req.reader = self->reader;
+        self->ack_at = cm_mono_ms() + self->ack_ms;
+    }
 
     size_t hn = crm__request_header__get_packed_size(&h);
     size_t bn = crm__replay_events_request__get_packed_size(&req);
@@ -441,13 +494,26 @@ static int s_read_replies(cm_events_sub_t *self, int *count)
         Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, msg.header_len, msg.header);
         if (rh && self->inflight[0] && !strcmp(rh->request_id, self->inflight)) {
             self->inflight[0] = '\0';
-            if (rh->status != CRM__STATUS__STATUS_OK) {
+            if (rh->status == CRM__STATUS__STATUS_FAILED_PRECONDITION) {
+                /* The events we need are no longer kept: asking again will
+                 * not bring them back, so say it once and ask seldom. */
+                if (!self->gone)
+                    cm_log_error("stream=%s cannot be followed after seq=%llu: %s", self->stream,
+                                 (unsigned long long)self->last, rh->message);
+                free(self->gone);
+                self->gone = cm_strdup(rh->message);
+                self->failing = true;
+                self->backoff_ms = S_BACKOFF_MAX_MS;
+                s_backoff(self, rh->message);
+            } else if (rh->status != CRM__STATUS__STATUS_OK) {
                 char *why = cm_strfmt("status %d %s", (int)rh->status, rh->message);
                 s_backoff(self, why);
                 free(why);
             } else {
                 Crm__ReplayEventsResponse *resp =
                     crm__replay_events_response__unpack(NULL, msg.body_len, msg.body);
+                free(self->gone);
+                self->gone = NULL;
                 if (resp)
                     s_on_replay(self, resp, count);
                 else
@@ -470,6 +536,10 @@ static void s_timers(cm_events_sub_t *self)
         s_backoff(self, "no answer");
     }
     if (!self->inflight[0] && self->need_replay && now >= self->retry_at)
+        s_send_replay(self);
+    /* A caught-up durable reader reports its position now and then (the
+     * answer is the events after it, normally none). */
+    else if (!self->inflight[0] && !self->need_replay && self->reader && now >= self->ack_at)
         s_send_replay(self);
 }
 

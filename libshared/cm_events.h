@@ -11,6 +11,8 @@
 #ifndef CM_EVENTS_H
 #define CM_EVENTS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "cm_err.h"
 #include "envelope.pb-c.h"
@@ -67,6 +69,25 @@ void cm_events_sub_destroy(cm_events_sub_t **self_p);
  * context. */
 int cm_events_sub_poll(cm_events_sub_t *self, int timeout_ms) CM_MUSTCHECK;
 
+/* A durable reader's name: 1 to CM_EVENTS_READER_MAX of a-z, 0-9, '.', '_',
+ * '-', starting with a letter or digit (the first len bytes of name). */
+#define CM_EVENTS_READER_MAX 64
+bool cm_events_reader_ok(const char *name, size_t len);
+/* Every name of a list separated by commas and spaces passes cm_events_reader_ok. */
+bool cm_events_readers_ok(const char *list);
+
+/* Makes the subscriber a durable reader named `name` (see ReplayEventsRequest
+ * in proto/envelope.proto): every replay request carries the name and `last`,
+ * and once caught up it sends one every every_ms, so the owner keeps the
+ * events the reader has not applied yet. Only for a reader that has applied
+ * `last` for good (committed). */
+void cm_events_sub_set_reader(cm_events_sub_t *self, const char *name, int every_ms);
+
+/* The owner's message when the events right after `last` are no longer kept
+ * (outbox retention), NULL otherwise. The subscriber then cannot go on: it
+ * keeps asking seldom, and its user should start over from a snapshot. */
+const char *cm_events_sub_gone(const cm_events_sub_t *self);
+
 /* The seq of the last event fn applied (after_seq until then). */
 uint64_t cm_events_sub_last_seq(const cm_events_sub_t *self);
 
@@ -80,8 +101,8 @@ int cm_events_sub_behind(const cm_events_sub_t *self);
 void *cm_events_sub_socket(cm_events_sub_t *self);
 void *cm_events_sub_reply_socket(cm_events_sub_t *self);
 
-/* Milliseconds until the subscriber has timed work to do (a replay retry), or
- * -1 if it only waits for its sockets. */
+/* Milliseconds until the subscriber has timed work to do (a replay retry, a
+ * reader's position report), or -1 if it only waits for its sockets. */
 int cm_events_sub_timeout(const cm_events_sub_t *self);
 
 #endif

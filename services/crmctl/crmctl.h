@@ -21,6 +21,7 @@ int crmctl_tenant(int argc, char **argv);
 int crmctl_key(int argc, char **argv);
 int crmctl_call(int argc, char **argv);
 int crmctl_events(int argc, char **argv);
+int crmctl_outbox(int argc, char **argv);
 
 /* Returns the value of --name in argv (or NULL). */
 const char *crmctl_opt(int argc, char **argv, const char *name);

@@ -1,6 +1,7 @@
 /* Migrations, tenants and API keys, straight against PostgreSQL. */
 #include "crmctl.h"
 #include "cm_db.h"
+#include "cm_events.h"
 #include "cm_log.h"
 #include "cm_util.h"
 
@@ -342,6 +343,138 @@ int crmctl_key(int argc, char **argv)
         rc = 2;
     }
 out:
+    cm_db_destroy(&db);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The customers stream's outbox: what it keeps, its readers, retention     */
+
+static int s_outbox_status(cm_db_t *db)
+{
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0), count(*), "
+                               "count(*) FILTER (WHERE seq IS NULL), "
+                               "pg_size_pretty(pg_total_relation_size('customers.outbox')), "
+                               "coalesce(to_char(min(published_at) AT TIME ZONE 'UTC', "
+                               "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-') "
+                               "FROM customers.outbox",
+                               0, NULL, &err);
+    if (!res) {
+        fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
+        return 1;
+    }
+    unsigned long long oldest = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    unsigned long long newest = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+    printf("events kept\t%llu..%llu\n", oldest, newest);
+    if (oldest > 1)
+        printf("events deleted\t1..%llu\n", oldest - 1);
+    else
+        printf("events deleted\tnone\n");
+    printf("rows\t%s (%s unpublished), %s\n", PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
+           PQgetvalue(res, 0, 4));
+    printf("oldest published\t%s\n", PQgetvalue(res, 0, 5));
+    PQclear(res);
+    res =
+        cm_db_exec(db,
+                   "SELECT name, seq, to_char(seen_at AT TIME ZONE 'UTC', "
+                   "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM customers.stream_readers ORDER BY name",
+                   0, NULL, &err);
+    if (!res) {
+        fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
+        return 1;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        unsigned long long seq = strtoull(PQgetvalue(res, i, 1), NULL, 10);
+        printf("reader %s\tseq %llu, %llu behind, seen %s%s\n", PQgetvalue(res, i, 0), seq,
+               newest > seq ? newest - seq : 0, PQgetvalue(res, i, 2),
+               oldest > 1 && seq + 1 < oldest ? " (cannot go on: its events are deleted)" : "");
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Runs customers.outbox_prune until a batch comes back short. */
+static int s_outbox_prune(cm_db_t *db, int argc, char **argv)
+{
+    const char *days_s = crmctl_opt(argc, argv, "--older-than-days");
+    const char *readers = crmctl_opt(argc, argv, "--readers");
+    long days = 30;
+    if (!days_s)
+        days_s = getenv("CRM_OUTBOX_RETAIN_DAYS");
+    if (days_s && cm_parse_long(days_s, 0, 36500, &days)) {
+        fprintf(stderr, "crmctl: --older-than-days: expected 0..36500 days\n");
+        return 2;
+    }
+    if (!readers)
+        readers = getenv("CRM_OUTBOX_READERS");
+    if (!readers)
+        readers = "notes";
+    if (!cm_events_readers_ok(readers)) {
+        fprintf(stderr, "crmctl: --readers: comma-separated reader names (a-z, 0-9, '.', '_', "
+                        "'-')\n");
+        return 2;
+    }
+    char keep[32];
+    snprintf(keep, sizeof keep, "%ld days", days);
+    const char *p[] = {keep, readers, "10000"};
+    long total = 0;
+    for (;;) {
+        cm_err_t err;
+        PGresult *res = cm_db_exec(db,
+                                   "SELECT deleted, gone_through, held_by FROM "
+                                   "customers.outbox_prune($1::interval, $2, $3::integer)",
+                                   3, p, &err);
+        if (!res) {
+            fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
+            return 1;
+        }
+        long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        total += n;
+        if (n < 10000) {
+            const char *held = PQgetvalue(res, 0, 2);
+            printf("deleted %ld events older than %ld days; events up to seq %s are gone%s%s\n",
+                   total, days, PQgetvalue(res, 0, 1), *held ? "; held back by " : "", held);
+            PQclear(res);
+            return 0;
+        }
+        PQclear(res);
+    }
+}
+
+int crmctl_outbox(int argc, char **argv)
+{
+    const char *what = argc >= 2 ? argv[1] : "status";
+    if (strcmp(what, "status") && strcmp(what, "prune") && strcmp(what, "forget"))
+        return 2;
+    if (!strcmp(what, "forget") && argc < 3)
+        return 2;
+    cm_db_t *db = s_db();
+    if (!db)
+        return 1;
+    int rc = 1;
+    if (!strcmp(what, "status")) {
+        rc = s_outbox_status(db);
+    } else if (!strcmp(what, "prune")) {
+        rc = s_outbox_prune(db, argc, argv);
+    } else {
+        const char *p[] = {argv[2]};
+        cm_err_t err;
+        PGresult *res = cm_db_exec(
+            db, "DELETE FROM customers.stream_readers WHERE name = $1 RETURNING seq", 1, p, &err);
+        if (!res) {
+            fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
+        } else if (PQntuples(res) == 1) {
+            printf("forgot reader %s (it was at seq %s); events it has not read may now be "
+                   "deleted\n",
+                   argv[2], PQgetvalue(res, 0, 0));
+            rc = 0;
+        } else {
+            fprintf(stderr, "crmctl: no reader %s\n", argv[2]);
+        }
+        PQclear(res);
+    }
     cm_db_destroy(&db);
     return rc;
 }

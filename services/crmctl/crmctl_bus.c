@@ -259,12 +259,20 @@ int crmctl_events(int argc, char **argv)
     const char *from = crmctl_opt(argc, argv, "--from");
     const char *count = crmctl_opt(argc, argv, "--count");
     const char *idle = crmctl_opt(argc, argv, "--idle-exit-ms");
+    const char *reader = crmctl_opt(argc, argv, "--reader");
     struct s_follow f = {.out = stdout, .state_path = state};
     long idle_ms = 0, from_seq = 0;
     if ((count && cm_parse_long(count, 1, 1L << 40, &f.count)) ||
         (idle && cm_parse_long(idle, 1, 86400000, &idle_ms)) ||
         (from && cm_parse_long(from, 0, INT64_MAX, &from_seq))) {
         fprintf(stderr, "crmctl: --count, --idle-exit-ms and --from take positive numbers\n");
+        return 2;
+    }
+    if (reader && !cm_events_reader_ok(reader, strlen(reader))) {
+        fprintf(stderr,
+                "crmctl: --reader: 1 to %d of a-z, 0-9, '.', '_', '-', starting with a "
+                "letter or digit\n",
+                CM_EVENTS_READER_MAX);
         return 2;
     }
     uint64_t after = (uint64_t)from_seq;
@@ -313,10 +321,18 @@ int crmctl_events(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    if (reader)
+        cm_events_sub_set_reader(sub, reader, 10000);
     int64_t last_activity = cm_mono_ms();
     while (!s_stop && !(f.count && f.delivered >= f.count)) {
         int got = cm_events_sub_poll(sub, 200);
         if (got < 0 && errno != EINTR) {
+            rc = 1;
+            break;
+        }
+        if (cm_events_sub_gone(sub)) {
+            fprintf(stderr, "crmctl: the %s stream cannot be followed: %s\n",
+                    stream ? stream : "customers", cm_events_sub_gone(sub));
             rc = 1;
             break;
         }

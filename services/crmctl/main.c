@@ -26,8 +26,14 @@ static int s_usage(void)
             "  call SERVICE METHOD [JSON] [--key API_KEY | --tenant ID] [--timeout-ms N]\n"
             "                                  send one request over the bus; prints the reply\n"
             "  events [--stream NAME] [--out FILE | --state FILE] [--from SEQ]\n"
-            "         [--count N] [--idle-exit-ms N]\n"
-            "                                  follow an event stream as JSON lines\n"
+            "         [--count N] [--idle-exit-ms N] [--reader NAME]\n"
+            "                                  follow an event stream as JSON lines; with\n"
+            "                                  --reader, the events it has not read are kept\n"
+            "  outbox [status]                 what the customers outbox keeps, and its readers\n"
+            "  outbox prune [--older-than-days N] [--readers LIST]\n"
+            "                                  delete events now as the retention would\n"
+            "                                  (CRM_OUTBOX_RETAIN_DAYS, CRM_OUTBOX_READERS)\n"
+            "  outbox forget READER            stop keeping events for a reader\n"
             "  publish [JSON] (--key API_KEY | --tenant ID) [--window N] [--timeout-ms N]\n"
             "          [--give-up-s N]         send booking/store events to the intake; without\n"
             "                                  JSON, one event per line on stdin (docs/bus.md)\n"
@@ -54,6 +60,10 @@ int main(int argc, char **argv)
         return crmctl_call(argc - 1, argv + 1);
     if (!strcmp(cmd, "events"))
         return crmctl_events(argc - 1, argv + 1);
+    if (!strcmp(cmd, "outbox")) {
+        int rc = crmctl_outbox(argc - 1, argv + 1);
+        return rc == 2 ? s_usage() : rc;
+    }
     if (!strcmp(cmd, "publish"))
         return crmctl_publish(argc - 1, argv + 1);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {

@@ -153,14 +153,38 @@ void customers_events_heartbeat(cm_db_t *db, struct cm_events_pub *pub)
         cm_log_warn("could not publish heartbeat");
 }
 
-cm_err_t customers_events_replay(cm_db_t *db, uint64_t after_seq, int limit,
-                                 Crm__ReplayEventsResponse *resp)
+/* The oldest seq the outbox still holds (0 if none is published). */
+static cm_err_t s_min_seq(cm_db_t *db, uint64_t *seq)
 {
+    cm_err_t err;
+    PGresult *res =
+        cm_db_exec(db, "SELECT coalesce(min(seq), 0) FROM customers.outbox", 0, NULL, &err);
+    if (!res)
+        return err;
+    *seq = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t customers_events_replay(cm_db_t *db, uint64_t after_seq, int limit,
+                                 Crm__ReplayEventsResponse *resp, char *why, size_t whysz)
+{
+    uint64_t oldest = 0;
+    cm_err_t err = s_min_seq(db, &oldest);
+    if (err)
+        return err;
+    /* Pruned events are not skipped silently: the caller asked for them. */
+    if (oldest > 1 && after_seq + 1 < oldest) {
+        snprintf(why, whysz,
+                 "events %" PRIu64 " to %" PRIu64 " are no longer kept (outbox retention); "
+                 "replay can start after seq %" PRIu64 " at the earliest",
+                 after_seq + 1, oldest - 1, oldest - 1);
+        return CM_ERR_PRECONDITION;
+    }
     char after[24], lim[16];
     snprintf(after, sizeof after, "%" PRIu64, after_seq);
     snprintf(lim, sizeof lim, "%d", limit);
     const char *p[] = {after, lim};
-    cm_err_t err;
     PGresult *res = cm_db_exec_bin(db,
                                    "SELECT seq, event FROM customers.outbox WHERE seq > $1 "
                                    "ORDER BY seq LIMIT $2",
@@ -267,4 +291,38 @@ cm_err_t customers_events_erase(cm_db_t *db, const char *tenant, const char *cus
     }
     PQclear(res);
     return err;
+}
+
+cm_err_t customers_events_reader_seen(cm_db_t *db, const char *name, uint64_t seq)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%" PRIu64, seq);
+    const char *p[] = {name, s};
+    return cm_db_run(db,
+                     "INSERT INTO customers.stream_readers (name, seq) VALUES ($1, $2::bigint) "
+                     "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, seen_at = now()",
+                     2, p);
+}
+
+cm_err_t customers_events_prune(cm_db_t *db, long keep_days, const char *expected, int batch,
+                                long *deleted, char *held_by, size_t held_sz)
+{
+    char keep[32], lim[16];
+    snprintf(keep, sizeof keep, "%ld days", keep_days);
+    snprintf(lim, sizeof lim, "%d", batch);
+    const char *p[] = {keep, expected ? expected : "", lim};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT deleted, gone_through, held_by FROM "
+                               "customers.outbox_prune($1::interval, $2, $3::integer)",
+                               3, p, &err);
+    if (!res)
+        return err;
+    *deleted = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    snprintf(held_by, held_sz, "%s", PQgetvalue(res, 0, 2));
+    if (*deleted)
+        cm_log_info("outbox: deleted %ld events, kept from seq %s on", *deleted,
+                    PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return CM_OK;
 }

@@ -3,6 +3,8 @@
 #ifndef CUSTOMERS_EVENTS_H
 #define CUSTOMERS_EVENTS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "cm_db.h"
 #include "cm_err.h"
@@ -33,8 +35,23 @@ int customers_events_relay(cm_db_t *db, struct cm_events_pub *pub);
  * tail. */
 void customers_events_heartbeat(cm_db_t *db, struct cm_events_pub *pub);
 
-/* Fills resp with up to limit published events after after_seq, and the newest seq. */
+/* Fills resp with up to limit published events after after_seq, and the newest
+ * seq. CM_ERR_PRECONDITION, with the reason in why (size whysz), when events
+ * right after after_seq are no longer kept (customers_events_prune). */
 cm_err_t customers_events_replay(cm_db_t *db, uint64_t after_seq, int limit,
-                                 Crm__ReplayEventsResponse *resp) CM_MUSTCHECK;
+                                 Crm__ReplayEventsResponse *resp, char *why,
+                                 size_t whysz) CM_MUSTCHECK;
+
+/* A durable reader of the stream (a name cm_events_reader_ok accepts) has
+ * applied every event up to seq: events it still needs are kept for it. */
+cm_err_t customers_events_reader_seen(cm_db_t *db, const char *name, uint64_t seq) CM_MUSTCHECK;
+
+/* Outbox retention: deletes up to batch of the oldest published events that
+ * are older than keep_days and that every reader has passed, none while a
+ * reader named in `expected` (comma-separated) has not registered. Sets
+ * *deleted and held_by (size held_sz): what keeps the rest, "" when only the
+ * retention does (see customers.outbox_prune in sql/007). */
+cm_err_t customers_events_prune(cm_db_t *db, long keep_days, const char *expected, int batch,
+                                long *deleted, char *held_by, size_t held_sz) CM_MUSTCHECK;
 
 #endif

@@ -20,6 +20,11 @@
 #include <jansson.h>
 #include <sodium.h>
 
+/* Outbox retention: at most this many events deleted per statement, and a
+ * pass this often (sooner while a pass deletes full batches). */
+#define PRUNE_BATCH 10000
+#define PRUNE_EVERY_MS (10 * 60 * 1000)
+
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 1000
 #define BATCH_MAX 1000
@@ -1090,11 +1095,33 @@ static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__ReplayEventsRequest *req = (const Crm__ReplayEventsRequest *)msg;
     int limit = req->limit > 0 && req->limit <= 1000 ? req->limit : 1000;
+    if (req->reader[0] && !cm_events_reader_ok(req->reader, strlen(req->reader))) {
+        cm_call_violation(call, "reader", "INVALID_FORMAT",
+                          "reader: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter "
+                          "or digit");
+        return;
+    }
+    if (req->after_seq > INT64_MAX) {
+        cm_call_violation(call, "afterSeq", "OUT_OF_RANGE", "afterSeq: at most %" PRId64,
+                          INT64_MAX);
+        return;
+    }
+    if (req->reader[0]) {
+        cm_err_t err = customers_events_reader_seen(call->db, req->reader, req->after_seq);
+        if (err) {
+            cm_call_db_fail(call, err, "could not record the reader's position");
+            return;
+        }
+    }
     Crm__ReplayEventsResponse *r =
         (Crm__ReplayEventsResponse *)cm_pb_new(&crm__replay_events_response__descriptor);
-    cm_err_t err = customers_events_replay(call->db, req->after_seq, limit, r);
-    if (err) {
+    char why[200];
+    cm_err_t err = customers_events_replay(call->db, req->after_seq, limit, r, why, sizeof why);
+    if (err == CM_ERR_PRECONDITION)
+        cm_call_fail(call, err, "%s", why);
+    else if (err)
         cm_call_db_fail(call, err, "could not replay events");
+    if (err) {
         crm__replay_events_response__free_unpacked(r, NULL);
         return;
     }
@@ -1137,6 +1164,21 @@ void customers_tick(cm_svc_t *svc, void *user)
         if (customers_store_idempotency_expire(db, 24))
             cm_log_warn("could not expire idempotency keys: %s", cm_db_error(db));
         st->next_expiry_ms = now + 3600 * 1000;
+    }
+    if (st->outbox_retain_days > 0 && now >= st->next_prune_ms) {
+        long deleted = 0;
+        char held[200];
+        cm_err_t err = customers_events_prune(db, st->outbox_retain_days, st->outbox_readers,
+                                              PRUNE_BATCH, &deleted, held, sizeof held);
+        if (err)
+            cm_log_warn("could not prune the outbox: %s", cm_db_error(db));
+        else if (!strncmp(held, "unregistered", 12))
+            cm_log_info("outbox: nothing deleted, a reader has not registered yet (%s)", held);
+        else
+            cm_log_debug("outbox: pruned %ld events older than %ld days%s%s", deleted,
+                         st->outbox_retain_days, *held ? ", held back by " : "", held);
+        /* A full batch: more is due, at the next tick. */
+        st->next_prune_ms = now + (deleted >= PRUNE_BATCH ? 0 : PRUNE_EVERY_MS);
     }
 }
 

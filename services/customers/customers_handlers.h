@@ -14,6 +14,9 @@ struct customers_state {
     struct cm_events_pub *pub;      // owned: made by customers_start
     int64_t next_heartbeat_ms;
     int64_t next_expiry_ms;
+    long outbox_retain_days;    // 0: keep every event
+    const char *outbox_readers; // borrowed (config): readers that must register first
+    int64_t next_prune_ms;
 };
 
 extern const struct cm_method customers_methods[];

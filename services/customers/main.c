@@ -5,6 +5,7 @@
 #include "cm_log.h"
 #include "cm_svc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static struct {
@@ -12,13 +13,25 @@ static struct {
     char *events_in_endpoint;
     char *database_url;
     char *db_role;
+    long outbox_retain_days;
+    char *outbox_readers;
 } cfg;
+
+static int s_readers_check(const char *value, char *why, size_t whysz)
+{
+    if (cm_events_readers_ok(value))
+        return 0;
+    snprintf(why, whysz, "comma-separated reader names: a-z, 0-9, '.', '_', '-'");
+    return -1;
+}
 
 static const struct cm_cfg_item s_cfg[] = {
     {"bus_endpoint", CM_CFG_STR, &cfg.bus_endpoint, "tcp://127.0.0.1:5555"},
     {"events_in_endpoint", CM_CFG_STR, &cfg.events_in_endpoint, "tcp://127.0.0.1:5556"},
     {"database_url", CM_CFG_STR, &cfg.database_url, "dbname=crm", .secret = true},
     {"db_role", CM_CFG_STR, &cfg.db_role, "crm_app"},
+    {"outbox_retain_days", CM_CFG_INT, &cfg.outbox_retain_days, "30", .min = 0, .max = 36500},
+    {"outbox_readers", CM_CFG_STR, &cfg.outbox_readers, "notes", .check = s_readers_check},
     {NULL},
 };
 
@@ -27,7 +40,11 @@ int main(int argc, char **argv)
     cm_log_init("customers");
     cm_cfg_main("customers", s_cfg, argc, argv);
 
-    struct customers_state state = {.events_in_endpoint = cfg.events_in_endpoint};
+    struct customers_state state = {
+        .events_in_endpoint = cfg.events_in_endpoint,
+        .outbox_retain_days = cfg.outbox_retain_days,
+        .outbox_readers = cfg.outbox_readers,
+    };
     struct cm_svc_def def = {
         .name = "customers",
         .methods = customers_methods,

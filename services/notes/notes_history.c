@@ -29,6 +29,7 @@
 #define RESOLVE_TIMEOUT_MS 2500
 /* Time the tick may spend applying customer events before it serves requests again. */
 #define FOLLOW_BUDGET_MS 200
+#define READER_ACK_MS 10000 /* how often notes tells customers where it is */
 #define CUSTOMERS_STREAM "customers"
 
 static struct {
@@ -505,6 +506,9 @@ static void s_follow(cm_svc_t *svc)
                                      s_st.cfg->bus_endpoint, CUSTOMERS_STREAM, seq, s_apply, db);
         if (!s_st.sub)
             return;
+        /* The cursor commits with each event applied, so the customers
+         * service may drop what is behind it, never what is ahead. */
+        cm_events_sub_set_reader(s_st.sub, "notes", READER_ACK_MS);
         cm_log_info("following the customers stream from seq %" PRIu64, seq);
     }
     int64_t until = cm_mono_ms() + FOLLOW_BUDGET_MS;

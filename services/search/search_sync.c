@@ -287,7 +287,8 @@ void search_sync_tick(search_sync_t *self)
     if (seq != self->progress_seq || !behind) {
         self->progress_seq = seq;
         self->progress_ms = now;
-    } else if (!self->loading && now - self->progress_ms > STUCK_MS) {
+    } else if (!self->loading &&
+               (now - self->progress_ms > STUCK_MS || cm_events_sub_gone(self->sub))) {
         cm_log_warn("the customers stream cannot be followed from seq=%" PRIu64
                     ", loading a new snapshot",
                     seq);

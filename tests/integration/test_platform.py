@@ -2,6 +2,7 @@
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -138,6 +139,14 @@ def test_the_services_run_with_the_larger_malloc_cache():
     assert seen >= {"broker", "customers", "search", "notes", "gateway"}, seen
 
 
+def _last_seq():
+    """The newest seq of the customers stream (a replay after the end of it
+    answers with no events and lastSeq)."""
+    st = crm.crmctl(["call", "customers", "ReplayEvents",
+                     '{"afterSeq":"9223372036854775807","limit":1}', "--tenant", crm.TENANT])
+    return int(json.loads(st)["body"]["lastSeq"])
+
+
 def test_subscriber_restarted_gets_every_event_in_order():
     out = os.path.join(crm.DATA_DIR, unique("events") + ".jsonl")
     c = _new()
@@ -148,9 +157,7 @@ def test_subscriber_restarted_gets_every_event_in_order():
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     # Start from the current end of the stream.
-    st = crm.crmctl(["call", "customers", "ReplayEvents", '{"afterSeq":"0","limit":1}',
-                     "--tenant", crm.TENANT])
-    first_seq = int(json.loads(st)["body"]["lastSeq"])
+    first_seq = _last_seq()
     with open(out, "w") as f:
         f.write(json.dumps({"seq": first_seq}) + "\n")
     sub = start()
@@ -186,9 +193,7 @@ def test_subscriber_restarted_gets_every_event_in_order():
 def test_events_carry_principal_and_channel():
     c = _new()
     api("DELETE", f"/v1/customers/{c['id']}", headers={"X-Channel": "ui"})
-    st = crm.crmctl(["call", "customers", "ReplayEvents", '{"afterSeq":"0","limit":1}',
-                     "--tenant", crm.TENANT])
-    last = int(json.loads(st)["body"]["lastSeq"])
+    last = _last_seq()
     out = crm.crmctl(["events", "--from", str(last - 1), "--count", "1"], timeout=20)
     ev = json.loads(out.splitlines()[-1])
     assert ev["type"] == "customer.deleted" and ev["customer"]["id"] == c["id"], ev
@@ -290,9 +295,7 @@ def test_deleting_a_customer_erases_them_from_the_event_stream():
     email = unique("gone") + "@example.com"
     c = _new(email=email, phone="+48600555123")
     assert api("PATCH", f"/v1/customers/{c['id']}", {"firstName": "Erased"})[0] == 200
-    st = crm.crmctl(["call", "customers", "ReplayEvents", '{"afterSeq":"0","limit":1}',
-                     "--tenant", crm.TENANT])
-    before = int(json.loads(st)["body"]["lastSeq"])
+    before = _last_seq()
     assert api("DELETE", f"/v1/customers/{c['id']}")[0] == 204
     # Replayed from the outbox, the customer's events keep what happened but
     # no personal data: the customer is its id, the changes name their fields.
@@ -333,3 +336,96 @@ def test_the_gateway_serves_a_thousand_connections_at_once():
     assert found == [(200, who["id"])] * 1000, [f for f in found if f != (200, who["id"])][:3]
     st, _, js = api("GET", f"/v1/customers/{who['id']}")
     assert st == 200 and js["id"] == who["id"], js
+
+
+def _outbox():
+    """What `crmctl outbox` says: (oldest kept seq, newest seq, {reader: seq})."""
+    out = crm.crmctl(["outbox"])
+    kept = re.search(r"^events kept\t(\d+)\.\.(\d+)$", out, re.M)
+    assert kept, out
+    readers = {m[1]: int(m[2]) for m in re.finditer(r"^reader (\S+)\tseq (\d+)", out, re.M)}
+    return int(kept[1]), int(kept[2]), readers
+
+
+def _replay(after, reader=None):
+    body = {"afterSeq": str(after), "limit": 1000}
+    if reader:
+        body["reader"] = reader
+    r = crm.crmctl_run(["call", "customers", "ReplayEvents", json.dumps(body),
+                        "--tenant", crm.TENANT])
+    return json.loads(r.stdout)
+
+
+def test_outbox_retention_keeps_what_readers_have_not_applied():
+    # Runs last in this file: the events it deletes are gone for later
+    # readers too (every earlier test here reads the stream from its end).
+    # notes follows the stream as a durable reader and reports where it is.
+    _new()
+    seq = _last_seq()
+    wait_until(lambda: _outbox()[2].get("notes", 0) >= seq, 30, what="notes' position")
+
+    # Each copy of customers prunes by itself as it starts (then every ten
+    # minutes), with the default retention of 30 days (nothing is that old),
+    # unless notes has not registered yet.
+    assert (crm.logs_contain("customers", "outbox: pruned 0 events older than 30 days") or
+            crm.logs_contain("customers", "outbox: nothing deleted, a reader has not registered "
+                             "yet (unregistered: notes)"))
+    assert not crm.logs_contain("customers", "could not prune")
+
+    # A reader named in the list that never registered holds everything.
+    out = crm.crmctl(["outbox", "prune", "--older-than-days", "0", "--readers", "notes, billing"])
+    assert out.startswith("deleted 0 events") and "unregistered: billing" in out, out
+    # A retention the events are not old enough for deletes nothing either.
+    out = crm.crmctl(["outbox", "prune", "--older-than-days", "1"])
+    assert out.startswith("deleted 0 events"), out
+
+    # With notes stopped, the events it has not applied stay, however old.
+    crm.ctl(["stop", "notes:*"], check=True)
+    try:
+        held = _outbox()[2]["notes"]
+        c = _new(email=unique("kept") + "@example.com")
+        assert api("PATCH", f"/v1/customers/{c['id']}", {"firstName": "Kept"})[0] == 200
+        out = crm.crmctl(["outbox", "prune", "--older-than-days", "0"])
+        assert f"events up to seq {held} are gone; held back by reader: notes" in out, out
+        oldest, newest, _ = _outbox()
+        assert oldest == held + 1 and newest > held, (oldest, newest, held)
+    finally:
+        crm.ctl(["start", "notes:*"], check=True)
+    crm.wait_ready()
+    # notes comes back, catches up from its position, and the customer's
+    # timeline has what happened while it was away.
+    def timeline_has_rename():
+        st, _, js = api("GET", f"/v1/customers/{c['id']}/timeline")
+        return st == 200 and "Kept" in json.dumps(js)
+    wait_until(timeline_has_rename, 30, what="the rename in the timeline")
+
+    # Asking for deleted events is an error that says so, not a silent jump.
+    r = _replay(0)
+    assert r["status"] == "FAILED_PRECONDITION", r
+    assert f"events 1 to {held} are no longer kept" in r["message"], r
+    r = _replay(held)
+    assert r["status"] == "OK" and int(r["body"]["events"][0]["seq"]) == held + 1, r
+    # A reader's name is checked, and a follower that asks too late is told.
+    r = _replay(held, reader="Bad Name")
+    assert r["status"] == "INVALID_ARGUMENT" and "reader" in r["message"], r
+    ev = crm.crmctl_run(["events", "--from", "0", "--idle-exit-ms", "20000"], timeout=30)
+    assert ev.returncode == 1 and "no longer kept" in ev.stderr, (ev.returncode, ev.stderr)
+
+    # A reader that is forgotten holds nothing back any more; the newest
+    # event always stays (new events are numbered on from it).
+    crm.crmctl(["outbox", "forget", "notes"])
+    out = crm.crmctl(["outbox", "prune", "--older-than-days", "0", "--readers", ""])
+    oldest, newest, readers = _outbox()
+    assert oldest == newest and "notes" not in readers, out
+    # notes registers again at its next report, and new events flow on.
+    c2 = _new()
+    wait_until(lambda: _outbox()[2].get("notes", 0) > newest, 30, what="notes registered again")
+    assert _outbox()[1] > newest
+
+    # Search started again after the events were deleted loads its snapshot
+    # and finds both customers.
+    crm.restart("search")
+    for cust in (c, c2):
+        found = wait_until(lambda cust=cust: api(
+            "GET", crm.q("/v1/customers:search", q=cust["lastName"]))[2].get("customers"), 30)
+        assert [x["id"] for x in found] == [cust["id"]], found

@@ -851,6 +851,105 @@ static void test_events_live_only(void)
     printf("test_events_live_only: OK\n");
 }
 
+/* A durable reader: its name and position go with every replay request, it
+ * reports again now and then once caught up, and an owner's "no longer kept"
+ * is kept for its user to see. */
+static Crm__ReplayEventsRequest *s_next_replay(cm_mdp_worker_t *w, struct cm_mdp_msg *msg,
+                                               Crm__RequestHeader **h, cm_events_sub_t *sub,
+                                               int64_t until)
+{
+    for (;;) {
+        CHECK(cm_mono_ms() < until);
+        CHECK(cm_events_sub_poll(sub, 0) >= 0);
+        if (cm_mdp_worker_recv(w, 20, msg) == 1)
+            break;
+        cm_mdp_msg_release(msg);
+    }
+    *h = crm__request_header__unpack(NULL, msg->header_len, msg->header);
+    CHECK(*h && !strcmp((*h)->method, "kept.ReplayEvents"));
+    Crm__ReplayEventsRequest *req =
+        crm__replay_events_request__unpack(NULL, msg->body_len, msg->body);
+    CHECK(req);
+    return req;
+}
+
+static void s_answer_replay(cm_mdp_worker_t *w, struct cm_mdp_msg *msg, Crm__RequestHeader *h,
+                            Crm__Status status, const char *message)
+{
+    Crm__ReplyHeader rh = CRM__REPLY_HEADER__INIT;
+    rh.request_id = h->request_id;
+    rh.status = status;
+    rh.message = (char *)message;
+    uint8_t hb[256], bb[16];
+    size_t hn = crm__reply_header__pack(&rh, hb);
+    Crm__ReplayEventsResponse resp = CRM__REPLAY_EVENTS_RESPONSE__INIT;
+    resp.last_seq = 5;
+    size_t bn = status == CRM__STATUS__STATUS_OK ? crm__replay_events_response__pack(&resp, bb) : 0;
+    CHECK(cm_mdp_worker_reply(w, msg, hb, hn, bb, bn) == 0);
+}
+
+static void test_events_reader(void)
+{
+    CHECK(cm_events_reader_ok("notes", 5) && cm_events_reader_ok("a.b_c-9", 7));
+    CHECK(!cm_events_reader_ok("", 0) && !cm_events_reader_ok("Notes", 5) &&
+          !cm_events_reader_ok("-x", 2) && !cm_events_reader_ok("a b", 3));
+    char long_name[CM_EVENTS_READER_MAX + 2];
+    memset(long_name, 'a', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    CHECK(cm_events_reader_ok(long_name, CM_EVENTS_READER_MAX));
+    CHECK(!cm_events_reader_ok(long_name, CM_EVENTS_READER_MAX + 1));
+    CHECK(cm_events_readers_ok("notes, billing,x") && cm_events_readers_ok(""));
+    CHECK(!cm_events_readers_ok("notes;billing") && !cm_events_readers_ok("notes,Bad"));
+
+    int count = 0;
+    cm_events_sub_t *sub =
+        cm_events_sub_new(s_ctx, s_ev_out, s_bus, "kept", 5, s_count_live, &count);
+    cm_events_sub_set_reader(sub, "r1", 150);
+    cm_mdp_worker_t *w = cm_mdp_worker_new(s_ctx, s_bus, "kept");
+    int64_t until = cm_mono_ms() + 5000;
+    /* The first replay carries the name and position; the answer says the
+     * stream ends at 5, so the reader is caught up. */
+    struct cm_mdp_msg msg = {0};
+    Crm__RequestHeader *h = NULL;
+    Crm__ReplayEventsRequest *req = s_next_replay(w, &msg, &h, sub, until);
+    CHECK(!strcmp(req->reader, "r1") && req->after_seq == 5);
+    int64_t answered = cm_mono_ms();
+    s_answer_replay(w, &msg, h, CRM__STATUS__STATUS_OK, "");
+    crm__replay_events_request__free_unpacked(req, NULL);
+    crm__request_header__free_unpacked(h, NULL);
+    cm_mdp_msg_release(&msg);
+    while (cm_events_sub_behind(sub)) {
+        CHECK(cm_mono_ms() < until);
+        CHECK(cm_events_sub_poll(sub, 10) >= 0);
+    }
+    /* Caught up, it still has timed work: its next report. */
+    int t = cm_events_sub_timeout(sub);
+    CHECK(t >= 0 && t <= 150);
+    CHECK(!cm_events_sub_gone(sub));
+    /* The report comes about every 150 ms; this time the owner no longer
+     * keeps what comes after 5. */
+    req = s_next_replay(w, &msg, &h, sub, until);
+    CHECK(cm_mono_ms() - answered >= 100);
+    CHECK(!strcmp(req->reader, "r1") && req->after_seq == 5);
+    s_answer_replay(w, &msg, h, CRM__STATUS__STATUS_FAILED_PRECONDITION,
+                    "events 6 to 9 are no longer kept");
+    crm__replay_events_request__free_unpacked(req, NULL);
+    crm__request_header__free_unpacked(h, NULL);
+    cm_mdp_msg_release(&msg);
+    while (!cm_events_sub_gone(sub)) {
+        CHECK(cm_mono_ms() < until);
+        CHECK(cm_events_sub_poll(sub, 10) >= 0);
+    }
+    CHECK(!strcmp(cm_events_sub_gone(sub), "events 6 to 9 are no longer kept"));
+    CHECK(cm_events_sub_behind(sub) && cm_events_sub_last_seq(sub) == 5 && count == 0);
+    /* It asks again only after the longest back-off, not at once. */
+    CHECK(cm_events_sub_timeout(sub) > 1000);
+    cm_mdp_worker_disconnect(w);
+    cm_mdp_worker_destroy(&w);
+    cm_events_sub_destroy(&sub);
+    printf("test_events_reader: OK\n");
+}
+
 int main(void)
 {
     snprintf(s_dir, sizeof s_dir, "/tmp/cmbroker-XXXXXX");
@@ -874,6 +973,7 @@ int main(void)
     test_worker_stall_retry_dedup();
     test_events();
     test_events_live_only();
+    test_events_reader();
 
     s_broker_stop_join();
     zmq_ctx_term(s_ctx);
