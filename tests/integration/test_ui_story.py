@@ -134,6 +134,53 @@ def test_ui_search_as_you_type_keyboard_and_url():
         _no_js_errors(b)
 
 
+def test_ui_search_marks_what_matched():
+    last = _word("Müller").capitalize()
+    # (Not a 0 where the query starts: a leading 0 is a trunk prefix.)
+    digits = "".join(random.choice(string.digits[1:] if i == 1 else string.digits) for i in range(8))
+    phone = "+48 6%s %s %s" % (digits[:2], digits[2:5], digits[5:])
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Łukasz", "lastName": last,
+                                             "email": "lukasz.%s@example.com" % last[6:].lower(),
+                                             "phone": phone})
+    assert st == 201, c
+    marks = "return Array.from(document.querySelectorAll(arguments[0] + ' mark'), m => m.textContent);"
+
+    def searched(q):
+        """The list shows the answer to q (in the URL, not loading, counted as matches)."""
+        return (b.js("return new URLSearchParams(location.hash.split('?')[1] || '').get('q');") == q
+                and b.find("#customer-table").attr("aria-busy") is None
+                and "match" in b.find("#total").text)
+    with _browser("ui-search-marks") as b:
+        _sign_in(b)
+        box = _search_box(b)
+        # Typed without accents or capitals: the name parts that matched are marked.
+        query = "lukasz muller" + last[6:12].lower()
+        box.send_keys(query)
+        b.wait_until(lambda: searched(query), what="the search for %r drawn" % query)
+        assert _names(b) == ["%s, Łukasz" % c["lastName"]]
+        row = "#customer-table tbody tr[data-id='%s']" % c["id"]
+        got = b.js(marks, row + " .customer-link")
+        assert got == [last[:12], "Łukasz"], (got, last)
+        got = b.js(marks, row + " .email")
+        assert got == ["lukasz"], got
+        # The names read as before (the marks hold their own letters only).
+        assert b.find(row + " .customer-link").text == "%s, Łukasz" % last
+        assert b.js(marks, row + " .col-phone") == []
+        b.full_screenshot(os.path.join(SHOTS, "search-marks.png"))
+        # Digits, spaced another way: the same digits in the number are marked.
+        box.clear()
+        box.send_keys("%s %s" % (digits[1:4], digits[4:8]))
+        b.wait_until(lambda: searched("%s %s" % (digits[1:4], digits[4:8])), what="the phone search drawn")
+        assert c["id"] in b.js("return Array.from(document.querySelectorAll("
+                               "'#customer-table tbody tr[data-id]'), r => r.dataset.id);")
+        stored = c["phone"]  # as the service wrote it
+        at = [i for i, ch in enumerate(stored) if ch.isdigit()]
+        k = "".join(stored[i] for i in at).index(digits[1:])
+        assert b.js(marks, row + " .col-phone") == [stored[at[k]:at[k + 6] + 1]]
+        assert b.js(marks, row + " .customer-link") == []
+        _no_js_errors(b)
+
+
 def test_ui_search_no_match_offers_prefilled_add_and_sees_own_write():
     first, last = "Jarogniew", _word("Kowalsk").capitalize()
     with _browser("ui-search-add") as b:

@@ -5,12 +5,13 @@
 // seen (Previous goes back), selection with bulk delete, per-row edit and
 // delete. The query, filters and order live in the URL
 // (#/customers?q=jan&tag=vip), so a search can be bookmarked and "back" from a
-// card returns to it. An empty search offers to add the customer, with the
+// card returns to it. What the search matched is marked in each row (mark.js). An empty search offers to add the customer, with the
 // names the search service split from the query filled in.
 
 import { ApiError, get, isAbort, request, seg } from "../api.js";
 import { banner, chip, confirmDialog, h, replace, select, setTitle, toast } from "../dom.js";
 import { count, counted, displayName, day, plural } from "../format.js";
+import { markDigits, markEmail, markWords, parseQuery } from "../mark.js";
 import { groupColors, loadGroups, noteWrite, recentWrites } from "../session.js";
 
 const FILTERS = ["group", "tag", "isCompany", "hasAccount", "accountStatus"];
@@ -350,7 +351,9 @@ export async function renderList(view, ctx) {
     load();
   });
 
-  function row(c, colors) {
+  // marks: the parsed query while searching (what matched is marked), else null.
+  function row(c, colors, marks) {
+    const mark = (text, fn = markWords) => (marks ? fn(text, marks) : text);
     const box = h("input", { type: "checkbox", class: "row-select", "aria-label": `Select ${displayName(c)}`, checked: selected.has(c.id) });
     box.addEventListener("change", () => {
       if (box.checked) selected.add(c.id);
@@ -359,18 +362,18 @@ export async function renderList(view, ctx) {
     });
     const groups = (c.groups || []).map((g) => chip(g, { color: colors.get(g.toLowerCase()), kind: "group" }));
     const tags = (c.tags || []).map((t) => chip(t, { kind: "tag" }));
-    const company = c.isCompany && c.company ? [h("div", {}, c.company.name || "Company"),
+    const company = c.isCompany && c.company ? [h("div", {}, c.company.name ? mark(c.company.name) : "Company"),
       c.company.vatNumber ? h("div", { class: "muted small" }, c.company.vatNumber) : null] : [];
     const name = displayName(c);
     return h("tr", { dataset: { id: c.id } },
       h("td", { class: "col-check" }, box),
       h("td", { class: "col-customer" },
-        h("a", { class: "customer-link", href: `#/customers/${encodeURIComponent(c.id)}` }, name),
-        c.email ? h("div", { class: "muted small email" }, c.email) : null,
+        h("a", { class: "customer-link", href: `#/customers/${encodeURIComponent(c.id)}` }, mark(name)),
+        c.email ? h("div", { class: "muted small email" }, mark(c.email, markEmail)) : null,
         groups.length ? h("div", { class: "chips" }, groups) : null),
       h("td", { class: "col-company" }, company),
       h("td", { class: "col-tags" }, tags.length ? h("div", { class: "chips" }, tags) : null),
-      h("td", { class: "col-phone" }, c.phone || ""),
+      h("td", { class: "col-phone" }, mark(c.phone || "", markDigits)),
       h("td", { class: "col-added" }, day((c.createdAt || "").slice(0, 10))),
       h("td", { class: "col-actions" },
         h("a", { class: "btn btn-small", href: `#/customers/${encodeURIComponent(c.id)}/edit`, "aria-label": `Edit ${name}` }, "Edit"),
@@ -460,7 +463,8 @@ export async function renderList(view, ctx) {
         " ", filtered ? h("button", { type: "button", class: "btn btn-link", onclick: () => clearBtn.click() }, "Clear filters")
           : h("a", { href: "#/customers/new" }, "Add the first customer"))));
     } else {
-      replace(tbody, rows.map((c) => row(c, colors)));
+      const marks = searching ? parseQuery(s.q) : null;
+      replace(tbody, rows.map((c) => row(c, colors, marks)));
     }
     const size = Number(s.pageSize);
     const first = memory.page * size + (rows.length ? 1 : 0);
