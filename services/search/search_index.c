@@ -1,6 +1,7 @@
 /* The per-tenant index and the query. */
 #include "search_index.h"
 #include "search_fold.h"
+#include "search_spell.h"
 #include "cm_buf.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -2909,11 +2910,178 @@ static cm_err_t s_search(search_index_t *self, const char *tenant,
                          const Crm__SearchCustomersRequest *req, Crm__SearchCustomersResponse *resp,
                          cm_buf_t *packed, struct search_problem *problem);
 
+/* ---- "did you mean": one slip away from names that exist ---- */
+
+#define SPELL_MIN 4   /* code points of the shortest word corrected */
+#define SPELL_TRIES 6 /* corrected queries run at most, per empty result */
+#define SPELL_SHOWN 3 /* of which offered at most */
+
+/* A corrected word: the token prefix it becomes, and how many customers hold
+ * tokens with that correction (to try the likeliest first). */
+struct slip {
+    char word[4 * SEARCH_SPELL_MAX + 1];
+    size_t held;
+};
+
+/* Adds the corrections of w found among a[lo, hi) to the best `max` in c. */
+static void s_slips_in(const struct tok *a, size_t lo, size_t hi, const struct search_spell_word *w,
+                       struct slip *c, size_t *n, size_t max)
+{
+    for (size_t i = lo; i < hi; i++) {
+        size_t len = search_spell_slip(w, a[i].s);
+        if (!len || len >= sizeof c->word)
+            continue;
+        size_t j = 0;
+        while (j < *n && (strncmp(c[j].word, a[i].s, len) || c[j].word[len]))
+            j++;
+        if (j == *n) {
+            if (*n < max) {
+                (*n)++;
+            } else {
+                /* Full: it replaces the least held, if it holds more. */
+                size_t least = 0;
+                for (size_t k = 1; k < max; k++)
+                    if (c[k].held < c[least].held)
+                        least = k;
+                if (c[least].held >= a[i].n)
+                    continue;
+                j = least;
+            }
+            memcpy(c[j].word, a[i].s, len);
+            c[j].word[len] = '\0';
+            c[j].held = 0;
+        }
+        c[j].held += a[i].n;
+    }
+}
+
+/* Corrections of w among the name dictionaries' tokens whose first byte is
+ * one of `firsts` (all tokens when firsts is NULL). */
+static void s_slips(const struct tenant *t, const struct search_spell_word *w, const char *firsts,
+                    struct slip *c, size_t *n, size_t max)
+{
+    static const int dicts[] = {D_LAST, D_FIRST, D_COMPANY};
+    for (size_t di = 0; di < 3; di++) {
+        const struct dict *d = &t->dicts[dicts[di]];
+        const struct tok *arrays[2] = {d->main, d->recent};
+        size_t counts[2] = {d->n_main, d->n_recent};
+        for (int a = 0; a < 2; a++) {
+            if (!arrays[a])
+                continue;
+            if (!firsts) {
+                s_slips_in(arrays[a], 0, counts[a], w, c, n, max);
+                continue;
+            }
+            for (const char *f = firsts; *f; f++) {
+                char one[2] = {*f, '\0'};
+                size_t lo = s_lower(arrays[a], counts[a], one);
+                size_t hi = s_prefix_end(arrays[a], counts[a], lo, one, 1);
+                s_slips_in(arrays[a], lo, hi, w, c, n, max);
+            }
+        }
+    }
+}
+
+/* True when some name or e-mail word starts with the folded word w. */
+static bool s_word_exists(const struct tenant *t, const char *w)
+{
+    static const int dicts[] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
+    for (size_t di = 0; di < 4; di++) {
+        struct span sp = s_span(&t->dicts[dicts[di]], w);
+        if (sp.n[0] || sp.n[1])
+            return true;
+    }
+    return false;
+}
+
+/* After an empty result: looks for queries with one word corrected by one
+ * slip that find customers (with the same filters), and puts the SPELL_SHOWN
+ * that find the most into the suggestion. Only plain words of SPELL_MIN code
+ * points or more that start no name or e-mail word are corrected. */
+static void s_spell(search_index_t *self, const char *tenant,
+                    const Crm__SearchCustomersRequest *req, Crm__SearchCustomersResponse *resp)
+{
+    struct tenant *t = s_tenant(self, tenant, false);
+    if (!t || !t->live || !resp->suggestion)
+        return;
+    char *copy = cm_strdup(req->q);
+    char *words[SEARCH_Q_MAX_WORDS];
+    int n_words = 0;
+    for (char *p = strtok(copy, " \t\n\r\f\v"); p && n_words < SEARCH_Q_MAX_WORDS;
+         p = strtok(NULL, " \t\n\r\f\v"))
+        words[n_words++] = p;
+    /* The corrected queries that find someone, most found first. */
+    Crm__SpellingSuggestion *found[SPELL_TRIES];
+    size_t n_found = 0, tries = 0;
+    for (int i = 0; i < n_words && tries < SPELL_TRIES; i++) {
+        char parts[4 * SEARCH_SPELL_MAX + 8];
+        search_fold_words(words[i], parts, sizeof parts);
+        struct search_spell_word w;
+        if (search_is_numeric(words[i]) || !parts[0] || strchr(parts, ' ') ||
+            !search_spell_word(parts, &w) || w.n < SPELL_MIN || s_word_exists(t, parts))
+            continue;
+        struct slip c[SPELL_TRIES];
+        size_t n = 0;
+        /* A slip after the first letter keeps it; one in the first two
+         * letters may start the token with the second. Only when neither
+         * finds any is every token read. */
+        char firsts[3] = {parts[0], parts[1] && parts[1] != parts[0] ? parts[1] : '\0', '\0'};
+        s_slips(t, &w, firsts, c, &n, SPELL_TRIES);
+        if (n == 0)
+            s_slips(t, &w, NULL, c, &n, SPELL_TRIES);
+        for (size_t k = 0; k < n && tries < SPELL_TRIES; k++, tries++) {
+            cm_buf_t q;
+            cm_buf_init(&q, 0);
+            for (int j = 0; j < n_words; j++) {
+                const char *x = j == i ? c[k].word : words[j];
+                if (j)
+                    s_add(&q, " ", 1);
+                s_add(&q, x, strlen(x));
+            }
+            Crm__SearchCustomersRequest r2 = *req;
+            r2.q = q.data;
+            r2.page_size = 1;
+            r2.page_token = (char *)"";
+            r2.order_by = (char *)"";
+            Crm__SearchCustomersResponse *o = (Crm__SearchCustomersResponse *)cm_pb_new(
+                &crm__search_customers_response__descriptor);
+            struct search_problem pr;
+            if (s_search(self, tenant, &r2, o, NULL, &pr) == CM_OK && o->total_size > 0) {
+                Crm__SpellingSuggestion *f =
+                    (Crm__SpellingSuggestion *)cm_pb_new(&crm__spelling_suggestion__descriptor);
+                cm_pb_set_str(&f->q, q.data);
+                f->total_size = o->total_size;
+                size_t at = n_found++;
+                while (at > 0 && found[at - 1]->total_size < f->total_size) {
+                    found[at] = found[at - 1];
+                    at--;
+                }
+                found[at] = f;
+            }
+            crm__search_customers_response__free_unpacked(o, NULL);
+            cm_buf_release(&q);
+        }
+    }
+    Crm__SearchSuggestion *sg = resp->suggestion;
+    size_t keep = n_found < SPELL_SHOWN ? n_found : SPELL_SHOWN;
+    sg->did_you_mean = keep ? cm_calloc(keep, sizeof *sg->did_you_mean) : NULL;
+    for (size_t k = 0; k < n_found; k++) {
+        if (k < keep)
+            sg->did_you_mean[sg->n_did_you_mean++] = found[k];
+        else
+            crm__spelling_suggestion__free_unpacked(found[k], NULL);
+    }
+    free(copy);
+}
+
 cm_err_t search_index_search(search_index_t *self, const char *tenant,
                              const Crm__SearchCustomersRequest *req,
                              Crm__SearchCustomersResponse *resp, struct search_problem *problem)
 {
-    return s_search(self, tenant, req, resp, NULL, problem);
+    cm_err_t rc = s_search(self, tenant, req, resp, NULL, problem);
+    if (rc == CM_OK && resp->no_match && !req->page_token[0])
+        s_spell(self, tenant, req, resp);
+    return rc;
 }
 
 cm_err_t search_index_search_packed(search_index_t *self, const char *tenant,
@@ -2921,7 +3089,10 @@ cm_err_t search_index_search_packed(search_index_t *self, const char *tenant,
                                     Crm__SearchCustomersResponse *resp, cm_buf_t *customers,
                                     struct search_problem *problem)
 {
-    return s_search(self, tenant, req, resp, customers, problem);
+    cm_err_t rc = s_search(self, tenant, req, resp, customers, problem);
+    if (rc == CM_OK && resp->no_match && !req->page_token[0])
+        s_spell(self, tenant, req, resp);
+    return rc;
 }
 
 static cm_err_t s_search(search_index_t *self, const char *tenant,

@@ -206,6 +206,28 @@ def test_search_empty_result_suggests_names():
     assert js["suggestion"]["email"] == e
 
 
+def test_search_empty_result_offers_what_one_slip_away_finds():
+    # "Kowalsky" for Kowalski: before offering to add a customer twice, the
+    # search offers the queries one typing slip away that find someone.
+    m = _marker("Kow")
+    c = _create("Jarogniew", m + "ski")
+    typo = "Jarogniew " + m + "sky"
+    js = _eventually("Jarogniew " + m + "ski", [c["id"]])
+    js = _search(typo)
+    assert js.get("noMatch") is True and not js.get("customers"), js
+    assert js["suggestion"]["lastName"] == m + "sky"  # the add offer stays
+    meant = js["suggestion"]["didYouMean"]
+    assert meant == [{"q": "Jarogniew " + m.lower() + "ski", "totalSize": 1}], meant
+    # Following it finds the customer.
+    assert _ids(_search(meant[0]["q"])) == [c["id"]]
+    # A filter the customer fails applies to the correction too.
+    js = _search(typo, isCompany="true")
+    assert js.get("noMatch") is True and not js["suggestion"].get("didYouMean"), js
+    # Nothing one slip away: nothing offered.
+    js = _search("Jarogniew " + m + "xyz")
+    assert not js["suggestion"].get("didYouMean"), js
+
+
 def test_search_validation_errors():
     def bad(params, field, reason=None):
         st, _, js = api("GET", q(SEARCH, **params))

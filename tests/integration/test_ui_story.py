@@ -181,6 +181,24 @@ def test_ui_search_marks_what_matched():
         _no_js_errors(b)
 
 
+def test_ui_search_typo_offers_did_you_mean_before_add():
+    last = _word("Kowalsk").capitalize()
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Bogumiła", "lastName": last})
+    assert st == 201, c
+    typo = last[:-1] + ("x" if last[-1] != "x" else "y")
+    with _browser("ui-search-typo") as b:
+        _sign_in(b)
+        _search_box(b).send_keys(typo)
+        b.wait_until(lambda: b.find_all(".did-you-mean-link"), what="the did-you-mean link")
+        assert b.find(".did-you-mean").text == "Did you mean %s (1 customer)?" % last.lower()
+        # Adding is still offered, after it.
+        assert b.find("#add-suggested").text == "Add " + typo
+        b.find(".did-you-mean-link").click()
+        b.wait_until(lambda: _names(b) == ["%s, Bogumiła" % last], what="the customer found")
+        assert b.find("#search").prop("value") == last.lower()
+        _no_js_errors(b)
+
+
 def test_ui_search_no_match_offers_prefilled_add_and_sees_own_write():
     first, last = "Jarogniew", _word("Kowalsk").capitalize()
     with _browser("ui-search-add") as b:

@@ -1,5 +1,6 @@
 /* Folding and tokenising: the scripts of the issue, through utf8proc and ICU. */
 #include "search_fold.h"
+#include "search_spell.h"
 #include "../unit.h"
 
 static void s_fold_is(const char *in, const char *want)
@@ -64,8 +65,50 @@ static void test_digits_and_numeric(void)
     CHECK(!search_is_numeric(""));
 }
 
+/* The prefix of token that word is one slip from, or "" (none). */
+static void s_slip_is(const char *word, const char *token, const char *want)
+{
+    struct search_spell_word w;
+    CHECK(search_spell_word(word, &w));
+    size_t n = search_spell_slip(&w, token);
+    if (n != strlen(want) || strncmp(token, want, n)) {
+        fprintf(stderr, "slip %s -> %s: got %.*s, want %s\n", word, token, (int)n, token, want);
+        abort();
+    }
+}
+
+static void test_spelling_slips(void)
+{
+    s_slip_is("kowalsky", "kowalski", "kowalski");    /* a letter wrong */
+    s_slip_is("kowlaski", "kowalski", "kowalski");    /* two swapped */
+    s_slip_is("kowallski", "kowalski", "kowalski");   /* one extra */
+    s_slip_is("kowlski", "kowalski", "kowalski");     /* one missing */
+    s_slip_is("owalski", "kowalski", "kowalski");     /* the first missing */
+    s_slip_is("okwalski", "kowalski", "kowalski");    /* the first two swapped */
+    s_slip_is("nowak", "nowakowski", "");             /* a prefix already: no slip */
+    s_slip_is("kowalsky", "kowalskiego", "kowalski"); /* the start of a longer name */
+    s_slip_is("kowalsky", "nowak", "");
+    s_slip_is("kowaxxki", "kowalski", ""); /* two slips */
+    /* By code points, not bytes: a Cyrillic letter missing or wrong is one slip. */
+    s_slip_is("петрв", "петров", "петров");
+    s_slip_is("петрова", "петрова", "");
+    s_slip_is("пэтров", "петров", "петров");
+    s_slip_is("müler", "müller", "müller");
+    /* Words too long or not UTF-8 are not decoded. */
+    struct search_spell_word w;
+    char longw[SEARCH_SPELL_MAX + 2];
+    memset(longw, 'a', sizeof longw - 1);
+    longw[sizeof longw - 1] = '\0';
+    CHECK(!search_spell_word(longw, &w));
+    CHECK(!search_spell_word("ab\xff"
+                             "cd",
+                             &w));
+    CHECK(search_spell_word("", &w) && w.n == 0);
+}
+
 int main(void)
 {
+    RUN(test_spelling_slips);
     RUN(test_fold_scripts);
     RUN(test_fold_words);
     RUN(test_digits_and_numeric);

@@ -1022,8 +1022,68 @@ static void test_bulk_load_agrees(void)
     s_compare_random(3000, 200, true);
 }
 
+/* What "did you mean" offers for q, as "q1=n1|q2=n2" ("" for nothing). */
+static void s_meant(search_index_t *idx, const char *tenant, const char *q, const char *want)
+{
+    struct res x = s_find(idx, tenant, q, NULL, 0, NULL);
+    CHECK(x.err == CM_OK && x.r->no_match && x.r->suggestion);
+    char got[512] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < x.r->suggestion->n_did_you_mean; i++)
+        o += (size_t)snprintf(got + o, sizeof got - o, "%s%s=%d", i ? "|" : "",
+                              x.r->suggestion->did_you_mean[i]->q,
+                              (int)x.r->suggestion->did_you_mean[i]->total_size);
+    if (strcmp(got, want)) {
+        fprintf(stderr, "q=\"%s\": did you mean \"%s\", want \"%s\"\n", q, got, want);
+        abort();
+    }
+    crm__search_customers_response__free_unpacked(x.r, NULL);
+}
+
+static void test_did_you_mean(void)
+{
+    search_index_t *idx = s_sample();
+    s_put(idx, T1, s_cust(11, "Anna", "Kowalska"));
+    s_put(idx, T1, s_cust(12, "Ewa", "Kowalska"));
+    /* Both one slip away; the one more customers have first. */
+    s_meant(idx, T1, "kowalsky", "kowalska=2|kowalski=1");
+    s_meant(idx, T1, "Jan Kowalsky", "Jan kowalski=1"); /* only Jan Kowalski has the pair */
+    s_meant(idx, T1, "kowalskaa", "kowalska=2");
+    s_meant(idx, T1, "Lukaaz", "lukasz=1"); /* accents aside, as the search */
+    s_meant(idx, T1, "mueller", "muller=1");
+    s_meant(idx, T1, "Петрв", "петров=1");
+    s_meant(idx, T1, "owalski", "kowalski=1"); /* the first letter missing: every token read */
+    s_meant(idx, T1, "bistor", "bistro=1");    /* company names too */
+    /* Nothing one slip away; words of fewer than four letters are left as typed;
+     * words that start names are not "corrected" when only the pair finds nobody. */
+    s_meant(idx, T1, "zenonowicz", "");
+    s_meant(idx, T1, "jna kowalski", "");
+    s_meant(idx, T1, "barbara kowalski", "");
+    /* Numbers are not corrected. */
+    s_meant(idx, T1, "600 999 999", "");
+    /* The correction must find customers with the same filters. */
+    Crm__SearchCustomersRequest req = CRM__SEARCH_CUSTOMERS_REQUEST__INIT;
+    req.q = (char *)"kowalsky";
+    req.order_by = (char *)"";
+    req.page_token = (char *)"";
+    Crm__BoolValue yes = CRM__BOOL_VALUE__INIT;
+    yes.value = true;
+    req.is_company = &yes;
+    struct search_problem pr;
+    Crm__SearchCustomersResponse *r =
+        (Crm__SearchCustomersResponse *)cm_pb_new(&crm__search_customers_response__descriptor);
+    CHECK(search_index_search(idx, T1, &req, r, &pr) == CM_OK && r->no_match);
+    CHECK(r->suggestion->n_did_you_mean == 0);
+    crm__search_customers_response__free_unpacked(r, NULL);
+    /* Another tenant's names are never offered. */
+    s_meant(idx, T2, "nowakk", "");
+    s_meant(idx, T2, "kowalsky", "kowalski=1");
+    search_index_destroy(&idx);
+}
+
 int main(void)
 {
+    RUN(test_did_you_mean);
     RUN(test_matching_scripts);
     RUN(test_ranking);
     RUN(test_email_and_phone);

@@ -5,7 +5,9 @@
 // seen (Previous goes back), selection with bulk delete, per-row edit and
 // delete. The query, filters and order live in the URL
 // (#/customers?q=jan&tag=vip), so a search can be bookmarked and "back" from a
-// card returns to it. What the search matched is marked in each row (mark.js). An empty search offers to add the customer, with the
+// card returns to it. What the search matched is marked in each row (mark.js).
+// A search that finds nobody offers the queries one typing slip away that do
+// ("Did you mean"), then adding the customer. An empty search offers to add the customer, with the
 // names the search service split from the query filled in.
 
 import { ApiError, get, isAbort, request, seg } from "../api.js";
@@ -452,8 +454,14 @@ export async function renderList(view, ctx) {
     if (!rows.length && searching) {
       const sug = tidy(data.suggestion || {});
       const clear = filtered ? h("button", { type: "button", class: "btn btn-link", onclick: () => clearBtn.click() }, "Clear filters") : null;
+      // One slip away from names that exist: offered before adding a duplicate.
+      const meant = (data.suggestion && data.suggestion.didYouMean) || [];
       replace(tbody, h("tr", {}, h("td", { colspan: "7", class: "empty" },
         h("p", { class: "no-match" }, `No customer matches “${s.q}”${filtered ? " with these filters" : ""}.`),
+        meant.length ? h("p", { class: "did-you-mean" }, "Did you mean ",
+          meant.map((m, i) => [i ? (i === meant.length - 1 ? " or " : ", ") : "",
+            h("a", { class: "did-you-mean-link", href: `#/customers?${queryString({ ...s, q: m.q })}` }, m.q),
+            ` (${counted(Number(m.totalSize || 0), "customer", "customers")})`]), "?") : null,
         h("p", { class: "no-match-actions" },
           h("a", { class: "btn btn-primary", id: "add-suggested", href: `#${suggestionRoute(sug)}` }, suggestionLabel(sug)),
           clear ? [" ", clear] : null))));
