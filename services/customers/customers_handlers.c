@@ -20,10 +20,12 @@
 #include <jansson.h>
 #include <sodium.h>
 
-/* Outbox retention: at most this many events deleted per statement, and a
- * pass this often (sooner while a pass deletes full batches). */
-#define PRUNE_BATCH 10000
+/* Outbox retention: at most this many events deleted per statement (tens of
+ * milliseconds, between requests of this copy), a pass this often, and while
+ * passes delete full batches (a backlog) one every PRUNE_BACKLOG_MS. */
+#define PRUNE_BATCH 2000
 #define PRUNE_EVERY_MS (10 * 60 * 1000)
+#define PRUNE_BACKLOG_MS 1000
 
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 1000
@@ -1177,8 +1179,7 @@ void customers_tick(cm_svc_t *svc, void *user)
         else
             cm_log_debug("outbox: pruned %ld events older than %ld days%s%s", deleted,
                          st->outbox_retain_days, *held ? ", held back by " : "", held);
-        /* A full batch: more is due, at the next tick. */
-        st->next_prune_ms = now + (deleted >= PRUNE_BATCH ? 0 : PRUNE_EVERY_MS);
+        st->next_prune_ms = now + (deleted >= PRUNE_BATCH ? PRUNE_BACKLOG_MS : PRUNE_EVERY_MS);
     }
 }
 
