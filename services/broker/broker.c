@@ -51,6 +51,8 @@ struct s_request {
     zmq_msg_t header;              // packed crm.RequestHeader
     zmq_msg_t body;
     char *request_id; // owned
+    char *method;     // owned: one request id may name several calls (the gateway's
+                      // Authenticate, then the call itself), told apart by method
     int64_t deadline; // unix ms
     bool retried;     // re-queued at least once after losing its worker
 };
@@ -83,10 +85,13 @@ struct s_worker {
     int64_t expiry;   // mono ms: dropped if silent until then
 };
 
-/* A request that was re-queued: its first reply wins. */
+/* A request that was re-queued: its first reply wins. A request is its id
+ * and method: a client may send several calls under one id, one after the
+ * other, and the reply to the next is not a duplicate of the one before. */
 struct s_retry {
     struct s_retry *next; // owned
     char *request_id;     // owned
+    char *method;         // owned
     char *service;        // owned
     bool answered;
     int64_t forget_at; // unix ms
@@ -180,6 +185,7 @@ static void s_request_free(struct s_request **req_p)
     zmq_msg_close(&req->header);
     zmq_msg_close(&req->body);
     free(req->request_id);
+    free(req->method);
     free(req);
     *req_p = NULL;
 }
@@ -328,20 +334,23 @@ static struct s_request *s_current_pop_newest(struct s_worker *w)
 /* ---------------------------------------------------------------------- */
 /* The retry table                                                          */
 
-static struct s_retry *s_retry_find(broker_t *self, const char *request_id)
+/* The record of a request; method NULL matches any (a reply whose request
+ * the broker no longer holds). */
+static struct s_retry *s_retry_find(broker_t *self, const char *request_id, const char *method)
 {
     for (struct s_retry *r = self->retries; r; r = r->next)
-        if (!strcmp(r->request_id, request_id))
+        if (!strcmp(r->request_id, request_id) && (!method || !strcmp(r->method, method)))
             return r;
     return NULL;
 }
 
 static void s_retry_note(broker_t *self, const struct s_request *req, const char *service)
 {
-    if (!req->request_id[0] || s_retry_find(self, req->request_id))
+    if (!req->request_id[0] || s_retry_find(self, req->request_id, req->method))
         return;
     struct s_retry *r = cm_calloc(1, sizeof *r);
     r->request_id = cm_strdup(req->request_id);
+    r->method = cm_strdup(req->method);
     r->service = cm_strdup(service);
     r->forget_at = req->deadline + S_RETRY_KEEP_MS;
     r->next = self->retries;
@@ -349,9 +358,9 @@ static void s_retry_note(broker_t *self, const struct s_request *req, const char
 }
 
 /* Marks a retried request answered; true if it already was. */
-static bool s_retry_answer(broker_t *self, const char *request_id)
+static bool s_retry_answer(broker_t *self, const char *request_id, const char *method)
 {
-    struct s_retry *r = s_retry_find(self, request_id);
+    struct s_retry *r = s_retry_find(self, request_id, method);
     if (!r)
         return false;
     bool was = r->answered;
@@ -367,6 +376,7 @@ static void s_retry_purge(broker_t *self, int64_t now)
         if (r->forget_at <= now) {
             *pp = r->next;
             free(r->request_id);
+            free(r->method);
             free(r->service);
             free(r);
         } else {
@@ -416,7 +426,7 @@ static void s_answer_expired(broker_t *self, struct s_service *svc, struct s_req
     struct s_request *req = *req_p;
     s_log_req(req->request_id);
     if (req->retried)
-        (void)s_retry_answer(self, req->request_id);
+        (void)s_retry_answer(self, req->request_id, req->method);
     if (svc->workers == 0) {
         char *msg = cm_strfmt("no worker for service %s", svc->name);
         cm_log_debug("unavailable service=%s", svc->name);
@@ -537,7 +547,7 @@ static void s_dispatch(broker_t *self, struct s_service *svc)
         struct s_request *req = svc->q_head;
         s_queue_remove(svc, req);
         if (req->retried) {
-            struct s_retry *r = s_retry_find(self, req->request_id);
+            struct s_retry *r = s_retry_find(self, req->request_id, req->method);
             if (r && r->answered) {
                 s_request_free(&req); /* a late reply already answered it */
                 continue;
@@ -575,7 +585,8 @@ static void s_dispatch(broker_t *self, struct s_service *svc)
 /* Forwards a worker's FINAL to its client as the client's FINAL, moving the
  * header and body frames without copying. Drops it if the same request was
  * already answered (see the top of the file). */
-static void s_forward_reply(broker_t *self, struct cm_mdp_parts *p, const char *service)
+static void s_forward_reply(broker_t *self, struct cm_mdp_parts *p, const char *service,
+                            const struct s_worker *w)
 {
     zmq_msg_t *client = &p->part[3], *header = &p->part[4];
     zmq_msg_t empty;
@@ -586,10 +597,16 @@ static void s_forward_reply(broker_t *self, struct cm_mdp_parts *p, const char *
             crm__reply_header__unpack(NULL, zmq_msg_size(header), zmq_msg_data(header));
         bool dup = false;
         if (rh && rh->request_id[0]) {
-            struct s_retry *r = s_retry_find(self, rh->request_id);
+            /* The method of the call answered: the worker's request in
+             * flight under that id (unknown for a forgotten worker). */
+            const char *method = NULL;
+            for (const struct s_request *q = w ? w->cur_head : NULL; q && !method; q = q->next)
+                if (!strcmp(q->request_id, rh->request_id))
+                    method = q->method;
+            struct s_retry *r = s_retry_find(self, rh->request_id, method);
             if (r && !service[0])
                 service = r->service; /* for a reply from a forgotten worker */
-            dup = r && s_retry_answer(self, rh->request_id);
+            dup = r && s_retry_answer(self, rh->request_id, r->method);
             if (dup) {
                 s_log_req(rh->request_id);
                 cm_log_debug("duplicate reply dropped");
@@ -680,7 +697,7 @@ static void s_worker_message(broker_t *self, struct cm_mdp_parts *p)
             cm_log_warn("dropped a short FINAL from worker");
             return;
         }
-        s_forward_reply(self, p, w && w->service ? w->service->name : "");
+        s_forward_reply(self, p, w && w->service ? w->service->name : "", w);
         if (!w || !w->service) {
             /* A worker we dropped (expired) answered late: its reply went
              * out above if it was the first; now make it register again. */
@@ -789,6 +806,7 @@ static void s_client_message(broker_t *self, struct cm_mdp_parts *p)
     zmq_msg_move(&req->header, header);
     zmq_msg_move(&req->body, body);
     req->request_id = cm_strdup(h->request_id);
+    req->method = cm_strdup(h->method);
     req->deadline = deadline;
     cm_log_debug("request service=%s method=%s queued=%zu", service, h->method, svc->q_len);
     s_queue_push_back(svc, req);

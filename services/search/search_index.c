@@ -2982,11 +2982,15 @@ static void s_slips(const struct tenant *t, const struct search_spell_word *w, c
     }
 }
 
-/* True when some name or e-mail word starts with the folded word w. */
+/* True when some name word, or an e-mail word, starts with the folded word
+ * w. E-mail tokens are cut (EMAIL_TOK_MAX), so a longer w is looked up in
+ * the names only: "kowalskx" is not taken for a word because some address
+ * starts with "kowals". */
 static bool s_word_exists(const struct tenant *t, const char *w)
 {
     static const int dicts[] = {D_LAST, D_FIRST, D_COMPANY, D_EMAIL};
-    for (size_t di = 0; di < 4; di++) {
+    size_t n = strlen(w) > EMAIL_TOK_MAX ? 3 : 4;
+    for (size_t di = 0; di < n; di++) {
         struct span sp = s_span(&t->dicts[dicts[di]], w);
         if (sp.n[0] || sp.n[1])
             return true;

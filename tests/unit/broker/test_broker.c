@@ -85,6 +85,15 @@ static uint8_t *s_request_header(const char *request_id, const char *method, int
     return buf;
 }
 
+static void s_send_call(cm_mdp_client_t *c, const char *service, const char *request_id,
+                        const char *method, int64_t deadline, const char *body)
+{
+    size_t n;
+    uint8_t *h = s_request_header(request_id, method, deadline, &n);
+    CHECK(cm_mdp_client_send(c, service, h, n, body, strlen(body)) == 0);
+    free(h);
+}
+
 static void s_send_request(cm_mdp_client_t *c, const char *service, const char *request_id,
                            int64_t deadline, const char *body)
 {
@@ -582,6 +591,12 @@ static void test_worker_stall_retry_dedup(void)
     }
     CHECK(s_reply(c, 500, &r) == 0);
     s_worker_stop(&a);
+    /* The next call under the same request id (the gateway sends
+     * Authenticate, then the call itself) is another request: its reply is
+     * no duplicate of the first's. */
+    s_send_call(c, "stall", "stall-1", "test.Next", cm_now_ms() + 5000, "y");
+    CHECK(s_reply(c, 3000, &r));
+    CHECK(!strcmp(r.request_id, "stall-1") && !strcmp(r.body, "b:y"));
     s_worker_stop(&b);
     cm_mdp_client_destroy(&c);
     printf("test_worker_stall_retry_dedup: OK (retried after %lld ms)\n", (long long)took);
