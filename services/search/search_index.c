@@ -2998,6 +2998,33 @@ static bool s_word_exists(const struct tenant *t, const char *w)
     return false;
 }
 
+/* The corrected word as a customer who has it writes it: the word of c's
+ * names or company whose folded form is the whole correction ("kowalski" is
+ * "Kowalski", "lukasz" is "Łukasz"); NULL when the correction is only the
+ * start of a word. Caller frees. */
+static char *s_spelled(const Crm__Customer *c, const char *folded)
+{
+    const char *fields[3] = {c->last_name, c->first_name,
+                             c->company && c->company->name ? c->company->name : ""};
+    for (int f = 0; f < 3; f++) {
+        for (const char *p = fields[f]; *p;) {
+            size_t n = strcspn(p, " \t-,;/()\"");
+            if (n > 0 && n < 4 * SEARCH_SPELL_MAX) {
+                char word[4 * SEARCH_SPELL_MAX + 1], out[4 * SEARCH_SPELL_MAX + 8];
+                memcpy(word, p, n);
+                word[n] = '\0';
+                search_fold_words(word, out, sizeof out);
+                if (!strcmp(out, folded))
+                    return cm_strdup(word);
+            }
+            p += n;
+            if (*p)
+                p++;
+        }
+    }
+    return NULL;
+}
+
 /* After an empty result: looks for queries with one word corrected by one
  * slip that find customers (with the same filters), and puts the SPELL_SHOWN
  * that find the most into the suggestion. Only plain words of SPELL_MIN code
@@ -3053,6 +3080,18 @@ static void s_spell(search_index_t *self, const char *tenant,
             if (s_search(self, tenant, &r2, o, NULL, &pr) == CM_OK && o->total_size > 0) {
                 Crm__SpellingSuggestion *f =
                     (Crm__SpellingSuggestion *)cm_pb_new(&crm__spelling_suggestion__descriptor);
+                /* Offered as the customer found writes the word, when it is whole. */
+                char *spelled = o->n_customers ? s_spelled(o->customers[0], c[k].word) : NULL;
+                if (spelled) {
+                    cm_buf_reset(&q);
+                    for (int j = 0; j < n_words; j++) {
+                        const char *x = j == i ? spelled : words[j];
+                        if (j)
+                            s_add(&q, " ", 1);
+                        s_add(&q, x, strlen(x));
+                    }
+                    free(spelled);
+                }
                 cm_pb_set_str(&f->q, q.data);
                 f->total_size = o->total_size;
                 size_t at = n_found++;
