@@ -199,6 +199,44 @@ def test_ui_search_typo_offers_did_you_mean_before_add():
         _no_js_errors(b)
 
 
+def test_ui_add_form_lists_possible_duplicates():
+    last = _word("Duplik").capitalize()
+    digits = "".join(random.choice(string.digits) for _ in range(7))
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Zofia", "lastName": last,
+                                             "email": unique_email("zofia"),
+                                             "phone": "+48 61%s" % digits})
+    assert st == 201, c
+    box = "#possible-duplicates"
+    with _browser("ui-add-duplicates") as b:
+        _sign_in(b)
+        _open(b, "/customers/new")
+        b.wait("#f-firstName").send_keys("Zofia")
+        assert not b.find(box).displayed()  # no last name yet: nothing looked up
+        b.find("#f-lastName").send_keys(last)
+        b.wait_until(lambda: b.find(box).displayed(), what="the possible duplicate")
+        items = b.find_all(box + " li.duplicate")
+        assert [i.attr("data-id") for i in items] == [c["id"]]
+        assert b.find(box + " .duplicate-why").text == "matching name"
+        assert b.find(box + " .duplicate-link").text == "%s, Zofia" % last
+        # The phone typed another way matches too; the reasons add up.
+        b.find("#f-phone").send_keys("0048 61 %s %s" % (digits[:3], digits[3:]))
+        b.wait_until(lambda: b.find(box + " .duplicate-why").text == "matching name, phone",
+                     what="the phone as a second reason")
+        # Another name clears the list.
+        b.find("#f-lastName").clear()
+        b.find("#f-lastName").send_keys(_word("Nobody").capitalize())
+        b.find("#f-phone").clear()
+        b.wait_until(lambda: not b.find(box).displayed(), what="the list gone")
+        # The link opens the customer who is already there.
+        b.find("#f-lastName").clear()
+        b.find("#f-lastName").send_keys(last)
+        b.wait_until(lambda: b.find(box).displayed(), what="the possible duplicate again")
+        b.full_screenshot(os.path.join(SHOTS, "add-duplicates.png"))
+        b.find(box + " .duplicate-link").click()
+        b.wait_text("#customer-name", last)
+        _no_js_errors(b)
+
+
 def test_ui_search_no_match_offers_prefilled_add_and_sees_own_write():
     first, last = "Jarogniew", _word("Kowalsk").capitalize()
     with _browser("ui-search-add") as b:

@@ -5,13 +5,15 @@
 // duplicate links to the customer that already has the value. A new
 // customer's form takes first name, last name, e-mail and phone from the URL
 // (#/customers/new?firstName=Jan&lastName=Kowalski), as the list's "Add Jan
-// Kowalski" after an empty search sends them.
+// Kowalski" after an empty search sends them. While a new customer is typed,
+// customers with a matching name, e-mail or phone are listed (duplicates.js).
 
 import { ApiError, get, newRequestKey, request, seg } from "../api.js";
 import { banner, field, h, newId, replace, safeColor, select, setTitle, toast } from "../dom.js";
 import { ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, displayName, fieldName, when } from "../format.js";
 import { loadGroups, loadSettings, noteWrite } from "../session.js";
 import { PHOTO_MAX, PHOTO_TYPES, avatar, blobUrl, releasePhotos } from "../photo.js";
+import { watchDuplicates } from "../duplicates.js";
 
 // What #/customers/new?... may fill in, and how long each may be.
 const PREFILL = { firstName: 100, lastName: 100, email: 254, phone: 40 };
@@ -99,13 +101,21 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   birth.value = c.birthDate || "";
   const birthField = field({ label: "Date of birth", input: birth, required: required.has("birthDate") });
   inputs.birthDate = birthField;
+  // A new customer's name, e-mail and phone are looked up as they are typed:
+  // customers who may be the same person are listed here (duplicates.js).
+  const dupBox = h("div", { class: "duplicates", id: "possible-duplicates", hidden: true, "aria-live": "polite" });
   const person = section("Person",
     h("div", { class: "grid" },
       text("firstName", "First name", { value: c.firstName, autocomplete: "off" }),
       text("lastName", "Last name", { value: c.lastName }),
       text("email", "E-mail", { value: c.email, type: "email", inputmode: "email" }),
       text("phone", "Phone", { value: c.phone, type: "tel", hint: settings.defaultCountry ? `Local numbers are read as ${settings.defaultCountry}; or start with +` : "International format, e.g. +48 600 100 200" }),
-      genderField.row, birthField.row));
+      genderField.row, birthField.row),
+    id ? null : dupBox);
+  if (!id) {
+    watchDuplicates({ firstName: inputs.firstName.input, lastName: inputs.lastName.input,
+      email: inputs.email.input, phone: inputs.phone.input }, dupBox);
+  }
 
   // ---- photo
   const photoBox = h("div", { class: "photo-box" }, avatar(c, "large"));
