@@ -321,7 +321,7 @@ cm_err_t customers_events_prune(cm_db_t *db, long keep_days, const char *expecte
     *deleted = strtol(PQgetvalue(res, 0, 0), NULL, 10);
     snprintf(held_by, held_sz, "%s", PQgetvalue(res, 0, 2));
     if (*deleted)
-        cm_log_info("outbox: deleted %ld events, kept from seq %s on", *deleted,
+        cm_log_info("outbox: deleted %ld events; events up to seq %s are gone", *deleted,
                     PQgetvalue(res, 0, 1));
     PQclear(res);
     return CM_OK;

@@ -2998,6 +2998,18 @@ static bool s_word_exists(const struct tenant *t, const char *w)
     return false;
 }
 
+/* Writes the query's words into q (emptied first), word i replaced by x. */
+static void s_words_with(cm_buf_t *q, char *const *words, int n_words, int i, const char *x)
+{
+    cm_buf_reset(q);
+    for (int j = 0; j < n_words; j++) {
+        const char *w = j == i ? x : words[j];
+        if (j)
+            s_add(q, " ", 1);
+        s_add(q, w, strlen(w));
+    }
+}
+
 /* The corrected word as a customer who has it writes it: the word of c's
  * names or company whose folded form is the whole correction ("kowalski" is
  * "Kowalski", "lukasz" is "Łukasz"); NULL when the correction is only the
@@ -3063,12 +3075,7 @@ static void s_spell(search_index_t *self, const char *tenant,
         for (size_t k = 0; k < n && tries < SPELL_TRIES; k++, tries++) {
             cm_buf_t q;
             cm_buf_init(&q, 0);
-            for (int j = 0; j < n_words; j++) {
-                const char *x = j == i ? c[k].word : words[j];
-                if (j)
-                    s_add(&q, " ", 1);
-                s_add(&q, x, strlen(x));
-            }
+            s_words_with(&q, words, n_words, i, c[k].word);
             Crm__SearchCustomersRequest r2 = *req;
             r2.q = q.data;
             r2.page_size = 1;
@@ -3083,13 +3090,7 @@ static void s_spell(search_index_t *self, const char *tenant,
                 /* Offered as the customer found writes the word, when it is whole. */
                 char *spelled = o->n_customers ? s_spelled(o->customers[0], c[k].word) : NULL;
                 if (spelled) {
-                    cm_buf_reset(&q);
-                    for (int j = 0; j < n_words; j++) {
-                        const char *x = j == i ? spelled : words[j];
-                        if (j)
-                            s_add(&q, " ", 1);
-                        s_add(&q, x, strlen(x));
-                    }
+                    s_words_with(&q, words, n_words, i, spelled);
                     free(spelled);
                 }
                 cm_pb_set_str(&f->q, q.data);
