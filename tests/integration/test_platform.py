@@ -62,8 +62,10 @@ def test_required_fields_per_tenant():
 
 def test_create_survives_a_killed_worker():
     """A create whose worker is SIGKILLed mid-request is served by the other copy, once."""
-    pids = crm.pids("customers")
-    assert len(pids) >= 2, pids
+    # (Right after the stack starts, supervisord may not count the copies as
+    # RUNNING yet: it waits a second for that.)
+    pids = wait_until(lambda: len(crm.pids("customers")) >= 2 and crm.pids("customers"), 10,
+                      what="two customers copies running")
     victim = pids[0]
     os.kill(victim, signal.SIGSTOP)
     stuck = []

@@ -11,6 +11,10 @@ CREATE TABLE customers.stream_readers (
 );
 GRANT SELECT, INSERT, UPDATE, DELETE ON customers.stream_readers TO crm_app;
 
+-- The newest event older than the retention, found without reading the
+-- events since (published_at grows with seq: the relay numbers in order).
+CREATE INDEX outbox_by_published ON customers.outbox (published_at, seq) WHERE seq IS NOT NULL;
+
 -- Deletes at most `batch` of the oldest events that were published before
 -- now() - keep and that every registered reader has passed. While a reader
 -- named in `expected` (comma-separated) has not registered yet, nothing is deleted: it would
@@ -52,13 +56,18 @@ BEGIN
         bound := slowest_seq;
         why := 'reader: ' || slowest;
     END IF;
-    -- Events are published in seq order, so this is a prefix of the stream.
-    SELECT max(o.seq) INTO cut
+    -- Events are published in seq order, so what is old enough is a prefix
+    -- of the stream, up to the newest event published before now() - keep.
+    SELECT o.seq INTO cut
       FROM customers.outbox o
-     WHERE o.seq <= bound AND o.published_at < now() - keep;
+     WHERE o.seq IS NOT NULL AND o.published_at < now() - keep
+     ORDER BY o.published_at DESC, o.seq DESC
+     LIMIT 1;
     IF cut IS NOT NULL THEN
         IF cut < bound THEN
             why := '';
+        ELSE
+            cut := bound;
         END IF;
         DELETE FROM customers.outbox
          WHERE id IN (SELECT o.id FROM customers.outbox o
