@@ -410,6 +410,19 @@ def test_outbox_retention_keeps_what_readers_have_not_applied():
     # A reader's name is checked, and a follower that asks too late is told.
     r = _replay(held, reader="Bad Name")
     assert r["status"] == "INVALID_ARGUMENT" and "reader" in r["message"], r
+    r = _replay(held, reader="x" * 65)
+    assert r["status"] == "INVALID_ARGUMENT" and "reader" in r["message"], r
+    r = _replay("18446744073709551615")
+    assert r["status"] == "INVALID_ARGUMENT" and "afterSeq" in r["message"], r
+    # The command line refuses bad values before doing anything.
+    for args in (["outbox", "prune", "--older-than-days", "-1"],
+                 ["outbox", "prune", "--older-than-days", "ten"],
+                 ["outbox", "prune", "--readers", "Notes;x"],
+                 ["events", "--reader", "Bad Name"],
+                 ["outbox", "forget"]):
+        bad = crm.crmctl_run(args)
+        assert bad.returncode == 2 and bad.stderr, (args, bad.returncode, bad.stderr)
+    assert crm.crmctl_run(["outbox", "forget", "nobody"]).returncode == 1
     ev = crm.crmctl_run(["events", "--from", "0", "--idle-exit-ms", "20000"], timeout=30)
     assert ev.returncode == 1 and "no longer kept" in ev.stderr, (ev.returncode, ev.stderr)
 
