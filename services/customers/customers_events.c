@@ -326,3 +326,37 @@ cm_err_t customers_events_prune(cm_db_t *db, long keep_days, const char *expecte
     PQclear(res);
     return CM_OK;
 }
+
+cm_err_t customers_events_stats(cm_db_t *db, Crm__OutboxStatsResponse *resp)
+{
+    cm_err_t err;
+    /* min and max by the seq index; the unpublished by their partial index. */
+    PGresult *res = cm_db_exec(db,
+                               "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0), "
+                               "(SELECT count(*) FROM customers.outbox WHERE seq IS NULL) "
+                               "FROM customers.outbox",
+                               0, NULL, &err);
+    if (!res)
+        return err;
+    resp->oldest_seq = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    resp->newest_seq = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+    resp->unpublished = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    PQclear(res);
+    res = cm_db_exec(db,
+                     "SELECT name, seq, (extract(epoch FROM seen_at) * 1000)::bigint "
+                     "FROM customers.stream_readers ORDER BY name",
+                     0, NULL, &err);
+    if (!res)
+        return err;
+    int rows = PQntuples(res);
+    resp->readers = rows ? cm_calloc((size_t)rows, sizeof *resp->readers) : NULL;
+    for (int i = 0; i < rows; i++) {
+        Crm__StreamReader *r = (Crm__StreamReader *)cm_pb_new(&crm__stream_reader__descriptor);
+        cm_pb_set_str(&r->name, PQgetvalue(res, i, 0));
+        r->seq = strtoull(PQgetvalue(res, i, 1), NULL, 10);
+        r->seen_unix_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+        resp->readers[resp->n_readers++] = r;
+    }
+    PQclear(res);
+    return CM_OK;
+}

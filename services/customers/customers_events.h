@@ -46,6 +46,9 @@ cm_err_t customers_events_replay(cm_db_t *db, uint64_t after_seq, int limit,
  * applied every event up to seq: events it still needs are kept for it. */
 cm_err_t customers_events_reader_seen(cm_db_t *db, const char *name, uint64_t seq) CM_MUSTCHECK;
 
+/* Fills resp with what the outbox keeps and its readers' positions. */
+cm_err_t customers_events_stats(cm_db_t *db, Crm__OutboxStatsResponse *resp) CM_MUSTCHECK;
+
 /* Outbox retention: deletes up to batch of the oldest published events that
  * are older than keep_days and that every reader has passed, none while a
  * reader named in `expected` (comma-separated) has not registered. Sets

@@ -1130,6 +1130,21 @@ static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
     *resp = &r->base;
 }
 
+static void s_outbox_stats(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    (void)msg;
+    Crm__OutboxStatsResponse *r =
+        (Crm__OutboxStatsResponse *)cm_pb_new(&crm__outbox_stats_response__descriptor);
+    cm_err_t err = customers_events_stats(call->db, r);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the outbox");
+        crm__outbox_stats_response__free_unpacked(r, NULL);
+        return;
+    }
+    *resp = &r->base;
+}
+
 /* ---------------------------------------------------------------------- */
 
 void customers_start(cm_svc_t *svc, void *user)
@@ -1211,6 +1226,8 @@ const struct cm_method customers_methods[] = {
     M("Authenticate", authenticate_request, authenticate_response, s_authenticate,
       CM_METHOD_NO_TENANT),
     M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,
+      CM_METHOD_NO_TENANT),
+    M("OutboxStats", outbox_stats_request, outbox_stats_response, s_outbox_stats,
       CM_METHOD_NO_TENANT),
     /* -- search: snapshot methods (customers_snapshot.c) -- */
     M("SnapshotCustomers", snapshot_customers_request, snapshot_customers_response,

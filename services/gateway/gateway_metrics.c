@@ -4,6 +4,7 @@
 #include "cm_buf.h"
 #include "cm_mdp.h"
 #include "cm_util.h"
+#include "customers.pb-c.h"
 #include "search.pb-c.h"
 
 #include <pthread.h>
@@ -283,11 +284,12 @@ void gateway_metrics_search_text(struct Crm__SearchStatsResponse *const *stats, 
 
 #define SEARCH_ASKS 4
 
-/* Asks search.Stats a few times at once (the broker spreads them over the
- * copies) and keeps one answer per instance. Returns how many it kept. */
-static size_t s_ask_search(gateway_metrics_t *self, Crm__SearchStatsResponse **got, size_t max)
+/* Sends `asks` requests for method (empty body) to service and calls keep for
+ * the body of each OK answer to them, waiting at most
+ * GATEWAY_METRICS_SEARCH_MS in all. */
+static void s_ask(gateway_metrics_t *self, const char *service, const char *method, int asks,
+                  void (*keep)(void *ud, const uint8_t *body, size_t len), void *ud)
 {
-    size_t n = 0;
     pthread_mutex_lock(&self->search_mu);
     if (!self->bus_endpoint)
         goto out;
@@ -303,11 +305,11 @@ static size_t s_ask_search(gateway_metrics_t *self, Crm__SearchStatsResponse **g
     who.role = CRM__ROLE__ROLE_SERVICE;
     who.name = (char *)"metrics";
     int64_t until = cm_mono_ms() + GATEWAY_METRICS_SEARCH_MS;
-    for (int i = 0; i < SEARCH_ASKS; i++) {
+    for (int i = 0; i < asks && i < SEARCH_ASKS; i++) {
         Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
         cm_uuid(ids[i]);
         h.request_id = ids[i];
-        h.method = (char *)"search.Stats";
+        h.method = (char *)method;
         h.principal = &who;
         h.deadline_unix_ms = cm_now_ms() + GATEWAY_METRICS_SEARCH_MS;
         uint8_t hb[256];
@@ -315,32 +317,23 @@ static size_t s_ask_search(gateway_metrics_t *self, Crm__SearchStatsResponse **g
         if (hl > sizeof hb)
             goto out;
         crm__request_header__pack(&h, hb);
-        if (cm_mdp_client_send(self->client, "search", hb, hl, "", 0))
+        if (cm_mdp_client_send(self->client, service, hb, hl, "", 0))
             goto out;
     }
     int answered = 0;
-    while (answered < SEARCH_ASKS && n < max) {
+    while (answered < asks) {
         int64_t left = until - cm_mono_ms();
         struct cm_mdp_msg msg = {0};
         if (left <= 0 || cm_mdp_client_recv(self->client, (int)left, &msg) != 1)
             break;
         Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, msg.header_len, msg.header);
         bool ours = false;
-        for (int i = 0; rh && i < SEARCH_ASKS; i++)
+        for (int i = 0; rh && i < asks; i++)
             ours = ours || !strcmp(rh->request_id, ids[i]);
         if (ours) {
             answered++;
-            Crm__SearchStatsResponse *r =
-                rh->status == CRM__STATUS__STATUS_OK
-                    ? crm__search_stats_response__unpack(NULL, msg.body_len, msg.body)
-                    : NULL;
-            for (size_t k = 0; r && k < n; k++)
-                if (!strcmp(got[k]->instance, r->instance)) {
-                    crm__search_stats_response__free_unpacked(r, NULL);
-                    r = NULL;
-                }
-            if (r)
-                got[n++] = r;
+            if (rh->status == CRM__STATUS__STATUS_OK)
+                keep(ud, msg.body, msg.body_len);
         }
         if (rh)
             crm__reply_header__free_unpacked(rh, NULL);
@@ -348,7 +341,77 @@ static size_t s_ask_search(gateway_metrics_t *self, Crm__SearchStatsResponse **g
     }
 out:
     pthread_mutex_unlock(&self->search_mu);
-    return n;
+}
+
+struct s_search_got {
+    Crm__SearchStatsResponse **got;
+    size_t n, max;
+};
+
+/* Keeps one search.Stats answer per instance. */
+static void s_keep_search(void *ud, const uint8_t *body, size_t len)
+{
+    struct s_search_got *g = ud;
+    Crm__SearchStatsResponse *r = crm__search_stats_response__unpack(NULL, len, body);
+    for (size_t k = 0; r && k < g->n; k++)
+        if (!strcmp(g->got[k]->instance, r->instance)) {
+            crm__search_stats_response__free_unpacked(r, NULL);
+            r = NULL;
+        }
+    if (r && g->n < g->max)
+        g->got[g->n++] = r;
+    else if (r)
+        crm__search_stats_response__free_unpacked(r, NULL);
+}
+
+static void s_keep_outbox(void *ud, const uint8_t *body, size_t len)
+{
+    Crm__OutboxStatsResponse **out = ud;
+    if (!*out)
+        *out = crm__outbox_stats_response__unpack(NULL, len, body);
+}
+
+void gateway_metrics_outbox_text(const Crm__OutboxStatsResponse *o, int64_t now_ms,
+                                 struct cm_buf *out)
+{
+    char num[96];
+    static const char *const gauges[][2] = {
+        {"crm_outbox_oldest_seq", "The oldest customers event the outbox keeps for replay."},
+        {"crm_outbox_newest_seq", "The newest customers event published."},
+        {"crm_outbox_unpublished", "Customers events written but not yet published."},
+    };
+    const unsigned long long values[] = {
+        (unsigned long long)o->oldest_seq, (unsigned long long)o->newest_seq,
+        (unsigned long long)(o->unpublished > 0 ? o->unpublished : 0)};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(num, sizeof num, "# HELP %s ", gauges[i][0]);
+        s_text(out, num);
+        s_text(out, gauges[i][1]);
+        snprintf(num, sizeof num, "\n# TYPE %s gauge\n%s %llu\n", gauges[i][0], gauges[i][0],
+                 values[i]);
+        s_text(out, num);
+    }
+    s_text(out, "# HELP crm_stream_reader_behind Customers events a durable reader has not "
+                "applied yet.\n# TYPE crm_stream_reader_behind gauge\n");
+    for (size_t i = 0; i < o->n_readers; i++) {
+        const Crm__StreamReader *r = o->readers[i];
+        s_text(out, "crm_stream_reader_behind{reader=\"");
+        s_label(out, r->name);
+        snprintf(num, sizeof num, "\"} %llu\n",
+                 (unsigned long long)(o->newest_seq > r->seq ? o->newest_seq - r->seq : 0));
+        s_text(out, num);
+    }
+    s_text(out, "# HELP crm_stream_reader_silent_seconds Seconds since a durable reader last "
+                "reported its position.\n# TYPE crm_stream_reader_silent_seconds gauge\n");
+    for (size_t i = 0; i < o->n_readers; i++) {
+        const Crm__StreamReader *r = o->readers[i];
+        s_text(out, "crm_stream_reader_silent_seconds{reader=\"");
+        s_label(out, r->name);
+        int64_t ms = now_ms > r->seen_unix_ms ? now_ms - r->seen_unix_ms : 0;
+        snprintf(num, sizeof num, "\"} %lld.%03lld\n", (long long)(ms / 1000),
+                 (long long)(ms % 1000));
+        s_text(out, num);
+    }
 }
 
 char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_t *len)
@@ -399,10 +462,19 @@ char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_
     snprintf(num, sizeof num, "crm_auth_cache_entries %zu\n", auth_entries);
     s_text(&b, num);
 
+    /* Asked over the bus: the copies of search (the broker spreads the asks
+     * over them), and customers for its outbox. */
     Crm__SearchStatsResponse *stats[SEARCH_ASKS] = {NULL};
-    size_t n = s_ask_search(self, stats, SEARCH_ASKS);
-    gateway_metrics_search_text(stats, n, &b);
-    for (size_t i = 0; i < n; i++)
+    struct s_search_got g = {stats, 0, SEARCH_ASKS};
+    s_ask(self, "search", "search.Stats", SEARCH_ASKS, s_keep_search, &g);
+    gateway_metrics_search_text(stats, g.n, &b);
+    for (size_t i = 0; i < g.n; i++)
         crm__search_stats_response__free_unpacked(stats[i], NULL);
+    Crm__OutboxStatsResponse *outbox = NULL;
+    s_ask(self, "customers", "customers.OutboxStats", 1, s_keep_outbox, &outbox);
+    if (outbox) {
+        gateway_metrics_outbox_text(outbox, cm_now_ms(), &b);
+        crm__outbox_stats_response__free_unpacked(outbox, NULL);
+    }
     return cm_buf_steal(&b, len);
 }

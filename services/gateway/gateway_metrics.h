@@ -6,6 +6,7 @@
 #define GATEWAY_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct gateway_metrics gateway_metrics_t;
 
@@ -29,7 +30,9 @@ void gateway_metrics_in_flight(gateway_metrics_t *self, int delta);
  * crm_auth_cache_entries gauge; *len gets its length. When a bus endpoint was
  * given (gateway_metrics_set_bus; main passes the gateway's), it also asks the copies of search
  * for their index figures (search.Stats, waiting at most
- * GATEWAY_METRICS_SEARCH_MS) and adds them, labelled by instance and tenant. */
+ * GATEWAY_METRICS_SEARCH_MS) and adds them, labelled by instance and tenant,
+ * then customers for its outbox and durable readers (customers.OutboxStats,
+ * as long again at most). */
 char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_t *len);
 
 #define GATEWAY_METRICS_SEARCH_MS 300
@@ -38,9 +41,14 @@ char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_
 void gateway_metrics_set_bus(gateway_metrics_t *self, const char *bus_endpoint);
 
 struct Crm__SearchStatsResponse;
+struct Crm__OutboxStatsResponse;
 struct cm_buf;
 /* Appends the search index gauges of n Stats replies to out (exposed for tests). */
 void gateway_metrics_search_text(struct Crm__SearchStatsResponse *const *stats, size_t n,
+                                 struct cm_buf *out);
+/* Appends the outbox gauges and each durable reader's lag and silence (at
+ * now_ms, unix) to out (exposed for tests). */
+void gateway_metrics_outbox_text(const struct Crm__OutboxStatsResponse *o, int64_t now_ms,
                                  struct cm_buf *out);
 
 #endif

@@ -365,6 +365,16 @@ def test_outbox_retention_keeps_what_readers_have_not_applied():
     _new()
     seq = _last_seq()
     wait_until(lambda: _outbox()[2].get("notes", 0) >= seq, 30, what="notes' position")
+    # /metrics shows the same: the stream's ends and how far behind each reader is.
+    st, _, body = api("GET", "/metrics", key=None)
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    newest = re.search(r"^crm_outbox_newest_seq (\d+)$", text, re.M)
+    behind = re.search(r'^crm_stream_reader_behind\{reader="notes"\} (\d+)$', text, re.M)
+    silent = re.search(r'^crm_stream_reader_silent_seconds\{reader="notes"\} ([0-9.]+)$', text,
+                       re.M)
+    assert st == 200 and newest and behind and silent, text[-2000:]
+    assert int(newest[1]) >= seq and float(silent[1]) < 60, (newest[1], silent[1])
+    assert int(behind[1]) <= int(newest[1]) - seq  # notes is at seq or later
 
     # Each copy of customers prunes by itself as it starts (then every ten
     # minutes), with the default retention of 30 days (nothing is that old),

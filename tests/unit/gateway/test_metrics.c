@@ -3,6 +3,7 @@
 #include "gateway_metrics.h"
 #include "cm_buf.h"
 #include "cm_util.h"
+#include "customers.pb-c.h"
 #include "search.pb-c.h"
 #include "../unit.h"
 
@@ -137,6 +138,37 @@ static void test_search_text(void)
     cm_buf_release(&out);
 }
 
+/* The outbox gauges and each reader's lag and silence. */
+static void test_outbox_text(void)
+{
+    Crm__StreamReader notes = CRM__STREAM_READER__INIT, slow = CRM__STREAM_READER__INIT;
+    notes.name = (char *)"notes";
+    notes.seq = 120;
+    notes.seen_unix_ms = 1000000;
+    slow.name = (char *)"ar\"chive";
+    slow.seq = 20;
+    slow.seen_unix_ms = 900500;
+    Crm__StreamReader *rs[] = {&notes, &slow};
+    Crm__OutboxStatsResponse o = CRM__OUTBOX_STATS_RESPONSE__INIT;
+    o.oldest_seq = 11;
+    o.newest_seq = 120;
+    o.unpublished = 3;
+    o.readers = rs;
+    o.n_readers = 2;
+    cm_buf_t out;
+    cm_buf_init(&out, 0);
+    gateway_metrics_outbox_text(&o, 1002500, &out);
+    const char *t = out.data;
+    s_has(t, "# TYPE crm_outbox_oldest_seq gauge\ncrm_outbox_oldest_seq 11\n");
+    s_has(t, "crm_outbox_newest_seq 120\n");
+    s_has(t, "crm_outbox_unpublished 3\n");
+    s_has(t, "crm_stream_reader_behind{reader=\"notes\"} 0\n");
+    s_has(t, "crm_stream_reader_behind{reader=\"ar\\\"chive\"} 100\n");
+    s_has(t, "crm_stream_reader_silent_seconds{reader=\"notes\"} 2.500\n");
+    s_has(t, "crm_stream_reader_silent_seconds{reader=\"ar\\\"chive\"} 102.000\n");
+    cm_buf_release(&out);
+}
+
 /* Nobody answers search.Stats: the page still renders, promptly, without them. */
 static void test_search_absent(void)
 {
@@ -146,10 +178,11 @@ static void test_search_absent(void)
     char *text = gateway_metrics_render(m, 1, NULL);
     int64_t took = cm_mono_ms() - t0;
     printf("render without search took %lld ms\n", (long long)took);
-    CHECK(took < GATEWAY_METRICS_SEARCH_MS + 1000);
+    CHECK(took < 2 * GATEWAY_METRICS_SEARCH_MS + 1000); /* search, then customers */
     s_has(text, "crm_auth_cache_entries 1\n");
     s_has(text, "# TYPE crm_search_index_customers gauge\n");
     CHECK(!strstr(text, "crm_search_index_customers{"));
+    CHECK(!strstr(text, "crm_outbox_newest_seq")); /* customers did not answer either */
     free(text);
     gateway_metrics_destroy(&m);
 }
@@ -159,6 +192,7 @@ int main(void)
     RUN(test_render);
     RUN(test_threads);
     RUN(test_search_text);
+    RUN(test_outbox_text);
     RUN(test_search_absent);
     return 0;
 }
