@@ -234,6 +234,18 @@ void gateway_metrics_set_bus(gateway_metrics_t *self, const char *bus_endpoint)
     pthread_mutex_unlock(&self->search_mu);
 }
 
+/* The HELP and TYPE lines of a gauge. */
+static void s_gauge_head(struct cm_buf *out, const char *name, const char *help)
+{
+    s_text(out, "# HELP ");
+    s_text(out, name);
+    s_text(out, " ");
+    s_text(out, help);
+    s_text(out, "\n# TYPE ");
+    s_text(out, name);
+    s_text(out, " gauge\n");
+}
+
 void gateway_metrics_search_text(struct Crm__SearchStatsResponse *const *stats, size_t n,
                                  struct cm_buf *out)
 {
@@ -265,11 +277,7 @@ void gateway_metrics_search_text(struct Crm__SearchStatsResponse *const *stats, 
         {"crm_search_stream_seq", "The last customers event a search copy applied."},
     };
     for (size_t t = 0; t < 2; t++) {
-        snprintf(num, sizeof num, "# HELP %s ", totals[t][0]);
-        s_text(out, num);
-        s_text(out, totals[t][1]);
-        snprintf(num, sizeof num, "\n# TYPE %s gauge\n", totals[t][0]);
-        s_text(out, num);
+        s_gauge_head(out, totals[t][0], totals[t][1]);
         for (size_t i = 0; i < n; i++) {
             s_text(out, totals[t][0]);
             s_text(out, "{instance=\"");
@@ -384,33 +392,32 @@ void gateway_metrics_outbox_text(const Crm__OutboxStatsResponse *o, int64_t now_
         (unsigned long long)o->oldest_seq, (unsigned long long)o->newest_seq,
         (unsigned long long)(o->unpublished > 0 ? o->unpublished : 0)};
     for (size_t i = 0; i < 3; i++) {
-        snprintf(num, sizeof num, "# HELP %s ", gauges[i][0]);
-        s_text(out, num);
-        s_text(out, gauges[i][1]);
-        snprintf(num, sizeof num, "\n# TYPE %s gauge\n%s %llu\n", gauges[i][0], gauges[i][0],
-                 values[i]);
+        s_gauge_head(out, gauges[i][0], gauges[i][1]);
+        snprintf(num, sizeof num, "%s %llu\n", gauges[i][0], values[i]);
         s_text(out, num);
     }
-    s_text(out, "# HELP crm_stream_reader_behind Customers events a durable reader has not "
-                "applied yet.\n# TYPE crm_stream_reader_behind gauge\n");
-    for (size_t i = 0; i < o->n_readers; i++) {
-        const Crm__StreamReader *r = o->readers[i];
-        s_text(out, "crm_stream_reader_behind{reader=\"");
-        s_label(out, r->name);
-        snprintf(num, sizeof num, "\"} %llu\n",
-                 (unsigned long long)(o->newest_seq > r->seq ? o->newest_seq - r->seq : 0));
-        s_text(out, num);
-    }
-    s_text(out, "# HELP crm_stream_reader_silent_seconds Seconds since a durable reader last "
-                "reported its position.\n# TYPE crm_stream_reader_silent_seconds gauge\n");
-    for (size_t i = 0; i < o->n_readers; i++) {
-        const Crm__StreamReader *r = o->readers[i];
-        s_text(out, "crm_stream_reader_silent_seconds{reader=\"");
-        s_label(out, r->name);
-        int64_t ms = now_ms > r->seen_unix_ms ? now_ms - r->seen_unix_ms : 0;
-        snprintf(num, sizeof num, "\"} %lld.%03lld\n", (long long)(ms / 1000),
-                 (long long)(ms % 1000));
-        s_text(out, num);
+    static const char *const per_reader[][2] = {
+        {"crm_stream_reader_behind", "Customers events a durable reader has not applied yet."},
+        {"crm_stream_reader_silent_seconds",
+         "Seconds since a durable reader last reported its position."},
+    };
+    for (size_t g = 0; g < 2; g++) {
+        s_gauge_head(out, per_reader[g][0], per_reader[g][1]);
+        for (size_t i = 0; i < o->n_readers; i++) {
+            const Crm__StreamReader *r = o->readers[i];
+            s_text(out, per_reader[g][0]);
+            s_text(out, "{reader=\"");
+            s_label(out, r->name);
+            if (g == 0) {
+                snprintf(num, sizeof num, "\"} %llu\n",
+                         (unsigned long long)(o->newest_seq > r->seq ? o->newest_seq - r->seq : 0));
+            } else {
+                int64_t ms = now_ms > r->seen_unix_ms ? now_ms - r->seen_unix_ms : 0;
+                snprintf(num, sizeof num, "\"} %lld.%03lld\n", (long long)(ms / 1000),
+                         (long long)(ms % 1000));
+            }
+            s_text(out, num);
+        }
     }
 }
 
