@@ -1,12 +1,15 @@
 /* Majordomo client and worker over raw libzmq. The library only moves frames:
  * it never looks inside the header or body, so correlation (request_id) and
  * deadlines belong to the caller and the broker. See docs/bus.md. */
+#define _GNU_SOURCE // SCHED_BATCH
 #include "cm_mdp.h"
 #include "cm_log.h"
 #include "cm_util.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -27,6 +30,33 @@ void cm_mdp_msg_release(struct cm_mdp_msg *msg)
     free(msg->body);
     free(msg->address);
     memset(msg, 0, sizeof *msg);
+}
+
+/* Whether this thread may switch from SCHED_OTHER to SCHED_BATCH and back:
+ * libzmq asserts when its I/O thread cannot take the policy it was given, so
+ * the switch is tried here first. */
+static bool s_batch_allowed(int policy, const struct sched_param *param)
+{
+    struct sched_param zero = {.sched_priority = 0};
+    if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &zero) != 0)
+        return false;
+    return pthread_setschedparam(pthread_self(), policy, param) == 0;
+}
+
+void *cm_mdp_ctx_new(bool io_batch)
+{
+    void *zctx = zmq_ctx_new();
+    if (!zctx || !io_batch)
+        return zctx;
+    int policy;
+    struct sched_param param;
+    if (pthread_getschedparam(pthread_self(), &policy, &param) != 0 || policy != SCHED_OTHER)
+        return zctx; // started under another policy (chrt): the threads inherit it
+    if (!s_batch_allowed(policy, &param) ||
+        zmq_ctx_set(zctx, ZMQ_THREAD_SCHED_POLICY, SCHED_BATCH) != 0)
+        cm_log_warn("bus_io_batch: the bus I/O threads keep the normal scheduling policy: "
+                    "this system refuses SCHED_BATCH");
+    return zctx;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -56,6 +56,14 @@ struct cm_mdp_msg {
     size_t address_len;
 };
 
+/* A ZeroMQ context for the bus. With io_batch, libzmq's I/O threads (started
+ * with the first socket) run under SCHED_BATCH: a message handed to them no
+ * longer preempts the thread that sent it, so under load each wake-up moves a
+ * batch of messages (docs/operations.md, "Scheduling of the bus threads"). If
+ * the system refuses that policy, the context is made without it and a warning
+ * is logged. Returns NULL when libzmq cannot make a context. */
+void *cm_mdp_ctx_new(bool io_batch);
+
 /* Frees the parts of a message and zeroes it; safe on a zeroed message. */
 void cm_mdp_msg_release(struct cm_mdp_msg *msg);
 

@@ -454,7 +454,7 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
                                      "WHERE tenant_id = $1 AND key = $2",
                                      def->idempotency_table);
     }
-    svc.zctx = zmq_ctx_new();
+    svc.zctx = cm_mdp_ctx_new(cfg->bus_io_batch);
     if (cfg->database_url)
         svc.db = cm_db_new(cfg->database_url, cfg->db_role);
     /* Wait for the database before announcing ourselves, so /readyz tells the truth. */

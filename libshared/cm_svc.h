@@ -75,6 +75,7 @@ struct cm_svc_cfg {
     const char *database_url; // NULL: no database (handlers get call->db NULL, no
                               // transactions, no idempotency; Health answers OK)
     const char *db_role;      // role the connection switches to (row-level security)
+    bool bus_io_batch;        // libzmq I/O threads under SCHED_BATCH (cm_mdp_ctx_new)
 };
 
 /* Runs the service until SIGINT/SIGTERM. Returns 0 on a clean stop, 1 on a

@@ -2,6 +2,7 @@
 #include "broker.h"
 #include "cm_cfg.h"
 #include "cm_log.h"
+#include "cm_mdp.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -22,11 +23,13 @@ int main(int argc, char **argv)
         char *bus_endpoint;
         char *events_in_endpoint;
         char *events_out_endpoint;
+        bool bus_io_batch;
     } cfg = {0};
     const struct cm_cfg_item items[] = {
         {"bus_endpoint", CM_CFG_STR, &cfg.bus_endpoint, "tcp://127.0.0.1:5555"},
         {"events_in_endpoint", CM_CFG_STR, &cfg.events_in_endpoint, "tcp://127.0.0.1:5556"},
         {"events_out_endpoint", CM_CFG_STR, &cfg.events_out_endpoint, "tcp://127.0.0.1:5557"},
+        {"bus_io_batch", CM_CFG_BOOL, &cfg.bus_io_batch, "true"},
         {NULL},
     };
     cm_log_init("broker");
@@ -42,7 +45,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int rc = 1;
-    void *zctx = zmq_ctx_new();
+    void *zctx = cm_mdp_ctx_new(cfg.bus_io_batch);
     struct broker_cfg bcfg = {
         .bus_endpoint = cfg.bus_endpoint,
         .events_in_endpoint = cfg.events_in_endpoint,

@@ -15,6 +15,7 @@ static struct {
     char *db_role;
     long outbox_retain_days;
     char *outbox_readers;
+    bool bus_io_batch;
 } cfg;
 
 static int s_readers_check(const char *value, char *why, size_t whysz)
@@ -30,6 +31,7 @@ static const struct cm_cfg_item s_cfg[] = {
     {"events_in_endpoint", CM_CFG_STR, &cfg.events_in_endpoint, "tcp://127.0.0.1:5556"},
     {"database_url", CM_CFG_STR, &cfg.database_url, "dbname=crm", .secret = true},
     {"db_role", CM_CFG_STR, &cfg.db_role, "crm_app"},
+    {"bus_io_batch", CM_CFG_BOOL, &cfg.bus_io_batch, "true"},
     {"outbox_retain_days", CM_CFG_INT, &cfg.outbox_retain_days, "30", .min = 0, .max = 36500},
     {"outbox_readers", CM_CFG_STR, &cfg.outbox_readers, "notes", .check = s_readers_check},
     {NULL},
@@ -61,6 +63,7 @@ int main(int argc, char **argv)
         .bus_endpoint = cfg.bus_endpoint,
         .database_url = cfg.database_url,
         .db_role = cfg.db_role,
+        .bus_io_batch = cfg.bus_io_batch,
     };
     int rc = cm_svc_run(&def, &svc_cfg);
     cm_cfg_free(s_cfg);

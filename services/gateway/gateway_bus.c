@@ -563,7 +563,7 @@ static void *s_run(void *arg)
 /* ---------------------------------------------------------------------- */
 /* Life cycle                                                              */
 
-gateway_bus_t *gateway_bus_new(const char *endpoint, gateway_auth_t *auth,
+gateway_bus_t *gateway_bus_new(const char *endpoint, bool io_batch, gateway_auth_t *auth,
                                gateway_metrics_t *metrics)
 {
     gateway_bus_t *self = cm_calloc(1, sizeof *self);
@@ -573,7 +573,7 @@ gateway_bus_t *gateway_bus_new(const char *endpoint, gateway_auth_t *auth,
     pthread_mutex_init(&self->mu, NULL);
     pthread_cond_init(&self->cond, NULL);
     atomic_init(&self->n_jobs, 0);
-    self->zctx = zmq_ctx_new();
+    self->zctx = cm_mdp_ctx_new(io_batch);
     if (!self->zctx)
         goto fail;
     self->client = cm_mdp_client_new(self->zctx, endpoint);

@@ -83,9 +83,10 @@ void gateway_job_release(struct gateway_job *job);
 
 typedef struct gateway_bus gateway_bus_t;
 
-/* Connects to the broker at endpoint and starts the thread. auth and metrics
- * are borrowed and must outlive the bus. NULL if the endpoint is invalid. */
-gateway_bus_t *gateway_bus_new(const char *endpoint, gateway_auth_t *auth,
+/* Connects to the broker at endpoint and starts the thread. io_batch: see
+ * cm_mdp_ctx_new. auth and metrics are borrowed and must outlive the bus. NULL
+ * if the endpoint is invalid. */
+gateway_bus_t *gateway_bus_new(const char *endpoint, bool io_batch, gateway_auth_t *auth,
                                gateway_metrics_t *metrics);
 
 /* Most descriptors a host may have polled at once (its connections, its

@@ -20,7 +20,8 @@ struct gateway_config {
     long request_timeout_ms;
     char *services; // owned by the table: "customers,search" for /readyz
     long max_body_bytes;
-    char *ui_dir; // owned by the table: the web UI's files; NULL or "" to look for them
+    char *ui_dir;      // owned by the table: the web UI's files; NULL or "" to look for them
+    bool bus_io_batch; // the bus context's I/O threads under SCHED_BATCH (cm_mdp_ctx_new)
 };
 
 typedef struct gateway_http gateway_http_t;

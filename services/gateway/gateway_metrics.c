@@ -46,6 +46,7 @@ struct gateway_metrics {
     /* Asking search for its figures: one scrape at a time. */
     pthread_mutex_t search_mu;
     char *bus_endpoint;      // owned; NULL: not asked
+    bool io_batch;           // for the context (cm_mdp_ctx_new)
     void *zctx;              // owned, made on first use
     cm_mdp_client_t *client; // owned, made on first use
 };
@@ -226,11 +227,12 @@ static void s_hists(cm_buf_t *b, const char *name, const char *label, const stru
 /* ---------------------------------------------------------------------- */
 /* The search index figures                                                */
 
-void gateway_metrics_set_bus(gateway_metrics_t *self, const char *bus_endpoint)
+void gateway_metrics_set_bus(gateway_metrics_t *self, const char *bus_endpoint, bool io_batch)
 {
     pthread_mutex_lock(&self->search_mu);
     free(self->bus_endpoint);
     self->bus_endpoint = bus_endpoint ? cm_strdup(bus_endpoint) : NULL;
+    self->io_batch = io_batch;
     pthread_mutex_unlock(&self->search_mu);
 }
 
@@ -303,7 +305,7 @@ static void s_ask(gateway_metrics_t *self, const char *service, const char *meth
         goto out;
     if (!self->client) {
         if (!self->zctx)
-            self->zctx = zmq_ctx_new();
+            self->zctx = cm_mdp_ctx_new(self->io_batch);
         self->client = cm_mdp_client_new(self->zctx, self->bus_endpoint);
         if (!self->client)
             goto out;

@@ -5,6 +5,7 @@
 #ifndef GATEWAY_METRICS_H
 #define GATEWAY_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,8 +38,9 @@ char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_
 
 #define GATEWAY_METRICS_SEARCH_MS 300
 
-/* The bus endpoint to ask search.Stats on (copied); NULL turns it off. */
-void gateway_metrics_set_bus(gateway_metrics_t *self, const char *bus_endpoint);
+/* The bus endpoint to ask search.Stats on (copied); NULL turns it off.
+ * io_batch: as for cm_mdp_ctx_new. */
+void gateway_metrics_set_bus(gateway_metrics_t *self, const char *bus_endpoint, bool io_batch);
 
 struct Crm__SearchStatsResponse;
 struct Crm__OutboxStatsResponse;

@@ -45,6 +45,7 @@ static const struct cm_cfg_item s_items[] = {
     {"services", CM_CFG_STR, &s_cfg.services, "customers,search,notes", .check = s_check_services},
     {"max_body_bytes", CM_CFG_INT, &s_cfg.max_body_bytes, "1048576", 1024, 67108864},
     {"ui_dir", CM_CFG_STR, &s_cfg.ui_dir, ""},
+    {"bus_io_batch", CM_CFG_BOOL, &s_cfg.bus_io_batch, "true"},
     {NULL},
 };
 
@@ -69,11 +70,11 @@ int main(int argc, char **argv)
     int rc = 1;
     char err[256];
     gateway_metrics_t *metrics = gateway_metrics_new();
-    gateway_metrics_set_bus(metrics, s_cfg.bus_endpoint);
+    gateway_metrics_set_bus(metrics, s_cfg.bus_endpoint, s_cfg.bus_io_batch);
     gateway_auth_t *auth =
         gateway_auth_new(GATEWAY_AUTH_MAX_ENTRIES, GATEWAY_AUTH_TTL_OK_MS, GATEWAY_AUTH_TTL_BAD_MS);
     gateway_http_t *http = NULL;
-    gateway_bus_t *bus = gateway_bus_new(s_cfg.bus_endpoint, auth, metrics);
+    gateway_bus_t *bus = gateway_bus_new(s_cfg.bus_endpoint, s_cfg.bus_io_batch, auth, metrics);
     if (!bus) {
         cm_log_error("bus_endpoint: cannot connect to \"%s\"", s_cfg.bus_endpoint);
         rc = 2;

@@ -14,6 +14,7 @@ static struct {
     char *events_out_endpoint;
     char *database_url;
     char *db_role;
+    bool bus_io_batch;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
@@ -22,6 +23,7 @@ static const struct cm_cfg_item s_cfg[] = {
     {"events_out_endpoint", CM_CFG_STR, &cfg.events_out_endpoint, "tcp://127.0.0.1:5557"},
     {"database_url", CM_CFG_STR, &cfg.database_url, "dbname=crm", .secret = true},
     {"db_role", CM_CFG_STR, &cfg.db_role, "crm_app"},
+    {"bus_io_batch", CM_CFG_BOOL, &cfg.bus_io_batch, "true"},
     {NULL},
 };
 
@@ -60,6 +62,7 @@ int main(int argc, char **argv)
         .bus_endpoint = cfg.bus_endpoint,
         .database_url = cfg.database_url,
         .db_role = cfg.db_role,
+        .bus_io_batch = cfg.bus_io_batch,
     };
     int rc = cm_svc_run(&def, &svc_cfg);
     free(methods);

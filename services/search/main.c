@@ -13,11 +13,13 @@
 static struct {
     char *bus_endpoint;
     char *events_out_endpoint;
+    bool bus_io_batch;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
     {"bus_endpoint", CM_CFG_STR, &cfg.bus_endpoint, "tcp://127.0.0.1:5555"},
     {"events_out_endpoint", CM_CFG_STR, &cfg.events_out_endpoint, "tcp://127.0.0.1:5557"},
+    {"bus_io_batch", CM_CFG_BOOL, &cfg.bus_io_batch, "true"},
     {NULL},
 };
 
@@ -45,7 +47,11 @@ int main(int argc, char **argv)
         .ready = search_ready,
         .user = &state,
     };
-    struct cm_svc_cfg svc_cfg = {.bus_endpoint = cfg.bus_endpoint, .database_url = NULL};
+    struct cm_svc_cfg svc_cfg = {
+        .bus_endpoint = cfg.bus_endpoint,
+        .database_url = NULL,
+        .bus_io_batch = cfg.bus_io_batch,
+    };
     int rc = cm_svc_run(&def, &svc_cfg);
     search_fold_shutdown();
     cm_cfg_free(s_cfg);

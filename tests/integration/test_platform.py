@@ -141,6 +141,61 @@ def test_the_services_run_with_the_larger_malloc_cache():
     assert seen >= {"broker", "customers", "search", "notes", "gateway"}, seen
 
 
+def _threads(pid):
+    """{tid: name} of a process's threads."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+            out[int(tid)] = f.read().strip()
+    return out
+
+
+def test_the_bus_io_threads_run_under_sched_batch():
+    # Every service's libzmq I/O thread runs under SCHED_BATCH and its own
+    # threads under the normal policy (CRM_BUS_IO_BATCH, docs/operations.md).
+    # A scrape first, so the gateway's second context (for search.Stats) exists.
+    assert api("GET", "/metrics", key=None)[0] == 200
+    seen = set()
+    for name, (_, pid) in crm.status().items():
+        if not pid:
+            continue
+        program = name.split(":")[0]
+        seen.add(program)
+        threads = _threads(pid)
+        io = [t for t, comm in threads.items() if comm.startswith("ZMQbg/IO/")]
+        assert io, (name, threads)
+        for tid in io:
+            assert os.sched_getscheduler(tid) == os.SCHED_BATCH, (name, tid)
+        assert os.sched_getscheduler(pid) == os.SCHED_OTHER, name
+    assert seen >= {"broker", "customers", "search", "notes", "gateway"}, seen
+
+    # CRM_BUS_IO_BATCH=false keeps them normal: a broker of its own, on
+    # endpoints nobody else uses.
+    ports = crm.free_ports(3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    env.update({"CRM_BUS_ENDPOINT": "tcp://127.0.0.1:%d" % ports[0],
+                "CRM_EVENTS_IN_ENDPOINT": "tcp://127.0.0.1:%d" % ports[1],
+                "CRM_EVENTS_OUT_ENDPOINT": "tcp://127.0.0.1:%d" % ports[2],
+                "CRM_BUS_IO_BATCH": "false"})
+    p = subprocess.Popen([os.path.join(crm.BIN, "broker")], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, cwd="/")
+    try:
+        io = wait_until(lambda: [t for t, c in _threads(p.pid).items()
+                                 if c.startswith("ZMQbg/IO/")], 10,
+                        what="the broker's I/O thread")
+        for tid in io:
+            assert os.sched_getscheduler(tid) == os.SCHED_OTHER, tid
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(10)
+    # A value that is no boolean stops the service at start, naming it.
+    env["CRM_BUS_IO_BATCH"] = "sometimes"
+    r = subprocess.run([os.path.join(crm.BIN, "search"), "--print-config"], env=env,
+                       capture_output=True, text=True, timeout=20, cwd="/")
+    assert r.returncode == 2 and "CRM_BUS_IO_BATCH" in r.stderr and "sometimes" in r.stderr, r
+    assert r.stdout == "", r.stdout
+
+
 def _last_seq():
     """The newest seq of the customers stream (a replay after the end of it
     answers with no events and lastSeq)."""

@@ -1,10 +1,13 @@
 /* Unit tests for cm_mdp: the client and the worker against a hand-driven
  * ROUTER standing in for the broker, so every frame on the wire is checked. */
+#define _GNU_SOURCE // SCHED_BATCH
 #include "cm_mdp.h"
 #include "cm_util.h"
 #include "unit.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,6 +391,70 @@ static void test_eintr(void)
     printf("test_eintr: OK\n");
 }
 
+/* The thread ids of this process's libzmq I/O threads ("ZMQbg/IO/n"); returns
+ * how many, at most cap. */
+static int s_io_threads(pid_t *tids, int cap)
+{
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d != NULL);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < cap) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof comm, f) && strncmp(comm, "ZMQbg/IO/", 9) == 0)
+            tids[n++] = (pid_t)atoi(e->d_name);
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+static bool s_has(const pid_t *tids, int n, pid_t tid)
+{
+    for (int i = 0; i < n; i++)
+        if (tids[i] == tid)
+            return true;
+    return false;
+}
+
+/* The I/O threads of a context made by cm_mdp_ctx_new run under SCHED_BATCH
+ * with io_batch, under the normal policy without; the caller's policy is
+ * untouched either way. */
+static void test_ctx_io_batch(void)
+{
+    for (int batch = 0; batch <= 1; batch++) {
+        pid_t before[64], after[64];
+        int n0 = s_io_threads(before, 64);
+        void *ctx = cm_mdp_ctx_new(batch);
+        CHECK(ctx != NULL);
+        void *sock = zmq_socket(ctx, ZMQ_DEALER); // starts the context's threads
+        CHECK(sock != NULL);
+        /* A thread names itself once running: wait for the name (1 s at most). */
+        int n1 = 0, fresh = 0;
+        for (int tries = 0; tries < 100 && fresh < 1; tries++) {
+            if (tries)
+                nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+            n1 = s_io_threads(after, 64);
+            fresh = 0;
+            for (int i = 0; i < n1; i++)
+                if (!s_has(before, n0, after[i]))
+                    after[fresh++] = after[i];
+        }
+        CHECK(fresh == 1); // libzmq's default: one I/O thread
+        CHECK(sched_getscheduler(after[0]) == (batch ? SCHED_BATCH : SCHED_OTHER));
+        CHECK(sched_getscheduler(0) == SCHED_OTHER);
+        zmq_close(sock);
+        zmq_ctx_term(ctx);
+    }
+    printf("test_ctx_io_batch: OK\n");
+}
+
 int main(void)
 {
     s_ctx = zmq_ctx_new();
@@ -400,6 +467,7 @@ int main(void)
     test_worker_reconnects_on_silence();
     test_worker_reconnects_on_disconnect();
     test_eintr();
+    test_ctx_io_batch();
     zmq_ctx_term(s_ctx);
     return 0;
 }

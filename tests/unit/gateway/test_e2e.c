@@ -636,7 +636,7 @@ int main(void)
     s_fake_start();
     gateway_metrics_t *metrics = gateway_metrics_new();
     gateway_auth_t *auth = gateway_auth_new(100, 30000, 2000);
-    gateway_bus_t *bus = gateway_bus_new(s_fake.endpoint, auth, metrics);
+    gateway_bus_t *bus = gateway_bus_new(s_fake.endpoint, true, auth, metrics);
     CHECK(bus);
     struct gateway_config cfg = {
         .http_addr = "127.0.0.1:0",

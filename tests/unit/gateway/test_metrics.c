@@ -20,7 +20,7 @@ static void s_has(const char *text, const char *line)
 static void test_render(void)
 {
     gateway_metrics_t *m = gateway_metrics_new();
-    gateway_metrics_set_bus(m, NULL);
+    gateway_metrics_set_bus(m, NULL, false);
     gateway_metrics_http(m, "/v1/customers/{id}", "GET", 200, 0.0004);
     gateway_metrics_http(m, "/v1/customers/{id}", "GET", 200, 0.003);
     gateway_metrics_http(m, "/v1/customers/{id}", "GET", 404, 0.02);
@@ -85,7 +85,7 @@ static void *s_hammer(void *arg)
 static void test_threads(void)
 {
     gateway_metrics_t *m = gateway_metrics_new();
-    gateway_metrics_set_bus(m, NULL);
+    gateway_metrics_set_bus(m, NULL, false);
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, s_hammer, m);
@@ -173,7 +173,7 @@ static void test_outbox_text(void)
 static void test_search_absent(void)
 {
     gateway_metrics_t *m = gateway_metrics_new();
-    gateway_metrics_set_bus(m, "ipc:///tmp/crm-test-metrics-nobody");
+    gateway_metrics_set_bus(m, "ipc:///tmp/crm-test-metrics-nobody", true);
     int64_t t0 = cm_mono_ms();
     char *text = gateway_metrics_render(m, 1, NULL);
     int64_t took = cm_mono_ms() - t0;
