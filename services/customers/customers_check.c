@@ -143,6 +143,7 @@ static void s_names_list(struct cm_call *call, char **items, size_t *n, const ch
         s_text_at(call, &items[i], true, field, max_len, false);
     }
     s_dedupe(items, n);
+    customers_validate_sort_names(items, *n);
     if (*n > max_items)
         cm_call_violation(call, name, "TOO_MANY", "at most %zu %s", max_items, name);
 }

@@ -6,6 +6,7 @@
  * stream. */
 #include "customers_snapshot.h"
 #include "customers_check.h"
+#include "customers_validate.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -45,6 +46,8 @@ static Crm__Customer *s_customer(const PGresult *res, int row)
         }
     }
     json_decref(groups);
+    customers_validate_sort_names(c->groups, c->n_groups);
+    customers_validate_sort_names(c->tags, c->n_tags);
     c->has_photo = PQgetvalue(res, row, 6)[0] == 't';
     return c;
 }

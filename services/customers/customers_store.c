@@ -127,6 +127,10 @@ static Crm__Customer *s_customer_from_row(const PGresult *res, int row)
         free(c->groups[i]);
     free(c->groups);
     c->groups = s_json_strings(PQgetvalue(res, row, 5), &c->n_groups);
+    /* Sets: stored before their order was canonical, they are read in it, so that an edit
+     * never records a change that is only an order. */
+    customers_validate_sort_names(c->groups, c->n_groups);
+    customers_validate_sort_names(c->tags, c->n_tags);
     c->has_photo = PQgetvalue(res, row, 6)[0] == 't';
     return c;
 }

@@ -235,6 +235,49 @@ void customers_validate_email_key(const char *email, char *out, size_t outsz)
     free(folded);
 }
 
+/* ---------------------------------------------------------------- name lists */
+
+/* The case fold of s, or a copy of s when it is not UTF-8; the caller frees it. */
+static char *s_fold(const char *s)
+{
+    utf8proc_uint8_t *folded = NULL;
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, 0, &folded,
+                                      (utf8proc_option_t)(UTF8PROC_NULLTERM | UTF8PROC_STABLE |
+                                                          UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD));
+    if (n < 0)
+        return cm_strdup(s);
+    return (char *)folded;
+}
+
+struct s_keyed_name {
+    char *key;  // owned
+    char *name; // borrowed (the caller's list)
+};
+
+static int s_keyed_name_cmp(const void *pa, const void *pb)
+{
+    const struct s_keyed_name *a = pa, *b = pb;
+    int c = strcmp(a->key, b->key);
+    return c ? c : strcmp(a->name, b->name);
+}
+
+void customers_validate_sort_names(char **items, size_t n)
+{
+    if (n < 2)
+        return;
+    struct s_keyed_name *k = cm_calloc(n, sizeof *k);
+    for (size_t i = 0; i < n; i++) {
+        k[i].key = s_fold(items[i]);
+        k[i].name = items[i];
+    }
+    qsort(k, n, sizeof *k, s_keyed_name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        items[i] = k[i].name;
+        free(k[i].key);
+    }
+    free(k);
+}
+
 /* ---------------------------------------------------------------- phone */
 
 /* How one country's numbers are dialled. Countries sharing a calling code share its rules. */

@@ -41,6 +41,12 @@ int customers_validate_email(const char *in, char *out, size_t outsz,
  * is cut at a code-point boundary to fit outsz (> 0). */
 void customers_validate_email_key(const char *email, char *out, size_t outsz);
 
+/* Sorts a list of names (a customer's groups or tags, which are sets) into the one canonical
+ * order: by their Unicode case fold, then by their bytes, so "vip" and "VIP" have a fixed order
+ * too. In place; items are borrowed. A list holding the same names in any order comes out the
+ * same, so comparing two sorted lists compares the sets. */
+void customers_validate_sort_names(char **items, size_t n);
+
 /* Normalises a phone number to E.164 ("+48600100200") in out (>= CUSTOMERS_PHONE_SIZE).
  * Accepts digits separated by spaces, dashes, dots, slashes and parentheses, with a leading "+"
  * or "00" (or the default country's own international prefix, e.g. "011" in the US). A number

@@ -265,6 +265,32 @@ def test_groups_and_tags():
     assert counts[tag] == 2
 
 
+def test_groups_and_tags_are_sets_an_order_is_no_change():
+    a, b = unique("Alpha"), unique("beta")
+    for name in (a, b):
+        assert api("POST", "/v1/groups", {"name": name})[0] == 201
+    t1, t2 = unique("zeta"), unique("Eta")
+    c, _ = _new(groups=[b, a], tags=[t1, t2])
+    # One canonical order (by case fold), whatever order the client sent.
+    assert c["groups"] == sorted([a, b], key=str.casefold), c["groups"]
+    assert c["tags"] == sorted([t1, t2], key=str.casefold), c["tags"]
+    st, _, before = api("GET", f"/v1/customers/{c['id']}/audit")
+    assert st == 200
+    # The same sets in the other order, and a real change beside them.
+    st, _, got = api("PATCH", f"/v1/customers/{c['id']}",
+                     {"groups": [a, b], "tags": [t2, t1], "phone": "+48 600 700 800"})
+    assert st == 200, got
+    assert got["groups"] == c["groups"] and got["tags"] == c["tags"]
+    st, _, after = api("GET", f"/v1/customers/{c['id']}/audit")
+    latest = after["entries"][0]
+    assert len(after["entries"]) == len(before["entries"]) + 1
+    assert [x["field"] for x in latest["changes"]] == ["phone"], latest["changes"]
+    # Only an order: nothing changes, no new version, no audit entry.
+    st, _, same = api("PATCH", f"/v1/customers/{c['id']}", {"groups": [b, a], "tags": [t2, t1]})
+    assert st == 200 and same["etag"] == got["etag"], (same, got)
+    assert len(api("GET", f"/v1/customers/{c['id']}/audit")[2]["entries"]) == len(after["entries"])
+
+
 def test_audit_says_who_changed_what():
     c, _ = _new(email=unique("a") + "@example.com")
     api("PATCH", f"/v1/customers/{c['id']}", {"lastName": "Changed"}, headers={"X-Channel": "ui"})

@@ -671,6 +671,31 @@ static void test_phone_stable(void)
     printf("test_phone_stable: OK\n");
 }
 
+static void test_sort_names(void)
+{
+    /* Any order of the same names comes out the same: by case fold, then by bytes. */
+    char *a[] = {"VIP", "business", "Ärzte", "Zahnarzt", "vip"};
+    char *b[] = {"vip", "Zahnarzt", "VIP", "Ärzte", "business"};
+    customers_validate_sort_names(a, 5);
+    customers_validate_sort_names(b, 5);
+    for (size_t i = 0; i < 5; i++)
+        CHECK_STR(a[i], b[i]);
+    CHECK_STR(a[0], "business");
+    CHECK_STR(a[1], "VIP"); /* "VIP" < "vip" by bytes when the folds are equal */
+    CHECK_STR(a[2], "vip");
+    CHECK_STR(a[3], "Zahnarzt");
+    CHECK_STR(a[4], "Ärzte");
+    /* Cyrillic folds too: "Б" sorts with "б", after "а". */
+    char *c[] = {"я \xff (not UTF-8)", "Б-клиенти", "а-клиенти"};
+    customers_validate_sort_names(c, 3);
+    CHECK_STR(c[0], "а-клиенти");
+    CHECK_STR(c[1], "Б-клиенти");
+    /* Fewer than two: nothing to do (and no allocation). */
+    customers_validate_sort_names(c, 1);
+    customers_validate_sort_names(NULL, 0);
+    printf("test_sort_names: OK\n");
+}
+
 int main(void)
 {
     test_email_valid();
@@ -688,5 +713,6 @@ int main(void)
     test_split_name();
     test_vat_valid();
     test_vat_invalid();
+    test_sort_names();
     return 0;
 }

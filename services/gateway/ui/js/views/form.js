@@ -112,9 +112,12 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       text("phone", "Phone", { value: c.phone, type: "tel", hint: settings.defaultCountry ? `Local numbers are read as ${settings.defaultCountry}; or start with +` : "International format, e.g. +48 600 100 200" }),
       genderField.row, birthField.row),
     id ? null : dupBox);
+  // Stopped when the form is saved or left: a look-up must not outlive the form.
+  let stopDuplicates = () => {};
   if (!id) {
-    watchDuplicates({ firstName: inputs.firstName.input, lastName: inputs.lastName.input,
+    stopDuplicates = watchDuplicates({ firstName: inputs.firstName.input, lastName: inputs.lastName.input,
       email: inputs.email.input, phone: inputs.phone.input }, dupBox);
+    ctx.onLeave(() => stopDuplicates());
   }
 
   // ---- photo
@@ -396,8 +399,10 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
     if ((o.gender || "UNSPECIFIED") !== cur.gender) patch.gender = cur.gender;
     if (Boolean(o.isCompany) !== cur.isCompany) patch.isCompany = cur.isCompany;
     const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-    if (!same(o.groups || [], cur.groups)) patch.groups = cur.groups;
-    if (!same(o.tags || [], cur.tags)) patch.tags = cur.tags;
+    // Groups and tags are sets: another order is no change.
+    const sameSet = (a, b) => same([...a].sort(), [...b].sort());
+    if (!sameSet(o.groups || [], cur.groups)) patch.groups = cur.groups;
+    if (!sameSet(o.tags || [], cur.tags)) patch.tags = cur.tags;
     if (!same((o.addresses || []).map(normAddress), cur.addresses)) patch.addresses = cur.addresses;
     const oc = o.company || {};
     const comp = {};
@@ -506,6 +511,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       let saved;
       if (!id) {
         saved = (await request("POST", "/v1/customers", { body: forCreate(cur), headers: { "Idempotency-Key": createKey } })).data;
+        stopDuplicates(); // added: nothing left to warn about
       } else {
         const patch = forPatch(cur);
         if (Object.keys(patch).length) {
