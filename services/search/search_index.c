@@ -2158,7 +2158,9 @@ static size_t s_utf8_chars(const char *s)
 }
 
 /* Normalises the digits of a phone query: a leading 00 (international
- * prefix) or a single leading 0 (trunk prefix) goes. */
+ * prefix) or a single leading 0 (trunk prefix) goes, when at least 3 digits
+ * remain. Fewer cannot be a number dialled that way, so they are the digits of
+ * a number's middle or end, as typed ("0063", "063" find ...460 063). */
 static void s_phone_digits(const char *in, char *out, size_t size)
 {
     const char *p = in;
@@ -2166,6 +2168,8 @@ static void s_phone_digits(const char *in, char *out, size_t size)
         p += 2;
     else if (p[0] == '0')
         p += 1;
+    if (strlen(p) < 3)
+        p = in;
     size_t n = strlen(p);
     if (n >= size)
         n = size - 1;

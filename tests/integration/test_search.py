@@ -106,8 +106,10 @@ def test_search_consistent_with_own_write_at_once():
 
 def test_search_prefixes_names_email_and_phone():
     m = _marker("Bq")
-    phone = "+48 6%02d %03d %03d" % (random.randrange(100), random.randrange(1000),
-                                       random.randrange(1000))
+    # Its last four digits start with 00 (as +48 698 460 063 does): "0063" is
+    # the end of a number as typed, not an international prefix.
+    phone = "+48 6%02d %02d0 0%02d" % (random.randrange(100), random.randrange(100),
+                                       random.randrange(100))
     digits = phone.replace(" ", "").lstrip("+")
     email = unique_email("jan.kowalski" + m.lower())
     jan = _create("Jan", "Kowalski " + m, email=email, phone=phone)
@@ -318,13 +320,17 @@ def test_search_survives_kill_during_burst():
     threads = [threading.Thread(target=work, args=(k,)) for k in range(n_workers)]
     for t in threads:
         t.start()
-    time.sleep(1.0)
+    # Killed while the creates flow: once a tenth of them is done.
+    wait_until(lambda: len(made) >= n_create // 10 or errors or not any(t.is_alive() for t in threads),
+               timeout=120, what="the first creates")
     victim = crm.pids("search")[0]
     os.kill(victim, signal.SIGKILL)
     for t in threads:
         t.join()
     assert not errors, errors[:3]
     # Then renames and deletes: 1500 + 2000 + 1500 = 5000 changes.
+    _changed = [0]
+
     def change(k):
         try:
             for i in range(k, n_create, n_workers):
@@ -339,13 +345,17 @@ def test_search_survives_kill_during_burst():
                     st, _, js = api("PATCH", "/v1/customers/" + c["id"],
                                     {"firstName": "S" + c["firstName"]})
                     assert st == 200, js
+                with lock:
+                    _changed[0] += 1
         except Exception as e:  # noqa: BLE001
             errors.append(e)
 
     threads = [threading.Thread(target=change, args=(k,)) for k in range(n_workers)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    # Killed while the changes flow: once the first have been answered.
+    wait_until(lambda: len(errors) or not any(t.is_alive() for t in threads)
+               or _changed[0] >= 100, timeout=120, what="the first changes")
     victim = crm.pids("search")[-1]
     os.kill(victim, signal.SIGKILL)
     for t in threads:

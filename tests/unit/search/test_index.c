@@ -145,6 +145,10 @@ static void test_email_and_phone(void)
     s_expect(idx, "123 456", "9");
     s_expect(idx, "3456", "9");
     s_expect(idx, "60", ""); /* under 3 digits: no phone matching */
+    /* A prefix is dropped only when 3 digits remain: "0012" and "012" are digits as typed. */
+    s_expect(idx, "0012", "9");
+    s_expect(idx, "012", "9");
+    s_expect(idx, "0013", "");
     s_expect(idx, "999", "");
     s_expect(idx, "bistro 600", "9");
     s_expect(idx, "jan 600", "9");

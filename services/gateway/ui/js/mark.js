@@ -35,7 +35,9 @@ export function parseQuery(q) {
     if (parts.length) words.push(plain, ...parts.filter((p) => p !== plain));
   }
   if (run.length > digits.length) digits = run;
-  digits = digits.startsWith("00") ? digits.slice(2) : digits.startsWith("0") ? digits.slice(1) : digits;
+  // A leading 00 or 0 (international or trunk prefix) goes when 3 digits remain (as search does).
+  const bare = digits.startsWith("00") ? digits.slice(2) : digits.startsWith("0") ? digits.slice(1) : digits;
+  if (bare.length >= 3) digits = bare;
   return { words, digits: digits.length >= 3 ? digits : "" };
 }
 
