@@ -49,6 +49,7 @@ const routes = [
 ];
 
 let generation = 0;
+const leaving = []; // what stops the view on screen when it is left
 
 async function route_() {
   const { parts, query } = parse();
@@ -71,6 +72,14 @@ async function route_() {
   }
   // A view drawn again (a filter changed) gives focus back to the same control.
   const focusedId = main.contains(document.activeElement) ? document.activeElement.id : "";
+  // The view on screen is left: its timers and look-ups stop before the next one draws.
+  for (const stop of leaving.splice(0)) {
+    try {
+      stop();
+    } catch (e) {
+      console.error(e);
+    }
+  }
   generation += 1;
   const mine = generation;
   const view = h("section", { class: "view" });
@@ -81,6 +90,11 @@ async function route_() {
     navigate,
     // True while this view is still the one on screen (async work checks it).
     live: () => mine === generation,
+    // fn runs when the view is left (timers, watchers, requests in flight).
+    onLeave: (fn) => {
+      if (mine === generation) leaving.push(fn);
+      else fn();
+    },
   };
   try {
     await route.view(view, ctx);

@@ -215,7 +215,10 @@ export async function renderList(view, ctx) {
     clearTimeout(timer);
     timer = 0;
     const q = searchInput.value.trim().slice(0, SEARCH_MAX);
-    if (q === s.q) return false;
+    if (q === s.q) {
+      if (!loading) table.removeAttribute("aria-busy");
+      return false;
+    }
     const wasSearch = Boolean(s.q);
     if (!wasSearch && q && s.orderBy === "lastName") s.orderBy = "";
     if (wasSearch && !q && !s.orderBy) s.orderBy = "lastName";
@@ -230,6 +233,9 @@ export async function renderList(view, ctx) {
   }
   searchInput.addEventListener("input", () => {
     clearTimeout(timer);
+    // Busy from the first key: the rows are about to change (or, when the query
+    // comes back to what is shown, to stay).
+    table.setAttribute("aria-busy", "true");
     timer = setTimeout(runSearch, SEARCH_DELAY_MS);
   });
   searchBar.addEventListener("submit", (ev) => {
@@ -388,6 +394,11 @@ export async function renderList(view, ctx) {
   let seq = 0;
   let inflight = null;
   let loading = false;
+  // Left: a search still waiting for its pause would rewrite the next view's address.
+  ctx.onLeave(() => {
+    clearTimeout(timer);
+    if (inflight) inflight.abort();
+  });
   async function load() {
     seq += 1;
     const mine = seq;
