@@ -14,7 +14,18 @@ static _Thread_local char s_request_id[80];
 void cm_log_init(const char *service)
 {
     snprintf(s_service, sizeof s_service, "%s", service);
-    const char *lvl = getenv("CRM_LOG_LEVEL");
+    /* CRM_<SERVICE>_LOG_LEVEL for this service only, else CRM_LOG_LEVEL, as for
+     * every other setting (cm_cfg). */
+    char var[64] = "CRM_";
+    size_t n = 4;
+    for (const char *p = service; *p && n < sizeof var - sizeof "_LOG_LEVEL"; p++)
+        var[n++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p == '-' ? '_' : *p);
+    snprintf(var + n, sizeof var - n, "_LOG_LEVEL");
+    const char *lvl = getenv(var);
+    if (!lvl || !*lvl) {
+        snprintf(var, sizeof var, "CRM_LOG_LEVEL");
+        lvl = getenv(var);
+    }
     if (!lvl || !*lvl || !strcmp(lvl, "info"))
         cm_log_level = CM_LOG_INFO;
     else if (!strcmp(lvl, "error"))
@@ -26,9 +37,9 @@ void cm_log_init(const char *service)
     else {
         /* A bad value is a configuration error like any other. */
         fprintf(stderr,
-                "%s: configuration error: CRM_LOG_LEVEL: invalid value \"%s\": expected "
+                "%s: configuration error: %s: invalid value \"%s\": expected "
                 "error, warn, info or debug\n",
-                service, lvl);
+                service, var, lvl);
         exit(2);
     }
 }

@@ -9,8 +9,9 @@ typedef enum { CM_LOG_ERROR = 0, CM_LOG_WARN, CM_LOG_INFO, CM_LOG_DEBUG } cm_log
 
 extern cm_log_level_t cm_log_level;
 
-/* Sets the service name shown on every line and the level from CRM_LOG_LEVEL
- * (error, warn, info, debug; default info). */
+/* Sets the service name shown on every line and the level from
+ * CRM_<SERVICE>_LOG_LEVEL, else CRM_LOG_LEVEL (error, warn, info, debug;
+ * default info). A bad value exits 2 naming the variable. */
 void cm_log_init(const char *service);
 
 /* Sets the request id of the calling thread, shown as req=<id>; NULL clears it. */

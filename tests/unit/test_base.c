@@ -3,6 +3,7 @@
 #include "cm_buf.h"
 #include "cm_cfg.h"
 #include "cm_err.h"
+#include "cm_log.h"
 #include "cm_util.h"
 #include "envelope.pb-c.h"
 #include "unit.h"
@@ -289,6 +290,41 @@ static void test_arena(void)
     cm_arena_release(&a);
 }
 
+/* The log level: CRM_<SERVICE>_LOG_LEVEL over CRM_LOG_LEVEL; a bad one exits 2 naming it. */
+static void test_log_level_per_service(void)
+{
+    setenv("CRM_LOG_LEVEL", "warn", 1);
+    unsetenv("CRM_UNIT_SVC_LOG_LEVEL");
+    cm_log_init("unit-svc");
+    CHECK(cm_log_level == CM_LOG_WARN);
+    setenv("CRM_UNIT_SVC_LOG_LEVEL", "debug", 1);
+    cm_log_init("unit-svc");
+    CHECK(cm_log_level == CM_LOG_DEBUG);
+    cm_log_init("other"); /* another service keeps the global one */
+    CHECK(cm_log_level == CM_LOG_WARN);
+    setenv("CRM_UNIT_SVC_LOG_LEVEL", "loud", 1);
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        cm_log_init("unit-svc");
+        _exit(0);
+    }
+    close(fds[1]);
+    char out[512] = "";
+    ssize_t got = read(fds[0], out, sizeof out - 1);
+    close(fds[0]);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    CHECK(got > 0 && strstr(out, "CRM_UNIT_SVC_LOG_LEVEL") && strstr(out, "loud"));
+    unsetenv("CRM_UNIT_SVC_LOG_LEVEL");
+    unsetenv("CRM_LOG_LEVEL");
+    cm_log_init("unit");
+}
+
 int main(void)
 {
     RUN(test_utf8_valid);
@@ -303,5 +339,6 @@ int main(void)
     RUN(test_err_status);
     RUN(test_envelope_round_trip);
     RUN(test_arena);
+    RUN(test_log_level_per_service);
     return 0;
 }
