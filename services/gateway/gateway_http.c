@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <microhttpd.h>
 #include <sodium.h>
 
@@ -71,11 +72,12 @@ struct s_req {
     size_t limit;
     bool keep_body;
     bool over;                       // the body passed the limit
+    long declared;                   // its Content-Length (0: none)
     size_t seen;                     // body bytes received
     char *api_key;                   // owned; wiped when freed
     struct gateway_job job;          // lent to the bus thread while S_WAITING
     struct gateway_response pending; // sent instead of the call once authenticated
-    struct gateway_response early;   // a refusal held until the (empty) body is in
+    struct gateway_response early;   // a refusal held until the body is read
     bool has_early;
     bool has_body; // Content-Length > 0 or chunked
     int code;      // the status sent, 0 before
@@ -302,13 +304,25 @@ static enum MHD_Result s_answer(struct s_req *req)
 /* ---------------------------------------------------------------------- */
 /* The request's first look: route, auth header, body framing              */
 
-/* Refuses the request. Without a body the answer waits for MHD's final call,
- * which keeps the connection alive; with one it goes now, and MHD closes the
- * connection rather than read a body nobody wants. */
+/* True when the client waits for "100 Continue" before it sends its body. */
+static bool s_expects_continue(struct s_req *req)
+{
+    const char *e = s_header(req, MHD_HTTP_HEADER_EXPECT);
+    return e && strcasecmp(e, "100-continue") == 0;
+}
+
+/* Refuses the request. The answer waits for MHD's final call, after the body
+ * (if any) has been read and thrown away, so that a client that writes its
+ * whole body before it reads (most HTTP libraries without Expect) reads the
+ * answer instead of a broken pipe. It goes at once, and MHD closes the
+ * connection unread, when the client waits for "100 Continue" (it then sends
+ * nothing) or declares a body more than DISCARD_MAX past the limit. */
 static enum MHD_Result s_refuse(struct s_req *req, struct gateway_response *resp)
 {
-    if (req->has_body)
+    if (req->has_body &&
+        (s_expects_continue(req) || (size_t)req->declared > req->limit + DISCARD_MAX))
         return s_send(req, resp);
+    req->keep_body = false;
     req->early = *resp;
     memset(resp, 0, sizeof *resp);
     req->has_early = true;
@@ -338,6 +352,7 @@ static enum MHD_Result s_begin(struct s_req *req)
     if (cl && cm_parse_long(cl, 0, (long)(~0UL >> 1), &length))
         length = 0;
     req->has_body = length > 0 || s_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    req->declared = length;
     req->limit = self->max_body;
     cm_buf_init(&req->body, req->limit);
 

@@ -1,6 +1,13 @@
 """The customer book through the gateway: what a user of the HTTP API does and sees."""
+import http.client
 import json
+import socket
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import crm
 
 from crm import api, unique
 
@@ -108,6 +115,59 @@ def test_malformed_bodies():
     big = b'{"firstName": "A", "description": "' + b"x" * (1024 * 1024) + b'"}'
     st, _, js = api("POST", "/v1/customers", raw=big, headers={"Content-Type": "application/json"})
     assert st == 413, (st, js)
+
+
+def _urllib(method, path, data, headers):
+    """What many HTTP clients do: write the whole body, then read the answer."""
+    req = urllib.request.Request(crm.URL + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def test_too_large_body_is_answered_413_to_a_client_that_writes_it_all_first():
+    auth = {"Authorization": "Bearer " + crm.API_KEY, "Content-Type": "application/json"}
+    big = b'{"firstName": "A", "description": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    st, hdr, body = _urllib("POST", "/v1/customers", big, auth)
+    assert st == 413, (st, body[:200])
+    assert "json" in hdr["Content-Type"]
+    err = json.loads(body)["error"]
+    assert err["status"] == "RESOURCE_EXHAUSTED" and "1048576 bytes" in err["message"], err
+    # Other refusals of a request with a body too: no key, an unknown route.
+    st, _, body = _urllib("POST", "/v1/customers", big, {"Content-Type": "application/json"})
+    assert st == 401 and json.loads(body)["error"]["status"] == "UNAUTHENTICATED"
+    st, _, body = _urllib("POST", "/v1/nothing-here", big, auth)
+    assert st == 404 and json.loads(body)["error"]["status"] == "NOT_FOUND"
+    # The connection stays usable after a 413 read to its end.
+    url = urllib.parse.urlsplit(crm.URL)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    try:
+        conn.request("POST", "/v1/customers", body=big, headers=auth)
+        resp = conn.getresponse()
+        assert resp.status == 413
+        resp.read()
+        conn.request("GET", "/v1/customers?pageSize=1", headers=auth)
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.status
+        resp.read()
+    finally:
+        conn.close()
+
+
+def test_too_large_body_with_expect_100_continue_is_refused_before_it_is_sent():
+    url = urllib.parse.urlsplit(crm.URL)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as s:
+        s.sendall(("POST /v1/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                   "Content-Type: application/json\r\nContent-Length: %d\r\n"
+                   "Expect: 100-continue\r\n\r\n" % (crm.API_KEY, 5 * 1024 * 1024)).encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(65536)
+            assert chunk, got
+            got += chunk
+    assert got.startswith(b"HTTP/1.1 413"), got[:200]
 
 
 def test_authentication_required():
