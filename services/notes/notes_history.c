@@ -194,11 +194,28 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
     if (notes_intake_time(ev->occurred_at, &at))
         return; /* checked above */
     enum notes_intake_family fam = notes_intake_family(ev->type);
+    char digest[NOTES_INTAKE_DIGEST_SIZE];
+    notes_intake_digest(ev, digest);
     /* The claim comes first: a second delivery stops here (or waits here
      * until the first one's transaction ends). */
-    cm_err_t err = notes_history_store_claim(call->db, TENANT(call), ev, &claimed, cid);
+    bool same = true;
+    cm_err_t err =
+        notes_history_store_claim(call->db, TENANT(call), ev, digest, &claimed, &same, cid);
     if (err) {
         cm_call_db_fail(call, err, "could not record the event");
+        return;
+    }
+    if (!claimed && !same) {
+        /* Refused as customer writes refuse an idempotency key sent again with
+         * another body: acknowledging it as a duplicate would drop the change
+         * without a word. */
+        cm_call_violation(call, "eventId", "REUSED",
+                          "eventId %s of source %s was taken in before with other content; an "
+                          "event that changed needs an eventId of its own",
+                          ev->event_id, ev->source);
+        cm_call_fail(call, CM_ERR_INVALID,
+                     "eventId already used for a different event; use a new one");
+        cm_log_info("event id reused for different content source=%s", ev->source);
         return;
     }
     if (!claimed) {

@@ -25,15 +25,17 @@ static int64_t s_int64(const char *s)
 /* Intake claims                                                           */
 
 cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                   bool *claimed, char *customer_id)
+                                   const char *digest, bool *claimed, bool *same, char *customer_id)
 {
-    const char *p[] = {tenant, ev->source, ev->event_id, ev->type};
+    const char *p[] = {tenant, ev->source, ev->event_id, ev->type, digest};
     cm_err_t err;
     customer_id[0] = '\0';
-    PGresult *res = cm_db_exec(db,
-                               "INSERT INTO notes.intake (tenant_id, source, event_id, type) "
-                               "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1",
-                               4, p, &err);
+    *same = true;
+    PGresult *res =
+        cm_db_exec(db,
+                   "INSERT INTO notes.intake (tenant_id, source, event_id, type, body_hash) "
+                   "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+                   5, p, &err);
     if (!res)
         return err;
     *claimed = PQntuples(res) == 1;
@@ -41,13 +43,16 @@ cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__I
     if (*claimed)
         return CM_OK;
     res = cm_db_exec(db,
-                     "SELECT coalesce(customer_id::text, '') FROM notes.intake "
+                     "SELECT coalesce(customer_id::text, ''), body_hash FROM notes.intake "
                      "WHERE tenant_id = $1 AND source = $2 AND event_id = $3",
                      3, p, &err);
     if (!res)
         return err;
-    if (PQntuples(res) == 1)
+    if (PQntuples(res) == 1) {
         snprintf(customer_id, NOTES_ID_SIZE, "%s", PQgetvalue(res, 0, 0));
+        const char *stored = PQgetvalue(res, 0, 1);
+        *same = !stored[0] || !strcmp(stored, digest);
+    }
     PQclear(res);
     return CM_OK;
 }

@@ -13,12 +13,16 @@
 
 #define NOTES_ID_SIZE 37
 
-/* Inserts the intake row of (source, event id). *claimed is true when this
- * transaction inserted it; otherwise customer_id (NOTES_ID_SIZE) gets the
- * customer the first delivery resolved. A concurrent delivery of the same
- * event waits here until the first commits or rolls back. */
+/* Inserts the intake row of (source, event id) with the event's digest
+ * (notes_intake_digest). *claimed is true when this transaction inserted it;
+ * otherwise customer_id (NOTES_ID_SIZE) gets the customer the first delivery
+ * resolved, and *same whether that delivery had the same digest (true as well
+ * for a row kept from before digests were stored: it cannot tell). A
+ * concurrent delivery of the same event waits here until the first commits or
+ * rolls back. */
 cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                   bool *claimed, char *customer_id) CM_MUSTCHECK;
+                                   const char *digest, bool *claimed, bool *same,
+                                   char *customer_id) CM_MUSTCHECK;
 cm_err_t notes_history_store_claim_done(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
                                         const char *customer_id) CM_MUSTCHECK;
 

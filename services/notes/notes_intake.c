@@ -1,9 +1,13 @@
-/* Intake: checking events and the out-of-order state rule. */
+/* Intake: checking events, their digest, and the out-of-order state rule. */
 #include "notes_intake.h"
+#include "cm_pbjson.h"
 #include "cm_util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
+#include <sodium.h>
 
 static const struct {
     const char *type;
@@ -329,6 +333,24 @@ bool notes_intake_check(struct cm_call *call, const Crm__IntakeEvent *ev)
     if (fam != NOTES_INTAKE_NONE && fam != NOTES_INTAKE_MESSAGE && ev->message)
         cm_call_violation(call, "message", "INVALID_FORMAT", "message belongs to message events");
     return !cm_call_failed(call);
+}
+
+/* ---------------------------------------------------------------------- */
+/* What an event says                                                      */
+
+void notes_intake_digest(const Crm__IntakeEvent *ev, char out[NOTES_INTAKE_DIGEST_SIZE])
+{
+    /* Sorted keys: the digests stored with past events must not change when
+     * a field is declared elsewhere in history.proto. */
+    json_t *doc = cm_pbjson_encode(&ev->base, CM_PBJSON_OMIT_DEFAULTS);
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(doc);
+    if (!text)
+        abort(); /* only out of memory: fatal, as everywhere */
+    unsigned char digest[16];
+    crypto_generichash(digest, sizeof digest, (const unsigned char *)text, strlen(text), NULL, 0);
+    free(text);
+    sodium_bin2hex(out, NOTES_INTAKE_DIGEST_SIZE, digest, sizeof digest);
 }
 
 /* ---------------------------------------------------------------------- */

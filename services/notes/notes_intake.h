@@ -1,7 +1,8 @@
 /* Intake of events from the booking system and the store: the pure parts.
  * Checking an event before anything is recorded, the kind of timeline entry
- * an event makes, and the rule that makes out-of-order events end in the
- * right state. No database, no bus. */
+ * an event makes, the digest that tells a resend from another event under the
+ * same id, and the rule that makes out-of-order events end in the right
+ * state. No database, no bus. */
 #ifndef NOTES_INTAKE_H
 #define NOTES_INTAKE_H
 
@@ -45,6 +46,19 @@ int notes_intake_time(const char *s, int64_t *ms) CM_MUSTCHECK;
  * such as "booking.startsAt", "order.items[3].quantity") for each problem.
  * Returns true when the event may be taken in. */
 bool notes_intake_check(struct cm_call *call, const Crm__IntakeEvent *ev);
+
+/* ---- What an event says, to tell a resend from a different event -------- */
+
+/* The size of notes_intake_digest's output: 32 hex digits and a NUL. */
+#define NOTES_INTAKE_DIGEST_SIZE 33
+
+/* Writes into out the digest of ev's content: BLAKE2b-128 in lower-case hex of
+ * the event's proto3 JSON form (fields at their default left out, keys sorted,
+ * no spaces). So the same event gets the same digest whether it came as JSON
+ * to POST /v1/events or packed by any protobuf library, in any field order;
+ * unknown fields do not count, and neither does a field declared later at its
+ * default. Cannot fail. */
+void notes_intake_digest(const Crm__IntakeEvent *ev, char out[NOTES_INTAKE_DIGEST_SIZE]);
 
 /* ---- State of a booking or an order, whatever order events arrive in ---- */
 

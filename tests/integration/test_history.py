@@ -173,6 +173,77 @@ def test_duplicate_delivery_has_one_effect():
     assert s["totalSpent"] == [{"amountMinor": "7500", "currency": "PLN"}], s
 
 
+def test_an_event_id_sent_again_with_other_content_is_refused():
+    p = _person()
+    b = {"id": unique("b"), "service": "Haircut", "staff": "Eva",
+         "startsAt": "2025-11-03T10:00:00Z", "endsAt": "2025-11-03T11:00:00Z"}
+    ev = _booking_event(p, "booking.created", b, "2025-10-20T10:00:00Z")
+    first = _ingest(ev)
+    assert first.get("duplicate", False) is False, first
+    cid = first["customerId"]
+    # The same event again, its fields in another order and an empty field
+    # spelt out: a duplicate, acknowledged, over HTTP and over the bus.
+    same = dict(reversed(list(ev.items())))
+    same["customer"] = dict(reversed(list(p.items())), phone="")
+    again = _ingest(same)
+    assert again["duplicate"] is True and again["customerId"] == cid, again
+    out = crm.crmctl(["publish", json.dumps(ev), "--key", crm.API_KEY])
+    assert json.loads(out)["body"]["duplicate"] is True, out
+
+    # The customer's own events reach the timeline from the stream; let them
+    # arrive, so that whatever changes after this is the refused events' doing.
+    wait_until(lambda: "customer.registered" in _types(_timeline(cid, kind="CUSTOMER")),
+               what="the registration in the timeline")
+
+    def state():
+        return (_types(_timeline(cid)), _summary(cid),
+                api("GET", "/v1/customers/" + cid)[2]["etag"],
+                crm.psql("SELECT staff, starts_at, status FROM notes.bookings WHERE booking_id = '%s'"
+                         % b["id"]),
+                crm.psql("SELECT count(*), min(type) FROM notes.intake WHERE event_id = '%s'"
+                         % ev["eventId"]))
+
+    before = state()
+    # Other content under the same (source, eventId): refused naming eventId,
+    # as customer writes refuse an idempotency key sent with another body.
+    moved = json.loads(json.dumps(ev))
+    moved["type"] = "booking.moved"
+    moved["booking"]["staff"] = "Ola"
+    moved["booking"]["startsAt"], moved["booking"]["endsAt"] = "2025-11-04T10:00:00Z", ""
+    st, _, js = api("POST", "/v1/events", moved)
+    assert st == 400 and js["error"]["status"] == "INVALID_ARGUMENT", (st, js)
+    assert [(d["field"], d.get("reason")) for d in js["error"]["details"]] == [("eventId", "REUSED")], js
+    assert "different event" in js["error"]["message"], js
+    r = crm.crmctl_run(["publish", json.dumps(moved), "--key", crm.API_KEY])
+    assert r.returncode != 0, (r.stdout, r.stderr)
+    reply = json.loads(r.stdout)
+    assert reply["status"] == "INVALID_ARGUMENT", reply
+    assert reply["details"][0]["field"] == "eventId" and reply["details"][0]["reason"] == "REUSED", reply
+    # One field changed is enough.
+    st, _, js = api("POST", "/v1/events", dict(ev, occurredAt="2025-10-20T10:00:01Z"))
+    assert st == 400, (st, js)
+    # Nothing changed, and the event as first sent is still a duplicate.
+    assert state() == before, (state(), before)
+    assert before[3].split("|")[0] == "Eva" and before[4].strip() == "1|booking.created", before
+    assert _ingest(ev)["duplicate"] is True
+    # The changed booking goes in under an id of its own.
+    moved["eventId"] = unique("bk")
+    assert _ingest(moved).get("duplicate", False) is False
+    assert crm.psql("SELECT staff FROM notes.bookings WHERE booking_id = '%s'" % b["id"]).strip() == "Ola"
+
+
+def test_an_event_taken_in_before_digests_were_kept_stays_a_duplicate():
+    # A row from before migration 013 has no digest: any later delivery of
+    # its id is acknowledged as a duplicate, as it was then.
+    p = _person()
+    b = {"id": unique("b"), "startsAt": "2025-11-05T10:00:00Z"}
+    ev = _booking_event(p, "booking.created", b, "2025-10-21T10:00:00Z")
+    first = _ingest(ev)
+    crm.psql("UPDATE notes.intake SET body_hash = '' WHERE event_id = '%s'" % ev["eventId"])
+    again = _ingest(dict(ev, occurredAt="2025-10-21T10:00:01Z"))
+    assert again["duplicate"] is True and again["customerId"] == first["customerId"], again
+
+
 def test_out_of_order_events_end_right():
     p = _person()
     b = {"id": unique("b"), "service": "Massage", "staff": "Ola", "startsAt": _future(10)}

@@ -305,6 +305,79 @@ static void test_out_of_order_state(void)
     CHECK(notes_intake_family("booking") == NOTES_INTAKE_NONE);
 }
 
+#define BOOKING_DIGEST "aedb465aa486f3a1988f7a1b99c470d3"
+#define ORDER_DIGEST "4f3917ba7c0eb0e6075050e9e22596fd"
+
+/* The digest of an event given as JSON. */
+static void s_digest(const char *json_text, char out[NOTES_INTAKE_DIGEST_SIZE])
+{
+    Crm__IntakeEvent *ev = s_event(json_text);
+    notes_intake_digest(ev, out);
+    crm__intake_event__free_unpacked(ev, NULL);
+}
+
+static void test_digest(void)
+{
+    char a[NOTES_INTAKE_DIGEST_SIZE], b[NOTES_INTAKE_DIGEST_SIZE];
+    /* Known answers: digests are stored with events, so the canonical form
+     * must never drift. BLAKE2b-128 of
+     * {"booking":{"id":"b1","startsAt":"2026-11-27T10:00:00Z"},"customer":{"externalId":"c-77"},
+     *  "eventId":"e1","occurredAt":"2026-11-20T10:00:00Z","source":"booking",
+     *  "type":"booking.created"} (one line), and of the order event below with
+     * its int64 amount written as a JSON string, as proto3 JSON writes it. */
+    s_digest("{\"source\":\"booking\",\"eventId\":\"e1\",\"type\":\"booking.created\","
+             "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"c-77\"},"
+             "\"booking\":{\"id\":\"b1\",\"startsAt\":\"2026-11-27T10:00:00Z\"}}",
+             a);
+    CHECK_STR(a, BOOKING_DIGEST);
+    s_digest("{\"source\":\"store\",\"eventId\":\"o1\",\"type\":\"order.placed\","
+             "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"s1\"},"
+             "\"order\":{\"id\":\"o-9\",\"total\":{\"amountMinor\":12900,\"currency\":\"PLN\"}}}",
+             a);
+    CHECK_STR(a, ORDER_DIGEST);
+    /* The same content in another field order, with defaults spelt out. */
+    s_digest(
+        "{\"booking\":{\"startsAt\":\"2026-11-27T10:00:00Z\",\"id\":\"b1\",\"staff\":\"\"},"
+        "\"customer\":{\"firstName\":\"\",\"externalId\":\"c-77\"},\"type\":\"booking.created\","
+        "\"eventId\":\"e1\",\"occurredAt\":\"2026-11-20T10:00:00Z\",\"source\":\"booking\"}",
+        b);
+    CHECK_STR(b, BOOKING_DIGEST);
+    /* A field the service does not know (a newer sender's) does not count. */
+    Crm__IntakeEvent *ev = s_event(BOOKING_OK);
+    size_t n = crm__intake_event__get_packed_size(ev);
+    uint8_t *buf = malloc(n + 3);
+    CHECK(buf);
+    crm__intake_event__pack(ev, buf);
+    buf[n] = 15 << 3 | 0; /* field 15, a varint */
+    buf[n + 1] = 1;
+    Crm__IntakeEvent *more = crm__intake_event__unpack(NULL, n + 2, buf);
+    CHECK(more);
+    notes_intake_digest(ev, a);
+    notes_intake_digest(more, b);
+    CHECK_STR(b, a);
+    /* Any change of content is another event: a field, an item's order. */
+    char *staff = more->booking->staff;
+    more->booking->staff = "Ola";
+    notes_intake_digest(more, b);
+    CHECK(strcmp(a, b) != 0);
+    more->booking->staff = staff;
+    crm__intake_event__free_unpacked(more, NULL);
+    crm__intake_event__free_unpacked(ev, NULL);
+    free(buf);
+    s_digest("{\"source\":\"store\",\"eventId\":\"o1\",\"type\":\"order.placed\","
+             "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"s1\"},"
+             "\"order\":{\"id\":\"o-9\",\"total\":{\"amountMinor\":12900,\"currency\":\"PLN\"},"
+             "\"items\":[{\"name\":\"A\",\"quantity\":1},{\"name\":\"B\",\"quantity\":1}]}}",
+             a);
+    s_digest("{\"source\":\"store\",\"eventId\":\"o1\",\"type\":\"order.placed\","
+             "\"occurredAt\":\"2026-11-20T10:00:00Z\",\"customer\":{\"externalId\":\"s1\"},"
+             "\"order\":{\"id\":\"o-9\",\"total\":{\"amountMinor\":12900,\"currency\":\"PLN\"},"
+             "\"items\":[{\"name\":\"B\",\"quantity\":1},{\"name\":\"A\",\"quantity\":1}]}}",
+             b);
+    CHECK(strcmp(a, b) != 0);
+    CHECK(strspn(a, "0123456789abcdef") == 32 && a[32] == '\0');
+}
+
 int main(void)
 {
     RUN(test_valid_events_pass);
@@ -313,5 +386,6 @@ int main(void)
     RUN(test_limits);
     RUN(test_times);
     RUN(test_out_of_order_state);
+    RUN(test_digest);
     return 0;
 }
