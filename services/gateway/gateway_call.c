@@ -1,8 +1,11 @@
 /* HTTP request -> protobuf request, bus reply -> HTTP response, generically. */
 #include "gateway_call.h"
 #include "cm_arena.h"
+#include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
+#include "customers.pb-c.h"
+#include "notes.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,23 +462,65 @@ static bool s_none_match(const char *value, const char *etag)
     return false;
 }
 
-/* A media type safe to echo as Content-Type, else application/octet-stream. */
-static const char *s_safe_media_type(const char *v)
+/* What a raw reply may be sent as, by its response type. The gateway owns the
+ * Content-Type of what it serves: the service's value only picks an entry here
+ * and is never echoed, so nothing on the bus can make the gateway send, say,
+ * HTML, or a body that is not JSON as JSON. A photo is one of the image types
+ * the customers service accepts (customers_check_image_type, and PutPhoto's
+ * body_types in the route table); a calendar is what notes writes. */
+static const struct {
+    const ProtobufCMessageDescriptor *response; // borrowed (generated code)
+    const char *types[4];                       // NULL-terminated
+} s_raw_types[] = {
+    {&crm__photo__descriptor, {"image/jpeg", "image/png", "image/webp", NULL}},
+    {&crm__task_calendar__descriptor, {"text/calendar; charset=utf-8", NULL}},
+};
+
+const char *gateway_reply_media_type(const ProtobufCMessageDescriptor *response, const char *value)
 {
-    if (!v || !*v || strlen(v) > 100 ||
-        strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&^_.+-/;= ") !=
-            strlen(v))
-        return "application/octet-stream";
-    return v;
+    if (!value)
+        return NULL;
+    for (size_t i = 0; i < sizeof s_raw_types / sizeof s_raw_types[0]; i++) {
+        if (s_raw_types[i].response != response)
+            continue;
+        for (const char *const *t = s_raw_types[i].types; *t; t++)
+            if (!strcmp(value, *t))
+                return *t;
+    }
+    return NULL;
 }
 
-static void s_raw_reply(const ProtobufCMessage *msg, const char *if_none_match,
-                        struct gateway_response *resp)
+/* value, cut to fit out, with anything but printable ASCII as '?': safe to log
+ * inside quotes whatever a service sent. */
+static void s_loggable(const char *value, char *out, size_t size)
+{
+    size_t n = 0;
+    for (; value && value[n] && n + 1 < size; n++) {
+        unsigned char c = (unsigned char)value[n];
+        out[n] = c < 0x20 || c >= 0x7f || c == '"' || c == '\\' ? '?' : (char)c;
+    }
+    out[n] = '\0';
+}
+
+static void s_raw_reply(const struct gateway_route *route, const ProtobufCMessage *msg,
+                        const char *if_none_match, struct gateway_response *resp)
 {
     const ProtobufCFieldDescriptor *f =
         protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "data");
     if (!f || f->type != PROTOBUF_C_TYPE_BYTES || f->label == PROTOBUF_C_LABEL_REPEATED)
         abort();
+    const char *given = s_str_field(msg, "content_type");
+    const char *type = gateway_reply_media_type(route->response, given);
+    if (!type) {
+        char shown[80];
+        s_loggable(given, shown, sizeof shown);
+        cm_log_error("refused a reply whose content type the gateway does not serve method=%s.%s "
+                     "content_type=\"%s\"",
+                     route->service, route->rpc, shown);
+        gateway_response_error(resp, CRM__STATUS__STATUS_INTERNAL,
+                               "reply from the service has an unexpected content type", NULL, 0);
+        return;
+    }
     const ProtobufCBinaryData *bd = (const ProtobufCBinaryData *)((const char *)msg + f->offset);
     unsigned char hash[16];
     crypto_generichash(hash, sizeof hash, bd->data, bd->len, NULL, 0);
@@ -496,7 +541,7 @@ static void s_raw_reply(const ProtobufCMessage *msg, const char *if_none_match,
     if (bd->len)
         memcpy(resp->body, bd->data, bd->len);
     resp->body_len = bd->len;
-    resp->content_type = cm_strdup(s_safe_media_type(s_str_field(msg, "content_type")));
+    resp->content_type = cm_strdup(type);
     gateway_response_header(resp, "X-Content-Type-Options", "nosniff");
 }
 
@@ -530,7 +575,7 @@ void gateway_call_reply(const struct gateway_route *route, const uint8_t *header
         goto out;
     }
     if (route->flags & GATEWAY_RAW_REPLY) {
-        s_raw_reply(msg, if_none_match, resp);
+        s_raw_reply(route, msg, if_none_match, resp);
         goto out;
     }
     if (route->success == 204) {

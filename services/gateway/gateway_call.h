@@ -36,10 +36,17 @@ ProtobufCMessage *gateway_call_build(const struct gateway_input *in, struct gate
 /* Turns a reply into resp: an error from the ReplyHeader, or the response
  * message as JSON (or raw bytes for GATEWAY_RAW_REPLY routes) with the route's
  * success code, ETag and Location. if_none_match (may be NULL) lets a raw reply
- * answer 304. A malformed reply is a 500. */
+ * answer 304. A malformed reply is a 500, and so is a raw reply whose
+ * content_type gateway_reply_media_type does not allow (logged). */
 void gateway_call_reply(const struct gateway_route *route, const uint8_t *header, size_t header_len,
                         const uint8_t *body, size_t body_len, const char *if_none_match,
                         struct gateway_response *resp);
+
+/* The Content-Type the gateway sends a raw reply of type response with, when
+ * the service's content_type value is one it serves for that type (exactly as
+ * the service writes it): a string literal of the gateway's own, never value.
+ * NULL for anything else, a type with no raw replies, or a NULL value. */
+const char *gateway_reply_media_type(const ProtobufCMessageDescriptor *response, const char *value);
 
 /* ---- Header parsing ----------------------------------------------------- */
 

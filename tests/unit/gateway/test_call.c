@@ -407,14 +407,124 @@ static void test_reply_photo(void)
     free(saved);
     free(b);
 
-    /* A content type that could split headers is not echoed. */
-    p.content_type = "text/html\r\nSet-Cookie: x=1";
-    b = s_pack(&p.base, &bl);
-    gateway_call_reply(s_route("GET", "/v1/customers/c-1/photo"), h, hl, b, bl, NULL, &r);
-    CHECK_STR(r.content_type, "application/octet-stream");
-    gateway_response_release(&r);
-    free(b);
     free(h);
+}
+
+/* A raw reply of route with this content_type and data: the response, whose
+ * release is the caller's. */
+static void s_raw(const char *method, const char *path, const char *content_type, const char *data,
+                  const char *if_none_match, struct gateway_response *r)
+{
+    const struct gateway_route *route = s_route(method, path);
+    ProtobufCMessage *msg = cm_pb_new(route->response);
+    const ProtobufCFieldDescriptor *df =
+        protobuf_c_message_descriptor_get_field_by_name(route->response, "data");
+    CHECK(df);
+    ProtobufCBinaryData *bd = (ProtobufCBinaryData *)((char *)msg + df->offset);
+    bd->len = strlen(data);
+    bd->data = (uint8_t *)strdup(data);
+    if (content_type) {
+        struct cm_pbjson_error pe = {0};
+        CHECK(cm_pbjson_set_text(msg, "contentType", content_type, &pe) == 0);
+    }
+    size_t hl, bl;
+    uint8_t *h = s_header(CRM__STATUS__STATUS_OK, "", NULL, 0, &hl);
+    uint8_t *b = s_pack(msg, &bl);
+    gateway_call_reply(route, h, hl, b, bl, if_none_match, r);
+    free(h);
+    free(b);
+    protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+/* The response is the 500 the gateway sends for a reply it will not serve. */
+static void s_check_refused(struct gateway_response *r)
+{
+    if (r->code != 500) {
+        fprintf(stderr, "want 500, got %d with Content-Type %s\n", r->code,
+                r->content_type ? r->content_type : "(none)");
+        abort();
+    }
+    CHECK_STR(r->content_type, "application/json; charset=utf-8");
+    json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+    CHECK(j);
+    json_t *e = json_object_get(j, "error");
+    CHECK_STR(json_string_value(json_object_get(e, "status")), "INTERNAL");
+    CHECK(!strstr(r->body, "x-payload")); // none of the service's bytes
+    CHECK(!gateway_response_get_header(r, "ETag"));
+    json_decref(j);
+    gateway_response_release(r);
+}
+
+/* The gateway serves raw bytes only with a Content-Type of its own choosing,
+ * per response type: a photo as an image type the customers service accepts,
+ * a calendar as text/calendar. Anything else from the bus is a 500. */
+static void test_reply_raw_content_types(void)
+{
+    const char *photo = "/v1/customers/c-1/photo";
+    struct gateway_response r = {0};
+
+    /* The fuzz_gateway crash: "imajsonng" was served as is, so a body that
+     * is not JSON went out as JSON. */
+    s_raw("GET", photo, "imajsonng", "x-payload\x89PNG", NULL, &r);
+    s_check_refused(&r);
+    const char *bad[] = {"text/html",
+                         "application/json",
+                         "image/svg+xml",
+                         "image/png; charset=utf-8",
+                         "image/pngx",
+                         " image/png",
+                         "image/png ",
+                         "IMAGE/PNG",
+                         "image/",
+                         "",
+                         "text/calendar; charset=utf-8",
+                         "text/html\r\nSet-Cookie: x=1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        s_raw("GET", photo, bad[i], "x-payload", NULL, &r);
+        s_check_refused(&r);
+    }
+    s_raw("GET", photo, NULL, "x-payload", NULL, &r); // no content type at all
+    s_check_refused(&r);
+    /* Refused even when the client's If-None-Match would have made it a 304. */
+    s_raw("GET", photo, "text/html", "x-payload", "*", &r);
+    s_check_refused(&r);
+
+    /* Every type PutPhoto takes is served, as the gateway's own string. */
+    const struct gateway_route *put = s_route("PUT", photo);
+    CHECK(put->body_types);
+    size_t n_types = 0;
+    for (const char *t = put->body_types; *t; n_types++) {
+        size_t n = strcspn(t, ",");
+        char type[64];
+        CHECK(n < sizeof type);
+        memcpy(type, t, n);
+        type[n] = '\0';
+        s_raw("GET", photo, type, "bytes", NULL, &r);
+        CHECK(r.code == 200);
+        CHECK_STR(r.content_type, type);
+        CHECK(r.body_len == 5 && !memcmp(r.body, "bytes", 5));
+        CHECK_STR(gateway_response_get_header(&r, "X-Content-Type-Options"), "nosniff");
+        gateway_response_release(&r);
+        t += n + (t[n] == ',');
+    }
+    CHECK(n_types == 3);
+    CHECK_STR(gateway_reply_media_type(put->response, "image/png"), "image/png");
+    /* A type PutPhoto refuses is not served either. */
+    CHECK(!gateway_reply_media_type(put->response, "image/gif"));
+
+    /* A calendar is text/calendar and nothing else. */
+    s_raw("GET", "/v1/tasks.ics", "text/calendar; charset=utf-8", "BEGIN:VCALENDAR", NULL, &r);
+    CHECK(r.code == 200);
+    CHECK_STR(r.content_type, "text/calendar; charset=utf-8");
+    gateway_response_release(&r);
+    s_raw("GET", "/v1/feeds/tasks.ics", "image/png", "x-payload", NULL, &r);
+    s_check_refused(&r);
+    s_raw("GET", "/v1/tasks.ics", "text/html", "x-payload", NULL, &r);
+    s_check_refused(&r);
+
+    /* A response type with no raw replies serves nothing. */
+    CHECK(!gateway_reply_media_type(&crm__customer__descriptor, "image/png"));
+    CHECK(!gateway_reply_media_type(put->response, NULL));
 }
 
 static void test_header_helpers(void)
@@ -467,6 +577,7 @@ int main(void)
     RUN(test_reply_created_with_location_and_etag);
     RUN(test_reply_errors_and_empty);
     RUN(test_reply_photo);
+    RUN(test_reply_raw_content_types);
     RUN(test_header_helpers);
     return 0;
 }
