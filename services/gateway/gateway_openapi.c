@@ -75,7 +75,10 @@ static json_t *s_value_schema(json_t *schemas, const ProtobufCFieldDescriptor *f
             return s;
         }
         s_add_message(schemas, md);
-        return json_pack("{s:[o], s:b}", "allOf", s_ref(md->name), "nullable", 1);
+        /* OpenAPI 3.0 lets a $ref have no siblings, hence the allOf; and
+         * nullable only adds null to a type beside it, hence the type. */
+        return json_pack("{s:s, s:[o], s:b}", "type", "object", "allOf", s_ref(md->name),
+                         "nullable", 1);
     }
     }
     return json_object();
@@ -135,6 +138,15 @@ static bool s_in_path(const struct gateway_route *r, const char *field)
     return strstr(r->pattern, want) != NULL;
 }
 
+/* True when desc has a string field etag: a request's is set from If-Match,
+ * a reply's is sent as the ETag header. */
+static bool s_has_etag(const ProtobufCMessageDescriptor *desc)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(desc, "etag");
+    return f && f->type == PROTOBUF_C_TYPE_STRING;
+}
+
 static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
 {
     json_t *params = json_array();
@@ -188,9 +200,7 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
                            "Makes a retried request take effect once (at most 128 characters).",
                            json_pack("{s:s, s:i}", "type", "string", "maxLength",
                                      GATEWAY_MAX_IDEMPOTENCY_KEY)));
-    const ProtobufCFieldDescriptor *ef =
-        protobuf_c_message_descriptor_get_field_by_name(r->request, "etag");
-    if (ef && ef->type == PROTOBUF_C_TYPE_STRING)
+    if (s_has_etag(r->request))
         json_array_append_new(
             params,
             s_header_param("If-Match", "The ETag the change is based on; a stale one gets 412.",
@@ -232,7 +242,80 @@ static json_t *s_request_body(json_t *schemas, const struct gateway_route *r)
     return json_pack("{s:b, s:o}", "required", 1, "content", s_json_content(s_ref(md->name)));
 }
 
-static json_t *s_responses(json_t *schemas, const struct gateway_route *r)
+/* ---------------------------------------------------------------------- */
+/* Responses                                                               */
+
+/* The error answers an operation lists beside "default", each a shared
+ * response (#/components/responses/<name>, an Error body). s_gives says which
+ * a route can get; the rest stay under "default". */
+enum s_error {
+    S_BAD_REQUEST = 0,
+    S_UNAUTHENTICATED,
+    S_NOT_FOUND,
+    S_STALE,
+    S_TOO_LARGE,
+    S_NOT_JSON,
+};
+
+static const struct {
+    const char *code;
+    const char *name;
+    const char *description;
+} s_errors[] = {
+    [S_BAD_REQUEST] = {"400", "BadRequest",
+                       "INVALID_ARGUMENT: a field, query parameter, header or the JSON itself is "
+                       "wrong; the message says where."},
+    [S_UNAUTHENTICATED] = {"401", "Unauthenticated",
+                           "UNAUTHENTICATED: no API key, or one that is unknown or revoked."},
+    [S_NOT_FOUND] = {"404", "NotFound",
+                     "NOT_FOUND: nothing has this id (or token), or the id cannot be one "
+                     "(\"invalid id\")."},
+    [S_STALE] = {"412", "PreconditionFailed",
+                 "FAILED_PRECONDITION: If-Match is stale, or the state does not allow the change."},
+    [S_TOO_LARGE] = {"413", "PayloadTooLarge", "RESOURCE_EXHAUSTED: the body is over the limit."},
+    [S_NOT_JSON] = {"415", "UnsupportedMediaType",
+                    "INVALID_ARGUMENT: a JSON body without Content-Type: application/json."},
+};
+
+/* True when the gateway (or the service behind a bus route) can answer r with e. */
+static bool s_gives(const struct gateway_route *r, enum s_error e)
+{
+    bool bus = r->kind == GATEWAY_ROUTE_BUS;
+    switch (e) {
+    case S_BAD_REQUEST:
+        /* Every request's Idempotency-Key is checked; a bus route's query,
+         * path and body too. */
+        return true;
+    case S_UNAUTHENTICATED:
+        return !(r->flags & GATEWAY_PUBLIC);
+    case S_NOT_FOUND:
+        /* A path parameter names the resource; a public bus route has no key
+         * to find a tenant by, so a secret in the request finds it. */
+        return bus && (strchr(r->pattern, '{') || (r->flags & GATEWAY_PUBLIC));
+    case S_STALE:
+        return bus && s_has_etag(r->request);
+    case S_TOO_LARGE:
+        return bus && r->body;
+    case S_NOT_JSON:
+        return bus && r->body && !(r->flags & GATEWAY_RAW_BODY);
+    }
+    return false;
+}
+
+/* A reference to the shared response name, which is added to shared (the
+ * components' responses) on first use. */
+static json_t *s_shared_response(json_t *shared, const char *name, const char *description)
+{
+    if (!json_object_get(shared, name))
+        json_object_set_new(shared, name,
+                            json_pack("{s:s, s:o}", "description", description, "content",
+                                      s_json_content(s_ref("Error"))));
+    char ref[128];
+    snprintf(ref, sizeof ref, "#/components/responses/%s", name);
+    return json_pack("{s:s}", "$ref", ref);
+}
+
+static json_t *s_responses(json_t *schemas, json_t *shared, const struct gateway_route *r)
 {
     json_t *resp = json_object();
     char code[8];
@@ -284,9 +367,7 @@ static json_t *s_responses(json_t *schemas, const struct gateway_route *r)
             json_object_set_new(ok, "content", s_json_content(s_ref(r->response->name)));
         }
         json_t *headers = json_object();
-        const ProtobufCFieldDescriptor *ef =
-            protobuf_c_message_descriptor_get_field_by_name(r->response, "etag");
-        if ((ef && ef->type == PROTOBUF_C_TYPE_STRING) || (r->flags & GATEWAY_RAW_REPLY))
+        if (s_has_etag(r->response) || (r->flags & GATEWAY_RAW_REPLY))
             json_object_set_new(headers, "ETag",
                                 json_pack("{s:s, s:{s:s}}", "description",
                                           "Quoted entity tag; send it back in If-Match.", "schema",
@@ -302,15 +383,16 @@ static json_t *s_responses(json_t *schemas, const struct gateway_route *r)
         break;
     }
     json_object_set_new(resp, code, ok);
-    if (!(r->flags & GATEWAY_PUBLIC))
-        json_object_set_new(resp, "401",
-                            json_pack("{s:s}", "$ref", "#/components/responses/Error"));
-    json_object_set_new(resp, "default",
-                        json_pack("{s:s}", "$ref", "#/components/responses/Error"));
+    for (size_t e = 0; e < sizeof s_errors / sizeof s_errors[0]; e++)
+        if (s_gives(r, (enum s_error)e))
+            json_object_set_new(
+                resp, s_errors[e].code,
+                s_shared_response(shared, s_errors[e].name, s_errors[e].description));
+    json_object_set_new(resp, "default", s_shared_response(shared, "Error", "Error (AIP-193)"));
     return resp;
 }
 
-static json_t *s_operation(json_t *schemas, const struct gateway_route *r)
+static json_t *s_operation(json_t *schemas, json_t *shared, const struct gateway_route *r)
 {
     json_t *op = json_object();
     char id[160];
@@ -330,7 +412,7 @@ static json_t *s_operation(json_t *schemas, const struct gateway_route *r)
     json_t *body = s_request_body(schemas, r);
     if (body)
         json_object_set_new(op, "requestBody", body);
-    json_object_set_new(op, "responses", s_responses(schemas, r));
+    json_object_set_new(op, "responses", s_responses(schemas, shared, r));
     if (r->flags & GATEWAY_PUBLIC)
         json_object_set_new(op, "security", json_array());
     return op;
@@ -350,6 +432,7 @@ static json_t *s_error_schema(void)
 json_t *gateway_openapi_build(const struct gateway_route *routes, size_t n)
 {
     json_t *schemas = json_object();
+    json_t *shared = json_object();
     json_t *paths = json_object();
     json_object_set_new(schemas, "Error", s_error_schema());
     for (size_t i = 0; i < n; i++) {
@@ -364,16 +447,19 @@ json_t *gateway_openapi_build(const struct gateway_route *routes, size_t n)
         for (; r->method[k] && k + 1 < sizeof method; k++)
             method[k] = (char)tolower((unsigned char)r->method[k]);
         method[k] = '\0';
-        json_object_set_new(item, method, s_operation(schemas, r));
+        json_object_set_new(item, method, s_operation(schemas, shared, r));
     }
+    /* The server is relative: whichever gateway served the document (the
+     * paths start at its root). */
     json_t *doc = json_pack(
-        "{s:s, s:{s:s, s:s, s:s}, s:[{s:[]}], s:o, s:{s:o, s:{s:{s:s, s:s}}, s:{s:{s:s, s:o}}}}",
+        "{s:s, s:{s:s, s:s, s:s}, s:[{s:s, s:s}], s:[{s:[]}], s:o, "
+        "s:{s:o, s:{s:{s:s, s:s}}, s:o}}",
         "openapi", "3.0.3", "info", "title", "CRM API", "version", "1", "description",
         "Customer management over HTTP/JSON. Names follow the proto3 JSON mapping "
         "(lowerCamelCase); int64 values are strings. Errors follow AIP-193. This document is "
         "generated by the gateway from its route table and the protobuf descriptors.",
-        "security", "bearerAuth", "paths", paths, "components", "schemas", schemas,
-        "securitySchemes", "bearerAuth", "type", "http", "scheme", "bearer", "responses", "Error",
-        "description", "Error (AIP-193)", "content", s_json_content(s_ref("Error")));
+        "servers", "url", "/", "description", "The gateway that serves this document", "security",
+        "bearerAuth", "paths", paths, "components", "schemas", schemas, "securitySchemes",
+        "bearerAuth", "type", "http", "scheme", "bearer", "responses", shared);
     return doc;
 }

@@ -1,0 +1,100 @@
+"""The OpenAPI document the gateway serves: Redocly's linter finds nothing in
+it, and the error answers it lists are the ones the gateway gives.
+
+The linter is @redocly/cli, pinned in tests/lint/package.json and installed
+there by compose/install-deps.sh (npm ci); tests/lint/redocly.yaml holds the
+rules: the recommended set.
+"""
+import json
+import os
+import re
+import subprocess
+import tempfile
+
+import crm
+from crm import api
+
+LINT_DIR = os.path.join(crm.ROOT, "tests", "lint")
+REDOCLY = os.path.join(LINT_DIR, "node_modules", ".bin", "redocly")
+METHODS = ("get", "put", "post", "patch", "delete")
+# An id of the right shape that names nothing, and one that cannot be an id.
+SOME_ID = "00000000-0000-4000-8000-000000000000"
+BAD_ID = "no%20such"
+
+
+def _served():
+    st, _, doc = api("GET", "/v1/openapi.json", key=None)
+    assert st == 200 and isinstance(doc, dict), (st, doc)
+    return doc
+
+
+def _operations(doc):
+    for path, item in sorted(doc["paths"].items()):
+        for method in METHODS:
+            if method in item:
+                yield method, path, item[method]
+
+
+def test_openapi_passes_redocly_lint():
+    assert os.access(REDOCLY, os.X_OK), (
+        "%s is not installed: run compose/install-deps.sh (npm ci in tests/lint)" % REDOCLY)
+    doc = _served()
+    with tempfile.TemporaryDirectory(prefix="crm-openapi-") as tmp:
+        path = os.path.join(tmp, "openapi.json")
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=1, ensure_ascii=False)
+        # JSON on stdout; stderr has only notices (such as Node.js version ones).
+        r = subprocess.run(
+            [REDOCLY, "lint", "--config", os.path.join(LINT_DIR, "redocly.yaml"),
+             "--format", "json", path],
+            capture_output=True, text=True, timeout=90, cwd=tmp,
+            env=dict(os.environ, REDOCLY_TELEMETRY="off", REDOCLY_SUPPRESS_UPDATE_NOTICE="true",
+                     NO_COLOR="1"))
+    try:
+        report = json.loads(r.stdout)
+    except ValueError:
+        raise AssertionError("redocly lint gave no report (exit %d):\n%s\n%s"
+                             % (r.returncode, r.stdout[-4000:], r.stderr[-4000:]))
+    problems = ["%s %s at %s: %s" % (p["severity"], p["ruleId"],
+                                     p["location"][0]["pointer"] if p.get("location") else "?",
+                                     p["message"])
+                for p in report["problems"]]
+    totals = report["totals"]
+    # Warnings count too: a route added without a 4xx answer is only a warning.
+    assert totals["errors"] == 0 and totals["warnings"] == 0 and not problems, (
+        "redocly lint: %d errors, %d warnings\n%s"
+        % (totals["errors"], totals["warnings"], "\n".join(problems)))
+    assert r.returncode == 0, (r.returncode, r.stderr[-4000:])
+
+
+def _url(path, value):
+    return re.sub(r"\{[^}]+\}", value, path)
+
+
+def test_openapi_error_answers_are_given():
+    """Each operation lists 400; those that list 404 or 415 get them too."""
+    doc = _served()
+    checked = {"400": 0, "404": 0, "415": 0}
+    for method, path, op in _operations(doc):
+        listed = op["responses"]
+        name = "%s %s" % (method.upper(), path)
+        assert "400" in listed, name
+        # Every request's Idempotency-Key is checked, before anything is done.
+        st, _, js = api(method.upper(), _url(path, SOME_ID),
+                        headers={"Idempotency-Key": "k" * 129})
+        assert st == 400 and js["error"]["status"] == "INVALID_ARGUMENT", (name, st, js)
+        checked["400"] += 1
+        if "404" in listed:
+            # An id that cannot be one; a route without one (the task feed)
+            # is asked without its secret.
+            st, _, js = api(method.upper(), _url(path, BAD_ID),
+                            {} if "requestBody" in op else None)
+            assert st == 404 and js["error"]["status"] == "NOT_FOUND", (name, st, js)
+            checked["404"] += 1
+        if "415" in listed:
+            st, _, js = api(method.upper(), _url(path, SOME_ID), raw="{}",
+                            headers={"Content-Type": "text/plain"})
+            assert st == 415, (name, st, js)
+            checked["415"] += 1
+    # The document lists them where they apply: not nowhere.
+    assert all(checked.values()), checked
