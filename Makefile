@@ -134,17 +134,28 @@ clean:
 	rm -rf build
 
 # ---- Fuzzing (libFuzzer) -------------------------------------------------------
-# `make fuzz` builds every tests/fuzz/fuzz_*.c with clang, libFuzzer, ASan and
+# Both targets build every tests/fuzz/fuzz_*.c with clang, libFuzzer, ASan and
 # UBSan into $(FUZZ_BUILD)/bin (a sub-make with BUILD=$(FUZZ_BUILD) instruments
-# libshared and the service archives too), then runs each target for
-# FUZZ_SECONDS on its own copy of tests/fuzz/corpus/<target> in
-# $(FUZZ_BUILD)/corpus, so only crashes someone commits grow the repository's
-# corpus. Crash inputs are written to $(FUZZ_BUILD)/crashes; any crash, leak or
-# sanitizer report fails the target. FUZZ_FLAGS adds libFuzzer options.
-# See tests/fuzz/README.md for running one target longer.
-FUZZ_BUILD    ?= build/fuzz
-FUZZ_SECONDS  ?= 20
-FUZZ_FLAGS    ?=
+# libshared and the service archives too); any crash, leak, sanitizer report or
+# failed property check fails the target, its input saved in
+# $(FUZZ_BUILD)/crashes. FUZZ_FLAGS adds libFuzzer options to both.
+#
+# `make fuzz-check` (what make test runs, through tests/fuzz/check.sh) comes out
+# the same on every run: per target it replays each file of
+# tests/fuzz/corpus/<target>, then fuzzes FUZZ_CHECK_RUNS inputs
+# (FUZZ_CHECK_RUNS_<target> where set) from -seed=1 on a fresh copy of that
+# corpus: a count of runs, not a time limit, so the machine's speed changes
+# nothing. The script says what else that takes. Each target is a few seconds.
+#
+# `make fuzz` is the open-ended search: each target for FUZZ_SECONDS on its own
+# copy of tests/fuzz/corpus/<target> in $(FUZZ_BUILD)/corpus, kept between
+# runs so coverage accumulates locally; only crashes someone commits grow the
+# repository's corpus. See tests/fuzz/README.md for running one target longer.
+FUZZ_BUILD      ?= build/fuzz
+FUZZ_SECONDS    ?= 20
+FUZZ_CHECK_RUNS ?= 5000
+FUZZ_CHECK_RUNS_fuzz_search ?= 1000
+FUZZ_FLAGS      ?=
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_NAMES    := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_O        := $(call obj,$(wildcard tests/fuzz/fuzz_*.c))
@@ -160,11 +171,18 @@ $(FUZZ_O): override CFLAGS += -fsanitize=fuzzer
 $(BUILD)/bin/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_ARCHIVES)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS_gateway) $(LDLIBS_search) $(LDLIBS)
+.PHONY: fuzz-build fuzz-check
 fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/bin/%)
-
-fuzz:
+fuzz-build:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="-g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
 	    LDFLAGS="$(FUZZ_SAN)" fuzz-bins
+
+# Two tests per target, replay and seeded run; the last line is "N passed, N failed".
+fuzz-check: fuzz-build
+	@FUZZ_FLAGS="$(FUZZ_FLAGS)" tests/fuzz/check.sh $(FUZZ_BUILD) \
+	    $(foreach t,$(FUZZ_NAMES),$(t):$(or $(FUZZ_CHECK_RUNS_$(t)),$(FUZZ_CHECK_RUNS)))
+
+fuzz: fuzz-build
 	@export ASAN_OPTIONS="$${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}" \
 	    UBSAN_OPTIONS="$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"; \
 	mkdir -p $(FUZZ_BUILD)/crashes $(FUZZ_BUILD)/logs; failed=0; \
