@@ -5,12 +5,13 @@
 #
 #   source compose/stack.sh
 #   stack_init build            # defaults, absolute paths, directories
-#   stack_pg_start              # private cluster (skipped when CRM_DATABASE_URL is set)
+#   stack_pg_start              # private cluster under supervisord (skipped when
+#                               # CRM_DATABASE_URL is set)
 #   stack_migrate               # crmctl migrate + bootstrap
-#   stack_supervisor_start      # supervisord with every service
+#   stack_supervisor_start      # every service under (that) supervisord
 #   stack_wait_ready 60         # GET /readyz until it answers 2xx
 #   stack_ctl status            # supervisorctl for this stack
-#   stack_supervisor_stop; stack_pg_stop
+#   stack_supervisor_stop; stack_pg_stop   # the services and PostgreSQL
 #
 # Functions print their diagnostics on stderr and return non-zero on failure;
 # they never exit, so callers decide what to clean up.
@@ -321,19 +322,28 @@ stack_pg_start() {
         s_pg_write_conf || return 1
         s_pg_clear_stale
         s_log "starting PostgreSQL (data $STACK_PG_DIR, socket $STACK_PG_SOCKDIR, port $CRM_PG_PORT)"
-        # Own session: a Ctrl-C on the terminal must not reach the postmaster
-        # before the services are stopped.
-        if ! s_as_pg setsid -w "$STACK_PG_BIN/pg_ctl" start -w -t 120 -s -D "$STACK_PG_DIR" \
-            -l "$STACK_PG_LOG" </dev/null; then
+        # Under supervisord, in the foreground, like the services: started
+        # again when it dies. supervisord has its own session, so a Ctrl-C on
+        # the terminal does not reach the postmaster before the services stop.
+        local running
+        if running=$(s_supervisor_pid); then
+            s_log "supervisord already runs for $CRM_DATA_DIR (pid $running): stop that stack first"
+            return 1
+        fi
+        STACK_PG_SUPERVISED=1
+        s_supervisor_conf postgres-only || return 1
+        s_supervisord_launch || return 1
+    fi
+
+    # Up to 120 s: a first start after a crash replays the WAL first.
+    local deadline=$((SECONDS + 120))
+    until "$STACK_PG_BIN/pg_isready" -q -h "$STACK_PG_SOCKDIR" -p "$CRM_PG_PORT" -U postgres \
+        -d postgres; do
+        if ((SECONDS >= deadline)); then
             s_log "PostgreSQL did not start; the end of $STACK_PG_LOG:"
             tail -n 20 -- "$STACK_PG_LOG" >&2
             return 1
         fi
-    fi
-
-    local i
-    for ((i = 0; i < 100; i++)); do
-        "$STACK_PG_BIN/pg_isready" -q -h "$STACK_PG_SOCKDIR" -p "$CRM_PG_PORT" -U postgres -d postgres && break
         sleep 0.2
     done
     local have
@@ -345,7 +355,9 @@ stack_pg_start() {
     export CRM_DATABASE_URL CRM_PG_PORT
 }
 
-# Stops the private cluster (fast: rolls back open transactions).
+# Stops the private cluster (fast: rolls back open transactions). Under
+# supervisord it stopped with it (stack_supervisor_stop); this stops one that
+# was found running and reused.
 stack_pg_stop() {
     [[ ${STACK_PG_PRIVATE:-0} == 1 ]] || return 0
     local pid
@@ -407,11 +419,17 @@ s_services() {
     return 0
 }
 
-# Writes $STACK_SUPERVISOR_CONF from compose/supervisord.conf.in.
+# Writes $STACK_SUPERVISOR_CONF from compose/supervisord.conf.in: the private
+# PostgreSQL (when STACK_PG_SUPERVISED=1), then every service unless $1 is
+# "postgres-only".
 s_supervisor_conf() {
-    local template head block out services=() name var scale prio pname env_line k val single
+    local only=${1:-} template head pgblock block out services=() name var scale prio pname
+    local env_line k val single user_line=
     template=$(<"$STACK_ROOT/compose/supervisord.conf.in") || return 1
-    head=${template%%;;; program*}
+    head=${template%%;;; postgres*}
+    pgblock=${template#*;;; postgres}
+    pgblock=${pgblock%%;;; program*}
+    pgblock=${pgblock#$'\n'}
     block=${template#*;;; program}
     block=${block#$'\n'}
 
@@ -435,13 +453,21 @@ s_supervisor_conf() {
     val=$(s_sv_env_value "glibc.malloc.tcache_count=64${GLIBC_TUNABLES:+:$GLIBC_TUNABLES}") &&
         env_line+=",GLIBC_TUNABLES=$val"
 
-    mapfile -t services < <(s_services)
-    if ((${#services[@]} == 0)); then
-        s_log "no services to run (no services/*/main.c)"
-        return 1
+    if [[ $only != postgres-only ]]; then
+        mapfile -t services < <(s_services)
+        if ((${#services[@]} == 0)); then
+            s_log "no services to run (no services/*/main.c)"
+            return 1
+        fi
     fi
     out=$(s_fill "$head" DATA_DIR "$(s_sv_plain "$CRM_DATA_DIR")" \
         RUN_DIR "$(s_sv_plain "$STACK_RUN_DIR")" LOG_DIR "$(s_sv_plain "$STACK_LOG_DIR")")
+    if [[ ${STACK_PG_SUPERVISED:-0} == 1 ]]; then
+        ((EUID == 0)) && user_line='user=postgres'
+        out+=$'\n'
+        out+=$(s_fill "$pgblock" COMMAND "$(s_sv_quoted "$STACK_PG_BIN/postgres") -D $(s_sv_quoted "$STACK_PG_DIR")" \
+            USER_LINE "$user_line" LOG "$(s_sv_plain "$STACK_PG_LOG")")
+    fi
     for name in "${services[@]}"; do
         if [[ ! -x $STACK_BIN/$name ]]; then
             s_log "$STACK_BIN/$name is missing: build it first (make all)"
@@ -483,14 +509,31 @@ s_supervisor_conf() {
 
 # Generates the configuration and starts supervisord in the background (its
 # own session, so a terminal Ctrl-C reaches only the caller); waits until it
-# answers. Sets STACK_SUPERVISOR_PID.
+# answers. Sets STACK_SUPERVISOR_PID. When stack_pg_start already started it
+# for the private PostgreSQL, the services are added to that one.
 stack_supervisor_start() {
-    local pid i
+    local pid
     if pid=$(s_supervisor_pid); then
+        if [[ ${STACK_PG_SUPERVISED:-0} == 1 ]]; then
+            # Ours, started by stack_pg_start with PostgreSQL alone: add the services.
+            s_supervisor_conf || return 1
+            if ! stack_ctl update >/dev/null; then
+                s_log "supervisord did not take the services (supervisorctl update failed)"
+                return 1
+            fi
+            return 0
+        fi
         s_log "supervisord already runs for $CRM_DATA_DIR (pid $pid): stop that stack first"
         return 1
     fi
     s_supervisor_conf || return 1
+    s_supervisord_launch
+}
+
+# Starts supervisord on $STACK_SUPERVISOR_CONF in the background and waits
+# until it answers. Sets STACK_SUPERVISOR_PID.
+s_supervisord_launch() {
+    local i
     rm -f -- "$STACK_RUN_DIR/supervisor.sock" "$STACK_SUPERVISOR_PIDFILE"
     env -u CRM_BOOTSTRAP_API_KEY setsid -w supervisord -n -c "$STACK_SUPERVISOR_CONF" \
         </dev/null >>"$STACK_LOG_DIR/supervisord.out" 2>&1 &
