@@ -180,7 +180,10 @@ static long s_min_wait(long a, long b)
 /* Client                                                                   */
 
 struct cm_mdp_client {
-    void *sock; // owned: DEALER connected to the broker
+    void *zctx;    // borrowed (the caller's)
+    void *sock;    // owned: DEALER connected to the broker
+    void *monitor; // owned: PAIR receiving the DEALER's connection events; NULL unwatched
+    bool down;     // a loss seen and no connection since
 };
 
 cm_mdp_client_t *cm_mdp_client_new(void *zctx, const char *endpoint)
@@ -198,6 +201,7 @@ cm_mdp_client_t *cm_mdp_client_new(void *zctx, const char *endpoint)
         return NULL;
     }
     cm_mdp_client_t *self = cm_calloc(1, sizeof *self);
+    self->zctx = zctx;
     self->sock = sock;
     return self;
 }
@@ -207,6 +211,10 @@ void cm_mdp_client_destroy(cm_mdp_client_t **self_p)
     if (!self_p || !*self_p)
         return;
     cm_mdp_client_t *self = *self_p;
+    if (self->monitor) {
+        zmq_socket_monitor(self->sock, NULL, 0);
+        zmq_close(self->monitor);
+    }
     zmq_close(self->sock);
     free(self);
     *self_p = NULL;
@@ -274,6 +282,61 @@ void *cm_mdp_client_socket(cm_mdp_client_t *self)
 {
     assert(self);
     return self->sock;
+}
+
+void *cm_mdp_client_watch(cm_mdp_client_t *self)
+{
+    assert(self);
+    if (self->monitor)
+        return self->monitor;
+    /* The address only has to be unique in the context: the client's own. */
+    char addr[64];
+    snprintf(addr, sizeof addr, "inproc://cm-mdp-client-%p", (void *)self);
+    if (zmq_socket_monitor(self->sock, addr,
+                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
+        return NULL;
+    void *mon = zmq_socket(self->zctx, ZMQ_PAIR);
+    if (!mon || zmq_connect(mon, addr) != 0) {
+        int e = errno;
+        if (mon)
+            zmq_close(mon);
+        zmq_socket_monitor(self->sock, NULL, 0);
+        errno = e;
+        return NULL;
+    }
+    int zero = 0;
+    zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero);
+    self->monitor = mon;
+    return mon;
+}
+
+enum cm_mdp_link cm_mdp_client_link_events(cm_mdp_client_t *self)
+{
+    assert(self);
+    if (!self->monitor)
+        return CM_MDP_LINK_SAME;
+    bool relinked = false;
+    /* Each event is two frames: 16-bit event and 32-bit value, then the
+     * endpoint (libzmq's monitor format, version 1). */
+    for (;;) {
+        struct cm_mdp_parts p;
+        if (cm_mdp_parts_recv(self->monitor, &p, ZMQ_DONTWAIT) != 0)
+            break;
+        if (p.n >= 1 && zmq_msg_size(&p.part[0]) >= 2) {
+            uint16_t ev;
+            memcpy(&ev, zmq_msg_data(&p.part[0]), sizeof ev);
+            if (ev == ZMQ_EVENT_DISCONNECTED) {
+                self->down = true;
+            } else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && self->down) {
+                self->down = false;
+                relinked = true;
+            }
+        }
+        cm_mdp_parts_close(&p);
+    }
+    if (self->down)
+        return CM_MDP_LINK_DOWN;
+    return relinked ? CM_MDP_LINK_RELINKED : CM_MDP_LINK_SAME;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -113,6 +113,25 @@ int cm_mdp_client_recv(cm_mdp_client_t *self, int timeout_ms, struct cm_mdp_msg 
 /* The ZeroMQ socket, for zmq_poll alongside other sockets. Borrowed. */
 void *cm_mdp_client_socket(cm_mdp_client_t *self);
 
+/* What cm_mdp_client_link_events reports. */
+enum cm_mdp_link {
+    CM_MDP_LINK_SAME = 0,    // nothing changed (or not watching)
+    CM_MDP_LINK_DOWN = 1,    // the connection to the broker is lost, not yet back
+    CM_MDP_LINK_RELINKED = 2 // it was lost and is established again
+};
+
+/* Starts watching the connection to the broker (a ZeroMQ socket monitor).
+ * Returns a socket that becomes readable (ZMQ_POLLIN) when the connection
+ * changes, owned by the client; NULL (errno set) when it cannot be made. A
+ * broker that dies takes the requests it held with it: a client told
+ * CM_MDP_LINK_RELINKED sends again what it had in flight. */
+void *cm_mdp_client_watch(cm_mdp_client_t *self);
+
+/* Reads every pending change of the connection without blocking and says
+ * where they leave it: DOWN while a loss is not followed by a new
+ * connection, RELINKED once (the first call after one), SAME otherwise. */
+enum cm_mdp_link cm_mdp_client_link_events(cm_mdp_client_t *self);
+
 /* ---------------------------------------------------------------------- */
 /* Worker: serves requests one at a time, in order; heartbeats and
  * reconnects inside.                                                         */

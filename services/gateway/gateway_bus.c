@@ -428,6 +428,41 @@ static void s_expire(gateway_bus_t *self, int64_t now)
     }
 }
 
+/* The connection to the broker was lost and is back. A broker that died took
+ * with it what it held (its queue, the requests at its workers, their
+ * replies), so every request in flight goes again under its id rather than
+ * waiting out its deadline. A write carries its idempotency key (the gateway
+ * gives one to every write), so a service that did it already answers its
+ * stored reply instead of doing it twice; a broker that did not die answers
+ * the first reply and drops the second. */
+static void s_resend_all(gateway_bus_t *self)
+{
+    size_t n = self->n_heap;
+    if (!n)
+        return;
+    cm_log_warn("the broker connection is back: sending the %zu requests in flight again", n);
+    struct s_pending **all = cm_malloc(n * sizeof *all);
+    memcpy(all, self->heap, n * sizeof *all);
+    for (size_t i = 0; i < n; i++) {
+        struct s_pending *p = all[i];
+        struct gateway_job *job = p->job;
+        size_t sub = p->sub;
+        bool auth = p->auth;
+        s_unlink(self, p);
+        free(p);
+        cm_log_set_request_id(job->request_id);
+        gateway_metrics_bus_resent(self->metrics);
+        if (s_send(self, job, sub, auth) == 0)
+            continue;
+        if (job->kind == GATEWAY_JOB_READY && !auth)
+            s_ready_answer(self, job, sub, false);
+        else
+            s_fail(self, job, CRM__STATUS__STATUS_UNAVAILABLE, "message bus unavailable");
+    }
+    cm_log_set_request_id(NULL);
+    free(all);
+}
+
 /* Fails everything in flight: the gateway is stopping. */
 static void s_fail_all(gateway_bus_t *self)
 {
@@ -489,7 +524,7 @@ static void s_drain_host(gateway_bus_t *self, zmq_pollitem_t *items)
     }
 }
 
-enum { S_ITEM_BUS, S_ITEM_WAKE, S_ITEM_HOST };
+enum { S_ITEM_BUS, S_ITEM_WAKE, S_ITEM_LINK, S_ITEM_HOST };
 
 static void *s_run(void *arg)
 {
@@ -499,6 +534,15 @@ static void *s_run(void *arg)
     zmq_pollitem_t *items = cm_calloc(S_ITEM_HOST + GATEWAY_BUS_HOST_FDS, sizeof *items);
     items[S_ITEM_BUS] = (zmq_pollitem_t){cm_mdp_client_socket(self->client), 0, ZMQ_POLLIN, 0};
     items[S_ITEM_WAKE] = (zmq_pollitem_t){NULL, self->efd, ZMQ_POLLIN, 0};
+    void *link = cm_mdp_client_watch(self->client);
+    if (link)
+        items[S_ITEM_LINK] = (zmq_pollitem_t){link, 0, ZMQ_POLLIN, 0};
+    else
+        cm_log_warn("cannot watch the broker connection (%s): requests in flight when the "
+                    "broker restarts wait for their deadline",
+                    zmq_strerror(errno));
+    if (!link)
+        items[S_ITEM_LINK] = (zmq_pollitem_t){NULL, -1, 0, 0};
     for (;;) {
         long timeout = 1000;
         if (self->n_heap) {
@@ -541,6 +585,13 @@ static void *s_run(void *arg)
         struct cm_mdp_msg msg = {0};
         while (!stopping && cm_mdp_client_recv(self->client, 0, &msg) == 1)
             s_on_reply(self, &msg);
+        if (items[S_ITEM_LINK].revents & ZMQ_POLLIN) {
+            enum cm_mdp_link l = cm_mdp_client_link_events(self->client);
+            if (l == CM_MDP_LINK_DOWN)
+                cm_log_warn("lost the connection to the broker");
+            else if (l == CM_MDP_LINK_RELINKED && !stopping)
+                s_resend_all(self);
+        }
         s_expire(self, cm_mono_ms());
         if (stopping) {
             s_fail_all(self);

@@ -43,6 +43,7 @@ struct gateway_metrics {
     pthread_mutex_t mu;
     struct s_series http, bus;
     long in_flight;
+    uint64_t resent; // bus requests sent again after the broker connection came back
     /* Asking search for its figures: one scrape at a time. */
     pthread_mutex_t search_mu;
     char *bus_endpoint;      // owned; NULL: not asked
@@ -152,6 +153,13 @@ void gateway_metrics_bus(gateway_metrics_t *self, const char *service, const cha
     pthread_mutex_lock(&self->mu);
     s_count(&self->bus, service, status, 0);
     s_observe(&self->bus, service, seconds);
+    pthread_mutex_unlock(&self->mu);
+}
+
+void gateway_metrics_bus_resent(gateway_metrics_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    self->resent++;
     pthread_mutex_unlock(&self->mu);
 }
 
@@ -463,6 +471,12 @@ char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_
     s_text(&b, "# HELP crm_http_in_flight HTTP requests being handled.\n"
                "# TYPE crm_http_in_flight gauge\n");
     snprintf(num, sizeof num, "crm_http_in_flight %ld\n", self->in_flight);
+    s_text(&b, num);
+    s_text(&b, "# HELP crm_bus_requests_resent_total Bus requests sent again because the "
+               "connection to the broker was lost and came back.\n"
+               "# TYPE crm_bus_requests_resent_total counter\n");
+    snprintf(num, sizeof num, "crm_bus_requests_resent_total %llu\n",
+             (unsigned long long)self->resent);
     s_text(&b, num);
     pthread_mutex_unlock(&self->mu);
 

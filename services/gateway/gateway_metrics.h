@@ -24,6 +24,9 @@ void gateway_metrics_http(gateway_metrics_t *self, const char *route, const char
 void gateway_metrics_bus(gateway_metrics_t *self, const char *service, const char *status,
                          double seconds);
 
+/* Counts one bus request sent again after the broker connection came back. */
+void gateway_metrics_bus_resent(gateway_metrics_t *self);
+
 /* Adds delta to the in-flight gauge. */
 void gateway_metrics_in_flight(gateway_metrics_t *self, int delta);
 

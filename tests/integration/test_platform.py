@@ -325,6 +325,60 @@ def test_broker_killed_and_restarted_the_suite_recovers():
     wait_until(lambda: api("GET", "/readyz", key=None)[0] == 200, 30)
 
 
+def _metric(name):
+    """The value of an unlabelled metric in /metrics."""
+    st, _, body = api("GET", "/metrics", key=None)
+    assert st == 200
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no metric %s" % name)
+
+
+def test_requests_in_flight_when_the_broker_dies_are_sent_again():
+    """The broker killed while requests wait in it: the gateway sees the
+    connection come back and sends them again (writes under their idempotency
+    key), so each is answered and done once, instead of a 504 after the
+    gateway's whole deadline."""
+    copies = wait_until(lambda: crm.pids("customers"), 10)
+    broker = wait_until(lambda: crm.pids("broker"), 10)
+    resent_before = _metric("crm_bus_requests_resent_total")
+    emails = [unique("inflight") + "@example.com" for _ in range(4)]
+    results = {}
+
+    def create(email):
+        results[email] = api("POST", "/v1/customers", {"firstName": "F", "lastName": "Light",
+                                                       "email": email}, timeout=60)
+
+    # Every copy of customers stopped: the creates wait in the broker (or at a copy).
+    for pid in copies:
+        os.kill(pid, signal.SIGSTOP)
+    threads = [threading.Thread(target=create, args=(e,)) for e in emails]
+    try:
+        for t in threads:
+            t.start()
+        # The /metrics request itself is one of those in flight.
+        wait_until(lambda: _metric("crm_http_in_flight") >= len(emails) + 1, 30,
+                   what="the creates in flight")
+        os.kill(broker[0], signal.SIGKILL)
+        wait_until(lambda: crm.pids("broker") and crm.pids("broker") != broker, 30,
+                   what="a new broker")
+    finally:
+        for pid in copies:
+            os.kill(pid, signal.SIGCONT)
+    for t in threads:
+        t.join(60)
+    for e in emails:
+        st, _, js = results[e]
+        assert st == 201, (e, st, js)
+    assert _metric("crm_bus_requests_resent_total") >= resent_before + len(emails)
+    # Each done once (e-mail addresses are unique, so a second would have been refused:
+    # count the rows and their creation events).
+    keys = ",".join("'%s'" % e.lower() for e in emails)
+    assert crm.psql("SELECT count(*) FROM customers.customers WHERE email_key IN (%s)"
+                    % keys).strip() == str(len(emails))
+
+
 def test_database_restart_is_survived():
     """PostgreSQL restarts under the suite: the next requests reconnect and succeed."""
     c = _new(email=unique("pg") + "@example.com")

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 static void *s_ctx;
@@ -455,12 +456,61 @@ static void test_ctx_io_batch(void)
     printf("test_ctx_io_batch: OK\n");
 }
 
+/* Waits up to 10 s for the client's connection to reach want (what
+ * cm_mdp_client_link_events says when something changed). */
+static void s_wait_link(cm_mdp_client_t *c, void *watch, enum cm_mdp_link want)
+{
+    int64_t until = cm_mono_ms() + 10000;
+    for (;;) {
+        zmq_pollitem_t item = {watch, 0, ZMQ_POLLIN, 0};
+        CHECK(zmq_poll(&item, 1, 100) >= 0);
+        if (cm_mdp_client_link_events(c) == want)
+            return;
+        CHECK(cm_mono_ms() < until);
+    }
+}
+
+/* The client watches its connection: a broker gone is DOWN, one back is
+ * RELINKED (once), and a request sent meanwhile reaches the new one. */
+static void test_client_watch(void)
+{
+    char dir[] = "/tmp/test_mdp.XXXXXX", ep[64];
+    CHECK(mkdtemp(dir));
+    snprintf(ep, sizeof ep, "ipc://%s/broker", dir);
+    void *r = s_router(ep);
+    cm_mdp_client_t *c = cm_mdp_client_new(s_ctx, ep);
+    CHECK(cm_mdp_client_link_events(c) == CM_MDP_LINK_SAME); /* not watching yet */
+    void *watch = cm_mdp_client_watch(c);
+    CHECK(watch && cm_mdp_client_watch(c) == watch);
+    CHECK(cm_mdp_client_send(c, "svc", "h", 1, "b", 1) == 0);
+    struct frames f;
+    CHECK(s_recv(r, &f, 5000) && s_is(&f, 3, "svc"));
+    /* The first connection is no relink. */
+    CHECK(cm_mdp_client_link_events(c) == CM_MDP_LINK_SAME);
+
+    zmq_close(r);
+    s_wait_link(c, watch, CM_MDP_LINK_DOWN);
+    CHECK(cm_mdp_client_send(c, "svc", "h2", 2, "b", 1) == 0);
+    r = s_router(ep);
+    s_wait_link(c, watch, CM_MDP_LINK_RELINKED);
+    CHECK(cm_mdp_client_link_events(c) == CM_MDP_LINK_SAME); /* said once */
+    CHECK(s_recv(r, &f, 5000) && s_is(&f, 4, "h2"));
+    cm_mdp_client_destroy(&c);
+    zmq_close(r);
+    char path[64];
+    snprintf(path, sizeof path, "%s/broker", dir);
+    unlink(path);
+    CHECK(rmdir(dir) == 0);
+    printf("test_client_watch: OK\n");
+}
+
 int main(void)
 {
     s_ctx = zmq_ctx_new();
     test_msg_release();
     test_client_frames();
     test_invalid_endpoint();
+    test_client_watch();
     test_worker_request_reply();
     test_worker_credit();
     test_worker_heartbeat();
