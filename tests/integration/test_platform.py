@@ -85,7 +85,8 @@ def test_create_survives_a_killed_worker():
             t.start()
             threads.append(t)
             time.sleep(0.05)
-        time.sleep(1.0)
+        # The live copy answers; what went to the stopped one waits.
+        wait_until(lambda: results, 30, what="an answer from the live copy")
         stuck = [e for e in emails if e not in results]
         assert stuck, "no request reached the stopped copy"
     finally:
