@@ -3,7 +3,8 @@
  * and the XSUB/XPUB event proxy, in one zmq_poll loop.
  *
  * Credit. A worker may announce in READY that it takes up to `credit`
- * requests at once (it answers them in order). The broker prefers idle
+ * requests at once (it may answer them in any order: a reply is matched to
+ * its request by request id and client). The broker prefers idle
  * workers and only then fills workers' spare credit, so under load a worker
  * gets several requests per wake-up and answers them in one go, instead of
  * one round trip per request.
@@ -331,6 +332,37 @@ static struct s_request *s_current_pop_newest(struct s_worker *w)
     return req;
 }
 
+/* Takes the request in flight that a worker's reply answers. A worker with
+ * credit may answer its requests in any order (a copy serving several at
+ * once finishes a quick one before a slow one), so with more than one in
+ * flight the reply's request id and client say which; the only one needs no
+ * look. Falls back to the oldest. */
+static struct s_request *s_current_take(struct s_worker *w, zmq_msg_t *client, zmq_msg_t *header)
+{
+    if (w->n_current <= 1)
+        return s_current_pop(w);
+    Crm__ReplyHeader *rh =
+        crm__reply_header__unpack(NULL, zmq_msg_size(header), zmq_msg_data(header));
+    struct s_request *found = NULL;
+    if (rh && rh->request_id[0]) {
+        size_t cl = zmq_msg_size(client);
+        for (struct s_request *q = w->cur_head; q && !found; q = q->next)
+            if (!strcmp(q->request_id, rh->request_id) && zmq_msg_size(&q->client) == cl &&
+                !memcmp(zmq_msg_data(&q->client), zmq_msg_data(client), cl))
+                found = q;
+    }
+    crm__reply_header__free_unpacked(rh, NULL);
+    if (!found || found == w->cur_head)
+        return s_current_pop(w);
+    if (found == w->cur_tail)
+        return s_current_pop_newest(w);
+    found->prev->next = found->next;
+    found->next->prev = found->prev;
+    found->next = found->prev = NULL;
+    w->n_current--;
+    return found;
+}
+
 /* ---------------------------------------------------------------------- */
 /* The retry table                                                          */
 
@@ -586,7 +618,7 @@ static void s_dispatch(broker_t *self, struct s_service *svc)
  * header and body frames without copying. Drops it if the same request was
  * already answered (see the top of the file). */
 static void s_forward_reply(broker_t *self, struct cm_mdp_parts *p, const char *service,
-                            const struct s_worker *w)
+                            const struct s_worker *w, const struct s_request *answered)
 {
     zmq_msg_t *client = &p->part[3], *header = &p->part[4];
     zmq_msg_t empty;
@@ -599,7 +631,8 @@ static void s_forward_reply(broker_t *self, struct cm_mdp_parts *p, const char *
         if (rh && rh->request_id[0]) {
             /* The method of the call answered: the worker's request in
              * flight under that id (unknown for a forgotten worker). */
-            const char *method = NULL;
+            const char *method =
+                answered && !strcmp(answered->request_id, rh->request_id) ? answered->method : NULL;
             for (const struct s_request *q = w ? w->cur_head : NULL; q && !method; q = q->next)
                 if (!strcmp(q->request_id, rh->request_id))
                     method = q->method;
@@ -697,7 +730,10 @@ static void s_worker_message(broker_t *self, struct cm_mdp_parts *p)
             cm_log_warn("dropped a short FINAL from worker");
             return;
         }
-        s_forward_reply(self, p, w && w->service ? w->service->name : "", w);
+        /* Which request it answers, before the frames are moved on. */
+        struct s_request *done =
+            w && w->service ? s_current_take(w, &p->part[3], &p->part[4]) : NULL;
+        s_forward_reply(self, p, w && w->service ? w->service->name : "", w, done);
         if (!w || !w->service) {
             /* A worker we dropped (expired) answered late: its reply went
              * out above if it was the first; now make it register again. */
@@ -706,7 +742,6 @@ static void s_worker_message(broker_t *self, struct cm_mdp_parts *p)
                 (void)s_worker_delete(self, w, false, "unregistered");
             return;
         }
-        struct s_request *done = s_current_pop(w);
         s_request_free(&done);
         s_idle_remove(w->service, w);
         s_idle_push_back(w->service, w);

@@ -454,6 +454,52 @@ static void test_worker_credit(void)
     printf("test_worker_credit: OK\n");
 }
 
+/* A worker with credit answers in any order: the broker matches each reply to
+ * its request, so when the worker leaves, only what it still held is retried. */
+static void test_worker_credit_out_of_order(void)
+{
+    cm_mdp_client_t *c = cm_mdp_client_new(s_ctx, s_bus);
+    void *w = s_credit_worker("ooo", "3");
+    s_wait_service(c, "ooo");
+    for (int i = 0; i < 3; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "oo-%d", i);
+        s_send_request(c, "ooo", id, cm_now_ms() + 20000, "x");
+    }
+    struct cm_mdp_parts held[3];
+    for (int i = 0; i < 3; i++)
+        CHECK(s_credit_request(w, 2000, &held[i]));
+    struct reply r;
+    /* The newest first, then the oldest: the middle one is still at work. */
+    s_credit_reply(w, &held[2]);
+    CHECK(s_reply(c, 2000, &r) && !strcmp(r.request_id, "oo-2"));
+    s_credit_reply(w, &held[0]);
+    CHECK(s_reply(c, 2000, &r) && !strcmp(r.request_id, "oo-0"));
+    for (int i = 0; i < 3; i++)
+        cm_mdp_parts_close(&held[i]);
+    const uint8_t bye = CM_MDP_DISCONNECT;
+    CHECK(zmq_send(w, CM_MDP_WORKER, 6, ZMQ_SNDMORE) == 6);
+    CHECK(zmq_send(w, &bye, 1, 0) == 1);
+    /* Only oo-1 goes to the next worker. */
+    void *one = s_credit_worker("ooo", NULL);
+    struct cm_mdp_parts p, extra;
+    CHECK(s_credit_request(one, 2000, &p));
+    Crm__RequestHeader *h =
+        crm__request_header__unpack(NULL, zmq_msg_size(&p.part[3]), zmq_msg_data(&p.part[3]));
+    CHECK(h && !strcmp(h->request_id, "oo-1"));
+    crm__request_header__free_unpacked(h, NULL);
+    s_credit_reply(one, &p);
+    cm_mdp_parts_close(&p);
+    CHECK(s_reply(c, 2000, &r) && !strcmp(r.request_id, "oo-1"));
+    CHECK(s_credit_request(one, 300, &extra) == 0); /* nothing else was retried */
+    CHECK(zmq_send(one, CM_MDP_WORKER, 6, ZMQ_SNDMORE) == 6);
+    CHECK(zmq_send(one, &bye, 1, 0) == 1);
+    zmq_close(w);
+    zmq_close(one);
+    cm_mdp_client_destroy(&c);
+    printf("test_worker_credit_out_of_order: OK\n");
+}
+
 static void test_deadline_exceeded(void)
 {
     struct worker_cfg w = {.service = "slow", .tag = "s", .busy_ms = 1500};
@@ -983,6 +1029,7 @@ int main(void)
     test_unknown_service();
     test_echo_balanced();
     test_worker_credit();
+    test_worker_credit_out_of_order();
     test_deadline_exceeded();
     test_worker_crash_retry();
     test_worker_stall_retry_dedup();
