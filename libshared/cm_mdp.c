@@ -352,6 +352,7 @@ struct cm_mdp_worker {
     bool disconnected;    // DISCONNECT sent: reconnect before receiving again
     unsigned reconnects;
     unsigned credit; // announced in READY
+    int wake_fd;     // borrowed: recv returns 0 when readable; -1: none
 };
 
 static int s_worker_send_cmd(cm_mdp_worker_t *self, int cmd, const char *arg)
@@ -421,6 +422,7 @@ cm_mdp_worker_t *cm_mdp_worker_new_credit(void *zctx, const char *endpoint, cons
     cm_mdp_worker_t *self = cm_calloc(1, sizeof *self);
     self->zctx = zctx;
     self->credit = credit < 1 ? 1 : credit > CM_MDP_CREDIT_MAX ? CM_MDP_CREDIT_MAX : credit;
+    self->wake_fd = -1;
     self->endpoint = cm_strdup(endpoint);
     self->service = cm_strdup(service);
     if (s_worker_connect(self) != 0) {
@@ -522,10 +524,20 @@ int cm_mdp_worker_recv(cm_mdp_worker_t *self, int timeout_ms, struct cm_mdp_msg 
             return 0;
         long wait = s_min_wait(s_until(now, until), s_min_wait(s_until(now, self->heartbeat_at),
                                                                s_until(now, self->expiry)));
-        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, wait) < 0)
+        zmq_pollitem_t items[2] = {{self->sock, 0, ZMQ_POLLIN, 0},
+                                   {NULL, self->wake_fd, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, self->wake_fd >= 0 ? 2 : 1, wait);
+        if (rc < 0)
             return -1;
+        if (self->wake_fd >= 0 && (items[1].revents & ZMQ_POLLIN))
+            return 0;
     }
+}
+
+void cm_mdp_worker_set_wake_fd(cm_mdp_worker_t *self, int fd)
+{
+    assert(self);
+    self->wake_fd = fd;
 }
 
 int cm_mdp_worker_reply(cm_mdp_worker_t *self, const struct cm_mdp_msg *request, const void *header,

@@ -146,9 +146,9 @@ cm_mdp_worker_t *cm_mdp_worker_new(void *zctx, const char *endpoint, const char 
 /* The same, announcing credit (clamped to 1..CM_MDP_CREDIT_MAX): the broker
  * may queue up to that many requests at this worker, which then reads the
  * next one without waiting for a round trip through the broker. The worker
- * must reply to them in the order cm_mdp_worker_recv returned them. Worth it
- * for fast in-memory services under load; with slow requests it lets one
- * request wait behind another at a busy worker. */
+ * may reply to them in any order (the broker matches a reply by request id
+ * and client): a worker serving them at once gives a credit of as many as it
+ * serves; a worker serving one at a time gains only on fast requests. */
 cm_mdp_worker_t *cm_mdp_worker_new_credit(void *zctx, const char *endpoint, const char *service,
                                           unsigned credit);
 
@@ -168,6 +168,11 @@ int cm_mdp_worker_recv(cm_mdp_worker_t *self, int timeout_ms, struct cm_mdp_msg 
  * if the socket is full. Returns 0 or -1 with errno. */
 int cm_mdp_worker_reply(cm_mdp_worker_t *self, const struct cm_mdp_msg *request, const void *header,
                         size_t header_len, const void *body, size_t body_len) CM_MUSTCHECK;
+
+/* Makes cm_mdp_worker_recv return 0 (as on a timeout) as soon as fd is
+ * readable, so that a loop waiting for requests also notices work finished on
+ * other threads; fd is borrowed and never read here. -1 turns it off. */
+void cm_mdp_worker_set_wake_fd(cm_mdp_worker_t *self, int fd);
 
 /* Sends a heartbeat if one is due; call during long work so the broker keeps
  * the worker. */

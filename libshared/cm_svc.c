@@ -11,19 +11,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <zmq.h>
 
+/* A thread serving requests: one of the pool's, or the main thread. */
+struct cm_svc_thread {
+    cm_svc_t *svc;           // borrowed
+    pthread_t tid;           // the pool's threads only
+    cm_db_t *db;             // owned by a pool thread; borrowed (svc) for the main thread
+    cm_mdp_client_t *client; // owned: for cm_call_service, made on first use
+};
+
+/* A request handed to the pool, and then its reply. */
+struct s_job {
+    struct s_job *next;    // owned (the list it is on)
+    struct cm_mdp_msg msg; // the request (its address answers it)
+    uint8_t *header;       // owned: the reply
+    size_t header_len;
+    uint8_t *body; // owned
+    size_t body_len;
+    bool committed; // a write committed: after_commit is due
+};
+
 struct cm_svc {
     const struct cm_svc_def *def; // borrowed
+    const char *bus_endpoint;     // borrowed (the config)
     void *zctx;                   // owned
     cm_mdp_worker_t *worker;      // owned
-    cm_db_t *db;                  // owned
+    cm_db_t *db;                  // owned: the main thread's (start, stop, tick, after_commit)
     char *health_method;          // owned: "<name>.Health"
     char *sql_idem_claim;         // owned
     char *sql_idem_get;           // owned
     char *sql_idem_put;           // owned
+    struct cm_svc_thread main;    // the main thread as a server of requests
+    /* The pool (n_threads > 1). */
+    unsigned n_threads;
+    struct cm_svc_thread *threads;       // owned array
+    unsigned n_started;                  // threads running
+    pthread_mutex_t mu;                  // guards the two lists and closing
+    pthread_cond_t cond;                 // a job queued, or closing
+    struct s_job *todo_head, *todo_tail; // owned: waiting for a thread
+    struct s_job *done_head, *done_tail; // owned: answered, for the main thread to send
+    bool closing;                        // threads leave once the queue is empty
+    int efd;                             // owned: a thread finished a job
+    unsigned in_pool;                    // jobs queued or being served (main thread's count)
 };
 
 static volatile sig_atomic_t s_stop;
@@ -316,18 +351,23 @@ static void s_call_body(struct s_reply *out, struct cm_call *call, const Protobu
     s_pack_body(out, resp);
 }
 
-static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
+/* Serves one request on thread t: decodes it, runs its handler (in a
+ * transaction, retried on a lost race or connection) and packs the reply
+ * into out, failures included. Returns true when a write committed. */
+static bool s_handle(cm_svc_t *svc, struct cm_svc_thread *t, const struct cm_mdp_msg *msg,
+                     struct s_reply *out)
 {
-    struct s_reply out = {0};
     struct cm_call call = {0};
     crm__reply_header__init(&call.reply);
     ProtobufCMessage *req = NULL;
     Crm__RequestHeader *hdr = crm__request_header__unpack(NULL, msg->header_len, msg->header);
     int64_t started = cm_mono_ms();
+    bool committed = false;
 
     call.svc = svc;
-    call.db = svc->db;
+    call.db = t->db;
     call.user = svc->def->user;
+    call.thread = t;
     if (!hdr) {
         cm_call_fail(&call, CM_ERR_INVALID, "request header does not decode");
         goto reply;
@@ -343,18 +383,18 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
         /* Twice, as a request would be: the first use after PostgreSQL
          * restarted finds the connection lost, the second reconnects. */
         cm_err_t err = CM_OK;
-        for (int attempt = 0; attempt < 2 && svc->db; attempt++) {
-            err = cm_db_connect(svc->db);
+        for (int attempt = 0; attempt < 2 && t->db; attempt++) {
+            err = cm_db_connect(t->db);
             if (!err)
-                err = cm_db_run(svc->db, "SELECT 1", 0, NULL);
+                err = cm_db_run(t->db, "SELECT 1", 0, NULL);
             if (!err)
                 break;
         }
         if (err) {
             cm_call_fail(&call, CM_ERR_UNAVAILABLE, "database unavailable");
         } else {
-            s_pack_header(&out, &call.reply);
-            s_pack_body(&out, NULL);
+            s_pack_header(out, &call.reply);
+            s_pack_body(out, NULL);
         }
         goto reply;
     }
@@ -389,14 +429,12 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
             call.err = CM_OK;
             call.message[0] = '\0';
         }
-        bool committed = s_attempt(svc, m, &call, req, body_hash, &out);
-        if (committed && svc->def->after_commit)
-            svc->def->after_commit(svc, svc->def->user);
-        if (!svc->db)
+        committed = s_attempt(svc, m, &call, req, body_hash, out) || committed;
+        if (!t->db)
             break;
         /* Also a lost connection (PostgreSQL restarted): nothing was
          * committed, and the next attempt reconnects. */
-        const char *state = cm_db_sqlstate(svc->db);
+        const char *state = cm_db_sqlstate(t->db);
         bool retry =
             call.err == CM_ERR_UNAVAILABLE && (state[0] == '4' || !strncmp(state, "08", 2));
         retry = retry || (call.err == CM_ERR_CONFLICT && call.reply.n_details == 0);
@@ -405,34 +443,199 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
     }
 reply:
     if (cm_call_failed(&call)) {
-        free(out.body);
+        free(out->body);
         call.reply.status = cm_err_status(call.err);
         call.reply.message = call.message;
-        s_pack_header(&out, &call.reply);
-        s_pack_body(&out, NULL);
+        s_pack_header(out, &call.reply);
+        s_pack_body(out, NULL);
         call.reply.message = NULL;
     }
     if (hdr)
         cm_log_info("%s %s in %lld ms", hdr->method, cm_err_name(call.err),
                     (long long)(cm_mono_ms() - started));
-    if (cm_mdp_worker_reply(svc->worker, msg, out.header, out.header_len, out.body, out.body_len))
-        cm_log_warn("could not send reply: %s", zmq_strerror(errno));
     call.reply.message = NULL;
     s_free_details(&call.reply);
-    free(out.header);
-    free(out.body);
     if (req)
         protobuf_c_message_free_unpacked(req, NULL);
     if (hdr)
         crm__request_header__free_unpacked(hdr, NULL);
     cm_log_set_request_id(NULL);
+    return committed;
+}
+
+static void s_send_reply(cm_svc_t *svc, const struct cm_mdp_msg *msg, const uint8_t *header,
+                         size_t header_len, const uint8_t *body, size_t body_len)
+{
+    if (cm_mdp_worker_reply(svc->worker, msg, header, header_len, body, body_len))
+        cm_log_warn("could not send reply: %s", zmq_strerror(errno));
+}
+
+/* One request at a time on the main thread: serve, relay, reply. */
+static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
+{
+    struct s_reply out = {0};
+    bool committed = s_handle(svc, &svc->main, msg, &out);
+    if (committed && svc->def->after_commit)
+        svc->def->after_commit(svc, svc->def->user);
+    s_send_reply(svc, msg, out.header, out.header_len, out.body, out.body_len);
+    free(out.header);
+    free(out.body);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The pool: requests served at once                                       */
+
+static void *s_pool_main(void *arg)
+{
+    struct cm_svc_thread *t = arg;
+    cm_svc_t *svc = t->svc;
+    /* Signals are the main thread's: it stops the pool. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        pthread_mutex_lock(&svc->mu);
+        while (!svc->todo_head && !svc->closing)
+            pthread_cond_wait(&svc->cond, &svc->mu);
+        struct s_job *job = svc->todo_head;
+        if (job) {
+            svc->todo_head = job->next;
+            if (!svc->todo_head)
+                svc->todo_tail = NULL;
+            job->next = NULL;
+        }
+        pthread_mutex_unlock(&svc->mu);
+        if (!job)
+            break;
+        struct s_reply out = {0};
+        job->committed = s_handle(svc, t, &job->msg, &out);
+        job->header = out.header;
+        job->header_len = out.header_len;
+        job->body = out.body;
+        job->body_len = out.body_len;
+        pthread_mutex_lock(&svc->mu);
+        if (svc->done_tail)
+            svc->done_tail->next = job;
+        else
+            svc->done_head = job;
+        svc->done_tail = job;
+        pthread_mutex_unlock(&svc->mu);
+        uint64_t one = 1;
+        ssize_t n = write(svc->efd, &one, sizeof one);
+        (void)n; // fails only when the counter is saturated: the main thread is awake then
+    }
+    cm_mdp_client_destroy(&t->client);
+    return NULL;
+}
+
+/* Hands a request to the pool; takes over msg. */
+static void s_pool_submit(cm_svc_t *svc, struct cm_mdp_msg *msg)
+{
+    struct s_job *job = cm_calloc(1, sizeof *job);
+    job->msg = *msg;
+    memset(msg, 0, sizeof *msg);
+    pthread_mutex_lock(&svc->mu);
+    if (svc->todo_tail)
+        svc->todo_tail->next = job;
+    else
+        svc->todo_head = job;
+    svc->todo_tail = job;
+    pthread_cond_signal(&svc->cond);
+    pthread_mutex_unlock(&svc->mu);
+    svc->in_pool++;
+}
+
+/* Sends the replies the pool finished, after relaying what they committed
+ * (so a reply never overtakes its write's event). */
+static void s_pool_collect(cm_svc_t *svc)
+{
+    uint64_t v;
+    ssize_t n = read(svc->efd, &v, sizeof v);
+    (void)n; // nonblocking: nothing to read is fine
+    pthread_mutex_lock(&svc->mu);
+    struct s_job *jobs = svc->done_head;
+    svc->done_head = svc->done_tail = NULL;
+    pthread_mutex_unlock(&svc->mu);
+    bool committed = false;
+    for (struct s_job *j = jobs; j; j = j->next)
+        committed = committed || j->committed;
+    if (committed && svc->def->after_commit)
+        svc->def->after_commit(svc, svc->def->user);
+    while (jobs) {
+        struct s_job *j = jobs;
+        jobs = j->next;
+        s_send_reply(svc, &j->msg, j->header, j->header_len, j->body, j->body_len);
+        cm_mdp_msg_release(&j->msg);
+        free(j->header);
+        free(j->body);
+        free(j);
+        svc->in_pool--;
+    }
+}
+
+/* Starts the pool's threads, each with its own database connection.
+ * Returns 0, or -1 when not one could start. */
+static int s_pool_start(cm_svc_t *svc, const struct cm_svc_cfg *cfg)
+{
+    pthread_mutex_init(&svc->mu, NULL);
+    pthread_cond_init(&svc->cond, NULL);
+    svc->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (svc->efd < 0) {
+        cm_log_error("could not make an eventfd: %s", strerror(errno));
+        return -1;
+    }
+    svc->threads = cm_calloc(svc->n_threads, sizeof *svc->threads);
+    for (unsigned i = 0; i < svc->n_threads; i++) {
+        struct cm_svc_thread *t = &svc->threads[i];
+        t->svc = svc;
+        if (cfg->database_url)
+            t->db = cm_db_new(cfg->database_url, cfg->db_role);
+        if (pthread_create(&t->tid, NULL, s_pool_main, t)) {
+            cm_log_warn("could start only %u of %u threads", i, svc->n_threads);
+            cm_db_destroy(&t->db);
+            break;
+        }
+        svc->n_started++;
+    }
+    return svc->n_started ? 0 : -1;
+}
+
+/* Lets the threads finish what was handed to them, sends those replies, and
+ * joins them. */
+static void s_pool_stop(cm_svc_t *svc)
+{
+    if (!svc->threads)
+        return;
+    pthread_mutex_lock(&svc->mu);
+    svc->closing = true;
+    pthread_cond_broadcast(&svc->cond);
+    pthread_mutex_unlock(&svc->mu);
+    for (unsigned i = 0; i < svc->n_started; i++)
+        pthread_join(svc->threads[i].tid, NULL);
+    s_pool_collect(svc);
+    for (unsigned i = 0; i < svc->n_threads; i++)
+        cm_db_destroy(&svc->threads[i].db);
+    free(svc->threads);
+    svc->threads = NULL;
+    close(svc->efd);
+    pthread_cond_destroy(&svc->cond);
+    pthread_mutex_destroy(&svc->mu);
+}
+
+unsigned cm_svc_threads(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
+{
+    long n = cfg->threads > 0    ? cfg->threads
+             : def->threads      ? (long)def->threads
+             : cfg->database_url ? CM_SVC_THREADS_DEFAULT
+                                 : 1;
+    return n > CM_SVC_THREADS_MAX ? CM_SVC_THREADS_MAX : (unsigned)n;
 }
 
 /* ---------------------------------------------------------------------- */
 
 int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
 {
-    cm_svc_t svc = {.def = def};
+    cm_svc_t svc = {.def = def, .bus_endpoint = cfg->bus_endpoint, .efd = -1};
     int rc = 1;
     struct sigaction sa = {0};
     sa.sa_handler = s_on_signal;
@@ -477,23 +680,42 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
             nanosleep(&ts, NULL);
         }
     }
+    svc.main.svc = &svc;
+    svc.main.db = svc.db;
+    svc.n_threads = cm_svc_threads(def, cfg);
+    if (svc.n_threads > 1 && s_pool_start(&svc, cfg)) {
+        cm_log_error("could not start the threads serving requests");
+        goto out;
+    }
+    /* The broker may queue as many requests here as are served at once;
+     * serving one at a time, a copy with a database takes one (a slow query
+     * must not hold another back while a copy is idle). */
     unsigned credit = def->credit ? def->credit : cfg->database_url ? 1 : CM_SVC_CREDIT_NO_DB;
+    if (svc.n_started > credit)
+        credit = svc.n_started;
     svc.worker = cm_mdp_worker_new_credit(svc.zctx, cfg->bus_endpoint, def->name, credit);
     if (!svc.worker) {
         cm_log_error("could not connect to the bus at %s", cfg->bus_endpoint);
         goto out;
     }
+    if (svc.threads)
+        cm_mdp_worker_set_wake_fd(svc.worker, svc.efd);
     if (def->start && !def->ready)
         def->start(&svc, def->user);
-    cm_log_info("serving %s on %s", def->name, cfg->bus_endpoint);
+    cm_log_info("serving %s on %s, %u request%s at once", def->name, cfg->bus_endpoint,
+                svc.threads ? svc.n_started : 1, svc.threads && svc.n_started > 1 ? "s" : "");
     int64_t next_tick = cm_mono_ms() + tick_ms;
     while (!s_stop) {
         int64_t wait = next_tick - cm_mono_ms();
         struct cm_mdp_msg msg = {0};
         int got = cm_mdp_worker_recv(svc.worker, wait > 0 ? (int)wait : 0, &msg);
-        if (got == 1)
+        if (got == 1 && svc.threads)
+            s_pool_submit(&svc, &msg);
+        else if (got == 1)
             s_serve(&svc, &msg);
         cm_mdp_msg_release(&msg);
+        if (svc.threads)
+            s_pool_collect(&svc);
         if (got < 0 && !s_stop && errno != EINTR) {
             cm_log_error("bus receive failed: %s", zmq_strerror(errno));
             break;
@@ -507,11 +729,14 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
     rc = 0;
     cm_log_info("stopping");
 out:
+    /* What the threads hold is served and answered before the worker leaves. */
+    s_pool_stop(&svc);
     if (def->stop && (svc.worker || def->ready))
         def->stop(&svc, def->user);
     if (svc.worker)
         cm_mdp_worker_disconnect(svc.worker);
     cm_mdp_worker_destroy(&svc.worker);
+    cm_mdp_client_destroy(&svc.main.client);
     cm_db_destroy(&svc.db);
     zmq_ctx_term(svc.zctx);
     free(svc.health_method);
@@ -519,6 +744,62 @@ out:
     free(svc.sql_idem_get);
     free(svc.sql_idem_put);
     return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Calling another service                                                 */
+
+cm_err_t cm_call_service(struct cm_call *call, const char *service, const char *method,
+                         const char *channel, const ProtobufCMessage *req,
+                         const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+                         Crm__ReplyHeader **reply, ProtobufCMessage **resp)
+{
+    assert(call && call->hdr && call->thread && service && method && req);
+    *reply = NULL;
+    *resp = NULL;
+    struct cm_svc_thread *t = call->thread;
+    cm_svc_t *svc = t->svc;
+    int64_t now = cm_now_ms(), deadline = now + timeout_ms;
+    if (call->hdr->deadline_unix_ms && call->hdr->deadline_unix_ms - CM_CALL_MARGIN_MS < deadline)
+        deadline = call->hdr->deadline_unix_ms - CM_CALL_MARGIN_MS;
+    if (deadline <= now)
+        return CM_ERR_TIMEOUT;
+    if (!t->client)
+        t->client = cm_mdp_client_new(svc->zctx, svc->bus_endpoint);
+    if (!t->client)
+        return CM_ERR_UNAVAILABLE;
+    char rid[160];
+    snprintf(rid, sizeof rid, "%.120s.%u", call->hdr->request_id, ++call->n_calls);
+    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+    h.request_id = rid;
+    h.tenant_id = call->hdr->tenant_id;
+    h.principal = call->hdr->principal;
+    h.channel = (char *)(channel ? channel : call->hdr->channel);
+    h.method = (char *)method;
+    h.deadline_unix_ms = deadline;
+    size_t hlen = crm__request_header__get_packed_size(&h);
+    size_t blen = protobuf_c_message_get_packed_size(req);
+    uint8_t *hbuf = cm_malloc(hlen ? hlen : 1), *bbuf = cm_malloc(blen ? blen : 1);
+    crm__request_header__pack(&h, hbuf);
+    protobuf_c_message_pack(req, bbuf);
+    int rc = cm_mdp_client_send(t->client, service, hbuf, hlen, bbuf, blen);
+    free(hbuf);
+    free(bbuf);
+    if (rc)
+        return CM_ERR_UNAVAILABLE;
+    /* Waits in slices: served on the main thread (one request at a time),
+     * the copy must still heartbeat, or the broker gives its request away. */
+    for (;;) {
+        int64_t left = deadline - cm_now_ms();
+        if (left <= 0)
+            return CM_ERR_TIMEOUT;
+        int slice = left > 1000 ? 1000 : (int)left;
+        cm_err_t err = cm_svc_recv(t->client, rid, resp_desc, slice, reply, resp);
+        if (err != CM_ERR_TIMEOUT)
+            return err;
+        if (t == &svc->main && svc->worker)
+            cm_mdp_worker_heartbeat(svc->worker);
+    }
 }
 
 /* ---------------------------------------------------------------------- */

@@ -1,7 +1,15 @@
 /* The service skeleton: a Majordomo worker loop that decodes each request,
  * runs its handler inside a database transaction scoped to the request's
  * tenant, makes writes idempotent on the envelope's idempotency key, replies,
- * and runs periodic work between requests. Signals stop it gracefully. */
+ * and runs periodic work between requests. Signals stop it gracefully.
+ *
+ * Many requests at once: with threads > 1 a copy runs that many handler
+ * threads, each with its own database connection, and the main thread only
+ * moves requests and replies, heartbeats, and runs start, stop, tick and
+ * after_commit (so those never race a handler's thread, and never each
+ * other). A handler must not keep state between calls but in its own
+ * thread's arguments; what it shares (call->user) it only reads. With
+ * threads == 1 the main thread serves one request at a time itself. */
 #ifndef CM_SVC_H
 #define CM_SVC_H
 
@@ -26,6 +34,8 @@ struct cm_call {
     Crm__ReplyHeader reply; // details collected by cm_call_violation
     uint8_t *raw;           // owned: a reply body already packed (cm_call_reply_raw), or NULL
     size_t raw_len;
+    struct cm_svc_thread *thread; // borrowed (cm_svc): the thread serving the call
+    unsigned n_calls;             // calls made to other services (cm_call_service)
 };
 
 /* A handler builds a dynamic response message into *resp (cm_pb_new), or fails
@@ -66,9 +76,18 @@ struct cm_svc_def {
      * without a database (fast, in memory), 1 with one (a slow query must
      * not hold others back at a busy worker). */
     unsigned credit;
+    /* Optional: requests one copy serves at once, each on a thread of its
+     * own (cm_svc_cfg.threads overrides it). 0: CM_SVC_THREADS_DEFAULT with a
+     * database, 1 without. 1 for a service whose handlers share state that
+     * its tick changes (search's index). */
+    unsigned threads;
 };
 
 #define CM_SVC_CREDIT_NO_DB 8
+/* Handler threads of a copy with a database: requests in flight at once,
+ * database connections (one each, and one for the main thread). */
+#define CM_SVC_THREADS_DEFAULT 8
+#define CM_SVC_THREADS_MAX 16
 
 struct cm_svc_cfg {
     const char *bus_endpoint;
@@ -76,7 +95,11 @@ struct cm_svc_cfg {
                               // transactions, no idempotency; Health answers OK)
     const char *db_role;      // role the connection switches to (row-level security)
     bool bus_io_batch;        // libzmq I/O threads under SCHED_BATCH (cm_mdp_ctx_new)
+    long threads;             // 0: the service's default (cm_svc_def.threads)
 };
+
+/* The threads a copy serves requests on, from its definition and config. */
+unsigned cm_svc_threads(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg);
 
 /* Runs the service until SIGINT/SIGTERM. Returns 0 on a clean stop, 1 on a
  * fatal start-up error. */
@@ -115,6 +138,26 @@ static inline bool cm_call_failed(const struct cm_call *call)
 {
     return call->err != CM_OK;
 }
+
+/* Calls another service as the caller of call: the request carries the
+ * caller's request id (with ".<n>" added, n counting this call's calls, so
+ * the broker never takes two of them for one retried request), tenant,
+ * principal and channel (channel, when not NULL, names another: intake acts
+ * for the booking system), and a deadline of the caller's less
+ * CM_CALL_MARGIN_MS (for the answer to travel back), at most timeout_ms from
+ * now. It goes over the calling thread's own connection to the broker (made
+ * on first use); while it waits the copy's main thread keeps heartbeating
+ * and serving. It opens no transaction and takes no database connection; a
+ * caller inside a transaction holds it meanwhile, so call first where you
+ * can. Returns CM_OK with *reply and *resp (dynamic, caller frees; *resp
+ * only for STATUS_OK), CM_ERR_TIMEOUT (also when the caller's deadline has
+ * passed), CM_ERR_UNAVAILABLE or CM_ERR_UPSTREAM (an answer that does not
+ * decode). */
+#define CM_CALL_MARGIN_MS 50
+cm_err_t cm_call_service(struct cm_call *call, const char *service, const char *method,
+                         const char *channel, const ProtobufCMessage *req,
+                         const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+                         Crm__ReplyHeader **reply, ProtobufCMessage **resp) CM_MUSTCHECK;
 
 /* Packs a request header and body and sends a request to service over a
  * client, then waits for the reply with the same request id (up to

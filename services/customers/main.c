@@ -16,6 +16,7 @@ static struct {
     long outbox_retain_days;
     char *outbox_readers;
     bool bus_io_batch;
+    long threads;
 } cfg;
 
 static int s_readers_check(const char *value, char *why, size_t whysz)
@@ -32,6 +33,8 @@ static const struct cm_cfg_item s_cfg[] = {
     {"database_url", CM_CFG_STR, &cfg.database_url, "dbname=crm", .secret = true},
     {"db_role", CM_CFG_STR, &cfg.db_role, "crm_app"},
     {"bus_io_batch", CM_CFG_BOOL, &cfg.bus_io_batch, "true"},
+    /* Requests one copy serves at once, each with its own database connection. */
+    {"threads", CM_CFG_INT, &cfg.threads, "8", .min = 1, .max = CM_SVC_THREADS_MAX},
     {"outbox_retain_days", CM_CFG_INT, &cfg.outbox_retain_days, "30", .min = 0, .max = 36500},
     {"outbox_readers", CM_CFG_STR, &cfg.outbox_readers, "notes", .check = s_readers_check},
     {NULL},
@@ -64,6 +67,7 @@ int main(int argc, char **argv)
         .database_url = cfg.database_url,
         .db_role = cfg.db_role,
         .bus_io_batch = cfg.bus_io_batch,
+        .threads = cfg.threads,
     };
     int rc = cm_svc_run(&def, &svc_cfg);
     cm_cfg_free(s_cfg);

@@ -15,6 +15,7 @@ static struct {
     char *database_url;
     char *db_role;
     bool bus_io_batch;
+    long threads;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
@@ -24,6 +25,8 @@ static const struct cm_cfg_item s_cfg[] = {
     {"database_url", CM_CFG_STR, &cfg.database_url, "dbname=crm", .secret = true},
     {"db_role", CM_CFG_STR, &cfg.db_role, "crm_app"},
     {"bus_io_batch", CM_CFG_BOOL, &cfg.bus_io_batch, "true"},
+    /* Requests one copy serves at once, each with its own database connection. */
+    {"threads", CM_CFG_INT, &cfg.threads, "8", .min = 1, .max = CM_SVC_THREADS_MAX},
     {NULL},
 };
 
@@ -63,6 +66,7 @@ int main(int argc, char **argv)
         .database_url = cfg.database_url,
         .db_role = cfg.db_role,
         .bus_io_batch = cfg.bus_io_batch,
+        .threads = cfg.threads,
     };
     int rc = cm_svc_run(&def, &svc_cfg);
     free(methods);

@@ -79,30 +79,13 @@ char *notes_customer(struct cm_call *call, const char *customer_id)
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", customer_id);
         return NULL;
     }
-    /* The service's one client (notes_history.c owns it): one connection to
-     * the broker, not one per note. */
-    cm_mdp_client_t *client = notes_history_client();
-    if (!client) {
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not check customer %s", customer_id);
-        return NULL;
-    }
-    Crm__RequestHeader hdr = CRM__REQUEST_HEADER__INIT;
-    hdr.request_id = call->hdr->request_id; // one id through the whole request
-    hdr.tenant_id = call->hdr->tenant_id;
-    hdr.principal = call->hdr->principal;
-    hdr.method = "customers.GetCustomer";
-    hdr.channel = call->hdr->channel;
-    int64_t deadline = cm_now_ms() + CUSTOMER_TIMEOUT_MS;
-    if (call->hdr->deadline_unix_ms && call->hdr->deadline_unix_ms < deadline)
-        deadline = call->hdr->deadline_unix_ms;
-    hdr.deadline_unix_ms = deadline;
     Crm__GetCustomerRequest req = CRM__GET_CUSTOMER_REQUEST__INIT;
     req.id = (char *)customer_id;
     Crm__ReplyHeader *reply = NULL;
     ProtobufCMessage *resp = NULL;
     char *name = NULL;
-    cm_err_t err = cm_svc_call(client, "customers", &hdr, &req.base, &crm__customer__descriptor,
-                               CUSTOMER_TIMEOUT_MS, &reply, &resp);
+    cm_err_t err = cm_call_service(call, "customers", "customers.GetCustomer", NULL, &req.base,
+                                   &crm__customer__descriptor, CUSTOMER_TIMEOUT_MS, &reply, &resp);
     if (err) {
         cm_log_warn("customers.GetCustomer for %s: %s", customer_id, cm_err_name(err));
         cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not check customer %s; try again",

@@ -31,10 +31,6 @@ struct notes_history_cfg {
     const char *database_url;        // borrowed (config)
     const char *db_role;             // borrowed (config)
 };
-struct cm_mdp_client;
-/* The service's client for calls to other services (customers), made by
- * notes_history_start and closed by notes_history_stop; NULL outside. */
-struct cm_mdp_client *notes_history_client(void);
 void notes_history_start(cm_svc_t *svc, void *user);
 void notes_history_stop(cm_svc_t *svc, void *user);
 void notes_history_after_commit(cm_svc_t *svc, void *user);

@@ -34,7 +34,6 @@
 
 static struct {
     const struct notes_history_cfg *cfg; // borrowed (main)
-    cm_mdp_client_t *client;             // owned: calls to customers
     cm_events_sub_t *sub;                // owned: the customers stream, while we lead
     bool with_notes;                     // notes.notes exists (010_notes.sql)
     bool with_tasks;
@@ -107,30 +106,19 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
                                         strcmp(ev->source, "booking")))
         r.source = CRM__SOURCE__SOURCE_API;
 
-    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
-    h.tenant_id = call->hdr->tenant_id;
-    h.principal = call->hdr->principal;
-    h.method = "customers.ResolveCustomer";
-    h.channel = r.source == CRM__SOURCE__SOURCE_STORE     ? "store"
-                : r.source == CRM__SOURCE__SOURCE_BOOKING ? "booking"
-                                                          : "api";
-    int64_t timeout = RESOLVE_TIMEOUT_MS;
-    if (call->hdr->deadline_unix_ms) {
-        int64_t left = call->hdr->deadline_unix_ms - cm_now_ms() - 50;
-        if (left < timeout)
-            timeout = left;
-    }
-    if (timeout <= 0) {
-        cm_call_fail(call, CM_ERR_TIMEOUT, "deadline passed before the customer was resolved");
-        return false;
-    }
+    const char *channel = r.source == CRM__SOURCE__SOURCE_STORE     ? "store"
+                          : r.source == CRM__SOURCE__SOURCE_BOOKING ? "booking"
+                                                                    : "api";
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *resp = NULL;
-    cm_err_t err =
-        cm_svc_call(s_st.client, "customers", &h, &r.base,
-                    &crm__resolve_customer_response__descriptor, (int)timeout, &rh, &resp);
+    cm_err_t err = cm_call_service(call, "customers", "customers.ResolveCustomer", channel, &r.base,
+                                   &crm__resolve_customer_response__descriptor, RESOLVE_TIMEOUT_MS,
+                                   &rh, &resp);
     bool ok = false;
-    if (err) {
+    if (err == CM_ERR_TIMEOUT && call->hdr->deadline_unix_ms &&
+        call->hdr->deadline_unix_ms - CM_CALL_MARGIN_MS <= cm_now_ms()) {
+        cm_call_fail(call, CM_ERR_TIMEOUT, "deadline passed before the customer was resolved");
+    } else if (err) {
         cm_log_warn("customers.ResolveCustomer: %s", cm_err_name(err));
         cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer in time; retry");
     } else if (rh->status == CRM__STATUS__STATUS_INVALID_ARGUMENT && rh->n_details) {
@@ -538,15 +526,9 @@ static void s_follow(cm_svc_t *svc)
 /* ---------------------------------------------------------------------- */
 /* Hooks and the table                                                     */
 
-cm_mdp_client_t *notes_history_client(void)
-{
-    return s_st.client;
-}
-
 void notes_history_start(cm_svc_t *svc, void *user)
 {
     s_st.cfg = user;
-    s_st.client = cm_mdp_client_new(cm_svc_zctx(svc), s_st.cfg->bus_endpoint);
     cm_db_t *db = cm_svc_db(svc);
     if (notes_history_store_table_exists(db, "notes.notes", &s_st.with_notes) ||
         notes_history_store_table_exists(db, "notes.tasks", &s_st.with_tasks))
@@ -561,7 +543,6 @@ void notes_history_stop(cm_svc_t *svc, void *user)
     (void)svc;
     (void)user;
     cm_events_sub_destroy(&s_st.sub);
-    cm_mdp_client_destroy(&s_st.client);
 }
 
 void notes_history_after_commit(cm_svc_t *svc, void *user)
@@ -573,7 +554,7 @@ void notes_history_after_commit(cm_svc_t *svc, void *user)
 void notes_history_tick(cm_svc_t *svc, void *user)
 {
     (void)user;
-    if (s_st.client)
+    if (s_st.cfg) /* started */
         s_follow(svc);
     /* Replies to retried writes are kept for a day (as customers does). */
     int64_t now = cm_mono_ms();

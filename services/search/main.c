@@ -46,6 +46,9 @@ int main(int argc, char **argv)
         .tick_ms = 5,
         .ready = search_ready,
         .user = &state,
+        /* One thread: the tick changes the index the handlers read, and a
+         * search takes microseconds; credit keeps it busy (docs/search.md). */
+        .threads = 1,
     };
     struct cm_svc_cfg svc_cfg = {
         .bus_endpoint = cfg.bus_endpoint,

@@ -14,26 +14,14 @@
 
 /* Fetches one customer from the customers service as the caller, and puts it
  * into the index (or removes it when it is gone). */
-static void s_refresh(struct search_state *st, search_index_t *idx, struct cm_call *call,
-                      const char *id)
+static void s_refresh(search_index_t *idx, struct cm_call *call, const char *id)
 {
-    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
-    h.tenant_id = call->hdr->tenant_id;
-    h.principal = call->hdr->principal;
-    h.method = (char *)"customers.GetCustomer";
-    h.channel = call->hdr->channel;
-    int timeout = GET_TIMEOUT_MS;
-    if (call->hdr->deadline_unix_ms) {
-        int64_t left = call->hdr->deadline_unix_ms - cm_now_ms() - 100;
-        if (left < timeout)
-            timeout = left > 0 ? (int)left : 1;
-    }
     Crm__GetCustomerRequest req = CRM__GET_CUSTOMER_REQUEST__INIT;
     req.id = (char *)id;
     Crm__ReplyHeader *reply = NULL;
     ProtobufCMessage *body = NULL;
-    cm_err_t err = cm_svc_call(st->rpc, "customers", &h, &req.base, &crm__customer__descriptor,
-                               timeout, &reply, &body);
+    cm_err_t err = cm_call_service(call, "customers", "customers.GetCustomer", NULL, &req.base,
+                                   &crm__customer__descriptor, GET_TIMEOUT_MS, &reply, &body);
     if (err) {
         cm_log_warn("consistentWith: could not get customer %s: %s", id, cm_err_name(err));
     } else if (reply->status == CRM__STATUS__STATUS_OK) {
@@ -51,8 +39,7 @@ static void s_refresh(struct search_state *st, search_index_t *idx, struct cm_ca
 
 /* Brings the customers named in consistentWith up to the versions the caller
  * has seen. Returns false (the call failed) on a malformed entry. */
-static bool s_consistent(struct search_state *st, search_index_t *idx, struct cm_call *call,
-                         char **entries, size_t n)
+static bool s_consistent(search_index_t *idx, struct cm_call *call, char **entries, size_t n)
 {
     if (n > SEARCH_CONSISTENT_MAX) {
         cm_call_violation(call, "consistentWith", "TOO_MANY",
@@ -76,7 +63,7 @@ static bool s_consistent(struct search_state *st, search_index_t *idx, struct cm
         long held = search_index_version(idx, call->hdr->tenant_id, id);
         bool stale = deleted ? held > 0 : held >= 0 && held < version;
         if (stale)
-            s_refresh(st, idx, call, id);
+            s_refresh(idx, call, id);
     }
     return true;
 }
@@ -90,7 +77,7 @@ static void s_search(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
         cm_call_fail(call, CM_ERR_UNAVAILABLE, "search index is loading");
         return;
     }
-    if (!s_consistent(st, idx, call, req->consistent_with, req->n_consistent_with))
+    if (!s_consistent(idx, call, req->consistent_with, req->n_consistent_with))
         return;
     Crm__SearchCustomersResponse *r =
         (Crm__SearchCustomersResponse *)cm_pb_new(&crm__search_customers_response__descriptor);
@@ -161,8 +148,7 @@ void search_start(cm_svc_t *svc, void *user)
 {
     struct search_state *st = user;
     st->sync = search_sync_new(cm_svc_zctx(svc), st->bus_endpoint, st->events_out_endpoint);
-    st->rpc = cm_mdp_client_new(cm_svc_zctx(svc), st->bus_endpoint);
-    if (!st->sync || !st->rpc) {
+    if (!st->sync) {
         cm_log_error("could not connect to the bus at %s", st->bus_endpoint);
         exit(1);
     }
@@ -173,7 +159,6 @@ void search_stop(cm_svc_t *svc, void *user)
     struct search_state *st = user;
     (void)svc;
     search_sync_destroy(&st->sync);
-    cm_mdp_client_destroy(&st->rpc);
 }
 
 void search_tick(cm_svc_t *svc, void *user)

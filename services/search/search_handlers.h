@@ -18,7 +18,6 @@ struct search_state {
     const char *events_out_endpoint; // borrowed (config)
     char instance[128];              // host:pid, in replies and stats
     search_sync_t *sync;             // owned: made by search_start
-    struct cm_mdp_client *rpc;       // owned: customers.GetCustomer for consistentWith
 };
 
 extern const struct cm_method search_methods[];
