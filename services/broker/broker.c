@@ -557,7 +557,9 @@ static struct s_service *s_worker_delete(broker_t *self, struct s_worker *w, boo
                                          const char *why)
 {
     struct s_service *svc = w->service;
-    cm_log_info("worker %s service=%s worker=%s", why, svc ? svc->name : "-", w->hex);
+    /* held: the requests it was working on, which go to another copy now. */
+    cm_log_info("worker %s service=%s worker=%s held=%u", why, svc ? svc->name : "-", w->hex,
+                w->n_current);
     if (disconnect)
         s_send_worker_cmd(self, w->id, w->id_len, CM_MDP_DISCONNECT);
     s_worker_detach(self, w);
