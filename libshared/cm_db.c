@@ -26,6 +26,8 @@ struct cm_db {
     char *role;     // owned, may be NULL
     PGconn *conn;   // owned
     bool in_txn;
+    bool tenant_known; // app.tenant of the session is tenant (false after a reconnect)
+    char tenant[64];
     char error[512];
     char sqlstate[6];
     struct s_stmt stmts[STMT_SLOTS];
@@ -124,6 +126,7 @@ cm_err_t cm_db_connect(cm_db_t *self)
         self->conn = NULL;
     }
     self->in_txn = false;
+    self->tenant_known = false;
     s_forget_statements(self);
     self->conn = PQconnectdb(self->conninfo);
     if (PQstatus(self->conn) != CONNECTION_OK) {
@@ -222,24 +225,39 @@ cm_err_t cm_db_run(cm_db_t *self, const char *sql, int nparams, const char *cons
     return err;
 }
 
-cm_err_t cm_db_begin(cm_db_t *self, const char *tenant)
+cm_err_t cm_db_use_tenant(cm_db_t *self, const char *tenant)
 {
     cm_err_t err = cm_db_connect(self);
     if (err)
         return err;
     if (self->in_txn)
         cm_db_rollback(self);
+    const char *t = tenant ? tenant : "";
+    if (self->tenant_known && !strcmp(self->tenant, t))
+        return CM_OK;
+    /* Outside a transaction, so that no rollback takes it back behind our back. */
+    self->tenant_known = false;
+    const char *p[] = {t};
+    err = cm_db_run(self, "SELECT set_config('app.tenant', $1, false)", 1, p);
+    if (err)
+        return err;
+    if (strlen(t) < sizeof self->tenant) {
+        memcpy(self->tenant, t, strlen(t) + 1);
+        self->tenant_known = true;
+    }
+    return CM_OK;
+}
+
+cm_err_t cm_db_begin(cm_db_t *self, const char *tenant)
+{
+    cm_err_t err = cm_db_use_tenant(self, tenant);
+    if (err)
+        return err;
     err = cm_db_run(self, "BEGIN", 0, NULL);
     if (err)
         return err;
     self->in_txn = true;
-    if (tenant && *tenant) {
-        const char *p[] = {tenant};
-        err = cm_db_run(self, "SELECT set_config('app.tenant', $1, true)", 1, p);
-        if (err)
-            cm_db_rollback(self);
-    }
-    return err;
+    return CM_OK;
 }
 
 cm_err_t cm_db_commit(cm_db_t *self)

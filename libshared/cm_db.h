@@ -39,8 +39,13 @@ PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char
 cm_err_t cm_db_run(cm_db_t *self, const char *sql, int nparams,
                    const char *const *params) CM_MUSTCHECK;
 
-/* BEGIN, and when tenant is not NULL/empty set app.tenant for this
- * transaction only (row-level security reads it). */
+/* Makes tenant (NULL: none) the session's app.tenant, which row-level
+ * security reads; a round trip only when it is not already so on this
+ * connection (a reconnect forgets). Rolls back an open transaction first.
+ * Returns CM_OK or the error of the statement (the connection's). */
+cm_err_t cm_db_use_tenant(cm_db_t *self, const char *tenant) CM_MUSTCHECK;
+
+/* cm_db_use_tenant(tenant), then BEGIN. */
 cm_err_t cm_db_begin(cm_db_t *self, const char *tenant) CM_MUSTCHECK;
 cm_err_t cm_db_commit(cm_db_t *self) CM_MUSTCHECK;
 /* Rolls back if a transaction is open; never fails (a broken connection is reset later). */

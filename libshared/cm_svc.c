@@ -291,6 +291,20 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
         }
         goto out;
     }
+    if ((m->flags & CM_METHOD_NO_TXN) && !(m->flags & CM_METHOD_WRITE)) {
+        cm_err_t err = cm_db_use_tenant(call->db, tenant ? call->hdr->tenant_id : NULL);
+        if (err) {
+            cm_call_db_fail(call, err, "could not set the tenant");
+            goto out;
+        }
+        m->fn(call, req, &resp);
+        if (!cm_call_failed(call)) {
+            call->reply.status = CRM__STATUS__STATUS_OK;
+            s_pack_header(out, &call->reply);
+            s_call_body(out, call, resp);
+        }
+        goto out;
+    }
     cm_err_t err = cm_db_begin(call->db, tenant ? call->hdr->tenant_id : NULL);
     if (err) {
         cm_call_db_fail(call, err, "could not begin transaction");

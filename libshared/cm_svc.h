@@ -46,6 +46,12 @@ typedef void (*cm_handler_fn)(struct cm_call *call, const ProtobufCMessage *req,
 enum {
     CM_METHOD_WRITE = 1 << 0,     // idempotent on the envelope's key
     CM_METHOD_NO_TENANT = 1 << 1, // runs without a tenant (internal methods)
+    /* A read whose statements need no transaction in common (each sees its
+     * own snapshot): it runs without BEGIN and COMMIT, so a GetCustomer is
+     * one round trip to PostgreSQL (app.tenant is set on the session, and
+     * only when it changes). Not for a handler that sets anything with
+     * set_config(..., true) or locks rows. */
+    CM_METHOD_NO_TXN = 1 << 2,
 };
 
 struct cm_method {

@@ -1025,26 +1025,28 @@ static void s_delete_task_feed(struct cm_call *call, const ProtobufCMessage *msg
 
 const struct cm_method notes_methods[] = {
     M("CreateNote", create_note_request, note, s_create_note, CM_METHOD_WRITE),
-    M("GetNote", get_note_request, note, s_get_note, 0),
+    M("GetNote", get_note_request, note, s_get_note, CM_METHOD_NO_TXN),
     M("UpdateNote", update_note_request, note, s_update_note, CM_METHOD_WRITE),
     M("DeleteNote", delete_note_request, empty, s_delete_note, CM_METHOD_WRITE),
-    M("ListNotes", list_notes_request, list_notes_response, s_list_notes, 0),
+    M("ListNotes", list_notes_request, list_notes_response, s_list_notes, CM_METHOD_NO_TXN),
     M("CreateTask", create_task_request, task, s_create_task, CM_METHOD_WRITE),
-    M("GetTask", get_task_request, task, s_get_task, 0),
+    M("GetTask", get_task_request, task, s_get_task, CM_METHOD_NO_TXN),
     M("UpdateTask", update_task_request, task, s_update_task, CM_METHOD_WRITE),
     M("DeleteTask", delete_task_request, empty, s_delete_task, CM_METHOD_WRITE),
-    M("ListTasks", list_tasks_request, list_tasks_response, s_list_tasks, 0),
+    M("ListTasks", list_tasks_request, list_tasks_response, s_list_tasks, CM_METHOD_NO_TXN),
     /* The same two under the customer's path (one OpenAPI operation each). */
     M("CreateCustomerTask", create_task_request, task, s_create_task, CM_METHOD_WRITE),
-    M("ListCustomerTasks", list_tasks_request, list_tasks_response, s_list_tasks, 0),
-    M("GetTaskCalendar", task_calendar_request, task_calendar, s_get_task_calendar, 0),
+    M("ListCustomerTasks", list_tasks_request, list_tasks_response, s_list_tasks, CM_METHOD_NO_TXN),
+    M("GetTaskCalendar", task_calendar_request, task_calendar, s_get_task_calendar,
+      CM_METHOD_NO_TXN),
     M("GetTaskFeedCalendar", task_calendar_request, task_calendar, s_get_task_feed_calendar,
       CM_METHOD_NO_TENANT),
     /* Not CM_METHOD_WRITE on purpose: the reply carries the feed's secret,
      * which must not be kept in the idempotency table. A retried create
      * makes a second, unused feed. */
     M("CreateTaskFeed", create_task_feed_request, task_feed, s_create_task_feed, 0),
-    M("ListTaskFeeds", list_task_feeds_request, list_task_feeds_response, s_list_task_feeds, 0),
+    M("ListTaskFeeds", list_task_feeds_request, list_task_feeds_response, s_list_task_feeds,
+      CM_METHOD_NO_TXN),
     M("DeleteTaskFeed", delete_task_feed_request, empty, s_delete_task_feed, CM_METHOD_WRITE),
 };
 const size_t notes_n_methods = sizeof notes_methods / sizeof *notes_methods;

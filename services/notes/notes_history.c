@@ -35,7 +35,8 @@
 static struct {
     const struct notes_history_cfg *cfg; // borrowed (main)
     cm_events_sub_t *sub;                // owned: the customers stream, while we lead
-    bool with_notes;                     // notes.notes exists (010_notes.sql)
+    bool resync;     // the database's cursor may differ from the subscriber's: start again
+    bool with_notes; // notes.notes exists (010_notes.sql)
     bool with_tasks;
     int64_t next_lead_try_ms;
     int64_t next_expiry_ms;
@@ -482,6 +483,9 @@ static int s_apply(void *ud, const Crm__Event *ev)
         cm_log_warn("could not apply customers event seq=%" PRIu64 ": %s", ev->seq,
                     cm_db_error(db));
         cm_db_rollback(db);
+        /* A lost connection also lost the leader's lock: lead again, from the
+         * cursor as the database has it. */
+        s_st.resync = true;
         return -1;
     }
     if (advanced)
@@ -491,12 +495,24 @@ static int s_apply(void *ud, const Crm__Event *ev)
     uint64_t cur = 0;
     if (notes_history_store_cursor_get(db, CUSTOMERS_STREAM, &cur))
         return -1;
-    return cur >= ev->seq ? 0 : -1;
+    if (cur >= ev->seq)
+        return 0;
+    /* The cursor is behind what this follower applied: the database lost
+     * commits (a crash with asynchronous commits, a restore). Follow again
+     * from where the database is, or the next event never applies. */
+    cm_log_warn("the timeline's cursor is at %" PRIu64 ", behind seq %" PRIu64
+                ": following again from the cursor",
+                cur, ev->seq - 1);
+    s_st.resync = true;
+    return -1;
 }
 
 static void s_follow(cm_svc_t *svc)
 {
     cm_db_t *db = cm_svc_db(svc);
+    if (s_st.sub && s_st.resync)
+        cm_events_sub_destroy(&s_st.sub);
+    s_st.resync = false;
     if (!s_st.sub) {
         int64_t now = cm_mono_ms();
         if (now < s_st.next_lead_try_ms)
@@ -573,7 +589,8 @@ void notes_history_tick(cm_svc_t *svc, void *user)
 
 const struct cm_method notes_history_methods[] = {
     M("IngestEvent", intake_event, ingest_event_response, s_ingest, CM_METHOD_WRITE),
-    M("ListTimeline", list_timeline_request, list_timeline_response, s_list_timeline, 0),
-    M("GetSummary", get_summary_request, summary, s_get_summary, 0),
+    M("ListTimeline", list_timeline_request, list_timeline_response, s_list_timeline,
+      CM_METHOD_NO_TXN),
+    M("GetSummary", get_summary_request, summary, s_get_summary, CM_METHOD_NO_TXN),
 };
 const size_t notes_history_n_methods = sizeof notes_history_methods / sizeof *notes_history_methods;

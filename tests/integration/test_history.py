@@ -548,3 +548,25 @@ def test_an_unknown_customer_has_no_story():
     assert st == 200 and not js.get("entries"), (st, js)
     st, _, js = api("GET", "/v1/customers/%s/summary" % cid)
     assert st == 200 and js.get("registeredAt"), (st, js)
+
+
+def test_timeline_follows_on_when_the_database_lost_its_last_commits():
+    """As after a restore, or a crash with asynchronous commits: the database's
+    cursor of the customers stream falls behind what notes applied, and the
+    rows those events made are gone with it. Notes follows on from the cursor
+    the database has: the lost rows come back once, and new events arrive."""
+    cur = int(crm.psql("SELECT last_seq FROM notes.stream_cursor WHERE stream = 'customers'"))
+    st, _, x = api("POST", "/v1/customers", {"firstName": "Lost", "lastName": unique("Commit")})
+    assert st == 201, x
+    wait_until(lambda: "customer.created" in _types(_timeline(x["id"])), 20,
+               what="customer.created of the first")
+    # The last commits lost: the rows after the old cursor, and the cursor's move.
+    crm.psql("BEGIN; DELETE FROM notes.timeline WHERE customer_id = '%s'; "
+             "UPDATE notes.stream_cursor SET last_seq = %d WHERE stream = 'customers'; COMMIT;"
+             % (x["id"], cur))
+    assert _timeline(x["id"]) == []
+    st, _, y = api("POST", "/v1/customers", {"firstName": "After", "lastName": unique("Commit")})
+    assert st == 201, y
+    wait_until(lambda: "customer.created" in _types(_timeline(y["id"])), 30,
+               what="customer.created of the next")
+    assert _types(_timeline(x["id"])).count("customer.created") == 1, _timeline(x["id"])

@@ -427,6 +427,16 @@ def test_database_killed_comes_back_by_itself():
     st, _, js = api("GET", f"/v1/customers/{c['id']}")
     assert st == 200 and js["firstName"] == "Back" and js["email"] == c["email"], js
     wait_until(lambda: api("GET", "/readyz", key=None)[0] == 200, 60, what="ready again")
+    # The timeline follows the stream again: notes had applied events whose
+    # commits the crash may have taken (its cursor then behind what it
+    # applied), and it follows on from where the database is.
+    after = _new(email=unique("pgk2") + "@example.com")
+
+    def in_timeline():
+        st, _, js = api("GET", f"/v1/customers/{after['id']}/timeline")
+        return st == 200 and any(e.get("type") == "customer.created"
+                                 for e in js.get("entries", []))
+    wait_until(in_timeline, 60, interval=0.5, what="the new customer in its timeline")
 
 
 def test_deleting_a_customer_erases_them_from_the_event_stream():
