@@ -9,6 +9,7 @@ are photographed on success too, to look at.
 import contextlib
 import json
 import os
+import re
 import random
 import struct
 import tempfile
@@ -357,7 +358,10 @@ def test_ui_list_sorts_filters_and_pages_through_60_customers():
         b.wait_until(lambda: _names(b) == first25, what="order of creation")
         # Clearing the filters shows everyone again.
         b.find("#clear-filters").click()
-        b.wait_until(lambda: "tag=" not in b.url and int(b.find("#total").text.split()[0].replace(",", "")) >= 60,
+        # (#total is empty while the new list loads.)
+        b.wait_until(lambda: "tag=" not in b.url
+                     and re.match(r"[\d,]+ ", b.find("#total").text + " ")
+                     and int(b.find("#total").text.split()[0].replace(",", "")) >= 60,
                      what="the unfiltered list")
         _no_js_errors(b)
 
