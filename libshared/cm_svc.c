@@ -281,18 +281,11 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
         cm_call_fail(call, CM_ERR_PERMISSION, "request carries no tenant");
         goto out;
     }
-    if (!call->db) {
-        /* No database: no transaction, nothing to commit or deduplicate. */
-        m->fn(call, req, &resp);
-        if (!cm_call_failed(call)) {
-            call->reply.status = CRM__STATUS__STATUS_OK;
-            s_pack_header(out, &call->reply);
-            s_call_body(out, call, resp);
-        }
-        goto out;
-    }
-    if ((m->flags & CM_METHOD_NO_TXN) && !(m->flags & CM_METHOD_WRITE)) {
-        cm_err_t err = cm_db_use_tenant(call->db, tenant ? call->hdr->tenant_id : NULL);
+    /* No database, or a read that needs no transaction: nothing to begin,
+     * commit or deduplicate (a read still sets its tenant). */
+    if (!call->db || ((m->flags & CM_METHOD_NO_TXN) && !(m->flags & CM_METHOD_WRITE))) {
+        cm_err_t err =
+            call->db ? cm_db_use_tenant(call->db, tenant ? call->hdr->tenant_id : NULL) : CM_OK;
         if (err) {
             cm_call_db_fail(call, err, "could not set the tenant");
             goto out;

@@ -11,8 +11,9 @@
 # and prints the ratios.
 # Usage: tests/bench/history.sh [BUILD]
 # Knobs: BENCH_DURATION (seconds per wrk/pgbench phase, default 10),
-# BENCH_CONNECTIONS (default 16), BENCH_HISTORY_EVENTS (default 10000: the
-# big customer gets half), BENCH_SCALE_NOTES (copies of notes, default 2),
+# BENCH_CONNECTIONS (default 32), BENCH_HISTORY_EVENTS (default 10000: the
+# big customer gets half), BENCH_SCALE_NOTES (copies of notes, default 1 as
+# make run), BENCH_PG_FAST=1 (fsync off; default: make run's durable commits),
 # BENCH_KEEP=1 (keep the data directory).
 set -euo pipefail
 
@@ -23,7 +24,7 @@ build=${1:-build}
 source compose/stack.sh
 
 duration=${BENCH_DURATION:-10}
-conns=${BENCH_CONNECTIONS:-16}
+conns=${BENCH_CONNECTIONS:-32}
 events=${BENCH_HISTORY_EVENTS:-10000}
 for v in duration conns events; do
     if ! [[ ${!v} =~ ^[1-9][0-9]{0,6}$ ]]; then
@@ -38,8 +39,10 @@ while read -r var; do
     [[ $var == CRM_* ]] && unset "$var"
 done < <(compgen -e)
 export CRM_LOG_LEVEL=warn
-stack_throwaway crm-hbench hbench-admin 2
-export CRM_SCALE_NOTES=${BENCH_SCALE_NOTES:-2}
+stack_throwaway crm-hbench hbench-admin 1
+export CRM_SCALE_NOTES=${BENCH_SCALE_NOTES:-1}
+STACK_PG_FAST=${BENCH_PG_FAST:-0} # make run's durable commits unless asked
+echo "bench: PostgreSQL with $([[ $STACK_PG_FAST == 1 ]] && echo "fsync off" || echo "durable commits"), $CRM_SCALE_NOTES copy of notes, 1 of customers"
 tmp=$CRM_DATA_DIR
 status=1
 cleanup() {

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Benchmark (`make bench`): starts the suite like the integration tests do (a
-# throw-away data directory, free loopback ports, PostgreSQL with fsync off,
-# two copies of customers, log level warn), loads it through the gateway
-# with wrk, measures PostgreSQL's own rate for the same kind of work with
-# pgbench on a scratch copy of the customers table in the same cluster, and
-# prints a table. docs/benchmarks.md explains the figures.
+# Benchmark (`make bench`): starts the suite with `make run`'s defaults (a
+# throw-away data directory and free loopback ports, but durable commits, one
+# copy of each service, its default threads; log level warn), loads it
+# through the gateway with wrk, then loads a Node.js peer (tests/bench/peer:
+# Fastify 5 and node-postgres 8, a pool of 16, one process) serving the same
+# requests from a table with the same columns and indexes, measures
+# PostgreSQL's own rate for the same kind of work with pgbench on a scratch
+# copy of the customers table in the same cluster, and prints a table with
+# the ratios. docs/benchmarks.md explains the figures.
 #
 # Usage: tests/bench/run.sh [BUILD]
 # Knobs: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS
 # (wrk connections and pgbench clients, default 32), BENCH_THREADS (default 2),
-# BENCH_SCALE_CUSTOMERS (copies of customers, default 2), BENCH_KEEP=1 (keep
-# the data directory with the raw wrk, pgbench and CPU figures even when
-# everything passed).
+# BENCH_SCALE_CUSTOMERS (copies of customers, default 1 as make run),
+# BENCH_PG_FAST=1 (fsync, synchronous_commit and full_page_writes off, as in
+# the tests), BENCH_PEER=0 (no Node.js peer), BENCH_KEEP=1 (keep the data
+# directory with the raw wrk, pgbench and CPU figures even when everything
+# passed).
 # Exit status: 0 when every phase ran and every answer was 2xx, 1 otherwise.
 set -euo pipefail
 
@@ -25,7 +30,7 @@ source compose/stack.sh
 duration=${BENCH_DURATION:-10}
 conns=${BENCH_CONNECTIONS:-32}
 threads=${BENCH_THREADS:-2}
-scale=${BENCH_SCALE_CUSTOMERS:-2}
+scale=${BENCH_SCALE_CUSTOMERS:-1}
 for v in duration conns threads scale; do
     if ! [[ ${!v} =~ ^[1-9][0-9]{0,3}$ ]]; then
         echo "bench: $v: invalid value \"${!v}\": expected a positive number" >&2
@@ -49,7 +54,10 @@ while read -r var; do
 done < <(compgen -e)
 export CRM_LOG_LEVEL=warn
 
-stack_throwaway crm-bench bench-admin "$scale" # fsync, synchronous_commit, full_page_writes off
+stack_throwaway crm-bench bench-admin "$scale"
+# make run's durable commits, unless asked otherwise.
+STACK_PG_FAST=${BENCH_PG_FAST:-0}
+durability=$([[ $STACK_PG_FAST == 1 ]] && echo "fsync off" || echo "durable commits")
 tmp=$CRM_DATA_DIR
 export PGCLIENTENCODING=UTF8
 
@@ -100,6 +108,7 @@ rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || e
 cpu_snapshot() {
     local args=() name pid
     while read -r name pid; do args+=("$name=$pid"); done < <(procs)
+    [[ -n ${peer_pid:-} ]] && args+=("peer=$peer_pid")
     /usr/bin/python3 "$bench_dir/cpu_snapshot.py" "$pg_pm" "${args[@]}" >"$1"
 }
 
@@ -125,11 +134,12 @@ cpu_delta() {
             secs = d["clock"] > 0 ? d["clock"] : 1
             cust = 0
             for (k in d) if (k ~ /^customers-/) cust += d[k]
-            ours = d["gateway"] + d["broker"] + cust + d["postgres"] + client
+            ours = d["gateway"] + d["broker"] + cust + d["postgres"] + d["peer"] + client
             ms = 1000 / hz / (n > 0 ? n : 1)
-            printf "gw=%.3f broker=%.3f cust=%.3f pg=%.3f client=%.3f other=%.2f steal=%.2f\n",
+            printf "gw=%.3f broker=%.3f cust=%.3f pg=%.3f client=%.3f peer=%.3f other=%.2f steal=%.2f\n",
                    d["gateway"] * ms, d["broker"] * ms, cust * ms, d["postgres"] * ms,
-                   client * ms, (d["machine"] - ours) / hz / secs, d["steal"] / hz / secs
+                   client * ms, d["peer"] * ms, (d["machine"] - ours) / hz / secs,
+                   d["steal"] / hz / secs
         }' "$1" "$2"
 }
 
@@ -148,7 +158,8 @@ run_wrk() {
     children_ticks
     c0=$CHILD_TICKS
     BENCH_LUA_DIR=$bench_dir timeout $((secs + 30)) wrk -t "$t" -c "$c" -d "${secs}s" \
-        --timeout 5s --latency -s "$bench_dir/$script" "$STACK_URL" -- "$tag" >"$out" 2>&1 || rc=$?
+        --timeout 5s --latency -s "$bench_dir/$script" "${TARGET_URL:-$STACK_URL}" -- "$tag" \
+        >"$out" 2>&1 || rc=$?
     children_ticks
     c1=$CHILD_TICKS
     cpu_snapshot "$tmp/cpu-$phase.1"
@@ -184,8 +195,8 @@ show_wrk() {
 
 # A short warm-up that must succeed entirely (checks the request is accepted).
 warm_up() {
-    local phase=$1 script=$2
-    run_wrk "warm-$phase" "$script" "warm" 2 2 1
+    local phase=$1 script=$2 tag=${3:-warm}
+    run_wrk "warm-$phase" "$script" "$tag" 2 2 1
     if [[ ${W_BAD[warm-$phase]} != 0 || ${W_ERR[warm-$phase]} != 0 ]]; then
         cat "$tmp/wrk-warm-$phase.txt"
         fail "the $phase warm-up had failures: the request is not accepted"
@@ -236,8 +247,7 @@ echo "bench: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(uname -n), nproc $ncpu," \
     "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 echo "bench: numbers come from a shared 2-core machine that also runs wrk and PostgreSQL;" \
     "the suite/PostgreSQL ratios are the meaningful figure"
-echo "bench: PostgreSQL runs with fsync, synchronous_commit and full_page_writes off" \
-    "(STACK_PG_FAST=1), as in the integration tests"
+echo "bench: PostgreSQL runs with $durability (BENCH_PG_FAST=1: fsync off)"
 echo "bench: load average before the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bench: $duration s per phase, $conns connections, $threads threads," \
     "$scale copies of customers; data $tmp"
@@ -306,6 +316,54 @@ show_wrk patch
 while read -r name pid; do RSS1[$name]=$(rss_kib "$pid"); done < <(procs)
 n_customers=$(sql "SELECT count(*) FROM customers.customers")
 
+# ------------------------------------------------------------- the Node.js peer
+# The same four requests against tests/bench/peer/server.js, on a copy of the
+# suite's customers (same ids, so get and patch use the same ids) in a table
+# with the same columns and indexes, in the same cluster, with the same
+# durability. Its own creates add rows as the suite's did.
+peer_pid=
+declare -A Q_RPS Q_P50 Q_P99 Q_CPU
+if [[ ${BENCH_PEER:-1} == 1 ]]; then
+    echo
+    echo "== The Node.js peer: Fastify 5 + node-postgres 8, pool 16, one process"
+    if [[ ! -d $bench_dir/peer/node_modules ]]; then
+        (cd "$bench_dir/peer" && npm ci --no-audit --no-fund --loglevel=error) ||
+            fail "npm ci in tests/bench/peer failed (the npm registry must be reachable)"
+    fi
+    sql "DROP SCHEMA IF EXISTS bench_peer CASCADE" >/dev/null
+    sql "CREATE SCHEMA bench_peer; CREATE TABLE bench_peer.customers (LIKE customers.customers INCLUDING ALL)"
+    sql "INSERT INTO bench_peer.customers SELECT * FROM customers.customers"
+    sql "VACUUM ANALYZE bench_peer.customers"
+    peer_tenant=$(sql "SELECT tenant_id FROM customers.customers WHERE email LIKE 'bench.$run_tag.%' LIMIT 1")
+    peer_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    PEER_PORT=$peer_port PEER_KEY=$BENCH_API_KEY PEER_TENANT=$peer_tenant PEER_POOL=16 \
+        PGHOST=$STACK_PG_SOCKDIR PGPORT=$CRM_PG_PORT PGDATABASE=crm PGUSER=postgres \
+        node "$bench_dir/peer/server.js" >"$tmp/peer.log" 2>&1 &
+    peer_pid=$!
+    for ((i = 0; i < 100; i++)); do
+        curl -fsS --noproxy '*' -o /dev/null -H "Authorization: Bearer $BENCH_API_KEY" \
+            "http://127.0.0.1:$peer_port/v1/customers?pageSize=1" 2>/dev/null && break
+        kill -0 "$peer_pid" 2>/dev/null || { cat "$tmp/peer.log"; fail "the peer exited"; }
+        sleep 0.1
+    done
+    peer_rss0=$(rss_kib "$peer_pid")
+    TARGET_URL="http://127.0.0.1:$peer_port"
+    for op in create get list patch; do
+        echo "-- peer $op"
+        warm_up "peer-$op" "$op.lua" "pwarm$run_tag"
+        run_wrk "peer-$op" "$op.lua" "p$run_tag" "$duration" "$conns" "$threads"
+        show_wrk "peer-$op"
+        Q_RPS[$op]=${W_RPS[peer-$op]} Q_P50[$op]=${W_P50[peer-$op]} Q_P99[$op]=${W_P99[peer-$op]}
+        Q_CPU[$op]=${W_CPU[peer-$op]}
+    done
+    unset TARGET_URL
+    peer_rss1=$(rss_kib "$peer_pid")
+    kill "$peer_pid" 2>/dev/null || true
+    wait "$peer_pid" 2>/dev/null || true
+    peer_pid=
+    sql "DROP SCHEMA bench_peer CASCADE" >/dev/null
+fi
+
 # ------------------------------------------------------------- PostgreSQL
 # A scratch copy of customers.customers (same columns, collations, defaults,
 # indexes; no row-level security) with the same rows, whose ids are
@@ -347,7 +405,7 @@ for k in get list update insert; do pg_failed=$((pg_failed + ${P_FAIL[$k]:-0}));
 # ------------------------------------------------------------- the report
 echo
 echo "== Results ($(date -u '+%Y-%m-%d'), nproc $ncpu, $duration s per phase, $conns connections," \
-    "$threads threads; fsync off)"
+    "$threads threads; $durability)"
 echo
 printf '| %-9s | %10s | %8s | %8s | %7s | %-9s | %9s | %8s | %8s | %9s |\n' \
     operation "gateway/s" "p50 ms" "p99 ms" non-2xx pgbench "tps" "p50 ms" "p99 ms" "suite/PG"
@@ -368,6 +426,28 @@ for op in create get list patch; do
         printf "%s: %.0f req/s through the gateway = %.3f × pgbench %s %.0f tps\n",
                op, a, (b > 0 ? a / b : 0), pg, b }'
 done
+if [[ ${BENCH_PEER:-1} == 1 ]]; then
+    echo
+    echo "Against the Node.js peer (same requests, same PostgreSQL, $durability)"
+    echo
+    printf '| %-9s | %10s | %8s | %9s | %8s | %10s | %-26s |\n' \
+        operation "suite/s" "p99 ms" "peer/s" "p99 ms" "suite/peer" "aim"
+    printf '| %-9s | %10s | %8s | %9s | %8s | %10s | %-26s |\n' \
+        -------- ---------: -------: --------: -------: ---------: --------------------------
+    declare -A AIM=([get]="≥ 1.5×, p99 < 10 ms" [create]="≥ 1.2×, p99 < 25 ms"
+        [patch]="≥ 1×" [list]="≥ 1×")
+    for op in create get list patch; do
+        awk -v op="$op" -v a="${W_RPS[$op]}" -v ap="${W_P99[$op]}" -v b="${Q_RPS[$op]}" \
+            -v bp="${Q_P99[$op]}" -v aim="${AIM[$op]}" 'BEGIN {
+            printf "| %-9s | %10.0f | %8.2f | %9.0f | %8.2f | %9.2f× | %-26s |\n",
+                   op, a, ap, b, bp, (b > 0 ? a / b : 0), aim }'
+    done
+    echo
+    echo "CPU per request of the peer (ms): $(for op in create get list patch; do
+        printf '%s node %s PostgreSQL %s; ' "$op" "$(kv "${Q_CPU[$op]}" peer)" "$(kv "${Q_CPU[$op]}" pg)"
+    done)"
+    echo "peer RSS: $peer_rss0 KiB before its load, $peer_rss1 KiB after"
+fi
 echo
 echo "CPU per operation, in ms (from /proc: user + system time / operations done)"
 echo

@@ -402,22 +402,39 @@ static void s_credit_reply(void *w, struct cm_mdp_parts *p)
     crm__request_header__free_unpacked(h, NULL);
 }
 
+/* A raw worker with credit 3 for service, holding the first three of n
+ * requests prefix-0, prefix-1, ... sent by client c (held[0..2]). */
+static void *s_credit_holding(cm_mdp_client_t *c, const char *service, const char *prefix, int n,
+                              struct cm_mdp_parts held[3])
+{
+    void *w = s_credit_worker(service, "3");
+    s_wait_service(c, service);
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        s_send_request(c, service, id, cm_now_ms() + 20000, "x");
+    }
+    for (int i = 0; i < 3; i++)
+        CHECK(s_credit_request(w, 2000, &held[i]));
+    return w;
+}
+
+/* A raw worker leaves (DISCONNECT). */
+static void s_credit_leave(void *w)
+{
+    const uint8_t bye = CM_MDP_DISCONNECT;
+    CHECK(zmq_send(w, CM_MDP_WORKER, 6, ZMQ_SNDMORE) == 6);
+    CHECK(zmq_send(w, &bye, 1, 0) == 1);
+}
+
 /* A worker announcing credit 3 gets three requests at once, the next one as
  * soon as it answers one; without credit it gets one at a time. When it
  * leaves, all it held go, in order, to another worker. */
 static void test_worker_credit(void)
 {
     cm_mdp_client_t *c = cm_mdp_client_new(s_ctx, s_bus);
-    void *w = s_credit_worker("credit", "3");
-    s_wait_service(c, "credit");
-    for (int i = 0; i < 5; i++) {
-        char id[32];
-        snprintf(id, sizeof id, "cr-%d", i);
-        s_send_request(c, "credit", id, cm_now_ms() + 20000, "x");
-    }
     struct cm_mdp_parts held[3];
-    for (int i = 0; i < 3; i++)
-        CHECK(s_credit_request(w, 2000, &held[i]));
+    void *w = s_credit_holding(c, "credit", "cr", 5, held);
     struct cm_mdp_parts extra;
     CHECK(s_credit_request(w, 300, &extra) == 0); /* credit used up */
     s_credit_reply(w, &held[0]);
@@ -429,9 +446,7 @@ static void test_worker_credit(void)
 
     /* It leaves holding three (cr-1, cr-2, cr-3): they go to the next worker
      * ahead of cr-4, which waited in the queue. */
-    const uint8_t bye = CM_MDP_DISCONNECT;
-    CHECK(zmq_send(w, CM_MDP_WORKER, 6, ZMQ_SNDMORE) == 6);
-    CHECK(zmq_send(w, &bye, 1, 0) == 1);
+    s_credit_leave(w);
     for (int i = 0; i < 3; i++)
         cm_mdp_parts_close(&held[i]);
     void *one = s_credit_worker("credit", NULL);
@@ -446,8 +461,7 @@ static void test_worker_credit(void)
         CHECK(s_reply(c, 2000, &r) && !strcmp(r.request_id, want));
         CHECK(r.status == CRM__STATUS__STATUS_OK);
     }
-    CHECK(zmq_send(one, CM_MDP_WORKER, 6, ZMQ_SNDMORE) == 6);
-    CHECK(zmq_send(one, &bye, 1, 0) == 1);
+    s_credit_leave(one);
     zmq_close(w);
     zmq_close(one);
     cm_mdp_client_destroy(&c);
@@ -459,16 +473,8 @@ static void test_worker_credit(void)
 static void test_worker_credit_out_of_order(void)
 {
     cm_mdp_client_t *c = cm_mdp_client_new(s_ctx, s_bus);
-    void *w = s_credit_worker("ooo", "3");
-    s_wait_service(c, "ooo");
-    for (int i = 0; i < 3; i++) {
-        char id[32];
-        snprintf(id, sizeof id, "oo-%d", i);
-        s_send_request(c, "ooo", id, cm_now_ms() + 20000, "x");
-    }
     struct cm_mdp_parts held[3];
-    for (int i = 0; i < 3; i++)
-        CHECK(s_credit_request(w, 2000, &held[i]));
+    void *w = s_credit_holding(c, "ooo", "oo", 3, held);
     struct reply r;
     /* The newest first, then the oldest: the middle one is still at work. */
     s_credit_reply(w, &held[2]);
@@ -477,9 +483,7 @@ static void test_worker_credit_out_of_order(void)
     CHECK(s_reply(c, 2000, &r) && !strcmp(r.request_id, "oo-0"));
     for (int i = 0; i < 3; i++)
         cm_mdp_parts_close(&held[i]);
-    const uint8_t bye = CM_MDP_DISCONNECT;
-    CHECK(zmq_send(w, CM_MDP_WORKER, 6, ZMQ_SNDMORE) == 6);
-    CHECK(zmq_send(w, &bye, 1, 0) == 1);
+    s_credit_leave(w);
     /* Only oo-1 goes to the next worker. */
     void *one = s_credit_worker("ooo", NULL);
     struct cm_mdp_parts p, extra;
@@ -492,8 +496,7 @@ static void test_worker_credit_out_of_order(void)
     cm_mdp_parts_close(&p);
     CHECK(s_reply(c, 2000, &r) && !strcmp(r.request_id, "oo-1"));
     CHECK(s_credit_request(one, 300, &extra) == 0); /* nothing else was retried */
-    CHECK(zmq_send(one, CM_MDP_WORKER, 6, ZMQ_SNDMORE) == 6);
-    CHECK(zmq_send(one, &bye, 1, 0) == 1);
+    s_credit_leave(one);
     zmq_close(w);
     zmq_close(one);
     cm_mdp_client_destroy(&c);
