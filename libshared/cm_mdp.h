@@ -43,7 +43,7 @@ enum {
 #define CM_MDP_LIVENESS 3
 
 /* Most requests a worker may take at once (READY's credit). */
-#define CM_MDP_CREDIT_MAX 16
+#define CM_MDP_CREDIT_MAX 64
 
 /* A received message: two owned byte strings. */
 struct cm_mdp_msg {

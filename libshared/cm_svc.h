@@ -92,8 +92,8 @@ struct cm_svc_def {
 #define CM_SVC_CREDIT_NO_DB 8
 /* Handler threads of a copy with a database: requests in flight at once,
  * database connections (one each, and one for the main thread). */
-#define CM_SVC_THREADS_DEFAULT 8
-#define CM_SVC_THREADS_MAX 16
+#define CM_SVC_THREADS_DEFAULT 16
+#define CM_SVC_THREADS_MAX 64
 
 struct cm_svc_cfg {
     const char *bus_endpoint;

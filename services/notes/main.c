@@ -26,7 +26,7 @@ static const struct cm_cfg_item s_cfg[] = {
     {"db_role", CM_CFG_STR, &cfg.db_role, "crm_app"},
     {"bus_io_batch", CM_CFG_BOOL, &cfg.bus_io_batch, "true"},
     /* Requests one copy serves at once, each with its own database connection. */
-    {"threads", CM_CFG_INT, &cfg.threads, "8", .min = 1, .max = CM_SVC_THREADS_MAX},
+    {"threads", CM_CFG_INT, &cfg.threads, "16", .min = 1, .max = CM_SVC_THREADS_MAX},
     {NULL},
 };
 

@@ -94,10 +94,11 @@ fail() {
 
 sql() { "$STACK_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$CRM_DATABASE_URL" -c "$1"; }
 
-# Prints "name pid" for every running program of the stack (customers-0, ...).
+# Prints "name pid" for every running service of the stack (customers-0, ...);
+# PostgreSQL, which supervisord runs too, is counted whole by cpu_snapshot.
 procs() {
-    stack_ctl status 2>/dev/null | awk '$2 == "RUNNING" { n = $1; sub(/^.*:/, "", n);
-        p = $4; sub(/,$/, "", p); print n, p }'
+    stack_ctl status 2>/dev/null | awk '$2 == "RUNNING" && $1 != "postgres" { n = $1;
+        sub(/^.*:/, "", n); p = $4; sub(/,$/, "", p); print n, p }'
 }
 
 # Prints the resident memory of a process in KiB.
