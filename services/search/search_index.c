@@ -1028,6 +1028,15 @@ static void s_on_prefixes(void *ud, int dict, const char *s, size_t len)
         return;
     if (dict == D_EMAIL)
         len--; /* not the cover byte */
+    /* A query is UTF-8, so it is only ever a prefix of a token's well-formed
+     * start: past a bad byte (text that is not UTF-8) there is nothing to
+     * count, and reading on would take "ko\xa7" for one character and miss
+     * "ko", which s_match finds. */
+    size_t bad;
+    if (len > PREFIX_BYTES)
+        len = PREFIX_BYTES; /* a sequence cut here is past the last prefix anyway */
+    if (!cm_utf8_valid(s, len, &bad))
+        len = bad;
     size_t end = 0;
     for (int c = 0; c < PREFIX_CHARS && end < len; c++) {
         end++;
