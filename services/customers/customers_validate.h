@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cm_err.h"
+#include "cm_vat.h"
 
 /* Longest e-mail address accepted (RFC 5321 path limit minus the angle brackets), in bytes. */
 #define CUSTOMERS_EMAIL_MAX 254
@@ -23,7 +24,7 @@
 /* Buffer size for an E.164 number: "+", at most 15 digits, NUL. */
 #define CUSTOMERS_PHONE_SIZE 17
 /* Buffer size for a normalised EU VAT number: 2-letter prefix, at most 12 characters, NUL. */
-#define CUSTOMERS_VAT_SIZE 16
+#define CUSTOMERS_VAT_SIZE CM_VAT_SIZE
 
 /* Validates an e-mail address and writes it as stored into out (>= CUSTOMERS_EMAIL_SIZE):
  * surrounding whitespace trimmed, the domain's ASCII letters lower-cased, the local part kept as
@@ -85,12 +86,7 @@ int customers_validate_language(const char *in) CM_MUSTCHECK;
 /* Returns 0 when the UTF-8 string s has at most max_chars code points, else -1. */
 int customers_validate_length(const char *s, size_t max_chars) CM_MUSTCHECK;
 
-/* Normalises an EU VAT number into out (>= CUSTOMERS_VAT_SIZE): spaces, dots and dashes
- * removed, letters upper-cased ("pl 526-025-02-74" -> "PL5260250274"). It must start with the
- * prefix of an EU member state (EL for Greece) or XI (Northern Ireland) and match that country's
- * syntax; check digits are not verified. Returns 0, or -1 with *why set ("missing country
- * prefix", "use EL for Greece", "unknown country prefix XX", "does not match the format for
- * XX"); out then holds "". */
+/* cm_vat_normalise (libshared/cm_vat.h): an EU VAT number checked and normalised. */
 int customers_validate_vat(const char *in, char *out, size_t outsz, const char **why) CM_MUSTCHECK;
 
 /* Returns 0 when in is a colour "#rrggbb" (hex digits of either case), else -1. */
