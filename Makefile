@@ -2,7 +2,7 @@
 # commands a user needs: `make run` and `make test`.
 
 BUILD    ?= build
-SERVICES := broker gateway customers search notes
+SERVICES := broker gateway customers search notes company
 TOOLS    := crmctl
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -11,7 +11,7 @@ override CFLAGS += -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-p
             -Wno-missing-field-initializers -fno-strict-aliasing
 override CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilibshared -I$(BUILD)/gen \
             -I/usr/include/postgresql -MMD -MP
-LDLIBS   += -lprotobuf-c -lzmq -lpq -ljansson -lutf8proc -lsodium -lpthread -lm
+LDLIBS   += -lprotobuf-c -lzmq -lpq -ljansson -lutf8proc -lsodium -lcurl -lpthread -lm
 LDLIBS_gateway := -lmicrohttpd
 LDLIBS_search := -licui18n -licuuc -licudata
 

@@ -1,5 +1,6 @@
 /* The route table and path matching. */
 #include "gateway_routes.h"
+#include "company.pb-c.h"
 #include "customers.pb-c.h"
 #include "history.pb-c.h"
 #include "notes.pb-c.h"
@@ -15,6 +16,7 @@
 #define CUSTOMERS(name, req, resp) RPC("customers", name, req, resp)
 #define SEARCH(name, req, resp) RPC("search", name, req, resp)
 #define NOTES(name, req, resp) RPC("notes", name, req, resp)
+#define COMPANY(name, req, resp) RPC("company", name, req, resp)
 
 const struct gateway_route gateway_routes[] = {
     /* The gateway's own. */
@@ -68,6 +70,10 @@ const struct gateway_route gateway_routes[] = {
     {"PATCH", "/v1/settings",
      CUSTOMERS("UpdateSettings", crm__update_settings_request, crm__settings), .body = "settings",
      .success = 200},
+
+    /* company: EU VAT numbers checked against VIES */
+    {"POST", "/v1/company:lookup",
+     COMPANY("LookupVat", crm__lookup_vat_request, crm__vat_lookup), .body = "*", .success = 200},
 
     /* search */
     {"GET", "/v1/customers:search",

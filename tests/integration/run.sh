@@ -35,6 +35,16 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export CRM_SCALE_SEARCH=${CRM_SCALE_SEARCH:-2}
 stack_throwaway crm-it it-admin 2
 tmp=$CRM_DATA_DIR
+
+# A faithful local fake of the EU's VIES (tests/integration/fake_vies.py):
+# the company service asks it instead of the EU's, and the tests steer it.
+fake_vies_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+/usr/bin/python3 -u tests/integration/fake_vies.py "$fake_vies_port" >"$tmp/fake-vies.log" 2>&1 &
+fake_vies_pid=$!
+export CRM_TEST_FAKE_VIES="http://127.0.0.1:$fake_vies_port"
+export CRM_VIES_URL="$CRM_TEST_FAKE_VIES/taxation_customs/vies/rest-api"
+# Short, so the slow-answer tests do not wait long.
+export CRM_VIES_TIMEOUT_MS=${CRM_VIES_TIMEOUT_MS:-3000}
 results="$tmp/results"
 
 # What a sanitizer prints when it finds something (ASan, LSan, UBSan).
@@ -89,6 +99,8 @@ cleanup() {
     # build writes its leak report then.
     stack_supervisor_stop || true
     stack_pg_stop || true
+    kill "$fake_vies_pid" 2>/dev/null || true
+    wait "$fake_vies_pid" 2>/dev/null || true
     if [[ -n ${STACK_LOG_DIR:-} ]]; then
         s_scan_sanitizers
         if ((sanitizer_failed)); then status=1; fi

@@ -1,0 +1,173 @@
+"""Company look-up: EU VAT numbers checked against VIES (here its faithful
+local fake, tests/integration/fake_vies.py), through the gateway."""
+import json
+import os
+import random
+import threading
+import urllib.request
+
+from crm import api, wait_until
+
+FAKE = os.environ.get("CRM_TEST_FAKE_VIES", "")
+
+
+def _fake(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(FAKE + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read().decode())
+
+
+def _calls(vat):
+    return _fake("GET", "/_fake/calls").get(vat, 0)
+
+
+def _de():
+    """A German number no other test uses (9 digits)."""
+    return "DE%09d" % random.randrange(10 ** 8, 10 ** 9)
+
+
+def _lookup(body):
+    return api("POST", "/v1/company:lookup", body)
+
+
+def test_lookup_valid_with_name_and_address_split():
+    vat = _de()
+    _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Größmann & Söhne GmbH",
+                                           "address": "Schloßstraße 7\n10115 Berlin"}})
+    st, _, js = _lookup({"vatNumber": "%s %s.%s" % (vat[:2].lower(), vat[2:5], vat[5:])})
+    assert st == 200, js
+    assert js["valid"] is True and js["vatNumber"] == vat and js["countryCode"] == "DE"
+    assert js["name"] == "Größmann & Söhne GmbH"
+    assert js["addressLines"] == ["Schloßstraße 7", "10115 Berlin"]
+    assert (js["street"], js["postalCode"], js["city"]) == ("Schloßstraße 7", "10115", "Berlin")
+    assert js["requestDate"] and js["checkedAt"]
+    assert not js.get("fromCache")
+    # Again: from the cache, VIES not asked a second time.
+    st, _, again = _lookup({"countryCode": "DE", "number": vat[2:]})
+    assert st == 200 and again["fromCache"] is True and again["name"] == js["name"], again
+    assert _calls(vat) == 1
+
+
+def test_lookup_invalid_and_withheld_names():
+    vat = _de()
+    st, _, js = _lookup({"vatNumber": vat})  # unknown to the fake: invalid, name "---"
+    assert st == 200 and js["valid"] is False, js
+    es = "ESB%08d" % random.randrange(10 ** 7, 10 ** 8)
+    _fake("POST", "/_fake/numbers", {es: {"valid": True, "name": "---", "address": "---"}})
+    st, _, js = _lookup({"vatNumber": es})
+    assert st == 200 and js["valid"] is True, js
+    assert js["nameWithheld"] is True and js["addressWithheld"] is True
+    assert js.get("name", "") == "" and js.get("address", "") == ""
+
+
+def test_syntax_is_checked_before_vies_is_asked():
+    for body, field in (({"vatNumber": "DE12345"}, "vatNumber"),
+                        ({"vatNumber": "GR123456789"}, "vatNumber"),
+                        ({"vatNumber": "US123456789"}, "vatNumber"),
+                        ({"countryCode": "PL", "number": "12"}, "number"),
+                        ({}, "vatNumber")):
+        st, _, js = _lookup(body)
+        assert st == 400, (body, js)
+        assert js["error"]["details"][0]["field"] == field, (body, js)
+    st, _, js = _lookup({"vatNumber": "GR123456789"})
+    assert "EL" in js["error"]["details"][0]["description"], js
+    assert _calls("DE12345") == 0
+
+
+def test_vies_errors_are_unavailable_never_invalid():
+    cases = {}
+    for code, http in (("MS_MAX_CONCURRENT_REQ", 200), ("GLOBAL_MAX_CONCURRENT_REQ", 500),
+                       ("SERVICE_UNAVAILABLE", 500), ("TIMEOUT", 500)):
+        vat = _de()
+        cases[vat] = code
+        _fake("POST", "/_fake/numbers", {vat: {"error": code, "http": http}})
+    for vat, code in cases.items():
+        st, _, js = _lookup({"vatNumber": vat})
+        assert st == 503, (code, js)
+        d = js["error"]["details"][0]
+        assert d["field"] == "vatNumber" and d["reason"] == code, js
+        assert "retry in" in js["error"]["message"], js
+    # INVALID_INPUT from VIES is the caller's.
+    vat = _de()
+    _fake("POST", "/_fake/numbers", {vat: {"error": "INVALID_INPUT", "http": 400}})
+    st, _, js = _lookup({"vatNumber": vat})
+    assert st == 400 and js["error"]["details"][0]["reason"] == "INVALID_INPUT", js
+    # Nothing of that was kept: once VIES answers, so does the service.
+    vat = next(iter(cases))
+    _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Back GmbH",
+                                           "address": "Weg 1\n80331 München"}})
+    st, _, js = _lookup({"vatNumber": vat})
+    assert st == 200 and js["valid"] is True and not js.get("fromCache"), js
+
+
+def test_a_slow_vies_times_out_as_unavailable_and_slows_nothing_else():
+    slow = _de()
+    # The fake holds this number's call until released: slower than any timeout.
+    _fake("POST", "/_fake/numbers", {slow: {"valid": True, "name": "Slow AG", "hold": True}})
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=_lookup({"vatNumber": slow})))
+    t.start()
+    try:
+        wait_until(lambda: _fake("GET", "/_fake/held").get(slow) == 1, 10,
+                   what="the slow call under way")
+        # Meanwhile other look-ups are answered: the slow call is still held.
+        quick = _de()
+        _fake("POST", "/_fake/numbers", {quick: {"valid": True, "name": "Quick GmbH",
+                                                 "address": "Gasse 2\n1010 Wien"}})
+        st, _, js = _lookup({"vatNumber": quick})
+        assert st == 200 and js["name"] == "Quick GmbH", js
+        assert _fake("GET", "/_fake/held").get(slow) == 1, "the quick one waited for the slow one"
+        t.join(60)
+        # The service gave up (CRM_VIES_TIMEOUT_MS): unavailable, not invalid.
+        st, _, js = out["r"]
+        assert st == 503 and js["error"]["details"][0]["reason"] == "TIMEOUT", js
+    finally:
+        _fake("POST", "/_fake/release", {"vat": slow})
+
+
+def test_concurrent_lookups_of_one_number_make_one_call():
+    vat = _de()
+    _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Once GmbH",
+                                           "address": "Platz 3\n20095 Hamburg", "delay_ms": 500}})
+    results = []
+    lock = threading.Lock()
+
+    def ask():
+        r = _lookup({"vatNumber": vat})
+        with lock:
+            results.append(r)
+
+    threads = [threading.Thread(target=ask) for _ in range(100)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 100
+    assert all(st == 200 and js["name"] == "Once GmbH" for st, _, js in results), \
+        [r for r in results if r[0] != 200][:3]
+    assert _calls(vat) == 1, _calls(vat)
+
+
+def test_an_unavailable_member_state_is_backed_off_then_asked_again():
+    vat = "PL%010d" % random.randrange(10 ** 9, 10 ** 10)
+    _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Pracownia sp. z o.o.",
+                                           "address": "ul. Długa 5\n31-539 Kraków"}})
+    _fake("POST", "/_fake/countries", {"PL": False})
+    try:
+        st, _, js = _lookup({"vatNumber": vat})
+        assert st == 503 and js["error"]["details"][0]["reason"] == "MS_UNAVAILABLE", js
+        # Asked again at once: answered without a call while the state is backed off.
+        st, _, js = _lookup({"vatNumber": vat})
+        assert st == 503 and js["error"]["details"][0]["reason"] == "MS_UNAVAILABLE", js
+        assert _calls(vat) == 1
+    finally:
+        _fake("POST", "/_fake/countries", {"PL": True})
+    # check-status says PL is back (the service asks it while a state waits): answered.
+    def answered():
+        st, _, js = _lookup({"vatNumber": vat})
+        return st == 200 and js
+
+    js = wait_until(answered, 60, interval=1, what="PL asked again after check-status")
+    assert (js["postalCode"], js["city"]) == ("31-539", "Kraków"), js
