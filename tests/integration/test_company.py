@@ -171,3 +171,53 @@ def test_an_unavailable_member_state_is_backed_off_then_asked_again():
 
     js = wait_until(answered, 60, interval=1, what="PL asked again after check-status")
     assert (js["postalCode"], js["city"]) == ("31-539", "Kraków"), js
+
+
+def test_ui_download_data_fills_the_company_and_says_when_vies_is_down():
+    from test_ui import SHOTS, _browser, _no_js_errors, _open, _sign_in
+
+    vat = _de()
+    _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Größmann & Söhne GmbH",
+                                           "address": "Schloßstraße 7\n10115 Berlin"}})
+    down = "PL%010d" % random.randrange(10 ** 9, 10 ** 10)
+    with _browser("vat-download") as b:
+        _sign_in(b)
+        _open(b, "/customers/new")
+        b.wait("#f-firstName").send_keys("Jürgen")
+        b.find("#f-isCompany").click()
+        # A name staff typed is kept; the empty address is filled.
+        b.wait("#f-company-name").send_keys("Größmann (our name)")
+        b.find("#f-company-vatNumber").send_keys("%s %s" % (vat[:2].lower(), vat[2:]))
+        b.find("#vat-download").click()
+        b.wait_text("#vat-status", "VIES: valid")
+        assert b.find("#f-company-vatNumber").prop("value") == vat
+        assert b.find("#f-company-name").prop("value") == "Größmann (our name)"
+        assert b.find("#f-company-address").prop("value") == "Schloßstraße 7\n10115 Berlin"
+        assert "the address" in b.find("#vat-status").text
+        # In German, with the member state down: said plainly, nothing changed.
+        b.js("localStorage.setItem('crm.lang', 'de');")
+        _fake("POST", "/_fake/countries", {"PL": False})
+        try:
+            _open(b, "/customers")
+            _open(b, "/customers/new")
+            b.wait("#f-isCompany").click()
+            assert b.wait("#vat-download").text == "Daten abrufen"
+            b.find("#f-company-vatNumber").send_keys(down)
+            b.find("#vat-download").click()
+            b.wait_text("#vat-status", "VIES kann die Nummer gerade nicht prüfen (MS_UNAVAILABLE)")
+            assert b.find("#f-company-name").prop("value") == ""
+        finally:
+            _fake("POST", "/_fake/countries", {"PL": True})
+            b.js("localStorage.removeItem('crm.lang');")
+        # At 390 px the form still fits.
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        overflow = b.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        wide = b.js("""
+            const w = document.documentElement.clientWidth;
+            return Array.from(document.querySelectorAll('body *'))
+              .filter(el => el.getBoundingClientRect().right > w + 1)
+              .slice(0, 8).map(el => el.tagName + '.' + el.className + '#' + el.id + ' '
+                               + Math.round(el.getBoundingClientRect().right));""")
+        assert overflow <= 1, (overflow, wide)
+        b.full_screenshot(os.path.join(SHOTS, "vat-download-narrow.png"))
+        _no_js_errors(b)

@@ -14,6 +14,7 @@ import { ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, displayName, fieldN
 import { loadGroups, loadSettings, noteWrite } from "../session.js";
 import { PHOTO_MAX, PHOTO_TYPES, avatar, blobUrl, releasePhotos } from "../photo.js";
 import { watchDuplicates } from "../duplicates.js";
+import { vatDownload } from "../vat.js";
 
 // What #/customers/new?... may fill in, and how long each may be.
 const PREFILL = { firstName: 100, lastName: 100, email: 254, phone: 40 };
@@ -222,6 +223,11 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
     text("company.name", "Company name", { value: company.name }),
     text("company.vatNumber", "VAT number", { value: company.vatNumber, hint: "EU VAT number with its country prefix, e.g. PL5260250274", class: "mono" }),
     text("company.address", "Company address", { value: company.address, multiline: true, rows: 3, wide: true }));
+  // "Download data": name and address from the EU's VIES (vat.js).
+  const vat = vatDownload({ vat: inputs["company.vatNumber"].input, name: inputs["company.name"].input,
+    address: inputs["company.address"].input });
+  companyFields.append(vat.row);
+  ctx.onLeave(vat.stop);
   isCompany.addEventListener("change", () => {
     companyFields.hidden = !isCompany.checked;
   });
