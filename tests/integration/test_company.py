@@ -221,3 +221,19 @@ def test_ui_download_data_fills_the_company_and_says_when_vies_is_down():
         assert overflow <= 1, (overflow, wide)
         b.full_screenshot(os.path.join(SHOTS, "vat-download-narrow.png"))
         _no_js_errors(b)
+
+
+def test_lookup_refuses_bad_input_naming_the_field():
+    # Wrong types, too long, not UTF-8, unknown fields: 400 before any call.
+    for raw, field in ((b'{"vatNumber": 123}', "vatNumber"),
+                       (b'{"vatNumber": ["DE123456789"]}', "vatNumber"),
+                       (('{"vatNumber": "DE%s"}' % ("1" * 300)).encode(), "vatNumber"),
+                       (b'{"countryCode": "DE", "number": "12345678\\u0000"}', None),
+                       (b'{"vatNumber": "DE12345678\xff"}', None),
+                       (b'{"vatNumber": "DE123456789", "nonsense": 1}', None),
+                       (b'not json', None)):
+        st, _, js = api("POST", "/v1/company:lookup", raw=raw,
+                        headers={"Content-Type": "application/json"})
+        assert st == 400, (raw, st, js)
+        if field:
+            assert js["error"].get("details", [{}])[0].get("field") == field, (raw, js)
