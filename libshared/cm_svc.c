@@ -26,16 +26,35 @@ struct cm_svc_thread {
     cm_mdp_client_t *client; // owned: for cm_call_service, made on first use
 };
 
+struct s_reply {
+    uint8_t *header;
+    size_t header_len;
+    uint8_t *body;
+    size_t body_len;
+};
+
 /* A request handed to the pool, and then its reply. */
 struct s_job {
     struct s_job *next;    // owned (the list it is on)
     struct cm_mdp_msg msg; // the request (its address answers it)
-    uint8_t *header;       // owned: the reply
-    size_t header_len;
-    uint8_t *body; // owned
-    size_t body_len;
-    bool committed; // a write committed: after_commit is due
+    struct s_reply out;    // owned: the reply
+    bool committed;        // a write committed: after_commit is due
 };
+
+/* A FIFO of jobs (the pool's to-do and done lists, under the service's mu). */
+struct s_jobs {
+    struct s_job *head, *tail; // owned
+};
+
+static void s_jobs_push(struct s_jobs *l, struct s_job *job)
+{
+    job->next = NULL;
+    if (l->tail)
+        l->tail->next = job;
+    else
+        l->head = job;
+    l->tail = job;
+}
 
 struct cm_svc {
     const struct cm_svc_def *def; // borrowed
@@ -50,15 +69,14 @@ struct cm_svc {
     struct cm_svc_thread main;    // the main thread as a server of requests
     /* The pool (n_threads > 1). */
     unsigned n_threads;
-    struct cm_svc_thread *threads;       // owned array
-    unsigned n_started;                  // threads running
-    pthread_mutex_t mu;                  // guards the two lists and closing
-    pthread_cond_t cond;                 // a job queued, or closing
-    struct s_job *todo_head, *todo_tail; // owned: waiting for a thread
-    struct s_job *done_head, *done_tail; // owned: answered, for the main thread to send
-    bool closing;                        // threads leave once the queue is empty
-    int efd;                             // owned: a thread finished a job
-    unsigned in_pool;                    // jobs queued or being served (main thread's count)
+    struct cm_svc_thread *threads; // owned array
+    unsigned n_started;            // threads running
+    pthread_mutex_t mu;            // guards the two lists and closing
+    pthread_cond_t cond;           // a job queued, or closing
+    struct s_jobs todo;            // waiting for a thread
+    struct s_jobs done;            // answered, for the main thread to send
+    bool closing;                  // threads leave once the queue is empty
+    int efd;                       // owned: a thread finished a job
 };
 
 static volatile sig_atomic_t s_stop;
@@ -177,13 +195,6 @@ static const struct cm_method *s_find_method(const struct cm_svc_def *def, const
             return &def->methods[i];
     return NULL;
 }
-
-struct s_reply {
-    uint8_t *header;
-    size_t header_len;
-    uint8_t *body;
-    size_t body_len;
-};
 
 static void s_pack_header(struct s_reply *out, const Crm__ReplyHeader *reply)
 {
@@ -470,10 +481,9 @@ reply:
     return committed;
 }
 
-static void s_send_reply(cm_svc_t *svc, const struct cm_mdp_msg *msg, const uint8_t *header,
-                         size_t header_len, const uint8_t *body, size_t body_len)
+static void s_send_reply(cm_svc_t *svc, const struct cm_mdp_msg *msg, const struct s_reply *r)
 {
-    if (cm_mdp_worker_reply(svc->worker, msg, header, header_len, body, body_len))
+    if (cm_mdp_worker_reply(svc->worker, msg, r->header, r->header_len, r->body, r->body_len))
         cm_log_warn("could not send reply: %s", zmq_strerror(errno));
 }
 
@@ -484,7 +494,7 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
     bool committed = s_handle(svc, &svc->main, msg, &out);
     if (committed && svc->def->after_commit)
         svc->def->after_commit(svc, svc->def->user);
-    s_send_reply(svc, msg, out.header, out.header_len, out.body, out.body_len);
+    s_send_reply(svc, msg, &out);
     free(out.header);
     free(out.body);
 }
@@ -502,30 +512,20 @@ static void *s_pool_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     for (;;) {
         pthread_mutex_lock(&svc->mu);
-        while (!svc->todo_head && !svc->closing)
+        while (!svc->todo.head && !svc->closing)
             pthread_cond_wait(&svc->cond, &svc->mu);
-        struct s_job *job = svc->todo_head;
+        struct s_job *job = svc->todo.head;
         if (job) {
-            svc->todo_head = job->next;
-            if (!svc->todo_head)
-                svc->todo_tail = NULL;
-            job->next = NULL;
+            svc->todo.head = job->next;
+            if (!svc->todo.head)
+                svc->todo.tail = NULL;
         }
         pthread_mutex_unlock(&svc->mu);
         if (!job)
             break;
-        struct s_reply out = {0};
-        job->committed = s_handle(svc, t, &job->msg, &out);
-        job->header = out.header;
-        job->header_len = out.header_len;
-        job->body = out.body;
-        job->body_len = out.body_len;
+        job->committed = s_handle(svc, t, &job->msg, &job->out);
         pthread_mutex_lock(&svc->mu);
-        if (svc->done_tail)
-            svc->done_tail->next = job;
-        else
-            svc->done_head = job;
-        svc->done_tail = job;
+        s_jobs_push(&svc->done, job);
         pthread_mutex_unlock(&svc->mu);
         uint64_t one = 1;
         ssize_t n = write(svc->efd, &one, sizeof one);
@@ -542,14 +542,9 @@ static void s_pool_submit(cm_svc_t *svc, struct cm_mdp_msg *msg)
     job->msg = *msg;
     memset(msg, 0, sizeof *msg);
     pthread_mutex_lock(&svc->mu);
-    if (svc->todo_tail)
-        svc->todo_tail->next = job;
-    else
-        svc->todo_head = job;
-    svc->todo_tail = job;
+    s_jobs_push(&svc->todo, job);
     pthread_cond_signal(&svc->cond);
     pthread_mutex_unlock(&svc->mu);
-    svc->in_pool++;
 }
 
 /* Sends the replies the pool finished, after relaying what they committed
@@ -560,8 +555,8 @@ static void s_pool_collect(cm_svc_t *svc)
     ssize_t n = read(svc->efd, &v, sizeof v);
     (void)n; // nonblocking: nothing to read is fine
     pthread_mutex_lock(&svc->mu);
-    struct s_job *jobs = svc->done_head;
-    svc->done_head = svc->done_tail = NULL;
+    struct s_job *jobs = svc->done.head;
+    svc->done.head = svc->done.tail = NULL;
     pthread_mutex_unlock(&svc->mu);
     bool committed = false;
     for (struct s_job *j = jobs; j; j = j->next)
@@ -571,12 +566,11 @@ static void s_pool_collect(cm_svc_t *svc)
     while (jobs) {
         struct s_job *j = jobs;
         jobs = j->next;
-        s_send_reply(svc, &j->msg, j->header, j->header_len, j->body, j->body_len);
+        s_send_reply(svc, &j->msg, &j->out);
         cm_mdp_msg_release(&j->msg);
-        free(j->header);
-        free(j->body);
+        free(j->out.header);
+        free(j->out.body);
         free(j);
-        svc->in_pool--;
     }
 }
 
@@ -627,6 +621,15 @@ static void s_pool_stop(cm_svc_t *svc)
     close(svc->efd);
     pthread_cond_destroy(&svc->cond);
     pthread_mutex_destroy(&svc->mu);
+}
+
+struct cm_svc_cfg cm_svc_cfg_of(const struct cm_svc_settings *s)
+{
+    return (struct cm_svc_cfg){.bus_endpoint = s->bus_endpoint,
+                               .database_url = s->database_url,
+                               .db_role = s->db_role,
+                               .bus_io_batch = s->bus_io_batch,
+                               .threads = s->threads};
 }
 
 unsigned cm_svc_threads(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)

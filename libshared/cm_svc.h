@@ -107,6 +107,32 @@ struct cm_svc_cfg {
 /* The threads a copy serves requests on, from its definition and config. */
 unsigned cm_svc_threads(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg);
 
+/* The settings every service with a database reads alike: CRM_BUS_ENDPOINT,
+ * CRM_DATABASE_URL, CRM_DB_ROLE, CRM_BUS_IO_BATCH and CRM_THREADS (and their
+ * CRM_<SERVICE>_ forms). A service puts CM_SVC_CFG_ITEMS(s) in its cm_cfg
+ * table and gives cm_svc_run cm_svc_cfg_of(&s). */
+struct cm_svc_settings {
+    char *bus_endpoint; // owned by the cm_cfg table
+    char *database_url; // owned by the cm_cfg table
+    char *db_role;      // owned by the cm_cfg table
+    bool bus_io_batch;
+    long threads;
+};
+#define CM_SVC_STR_(x) #x
+#define CM_SVC_STR(x) CM_SVC_STR_(x)
+#define CM_SVC_CFG_ITEMS(s)                                                                        \
+    {"bus_endpoint", CM_CFG_STR, &(s).bus_endpoint, "tcp://127.0.0.1:5555"},                       \
+        {"database_url", CM_CFG_STR, &(s).database_url, "dbname=crm", .secret = true},             \
+        {"db_role", CM_CFG_STR, &(s).db_role, "crm_app"},                                          \
+        {"bus_io_batch", CM_CFG_BOOL, &(s).bus_io_batch, "true"},                                  \
+    {                                                                                              \
+        "threads", CM_CFG_INT, &(s).threads, CM_SVC_STR(CM_SVC_THREADS_DEFAULT),                   \
+            .min = 1, .max = CM_SVC_THREADS_MAX                                                    \
+    }
+
+/* What cm_svc_run takes from the shared settings (borrowing their strings). */
+struct cm_svc_cfg cm_svc_cfg_of(const struct cm_svc_settings *s);
+
 /* Runs the service until SIGINT/SIGTERM. Returns 0 on a clean stop, 1 on a
  * fatal start-up error. */
 int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg);

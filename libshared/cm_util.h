@@ -41,4 +41,31 @@ size_t cm_utf8_length(const char *s);
 /* Parses a base-10 integer filling all of s; returns 0 or -1. */
 int cm_parse_long(const char *s, long min, long max, long *out) CM_MUSTCHECK;
 
+/* ASCII character classes, whatever the locale (input is UTF-8; these look
+ * at single bytes and never match one of a multi-byte sequence). */
+static inline bool cm_ascii_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+static inline bool cm_ascii_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+static inline bool cm_ascii_upper(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+static inline bool cm_ascii_lower(unsigned char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+static inline char cm_ascii_toupper(char c)
+{
+    return cm_ascii_lower((unsigned char)c) ? (char)(c - 'a' + 'A') : c;
+}
+static inline char cm_ascii_tolower(char c)
+{
+    return cm_ascii_upper((unsigned char)c) ? (char)(c - 'A' + 'a') : c;
+}
+
 #endif

@@ -2,6 +2,7 @@
  * pattern language. Pure: used by the customers service (the company data of a
  * customer) and the company service (before it asks VIES). */
 #include "cm_vat.h"
+#include "cm_util.h"
 
 #include <assert.h>
 #include <stdbool.h>
@@ -13,26 +14,6 @@ static int s_fail(const char **why, const char *msg)
     if (why)
         *why = msg;
     return -1;
-}
-
-static bool s_is_space(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static bool s_is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool s_is_upper(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z';
-}
-
-static char s_to_upper(char c)
-{
-    return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
 }
 
 /* "unknown country prefix XX": kept per thread until its next call, so *why
@@ -94,19 +75,19 @@ static bool s_vat_class(char cls, unsigned char c)
 {
     switch (cls) {
     case 'd':
-        return s_is_digit(c);
+        return cm_ascii_digit(c);
     case 'a':
-        return s_is_upper(c);
+        return cm_ascii_upper(c);
     case 'x':
-        return s_is_upper(c) || s_is_digit(c);
+        return cm_ascii_upper(c) || cm_ascii_digit(c);
     case 'b':
         return c == '0' || c == '1';
     case 'n':
         return c >= '1' && c <= '9';
     case 'f':
-        return (s_is_upper(c) && c != 'I' && c != 'O') || s_is_digit(c);
+        return (cm_ascii_upper(c) && c != 'I' && c != 'O') || cm_ascii_digit(c);
     case 'i':
-        return s_is_upper(c) || c == '+' || c == '*';
+        return cm_ascii_upper(c) || c == '+' || c == '*';
     default:
         return (unsigned char)cls == c;
     }
@@ -120,13 +101,13 @@ static void s_vat_repeat(const char **p, size_t *min, size_t *max)
         return;
     const char *q = *p + 1;
     size_t v = 0;
-    while (s_is_digit((unsigned char)*q))
+    while (cm_ascii_digit((unsigned char)*q))
         v = v * 10 + (size_t)(*q++ - '0');
     *min = *max = v;
     if (*q == ',') {
         q++;
         v = 0;
-        while (s_is_digit((unsigned char)*q))
+        while (cm_ascii_digit((unsigned char)*q))
             v = v * 10 + (size_t)(*q++ - '0');
         *max = v;
     }
@@ -174,17 +155,17 @@ int cm_vat_normalise(const char *in, char *out, size_t outsz, const char **why)
     size_t n = 0;
     bool overflow = false;
     for (const char *s = in; *s; s++) {
-        if (s_is_space((unsigned char)*s) || *s == '.' || *s == '-')
+        if (cm_ascii_space((unsigned char)*s) || *s == '.' || *s == '-')
             continue;
         if (n == sizeof buf) {
             overflow = true;
             break;
         }
-        buf[n++] = s_to_upper(*s);
+        buf[n++] = cm_ascii_toupper(*s);
     }
     if (n == 0)
         return s_fail(why, "empty");
-    if (n < 2 || !s_is_upper((unsigned char)buf[0]) || !s_is_upper((unsigned char)buf[1]))
+    if (n < 2 || !cm_ascii_upper((unsigned char)buf[0]) || !cm_ascii_upper((unsigned char)buf[1]))
         return s_fail(why, "missing country prefix");
     if (buf[0] == 'G' && buf[1] == 'R')
         return s_fail(why, "use EL for Greece");

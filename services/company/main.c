@@ -11,11 +11,7 @@
 #include <string.h>
 
 static struct {
-    char *bus_endpoint;
-    char *database_url;
-    char *db_role;
-    bool bus_io_batch;
-    long threads;
+    struct cm_svc_settings svc;
     char *vies_url;
     long vies_connect_timeout_ms;
     long vies_timeout_ms;
@@ -32,11 +28,7 @@ static int s_url_check(const char *value, char *why, size_t whysz)
 }
 
 static const struct cm_cfg_item s_cfg[] = {
-    {"bus_endpoint", CM_CFG_STR, &cfg.bus_endpoint, "tcp://127.0.0.1:5555"},
-    {"database_url", CM_CFG_STR, &cfg.database_url, "dbname=crm", .secret = true},
-    {"db_role", CM_CFG_STR, &cfg.db_role, "crm_app"},
-    {"bus_io_batch", CM_CFG_BOOL, &cfg.bus_io_batch, "true"},
-    {"threads", CM_CFG_INT, &cfg.threads, "16", .min = 1, .max = CM_SVC_THREADS_MAX},
+    CM_SVC_CFG_ITEMS(cfg.svc),
     /* VIES's REST interface: the EU's own unless pointed elsewhere (tests: a local fake). */
     {"vies_url", CM_CFG_STR, &cfg.vies_url, "https://ec.europa.eu/taxation_customs/vies/rest-api",
      .check = s_url_check},
@@ -71,13 +63,7 @@ int main(int argc, char **argv)
         .tick_ms = 1000,
         .user = &state,
     };
-    struct cm_svc_cfg svc_cfg = {
-        .bus_endpoint = cfg.bus_endpoint,
-        .database_url = cfg.database_url,
-        .db_role = cfg.db_role,
-        .bus_io_batch = cfg.bus_io_batch,
-        .threads = cfg.threads,
-    };
+    struct cm_svc_cfg svc_cfg = cm_svc_cfg_of(&cfg.svc);
     int rc = cm_svc_run(&def, &svc_cfg);
     cm_cfg_free(s_cfg);
     return rc;

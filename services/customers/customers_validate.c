@@ -20,49 +20,19 @@ static int s_fail(const char **why, const char *msg)
     return -1;
 }
 
-static bool s_is_space(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static bool s_is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool s_is_upper(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z';
-}
-
-static bool s_is_lower(unsigned char c)
-{
-    return c >= 'a' && c <= 'z';
-}
-
 static bool s_is_alpha(unsigned char c)
 {
-    return s_is_upper(c) || s_is_lower(c);
-}
-
-static char s_to_lower(char c)
-{
-    return s_is_upper((unsigned char)c) ? (char)(c - 'A' + 'a') : c;
-}
-
-static char s_to_upper(char c)
-{
-    return s_is_lower((unsigned char)c) ? (char)(c - 'a' + 'A') : c;
+    return cm_ascii_upper(c) || cm_ascii_lower(c);
 }
 
 /* Returns the start of s without leading ASCII whitespace and its length without the trailing
  * whitespace. */
 static const char *s_trim(const char *s, size_t *len)
 {
-    while (s_is_space((unsigned char)*s))
+    while (cm_ascii_space((unsigned char)*s))
         s++;
     size_t n = strlen(s);
-    while (n > 0 && s_is_space((unsigned char)s[n - 1]))
+    while (n > 0 && cm_ascii_space((unsigned char)s[n - 1]))
         n--;
     *len = n;
     return s;
@@ -112,7 +82,7 @@ static size_t s_code_index(char a, char b)
 /* RFC 5322 atext: the characters of a dot-atom besides the dot. */
 static bool s_is_atext(unsigned char c)
 {
-    return s_is_alpha(c) || s_is_digit(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c));
+    return s_is_alpha(c) || cm_ascii_digit(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c));
 }
 
 static int s_check_local(const char *s, size_t n, const char **why)
@@ -147,9 +117,9 @@ static int s_check_label(const char *s, size_t n, bool last, const char **why)
     size_t chars = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!(s_is_alpha(c) || s_is_digit(c) || c == '-' || c >= 0x80))
+        if (!(s_is_alpha(c) || cm_ascii_digit(c) || c == '-' || c >= 0x80))
             return s_fail(why, "invalid character in domain");
-        if (!s_is_digit(c))
+        if (!cm_ascii_digit(c))
             all_digits = false;
         if ((c & 0xc0) != 0x80)
             chars++;
@@ -210,7 +180,7 @@ int customers_validate_email(const char *in, char *out, size_t outsz, const char
 
     memcpy(out, s, len);
     for (size_t i = local_len + 1; i < len; i++)
-        out[i] = s_to_lower(out[i]);
+        out[i] = cm_ascii_tolower(out[i]);
     out[len] = '\0';
     return 0;
 }
@@ -230,7 +200,7 @@ void customers_validate_email_key(const char *email, char *out, size_t outsz)
         /* Not UTF-8 (never so for a validated address): fold ASCII only, bytes as they are. */
         size_t k = s_copy_cut(out, outsz, s, len);
         for (size_t i = 0; i < k; i++)
-            out[i] = s_to_lower(out[i]);
+            out[i] = cm_ascii_tolower(out[i]);
     }
     free(folded);
 }
@@ -568,7 +538,7 @@ static const struct s_dial *s_dial_by_iso(const char *iso)
 {
     if (!s_is_alpha((unsigned char)iso[0]) || !s_is_alpha((unsigned char)iso[1]) || iso[2])
         return NULL;
-    char a = s_to_upper(iso[0]), b = s_to_upper(iso[1]);
+    char a = cm_ascii_toupper(iso[0]), b = cm_ascii_toupper(iso[1]);
     for (size_t i = 0; i < S_NDIAL; i++)
         if (s_dial_plans[i].iso[0] == a && s_dial_plans[i].iso[1] == b)
             return &s_dial_plans[i];
@@ -647,7 +617,7 @@ int customers_validate_phone(const char *in, const char *default_country, char *
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         size_t seplen = 0;
-        if (s_is_digit(c)) {
+        if (cm_ascii_digit(c)) {
             if (nd == sizeof digits)
                 return s_fail(why, "too long (at most 15 digits)");
             digits[nd++] = (char)c;
@@ -657,7 +627,7 @@ int customers_validate_phone(const char *in, const char *default_country, char *
             plus = true;
         } else if (s_is_alpha(c)) {
             return s_fail(why, "contains letters");
-        } else if (s_is_space(c) || c == '-' || c == '.' || c == '/' || c == '(' || c == ')') {
+        } else if (cm_ascii_space(c) || c == '-' || c == '.' || c == '/' || c == '(' || c == ')') {
             continue;
         } else if ((seplen = s_unicode_separator((const unsigned char *)s + i)) > 0) {
             i += seplen - 1;
@@ -673,9 +643,9 @@ int customers_validate_phone(const char *in, const char *default_country, char *
         home = s_dial_by_iso(default_country);
         if (!home && s_is_alpha((unsigned char)default_country[0]) &&
             s_is_alpha((unsigned char)default_country[1]) && !default_country[2])
-            return s_fail(why,
-                          s_unknown_default_country[s_code_index(s_to_upper(default_country[0]),
-                                                                 s_to_upper(default_country[1]))]);
+            return s_fail(
+                why, s_unknown_default_country[s_code_index(cm_ascii_toupper(default_country[0]),
+                                                            cm_ascii_toupper(default_country[1]))]);
         if (!home)
             return s_fail(why, "unknown default country");
     }
@@ -792,7 +762,7 @@ int customers_validate_date(const char *in, int64_t today_days, const char **why
     assert(in);
     static const char shape[] = "dddd-dd-dd";
     for (size_t i = 0; i < sizeof shape; i++) {
-        bool ok = shape[i] == 'd' ? s_is_digit((unsigned char)in[i]) : in[i] == shape[i];
+        bool ok = shape[i] == 'd' ? cm_ascii_digit((unsigned char)in[i]) : in[i] == shape[i];
         if (!ok)
             return s_fail(why, "expected YYYY-MM-DD");
     }
@@ -836,7 +806,7 @@ static int s_compare_code(const void *a, const void *b)
 int customers_validate_country(const char *in)
 {
     assert(in);
-    if (!s_is_upper((unsigned char)in[0]) || !s_is_upper((unsigned char)in[1]) || in[2])
+    if (!cm_ascii_upper((unsigned char)in[0]) || !cm_ascii_upper((unsigned char)in[1]) || in[2])
         return -1;
     size_t n = sizeof s_countries / sizeof s_countries[0];
     return bsearch(in, s_countries, n, sizeof s_countries[0], s_compare_code) ? 0 : -1;
@@ -861,17 +831,18 @@ int customers_validate_language(const char *in)
     assert(in);
     const char *s = in;
     size_t n = s_subtag_len(s);
-    if (n < 2 || n > 3 || !s_all(s, n, s_is_lower))
+    if (n < 2 || n > 3 || !s_all(s, n, cm_ascii_lower))
         return -1;
     s += n;
     bool script_allowed = true;
     while (*s) {
         s++; /* the '-' */
         n = s_subtag_len(s);
-        if (script_allowed && n == 4 && s_is_upper((unsigned char)s[0]) &&
-            s_all(s + 1, 3, s_is_lower)) {
+        if (script_allowed && n == 4 && cm_ascii_upper((unsigned char)s[0]) &&
+            s_all(s + 1, 3, cm_ascii_lower)) {
             script_allowed = false;
-        } else if ((n == 2 && s_all(s, 2, s_is_upper)) || (n == 3 && s_all(s, 3, s_is_digit))) {
+        } else if ((n == 2 && s_all(s, 2, cm_ascii_upper)) ||
+                   (n == 3 && s_all(s, 3, cm_ascii_digit))) {
             /* The region ends the tag. */
             return s[n] ? -1 : 0;
         } else {
@@ -897,7 +868,7 @@ int customers_validate_color(const char *in)
         return -1;
     for (size_t i = 1; i <= 6; i++) {
         unsigned char c = (unsigned char)in[i];
-        if (!(s_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+        if (!(cm_ascii_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
             return -1;
     }
     return in[7] ? -1 : 0;
@@ -937,12 +908,12 @@ void customers_validate_split_name(const char *query, char *first, size_t fsz, c
     last[0] = '\0';
     const char *s = query;
     for (size_t word = 0;; word++) {
-        while (s_is_space((unsigned char)*s))
+        while (cm_ascii_space((unsigned char)*s))
             s++;
         if (!*s)
             break;
         size_t n = 0;
-        while (s[n] && !s_is_space((unsigned char)s[n]))
+        while (s[n] && !cm_ascii_space((unsigned char)s[n]))
             n++;
         if (word == 0) {
             s_put(&w_first, s, n);

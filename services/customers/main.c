@@ -9,14 +9,10 @@
 #include <stdlib.h>
 
 static struct {
-    char *bus_endpoint;
+    struct cm_svc_settings svc;
     char *events_in_endpoint;
-    char *database_url;
-    char *db_role;
     long outbox_retain_days;
     char *outbox_readers;
-    bool bus_io_batch;
-    long threads;
 } cfg;
 
 static int s_readers_check(const char *value, char *why, size_t whysz)
@@ -28,13 +24,8 @@ static int s_readers_check(const char *value, char *why, size_t whysz)
 }
 
 static const struct cm_cfg_item s_cfg[] = {
-    {"bus_endpoint", CM_CFG_STR, &cfg.bus_endpoint, "tcp://127.0.0.1:5555"},
+    CM_SVC_CFG_ITEMS(cfg.svc),
     {"events_in_endpoint", CM_CFG_STR, &cfg.events_in_endpoint, "tcp://127.0.0.1:5556"},
-    {"database_url", CM_CFG_STR, &cfg.database_url, "dbname=crm", .secret = true},
-    {"db_role", CM_CFG_STR, &cfg.db_role, "crm_app"},
-    {"bus_io_batch", CM_CFG_BOOL, &cfg.bus_io_batch, "true"},
-    /* Requests one copy serves at once, each with its own database connection. */
-    {"threads", CM_CFG_INT, &cfg.threads, "16", .min = 1, .max = CM_SVC_THREADS_MAX},
     {"outbox_retain_days", CM_CFG_INT, &cfg.outbox_retain_days, "30", .min = 0, .max = 36500},
     {"outbox_readers", CM_CFG_STR, &cfg.outbox_readers, "notes", .check = s_readers_check},
     {NULL},
@@ -62,13 +53,7 @@ int main(int argc, char **argv)
         .tick_ms = 500,
         .user = &state,
     };
-    struct cm_svc_cfg svc_cfg = {
-        .bus_endpoint = cfg.bus_endpoint,
-        .database_url = cfg.database_url,
-        .db_role = cfg.db_role,
-        .bus_io_batch = cfg.bus_io_batch,
-        .threads = cfg.threads,
-    };
+    struct cm_svc_cfg svc_cfg = cm_svc_cfg_of(&cfg.svc);
     int rc = cm_svc_run(&def, &svc_cfg);
     cm_cfg_free(s_cfg);
     return rc;

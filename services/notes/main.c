@@ -9,24 +9,15 @@
 #include <string.h>
 
 static struct {
-    char *bus_endpoint;
+    struct cm_svc_settings svc;
     char *events_in_endpoint;
     char *events_out_endpoint;
-    char *database_url;
-    char *db_role;
-    bool bus_io_batch;
-    long threads;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
-    {"bus_endpoint", CM_CFG_STR, &cfg.bus_endpoint, "tcp://127.0.0.1:5555"},
+    CM_SVC_CFG_ITEMS(cfg.svc),
     {"events_in_endpoint", CM_CFG_STR, &cfg.events_in_endpoint, "tcp://127.0.0.1:5556"},
     {"events_out_endpoint", CM_CFG_STR, &cfg.events_out_endpoint, "tcp://127.0.0.1:5557"},
-    {"database_url", CM_CFG_STR, &cfg.database_url, "dbname=crm", .secret = true},
-    {"db_role", CM_CFG_STR, &cfg.db_role, "crm_app"},
-    {"bus_io_batch", CM_CFG_BOOL, &cfg.bus_io_batch, "true"},
-    /* Requests one copy serves at once, each with its own database connection. */
-    {"threads", CM_CFG_INT, &cfg.threads, "16", .min = 1, .max = CM_SVC_THREADS_MAX},
     {NULL},
 };
 
@@ -43,11 +34,11 @@ int main(int argc, char **argv)
            notes_history_n_methods * sizeof *methods);
 
     struct notes_history_cfg history = {
-        .bus_endpoint = cfg.bus_endpoint,
+        .bus_endpoint = cfg.svc.bus_endpoint,
         .events_in_endpoint = cfg.events_in_endpoint,
         .events_out_endpoint = cfg.events_out_endpoint,
-        .database_url = cfg.database_url,
-        .db_role = cfg.db_role,
+        .database_url = cfg.svc.database_url,
+        .db_role = cfg.svc.db_role,
     };
     struct cm_svc_def def = {
         .name = "notes",
@@ -61,13 +52,7 @@ int main(int argc, char **argv)
         .tick_ms = 100,
         .user = &history,
     };
-    struct cm_svc_cfg svc_cfg = {
-        .bus_endpoint = cfg.bus_endpoint,
-        .database_url = cfg.database_url,
-        .db_role = cfg.db_role,
-        .bus_io_batch = cfg.bus_io_batch,
-        .threads = cfg.threads,
-    };
+    struct cm_svc_cfg svc_cfg = cm_svc_cfg_of(&cfg.svc);
     int rc = cm_svc_run(&def, &svc_cfg);
     free(methods);
     cm_cfg_free(s_cfg);
