@@ -369,6 +369,25 @@ static void s_call_body(struct s_reply *out, struct cm_call *call, const Protobu
     s_pack_body(out, resp);
 }
 
+/* Runs the method's prepare step outside any transaction. Returns false
+ * when the call failed. */
+static bool s_prepare(const struct cm_method *m, struct cm_call *call, const ProtobufCMessage *req)
+{
+    bool tenant = !(m->flags & CM_METHOD_NO_TENANT);
+    if (tenant && !call->hdr->tenant_id[0]) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "request carries no tenant");
+        return false;
+    }
+    cm_err_t err =
+        call->db ? cm_db_use_tenant(call->db, tenant ? call->hdr->tenant_id : NULL) : CM_OK;
+    if (err) {
+        cm_call_db_fail(call, err, "could not set the tenant");
+        return false;
+    }
+    m->prepare(call, req);
+    return !cm_call_failed(call);
+}
+
 /* Serves one request on thread t: decodes it, runs its handler (in a
  * transaction, retried on a lost race or connection) and packs the reply
  * into out, failures included. Returns true when a write committed. */
@@ -439,6 +458,8 @@ static bool s_handle(cm_svc_t *svc, struct cm_svc_thread *t, const struct cm_mdp
         }
         body_hash[32] = '\0';
     }
+    if (m->prepare && !s_prepare(m, &call, req))
+        goto reply;
     /* A unique violation or serialization failure between our check and our
      * write means a concurrent request won; run once more to see its result. */
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -473,6 +494,7 @@ reply:
                     (long long)(cm_mono_ms() - started));
     call.reply.message = NULL;
     s_free_details(&call.reply);
+    free(call.prep);
     if (req)
         protobuf_c_message_free_unpacked(req, NULL);
     if (hdr)

@@ -25,7 +25,8 @@ typedef struct cm_svc cm_svc_t;
 /* What a handler sees of the request it serves. */
 struct cm_call {
     const Crm__RequestHeader *hdr; // borrowed (cm_svc)
-    cm_db_t *db;                   // borrowed (cm_svc); a transaction is open; NULL without a
+    cm_db_t *db;                   // borrowed (cm_svc); a transaction is open in fn (not in
+                                   // prepare, nor in a CM_METHOD_NO_TXN read); NULL without a
                                    // database
     cm_svc_t *svc;                 // borrowed
     void *user;                    // borrowed (the service's state)
@@ -36,6 +37,8 @@ struct cm_call {
     size_t raw_len;
     struct cm_svc_thread *thread; // borrowed (cm_svc): the thread serving the call
     unsigned n_calls;             // calls made to other services (cm_call_service)
+    void *prep;                   // owned (freed with free()): what the method's prepare
+                                  // left for its handler, or NULL
 };
 
 /* A handler builds a dynamic response message into *resp (cm_pb_new), or fails
@@ -60,7 +63,29 @@ struct cm_method {
     const ProtobufCMessageDescriptor *response;
     cm_handler_fn fn;
     unsigned flags;
+    /* Optional: runs once before fn, outside any transaction (the tenant
+     * set on the session, as for a CM_METHOD_NO_TXN read), for what must not
+     * hold a transaction open: calling another service, say. It may leave
+     * what it learnt for fn in call->prep (malloc'd), or fail the call, and
+     * fn then does not run. fn may be run again on a retried transaction;
+     * prepare is not. */
+    void (*prepare)(struct cm_call *call, const ProtobufCMessage *req);
 };
+
+/* An entry of a service's method table: CM_METHOD("notes", "GetNote",
+ * get_note_request, note, s_get_note, CM_METHOD_NO_TXN) names the method
+ * "notes.GetNote" with the crm__get_note_request / crm__note descriptors.
+ * CM_METHOD_PREPARED adds a prepare step. */
+#define CM_METHOD(svc, name_, req, resp, fn_, flags_)                                              \
+    {                                                                                              \
+        .name = svc "." name_, .request = &crm__##req##__descriptor,                               \
+        .response = &crm__##resp##__descriptor, .fn = fn_, .flags = flags_                         \
+    }
+#define CM_METHOD_PREPARED(svc, name_, req, resp, prepare_, fn_, flags_)                           \
+    {                                                                                              \
+        .name = svc "." name_, .request = &crm__##req##__descriptor,                               \
+        .response = &crm__##resp##__descriptor, .fn = fn_, .flags = flags_, .prepare = prepare_    \
+    }
 
 struct cm_svc_def {
     const char *name;                // service name on the bus

@@ -337,10 +337,7 @@ void company_tick(cm_svc_t *svc, void *user)
     pthread_mutex_unlock(&st->mu);
 }
 
-#define M(name, req, resp, fn, flags)                                                              \
-    {                                                                                              \
-        "company." name, &crm__##req##__descriptor, &crm__##resp##__descriptor, fn, flags          \
-    }
+#define M(name, req, resp, fn, flags) CM_METHOD("company", name, req, resp, fn, flags)
 
 const struct cm_method company_methods[] = {
     /* Reads and writes only the cache, one statement at a time: no transaction, so none is

@@ -1198,10 +1198,7 @@ void customers_tick(cm_svc_t *svc, void *user)
     }
 }
 
-#define M(name, req, resp, fn, flags)                                                              \
-    {                                                                                              \
-        "customers." name, &crm__##req##__descriptor, &crm__##resp##__descriptor, fn, flags        \
-    }
+#define M(name, req, resp, fn, flags) CM_METHOD("customers", name, req, resp, fn, flags)
 
 const struct cm_method customers_methods[] = {
     M("CreateCustomer", create_customer_request, customer, s_create_customer, CM_METHOD_WRITE),

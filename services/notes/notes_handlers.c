@@ -1018,10 +1018,7 @@ static void s_delete_task_feed(struct cm_call *call, const ProtobufCMessage *msg
 
 /* ---------------------------------------------------------------------- */
 
-#define M(name, req, resp, fn, flags)                                                              \
-    {                                                                                              \
-        "notes." name, &crm__##req##__descriptor, &crm__##resp##__descriptor, fn, flags            \
-    }
+#define M(name, req, resp, fn, flags) CM_METHOD("notes", name, req, resp, fn, flags)
 
 const struct cm_method notes_methods[] = {
     M("CreateNote", create_note_request, note, s_create_note, CM_METHOD_WRITE),

@@ -171,25 +171,57 @@ static char *s_intake_details(const Crm__IntakeEvent *ev, enum notes_intake_fami
     return s;
 }
 
+/* What s_ingest_prepare leaves for s_ingest: the customer the event's record
+ * was resolved to ("" when the event was taken in before). */
+struct s_ingest_prep {
+    char customer_id[NOTES_ID_SIZE];
+};
+
+/* Before the transaction: an event not taken in yet has its customer resolved
+ * by the customers service here, so that no transaction (nor the claim's row
+ * lock) is held while customers answers. Resolving is idempotent on the
+ * source's customer id and the person's contacts, so two deliveries of one
+ * event racing here resolve to the same customer, and the claim in s_ingest
+ * lets one of them through. */
+static void s_ingest_prepare(struct cm_call *call, const ProtobufCMessage *msg)
+{
+    const Crm__IntakeEvent *ev = (const Crm__IntakeEvent *)msg;
+    if (!s_can_write(call) || !notes_intake_check(call, ev))
+        return;
+    char digest[NOTES_INTAKE_DIGEST_SIZE], cid[NOTES_ID_SIZE];
+    notes_intake_digest(ev, digest);
+    bool found = false, same = true;
+    cm_err_t err =
+        notes_history_store_claimed(call->db, TENANT(call), ev, digest, &found, &same, cid);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the event's record");
+        return;
+    }
+    struct s_ingest_prep *prep = cm_malloc(sizeof *prep);
+    prep->customer_id[0] = '\0';
+    call->prep = prep;
+    if (!found)
+        (void)s_resolve(call, ev, notes_intake_family(ev->type), prep->customer_id);
+}
+
 static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__IntakeEvent *ev = (const Crm__IntakeEvent *)msg;
+    const struct s_ingest_prep *prep = call->prep;
     char cid[NOTES_ID_SIZE] = "";
     bool claimed = false;
     int64_t at = 0;
     char *details = NULL;
-    if (!s_can_write(call) || !notes_intake_check(call, ev))
-        return;
     if (notes_intake_time(ev->occurred_at, &at))
-        return; /* checked above */
+        return; /* checked in s_ingest_prepare */
     enum notes_intake_family fam = notes_intake_family(ev->type);
     char digest[NOTES_INTAKE_DIGEST_SIZE];
     notes_intake_digest(ev, digest);
     /* The claim comes first: a second delivery stops here (or waits here
      * until the first one's transaction ends). */
     bool same = true;
-    cm_err_t err =
-        notes_history_store_claim(call->db, TENANT(call), ev, digest, &claimed, &same, cid);
+    cm_err_t err = notes_history_store_claim(call->db, TENANT(call), ev, digest, prep->customer_id,
+                                             &claimed, &same, cid);
     if (err) {
         cm_call_db_fail(call, err, "could not record the event");
         return;
@@ -211,10 +243,13 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
         cm_log_info("duplicate event source=%s", ev->source);
         goto reply;
     }
-    if (!s_resolve(call, ev, fam, cid))
+    if (!prep->customer_id[0]) {
+        /* Taken in before prepare looked, yet no record of it now: intake
+         * records are never deleted, so only a hand-made change does this. */
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "the event's record changed meanwhile; retry");
         return;
-    err = notes_history_store_claim_done(call->db, TENANT(call), ev, cid);
-    if (!err && fam == NOTES_INTAKE_BOOKING)
+    }
+    if (fam == NOTES_INTAKE_BOOKING)
         err = notes_history_store_booking(call->db, TENANT(call), ev, cid, at);
     if (!err && fam == NOTES_INTAKE_ORDER)
         err = notes_history_store_order(call->db, TENANT(call), ev, cid, at);
@@ -582,13 +617,11 @@ void notes_history_tick(cm_svc_t *svc, void *user)
     }
 }
 
-#define M(name, req, resp, fn, flags)                                                              \
-    {                                                                                              \
-        "notes." name, &crm__##req##__descriptor, &crm__##resp##__descriptor, fn, flags            \
-    }
+#define M(name, req, resp, fn, flags) CM_METHOD("notes", name, req, resp, fn, flags)
 
 const struct cm_method notes_history_methods[] = {
-    M("IngestEvent", intake_event, ingest_event_response, s_ingest, CM_METHOD_WRITE),
+    CM_METHOD_PREPARED("notes", "IngestEvent", intake_event, ingest_event_response,
+                       s_ingest_prepare, s_ingest, CM_METHOD_WRITE),
     M("ListTimeline", list_timeline_request, list_timeline_response, s_list_timeline,
       CM_METHOD_NO_TXN),
     M("GetSummary", get_summary_request, summary, s_get_summary, CM_METHOD_NO_TXN),

@@ -24,31 +24,23 @@ static int64_t s_int64(const char *s)
 /* ---------------------------------------------------------------------- */
 /* Intake claims                                                           */
 
-cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                   const char *digest, bool *claimed, bool *same, char *customer_id)
+cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                     const char *digest, bool *found, bool *same, char *customer_id)
 {
-    const char *p[] = {tenant, ev->source, ev->event_id, ev->type, digest};
+    const char *p[] = {tenant, ev->source, ev->event_id};
     cm_err_t err;
     customer_id[0] = '\0';
+    *found = false;
     *same = true;
     PGresult *res =
         cm_db_exec(db,
-                   "INSERT INTO notes.intake (tenant_id, source, event_id, type, body_hash) "
-                   "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
-                   5, p, &err);
-    if (!res)
-        return err;
-    *claimed = PQntuples(res) == 1;
-    PQclear(res);
-    if (*claimed)
-        return CM_OK;
-    res = cm_db_exec(db,
-                     "SELECT coalesce(customer_id::text, ''), body_hash FROM notes.intake "
-                     "WHERE tenant_id = $1 AND source = $2 AND event_id = $3",
-                     3, p, &err);
+                   "SELECT coalesce(customer_id::text, ''), body_hash FROM notes.intake "
+                   "WHERE tenant_id = $1 AND source = $2 AND event_id = $3",
+                   3, p, &err);
     if (!res)
         return err;
     if (PQntuples(res) == 1) {
+        *found = true;
         snprintf(customer_id, NOTES_ID_SIZE, "%s", PQgetvalue(res, 0, 0));
         const char *stored = PQgetvalue(res, 0, 1);
         *same = !stored[0] || !strcmp(stored, digest);
@@ -57,14 +49,30 @@ cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__I
     return CM_OK;
 }
 
-cm_err_t notes_history_store_claim_done(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                        const char *customer_id)
+cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                   const char *digest, const char *resolved, bool *claimed,
+                                   bool *same, char *customer_id)
 {
-    const char *p[] = {tenant, ev->source, ev->event_id, customer_id};
-    return cm_db_run(db,
-                     "UPDATE notes.intake SET customer_id = $4 "
-                     "WHERE tenant_id = $1 AND source = $2 AND event_id = $3",
-                     4, p);
+    const char *p[] = {tenant,   ev->source, ev->event_id,
+                       ev->type, digest,     resolved[0] ? resolved : NULL};
+    cm_err_t err;
+    customer_id[0] = '\0';
+    *same = true;
+    PGresult *res = cm_db_exec(db,
+                               "INSERT INTO notes.intake "
+                               "(tenant_id, source, event_id, type, body_hash, customer_id) "
+                               "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1",
+                               6, p, &err);
+    if (!res)
+        return err;
+    *claimed = PQntuples(res) == 1;
+    PQclear(res);
+    if (*claimed) {
+        snprintf(customer_id, NOTES_ID_SIZE, "%s", resolved);
+        return CM_OK;
+    }
+    bool found;
+    return notes_history_store_claimed(db, tenant, ev, digest, &found, same, customer_id);
 }
 
 /* ---------------------------------------------------------------------- */

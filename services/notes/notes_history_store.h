@@ -13,18 +13,23 @@
 
 #define NOTES_ID_SIZE 37
 
-/* Inserts the intake row of (source, event id) with the event's digest
- * (notes_intake_digest). *claimed is true when this transaction inserted it;
- * otherwise customer_id (NOTES_ID_SIZE) gets the customer the first delivery
- * resolved, and *same whether that delivery had the same digest (true as well
- * for a row kept from before digests were stored: it cannot tell). A
- * concurrent delivery of the same event waits here until the first commits or
- * rolls back. */
+/* The intake row of (source, event id) as committed: *found false when
+ * there is none; otherwise customer_id (NOTES_ID_SIZE) gets the customer it
+ * was resolved to, and *same whether it had the same digest
+ * (notes_intake_digest; true as well for a row kept from before digests were
+ * stored: it cannot tell). */
+cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                     const char *digest, bool *found, bool *same,
+                                     char *customer_id) CM_MUSTCHECK;
+
+/* Inserts the intake row of (source, event id) with the event's digest and
+ * the customer it was resolved to. *claimed is true when this transaction
+ * inserted it; otherwise customer_id and *same are set as
+ * notes_history_store_claimed sets them. A concurrent delivery of the same
+ * event waits here until the first commits or rolls back. */
 cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                   const char *digest, bool *claimed, bool *same,
-                                   char *customer_id) CM_MUSTCHECK;
-cm_err_t notes_history_store_claim_done(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                        const char *customer_id) CM_MUSTCHECK;
+                                   const char *digest, const char *resolved, bool *claimed,
+                                   bool *same, char *customer_id) CM_MUSTCHECK;
 
 /* Applies a booking.* or order.* event at at_ms to the stored state of its
  * booking or order (notes_intake_status_wins decides the status). */

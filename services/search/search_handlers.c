@@ -175,10 +175,7 @@ bool search_ready(cm_svc_t *svc, void *user)
     return search_sync_ready(st->sync);
 }
 
-#define M(name, req, resp, fn, flags)                                                              \
-    {                                                                                              \
-        "search." name, &crm__##req##__descriptor, &crm__##resp##__descriptor, fn, flags           \
-    }
+#define M(name, req, resp, fn, flags) CM_METHOD("search", name, req, resp, fn, flags)
 
 const struct cm_method search_methods[] = {
     M("SearchCustomers", search_customers_request, search_customers_response, s_search, 0),

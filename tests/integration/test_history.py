@@ -4,6 +4,7 @@ import json
 import os
 import random
 import signal
+import threading
 import time
 import uuid
 
@@ -570,3 +571,47 @@ def test_timeline_follows_on_when_the_database_lost_its_last_commits():
     wait_until(lambda: "customer.created" in _types(_timeline(y["id"])), 30,
                what="customer.created of the next")
     assert _types(_timeline(x["id"])).count("customer.created") == 1, _timeline(x["id"])
+
+
+def test_intake_holds_no_transaction_while_customers_answers():
+    """Intake asks the customers service who the event's person is before it
+    opens its transaction: with every customers copy stopped, an event sent
+    over the bus waits (and is refused as unavailable) without a notes
+    transaction open in PostgreSQL all that time; once customers is back it
+    is taken in once."""
+    copies = wait_until(lambda: crm.pids("customers"), 10)
+    ev = _booking_event(_person(), "booking.created",
+                        {"id": unique("b"), "service": "Cut",
+                         "startsAt": "2026-11-02T10:00:00Z"}, "2026-10-20T10:00:00Z")
+    call = ["publish", json.dumps(ev), "--tenant", crm.TENANT, "--timeout-ms", "20000",
+            "--give-up-s", "3"]
+    result = {}
+    held = []
+
+    def send():
+        result["r"] = crm.crmctl_run(call)
+
+    for pid in copies:
+        os.kill(pid, signal.SIGSTOP)
+    t = threading.Thread(target=send)
+    try:
+        t.start()
+        # Until intake gives up on customers: no transaction of notes' intake
+        # stays open (taking the claim first held its insert open meanwhile).
+        while t.is_alive():
+            held += crm.psql_rows(
+                "SELECT pid FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' "
+                "AND query LIKE '%notes.intake%'")
+            t.join(0.05)
+    finally:
+        for pid in copies:
+            os.kill(pid, signal.SIGCONT)
+    r = result["r"]
+    assert json.loads(r.stdout.splitlines()[-1])["undelivered"] == 1, (r.stdout, r.stderr)
+    assert held == [], held
+    # Sent again with customers back: taken in once (a duplicate when the
+    # attempt crmctl gave up on was answered after customers came back).
+    out = json.loads(crm.crmctl(call[:-2]).splitlines()[-1])
+    js = out["body"]
+    assert crm.psql("SELECT count(*) FROM notes.intake WHERE event_id = '%s' "
+                    "AND customer_id = '%s'" % (ev["eventId"], js["customerId"])).strip() == "1"
