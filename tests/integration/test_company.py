@@ -6,7 +6,7 @@ import random
 import threading
 import urllib.request
 
-from crm import api, wait_until
+from crm import api, psql_rows, restart, wait_until
 
 FAKE = os.environ.get("CRM_TEST_FAKE_VIES", "")
 
@@ -237,3 +237,164 @@ def test_lookup_refuses_bad_input_naming_the_field():
         assert st == 400, (raw, st, js)
         if field:
             assert js["error"].get("details", [{}])[0].get("field") == field, (raw, js)
+
+
+# ------------------------------------------------------------------ verifyVat
+
+
+def _company_customer(vat, name="", address=""):
+    st, _, c = api("POST", "/v1/customers", {
+        "firstName": "Vera", "lastName": "Verify", "isCompany": True,
+        "company": {"vatNumber": vat, "name": name, "address": address}})
+    assert st == 201, c
+    return c
+
+
+def _verify(cid, fill=None):
+    return api("POST", "/v1/customers/%s:verifyVat" % cid, {} if fill is None else {"fill": fill})
+
+
+def _vat_check(c):
+    return (c.get("company") or {}).get("vatCheck") or {}
+
+
+def _timeline_vat(cid):
+    st, _, js = api("GET", "/v1/customers/%s/timeline" % cid)
+    assert st == 200, js
+    return [e for e in js.get("entries", []) if e.get("type") == "customer.vat_checked"]
+
+
+def test_verify_vat_records_the_status_with_its_evidence_and_fills_the_company():
+    vat = _de()
+    _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Prüfwerk GmbH",
+                                           "address": "Am Markt 1\n04109 Leipzig"}})
+    c = _company_customer(vat, name="Prüfwerk (as we call them)")
+    assert _vat_check(c).get("status", "UNVERIFIED") == "UNVERIFIED"
+    st, _, js = _verify(c["id"], fill=True)
+    assert st == 200, js
+    v = _vat_check(js)
+    assert v["status"] == "VALID" and v["vatNumber"] == vat, v
+    assert v["checkedAt"] and v["requestDate"] and v["name"] == "Prüfwerk GmbH", v
+    assert json.loads(v["raw"])["valid"] is True, v
+    # What staff typed stays; the empty address is filled and remembered as the fill.
+    assert js["company"]["name"] == "Prüfwerk (as we call them)", js
+    assert js["company"]["address"] == "Am Markt 1\n04109 Leipzig", js
+    assert v["filledAddress"] == "Am Markt 1\n04109 Leipzig" and not v.get("filledName"), v
+    # The client cannot set the status itself.
+    st, _, js2 = api("PATCH", "/v1/customers/" + c["id"],
+                     {"company": {"vatNumber": vat, "name": js["company"]["name"],
+                                  "address": js["company"]["address"],
+                                  "vatCheck": {"status": "INVALID"}}})
+    assert st == 200 and _vat_check(js2)["status"] == "VALID", js2
+    # In the audit, and readably in the timeline.
+    st, _, audit = api("GET", "/v1/customers/%s/audit" % c["id"])
+    assert st == 200 and any(e["action"] == "vat_checked" for e in audit["entries"]), audit
+    rows = wait_until(lambda: _timeline_vat(c["id"]), 20, what="the check in the timeline")
+    assert rows[0]["vatCheck"]["status"] == "VALID" and not rows[0]["vatCheck"].get("raw"), rows
+    # A changed number is unverified again.
+    other = _de()
+    st, _, js3 = api("PATCH", "/v1/customers/" + c["id"], {"company": {
+        "vatNumber": other, "name": js["company"]["name"], "address": js["company"]["address"]}},
+    )
+    assert st == 200, js3
+    assert _vat_check(js3).get("status", "UNVERIFIED") == "UNVERIFIED", js3
+    # The fill still knows the address came from VIES: the next fill replaces it.
+    _fake("POST", "/_fake/numbers", {other: {"valid": True, "name": "Neu AG",
+                                             "address": "Ring 2\n50667 Köln"}})
+    st, _, js4 = _verify(c["id"], fill=True)
+    assert st == 200 and _vat_check(js4)["status"] == "VALID", js4
+    assert js4["company"]["address"] == "Ring 2\n50667 Köln", js4
+    assert js4["company"]["name"] == "Prüfwerk (as we call them)", js4
+
+
+def test_verify_vat_invalid_and_without_a_number():
+    vat = _de()  # unknown to the fake: invalid
+    c = _company_customer(vat)
+    st, _, js = _verify(c["id"], fill=True)
+    assert st == 200 and _vat_check(js)["status"] == "INVALID", js
+    assert not js["company"].get("name"), js  # nothing filled from an invalid number
+    st, _, c2 = api("POST", "/v1/customers", {"firstName": "No", "lastName": "Vat"})
+    assert st == 201
+    st, _, js = _verify(c2["id"])
+    assert st == 400 and js["error"]["details"][0]["field"] == "company.vatNumber", js
+    st, _, js = _verify("00000000-0000-4000-8000-000000000000")
+    assert st == 404, js
+    st, _, js = api("POST", "/v1/customers/%s:verifyVat" % c["id"], {"fill": "yes"})
+    assert st == 400 and js["error"]["details"][0]["field"] == "fill", js
+
+
+def test_verify_vat_blocked_number_is_unavailable_not_retried():
+    vat = _de()
+    _fake("POST", "/_fake/numbers", {vat: {"error": "VAT_BLOCKED"}})
+    c = _company_customer(vat)
+    st, _, js = _verify(c["id"])
+    assert st == 200, js
+    v = _vat_check(js)
+    assert v["status"] == "UNAVAILABLE" and v["errorCode"] == "VAT_BLOCKED", v
+    assert psql_rows("SELECT count(*) FROM company.vat_retries WHERE customer_id = '%s'"
+                     % c["id"])[0][0] == "0"
+
+
+def test_a_pending_check_is_retried_until_vies_answers_also_across_a_restart():
+    vat = _de()
+    _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Geduld KG",
+                                           "address": "Warteweg 3\n01067 Dresden"}})
+    c = _company_customer(vat)
+    _fake("POST", "/_fake/down", {"down": True})
+    try:
+        st, _, js = _verify(c["id"], fill=True)
+        assert st == 200, js
+        v = _vat_check(js)
+        assert v["status"] == "PENDING" and v["errorCode"] == "SERVICE_UNAVAILABLE", v
+        assert not js["company"].get("name"), js
+        # Retried in the background while VIES is down: still pending, asked again.
+        wait_until(lambda: _calls(vat) >= 3, 30, what="retries while VIES is down")
+        st, _, now = api("GET", "/v1/customers/" + c["id"])
+        assert _vat_check(now)["status"] == "PENDING", now
+        # The service restarts in between; the queue is in PostgreSQL.
+        restart("company")
+    finally:
+        _fake("POST", "/_fake/down", {"down": False})
+
+    def valid():
+        st, _, got = api("GET", "/v1/customers/" + c["id"])
+        return st == 200 and _vat_check(got).get("status") == "VALID" and got
+
+    got = wait_until(valid, 60, interval=0.5, what="the pending check to become VALID")
+    assert got["company"]["name"] == "Geduld KG", got
+    assert got["company"]["address"] == "Warteweg 3\n01067 Dresden", got
+    rows = wait_until(lambda: [r for r in _timeline_vat(c["id"])
+                               if r["vatCheck"]["status"] == "VALID"], 20,
+                      what="the retried check in the timeline")
+    assert rows[0]["actor"] == "VIES check (automatic retry)", rows
+    wait_until(lambda: psql_rows("SELECT count(*) FROM company.vat_retries WHERE customer_id = "
+                                 "'%s'" % c["id"])[0][0] == "0", 10, what="the retry row gone")
+
+
+def test_the_tenants_own_vat_number_gets_a_consultation_number():
+    st, _, s = api("PATCH", "/v1/settings", {"vatNumber": "xx123"})
+    assert st == 400 and s["error"]["details"][0]["field"] == "vatNumber", s
+    st, _, s = api("PATCH", "/v1/settings", {"vatNumber": "pl 526-025-02-74"})
+    assert st == 200 and s["vatNumber"] == "PL5260250274", s
+    try:
+        vat = _de()
+        _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Beleg GmbH",
+                                               "address": "Hof 4\n80331 München"}})
+        c = _company_customer(vat)
+        st, _, js = _verify(c["id"])
+        assert st == 200, js
+        v = _vat_check(js)
+        assert v["status"] == "VALID" and v["consultationNumber"].startswith("WAPI"), v
+        assert json.loads(v["raw"])["requestIdentifier"] == v["consultationNumber"], v
+        rows = wait_until(lambda: _timeline_vat(c["id"]), 20, what="the check in the timeline")
+        assert rows[0]["vatCheck"]["consultationNumber"] == v["consultationNumber"], rows
+        # A look-up that asks VIES has one too; one from the cache has none (it was
+        # another call's evidence).
+        other = _de()
+        st, _, js = _lookup({"vatNumber": other})
+        assert st == 200 and js["consultationNumber"].startswith("WAPI"), js
+        st, _, js = _lookup({"vatNumber": other})
+        assert st == 200 and js["fromCache"] and not js.get("consultationNumber"), js
+    finally:
+        st, _, s = api("PATCH", "/v1/settings", {"vatNumber": ""}, headers={})
+        assert st == 200 and not s.get("vatNumber"), s
