@@ -24,8 +24,34 @@ def _calls(vat):
 
 
 def _de():
-    """A German number no other test uses (9 digits)."""
-    return "DE%09d" % random.randrange(10 ** 8, 10 ** 9)
+    """A German number no other test uses: 8 digits and the check digit
+    (ISO 7064 MOD 11,10), as the service checks it."""
+    digits = "%08d" % random.randrange(10 ** 7, 10 ** 8)
+    product = 10
+    for d in digits:
+        total = (int(d) + product) % 10 or 10
+        product = (2 * total) % 11
+    check = (11 - product) % 10
+    return "DE" + digits + str(check)
+
+
+def _es():
+    """A Spanish company's number (CIF) no other test uses: B, 7 digits, the check digit."""
+    digits = "%07d" % random.randrange(10 ** 6, 10 ** 7)
+    total = 0
+    for i, d in enumerate(digits):  # Luhn over the 7 digits: odd places doubled
+        v = int(d) * (2 if i % 2 == 0 else 1)
+        total += v // 10 + v % 10
+    return "ESB" + digits + str((10 - total % 10) % 10)
+
+
+def _pl():
+    """A Polish number no other test uses: 9 digits and the check digit."""
+    while True:
+        digits = "%09d" % random.randrange(10 ** 8, 10 ** 9)
+        check = sum(int(d) * w for d, w in zip(digits, (6, 5, 7, 2, 3, 4, 5, 6, 7))) % 11
+        if check < 10:
+            return "PL" + digits + str(check)
 
 
 def _lookup(body):
@@ -54,7 +80,7 @@ def test_lookup_invalid_and_withheld_names():
     vat = _de()
     st, _, js = _lookup({"vatNumber": vat})  # unknown to the fake: invalid, name "---"
     assert st == 200 and js["valid"] is False, js
-    es = "ESB%08d" % random.randrange(10 ** 7, 10 ** 8)
+    es = _es()
     _fake("POST", "/_fake/numbers", {es: {"valid": True, "name": "---", "address": "---"}})
     st, _, js = _lookup({"vatNumber": es})
     assert st == 200 and js["valid"] is True, js
@@ -74,6 +100,18 @@ def test_syntax_is_checked_before_vies_is_asked():
     st, _, js = _lookup({"vatNumber": "GR123456789"})
     assert "EL" in js["error"]["details"][0]["description"], js
     assert _calls("DE12345") == 0
+    # The check digit, where the member state defines one: here and on the customer.
+    for wrong in ("DE136695975", "PL5260250275", "FR40303265046", "ESA13585626"):
+        st, _, js = _lookup({"vatNumber": wrong})
+        assert st == 400, (wrong, js)
+        d = js["error"]["details"][0]
+        assert d["field"] == "vatNumber" and "check digit is wrong" in d["description"], js
+        assert _calls(wrong) == 0
+    st, _, js = api("POST", "/v1/customers", {"firstName": "Ole", "isCompany": True,
+                                              "company": {"vatNumber": "DK13585629"}})
+    assert st == 400, js
+    d = js["error"]["details"][0]
+    assert d["field"] == "company.vatNumber" and "check digit is wrong" in d["description"], js
 
 
 def test_vies_errors_are_unavailable_never_invalid():
@@ -151,7 +189,7 @@ def test_concurrent_lookups_of_one_number_make_one_call():
 
 
 def test_an_unavailable_member_state_is_backed_off_then_asked_again():
-    vat = "PL%010d" % random.randrange(10 ** 9, 10 ** 10)
+    vat = _pl()
     _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Pracownia sp. z o.o.",
                                            "address": "ul. Długa 5\n31-539 Kraków"}})
     _fake("POST", "/_fake/countries", {"PL": False})
@@ -179,7 +217,7 @@ def test_ui_download_data_fills_the_company_and_says_when_vies_is_down():
     vat = _de()
     _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Größmann & Söhne GmbH",
                                            "address": "Schloßstraße 7\n10115 Berlin"}})
-    down = "PL%010d" % random.randrange(10 ** 9, 10 ** 10)
+    down = _pl()
     with _browser("vat-download") as b:
         _sign_in(b)
         _open(b, "/customers/new")
