@@ -436,3 +436,75 @@ def test_the_tenants_own_vat_number_gets_a_consultation_number():
     finally:
         st, _, s = api("PATCH", "/v1/settings", {"vatNumber": ""}, headers={})
         assert st == 200 and not s.get("vatNumber"), s
+
+
+def test_ui_card_shows_the_vat_status_and_verifies_again_and_a_pending_download():
+    from test_ui import SHOTS, _browser, _no_js_errors, _open, _sign_in
+
+    vat = _de()
+    _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Karten GmbH",
+                                           "address": "Allee 9\n28195 Bremen"}})
+    c = _company_customer(vat, name="Karten GmbH")
+    down = _pl()
+    _fake("POST", "/_fake/numbers", {down: {"valid": True, "name": "Cierpliwa sp. z o.o.",
+                                            "address": "ul. Krótka 2\n00-001 Warszawa"}})
+    with _browser("vat-card") as b:
+        _sign_in(b)
+        _open(b, "/customers/" + c["id"])
+        assert b.wait("#vat-check-status").text == "Not verified"
+        b.find("#vat-verify").click()
+        b.wait_text("#vat-check-status", "Valid")
+        assert "Karten GmbH" in b.find("#vat-check").text
+        assert b.find("#vat-verify").text == "Verify again"
+        # The check in the timeline, in words (once notes has taken the event in).
+        wait_until(lambda: _timeline_vat(c["id"]), 20, what="the check in the timeline")
+        _open(b, "/customers")
+        _open(b, "/customers/" + c["id"])
+        b.wait_text("#timeline", "VAT number %s checked with VIES: Valid" % vat)
+        # In German: Download data while the member state is down says the check will be
+        # retried; saved, the card shows it pending; VIES back, the retry fills the company.
+        b.js("localStorage.setItem('crm.lang', 'de');")
+        _fake("POST", "/_fake/countries", {"PL": False})
+        try:
+            _open(b, "/customers")
+            _open(b, "/customers/new")
+            b.wait("#f-firstName").send_keys("Zofia")
+            b.find("#f-isCompany").click()
+            b.wait("#f-company-vatNumber").send_keys(down)
+            b.find("#vat-download").click()
+            b.wait_text("#vat-status", "VIES kann die Nummer gerade nicht prüfen (MS_UNAVAILABLE)")
+            assert "Nach dem Speichern wird die Prüfung automatisch wiederholt" in \
+                b.find("#vat-status").text
+            b.find("#save").click()
+            b.wait_text("#vat-check-status", "Ausstehend")
+            cid = b.js("return location.hash.split('/')[2];")
+        finally:
+            _fake("POST", "/_fake/countries", {"PL": True})
+
+        def filled():
+            st, _, got = api("GET", "/v1/customers/" + cid)
+            return st == 200 and _vat_check(got).get("status") == "VALID" and got
+
+        got = wait_until(filled, 90, interval=0.5, what="the pending check answered")
+        assert got["company"]["name"] == "Cierpliwa sp. z o.o.", got
+        wait_until(lambda: [r for r in _timeline_vat(cid) if r["vatCheck"]["status"] == "VALID"],
+                   20, what="the answered check in the timeline")
+        _open(b, "/customers")
+        _open(b, "/customers/" + cid)
+        b.wait_text("#vat-check-status", "Gültig")
+        assert b.find("#vat-verify").text == "Erneut prüfen"
+        b.wait_text("#timeline", "bei VIES geprüft: Gültig")
+        # At 390 px the card still fits.
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        overflow = b.js("return document.documentElement.scrollWidth - "
+                        "document.documentElement.clientWidth;")
+        wide = b.js("""
+            const w = document.documentElement.clientWidth;
+            return Array.from(document.querySelectorAll('body *'))
+              .filter(el => el.getBoundingClientRect().right > w + 1 && !el.closest('.table-scroll'))
+              .slice(0, 8).map(el => el.tagName + '.' + el.className + '#' + el.id + ' '
+                               + Math.round(el.getBoundingClientRect().right));""")
+        assert overflow <= 1, (overflow, wide)
+        b.full_screenshot(os.path.join(SHOTS, "vat-card-narrow.png"))
+        b.js("localStorage.removeItem('crm.lang');")
+        _no_js_errors(b)
