@@ -508,3 +508,41 @@ def test_ui_card_shows_the_vat_status_and_verifies_again_and_a_pending_download(
         b.full_screenshot(os.path.join(SHOTS, "vat-card-narrow.png"))
         b.js("localStorage.removeItem('crm.lang');")
         _no_js_errors(b)
+
+
+def _metric_sum(body, name, **labels):
+    """The sum over every instance of a metric's samples with these labels."""
+    total = 0.0
+    for line in body.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        head, value = line.rsplit(" ", 1)
+        if all('%s="%s"' % kv in head for kv in labels.items()):
+            total += float(value)
+    return total
+
+
+def test_metrics_count_vies_calls_by_result_with_their_latency():
+    def metrics():
+        st, _, body = api("GET", "/metrics", key=None)
+        assert st == 200
+        return body.decode() if isinstance(body, bytes) else body
+
+    before = metrics()
+    valid, down = _de(), _de()
+    _fake("POST", "/_fake/numbers", {valid: {"valid": True, "name": "Mess GmbH"},
+                                     down: {"error": "MS_MAX_CONCURRENT_REQ", "http": 200}})
+    assert _lookup({"vatNumber": valid})[0] == 200
+    assert _lookup({"vatNumber": down})[0] == 503
+    after = metrics()
+    assert "# TYPE crm_vies_calls_total counter" in after
+    assert "# TYPE crm_vies_call_duration_seconds histogram" in after
+    for result in ("valid", "MS_MAX_CONCURRENT_REQ"):
+        assert _metric_sum(after, "crm_vies_calls_total", result=result) == \
+            _metric_sum(before, "crm_vies_calls_total", result=result) + 1, result
+    count = _metric_sum(after, "crm_vies_call_duration_seconds_count")
+    assert count == _metric_sum(before, "crm_vies_call_duration_seconds_count") + 2
+    assert _metric_sum(after, "crm_vies_call_duration_seconds_bucket", le="+Inf") == count
+    # A cached answer is no call.
+    assert _lookup({"vatNumber": valid})[0] == 200
+    assert _metric_sum(metrics(), "crm_vies_call_duration_seconds_count") == count
