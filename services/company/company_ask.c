@@ -55,10 +55,9 @@ Crm__VatLookup *company_ask_cached(struct cm_call *call, struct company_state *s
     const char *p[] = {vat, hours};
     cm_err_t err;
     PGresult *res = cm_db_exec(call->db,
-                               "SELECT answer::text, to_char(checked_at AT TIME ZONE 'UTC', "
-                               "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM company.vat_checks "
-                               "WHERE vat_number = $1 AND checked_at > now() - make_interval("
-                               "hours => $2::int)",
+                               "SELECT answer::text, (extract(epoch FROM checked_at) * 1000)"
+                               "::bigint FROM company.vat_checks WHERE vat_number = $1 AND "
+                               "checked_at > now() - make_interval(hours => $2::int)",
                                2, p, &err);
     if (!res) {
         cm_log_warn("could not read the VIES cache: %s", cm_db_error(call->db));
@@ -73,8 +72,10 @@ Crm__VatLookup *company_ask_cached(struct cm_call *call, struct company_state *s
             l = (Crm__VatLookup *)cm_pbjson_decode(&crm__vat_lookup__descriptor, doc, NULL, &perr);
         json_decref(doc);
         if (l) {
+            char at[40];
             l->from_cache = true;
-            cm_pb_set_str(&l->checked_at, PQgetvalue(res, 0, 1));
+            cm_pb_set_str(&l->checked_at,
+                          cm_time_rfc3339(strtoll(PQgetvalue(res, 0, 1), NULL, 10), at, sizeof at));
         }
     }
     PQclear(res);
