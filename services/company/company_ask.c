@@ -2,6 +2,7 @@
  * number however many ask at once), the call slots and the member states
  * backed off. */
 #include "company_ask.h"
+#include "company_store.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -114,40 +115,95 @@ static int s_backed_off(struct company_state *st, const char *cc, int64_t now)
     return 0;
 }
 
-/* After an answer from VIES about cc: MS_UNAVAILABLE backs the state off
- * (30 s, doubling to 10 min); anything else clears it. Under mu. */
-static void s_note_state(struct company_state *st, const char *cc, const char *code, int64_t now)
+/* The mirror of company.state_backoff: cc waits until until_ms (mono) and
+ * then, or when check-status says it is back. Under mu. */
+static void s_mirror_set(struct company_state *st, const char *cc, int seconds, int64_t until_ms,
+                         int64_t now, bool fresh)
 {
     size_t i = 0;
     while (i < st->n_backoff && strcmp(st->backoff[i].cc, cc))
         i++;
-    if (strcmp(code, "MS_UNAVAILABLE")) {
-        if (i < st->n_backoff)
-            st->backoff[i] = st->backoff[--st->n_backoff];
-        return;
-    }
     if (i == st->n_backoff) {
         if (st->n_backoff == COMPANY_STATES)
             return;
         snprintf(st->backoff[i].cc, sizeof st->backoff[i].cc, "%s", cc);
-        st->backoff[i].seconds = 15;
         st->n_backoff++;
     }
-    struct company_backoff *b = &st->backoff[i];
-    b->seconds = b->seconds * 2 > 600 ? 600 : b->seconds * 2;
-    b->until_ms = now + b->seconds * 1000LL;
-    /* check-status soon, then every 30 s while a state waits (company_tick). */
-    if (!st->next_status_ms || st->next_status_ms > now + 5000)
+    st->backoff[i].seconds = seconds;
+    st->backoff[i].until_ms = until_ms;
+    /* check-status soon after a fresh report, then every 30 s while a state waits
+     * (company_tick). */
+    if (!st->next_status_ms || (fresh && st->next_status_ms > now + 5000))
         st->next_status_ms = now + 5000;
 }
 
-void company_ask_available(struct company_state *st, char available[][3], size_t n)
+/* Drops cc from the mirror; true when it was there. Under mu. */
+static bool s_mirror_clear(struct company_state *st, const char *cc)
+{
+    for (size_t i = 0; i < st->n_backoff; i++)
+        if (!strcmp(st->backoff[i].cc, cc)) {
+            st->backoff[i] = st->backoff[--st->n_backoff];
+            return true;
+        }
+    return false;
+}
+
+/* After an answer from VIES about cc: MS_UNAVAILABLE backs the state off for
+ * every copy (company.state_backoff: 30 s, doubling to 10 min); anything else
+ * ends a backoff this copy knows of. */
+static void s_note_state(struct cm_call *call, struct company_state *st, const char *cc,
+                         bool unavailable)
 {
     int64_t now = cm_mono_ms();
+    if (!unavailable) {
+        pthread_mutex_lock(&st->mu);
+        bool was = s_mirror_clear(st, cc);
+        pthread_mutex_unlock(&st->mu);
+        if (was && company_store_backoff_end(call->db, cc))
+            cm_log_warn("could not end the backoff of %s: %s", cc, cm_db_error(call->db));
+        return;
+    }
+    int seconds = 30;
+    int64_t left_ms = 30000;
+    if (company_store_backoff_start(call->db, cc, &seconds, &left_ms))
+        cm_log_warn("could not share the backoff of %s (this copy waits %d s): %s", cc, seconds,
+                    cm_db_error(call->db));
+    cm_log_info("VIES: %s unavailable, not asked for %d s (or until check-status says so)", cc,
+                seconds);
     pthread_mutex_lock(&st->mu);
-    for (size_t k = 0; k < n; k++)
-        s_note_state(st, available[k], "", now);
+    s_mirror_set(st, cc, seconds, now + left_ms, now, true);
     pthread_mutex_unlock(&st->mu);
+}
+
+static void s_mirror_row(void *ud, const char *cc, int seconds, int64_t left_ms)
+{
+    struct company_state *st = ud;
+    int64_t now = cm_mono_ms();
+    s_mirror_set(st, cc, seconds, now + left_ms, now, false);
+}
+
+void company_ask_backoff_refresh(struct company_state *st, cm_db_t *db)
+{
+    pthread_mutex_lock(&st->mu);
+    size_t before = st->n_backoff;
+    st->n_backoff = 0;
+    int n = company_store_backoff_load(db, s_mirror_row, st);
+    if (n < 0) {
+        st->n_backoff = before; /* keep what this copy knew */
+        cm_log_warn("could not read the shared backoff: %s", cm_db_error(db));
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+void company_ask_available(struct company_state *st, cm_db_t *db, char available[][3], size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        pthread_mutex_lock(&st->mu);
+        bool was = s_mirror_clear(st, available[k]);
+        pthread_mutex_unlock(&st->mu);
+        if (was && company_store_backoff_end(db, available[k]))
+            cm_log_warn("could not end the backoff of %s: %s", available[k], cm_db_error(db));
+    }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -300,10 +356,12 @@ void company_ask(struct cm_call *call, struct company_state *st, const char *vat
         cm_log_info("VIES %s: no call slot before the deadline", vat);
     }
 
+    /* Before the waiters hear of it: a state down is backed off for them too. */
+    s_note_state(call, st, cc,
+                 f->outcome == COMPANY_VIES_ERROR && !strcmp(f->code, "MS_UNAVAILABLE"));
     pthread_mutex_lock(&st->mu);
     if (slot)
         st->in_flight--;
-    s_note_state(st, cc, f->outcome == COMPANY_VIES_ERROR ? f->code : "", cm_mono_ms());
     f->done = true;
     struct company_flight **pp = &st->flights;
     while (*pp != f)

@@ -33,7 +33,16 @@ Crm__VatLookup *company_ask_cached(struct cm_call *call, struct company_state *s
 void company_ask(struct cm_call *call, struct company_state *st, const char *vat,
                  const char *requester, struct company_answer *out);
 
-/* Takes check-status's list of available member states: their backoff ends. */
-void company_ask_available(struct company_state *st, char available[][3], size_t n);
+/* Member states VIES reported unavailable are backed off for every copy
+ * (company.state_backoff); each copy keeps a mirror, which these keep up to
+ * date from the main thread's tick (db: its connection). */
+
+/* Reads the shared backoff into the mirror (on a database error the mirror
+ * stays as it was). */
+void company_ask_backoff_refresh(struct company_state *st, cm_db_t *db);
+
+/* Takes check-status's list of available member states: their backoff ends,
+ * for every copy. */
+void company_ask_available(struct company_state *st, cm_db_t *db, char available[][3], size_t n);
 
 #endif

@@ -407,6 +407,8 @@ void company_tick(cm_svc_t *svc, void *user)
         company_store_retry_claim(cm_svc_db(svc), RETRY_CLAIM, st->lease_s, s_send_retry, st) < 0)
         cm_log_warn("could not claim VAT checks to retry: %s", cm_db_error(cm_svc_db(svc)));
 
+    /* What every copy knows of member states down (one small read a second). */
+    company_ask_backoff_refresh(st, cm_svc_db(svc));
     pthread_mutex_lock(&st->mu);
     bool due = st->n_backoff && st->next_status_ms && now >= st->next_status_ms;
     if (due)
@@ -419,7 +421,7 @@ void company_tick(cm_svc_t *svc, void *user)
     size_t n = 0;
     if (company_vies_status(st->vies_url, 1000, available, &n, 40))
         return;
-    company_ask_available(st, available, n);
+    company_ask_available(st, cm_svc_db(svc), available, n);
 }
 
 #define M(name, req, resp, fn, flags)                                                              \

@@ -90,3 +90,52 @@ int company_store_retry_claim(cm_db_t *db, int limit, long lease_s, company_stor
     PQclear(res);
     return n;
 }
+
+cm_err_t company_store_backoff_start(cm_db_t *db, const char *cc, int *seconds, int64_t *left_ms)
+{
+    const char *p[] = {cc};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db,
+        "INSERT INTO company.state_backoff AS b (cc, seconds, until) "
+        "VALUES ($1, 30, now() + interval '30 seconds') "
+        "ON CONFLICT (cc) DO UPDATE SET "
+        "seconds = CASE WHEN b.until > now() THEN b.seconds "
+        "               ELSE least(600, b.seconds * 2) END, "
+        "until = CASE WHEN b.until > now() THEN b.until "
+        "             ELSE now() + make_interval(secs => least(600, b.seconds * 2)) END, "
+        "updated_at = now() "
+        "RETURNING seconds, (extract(epoch FROM until - now()) * 1000)::bigint",
+        1, p, &err);
+    if (!res)
+        return err;
+    if (PQntuples(res) == 1) {
+        *seconds = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        *left_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t company_store_backoff_end(cm_db_t *db, const char *cc)
+{
+    const char *p[] = {cc};
+    return cm_db_run(db, "DELETE FROM company.state_backoff WHERE cc = $1", 1, p);
+}
+
+int company_store_backoff_load(cm_db_t *db, company_store_backoff_fn fn, void *ud)
+{
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT cc, seconds, (extract(epoch FROM until - now()) * 1000)"
+                               "::bigint FROM company.state_backoff",
+                               0, NULL, &err);
+    if (!res)
+        return -1;
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++)
+        fn(ud, PQgetvalue(res, i, 0), (int)strtol(PQgetvalue(res, i, 1), NULL, 10),
+           strtoll(PQgetvalue(res, i, 2), NULL, 10));
+    PQclear(res);
+    return n;
+}

@@ -1,6 +1,7 @@
-/* Every SQL statement of the company service's background retries
- * (company.vat_retries, sql/021_vat_retries.sql). The cache's statements
- * live with the cache (company_ask.c). */
+/* The SQL statements of the company service's background retries
+ * (company.vat_retries, sql/021_vat_retries.sql) and of the member states
+ * backed off (company.state_backoff, sql/022_state_backoff.sql). The cache's
+ * statements live with the cache (company_ask.c). */
 #ifndef COMPANY_STORE_H
 #define COMPANY_STORE_H
 
@@ -44,5 +45,21 @@ typedef void (*company_store_claim_fn)(void *ud, const char *tenant, const char 
                                        const char *lease);
 int company_store_retry_claim(cm_db_t *db, int limit, long lease_s, company_store_claim_fn fn,
                               void *ud);
+
+/* VIES reported cc unavailable: backs it off for every copy, 30 s at first,
+ * doubled (to at most 600 s) each time it is reported again after its wait
+ * ended; a report while it waits changes nothing. Sets *seconds (the wait)
+ * and *left_ms (until it ends). */
+cm_err_t company_store_backoff_start(cm_db_t *db, const char *cc, int *seconds,
+                                     int64_t *left_ms) CM_MUSTCHECK;
+
+/* cc answered again (or check-status says it is available): its backoff ends. */
+cm_err_t company_store_backoff_end(cm_db_t *db, const char *cc) CM_MUSTCHECK;
+
+/* Calls fn for every member state backed off, with its wait and the time
+ * left (negative once it ended, until check-status or an answer clears it).
+ * Returns the rows, or -1 on a database error (detail in cm_db_error). */
+typedef void (*company_store_backoff_fn)(void *ud, const char *cc, int seconds, int64_t left_ms);
+int company_store_backoff_load(cm_db_t *db, company_store_backoff_fn fn, void *ud);
 
 #endif

@@ -200,6 +200,13 @@ def test_an_unavailable_member_state_is_backed_off_then_asked_again():
         st, _, js = _lookup({"vatNumber": vat})
         assert st == 503 and js["error"]["details"][0]["reason"] == "MS_UNAVAILABLE", js
         assert _calls(vat) == 1
+        # The backoff is shared by every copy, in PostgreSQL: a new process (as another
+        # copy would) does not ask either.
+        assert psql_rows("SELECT seconds FROM company.state_backoff WHERE cc = 'PL'") == [("30",)]
+        restart("company")
+        st, _, js = _lookup({"vatNumber": vat})
+        assert st == 503 and js["error"]["details"][0]["reason"] == "MS_UNAVAILABLE", js
+        assert _calls(vat) == 1
     finally:
         _fake("POST", "/_fake/countries", {"PL": True})
     # check-status says PL is back (the service asks it while a state waits): answered.
@@ -209,6 +216,7 @@ def test_an_unavailable_member_state_is_backed_off_then_asked_again():
 
     js = wait_until(answered, 60, interval=1, what="PL asked again after check-status")
     assert (js["postalCode"], js["city"]) == ("31-539", "Kraków"), js
+    assert psql_rows("SELECT cc FROM company.state_backoff WHERE cc = 'PL'") == []
 
 
 def test_ui_download_data_fills_the_company_and_says_when_vies_is_down():
