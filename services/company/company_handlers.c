@@ -186,6 +186,11 @@ static void s_check_of(const struct company_answer *a, const char *vat, Crm__Vat
     v->status = status;
     v->vat_number = (char *)vat;
     v->raw = a->raw ? a->raw : (char *)"";
+    if (strlen(v->raw) > CM_VAT_RAW_MAX) {
+        cm_log_warn("VIES's answer about %s is %zu bytes: not kept as evidence", vat,
+                    strlen(v->raw));
+        v->raw = (char *)"";
+    }
     v->checked_at = cm_time_rfc3339(cm_now_ms(), at, 40);
     const Crm__VatLookup *l = a->lookup;
     if (l) {

@@ -6,12 +6,15 @@
 #include "customers_validate.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
+#include "cm_vat.h"
 
 #include <string.h>
 
 /* The longest company name and address customers_check accepts. */
 #define VAT_NAME_MAX 200
 #define VAT_ADDRESS_MAX 1000
+/* What a check may carry of VIES's name and address. */
+#define VAT_EVIDENCE_MAX 4000
 
 static bool s_fits(const char *s, size_t max_chars, bool multiline)
 {
@@ -64,12 +67,29 @@ void customers_vat_record(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_violation(call, "check.vatNumber", "REQUIRED", "check.vatNumber is required");
         return;
     }
-    if ((int)check->status < 0 || check->status > CRM__VAT_STATUS__VAT_STATUS_UNAVAILABLE) {
+    if ((int)check->status < 0 || check->status > CRM__VAT_STATUS__VAT_STATUS_UNAVAILABLE)
         cm_call_violation(call, "check.status", "INVALID_FORMAT",
                           "check.status must be UNVERIFIED, PENDING, VALID, INVALID or "
                           "UNAVAILABLE");
+    const struct {
+        const char *field, *value;
+        size_t max; // bytes
+    } limits[] = {
+        {"check.vatNumber", check->vat_number, 32},
+        {"check.checkedAt", check->checked_at, 64},
+        {"check.requestDate", check->request_date, 64},
+        {"check.consultationNumber", check->consultation_number, 64},
+        {"check.errorCode", check->error_code, 64},
+        {"check.name", check->name, VAT_EVIDENCE_MAX},
+        {"check.address", check->address, VAT_EVIDENCE_MAX},
+        {"check.raw", check->raw, CM_VAT_RAW_MAX},
+    };
+    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++)
+        if (strlen(limits[i].value) > limits[i].max)
+            cm_call_violation(call, limits[i].field, "TOO_LONG", "%s: at most %zu bytes",
+                              limits[i].field, limits[i].max);
+    if (cm_call_failed(call))
         return;
-    }
     if (!customers_check_uuid(req->id)) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
         return;

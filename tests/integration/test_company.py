@@ -554,3 +554,30 @@ def test_metrics_count_vies_calls_by_result_with_their_latency():
     # A cached answer is no call.
     assert _lookup({"vatNumber": valid})[0] == 200
     assert _metric_sum(metrics(), "crm_vies_call_duration_seconds_count") == count
+
+
+def test_record_vat_check_over_the_bus_refuses_what_it_cannot_keep():
+    from crm import TENANT, crmctl_run
+
+    vat = _de()
+    c = _company_customer(vat)
+
+    def record(check, fill=False):
+        r = crmctl_run(["call", "customers", "RecordVatCheck",
+                        json.dumps({"id": c["id"], "check": check, "fill": fill}),
+                        "--tenant", TENANT])
+        return json.loads(r.stdout)
+
+    out = record({"status": "VALID", "vatNumber": vat, "raw": "x" * (64 * 1024 + 1),
+                  "errorCode": "E" * 65})
+    assert out["status"] == "INVALID_ARGUMENT", out
+    fields = sorted(d["field"] for d in out["details"])
+    assert fields == ["check.errorCode", "check.raw"], out
+    out = record({"status": "VALID"})
+    assert out["status"] == "INVALID_ARGUMENT" and out["details"][0]["field"] == "check.vatNumber"
+    # A check of a number the customer no longer has is refused: it changed meanwhile.
+    out = record({"status": "VALID", "vatNumber": _de()})
+    assert out["status"] == "FAILED_PRECONDITION", out
+    out = record({"status": "VALID", "vatNumber": vat, "raw": "x" * (64 * 1024),
+                  "name": "Grenz GmbH"}, fill=True)
+    assert out["status"] == "OK" and out["body"]["company"]["name"] == "Grenz GmbH", out
