@@ -6,7 +6,7 @@ import random
 import threading
 import urllib.request
 
-from crm import api, psql_rows, restart, wait_until
+from crm import api, psql, psql_rows, restart, wait_until
 
 FAKE = os.environ.get("CRM_TEST_FAKE_VIES", "")
 
@@ -581,3 +581,76 @@ def test_record_vat_check_over_the_bus_refuses_what_it_cannot_keep():
     out = record({"status": "VALID", "vatNumber": vat, "raw": "x" * (64 * 1024),
                   "name": "Grenz GmbH"}, fill=True)
     assert out["status"] == "OK" and out["body"]["company"]["name"] == "Grenz GmbH", out
+
+
+def test_a_requester_vies_refuses_makes_the_check_unavailable_not_retried():
+    ours = _pl()
+    _fake("POST", "/_fake/numbers", {ours: {"valid": False}})
+    st, _, s = api("PATCH", "/v1/settings", {"vatNumber": ours})
+    assert st == 200, s
+    try:
+        vat = _de()
+        _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Prüfling GmbH"}})
+        c = _company_customer(vat)
+        st, _, js = _verify(c["id"])
+        assert st == 200, js
+        v = _vat_check(js)
+        assert v["status"] == "UNAVAILABLE" and v["errorCode"] == "INVALID_REQUESTER_INFO", v
+        assert psql_rows("SELECT count(*) FROM company.vat_retries WHERE customer_id = '%s'"
+                         % c["id"])[0][0] == "0"
+        st, _, js = _lookup({"vatNumber": _de()})
+        assert st == 503 and js["error"]["details"][0]["reason"] == "INVALID_REQUESTER_INFO", js
+    finally:
+        st, _, s = api("PATCH", "/v1/settings", {"vatNumber": ""})
+        assert st == 200, s
+
+
+def test_the_retry_queue_hands_a_row_to_one_claimer_at_a_time():
+    """company.claim_vat_retries, as each copy's tick calls it: a claimed row is not
+    claimed again while its lease runs, nor while another session holds it locked
+    (SKIP LOCKED), and is claimed again once the lease ran out. The company service is
+    stopped meanwhile, so that only the test claims."""
+    import subprocess
+    import uuid
+
+    import crm
+
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    crm.ctl(["stop", "company:*"], check=True)
+    holder = None
+    try:
+        psql("INSERT INTO company.vat_retries (tenant_id, customer_id, vat_number, next_at) "
+             "SELECT '%s', id::uuid, 'DE136695976', now() - interval '1 second' "
+             "FROM unnest(ARRAY['%s']) id" % (crm.TENANT, "','".join(ids)))
+
+        def claim():
+            rows = psql_rows("SELECT customer_id FROM company.claim_vat_retries(100, 60)")
+            return sorted(r[0] for r in rows if r[0] in ids)
+
+        # Another session holds the first row (as a copy in the middle of its claim would).
+        holder = subprocess.Popen(
+            [crm.PSQL, "-X", "-q", "-A", "-t", "-d", crm.DATABASE_URL], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        holder.stdin.write("BEGIN; SELECT 1 FROM company.vat_retries WHERE customer_id = '%s' "
+                           "FOR UPDATE; SELECT 'held';\n" % ids[0])
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "1"
+        assert holder.stdout.readline().strip() == "held"
+        assert claim() == sorted(ids[1:]), "the locked row was taken, or a free one was not"
+        assert claim() == [], "a leased row was claimed twice"
+        holder.stdin.write("COMMIT;\n")
+        holder.stdin.close()
+        holder.wait(10)
+        holder = None
+        assert claim() == [ids[0]]
+        # A claimer that died: its lease runs out and the row is claimed again.
+        psql("UPDATE company.vat_retries SET leased_until = now() - interval '1 second' "
+             "WHERE customer_id = '%s'" % ids[1])
+        assert claim() == [ids[1]]
+    finally:
+        if holder:
+            holder.kill()
+            holder.wait(10)
+        psql("DELETE FROM company.vat_retries WHERE customer_id IN ('%s')" % "','".join(ids))
+        crm.ctl(["start", "company:*"], check=True)
+        crm.wait_ready(60)
