@@ -26,4 +26,10 @@ const char *cm_err_name(cm_err_t err);
 /* Returns the crm.Status value (envelope.proto) for an error code. */
 int cm_err_status(cm_err_t err);
 
+/* The error code for a crm.Status another service replied (CM_OK for
+ * STATUS_OK): the other way from cm_err_status, for a caller that passes an
+ * answer on. UNAUTHENTICATED is CM_ERR_PERMISSION; DEADLINE_EXCEEDED and
+ * RESOURCE_EXHAUSTED are CM_ERR_UNAVAILABLE (try again). */
+cm_err_t cm_err_of_status(int status);
+
 #endif

@@ -9,6 +9,11 @@
 /* Buffer size for a normalised EU VAT number: 2-letter prefix, at most 12 characters, NUL. */
 #define CM_VAT_SIZE 16
 
+/* The most of VIES's raw answer a customer's VAT check keeps as evidence (an
+ * answer is about a kilobyte; the company service passes a larger one on
+ * without it). */
+#define CM_VAT_RAW_MAX (64 * 1024)
+
 /* Normalises an EU VAT number into out (>= CM_VAT_SIZE): spaces, dots and dashes removed,
  * letters upper-cased ("pl 526-025-02-74" -> "PL5260250274"). It must start with the prefix of
  * an EU member state (EL for Greece) or XI (Northern Ireland) and match that country's syntax;

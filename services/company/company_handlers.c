@@ -1,8 +1,10 @@
-/* company.LookupVat: the syntax first, then the cache, then VIES, once per
- * number however many ask at once, never more than max_in_flight calls, and
- * not at all for a member state VIES reported unavailable a moment ago. */
+/* company.LookupVat and company.VerifyVat (with its background retries,
+ * company.RetryVatCheck), company.Stats, and the tick that claims the
+ * retries that are due. The asking itself is company_ask.c. */
 #include "company_handlers.h"
-#include "company_vies.h"
+#include "company_ask.h"
+#include "company_store.h"
+#include "customers.pb-c.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -11,123 +13,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <jansson.h>
+#include <unistd.h>
 
-/* The number being asked now, and what came back for those who waited. */
-struct company_flight {
-    struct company_flight *next; // borrowed (the state's list)
-    char vat[CM_VAT_SIZE];
-    int refs; // the asker and every waiter
-    bool done;
-    struct company_vies_result result; // owned once done
-    uint8_t *packed;                   // owned: the lookup packed, for the waiters
-    size_t packed_len;
-};
-
-static void s_flight_unref(struct company_flight *f)
-{
-    if (--f->refs > 0)
-        return;
-    company_vies_result_release(&f->result);
-    free(f->packed);
-    free(f);
-}
+/* How long the customers service may take over a read or the record. */
+#define CUSTOMERS_TIMEOUT_MS 5000
+/* Retries claimed per tick by one copy. */
+#define RETRY_CLAIM 4
+/* Who a background retry acts as, in the customer's audit and timeline. */
+#define RETRY_PRINCIPAL_ID "company"
+#define RETRY_PRINCIPAL_NAME "VIES check (automatic retry)"
+#define RETRY_CHANNEL "company"
 
 /* ---------------------------------------------------------------------- */
-/* The cache                                                               */
-
-static Crm__VatLookup *s_cache_get(struct cm_call *call, struct company_state *st, const char *vat)
-{
-    char hours[24];
-    snprintf(hours, sizeof hours, "%ld", st->cache_hours);
-    const char *p[] = {vat, hours};
-    cm_err_t err;
-    PGresult *res = cm_db_exec(call->db,
-                               "SELECT answer::text, to_char(checked_at AT TIME ZONE 'UTC', "
-                               "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM company.vat_checks "
-                               "WHERE vat_number = $1 AND checked_at > now() - make_interval("
-                               "hours => $2::int)",
-                               2, p, &err);
-    if (!res) {
-        cm_log_warn("could not read the VIES cache: %s", cm_db_error(call->db));
-        return NULL;
-    }
-    Crm__VatLookup *l = NULL;
-    if (PQntuples(res) == 1) {
-        json_error_t jerr;
-        json_t *doc = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
-        struct cm_pbjson_error perr;
-        if (doc)
-            l = (Crm__VatLookup *)cm_pbjson_decode(&crm__vat_lookup__descriptor, doc, NULL, &perr);
-        json_decref(doc);
-        if (l) {
-            l->from_cache = true;
-            cm_pb_set_str(&l->checked_at, PQgetvalue(res, 0, 1));
-        }
-    }
-    PQclear(res);
-    return l;
-}
-
-static void s_cache_put(struct cm_call *call, const Crm__VatLookup *l, const char *raw)
-{
-    json_t *doc = cm_pbjson_encode(&l->base, CM_PBJSON_OMIT_DEFAULTS);
-    json_object_del(doc, "fromCache");
-    char *text = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    const char *p[] = {l->vat_number, l->valid ? "t" : "f", text, raw ? raw : ""};
-    if (cm_db_run(call->db,
-                  "INSERT INTO company.vat_checks (vat_number, valid, answer, raw, checked_at) "
-                  "VALUES ($1, $2, $3::jsonb, $4, now()) ON CONFLICT (vat_number) DO UPDATE SET "
-                  "valid = EXCLUDED.valid, answer = EXCLUDED.answer, raw = EXCLUDED.raw, "
-                  "checked_at = EXCLUDED.checked_at",
-                  4, p))
-        cm_log_warn("could not keep the VIES answer: %s", cm_db_error(call->db));
-    free(text);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Member states VIES reported unavailable                                 */
-
-/* Seconds until cc may be asked again (0: now). Under mu. */
-static int s_backed_off(struct company_state *st, const char *cc, int64_t now)
-{
-    for (size_t i = 0; i < st->n_backoff; i++)
-        if (!strcmp(st->backoff[i].cc, cc) && st->backoff[i].until_ms > now)
-            return (int)((st->backoff[i].until_ms - now + 999) / 1000);
-    return 0;
-}
-
-/* After an answer from VIES about cc: MS_UNAVAILABLE backs the state off
- * (30 s, doubling to 10 min); anything else clears it. Under mu. */
-static void s_note_state(struct company_state *st, const char *cc, const char *code, int64_t now)
-{
-    size_t i = 0;
-    while (i < st->n_backoff && strcmp(st->backoff[i].cc, cc))
-        i++;
-    if (strcmp(code, "MS_UNAVAILABLE")) {
-        if (i < st->n_backoff)
-            st->backoff[i] = st->backoff[--st->n_backoff];
-        return;
-    }
-    if (i == st->n_backoff) {
-        if (st->n_backoff == COMPANY_STATES)
-            return;
-        snprintf(st->backoff[i].cc, sizeof st->backoff[i].cc, "%s", cc);
-        st->backoff[i].seconds = 15;
-        st->n_backoff++;
-    }
-    struct company_backoff *b = &st->backoff[i];
-    b->seconds = b->seconds * 2 > 600 ? 600 : b->seconds * 2;
-    b->until_ms = now + b->seconds * 1000LL;
-    /* check-status soon, then every 30 s while a state waits (company_tick). */
-    if (!st->next_status_ms || st->next_status_ms > now + 5000)
-        st->next_status_ms = now + 5000;
-}
-
-/* ---------------------------------------------------------------------- */
-/* The method                                                              */
+/* company.LookupVat                                                       */
 
 /* Fails the call for a VIES outage: UNAVAILABLE, the code as the reason. */
 static void s_fail_vies(struct cm_call *call, const char *code, int retry_s)
@@ -138,46 +36,77 @@ static void s_fail_vies(struct cm_call *call, const char *code, int retry_s)
     cm_call_violation(call, "vatNumber", code, "VIES answered %s; retry in %d s", code, retry_s);
 }
 
-/* Waits on cond until the call's deadline; false when it passed. */
-static bool s_wait(struct company_state *st, struct cm_call *call)
+/* Calls customers as the caller. Returns the response (caller frees), or
+ * NULL with *err set (a status customers replied, as cm_err_of_status
+ * reads it, or CM_ERR_UNAVAILABLE when it did not answer) and, when rh_out
+ * is not NULL, *rh_out its reply header (caller frees; NULL without one). */
+static ProtobufCMessage *s_customers_try(struct cm_call *call, const char *method,
+                                         const ProtobufCMessage *req,
+                                         const ProtobufCMessageDescriptor *desc, cm_err_t *err,
+                                         Crm__ReplyHeader **rh_out)
 {
-    if (!call->hdr->deadline_unix_ms) {
-        pthread_cond_wait(&st->cond, &st->mu);
-        return true;
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    *err = cm_call_service(call, "customers", method, NULL, req, desc, CUSTOMERS_TIMEOUT_MS, &rh,
+                           &resp);
+    if (*err) {
+        cm_log_warn("%s: %s", method, cm_err_name(*err));
+        *err = CM_ERR_UNAVAILABLE;
+    } else if (rh->status != CRM__STATUS__STATUS_OK || !resp) {
+        *err = rh->status != CRM__STATUS__STATUS_OK ? cm_err_of_status((int)rh->status)
+                                                    : CM_ERR_INTERNAL;
+        if (resp)
+            protobuf_c_message_free_unpacked(resp, NULL);
+        resp = NULL;
     }
-    int64_t left = call->hdr->deadline_unix_ms - cm_now_ms() - CM_CALL_MARGIN_MS;
-    if (left <= 0)
-        return false;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += left / 1000;
-    ts.tv_nsec += (left % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    (void)pthread_cond_timedwait(&st->cond, &st->mu, &ts); /* the caller checks again */
-    return true;
+    if (rh_out && !resp)
+        *rh_out = rh;
+    else if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return resp;
 }
 
-/* The answer of a flight to its asker or a waiter. */
-static void s_answer(struct cm_call *call, const struct company_flight *f, ProtobufCMessage **resp)
+/* The same, failing the call as customers did (what names what failed). */
+static ProtobufCMessage *s_customers(struct cm_call *call, const char *method,
+                                     const ProtobufCMessage *req,
+                                     const ProtobufCMessageDescriptor *desc, const char *what)
 {
-    switch (f->result.outcome) {
-    case COMPANY_VIES_ANSWER:
-        *resp =
-            protobuf_c_message_unpack(&crm__vat_lookup__descriptor, NULL, f->packed_len, f->packed);
-        if (!*resp)
-            cm_call_fail(call, CM_ERR_INTERNAL, "could not copy the VIES answer");
-        return;
-    case COMPANY_VIES_INPUT:
-        cm_call_violation(call, "vatNumber", "INVALID_INPUT",
-                          "VIES does not take %s as a VAT number", f->vat);
-        return;
-    case COMPANY_VIES_ERROR:
-        s_fail_vies(call, f->result.code, f->result.retry_after_s);
-        return;
+    cm_err_t err;
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = s_customers_try(call, method, req, desc, &err, &rh);
+    if (resp)
+        return resp;
+    if (!rh) {
+        cm_call_fail(call, err, "could not %s: the customers service did not answer", what);
+        return NULL;
     }
+    cm_call_fail(call, err, "%s", rh->message);
+    for (size_t i = 0; i < rh->n_details; i++)
+        cm_call_violation(call, rh->details[i]->field, rh->details[i]->reason, "%s",
+                          rh->details[i]->description);
+    crm__reply_header__free_unpacked(rh, NULL);
+    return NULL;
+}
+
+/* The tenant's own VAT number from its settings, into out ("" when none is
+ * set or the settings cannot be read: VIES is asked without a requester). */
+static void s_requester(struct cm_call *call, char out[CM_VAT_SIZE])
+{
+    out[0] = '\0';
+    Crm__GetSettingsRequest req = CRM__GET_SETTINGS_REQUEST__INIT;
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err = cm_call_service(call, "customers", "customers.GetSettings", NULL, &req.base,
+                                   &crm__settings__descriptor, CUSTOMERS_TIMEOUT_MS, &rh, &resp);
+    if (!err && rh->status == CRM__STATUS__STATUS_OK && resp)
+        snprintf(out, CM_VAT_SIZE, "%s", ((Crm__Settings *)resp)->vat_number);
+    else
+        cm_log_warn("customers.GetSettings: %s; asking VIES without a requester",
+                    err ? cm_err_name(err) : rh->message);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
 }
 
 static void s_lookup(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
@@ -203,122 +132,288 @@ static void s_lookup(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
                           field, why ? why : "too long");
         return;
     }
-    Crm__VatLookup *cached = s_cache_get(call, st, vat);
+    Crm__VatLookup *cached = company_ask_cached(call, st, vat);
     if (cached) {
         *resp = &cached->base;
         return;
     }
-    char cc[3] = {vat[0], vat[1], '\0'};
-    int64_t now = cm_mono_ms();
-
-    pthread_mutex_lock(&st->mu);
-    int wait_s = s_backed_off(st, cc, now);
-    if (wait_s) {
-        pthread_mutex_unlock(&st->mu);
-        s_fail_vies(call, "MS_UNAVAILABLE", wait_s);
-        return;
+    /* The tenant's own number, for a consultation number: asked only now, so
+     * that an answer from the cache costs no call to customers. */
+    char requester[CM_VAT_SIZE];
+    s_requester(call, requester);
+    struct company_answer a;
+    company_ask(call, st, vat, requester, &a);
+    switch (a.outcome) {
+    case COMPANY_VIES_ANSWER:
+        *resp = &a.lookup->base;
+        a.lookup = NULL;
+        break;
+    case COMPANY_VIES_INPUT:
+        cm_call_violation(call, "vatNumber", "INVALID_INPUT",
+                          "VIES does not take %s as a VAT number", vat);
+        break;
+    case COMPANY_VIES_ERROR:
+        s_fail_vies(call, a.code, a.retry_after_s);
+        break;
     }
-    struct company_flight *f = st->flights;
-    while (f && strcmp(f->vat, vat))
-        f = f->next;
-    if (f) {
-        /* Someone asks VIES about this number now: wait for that answer. */
-        f->refs++;
-        bool in_time = true;
-        while (!f->done && in_time)
-            in_time =
-                s_wait(st, call) && (!call->hdr->deadline_unix_ms ||
-                                     cm_now_ms() < call->hdr->deadline_unix_ms - CM_CALL_MARGIN_MS);
-        if (f->done)
-            s_answer(call, f, resp);
-        else
-            s_fail_vies(call, "TIMEOUT", 5);
-        s_flight_unref(f);
-        pthread_mutex_unlock(&st->mu);
-        return;
-    }
-    f = cm_calloc(1, sizeof *f);
-    snprintf(f->vat, sizeof f->vat, "%s", vat);
-    f->refs = 1;
-    f->next = st->flights;
-    st->flights = f;
-    /* A call slot: at most max_in_flight calls to VIES at once. */
-    bool slot = true;
-    while (st->in_flight >= st->max_in_flight && slot)
-        slot = s_wait(st, call) && (!call->hdr->deadline_unix_ms ||
-                                    cm_now_ms() < call->hdr->deadline_unix_ms - CM_CALL_MARGIN_MS);
-    if (slot && st->in_flight < st->max_in_flight)
-        st->in_flight++;
-    else
-        slot = false;
-    pthread_mutex_unlock(&st->mu);
+    company_answer_release(&a);
+}
 
-    char *raw = NULL;
-    if (slot) {
-        company_vies_check(st->vies_url, st->connect_timeout_ms, st->timeout_ms, cc, vat + 2,
-                           &f->result, &raw);
+/* ---------------------------------------------------------------------- */
+/* company.VerifyVat and its retries                                       */
+
+/* The customer's status after an answer. PENDING: ask again later. */
+static Crm__VatStatus s_status_of(const struct company_answer *a)
+{
+    switch (a->outcome) {
+    case COMPANY_VIES_ANSWER:
+        return a->lookup->valid ? CRM__VAT_STATUS__VAT_STATUS_VALID
+                                : CRM__VAT_STATUS__VAT_STATUS_INVALID;
+    case COMPANY_VIES_INPUT:
+        return CRM__VAT_STATUS__VAT_STATUS_INVALID;
+    case COMPANY_VIES_ERROR:
+        break;
+    }
+    return company_vies_gives_up(a->code) ? CRM__VAT_STATUS__VAT_STATUS_UNAVAILABLE
+                                          : CRM__VAT_STATUS__VAT_STATUS_PENDING;
+}
+
+/* The check to record for an answer about vat, with status; the strings
+ * borrow from a and at. */
+static void s_check_of(const struct company_answer *a, const char *vat, Crm__VatStatus status,
+                       char at[40], Crm__VatCheck *v)
+{
+    v->status = status;
+    v->vat_number = (char *)vat;
+    v->raw = a->raw ? a->raw : (char *)"";
+    if (strlen(v->raw) > CM_VAT_RAW_MAX) {
+        cm_log_warn("VIES's answer about %s is %zu bytes: not kept as evidence", vat,
+                    strlen(v->raw));
+        v->raw = (char *)"";
+    }
+    v->checked_at = cm_time_rfc3339(cm_now_ms(), at, 40);
+    const Crm__VatLookup *l = a->lookup;
+    if (l) {
+        v->checked_at = l->checked_at;
+        v->request_date = l->request_date;
+        v->consultation_number = l->consultation_number;
+        v->name = l->name;
+        v->address = l->address;
+        v->name_withheld = l->name_withheld;
+        v->address_withheld = l->address_withheld;
     } else {
-        memset(&f->result, 0, sizeof f->result);
-        f->result.outcome = COMPANY_VIES_ERROR;
-        snprintf(f->result.code, sizeof f->result.code, "GLOBAL_MAX_CONCURRENT_REQ");
-        f->result.retry_after_s = 5;
+        v->error_code = (char *)a->code;
     }
-    if (f->result.outcome == COMPANY_VIES_ANSWER) {
-        Crm__VatLookup *l = f->result.lookup;
-        char at[40];
-        cm_pb_set_str(&l->checked_at, cm_time_rfc3339(cm_now_ms(), at, sizeof at));
-        s_cache_put(call, l, raw);
-        f->packed_len = crm__vat_lookup__get_packed_size(l);
-        f->packed = cm_malloc(f->packed_len ? f->packed_len : 1);
-        crm__vat_lookup__pack(l, f->packed);
-    }
-    cm_log_info("VIES %s: %s%s", vat,
-                f->result.outcome == COMPANY_VIES_ANSWER
-                    ? (f->result.lookup->valid ? "valid" : "invalid")
-                : f->result.outcome == COMPANY_VIES_INPUT ? "INVALID_INPUT"
-                                                          : f->result.code,
-                slot ? "" : " (no call slot)");
-    free(raw);
+}
 
-    pthread_mutex_lock(&st->mu);
-    if (slot)
-        st->in_flight--;
-    s_note_state(st, cc, f->result.outcome == COMPANY_VIES_ERROR ? f->result.code : "",
-                 cm_mono_ms());
-    f->done = true;
-    struct company_flight **pp = &st->flights;
-    while (*pp != f)
-        pp = &(*pp)->next;
-    *pp = f->next;
-    pthread_cond_broadcast(&st->cond);
-    s_answer(call, f, resp);
-    s_flight_unref(f);
-    pthread_mutex_unlock(&st->mu);
+/* The request that records the check on the customer; borrows v. */
+static Crm__RecordVatCheckRequest s_record_req(const char *id, Crm__VatCheck *v, bool fill)
+{
+    Crm__RecordVatCheckRequest req = CRM__RECORD_VAT_CHECK_REQUEST__INIT;
+    req.id = (char *)id;
+    req.check = v;
+    req.fill = fill;
+    return req;
+}
+
+static void s_verify(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
+{
+    const Crm__VerifyVatRequest *req = (const Crm__VerifyVatRequest *)msg;
+    struct company_state *st = call->user;
+    const char *tenant = call->hdr->tenant_id;
+    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
+        return;
+    }
+    Crm__GetCustomerRequest get = CRM__GET_CUSTOMER_REQUEST__INIT;
+    get.id = req->id;
+    Crm__Customer *c = (Crm__Customer *)s_customers(
+        call, "customers.GetCustomer", &get.base, &crm__customer__descriptor, "read the customer");
+    if (!c)
+        return;
+    char vat[CM_VAT_SIZE];
+    snprintf(vat, sizeof vat, "%s", c->company ? c->company->vat_number : "");
+    crm__customer__free_unpacked(c, NULL);
+    if (!vat[0]) {
+        cm_call_violation(call, "company.vatNumber", "REQUIRED",
+                          "customer %s has no company.vatNumber to verify: set it first", req->id);
+        return;
+    }
+    char requester[CM_VAT_SIZE];
+    s_requester(call, requester);
+    struct company_answer a;
+    company_ask(call, st, vat, requester, &a);
+    Crm__VatStatus status = s_status_of(&a);
+    /* The retry row first: a PENDING customer always has its retry. An answer
+     * ends a retry still waiting from an earlier check. */
+    cm_err_t err = status == CRM__VAT_STATUS__VAT_STATUS_PENDING
+                       ? company_store_retry_start(
+                             call->db, tenant, req->id, vat, req->fill, a.code,
+                             company_vies_retry_delay(1, st->retry_min_s, st->retry_max_s))
+                       : company_store_retry_done(call->db, tenant, req->id, NULL);
+    if (err) {
+        cm_call_db_fail(call, err, "could not keep the check for a retry");
+        company_answer_release(&a);
+        return;
+    }
+    Crm__VatCheck v = CRM__VAT_CHECK__INIT;
+    char at[40];
+    s_check_of(&a, vat, status, at, &v);
+    Crm__RecordVatCheckRequest rec = s_record_req(req->id, &v, req->fill);
+    Crm__Customer *done =
+        (Crm__Customer *)s_customers(call, "customers.RecordVatCheck", &rec.base,
+                                     &crm__customer__descriptor, "record the VAT check");
+    if (done)
+        *resp = &done->base;
+    company_answer_release(&a);
+}
+
+static void s_retry(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
+{
+    const Crm__RetryVatCheckRequest *req = (const Crm__RetryVatCheckRequest *)msg;
+    struct company_state *st = call->user;
+    const char *tenant = call->hdr->tenant_id;
+    Crm__RetryVatCheckResponse *r =
+        (Crm__RetryVatCheckResponse *)cm_pb_new(&crm__retry_vat_check_response__descriptor);
+    struct company_retry row;
+    bool found = false;
+    cm_err_t err =
+        company_store_retry_take(call->db, tenant, req->customer_id, req->lease, &row, &found);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the retry");
+        goto out;
+    }
+    if (!found) {
+        /* Done meanwhile, or its lease ran out and another copy has it. */
+        *resp = &r->base;
+        r = NULL;
+        goto out;
+    }
+    char requester[CM_VAT_SIZE];
+    s_requester(call, requester);
+    struct company_answer a;
+    company_ask(call, st, row.vat, requester, &a);
+    Crm__VatStatus status = s_status_of(&a);
+    if (status == CRM__VAT_STATUS__VAT_STATUS_PENDING && row.age_s >= st->give_up_s)
+        status = CRM__VAT_STATUS__VAT_STATUS_UNAVAILABLE;
+    if (status == CRM__VAT_STATUS__VAT_STATUS_PENDING) {
+        /* Still no answer: the customer stays PENDING as recorded; only the row moves on. */
+        long delay = company_vies_retry_delay(row.attempts + 1, st->retry_min_s, st->retry_max_s);
+        err = company_store_retry_later(call->db, tenant, req->customer_id, req->lease, a.code,
+                                        delay);
+        if (err)
+            cm_call_db_fail(call, err, "could not put the retry off");
+        cm_log_info("VAT check of customer %s still pending (%s, attempt %d); again in %ld s",
+                    req->customer_id, a.code, row.attempts + 1, delay);
+    } else {
+        Crm__VatCheck v = CRM__VAT_CHECK__INIT;
+        char at[40];
+        s_check_of(&a, row.vat, status, at, &v);
+        Crm__RecordVatCheckRequest rec = s_record_req(req->customer_id, &v, row.fill);
+        Crm__Customer *c = (Crm__Customer *)s_customers_try(
+            call, "customers.RecordVatCheck", &rec.base, &crm__customer__descriptor, &err, NULL);
+        if (c)
+            crm__customer__free_unpacked(c, NULL);
+        if (c || err == CM_ERR_NOT_FOUND || err == CM_ERR_PRECONDITION) {
+            /* Recorded; or the customer is gone, or its number changed since: over. */
+            err = company_store_retry_done(call->db, tenant, req->customer_id, req->lease);
+            if (err)
+                cm_call_db_fail(call, err, "could not end the retry");
+        } else {
+            /* Not recorded (customers down): the lease runs out and the row is claimed again. */
+            cm_call_fail(call, err, "could not record the VAT check of customer %s; retried",
+                         req->customer_id);
+        }
+    }
+    company_answer_release(&a);
+    r->status = status;
+    if (!cm_call_failed(call)) {
+        *resp = &r->base;
+        r = NULL;
+    }
+out:
+    if (r)
+        crm__retry_vat_check_response__free_unpacked(r, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* company.Stats                                                           */
+
+static void s_stats(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
+{
+    (void)msg;
+    struct company_state *st = call->user;
+    Crm__CompanyStats *s = company_metrics_stats(&st->metrics);
+    cm_pb_set_str(&s->instance, st->instance);
+    *resp = &s->base;
 }
 
 /* ---------------------------------------------------------------------- */
 
 void company_start(cm_svc_t *svc, void *user)
 {
-    (void)svc;
     struct company_state *st = user;
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cond, NULL);
+    company_metrics_init(&st->metrics);
+    st->client = cm_mdp_client_new(cm_svc_zctx(svc), st->bus);
+    if (!st->client)
+        cm_log_error("could not connect to the bus at %s: PENDING checks are not retried by "
+                     "this copy",
+                     st->bus);
 }
 
 void company_stop(cm_svc_t *svc, void *user)
 {
     (void)svc;
     struct company_state *st = user;
+    /* Retries sent and not answered are claimed again when their lease runs out. */
+    cm_mdp_client_destroy(&st->client);
+    company_metrics_destroy(&st->metrics);
     pthread_cond_destroy(&st->cond);
     pthread_mutex_destroy(&st->mu);
 }
 
+/* Sends one claimed retry to any copy (this one included): the work, a VIES
+ * call and a record, runs on a handler thread, never on the tick's. */
+static void s_send_retry(void *ud, const char *tenant, const char *customer_id, const char *lease)
+{
+    struct company_state *st = ud;
+    Crm__RetryVatCheckRequest req = CRM__RETRY_VAT_CHECK_REQUEST__INIT;
+    req.customer_id = (char *)customer_id;
+    req.lease = (char *)lease;
+    Crm__Principal who = CRM__PRINCIPAL__INIT;
+    who.id = RETRY_PRINCIPAL_ID;
+    who.name = RETRY_PRINCIPAL_NAME;
+    who.role = CRM__ROLE__ROLE_SERVICE;
+    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+    h.tenant_id = (char *)tenant;
+    h.principal = &who;
+    h.channel = RETRY_CHANNEL;
+    h.method = "company.RetryVatCheck";
+    /* Done before the lease runs out, or another copy may take the row. */
+    h.deadline_unix_ms = cm_now_ms() + (st->lease_s - 2) * 1000;
+    char rid[40];
+    if (cm_svc_send(st->client, "company", &h, &req.base, 0, rid))
+        cm_log_warn("could not send the retry of customer %s; claimed again later", customer_id);
+    else
+        st->retries_sent++;
+}
+
 void company_tick(cm_svc_t *svc, void *user)
 {
-    (void)svc;
     struct company_state *st = user;
     int64_t now = cm_mono_ms();
+    /* The answers of retries sent earlier: each did its work where it ran. */
+    struct cm_mdp_msg m;
+    while (st->client && cm_mdp_client_recv(st->client, 0, &m) == 1)
+        cm_mdp_msg_release(&m);
+    if (st->client &&
+        company_store_retry_claim(cm_svc_db(svc), RETRY_CLAIM, st->lease_s, s_send_retry, st) < 0)
+        cm_log_warn("could not claim VAT checks to retry: %s", cm_db_error(cm_svc_db(svc)));
+
+    /* What every copy knows of member states down (one small read a second). */
+    company_ask_backoff_refresh(st, cm_svc_db(svc));
     pthread_mutex_lock(&st->mu);
     bool due = st->n_backoff && st->next_status_ms && now >= st->next_status_ms;
     if (due)
@@ -331,17 +426,19 @@ void company_tick(cm_svc_t *svc, void *user)
     size_t n = 0;
     if (company_vies_status(st->vies_url, 1000, available, &n, 40))
         return;
-    pthread_mutex_lock(&st->mu);
-    for (size_t k = 0; k < n; k++)
-        s_note_state(st, available[k], "", now);
-    pthread_mutex_unlock(&st->mu);
+    company_ask_available(st, cm_svc_db(svc), available, n);
 }
 
 #define M(name, req, resp, fn, flags) CM_METHOD("company", name, req, resp, fn, flags)
 
 const struct cm_method company_methods[] = {
-    /* Reads and writes only the cache, one statement at a time: no transaction, so none is
-     * held while VIES is asked. */
+    /* None holds a transaction: each statement on its own, so none is held while VIES or the
+     * customers service is asked. */
     M("LookupVat", lookup_vat_request, vat_lookup, s_lookup, CM_METHOD_NO_TXN),
+    M("VerifyVat", verify_vat_request, customer, s_verify, CM_METHOD_NO_TXN),
+    M("RetryVatCheck", retry_vat_check_request, retry_vat_check_response, s_retry,
+      CM_METHOD_NO_TXN),
+    M("Stats", company_stats_request, company_stats, s_stats,
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
 };
 const size_t company_n_methods = sizeof company_methods / sizeof *company_methods;

@@ -1,10 +1,13 @@
-/* The company service's methods (company.LookupVat) and its state. */
+/* The company service's methods (company.LookupVat, company.VerifyVat, and
+ * the internal company.RetryVatCheck and company.Stats) and its state. */
 #ifndef COMPANY_HANDLERS_H
 #define COMPANY_HANDLERS_H
 
 #include <pthread.h>
 #include <stdint.h>
+#include "cm_mdp.h"
 #include "cm_svc.h"
+#include "company_metrics.h"
 
 struct company_flight;
 
@@ -19,10 +22,15 @@ struct company_backoff {
 
 struct company_state {
     const char *vies_url;    // borrowed (config)
+    const char *bus;         // borrowed (config): where the tick sends retries
     long connect_timeout_ms; // config
     long timeout_ms;
     long cache_hours;
     long max_in_flight;
+    long retry_min_s; // a PENDING check is asked again after retry_min_s, doubling...
+    long retry_max_s; // ...up to retry_max_s,
+    long give_up_s;   // until it has waited this long: then UNAVAILABLE
+    long lease_s;     // a claimed retry is its claimer's this long
     /* Shared by the handler threads, under mu. */
     pthread_mutex_t mu;
     pthread_cond_t cond;            // a flight landed, or a call slot freed
@@ -31,6 +39,11 @@ struct company_state {
     struct company_backoff backoff[COMPANY_STATES];
     size_t n_backoff;
     int64_t next_status_ms; // the tick asks check-status then (while a state waits)
+    struct company_metrics metrics;
+    /* The main thread's only (start, tick, stop). */
+    cm_mdp_client_t *client; // owned: sends claimed retries to any copy
+    unsigned retries_sent;
+    char instance[96]; // host:pid, for company.Stats
 };
 
 extern const struct cm_method company_methods[];
@@ -38,7 +51,9 @@ extern const size_t company_n_methods;
 
 void company_start(cm_svc_t *svc, void *user);
 void company_stop(cm_svc_t *svc, void *user);
-/* Asks VIES's check-status now and then while a member state is backed off. */
+/* Asks VIES's check-status now and then while a member state is backed off,
+ * and claims the PENDING checks that are due, sending each to any copy as a
+ * company.RetryVatCheck. */
 void company_tick(cm_svc_t *svc, void *user);
 
 #endif

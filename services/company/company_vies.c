@@ -157,17 +157,45 @@ done:
     json_decref(doc);
 }
 
-void company_vies_check(const char *url, long connect_timeout_ms, long timeout_ms, const char *cc,
-                        const char *number, struct company_vies_result *out, char **raw_out)
+long company_vies_retry_delay(int attempts, long min_s, long max_s)
 {
-    char *target = cm_strfmt("%s/check-vat-number", url);
+    long d = min_s > 0 ? min_s : 1;
+    for (int i = 1; i < attempts && d < max_s; i++)
+        d *= 2;
+    return d < max_s ? d : max_s;
+}
+
+bool company_vies_gives_up(const char *code)
+{
+    return !strcmp(code, "INVALID_REQUESTER_INFO") || !strcmp(code, "VAT_BLOCKED");
+}
+
+char *company_vies_request_body(const char *cc, const char *number, const char *requester)
+{
     json_t *req = json_pack("{s:s, s:s}", "countryCode", cc, "vatNumber", number);
+    if (requester && strlen(requester) > 2) {
+        char rcc[3] = {requester[0], requester[1], '\0'};
+        json_object_set_new(req, "requesterMemberStateCode", json_string(rcc));
+        json_object_set_new(req, "requesterNumber", json_string(requester + 2));
+    }
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
+    return body;
+}
+
+void company_vies_check(const char *url, long connect_timeout_ms, long timeout_ms, const char *cc,
+                        const char *number, const char *requester, struct company_vies_result *out,
+                        char **raw_out, double *elapsed_s)
+{
+    char *target = cm_strfmt("%s/check-vat-number", url);
+    char *body = company_vies_request_body(cc, number, requester);
     struct cm_http_opts o = {
         .connect_timeout_ms = connect_timeout_ms, .timeout_ms = timeout_ms, .max_body = 256 * 1024};
     struct cm_http_response r;
+    int64_t t0 = cm_mono_ms();
     cm_err_t err = cm_http_request("POST", target, body, strlen(body), &o, &r);
+    if (elapsed_s)
+        *elapsed_s = (double)(cm_mono_ms() - t0) / 1000.0;
     if (err) {
         cm_log_warn("VIES %s: %s", target, r.error);
         memset(out, 0, sizeof *out);

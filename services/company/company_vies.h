@@ -38,11 +38,28 @@ int company_vies_retry_after(const char *code);
  * and the city; the street is the first line when there are two or more. */
 void company_vies_split_address(Crm__VatLookup *l);
 
+/* Seconds until a PENDING check is tried again after its attempts-th
+ * failure (1, 2, ...): min_s doubled each time, at most max_s. */
+long company_vies_retry_delay(int attempts, long min_s, long max_s);
+
+/* True for a VIES error that asking again will not cure by itself: the
+ * requester number refused (INVALID_REQUESTER_INFO: the tenant's own VAT
+ * number must be fixed), or checks of this number blocked (VAT_BLOCKED). A
+ * check that meets one is UNAVAILABLE, not retried. */
+bool company_vies_gives_up(const char *code);
+
+/* The JSON body of check-vat-number for cc + number; with requester (a
+ * normalised VAT number, "" for none) its requesterMemberStateCode and
+ * requesterNumber, so that VIES gives a requestIdentifier. Caller frees. */
+char *company_vies_request_body(const char *cc, const char *number, const char *requester);
+
 /* Asks VIES (url: its REST base, e.g. https://ec.europa.eu/taxation_customs/vies/rest-api)
- * about cc + number. raw_out, when not NULL, receives VIES's answer as it came (caller
- * frees). */
+ * about cc + number, as requester (see company_vies_request_body). raw_out, when not NULL,
+ * receives VIES's answer as it came (caller frees). *elapsed_s, when not NULL, receives how
+ * long the call took, in seconds. */
 void company_vies_check(const char *url, long connect_timeout_ms, long timeout_ms, const char *cc,
-                        const char *number, struct company_vies_result *out, char **raw_out);
+                        const char *number, const char *requester, struct company_vies_result *out,
+                        char **raw_out, double *elapsed_s);
 
 /* Asks check-status: fills available (27+1 entries at most) with the member
  * states VIES reports as available. Returns 0, or -1 when it could not tell. */

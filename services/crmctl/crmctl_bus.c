@@ -6,6 +6,7 @@
 #include "cm_pbjson.h"
 #include "cm_svc.h"
 #include "cm_util.h"
+#include "company.pb-c.h"
 #include "customers.pb-c.h"
 
 #include <errno.h>
@@ -29,6 +30,7 @@ static const struct {
     const ProtobufCServiceDescriptor *desc;
 } s_services[] = {
     {"customers", &crm__customers__descriptor},
+    {"company", &crm__company_service__descriptor},
 };
 
 static const ProtobufCMethodDescriptor *s_find_method(const char *service, const char *method)

@@ -208,6 +208,34 @@ static void s_required(struct cm_call *call, const Crm__Customer *c,
     json_decref(doc);
 }
 
+/* company.vatCheck is output only: a new customer has none, and an update
+ * keeps the stored one while the VAT number stays, or starts again from
+ * UNVERIFIED when it changed (remembering what the last fill wrote, so a
+ * later fill still knows which name and address staff typed). Runs after
+ * the number is normalised. */
+static void s_vat_check_carry(Crm__Customer *c, const Crm__Customer *old)
+{
+    if (!c->company)
+        return;
+    const Crm__Company *oc = old ? old->company : NULL;
+    const Crm__VatCheck *ov = oc ? oc->vat_check : NULL;
+    if (c->company->vat_check)
+        crm__vat_check__free_unpacked(c->company->vat_check, NULL);
+    c->company->vat_check = NULL;
+    if (!ov)
+        return;
+    if (!strcmp(oc->vat_number, c->company->vat_number)) {
+        c->company->vat_check = (Crm__VatCheck *)cm_pb_clone(&ov->base);
+        return;
+    }
+    if (!ov->filled_name[0] && !ov->filled_address[0])
+        return;
+    Crm__VatCheck *v = (Crm__VatCheck *)cm_pb_new(&crm__vat_check__descriptor);
+    cm_pb_set_str(&v->filled_name, ov->filled_name);
+    cm_pb_set_str(&v->filled_address, ov->filled_address);
+    c->company->vat_check = v;
+}
+
 void customers_check(struct cm_call *call, Crm__Customer *c, const Crm__Customer *old,
                      const struct customers_tenant *tenant, int64_t now_ms)
 {
@@ -264,6 +292,7 @@ void customers_check(struct cm_call *call, Crm__Customer *c, const Crm__Customer
             else
                 cm_pb_set_str(&c->company->vat_number, vat);
         }
+        s_vat_check_carry(c, old);
     }
     if (c->n_addresses > CUSTOMERS_ADDRESSES_MAX)
         cm_call_violation(call, "addresses", "TOO_MANY", "at most %d addresses",
@@ -328,7 +357,8 @@ bool customers_check_output_only(const char *path)
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (!strcmp(path, names[i]))
             return true;
-    return false;
+    /* Set by the company service only (customers.RecordVatCheck). */
+    return !strcmp(path, "company.vatCheck") || !strncmp(path, "company.vatCheck.", 17);
 }
 
 const char *customers_check_image_type(const uint8_t *d, size_t n)

@@ -7,6 +7,7 @@
 #include "customers_snapshot.h"
 #include "customers_store.h"
 #include "customers_validate.h"
+#include "customers_vat.h"
 #include "cm_events.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
@@ -981,6 +982,7 @@ static Crm__Settings *s_settings_of(const struct customers_tenant *t)
     Crm__Settings *s = (Crm__Settings *)cm_pb_new(&crm__settings__descriptor);
     cm_pb_set_str(&s->default_country, t->default_country);
     cm_pb_set_str(&s->name, t->name);
+    cm_pb_set_str(&s->vat_number, t->vat_number);
     s->required_fields =
         t->n_required ? cm_calloc(t->n_required, sizeof *s->required_fields) : NULL;
     for (size_t i = 0; i < t->n_required; i++)
@@ -1020,9 +1022,9 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__Settings *s = s_settings_of(&t);
     Crm__Settings empty = CRM__SETTINGS__INIT;
     struct cm_pbjson_error perr;
-    static char *all[] = {"defaultCountry", "requiredFields", "name"};
+    static char *all[] = {"defaultCountry", "requiredFields", "name", "vatNumber"};
     char **paths = req->n_update_mask ? req->update_mask : all;
-    size_t n_paths = req->n_update_mask ? req->n_update_mask : 3;
+    size_t n_paths = req->n_update_mask ? req->n_update_mask : sizeof all / sizeof *all;
     if (cm_pb_apply_mask(&s->base, req->settings ? &req->settings->base : &empty.base, paths,
                          n_paths, &perr)) {
         cm_call_violation(call, perr.field, "UNKNOWN_FIELD", "%s", perr.description);
@@ -1046,6 +1048,15 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     }
     if (customers_validate_length(s->name, 200))
         cm_call_violation(call, "name", "TOO_LONG", "name is too long: at most 200 characters");
+    if (s->vat_number[0]) {
+        char vat[CUSTOMERS_VAT_SIZE];
+        const char *why = NULL;
+        if (customers_validate_vat(s->vat_number, vat, sizeof vat, &why))
+            cm_call_violation(call, "vatNumber", "INVALID_FORMAT",
+                              "vatNumber is not a valid EU VAT number: %s", why);
+        else
+            cm_pb_set_str(&s->vat_number, vat);
+    }
     if (cm_call_failed(call))
         goto out;
     customers_tenant_release(&t);
@@ -1053,6 +1064,7 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     t.required_fields = s->required_fields;
     t.n_required = s->n_required_fields;
     t.name = s->name;
+    t.vat_number = s->vat_number;
     cm_err_t err = customers_store_tenant_update(call->db, TENANT(call), &t);
     memset(&t, 0, sizeof t);
     if (err) {
@@ -1230,6 +1242,8 @@ const struct cm_method customers_methods[] = {
     /* -- search: snapshot methods (customers_snapshot.c) -- */
     M("SnapshotCustomers", snapshot_customers_request, snapshot_customers_response,
       customers_snapshot, CM_METHOD_NO_TENANT),
+    /* -- company: a VAT check recorded on the customer (customers_vat.c) -- */
+    M("RecordVatCheck", record_vat_check_request, customer, customers_vat_record, CM_METHOD_WRITE),
     /* -- intake: identity resolution (customers_resolve.c) -- */
     M("ResolveCustomer", resolve_customer_request, resolve_customer_response, customers_resolve,
       CM_METHOD_WRITE),

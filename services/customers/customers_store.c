@@ -39,7 +39,7 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
     const char *p[] = {tenant};
     cm_err_t err;
     PGresult *res = cm_db_exec(db,
-                               "SELECT default_country, to_json(required_fields), name "
+                               "SELECT default_country, to_json(required_fields), name, vat_number "
                                "FROM customers.tenants WHERE id = $1",
                                1, p, &err);
     if (!res)
@@ -48,8 +48,10 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
         snprintf(out->default_country, sizeof out->default_country, "%s", PQgetvalue(res, 0, 0));
         out->required_fields = s_json_strings(PQgetvalue(res, 0, 1), &out->n_required);
         out->name = cm_strdup(PQgetvalue(res, 0, 2));
+        out->vat_number = cm_strdup(PQgetvalue(res, 0, 3));
     } else {
         out->name = cm_strdup("");
+        out->vat_number = cm_strdup("");
         err = CM_ERR_NOT_FOUND;
     }
     PQclear(res);
@@ -62,6 +64,7 @@ void customers_tenant_release(struct customers_tenant *t)
         free(t->required_fields[i]);
     free(t->required_fields);
     free(t->name);
+    free(t->vat_number);
     memset(t, 0, sizeof *t);
 }
 
@@ -79,12 +82,12 @@ cm_err_t customers_store_tenant_update(cm_db_t *db, const char *tenant,
                                        const struct customers_tenant *t)
 {
     char *req = s_json_array_text(t->required_fields, t->n_required);
-    const char *p[] = {tenant, t->default_country, req, t->name};
+    const char *p[] = {tenant, t->default_country, req, t->name, t->vat_number};
     cm_err_t err = cm_db_run(db,
                              "UPDATE customers.tenants SET default_country = $2, "
                              "required_fields = ARRAY(SELECT json_array_elements_text($3::json)), "
-                             "name = $4 WHERE id = $1",
-                             4, p);
+                             "name = $4, vat_number = $5 WHERE id = $1",
+                             5, p);
     free(req);
     return err;
 }

@@ -18,7 +18,8 @@ struct customers_tenant {
     char default_country[3];
     char **required_fields; // owned, n_required
     size_t n_required;
-    char *name; // owned
+    char *name;       // owned
+    char *vat_number; // owned: the tenant's own EU VAT number, normalised, or ""
 };
 cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant,
                                 struct customers_tenant *out) CM_MUSTCHECK;

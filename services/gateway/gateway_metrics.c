@@ -4,6 +4,7 @@
 #include "cm_buf.h"
 #include "cm_mdp.h"
 #include "cm_util.h"
+#include "company.pb-c.h"
 #include "customers.pb-c.h"
 #include "search.pb-c.h"
 
@@ -361,25 +362,78 @@ out:
     pthread_mutex_unlock(&self->search_mu);
 }
 
-struct s_search_got {
-    Crm__SearchStatsResponse **got;
+/* Stats answers of the copies of one service, one per instance. */
+struct s_per_instance {
+    const ProtobufCMessageDescriptor *desc; // the answer's type; it has a string "instance"
+    ProtobufCMessage **got;                 // owned (the caller frees the n kept)
     size_t n, max;
 };
 
-/* Keeps one search.Stats answer per instance. */
-static void s_keep_search(void *ud, const uint8_t *body, size_t len)
+static const char *s_instance_of(const ProtobufCMessage *m)
 {
-    struct s_search_got *g = ud;
-    Crm__SearchStatsResponse *r = crm__search_stats_response__unpack(NULL, len, body);
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "instance");
+    return f ? *(const char *const *)((const char *)m + f->offset) : "";
+}
+
+/* Keeps one answer per instance (the broker may bring two asks to one copy). */
+static void s_keep_per_instance(void *ud, const uint8_t *body, size_t len)
+{
+    struct s_per_instance *g = ud;
+    ProtobufCMessage *r = protobuf_c_message_unpack(g->desc, NULL, len, body);
     for (size_t k = 0; r && k < g->n; k++)
-        if (!strcmp(g->got[k]->instance, r->instance)) {
-            crm__search_stats_response__free_unpacked(r, NULL);
+        if (!strcmp(s_instance_of(g->got[k]), s_instance_of(r))) {
+            protobuf_c_message_free_unpacked(r, NULL);
             r = NULL;
         }
     if (r && g->n < g->max)
         g->got[g->n++] = r;
     else if (r)
-        crm__search_stats_response__free_unpacked(r, NULL);
+        protobuf_c_message_free_unpacked(r, NULL);
+}
+
+void gateway_metrics_company_text(struct Crm__CompanyStats *const *stats, size_t n,
+                                  struct cm_buf *out)
+{
+    char num[96];
+    s_text(out, "# HELP crm_vies_calls_total Calls of the company service to VIES, by result "
+                "(valid, invalid, or VIES's error code).\n# TYPE crm_vies_calls_total counter\n");
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < stats[i]->n_results; k++) {
+            s_text(out, "crm_vies_calls_total{instance=\"");
+            s_label(out, stats[i]->instance);
+            s_text(out, "\",result=\"");
+            s_label(out, stats[i]->results[k]->result);
+            snprintf(num, sizeof num, "\"} %llu\n",
+                     (unsigned long long)stats[i]->results[k]->calls);
+            s_text(out, num);
+        }
+    s_text(out, "# HELP crm_vies_call_duration_seconds How long calls to VIES took.\n"
+                "# TYPE crm_vies_call_duration_seconds histogram\n");
+    for (size_t i = 0; i < n; i++) {
+        const Crm__CompanyStats *c = stats[i];
+        for (size_t b = 0; b < c->n_bucket_le && b < c->n_bucket_calls; b++) {
+            s_text(out, "crm_vies_call_duration_seconds_bucket{instance=\"");
+            s_label(out, c->instance);
+            snprintf(num, sizeof num, "\",le=\"%g\"} %llu\n", c->bucket_le[b],
+                     (unsigned long long)c->bucket_calls[b]);
+            s_text(out, num);
+        }
+        static const char *const tails[] = {"_bucket", "_sum", "_count"};
+        for (size_t t = 0; t < 3; t++) {
+            s_text(out, "crm_vies_call_duration_seconds");
+            s_text(out, tails[t]);
+            s_text(out, "{instance=\"");
+            s_label(out, c->instance);
+            if (t == 0)
+                snprintf(num, sizeof num, "\",le=\"+Inf\"} %llu\n", (unsigned long long)c->calls);
+            else if (t == 1)
+                snprintf(num, sizeof num, "\"} %.3f\n", c->seconds);
+            else
+                snprintf(num, sizeof num, "\"} %llu\n", (unsigned long long)c->calls);
+            s_text(out, num);
+        }
+    }
 }
 
 static void s_keep_outbox(void *ud, const uint8_t *body, size_t len)
@@ -487,12 +541,18 @@ char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_
 
     /* Asked over the bus: the copies of search (the broker spreads the asks
      * over them), and customers for its outbox. */
-    Crm__SearchStatsResponse *stats[SEARCH_ASKS] = {NULL};
-    struct s_search_got g = {stats, 0, SEARCH_ASKS};
-    s_ask(self, "search", "search.Stats", SEARCH_ASKS, s_keep_search, &g);
-    gateway_metrics_search_text(stats, g.n, &b);
+    ProtobufCMessage *got[SEARCH_ASKS] = {NULL};
+    struct s_per_instance g = {&crm__search_stats_response__descriptor, got, 0, SEARCH_ASKS};
+    s_ask(self, "search", "search.Stats", SEARCH_ASKS, s_keep_per_instance, &g);
+    gateway_metrics_search_text((Crm__SearchStatsResponse *const *)got, g.n, &b);
     for (size_t i = 0; i < g.n; i++)
-        crm__search_stats_response__free_unpacked(stats[i], NULL);
+        protobuf_c_message_free_unpacked(got[i], NULL);
+    /* The copies of company, for their calls to VIES. */
+    g = (struct s_per_instance){&crm__company_stats__descriptor, got, 0, SEARCH_ASKS};
+    s_ask(self, "company", "company.Stats", SEARCH_ASKS, s_keep_per_instance, &g);
+    gateway_metrics_company_text((Crm__CompanyStats *const *)got, g.n, &b);
+    for (size_t i = 0; i < g.n; i++)
+        protobuf_c_message_free_unpacked(got[i], NULL);
     Crm__OutboxStatsResponse *outbox = NULL;
     s_ask(self, "customers", "customers.OutboxStats", 1, s_keep_outbox, &outbox);
     if (outbox) {

@@ -35,7 +35,8 @@ void gateway_metrics_in_flight(gateway_metrics_t *self, int delta);
  * given (gateway_metrics_set_bus; main passes the gateway's), it also asks the copies of search
  * for their index figures (search.Stats, waiting at most
  * GATEWAY_METRICS_SEARCH_MS) and adds them, labelled by instance and tenant,
- * then customers for its outbox and durable readers (customers.OutboxStats,
+ * then the copies of company for their calls to VIES (company.Stats, as long
+ * again at most), then customers for its outbox and durable readers (customers.OutboxStats,
  * as long again at most). */
 char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_t *len);
 
@@ -47,10 +48,15 @@ void gateway_metrics_set_bus(gateway_metrics_t *self, const char *bus_endpoint, 
 
 struct Crm__SearchStatsResponse;
 struct Crm__OutboxStatsResponse;
+struct Crm__CompanyStats;
 struct cm_buf;
 /* Appends the search index gauges of n Stats replies to out (exposed for tests). */
 void gateway_metrics_search_text(struct Crm__SearchStatsResponse *const *stats, size_t n,
                                  struct cm_buf *out);
+/* Appends the company copies' calls to VIES (crm_vies_calls_total by result, and the
+ * crm_vies_call_duration_seconds histogram), labelled by instance (exposed for tests). */
+void gateway_metrics_company_text(struct Crm__CompanyStats *const *stats, size_t n,
+                                  struct cm_buf *out);
 /* Appends the outbox gauges and each durable reader's lag and silence (at
  * now_ms, unix) to out (exposed for tests). */
 void gateway_metrics_outbox_text(const struct Crm__OutboxStatsResponse *o, int64_t now_ms,

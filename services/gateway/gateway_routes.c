@@ -74,6 +74,8 @@ const struct gateway_route gateway_routes[] = {
     /* company: EU VAT numbers checked against VIES */
     {"POST", "/v1/company:lookup", COMPANY("LookupVat", crm__lookup_vat_request, crm__vat_lookup),
      .body = "*", .success = 200},
+    {"POST", "/v1/customers/{id}:verifyVat",
+     COMPANY("VerifyVat", crm__verify_vat_request, crm__customer), .body = "*", .success = 200},
 
     /* search */
     {"GET", "/v1/customers:search",

@@ -54,29 +54,6 @@ static bool s_can_write(struct cm_call *call)
     return true;
 }
 
-static cm_err_t s_err_of_status(int status)
-{
-    switch (status) {
-    case CRM__STATUS__STATUS_INVALID_ARGUMENT:
-        return CM_ERR_INVALID;
-    case CRM__STATUS__STATUS_NOT_FOUND:
-        return CM_ERR_NOT_FOUND;
-    case CRM__STATUS__STATUS_ALREADY_EXISTS:
-        return CM_ERR_CONFLICT;
-    case CRM__STATUS__STATUS_FAILED_PRECONDITION:
-        return CM_ERR_PRECONDITION;
-    case CRM__STATUS__STATUS_PERMISSION_DENIED:
-    case CRM__STATUS__STATUS_UNAUTHENTICATED:
-        return CM_ERR_PERMISSION;
-    case CRM__STATUS__STATUS_DEADLINE_EXCEEDED:
-    case CRM__STATUS__STATUS_UNAVAILABLE:
-    case CRM__STATUS__STATUS_RESOURCE_EXHAUSTED:
-        return CM_ERR_UNAVAILABLE;
-    default:
-        return CM_ERR_INTERNAL;
-    }
-}
-
 /* A field of ResolveCustomerRequest as the event names it. */
 static void s_event_field(const char *field, char *out, size_t size)
 {
@@ -130,7 +107,7 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
                               rh->details[i]->description);
         }
     } else if (rh->status != CRM__STATUS__STATUS_OK) {
-        cm_call_fail(call, s_err_of_status((int)rh->status), "could not resolve the customer: %s",
+        cm_call_fail(call, cm_err_of_status((int)rh->status), "could not resolve the customer: %s",
                      rh->message);
     } else {
         const Crm__ResolveCustomerResponse *rr = (const Crm__ResolveCustomerResponse *)resp;
@@ -432,19 +409,48 @@ static void s_get_summary(struct cm_call *call, const ProtobufCMessage *msg,
 /* ---------------------------------------------------------------------- */
 /* Customer events into the timeline                                       */
 
-static bool s_consent_path(const char *field)
+/* What a changed field of a customer is, for the timeline: a consent (its
+ * own CONSENT rows), the VAT check the company service recorded (its own
+ * customer.vat_checked row), or anything else. */
+enum { S_CHANGE_PLAIN = 1, S_CHANGE_CONSENT = 2, S_CHANGE_VAT = 4 };
+
+static unsigned s_change_class(const char *field)
 {
-    return !strncmp(field, "preferences.", 12) && strcmp(field, "preferences.language") != 0;
+    if (!strncmp(field, "preferences.", 12) && strcmp(field, "preferences.language") != 0)
+        return S_CHANGE_CONSENT;
+    if (!strncmp(field, "company.vatCheck", 16))
+        return S_CHANGE_VAT;
+    return S_CHANGE_PLAIN;
 }
 
+static cm_err_t s_timeline_add(cm_db_t *db, const Crm__Event *ev, const char *cid, const char *kind,
+                               const char *type, json_t *d)
+{
+    char *details = json_dumps(d, JSON_COMPACT);
+    int64_t at = cm_now_ms();
+    if (notes_intake_time(ev->occurred_at, &at))
+        at = cm_now_ms();
+    struct notes_timeline_row row = {.customer_id = cid,
+                                     .at_ms = at,
+                                     .kind = kind,
+                                     .type = type,
+                                     .source = ev->channel,
+                                     .actor = ev->principal ? ev->principal->name : "",
+                                     .event_id = ev->event_id,
+                                     .details = details};
+    cm_err_t err = notes_history_store_timeline_add(db, ev->tenant_id, &row);
+    free(details);
+    return err;
+}
+
+/* One row of the changes of the classes in `want` (S_CHANGE_*), none when
+ * there are none of them (all of them when n is 0). */
 static cm_err_t s_customer_row(cm_db_t *db, const Crm__Event *ev, const char *cid, const char *kind,
-                               Crm__FieldChange **changes, size_t n, bool consent_only,
-                               bool skip_consent)
+                               Crm__FieldChange **changes, size_t n, unsigned want)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        bool consent = s_consent_path(changes[i]->field);
-        if ((consent_only && !consent) || (skip_consent && consent))
+        if (!(s_change_class(changes[i]->field) & want))
             continue;
         json_array_append_new(arr, cm_pbjson_encode(&changes[i]->base, CM_PBJSON_OMIT_DEFAULTS));
     }
@@ -456,21 +462,31 @@ static cm_err_t s_customer_row(cm_db_t *db, const Crm__Event *ev, const char *ci
     if (json_array_size(arr))
         json_object_set(d, "changes", arr);
     json_decref(arr);
-    char *details = json_dumps(d, JSON_COMPACT);
+    cm_err_t err = s_timeline_add(db, ev, cid, kind, ev->type, d);
     json_decref(d);
-    int64_t at = cm_now_ms();
-    if (notes_intake_time(ev->occurred_at, &at))
-        at = cm_now_ms();
-    struct notes_timeline_row row = {.customer_id = cid,
-                                     .at_ms = at,
-                                     .kind = kind,
-                                     .type = ev->type,
-                                     .source = ev->channel,
-                                     .actor = ev->principal ? ev->principal->name : "",
-                                     .event_id = ev->event_id,
-                                     .details = details};
-    cm_err_t err = notes_history_store_timeline_add(db, ev->tenant_id, &row);
-    free(details);
+    return err;
+}
+
+/* A new VAT check on the customer (its checkedAt changed): one readable row
+ * with the status and its evidence, without VIES's raw answer (the audit
+ * keeps that). A status reset by a changed number shows as that change. */
+static cm_err_t s_vat_row(cm_db_t *db, const Crm__Event *ev, const Crm__Customer *c,
+                          Crm__FieldChange **changes, size_t n)
+{
+    bool checked = false;
+    for (size_t i = 0; i < n; i++)
+        checked = checked || !strcmp(changes[i]->field, "company.vatCheck.checkedAt");
+    const Crm__VatCheck *v = c->company ? c->company->vat_check : NULL;
+    if (!checked || !v || !v->checked_at[0])
+        return CM_OK;
+    Crm__VatCheck shown = *v;
+    shown.raw = (char *)"";
+    shown.filled_name = (char *)"";
+    shown.filled_address = (char *)"";
+    json_t *d = json_object();
+    json_object_set_new(d, "vatCheck", cm_pbjson_encode(&shown.base, CM_PBJSON_OMIT_DEFAULTS));
+    cm_err_t err = s_timeline_add(db, ev, c->id, "CUSTOMER", "customer.vat_checked", d);
+    json_decref(d);
     return err;
 }
 
@@ -488,14 +504,18 @@ static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
     const char *kind = !strcmp(ev->channel, "import") ? "IMPORT" : "CUSTOMER";
     cm_err_t err;
     if (!strcmp(ev->type, "customer.updated")) {
-        err = s_customer_row(db, ev, cid, kind, ce->changes, ce->n_changes, false, true);
+        err = s_customer_row(db, ev, cid, kind, ce->changes, ce->n_changes, S_CHANGE_PLAIN);
         if (!err)
-            err = s_customer_row(db, ev, cid, "CONSENT", ce->changes, ce->n_changes, true, false);
+            err = s_customer_row(db, ev, cid, "CONSENT", ce->changes, ce->n_changes,
+                                 S_CHANGE_CONSENT);
+        if (!err)
+            err = s_vat_row(db, ev, ce->customer, ce->changes, ce->n_changes);
     } else if (!strcmp(ev->type, "customer.created")) {
-        err = s_customer_row(db, ev, cid, kind, ce->changes, ce->n_changes, false, false);
+        err = s_customer_row(db, ev, cid, kind, ce->changes, ce->n_changes,
+                             S_CHANGE_PLAIN | S_CHANGE_CONSENT);
     } else {
         /* registered, deleted: what happened, not the fields again. */
-        err = s_customer_row(db, ev, cid, "CUSTOMER", NULL, 0, false, false);
+        err = s_customer_row(db, ev, cid, "CUSTOMER", NULL, 0, S_CHANGE_PLAIN);
         if (!err && !strcmp(ev->type, "customer.deleted"))
             err = notes_history_store_erase_customer(db, ev->tenant_id, cid);
     }

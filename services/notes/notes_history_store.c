@@ -617,10 +617,16 @@ cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
                         p);
     if (!err)
         err = cm_db_run(db,
-                        "UPDATE notes.timeline SET details = details - 'changes' "
+                        "UPDATE notes.timeline SET details = details - 'changes' - 'vatCheck' "
                         "  || CASE WHEN details ? 'changes' THEN jsonb_build_object('changes', "
                         "       (SELECT coalesce(jsonb_agg(c - 'oldValue' - 'newValue'), '[]') "
                         "          FROM jsonb_array_elements(details->'changes') c)) "
+                        "     ELSE '{}'::jsonb END "
+                        /* A VAT check keeps its status and time, not the number or what VIES
+                         * said of the company. */
+                        "  || CASE WHEN details ? 'vatCheck' THEN jsonb_build_object('vatCheck', "
+                        "       (details->'vatCheck') - 'vatNumber' - 'name' - 'address' "
+                        "       - 'consultationNumber' - 'requestDate') "
                         "     ELSE '{}'::jsonb END "
                         "WHERE tenant_id = $1 AND customer_id = $2 "
                         "  AND kind IN ('CUSTOMER', 'CONSENT', 'IMPORT')",

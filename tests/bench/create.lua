@@ -29,7 +29,7 @@ local people = {
     {"Thị Hương", "Nguyễn", "12 Phố Hàng Bạc", "100000", "Hà Nội", "VN", "+84 24 3825 1234",
      "vi", "FEMALE", "Thích được nhắc lịch qua tin nhắn.", nil},
     {"Jiří", "Dvořák", "Národní 9", "110 00", "Praha 1", "CZ", "+420 224 123 456", "cs",
-     "MALE", "Platí kartou, chce fakturu na firmu.", {"Dvořák a syn s.r.o.", "CZ12345678"}},
+     "MALE", "Platí kartou, chce fakturu na firmu.", {"Dvořák a syn s.r.o.", "CZ12345679"}},
     {"Þórunn", "Guðmundsdóttir", "Laugavegur 28", "101", "Reykjavík", "IS",
      "+354 551 2345", "is", "FEMALE", "Kemur reglulega á þriðjudögum.", nil},
 }

@@ -31,7 +31,10 @@ Control, for the tests (under /_fake/):
   POST /_fake/down      {"down": true}  every call answers SERVICE_UNAVAILABLE (500)
   GET  /_fake/calls     {"DE123456789": 3, ...}: check-vat-number calls received
   POST /_fake/reset
-Unknown numbers are invalid. Usage: fake_vies.py PORT (prints "fake-vies: listening").
+Unknown numbers are invalid. A requester (requesterMemberStateCode and
+requesterNumber) gets a requestIdentifier, unless it is a number set with
+"valid": false: then INVALID_REQUESTER_INFO, as the real service answers.
+Usage: fake_vies.py PORT (prints "fake-vies: listening").
 """
 import datetime
 import json
@@ -69,6 +72,9 @@ def now_iso():
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: without TCP_NODELAY a client on a
+    # kept-alive connection waits for its delayed ACK (40 ms) before the body.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -167,6 +173,12 @@ class Handler(BaseHTTPRequestHandler):
                   "name": known.get("name", "---"), "address": known.get("address", "---")}
         if requester:
             answer["requestIdentifier"] = "WAPI" + uuid.uuid4().hex[:12].upper()
+            # As the real one: a requester VIES does not know as valid is refused.
+            rcc = str(body.get("requesterMemberStateCode") or "")
+            with lock:
+                who = state["numbers"].get(rcc + str(requester))
+            if who is not None and not who.get("valid"):
+                return self._error(400, "INVALID_REQUESTER_INFO", 400)
         self._send(200, answer)
 
 

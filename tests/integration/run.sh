@@ -45,6 +45,9 @@ export CRM_TEST_FAKE_VIES="http://127.0.0.1:$fake_vies_port"
 export CRM_VIES_URL="$CRM_TEST_FAKE_VIES/taxation_customs/vies/rest-api"
 # Short, so the slow-answer tests do not wait long.
 export CRM_VIES_TIMEOUT_MS=${CRM_VIES_TIMEOUT_MS:-3000}
+# PENDING checks asked again within seconds, so the retry tests do not wait long.
+export CRM_COMPANY_RETRY_MIN_S=${CRM_COMPANY_RETRY_MIN_S:-1}
+export CRM_COMPANY_RETRY_MAX_S=${CRM_COMPANY_RETRY_MAX_S:-2}
 results="$tmp/results"
 
 # What a sanitizer prints when it finds something (ASan, LSan, UBSan).

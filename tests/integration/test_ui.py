@@ -223,7 +223,7 @@ def test_ui_company_address_consent_groups_tags_and_photo():
         assert not b.find("#company-fields").displayed()
         b.find("#f-isCompany").click()
         b.wait("#f-company-name").send_keys("Müller & Söhne GmbH")
-        b.find("#f-company-vatNumber").send_keys("DE 123 456 789")
+        b.find("#f-company-vatNumber").send_keys("DE 123 456 788")
         b.find("#add-address").click()
         b.wait("#f-addresses-0-line1").send_keys("Königstraße 5")
         b.find("#f-addresses-0-postalCode").send_keys("70173")
@@ -253,7 +253,7 @@ def test_ui_company_address_consent_groups_tags_and_photo():
         b.wait_text("#customer-name", last)
         cid = _customer_id(b)
         page = b.find("#main").text
-        for want in ("Müller & Söhne GmbH", "DE123456789", "Königstraße 5", "70173 Stuttgart", "Shipping",
+        for want in ("Müller & Söhne GmbH", "DE123456788", "Königstraße 5", "70173 Stuttgart", "Shipping",
                      "de-AT", "Invited", "paper form", "Standard", tag, "vip"):
             assert want in page, (want, page)
         marketing = [r for r in b.find_all("#consents tbody tr") if r.find("th").text == "Marketing"][0]
@@ -264,7 +264,7 @@ def test_ui_company_address_consent_groups_tags_and_photo():
                      what="the photo to load")
         assert img.attr("src").startswith("blob:")
         st, _, c = api("GET", "/v1/customers/" + cid)
-        assert c["isCompany"] and c["company"]["vatNumber"] == "DE123456789", c
+        assert c["isCompany"] and c["company"]["vatNumber"] == "DE123456788", c
         assert c["addresses"][0]["country"] == "DE" and c["addresses"][0]["kind"] == "SHIPPING"
         assert c["hasPhoto"] and c["groups"] == ["Standard"] and sorted(c["tags"]) == sorted([tag, "vip"])
         assert c["preferences"]["marketing"]["granted"] and c["preferences"]["marketing"]["source"] == "paper form"

@@ -214,6 +214,16 @@ static void test_cfg_check_hook(void)
 
 static void test_err_status(void)
 {
+    /* And back, for a reply passed on. */
+    CHECK(cm_err_of_status(CRM__STATUS__STATUS_OK) == CM_OK);
+    CHECK(cm_err_of_status(CRM__STATUS__STATUS_INVALID_ARGUMENT) == CM_ERR_INVALID);
+    CHECK(cm_err_of_status(CRM__STATUS__STATUS_NOT_FOUND) == CM_ERR_NOT_FOUND);
+    CHECK(cm_err_of_status(CRM__STATUS__STATUS_ALREADY_EXISTS) == CM_ERR_CONFLICT);
+    CHECK(cm_err_of_status(CRM__STATUS__STATUS_FAILED_PRECONDITION) == CM_ERR_PRECONDITION);
+    CHECK(cm_err_of_status(CRM__STATUS__STATUS_UNAUTHENTICATED) == CM_ERR_PERMISSION);
+    CHECK(cm_err_of_status(CRM__STATUS__STATUS_DEADLINE_EXCEEDED) == CM_ERR_UNAVAILABLE);
+    CHECK(cm_err_of_status(CRM__STATUS__STATUS_INTERNAL) == CM_ERR_INTERNAL);
+    CHECK(cm_err_of_status(999) == CM_ERR_INTERNAL);
     CHECK(cm_err_status(CM_OK) == CRM__STATUS__STATUS_OK);
     CHECK(cm_err_status(CM_ERR_INVALID) == CRM__STATUS__STATUS_INVALID_ARGUMENT);
     CHECK(cm_err_status(CM_ERR_NOT_FOUND) == CRM__STATUS__STATUS_NOT_FOUND);

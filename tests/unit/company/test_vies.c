@@ -81,8 +81,45 @@ static void test_errors_are_never_invalid(void)
     CHECK_STR(r.code, "A_B_C");
 }
 
+static void test_retry_delay_doubles_up_to_the_cap(void)
+{
+    CHECK(company_vies_retry_delay(1, 30, 3600) == 30);
+    CHECK(company_vies_retry_delay(2, 30, 3600) == 60);
+    CHECK(company_vies_retry_delay(4, 30, 3600) == 240);
+    CHECK(company_vies_retry_delay(7, 30, 3600) == 1920);
+    CHECK(company_vies_retry_delay(8, 30, 3600) == 3600);
+    CHECK(company_vies_retry_delay(1000, 30, 3600) == 3600);
+    CHECK(company_vies_retry_delay(1, 1, 2) == 1);
+    CHECK(company_vies_retry_delay(3, 1, 2) == 2);
+}
+
+static void test_which_errors_stop_the_retries(void)
+{
+    CHECK(company_vies_gives_up("INVALID_REQUESTER_INFO"));
+    CHECK(company_vies_gives_up("VAT_BLOCKED"));
+    CHECK(!company_vies_gives_up("MS_UNAVAILABLE"));
+    CHECK(!company_vies_gives_up("SERVICE_UNAVAILABLE"));
+    CHECK(!company_vies_gives_up("TIMEOUT"));
+    CHECK(!company_vies_gives_up("IP_BLOCKED"));
+    CHECK(!company_vies_gives_up("HTTP_502"));
+}
+
+static void test_request_body_with_and_without_requester(void)
+{
+    char *b = company_vies_request_body("DE", "123456789", "");
+    CHECK_STR(b, "{\"countryCode\":\"DE\",\"vatNumber\":\"123456789\"}");
+    free(b);
+    b = company_vies_request_body("DE", "123456789", "PL5260250274");
+    CHECK_STR(b, "{\"countryCode\":\"DE\",\"vatNumber\":\"123456789\","
+                 "\"requesterMemberStateCode\":\"PL\",\"requesterNumber\":\"5260250274\"}");
+    free(b);
+}
+
 int main(void)
 {
+    RUN(test_retry_delay_doubles_up_to_the_cap);
+    RUN(test_which_errors_stop_the_retries);
+    RUN(test_request_body_with_and_without_requester);
     RUN(test_valid_answer_with_address);
     RUN(test_invalid_and_withheld);
     RUN(test_errors_are_never_invalid);

@@ -1,6 +1,7 @@
 /* Prometheus exposition: counters by pattern/method/code, histograms with
  * cumulative buckets, bus series, gauges, label escaping. */
 #include "gateway_metrics.h"
+#include "company.pb-c.h"
 #include "cm_buf.h"
 #include "cm_util.h"
 #include "customers.pb-c.h"
@@ -138,6 +139,44 @@ static void test_search_text(void)
     cm_buf_release(&out);
 }
 
+/* The company copies' calls to VIES: a counter by result, a histogram of latency. */
+static void test_company_text(void)
+{
+    Crm__ViesResultCount valid = CRM__VIES_RESULT_COUNT__INIT, down = CRM__VIES_RESULT_COUNT__INIT;
+    valid.result = (char *)"valid";
+    valid.calls = 5;
+    down.result = (char *)"MS_UNAVAILABLE";
+    down.calls = 2;
+    Crm__ViesResultCount *rs[] = {&valid, &down};
+    double le[] = {0.05, 0.5, 2.5};
+    uint64_t in[] = {1, 4, 6};
+    Crm__CompanyStats a = CRM__COMPANY_STATS__INIT;
+    a.instance = (char *)"host:7";
+    a.results = rs;
+    a.n_results = 2;
+    a.bucket_le = le;
+    a.n_bucket_le = 3;
+    a.bucket_calls = in;
+    a.n_bucket_calls = 3;
+    a.calls = 7;
+    a.seconds = 4.25;
+    Crm__CompanyStats *all[] = {&a};
+    cm_buf_t out;
+    cm_buf_init(&out, 0);
+    gateway_metrics_company_text(all, 1, &out);
+    const char *t = out.data;
+    s_has(t, "# TYPE crm_vies_calls_total counter\n");
+    s_has(t, "crm_vies_calls_total{instance=\"host:7\",result=\"valid\"} 5\n");
+    s_has(t, "crm_vies_calls_total{instance=\"host:7\",result=\"MS_UNAVAILABLE\"} 2\n");
+    s_has(t, "# TYPE crm_vies_call_duration_seconds histogram\n");
+    s_has(t, "crm_vies_call_duration_seconds_bucket{instance=\"host:7\",le=\"0.05\"} 1\n");
+    s_has(t, "crm_vies_call_duration_seconds_bucket{instance=\"host:7\",le=\"2.5\"} 6\n");
+    s_has(t, "crm_vies_call_duration_seconds_bucket{instance=\"host:7\",le=\"+Inf\"} 7\n");
+    s_has(t, "crm_vies_call_duration_seconds_sum{instance=\"host:7\"} 4.250\n");
+    s_has(t, "crm_vies_call_duration_seconds_count{instance=\"host:7\"} 7\n");
+    cm_buf_release(&out);
+}
+
 /* The outbox gauges and each reader's lag and silence. */
 static void test_outbox_text(void)
 {
@@ -193,6 +232,7 @@ int main(void)
     RUN(test_threads);
     RUN(test_search_text);
     RUN(test_outbox_text);
+    RUN(test_company_text);
     RUN(test_search_absent);
     return 0;
 }

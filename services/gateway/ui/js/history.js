@@ -7,6 +7,8 @@
 import { get, isAbort, seg } from "./api.js";
 import { banner, h, replace } from "./dom.js";
 import { changeValue, count, dateOf, due, fieldName, money, slot, when } from "./format.js";
+import { t } from "./i18n.js";
+import { vatStatusText } from "./vatcheck.js";
 
 // ---------------------------------------------------------------------- summary
 
@@ -91,6 +93,7 @@ const SOURCES = {
   booking: "Booking system",
   store: "Web store",
   notes: "",
+  company: "Company service",
 };
 
 const CHANNELS = { email: "E-mail", sms: "SMS", push: "Push notification" };
@@ -168,6 +171,12 @@ export function describe(e) {
     case "customer.deleted":
       line = "Deleted";
       break;
+    case "customer.vat_checked": {
+      const v = e.vatCheck || {};
+      line = t("timeline.vatChecked", { vat: v.vatNumber || "", status: vatStatusText(v) });
+      if (v.consultationNumber) extra.push(t("timeline.consultation", { number: v.consultationNumber }));
+      break;
+    }
     case "customer.updated":
       if (changes.length === 1) line = changeLine(changes[0]);
       else line = `Changed ${changes.length} fields`;

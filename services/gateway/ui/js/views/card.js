@@ -15,6 +15,8 @@ import { groupColors, noteWrite } from "../session.js";
 import { summarySection, timelineSection } from "../history.js";
 import { notesSection } from "../notes.js";
 import { taskForm, taskItem } from "../taskkit.js";
+import { t } from "../i18n.js";
+import { vatCheckView } from "../vatcheck.js";
 
 const ACTIONS = {
   created: "Created",
@@ -29,6 +31,7 @@ const CHANNELS = {
   import: "Import",
   booking: "Booking system",
   store: "Web store",
+  company: "Company service",
 };
 
 export async function renderCard(view, ctx) {
@@ -104,7 +107,9 @@ export async function renderCard(view, ctx) {
     ["Name", c.company && c.company.name],
     ["VAT number", c.company && c.company.vatNumber],
     ["Address", c.company && c.company.address ? h("span", { class: "pre" }, c.company.address) : ""],
-  ])) : null;
+  ]), c.company && c.company.vatNumber
+    ? h("div", { class: "vat-card" }, h("h3", {}, t("vatcheck.title")), vatCheckView(c, () => timeline.load()))
+    : null) : null;
 
   const addresses = cardSection("Addresses", (c.addresses || []).length
     ? h("ul", { class: "address-list" }, c.addresses.map((a) => h("li", {},
@@ -253,7 +258,7 @@ function auditEntry(e) {
     h("td", { class: "new" }, changeValue(ch.field, ch.newValue))));
   return h("li", { class: "audit-entry", dataset: { action: e.action } },
     h("div", { class: "audit-head" },
-      h("strong", {}, ACTIONS[e.action] || e.action),
+      h("strong", {}, ACTIONS[e.action] || (e.action === "vat_checked" ? t("vatcheck.audit") : e.action)),
       h("span", {}, ` by ${who}${role ? ` (${role})` : ""}`),
       h("span", { class: "muted" }, ` via ${CHANNELS[e.channel] || e.channel || "API"}`),
       h("time", { datetime: e.time, class: "muted" }, ` · ${when(e.time)}`)),

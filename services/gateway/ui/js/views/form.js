@@ -539,6 +539,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       } catch (pe) {
         photoProblem = pe.message;
       }
+      await vat.afterSave(saved);
       noteWrite(saved.id, saved.etag);
       if (photoProblem) toast(`Saved, but the photo was not: ${photoProblem}`, "error");
       else toast(id ? `Saved ${displayName(saved)}.` : `Added ${displayName(saved)}.`);

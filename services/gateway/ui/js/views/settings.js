@@ -6,6 +6,7 @@ import { ApiError, request } from "../api.js";
 import { banner, field, h, replace, setTitle, toast } from "../dom.js";
 import { REQUIRABLE } from "../format.js";
 import { loadSettings, setSettings } from "../session.js";
+import { t } from "../i18n.js";
 
 export async function renderSettings(view, ctx) {
   setTitle("Settings");
@@ -23,6 +24,9 @@ export async function renderSettings(view, ctx) {
     input: country,
     hint: "2-letter code such as PL, DE or BG: phone numbers typed without + are read as this country's, and new addresses start with it.",
   });
+  const vat = h("input", { type: "text", id: "settings-vatNumber", autocomplete: "off", maxlength: 40, class: "upper" });
+  vat.value = s.vatNumber || "";
+  const vatField = field({ label: t("settings.vatNumber"), input: vat, hint: t("settings.vatHint") });
   const boxes = REQUIRABLE.map(([key, text]) => {
     const box = h("input", { type: "checkbox", id: `req-${key}`, value: key, checked: required.has(key) });
     return h("label", { class: "check-chip", for: box.id }, box, text);
@@ -35,13 +39,13 @@ export async function renderSettings(view, ctx) {
   const message = h("div", {});
   const save = h("button", { type: "submit", class: "btn btn-primary", id: "save-settings" }, "Save settings");
   const form = h("form", { class: "card settings-form", novalidate: true, "aria-labelledby": "settings-title" },
-    h("div", { class: "grid" }, nameField.row, countryField.row), reqSet,
+    h("div", { class: "grid" }, nameField.row, countryField.row, vatField.row), reqSet,
     h("div", { class: "form-actions-inline" }, save));
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     replace(message);
-    for (const f of [nameField, countryField]) {
+    for (const f of [nameField, countryField, vatField]) {
       f.error.hidden = true;
       f.input.removeAttribute("aria-invalid");
     }
@@ -49,6 +53,7 @@ export async function renderSettings(view, ctx) {
     const body = {
       name: name.value.trim(),
       defaultCountry: country.value.trim().toUpperCase(),
+      vatNumber: vat.value.trim(),
       requiredFields: boxes.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
     };
     save.disabled = true;
@@ -61,7 +66,7 @@ export async function renderSettings(view, ctx) {
       let shown = false;
       if (e instanceof ApiError) {
         for (const d of e.details) {
-          const f = d.field === "name" ? nameField : d.field === "defaultCountry" ? countryField : null;
+          const f = { name: nameField, defaultCountry: countryField, vatNumber: vatField }[d.field] || null;
           if (f) {
             f.error.textContent = d.description;
             f.error.hidden = false;
