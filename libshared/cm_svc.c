@@ -113,6 +113,15 @@ void cm_call_reply_raw(struct cm_call *call, uint8_t *body, size_t len)
     call->raw_len = len;
 }
 
+bool cm_call_may_write(struct cm_call *call)
+{
+    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
+        return false;
+    }
+    return true;
+}
+
 void cm_call_fail(struct cm_call *call, cm_err_t err, const char *fmt, ...)
 {
     call->err = err;

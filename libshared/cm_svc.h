@@ -165,6 +165,11 @@ void cm_call_duplicate(struct cm_call *call, const char *field, const char *reso
  * short message. */
 void cm_call_db_fail(struct cm_call *call, cm_err_t err, const char *what);
 
+/* False, having failed the call with PERMISSION_DENIED ("this key may only
+ * read"), when the caller's key is read-only; true otherwise. For a handler
+ * that writes. */
+bool cm_call_may_write(struct cm_call *call);
+
 /* True when the call has failed. */
 static inline bool cm_call_failed(const struct cm_call *call)
 {

@@ -45,15 +45,6 @@ static bool s_record(struct cm_call *call, const char *customer_id, const char *
 /* ---------------------------------------------------------------------- */
 /* Shared checks                                                           */
 
-static bool s_can_write(struct cm_call *call)
-{
-    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
-        return false;
-    }
-    return true;
-}
-
 static Crm__Customer *s_load(struct cm_call *call, const char *id, bool for_update)
 {
     Crm__Customer *c = NULL;
@@ -172,7 +163,7 @@ static void s_create_customer(struct cm_call *call, const ProtobufCMessage *msg,
     size_t n_group_ids = 0;
     struct customers_changes ch = {0};
 
-    if (!s_can_write(call) || !s_tenant(call, &tenant))
+    if (!cm_call_may_write(call) || !s_tenant(call, &tenant))
         goto out;
     c = req->customer ? (Crm__Customer *)cm_pb_clone(&req->customer->base)
                       : (Crm__Customer *)cm_pb_new(&crm__customer__descriptor);
@@ -247,7 +238,7 @@ static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
     size_t n_group_ids = 0, n_paths = 0;
     struct customers_changes ch = {0};
 
-    if (!s_can_write(call) || !s_tenant(call, &tenant))
+    if (!cm_call_may_write(call) || !s_tenant(call, &tenant))
         goto out;
     old = s_load(call, req->id, true);
     if (!old || !s_etag_matches(call, old, req->etag))
@@ -376,7 +367,7 @@ static void s_delete_customer(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__DeleteCustomerRequest *req = (const Crm__DeleteCustomerRequest *)msg;
     bool found = false;
-    if (!s_can_write(call) || !s_delete_one(call, req->id, req->etag, &found))
+    if (!cm_call_may_write(call) || !s_delete_one(call, req->id, req->etag, &found))
         return;
     if (!found) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
@@ -390,7 +381,7 @@ static void s_batch_delete(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
     const Crm__BatchDeleteCustomersRequest *req = (const Crm__BatchDeleteCustomersRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     if (req->n_ids == 0) {
         cm_call_violation(call, "ids", "REQUIRED", "ids must list at least one customer id");
@@ -605,7 +596,7 @@ static bool s_photo_changed(struct cm_call *call, Crm__Customer *old)
 static void s_put_photo(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__PutPhotoRequest *req = (const Crm__PutPhotoRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     if (req->data.len == 0) {
         cm_call_violation(call, "photo", "REQUIRED", "the photo is empty");
@@ -661,7 +652,7 @@ static void s_delete_photo(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
     const Crm__DeletePhotoRequest *req = (const Crm__DeletePhotoRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     Crm__Customer *old = s_load(call, req->id, true);
     if (!old)
@@ -756,7 +747,7 @@ static void s_create_group(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
     const Crm__CreateGroupRequest *req = (const Crm__CreateGroupRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     Crm__Group *g = req->group ? (Crm__Group *)cm_pb_clone(&req->group->base)
                                : (Crm__Group *)cm_pb_new(&crm__group__descriptor);
@@ -874,7 +865,7 @@ static void s_update_group(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
     const Crm__UpdateGroupRequest *req = (const Crm__UpdateGroupRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     Crm__Group *g = s_load_group(call, req->id, true);
     if (!g)
@@ -940,7 +931,7 @@ static void s_delete_group(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
     const Crm__DeleteGroupRequest *req = (const Crm__DeleteGroupRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     Crm__Group *g = s_load_group(call, req->id, true);
     if (!g)
@@ -1118,7 +1109,8 @@ static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__ReplayEventsResponse *r =
         (Crm__ReplayEventsResponse *)cm_pb_new(&crm__replay_events_response__descriptor);
     char why[200];
-    cm_err_t err = customers_events_replay(call->db, req->after_seq, limit, r, why, sizeof why);
+    cm_err_t err =
+        cm_outbox_replay(call->db, &customers_outbox, req->after_seq, limit, r, why, sizeof why);
     if (err == CM_ERR_PRECONDITION)
         cm_call_fail(call, err, "%s", why);
     else if (err)
@@ -1164,7 +1156,7 @@ void customers_stop(cm_svc_t *svc, void *user)
 void customers_after_commit(cm_svc_t *svc, void *user)
 {
     struct customers_state *st = user;
-    customers_events_relay(cm_svc_db(svc), st->pub);
+    (void)cm_outbox_relay(cm_svc_db(svc), &customers_outbox, st->pub);
 }
 
 void customers_tick(cm_svc_t *svc, void *user)
@@ -1172,9 +1164,9 @@ void customers_tick(cm_svc_t *svc, void *user)
     struct customers_state *st = user;
     cm_db_t *db = cm_svc_db(svc);
     int64_t now = cm_mono_ms();
-    customers_events_relay(db, st->pub);
+    (void)cm_outbox_relay(db, &customers_outbox, st->pub);
     if (now >= st->next_heartbeat_ms) {
-        customers_events_heartbeat(db, st->pub);
+        cm_outbox_heartbeat(db, &customers_outbox, st->pub);
         st->next_heartbeat_ms = now + 1000;
     }
     if (now >= st->next_expiry_ms) {

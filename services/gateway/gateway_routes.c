@@ -4,6 +4,7 @@
 #include "customers.pb-c.h"
 #include "history.pb-c.h"
 #include "notes.pb-c.h"
+#include "notify.pb-c.h"
 #include "search.pb-c.h"
 
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #define SEARCH(name, req, resp) RPC("search", name, req, resp)
 #define NOTES(name, req, resp) RPC("notes", name, req, resp)
 #define COMPANY(name, req, resp) RPC("company", name, req, resp)
+#define NOTIFY(name, req, resp) RPC("notify", name, req, resp)
 
 const struct gateway_route gateway_routes[] = {
     /* The gateway's own. */
@@ -74,6 +76,16 @@ const struct gateway_route gateway_routes[] = {
     /* company: EU VAT numbers checked against VIES */
     {"POST", "/v1/company:lookup", COMPANY("LookupVat", crm__lookup_vat_request, crm__vat_lookup),
      .body = "*", .success = 200},
+
+    /* notify: messages to customers, sent from a durable queue (202: queued) */
+    {"POST", "/v1/customers/{customer_id}:sendMessage",
+     NOTIFY("SendMessage", crm__send_message_request, crm__message), .body = "*", .success = 202,
+     .location = "/v1/messages/{id}"},
+    {"GET", "/v1/customers/{customer_id}/messages",
+     NOTIFY("ListMessages", crm__list_messages_request, crm__list_messages_response),
+     .success = 200},
+    {"GET", "/v1/messages/{id}", NOTIFY("GetMessage", crm__get_message_request, crm__message),
+     .success = 200},
 
     /* search */
     {"GET", "/v1/customers:search",

@@ -1,0 +1,302 @@
+/* notify.SendMessage queues a message to a customer (asking customers for
+ * their address first, with no transaction open), GetMessage and
+ * ListMessages read them back, ReplayEvents serves the "notify" stream. The
+ * sending itself is the senders' (notify_sender.c). */
+#include "notify_handlers.h"
+#include "notify_mime.h"
+#include "notify_store.h"
+#include "cm_events.h"
+#include "cm_log.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+#include "customers.pb-c.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUBJECT_MAX 200 // characters
+#define TEXT_MAX 100000 // bytes
+#define HTML_MAX 200000 // bytes
+#define PAGE_DEFAULT 20
+#define PAGE_MAX 100
+/* How long SendMessage waits for customers.GetCustomer. */
+#define CUSTOMER_TIMEOUT_MS 2500
+
+/* ---------------------------------------------------------------------- */
+/* SendMessage                                                             */
+
+static bool s_check_request(struct cm_call *call, const Crm__SendMessageRequest *req)
+{
+    if (!cm_uuid_valid(req->customer_id))
+        cm_call_violation(call, "customerId", req->customer_id[0] ? "INVALID_FORMAT" : "REQUIRED",
+                          "customerId: a customer's id is required");
+    if (req->channel != CRM__CHANNEL__CHANNEL_UNSPECIFIED &&
+        req->channel != CRM__CHANNEL__CHANNEL_EMAIL)
+        cm_call_violation(call, "channel", "UNSUPPORTED", "channel: only EMAIL can be sent");
+    size_t subject_len = cm_utf8_length(req->subject);
+    if (!req->subject[0])
+        cm_call_violation(call, "subject", "REQUIRED", "subject is required for an e-mail");
+    else if (strpbrk(req->subject, "\r\n"))
+        cm_call_violation(call, "subject", "INVALID_FORMAT", "subject: one line, no line breaks");
+    else if (subject_len > SUBJECT_MAX)
+        cm_call_violation(call, "subject", "TOO_LONG", "subject: at most %d characters, not %zu",
+                          SUBJECT_MAX, subject_len);
+    if (!req->text[0])
+        cm_call_violation(call, "text", "REQUIRED", "text is required");
+    else if (strlen(req->text) > TEXT_MAX)
+        cm_call_violation(call, "text", "TOO_LONG", "text: at most %d bytes, not %zu", TEXT_MAX,
+                          strlen(req->text));
+    if (strlen(req->html) > HTML_MAX)
+        cm_call_violation(call, "html", "TOO_LONG", "html: at most %d bytes, not %zu", HTML_MAX,
+                          strlen(req->html));
+    return !cm_call_failed(call);
+}
+
+/* The customer, from the customers service (NULL, the call failed, when it
+ * cannot be had). */
+static Crm__Customer *s_customer(struct cm_call *call, const char *id)
+{
+    Crm__GetCustomerRequest r = CRM__GET_CUSTOMER_REQUEST__INIT;
+    r.id = (char *)id;
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err = cm_call_service(call, "customers", "customers.GetCustomer", NULL, &r.base,
+                                   &crm__customer__descriptor, CUSTOMER_TIMEOUT_MS, &rh, &resp);
+    Crm__Customer *c = NULL;
+    if (err) {
+        cm_log_warn("customers.GetCustomer: %s", cm_err_name(err));
+        cm_call_fail(call, err == CM_ERR_TIMEOUT ? CM_ERR_TIMEOUT : CM_ERR_UNAVAILABLE,
+                     "customers did not answer in time; nothing was queued, retry");
+    } else if (rh->status == CRM__STATUS__STATUS_NOT_FOUND) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "customer %s not found", id);
+    } else if (rh->status != CRM__STATUS__STATUS_OK) {
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not read the customer: %s", rh->message);
+    } else {
+        c = (Crm__Customer *)resp;
+        resp = NULL;
+    }
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return c;
+}
+
+static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    const Crm__SendMessageRequest *req = (const Crm__SendMessageRequest *)msg;
+    struct notify_state *st = call->user;
+    if (!cm_call_may_write(call) || !s_check_request(call, req))
+        return;
+    if (!st->email) {
+        cm_call_fail(call, CM_ERR_PRECONDITION,
+                     "e-mail is not configured: set CRM_SMTP_URL (README, Notifications)");
+        return;
+    }
+    Crm__Customer *c = s_customer(call, req->customer_id);
+    if (!c)
+        return;
+    Crm__Message *out = NULL;
+    if (!c->email[0]) {
+        cm_call_violation(call, "customerId", "NO_EMAIL_ADDRESS",
+                          "customer %s has no e-mail address", c->id);
+        goto out;
+    }
+    if (!notify_mime_addr_ok(c->email)) {
+        cm_call_violation(call, "customerId", "EMAIL_NOT_SENDABLE",
+                          "customer %s: the e-mail address cannot be sent to", c->id);
+        goto out;
+    }
+    char name[512], message_id[300], uuid[40];
+    snprintf(name, sizeof name, "%s%s%s", c->first_name, c->first_name[0] ? " " : "", c->last_name);
+    cm_uuid(uuid);
+    const char *domain = strchr(st->from_addr, '@') + 1; /* checked at start-up */
+    snprintf(message_id, sizeof message_id, "%s@%s", uuid, domain);
+    struct notify_new_message m = {
+        .tenant_id = call->hdr->tenant_id,
+        .customer_id = c->id,
+        .channel = "EMAIL",
+        .kind = "message",
+        .to = c->email,
+        .to_name = name,
+        .from = st->from_addr,
+        .from_name = st->from_name,
+        .subject = req->subject,
+        .text = req->text,
+        .html = req->html,
+        .message_id = message_id,
+        .request_key = call->hdr->idempotency_key,
+        .principal = call->hdr->principal,
+        .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
+        .request_id = call->hdr->request_id,
+    };
+    /* Only now a transaction: none was held while customers answered. */
+    bool existed = false;
+    cm_err_t err = cm_db_begin(call->db, call->hdr->tenant_id);
+    if (!err)
+        err = notify_store_queue(call->db, &m, &out, &existed);
+    if (!err)
+        err = cm_db_commit(call->db);
+    if (err) {
+        cm_db_rollback(call->db);
+        cm_call_db_fail(call, err, "could not queue the message");
+        if (out)
+            crm__message__free_unpacked(out, NULL);
+        goto out;
+    }
+    cm_log_info("message %s queued%s", out->id, existed ? " before (same idempotency key)" : "");
+    notify_sender_wake(st->sender);
+    *resp = &out->base;
+out:
+    crm__customer__free_unpacked(c, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reads                                                                   */
+
+static void s_get_message(struct cm_call *call, const ProtobufCMessage *msg,
+                          ProtobufCMessage **resp)
+{
+    const Crm__GetMessageRequest *req = (const Crm__GetMessageRequest *)msg;
+    Crm__Message *m = NULL;
+    cm_err_t err =
+        cm_uuid_valid(req->id) ? notify_store_get(call->db, req->id, &m) : CM_ERR_NOT_FOUND;
+    if (err == CM_ERR_NOT_FOUND)
+        cm_call_fail(call, err, "message %s not found", req->id);
+    else if (err)
+        cm_call_db_fail(call, err, "could not read the message");
+    else
+        *resp = &m->base;
+}
+
+/* A page token: "<created_at in µs>_<id>". */
+static bool s_parse_token(const char *tok, int64_t *us, char *id)
+{
+    const char *sep = strchr(tok, '_');
+    char num[24];
+    long v = 0;
+    if (!sep || (size_t)(sep - tok) >= sizeof num)
+        return false;
+    memcpy(num, tok, (size_t)(sep - tok));
+    num[sep - tok] = '\0';
+    if (cm_parse_long(num, 0, INT64_MAX, &v) || !cm_uuid_valid(sep + 1))
+        return false;
+    *us = v;
+    snprintf(id, 40, "%s", sep + 1);
+    return true;
+}
+
+static void s_list_messages(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp)
+{
+    const Crm__ListMessagesRequest *req = (const Crm__ListMessagesRequest *)msg;
+    if (!cm_uuid_valid(req->customer_id))
+        cm_call_violation(call, "customerId", "INVALID_FORMAT", "customerId: a customer's id");
+    if (req->page_size < 0 || req->page_size > PAGE_MAX)
+        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize: 0 to %d", PAGE_MAX);
+    int64_t after_us = 0;
+    char after_id[40] = "";
+    if (req->page_token[0] && !s_parse_token(req->page_token, &after_us, after_id))
+        cm_call_violation(call, "pageToken", "INVALID_FORMAT",
+                          "pageToken: not a token this list gave");
+    if (cm_call_failed(call))
+        return;
+    Crm__ListMessagesResponse *r =
+        (Crm__ListMessagesResponse *)cm_pb_new(&crm__list_messages_response__descriptor);
+    int64_t next_us = 0;
+    char next_id[40];
+    cm_err_t err = notify_store_list(call->db, req->customer_id,
+                                     req->page_size ? req->page_size : PAGE_DEFAULT, after_us,
+                                     after_id[0] ? after_id : NULL, r, &next_us, next_id);
+    if (err) {
+        crm__list_messages_response__free_unpacked(r, NULL);
+        cm_call_db_fail(call, err, "could not list the messages");
+        return;
+    }
+    if (next_id[0]) {
+        char tok[80];
+        snprintf(tok, sizeof tok, "%" PRId64 "_%s", next_us, next_id);
+        cm_pb_set_str(&r->next_page_token, tok);
+    }
+    *resp = &r->base;
+}
+
+static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp)
+{
+    const Crm__ReplayEventsRequest *req = (const Crm__ReplayEventsRequest *)msg;
+    int limit = req->limit > 0 && req->limit <= CM_EVENTS_REPLAY_LIMIT ? req->limit
+                                                                       : CM_EVENTS_REPLAY_LIMIT;
+    if (req->after_seq > INT64_MAX) {
+        cm_call_violation(call, "afterSeq", "OUT_OF_RANGE", "afterSeq: at most %" PRId64,
+                          INT64_MAX);
+        return;
+    }
+    Crm__ReplayEventsResponse *r =
+        (Crm__ReplayEventsResponse *)cm_pb_new(&crm__replay_events_response__descriptor);
+    char why[200];
+    cm_err_t err =
+        cm_outbox_replay(call->db, &notify_outbox, req->after_seq, limit, r, why, sizeof why);
+    if (err == CM_ERR_PRECONDITION)
+        cm_call_fail(call, err, "%s", why);
+    else if (err)
+        cm_call_db_fail(call, err, "could not replay events");
+    if (err) {
+        crm__replay_events_response__free_unpacked(r, NULL);
+        return;
+    }
+    *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Hooks and the table                                                     */
+
+void notify_start(cm_svc_t *svc, void *user)
+{
+    struct notify_state *st = user;
+    st->pub = cm_events_pub_new(cm_svc_zctx(svc), st->events_in_endpoint);
+    st->sender = notify_sender_start(&st->sender_cfg);
+}
+
+void notify_stop(cm_svc_t *svc, void *user)
+{
+    (void)svc;
+    struct notify_state *st = user;
+    notify_sender_stop(&st->sender);
+    /* Whatever is still unpublished goes out with the next relay of any copy. */
+    cm_events_pub_destroy(&st->pub);
+}
+
+void notify_tick(cm_svc_t *svc, void *user)
+{
+    struct notify_state *st = user;
+    cm_db_t *db = cm_svc_db(svc);
+    if (!st->pub)
+        return;
+    (void)cm_outbox_relay(db, &notify_outbox, st->pub);
+    int64_t now = cm_mono_ms();
+    if (now >= st->next_heartbeat_ms) {
+        cm_outbox_heartbeat(db, &notify_outbox, st->pub);
+        st->next_heartbeat_ms = now + 1000;
+    }
+}
+
+#define M(name, req, resp, fn, flags)                                                              \
+    {                                                                                              \
+        "notify." name, &crm__##req##__descriptor, &crm__##resp##__descriptor, fn, flags           \
+    }
+
+const struct cm_method notify_methods[] = {
+    /* Its own transaction, opened only after customers answered; idempotent on
+     * the envelope's key through notify.messages.request_key. */
+    M("SendMessage", send_message_request, message, s_send_message, CM_METHOD_NO_TXN),
+    M("GetMessage", get_message_request, message, s_get_message, CM_METHOD_NO_TXN),
+    M("ListMessages", list_messages_request, list_messages_response, s_list_messages,
+      CM_METHOD_NO_TXN),
+    M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+};
+const size_t notify_n_methods = sizeof notify_methods / sizeof *notify_methods;

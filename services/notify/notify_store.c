@@ -1,0 +1,294 @@
+/* The notify service's SQL (notify_store.h). */
+#include "notify_store.h"
+#include "cm_log.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct cm_outbox notify_outbox = {.stream = NOTIFY_STREAM, .table = "notify.outbox"};
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define EPOCH_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
+/* The columns s_message reads, in its order; m is notify.messages, q its
+ * queue row (LEFT JOIN). */
+#define MESSAGE_COLUMNS                                                                            \
+    "m.id, coalesce(m.customer_id::text, ''), m.channel, m.kind, m.to_addr, m.to_name, "           \
+    "m.from_addr, m.from_name, m.subject, m.body_text, m.body_html, m.message_id, m.status, "      \
+    "m.attempts, m.last_error, m.permanent, " TS(                                                  \
+        "m.created_at") ", "                                                                       \
+                        "coalesce(" TS("m.sent_at") ", ''), coalesce(" TS(                         \
+                            "m.failed_at") ", ''), "                                               \
+                                           "coalesce(" TS("q.due_at") ", ''), " EPOCH_US(          \
+                                               "m.created_at")
+#define MESSAGE_FROM "notify.messages m LEFT JOIN notify.queue q ON q.message_id = m.id "
+
+static Crm__Message *s_message(const PGresult *res, int row)
+{
+    Crm__Message *m = (Crm__Message *)cm_pb_new(&crm__message__descriptor);
+    int c = 0;
+    cm_pb_set_str(&m->id, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->customer_id, PQgetvalue(res, row, c++));
+    m->channel = !strcmp(PQgetvalue(res, row, c++), "SMS") ? CRM__CHANNEL__CHANNEL_SMS
+                                                           : CRM__CHANNEL__CHANNEL_EMAIL;
+    cm_pb_set_str(&m->kind, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->to, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->to_name, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->from, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->from_name, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->subject, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->text, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->html, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->message_id, PQgetvalue(res, row, c++));
+    const char *st = PQgetvalue(res, row, c++);
+    m->status = !strcmp(st, "SENT")     ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_SENT
+                : !strcmp(st, "FAILED") ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_FAILED
+                                        : CRM__MESSAGE_STATUS__MESSAGE_STATUS_QUEUED;
+    m->attempts = (int32_t)strtol(PQgetvalue(res, row, c++), NULL, 10);
+    cm_pb_set_str(&m->last_error, PQgetvalue(res, row, c++));
+    m->permanent = PQgetvalue(res, row, c++)[0] == 't';
+    cm_pb_set_str(&m->created_at, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->sent_at, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->failed_at, PQgetvalue(res, row, c++));
+    if (m->status == CRM__MESSAGE_STATUS__MESSAGE_STATUS_QUEUED)
+        cm_pb_set_str(&m->next_attempt_at, PQgetvalue(res, row, c));
+    return m;
+}
+
+/* Writes a message.* event with the message (its text and HTML left out). */
+static cm_err_t s_event(cm_db_t *db, const char *type, const Crm__Message *msg,
+                        const char *tenant_id, const Crm__Principal *principal, const char *channel,
+                        const char *request_id)
+{
+    Crm__Message copy = *msg;
+    copy.text = "";
+    copy.html = "";
+    Crm__MessageEvent payload = CRM__MESSAGE_EVENT__INIT;
+    payload.message = &copy;
+    size_t plen = crm__message_event__get_packed_size(&payload);
+    uint8_t *pbuf = cm_malloc(plen ? plen : 1);
+    crm__message_event__pack(&payload, pbuf);
+    Crm__Event ev = CRM__EVENT__INIT;
+    ev.type = (char *)type;
+    ev.tenant_id = (char *)tenant_id;
+    ev.principal = (Crm__Principal *)principal;
+    ev.channel = (char *)(channel && channel[0] ? channel : "notify");
+    ev.request_id = (char *)(request_id ? request_id : "");
+    ev.payload.data = pbuf;
+    ev.payload.len = plen;
+    cm_err_t err = cm_outbox_add(db, &notify_outbox, &ev, msg->customer_id);
+    free(pbuf);
+    return err;
+}
+
+cm_err_t notify_store_get(cm_db_t *db, const char *id, Crm__Message **out)
+{
+    const char *p[] = {id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db, "SELECT " MESSAGE_COLUMNS " FROM " MESSAGE_FROM "WHERE m.id = $1::uuid", 1, p, &err);
+    if (!res)
+        return err;
+    err = PQntuples(res) == 1 ? CM_OK : CM_ERR_NOT_FOUND;
+    if (!err)
+        *out = s_message(res, 0);
+    PQclear(res);
+    return err;
+}
+
+cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm__Message **out,
+                            bool *existed)
+{
+    char id[40];
+    cm_uuid(id);
+    *existed = false;
+    const char *key = m->request_key && m->request_key[0] ? m->request_key : NULL;
+    const char *p[] = {
+        m->tenant_id,  id,      m->customer_id && m->customer_id[0] ? m->customer_id : NULL,
+        m->channel,    m->kind, m->to,
+        m->to_name,    m->from, m->from_name,
+        m->subject,    m->text, m->html ? m->html : "",
+        m->message_id, key};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db,
+        "INSERT INTO notify.messages (tenant_id, id, customer_id, channel, kind, to_addr, "
+        "to_name, from_addr, from_name, subject, body_text, body_html, message_id, request_key) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+        "ON CONFLICT (tenant_id, request_key) DO NOTHING RETURNING id",
+        14, p, &err);
+    if (!res)
+        return err;
+    bool inserted = PQntuples(res) == 1;
+    PQclear(res);
+    if (!inserted) {
+        /* The same key queued it before: that message is the answer. */
+        const char *kp[] = {key};
+        res = cm_db_exec(db, "SELECT id FROM notify.messages WHERE request_key = $1", 1, kp, &err);
+        if (!res)
+            return err;
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            return CM_ERR_CONFLICT;
+        }
+        snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        *existed = true;
+        return notify_store_get(db, id, out);
+    }
+    const char *qp[] = {id, m->tenant_id};
+    err = cm_db_run(db, "INSERT INTO notify.queue (message_id, tenant_id) VALUES ($1, $2)", 2, qp);
+    if (!err)
+        err = notify_store_get(db, id, out);
+    if (!err) {
+        err = s_event(db, "message.queued", *out, m->tenant_id, m->principal, m->channel_name,
+                      m->request_id);
+        if (err) {
+            crm__message__free_unpacked(*out, NULL);
+            *out = NULL;
+        }
+    }
+    return err;
+}
+
+cm_err_t notify_store_list(cm_db_t *db, const char *customer_id, int limit, int64_t after_us,
+                           const char *after_id, Crm__ListMessagesResponse *resp, int64_t *next_us,
+                           char *next_id)
+{
+    char lim[16], us[24];
+    snprintf(lim, sizeof lim, "%d", limit + 1);
+    snprintf(us, sizeof us, "%" PRId64, after_us);
+    const char *p[] = {customer_id, lim, after_id ? us : NULL, after_id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db,
+        "SELECT " MESSAGE_COLUMNS " FROM " MESSAGE_FROM
+        "WHERE m.customer_id = $1::uuid AND ($3::bigint IS NULL OR "
+        "(m.created_at, m.id) < (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', "
+        "$4::uuid)) ORDER BY m.created_at DESC, m.id DESC LIMIT $2::int",
+        4, p, &err);
+    if (!res)
+        return err;
+    int rows = PQntuples(res);
+    int take = rows > limit ? limit : rows;
+    resp->messages = take ? cm_calloc((size_t)take, sizeof *resp->messages) : NULL;
+    for (int i = 0; i < take; i++)
+        resp->messages[resp->n_messages++] = s_message(res, i);
+    next_id[0] = '\0';
+    if (rows > limit) {
+        *next_us = strtoll(PQgetvalue(res, take - 1, 20), NULL, 10);
+        snprintf(next_id, 40, "%s", PQgetvalue(res, take - 1, 0));
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notify_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_claim *out, int *n)
+{
+    char lim[16], lease[24];
+    snprintf(lim, sizeof lim, "%d", max);
+    snprintf(lease, sizeof lease, "%ld", lease_ms);
+    const char *p[] = {lim, lease};
+    *n = 0;
+    cm_err_t err = cm_db_use_tenant(db, NULL);
+    if (err)
+        return err;
+    PGresult *res = cm_db_exec(
+        db,
+        "UPDATE notify.queue q SET due_at = now() + $2::bigint * interval '1 millisecond', "
+        "attempts = q.attempts + 1 FROM (SELECT message_id FROM notify.queue WHERE due_at <= now() "
+        "ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) c "
+        "WHERE q.message_id = c.message_id RETURNING q.message_id, q.tenant_id, q.attempts",
+        2, p, &err);
+    if (!res)
+        return err;
+    for (int i = 0; i < PQntuples(res) && i < max; i++) {
+        snprintf(out[i].id, sizeof out[i].id, "%s", PQgetvalue(res, i, 0));
+        snprintf(out[i].tenant_id, sizeof out[i].tenant_id, "%s", PQgetvalue(res, i, 1));
+        out[i].attempts = (int)strtol(PQgetvalue(res, i, 2), NULL, 10);
+        (*n)++;
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+/* Ends the message's life in the queue with status, in one transaction, and
+ * writes its event. */
+static cm_err_t s_finish(cm_db_t *db, const struct notify_claim *c, const char *status,
+                         const char *reason, bool permanent)
+{
+    char attempts[16];
+    snprintf(attempts, sizeof attempts, "%d", c->attempts);
+    const char *p[] = {c->id, status, attempts, reason, permanent ? "t" : "f"};
+    Crm__Message *msg = NULL;
+    cm_err_t err = cm_db_begin(db, c->tenant_id);
+    if (err)
+        return err;
+    PGresult *res =
+        cm_db_exec(db,
+                   "UPDATE notify.messages SET status = $2, attempts = $3::int, "
+                   "last_error = CASE WHEN $2 = 'SENT' THEN '' ELSE $4 END, permanent = $5::bool, "
+                   "sent_at = CASE WHEN $2 = 'SENT' THEN now() END, "
+                   "failed_at = CASE WHEN $2 = 'FAILED' THEN now() END "
+                   "WHERE id = $1::uuid AND status = 'QUEUED' RETURNING id",
+                   5, p, &err);
+    if (!res)
+        goto out;
+    bool changed = PQntuples(res) == 1;
+    PQclear(res);
+    err = cm_db_run(db, "DELETE FROM notify.queue WHERE message_id = $1::uuid", 1, p);
+    if (!err && changed)
+        err = notify_store_get(db, c->id, &msg);
+    if (!err && changed)
+        err = s_event(db, !strcmp(status, "SENT") ? "message.sent" : "message.failed", msg,
+                      c->tenant_id, NULL, "notify", NULL);
+    if (!err)
+        err = cm_db_commit(db);
+out:
+    if (msg)
+        crm__message__free_unpacked(msg, NULL);
+    if (err)
+        cm_db_rollback(db);
+    return err;
+}
+
+cm_err_t notify_store_sent(cm_db_t *db, const struct notify_claim *c, const char *reason)
+{
+    return s_finish(db, c, "SENT", reason, false);
+}
+
+cm_err_t notify_store_failed(cm_db_t *db, const struct notify_claim *c, const char *reason,
+                             bool permanent)
+{
+    return s_finish(db, c, "FAILED", reason, permanent);
+}
+
+cm_err_t notify_store_retry(cm_db_t *db, const struct notify_claim *c, const char *reason,
+                            long retry_ms)
+{
+    char attempts[16], ms[24];
+    snprintf(attempts, sizeof attempts, "%d", c->attempts);
+    snprintf(ms, sizeof ms, "%ld", retry_ms);
+    const char *p[] = {c->id, attempts, reason};
+    cm_err_t err = cm_db_begin(db, c->tenant_id);
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE notify.messages SET attempts = $2::int, last_error = $3 "
+                        "WHERE id = $1::uuid AND status = 'QUEUED'",
+                        3, p);
+    const char *qp[] = {c->id, ms};
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE notify.queue SET due_at = now() + $2::bigint * "
+                        "interval '1 millisecond' WHERE message_id = $1::uuid",
+                        2, qp);
+    if (!err)
+        err = cm_db_commit(db);
+    if (err)
+        cm_db_rollback(db);
+    return err;
+}

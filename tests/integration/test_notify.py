@@ -1,0 +1,237 @@
+"""Notifications: e-mail to customers from notify's durable queue, through a
+real SMTP server run locally (Debian's aiosmtpd, smtp_server.py: STARTTLS and
+a login required), each message parsed with Python's `email` package as a
+mail client parses it."""
+import email
+import email.policy
+import email.utils
+import json
+import os
+import urllib.parse
+import urllib.request
+
+from crm import api, unique, unique_email, wait_until
+
+SMTP = os.environ.get("CRM_TEST_SMTP", "")
+
+
+def _smtp(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(SMTP + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read().decode())
+
+
+def _received(addr):
+    return _smtp("GET", "/_smtp/messages?to=" + urllib.parse.quote(addr))
+
+
+def _customer(first="Jürgen", last="Groß", email_addr=None, **extra):
+    body = {"firstName": first, "lastName": last, **extra}
+    if email_addr is not False:
+        body["email"] = email_addr or unique_email("notify")
+    st, _, c = api("POST", "/v1/customers", body)
+    assert st == 201, c
+    return c
+
+
+def _send(cid, body, headers=None):
+    return api("POST", "/v1/customers/%s:sendMessage" % cid, body, headers=headers)
+
+
+def _message(mid):
+    st, _, m = api("GET", "/v1/messages/" + mid)
+    assert st == 200, m
+    return m
+
+
+def _wait_status(mid, status, timeout=20):
+    return wait_until(lambda: (lambda m: m if m["status"] == status else None)(_message(mid)),
+                      timeout=timeout, what="message %s %s" % (mid, status))
+
+
+def _parse(raw):
+    return email.message_from_string(raw, policy=email.policy.default)
+
+
+def test_email_as_a_mail_client_reads_it():
+    c = _customer()
+    subject = "Ihr Termin am Montag — Größe ändert sich ✂ " + "x" * 80
+    text = ("Hallo Jürgen,\nwir freuen uns auf Sie.\n" + "Lange Zeile " * 20 +
+            "\n.eine Zeile mit Punkt\nTrailing space \nGrüße, Łucja")
+    html = "<p>Hallo <b>Jürgen</b>,</p><p>" + "lange Zeile " * 30 + "</p>"
+    st, h, m = _send(c["id"], {"subject": subject, "text": text, "html": html})
+    assert st == 202, m
+    assert m["status"] == "QUEUED" and m["to"] == c["email"] and m["messageId"], m
+    assert h["location"] == "/v1/messages/" + m["id"], h
+    sent = _wait_status(m["id"], "SENT")
+    assert sent["attempts"] == 1 and sent["sentAt"] and not sent.get("lastError"), sent
+    got = wait_until(lambda: _received(c["email"]), what="the e-mail at the server")
+    assert len(got) == 1, got
+    rec = got[0]
+    assert rec["tls"] is True and rec["login"] == "crm-test", rec
+    assert rec["from"] == "crm@example.test" and rec["to"] == [c["email"]], rec
+    raw = rec["data"]
+    # CRLF line ends throughout, no line over 78 characters.
+    lines = raw.split("\r\n")
+    assert "\n" not in raw.replace("\r\n", ""), "a bare LF"
+    assert max(len(x) for x in lines) <= 78, max(lines, key=len)
+    msg = _parse(raw)
+    assert msg["Subject"] == subject
+    assert msg["From"].addresses[0].display_name == "Salon Łucja"
+    assert msg["From"].addresses[0].addr_spec == "crm@example.test"
+    assert msg["To"].addresses[0].display_name == "Jürgen Groß"
+    assert msg["To"].addresses[0].addr_spec == c["email"]
+    assert msg["Message-ID"] == "<%s>" % m["messageId"]
+    assert msg["MIME-Version"] == "1.0"
+    assert email.utils.parsedate_to_datetime(msg["Date"]).tzinfo is not None
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert all(p["Content-Transfer-Encoding"] == "quoted-printable" for p in parts)
+    assert parts[0].get_content().replace("\r\n", "\n") == text + "\n" or \
+        parts[0].get_content().replace("\r\n", "\n").rstrip("\n") == text
+    assert parts[1].get_content().replace("\r\n", "\n").rstrip("\n") == html
+    # Text only: one text/plain part.
+    st, _, m2 = _send(c["id"], {"subject": "Kurz", "text": "Nur Text."})
+    assert st == 202, m2
+    _wait_status(m2["id"], "SENT")
+    two = wait_until(lambda: [r for r in _received(c["email"])
+                              if _parse(r["data"])["Subject"] == "Kurz"])
+    only = _parse(two[0]["data"])
+    assert only.get_content_type() == "text/plain" and not only.is_multipart()
+    assert only.get_content().strip() == "Nur Text."
+
+
+def test_status_on_the_timeline_and_in_the_list():
+    c = _customer(first="Ola", last="Nowak")
+    st, _, m = _send(c["id"], {"subject": "Przypomnienie", "text": "Do zobaczenia!"})
+    assert st == 202, m
+    _wait_status(m["id"], "SENT")
+
+    def entries():
+        st2, _, tl = api("GET", "/v1/customers/%s/timeline?kind=MESSAGE" % c["id"])
+        assert st2 == 200, tl
+        types = sorted(e["type"] for e in tl.get("entries", [])
+                       if e.get("message", {}).get("id") == m["id"])
+        return tl if types == ["message.queued", "message.sent"] else None
+    tl = wait_until(entries, timeout=20, what="queued and sent on the timeline")
+    e = [x for x in tl["entries"] if x["type"] == "message.sent"][0]
+    assert e["kind"] == "MESSAGE" and e["message"]["channel"] == "email"
+    assert e["message"]["subject"] == "Przypomnienie", e
+    # The customer's messages, newest first, in pages.
+    st, _, m2 = _send(c["id"], {"subject": "Drugi", "text": "Druga wiadomość"})
+    assert st == 202, m2
+    st, _, page = api("GET", "/v1/customers/%s/messages?pageSize=1" % c["id"])
+    assert st == 200 and [x["id"] for x in page["messages"]] == [m2["id"]], page
+    st, _, page2 = api("GET", "/v1/customers/%s/messages?pageSize=1&pageToken=%s"
+                       % (c["id"], page["nextPageToken"]))
+    assert st == 200 and [x["id"] for x in page2["messages"]] == [m["id"]], page2
+    assert not page2.get("nextPageToken"), page2
+
+
+def test_server_answers_4xx_then_accepts():
+    c = _customer()
+    _smtp("POST", "/_smtp/rules", {c["email"]: {"tempfail": 2}})
+    st, _, m = _send(c["id"], {"subject": "Retry", "text": "Third time lucky"})
+    assert st == 202, m
+    sent = _wait_status(m["id"], "SENT")
+    assert sent["attempts"] == 3, sent
+    assert _smtp("GET", "/_smtp/attempts?to=" + urllib.parse.quote(c["email"]))["data"] == 3
+    got = _received(c["email"])
+    assert len(got) == 1 and _parse(got[0]["data"])["Message-ID"] == "<%s>" % m["messageId"]
+
+
+def test_refused_recipient_fails_with_the_reason():
+    c = _customer()
+    _smtp("POST", "/_smtp/rules", {c["email"]: {"reject": True}})
+    st, _, m = _send(c["id"], {"subject": "Nope", "text": "Refused"})
+    assert st == 202, m
+    failed = _wait_status(m["id"], "FAILED")
+    assert failed["permanent"] is True and "550" in failed["lastError"], failed
+    assert failed["attempts"] == 1 and failed["failedAt"], failed
+    assert _received(c["email"]) == []
+
+    def failed_on_timeline():
+        _, _, tl = api("GET", "/v1/customers/%s/timeline?kind=MESSAGE" % c["id"])
+        return [e for e in tl.get("entries", []) if e["type"] == "message.failed"]
+    e = wait_until(failed_on_timeline, timeout=20)[0]
+    assert "550" in e["message"]["reason"], e
+
+
+def test_server_down_for_a_while_sent_once_it_is_back():
+    c = _customer()
+    _smtp("POST", "/_smtp/down", {"ms": 2500})
+    st, _, m = _send(c["id"], {"subject": "Later", "text": "When you are back"})
+    assert st == 202, m
+    # Refused connections are retried: the message waits, with the reason.
+    queued = wait_until(lambda: (lambda x: x if x["attempts"] >= 1 and x.get("lastError")
+                                 else None)(_message(m["id"])), timeout=20)
+    assert queued["status"] == "QUEUED" and queued["nextAttemptAt"], queued
+    sent = _wait_status(m["id"], "SENT", timeout=30)
+    assert sent["attempts"] >= 2, sent
+    got = _received(c["email"])
+    assert len(got) == 1, got
+
+
+def test_slow_server_does_not_stop_the_service():
+    slow = _customer()
+    _smtp("POST", "/_smtp/rules", {slow["email"]: {"delay_ms": 4000}})
+    st, _, m = _send(slow["id"], {"subject": "Slow", "text": "Takes a while"})
+    assert st == 202, m
+    wait_until(lambda: _smtp("GET", "/_smtp/attempts?to=" +
+                             urllib.parse.quote(slow["email"]))["data"] == 1,
+               what="the slow DATA under way")
+    # While the server sits on it, notify answers and another message goes out.
+    fast = _customer()
+    st, _, m2 = _send(fast["id"], {"subject": "Fast", "text": "Right away"})
+    assert st == 202, m2
+    _wait_status(m2["id"], "SENT")
+    assert _message(m["id"])["status"] == "QUEUED"
+    _wait_status(m["id"], "SENT")
+    assert len(_received(slow["email"])) == 1
+
+
+def test_idempotency_key_queues_one_message():
+    c = _customer()
+    key = {"Idempotency-Key": unique("send")}
+    st, _, m1 = _send(c["id"], {"subject": "Once", "text": "Only once"}, headers=key)
+    st2, _, m2 = _send(c["id"], {"subject": "Once", "text": "Only once"}, headers=key)
+    assert st == 202 and st2 == 202 and m1["id"] == m2["id"], (m1, m2)
+    _wait_status(m1["id"], "SENT")
+    st, _, page = api("GET", "/v1/customers/%s/messages" % c["id"])
+    assert [x["id"] for x in page["messages"]] == [m1["id"]], page
+    assert len(_received(c["email"])) == 1
+
+
+def _bad(cid, body, field, status=400):
+    st, _, js = _send(cid, body)
+    assert st == status, (st, js)
+    if field:
+        fields = [d.get("field") for d in js["error"]["details"]]
+        assert field in fields, js
+    return js
+
+
+def test_bad_sends_name_the_field_and_queue_nothing():
+    c = _customer()
+    _bad(c["id"], {"text": "no subject"}, "subject")
+    _bad(c["id"], {"subject": "two\nlines", "text": "x"}, "subject")
+    _bad(c["id"], {"subject": "s" * 201, "text": "x"}, "subject")
+    _bad(c["id"], {"subject": "no text"}, "text")
+    _bad(c["id"], {"subject": "big", "text": "x" * 100001}, "text")
+    _bad(c["id"], {"subject": "big", "text": "x", "html": "x" * 200001}, "html")
+    _bad(c["id"], {"subject": "sms", "text": "x", "channel": "SMS"}, "channel")
+    _bad(c["id"], {"subject": "s", "text": "x", "unknownField": 1}, "unknownField")
+    st, _, page = api("GET", "/v1/customers/%s/messages" % c["id"])
+    assert st == 200 and page.get("messages", []) == [], page
+    # No e-mail address on the record: the customer is named.
+    bare = _customer(email_addr=False, phone="+48601234567")
+    js = _bad(bare["id"], {"subject": "s", "text": "x"}, "customerId")
+    assert js["error"]["details"][0]["reason"] == "NO_EMAIL_ADDRESS", js
+    # A customer that does not exist.
+    st, _, js = _send("00000000-0000-4000-8000-000000000000", {"subject": "s", "text": "x"})
+    assert st == 404, js
+    st, _, js = api("GET", "/v1/messages/00000000-0000-4000-8000-000000000000")
+    assert st == 404, js
