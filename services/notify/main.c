@@ -2,6 +2,7 @@
  * messages (docs/notify.md). */
 #include "notify_handlers.h"
 #include "notify_mime.h"
+#include "notify_sms.h"
 #include "cm_cfg.h"
 #include "cm_http.h"
 #include "cm_log.h"
@@ -22,6 +23,10 @@ static struct {
     char *smtp_helo;
     char *smtp_from;
     char *smtp_from_name;
+    char *sms_url;
+    char *sms_token;
+    char *sms_from;
+    long sms_timeout_ms;
     long smtp_connect_timeout_ms;
     long smtp_timeout_ms;
     long senders;
@@ -56,6 +61,22 @@ static int s_from_check(const char *value, char *why, size_t whysz)
     return -1;
 }
 
+static int s_sms_url_check(const char *value, char *why, size_t whysz)
+{
+    if (!value[0] || !strncmp(value, "https://", 8) || !strncmp(value, "http://", 7))
+        return 0;
+    snprintf(why, whysz, "an http:// or https:// URL (or empty: no SMS)");
+    return -1;
+}
+
+static int s_sms_from_check(const char *value, char *why, size_t whysz)
+{
+    if (notify_sms_from_ok(value))
+        return 0;
+    snprintf(why, whysz, "1 to 11 letters, digits and spaces, or + and up to 15 digits");
+    return -1;
+}
+
 static int s_line_check(const char *value, char *why, size_t whysz)
 {
     if (!strpbrk(value, "\r\n"))
@@ -78,6 +99,10 @@ static const struct cm_cfg_item s_cfg[] = {
     {"smtp_connect_timeout_ms", CM_CFG_INT, &cfg.smtp_connect_timeout_ms, "10000", .min = 100,
      .max = 120000},
     {"smtp_timeout_ms", CM_CFG_INT, &cfg.smtp_timeout_ms, "60000", .min = 100, .max = 600000},
+    {"sms_url", CM_CFG_STR, &cfg.sms_url, "", .check = s_sms_url_check},
+    {"sms_token", CM_CFG_STR, &cfg.sms_token, "", .secret = true, .check = s_line_check},
+    {"sms_from", CM_CFG_STR, &cfg.sms_from, "CRM", .check = s_sms_from_check},
+    {"sms_timeout_ms", CM_CFG_INT, &cfg.sms_timeout_ms, "15000", .min = 100, .max = 120000},
     {"notify_senders", CM_CFG_INT, &cfg.senders, "4", .min = 1, .max = 64},
     {"notify_batch", CM_CFG_INT, &cfg.batch, "8", .min = 1, .max = 64},
     {"notify_poll_ms", CM_CFG_INT, &cfg.poll_ms, "1000", .min = 10, .max = 60000},
@@ -110,11 +135,20 @@ int main(int argc, char **argv)
         .connect_timeout_ms = cfg.smtp_connect_timeout_ms,
         .timeout_ms = cfg.smtp_timeout_ms,
     };
+    struct notify_sms_cfg sms = {
+        .url = cfg.sms_url,
+        .token = cfg.sms_token,
+        .from = cfg.sms_from,
+        .connect_timeout_ms = cfg.smtp_connect_timeout_ms,
+        .timeout_ms = cfg.sms_timeout_ms,
+    };
     struct notify_state state = {
         .events_in_endpoint = cfg.events_in_endpoint,
         .from_addr = cfg.smtp_from,
         .from_name = cfg.smtp_from_name,
         .email = cfg.smtp_url[0] != '\0',
+        .sms = cfg.sms_url[0] != '\0',
+        .sms_from = cfg.sms_from,
         .sender_cfg =
             {
                 .database_url = cfg.svc.database_url,
@@ -126,10 +160,13 @@ int main(int argc, char **argv)
                 .retry_max_ms = cfg.retry_max_ms,
                 .max_attempts = (int)cfg.max_attempts,
                 .smtp = cfg.smtp_url[0] ? &smtp : NULL,
+                .sms = cfg.sms_url[0] ? &sms : NULL,
             },
     };
     if (!state.email)
         cm_log_warn("CRM_SMTP_URL is not set: e-mail cannot be sent");
+    if (!state.sms)
+        cm_log_info("CRM_SMS_URL is not set: SMS cannot be sent");
     struct cm_svc_def def = {
         .name = "notify",
         .methods = notify_methods,

@@ -4,6 +4,7 @@
  * sending itself is the senders' (notify_sender.c). */
 #include "notify_handlers.h"
 #include "notify_mime.h"
+#include "notify_sms.h"
 #include "notify_store.h"
 #include "cm_events.h"
 #include "cm_log.h"
@@ -27,27 +28,53 @@
 /* ---------------------------------------------------------------------- */
 /* SendMessage                                                             */
 
+static void s_check_subject(struct cm_call *call, const char *subject, bool required)
+{
+    size_t len = cm_utf8_length(subject);
+    if (!subject[0] && required)
+        cm_call_violation(call, "subject", "REQUIRED", "subject is required for an e-mail");
+    else if (strpbrk(subject, "\r\n"))
+        cm_call_violation(call, "subject", "INVALID_FORMAT", "subject: one line, no line breaks");
+    else if (len > SUBJECT_MAX)
+        cm_call_violation(call, "subject", "TOO_LONG", "subject: at most %d characters, not %zu",
+                          SUBJECT_MAX, len);
+}
+
+/* The text of an SMS: at most NOTIFY_SMS_MAX_PARTS parts. */
+static void s_check_sms_text(struct cm_call *call, const char *text)
+{
+    struct notify_sms_measure m;
+    if (notify_sms_measure(text, &m))
+        cm_call_violation(call, "text", "INVALID_FORMAT", "text: not UTF-8");
+    else if (m.parts > NOTIFY_SMS_MAX_PARTS)
+        cm_call_violation(call, "text", "TOO_LONG",
+                          "text: an SMS of at most %d parts, not %d (%s, %zu characters)",
+                          NOTIFY_SMS_MAX_PARTS, m.parts,
+                          m.encoding == NOTIFY_SMS_GSM7 ? "GSM 7-bit" : "UCS-2", m.characters);
+}
+
 static bool s_check_request(struct cm_call *call, const Crm__SendMessageRequest *req)
 {
+    bool sms = req->channel == CRM__CHANNEL__CHANNEL_SMS;
     if (!cm_uuid_valid(req->customer_id))
         cm_call_violation(call, "customerId", req->customer_id[0] ? "INVALID_FORMAT" : "REQUIRED",
                           "customerId: a customer's id is required");
     if (req->channel != CRM__CHANNEL__CHANNEL_UNSPECIFIED &&
-        req->channel != CRM__CHANNEL__CHANNEL_EMAIL)
-        cm_call_violation(call, "channel", "UNSUPPORTED", "channel: only EMAIL can be sent");
-    size_t subject_len = cm_utf8_length(req->subject);
-    if (!req->subject[0])
-        cm_call_violation(call, "subject", "REQUIRED", "subject is required for an e-mail");
-    else if (strpbrk(req->subject, "\r\n"))
-        cm_call_violation(call, "subject", "INVALID_FORMAT", "subject: one line, no line breaks");
-    else if (subject_len > SUBJECT_MAX)
-        cm_call_violation(call, "subject", "TOO_LONG", "subject: at most %d characters, not %zu",
-                          SUBJECT_MAX, subject_len);
+        req->channel != CRM__CHANNEL__CHANNEL_EMAIL && !sms)
+        cm_call_violation(call, "channel", "UNSUPPORTED", "channel: EMAIL or SMS");
+    if (sms && req->subject[0])
+        cm_call_violation(call, "subject", "UNSUPPORTED", "subject: an SMS has none");
+    else
+        s_check_subject(call, req->subject, !sms);
+    if (sms && req->html[0])
+        cm_call_violation(call, "html", "UNSUPPORTED", "html: an SMS has none");
     if (!req->text[0])
         cm_call_violation(call, "text", "REQUIRED", "text is required");
     else if (strlen(req->text) > TEXT_MAX)
         cm_call_violation(call, "text", "TOO_LONG", "text: at most %d bytes, not %zu", TEXT_MAX,
                           strlen(req->text));
+    else if (sms)
+        s_check_sms_text(call, req->text);
     if (strlen(req->html) > HTML_MAX)
         cm_call_violation(call, "html", "TOO_LONG", "html: at most %d bytes, not %zu", HTML_MAX,
                           strlen(req->html));
@@ -91,21 +118,27 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
     struct notify_state *st = call->user;
     if (!cm_call_may_write(call) || !s_check_request(call, req))
         return;
-    if (!st->email) {
-        cm_call_fail(call, CM_ERR_PRECONDITION,
-                     "e-mail is not configured: set CRM_SMTP_URL (README, Notifications)");
+    bool sms = req->channel == CRM__CHANNEL__CHANNEL_SMS;
+    if (sms ? !st->sms : !st->email) {
+        cm_call_fail(call, CM_ERR_PRECONDITION, "%s is not configured: set %s (docs/notify.md)",
+                     sms ? "SMS" : "e-mail", sms ? "CRM_SMS_URL" : "CRM_SMTP_URL");
         return;
     }
     Crm__Customer *c = s_customer(call, req->customer_id);
     if (!c)
         return;
     Crm__Message *out = NULL;
-    if (!c->email[0]) {
+    if (sms && !c->phone[0]) {
+        cm_call_violation(call, "customerId", "NO_PHONE_NUMBER", "customer %s has no phone number",
+                          c->id);
+        goto out;
+    }
+    if (!sms && !c->email[0]) {
         cm_call_violation(call, "customerId", "NO_EMAIL_ADDRESS",
                           "customer %s has no e-mail address", c->id);
         goto out;
     }
-    if (!notify_mime_addr_ok(c->email)) {
+    if (!sms && !notify_mime_addr_ok(c->email)) {
         cm_call_violation(call, "customerId", "EMAIL_NOT_SENDABLE",
                           "customer %s: the e-mail address cannot be sent to", c->id);
         goto out;
@@ -118,12 +151,12 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
     struct notify_new_message m = {
         .tenant_id = call->hdr->tenant_id,
         .customer_id = c->id,
-        .channel = "EMAIL",
+        .channel = sms ? "SMS" : "EMAIL",
         .kind = "message",
-        .to = c->email,
+        .to = sms ? c->phone : c->email,
         .to_name = name,
-        .from = st->from_addr,
-        .from_name = st->from_name,
+        .from = sms ? st->sms_from : st->from_addr,
+        .from_name = sms ? "" : st->from_name,
         .subject = req->subject,
         .text = req->text,
         .html = req->html,
@@ -224,6 +257,22 @@ static void s_list_messages(struct cm_call *call, const ProtobufCMessage *msg,
     *resp = &r->base;
 }
 
+static void s_measure_sms(struct cm_call *call, const ProtobufCMessage *msg,
+                          ProtobufCMessage **resp)
+{
+    const Crm__MeasureSmsRequest *req = (const Crm__MeasureSmsRequest *)msg;
+    struct notify_sms_measure m;
+    if (strlen(req->text) > TEXT_MAX)
+        cm_call_violation(call, "text", "TOO_LONG", "text: at most %d bytes", TEXT_MAX);
+    else if (notify_sms_measure(req->text, &m))
+        cm_call_violation(call, "text", "INVALID_FORMAT", "text: not UTF-8");
+    if (cm_call_failed(call))
+        return;
+    Crm__SmsMeasure *r = (Crm__SmsMeasure *)cm_pb_new(&crm__sms_measure__descriptor);
+    notify_store_sms_measure(&m, r);
+    *resp = &r->base;
+}
+
 static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
@@ -296,6 +345,7 @@ const struct cm_method notify_methods[] = {
     M("GetMessage", get_message_request, message, s_get_message, CM_METHOD_NO_TXN),
     M("ListMessages", list_messages_request, list_messages_response, s_list_messages,
       CM_METHOD_NO_TXN),
+    M("MeasureSms", measure_sms_request, sms_measure, s_measure_sms, CM_METHOD_NO_TXN),
     M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,
       CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
 };

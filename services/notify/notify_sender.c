@@ -100,6 +100,29 @@ static void s_record(notify_sender_t *self, cm_db_t *db, const struct notify_cla
                  c->id);
 }
 
+/* One attempt at m over its channel, into *r. */
+static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const Crm__Message *m,
+                      cm_buf_t *mail, struct notify_result *r)
+{
+    const struct notify_sender_cfg *cfg = self->cfg;
+    r->outcome = NOTIFY_RETRY;
+    if (m->channel == CRM__CHANNEL__CHANNEL_SMS) {
+        if (!cfg->sms)
+            snprintf(r->reason, sizeof r->reason, "SMS is not configured (CRM_SMS_URL)");
+        else
+            notify_sms_send(cfg->sms, m->id, m->to, m->text, r);
+        return;
+    }
+    if (!smtp) {
+        snprintf(r->reason, sizeof r->reason, "e-mail is not configured (CRM_SMTP_URL)");
+    } else if (s_build(m, mail)) {
+        r->outcome = NOTIFY_REFUSED;
+        snprintf(r->reason, sizeof r->reason, "the message cannot be written as e-mail");
+    } else {
+        notify_smtp_send(smtp, m->from, m->to, mail->data, mail->len, r);
+    }
+}
+
 /* One claimed message: load, build, send, record. */
 static void s_send_one(notify_sender_t *self, cm_db_t *db, notify_smtp_t *smtp,
                        const struct notify_claim *c)
@@ -117,16 +140,9 @@ static void s_send_one(notify_sender_t *self, cm_db_t *db, notify_smtp_t *smtp,
     } else if (err) {
         cm_log_warn("could not load message %s: %s", c->id, cm_db_error(db));
         goto out; /* the lease brings it back */
-    } else if (m->channel != CRM__CHANNEL__CHANNEL_EMAIL || !self->cfg->smtp) {
-        r.outcome = NOTIFY_RETRY;
-        snprintf(r.reason, sizeof r.reason, "%s is not configured",
-                 m->channel == CRM__CHANNEL__CHANNEL_EMAIL ? "e-mail (CRM_SMTP_URL)" : "SMS");
-    } else if (s_build(m, &mail)) {
-        r.outcome = NOTIFY_REFUSED;
-        snprintf(r.reason, sizeof r.reason, "the message cannot be written as e-mail");
     } else {
         int64_t t0 = cm_mono_ms();
-        notify_smtp_send(smtp, m->from, m->to, mail.data, mail.len, &r);
+        s_attempt(self, smtp, m, &mail, &r);
         cm_log_info("message %s attempt %d: %s (%s) in %lld ms", c->id, c->attempts,
                     r.outcome == NOTIFY_SENT      ? "sent"
                     : r.outcome == NOTIFY_REFUSED ? "refused"
@@ -191,6 +207,9 @@ notify_sender_t *notify_sender_start(const struct notify_sender_cfg *cfg)
     self->cfg = cfg;
     /* Longer than any attempt can take, so a live sender never loses its claim. */
     long attempt_ms = cfg->smtp ? cfg->smtp->connect_timeout_ms + cfg->smtp->timeout_ms : 0;
+    long sms_ms = cfg->sms ? cfg->sms->connect_timeout_ms + cfg->sms->timeout_ms : 0;
+    if (sms_ms > attempt_ms)
+        attempt_ms = sms_ms;
     self->lease_ms = attempt_ms * (cfg->batch > 0 ? cfg->batch : 1) + 30000L;
     pthread_mutex_init(&self->mu, NULL);
     pthread_cond_init(&self->cond, NULL);

@@ -7,6 +7,7 @@
 #define NOTIFY_SENDER_H
 
 #include <stdint.h>
+#include "notify_sms.h"
 #include "notify_smtp.h"
 
 struct notify_sender_cfg {
@@ -19,6 +20,7 @@ struct notify_sender_cfg {
     long retry_max_ms;                  // the longest wait between attempts
     int max_attempts;                   // attempts before a message fails for good
     const struct notify_smtp_cfg *smtp; // borrowed; NULL: e-mail not configured
+    const struct notify_sms_cfg *sms;   // borrowed; NULL: SMS not configured
 };
 
 typedef struct notify_sender notify_sender_t;

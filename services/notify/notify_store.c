@@ -1,5 +1,6 @@
 /* The notify service's SQL (notify_store.h). */
 #include "notify_store.h"
+#include "notify_sms.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -26,6 +27,17 @@ const struct cm_outbox notify_outbox = {.stream = NOTIFY_STREAM, .table = "notif
                                            "coalesce(" TS("q.due_at") ", ''), " EPOCH_US(          \
                                                "m.created_at")
 #define MESSAGE_FROM "notify.messages m LEFT JOIN notify.queue q ON q.message_id = m.id "
+
+void notify_store_sms_measure(const struct notify_sms_measure *m, Crm__SmsMeasure *out)
+{
+    out->encoding = m->encoding == NOTIFY_SMS_GSM7 ? CRM__SMS_ENCODING__SMS_ENCODING_GSM7
+                                                   : CRM__SMS_ENCODING__SMS_ENCODING_UCS2;
+    out->characters = (int32_t)m->characters;
+    out->units = (int32_t)m->units;
+    out->parts = m->parts;
+    out->per_part = m->per_part;
+    out->remaining = m->remaining;
+}
 
 static Crm__Message *s_message(const PGresult *res, int row)
 {
@@ -56,6 +68,11 @@ static Crm__Message *s_message(const PGresult *res, int row)
     cm_pb_set_str(&m->failed_at, PQgetvalue(res, row, c++));
     if (m->status == CRM__MESSAGE_STATUS__MESSAGE_STATUS_QUEUED)
         cm_pb_set_str(&m->next_attempt_at, PQgetvalue(res, row, c));
+    struct notify_sms_measure sm;
+    if (m->channel == CRM__CHANNEL__CHANNEL_SMS && !notify_sms_measure(m->text, &sm)) {
+        m->sms = (Crm__SmsMeasure *)cm_pb_new(&crm__sms_measure__descriptor);
+        notify_store_sms_measure(&sm, m->sms);
+    }
     return m;
 }
 

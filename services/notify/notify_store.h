@@ -13,6 +13,10 @@
 #define NOTIFY_STREAM "notify"
 extern const struct cm_outbox notify_outbox;
 
+struct notify_sms_measure;
+/* Fills out (an SmsMeasure) from a measure. */
+void notify_store_sms_measure(const struct notify_sms_measure *m, Crm__SmsMeasure *out);
+
 /* A message to queue; every string borrowed. */
 struct notify_new_message {
     const char *tenant_id;

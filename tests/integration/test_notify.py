@@ -13,11 +13,12 @@ import urllib.request
 from crm import api, unique, unique_email, wait_until
 
 SMTP = os.environ.get("CRM_TEST_SMTP", "")
+SMS = os.environ.get("CRM_TEST_SMS", "")
 
 
-def _smtp(method, path, body=None):
+def _smtp(method, path, body=None, base=None):
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(SMTP + path, data=data, method=method,
+    req = urllib.request.Request((base or SMTP) + path, data=data, method=method,
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read().decode())
@@ -222,7 +223,10 @@ def test_bad_sends_name_the_field_and_queue_nothing():
     _bad(c["id"], {"subject": "no text"}, "text")
     _bad(c["id"], {"subject": "big", "text": "x" * 100001}, "text")
     _bad(c["id"], {"subject": "big", "text": "x", "html": "x" * 200001}, "html")
-    _bad(c["id"], {"subject": "sms", "text": "x", "channel": "SMS"}, "channel")
+    _bad(c["id"], {"subject": "s", "text": "x", "channel": "FAX"}, "channel")
+    _bad(c["id"], {"subject": "sms", "text": "x", "channel": "SMS"}, "subject")
+    _bad(c["id"], {"text": "x", "html": "<p>x</p>", "channel": "SMS"}, "html")
+    _bad(c["id"], {"text": "x" * 1531, "channel": "SMS"}, "text")  # 11 parts of 153
     _bad(c["id"], {"subject": "s", "text": "x", "unknownField": 1}, "unknownField")
     st, _, page = api("GET", "/v1/customers/%s/messages" % c["id"])
     assert st == 200 and page.get("messages", []) == [], page
@@ -235,3 +239,77 @@ def test_bad_sends_name_the_field_and_queue_nothing():
     assert st == 404, js
     st, _, js = api("GET", "/v1/messages/00000000-0000-4000-8000-000000000000")
     assert st == 404, js
+
+
+# ------------------------------------------------------------------ SMS
+
+
+def _sms(method, path, body=None):
+    return _smtp(method, path, body, base=SMS)
+
+
+def _phone():
+    return "+48601%06d" % (int(unique("p").split("-")[2]) * 7919 % 1000000)
+
+
+def _texts(phone):
+    return _sms("GET", "/_sms/messages?to=" + urllib.parse.quote(phone))
+
+
+def test_sms_measure_before_sending():
+    st, _, m = api("POST", "/v1/sms:measure", {"text": "Termin jutro o 10:00 €"})
+    assert st == 200, m
+    assert (m["encoding"], m["characters"], m["units"], m["parts"]) == ("GSM7", 22, 23, 1), m
+    assert m["perPart"] == 160 and m["remaining"] == 137, m
+    st, _, m = api("POST", "/v1/sms:measure", {"text": "Zażółć gęślą jaźń " * 5})
+    assert st == 200 and m["encoding"] == "UCS2" and m["units"] == 90 and m["parts"] == 2, m
+    assert m["perPart"] == 67 and m["remaining"] == 44, m
+    st, _, js = api("POST", "/v1/sms:measure", {"text": "x" * 100001})
+    assert st == 400 and js["error"]["details"][0]["field"] == "text", js
+
+
+def test_sms_sent_with_encoding_and_parts():
+    phone = _phone()
+    c = _customer(phone=phone)
+    st, _, m = _send(c["id"], {"channel": "SMS", "text": "Dobry wieczór! Zapraszamy jutro."})
+    assert st == 202 and m["channel"] == "SMS" and m["to"] == phone, m
+    assert m["sms"]["encoding"] == "UCS2" and m["sms"]["parts"] == 1, m
+    _wait_status(m["id"], "SENT")
+    got = _texts(phone)
+    assert len(got) == 1, got
+    assert got[0]["text"] == "Dobry wieczór! Zapraszamy jutro." and got[0]["from"] == "SalonLucja"
+    assert (got[0]["encoding"], got[0]["parts"]) == ("UCS2", 1), got
+    assert got[0]["reference"] == m["id"] and got[0]["idempotencyKey"] == m["id"], got
+    # GSM 7-bit, two parts.
+    st, _, m2 = _send(c["id"], {"channel": "SMS", "text": "Hello [VIP] " * 20})
+    assert st == 202 and m2["sms"]["encoding"] == "GSM7" and m2["sms"]["parts"] == 2, m2
+    _wait_status(m2["id"], "SENT")
+    two = [x for x in _texts(phone) if x["reference"] == m2["id"]]
+    assert (two[0]["encoding"], two[0]["parts"]) == ("GSM7", 2), two
+    # A customer without a phone number is named.
+    bare = _customer()
+    js = _bad(bare["id"], {"channel": "SMS", "text": "x"}, "customerId")
+    assert js["error"]["details"][0]["reason"] == "NO_PHONE_NUMBER", js
+
+
+def test_sms_provider_failing_for_a_while_then_sent_once():
+    phone = _phone()
+    c = _customer(phone=phone)
+    _sms("POST", "/_sms/fail", {"count": 3, "status": 503})
+    st, _, m = _send(c["id"], {"channel": "SMS", "text": "Retry me"})
+    assert st == 202, m
+    sent = _wait_status(m["id"], "SENT")
+    assert sent["attempts"] == 4, sent
+    assert len(_texts(phone)) == 1
+    assert _sms("GET", "/_sms/requests?to=" + urllib.parse.quote(phone))["count"] == 4
+
+
+def test_sms_refused_by_the_provider_fails_with_its_answer():
+    phone = _phone()
+    c = _customer(phone=phone)
+    _sms("POST", "/_sms/reject", {"to": phone})
+    st, _, m = _send(c["id"], {"channel": "SMS", "text": "Nobody home"})
+    assert st == 202, m
+    failed = _wait_status(m["id"], "FAILED")
+    assert failed["permanent"] is True and "HTTP 400" in failed["lastError"], failed
+    assert "not reachable" in failed["lastError"], failed
