@@ -86,6 +86,9 @@ const struct gateway_route gateway_routes[] = {
      .success = 200},
     {"GET", "/v1/messages/{id}", NOTIFY("GetMessage", crm__get_message_request, crm__message),
      .success = 200},
+    {"GET", "/v1/trialMailbox",
+     NOTIFY("ListTrialMailbox", crm__list_trial_mailbox_request, crm__list_trial_mailbox_response),
+     .success = 200},
     {"POST", "/v1/sms:measure", NOTIFY("MeasureSms", crm__measure_sms_request, crm__sms_measure),
      .body = "*", .success = 200},
 

@@ -23,6 +23,7 @@ static struct {
     char *smtp_helo;
     char *smtp_from;
     char *smtp_from_name;
+    char *trial_mailbox;
     char *sms_url;
     char *sms_token;
     char *sms_from;
@@ -99,6 +100,7 @@ static const struct cm_cfg_item s_cfg[] = {
     {"smtp_connect_timeout_ms", CM_CFG_INT, &cfg.smtp_connect_timeout_ms, "10000", .min = 100,
      .max = 120000},
     {"smtp_timeout_ms", CM_CFG_INT, &cfg.smtp_timeout_ms, "60000", .min = 100, .max = 600000},
+    {"notify_trial_mailbox", CM_CFG_STR, &cfg.trial_mailbox, ""},
     {"sms_url", CM_CFG_STR, &cfg.sms_url, "", .check = s_sms_url_check},
     {"sms_token", CM_CFG_STR, &cfg.sms_token, "", .secret = true, .check = s_line_check},
     {"sms_from", CM_CFG_STR, &cfg.sms_from, "CRM", .check = s_sms_from_check},
@@ -149,6 +151,7 @@ int main(int argc, char **argv)
         .email = cfg.smtp_url[0] != '\0',
         .sms = cfg.sms_url[0] != '\0',
         .sms_from = cfg.sms_from,
+        .trial_dir = cfg.trial_mailbox,
         .sender_cfg =
             {
                 .database_url = cfg.svc.database_url,

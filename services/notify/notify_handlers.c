@@ -6,6 +6,7 @@
 #include "notify_mime.h"
 #include "notify_sms.h"
 #include "notify_store.h"
+#include "notify_trial.h"
 #include "cm_events.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 
 #define SUBJECT_MAX 200 // characters
 #define TEXT_MAX 100000 // bytes
@@ -273,6 +275,67 @@ static void s_measure_sms(struct cm_call *call, const ProtobufCMessage *msg,
     *resp = &r->base;
 }
 
+static void s_list_trial_mailbox(struct cm_call *call, const ProtobufCMessage *msg,
+                                 ProtobufCMessage **resp)
+{
+    const Crm__ListTrialMailboxRequest *req = (const Crm__ListTrialMailboxRequest *)msg;
+    struct notify_state *st = call->user;
+    if (req->page_size < 0 || req->page_size > PAGE_MAX) {
+        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize: 0 to %d", PAGE_MAX);
+        return;
+    }
+    int limit = req->page_size ? req->page_size : PAGE_DEFAULT;
+    Crm__ListTrialMailboxResponse *r =
+        (Crm__ListTrialMailboxResponse *)cm_pb_new(&crm__list_trial_mailbox_response__descriptor);
+    *resp = &r->base;
+    if (!st->trial_dir || !st->trial_dir[0])
+        return;
+    r->trial = true;
+    struct notify_trial_entry *entries = NULL;
+    size_t n = notify_trial_read(st->trial_dir, &entries);
+    json_t *keys = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (entries[i].key[0])
+            json_array_append_new(keys, json_string(entries[i].key));
+    char *keys_json = json_dumps(keys, JSON_COMPACT);
+    json_decref(keys);
+    Crm__Message **found = NULL;
+    size_t n_found = 0;
+    cm_err_t err = notify_store_by_keys(call->db, keys_json, &found, &n_found);
+    free(keys_json);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the messages");
+        crm__list_trial_mailbox_response__free_unpacked(r, NULL);
+        *resp = NULL;
+        goto out;
+    }
+    r->entries = cm_calloc((size_t)limit, sizeof *r->entries);
+    for (size_t i = 0; i < n && r->n_entries < (size_t)limit; i++) {
+        /* Only the tenant's own: the store found only those. */
+        Crm__Message *m = NULL;
+        for (size_t k = 0; k < n_found && !m; k++)
+            if (found[k] &&
+                !strcmp(entries[i].sms ? found[k]->id : found[k]->message_id, entries[i].key))
+                m = found[k];
+        if (!m)
+            continue;
+        Crm__TrialMailboxEntry *e =
+            (Crm__TrialMailboxEntry *)cm_pb_new(&crm__trial_mailbox_entry__descriptor);
+        e->message = (Crm__Message *)cm_pb_clone(&m->base);
+        char at[40];
+        cm_pb_set_str(&e->received_at, cm_time_rfc3339(entries[i].received_ms, at, sizeof at));
+        cm_pb_set_str(&e->raw, cm_utf8_valid(entries[i].raw, strlen(entries[i].raw), NULL)
+                                   ? entries[i].raw
+                                   : "(not UTF-8)");
+        r->entries[r->n_entries++] = e;
+    }
+out:
+    for (size_t k = 0; k < n_found; k++)
+        crm__message__free_unpacked(found[k], NULL);
+    free(found);
+    notify_trial_free(entries, n);
+}
+
 static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
@@ -346,6 +409,8 @@ const struct cm_method notify_methods[] = {
     M("ListMessages", list_messages_request, list_messages_response, s_list_messages,
       CM_METHOD_NO_TXN),
     M("MeasureSms", measure_sms_request, sms_measure, s_measure_sms, CM_METHOD_NO_TXN),
+    M("ListTrialMailbox", list_trial_mailbox_request, list_trial_mailbox_response,
+      s_list_trial_mailbox, CM_METHOD_NO_TXN),
     M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,
       CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
 };

@@ -14,9 +14,10 @@ struct notify_state {
     const char *events_in_endpoint;
     const char *from_addr; // the sender's address
     const char *from_name;
-    bool email;           // CRM_SMTP_URL is set
-    bool sms;             // CRM_SMS_URL is set
-    const char *sms_from; // the SMS sender name or number
+    bool email;            // CRM_SMTP_URL is set
+    bool sms;              // CRM_SMS_URL is set
+    const char *sms_from;  // the SMS sender name or number
+    const char *trial_dir; // the trial mailbox's directory, "" when there is none
     struct notify_sender_cfg sender_cfg;
     /* Set by start, used by the handler threads (wake only) and the main thread. */
     notify_sender_t *sender;   // owned

@@ -172,6 +172,26 @@ cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm
     return err;
 }
 
+cm_err_t notify_store_by_keys(cm_db_t *db, const char *keys_json, Crm__Message ***out, size_t *n)
+{
+    const char *p[] = {keys_json};
+    cm_err_t err;
+    PGresult *res =
+        cm_db_exec(db,
+                   "WITH k AS (SELECT jsonb_array_elements_text($1::jsonb) AS key) "
+                   "SELECT " MESSAGE_COLUMNS " FROM " MESSAGE_FROM
+                   "WHERE m.message_id IN (SELECT key FROM k) OR m.id::text IN (SELECT key FROM k)",
+                   1, p, &err);
+    if (!res)
+        return err;
+    int rows = PQntuples(res);
+    *out = cm_realloc(*out, (*n + (size_t)rows + 1) * sizeof **out);
+    for (int i = 0; i < rows; i++)
+        (*out)[(*n)++] = s_message(res, i);
+    PQclear(res);
+    return CM_OK;
+}
+
 cm_err_t notify_store_list(cm_db_t *db, const char *customer_id, int limit, int64_t after_us,
                            const char *after_id, Crm__ListMessagesResponse *resp, int64_t *next_us,
                            char *next_id)

@@ -42,6 +42,12 @@ cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm
 /* The message with id in the session's tenant: CM_ERR_NOT_FOUND when none. */
 cm_err_t notify_store_get(cm_db_t *db, const char *id, Crm__Message **out) CM_MUSTCHECK;
 
+/* The messages of the session's tenant whose Message-ID or id is one of
+ * keys_json (a JSON array of strings). Appends them to *out (a growing array
+ * of dynamic messages, *n its count; the caller frees each and the array). */
+cm_err_t notify_store_by_keys(cm_db_t *db, const char *keys_json, Crm__Message ***out,
+                              size_t *n) CM_MUSTCHECK;
+
 /* Up to limit messages of a customer, newest first, after the keyset position
  * (after_id NULL for the first page); appends to resp and writes the next
  * position (next_id "" on the last page; size 40). */
