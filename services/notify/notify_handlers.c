@@ -6,6 +6,7 @@
 #include "notify_mime.h"
 #include "notify_sms.h"
 #include "notify_store.h"
+#include "notify_templates.h"
 #include "notify_trial.h"
 #include "cm_events.h"
 #include "cm_log.h"
@@ -409,6 +410,15 @@ const struct cm_method notify_methods[] = {
     M("ListMessages", list_messages_request, list_messages_response, s_list_messages,
       CM_METHOD_NO_TXN),
     M("MeasureSms", measure_sms_request, sms_measure, s_measure_sms, CM_METHOD_NO_TXN),
+    M("ListTemplates", list_templates_request, list_templates_response, notify_templates_list,
+      CM_METHOD_NO_TXN),
+    M("GetTemplate", get_template_request, template, notify_templates_get, CM_METHOD_NO_TXN),
+    M("UpdateTemplate", update_template_request, template, notify_templates_update,
+      CM_METHOD_WRITE),
+    M("ResetTemplate", reset_template_request, template, notify_templates_reset, CM_METHOD_WRITE),
+    /* Asks customers (settings, the customer): no transaction held meanwhile. */
+    M("PreviewTemplate", preview_template_request, rendered_message, notify_templates_preview,
+      CM_METHOD_NO_TXN),
     M("ListTrialMailbox", list_trial_mailbox_request, list_trial_mailbox_response,
       s_list_trial_mailbox, CM_METHOD_NO_TXN),
     M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,

@@ -329,3 +329,82 @@ cm_err_t notify_store_retry(cm_db_t *db, const struct notify_claim *c, const cha
         cm_db_rollback(db);
     return err;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Templates                                                               */
+
+#define TEMPLATE_COLUMNS "kind, language, subject, body_text, body_html, " TS("updated_at")
+
+static Crm__Template *s_template(const PGresult *res, int row)
+{
+    Crm__Template *t = (Crm__Template *)cm_pb_new(&crm__template__descriptor);
+    cm_pb_set_str(&t->kind, PQgetvalue(res, row, 0));
+    cm_pb_set_str(&t->language, PQgetvalue(res, row, 1));
+    cm_pb_set_str(&t->subject, PQgetvalue(res, row, 2));
+    cm_pb_set_str(&t->text, PQgetvalue(res, row, 3));
+    cm_pb_set_str(&t->html, PQgetvalue(res, row, 4));
+    cm_pb_set_str(&t->updated_at, PQgetvalue(res, row, 5));
+    t->custom = true;
+    return t;
+}
+
+cm_err_t notify_store_template_get(cm_db_t *db, const char *kind, const char *language,
+                                   Crm__Template **out)
+{
+    const char *p[] = {kind, language};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT " TEMPLATE_COLUMNS " FROM notify.templates "
+                               "WHERE kind = $1 AND language = $2",
+                               2, p, &err);
+    if (!res)
+        return err;
+    err = PQntuples(res) == 1 ? CM_OK : CM_ERR_NOT_FOUND;
+    if (!err)
+        *out = s_template(res, 0);
+    PQclear(res);
+    return err;
+}
+
+cm_err_t notify_store_template_list(cm_db_t *db, Crm__ListTemplatesResponse *resp)
+{
+    cm_err_t err;
+    PGresult *res =
+        cm_db_exec(db, "SELECT " TEMPLATE_COLUMNS " FROM notify.templates", 0, NULL, &err);
+    if (!res)
+        return err;
+    int rows = PQntuples(res);
+    resp->templates = cm_realloc(resp->templates,
+                                 (resp->n_templates + (size_t)rows + 1) * sizeof *resp->templates);
+    for (int i = 0; i < rows; i++)
+        resp->templates[resp->n_templates++] = s_template(res, i);
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notify_store_template_put(cm_db_t *db, const char *tenant, const char *kind,
+                                   const char *language, const Crm__Template *t)
+{
+    const char *p[] = {tenant, kind, language, t->subject, t->text, t->html};
+    return cm_db_run(db,
+                     "INSERT INTO notify.templates (tenant_id, kind, language, subject, body_text, "
+                     "body_html) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, kind, "
+                     "language) DO UPDATE SET subject = EXCLUDED.subject, body_text = "
+                     "EXCLUDED.body_text, body_html = EXCLUDED.body_html, updated_at = now()",
+                     6, p);
+}
+
+cm_err_t notify_store_template_delete(cm_db_t *db, const char *kind, const char *language,
+                                      bool *deleted)
+{
+    const char *p[] = {kind, language};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db, "DELETE FROM notify.templates WHERE kind = $1 AND language = $2 RETURNING kind", 2, p,
+        &err);
+    if (!res)
+        return err;
+    *deleted = PQntuples(res) > 0;
+    PQclear(res);
+    return CM_OK;
+}

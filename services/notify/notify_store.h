@@ -17,6 +17,18 @@ struct notify_sms_measure;
 /* Fills out (an SmsMeasure) from a measure. */
 void notify_store_sms_measure(const struct notify_sms_measure *m, Crm__SmsMeasure *out);
 
+/* The tenant's own template of kind and language: CM_ERR_NOT_FOUND when it
+ * has none. *out is dynamic (caller frees). */
+cm_err_t notify_store_template_get(cm_db_t *db, const char *kind, const char *language,
+                                   Crm__Template **out) CM_MUSTCHECK;
+/* Every template the tenant has, appended to resp. */
+cm_err_t notify_store_template_list(cm_db_t *db, Crm__ListTemplatesResponse *resp) CM_MUSTCHECK;
+/* Saves (replaces) the tenant's template; deletes it (*deleted: whether one was there). */
+cm_err_t notify_store_template_put(cm_db_t *db, const char *tenant, const char *kind,
+                                   const char *language, const Crm__Template *t) CM_MUSTCHECK;
+cm_err_t notify_store_template_delete(cm_db_t *db, const char *kind, const char *language,
+                                      bool *deleted) CM_MUSTCHECK;
+
 /* A message to queue; every string borrowed. */
 struct notify_new_message {
     const char *tenant_id;

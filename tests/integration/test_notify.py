@@ -313,3 +313,58 @@ def test_sms_refused_by_the_provider_fails_with_its_answer():
     failed = _wait_status(m["id"], "FAILED")
     assert failed["permanent"] is True and "HTTP 400" in failed["lastError"], failed
     assert "not reachable" in failed["lastError"], failed
+
+
+# ------------------------------------------------------------------ templates
+
+
+def test_templates_defaults_in_five_languages():
+    st, _, js = api("GET", "/v1/templates")
+    assert st == 200, js
+    got = {(t["kind"], t["language"]): t for t in js["templates"]}
+    assert len(got) == 15, sorted(got)
+    for kind in ("password_link", "activation", "welcome"):
+        for lang in ("en", "de", "pl", "nb", "bg"):
+            t = got[(kind, lang)]
+            assert "{{link}}" in t["text"] and t["subject"], t
+    assert got[("password_link", "de")]["subject"].startswith("Legen Sie Ihr Passwort")
+    assert got[("welcome", "bg")]["subject"].startswith("Добре дошли")
+
+
+def test_template_override_preview_and_reset():
+    path = "/v1/templates/welcome/pl"
+    # Bad templates name the field and save nothing.
+    for tpl, field in (({"subject": "", "text": "x"}, "template.subject"),
+                       ({"subject": "a\nb", "text": "x"}, "template.subject"),
+                       ({"subject": "Hej {{imie}}", "text": "x"}, "template.subject"),
+                       ({"subject": "s", "text": "{{link"}, "template.text"),
+                       ({"subject": "s", "text": "x", "html": "{{bad}}"}, "template.html")):
+        st, _, js = api("PUT", path, tpl)
+        assert st == 400 and js["error"]["details"][0]["field"] == field, (tpl, js)
+    st, _, js = api("PUT", "/v1/templates/birthday/pl", {"subject": "s", "text": "x"})
+    assert st == 400 and js["error"]["details"][0]["field"] == "kind", js
+    st, _, js = api("PUT", "/v1/templates/welcome/fr", {"subject": "s", "text": "x"})
+    assert st == 400 and js["error"]["details"][0]["field"] == "language", js
+    # A tenant's own, previewed for a customer whose language is Polish.
+    own = {"subject": "Cześć {{firstName}} w {{businessName}}",
+           "text": "Witaj {{fullName}} <3\n\nUstaw hasło: {{link}}"}
+    st, _, t = api("PUT", path, own)
+    assert st == 200 and t["custom"] is True and t["updatedAt"], t
+    c = _customer(first="Łucja", last="Kowalska", preferences={"language": "pl-PL"})
+    st, _, r = api("POST", "/v1/templates:preview", {"kind": "welcome", "customerId": c["id"]})
+    assert st == 200 and r["language"] == "pl", r
+    assert r["subject"].startswith("Cześć Łucja w "), r
+    assert r["text"].startswith("Witaj Łucja Kowalska <3\n\nUstaw hasło: https://"), r
+    assert "Witaj Łucja Kowalska &lt;3</p>" in r["html"] and '<a href="https://' in r["html"], r
+    # An unsaved draft previews with sample values; German falls to the default.
+    st, _, r = api("POST", "/v1/templates:preview",
+                   {"kind": "welcome", "language": "de", "template": {"subject": "Hallo {{firstName}}",
+                                                                      "text": "x"}})
+    assert st == 200 and r["subject"] == "Hallo Anna", r
+    st, _, r = api("POST", "/v1/templates:preview", {"kind": "welcome", "language": "de"})
+    assert st == 200 and r["subject"].startswith("Willkommen bei"), r
+    # Reset: the default again.
+    st, _, t = api("DELETE", path)
+    assert st == 200 and not t.get("custom") and t["subject"] == "Witamy w {{businessName}}", t
+    st, _, t = api("GET", path)
+    assert st == 200 and not t.get("custom"), t
