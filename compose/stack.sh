@@ -121,6 +121,7 @@ stack_init() {
     STACK_EXTERNAL_DB=0
     [[ -n ${CRM_DATABASE_URL:-} ]] && STACK_EXTERNAL_DB=1
     s_trial_mailbox_init || return 1
+    s_notify_init || return 1
 
     STACK_LOG_DIR="$CRM_DATA_DIR/log"
     STACK_SUPERVISOR_CONF="$CRM_DATA_DIR/supervisord.conf"
@@ -426,6 +427,22 @@ print(*[s.getsockname()[1] for s in ss])') || return 1
         export CRM_SMS_TOKEN=$STACK_TRIAL_TOKEN
     fi
     return 0
+}
+
+# The notify service's links: where the gateway is reached (CRM_PUBLIC_URL,
+# default the gateway's own address) and the key that seals a link until its
+# message is sent, kept in $CRM_DATA_DIR/notify-link-key (0600) so that a
+# restart can still send what was queued.
+s_notify_init() {
+    export CRM_PUBLIC_URL=${CRM_PUBLIC_URL:-http://$CRM_HTTP_ADDR}
+    [[ -z ${CRM_NOTIFY_LINK_KEY:-} ]] || return 0
+    local file="$CRM_DATA_DIR/notify-link-key"
+    if [[ ! -s $file ]]; then
+        (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$file.tmp") &&
+            mv -f -- "$file.tmp" "$file" || return 1
+    fi
+    CRM_NOTIFY_LINK_KEY=$(<"$file") || return 1
+    export CRM_NOTIFY_LINK_KEY
 }
 
 # Prints the services to run, one a line: broker first, gateway last.

@@ -196,6 +196,15 @@ cm_err_t cm_call_service(struct cm_call *call, const char *service, const char *
                          const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
                          Crm__ReplyHeader **reply, ProtobufCMessage **resp) CM_MUSTCHECK;
 
+/* cm_call_service on behalf of another tenant and principal than the
+ * caller's: for a method that serves no tenant (a public link that names
+ * its tenant itself) and acts for it. tenant and principal are borrowed. */
+cm_err_t cm_call_service_as(struct cm_call *call, const char *tenant,
+                            const Crm__Principal *principal, const char *service,
+                            const char *method, const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+                            Crm__ReplyHeader **reply, ProtobufCMessage **resp) CM_MUSTCHECK;
+
 /* Packs a request header and body and sends a request to service over a
  * client, then waits for the reply with the same request id (up to
  * timeout_ms). Returns CM_OK with *reply and *resp (dynamic, caller frees), or

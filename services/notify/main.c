@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 
 static struct {
     struct cm_svc_settings svc;
@@ -24,6 +25,11 @@ static struct {
     char *smtp_from;
     char *smtp_from_name;
     char *trial_mailbox;
+    char *public_url;
+    char *link_key;
+    long link_hours;
+    long sign_in_failures;
+    long sign_in_window_s;
     char *sms_url;
     char *sms_token;
     char *sms_from;
@@ -78,6 +84,30 @@ static int s_sms_from_check(const char *value, char *why, size_t whysz)
     return -1;
 }
 
+static int s_public_url_check(const char *value, char *why, size_t whysz)
+{
+    size_t n = strlen(value);
+    if ((!strncmp(value, "https://", 8) || !strncmp(value, "http://", 7)) && n < 400 &&
+        value[n - 1] != '/' && !strpbrk(value, " \"<>\r\n?#"))
+        return 0;
+    snprintf(why, whysz,
+             "an http:// or https:// address without a trailing slash, query or "
+             "fragment");
+    return -1;
+}
+
+static int s_key_check(const char *value, char *why, size_t whysz)
+{
+    size_t n = strlen(value);
+    bool hex = n == 64;
+    for (size_t i = 0; i < n && hex; i++)
+        hex = strchr("0123456789abcdefABCDEF", value[i]) != NULL;
+    if (!n || hex)
+        return 0;
+    snprintf(why, whysz, "64 hexadecimal digits (32 bytes), or empty");
+    return -1;
+}
+
 static int s_line_check(const char *value, char *why, size_t whysz)
 {
     if (!strpbrk(value, "\r\n"))
@@ -101,6 +131,12 @@ static const struct cm_cfg_item s_cfg[] = {
      .max = 120000},
     {"smtp_timeout_ms", CM_CFG_INT, &cfg.smtp_timeout_ms, "60000", .min = 100, .max = 600000},
     {"notify_trial_mailbox", CM_CFG_STR, &cfg.trial_mailbox, ""},
+    {"public_url", CM_CFG_STR, &cfg.public_url, "http://127.0.0.1:8080",
+     .check = s_public_url_check},
+    {"notify_link_key", CM_CFG_STR, &cfg.link_key, "", .secret = true, .check = s_key_check},
+    {"notify_link_hours", CM_CFG_INT, &cfg.link_hours, "72", .min = 1, .max = 24 * 30},
+    {"notify_sign_in_failures", CM_CFG_INT, &cfg.sign_in_failures, "5", .min = 1, .max = 1000},
+    {"notify_sign_in_window_s", CM_CFG_INT, &cfg.sign_in_window_s, "900", .min = 1, .max = 86400},
     {"sms_url", CM_CFG_STR, &cfg.sms_url, "", .check = s_sms_url_check},
     {"sms_token", CM_CFG_STR, &cfg.sms_token, "", .secret = true, .check = s_line_check},
     {"sms_from", CM_CFG_STR, &cfg.sms_from, "CRM", .check = s_sms_from_check},
@@ -152,6 +188,9 @@ int main(int argc, char **argv)
         .sms = cfg.sms_url[0] != '\0',
         .sms_from = cfg.sms_from,
         .trial_dir = cfg.trial_mailbox,
+        .link_hours = cfg.link_hours,
+        .sign_in_failures = (int)cfg.sign_in_failures,
+        .sign_in_window_s = cfg.sign_in_window_s,
         .sender_cfg =
             {
                 .database_url = cfg.svc.database_url,
@@ -164,8 +203,22 @@ int main(int argc, char **argv)
                 .max_attempts = (int)cfg.max_attempts,
                 .smtp = cfg.smtp_url[0] ? &smtp : NULL,
                 .sms = cfg.sms_url[0] ? &sms : NULL,
+                .public_url = cfg.public_url,
             },
     };
+    if (sodium_init() < 0) {
+        fprintf(stderr, "notify: libsodium does not start\n");
+        cm_cfg_free(s_cfg);
+        return 1;
+    }
+    if (cfg.link_key[0]) {
+        (void)sodium_hex2bin(state.sender_cfg.link_key, sizeof state.sender_cfg.link_key,
+                             cfg.link_key, strlen(cfg.link_key), NULL, NULL, NULL);
+    } else {
+        /* Links queued before a restart cannot be opened then: make run keeps a key. */
+        randombytes_buf(state.sender_cfg.link_key, sizeof state.sender_cfg.link_key);
+        cm_log_warn("CRM_NOTIFY_LINK_KEY is not set: a key for this run only");
+    }
     if (!state.email)
         cm_log_warn("CRM_SMTP_URL is not set: e-mail cannot be sent");
     if (!state.sms)

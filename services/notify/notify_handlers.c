@@ -3,6 +3,8 @@
  * ListMessages read them back, ReplayEvents serves the "notify" stream. The
  * sending itself is the senders' (notify_sender.c). */
 #include "notify_handlers.h"
+#include "notify_accounts.h"
+#include "notify_compose.h"
 #include "notify_mime.h"
 #include "notify_sms.h"
 #include "notify_store.h"
@@ -25,8 +27,6 @@
 #define HTML_MAX 200000 // bytes
 #define PAGE_DEFAULT 20
 #define PAGE_MAX 100
-/* How long SendMessage waits for customers.GetCustomer. */
-#define CUSTOMER_TIMEOUT_MS 2500
 
 /* ---------------------------------------------------------------------- */
 /* SendMessage                                                             */
@@ -84,36 +84,6 @@ static bool s_check_request(struct cm_call *call, const Crm__SendMessageRequest 
     return !cm_call_failed(call);
 }
 
-/* The customer, from the customers service (NULL, the call failed, when it
- * cannot be had). */
-static Crm__Customer *s_customer(struct cm_call *call, const char *id)
-{
-    Crm__GetCustomerRequest r = CRM__GET_CUSTOMER_REQUEST__INIT;
-    r.id = (char *)id;
-    Crm__ReplyHeader *rh = NULL;
-    ProtobufCMessage *resp = NULL;
-    cm_err_t err = cm_call_service(call, "customers", "customers.GetCustomer", NULL, &r.base,
-                                   &crm__customer__descriptor, CUSTOMER_TIMEOUT_MS, &rh, &resp);
-    Crm__Customer *c = NULL;
-    if (err) {
-        cm_log_warn("customers.GetCustomer: %s", cm_err_name(err));
-        cm_call_fail(call, err == CM_ERR_TIMEOUT ? CM_ERR_TIMEOUT : CM_ERR_UNAVAILABLE,
-                     "customers did not answer in time; nothing was queued, retry");
-    } else if (rh->status == CRM__STATUS__STATUS_NOT_FOUND) {
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "customer %s not found", id);
-    } else if (rh->status != CRM__STATUS__STATUS_OK) {
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not read the customer: %s", rh->message);
-    } else {
-        c = (Crm__Customer *)resp;
-        resp = NULL;
-    }
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    return c;
-}
-
 static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
@@ -127,66 +97,28 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
                      sms ? "SMS" : "e-mail", sms ? "CRM_SMS_URL" : "CRM_SMTP_URL");
         return;
     }
-    Crm__Customer *c = s_customer(call, req->customer_id);
+    Crm__Customer *c = notify_compose_customer(call, req->customer_id, NULL);
     if (!c)
         return;
-    Crm__Message *out = NULL;
-    if (sms && !c->phone[0]) {
-        cm_call_violation(call, "customerId", "NO_PHONE_NUMBER", "customer %s has no phone number",
-                          c->id);
-        goto out;
-    }
-    if (!sms && !c->email[0]) {
-        cm_call_violation(call, "customerId", "NO_EMAIL_ADDRESS",
-                          "customer %s has no e-mail address", c->id);
-        goto out;
-    }
-    if (!sms && !notify_mime_addr_ok(c->email)) {
-        cm_call_violation(call, "customerId", "EMAIL_NOT_SENDABLE",
-                          "customer %s: the e-mail address cannot be sent to", c->id);
-        goto out;
-    }
-    char name[512], message_id[300], uuid[40];
-    snprintf(name, sizeof name, "%s%s%s", c->first_name, c->first_name[0] ? " " : "", c->last_name);
-    cm_uuid(uuid);
-    const char *domain = strchr(st->from_addr, '@') + 1; /* checked at start-up */
-    snprintf(message_id, sizeof message_id, "%s@%s", uuid, domain);
-    struct notify_new_message m = {
-        .tenant_id = call->hdr->tenant_id,
-        .customer_id = c->id,
-        .channel = sms ? "SMS" : "EMAIL",
-        .kind = "message",
-        .to = sms ? c->phone : c->email,
-        .to_name = name,
-        .from = sms ? st->sms_from : st->from_addr,
-        .from_name = sms ? "" : st->from_name,
-        .subject = req->subject,
-        .text = req->text,
-        .html = req->html,
-        .message_id = message_id,
-        .request_key = call->hdr->idempotency_key,
-        .principal = call->hdr->principal,
-        .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
-        .request_id = call->hdr->request_id,
-    };
-    /* Only now a transaction: none was held while customers answered. */
-    bool existed = false;
-    cm_err_t err = cm_db_begin(call->db, call->hdr->tenant_id);
-    if (!err)
-        err = notify_store_queue(call->db, &m, &out, &existed);
-    if (!err)
-        err = cm_db_commit(call->db);
-    if (err) {
-        cm_db_rollback(call->db);
-        cm_call_db_fail(call, err, "could not queue the message");
+    if (notify_compose_reachable(call, c, sms)) {
+        struct notify_address a;
+        struct notify_new_message m = {
+            .tenant_id = call->hdr->tenant_id,
+            .kind = "message",
+            .subject = req->subject,
+            .text = req->text,
+            .html = req->html,
+            .request_key = call->hdr->idempotency_key,
+            .principal = call->hdr->principal,
+            .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
+            .request_id = call->hdr->request_id,
+        };
+        notify_compose_address(st, c, sms, &a, &m);
+        /* Only now a transaction: none was held while customers answered. */
+        Crm__Message *out = notify_compose_queue(call, st, call->hdr->tenant_id, &m, NULL);
         if (out)
-            crm__message__free_unpacked(out, NULL);
-        goto out;
+            *resp = &out->base;
     }
-    cm_log_info("message %s queued%s", out->id, existed ? " before (same idempotency key)" : "");
-    notify_sender_wake(st->sender);
-    *resp = &out->base;
-out:
     crm__customer__free_unpacked(c, NULL);
 }
 
@@ -370,6 +302,7 @@ static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
 void notify_start(cm_svc_t *svc, void *user)
 {
     struct notify_state *st = user;
+    notify_accounts_start(st);
     st->pub = cm_events_pub_new(cm_svc_zctx(svc), st->events_in_endpoint);
     st->sender = notify_sender_start(&st->sender_cfg);
 }
@@ -381,6 +314,7 @@ void notify_stop(cm_svc_t *svc, void *user)
     notify_sender_stop(&st->sender);
     /* Whatever is still unpublished goes out with the next relay of any copy. */
     cm_events_pub_destroy(&st->pub);
+    notify_accounts_stop(st);
 }
 
 void notify_tick(cm_svc_t *svc, void *user)
@@ -419,6 +353,20 @@ const struct cm_method notify_methods[] = {
     /* Asks customers (settings, the customer): no transaction held meanwhile. */
     M("PreviewTemplate", preview_template_request, rendered_message, notify_templates_preview,
       CM_METHOD_NO_TXN),
+    /* Accounts (notify_accounts.c): each asks customers first, then writes in a
+     * transaction of its own. The page's three calls have no key and no
+     * tenant: the link names its tenant. */
+    M("SendPasswordLink", send_password_link_request, message, notify_accounts_send_link,
+      CM_METHOD_NO_TXN),
+    M("SendActivation", send_activation_request, message, notify_accounts_send_activation,
+      CM_METHOD_NO_TXN),
+    M("InspectPasswordLink", inspect_password_link_request, password_link, notify_accounts_inspect,
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+    M("SetPassword", set_password_request, set_password_response, notify_accounts_set_password,
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+    M("RenewPasswordLink", renew_password_link_request, renew_password_link_response,
+      notify_accounts_renew, CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+    M("SignIn", sign_in_request, sign_in_response, notify_accounts_sign_in, CM_METHOD_NO_TXN),
     M("ListTrialMailbox", list_trial_mailbox_request, list_trial_mailbox_response,
       s_list_trial_mailbox, CM_METHOD_NO_TXN),
     M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,

@@ -3,6 +3,7 @@
 #ifndef NOTIFY_HANDLERS_H
 #define NOTIFY_HANDLERS_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include "cm_svc.h"
 #include "notify_sender.h"
@@ -18,6 +19,15 @@ struct notify_state {
     bool sms;              // CRM_SMS_URL is set
     const char *sms_from;  // the SMS sender name or number
     const char *trial_dir; // the trial mailbox's directory, "" when there is none
+    long link_hours;       // a set-password link is valid this long
+    int sign_in_failures;  // failed sign-ins of an address allowed per window
+    long sign_in_window_s;
+    /* Password hashing (notify_accounts.c): at most two at once (each takes
+     * 64 MiB), and the hash a failed look-up is checked against. */
+    pthread_mutex_t pw_mu;
+    pthread_cond_t pw_cond;
+    int pw_busy;
+    char dummy_hash[128];
     struct notify_sender_cfg sender_cfg;
     /* Set by start, used by the handler threads (wake only) and the main thread. */
     notify_sender_t *sender;   // owned

@@ -3,13 +3,16 @@
 #include "notify_mime.h"
 #include "notify_store.h"
 #include "cm_log.h"
+#include "cm_pbjson.h"
 #include "cm_util.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sodium.h>
 
 /* The largest message built: the API's limits on text and HTML, encoded. */
 #define MIME_MAX (2 * 1024 * 1024)
@@ -100,6 +103,52 @@ static void s_record(notify_sender_t *self, cm_db_t *db, const struct notify_cla
                  c->id);
 }
 
+char *notify_sender_fill_link(const char *s, const char *link)
+{
+    cm_buf_t b;
+    cm_buf_init(&b, 0); /* no cap: an append cannot fail */
+    const char *p = s;
+    int rc = 0;
+    for (const char *hit; (hit = strstr(p, "{{link}}")); p = hit + 8)
+        rc |= cm_buf_append(&b, p, (size_t)(hit - p)) | cm_buf_append(&b, link, strlen(link));
+    rc |= cm_buf_append(&b, p, strlen(p));
+    assert(rc == 0);
+    size_t len;
+    char *out = cm_buf_steal(&b, &len);
+    return out ? out : cm_strdup("");
+}
+
+/* Opens the link sealed into message m and puts it into the message's text
+ * (a copy of m's strings, owned by m from then on). Returns 0, or -1 when the
+ * seal does not open (the key changed): the message cannot be sent. */
+static int s_unseal(notify_sender_t *self, cm_db_t *db, Crm__Message *m)
+{
+    uint8_t sealed[256];
+    size_t len = 0;
+    if (notify_store_sealed_link(db, m->id, sealed, sizeof sealed, &len) || len == 0)
+        return 0; /* none (or not readable now: sent as queued) */
+    if (len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+        return -1;
+    char token[128];
+    size_t n = len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+    if (n >= sizeof token ||
+        crypto_secretbox_open_easy((uint8_t *)token, sealed + crypto_secretbox_NONCEBYTES,
+                                   len - crypto_secretbox_NONCEBYTES, sealed, self->cfg->link_key))
+        return -1;
+    token[n] = '\0';
+    char link[1024];
+    snprintf(link, sizeof link, "%s%s%s", self->cfg->public_url, NOTIFY_LINK_PATH, token);
+    char **fields[] = {&m->subject, &m->text, &m->html};
+    for (size_t i = 0; i < 3; i++) {
+        char *filled = notify_sender_fill_link(*fields[i], link);
+        cm_pb_set_str(fields[i], filled);
+        free(filled);
+    }
+    sodium_memzero(token, sizeof token);
+    sodium_memzero(link, sizeof link);
+    return 0;
+}
+
 /* One attempt at m over its channel, into *r. */
 static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const Crm__Message *m,
                       cm_buf_t *mail, struct notify_result *r)
@@ -140,6 +189,11 @@ static void s_send_one(notify_sender_t *self, cm_db_t *db, notify_smtp_t *smtp,
     } else if (err) {
         cm_log_warn("could not load message %s: %s", c->id, cm_db_error(db));
         goto out; /* the lease brings it back */
+    } else if (s_unseal(self, db, m)) {
+        r.outcome = NOTIFY_REFUSED;
+        snprintf(r.reason, sizeof r.reason,
+                 "the link in the message cannot be opened (CRM_NOTIFY_LINK_KEY changed); "
+                 "send a new one");
     } else {
         int64_t t0 = cm_mono_ms();
         s_attempt(self, smtp, m, &mail, &r);

@@ -21,6 +21,8 @@ struct notify_sender_cfg {
     int max_attempts;                   // attempts before a message fails for good
     const struct notify_smtp_cfg *smtp; // borrowed; NULL: e-mail not configured
     const struct notify_sms_cfg *sms;   // borrowed; NULL: SMS not configured
+    const char *public_url;             // where the gateway is reached: links point there
+    uint8_t link_key[32];               // seals a message's link until it is sent
 };
 
 typedef struct notify_sender notify_sender_t;
@@ -34,6 +36,13 @@ void notify_sender_wake(notify_sender_t *self);
 /* Stops the threads (each finishes the message it is sending) and frees the
  * pool; NULL-safe. */
 void notify_sender_stop(notify_sender_t **self_p);
+
+/* The page a set-password token opens, under public_url. */
+#define NOTIFY_LINK_PATH "/ui/password.html?token="
+
+/* Copies s with every "{{link}}" replaced by link. Returns a string the
+ * caller frees. Pure, for tests. */
+char *notify_sender_fill_link(const char *s, const char *link);
 
 /* The wait before attempt `attempts` + 1 after a temporary failure: min,
  * doubled for each attempt after the first, at most max. Pure. */

@@ -129,15 +129,19 @@ cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm
         m->channel,    m->kind, m->to,
         m->to_name,    m->from, m->from_name,
         m->subject,    m->text, m->html ? m->html : "",
-        m->message_id, key};
+        m->message_id, key,     (const char *)m->sealed_link};
+    int lens[15] = {0};
+    int fmts[15] = {0};
+    lens[14] = (int)m->sealed_len;
+    fmts[14] = 1;
     cm_err_t err;
-    PGresult *res = cm_db_exec(
+    PGresult *res = cm_db_exec_bin(
         db,
         "INSERT INTO notify.messages (tenant_id, id, customer_id, channel, kind, to_addr, "
-        "to_name, from_addr, from_name, subject, body_text, body_html, message_id, request_key) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+        "to_name, from_addr, from_name, subject, body_text, body_html, message_id, request_key, "
+        "sealed_link) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
         "ON CONFLICT (tenant_id, request_key) DO NOTHING RETURNING id",
-        14, p, &err);
+        15, p, lens, fmts, 0, &err);
     if (!res)
         return err;
     bool inserted = PQntuples(res) == 1;
@@ -270,7 +274,7 @@ static cm_err_t s_finish(cm_db_t *db, const struct notify_claim *c, const char *
                    "UPDATE notify.messages SET status = $2, attempts = $3::int, "
                    "last_error = CASE WHEN $2 = 'SENT' THEN '' ELSE $4 END, permanent = $5::bool, "
                    "sent_at = CASE WHEN $2 = 'SENT' THEN now() END, "
-                   "failed_at = CASE WHEN $2 = 'FAILED' THEN now() END "
+                   "failed_at = CASE WHEN $2 = 'FAILED' THEN now() END, sealed_link = NULL "
                    "WHERE id = $1::uuid AND status = 'QUEUED' RETURNING id",
                    5, p, &err);
     if (!res)
@@ -405,6 +409,176 @@ cm_err_t notify_store_template_delete(cm_db_t *db, const char *kind, const char 
     if (!res)
         return err;
     *deleted = PQntuples(res) > 0;
+    PQclear(res);
+    return CM_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Links, accounts, sign-in failures                                        */
+
+cm_err_t notify_store_link_create(cm_db_t *db, const char *tenant, const char *customer_id,
+                                  const char *kind, const char *hash, long hours)
+{
+    char h[24];
+    snprintf(h, sizeof h, "%ld", hours);
+    const char *v[] = {tenant, customer_id};
+    cm_err_t err = cm_db_run(db,
+                             "UPDATE notify.password_links SET voided_at = now() "
+                             "WHERE tenant_id = $1 AND customer_id = $2 AND used_at IS NULL "
+                             "AND voided_at IS NULL",
+                             2, v);
+    if (err)
+        return err;
+    const char *p[] = {hash, tenant, customer_id, kind, h};
+    return cm_db_run(db,
+                     "INSERT INTO notify.password_links (token_hash, tenant_id, customer_id, kind, "
+                     "expires_at) VALUES ($1, $2, $3, $4, now() + $5::int * interval '1 hour')",
+                     5, p);
+}
+
+cm_err_t notify_store_link_find(cm_db_t *db, const char *hash, struct notify_link_row *out)
+{
+    const char *p[] = {hash};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT tenant_id, customer_id, kind, CASE WHEN used_at IS NOT "
+                               "NULL OR voided_at IS NOT NULL THEN 'USED' WHEN expires_at <= "
+                               "now() THEN 'EXPIRED' ELSE 'VALID' END, " TS(
+                                   "expires_at") " "
+                                                 "FROM notify.password_links WHERE token_hash = $1",
+                               1, p, &err);
+    if (!res)
+        return err;
+    err = PQntuples(res) == 1 ? CM_OK : CM_ERR_NOT_FOUND;
+    if (!err) {
+        snprintf(out->tenant_id, sizeof out->tenant_id, "%s", PQgetvalue(res, 0, 0));
+        snprintf(out->customer_id, sizeof out->customer_id, "%s", PQgetvalue(res, 0, 1));
+        snprintf(out->kind, sizeof out->kind, "%s", PQgetvalue(res, 0, 2));
+        snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, 0, 3));
+        snprintf(out->expires_at, sizeof out->expires_at, "%s", PQgetvalue(res, 0, 4));
+    }
+    PQclear(res);
+    return err;
+}
+
+cm_err_t notify_store_link_use(cm_db_t *db, const char *hash, bool *used)
+{
+    const char *p[] = {hash};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "UPDATE notify.password_links SET used_at = now() "
+                               "WHERE token_hash = $1 AND used_at IS NULL AND voided_at IS NULL "
+                               "AND expires_at > now() RETURNING token_hash",
+                               1, p, &err);
+    if (!res)
+        return err;
+    *used = PQntuples(res) == 1;
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notify_store_account_put(cm_db_t *db, const char *tenant, const char *customer_id,
+                                  const char *email_key, const char *hash)
+{
+    const char *p[] = {tenant, customer_id, email_key, hash};
+    /* An address another customer's older account held moves to this one. */
+    cm_err_t err = cm_db_run(db,
+                             "DELETE FROM notify.accounts WHERE tenant_id = $1 AND email_key = $3 "
+                             "AND customer_id <> $2",
+                             3, p);
+    if (err)
+        return err;
+    return cm_db_run(db,
+                     "INSERT INTO notify.accounts (tenant_id, customer_id, email_key, "
+                     "password_hash) VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, customer_id) "
+                     "DO UPDATE SET email_key = EXCLUDED.email_key, password_hash = "
+                     "EXCLUDED.password_hash, updated_at = now()",
+                     4, p);
+}
+
+cm_err_t notify_store_account_find(cm_db_t *db, const char *email_key, bool *found,
+                                   char *customer_id, char *hash, size_t hashsz)
+{
+    const char *p[] = {email_key};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db, "SELECT customer_id, password_hash FROM notify.accounts WHERE email_key = $1", 1, p,
+        &err);
+    if (!res)
+        return err;
+    *found = PQntuples(res) == 1;
+    if (*found) {
+        snprintf(customer_id, 40, "%s", PQgetvalue(res, 0, 0));
+        snprintf(hash, hashsz, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notify_store_failures(cm_db_t *db, const char *tenant, const char *email_key,
+                               long window_s, int *failures, long *left_s)
+{
+    char w[24];
+    snprintf(w, sizeof w, "%ld", window_s);
+    const char *p[] = {tenant, email_key, w};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db,
+        "SELECT failures, ceil(extract(epoch FROM window_start + $3::int * interval '1 second' "
+        "- now()))::bigint FROM notify.sign_in_failures WHERE tenant_id = $1 AND email_key = $2 "
+        "AND window_start + $3::int * interval '1 second' > now()",
+        3, p, &err);
+    if (!res)
+        return err;
+    *failures = 0;
+    *left_s = 0;
+    if (PQntuples(res) == 1) {
+        *failures = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        *left_s = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notify_store_failure_add(cm_db_t *db, const char *tenant, const char *email_key,
+                                  long window_s)
+{
+    char w[24];
+    snprintf(w, sizeof w, "%ld", window_s);
+    const char *p[] = {tenant, email_key, w};
+    return cm_db_run(
+        db,
+        "INSERT INTO notify.sign_in_failures AS f (tenant_id, email_key, failures) "
+        "VALUES ($1, $2, 1) ON CONFLICT (tenant_id, email_key) DO UPDATE SET "
+        "failures = CASE WHEN f.window_start + $3::int * interval '1 second' > now() "
+        "THEN f.failures + 1 ELSE 1 END, window_start = CASE WHEN f.window_start + $3::int * "
+        "interval '1 second' > now() THEN f.window_start ELSE now() END",
+        3, p);
+}
+
+cm_err_t notify_store_failures_clear(cm_db_t *db, const char *tenant, const char *email_key)
+{
+    const char *p[] = {tenant, email_key};
+    return cm_db_run(
+        db, "DELETE FROM notify.sign_in_failures WHERE tenant_id = $1 AND email_key = $2", 2, p);
+}
+
+cm_err_t notify_store_sealed_link(cm_db_t *db, const char *id, uint8_t *buf, size_t size,
+                                  size_t *len)
+{
+    const char *p[] = {id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec_bin(db,
+                                   "SELECT sealed_link FROM notify.messages WHERE id = $1::uuid "
+                                   "AND sealed_link IS NOT NULL",
+                                   1, p, NULL, NULL, 1, &err);
+    if (!res)
+        return err;
+    *len = 0;
+    if (PQntuples(res) == 1 && (size_t)PQgetlength(res, 0, 0) <= size) {
+        *len = (size_t)PQgetlength(res, 0, 0);
+        memcpy(buf, PQgetvalue(res, 0, 0), *len);
+    }
     PQclear(res);
     return CM_OK;
 }

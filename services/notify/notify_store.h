@@ -37,8 +37,10 @@ struct notify_new_message {
     const char *kind;
     const char *to, *to_name, *from, *from_name;
     const char *subject, *text, *html;
-    const char *message_id;  // RFC 5322 Message-ID without <>
-    const char *request_key; // idempotency key, NULL/"" for none
+    const char *message_id;     // RFC 5322 Message-ID without <>
+    const char *request_key;    // idempotency key, NULL/"" for none
+    const uint8_t *sealed_link; // the message's link sealed (notify_compose_link), or NULL
+    size_t sealed_len;
     /* For the event. */
     const Crm__Principal *principal;
     const char *channel_name; // the envelope's channel ("api", "ui", ...)
@@ -53,6 +55,50 @@ cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm
 
 /* The message with id in the session's tenant: CM_ERR_NOT_FOUND when none. */
 cm_err_t notify_store_get(cm_db_t *db, const char *id, Crm__Message **out) CM_MUSTCHECK;
+
+/* A set-password link (its hash) of kind for the customer, valid for hours;
+ * the customer's older unused links are voided. In the caller's transaction. */
+cm_err_t notify_store_link_create(cm_db_t *db, const char *tenant, const char *customer_id,
+                                  const char *kind, const char *hash, long hours) CM_MUSTCHECK;
+
+/* The link with this hash (any tenant). CM_ERR_NOT_FOUND when there is none.
+ * state: "VALID", "EXPIRED" or "USED" (voided counts as used). */
+struct notify_link_row {
+    char tenant_id[40];
+    char customer_id[40];
+    char kind[32];
+    char state[16];
+    char expires_at[40];
+};
+cm_err_t notify_store_link_find(cm_db_t *db, const char *hash,
+                                struct notify_link_row *out) CM_MUSTCHECK;
+
+/* Uses the link: true in *used when it was still valid (and is used now). In
+ * the caller's transaction. */
+cm_err_t notify_store_link_use(cm_db_t *db, const char *hash, bool *used) CM_MUSTCHECK;
+
+/* Sets the customer's password hash and sign-in address. In the caller's
+ * transaction of the tenant. */
+cm_err_t notify_store_account_put(cm_db_t *db, const char *tenant, const char *customer_id,
+                                  const char *email_key, const char *hash) CM_MUSTCHECK;
+
+/* The account of an address: *found, its customer and hash. */
+cm_err_t notify_store_account_find(cm_db_t *db, const char *email_key, bool *found,
+                                   char *customer_id, char *hash, size_t hashsz) CM_MUSTCHECK;
+
+/* Failed sign-ins of (tenant, address) within window_s: *failures and the
+ * seconds until the window ends. */
+cm_err_t notify_store_failures(cm_db_t *db, const char *tenant, const char *email_key,
+                               long window_s, int *failures, long *left_s) CM_MUSTCHECK;
+/* Counts one more failure (a new window when the last ended); clears them. */
+cm_err_t notify_store_failure_add(cm_db_t *db, const char *tenant, const char *email_key,
+                                  long window_s) CM_MUSTCHECK;
+cm_err_t notify_store_failures_clear(cm_db_t *db, const char *tenant,
+                                     const char *email_key) CM_MUSTCHECK;
+
+/* The sealed link of a message (*len 0 when it has none), into buf (size). */
+cm_err_t notify_store_sealed_link(cm_db_t *db, const char *id, uint8_t *buf, size_t size,
+                                  size_t *len) CM_MUSTCHECK;
 
 /* The messages of the session's tenant whose Message-ID or id is one of
  * keys_json (a JSON array of strings). Appends them to *out (a growing array

@@ -2,6 +2,7 @@
  * built-in defaults, checked when saved, previewed as they would go out. */
 #include "notify_templates.h"
 #include "notify_store.h"
+#include "notify_compose.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -55,14 +56,22 @@ Crm__Template *notify_templates_resolve(struct cm_call *call, enum notify_kind k
     return t;
 }
 
-void notify_templates_business_name(struct cm_call *call, char *buf, size_t size)
+void notify_templates_business_name(struct cm_call *call, const char *tenant, char *buf,
+                                    size_t size)
 {
+    static const Crm__Principal service = {PROTOBUF_C_MESSAGE_INIT(&crm__principal__descriptor),
+                                           .id = "notify", .name = "notify",
+                                           .role = CRM__ROLE__ROLE_SERVICE};
     buf[0] = '\0';
     Crm__GetSettingsRequest r = CRM__GET_SETTINGS_REQUEST__INIT;
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *resp = NULL;
-    cm_err_t err = cm_call_service(call, "customers", "customers.GetSettings", NULL, &r.base,
-                                   &crm__settings__descriptor, SETTINGS_TIMEOUT_MS, &rh, &resp);
+    cm_err_t err =
+        tenant ? cm_call_service_as(call, tenant, &service, "customers", "customers.GetSettings",
+                                    &r.base, &crm__settings__descriptor, SETTINGS_TIMEOUT_MS, &rh,
+                                    &resp)
+               : cm_call_service(call, "customers", "customers.GetSettings", NULL, &r.base,
+                                 &crm__settings__descriptor, SETTINGS_TIMEOUT_MS, &rh, &resp);
     if (!err && rh->status == CRM__STATUS__STATUS_OK && resp)
         snprintf(buf, size, "%s", ((Crm__Settings *)resp)->name);
     else
@@ -227,33 +236,6 @@ void notify_templates_reset(struct cm_call *call, const ProtobufCMessage *msg,
     *resp = &s_default((enum notify_kind)k, req->language)->base;
 }
 
-/* The customer for a preview, as the caller (NULL, the call failed, when not found). */
-static Crm__Customer *s_customer(struct cm_call *call, const char *id)
-{
-    Crm__GetCustomerRequest r = CRM__GET_CUSTOMER_REQUEST__INIT;
-    r.id = (char *)id;
-    Crm__ReplyHeader *rh = NULL;
-    ProtobufCMessage *resp = NULL;
-    cm_err_t err = cm_call_service(call, "customers", "customers.GetCustomer", NULL, &r.base,
-                                   &crm__customer__descriptor, SETTINGS_TIMEOUT_MS, &rh, &resp);
-    Crm__Customer *c = NULL;
-    if (err)
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer in time; retry");
-    else if (rh->status == CRM__STATUS__STATUS_NOT_FOUND)
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "customer %s not found", id);
-    else if (rh->status != CRM__STATUS__STATUS_OK)
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not read the customer: %s", rh->message);
-    else {
-        c = (Crm__Customer *)resp;
-        resp = NULL;
-    }
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    return c;
-}
-
 void notify_templates_preview(struct cm_call *call, const ProtobufCMessage *msg,
                               ProtobufCMessage **resp)
 {
@@ -265,14 +247,15 @@ void notify_templates_preview(struct cm_call *call, const ProtobufCMessage *msg,
         return;
     if (req->template_ && !s_check_template(call, req->template_))
         return;
-    Crm__Customer *c = req->customer_id[0] ? s_customer(call, req->customer_id) : NULL;
+    Crm__Customer *c =
+        req->customer_id[0] ? notify_compose_customer(call, req->customer_id, NULL) : NULL;
     if (cm_call_failed(call))
         return;
     const char *lang = req->language[0]      ? req->language
                        : c && c->preferences ? notify_language_of(c->preferences->language)
                                              : "en";
     char business[256];
-    notify_templates_business_name(call, business, sizeof business);
+    notify_templates_business_name(call, NULL, business, sizeof business);
     struct notify_vars v = {
         .first_name = c ? c->first_name : "Anna",
         .last_name = c ? c->last_name : "Nowak",

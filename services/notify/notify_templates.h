@@ -25,9 +25,11 @@ void notify_templates_preview(struct cm_call *call, const ProtobufCMessage *msg,
 Crm__Template *notify_templates_resolve(struct cm_call *call, enum notify_kind kind,
                                         const char *lang);
 
-/* The tenant's display name (customers.GetSettings, as the caller), into
- * buf; "" when it has none or customers does not answer. */
-void notify_templates_business_name(struct cm_call *call, char *buf, size_t size);
+/* The tenant's display name (customers.GetSettings, as the caller, or as
+ * notify in tenant when that is not NULL), into buf; "" when it has none or
+ * customers does not answer. */
+void notify_templates_business_name(struct cm_call *call, const char *tenant, char *buf,
+                                    size_t size);
 
 /* Renders t with v into a dynamic RenderedMessage. NULL, the call failed,
  * when it does not render (too long). */

@@ -368,3 +368,143 @@ def test_template_override_preview_and_reset():
     assert st == 200 and not t.get("custom") and t["subject"] == "Witamy w {{businessName}}", t
     st, _, t = api("GET", path)
     assert st == 200 and not t.get("custom"), t
+
+
+# ------------------------------------------------------------------ customer accounts
+
+import re  # noqa: E402
+
+from crm import psql  # noqa: E402
+
+
+def _link_of(addr, n=1):
+    """The set-password link in the n-th e-mail to addr (waits for it), and the message."""
+    got = wait_until(lambda: (lambda r: r if len(r) >= n else None)(_received(addr)),
+                     timeout=20, what="e-mail %d to %s" % (n, addr))
+    msg = _parse(got[n - 1]["data"])
+    text = msg.get_body(("plain",)).get_content()
+    m = re.search(r"(https?://\S+/ui/password\.html\?token=([A-Za-z0-9_-]{43}))", text)
+    assert m, text
+    return m.group(1), m.group(2), msg
+
+
+def _public(path, body):
+    return api("POST", path, body, key=None)
+
+
+def test_password_link_in_the_customers_language_sets_the_password_once():
+    c = _customer(first="Jürgen", last="Groß", preferences={"language": "de-DE"})
+    st, h, m = api("POST", "/v1/customers/%s:sendPasswordLink" % c["id"], {})
+    assert st == 202 and m["kind"] == "password_link" and h["location"], m
+    # Staff never see the token: the stored text keeps the placeholder.
+    assert "{{link}}" in m["text"] and "token=" not in m["text"], m["text"]
+    link, token, msg = _link_of(c["email"])
+    assert msg["Subject"].startswith("Legen Sie Ihr Passwort"), msg["Subject"]
+    assert "Hallo Jürgen" in msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert 'href="%s"' % link in html, html
+    # Only the hash is kept, and the sent message no longer holds the sealed link.
+    rows = psql("SELECT count(*) FROM notify.password_links WHERE token_hash LIKE '%%%s%%'"
+                % token).strip()
+    assert rows == "0", rows
+    sealed = wait_until(lambda: psql("SELECT sealed_link IS NULL FROM notify.messages "
+                                     "WHERE id = '%s'" % m["id"]).strip() == "t")
+    assert sealed
+    st, _, info = _public("/v1/passwordLinks:inspect", {"token": token})
+    assert st == 200 and info["state"] == "VALID" and info["language"] == "de", info
+    # Weak passwords are refused, naming the field and the rule.
+    for pw, reason in (("short", "TOO_SHORT"), ("1234567890", "COMMON"),
+                       ("password123", "COMMON"), (c["email"], "COMMON"),
+                       ("abcabcabcabc", "COMMON")):
+        st, _, js = _public("/v1/passwordLinks:setPassword", {"token": token, "password": pw})
+        assert st == 400, (pw, js)
+        assert js["error"]["details"][0]["field"] == "password", js
+        assert js["error"]["details"][0]["reason"] == reason, (pw, js)
+    st, _, js = _public("/v1/passwordLinks:setPassword",
+                        {"token": token, "password": "Grüne Wiese 2026!"})
+    assert st == 200 and js["activated"] is True and js["language"] == "de", js
+    st, _, cust = api("GET", "/v1/customers/" + c["id"])
+    assert cust["account"]["status"] == "ACTIVE", cust
+    # The link works once.
+    st, _, js = _public("/v1/passwordLinks:setPassword", {"token": token, "password": "x" * 12})
+    assert st == 400 and js["error"]["details"][0]["reason"] == "USED", js
+    st, _, info = _public("/v1/passwordLinks:inspect", {"token": token})
+    assert info["state"] == "USED", info
+    # Sign-in with the new password.
+    st, _, js = api("POST", "/v1/customers:signIn",
+                    {"email": c["email"].upper(), "password": "Grüne Wiese 2026!"})
+    assert st == 200 and js["customerId"] == c["id"], js
+
+
+def test_newer_link_voids_older_and_expired_link_renews_by_email():
+    c = _customer(first="Ola", preferences={"language": "pl"})
+    api("POST", "/v1/customers/%s:sendPasswordLink" % c["id"], {})
+    _, first, _ = _link_of(c["email"], 1)
+    api("POST", "/v1/customers/%s:sendPasswordLink" % c["id"], {})
+    _, second, msg = _link_of(c["email"], 2)
+    assert msg["Subject"].startswith("Ustaw hasło"), msg["Subject"]
+    assert _public("/v1/passwordLinks:inspect", {"token": first})[2]["state"] == "USED"
+    assert _public("/v1/passwordLinks:inspect", {"token": second})[2]["state"] == "VALID"
+    # Expired: the page can ask for a new one, which goes to the address on file.
+    psql("UPDATE notify.password_links SET expires_at = now() - interval '1 second' "
+         "WHERE customer_id = '%s' AND used_at IS NULL AND voided_at IS NULL" % c["id"])
+    st, _, info = _public("/v1/passwordLinks:inspect", {"token": second})
+    assert info["state"] == "EXPIRED" and info["language"] == "pl", info
+    st, _, js = _public("/v1/passwordLinks:setPassword",
+                        {"token": second, "password": "Zielona łąka 77"})
+    assert st == 400 and js["error"]["details"][0]["reason"] == "EXPIRED", js
+    st, _, js = _public("/v1/passwordLinks:renew", {"token": second})
+    assert st == 200 and js == {"language": "pl"}, js
+    _, third, _ = _link_of(c["email"], 3)
+    assert _public("/v1/passwordLinks:inspect", {"token": third})[2]["state"] == "VALID"
+    # An unknown token answers the same as any other renew: nothing tells.
+    st, _, js = _public("/v1/passwordLinks:renew", {"token": "A" * 43})
+    assert st == 200 and js == {"language": "en"}, js
+    st, _, info = _public("/v1/passwordLinks:inspect", {"token": "not-a-token"})
+    assert st == 200 and info["state"] == "UNKNOWN", info
+
+
+def test_sign_in_rate_limited_and_disabled_refused():
+    c = _customer(first="Kari", preferences={"language": "nb"})
+    api("POST", "/v1/customers/%s:sendActivation" % c["id"], {})
+    _, token, msg = _link_of(c["email"])
+    assert msg["Subject"].startswith("Aktiver kontoen din"), msg["Subject"]
+    assert _public("/v1/passwordLinks:setPassword",
+                   {"token": token, "password": "Fjord og fjell 9"})[0] == 200
+    st, _, js = api("POST", "/v1/customers:signIn", {"email": c["email"], "password": "wrong one!"})
+    assert st == 401 and js["error"]["message"] == "wrong e-mail address or password", js
+    st, _, js2 = api("POST", "/v1/customers:signIn",
+                     {"email": "nobody-" + c["email"], "password": "wrong one!"})
+    assert st == 401 and js2["error"]["message"] == js["error"]["message"], js2
+    for _ in range(4):
+        api("POST", "/v1/customers:signIn", {"email": c["email"], "password": "wrong one!"})
+    st, _, js = api("POST", "/v1/customers:signIn",
+                    {"email": c["email"], "password": "Fjord og fjell 9"})
+    assert st == 429 and "retry in" in js["error"]["message"], js
+    psql("DELETE FROM notify.sign_in_failures WHERE email_key = '%s'" % c["email"].lower())
+    st, _, js = api("POST", "/v1/customers:signIn",
+                    {"email": c["email"], "password": "Fjord og fjell 9"})
+    assert st == 200 and js["customerId"] == c["id"], js
+    st, _, _ = api("PATCH", "/v1/customers/" + c["id"], {"account": {"status": "DISABLED"}})
+    assert st == 200
+    st, _, js = api("POST", "/v1/customers:signIn",
+                    {"email": c["email"], "password": "Fjord og fjell 9"})
+    assert st == 403 and "disabled" in js["error"]["message"], js
+    st, _, js = api("POST", "/v1/customers:signIn", {"email": "", "password": ""})
+    assert st == 400 and {d["field"] for d in js["error"]["details"]} == {"email", "password"}
+
+
+def test_activation_by_sms_and_links_need_an_address():
+    phone = _phone()
+    c = _customer(first="Мария", phone=phone, preferences={"language": "bg"})
+    st, _, m = api("POST", "/v1/customers/%s:sendActivation" % c["id"], {"channel": "SMS"})
+    assert st == 202 and m["channel"] == "SMS", m
+    _wait_status(m["id"], "SENT")
+    text = _texts(phone)[0]["text"]
+    assert text.startswith("Здравейте, Мария") and "/ui/password.html?token=" in text, text
+    bare = _customer(email_addr=False, phone=_phone())
+    st, _, js = api("POST", "/v1/customers/%s:sendPasswordLink" % bare["id"], {})
+    assert st == 400 and js["error"]["details"][0]["reason"] == "NO_EMAIL_ADDRESS", js
+    st, _, js = api("POST", "/v1/customers/%s:sendPasswordLink"
+                    % "00000000-0000-4000-8000-000000000000", {})
+    assert st == 404, js
