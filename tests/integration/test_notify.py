@@ -508,3 +508,75 @@ def test_activation_by_sms_and_links_need_an_address():
     st, _, js = api("POST", "/v1/customers/%s:sendPasswordLink"
                     % "00000000-0000-4000-8000-000000000000", {})
     assert st == 404, js
+
+
+def _overflow(b):
+    return b.js("return document.documentElement.scrollWidth - "
+                "document.documentElement.clientWidth;")
+
+
+def test_ui_set_password_page_with_a_reused_and_an_expired_link():
+    from test_ui import _browser, _no_js_errors
+
+    c = _customer(first="Jürgen", preferences={"language": "de-AT"})
+    api("POST", "/v1/customers/%s:sendPasswordLink" % c["id"], {})
+    link, _, _ = _link_of(c["email"], 1)
+    with _browser("set-password") as b:
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        b.get(link)
+        b.wait("#pw-password")
+        assert b.find("h1").text == "Passwort festlegen"
+        assert b.js("return document.documentElement.lang;") == "de"
+        assert _overflow(b) <= 0
+        # Two different passwords, then a common one: said in German, nothing set.
+        b.find("#pw-password").send_keys("Sonnenblume 42!")
+        b.find("#pw-repeat").send_keys("Sonnenblume 43!")
+        b.find("#pw-save").click()
+        b.wait_text("#pw-error", "Die beiden Passwörter stimmen nicht überein.")
+        b.find("#pw-password").fill("1234567890")
+        b.find("#pw-repeat").fill("1234567890")
+        b.find("#pw-save").click()
+        b.wait_text("#pw-error", "Dieses Passwort ist zu leicht zu erraten.")
+        b.find("#pw-password").fill("Sonnenblume 42!")
+        b.find("#pw-repeat").fill("Sonnenblume 42!")
+        b.find("#pw-save").click()
+        b.wait_text("#pw-status", "Ihr Passwort ist festgelegt.")
+        st, _, cust = api("GET", "/v1/customers/" + c["id"])
+        assert cust["account"]["status"] == "ACTIVE", cust
+        # The same link again: used, and a new one can be asked for.
+        b.get(link)
+        b.wait_text("#pw-status", "Dieser Link wurde bereits verwendet.")
+        assert not b.find_all("#pw-password")
+        b.find("#pw-renew").click()
+        b.wait_text("#pw-status", "Wenn wir eine E-Mail-Adresse für dieses Konto haben")
+        assert c["email"] not in b.js("return document.body.innerText;")
+        _link_of(c["email"], 2)
+        _no_js_errors(b)
+
+    o = _customer(first="Ola", preferences={"language": "pl"})
+    api("POST", "/v1/customers/%s:sendPasswordLink" % o["id"], {})
+    old_link, _, _ = _link_of(o["email"], 1)
+    psql("UPDATE notify.password_links SET expires_at = now() - interval '1 second' "
+         "WHERE customer_id = '%s'" % o["id"])
+    with _browser("set-password-expired") as b:
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        b.get(old_link)
+        b.wait_text("#pw-status", "Ten link wygasł.")
+        assert b.find("#pw-renew").text == "Wyślij mi nowy link"
+        assert _overflow(b) <= 0
+        b.find("#pw-renew").click()
+        b.wait_text("#pw-status", "Jeśli mamy adres e-mail do tego konta")
+        new_link, _, msg = _link_of(o["email"], 2)
+        assert msg["Subject"].startswith("Ustaw hasło") and new_link != old_link
+        b.get(new_link)
+        b.wait("#pw-password")
+        assert b.find("h1").text == "Ustaw hasło"
+        # A link that never was names no customer, so no language: English, not
+        # valid, and nothing to ask for.
+        b.get(old_link.split("?")[0] + "?token=" + "B" * 43)
+        b.wait_text("#pw-status", "This link is not valid")
+        assert not b.find_all("#pw-renew")
+        _no_js_errors(b)
+
+
+test_ui_set_password_page_with_a_reused_and_an_expired_link.timeout = 240
