@@ -580,3 +580,48 @@ def test_ui_set_password_page_with_a_reused_and_an_expired_link():
 
 
 test_ui_set_password_page_with_a_reused_and_an_expired_link.timeout = 240
+
+
+def test_ui_card_sends_links_and_shows_the_messages():
+    from test_ui import _browser, _no_js_errors, _open, _sign_in
+
+    phone = _phone()
+    c = _customer(first="Łucja", phone=phone, preferences={"language": "pl"})
+    _smtp("POST", "/_smtp/rules", {c["email"]: {"reject": True}})
+    bare = _customer(first="Bez", email_addr=False, phone=_phone())
+    with _browser("card-messages") as b:
+        _sign_in(b)
+        _open(b, "/customers/" + c["id"])
+        b.wait_text("#messages", "No messages sent yet.")
+        assert not b.find("#trial-note").text  # a real SMTP server here: no trial mailbox
+        b.find("#send-activation-sms").click()
+        b.wait("#messages li[data-status=SENT]")
+        b.find("#send-password-link").click()
+        # The server refuses this address: failed, and why.
+        b.wait("#messages li[data-status=FAILED]")
+        failed = b.find("#messages li[data-status=FAILED]").text
+        assert "Set-password link" in failed and "550" in failed, failed
+        sent = b.find("#messages li[data-status=SENT]").text
+        assert "Activation" in sent and phone in sent, sent
+        # In German, at 390 px.
+        b.js("localStorage.setItem('crm.lang', 'de');")
+        try:
+            b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+            _open(b, "/customers")
+            _open(b, "/customers/" + c["id"])
+            b.wait_text("#messages-title", "Nachrichten")
+            b.wait_text("#messages", "Fehlgeschlagen")
+            assert b.find("#send-password-link").text == "Link zum Passwort senden"
+            overflow = b.js("return document.documentElement.scrollWidth - "
+                            "document.documentElement.clientWidth;")
+            assert overflow <= 0, overflow
+            # A customer without an e-mail address: the API's reason, on the card.
+            _open(b, "/customers/" + bare["id"])
+            b.wait("#send-password-link").click()
+            b.wait_text("#messages-status", "has no e-mail address")  # the API says it in English
+        finally:
+            b.js("localStorage.removeItem('crm.lang');")
+        _no_js_errors(b)
+
+
+test_ui_card_sends_links_and_shows_the_messages.timeout = 180
