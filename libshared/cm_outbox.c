@@ -4,6 +4,8 @@
 #include "cm_outbox.h"
 #include "cm_events.h"
 #include "cm_log.h"
+#include "cm_pbjson.h"
+#include "cm_svc.h"
 #include "cm_util.h"
 
 #include <inttypes.h>
@@ -202,4 +204,29 @@ cm_err_t cm_outbox_replay(cm_db_t *db, const struct cm_outbox *ob, uint64_t afte
     PQclear(res);
     resp->last_seq = s_max_seq(db, ob);
     return CM_OK;
+}
+
+void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
+                            const Crm__ReplayEventsRequest *req, ProtobufCMessage **resp)
+{
+    int limit = req->limit > 0 && req->limit <= CM_EVENTS_REPLAY_LIMIT ? req->limit
+                                                                       : CM_EVENTS_REPLAY_LIMIT;
+    if (req->after_seq > INT64_MAX) {
+        cm_call_violation(call, "afterSeq", "OUT_OF_RANGE", "afterSeq: at most %" PRId64,
+                          INT64_MAX);
+        return;
+    }
+    Crm__ReplayEventsResponse *r =
+        (Crm__ReplayEventsResponse *)cm_pb_new(&crm__replay_events_response__descriptor);
+    char why[200];
+    cm_err_t err = cm_outbox_replay(call->db, ob, req->after_seq, limit, r, why, sizeof why);
+    if (err == CM_ERR_PRECONDITION)
+        cm_call_fail(call, err, "%s", why);
+    else if (err)
+        cm_call_db_fail(call, err, "could not replay events");
+    if (err) {
+        crm__replay_events_response__free_unpacked(r, NULL);
+        return;
+    }
+    *resp = &r->base;
 }

@@ -46,4 +46,12 @@ void cm_outbox_heartbeat(cm_db_t *db, const struct cm_outbox *ob, struct cm_even
 cm_err_t cm_outbox_replay(cm_db_t *db, const struct cm_outbox *ob, uint64_t after_seq, int limit,
                           Crm__ReplayEventsResponse *resp, char *why, size_t whysz) CM_MUSTCHECK;
 
+/* The owner's <stream>.ReplayEvents handler, after any checks of its own
+ * (a durable reader's position): afterSeq above 2^63-1 is OUT_OF_RANGE, a
+ * limit outside 1..CM_EVENTS_REPLAY_LIMIT is the most; pruned events fail the
+ * call with FAILED_PRECONDITION and why. Sets *resp or fails the call. */
+struct cm_call;
+void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
+                            const Crm__ReplayEventsRequest *req, ProtobufCMessage **resp);
+
 #endif

@@ -1087,7 +1087,6 @@ static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
     const Crm__ReplayEventsRequest *req = (const Crm__ReplayEventsRequest *)msg;
-    int limit = req->limit > 0 && req->limit <= 1000 ? req->limit : 1000;
     if (req->reader[0] && !cm_events_reader_ok(req->reader, strlen(req->reader))) {
         cm_call_violation(call, "reader", "INVALID_FORMAT",
                           "reader: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter "
@@ -1106,20 +1105,7 @@ static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
             return;
         }
     }
-    Crm__ReplayEventsResponse *r =
-        (Crm__ReplayEventsResponse *)cm_pb_new(&crm__replay_events_response__descriptor);
-    char why[200];
-    cm_err_t err =
-        cm_outbox_replay(call->db, &customers_outbox, req->after_seq, limit, r, why, sizeof why);
-    if (err == CM_ERR_PRECONDITION)
-        cm_call_fail(call, err, "%s", why);
-    else if (err)
-        cm_call_db_fail(call, err, "could not replay events");
-    if (err) {
-        crm__replay_events_response__free_unpacked(r, NULL);
-        return;
-    }
-    *resp = &r->base;
+    cm_outbox_serve_replay(call, &customers_outbox, req, resp);
 }
 
 static void s_outbox_stats(struct cm_call *call, const ProtobufCMessage *msg,

@@ -385,6 +385,24 @@ static bool s_consent_path(const char *field)
     return !strncmp(field, "preferences.", 12) && strcmp(field, "preferences.language") != 0;
 }
 
+/* One timeline row of kind for an event of a followed stream, at the event's time. */
+static cm_err_t s_event_row(cm_db_t *db, const Crm__Event *ev, const char *customer_id,
+                            const char *kind, const char *details)
+{
+    int64_t at = cm_now_ms();
+    if (notes_intake_time(ev->occurred_at, &at))
+        at = cm_now_ms();
+    struct notes_timeline_row row = {.customer_id = customer_id,
+                                     .at_ms = at,
+                                     .kind = kind,
+                                     .type = ev->type,
+                                     .source = ev->channel,
+                                     .actor = ev->principal ? ev->principal->name : "",
+                                     .event_id = ev->event_id,
+                                     .details = details};
+    return notes_history_store_timeline_add(db, ev->tenant_id, &row);
+}
+
 static cm_err_t s_customer_row(cm_db_t *db, const Crm__Event *ev, const char *cid, const char *kind,
                                Crm__FieldChange **changes, size_t n, bool consent_only,
                                bool skip_consent)
@@ -406,18 +424,7 @@ static cm_err_t s_customer_row(cm_db_t *db, const Crm__Event *ev, const char *ci
     json_decref(arr);
     char *details = json_dumps(d, JSON_COMPACT);
     json_decref(d);
-    int64_t at = cm_now_ms();
-    if (notes_intake_time(ev->occurred_at, &at))
-        at = cm_now_ms();
-    struct notes_timeline_row row = {.customer_id = cid,
-                                     .at_ms = at,
-                                     .kind = kind,
-                                     .type = ev->type,
-                                     .source = ev->channel,
-                                     .actor = ev->principal ? ev->principal->name : "",
-                                     .event_id = ev->event_id,
-                                     .details = details};
-    cm_err_t err = notes_history_store_timeline_add(db, ev->tenant_id, &row);
+    cm_err_t err = s_event_row(db, ev, cid, kind, details);
     free(details);
     return err;
 }
@@ -471,18 +478,7 @@ static cm_err_t s_message_row(cm_db_t *db, const Crm__Event *ev)
     json_t *d = json_pack("{s:o}", "message", msg);
     char *details = json_dumps(d, JSON_COMPACT);
     json_decref(d);
-    int64_t at = cm_now_ms();
-    if (notes_intake_time(ev->occurred_at, &at))
-        at = cm_now_ms();
-    struct notes_timeline_row row = {.customer_id = m->customer_id,
-                                     .at_ms = at,
-                                     .kind = "MESSAGE",
-                                     .type = ev->type,
-                                     .source = ev->channel,
-                                     .actor = ev->principal ? ev->principal->name : "",
-                                     .event_id = ev->event_id,
-                                     .details = details};
-    cm_err_t err = notes_history_store_timeline_add(db, ev->tenant_id, &row);
+    cm_err_t err = s_event_row(db, ev, m->customer_id, "MESSAGE", details);
     free(details);
     crm__message_event__free_unpacked(me, NULL);
     return err;

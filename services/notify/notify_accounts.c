@@ -18,10 +18,6 @@
 #define TOKEN_MAX 128
 #define EMAIL_MAX 254
 
-static const Crm__Principal SERVICE = {PROTOBUF_C_MESSAGE_INIT(&crm__principal__descriptor),
-                                       .id = "notify", .name = "notify",
-                                       .role = CRM__ROLE__ROLE_SERVICE};
-
 void notify_accounts_start(struct notify_state *st)
 {
     pthread_mutex_init(&st->pw_mu, NULL);
@@ -120,7 +116,7 @@ static Crm__Message *s_send(struct cm_call *call, struct notify_state *st, const
         .subject = sms ? "" : r->subject,
         .text = r->text,
         .html = sms ? "" : r->html,
-        .principal = call->hdr->principal ? call->hdr->principal : &SERVICE,
+        .principal = call->hdr->principal ? call->hdr->principal : &notify_compose_service,
         .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
         .request_id = call->hdr->request_id,
     };
@@ -254,9 +250,9 @@ static bool s_activate(struct cm_call *call, const struct notify_link_row *row)
     u.n_update_mask = 1;
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *resp = NULL;
-    cm_err_t err =
-        cm_call_service_as(call, row->tenant_id, &SERVICE, "customers", "customers.UpdateCustomer",
-                           &u.base, &crm__customer__descriptor, 2500, &rh, &resp);
+    cm_err_t err = cm_call_service_as(call, row->tenant_id, &notify_compose_service, "customers",
+                                      "customers.UpdateCustomer", &u.base,
+                                      &crm__customer__descriptor, 2500, &rh, &resp);
     bool ok = !err && rh->status == CRM__STATUS__STATUS_OK;
     if (!ok)
         cm_log_warn("could not make customer %s ACTIVE: %s", row->customer_id,

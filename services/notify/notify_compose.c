@@ -12,19 +12,20 @@
 /* How long SendMessage waits for customers.GetCustomer. */
 #define CUSTOMER_TIMEOUT_MS 2500
 
+const Crm__Principal notify_compose_service = {PROTOBUF_C_MESSAGE_INIT(&crm__principal__descriptor),
+                                               .id = "notify", .name = "notify",
+                                               .role = CRM__ROLE__ROLE_SERVICE};
+
 Crm__Customer *notify_compose_customer(struct cm_call *call, const char *id, const char *tenant)
 {
-    static const Crm__Principal service = {PROTOBUF_C_MESSAGE_INIT(&crm__principal__descriptor),
-                                           .id = "notify", .name = "notify",
-                                           .role = CRM__ROLE__ROLE_SERVICE};
     Crm__GetCustomerRequest r = CRM__GET_CUSTOMER_REQUEST__INIT;
     r.id = (char *)id;
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *resp = NULL;
     cm_err_t err =
-        tenant ? cm_call_service_as(call, tenant, &service, "customers", "customers.GetCustomer",
-                                    &r.base, &crm__customer__descriptor, CUSTOMER_TIMEOUT_MS, &rh,
-                                    &resp)
+        tenant ? cm_call_service_as(call, tenant, &notify_compose_service, "customers",
+                                    "customers.GetCustomer", &r.base, &crm__customer__descriptor,
+                                    CUSTOMER_TIMEOUT_MS, &rh, &resp)
                : cm_call_service(call, "customers", "customers.GetCustomer", NULL, &r.base,
                                  &crm__customer__descriptor, CUSTOMER_TIMEOUT_MS, &rh, &resp);
     Crm__Customer *c = NULL;

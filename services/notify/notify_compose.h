@@ -13,6 +13,10 @@
 #include "notify_handlers.h"
 #include "notify_store.h"
 
+/* The principal notify acts as for a caller without one (a public link):
+ * ROLE_SERVICE "notify". */
+extern const Crm__Principal notify_compose_service;
+
 /* The customer id from customers.GetCustomer as the caller (or as tenant and
  * principal when tenant is not NULL). NULL, the call failed (NOT_FOUND,
  * UNAVAILABLE), when there is none to have. Dynamic: the caller frees it. */

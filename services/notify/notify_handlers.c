@@ -272,28 +272,8 @@ out:
 static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
-    const Crm__ReplayEventsRequest *req = (const Crm__ReplayEventsRequest *)msg;
-    int limit = req->limit > 0 && req->limit <= CM_EVENTS_REPLAY_LIMIT ? req->limit
-                                                                       : CM_EVENTS_REPLAY_LIMIT;
-    if (req->after_seq > INT64_MAX) {
-        cm_call_violation(call, "afterSeq", "OUT_OF_RANGE", "afterSeq: at most %" PRId64,
-                          INT64_MAX);
-        return;
-    }
-    Crm__ReplayEventsResponse *r =
-        (Crm__ReplayEventsResponse *)cm_pb_new(&crm__replay_events_response__descriptor);
-    char why[200];
-    cm_err_t err =
-        cm_outbox_replay(call->db, &notify_outbox, req->after_seq, limit, r, why, sizeof why);
-    if (err == CM_ERR_PRECONDITION)
-        cm_call_fail(call, err, "%s", why);
-    else if (err)
-        cm_call_db_fail(call, err, "could not replay events");
-    if (err) {
-        crm__replay_events_response__free_unpacked(r, NULL);
-        return;
-    }
-    *resp = &r->base;
+    /* A reader's name is taken and not needed: the notify stream keeps every event. */
+    cm_outbox_serve_replay(call, &notify_outbox, (const Crm__ReplayEventsRequest *)msg, resp);
 }
 
 /* ---------------------------------------------------------------------- */

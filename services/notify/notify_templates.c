@@ -59,17 +59,14 @@ Crm__Template *notify_templates_resolve(struct cm_call *call, enum notify_kind k
 void notify_templates_business_name(struct cm_call *call, const char *tenant, char *buf,
                                     size_t size)
 {
-    static const Crm__Principal service = {PROTOBUF_C_MESSAGE_INIT(&crm__principal__descriptor),
-                                           .id = "notify", .name = "notify",
-                                           .role = CRM__ROLE__ROLE_SERVICE};
     buf[0] = '\0';
     Crm__GetSettingsRequest r = CRM__GET_SETTINGS_REQUEST__INIT;
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *resp = NULL;
     cm_err_t err =
-        tenant ? cm_call_service_as(call, tenant, &service, "customers", "customers.GetSettings",
-                                    &r.base, &crm__settings__descriptor, SETTINGS_TIMEOUT_MS, &rh,
-                                    &resp)
+        tenant ? cm_call_service_as(call, tenant, &notify_compose_service, "customers",
+                                    "customers.GetSettings", &r.base, &crm__settings__descriptor,
+                                    SETTINGS_TIMEOUT_MS, &rh, &resp)
                : cm_call_service(call, "customers", "customers.GetSettings", NULL, &r.base,
                                  &crm__settings__descriptor, SETTINGS_TIMEOUT_MS, &rh, &resp);
     if (!err && rh->status == CRM__STATUS__STATUS_OK && resp)

@@ -19,7 +19,9 @@ import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from jsonhttp import JsonHandler
 
 PORT, TOKEN = int(sys.argv[1]), sys.argv[2]
 lock = threading.Lock()
@@ -29,27 +31,16 @@ fail = {"count": 0, "status": 503}
 rejected = set()
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, fmt, *args):
-        pass
-
-    def _reply(self, status, obj):
-        body = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class Handler(JsonHandler):
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
         to = urllib.parse.parse_qs(url.query).get("to", [""])[0]
         with lock:
             if url.path == "/_sms/messages":
-                return self._reply(200, [m for m in accepted if not to or m["to"] == to])
+                return self.reply(200, [m for m in accepted if not to or m["to"] == to])
             if url.path == "/_sms/requests":
-                return self._reply(200, {"count": requests.get(to, 0)})
-        self._reply(404, {"error": "no such path"})
+                return self.reply(200, {"count": requests.get(to, 0)})
+        self.reply(404, {"error": "no such path"})
 
     def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -60,31 +51,31 @@ class Handler(BaseHTTPRequestHandler):
                     fail.update(body)
                 elif self.path == "/_sms/reject":
                     rejected.add(body["to"])
-            return self._reply(200, {})
+            return self.reply(200, {})
         if self.path != "/sms":
-            return self._reply(404, {"error": "no such path"})
+            return self.reply(404, {"error": "no such path"})
         if self.headers.get("Authorization") != "Bearer " + TOKEN:
-            return self._reply(401, {"error": "bad token"})
+            return self.reply(401, {"error": "bad token"})
         try:
             body = json.loads(raw)
             to, text = body["to"], body["text"]
             assert body["encoding"] in ("GSM7", "UCS2") and body["parts"] >= 1
         except (ValueError, KeyError, AssertionError, TypeError):
-            return self._reply(400, {"error": "bad request"})
+            return self.reply(400, {"error": "bad request"})
         with lock:
             requests[to] = requests.get(to, 0) + 1
             if fail["count"] > 0:
                 fail["count"] -= 1
-                return self._reply(fail["status"], {"error": "provider trouble, try later"})
+                return self.reply(fail["status"], {"error": "provider trouble, try later"})
             if to in rejected:
-                return self._reply(400, {"error": "number not reachable"})
+                return self.reply(400, {"error": "number not reachable"})
             mid = str(uuid.uuid4())
             accepted.append({"id": mid, "to": to, "from": body.get("from"), "text": text,
                              "encoding": body["encoding"], "parts": body["parts"],
                              "reference": body.get("reference"),
                              "idempotencyKey": self.headers.get("Idempotency-Key"),
                              "at": time.time()})
-        self._reply(202, {"id": mid})
+        self.reply(202, {"id": mid})
 
 
 server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)

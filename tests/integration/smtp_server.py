@@ -25,7 +25,9 @@ import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from jsonhttp import JsonHandler
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
@@ -121,26 +123,15 @@ def down(ms):
     threading.Timer(ms / 1000, start).start()
 
 
-class Control(BaseHTTPRequestHandler):
-    def log_message(self, fmt, *args):
-        pass
-
-    def _reply(self, obj):
-        body = json.dumps(obj).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class Control(JsonHandler):
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
         to = urllib.parse.parse_qs(url.query).get("to", [""])[0].lower()
         with lock:
             if url.path == "/_smtp/messages":
-                return self._reply([m for m in messages if not to or to in m["to"]])
+                return self.reply(200, [m for m in messages if not to or to in m["to"]])
             if url.path == "/_smtp/attempts":
-                return self._reply({"data": attempts.get(to, 0)})
+                return self.reply(200, {"data": attempts.get(to, 0)})
         self.send_error(404)
 
     def do_POST(self):
@@ -149,10 +140,10 @@ class Control(BaseHTTPRequestHandler):
             with lock:
                 for addr, rule in body.items():
                     rules[addr.lower()] = rule
-            return self._reply({})
+            return self.reply(200, {})
         if self.path == "/_smtp/down":
             down(int(body.get("ms", 1000)))
-            return self._reply({})
+            return self.reply(200, {})
         self.send_error(404)
 
 
