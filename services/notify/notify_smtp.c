@@ -119,10 +119,11 @@ void notify_smtp_send(notify_smtp_t *self, const char *from, const char *to, con
     if (rc == CURLE_OK)
         snprintf(r->reason, sizeof r->reason, "%ld accepted", code ? code : 250L);
     else if (code)
-        snprintf(r->reason, sizeof r->reason, "SMTP %ld: %s", code,
+        snprintf(r->reason, sizeof r->reason, "SMTP %ld: %.200s", code,
                  errbuf[0] ? errbuf : curl_easy_strerror(rc));
     else
-        snprintf(r->reason, sizeof r->reason, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        snprintf(r->reason, sizeof r->reason, "%.200s",
+                 errbuf[0] ? errbuf : curl_easy_strerror(rc));
     if (rc != CURLE_OK) {
         /* A failed session is not reused: the next message starts afresh. */
         curl_easy_cleanup(self->curl);
