@@ -2,7 +2,7 @@
 # commands a user needs: `make run` and `make test`.
 
 BUILD    ?= build
-SERVICES := broker gateway customers search notes company
+SERVICES := broker gateway customers search notes company notify
 TOOLS    := crmctl
 CC       ?= cc
 CFLAGS   ?= -O2 -g

@@ -120,6 +120,8 @@ stack_init() {
     fi
     STACK_EXTERNAL_DB=0
     [[ -n ${CRM_DATABASE_URL:-} ]] && STACK_EXTERNAL_DB=1
+    s_trial_mailbox_init || return 1
+    s_notify_init || return 1
 
     STACK_LOG_DIR="$CRM_DATA_DIR/log"
     STACK_SUPERVISOR_CONF="$CRM_DATA_DIR/supervisord.conf"
@@ -398,6 +400,51 @@ s_supervisor_pid() {
     printf '%s\n' "$pid"
 }
 
+# The trial mailbox (compose/trial_mailbox.py): when no SMTP server or SMS
+# provider is configured, a local one on loopback keeps what the notify
+# service sends under $CRM_DATA_DIR/mailbox, and the UI shows it. Picks free
+# ports (CRM_TRIAL_SMTP_PORT, CRM_TRIAL_SMS_PORT when set) and points notify
+# at them. Sets STACK_TRIAL_MAILBOX=1 when it is needed.
+s_trial_mailbox_init() {
+    STACK_TRIAL_MAILBOX=0
+    [[ -z ${CRM_SMTP_URL:-} || -z ${CRM_SMS_URL:-} ]] || return 0
+    STACK_TRIAL_MAILBOX=1
+    local ports
+    ports=$(/usr/bin/python3 -c 'import socket
+ss = [socket.socket() for _ in range(2)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])') || return 1
+    STACK_TRIAL_SMTP_PORT=${CRM_TRIAL_SMTP_PORT:-${ports% *}}
+    STACK_TRIAL_SMS_PORT=${CRM_TRIAL_SMS_PORT:-${ports#* }}
+    STACK_TRIAL_DIR="$CRM_DATA_DIR/mailbox"
+    STACK_TRIAL_TOKEN=trial
+    export CRM_NOTIFY_TRIAL_MAILBOX="$STACK_TRIAL_DIR"
+    if [[ -z ${CRM_SMTP_URL:-} ]]; then
+        export CRM_SMTP_URL="smtp://127.0.0.1:$STACK_TRIAL_SMTP_PORT" CRM_SMTP_STARTTLS=off
+    fi
+    if [[ -z ${CRM_SMS_URL:-} ]]; then
+        export CRM_SMS_URL="http://127.0.0.1:$STACK_TRIAL_SMS_PORT/sms"
+        export CRM_SMS_TOKEN=$STACK_TRIAL_TOKEN
+    fi
+    return 0
+}
+
+# The notify service's links: where the gateway is reached (CRM_PUBLIC_URL,
+# default the gateway's own address) and the key that seals a link until its
+# message is sent, kept in $CRM_DATA_DIR/notify-link-key (0600) so that a
+# restart can still send what was queued.
+s_notify_init() {
+    export CRM_PUBLIC_URL=${CRM_PUBLIC_URL:-http://$CRM_HTTP_ADDR}
+    [[ -z ${CRM_NOTIFY_LINK_KEY:-} ]] || return 0
+    local file="$CRM_DATA_DIR/notify-link-key"
+    if [[ ! -s $file ]]; then
+        (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$file.tmp") &&
+            mv -f -- "$file.tmp" "$file" || return 1
+    fi
+    CRM_NOTIFY_LINK_KEY=$(<"$file") || return 1
+    export CRM_NOTIFY_LINK_KEY
+}
+
 # Prints the services to run, one a line: broker first, gateway last.
 # STACK_SERVICES (space-separated) overrides the list found in services/.
 s_services() {
@@ -467,6 +514,14 @@ s_supervisor_conf() {
         out+=$'\n'
         out+=$(s_fill "$pgblock" COMMAND "$(s_sv_quoted "$STACK_PG_BIN/postgres") -D $(s_sv_quoted "$STACK_PG_DIR")" \
             USER_LINE "$user_line" LOG "$(s_sv_plain "$STACK_PG_LOG")")
+    fi
+    if [[ $only != postgres-only && ${STACK_TRIAL_MAILBOX:-0} == 1 ]]; then
+        out+=$'\n'
+        out+=$(s_fill "$block" NAME mailbox \
+            COMMAND "$(s_sv_quoted /usr/bin/python3) $(s_sv_quoted "$STACK_ROOT/compose/trial_mailbox.py") $STACK_TRIAL_SMTP_PORT $STACK_TRIAL_SMS_PORT $(s_sv_quoted "$STACK_TRIAL_DIR") $STACK_TRIAL_TOKEN" \
+            PROCESS_NAME '%(program_name)s' LOG_NAME mailbox NUMPROCS 1 PRIORITY 5 \
+            DATA_DIR "$(s_sv_plain "$CRM_DATA_DIR")" LOG_DIR "$(s_sv_plain "$STACK_LOG_DIR")" \
+            ENVIRONMENT "$env_line")
     fi
     for name in "${services[@]}"; do
         if [[ ! -x $STACK_BIN/$name ]]; then

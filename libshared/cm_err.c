@@ -25,6 +25,8 @@ const char *cm_err_name(cm_err_t err)
         return "upstream error";
     case CM_ERR_TOO_LARGE:
         return "too large";
+    case CM_ERR_UNAUTHENTICATED:
+        return "unauthenticated";
     case CM_ERR_INTERNAL:
         return "internal";
     }
@@ -52,6 +54,8 @@ int cm_err_status(cm_err_t err)
         return CRM__STATUS__STATUS_DEADLINE_EXCEEDED;
     case CM_ERR_TOO_LARGE:
         return CRM__STATUS__STATUS_RESOURCE_EXHAUSTED;
+    case CM_ERR_UNAUTHENTICATED:
+        return CRM__STATUS__STATUS_UNAUTHENTICATED;
     case CM_ERR_UPSTREAM:
     case CM_ERR_INTERNAL:
         break;

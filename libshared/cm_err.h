@@ -16,7 +16,8 @@ typedef enum {
     CM_ERR_UNAVAILABLE,
     CM_ERR_TIMEOUT,
     CM_ERR_UPSTREAM,
-    CM_ERR_TOO_LARGE,
+    CM_ERR_TOO_LARGE, // RESOURCE_EXHAUSTED: too large, or too many (a rate limit)
+    CM_ERR_UNAUTHENTICATED,
     CM_ERR_INTERNAL
 } cm_err_t;
 

@@ -64,6 +64,8 @@ cm_err_t cm_http_request(const char *method, const char *url, const char *body, 
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
     if (body)
         hdrs = curl_slist_append(hdrs, ctype);
+    for (const char *const *h = opts->headers; h && *h; h++)
+        hdrs = curl_slist_append(hdrs, *h);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,

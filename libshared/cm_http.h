@@ -15,6 +15,9 @@ struct cm_http_opts {
     long timeout_ms;          // 0: 10000 (the whole request)
     size_t max_body;          // 0: 1 MiB; a longer answer fails with CM_ERR_UPSTREAM
     const char *content_type; // of the request body; NULL: application/json
+    /* More request headers, each a whole "Name: value" line without CR or LF
+     * (Authorization, Idempotency-Key, ...), NULL-terminated; NULL for none. */
+    const char *const *headers;
 };
 
 struct cm_http_response {

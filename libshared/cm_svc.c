@@ -113,6 +113,15 @@ void cm_call_reply_raw(struct cm_call *call, uint8_t *body, size_t len)
     call->raw_len = len;
 }
 
+bool cm_call_may_write(struct cm_call *call)
+{
+    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
+        return false;
+    }
+    return true;
+}
+
 void cm_call_fail(struct cm_call *call, cm_err_t err, const char *fmt, ...)
 {
     call->err = err;
@@ -781,10 +790,36 @@ out:
 /* ---------------------------------------------------------------------- */
 /* Calling another service                                                 */
 
+static cm_err_t s_call_service(struct cm_call *call, const char *tenant,
+                               const Crm__Principal *principal, const char *service,
+                               const char *method, const char *channel, const ProtobufCMessage *req,
+                               const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+                               Crm__ReplyHeader **reply, ProtobufCMessage **resp);
+
 cm_err_t cm_call_service(struct cm_call *call, const char *service, const char *method,
                          const char *channel, const ProtobufCMessage *req,
                          const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
                          Crm__ReplyHeader **reply, ProtobufCMessage **resp)
+{
+    return s_call_service(call, call->hdr->tenant_id, call->hdr->principal, service, method,
+                          channel, req, resp_desc, timeout_ms, reply, resp);
+}
+
+cm_err_t cm_call_service_as(struct cm_call *call, const char *tenant,
+                            const Crm__Principal *principal, const char *service,
+                            const char *method, const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+                            Crm__ReplyHeader **reply, ProtobufCMessage **resp)
+{
+    return s_call_service(call, tenant, principal, service, method, NULL, req, resp_desc,
+                          timeout_ms, reply, resp);
+}
+
+static cm_err_t s_call_service(struct cm_call *call, const char *tenant,
+                               const Crm__Principal *principal, const char *service,
+                               const char *method, const char *channel, const ProtobufCMessage *req,
+                               const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+                               Crm__ReplyHeader **reply, ProtobufCMessage **resp)
 {
     assert(call && call->hdr && call->thread && service && method && req);
     *reply = NULL;
@@ -804,8 +839,8 @@ cm_err_t cm_call_service(struct cm_call *call, const char *service, const char *
     snprintf(rid, sizeof rid, "%.120s.%u", call->hdr->request_id, ++call->n_calls);
     Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
     h.request_id = rid;
-    h.tenant_id = call->hdr->tenant_id;
-    h.principal = call->hdr->principal;
+    h.tenant_id = (char *)tenant;
+    h.principal = (Crm__Principal *)principal;
     h.channel = (char *)(channel ? channel : call->hdr->channel);
     h.method = (char *)method;
     h.deadline_unix_ms = deadline;

@@ -190,6 +190,11 @@ void cm_call_duplicate(struct cm_call *call, const char *field, const char *reso
  * short message. */
 void cm_call_db_fail(struct cm_call *call, cm_err_t err, const char *what);
 
+/* False, having failed the call with PERMISSION_DENIED ("this key may only
+ * read"), when the caller's key is read-only; true otherwise. For a handler
+ * that writes. */
+bool cm_call_may_write(struct cm_call *call);
+
 /* True when the call has failed. */
 static inline bool cm_call_failed(const struct cm_call *call)
 {
@@ -215,6 +220,15 @@ cm_err_t cm_call_service(struct cm_call *call, const char *service, const char *
                          const char *channel, const ProtobufCMessage *req,
                          const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
                          Crm__ReplyHeader **reply, ProtobufCMessage **resp) CM_MUSTCHECK;
+
+/* cm_call_service on behalf of another tenant and principal than the
+ * caller's: for a method that serves no tenant (a public link that names
+ * its tenant itself) and acts for it. tenant and principal are borrowed. */
+cm_err_t cm_call_service_as(struct cm_call *call, const char *tenant,
+                            const Crm__Principal *principal, const char *service,
+                            const char *method, const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+                            Crm__ReplyHeader **reply, ProtobufCMessage **resp) CM_MUSTCHECK;
 
 /* Packs a request header and body and sends a request to service over a
  * client, then waits for the reply with the same request id (up to

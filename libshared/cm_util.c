@@ -232,3 +232,17 @@ int cm_parse_long(const char *s, long min, long max, long *out)
     *out = v;
     return 0;
 }
+
+bool cm_uuid_valid(const char *s)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    if (strlen(s) != sizeof shape - 1)
+        return false;
+    for (size_t i = 0; shape[i]; i++) {
+        char c = s[i];
+        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        if (shape[i] == '-' ? c != '-' : !hex)
+            return false;
+    }
+    return true;
+}

@@ -28,6 +28,10 @@ char *cm_time_rfc3339(int64_t ms, char *buf, size_t size);
 /* Writes a random RFC 4122 version-4 UUID (36 characters) into buf (>= 37 bytes). */
 void cm_uuid(char *buf);
 
+/* True when s is a UUID as the services write them: 36 characters, lower-case
+ * hex in groups of 8-4-4-4-12 separated by '-'. */
+bool cm_uuid_valid(const char *s);
+
 /* Writes `n` random bytes as lower-case hex into buf (>= 2n+1 bytes). */
 void cm_random_hex(char *buf, size_t n);
 

@@ -8,11 +8,15 @@
 #include <stdint.h>
 #include "cm_db.h"
 #include "cm_err.h"
+#include "cm_outbox.h"
 #include "customers.pb-c.h"
 
 struct cm_events_pub;
 
 #define CUSTOMERS_STREAM "customers"
+
+/* The stream's outbox: relayed, heartbeated and replayed with cm_outbox_*. */
+extern const struct cm_outbox customers_outbox;
 
 /* Writes a customer.* event into the outbox, in the caller's transaction. */
 cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const char *type,
@@ -25,22 +29,6 @@ cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const 
  * customer. In the caller's transaction. */
 cm_err_t customers_events_erase(cm_db_t *db, const char *tenant,
                                 const char *customer_id) CM_MUSTCHECK;
-
-/* Numbers the unpublished outbox rows (one relay at a time across copies, by
- * an advisory lock) and publishes them. Returns how many were published, or
- * -1 on a database error. */
-int customers_events_relay(cm_db_t *db, struct cm_events_pub *pub);
-
-/* Publishes a heartbeat carrying the newest seq, so subscribers notice a lost
- * tail. */
-void customers_events_heartbeat(cm_db_t *db, struct cm_events_pub *pub);
-
-/* Fills resp with up to limit published events after after_seq, and the newest
- * seq. CM_ERR_PRECONDITION, with the reason in why (size whysz), when events
- * right after after_seq are no longer kept (customers_events_prune). */
-cm_err_t customers_events_replay(cm_db_t *db, uint64_t after_seq, int limit,
-                                 Crm__ReplayEventsResponse *resp, char *why,
-                                 size_t whysz) CM_MUSTCHECK;
 
 /* A durable reader of the stream (a name cm_events_reader_ok accepts) has
  * applied every event up to seq: events it still needs are kept for it. */

@@ -46,15 +46,6 @@ static bool s_record(struct cm_call *call, const char *customer_id, const char *
 /* ---------------------------------------------------------------------- */
 /* Shared checks                                                           */
 
-static bool s_can_write(struct cm_call *call)
-{
-    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
-        return false;
-    }
-    return true;
-}
-
 static Crm__Customer *s_load(struct cm_call *call, const char *id, bool for_update)
 {
     Crm__Customer *c = NULL;
@@ -173,7 +164,7 @@ static void s_create_customer(struct cm_call *call, const ProtobufCMessage *msg,
     size_t n_group_ids = 0;
     struct customers_changes ch = {0};
 
-    if (!s_can_write(call) || !s_tenant(call, &tenant))
+    if (!cm_call_may_write(call) || !s_tenant(call, &tenant))
         goto out;
     c = req->customer ? (Crm__Customer *)cm_pb_clone(&req->customer->base)
                       : (Crm__Customer *)cm_pb_new(&crm__customer__descriptor);
@@ -248,7 +239,7 @@ static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
     size_t n_group_ids = 0, n_paths = 0;
     struct customers_changes ch = {0};
 
-    if (!s_can_write(call) || !s_tenant(call, &tenant))
+    if (!cm_call_may_write(call) || !s_tenant(call, &tenant))
         goto out;
     old = s_load(call, req->id, true);
     if (!old || !s_etag_matches(call, old, req->etag))
@@ -377,7 +368,7 @@ static void s_delete_customer(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__DeleteCustomerRequest *req = (const Crm__DeleteCustomerRequest *)msg;
     bool found = false;
-    if (!s_can_write(call) || !s_delete_one(call, req->id, req->etag, &found))
+    if (!cm_call_may_write(call) || !s_delete_one(call, req->id, req->etag, &found))
         return;
     if (!found) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
@@ -391,7 +382,7 @@ static void s_batch_delete(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
     const Crm__BatchDeleteCustomersRequest *req = (const Crm__BatchDeleteCustomersRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     if (req->n_ids == 0) {
         cm_call_violation(call, "ids", "REQUIRED", "ids must list at least one customer id");
@@ -606,7 +597,7 @@ static bool s_photo_changed(struct cm_call *call, Crm__Customer *old)
 static void s_put_photo(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__PutPhotoRequest *req = (const Crm__PutPhotoRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     if (req->data.len == 0) {
         cm_call_violation(call, "photo", "REQUIRED", "the photo is empty");
@@ -662,7 +653,7 @@ static void s_delete_photo(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
     const Crm__DeletePhotoRequest *req = (const Crm__DeletePhotoRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     Crm__Customer *old = s_load(call, req->id, true);
     if (!old)
@@ -757,7 +748,7 @@ static void s_create_group(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
     const Crm__CreateGroupRequest *req = (const Crm__CreateGroupRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     Crm__Group *g = req->group ? (Crm__Group *)cm_pb_clone(&req->group->base)
                                : (Crm__Group *)cm_pb_new(&crm__group__descriptor);
@@ -875,7 +866,7 @@ static void s_update_group(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
     const Crm__UpdateGroupRequest *req = (const Crm__UpdateGroupRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     Crm__Group *g = s_load_group(call, req->id, true);
     if (!g)
@@ -941,7 +932,7 @@ static void s_delete_group(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
     const Crm__DeleteGroupRequest *req = (const Crm__DeleteGroupRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     Crm__Group *g = s_load_group(call, req->id, true);
     if (!g)
@@ -1108,7 +1099,6 @@ static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
     const Crm__ReplayEventsRequest *req = (const Crm__ReplayEventsRequest *)msg;
-    int limit = req->limit > 0 && req->limit <= 1000 ? req->limit : 1000;
     if (req->reader[0] && !cm_events_reader_ok(req->reader, strlen(req->reader))) {
         cm_call_violation(call, "reader", "INVALID_FORMAT",
                           "reader: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter "
@@ -1127,19 +1117,7 @@ static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
             return;
         }
     }
-    Crm__ReplayEventsResponse *r =
-        (Crm__ReplayEventsResponse *)cm_pb_new(&crm__replay_events_response__descriptor);
-    char why[200];
-    cm_err_t err = customers_events_replay(call->db, req->after_seq, limit, r, why, sizeof why);
-    if (err == CM_ERR_PRECONDITION)
-        cm_call_fail(call, err, "%s", why);
-    else if (err)
-        cm_call_db_fail(call, err, "could not replay events");
-    if (err) {
-        crm__replay_events_response__free_unpacked(r, NULL);
-        return;
-    }
-    *resp = &r->base;
+    cm_outbox_serve_replay(call, &customers_outbox, req, resp);
 }
 
 static void s_outbox_stats(struct cm_call *call, const ProtobufCMessage *msg,
@@ -1176,7 +1154,7 @@ void customers_stop(cm_svc_t *svc, void *user)
 void customers_after_commit(cm_svc_t *svc, void *user)
 {
     struct customers_state *st = user;
-    customers_events_relay(cm_svc_db(svc), st->pub);
+    (void)cm_outbox_relay(cm_svc_db(svc), &customers_outbox, st->pub);
 }
 
 void customers_tick(cm_svc_t *svc, void *user)
@@ -1184,9 +1162,9 @@ void customers_tick(cm_svc_t *svc, void *user)
     struct customers_state *st = user;
     cm_db_t *db = cm_svc_db(svc);
     int64_t now = cm_mono_ms();
-    customers_events_relay(db, st->pub);
+    (void)cm_outbox_relay(db, &customers_outbox, st->pub);
     if (now >= st->next_heartbeat_ms) {
-        customers_events_heartbeat(db, st->pub);
+        cm_outbox_heartbeat(db, &customers_outbox, st->pub);
         st->next_heartbeat_ms = now + 1000;
     }
     if (now >= st->next_expiry_ms) {

@@ -594,7 +594,7 @@ void gateway_call_reply(const struct gateway_route *route, const uint8_t *header
         gateway_response_header(resp, "ETag", quoted);
         free(quoted);
     }
-    if (route->location && resp->code == 201) {
+    if (route->location && (resp->code == 201 || resp->code == 202)) {
         char *loc = s_fill_location(route->location, msg);
         if (loc)
             gateway_response_header(resp, "Location", loc);

@@ -4,6 +4,7 @@
 #include "customers.pb-c.h"
 #include "history.pb-c.h"
 #include "notes.pb-c.h"
+#include "notify.pb-c.h"
 #include "search.pb-c.h"
 
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #define SEARCH(name, req, resp) RPC("search", name, req, resp)
 #define NOTES(name, req, resp) RPC("notes", name, req, resp)
 #define COMPANY(name, req, resp) RPC("company", name, req, resp)
+#define NOTIFY(name, req, resp) RPC("notify", name, req, resp)
 
 const struct gateway_route gateway_routes[] = {
     /* The gateway's own. */
@@ -76,6 +78,53 @@ const struct gateway_route gateway_routes[] = {
      .body = "*", .success = 200},
     {"POST", "/v1/customers/{id}:verifyVat",
      COMPANY("VerifyVat", crm__verify_vat_request, crm__customer), .body = "*", .success = 200},
+
+    /* notify: messages to customers, sent from a durable queue (202: queued) */
+    {"POST", "/v1/customers/{customer_id}:sendMessage",
+     NOTIFY("SendMessage", crm__send_message_request, crm__message), .body = "*", .success = 202,
+     .location = "/v1/messages/{id}"},
+    {"POST", "/v1/customers/{customer_id}:sendPasswordLink",
+     NOTIFY("SendPasswordLink", crm__send_password_link_request, crm__message), .body = "*",
+     .success = 202, .location = "/v1/messages/{id}"},
+    {"POST", "/v1/customers/{customer_id}:sendActivation",
+     NOTIFY("SendActivation", crm__send_activation_request, crm__message), .body = "*",
+     .success = 202, .location = "/v1/messages/{id}"},
+    {"POST", "/v1/customers:signIn", NOTIFY("SignIn", crm__sign_in_request, crm__sign_in_response),
+     .body = "*", .success = 200},
+    /* The set-password page's calls: no key; the link's token is the credential. */
+    {"POST", "/v1/passwordLinks:inspect",
+     NOTIFY("InspectPasswordLink", crm__inspect_password_link_request, crm__password_link),
+     .body = "*", .flags = GATEWAY_PUBLIC, .success = 200},
+    {"POST", "/v1/passwordLinks:setPassword",
+     NOTIFY("SetPassword", crm__set_password_request, crm__set_password_response), .body = "*",
+     .flags = GATEWAY_PUBLIC, .success = 200},
+    {"POST", "/v1/passwordLinks:renew",
+     NOTIFY("RenewPasswordLink", crm__renew_password_link_request,
+            crm__renew_password_link_response),
+     .body = "*", .flags = GATEWAY_PUBLIC, .success = 200},
+    {"GET", "/v1/customers/{customer_id}/messages",
+     NOTIFY("ListMessages", crm__list_messages_request, crm__list_messages_response),
+     .success = 200},
+    {"GET", "/v1/messages/{id}", NOTIFY("GetMessage", crm__get_message_request, crm__message),
+     .success = 200},
+    {"GET", "/v1/templates",
+     NOTIFY("ListTemplates", crm__list_templates_request, crm__list_templates_response),
+     .success = 200},
+    {"POST", "/v1/templates:preview",
+     NOTIFY("PreviewTemplate", crm__preview_template_request, crm__rendered_message), .body = "*",
+     .success = 200},
+    {"GET", "/v1/templates/{kind}/{language}",
+     NOTIFY("GetTemplate", crm__get_template_request, crm__template), .success = 200},
+    {"PUT", "/v1/templates/{kind}/{language}",
+     NOTIFY("UpdateTemplate", crm__update_template_request, crm__template), .body = "template",
+     .success = 200},
+    {"DELETE", "/v1/templates/{kind}/{language}",
+     NOTIFY("ResetTemplate", crm__reset_template_request, crm__template), .success = 200},
+    {"GET", "/v1/trialMailbox",
+     NOTIFY("ListTrialMailbox", crm__list_trial_mailbox_request, crm__list_trial_mailbox_response),
+     .success = 200},
+    {"POST", "/v1/sms:measure", NOTIFY("MeasureSms", crm__measure_sms_request, crm__sms_measure),
+     .body = "*", .success = 200},
 
     /* search */
     {"GET", "/v1/customers:search",

@@ -36,7 +36,8 @@ struct gateway_route {
                             // field (proto name) the body fills
     unsigned flags;         // GATEWAY_*
     int success;            // HTTP code on OK: 200, 201 (creates) or 204 (crm.Empty replies)
-    const char *location;   // for creates: "/v1/customers/{id}", filled from the reply's fields
+    const char *location;   // creates (201) and queued work (202): "/v1/customers/{id}", filled
+                            // from the reply's fields
     const char *omit;       // reply field (proto name) left out of the JSON: PutPhoto's data
     size_t max_body;        // 0: the configured max_body_bytes
     const char *body_types; // RAW_BODY: accepted media types, for the OpenAPI document

@@ -49,15 +49,6 @@ static bool s_is_admin(const struct cm_call *call)
 }
 
 /* Mirrors the customers service: a read-only key reads, and nothing more. */
-static bool s_can_write(struct cm_call *call)
-{
-    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
-        return false;
-    }
-    return true;
-}
-
 /* The name a calendar and a task list show for a customer. */
 static char *s_customer_name(const Crm__Customer *c)
 {
@@ -75,7 +66,7 @@ static char *s_customer_name(const Crm__Customer *c)
 /* notes_handlers.h: the customer's display name, or NULL with the call failed. */
 char *notes_customer(struct cm_call *call, const char *customer_id)
 {
-    if (!notes_uuid_valid(customer_id)) {
+    if (!cm_uuid_valid(customer_id)) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", customer_id);
         return NULL;
     }
@@ -219,7 +210,7 @@ static Crm__Note *s_load_note(struct cm_call *call, const char *customer_id, con
                               bool for_update)
 {
     Crm__Note *n = NULL;
-    if (notes_uuid_valid(customer_id) && notes_uuid_valid(id)) {
+    if (cm_uuid_valid(customer_id) && cm_uuid_valid(id)) {
         cm_err_t err =
             notes_store_note_get(call->db, TENANT(call), customer_id, id, for_update, &n);
         if (err) {
@@ -247,7 +238,7 @@ static void s_create_note(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__CreateNoteRequest *req = (const Crm__CreateNoteRequest *)msg;
     char *body = NULL, *name = NULL;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     const Crm__Note *in = req->note;
     body = s_text(call, "note.body", "the note", in ? in->body : "", NOTES_BODY_MAX,
@@ -297,7 +288,7 @@ static void s_update_note(struct cm_call *call, const ProtobufCMessage *msg,
     size_t n_paths = 0;
     char **paths =
         s_mask(req->note ? &req->note->base : NULL, req->update_mask, req->n_update_mask, &n_paths);
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         goto out;
     old = s_load_note(call, req->customer_id, req->id, true);
     if (!old || !s_etag_matches(call, "note", old->id, req->etag, old->etag) ||
@@ -351,7 +342,7 @@ static void s_delete_note(struct cm_call *call, const ProtobufCMessage *msg,
                           ProtobufCMessage **resp)
 {
     const Crm__DeleteNoteRequest *req = (const Crm__DeleteNoteRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     Crm__Note *old = s_load_note(call, req->customer_id, req->id, true);
     if (!old)
@@ -568,7 +559,7 @@ static struct notes_task_row s_row(const struct s_draft *d, const char *id)
 static Crm__Task *s_load_task(struct cm_call *call, const char *id, bool for_update)
 {
     Crm__Task *t = NULL;
-    if (notes_uuid_valid(id)) {
+    if (cm_uuid_valid(id)) {
         cm_err_t err = notes_store_task_get(call->db, TENANT(call), id, for_update, &t);
         if (err) {
             cm_call_db_fail(call, err, "could not read task");
@@ -587,7 +578,7 @@ static void s_create_task(struct cm_call *call, const ProtobufCMessage *msg,
     const Crm__Task empty = CRM__TASK__INIT;
     const Crm__Task *in = req->task ? req->task : &empty;
     struct s_draft d = {0};
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     s_draft_from_task(&d, &empty);
     static const char *const fields[] = {"title", "description", "dueAt", "assignee", "done"};
@@ -641,7 +632,7 @@ static void s_update_task(struct cm_call *call, const ProtobufCMessage *msg,
     size_t n_paths = 0;
     char **paths =
         s_mask(req->task ? &req->task->base : NULL, req->update_mask, req->n_update_mask, &n_paths);
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         goto out;
     old = s_load_task(call, req->id, true);
     if (!old || !s_etag_matches(call, "task", old->id, req->etag, old->etag))
@@ -684,7 +675,7 @@ static void s_delete_task(struct cm_call *call, const ProtobufCMessage *msg,
                           ProtobufCMessage **resp)
 {
     const Crm__DeleteTaskRequest *req = (const Crm__DeleteTaskRequest *)msg;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
     Crm__Task *old = s_load_task(call, req->id, true);
     if (!old)
@@ -909,7 +900,8 @@ static void s_create_task_feed(struct cm_call *call, const ProtobufCMessage *msg
     const Crm__TaskFeed empty = CRM__TASK_FEED__INIT;
     const Crm__TaskFeed *in = req->feed ? req->feed : &empty;
     enum notes_ical_component component;
-    if (!s_can_write(call) || !s_component(call, "feed.component", in->component, &component) ||
+    if (!cm_call_may_write(call) ||
+        !s_component(call, "feed.component", in->component, &component) ||
         !s_base_url(call, "feed.baseUrl", in->base_url))
         return;
     struct s_draft d = {0};
@@ -987,9 +979,9 @@ static void s_delete_task_feed(struct cm_call *call, const ProtobufCMessage *msg
 {
     const Crm__DeleteTaskFeedRequest *req = (const Crm__DeleteTaskFeedRequest *)msg;
     Crm__TaskFeed *f = NULL;
-    if (!s_can_write(call))
+    if (!cm_call_may_write(call))
         return;
-    if (notes_uuid_valid(req->id)) {
+    if (cm_uuid_valid(req->id)) {
         cm_err_t err = notes_store_feed_get(call->db, TENANT(call), req->id, &f);
         if (err) {
             cm_call_db_fail(call, err, "could not read task feed");

@@ -13,6 +13,7 @@
 #include "cm_util.h"
 #include "customers.pb-c.h"
 #include "history.pb-c.h"
+#include "notify.pb-c.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,12 +30,17 @@
 #define RESOLVE_TIMEOUT_MS 2500
 /* Time the tick may spend applying customer events before it serves requests again. */
 #define FOLLOW_BUDGET_MS 200
-#define READER_ACK_MS 10000 /* how often notes tells customers where it is */
+#define READER_ACK_MS 10000 /* how often notes tells an owner where it is */
 #define CUSTOMERS_STREAM "customers"
+#define NOTIFY_STREAM "notify"
+/* The streams the timeline follows: the customers' changes and the messages
+ * the notify service sent. */
+static const char *const s_streams[] = {CUSTOMERS_STREAM, NOTIFY_STREAM};
+#define N_STREAMS (sizeof s_streams / sizeof *s_streams)
 
 static struct {
     const struct notes_history_cfg *cfg; // borrowed (main)
-    cm_events_sub_t *sub;                // owned: the customers stream, while we lead
+    cm_events_sub_t *subs[N_STREAMS];    // owned: each followed stream, while we lead
     bool resync;     // the database's cursor may differ from the subscriber's: start again
     bool with_notes; // notes.notes exists (010_notes.sql)
     bool with_tasks;
@@ -44,15 +50,6 @@ static struct {
 
 /* ---------------------------------------------------------------------- */
 /* Intake                                                                  */
-
-static bool s_can_write(struct cm_call *call)
-{
-    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
-        return false;
-    }
-    return true;
-}
 
 /* A field of ResolveCustomerRequest as the event names it. */
 static void s_event_field(const char *field, char *out, size_t size)
@@ -163,7 +160,7 @@ struct s_ingest_prep {
 static void s_ingest_prepare(struct cm_call *call, const ProtobufCMessage *msg)
 {
     const Crm__IntakeEvent *ev = (const Crm__IntakeEvent *)msg;
-    if (!s_can_write(call) || !notes_intake_check(call, ev))
+    if (!cm_call_may_write(call) || !notes_intake_check(call, ev))
         return;
     char digest[NOTES_INTAKE_DIGEST_SIZE], cid[NOTES_ID_SIZE];
     notes_intake_digest(ev, digest);
@@ -258,20 +255,6 @@ reply:;
 /* ---------------------------------------------------------------------- */
 /* Timeline and summary                                                    */
 
-static bool s_uuid(const char *s)
-{
-    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-    if (strlen(s) != sizeof shape - 1)
-        return false;
-    for (size_t i = 0; shape[i]; i++) {
-        char c = s[i];
-        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-        if (shape[i] == '-' ? c != '-' : !hex)
-            return false;
-    }
-    return true;
-}
-
 /* A page token: "<microseconds>_<entry id>". */
 static bool s_parse_token(const char *tok, int64_t *us, char *id)
 {
@@ -281,7 +264,7 @@ static bool s_parse_token(const char *tok, int64_t *us, char *id)
     char num[24];
     snprintf(num, sizeof num, "%.*s", (int)(sep - tok), tok);
     long v;
-    if (cm_parse_long(num, 0, INT64_MAX, &v) || !s_uuid(sep + 1))
+    if (cm_parse_long(num, 0, INT64_MAX, &v) || !cm_uuid_valid(sep + 1))
         return false;
     *us = v;
     snprintf(id, NOTES_ID_SIZE, "%s", sep + 1);
@@ -318,7 +301,7 @@ static void s_list_timeline(struct cm_call *call, const ProtobufCMessage *msg,
                                      .with_tasks = s_st.with_tasks};
     char after_id[NOTES_ID_SIZE], next_id[NOTES_ID_SIZE];
     char *kinds = NULL;
-    if (!s_uuid(req->id)) {
+    if (!cm_uuid_valid(req->id)) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
         return;
     }
@@ -387,7 +370,7 @@ static void s_get_summary(struct cm_call *call, const ProtobufCMessage *msg,
                           ProtobufCMessage **resp)
 {
     const Crm__GetSummaryRequest *req = (const Crm__GetSummaryRequest *)msg;
-    if (!s_uuid(req->id)) {
+    if (!cm_uuid_valid(req->id)) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
         return;
     }
@@ -423,6 +406,8 @@ static unsigned s_change_class(const char *field)
     return S_CHANGE_PLAIN;
 }
 
+/* One timeline row of kind and type for an event of a followed stream, at the
+ * event's time, with details d. */
 static cm_err_t s_timeline_add(cm_db_t *db, const Crm__Event *ev, const char *cid, const char *kind,
                                const char *type, json_t *d)
 {
@@ -494,7 +479,7 @@ static cm_err_t s_vat_row(cm_db_t *db, const Crm__Event *ev, const Crm__Customer
 static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
 {
     Crm__CustomerEvent *ce = crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
-    if (!ce || !ce->customer || !s_uuid(ce->customer->id)) {
+    if (!ce || !ce->customer || !cm_uuid_valid(ce->customer->id)) {
         cm_log_warn("customers event seq=%" PRIu64 " has no customer; skipped", ev->seq);
         if (ce)
             crm__customer_event__free_unpacked(ce, NULL);
@@ -523,23 +508,57 @@ static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
     return err;
 }
 
+/* The timeline row of one message.* event of the notify stream: what was
+ * sent to the customer, on which channel, and what became of it. */
+static cm_err_t s_message_row(cm_db_t *db, const Crm__Event *ev)
+{
+    Crm__MessageEvent *me = crm__message_event__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!me || !me->message || !cm_uuid_valid(me->message->customer_id)) {
+        /* A message to no customer of ours has no timeline. */
+        if (me)
+            crm__message_event__free_unpacked(me, NULL);
+        return CM_OK;
+    }
+    const Crm__Message *m = me->message;
+    json_t *msg =
+        json_pack("{s:s, s:s, s:s}", "id", m->id, "channel",
+                  m->channel == CRM__CHANNEL__CHANNEL_SMS ? "sms" : "email", "subject", m->subject);
+    if (m->last_error[0] && !strcmp(ev->type, "message.failed"))
+        json_object_set_new(msg, "reason", json_string(m->last_error));
+    json_t *d = json_pack("{s:o}", "message", msg);
+    cm_err_t err = s_timeline_add(db, ev, m->customer_id, "MESSAGE", ev->type, d);
+    json_decref(d);
+    crm__message_event__free_unpacked(me, NULL);
+    return err;
+}
+
+/* The rows an event makes, by its stream and type. */
+static cm_err_t s_rows(cm_db_t *db, const Crm__Event *ev)
+{
+    if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strncmp(ev->type, "customer.", 9))
+        return s_customer_rows(db, ev);
+    if (!strcmp(ev->stream, NOTIFY_STREAM) && !strncmp(ev->type, "message.", 8))
+        return s_message_row(db, ev);
+    return CM_OK;
+}
+
 static int s_apply(void *ud, const Crm__Event *ev)
 {
     cm_db_t *db = ud;
     bool advanced = false;
     cm_err_t err = cm_db_begin(db, ev->tenant_id[0] ? ev->tenant_id : NULL);
     if (!err)
-        err = notes_history_store_cursor_advance(db, CUSTOMERS_STREAM, ev->seq, &advanced);
-    if (!err && advanced && !strncmp(ev->type, "customer.", 9))
-        err = s_customer_rows(db, ev);
+        err = notes_history_store_cursor_advance(db, ev->stream, ev->seq, &advanced);
+    if (!err && advanced)
+        err = s_rows(db, ev);
     if (!err && advanced)
         err = cm_db_commit(db);
     if (err) {
-        cm_log_warn("could not apply customers event seq=%" PRIu64 ": %s", ev->seq,
+        cm_log_warn("could not apply %s event seq=%" PRIu64 ": %s", ev->stream, ev->seq,
                     cm_db_error(db));
         cm_db_rollback(db);
         /* A lost connection also lost the leader's lock: lead again, from the
-         * cursor as the database has it. */
+         * cursors as the database has them. */
         s_st.resync = true;
         return -1;
     }
@@ -548,50 +567,70 @@ static int s_apply(void *ud, const Crm__Event *ev)
     cm_db_rollback(db);
     /* Another copy applied it (it led while our connection was away). */
     uint64_t cur = 0;
-    if (notes_history_store_cursor_get(db, CUSTOMERS_STREAM, &cur))
+    if (notes_history_store_cursor_get(db, ev->stream, &cur))
         return -1;
     if (cur >= ev->seq)
         return 0;
     /* The cursor is behind what this follower applied: the database lost
      * commits (a crash with asynchronous commits, a restore). Follow again
      * from where the database is, or the next event never applies. */
-    cm_log_warn("the timeline's cursor is at %" PRIu64 ", behind seq %" PRIu64
+    cm_log_warn("the timeline's %s cursor is at %" PRIu64 ", behind seq %" PRIu64
                 ": following again from the cursor",
-                cur, ev->seq - 1);
+                ev->stream, cur, ev->seq - 1);
     s_st.resync = true;
     return -1;
+}
+
+static void s_unfollow(void)
+{
+    for (size_t i = 0; i < N_STREAMS; i++)
+        cm_events_sub_destroy(&s_st.subs[i]);
+}
+
+/* Becomes the copy that applies the streams, when none is: one subscriber
+ * per stream from its cursor. Returns true when leading. */
+static bool s_lead(cm_svc_t *svc, cm_db_t *db)
+{
+    int64_t now = cm_mono_ms();
+    if (now < s_st.next_lead_try_ms)
+        return false;
+    s_st.next_lead_try_ms = now + 2000;
+    bool leader = false;
+    if (cm_db_connect(db) || notes_history_store_try_lead(db, &leader) || !leader)
+        return false;
+    for (size_t i = 0; i < N_STREAMS; i++) {
+        uint64_t seq = 0;
+        if (notes_history_store_cursor_get(db, s_streams[i], &seq))
+            break;
+        s_st.subs[i] = cm_events_sub_new(cm_svc_zctx(svc), s_st.cfg->events_out_endpoint,
+                                         s_st.cfg->bus_endpoint, s_streams[i], seq, s_apply, db);
+        if (!s_st.subs[i])
+            break;
+        /* The cursor commits with each event applied, so the owner may drop
+         * what is behind it, never what is ahead. */
+        cm_events_sub_set_reader(s_st.subs[i], "notes", READER_ACK_MS);
+        cm_log_info("following the %s stream from seq %" PRIu64, s_streams[i], seq);
+    }
+    if (!s_st.subs[N_STREAMS - 1]) {
+        s_unfollow();
+        return false;
+    }
+    return true;
 }
 
 static void s_follow(cm_svc_t *svc)
 {
     cm_db_t *db = cm_svc_db(svc);
-    if (s_st.sub && s_st.resync)
-        cm_events_sub_destroy(&s_st.sub);
+    if (s_st.subs[0] && s_st.resync)
+        s_unfollow();
     s_st.resync = false;
-    if (!s_st.sub) {
-        int64_t now = cm_mono_ms();
-        if (now < s_st.next_lead_try_ms)
-            return;
-        s_st.next_lead_try_ms = now + 2000;
-        bool leader = false;
-        uint64_t seq = 0;
-        if (cm_db_connect(db) || notes_history_store_try_lead(db, &leader) || !leader ||
-            notes_history_store_cursor_get(db, CUSTOMERS_STREAM, &seq))
-            return;
-        s_st.sub = cm_events_sub_new(cm_svc_zctx(svc), s_st.cfg->events_out_endpoint,
-                                     s_st.cfg->bus_endpoint, CUSTOMERS_STREAM, seq, s_apply, db);
-        if (!s_st.sub)
-            return;
-        /* The cursor commits with each event applied, so the customers
-         * service may drop what is behind it, never what is ahead. */
-        cm_events_sub_set_reader(s_st.sub, "notes", READER_ACK_MS);
-        cm_log_info("following the customers stream from seq %" PRIu64, seq);
-    }
+    if (!s_st.subs[0] && !s_lead(svc, db))
+        return;
     int64_t until = cm_mono_ms() + FOLLOW_BUDGET_MS;
-    while (cm_mono_ms() < until) {
-        if (cm_events_sub_poll(s_st.sub, 0) <= 0)
-            break;
-    }
+    for (size_t i = 0; i < N_STREAMS && !s_st.resync; i++)
+        while (cm_mono_ms() < until && !s_st.resync)
+            if (cm_events_sub_poll(s_st.subs[i], 0) <= 0)
+                break;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -613,7 +652,7 @@ void notes_history_stop(cm_svc_t *svc, void *user)
 {
     (void)svc;
     (void)user;
-    cm_events_sub_destroy(&s_st.sub);
+    s_unfollow();
 }
 
 void notes_history_after_commit(cm_svc_t *svc, void *user)

@@ -275,22 +275,6 @@ bool notes_base_url_valid(const char *s)
     return true;
 }
 
-bool notes_uuid_valid(const char *s)
-{
-    if (strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Page tokens                                                             */
 
@@ -316,7 +300,7 @@ int notes_token_parse(const char *tok, int *flag, int64_t *key, char id[NOTES_ID
     long long v = strtoll(num, &end, 10);
     if (*end != '\0' || errno || (num[0] != '-' && (num[0] < '0' || num[0] > '9')))
         return -1;
-    if (!notes_uuid_valid(dot + 1))
+    if (!cm_uuid_valid(dot + 1))
         return -1;
     *flag = tok[0] - '0';
     *key = (int64_t)v;

@@ -75,9 +75,6 @@ bool notes_staff_id_valid(const char *s);
  * NOTES_BASE_URL_MAX bytes; "" is valid too (no links). */
 bool notes_base_url_valid(const char *s);
 
-/* True for a lower-case UUID as the service writes them. */
-bool notes_uuid_valid(const char *s);
-
 /* Page tokens of the keyset paging: three fields joined by '.': a small
  * integer (0/1), a signed 64-bit integer and a UUID. Writes into buf
  * (>= 80 bytes). Parse returns 0, or -1 for anything else. */

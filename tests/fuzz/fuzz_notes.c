@@ -358,7 +358,7 @@ static void s_ids(const char *in)
     int64_t key;
     char id[NOTES_ID_SIZE];
     if (notes_token_parse(in, &flag, &key, id) == 0) {
-        FUZZ_CHECK((flag == 0 || flag == 1) && notes_uuid_valid(id));
+        FUZZ_CHECK((flag == 0 || flag == 1) && cm_uuid_valid(id));
         char tok[96];
         notes_token_make(flag, key, id, tok, sizeof tok);
         int flag2;
@@ -378,7 +378,7 @@ static void s_ids(const char *in)
         FUZZ_CHECK(!strncmp(in, "http://", 7) || !strncmp(in, "https://", 8));
         FUZZ_CHECK(!strpbrk(in, " \"\\#?"));
     }
-    if (notes_uuid_valid(in))
+    if (cm_uuid_valid(in))
         FUZZ_CHECK(n == 36 && strspn(in, "0123456789abcdef-") == 36);
 }
 

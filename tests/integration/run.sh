@@ -48,6 +48,35 @@ export CRM_VIES_TIMEOUT_MS=${CRM_VIES_TIMEOUT_MS:-3000}
 # PENDING checks asked again within seconds, so the retry tests do not wait long.
 export CRM_COMPANY_RETRY_MIN_S=${CRM_COMPANY_RETRY_MIN_S:-1}
 export CRM_COMPANY_RETRY_MAX_S=${CRM_COMPANY_RETRY_MAX_S:-2}
+
+# A local SMTP server (Debian's aiosmtpd, tests/integration/smtp_server.py)
+# that offers STARTTLS with a throw-away self-signed certificate and requires
+# it and a login; the notify service sends there, trusting only that
+# certificate, and the tests steer and read it.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$tmp/smtp-key.pem" -out "$tmp/smtp-cert.pem" \
+    >"$tmp/openssl.log" 2>&1
+read -r smtp_port smtp_control_port < <(/usr/bin/python3 -c 'import socket
+ss = [socket.socket() for _ in range(2)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
+/usr/bin/python3 -u tests/integration/smtp_server.py "$smtp_port" "$smtp_control_port" \
+    "$tmp/smtp-cert.pem" "$tmp/smtp-key.pem" crm-test smtp-secret >"$tmp/smtp-server.log" 2>&1 &
+smtp_pid=$!
+export CRM_TEST_SMTP="http://127.0.0.1:$smtp_control_port"
+export CRM_SMTP_URL="smtp://127.0.0.1:$smtp_port"
+export CRM_SMTP_STARTTLS=required CRM_SMTP_CA_FILE="$tmp/smtp-cert.pem"
+export CRM_SMTP_USER=crm-test CRM_SMTP_PASSWORD=smtp-secret
+export CRM_SMTP_FROM=crm@example.test CRM_SMTP_FROM_NAME="Salon Łucja"
+# A local fake SMS provider (tests/integration/sms_provider.py).
+sms_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+/usr/bin/python3 -u tests/integration/sms_provider.py "$sms_port" sms-token >"$tmp/sms-provider.log" 2>&1 &
+sms_pid=$!
+export CRM_TEST_SMS="http://127.0.0.1:$sms_port"
+export CRM_SMS_URL="$CRM_TEST_SMS/sms" CRM_SMS_TOKEN=sms-token CRM_SMS_FROM=SalonLucja
+# Short waits, so the retry tests do not wait long.
+export CRM_NOTIFY_RETRY_MIN_MS=300 CRM_NOTIFY_RETRY_MAX_MS=2000 CRM_NOTIFY_POLL_MS=200
+export CRM_SMTP_TIMEOUT_MS=10000
 results="$tmp/results"
 
 # What a sanitizer prints when it finds something (ASan, LSan, UBSan).
@@ -102,8 +131,8 @@ cleanup() {
     # build writes its leak report then.
     stack_supervisor_stop || true
     stack_pg_stop || true
-    kill "$fake_vies_pid" 2>/dev/null || true
-    wait "$fake_vies_pid" 2>/dev/null || true
+    kill "$fake_vies_pid" "$smtp_pid" "$sms_pid" 2>/dev/null || true
+    wait "$fake_vies_pid" "$smtp_pid" "$sms_pid" 2>/dev/null || true
     if [[ -n ${STACK_LOG_DIR:-} ]]; then
         s_scan_sanitizers
         if ((sanitizer_failed)); then status=1; fi

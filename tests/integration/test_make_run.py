@@ -289,6 +289,34 @@ def _bad_setting(binary, args, settings, timeout=20):
 # ------------------------------------------------------------------ tests
 
 
+def _trial_mailbox_receives(r, key, cid):
+    """Without CRM_SMTP_URL and CRM_SMS_URL, make run's trial mailbox takes
+    what notify sends, keeps it under the data directory, and the API shows
+    it (only the caller's tenant's), marked as the trial mailbox."""
+    sent = []
+    for body in ({"subject": "Witamy w salonie", "text": "Dzień dobry!"},
+                 {"channel": "SMS", "text": "Do zobaczenia jutro"}):
+        st, _, m = api("POST", r.url + "/v1/customers/%s:sendMessage" % cid, body, key=key)
+        assert st == 202, (st, m)
+        sent.append(m)
+    for m in sent:
+        crm.wait_until(lambda m=m: api("GET", r.url + "/v1/messages/" + m["id"],
+                                       key=key)[2]["status"] == "SENT",
+                       timeout=30, what="message %s sent to the trial mailbox" % m["id"])
+    st, _, box = api("GET", r.url + "/v1/trialMailbox", key=key)
+    assert st == 200 and box["trial"] is True, box
+    got = {e["message"]["id"]: e for e in box["entries"]}
+    assert set(got) == {m["id"] for m in sent}, box
+    mail = got[sent[0]["id"]]
+    assert "Message-ID: <%s>" % sent[0]["messageId"] in mail["raw"], mail
+    assert mail["message"]["subject"] == "Witamy w salonie" and mail["receivedAt"], mail
+    sms = got[sent[1]["id"]]
+    assert '"Do zobaczenia jutro"' in sms["raw"] and sms["message"]["channel"] == "SMS", sms
+    new = os.path.join(r.dir, "mailbox", "mail", "new")
+    assert len(os.listdir(new)) == 1, os.listdir(new)
+    assert os.path.getsize(os.path.join(r.dir, "mailbox", "sms.jsonl")) > 0
+
+
 def test_make_run_prints_key_stops_cleanly_and_keeps_the_data():
     with MakeRun() as r:
         banner = r.start_and_wait()
@@ -307,9 +335,10 @@ def test_make_run_prints_key_stops_cleanly_and_keeps_the_data():
         last = unique("Nowak")
         st, _, js = api("POST", r.url + "/v1/customers",
                         {"firstName": "Łukasz", "lastName": last,
-                         "email": crm.unique_email("lukasz")}, key=key)
+                         "email": crm.unique_email("lukasz"), "phone": "+48601000001"}, key=key)
         assert st == 201, (st, js)
         cid = js["id"]
+        _trial_mailbox_receives(r, key, cid)
         # A second `make run` on the same data directory refuses to start and
         # leaves the first one alone.
         second = subprocess.run([RUN_SH, BUILD], cwd=r.dir, env=r.env, stdin=subprocess.DEVNULL,

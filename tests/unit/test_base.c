@@ -46,6 +46,11 @@ static void test_time_and_ids(void)
     cm_uuid(a);
     cm_uuid(b);
     CHECK(strlen(a) == 36 && a[14] == '4' && strcmp(a, b) != 0);
+    CHECK(cm_uuid_valid(a) && cm_uuid_valid(b));
+    CHECK(!cm_uuid_valid("0A1B2C3D-0000-4000-8000-00000000ABCD"));
+    CHECK(!cm_uuid_valid("0a1b2c3d-0000-4000-8000-00000000abc"));
+    CHECK(!cm_uuid_valid("0a1b2c3d00004000800000000000abcdef12"));
+    CHECK(!cm_uuid_valid(""));
     char hex[17];
     cm_random_hex(hex, 8);
     CHECK(strlen(hex) == 16);

@@ -1,6 +1,7 @@
 /* Unit tests for notes_validate: the limits a person typing a note or a task
  * meets, due dates as calendars and APIs write them, and page tokens. */
 #include "notes_validate.h"
+#include "cm_util.h"
 #include "../unit.h"
 
 #include <stdio.h>
@@ -173,10 +174,10 @@ static void test_ids_and_urls(void)
     CHECK(!notes_base_url_valid("https://a/#/x"));
     CHECK(!notes_base_url_valid("https://a/?q=1"));
 
-    CHECK(notes_uuid_valid("0a1b2c3d-0000-4000-8000-00000000abcd"));
-    CHECK(!notes_uuid_valid("0A1B2C3D-0000-4000-8000-00000000ABCD"));
-    CHECK(!notes_uuid_valid("0a1b2c3d00004000800000000000abcd"));
-    CHECK(!notes_uuid_valid("../../etc/passwd"));
+    CHECK(cm_uuid_valid("0a1b2c3d-0000-4000-8000-00000000abcd"));
+    CHECK(!cm_uuid_valid("0A1B2C3D-0000-4000-8000-00000000ABCD"));
+    CHECK(!cm_uuid_valid("0a1b2c3d00004000800000000000abcd"));
+    CHECK(!cm_uuid_valid("../../etc/passwd"));
 }
 
 static void test_page_tokens(void)

@@ -13,6 +13,7 @@ import {
 import { avatar, releasePhotos } from "../photo.js";
 import { groupColors, noteWrite } from "../session.js";
 import { summarySection, timelineSection } from "../history.js";
+import { messagesSection } from "../messages.js";
 import { notesSection } from "../notes.js";
 import { taskForm, taskItem } from "../taskkit.js";
 import { t } from "../i18n.js";
@@ -154,6 +155,7 @@ export async function renderCard(view, ctx) {
   const timeline = timelineSection(c.id);
   const notes = notesSection(c.id, { onChange: () => timeline.load() });
   const tasks = tasksSection(c.id, () => timeline.load());
+  const messages = messagesSection(c, { onChange: () => timeline.load() });
 
   replace(view,
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/customers" }, "Customers"), " / ", displayName(c)),
@@ -161,13 +163,14 @@ export async function renderCard(view, ctx) {
     summary.section,
     h("div", { class: "card-grid" },
       h("div", { class: "card-col" }, notes.section, contact, company, addresses, note),
-      h("div", { class: "card-col" }, tasks.section, account, record)),
+      h("div", { class: "card-col" }, tasks.section, messages.section, account, record)),
     timeline.section,
     history);
   // The panels load side by side; each shows its own error if its service is away.
   summary.load();
   notes.load();
   tasks.load();
+  messages.load();
   timeline.load();
 
   let token = "";

@@ -1,0 +1,57 @@
+/* A service's event stream, owner side: the transactional outbox (events
+ * written into <schema>.outbox in the same transaction as the change they
+ * report), the relay that numbers and publishes them, the heartbeat, and the
+ * replay that subscribers ask for (cm_events.h is the subscriber side).
+ *
+ * The outbox table has the columns of customers.outbox (sql/001_init.sql):
+ * id bigserial, event bytea (a packed crm.Event with seq 0), seq bigint
+ * UNIQUE, created_at, published_at, customer_id uuid. */
+#ifndef CM_OUTBOX_H
+#define CM_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cm_db.h"
+#include "cm_err.h"
+#include "envelope.pb-c.h"
+
+struct cm_events_pub;
+
+/* One stream and its table, both constants of the owning service. */
+struct cm_outbox {
+    const char *stream; // "customers"
+    const char *table;  // "customers.outbox"
+};
+
+/* Writes ev into the outbox, in the caller's transaction. The caller fills
+ * type, tenant_id, payload and what it knows of principal, channel and
+ * request_id; stream, event_id and occurred_at are filled here when empty
+ * (ev is changed only for the call). customer_id (NULL: none) marks the row
+ * for erasure. Returns CM_OK or the database's error. */
+cm_err_t cm_outbox_add(cm_db_t *db, const struct cm_outbox *ob, Crm__Event *ev,
+                       const char *customer_id) CM_MUSTCHECK;
+
+/* Numbers the unpublished rows (one relay at a time across copies, by an
+ * advisory lock) and publishes them after the commit. Returns how many were
+ * published, or -1 on a database error (logged). */
+int cm_outbox_relay(cm_db_t *db, const struct cm_outbox *ob, struct cm_events_pub *pub);
+
+/* Publishes a heartbeat carrying the newest seq, so subscribers notice a lost
+ * tail. */
+void cm_outbox_heartbeat(cm_db_t *db, const struct cm_outbox *ob, struct cm_events_pub *pub);
+
+/* Fills resp with up to limit published events after after_seq and the newest
+ * seq. CM_ERR_PRECONDITION, with the reason in why (size whysz), when events
+ * right after after_seq are no longer kept (retention). */
+cm_err_t cm_outbox_replay(cm_db_t *db, const struct cm_outbox *ob, uint64_t after_seq, int limit,
+                          Crm__ReplayEventsResponse *resp, char *why, size_t whysz) CM_MUSTCHECK;
+
+/* The owner's <stream>.ReplayEvents handler, after any checks of its own
+ * (a durable reader's position): afterSeq above 2^63-1 is OUT_OF_RANGE, a
+ * limit outside 1..CM_EVENTS_REPLAY_LIMIT is the most; pruned events fail the
+ * call with FAILED_PRECONDITION and why. Sets *resp or fails the call. */
+struct cm_call;
+void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
+                            const Crm__ReplayEventsRequest *req, ProtobufCMessage **resp);
+
+#endif

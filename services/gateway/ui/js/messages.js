@@ -1,0 +1,121 @@
+// The messages on the customer card: send a set-password link or an
+// activation (e-mail, or SMS when the customer has a phone number), and the
+// messages sent to the customer with their fate (queued, sent, failed and
+// why). With make run's trial mailbox (GET /v1/trialMailbox) the section says
+// so, and each message it received can be opened as it arrived there. Every
+// string from the message catalogue (i18n.js).
+
+import { ApiError, get, newRequestKey, request, seg } from "./api.js";
+import { banner, chip, h, replace, toast } from "./dom.js";
+import { when } from "./format.js";
+import { t } from "./i18n.js";
+
+const STATUS_KIND = { QUEUED: "info", SENT: "ok", FAILED: "danger" };
+/** Reloads while a message is still queued, at most this many times. */
+const POLLS = 30;
+const POLL_MS = 2000;
+
+function errorText(e) {
+  const d = e instanceof ApiError && e.details[0];
+  return d && d.description ? d.description : e.message;
+}
+
+/** One message as a list item; entry: what the trial mailbox received, if anything. */
+function messageItem(m, entry) {
+  const what = m.channel === "SMS" ? m.text : m.subject;
+  const kind = t(`msg.kind.${m.kind}`) === `msg.kind.${m.kind}` ? m.kind : t(`msg.kind.${m.kind}`);
+  const item = h("li", { class: "message", dataset: { id: m.id, status: m.status } },
+    h("div", { class: "message-head" },
+      chip(m.channel === "SMS" ? t("msg.sms") : t("msg.email")),
+      chip(t(`msg.status.${m.status}`), { kind: STATUS_KIND[m.status] }),
+      h("span", { class: "muted" }, when(m.sentAt || m.failedAt || m.createdAt))),
+    h("p", { class: "message-what" }, kind, ": ", what),
+    h("p", { class: "muted message-to" }, t("msg.to", { to: m.to })));
+  if (m.status === "FAILED" || (m.status === "QUEUED" && m.lastError)) {
+    item.append(h("p", { class: "message-error" },
+      t(m.status === "FAILED" ? "msg.failedBecause" : "msg.retrying", { reason: m.lastError, attempts: m.attempts })));
+  }
+  if (entry) {
+    const raw = h("pre", { class: "message-raw" }, entry.raw);
+    item.append(h("details", { class: "message-trial" },
+      h("summary", {}, t("msg.trialReceived", { when: when(entry.receivedAt) })), raw));
+  }
+  return item;
+}
+
+/**
+ * The messages section of customer c. Returns {section, load}; call load() once.
+ * onChange() after a send (the timeline shows messages too).
+ */
+export function messagesSection(c, { onChange } = {}) {
+  const list = h("ol", { class: "messages", id: "messages", "aria-label": t("msg.title") });
+  const status = h("div", { class: "messages-status", id: "messages-status" });
+  const trialNote = h("div", { id: "trial-note" });
+  const buttons = [
+    ["send-password-link", "msg.sendPasswordLink", `/v1/customers/${seg(c.id)}:sendPasswordLink`, {}],
+    ["send-activation", "msg.sendActivation", `/v1/customers/${seg(c.id)}:sendActivation`, { channel: "EMAIL" }],
+  ];
+  if (c.phone) {
+    buttons.push(["send-activation-sms", "msg.sendActivationSms", `/v1/customers/${seg(c.id)}:sendActivation`, { channel: "SMS" }]);
+  }
+  const actions = h("div", { class: "messages-actions" });
+  let polls = 0;
+  let timer = 0;
+
+  for (const [id, key, path, body] of buttons) {
+    const b = h("button", { type: "button", class: "btn btn-small", id }, t(key));
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      replace(status);
+      try {
+        await request("POST", path, { body, headers: { "Idempotency-Key": newRequestKey() } });
+        toast(t("msg.queued"));
+        polls = 0;
+        await load();
+        onChange && onChange();
+      } catch (e) {
+        replace(status, banner("error", t("msg.notSent", { message: errorText(e) })));
+      } finally {
+        b.disabled = false;
+      }
+    });
+    actions.append(b);
+  }
+
+  const section = h("section", { class: "card messages-card", "aria-labelledby": "messages-title", id: "messages-section" },
+    h("h2", { id: "messages-title" }, t("msg.title")), trialNote, actions, status, list);
+
+  async function load() {
+    clearTimeout(timer);
+    let messages = [];
+    let trial = null;
+    try {
+      const [m, box] = await Promise.all([
+        get(`/v1/customers/${seg(c.id)}/messages`, { pageSize: 20 }),
+        get("/v1/trialMailbox", { pageSize: 100 }),
+      ]);
+      messages = m.data.messages || [];
+      trial = box.data;
+    } catch (e) {
+      replace(status, banner("error", t("msg.loadFailed", { message: errorText(e) })));
+      return;
+    }
+    const received = new Map();
+    if (trial && trial.trial) {
+      for (const e of trial.entries || []) received.set(e.message.id, e);
+      replace(trialNote, h("p", { class: "trial-note", id: "trial-mailbox" }, chip(t("msg.trial"), { kind: "info" }), " ", t("msg.trialExplained")));
+    } else {
+      replace(trialNote);
+    }
+    if (!messages.length) {
+      replace(list, h("li", { class: "muted" }, t("msg.none")));
+    } else {
+      replace(list, messages.map((m) => messageItem(m, received.get(m.id))));
+    }
+    // Queued ones are on their way: look again in a moment.
+    if (messages.some((m) => m.status === "QUEUED") && polls++ < POLLS) {
+      timer = setTimeout(load, POLL_MS);
+    }
+  }
+  return { section, load };
+}

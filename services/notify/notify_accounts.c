@@ -1,0 +1,457 @@
+/* Customer accounts (notify_accounts.h). */
+#include "notify_accounts.h"
+#include "notify_compose.h"
+#include "notify_handlers.h"
+#include "notify_password.h"
+#include "notify_store.h"
+#include "notify_templates.h"
+#include "cm_log.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#define HASHES_AT_ONCE 2
+#define TOKEN_MAX 128
+#define EMAIL_MAX 254
+
+void notify_accounts_start(struct notify_state *st)
+{
+    pthread_mutex_init(&st->pw_mu, NULL);
+    pthread_cond_init(&st->pw_cond, NULL);
+    char random[33];
+    cm_random_hex(random, 16);
+    if (crypto_pwhash_str(st->dummy_hash, random, strlen(random),
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE))
+        cm_log_error("could not make the dummy password hash (out of memory)");
+}
+
+void notify_accounts_stop(struct notify_state *st)
+{
+    pthread_cond_destroy(&st->pw_cond);
+    pthread_mutex_destroy(&st->pw_mu);
+}
+
+/* Argon2id work, at most HASHES_AT_ONCE at a time across the copy's threads. */
+static void s_pw_enter(struct notify_state *st)
+{
+    pthread_mutex_lock(&st->pw_mu);
+    while (st->pw_busy >= HASHES_AT_ONCE)
+        pthread_cond_wait(&st->pw_cond, &st->pw_mu);
+    st->pw_busy++;
+    pthread_mutex_unlock(&st->pw_mu);
+}
+
+static void s_pw_leave(struct notify_state *st)
+{
+    pthread_mutex_lock(&st->pw_mu);
+    st->pw_busy--;
+    pthread_cond_signal(&st->pw_cond);
+    pthread_mutex_unlock(&st->pw_mu);
+}
+
+/* The hex BLAKE2b-256 of a token (what notify.password_links keeps). */
+static void s_hash(const char *token, char hex[65])
+{
+    uint8_t h[32];
+    crypto_generichash(h, sizeof h, (const uint8_t *)token, strlen(token), NULL, 0);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+}
+
+/* A token as links carry it: 43 characters of base64url. */
+static bool s_token_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n != 43)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (!cm_ascii_digit(c) && !cm_ascii_upper(c) && !cm_ascii_lower(c) && c != '-' && c != '_')
+            return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sending links                                                           */
+
+/* Renders kind for customer c and queues it with a new link, as tenant. The
+ * message, or NULL with the call failed. */
+static Crm__Message *s_send(struct cm_call *call, struct notify_state *st, const char *tenant,
+                            const Crm__Customer *c, enum notify_kind kind, bool sms)
+{
+    const char *lang = notify_language_of(c->preferences ? c->preferences->language : NULL);
+    char business[256];
+    notify_templates_business_name(call, tenant, business, sizeof business);
+    /* The tenant's own template: a public caller's session has no tenant yet. */
+    cm_err_t err = cm_db_use_tenant(call->db, tenant);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the template");
+        return NULL;
+    }
+    Crm__Template *t = notify_templates_resolve(call, kind, lang);
+    if (!t)
+        return NULL;
+    /* The link goes in when the message is sent (notify_sender.c): the text
+     * keeps {{link}} and the token travels sealed. */
+    struct notify_vars v = {.first_name = c->first_name,
+                            .last_name = c->last_name,
+                            .email = c->email,
+                            .business_name = business,
+                            .link = "{{link}}",
+                            .valid_hours = (int)st->link_hours};
+    Crm__RenderedMessage *r = notify_templates_render(call, t, &v);
+    crm__template__free_unpacked(t, NULL);
+    if (!r)
+        return NULL;
+    struct notify_link link;
+    notify_compose_link(st, notify_kind_name(kind), &link);
+    struct notify_address a;
+    struct notify_new_message m = {
+        .tenant_id = tenant,
+        .kind = notify_kind_name(kind),
+        .subject = sms ? "" : r->subject,
+        .text = r->text,
+        .html = sms ? "" : r->html,
+        .principal = call->hdr->principal ? call->hdr->principal : &notify_compose_service,
+        .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
+        .request_id = call->hdr->request_id,
+    };
+    notify_compose_address(st, c, sms, &a, &m);
+    Crm__Message *out = notify_compose_queue(call, st, tenant, &m, &link);
+    sodium_memzero(link.token, sizeof link.token);
+    crm__rendered_message__free_unpacked(r, NULL);
+    return out;
+}
+
+static bool s_channel_ready(struct cm_call *call, const struct notify_state *st, bool sms)
+{
+    if (sms ? st->sms : st->email)
+        return true;
+    cm_call_fail(call, CM_ERR_PRECONDITION, "%s is not configured: set %s (docs/notify.md)",
+                 sms ? "SMS" : "e-mail", sms ? "CRM_SMS_URL" : "CRM_SMTP_URL");
+    return false;
+}
+
+static void s_send_for(struct cm_call *call, const char *customer_id, enum notify_kind kind,
+                       bool sms, ProtobufCMessage **resp)
+{
+    struct notify_state *st = call->user;
+    if (!cm_call_may_write(call))
+        return;
+    if (!cm_uuid_valid(customer_id)) {
+        cm_call_violation(call, "customerId", customer_id[0] ? "INVALID_FORMAT" : "REQUIRED",
+                          "customerId: a customer's id is required");
+        return;
+    }
+    if (!s_channel_ready(call, st, sms))
+        return;
+    Crm__Customer *c = notify_compose_customer(call, customer_id, NULL);
+    if (!c)
+        return;
+    if (notify_compose_reachable(call, c, sms)) {
+        Crm__Message *m = s_send(call, st, call->hdr->tenant_id, c, kind, sms);
+        if (m)
+            *resp = &m->base;
+    }
+    crm__customer__free_unpacked(c, NULL);
+}
+
+void notify_accounts_send_link(struct cm_call *call, const ProtobufCMessage *msg,
+                               ProtobufCMessage **resp)
+{
+    const Crm__SendPasswordLinkRequest *req = (const Crm__SendPasswordLinkRequest *)msg;
+    s_send_for(call, req->customer_id, NOTIFY_KIND_PASSWORD_LINK, false, resp);
+}
+
+void notify_accounts_send_activation(struct cm_call *call, const ProtobufCMessage *msg,
+                                     ProtobufCMessage **resp)
+{
+    const Crm__SendActivationRequest *req = (const Crm__SendActivationRequest *)msg;
+    if (req->channel != CRM__CHANNEL__CHANNEL_UNSPECIFIED &&
+        req->channel != CRM__CHANNEL__CHANNEL_EMAIL && req->channel != CRM__CHANNEL__CHANNEL_SMS) {
+        cm_call_violation(call, "channel", "UNSUPPORTED", "channel: EMAIL or SMS");
+        return;
+    }
+    s_send_for(call, req->customer_id, NOTIFY_KIND_ACTIVATION,
+               req->channel == CRM__CHANNEL__CHANNEL_SMS, resp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The page behind a link (public: no key, no tenant)                      */
+
+/* The link of a token; false (the call failed or *state UNKNOWN) when there is none. */
+static bool s_find(struct cm_call *call, const char *token, struct notify_link_row *row,
+                   Crm__LinkState *state)
+{
+    *state = CRM__LINK_STATE__LINK_STATE_UNKNOWN;
+    if (!s_token_ok(token))
+        return false;
+    char hash[65];
+    s_hash(token, hash);
+    cm_err_t err = notify_store_link_find(call->db, hash, row);
+    if (err == CM_ERR_NOT_FOUND)
+        return false;
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the link");
+        return false;
+    }
+    *state = !strcmp(row->state, "VALID")     ? CRM__LINK_STATE__LINK_STATE_VALID
+             : !strcmp(row->state, "EXPIRED") ? CRM__LINK_STATE__LINK_STATE_EXPIRED
+                                              : CRM__LINK_STATE__LINK_STATE_USED;
+    return true;
+}
+
+/* The language the page speaks for a link's customer: theirs, else en. */
+static const char *s_language(struct cm_call *call, const struct notify_link_row *row)
+{
+    Crm__Customer *c = notify_compose_customer(call, row->customer_id, row->tenant_id);
+    /* A customer who is gone or unreadable just gets English. */
+    call->err = CM_OK;
+    const char *lang = notify_language_of(c && c->preferences ? c->preferences->language : NULL);
+    if (c)
+        crm__customer__free_unpacked(c, NULL);
+    return lang;
+}
+
+void notify_accounts_inspect(struct cm_call *call, const ProtobufCMessage *msg,
+                             ProtobufCMessage **resp)
+{
+    const Crm__InspectPasswordLinkRequest *req = (const Crm__InspectPasswordLinkRequest *)msg;
+    struct notify_link_row row;
+    Crm__LinkState state;
+    bool found = s_find(call, req->token, &row, &state);
+    if (cm_call_failed(call))
+        return;
+    Crm__PasswordLink *r = (Crm__PasswordLink *)cm_pb_new(&crm__password_link__descriptor);
+    r->state = state;
+    cm_pb_set_str(&r->language, found ? s_language(call, &row) : "en");
+    if (state == CRM__LINK_STATE__LINK_STATE_VALID)
+        cm_pb_set_str(&r->expires_at, row.expires_at);
+    *resp = &r->base;
+}
+
+/* Sets the customer's account ACTIVE at the customers service (as notify,
+ * in the link's tenant). Returns whether it took it. */
+static bool s_activate(struct cm_call *call, const struct notify_link_row *row)
+{
+    Crm__Account account = CRM__ACCOUNT__INIT;
+    account.status = CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_ACTIVE;
+    Crm__Customer c = CRM__CUSTOMER__INIT;
+    c.account = &account;
+    char *mask[] = {"account.status"};
+    Crm__UpdateCustomerRequest u = CRM__UPDATE_CUSTOMER_REQUEST__INIT;
+    u.id = (char *)row->customer_id;
+    u.customer = &c;
+    u.update_mask = mask;
+    u.n_update_mask = 1;
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err = cm_call_service_as(call, row->tenant_id, &notify_compose_service, "customers",
+                                      "customers.UpdateCustomer", &u.base,
+                                      &crm__customer__descriptor, 2500, &rh, &resp);
+    bool ok = !err && rh->status == CRM__STATUS__STATUS_OK;
+    if (!ok)
+        cm_log_warn("could not make customer %s ACTIVE: %s", row->customer_id,
+                    err ? cm_err_name(err) : rh->message);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return ok;
+}
+
+void notify_accounts_set_password(struct cm_call *call, const ProtobufCMessage *msg,
+                                  ProtobufCMessage **resp)
+{
+    const Crm__SetPasswordRequest *req = (const Crm__SetPasswordRequest *)msg;
+    struct notify_state *st = call->user;
+    struct notify_link_row row;
+    Crm__LinkState state;
+    if (!s_find(call, req->token, &row, &state) || state != CRM__LINK_STATE__LINK_STATE_VALID) {
+        if (!cm_call_failed(call))
+            cm_call_violation(call, "token",
+                              state == CRM__LINK_STATE__LINK_STATE_EXPIRED ? "EXPIRED"
+                              : state == CRM__LINK_STATE__LINK_STATE_USED  ? "USED"
+                                                                           : "UNKNOWN",
+                              "this link %s; ask for a new one",
+                              state == CRM__LINK_STATE__LINK_STATE_EXPIRED ? "has expired"
+                              : state == CRM__LINK_STATE__LINK_STATE_USED  ? "was used already"
+                                                                           : "is not valid");
+        return;
+    }
+    Crm__Customer *c = notify_compose_customer(call, row.customer_id, row.tenant_id);
+    if (!c)
+        return;
+    char email_key[EMAIL_MAX + 1] = "";
+    for (size_t i = 0; c->email[i] && i < EMAIL_MAX; i++)
+        email_key[i] = cm_ascii_tolower(c->email[i]);
+    const char *problem = notify_password_problem(req->password, c->email);
+    crm__customer__free_unpacked(c, NULL);
+    if (problem) {
+        cm_call_violation(call, "password", problem,
+                          "password: %d to %d characters, not a common password or your e-mail "
+                          "address",
+                          NOTIFY_PASSWORD_MIN, NOTIFY_PASSWORD_MAX);
+        return;
+    }
+    if (!email_key[0]) {
+        cm_call_violation(call, "token", "NO_EMAIL_ADDRESS",
+                          "the account has no e-mail address to sign in with");
+        return;
+    }
+    char hash[crypto_pwhash_STRBYTES];
+    s_pw_enter(st);
+    int rc =
+        crypto_pwhash_str(hash, req->password, strlen(req->password),
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    s_pw_leave(st);
+    if (rc) {
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
+        return;
+    }
+    /* The link is used and the hash stored in one transaction; a second use
+     * of the same link (even at the same moment) finds it used. */
+    char token_hash[65];
+    s_hash(req->token, token_hash);
+    bool used = false;
+    cm_err_t err = cm_db_begin(call->db, row.tenant_id);
+    if (!err)
+        err = notify_store_link_use(call->db, token_hash, &used);
+    if (!err && used)
+        err = notify_store_account_put(call->db, row.tenant_id, row.customer_id, email_key, hash);
+    if (!err && used)
+        err = cm_db_commit(call->db);
+    cm_db_rollback(call->db);
+    sodium_memzero(hash, sizeof hash);
+    if (err) {
+        cm_call_db_fail(call, err, "could not set the password");
+        return;
+    }
+    if (!used) {
+        cm_call_violation(call, "token", "USED", "this link was used already; ask for a new one");
+        return;
+    }
+    Crm__SetPasswordResponse *r =
+        (Crm__SetPasswordResponse *)cm_pb_new(&crm__set_password_response__descriptor);
+    r->activated = s_activate(call, &row);
+    cm_pb_set_str(&r->language, s_language(call, &row));
+    cm_log_info("customer %s set a password", row.customer_id);
+    *resp = &r->base;
+}
+
+void notify_accounts_renew(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    const Crm__RenewPasswordLinkRequest *req = (const Crm__RenewPasswordLinkRequest *)msg;
+    struct notify_state *st = call->user;
+    struct notify_link_row row;
+    Crm__LinkState state;
+    const char *lang = "en";
+    /* Whatever happens, the same answer: the page tells nobody whether an
+     * address is known or a message went out. */
+    if (s_find(call, req->token, &row, &state) && state != CRM__LINK_STATE__LINK_STATE_VALID &&
+        st->email) {
+        Crm__Customer *c = notify_compose_customer(call, row.customer_id, row.tenant_id);
+        if (c && c->email[0] && notify_compose_reachable(call, c, false)) {
+            lang = notify_language_of(c->preferences ? c->preferences->language : NULL);
+            Crm__Message *m = s_send(call, st, row.tenant_id, c, NOTIFY_KIND_PASSWORD_LINK, false);
+            if (m)
+                crm__message__free_unpacked(m, NULL);
+        }
+        if (c)
+            crm__customer__free_unpacked(c, NULL);
+    }
+    if (cm_call_failed(call))
+        cm_log_warn("a new link was asked for and not sent: %s", call->message);
+    call->err = CM_OK;
+    call->reply.n_details = 0;
+    Crm__RenewPasswordLinkResponse *r =
+        (Crm__RenewPasswordLinkResponse *)cm_pb_new(&crm__renew_password_link_response__descriptor);
+    cm_pb_set_str(&r->language, lang);
+    *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sign-in (the booking site and the store, with their key)                */
+
+void notify_accounts_sign_in(struct cm_call *call, const ProtobufCMessage *msg,
+                             ProtobufCMessage **resp)
+{
+    const Crm__SignInRequest *req = (const Crm__SignInRequest *)msg;
+    struct notify_state *st = call->user;
+    const char *tenant = call->hdr->tenant_id;
+    if (!req->email[0])
+        cm_call_violation(call, "email", "REQUIRED", "email is required");
+    else if (strlen(req->email) > EMAIL_MAX)
+        cm_call_violation(call, "email", "TOO_LONG", "email: at most %d bytes", EMAIL_MAX);
+    if (!req->password[0])
+        cm_call_violation(call, "password", "REQUIRED", "password is required");
+    else if (strlen(req->password) > 4 * NOTIFY_PASSWORD_MAX)
+        cm_call_violation(call, "password", "TOO_LONG", "password: at most %d characters",
+                          NOTIFY_PASSWORD_MAX);
+    if (cm_call_failed(call))
+        return;
+    char email_key[EMAIL_MAX + 1];
+    size_t n = 0;
+    for (; req->email[n]; n++)
+        email_key[n] = cm_ascii_tolower(req->email[n]);
+    email_key[n] = '\0';
+    int failures = 0;
+    long left = 0;
+    cm_err_t err =
+        notify_store_failures(call->db, tenant, email_key, st->sign_in_window_s, &failures, &left);
+    if (err) {
+        cm_call_db_fail(call, err, "could not check the sign-in");
+        return;
+    }
+    if (failures >= st->sign_in_failures) {
+        cm_call_fail(call, CM_ERR_TOO_LARGE,
+                     "too many failed sign-ins for this address; retry in %ld s", left);
+        return;
+    }
+    bool found = false;
+    char customer_id[40] = "", hash[crypto_pwhash_STRBYTES] = "";
+    err = notify_store_account_find(call->db, email_key, &found, customer_id, hash, sizeof hash);
+    if (err) {
+        cm_call_db_fail(call, err, "could not check the sign-in");
+        return;
+    }
+    /* The same work whether the address is known or not: a wrong address
+     * takes as long as a wrong password. */
+    s_pw_enter(st);
+    bool ok = crypto_pwhash_str_verify(found ? hash : st->dummy_hash, req->password,
+                                       strlen(req->password)) == 0 &&
+              found;
+    s_pw_leave(st);
+    if (!ok) {
+        err = notify_store_failure_add(call->db, tenant, email_key, st->sign_in_window_s);
+        if (err)
+            cm_log_warn("could not count a failed sign-in: %s", cm_db_error(call->db));
+        cm_call_fail(call, CM_ERR_UNAUTHENTICATED, "wrong e-mail address or password");
+        return;
+    }
+    Crm__Customer *c = notify_compose_customer(call, customer_id, NULL);
+    if (!c) {
+        if (call->err == CM_ERR_NOT_FOUND) {
+            call->err = CM_OK;
+            cm_call_fail(call, CM_ERR_UNAUTHENTICATED, "wrong e-mail address or password");
+        }
+        return;
+    }
+    bool disabled =
+        c->account && c->account->status == CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_DISABLED;
+    crm__customer__free_unpacked(c, NULL);
+    if (disabled) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "this account is disabled");
+        return;
+    }
+    if (notify_store_failures_clear(call->db, tenant, email_key))
+        cm_log_warn("could not clear failed sign-ins: %s", cm_db_error(call->db));
+    Crm__SignInResponse *r = (Crm__SignInResponse *)cm_pb_new(&crm__sign_in_response__descriptor);
+    cm_pb_set_str(&r->customer_id, customer_id);
+    *resp = &r->base;
+}

@@ -1,0 +1,129 @@
+/* Sending to a customer (notify_compose.h). */
+#include "notify_compose.h"
+#include "notify_mime.h"
+#include "cm_log.h"
+#include "cm_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+/* How long SendMessage waits for customers.GetCustomer. */
+#define CUSTOMER_TIMEOUT_MS 2500
+
+const Crm__Principal notify_compose_service = {PROTOBUF_C_MESSAGE_INIT(&crm__principal__descriptor),
+                                               .id = "notify", .name = "notify",
+                                               .role = CRM__ROLE__ROLE_SERVICE};
+
+Crm__Customer *notify_compose_customer(struct cm_call *call, const char *id, const char *tenant)
+{
+    Crm__GetCustomerRequest r = CRM__GET_CUSTOMER_REQUEST__INIT;
+    r.id = (char *)id;
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err =
+        tenant ? cm_call_service_as(call, tenant, &notify_compose_service, "customers",
+                                    "customers.GetCustomer", &r.base, &crm__customer__descriptor,
+                                    CUSTOMER_TIMEOUT_MS, &rh, &resp)
+               : cm_call_service(call, "customers", "customers.GetCustomer", NULL, &r.base,
+                                 &crm__customer__descriptor, CUSTOMER_TIMEOUT_MS, &rh, &resp);
+    Crm__Customer *c = NULL;
+    if (err) {
+        cm_log_warn("customers.GetCustomer: %s", cm_err_name(err));
+        cm_call_fail(call, err == CM_ERR_TIMEOUT ? CM_ERR_TIMEOUT : CM_ERR_UNAVAILABLE,
+                     "customers did not answer in time; nothing was queued, retry");
+    } else if (rh->status == CRM__STATUS__STATUS_NOT_FOUND) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "customer %s not found", id);
+    } else if (rh->status != CRM__STATUS__STATUS_OK) {
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not read the customer: %s", rh->message);
+    } else {
+        c = (Crm__Customer *)resp;
+        resp = NULL;
+    }
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return c;
+}
+
+bool notify_compose_reachable(struct cm_call *call, const Crm__Customer *c, bool sms)
+{
+    if (sms && !c->phone[0])
+        cm_call_violation(call, "customerId", "NO_PHONE_NUMBER", "customer %s has no phone number",
+                          c->id);
+    else if (!sms && !c->email[0])
+        cm_call_violation(call, "customerId", "NO_EMAIL_ADDRESS",
+                          "customer %s has no e-mail address", c->id);
+    else if (!sms && !notify_mime_addr_ok(c->email))
+        cm_call_violation(call, "customerId", "EMAIL_NOT_SENDABLE",
+                          "customer %s: the e-mail address cannot be sent to", c->id);
+    return !cm_call_failed(call);
+}
+
+void notify_compose_address(const struct notify_state *st, const Crm__Customer *c, bool sms,
+                            struct notify_address *a, struct notify_new_message *m)
+{
+    char uuid[40];
+    snprintf(a->name, sizeof a->name, "%s%s%s", c->first_name, c->first_name[0] ? " " : "",
+             c->last_name);
+    cm_uuid(uuid);
+    const char *domain = strchr(st->from_addr, '@') + 1; /* checked at start-up */
+    snprintf(a->message_id, sizeof a->message_id, "%s@%s", uuid, domain);
+    m->customer_id = c->id;
+    m->channel = sms ? "SMS" : "EMAIL";
+    m->to = sms ? c->phone : c->email;
+    m->to_name = a->name;
+    m->from = sms ? st->sms_from : st->from_addr;
+    m->from_name = sms ? "" : st->from_name;
+    m->message_id = a->message_id;
+}
+
+void notify_compose_link(const struct notify_state *st, const char *kind, struct notify_link *l)
+{
+    uint8_t raw[32], hash[32];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(l->token, sizeof l->token, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    crypto_generichash(hash, sizeof hash, (const uint8_t *)l->token, strlen(l->token), NULL, 0);
+    sodium_bin2hex(l->hash, sizeof l->hash, hash, sizeof hash);
+    size_t n = strlen(l->token);
+    randombytes_buf(l->sealed, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(l->sealed + crypto_secretbox_NONCEBYTES, (const uint8_t *)l->token, n,
+                          l->sealed, st->sender_cfg.link_key);
+    l->sealed_len = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+    l->kind = kind;
+    sodium_memzero(raw, sizeof raw);
+}
+
+Crm__Message *notify_compose_queue(struct cm_call *call, struct notify_state *st,
+                                   const char *tenant, struct notify_new_message *m,
+                                   const struct notify_link *link)
+{
+    Crm__Message *out = NULL;
+    bool existed = false;
+    if (link) {
+        m->sealed_link = link->sealed;
+        m->sealed_len = link->sealed_len;
+    }
+    cm_err_t err = cm_db_begin(call->db, tenant);
+    if (!err && link)
+        err = notify_store_link_create(call->db, tenant, m->customer_id, link->kind, link->hash,
+                                       st->link_hours);
+    if (!err)
+        err = notify_store_queue(call->db, m, &out, &existed);
+    if (!err)
+        err = cm_db_commit(call->db);
+    if (err) {
+        cm_db_rollback(call->db);
+        cm_call_db_fail(call, err, "could not queue the message");
+        if (out)
+            crm__message__free_unpacked(out, NULL);
+        return NULL;
+    }
+    cm_log_info("message %s (%s) queued%s", out->id, m->kind,
+                existed ? " before (same idempotency key)" : "");
+    notify_sender_wake(st->sender);
+    return out;
+}

@@ -1,0 +1,57 @@
+/* What every send to a customer does, whatever wrote the text: read the
+ * customer (as the caller, no transaction open), check they can be reached
+ * on the channel, address the message, and queue it (with its link, when it
+ * carries one) in one transaction. */
+#ifndef NOTIFY_COMPOSE_H
+#define NOTIFY_COMPOSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "cm_svc.h"
+#include "customers.pb-c.h"
+#include "notify_handlers.h"
+#include "notify_store.h"
+
+/* The principal notify acts as for a caller without one (a public link):
+ * ROLE_SERVICE "notify". */
+extern const Crm__Principal notify_compose_service;
+
+/* The customer id from customers.GetCustomer as the caller (or as tenant and
+ * principal when tenant is not NULL). NULL, the call failed (NOT_FOUND,
+ * UNAVAILABLE), when there is none to have. Dynamic: the caller frees it. */
+Crm__Customer *notify_compose_customer(struct cm_call *call, const char *id, const char *tenant);
+
+/* False, with a violation on customerId (NO_EMAIL_ADDRESS, EMAIL_NOT_SENDABLE,
+ * NO_PHONE_NUMBER), when the customer cannot be reached on the channel. */
+bool notify_compose_reachable(struct cm_call *call, const Crm__Customer *c, bool sms);
+
+/* The parts of a message that come from the customer and the configuration:
+ * recipient, sender, a new Message-ID. */
+struct notify_address {
+    char name[512];
+    char message_id[300];
+};
+void notify_compose_address(const struct notify_state *st, const Crm__Customer *c, bool sms,
+                            struct notify_address *a, struct notify_new_message *m);
+
+/* A set-password link to create with the message: the customer's older
+ * links are voided, this one stored by its hash; the token is sealed into the
+ * message for the sender (never stored in the clear). */
+struct notify_link {
+    const char *kind;
+    char token[64]; // base64url of 32 random bytes
+    char hash[65];  // hex BLAKE2b-256 of the token
+    uint8_t sealed[24 + 16 + 64];
+    size_t sealed_len;
+};
+/* A new link sealed with the service's key. */
+void notify_compose_link(const struct notify_state *st, const char *kind, struct notify_link *l);
+
+/* Queues m (and creates link, when not NULL) in one transaction of tenant,
+ * then wakes the senders. The stored message, or NULL with the call failed. */
+Crm__Message *notify_compose_queue(struct cm_call *call, struct notify_state *st,
+                                   const char *tenant, struct notify_new_message *m,
+                                   const struct notify_link *link);
+
+#endif

@@ -1,0 +1,355 @@
+/* notify.SendMessage queues a message to a customer (asking customers for
+ * their address first, with no transaction open), GetMessage and
+ * ListMessages read them back, ReplayEvents serves the "notify" stream. The
+ * sending itself is the senders' (notify_sender.c). */
+#include "notify_handlers.h"
+#include "notify_accounts.h"
+#include "notify_compose.h"
+#include "notify_mime.h"
+#include "notify_sms.h"
+#include "notify_store.h"
+#include "notify_templates.h"
+#include "notify_trial.h"
+#include "cm_events.h"
+#include "cm_log.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+#include "customers.pb-c.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#define SUBJECT_MAX 200 // characters
+#define TEXT_MAX 100000 // bytes
+#define HTML_MAX 200000 // bytes
+#define PAGE_DEFAULT 20
+#define PAGE_MAX 100
+
+/* ---------------------------------------------------------------------- */
+/* SendMessage                                                             */
+
+static void s_check_subject(struct cm_call *call, const char *subject, bool required)
+{
+    size_t len = cm_utf8_length(subject);
+    if (!subject[0] && required)
+        cm_call_violation(call, "subject", "REQUIRED", "subject is required for an e-mail");
+    else if (strpbrk(subject, "\r\n"))
+        cm_call_violation(call, "subject", "INVALID_FORMAT", "subject: one line, no line breaks");
+    else if (len > SUBJECT_MAX)
+        cm_call_violation(call, "subject", "TOO_LONG", "subject: at most %d characters, not %zu",
+                          SUBJECT_MAX, len);
+}
+
+/* The text of an SMS: at most NOTIFY_SMS_MAX_PARTS parts. */
+static void s_check_sms_text(struct cm_call *call, const char *text)
+{
+    struct notify_sms_measure m;
+    if (notify_sms_measure(text, &m))
+        cm_call_violation(call, "text", "INVALID_FORMAT", "text: not UTF-8");
+    else if (m.parts > NOTIFY_SMS_MAX_PARTS)
+        cm_call_violation(call, "text", "TOO_LONG",
+                          "text: an SMS of at most %d parts, not %d (%s, %zu characters)",
+                          NOTIFY_SMS_MAX_PARTS, m.parts,
+                          m.encoding == NOTIFY_SMS_GSM7 ? "GSM 7-bit" : "UCS-2", m.characters);
+}
+
+static bool s_check_request(struct cm_call *call, const Crm__SendMessageRequest *req)
+{
+    bool sms = req->channel == CRM__CHANNEL__CHANNEL_SMS;
+    if (!cm_uuid_valid(req->customer_id))
+        cm_call_violation(call, "customerId", req->customer_id[0] ? "INVALID_FORMAT" : "REQUIRED",
+                          "customerId: a customer's id is required");
+    if (req->channel != CRM__CHANNEL__CHANNEL_UNSPECIFIED &&
+        req->channel != CRM__CHANNEL__CHANNEL_EMAIL && !sms)
+        cm_call_violation(call, "channel", "UNSUPPORTED", "channel: EMAIL or SMS");
+    if (sms && req->subject[0])
+        cm_call_violation(call, "subject", "UNSUPPORTED", "subject: an SMS has none");
+    else
+        s_check_subject(call, req->subject, !sms);
+    if (sms && req->html[0])
+        cm_call_violation(call, "html", "UNSUPPORTED", "html: an SMS has none");
+    if (!req->text[0])
+        cm_call_violation(call, "text", "REQUIRED", "text is required");
+    else if (strlen(req->text) > TEXT_MAX)
+        cm_call_violation(call, "text", "TOO_LONG", "text: at most %d bytes, not %zu", TEXT_MAX,
+                          strlen(req->text));
+    else if (sms)
+        s_check_sms_text(call, req->text);
+    if (strlen(req->html) > HTML_MAX)
+        cm_call_violation(call, "html", "TOO_LONG", "html: at most %d bytes, not %zu", HTML_MAX,
+                          strlen(req->html));
+    return !cm_call_failed(call);
+}
+
+static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    const Crm__SendMessageRequest *req = (const Crm__SendMessageRequest *)msg;
+    struct notify_state *st = call->user;
+    if (!cm_call_may_write(call) || !s_check_request(call, req))
+        return;
+    bool sms = req->channel == CRM__CHANNEL__CHANNEL_SMS;
+    if (sms ? !st->sms : !st->email) {
+        cm_call_fail(call, CM_ERR_PRECONDITION, "%s is not configured: set %s (docs/notify.md)",
+                     sms ? "SMS" : "e-mail", sms ? "CRM_SMS_URL" : "CRM_SMTP_URL");
+        return;
+    }
+    Crm__Customer *c = notify_compose_customer(call, req->customer_id, NULL);
+    if (!c)
+        return;
+    if (notify_compose_reachable(call, c, sms)) {
+        struct notify_address a;
+        struct notify_new_message m = {
+            .tenant_id = call->hdr->tenant_id,
+            .kind = "message",
+            .subject = req->subject,
+            .text = req->text,
+            .html = req->html,
+            .request_key = call->hdr->idempotency_key,
+            .principal = call->hdr->principal,
+            .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
+            .request_id = call->hdr->request_id,
+        };
+        notify_compose_address(st, c, sms, &a, &m);
+        /* Only now a transaction: none was held while customers answered. */
+        Crm__Message *out = notify_compose_queue(call, st, call->hdr->tenant_id, &m, NULL);
+        if (out)
+            *resp = &out->base;
+    }
+    crm__customer__free_unpacked(c, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reads                                                                   */
+
+static void s_get_message(struct cm_call *call, const ProtobufCMessage *msg,
+                          ProtobufCMessage **resp)
+{
+    const Crm__GetMessageRequest *req = (const Crm__GetMessageRequest *)msg;
+    Crm__Message *m = NULL;
+    cm_err_t err =
+        cm_uuid_valid(req->id) ? notify_store_get(call->db, req->id, &m) : CM_ERR_NOT_FOUND;
+    if (err == CM_ERR_NOT_FOUND)
+        cm_call_fail(call, err, "message %s not found", req->id);
+    else if (err)
+        cm_call_db_fail(call, err, "could not read the message");
+    else
+        *resp = &m->base;
+}
+
+/* A page token: "<created_at in µs>_<id>". */
+static bool s_parse_token(const char *tok, int64_t *us, char *id)
+{
+    const char *sep = strchr(tok, '_');
+    char num[24];
+    long v = 0;
+    if (!sep || (size_t)(sep - tok) >= sizeof num)
+        return false;
+    memcpy(num, tok, (size_t)(sep - tok));
+    num[sep - tok] = '\0';
+    if (cm_parse_long(num, 0, INT64_MAX, &v) || !cm_uuid_valid(sep + 1))
+        return false;
+    *us = v;
+    snprintf(id, 40, "%s", sep + 1);
+    return true;
+}
+
+static void s_list_messages(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp)
+{
+    const Crm__ListMessagesRequest *req = (const Crm__ListMessagesRequest *)msg;
+    if (!cm_uuid_valid(req->customer_id))
+        cm_call_violation(call, "customerId", "INVALID_FORMAT", "customerId: a customer's id");
+    if (req->page_size < 0 || req->page_size > PAGE_MAX)
+        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize: 0 to %d", PAGE_MAX);
+    int64_t after_us = 0;
+    char after_id[40] = "";
+    if (req->page_token[0] && !s_parse_token(req->page_token, &after_us, after_id))
+        cm_call_violation(call, "pageToken", "INVALID_FORMAT",
+                          "pageToken: not a token this list gave");
+    if (cm_call_failed(call))
+        return;
+    Crm__ListMessagesResponse *r =
+        (Crm__ListMessagesResponse *)cm_pb_new(&crm__list_messages_response__descriptor);
+    int64_t next_us = 0;
+    char next_id[40];
+    cm_err_t err = notify_store_list(call->db, req->customer_id,
+                                     req->page_size ? req->page_size : PAGE_DEFAULT, after_us,
+                                     after_id[0] ? after_id : NULL, r, &next_us, next_id);
+    if (err) {
+        crm__list_messages_response__free_unpacked(r, NULL);
+        cm_call_db_fail(call, err, "could not list the messages");
+        return;
+    }
+    if (next_id[0]) {
+        char tok[80];
+        snprintf(tok, sizeof tok, "%" PRId64 "_%s", next_us, next_id);
+        cm_pb_set_str(&r->next_page_token, tok);
+    }
+    *resp = &r->base;
+}
+
+static void s_measure_sms(struct cm_call *call, const ProtobufCMessage *msg,
+                          ProtobufCMessage **resp)
+{
+    const Crm__MeasureSmsRequest *req = (const Crm__MeasureSmsRequest *)msg;
+    struct notify_sms_measure m;
+    if (strlen(req->text) > TEXT_MAX)
+        cm_call_violation(call, "text", "TOO_LONG", "text: at most %d bytes", TEXT_MAX);
+    else if (notify_sms_measure(req->text, &m))
+        cm_call_violation(call, "text", "INVALID_FORMAT", "text: not UTF-8");
+    if (cm_call_failed(call))
+        return;
+    Crm__SmsMeasure *r = (Crm__SmsMeasure *)cm_pb_new(&crm__sms_measure__descriptor);
+    notify_store_sms_measure(&m, r);
+    *resp = &r->base;
+}
+
+static void s_list_trial_mailbox(struct cm_call *call, const ProtobufCMessage *msg,
+                                 ProtobufCMessage **resp)
+{
+    const Crm__ListTrialMailboxRequest *req = (const Crm__ListTrialMailboxRequest *)msg;
+    struct notify_state *st = call->user;
+    if (req->page_size < 0 || req->page_size > PAGE_MAX) {
+        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize: 0 to %d", PAGE_MAX);
+        return;
+    }
+    int limit = req->page_size ? req->page_size : PAGE_DEFAULT;
+    Crm__ListTrialMailboxResponse *r =
+        (Crm__ListTrialMailboxResponse *)cm_pb_new(&crm__list_trial_mailbox_response__descriptor);
+    *resp = &r->base;
+    if (!st->trial_dir || !st->trial_dir[0])
+        return;
+    r->trial = true;
+    struct notify_trial_entry *entries = NULL;
+    size_t n = notify_trial_read(st->trial_dir, &entries);
+    json_t *keys = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (entries[i].key[0])
+            json_array_append_new(keys, json_string(entries[i].key));
+    char *keys_json = json_dumps(keys, JSON_COMPACT);
+    json_decref(keys);
+    Crm__Message **found = NULL;
+    size_t n_found = 0;
+    cm_err_t err = notify_store_by_keys(call->db, keys_json, &found, &n_found);
+    free(keys_json);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the messages");
+        crm__list_trial_mailbox_response__free_unpacked(r, NULL);
+        *resp = NULL;
+        goto out;
+    }
+    r->entries = cm_calloc((size_t)limit, sizeof *r->entries);
+    for (size_t i = 0; i < n && r->n_entries < (size_t)limit; i++) {
+        /* Only the tenant's own: the store found only those. */
+        Crm__Message *m = NULL;
+        for (size_t k = 0; k < n_found && !m; k++)
+            if (found[k] &&
+                !strcmp(entries[i].sms ? found[k]->id : found[k]->message_id, entries[i].key))
+                m = found[k];
+        if (!m)
+            continue;
+        Crm__TrialMailboxEntry *e =
+            (Crm__TrialMailboxEntry *)cm_pb_new(&crm__trial_mailbox_entry__descriptor);
+        e->message = (Crm__Message *)cm_pb_clone(&m->base);
+        char at[40];
+        cm_pb_set_str(&e->received_at, cm_time_rfc3339(entries[i].received_ms, at, sizeof at));
+        cm_pb_set_str(&e->raw, cm_utf8_valid(entries[i].raw, strlen(entries[i].raw), NULL)
+                                   ? entries[i].raw
+                                   : "(not UTF-8)");
+        r->entries[r->n_entries++] = e;
+    }
+out:
+    for (size_t k = 0; k < n_found; k++)
+        crm__message__free_unpacked(found[k], NULL);
+    free(found);
+    notify_trial_free(entries, n);
+}
+
+static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp)
+{
+    /* A reader's name is taken and not needed: the notify stream keeps every event. */
+    cm_outbox_serve_replay(call, &notify_outbox, (const Crm__ReplayEventsRequest *)msg, resp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Hooks and the table                                                     */
+
+void notify_start(cm_svc_t *svc, void *user)
+{
+    struct notify_state *st = user;
+    notify_accounts_start(st);
+    st->pub = cm_events_pub_new(cm_svc_zctx(svc), st->events_in_endpoint);
+    st->sender = notify_sender_start(&st->sender_cfg);
+}
+
+void notify_stop(cm_svc_t *svc, void *user)
+{
+    (void)svc;
+    struct notify_state *st = user;
+    notify_sender_stop(&st->sender);
+    /* Whatever is still unpublished goes out with the next relay of any copy. */
+    cm_events_pub_destroy(&st->pub);
+    notify_accounts_stop(st);
+}
+
+void notify_tick(cm_svc_t *svc, void *user)
+{
+    struct notify_state *st = user;
+    cm_db_t *db = cm_svc_db(svc);
+    if (!st->pub)
+        return;
+    (void)cm_outbox_relay(db, &notify_outbox, st->pub);
+    int64_t now = cm_mono_ms();
+    if (now >= st->next_heartbeat_ms) {
+        cm_outbox_heartbeat(db, &notify_outbox, st->pub);
+        st->next_heartbeat_ms = now + 1000;
+    }
+}
+
+#define M(name, req, resp, fn, flags)                                                              \
+    {                                                                                              \
+        "notify." name, &crm__##req##__descriptor, &crm__##resp##__descriptor, fn, flags           \
+    }
+
+const struct cm_method notify_methods[] = {
+    /* Its own transaction, opened only after customers answered; idempotent on
+     * the envelope's key through notify.messages.request_key. */
+    M("SendMessage", send_message_request, message, s_send_message, CM_METHOD_NO_TXN),
+    M("GetMessage", get_message_request, message, s_get_message, CM_METHOD_NO_TXN),
+    M("ListMessages", list_messages_request, list_messages_response, s_list_messages,
+      CM_METHOD_NO_TXN),
+    M("MeasureSms", measure_sms_request, sms_measure, s_measure_sms, CM_METHOD_NO_TXN),
+    M("ListTemplates", list_templates_request, list_templates_response, notify_templates_list,
+      CM_METHOD_NO_TXN),
+    M("GetTemplate", get_template_request, template, notify_templates_get, CM_METHOD_NO_TXN),
+    M("UpdateTemplate", update_template_request, template, notify_templates_update,
+      CM_METHOD_WRITE),
+    M("ResetTemplate", reset_template_request, template, notify_templates_reset, CM_METHOD_WRITE),
+    /* Asks customers (settings, the customer): no transaction held meanwhile. */
+    M("PreviewTemplate", preview_template_request, rendered_message, notify_templates_preview,
+      CM_METHOD_NO_TXN),
+    /* Accounts (notify_accounts.c): each asks customers first, then writes in a
+     * transaction of its own. The page's three calls have no key and no
+     * tenant: the link names its tenant. */
+    M("SendPasswordLink", send_password_link_request, message, notify_accounts_send_link,
+      CM_METHOD_NO_TXN),
+    M("SendActivation", send_activation_request, message, notify_accounts_send_activation,
+      CM_METHOD_NO_TXN),
+    M("InspectPasswordLink", inspect_password_link_request, password_link, notify_accounts_inspect,
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+    M("SetPassword", set_password_request, set_password_response, notify_accounts_set_password,
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+    M("RenewPasswordLink", renew_password_link_request, renew_password_link_response,
+      notify_accounts_renew, CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+    M("SignIn", sign_in_request, sign_in_response, notify_accounts_sign_in, CM_METHOD_NO_TXN),
+    M("ListTrialMailbox", list_trial_mailbox_request, list_trial_mailbox_response,
+      s_list_trial_mailbox, CM_METHOD_NO_TXN),
+    M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+};
+const size_t notify_n_methods = sizeof notify_methods / sizeof *notify_methods;

@@ -1,0 +1,48 @@
+/* The notify service's methods (notify.SendMessage, GetMessage,
+ * ListMessages, ReplayEvents), its state and its hooks. */
+#ifndef NOTIFY_HANDLERS_H
+#define NOTIFY_HANDLERS_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include "cm_svc.h"
+#include "notify_sender.h"
+
+struct cm_events_pub;
+
+struct notify_state {
+    /* Config, borrowed. */
+    const char *events_in_endpoint;
+    const char *from_addr; // the sender's address
+    const char *from_name;
+    bool email;            // CRM_SMTP_URL is set
+    bool sms;              // CRM_SMS_URL is set
+    const char *sms_from;  // the SMS sender name or number
+    const char *trial_dir; // the trial mailbox's directory, "" when there is none
+    long link_hours;       // a set-password link is valid this long
+    int sign_in_failures;  // failed sign-ins of an address allowed per window
+    long sign_in_window_s;
+    /* Password hashing (notify_accounts.c): at most two at once (each takes
+     * 64 MiB), and the hash a failed look-up is checked against. */
+    pthread_mutex_t pw_mu;
+    pthread_cond_t pw_cond;
+    int pw_busy;
+    char dummy_hash[128];
+    struct notify_sender_cfg sender_cfg;
+    /* Set by start, used by the handler threads (wake only) and the main thread. */
+    notify_sender_t *sender;   // owned
+    struct cm_events_pub *pub; // owned; main thread only
+    int64_t next_heartbeat_ms; // main thread only
+};
+
+extern const struct cm_method notify_methods[];
+extern const size_t notify_n_methods;
+
+/* Starts the senders and the event publisher. */
+void notify_start(cm_svc_t *svc, void *user);
+/* Stops the senders (each finishes its message) and the publisher. */
+void notify_stop(cm_svc_t *svc, void *user);
+/* Relays the "notify" stream's outbox and heartbeats it. */
+void notify_tick(cm_svc_t *svc, void *user);
+
+#endif

@@ -1,0 +1,312 @@
+/* The background senders (notify_sender.h). */
+#include "notify_sender.h"
+#include "notify_mime.h"
+#include "notify_store.h"
+#include "cm_log.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sodium.h>
+
+/* The largest message built: the API's limits on text and HTML, encoded. */
+#define MIME_MAX (2 * 1024 * 1024)
+#define CLAIM_MAX 64
+/* How often recording an outcome is tried before it is left to the lease. */
+#define RECORD_TRIES 5
+
+struct notify_sender {
+    const struct notify_sender_cfg *cfg; // borrowed (config)
+    long lease_ms;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    unsigned wakes; // counts wake-ups, under mu
+    bool stopping;  // under mu
+    pthread_t *threads;
+    int n_threads;
+};
+
+long notify_sender_backoff(int attempts, long min_ms, long max_ms)
+{
+    long ms = min_ms;
+    for (int i = 1; i < attempts && ms < max_ms; i++)
+        ms *= 2;
+    return ms < max_ms ? ms : max_ms;
+}
+
+/* Unix ms of an RFC 3339 time as notify_store writes it ("...T...Z"); now
+ * when it does not parse. */
+static int64_t s_ms_of(const char *rfc3339)
+{
+    struct tm tm = {0};
+    int ms = 0;
+    if (sscanf(rfc3339, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &ms) < 6)
+        return cm_now_ms();
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* Builds the e-mail of m into out. */
+static cm_err_t s_build(const Crm__Message *m, cm_buf_t *out)
+{
+    char seed[33];
+    cm_random_hex(seed, 16);
+    struct notify_mime mime = {
+        .from_name = m->from_name,
+        .from_addr = m->from,
+        .to_name = m->to_name,
+        .to_addr = m->to,
+        .subject = m->subject,
+        .text = m->text,
+        .html = m->html,
+        .message_id = m->message_id,
+        .date_ms = s_ms_of(m->created_at),
+        .boundary_seed = seed,
+    };
+    return notify_mime_build(&mime, out);
+}
+
+/* Records an outcome, trying again a few times while the database is away;
+ * after that the lease brings the message back (and it is sent again with
+ * the same Message-ID: the one window for a duplicate). */
+static void s_record(notify_sender_t *self, cm_db_t *db, const struct notify_claim *c,
+                     const struct notify_result *r)
+{
+    const struct notify_sender_cfg *cfg = self->cfg;
+    for (int i = 0; i < RECORD_TRIES; i++) {
+        cm_err_t err;
+        if (r->outcome == NOTIFY_SENT)
+            err = notify_store_sent(db, c, r->reason);
+        else if (r->outcome == NOTIFY_REFUSED)
+            err = notify_store_failed(db, c, r->reason, true);
+        else if (c->attempts >= cfg->max_attempts)
+            err = notify_store_failed(db, c, r->reason, false);
+        else
+            err = notify_store_retry(
+                db, c, r->reason,
+                notify_sender_backoff(c->attempts, cfg->retry_min_ms, cfg->retry_max_ms));
+        if (!err)
+            return;
+        cm_log_warn("could not record message %s (%s): %s", c->id,
+                    r->outcome == NOTIFY_SENT ? "sent" : "not sent", cm_db_error(db));
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+    }
+    cm_log_error("message %s: outcome not recorded; it is attempted again when its lease ends",
+                 c->id);
+}
+
+char *notify_sender_fill_link(const char *s, const char *link)
+{
+    cm_buf_t b;
+    cm_buf_init(&b, 0); /* no cap: an append cannot fail */
+    const char *p = s;
+    int rc = 0;
+    for (const char *hit; (hit = strstr(p, "{{link}}")); p = hit + 8)
+        rc |= cm_buf_append(&b, p, (size_t)(hit - p)) | cm_buf_append(&b, link, strlen(link));
+    rc |= cm_buf_append(&b, p, strlen(p));
+    assert(rc == 0);
+    size_t len;
+    char *out = cm_buf_steal(&b, &len);
+    return out ? out : cm_strdup("");
+}
+
+/* Opens the link sealed into message m and puts it into the message's text
+ * (a copy of m's strings, owned by m from then on). Returns 0, or -1 when the
+ * seal does not open (the key changed): the message cannot be sent. */
+static int s_unseal(notify_sender_t *self, cm_db_t *db, Crm__Message *m)
+{
+    uint8_t sealed[256];
+    size_t len = 0;
+    if (notify_store_sealed_link(db, m->id, sealed, sizeof sealed, &len) || len == 0)
+        return 0; /* none (or not readable now: sent as queued) */
+    if (len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+        return -1;
+    char token[128];
+    size_t n = len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+    if (n >= sizeof token ||
+        crypto_secretbox_open_easy((uint8_t *)token, sealed + crypto_secretbox_NONCEBYTES,
+                                   len - crypto_secretbox_NONCEBYTES, sealed, self->cfg->link_key))
+        return -1;
+    token[n] = '\0';
+    char link[1024];
+    snprintf(link, sizeof link, "%s%s%s", self->cfg->public_url, NOTIFY_LINK_PATH, token);
+    char **fields[] = {&m->subject, &m->text, &m->html};
+    for (size_t i = 0; i < 3; i++) {
+        char *filled = notify_sender_fill_link(*fields[i], link);
+        cm_pb_set_str(fields[i], filled);
+        free(filled);
+    }
+    sodium_memzero(token, sizeof token);
+    sodium_memzero(link, sizeof link);
+    return 0;
+}
+
+/* One attempt at m over its channel, into *r. */
+static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const Crm__Message *m,
+                      cm_buf_t *mail, struct notify_result *r)
+{
+    const struct notify_sender_cfg *cfg = self->cfg;
+    r->outcome = NOTIFY_RETRY;
+    if (m->channel == CRM__CHANNEL__CHANNEL_SMS) {
+        if (!cfg->sms)
+            snprintf(r->reason, sizeof r->reason, "SMS is not configured (CRM_SMS_URL)");
+        else
+            notify_sms_send(cfg->sms, m->id, m->to, m->text, r);
+        return;
+    }
+    if (!smtp) {
+        snprintf(r->reason, sizeof r->reason, "e-mail is not configured (CRM_SMTP_URL)");
+    } else if (s_build(m, mail)) {
+        r->outcome = NOTIFY_REFUSED;
+        snprintf(r->reason, sizeof r->reason, "the message cannot be written as e-mail");
+    } else {
+        notify_smtp_send(smtp, m->from, m->to, mail->data, mail->len, r);
+    }
+}
+
+/* One claimed message: load, build, send, record. */
+static void s_send_one(notify_sender_t *self, cm_db_t *db, notify_smtp_t *smtp,
+                       const struct notify_claim *c)
+{
+    Crm__Message *m = NULL;
+    struct notify_result r = {.outcome = NOTIFY_RETRY};
+    cm_buf_t mail;
+    cm_buf_init(&mail, MIME_MAX);
+    cm_err_t err = cm_db_use_tenant(db, c->tenant_id);
+    if (!err)
+        err = notify_store_get(db, c->id, &m);
+    if (err == CM_ERR_NOT_FOUND) {
+        r.outcome = NOTIFY_REFUSED;
+        snprintf(r.reason, sizeof r.reason, "the message is gone");
+    } else if (err) {
+        cm_log_warn("could not load message %s: %s", c->id, cm_db_error(db));
+        goto out; /* the lease brings it back */
+    } else if (s_unseal(self, db, m)) {
+        r.outcome = NOTIFY_REFUSED;
+        snprintf(r.reason, sizeof r.reason,
+                 "the link in the message cannot be opened (CRM_NOTIFY_LINK_KEY changed); "
+                 "send a new one");
+    } else {
+        int64_t t0 = cm_mono_ms();
+        s_attempt(self, smtp, m, &mail, &r);
+        cm_log_info("message %s attempt %d: %s (%s) in %lld ms", c->id, c->attempts,
+                    r.outcome == NOTIFY_SENT      ? "sent"
+                    : r.outcome == NOTIFY_REFUSED ? "refused"
+                                                  : "to retry",
+                    r.reason, (long long)(cm_mono_ms() - t0));
+    }
+    s_record(self, db, c, &r);
+out:
+    if (m)
+        crm__message__free_unpacked(m, NULL);
+    cm_buf_release(&mail);
+}
+
+static void *s_run(void *ud)
+{
+    notify_sender_t *self = ud;
+    const struct notify_sender_cfg *cfg = self->cfg;
+    cm_db_t *db = cm_db_new(cfg->database_url, cfg->db_role);
+    notify_smtp_t *smtp = cfg->smtp ? notify_smtp_new(cfg->smtp) : NULL;
+    struct notify_claim claims[CLAIM_MAX];
+    int batch = cfg->batch < CLAIM_MAX ? cfg->batch : CLAIM_MAX;
+    for (;;) {
+        pthread_mutex_lock(&self->mu);
+        bool stop = self->stopping;
+        unsigned seen = self->wakes;
+        pthread_mutex_unlock(&self->mu);
+        if (stop)
+            break;
+        int n = 0;
+        cm_err_t err = cm_db_connect(db);
+        if (!err)
+            err = notify_store_claim(db, batch, self->lease_ms, claims, &n);
+        if (err)
+            cm_log_warn("could not claim messages: %s", cm_db_error(db));
+        for (int i = 0; i < n; i++)
+            s_send_one(self, db, smtp, &claims[i]);
+        if (n == batch)
+            continue; /* there may be more due now */
+        /* Idle: until woken or poll_ms passed. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += cfg->poll_ms / 1000;
+        ts.tv_nsec += (cfg->poll_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&self->mu);
+        while (!self->stopping && self->wakes == seen)
+            if (pthread_cond_timedwait(&self->cond, &self->mu, &ts))
+                break;
+        pthread_mutex_unlock(&self->mu);
+    }
+    notify_smtp_destroy(&smtp);
+    cm_db_destroy(&db);
+    return NULL;
+}
+
+notify_sender_t *notify_sender_start(const struct notify_sender_cfg *cfg)
+{
+    notify_sender_t *self = cm_calloc(1, sizeof *self);
+    self->cfg = cfg;
+    /* Longer than any attempt can take, so a live sender never loses its claim. */
+    long attempt_ms = cfg->smtp ? cfg->smtp->connect_timeout_ms + cfg->smtp->timeout_ms : 0;
+    long sms_ms = cfg->sms ? cfg->sms->connect_timeout_ms + cfg->sms->timeout_ms : 0;
+    if (sms_ms > attempt_ms)
+        attempt_ms = sms_ms;
+    self->lease_ms = attempt_ms * (cfg->batch > 0 ? cfg->batch : 1) + 30000L;
+    pthread_mutex_init(&self->mu, NULL);
+    pthread_cond_init(&self->cond, NULL);
+    self->threads = cm_calloc((size_t)cfg->threads, sizeof *self->threads);
+    for (int i = 0; i < cfg->threads; i++) {
+        if (pthread_create(&self->threads[self->n_threads], NULL, s_run, self)) {
+            cm_log_error("could not start sender thread %d", i);
+            continue;
+        }
+        self->n_threads++;
+    }
+    if (!self->n_threads) {
+        notify_sender_stop(&self);
+        return NULL;
+    }
+    cm_log_info("%d sender threads, lease %ld ms", self->n_threads, self->lease_ms);
+    return self;
+}
+
+void notify_sender_wake(notify_sender_t *self)
+{
+    if (!self)
+        return;
+    pthread_mutex_lock(&self->mu);
+    self->wakes++;
+    pthread_cond_broadcast(&self->cond);
+    pthread_mutex_unlock(&self->mu);
+}
+
+void notify_sender_stop(notify_sender_t **self_p)
+{
+    notify_sender_t *self = *self_p;
+    if (!self)
+        return;
+    pthread_mutex_lock(&self->mu);
+    self->stopping = true;
+    pthread_cond_broadcast(&self->cond);
+    pthread_mutex_unlock(&self->mu);
+    for (int i = 0; i < self->n_threads; i++)
+        pthread_join(self->threads[i], NULL);
+    free(self->threads);
+    pthread_cond_destroy(&self->cond);
+    pthread_mutex_destroy(&self->mu);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,584 @@
+/* The notify service's SQL (notify_store.h). */
+#include "notify_store.h"
+#include "notify_sms.h"
+#include "cm_log.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct cm_outbox notify_outbox = {.stream = NOTIFY_STREAM, .table = "notify.outbox"};
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define EPOCH_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
+/* The columns s_message reads, in its order; m is notify.messages, q its
+ * queue row (LEFT JOIN). */
+#define MESSAGE_COLUMNS                                                                            \
+    "m.id, coalesce(m.customer_id::text, ''), m.channel, m.kind, m.to_addr, m.to_name, "           \
+    "m.from_addr, m.from_name, m.subject, m.body_text, m.body_html, m.message_id, m.status, "      \
+    "m.attempts, m.last_error, m.permanent, " TS(                                                  \
+        "m.created_at") ", "                                                                       \
+                        "coalesce(" TS("m.sent_at") ", ''), coalesce(" TS(                         \
+                            "m.failed_at") ", ''), "                                               \
+                                           "coalesce(" TS("q.due_at") ", ''), " EPOCH_US(          \
+                                               "m.created_at")
+#define MESSAGE_FROM "notify.messages m LEFT JOIN notify.queue q ON q.message_id = m.id "
+
+void notify_store_sms_measure(const struct notify_sms_measure *m, Crm__SmsMeasure *out)
+{
+    out->encoding = m->encoding == NOTIFY_SMS_GSM7 ? CRM__SMS_ENCODING__SMS_ENCODING_GSM7
+                                                   : CRM__SMS_ENCODING__SMS_ENCODING_UCS2;
+    out->characters = (int32_t)m->characters;
+    out->units = (int32_t)m->units;
+    out->parts = m->parts;
+    out->per_part = m->per_part;
+    out->remaining = m->remaining;
+}
+
+static Crm__Message *s_message(const PGresult *res, int row)
+{
+    Crm__Message *m = (Crm__Message *)cm_pb_new(&crm__message__descriptor);
+    int c = 0;
+    cm_pb_set_str(&m->id, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->customer_id, PQgetvalue(res, row, c++));
+    m->channel = !strcmp(PQgetvalue(res, row, c++), "SMS") ? CRM__CHANNEL__CHANNEL_SMS
+                                                           : CRM__CHANNEL__CHANNEL_EMAIL;
+    cm_pb_set_str(&m->kind, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->to, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->to_name, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->from, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->from_name, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->subject, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->text, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->html, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->message_id, PQgetvalue(res, row, c++));
+    const char *st = PQgetvalue(res, row, c++);
+    m->status = !strcmp(st, "SENT")     ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_SENT
+                : !strcmp(st, "FAILED") ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_FAILED
+                                        : CRM__MESSAGE_STATUS__MESSAGE_STATUS_QUEUED;
+    m->attempts = (int32_t)strtol(PQgetvalue(res, row, c++), NULL, 10);
+    cm_pb_set_str(&m->last_error, PQgetvalue(res, row, c++));
+    m->permanent = PQgetvalue(res, row, c++)[0] == 't';
+    cm_pb_set_str(&m->created_at, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->sent_at, PQgetvalue(res, row, c++));
+    cm_pb_set_str(&m->failed_at, PQgetvalue(res, row, c++));
+    if (m->status == CRM__MESSAGE_STATUS__MESSAGE_STATUS_QUEUED)
+        cm_pb_set_str(&m->next_attempt_at, PQgetvalue(res, row, c));
+    struct notify_sms_measure sm;
+    if (m->channel == CRM__CHANNEL__CHANNEL_SMS && !notify_sms_measure(m->text, &sm)) {
+        m->sms = (Crm__SmsMeasure *)cm_pb_new(&crm__sms_measure__descriptor);
+        notify_store_sms_measure(&sm, m->sms);
+    }
+    return m;
+}
+
+/* Writes a message.* event with the message (its text and HTML left out). */
+static cm_err_t s_event(cm_db_t *db, const char *type, const Crm__Message *msg,
+                        const char *tenant_id, const Crm__Principal *principal, const char *channel,
+                        const char *request_id)
+{
+    Crm__Message copy = *msg;
+    copy.text = "";
+    copy.html = "";
+    Crm__MessageEvent payload = CRM__MESSAGE_EVENT__INIT;
+    payload.message = &copy;
+    size_t plen = crm__message_event__get_packed_size(&payload);
+    uint8_t *pbuf = cm_malloc(plen ? plen : 1);
+    crm__message_event__pack(&payload, pbuf);
+    Crm__Event ev = CRM__EVENT__INIT;
+    ev.type = (char *)type;
+    ev.tenant_id = (char *)tenant_id;
+    ev.principal = (Crm__Principal *)principal;
+    ev.channel = (char *)(channel && channel[0] ? channel : "notify");
+    ev.request_id = (char *)(request_id ? request_id : "");
+    ev.payload.data = pbuf;
+    ev.payload.len = plen;
+    cm_err_t err = cm_outbox_add(db, &notify_outbox, &ev, msg->customer_id);
+    free(pbuf);
+    return err;
+}
+
+cm_err_t notify_store_get(cm_db_t *db, const char *id, Crm__Message **out)
+{
+    const char *p[] = {id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db, "SELECT " MESSAGE_COLUMNS " FROM " MESSAGE_FROM "WHERE m.id = $1::uuid", 1, p, &err);
+    if (!res)
+        return err;
+    err = PQntuples(res) == 1 ? CM_OK : CM_ERR_NOT_FOUND;
+    if (!err)
+        *out = s_message(res, 0);
+    PQclear(res);
+    return err;
+}
+
+cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm__Message **out,
+                            bool *existed)
+{
+    char id[40];
+    cm_uuid(id);
+    *existed = false;
+    const char *key = m->request_key && m->request_key[0] ? m->request_key : NULL;
+    const char *p[] = {
+        m->tenant_id,  id,      m->customer_id && m->customer_id[0] ? m->customer_id : NULL,
+        m->channel,    m->kind, m->to,
+        m->to_name,    m->from, m->from_name,
+        m->subject,    m->text, m->html ? m->html : "",
+        m->message_id, key,     (const char *)m->sealed_link};
+    int lens[15] = {0};
+    int fmts[15] = {0};
+    lens[14] = (int)m->sealed_len;
+    fmts[14] = 1;
+    cm_err_t err;
+    PGresult *res = cm_db_exec_bin(
+        db,
+        "INSERT INTO notify.messages (tenant_id, id, customer_id, channel, kind, to_addr, "
+        "to_name, from_addr, from_name, subject, body_text, body_html, message_id, request_key, "
+        "sealed_link) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+        "ON CONFLICT (tenant_id, request_key) DO NOTHING RETURNING id",
+        15, p, lens, fmts, 0, &err);
+    if (!res)
+        return err;
+    bool inserted = PQntuples(res) == 1;
+    PQclear(res);
+    if (!inserted) {
+        /* The same key queued it before: that message is the answer. */
+        const char *kp[] = {key};
+        res = cm_db_exec(db, "SELECT id FROM notify.messages WHERE request_key = $1", 1, kp, &err);
+        if (!res)
+            return err;
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            return CM_ERR_CONFLICT;
+        }
+        snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        *existed = true;
+        return notify_store_get(db, id, out);
+    }
+    const char *qp[] = {id, m->tenant_id};
+    err = cm_db_run(db, "INSERT INTO notify.queue (message_id, tenant_id) VALUES ($1, $2)", 2, qp);
+    if (!err)
+        err = notify_store_get(db, id, out);
+    if (!err) {
+        err = s_event(db, "message.queued", *out, m->tenant_id, m->principal, m->channel_name,
+                      m->request_id);
+        if (err) {
+            crm__message__free_unpacked(*out, NULL);
+            *out = NULL;
+        }
+    }
+    return err;
+}
+
+cm_err_t notify_store_by_keys(cm_db_t *db, const char *keys_json, Crm__Message ***out, size_t *n)
+{
+    const char *p[] = {keys_json};
+    cm_err_t err;
+    PGresult *res =
+        cm_db_exec(db,
+                   "WITH k AS (SELECT jsonb_array_elements_text($1::jsonb) AS key) "
+                   "SELECT " MESSAGE_COLUMNS " FROM " MESSAGE_FROM
+                   "WHERE m.message_id IN (SELECT key FROM k) OR m.id::text IN (SELECT key FROM k)",
+                   1, p, &err);
+    if (!res)
+        return err;
+    int rows = PQntuples(res);
+    *out = cm_realloc(*out, (*n + (size_t)rows + 1) * sizeof **out);
+    for (int i = 0; i < rows; i++)
+        (*out)[(*n)++] = s_message(res, i);
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notify_store_list(cm_db_t *db, const char *customer_id, int limit, int64_t after_us,
+                           const char *after_id, Crm__ListMessagesResponse *resp, int64_t *next_us,
+                           char *next_id)
+{
+    char lim[16], us[24];
+    snprintf(lim, sizeof lim, "%d", limit + 1);
+    snprintf(us, sizeof us, "%" PRId64, after_us);
+    const char *p[] = {customer_id, lim, after_id ? us : NULL, after_id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db,
+        "SELECT " MESSAGE_COLUMNS " FROM " MESSAGE_FROM
+        "WHERE m.customer_id = $1::uuid AND ($3::bigint IS NULL OR "
+        "(m.created_at, m.id) < (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', "
+        "$4::uuid)) ORDER BY m.created_at DESC, m.id DESC LIMIT $2::int",
+        4, p, &err);
+    if (!res)
+        return err;
+    int rows = PQntuples(res);
+    int take = rows > limit ? limit : rows;
+    resp->messages = take ? cm_calloc((size_t)take, sizeof *resp->messages) : NULL;
+    for (int i = 0; i < take; i++)
+        resp->messages[resp->n_messages++] = s_message(res, i);
+    next_id[0] = '\0';
+    if (rows > limit) {
+        *next_us = strtoll(PQgetvalue(res, take - 1, 20), NULL, 10);
+        snprintf(next_id, 40, "%s", PQgetvalue(res, take - 1, 0));
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notify_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_claim *out, int *n)
+{
+    char lim[16], lease[24];
+    snprintf(lim, sizeof lim, "%d", max);
+    snprintf(lease, sizeof lease, "%ld", lease_ms);
+    const char *p[] = {lim, lease};
+    *n = 0;
+    cm_err_t err = cm_db_use_tenant(db, NULL);
+    if (err)
+        return err;
+    PGresult *res = cm_db_exec(
+        db,
+        "UPDATE notify.queue q SET due_at = now() + $2::bigint * interval '1 millisecond', "
+        "attempts = q.attempts + 1 FROM (SELECT message_id FROM notify.queue WHERE due_at <= now() "
+        "ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) c "
+        "WHERE q.message_id = c.message_id RETURNING q.message_id, q.tenant_id, q.attempts",
+        2, p, &err);
+    if (!res)
+        return err;
+    for (int i = 0; i < PQntuples(res) && i < max; i++) {
+        snprintf(out[i].id, sizeof out[i].id, "%s", PQgetvalue(res, i, 0));
+        snprintf(out[i].tenant_id, sizeof out[i].tenant_id, "%s", PQgetvalue(res, i, 1));
+        out[i].attempts = (int)strtol(PQgetvalue(res, i, 2), NULL, 10);
+        (*n)++;
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+/* Ends the message's life in the queue with status, in one transaction, and
+ * writes its event. */
+static cm_err_t s_finish(cm_db_t *db, const struct notify_claim *c, const char *status,
+                         const char *reason, bool permanent)
+{
+    char attempts[16];
+    snprintf(attempts, sizeof attempts, "%d", c->attempts);
+    const char *p[] = {c->id, status, attempts, reason, permanent ? "t" : "f"};
+    Crm__Message *msg = NULL;
+    cm_err_t err = cm_db_begin(db, c->tenant_id);
+    if (err)
+        return err;
+    PGresult *res =
+        cm_db_exec(db,
+                   "UPDATE notify.messages SET status = $2, attempts = $3::int, "
+                   "last_error = CASE WHEN $2 = 'SENT' THEN '' ELSE $4 END, permanent = $5::bool, "
+                   "sent_at = CASE WHEN $2 = 'SENT' THEN now() END, "
+                   "failed_at = CASE WHEN $2 = 'FAILED' THEN now() END, sealed_link = NULL "
+                   "WHERE id = $1::uuid AND status = 'QUEUED' RETURNING id",
+                   5, p, &err);
+    if (!res)
+        goto out;
+    bool changed = PQntuples(res) == 1;
+    PQclear(res);
+    err = cm_db_run(db, "DELETE FROM notify.queue WHERE message_id = $1::uuid", 1, p);
+    if (!err && changed)
+        err = notify_store_get(db, c->id, &msg);
+    if (!err && changed)
+        err = s_event(db, !strcmp(status, "SENT") ? "message.sent" : "message.failed", msg,
+                      c->tenant_id, NULL, "notify", NULL);
+    if (!err)
+        err = cm_db_commit(db);
+out:
+    if (msg)
+        crm__message__free_unpacked(msg, NULL);
+    if (err)
+        cm_db_rollback(db);
+    return err;
+}
+
+cm_err_t notify_store_sent(cm_db_t *db, const struct notify_claim *c, const char *reason)
+{
+    return s_finish(db, c, "SENT", reason, false);
+}
+
+cm_err_t notify_store_failed(cm_db_t *db, const struct notify_claim *c, const char *reason,
+                             bool permanent)
+{
+    return s_finish(db, c, "FAILED", reason, permanent);
+}
+
+cm_err_t notify_store_retry(cm_db_t *db, const struct notify_claim *c, const char *reason,
+                            long retry_ms)
+{
+    char attempts[16], ms[24];
+    snprintf(attempts, sizeof attempts, "%d", c->attempts);
+    snprintf(ms, sizeof ms, "%ld", retry_ms);
+    const char *p[] = {c->id, attempts, reason};
+    cm_err_t err = cm_db_begin(db, c->tenant_id);
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE notify.messages SET attempts = $2::int, last_error = $3 "
+                        "WHERE id = $1::uuid AND status = 'QUEUED'",
+                        3, p);
+    const char *qp[] = {c->id, ms};
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE notify.queue SET due_at = now() + $2::bigint * "
+                        "interval '1 millisecond' WHERE message_id = $1::uuid",
+                        2, qp);
+    if (!err)
+        err = cm_db_commit(db);
+    if (err)
+        cm_db_rollback(db);
+    return err;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Templates                                                               */
+
+#define TEMPLATE_COLUMNS "kind, language, subject, body_text, body_html, " TS("updated_at")
+
+static Crm__Template *s_template(const PGresult *res, int row)
+{
+    Crm__Template *t = (Crm__Template *)cm_pb_new(&crm__template__descriptor);
+    cm_pb_set_str(&t->kind, PQgetvalue(res, row, 0));
+    cm_pb_set_str(&t->language, PQgetvalue(res, row, 1));
+    cm_pb_set_str(&t->subject, PQgetvalue(res, row, 2));
+    cm_pb_set_str(&t->text, PQgetvalue(res, row, 3));
+    cm_pb_set_str(&t->html, PQgetvalue(res, row, 4));
+    cm_pb_set_str(&t->updated_at, PQgetvalue(res, row, 5));
+    t->custom = true;
+    return t;
+}
+
+cm_err_t notify_store_template_get(cm_db_t *db, const char *kind, const char *language,
+                                   Crm__Template **out)
+{
+    const char *p[] = {kind, language};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT " TEMPLATE_COLUMNS " FROM notify.templates "
+                               "WHERE kind = $1 AND language = $2",
+                               2, p, &err);
+    if (!res)
+        return err;
+    err = PQntuples(res) == 1 ? CM_OK : CM_ERR_NOT_FOUND;
+    if (!err)
+        *out = s_template(res, 0);
+    PQclear(res);
+    return err;
+}
+
+cm_err_t notify_store_template_list(cm_db_t *db, Crm__ListTemplatesResponse *resp)
+{
+    cm_err_t err;
+    PGresult *res =
+        cm_db_exec(db, "SELECT " TEMPLATE_COLUMNS " FROM notify.templates", 0, NULL, &err);
+    if (!res)
+        return err;
+    int rows = PQntuples(res);
+    resp->templates = cm_realloc(resp->templates,
+                                 (resp->n_templates + (size_t)rows + 1) * sizeof *resp->templates);
+    for (int i = 0; i < rows; i++)
+        resp->templates[resp->n_templates++] = s_template(res, i);
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notify_store_template_put(cm_db_t *db, const char *tenant, const char *kind,
+                                   const char *language, const Crm__Template *t)
+{
+    const char *p[] = {tenant, kind, language, t->subject, t->text, t->html};
+    return cm_db_run(db,
+                     "INSERT INTO notify.templates (tenant_id, kind, language, subject, body_text, "
+                     "body_html) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, kind, "
+                     "language) DO UPDATE SET subject = EXCLUDED.subject, body_text = "
+                     "EXCLUDED.body_text, body_html = EXCLUDED.body_html, updated_at = now()",
+                     6, p);
+}
+
+cm_err_t notify_store_template_delete(cm_db_t *db, const char *kind, const char *language,
+                                      bool *deleted)
+{
+    const char *p[] = {kind, language};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db, "DELETE FROM notify.templates WHERE kind = $1 AND language = $2 RETURNING kind", 2, p,
+        &err);
+    if (!res)
+        return err;
+    *deleted = PQntuples(res) > 0;
+    PQclear(res);
+    return CM_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Links, accounts, sign-in failures                                        */
+
+cm_err_t notify_store_link_create(cm_db_t *db, const char *tenant, const char *customer_id,
+                                  const char *kind, const char *hash, long hours)
+{
+    char h[24];
+    snprintf(h, sizeof h, "%ld", hours);
+    const char *v[] = {tenant, customer_id};
+    cm_err_t err = cm_db_run(db,
+                             "UPDATE notify.password_links SET voided_at = now() "
+                             "WHERE tenant_id = $1 AND customer_id = $2 AND used_at IS NULL "
+                             "AND voided_at IS NULL",
+                             2, v);
+    if (err)
+        return err;
+    const char *p[] = {hash, tenant, customer_id, kind, h};
+    return cm_db_run(db,
+                     "INSERT INTO notify.password_links (token_hash, tenant_id, customer_id, kind, "
+                     "expires_at) VALUES ($1, $2, $3, $4, now() + $5::int * interval '1 hour')",
+                     5, p);
+}
+
+cm_err_t notify_store_link_find(cm_db_t *db, const char *hash, struct notify_link_row *out)
+{
+    const char *p[] = {hash};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT tenant_id, customer_id, kind, CASE WHEN used_at IS NOT "
+                               "NULL OR voided_at IS NOT NULL THEN 'USED' WHEN expires_at <= "
+                               "now() THEN 'EXPIRED' ELSE 'VALID' END, " TS(
+                                   "expires_at") " "
+                                                 "FROM notify.password_links WHERE token_hash = $1",
+                               1, p, &err);
+    if (!res)
+        return err;
+    err = PQntuples(res) == 1 ? CM_OK : CM_ERR_NOT_FOUND;
+    if (!err) {
+        snprintf(out->tenant_id, sizeof out->tenant_id, "%s", PQgetvalue(res, 0, 0));
+        snprintf(out->customer_id, sizeof out->customer_id, "%s", PQgetvalue(res, 0, 1));
+        snprintf(out->kind, sizeof out->kind, "%s", PQgetvalue(res, 0, 2));
+        snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, 0, 3));
+        snprintf(out->expires_at, sizeof out->expires_at, "%s", PQgetvalue(res, 0, 4));
+    }
+    PQclear(res);
+    return err;
+}
+
+cm_err_t notify_store_link_use(cm_db_t *db, const char *hash, bool *used)
+{
+    const char *p[] = {hash};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "UPDATE notify.password_links SET used_at = now() "
+                               "WHERE token_hash = $1 AND used_at IS NULL AND voided_at IS NULL "
+                               "AND expires_at > now() RETURNING token_hash",
+                               1, p, &err);
+    if (!res)
+        return err;
+    *used = PQntuples(res) == 1;
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notify_store_account_put(cm_db_t *db, const char *tenant, const char *customer_id,
+                                  const char *email_key, const char *hash)
+{
+    const char *p[] = {tenant, customer_id, email_key, hash};
+    /* An address another customer's older account held moves to this one. */
+    cm_err_t err = cm_db_run(db,
+                             "DELETE FROM notify.accounts WHERE tenant_id = $1 AND email_key = $3 "
+                             "AND customer_id <> $2",
+                             3, p);
+    if (err)
+        return err;
+    return cm_db_run(db,
+                     "INSERT INTO notify.accounts (tenant_id, customer_id, email_key, "
+                     "password_hash) VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, customer_id) "
+                     "DO UPDATE SET email_key = EXCLUDED.email_key, password_hash = "
+                     "EXCLUDED.password_hash, updated_at = now()",
+                     4, p);
+}
+
+cm_err_t notify_store_account_find(cm_db_t *db, const char *email_key, bool *found,
+                                   char *customer_id, char *hash, size_t hashsz)
+{
+    const char *p[] = {email_key};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db, "SELECT customer_id, password_hash FROM notify.accounts WHERE email_key = $1", 1, p,
+        &err);
+    if (!res)
+        return err;
+    *found = PQntuples(res) == 1;
+    if (*found) {
+        snprintf(customer_id, 40, "%s", PQgetvalue(res, 0, 0));
+        snprintf(hash, hashsz, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notify_store_failures(cm_db_t *db, const char *tenant, const char *email_key,
+                               long window_s, int *failures, long *left_s)
+{
+    char w[24];
+    snprintf(w, sizeof w, "%ld", window_s);
+    const char *p[] = {tenant, email_key, w};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db,
+        "SELECT failures, ceil(extract(epoch FROM window_start + $3::int * interval '1 second' "
+        "- now()))::bigint FROM notify.sign_in_failures WHERE tenant_id = $1 AND email_key = $2 "
+        "AND window_start + $3::int * interval '1 second' > now()",
+        3, p, &err);
+    if (!res)
+        return err;
+    *failures = 0;
+    *left_s = 0;
+    if (PQntuples(res) == 1) {
+        *failures = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        *left_s = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notify_store_failure_add(cm_db_t *db, const char *tenant, const char *email_key,
+                                  long window_s)
+{
+    char w[24];
+    snprintf(w, sizeof w, "%ld", window_s);
+    const char *p[] = {tenant, email_key, w};
+    return cm_db_run(
+        db,
+        "INSERT INTO notify.sign_in_failures AS f (tenant_id, email_key, failures) "
+        "VALUES ($1, $2, 1) ON CONFLICT (tenant_id, email_key) DO UPDATE SET "
+        "failures = CASE WHEN f.window_start + $3::int * interval '1 second' > now() "
+        "THEN f.failures + 1 ELSE 1 END, window_start = CASE WHEN f.window_start + $3::int * "
+        "interval '1 second' > now() THEN f.window_start ELSE now() END",
+        3, p);
+}
+
+cm_err_t notify_store_failures_clear(cm_db_t *db, const char *tenant, const char *email_key)
+{
+    const char *p[] = {tenant, email_key};
+    return cm_db_run(
+        db, "DELETE FROM notify.sign_in_failures WHERE tenant_id = $1 AND email_key = $2", 2, p);
+}
+
+cm_err_t notify_store_sealed_link(cm_db_t *db, const char *id, uint8_t *buf, size_t size,
+                                  size_t *len)
+{
+    const char *p[] = {id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec_bin(db,
+                                   "SELECT sealed_link FROM notify.messages WHERE id = $1::uuid "
+                                   "AND sealed_link IS NOT NULL",
+                                   1, p, NULL, NULL, 1, &err);
+    if (!res)
+        return err;
+    *len = 0;
+    if (PQntuples(res) == 1 && (size_t)PQgetlength(res, 0, 0) <= size) {
+        *len = (size_t)PQgetlength(res, 0, 0);
+        memcpy(buf, PQgetvalue(res, 0, 0), *len);
+    }
+    PQclear(res);
+    return CM_OK;
+}
