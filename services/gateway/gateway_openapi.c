@@ -291,7 +291,8 @@ static bool s_gives(const struct gateway_route *r, enum s_error e)
     case S_NOT_FOUND:
         /* A path parameter names the resource; a public bus route has no key
          * to find a tenant by, so a secret in the request finds it. */
-        return bus && (strchr(r->pattern, '{') || (r->flags & GATEWAY_PUBLIC));
+        return bus && !(r->flags & GATEWAY_NO_NOT_FOUND) &&
+               (strchr(r->pattern, '{') || (r->flags & GATEWAY_PUBLIC));
     case S_STALE:
         return bus && s_has_etag(r->request);
     case S_TOO_LARGE:

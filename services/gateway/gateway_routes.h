@@ -21,6 +21,9 @@ enum {
     GATEWAY_RAW_BODY = 1 << 1,  // the body is bytes for field `body`; Content-Type goes into
                                 // the request's `content_type`
     GATEWAY_RAW_REPLY = 1 << 2, // the reply's `data` is sent as is, with its `content_type`
+    /* A public route that answers every token alike (state UNKNOWN, or a 400
+     * naming the token), never 404: it must not tell which tokens exist. */
+    GATEWAY_NO_NOT_FOUND = 1 << 3,
 };
 
 struct gateway_route {
