@@ -194,6 +194,13 @@ static void s_free_details(Crm__ReplyHeader *reply)
     reply->n_details = 0;
 }
 
+void cm_call_reset(struct cm_call *call)
+{
+    s_free_details(&call->reply);
+    call->err = CM_OK;
+    call->message[0] = '\0';
+}
+
 /* ---------------------------------------------------------------------- */
 /* Serving one request                                                     */
 
@@ -473,9 +480,7 @@ static bool s_handle(cm_svc_t *svc, struct cm_svc_thread *t, const struct cm_mdp
      * write means a concurrent request won; run once more to see its result. */
     for (int attempt = 0; attempt < 3; attempt++) {
         if (attempt) {
-            s_free_details(&call.reply);
-            call.err = CM_OK;
-            call.message[0] = '\0';
+            cm_call_reset(&call);
         }
         committed = s_attempt(svc, m, &call, req, body_hash, out) || committed;
         if (!t->db)

@@ -195,6 +195,10 @@ void cm_call_db_fail(struct cm_call *call, cm_err_t err, const char *what);
  * that writes. */
 bool cm_call_may_write(struct cm_call *call);
 
+/* Forgets a failure: the error, its message and its field violations (for a
+ * handler that answers the same whatever went wrong). */
+void cm_call_reset(struct cm_call *call);
+
 /* True when the call has failed. */
 static inline bool cm_call_failed(const struct cm_call *call)
 {

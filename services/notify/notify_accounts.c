@@ -367,8 +367,7 @@ void notify_accounts_renew(struct cm_call *call, const ProtobufCMessage *msg,
     }
     if (cm_call_failed(call))
         cm_log_warn("a new link was asked for and not sent: %s", call->message);
-    call->err = CM_OK;
-    call->reply.n_details = 0;
+    cm_call_reset(call);
     Crm__RenewPasswordLinkResponse *r =
         (Crm__RenewPasswordLinkResponse *)cm_pb_new(&crm__renew_password_link_response__descriptor);
     cm_pb_set_str(&r->language, lang);
