@@ -17,8 +17,6 @@
 
 /* How long the customers service may take over a read or the record. */
 #define CUSTOMERS_TIMEOUT_MS 5000
-/* Retries claimed per tick by one copy. */
-#define RETRY_CLAIM 4
 /* Who a background retry acts as, in the customer's audit and timeline. */
 #define RETRY_PRINCIPAL_ID "company"
 #define RETRY_PRINCIPAL_NAME "VIES check (automatic retry)"
@@ -394,22 +392,52 @@ static void s_send_retry(void *ud, const char *tenant, const char *customer_id, 
     /* Done before the lease runs out, or another copy may take the row. */
     h.deadline_unix_ms = cm_now_ms() + (st->lease_s - 2) * 1000;
     char rid[40];
-    if (cm_svc_send(st->client, "company", &h, &req.base, 0, rid))
+    if (cm_svc_send(st->client, "company", &h, &req.base, 0, rid)) {
         cm_log_warn("could not send the retry of customer %s; claimed again later", customer_id);
-    else
-        st->retries_sent++;
+        return;
+    }
+    for (size_t i = 0; i < COMPANY_RETRIES_OUT; i++)
+        if (!st->retries_out[i].request_id[0]) {
+            snprintf(st->retries_out[i].request_id, sizeof st->retries_out[i].request_id, "%s",
+                     rid);
+            st->retries_out[i].until_ms = h.deadline_unix_ms;
+            return;
+        }
+}
+
+/* Frees the slots of retries answered (each did its work where it ran) or
+ * past their deadline; returns the free slots. */
+static int s_retries_free(struct company_state *st)
+{
+    for (;;) {
+        struct cm_mdp_msg m = {0}; /* recv fills only the client's fields */
+        if (cm_mdp_client_recv(st->client, 0, &m) != 1)
+            break;
+        Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, m.header_len, m.header);
+        for (size_t i = 0; rh && i < COMPANY_RETRIES_OUT; i++)
+            if (!strcmp(st->retries_out[i].request_id, rh->request_id))
+                st->retries_out[i].request_id[0] = '\0';
+        if (rh)
+            crm__reply_header__free_unpacked(rh, NULL);
+        cm_mdp_msg_release(&m);
+    }
+    int free_slots = 0;
+    int64_t now = cm_now_ms();
+    for (size_t i = 0; i < COMPANY_RETRIES_OUT; i++) {
+        if (st->retries_out[i].request_id[0] && st->retries_out[i].until_ms <= now)
+            st->retries_out[i].request_id[0] = '\0';
+        free_slots += !st->retries_out[i].request_id[0];
+    }
+    return free_slots;
 }
 
 void company_tick(cm_svc_t *svc, void *user)
 {
     struct company_state *st = user;
     int64_t now = cm_mono_ms();
-    /* The answers of retries sent earlier: each did its work where it ran. */
-    struct cm_mdp_msg m;
-    while (st->client && cm_mdp_client_recv(st->client, 0, &m) == 1)
-        cm_mdp_msg_release(&m);
-    if (st->client &&
-        company_store_retry_claim(cm_svc_db(svc), RETRY_CLAIM, st->lease_s, s_send_retry, st) < 0)
+    int free_slots = st->client ? s_retries_free(st) : 0;
+    if (free_slots > 0 &&
+        company_store_retry_claim(cm_svc_db(svc), free_slots, st->lease_s, s_send_retry, st) < 0)
         cm_log_warn("could not claim VAT checks to retry: %s", cm_db_error(cm_svc_db(svc)));
 
     /* What every copy knows of member states down (one small read a second). */

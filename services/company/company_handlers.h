@@ -19,6 +19,7 @@ struct company_backoff {
 };
 
 #define COMPANY_STATES 32
+#define COMPANY_RETRIES_OUT 4
 
 struct company_state {
     const char *vies_url;    // borrowed (config)
@@ -42,7 +43,14 @@ struct company_state {
     struct company_metrics metrics;
     /* The main thread's only (start, tick, stop). */
     cm_mdp_client_t *client; // owned: sends claimed retries to any copy
-    unsigned retries_sent;
+    /* The retries this copy sent and has no answer to yet, at most
+     * COMPANY_RETRIES_OUT at once (so retries never take more than that many
+     * handler threads of the copies from interactive requests); a slot whose
+     * deadline passed is free again (its lease runs out too). */
+    struct {
+        char request_id[40]; // "" when free
+        int64_t until_ms;    // unix
+    } retries_out[COMPANY_RETRIES_OUT];
     char instance[96]; // host:pid, for company.Stats
 };
 
