@@ -289,9 +289,10 @@ static bool s_gives(const struct gateway_route *r, enum s_error e)
     case S_UNAUTHENTICATED:
         return !(r->flags & GATEWAY_PUBLIC);
     case S_NOT_FOUND:
-        /* A path parameter names the resource; a public bus route has no key
-         * to find a tenant by, so a secret in the request finds it. */
-        return bus && (strchr(r->pattern, '{') || (r->flags & GATEWAY_PUBLIC));
+        /* A path parameter names the resource; a public GET has no key to
+         * find a tenant by, so a secret in its query finds it. A public POST
+         * (the set-password page's) says what its token is in its answer. */
+        return bus && (strchr(r->pattern, '{') || ((r->flags & GATEWAY_PUBLIC) && !r->body));
     case S_STALE:
         return bus && s_has_etag(r->request);
     case S_TOO_LARGE:
