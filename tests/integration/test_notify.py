@@ -625,3 +625,34 @@ def test_ui_card_sends_links_and_shows_the_messages():
 
 
 test_ui_card_sends_links_and_shows_the_messages.timeout = 180
+
+
+def test_each_kind_in_each_language_as_a_mail_client_reads_it():
+    """Every template the suite sends by e-mail, in all five languages, as it
+    arrives: the subject and text of the default filled in, the link in both
+    parts, a multipart/alternative a client shows either way."""
+    st, _, settings = api("GET", "/v1/settings")
+    business = settings.get("name", "")
+    st, _, js = api("GET", "/v1/templates")
+    defaults = {(t["kind"], t["language"]): t for t in js["templates"]}
+    sends = (("password_link", "sendPasswordLink"), ("activation", "sendActivation"))
+    for lang, first in (("en", "Emma"), ("de", "Jürgen"), ("pl", "Łucja"), ("nb", "Åse"),
+                        ("bg", "Мария")):
+        c = _customer(first=first, last="Test", preferences={"language": lang})
+        for n, (kind, verb) in enumerate(sends, start=1):
+            st, _, m = api("POST", "/v1/customers/%s:%s" % (c["id"], verb), {})
+            assert st == 202 and m["kind"] == kind, m
+            link, _, msg = _link_of(c["email"], n)
+            t = defaults[(kind, lang)]
+            assert not t.get("custom"), t
+            assert msg["Subject"] == t["subject"].replace("{{businessName}}", business), \
+                (lang, kind, msg["Subject"])
+            assert msg.get_content_type() == "multipart/alternative"
+            assert msg["To"].addresses[0].display_name == first + " Test"
+            text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+            expected = (t["text"].replace("{{firstName}}", first).replace("{{link}}", link)
+                        .replace("{{businessName}}", business).replace("{{validHours}}", "72"))
+            assert text.rstrip("\n") == expected, (lang, kind, text, expected)
+            html = msg.get_body(("html",)).get_content()
+            assert '<a href="%s">' % link.replace("&", "&amp;") in html, html
+            assert first in html and "{{" not in html and "{{" not in text
