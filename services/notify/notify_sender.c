@@ -159,7 +159,7 @@ static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const Crm__Mes
         if (!cfg->sms)
             snprintf(r->reason, sizeof r->reason, "SMS is not configured (CRM_SMS_URL)");
         else
-            notify_sms_send(cfg->sms, m->id, m->to, m->text, r);
+            notify_sms_send(cfg->sms, m->id, m->from, m->to, m->text, r);
         return;
     }
     if (!smtp) {

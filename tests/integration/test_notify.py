@@ -656,3 +656,36 @@ def test_each_kind_in_each_language_as_a_mail_client_reads_it():
             html = msg.get_body(("html",)).get_content()
             assert '<a href="%s">' % link.replace("&", "&amp;") in html, html
             assert first in html and "{{" not in html and "{{" not in text
+
+
+def test_sender_per_tenant():
+    st, _, s = api("GET", "/v1/notifySettings")
+    assert st == 200 and s["effectiveEmailFrom"] == "crm@example.test", s
+    assert s["effectiveEmailFromName"] == "Salon Łucja" and s["effectiveSmsFrom"] == "SalonLucja"
+    for body, field in (({"emailFrom": "not an address"}, "settings.emailFrom"),
+                        ({"emailFromName": "two\nlines"}, "settings.emailFromName"),
+                        ({"smsFrom": "Far too long sender"}, "settings.smsFrom")):
+        st, _, js = api("PUT", "/v1/notifySettings", body)
+        assert st == 400 and js["error"]["details"][0]["field"] == field, (body, js)
+    try:
+        st, _, s = api("PUT", "/v1/notifySettings", {"emailFrom": "hello@anna.example",
+                                                    "emailFromName": "Studio Anna — Kraków",
+                                                    "smsFrom": "StudioAnna"})
+        assert st == 200 and s["effectiveEmailFrom"] == "hello@anna.example", s
+        phone = _phone()
+        c = _customer(phone=phone)
+        st, _, m = _send(c["id"], {"subject": "Od nas", "text": "Cześć"})
+        assert st == 202 and m["from"] == "hello@anna.example", m
+        assert m["messageId"].endswith("@anna.example"), m
+        _wait_status(m["id"], "SENT")
+        rec = _received(c["email"])[0]
+        assert rec["from"] == "hello@anna.example", rec
+        sender = _parse(rec["data"])["From"].addresses[0]
+        assert (sender.display_name, sender.addr_spec) == ("Studio Anna — Kraków",
+                                                           "hello@anna.example")
+        st, _, m2 = _send(c["id"], {"channel": "SMS", "text": "Hej"})
+        _wait_status(m2["id"], "SENT")
+        assert _texts(phone)[0]["from"] == "StudioAnna"
+    finally:
+        st, _, s = api("PUT", "/v1/notifySettings", {})
+        assert st == 200 and s["effectiveEmailFrom"] == "crm@example.test", s
