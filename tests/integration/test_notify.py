@@ -689,3 +689,28 @@ def test_sender_per_tenant():
     finally:
         st, _, s = api("PUT", "/v1/notifySettings", {})
         assert st == 200 and s["effectiveEmailFrom"] == "crm@example.test", s
+
+
+def test_two_copies_share_the_queue_and_send_each_message_once():
+    import crm
+
+    sent = []
+    for i in range(30):
+        c = _customer(first="Kopia%d" % i)
+        st, _, m = _send(c["id"], {"subject": "Jeden raz %d" % i, "text": "Raz."})
+        assert st == 202, m
+        sent.append((c, m))
+    for c, m in sent:
+        _wait_status(m["id"], "SENT", timeout=30)
+    for c, m in sent:
+        got = _received(c["email"])
+        assert len(got) == 1, (c["email"], got)
+        assert _parse(got[0]["data"])["Message-ID"] == "<%s>" % m["messageId"]
+    # Both copies' senders took some.
+    by_copy = {}
+    for name, path in crm.log_files("notify").items():
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+        by_copy[name] = sum(1 for _, m in sent if "message %s attempt 1: sent" % m["id"] in text)
+    assert len(by_copy) == 2 and sum(by_copy.values()) == 30, by_copy
+    assert all(n > 0 for n in by_copy.values()), by_copy
