@@ -1,7 +1,10 @@
 /* notify.SendMessage queues a message to a customer (asking customers for
  * their address first, with no transaction open), GetMessage and
- * ListMessages read them back, ReplayEvents serves the "notify" stream. The
- * sending itself is the senders' (notify_sender.c). */
+ * ListMessages read them back, MeasureSms, the tenant's sender settings, the
+ * trial mailbox, ReplayEvents of the "notify" stream; the method table of the
+ * whole service (templates: notify_templates.c, accounts:
+ * notify_accounts.c), and the hooks. The sending itself is the senders'
+ * (notify_sender.c). */
 #include "notify_handlers.h"
 #include "notify_accounts.h"
 #include "notify_compose.h"
