@@ -714,3 +714,25 @@ def test_two_copies_share_the_queue_and_send_each_message_once():
         by_copy[name] = sum(1 for _, m in sent if "message %s attempt 1: sent" % m["id"] in text)
     assert len(by_copy) == 2 and sum(by_copy.values()) == 30, by_copy
     assert all(n > 0 for n in by_copy.values()), by_copy
+
+
+def test_stopping_notify_cuts_a_slow_send_short_and_sends_it_after():
+    import crm
+
+    c = _customer()
+    _smtp("POST", "/_smtp/rules", {c["email"]: {"delay_ms": 60000, "delay_count": 1}})
+    st, _, m = _send(c["id"], {"subject": "Przerwane", "text": "Stop and go"})
+    assert st == 202, m
+    wait_until(lambda: _smtp("GET", "/_smtp/attempts?to=" +
+                             urllib.parse.quote(c["email"]))["data"] == 1,
+               what="the slow DATA under way")
+    # Stopped while the server sits on the message: the copies stop within
+    # supervisord's 10 s, not after the 60 s the server would take.
+    crm.ctl(["restart", "notify:*"], check=True)
+    with open(os.path.join(crm.DATA_DIR, "supervisord.log"), encoding="utf-8") as fh:
+        killed = [line for line in fh if "SIGKILL" in line and "notify-" in line]
+    assert not killed, killed
+    sent = _wait_status(m["id"], "SENT", timeout=30)
+    assert sent["attempts"] == 2, sent
+    got = _received(c["email"])
+    assert len(got) == 1 and _parse(got[0]["data"])["Message-ID"] == "<%s>" % m["messageId"]
