@@ -2,7 +2,7 @@
 # commands a user needs: `make run` and `make test`.
 
 BUILD    ?= build
-SERVICES := broker gateway customers search notes company
+SERVICES := broker gateway customers search notes company exchange
 TOOLS    := crmctl
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -14,6 +14,7 @@ override CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilibshared -I$
 LDLIBS   += -lprotobuf-c -lzmq -lpq -ljansson -lutf8proc -lsodium -lcurl -lpthread -lm
 LDLIBS_gateway := -lmicrohttpd
 LDLIBS_search := -licui18n -licuuc -licudata
+LDLIBS_exchange := -lcsv -lxlsxwriter
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

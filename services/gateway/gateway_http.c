@@ -81,6 +81,12 @@ struct s_req {
     bool has_early;
     bool has_body; // Content-Length > 0 or chunked
     int code;      // the status sent, 0 before
+    /* A file streamed a chunk at a time (GATEWAY_STREAM_REPLY). */
+    ProtobufCMessage *stream_req; // owned: the request; its cursor is set for each next chunk
+    struct gateway_chunk chunk;   // owned: the chunk being written out
+    size_t chunk_off;             // bytes of it written
+    unsigned n_chunks;            // chunks asked for
+    bool chunk_waiting;           // the call for the next chunk is out (connection suspended)
 };
 
 /* ---------------------------------------------------------------------- */
@@ -175,6 +181,140 @@ static enum MHD_Result s_local(struct s_req *req)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Files streamed a chunk at a time                                        */
+
+/* Runs on the bus thread: the next chunk's call has its outcome. */
+static void s_chunk_done(struct gateway_job *job)
+{
+    struct s_req *req = job->done_arg;
+    MHD_resume_connection(req->conn);
+}
+
+/* Asks for the chunk at the current cursor: suspends the connection until
+ * the answer is in. Returns 0, or -1 when the bus is stopping. */
+static int s_chunk_ask(struct s_req *req)
+{
+    gateway_http_t *self = req->http;
+    struct gateway_job *job = &req->job;
+    if (gateway_call_set_cursor(req->stream_req, req->chunk.next_cursor))
+        return -1;
+    gateway_job_release(job);
+    job->body_len = protobuf_c_message_get_packed_size(req->stream_req);
+    job->body = cm_malloc(job->body_len ? job->body_len : 1);
+    protobuf_c_message_pack(req->stream_req, job->body);
+    req->n_chunks++;
+    /* The request's id (at most 64 characters when a client chose it) and the chunk's number. */
+    snprintf(job->request_id, sizeof job->request_id, "%.64s.%u", req->request_id, req->n_chunks);
+    job->deadline_mono = cm_mono_ms() + self->timeout_ms;
+    job->deadline_unix_ms = cm_now_ms() + self->timeout_ms;
+    job->has_pending = false;
+    job->done = s_chunk_done;
+    job->done_arg = req;
+    req->chunk_waiting = true;
+    /* Suspend first: the bus thread may resume before this returns. */
+    MHD_suspend_connection(req->conn);
+    if (gateway_bus_submit(self->bus, job)) {
+        req->chunk_waiting = false;
+        MHD_resume_connection(req->conn);
+        return -1;
+    }
+    return 0;
+}
+
+/* Takes the answer to the call for the next chunk. Returns 0, or -1 when it
+ * failed (the client then gets a cut-off transfer, which it can tell from a
+ * whole one: the chunked encoding never ends). */
+static int s_chunk_take(struct s_req *req)
+{
+    struct gateway_job *job = &req->job;
+    req->chunk_waiting = false;
+    gateway_chunk_release(&req->chunk);
+    req->chunk_off = 0;
+    if (job->outcome != GATEWAY_JOB_REPLIED) {
+        cm_log_warn("export cut off at chunk %u: %s", req->n_chunks, job->fail_message);
+        return -1;
+    }
+    struct gateway_response err = {0};
+    if (gateway_call_chunk(req->match.route, job->reply.header, job->reply.header_len,
+                           job->reply.body, job->reply.body_len, &req->chunk, &err)) {
+        cm_log_warn("export cut off at chunk %u: status %d", req->n_chunks, err.code);
+        gateway_response_release(&err);
+        return -1;
+    }
+    return 0;
+}
+
+/* MHD's content reader: the current chunk's bytes, then the next chunk. */
+static ssize_t s_chunk_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct s_req *req = cls;
+    cm_log_set_request_id(req->request_id);
+    ssize_t rc = 0;
+    if (req->chunk_waiting && s_chunk_take(req)) {
+        rc = MHD_CONTENT_READER_END_WITH_ERROR;
+        goto out;
+    }
+    for (;;) {
+        if (req->chunk_off < req->chunk.len) {
+            size_t n = req->chunk.len - req->chunk_off;
+            if (n > max)
+                n = max;
+            memcpy(buf, req->chunk.data + req->chunk_off, n);
+            req->chunk_off += n;
+            rc = (ssize_t)n;
+            goto out;
+        }
+        if (!req->chunk.next_cursor) {
+            rc = MHD_CONTENT_READER_END_OF_STREAM;
+            goto out;
+        }
+        if (s_chunk_ask(req)) {
+            rc = MHD_CONTENT_READER_END_WITH_ERROR;
+            goto out;
+        }
+        if (req->chunk_waiting)
+            goto out; /* 0: MHD calls again once resumed */
+        if (s_chunk_take(req)) {
+            rc = MHD_CONTENT_READER_END_WITH_ERROR;
+            goto out;
+        }
+    }
+out:
+    cm_log_set_request_id(NULL);
+    return rc;
+}
+
+/* The first chunk is in: the headers go out, then the file as it comes. */
+static enum MHD_Result s_stream_start(struct s_req *req)
+{
+    struct gateway_job *job = &req->job;
+    struct gateway_response err = {0};
+    if (!req->stream_req ||
+        gateway_call_chunk(req->match.route, job->reply.header, job->reply.header_len,
+                           job->reply.body, job->reply.body_len, &req->chunk, &err))
+        return s_send(req, &err);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, s_chunk_read, req, NULL);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "X-Request-Id", req->request_id);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, req->chunk.media_type);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (req->chunk.filename) {
+        char *cd = cm_strfmt("attachment; filename=\"%s\"", req->chunk.filename);
+        MHD_add_response_header(r, "Content-Disposition", cd);
+        free(cd);
+    }
+    enum MHD_Result rc = MHD_queue_response(req->conn, 200, r);
+    MHD_destroy_response(r);
+    req->code = 200;
+    req->state = S_DONE;
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Handing work to the bus thread                                          */
 
 /* Runs on the bus thread: the job has its outcome; wake the connection (its
@@ -238,7 +378,10 @@ static enum MHD_Result s_call(struct s_req *req)
         job->body_len = protobuf_c_message_get_packed_size(msg);
         job->body = cm_malloc(job->body_len ? job->body_len : 1);
         protobuf_c_message_pack(msg, job->body);
-        protobuf_c_message_free_unpacked(msg, NULL);
+        if (route->flags & GATEWAY_STREAM_REPLY)
+            req->stream_req = msg; /* asked again for each next chunk */
+        else
+            protobuf_c_message_free_unpacked(msg, NULL);
     }
     job->kind = GATEWAY_JOB_CALL;
     job->has_pending = msg == NULL;
@@ -289,6 +432,8 @@ static enum MHD_Result s_answer(struct s_req *req)
     }
     switch (job->outcome) {
     case GATEWAY_JOB_REPLIED:
+        if (req->match.route->flags & GATEWAY_STREAM_REPLY)
+            return s_stream_start(req);
         gateway_call_reply(req->match.route, job->reply.header, job->reply.header_len,
                            job->reply.body, job->reply.body_len,
                            s_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH), &resp);
@@ -564,6 +709,9 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     atomic_fetch_sub(&self->in_flight, 1);
 
     gateway_job_release(&req->job);
+    gateway_chunk_release(&req->chunk);
+    if (req->stream_req)
+        protobuf_c_message_free_unpacked(req->stream_req, NULL);
     gateway_response_release(&req->pending);
     gateway_response_release(&req->early);
     cm_buf_release(&req->body);

@@ -166,6 +166,9 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
             const ProtobufCFieldDescriptor *f = &r->request->fields[i];
             if (s_in_path(r, f->name))
                 continue;
+            /* The gateway itself pages through a streamed file. */
+            if ((r->flags & GATEWAY_STREAM_REPLY) && !strcmp(f->name, "cursor"))
+                continue;
             if (f->type == PROTOBUF_C_TYPE_MESSAGE && !cm_pbjson_is_wrapper(f->descriptor))
                 continue;
             char camel[128];
@@ -353,6 +356,18 @@ static json_t *s_responses(json_t *schemas, json_t *shared, const struct gateway
     case GATEWAY_ROUTE_BUS:
         if (r->success == 204) {
             json_object_set_new(ok, "description", json_string("Done; no content."));
+        } else if (r->flags & GATEWAY_STREAM_REPLY) {
+            json_object_set_new(ok, "description",
+                                json_string("The file, streamed (chunked transfer encoding), with "
+                                            "Content-Disposition naming it. A transfer cut off "
+                                            "before its end means the file is incomplete."));
+            json_t *content = json_object();
+            const char *const *types = gateway_reply_media_types(r->response);
+            for (size_t i = 0; types && types[i]; i++)
+                json_object_set_new(
+                    content, types[i],
+                    json_pack("{s:{s:s, s:s}}", "schema", "type", "string", "format", "binary"));
+            json_object_set_new(ok, "content", content);
         } else if (r->flags & GATEWAY_RAW_REPLY) {
             json_object_set_new(ok, "description",
                                 json_string("The bytes, with their Content-Type and an ETag."));

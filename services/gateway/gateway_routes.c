@@ -2,6 +2,7 @@
 #include "gateway_routes.h"
 #include "company.pb-c.h"
 #include "customers.pb-c.h"
+#include "exchange.pb-c.h"
 #include "history.pb-c.h"
 #include "notes.pb-c.h"
 #include "search.pb-c.h"
@@ -17,6 +18,7 @@
 #define SEARCH(name, req, resp) RPC("search", name, req, resp)
 #define NOTES(name, req, resp) RPC("notes", name, req, resp)
 #define COMPANY(name, req, resp) RPC("company", name, req, resp)
+#define EXCHANGE(name, req, resp) RPC("exchange", name, req, resp)
 
 const struct gateway_route gateway_routes[] = {
     /* The gateway's own. */
@@ -74,6 +76,11 @@ const struct gateway_route gateway_routes[] = {
     /* company: EU VAT numbers checked against VIES */
     {"POST", "/v1/company:lookup", COMPANY("LookupVat", crm__lookup_vat_request, crm__vat_lookup),
      .body = "*", .success = 200},
+
+    /* exchange: the customer book out as CSV and Excel files */
+    {"GET", "/v1/customers:export",
+     EXCHANGE("ExportCustomers", crm__export_customers_request, crm__export_chunk),
+     .flags = GATEWAY_STREAM_REPLY, .success = 200},
 
     /* search */
     {"GET", "/v1/customers:search",

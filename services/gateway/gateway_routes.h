@@ -21,6 +21,11 @@ enum {
     GATEWAY_RAW_BODY = 1 << 1,  // the body is bytes for field `body`; Content-Type goes into
                                 // the request's `content_type`
     GATEWAY_RAW_REPLY = 1 << 2, // the reply's `data` is sent as is, with its `content_type`
+    /* The reply is the first chunk of a file (data, content_type, filename,
+     * next_cursor, done): the gateway streams the file to the client
+     * (chunked), asking the service for each next chunk with the request's
+     * `cursor` set to next_cursor, one chunk in memory at a time. */
+    GATEWAY_STREAM_REPLY = 1 << 3,
 };
 
 struct gateway_route {

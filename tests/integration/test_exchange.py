@@ -1,0 +1,288 @@
+"""The exchange service: the customer book out as CSV and Excel files,
+streamed by the gateway a chunk at a time (docs/exchange.md). Each test works
+in a tenant of its own, so what it exports is exactly what it made. Files are
+read as a spreadsheet would: CSV with Python's csv module, XLSX with zipfile
+and the XML parser."""
+import csv
+import io
+import os
+import re
+import zipfile
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+
+import crm
+from crm import api, q, unique
+
+# The documented column layout (docs/exchange.md, "Columns"), in order.
+COLUMNS = [
+    "id", "firstName", "lastName", "email", "phone", "gender", "birthDate", "language",
+    "isCompany", "companyName", "companyVatNumber", "companyAddress", "groups", "tags",
+    "billingLine1", "billingLine2", "billingPostalCode", "billingCity", "billingRegion",
+    "billingCountry", "shippingLine1", "shippingLine2", "shippingPostalCode", "shippingCity",
+    "shippingRegion", "shippingCountry", "otherAddresses", "externalIds",
+    "emailConsent", "emailConsentChangedAt", "emailConsentSource",
+    "smsConsent", "smsConsentChangedAt", "smsConsentSource",
+    "pushConsent", "pushConsentChangedAt", "pushConsentSource",
+    "marketingConsent", "marketingConsentChangedAt", "marketingConsentSource",
+    "salesAgent", "accountStatus", "source", "hasPhoto", "description", "createdAt", "updatedAt",
+]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+
+
+def _tenant():
+    tenant = crm.crmctl(["tenant", "create", unique("Exchange"), "--country", "PL"]).strip()
+    return crm.crmctl(["key", "create", "--tenant", tenant, "--role", "admin",
+                       "--name", "Admin " + unique("a")]).strip()
+
+
+def _create(key, body):
+    st, _, js = api("POST", "/v1/customers", body, key=key)
+    assert st == 201, (st, js)
+    return js
+
+
+def _export(key, **params):
+    st, hdr, body = api("GET", q("/v1/customers:export", **params), key=key, timeout=120)
+    return st, hdr, body
+
+
+def _rows(body, delimiter=","):
+    """The CSV as a spreadsheet reads it: (header, rows as dicts)."""
+    assert body.startswith(b"\xef\xbb\xbf"), body[:10]
+    text = body.decode("utf-8-sig")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    table = list(reader)
+    return table[0], [dict(zip(table[0], r)) for r in table[1:]]
+
+
+def _full(email):
+    return {
+        "firstName": "Łukasz", "lastName": "Żółkiewski \"Łukasz\", Jr.", "email": email,
+        "phone": "+48 601 234 567", "gender": "MALE", "birthDate": "1985-02-28",
+        "description": "Line one\nline two; with \"quotes\", commas\r\nand a ☕",
+        "tags": ["vip", "semi;colon", "back\\slash"], "isCompany": True,
+        "company": {"name": "Kowalski & Syn", "vatNumber": "PL5260250274",
+                    "address": "ul. Długa 5, Warszawa"},
+        "addresses": [
+            {"kind": "BILLING", "line1": "ul. Długa 5", "line2": "lok. 3", "postalCode": "00-001",
+             "city": "Warszawa", "region": "mazowieckie", "country": "PL"},
+            {"kind": "SHIPPING", "line1": "Hauptstraße 1", "postalCode": "10115",
+             "city": "Berlin", "country": "DE"},
+            {"kind": "SHIPPING", "line1": "Storgata 2", "postalCode": "0155", "city": "Oslo",
+             "country": "NO"},
+        ],
+        "salesAgent": "Anna",
+        "preferences": {"language": "pl", "email": {"granted": True, "source": "web"},
+                        "marketing": {"granted": False, "source": "paper form"}},
+        "externalIds": [{"system": "legacy", "id": "A;1"}, {"system": "shop", "id": "42"}],
+    }
+
+
+def test_export_csv_every_field_in_the_documented_layout():
+    key = _tenant()
+    email = unique("full") + "@example.com"
+    full = _create(key, _full(email))
+    evil = _create(key, {"firstName": "=HYPERLINK(\"http://x\")", "lastName": "@SUM(A1)",
+                         "description": "-2+3", "tags": ["+cmd"]})
+    st, hdr, body = _export(key)
+    assert st == 200, body
+    assert hdr["Content-Type"] == "text/csv; charset=utf-8"
+    assert re.fullmatch(r'attachment; filename="customers-\d{8}-\d{6}\.csv"',
+                        hdr["Content-Disposition"]), hdr["Content-Disposition"]
+    assert hdr.get("Transfer-Encoding") == "chunked"
+    # RFC 4180 line ends: every record ends in CRLF (a bare LF only inside quotes).
+    assert body.endswith(b"\r\n")
+    header, rows = _rows(body)
+    assert header == COLUMNS
+    by_id = {r["id"]: r for r in rows}
+    assert set(by_id) == {full["id"], evil["id"]}
+    r = by_id[full["id"]]
+    assert r["firstName"] == "Łukasz" and r["lastName"] == "Żółkiewski \"Łukasz\", Jr."
+    assert r["email"] == email
+    assert r["phone"] == "'+48601234567"  # made safe: a spreadsheet would start a formula
+    assert (r["gender"], r["birthDate"], r["language"]) == ("MALE", "1985-02-28", "pl")
+    assert r["description"] == full["description"]
+    assert r["isCompany"] == "true"
+    assert (r["companyName"], r["companyVatNumber"], r["companyAddress"]) == (
+        "Kowalski & Syn", "PL5260250274", "ul. Długa 5, Warszawa")
+    assert r["tags"] == "; ".join(x.replace("\\", "\\\\").replace(";", "\\;")
+                                  for x in full["tags"])
+    assert (r["billingLine1"], r["billingLine2"], r["billingPostalCode"], r["billingCity"],
+            r["billingRegion"], r["billingCountry"]) == (
+        "ul. Długa 5", "lok. 3", "00-001", "Warszawa", "mazowieckie", "PL")
+    assert (r["shippingLine1"], r["shippingCity"], r["shippingCountry"]) == (
+        "Hauptstraße 1", "Berlin", "DE")
+    assert '"Storgata 2"' in r["otherAddresses"] and '"SHIPPING"' in r["otherAddresses"]
+    assert r["externalIds"] == "legacy:A\\;1; shop:42"
+    assert r["emailConsent"] == "true" and r["emailConsentSource"] == "web"
+    assert r["emailConsentChangedAt"] == full["preferences"]["email"]["changedAt"]
+    assert r["marketingConsent"] == "false" and r["marketingConsentSource"] == "paper form"
+    assert r["smsConsent"] == "" and r["pushConsent"] == ""
+    assert (r["salesAgent"], r["source"], r["hasPhoto"]) == ("Anna", "API", "false")
+    assert r["createdAt"] == full["createdAt"] and r["updatedAt"] == full["updatedAt"]
+    e = by_id[evil["id"]]
+    assert e["firstName"] == "'=HYPERLINK(\"http://x\")" and e["lastName"] == "'@SUM(A1)"
+    assert e["description"] == "'-2+3" and e["tags"] == "'+cmd"
+
+
+def test_export_streams_many_chunks_and_filters():
+    """More customers than one chunk holds (500): the gateway asks exchange for
+    chunk after chunk and the client gets one file with every customer once."""
+    key = _tenant()
+    tag = unique("tag").lower()
+
+    def make(i):
+        body = {"firstName": "N%04d" % i, "lastName": unique("L")}
+        if i % 3 == 0:
+            body["tags"] = [tag]
+        return _create(key, body)["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(make, range(1150)))
+    st, _, body = _export(key)
+    assert st == 200
+    header, rows = _rows(body)
+    assert header == COLUMNS
+    got = [r["id"] for r in rows]
+    assert len(got) == len(set(got)) == 1150 and set(got) == set(ids)
+    # A filter of the list, and ';' for European spreadsheets.
+    st, _, body = _export(key, tag=tag, delimiter=";")
+    assert st == 200
+    header, rows = _rows(body, delimiter=";")
+    assert header == COLUMNS
+    assert {r["id"] for r in rows} == {ids[i] for i in range(0, 1150, 3)}
+    assert b'";"' in body.split(b"\r\n")[0]
+
+
+def test_export_with_a_search_query():
+    key = _tenant()
+    word = "Zyx" + unique("q").replace("-", "")[:8]
+    hit = _create(key, {"firstName": word, "lastName": "Found"})
+    _create(key, {"firstName": "Other", "lastName": "Person"})
+    # Search catches up asynchronously: read-your-writes is not asked for here,
+    # so wait until it finds the customer.
+    crm.wait_until(lambda: api("GET", q("/v1/customers:search", q=word), key=key)[2]
+                   .get("totalSize") == 1, timeout=20, what="search finds the customer")
+    st, _, body = _export(key, q=word)
+    assert st == 200, body
+    _, rows = _rows(body)
+    assert [r["id"] for r in rows] == [hit["id"]]
+
+
+def test_export_empty_book_is_a_header():
+    key = _tenant()
+    st, _, body = _export(key)
+    assert st == 200
+    header, rows = _rows(body)
+    assert header == COLUMNS and rows == []
+
+
+def _sheet(body):
+    """The first sheet's rows as lists of (type, style, value) per column letter."""
+    z = zipfile.ZipFile(io.BytesIO(body))
+    assert z.testzip() is None
+    root = ET.fromstring(z.read("xl/worksheets/sheet1.xml"))
+    styles = ET.fromstring(z.read("xl/styles.xml"))
+    numfmts = {n.get("numFmtId"): n.get("formatCode")
+               for n in styles.iterfind(".//m:numFmts/m:numFmt", NS)}
+    xfs = [x.get("numFmtId") for x in styles.iterfind("./m:cellXfs/m:xf", NS)]
+    shared = []
+    if "xl/sharedStrings.xml" in z.namelist():
+        sst = ET.fromstring(z.read("xl/sharedStrings.xml"))
+        shared = ["".join(t.text or "" for t in si.iterfind(".//m:t", NS))
+                  for si in sst.iterfind("m:si", NS)]
+    rows = []
+    for row in root.iterfind(".//m:sheetData/m:row", NS):
+        cells = {}
+        for c in row.iterfind("m:c", NS):
+            col = re.match(r"[A-Z]+", c.get("r")).group(0)
+            t = c.get("t", "n")
+            if t == "inlineStr":
+                v = "".join(x.text or "" for x in c.iterfind(".//m:t", NS))
+            elif t == "s":
+                v = shared[int(c.find("m:v", NS).text)]
+            else:
+                v = c.find("m:v", NS).text
+            fmt = numfmts.get(xfs[int(c.get("s", "0"))], "") if xfs else ""
+            cells[col] = (t, fmt, v)
+        rows.append(cells)
+    return root, rows
+
+
+def _col(i):
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def test_export_xlsx_header_widths_dates_and_text():
+    key = _tenant()
+    full = _create(key, _full(unique("x") + "@example.com"))
+    evil = _create(key, {"firstName": "=1+1", "lastName": "Plain"})
+    st, hdr, body = _export(key, format="xlsx")
+    assert st == 200, body
+    assert hdr["Content-Type"] == XLSX
+    assert re.fullmatch(r'attachment; filename="customers-\d{8}-\d{6}\.xlsx"',
+                        hdr["Content-Disposition"])
+    root, rows = _sheet(body)
+    assert [rows[0][_col(i)][2] for i in range(len(COLUMNS))] == COLUMNS
+    cols = root.findall(".//m:cols/m:col", NS)
+    assert cols and all(float(c.get("width")) > 5 for c in cols)
+    assert root.find(".//m:pane", NS).get("state") == "frozen"
+    data = {r[_col(0)][2]: r for r in rows[1:]}
+    assert set(data) == {full["id"], evil["id"]}
+    r = data[full["id"]]
+    at = {name: r.get(_col(i)) for i, name in enumerate(COLUMNS)}
+    # Dates are numbers with a date format; 1985-02-28 is Excel's day 31106.
+    t, fmt, v = at["birthDate"]
+    assert t == "n" and fmt == "yyyy-mm-dd" and float(v) == 31106.0, at["birthDate"]
+    t, fmt, v = at["createdAt"]
+    assert t == "n" and fmt == "yyyy-mm-dd hh:mm:ss" and float(v) > 40000, at["createdAt"]
+    assert at["isCompany"][0] == "b" and at["isCompany"][2] == "1"
+    assert at["phone"][2] == "+48601234567"  # a string cell: never a formula
+    # XML turns a CR into a LF unless written as _x000D_ (which Excel reads back as CR).
+    assert at["description"][2].replace("_x000D_", "\r") == full["description"], \
+        at["description"]
+    e = {name: data[evil["id"]].get(_col(i)) for i, name in enumerate(COLUMNS)}
+    assert e["firstName"][0] in ("inlineStr", "s", "str") and e["firstName"][2] == "=1+1"
+    assert not root.findall(".//m:f", NS)  # no formulas anywhere
+
+
+def test_export_xlsx_many_parts():
+    """A workbook larger than one stored part (1 MiB) arrives whole."""
+    key = _tenant()
+    def make(i):
+        # 9,000 characters that hardly compress, different for each customer
+        desc = os.urandom(4500).hex()
+        return _create(key, {"firstName": "W%04d" % i, "description": desc})["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(make, range(400)))
+    st, _, body = _export(key, format="xlsx")
+    assert st == 200
+    _, rows = _sheet(body)
+    assert {r[_col(0)][2] for r in rows[1:]} == set(ids)
+    assert len(body) > 1024 * 1024, len(body)
+
+
+def test_export_bad_requests_name_the_field():
+    key = _tenant()
+    for params, field in (({"format": "pdf"}, "format"),
+                          ({"delimiter": "|"}, "delimiter"),
+                          ({"format": "xlsx", "delimiter": ";"}, "delimiter"),
+                          ({"cursor": "zzz"}, "cursor"),
+                          ({"cursor": "c1.notatoken"}, "cursor"),
+                          ({"format": "xlsx", "cursor": "x1.00000000-0000-4000-8000-000000000000.0"},
+                           "cursor"),
+                          ({"accountStatus": "NOPE"}, "accountStatus")):
+        st, hdr, js = _export(key, **params)
+        assert st == 400, (params, st, js[:200])
+        fields = [d["field"] for d in js["error"].get("details", [])]
+        assert field in fields, (params, js)
+    st, _, js = _export(None)
+    assert st == 401
