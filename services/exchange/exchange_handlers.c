@@ -13,6 +13,15 @@ const struct cm_method exchange_methods[] = {
      * workbook one statement at a time: no transaction is held meanwhile. */
     {"exchange.ExportCustomers", &crm__export_customers_request__descriptor,
      &crm__export_chunk__descriptor, exchange_export_customers, CM_METHOD_NO_TXN},
+    /* The import: one statement each (a part, a job, a read). */
+    {"exchange.PutUploadPart", &crm__put_upload_part_request__descriptor,
+     &crm__put_upload_part_response__descriptor, exchange_put_upload_part, CM_METHOD_NO_TXN},
+    {"exchange.CreateImport", &crm__create_import_request__descriptor, &crm__import__descriptor,
+     exchange_create_import, CM_METHOD_NO_TXN},
+    {"exchange.GetImport", &crm__get_import_request__descriptor, &crm__import__descriptor,
+     exchange_get_import, CM_METHOD_NO_TXN},
+    {"exchange.ExportFailedRows", &crm__export_failed_rows_request__descriptor,
+     &crm__export_chunk__descriptor, exchange_export_failed_rows, CM_METHOD_NO_TXN},
 };
 const size_t exchange_n_methods = sizeof exchange_methods / sizeof *exchange_methods;
 

@@ -700,3 +700,48 @@ int gateway_call_set_cursor(ProtobufCMessage *request, const char *cursor)
     cm_pb_set_str((char **)((char *)request + f->offset), cursor);
     return 0;
 }
+
+/* A field of msg by name and type, or NULL. */
+static void *s_field_at(ProtobufCMessage *msg, const char *name, ProtobufCType type)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, name);
+    if (!f || f->type != type || f->label == PROTOBUF_C_LABEL_REPEATED ||
+        (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+        return NULL;
+    return (char *)msg + f->offset;
+}
+
+uint8_t *gateway_call_pack_part(const ProtobufCMessageDescriptor *desc, const char *upload_id,
+                                int seq, const void *data, size_t n, size_t *len)
+{
+    ProtobufCMessage *msg = cm_pb_new(desc);
+    char **id = s_field_at(msg, "upload_id", PROTOBUF_C_TYPE_STRING);
+    int32_t *sq = s_field_at(msg, "seq", PROTOBUF_C_TYPE_INT32);
+    ProtobufCBinaryData *bd = s_field_at(msg, "data", PROTOBUF_C_TYPE_BYTES);
+    uint8_t *out = NULL;
+    if (id && sq && bd) {
+        cm_pb_set_str(id, upload_id);
+        *sq = seq;
+        bd->data = (uint8_t *)data; /* borrowed for the pack */
+        bd->len = n;
+        *len = protobuf_c_message_get_packed_size(msg);
+        out = cm_malloc(*len ? *len : 1);
+        protobuf_c_message_pack(msg, out);
+        bd->data = NULL;
+        bd->len = 0;
+    }
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return out;
+}
+
+int gateway_call_set_upload(ProtobufCMessage *request, const char *upload_id, int parts)
+{
+    char **id = s_field_at(request, "upload_id", PROTOBUF_C_TYPE_STRING);
+    int32_t *n = s_field_at(request, "parts", PROTOBUF_C_TYPE_INT32);
+    if (!id || !n)
+        return -1;
+    cm_pb_set_str(id, upload_id);
+    *n = parts;
+    return 0;
+}

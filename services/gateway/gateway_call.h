@@ -77,6 +77,17 @@ int gateway_call_chunk(const struct gateway_route *route, const uint8_t *header,
  * gateway_call_build). Returns 0, or -1 when it has no such string field. */
 int gateway_call_set_cursor(ProtobufCMessage *request, const char *cursor) CM_MUSTCHECK;
 
+/* Packs a part of an upload: a message of type desc with upload_id, seq and
+ * data set. Returns the packed bytes (malloc'd, *len), or NULL when desc
+ * lacks those fields. */
+uint8_t *gateway_call_pack_part(const ProtobufCMessageDescriptor *desc, const char *upload_id,
+                                int seq, const void *data, size_t n, size_t *len);
+
+/* Sets the request's `upload_id` and `parts` (a dynamic message from
+ * gateway_call_build). Returns 0, or -1 when it lacks them. */
+int gateway_call_set_upload(ProtobufCMessage *request, const char *upload_id,
+                            int parts) CM_MUSTCHECK;
+
 /* ---- Header parsing ----------------------------------------------------- */
 
 /* The entity tag of an If-Match value, without W/ and quotes, into out.

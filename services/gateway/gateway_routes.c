@@ -81,6 +81,17 @@ const struct gateway_route gateway_routes[] = {
     {"GET", "/v1/customers:export",
      EXCHANGE("ExportCustomers", crm__export_customers_request, crm__export_chunk),
      .flags = GATEWAY_STREAM_REPLY, .success = 200},
+    {"POST", "/v1/imports", EXCHANGE("CreateImport", crm__create_import_request, crm__import),
+     .flags = GATEWAY_STREAM_BODY, .part_rpc = "PutUploadPart",
+     .part_request = &crm__put_upload_part_request__descriptor,
+     .part_response = &crm__put_upload_part_response__descriptor, .success = 201,
+     .location = "/v1/imports/{id}", .max_body = 512L * 1024 * 1024,
+     .body_types = "text/csv,text/plain,application/octet-stream"},
+    {"GET", "/v1/imports/{id}", EXCHANGE("GetImport", crm__get_import_request, crm__import),
+     .success = 200},
+    {"GET", "/v1/imports/{id}/failedRows",
+     EXCHANGE("ExportFailedRows", crm__export_failed_rows_request, crm__export_chunk),
+     .flags = GATEWAY_STREAM_REPLY, .success = 200},
 
     /* search */
     {"GET", "/v1/customers:search",

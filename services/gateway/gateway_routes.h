@@ -26,7 +26,14 @@ enum {
      * (chunked), asking the service for each next chunk with the request's
      * `cursor` set to next_cursor, one chunk in memory at a time. */
     GATEWAY_STREAM_REPLY = 1 << 3,
+    /* The body is a file of up to max_body bytes, sent on as it arrives: in
+     * parts of GATEWAY_UPLOAD_PART bytes, each a call of part_rpc (its
+     * request has upload_id, seq, data), then the route's own call with the
+     * request built from the query and its upload_id and parts set. */
+    GATEWAY_STREAM_BODY = 1 << 4,
 };
+
+#define GATEWAY_UPLOAD_PART (1024 * 1024)
 
 struct gateway_route {
     const char *method;  // "GET", "POST", "PUT", "PATCH", "DELETE"
@@ -44,7 +51,11 @@ struct gateway_route {
     const char *location;   // for creates: "/v1/customers/{id}", filled from the reply's fields
     const char *omit;       // reply field (proto name) left out of the JSON: PutPhoto's data
     size_t max_body;        // 0: the configured max_body_bytes
-    const char *body_types; // RAW_BODY: accepted media types, for the OpenAPI document
+    const char *body_types; // RAW_BODY, STREAM_BODY: accepted media types, for the OpenAPI
+                            // document
+    const char *part_rpc;   // STREAM_BODY: the bus method of each part, "<service>.<part_rpc>"
+    const ProtobufCMessageDescriptor *part_request;  // borrowed (generated code)
+    const ProtobufCMessageDescriptor *part_response; // borrowed (generated code)
 };
 
 extern const struct gateway_route gateway_routes[];
