@@ -287,6 +287,32 @@ cm_err_t exchange_istore_key(cm_db_t *db, const char *tenant, const char *id, co
     return CM_OK;
 }
 
+cm_err_t exchange_istore_plan(cm_db_t *db, const struct exchange_job *job, long row_no,
+                              char *action, char *customer, char *etag)
+{
+    char r[24], a[2] = {*action, '\0'};
+    snprintf(r, sizeof r, "%ld", row_no);
+    const char *p[] = {job->tenant, job->id, r, a, customer, etag};
+    cm_err_t err = CM_OK;
+    PGresult *res = cm_db_exec(db,
+                               "WITH ins AS (INSERT INTO exchange.import_plans (tenant_id, "
+                               "import_id, row_no, action, customer_id, etag) VALUES ($1, $2, $3, "
+                               "$4, $5, $6) ON CONFLICT DO NOTHING RETURNING action, customer_id, "
+                               "etag) SELECT * FROM ins UNION ALL SELECT action, customer_id, etag "
+                               "FROM exchange.import_plans WHERE import_id = $2::uuid AND row_no = "
+                               "$3::bigint LIMIT 1",
+                               6, p, &err);
+    if (!res)
+        return err;
+    if (PQntuples(res) == 1) {
+        *action = PQgetvalue(res, 0, 0)[0];
+        snprintf(customer, 64, "%s", PQgetvalue(res, 0, 1));
+        snprintf(etag, 64, "%s", PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
 cm_err_t exchange_istore_batch(cm_db_t *db, const struct exchange_job *job,
                                const struct exchange_failure *f, size_t n)
 {
@@ -334,10 +360,21 @@ cm_err_t exchange_istore_finish(cm_db_t *db, const struct exchange_job *job, int
     snprintf(s, sizeof s, "%d", state);
     snprintf(t, sizeof t, "%ld", rows_total);
     const char *p[] = {job->id, s, message, t};
-    return cm_db_run(db,
-                     "UPDATE exchange.imports SET state = $2::smallint, message = $3, rows_total = "
-                     "$4, finished_at = now(), owner = NULL WHERE id = $1::uuid",
-                     4, p);
+    cm_err_t err = cm_db_run(db,
+                             "UPDATE exchange.imports SET state = $2::smallint, message = $3, "
+                             "rows_total = $4, finished_at = now(), owner = NULL "
+                             "WHERE id = $1::uuid",
+                             4, p);
+    /* The file has served its purpose: its failed rows are kept apart. */
+    const char *q[] = {job->upload};
+    if (!err)
+        err = cm_db_run(db, "DELETE FROM exchange.upload_parts WHERE upload_id = $1::uuid", 1, q);
+    const char *k[] = {job->id};
+    if (!err)
+        err = cm_db_run(db, "DELETE FROM exchange.import_keys WHERE import_id = $1::uuid", 1, k);
+    if (!err)
+        err = cm_db_run(db, "DELETE FROM exchange.import_plans WHERE import_id = $1::uuid", 1, k);
+    return err;
 }
 
 PGresult *exchange_istore_failures(cm_db_t *db, const char *id, long after, int limit,

@@ -66,6 +66,12 @@ cm_err_t exchange_istore_header(cm_db_t *db, const char *id, const char *headers
 cm_err_t exchange_istore_key(cm_db_t *db, const char *tenant, const char *id, const char *key,
                              long row_no, long *first) CM_MUSTCHECK;
 
+/* Records what row_no is going to do (action 'c' or 'u', the customer and
+ * its etag before an update) unless a decision for it was recorded before,
+ * and gives back the recorded one. customer and etag: 64 bytes each. */
+cm_err_t exchange_istore_plan(cm_db_t *db, const struct exchange_job *job, long row_no,
+                              char *action, char *customer, char *etag) CM_MUSTCHECK;
+
 /* A failed row. */
 struct exchange_failure {
     long row;

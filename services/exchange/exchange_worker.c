@@ -244,11 +244,18 @@ static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exc
                 r->job.created++;
             continue;
         }
+        /* The decision is recorded first: a batch done again does the same. */
+        char action = found ? 'u' : 'c', target[64], etag[64];
+        snprintf(target, sizeof target, "%s", found ? found->id : "");
+        snprintf(etag, sizeof etag, "%s", found ? found->etag : "");
+        r->err = exchange_istore_plan(r->db, &r->job, it->row, &action, target, etag);
+        if (r->err)
+            break;
         Crm__ReplyHeader *wh = NULL;
         ProtobufCMessage *wr = NULL;
-        if (found) {
+        if (action == 'u') {
             Crm__UpdateCustomerRequest u = CRM__UPDATE_CUSTOMER_REQUEST__INIT;
-            u.id = found->id;
+            u.id = target;
             u.customer = c;
             u.update_mask = ready[i].row.mask;
             u.n_update_mask = ready[i].row.n_mask;
@@ -268,9 +275,9 @@ static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exc
             r->err = err ? err : CM_ERR_UNAVAILABLE;
         } else if (wh->status != CRM__STATUS__STATUS_OK) {
             s_fail_reply(r, f, nf, it, wh);
-        } else if (!found) {
+        } else if (action == 'c') {
             r->job.created++;
-        } else if (!strcmp(((Crm__Customer *)wr)->etag, found->etag)) {
+        } else if (!strcmp(((Crm__Customer *)wr)->etag, etag)) {
             r->job.unchanged++;
         } else {
             r->job.updated++;

@@ -501,3 +501,48 @@ def test_import_many_parts_and_a_thousand_rows():
     assert job["state"] == "DONE" and _counts(job) == (1200, 0, 0, 0), job
     st, _, body = _export(key, tag=tag)
     assert len(_rows(body)[1]) == 1200
+
+
+def test_import_survives_sigkill_of_exchange_with_no_row_twice():
+    """exchange killed (SIGKILL) in the middle of an import: once it is back
+    (supervisord restarts it), the job is taken up again after the last
+    committed batch and ends with every row created exactly once."""
+    import signal
+    key = _tenant()
+    tag = unique("kill").lower()
+    n = 3000
+    lines = ["firstName,lastName,email,tags"]
+    for i in range(n):
+        lines.append("K%05d,%s,%s,%s" % (i, unique("L"), unique("k%d" % i) + "@example.com", tag))
+    data = ("\r\n".join(lines) + "\r\n").encode()
+    st, _, js = api("POST", "/v1/imports", raw=data, key=key,
+                    headers={"Content-Type": "text/csv"}, timeout=120)
+    assert st == 201, js
+    path = "/v1/imports/" + js["id"]
+
+    def progressed():
+        job = api("GET", path, key=key)[2]
+        return 400 <= int(job.get("rowsRead", 0)) and job["state"] == "RUNNING"
+
+    crm.wait_until(progressed, timeout=120, what="the import to be under way")
+    for pid in crm.pids("exchange"):
+        os.kill(pid, signal.SIGKILL)
+    done = {}
+
+    def finished():
+        try:
+            st2, _, job = api("GET", path, key=key)
+        except OSError:
+            return False
+        if st2 != 200:
+            return False
+        done.update(job)
+        return job["state"] in ("DONE", "FAILED")
+
+    crm.wait_until(finished, timeout=300, what="the import to end after the restart")
+    assert done["state"] == "DONE" and _counts(done) == (n, 0, 0, 0), done
+    st, _, body = _export(key, tag=tag)
+    ids = [r["id"] for r in _rows(body)[1]]
+    names = [r["firstName"] for r in _rows(body)[1]]
+    assert len(ids) == len(set(ids)) == n and len(set(names)) == n
+    crm.wait_ready(60)

@@ -69,13 +69,29 @@ CREATE TABLE exchange.import_keys (
     PRIMARY KEY (tenant_id, import_id, key)
 );
 
+-- What a row was going to do, written before it is done: a batch done again
+-- after a restart does the same (the first decision wins), so a row created
+-- before the stop is created again under the same idempotency key (and the
+-- customers service answers what it answered then) instead of being found
+-- and "updated". etag: the customer's before an update, to tell unchanged.
+CREATE TABLE exchange.import_plans (
+    tenant_id uuid NOT NULL,
+    import_id uuid NOT NULL,
+    row_no bigint NOT NULL,
+    action char(1) NOT NULL,               -- 'c' create, 'u' update
+    customer_id text NOT NULL DEFAULT '',
+    etag text NOT NULL DEFAULT '',
+    PRIMARY KEY (tenant_id, import_id, row_no)
+);
+
 GRANT SELECT, INSERT, UPDATE, DELETE ON exchange.upload_parts, exchange.imports,
-    exchange.import_errors, exchange.import_keys TO crm_app;
+    exchange.import_errors, exchange.import_keys, exchange.import_plans TO crm_app;
 
 DO $$
 DECLARE t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['upload_parts', 'imports', 'import_errors', 'import_keys'] LOOP
+    FOREACH t IN ARRAY ARRAY['upload_parts', 'imports', 'import_errors', 'import_keys',
+                             'import_plans'] LOOP
         EXECUTE format('ALTER TABLE exchange.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE exchange.%I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant_only ON exchange.%I USING '
@@ -105,3 +121,21 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, exchange AS
 $$;
 REVOKE ALL ON FUNCTION exchange.claim_import(text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION exchange.claim_import(text, integer) TO crm_app;
+
+-- Uploads never turned into an import (the client went away) go after a day,
+-- with the files past their time (exchange.purge_files, run now and then).
+DO $$
+BEGIN
+    EXECUTE format('CREATE POLICY purge ON exchange.upload_parts TO %I '
+                   'USING (created_at < now() - interval ''1 day'')', current_user);
+END $$;
+CREATE OR REPLACE FUNCTION exchange.purge_files() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, exchange AS $$
+DECLARE n bigint;
+BEGIN
+    DELETE FROM exchange.files WHERE expires_at <= now();
+    GET DIAGNOSTICS n = ROW_COUNT;
+    DELETE FROM exchange.file_parts WHERE expires_at <= now();
+    DELETE FROM exchange.upload_parts WHERE created_at < now() - interval '1 day';
+    RETURN n;
+END $$;
