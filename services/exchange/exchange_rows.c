@@ -46,8 +46,7 @@ static bool s_utf8_prefix(const unsigned char *s, size_t n)
     size_t bad;
     if (cm_utf8_valid((const char *)s, n, &bad))
         return true;
-    return n - bad < 4 && bad > 0 && (s[bad] & 0xC0) == 0xC0 &&
-           cm_utf8_valid((const char *)s, bad, NULL);
+    return n - bad < 4 && (s[bad] & 0xC0) == 0xC0 && cm_utf8_valid((const char *)s, bad, NULL);
 }
 
 enum exchange_encoding exchange_detect_encoding(const unsigned char *sample, size_t n)
