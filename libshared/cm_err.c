@@ -58,3 +58,28 @@ int cm_err_status(cm_err_t err)
     }
     return CRM__STATUS__STATUS_INTERNAL;
 }
+
+cm_err_t cm_err_of_status(int status)
+{
+    switch (status) {
+    case CRM__STATUS__STATUS_OK:
+        return CM_OK;
+    case CRM__STATUS__STATUS_INVALID_ARGUMENT:
+        return CM_ERR_INVALID;
+    case CRM__STATUS__STATUS_NOT_FOUND:
+        return CM_ERR_NOT_FOUND;
+    case CRM__STATUS__STATUS_ALREADY_EXISTS:
+        return CM_ERR_CONFLICT;
+    case CRM__STATUS__STATUS_FAILED_PRECONDITION:
+        return CM_ERR_PRECONDITION;
+    case CRM__STATUS__STATUS_PERMISSION_DENIED:
+    case CRM__STATUS__STATUS_UNAUTHENTICATED:
+        return CM_ERR_PERMISSION;
+    case CRM__STATUS__STATUS_DEADLINE_EXCEEDED:
+    case CRM__STATUS__STATUS_UNAVAILABLE:
+    case CRM__STATUS__STATUS_RESOURCE_EXHAUSTED:
+        return CM_ERR_UNAVAILABLE;
+    default:
+        return CM_ERR_INTERNAL;
+    }
+}

@@ -26,4 +26,10 @@ const char *cm_err_name(cm_err_t err);
 /* Returns the crm.Status value (envelope.proto) for an error code. */
 int cm_err_status(cm_err_t err);
 
+/* The error to fail a call with when another service answered status: the
+ * same kind, but a deadline passed, an outage or an exhausted resource over
+ * there is CM_ERR_UNAVAILABLE here (retry later), and anything unknown
+ * CM_ERR_INTERNAL. */
+cm_err_t cm_err_of_status(int status);
+
 #endif

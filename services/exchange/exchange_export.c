@@ -43,22 +43,6 @@
 /* ---------------------------------------------------------------------- */
 /* Reading the selection a page at a time                                  */
 
-static cm_err_t s_err_of_status(int status)
-{
-    switch (status) {
-    case CRM__STATUS__STATUS_INVALID_ARGUMENT:
-        return CM_ERR_INVALID;
-    case CRM__STATUS__STATUS_NOT_FOUND:
-        return CM_ERR_NOT_FOUND;
-    case CRM__STATUS__STATUS_PERMISSION_DENIED:
-        return CM_ERR_PERMISSION;
-    case CRM__STATUS__STATUS_DEADLINE_EXCEEDED:
-        return CM_ERR_TIMEOUT;
-    default:
-        return CM_ERR_UNAVAILABLE;
-    }
-}
-
 /* Fails call with what the service we read from answered: its field
  * violations under our request's names (its pageToken is our cursor). */
 static void s_upstream_fail(struct cm_call *call, const char *method, cm_err_t err,
@@ -76,7 +60,7 @@ static void s_upstream_fail(struct cm_call *call, const char *method, cm_err_t e
         cm_call_violation(call, field, v->reason, "%s", v->description);
     }
     if (!cm_call_failed(call))
-        cm_call_fail(call, s_err_of_status(reply->status), "%s", reply->message);
+        cm_call_fail(call, cm_err_of_status(reply->status), "%s", reply->message);
 }
 
 /* One page of what the request selects. */

@@ -186,6 +186,29 @@ static enum MHD_Result s_local(struct s_req *req)
     return s_send_error(req, CRM__STATUS__STATUS_INTERNAL, "unhandled route");
 }
 
+/* Hands the job to the bus thread with a fresh deadline, the connection
+ * suspended until done() resumes it. Returns -1 (the job failed with
+ * UNAVAILABLE, the connection resumed) when the bus is stopping. */
+static int s_hand_over(struct s_req *req, void (*done)(struct gateway_job *))
+{
+    gateway_http_t *self = req->http;
+    struct gateway_job *job = &req->job;
+    job->deadline_mono = cm_mono_ms() + self->timeout_ms;
+    job->deadline_unix_ms = cm_now_ms() + self->timeout_ms;
+    job->done = done;
+    job->done_arg = req;
+    /* Suspend first: the bus thread may resume before this handler returns. */
+    MHD_suspend_connection(req->conn);
+    if (gateway_bus_submit(self->bus, job)) {
+        job->outcome = GATEWAY_JOB_FAILED;
+        job->fail_status = CRM__STATUS__STATUS_UNAVAILABLE;
+        snprintf(job->fail_message, sizeof job->fail_message, "the gateway is shutting down");
+        MHD_resume_connection(req->conn);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Files streamed a chunk at a time                                        */
 
@@ -200,7 +223,6 @@ static void s_chunk_done(struct gateway_job *job)
  * the answer is in. Returns 0, or -1 when the bus is stopping. */
 static int s_chunk_ask(struct s_req *req)
 {
-    gateway_http_t *self = req->http;
     struct gateway_job *job = &req->job;
     if (gateway_call_set_cursor(req->stream_req, req->chunk.next_cursor))
         return -1;
@@ -211,17 +233,10 @@ static int s_chunk_ask(struct s_req *req)
     req->n_chunks++;
     /* The request's id (at most 64 characters when a client chose it) and the chunk's number. */
     snprintf(job->request_id, sizeof job->request_id, "%.64s.%u", req->request_id, req->n_chunks);
-    job->deadline_mono = cm_mono_ms() + self->timeout_ms;
-    job->deadline_unix_ms = cm_now_ms() + self->timeout_ms;
     job->has_pending = false;
-    job->done = s_chunk_done;
-    job->done_arg = req;
     req->chunk_waiting = true;
-    /* Suspend first: the bus thread may resume before this returns. */
-    MHD_suspend_connection(req->conn);
-    if (gateway_bus_submit(self->bus, job)) {
+    if (s_hand_over(req, s_chunk_done)) {
         req->chunk_waiting = false;
-        MHD_resume_connection(req->conn);
         return -1;
     }
     return 0;
@@ -334,22 +349,10 @@ static void s_job_done(struct gateway_job *job)
 
 static enum MHD_Result s_submit(struct s_req *req)
 {
-    gateway_http_t *self = req->http;
     struct gateway_job *job = &req->job;
     snprintf(job->request_id, sizeof job->request_id, "%s", req->request_id);
-    job->deadline_mono = cm_mono_ms() + self->timeout_ms;
-    job->deadline_unix_ms = cm_now_ms() + self->timeout_ms;
-    job->done = s_job_done;
-    job->done_arg = req;
-    /* Suspend first: the bus thread may resume before this handler returns. */
-    MHD_suspend_connection(req->conn);
     req->state = S_WAITING;
-    if (gateway_bus_submit(self->bus, job)) {
-        job->outcome = GATEWAY_JOB_FAILED;
-        job->fail_status = CRM__STATUS__STATUS_UNAVAILABLE;
-        snprintf(job->fail_message, sizeof job->fail_message, "the gateway is shutting down");
-        MHD_resume_connection(req->conn);
-    }
+    (void)s_hand_over(req, s_job_done); /* a failure is answered once resumed */
     return MHD_YES;
 }
 
@@ -477,7 +480,6 @@ static int s_auth(struct s_req *req)
 /* Sends the part filled so far: suspends until its answer is in. */
 static enum MHD_Result s_part_send(struct s_req *req)
 {
-    gateway_http_t *self = req->http;
     const struct gateway_route *route = req->match.route;
     struct gateway_job *job = &req->job;
     gateway_job_release(job);
@@ -494,19 +496,9 @@ static enum MHD_Result s_part_send(struct s_req *req)
     snprintf(job->method, sizeof job->method, "%s.%s", route->service, route->part_rpc);
     snprintf(job->channel, sizeof job->channel, "%s", gateway_channel(s_header(req, "X-Channel")));
     snprintf(job->request_id, sizeof job->request_id, "%.64s.p%d", req->request_id, req->n_parts);
-    job->deadline_mono = cm_mono_ms() + self->timeout_ms;
-    job->deadline_unix_ms = cm_now_ms() + self->timeout_ms;
-    job->done = s_chunk_done;
-    job->done_arg = req;
     req->n_parts++;
     req->part_waiting = true;
-    MHD_suspend_connection(req->conn);
-    if (gateway_bus_submit(self->bus, job)) {
-        job->outcome = GATEWAY_JOB_FAILED;
-        job->fail_status = CRM__STATUS__STATUS_UNAVAILABLE;
-        snprintf(job->fail_message, sizeof job->fail_message, "the gateway is shutting down");
-        MHD_resume_connection(req->conn);
-    }
+    (void)s_hand_over(req, s_chunk_done); /* a failure is answered once resumed */
     return MHD_YES;
 }
 

@@ -54,29 +54,6 @@ static bool s_can_write(struct cm_call *call)
     return true;
 }
 
-static cm_err_t s_err_of_status(int status)
-{
-    switch (status) {
-    case CRM__STATUS__STATUS_INVALID_ARGUMENT:
-        return CM_ERR_INVALID;
-    case CRM__STATUS__STATUS_NOT_FOUND:
-        return CM_ERR_NOT_FOUND;
-    case CRM__STATUS__STATUS_ALREADY_EXISTS:
-        return CM_ERR_CONFLICT;
-    case CRM__STATUS__STATUS_FAILED_PRECONDITION:
-        return CM_ERR_PRECONDITION;
-    case CRM__STATUS__STATUS_PERMISSION_DENIED:
-    case CRM__STATUS__STATUS_UNAUTHENTICATED:
-        return CM_ERR_PERMISSION;
-    case CRM__STATUS__STATUS_DEADLINE_EXCEEDED:
-    case CRM__STATUS__STATUS_UNAVAILABLE:
-    case CRM__STATUS__STATUS_RESOURCE_EXHAUSTED:
-        return CM_ERR_UNAVAILABLE;
-    default:
-        return CM_ERR_INTERNAL;
-    }
-}
-
 /* A field of ResolveCustomerRequest as the event names it. */
 static void s_event_field(const char *field, char *out, size_t size)
 {
@@ -130,7 +107,7 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
                               rh->details[i]->description);
         }
     } else if (rh->status != CRM__STATUS__STATUS_OK) {
-        cm_call_fail(call, s_err_of_status((int)rh->status), "could not resolve the customer: %s",
+        cm_call_fail(call, cm_err_of_status((int)rh->status), "could not resolve the customer: %s",
                      rh->message);
     } else {
         const Crm__ResolveCustomerResponse *rr = (const Crm__ResolveCustomerResponse *)resp;
