@@ -77,24 +77,31 @@ struct s_run {
 /* ---------------------------------------------------------------------- */
 /* Calls to the customers service as the importer                         */
 
+/* The request header of a call as the importer: request id into rid (at
+ * most 39 characters: cm_svc_call matches replies by it: the import's, the
+ * row, the method and this run's tag), idempotency key into key for writes. */
+static void s_header_for(struct s_run *r, const char *method, long row, bool write,
+                         Crm__RequestHeader *h, char rid[40], char key[96])
+{
+    snprintf(rid, 40, "%.8s.r%ld.%c.%s", r->job.id, row, strrchr(method, '.')[1], r->tag);
+    h->request_id = rid;
+    h->tenant_id = r->job.tenant;
+    h->principal = r->principal;
+    h->channel = "import";
+    h->method = (char *)method;
+    if (write) {
+        snprintf(key, 96, "import:%s:%ld", r->job.id, row);
+        h->idempotency_key = key;
+    }
+}
+
 static cm_err_t s_call(struct s_run *r, const char *method, long row, bool write,
                        const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
                        Crm__ReplyHeader **reply, ProtobufCMessage **resp)
 {
-    /* cm_svc_call matches the reply by a request id of at most 39 characters:
-     * the import's, the row, the method and this run's tag. */
     char rid[40], key[96];
-    snprintf(rid, sizeof rid, "%.8s.r%ld.%c.%s", r->job.id, row, strrchr(method, '.')[1], r->tag);
     Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
-    h.request_id = rid;
-    h.tenant_id = r->job.tenant;
-    h.principal = r->principal;
-    h.channel = "import";
-    h.method = (char *)method;
-    if (write) {
-        snprintf(key, sizeof key, "import:%s:%ld", r->job.id, row);
-        h.idempotency_key = key;
-    }
+    s_header_for(r, method, row, write, &h, rid, key);
     return cm_svc_call(r->client, "customers", &h, req, desc, S_CALL_TIMEOUT_MS, reply, resp);
 }
 
@@ -189,6 +196,88 @@ static void s_fail_reply(struct s_run *r, struct exchange_failure *f, size_t *nf
     s_fail(r, f, nf, it, -1, reason, "%s", rh->message);
 }
 
+/* One write of a batch: what was decided for a row. */
+struct s_write {
+    struct s_item *it;       // borrowed (the batch)
+    char action;             // 'c' create, 'u' update
+    char target[64];         // the customer to update
+    char etag[64];           // its version before
+    Crm__Customer *customer; // borrowed (the row)
+    char **mask;             // borrowed (the row)
+    size_t n_mask;
+};
+
+/* Sends the batch's writes at once and counts their answers. */
+static void s_send_writes(struct s_run *r, struct s_write *w, size_t n, struct exchange_failure *f,
+                          size_t *nf)
+{
+    Crm__RequestHeader *hdr = cm_calloc(n, sizeof *hdr);
+    Crm__RequestHeader **hp = cm_calloc(n, sizeof *hp);
+    Crm__UpdateCustomerRequest *u = cm_calloc(n, sizeof *u);
+    Crm__CreateCustomerRequest *c = cm_calloc(n, sizeof *c);
+    const ProtobufCMessage **req = cm_calloc(n, sizeof *req);
+    char(*rid)[40] = cm_calloc(n, sizeof *rid);
+    char(*key)[96] = cm_calloc(n, sizeof *key);
+    cm_err_t *err = cm_calloc(n, sizeof *err);
+    Crm__ReplyHeader **rh = cm_calloc(n, sizeof *rh);
+    ProtobufCMessage **resp = cm_calloc(n, sizeof *resp);
+    for (size_t i = 0; i < n; i++) {
+        crm__request_header__init(&hdr[i]);
+        const char *method =
+            w[i].action == 'u' ? "customers.UpdateCustomer" : "customers.CreateCustomer";
+        s_header_for(r, method, w[i].it->row, true, &hdr[i], rid[i], key[i]);
+        hp[i] = &hdr[i];
+        if (w[i].action == 'u') {
+            crm__update_customer_request__init(&u[i]);
+            u[i].id = w[i].target;
+            u[i].customer = w[i].customer;
+            u[i].update_mask = w[i].mask;
+            u[i].n_update_mask = w[i].n_mask;
+            req[i] = &u[i].base;
+        } else {
+            crm__create_customer_request__init(&c[i]);
+            c[i].customer = w[i].customer;
+            req[i] = &c[i].base;
+        }
+    }
+    cm_svc_call_many(r->client, "customers", n, hp, req, &crm__customer__descriptor,
+                     S_CALL_TIMEOUT_MS, err, rh, resp);
+    for (size_t i = 0; i < n; i++) {
+        struct s_item *it = w[i].it;
+        if (r->err) {
+            /* The batch is done again later: what came back is not counted. */
+        } else if (err[i] || rh[i]->status == CRM__STATUS__STATUS_UNAVAILABLE ||
+                   rh[i]->status == CRM__STATUS__STATUS_DEADLINE_EXCEEDED ||
+                   rh[i]->status == CRM__STATUS__STATUS_INTERNAL) {
+            cm_log_warn("import %s row %ld: %s", r->job.id, it->row,
+                        err[i] ? cm_err_name(err[i]) : rh[i]->message);
+            r->err = err[i] ? err[i] : CM_ERR_UNAVAILABLE;
+        } else if (rh[i]->status != CRM__STATUS__STATUS_OK) {
+            s_fail_reply(r, f, nf, it, rh[i]);
+        } else if (w[i].action == 'c') {
+            r->job.created++;
+        } else if (!strcmp(((Crm__Customer *)resp[i])->etag, w[i].etag)) {
+            r->job.unchanged++;
+        } else {
+            r->job.updated++;
+        }
+        if (rh[i])
+            crm__reply_header__free_unpacked(rh[i], NULL);
+        if (resp[i])
+            protobuf_c_message_free_unpacked(resp[i], NULL);
+    }
+    free(hdr);
+    free(hp);
+    free(u);
+    free(c);
+    free(req);
+    free(rid);
+    free(key);
+    free(err);
+    free(rh);
+    free(resp);
+}
+
 /* Matches, creates and updates the rows in ready[0..n). */
 static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exchange_failure *f,
                     size_t *nf)
@@ -222,10 +311,14 @@ static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exc
         r->err = err ? err : CM_ERR_UNAVAILABLE;
         goto out;
     }
+    /* Decide and record each row's write, then send them all at once: the
+     * customers service takes them on its threads, and their commits share
+     * PostgreSQL's flushes. */
+    struct s_write *w = cm_calloc(n, sizeof *w);
+    size_t nw = 0;
     for (size_t i = 0; i < n && !r->err; i++) {
         struct s_item *it = ready[i].it;
         const Crm__Customer *found = m->matches[i]->customer;
-        Crm__Customer *c = ready[i].row.customer;
         int mode = r->job.mode;
         if (found && mode == CRM__IMPORT_MODE__IMPORT_MODE_CREATE_ONLY) {
             s_fail(r, f, nf, it, -1, "EXISTS", "matches customer %s by %s; mode is CREATE_ONLY",
@@ -245,48 +338,22 @@ static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exc
             continue;
         }
         /* The decision is recorded first: a batch done again does the same. */
-        char action = found ? 'u' : 'c', target[64], etag[64];
-        snprintf(target, sizeof target, "%s", found ? found->id : "");
-        snprintf(etag, sizeof etag, "%s", found ? found->etag : "");
-        r->err = exchange_istore_plan(r->db, &r->job, it->row, &action, target, etag);
+        struct s_write *x = &w[nw];
+        x->it = it;
+        x->action = found ? 'u' : 'c';
+        snprintf(x->target, sizeof x->target, "%s", found ? found->id : "");
+        snprintf(x->etag, sizeof x->etag, "%s", found ? found->etag : "");
+        r->err = exchange_istore_plan(r->db, &r->job, it->row, &x->action, x->target, x->etag);
         if (r->err)
             break;
-        Crm__ReplyHeader *wh = NULL;
-        ProtobufCMessage *wr = NULL;
-        if (action == 'u') {
-            Crm__UpdateCustomerRequest u = CRM__UPDATE_CUSTOMER_REQUEST__INIT;
-            u.id = target;
-            u.customer = c;
-            u.update_mask = ready[i].row.mask;
-            u.n_update_mask = ready[i].row.n_mask;
-            err = s_call(r, "customers.UpdateCustomer", it->row, true, &u.base,
-                         &crm__customer__descriptor, &wh, &wr);
-        } else {
-            Crm__CreateCustomerRequest cr = CRM__CREATE_CUSTOMER_REQUEST__INIT;
-            cr.customer = c;
-            err = s_call(r, "customers.CreateCustomer", it->row, true, &cr.base,
-                         &crm__customer__descriptor, &wh, &wr);
-        }
-        if (err || wh->status == CRM__STATUS__STATUS_UNAVAILABLE ||
-            wh->status == CRM__STATUS__STATUS_DEADLINE_EXCEEDED ||
-            wh->status == CRM__STATUS__STATUS_INTERNAL) {
-            cm_log_warn("import %s row %ld: %s", r->job.id, it->row,
-                        err ? cm_err_name(err) : wh->message);
-            r->err = err ? err : CM_ERR_UNAVAILABLE;
-        } else if (wh->status != CRM__STATUS__STATUS_OK) {
-            s_fail_reply(r, f, nf, it, wh);
-        } else if (action == 'c') {
-            r->job.created++;
-        } else if (!strcmp(((Crm__Customer *)wr)->etag, etag)) {
-            r->job.unchanged++;
-        } else {
-            r->job.updated++;
-        }
-        if (wh)
-            crm__reply_header__free_unpacked(wh, NULL);
-        if (wr)
-            protobuf_c_message_free_unpacked(wr, NULL);
+        x->customer = ready[i].row.customer;
+        x->mask = ready[i].row.mask;
+        x->n_mask = ready[i].row.n_mask;
+        nw++;
     }
+    if (!r->err && nw)
+        s_send_writes(r, w, nw, f, nf);
+    free(w);
 out:
     if (rh)
         crm__reply_header__free_unpacked(rh, NULL);
