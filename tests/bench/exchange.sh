@@ -98,7 +98,7 @@ created=$(jq -r '.created // 0' <<<"$job")
 ((created == rows)) || fail "created $created of $rows: $(jq -c '.errors[0:3]' <<<"$job")"
 import_ms=$((t1 - t0))
 import_rate=$(rate "$rows" "$import_ms")
-echo "import: $rows rows in $import_ms ms: $import_rate rows/s"
+echo "import: $rows rows in $import_ms ms: $import_rate rows/s (exchange's peak so far: $(hwm exchange:exchange-0) MB)"
 
 echo "== export of $rows customers"
 t0=$(now_ms)
@@ -109,7 +109,7 @@ csv_ms=$((t1 - t0))
 lines=$(/usr/bin/python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], encoding="utf-8-sig", newline=""))) - 1)' "$tmp/out.csv")
 ((lines == rows)) || fail "the CSV export has $lines rows, not $rows"
 csv_rate=$(rate "$rows" "$csv_ms")
-echo "export csv: $rows rows, $(($(stat -c %s "$tmp/out.csv") / 1024)) KiB in $csv_ms ms: $csv_rate rows/s"
+echo "export csv: $rows rows, $(($(stat -c %s "$tmp/out.csv") / 1024)) KiB in $csv_ms ms: $csv_rate rows/s (exchange's peak so far: $(hwm exchange:exchange-0) MB)"
 t0=$(now_ms)
 curl -fsS -H "Authorization: Bearer $key" -o "$tmp/out.xlsx" "$url/v1/customers:export?format=xlsx" ||
     fail "XLSX export"
