@@ -2,7 +2,7 @@
 # commands a user needs: `make run` and `make test`.
 
 BUILD    ?= build
-SERVICES := broker gateway customers search notes company notify
+SERVICES := broker gateway customers search notes company notify exchange
 TOOLS    := crmctl
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -14,6 +14,7 @@ override CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilibshared -I$
 LDLIBS   += -lprotobuf-c -lzmq -lpq -ljansson -lutf8proc -lsodium -lcurl -lpthread -lm
 LDLIBS_gateway := -lmicrohttpd
 LDLIBS_search := -licui18n -licuuc -licudata
+LDLIBS_exchange := -lcsv -lxlsxwriter
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -116,7 +117,8 @@ integration: deps all
 	@tests/integration/run.sh $(BUILD)
 
 # Each benchmark starts its own throw-away stack; all run even if one fails.
-BENCHES := $(wildcard tests/bench/run.sh tests/bench/search.sh tests/bench/history.sh tests/bench/company.sh)
+BENCHES := $(wildcard tests/bench/run.sh tests/bench/search.sh tests/bench/history.sh \
+                            tests/bench/company.sh tests/bench/exchange.sh)
 bench: deps all $(BUILD)/bin/search_index_bench
 	@rc=0; for b in $(BENCHES); do $$b $(BUILD) || rc=1; done; exit $$rc
 
