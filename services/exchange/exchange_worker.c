@@ -13,6 +13,7 @@
 #include "exchange_import_store.h"
 #include "exchange_layout.h"
 #include "exchange_rows.h"
+#include "exchange_xlsx_read.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_pbjson.h"
@@ -21,6 +22,7 @@
 #include "exchange.pb-c.h"
 
 #include <csv.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -500,7 +502,7 @@ static void s_header(struct s_run *r, struct s_item *it, char delim, const char 
     }
     char *hs = json_dumps(h, JSON_COMPACT), *cs = json_dumps(c, JSON_COMPACT),
          *us = json_dumps(u, JSON_COMPACT);
-    const char *d = delim == '\t' ? "tab" : delim == ';' ? ";" : ",";
+    const char *d = delim == 0 ? "" : delim == '\t' ? "tab" : delim == ';' ? ";" : ",";
     r->err = exchange_istore_header(r->db, r->job.id, hs, cs, us, d, encoding);
     free(hs);
     free(cs);
@@ -583,6 +585,94 @@ static int s_no_space(unsigned char c)
 /* ---------------------------------------------------------------------- */
 /* A run                                                                   */
 
+static void s_finish(struct s_run *r);
+
+/* The uploaded parts into a temporary file in tmpdir (a workbook is read by
+ * its ZIP directory, at its end). Returns the open descriptor's path
+ * (caller unlinks and frees), or NULL with r->err or r->fatal set. */
+static char *s_parts_to_file(struct s_run *r)
+{
+    char *path = cm_strfmt("%s/crm-import-XXXXXX", r->st->tmpdir);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        cm_log_error("could not make a file in %s: %s", r->st->tmpdir, strerror(errno));
+        r->err = CM_ERR_UNAVAILABLE;
+        free(path);
+        return NULL;
+    }
+    for (long seq = 0; seq < r->job.parts && !r->err; seq++) {
+        uint8_t *part = NULL;
+        size_t len = 0;
+        r->err = exchange_istore_get_part(r->db, r->job.upload, seq, &part, &len);
+        for (size_t off = 0; !r->err && off < len;) {
+            ssize_t w = write(fd, part + off, len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                cm_log_error("could not write %s: %s", path, strerror(errno));
+                r->err = CM_ERR_UNAVAILABLE;
+                break;
+            }
+            off += (size_t)w;
+        }
+        free(part);
+    }
+    if (close(fd) != 0 && !r->err)
+        r->err = CM_ERR_UNAVAILABLE;
+    if (r->err) {
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* Reads an Excel workbook's first sheet row by row into the same batches as
+ * a CSV file's records: its first row with a cell is the header, and each
+ * row keeps the sheet's row number. */
+static void s_read_workbook(struct s_run *r)
+{
+    char *path = s_parts_to_file(r);
+    if (!path)
+        return;
+    char why[300];
+    exchange_xlsx_reader_t *x = exchange_xlsx_reader_new(path, why, sizeof why);
+    unlink(path); /* the reader keeps it open */
+    free(path);
+    if (!x) {
+        snprintf(r->fatal, sizeof r->fatal, "%s", why);
+        return;
+    }
+    r->utf8 = true;
+    struct s_parse ps = {r, 0, "xlsx"}; /* no delimiter: cells */
+    const char *const *cells;
+    size_t n;
+    long row;
+    int rc = 0;
+    while (!r->err && !r->fatal[0] && (rc = exchange_xlsx_reader_next(x, &cells, &n, &row)) == 1) {
+        for (size_t k = 0; k < n; k++) {
+            size_t len = strlen(cells[k]);
+            if (len > EXCHANGE_FIELD_MAX) {
+                snprintf(r->fatal, sizeof r->fatal,
+                         "row %ld has a cell longer than %d bytes; the workbook was not read "
+                         "further",
+                         row, EXCHANGE_FIELD_MAX);
+                break;
+            }
+            s_on_field((void *)cells[k], len, r);
+        }
+        if (r->fatal[0])
+            break;
+        r->record = row - 1; /* s_on_row counts it: the sheet's own number */
+        s_on_row(0, &ps);
+    }
+    if (!r->err && !r->fatal[0] && rc < 0)
+        snprintf(r->fatal, sizeof r->fatal, "the workbook cannot be read after row %ld: %s",
+                 r->record, exchange_xlsx_reader_error(x));
+    s_item_release(&r->cur);
+    exchange_xlsx_reader_destroy(&x);
+}
+
 static void s_run(struct s_run *r)
 {
     struct exchange_job *job = &r->job;
@@ -598,6 +688,13 @@ static void s_run(struct s_run *r)
     r->err = exchange_istore_get_part(r->db, job->upload, 0, &part, &len);
     if (r->err)
         return;
+    if (len >= 4 && !memcmp(part, "PK\x03\x04", 4)) {
+        /* An Excel workbook (a ZIP archive), not text. */
+        free(part);
+        s_read_workbook(r);
+        s_finish(r);
+        return;
+    }
     size_t skip = len >= 3 && !memcmp(part, "\xEF\xBB\xBF", 3) ? 3 : 0;
     enum exchange_encoding enc;
     if (!job->encoding[0] || exchange_encoding_parse(job->encoding, &enc))
@@ -646,6 +743,14 @@ static void s_run(struct s_run *r)
     csv_free(&p);
     cm_buf_release(&text);
     free(part);
+    s_finish(r);
+}
+
+/* Writes what is left, then ends the job (unless a transient failure leaves
+ * it to be taken up again). */
+static void s_finish(struct s_run *r)
+{
+    struct exchange_job *job = &r->job;
     s_flush(r);
     if (r->err)
         return; /* taken up again later */

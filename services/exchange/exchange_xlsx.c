@@ -18,6 +18,7 @@ struct exchange_xlsx {
     lxw_format *time;  // borrowed (wb)
     long rows;         // written below the header
     cm_buf_t cell;
+    cm_buf_t tmp; // s_escape_x's
 };
 
 static int s_digits(const char *s, int n)
@@ -79,6 +80,7 @@ exchange_xlsx_t *exchange_xlsx_new(const char *path, const char *tmpdir)
     lxw_format *bold = workbook_add_format(wb);
     format_set_bold(bold);
     cm_buf_init(&self->cell, 0);
+    cm_buf_init(&self->tmp, 0);
     /* In constant-memory mode column widths and panes come before any row. */
     for (size_t i = 0; i < exchange_n_columns; i++)
         worksheet_set_column(self->ws, (lxw_col_t)i, (lxw_col_t)i, exchange_columns[i].width, NULL);
@@ -102,6 +104,31 @@ static void s_fit_cell(cm_buf_t *cell)
     cell->data[n] = '\0';
 }
 
+static bool s_hex(char c)
+{
+    return cm_ascii_digit((unsigned char)c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Text that reads as one of OOXML's escapes ("_x000D_" is a carriage return
+ * to a spreadsheet) keeps its literal '_' as "_x005F_", as Excel writes it;
+ * libxlsxwriter escapes control characters but not this. */
+static void s_escape_x(cm_buf_t *cell, cm_buf_t *tmp)
+{
+    const char *s = cell->data;
+    if (!strstr(s, "_x"))
+        return;
+    cm_buf_reset(tmp);
+    for (size_t i = 0; i < cell->len; i++) {
+        bool esc = i + 7 <= cell->len && s[i] == '_' && s[i + 1] == 'x' && s[i + 6] == '_' &&
+                   s_hex(s[i + 2]) && s_hex(s[i + 3]) && s_hex(s[i + 4]) && s_hex(s[i + 5]);
+        if (cm_buf_append(tmp, esc ? "_x005F" : "", esc ? 6 : 0) || cm_buf_append(tmp, s + i, 1))
+            return;
+    }
+    cm_buf_reset(cell);
+    if (cm_buf_append(cell, tmp->data, tmp->len))
+        return;
+}
+
 int exchange_xlsx_row(exchange_xlsx_t *self, const Crm__Customer *c)
 {
     if (self->rows >= EXCHANGE_XLSX_MAX_ROWS)
@@ -120,10 +147,15 @@ int exchange_xlsx_row(exchange_xlsx_t *self, const Crm__Customer *c)
             rc = worksheet_write_boolean(self->ws, row, col, !strcmp(text, "true"), NULL);
         } else if ((type == EXCHANGE_DATE || type == EXCHANGE_DATETIME) &&
                    !exchange_xlsx_parse_time(text, type == EXCHANGE_DATETIME, t)) {
-            lxw_datetime dt = {t[0], t[1], t[2], t[3], t[4], (double)t[5]};
+            /* Milliseconds too: a spreadsheet date carries fractions of a second. */
+            const char *dot = type == EXCHANGE_DATETIME ? strchr(text, '.') : NULL;
+            double frac = dot ? strtod(dot, NULL) : 0;
+            lxw_datetime dt = {t[0], t[1], t[2],
+                               t[3], t[4], t[5] + (frac > 0 && frac < 1 ? frac : 0)};
             rc = worksheet_write_datetime(self->ws, row, col, &dt,
                                           type == EXCHANGE_DATE ? self->date : self->time);
         } else {
+            s_escape_x(&self->cell, &self->tmp);
             s_fit_cell(&self->cell);
             rc = worksheet_write_string(self->ws, row, col, self->cell.data, NULL);
         }
@@ -144,6 +176,7 @@ int exchange_xlsx_close(exchange_xlsx_t **self_p)
     exchange_xlsx_t *self = *self_p;
     lxw_error rc = workbook_close(self->wb);
     cm_buf_release(&self->cell);
+    cm_buf_release(&self->tmp);
     free(self);
     *self_p = NULL;
     if (rc != LXW_NO_ERROR) {

@@ -645,6 +645,45 @@ static void s_text_clear(struct s_text *t)
         t->s[0] = '\0';
 }
 
+/* Decodes OOXML's escapes of characters XML cannot carry, "_x000D_" for a
+ * carriage return (ECMA-376 ST_Xstring; "_x005F_" is a literal '_'), in
+ * place. Returns the new length. */
+static size_t s_unescape(char *s, size_t len)
+{
+    size_t in = 0, out = 0;
+    while (in < len) {
+        unsigned v = 0;
+        bool esc = in + 7 <= len && s[in] == '_' && s[in + 1] == 'x' && s[in + 6] == '_';
+        for (size_t k = 2; esc && k < 6; k++) {
+            char c = s[in + k];
+            int d = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
+            esc = d >= 0;
+            v = v * 16 + (unsigned)(d < 0 ? 0 : d);
+        }
+        if (!esc || v == 0 || (v >= 0xd800 && v <= 0xdfff)) {
+            s[out++] = s[in++];
+            continue;
+        }
+        if (v < 0x80) {
+            s[out++] = (char)v;
+        } else if (v < 0x800) {
+            s[out++] = (char)(0xc0 | v >> 6);
+            s[out++] = (char)(0x80 | (v & 0x3f));
+        } else {
+            s[out++] = (char)(0xe0 | v >> 12);
+            s[out++] = (char)(0x80 | (v >> 6 & 0x3f));
+            s[out++] = (char)(0x80 | (v & 0x3f));
+        }
+        in += 7;
+    }
+    if (out < len)
+        s[out] = '\0';
+    return out;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Shared strings                                                          */
 
@@ -705,6 +744,9 @@ static void XMLCALL s_strings_end(void *user, const XML_Char *name)
     struct s_strings *st = user;
     const char *local = s_local(name);
     if (!strcmp(local, "si")) {
+        size_t start = st->offs[st->n - 1];
+        if (st->len > start)
+            st->len = start + s_unescape(st->chars + start, st->len - start);
         s_strings_put(st, "", 1);
         st->in_si = 0;
     } else if (!strcmp(local, "rPh")) {
@@ -851,6 +893,10 @@ static const char *s_cell_text(exchange_xlsx_reader_t *r, char *tmp, size_t tmps
     }
     if (!strcmp(r->type, "b"))
         return !strcmp(v, "1") ? "true" : !strcmp(v, "0") ? "false" : v;
+    if (!strcmp(r->type, "inlineStr") || !strcmp(r->type, "str")) {
+        r->value.len = s_unescape(r->value.s, r->value.len);
+        return r->value.s;
+    }
     if (!strcmp(r->type, "n") && v[0] && r->style >= 0 && (size_t)r->style < r->n_xfs &&
         r->xf_kinds[r->style]) {
         char *end;
@@ -1166,17 +1212,22 @@ int exchange_xlsx_read_serial_date(double serial, int date1904, int with_time, c
      * 1904-01-01. Days from 1970-01-01: */
     double epoch = date1904 ? -24107 : serial < 61 ? -25568 : -25569;
     double whole = floor(serial);
-    long long secs = llround((serial - whole) * 86400.0);
+    long long ms = llround((serial - whole) * 86400000.0);
     long long days = (long long)whole + (long long)epoch;
-    if (secs >= 86400) {
+    if (ms >= 86400000) {
         days++;
-        secs -= 86400;
+        ms -= 86400000;
     }
+    long long secs = ms / 1000;
+    ms %= 1000;
     int y, m, d;
     s_civil(days, &y, &m, &d);
     if (y < 1900 || y > 9999)
         return -1;
-    if (with_time)
+    if (with_time && ms)
+        snprintf(out, outsz, "%04d-%02d-%02dT%02lld:%02lld:%02lld.%03lldZ", y, m, d, secs / 3600,
+                 secs / 60 % 60, secs % 60, ms);
+    else if (with_time)
         snprintf(out, outsz, "%04d-%02d-%02dT%02lld:%02lld:%02lldZ", y, m, d, secs / 3600,
                  secs / 60 % 60, secs % 60);
     else

@@ -4,7 +4,8 @@
  * sheet of a million rows never sits whole in memory. What a cell shows
  * comes back as text: shared and inline strings, numbers as written,
  * booleans as "true"/"false", and numbers formatted as dates as
- * "YYYY-MM-DD" (or "YYYY-MM-DDTHH:MM:SSZ" when the format shows a time).
+ * "YYYY-MM-DD" (or "YYYY-MM-DDTHH:MM:SS[.mmm]Z" when the format shows a time);
+ * OOXML's escapes ("_x000D_") decoded.
  * Formulas give their cached value. Hostile files (a ZIP bomb, entities,
  * cells or rows beyond Excel's limits) stop with a reason. */
 #ifndef EXCHANGE_XLSX_READ_H
@@ -47,7 +48,8 @@ const char *exchange_xlsx_reader_error(const exchange_xlsx_reader_t *self);
 void exchange_xlsx_reader_destroy(exchange_xlsx_reader_t **self_p);
 
 /* A spreadsheet serial date (days since 1899-12-30, or since 1904-01-01 when
- * date1904) as "YYYY-MM-DD", or "YYYY-MM-DDTHH:MM:SSZ" when with_time.
+ * date1904) as "YYYY-MM-DD", or "YYYY-MM-DDTHH:MM:SS[.mmm]Z" when with_time
+ * (milliseconds when there are any).
  * Returns 0, or -1 for a serial outside years 1900..9999. */
 int exchange_xlsx_read_serial_date(double serial, int date1904, int with_time, char *out,
                                    size_t outsz) CM_MUSTCHECK;

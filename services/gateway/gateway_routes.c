@@ -142,7 +142,8 @@ const struct gateway_route gateway_routes[] = {
      .part_request = &crm__put_upload_part_request__descriptor,
      .part_response = &crm__put_upload_part_response__descriptor, .success = 201,
      .location = "/v1/imports/{id}", .max_body = 512L * 1024 * 1024,
-     .body_types = "text/csv,text/plain,application/octet-stream"},
+     .body_types = "text/csv,text/plain,application/octet-stream,"
+                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
     {"GET", "/v1/imports/{id}", EXCHANGE("GetImport", crm__get_import_request, crm__import),
      .success = 200},
     {"GET", "/v1/imports/{id}/failedRows",

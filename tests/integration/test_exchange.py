@@ -290,10 +290,13 @@ def test_export_bad_requests_name_the_field():
 
 # ---- import ------------------------------------------------------------------
 
-def _import(key, data, timeout=120, **params):
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _import(key, data, timeout=120, content_type="text/csv", **params):
     """Uploads data (bytes) to POST /v1/imports and waits for the job to end."""
     st, hdr, js = api("POST", q("/v1/imports", **params), raw=data, key=key,
-                      headers={"Content-Type": "text/csv"}, timeout=timeout)
+                      headers={"Content-Type": content_type}, timeout=timeout)
     assert st == 201, (st, js)
     assert hdr["Location"] == "/v1/imports/" + js["id"], hdr
     done = {}
@@ -385,6 +388,114 @@ def test_import_round_trip_export_import_export_is_identical():
         return sorted(tuple((c, r[c]) for c in header if c not in own) for r in rows)
 
     assert norm(first) == norm(second)
+
+
+def test_import_xlsx_round_trip_of_the_export():
+    """The Excel export imported into an empty tenant: the same book (dates
+    written as dates come back as dates), exported again as CSV."""
+    key = _tenant()
+    _create(key, _full(unique("xrt") + "@example.com"))
+    _create(key, {"firstName": "Øyvind", "lastName": "Ødegård", "gender": "MALE",
+                  "phone": "+4791234567", "birthDate": "1970-01-01", "tags": ["=SUM(A1)"],
+                  "description": "literal _x0041_ stays"})
+    st, _, book = _export(key, format="xlsx")
+    assert st == 200 and book[:2] == b"PK"
+    other = _tenant()
+    job = _import(other, book, content_type=XLSX_TYPE)
+    assert job["state"] == "DONE" and _counts(job) == (2, 0, 0, 0), job
+    assert job["encoding"] == "xlsx" and job.get("delimiter", "") == "", job
+    own = {"id", "source", "createdAt", "updatedAt", "hasPhoto", "accountStatus"}
+
+    def norm(k):
+        st, _, body = _export(k)
+        assert st == 200
+        header, rows = _rows(body)
+        return sorted(tuple((c, r[c]) for c in header if c not in own) for r in rows)
+
+    first, second = norm(key), norm(other)
+    assert first == second, [(x, y) for a, b in zip(first, second)
+                             for x, y in zip(a, b) if x != y]
+    # The same workbook again: every row matches (e-mail, phone) and is unchanged.
+    again = _import(other, book, content_type=XLSX_TYPE)
+    assert _counts(again) == (0, 0, 2, 0), again
+
+
+def _workbook(rows, date_cells=()):
+    """A minimal .xlsx as another spreadsheet program writes it: shared
+    strings, numbers, date-formatted serials (date_cells: (row, col) pairs,
+    0-based), rows with gaps."""
+    import io
+    import zipfile
+    from xml.sax.saxutils import escape
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    strings, index, sheet = [], {}, []
+    for r, row in enumerate(rows):
+        if row is None:
+            continue
+        cells = []
+        for c, v in enumerate(row):
+            if v is None:
+                continue
+            ref = "%s%d" % (chr(ord("A") + c), r + 1)
+            if isinstance(v, (int, float)):
+                style = ' s="1"' if (r, c) in date_cells else ""
+                cells.append('<c r="%s"%s><v>%s</v></c>' % (ref, style, v))
+            else:
+                if v not in index:
+                    index[v] = len(strings)
+                    strings.append(v)
+                cells.append('<c r="%s" t="s"><v>%d</v></c>' % (ref, index[v]))
+        sheet.append('<row r="%d">%s</row>' % (r + 1, "".join(cells)))
+    parts = {
+        "[Content_Types].xml": "<Types/>",
+        "_rels/.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                       'relationships"><Relationship Id="r1" Type="%s/officeDocument" '
+                       'Target="xl/workbook.xml"/></Relationships>' % rel,
+        "xl/workbook.xml": '<workbook %s xmlns:r="%s"><sheets><sheet name="Kunden" sheetId="1" '
+                           'r:id="r1"/></sheets></workbook>' % (ns, rel),
+        "xl/_rels/workbook.xml.rels":
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="r1" Type="%s/worksheet" Target="worksheets/sheet1.xml"/>'
+            '<Relationship Id="r2" Type="%s/sharedStrings" Target="sharedStrings.xml"/>'
+            '<Relationship Id="r3" Type="%s/styles" Target="styles.xml"/></Relationships>'
+            % (rel, rel, rel),
+        "xl/styles.xml": '<styleSheet %s><numFmts><numFmt numFmtId="164" '
+                         'formatCode="dd.mm.yyyy"/></numFmts><cellXfs><xf numFmtId="0"/>'
+                         '<xf numFmtId="164"/></cellXfs></styleSheet>' % ns,
+        "xl/sharedStrings.xml": "<sst %s>%s</sst>"
+                                % (ns, "".join("<si><t>%s</t></si>" % escape(t) for t in strings)),
+        "xl/worksheets/sheet1.xml": "<worksheet %s><sheetData>%s</sheetData></worksheet>"
+                                    % (ns, "".join(sheet)),
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+    return out.getvalue()
+
+
+def test_import_xlsx_from_another_program_reports_rows_by_the_sheets_numbers():
+    key = _tenant()
+    good = unique("xl") + "@example.com"
+    book = _workbook([
+        ["Vorname", "Nachname", "E-Mail", "Geburtsdatum"],
+        ["Jürgen", "Groß", good, 31049],                 # 1985-01-02 as a date cell
+        None,                                             # an empty row: skipped
+        ["Falsch", "Adresse", "keine-adresse", None],
+    ], date_cells={(1, 3)})
+    job = _import(key, book, content_type=XLSX_TYPE,
+                  mapping="Vorname=firstName;Nachname=lastName;E-Mail=email;"
+                          "Geburtsdatum=birthDate")
+    assert job["state"] == "DONE", job
+    assert _counts(job) == (1, 0, 0, 1), job
+    err = job["errors"][0]
+    assert int(err["row"]) == 4 and err["column"] == "E-Mail", err
+    rows = {r["email"]: r for r in _customers(key)}
+    assert rows[good]["firstName"] == "Jürgen" and rows[good]["birthDate"] == "1985-01-02", rows
+    # Not a workbook after all: refused with a reason, nothing written.
+    job = _import(key, b"PK\x03\x04 not really a zip archive", content_type=XLSX_TYPE)
+    assert job["state"] == "FAILED" and "not an Excel workbook" in job["message"], job
 
 
 def test_import_windows_1250_detected_and_1252_declared():

@@ -250,6 +250,9 @@ static void s_write_libxlsxwriter(const char *path, bool constant_memory)
     worksheet_write_boolean(ws, 1, 5, 1, NULL);
     worksheet_write_number(ws, 1, 6, 48601234567.0, NULL);
     worksheet_write_number(ws, 1, 7, 1234.5, money);
+    /* A literal "_x0041_" is written "_x005F_x0041_", as Excel does (the
+     * export does it: libxlsxwriter escapes control characters only). */
+    worksheet_write_string(ws, 1, 8, "line\r\nnext _x005F_x0041_", NULL);
     /* Row 3 empty, row 4 with one cell far right. */
     worksheet_write_string(ws, 3, 27, "AB", NULL);
     CHECK(workbook_close(wb) == LXW_NO_ERROR);
@@ -259,7 +262,8 @@ static void test_libxlsxwriter_workbooks(void)
 {
     static const char *const want[] = {
         "firstName|lastName||birthDate",
-        "Zażółć|Ђорђе \"Đole\" <&>||1984-02-29|2026-12-06T09:41:30Z|true|48601234567|1234.5",
+        "Zażółć|Ђорђе \"Đole\" <&>||1984-02-29|2026-12-06T09:41:30Z|true|48601234567|1234.5|"
+        "line\r\nnext _x0041_",
         "|||||||||||||||||||||||||||AB",
     };
     static const long rows[] = {1, 2, 4};
@@ -294,8 +298,9 @@ static void test_other_writers(void)
         "<xf numFmtId=\"46\"/></cellXfs></styleSheet>";
     static const char sheet[] =
         "<worksheet " NS "><sheetData>"
-        "<row><c t=\"inlineStr\"><is><r><t>Anna </t></r><r><t xml:space=\"preserve\">Maria"
-        "</t></r><rPh><t>ANNA</t></rPh></is></c><c t=\"str\"><f>A1&amp;\"!\"</f><v>Anna!</v></c>"
+        "<row><c t=\"inlineStr\"><is><r><t>Anna_x000A_</t></r><r><t xml:space=\"preserve\">Maria"
+        "_x005F_x0041_</t></r><rPh><t>ANNA</t></rPh></is></c><c "
+        "t=\"str\"><f>A1&amp;\"!\"</f><v>Anna!</v></c>"
         "<c t=\"e\"><v>#N/A</v></c><c t=\"d\"><v>2024-05-01</v></c></row>"
         "<row r=\"3\"><c s=\"1\"><v>0</v></c><c s=\"1\"><v>43000</v></c><c s=\"2\"><v>1.25</v></c>"
         "<c s=\"3\"><v>1.5</v></c><c s=\"0\" t=\"b\"><v>0</v></c></row>"
@@ -310,7 +315,7 @@ static void test_other_writers(void)
     };
     char *path = s_zip("other.xlsx", parts, 6);
     static const char *const want[] = {
-        "Anna Maria|Anna!|#N/A|2024-05-01",
+        "Anna\nMaria_x0041_|Anna!|#N/A|2024-05-01",
         "1904-01-01|2021-09-23|1904-01-02T06:00:00Z|1.5|false",
     };
     static const long rows[] = {1, 3};
@@ -444,7 +449,11 @@ static void test_serial_dates(void)
     CHECK_STR(out, "2023-03-15");
     CHECK(exchange_xlsx_read_serial_date(45000.5, 0, 1, out, sizeof out) == 0);
     CHECK_STR(out, "2023-03-15T12:00:00Z");
+    CHECK(exchange_xlsx_read_serial_date(45000.5 + 0.123 / 86400, 0, 1, out, sizeof out) == 0);
+    CHECK_STR(out, "2023-03-15T12:00:00.123Z");
     CHECK(exchange_xlsx_read_serial_date(45000.99999999, 0, 1, out, sizeof out) == 0);
+    CHECK_STR(out, "2023-03-15T23:59:59.999Z");
+    CHECK(exchange_xlsx_read_serial_date(45000.9999999999, 0, 1, out, sizeof out) == 0);
     CHECK_STR(out, "2023-03-16T00:00:00Z");
     CHECK(exchange_xlsx_read_serial_date(0, 1, 0, out, sizeof out) == 0);
     CHECK_STR(out, "1904-01-01");
