@@ -97,6 +97,8 @@ static int s_page_read(struct cm_call *call, const Crm__ExportCustomersRequest *
         s.is_company = req->is_company;
         s.has_account = req->has_account;
         s.account_status = req->account_status;
+        s.consistent_with = req->consistent_with;
+        s.n_consistent_with = req->n_consistent_with;
         method = "search.SearchCustomers";
         err = cm_call_service(call, "search", method, NULL, &s.base,
                               &crm__search_customers_response__descriptor, S_UPSTREAM_TIMEOUT_MS,

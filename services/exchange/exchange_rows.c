@@ -371,21 +371,23 @@ static int s_set(Crm__Customer *c, int col, const char *v, struct s_acc *acc,
         return 0;
     }
     if (!strcmp(name, "groups") || !strcmp(name, "tags")) {
-        size_t n;
-        char **items = s_list(v, &n);
-        if (name[0] == 'g') {
-            c->groups = items;
-            c->n_groups = n;
-        } else {
-            c->tags = items;
-            c->n_tags = n;
-        }
+        /* A file may have the column twice: the last one counts. */
+        char ***items = name[0] == 'g' ? &c->groups : &c->tags;
+        size_t *n = name[0] == 'g' ? &c->n_groups : &c->n_tags;
+        for (size_t i = 0; i < *n; i++)
+            free((*items)[i]);
+        free(*items);
+        *items = s_list(v, n);
         return 0;
     }
     if (!strcmp(name, "externalIds")) {
         size_t n;
         char **items = s_list(v, &n);
         int rc = 0;
+        for (size_t i = 0; i < c->n_external_ids; i++)
+            crm__external_id__free_unpacked(c->external_ids[i], NULL);
+        free(c->external_ids);
+        c->n_external_ids = 0;
         c->external_ids = cm_calloc(n ? n : 1, sizeof *c->external_ids);
         for (size_t i = 0; i < n; i++) {
             char *colon = strchr(items[i], ':');
@@ -537,15 +539,17 @@ int exchange_field_of_path(const char *path, const int *cols, size_t n)
     p[o] = '\0';
     char want[128] = "";
     const char *dot = strchr(p, '.');
-    if (!strncmp(p, "company.", 8)) {
+    if (!strncmp(p, "company.", 8) && p[8]) {
         snprintf(want, sizeof want, "company%c%s", cm_ascii_toupper(p[8]), p + 9);
     } else if (!strcmp(p, "preferences.language")) {
         snprintf(want, sizeof want, "language");
     } else if (!strncmp(p, "preferences.", 12)) {
         const char *kind = p + 12, *rest = strchr(kind, '.');
-        if (rest)
+        if (rest && rest[1])
             snprintf(want, sizeof want, "%.*sConsent%c%s", (int)(rest - kind), kind,
                      cm_ascii_toupper(rest[1]), rest + 2);
+        else if (rest)
+            snprintf(want, sizeof want, "%.*sConsent", (int)(rest - kind), kind);
         else
             snprintf(want, sizeof want, "%sConsent", kind);
     } else if (!strncmp(p, "addresses", 9)) {

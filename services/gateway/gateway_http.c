@@ -477,6 +477,18 @@ static int s_auth(struct s_req *req)
     return 0;
 }
 
+/* Makes the job a call of the route's service's rpc, on the request's channel. */
+static void s_job_call(struct s_req *req, const char *rpc)
+{
+    const struct gateway_route *route = req->match.route;
+    struct gateway_job *job = &req->job;
+    job->kind = GATEWAY_JOB_CALL;
+    job->has_pending = false;
+    snprintf(job->service, sizeof job->service, "%s", route->service);
+    snprintf(job->method, sizeof job->method, "%s.%s", route->service, rpc);
+    snprintf(job->channel, sizeof job->channel, "%s", gateway_channel(s_header(req, "X-Channel")));
+}
+
 /* Sends the part filled so far: suspends until its answer is in. */
 static enum MHD_Result s_part_send(struct s_req *req)
 {
@@ -490,11 +502,7 @@ static enum MHD_Result s_part_send(struct s_req *req)
     if (!job->body)
         return s_send_error(req, CRM__STATUS__STATUS_INTERNAL, "upload route without parts");
     cm_buf_reset(&req->part);
-    job->kind = GATEWAY_JOB_CALL;
-    job->has_pending = false;
-    snprintf(job->service, sizeof job->service, "%s", route->service);
-    snprintf(job->method, sizeof job->method, "%s.%s", route->service, route->part_rpc);
-    snprintf(job->channel, sizeof job->channel, "%s", gateway_channel(s_header(req, "X-Channel")));
+    s_job_call(req, route->part_rpc);
     snprintf(job->request_id, sizeof job->request_id, "%.64s.p%d", req->request_id, req->n_parts);
     req->n_parts++;
     req->part_waiting = true;
@@ -541,11 +549,7 @@ static enum MHD_Result s_upload_done(struct s_req *req)
     job->body_len = protobuf_c_message_get_packed_size(req->stream_req);
     job->body = cm_malloc(job->body_len ? job->body_len : 1);
     protobuf_c_message_pack(req->stream_req, job->body);
-    job->kind = GATEWAY_JOB_CALL;
-    job->has_pending = false;
-    snprintf(job->service, sizeof job->service, "%s", route->service);
-    snprintf(job->method, sizeof job->method, "%s.%s", route->service, route->rpc);
-    snprintf(job->channel, sizeof job->channel, "%s", gateway_channel(s_header(req, "X-Channel")));
+    s_job_call(req, route->rpc);
     const char *ik = s_header(req, "Idempotency-Key");
     if (ik)
         snprintf(job->idempotency_key, sizeof job->idempotency_key, "%s", ik);

@@ -131,6 +131,22 @@ static void test_field_of_path(void)
     CHECK(exchange_field_of_path("company.vatNumber", cols, 6) == 3);
     CHECK(exchange_field_of_path("preferences.marketing.changedAt", cols, 6) == 4);
     CHECK(exchange_field_of_path("phone", cols, 6) == -1);
+    /* Paths cut short find nothing and read nothing past their end. */
+    CHECK(exchange_field_of_path("preferences.sms.", cols, 6) == -1);
+    CHECK(exchange_field_of_path("company.", cols, 6) == -1);
+}
+
+static void test_column_twice_last_wins(void)
+{
+    char *fields[] = {"a; b", "c", "shop:1", "shop:2"};
+    int cols[] = {s_col("tags"), s_col("tags"), s_col("externalIds"), s_col("externalIds")};
+    struct exchange_row row;
+    CHECK(!exchange_row_read(fields, 4, cols, &row));
+    CHECK(row.customer->n_tags == 1);
+    CHECK_STR(row.customer->tags[0], "c");
+    CHECK(row.customer->n_external_ids == 1);
+    CHECK_STR(row.customer->external_ids[0]->id, "2");
+    exchange_row_release(&row);
 }
 
 int main(void)
@@ -141,5 +157,6 @@ int main(void)
     RUN(test_headers_mapped_by_name);
     RUN(test_row_read);
     RUN(test_field_of_path);
+    RUN(test_column_twice_last_wins);
     return 0;
 }
