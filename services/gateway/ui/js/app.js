@@ -1,6 +1,7 @@
 // The shell: sign-in guard, navigation, and a hash router
 // (#/customers, #/customers/new, #/customers/{id}, #/customers/{id}/edit,
-// #/tasks, #/groups, #/settings, #/signin), so the gateway serves one page.
+// #/tasks, #/groups, #/settings, #/exchange, #/signin), so the gateway serves
+// one page.
 
 import { clearKey, getKey, setUnauthenticatedHandler } from "./api.js";
 import { h, replace, setTitle, toast } from "./dom.js";
@@ -12,10 +13,14 @@ import { renderCard } from "./views/card.js";
 import { renderGroups } from "./views/groups.js";
 import { renderTasks } from "./views/tasks.js";
 import { renderSettings } from "./views/settings.js";
+import { renderExchange } from "./views/exchange.js";
+import { t } from "./i18n.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const signOut = document.getElementById("sign-out");
+// The navigation's newer entries speak the user's language (the catalogue).
+for (const a of nav.querySelectorAll("a[data-i18n]")) a.textContent = t(a.dataset.i18n);
 
 /** Goes to a hash route: navigate("/customers/abc"). */
 export function navigate(route, { replace: swap = false } = {}) {
@@ -46,6 +51,7 @@ const routes = [
   { match: (p) => p[0] === "tasks" && p.length === 1, view: renderTasks, nav: "tasks" },
   { match: (p) => p[0] === "groups" && p.length === 1, view: renderGroups, nav: "groups" },
   { match: (p) => p[0] === "settings" && p.length === 1, view: renderSettings, nav: "settings" },
+  { match: (p) => p[0] === "exchange" && p.length === 1, view: renderExchange, nav: "exchange" },
 ];
 
 let generation = 0;

@@ -1,0 +1,201 @@
+// Import and export (#/exchange): the whole customer book out as a CSV file
+// or an Excel workbook, and a CSV file or workbook in, with the import's
+// progress, its counts and the rows that failed (downloadable to fix and
+// import again). Every string comes from the message catalogue (i18n.js).
+
+import { ApiError, request, seg } from "../api.js";
+import { banner, field, h, replace, select, setTitle } from "../dom.js";
+import { t } from "../i18n.js";
+
+const POLL_MS = 1000;
+const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/** Saves a Blob as a file the browser downloads. */
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+/** The file name of a Content-Disposition answer, or fallback. */
+function fileName(headers, fallback) {
+  const cd = headers.get("Content-Disposition") || "";
+  const m = /filename="([^"]+)"/.exec(cd);
+  return m ? m[1] : fallback;
+}
+
+function exportSection() {
+  const format = select([["csv", t("xch.formatCsv")], ["xlsx", t("xch.formatXlsx")]], "csv",
+    { id: "export-format" });
+  const delimiter = select([[",", t("xch.delimComma")], [";", t("xch.delimSemicolon")]], ",",
+    { id: "export-delimiter" });
+  const delimField = field({ label: t("xch.delimiter"), input: delimiter, hint: t("xch.delimiterHint") });
+  const status = h("div", { id: "export-status", "aria-live": "polite" });
+  const button = h("button", { type: "submit", class: "btn btn-primary", id: "export-download" },
+    t("xch.download"));
+  format.addEventListener("change", () => {
+    delimField.row.hidden = format.value !== "csv";
+  });
+  const form = h("form", { class: "card", novalidate: true, "aria-labelledby": "export-title" },
+    h("h2", { id: "export-title" }, t("xch.exportTitle")),
+    h("p", { class: "hint" }, t("xch.exportLead")),
+    h("div", { class: "grid grid-2" }, field({ label: t("xch.format"), input: format }).row, delimField.row),
+    h("div", { class: "form-actions-inline" }, button),
+    status);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    button.disabled = true;
+    replace(status, h("p", {}, t("xch.exporting")));
+    try {
+      const query = { format: format.value };
+      if (format.value === "csv" && delimiter.value === ";") query.delimiter = ";";
+      const r = await request("GET", "/v1/customers:export", { query });
+      const name = fileName(r.headers, `customers.${format.value}`);
+      saveBlob(r.data, name);
+      replace(status, banner("ok", t("xch.exported", { name })));
+    } catch (e) {
+      replace(status, banner("error", t("xch.failed", { message: e.message })));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+/** The job's counts and progress as a definition list. */
+function jobSummary(job) {
+  const n = (k) => Number(job[k] || 0);
+  const state = t(`xch.state.${job.state}`) || job.state;
+  const rows = [
+    [t("xch.state"), state],
+    [t("xch.progress"), job.rowsTotal && Number(job.rowsTotal) > 0
+      ? t("xch.rowsOf", { read: n("rowsRead"), total: n("rowsTotal") })
+      : t("xch.rowsRead", { read: n("rowsRead") })],
+    [job.dryRun ? t("xch.wouldCreate") : t("xch.created"), String(n("created"))],
+    [job.dryRun ? t("xch.wouldUpdate") : t("xch.updated"), String(n("updated"))],
+    [t("xch.unchanged"), String(n("unchanged"))],
+    [t("xch.failedRows"), String(n("failed"))],
+  ];
+  const dl = h("dl", { class: "kv", id: "import-counts" });
+  for (const [k, v] of rows) dl.append(h("dt", {}, k), h("dd", { "data-count": k }, v));
+  return dl;
+}
+
+function importSection(ctx) {
+  const file = h("input", { type: "file", id: "import-file",
+    accept: `.csv,.txt,.xlsx,text/csv,${XLSX_TYPE}` });
+  const mode = select([
+    ["CREATE_OR_UPDATE", t("xch.modeCreateOrUpdate")],
+    ["CREATE_ONLY", t("xch.modeCreateOnly")],
+    ["UPDATE_ONLY", t("xch.modeUpdateOnly")],
+  ], "CREATE_OR_UPDATE", { id: "import-mode" });
+  const dry = h("input", { type: "checkbox", id: "import-dry" });
+  const fileField = field({ label: t("xch.file"), input: file, hint: t("xch.fileHint"), required: true });
+  const button = h("button", { type: "submit", class: "btn btn-primary", id: "import-start" }, t("xch.start"));
+  const status = h("div", { id: "import-status", "aria-live": "polite" });
+  const result = h("div", { id: "import-result" });
+  const form = h("form", { class: "card", novalidate: true, "aria-labelledby": "import-title" },
+    h("h2", { id: "import-title" }, t("xch.importTitle")),
+    h("p", { class: "hint" }, t("xch.importLead")),
+    h("div", { class: "grid grid-2" }, fileField.row,
+      field({ label: t("xch.mode"), input: mode, hint: t("xch.modeHint") }).row),
+    h("div", { class: "field check" }, h("label", { for: dry.id }, dry, " ", t("xch.dryRun"))),
+    h("div", { class: "form-actions-inline" }, button),
+    status, result);
+
+  let timer = null;
+  ctx.onLeave(() => clearTimeout(timer));
+
+  const failedRows = async (job) => {
+    try {
+      const r = await request("GET", `/v1/imports/${seg(job.id)}/failedRows`);
+      saveBlob(r.data, fileName(r.headers, "failed-rows.csv"));
+    } catch (e) {
+      replace(status, banner("error", t("xch.failed", { message: e.message })));
+    }
+  };
+
+  const show = (job) => {
+    const parts = [jobSummary(job)];
+    if ((job.unknownColumns || []).length) {
+      parts.push(h("p", { id: "import-unknown" }, t("xch.unknownColumns", { names: job.unknownColumns.join(", ") })));
+    }
+    if (job.message) parts.push(banner(job.state === "FAILED" ? "error" : "ok", job.message));
+    if ((job.errors || []).length) {
+      const tbody = h("tbody");
+      for (const e of job.errors) {
+        tbody.append(h("tr", {}, h("td", {}, String(e.row)), h("td", {}, e.column || ""), h("td", {}, e.message || e.reason)));
+      }
+      parts.push(h("div", { class: "table-scroll" },
+        h("table", { class: "table", id: "import-errors" },
+          h("thead", {}, h("tr", {}, h("th", {}, t("xch.row")), h("th", {}, t("xch.column")), h("th", {}, t("xch.reason")))),
+          tbody)));
+    }
+    if (Number(job.failed || 0) > 0 && (job.state === "DONE" || job.state === "FAILED")) {
+      parts.push(h("p", {}, h("button", { type: "button", class: "btn", id: "import-failed-download",
+        onclick: () => failedRows(job) }, t("xch.downloadFailed"))));
+    }
+    replace(result, ...parts);
+  };
+
+  const poll = async (id) => {
+    if (!ctx.live()) return;
+    try {
+      const r = await request("GET", `/v1/imports/${seg(id)}`);
+      if (!ctx.live()) return;
+      show(r.data);
+      if (r.data.state === "DONE" || r.data.state === "FAILED") {
+        replace(status, banner(r.data.state === "DONE" ? "ok" : "error",
+          t(r.data.state === "DONE" ? (r.data.dryRun ? "xch.dryDone" : "xch.done") : "xch.jobFailed")));
+        button.disabled = false;
+        return;
+      }
+    } catch (e) {
+      if (!ctx.live()) return;
+      replace(status, banner("error", t("xch.failed", { message: e.message })));
+    }
+    timer = setTimeout(() => poll(id), POLL_MS);
+  };
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    fileField.error.hidden = true;
+    const f = file.files && file.files[0];
+    if (!f) {
+      fileField.error.textContent = t("xch.chooseFile");
+      fileField.error.hidden = false;
+      file.focus();
+      return;
+    }
+    button.disabled = true;
+    replace(result);
+    replace(status, h("p", {}, t("xch.uploading", { name: f.name })));
+    try {
+      const xlsx = /\.xlsx$/i.test(f.name) || f.type === XLSX_TYPE;
+      const r = await request("POST", "/v1/imports", {
+        raw: f,
+        contentType: xlsx ? XLSX_TYPE : "text/csv",
+        query: { mode: mode.value, dryRun: dry.checked ? "true" : "" },
+      });
+      replace(status, h("p", {}, t("xch.running")));
+      show(r.data);
+      poll(r.data.id);
+    } catch (e) {
+      const msg = e instanceof ApiError && e.status === 413 ? t("xch.tooLarge") : e.message;
+      replace(status, banner("error", t("xch.failed", { message: msg })));
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+export async function renderExchange(view, ctx) {
+  setTitle(t("xch.title"));
+  replace(view,
+    h("h1", { tabindex: "-1" }, t("xch.title")),
+    exportSection(),
+    importSection(ctx));
+}
