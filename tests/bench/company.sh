@@ -42,31 +42,16 @@ export CRM_LOG_LEVEL=warn
 stack_throwaway crm-cbench cbench-admin 1
 STACK_PG_FAST=${BENCH_PG_FAST:-0} # make run's durable commits unless asked
 durability=$([[ $STACK_PG_FAST == 1 ]] && echo "fsync off" || echo "durable commits")
-tmp=$CRM_DATA_DIR
+# shellcheck source=tests/bench/lib.sh
+source "$root/tests/bench/lib.sh"
 fake_pid=
-status=1
-cleanup() {
-    trap '' INT TERM
-    stack_supervisor_stop || true
-    stack_pg_stop || true
+stop_fake() {
     if [[ -n $fake_pid ]]; then
         kill "$fake_pid" 2>/dev/null || true
         wait "$fake_pid" 2>/dev/null || true
     fi
-    if ((status == 0)) && [[ ${BENCH_KEEP:-0} != 1 ]]; then
-        rm -rf -- "$tmp"
-    else
-        echo "bench: kept the data directory: $tmp"
-    fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() {
-    echo "bench: FAILED: $*" >&2
-    stack_report 20 >&2 || true
-    exit 1
-}
-sql() { "$STACK_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$CRM_DATABASE_URL" -c "$1"; }
+bench_on_cleanup=stop_fake
 
 # The fake VIES, on a free loopback port; the company service asks it.
 fake_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

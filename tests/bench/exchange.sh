@@ -36,27 +36,8 @@ export CRM_REQUEST_TIMEOUT_MS=600000
 stack_throwaway crm-xbench xbench-admin 1
 STACK_PG_FAST=${BENCH_PG_FAST:-0}
 echo "bench: PostgreSQL with $([[ $STACK_PG_FAST == 1 ]] && echo "fsync off" || echo "durable commits"), one copy of each service"
-tmp=$CRM_DATA_DIR
-status=1
-cleanup() {
-    trap '' INT TERM
-    stack_supervisor_stop || true
-    stack_pg_stop || true
-    if ((status == 0)) && [[ ${BENCH_KEEP:-0} != 1 ]]; then
-        rm -rf -- "$tmp"
-    else
-        echo "bench: kept the data directory: $tmp"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() {
-    echo "bench: FAILED: $*" >&2
-    stack_report 20 >&2 || true
-    exit 1
-}
-sql() { "$STACK_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$CRM_DATABASE_URL" -c "$1"; }
-now_ms() { date +%s%3N; }
+# shellcheck source=tests/bench/lib.sh
+source "$root/tests/bench/lib.sh"
 rate() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.0f", n * 1000 / (ms > 0 ? ms : 1) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 hwm() { # peak resident memory of a program's process, in MB

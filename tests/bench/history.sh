@@ -43,27 +43,8 @@ stack_throwaway crm-hbench hbench-admin 1
 export CRM_SCALE_NOTES=${BENCH_SCALE_NOTES:-1}
 STACK_PG_FAST=${BENCH_PG_FAST:-0} # make run's durable commits unless asked
 echo "bench: PostgreSQL with $([[ $STACK_PG_FAST == 1 ]] && echo "fsync off" || echo "durable commits"), $CRM_SCALE_NOTES copy of notes, 1 of customers"
-tmp=$CRM_DATA_DIR
-status=1
-cleanup() {
-    trap '' INT TERM
-    stack_supervisor_stop || true
-    stack_pg_stop || true
-    if ((status == 0)) && [[ ${BENCH_KEEP:-0} != 1 ]]; then
-        rm -rf -- "$tmp"
-    else
-        echo "bench: kept the data directory: $tmp"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() {
-    echo "bench: FAILED: $*" >&2
-    stack_report 20 >&2 || true
-    exit 1
-}
-sql() { "$STACK_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$CRM_DATABASE_URL" -c "$1"; }
-now_ms() { date +%s%3N; }
+# shellcheck source=tests/bench/lib.sh
+source "$root/tests/bench/lib.sh"
 
 stack_init "$build"
 { stack_pg_start && stack_migrate && stack_supervisor_start && stack_wait_ready 60; } ||
