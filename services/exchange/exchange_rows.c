@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 #include <strings.h>
 
 /* ---------------------------------------------------------------------- */
@@ -130,16 +131,99 @@ char exchange_detect_delimiter(const char *sample, size_t n)
 /* Headers                                                                 */
 
 /* Lower case without spaces, '_' and '-'. */
+/* A header as compared: case-folded (any script), without spaces, '_', '-'
+ * and '.' ("E-Mail" and "e_mail" are "email", "USt-IdNr." "ustidnr"). */
 static void s_fold(const char *s, char *out, size_t size)
 {
+    utf8proc_uint8_t *folded = NULL;
+    utf8proc_ssize_t n =
+        utf8proc_map((const utf8proc_uint8_t *)s, 0, &folded,
+                     UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD);
+    const char *from = n >= 0 ? (const char *)folded : s;
     size_t o = 0;
-    for (; *s && o + 1 < size; s++) {
-        if (*s == ' ' || *s == '_' || *s == '-' || *s == '\t')
+    for (; *from && o + 1 < size; from++) {
+        if (*from == ' ' || *from == '_' || *from == '-' || *from == '\t' || *from == '.')
             continue;
-        out[o++] = cm_ascii_tolower(*s);
+        out[o++] = n >= 0 ? *from : cm_ascii_tolower(*from);
     }
-    out[o] = '\0';
+    /* Longer than any column's name: matches none (and no character is cut). */
+    out[*from ? 0 : o] = '\0';
+    free(folded);
 }
+
+/* What the businesses' own spreadsheets call the columns, in the languages of
+ * the UI (folded as s_fold folds): German, Polish, Norwegian, Bulgarian, and
+ * English words other than the layout's. */
+static const struct {
+    const char *header;
+    const char *column;
+} s_aliases[] = {
+    {"vorname", "firstName"},
+    {"imię", "firstName"},
+    {"imie", "firstName"},
+    {"fornavn", "firstName"},
+    {"име", "firstName"},
+    {"givenname", "firstName"},
+    {"nachname", "lastName"},
+    {"familienname", "lastName"},
+    {"nazwisko", "lastName"},
+    {"etternavn", "lastName"},
+    {"фамилия", "lastName"},
+    {"surname", "lastName"},
+    {"familyname", "lastName"},
+    {"emailadresse", "email"},
+    {"adresemail", "email"},
+    {"epost", "email"},
+    {"epostadresse", "email"},
+    {"имейл", "email"},
+    {"имейладрес", "email"},
+    {"emailaddress", "email"},
+    {"mail", "email"},
+    {"telefon", "phone"},
+    {"telefonnummer", "phone"},
+    {"handy", "phone"},
+    {"mobil", "phone"},
+    {"mobiltelefon", "phone"},
+    {"numertelefonu", "phone"},
+    {"телефон", "phone"},
+    {"tel", "phone"},
+    {"phonenumber", "phone"},
+    {"mobile", "phone"},
+    {"geburtsdatum", "birthDate"},
+    {"dataurodzenia", "birthDate"},
+    {"fødselsdato", "birthDate"},
+    {"датанараждане", "birthDate"},
+    {"dateofbirth", "birthDate"},
+    {"birthday", "birthDate"},
+    {"geschlecht", "gender"},
+    {"płeć", "gender"},
+    {"kjønn", "gender"},
+    {"пол", "gender"},
+    {"sprache", "language"},
+    {"język", "language"},
+    {"språk", "language"},
+    {"език", "language"},
+    {"firma", "companyName"},
+    {"firmenname", "companyName"},
+    {"nazwafirmy", "companyName"},
+    {"firmanavn", "companyName"},
+    {"фирма", "companyName"},
+    {"company", "companyName"},
+    {"ustidnr", "companyVatNumber"},
+    {"umsatzsteuerid", "companyVatNumber"},
+    {"nip", "companyVatNumber"},
+    {"mvanummer", "companyVatNumber"},
+    {"ддсномер", "companyVatNumber"},
+    {"vatnumber", "companyVatNumber"},
+    {"vatid", "companyVatNumber"},
+    {"notiz", "description"},
+    {"bemerkung", "description"},
+    {"notatka", "description"},
+    {"uwagi", "description"},
+    {"notat", "description"},
+    {"бележка", "description"},
+    {"notes", "description"},
+};
 
 int exchange_column_of_header(const char *header)
 {
@@ -151,6 +235,13 @@ int exchange_column_of_header(const char *header)
         s_fold(exchange_columns[i].name, have, sizeof have);
         if (!strcmp(want, have))
             return (int)i;
+    }
+    for (size_t a = 0; a < sizeof s_aliases / sizeof *s_aliases; a++) {
+        if (strcmp(want, s_aliases[a].header))
+            continue;
+        for (size_t i = 0; i < exchange_n_columns; i++)
+            if (!strcmp(exchange_columns[i].name, s_aliases[a].column))
+                return (int)i;
     }
     return -1;
 }

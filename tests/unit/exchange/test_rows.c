@@ -55,6 +55,42 @@ static void test_headers_mapped_by_name(void)
     CHECK(exchange_column_of_header("billing_postal_code") >= 0);
     CHECK(exchange_column_of_header("Shoe size") < 0);
     CHECK(exchange_column_of_header("") < 0);
+    /* The businesses' own words, in their languages and any case. */
+    static const char *const same[][2] = {
+        {"Vorname", "firstName"},
+        {"IMIĘ", "firstName"},
+        {"Fornavn", "firstName"},
+        {"ИМЕ", "firstName"},
+        {"Nachname", "lastName"},
+        {"Nazwisko", "lastName"},
+        {"Etternavn", "lastName"},
+        {"Фамилия", "lastName"},
+        {"E-Mail-Adresse", "email"},
+        {"Adres e-mail", "email"},
+        {"E-post", "email"},
+        {"Имейл", "email"},
+        {"Telefonnummer", "phone"},
+        {"Numer telefonu", "phone"},
+        {"Телефон", "phone"},
+        {"Geburtsdatum", "birthDate"},
+        {"Data urodzenia", "birthDate"},
+        {"Fødselsdato", "birthDate"},
+        {"Дата на раждане", "birthDate"},
+        {"USt-IdNr.", "companyVatNumber"},
+        {"MVA-nummer", "companyVatNumber"},
+        {"Płeć", "gender"},
+        {"Kjønn", "gender"},
+        {"Uwagi", "description"},
+    };
+    for (size_t k = 0; k < sizeof same / sizeof *same; k++) {
+        int col = exchange_column_of_header(same[k][0]);
+        if (col < 0)
+            fprintf(stderr, "%s: no column\n", same[k][0]);
+        CHECK(col >= 0);
+        CHECK_STR(exchange_columns[col].name, same[k][1]);
+    }
+    CHECK(exchange_column_of_header("Schuhgröße") < 0);
+    CHECK(exchange_column_of_header("\xff\xfe") < 0);
     CHECK(exchange_column_use((size_t)exchange_column_of_header("id")) == EXCHANGE_USE_IGNORED);
     CHECK(exchange_column_use((size_t)i) == EXCHANGE_USE_WRITE);
     CHECK(exchange_column_use(9999) == EXCHANGE_USE_NONE);
