@@ -125,6 +125,17 @@ const struct gateway_route gateway_routes[] = {
      .success = 200},
     {"POST", "/v1/sms:measure", NOTIFY("MeasureSms", crm__measure_sms_request, crm__sms_measure),
      .body = "*", .success = 200},
+    /* notify: newsletters to a group or a tag (docs/notify.md, "Newsletters") */
+    {"POST", "/v1/campaigns", NOTIFY("CreateCampaign", crm__create_campaign_request, crm__campaign),
+     .body = "campaign", .success = 201, .location = "/v1/campaigns/{id}"},
+    {"GET", "/v1/campaigns",
+     NOTIFY("ListCampaigns", crm__list_campaigns_request, crm__list_campaigns_response),
+     .success = 200},
+    {"GET", "/v1/campaigns/{id}", NOTIFY("GetCampaign", crm__get_campaign_request, crm__campaign),
+     .success = 200},
+    {"POST", "/v1/campaigns/{id}:cancel",
+     NOTIFY("CancelCampaign", crm__cancel_campaign_request, crm__campaign), .body = "*",
+     .success = 200},
 
     /* search */
     {"GET", "/v1/customers:search",
