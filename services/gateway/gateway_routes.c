@@ -136,6 +136,11 @@ const struct gateway_route gateway_routes[] = {
     {"POST", "/v1/campaigns/{id}:cancel",
      NOTIFY("CancelCampaign", crm__cancel_campaign_request, crm__campaign), .body = "*",
      .success = 200},
+    /* A newsletter's unsubscribe link: no key; the token is the credential. The
+     * body is the one-click form (RFC 8058), not JSON. */
+    {"POST", "/v1/unsubscribe/{token}",
+     NOTIFY("Unsubscribe", crm__unsubscribe_request, crm__unsubscribe_response), .body = "body",
+     .flags = GATEWAY_PUBLIC | GATEWAY_RAW_BODY, .success = 200, .max_body = 1024},
 
     /* search */
     {"GET", "/v1/customers:search",

@@ -13,6 +13,8 @@
 #include "notify_compose.h"
 #include "notify_mime.h"
 #include "notify_store.h"
+#include "notify_template.h"
+#include "notify_unsubscribe.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_pbjson.h"
@@ -192,6 +194,35 @@ static const char *s_skip_reason(const Crm__Customer *c, bool sms)
     return NULL;
 }
 
+/* An e-mail newsletter's text and HTML with the visible unsubscribe link
+ * (the page, in the customer's language) at the end; dynamic, the caller
+ * frees both. */
+static void s_with_link(const struct notify_state *st, const char *tenant, const Crm__Campaign *cp,
+                        const Crm__Customer *c, char **text, char **html)
+{
+    char token[NOTIFY_UNSUBSCRIBE_TOKEN], url[700];
+    const char *lang = notify_language_of(c->preferences ? c->preferences->language : "");
+    const char *label = notify_unsubscribe_label(lang);
+    /* Both are UUIDs here: the customers service gave the one, cm_svc checked the other. */
+    if (!notify_unsubscribe_token(st->sender_cfg.link_key, tenant, c->id, false, token,
+                                  sizeof token))
+        token[0] = '\0';
+    snprintf(url, sizeof url, "%s" NOTIFY_UNSUBSCRIBE_PAGE_PATH "%s&lang=%s",
+             st->sender_cfg.public_url, token, lang);
+    size_t tn = strlen(cp->text) + strlen(label) + strlen(url) + 16;
+    *text = cm_malloc(tn);
+    snprintf(*text, tn, "%s\n\n-- \n%s: %s\n", cp->text, label, url);
+    if (!cp->html[0]) {
+        *html = cm_strdup("");
+        return;
+    }
+    /* The URL holds only the public address (checked at start-up: no quote or
+     * angle bracket) and base64url: nothing to escape. */
+    size_t hn = strlen(cp->html) + strlen(label) + strlen(url) + 40;
+    *html = cm_malloc(hn);
+    snprintf(*html, hn, "%s\n<p><a href=\"%s\">%s</a></p>\n", cp->html, url, label);
+}
+
 /* Queues one customer's message in the page's transaction. */
 static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const Crm__Campaign *cp,
                             const Crm__Customer *c)
@@ -199,13 +230,16 @@ static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const
     bool sms = cp->channel == CRM__CHANNEL__CHANNEL_SMS;
     char key[100];
     snprintf(key, sizeof key, "campaign:%s:%s", cp->id, c->id);
+    char *text = NULL, *html = NULL;
+    if (!sms)
+        s_with_link(st, call->hdr->tenant_id, cp, c, &text, &html);
     struct notify_address a;
     struct notify_new_message m = {
         .tenant_id = call->hdr->tenant_id,
         .kind = "newsletter",
         .subject = cp->subject,
-        .text = cp->text,
-        .html = cp->html,
+        .text = sms ? cp->text : text,
+        .html = sms ? cp->html : html,
         .request_key = key,
         .principal = call->hdr->principal,
         .channel_name = "campaign",
@@ -219,6 +253,8 @@ static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const
         err = notify_campaigns_store_queued(call->db, cp->id, c->id, out->id);
     if (out)
         crm__message__free_unpacked(out, NULL);
+    free(text);
+    free(html);
     return err;
 }
 
@@ -341,6 +377,82 @@ void notify_campaigns_expand(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__ExpandCampaignResponse *r =
         (Crm__ExpandCampaignResponse *)cm_pb_new(&crm__expand_campaign_response__descriptor);
     r->done = !expanding;
+    *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Unsubscribe                                                             */
+
+#define UNSUBSCRIBE_SOURCE "unsubscribe link"
+
+/* Withdraws the channel's consent on the customer, as notify in the token's
+ * tenant; *lang the customer's language. A customer who is gone has nothing
+ * to withdraw. False, the call failed, when customers did not take it. */
+static bool s_withdraw(struct cm_call *call, const char *tenant, const char *customer, bool sms,
+                       const char **lang)
+{
+    Crm__Consent no = CRM__CONSENT__INIT;
+    no.granted = false;
+    no.source = UNSUBSCRIBE_SOURCE;
+    Crm__Preferences p = CRM__PREFERENCES__INIT;
+    if (sms)
+        p.sms = &no;
+    else
+        p.email = &no;
+    Crm__Customer c = CRM__CUSTOMER__INIT;
+    c.preferences = &p;
+    char *mask[] = {sms ? "preferences.sms" : "preferences.email"};
+    Crm__UpdateCustomerRequest r = CRM__UPDATE_CUSTOMER_REQUEST__INIT;
+    r.id = (char *)customer;
+    r.customer = &c;
+    r.update_mask = mask;
+    r.n_update_mask = 1;
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err = cm_call_service_as(call, tenant, &notify_compose_service, "customers",
+                                      "customers.UpdateCustomer", &r.base,
+                                      &crm__customer__descriptor, LIST_TIMEOUT_MS, &rh, &resp);
+    *lang = "en";
+    if (err)
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer; try again");
+    else if (rh->status == CRM__STATUS__STATUS_OK) {
+        const Crm__Customer *got = (const Crm__Customer *)resp;
+        *lang = notify_language_of(got->preferences ? got->preferences->language : "");
+        cm_log_info("customer %s unsubscribed from %s newsletters", customer,
+                    sms ? "SMS" : "e-mail");
+    } else if (rh->status != CRM__STATUS__STATUS_NOT_FOUND)
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not withdraw the consent: %s", rh->message);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return !cm_call_failed(call);
+}
+
+void notify_campaigns_unsubscribe(struct cm_call *call, const ProtobufCMessage *msg,
+                                  ProtobufCMessage **resp)
+{
+    const Crm__UnsubscribeRequest *req = (const Crm__UnsubscribeRequest *)msg;
+    struct notify_state *st = call->user;
+    static const char one_click[] = NOTIFY_UNSUBSCRIBE_ONE_CLICK;
+    char tenant[37], customer[37];
+    bool sms = false;
+    if (!notify_unsubscribe_parse(st->sender_cfg.link_key, req->token, tenant, customer, &sms))
+        cm_call_violation(call, "token", req->token[0] ? "INVALID" : "REQUIRED",
+                          "token: not an unsubscribe link this service made");
+    /* Only the one-click POST (RFC 8058 3.1): a link checker's stray request
+     * unsubscribes nobody. */
+    if (req->body.len != sizeof one_click - 1 ||
+        memcmp(req->body.data, one_click, sizeof one_click - 1))
+        cm_call_violation(call, "body", "ONE_CLICK_REQUIRED",
+                          "body: " NOTIFY_UNSUBSCRIBE_ONE_CLICK " (RFC 8058)");
+    const char *lang = "en";
+    if (cm_call_failed(call) || !s_withdraw(call, tenant, customer, sms, &lang))
+        return;
+    Crm__UnsubscribeResponse *r =
+        (Crm__UnsubscribeResponse *)cm_pb_new(&crm__unsubscribe_response__descriptor);
+    r->channel = sms ? CRM__CHANNEL__CHANNEL_SMS : CRM__CHANNEL__CHANNEL_EMAIL;
+    cm_pb_set_str(&r->language, lang);
     *resp = &r->base;
 }
 

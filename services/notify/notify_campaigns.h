@@ -20,6 +20,10 @@ void notify_campaigns_cancel(struct cm_call *call, const ProtobufCMessage *msg,
 void notify_campaigns_expand(struct cm_call *call, const ProtobufCMessage *msg,
                              ProtobufCMessage **resp);
 
+/* Public (no key, no tenant): a newsletter's unsubscribe link, used. */
+void notify_campaigns_unsubscribe(struct cm_call *call, const ProtobufCMessage *msg,
+                                  ProtobufCMessage **resp);
+
 /* Connects the tick's client to the bus; closes it. */
 void notify_campaigns_start(cm_svc_t *svc, struct notify_state *st);
 void notify_campaigns_stop(struct notify_state *st);

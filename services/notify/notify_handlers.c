@@ -378,5 +378,8 @@ const struct cm_method notify_methods[] = {
       CM_METHOD_WRITE),
     M("ExpandCampaign", expand_campaign_request, expand_campaign_response, notify_campaigns_expand,
       CM_METHOD_NO_TXN),
+    /* The link names its tenant; it asks customers, and writes nothing itself. */
+    M("Unsubscribe", unsubscribe_request, unsubscribe_response, notify_campaigns_unsubscribe,
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
 };
 const size_t notify_n_methods = sizeof notify_methods / sizeof *notify_methods;

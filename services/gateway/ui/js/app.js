@@ -1,6 +1,7 @@
 // The shell: sign-in guard, navigation, and a hash router
 // (#/customers, #/customers/new, #/customers/{id}, #/customers/{id}/edit,
-// #/tasks, #/groups, #/settings, #/signin), so the gateway serves one page.
+// #/tasks, #/groups, #/campaigns, #/settings, #/signin), so the gateway serves
+// one page.
 
 import { clearKey, getKey, setUnauthenticatedHandler } from "./api.js";
 import { h, replace, setTitle, toast } from "./dom.js";
@@ -10,6 +11,8 @@ import { renderList } from "./views/list.js";
 import { renderForm } from "./views/form.js";
 import { renderCard } from "./views/card.js";
 import { renderGroups } from "./views/groups.js";
+import { renderCampaigns } from "./views/campaigns.js";
+import { t } from "./i18n.js";
 import { renderTasks } from "./views/tasks.js";
 import { renderSettings } from "./views/settings.js";
 
@@ -45,6 +48,7 @@ const routes = [
   { match: (p) => p[0] === "customers" && p[2] === "edit" && p.length === 3, view: renderForm, nav: "customers" },
   { match: (p) => p[0] === "tasks" && p.length === 1, view: renderTasks, nav: "tasks" },
   { match: (p) => p[0] === "groups" && p.length === 1, view: renderGroups, nav: "groups" },
+  { match: (p) => p[0] === "campaigns" && p.length === 1, view: renderCampaigns, nav: "campaigns" },
   { match: (p) => p[0] === "settings" && p.length === 1, view: renderSettings, nav: "settings" },
 ];
 
@@ -66,6 +70,8 @@ async function route_() {
     navigate(`/signin?next=${encodeURIComponent(location.hash.slice(1) || "/customers")}`, { replace: true });
     return;
   }
+  // Links named from the catalogue follow the language, which may have changed.
+  for (const a of nav.querySelectorAll("a[data-i18n]")) a.textContent = t(a.dataset.i18n);
   for (const a of nav.querySelectorAll("a")) {
     if (a.dataset.nav === route.nav) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
