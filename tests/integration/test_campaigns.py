@@ -226,6 +226,11 @@ def test_list_unsubscribe_one_click_withdraws_the_consent():
     assert email_consent.get("granted") is not True, email_consent
     assert email_consent["source"] == "unsubscribe link" and email_consent["changedAt"], email_consent
     assert cust["preferences"]["marketing"]["granted"] is True, cust["preferences"]
+    # In the customer's audit and timeline, as any change of a consent.
+    st, _, audit = api("GET", "/v1/customers/%s/audit" % c["id"])
+    assert st == 200 and "unsubscribe link" in json.dumps(audit), audit
+    wait_until(lambda: "unsubscribe link" in json.dumps(
+        api("GET", "/v1/customers/%s/timeline" % c["id"])[2]), what="the change on the timeline")
     # Used again: the same answer, nothing more to withdraw.
     st, _, js = _one_click(post_url)
     assert st == 200, js
