@@ -52,9 +52,10 @@ static bool s_check_campaign(struct cm_call *call, const Crm__Campaign *c)
     else if (name_len > NAME_MAX_CHARS)
         cm_call_violation(call, "name", "TOO_LONG", "name: at most %d characters, not %zu",
                           NAME_MAX_CHARS, name_len);
-    if (!c->group[0] == !c->tag[0])
-        cm_call_violation(call, c->group[0] ? "tag" : "group", "REQUIRED",
-                          "the audience: exactly one of group and tag");
+    if (!c->group[0] && !c->tag[0])
+        cm_call_violation(call, "group", "REQUIRED", "the audience: a group or a tag is required");
+    else if (c->group[0] && c->tag[0])
+        cm_call_violation(call, "tag", "ONE_OF", "the audience: a group or a tag, not both");
     else if (strlen(c->group) > AUDIENCE_MAX || strlen(c->tag) > AUDIENCE_MAX)
         cm_call_violation(call, c->group[0] ? "group" : "tag", "TOO_LONG", "%s: at most %d bytes",
                           c->group[0] ? "group" : "tag", AUDIENCE_MAX);

@@ -102,7 +102,7 @@ def test_bad_campaigns_name_the_field_and_store_nothing():
     _bad({**good, "name": ""}, "name")
     _bad({**good, "name": "a\nb"}, "name")
     _bad({**good, "name": "x" * 201}, "name")
-    _bad({**good, "group": "g"}, "group")
+    _bad({**good, "group": "g"}, "ONE_OF")
     _bad({k: v for k, v in good.items() if k != "tag"}, "group")
     _bad({**good, "subject": ""}, "subject")
     _bad({**good, "text": ""}, "text")
