@@ -2,7 +2,7 @@
 # commands a user needs: `make run` and `make test`.
 
 BUILD    ?= build
-SERVICES := broker gateway customers search notes company notify
+SERVICES := broker gateway customers search notes company notify exchange
 TOOLS    := crmctl
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -14,6 +14,7 @@ override CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilibshared -I$
 LDLIBS   += -lprotobuf-c -lzmq -lpq -ljansson -lutf8proc -lsodium -lcurl -lpthread -lm
 LDLIBS_gateway := -lmicrohttpd
 LDLIBS_search := -licui18n -licuuc -licudata
+LDLIBS_exchange := -lcsv -lxlsxwriter -lexpat -lz
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -116,7 +117,8 @@ integration: deps all
 	@tests/integration/run.sh $(BUILD)
 
 # Each benchmark starts its own throw-away stack; all run even if one fails.
-BENCHES := $(wildcard tests/bench/run.sh tests/bench/search.sh tests/bench/history.sh tests/bench/company.sh tests/bench/notify.sh)
+BENCHES := $(wildcard tests/bench/run.sh tests/bench/search.sh tests/bench/history.sh \
+                            tests/bench/company.sh tests/bench/exchange.sh tests/bench/notify.sh)
 bench: deps all $(BUILD)/bin/search_index_bench
 	@rc=0; for b in $(BENCHES); do $$b $(BUILD) || rc=1; done; exit $$rc
 
@@ -160,17 +162,19 @@ FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omi
 FUZZ_NAMES    := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_O        := $(call obj,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_ARCHIVES := $(BUILD)/services/gateway.a $(BUILD)/services/customers.a \
-                 $(BUILD)/services/search.a $(BUILD)/services/notes.a $(BUILD)/libshared.a
+                 $(BUILD)/services/search.a $(BUILD)/services/notes.a \
+                 $(BUILD)/services/exchange.a $(BUILD)/libshared.a
 FORMAT_SRC    += $(wildcard tests/fuzz/*.[ch])
 
 # Only meaningful inside the sub-make below (CC=clang, sanitizer CFLAGS).
 $(FUZZ_O): | $(PROTO_H)
 $(FUZZ_O): override CPPFLAGS += -Itests/fuzz -Iservices/gateway -Iservices/customers \
-                                  -Iservices/search -Iservices/notes
+                                  -Iservices/search -Iservices/notes -Iservices/exchange
 $(FUZZ_O): override CFLAGS += -fsanitize=fuzzer
 $(BUILD)/bin/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_ARCHIVES)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS_gateway) $(LDLIBS_search) $(LDLIBS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS_gateway) $(LDLIBS_search) \
+	    $(LDLIBS_exchange) $(LDLIBS)
 .PHONY: fuzz-build fuzz-check
 fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/bin/%)
 fuzz-build:

@@ -12,7 +12,7 @@ PACKAGES=(
     build-essential clang clang-format valgrind pkg-config
     protobuf-c-compiler libprotobuf-c-dev libzmq3-dev libpq-dev postgresql-15
     libcurl4-openssl-dev libcsv-dev libmicrohttpd-dev libjansson-dev libutf8proc-dev
-    libsodium-dev libxlsxwriter-dev libicu-dev libclang-rt-14-dev
+    libsodium-dev libxlsxwriter-dev libexpat1-dev zlib1g-dev libicu-dev libclang-rt-14-dev
     supervisor python3-aiosmtpd python3-zmq docker-compose curl jq wrk
     chromium chromium-driver
 )

@@ -948,3 +948,52 @@ cm_err_t cm_svc_call(struct cm_mdp_client *client, const char *service, Crm__Req
         return err;
     return cm_svc_recv(client, rid, resp_desc, timeout_ms, reply, resp);
 }
+
+void cm_svc_call_many(struct cm_mdp_client *client, const char *service, size_t n,
+                      Crm__RequestHeader *const *hdr, const ProtobufCMessage *const *req,
+                      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms, cm_err_t *err,
+                      Crm__ReplyHeader **reply, ProtobufCMessage **resp)
+{
+    char(*rid)[40] = cm_calloc(n ? n : 1, sizeof *rid);
+    size_t waiting = 0;
+    for (size_t i = 0; i < n; i++) {
+        reply[i] = NULL;
+        resp[i] = NULL;
+        err[i] = cm_svc_send(client, service, hdr[i], req[i], timeout_ms, rid[i]);
+        if (!err[i]) {
+            err[i] = CM_ERR_TIMEOUT; /* until its reply comes */
+            waiting++;
+        }
+    }
+    int64_t until = cm_mono_ms() + timeout_ms;
+    while (waiting) {
+        int64_t left = until - cm_mono_ms();
+        if (left <= 0)
+            break;
+        struct cm_mdp_msg msg = {0};
+        int got = cm_mdp_client_recv(client, (int)left, &msg);
+        if (got <= 0)
+            break;
+        Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, msg.header_len, msg.header);
+        size_t i = 0;
+        while (rh && i < n && (reply[i] || strcmp(rh->request_id, rid[i])))
+            i++;
+        if (!rh || i == n) {
+            /* A late reply to an earlier request, or one already taken. */
+            if (rh)
+                crm__reply_header__free_unpacked(rh, NULL);
+            cm_mdp_msg_release(&msg);
+            continue;
+        }
+        reply[i] = rh;
+        err[i] = CM_OK;
+        if (rh->status == CRM__STATUS__STATUS_OK && resp_desc) {
+            resp[i] = protobuf_c_message_unpack(resp_desc, NULL, msg.body_len, msg.body);
+            if (!resp[i])
+                err[i] = CM_ERR_UPSTREAM;
+        }
+        cm_mdp_msg_release(&msg);
+        waiting--;
+    }
+    free(rid);
+}

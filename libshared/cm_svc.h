@@ -256,4 +256,16 @@ cm_err_t cm_svc_recv(struct cm_mdp_client *client, const char *request_id,
                      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
                      Crm__ReplyHeader **reply, ProtobufCMessage **resp) CM_MUSTCHECK;
 
+/* Many requests to one service at once over one client, for a caller that
+ * has a batch: sends req[i] with hdr[i] (each with its own request id, at
+ * most 39 characters, set by the caller) for i < n, then takes the replies
+ * as they come, in any order, until all are in or timeout_ms has passed.
+ * Fills err[i] (CM_OK, or as cm_svc_recv: CM_ERR_TIMEOUT for a reply that did
+ * not come, CM_ERR_UNAVAILABLE, CM_ERR_UPSTREAM), reply[i] and resp[i]
+ * (dynamic, caller frees; resp[i] only for STATUS_OK). */
+void cm_svc_call_many(struct cm_mdp_client *client, const char *service, size_t n,
+                      Crm__RequestHeader *const *hdr, const ProtobufCMessage *const *req,
+                      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms, cm_err_t *err,
+                      Crm__ReplyHeader **reply, ProtobufCMessage **resp);
+
 #endif

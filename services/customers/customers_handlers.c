@@ -3,6 +3,7 @@
 #include "customers_changes.h"
 #include "customers_check.h"
 #include "customers_events.h"
+#include "customers_match.h"
 #include "customers_resolve.h"
 #include "customers_snapshot.h"
 #include "customers_store.h"
@@ -1225,5 +1226,8 @@ const struct cm_method customers_methods[] = {
     /* -- intake: identity resolution (customers_resolve.c) -- */
     M("ResolveCustomer", resolve_customer_request, resolve_customer_response, customers_resolve,
       CM_METHOD_WRITE),
+    /* -- import: matching rows of a file (customers_match.c) -- */
+    M("MatchCustomers", match_customers_request, match_customers_response, customers_match,
+      CM_METHOD_NO_TXN),
 };
 const size_t customers_n_methods = sizeof customers_methods / sizeof *customers_methods;

@@ -5,6 +5,7 @@
 #include "cm_pbjson.h"
 #include "cm_util.h"
 #include "customers.pb-c.h"
+#include "exchange.pb-c.h"
 #include "notes.pb-c.h"
 
 #include <stdio.h>
@@ -474,7 +475,18 @@ static const struct {
 } s_raw_types[] = {
     {&crm__photo__descriptor, {"image/jpeg", "image/png", "image/webp", NULL}},
     {&crm__task_calendar__descriptor, {"text/calendar; charset=utf-8", NULL}},
+    {&crm__export_chunk__descriptor,
+     {"text/csv; charset=utf-8",
+      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", NULL}},
 };
+
+const char *const *gateway_reply_media_types(const ProtobufCMessageDescriptor *response)
+{
+    for (size_t i = 0; i < sizeof s_raw_types / sizeof s_raw_types[0]; i++)
+        if (s_raw_types[i].response == response)
+            return s_raw_types[i].types;
+    return NULL;
+}
 
 const char *gateway_reply_media_type(const ProtobufCMessageDescriptor *response, const char *value)
 {
@@ -602,4 +614,134 @@ void gateway_call_reply(const struct gateway_route *route, const uint8_t *header
     }
 out:
     cm_arena_reset(&arena);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Chunks of a streamed file                                               */
+
+void gateway_chunk_release(struct gateway_chunk *c)
+{
+    free(c->data);
+    free(c->filename);
+    free(c->next_cursor);
+    memset(c, 0, sizeof *c);
+}
+
+int gateway_call_chunk(const struct gateway_route *route, const uint8_t *header, size_t header_len,
+                       const uint8_t *body, size_t body_len, struct gateway_chunk *out,
+                       struct gateway_response *err)
+{
+    memset(out, 0, sizeof *out);
+    Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, header_len, header);
+    ProtobufCMessage *msg = NULL;
+    int rc = -1;
+    if (!rh) {
+        gateway_response_error(err, CRM__STATUS__STATUS_INTERNAL,
+                               "malformed reply header from the service", NULL, 0);
+        goto out;
+    }
+    if (rh->status != CRM__STATUS__STATUS_OK) {
+        gateway_response_error(err, rh->status, rh->message, rh->details, rh->n_details);
+        goto out;
+    }
+    msg = protobuf_c_message_unpack(route->response, NULL, body_len, body);
+    const ProtobufCFieldDescriptor *f =
+        msg ? protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "data") : NULL;
+    const ProtobufCFieldDescriptor *done =
+        msg ? protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "done") : NULL;
+    if (!f || f->type != PROTOBUF_C_TYPE_BYTES || !done || done->type != PROTOBUF_C_TYPE_BOOL) {
+        gateway_response_error(err, CRM__STATUS__STATUS_INTERNAL,
+                               "malformed reply from the service", NULL, 0);
+        goto out;
+    }
+    out->media_type = gateway_reply_media_type(route->response, s_str_field(msg, "content_type"));
+    if (!out->media_type) {
+        char shown[80];
+        s_loggable(s_str_field(msg, "content_type"), shown, sizeof shown);
+        cm_log_error("refused a chunk whose content type the gateway does not serve method=%s.%s "
+                     "content_type=\"%s\"",
+                     route->service, route->rpc, shown);
+        gateway_response_error(err, CRM__STATUS__STATUS_INTERNAL,
+                               "reply from the service has an unexpected content type", NULL, 0);
+        goto out;
+    }
+    ProtobufCBinaryData *bd = (ProtobufCBinaryData *)((char *)msg + f->offset);
+    out->data = bd->data; /* taken over: unpacked with the default allocator */
+    out->len = bd->len;
+    bd->data = NULL;
+    bd->len = 0;
+    const char *name = s_str_field(msg, "filename");
+    if (name && s_header_safe(name, 120) &&
+        strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(name))
+        out->filename = cm_strdup(name);
+    const char *next = s_str_field(msg, "next_cursor");
+    bool is_done = *(const protobuf_c_boolean *)((const char *)msg + done->offset);
+    if (!is_done && next && next[0])
+        out->next_cursor = cm_strdup(next);
+    rc = 0;
+out:
+    if (msg)
+        protobuf_c_message_free_unpacked(msg, NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    if (rc)
+        gateway_chunk_release(out);
+    return rc;
+}
+
+int gateway_call_set_cursor(ProtobufCMessage *request, const char *cursor)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(request->descriptor, "cursor");
+    if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED ||
+        (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+        return -1;
+    cm_pb_set_str((char **)((char *)request + f->offset), cursor);
+    return 0;
+}
+
+/* A field of msg by name and type, or NULL. */
+static void *s_field_at(ProtobufCMessage *msg, const char *name, ProtobufCType type)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, name);
+    if (!f || f->type != type || f->label == PROTOBUF_C_LABEL_REPEATED ||
+        (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+        return NULL;
+    return (char *)msg + f->offset;
+}
+
+uint8_t *gateway_call_pack_part(const ProtobufCMessageDescriptor *desc, const char *upload_id,
+                                int seq, const void *data, size_t n, size_t *len)
+{
+    ProtobufCMessage *msg = cm_pb_new(desc);
+    char **id = s_field_at(msg, "upload_id", PROTOBUF_C_TYPE_STRING);
+    int32_t *sq = s_field_at(msg, "seq", PROTOBUF_C_TYPE_INT32);
+    ProtobufCBinaryData *bd = s_field_at(msg, "data", PROTOBUF_C_TYPE_BYTES);
+    uint8_t *out = NULL;
+    if (id && sq && bd) {
+        cm_pb_set_str(id, upload_id);
+        *sq = seq;
+        bd->data = (uint8_t *)data; /* borrowed for the pack */
+        bd->len = n;
+        *len = protobuf_c_message_get_packed_size(msg);
+        out = cm_malloc(*len ? *len : 1);
+        protobuf_c_message_pack(msg, out);
+        bd->data = NULL;
+        bd->len = 0;
+    }
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return out;
+}
+
+int gateway_call_set_upload(ProtobufCMessage *request, const char *upload_id, int parts)
+{
+    char **id = s_field_at(request, "upload_id", PROTOBUF_C_TYPE_STRING);
+    int32_t *n = s_field_at(request, "parts", PROTOBUF_C_TYPE_INT32);
+    if (!id || !n)
+        return -1;
+    cm_pb_set_str(id, upload_id);
+    *n = parts;
+    return 0;
 }

@@ -48,6 +48,46 @@ void gateway_call_reply(const struct gateway_route *route, const uint8_t *header
  * NULL for anything else, a type with no raw replies, or a NULL value. */
 const char *gateway_reply_media_type(const ProtobufCMessageDescriptor *response, const char *value);
 
+/* The media types a raw or streamed reply of type response may be sent as
+ * (NULL-terminated), or NULL when it has none. */
+const char *const *gateway_reply_media_types(const ProtobufCMessageDescriptor *response);
+
+/* ---- Files streamed a chunk at a time (GATEWAY_STREAM_REPLY) ------------ */
+
+/* One chunk of a file, as the gateway passes it on. */
+struct gateway_chunk {
+    uint8_t *data; // owned
+    size_t len;
+    const char *media_type; // borrowed (gateway_reply_media_type's literal)
+    char *filename;         // owned: safe for Content-Disposition, or NULL
+    char *next_cursor;      // owned: what the next call's cursor is; NULL after the last chunk
+};
+
+void gateway_chunk_release(struct gateway_chunk *c);
+
+/* Decodes a chunk reply (the route's response type has data, content_type,
+ * filename, next_cursor and done). Returns 0 with out filled, or -1 with err
+ * filled as gateway_call_reply would (the service's error, or a 500 for a
+ * malformed reply or a content type the gateway does not serve). */
+int gateway_call_chunk(const struct gateway_route *route, const uint8_t *header, size_t header_len,
+                       const uint8_t *body, size_t body_len, struct gateway_chunk *out,
+                       struct gateway_response *err) CM_MUSTCHECK;
+
+/* Sets the request's `cursor` field (a dynamic message from
+ * gateway_call_build). Returns 0, or -1 when it has no such string field. */
+int gateway_call_set_cursor(ProtobufCMessage *request, const char *cursor) CM_MUSTCHECK;
+
+/* Packs a part of an upload: a message of type desc with upload_id, seq and
+ * data set. Returns the packed bytes (malloc'd, *len), or NULL when desc
+ * lacks those fields. */
+uint8_t *gateway_call_pack_part(const ProtobufCMessageDescriptor *desc, const char *upload_id,
+                                int seq, const void *data, size_t n, size_t *len);
+
+/* Sets the request's `upload_id` and `parts` (a dynamic message from
+ * gateway_call_build). Returns 0, or -1 when it lacks them. */
+int gateway_call_set_upload(ProtobufCMessage *request, const char *upload_id,
+                            int parts) CM_MUSTCHECK;
+
 /* ---- Header parsing ----------------------------------------------------- */
 
 /* The entity tag of an If-Match value, without W/ and quotes, into out.

@@ -81,6 +81,18 @@ struct s_req {
     bool has_early;
     bool has_body; // Content-Length > 0 or chunked
     int code;      // the status sent, 0 before
+    /* A file streamed a chunk at a time (GATEWAY_STREAM_REPLY). */
+    ProtobufCMessage *stream_req; // owned: the request; its cursor is set for each next chunk
+    struct gateway_chunk chunk;   // owned: the chunk being written out
+    size_t chunk_off;             // bytes of it written
+    unsigned n_chunks;            // chunks asked for
+    bool chunk_waiting;           // the call for the next chunk is out (connection suspended)
+    /* A file sent on in parts as it arrives (GATEWAY_STREAM_BODY). */
+    bool uploading;
+    char upload_id[40];
+    cm_buf_t part;     // the part being filled (at most GATEWAY_UPLOAD_PART)
+    int n_parts;       // parts sent
+    bool part_waiting; // a part's call is out (connection suspended)
 };
 
 /* ---------------------------------------------------------------------- */
@@ -174,6 +186,155 @@ static enum MHD_Result s_local(struct s_req *req)
     return s_send_error(req, CRM__STATUS__STATUS_INTERNAL, "unhandled route");
 }
 
+/* Hands the job to the bus thread with a fresh deadline, the connection
+ * suspended until done() resumes it. Returns -1 (the job failed with
+ * UNAVAILABLE, the connection resumed) when the bus is stopping. */
+static int s_hand_over(struct s_req *req, void (*done)(struct gateway_job *))
+{
+    gateway_http_t *self = req->http;
+    struct gateway_job *job = &req->job;
+    job->deadline_mono = cm_mono_ms() + self->timeout_ms;
+    job->deadline_unix_ms = cm_now_ms() + self->timeout_ms;
+    job->done = done;
+    job->done_arg = req;
+    /* Suspend first: the bus thread may resume before this handler returns. */
+    MHD_suspend_connection(req->conn);
+    if (gateway_bus_submit(self->bus, job)) {
+        job->outcome = GATEWAY_JOB_FAILED;
+        job->fail_status = CRM__STATUS__STATUS_UNAVAILABLE;
+        snprintf(job->fail_message, sizeof job->fail_message, "the gateway is shutting down");
+        MHD_resume_connection(req->conn);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Files streamed a chunk at a time                                        */
+
+/* Runs on the bus thread: the next chunk's call has its outcome. */
+static void s_chunk_done(struct gateway_job *job)
+{
+    struct s_req *req = job->done_arg;
+    MHD_resume_connection(req->conn);
+}
+
+/* Asks for the chunk at the current cursor: suspends the connection until
+ * the answer is in. Returns 0, or -1 when the bus is stopping. */
+static int s_chunk_ask(struct s_req *req)
+{
+    struct gateway_job *job = &req->job;
+    if (gateway_call_set_cursor(req->stream_req, req->chunk.next_cursor))
+        return -1;
+    gateway_job_release(job);
+    job->body_len = protobuf_c_message_get_packed_size(req->stream_req);
+    job->body = cm_malloc(job->body_len ? job->body_len : 1);
+    protobuf_c_message_pack(req->stream_req, job->body);
+    req->n_chunks++;
+    /* The request's id (at most 64 characters when a client chose it) and the chunk's number. */
+    snprintf(job->request_id, sizeof job->request_id, "%.64s.%u", req->request_id, req->n_chunks);
+    job->has_pending = false;
+    req->chunk_waiting = true;
+    if (s_hand_over(req, s_chunk_done)) {
+        req->chunk_waiting = false;
+        return -1;
+    }
+    return 0;
+}
+
+/* Takes the answer to the call for the next chunk. Returns 0, or -1 when it
+ * failed (the client then gets a cut-off transfer, which it can tell from a
+ * whole one: the chunked encoding never ends). */
+static int s_chunk_take(struct s_req *req)
+{
+    struct gateway_job *job = &req->job;
+    req->chunk_waiting = false;
+    gateway_chunk_release(&req->chunk);
+    req->chunk_off = 0;
+    if (job->outcome != GATEWAY_JOB_REPLIED) {
+        cm_log_warn("export cut off at chunk %u: %s", req->n_chunks, job->fail_message);
+        return -1;
+    }
+    struct gateway_response err = {0};
+    if (gateway_call_chunk(req->match.route, job->reply.header, job->reply.header_len,
+                           job->reply.body, job->reply.body_len, &req->chunk, &err)) {
+        cm_log_warn("export cut off at chunk %u: status %d", req->n_chunks, err.code);
+        gateway_response_release(&err);
+        return -1;
+    }
+    return 0;
+}
+
+/* MHD's content reader: the current chunk's bytes, then the next chunk. */
+static ssize_t s_chunk_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct s_req *req = cls;
+    cm_log_set_request_id(req->request_id);
+    ssize_t rc = 0;
+    if (req->chunk_waiting && s_chunk_take(req)) {
+        rc = MHD_CONTENT_READER_END_WITH_ERROR;
+        goto out;
+    }
+    for (;;) {
+        if (req->chunk_off < req->chunk.len) {
+            size_t n = req->chunk.len - req->chunk_off;
+            if (n > max)
+                n = max;
+            memcpy(buf, req->chunk.data + req->chunk_off, n);
+            req->chunk_off += n;
+            rc = (ssize_t)n;
+            goto out;
+        }
+        if (!req->chunk.next_cursor) {
+            rc = MHD_CONTENT_READER_END_OF_STREAM;
+            goto out;
+        }
+        if (s_chunk_ask(req)) {
+            rc = MHD_CONTENT_READER_END_WITH_ERROR;
+            goto out;
+        }
+        if (req->chunk_waiting)
+            goto out; /* 0: MHD calls again once resumed */
+        if (s_chunk_take(req)) {
+            rc = MHD_CONTENT_READER_END_WITH_ERROR;
+            goto out;
+        }
+    }
+out:
+    cm_log_set_request_id(NULL);
+    return rc;
+}
+
+/* The first chunk is in: the headers go out, then the file as it comes. */
+static enum MHD_Result s_stream_start(struct s_req *req)
+{
+    struct gateway_job *job = &req->job;
+    struct gateway_response err = {0};
+    if (!req->stream_req ||
+        gateway_call_chunk(req->match.route, job->reply.header, job->reply.header_len,
+                           job->reply.body, job->reply.body_len, &req->chunk, &err))
+        return s_send(req, &err);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, s_chunk_read, req, NULL);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "X-Request-Id", req->request_id);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, req->chunk.media_type);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (req->chunk.filename) {
+        char *cd = cm_strfmt("attachment; filename=\"%s\"", req->chunk.filename);
+        MHD_add_response_header(r, "Content-Disposition", cd);
+        free(cd);
+    }
+    enum MHD_Result rc = MHD_queue_response(req->conn, 200, r);
+    MHD_destroy_response(r);
+    req->code = 200;
+    req->state = S_DONE;
+    return rc;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Handing work to the bus thread                                          */
 
@@ -188,22 +349,10 @@ static void s_job_done(struct gateway_job *job)
 
 static enum MHD_Result s_submit(struct s_req *req)
 {
-    gateway_http_t *self = req->http;
     struct gateway_job *job = &req->job;
     snprintf(job->request_id, sizeof job->request_id, "%s", req->request_id);
-    job->deadline_mono = cm_mono_ms() + self->timeout_ms;
-    job->deadline_unix_ms = cm_now_ms() + self->timeout_ms;
-    job->done = s_job_done;
-    job->done_arg = req;
-    /* Suspend first: the bus thread may resume before this handler returns. */
-    MHD_suspend_connection(req->conn);
     req->state = S_WAITING;
-    if (gateway_bus_submit(self->bus, job)) {
-        job->outcome = GATEWAY_JOB_FAILED;
-        job->fail_status = CRM__STATUS__STATUS_UNAVAILABLE;
-        snprintf(job->fail_message, sizeof job->fail_message, "the gateway is shutting down");
-        MHD_resume_connection(req->conn);
-    }
+    (void)s_hand_over(req, s_job_done); /* a failure is answered once resumed */
     return MHD_YES;
 }
 
@@ -238,7 +387,10 @@ static enum MHD_Result s_call(struct s_req *req)
         job->body_len = protobuf_c_message_get_packed_size(msg);
         job->body = cm_malloc(job->body_len ? job->body_len : 1);
         protobuf_c_message_pack(msg, job->body);
-        protobuf_c_message_free_unpacked(msg, NULL);
+        if (route->flags & GATEWAY_STREAM_REPLY)
+            req->stream_req = msg; /* asked again for each next chunk */
+        else
+            protobuf_c_message_free_unpacked(msg, NULL);
     }
     job->kind = GATEWAY_JOB_CALL;
     job->has_pending = msg == NULL;
@@ -289,6 +441,8 @@ static enum MHD_Result s_answer(struct s_req *req)
     }
     switch (job->outcome) {
     case GATEWAY_JOB_REPLIED:
+        if (req->match.route->flags & GATEWAY_STREAM_REPLY)
+            return s_stream_start(req);
         gateway_call_reply(req->match.route, job->reply.header, job->reply.header_len,
                            job->reply.body, job->reply.body_len,
                            s_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH), &resp);
@@ -299,6 +453,150 @@ static enum MHD_Result s_answer(struct s_req *req)
         return s_send_error(req, job->fail_status, job->fail_message);
     }
     return s_send_error(req, CRM__STATUS__STATUS_INTERNAL, "request lost its outcome");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Files uploaded a part at a time                                         */
+
+/* Hands the request's API key to the job when the cache does not know it
+ * (the bus thread checks it first). Returns 0, or -1 for a key known bad. */
+static int s_auth(struct s_req *req)
+{
+    struct gateway_job *job = &req->job;
+    if ((req->match.route->flags & GATEWAY_PUBLIC) || !req->api_key)
+        return 0;
+    uint8_t hash[GATEWAY_AUTH_HASH];
+    gateway_auth_hash(req->api_key, hash);
+    int known = gateway_auth_lookup(req->http->auth, hash, cm_mono_ms(), &job->ident);
+    if (known < 0)
+        return -1;
+    if (known == 0) {
+        job->api_key = req->api_key;
+        req->api_key = NULL;
+    }
+    return 0;
+}
+
+/* Makes the job a call of the route's service's rpc, on the request's channel. */
+static void s_job_call(struct s_req *req, const char *rpc)
+{
+    const struct gateway_route *route = req->match.route;
+    struct gateway_job *job = &req->job;
+    job->kind = GATEWAY_JOB_CALL;
+    job->has_pending = false;
+    snprintf(job->service, sizeof job->service, "%s", route->service);
+    snprintf(job->method, sizeof job->method, "%s.%s", route->service, rpc);
+    snprintf(job->channel, sizeof job->channel, "%s", gateway_channel(s_header(req, "X-Channel")));
+}
+
+/* Sends the part filled so far: suspends until its answer is in. */
+static enum MHD_Result s_part_send(struct s_req *req)
+{
+    const struct gateway_route *route = req->match.route;
+    struct gateway_job *job = &req->job;
+    gateway_job_release(job);
+    if (req->n_parts == 0 && s_auth(req))
+        return s_send_error(req, CRM__STATUS__STATUS_UNAUTHENTICATED, "invalid API key");
+    job->body = gateway_call_pack_part(route->part_request, req->upload_id, req->n_parts,
+                                       req->part.data, req->part.len, &job->body_len);
+    if (!job->body)
+        return s_send_error(req, CRM__STATUS__STATUS_INTERNAL, "upload route without parts");
+    cm_buf_reset(&req->part);
+    s_job_call(req, route->part_rpc);
+    snprintf(job->request_id, sizeof job->request_id, "%.64s.p%d", req->request_id, req->n_parts);
+    req->n_parts++;
+    req->part_waiting = true;
+    (void)s_hand_over(req, s_chunk_done); /* a failure is answered once resumed */
+    return MHD_YES;
+}
+
+/* The answer to a part's call: true (resp filled) when it failed. */
+static bool s_part_failed(struct s_req *req, struct gateway_response *resp)
+{
+    struct gateway_job *job = &req->job;
+    if (job->outcome == GATEWAY_JOB_FAILED) {
+        gateway_response_error(resp, job->fail_status, job->fail_message, NULL, 0);
+        return true;
+    }
+    if (job->outcome != GATEWAY_JOB_REPLIED) {
+        gateway_response_error(resp, CRM__STATUS__STATUS_INTERNAL, "upload lost its outcome", NULL,
+                               0);
+        return true;
+    }
+    Crm__ReplyHeader *rh =
+        crm__reply_header__unpack(NULL, job->reply.header_len, job->reply.header);
+    bool failed = !rh || rh->status != CRM__STATUS__STATUS_OK;
+    if (!rh)
+        gateway_response_error(resp, CRM__STATUS__STATUS_INTERNAL,
+                               "malformed reply header from the service", NULL, 0);
+    else if (failed)
+        gateway_response_error(resp, rh->status, rh->message, rh->details, rh->n_details);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return failed;
+}
+
+/* The route's own call once every part is stored. */
+static enum MHD_Result s_upload_done(struct s_req *req)
+{
+    const struct gateway_route *route = req->match.route;
+    struct gateway_job *job = &req->job;
+    gateway_job_release(job);
+    if (req->n_parts == 0 && s_auth(req))
+        return s_send_error(req, CRM__STATUS__STATUS_UNAUTHENTICATED, "invalid API key");
+    if (gateway_call_set_upload(req->stream_req, req->upload_id, req->n_parts))
+        return s_send_error(req, CRM__STATUS__STATUS_INTERNAL, "upload route without upload_id");
+    job->body_len = protobuf_c_message_get_packed_size(req->stream_req);
+    job->body = cm_malloc(job->body_len ? job->body_len : 1);
+    protobuf_c_message_pack(req->stream_req, job->body);
+    s_job_call(req, route->rpc);
+    const char *ik = s_header(req, "Idempotency-Key");
+    if (ik)
+        snprintf(job->idempotency_key, sizeof job->idempotency_key, "%s", ik);
+    else
+        cm_uuid(job->idempotency_key);
+    return s_submit(req);
+}
+
+/* Takes a piece of an uploaded file: fills the part, sends it when full. */
+static enum MHD_Result s_upload(struct s_req *req, const char *data, size_t *size)
+{
+    if (req->part_waiting) {
+        req->part_waiting = false;
+        struct gateway_response resp = {0};
+        if (s_part_failed(req, &resp))
+            return s_send(req, &resp);
+    }
+    size_t n = *size;
+    if (n) {
+        if (req->over || req->seen + n > req->limit) {
+            if (!req->over)
+                cm_buf_release(&req->part);
+            req->over = true;
+            req->seen += n;
+            *size = 0;
+            return req->seen - req->limit > DISCARD_MAX ? MHD_NO : MHD_YES;
+        }
+        size_t take = GATEWAY_UPLOAD_PART - req->part.len;
+        if (take > n)
+            take = n;
+        if (cm_buf_append(&req->part, data, take))
+            abort(); /* the part's cap is GATEWAY_UPLOAD_PART */
+        req->seen += take;
+        *size = n - take;
+        if (req->part.len == GATEWAY_UPLOAD_PART)
+            return s_part_send(req);
+        return MHD_YES;
+    }
+    if (req->over) {
+        char *msg = cm_strfmt("the file exceeds %zu bytes", req->limit);
+        enum MHD_Result rc = s_send_error_http(req, 413, "RESOURCE_EXHAUSTED", msg);
+        free(msg);
+        return rc;
+    }
+    if (req->part.len)
+        return s_part_send(req);
+    return s_upload_done(req);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -417,6 +715,19 @@ static enum MHD_Result s_begin(struct s_req *req)
         rc = s_refuse(req, &resp);
         goto out;
     }
+    if (route->flags & GATEWAY_STREAM_BODY) {
+        /* The query is checked before any of the file is taken. */
+        const char *q = strchr(req->uri, '?');
+        struct gateway_input in = {.match = &req->match, .query = q ? q + 1 : NULL};
+        req->stream_req = gateway_call_build(&in, &resp);
+        if (!req->stream_req) {
+            rc = s_refuse(req, &resp);
+            goto out;
+        }
+        req->uploading = true;
+        cm_uuid(req->upload_id);
+        cm_buf_init(&req->part, GATEWAY_UPLOAD_PART);
+    }
     if (req->has_body && req->keep_body && !(route->flags & GATEWAY_RAW_BODY) &&
         !gateway_content_type_is_json(s_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         gateway_response_error_http(&resp, 415, "INVALID_ARGUMENT",
@@ -460,6 +771,8 @@ static enum MHD_Result s_dispatch(struct s_req *req, const char *upload_data,
     case S_NEW:
         return s_begin(req);
     case S_BODY:
+        if (req->uploading && !req->has_early)
+            return s_upload(req, upload_data, upload_data_size);
         if (*upload_data_size) {
             size_t n = *upload_data_size;
             *upload_data_size = 0;
@@ -564,6 +877,10 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     atomic_fetch_sub(&self->in_flight, 1);
 
     gateway_job_release(&req->job);
+    gateway_chunk_release(&req->chunk);
+    cm_buf_release(&req->part);
+    if (req->stream_req)
+        protobuf_c_message_free_unpacked(req->stream_req, NULL);
     gateway_response_release(&req->pending);
     gateway_response_release(&req->early);
     cm_buf_release(&req->body);

@@ -161,10 +161,17 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
                                                 "path", "required", 1, "schema", "type", "string",
                                                 "pattern", "^[A-Za-z0-9_-]{1,64}$"));
     }
-    if (r->kind == GATEWAY_ROUTE_BUS && !r->body) {
+    if (r->kind == GATEWAY_ROUTE_BUS && (!r->body || (r->flags & GATEWAY_STREAM_BODY))) {
         for (unsigned i = 0; i < r->request->n_fields; i++) {
             const ProtobufCFieldDescriptor *f = &r->request->fields[i];
             if (s_in_path(r, f->name))
+                continue;
+            /* The gateway itself pages through a streamed file. */
+            if ((r->flags & GATEWAY_STREAM_REPLY) && !strcmp(f->name, "cursor"))
+                continue;
+            /* ... and names the parts of an upload. */
+            if ((r->flags & GATEWAY_STREAM_BODY) &&
+                (!strcmp(f->name, "upload_id") || !strcmp(f->name, "parts")))
                 continue;
             if (f->type == PROTOBUF_C_TYPE_MESSAGE && !cm_pbjson_is_wrapper(f->descriptor))
                 continue;
@@ -214,9 +221,9 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
 
 static json_t *s_request_body(json_t *schemas, const struct gateway_route *r)
 {
-    if (r->kind != GATEWAY_ROUTE_BUS || !r->body)
+    if (r->kind != GATEWAY_ROUTE_BUS || (!r->body && !(r->flags & GATEWAY_STREAM_BODY)))
         return NULL;
-    if (r->flags & GATEWAY_RAW_BODY) {
+    if (r->flags & (GATEWAY_RAW_BODY | GATEWAY_STREAM_BODY)) {
         json_t *content = json_object();
         const char *types = r->body_types ? r->body_types : "application/octet-stream";
         for (const char *t = types; *t;) {
@@ -296,7 +303,7 @@ static bool s_gives(const struct gateway_route *r, enum s_error e)
     case S_STALE:
         return bus && s_has_etag(r->request);
     case S_TOO_LARGE:
-        return bus && r->body;
+        return bus && (r->body || (r->flags & GATEWAY_STREAM_BODY));
     case S_NOT_JSON:
         return bus && r->body && !(r->flags & GATEWAY_RAW_BODY);
     }
@@ -354,6 +361,18 @@ static json_t *s_responses(json_t *schemas, json_t *shared, const struct gateway
     case GATEWAY_ROUTE_BUS:
         if (r->success == 204) {
             json_object_set_new(ok, "description", json_string("Done; no content."));
+        } else if (r->flags & GATEWAY_STREAM_REPLY) {
+            json_object_set_new(ok, "description",
+                                json_string("The file, streamed (chunked transfer encoding), with "
+                                            "Content-Disposition naming it. A transfer cut off "
+                                            "before its end means the file is incomplete."));
+            json_t *content = json_object();
+            const char *const *types = gateway_reply_media_types(r->response);
+            for (size_t i = 0; types && types[i]; i++)
+                json_object_set_new(
+                    content, types[i],
+                    json_pack("{s:{s:s, s:s}}", "schema", "type", "string", "format", "binary"));
+            json_object_set_new(ok, "content", content);
         } else if (r->flags & GATEWAY_RAW_REPLY) {
             json_object_set_new(ok, "description",
                                 json_string("The bytes, with their Content-Type and an ETag."));

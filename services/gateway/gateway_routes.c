@@ -2,6 +2,7 @@
 #include "gateway_routes.h"
 #include "company.pb-c.h"
 #include "customers.pb-c.h"
+#include "exchange.pb-c.h"
 #include "history.pb-c.h"
 #include "notes.pb-c.h"
 #include "notify.pb-c.h"
@@ -19,6 +20,7 @@
 #define NOTES(name, req, resp) RPC("notes", name, req, resp)
 #define COMPANY(name, req, resp) RPC("company", name, req, resp)
 #define NOTIFY(name, req, resp) RPC("notify", name, req, resp)
+#define EXCHANGE(name, req, resp) RPC("exchange", name, req, resp)
 
 const struct gateway_route gateway_routes[] = {
     /* The gateway's own. */
@@ -107,6 +109,11 @@ const struct gateway_route gateway_routes[] = {
      .success = 200},
     {"GET", "/v1/messages/{id}", NOTIFY("GetMessage", crm__get_message_request, crm__message),
      .success = 200},
+    {"GET", "/v1/notifySettings",
+     NOTIFY("GetSettings", crm__get_notify_settings_request, crm__notify_settings), .success = 200},
+    {"PUT", "/v1/notifySettings",
+     NOTIFY("UpdateSettings", crm__update_notify_settings_request, crm__notify_settings),
+     .body = "settings", .success = 200},
     {"GET", "/v1/templates",
      NOTIFY("ListTemplates", crm__list_templates_request, crm__list_templates_response),
      .success = 200},
@@ -141,6 +148,23 @@ const struct gateway_route gateway_routes[] = {
     {"POST", "/v1/unsubscribe/{token}",
      NOTIFY("Unsubscribe", crm__unsubscribe_request, crm__unsubscribe_response), .body = "body",
      .flags = GATEWAY_PUBLIC | GATEWAY_RAW_BODY, .success = 200, .max_body = 1024},
+
+    /* exchange: the customer book out as CSV and Excel files */
+    {"GET", "/v1/customers:export",
+     EXCHANGE("ExportCustomers", crm__export_customers_request, crm__export_chunk),
+     .flags = GATEWAY_STREAM_REPLY, .success = 200},
+    {"POST", "/v1/imports", EXCHANGE("CreateImport", crm__create_import_request, crm__import),
+     .flags = GATEWAY_STREAM_BODY, .part_rpc = "PutUploadPart",
+     .part_request = &crm__put_upload_part_request__descriptor,
+     .part_response = &crm__put_upload_part_response__descriptor, .success = 201,
+     .location = "/v1/imports/{id}", .max_body = 512L * 1024 * 1024,
+     .body_types = "text/csv,text/plain,application/octet-stream,"
+                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    {"GET", "/v1/imports/{id}", EXCHANGE("GetImport", crm__get_import_request, crm__import),
+     .success = 200},
+    {"GET", "/v1/imports/{id}/failedRows",
+     EXCHANGE("ExportFailedRows", crm__export_failed_rows_request, crm__export_chunk),
+     .flags = GATEWAY_STREAM_REPLY, .success = 200},
 
     /* search */
     {"GET", "/v1/customers:search",

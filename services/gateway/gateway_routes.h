@@ -24,7 +24,19 @@ enum {
     /* A public route that answers every token alike (state UNKNOWN, or a 400
      * naming the token), never 404: it must not tell which tokens exist. */
     GATEWAY_NO_NOT_FOUND = 1 << 3,
+    /* The reply is the first chunk of a file (data, content_type, filename,
+     * next_cursor, done): the gateway streams the file to the client
+     * (chunked), asking the service for each next chunk with the request's
+     * `cursor` set to next_cursor, one chunk in memory at a time. */
+    GATEWAY_STREAM_REPLY = 1 << 4,
+    /* The body is a file of up to max_body bytes, sent on as it arrives: in
+     * parts of GATEWAY_UPLOAD_PART bytes, each a call of part_rpc (its
+     * request has upload_id, seq, data), then the route's own call with the
+     * request built from the query and its upload_id and parts set. */
+    GATEWAY_STREAM_BODY = 1 << 5,
 };
+
+#define GATEWAY_UPLOAD_PART (1024 * 1024)
 
 struct gateway_route {
     const char *method;  // "GET", "POST", "PUT", "PATCH", "DELETE"
@@ -43,7 +55,11 @@ struct gateway_route {
                             // from the reply's fields
     const char *omit;       // reply field (proto name) left out of the JSON: PutPhoto's data
     size_t max_body;        // 0: the configured max_body_bytes
-    const char *body_types; // RAW_BODY: accepted media types, for the OpenAPI document
+    const char *body_types; // RAW_BODY, STREAM_BODY: accepted media types, for the OpenAPI
+                            // document
+    const char *part_rpc;   // STREAM_BODY: the bus method of each part, "<service>.<part_rpc>"
+    const ProtobufCMessageDescriptor *part_request;  // borrowed (generated code)
+    const ProtobufCMessageDescriptor *part_response; // borrowed (generated code)
 };
 
 extern const struct gateway_route gateway_routes[];

@@ -42,7 +42,7 @@ static const struct cm_cfg_item s_items[] = {
     {"http_addr", CM_CFG_STR, &s_cfg.http_addr, "127.0.0.1:8080", .check = s_check_addr},
     {"bus_endpoint", CM_CFG_STR, &s_cfg.bus_endpoint, "tcp://127.0.0.1:5555"},
     {"request_timeout_ms", CM_CFG_INT, &s_cfg.request_timeout_ms, "15000", 100, 600000},
-    {"services", CM_CFG_STR, &s_cfg.services, "customers,search,notes,company,notify",
+    {"services", CM_CFG_STR, &s_cfg.services, "customers,search,notes,company,notify,exchange",
      .check = s_check_services},
     {"max_body_bytes", CM_CFG_INT, &s_cfg.max_body_bytes, "1048576", 1024, 67108864},
     {"ui_dir", CM_CFG_STR, &s_cfg.ui_dir, ""},

@@ -120,8 +120,9 @@ static Crm__Message *s_send(struct cm_call *call, struct notify_state *st, const
         .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
         .request_id = call->hdr->request_id,
     };
-    notify_compose_address(st, c, sms, &a, &m);
-    Crm__Message *out = notify_compose_queue(call, st, tenant, &m, &link);
+    Crm__Message *out = notify_compose_address(call, st, c, sms, &a, &m)
+                            ? notify_compose_queue(call, st, tenant, &m, &link)
+                            : NULL;
     sodium_memzero(link.token, sizeof link.token);
     crm__rendered_message__free_unpacked(r, NULL);
     return out;

@@ -246,10 +246,12 @@ static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const
         .channel_name = "campaign",
         .request_id = call->hdr->request_id,
     };
-    notify_compose_address(st, c, sms, &a, &m);
     Crm__Message *out = NULL;
     bool existed = false;
-    cm_err_t err = notify_store_queue(call->db, &m, &out, &existed);
+    /* The tenant's sender, read in the page's transaction. */
+    cm_err_t err = notify_compose_address(call, st, c, sms, &a, &m) ? CM_OK : CM_ERR_UNAVAILABLE;
+    if (!err)
+        err = notify_store_queue(call->db, &m, &out, &existed);
     if (!err && !existed)
         err = notify_campaigns_store_queued(call->db, cp->id, c->id, out->id);
     if (out)

@@ -2,6 +2,7 @@
 #include "notify_compose.h"
 #include "notify_mime.h"
 #include "cm_log.h"
+#include "cm_pbjson.h"
 #include "cm_util.h"
 
 #include <stdio.h>
@@ -62,22 +63,48 @@ bool notify_compose_reachable(struct cm_call *call, const Crm__Customer *c, bool
     return !cm_call_failed(call);
 }
 
-void notify_compose_address(const struct notify_state *st, const Crm__Customer *c, bool sms,
-                            struct notify_address *a, struct notify_new_message *m)
+bool notify_compose_sender(struct cm_call *call, const struct notify_state *st,
+                           Crm__NotifySettings *s)
 {
+    cm_err_t err = notify_store_settings_get(call->db, s);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the sender");
+        return false;
+    }
+    cm_pb_set_str(&s->effective_email_from, s->email_from[0] ? s->email_from : st->from_addr);
+    cm_pb_set_str(&s->effective_email_from_name,
+                  s->email_from[0] || s->email_from_name[0] ? s->email_from_name : st->from_name);
+    cm_pb_set_str(&s->effective_sms_from, s->sms_from[0] ? s->sms_from : st->sms_from);
+    return true;
+}
+
+bool notify_compose_address(struct cm_call *call, const struct notify_state *st,
+                            const Crm__Customer *c, bool sms, struct notify_address *a,
+                            struct notify_new_message *m)
+{
+    Crm__NotifySettings *s = (Crm__NotifySettings *)cm_pb_new(&crm__notify_settings__descriptor);
+    if (!notify_compose_sender(call, st, s)) {
+        crm__notify_settings__free_unpacked(s, NULL);
+        return false;
+    }
+    snprintf(a->from, sizeof a->from, "%s", sms ? s->effective_sms_from : s->effective_email_from);
+    snprintf(a->from_name, sizeof a->from_name, "%s", sms ? "" : s->effective_email_from_name);
+    crm__notify_settings__free_unpacked(s, NULL);
     char uuid[40];
     snprintf(a->name, sizeof a->name, "%s%s%s", c->first_name, c->first_name[0] ? " " : "",
              c->last_name);
     cm_uuid(uuid);
-    const char *domain = strchr(st->from_addr, '@') + 1; /* checked at start-up */
-    snprintf(a->message_id, sizeof a->message_id, "%s@%s", uuid, domain);
+    /* The e-mail sender's domain: an address checked when it was set. */
+    const char *at = strchr(sms ? st->from_addr : a->from, '@');
+    snprintf(a->message_id, sizeof a->message_id, "%s@%s", uuid, at ? at + 1 : "localhost");
     m->customer_id = c->id;
     m->channel = sms ? "SMS" : "EMAIL";
     m->to = sms ? c->phone : c->email;
     m->to_name = a->name;
-    m->from = sms ? st->sms_from : st->from_addr;
-    m->from_name = sms ? "" : st->from_name;
+    m->from = a->from;
+    m->from_name = a->from_name;
     m->message_id = a->message_id;
+    return true;
 }
 
 void notify_compose_link(const struct notify_state *st, const char *kind, struct notify_link *l)

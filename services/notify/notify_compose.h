@@ -26,14 +26,24 @@ Crm__Customer *notify_compose_customer(struct cm_call *call, const char *id, con
  * NO_PHONE_NUMBER), when the customer cannot be reached on the channel. */
 bool notify_compose_reachable(struct cm_call *call, const Crm__Customer *c, bool sms);
 
-/* The parts of a message that come from the customer and the configuration:
- * recipient, sender, a new Message-ID. */
+/* The tenant's sender (the session's tenant, set by the caller): its own
+ * settings over the installation's, into s's effective_* fields. False, the
+ * call failed, on a database error. s is a dynamic message the caller frees. */
+bool notify_compose_sender(struct cm_call *call, const struct notify_state *st,
+                           Crm__NotifySettings *s);
+
+/* The parts of a message that come from the customer and the sender:
+ * recipient, sender, a new Message-ID (in the sender's domain). False, the
+ * call failed, when the tenant's sender cannot be read. */
 struct notify_address {
     char name[512];
     char message_id[300];
+    char from[300];
+    char from_name[300];
 };
-void notify_compose_address(const struct notify_state *st, const Crm__Customer *c, bool sms,
-                            struct notify_address *a, struct notify_new_message *m);
+bool notify_compose_address(struct cm_call *call, const struct notify_state *st,
+                            const Crm__Customer *c, bool sms, struct notify_address *a,
+                            struct notify_new_message *m);
 
 /* A set-password link to create with the message: the customer's older
  * links are voided, this one stored by its hash; the token is sealed into the

@@ -1,7 +1,10 @@
 /* notify.SendMessage queues a message to a customer (asking customers for
  * their address first, with no transaction open), GetMessage and
- * ListMessages read them back, ReplayEvents serves the "notify" stream. The
- * sending itself is the senders' (notify_sender.c). */
+ * ListMessages read them back, MeasureSms, the tenant's sender settings, the
+ * trial mailbox, ReplayEvents of the "notify" stream; the method table of the
+ * whole service (templates: notify_templates.c, accounts:
+ * notify_accounts.c), and the hooks. The sending itself is the senders'
+ * (notify_sender.c). */
 #include "notify_handlers.h"
 #include "notify_accounts.h"
 #include "notify_campaigns.h"
@@ -120,11 +123,12 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
             .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
             .request_id = call->hdr->request_id,
         };
-        notify_compose_address(st, c, sms, &a, &m);
         /* Only now a transaction: none was held while customers answered. */
-        Crm__Message *out = notify_compose_queue(call, st, call->hdr->tenant_id, &m, NULL);
-        if (out)
-            *resp = &out->base;
+        if (notify_compose_address(call, st, c, sms, &a, &m)) {
+            Crm__Message *out = notify_compose_queue(call, st, call->hdr->tenant_id, &m, NULL);
+            if (out)
+                *resp = &out->base;
+        }
     }
     crm__customer__free_unpacked(c, NULL);
 }
@@ -281,6 +285,57 @@ out:
     notify_trial_free(entries, n);
 }
 
+static void s_get_settings(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    (void)msg;
+    Crm__NotifySettings *s = (Crm__NotifySettings *)cm_pb_new(&crm__notify_settings__descriptor);
+    if (!notify_compose_sender(call, call->user, s)) {
+        crm__notify_settings__free_unpacked(s, NULL);
+        return;
+    }
+    *resp = &s->base;
+}
+
+static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
+                              ProtobufCMessage **resp)
+{
+    const Crm__UpdateNotifySettingsRequest *req = (const Crm__UpdateNotifySettingsRequest *)msg;
+    if (!cm_call_may_write(call))
+        return;
+    if (call->hdr->principal && call->hdr->principal->role != CRM__ROLE__ROLE_ADMIN) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "only an administrator may change the sender");
+        return;
+    }
+    const Crm__NotifySettings *in = req->settings;
+    if (!in) {
+        cm_call_violation(call, "settings", "REQUIRED", "settings is required");
+        return;
+    }
+    if (in->email_from[0] && !notify_mime_addr_ok(in->email_from))
+        cm_call_violation(call, "settings.emailFrom", "INVALID_FORMAT",
+                          "settings.emailFrom: an e-mail address (user@domain), ASCII");
+    if (strpbrk(in->email_from_name, "\r\n") ||
+        !cm_utf8_valid(in->email_from_name, strlen(in->email_from_name), NULL))
+        cm_call_violation(call, "settings.emailFromName", "INVALID_FORMAT",
+                          "settings.emailFromName: one line");
+    else if (cm_utf8_length(in->email_from_name) > 100)
+        cm_call_violation(call, "settings.emailFromName", "TOO_LONG",
+                          "settings.emailFromName: at most 100 characters");
+    if (in->sms_from[0] && !notify_sms_from_ok(in->sms_from))
+        cm_call_violation(call, "settings.smsFrom", "INVALID_FORMAT",
+                          "settings.smsFrom: 1 to 11 letters, digits and spaces, or + and up to "
+                          "15 digits");
+    if (cm_call_failed(call))
+        return;
+    cm_err_t err = notify_store_settings_put(call->db, call->hdr->tenant_id, in);
+    if (err) {
+        cm_call_db_fail(call, err, "could not save the sender");
+        return;
+    }
+    s_get_settings(call, msg, resp);
+}
+
 static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
@@ -362,6 +417,10 @@ const struct cm_method notify_methods[] = {
     M("RenewPasswordLink", renew_password_link_request, renew_password_link_response,
       notify_accounts_renew, CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
     M("SignIn", sign_in_request, sign_in_response, notify_accounts_sign_in, CM_METHOD_NO_TXN),
+    M("GetSettings", get_notify_settings_request, notify_settings, s_get_settings,
+      CM_METHOD_NO_TXN),
+    M("UpdateSettings", update_notify_settings_request, notify_settings, s_update_settings,
+      CM_METHOD_WRITE),
     M("ListTrialMailbox", list_trial_mailbox_request, list_trial_mailbox_response,
       s_list_trial_mailbox, CM_METHOD_NO_TXN),
     M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,

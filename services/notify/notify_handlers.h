@@ -1,5 +1,5 @@
-/* The notify service's methods (notify.SendMessage, GetMessage,
- * ListMessages, ReplayEvents), its state and its hooks. */
+/* The notify service's method table, its state (shared by the handler
+ * threads, read-only but for the password-hashing slots) and its hooks. */
 #ifndef NOTIFY_HANDLERS_H
 #define NOTIFY_HANDLERS_H
 

@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +27,13 @@ struct notify_sender {
     long lease_ms;
     pthread_mutex_t mu;
     pthread_cond_t cond;
-    unsigned wakes; // counts wake-ups, under mu
-    bool stopping;  // under mu
+    unsigned wakes;       // counts wake-ups, under mu
+    bool stopping;        // under mu
+    atomic_bool stop_now; // the same, read by a message under way (notify_smtp)
     pthread_t *threads;
     int n_threads;
+    notify_smtp_t **clients; // borrowed (each thread's), under mu: interrupted on stop
+    int next_slot;           // under mu
 };
 
 long notify_sender_backoff(int attempts, long min_ms, long max_ms)
@@ -171,7 +175,7 @@ static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const char *te
         if (!cfg->sms)
             snprintf(r->reason, sizeof r->reason, "SMS is not configured (CRM_SMS_URL)");
         else
-            notify_sms_send(cfg->sms, m->id, m->to, m->text, r);
+            notify_sms_send(cfg->sms, m->id, m->from, m->to, m->text, r);
         return;
     }
     if (!smtp) {
@@ -227,7 +231,11 @@ static void *s_run(void *ud)
     notify_sender_t *self = ud;
     const struct notify_sender_cfg *cfg = self->cfg;
     cm_db_t *db = cm_db_new(cfg->database_url, cfg->db_role);
-    notify_smtp_t *smtp = cfg->smtp ? notify_smtp_new(cfg->smtp) : NULL;
+    notify_smtp_t *smtp = cfg->smtp ? notify_smtp_new(cfg->smtp, &self->stop_now) : NULL;
+    pthread_mutex_lock(&self->mu);
+    int slot = self->next_slot++;
+    self->clients[slot] = smtp;
+    pthread_mutex_unlock(&self->mu);
     struct notify_claim claims[CLAIM_MAX];
     int batch = cfg->batch < CLAIM_MAX ? cfg->batch : CLAIM_MAX;
     for (;;) {
@@ -262,6 +270,9 @@ static void *s_run(void *ud)
                 break;
         pthread_mutex_unlock(&self->mu);
     }
+    pthread_mutex_lock(&self->mu);
+    self->clients[slot] = NULL;
+    pthread_mutex_unlock(&self->mu);
     notify_smtp_destroy(&smtp);
     cm_db_destroy(&db);
     return NULL;
@@ -277,9 +288,11 @@ notify_sender_t *notify_sender_start(const struct notify_sender_cfg *cfg)
     if (sms_ms > attempt_ms)
         attempt_ms = sms_ms;
     self->lease_ms = attempt_ms * (cfg->batch > 0 ? cfg->batch : 1) + 30000L;
+    atomic_init(&self->stop_now, false);
     pthread_mutex_init(&self->mu, NULL);
     pthread_cond_init(&self->cond, NULL);
     self->threads = cm_calloc((size_t)cfg->threads, sizeof *self->threads);
+    self->clients = cm_calloc((size_t)cfg->threads, sizeof *self->clients);
     for (int i = 0; i < cfg->threads; i++) {
         if (pthread_create(&self->threads[self->n_threads], NULL, s_run, self)) {
             cm_log_error("could not start sender thread %d", i);
@@ -312,11 +325,18 @@ void notify_sender_stop(notify_sender_t **self_p)
         return;
     pthread_mutex_lock(&self->mu);
     self->stopping = true;
+    atomic_store(&self->stop_now, true);
+    /* A message under way is cut short: it is tried again later, by another
+     * copy or after the restart. */
+    for (int i = 0; i < self->n_threads; i++)
+        if (self->clients[i])
+            notify_smtp_interrupt(self->clients[i]);
     pthread_cond_broadcast(&self->cond);
     pthread_mutex_unlock(&self->mu);
     for (int i = 0; i < self->n_threads; i++)
         pthread_join(self->threads[i], NULL);
     free(self->threads);
+    free(self->clients);
     pthread_cond_destroy(&self->cond);
     pthread_mutex_destroy(&self->mu);
     free(self);

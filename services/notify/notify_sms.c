@@ -138,8 +138,8 @@ enum notify_outcome notify_sms_classify(long status)
     return NOTIFY_REFUSED;
 }
 
-void notify_sms_send(const struct notify_sms_cfg *cfg, const char *reference, const char *to,
-                     const char *text, struct notify_result *r)
+void notify_sms_send(const struct notify_sms_cfg *cfg, const char *reference, const char *from,
+                     const char *to, const char *text, struct notify_result *r)
 {
     struct notify_sms_measure m;
     if (notify_sms_measure(text, &m)) {
@@ -148,7 +148,7 @@ void notify_sms_send(const struct notify_sms_cfg *cfg, const char *reference, co
         return;
     }
     json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "reference", reference, "to", to,
-                            "from", cfg->from, "text", text, "encoding",
+                            "from", from && from[0] ? from : cfg->from, "text", text, "encoding",
                             m.encoding == NOTIFY_SMS_GSM7 ? "GSM7" : "UCS2", "parts", m.parts);
     char *body = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);

@@ -47,11 +47,12 @@ struct notify_sms_cfg {
  * spaces (an alphanumeric sender), or '+' and 1 to 15 digits. */
 bool notify_sms_from_ok(const char *s);
 
-/* Sends one SMS (reference: the message's id, also its Idempotency-Key) and
+/* Sends one SMS from `from` (a sender notify_sms_from_ok takes; "" for the
+ * configured one; reference: the message's id, also its Idempotency-Key) and
  * fills *r: 2xx sent; 408, 429, 5xx, timeouts and unreachable retried;
  * other 4xx refused, with the provider's answer in the reason. */
-void notify_sms_send(const struct notify_sms_cfg *cfg, const char *reference, const char *to,
-                     const char *text, struct notify_result *r);
+void notify_sms_send(const struct notify_sms_cfg *cfg, const char *reference, const char *from,
+                     const char *to, const char *text, struct notify_result *r);
 
 /* The outcome of an HTTP status (0: no answer). Pure, for tests. */
 enum notify_outcome notify_sms_classify(long status);

@@ -8,18 +8,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 struct notify_smtp {
     const struct notify_smtp_cfg *cfg; // borrowed (config)
+    const atomic_bool *stop;           // borrowed (the sender pool), may be NULL
+    atomic_int fd;                     // the connection's socket, -1 when none
     CURL *curl;                        // owned; kept for its connection
     char url[600];
 };
 
-notify_smtp_t *notify_smtp_new(const struct notify_smtp_cfg *cfg)
+notify_smtp_t *notify_smtp_new(const struct notify_smtp_cfg *cfg, const atomic_bool *stop)
 {
     cm_http_init(); /* curl's global set-up, once */
     notify_smtp_t *self = cm_calloc(1, sizeof *self);
     self->cfg = cfg;
+    self->stop = stop;
+    atomic_init(&self->fd, -1);
     /* The path of an smtp:// URL is the EHLO name. */
     const char *rest = strstr(cfg->url, "://");
     const char *slash = rest ? strchr(rest + 3, '/') : NULL;
@@ -50,6 +56,46 @@ enum notify_outcome notify_smtp_classify(int curl_code, long smtp_code)
      * the message may go through later (a login that stays wrong uses up
      * the attempts and fails then, with the server's words). */
     return NOTIFY_RETRY;
+}
+
+/* libcurl opens and closes the connection's socket here, so that
+ * notify_smtp_interrupt can find it: a transfer waiting for the server's
+ * answer after DATA calls no progress callback. */
+static curl_socket_t s_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)purpose;
+    notify_smtp_t *self = ud;
+    int fd = socket(addr->family, addr->socktype, addr->protocol);
+    if (fd >= 0)
+        atomic_store(&self->fd, fd);
+    return fd >= 0 ? fd : CURL_SOCKET_BAD;
+}
+
+static int s_close_socket(void *ud, curl_socket_t fd)
+{
+    notify_smtp_t *self = ud;
+    int expected = fd;
+    atomic_compare_exchange_strong(&self->fd, &expected, -1);
+    return close(fd);
+}
+
+void notify_smtp_interrupt(notify_smtp_t *self)
+{
+    int fd = atomic_load(&self->fd);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+}
+
+/* libcurl's progress callback: non-zero aborts the transfer. */
+static int s_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                      curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    const atomic_bool *stop = ud;
+    return stop && atomic_load(stop) ? 1 : 0;
 }
 
 struct s_reader {
@@ -110,6 +156,13 @@ void notify_smtp_send(notify_smtp_t *self, const char *from, const char *to, con
     curl_easy_setopt(c, CURLOPT_READFUNCTION, s_read);
     curl_easy_setopt(c, CURLOPT_READDATA, &rd);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, s_open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, self);
+    curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, s_close_socket);
+    curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, self);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, s_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)self->stop);
 
     CURLcode rc = curl_easy_perform(c);
     long code = 0;

@@ -4,6 +4,8 @@
 #ifndef NOTIFY_SMTP_H
 #define NOTIFY_SMTP_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum notify_starttls {
@@ -37,9 +39,16 @@ struct notify_result {
 
 typedef struct notify_smtp notify_smtp_t;
 
-/* A client for cfg (borrowed; it must outlive the client). */
-notify_smtp_t *notify_smtp_new(const struct notify_smtp_cfg *cfg);
+/* A client for cfg (borrowed; it must outlive the client). stop (borrowed,
+ * may be NULL) cuts a message short when it turns true: the service is
+ * stopping, and the message is tried again later. */
+notify_smtp_t *notify_smtp_new(const struct notify_smtp_cfg *cfg, const atomic_bool *stop);
 void notify_smtp_destroy(notify_smtp_t **self_p);
+
+/* Cuts the message under way short from another thread (the service
+ * stops): its connection is shut down, so the attempt fails at once and the
+ * message is tried again later. Safe at any time. */
+void notify_smtp_interrupt(notify_smtp_t *self);
 
 /* Sends one message (the whole RFC 5322 text, CRLF line ends) from `from` to
  * `to` (addr-specs) and fills *r. */

@@ -582,3 +582,36 @@ cm_err_t notify_store_sealed_link(cm_db_t *db, const char *id, uint8_t *buf, siz
     PQclear(res);
     return CM_OK;
 }
+
+/* ---------------------------------------------------------------------- */
+/* The tenant's sender                                                     */
+
+cm_err_t notify_store_settings_get(cm_db_t *db, Crm__NotifySettings *out)
+{
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db,
+        "SELECT email_from, email_from_name, sms_from, " TS("updated_at") " FROM notify.settings",
+        0, NULL, &err);
+    if (!res)
+        return err;
+    if (PQntuples(res) == 1) {
+        cm_pb_set_str(&out->email_from, PQgetvalue(res, 0, 0));
+        cm_pb_set_str(&out->email_from_name, PQgetvalue(res, 0, 1));
+        cm_pb_set_str(&out->sms_from, PQgetvalue(res, 0, 2));
+        cm_pb_set_str(&out->updated_at, PQgetvalue(res, 0, 3));
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notify_store_settings_put(cm_db_t *db, const char *tenant, const Crm__NotifySettings *s)
+{
+    const char *p[] = {tenant, s->email_from, s->email_from_name, s->sms_from};
+    return cm_db_run(db,
+                     "INSERT INTO notify.settings (tenant_id, email_from, email_from_name, "
+                     "sms_from) VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO UPDATE SET "
+                     "email_from = EXCLUDED.email_from, email_from_name = "
+                     "EXCLUDED.email_from_name, sms_from = EXCLUDED.sms_from, updated_at = now()",
+                     4, p);
+}

@@ -17,6 +17,12 @@ struct notify_sms_measure;
 /* Fills out (an SmsMeasure) from a measure. */
 void notify_store_sms_measure(const struct notify_sms_measure *m, Crm__SmsMeasure *out);
 
+/* The session tenant's sender settings into out (its fields "" when it has
+ * none), and their replacement. */
+cm_err_t notify_store_settings_get(cm_db_t *db, Crm__NotifySettings *out) CM_MUSTCHECK;
+cm_err_t notify_store_settings_put(cm_db_t *db, const char *tenant,
+                                   const Crm__NotifySettings *s) CM_MUSTCHECK;
+
 /* The tenant's own template of kind and language: CM_ERR_NOT_FOUND when it
  * has none. *out is dynamic (caller frees). */
 cm_err_t notify_store_template_get(cm_db_t *db, const char *kind, const char *language,

@@ -10,6 +10,8 @@ What it answers is steered per recipient, for the failure tests:
                                                    addr answer 451 4.3.0
                      {"addr@x": {"reject": true}}  RCPT TO answers 550 5.1.1
                      {"addr@x": {"delay_ms": 3000}} DATA answers after a pause
+                     (with "delay_count": n only the next n DATA commands); a
+                     client gone meanwhile leaves nothing accepted
   POST /_smtp/down   {"ms": 3000}   the server stops listening (connections are
                                     refused) and comes back after ms
   GET  /_smtp/messages?to=addr@x    [{"from", "to": [...], "data" (the message,
@@ -57,12 +59,17 @@ class Handler:
             for a in rcpt:
                 attempts[a] = attempts.get(a, 0) + 1
                 rule = rules.get(a, {})
-                delay = max(delay, rule.get("delay_ms", 0))
+                if rule.get("delay_count", 1) > 0 and rule.get("delay_ms", 0):
+                    delay = max(delay, rule["delay_ms"])
+                    if "delay_count" in rule:
+                        rule["delay_count"] -= 1
                 if rule.get("tempfail", 0) > 0:
                     rule["tempfail"] -= 1
                     return "451 4.3.0 temporary trouble here, try again later"
         if delay:
             await asyncio.sleep(delay / 1000)
+            if server.transport is None or server.transport.is_closing():
+                return "421 4.4.2 the client went away"
         login = getattr(session, "crm_login", None)
         with lock:
             messages.append({"from": envelope.mail_from, "to": rcpt,

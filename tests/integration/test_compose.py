@@ -33,13 +33,13 @@ def _service_block(config, name):
 
 def test_compose_config_names_the_services():
     services = _compose("config", "--services").split()
-    assert sorted(services) == ["broker", "company", "customers", "gateway", "migrate", "notes",
-                                "notify", "postgres", "search"], services
+    assert sorted(services) == ["broker", "company", "customers", "exchange", "gateway", "migrate",
+                                "notes", "notify", "postgres", "search"], services
 
 
 def test_compose_services_have_two_replicas_and_singletons_one():
     config = _compose("config")
-    for name in ("customers", "search", "notes", "company", "notify"):
+    for name in ("customers", "search", "notes", "company", "notify", "exchange"):
         assert re.search(r"^    scale: 2$", _service_block(config, name), re.M), \
             _service_block(config, name)
     for name in ("broker", "gateway", "migrate", "postgres"):
@@ -55,7 +55,7 @@ def test_compose_postgres_image_volume_and_healthcheck():
 
 def test_compose_bus_points_at_the_broker_and_gateway_is_published():
     config = _compose("config")
-    for name in ("customers", "search", "notes", "company", "notify", "gateway", "migrate"):
+    for name in ("customers", "search", "notes", "company", "notify", "exchange", "gateway", "migrate"):
         block = _service_block(config, name)
         assert "CRM_BUS_ENDPOINT: tcp://broker:5555" in block, (name, block)
         assert "CRM_DATABASE_URL: host=postgres " in block, (name, block)

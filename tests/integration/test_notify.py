@@ -625,3 +625,114 @@ def test_ui_card_sends_links_and_shows_the_messages():
 
 
 test_ui_card_sends_links_and_shows_the_messages.timeout = 180
+
+
+def test_each_kind_in_each_language_as_a_mail_client_reads_it():
+    """Every template the suite sends by e-mail, in all five languages, as it
+    arrives: the subject and text of the default filled in, the link in both
+    parts, a multipart/alternative a client shows either way."""
+    st, _, settings = api("GET", "/v1/settings")
+    business = settings.get("name", "")
+    st, _, js = api("GET", "/v1/templates")
+    defaults = {(t["kind"], t["language"]): t for t in js["templates"]}
+    sends = (("password_link", "sendPasswordLink"), ("activation", "sendActivation"))
+    for lang, first in (("en", "Emma"), ("de", "Jürgen"), ("pl", "Łucja"), ("nb", "Åse"),
+                        ("bg", "Мария")):
+        c = _customer(first=first, last="Test", preferences={"language": lang})
+        for n, (kind, verb) in enumerate(sends, start=1):
+            st, _, m = api("POST", "/v1/customers/%s:%s" % (c["id"], verb), {})
+            assert st == 202 and m["kind"] == kind, m
+            link, _, msg = _link_of(c["email"], n)
+            t = defaults[(kind, lang)]
+            assert not t.get("custom"), t
+            assert msg["Subject"] == t["subject"].replace("{{businessName}}", business), \
+                (lang, kind, msg["Subject"])
+            assert msg.get_content_type() == "multipart/alternative"
+            assert msg["To"].addresses[0].display_name == first + " Test"
+            text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+            expected = (t["text"].replace("{{firstName}}", first).replace("{{link}}", link)
+                        .replace("{{businessName}}", business).replace("{{validHours}}", "72"))
+            assert text.rstrip("\n") == expected, (lang, kind, text, expected)
+            html = msg.get_body(("html",)).get_content()
+            assert '<a href="%s">' % link.replace("&", "&amp;") in html, html
+            assert first in html and "{{" not in html and "{{" not in text
+
+
+def test_sender_per_tenant():
+    st, _, s = api("GET", "/v1/notifySettings")
+    assert st == 200 and s["effectiveEmailFrom"] == "crm@example.test", s
+    assert s["effectiveEmailFromName"] == "Salon Łucja" and s["effectiveSmsFrom"] == "SalonLucja"
+    for body, field in (({"emailFrom": "not an address"}, "settings.emailFrom"),
+                        ({"emailFromName": "two\nlines"}, "settings.emailFromName"),
+                        ({"smsFrom": "Far too long sender"}, "settings.smsFrom")):
+        st, _, js = api("PUT", "/v1/notifySettings", body)
+        assert st == 400 and js["error"]["details"][0]["field"] == field, (body, js)
+    try:
+        st, _, s = api("PUT", "/v1/notifySettings", {"emailFrom": "hello@anna.example",
+                                                    "emailFromName": "Studio Anna — Kraków",
+                                                    "smsFrom": "StudioAnna"})
+        assert st == 200 and s["effectiveEmailFrom"] == "hello@anna.example", s
+        phone = _phone()
+        c = _customer(phone=phone)
+        st, _, m = _send(c["id"], {"subject": "Od nas", "text": "Cześć"})
+        assert st == 202 and m["from"] == "hello@anna.example", m
+        assert m["messageId"].endswith("@anna.example"), m
+        _wait_status(m["id"], "SENT")
+        rec = _received(c["email"])[0]
+        assert rec["from"] == "hello@anna.example", rec
+        sender = _parse(rec["data"])["From"].addresses[0]
+        assert (sender.display_name, sender.addr_spec) == ("Studio Anna — Kraków",
+                                                           "hello@anna.example")
+        st, _, m2 = _send(c["id"], {"channel": "SMS", "text": "Hej"})
+        _wait_status(m2["id"], "SENT")
+        assert _texts(phone)[0]["from"] == "StudioAnna"
+    finally:
+        st, _, s = api("PUT", "/v1/notifySettings", {})
+        assert st == 200 and s["effectiveEmailFrom"] == "crm@example.test", s
+
+
+def test_two_copies_share_the_queue_and_send_each_message_once():
+    import crm
+
+    sent = []
+    for i in range(30):
+        c = _customer(first="Kopia%d" % i)
+        st, _, m = _send(c["id"], {"subject": "Jeden raz %d" % i, "text": "Raz."})
+        assert st == 202, m
+        sent.append((c, m))
+    for c, m in sent:
+        _wait_status(m["id"], "SENT", timeout=30)
+    for c, m in sent:
+        got = _received(c["email"])
+        assert len(got) == 1, (c["email"], got)
+        assert _parse(got[0]["data"])["Message-ID"] == "<%s>" % m["messageId"]
+    # Both copies' senders took some.
+    by_copy = {}
+    for name, path in crm.log_files("notify").items():
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+        by_copy[name] = sum(1 for _, m in sent if "message %s attempt 1: sent" % m["id"] in text)
+    assert len(by_copy) == 2 and sum(by_copy.values()) == 30, by_copy
+    assert all(n > 0 for n in by_copy.values()), by_copy
+
+
+def test_stopping_notify_cuts_a_slow_send_short_and_sends_it_after():
+    import crm
+
+    c = _customer()
+    _smtp("POST", "/_smtp/rules", {c["email"]: {"delay_ms": 60000, "delay_count": 1}})
+    st, _, m = _send(c["id"], {"subject": "Przerwane", "text": "Stop and go"})
+    assert st == 202, m
+    wait_until(lambda: _smtp("GET", "/_smtp/attempts?to=" +
+                             urllib.parse.quote(c["email"]))["data"] == 1,
+               what="the slow DATA under way")
+    # Stopped while the server sits on the message: the copies stop within
+    # supervisord's 10 s, not after the 60 s the server would take.
+    crm.ctl(["restart", "notify:*"], check=True)
+    with open(os.path.join(crm.DATA_DIR, "supervisord.log"), encoding="utf-8") as fh:
+        killed = [line for line in fh if "SIGKILL" in line and "notify-" in line]
+    assert not killed, killed
+    sent = _wait_status(m["id"], "SENT", timeout=30)
+    assert sent["attempts"] == 2, sent
+    got = _received(c["email"])
+    assert len(got) == 1 and _parse(got[0]["data"])["Message-ID"] == "<%s>" % m["messageId"]

@@ -100,8 +100,10 @@ static void test_every_route_is_documented(void)
         json_t *sec = json_object_get(op, "security");
         CHECK((r->flags & GATEWAY_PUBLIC) ? json_is_array(sec) && json_array_size(sec) == 0
                                           : sec == NULL);
+        /* A body: a request field it fills, or a file streamed on in parts. */
+        bool takes_body = r->body != NULL || (r->flags & GATEWAY_STREAM_BODY);
         if (r->kind == GATEWAY_ROUTE_BUS)
-            CHECK(json_object_get(op, "requestBody") ? r->body != NULL : r->body == NULL);
+            CHECK(json_object_get(op, "requestBody") ? takes_body : !takes_body);
     }
     CHECK(json_object_size(ids) == gateway_n_routes);
     json_decref(ids);

@@ -197,8 +197,10 @@ export function describe(e) {
       break;
     default:
       if (/^message\./.test(e.type || "")) {
-        const verb = { "message.sent": "sent", "message.delivered": "delivered", "message.failed": "could not be delivered", "message.replied": "answered by the customer" }[e.type] || e.type.slice(8);
+        const verb = { "message.queued": "queued", "message.sent": "sent", "message.delivered": "delivered", "message.failed": "could not be delivered", "message.replied": "answered by the customer" }[e.type] || e.type.slice(8);
         line = `${CHANNELS[m.channel] || m.channel || "Message"}${m.subject ? ` “${m.subject}”` : ""} ${verb}`;
+        // Why notify could not deliver one of its own messages.
+        if (e.type === "message.failed" && m.reason) extra.push(m.reason);
       } else if (changes.length === 1) {
         line = changeLine(changes[0]);
       } else {

@@ -1,0 +1,44 @@
+/* The exchange service's method table and periodic work. */
+#include "exchange_handlers.h"
+#include "exchange_store.h"
+#include "cm_log.h"
+#include "cm_util.h"
+#include "exchange.pb-c.h"
+
+/* How often expired files are purged. */
+#define S_PURGE_EVERY_MS (10 * 60 * 1000)
+
+const struct cm_method exchange_methods[] = {
+    /* Reads customers over the bus a page at a time, and writes a built
+     * workbook one statement at a time: no transaction is held meanwhile. */
+    {"exchange.ExportCustomers", &crm__export_customers_request__descriptor,
+     &crm__export_chunk__descriptor, exchange_export_customers, CM_METHOD_NO_TXN},
+    /* The import: one statement each (a part, a job, a read). */
+    {"exchange.PutUploadPart", &crm__put_upload_part_request__descriptor,
+     &crm__put_upload_part_response__descriptor, exchange_put_upload_part, CM_METHOD_NO_TXN},
+    {"exchange.CreateImport", &crm__create_import_request__descriptor, &crm__import__descriptor,
+     exchange_create_import, CM_METHOD_NO_TXN},
+    {"exchange.GetImport", &crm__get_import_request__descriptor, &crm__import__descriptor,
+     exchange_get_import, CM_METHOD_NO_TXN},
+    {"exchange.ExportFailedRows", &crm__export_failed_rows_request__descriptor,
+     &crm__export_chunk__descriptor, exchange_export_failed_rows, CM_METHOD_NO_TXN},
+};
+const size_t exchange_n_methods = sizeof exchange_methods / sizeof *exchange_methods;
+
+void exchange_tick(cm_svc_t *svc, void *user)
+{
+    (void)user;
+    static int64_t next_ms;
+    int64_t now = cm_mono_ms();
+    if (now < next_ms)
+        return;
+    next_ms = now + S_PURGE_EVERY_MS;
+    cm_db_t *db = cm_svc_db(svc);
+    if (!db || cm_db_use_tenant(db, NULL))
+        return;
+    long n = exchange_store_purge(db);
+    if (n < 0)
+        cm_log_warn("could not purge expired files: %s", cm_db_error(db));
+    else if (n > 0)
+        cm_log_info("purged expired files count=%ld", n);
+}

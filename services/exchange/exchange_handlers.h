@@ -1,0 +1,55 @@
+/* The exchange service's methods and its state (docs/exchange.md). */
+#ifndef EXCHANGE_HANDLERS_H
+#define EXCHANGE_HANDLERS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "cm_svc.h"
+
+/* An uploaded part holds at most this much (the gateway sends parts this big). */
+#define EXCHANGE_UPLOAD_PART_MAX (1024 * 1024)
+
+struct exchange_worker;
+
+struct exchange_state {
+    const char *tmpdir;       // borrowed (config): where workbooks are built
+    long file_hours;          // how long a built file is kept
+    int64_t upload_max;       // bytes an imported file may have
+    long workers;             // import threads of this copy
+    const char *database_url; // borrowed (config), for the import threads' connections
+    const char *db_role;      // borrowed (config)
+    const char *bus_endpoint; // borrowed (config)
+    /* The import threads (exchange_worker.c). */
+    pthread_mutex_t mu;
+    pthread_cond_t wake;             // an import was created, or stop
+    bool stopping;                   // under mu
+    struct exchange_worker *threads; // owned: workers of them
+};
+
+extern const struct cm_method exchange_methods[];
+extern const size_t exchange_n_methods;
+
+/* Starts and stops the import threads (exchange_worker.c). */
+void exchange_start(cm_svc_t *svc, void *user);
+void exchange_stop(cm_svc_t *svc, void *user);
+/* Wakes an idle import thread: an import waits. */
+void exchange_worker_wake(struct exchange_state *st);
+
+/* Deletes built files past their time, now and then. */
+void exchange_tick(cm_svc_t *svc, void *user);
+
+/* exchange.ExportCustomers (exchange_export.c). */
+void exchange_export_customers(struct cm_call *call, const ProtobufCMessage *msg,
+                               ProtobufCMessage **resp);
+/* The import's methods (exchange_import.c). */
+void exchange_put_upload_part(struct cm_call *call, const ProtobufCMessage *msg,
+                              ProtobufCMessage **resp);
+void exchange_create_import(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp);
+void exchange_get_import(struct cm_call *call, const ProtobufCMessage *msg,
+                         ProtobufCMessage **resp);
+void exchange_export_failed_rows(struct cm_call *call, const ProtobufCMessage *msg,
+                                 ProtobufCMessage **resp);
+
+#endif

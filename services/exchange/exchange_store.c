@@ -1,0 +1,106 @@
+/* The exchange service's SQL. */
+#include "exchange_store.h"
+#include "cm_log.h"
+#include "cm_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+cm_err_t exchange_store_put_file(cm_db_t *db, const char *tenant, const char *path,
+                                 const struct exchange_file *f, long hours, char id[37])
+{
+    cm_uuid(id);
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        cm_log_error("could not read the built file %s: %s", path, strerror(errno));
+        return CM_ERR_INTERNAL;
+    }
+    cm_err_t err = CM_OK;
+    char *part = cm_malloc(EXCHANGE_PART_MAX);
+    char h[24];
+    snprintf(h, sizeof h, "%ld", hours);
+    long seq = 0;
+    for (;;) {
+        size_t n = fread(part, 1, EXCHANGE_PART_MAX, fp);
+        if (n == 0)
+            break;
+        char s[24];
+        snprintf(s, sizeof s, "%ld", seq);
+        const char *p[] = {tenant, id, s, part, h};
+        int lens[] = {0, 0, 0, (int)n, 0};
+        int formats[] = {0, 0, 0, 1, 0};
+        PGresult *res = cm_db_exec_bin(db,
+                                       "INSERT INTO exchange.file_parts (tenant_id, file_id, "
+                                       "seq, data, expires_at) VALUES ($1, $2, $3, $4, "
+                                       "now() + make_interval(hours => $5::int))",
+                                       5, p, lens, formats, 0, &err);
+        PQclear(res);
+        if (err)
+            goto out;
+        seq++;
+    }
+    if (ferror(fp)) {
+        cm_log_error("could not read the built file %s", path);
+        err = CM_ERR_INTERNAL;
+        goto out;
+    }
+    char rows[24], parts[24];
+    snprintf(rows, sizeof rows, "%ld", f->rows);
+    snprintf(parts, sizeof parts, "%ld", seq);
+    const char *p[] = {tenant, id, f->content_type, f->filename, rows, parts, h};
+    err = cm_db_run(db,
+                    "INSERT INTO exchange.files (tenant_id, id, content_type, filename, rows, "
+                    "parts, expires_at) VALUES ($1, $2, $3, $4, $5, $6, "
+                    "now() + make_interval(hours => $7::int))",
+                    7, p);
+out:
+    free(part);
+    fclose(fp);
+    return err;
+}
+
+cm_err_t exchange_store_get_part(cm_db_t *db, const char *id, long seq, struct exchange_file *f,
+                                 uint8_t **data, size_t *len)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%ld", seq);
+    const char *p[] = {id, s};
+    cm_err_t err = CM_OK;
+    /* Binary results: the part's bytes as they are (the numbers come back as
+     * big-endian integers then, so they are read as text through ::text). */
+    PGresult *res = cm_db_exec_bin(db,
+                                   "SELECT f.content_type, f.filename, f.rows::text, "
+                                   "f.parts::text, p.data FROM exchange.files f "
+                                   "JOIN exchange.file_parts p ON p.tenant_id = f.tenant_id "
+                                   "AND p.file_id = f.id WHERE f.id = $1::uuid AND p.seq = "
+                                   "$2::int AND f.expires_at > now()",
+                                   2, p, NULL, NULL, 1, &err);
+    if (!res)
+        return err;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return CM_ERR_NOT_FOUND;
+    }
+    snprintf(f->content_type, sizeof f->content_type, "%s", PQgetvalue(res, 0, 0));
+    snprintf(f->filename, sizeof f->filename, "%s", PQgetvalue(res, 0, 1));
+    f->rows = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+    f->parts = strtol(PQgetvalue(res, 0, 3), NULL, 10);
+    *len = (size_t)PQgetlength(res, 0, 4);
+    *data = cm_malloc(*len ? *len : 1);
+    memcpy(*data, PQgetvalue(res, 0, 4), *len);
+    PQclear(res);
+    return CM_OK;
+}
+
+long exchange_store_purge(cm_db_t *db)
+{
+    cm_err_t err = CM_OK;
+    PGresult *res = cm_db_exec(db, "SELECT exchange.purge_files()", 0, NULL, &err);
+    if (!res)
+        return -1;
+    long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return n;
+}

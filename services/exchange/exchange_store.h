@@ -1,0 +1,38 @@
+/* Every SQL statement of the exchange service: built files, kept in
+ * PostgreSQL in parts so that any copy of the service can serve any part. */
+#ifndef EXCHANGE_STORE_H
+#define EXCHANGE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cm_db.h"
+
+/* A part of a stored file holds at most this many bytes. */
+#define EXCHANGE_PART_MAX (1024 * 1024)
+
+/* What is known of a stored file. */
+struct exchange_file {
+    char content_type[96];
+    char filename[96];
+    long rows;
+    long parts;
+};
+
+/* Stores the file at path (read in parts of EXCHANGE_PART_MAX) for tenant
+ * under a new id (written into id, 37 bytes), kept for hours. The file's row
+ * is written last, so a file is visible only whole. Returns CM_OK or the
+ * database's error (CM_ERR_INTERNAL when path cannot be read). */
+cm_err_t exchange_store_put_file(cm_db_t *db, const char *tenant, const char *path,
+                                 const struct exchange_file *f, long hours,
+                                 char id[37]) CM_MUSTCHECK;
+
+/* Reads part seq (0-based) of file id into *data (malloc'd, caller frees)
+ * and the file's facts into f. CM_ERR_NOT_FOUND when there is no such file
+ * (or it expired) or part. */
+cm_err_t exchange_store_get_part(cm_db_t *db, const char *id, long seq, struct exchange_file *f,
+                                 uint8_t **data, size_t *len) CM_MUSTCHECK;
+
+/* Deletes files past their time, in every tenant. Returns the count, or -1. */
+long exchange_store_purge(cm_db_t *db);
+
+#endif

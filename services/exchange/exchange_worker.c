@@ -1,0 +1,884 @@
+/* The import threads: each takes a waiting import (exchange.claim_import,
+ * across tenants and copies), reads its file part by part from PostgreSQL,
+ * parses it with libcsv, and turns each batch of rows into customers
+ * through the customers service: customers.MatchCustomers finds who a row
+ * is, then CreateCustomer or UpdateCustomer (channel "import", so the
+ * source is IMPORT and the audit and the timeline say so), each with the
+ * idempotency key "import:<import id>:<row>". A batch's failed rows, counts
+ * and progress are committed together; a copy that stops mid-file leaves
+ * the job to be taken again (heartbeat older than S_STALE_S), which resumes
+ * after the last committed batch, and a batch done twice writes nothing
+ * twice (the keys). Memory is one part, one batch and libcsv's field. */
+#include "exchange_handlers.h"
+#include "exchange_import_store.h"
+#include "exchange_layout.h"
+#include "exchange_rows.h"
+#include "exchange_xlsx_read.h"
+#include "cm_log.h"
+#include "cm_mdp.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+#include "customers.pb-c.h"
+#include "exchange.pb-c.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_BATCH 200
+#define S_STALE_S 30
+#define S_SLICE (64 * 1024)
+#define S_CALL_TIMEOUT_MS 15000
+
+struct exchange_worker {
+    pthread_t thread;
+    struct exchange_state *st; // borrowed
+    void *zctx;                // borrowed (cm_svc)
+    int index;
+    bool started;
+};
+
+/* One row waiting in the batch. */
+struct s_item {
+    long row;      // record number, the header being 1
+    char **fields; // owned, n of them
+    size_t n;
+    size_t extra; // fields past EXCHANGE_MAX_COLUMNS
+    int nul;      // the first field holding a NUL byte, or -1
+};
+
+/* A run of one import. */
+struct s_run {
+    struct exchange_state *st;
+    cm_db_t *db;             // borrowed (the thread's)
+    cm_mdp_client_t *client; // borrowed (the thread's)
+    struct exchange_job job;
+    Crm__Principal *principal; // owned
+    /* The file's header and what each field means. */
+    bool have_header;
+    char **headers; // owned
+    size_t n_headers;
+    int *cols; // owned: layout column of each header (-1 none or ignored by mapping)
+    /* Parsing. */
+    struct s_item cur; // the row being read
+    long record;       // records seen (the header is 1)
+    long data_rows;    // data rows seen
+    struct s_item batch[S_BATCH];
+    size_t n_batch;
+    bool utf8;       // the text is checked for UTF-8 (converted text always is)
+    cm_err_t err;    // a transient failure: stop, the job is taken up again later
+    char fatal[300]; // the file cannot be read on: the job fails with this
+    char tag[8];     // this run's, in its request ids
+};
+
+/* ---------------------------------------------------------------------- */
+/* Calls to the customers service as the importer                         */
+
+/* The request header of a call as the importer: request id into rid (at
+ * most 39 characters: cm_svc_call matches replies by it: the import's, the
+ * row, the method and this run's tag), idempotency key into key for writes. */
+static void s_header_for(struct s_run *r, const char *method, long row, bool write,
+                         Crm__RequestHeader *h, char rid[40], char key[96])
+{
+    snprintf(rid, 40, "%.8s.r%ld.%c.%s", r->job.id, row, strrchr(method, '.')[1], r->tag);
+    h->request_id = rid;
+    h->tenant_id = r->job.tenant;
+    h->principal = r->principal;
+    h->channel = "import";
+    h->method = (char *)method;
+    if (write) {
+        snprintf(key, 96, "import:%s:%ld", r->job.id, row);
+        h->idempotency_key = key;
+    }
+}
+
+static cm_err_t s_call(struct s_run *r, const char *method, long row, bool write,
+                       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
+                       Crm__ReplyHeader **reply, ProtobufCMessage **resp)
+{
+    char rid[40], key[96];
+    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+    s_header_for(r, method, row, write, &h, rid, key);
+    return cm_svc_call(r->client, "customers", &h, req, desc, S_CALL_TIMEOUT_MS, reply, resp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Failed rows                                                             */
+
+static char *s_fields_json(const struct s_item *it)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < it->n; i++) {
+        json_t *s = json_stringn_nocheck(it->fields[i], strlen(it->fields[i]));
+        /* Not UTF-8 (a field at fault): kept as far as it is. */
+        if (!cm_utf8_valid(it->fields[i], strlen(it->fields[i]), NULL)) {
+            json_decref(s);
+            s = json_string("");
+        }
+        json_array_append_new(a, s);
+    }
+    char *text = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return text;
+}
+
+static void s_fail(struct s_run *r, struct exchange_failure *f, size_t *nf, const struct s_item *it,
+                   int field, const char *reason, const char *fmt, ...) CM_PRINTF(7, 8);
+static void s_fail(struct s_run *r, struct exchange_failure *f, size_t *nf, const struct s_item *it,
+                   int field, const char *reason, const char *fmt, ...)
+{
+    struct exchange_failure *x = &f[(*nf)++];
+    memset(x, 0, sizeof *x);
+    x->row = it->row;
+    if (field >= 0 && (size_t)field < r->n_headers)
+        snprintf(x->column, sizeof x->column, "%s", r->headers[field]);
+    snprintf(x->reason, sizeof x->reason, "%s", reason);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->message, sizeof x->message, fmt, ap);
+    va_end(ap);
+    x->fields = s_fields_json(it);
+    r->job.failed++;
+}
+
+/* ---------------------------------------------------------------------- */
+/* A batch                                                                 */
+
+/* Rows of the batch that reached matching: item, customer, mask. */
+struct s_ready {
+    struct s_item *it;
+    struct exchange_row row;
+};
+
+/* Identity keys of a row, for duplicates within the file. */
+static int s_keys(const Crm__Customer *c, char keys[][300], size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_external_ids && n < max; i++)
+        snprintf(keys[n++], 300, "x:%s:%s", c->external_ids[i]->system, c->external_ids[i]->id);
+    if (c->email[0] && n < max) {
+        char *p = keys[n++];
+        snprintf(p, 300, "e:%s", c->email);
+        for (; *p; p++)
+            *p = cm_ascii_tolower(*p);
+    }
+    if (c->phone[0] && n < max) {
+        /* Digits only (a leading + kept): "+48 601-234-567" and "+48601234567" are one. */
+        char *p = keys[n++];
+        size_t o = 0;
+        p[o++] = 'p';
+        p[o++] = ':';
+        for (const char *s = c->phone; *s && o + 1 < 300; s++)
+            if (cm_ascii_digit((unsigned char)*s) || (*s == '+' && o == 2))
+                p[o++] = *s;
+        p[o] = '\0';
+    }
+    return (int)n;
+}
+
+/* The failure of a customers' reply for a row. */
+static void s_fail_reply(struct s_run *r, struct exchange_failure *f, size_t *nf,
+                         const struct s_item *it, const Crm__ReplyHeader *rh)
+{
+    const char *reason = rh->status == CRM__STATUS__STATUS_ALREADY_EXISTS      ? "DUPLICATE"
+                         : rh->status == CRM__STATUS__STATUS_PERMISSION_DENIED ? "PERMISSION_DENIED"
+                                                                               : "INVALID";
+    if (rh->n_details) {
+        const Crm__FieldViolation *v = rh->details[0];
+        int field =
+            exchange_field_of_path(v->field, r->cols, it->n < r->n_headers ? it->n : r->n_headers);
+        s_fail(r, f, nf, it, field, v->reason[0] ? v->reason : reason, "%s", v->description);
+        return;
+    }
+    s_fail(r, f, nf, it, -1, reason, "%s", rh->message);
+}
+
+/* One write of a batch: what was decided for a row. */
+struct s_write {
+    struct s_item *it;       // borrowed (the batch)
+    char action;             // 'c' create, 'u' update
+    char target[64];         // the customer to update
+    char etag[64];           // its version before
+    Crm__Customer *customer; // borrowed (the row)
+    char **mask;             // borrowed (the row)
+    size_t n_mask;
+};
+
+/* Sends the batch's writes at once and counts their answers. */
+static void s_send_writes(struct s_run *r, struct s_write *w, size_t n, struct exchange_failure *f,
+                          size_t *nf)
+{
+    Crm__RequestHeader *hdr = cm_calloc(n, sizeof *hdr);
+    Crm__RequestHeader **hp = cm_calloc(n, sizeof *hp);
+    Crm__UpdateCustomerRequest *u = cm_calloc(n, sizeof *u);
+    Crm__CreateCustomerRequest *c = cm_calloc(n, sizeof *c);
+    const ProtobufCMessage **req = cm_calloc(n, sizeof *req);
+    char(*rid)[40] = cm_calloc(n, sizeof *rid);
+    char(*key)[96] = cm_calloc(n, sizeof *key);
+    cm_err_t *err = cm_calloc(n, sizeof *err);
+    Crm__ReplyHeader **rh = cm_calloc(n, sizeof *rh);
+    ProtobufCMessage **resp = cm_calloc(n, sizeof *resp);
+    for (size_t i = 0; i < n; i++) {
+        crm__request_header__init(&hdr[i]);
+        const char *method =
+            w[i].action == 'u' ? "customers.UpdateCustomer" : "customers.CreateCustomer";
+        s_header_for(r, method, w[i].it->row, true, &hdr[i], rid[i], key[i]);
+        hp[i] = &hdr[i];
+        if (w[i].action == 'u') {
+            crm__update_customer_request__init(&u[i]);
+            u[i].id = w[i].target;
+            u[i].customer = w[i].customer;
+            u[i].update_mask = w[i].mask;
+            u[i].n_update_mask = w[i].n_mask;
+            req[i] = &u[i].base;
+        } else {
+            crm__create_customer_request__init(&c[i]);
+            c[i].customer = w[i].customer;
+            req[i] = &c[i].base;
+        }
+    }
+    cm_svc_call_many(r->client, "customers", n, hp, req, &crm__customer__descriptor,
+                     S_CALL_TIMEOUT_MS, err, rh, resp);
+    for (size_t i = 0; i < n; i++) {
+        struct s_item *it = w[i].it;
+        if (r->err) {
+            /* The batch is done again later: what came back is not counted. */
+        } else if (err[i] || rh[i]->status == CRM__STATUS__STATUS_UNAVAILABLE ||
+                   rh[i]->status == CRM__STATUS__STATUS_DEADLINE_EXCEEDED ||
+                   rh[i]->status == CRM__STATUS__STATUS_INTERNAL) {
+            cm_log_warn("import %s row %ld: %s", r->job.id, it->row,
+                        err[i] ? cm_err_name(err[i]) : rh[i]->message);
+            r->err = err[i] ? err[i] : CM_ERR_UNAVAILABLE;
+        } else if (rh[i]->status != CRM__STATUS__STATUS_OK) {
+            s_fail_reply(r, f, nf, it, rh[i]);
+        } else if (w[i].action == 'c') {
+            r->job.created++;
+        } else if (!strcmp(((Crm__Customer *)resp[i])->etag, w[i].etag)) {
+            r->job.unchanged++;
+        } else {
+            r->job.updated++;
+        }
+        if (rh[i])
+            crm__reply_header__free_unpacked(rh[i], NULL);
+        if (resp[i])
+            protobuf_c_message_free_unpacked(resp[i], NULL);
+    }
+    free(hdr);
+    free(hp);
+    free(u);
+    free(c);
+    free(req);
+    free(rid);
+    free(key);
+    free(err);
+    free(rh);
+    free(resp);
+}
+
+/* Matches, creates and updates the rows in ready[0..n). */
+static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exchange_failure *f,
+                    size_t *nf)
+{
+    Crm__MatchCustomersRequest mreq = CRM__MATCH_CUSTOMERS_REQUEST__INIT;
+    Crm__MatchKey *keys = cm_calloc(n ? n : 1, sizeof *keys);
+    Crm__MatchKey **kp = cm_calloc(n ? n : 1, sizeof *kp);
+    for (size_t i = 0; i < n; i++) {
+        Crm__Customer *c = ready[i].row.customer;
+        crm__match_key__init(&keys[i]);
+        keys[i].external_ids = c->external_ids;
+        keys[i].n_external_ids = c->n_external_ids;
+        keys[i].email = c->email;
+        keys[i].phone = c->phone;
+        kp[i] = &keys[i];
+    }
+    mreq.keys = kp;
+    mreq.n_keys = n;
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err = s_call(r, "customers.MatchCustomers", ready[0].it->row, false, &mreq.base,
+                          &crm__match_customers_response__descriptor, &rh, &resp);
+    free(keys);
+    free(kp);
+    Crm__MatchCustomersResponse *m = (Crm__MatchCustomersResponse *)resp;
+    if (err || rh->status != CRM__STATUS__STATUS_OK || !m || m->n_matches != n) {
+        cm_log_warn("import %s: could not match rows: %s", r->job.id,
+                    err  ? cm_err_name(err)
+                    : rh ? rh->message
+                         : "no answer");
+        r->err = err ? err : CM_ERR_UNAVAILABLE;
+        goto out;
+    }
+    /* Decide and record each row's write, then send them all at once: the
+     * customers service takes them on its threads, and their commits share
+     * PostgreSQL's flushes. */
+    struct s_write *w = cm_calloc(n, sizeof *w);
+    size_t nw = 0;
+    for (size_t i = 0; i < n && !r->err; i++) {
+        struct s_item *it = ready[i].it;
+        const Crm__Customer *found = m->matches[i]->customer;
+        int mode = r->job.mode;
+        if (found && mode == CRM__IMPORT_MODE__IMPORT_MODE_CREATE_ONLY) {
+            s_fail(r, f, nf, it, -1, "EXISTS", "matches customer %s by %s; mode is CREATE_ONLY",
+                   found->id, m->matches[i]->matched_by);
+            continue;
+        }
+        if (!found && mode == CRM__IMPORT_MODE__IMPORT_MODE_UPDATE_ONLY) {
+            s_fail(r, f, nf, it, -1, "NOT_FOUND",
+                   "matches no customer by external id, e-mail or phone; mode is UPDATE_ONLY");
+            continue;
+        }
+        if (r->job.dry_run) {
+            if (found)
+                r->job.updated++;
+            else
+                r->job.created++;
+            continue;
+        }
+        /* The decision is recorded first: a batch done again does the same. */
+        struct s_write *x = &w[nw];
+        x->it = it;
+        x->action = found ? 'u' : 'c';
+        snprintf(x->target, sizeof x->target, "%s", found ? found->id : "");
+        snprintf(x->etag, sizeof x->etag, "%s", found ? found->etag : "");
+        r->err = exchange_istore_plan(r->db, &r->job, it->row, &x->action, x->target, x->etag);
+        if (r->err)
+            break;
+        x->customer = ready[i].row.customer;
+        x->mask = ready[i].row.mask;
+        x->n_mask = ready[i].row.n_mask;
+        nw++;
+    }
+    if (!r->err && nw)
+        s_send_writes(r, w, nw, f, nf);
+    free(w);
+out:
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+}
+
+static void s_item_release(struct s_item *it)
+{
+    for (size_t i = 0; i < it->n; i++)
+        free(it->fields[i]);
+    free(it->fields);
+    memset(it, 0, sizeof *it);
+    it->nul = -1;
+}
+
+/* Checks, matches and writes the batch, then records it. */
+static void s_flush(struct s_run *r)
+{
+    if (!r->n_batch || r->err || r->fatal[0])
+        return;
+    struct exchange_failure f[S_BATCH];
+    size_t nf = 0;
+    struct s_ready ready[S_BATCH];
+    size_t nr = 0;
+    struct exchange_job saved = r->job; /* counts to go back to if the batch is not done */
+    for (size_t b = 0; b < r->n_batch && !r->err; b++) {
+        struct s_item *it = &r->batch[b];
+        if (it->extra || it->n > r->n_headers) {
+            s_fail(r, f, &nf, it, -1, "TOO_MANY_COLUMNS", "the row has %zu fields, the header %zu",
+                   it->n + it->extra, r->n_headers);
+            continue;
+        }
+        if (it->nul >= 0) {
+            s_fail(r, f, &nf, it, it->nul, "INVALID_FORMAT", "the field holds a NUL byte");
+            continue;
+        }
+        int bad = -1;
+        bool empty = true;
+        for (size_t k = 0; k < it->n; k++) {
+            if (it->fields[k][0])
+                empty = false;
+            if (r->utf8 && bad < 0 && !cm_utf8_valid(it->fields[k], strlen(it->fields[k]), NULL))
+                bad = (int)k;
+        }
+        if (bad >= 0) {
+            s_fail(r, f, &nf, it, bad, "INVALID_ENCODING",
+                   "the field is not valid UTF-8 (declare the file's encoding)");
+            continue;
+        }
+        if (empty)
+            continue; /* a row of nothing but delimiters */
+        struct exchange_row row;
+        if (exchange_row_read(it->fields, it->n, r->cols, &row)) {
+            int field = -1;
+            for (size_t k = 0; k < it->n; k++)
+                if (r->cols[k] == row.bad_column)
+                    field = (int)k;
+            s_fail(r, f, &nf, it, field, row.reason, "%s", row.message);
+            exchange_row_release(&row);
+            continue;
+        }
+        char keys[24][300];
+        int nk = s_keys(row.customer, keys, 24);
+        long dup = 0;
+        for (int k = 0; k < nk && !dup && !r->err; k++) {
+            long first = it->row;
+            r->err = exchange_istore_key(r->db, r->job.tenant, r->job.id, keys[k], it->row, &first);
+            if (first != it->row)
+                dup = first;
+        }
+        if (dup) {
+            s_fail(r, f, &nf, it, -1, "DUPLICATE_IN_FILE",
+                   "the same person as row %ld (external id, e-mail or phone); not imported twice",
+                   dup);
+            exchange_row_release(&row);
+            continue;
+        }
+        ready[nr].it = it;
+        ready[nr++].row = row;
+    }
+    if (nr && !r->err)
+        s_write(r, ready, nr, f, &nf);
+    for (size_t i = 0; i < nr; i++)
+        exchange_row_release(&ready[i].row);
+    if (!r->err) {
+        r->job.rows_read += (long)r->n_batch;
+        r->err = exchange_istore_batch(r->db, &r->job, f, nf);
+    }
+    if (r->err)
+        r->job = saved; /* not recorded: done again when the job is taken up again */
+    else
+        memset(&saved, 0, sizeof saved);
+    for (size_t i = 0; i < nf; i++)
+        free(f[i].fields);
+    for (size_t b = 0; b < r->n_batch; b++)
+        s_item_release(&r->batch[b]);
+    r->n_batch = 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The header                                                              */
+
+/* The layout column the explicit mapping gives header h: 1 with *col set
+ * (-1 for "ignore"), 0 when the mapping does not name it. */
+static int s_mapped(const char *mapping, const char *h, int *col)
+{
+    for (const char *item = mapping; *item;) {
+        size_t len = strcspn(item, ";");
+        const char *eq = memchr(item, '=', len);
+        if (eq && (size_t)(eq - item) == strlen(h) && !strncmp(item, h, (size_t)(eq - item))) {
+            char name[80];
+            snprintf(name, sizeof name, "%.*s", (int)(item + len - eq - 1), eq + 1);
+            *col = name[0] ? exchange_column_of_header(name) : -1;
+            return 1;
+        }
+        item += len;
+        if (*item == ';')
+            item++;
+    }
+    return 0;
+}
+
+static void s_header(struct s_run *r, struct s_item *it, char delim, const char *encoding)
+{
+    r->have_header = true;
+    r->n_headers = it->n;
+    r->headers = it->fields;
+    it->fields = NULL;
+    it->n = 0;
+    r->cols = cm_calloc(r->n_headers ? r->n_headers : 1, sizeof *r->cols);
+    json_t *h = json_array(), *c = json_array(), *u = json_array();
+    for (size_t k = 0; k < r->n_headers; k++) {
+        /* A BOM the file had inside (a second one) or spaces around a name. */
+        int col;
+        if (!s_mapped(r->job.mapping, r->headers[k], &col))
+            col = exchange_column_of_header(r->headers[k]);
+        r->cols[k] = col;
+        bool text = cm_utf8_valid(r->headers[k], strlen(r->headers[k]), NULL);
+        json_array_append_new(h, json_string(text ? r->headers[k] : ""));
+        json_array_append_new(c, json_string(col >= 0 ? exchange_columns[col].name : ""));
+        if (col < 0 && r->headers[k][0])
+            json_array_append_new(u, json_string(text ? r->headers[k] : ""));
+    }
+    char *hs = json_dumps(h, JSON_COMPACT), *cs = json_dumps(c, JSON_COMPACT),
+         *us = json_dumps(u, JSON_COMPACT);
+    const char *d = delim == 0 ? "" : delim == '\t' ? "tab" : delim == ';' ? ";" : ",";
+    r->err = exchange_istore_header(r->db, r->job.id, hs, cs, us, d, encoding);
+    free(hs);
+    free(cs);
+    free(us);
+    json_decref(h);
+    json_decref(c);
+    json_decref(u);
+    if (r->n_headers > EXCHANGE_MAX_COLUMNS || it->extra)
+        snprintf(r->fatal, sizeof r->fatal, "the header has more than %d columns",
+                 EXCHANGE_MAX_COLUMNS);
+}
+
+/* ---------------------------------------------------------------------- */
+/* libcsv's callbacks                                                      */
+
+static void s_on_field(void *data, size_t len, void *arg)
+{
+    struct s_run *r = arg;
+    struct s_item *it = &r->cur;
+    if (it->n == EXCHANGE_MAX_COLUMNS) {
+        it->extra++;
+        return;
+    }
+    if (it->nul < 0 && memchr(data, '\0', len))
+        it->nul = (int)it->n;
+    it->fields = cm_realloc(it->fields, (it->n + 1) * sizeof *it->fields);
+    it->fields[it->n++] = cm_strndup(data ? data : "", len);
+}
+
+struct s_parse {
+    struct s_run *r;
+    char delim;
+    const char *encoding;
+};
+
+static void s_on_row(int term, void *arg)
+{
+    (void)term;
+    struct s_parse *ps = arg;
+    struct s_run *r = ps->r;
+    struct s_item *it = &r->cur;
+    r->record++;
+    if (!r->have_header) {
+        s_header(r, it, ps->delim, ps->encoding);
+        s_item_release(it);
+        return;
+    }
+    r->data_rows++;
+    if (r->data_rows > EXCHANGE_MAX_ROWS) {
+        if (!r->fatal[0])
+            snprintf(r->fatal, sizeof r->fatal,
+                     "the file has more than %ld rows; the rows after row %ld were not read",
+                     EXCHANGE_MAX_ROWS, r->record - 1);
+        s_item_release(it);
+        return;
+    }
+    if (r->data_rows <= r->job.rows_read || r->err || r->fatal[0]) {
+        s_item_release(it); /* done before a restart */
+        return;
+    }
+    it->row = r->record;
+    r->batch[r->n_batch++] = *it;
+    memset(it, 0, sizeof *it);
+    it->nul = -1;
+    if (r->n_batch == S_BATCH)
+        s_flush(r);
+}
+
+static void s_field_cb(void *data, size_t len, void *arg)
+{
+    s_on_field(data, len, ((struct s_parse *)arg)->r);
+}
+
+static int s_no_space(unsigned char c)
+{
+    (void)c;
+    return 0; /* spaces and tabs are data: a tab may be the delimiter */
+}
+
+/* ---------------------------------------------------------------------- */
+/* A run                                                                   */
+
+static void s_finish(struct s_run *r);
+
+/* The uploaded parts into a temporary file in tmpdir (a workbook is read by
+ * its ZIP directory, at its end). Returns the open descriptor's path
+ * (caller unlinks and frees), or NULL with r->err or r->fatal set. */
+static char *s_parts_to_file(struct s_run *r)
+{
+    char *path = cm_strfmt("%s/crm-import-XXXXXX", r->st->tmpdir);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        cm_log_error("could not make a file in %s: %s", r->st->tmpdir, strerror(errno));
+        r->err = CM_ERR_UNAVAILABLE;
+        free(path);
+        return NULL;
+    }
+    for (long seq = 0; seq < r->job.parts && !r->err; seq++) {
+        uint8_t *part = NULL;
+        size_t len = 0;
+        r->err = exchange_istore_get_part(r->db, r->job.upload, seq, &part, &len);
+        for (size_t off = 0; !r->err && off < len;) {
+            ssize_t w = write(fd, part + off, len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                cm_log_error("could not write %s: %s", path, strerror(errno));
+                r->err = CM_ERR_UNAVAILABLE;
+                break;
+            }
+            off += (size_t)w;
+        }
+        free(part);
+    }
+    if (close(fd) != 0 && !r->err)
+        r->err = CM_ERR_UNAVAILABLE;
+    if (r->err) {
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* Reads an Excel workbook's first sheet row by row into the same batches as
+ * a CSV file's records: its first row with a cell is the header, and each
+ * row keeps the sheet's row number. */
+static void s_read_workbook(struct s_run *r)
+{
+    char *path = s_parts_to_file(r);
+    if (!path)
+        return;
+    char why[300];
+    exchange_xlsx_reader_t *x = exchange_xlsx_reader_new(path, why, sizeof why);
+    unlink(path); /* the reader keeps it open */
+    free(path);
+    if (!x) {
+        snprintf(r->fatal, sizeof r->fatal, "%s", why);
+        return;
+    }
+    r->utf8 = true;
+    struct s_parse ps = {r, 0, "xlsx"}; /* no delimiter: cells */
+    const char *const *cells;
+    size_t n;
+    long row;
+    int rc = 0;
+    while (!r->err && !r->fatal[0] && (rc = exchange_xlsx_reader_next(x, &cells, &n, &row)) == 1) {
+        for (size_t k = 0; k < n; k++) {
+            size_t len = strlen(cells[k]);
+            if (len > EXCHANGE_FIELD_MAX) {
+                snprintf(r->fatal, sizeof r->fatal,
+                         "row %ld has a cell longer than %d bytes; the workbook was not read "
+                         "further",
+                         row, EXCHANGE_FIELD_MAX);
+                break;
+            }
+            s_on_field((void *)cells[k], len, r);
+        }
+        if (r->fatal[0])
+            break;
+        r->record = row - 1; /* s_on_row counts it: the sheet's own number */
+        s_on_row(0, &ps);
+    }
+    if (!r->err && !r->fatal[0] && rc < 0)
+        snprintf(r->fatal, sizeof r->fatal, "the workbook cannot be read after row %ld: %s",
+                 r->record, exchange_xlsx_reader_error(x));
+    s_item_release(&r->cur);
+    exchange_xlsx_reader_destroy(&x);
+}
+
+static void s_run(struct s_run *r)
+{
+    struct exchange_job *job = &r->job;
+    cm_random_hex(r->tag, 3);
+    cm_err_t err = exchange_istore_load(r->db, job);
+    if (err) {
+        r->err = err;
+        return;
+    }
+    r->principal = crm__principal__unpack(NULL, job->principal_len, job->principal);
+    uint8_t *part = NULL;
+    size_t len = 0;
+    r->err = exchange_istore_get_part(r->db, job->upload, 0, &part, &len);
+    if (r->err)
+        return;
+    if (len >= 4 && !memcmp(part, "PK\x03\x04", 4)) {
+        /* An Excel workbook (a ZIP archive), not text. */
+        free(part);
+        s_read_workbook(r);
+        s_finish(r);
+        return;
+    }
+    size_t skip = len >= 3 && !memcmp(part, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    enum exchange_encoding enc;
+    if (!job->encoding[0] || exchange_encoding_parse(job->encoding, &enc))
+        enc = skip ? EXCHANGE_UTF8 : exchange_detect_encoding(part + skip, len - skip);
+    r->utf8 = enc == EXCHANGE_UTF8;
+    cm_buf_t text;
+    cm_buf_init(&text, 0);
+    exchange_to_utf8(enc, part + skip, len - skip, &text);
+    char delim = !strcmp(job->delimiter, ";")     ? ';'
+                 : !strcmp(job->delimiter, "tab") ? '\t'
+                 : !strcmp(job->delimiter, ",")
+                     ? ','
+                     : exchange_detect_delimiter(text.data ? text.data : "", text.len);
+    struct csv_parser p;
+    csv_init(&p, CSV_APPEND_NULL);
+    csv_set_delim(&p, (unsigned char)delim);
+    csv_set_space_func(&p, s_no_space);
+    struct s_parse ps = {r, delim, exchange_encoding_name(enc)};
+    for (long seq = 0;;) {
+        for (size_t off = 0; off < text.len && !r->err && !r->fatal[0];) {
+            size_t n = text.len - off < S_SLICE ? text.len - off : S_SLICE;
+            if (csv_parse(&p, text.data + off, n, s_field_cb, s_on_row, &ps) != n) {
+                snprintf(r->fatal, sizeof r->fatal,
+                         "the file cannot be read as CSV after row %ld: %s", r->record,
+                         csv_strerror(csv_error(&p)));
+                break;
+            }
+            off += n;
+            if (p.entry_pos > EXCHANGE_FIELD_MAX)
+                snprintf(r->fatal, sizeof r->fatal,
+                         "row %ld has a field longer than %d bytes (a quote left open?); the file "
+                         "was not read further",
+                         r->record + 1, EXCHANGE_FIELD_MAX);
+        }
+        free(part);
+        part = NULL;
+        cm_buf_reset(&text);
+        if (r->err || r->fatal[0] || ++seq >= job->parts)
+            break;
+        r->err = exchange_istore_get_part(r->db, job->upload, seq, &part, &len);
+        if (!r->err)
+            exchange_to_utf8(enc, part, len, &text);
+    }
+    if (!r->err && !r->fatal[0])
+        csv_fini(&p, s_field_cb, s_on_row, &ps);
+    csv_free(&p);
+    cm_buf_release(&text);
+    free(part);
+    s_finish(r);
+}
+
+/* Writes what is left, then ends the job (unless a transient failure leaves
+ * it to be taken up again). */
+static void s_finish(struct s_run *r)
+{
+    struct exchange_job *job = &r->job;
+    s_flush(r);
+    if (r->err)
+        return; /* taken up again later */
+    if (!r->have_header && !r->fatal[0])
+        snprintf(r->fatal, sizeof r->fatal, "the file has no header row");
+    r->err = exchange_istore_finish(r->db, job,
+                                    r->fatal[0] ? CRM__IMPORT_STATE__IMPORT_STATE_FAILED
+                                                : CRM__IMPORT_STATE__IMPORT_STATE_DONE,
+                                    r->fatal, r->data_rows);
+    cm_log_info("import %s %s rows=%ld created=%ld updated=%ld unchanged=%ld failed=%ld%s%s",
+                job->id, r->fatal[0] ? "failed" : "done", r->data_rows, job->created, job->updated,
+                job->unchanged, job->failed, r->fatal[0] ? ": " : "", r->fatal);
+}
+
+static void s_run_release(struct s_run *r)
+{
+    s_item_release(&r->cur);
+    for (size_t b = 0; b < r->n_batch; b++)
+        s_item_release(&r->batch[b]);
+    for (size_t k = 0; k < r->n_headers; k++)
+        free(r->headers[k]);
+    free(r->headers);
+    free(r->cols);
+    if (r->principal)
+        crm__principal__free_unpacked(r->principal, NULL);
+    exchange_job_release(&r->job);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The threads                                                             */
+
+/* Waits up to ms for a wake-up; false once stopping. */
+static bool s_nap(struct exchange_state *st, long ms)
+{
+    pthread_mutex_lock(&st->mu);
+    if (!st->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(&st->wake, &st->mu, &ts);
+    }
+    bool go = !st->stopping;
+    pthread_mutex_unlock(&st->mu);
+    return go;
+}
+
+static bool s_stopping(struct exchange_state *st)
+{
+    pthread_mutex_lock(&st->mu);
+    bool s = st->stopping;
+    pthread_mutex_unlock(&st->mu);
+    return s;
+}
+
+static void *s_main(void *arg)
+{
+    struct exchange_worker *w = arg;
+    struct exchange_state *st = w->st;
+    char owner[96], host[64] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(owner, sizeof owner, "%s:%d:%d", host, (int)getpid(), w->index);
+    cm_db_t *db = cm_db_new(st->database_url, st->db_role);
+    cm_mdp_client_t *client = cm_mdp_client_new(w->zctx, st->bus_endpoint);
+    while (!s_stopping(st)) {
+        struct s_run r = {.st = st, .db = db, .client = client};
+        r.cur.nul = -1;
+        bool found = false;
+        cm_err_t err = cm_db_use_tenant(db, NULL);
+        if (!err)
+            err = exchange_istore_claim(db, owner, S_STALE_S, &r.job, &found);
+        if (err)
+            cm_log_warn("could not look for imports: %s", cm_db_error(db));
+        if (!err && found && !cm_db_use_tenant(db, r.job.tenant)) {
+            cm_log_info("import %s taken by %s", r.job.id, owner);
+            s_run(&r);
+            if (r.err)
+                cm_log_warn("import %s paused after row %ld: %s; it is taken up again later",
+                            r.job.id, r.job.rows_read + 1, cm_err_name(r.err));
+        }
+        s_run_release(&r);
+        if (!found || err)
+            s_nap(st, err ? 2000 : 1000);
+        else if (r.err)
+            s_nap(st, 2000);
+    }
+    cm_mdp_client_destroy(&client);
+    cm_db_destroy(&db);
+    return NULL;
+}
+
+void exchange_worker_wake(struct exchange_state *st)
+{
+    pthread_mutex_lock(&st->mu);
+    pthread_cond_broadcast(&st->wake);
+    pthread_mutex_unlock(&st->mu);
+}
+
+void exchange_start(cm_svc_t *svc, void *user)
+{
+    struct exchange_state *st = user;
+    st->threads = cm_calloc((size_t)st->workers, sizeof *st->threads);
+    for (long i = 0; i < st->workers; i++) {
+        struct exchange_worker *w = &st->threads[i];
+        w->st = st;
+        w->zctx = cm_svc_zctx(svc);
+        w->index = (int)i;
+        w->started = pthread_create(&w->thread, NULL, s_main, w) == 0;
+        if (!w->started)
+            cm_log_error("could not start import thread %ld", i);
+    }
+}
+
+void exchange_stop(cm_svc_t *svc, void *user)
+{
+    (void)svc;
+    struct exchange_state *st = user;
+    pthread_mutex_lock(&st->mu);
+    st->stopping = true;
+    pthread_cond_broadcast(&st->wake);
+    pthread_mutex_unlock(&st->mu);
+    for (long i = 0; st->threads && i < st->workers; i++)
+        if (st->threads[i].started)
+            pthread_join(st->threads[i].thread, NULL);
+    free(st->threads);
+    st->threads = NULL;
+}

@@ -1,0 +1,35 @@
+/* Writing the export as an Excel workbook (libxlsxwriter, constant-memory
+ * mode: each row goes to a temporary file as it is written, so memory stays
+ * flat whatever the number of customers). One sheet, "Customers": a bold
+ * header row (frozen), the layout's column widths, dates and times as
+ * spreadsheet dates, true/false as booleans, everything else as text (never
+ * a formula). */
+#ifndef EXCHANGE_XLSX_H
+#define EXCHANGE_XLSX_H
+
+#include <stdbool.h>
+#include "cm_err.h"
+#include "customers.pb-c.h"
+
+/* Rows a sheet holds below its header (Excel's limit less one). */
+#define EXCHANGE_XLSX_MAX_ROWS 1048575L
+
+typedef struct exchange_xlsx exchange_xlsx_t;
+
+/* Starts a workbook at path, its temporary files in tmpdir, and writes the
+ * header row. NULL when it cannot be created (logged). */
+exchange_xlsx_t *exchange_xlsx_new(const char *path, const char *tmpdir);
+
+/* Writes c as the next row. Returns 0, or -1 when the sheet is full
+ * (EXCHANGE_XLSX_MAX_ROWS) or the row could not be written. */
+int exchange_xlsx_row(exchange_xlsx_t *self, const Crm__Customer *c) CM_MUSTCHECK;
+
+/* Finishes the file and frees self (NULLs *self_p). Returns 0, or -1 when the
+ * file could not be completed. Safe on NULL. */
+int exchange_xlsx_close(exchange_xlsx_t **self_p);
+
+/* Parses "YYYY-MM-DD" and, when with_time, "YYYY-MM-DDTHH:MM:SS[.f]Z" (UTC)
+ * into its parts (year, month, day, hour, minute, second). Returns 0 or -1. */
+int exchange_xlsx_parse_time(const char *s, bool with_time, int out[6]) CM_MUSTCHECK;
+
+#endif

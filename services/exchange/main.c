@@ -1,0 +1,58 @@
+/* The exchange service: wiring only. The customer book out as CSV and Excel
+ * files (docs/exchange.md). */
+#include "exchange_handlers.h"
+#include "cm_cfg.h"
+#include "cm_log.h"
+#include "cm_svc.h"
+
+static struct {
+    struct cm_svc_settings svc;
+    char *tmpdir;
+    long file_hours;
+    long import_max_mb;
+    long import_threads;
+} cfg;
+
+static const struct cm_cfg_item s_cfg[] = {
+    CM_SVC_CFG_ITEMS(cfg.svc),
+    /* Where workbooks are built before they are stored (then deleted). */
+    {"exchange_tmpdir", CM_CFG_STR, &cfg.tmpdir, "/tmp"},
+    /* How long a built export file stays downloadable. */
+    {"exchange_file_hours", CM_CFG_INT, &cfg.file_hours, "24", .min = 1, .max = 24 * 30},
+    /* The largest file an import takes, in MiB (the gateway's limit for file routes too). */
+    {"import_max_mb", CM_CFG_INT, &cfg.import_max_mb, "512", .min = 1, .max = 4096},
+    /* Imports one copy runs at once, each on a thread with its own connections. */
+    {"import_threads", CM_CFG_INT, &cfg.import_threads, "2", .min = 1, .max = 16},
+    {NULL},
+};
+
+int main(int argc, char **argv)
+{
+    cm_log_init("exchange");
+    cm_cfg_main("exchange", s_cfg, argc, argv);
+    struct exchange_state state = {
+        .tmpdir = cfg.tmpdir,
+        .file_hours = cfg.file_hours,
+        .upload_max = (int64_t)cfg.import_max_mb * 1024 * 1024,
+        .workers = cfg.import_threads,
+        .database_url = cfg.svc.database_url,
+        .db_role = cfg.svc.db_role,
+        .bus_endpoint = cfg.svc.bus_endpoint,
+        .mu = PTHREAD_MUTEX_INITIALIZER,
+        .wake = PTHREAD_COND_INITIALIZER,
+    };
+    struct cm_svc_def def = {
+        .name = "exchange",
+        .methods = exchange_methods,
+        .n_methods = exchange_n_methods,
+        .start = exchange_start,
+        .stop = exchange_stop,
+        .tick = exchange_tick,
+        .tick_ms = 1000,
+        .user = &state,
+    };
+    struct cm_svc_cfg svc_cfg = cm_svc_cfg_of(&cfg.svc);
+    int rc = cm_svc_run(&def, &svc_cfg);
+    cm_cfg_free(s_cfg);
+    return rc;
+}
