@@ -107,8 +107,14 @@ stack_init "$build"
 echo "bench: newsletters, PostgreSQL with $durability; data $tmp"
 
 echo "== 2. a newsletter to $recipients customers (each with both consents), end to end"
-{ stack_ctl status || true; } >"$tmp/status.txt" 2>&1
-notify_pids=$(awk '/^notify/ { for (i = 1; i < NF; i++) if ($i == "pid") { sub(",", "", $(i + 1)); print $(i + 1) } }' "$tmp/status.txt" | paste -sd, -)
+# notify's pids, once supervisord counts it RUNNING (not STARTING).
+notify_pids=
+for ((i = 0; i < 100; i++)); do
+    { stack_ctl status || true; } >"$tmp/status.txt" 2>&1
+    notify_pids=$(awk '/^notify/ && / RUNNING / { for (i = 1; i < NF; i++) if ($i == "pid") { sub(",", "", $(i + 1)); print $(i + 1) } }' "$tmp/status.txt" | paste -sd, -)
+    [[ -z $notify_pids ]] || break
+    sleep 0.1
+done
 [[ -n $notify_pids ]] || { cat "$tmp/status.txt"; fail "notify's pids"; }
 /usr/bin/python3 - "$STACK_URL" "$CRM_BOOTSTRAP_API_KEY" "$recipients" "$size" "$sessions" "$tmp" \
     "$notify_pids" <<'PY' || fail "the newsletter"
