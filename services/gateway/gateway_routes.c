@@ -132,6 +132,22 @@ const struct gateway_route gateway_routes[] = {
      .success = 200},
     {"POST", "/v1/sms:measure", NOTIFY("MeasureSms", crm__measure_sms_request, crm__sms_measure),
      .body = "*", .success = 200},
+    /* notify: newsletters to a group or a tag (docs/notify.md, "Newsletters") */
+    {"POST", "/v1/campaigns", NOTIFY("CreateCampaign", crm__create_campaign_request, crm__campaign),
+     .body = "campaign", .success = 201, .location = "/v1/campaigns/{id}"},
+    {"GET", "/v1/campaigns",
+     NOTIFY("ListCampaigns", crm__list_campaigns_request, crm__list_campaigns_response),
+     .success = 200},
+    {"GET", "/v1/campaigns/{id}", NOTIFY("GetCampaign", crm__get_campaign_request, crm__campaign),
+     .success = 200},
+    {"POST", "/v1/campaigns/{id}:cancel",
+     NOTIFY("CancelCampaign", crm__cancel_campaign_request, crm__campaign), .body = "*",
+     .success = 200},
+    /* A newsletter's unsubscribe link: no key; the token is the credential. The
+     * body is the one-click form (RFC 8058), not JSON. */
+    {"POST", "/v1/unsubscribe/{token}",
+     NOTIFY("Unsubscribe", crm__unsubscribe_request, crm__unsubscribe_response), .body = "body",
+     .flags = GATEWAY_PUBLIC | GATEWAY_RAW_BODY, .success = 200, .max_body = 1024},
 
     /* exchange: the customer book out as CSV and Excel files */
     {"GET", "/v1/customers:export",

@@ -42,6 +42,7 @@ static struct {
     long retry_min_ms;
     long retry_max_ms;
     long max_attempts;
+    long campaign_rate;
 } cfg;
 
 static int s_smtp_url_check(const char *value, char *why, size_t whysz)
@@ -147,6 +148,7 @@ static const struct cm_cfg_item s_cfg[] = {
     {"notify_retry_min_ms", CM_CFG_INT, &cfg.retry_min_ms, "30000", .min = 10, .max = 86400000},
     {"notify_retry_max_ms", CM_CFG_INT, &cfg.retry_max_ms, "3600000", .min = 10, .max = 86400000},
     {"notify_max_attempts", CM_CFG_INT, &cfg.max_attempts, "12", .min = 1, .max = 1000},
+    {"notify_campaign_rate", CM_CFG_INT, &cfg.campaign_rate, "20", .min = 1, .max = 10000},
     {NULL},
 };
 
@@ -191,6 +193,8 @@ int main(int argc, char **argv)
         .link_hours = cfg.link_hours,
         .sign_in_failures = (int)cfg.sign_in_failures,
         .sign_in_window_s = cfg.sign_in_window_s,
+        .bus = cfg.svc.bus_endpoint,
+        .campaign_rate = (int)cfg.campaign_rate,
         .sender_cfg =
             {
                 .database_url = cfg.svc.database_url,

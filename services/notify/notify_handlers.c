@@ -7,6 +7,7 @@
  * (notify_sender.c). */
 #include "notify_handlers.h"
 #include "notify_accounts.h"
+#include "notify_campaigns.h"
 #include "notify_compose.h"
 #include "notify_mime.h"
 #include "notify_sms.h"
@@ -59,32 +60,38 @@ static void s_check_sms_text(struct cm_call *call, const char *text)
                           m.encoding == NOTIFY_SMS_GSM7 ? "GSM 7-bit" : "UCS-2", m.characters);
 }
 
+bool notify_check_content(struct cm_call *call, Crm__Channel channel, const char *subject,
+                          const char *text, const char *html)
+{
+    bool sms = channel == CRM__CHANNEL__CHANNEL_SMS;
+    if (channel != CRM__CHANNEL__CHANNEL_UNSPECIFIED && channel != CRM__CHANNEL__CHANNEL_EMAIL &&
+        !sms)
+        cm_call_violation(call, "channel", "UNSUPPORTED", "channel: EMAIL or SMS");
+    if (sms && subject[0])
+        cm_call_violation(call, "subject", "UNSUPPORTED", "subject: an SMS has none");
+    else
+        s_check_subject(call, subject, !sms);
+    if (sms && html[0])
+        cm_call_violation(call, "html", "UNSUPPORTED", "html: an SMS has none");
+    if (!text[0])
+        cm_call_violation(call, "text", "REQUIRED", "text is required");
+    else if (strlen(text) > TEXT_MAX)
+        cm_call_violation(call, "text", "TOO_LONG", "text: at most %d bytes, not %zu", TEXT_MAX,
+                          strlen(text));
+    else if (sms)
+        s_check_sms_text(call, text);
+    if (strlen(html) > HTML_MAX)
+        cm_call_violation(call, "html", "TOO_LONG", "html: at most %d bytes, not %zu", HTML_MAX,
+                          strlen(html));
+    return !cm_call_failed(call);
+}
+
 static bool s_check_request(struct cm_call *call, const Crm__SendMessageRequest *req)
 {
-    bool sms = req->channel == CRM__CHANNEL__CHANNEL_SMS;
     if (!cm_uuid_valid(req->customer_id))
         cm_call_violation(call, "customerId", req->customer_id[0] ? "INVALID_FORMAT" : "REQUIRED",
                           "customerId: a customer's id is required");
-    if (req->channel != CRM__CHANNEL__CHANNEL_UNSPECIFIED &&
-        req->channel != CRM__CHANNEL__CHANNEL_EMAIL && !sms)
-        cm_call_violation(call, "channel", "UNSUPPORTED", "channel: EMAIL or SMS");
-    if (sms && req->subject[0])
-        cm_call_violation(call, "subject", "UNSUPPORTED", "subject: an SMS has none");
-    else
-        s_check_subject(call, req->subject, !sms);
-    if (sms && req->html[0])
-        cm_call_violation(call, "html", "UNSUPPORTED", "html: an SMS has none");
-    if (!req->text[0])
-        cm_call_violation(call, "text", "REQUIRED", "text is required");
-    else if (strlen(req->text) > TEXT_MAX)
-        cm_call_violation(call, "text", "TOO_LONG", "text: at most %d bytes, not %zu", TEXT_MAX,
-                          strlen(req->text));
-    else if (sms)
-        s_check_sms_text(call, req->text);
-    if (strlen(req->html) > HTML_MAX)
-        cm_call_violation(call, "html", "TOO_LONG", "html: at most %d bytes, not %zu", HTML_MAX,
-                          strlen(req->html));
-    return !cm_call_failed(call);
+    return notify_check_content(call, req->channel, req->subject, req->text, req->html);
 }
 
 static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
@@ -159,6 +166,11 @@ static bool s_parse_token(const char *tok, int64_t *us, char *id)
     *us = v;
     snprintf(id, 40, "%s", sep + 1);
     return true;
+}
+
+bool notify_page_token_parse(const char *tok, int64_t *us, char id[40])
+{
+    return s_parse_token(tok, us, id);
 }
 
 static void s_list_messages(struct cm_call *call, const ProtobufCMessage *msg,
@@ -340,12 +352,14 @@ void notify_start(cm_svc_t *svc, void *user)
     notify_accounts_start(st);
     st->pub = cm_events_pub_new(cm_svc_zctx(svc), st->events_in_endpoint);
     st->sender = notify_sender_start(&st->sender_cfg);
+    notify_campaigns_start(svc, st);
 }
 
 void notify_stop(cm_svc_t *svc, void *user)
 {
     (void)svc;
     struct notify_state *st = user;
+    notify_campaigns_stop(st);
     notify_sender_stop(&st->sender);
     /* Whatever is still unpublished goes out with the next relay of any copy. */
     cm_events_pub_destroy(&st->pub);
@@ -364,6 +378,7 @@ void notify_tick(cm_svc_t *svc, void *user)
         cm_outbox_heartbeat(db, &notify_outbox, st->pub);
         st->next_heartbeat_ms = now + 1000;
     }
+    notify_campaigns_tick(svc, st);
 }
 
 #define M(name, req, resp, fn, flags)                                                              \
@@ -409,6 +424,21 @@ const struct cm_method notify_methods[] = {
     M("ListTrialMailbox", list_trial_mailbox_request, list_trial_mailbox_response,
       s_list_trial_mailbox, CM_METHOD_NO_TXN),
     M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+    /* Newsletters (notify_campaigns.c). ExpandCampaign is notify's own call to
+     * itself: it asks customers with no transaction open, then writes a page
+     * in a transaction of its own. */
+    M("CreateCampaign", create_campaign_request, campaign, notify_campaigns_create,
+      CM_METHOD_WRITE),
+    M("GetCampaign", get_campaign_request, campaign, notify_campaigns_get, CM_METHOD_NO_TXN),
+    M("ListCampaigns", list_campaigns_request, list_campaigns_response, notify_campaigns_list,
+      CM_METHOD_NO_TXN),
+    M("CancelCampaign", cancel_campaign_request, campaign, notify_campaigns_cancel,
+      CM_METHOD_WRITE),
+    M("ExpandCampaign", expand_campaign_request, expand_campaign_response, notify_campaigns_expand,
+      CM_METHOD_NO_TXN),
+    /* The link names its tenant; it asks customers, and writes nothing itself. */
+    M("Unsubscribe", unsubscribe_request, unsubscribe_response, notify_campaigns_unsubscribe,
       CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
 };
 const size_t notify_n_methods = sizeof notify_methods / sizeof *notify_methods;

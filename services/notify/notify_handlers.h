@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "cm_svc.h"
 #include "notify_sender.h"
+#include "notify.pb-c.h"
 
 struct cm_events_pub;
 
@@ -33,9 +34,24 @@ struct notify_state {
     notify_sender_t *sender;   // owned
     struct cm_events_pub *pub; // owned; main thread only
     int64_t next_heartbeat_ms; // main thread only
+    /* Newsletters (notify_campaigns.c). */
+    const char *bus;                       // borrowed (config): the broker
+    int campaign_rate;                     // messages a second of one campaign
+    struct cm_mdp_client *campaign_client; // owned; main thread only: the tick's requests
+    int64_t next_campaign_ms;              // main thread only
 };
 
 extern const struct cm_method notify_methods[];
+
+/* The content of a message on a channel (EMAIL when unspecified): subject,
+ * text and html within their limits, violations named "channel", "subject",
+ * "text", "html". False when one failed. */
+/* A page token of a list ("<created_at in µs>_<id>"): false when tok is not
+ * one. */
+bool notify_page_token_parse(const char *tok, int64_t *us, char id[40]);
+
+bool notify_check_content(struct cm_call *call, Crm__Channel channel, const char *subject,
+                          const char *text, const char *html);
 extern const size_t notify_n_methods;
 
 /* Starts the senders and the event publisher. */

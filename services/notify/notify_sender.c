@@ -1,5 +1,6 @@
 /* The background senders (notify_sender.h). */
 #include "notify_sender.h"
+#include "notify_unsubscribe.h"
 #include "notify_mime.h"
 #include "notify_store.h"
 #include "cm_log.h"
@@ -57,11 +58,21 @@ static int64_t s_ms_of(const char *rfc3339)
     return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
-/* Builds the e-mail of m into out. */
-static cm_err_t s_build(const Crm__Message *m, cm_buf_t *out)
+/* Builds the e-mail of m (of tenant) into out. A newsletter carries
+ * List-Unsubscribe with its one-click POST (RFC 2369, RFC 8058). */
+static cm_err_t s_build(const struct notify_sender_cfg *cfg, const char *tenant,
+                        const Crm__Message *m, cm_buf_t *out)
 {
     char seed[33];
     cm_random_hex(seed, 16);
+    char token[NOTIFY_UNSUBSCRIBE_TOKEN], list[600];
+    const char *extra[] = {list, "List-Unsubscribe-Post: " NOTIFY_UNSUBSCRIBE_ONE_CLICK, NULL};
+    bool newsletter =
+        !strcmp(m->kind, "newsletter") &&
+        notify_unsubscribe_token(cfg->link_key, tenant, m->customer_id, false, token, sizeof token);
+    if (newsletter)
+        snprintf(list, sizeof list, "List-Unsubscribe: <%s" NOTIFY_UNSUBSCRIBE_POST_PATH "%s>",
+                 cfg->public_url, token);
     struct notify_mime mime = {
         .from_name = m->from_name,
         .from_addr = m->from,
@@ -73,6 +84,7 @@ static cm_err_t s_build(const Crm__Message *m, cm_buf_t *out)
         .message_id = m->message_id,
         .date_ms = s_ms_of(m->created_at),
         .boundary_seed = seed,
+        .extra = newsletter ? extra : NULL,
     };
     return notify_mime_build(&mime, out);
 }
@@ -154,8 +166,8 @@ static int s_unseal(notify_sender_t *self, cm_db_t *db, Crm__Message *m)
 }
 
 /* One attempt at m over its channel, into *r. */
-static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const Crm__Message *m,
-                      cm_buf_t *mail, struct notify_result *r)
+static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const char *tenant,
+                      const Crm__Message *m, cm_buf_t *mail, struct notify_result *r)
 {
     const struct notify_sender_cfg *cfg = self->cfg;
     r->outcome = NOTIFY_RETRY;
@@ -168,7 +180,7 @@ static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const Crm__Mes
     }
     if (!smtp) {
         snprintf(r->reason, sizeof r->reason, "e-mail is not configured (CRM_SMTP_URL)");
-    } else if (s_build(m, mail)) {
+    } else if (s_build(cfg, tenant, m, mail)) {
         r->outcome = NOTIFY_REFUSED;
         snprintf(r->reason, sizeof r->reason, "the message cannot be written as e-mail");
     } else {
@@ -200,7 +212,7 @@ static void s_send_one(notify_sender_t *self, cm_db_t *db, notify_smtp_t *smtp,
                  "send a new one");
     } else {
         int64_t t0 = cm_mono_ms();
-        s_attempt(self, smtp, m, &mail, &r);
+        s_attempt(self, smtp, c->tenant_id, m, &mail, &r);
         cm_log_info("message %s attempt %d: %s (%s) in %lld ms", c->id, c->attempts,
                     r.outcome == NOTIFY_SENT      ? "sent"
                     : r.outcome == NOTIFY_REFUSED ? "refused"

@@ -79,6 +79,8 @@ export CRM_SMS_URL="$CRM_TEST_SMS/sms" CRM_SMS_TOKEN=sms-token CRM_SMS_FROM=Salo
 # Short waits, so the retry tests do not wait long.
 export CRM_NOTIFY_RETRY_MIN_MS=300 CRM_NOTIFY_RETRY_MAX_MS=2000 CRM_NOTIFY_POLL_MS=200
 export CRM_SMTP_TIMEOUT_MS=10000
+# Newsletters go out at up to 500 a second here (a campaign may ask for less).
+export CRM_NOTIFY_CAMPAIGN_RATE=500
 results="$tmp/results"
 
 # What a sanitizer prints when it finds something (ASan, LSan, UBSan).

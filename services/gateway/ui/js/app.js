@@ -1,6 +1,6 @@
 // The shell: sign-in guard, navigation, and a hash router
 // (#/customers, #/customers/new, #/customers/{id}, #/customers/{id}/edit,
-// #/tasks, #/groups, #/settings, #/exchange, #/signin), so the gateway serves
+// #/tasks, #/groups, #/campaigns, #/settings, #/exchange, #/signin), so the gateway serves
 // one page.
 
 import { clearKey, getKey, setUnauthenticatedHandler } from "./api.js";
@@ -11,16 +11,15 @@ import { renderList } from "./views/list.js";
 import { renderForm } from "./views/form.js";
 import { renderCard } from "./views/card.js";
 import { renderGroups } from "./views/groups.js";
+import { renderCampaigns } from "./views/campaigns.js";
+import { t } from "./i18n.js";
 import { renderTasks } from "./views/tasks.js";
 import { renderSettings } from "./views/settings.js";
 import { renderExchange } from "./views/exchange.js";
-import { t } from "./i18n.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const signOut = document.getElementById("sign-out");
-// The navigation's newer entries speak the user's language (the catalogue).
-for (const a of nav.querySelectorAll("a[data-i18n]")) a.textContent = t(a.dataset.i18n);
 
 /** Goes to a hash route: navigate("/customers/abc"). */
 export function navigate(route, { replace: swap = false } = {}) {
@@ -50,6 +49,7 @@ const routes = [
   { match: (p) => p[0] === "customers" && p[2] === "edit" && p.length === 3, view: renderForm, nav: "customers" },
   { match: (p) => p[0] === "tasks" && p.length === 1, view: renderTasks, nav: "tasks" },
   { match: (p) => p[0] === "groups" && p.length === 1, view: renderGroups, nav: "groups" },
+  { match: (p) => p[0] === "campaigns" && p.length === 1, view: renderCampaigns, nav: "campaigns" },
   { match: (p) => p[0] === "settings" && p.length === 1, view: renderSettings, nav: "settings" },
   { match: (p) => p[0] === "exchange" && p.length === 1, view: renderExchange, nav: "exchange" },
 ];
@@ -72,6 +72,8 @@ async function route_() {
     navigate(`/signin?next=${encodeURIComponent(location.hash.slice(1) || "/customers")}`, { replace: true });
     return;
   }
+  // Links named from the catalogue follow the language, which may have changed.
+  for (const a of nav.querySelectorAll("a[data-i18n]")) a.textContent = t(a.dataset.i18n);
   for (const a of nav.querySelectorAll("a")) {
     if (a.dataset.nav === route.nav) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");

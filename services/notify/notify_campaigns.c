@@ -1,0 +1,516 @@
+/* Newsletters (notify_campaigns.h): a campaign is stored with a work row;
+ * a copy's tick claims the row for a lease and asks any copy to expand it
+ * (notify.ExpandCampaign). The expansion reads the audience from customers
+ * (customers.ListCustomers with the group or tag, a page at a time, no
+ * transaction open while it answers) and writes each page in one
+ * transaction: a recipient row per customer (unique per campaign, so a page
+ * read again queues nobody twice), a queued message for each one with the
+ * consents and an address, and the cursor moved to the next page. A copy
+ * killed mid-page loses the page's transaction and nothing else; the lease
+ * brings the campaign back from the cursor. */
+#include "notify_campaigns.h"
+#include "notify_campaigns_store.h"
+#include "notify_compose.h"
+#include "notify_mime.h"
+#include "notify_store.h"
+#include "notify_template.h"
+#include "notify_unsubscribe.h"
+#include "cm_log.h"
+#include "cm_mdp.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+#include "customers.pb-c.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_CHARS 200
+#define AUDIENCE_MAX 200 // bytes of a group's or tag's name
+#define PAGE_DEFAULT 20
+#define PAGE_MAX 100
+#define AUDIENCE_PAGE 200 // customers read per ListCustomers
+#define LIST_TIMEOUT_MS 5000
+#define EXPAND_LEASE_MS 10000 // a claimed campaign comes back after this if its copy dies
+#define EXPAND_BUDGET_MS 3000 // pages one ExpandCampaign queues before it hands back
+#define EXPAND_RETRY_MS 2000  // customers unavailable: try again after this
+#define TICK_EVERY_MS 500
+#define CLAIM_MAX 4
+#define CURSOR_MAX 1024
+
+/* ---------------------------------------------------------------------- */
+/* CreateCampaign, GetCampaign, ListCampaigns, CancelCampaign              */
+
+static bool s_check_campaign(struct cm_call *call, const Crm__Campaign *c)
+{
+    size_t name_len = cm_utf8_length(c->name);
+    if (!c->name[0])
+        cm_call_violation(call, "name", "REQUIRED", "name is required");
+    else if (strpbrk(c->name, "\r\n"))
+        cm_call_violation(call, "name", "INVALID_FORMAT", "name: one line, no line breaks");
+    else if (name_len > NAME_MAX_CHARS)
+        cm_call_violation(call, "name", "TOO_LONG", "name: at most %d characters, not %zu",
+                          NAME_MAX_CHARS, name_len);
+    if (!c->group[0] && !c->tag[0])
+        cm_call_violation(call, "group", "REQUIRED", "the audience: a group or a tag is required");
+    else if (c->group[0] && c->tag[0])
+        cm_call_violation(call, "tag", "ONE_OF", "the audience: a group or a tag, not both");
+    else if (strlen(c->group) > AUDIENCE_MAX || strlen(c->tag) > AUDIENCE_MAX)
+        cm_call_violation(call, c->group[0] ? "group" : "tag", "TOO_LONG", "%s: at most %d bytes",
+                          c->group[0] ? "group" : "tag", AUDIENCE_MAX);
+    (void)notify_check_content(call, c->channel, c->subject, c->text, c->html);
+    return !cm_call_failed(call);
+}
+
+void notify_campaigns_create(struct cm_call *call, const ProtobufCMessage *msg,
+                             ProtobufCMessage **resp)
+{
+    const Crm__CreateCampaignRequest *req = (const Crm__CreateCampaignRequest *)msg;
+    struct notify_state *st = call->user;
+    if (!cm_call_may_write(call))
+        return;
+    if (!req->campaign) {
+        cm_call_violation(call, "campaign", "REQUIRED", "campaign is required");
+        return;
+    }
+    if (!s_check_campaign(call, req->campaign))
+        return;
+    bool sms = req->campaign->channel == CRM__CHANNEL__CHANNEL_SMS;
+    if (sms ? !st->sms : !st->email) {
+        cm_call_fail(call, CM_ERR_PRECONDITION, "%s is not configured: set %s (docs/notify.md)",
+                     sms ? "SMS" : "e-mail", sms ? "CRM_SMS_URL" : "CRM_SMTP_URL");
+        return;
+    }
+    if (req->campaign->rate < 0 || req->campaign->rate > st->campaign_rate) {
+        cm_call_violation(call, "rate", "OUT_OF_RANGE",
+                          "rate: 1 to %d messages a second (CRM_NOTIFY_CAMPAIGN_RATE), or 0 for "
+                          "that",
+                          st->campaign_rate);
+        return;
+    }
+    Crm__Campaign c = *req->campaign;
+    char id[40];
+    cm_uuid(id);
+    c.id = id;
+    cm_err_t err = notify_campaigns_store_create(call->db, call->hdr->tenant_id, &c,
+                                                 c.rate ? c.rate : st->campaign_rate);
+    Crm__Campaign *out = NULL;
+    if (!err)
+        err = notify_campaigns_store_get(call->db, id, &out);
+    if (err) {
+        cm_call_db_fail(call, err, "could not store the campaign");
+        return;
+    }
+    cm_log_info("campaign %s created", id);
+    *resp = &out->base;
+}
+
+void notify_campaigns_get(struct cm_call *call, const ProtobufCMessage *msg,
+                          ProtobufCMessage **resp)
+{
+    const Crm__GetCampaignRequest *req = (const Crm__GetCampaignRequest *)msg;
+    Crm__Campaign *c = NULL;
+    cm_err_t err = cm_uuid_valid(req->id) ? notify_campaigns_store_get(call->db, req->id, &c)
+                                          : CM_ERR_NOT_FOUND;
+    if (err == CM_ERR_NOT_FOUND)
+        cm_call_fail(call, err, "campaign %s not found", req->id);
+    else if (err)
+        cm_call_db_fail(call, err, "could not read the campaign");
+    else
+        *resp = &c->base;
+}
+
+void notify_campaigns_list(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    const Crm__ListCampaignsRequest *req = (const Crm__ListCampaignsRequest *)msg;
+    if (req->page_size < 0 || req->page_size > PAGE_MAX)
+        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize: 0 to %d", PAGE_MAX);
+    int64_t after_us = 0;
+    char after_id[40] = "";
+    if (req->page_token[0] && !notify_page_token_parse(req->page_token, &after_us, after_id))
+        cm_call_violation(call, "pageToken", "INVALID_FORMAT",
+                          "pageToken: not a token this list gave");
+    if (cm_call_failed(call))
+        return;
+    Crm__ListCampaignsResponse *r =
+        (Crm__ListCampaignsResponse *)cm_pb_new(&crm__list_campaigns_response__descriptor);
+    int64_t next_us = 0;
+    char next_id[40];
+    cm_err_t err =
+        notify_campaigns_store_list(call->db, req->page_size ? req->page_size : PAGE_DEFAULT,
+                                    after_us, after_id[0] ? after_id : NULL, r, &next_us, next_id);
+    if (err) {
+        crm__list_campaigns_response__free_unpacked(r, NULL);
+        cm_call_db_fail(call, err, "could not list the campaigns");
+        return;
+    }
+    if (next_id[0]) {
+        char tok[80];
+        snprintf(tok, sizeof tok, "%" PRId64 "_%s", next_us, next_id);
+        cm_pb_set_str(&r->next_page_token, tok);
+    }
+    *resp = &r->base;
+}
+
+void notify_campaigns_cancel(struct cm_call *call, const ProtobufCMessage *msg,
+                             ProtobufCMessage **resp)
+{
+    const Crm__CancelCampaignRequest *req = (const Crm__CancelCampaignRequest *)msg;
+    if (!cm_call_may_write(call))
+        return;
+    bool found = false, cancelled = false;
+    cm_err_t err = cm_uuid_valid(req->id)
+                       ? notify_campaigns_store_cancel(call->db, req->id, &found, &cancelled)
+                       : CM_OK;
+    Crm__Campaign *c = NULL;
+    if (!err && cancelled)
+        err = notify_campaigns_store_get(call->db, req->id, &c);
+    if (err)
+        cm_call_db_fail(call, err, "could not cancel the campaign");
+    else if (!found)
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "campaign %s not found", req->id);
+    else if (!cancelled)
+        cm_call_fail(call, CM_ERR_PRECONDITION, "campaign %s has ended: nothing to cancel",
+                     req->id);
+    else {
+        cm_log_info("campaign %s cancelled", req->id);
+        *resp = &c->base;
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* ExpandCampaign                                                          */
+
+/* NULL when the customer gets the newsletter, else why not. */
+static const char *s_skip_reason(const Crm__Customer *c, bool sms)
+{
+    const Crm__Preferences *p = c->preferences;
+    const Crm__Consent *channel = p ? (sms ? p->sms : p->email) : NULL;
+    if (!p || !p->marketing || !p->marketing->granted || !channel || !channel->granted)
+        return "NO_CONSENT";
+    if (sms ? !c->phone[0] : !c->email[0] || !notify_mime_addr_ok(c->email))
+        return "NO_ADDRESS";
+    return NULL;
+}
+
+/* An e-mail newsletter's text and HTML with the visible unsubscribe link
+ * (the page, in the customer's language) at the end; dynamic, the caller
+ * frees both. */
+static void s_with_link(const struct notify_state *st, const char *tenant, const Crm__Campaign *cp,
+                        const Crm__Customer *c, char **text, char **html)
+{
+    char token[NOTIFY_UNSUBSCRIBE_TOKEN], url[700];
+    const char *lang = notify_language_of(c->preferences ? c->preferences->language : "");
+    const char *label = notify_unsubscribe_label(lang);
+    /* Both are UUIDs here: the customers service gave the one, cm_svc checked the other. */
+    if (!notify_unsubscribe_token(st->sender_cfg.link_key, tenant, c->id, false, token,
+                                  sizeof token))
+        token[0] = '\0';
+    snprintf(url, sizeof url, "%s" NOTIFY_UNSUBSCRIBE_PAGE_PATH "%s&lang=%s",
+             st->sender_cfg.public_url, token, lang);
+    size_t tn = strlen(cp->text) + strlen(label) + strlen(url) + 16;
+    *text = cm_malloc(tn);
+    snprintf(*text, tn, "%s\n\n-- \n%s: %s\n", cp->text, label, url);
+    if (!cp->html[0]) {
+        *html = cm_strdup("");
+        return;
+    }
+    /* The URL holds only the public address (checked at start-up: no quote or
+     * angle bracket) and base64url: nothing to escape. */
+    size_t hn = strlen(cp->html) + strlen(label) + strlen(url) + 40;
+    *html = cm_malloc(hn);
+    snprintf(*html, hn, "%s\n<p><a href=\"%s\">%s</a></p>\n", cp->html, url, label);
+}
+
+/* Queues one customer's message in the page's transaction. */
+static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const Crm__Campaign *cp,
+                            const Crm__Customer *c)
+{
+    bool sms = cp->channel == CRM__CHANNEL__CHANNEL_SMS;
+    char key[100];
+    snprintf(key, sizeof key, "campaign:%s:%s", cp->id, c->id);
+    char *text = NULL, *html = NULL;
+    if (!sms)
+        s_with_link(st, call->hdr->tenant_id, cp, c, &text, &html);
+    struct notify_address a;
+    struct notify_new_message m = {
+        .tenant_id = call->hdr->tenant_id,
+        .kind = "newsletter",
+        .subject = cp->subject,
+        .text = sms ? cp->text : text,
+        .html = sms ? cp->html : html,
+        .request_key = key,
+        .principal = call->hdr->principal,
+        .channel_name = "campaign",
+        .request_id = call->hdr->request_id,
+    };
+    Crm__Message *out = NULL;
+    bool existed = false;
+    /* The tenant's sender, read in the page's transaction. */
+    cm_err_t err = notify_compose_address(call, st, c, sms, &a, &m) ? CM_OK : CM_ERR_UNAVAILABLE;
+    if (!err)
+        err = notify_store_queue(call->db, &m, &out, &existed);
+    if (!err && !existed)
+        err = notify_campaigns_store_queued(call->db, cp->id, c->id, out->id);
+    if (out)
+        crm__message__free_unpacked(out, NULL);
+    free(text);
+    free(html);
+    return err;
+}
+
+/* Writes one page in one transaction; *moved false when another copy or a
+ * cancel got there first (nothing written then). */
+static cm_err_t s_write_page(struct cm_call *call, struct notify_state *st, const Crm__Campaign *cp,
+                             const char *cursor, const Crm__ListCustomersResponse *page,
+                             bool *moved)
+{
+    bool sms = cp->channel == CRM__CHANNEL__CHANNEL_SMS;
+    int total = 0, no_consent = 0, no_address = 0;
+    cm_err_t err = cm_db_begin(call->db, call->hdr->tenant_id);
+    for (size_t i = 0; !err && i < page->n_customers; i++) {
+        const Crm__Customer *c = page->customers[i];
+        const char *skip = s_skip_reason(c, sms);
+        bool inserted = false;
+        err = notify_campaigns_store_recipient(call->db, call->hdr->tenant_id, cp->id, c->id, skip,
+                                               &inserted);
+        if (err || !inserted)
+            continue;
+        total++;
+        no_consent += skip && !strcmp(skip, "NO_CONSENT");
+        no_address += skip && !strcmp(skip, "NO_ADDRESS");
+        if (!skip)
+            err = s_queue_one(call, st, cp, c);
+    }
+    if (!err)
+        err = notify_campaigns_store_advance(call->db, cp->id, cursor, page->next_page_token, total,
+                                             no_consent, no_address, moved);
+    if (!err && *moved)
+        err = cm_db_commit(call->db);
+    else
+        cm_db_rollback(call->db);
+    return err;
+}
+
+/* customers.ListCustomers for the page at cursor, as the caller (notify in
+ * the campaign's tenant). NULL, the call failed, when it did not answer. */
+static Crm__ListCustomersResponse *s_read_page(struct cm_call *call, const Crm__Campaign *cp,
+                                               const char *cursor)
+{
+    Crm__ListCustomersRequest r = CRM__LIST_CUSTOMERS_REQUEST__INIT;
+    r.page_size = AUDIENCE_PAGE;
+    r.page_token = (char *)cursor;
+    r.order_by = "createdAt";
+    r.group = cp->group;
+    r.tag = cp->tag;
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err =
+        cm_call_service(call, "customers", "customers.ListCustomers", NULL, &r.base,
+                        &crm__list_customers_response__descriptor, LIST_TIMEOUT_MS, &rh, &resp);
+    Crm__ListCustomersResponse *out = NULL;
+    if (err)
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer: %s", cm_err_name(err));
+    else if (rh->status != CRM__STATUS__STATUS_OK)
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not list the audience: %s", rh->message);
+    else {
+        out = (Crm__ListCustomersResponse *)resp;
+        resp = NULL;
+    }
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return out;
+}
+
+void notify_campaigns_expand(struct cm_call *call, const ProtobufCMessage *msg,
+                             ProtobufCMessage **resp)
+{
+    const Crm__ExpandCampaignRequest *req = (const Crm__ExpandCampaignRequest *)msg;
+    struct notify_state *st = call->user;
+    const Crm__Principal *who = call->hdr->principal;
+    if (!who || who->role != CRM__ROLE__ROLE_SERVICE || strcmp(who->id, "notify")) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "only notify itself expands a campaign");
+        return;
+    }
+    Crm__Campaign *cp = NULL;
+    cm_err_t err = cm_uuid_valid(req->id) ? notify_campaigns_store_get(call->db, req->id, &cp)
+                                          : CM_ERR_NOT_FOUND;
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the campaign");
+        return;
+    }
+    int64_t until = cm_mono_ms() + EXPAND_BUDGET_MS;
+    bool expanding = true, queued = false;
+    long again_ms = 0;
+    while (expanding && cm_mono_ms() < until) {
+        char cursor[CURSOR_MAX];
+        err = notify_campaigns_store_cursor(call->db, cp->id, &expanding, cursor, sizeof cursor);
+        if (err || !expanding)
+            break;
+        Crm__ListCustomersResponse *page = s_read_page(call, cp, cursor);
+        if (!page) {
+            again_ms = EXPAND_RETRY_MS;
+            break;
+        }
+        bool moved = false;
+        err = strlen(page->next_page_token) < CURSOR_MAX
+                  ? s_write_page(call, st, cp, cursor, page, &moved)
+                  : CM_ERR_UPSTREAM;
+        queued = queued || moved;
+        crm__list_customers_response__free_unpacked(page, NULL);
+        if (err || !moved)
+            break;
+    }
+    if (queued)
+        notify_sender_wake(st->sender);
+    if (err && !cm_call_failed(call)) {
+        cm_call_db_fail(call, err, "could not queue the campaign's recipients");
+        again_ms = EXPAND_RETRY_MS;
+    }
+    /* Not done: hand the campaign back, to be claimed again by any copy. */
+    if (expanding && notify_campaigns_store_release(call->db, cp->id, again_ms))
+        cm_log_warn("could not release campaign %s: claimed again when its lease ends", cp->id);
+    crm__campaign__free_unpacked(cp, NULL);
+    if (cm_call_failed(call))
+        return;
+    Crm__ExpandCampaignResponse *r =
+        (Crm__ExpandCampaignResponse *)cm_pb_new(&crm__expand_campaign_response__descriptor);
+    r->done = !expanding;
+    *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Unsubscribe                                                             */
+
+#define UNSUBSCRIBE_SOURCE "unsubscribe link"
+
+/* Withdraws the channel's consent on the customer, as notify in the token's
+ * tenant; *lang the customer's language. A customer who is gone has nothing
+ * to withdraw. False, the call failed, when customers did not take it. */
+static bool s_withdraw(struct cm_call *call, const char *tenant, const char *customer, bool sms,
+                       const char **lang)
+{
+    Crm__Consent no = CRM__CONSENT__INIT;
+    no.granted = false;
+    no.source = UNSUBSCRIBE_SOURCE;
+    Crm__Preferences p = CRM__PREFERENCES__INIT;
+    if (sms)
+        p.sms = &no;
+    else
+        p.email = &no;
+    Crm__Customer c = CRM__CUSTOMER__INIT;
+    c.preferences = &p;
+    char *mask[] = {sms ? "preferences.sms" : "preferences.email"};
+    Crm__UpdateCustomerRequest r = CRM__UPDATE_CUSTOMER_REQUEST__INIT;
+    r.id = (char *)customer;
+    r.customer = &c;
+    r.update_mask = mask;
+    r.n_update_mask = 1;
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err = cm_call_service_as(call, tenant, &notify_compose_service, "customers",
+                                      "customers.UpdateCustomer", &r.base,
+                                      &crm__customer__descriptor, LIST_TIMEOUT_MS, &rh, &resp);
+    *lang = "en";
+    if (err)
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer; try again");
+    else if (rh->status == CRM__STATUS__STATUS_OK) {
+        const Crm__Customer *got = (const Crm__Customer *)resp;
+        *lang = notify_language_of(got->preferences ? got->preferences->language : "");
+        cm_log_info("customer %s unsubscribed from %s newsletters", customer,
+                    sms ? "SMS" : "e-mail");
+    } else if (rh->status != CRM__STATUS__STATUS_NOT_FOUND)
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not withdraw the consent: %s", rh->message);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return !cm_call_failed(call);
+}
+
+void notify_campaigns_unsubscribe(struct cm_call *call, const ProtobufCMessage *msg,
+                                  ProtobufCMessage **resp)
+{
+    const Crm__UnsubscribeRequest *req = (const Crm__UnsubscribeRequest *)msg;
+    struct notify_state *st = call->user;
+    static const char one_click[] = NOTIFY_UNSUBSCRIBE_ONE_CLICK;
+    char tenant[37], customer[37];
+    bool sms = false;
+    if (!notify_unsubscribe_parse(st->sender_cfg.link_key, req->token, tenant, customer, &sms))
+        cm_call_violation(call, "token", req->token[0] ? "INVALID" : "REQUIRED",
+                          "token: not an unsubscribe link this service made");
+    /* Only the one-click POST (RFC 8058 3.1): a link checker's stray request
+     * unsubscribes nobody. */
+    if (req->body.len != sizeof one_click - 1 ||
+        memcmp(req->body.data, one_click, sizeof one_click - 1))
+        cm_call_violation(call, "body", "ONE_CLICK_REQUIRED",
+                          "body: " NOTIFY_UNSUBSCRIBE_ONE_CLICK " (RFC 8058)");
+    const char *lang = "en";
+    if (cm_call_failed(call) || !s_withdraw(call, tenant, customer, sms, &lang))
+        return;
+    Crm__UnsubscribeResponse *r =
+        (Crm__UnsubscribeResponse *)cm_pb_new(&crm__unsubscribe_response__descriptor);
+    r->channel = sms ? CRM__CHANNEL__CHANNEL_SMS : CRM__CHANNEL__CHANNEL_EMAIL;
+    cm_pb_set_str(&r->language, lang);
+    *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The tick                                                                */
+
+void notify_campaigns_start(cm_svc_t *svc, struct notify_state *st)
+{
+    st->campaign_client = cm_mdp_client_new(cm_svc_zctx(svc), st->bus);
+    if (!st->campaign_client)
+        cm_log_error("could not connect to the bus at %s: this copy expands no campaign", st->bus);
+}
+
+void notify_campaigns_stop(struct notify_state *st)
+{
+    /* Campaigns asked for and not answered come back when their lease ends. */
+    cm_mdp_client_destroy(&st->campaign_client);
+}
+
+/* Drops the answers to earlier requests: each did its work where it ran. */
+static void s_drain(struct notify_state *st)
+{
+    for (;;) {
+        struct cm_mdp_msg m = {0}; /* recv fills only the client's fields */
+        if (cm_mdp_client_recv(st->campaign_client, 0, &m) != 1)
+            break;
+        cm_mdp_msg_release(&m);
+    }
+}
+
+void notify_campaigns_tick(cm_svc_t *svc, struct notify_state *st)
+{
+    int64_t now = cm_mono_ms();
+    if (!st->campaign_client || now < st->next_campaign_ms)
+        return;
+    st->next_campaign_ms = now + TICK_EVERY_MS;
+    s_drain(st);
+    struct notify_campaign_claim claims[CLAIM_MAX];
+    int n = 0;
+    if (notify_campaigns_store_claim(cm_svc_db(svc), CLAIM_MAX, EXPAND_LEASE_MS, claims, &n)) {
+        cm_log_warn("could not claim campaigns to expand: %s", cm_db_error(cm_svc_db(svc)));
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        Crm__ExpandCampaignRequest req = CRM__EXPAND_CAMPAIGN_REQUEST__INIT;
+        req.id = claims[i].id;
+        Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+        h.tenant_id = claims[i].tenant_id;
+        h.principal = (Crm__Principal *)&notify_compose_service;
+        h.channel = "campaign";
+        h.method = "notify.ExpandCampaign";
+        /* Answered before the lease runs out, or another copy may take it. */
+        h.deadline_unix_ms = cm_now_ms() + EXPAND_LEASE_MS - 2000;
+        char rid[40];
+        if (cm_svc_send(st->campaign_client, "notify", &h, &req.base, 0, rid))
+            cm_log_warn("could not ask to expand campaign %s; claimed again later", claims[i].id);
+    }
+}
