@@ -1,6 +1,8 @@
 /* The import threads: each takes a waiting import (exchange.claim_import,
  * across tenants and copies), reads its file part by part from PostgreSQL,
- * parses it with libcsv, and turns each batch of rows into customers
+ * parses it with libcsv (or, for an Excel workbook, reads its first sheet
+ * through exchange_xlsx_read from a temporary file), and turns each batch
+ * of rows into customers
  * through the customers service: customers.MatchCustomers finds who a row
  * is, then CreateCustomer or UpdateCustomer (channel "import", so the
  * source is IMPORT and the audit and the timeline say so), each with the
