@@ -690,9 +690,8 @@ static size_t s_unescape(char *s, size_t len)
 struct s_strings {
     struct s_parse ps;
     bool doctype;
-    char *chars; // owned: every string, NUL-terminated, one after another
-    size_t len, cap;
-    size_t *offs; // owned: where each string starts in chars
+    struct s_text chars; // every string, NUL-terminated, one after another
+    size_t *offs;        // owned: where each string starts in chars
     size_t n, offs_cap;
     int in_si, in_t, in_rph;
     bool failed;
@@ -701,23 +700,14 @@ struct s_strings {
 
 static void s_strings_put(struct s_strings *st, const char *s, size_t n)
 {
-    if (st->len + n + 1 > (size_t)EXCHANGE_XLSX_READ_MAX_STRINGS_BYTES) {
+    s_text_add(&st->chars, s, n, (size_t)EXCHANGE_XLSX_READ_MAX_STRINGS_BYTES - 1);
+    if (st->chars.too_long) {
         if (!st->failed)
             snprintf(st->why, sizeof st->why, "the workbook's shared texts exceed %ld MB",
                      EXCHANGE_XLSX_READ_MAX_STRINGS_BYTES / (1024 * 1024));
         st->failed = true;
         XML_StopParser(st->ps.parser, XML_FALSE);
-        return;
     }
-    if (st->len + n + 1 > st->cap) {
-        size_t cap = st->cap ? st->cap : 4096;
-        while (cap < st->len + n + 1)
-            cap *= 2;
-        st->chars = cm_realloc(st->chars, cap);
-        st->cap = cap;
-    }
-    memcpy(st->chars + st->len, s, n);
-    st->len += n;
 }
 
 static void XMLCALL s_strings_start(void *user, const XML_Char *name, const XML_Char **atts)
@@ -730,7 +720,7 @@ static void XMLCALL s_strings_start(void *user, const XML_Char *name, const XML_
             st->offs_cap = st->offs_cap ? st->offs_cap * 2 : 1024;
             st->offs = cm_realloc(st->offs, st->offs_cap * sizeof *st->offs);
         }
-        st->offs[st->n++] = st->len;
+        st->offs[st->n++] = st->chars.len;
         st->in_si = 1;
     } else if (!strcmp(local, "rPh")) {
         st->in_rph++;
@@ -745,8 +735,8 @@ static void XMLCALL s_strings_end(void *user, const XML_Char *name)
     const char *local = s_local(name);
     if (!strcmp(local, "si")) {
         size_t start = st->offs[st->n - 1];
-        if (st->len > start)
-            st->len = start + s_unescape(st->chars + start, st->len - start);
+        if (st->chars.len > start)
+            st->chars.len = start + s_unescape(st->chars.s + start, st->chars.len - start);
         s_strings_put(st, "", 1);
         st->in_si = 0;
     } else if (!strcmp(local, "rPh")) {
@@ -889,7 +879,7 @@ static const char *s_cell_text(exchange_xlsx_reader_t *r, char *tmp, size_t tmps
         long i;
         if (cm_parse_long(v, 0, LONG_MAX, &i) || (size_t)i >= r->strings.n)
             return NULL;
-        return r->strings.chars + r->strings.offs[i];
+        return r->strings.chars.s + r->strings.offs[i];
     }
     if (!strcmp(r->type, "b"))
         return !strcmp(v, "1") ? "true" : !strcmp(v, "0") ? "false" : v;
@@ -1174,7 +1164,7 @@ void exchange_xlsx_reader_destroy(exchange_xlsx_reader_t **self_p)
     free(r->stream);
     free(r->buf);
     s_zip_close(&r->zip);
-    free(r->strings.chars);
+    free(r->strings.chars.s);
     free(r->strings.offs);
     free(r->xf_kinds);
     free(r->value.s);
