@@ -173,7 +173,7 @@ def test_notify_killed_while_expanding_1000_every_recipient_gets_it():
         wait_until(lambda: crm.pids("notify") and not set(crm.pids("notify")) & set(before), 60,
                    what="notify to be restarted")
         # Messages the killed copy had claimed come back when their lease ends (docs/notify.md,
-        # "Sending": (connect timeout + timeout) x batch + 30 s, 190 s in this stack).
+        # "Sending": (connect timeout + timeout) x batch + 30 s, 64 s in this stack: run.sh).
         done = _wait(c["id"], "DONE", timeout=300)
         assert done["total"] == 1000 and done["queued"] == 1000 and done["sent"] == 1000, done
         per = {}
