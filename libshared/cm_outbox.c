@@ -68,33 +68,6 @@ static uint64_t s_int8(const PGresult *res, int row, int col)
     return v;
 }
 
-/* Gives rows their seq numbers after seq in one statement. */
-static cm_err_t s_number(cm_db_t *db, const struct cm_outbox *ob, const PGresult *res, int rows,
-                         uint64_t seq)
-{
-    char *ids = cm_malloc((size_t)rows * 21 + 2), *seqs = cm_malloc((size_t)rows * 21 + 2);
-    size_t il = 0, sl = 0;
-    ids[il++] = '{';
-    seqs[sl++] = '{';
-    for (int i = 0; i < rows; i++) {
-        il += (size_t)snprintf(ids + il, 22, "%s%" PRIu64, i ? "," : "", s_int8(res, i, 0));
-        sl += (size_t)snprintf(seqs + sl, 22, "%s%" PRIu64, i ? "," : "", seq + 1 + (uint64_t)i);
-    }
-    ids[il++] = '}';
-    ids[il] = '\0';
-    seqs[sl++] = '}';
-    seqs[sl] = '\0';
-    char *sql = cm_strfmt("UPDATE %s o SET seq = v.seq, published_at = now() "
-                          "FROM unnest($1::bigint[], $2::bigint[]) AS v(id, seq) WHERE o.id = v.id",
-                          ob->table);
-    const char *p[] = {ids, seqs};
-    cm_err_t err = cm_db_run(db, sql, 2, p);
-    free(sql);
-    free(ids);
-    free(seqs);
-    return err;
-}
-
 int cm_outbox_relay(cm_db_t *db, const struct cm_outbox *ob, struct cm_events_pub *pub)
 {
     PGresult *res = NULL;
@@ -115,8 +88,16 @@ int cm_outbox_relay(cm_db_t *db, const struct cm_outbox *ob, struct cm_events_pu
         published = 0;
         goto out;
     }
-    uint64_t seq = s_max_seq(db, ob);
-    sql = cm_strfmt("SELECT id, event FROM %s WHERE seq IS NULL ORDER BY id LIMIT 1000", ob->table);
+    /* One statement numbers the oldest unpublished rows after the highest seq
+     * and returns them in order. Its snapshot is taken after the lock above,
+     * so it sees everything an earlier relay committed. */
+    sql = cm_strfmt("WITH top AS (SELECT coalesce(max(seq), 0) AS seq FROM %s), "
+                    "next AS (SELECT id, (SELECT seq FROM top) + row_number() OVER (ORDER BY id) "
+                    "AS seq FROM (SELECT id FROM %s WHERE seq IS NULL ORDER BY id LIMIT 1000) u), "
+                    "done AS (UPDATE %s o SET seq = next.seq, published_at = now() FROM next "
+                    "WHERE o.id = next.id RETURNING o.seq, o.event) "
+                    "SELECT seq, event FROM done ORDER BY seq",
+                    ob->table, ob->table, ob->table);
     res = cm_db_exec_bin(db, sql, 0, NULL, NULL, NULL, 1, &err);
     if (!res)
         goto out;
@@ -125,9 +106,7 @@ int cm_outbox_relay(cm_db_t *db, const struct cm_outbox *ob, struct cm_events_pu
         published = 0;
         goto out;
     }
-    err = s_number(db, ob, res, rows, seq);
-    if (!err)
-        err = cm_db_commit(db);
+    err = cm_db_commit(db);
     if (err)
         goto out;
     /* Published after commit: a crash in between leaves a gap that subscribers
@@ -137,7 +116,7 @@ int cm_outbox_relay(cm_db_t *db, const struct cm_outbox *ob, struct cm_events_pu
                                             (const uint8_t *)PQgetvalue(res, i, 1));
         if (!ev)
             continue;
-        ev->seq = seq + 1 + (uint64_t)i;
+        ev->seq = s_int8(res, i, 0);
         if (cm_events_pub_send(pub, ev))
             cm_log_warn("could not publish %s event seq=%" PRIu64, ob->stream, ev->seq);
         crm__event__free_unpacked(ev, NULL);
