@@ -374,11 +374,10 @@ static void s_get_summary(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
         return;
     }
-    Crm__Summary *s = (Crm__Summary *)cm_pb_new(&crm__summary__descriptor);
-    cm_err_t err = notes_history_store_summary(call->db, TENANT(call), req->id, s);
+    Crm__Summary *s = NULL;
+    cm_err_t err = notes_history_store_summary(call->db, TENANT(call), req->id, &s);
     if (err) {
         cm_call_db_fail(call, err, "could not compute the summary");
-        crm__summary__free_unpacked(s, NULL);
         return;
     }
     /* registeredAt is the first timeline row's time: none, no history. */

@@ -437,103 +437,68 @@ cm_err_t notes_history_store_timeline_page(cm_db_t *db, const char *tenant,
 /* ---------------------------------------------------------------------- */
 /* Summary                                                                 */
 
-static void s_set_opt(char **field, const PGresult *res, int row, int col)
-{
-    const char *v = cm_db_get(res, row, col);
-    cm_pb_set_str(field, v ? v : "");
-}
-
 cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char *customer_id,
-                                     Crm__Summary *out)
+                                     Crm__Summary **out)
 {
     const char *p[] = {tenant, customer_id};
     cm_err_t err;
+    /* One round trip and one pass over the customer's bookings and orders:
+     * the figures, the money per currency, the upcoming bookings and the top
+     * services come back as one JSON object in the Summary's own names. */
     /* clang-format off */
     static const char sql[] =
-        "SELECT (SELECT " TS("min(t.occurred_at)") " FROM notes.timeline t "
-        "         WHERE t.tenant_id = $1 AND t.customer_id = $2 "
-        "           AND t.type = 'customer.created'), "
-        "       " TS("min(coalesce(b.booked_at, b.details_at))") ", "
-        "       " TS("max(b.starts_at) FILTER (WHERE b.status = 'ATTENDED')") ", "
-        "       count(b.*), "
-        "       count(*) FILTER (WHERE b.status = 'CANCELLED'), "
-        "       count(*) FILTER (WHERE b.status = 'NO_SHOW'), "
-        "       count(*) FILTER (WHERE b.status = 'ATTENDED'), "
-        "       (SELECT " TS("min(coalesce(o.placed_at, o.first_seen_at))") " FROM notes.orders o "
-        "         WHERE o.tenant_id = $1 AND o.customer_id = $2), "
-        "       (SELECT count(*) FROM notes.orders o WHERE o.tenant_id = $1 AND o.customer_id = $2) "
-        "  FROM notes.bookings b WHERE b.tenant_id = $1 AND b.customer_id = $2";
+        "WITH b AS MATERIALIZED (SELECT booking_id, status, service, staff, starts_at, ends_at, "
+        "                               booked_at, details_at FROM notes.bookings "
+        "                         WHERE tenant_id = $1 AND customer_id = $2), "
+        "     o AS MATERIALIZED (SELECT currency, placed_at, first_seen_at, paid_minor, "
+        "                               refunded_minor FROM notes.orders "
+        "                         WHERE tenant_id = $1 AND customer_id = $2) "
+        "SELECT json_build_object("
+        "  'customerId', $2::text, "
+        "  'registeredAt', (SELECT " TS("min(t.occurred_at)") " FROM notes.timeline t "
+        "                    WHERE t.tenant_id = $1 AND t.customer_id = $2 "
+        "                      AND t.type = 'customer.created'), "
+        "  'firstBookingAt', bs.first_at, 'lastVisitAt', bs.visit_at, 'bookings', bs.n, "
+        "  'cancellations', bs.cancelled, 'noShows', bs.no_show, 'attended', bs.attended, "
+        "  'firstOrderAt', os.first_at, 'orders', os.n, "
+        "  'totalSpent', (SELECT json_agg(json_build_object('currency', currency, "
+        "                                 'amountMinor', amount) ORDER BY currency) "
+        "                   FROM (SELECT currency, sum(paid_minor - refunded_minor) AS amount "
+        "                           FROM o WHERE paid_minor <> 0 OR refunded_minor <> 0 "
+        "                          GROUP BY currency) m), "
+        "  'upcoming', (SELECT json_agg(json_build_object('id', booking_id, 'service', service, "
+        "                 'staff', staff, 'startsAt', " TS("starts_at") ", "
+        "                 'endsAt', coalesce(" TS("ends_at") ", '')) ORDER BY starts_at, booking_id) "
+        "                 FROM (SELECT * FROM b WHERE status = 'BOOKED' AND starts_at > now() "
+        "                        ORDER BY starts_at, booking_id LIMIT 10) u), "
+        "  'topServices', (SELECT json_agg(json_build_object('service', service, 'count', n) "
+        "                                  ORDER BY n DESC, service) "
+        "                    FROM (SELECT service, count(*) AS n FROM b "
+        "                           WHERE status <> 'CANCELLED' AND service <> '' "
+        "                           GROUP BY service ORDER BY count(*) DESC, service LIMIT 5) s)) "
+        "  FROM (SELECT " TS("min(coalesce(booked_at, details_at))") " AS first_at, "
+        "               " TS("max(starts_at) FILTER (WHERE status = 'ATTENDED')") " AS visit_at, "
+        "               count(*) AS n, count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled, "
+        "               count(*) FILTER (WHERE status = 'NO_SHOW') AS no_show, "
+        "               count(*) FILTER (WHERE status = 'ATTENDED') AS attended FROM b) bs, "
+        "       (SELECT " TS("min(coalesce(placed_at, first_seen_at))") " AS first_at, "
+        "               count(*) AS n FROM o) os";
     /* clang-format on */
+    *out = NULL;
     PGresult *res = cm_db_exec(db, sql, 2, p, &err);
     if (!res)
         return err;
-    cm_pb_set_str(&out->customer_id, customer_id);
-    s_set_opt(&out->registered_at, res, 0, 0);
-    s_set_opt(&out->first_booking_at, res, 0, 1);
-    s_set_opt(&out->last_visit_at, res, 0, 2);
-    out->bookings = (int32_t)s_int64(PQgetvalue(res, 0, 3));
-    out->cancellations = (int32_t)s_int64(PQgetvalue(res, 0, 4));
-    out->no_shows = (int32_t)s_int64(PQgetvalue(res, 0, 5));
-    out->attended = (int32_t)s_int64(PQgetvalue(res, 0, 6));
-    s_set_opt(&out->first_order_at, res, 0, 7);
-    out->orders = (int32_t)s_int64(PQgetvalue(res, 0, 8));
+    json_error_t jerr;
+    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
     PQclear(res);
-
-    res = cm_db_exec(db,
-                     "SELECT currency, sum(paid_minor - refunded_minor) FROM notes.orders "
-                     "WHERE tenant_id = $1 AND customer_id = $2 AND (paid_minor <> 0 OR "
-                     "refunded_minor <> 0) GROUP BY currency ORDER BY currency",
-                     2, p, &err);
-    if (!res)
-        return err;
-    int rows = PQntuples(res);
-    out->total_spent = rows ? cm_calloc((size_t)rows, sizeof *out->total_spent) : NULL;
-    for (int i = 0; i < rows; i++) {
-        Crm__Money *m = (Crm__Money *)cm_pb_new(&crm__money__descriptor);
-        cm_pb_set_str(&m->currency, PQgetvalue(res, i, 0));
-        m->amount_minor = s_int64(PQgetvalue(res, i, 1));
-        out->total_spent[out->n_total_spent++] = m;
+    struct cm_pbjson_error perr = {0};
+    *out = j ? (Crm__Summary *)cm_pbjson_decode(&crm__summary__descriptor, j, NULL, &perr) : NULL;
+    json_decref(j);
+    if (!*out) {
+        cm_log_error("the summary of %s does not decode: %s %s", customer_id,
+                     j ? perr.field : jerr.text, j ? perr.description : "");
+        return CM_ERR_INTERNAL;
     }
-    PQclear(res);
-
-    res = cm_db_exec(db,
-                     "SELECT booking_id, service, staff, " TS("starts_at") ", coalesce(" TS(
-                         "ends_at") ", '') FROM notes.bookings WHERE tenant_id = $1 AND "
-                                    "customer_id = $2 AND status = 'BOOKED' AND starts_at > now() "
-                                    "ORDER BY starts_at, booking_id LIMIT 10",
-                     2, p, &err);
-    if (!res)
-        return err;
-    rows = PQntuples(res);
-    out->upcoming = rows ? cm_calloc((size_t)rows, sizeof *out->upcoming) : NULL;
-    for (int i = 0; i < rows; i++) {
-        Crm__UpcomingBooking *u =
-            (Crm__UpcomingBooking *)cm_pb_new(&crm__upcoming_booking__descriptor);
-        cm_pb_set_str(&u->id, PQgetvalue(res, i, 0));
-        cm_pb_set_str(&u->service, PQgetvalue(res, i, 1));
-        cm_pb_set_str(&u->staff, PQgetvalue(res, i, 2));
-        cm_pb_set_str(&u->starts_at, PQgetvalue(res, i, 3));
-        cm_pb_set_str(&u->ends_at, PQgetvalue(res, i, 4));
-        out->upcoming[out->n_upcoming++] = u;
-    }
-    PQclear(res);
-
-    res = cm_db_exec(db,
-                     "SELECT service, count(*) FROM notes.bookings WHERE tenant_id = $1 AND "
-                     "customer_id = $2 AND status <> 'CANCELLED' AND service <> '' "
-                     "GROUP BY service ORDER BY count(*) DESC, service LIMIT 5",
-                     2, p, &err);
-    if (!res)
-        return err;
-    rows = PQntuples(res);
-    out->top_services = rows ? cm_calloc((size_t)rows, sizeof *out->top_services) : NULL;
-    for (int i = 0; i < rows; i++) {
-        Crm__ServiceCount *s = (Crm__ServiceCount *)cm_pb_new(&crm__service_count__descriptor);
-        cm_pb_set_str(&s->service, PQgetvalue(res, i, 0));
-        s->count = (int32_t)s_int64(PQgetvalue(res, i, 1));
-        out->top_services[out->n_top_services++] = s;
-    }
-    PQclear(res);
     return CM_OK;
 }
 

@@ -78,9 +78,9 @@ cm_err_t notes_history_store_timeline_page(cm_db_t *db, const char *tenant,
 cm_err_t notes_history_store_any(cm_db_t *db, const char *tenant, const char *customer_id,
                                  bool *any) CM_MUSTCHECK;
 
-/* Fills the summary of a customer. */
+/* The summary of a customer, in one round trip; *out is the caller's to free. */
 cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char *customer_id,
-                                     Crm__Summary *out) CM_MUSTCHECK;
+                                     Crm__Summary **out) CM_MUSTCHECK;
 
 /* Whether a table exists (to_regclass), for tables of the notes side. */
 cm_err_t notes_history_store_table_exists(cm_db_t *db, const char *name, bool *exists) CM_MUSTCHECK;
