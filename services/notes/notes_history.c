@@ -55,6 +55,8 @@ static void s_event_field(const char *field, char *out, size_t size)
 {
     if (!strcmp(field, "system"))
         snprintf(out, size, "source");
+    else if (!strcmp(field, "preferences.language"))
+        snprintf(out, size, "customer.language");
     else
         snprintf(out, size, "customer.%s", field);
 }
@@ -73,6 +75,7 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
     r.email = c->email;
     r.phone = c->phone;
     r.signed_up = fam == NOTES_INTAKE_SIGNUP;
+    r.language = c->language;
     bool store =
         fam == NOTES_INTAKE_ORDER || (fam != NOTES_INTAKE_BOOKING && !strcmp(ev->source, "store"));
     r.source = store ? CRM__SOURCE__SOURCE_STORE : CRM__SOURCE__SOURCE_BOOKING;
