@@ -160,3 +160,20 @@ def test_staff_created_customers_get_no_welcome():
     wait_until(lambda: _applied(tenant, c["id"]), timeout=20, what="the events applied")
     assert _welcomes(tenant, c["id"]) == 0
     assert _received(addr) == []
+
+
+def test_intake_language_checked_and_kept_on_the_new_customer():
+    tenant, key = _tenant()
+    ev = {"source": "store", "eventId": unique("or"), "type": "order.placed",
+          "occurredAt": "2026-12-01T10:00:00Z",
+          "customer": {"externalId": unique("c"), "email": unique_email("lang"),
+                       "language": "Deutsch"},
+          "order": {"id": unique("o"), "total": {"amountMinor": 1000, "currency": "EUR"}}}
+    st, _, js = api("POST", "/v1/events", ev, key=key)
+    assert st == 400, js
+    assert [d["field"] for d in js["error"]["details"]] == ["customer.language"], js
+    ev["customer"]["language"] = "nb-NO"
+    st, _, js = api("POST", "/v1/events", ev, key=key)
+    assert st == 202, js
+    st, _, c = api("GET", "/v1/customers/" + js["customerId"], key=key)
+    assert c["preferences"]["language"] == "nb-NO" and c["source"] == "STORE", c
