@@ -282,6 +282,12 @@ static void s_register(struct cm_call *call, const Crm__ResolveCustomerRequest *
             free(name);
         }
     }
+    if (req->language[0]) {
+        /* The language the person booked or ordered in: the messages the
+         * suite sends on its own (a welcome) speak it. */
+        c->preferences = (Crm__Preferences *)cm_pb_new(&crm__preferences__descriptor);
+        cm_pb_set_str(&c->preferences->language, req->language);
+    }
     c->source = req->source != CRM__SOURCE__SOURCE_UNSPECIFIED ? req->source
                 : !strcmp(req->system, "store")                ? CRM__SOURCE__SOURCE_STORE
                                                                : CRM__SOURCE__SOURCE_BOOKING;

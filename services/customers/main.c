@@ -27,7 +27,7 @@ static const struct cm_cfg_item s_cfg[] = {
     CM_SVC_CFG_ITEMS(cfg.svc),
     {"events_in_endpoint", CM_CFG_STR, &cfg.events_in_endpoint, "tcp://127.0.0.1:5556"},
     {"outbox_retain_days", CM_CFG_INT, &cfg.outbox_retain_days, "30", .min = 0, .max = 36500},
-    {"outbox_readers", CM_CFG_STR, &cfg.outbox_readers, "notes", .check = s_readers_check},
+    {"outbox_readers", CM_CFG_STR, &cfg.outbox_readers, "notes, notify", .check = s_readers_check},
     {NULL},
 };
 

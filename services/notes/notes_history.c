@@ -1,12 +1,13 @@
 /* Timeline, summary and intake: the handlers, the method table, and the
- * service hooks that follow the customers stream into the timeline.
+ * service hooks that follow the customers and notify streams (cm_follow) into
+ * the timeline.
  *
  * The state lives here rather than in struct notes_history_cfg: one notes
  * process serves one service, and the hooks are the only way in. */
 #include "notes_handlers.h"
 #include "notes_history_store.h"
 #include "notes_intake.h"
-#include "cm_events.h"
+#include "cm_follow.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_pbjson.h"
@@ -30,7 +31,6 @@
 #define RESOLVE_TIMEOUT_MS 2500
 /* Time the tick may spend applying customer events before it serves requests again. */
 #define FOLLOW_BUDGET_MS 200
-#define READER_ACK_MS 10000 /* how often notes tells an owner where it is */
 #define CUSTOMERS_STREAM "customers"
 #define NOTIFY_STREAM "notify"
 /* The streams the timeline follows: the customers' changes and the messages
@@ -40,11 +40,10 @@ static const char *const s_streams[] = {CUSTOMERS_STREAM, NOTIFY_STREAM};
 
 static struct {
     const struct notes_history_cfg *cfg; // borrowed (main)
-    cm_events_sub_t *subs[N_STREAMS];    // owned: each followed stream, while we lead
-    bool resync;     // the database's cursor may differ from the subscriber's: start again
+    struct cm_follow_def follow_def;
+    cm_follow_t *follow; // owned: the customers and notify streams into the timeline
     bool with_notes; // notes.notes exists (010_notes.sql)
     bool with_tasks;
-    int64_t next_lead_try_ms;
     int64_t next_expiry_ms;
 } s_st;
 
@@ -56,6 +55,8 @@ static void s_event_field(const char *field, char *out, size_t size)
 {
     if (!strcmp(field, "system"))
         snprintf(out, size, "source");
+    else if (!strcmp(field, "preferences.language"))
+        snprintf(out, size, "customer.language");
     else
         snprintf(out, size, "customer.%s", field);
 }
@@ -74,6 +75,7 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
     r.email = c->email;
     r.phone = c->phone;
     r.signed_up = fam == NOTES_INTAKE_SIGNUP;
+    r.language = c->language;
     bool store =
         fam == NOTES_INTAKE_ORDER || (fam != NOTES_INTAKE_BOOKING && !strcmp(ev->source, "store"));
     r.source = store ? CRM__SOURCE__SOURCE_STORE : CRM__SOURCE__SOURCE_BOOKING;
@@ -531,105 +533,16 @@ static cm_err_t s_message_row(cm_db_t *db, const Crm__Event *ev)
     return err;
 }
 
-/* The rows an event makes, by its stream and type. */
-static cm_err_t s_rows(cm_db_t *db, const Crm__Event *ev)
+/* The rows an event makes, by its stream and type (cm_follow's apply, in
+ * the transaction that moves the cursor). */
+static cm_err_t s_rows(void *ud, cm_db_t *db, const Crm__Event *ev)
 {
+    (void)ud;
     if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strncmp(ev->type, "customer.", 9))
         return s_customer_rows(db, ev);
     if (!strcmp(ev->stream, NOTIFY_STREAM) && !strncmp(ev->type, "message.", 8))
         return s_message_row(db, ev);
     return CM_OK;
-}
-
-static int s_apply(void *ud, const Crm__Event *ev)
-{
-    cm_db_t *db = ud;
-    bool advanced = false;
-    cm_err_t err = cm_db_begin(db, ev->tenant_id[0] ? ev->tenant_id : NULL);
-    if (!err)
-        err = notes_history_store_cursor_advance(db, ev->stream, ev->seq, &advanced);
-    if (!err && advanced)
-        err = s_rows(db, ev);
-    if (!err && advanced)
-        err = cm_db_commit(db);
-    if (err) {
-        cm_log_warn("could not apply %s event seq=%" PRIu64 ": %s", ev->stream, ev->seq,
-                    cm_db_error(db));
-        cm_db_rollback(db);
-        /* A lost connection also lost the leader's lock: lead again, from the
-         * cursors as the database has them. */
-        s_st.resync = true;
-        return -1;
-    }
-    if (advanced)
-        return 0;
-    cm_db_rollback(db);
-    /* Another copy applied it (it led while our connection was away). */
-    uint64_t cur = 0;
-    if (notes_history_store_cursor_get(db, ev->stream, &cur))
-        return -1;
-    if (cur >= ev->seq)
-        return 0;
-    /* The cursor is behind what this follower applied: the database lost
-     * commits (a crash with asynchronous commits, a restore). Follow again
-     * from where the database is, or the next event never applies. */
-    cm_log_warn("the timeline's %s cursor is at %" PRIu64 ", behind seq %" PRIu64
-                ": following again from the cursor",
-                ev->stream, cur, ev->seq - 1);
-    s_st.resync = true;
-    return -1;
-}
-
-static void s_unfollow(void)
-{
-    for (size_t i = 0; i < N_STREAMS; i++)
-        cm_events_sub_destroy(&s_st.subs[i]);
-}
-
-/* Becomes the copy that applies the streams, when none is: one subscriber
- * per stream from its cursor. Returns true when leading. */
-static bool s_lead(cm_svc_t *svc, cm_db_t *db)
-{
-    int64_t now = cm_mono_ms();
-    if (now < s_st.next_lead_try_ms)
-        return false;
-    s_st.next_lead_try_ms = now + 2000;
-    bool leader = false;
-    if (cm_db_connect(db) || notes_history_store_try_lead(db, &leader) || !leader)
-        return false;
-    for (size_t i = 0; i < N_STREAMS; i++) {
-        uint64_t seq = 0;
-        if (notes_history_store_cursor_get(db, s_streams[i], &seq))
-            break;
-        s_st.subs[i] = cm_events_sub_new(cm_svc_zctx(svc), s_st.cfg->events_out_endpoint,
-                                         s_st.cfg->bus_endpoint, s_streams[i], seq, s_apply, db);
-        if (!s_st.subs[i])
-            break;
-        /* The cursor commits with each event applied, so the owner may drop
-         * what is behind it, never what is ahead. */
-        cm_events_sub_set_reader(s_st.subs[i], "notes", READER_ACK_MS);
-        cm_log_info("following the %s stream from seq %" PRIu64, s_streams[i], seq);
-    }
-    if (!s_st.subs[N_STREAMS - 1]) {
-        s_unfollow();
-        return false;
-    }
-    return true;
-}
-
-static void s_follow(cm_svc_t *svc)
-{
-    cm_db_t *db = cm_svc_db(svc);
-    if (s_st.subs[0] && s_st.resync)
-        s_unfollow();
-    s_st.resync = false;
-    if (!s_st.subs[0] && !s_lead(svc, db))
-        return;
-    int64_t until = cm_mono_ms() + FOLLOW_BUDGET_MS;
-    for (size_t i = 0; i < N_STREAMS && !s_st.resync; i++)
-        while (cm_mono_ms() < until && !s_st.resync)
-            if (cm_events_sub_poll(s_st.subs[i], 0) <= 0)
-                break;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -638,6 +551,14 @@ static void s_follow(cm_svc_t *svc)
 void notes_history_start(cm_svc_t *svc, void *user)
 {
     s_st.cfg = user;
+    s_st.follow_def = (struct cm_follow_def){.cursor_table = "notes.stream_cursor",
+                                             .reader = "notes",
+                                             .streams = s_streams,
+                                             .n_streams = N_STREAMS,
+                                             .events_out = s_st.cfg->events_out_endpoint,
+                                             .bus = s_st.cfg->bus_endpoint,
+                                             .apply = s_rows};
+    s_st.follow = cm_follow_new(&s_st.follow_def);
     cm_db_t *db = cm_svc_db(svc);
     if (notes_history_store_table_exists(db, "notes.notes", &s_st.with_notes) ||
         notes_history_store_table_exists(db, "notes.tasks", &s_st.with_tasks))
@@ -651,7 +572,7 @@ void notes_history_stop(cm_svc_t *svc, void *user)
 {
     (void)svc;
     (void)user;
-    s_unfollow();
+    cm_follow_destroy(&s_st.follow);
 }
 
 void notes_history_after_commit(cm_svc_t *svc, void *user)
@@ -663,8 +584,8 @@ void notes_history_after_commit(cm_svc_t *svc, void *user)
 void notes_history_tick(cm_svc_t *svc, void *user)
 {
     (void)user;
-    if (s_st.cfg) /* started */
-        s_follow(svc);
+    if (s_st.follow) /* started */
+        cm_follow_tick(s_st.follow, svc, FOLLOW_BUDGET_MS);
     /* Replies to retried writes are kept for a day (as customers does). */
     int64_t now = cm_mono_ms();
     if (now >= s_st.next_expiry_ms) {

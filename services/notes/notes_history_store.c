@@ -526,49 +526,12 @@ cm_err_t notes_history_store_any(cm_db_t *db, const char *tenant, const char *cu
 }
 
 /* ---------------------------------------------------------------------- */
-/* Tables, the stream cursor, leadership                                   */
+/* Tables                                                                  */
 
 cm_err_t notes_history_store_table_exists(cm_db_t *db, const char *name, bool *exists)
 {
     const char *p[] = {name};
     return s_exec_bool(db, "SELECT to_regclass($1) IS NOT NULL", 1, p, exists);
-}
-
-cm_err_t notes_history_store_cursor_get(cm_db_t *db, const char *stream, uint64_t *seq)
-{
-    const char *p[] = {stream};
-    cm_err_t err;
-    PGresult *res =
-        cm_db_exec(db, "SELECT last_seq FROM notes.stream_cursor WHERE stream = $1", 1, p, &err);
-    if (!res)
-        return err;
-    *seq = PQntuples(res) == 1 ? strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-    PQclear(res);
-    return CM_OK;
-}
-
-cm_err_t notes_history_store_cursor_advance(cm_db_t *db, const char *stream, uint64_t seq,
-                                            bool *advanced)
-{
-    char s[24];
-    snprintf(s, sizeof s, "%" PRIu64, seq);
-    const char *p[] = {stream, s};
-    cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "UPDATE notes.stream_cursor SET last_seq = $2::bigint "
-                               "WHERE stream = $1 AND last_seq = $2::bigint - 1 RETURNING 1",
-                               2, p, &err);
-    if (!res)
-        return err;
-    *advanced = PQntuples(res) == 1;
-    PQclear(res);
-    return CM_OK;
-}
-
-cm_err_t notes_history_store_try_lead(cm_db_t *db, bool *leader)
-{
-    return s_exec_bool(db, "SELECT pg_try_advisory_lock(hashtext('notes.stream_cursor'))", 0, NULL,
-                       leader);
 }
 
 cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,

@@ -1,6 +1,6 @@
 /* Every SQL statement of the history side of the notes service: intake
- * claims, booking and order state, timeline rows and pages, the summary, and
- * the cursor of the followed customers stream. Each runs in the caller's
+ * claims, booking and order state, timeline rows and pages, and the summary
+ * (the followed streams' cursor is cm_follow's). Each runs in the caller's
  * transaction, and names the tenant (row-level security is a second wall). */
 #ifndef NOTES_HISTORY_STORE_H
 #define NOTES_HISTORY_STORE_H
@@ -85,13 +85,6 @@ cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char
 /* Whether a table exists (to_regclass), for tables of the notes side. */
 cm_err_t notes_history_store_table_exists(cm_db_t *db, const char *name, bool *exists) CM_MUSTCHECK;
 
-/* The stream cursor: the last applied seq; and its advance from seq-1 to seq
- * (*advanced false when the cursor was elsewhere: another copy applied it). */
-cm_err_t notes_history_store_cursor_get(cm_db_t *db, const char *stream,
-                                        uint64_t *seq) CM_MUSTCHECK;
-cm_err_t notes_history_store_cursor_advance(cm_db_t *db, const char *stream, uint64_t seq,
-                                            bool *advanced) CM_MUSTCHECK;
-
 /* A customer was deleted: erases what staff wrote about them (their notes and
  * tasks) and the old and new values of their changes in the timeline (the
  * rows stay, saying what kind of change happened and when). Bookings and
@@ -102,9 +95,5 @@ cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
 
 /* Deletes idempotency keys older than hours. */
 cm_err_t notes_history_store_idempotency_expire(cm_db_t *db, int hours) CM_MUSTCHECK;
-
-/* Tries to become the one copy that applies the stream: a session advisory
- * lock on the connection. */
-cm_err_t notes_history_store_try_lead(cm_db_t *db, bool *leader) CM_MUSTCHECK;
 
 #endif

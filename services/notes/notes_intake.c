@@ -224,6 +224,8 @@ static void s_customer(struct cm_call *call, const Crm__IntakeCustomer *c)
     s_text(call, c->last_name, "customer.lastName", NOTES_INTAKE_NAME_MAX, false);
     s_text(call, c->email, "customer.email", NOTES_INTAKE_EMAIL_MAX, false);
     s_text(call, c->phone, "customer.phone", NOTES_INTAKE_PHONE_MAX, false);
+    /* The tag's form is the customers service's to judge (preferences.language). */
+    s_text(call, c->language, "customer.language", NOTES_INTAKE_LANGUAGE_MAX, false);
 }
 
 static void s_booking(struct cm_call *call, const Crm__IntakeBooking *b)

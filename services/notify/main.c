@@ -16,6 +16,7 @@
 static struct {
     struct cm_svc_settings svc;
     char *events_in_endpoint;
+    char *events_out_endpoint;
     char *smtp_url;
     char *smtp_starttls;
     char *smtp_user;
@@ -120,6 +121,7 @@ static int s_line_check(const char *value, char *why, size_t whysz)
 static const struct cm_cfg_item s_cfg[] = {
     CM_SVC_CFG_ITEMS(cfg.svc),
     {"events_in_endpoint", CM_CFG_STR, &cfg.events_in_endpoint, "tcp://127.0.0.1:5556"},
+    {"events_out_endpoint", CM_CFG_STR, &cfg.events_out_endpoint, "tcp://127.0.0.1:5557"},
     {"smtp_url", CM_CFG_STR, &cfg.smtp_url, "", .check = s_smtp_url_check},
     {"smtp_starttls", CM_CFG_STR, &cfg.smtp_starttls, "auto", .check = s_starttls_check},
     {"smtp_user", CM_CFG_STR, &cfg.smtp_user, ""},
@@ -184,6 +186,7 @@ int main(int argc, char **argv)
     };
     struct notify_state state = {
         .events_in_endpoint = cfg.events_in_endpoint,
+        .events_out_endpoint = cfg.events_out_endpoint,
         .from_addr = cfg.smtp_from,
         .from_name = cfg.smtp_from_name,
         .email = cfg.smtp_url[0] != '\0',

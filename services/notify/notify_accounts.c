@@ -78,10 +78,9 @@ static bool s_token_ok(const char *t)
 /* ---------------------------------------------------------------------- */
 /* Sending links                                                           */
 
-/* Renders kind for customer c and queues it with a new link, as tenant. The
- * message, or NULL with the call failed. */
-static Crm__Message *s_send(struct cm_call *call, struct notify_state *st, const char *tenant,
-                            const Crm__Customer *c, enum notify_kind kind, bool sms)
+Crm__Message *notify_accounts_queue(struct cm_call *call, struct notify_state *st,
+                                   const char *tenant, const Crm__Customer *c,
+                                   enum notify_kind kind, bool sms, const char *request_key)
 {
     const char *lang = notify_language_of(c->preferences ? c->preferences->language : NULL);
     char business[256];
@@ -119,6 +118,7 @@ static Crm__Message *s_send(struct cm_call *call, struct notify_state *st, const
         .principal = call->hdr->principal ? call->hdr->principal : &notify_compose_service,
         .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
         .request_id = call->hdr->request_id,
+        .request_key = request_key,
     };
     Crm__Message *out = notify_compose_address(call, st, c, sms, &a, &m)
                             ? notify_compose_queue(call, st, tenant, &m, &link)
@@ -154,7 +154,7 @@ static void s_send_for(struct cm_call *call, const char *customer_id, enum notif
     if (!c)
         return;
     if (notify_compose_reachable(call, c, sms)) {
-        Crm__Message *m = s_send(call, st, call->hdr->tenant_id, c, kind, sms);
+        Crm__Message *m = notify_accounts_queue(call, st, call->hdr->tenant_id, c, kind, sms, NULL);
         if (m)
             *resp = &m->base;
     }
@@ -359,7 +359,8 @@ void notify_accounts_renew(struct cm_call *call, const ProtobufCMessage *msg,
         Crm__Customer *c = notify_compose_customer(call, row.customer_id, row.tenant_id);
         if (c && c->email[0] && notify_compose_reachable(call, c, false)) {
             lang = notify_language_of(c->preferences ? c->preferences->language : NULL);
-            Crm__Message *m = s_send(call, st, row.tenant_id, c, NOTIFY_KIND_PASSWORD_LINK, false);
+            Crm__Message *m = notify_accounts_queue(call, st, row.tenant_id, c,
+                                                    NOTIFY_KIND_PASSWORD_LINK, false, NULL);
             if (m)
                 crm__message__free_unpacked(m, NULL);
         }

@@ -6,9 +6,22 @@
 #ifndef NOTIFY_ACCOUNTS_H
 #define NOTIFY_ACCOUNTS_H
 
+#include <stdbool.h>
 #include "cm_svc.h"
+#include "customers.pb-c.h"
+#include "notify.pb-c.h"
+#include "notify_template.h"
 
 struct notify_state;
+
+/* Renders kind (a template with a set-password link) for customer c in their
+ * language and queues it with a new link, as tenant, on e-mail or SMS. A
+ * request_key (NULL: none) queued before answers that message and makes no
+ * new link. The message (dynamic, the caller frees it), or NULL with the call
+ * failed. */
+Crm__Message *notify_accounts_queue(struct cm_call *call, struct notify_state *st,
+                                   const char *tenant, const Crm__Customer *c,
+                                   enum notify_kind kind, bool sms, const char *request_key);
 
 /* Makes the hash every failed look-up is checked against (constant time) and
  * the limit on hashing at once. Before the first request. */

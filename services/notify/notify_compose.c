@@ -135,11 +135,13 @@ Crm__Message *notify_compose_queue(struct cm_call *call, struct notify_state *st
         m->sealed_len = link->sealed_len;
     }
     cm_err_t err = cm_db_begin(call->db, tenant);
-    if (!err && link)
-        err = notify_store_link_create(call->db, tenant, m->customer_id, link->kind, link->hash,
-                                       st->link_hours);
     if (!err)
         err = notify_store_queue(call->db, m, &out, &existed);
+    /* A key queued before answers that message and its link: a new link
+     * would void the one it carries. */
+    if (!err && link && !existed)
+        err = notify_store_link_create(call->db, tenant, m->customer_id, link->kind, link->hash,
+                                       st->link_hours);
     if (!err)
         err = cm_db_commit(call->db);
     if (err) {

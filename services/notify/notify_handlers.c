@@ -6,6 +6,7 @@
  * notify_accounts.c), and the hooks. The sending itself is the senders'
  * (notify_sender.c). */
 #include "notify_handlers.h"
+#include "notify_welcome.h"
 #include "notify_accounts.h"
 #include "notify_campaigns.h"
 #include "notify_compose.h"
@@ -326,6 +327,11 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_violation(call, "settings.smsFrom", "INVALID_FORMAT",
                           "settings.smsFrom: 1 to 11 letters, digits and spaces, or + and up to "
                           "15 digits");
+    if (in->welcome_channel != CRM__CHANNEL__CHANNEL_UNSPECIFIED &&
+        in->welcome_channel != CRM__CHANNEL__CHANNEL_EMAIL &&
+        in->welcome_channel != CRM__CHANNEL__CHANNEL_SMS)
+        cm_call_violation(call, "settings.welcomeChannel", "UNSUPPORTED",
+                          "settings.welcomeChannel: EMAIL or SMS");
     if (cm_call_failed(call))
         return;
     cm_err_t err = notify_store_settings_put(call->db, call->hdr->tenant_id, in);
@@ -353,12 +359,14 @@ void notify_start(cm_svc_t *svc, void *user)
     st->pub = cm_events_pub_new(cm_svc_zctx(svc), st->events_in_endpoint);
     st->sender = notify_sender_start(&st->sender_cfg);
     notify_campaigns_start(svc, st);
+    notify_welcome_start(st);
 }
 
 void notify_stop(cm_svc_t *svc, void *user)
 {
     (void)svc;
     struct notify_state *st = user;
+    notify_welcome_stop(st);
     notify_campaigns_stop(st);
     notify_sender_stop(&st->sender);
     /* Whatever is still unpublished goes out with the next relay of any copy. */
@@ -379,6 +387,7 @@ void notify_tick(cm_svc_t *svc, void *user)
         st->next_heartbeat_ms = now + 1000;
     }
     notify_campaigns_tick(svc, st);
+    notify_welcome_tick(svc, st);
 }
 
 #define M(name, req, resp, fn, flags)                                                              \
@@ -436,6 +445,10 @@ const struct cm_method notify_methods[] = {
     M("CancelCampaign", cancel_campaign_request, campaign, notify_campaigns_cancel,
       CM_METHOD_WRITE),
     M("ExpandCampaign", expand_campaign_request, expand_campaign_response, notify_campaigns_expand,
+      CM_METHOD_NO_TXN),
+    /* Welcome on auto-registration (notify_welcome.c): notify's own call to
+     * itself; it asks customers, then queues in a transaction of its own. */
+    M("SendWelcome", send_welcome_request, send_welcome_response, notify_welcome_send,
       CM_METHOD_NO_TXN),
     /* The link names its tenant; it asks customers, and writes nothing itself. */
     M("Unsubscribe", unsubscribe_request, unsubscribe_response, notify_campaigns_unsubscribe,

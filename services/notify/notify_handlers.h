@@ -5,11 +5,13 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include "cm_follow.h"
 #include "cm_svc.h"
 #include "notify_sender.h"
 #include "notify.pb-c.h"
 
 struct cm_events_pub;
+struct cm_follow;
 
 struct notify_state {
     /* Config, borrowed. */
@@ -39,6 +41,11 @@ struct notify_state {
     int campaign_rate;                     // messages a second of one campaign
     struct cm_mdp_client *campaign_client; // owned; main thread only: the tick's requests
     int64_t next_campaign_ms;              // main thread only
+    /* Welcome on auto-registration (notify_welcome.c); main thread only. */
+    const char *events_out_endpoint;      // borrowed (config): where the streams come from
+    struct cm_follow_def welcome_def;     // what welcome_follow follows
+    struct cm_follow *welcome_follow;     // owned: the customers stream
+    int64_t next_welcome_ms;
 };
 
 extern const struct cm_method notify_methods[];

@@ -591,15 +591,21 @@ cm_err_t notify_store_settings_get(cm_db_t *db, Crm__NotifySettings *out)
     cm_err_t err;
     PGresult *res = cm_db_exec(
         db,
-        "SELECT email_from, email_from_name, sms_from, " TS("updated_at") " FROM notify.settings",
+        "SELECT email_from, email_from_name, sms_from, " TS("updated_at") ", welcome_channel, "
+        "coalesce(" TS("welcome_since") ", '') FROM notify.settings",
         0, NULL, &err);
     if (!res)
         return err;
+    out->welcome_channel = CRM__CHANNEL__CHANNEL_EMAIL;
     if (PQntuples(res) == 1) {
         cm_pb_set_str(&out->email_from, PQgetvalue(res, 0, 0));
         cm_pb_set_str(&out->email_from_name, PQgetvalue(res, 0, 1));
         cm_pb_set_str(&out->sms_from, PQgetvalue(res, 0, 2));
         cm_pb_set_str(&out->updated_at, PQgetvalue(res, 0, 3));
+        out->welcome_channel = !strcmp(PQgetvalue(res, 0, 4), "SMS") ? CRM__CHANNEL__CHANNEL_SMS
+                                                                     : CRM__CHANNEL__CHANNEL_EMAIL;
+        cm_pb_set_str(&out->welcome_since, PQgetvalue(res, 0, 5));
+        out->welcome_on_auto_registration = out->welcome_since[0] != '\0';
     }
     PQclear(res);
     return CM_OK;
@@ -607,11 +613,21 @@ cm_err_t notify_store_settings_get(cm_db_t *db, Crm__NotifySettings *out)
 
 cm_err_t notify_store_settings_put(cm_db_t *db, const char *tenant, const Crm__NotifySettings *s)
 {
-    const char *p[] = {tenant, s->email_from, s->email_from_name, s->sms_from};
+    const char *p[] = {tenant,
+                       s->email_from,
+                       s->email_from_name,
+                       s->sms_from,
+                       s->welcome_on_auto_registration ? "t" : "f",
+                       s->welcome_channel == CRM__CHANNEL__CHANNEL_SMS ? "SMS" : "EMAIL"};
+    /* welcome_since keeps the time the welcome was first turned on while it
+     * stays on. */
     return cm_db_run(db,
                      "INSERT INTO notify.settings (tenant_id, email_from, email_from_name, "
-                     "sms_from) VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO UPDATE SET "
-                     "email_from = EXCLUDED.email_from, email_from_name = "
-                     "EXCLUDED.email_from_name, sms_from = EXCLUDED.sms_from, updated_at = now()",
-                     4, p);
+                     "sms_from, welcome_since, welcome_channel) VALUES ($1, $2, $3, $4, "
+                     "CASE WHEN $5::boolean THEN now() END, $6) ON CONFLICT (tenant_id) DO UPDATE "
+                     "SET email_from = EXCLUDED.email_from, email_from_name = "
+                     "EXCLUDED.email_from_name, sms_from = EXCLUDED.sms_from, welcome_since = "
+                     "CASE WHEN $5::boolean THEN coalesce(notify.settings.welcome_since, now()) "
+                     "END, welcome_channel = EXCLUDED.welcome_channel, updated_at = now()",
+                     6, p);
 }
