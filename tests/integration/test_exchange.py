@@ -711,3 +711,59 @@ def test_ui_import_and_export_in_german_at_390_px():
         _no_js_errors(b)
     rows = [r for r in _customers(crm.API_KEY) if r["email"] == good]
     assert len(rows) == 1 and rows[0]["lastName"] == "Ölmann", rows
+
+
+def test_ui_list_export_takes_the_lists_filter_in_polish_at_390_px():
+    """The customer list's Export menu downloads the customers the list shows
+    (its tag filter, every page) as a semicolon CSV; the menu speaks Polish and
+    fits a phone."""
+    from test_ui import SHOTS, _browser, _no_js_errors, _open, _sign_in
+
+    tag = unique("lx")
+    tagged = [_create(crm.API_KEY, {"firstName": "Zofia", "lastName": "Kępa-%d" % i,
+                                    "email": unique("lx%d" % i) + "@example.com", "tags": [tag]})
+              for i in range(2)]
+    other = _create(crm.API_KEY, {"firstName": "Inny", "lastName": "Klient",
+                                  "email": unique("lxo") + "@example.com"})
+    with _browser("list-export") as b:
+        _sign_in(b)
+        b.js("localStorage.setItem('crm.lang', 'pl');")
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        _open(b, "/customers?tag=" + tag)
+        b.js("location.reload();")
+        b.wait_until(lambda: len(b.find_all("#customer-table tbody tr")) == 2, what="the tagged two")
+        # What the browser downloads, kept where the test can read it.
+        b.js("window.__exports = [];"
+             "const f = window.fetch;"
+             "window.fetch = async (u, o) => { const r = await f(u, o);"
+             "  if (String(u).includes('customers:export'))"
+             "    window.__exports.push({url: String(u), text: await r.clone().text()});"
+             "  return r; };")
+        before = b.js("return document.documentElement.scrollWidth - "
+                      "document.documentElement.clientWidth;")
+        assert before <= 1, ("before", before)
+        assert b.find("#list-export summary").text == "Eksportuj"
+        b.find("#list-export summary").click()
+        b.find("#list-export button[data-format=csv-semicolon]").click()
+        b.wait_text(".list-message", "Pobrano")
+        got = b.js("return window.__exports;")
+        assert len(got) == 1 and "tag=" + tag in got[0]["url"] and "delimiter=%3B" in got[0]["url"], got
+        text = got[0]["text"]
+        header = text.lstrip("\ufeff").split("\r\n")[0]
+        assert ";" in header and "," not in header, header
+        for c in tagged:
+            assert c["email"] in text
+        assert other["email"] not in text
+        overflow = b.js("return document.documentElement.scrollWidth - "
+                        "document.documentElement.clientWidth;")
+        wide = b.js("const w = document.documentElement.clientWidth + 1;"
+                    "return Array.from(document.querySelectorAll('body *')).filter(e => "
+                    "e.getBoundingClientRect().right > w && e.parentElement && "
+                    "e.parentElement.getBoundingClientRect().right <= w)"
+                    ".map(e => e.tagName + '.' + e.className + '#' + e.id + ':' + "
+                    "Math.round(e.getBoundingClientRect().right) + ' in ' + e.parentElement.tagName + '.' + "
+                    "e.parentElement.className + ' ' + getComputedStyle(e.parentElement).overflowX);")
+        assert overflow <= 1, (overflow, wide)
+        b.full_screenshot(os.path.join(SHOTS, "list-export-narrow.png"))
+        b.js("localStorage.removeItem('crm.lang');")
+        _no_js_errors(b)

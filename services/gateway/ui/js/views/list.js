@@ -12,6 +12,7 @@
 
 import { ApiError, get, isAbort, request, seg } from "../api.js";
 import { banner, chip, confirmDialog, h, replace, select, setTitle, toast } from "../dom.js";
+import { exportMenu } from "../download.js";
 import { count, counted, displayName, day, plural } from "../format.js";
 import { markDigits, markEmail, markWords, parseQuery } from "../mark.js";
 import { groupColors, loadGroups, noteWrite, recentWrites } from "../session.js";
@@ -180,7 +181,7 @@ export async function renderList(view, ctx) {
   const message = h("div", { class: "list-message" });
 
   replace(view,
-    h("div", { class: "view-head" }, h("div", {}, heading, total), h("div", { class: "view-actions" }, addBtn)),
+    h("div", { class: "view-head" }, h("div", {}, heading, total), h("div", { class: "view-actions" }, exportMenu(() => s, message), addBtn)),
     searchBar, filters, message,
     h("div", { class: "table-wrap" }, table),
     h("div", { class: "list-foot" }, h("div", { class: "bulk" }, bulkDelete, selCount),
