@@ -8,6 +8,7 @@
 #include "cm_svc.h"
 #include "cm_util.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,15 +186,43 @@ cm_err_t cm_outbox_replay(cm_db_t *db, const struct cm_outbox *ob, uint64_t afte
     return CM_OK;
 }
 
+/* Records where a durable reader is: it has applied after_seq for good. */
+static cm_err_t s_reader_seen(cm_db_t *db, const struct cm_outbox *ob, const char *name,
+                              uint64_t seq)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%" PRIu64, seq);
+    const char *p[] = {name, s};
+    char *sql = cm_strfmt("INSERT INTO %s (name, seq) VALUES ($1, $2::bigint) "
+                          "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, seen_at = now()",
+                          ob->readers);
+    cm_err_t err = cm_db_run(db, sql, 2, p);
+    free(sql);
+    return err;
+}
+
 void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
                             const Crm__ReplayEventsRequest *req, ProtobufCMessage **resp)
 {
     int limit = req->limit > 0 && req->limit <= CM_EVENTS_REPLAY_LIMIT ? req->limit
                                                                        : CM_EVENTS_REPLAY_LIMIT;
+    if (req->reader[0] && !cm_events_reader_ok(req->reader, strlen(req->reader))) {
+        cm_call_violation(call, "reader", "INVALID_FORMAT",
+                          "reader: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter "
+                          "or digit");
+        return;
+    }
     if (req->after_seq > INT64_MAX) {
         cm_call_violation(call, "afterSeq", "OUT_OF_RANGE", "afterSeq: at most %" PRId64,
                           INT64_MAX);
         return;
+    }
+    if (req->reader[0] && ob->readers) {
+        cm_err_t err = s_reader_seen(call->db, ob, req->reader, req->after_seq);
+        if (err) {
+            cm_call_db_fail(call, err, "could not record the reader's position");
+            return;
+        }
     }
     Crm__ReplayEventsResponse *r =
         (Crm__ReplayEventsResponse *)cm_pb_new(&crm__replay_events_response__descriptor);
@@ -208,4 +237,155 @@ void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
         return;
     }
     *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Retention                                                               */
+
+/* Runs sql (one row, one column) into out (size outsz); "" for NULL. */
+static cm_err_t s_value(cm_db_t *db, char *sql, int n, const char *const *p, char *out,
+                        size_t outsz)
+{
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db, sql, n, p, &err);
+    free(sql);
+    if (!res)
+        return err;
+    snprintf(out, outsz, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    return CM_OK;
+}
+
+/* The seq the outbox starts after now (0 when it is whole). */
+static cm_err_t s_gone_through(cm_db_t *db, const struct cm_outbox *ob, uint64_t *gone)
+{
+    char v[24];
+    cm_err_t err = s_value(db,
+                           cm_strfmt("SELECT coalesce(min(seq) - 1, 0) FROM %s "
+                                     "WHERE seq IS NOT NULL",
+                                     ob->table),
+                           0, NULL, v, sizeof v);
+    *gone = err ? 0 : strtoull(v, NULL, 10);
+    return err;
+}
+
+/* In prune's transaction: the last seq that may go (0: none) and why not more. */
+static cm_err_t s_prune_bound(cm_db_t *db, const struct cm_outbox *ob, long keep_s,
+                              const char *expected, uint64_t *cut, char *held, size_t heldsz)
+{
+    char v[256];
+    *cut = 0;
+    const char *pe[] = {expected};
+    cm_err_t err = s_value(db,
+                           cm_strfmt("SELECT string_agg(e, ', ' ORDER BY e) FROM "
+                                     "unnest(string_to_array(replace($1, ' ', ''), ',')) AS e "
+                                     "WHERE e <> '' AND NOT EXISTS "
+                                     "(SELECT 1 FROM %s r WHERE r.name = e)",
+                                     ob->readers),
+                           1, pe, v, sizeof v);
+    if (err || v[0]) {
+        /* A reader that has not registered would start from an event that is gone. */
+        if (!err)
+            snprintf(held, heldsz, "unregistered: %s", v);
+        return err;
+    }
+    err = s_value(db, cm_strfmt("SELECT coalesce(max(seq), 0) FROM %s", ob->table), 0, NULL, v,
+                  sizeof v);
+    uint64_t newest = err ? 0 : strtoull(v, NULL, 10);
+    if (err || newest < 2)
+        return err;
+    uint64_t bound = newest - 1; /* the newest stays */
+    char slowest[200] = "";
+    PGresult *res = NULL;
+    char *sql = cm_strfmt("SELECT name, seq FROM %s ORDER BY seq, name LIMIT 1", ob->readers);
+    res = cm_db_exec(db, sql, 0, NULL, &err);
+    free(sql);
+    if (!res)
+        return err;
+    if (PQntuples(res) == 1 && strtoull(PQgetvalue(res, 0, 1), NULL, 10) < bound) {
+        bound = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        snprintf(slowest, sizeof slowest, "reader: %s", PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    /* Events are published in seq order, so what is old enough is a prefix
+     * of the stream, up to the newest event published before now() - keep. */
+    char keep[24];
+    snprintf(keep, sizeof keep, "%ld", keep_s);
+    const char *pk[] = {keep};
+    err = s_value(db,
+                  cm_strfmt("SELECT seq FROM %s WHERE seq IS NOT NULL AND published_at < "
+                            "now() - $1::bigint * interval '1 second' "
+                            "ORDER BY published_at DESC, seq DESC LIMIT 1",
+                            ob->table),
+                  1, pk, v, sizeof v);
+    if (err || !v[0])
+        return err;
+    *cut = strtoull(v, NULL, 10);
+    if (*cut >= bound) {
+        *cut = bound;
+        snprintf(held, heldsz, "%s", slowest);
+    }
+    return CM_OK;
+}
+
+cm_err_t cm_outbox_prune(cm_db_t *db, const struct cm_outbox *ob, long keep_s,
+                         const char *expected, int batch, long *deleted, uint64_t *gone_through,
+                         char *held, size_t heldsz)
+{
+    assert(ob->readers);
+    *deleted = 0;
+    *gone_through = 0;
+    held[0] = '\0';
+    char v[24];
+    char *lock_name = cm_strfmt("%s_prune", ob->table);
+    const char *pl[] = {lock_name};
+    cm_err_t err = cm_db_begin(db, NULL);
+    if (!err)
+        err = s_value(db, cm_strdup("SELECT pg_try_advisory_xact_lock(hashtext($1))"), 1, pl, v,
+                      sizeof v);
+    free(lock_name);
+    if (!err && strcmp(v, "t") != 0) {
+        snprintf(held, heldsz, "busy");
+        cm_db_rollback(db);
+        return CM_OK;
+    }
+    uint64_t cut = 0;
+    if (!err)
+        err = s_prune_bound(db, ob, keep_s, expected, &cut, held, heldsz);
+    if (!err && cut) {
+        char c[24], lim[16];
+        snprintf(c, sizeof c, "%" PRIu64, cut);
+        snprintf(lim, sizeof lim, "%d", batch);
+        const char *pd[] = {c, lim};
+        char *sql = cm_strfmt("DELETE FROM %s WHERE id IN (SELECT id FROM %s WHERE seq <= "
+                              "$1::bigint ORDER BY seq LIMIT $2::int)",
+                              ob->table, ob->table);
+        PGresult *res = cm_db_exec(db, sql, 2, pd, &err);
+        free(sql);
+        if (res)
+            *deleted = strtol(PQcmdTuples(res), NULL, 10);
+        PQclear(res);
+    }
+    if (!err)
+        err = s_gone_through(db, ob, gone_through);
+    if (!err)
+        err = cm_db_commit(db);
+    if (err)
+        cm_db_rollback(db);
+    return err;
+}
+
+cm_err_t cm_outbox_forget(cm_db_t *db, const struct cm_outbox *ob, const char *name,
+                          uint64_t *seq)
+{
+    const char *p[] = {name};
+    char v[24];
+    cm_err_t err = s_value(db, cm_strfmt("DELETE FROM %s WHERE name = $1 RETURNING seq", ob->readers),
+                           1, p, v, sizeof v);
+    if (err)
+        return err;
+    if (!v[0])
+        return CM_ERR_NOT_FOUND;
+    *seq = strtoull(v, NULL, 10);
+    return CM_OK;
 }

@@ -5,7 +5,10 @@
  *
  * The outbox table has the columns of customers.outbox (sql/001_init.sql):
  * id bigserial, event bytea (a packed crm.Event with seq 0), seq bigint
- * UNIQUE, created_at, published_at, customer_id uuid. */
+ * UNIQUE, created_at, published_at, customer_id uuid. Its durable readers'
+ * positions, when it keeps them, are in a table of customers.stream_readers'
+ * columns (sql/007_outbox_retention.sql): name text PRIMARY KEY, seq bigint,
+ * seen_at timestamptz. */
 #ifndef CM_OUTBOX_H
 #define CM_OUTBOX_H
 
@@ -21,6 +24,7 @@ struct cm_events_pub;
 struct cm_outbox {
     const char *stream; // "customers"
     const char *table;  // "customers.outbox"
+    const char *readers; // "customers.stream_readers", or NULL: readers are not kept
 };
 
 /* Writes ev into the outbox, in the caller's transaction. The caller fills
@@ -46,12 +50,32 @@ void cm_outbox_heartbeat(cm_db_t *db, const struct cm_outbox *ob, struct cm_even
 cm_err_t cm_outbox_replay(cm_db_t *db, const struct cm_outbox *ob, uint64_t after_seq, int limit,
                           Crm__ReplayEventsResponse *resp, char *why, size_t whysz) CM_MUSTCHECK;
 
-/* The owner's <stream>.ReplayEvents handler, after any checks of its own
- * (a durable reader's position): afterSeq above 2^63-1 is OUT_OF_RANGE, a
- * limit outside 1..CM_EVENTS_REPLAY_LIMIT is the most; pruned events fail the
- * call with FAILED_PRECONDITION and why. Sets *resp or fails the call. */
+/* The owner's <stream>.ReplayEvents handler: a durable reader's name is
+ * checked (reader, INVALID_FORMAT) and, when ob keeps readers, its position
+ * (after_seq) recorded; afterSeq above 2^63-1 is OUT_OF_RANGE, a limit
+ * outside 1..CM_EVENTS_REPLAY_LIMIT is the most; pruned events fail the call
+ * with FAILED_PRECONDITION and why. Sets *resp or fails the call. */
 struct cm_call;
 void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
                             const Crm__ReplayEventsRequest *req, ProtobufCMessage **resp);
+
+/* Retention: deletes at most batch of the oldest events published more
+ * than keep_s seconds ago that every durable reader of ob->readers has
+ * passed, in one transaction (no tenant) on db. The newest event always
+ * stays (the relay numbers on from it). While a reader named in expected
+ * (comma-separated, may be "") has not registered, nothing is deleted.
+ * *deleted the number deleted; *gone_through the seq the outbox now starts
+ * after (0: none deleted ever); held (size heldsz) what holds the rest back,
+ * "" when only the retention does: "busy" (another copy is pruning),
+ * "unregistered: NAME, ..." or "reader: NAME" (the slowest). Returns CM_OK or
+ * the database's error (rolled back). */
+cm_err_t cm_outbox_prune(cm_db_t *db, const struct cm_outbox *ob, long keep_s,
+                         const char *expected, int batch, long *deleted, uint64_t *gone_through,
+                         char *held, size_t heldsz) CM_MUSTCHECK;
+
+/* Forgets a durable reader (its events may be deleted then): *seq its last
+ * position. CM_ERR_NOT_FOUND when there is none of that name. */
+cm_err_t cm_outbox_forget(cm_db_t *db, const struct cm_outbox *ob, const char *name,
+                          uint64_t *seq) CM_MUSTCHECK;
 
 #endif

@@ -3,9 +3,11 @@
 #include "cm_db.h"
 #include "cm_events.h"
 #include "cm_log.h"
+#include "cm_outbox.h"
 #include "cm_util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -395,7 +397,11 @@ static int s_outbox_status(cm_db_t *db)
     return 0;
 }
 
-/* Runs customers.outbox_prune until a batch comes back short. */
+/* The customers stream's outbox, as the customers service names it. */
+static const struct cm_outbox s_customers_outbox = {
+    .stream = "customers", .table = "customers.outbox", .readers = "customers.stream_readers"};
+
+/* Prunes (cm_outbox_prune) until a batch comes back short. */
 static int s_outbox_prune(cm_db_t *db, int argc, char **argv)
 {
     const char *days_s = crmctl_opt(argc, argv, "--older-than-days");
@@ -410,36 +416,30 @@ static int s_outbox_prune(cm_db_t *db, int argc, char **argv)
     if (!readers)
         readers = getenv("CRM_OUTBOX_READERS");
     if (!readers)
-        readers = "notes";
+        readers = "notes, notify";
     if (!cm_events_readers_ok(readers)) {
         fprintf(stderr, "crmctl: --readers: comma-separated reader names (a-z, 0-9, '.', '_', "
                         "'-')\n");
         return 2;
     }
-    char keep[32];
-    snprintf(keep, sizeof keep, "%ld days", days);
-    const char *p[] = {keep, readers, "10000"};
     long total = 0;
     for (;;) {
-        cm_err_t err;
-        PGresult *res = cm_db_exec(db,
-                                   "SELECT deleted, gone_through, held_by FROM "
-                                   "customers.outbox_prune($1::interval, $2, $3::integer)",
-                                   3, p, &err);
-        if (!res) {
+        long n = 0;
+        uint64_t gone = 0;
+        char held[200];
+        cm_err_t err = cm_outbox_prune(db, &s_customers_outbox, days * 86400, readers, 10000, &n,
+                                       &gone, held, sizeof held);
+        if (err) {
             fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
             return 1;
         }
-        long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
         total += n;
         if (n < 10000) {
-            const char *held = PQgetvalue(res, 0, 2);
-            printf("deleted %ld events older than %ld days; events up to seq %s are gone%s%s\n",
-                   total, days, PQgetvalue(res, 0, 1), *held ? "; held back by " : "", held);
-            PQclear(res);
+            printf("deleted %ld events older than %ld days; events up to seq %" PRIu64
+                   " are gone%s%s\n",
+                   total, days, gone, *held ? "; held back by " : "", held);
             return 0;
         }
-        PQclear(res);
     }
 }
 
@@ -459,21 +459,18 @@ int crmctl_outbox(int argc, char **argv)
     } else if (!strcmp(what, "prune")) {
         rc = s_outbox_prune(db, argc, argv);
     } else {
-        const char *p[] = {argv[2]};
-        cm_err_t err;
-        PGresult *res = cm_db_exec(
-            db, "DELETE FROM customers.stream_readers WHERE name = $1 RETURNING seq", 1, p, &err);
-        if (!res) {
-            fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
-        } else if (PQntuples(res) == 1) {
-            printf("forgot reader %s (it was at seq %s); events it has not read may now be "
-                   "deleted\n",
-                   argv[2], PQgetvalue(res, 0, 0));
-            rc = 0;
-        } else {
+        uint64_t seq = 0;
+        cm_err_t err = cm_outbox_forget(db, &s_customers_outbox, argv[2], &seq);
+        if (err == CM_ERR_NOT_FOUND) {
             fprintf(stderr, "crmctl: no reader %s\n", argv[2]);
+        } else if (err) {
+            fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
+        } else {
+            printf("forgot reader %s (it was at seq %" PRIu64 "); events it has not read may now "
+                   "be deleted\n",
+                   argv[2], seq);
+            rc = 0;
         }
-        PQclear(res);
     }
     cm_db_destroy(&db);
     return rc;

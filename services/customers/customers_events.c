@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct cm_outbox customers_outbox = {.stream = CUSTOMERS_STREAM, .table = "customers.outbox"};
+const struct cm_outbox customers_outbox = {
+    .stream = CUSTOMERS_STREAM, .table = "customers.outbox", .readers = "customers.stream_readers"};
 
 cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const char *type,
                               const Crm__Customer *customer, Crm__FieldChange **changes,
@@ -117,40 +118,6 @@ cm_err_t customers_events_erase(cm_db_t *db, const char *tenant, const char *cus
     }
     PQclear(res);
     return err;
-}
-
-cm_err_t customers_events_reader_seen(cm_db_t *db, const char *name, uint64_t seq)
-{
-    char s[24];
-    snprintf(s, sizeof s, "%" PRIu64, seq);
-    const char *p[] = {name, s};
-    return cm_db_run(db,
-                     "INSERT INTO customers.stream_readers (name, seq) VALUES ($1, $2::bigint) "
-                     "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, seen_at = now()",
-                     2, p);
-}
-
-cm_err_t customers_events_prune(cm_db_t *db, long keep_days, const char *expected, int batch,
-                                long *deleted, char *held_by, size_t held_sz)
-{
-    char keep[32], lim[16];
-    snprintf(keep, sizeof keep, "%ld days", keep_days);
-    snprintf(lim, sizeof lim, "%d", batch);
-    const char *p[] = {keep, expected ? expected : "", lim};
-    cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "SELECT deleted, gone_through, held_by FROM "
-                               "customers.outbox_prune($1::interval, $2, $3::integer)",
-                               3, p, &err);
-    if (!res)
-        return err;
-    *deleted = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-    snprintf(held_by, held_sz, "%s", PQgetvalue(res, 0, 2));
-    if (*deleted)
-        cm_log_info("outbox: deleted %ld events; events up to seq %s are gone", *deleted,
-                    PQgetvalue(res, 0, 1));
-    PQclear(res);
-    return CM_OK;
 }
 
 cm_err_t customers_events_stats(cm_db_t *db, Crm__OutboxStatsResponse *resp)

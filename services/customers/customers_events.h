@@ -30,19 +30,7 @@ cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const 
 cm_err_t customers_events_erase(cm_db_t *db, const char *tenant,
                                 const char *customer_id) CM_MUSTCHECK;
 
-/* A durable reader of the stream (a name cm_events_reader_ok accepts) has
- * applied every event up to seq: events it still needs are kept for it. */
-cm_err_t customers_events_reader_seen(cm_db_t *db, const char *name, uint64_t seq) CM_MUSTCHECK;
-
 /* Fills resp with what the outbox keeps and its readers' positions. */
 cm_err_t customers_events_stats(cm_db_t *db, Crm__OutboxStatsResponse *resp) CM_MUSTCHECK;
-
-/* Outbox retention: deletes up to batch of the oldest published events that
- * are older than keep_days and that every reader has passed, none while a
- * reader named in `expected` (comma-separated) has not registered. Sets
- * *deleted and held_by (size held_sz): what keeps the rest, "" when only the
- * retention does (see customers.outbox_prune in sql/007). */
-cm_err_t customers_events_prune(cm_db_t *db, long keep_days, const char *expected, int batch,
-                                long *deleted, char *held_by, size_t held_sz) CM_MUSTCHECK;
 
 #endif

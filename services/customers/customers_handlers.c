@@ -1099,26 +1099,8 @@ static void s_authenticate(struct cm_call *call, const ProtobufCMessage *msg,
 static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
-    const Crm__ReplayEventsRequest *req = (const Crm__ReplayEventsRequest *)msg;
-    if (req->reader[0] && !cm_events_reader_ok(req->reader, strlen(req->reader))) {
-        cm_call_violation(call, "reader", "INVALID_FORMAT",
-                          "reader: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter "
-                          "or digit");
-        return;
-    }
-    if (req->after_seq > INT64_MAX) {
-        cm_call_violation(call, "afterSeq", "OUT_OF_RANGE", "afterSeq: at most %" PRId64,
-                          INT64_MAX);
-        return;
-    }
-    if (req->reader[0]) {
-        cm_err_t err = customers_events_reader_seen(call->db, req->reader, req->after_seq);
-        if (err) {
-            cm_call_db_fail(call, err, "could not record the reader's position");
-            return;
-        }
-    }
-    cm_outbox_serve_replay(call, &customers_outbox, req, resp);
+    /* A durable reader's position is recorded there (customers.stream_readers). */
+    cm_outbox_serve_replay(call, &customers_outbox, (const Crm__ReplayEventsRequest *)msg, resp);
 }
 
 static void s_outbox_stats(struct cm_call *call, const ProtobufCMessage *msg,
@@ -1175,9 +1157,14 @@ void customers_tick(cm_svc_t *svc, void *user)
     }
     if (st->outbox_retain_days > 0 && now >= st->next_prune_ms) {
         long deleted = 0;
+        uint64_t gone = 0;
         char held[200];
-        cm_err_t err = customers_events_prune(db, st->outbox_retain_days, st->outbox_readers,
-                                              PRUNE_BATCH, &deleted, held, sizeof held);
+        cm_err_t err =
+            cm_outbox_prune(db, &customers_outbox, st->outbox_retain_days * 86400,
+                            st->outbox_readers, PRUNE_BATCH, &deleted, &gone, held, sizeof held);
+        if (!err && deleted)
+            cm_log_info("outbox: deleted %ld events; events up to seq %" PRIu64 " are gone",
+                        deleted, gone);
         if (err)
             cm_log_warn("could not prune the outbox: %s", cm_db_error(db));
         else if (!strncmp(held, "unregistered", 12))

@@ -4,6 +4,7 @@
 #include "notify_mime.h"
 #include "notify_sms.h"
 #include "cm_cfg.h"
+#include "cm_events.h"
 #include "cm_http.h"
 #include "cm_log.h"
 #include "cm_svc.h"
@@ -44,6 +45,9 @@ static struct {
     long retry_max_ms;
     long max_attempts;
     long campaign_rate;
+    long outbox_retain_hours;
+    char *outbox_readers;
+    long body_retain_hours;
 } cfg;
 
 static int s_smtp_url_check(const char *value, char *why, size_t whysz)
@@ -118,6 +122,14 @@ static int s_line_check(const char *value, char *why, size_t whysz)
     return -1;
 }
 
+static int s_readers_check(const char *value, char *why, size_t whysz)
+{
+    if (cm_events_readers_ok(value))
+        return 0;
+    snprintf(why, whysz, "reader names (a-z, 0-9, '.', '_', '-') separated by commas");
+    return -1;
+}
+
 static const struct cm_cfg_item s_cfg[] = {
     CM_SVC_CFG_ITEMS(cfg.svc),
     {"events_in_endpoint", CM_CFG_STR, &cfg.events_in_endpoint, "tcp://127.0.0.1:5556"},
@@ -151,6 +163,12 @@ static const struct cm_cfg_item s_cfg[] = {
     {"notify_retry_max_ms", CM_CFG_INT, &cfg.retry_max_ms, "3600000", .min = 10, .max = 86400000},
     {"notify_max_attempts", CM_CFG_INT, &cfg.max_attempts, "12", .min = 1, .max = 1000},
     {"notify_campaign_rate", CM_CFG_INT, &cfg.campaign_rate, "20", .min = 1, .max = 10000},
+    /* Hours; -1 keeps forever. */
+    {"notify_outbox_retain_hours", CM_CFG_INT, &cfg.outbox_retain_hours, "720", .min = -1,
+     .max = 24 * 36500},
+    {"notify_outbox_readers", CM_CFG_STR, &cfg.outbox_readers, "notes", .check = s_readers_check},
+    {"notify_body_retain_hours", CM_CFG_INT, &cfg.body_retain_hours, "2160", .min = -1,
+     .max = 24 * 36500},
     {NULL},
 };
 
@@ -198,6 +216,9 @@ int main(int argc, char **argv)
         .sign_in_window_s = cfg.sign_in_window_s,
         .bus = cfg.svc.bus_endpoint,
         .campaign_rate = (int)cfg.campaign_rate,
+        .outbox_retain_hours = cfg.outbox_retain_hours,
+        .outbox_readers = cfg.outbox_readers,
+        .body_retain_hours = cfg.body_retain_hours,
         .sender_cfg =
             {
                 .database_url = cfg.svc.database_url,

@@ -6,6 +6,7 @@
  * notify_accounts.c), and the hooks. The sending itself is the senders'
  * (notify_sender.c). */
 #include "notify_handlers.h"
+#include "notify_retention.h"
 #include "notify_welcome.h"
 #include "notify_accounts.h"
 #include "notify_campaigns.h"
@@ -345,7 +346,8 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
 static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
-    /* A reader's name is taken and not needed: the notify stream keeps every event. */
+    /* A durable reader's position is recorded there (notify.stream_readers): the
+     * outbox's retention keeps what it has not applied (notify_retention.c). */
     cm_outbox_serve_replay(call, &notify_outbox, (const Crm__ReplayEventsRequest *)msg, resp);
 }
 
@@ -388,6 +390,7 @@ void notify_tick(cm_svc_t *svc, void *user)
     }
     notify_campaigns_tick(svc, st);
     notify_welcome_tick(svc, st);
+    notify_retention_tick(svc, st);
 }
 
 #define M(name, req, resp, fn, flags)                                                              \

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct cm_outbox notify_outbox = {.stream = NOTIFY_STREAM, .table = "notify.outbox"};
+const struct cm_outbox notify_outbox = {
+    .stream = NOTIFY_STREAM, .table = "notify.outbox", .readers = "notify.stream_readers"};
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define EPOCH_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
@@ -282,6 +283,13 @@ static cm_err_t s_finish(cm_db_t *db, const struct notify_claim *c, const char *
     bool changed = PQntuples(res) == 1;
     PQclear(res);
     err = cm_db_run(db, "DELETE FROM notify.queue WHERE message_id = $1::uuid", 1, p);
+    /* Its body is dropped after the retention (notify_retention.c). */
+    const char *bp[] = {c->id, c->tenant_id};
+    if (!err && changed && !strcmp(status, "SENT"))
+        err = cm_db_run(db,
+                        "INSERT INTO notify.sent_bodies (message_id, tenant_id) "
+                        "VALUES ($1::uuid, $2::uuid) ON CONFLICT DO NOTHING",
+                        2, bp);
     if (!err && changed)
         err = notify_store_get(db, c->id, &msg);
     if (!err && changed)

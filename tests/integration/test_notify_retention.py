@@ -1,0 +1,82 @@
+"""What notify keeps, and for how long: the test stack sets both retentions
+to 0 (run.sh), so a sent message loses its text and HTML at the next pass,
+and the notify stream's published events go once notes, its durable reader,
+has applied them; never before."""
+import crm
+from crm import api, psql, unique, unique_email, wait_until
+
+
+def _customer():
+    st, _, c = api("POST", "/v1/customers", {"firstName": unique("Ret"),
+                                             "email": unique_email("retention")})
+    assert st == 201, c
+    return c
+
+
+def _send(cid):
+    st, _, m = api("POST", "/v1/customers/%s:sendMessage" % cid,
+                   {"subject": "Ihr Termin", "text": "Bis morgen!", "html": "<p>Bis morgen!</p>"})
+    assert st == 202, m
+    return m
+
+
+def _message(mid):
+    st, _, m = api("GET", "/v1/messages/" + mid)
+    assert st == 200, m
+    return m
+
+
+def _outbox():
+    """(oldest seq, newest seq) of notify.outbox, and notes' reported position."""
+    lo, hi = psql("SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM notify.outbox "
+                  "WHERE seq IS NOT NULL").strip().split("|")
+    notes = psql("SELECT seq FROM notify.stream_readers WHERE name = 'notes'").strip()
+    return int(lo), int(hi), int(notes or 0)
+
+
+def _timeline_types(cid):
+    st, _, js = api("GET", "/v1/customers/%s/timeline?kind=MESSAGE" % cid)
+    assert st == 200, js
+    return [e["type"] for e in js.get("entries", [])]
+
+
+def test_sent_message_keeps_its_history_and_loses_its_text():
+    c = _customer()
+    m = _send(c["id"])
+    wait_until(lambda: _message(m["id"])["status"] == "SENT", 20, what="sent")
+    dropped = wait_until(lambda: psql(
+        "SELECT body_dropped_at IS NOT NULL AND body_text = '' AND body_html = '' "
+        "FROM notify.messages WHERE id = '%s'" % m["id"]).strip() == "t", 20,
+        what="the text dropped")
+    assert dropped
+    kept = _message(m["id"])
+    assert kept["status"] == "SENT" and kept["subject"] == "Ihr Termin", kept
+    assert not kept.get("text") and not kept.get("html"), kept
+    assert psql("SELECT count(*) FROM notify.sent_bodies WHERE message_id = '%s'"
+                % m["id"]).strip() == "0"
+
+
+def test_outbox_pruned_behind_notes_and_held_while_notes_is_away():
+    c = _customer()
+    m = _send(c["id"])
+    wait_until(lambda: "message.sent" in _timeline_types(c["id"]), 30, what="on the timeline")
+    # notes registered and applied it: what is behind notes goes, the newest stays.
+    wait_until(lambda: (lambda o: o[2] and o[0] > 1 and o[0] == min(o[1], o[2] + 1))(_outbox()),
+               30, what="the outbox pruned up to notes' position")
+    crm.ctl(["stop", "notes:*"], check=True)
+    try:
+        held = _outbox()[2]
+        c2 = _customer()
+        m2 = _send(c2["id"])
+        wait_until(lambda: _message(m2["id"])["status"] == "SENT", 20, what="sent")
+        # A pass after the new events: they stay for notes.
+        wait_until(lambda: crm.logs_contain("notify", "held back by reader: notes"), 30,
+                   what="a pass held back by notes")
+        oldest, newest, _ = _outbox()
+        assert oldest <= held + 1 and newest > held, (oldest, newest, held)
+    finally:
+        crm.ctl(["start", "notes:*"], check=True)
+    crm.wait_ready()
+    # notes comes back and finds every event it missed.
+    wait_until(lambda: "message.sent" in _timeline_types(c2["id"]), 30, what="the missed events")
+    assert m["id"] != m2["id"]
