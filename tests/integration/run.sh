@@ -81,6 +81,8 @@ export CRM_NOTIFY_RETRY_MIN_MS=300 CRM_NOTIFY_RETRY_MAX_MS=2000 CRM_NOTIFY_POLL_
 export CRM_SMTP_TIMEOUT_MS=10000
 # Newsletters go out at up to 500 a second here (a campaign may ask for less).
 export CRM_NOTIFY_CAMPAIGN_RATE=500
+# Replies come back to reply+<token>@ this domain (docs/notify.md, "Replies").
+export CRM_NOTIFY_REPLY_DOMAIN=replies.example.test
 results="$tmp/results"
 
 # What a sanitizer prints when it finds something (ASan, LSan, UBSan).
