@@ -163,13 +163,14 @@ FUZZ_NAMES    := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_O        := $(call obj,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_ARCHIVES := $(BUILD)/services/gateway.a $(BUILD)/services/customers.a \
                  $(BUILD)/services/search.a $(BUILD)/services/notes.a \
-                 $(BUILD)/services/exchange.a $(BUILD)/libshared.a
+                 $(BUILD)/services/exchange.a $(BUILD)/services/notify.a $(BUILD)/libshared.a
 FORMAT_SRC    += $(wildcard tests/fuzz/*.[ch])
 
 # Only meaningful inside the sub-make below (CC=clang, sanitizer CFLAGS).
 $(FUZZ_O): | $(PROTO_H)
 $(FUZZ_O): override CPPFLAGS += -Itests/fuzz -Iservices/gateway -Iservices/customers \
-                                  -Iservices/search -Iservices/notes -Iservices/exchange
+                                  -Iservices/search -Iservices/notes -Iservices/exchange \
+                                  -Iservices/notify
 $(FUZZ_O): override CFLAGS += -fsanitize=fuzzer
 $(BUILD)/bin/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_ARCHIVES)
 	@mkdir -p $(@D)

@@ -149,6 +149,21 @@ const struct gateway_route gateway_routes[] = {
      NOTIFY("Unsubscribe", crm__unsubscribe_request, crm__unsubscribe_response), .body = "body",
      .flags = GATEWAY_PUBLIC | GATEWAY_RAW_BODY, .success = 200, .max_body = 1024},
 
+    /* notify: replies, posted by a mail provider's or an SMS provider's inbound
+     * webhook (docs/notify.md, "Replies"); the e-mail is the raw message. */
+    {"POST", "/v1/inbound/email",
+     NOTIFY("InboundEmail", crm__inbound_email_request, crm__inbound_response), .body = "raw",
+     .flags = GATEWAY_RAW_BODY, .success = 200, .max_body = 1048576,
+     .body_types = "message/rfc822,text/plain,application/octet-stream"},
+    {"POST", "/v1/inbound/sms",
+     NOTIFY("InboundSms", crm__inbound_sms_request, crm__inbound_response), .body = "*",
+     .success = 200},
+    {"GET", "/v1/replies",
+     NOTIFY("ListReplies", crm__list_replies_request, crm__list_replies_response), .success = 200},
+    {"GET", "/v1/customers/{customer_id}/conversations",
+     NOTIFY("ListConversations", crm__list_conversations_request, crm__list_conversations_response),
+     .success = 200},
+
     /* exchange: the customer book out as CSV and Excel files */
     {"GET", "/v1/customers:export",
      EXCHANGE("ExportCustomers", crm__export_customers_request, crm__export_chunk),

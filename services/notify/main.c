@@ -29,6 +29,7 @@ static struct {
     char *trial_mailbox;
     char *public_url;
     char *link_key;
+    char *reply_domain;
     long link_hours;
     long sign_in_failures;
     long sign_in_window_s;
@@ -130,6 +131,19 @@ static int s_readers_check(const char *value, char *why, size_t whysz)
     return -1;
 }
 
+static int s_domain_check(const char *value, char *why, size_t whysz)
+{
+    size_t n = strlen(value);
+    bool ok = n < 200;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = (value[i] >= 'a' && value[i] <= 'z') || (value[i] >= 'A' && value[i] <= 'Z') ||
+             (value[i] >= '0' && value[i] <= '9') || value[i] == '-' || value[i] == '.';
+    if (ok && (!n || strchr(value, '.')))
+        return 0;
+    snprintf(why, whysz, "a domain name (replies.example.com), or empty: no Reply-To");
+    return -1;
+}
+
 static const struct cm_cfg_item s_cfg[] = {
     CM_SVC_CFG_ITEMS(cfg.svc),
     {"events_in_endpoint", CM_CFG_STR, &cfg.events_in_endpoint, "tcp://127.0.0.1:5556"},
@@ -149,6 +163,7 @@ static const struct cm_cfg_item s_cfg[] = {
     {"public_url", CM_CFG_STR, &cfg.public_url, "http://127.0.0.1:8080",
      .check = s_public_url_check},
     {"notify_link_key", CM_CFG_STR, &cfg.link_key, "", .secret = true, .check = s_key_check},
+    {"notify_reply_domain", CM_CFG_STR, &cfg.reply_domain, "", .check = s_domain_check},
     {"notify_link_hours", CM_CFG_INT, &cfg.link_hours, "72", .min = 1, .max = 24 * 30},
     {"notify_sign_in_failures", CM_CFG_INT, &cfg.sign_in_failures, "5", .min = 1, .max = 1000},
     {"notify_sign_in_window_s", CM_CFG_INT, &cfg.sign_in_window_s, "900", .min = 1, .max = 86400},
@@ -232,6 +247,7 @@ int main(int argc, char **argv)
                 .smtp = cfg.smtp_url[0] ? &smtp : NULL,
                 .sms = cfg.sms_url[0] ? &sms : NULL,
                 .public_url = cfg.public_url,
+                .reply_domain = cfg.reply_domain,
             },
     };
     if (sodium_init() < 0) {

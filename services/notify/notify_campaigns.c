@@ -15,6 +15,7 @@
 #include "notify_store.h"
 #include "notify_template.h"
 #include "notify_unsubscribe.h"
+#include "notify_inbound.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_pbjson.h"
@@ -232,15 +233,22 @@ static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const
     char key[100];
     snprintf(key, sizeof key, "campaign:%s:%s", cp->id, c->id);
     char *text = NULL, *html = NULL;
-    if (!sms)
+    if (!sms) {
         s_with_link(st, call->hdr->tenant_id, cp, c, &text, &html);
+    } else {
+        /* An SMS says how to stop: a reply of STOP (docs/notify.md, "Replies"). */
+        const char *hint = notify_inbound_stop_hint(
+            notify_language_of(c->preferences ? c->preferences->language : ""));
+        text = cm_strfmt("%s\n%s", cp->text, hint);
+        html = cm_strdup("");
+    }
     struct notify_address a;
     struct notify_new_message m = {
         .tenant_id = call->hdr->tenant_id,
         .kind = "newsletter",
         .subject = cp->subject,
-        .text = sms ? cp->text : text,
-        .html = sms ? cp->html : html,
+        .text = text,
+        .html = html,
         .request_key = key,
         .principal = call->hdr->principal,
         .channel_name = "campaign",
@@ -388,50 +396,6 @@ void notify_campaigns_expand(struct cm_call *call, const ProtobufCMessage *msg,
 
 #define UNSUBSCRIBE_SOURCE "unsubscribe link"
 
-/* Withdraws the channel's consent on the customer, as notify in the token's
- * tenant; *lang the customer's language. A customer who is gone has nothing
- * to withdraw. False, the call failed, when customers did not take it. */
-static bool s_withdraw(struct cm_call *call, const char *tenant, const char *customer, bool sms,
-                       const char **lang)
-{
-    Crm__Consent no = CRM__CONSENT__INIT;
-    no.granted = false;
-    no.source = UNSUBSCRIBE_SOURCE;
-    Crm__Preferences p = CRM__PREFERENCES__INIT;
-    if (sms)
-        p.sms = &no;
-    else
-        p.email = &no;
-    Crm__Customer c = CRM__CUSTOMER__INIT;
-    c.preferences = &p;
-    char *mask[] = {sms ? "preferences.sms" : "preferences.email"};
-    Crm__UpdateCustomerRequest r = CRM__UPDATE_CUSTOMER_REQUEST__INIT;
-    r.id = (char *)customer;
-    r.customer = &c;
-    r.update_mask = mask;
-    r.n_update_mask = 1;
-    Crm__ReplyHeader *rh = NULL;
-    ProtobufCMessage *resp = NULL;
-    cm_err_t err = cm_call_service_as(call, tenant, &notify_compose_service, "customers",
-                                      "customers.UpdateCustomer", &r.base,
-                                      &crm__customer__descriptor, LIST_TIMEOUT_MS, &rh, &resp);
-    *lang = "en";
-    if (err)
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer; try again");
-    else if (rh->status == CRM__STATUS__STATUS_OK) {
-        const Crm__Customer *got = (const Crm__Customer *)resp;
-        *lang = notify_language_of(got->preferences ? got->preferences->language : "");
-        cm_log_info("customer %s unsubscribed from %s newsletters", customer,
-                    sms ? "SMS" : "e-mail");
-    } else if (rh->status != CRM__STATUS__STATUS_NOT_FOUND)
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not withdraw the consent: %s", rh->message);
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    return !cm_call_failed(call);
-}
-
 void notify_campaigns_unsubscribe(struct cm_call *call, const ProtobufCMessage *msg,
                                   ProtobufCMessage **resp)
 {
@@ -450,7 +414,8 @@ void notify_campaigns_unsubscribe(struct cm_call *call, const ProtobufCMessage *
         cm_call_violation(call, "body", "ONE_CLICK_REQUIRED",
                           "body: " NOTIFY_UNSUBSCRIBE_ONE_CLICK " (RFC 8058)");
     const char *lang = "en";
-    if (cm_call_failed(call) || !s_withdraw(call, tenant, customer, sms, &lang))
+    if (cm_call_failed(call) ||
+        !notify_compose_withdraw(call, tenant, customer, sms, UNSUBSCRIBE_SOURCE, &lang))
         return;
     Crm__UnsubscribeResponse *r =
         (Crm__UnsubscribeResponse *)cm_pb_new(&crm__unsubscribe_response__descriptor);

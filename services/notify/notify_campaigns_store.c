@@ -44,7 +44,10 @@
                                                                                      "FILTER "     \
                                                                                      "(WHERE "     \
                                                                                      "m.status = " \
-                                                                                     "'SENT') AS " \
+                                                                                     "'SENT' OR "  \
+                                                                                     "m.status = " \
+                                                                                     "'REPLIED') " \
+                                                                                     "AS "         \
                                                                                      "sent, "      \
                                                                                      "count(*) "   \
                                                                                      "FILTER "     \

@@ -1,6 +1,7 @@
 /* Sending to a customer (notify_compose.h). */
 #include "notify_compose.h"
 #include "notify_mime.h"
+#include "notify_template.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -105,6 +106,50 @@ bool notify_compose_address(struct cm_call *call, const struct notify_state *st,
     m->from_name = a->from_name;
     m->message_id = a->message_id;
     return true;
+}
+
+/* Withdraws the channel's consent on the customer, as notify in the token's
+ * tenant; *lang the customer's language. A customer who is gone has nothing
+ * to withdraw. False, the call failed, when customers did not take it. */
+bool notify_compose_withdraw(struct cm_call *call, const char *tenant, const char *customer,
+                             bool sms, const char *source, const char **lang)
+{
+    Crm__Consent no = CRM__CONSENT__INIT;
+    no.granted = false;
+    no.source = (char *)source;
+    Crm__Preferences p = CRM__PREFERENCES__INIT;
+    if (sms)
+        p.sms = &no;
+    else
+        p.email = &no;
+    Crm__Customer c = CRM__CUSTOMER__INIT;
+    c.preferences = &p;
+    char *mask[] = {sms ? "preferences.sms" : "preferences.email"};
+    Crm__UpdateCustomerRequest r = CRM__UPDATE_CUSTOMER_REQUEST__INIT;
+    r.id = (char *)customer;
+    r.customer = &c;
+    r.update_mask = mask;
+    r.n_update_mask = 1;
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err = cm_call_service_as(call, tenant, &notify_compose_service, "customers",
+                                      "customers.UpdateCustomer", &r.base,
+                                      &crm__customer__descriptor, CUSTOMER_TIMEOUT_MS, &rh, &resp);
+    *lang = "en";
+    if (err)
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer; try again");
+    else if (rh->status == CRM__STATUS__STATUS_OK) {
+        const Crm__Customer *got = (const Crm__Customer *)resp;
+        *lang = notify_language_of(got->preferences ? got->preferences->language : "");
+        cm_log_info("customer %s unsubscribed from %s newsletters (%s)", customer,
+                    sms ? "SMS" : "e-mail", source);
+    } else if (rh->status != CRM__STATUS__STATUS_NOT_FOUND)
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not withdraw the consent: %s", rh->message);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return !cm_call_failed(call);
 }
 
 void notify_compose_link(const struct notify_state *st, const char *kind, struct notify_link *l)

@@ -32,6 +32,13 @@ bool notify_compose_reachable(struct cm_call *call, const Crm__Customer *c, bool
 bool notify_compose_sender(struct cm_call *call, const struct notify_state *st,
                            Crm__NotifySettings *s);
 
+/* Withdraws the channel's consent (preferences.email, or preferences.sms) on
+ * the customer, with source, as notify in tenant; *lang the customer's
+ * language. A customer who is gone has nothing to withdraw. False, the call
+ * failed, when customers did not take it. */
+bool notify_compose_withdraw(struct cm_call *call, const char *tenant, const char *customer,
+                             bool sms, const char *source, const char **lang);
+
 /* The parts of a message that come from the customer and the sender:
  * recipient, sender, a new Message-ID (in the sender's domain). False, the
  * call failed, when the tenant's sender cannot be read. */

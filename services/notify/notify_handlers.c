@@ -12,6 +12,7 @@
 #include "notify_campaigns.h"
 #include "notify_compose.h"
 #include "notify_mime.h"
+#include "notify_replies.h"
 #include "notify_sms.h"
 #include "notify_store.h"
 #include "notify_templates.h"
@@ -109,6 +110,10 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
                      sms ? "SMS" : "e-mail", sms ? "CRM_SMS_URL" : "CRM_SMTP_URL");
         return;
     }
+    char root[40] = "";
+    if (req->conversation_id[0] &&
+        !notify_replies_conversation_of(call, req->conversation_id, req->customer_id, root))
+        return;
     Crm__Customer *c = notify_compose_customer(call, req->customer_id, NULL);
     if (!c)
         return;
@@ -124,6 +129,7 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
             .principal = call->hdr->principal,
             .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
             .request_id = call->hdr->request_id,
+            .conversation_id = root,
         };
         /* Only now a transaction: none was held while customers answered. */
         if (notify_compose_address(call, st, c, sms, &a, &m)) {
@@ -456,5 +462,14 @@ const struct cm_method notify_methods[] = {
     /* The link names its tenant; it asks customers, and writes nothing itself. */
     M("Unsubscribe", unsubscribe_request, unsubscribe_response, notify_campaigns_unsubscribe,
       CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+    /* Replies (notify_replies.c): each stores in a transaction of its own;
+     * an SMS STOP then asks customers to withdraw the consent. */
+    M("InboundEmail", inbound_email_request, inbound_response, notify_replies_email,
+      CM_METHOD_NO_TXN),
+    M("InboundSms", inbound_sms_request, inbound_response, notify_replies_sms, CM_METHOD_NO_TXN),
+    M("ListReplies", list_replies_request, list_replies_response, notify_replies_list,
+      CM_METHOD_NO_TXN),
+    M("ListConversations", list_conversations_request, list_conversations_response,
+      notify_replies_conversations, CM_METHOD_NO_TXN),
 };
 const size_t notify_n_methods = sizeof notify_methods / sizeof *notify_methods;

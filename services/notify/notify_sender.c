@@ -1,5 +1,6 @@
 /* The background senders (notify_sender.h). */
 #include "notify_sender.h"
+#include "notify_inbound.h"
 #include "notify_unsubscribe.h"
 #include "notify_mime.h"
 #include "notify_store.h"
@@ -73,7 +74,13 @@ static cm_err_t s_build(const struct notify_sender_cfg *cfg, const char *tenant,
     if (newsletter)
         snprintf(list, sizeof list, "List-Unsubscribe: <%s" NOTIFY_UNSUBSCRIBE_POST_PATH "%s>",
                  cfg->public_url, token);
+    /* Replies come back to an address naming the message (docs/notify.md,
+     * "Replies"). */
+    char reply_to[300] = "";
+    if (cfg->reply_domain && cfg->reply_domain[0])
+        notify_inbound_reply_address(m->id, cfg->reply_domain, reply_to, sizeof reply_to);
     struct notify_mime mime = {
+        .reply_to = reply_to,
         .from_name = m->from_name,
         .from_addr = m->from,
         .to_name = m->to_name,

@@ -23,6 +23,7 @@ struct notify_sender_cfg {
     const struct notify_sms_cfg *sms;   // borrowed; NULL: SMS not configured
     const char *public_url;             // where the gateway is reached: links point there
     uint8_t link_key[32];               // seals a message's link until it is sent
+    const char *reply_domain;           // "": no Reply-To; else reply+<token>@reply_domain
 };
 
 typedef struct notify_sender notify_sender_t;

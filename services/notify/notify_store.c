@@ -18,15 +18,14 @@ const struct cm_outbox notify_outbox = {
 
 /* The columns s_message reads, in its order; m is notify.messages, q its
  * queue row (LEFT JOIN). */
-#define MESSAGE_COLUMNS                                                                            \
-    "m.id, coalesce(m.customer_id::text, ''), m.channel, m.kind, m.to_addr, m.to_name, "           \
-    "m.from_addr, m.from_name, m.subject, m.body_text, m.body_html, m.message_id, m.status, "      \
-    "m.attempts, m.last_error, m.permanent, " TS(                                                  \
-        "m.created_at") ", "                                                                       \
-                        "coalesce(" TS("m.sent_at") ", ''), coalesce(" TS(                         \
-                            "m.failed_at") ", ''), "                                               \
-                                           "coalesce(" TS("q.due_at") ", ''), " EPOCH_US(          \
-                                               "m.created_at")
+#define MESSAGE_COLUMNS                                                                                   \
+    "m.id, coalesce(m.customer_id::text, ''), m.channel, m.kind, m.to_addr, m.to_name, "                  \
+    "m.from_addr, m.from_name, m.subject, m.body_text, m.body_html, m.message_id, m.status, "             \
+    "m.attempts, m.last_error, m.permanent, " TS("m.created_at") ", coalesce(" TS(                        \
+        "m.sent_at") ", ''), coalesce(" TS("m.failed_at") ", ''), coalesce(" TS("q.due_at") ", "          \
+                                                                                            "''),"        \
+                                                                                            " " EPOCH_US( \
+                                                                                                "m.created_at") ", coalesce(m.conversation_id, m.id)"
 #define MESSAGE_FROM "notify.messages m LEFT JOIN notify.queue q ON q.message_id = m.id "
 
 void notify_store_sms_measure(const struct notify_sms_measure *m, Crm__SmsMeasure *out)
@@ -39,6 +38,8 @@ void notify_store_sms_measure(const struct notify_sms_measure *m, Crm__SmsMeasur
     out->per_part = m->per_part;
     out->remaining = m->remaining;
 }
+
+const char *const notify_store_message_columns = "SELECT " MESSAGE_COLUMNS " FROM " MESSAGE_FROM;
 
 static Crm__Message *s_message(const PGresult *res, int row)
 {
@@ -58,9 +59,10 @@ static Crm__Message *s_message(const PGresult *res, int row)
     cm_pb_set_str(&m->html, PQgetvalue(res, row, c++));
     cm_pb_set_str(&m->message_id, PQgetvalue(res, row, c++));
     const char *st = PQgetvalue(res, row, c++);
-    m->status = !strcmp(st, "SENT")     ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_SENT
-                : !strcmp(st, "FAILED") ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_FAILED
-                                        : CRM__MESSAGE_STATUS__MESSAGE_STATUS_QUEUED;
+    m->status = !strcmp(st, "SENT")      ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_SENT
+                : !strcmp(st, "FAILED")  ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_FAILED
+                : !strcmp(st, "REPLIED") ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_REPLIED
+                                         : CRM__MESSAGE_STATUS__MESSAGE_STATUS_QUEUED;
     m->attempts = (int32_t)strtol(PQgetvalue(res, row, c++), NULL, 10);
     cm_pb_set_str(&m->last_error, PQgetvalue(res, row, c++));
     m->permanent = PQgetvalue(res, row, c++)[0] == 't';
@@ -69,6 +71,7 @@ static Crm__Message *s_message(const PGresult *res, int row)
     cm_pb_set_str(&m->failed_at, PQgetvalue(res, row, c++));
     if (m->status == CRM__MESSAGE_STATUS__MESSAGE_STATUS_QUEUED)
         cm_pb_set_str(&m->next_attempt_at, PQgetvalue(res, row, c));
+    cm_pb_set_str(&m->conversation_id, PQgetvalue(res, row, c + 2));
     struct notify_sms_measure sm;
     if (m->channel == CRM__CHANNEL__CHANNEL_SMS && !notify_sms_measure(m->text, &sm)) {
         m->sms = (Crm__SmsMeasure *)cm_pb_new(&crm__sms_measure__descriptor);
@@ -77,16 +80,47 @@ static Crm__Message *s_message(const PGresult *res, int row)
     return m;
 }
 
-/* Writes a message.* event with the message (its text and HTML left out). */
-static cm_err_t s_event(cm_db_t *db, const char *type, const Crm__Message *msg,
-                        const char *tenant_id, const Crm__Principal *principal, const char *channel,
-                        const char *request_id)
+static cm_err_t s_event_with(cm_db_t *db, const char *type, const Crm__Message *msg,
+                             const Crm__Reply *reply, const char *tenant_id,
+                             const Crm__Principal *principal, const char *channel,
+                             const char *request_id);
+
+Crm__Message *notify_store_message_row(const PGresult *res, int row)
+{
+    return s_message(res, row);
+}
+
+cm_err_t notify_store_event(cm_db_t *db, const char *type, const Crm__Message *msg,
+                            const Crm__Reply *reply, const char *tenant_id)
+{
+    return s_event_with(db, type, msg, reply, tenant_id, NULL, "notify", NULL);
+}
+
+/* Writes a message.* event with the message (its text and HTML left out)
+ * and, when given, the reply (its text cut to 500 bytes). */
+static cm_err_t s_event_with(cm_db_t *db, const char *type, const Crm__Message *msg,
+                             const Crm__Reply *reply, const char *tenant_id,
+                             const Crm__Principal *principal, const char *channel,
+                             const char *request_id)
 {
     Crm__Message copy = *msg;
     copy.text = "";
     copy.html = "";
     Crm__MessageEvent payload = CRM__MESSAGE_EVENT__INIT;
     payload.message = &copy;
+    Crm__Reply rcopy;
+    char cut[501];
+    if (reply) {
+        rcopy = *reply;
+        snprintf(cut, sizeof cut, "%s", reply->text);
+        /* On a character boundary. */
+        size_t n = strlen(cut);
+        if (n == 500)
+            while (n > 0 && ((unsigned char)cut[n] & 0xc0) == 0x80)
+                cut[--n] = '\0';
+        rcopy.text = cut;
+        payload.reply = &rcopy;
+    }
     size_t plen = crm__message_event__get_packed_size(&payload);
     uint8_t *pbuf = cm_malloc(plen ? plen : 1);
     crm__message_event__pack(&payload, pbuf);
@@ -101,6 +135,13 @@ static cm_err_t s_event(cm_db_t *db, const char *type, const Crm__Message *msg,
     cm_err_t err = cm_outbox_add(db, &notify_outbox, &ev, msg->customer_id);
     free(pbuf);
     return err;
+}
+
+static cm_err_t s_event(cm_db_t *db, const char *type, const Crm__Message *msg,
+                        const char *tenant_id, const Crm__Principal *principal, const char *channel,
+                        const char *request_id)
+{
+    return s_event_with(db, type, msg, NULL, tenant_id, principal, channel, request_id);
 }
 
 cm_err_t notify_store_get(cm_db_t *db, const char *id, Crm__Message **out)
@@ -125,14 +166,24 @@ cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm
     cm_uuid(id);
     *existed = false;
     const char *key = m->request_key && m->request_key[0] ? m->request_key : NULL;
-    const char *p[] = {
-        m->tenant_id,  id,      m->customer_id && m->customer_id[0] ? m->customer_id : NULL,
-        m->channel,    m->kind, m->to,
-        m->to_name,    m->from, m->from_name,
-        m->subject,    m->text, m->html ? m->html : "",
-        m->message_id, key,     (const char *)m->sealed_link};
-    int lens[15] = {0};
-    int fmts[15] = {0};
+    const char *p[] = {m->tenant_id,
+                       id,
+                       m->customer_id && m->customer_id[0] ? m->customer_id : NULL,
+                       m->channel,
+                       m->kind,
+                       m->to,
+                       m->to_name,
+                       m->from,
+                       m->from_name,
+                       m->subject,
+                       m->text,
+                       m->html ? m->html : "",
+                       m->message_id,
+                       key,
+                       (const char *)m->sealed_link,
+                       m->conversation_id && m->conversation_id[0] ? m->conversation_id : NULL};
+    int lens[16] = {0};
+    int fmts[16] = {0};
     lens[14] = (int)m->sealed_len;
     fmts[14] = 1;
     cm_err_t err;
@@ -140,9 +191,9 @@ cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm
         db,
         "INSERT INTO notify.messages (tenant_id, id, customer_id, channel, kind, to_addr, "
         "to_name, from_addr, from_name, subject, body_text, body_html, message_id, request_key, "
-        "sealed_link) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
-        "ON CONFLICT (tenant_id, request_key) DO NOTHING RETURNING id",
-        15, p, lens, fmts, 0, &err);
+        "sealed_link, conversation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+        "$13, $14, $15, $16) ON CONFLICT (tenant_id, request_key) DO NOTHING RETURNING id",
+        16, p, lens, fmts, 0, &err);
     if (!res)
         return err;
     bool inserted = PQntuples(res) == 1;

@@ -43,9 +43,10 @@ struct notify_new_message {
     const char *kind;
     const char *to, *to_name, *from, *from_name;
     const char *subject, *text, *html;
-    const char *message_id;     // RFC 5322 Message-ID without <>
-    const char *request_key;    // idempotency key, NULL/"" for none
-    const uint8_t *sealed_link; // the message's link sealed (notify_compose_link), or NULL
+    const char *message_id;      // RFC 5322 Message-ID without <>
+    const char *conversation_id; // the conversation it continues; NULL/"": it starts one
+    const char *request_key;     // idempotency key, NULL/"" for none
+    const uint8_t *sealed_link;  // the message's link sealed (notify_compose_link), or NULL
     size_t sealed_len;
     /* For the event. */
     const Crm__Principal *principal;
@@ -58,6 +59,17 @@ struct notify_new_message {
  * with *existed true and writes nothing. *out is dynamic (caller frees). */
 cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm__Message **out,
                             bool *existed) CM_MUSTCHECK;
+
+/* "SELECT <the message's columns> FROM notify.messages m LEFT JOIN
+ * notify.queue q ... ": a statement goes on with WHERE; each row is read with
+ * notify_store_message_row (dynamic, the caller frees it). */
+extern const char *const notify_store_message_columns;
+Crm__Message *notify_store_message_row(const PGresult *res, int row);
+
+/* Writes a message.* event of msg (and reply, when not NULL) to the outbox,
+ * in the caller's transaction, as notify. */
+cm_err_t notify_store_event(cm_db_t *db, const char *type, const Crm__Message *msg,
+                            const Crm__Reply *reply, const char *tenant_id) CM_MUSTCHECK;
 
 /* The message with id in the session's tenant: CM_ERR_NOT_FOUND when none. */
 cm_err_t notify_store_get(cm_db_t *db, const char *id, Crm__Message **out) CM_MUSTCHECK;

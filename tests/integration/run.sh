@@ -88,6 +88,8 @@ export CRM_NOTIFY_CAMPAIGN_RATE=500
 # notify keeps published events and sent messages' texts no longer than needed
 # here, so that test_notify_retention.py sees both pruned.
 export CRM_NOTIFY_OUTBOX_RETAIN_HOURS=0 CRM_NOTIFY_BODY_RETAIN_HOURS=0
+# Replies come back to reply+<token>@ this domain (docs/notify.md, "Replies").
+export CRM_NOTIFY_REPLY_DOMAIN=replies.example.test
 results="$tmp/results"
 
 # What a sanitizer prints when it finds something (ASan, LSan, UBSan).
