@@ -81,6 +81,9 @@ export CRM_NOTIFY_RETRY_MIN_MS=300 CRM_NOTIFY_RETRY_MAX_MS=2000 CRM_NOTIFY_POLL_
 export CRM_SMTP_TIMEOUT_MS=10000
 # Newsletters go out at up to 500 a second here (a campaign may ask for less).
 export CRM_NOTIFY_CAMPAIGN_RATE=500
+# Export jobs at 500 customers a second: a job of a few thousand lasts long
+# enough to be watched and killed halfway (test_exports.py).
+export CRM_EXCHANGE_EXPORT_RATE=500
 results="$tmp/results"
 
 # What a sanitizer prints when it finds something (ASan, LSan, UBSan).
