@@ -191,3 +191,42 @@ def test_export_job_survives_sigkill_of_exchange_with_every_row_once():
     assert len(ids) == len(set(ids)) == n
     assert sorted(r["firstName"] for r in rows) == ["J%05d" % i for i in range(n)]
     crm.wait_ready(60)
+
+
+def test_ui_export_job_in_polish_at_390_px():
+    """The Import & export screen prepares an export in the background: the
+    state and a progress bar while it runs, then a download of the file;
+    every string in Polish, nothing wider than a phone."""
+    from test_ui import SHOTS, _browser, _no_js_errors, _open
+
+    key = _tenant()
+    tag = unique("ju").lower()
+    _people(key, tag, 1200)
+    with _browser("exports") as b:
+        b.get(crm.URL + "/")
+        b.wait("input[name=apiKey]").send_keys(key)
+        b.find(".signin-card button[type=submit]").click()
+        b.wait("#customer-table")
+        b.js("localStorage.setItem('crm.lang', 'pl');")
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        _open(b, "/exchange")
+        b.js("location.reload();")
+        b.wait_text("h1", "Import i eksport")
+        b.js("document.getElementById('export-delimiter').value = ';';")
+        b.find("#export-job-start").click()
+        # Under way (500 customers a second in the test stack): a bar that moves.
+        b.wait_text("#export-job-state", "z 1200 klientów", timeout=60)
+        assert b.js("return document.querySelector('#export-job progress').max;") == 1200
+        b.wait("#export-job-download", timeout=120)
+        assert b.js("return document.querySelector('#export-job progress').value;") == 1200
+        text = b.js("return document.getElementById('export-job').textContent;")
+        assert "Plik jest gotowy." in text and "Dostępny do" in text, text
+        assert "1200 z 1200 klientów" in text, text
+        overflow = b.js("return document.documentElement.scrollWidth - "
+                        "document.documentElement.clientWidth;")
+        assert overflow <= 1, overflow
+        b.full_screenshot(os.path.join(SHOTS, "export-job-narrow.png"))
+        b.find("#export-job-download").click()
+        b.wait_text("#export-status", "Pobrano customers-")
+        b.js("localStorage.removeItem('crm.lang');")
+        _no_js_errors(b)
