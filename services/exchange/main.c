@@ -26,9 +26,9 @@ static const struct cm_cfg_item s_cfg[] = {
     /* Imports one copy runs at once, each on a thread with its own connections. */
     {"import_threads", CM_CFG_INT, &cfg.import_threads, "2", .min = 1, .max = 16},
     /* Export jobs one copy builds at once, each on a thread with its own connections. */
-    {"export_threads", CM_CFG_INT, &cfg.export_threads, "1", .min = 1, .max = 8},
+    {"exchange_export_threads", CM_CFG_INT, &cfg.export_threads, "1", .min = 1, .max = 8},
     /* Customers a second an export job reads at most (0: as fast as it can). */
-    {"export_rate", CM_CFG_INT, &cfg.export_rate, "0", .min = 0, .max = 1000000},
+    {"exchange_export_rate", CM_CFG_INT, &cfg.export_rate, "0", .min = 0, .max = 1000000},
     {NULL},
 };
 

@@ -230,3 +230,23 @@ def test_ui_export_job_in_polish_at_390_px():
         b.wait_text("#export-status", "Pobrano customers-")
         b.js("localStorage.removeItem('crm.lang');")
         _no_js_errors(b)
+
+
+def test_export_job_settings_in_print_config_and_checked():
+    """The export jobs' settings show in --print-config; a bad one stops
+    exchange at start, naming it."""
+    import subprocess
+    env = dict(crm.ENV, CRM_EXCHANGE_EXPORT_RATE="250", CRM_EXCHANGE_EXPORT_THREADS="3",
+               CRM_EXCHANGE_FILE_HOURS="48")
+    r = subprocess.run([os.path.join(crm.BIN, "exchange"), "--print-config"], env=env,
+                       capture_output=True, text=True, timeout=20, cwd="/")
+    assert r.returncode == 0, r
+    for line in ("CRM_EXCHANGE_EXPORT_RATE=250", "CRM_EXCHANGE_EXPORT_THREADS=3",
+                 "CRM_EXCHANGE_FILE_HOURS=48"):
+        assert line in r.stdout.splitlines(), r.stdout
+    for name, bad in (("CRM_EXCHANGE_EXPORT_THREADS", "9"), ("CRM_EXCHANGE_EXPORT_RATE", "-1"),
+                      ("CRM_EXCHANGE_FILE_HOURS", "0")):
+        r = subprocess.run([os.path.join(crm.BIN, "exchange"), "--print-config"],
+                           env=dict(env, **{name: bad}), capture_output=True, text=True,
+                           timeout=20, cwd="/")
+        assert r.returncode == 2 and name in r.stderr and bad in r.stderr, r
