@@ -29,6 +29,8 @@ const char *cm_err_name(cm_err_t err)
         return "unauthenticated";
     case CM_ERR_INTERNAL:
         return "internal";
+    case CM_ERR_GONE:
+        return "gone";
     }
     return "unknown";
 }
@@ -56,6 +58,8 @@ int cm_err_status(cm_err_t err)
         return CRM__STATUS__STATUS_RESOURCE_EXHAUSTED;
     case CM_ERR_UNAUTHENTICATED:
         return CRM__STATUS__STATUS_UNAUTHENTICATED;
+    case CM_ERR_GONE:
+        return CRM__STATUS__STATUS_GONE;
     case CM_ERR_UPSTREAM:
     case CM_ERR_INTERNAL:
         break;
@@ -83,6 +87,8 @@ cm_err_t cm_err_of_status(int status)
     case CRM__STATUS__STATUS_UNAVAILABLE:
     case CRM__STATUS__STATUS_RESOURCE_EXHAUSTED:
         return CM_ERR_UNAVAILABLE;
+    case CRM__STATUS__STATUS_GONE:
+        return CM_ERR_GONE;
     default:
         return CM_ERR_INTERNAL;
     }

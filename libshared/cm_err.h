@@ -18,7 +18,8 @@ typedef enum {
     CM_ERR_UPSTREAM,
     CM_ERR_TOO_LARGE, // RESOURCE_EXHAUSTED: too large, or too many (a rate limit)
     CM_ERR_UNAUTHENTICATED,
-    CM_ERR_INTERNAL
+    CM_ERR_INTERNAL,
+    CM_ERR_GONE, // GONE: it was there and is no more (a file past its time)
 } cm_err_t;
 
 /* Returns a static lower-case name of the code, e.g. "invalid". */

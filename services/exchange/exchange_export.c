@@ -13,15 +13,12 @@
  * temporary file (constant memory), stores the file in PostgreSQL in parts
  * and answers the first part; the cursor is "x<rows>.<file id>.<part>". */
 #include "exchange_handlers.h"
-#include "exchange_csv.h"
-#include "exchange_layout.h"
+#include "exchange_pages.h"
 #include "exchange_store.h"
-#include "exchange_xlsx.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
 #include "exchange.pb-c.h"
-#include "search.pb-c.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,12 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_CSV_TYPE "text/csv; charset=utf-8"
-#define S_XLSX_TYPE "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 /* Customers per CSV chunk (ListCustomers allows 1000; a customer's row is at
  * most some 60 KB, the description included, so a chunk stays bounded). */
 #define S_LIST_PAGE 500
-#define S_SEARCH_PAGE 100 /* SearchCustomers' most */
 #define S_WORKBOOK_PAGE 1000
 #define S_UPSTREAM_TIMEOUT_MS 10000
 #define S_CURSOR_MAX 600
@@ -63,79 +57,27 @@ static void s_upstream_fail(struct cm_call *call, const char *method, cm_err_t e
         cm_call_fail(call, cm_err_of_status(reply->status), "%s", reply->message);
 }
 
-/* One page of what the request selects. */
-struct s_page {
-    ProtobufCMessage *resp;    // owned: the list or search response
-    Crm__Customer **customers; // borrowed (resp)
-    size_t n;
-    const char *next; // borrowed (resp): "" on the last page
-};
-
-static void s_page_release(struct s_page *pg)
-{
-    if (pg->resp)
-        protobuf_c_message_free_unpacked(pg->resp, NULL);
-    memset(pg, 0, sizeof *pg);
-}
-
-/* Reads the page at token ("" for the first). Returns 0, or -1 with the call
- * failed. */
-static int s_page_read(struct cm_call *call, const Crm__ExportCustomersRequest *req,
-                       const char *token, int size, struct s_page *pg)
+int exchange_export_read_page(struct cm_call *call, const Crm__ExportCustomersRequest *req,
+                              const char *token, int size, struct exchange_page *pg)
 {
     memset(pg, 0, sizeof *pg);
+    struct exchange_page_req pr;
+    exchange_page_request(req, token, size, &pr);
     Crm__ReplyHeader *reply = NULL;
-    const char *method;
-    cm_err_t err;
-    if (req->q[0]) {
-        Crm__SearchCustomersRequest s = CRM__SEARCH_CUSTOMERS_REQUEST__INIT;
-        s.q = req->q;
-        s.page_size = size < S_SEARCH_PAGE ? size : S_SEARCH_PAGE;
-        s.page_token = (char *)token;
-        s.group = req->group;
-        s.tag = req->tag;
-        s.is_company = req->is_company;
-        s.has_account = req->has_account;
-        s.account_status = req->account_status;
-        s.consistent_with = req->consistent_with;
-        s.n_consistent_with = req->n_consistent_with;
-        method = "search.SearchCustomers";
-        err = cm_call_service(call, "search", method, NULL, &s.base,
-                              &crm__search_customers_response__descriptor, S_UPSTREAM_TIMEOUT_MS,
-                              &reply, &pg->resp);
-    } else {
-        Crm__ListCustomersRequest l = CRM__LIST_CUSTOMERS_REQUEST__INIT;
-        l.page_size = size;
-        l.page_token = (char *)token;
-        l.group = req->group;
-        l.tag = req->tag;
-        l.is_company = req->is_company;
-        l.has_account = req->has_account;
-        l.account_status = req->account_status;
-        method = "customers.ListCustomers";
-        err = cm_call_service(call, "customers", method, NULL, &l.base,
-                              &crm__list_customers_response__descriptor, S_UPSTREAM_TIMEOUT_MS,
-                              &reply, &pg->resp);
-    }
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err = cm_call_service(call, pr.service, pr.method, NULL, pr.msg, pr.resp_desc,
+                                   S_UPSTREAM_TIMEOUT_MS, &reply, &resp);
     int rc = 0;
-    if (err || reply->status != CRM__STATUS__STATUS_OK || !pg->resp) {
-        s_upstream_fail(call, method, err, reply);
+    if (err || reply->status != CRM__STATUS__STATUS_OK || !resp) {
+        s_upstream_fail(call, pr.method, err, reply);
+        if (resp)
+            protobuf_c_message_free_unpacked(resp, NULL);
         rc = -1;
-    } else if (req->q[0]) {
-        Crm__SearchCustomersResponse *r = (Crm__SearchCustomersResponse *)pg->resp;
-        pg->customers = r->customers;
-        pg->n = r->n_customers;
-        pg->next = r->next_page_token;
     } else {
-        Crm__ListCustomersResponse *r = (Crm__ListCustomersResponse *)pg->resp;
-        pg->customers = r->customers;
-        pg->n = r->n_customers;
-        pg->next = r->next_page_token;
+        exchange_page_take(req->q[0] != '\0', resp, pg);
     }
     if (reply)
         crm__reply_header__free_unpacked(reply, NULL);
-    if (rc)
-        s_page_release(pg);
     return rc;
 }
 
@@ -169,30 +111,11 @@ static int s_cursor_parse(const char *text, struct s_cursor *c)
 static bool s_valid(struct cm_call *call, const Crm__ExportCustomersRequest *req, bool *xlsx,
                     char *delim, struct s_cursor *cur)
 {
-    *xlsx = !strcmp(req->format, "xlsx");
-    if (req->format[0] && strcmp(req->format, "csv") && !*xlsx)
-        cm_call_violation(call, "format", "INVALID_VALUE", "format must be csv or xlsx");
-    *delim = ',';
-    if (req->delimiter[0] && *xlsx)
-        cm_call_violation(call, "delimiter", "INVALID_VALUE", "delimiter applies to csv only");
-    else if (!strcmp(req->delimiter, ";"))
-        *delim = ';';
-    else if (req->delimiter[0] && strcmp(req->delimiter, ","))
-        cm_call_violation(call, "delimiter", "INVALID_VALUE", "delimiter must be \",\" or \";\"");
+    (void)exchange_check_format(call, req->format, req->delimiter, xlsx, delim);
     if (s_cursor_parse(req->cursor, cur) || (cur->kind && cur->kind != (*xlsx ? 'x' : 'c')))
         cm_call_violation(call, "cursor", "INVALID_FORMAT",
                           "cursor is not one this export gave; start again without it");
     return !cm_call_failed(call);
-}
-
-static void s_filename(char *out, size_t size, const char *ext)
-{
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    snprintf(out, size, "customers-%s.%s", stamp, ext);
 }
 
 static Crm__ExportChunk *s_chunk(const char *type, const char *filename, long rows)
@@ -207,45 +130,22 @@ static Crm__ExportChunk *s_chunk(const char *type, const char *filename, long ro
 /* ---------------------------------------------------------------------- */
 /* CSV                                                                     */
 
-static void s_csv_header(cm_buf_t *out, char delim)
-{
-    if (cm_buf_append(out, EXCHANGE_CSV_BOM, 3))
-        abort();
-    for (size_t i = 0; i < exchange_n_columns; i++) {
-        if (i && cm_buf_append(out, &delim, 1))
-            abort();
-        exchange_csv_field(out, exchange_columns[i].name, strlen(exchange_columns[i].name));
-    }
-    exchange_csv_end_row(out);
-}
-
-static void s_csv_row(cm_buf_t *out, cm_buf_t *cell, const Crm__Customer *c, char delim)
-{
-    for (size_t i = 0; i < exchange_n_columns; i++) {
-        if (i && cm_buf_append(out, &delim, 1))
-            abort();
-        exchange_layout_cell(i, c, cell);
-        exchange_csv_field(out, cell->data ? cell->data : "", cell->len);
-    }
-    exchange_csv_end_row(out);
-}
-
 static void s_export_csv(struct cm_call *call, const Crm__ExportCustomersRequest *req, char delim,
                          const struct s_cursor *cur, ProtobufCMessage **resp)
 {
-    struct s_page pg;
-    if (s_page_read(call, req, cur->kind ? cur->rest : "", S_LIST_PAGE, &pg))
+    struct exchange_page pg;
+    if (exchange_export_read_page(call, req, cur->kind ? cur->rest : "", S_LIST_PAGE, &pg))
         return;
     cm_buf_t out, cell;
     cm_buf_init(&out, 0);
     cm_buf_init(&cell, 0);
     if (!cur->kind)
-        s_csv_header(&out, delim);
+        exchange_csv_header(&out, delim);
     for (size_t i = 0; i < pg.n; i++)
-        s_csv_row(&out, &cell, pg.customers[i], delim);
+        exchange_csv_customer(&out, &cell, pg.customers[i], delim);
     char filename[64];
-    s_filename(filename, sizeof filename, "csv");
-    Crm__ExportChunk *ch = s_chunk(S_CSV_TYPE, filename, cur->rows + (long)pg.n);
+    exchange_filename(filename, sizeof filename, "csv");
+    Crm__ExportChunk *ch = s_chunk(EXCHANGE_CSV_TYPE, filename, cur->rows + (long)pg.n);
     ch->data.data = (uint8_t *)cm_buf_steal(&out, &ch->data.len);
     ch->done = !pg.next[0];
     if (!ch->done) {
@@ -254,7 +154,7 @@ static void s_export_csv(struct cm_call *call, const Crm__ExportCustomersRequest
         free(next);
     }
     cm_buf_release(&cell);
-    s_page_release(&pg);
+    exchange_page_release(&pg);
     *resp = &ch->base;
 }
 
@@ -289,43 +189,30 @@ static void s_send_part(struct cm_call *call, const char *id, long seq, Protobuf
     *resp = &ch->base;
 }
 
+/* The workbook's page reader: the call and the request it serves. */
+struct s_book {
+    struct cm_call *call;
+    const Crm__ExportCustomersRequest *req;
+};
+
+static int s_book_page(void *ctx, const char *token, struct exchange_page *pg)
+{
+    struct s_book *b = ctx;
+    return exchange_export_read_page(b->call, b->req, token, S_WORKBOOK_PAGE, pg);
+}
+
 /* Builds the whole workbook into path. Returns the rows, or -1 with the call
  * failed. */
 static long s_build_workbook(struct cm_call *call, const Crm__ExportCustomersRequest *req,
                              const char *path, const char *tmpdir)
 {
-    exchange_xlsx_t *x = exchange_xlsx_new(path, tmpdir);
-    if (!x) {
-        cm_call_fail(call, CM_ERR_INTERNAL, "could not start the workbook");
-        return -1;
-    }
-    long rows = 0;
-    char *token = cm_strdup("");
-    for (;;) {
-        struct s_page pg;
-        if (s_page_read(call, req, token, S_WORKBOOK_PAGE, &pg))
-            break;
-        for (size_t i = 0; i < pg.n && !cm_call_failed(call); i++) {
-            if (exchange_xlsx_row(x, pg.customers[i]))
-                cm_call_fail(call,
-                             rows >= EXCHANGE_XLSX_MAX_ROWS ? CM_ERR_TOO_LARGE : CM_ERR_INTERNAL,
-                             rows >= EXCHANGE_XLSX_MAX_ROWS
-                                 ? "a workbook holds at most %ld customers; export as csv"
-                                 : "could not write the workbook (after %ld customers)",
-                             rows >= EXCHANGE_XLSX_MAX_ROWS ? EXCHANGE_XLSX_MAX_ROWS : rows);
-            else
-                rows++;
-        }
-        free(token);
-        token = cm_strdup(pg.next);
-        s_page_release(&pg);
-        if (cm_call_failed(call) || !token[0])
-            break;
-    }
-    free(token);
-    if (exchange_xlsx_close(&x) && !cm_call_failed(call))
-        cm_call_fail(call, CM_ERR_INTERNAL, "could not finish the workbook");
-    return cm_call_failed(call) ? -1 : rows;
+    struct s_book b = {call, req};
+    cm_err_t err;
+    char why[200];
+    long rows = exchange_workbook_build(path, tmpdir, s_book_page, NULL, &b, &err, why, sizeof why);
+    if (rows < 0 && err)
+        cm_call_fail(call, err, "%s", why);
+    return rows;
 }
 
 static void s_export_xlsx(struct cm_call *call, const Crm__ExportCustomersRequest *req,
@@ -362,8 +249,8 @@ static void s_export_xlsx(struct cm_call *call, const Crm__ExportCustomersReques
     long rows = s_build_workbook(call, req, path, st->tmpdir);
     if (rows >= 0) {
         struct exchange_file f = {.rows = rows};
-        snprintf(f.content_type, sizeof f.content_type, "%s", S_XLSX_TYPE);
-        s_filename(f.filename, sizeof f.filename, "xlsx");
+        snprintf(f.content_type, sizeof f.content_type, "%s", EXCHANGE_XLSX_TYPE);
+        exchange_filename(f.filename, sizeof f.filename, "xlsx");
         char id[37];
         cm_err_t err =
             exchange_store_put_file(call->db, call->hdr->tenant_id, path, &f, st->file_hours, id);

@@ -1,5 +1,6 @@
 /* The exchange service's method table and periodic work. */
 #include "exchange_handlers.h"
+#include "exchange_export_store.h"
 #include "exchange_store.h"
 #include "cm_log.h"
 #include "cm_util.h"
@@ -22,6 +23,14 @@ const struct cm_method exchange_methods[] = {
      exchange_get_import, CM_METHOD_NO_TXN},
     {"exchange.ExportFailedRows", &crm__export_failed_rows_request__descriptor,
      &crm__export_chunk__descriptor, exchange_export_failed_rows, CM_METHOD_NO_TXN},
+    /* Export jobs: CreateExport reads a first customer from customers (or
+     * search) before its one insert; the file goes a part per call. */
+    {"exchange.CreateExport", &crm__create_export_request__descriptor, &crm__export__descriptor,
+     exchange_create_export, CM_METHOD_NO_TXN},
+    {"exchange.GetExport", &crm__get_export_request__descriptor, &crm__export__descriptor,
+     exchange_get_export, CM_METHOD_NO_TXN},
+    {"exchange.GetExportFile", &crm__get_export_file_request__descriptor,
+     &crm__export_chunk__descriptor, exchange_get_export_file, CM_METHOD_NO_TXN},
 };
 const size_t exchange_n_methods = sizeof exchange_methods / sizeof *exchange_methods;
 
@@ -41,4 +50,21 @@ void exchange_tick(cm_svc_t *svc, void *user)
         cm_log_warn("could not purge expired files: %s", cm_db_error(db));
     else if (n > 0)
         cm_log_info("purged expired files count=%ld", n);
+    n = exchange_xstore_purge(db);
+    if (n < 0)
+        cm_log_warn("could not purge expired exports: %s", cm_db_error(db));
+    else if (n > 0)
+        cm_log_info("purged the files of expired exports count=%ld", n);
+}
+
+void exchange_start_all(cm_svc_t *svc, void *user)
+{
+    exchange_start(svc, user);
+    exchange_jobs_start(svc, user);
+}
+
+void exchange_stop_all(cm_svc_t *svc, void *user)
+{
+    exchange_jobs_stop(user);
+    exchange_stop(svc, user);
 }

@@ -11,6 +11,7 @@
 #define EXCHANGE_UPLOAD_PART_MAX (1024 * 1024)
 
 struct exchange_worker;
+struct exchange_jobs;
 
 struct exchange_state {
     const char *tmpdir;       // borrowed (config): where workbooks are built
@@ -25,6 +26,10 @@ struct exchange_state {
     pthread_cond_t wake;             // an import was created, or stop
     bool stopping;                   // under mu
     struct exchange_worker *threads; // owned: workers of them
+    /* The export threads (exchange_jobs_run.c). */
+    long export_threads;        // of this copy
+    long export_rate;           // customers a second an export job reads at most (0: no cap)
+    struct exchange_jobs *jobs; // owned
 };
 
 extern const struct cm_method exchange_methods[];
@@ -35,6 +40,15 @@ void exchange_start(cm_svc_t *svc, void *user);
 void exchange_stop(cm_svc_t *svc, void *user);
 /* Wakes an idle import thread: an import waits. */
 void exchange_worker_wake(struct exchange_state *st);
+
+/* Starts and stops the import and the export threads (cm_svc's hooks). */
+void exchange_start_all(cm_svc_t *svc, void *user);
+void exchange_stop_all(cm_svc_t *svc, void *user);
+
+/* The export threads (exchange_jobs_run.c); wake: a job waits. */
+void exchange_jobs_start(cm_svc_t *svc, struct exchange_state *st);
+void exchange_jobs_stop(struct exchange_state *st);
+void exchange_jobs_wake(struct exchange_state *st);
 
 /* Deletes built files past their time, now and then. */
 void exchange_tick(cm_svc_t *svc, void *user);
@@ -51,5 +65,18 @@ void exchange_get_import(struct cm_call *call, const ProtobufCMessage *msg,
                          ProtobufCMessage **resp);
 void exchange_export_failed_rows(struct cm_call *call, const ProtobufCMessage *msg,
                                  ProtobufCMessage **resp);
+
+/* Export jobs (exchange_jobs.c). */
+void exchange_create_export(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp);
+void exchange_get_export(struct cm_call *call, const ProtobufCMessage *msg,
+                         ProtobufCMessage **resp);
+void exchange_get_export_file(struct cm_call *call, const ProtobufCMessage *msg,
+                              ProtobufCMessage **resp);
+/* The export request a job's request stands for; e borrows c's fields. */
+struct Crm__CreateExportRequest;
+struct Crm__ExportCustomersRequest;
+void exchange_jobs_request(const struct Crm__CreateExportRequest *c,
+                           struct Crm__ExportCustomersRequest *e);
 
 #endif

@@ -11,18 +11,24 @@ static struct {
     long file_hours;
     long import_max_mb;
     long import_threads;
+    long export_threads;
+    long export_rate;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
     CM_SVC_CFG_ITEMS(cfg.svc),
     /* Where workbooks are built before they are stored (then deleted). */
     {"exchange_tmpdir", CM_CFG_STR, &cfg.tmpdir, "/tmp"},
-    /* How long a built export file stays downloadable. */
+    /* How long a built export file stays downloadable (an export job's too). */
     {"exchange_file_hours", CM_CFG_INT, &cfg.file_hours, "24", .min = 1, .max = 24 * 30},
     /* The largest file an import takes, in MiB (the gateway's limit for file routes too). */
     {"import_max_mb", CM_CFG_INT, &cfg.import_max_mb, "512", .min = 1, .max = 4096},
     /* Imports one copy runs at once, each on a thread with its own connections. */
     {"import_threads", CM_CFG_INT, &cfg.import_threads, "2", .min = 1, .max = 16},
+    /* Export jobs one copy builds at once, each on a thread with its own connections. */
+    {"exchange_export_threads", CM_CFG_INT, &cfg.export_threads, "1", .min = 1, .max = 8},
+    /* Customers a second an export job reads at most (0: as fast as it can). */
+    {"exchange_export_rate", CM_CFG_INT, &cfg.export_rate, "0", .min = 0, .max = 1000000},
     {NULL},
 };
 
@@ -35,6 +41,8 @@ int main(int argc, char **argv)
         .file_hours = cfg.file_hours,
         .upload_max = (int64_t)cfg.import_max_mb * 1024 * 1024,
         .workers = cfg.import_threads,
+        .export_threads = cfg.export_threads,
+        .export_rate = cfg.export_rate,
         .database_url = cfg.svc.database_url,
         .db_role = cfg.svc.db_role,
         .bus_endpoint = cfg.svc.bus_endpoint,
@@ -45,8 +53,8 @@ int main(int argc, char **argv)
         .name = "exchange",
         .methods = exchange_methods,
         .n_methods = exchange_n_methods,
-        .start = exchange_start,
-        .stop = exchange_stop,
+        .start = exchange_start_all,
+        .stop = exchange_stop_all,
         .tick = exchange_tick,
         .tick_ms = 1000,
         .user = &state,

@@ -260,6 +260,7 @@ enum s_error {
     S_UNAUTHENTICATED,
     S_NOT_FOUND,
     S_STALE,
+    S_GONE,
     S_TOO_LARGE,
     S_NOT_JSON,
 };
@@ -279,6 +280,8 @@ static const struct {
                      "(\"invalid id\")."},
     [S_STALE] = {"412", "PreconditionFailed",
                  "FAILED_PRECONDITION: If-Match is stale, or the state does not allow the change."},
+    [S_GONE] = {"410", "Gone",
+                "GONE: it was there and is no more (an export's file kept for its time)."},
     [S_TOO_LARGE] = {"413", "PayloadTooLarge", "RESOURCE_EXHAUSTED: the body is over the limit."},
     [S_NOT_JSON] = {"415", "UnsupportedMediaType",
                     "INVALID_ARGUMENT: a JSON body without Content-Type: application/json."},
@@ -301,7 +304,9 @@ static bool s_gives(const struct gateway_route *r, enum s_error e)
         return bus && !(r->flags & GATEWAY_NO_NOT_FOUND) &&
                (strchr(r->pattern, '{') || (r->flags & GATEWAY_PUBLIC));
     case S_STALE:
-        return bus && s_has_etag(r->request);
+        return bus && (s_has_etag(r->request) || (r->flags & GATEWAY_MAY_BE_GONE));
+    case S_GONE:
+        return bus && (r->flags & GATEWAY_MAY_BE_GONE);
     case S_TOO_LARGE:
         return bus && (r->body || (r->flags & GATEWAY_STREAM_BODY));
     case S_NOT_JSON:

@@ -34,6 +34,8 @@ enum {
      * request has upload_id, seq, data), then the route's own call with the
      * request built from the query and its upload_id and parts set. */
     GATEWAY_STREAM_BODY = 1 << 5,
+    /* The resource can be gone for good (GONE, 410): an export's file past its time. */
+    GATEWAY_MAY_BE_GONE = 1 << 6,
 };
 
 #define GATEWAY_UPLOAD_PART (1024 * 1024)

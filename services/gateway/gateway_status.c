@@ -74,6 +74,7 @@ static const struct {
     {CRM__STATUS__STATUS_UNAVAILABLE, 503, "UNAVAILABLE"},
     {CRM__STATUS__STATUS_DEADLINE_EXCEEDED, 504, "DEADLINE_EXCEEDED"},
     {CRM__STATUS__STATUS_INTERNAL, 500, "INTERNAL"},
+    {CRM__STATUS__STATUS_GONE, 410, "GONE"},
 };
 
 int gateway_status_http(int status)

@@ -90,6 +90,9 @@ export CRM_NOTIFY_CAMPAIGN_RATE=500
 export CRM_NOTIFY_OUTBOX_RETAIN_HOURS=0 CRM_NOTIFY_BODY_RETAIN_HOURS=0
 # Replies come back to reply+<token>@ this domain (docs/notify.md, "Replies").
 export CRM_NOTIFY_REPLY_DOMAIN=replies.example.test
+# Export jobs at 500 customers a second: a job of a few thousand lasts long
+# enough to be watched and killed halfway (test_exports.py).
+export CRM_EXCHANGE_EXPORT_RATE=500
 results="$tmp/results"
 
 # What a sanitizer prints when it finds something (ASan, LSan, UBSan).

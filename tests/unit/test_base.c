@@ -228,6 +228,7 @@ static void test_err_status(void)
     CHECK(cm_err_of_status(CRM__STATUS__STATUS_UNAUTHENTICATED) == CM_ERR_PERMISSION);
     CHECK(cm_err_of_status(CRM__STATUS__STATUS_DEADLINE_EXCEEDED) == CM_ERR_UNAVAILABLE);
     CHECK(cm_err_of_status(CRM__STATUS__STATUS_INTERNAL) == CM_ERR_INTERNAL);
+    CHECK(cm_err_of_status(CRM__STATUS__STATUS_GONE) == CM_ERR_GONE);
     CHECK(cm_err_of_status(999) == CM_ERR_INTERNAL);
     CHECK(cm_err_status(CM_OK) == CRM__STATUS__STATUS_OK);
     CHECK(cm_err_status(CM_ERR_INVALID) == CRM__STATUS__STATUS_INVALID_ARGUMENT);
@@ -236,6 +237,8 @@ static void test_err_status(void)
     CHECK(cm_err_status(CM_ERR_PRECONDITION) == CRM__STATUS__STATUS_FAILED_PRECONDITION);
     CHECK(cm_err_status(CM_ERR_TIMEOUT) == CRM__STATUS__STATUS_DEADLINE_EXCEEDED);
     CHECK(cm_err_status(CM_ERR_UPSTREAM) == CRM__STATUS__STATUS_INTERNAL);
+    CHECK(cm_err_status(CM_ERR_GONE) == CRM__STATUS__STATUS_GONE);
+    CHECK_STR(cm_err_name(CM_ERR_GONE), "gone");
     CHECK_STR(cm_err_name(CM_ERR_NOT_FOUND), "not found");
 }
 

@@ -19,6 +19,7 @@ static void test_status_table(void)
         {CRM__STATUS__STATUS_UNAVAILABLE, 503, "UNAVAILABLE"},
         {CRM__STATUS__STATUS_DEADLINE_EXCEEDED, 504, "DEADLINE_EXCEEDED"},
         {CRM__STATUS__STATUS_INTERNAL, 500, "INTERNAL"},
+        {CRM__STATUS__STATUS_GONE, 410, "GONE"},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         CHECK(gateway_status_http(want[i].status) == want[i].http);

@@ -1,10 +1,12 @@
 // Import and export (#/exchange): the whole customer book out as a CSV file
-// or an Excel workbook, and a CSV file or workbook in, with the import's
+// or an Excel workbook (downloaded at once, or prepared in the background as
+// an export job with its progress and a download kept for a while), and a CSV file or workbook in, with the import's
 // progress, its counts and the rows that failed (downloadable to fix and
 // import again). Every string comes from the message catalogue (i18n.js).
 
 import { ApiError, request, seg } from "../api.js";
 import { banner, field, h, replace, select, setTitle } from "../dom.js";
+import { when } from "../format.js";
 import { t } from "../i18n.js";
 
 const POLL_MS = 1000;
@@ -27,7 +29,88 @@ function fileName(headers, fallback) {
   return m ? m[1] : fallback;
 }
 
-function exportSection() {
+/** The export's query (format and separator) as the form says. */
+function exportQuery(format, delimiter) {
+  const query = { format: format.value };
+  if (format.value === "csv" && delimiter.value === ";") query.delimiter = ";";
+  return query;
+}
+
+/** An export job (POST /v1/exports): started, polled, its file downloaded. */
+function exportJob(ctx, format, delimiter, status) {
+  const box = h("div", { id: "export-job", "aria-live": "polite" });
+  const button = h("button", { type: "button", class: "btn", id: "export-job-start" }, t("xch.jobStart"));
+  let timer = null;
+  ctx.onLeave(() => clearTimeout(timer));
+
+  const download = async (job) => {
+    try {
+      const r = await request("GET", `/v1/exports/${seg(job.id)}/file`);
+      const name = fileName(r.headers, job.filename);
+      saveBlob(r.data, name);
+      replace(status, banner("ok", t("xch.exported", { name })));
+    } catch (e) {
+      const msg = e instanceof ApiError && e.status === 410 ? t("xch.jobGone") : e.message;
+      replace(status, banner("error", t("xch.failed", { message: msg })));
+    }
+  };
+
+  const show = (job) => {
+    const written = Number(job.rowsWritten || 0);
+    const total = Math.max(Number(job.rowsTotal || 0), written);
+    const bar = h("progress", { id: "export-job-progress", max: String(total || 1),
+      value: String(job.state === "DONE" ? total || 1 : written) });
+    const parts = [
+      h("p", { id: "export-job-state" }, `${t(`xch.state.${job.state}`) || job.state}: `,
+        t("xch.jobRows", { written, total })),
+      bar,
+    ];
+    if (job.state === "DONE") {
+      parts.push(h("p", {}, t("xch.jobReady"), " ", t("xch.jobKept", { time: when(job.expiresAt) })),
+        h("p", {}, h("button", { type: "button", class: "btn btn-primary", id: "export-job-download",
+          onclick: () => download(job) }, t("xch.jobDownload", { name: job.filename }))));
+    } else if (job.state === "FAILED") {
+      parts.push(banner("error", t("xch.jobStopped", { message: job.message })));
+    } else if (job.state === "EXPIRED") {
+      parts.push(banner("error", t("xch.jobGone")));
+    }
+    replace(box, ...parts);
+  };
+
+  const poll = async (id) => {
+    if (!ctx.live()) return;
+    try {
+      const r = await request("GET", `/v1/exports/${seg(id)}`);
+      if (!ctx.live()) return;
+      show(r.data);
+      if (r.data.state !== "QUEUED" && r.data.state !== "RUNNING") {
+        button.disabled = false;
+        return;
+      }
+    } catch (e) {
+      if (!ctx.live()) return;
+      replace(status, banner("error", t("xch.failed", { message: e.message })));
+    }
+    timer = setTimeout(() => poll(id), POLL_MS);
+  };
+
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    clearTimeout(timer);
+    replace(status);
+    try {
+      const r = await request("POST", "/v1/exports", { body: exportQuery(format, delimiter) });
+      show(r.data);
+      poll(r.data.id);
+    } catch (e) {
+      replace(status, banner("error", t("xch.failed", { message: e.message })));
+      button.disabled = false;
+    }
+  });
+  return { button, box };
+}
+
+function exportSection(ctx) {
   const format = select([["csv", t("xch.formatCsv")], ["xlsx", t("xch.formatXlsx")]], "csv",
     { id: "export-format" });
   const delimiter = select([[",", t("xch.delimComma")], [";", t("xch.delimSemicolon")]], ",",
@@ -36,6 +119,7 @@ function exportSection() {
   const status = h("div", { id: "export-status", "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "btn btn-primary", id: "export-download" },
     t("xch.download"));
+  const job = exportJob(ctx, format, delimiter, status);
   format.addEventListener("change", () => {
     delimField.row.hidden = format.value !== "csv";
   });
@@ -43,16 +127,15 @@ function exportSection() {
     h("h2", { id: "export-title" }, t("xch.exportTitle")),
     h("p", { class: "hint" }, t("xch.exportLead")),
     h("div", { class: "grid grid-2" }, field({ label: t("xch.format"), input: format }).row, delimField.row),
-    h("div", { class: "form-actions-inline" }, button),
-    status);
+    h("div", { class: "form-actions-inline" }, button, job.button),
+    h("p", { class: "hint" }, t("xch.jobHint")),
+    status, job.box);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     button.disabled = true;
     replace(status, h("p", {}, t("xch.exporting")));
     try {
-      const query = { format: format.value };
-      if (format.value === "csv" && delimiter.value === ";") query.delimiter = ";";
-      const r = await request("GET", "/v1/customers:export", { query });
+      const r = await request("GET", "/v1/customers:export", { query: exportQuery(format, delimiter) });
       const name = fileName(r.headers, `customers.${format.value}`);
       saveBlob(r.data, name);
       replace(status, banner("ok", t("xch.exported", { name })));
@@ -196,6 +279,6 @@ export async function renderExchange(view, ctx) {
   setTitle(t("xch.title"));
   replace(view,
     h("h1", { tabindex: "-1" }, t("xch.title")),
-    exportSection(),
+    exportSection(ctx),
     importSection(ctx));
 }

@@ -1,0 +1,183 @@
+/* Reading an export's selection a page at a time, and writing it out. */
+#include "exchange_pages.h"
+#include "exchange_csv.h"
+#include "exchange_layout.h"
+#include "exchange_xlsx.h"
+#include "cm_svc.h"
+#include "cm_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void exchange_page_request(const Crm__ExportCustomersRequest *req, const char *token, int size,
+                           struct exchange_page_req *out)
+{
+    memset(out, 0, sizeof *out);
+    if (req->q[0]) {
+        Crm__SearchCustomersRequest *s = &out->search;
+        crm__search_customers_request__init(s);
+        s->q = req->q;
+        s->page_size = size < EXCHANGE_SEARCH_PAGE ? size : EXCHANGE_SEARCH_PAGE;
+        s->page_token = (char *)token;
+        s->group = req->group;
+        s->tag = req->tag;
+        s->is_company = req->is_company;
+        s->has_account = req->has_account;
+        s->account_status = req->account_status;
+        s->consistent_with = req->consistent_with;
+        s->n_consistent_with = req->n_consistent_with;
+        out->service = "search";
+        out->method = "search.SearchCustomers";
+        out->resp_desc = &crm__search_customers_response__descriptor;
+        out->msg = &s->base;
+        return;
+    }
+    Crm__ListCustomersRequest *l = &out->list;
+    crm__list_customers_request__init(l);
+    l->page_size = size;
+    l->page_token = (char *)token;
+    l->group = req->group;
+    l->tag = req->tag;
+    l->is_company = req->is_company;
+    l->has_account = req->has_account;
+    l->account_status = req->account_status;
+    out->service = "customers";
+    out->method = "customers.ListCustomers";
+    out->resp_desc = &crm__list_customers_response__descriptor;
+    out->msg = &l->base;
+}
+
+void exchange_page_take(bool q, ProtobufCMessage *resp, struct exchange_page *pg)
+{
+    memset(pg, 0, sizeof *pg);
+    pg->resp = resp;
+    if (q) {
+        Crm__SearchCustomersResponse *r = (Crm__SearchCustomersResponse *)resp;
+        pg->customers = r->customers;
+        pg->n = r->n_customers;
+        pg->next = r->next_page_token;
+        pg->total = r->total_size;
+    } else {
+        Crm__ListCustomersResponse *r = (Crm__ListCustomersResponse *)resp;
+        pg->customers = r->customers;
+        pg->n = r->n_customers;
+        pg->next = r->next_page_token;
+        pg->total = r->total_size;
+    }
+}
+
+void exchange_page_release(struct exchange_page *pg)
+{
+    if (pg->resp)
+        protobuf_c_message_free_unpacked(pg->resp, NULL);
+    memset(pg, 0, sizeof *pg);
+}
+
+void exchange_csv_header(cm_buf_t *out, char delim)
+{
+    if (cm_buf_append(out, EXCHANGE_CSV_BOM, 3))
+        abort();
+    for (size_t i = 0; i < exchange_n_columns; i++) {
+        if (i && cm_buf_append(out, &delim, 1))
+            abort();
+        exchange_csv_field(out, exchange_columns[i].name, strlen(exchange_columns[i].name));
+    }
+    exchange_csv_end_row(out);
+}
+
+void exchange_csv_customer(cm_buf_t *out, cm_buf_t *cell, const Crm__Customer *c, char delim)
+{
+    for (size_t i = 0; i < exchange_n_columns; i++) {
+        if (i && cm_buf_append(out, &delim, 1))
+            abort();
+        exchange_layout_cell(i, c, cell);
+        exchange_csv_field(out, cell->data ? cell->data : "", cell->len);
+    }
+    exchange_csv_end_row(out);
+}
+
+long exchange_workbook_build(const char *path, const char *tmpdir, exchange_page_fn read,
+                             void (*progress)(void *ctx, long rows), void *ctx, cm_err_t *err,
+                             char *why, size_t whysz)
+{
+    *err = CM_OK;
+    exchange_xlsx_t *x = exchange_xlsx_new(path, tmpdir);
+    if (!x) {
+        *err = CM_ERR_INTERNAL;
+        snprintf(why, whysz, "could not start the workbook");
+        return -1;
+    }
+    long rows = 0;
+    bool failed = false;
+    char *token = cm_strdup("");
+    while (!failed) {
+        struct exchange_page pg;
+        if (read(ctx, token, &pg)) {
+            failed = true;
+            break;
+        }
+        for (size_t i = 0; i < pg.n && !failed; i++) {
+            if (!exchange_xlsx_row(x, pg.customers[i])) {
+                rows++;
+                continue;
+            }
+            failed = true;
+            if (rows >= EXCHANGE_XLSX_MAX_ROWS) {
+                *err = CM_ERR_TOO_LARGE;
+                snprintf(why, whysz, "a workbook holds at most %ld customers; export as csv",
+                         EXCHANGE_XLSX_MAX_ROWS);
+            } else {
+                *err = CM_ERR_INTERNAL;
+                snprintf(why, whysz, "could not write the workbook (after %ld customers)", rows);
+            }
+        }
+        free(token);
+        token = cm_strdup(pg.next);
+        exchange_page_release(&pg);
+        if (!failed && progress)
+            progress(ctx, rows);
+        if (!token[0])
+            break;
+    }
+    free(token);
+    if (exchange_xlsx_close(&x) && !failed) {
+        failed = true;
+        *err = CM_ERR_INTERNAL;
+        snprintf(why, whysz, "could not finish the workbook");
+    }
+    return failed ? -1 : rows;
+}
+
+void exchange_filename(char *out, size_t size, const char *ext)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(out, size, "customers-%s.%s", stamp, ext);
+}
+
+bool exchange_check_format(struct cm_call *call, const char *format, const char *delimiter,
+                           bool *xlsx, char *delim)
+{
+    bool ok = true;
+    *xlsx = !strcmp(format, "xlsx");
+    if (format[0] && strcmp(format, "csv") && !*xlsx) {
+        cm_call_violation(call, "format", "INVALID_VALUE", "format must be csv or xlsx");
+        ok = false;
+    }
+    *delim = ',';
+    if (delimiter[0] && *xlsx) {
+        cm_call_violation(call, "delimiter", "INVALID_VALUE", "delimiter applies to csv only");
+        ok = false;
+    } else if (!strcmp(delimiter, ";")) {
+        *delim = ';';
+    } else if (delimiter[0] && strcmp(delimiter, ",")) {
+        cm_call_violation(call, "delimiter", "INVALID_VALUE", "delimiter must be \",\" or \";\"");
+        ok = false;
+    }
+    return ok;
+}

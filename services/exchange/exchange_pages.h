@@ -1,0 +1,85 @@
+/* What an export selects, read a page at a time: the request to customers'
+ * ListCustomers (or search's SearchCustomers when q is given) for a page,
+ * and the page out of its answer; the CSV rows and the workbook built from
+ * the pages. Shared by the export streamed to the gateway (exchange_export.c)
+ * and the export jobs (exchange_jobs_run.c), which send the requests their
+ * own ways. */
+#ifndef EXCHANGE_PAGES_H
+#define EXCHANGE_PAGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "cm_buf.h"
+#include "cm_err.h"
+#include "customers.pb-c.h"
+#include "exchange.pb-c.h"
+#include "search.pb-c.h"
+
+#define EXCHANGE_CSV_TYPE "text/csv; charset=utf-8"
+#define EXCHANGE_XLSX_TYPE "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#define EXCHANGE_SEARCH_PAGE 100 /* SearchCustomers' most */
+
+/* The request for one page: the one of list and search that msg points to. */
+struct exchange_page_req {
+    const char *service; // "customers" or "search"
+    const char *method;  // "customers.ListCustomers" or "search.SearchCustomers"
+    const ProtobufCMessageDescriptor *resp_desc;
+    Crm__ListCustomersRequest list;     // borrows from the export request and token
+    Crm__SearchCustomersRequest search; // likewise
+    const ProtobufCMessage *msg;        // borrowed (this struct)
+};
+
+/* Fills out for the page at token ("" for the first) of at most size
+ * customers (a search: at most EXCHANGE_SEARCH_PAGE) of what req selects.
+ * out borrows from req and token. */
+void exchange_page_request(const Crm__ExportCustomersRequest *req, const char *token, int size,
+                           struct exchange_page_req *out);
+
+/* One page of what an export selects. */
+struct exchange_page {
+    ProtobufCMessage *resp;    // owned: the list or search response
+    Crm__Customer **customers; // borrowed (resp)
+    size_t n;
+    const char *next; // borrowed (resp): "" on the last page
+    long total;       // the answer's total_size
+};
+
+/* Takes over resp, the answer to a request of exchange_page_request for q. */
+void exchange_page_take(bool q, ProtobufCMessage *resp, struct exchange_page *pg);
+void exchange_page_release(struct exchange_page *pg);
+
+/* Reads the page at token into pg. Returns 0, or -1 after reporting the
+ * failure its own way (ctx). */
+typedef int (*exchange_page_fn)(void *ctx, const char *token, struct exchange_page *pg);
+
+/* Reads the page at token ("" for the first) of at most size customers of
+ * what req selects, as the caller of call (exchange_export.c). Returns 0, or
+ * -1 with the call failed: what the service asked answered, its pageToken
+ * named cursor. */
+struct cm_call;
+int exchange_export_read_page(struct cm_call *call, const Crm__ExportCustomersRequest *req,
+                              const char *token, int size, struct exchange_page *pg);
+
+/* The header row of the CSV layout, after the BOM. */
+void exchange_csv_header(cm_buf_t *out, char delim);
+/* One customer's row; cell is scratch space. */
+void exchange_csv_customer(cm_buf_t *out, cm_buf_t *cell, const Crm__Customer *c, char delim);
+
+/* Builds a whole workbook of what read gives, page after page, into path
+ * (temporary files in tmpdir), calling progress (when not NULL) after each
+ * page with the rows so far. Returns the rows; or -1 with *err CM_OK when
+ * read failed (it reported why), else *err and why filled. */
+long exchange_workbook_build(const char *path, const char *tmpdir, exchange_page_fn read,
+                             void (*progress)(void *ctx, long rows), void *ctx, cm_err_t *err,
+                             char *why, size_t whysz);
+
+/* Checks an export's format ("csv", "xlsx" or "" for csv) and delimiter
+ * (CSV: ",", ";" or "" for ","), failing call naming the field; sets *xlsx
+ * and *delim. Returns true when both are good. */
+bool exchange_check_format(struct cm_call *call, const char *format, const char *delimiter,
+                           bool *xlsx, char *delim);
+
+/* "customers-YYYYMMDD-HHMMSS.<ext>" of now (UTC) into out. */
+void exchange_filename(char *out, size_t size, const char *ext);
+
+#endif
