@@ -266,57 +266,73 @@ cm_err_t exchange_istore_header(cm_db_t *db, const char *id, const char *headers
                      6, p);
 }
 
-cm_err_t exchange_istore_key(cm_db_t *db, const char *tenant, const char *id, const char *key,
-                             long row_no, long *first)
+cm_err_t exchange_istore_keys(cm_db_t *db, const struct exchange_job *job, const char *keys,
+                              size_t n, long *first)
 {
-    char r[24];
-    snprintf(r, sizeof r, "%ld", row_no);
-    const char *p[] = {tenant, id, key, r};
+    const char *p[] = {job->tenant, job->id, keys};
     cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(db,
-                               "WITH ins AS (INSERT INTO exchange.import_keys (tenant_id, "
-                               "import_id, key, row_no) VALUES ($1, $2, $3, $4) ON CONFLICT DO "
-                               "NOTHING RETURNING row_no) SELECT row_no FROM ins UNION ALL "
-                               "SELECT row_no FROM exchange.import_keys WHERE import_id = "
-                               "$2::uuid AND key = $3 LIMIT 1",
-                               4, p, &err);
+    /* The table as it was before this statement (the insert's rows are not
+     * seen by the join) holds the keys of earlier batches. */
+    PGresult *res = cm_db_exec(
+        db,
+        "WITH k AS (SELECT * FROM json_to_recordset($3::json) AS k(i int, k text, r bigint)), "
+        "ins AS (INSERT INTO exchange.import_keys (tenant_id, import_id, key, row_no) "
+        "SELECT $1::uuid, $2::uuid, k.k, min(k.r) FROM k GROUP BY k.k ON CONFLICT DO NOTHING "
+        "RETURNING key, row_no) "
+        "SELECT k.i, coalesce(o.row_no, ins.row_no, k.r) FROM k LEFT JOIN ins ON ins.key = k.k "
+        "LEFT JOIN exchange.import_keys o ON o.tenant_id = $1::uuid AND o.import_id = $2::uuid "
+        "AND o.key = k.k",
+        3, p, &err);
     if (!res)
         return err;
-    *first = PQntuples(res) ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : row_no;
-    PQclear(res);
-    return CM_OK;
-}
-
-cm_err_t exchange_istore_plan(cm_db_t *db, const struct exchange_job *job, long row_no,
-                              char *action, char *customer, char *etag)
-{
-    char r[24], a[2] = {*action, '\0'};
-    snprintf(r, sizeof r, "%ld", row_no);
-    const char *p[] = {job->tenant, job->id, r, a, customer, etag};
-    cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(db,
-                               "WITH ins AS (INSERT INTO exchange.import_plans (tenant_id, "
-                               "import_id, row_no, action, customer_id, etag) VALUES ($1, $2, $3, "
-                               "$4, $5, $6) ON CONFLICT DO NOTHING RETURNING action, customer_id, "
-                               "etag) SELECT * FROM ins UNION ALL SELECT action, customer_id, etag "
-                               "FROM exchange.import_plans WHERE import_id = $2::uuid AND row_no = "
-                               "$3::bigint LIMIT 1",
-                               6, p, &err);
-    if (!res)
-        return err;
-    if (PQntuples(res) == 1) {
-        *action = PQgetvalue(res, 0, 0)[0];
-        snprintf(customer, 64, "%s", PQgetvalue(res, 0, 1));
-        snprintf(etag, 64, "%s", PQgetvalue(res, 0, 2));
+    for (int i = 0; i < PQntuples(res); i++) {
+        long idx = strtol(PQgetvalue(res, i, 0), NULL, 10);
+        if (idx >= 0 && (size_t)idx < n)
+            first[idx] = strtol(PQgetvalue(res, i, 1), NULL, 10);
     }
     PQclear(res);
     return CM_OK;
 }
 
+PGresult *exchange_istore_plans_get(cm_db_t *db, const struct exchange_job *job, long from, long to,
+                                    cm_err_t *err)
+{
+    char f[24], t[24];
+    snprintf(f, sizeof f, "%ld", from);
+    snprintf(t, sizeof t, "%ld", to);
+    const char *p[] = {job->tenant, job->id, f, t};
+    return cm_db_exec(db,
+                      "SELECT row_no, action, customer_id, etag FROM exchange.import_plans "
+                      "WHERE tenant_id = $1::uuid AND import_id = $2::uuid "
+                      "AND row_no BETWEEN $3::bigint AND $4::bigint",
+                      4, p, err);
+}
+
+cm_err_t exchange_istore_plans_put(cm_db_t *db, const struct exchange_job *job, const char *plans)
+{
+    const char *p[] = {job->tenant, job->id, plans};
+    return cm_db_run(db,
+                     "INSERT INTO exchange.import_plans (tenant_id, import_id, row_no, action, "
+                     "customer_id, etag) SELECT $1::uuid, $2::uuid, x.r, x.a, x.c, x.e "
+                     "FROM json_to_recordset($3::json) AS x(r bigint, a text, c text, e text) "
+                     "ON CONFLICT DO NOTHING",
+                     3, p);
+}
+
 cm_err_t exchange_istore_batch(cm_db_t *db, const struct exchange_job *job,
-                               const struct exchange_failure *f, size_t n)
+                               const struct exchange_failure *f, size_t n, const char *written)
 {
     cm_err_t err = cm_db_begin(db, job->tenant);
+    if (!err && written) {
+        const char *p[] = {job->tenant, job->id, written};
+        err = cm_db_run(db,
+                        "INSERT INTO exchange.import_rows (tenant_id, import_id, row_no, action, "
+                        "customer_id, etag, before, mask) SELECT $1::uuid, $2::uuid, x.r, x.a, "
+                        "x.c, x.e, x.b, coalesce(x.m, '[]') FROM json_to_recordset($3::json) AS "
+                        "x(r bigint, a text, c text, e text, b jsonb, m jsonb) "
+                        "ON CONFLICT DO NOTHING",
+                        3, p);
+    }
     for (size_t i = 0; i < n && !err; i++) {
         char r[24];
         snprintf(r, sizeof r, "%ld", f[i].row);

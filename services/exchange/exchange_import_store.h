@@ -61,16 +61,22 @@ cm_err_t exchange_istore_header(cm_db_t *db, const char *id, const char *headers
                                 const char *columns, const char *unknown, const char *delimiter,
                                 const char *encoding) CM_MUSTCHECK;
 
-/* Registers an identity key of the file for row_no; *first is the row that
- * had it first (row_no itself when new, or when redone after a restart). */
-cm_err_t exchange_istore_key(cm_db_t *db, const char *tenant, const char *id, const char *key,
-                             long row_no, long *first) CM_MUSTCHECK;
+/* Registers the identity keys of a batch at once: keys is a JSON array of
+ * {"i": index, "k": key, "r": row} (index < n); first[index] gets the row
+ * of the file that had the key first (the smallest row of the batch for a
+ * key new to the file; the same again when the batch is done again). */
+cm_err_t exchange_istore_keys(cm_db_t *db, const struct exchange_job *job, const char *keys,
+                              size_t n, long *first) CM_MUSTCHECK;
 
-/* Records what row_no is going to do (action 'c' or 'u', the customer and
- * its etag before an update) unless a decision for it was recorded before,
- * and gives back the recorded one. customer and etag: 64 bytes each. */
-cm_err_t exchange_istore_plan(cm_db_t *db, const struct exchange_job *job, long row_no,
-                              char *action, char *customer, char *etag) CM_MUSTCHECK;
+/* The decisions recorded for rows from..to: row_no, action, customer_id,
+ * etag. Caller PQclears. NULL with *err. */
+PGresult *exchange_istore_plans_get(cm_db_t *db, const struct exchange_job *job, long from, long to,
+                                    cm_err_t *err) CM_MUSTCHECK;
+
+/* Records decisions (a JSON array of {"r": row, "a": "c"|"u", "c":
+ * customer, "e": etag}); a row decided before keeps its decision. */
+cm_err_t exchange_istore_plans_put(cm_db_t *db, const struct exchange_job *job,
+                                   const char *plans) CM_MUSTCHECK;
 
 /* A failed row. */
 struct exchange_failure {
@@ -81,10 +87,13 @@ struct exchange_failure {
     char *fields; // owned: the row's fields as a JSON array
 };
 
-/* Records a batch in one transaction: its failed rows, the counts and
- * rows_read; and that owner is still at work. */
+/* Records a batch in one transaction: its failed rows, what its written
+ * rows did (written: NULL, or a JSON array of {"r": row, "a": "c"|"u", "c":
+ * customer, "e": etag after, "b": the customer before, "m": mask}), the
+ * counts and rows_read; and that owner is still at work. */
 cm_err_t exchange_istore_batch(cm_db_t *db, const struct exchange_job *job,
-                               const struct exchange_failure *f, size_t n) CM_MUSTCHECK;
+                               const struct exchange_failure *f, size_t n,
+                               const char *written) CM_MUSTCHECK;
 
 /* Ends the job: state (DONE or FAILED), a message, the total rows. */
 cm_err_t exchange_istore_finish(cm_db_t *db, const struct exchange_job *job, int state,

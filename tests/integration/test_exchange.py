@@ -363,6 +363,159 @@ def test_import_semicolon_csv_with_bom_matches_and_reports_every_row():
     assert int(again["unchanged"]) == 3 and int(again["failed"]) == 3, again
 
 
+def _bus(key, method, body):
+    """A customers method over the bus as the holder of key (crmctl call)."""
+    import json
+    r = crm.crmctl_run(["call", "customers", method, json.dumps(body), "--key", key], timeout=60)
+    assert r.stdout.strip(), r.stderr
+    return json.loads(r.stdout)
+
+
+def _audit(key, cid):
+    st, _, js = api("GET", "/v1/customers/%s/audit" % cid, key=key)
+    assert st == 200, js
+    return js.get("entries", [])
+
+
+def test_import_customers_batch_each_row_its_own_result():
+    """customers.ImportCustomers: one transaction, each row created, updated,
+    unchanged or failed with its field and reason, a bad row never failing
+    its neighbours; validate_only gives the same results and keeps nothing."""
+    key = _tenant()
+    taken = unique("taken") + "@example.com"
+    old = _create(key, {"firstName": "Old", "lastName": "One", "email": taken})
+    same = _create(key, {"firstName": "Same", "lastName": "Two"})
+    fresh = unique("fresh") + "@example.com"
+    rows = [
+        {"row": 2, "customer": {"firstName": "New", "email": fresh}},
+        {"row": 3, "customer": {"firstName": "Bad", "email": "not-an-email"}},
+        {"row": 4, "id": old["id"], "etag": old["etag"], "customer": {"lastName": "Changed"},
+         "updateMask": ["lastName"]},
+        {"row": 5, "id": same["id"], "customer": {"lastName": "Two"}, "updateMask": ["lastName"]},
+        {"row": 6, "id": same["id"], "etag": "W/\"stale\"", "customer": {"lastName": "X"},
+         "updateMask": ["lastName"]},
+        {"row": 7, "customer": {"firstName": "Taken", "email": taken.upper()}},
+        {"row": 8, "customer": {"firstName": "Twice", "email": fresh}},
+        {"row": 9, "customer": {"firstName": "Country", "addresses": [
+            {"kind": "BILLING", "country": "XX"}]}},
+    ]
+    expect = {2: "CREATED", 3: "FAILED", 4: "UPDATED", 5: "UNCHANGED", 6: "FAILED",
+              7: "FAILED", 8: "FAILED", 9: "FAILED"}
+    audit_same = len(_audit(key, same["id"]))
+    before = len(_customers(key))
+    check = _bus(key, "ImportCustomers", {"rows": rows, "validateOnly": True})
+    assert check["status"] == "OK", check
+    got = {int(r["row"]): r for r in check["body"]["results"]}
+    assert {k: v["outcome"] for k, v in got.items()} == expect, got
+    assert len(_customers(key)) == before
+    assert api("GET", "/v1/customers/" + old["id"], key=key)[2]["lastName"] == "One"
+    real = _bus(key, "ImportCustomers", {"rows": rows})
+    assert real["status"] == "OK", real
+    res = {int(r["row"]): r for r in real["body"]["results"]}
+    assert {k: v["outcome"] for k, v in res.items()} == expect, res
+    # The failures say what the single calls would have said.
+    assert res[3]["status"].endswith("INVALID_ARGUMENT"), res[3]
+    assert res[3]["details"][0]["field"] == "email", res[3]
+    assert res[6]["status"].endswith("FAILED_PRECONDITION"), res[6]
+    assert res[7]["details"][0]["reason"] == "DUPLICATE", res[7]
+    assert res[7]["details"][0]["resourceId"] == old["id"], res[7]
+    assert res[8]["details"][0]["reason"] == "DUPLICATE", res[8]
+    assert res[9]["details"][0]["field"].startswith("addresses[0].country"), res[9]
+    for k, v in got.items():  # the check gave the same reasons
+        assert [d["field"] for d in v.get("details", [])] == \
+            [d["field"] for d in res[k].get("details", [])], (k, v, res[k])
+    # What was written: the created customer with source IMPORT and its audit
+    # entry, the updated one with its before-state, the unchanged one untouched.
+    new = api("GET", "/v1/customers/" + res[2]["customerId"], key=key)[2]
+    assert new["source"] == "IMPORT" and new["etag"] == res[2]["etag"]
+    assert [e["action"] for e in _audit(key, new["id"])] == ["created"]
+    assert res[4]["before"]["lastName"] == "One" and res[4]["before"]["etag"] == old["etag"]
+    upd = api("GET", "/v1/customers/" + old["id"], key=key)[2]
+    assert upd["lastName"] == "Changed" and upd["etag"] == res[4]["etag"]
+    assert res[5]["customerId"] == same["id"] and res[5]["etag"] == same["etag"]
+    assert not res[5].get("before"), res[5]
+    assert len(_audit(key, same["id"])) == audit_same
+    assert len(_customers(key)) == before + 1
+    # Limits: no rows, more than 500.
+    for body, field in (({"rows": []}, "rows"),
+                        ({"rows": [{"row": i, "customer": {"firstName": "A"}}
+                                   for i in range(501)]}, "rows")):
+        bad = _bus(key, "ImportCustomers", body)
+        assert bad["status"].endswith("INVALID_ARGUMENT"), bad
+        assert bad["details"][0]["field"] == field, bad
+
+
+# A file as people really make them: a new person, an update, a row that
+# changes nothing, customers' own field rules broken, the same person twice
+# (e-mail in another case, phone in another format), quoted line breaks,
+# empty lines, ragged rows, a row given twice.
+def _messy(old_email, same_email):
+    e = unique("m") + "@example.com"
+    return ("firstName,lastName,email,phone,billingCity,billingCountry,description\r\n"
+            "Neu,Person,{e},+49 30 1234567,Berlin,DE,\"two\r\nlines, quoted\"\r\n"  # 2 created
+            "Old,Updated,{old},,,,\r\n"                                        # 3 updated
+            "Same,Same,{same},,,,\r\n"                                         # 4 unchanged
+            "Bad,Mail,not-an-email,,,,\r\n"                                    # 5 email rule
+            "Bad,Country,{c},,Oslo,ZZ,\r\n"                                    # 6 country rule
+            "\r\n"                                                             # not a record
+            "Again,Case,{E},,,,\r\n"                                           # 7 dup of 2
+            "Again,Phone,{p},+49 (30) 123 45 67,,,\r\n"                        # 8 dup of 2
+            "Short,Row\r\n"                                                    # 9 ragged: created
+            "Long,Row,{l},,,,,extra\r\n"                                       # 10 too many
+            "Short,Row\r\n"                                                    # 11 dup row
+            ",,,,,,\r\n").format(                                               # a row of commas
+                e=e, E=e.upper(), old=old_email, same=same_email,
+                c=unique("c") + "@example.com", p=unique("p") + "@example.com",
+                l=unique("l") + "@example.com").encode()
+
+
+def test_import_dry_run_counts_equal_the_real_run_on_a_messy_file():
+    key = _tenant()
+    old = _create(key, {"firstName": "Old", "lastName": "Before",
+                        "email": unique("old") + "@example.com"})
+    same = _create(key, {"firstName": "Same", "lastName": "Same",
+                         "email": unique("same") + "@example.com"})
+    data = _messy(old["email"], same["email"])
+    before = _customers(key)
+    dry = _import(key, data, dryRun="true")
+    assert dry["state"] == "DONE" and dry["dryRun"] is True, dry
+    assert _customers(key) == before, "a dry run changed the book"
+    real = _import(key, data)
+    assert real["state"] == "DONE", real
+    assert _counts(dry) == _counts(real), (dry, real)
+    assert _counts(real) == (2, 1, 1, 6), real
+    reasons = {int(e["row"]): (e["reason"], e["column"]) for e in real["errors"]}
+    assert reasons == {int(e["row"]): (e["reason"], e["column"]) for e in dry["errors"]}
+    assert reasons[5] == ("INVALID_FORMAT", "email"), reasons
+    assert reasons[6][1] == "billingCountry", reasons
+    assert reasons[7][0] == reasons[8][0] == reasons[11][0] == "DUPLICATE_IN_FILE", reasons
+    assert reasons[10][0] == "TOO_MANY_COLUMNS", reasons
+    msgs = {int(e["row"]): e["message"] for e in real["errors"]}
+    assert "row 2" in msgs[7] and "row 2" in msgs[8] and "row 9" in msgs[11], msgs
+    rows = {r["lastName"]: r for r in _customers(key)}
+    assert rows["Person"]["description"] == "two\r\nlines, quoted"
+    assert rows["Person"]["phone"] == "'+49301234567"  # the export's formula guard
+    assert rows["Updated"]["id"] == old["id"]
+
+
+def test_import_matches_a_phone_in_another_format_with_the_default_country():
+    tenant = crm.crmctl(["tenant", "create", unique("Phone"), "--country", "DE"]).strip()
+    key = crm.crmctl(["key", "create", "--tenant", tenant, "--role", "admin",
+                      "--name", "Admin " + unique("a")]).strip()
+    there = _create(key, {"firstName": "Berlin", "lastName": "Here", "phone": "+49 30 1234567"})
+    text = ("firstName,lastName,phone\r\n"
+            "Berlin,Updated,030/1234567\r\n"
+            "Anna,First,+49 89 7654321\r\n"
+            "Anna,Second,(089) 765-4321\r\n")
+    job = _import(key, text.encode())
+    assert _counts(job) == (1, 1, 0, 1), job
+    err = job["errors"][0]
+    assert int(err["row"]) == 4 and err["reason"] == "DUPLICATE_IN_FILE", job
+    assert "row 3" in err["message"], err
+    got = api("GET", "/v1/customers/" + there["id"], key=key)[2]
+    assert got["lastName"] == "Updated" and got["phone"] == "+49301234567"
+
+
 def test_import_round_trip_export_import_export_is_identical():
     """Export a book, import it into an empty tenant, export again: the same
     rows (but what the service keeps itself: id, source, times)."""
