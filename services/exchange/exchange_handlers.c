@@ -22,6 +22,8 @@ const struct cm_method exchange_methods[] = {
      exchange_get_import, CM_METHOD_NO_TXN},
     {"exchange.ExportFailedRows", &crm__export_failed_rows_request__descriptor,
      &crm__export_chunk__descriptor, exchange_export_failed_rows, CM_METHOD_NO_TXN},
+    {"exchange.RevertImport", &crm__revert_import_request__descriptor, &crm__import__descriptor,
+     exchange_revert_import, CM_METHOD_NO_TXN},
 };
 const size_t exchange_n_methods = sizeof exchange_methods / sizeof *exchange_methods;
 

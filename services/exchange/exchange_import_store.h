@@ -106,4 +106,45 @@ PGresult *exchange_istore_failures(cm_db_t *db, const char *id, long after, int 
 /* The header row of an import (JSON array text, malloc'd); CM_ERR_NOT_FOUND. */
 cm_err_t exchange_istore_headers(cm_db_t *db, const char *id, char **headers) CM_MUSTCHECK;
 
+/* ---- reverting an import ---- */
+
+/* Asks for the revert of import id (once: asked again, nothing changes) by
+ * principal (packed crm.Principal): it is queued when the import is DONE or
+ * FAILED and not a dry run. *import_state and *dry_run tell the import's;
+ * CM_ERR_NOT_FOUND. */
+cm_err_t exchange_istore_revert_ask(cm_db_t *db, const char *id, const uint8_t *principal,
+                                    size_t principal_len, const char *request_id, int *import_state,
+                                    bool *dry_run) CM_MUSTCHECK;
+
+/* What a revert thread needs of a job. */
+struct exchange_revert_job {
+    char tenant[37], id[37];
+    uint8_t *principal; // owned: packed crm.Principal of who asked
+    size_t principal_len;
+    long done, removed, restored, skipped;
+};
+void exchange_revert_job_release(struct exchange_revert_job *job);
+
+/* Takes the oldest waiting (or abandoned) revert for owner (across tenants). */
+cm_err_t exchange_istore_revert_claim(cm_db_t *db, const char *owner, int stale_s,
+                                      struct exchange_revert_job *job, bool *found) CM_MUSTCHECK;
+/* Reads the rest of the claimed revert (tenant set). */
+cm_err_t exchange_istore_revert_load(cm_db_t *db, struct exchange_revert_job *job) CM_MUSTCHECK;
+
+/* The next rows (at most limit, last row first) not yet reverted: row_no,
+ * action, customer_id, etag, before (JSON text or ""), mask (JSON text).
+ * Caller PQclears. NULL with *err. */
+PGresult *exchange_istore_revert_rows(cm_db_t *db, const char *id, int limit,
+                                      cm_err_t *err) CM_MUSTCHECK;
+
+/* Records in one transaction what a batch of the revert did to its rows
+ * (a JSON array of {"r": row, "s": "r" reverted | "s" skipped, "why":
+ * reason, "msg": message}) and the job's counts. */
+cm_err_t exchange_istore_revert_batch(cm_db_t *db, const struct exchange_revert_job *job,
+                                      const char *rows) CM_MUSTCHECK;
+
+/* Ends the revert (DONE). */
+cm_err_t exchange_istore_revert_finish(cm_db_t *db,
+                                       const struct exchange_revert_job *job) CM_MUSTCHECK;
+
 #endif

@@ -8,7 +8,7 @@
  * source is IMPORT and the audit and the timeline say so), each with the
  * idempotency key "import:<import id>:<row>". A batch's failed rows, counts
  * and progress are committed together; a copy that stops mid-file leaves
- * the job to be taken again (heartbeat older than S_STALE_S), which resumes
+ * the job to be taken again (heartbeat older than EXCHANGE_STALE_S), which resumes
  * after the last committed batch, and a batch done twice writes nothing
  * twice (the keys). Memory is one part, one batch and libcsv's field. */
 #include "exchange_handlers.h"
@@ -34,7 +34,6 @@
 #include <unistd.h>
 
 #define S_BATCH 200
-#define S_STALE_S 30
 #define S_SLICE (64 * 1024)
 #define S_CALL_TIMEOUT_MS 15000
 
@@ -976,7 +975,7 @@ static bool s_nap(struct exchange_state *st, long ms)
     return go;
 }
 
-static bool s_stopping(struct exchange_state *st)
+bool exchange_worker_stopping(struct exchange_state *st)
 {
     pthread_mutex_lock(&st->mu);
     bool s = st->stopping;
@@ -993,13 +992,13 @@ static void *s_main(void *arg)
     snprintf(owner, sizeof owner, "%s:%d:%d", host, (int)getpid(), w->index);
     cm_db_t *db = cm_db_new(st->database_url, st->db_role);
     cm_mdp_client_t *client = cm_mdp_client_new(w->zctx, st->bus_endpoint);
-    while (!s_stopping(st)) {
+    while (!exchange_worker_stopping(st)) {
         struct s_run r = {.st = st, .db = db, .client = client, .written = json_array()};
         r.cur.nul = -1;
         bool found = false;
         cm_err_t err = cm_db_use_tenant(db, NULL);
         if (!err)
-            err = exchange_istore_claim(db, owner, S_STALE_S, &r.job, &found);
+            err = exchange_istore_claim(db, owner, EXCHANGE_STALE_S, &r.job, &found);
         if (err)
             cm_log_warn("could not look for imports: %s", cm_db_error(db));
         if (!err && found && !cm_db_use_tenant(db, r.job.tenant)) {
@@ -1010,6 +1009,12 @@ static void *s_main(void *arg)
                             r.job.id, r.job.rows_read + 1, cm_err_name(r.err));
         }
         s_run_release(&r);
+        if (!err && !found) {
+            /* No import waits: a revert, if one does. */
+            found = exchange_revert_next(st, db, client, owner, &r.err);
+            if (r.err && !found)
+                err = r.err;
+        }
         if (!found || err)
             s_nap(st, err ? 2000 : 1000);
         else if (r.err)

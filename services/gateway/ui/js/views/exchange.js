@@ -1,10 +1,11 @@
 // Import and export (#/exchange): the whole customer book out as a CSV file
 // or an Excel workbook, and a CSV file or workbook in, with the import's
 // progress, its counts and the rows that failed (downloadable to fix and
-// import again). Every string comes from the message catalogue (i18n.js).
+// import again), and its revert. Every string comes from the message
+// catalogue (i18n.js).
 
 import { ApiError, request, seg } from "../api.js";
-import { banner, field, h, replace, select, setTitle } from "../dom.js";
+import { banner, confirmDialog, field, h, replace, select, setTitle } from "../dom.js";
 import { t } from "../i18n.js";
 
 const POLL_MS = 1000;
@@ -84,6 +85,24 @@ function jobSummary(job) {
   return dl;
 }
 
+/** A revert's progress or counts, and the rows it left as they are. */
+function revertSummary(rv) {
+  const n = (k) => Number(rv[k] || 0);
+  const parts = [rv.state === "DONE"
+    ? banner("ok", t("xch.reverted", { removed: n("removed"), restored: n("restored"), skipped: n("skipped") }))
+    : h("p", { id: "import-reverting" }, t("xch.reverting", { done: n("rowsDone"), total: n("rowsTotal") }))];
+  if ((rv.skips || []).length) {
+    const tbody = h("tbody");
+    for (const e of rv.skips) tbody.append(h("tr", {}, h("td", {}, String(e.row)), h("td", {}, e.message || e.reason)));
+    parts.push(h("div", { class: "table-scroll" },
+      h("table", { class: "table", id: "import-revert-skips" },
+        h("thead", {}, h("tr", {}, h("th", {}, t("xch.row")), h("th", {}, t("xch.reason")))),
+        tbody)));
+  }
+  parts[0].id = "import-revert-state";
+  return parts;
+}
+
 function importSection(ctx) {
   const file = h("input", { type: "file", id: "import-file",
     accept: `.csv,.txt,.xlsx,text/csv,${XLSX_TYPE}` });
@@ -134,11 +153,36 @@ function importSection(ctx) {
           h("thead", {}, h("tr", {}, h("th", {}, t("xch.row")), h("th", {}, t("xch.column")), h("th", {}, t("xch.reason")))),
           tbody)));
     }
-    if (Number(job.failed || 0) > 0 && (job.state === "DONE" || job.state === "FAILED")) {
+    const ended = job.state === "DONE" || job.state === "FAILED";
+    if (Number(job.failed || 0) > 0 && ended) {
       parts.push(h("p", {}, h("button", { type: "button", class: "btn", id: "import-failed-download",
         onclick: () => failedRows(job) }, t("xch.downloadFailed"))));
     }
+    const wrote = Number(job.created || 0) + Number(job.updated || 0) > 0;
+    if (ended && !job.dryRun && wrote && !job.revert) {
+      parts.push(h("p", {}, h("button", { type: "button", class: "btn btn-danger", id: "import-revert",
+        onclick: () => revert(job) }, t("xch.revert"))));
+    }
+    if (job.revert) parts.push(...revertSummary(job.revert));
     replace(result, ...parts);
+  };
+
+  const revert = async (job) => {
+    const ok = await confirmDialog({
+      title: t("xch.revertTitle"),
+      message: t("xch.revertMessage"),
+      confirmLabel: t("xch.revertConfirm"),
+      cancelLabel: t("xch.cancel"),
+    });
+    if (!ok || !ctx.live()) return;
+    try {
+      const r = await request("POST", `/v1/imports/${seg(job.id)}:revert`, { body: {} });
+      show(r.data);
+      clearTimeout(timer);
+      poll(job.id);
+    } catch (e) {
+      replace(status, banner("error", t("xch.failed", { message: e.message })));
+    }
   };
 
   const poll = async (id) => {
@@ -147,7 +191,8 @@ function importSection(ctx) {
       const r = await request("GET", `/v1/imports/${seg(id)}`);
       if (!ctx.live()) return;
       show(r.data);
-      if (r.data.state === "DONE" || r.data.state === "FAILED") {
+      const reverting = r.data.revert && r.data.revert.state !== "DONE";
+      if ((r.data.state === "DONE" || r.data.state === "FAILED") && !reverting) {
         replace(status, banner(r.data.state === "DONE" ? "ok" : "error",
           t(r.data.state === "DONE" ? (r.data.dryRun ? "xch.dryDone" : "xch.done") : "xch.jobFailed")));
         button.disabled = false;
