@@ -3,6 +3,7 @@
 #include "customers_changes.h"
 #include "customers_check.h"
 #include "customers_events.h"
+#include "customers_import.h"
 #include "customers_match.h"
 #include "customers_resolve.h"
 #include "customers_snapshot.h"
@@ -62,7 +63,7 @@ static Crm__Customer *s_load(struct cm_call *call, const char *id, bool for_upda
     return c;
 }
 
-static bool s_tenant(struct cm_call *call, struct customers_tenant *t)
+bool customers_tenant_of(struct cm_call *call, struct customers_tenant *t)
 {
     cm_err_t err = customers_store_tenant(call->db, TENANT(call), t);
     if (err == CM_ERR_NOT_FOUND) {
@@ -155,24 +156,20 @@ static Crm__Source s_source_of_channel(const char *channel)
 /* ---------------------------------------------------------------------- */
 /* Customers                                                               */
 
-static void s_create_customer(struct cm_call *call, const ProtobufCMessage *msg,
-                              ProtobufCMessage **resp)
+Crm__Customer *customers_create_one(struct cm_call *call, const Crm__Customer *in,
+                                    Crm__Source source, const struct customers_tenant *tenant)
 {
-    const Crm__CreateCustomerRequest *req = (const Crm__CreateCustomerRequest *)msg;
-    struct customers_tenant tenant = {0};
     Crm__Customer *c = NULL, *stored = NULL;
     char **group_ids = NULL;
     size_t n_group_ids = 0;
     struct customers_changes ch = {0};
 
-    if (!cm_call_may_write(call) || !s_tenant(call, &tenant))
-        goto out;
-    c = req->customer ? (Crm__Customer *)cm_pb_clone(&req->customer->base)
-                      : (Crm__Customer *)cm_pb_new(&crm__customer__descriptor);
+    c = in ? (Crm__Customer *)cm_pb_clone(&in->base)
+           : (Crm__Customer *)cm_pb_new(&crm__customer__descriptor);
     customers_check_clear_output_only(c);
     if (c->source == CRM__SOURCE__SOURCE_UNSPECIFIED)
-        c->source = s_source_of_channel(call->hdr->channel);
-    customers_check(call, c, NULL, &tenant, cm_now_ms());
+        c->source = source;
+    customers_check(call, c, NULL, tenant, cm_now_ms());
     if (cm_call_failed(call))
         goto out;
     group_ids = s_group_ids(call, c);
@@ -194,19 +191,34 @@ static void s_create_customer(struct cm_call *call, const ProtobufCMessage *msg,
     if (!stored)
         goto out;
     customers_changes_compute(&ch, NULL, stored);
-    if (!s_record(call, id, "created", "customer.created", stored, &ch))
+    if (!s_record(call, id, "created", "customer.created", stored, &ch)) {
+        crm__customer__free_unpacked(stored, NULL);
+        stored = NULL;
         goto out;
-    cm_log_info("created customer %s", id);
-    *resp = &stored->base;
-    stored = NULL;
+    }
+    cm_log_debug("created customer %s", id);
 out:
     if (ch.json)
         customers_changes_release(&ch);
     s_free_ids(group_ids, n_group_ids);
     if (c)
         crm__customer__free_unpacked(c, NULL);
-    if (stored)
-        crm__customer__free_unpacked(stored, NULL);
+    return stored;
+}
+
+static void s_create_customer(struct cm_call *call, const ProtobufCMessage *msg,
+                              ProtobufCMessage **resp)
+{
+    const Crm__CreateCustomerRequest *req = (const Crm__CreateCustomerRequest *)msg;
+    struct customers_tenant tenant = {0};
+    if (cm_call_may_write(call) && customers_tenant_of(call, &tenant)) {
+        Crm__Customer *stored = customers_create_one(
+            call, req->customer, s_source_of_channel(call->hdr->channel), &tenant);
+        if (stored) {
+            cm_log_info("created customer %s", stored->id);
+            *resp = &stored->base;
+        }
+    }
     customers_tenant_release(&tenant);
 }
 
@@ -230,29 +242,28 @@ static bool s_etag_matches(struct cm_call *call, const Crm__Customer *c, const c
     return true;
 }
 
-static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
-                              ProtobufCMessage **resp)
+Crm__Customer *customers_update_one(struct cm_call *call, const char *id, const char *etag,
+                                    const Crm__Customer *in, char *const *mask, size_t n_mask,
+                                    const struct customers_tenant *tenant, Crm__Customer **before)
 {
-    const Crm__UpdateCustomerRequest *req = (const Crm__UpdateCustomerRequest *)msg;
-    struct customers_tenant tenant = {0};
     Crm__Customer *old = NULL, *c = NULL, *stored = NULL;
     char **group_ids = NULL, **paths = NULL;
     size_t n_group_ids = 0, n_paths = 0;
+    bool own_paths = false;
     struct customers_changes ch = {0};
 
-    if (!cm_call_may_write(call) || !s_tenant(call, &tenant))
-        goto out;
-    old = s_load(call, req->id, true);
-    if (!old || !s_etag_matches(call, old, req->etag))
+    old = s_load(call, id, true);
+    if (!old || !s_etag_matches(call, old, etag))
         goto out;
     /* Output-only paths are ignored, so a client may send back what it read. */
-    paths = cm_calloc(req->n_update_mask + 1, sizeof *paths);
-    for (size_t i = 0; i < req->n_update_mask; i++)
-        if (!customers_check_output_only(req->update_mask[i]))
-            paths[n_paths++] = req->update_mask[i];
-    if (n_paths == 0 && req->n_update_mask == 0 && req->customer) {
+    paths = cm_calloc(n_mask + 1, sizeof *paths);
+    for (size_t i = 0; i < n_mask; i++)
+        if (!customers_check_output_only(mask[i]))
+            paths[n_paths++] = mask[i];
+    if (n_paths == 0 && n_mask == 0 && in) {
         /* No mask: every field the request sets. */
-        json_t *given = cm_pbjson_encode(&req->customer->base, CM_PBJSON_OMIT_DEFAULTS);
+        own_paths = true;
+        json_t *given = cm_pbjson_encode(&in->base, CM_PBJSON_OMIT_DEFAULTS);
         const char *key;
         json_t *value;
         json_object_foreach(given, key, value)
@@ -267,13 +278,12 @@ static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
     c = (Crm__Customer *)cm_pb_clone(&old->base);
     Crm__Customer empty = CRM__CUSTOMER__INIT;
     struct cm_pbjson_error perr;
-    if (cm_pb_apply_mask(&c->base, req->customer ? &req->customer->base : &empty.base, paths,
-                         n_paths, &perr)) {
+    if (cm_pb_apply_mask(&c->base, in ? &in->base : &empty.base, paths, n_paths, &perr)) {
         cm_call_violation(call, perr.field, "UNKNOWN_FIELD", "%s: %s", perr.field,
                           perr.description);
         goto out;
     }
-    customers_check(call, c, old, &tenant, cm_now_ms());
+    customers_check(call, c, old, tenant, cm_now_ms());
     if (cm_call_failed(call))
         goto out;
     group_ids = s_group_ids(call, c);
@@ -286,7 +296,7 @@ static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
     customers_changes_compute(&ch, old, c);
     if (ch.n == 0) {
         /* Nothing changed: no new version, no event. */
-        *resp = &old->base;
+        stored = old;
         old = NULL;
         goto out;
     }
@@ -301,12 +311,16 @@ static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
         goto out;
     }
     stored = s_load(call, old->id, false);
-    if (!stored || !s_record(call, old->id, "updated", "customer.updated", stored, &ch))
-        goto out;
-    *resp = &stored->base;
-    stored = NULL;
+    if (stored && !s_record(call, old->id, "updated", "customer.updated", stored, &ch)) {
+        crm__customer__free_unpacked(stored, NULL);
+        stored = NULL;
+    }
+    if (stored && before) {
+        *before = old;
+        old = NULL;
+    }
 out:
-    if (paths && req->n_update_mask == 0)
+    if (own_paths)
         for (size_t i = 0; i < n_paths; i++)
             free(paths[i]);
     free(paths);
@@ -317,8 +331,21 @@ out:
         crm__customer__free_unpacked(old, NULL);
     if (c)
         crm__customer__free_unpacked(c, NULL);
-    if (stored)
-        crm__customer__free_unpacked(stored, NULL);
+    return stored;
+}
+
+static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
+                              ProtobufCMessage **resp)
+{
+    const Crm__UpdateCustomerRequest *req = (const Crm__UpdateCustomerRequest *)msg;
+    struct customers_tenant tenant = {0};
+    if (cm_call_may_write(call) && customers_tenant_of(call, &tenant)) {
+        Crm__Customer *stored =
+            customers_update_one(call, req->id, req->etag, req->customer, req->update_mask,
+                                 req->n_update_mask, &tenant, NULL);
+        if (stored)
+            *resp = &stored->base;
+    }
     customers_tenant_release(&tenant);
 }
 
@@ -987,7 +1014,7 @@ static void s_get_settings(struct cm_call *call, const ProtobufCMessage *msg,
 {
     (void)msg;
     struct customers_tenant t = {0};
-    if (s_tenant(call, &t))
+    if (customers_tenant_of(call, &t))
         *resp = &s_settings_of(&t)->base;
     customers_tenant_release(&t);
 }
@@ -1009,7 +1036,7 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_fail(call, CM_ERR_PERMISSION, "only an administrator may change settings");
         return;
     }
-    if (!s_tenant(call, &t))
+    if (!customers_tenant_of(call, &t))
         return;
     Crm__Settings *s = s_settings_of(&t);
     Crm__Settings empty = CRM__SETTINGS__INIT;
@@ -1216,5 +1243,7 @@ const struct cm_method customers_methods[] = {
     /* -- import: matching rows of a file (customers_match.c) -- */
     M("MatchCustomers", match_customers_request, match_customers_response, customers_match,
       CM_METHOD_NO_TXN),
+    M("ImportCustomers", import_customers_request, import_customers_response, customers_import,
+      CM_METHOD_WRITE),
 };
 const size_t customers_n_methods = sizeof customers_methods / sizeof *customers_methods;

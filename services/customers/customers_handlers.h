@@ -2,9 +2,11 @@
 #ifndef CUSTOMERS_HANDLERS_H
 #define CUSTOMERS_HANDLERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "cm_svc.h"
+#include "customers.pb-c.h"
 
 struct cm_events_pub;
 
@@ -19,7 +21,31 @@ struct customers_state {
     int64_t next_prune_ms;
 };
 
+struct customers_tenant;
+
 extern const struct cm_method customers_methods[];
+
+/* The request's tenant settings into t (release with
+ * customers_tenant_release). False, with the call failed, when unknown or
+ * unreadable. */
+bool customers_tenant_of(struct cm_call *call, struct customers_tenant *t);
+
+/* Creates a customer from in, as CreateCustomer does (source, when in
+ * leaves it unset): checks, identity
+ * rules, insert, audit entry and event, in the call's transaction. Returns
+ * the stored customer (caller frees), or NULL with the call failed. */
+Crm__Customer *customers_create_one(struct cm_call *call, const Crm__Customer *in,
+                                    Crm__Source source, const struct customers_tenant *tenant);
+
+/* Updates customer id from in by mask (empty: every field in sets), as
+ * UpdateCustomer does, when etag is "" or its version. Returns the stored
+ * customer (caller frees): unchanged when nothing differs (same etag, no
+ * audit entry, no event); else NULL with the call failed. With before, an
+ * update that changed something leaves the customer as it was there
+ * (caller frees; NULL otherwise). */
+Crm__Customer *customers_update_one(struct cm_call *call, const char *id, const char *etag,
+                                    const Crm__Customer *in, char *const *mask, size_t n_mask,
+                                    const struct customers_tenant *tenant, Crm__Customer **before);
 extern const size_t customers_n_methods;
 
 /* Connects the event publisher; closes it. */

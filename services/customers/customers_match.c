@@ -11,14 +11,31 @@
 
 #define TENANT(call) ((call)->hdr->tenant_id)
 
+/* The e-mail and phone of k as customers compares them, into m. */
+static void s_keys(const Crm__MatchKey *k, const struct customers_tenant *tenant,
+                   Crm__CustomerMatch *m)
+{
+    const char *why = NULL;
+    char email[CUSTOMERS_EMAIL_SIZE], key[CUSTOMERS_EMAIL_KEY_SIZE];
+    if (k->email[0] && !customers_validate_email(k->email, email, sizeof email, &why)) {
+        customers_validate_email_key(email, key, sizeof key);
+        cm_pb_set_str(&m->email_key, key);
+    }
+    char phone[CUSTOMERS_PHONE_SIZE];
+    if (k->phone[0] &&
+        !customers_validate_phone(k->phone, tenant->default_country, phone, sizeof phone, &why))
+        cm_pb_set_str(&m->phone_e164, phone);
+}
+
 /* The customer key k means: its id into out ("" if none) and how in *how; a
  * key part that cannot be used is said in problem. */
 static cm_err_t s_find(struct cm_call *call, const Crm__MatchKey *k,
-                       const struct customers_tenant *tenant, char *out, const char **how,
-                       char *problem, size_t psize)
+                       const struct customers_tenant *tenant, Crm__CustomerMatch *m, char *out,
+                       const char **how, char *problem, size_t psize)
 {
     out[0] = '\0';
     *how = "";
+    s_keys(k, tenant, m);
     for (size_t i = 0; i < k->n_external_ids; i++) {
         const Crm__ExternalId *e = k->external_ids[i];
         if (!e->system[0] || !e->id[0])
@@ -82,7 +99,7 @@ void customers_match(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
         r->matches[r->n_matches++] = m;
         char id[CUSTOMERS_ID_SIZE], problem[300] = "";
         const char *how;
-        err = s_find(call, req->keys[i], &tenant, id, &how, problem, sizeof problem);
+        err = s_find(call, req->keys[i], &tenant, m, id, &how, problem, sizeof problem);
         if (!err && id[0]) {
             err = customers_store_get(call->db, TENANT(call), id, false, &m->customer);
             if (err == CM_ERR_NOT_FOUND) /* deleted since it was found */

@@ -31,6 +31,8 @@ const struct cm_method exchange_methods[] = {
      exchange_get_export, CM_METHOD_NO_TXN},
     {"exchange.GetExportFile", &crm__get_export_file_request__descriptor,
      &crm__export_chunk__descriptor, exchange_get_export_file, CM_METHOD_NO_TXN},
+    {"exchange.RevertImport", &crm__revert_import_request__descriptor, &crm__import__descriptor,
+     exchange_revert_import, CM_METHOD_NO_TXN},
 };
 const size_t exchange_n_methods = sizeof exchange_methods / sizeof *exchange_methods;
 

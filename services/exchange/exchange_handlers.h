@@ -38,8 +38,20 @@ extern const size_t exchange_n_methods;
 /* Starts and stops the import threads (exchange_worker.c). */
 void exchange_start(cm_svc_t *svc, void *user);
 void exchange_stop(cm_svc_t *svc, void *user);
-/* Wakes an idle import thread: an import waits. */
+/* Wakes an idle import thread: an import (or a revert) waits. */
 void exchange_worker_wake(struct exchange_state *st);
+/* True once the import threads are asked to stop. */
+bool exchange_worker_stopping(struct exchange_state *st);
+
+/* A job whose copy has not reported for this long is taken by another. */
+#define EXCHANGE_STALE_S 30
+
+/* Takes a waiting revert (exchange_revert.c), if any, and runs it on the
+ * thread's connection and bus client as far as it goes. Returns whether
+ * one was found; *err: a failure that leaves it to be taken up again. */
+struct cm_mdp_client;
+bool exchange_revert_next(struct exchange_state *st, cm_db_t *db, struct cm_mdp_client *client,
+                          const char *owner, cm_err_t *err);
 
 /* Starts and stops the import and the export threads (cm_svc's hooks). */
 void exchange_start_all(cm_svc_t *svc, void *user);
@@ -65,6 +77,11 @@ void exchange_get_import(struct cm_call *call, const ProtobufCMessage *msg,
                          ProtobufCMessage **resp);
 void exchange_export_failed_rows(struct cm_call *call, const ProtobufCMessage *msg,
                                  ProtobufCMessage **resp);
+/* True when s is a UUID in its text form. */
+bool exchange_is_uuid(const char *s);
+/* exchange.RevertImport (exchange_revert.c). */
+void exchange_revert_import(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp);
 
 /* Export jobs (exchange_jobs.c). */
 void exchange_create_export(struct cm_call *call, const ProtobufCMessage *msg,

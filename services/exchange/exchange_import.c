@@ -20,7 +20,7 @@
 
 #define S_FAILED_PAGE 500
 
-static bool s_uuid(const char *s)
+bool exchange_is_uuid(const char *s)
 {
     if (strlen(s) != 36)
         return false;
@@ -51,7 +51,7 @@ void exchange_put_upload_part(struct cm_call *call, const ProtobufCMessage *msg,
     const struct exchange_state *st = call->user;
     if (!s_may_write(call))
         return;
-    if (!s_uuid(req->upload_id))
+    if (!exchange_is_uuid(req->upload_id))
         cm_call_violation(call, "uploadId", "INVALID_FORMAT", "uploadId must be a UUID");
     if (req->seq < 0 || (int64_t)req->seq * EXCHANGE_UPLOAD_PART_MAX >= st->upload_max)
         cm_call_violation(call, "seq", "OUT_OF_RANGE", "seq must be 0..%lld",
@@ -116,7 +116,7 @@ void exchange_create_import(struct cm_call *call, const ProtobufCMessage *msg,
     struct exchange_state *st = call->user;
     if (!s_may_write(call))
         return;
-    if (!s_uuid(req->upload_id))
+    if (!exchange_is_uuid(req->upload_id))
         cm_call_violation(call, "uploadId", "INVALID_FORMAT", "uploadId must be a UUID");
     if (req->parts < 1)
         cm_call_violation(call, "file", "REQUIRED", "the file is empty");
@@ -175,7 +175,7 @@ void exchange_create_import(struct cm_call *call, const ProtobufCMessage *msg,
 void exchange_get_import(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__GetImportRequest *req = (const Crm__GetImportRequest *)msg;
-    if (!s_uuid(req->id)) {
+    if (!exchange_is_uuid(req->id)) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no import %.64s", req->id);
         return;
     }
@@ -212,7 +212,7 @@ void exchange_export_failed_rows(struct cm_call *call, const ProtobufCMessage *m
                                  ProtobufCMessage **resp)
 {
     const Crm__ExportFailedRowsRequest *req = (const Crm__ExportFailedRowsRequest *)msg;
-    if (!s_uuid(req->id)) {
+    if (!exchange_is_uuid(req->id)) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no import %.64s", req->id);
         return;
     }

@@ -121,6 +121,8 @@ static void s_strings(json_t *arr, char ***out, size_t *n)
     }
 }
 
+static cm_err_t s_revert_of(cm_db_t *db, const char *id, Crm__Import *im);
+
 cm_err_t exchange_istore_get(cm_db_t *db, const char *id, Crm__Import **out)
 {
     const char *p[] = {id};
@@ -180,6 +182,11 @@ cm_err_t exchange_istore_get(cm_db_t *db, const char *id, Crm__Import **out)
         im->errors[im->n_errors++] = e;
     }
     PQclear(res);
+    err = s_revert_of(db, id, im);
+    if (err) {
+        crm__import__free_unpacked(im, NULL);
+        return err;
+    }
     *out = im;
     return CM_OK;
 }
@@ -266,57 +273,73 @@ cm_err_t exchange_istore_header(cm_db_t *db, const char *id, const char *headers
                      6, p);
 }
 
-cm_err_t exchange_istore_key(cm_db_t *db, const char *tenant, const char *id, const char *key,
-                             long row_no, long *first)
+cm_err_t exchange_istore_keys(cm_db_t *db, const struct exchange_job *job, const char *keys,
+                              size_t n, long *first)
 {
-    char r[24];
-    snprintf(r, sizeof r, "%ld", row_no);
-    const char *p[] = {tenant, id, key, r};
+    const char *p[] = {job->tenant, job->id, keys};
     cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(db,
-                               "WITH ins AS (INSERT INTO exchange.import_keys (tenant_id, "
-                               "import_id, key, row_no) VALUES ($1, $2, $3, $4) ON CONFLICT DO "
-                               "NOTHING RETURNING row_no) SELECT row_no FROM ins UNION ALL "
-                               "SELECT row_no FROM exchange.import_keys WHERE import_id = "
-                               "$2::uuid AND key = $3 LIMIT 1",
-                               4, p, &err);
+    /* The table as it was before this statement (the insert's rows are not
+     * seen by the join) holds the keys of earlier batches. */
+    PGresult *res = cm_db_exec(
+        db,
+        "WITH k AS (SELECT * FROM json_to_recordset($3::json) AS k(i int, k text, r bigint)), "
+        "ins AS (INSERT INTO exchange.import_keys (tenant_id, import_id, key, row_no) "
+        "SELECT $1::uuid, $2::uuid, k.k, min(k.r) FROM k GROUP BY k.k ON CONFLICT DO NOTHING "
+        "RETURNING key, row_no) "
+        "SELECT k.i, coalesce(o.row_no, ins.row_no, k.r) FROM k LEFT JOIN ins ON ins.key = k.k "
+        "LEFT JOIN exchange.import_keys o ON o.tenant_id = $1::uuid AND o.import_id = $2::uuid "
+        "AND o.key = k.k",
+        3, p, &err);
     if (!res)
         return err;
-    *first = PQntuples(res) ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : row_no;
-    PQclear(res);
-    return CM_OK;
-}
-
-cm_err_t exchange_istore_plan(cm_db_t *db, const struct exchange_job *job, long row_no,
-                              char *action, char *customer, char *etag)
-{
-    char r[24], a[2] = {*action, '\0'};
-    snprintf(r, sizeof r, "%ld", row_no);
-    const char *p[] = {job->tenant, job->id, r, a, customer, etag};
-    cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(db,
-                               "WITH ins AS (INSERT INTO exchange.import_plans (tenant_id, "
-                               "import_id, row_no, action, customer_id, etag) VALUES ($1, $2, $3, "
-                               "$4, $5, $6) ON CONFLICT DO NOTHING RETURNING action, customer_id, "
-                               "etag) SELECT * FROM ins UNION ALL SELECT action, customer_id, etag "
-                               "FROM exchange.import_plans WHERE import_id = $2::uuid AND row_no = "
-                               "$3::bigint LIMIT 1",
-                               6, p, &err);
-    if (!res)
-        return err;
-    if (PQntuples(res) == 1) {
-        *action = PQgetvalue(res, 0, 0)[0];
-        snprintf(customer, 64, "%s", PQgetvalue(res, 0, 1));
-        snprintf(etag, 64, "%s", PQgetvalue(res, 0, 2));
+    for (int i = 0; i < PQntuples(res); i++) {
+        long idx = strtol(PQgetvalue(res, i, 0), NULL, 10);
+        if (idx >= 0 && (size_t)idx < n)
+            first[idx] = strtol(PQgetvalue(res, i, 1), NULL, 10);
     }
     PQclear(res);
     return CM_OK;
 }
 
+PGresult *exchange_istore_plans_get(cm_db_t *db, const struct exchange_job *job, long from, long to,
+                                    cm_err_t *err)
+{
+    char f[24], t[24];
+    snprintf(f, sizeof f, "%ld", from);
+    snprintf(t, sizeof t, "%ld", to);
+    const char *p[] = {job->tenant, job->id, f, t};
+    return cm_db_exec(db,
+                      "SELECT row_no, action, customer_id, etag FROM exchange.import_plans "
+                      "WHERE tenant_id = $1::uuid AND import_id = $2::uuid "
+                      "AND row_no BETWEEN $3::bigint AND $4::bigint",
+                      4, p, err);
+}
+
+cm_err_t exchange_istore_plans_put(cm_db_t *db, const struct exchange_job *job, const char *plans)
+{
+    const char *p[] = {job->tenant, job->id, plans};
+    return cm_db_run(db,
+                     "INSERT INTO exchange.import_plans (tenant_id, import_id, row_no, action, "
+                     "customer_id, etag) SELECT $1::uuid, $2::uuid, x.r, x.a, x.c, x.e "
+                     "FROM json_to_recordset($3::json) AS x(r bigint, a text, c text, e text) "
+                     "ON CONFLICT DO NOTHING",
+                     3, p);
+}
+
 cm_err_t exchange_istore_batch(cm_db_t *db, const struct exchange_job *job,
-                               const struct exchange_failure *f, size_t n)
+                               const struct exchange_failure *f, size_t n, const char *written)
 {
     cm_err_t err = cm_db_begin(db, job->tenant);
+    if (!err && written) {
+        const char *p[] = {job->tenant, job->id, written};
+        err = cm_db_run(db,
+                        "INSERT INTO exchange.import_rows (tenant_id, import_id, row_no, action, "
+                        "customer_id, etag, before, mask) SELECT $1::uuid, $2::uuid, x.r, x.a, "
+                        "x.c, x.e, x.b, coalesce(x.m, '[]') FROM json_to_recordset($3::json) AS "
+                        "x(r bigint, a text, c text, e text, b jsonb, m jsonb) "
+                        "ON CONFLICT DO NOTHING",
+                        3, p);
+    }
     for (size_t i = 0; i < n && !err; i++) {
         char r[24];
         snprintf(r, sizeof r, "%ld", f[i].row);
@@ -406,4 +429,197 @@ cm_err_t exchange_istore_headers(cm_db_t *db, const char *id, char **headers)
     *headers = cm_strdup(PQgetvalue(res, 0, 0));
     PQclear(res);
     return CM_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reverting an import                                                     */
+
+cm_err_t exchange_istore_revert_ask(cm_db_t *db, const char *id, const uint8_t *principal,
+                                    size_t principal_len, const char *request_id, int *import_state,
+                                    bool *dry_run)
+{
+    const char *p[] = {id, (const char *)principal, request_id};
+    int lens[] = {0, (int)principal_len, 0};
+    int fmts[] = {0, 1, 0};
+    cm_err_t err = CM_OK;
+    /* Asked once: a second ask finds revert_state set and changes nothing. */
+    PGresult *res = cm_db_exec_bin(
+        db,
+        "WITH a AS (UPDATE exchange.imports SET revert_state = 1, revert_requested_at = now(), "
+        "revert_principal = $2, revert_request_id = $3, revert_total = (SELECT count(*) FROM "
+        "exchange.import_rows r WHERE r.import_id = $1::uuid) WHERE id = $1::uuid AND state IN "
+        "(3, 4) AND NOT dry_run AND revert_state = 0 RETURNING 1) "
+        "SELECT state, dry_run, (SELECT count(*) FROM a) FROM exchange.imports "
+        "WHERE id = $1::uuid",
+        3, p, lens, fmts, 0, &err);
+    if (!res)
+        return err;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return CM_ERR_NOT_FOUND;
+    }
+    *import_state = atoi(PQgetvalue(res, 0, 0));
+    *dry_run = PQgetvalue(res, 0, 1)[0] == 't';
+    PQclear(res);
+    return CM_OK;
+}
+
+/* The revert of import id, if one was asked for, into im. */
+static cm_err_t s_revert_of(cm_db_t *db, const char *id, Crm__Import *im)
+{
+    const char *p[] = {id};
+    cm_err_t err = CM_OK;
+    PGresult *res = cm_db_exec(
+        db,
+        "SELECT revert_state, revert_total, revert_done, revert_removed, "
+        "revert_restored, revert_skipped, "
+        "coalesce(" TS(
+            "revert_requested_at") ", ''), "
+                                   "coalesce(" TS(
+                                       "revert_finished_at") ", '') "
+                                                             "FROM exchange.imports WHERE id = "
+                                                             "$1::uuid AND revert_state > 0",
+        1, p, &err);
+    if (!res)
+        return err;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return CM_OK;
+    }
+    Crm__ImportRevert *rv = (Crm__ImportRevert *)cm_pb_new(&crm__import_revert__descriptor);
+    im->revert = rv;
+    rv->state = (Crm__ImportState)atoi(PQgetvalue(res, 0, 0));
+    int64_t *nums[] = {&rv->rows_total, &rv->rows_done, &rv->removed, &rv->restored, &rv->skipped};
+    for (int i = 0; i < 5; i++)
+        *nums[i] = strtoll(PQgetvalue(res, 0, 1 + i), NULL, 10);
+    cm_pb_set_str(&rv->requested_at, PQgetvalue(res, 0, 6));
+    cm_pb_set_str(&rv->finished_at, PQgetvalue(res, 0, 7));
+    PQclear(res);
+    res = cm_db_exec(db,
+                     "SELECT row_no, revert_reason, revert_message FROM exchange.import_rows "
+                     "WHERE import_id = $1::uuid AND revert = 's' ORDER BY row_no LIMIT 100",
+                     1, p, &err);
+    if (!res)
+        return err;
+    int n = PQntuples(res);
+    rv->skips = cm_calloc(n ? (size_t)n : 1, sizeof *rv->skips);
+    for (int i = 0; i < n; i++) {
+        Crm__ImportRowError *e =
+            (Crm__ImportRowError *)cm_pb_new(&crm__import_row_error__descriptor);
+        e->row = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        cm_pb_set_str(&e->reason, PQgetvalue(res, i, 1));
+        cm_pb_set_str(&e->message, PQgetvalue(res, i, 2));
+        rv->skips[rv->n_skips++] = e;
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+void exchange_revert_job_release(struct exchange_revert_job *job)
+{
+    free(job->principal);
+    memset(job, 0, sizeof *job);
+}
+
+cm_err_t exchange_istore_revert_claim(cm_db_t *db, const char *owner, int stale_s,
+                                      struct exchange_revert_job *job, bool *found)
+{
+    char s[16];
+    snprintf(s, sizeof s, "%d", stale_s);
+    const char *p[] = {owner, s};
+    cm_err_t err = CM_OK;
+    PGresult *res =
+        cm_db_exec(db, "SELECT tenant_id, id FROM exchange.claim_revert($1, $2)", 2, p, &err);
+    if (!res)
+        return err;
+    *found = PQntuples(res) == 1;
+    if (*found) {
+        snprintf(job->tenant, sizeof job->tenant, "%s", PQgetvalue(res, 0, 0));
+        snprintf(job->id, sizeof job->id, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t exchange_istore_revert_load(cm_db_t *db, struct exchange_revert_job *job)
+{
+    const char *p[] = {job->id};
+    cm_err_t err = CM_OK;
+    PGresult *res = cm_db_exec_bin(db,
+                                   "SELECT revert_principal, revert_done, revert_removed, "
+                                   "revert_restored, revert_skipped FROM exchange.imports "
+                                   "WHERE id = $1::uuid",
+                                   1, p, NULL, NULL, 1, &err);
+    if (!res)
+        return err;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return CM_ERR_NOT_FOUND;
+    }
+    job->principal_len = (size_t)PQgetlength(res, 0, 0);
+    job->principal = cm_malloc(job->principal_len ? job->principal_len : 1);
+    memcpy(job->principal, PQgetvalue(res, 0, 0), job->principal_len);
+    long *nums[] = {&job->done, &job->removed, &job->restored, &job->skipped};
+    for (int i = 0; i < 4; i++) {
+        /* bigint in binary: 8 bytes, network order */
+        const unsigned char *b = (const unsigned char *)PQgetvalue(res, 0, 1 + i);
+        uint64_t v = 0;
+        for (int k = 0; k < 8; k++)
+            v = (v << 8) | b[k];
+        *nums[i] = (long)v;
+    }
+    PQclear(res);
+    return CM_OK;
+}
+
+PGresult *exchange_istore_revert_rows(cm_db_t *db, const char *id, int limit, cm_err_t *err)
+{
+    char l[16];
+    snprintf(l, sizeof l, "%d", limit);
+    const char *p[] = {id, l};
+    return cm_db_exec(db,
+                      "SELECT row_no, action, customer_id, etag, coalesce(before::text, ''), "
+                      "mask::text FROM exchange.import_rows WHERE import_id = $1::uuid "
+                      "AND revert IS NULL ORDER BY row_no DESC LIMIT $2::int",
+                      2, p, err);
+}
+
+cm_err_t exchange_istore_revert_batch(cm_db_t *db, const struct exchange_revert_job *job,
+                                      const char *rows)
+{
+    cm_err_t err = cm_db_begin(db, job->tenant);
+    const char *p[] = {job->tenant, job->id, rows};
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE exchange.import_rows r SET revert = x.s, revert_reason = x.why, "
+                        "revert_message = x.msg FROM json_to_recordset($3::json) AS x(r bigint, "
+                        "s text, why text, msg text) WHERE r.tenant_id = $1::uuid AND "
+                        "r.import_id = $2::uuid AND r.row_no = x.r",
+                        3, p);
+    char d[24], rm[24], rs[24], sk[24];
+    snprintf(d, sizeof d, "%ld", job->done);
+    snprintf(rm, sizeof rm, "%ld", job->removed);
+    snprintf(rs, sizeof rs, "%ld", job->restored);
+    snprintf(sk, sizeof sk, "%ld", job->skipped);
+    const char *q[] = {job->id, d, rm, rs, sk};
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE exchange.imports SET revert_done = $2, revert_removed = $3, "
+                        "revert_restored = $4, revert_skipped = $5, revert_heartbeat_at = now() "
+                        "WHERE id = $1::uuid",
+                        5, q);
+    if (!err)
+        err = cm_db_commit(db);
+    if (err)
+        cm_db_rollback(db);
+    return err;
+}
+
+cm_err_t exchange_istore_revert_finish(cm_db_t *db, const struct exchange_revert_job *job)
+{
+    const char *p[] = {job->id};
+    return cm_db_run(db,
+                     "UPDATE exchange.imports SET revert_state = 3, revert_finished_at = now(), "
+                     "revert_owner = NULL WHERE id = $1::uuid",
+                     1, p);
 }

@@ -61,16 +61,22 @@ cm_err_t exchange_istore_header(cm_db_t *db, const char *id, const char *headers
                                 const char *columns, const char *unknown, const char *delimiter,
                                 const char *encoding) CM_MUSTCHECK;
 
-/* Registers an identity key of the file for row_no; *first is the row that
- * had it first (row_no itself when new, or when redone after a restart). */
-cm_err_t exchange_istore_key(cm_db_t *db, const char *tenant, const char *id, const char *key,
-                             long row_no, long *first) CM_MUSTCHECK;
+/* Registers the identity keys of a batch at once: keys is a JSON array of
+ * {"i": index, "k": key, "r": row} (index < n); first[index] gets the row
+ * of the file that had the key first (the smallest row of the batch for a
+ * key new to the file; the same again when the batch is done again). */
+cm_err_t exchange_istore_keys(cm_db_t *db, const struct exchange_job *job, const char *keys,
+                              size_t n, long *first) CM_MUSTCHECK;
 
-/* Records what row_no is going to do (action 'c' or 'u', the customer and
- * its etag before an update) unless a decision for it was recorded before,
- * and gives back the recorded one. customer and etag: 64 bytes each. */
-cm_err_t exchange_istore_plan(cm_db_t *db, const struct exchange_job *job, long row_no,
-                              char *action, char *customer, char *etag) CM_MUSTCHECK;
+/* The decisions recorded for rows from..to: row_no, action, customer_id,
+ * etag. Caller PQclears. NULL with *err. */
+PGresult *exchange_istore_plans_get(cm_db_t *db, const struct exchange_job *job, long from, long to,
+                                    cm_err_t *err) CM_MUSTCHECK;
+
+/* Records decisions (a JSON array of {"r": row, "a": "c"|"u", "c":
+ * customer, "e": etag}); a row decided before keeps its decision. */
+cm_err_t exchange_istore_plans_put(cm_db_t *db, const struct exchange_job *job,
+                                   const char *plans) CM_MUSTCHECK;
 
 /* A failed row. */
 struct exchange_failure {
@@ -81,10 +87,13 @@ struct exchange_failure {
     char *fields; // owned: the row's fields as a JSON array
 };
 
-/* Records a batch in one transaction: its failed rows, the counts and
- * rows_read; and that owner is still at work. */
+/* Records a batch in one transaction: its failed rows, what its written
+ * rows did (written: NULL, or a JSON array of {"r": row, "a": "c"|"u", "c":
+ * customer, "e": etag after, "b": the customer before, "m": mask}), the
+ * counts and rows_read; and that owner is still at work. */
 cm_err_t exchange_istore_batch(cm_db_t *db, const struct exchange_job *job,
-                               const struct exchange_failure *f, size_t n) CM_MUSTCHECK;
+                               const struct exchange_failure *f, size_t n,
+                               const char *written) CM_MUSTCHECK;
 
 /* Ends the job: state (DONE or FAILED), a message, the total rows. */
 cm_err_t exchange_istore_finish(cm_db_t *db, const struct exchange_job *job, int state,
@@ -96,5 +105,46 @@ PGresult *exchange_istore_failures(cm_db_t *db, const char *id, long after, int 
                                    cm_err_t *err) CM_MUSTCHECK;
 /* The header row of an import (JSON array text, malloc'd); CM_ERR_NOT_FOUND. */
 cm_err_t exchange_istore_headers(cm_db_t *db, const char *id, char **headers) CM_MUSTCHECK;
+
+/* ---- reverting an import ---- */
+
+/* Asks for the revert of import id (once: asked again, nothing changes) by
+ * principal (packed crm.Principal): it is queued when the import is DONE or
+ * FAILED and not a dry run. *import_state and *dry_run tell the import's;
+ * CM_ERR_NOT_FOUND. */
+cm_err_t exchange_istore_revert_ask(cm_db_t *db, const char *id, const uint8_t *principal,
+                                    size_t principal_len, const char *request_id, int *import_state,
+                                    bool *dry_run) CM_MUSTCHECK;
+
+/* What a revert thread needs of a job. */
+struct exchange_revert_job {
+    char tenant[37], id[37];
+    uint8_t *principal; // owned: packed crm.Principal of who asked
+    size_t principal_len;
+    long done, removed, restored, skipped;
+};
+void exchange_revert_job_release(struct exchange_revert_job *job);
+
+/* Takes the oldest waiting (or abandoned) revert for owner (across tenants). */
+cm_err_t exchange_istore_revert_claim(cm_db_t *db, const char *owner, int stale_s,
+                                      struct exchange_revert_job *job, bool *found) CM_MUSTCHECK;
+/* Reads the rest of the claimed revert (tenant set). */
+cm_err_t exchange_istore_revert_load(cm_db_t *db, struct exchange_revert_job *job) CM_MUSTCHECK;
+
+/* The next rows (at most limit, last row first) not yet reverted: row_no,
+ * action, customer_id, etag, before (JSON text or ""), mask (JSON text).
+ * Caller PQclears. NULL with *err. */
+PGresult *exchange_istore_revert_rows(cm_db_t *db, const char *id, int limit,
+                                      cm_err_t *err) CM_MUSTCHECK;
+
+/* Records in one transaction what a batch of the revert did to its rows
+ * (a JSON array of {"r": row, "s": "r" reverted | "s" skipped, "why":
+ * reason, "msg": message}) and the job's counts. */
+cm_err_t exchange_istore_revert_batch(cm_db_t *db, const struct exchange_revert_job *job,
+                                      const char *rows) CM_MUSTCHECK;
+
+/* Ends the revert (DONE). */
+cm_err_t exchange_istore_revert_finish(cm_db_t *db,
+                                       const struct exchange_revert_job *job) CM_MUSTCHECK;
 
 #endif

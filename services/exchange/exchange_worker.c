@@ -8,7 +8,7 @@
  * source is IMPORT and the audit and the timeline say so), each with the
  * idempotency key "import:<import id>:<row>". A batch's failed rows, counts
  * and progress are committed together; a copy that stops mid-file leaves
- * the job to be taken again (heartbeat older than S_STALE_S), which resumes
+ * the job to be taken again (heartbeat older than EXCHANGE_STALE_S), which resumes
  * after the last committed batch, and a batch done twice writes nothing
  * twice (the keys). Memory is one part, one batch and libcsv's field. */
 #include "exchange_handlers.h"
@@ -26,6 +26,7 @@
 #include <csv.h>
 #include <errno.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,6 @@
 #include <unistd.h>
 
 #define S_BATCH 200
-#define S_STALE_S 30
 #define S_SLICE (64 * 1024)
 #define S_CALL_TIMEOUT_MS 15000
 
@@ -76,6 +76,7 @@ struct s_run {
     cm_err_t err;    // a transient failure: stop, the job is taken up again later
     char fatal[300]; // the file cannot be read on: the job fails with this
     char tag[8];     // this run's, in its request ids
+    json_t *written; // owned: what the batch's written rows did (exchange_istore_batch)
 };
 
 /* ---------------------------------------------------------------------- */
@@ -94,7 +95,9 @@ static void s_header_for(struct s_run *r, const char *method, long row, bool wri
     h->channel = "import";
     h->method = (char *)method;
     if (write) {
-        snprintf(key, 96, "import:%s:%ld", r->job.id, row);
+        /* A batch of ImportCustomers by its first row ("b"): never the key
+         * of a single write of an older run of the same job. */
+        snprintf(key, 96, "import:%s:b%ld", r->job.id, row);
         h->idempotency_key = key;
     }
 }
@@ -157,20 +160,29 @@ struct s_ready {
     struct exchange_row row;
 };
 
-/* Identity keys of a row, for duplicates within the file. */
-static int s_keys(const Crm__Customer *c, char keys[][300], size_t max)
+#define S_MAX_KEYS 24 /* external ids, e-mail, phone, customer, row */
+
+/* Identity keys of a row, for duplicates within the file: its external
+ * ids, its e-mail and phone as customers compares them (m: case-folded,
+ * E.164 with the tenant's country; as written when customers could not
+ * read them), and the existing customer it is going to update. */
+static size_t s_keys(const Crm__Customer *c, const Crm__CustomerMatch *m, const char *target,
+                     char keys[][300])
 {
     size_t n = 0;
-    for (size_t i = 0; i < c->n_external_ids && n < max; i++)
+    for (size_t i = 0; i < c->n_external_ids && n < S_MAX_KEYS - 4; i++)
         snprintf(keys[n++], 300, "x:%s:%s", c->external_ids[i]->system, c->external_ids[i]->id);
-    if (c->email[0] && n < max) {
+    if (m->email_key[0]) {
+        snprintf(keys[n++], 300, "e:%s", m->email_key);
+    } else if (c->email[0]) {
         char *p = keys[n++];
         snprintf(p, 300, "e:%s", c->email);
         for (; *p; p++)
             *p = cm_ascii_tolower(*p);
     }
-    if (c->phone[0] && n < max) {
-        /* Digits only (a leading + kept): "+48 601-234-567" and "+48601234567" are one. */
+    if (m->phone_e164[0]) {
+        snprintf(keys[n++], 300, "p:%s", m->phone_e164);
+    } else if (c->phone[0]) {
         char *p = keys[n++];
         size_t o = 0;
         p[o++] = 'p';
@@ -180,16 +192,33 @@ static int s_keys(const Crm__Customer *c, char keys[][300], size_t max)
                 p[o++] = *s;
         p[o] = '\0';
     }
-    return (int)n;
+    if (target[0])
+        snprintf(keys[n++], 300, "c:%s", target);
+    return n;
 }
 
-/* The failure of a customers' reply for a row. */
+/* The key of a row's whole content: the same row given twice. */
+static void s_row_key(const struct s_item *it, char key[300])
+{
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, 16);
+    for (size_t k = 0; k < it->n; k++)
+        crypto_generichash_update(&h, (const unsigned char *)it->fields[k],
+                                  strlen(it->fields[k]) + 1);
+    unsigned char d[16];
+    crypto_generichash_final(&h, d, sizeof d);
+    memcpy(key, "r:", 2);
+    sodium_bin2hex(key + 2, 300 - 2, d, sizeof d);
+}
+
+/* The failure of a customers' answer for a row. */
 static void s_fail_reply(struct s_run *r, struct exchange_failure *f, size_t *nf,
                          const struct s_item *it, const Crm__ReplyHeader *rh)
 {
     const char *reason = rh->status == CRM__STATUS__STATUS_ALREADY_EXISTS      ? "DUPLICATE"
                          : rh->status == CRM__STATUS__STATUS_PERMISSION_DENIED ? "PERMISSION_DENIED"
-                                                                               : "INVALID";
+                         : rh->status == CRM__STATUS__STATUS_FAILED_PRECONDITION ? "CHANGED"
+                                                                                 : "INVALID";
     if (rh->n_details) {
         const Crm__FieldViolation *v = rh->details[0];
         int field =
@@ -200,81 +229,201 @@ static void s_fail_reply(struct s_run *r, struct exchange_failure *f, size_t *nf
     s_fail(r, f, nf, it, -1, reason, "%s", rh->message);
 }
 
-/* One write of a batch: what was decided for a row. */
-struct s_write {
-    struct s_item *it;       // borrowed (the batch)
-    char action;             // 'c' create, 'u' update
-    char target[64];         // the customer to update
-    char etag[64];           // its version before
-    Crm__Customer *customer; // borrowed (the row)
-    char **mask;             // borrowed (the row)
-    size_t n_mask;
+/* What was decided for a row that goes to customers. */
+struct s_decision {
+    char action; // 'c' create, 'u' update, 0 none (the row failed here)
+    char target[64];
+    char etag[64];
+    bool planned; // recorded by an earlier run of the batch
 };
 
-/* Sends the batch's writes at once and counts their answers. */
-static void s_send_writes(struct s_run *r, struct s_write *w, size_t n, struct exchange_failure *f,
-                          size_t *nf)
+/* The decisions an earlier run of this batch recorded (a batch done again
+ * does what it did then). */
+static void s_load_plans(struct s_run *r, struct s_ready *ready, size_t n, struct s_decision *d)
 {
-    Crm__RequestHeader *hdr = cm_calloc(n, sizeof *hdr);
-    Crm__RequestHeader **hp = cm_calloc(n, sizeof *hp);
-    Crm__UpdateCustomerRequest *u = cm_calloc(n, sizeof *u);
-    Crm__CreateCustomerRequest *c = cm_calloc(n, sizeof *c);
-    const ProtobufCMessage **req = cm_calloc(n, sizeof *req);
-    char(*rid)[40] = cm_calloc(n, sizeof *rid);
-    char(*key)[96] = cm_calloc(n, sizeof *key);
-    cm_err_t *err = cm_calloc(n, sizeof *err);
-    Crm__ReplyHeader **rh = cm_calloc(n, sizeof *rh);
-    ProtobufCMessage **resp = cm_calloc(n, sizeof *resp);
-    for (size_t i = 0; i < n; i++) {
-        crm__request_header__init(&hdr[i]);
-        const char *method =
-            w[i].action == 'u' ? "customers.UpdateCustomer" : "customers.CreateCustomer";
-        s_header_for(r, method, w[i].it->row, true, &hdr[i], rid[i], key[i]);
-        hp[i] = &hdr[i];
-        if (w[i].action == 'u') {
-            crm__update_customer_request__init(&u[i]);
-            u[i].id = w[i].target;
-            u[i].customer = w[i].customer;
-            u[i].update_mask = w[i].mask;
-            u[i].n_update_mask = w[i].n_mask;
-            req[i] = &u[i].base;
-        } else {
-            crm__create_customer_request__init(&c[i]);
-            c[i].customer = w[i].customer;
-            req[i] = &c[i].base;
+    cm_err_t err = CM_OK;
+    PGresult *res =
+        exchange_istore_plans_get(r->db, &r->job, ready[0].it->row, ready[n - 1].it->row, &err);
+    if (!res) {
+        r->err = err;
+        return;
+    }
+    for (int k = 0; k < PQntuples(res); k++) {
+        long row = strtol(PQgetvalue(res, k, 0), NULL, 10);
+        for (size_t i = 0; i < n; i++) {
+            if (ready[i].it->row != row)
+                continue;
+            d[i].action = PQgetvalue(res, k, 1)[0];
+            snprintf(d[i].target, sizeof d[i].target, "%s", PQgetvalue(res, k, 2));
+            snprintf(d[i].etag, sizeof d[i].etag, "%s", PQgetvalue(res, k, 3));
+            d[i].planned = true;
         }
     }
-    cm_svc_call_many(r->client, "customers", n, hp, req, &crm__customer__descriptor,
-                     S_CALL_TIMEOUT_MS, err, rh, resp);
+    PQclear(res);
+}
+
+/* Marks the rows that are the same person as an earlier row of the file
+ * (dup[i]: that row, else 0), registering the keys of the others. */
+static void s_duplicates(struct s_run *r, struct s_ready *ready, size_t n,
+                         const Crm__MatchCustomersResponse *m, const struct s_decision *d,
+                         long *dup)
+{
+    json_t *keys = json_array();
+    size_t total = 0;
+    size_t *owner = NULL;
     for (size_t i = 0; i < n; i++) {
-        struct s_item *it = w[i].it;
-        if (r->err) {
-            /* The batch is done again later: what came back is not counted. */
-        } else if (err[i] || rh[i]->status == CRM__STATUS__STATUS_UNAVAILABLE ||
-                   rh[i]->status == CRM__STATUS__STATUS_DEADLINE_EXCEEDED ||
-                   rh[i]->status == CRM__STATUS__STATUS_INTERNAL) {
-            cm_log_warn("import %s row %ld: %s", r->job.id, it->row,
-                        err[i] ? cm_err_name(err[i]) : rh[i]->message);
-            r->err = err[i] ? err[i] : CM_ERR_UNAVAILABLE;
-        } else if (rh[i]->status != CRM__STATUS__STATUS_OK) {
-            s_fail_reply(r, f, nf, it, rh[i]);
-        } else if (w[i].action == 'c') {
-            r->job.created++;
-        } else if (!strcmp(((Crm__Customer *)resp[i])->etag, w[i].etag)) {
-            r->job.unchanged++;
-        } else {
-            r->job.updated++;
+        char k[S_MAX_KEYS][300];
+        const char *target = d[i].action == 'u' ? d[i].target : "";
+        size_t nk = s_keys(ready[i].row.customer, m->matches[i], target, k);
+        s_row_key(ready[i].it, k[nk++]);
+        owner = cm_realloc(owner, (total + nk + 1) * sizeof *owner);
+        for (size_t j = 0; j < nk; j++) {
+            json_t *o = json_object();
+            json_object_set_new(o, "i", json_integer((json_int_t)total));
+            json_object_set_new(o, "k", json_string(k[j]));
+            json_object_set_new(o, "r", json_integer(ready[i].it->row));
+            if (json_is_string(json_object_get(o, "k"))) {
+                json_array_append_new(keys, o);
+                owner[total++] = i;
+            } else {
+                json_decref(o); /* not UTF-8: customers refuses the row anyway */
+            }
         }
-        if (rh[i])
-            crm__reply_header__free_unpacked(rh[i], NULL);
-        if (resp[i])
-            protobuf_c_message_free_unpacked(resp[i], NULL);
+    }
+    long *first = cm_calloc(total + 1, sizeof *first);
+    if (total) {
+        char *text = json_dumps(keys, JSON_COMPACT);
+        r->err = exchange_istore_keys(r->db, &r->job, text, total, first);
+        free(text);
+    }
+    for (size_t j = 0; j < total && !r->err; j++) {
+        size_t i = owner[j];
+        if (first[j] && first[j] < ready[i].it->row && (!dup[i] || first[j] < dup[i]))
+            dup[i] = first[j];
+    }
+    free(first);
+    free(owner);
+    json_decref(keys);
+}
+
+/* Rows per customers.ImportCustomers call; a batch's calls go at once, so
+ * customers writes them on as many threads. */
+#define S_PER_CALL 50
+
+/* What the rows that reached customers did: counts, failures, and (not in
+ * a dry run) into r->written what revert needs. */
+static void s_results(struct s_run *r, struct s_ready *ready, size_t n,
+                      const Crm__ImportCustomersResponse *resp, struct exchange_failure *f,
+                      size_t *nf)
+{
+    for (size_t i = 0; i < n && i < resp->n_results; i++) {
+        const Crm__ImportRowResult *res = resp->results[i];
+        struct s_item *it = ready[i].it;
+        switch (res->outcome) {
+        case CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_CREATED:
+            r->job.created++;
+            break;
+        case CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_UPDATED:
+            r->job.updated++;
+            break;
+        case CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_UNCHANGED:
+            r->job.unchanged++;
+            continue;
+        default: {
+            Crm__ReplyHeader h = CRM__REPLY_HEADER__INIT;
+            h.status = res->status;
+            h.message = res->message;
+            h.details = res->details;
+            h.n_details = res->n_details;
+            s_fail_reply(r, f, nf, it, &h);
+            continue;
+        }
+        }
+        if (r->job.dry_run)
+            continue;
+        json_t *w = json_object();
+        bool upd = res->outcome == CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_UPDATED;
+        json_object_set_new(w, "r", json_integer(it->row));
+        json_object_set_new(w, "a", json_string(upd ? "u" : "c"));
+        json_object_set_new(w, "c", json_string(res->customer_id));
+        json_object_set_new(w, "e", json_string(res->etag));
+        if (upd && res->before) {
+            json_object_set_new(w, "b", cm_pbjson_encode(&res->before->base, 0));
+            json_t *mask = json_array();
+            for (size_t k = 0; k < ready[i].row.n_mask; k++)
+                json_array_append_new(mask, json_string(ready[i].row.mask[k]));
+            json_object_set_new(w, "m", mask);
+        }
+        json_array_append_new(r->written, w);
+    }
+}
+
+/* Sends the rows to customers.ImportCustomers, S_PER_CALL a call, the calls
+ * at once, and takes in their results. */
+static void s_send(struct s_run *r, struct s_ready *ready, const struct s_decision *d, size_t n,
+                   struct exchange_failure *f, size_t *nf)
+{
+    size_t calls = (n + S_PER_CALL - 1) / S_PER_CALL;
+    Crm__RequestHeader *hdr = cm_calloc(calls, sizeof *hdr);
+    Crm__RequestHeader **hp = cm_calloc(calls, sizeof *hp);
+    Crm__ImportCustomersRequest *req = cm_calloc(calls, sizeof *req);
+    const ProtobufCMessage **rp = cm_calloc(calls, sizeof *rp);
+    Crm__ImportRow *rows = cm_calloc(n, sizeof *rows);
+    Crm__ImportRow **rowp = cm_calloc(n, sizeof *rowp);
+    char(*rid)[40] = cm_calloc(calls, sizeof *rid);
+    char(*key)[96] = cm_calloc(calls, sizeof *key);
+    cm_err_t *err = cm_calloc(calls, sizeof *err);
+    Crm__ReplyHeader **rh = cm_calloc(calls, sizeof *rh);
+    ProtobufCMessage **resp = cm_calloc(calls, sizeof *resp);
+    for (size_t i = 0; i < n; i++) {
+        crm__import_row__init(&rows[i]);
+        rows[i].row = ready[i].it->row;
+        rows[i].customer = ready[i].row.customer;
+        if (d[i].action == 'u') {
+            rows[i].id = (char *)d[i].target;
+            rows[i].etag = (char *)d[i].etag;
+            rows[i].update_mask = ready[i].row.mask;
+            rows[i].n_update_mask = ready[i].row.n_mask;
+        }
+        rowp[i] = &rows[i];
+    }
+    for (size_t c = 0; c < calls; c++) {
+        size_t from = c * S_PER_CALL;
+        crm__request_header__init(&hdr[c]);
+        s_header_for(r, "customers.ImportCustomers", ready[from].it->row, !r->job.dry_run, &hdr[c],
+                     rid[c], key[c]);
+        hp[c] = &hdr[c];
+        crm__import_customers_request__init(&req[c]);
+        req[c].rows = &rowp[from];
+        req[c].n_rows = n - from < S_PER_CALL ? n - from : S_PER_CALL;
+        req[c].validate_only = r->job.dry_run;
+        rp[c] = &req[c].base;
+    }
+    cm_svc_call_many(r->client, "customers", calls, hp, rp,
+                     &crm__import_customers_response__descriptor, S_CALL_TIMEOUT_MS, err, rh, resp);
+    for (size_t c = 0; c < calls && !r->err; c++) {
+        if (err[c] || rh[c]->status != CRM__STATUS__STATUS_OK || !resp[c]) {
+            /* The whole batch is done again later (the keys make it once). */
+            cm_log_warn("import %s rows from %ld: %s", r->job.id, ready[c * S_PER_CALL].it->row,
+                        err[c] ? cm_err_name(err[c]) : rh[c]->message);
+            r->err = err[c] ? err[c] : CM_ERR_UNAVAILABLE;
+        }
+    }
+    for (size_t c = 0; c < calls && !r->err; c++)
+        s_results(r, &ready[c * S_PER_CALL], req[c].n_rows,
+                  (const Crm__ImportCustomersResponse *)resp[c], f, nf);
+    for (size_t c = 0; c < calls; c++) {
+        if (rh[c])
+            crm__reply_header__free_unpacked(rh[c], NULL);
+        if (resp[c])
+            protobuf_c_message_free_unpacked(resp[c], NULL);
     }
     free(hdr);
     free(hp);
-    free(u);
-    free(c);
     free(req);
+    free(rp);
+    free(rows);
+    free(rowp);
     free(rid);
     free(key);
     free(err);
@@ -282,13 +431,40 @@ static void s_send_writes(struct s_run *r, struct s_write *w, size_t n, struct e
     free(resp);
 }
 
-/* Matches, creates and updates the rows in ready[0..n). */
+/* Records the decisions not recorded before, so that a batch done again
+ * does the same: a row created before a stop is created again under the
+ * same idempotency key (customers answers what it answered then) instead
+ * of being found and "updated". */
+static void s_save_plans(struct s_run *r, struct s_ready *ready, const struct s_decision *d,
+                         size_t n)
+{
+    json_t *plans = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (d[i].planned)
+            continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "r", json_integer(ready[i].it->row));
+        json_object_set_new(o, "a", json_stringn(&d[i].action, 1));
+        json_object_set_new(o, "c", json_string(d[i].target));
+        json_object_set_new(o, "e", json_string(d[i].etag));
+        json_array_append_new(plans, o);
+    }
+    if (json_array_size(plans)) {
+        char *text = json_dumps(plans, JSON_COMPACT);
+        r->err = exchange_istore_plans_put(r->db, &r->job, text);
+        free(text);
+    }
+    json_decref(plans);
+}
+
+/* Matches the rows in ready[0..n), finds the duplicates within the file,
+ * decides each row by the mode, and sends the rest to customers. */
 static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exchange_failure *f,
                     size_t *nf)
 {
     Crm__MatchCustomersRequest mreq = CRM__MATCH_CUSTOMERS_REQUEST__INIT;
-    Crm__MatchKey *keys = cm_calloc(n ? n : 1, sizeof *keys);
-    Crm__MatchKey **kp = cm_calloc(n ? n : 1, sizeof *kp);
+    Crm__MatchKey *keys = cm_calloc(n, sizeof *keys);
+    Crm__MatchKey **kp = cm_calloc(n, sizeof *kp);
     for (size_t i = 0; i < n; i++) {
         Crm__Customer *c = ready[i].row.customer;
         crm__match_key__init(&keys[i]);
@@ -302,6 +478,11 @@ static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exc
     mreq.n_keys = n;
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *resp = NULL;
+    struct s_decision *d = cm_calloc(n, sizeof *d);
+    long *dup = cm_calloc(n, sizeof *dup);
+    struct s_ready *go = cm_calloc(n, sizeof *go);
+    struct s_decision *gd = cm_calloc(n, sizeof *gd);
+    size_t ngo = 0;
     cm_err_t err = s_call(r, "customers.MatchCustomers", ready[0].it->row, false, &mreq.base,
                           &crm__match_customers_response__descriptor, &rh, &resp);
     free(keys);
@@ -315,50 +496,52 @@ static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exc
         r->err = err ? err : CM_ERR_UNAVAILABLE;
         goto out;
     }
-    /* Decide and record each row's write, then send them all at once: the
-     * customers service takes them on its threads, and their commits share
-     * PostgreSQL's flushes. */
-    struct s_write *w = cm_calloc(n, sizeof *w);
-    size_t nw = 0;
+    if (!r->job.dry_run)
+        s_load_plans(r, ready, n, d);
+    for (size_t i = 0; i < n; i++) {
+        if (d[i].planned)
+            continue;
+        const Crm__Customer *found = m->matches[i]->customer;
+        d[i].action = found ? 'u' : 'c';
+        snprintf(d[i].target, sizeof d[i].target, "%s", found ? found->id : "");
+        snprintf(d[i].etag, sizeof d[i].etag, "%s", found ? found->etag : "");
+    }
+    if (!r->err)
+        s_duplicates(r, ready, n, m, d, dup);
     for (size_t i = 0; i < n && !r->err; i++) {
         struct s_item *it = ready[i].it;
-        const Crm__Customer *found = m->matches[i]->customer;
         int mode = r->job.mode;
-        if (found && mode == CRM__IMPORT_MODE__IMPORT_MODE_CREATE_ONLY) {
-            s_fail(r, f, nf, it, -1, "EXISTS", "matches customer %s by %s; mode is CREATE_ONLY",
-                   found->id, m->matches[i]->matched_by);
+        if (dup[i]) {
+            s_fail(r, f, nf, it, -1, "DUPLICATE_IN_FILE",
+                   "the same person as row %ld (external id, e-mail, phone, the customer it "
+                   "matches, or the whole row); not imported twice",
+                   dup[i]);
             continue;
         }
-        if (!found && mode == CRM__IMPORT_MODE__IMPORT_MODE_UPDATE_ONLY) {
+        if (!d[i].planned && d[i].action == 'u' &&
+            mode == CRM__IMPORT_MODE__IMPORT_MODE_CREATE_ONLY) {
+            s_fail(r, f, nf, it, -1, "EXISTS", "matches customer %s by %s; mode is CREATE_ONLY",
+                   d[i].target, m->matches[i]->matched_by);
+            continue;
+        }
+        if (!d[i].planned && d[i].action == 'c' &&
+            mode == CRM__IMPORT_MODE__IMPORT_MODE_UPDATE_ONLY) {
             s_fail(r, f, nf, it, -1, "NOT_FOUND",
                    "matches no customer by external id, e-mail or phone; mode is UPDATE_ONLY");
             continue;
         }
-        if (r->job.dry_run) {
-            if (found)
-                r->job.updated++;
-            else
-                r->job.created++;
-            continue;
-        }
-        /* The decision is recorded first: a batch done again does the same. */
-        struct s_write *x = &w[nw];
-        x->it = it;
-        x->action = found ? 'u' : 'c';
-        snprintf(x->target, sizeof x->target, "%s", found ? found->id : "");
-        snprintf(x->etag, sizeof x->etag, "%s", found ? found->etag : "");
-        r->err = exchange_istore_plan(r->db, &r->job, it->row, &x->action, x->target, x->etag);
-        if (r->err)
-            break;
-        x->customer = ready[i].row.customer;
-        x->mask = ready[i].row.mask;
-        x->n_mask = ready[i].row.n_mask;
-        nw++;
+        go[ngo] = ready[i];
+        gd[ngo++] = d[i];
     }
-    if (!r->err && nw)
-        s_send_writes(r, w, nw, f, nf);
-    free(w);
+    if (!r->err && ngo && !r->job.dry_run)
+        s_save_plans(r, go, gd, ngo);
+    if (!r->err && ngo)
+        s_send(r, go, gd, ngo, f, nf);
 out:
+    free(d);
+    free(dup);
+    free(go);
+    free(gd);
     if (rh)
         crm__reply_header__free_unpacked(rh, NULL);
     if (resp)
@@ -420,22 +603,6 @@ static void s_flush(struct s_run *r)
             exchange_row_release(&row);
             continue;
         }
-        char keys[24][300];
-        int nk = s_keys(row.customer, keys, 24);
-        long dup = 0;
-        for (int k = 0; k < nk && !dup && !r->err; k++) {
-            long first = it->row;
-            r->err = exchange_istore_key(r->db, r->job.tenant, r->job.id, keys[k], it->row, &first);
-            if (first != it->row)
-                dup = first;
-        }
-        if (dup) {
-            s_fail(r, f, &nf, it, -1, "DUPLICATE_IN_FILE",
-                   "the same person as row %ld (external id, e-mail or phone); not imported twice",
-                   dup);
-            exchange_row_release(&row);
-            continue;
-        }
         ready[nr].it = it;
         ready[nr++].row = row;
     }
@@ -445,8 +612,11 @@ static void s_flush(struct s_run *r)
         exchange_row_release(&ready[i].row);
     if (!r->err) {
         r->job.rows_read += (long)r->n_batch;
-        r->err = exchange_istore_batch(r->db, &r->job, f, nf);
+        char *written = json_array_size(r->written) ? json_dumps(r->written, JSON_COMPACT) : NULL;
+        r->err = exchange_istore_batch(r->db, &r->job, f, nf, written);
+        free(written);
     }
+    json_array_clear(r->written);
     if (r->err)
         r->job = saved; /* not recorded: done again when the job is taken up again */
     else
@@ -779,6 +949,7 @@ static void s_run_release(struct s_run *r)
     if (r->principal)
         crm__principal__free_unpacked(r->principal, NULL);
     exchange_job_release(&r->job);
+    json_decref(r->written);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -804,7 +975,7 @@ static bool s_nap(struct exchange_state *st, long ms)
     return go;
 }
 
-static bool s_stopping(struct exchange_state *st)
+bool exchange_worker_stopping(struct exchange_state *st)
 {
     pthread_mutex_lock(&st->mu);
     bool s = st->stopping;
@@ -821,13 +992,13 @@ static void *s_main(void *arg)
     snprintf(owner, sizeof owner, "%s:%d:%d", host, (int)getpid(), w->index);
     cm_db_t *db = cm_db_new(st->database_url, st->db_role);
     cm_mdp_client_t *client = cm_mdp_client_new(w->zctx, st->bus_endpoint);
-    while (!s_stopping(st)) {
-        struct s_run r = {.st = st, .db = db, .client = client};
+    while (!exchange_worker_stopping(st)) {
+        struct s_run r = {.st = st, .db = db, .client = client, .written = json_array()};
         r.cur.nul = -1;
         bool found = false;
         cm_err_t err = cm_db_use_tenant(db, NULL);
         if (!err)
-            err = exchange_istore_claim(db, owner, S_STALE_S, &r.job, &found);
+            err = exchange_istore_claim(db, owner, EXCHANGE_STALE_S, &r.job, &found);
         if (err)
             cm_log_warn("could not look for imports: %s", cm_db_error(db));
         if (!err && found && !cm_db_use_tenant(db, r.job.tenant)) {
@@ -838,6 +1009,12 @@ static void *s_main(void *arg)
                             r.job.id, r.job.rows_read + 1, cm_err_name(r.err));
         }
         s_run_release(&r);
+        if (!err && !found) {
+            /* No import waits: a revert, if one does. */
+            found = exchange_revert_next(st, db, client, owner, &r.err);
+            if (r.err && !found)
+                err = r.err;
+        }
         if (!found || err)
             s_nap(st, err ? 2000 : 1000);
         else if (r.err)

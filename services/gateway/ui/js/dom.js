@@ -103,10 +103,10 @@ export function safeColor(color) {
  * Escape and "Cancel" resolve false. The confirm button has class
  * "confirm-yes" (the browser tests press it).
  */
-export function confirmDialog({ title, message, confirmLabel = "Delete", danger = true }) {
+export function confirmDialog({ title, message, confirmLabel = "Delete", cancelLabel = "Cancel", danger = true }) {
   return new Promise((resolve) => {
     const yes = h("button", { type: "button", class: danger ? "btn btn-danger confirm-yes" : "btn btn-primary confirm-yes" }, confirmLabel);
-    const no = h("button", { type: "button", class: "btn confirm-no" }, "Cancel");
+    const no = h("button", { type: "button", class: "btn confirm-no" }, cancelLabel);
     const titleId = newId("dlg");
     const dlg = h(
       "dialog",

@@ -2,32 +2,17 @@
 // or an Excel workbook (downloaded at once, or prepared in the background as
 // an export job with its progress and a download kept for a while), and a CSV file or workbook in, with the import's
 // progress, its counts and the rows that failed (downloadable to fix and
-// import again). Every string comes from the message catalogue (i18n.js).
+// import again), and its revert. Every string comes from the message
+// catalogue (i18n.js).
 
 import { ApiError, request, seg } from "../api.js";
-import { banner, field, h, replace, select, setTitle } from "../dom.js";
+import { banner, confirmDialog, field, h, replace, select, setTitle } from "../dom.js";
+import { fileName, saveBlob } from "../download.js";
 import { when } from "../format.js";
 import { t } from "../i18n.js";
 
 const POLL_MS = 1000;
 const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-/** Saves a Blob as a file the browser downloads. */
-function saveBlob(blob, name) {
-  const url = URL.createObjectURL(blob);
-  const a = h("a", { href: url, download: name, hidden: true });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60000);
-}
-
-/** The file name of a Content-Disposition answer, or fallback. */
-function fileName(headers, fallback) {
-  const cd = headers.get("Content-Disposition") || "";
-  const m = /filename="([^"]+)"/.exec(cd);
-  return m ? m[1] : fallback;
-}
 
 /** The export's query (format and separator) as the form says. */
 function exportQuery(format, delimiter) {
@@ -167,6 +152,24 @@ function jobSummary(job) {
   return dl;
 }
 
+/** A revert's progress or counts, and the rows it left as they are. */
+function revertSummary(rv) {
+  const n = (k) => Number(rv[k] || 0);
+  const parts = [rv.state === "DONE"
+    ? banner("ok", t("xch.reverted", { removed: n("removed"), restored: n("restored"), skipped: n("skipped") }))
+    : h("p", { id: "import-reverting" }, t("xch.reverting", { done: n("rowsDone"), total: n("rowsTotal") }))];
+  if ((rv.skips || []).length) {
+    const tbody = h("tbody");
+    for (const e of rv.skips) tbody.append(h("tr", {}, h("td", {}, String(e.row)), h("td", {}, e.message || e.reason)));
+    parts.push(h("div", { class: "table-scroll" },
+      h("table", { class: "table", id: "import-revert-skips" },
+        h("thead", {}, h("tr", {}, h("th", {}, t("xch.row")), h("th", {}, t("xch.reason")))),
+        tbody)));
+  }
+  parts[0].id = "import-revert-state";
+  return parts;
+}
+
 function importSection(ctx) {
   const file = h("input", { type: "file", id: "import-file",
     accept: `.csv,.txt,.xlsx,text/csv,${XLSX_TYPE}` });
@@ -217,11 +220,36 @@ function importSection(ctx) {
           h("thead", {}, h("tr", {}, h("th", {}, t("xch.row")), h("th", {}, t("xch.column")), h("th", {}, t("xch.reason")))),
           tbody)));
     }
-    if (Number(job.failed || 0) > 0 && (job.state === "DONE" || job.state === "FAILED")) {
+    const ended = job.state === "DONE" || job.state === "FAILED";
+    if (Number(job.failed || 0) > 0 && ended) {
       parts.push(h("p", {}, h("button", { type: "button", class: "btn", id: "import-failed-download",
         onclick: () => failedRows(job) }, t("xch.downloadFailed"))));
     }
+    const wrote = Number(job.created || 0) + Number(job.updated || 0) > 0;
+    if (ended && !job.dryRun && wrote && !job.revert) {
+      parts.push(h("p", {}, h("button", { type: "button", class: "btn btn-danger", id: "import-revert",
+        onclick: () => revert(job) }, t("xch.revert"))));
+    }
+    if (job.revert) parts.push(...revertSummary(job.revert));
     replace(result, ...parts);
+  };
+
+  const revert = async (job) => {
+    const ok = await confirmDialog({
+      title: t("xch.revertTitle"),
+      message: t("xch.revertMessage"),
+      confirmLabel: t("xch.revertConfirm"),
+      cancelLabel: t("xch.cancel"),
+    });
+    if (!ok || !ctx.live()) return;
+    try {
+      const r = await request("POST", `/v1/imports/${seg(job.id)}:revert`, { body: {} });
+      show(r.data);
+      clearTimeout(timer);
+      poll(job.id);
+    } catch (e) {
+      replace(status, banner("error", t("xch.failed", { message: e.message })));
+    }
   };
 
   const poll = async (id) => {
@@ -230,7 +258,8 @@ function importSection(ctx) {
       const r = await request("GET", `/v1/imports/${seg(id)}`);
       if (!ctx.live()) return;
       show(r.data);
-      if (r.data.state === "DONE" || r.data.state === "FAILED") {
+      const reverting = r.data.revert && r.data.revert.state !== "DONE";
+      if ((r.data.state === "DONE" || r.data.state === "FAILED") && !reverting) {
         replace(status, banner(r.data.state === "DONE" ? "ok" : "error",
           t(r.data.state === "DONE" ? (r.data.dryRun ? "xch.dryDone" : "xch.done") : "xch.jobFailed")));
         button.disabled = false;
