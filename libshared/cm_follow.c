@@ -11,15 +11,19 @@
 #include <string.h>
 
 #define LEAD_RETRY_MS 2000
+#define BATCH_MAX 256       /* events applied in one transaction at most */
 #define READER_ACK_MS 10000 /* how often the follower tells an owner where it is */
 
 struct cm_follow {
-    const struct cm_follow_def *def;            // borrowed (caller)
+    const struct cm_follow_def *def;              // borrowed (caller)
     cm_events_sub_t *subs[CM_FOLLOW_STREAMS_MAX]; // owned: each followed stream, while we lead
-    cm_db_t *db;                                // borrowed (cm_svc): the tick's connection
-    bool resync;         // the database's cursor may differ from the subscriber's: start again
-    char *sql_get;       // owned
-    char *sql_advance;   // owned
+    cm_db_t *db;                                  // borrowed (cm_svc): the tick's connection
+    bool resync;           // the database's cursor may differ from the subscriber's: start again
+    bool in_batch;         // a transaction holds the events applied since the last commit
+    int batch_n;           // how many
+    char batch_tenant[64]; // the tenant app.tenant is set to in it ("" none)
+    char *sql_get;         // owned
+    char *sql_advance;     // owned
     int64_t next_lead_try_ms;
 };
 
@@ -97,30 +101,76 @@ static cm_err_t s_cursor_advance(cm_follow_t *self, const char *stream, uint64_t
     return CM_OK;
 }
 
+/* Ends the batch: commits what it applied. A failed commit loses every
+ * event of the batch, which the subscriber counts as applied: follow again
+ * from the cursors as the database has them. */
+static cm_err_t s_flush(cm_follow_t *self)
+{
+    if (!self->in_batch)
+        return CM_OK;
+    self->in_batch = false;
+    self->batch_n = 0;
+    cm_err_t err = cm_db_commit(self->db);
+    if (err) {
+        cm_log_warn("could not commit the %s reader's batch: %s", self->def->reader,
+                    cm_db_error(self->db));
+        cm_db_rollback(self->db);
+        self->resync = true;
+    }
+    return err;
+}
+
+/* Opens the batch's transaction, or points the open one at ev's tenant:
+ * events of several tenants share a transaction, each applied under its own
+ * tenant (a transaction-local app.tenant). */
+static cm_err_t s_enter(cm_follow_t *self, const char *tenant)
+{
+    if (!self->in_batch) {
+        cm_err_t err = cm_db_begin(self->db, tenant[0] ? tenant : NULL);
+        if (err)
+            return err;
+        self->in_batch = true;
+        self->batch_n = 0;
+    } else if (strcmp(self->batch_tenant, tenant) != 0) {
+        const char *p[] = {tenant};
+        cm_err_t err = cm_db_run(self->db, "SELECT set_config('app.tenant', $1, true)", 1, p);
+        if (err)
+            return err;
+    }
+    snprintf(self->batch_tenant, sizeof self->batch_tenant, "%s", tenant);
+    return CM_OK;
+}
+
 static int s_apply(void *ud, const Crm__Event *ev)
 {
     cm_follow_t *self = ud;
     cm_db_t *db = self->db;
     bool advanced = false;
-    cm_err_t err = cm_db_begin(db, ev->tenant_id[0] ? ev->tenant_id : NULL);
+    const char *tenant = strlen(ev->tenant_id) < sizeof self->batch_tenant ? ev->tenant_id : "";
+    cm_err_t err = s_enter(self, tenant);
     if (!err)
         err = s_cursor_advance(self, ev->stream, ev->seq, &advanced);
     if (!err && advanced)
         err = self->def->apply(self->def->ud, db, ev);
-    if (!err && advanced)
-        err = cm_db_commit(db);
+    if (!err && advanced && ++self->batch_n >= BATCH_MAX)
+        err = s_flush(self);
     if (err) {
         cm_log_warn("could not apply %s event seq=%" PRIu64 ": %s", ev->stream, ev->seq,
                     cm_db_error(db));
         cm_db_rollback(db);
-        /* A lost connection also lost the leader's lock: lead again, from the
-         * cursors as the database has them. */
+        self->in_batch = false;
+        self->batch_n = 0;
+        /* A lost connection also lost the leader's lock, and the batch's
+         * earlier events are gone too: lead again, from the cursors as the
+         * database has them. */
         self->resync = true;
         return -1;
     }
     if (advanced)
         return 0;
-    cm_db_rollback(db);
+    /* What the batch applied before stays; this event was not ours. */
+    if (s_flush(self))
+        return -1;
     /* Another copy applied it (it led while our connection was away). */
     uint64_t cur = 0;
     if (s_cursor_get(self, ev->stream, &cur))
@@ -189,9 +239,13 @@ void cm_follow_tick(cm_follow_t *self, cm_svc_t *svc, int budget_ms)
     self->resync = false;
     if (!self->subs[0] && !s_lead(self, svc))
         return;
+    /* What is ready is applied in one transaction (up to BATCH_MAX events
+     * a commit), committed before the tick returns: a commit's wait for the
+     * disk is shared by the events of a busy moment. */
     int64_t until = cm_mono_ms() + budget_ms;
     for (size_t i = 0; i < self->def->n_streams && !self->resync; i++)
         while (cm_mono_ms() < until && !self->resync)
             if (cm_events_sub_poll(self->subs[i], 0) <= 0)
                 break;
+    (void)s_flush(self);
 }

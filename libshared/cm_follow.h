@@ -1,9 +1,12 @@
 /* Following event streams durably: one copy of a service (the leader, by a
  * session advisory lock) subscribes to each stream from the cursor its own
- * schema keeps, and applies every event once, in seq order, in one
- * transaction that also moves the cursor from seq-1 to seq. Whichever copy
- * applies an event, and however often it is delivered, it has its effect
- * once; a restart or a new leader goes on from the cursor.
+ * schema keeps, and applies every event once, in seq order, in the
+ * transaction that also moves the cursor from seq-1 to seq. The events that
+ * are ready when a tick looks (up to 256) share one transaction, each under
+ * its own tenant, so a busy stream costs a commit per batch, not per event;
+ * a failure rolls the whole batch back and follows again from the cursors.
+ * Whichever copy applies an event, and however often it is delivered, it has
+ * its effect once; a restart or a new leader goes on from the cursor.
  *
  * The cursor table is the service's own: (stream text PRIMARY KEY, last_seq
  * bigint NOT NULL), with a row per followed stream made by its migration. */
@@ -16,18 +19,19 @@
 #include "cm_svc.h"
 #include "envelope.pb-c.h"
 
-/* Applies ev inside the transaction cm_follow opened (tenant ev->tenant_id,
- * or none), after the cursor moved. CM_OK commits both; anything else rolls
- * both back, and the event is delivered again later. */
+/* Applies ev inside the transaction cm_follow opened (app.tenant is
+ * ev->tenant_id, or none), after the cursor moved. It must not commit or
+ * roll back. CM_OK keeps both for the batch's commit; anything else rolls the
+ * batch back, and its events are delivered again later. */
 typedef cm_err_t (*cm_follow_fn)(void *ud, cm_db_t *db, const Crm__Event *ev);
 
 struct cm_follow_def {
-    const char *cursor_table;    // "notes.stream_cursor": schema.table, [a-z_.] only
-    const char *reader;          // the durable reader's name at each stream's owner
-    const char *const *streams;  // borrowed: the streams followed, in the order applied
-    size_t n_streams;            // 1..CM_FOLLOW_STREAMS_MAX
-    const char *events_out;      // the broker's events_out endpoint
-    const char *bus;             // the broker's request endpoint (replays)
+    const char *cursor_table;   // "notes.stream_cursor": schema.table, [a-z_.] only
+    const char *reader;         // the durable reader's name at each stream's owner
+    const char *const *streams; // borrowed: the streams followed, in the order applied
+    size_t n_streams;           // 1..CM_FOLLOW_STREAMS_MAX
+    const char *events_out;     // the broker's events_out endpoint
+    const char *bus;            // the broker's request endpoint (replays)
     cm_follow_fn apply;
     void *ud; // borrowed: passed to apply
 };

@@ -211,20 +211,29 @@ cm_err_t notify_campaigns_store_cancel(cm_db_t *db, const char *id, bool *found,
     const char *p[] = {id};
     cm_err_t err;
     *found = *cancelled = false;
-    /* A campaign sending with nothing left in the queue is done: nothing to cancel. */
-    PGresult *res = cm_db_exec(
-        db,
-        "WITH c AS (SELECT id, status FROM notify.campaigns WHERE id = $1::uuid FOR UPDATE), "
-        "u AS (UPDATE notify.campaigns SET status = 'CANCELLED', cancelled_at = now() "
-        "WHERE id = (SELECT id FROM c) AND (status = 'EXPANDING' OR (status = 'SENDING' AND "
-        "EXISTS (SELECT 1 FROM notify.campaign_recipients r JOIN notify.queue q ON "
-        "q.message_id = r.message_id WHERE r.campaign_id = $1::uuid))) RETURNING id) "
-        "SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM u)",
-        1, p, &err);
+    /* The campaign's row is locked first, in a statement of its own: the
+     * check below then runs with a snapshot taken after whatever held the
+     * lock (an expansion queueing recipients) committed, so it sees what that
+     * queued. (Locking in the same statement would re-read the row's new
+     * status but judge the queue by the older snapshot.) */
+    PGresult *res =
+        cm_db_exec(db, "SELECT 1 FROM notify.campaigns WHERE id = $1::uuid FOR UPDATE", 1, p, &err);
     if (!res)
         return err;
-    *found = PQgetvalue(res, 0, 0)[0] == '1';
-    *cancelled = PQgetvalue(res, 0, 1)[0] == '1';
+    *found = PQntuples(res) == 1;
+    PQclear(res);
+    if (!*found)
+        return CM_OK;
+    /* A campaign sending with nothing left in the queue is done: nothing to cancel. */
+    res = cm_db_exec(db,
+                     "UPDATE notify.campaigns SET status = 'CANCELLED', cancelled_at = now() "
+                     "WHERE id = $1::uuid AND (status = 'EXPANDING' OR (status = 'SENDING' AND "
+                     "EXISTS (SELECT 1 FROM notify.campaign_recipients r JOIN notify.queue q ON "
+                     "q.message_id = r.message_id WHERE r.campaign_id = $1::uuid))) RETURNING id",
+                     1, p, &err);
+    if (!res)
+        return err;
+    *cancelled = PQntuples(res) == 1;
     PQclear(res);
     if (!*cancelled)
         return CM_OK;

@@ -648,11 +648,12 @@ cm_err_t notify_store_sealed_link(cm_db_t *db, const char *id, uint8_t *buf, siz
 cm_err_t notify_store_settings_get(cm_db_t *db, Crm__NotifySettings *out)
 {
     cm_err_t err;
-    PGresult *res = cm_db_exec(
-        db,
-        "SELECT email_from, email_from_name, sms_from, " TS("updated_at") ", welcome_channel, "
-        "coalesce(" TS("welcome_since") ", '') FROM notify.settings",
-        0, NULL, &err);
+    PGresult *res =
+        cm_db_exec(db,
+                   "SELECT email_from, email_from_name, sms_from, " TS(
+                       "updated_at") ", welcome_channel, "
+                                     "coalesce(" TS("welcome_since") ", '') FROM notify.settings",
+                   0, NULL, &err);
     if (!res)
         return err;
     out->welcome_channel = CRM__CHANNEL__CHANNEL_EMAIL;
