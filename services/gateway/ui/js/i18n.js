@@ -913,7 +913,7 @@ export function t(key, vars = {}) {
 /** A label ("Last name") inside a sentence: lower-case first letter, except
  * in German, which writes nouns with a capital. */
 export function inSentence(text) {
-  if (pick() === "de" || !/^\p{Lu}\p{Ll}/u.test(text)) return text;
+  if (pick() === "de" || !/^\p{Lu}[\p{Ll}-]/u.test(text)) return text;
   return text[0].toLocaleLowerCase(locale()) + text.slice(1);
 }
 
