@@ -30,13 +30,23 @@ const own = new Set(Object.values(tr).map((s) => s.trim()));
 const exact = new Map();
 const patterns = [];
 const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+// Values that are counts match digits only; any other value matches any text,
+// so such a message is looked for only when it has two words of its own
+// (else a customer's or group's own words could look like it).
+const COUNTS = new Set(["n", "page", "first", "last", "missing", "max", "read", "sent", "queued", "failed", "attempts"]);
 for (const [key, text] of Object.entries(en)) {
   const mine = tr[key];
   if (mine === undefined || mine.trim() === text.trim()) continue;
   if (/\{\w+\}/.test(text)) {
-    // A message with values: its words around them, when there are enough to tell.
-    if (text.replace(/\{\w+\}/g, "").replace(/[^A-Za-z]/g, "").length < 4) continue;
-    patterns.push([key, new RegExp("^" + text.trim().split(/\{\w+\}/).map(esc).join(".+?") + "$", "s")]);
+    const words = text.replace(/\{\w+\}/g, " ").match(/[A-Za-z]{2,}/g) || [];
+    const loose = [...text.matchAll(/\{(\w+)\}/g)].some((m) => !COUNTS.has(m[1]));
+    if (!words.length || (loose && words.length < 2)) continue;
+    const parts = text.trim().split(/(\{\w+\})/).map((p) => {
+      const m = /^\{(\w+)\}$/.exec(p);
+      if (!m) return esc(p);
+      return COUNTS.has(m[1]) ? "[\\d\\s.,\u00a0\u202f]+" : ".+?";
+    });
+    patterns.push([key, new RegExp("^" + parts.join("") + "$", "s")]);
   } else {
     exact.set(text.trim(), key);
   }
@@ -147,7 +157,7 @@ def _walk(lang):
         b.js("import('/ui/js/i18n.js').then((m) => { window.__cat = m.CATALOGUE; });")
         b.wait_until(lambda: b.js("return Boolean(window.__cat);"), what="the catalogue")
         english = b.js(FIND_ENGLISH, lang)["english"]
-        assert any("sign.title" in e for e in english), english
+        assert any("(sign.keyHint)" in e for e in english), english
         b.js("const s = document.getElementById('lang-select'); s.value = arguments[0];"
              "s.dispatchEvent(new Event('change'));", lang)
         b.wait_until(lambda: b.js("return document.documentElement.lang;") == lang, what="<html lang> " + lang)
