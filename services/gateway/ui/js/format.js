@@ -39,6 +39,15 @@ export const CONSENTS = [
   ["marketing", "enum.consent.marketing"],
 ];
 
+/** A company's VAT check status (company.vatCheck.status), short. */
+export const VAT_STATUSES = [
+  ["UNVERIFIED", "enum.vat.UNVERIFIED"],
+  ["PENDING", "enum.vat.PENDING"],
+  ["VALID", "enum.vat.VALID"],
+  ["INVALID", "enum.vat.INVALID"],
+  ["UNAVAILABLE", "enum.vat.UNAVAILABLE"],
+];
+
 /** The fields an administrator may make required (the customers service's list). */
 export const REQUIRABLE = [
   ["firstName", "enum.field.firstName"],
@@ -251,6 +260,7 @@ export function changeValue(field, text) {
   if (field === "source") return label(SOURCES, shown);
   if (field === "gender") return label(GENDERS, shown);
   if (field === "account.status") return label(ACCOUNT_STATUSES, shown);
+  if (field === "company.vatCheck.status") return label(VAT_STATUSES, shown);
   return shown;
 }
 
