@@ -1,5 +1,5 @@
-"""The web UI in the staff's language: every screen walked in German and in
-Bulgarian on a phone-sized window (390 px), with the language chosen in the
+"""The web UI in the staff's language: every screen walked in German, in
+Bulgarian (and in Polish and Norwegian) on a phone-sized window (390 px), with the language chosen in the
 top bar's chooser. On each screen no visible text, placeholder, label or
 title is an English string of the catalogue whose translation differs, the
 page is no wider than the window, and <html lang> follows the choice. Also
@@ -100,11 +100,13 @@ def _data(lang):
     """A customer with something in every part of the card: a note, a task,
     a booking on the timeline, a group, tags, an address, consents."""
     g = {"de": ("Stammkundschaft", "Haarschnitt", "Farbe nachfragen"),
+         "pl": ("Stałe klientki", "Strzyżenie", "Zapytać o farbę"),
+         "nb": ("Faste kunder", "Klipp", "Spør om fargen"),
          "bg": ("Редовни клиенти", "Подстригване", "Обадете се за боята")}[lang]
     st, _, group = api("POST", "/v1/groups", {"name": "%s %s" % (g[0], unique("g")), "color": "#43a047"})
     assert st in (200, 201), group
-    last = unique({"de": "Öztürk", "bg": "Иванова"}[lang])
-    first = {"de": "Jürgen", "bg": "Мария"}[lang]
+    last = unique({"de": "Öztürk", "pl": "Wójcik", "nb": "Sørensen", "bg": "Иванова"}[lang])
+    first = {"de": "Jürgen", "pl": "Małgorzata", "nb": "Åse", "bg": "Мария"}[lang]
     email = unique_email("i18n")
     st, _, c = api("POST", "/v1/customers", {
         "firstName": first, "lastName": last, "email": email, "phone": "+48600%06d" % (abs(hash(last)) % 1000000),
@@ -246,6 +248,13 @@ def test_ui_every_screen_in_german_at_390_px():
 
 def test_ui_every_screen_in_bulgarian_at_390_px():
     _walk("bg")
+
+
+def test_ui_every_screen_in_polish_and_norwegian_at_390_px():
+    """The same walk in the other two languages: nothing in English, nothing
+    wider than a phone."""
+    _walk("pl")
+    _walk("nb")
 
 
 def _catalogue_check(ui):
