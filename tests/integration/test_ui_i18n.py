@@ -7,6 +7,7 @@ the catalogue's own check (i18n_check.mjs): every key the UI names exists in
 all five languages, and no language has keys English lacks.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -294,3 +295,45 @@ def test_catalogue_check_finds_a_missing_and_an_extra_key():
     assert 'de: "grp.needName" is missing' in r.stdout, r.stdout
     assert 'nb: "set.extra" is not in the English table' in r.stdout, r.stdout
     assert '"grp.neverWritten" is not in the English table' in r.stdout, r.stdout
+
+
+PLURALS = r"""
+import { readFileSync } from "node:fs";
+if (!globalThis.navigator) globalThis.navigator = { language: "en-GB", languages: ["en-GB"] };
+const source = readFileSync(process.argv[2], "utf8");
+const m = await import(`data:text/javascript;charset=utf-8,${encodeURIComponent(source)}`);
+const out = {};
+for (const [lang, n] of JSON.parse(process.argv[3])) {
+  m.useLanguage(lang);
+  out[`${lang} ${n}`] = m.tn("grp.count", n);
+}
+m.useLanguage("de");
+out.filled = m.t("list.addNamed", { name: "Jan" });
+out.unknown = m.t("no.such.key");
+console.log(JSON.stringify(out));
+"""
+
+
+def test_counted_messages_follow_each_languages_plural_rules():
+    """tn() picks the form the language's own rules ask for (Polish has three
+    for whole numbers), writes the count in the language's digits, and t()
+    fills values and answers an unknown key with the key."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    assert node, "node is needed (apt-get install nodejs)"
+    cases = [["pl", 1], ["pl", 3], ["pl", 5], ["pl", 12], ["pl", 22], ["pl", 25], ["pl", 1234],
+             ["de", 1], ["de", 2], ["bg", 1], ["bg", 7], ["nb", 1], ["nb", 4], ["en", 1], ["en", 10000]]
+    with tempfile.TemporaryDirectory(prefix="crm-i18n-") as tmp:
+        script = os.path.join(tmp, "plurals.mjs")
+        with open(script, "w", encoding="utf-8") as f:
+            f.write(PLURALS)
+        r = subprocess.run([node, script, os.path.join(UI, "js", "i18n.js"), json.dumps(cases)],
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = json.loads(r.stdout)
+    assert got == {
+        "pl 1": "1 grupa", "pl 3": "3 grupy", "pl 5": "5 grup", "pl 12": "12 grup", "pl 22": "22 grupy",
+        "pl 25": "25 grup", "pl 1234": "1234 grupy",
+        "de 1": "1 Gruppe", "de 2": "2 Gruppen", "bg 1": "1 група", "bg 7": "7 групи",
+        "nb 1": "1 gruppe", "nb 4": "4 grupper", "en 1": "1 group", "en 10000": "10,000 groups",
+        "filled": "Jan anlegen", "unknown": "no.such.key",
+    }, got
