@@ -1,12 +1,15 @@
-// The message catalogue: every string of the screens written with it, in the
-// languages of the businesses that use the suite (English, German, Polish,
-// Norwegian, Bulgarian). t(key, vars) picks the user's language: the one set
-// with setLanguage (kept in localStorage "crm.lang"), else the browser's first
-// one we have, else English. {name} in a message is replaced by vars.name.
-// Counted messages (tn) have a key per plural category of the language
-// ("list.count.one", "list.count.other"; Polish adds ".few" and ".many").
-// The older screens' strings are in blocks of their own (SCREENS, below),
-// each with its five languages side by side.
+// The message catalogue: every string the UI shows, in the languages of the
+// businesses that use the suite (English, German, Polish, Norwegian,
+// Bulgarian). t(key, vars) picks the user's language: the one chosen in the
+// top bar (setLanguage, kept in localStorage "crm.lang"), else the browser's
+// first one we have, else English. {name} in a message is replaced by
+// vars.name. Counted messages (tn) have a key per plural category of the
+// language ("list.total.one", "list.total.other"; Polish adds ".few" and
+// ".many"). The tables below hold the newer screens' messages language by
+// language; the blocks after them (navigation, list, form, card, tasks,
+// groups, settings, sign-in, enumerations) hold a screen's messages with its
+// five languages side by side. tests/integration/i18n_check.mjs checks that
+// every key used exists in every language.
 
 const MESSAGES = {
   en: {
