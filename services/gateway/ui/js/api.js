@@ -2,6 +2,8 @@
 // JSON in and out, AIP-193 errors turned into ApiError, X-Channel: ui on
 // every request so the audit log says the change came from here.
 
+import { t } from "./i18n.js";
+
 const KEY_NAME = "crm.apiKey";
 
 export function getKey() {
@@ -20,7 +22,7 @@ export function clearKey() {
 export class ApiError extends Error {
   constructor(status, body) {
     const err = (body && body.error) || {};
-    super(err.message || `the server answered ${status}`);
+    super(err.message || t("common.serverAnswered", { status }));
     this.name = "ApiError";
     this.status = status;
     this.code = err.status || "";
@@ -31,7 +33,7 @@ export class ApiError extends Error {
 /** A network failure, before any answer. */
 export class NetworkError extends Error {
   constructor(cause) {
-    super("cannot reach the server; check the connection and try again");
+    super(t("common.network"));
     this.name = "NetworkError";
     this.cause = cause;
   }

@@ -12,7 +12,7 @@ import { renderForm } from "./views/form.js";
 import { renderCard } from "./views/card.js";
 import { renderGroups } from "./views/groups.js";
 import { renderCampaigns } from "./views/campaigns.js";
-import { t } from "./i18n.js";
+import { LANGUAGES, LANGUAGE_NAMES, language, setLanguage, t } from "./i18n.js";
 import { renderTasks } from "./views/tasks.js";
 import { renderSettings } from "./views/settings.js";
 import { renderExchange } from "./views/exchange.js";
@@ -20,6 +20,24 @@ import { renderExchange } from "./views/exchange.js";
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const signOut = document.getElementById("sign-out");
+const langSelect = document.getElementById("lang-select");
+
+/** The frame (index.html) in the chosen language: texts marked data-i18n,
+ * labels marked data-i18n-label, and <html lang>. */
+function translateShell() {
+  document.documentElement.lang = language();
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+  langSelect.value = language();
+}
+
+// The language chooser sits in the top bar, so every screen (sign-in too) has it.
+for (const lang of LANGUAGES) langSelect.append(h("option", { value: lang, lang }, LANGUAGE_NAMES[lang]));
+langSelect.addEventListener("change", () => {
+  setLanguage(langSelect.value);
+  translateShell();
+  route_();
+});
 
 /** Goes to a hash route: navigate("/customers/abc"). */
 export function navigate(route, { replace: swap = false } = {}) {
@@ -63,17 +81,18 @@ async function route_() {
   const signedIn = Boolean(getKey());
   document.body.classList.toggle("signed-in", signedIn);
   if (!route) {
-    setTitle("Not found");
-    replace(main, h("section", { class: "view" }, h("h1", { tabindex: "-1" }, "Page not found"),
-      h("p", {}, h("a", { href: "#/customers" }, "Go to the customer list"))));
+    translateShell();
+    setTitle(t("nav.notFoundTitle"));
+    replace(main, h("section", { class: "view" }, h("h1", { tabindex: "-1" }, t("nav.notFound")),
+      h("p", {}, h("a", { href: "#/customers" }, t("nav.toList")))));
     return;
   }
   if (!route.public && !signedIn) {
     navigate(`/signin?next=${encodeURIComponent(location.hash.slice(1) || "/customers")}`, { replace: true });
     return;
   }
-  // Links named from the catalogue follow the language, which may have changed.
-  for (const a of nav.querySelectorAll("a[data-i18n]")) a.textContent = t(a.dataset.i18n);
+  // The frame follows the language, which may have changed.
+  translateShell();
   for (const a of nav.querySelectorAll("a")) {
     if (a.dataset.nav === route.nav) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -108,9 +127,9 @@ async function route_() {
     await route.view(view, ctx);
   } catch (e) {
     if (!ctx.live()) return;
-    replace(view, h("h1", { tabindex: "-1" }, "Something went wrong"),
+    replace(view, h("h1", { tabindex: "-1" }, t("nav.failed")),
       h("div", { class: "banner banner-error", role: "alert" }, h("p", {}, e.message || String(e))),
-      h("p", {}, h("button", { type: "button", class: "btn", onclick: () => route_() }, "Try again")));
+      h("p", {}, h("button", { type: "button", class: "btn", onclick: () => route_() }, t("common.tryAgain"))));
   }
   if (!ctx.live()) return;
   const again = focusedId && document.getElementById(focusedId);
@@ -128,14 +147,14 @@ async function route_() {
 signOut.addEventListener("click", () => {
   clearKey();
   clearSession();
-  toast("Signed out.");
+  toast(t("nav.signedOut"));
   navigate("/signin");
 });
 
 setUnauthenticatedHandler(() => {
   clearKey();
   clearSession();
-  toast("Your API key is no longer accepted. Please sign in again.", "error");
+  toast(t("nav.keyRevoked"), "error");
   navigate("/signin");
 });
 

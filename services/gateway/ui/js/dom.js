@@ -2,6 +2,8 @@
 // HTML: text goes in as text nodes, attributes through setAttribute or
 // properties, so a customer named "<img src=x onerror=...>" is just a name.
 
+import { t } from "./i18n.js";
+
 // Set as properties (their live state); everything else is an attribute.
 const PROPS = new Set(["value", "checked", "disabled", "hidden", "indeterminate", "selected", "multiple"]);
 
@@ -103,7 +105,7 @@ export function safeColor(color) {
  * Escape and "Cancel" resolve false. The confirm button has class
  * "confirm-yes" (the browser tests press it).
  */
-export function confirmDialog({ title, message, confirmLabel = "Delete", cancelLabel = "Cancel", danger = true }) {
+export function confirmDialog({ title, message, confirmLabel = t("common.delete"), cancelLabel = t("common.cancel"), danger = true }) {
   return new Promise((resolve) => {
     const yes = h("button", { type: "button", class: danger ? "btn btn-danger confirm-yes" : "btn btn-primary confirm-yes" }, confirmLabel);
     const no = h("button", { type: "button", class: "btn confirm-no" }, cancelLabel);
@@ -156,5 +158,5 @@ export function banner(kind, message, ...actions) {
 
 /** The page's title in the browser tab. */
 export function setTitle(text) {
-  document.title = text ? `${text} · Customer book` : "Customer book";
+  document.title = text ? `${text} · ${t("nav.brand")}` : t("nav.brand");
 }

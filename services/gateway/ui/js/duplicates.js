@@ -7,23 +7,24 @@
 import { get, isAbort } from "./api.js";
 import { h, replace } from "./dom.js";
 import { displayName } from "./format.js";
+import { t } from "./i18n.js";
 import { markDigits, markEmail, markWords, parseQuery } from "./mark.js";
 
 const DELAY_MS = 300; // typing pauses shorter than this make one round of lookups
 const PER_LOOKUP = 3; // customers asked for per lookup
 const SHOWN = 5; // customers listed at most
 
-/** The lookups worth making for what is typed: [{why, q}]. */
+/** The lookups worth making for what is typed: [{why (a catalogue key), q}]. */
 export function lookups({ firstName, lastName, email, phone }) {
   const out = [];
   const first = (firstName || "").trim();
   const last = (lastName || "").trim();
   // A name: the last name (2 letters or more), with the first name when there is one.
-  if (last.length >= 2) out.push({ why: "name", q: [first, last].filter(Boolean).join(" ") });
+  if (last.length >= 2) out.push({ why: "form.dupWhy.name", q: [first, last].filter(Boolean).join(" ") });
   const mail = (email || "").trim();
-  if (/^[^@\s]+@[^@\s]+$/.test(mail)) out.push({ why: "e-mail", q: mail });
+  if (/^[^@\s]+@[^@\s]+$/.test(mail)) out.push({ why: "form.dupWhy.email", q: mail });
   const digits = (phone || "").replace(/[^0-9]/g, "");
-  if (digits.length >= 6) out.push({ why: "phone", q: digits });
+  if (digits.length >= 6) out.push({ why: "form.dupWhy.phone", q: digits });
   return out.map((l) => ({ ...l, q: l.q.slice(0, 200) }));
 }
 
@@ -85,13 +86,13 @@ export function watchDuplicates(inputs, box) {
     box.hidden = false;
     replace(box,
       h("p", { class: "duplicates-title" }, list.length === 1
-        ? "This customer may already be in the book:" : "These customers may already be in the book:"),
+        ? t("form.dupOne") : t("form.dupMany")),
       h("ul", { class: "duplicates-list" }, list.map(({ c, why }) =>
         h("li", { class: "duplicate", dataset: { id: c.id } },
           h("a", { href: `#/customers/${encodeURIComponent(c.id)}`, class: "duplicate-link" }, markWords(displayName(c), all)),
           c.email ? [" · ", h("span", { class: "muted" }, markEmail(c.email, all))] : null,
           c.phone ? [" · ", h("span", { class: "muted" }, markDigits(c.phone, all))] : null,
-          " ", h("span", { class: "chip duplicate-why" }, `matching ${why.join(", ")}`)))));
+          " ", h("span", { class: "chip duplicate-why" }, t("form.dupMatching", { why: why.map((w) => t(w)).join(", ") }))))));
   }
 
   const onInput = () => {

@@ -1,129 +1,182 @@
-// Labels and formatting shared by the views.
+// Labels and formatting shared by the views. An enumeration is a list of
+// [API value, catalogue key] pairs: label() and named() give the words in the
+// reader's language. Dates and numbers follow the chosen language (Intl).
+
+import { locale, t } from "./i18n.js";
 
 export const GENDERS = [
-  ["UNSPECIFIED", "Not given"],
-  ["FEMALE", "Female"],
-  ["MALE", "Male"],
-  ["OTHER", "Other"],
+  ["UNSPECIFIED", "enum.gender.UNSPECIFIED"],
+  ["FEMALE", "enum.gender.FEMALE"],
+  ["MALE", "enum.gender.MALE"],
+  ["OTHER", "enum.gender.OTHER"],
 ];
 
 export const ACCOUNT_STATUSES = [
-  ["NONE", "No account"],
-  ["INVITED", "Invited"],
-  ["ACTIVE", "Active"],
-  ["DISABLED", "Disabled"],
+  ["NONE", "enum.account.NONE"],
+  ["INVITED", "enum.account.INVITED"],
+  ["ACTIVE", "enum.account.ACTIVE"],
+  ["DISABLED", "enum.account.DISABLED"],
 ];
 
 export const ADDRESS_KINDS = [
-  ["BILLING", "Billing"],
-  ["SHIPPING", "Shipping"],
+  ["BILLING", "enum.address.BILLING"],
+  ["SHIPPING", "enum.address.SHIPPING"],
 ];
 
-export const SOURCES = {
-  UNSPECIFIED: "Unknown",
-  MANUAL: "Added by staff",
-  IMPORT: "Import",
-  BOOKING: "Booking system",
-  STORE: "Web store",
-  API: "API",
-};
+export const SOURCES = [
+  ["UNSPECIFIED", "enum.source.UNSPECIFIED"],
+  ["MANUAL", "enum.source.MANUAL"],
+  ["IMPORT", "enum.source.IMPORT"],
+  ["BOOKING", "enum.source.BOOKING"],
+  ["STORE", "enum.source.STORE"],
+  ["API", "enum.source.API"],
+];
 
 export const CONSENTS = [
-  ["email", "E-mail"],
-  ["sms", "SMS"],
-  ["push", "Push notifications"],
-  ["marketing", "Marketing"],
+  ["email", "enum.consent.email"],
+  ["sms", "enum.consent.sms"],
+  ["push", "enum.consent.push"],
+  ["marketing", "enum.consent.marketing"],
+];
+
+/** A company's VAT check status (company.vatCheck.status), short. */
+export const VAT_STATUSES = [
+  ["UNVERIFIED", "enum.vat.UNVERIFIED"],
+  ["PENDING", "enum.vat.PENDING"],
+  ["VALID", "enum.vat.VALID"],
+  ["INVALID", "enum.vat.INVALID"],
+  ["UNAVAILABLE", "enum.vat.UNAVAILABLE"],
 ];
 
 /** The fields an administrator may make required (the customers service's list). */
 export const REQUIRABLE = [
-  ["firstName", "First name"],
-  ["lastName", "Last name"],
-  ["email", "E-mail"],
-  ["phone", "Phone"],
-  ["gender", "Gender"],
-  ["birthDate", "Date of birth"],
-  ["description", "Private description"],
-  ["groups", "Groups"],
-  ["tags", "Tags"],
-  ["company", "Company data"],
-  ["addresses", "Addresses"],
-  ["salesAgent", "Sales agent"],
+  ["firstName", "enum.field.firstName"],
+  ["lastName", "enum.field.lastName"],
+  ["email", "enum.field.email"],
+  ["phone", "enum.field.phone"],
+  ["gender", "enum.field.gender"],
+  ["birthDate", "enum.field.birthDate"],
+  ["description", "enum.field.description"],
+  ["groups", "enum.field.groups"],
+  ["tags", "enum.field.tags"],
+  ["company", "enum.field.companyData"],
+  ["addresses", "enum.field.addresses"],
+  ["salesAgent", "enum.field.salesAgent"],
 ];
 
-/** Readable names for audit field paths ("company.vatNumber" -> "Company VAT number"). */
+/** Readable names for audit field paths ("company.vatNumber" -> "VAT number"). */
 const FIELD_NAMES = {
-  firstName: "First name",
-  lastName: "Last name",
-  email: "E-mail",
-  phone: "Phone",
-  gender: "Gender",
-  birthDate: "Date of birth",
-  description: "Private description",
-  groups: "Groups",
-  tags: "Tags",
-  isCompany: "Is a company",
-  company: "Company",
-  "company.name": "Company name",
-  "company.vatNumber": "VAT number",
-  "company.address": "Company address",
-  "company.vatCheck": "VAT check",
-  "company.vatCheck.status": "VAT status",
-  "company.vatCheck.vatNumber": "VAT number checked",
-  "company.vatCheck.checkedAt": "VAT checked at",
-  "company.vatCheck.requestDate": "VIES request date",
-  "company.vatCheck.consultationNumber": "VIES consultation number",
-  "company.vatCheck.name": "Name at VIES",
-  "company.vatCheck.address": "Address at VIES",
-  "company.vatCheck.nameWithheld": "Name withheld at VIES",
-  "company.vatCheck.addressWithheld": "Address withheld at VIES",
-  "company.vatCheck.raw": "VIES's answer",
-  "company.vatCheck.errorCode": "VIES error",
-  "company.vatCheck.filledName": "Name filled from VIES",
-  "company.vatCheck.filledAddress": "Address filled from VIES",
-  addresses: "Addresses",
-  salesAgent: "Sales agent",
-  account: "Account",
-  "account.status": "Account status",
-  preferences: "Preferences",
-  "preferences.language": "Language",
-  "preferences.email": "E-mail consent",
-  "preferences.sms": "SMS consent",
-  "preferences.push": "Push consent",
-  "preferences.marketing": "Marketing consent",
-  photo: "Photo",
-  hasPhoto: "Photo",
-  source: "Source",
-  externalIds: "External ids",
+  firstName: "enum.field.firstName",
+  lastName: "enum.field.lastName",
+  email: "enum.field.email",
+  phone: "enum.field.phone",
+  gender: "enum.field.gender",
+  birthDate: "enum.field.birthDate",
+  description: "enum.field.description",
+  groups: "enum.field.groups",
+  tags: "enum.field.tags",
+  isCompany: "enum.field.isCompany",
+  company: "enum.field.company",
+  "company.name": "enum.field.company.name",
+  "company.vatNumber": "enum.field.company.vatNumber",
+  "company.address": "enum.field.company.address",
+  "company.vatCheck": "enum.field.vatCheck",
+  "company.vatCheck.status": "enum.field.vatCheck.status",
+  "company.vatCheck.vatNumber": "enum.field.vatCheck.vatNumber",
+  "company.vatCheck.checkedAt": "enum.field.vatCheck.checkedAt",
+  "company.vatCheck.requestDate": "enum.field.vatCheck.requestDate",
+  "company.vatCheck.consultationNumber": "enum.field.vatCheck.consultationNumber",
+  "company.vatCheck.name": "enum.field.vatCheck.name",
+  "company.vatCheck.address": "enum.field.vatCheck.address",
+  "company.vatCheck.nameWithheld": "enum.field.vatCheck.nameWithheld",
+  "company.vatCheck.addressWithheld": "enum.field.vatCheck.addressWithheld",
+  "company.vatCheck.raw": "enum.field.vatCheck.raw",
+  "company.vatCheck.errorCode": "enum.field.vatCheck.errorCode",
+  "company.vatCheck.filledName": "enum.field.vatCheck.filledName",
+  "company.vatCheck.filledAddress": "enum.field.vatCheck.filledAddress",
+  addresses: "enum.field.addresses",
+  salesAgent: "enum.field.salesAgent",
+  account: "enum.field.account",
+  "account.status": "enum.field.account.status",
+  preferences: "enum.field.preferences",
+  "preferences.language": "enum.field.language",
+  "preferences.email": "enum.field.consent.email",
+  "preferences.sms": "enum.field.consent.sms",
+  "preferences.push": "enum.field.consent.push",
+  "preferences.marketing": "enum.field.consent.marketing",
+  photo: "enum.field.photo",
+  hasPhoto: "enum.field.photo",
+  source: "enum.field.source",
+  externalIds: "enum.field.externalIds",
 };
 
-const CONSENT_PARTS = { granted: "consent", changedAt: "consent changed", source: "consent source" };
+const CONSENT_PARTS = {
+  granted: "enum.field.consentPart.granted",
+  changedAt: "enum.field.consentPart.changedAt",
+  source: "enum.field.consentPart.source",
+};
 
+/** The parts of an address, as the form labels them. */
+export const ADDRESS_PARTS = {
+  kind: "enum.addressPart.kind",
+  line1: "enum.addressPart.line1",
+  line2: "enum.addressPart.line2",
+  postalCode: "enum.addressPart.postalCode",
+  city: "enum.addressPart.city",
+  region: "enum.addressPart.region",
+  country: "enum.addressPart.country",
+};
+
+/** A field path of the API ("addresses[0].city") in the reader's words. */
 export function fieldName(path) {
-  if (FIELD_NAMES[path]) return FIELD_NAMES[path];
+  if (FIELD_NAMES[path]) return t(FIELD_NAMES[path]);
   const m = /^preferences\.(email|sms|push|marketing)\.(granted|changedAt|source)$/.exec(path);
-  if (m) return `${FIELD_NAMES[`preferences.${m[1]}`].replace(/ consent$/, "")} ${CONSENT_PARTS[m[2]]}`;
+  if (m) return t(CONSENT_PARTS[m[2]], { channel: label(CONSENTS, m[1]) });
   const a = /^addresses\[(\d+)\](?:\.(\w+))?$/.exec(path);
-  if (a) return `Address ${Number(a[1]) + 1}${a[2] ? ` ${a[2]}` : ""}`;
+  if (a) {
+    const n = Number(a[1]) + 1;
+    if (!a[2]) return t("enum.field.addressN", { n });
+    return t("enum.field.addressPart", { n, part: ADDRESS_PARTS[a[2]] ? t(ADDRESS_PARTS[a[2]]) : a[2] });
+  }
   return path;
 }
 
-export function label(pairs, value) {
-  const hit = pairs.find(([v]) => v === value);
-  return hit ? hit[1] : value || "";
+/** The [value, words] pairs of an enumeration, for a <select>. */
+export function named(pairs) {
+  return pairs.map(([v, key]) => [v, t(key)]);
 }
 
-/** "Nowak, Łukasz", or whichever part exists, or "(no name)". */
+const ROLES = {
+  admin: "enum.role.admin",
+  staff: "enum.role.staff",
+  readonly: "enum.role.readonly",
+  service: "enum.role.service",
+};
+
+/** A principal's role from the API ("ROLE_ADMIN") in words, or "" for none. */
+export function roleName(role) {
+  const r = (role || "").toLowerCase().replace(/^role_/, "");
+  if (!r || r === "unspecified") return "";
+  return ROLES[r] ? t(ROLES[r]) : r;
+}
+
+/** The words for value of an enumeration (the value itself when unknown). */
+export function label(pairs, value) {
+  const hit = pairs.find(([v]) => v === value);
+  return hit ? t(hit[1]) : value || "";
+}
+
+/** "Nowak, Łukasz", or whichever part exists, or "(no name)" in the reader's language. */
 export function displayName(c) {
   const last = (c.lastName || "").trim();
   const first = (c.firstName || "").trim();
   if (last && first) return `${last}, ${first}`;
-  return last || first || "(no name)";
+  return last || first || t("common.noName");
 }
 
 /** "Łukasz Nowak" for headings. */
 export function fullName(c) {
-  return [c.firstName, c.lastName].filter((s) => s && s.trim()).join(" ") || "(no name)";
+  return [c.firstName, c.lastName].filter((s) => s && s.trim()).join(" ") || t("common.noName");
 }
 
 export function initials(c) {
@@ -132,21 +185,29 @@ export function initials(c) {
   return (a + b).toUpperCase() || "?";
 }
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" });
+// Formatters for the chosen language, made when first needed and again after
+// the language changes.
+const made = new Map();
+function formatter(name, make) {
+  const key = `${name}|${locale()}`;
+  if (!made.has(key)) made.set(key, make(locale()));
+  return made.get(key);
+}
+const dateTime = () => formatter("dateTime", (l) => new Intl.DateTimeFormat(l, { dateStyle: "medium", timeStyle: "short" }));
+const dateOnly = () => formatter("dateOnly", (l) => new Intl.DateTimeFormat(l, { dateStyle: "medium", timeZone: "UTC" }));
 
 /** An RFC 3339 time in the reader's time zone, or "". */
 export function when(rfc3339) {
   if (!rfc3339) return "";
   const d = new Date(rfc3339);
-  return Number.isNaN(d.getTime()) ? rfc3339 : dateTime.format(d);
+  return Number.isNaN(d.getTime()) ? rfc3339 : dateTime().format(d);
 }
 
 /** A YYYY-MM-DD date as a calendar date (no time zone shift), or "". */
 export function day(ymd) {
   if (!ymd) return "";
   const d = new Date(`${ymd}T00:00:00Z`);
-  return Number.isNaN(d.getTime()) ? ymd : dateOnly.format(d);
+  return Number.isNaN(d.getTime()) ? ymd : dateOnly().format(d);
 }
 
 /** An audit value (JSON text, "" when absent) as readable text. */
@@ -163,7 +224,7 @@ export function auditValue(text) {
 
 function plain(v) {
   if (v === null || v === undefined || v === "") return "—";
-  if (typeof v === "boolean") return v ? "yes" : "no";
+  if (typeof v === "boolean") return t(v ? "common.yes" : "common.no");
   if (Array.isArray(v)) return v.length ? v.map(plain).join(", ") : "—";
   if (typeof v === "object") {
     const parts = Object.entries(v)
@@ -196,9 +257,10 @@ export function changeValue(field, text) {
   }
   const shown = auditValue(text);
   if (/changedAt$/.test(field) && shown !== "—") return when(shown);
-  if (field === "source") return SOURCES[shown] || shown;
+  if (field === "source") return label(SOURCES, shown);
   if (field === "gender") return label(GENDERS, shown);
   if (field === "account.status") return label(ACCOUNT_STATUSES, shown);
+  if (field === "company.vatCheck.status") return label(VAT_STATUSES, shown);
   return shown;
 }
 
@@ -209,20 +271,9 @@ export function addressLine(a) {
     .join(", ");
 }
 
-export function plural(n, one, many) {
-  return `${n} ${n === 1 ? one : many}`;
-}
-
-const integer = new Intl.NumberFormat();
-
 /** A count in the reader's locale: 1234 -> "1,234". */
 export function count(n) {
-  return integer.format(Number(n) || 0);
-}
-
-/** "1,234 customers", "1 customer". */
-export function counted(n, one, many) {
-  return `${count(n)} ${Number(n) === 1 ? one : many}`;
+  return formatter("integer", (l) => new Intl.NumberFormat(l)).format(Number(n) || 0);
 }
 
 /**
@@ -236,7 +287,7 @@ export function money(amountMinor, currency) {
   if (!cur) return count(minor);
   let fmt;
   try {
-    fmt = new Intl.NumberFormat(undefined, { style: "currency", currency: cur });
+    fmt = formatter(`money-${cur}`, (l) => new Intl.NumberFormat(l, { style: "currency", currency: cur }));
   } catch {
     return `${count(minor)} ${cur}`;
   }
@@ -244,29 +295,30 @@ export function money(amountMinor, currency) {
   return fmt.format(minor / 10 ** digits);
 }
 
-const dateMedium = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
-const timeShort = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
-const weekdayDate = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+const dateMedium = () => formatter("dateMedium", (l) => new Intl.DateTimeFormat(l, { dateStyle: "medium" }));
+const timeShort = () => formatter("timeShort", (l) => new Intl.DateTimeFormat(l, { timeStyle: "short" }));
+const weekdayDate = () => formatter("weekdayDate", (l) => new Intl.DateTimeFormat(l,
+  { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }));
 
 /** A calendar day of an RFC 3339 time in the reader's time zone, or "". */
 export function dateOf(rfc3339) {
   if (!rfc3339) return "";
   const d = new Date(rfc3339);
-  return Number.isNaN(d.getTime()) ? rfc3339 : dateMedium.format(d);
+  return Number.isNaN(d.getTime()) ? rfc3339 : dateMedium().format(d);
 }
 
 /** "Thu 27 Nov, 10:00": an appointment's time, short, in the reader's time zone. */
 export function slot(rfc3339) {
   if (!rfc3339) return "";
   const d = new Date(rfc3339);
-  return Number.isNaN(d.getTime()) ? rfc3339 : weekdayDate.format(d);
+  return Number.isNaN(d.getTime()) ? rfc3339 : weekdayDate().format(d);
 }
 
 /** Just the time of day of an RFC 3339 time ("10:00"). */
 export function timeOf(rfc3339) {
   if (!rfc3339) return "";
   const d = new Date(rfc3339);
-  return Number.isNaN(d.getTime()) ? "" : timeShort.format(d);
+  return Number.isNaN(d.getTime()) ? "" : timeShort().format(d);
 }
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;

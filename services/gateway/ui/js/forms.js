@@ -3,7 +3,8 @@
 
 import { ApiError } from "./api.js";
 import { banner, h, replace } from "./dom.js";
-import { charCount, count } from "./format.js";
+import { charCount, count, fieldName } from "./format.js";
+import { t } from "./i18n.js";
 
 /**
  * Clears what showErrors put up. fields: {name: {input, error}} as field()
@@ -32,9 +33,9 @@ export function showErrors(e, fields, summary) {
   for (const d of details) {
     const path = d.field || "";
     const f = fields[path] || fields[path.replace(/^[a-z]+\./, "")] || fields[path.split(".").slice(-2, -1)[0]];
-    const text = d.description || d.reason || "invalid";
+    const text = d.description || d.reason || t("common.invalid");
     if (!f) {
-      loose.push(path ? `${path}: ${text}` : text);
+      loose.push(path ? `${fieldName(path)}: ${text}` : text);
       continue;
     }
     if (!f.error.hidden) f.error.append(h("br"));
@@ -61,7 +62,7 @@ export function counter(textarea, max) {
   let announced = -1;
   const update = () => {
     const n = charCount(textarea.value);
-    el.textContent = `${count(n)} / ${count(max)} characters`;
+    el.textContent = t("common.chars", { n: count(n), max: count(max) });
     el.classList.toggle("counter-over", n > max);
     // Screen readers hear it only near and past the limit, not every keystroke.
     const near = n > max * 0.9;

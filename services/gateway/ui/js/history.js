@@ -7,24 +7,24 @@
 import { get, isAbort, seg } from "./api.js";
 import { banner, h, replace } from "./dom.js";
 import { changeValue, count, dateOf, due, fieldName, money, slot, when } from "./format.js";
-import { t } from "./i18n.js";
+import { inSentence, t, tn } from "./i18n.js";
 import { vatStatusText } from "./vatcheck.js";
 
 // ---------------------------------------------------------------------- summary
 
 /** The summary section; {section, load}. */
 export function summarySection(customerId) {
-  const body = h("div", { class: "summary-body" }, h("p", { class: "muted" }, "Loading…"));
+  const body = h("div", { class: "summary-body" }, h("p", { class: "muted" }, t("common.loading")));
   const section = h("section", { class: "card summary-card", "aria-labelledby": "summary-title", id: "summary" },
-    h("h2", { id: "summary-title" }, "At a glance"), body);
+    h("h2", { id: "summary-title" }, t("card.atGlance")), body);
 
   async function load() {
     let s;
     try {
       s = (await get(`/v1/customers/${seg(customerId)}/summary`)).data || {};
     } catch (e) {
-      replace(body, banner("error", `The summary could not be loaded: ${e.message}`,
-        h("button", { type: "button", class: "btn", onclick: () => load() }, "Try again")));
+      replace(body, banner("error", t("card.summaryFailed", { message: e.message }),
+        h("button", { type: "button", class: "btn", onclick: () => load() }, t("common.tryAgain"))));
       return;
     }
     replace(body, summaryView(s));
@@ -44,80 +44,96 @@ function summaryView(s) {
   const spent = (s.totalSpent || []).filter((m) => m && m.currency);
   const upcoming = s.upcoming || [];
   const top = (s.topServices || []).filter((x) => x && x.service);
-  const bookingsExtra = [n(s.attended) ? `${count(s.attended)} attended` : "", n(s.cancellations) ? `${count(s.cancellations)} cancelled` : ""]
+  const bookingsExtra = [n(s.attended) ? t("card.attended", { n: count(s.attended) }) : "",
+    n(s.cancellations) ? t("card.cancelled", { n: count(s.cancellations) }) : ""]
     .filter(Boolean).join(", ");
   const strip = h("dl", { class: "summary-strip", id: "summary-strip" },
-    tile("registered", "Registered", dateOf(s.registeredAt)),
-    tile("firstBooking", "First booking", dateOf(s.firstBookingAt)),
-    tile("firstOrder", "First order", dateOf(s.firstOrderAt)),
-    tile("lastVisit", "Last visit", dateOf(s.lastVisitAt)),
-    tile("bookings", "Bookings", count(s.bookings), bookingsExtra),
-    tile("noShows", "No-shows", count(s.noShows)),
-    tile("orders", "Orders", count(s.orders)),
-    tile("spent", "Total spent", spent.length
+    tile("registered", t("card.registered"), dateOf(s.registeredAt)),
+    tile("firstBooking", t("card.firstBooking"), dateOf(s.firstBookingAt)),
+    tile("firstOrder", t("card.firstOrder"), dateOf(s.firstOrderAt)),
+    tile("lastVisit", t("card.lastVisit"), dateOf(s.lastVisitAt)),
+    tile("bookings", t("enum.kind.BOOKING"), count(s.bookings), bookingsExtra),
+    tile("noShows", t("card.noShows"), count(s.noShows)),
+    tile("orders", t("enum.kind.ORDER"), count(s.orders)),
+    tile("spent", t("card.totalSpent"), spent.length
       ? h("span", { class: "money-list" }, spent.map((m, i) => [i ? h("br") : null, h("span", { class: "money" }, money(m.amountMinor, m.currency))]))
       : ""));
   const lists = h("div", { class: "summary-lists" },
     h("div", { class: "summary-list", id: "summary-upcoming" },
-      h("h3", {}, "Upcoming appointments"),
+      h("h3", {}, t("card.upcoming")),
       upcoming.length
         ? h("ul", {}, upcoming.map((b) => h("li", {},
-          h("time", { datetime: b.startsAt }, slot(b.startsAt)), " · ", b.service || "Appointment",
-          b.staff ? ` with ${b.staff}` : "")))
-        : h("p", { class: "muted" }, "None booked.")),
+          h("time", { datetime: b.startsAt }, slot(b.startsAt)), " · ", b.service || t("card.appointment"),
+          b.staff ? [" ", t("card.withStaff", { staff: b.staff })] : "")))
+        : h("p", { class: "muted" }, t("card.noneBooked"))),
     h("div", { class: "summary-list", id: "summary-top" },
-      h("h3", {}, "Most booked services"),
+      h("h3", {}, t("card.topServices")),
       top.length
         ? h("ol", {}, top.map((x) => h("li", {}, x.service, h("span", { class: "muted" }, ` × ${count(x.count)}`))))
-        : h("p", { class: "muted" }, "No bookings yet.")));
+        : h("p", { class: "muted" }, t("card.noBookings"))));
   return [strip, lists];
 }
 
 // ---------------------------------------------------------------------- timeline
 
 export const KINDS = [
-  ["CUSTOMER", "Changes"],
-  ["BOOKING", "Bookings"],
-  ["ORDER", "Orders"],
-  ["NOTE", "Notes"],
-  ["TASK", "Tasks"],
-  ["MESSAGE", "Messages"],
-  ["CONSENT", "Consents"],
-  ["IMPORT", "Imports"],
+  ["CUSTOMER", "enum.kind.CUSTOMER"],
+  ["BOOKING", "enum.kind.BOOKING"],
+  ["ORDER", "enum.kind.ORDER"],
+  ["NOTE", "enum.kind.NOTE"],
+  ["TASK", "enum.kind.TASK"],
+  ["MESSAGE", "enum.kind.MESSAGE"],
+  ["CONSENT", "enum.kind.CONSENT"],
+  ["IMPORT", "enum.kind.IMPORT"],
 ];
 
+// Where an entry came from; notes' own entries say nothing.
 const SOURCES = {
-  ui: "Web UI",
-  api: "API",
-  import: "Import",
-  booking: "Booking system",
-  store: "Web store",
+  ui: "enum.channel.ui",
+  api: "enum.channel.api",
+  import: "enum.channel.import",
+  booking: "enum.channel.booking",
+  store: "enum.channel.store",
   notes: "",
-  company: "Company service",
+  company: "enum.channel.company",
 };
 
-const CHANNELS = { email: "E-mail", sms: "SMS", push: "Push notification" };
+const CHANNELS = { email: "enum.msgChannel.email", sms: "enum.msgChannel.sms", push: "enum.msgChannel.push" };
+
+const MESSAGE_VERBS = {
+  "message.queued": "tl.msg.queued",
+  "message.sent": "tl.msg.sent",
+  "message.delivered": "tl.msg.delivered",
+  "message.failed": "tl.msg.failed",
+  "message.replied": "tl.msg.replied",
+};
 
 const PAGE_SIZE = 20;
 
 /** "Haircut with Eva", or what there is of it. */
 function what(b) {
-  const service = b.service || "an appointment";
-  return b.staff ? `${service} with ${b.staff}` : service;
-}
-
-function sentence(field) {
-  const name = fieldName(field);
-  // "E-mail" -> "e-mail", but "SMS consent" and "VAT number" stay.
-  return /^[A-Z][a-z-]/.test(name) ? name[0].toLowerCase() + name.slice(1) : name;
+  const service = b.service || t("tl.anAppointment");
+  return b.staff ? t("tl.serviceWith", { service, staff: b.staff }) : service;
 }
 
 function changeLine(ch) {
   const before = changeValue(ch.field, ch.oldValue);
   const after = changeValue(ch.field, ch.newValue);
-  if (before === "—") return `Set ${sentence(ch.field)} to ${after}`;
-  if (after === "—") return `Removed ${sentence(ch.field)} (was ${before})`;
-  return `Changed ${sentence(ch.field)} from ${before} to ${after}`;
+  // "E-mail" -> "e-mail" inside the sentence, but "SMS consent" and "VAT number" stay.
+  const field = inSentence(fieldName(ch.field));
+  if (before === "—") return t("tl.set", { field, after });
+  if (after === "—") return t("tl.removed", { field, before });
+  return t("tl.changed", { field, before, after });
+}
+
+/** key, or keyAt with the time when there is one. */
+function at(key, subject, startsAt) {
+  return startsAt ? t(`${key}At`, { what: subject, when: slot(startsAt) }) : t(key, { what: subject });
+}
+
+/** An order's line: key, or keyTotal with the amount when there is one. */
+function orderLine(key, id, amount) {
+  return amount ? t(`${key}Total`, { id, total: amount }) : t(key, { id });
 }
 
 /** The main line of a timeline entry, and extra lines under it. */
@@ -131,45 +147,45 @@ export function describe(e) {
   let line;
   switch (e.type) {
     case "booking.created":
-      line = `Booked ${what(b)}${b.startsAt ? ` for ${slot(b.startsAt)}` : ""}`;
+      line = at("tl.booked", what(b), b.startsAt);
       break;
     case "booking.moved":
-      line = `Moved ${what(b)}${b.startsAt ? ` to ${slot(b.startsAt)}` : ""}`;
+      line = at("tl.moved", what(b), b.startsAt);
       break;
     case "booking.cancelled":
-      line = `Cancelled ${what(b)}${b.startsAt ? ` for ${slot(b.startsAt)}` : ""}`;
+      line = at("tl.cancelled", what(b), b.startsAt);
       break;
     case "booking.attended":
-      line = `Came to ${what(b)}${b.startsAt ? ` on ${slot(b.startsAt)}` : ""}`;
+      line = at("tl.attended", what(b), b.startsAt);
       break;
     case "booking.no_show":
-      line = `Did not come to ${what(b)}${b.startsAt ? ` on ${slot(b.startsAt)}` : ""}`;
+      line = at("tl.noShow", what(b), b.startsAt);
       break;
     case "order.placed":
-      line = `Order ${o.id || ""} placed${total ? `: ${total}` : ""}`;
+      line = orderLine("tl.orderPlaced", o.id || "", total);
       break;
     case "order.paid":
-      line = `Order ${o.id || ""} paid${total ? `: ${total}` : ""}`;
+      line = orderLine("tl.orderPaid", o.id || "", total);
       break;
     case "order.refunded": {
       const r = o.refund && o.refund.currency ? money(o.refund.amountMinor, o.refund.currency) : total;
-      line = `Order ${o.id || ""} refunded${r ? `: ${r}` : ""}`;
+      line = orderLine("tl.orderRefunded", o.id || "", r);
       break;
     }
     case "order.cancelled":
-      line = `Order ${o.id || ""} cancelled`;
+      line = t("tl.orderCancelled", { id: o.id || "" });
       break;
     case "customer.signed_up":
-      line = "Signed up for an account";
+      line = t("tl.signedUp");
       break;
     case "customer.created":
-      line = "Added to the customer book";
+      line = t("tl.created");
       break;
     case "customer.registered":
-      line = "Registered automatically";
+      line = t("tl.registered");
       break;
     case "customer.deleted":
-      line = "Deleted";
+      line = t("tl.deleted");
       break;
     case "customer.vat_checked": {
       const v = e.vatCheck || {};
@@ -179,32 +195,35 @@ export function describe(e) {
     }
     case "customer.updated":
       if (changes.length === 1) line = changeLine(changes[0]);
-      else line = `Changed ${changes.length} fields`;
+      else line = tn("tl.changedFields", changes.length);
       break;
     case "note.created": {
       const n = e.note || {};
       const text = n.body || "";
-      line = `Note${n.authorName ? ` by ${n.authorName}` : ""}: ${text.length > 160 ? `${text.slice(0, 160)}…` : text}`;
+      const shown = text.length > 160 ? `${text.slice(0, 160)}…` : text;
+      line = n.authorName ? t("tl.noteBy", { author: n.authorName, text: shown }) : t("tl.note", { text: shown });
       break;
     }
     case "task.created": {
-      const t = e.task || {};
-      line = `Task “${t.title || ""}” added${t.dueAt ? `, due ${due(t.dueAt)}` : ""}${t.assigneeName ? ` for ${t.assigneeName}` : ""}`;
+      const task = e.task || {};
+      line = t("tl.taskAdded", { title: task.title || "" }) + (task.dueAt ? t("tl.taskDue", { due: due(task.dueAt) }) : "")
+        + (task.assigneeName ? t("tl.taskFor", { who: task.assigneeName }) : "");
       break;
     }
     case "task.done":
-      line = `Task “${(e.task || {}).title || ""}” done`;
+      line = t("tl.taskDone", { title: (e.task || {}).title || "" });
       break;
     default:
       if (/^message\./.test(e.type || "")) {
-        const verb = { "message.queued": "queued", "message.sent": "sent", "message.delivered": "delivered", "message.failed": "could not be delivered", "message.replied": "answered by the customer" }[e.type] || e.type.slice(8);
-        line = `${CHANNELS[m.channel] || m.channel || "Message"}${m.subject ? ` “${m.subject}”` : ""} ${verb}`;
+        const verb = MESSAGE_VERBS[e.type] ? t(MESSAGE_VERBS[e.type]) : e.type.slice(8);
+        const channel = CHANNELS[m.channel] ? t(CHANNELS[m.channel]) : m.channel || t("tl.messageFallback");
+        line = m.subject ? t("tl.messageSubject", { channel, subject: m.subject, verb }) : t("tl.message", { channel, verb });
         // Why notify could not deliver one of its own messages.
         if (e.type === "message.failed" && m.reason) extra.push(m.reason);
       } else if (changes.length === 1) {
         line = changeLine(changes[0]);
       } else {
-        line = e.type || "Something happened";
+        line = e.type || t("tl.something");
       }
   }
   if (changes.length > 1 || (changes.length === 1 && e.type === "customer.created")) {
@@ -213,19 +232,19 @@ export function describe(e) {
   for (const it of o.items || []) {
     if (!it) continue;
     const amount = o.total && o.total.currency && it.amountMinor !== undefined ? ` (${money(it.amountMinor, o.total.currency)})` : "";
-    extra.push(`${it.name || it.sku || "Item"} × ${count(it.quantity || 1)}${amount}`);
+    extra.push(`${it.name || it.sku || t("tl.item")} × ${count(it.quantity || 1)}${amount}`);
   }
   if (b.endsAt && b.startsAt && e.kind === "BOOKING" && !/cancelled|no_show/.test(e.type || "")) {
     // The appointment's length, as staff plan with it.
     const minutes = Math.round((new Date(b.endsAt) - new Date(b.startsAt)) / 60000);
-    if (minutes > 0) extra.push(`${minutes} min`);
+    if (minutes > 0) extra.push(t("tl.minutes", { n: count(minutes) }));
   }
   return { line, extra };
 }
 
 function entryView(e) {
   const { line, extra } = describe(e);
-  const source = e.source in SOURCES ? SOURCES[e.source] : e.source;
+  const source = e.source in SOURCES ? (SOURCES[e.source] ? t(SOURCES[e.source]) : "") : e.source;
   const meta = [
     h("time", { datetime: e.occurredAt }, when(e.occurredAt)),
     e.actor ? ` · ${e.actor}` : "",
@@ -240,17 +259,17 @@ function entryView(e) {
 /** The timeline section; {section, load}: load() starts again from the newest. */
 export function timelineSection(customerId) {
   const chosen = new Set();
-  const chips = h("div", { class: "tl-filters", role: "group", "aria-label": "Show only" });
-  const allBtn = h("button", { type: "button", class: "filter-chip", dataset: { kind: "" }, "aria-pressed": "true" }, "Everything");
-  const kindBtns = KINDS.map(([k, text]) => h("button", { type: "button", class: "filter-chip", dataset: { kind: k }, "aria-pressed": "false" }, text));
+  const chips = h("div", { class: "tl-filters", role: "group", "aria-label": t("tl.showOnly") });
+  const allBtn = h("button", { type: "button", class: "filter-chip", dataset: { kind: "" }, "aria-pressed": "true" }, t("tl.everything"));
+  const kindBtns = KINDS.map(([k, key]) => h("button", { type: "button", class: "filter-chip", dataset: { kind: k }, "aria-pressed": "false" }, t(key)));
   chips.append(allBtn, ...kindBtns);
   const list = h("ol", { class: "timeline", id: "timeline", "aria-live": "off" });
   const status = h("p", { class: "muted small", id: "timeline-status", "aria-live": "polite" });
-  const more = h("button", { type: "button", class: "btn", id: "timeline-more", hidden: true }, "Load more");
+  const more = h("button", { type: "button", class: "btn", id: "timeline-more", hidden: true }, t("common.loadMore"));
   const problem = h("div");
   const section = h("section", { class: "card timeline-card", "aria-labelledby": "timeline-title", id: "timeline-section" },
-    h("h2", { id: "timeline-title" }, "Timeline"),
-    h("p", { class: "muted" }, "Everything that happened, newest first: bookings, orders, messages, notes, tasks and changes."),
+    h("h2", { id: "timeline-title" }, t("tl.title")),
+    h("p", { class: "muted" }, t("tl.lead")),
     chips, problem, list, status, more);
 
   const pressed = () => {
@@ -290,8 +309,8 @@ export function timelineSection(customerId) {
       if (isAbort(e) || mine !== seq) return;
       list.removeAttribute("aria-busy");
       more.disabled = false;
-      replace(problem, banner("error", `The timeline could not be loaded: ${e.message}`,
-        h("button", { type: "button", class: "btn", onclick: () => page(first) }, "Try again")));
+      replace(problem, banner("error", t("tl.failed", { message: e.message }),
+        h("button", { type: "button", class: "btn", onclick: () => page(first) }, t("common.tryAgain"))));
       return;
     }
     if (mine !== seq) return;
@@ -306,8 +325,8 @@ export function timelineSection(customerId) {
     more.hidden = !token;
     more.disabled = false;
     const shown = list.querySelectorAll(".tl-entry").length;
-    status.textContent = shown ? `${count(shown)} shown${token ? "; there is more" : ""}.`
-      : chosen.size ? "Nothing of these kinds yet." : "Nothing has happened yet.";
+    status.textContent = shown ? t(token ? "tl.shownMore" : "tl.shown", { n: count(shown) })
+      : t(chosen.size ? "tl.noneOfKinds" : "tl.nothing");
     // "Load more" keeps the reader's place: focus the first new entry.
     if (!first && entries.length && list.children[before]) {
       list.children[before].setAttribute("tabindex", "-1");

@@ -8,6 +8,7 @@ import { banner, confirmDialog, field, h, newId, replace, toast } from "./dom.js
 import { clearErrors, counter, showErrors } from "./forms.js";
 import { when } from "./format.js";
 import { staffName } from "./taskkit.js";
+import { t } from "./i18n.js";
 
 export const NOTE_MAX = 10000;
 const PAGE_SIZE = 50;
@@ -16,7 +17,7 @@ const PAGE_SIZE = 50;
 function noteField(label, value, id = newId("note")) {
   const input = h("textarea", { id, class: "note-input", rows: 4 });
   input.value = value || "";
-  const f = field({ label, input, hint: "Staff only: never shown to the customer." });
+  const f = field({ label, input, hint: t("common.staffOnly") });
   const c = counter(input, NOTE_MAX);
   f.row.append(c.el);
   return { ...f, counter: c };
@@ -27,20 +28,20 @@ function noteField(label, value, id = newId("note")) {
  * timeline shows notes too). Returns {section, load}; call load() once.
  */
 export function notesSection(customerId, { onChange } = {}) {
-  const list = h("ol", { class: "notes", id: "notes", "aria-label": "Notes" });
-  const more = h("button", { type: "button", class: "btn", id: "notes-more", hidden: true }, "Show older notes");
+  const list = h("ol", { class: "notes", id: "notes", "aria-label": t("enum.kind.NOTE") });
+  const more = h("button", { type: "button", class: "btn", id: "notes-more", hidden: true }, t("card.olderNotes"));
   const status = h("div", { class: "notes-status" });
 
   // ---- adding
-  const add = noteField("New note", "", "note-new");
+  const add = noteField(t("card.newNote"), "", "note-new");
   const pin = h("input", { type: "checkbox", id: "note-new-pinned" });
   const addSummary = h("div", { class: "form-summary" });
-  const addBtn = h("button", { type: "submit", class: "btn btn-primary", id: "note-add" }, "Add note");
+  const addBtn = h("button", { type: "submit", class: "btn btn-primary", id: "note-add" }, t("card.addNote"));
   let createKey = newRequestKey();
-  const addForm = h("form", { class: "note-form", id: "note-form", novalidate: true, "aria-label": "Add a note" },
+  const addForm = h("form", { class: "note-form", id: "note-form", novalidate: true, "aria-label": t("card.addANote") },
     addSummary, add.row,
     h("div", { class: "form-actions-inline" }, addBtn,
-      h("label", { class: "check-row inline", for: "note-new-pinned" }, pin, " Pin to the top")));
+      h("label", { class: "check-row inline", for: "note-new-pinned" }, pin, " ", t("card.pinTop"))));
   addForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     clearErrors({ body: add }, addSummary);
@@ -54,7 +55,7 @@ export function notesSection(customerId, { onChange } = {}) {
       add.input.value = "";
       pin.checked = false;
       add.counter.update();
-      toast("Note added.");
+      toast(t("card.noteAdded"));
       await load();
       onChange && onChange();
       add.input.focus();
@@ -66,49 +67,50 @@ export function notesSection(customerId, { onChange } = {}) {
   });
 
   const section = h("section", { class: "card notes-card", "aria-labelledby": "notes-title", id: "notes-section" },
-    h("h2", { id: "notes-title" }, "Notes"), addForm, status, list, more);
+    h("h2", { id: "notes-title" }, t("enum.kind.NOTE")), addForm, status, list, more);
 
   // ---- one note
   function item(n) {
     const li = h("li", { class: `note-item${n.pinned ? " note-pinned" : ""}`, dataset: { id: n.id } });
     const edited = n.updatedAt && n.createdAt && n.updatedAt !== n.createdAt;
     const show = () => {
-      const editBtn = h("button", { type: "button", class: "btn btn-small note-edit", "aria-label": "Edit this note" }, "Edit");
+      const editBtn = h("button", { type: "button", class: "btn btn-small note-edit", "aria-label": t("card.editNote") }, t("common.edit"));
       const pinBtn = h("button", { type: "button", class: "btn btn-small note-pin", "aria-pressed": n.pinned ? "true" : "false" },
-        n.pinned ? "Unpin" : "Pin");
-      const delBtn = h("button", { type: "button", class: "btn btn-small btn-danger-quiet note-delete", "aria-label": "Delete this note" }, "Delete");
+        t(n.pinned ? "card.unpin" : "card.pin"));
+      const delBtn = h("button", { type: "button", class: "btn btn-small btn-danger-quiet note-delete", "aria-label": t("card.deleteNote") }, t("common.delete"));
       editBtn.addEventListener("click", () => editing(editBtn));
       pinBtn.addEventListener("click", () => patch({ pinned: !n.pinned }, pinBtn));
       delBtn.addEventListener("click", async () => {
-        const ok = await confirmDialog({ title: "Delete this note?", message: "The note will be deleted for every member of staff." });
+        const ok = await confirmDialog({ title: t("card.deleteNoteTitle"), message: t("card.deleteNoteMessage") });
         if (!ok) return;
         try {
           await request("DELETE", `/v1/customers/${seg(customerId)}/notes/${seg(n.id)}`, { headers: { "If-Match": `"${n.etag}"` } });
-          toast("Note deleted.");
+          toast(t("card.noteDeleted"));
           await load();
           onChange && onChange();
           (list.querySelector(".note-edit") || add.input).focus();
         } catch (e) {
-          toast(e.status === 412 ? "Someone changed this note meanwhile; look again before deleting." : e.message, "error");
+          toast(e.status === 412 ? t("card.noteChangedDelete") : e.message, "error");
           if (e.status === 412) load();
         }
       });
       replace(li,
         h("div", { class: "note-head small" },
-          n.pinned ? h("span", { class: "chip note-pin-mark" }, "Pinned") : null,
-          h("strong", { class: "note-author" }, staffName(n.author) || "Someone"),
+          n.pinned ? h("span", { class: "chip note-pin-mark" }, t("card.pinned")) : null,
+          h("strong", { class: "note-author" }, staffName(n.author) || t("card.someoneCap")),
           h("time", { class: "muted", datetime: n.createdAt }, when(n.createdAt)),
           edited ? h("span", { class: "muted note-edited" },
-            `edited${staffName(n.editedBy) ? ` by ${staffName(n.editedBy)}` : ""} ${when(n.updatedAt)}`) : null),
+            staffName(n.editedBy) ? t("card.editedBy", { who: staffName(n.editedBy), when: when(n.updatedAt) })
+              : t("card.edited", { when: when(n.updatedAt) })) : null),
         h("p", { class: "note note-body" }, n.body),
         h("div", { class: "note-actions" }, pinBtn, editBtn, delBtn));
     };
     const editing = (returnTo) => {
-      const f = noteField("Edit the note", n.body);
+      const f = noteField(t("card.editTheNote"), n.body);
       const summary = h("div", { class: "form-summary" });
-      const save = h("button", { type: "submit", class: "btn btn-primary note-save" }, "Save note");
-      const cancel = h("button", { type: "button", class: "btn note-cancel" }, "Cancel");
-      const form = h("form", { class: "note-form", novalidate: true, "aria-label": "Edit the note" },
+      const save = h("button", { type: "submit", class: "btn btn-primary note-save" }, t("card.saveNote"));
+      const cancel = h("button", { type: "button", class: "btn note-cancel" }, t("common.cancel"));
+      const form = h("form", { class: "note-form", novalidate: true, "aria-label": t("card.editTheNote") },
         summary, f.row, h("div", { class: "form-actions-inline" }, save, cancel));
       const back = () => {
         show();
@@ -133,7 +135,7 @@ export function notesSection(customerId, { onChange } = {}) {
           await patch({ body: f.input.value }, null, true);
         } catch (e) {
           if (e.status === 412) {
-            replace(summary, banner("error", "Someone changed this note while you were editing; your text was not saved. Copy it, then cancel to see theirs."));
+            replace(summary, banner("error", t("card.noteConflict")));
           } else {
             showErrors(e, { body: f }, summary);
           }
@@ -151,7 +153,7 @@ export function notesSection(customerId, { onChange } = {}) {
         await request("PATCH", `/v1/customers/${seg(customerId)}/notes/${seg(n.id)}`, {
           body, headers: { "If-Match": `"${n.etag}"` },
         });
-        toast("pinned" in body ? (body.pinned ? "Note pinned." : "Note unpinned.") : "Note saved.");
+        toast(t("pinned" in body ? (body.pinned ? "card.notePinned" : "card.noteUnpinned") : "card.noteSaved"));
         await load();
         onChange && onChange();
         const again = list.querySelector(`li[data-id="${CSS.escape(n.id)}"] ${"pinned" in body ? ".note-pin" : ".note-edit"}`);
@@ -159,7 +161,7 @@ export function notesSection(customerId, { onChange } = {}) {
       } catch (e) {
         if (rethrow) throw e;
         if (btn) btn.disabled = false;
-        toast(e.status === 412 ? "Someone changed this note meanwhile; it was reloaded." : e.message, "error");
+        toast(e.status === 412 ? t("card.noteReloaded") : e.message, "error");
         if (e.status === 412) load();
       }
     };
@@ -183,14 +185,14 @@ export function notesSection(customerId, { onChange } = {}) {
         if (!token) break;
       }
     } catch (e) {
-      replace(status, banner("error", `The notes could not be loaded: ${e.message}`,
-        h("button", { type: "button", class: "btn", onclick: () => load() }, "Try again")));
+      replace(status, banner("error", t("card.notesFailed", { message: e.message }),
+        h("button", { type: "button", class: "btn", onclick: () => load() }, t("common.tryAgain"))));
       more.disabled = false;
       return;
     }
     replace(status);
     replace(list, notes.map(item));
-    if (!notes.length) list.append(h("li", { class: "muted empty-note" }, "No notes yet."));
+    if (!notes.length) list.append(h("li", { class: "muted empty-note" }, t("card.noNotesYet")));
     more.hidden = !token;
     more.disabled = false;
   }

@@ -4,6 +4,7 @@
 import { request, seg } from "./api.js";
 import { h } from "./dom.js";
 import { initials } from "./format.js";
+import { t } from "./i18n.js";
 
 export const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
 export const PHOTO_MAX = 2 * 1024 * 1024;
@@ -39,7 +40,7 @@ export function avatar(c, size = "large") {
   if (c.hasPhoto && c.id) {
     photoUrl(c.id).then((u) => {
       if (!u) return;
-      box.replaceChildren(h("img", { src: u, alt: `Photo of ${[c.firstName, c.lastName].filter(Boolean).join(" ")}`, class: "photo" }));
+      box.replaceChildren(h("img", { src: u, alt: t("form.photoOf", { name: [c.firstName, c.lastName].filter(Boolean).join(" ") }), class: "photo" }));
     });
   }
   return box;

@@ -7,6 +7,7 @@ import { newRequestKey, request, seg } from "./api.js";
 import { confirmDialog, field, h, newId, replace, toast } from "./dom.js";
 import { counter, clearErrors, showErrors } from "./forms.js";
 import { due, fromLocalInput, toLocalInput, when } from "./format.js";
+import { t } from "./i18n.js";
 
 export const TITLE_MAX = 200;
 export const DESCRIPTION_MAX = 10000;
@@ -26,7 +27,7 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
   const title = h("input", { type: "text", id: `${uid}-title`, class: "task-title-input", maxlength: TITLE_MAX, autocomplete: "off" });
   const description = h("textarea", { id: `${uid}-description`, class: "task-description-input", rows: 3 });
   const dueInput = h("input", { type: "datetime-local", id: `${uid}-due`, class: "task-due-input" });
-  const assignee = h("input", { type: "text", id: `${uid}-assignee`, class: "task-assignee-input", autocomplete: "off", placeholder: "me" });
+  const assignee = h("input", { type: "text", id: `${uid}-assignee`, class: "task-assignee-input", autocomplete: "off", placeholder: t("task.mePlaceholder") });
   if (task) {
     title.value = task.title || "";
     description.value = task.description || "";
@@ -34,18 +35,18 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
     assignee.value = (task.assignee && task.assignee.id) || "";
   }
   const fields = {
-    title: field({ label: "Title", input: title, required: true }),
-    description: field({ label: "Description", input: description }),
-    dueAt: field({ label: "Due", input: dueInput, hint: "In your time zone; leave empty for no due date." }),
-    assignee: field({ label: "Assigned to", input: assignee, hint: "A staff member's id; empty: you." }),
+    title: field({ label: t("task.title"), input: title, required: true }),
+    description: field({ label: t("task.description"), input: description }),
+    dueAt: field({ label: t("task.due"), input: dueInput, hint: t("task.dueHint") }),
+    assignee: field({ label: t("task.assignee"), input: assignee, hint: t("task.assigneeHint") }),
   };
   const desc = counter(description, DESCRIPTION_MAX);
   fields.description.row.append(desc.el);
   const summary = h("div", { class: "form-summary" });
-  const save = h("button", { type: "submit", class: "btn btn-primary task-save" }, task ? "Save task" : "Add task");
-  const cancel = h("button", { type: "button", class: "btn task-cancel" }, "Cancel");
+  const save = h("button", { type: "submit", class: "btn btn-primary task-save" }, t(task ? "task.save" : "task.add"));
+  const cancel = h("button", { type: "button", class: "btn task-cancel" }, t("common.cancel"));
   cancel.addEventListener("click", () => onCancel && onCancel());
-  const form = h("form", { class: "task-form", novalidate: true, "aria-label": task ? "Edit the task" : "Add a task" },
+  const form = h("form", { class: "task-form", novalidate: true, "aria-label": t(task ? "task.editTheTask" : "task.addATask") },
     summary,
     h("div", { class: "grid" }, fields.title.row, fields.dueAt.row, fields.description.row, fields.assignee.row),
     h("div", { class: "form-actions-inline" }, save, cancel));
@@ -90,12 +91,12 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
         const path = customerId ? `/v1/customers/${seg(customerId)}/tasks` : "/v1/tasks";
         saved = (await request("POST", path, { body, headers: { "Idempotency-Key": createKey } })).data;
       }
-      toast(task ? "Task saved." : "Task added.");
+      toast(t(task ? "task.saved" : "task.added"));
       onSaved && onSaved(saved);
     } catch (e) {
       if (e.status === 412) {
         replace(summary, h("div", { class: "banner banner-error", role: "alert" },
-          h("p", {}, "Someone changed this task meanwhile, so your change was not saved. Cancel to see their version.")));
+          h("p", {}, t("task.conflict"))));
       } else {
         showErrors(e, fields, summary);
       }
@@ -112,51 +113,51 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
  * customer (showCustomer), description, and Edit/Delete. onChange() after any
  * change (the caller reloads). Returns an <li>.
  */
-export function taskItem(t, { showCustomer = false, onChange } = {}) {
+export function taskItem(task, { showCustomer = false, onChange } = {}) {
   const uid = newId("t");
-  const box = h("input", { type: "checkbox", id: `${uid}-done`, class: "task-done", checked: Boolean(t.done) });
+  const box = h("input", { type: "checkbox", id: `${uid}-done`, class: "task-done", checked: Boolean(task.done) });
   const titleId = `${uid}-title`;
   box.setAttribute("aria-labelledby", titleId);
   box.setAttribute("aria-describedby", `${uid}-meta`);
-  const li = h("li", { class: `task${t.done ? " task-is-done" : ""}${t.overdue ? " task-overdue" : ""}`, dataset: { id: t.id } });
+  const li = h("li", { class: `task${task.done ? " task-is-done" : ""}${task.overdue ? " task-overdue" : ""}`, dataset: { id: task.id } });
   box.addEventListener("change", async () => {
     box.disabled = true;
     try {
-      await request("PATCH", `/v1/tasks/${seg(t.id)}`, { body: { done: box.checked }, headers: { "If-Match": `"${t.etag}"` } });
-      toast(box.checked ? `Done: ${t.title}` : `Open again: ${t.title}`);
+      await request("PATCH", `/v1/tasks/${seg(task.id)}`, { body: { done: box.checked }, headers: { "If-Match": `"${task.etag}"` } });
+      toast(t(box.checked ? "task.doneToast" : "task.reopened", { title: task.title }));
       onChange && onChange();
     } catch (e) {
       box.checked = !box.checked;
       box.disabled = false;
-      toast(e.status === 412 ? "Someone changed this task meanwhile; it was reloaded." : e.message, "error");
+      toast(e.status === 412 ? t("task.reloaded") : e.message, "error");
       if (e.status === 412 && onChange) onChange();
     }
   });
-  const edit = h("button", { type: "button", class: "btn btn-small task-edit", "aria-label": `Edit task ${t.title}` }, "Edit");
-  const del = h("button", { type: "button", class: "btn btn-small btn-danger-quiet task-delete", "aria-label": `Delete task ${t.title}` }, "Delete");
+  const edit = h("button", { type: "button", class: "btn btn-small task-edit", "aria-label": t("task.editOne", { title: task.title }) }, t("common.edit"));
+  const del = h("button", { type: "button", class: "btn btn-small btn-danger-quiet task-delete", "aria-label": t("task.deleteOne", { title: task.title }) }, t("common.delete"));
   const meta = [];
-  if (t.dueAt) {
-    meta.push(h("span", { class: t.overdue ? "task-due overdue" : "task-due" },
-      t.overdue ? h("strong", {}, "Overdue: ") : "Due ", h("time", { datetime: t.dueAt }, due(t.dueAt))));
+  if (task.dueAt) {
+    meta.push(h("span", { class: task.overdue ? "task-due overdue" : "task-due" },
+      task.overdue ? h("strong", {}, t("task.overdueLabel")) : t("task.dueLabel"), h("time", { datetime: task.dueAt }, due(task.dueAt))));
   } else {
-    meta.push(h("span", { class: "task-due muted" }, "No due date"));
+    meta.push(h("span", { class: "task-due muted" }, t("task.noDue")));
   }
-  if (staffName(t.assignee)) meta.push(h("span", { class: "task-assignee" }, `for ${staffName(t.assignee)}`));
-  if (t.done && t.doneAt) meta.push(h("span", {}, `done ${when(t.doneAt)}`));
-  if (showCustomer && t.customerId) {
-    meta.push(h("a", { class: "task-customer", href: `#/customers/${encodeURIComponent(t.customerId)}` }, t.customerName || "the customer"));
+  if (staffName(task.assignee)) meta.push(h("span", { class: "task-assignee" }, t("task.forWho", { who: staffName(task.assignee) })));
+  if (task.done && task.doneAt) meta.push(h("span", {}, t("task.doneAt", { when: when(task.doneAt) })));
+  if (showCustomer && task.customerId) {
+    meta.push(h("a", { class: "task-customer", href: `#/customers/${encodeURIComponent(task.customerId)}` }, task.customerName || t("task.theCustomer")));
   }
   const view = () => replace(li,
     h("div", { class: "task-row" },
       box,
       h("div", { class: "task-main" },
-        h("span", { class: "task-title", id: titleId }, t.title),
+        h("span", { class: "task-title", id: titleId }, task.title),
         h("div", { class: "task-meta small", id: `${uid}-meta` }, meta.map((m, i) => (i ? [" · ", m] : m))),
-        t.description ? h("p", { class: "task-description note small" }, t.description) : null),
+        task.description ? h("p", { class: "task-description note small" }, task.description) : null),
       h("div", { class: "task-actions" }, edit, del)));
   edit.addEventListener("click", () => {
     replace(li, taskForm({
-      task: t,
+      task,
       onSaved: () => onChange && onChange(),
       onCancel: () => {
         view();
@@ -165,11 +166,11 @@ export function taskItem(t, { showCustomer = false, onChange } = {}) {
     }));
   });
   del.addEventListener("click", async () => {
-    const ok = await confirmDialog({ title: "Delete this task?", message: `“${t.title}” will be deleted.` });
+    const ok = await confirmDialog({ title: t("task.deleteTitle"), message: t("task.deleteMessage", { title: task.title }) });
     if (!ok) return;
     try {
-      await request("DELETE", `/v1/tasks/${seg(t.id)}`, { headers: { "If-Match": `"${t.etag}"` } });
-      toast("Task deleted.");
+      await request("DELETE", `/v1/tasks/${seg(task.id)}`, { headers: { "If-Match": `"${task.etag}"` } });
+      toast(t("task.deleted"));
       onChange && onChange();
     } catch (e) {
       toast(e.message, "error");

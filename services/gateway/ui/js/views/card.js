@@ -8,7 +8,7 @@ import { ApiError, get, request, seg } from "../api.js";
 import { banner, chip, confirmDialog, h, replace, setTitle, toast } from "../dom.js";
 import {
   ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, SOURCES, addressLine, changeValue, day,
-  displayName, fieldName, fullName, label, when,
+  displayName, fieldName, fullName, label, roleName, when,
 } from "../format.js";
 import { avatar, releasePhotos } from "../photo.js";
 import { groupColors, noteWrite } from "../session.js";
@@ -20,34 +20,34 @@ import { t } from "../i18n.js";
 import { vatCheckView } from "../vatcheck.js";
 
 const ACTIONS = {
-  created: "Created",
-  updated: "Changed",
-  deleted: "Deleted",
-  photo_changed: "Photo changed",
+  created: "enum.action.created",
+  updated: "enum.action.updated",
+  deleted: "enum.action.deleted",
+  photo_changed: "enum.action.photo_changed",
 };
 
 const CHANNELS = {
-  api: "API",
-  ui: "Web UI",
-  import: "Import",
-  booking: "Booking system",
-  store: "Web store",
-  company: "Company service",
+  api: "enum.channel.api",
+  ui: "enum.channel.ui",
+  import: "enum.channel.import",
+  booking: "enum.channel.booking",
+  store: "enum.channel.store",
+  company: "enum.channel.company",
 };
 
 export async function renderCard(view, ctx) {
   const id = ctx.parts[1];
   releasePhotos();
-  setTitle("Customer");
-  replace(view, h("h1", {}, "Customer"), h("p", { class: "muted" }, "Loading…"));
+  setTitle(t("card.title"));
+  replace(view, h("h1", {}, t("card.title")), h("p", { class: "muted" }, t("common.loading")));
   let c;
   try {
     c = (await get(`/v1/customers/${seg(id)}`)).data;
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) {
-      setTitle("Customer not found");
-      replace(view, h("h1", {}, "Customer not found"),
-        h("p", {}, "This customer does not exist, or was deleted. ", h("a", { href: "#/customers" }, "Back to the list")));
+      setTitle(t("card.notFound"));
+      replace(view, h("h1", {}, t("card.notFound")),
+        h("p", {}, t("card.notFoundText"), h("a", { href: "#/customers" }, t("card.backToList"))));
       return;
     }
     throw e;
@@ -58,26 +58,26 @@ export async function renderCard(view, ctx) {
 
   const dl = (rows) => {
     const items = rows.filter(([, v]) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && !v.length));
-    if (!items.length) return h("p", { class: "muted" }, "Nothing recorded.");
+    if (!items.length) return h("p", { class: "muted" }, t("card.nothing"));
     return h("dl", { class: "facts" }, items.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
   };
 
-  const editBtn = h("a", { class: "btn btn-primary", href: `#/customers/${encodeURIComponent(c.id)}/edit`, id: "edit-customer" }, "Edit");
-  const deleteBtn = h("button", { type: "button", class: "btn btn-danger-quiet", id: "delete-customer" }, "Delete");
+  const editBtn = h("a", { class: "btn btn-primary", href: `#/customers/${encodeURIComponent(c.id)}/edit`, id: "edit-customer" }, t("common.edit"));
+  const deleteBtn = h("button", { type: "button", class: "btn btn-danger-quiet", id: "delete-customer" }, t("common.delete"));
   deleteBtn.addEventListener("click", async () => {
     const ok = await confirmDialog({
-      title: "Delete this customer?",
-      message: `${displayName(c)} and their photo will be deleted. The history keeps that they were deleted, and by whom.`,
+      title: t("common.deleteCustomerTitle"),
+      message: t("common.deleteCustomerMessage", { name: displayName(c) }),
     });
     if (!ok) return;
     try {
       await request("DELETE", `/v1/customers/${seg(c.id)}`, { headers: { "If-Match": `"${c.etag}"` } });
       noteWrite(c.id, "deleted");
-      toast(`Deleted ${displayName(c)}.`);
+      toast(t("common.deletedCustomer", { name: displayName(c) }));
       ctx.navigate("/customers");
     } catch (e) {
       view.prepend(banner("error", e.status === 412
-        ? "Someone changed this customer a moment ago. Reload the page to see the change before deleting."
+        ? t("card.changedMeanwhile")
         : e.message));
     }
   });
@@ -89,67 +89,68 @@ export async function renderCard(view, ctx) {
     h("div", { class: "card-head-main" },
       h("h1", { id: "customer-name" }, fullName(c)),
       c.isCompany && c.company && c.company.name ? h("p", { class: "company-line" }, c.company.name) : null,
-      h("p", { class: "muted" }, [c.email, c.phone].filter(Boolean).join(" · ") || "No contact details"),
+      h("p", { class: "muted" }, [c.email, c.phone].filter(Boolean).join(" · ") || t("card.noContact")),
       groups.length || tags.length ? h("div", { class: "chips", id: "customer-chips" }, groups, tags) : null),
     h("div", { class: "card-head-actions" }, editBtn, deleteBtn));
 
-  const contact = cardSection("Contact", dl([
-    ["E-mail", c.email ? h("a", { href: `mailto:${c.email}` }, c.email) : ""],
-    ["Phone", c.phone ? h("a", { href: `tel:${c.phone}` }, c.phone) : ""],
-    ["Gender", c.gender && c.gender !== "UNSPECIFIED" ? label(GENDERS, c.gender) : ""],
-    ["Date of birth", day(c.birthDate)],
+  const contact = cardSection("card.contact", dl([
+    [t("enum.field.email"), c.email ? h("a", { href: `mailto:${c.email}` }, c.email) : ""],
+    [t("enum.field.phone"), c.phone ? h("a", { href: `tel:${c.phone}` }, c.phone) : ""],
+    [t("enum.field.gender"), c.gender && c.gender !== "UNSPECIFIED" ? label(GENDERS, c.gender) : ""],
+    [t("enum.field.birthDate"), day(c.birthDate)],
   ]));
 
-  const note = cardSection("Private description",
-    h("p", { class: "staff-only" }, "Staff only: never shown to the customer."),
-    c.description ? h("p", { class: "note", id: "customer-description" }, c.description) : h("p", { class: "muted" }, "No notes."));
+  const note = cardSection("enum.field.description",
+    h("p", { class: "staff-only" }, t("common.staffOnly")),
+    c.description ? h("p", { class: "note", id: "customer-description" }, c.description) : h("p", { class: "muted" }, t("card.noNotes")));
 
-  const company = c.isCompany ? cardSection("Company", dl([
-    ["Name", c.company && c.company.name],
-    ["VAT number", c.company && c.company.vatNumber],
-    ["Address", c.company && c.company.address ? h("span", { class: "pre" }, c.company.address) : ""],
+  const company = c.isCompany ? cardSection("enum.field.company", dl([
+    [t("card.name"), c.company && c.company.name],
+    [t("enum.field.company.vatNumber"), c.company && c.company.vatNumber],
+    [t("card.address"), c.company && c.company.address ? h("span", { class: "pre" }, c.company.address) : ""],
   ]), c.company && c.company.vatNumber
     ? h("div", { class: "vat-card" }, h("h3", {}, t("vatcheck.title")), vatCheckView(c, () => timeline.load()))
     : null) : null;
 
-  const addresses = cardSection("Addresses", (c.addresses || []).length
+  const addresses = cardSection("enum.field.addresses", (c.addresses || []).length
     ? h("ul", { class: "address-list" }, c.addresses.map((a) => h("li", {},
       h("strong", {}, label(ADDRESS_KINDS, a.kind)), h("br"), addressLine(a))))
-    : h("p", { class: "muted" }, "No address."));
+    : h("p", { class: "muted" }, t("card.noAddress")));
 
   const prefs = c.preferences || {};
   const consentRows = CONSENTS.map(([key, text]) => {
     const x = prefs[key];
-    return h("tr", {}, h("th", { scope: "row" }, text),
-      h("td", {}, x ? (x.granted ? h("span", { class: "yes" }, "Agreed") : h("span", { class: "no" }, "Not agreed")) : h("span", { class: "muted" }, "Not asked")),
+    return h("tr", {}, h("th", { scope: "row" }, t(text)),
+      h("td", {}, x ? (x.granted ? h("span", { class: "yes" }, t("card.agreed")) : h("span", { class: "no" }, t("card.notAgreed")))
+        : h("span", { class: "muted" }, t("card.notAsked"))),
       h("td", {}, x && x.changedAt ? when(x.changedAt) : "—"),
       h("td", {}, (x && x.source) || "—"));
   });
-  const account = cardSection("Account and preferences",
+  const account = cardSection("card.accountPrefs",
     dl([
-      ["Account", label(ACCOUNT_STATUSES, (c.account && c.account.status) || "NONE")],
-      ["Sales agent", c.salesAgent],
-      ["Language", prefs.language],
-      ["Came from", SOURCES[c.source] || c.source],
+      [t("enum.field.account"), label(ACCOUNT_STATUSES, (c.account && c.account.status) || "NONE")],
+      [t("enum.field.salesAgent"), c.salesAgent],
+      [t("enum.field.language"), prefs.language],
+      [t("card.cameFrom"), label(SOURCES, c.source)],
     ]),
     h("div", { class: "table-scroll" }, h("table", { class: "table consents", id: "consents" },
-      h("caption", {}, "Consents"),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Channel"), h("th", { scope: "col" }, "Consent"),
-        h("th", { scope: "col" }, "When"), h("th", { scope: "col" }, "Source"))),
+      h("caption", {}, t("card.consents")),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("form.channel")), h("th", { scope: "col" }, t("card.consent")),
+        h("th", { scope: "col" }, t("card.when")), h("th", { scope: "col" }, t("form.source")))),
       h("tbody", {}, consentRows))));
 
-  const record = cardSection("Record", dl([
-    ["Added", when(c.createdAt)],
-    ["Last changed", when(c.updatedAt)],
-    ["External ids", (c.externalIds || []).map((x) => `${x.system}: ${x.id}`).join(", ")],
-    ["Id", h("code", {}, c.id)],
+  const record = cardSection("card.record", dl([
+    [t("list.added"), when(c.createdAt)],
+    [t("form.lastChanged"), when(c.updatedAt)],
+    [t("enum.field.externalIds"), (c.externalIds || []).map((x) => `${x.system}: ${x.id}`).join(", ")],
+    [t("card.id"), h("code", {}, c.id)],
   ]));
 
   const history = h("section", { class: "card history", "aria-labelledby": "history-title", id: "history" },
-    h("h2", { id: "history-title" }, "History"));
+    h("h2", { id: "history-title" }, t("card.history")));
   const entries = h("ol", { class: "audit", id: "audit" });
-  const more = h("button", { type: "button", class: "btn", id: "audit-more", hidden: true }, "Show older changes");
-  history.append(h("p", { class: "muted" }, "Who changed what, when, and through which channel."), entries, more);
+  const more = h("button", { type: "button", class: "btn", id: "audit-more", hidden: true }, t("card.olderChanges"));
+  history.append(h("p", { class: "muted" }, t("card.historyLead")), entries, more);
 
   const summary = summarySection(c.id);
   const timeline = timelineSection(c.id);
@@ -158,7 +159,7 @@ export async function renderCard(view, ctx) {
   const messages = messagesSection(c, { onChange: () => timeline.load() });
 
   replace(view,
-    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/customers" }, "Customers"), " / ", displayName(c)),
+    h("nav", { class: "crumbs", "aria-label": t("common.breadcrumb") }, h("a", { href: "#/customers" }, t("nav.customers")), " / ", displayName(c)),
     head,
     summary.section,
     h("div", { class: "card-grid" },
@@ -180,12 +181,12 @@ export async function renderCard(view, ctx) {
     try {
       data = (await get(`/v1/customers/${seg(c.id)}/audit`, { pageSize: 20, pageToken: token })).data;
     } catch (e) {
-      history.append(banner("error", `The history could not be loaded: ${e.message}`));
+      history.append(banner("error", t("card.historyFailed", { message: e.message })));
       return;
     }
     if (!ctx.live()) return;
     for (const entry of data.entries || []) entries.append(auditEntry(entry));
-    if (!entries.children.length) entries.append(h("li", { class: "muted" }, "No changes recorded."));
+    if (!entries.children.length) entries.append(h("li", { class: "muted" }, t("card.noChanges")));
     token = data.nextPageToken || "";
     more.hidden = !token;
     more.disabled = false;
@@ -196,14 +197,14 @@ export async function renderCard(view, ctx) {
 
 /** The customer's tasks: open ones by due date, then the done ones; add, tick, edit, delete. */
 function tasksSection(customerId, onChange) {
-  const list = h("ul", { class: "tasks", id: "customer-tasks", "aria-label": "Tasks" });
+  const list = h("ul", { class: "tasks", id: "customer-tasks", "aria-label": t("nav.tasks") });
   const status = h("div");
-  const addBtn = h("button", { type: "button", class: "btn", id: "task-add" }, "+ Add task");
+  const addBtn = h("button", { type: "button", class: "btn", id: "task-add" }, t("card.addTask"));
   const formSlot = h("div", { class: "task-form-slot" });
   const showDone = h("input", { type: "checkbox", id: "tasks-show-done" });
   const section = h("section", { class: "card tasks-card", "aria-labelledby": "tasks-title", id: "tasks-section" },
-    h("div", { class: "section-head" }, h("h2", { id: "tasks-title" }, "Tasks"),
-      h("label", { class: "check-row inline small", for: "tasks-show-done" }, showDone, " Show done")),
+    h("div", { class: "section-head" }, h("h2", { id: "tasks-title" }, t("nav.tasks")),
+      h("label", { class: "check-row inline small", for: "tasks-show-done" }, showDone, " ", t("card.showDone"))),
     status, list, formSlot, addBtn);
 
   const changed = async () => {
@@ -233,27 +234,27 @@ function tasksSection(customerId, onChange) {
     try {
       data = (await get(`/v1/customers/${seg(customerId)}/tasks`, { pageSize: 100, done: showDone.checked ? "" : "false" })).data;
     } catch (e) {
-      replace(status, banner("error", `The tasks could not be loaded: ${e.message}`,
-        h("button", { type: "button", class: "btn", onclick: () => load() }, "Try again")));
+      replace(status, banner("error", t("task.loadFailed", { message: e.message }),
+        h("button", { type: "button", class: "btn", onclick: () => load() }, t("common.tryAgain"))));
       return;
     }
     replace(status);
     const tasks = (data.tasks || []).slice().sort((a, b) => Number(a.done) - Number(b.done));
     replace(list, tasks.map((t) => taskItem(t, { onChange: changed })));
-    if (!tasks.length) list.append(h("li", { class: "muted empty-task" }, showDone.checked ? "No tasks." : "No open tasks."));
+    if (!tasks.length) list.append(h("li", { class: "muted empty-task" }, t(showDone.checked ? "task.none" : "task.noneOpen")));
   }
   return { section, load };
 }
 
-function cardSection(title, ...children) {
-  const id = `sec-${title.toLowerCase().replace(/[^a-z]+/g, "-")}`;
-  return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), children);
+function cardSection(key, ...children) {
+  const id = `sec-${key.split(".").pop().toLowerCase()}`;
+  return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, t(key)), children);
 }
 
 function auditEntry(e) {
   const p = e.principal || {};
-  const who = p.name || p.id || "someone";
-  const role = p.role ? p.role.toLowerCase().replace(/^role_/, "") : "";
+  const who = p.name || p.id || t("card.someone");
+  const role = roleName(p.role);
   const changes = (e.changes || []).map((ch) => h("tr", {},
     h("th", { scope: "row" }, fieldName(ch.field)),
     h("td", { class: "old" }, changeValue(ch.field, ch.oldValue)),
@@ -261,12 +262,12 @@ function auditEntry(e) {
     h("td", { class: "new" }, changeValue(ch.field, ch.newValue))));
   return h("li", { class: "audit-entry", dataset: { action: e.action } },
     h("div", { class: "audit-head" },
-      h("strong", {}, ACTIONS[e.action] || (e.action === "vat_checked" ? t("vatcheck.audit") : e.action)),
-      h("span", {}, ` by ${who}${role ? ` (${role})` : ""}`),
-      h("span", { class: "muted" }, ` via ${CHANNELS[e.channel] || e.channel || "API"}`),
+      h("strong", {}, ACTIONS[e.action] ? t(ACTIONS[e.action]) : (e.action === "vat_checked" ? t("vatcheck.audit") : e.action)),
+      h("span", {}, " ", t(role ? "card.byRole" : "card.by", { who, role })),
+      h("span", { class: "muted" }, " ", t("card.via", { channel: CHANNELS[e.channel] ? t(CHANNELS[e.channel]) : e.channel || "API" })),
       h("time", { datetime: e.time, class: "muted" }, ` · ${when(e.time)}`)),
     changes.length ? h("table", { class: "changes" },
-      h("thead", { class: "sr-only" }, h("tr", {}, h("th", { scope: "col" }, "Field"), h("th", { scope: "col" }, "Before"),
-        h("th", { scope: "col" }, "Arrow"), h("th", { scope: "col" }, "After"))),
+      h("thead", { class: "sr-only" }, h("tr", {}, h("th", { scope: "col" }, t("card.field")), h("th", { scope: "col" }, t("card.before")),
+        h("th", { scope: "col" }, t("card.arrow")), h("th", { scope: "col" }, t("card.after")))),
       h("tbody", {}, changes)) : null);
 }

@@ -10,11 +10,14 @@
 
 import { ApiError, get, newRequestKey, request, seg } from "../api.js";
 import { banner, field, h, newId, replace, safeColor, select, setTitle, toast } from "../dom.js";
-import { ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, displayName, fieldName, when } from "../format.js";
+import {
+  ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, displayName, fieldName, named, when,
+} from "../format.js";
 import { loadGroups, loadSettings, noteWrite } from "../session.js";
 import { PHOTO_MAX, PHOTO_TYPES, avatar, blobUrl, releasePhotos } from "../photo.js";
 import { watchDuplicates } from "../duplicates.js";
 import { vatDownload } from "../vat.js";
+import { t, tn } from "../i18n.js";
 
 // What #/customers/new?... may fill in, and how long each may be.
 const PREFILL = { firstName: 100, lastName: 100, email: 254, phone: 40 };
@@ -40,8 +43,8 @@ function consentOf(p, name) {
 export async function renderForm(view, ctx) {
   const id = ctx.parts.length === 3 ? ctx.parts[1] : null;
   releasePhotos();
-  setTitle(id ? "Edit customer" : "Add customer");
-  replace(view, h("h1", {}, id ? "Edit customer" : "Add customer"), h("p", { class: "muted" }, "Loading…"));
+  setTitle(t(id ? "form.editTitle" : "form.addTitle"));
+  replace(view, h("h1", {}, t(id ? "form.editTitle" : "form.addTitle")), h("p", { class: "muted" }, t("common.loading")));
 
   const [settings, groups, tags] = await Promise.all([
     loadSettings().catch(() => ({})),
@@ -95,22 +98,23 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   const prefs = c.preferences || {};
 
   // ---- person
-  const gender = select(GENDERS, c.gender || "UNSPECIFIED", { id: "f-gender", name: "gender" });
-  const genderField = field({ label: "Gender", input: gender, required: required.has("gender") });
+  const gender = select(named(GENDERS), c.gender || "UNSPECIFIED", { id: "f-gender", name: "gender" });
+  const genderField = field({ label: t("enum.field.gender"), input: gender, required: required.has("gender") });
   inputs.gender = genderField;
   const birth = h("input", { type: "date", id: "f-birthDate", name: "birthDate", max: new Date().toISOString().slice(0, 10) });
   birth.value = c.birthDate || "";
-  const birthField = field({ label: "Date of birth", input: birth, required: required.has("birthDate") });
+  const birthField = field({ label: t("enum.field.birthDate"), input: birth, required: required.has("birthDate") });
   inputs.birthDate = birthField;
   // A new customer's name, e-mail and phone are looked up as they are typed:
   // customers who may be the same person are listed here (duplicates.js).
   const dupBox = h("div", { class: "duplicates", id: "possible-duplicates", hidden: true, "aria-live": "polite" });
-  const person = section("Person",
+  const phoneHint = settings.defaultCountry ? t("form.phoneHintLocal", { country: settings.defaultCountry }) : t("form.phoneHint");
+  const person = section(t("form.person"),
     h("div", { class: "grid" },
-      text("firstName", "First name", { value: c.firstName, autocomplete: "off" }),
-      text("lastName", "Last name", { value: c.lastName }),
-      text("email", "E-mail", { value: c.email, type: "email", inputmode: "email" }),
-      text("phone", "Phone", { value: c.phone, type: "tel", hint: settings.defaultCountry ? `Local numbers are read as ${settings.defaultCountry}; or start with +` : "International format, e.g. +48 600 100 200" }),
+      text("firstName", t("enum.field.firstName"), { value: c.firstName, autocomplete: "off" }),
+      text("lastName", t("enum.field.lastName"), { value: c.lastName }),
+      text("email", t("enum.field.email"), { value: c.email, type: "email", inputmode: "email" }),
+      text("phone", t("enum.field.phone"), { value: c.phone, type: "tel", hint: phoneHint }),
       genderField.row, birthField.row),
     id ? null : dupBox);
   // Stopped when the form is saved or left: a look-up must not outlive the form.
@@ -124,26 +128,26 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   // ---- photo
   const photoBox = h("div", { class: "photo-box" }, avatar(c, "large"));
   const photoInput = h("input", { type: "file", id: "f-photo", accept: PHOTO_TYPES.join(","), class: "file" });
-  const photoField = field({ label: c.hasPhoto ? "Replace the photo" : "Upload a photo", input: photoInput, hint: "JPEG, PNG or WebP, at most 2 MB. Customers may see their photo in their account." });
+  const photoField = field({ label: t(c.hasPhoto ? "form.photoReplace" : "form.photoUpload"), input: photoInput, hint: t("form.photoHint") });
   inputs.photo = photoField;
-  const removeBtn = h("button", { type: "button", class: "btn btn-small", id: "remove-photo", hidden: !c.hasPhoto }, "Remove photo");
+  const removeBtn = h("button", { type: "button", class: "btn btn-small", id: "remove-photo", hidden: !c.hasPhoto }, t("form.photoRemove"));
   photoInput.addEventListener("change", () => {
     photoField.error.hidden = true;
     const file = photoInput.files[0];
     if (!file) return;
     if (!PHOTO_TYPES.includes(file.type)) {
-      showError(photoField, "Choose a JPEG, PNG or WebP image.");
+      showError(photoField, t("form.photoType"));
       photoInput.value = "";
       return;
     }
     if (file.size > PHOTO_MAX) {
-      showError(photoField, "The photo is larger than 2 MB.");
+      showError(photoField, t("form.photoSize"));
       photoInput.value = "";
       return;
     }
     pendingPhoto = file;
     removePhoto = false;
-    replace(photoBox, h("div", { class: "avatar avatar-large" }, h("img", { src: blobUrl(file), alt: "The chosen photo (saved with the customer)", class: "photo" })));
+    replace(photoBox, h("div", { class: "avatar avatar-large" }, h("img", { src: blobUrl(file), alt: t("form.photoChosen"), class: "photo" })));
     removeBtn.hidden = false;
   });
   removeBtn.addEventListener("click", () => {
@@ -153,12 +157,12 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
     replace(photoBox, avatar({ firstName: c.firstName, lastName: c.lastName }, "large"));
     removeBtn.hidden = true;
   });
-  const photo = section("Photo", h("div", { class: "photo-row" }, photoBox, h("div", {}, photoField.row, removeBtn)));
+  const photo = section(t("enum.field.photo"), h("div", { class: "photo-row" }, photoBox, h("div", {}, photoField.row, removeBtn)));
 
   // ---- private note
-  const note = section("Private description",
-    h("p", { class: "staff-only", id: "staff-only-note" }, "Staff only: never shown to the customer."),
-    text("description", "Notes for the team (preferences, allergies, problems)", { value: c.description, multiline: true, rows: 4, wide: true }));
+  const note = section(t("enum.field.description"),
+    h("p", { class: "staff-only", id: "staff-only-note" }, t("common.staffOnly")),
+    text("description", t("form.descriptionLabel"), { value: c.description, multiline: true, rows: 4, wide: true }));
   inputs.description.input.setAttribute("aria-describedby", `staff-only-note ${inputs.description.input.getAttribute("aria-describedby")}`);
 
   // ---- groups (a multi-select of checkboxes)
@@ -173,22 +177,22 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   });
   const groupsError = h("p", { class: "field-error", id: "f-groups-error", hidden: true });
   const groupsSet = h("fieldset", { class: "field field-wide group-set", id: "f-groups", "aria-describedby": "f-groups-error" },
-    h("legend", {}, "Groups", required.has("groups") ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null),
+    h("legend", {}, t("enum.field.groups"), required.has("groups") ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null),
     groupBoxes.length ? h("div", { class: "check-chips" }, groupBoxes)
-      : h("p", { class: "muted" }, "No groups yet. ", h("a", { href: "#/groups" }, "Create groups"), " to sort customers."),
+      : h("p", { class: "muted" }, t("form.noGroups"), h("a", { href: "#/groups" }, t("form.createGroups")), t("form.noGroupsEnd")),
     groupsError);
   inputs.groups = { input: groupBoxes.length ? groupBoxes[0].querySelector("input") : groupsSet, error: groupsError, row: groupsSet };
 
   // ---- tags (chips)
   const tagList = (c.tags || []).slice();
-  const tagChips = h("ul", { class: "tag-chips", "aria-label": "Tags of this customer" });
-  const tagInput = h("input", { type: "text", id: "f-tags", list: "tag-suggestions", autocomplete: "off", placeholder: "Type a tag, then Enter" });
+  const tagChips = h("ul", { class: "tag-chips", "aria-label": t("form.tagsOf") });
+  const tagInput = h("input", { type: "text", id: "f-tags", list: "tag-suggestions", autocomplete: "off", placeholder: t("form.tagPlaceholder") });
   const suggestions = h("datalist", { id: "tag-suggestions" }, tags.map((t) => h("option", { value: t.name })));
-  const tagsField = field({ label: "Tags", input: tagInput, hint: "For example vip, regular, problem. Enter or comma adds a tag.", required: required.has("tags"), wide: true });
+  const tagsField = field({ label: t("enum.field.tags"), input: tagInput, hint: t("form.tagsHint"), required: required.has("tags"), wide: true });
   inputs.tags = tagsField;
   const renderTags = () => {
-    replace(tagChips, tagList.map((t, i) => h("li", { class: "chip chip-tag" }, t,
-      h("button", { type: "button", class: "chip-remove", "aria-label": `Remove tag ${t}`, onclick: () => {
+    replace(tagChips, tagList.map((tag, i) => h("li", { class: "chip chip-tag" }, tag,
+      h("button", { type: "button", class: "chip-remove", "aria-label": t("form.removeTag", { tag }), onclick: () => {
         tagList.splice(i, 1);
         renderTags();
         tagInput.focus();
@@ -215,14 +219,14 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   });
   renderTags();
   tagsField.row.insertBefore(tagChips, tagInput);
-  const groupsTags = section("Groups and tags", groupsSet, tagsField.row, suggestions);
+  const groupsTags = section(t("form.groupsTags"), groupsSet, tagsField.row, suggestions);
 
   // ---- company
   const isCompany = h("input", { type: "checkbox", id: "f-isCompany", name: "isCompany", checked: Boolean(c.isCompany) });
   const companyFields = h("div", { class: "grid", id: "company-fields", hidden: !c.isCompany },
-    text("company.name", "Company name", { value: company.name }),
-    text("company.vatNumber", "VAT number", { value: company.vatNumber, hint: "EU VAT number with its country prefix, e.g. PL5260250274", class: "mono" }),
-    text("company.address", "Company address", { value: company.address, multiline: true, rows: 3, wide: true }));
+    text("company.name", t("enum.field.company.name"), { value: company.name }),
+    text("company.vatNumber", t("enum.field.company.vatNumber"), { value: company.vatNumber, hint: t("form.vatHint"), class: "mono" }),
+    text("company.address", t("enum.field.company.address"), { value: company.address, multiline: true, rows: 3, wide: true }));
   // "Download data": name and address from the EU's VIES (vat.js).
   const vat = vatDownload({ vat: inputs["company.vatNumber"].input, name: inputs["company.name"].input,
     address: inputs["company.address"].input });
@@ -234,15 +238,15 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   const companyErr = h("p", { class: "field-error", id: "f-company-error", hidden: true });
   inputs.company = { input: isCompany, error: companyErr };
   inputs.isCompany = inputs.company;
-  const companySection = section("Company",
-    h("div", { class: "check-row" }, isCompany, h("label", { for: "f-isCompany" }, "Is the customer a company?")),
+  const companySection = section(t("enum.field.company"),
+    h("div", { class: "check-row" }, isCompany, h("label", { for: "f-isCompany" }, t("form.isCompany"))),
     companyErr, companyFields);
 
   // ---- addresses
   const addresses = (c.addresses || []).map(normAddress);
   const addrList = h("div", { class: "addresses" });
   const addrError = h("p", { class: "field-error", id: "f-addresses-error", hidden: true });
-  const addBtn = h("button", { type: "button", class: "btn", id: "add-address" }, "+ Add address");
+  const addBtn = h("button", { type: "button", class: "btn", id: "add-address" }, t("form.addAddress"));
   const addrInputs = []; // per address: {path suffix -> field}, plus block and its error
   const renderAddresses = () => {
     addrInputs.length = 0;
@@ -260,27 +264,28 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
         fields[key] = f;
         return f.row;
       };
-      const kind = select(ADDRESS_KINDS, a.kind, { id: `f-addresses-${i}-kind` });
+      const kind = select(named(ADDRESS_KINDS), a.kind, { id: `f-addresses-${i}-kind` });
       kind.addEventListener("change", () => {
         a.kind = kind.value;
       });
-      fields.kind = field({ label: "Kind", input: kind });
+      fields.kind = field({ label: t("enum.addressPart.kind"), input: kind });
       const blockError = h("p", { class: "field-error", hidden: true });
-      const remove = h("button", { type: "button", class: "btn btn-small btn-danger-quiet", "aria-label": `Remove address ${i + 1}` }, "Remove");
+      const remove = h("button", { type: "button", class: "btn btn-small btn-danger-quiet", "aria-label": t("form.removeAddress", { n: i + 1 }) }, t("form.remove"));
       remove.addEventListener("click", () => {
         addresses.splice(i, 1);
         renderAddresses();
         addBtn.focus();
       });
       const grid = h("div", { class: "grid" }, fields.kind.row,
-        input("line1", "Street and number"), input("line2", "Line 2 (flat, floor, c/o)"),
-        input("postalCode", "Postal code", { maxlength: 20 }), input("city", "City"), input("region", "Region"),
-        input("country", "Country", { maxlength: 2, class: "upper", hint: "2-letter code, e.g. PL, DE, BG" }));
+        input("line1", t("enum.addressPart.line1")), input("line2", t("enum.addressPart.line2")),
+        input("postalCode", t("enum.addressPart.postalCode"), { maxlength: 20 }), input("city", t("enum.addressPart.city")),
+        input("region", t("enum.addressPart.region")),
+        input("country", t("enum.addressPart.country"), { maxlength: 2, class: "upper", hint: t("form.countryHint") }));
       addrInputs.push({ fields, error: blockError, first: fields.line1.input });
       return h("fieldset", { class: "address", id: `f-addresses-${i}` },
-        h("legend", {}, `Address ${i + 1}`), grid, blockError, h("div", { class: "address-actions" }, remove));
+        h("legend", {}, t("enum.field.addressN", { n: i + 1 })), grid, blockError, h("div", { class: "address-actions" }, remove));
     }));
-    if (!addresses.length) addrList.append(h("p", { class: "muted" }, "No address yet."));
+    if (!addresses.length) addrList.append(h("p", { class: "muted" }, t("form.noAddress")));
   };
   addBtn.addEventListener("click", () => {
     addresses.push(blankAddress(settings.defaultCountry));
@@ -289,24 +294,25 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   });
   renderAddresses();
   inputs.addresses = { input: addBtn, error: addrError };
-  const addrSection = section("Addresses", addrList, addrError, addBtn);
+  const addrSection = section(t("enum.field.addresses"), addrList, addrError, addBtn);
 
   // ---- account and sales
-  const status = select(ACCOUNT_STATUSES, (c.account && c.account.status) || "NONE", { id: "f-account-status", name: "account.status" });
-  const statusField = field({ label: "Account status", input: status, hint: "Whether the customer can sign in to your website or app." });
+  const status = select(named(ACCOUNT_STATUSES), (c.account && c.account.status) || "NONE", { id: "f-account-status", name: "account.status" });
+  const statusField = field({ label: t("enum.field.account.status"), input: status, hint: t("form.accountHint") });
   inputs["account.status"] = statusField;
   inputs.account = statusField;
-  const accountSection = section("Account and sales", h("div", { class: "grid" },
-    statusField.row, text("salesAgent", "Sales agent", { value: c.salesAgent })));
+  const accountSection = section(t("form.accountSales"), h("div", { class: "grid" },
+    statusField.row, text("salesAgent", t("enum.field.salesAgent"), { value: c.salesAgent })));
 
   // ---- preferences
-  const langRow = text("preferences.language", "Language", { value: prefs.language, hint: "A language tag such as pl, de-AT or bg", maxlength: 35 });
+  const langRow = text("preferences.language", t("enum.field.language"), { value: prefs.language, hint: t("form.languageHint"), maxlength: 35 });
   inputs["preferences.language"].input.setAttribute("list", "language-list");
   inputs.preferences = inputs["preferences.language"];
-  const consentRows = CONSENTS.map(([key, labelText]) => {
+  const consentRows = CONSENTS.map(([key, labelKey]) => {
+    const labelText = t(labelKey);
     const cur = consentOf(prefs, key);
     const box = h("input", { type: "checkbox", id: `f-consent-${key}`, checked: cur.granted });
-    const source = h("input", { type: "text", id: `f-consent-${key}-source`, autocomplete: "off", placeholder: "web, booking, paper form…", "aria-label": `Where the ${labelText} consent was given` });
+    const source = h("input", { type: "text", id: `f-consent-${key}-source`, autocomplete: "off", placeholder: t("form.consentSourcePlaceholder"), "aria-label": t("form.consentWhere", { channel: labelText }) });
     source.value = cur.source;
     const err = h("p", { class: "field-error", id: `f-consent-${key}-error`, hidden: true });
     source.setAttribute("aria-describedby", err.id);
@@ -319,26 +325,26 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       h("td", {}, source, err),
       h("td", { class: "muted small" }, cur.changedAt ? when(cur.changedAt) : "—"));
   });
-  const prefSection = section("Preferences and consents",
+  const prefSection = section(t("form.prefs"),
     h("div", { class: "grid" }, langRow),
     h("datalist", { id: "language-list" }, LANGUAGES.map((l) => h("option", { value: l }))),
     h("table", { class: "table consents" },
-      h("caption", {}, "Consents: what the customer agreed to receive"),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Channel"), h("th", { scope: "col" }, "Agreed"),
-        h("th", { scope: "col" }, "Source"), h("th", { scope: "col" }, "Last changed"))),
+      h("caption", {}, t("form.consentsCaption")),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("form.channel")), h("th", { scope: "col" }, t("form.agreed")),
+        h("th", { scope: "col" }, t("form.source")), h("th", { scope: "col" }, t("form.lastChanged")))),
       h("tbody", {}, consentRows)));
 
   // ---- the form itself
   const summary = h("div", { class: "form-summary", tabindex: "-1" });
-  const save = h("button", { type: "submit", class: "btn btn-primary", id: "save" }, id ? "Save changes" : "Add customer");
-  const cancel = h("a", { class: "btn", href: id ? `#/customers/${encodeURIComponent(id)}` : "#/customers" }, "Cancel");
+  const save = h("button", { type: "submit", class: "btn btn-primary", id: "save" }, t(id ? "form.saveChanges" : "form.addTitle"));
+  const cancel = h("a", { class: "btn", href: id ? `#/customers/${encodeURIComponent(id)}` : "#/customers" }, t("common.cancel"));
   const form = h("form", { class: "customer-form", novalidate: true, "aria-labelledby": "form-title" },
     summary, person, photo, note, groupsTags, companySection, addrSection, accountSection, prefSection,
     h("div", { class: "form-actions" }, save, cancel));
-  const title = id ? `Edit ${displayName(c)}` : "Add customer";
+  const title = id ? t("form.editNamed", { name: displayName(c) }) : t("form.addTitle");
   setTitle(title);
   replace(view,
-    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/customers" }, "Customers"),
+    h("nav", { class: "crumbs", "aria-label": t("common.breadcrumb") }, h("a", { href: "#/customers" }, t("nav.customers")),
       id ? [" / ", h("a", { href: `#/customers/${encodeURIComponent(id)}` }, displayName(c))] : null),
     h("h1", { id: "form-title" }, title), form);
 
@@ -475,9 +481,9 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
     }
     if (e.status === 412) {
       replace(summary, banner("error",
-        "Someone else changed this customer while you were editing, so your changes were not saved.",
-        h("button", { type: "button", class: "btn btn-primary", id: "reload-customer", onclick: () => ctx.navigate(location.hash.slice(1), { replace: true }) }, "Load their version"),
-        h("a", { class: "btn", href: `#/customers/${encodeURIComponent(id)}`, target: "_blank", rel: "noopener" }, "See it in a new tab")));
+        t("form.conflict"),
+        h("button", { type: "button", class: "btn btn-primary", id: "reload-customer", onclick: () => ctx.navigate(location.hash.slice(1), { replace: true }) }, t("form.loadTheirs")),
+        h("a", { class: "btn", href: `#/customers/${encodeURIComponent(id)}`, target: "_blank", rel: "noopener" }, t("form.seeNewTab"))));
       summary.focus();
       return;
     }
@@ -486,8 +492,8 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
     for (const d of e.details) {
       const f = target(d.field || "");
       const dup = d.reason === "DUPLICATE" && d.resourceId;
-      const link = dup ? h("a", { href: `#/customers/${encodeURIComponent(d.resourceId)}`, class: "duplicate-link" }, "Open the existing customer") : null;
-      const textMsg = dup ? `${fieldName(d.field)}: already used by another customer.` : d.description || d.reason || "invalid";
+      const link = dup ? h("a", { href: `#/customers/${encodeURIComponent(d.resourceId)}`, class: "duplicate-link" }, t("form.openExisting")) : null;
+      const textMsg = dup ? t("form.duplicateField", { field: fieldName(d.field) }) : d.description || d.reason || t("common.invalid");
       if (f) {
         showError(f, textMsg, link ? [" ", link] : null);
         first = first || f.input;
@@ -496,10 +502,9 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
         ev.preventDefault();
         f.input.focus();
       } }, `${fieldName(d.field)}: ${d.description || d.reason}`) : `${fieldName(d.field)}: ${d.description || d.reason}`,
-      dup ? [" — ", h("a", { href: `#/customers/${encodeURIComponent(d.resourceId)}` }, "open the existing customer")] : null));
+      dup ? [" — ", h("a", { href: `#/customers/${encodeURIComponent(d.resourceId)}` }, t("form.openExistingLower"))] : null));
     }
-    const headline = e.status === 409 ? "This customer already exists." : items.length
-      ? `Please correct ${items.length === 1 ? "this field" : `these ${items.length} fields`}:` : e.message;
+    const headline = e.status === 409 ? t("form.exists") : items.length ? tn("form.correct", items.length) : e.message;
     replace(summary, h("div", { class: "banner banner-error", role: "alert" },
       h("p", {}, headline), items.length ? h("ul", {}, items) : null));
     if (first && first.focus) first.focus();
@@ -512,7 +517,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
     clearErrors();
     const cur = collect();
     save.disabled = true;
-    save.textContent = "Saving…";
+    save.textContent = t("common.saving");
     try {
       let saved;
       if (!id) {
@@ -541,15 +546,15 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       }
       await vat.afterSave(saved);
       noteWrite(saved.id, saved.etag);
-      if (photoProblem) toast(`Saved, but the photo was not: ${photoProblem}`, "error");
-      else toast(id ? `Saved ${displayName(saved)}.` : `Added ${displayName(saved)}.`);
+      if (photoProblem) toast(t("form.photoFailed", { message: photoProblem }), "error");
+      else toast(t(id ? "form.saved" : "form.added", { name: displayName(saved) }));
       ctx.navigate(`/customers/${encodeURIComponent(saved.id)}`);
     } catch (e) {
       if (!ctx.live()) return;
       showApiError(e);
     } finally {
       save.disabled = false;
-      save.textContent = id ? "Save changes" : "Add customer";
+      save.textContent = t(id ? "form.saveChanges" : "form.addTitle");
     }
   });
   inputs.firstName.input.focus();

@@ -4,8 +4,9 @@
 
 import { ApiError, request, seg } from "../api.js";
 import { banner, confirmDialog, field, h, newId, replace, safeColor, setTitle, toast } from "../dom.js";
-import { plural } from "../format.js";
+import { count as countOf } from "../format.js";
 import { forgetGroups, loadGroups } from "../session.js";
+import { t, tn } from "../i18n.js";
 
 const PALETTE = ["#1e88e5", "#43a047", "#f4511e", "#8e24aa", "#fdd835", "#00897b", "#d81b60", "#6d4c41", "#546e7a"];
 
@@ -17,7 +18,7 @@ function colorPicker(value, idPrefix) {
     type: "button",
     class: "swatch-btn",
     style: { backgroundColor: c },
-    "aria-label": `Colour ${c}`,
+    "aria-label": t("grp.colour", { color: c }),
     onclick: () => {
       input.value = c;
       input.dispatchEvent(new Event("input"));
@@ -27,21 +28,21 @@ function colorPicker(value, idPrefix) {
 }
 
 export async function renderGroups(view, ctx) {
-  setTitle("Groups");
+  setTitle(t("nav.groups"));
   const message = h("div", {});
   const tbody = h("tbody");
   const count = h("p", { class: "total", id: "group-count" });
 
   // ---- create
   const name = h("input", { type: "text", id: "new-group-name", autocomplete: "off", maxlength: 200 });
-  const nameField = field({ label: "Name", input: name, required: true, hint: "For example Regulars, New customers, VIP" });
+  const nameField = field({ label: t("grp.name"), input: name, required: true, hint: t("grp.nameHint") });
   const desc = h("input", { type: "text", id: "new-group-description", autocomplete: "off" });
-  const descField = field({ label: "Description", input: desc });
+  const descField = field({ label: t("grp.description"), input: desc });
   const color = colorPicker(PALETTE[Math.floor(Math.random() * PALETTE.length)], "new-group");
-  const colorField = h("div", { class: "field" }, h("label", { for: color.input.id }, "Colour"), color.row);
-  const createBtn = h("button", { type: "submit", class: "btn btn-primary", id: "create-group" }, "Add group");
+  const colorField = h("div", { class: "field" }, h("label", { for: color.input.id }, t("grp.colourLabel")), color.row);
+  const createBtn = h("button", { type: "submit", class: "btn btn-primary", id: "create-group" }, t("grp.add"));
   const createForm = h("form", { class: "card group-create", novalidate: true, "aria-labelledby": "new-group-title" },
-    h("h2", { id: "new-group-title" }, "New group"),
+    h("h2", { id: "new-group-title" }, t("grp.new")),
     h("div", { class: "grid grid-3" }, nameField.row, descField.row, colorField),
     h("div", { class: "form-actions-inline" }, createBtn));
 
@@ -50,7 +51,7 @@ export async function renderGroups(view, ctx) {
     for (const d of e.details || []) {
       const f = map[d.field];
       if (!f) continue;
-      f.error.textContent = d.reason === "DUPLICATE" ? "Another group already has this name." : d.description;
+      f.error.textContent = d.reason === "DUPLICATE" ? t("grp.duplicate") : d.description;
       f.error.hidden = false;
       f.input.setAttribute("aria-invalid", "true");
       if (!shown) f.input.focus();
@@ -70,7 +71,7 @@ export async function renderGroups(view, ctx) {
     ev.preventDefault();
     clear(nameField, descField);
     if (!name.value.trim()) {
-      nameField.error.textContent = "A group needs a name.";
+      nameField.error.textContent = t("grp.needName");
       nameField.error.hidden = false;
       name.setAttribute("aria-invalid", "true");
       name.focus();
@@ -79,7 +80,7 @@ export async function renderGroups(view, ctx) {
     createBtn.disabled = true;
     try {
       const { data } = await request("POST", "/v1/groups", { body: { name: name.value.trim(), description: desc.value.trim(), color: color.input.value } });
-      toast(`Added the group ${data.name}.`);
+      toast(t("grp.added", { name: data.name }));
       name.value = "";
       desc.value = "";
       forgetGroups();
@@ -93,36 +94,36 @@ export async function renderGroups(view, ctx) {
   });
 
   replace(view,
-    h("div", { class: "view-head" }, h("div", {}, h("h1", {}, "Groups"), count)),
-    h("p", { class: "muted" }, "Sort customers into groups such as regulars, new customers or VIPs, to find them later and write to them together."),
+    h("div", { class: "view-head" }, h("div", {}, h("h1", {}, t("nav.groups")), count)),
+    h("p", { class: "muted" }, t("grp.lead")),
     message, createForm,
     h("div", { class: "table-wrap" }, h("table", { class: "table", id: "group-table" },
-      h("caption", { class: "sr-only" }, "Groups"),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Group"), h("th", { scope: "col" }, "Description"),
-        h("th", { scope: "col", class: "num" }, "Customers"), h("th", { scope: "col", class: "col-actions" }, h("span", { class: "sr-only" }, "Actions")))),
+      h("caption", { class: "sr-only" }, t("nav.groups")),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("list.group")), h("th", { scope: "col" }, t("grp.description")),
+        h("th", { scope: "col", class: "num" }, t("nav.customers")),
+        h("th", { scope: "col", class: "col-actions" }, h("span", { class: "sr-only" }, t("common.actions"))))),
       tbody)));
 
   function showRow(g) {
-    const edit = h("button", { type: "button", class: "btn btn-small group-edit", "aria-label": `Edit the group ${g.name}` }, "Edit");
-    const del = h("button", { type: "button", class: "btn btn-small btn-danger-quiet group-delete", "aria-label": `Delete the group ${g.name}` }, "Delete");
+    const edit = h("button", { type: "button", class: "btn btn-small group-edit", "aria-label": t("grp.editOne", { name: g.name }) }, t("common.edit"));
+    const del = h("button", { type: "button", class: "btn btn-small btn-danger-quiet group-delete", "aria-label": t("grp.deleteOne", { name: g.name }) }, t("common.delete"));
     const tr = h("tr", { dataset: { id: g.id } },
       h("td", {}, h("span", { class: "group-name" }, h("span", { class: "swatch swatch-big", style: { backgroundColor: safeColor(g.color) }, "aria-hidden": "true" }),
         h("span", { class: "name" }, g.name))),
       h("td", { class: "muted" }, g.description || ""),
-      h("td", { class: "num" }, h("a", { href: `#/customers?group=${encodeURIComponent(g.name)}`, "aria-label": `${plural(g.customerCount, "customer", "customers")} in ${g.name}` }, String(g.customerCount))),
+      h("td", { class: "num" }, h("a", { href: `#/customers?group=${encodeURIComponent(g.name)}`, "aria-label": tn("grp.customersIn", g.customerCount, { name: g.name }) },
+        countOf(g.customerCount))),
       h("td", { class: "col-actions" }, edit, del));
     edit.addEventListener("click", () => tr.replaceWith(editRow(g)));
     del.addEventListener("click", async () => {
       const ok = await confirmDialog({
-        title: `Delete the group ${g.name}?`,
-        message: g.customerCount
-          ? `Its ${plural(g.customerCount, "customer stays", "customers stay")} in the book, just no longer in this group.`
-          : "No customer is in this group.",
+        title: t("grp.deleteTitle", { name: g.name }),
+        message: g.customerCount ? tn("grp.deleteStay", g.customerCount) : t("grp.deleteEmpty"),
       });
       if (!ok) return;
       try {
         await request("DELETE", `/v1/groups/${seg(g.id)}`);
-        toast(`Deleted the group ${g.name}.`);
+        toast(t("grp.deleted", { name: g.name }));
         forgetGroups();
         await load();
       } catch (e) {
@@ -136,17 +137,17 @@ export async function renderGroups(view, ctx) {
     const prefix = newId("eg");
     const n = h("input", { type: "text", id: `${prefix}-name`, class: "group-rename", autocomplete: "off", maxlength: 200 });
     n.value = g.name;
-    const nf = field({ label: "Name", input: n });
+    const nf = field({ label: t("grp.name"), input: n });
     const d = h("input", { type: "text", id: `${prefix}-description`, autocomplete: "off" });
     d.value = g.description || "";
-    const df = field({ label: "Description", input: d });
+    const df = field({ label: t("grp.description"), input: d });
     const picker = colorPicker(g.color, prefix);
     const err = h("div", {});
-    const saveBtn = h("button", { type: "submit", class: "btn btn-primary btn-small group-save" }, "Save");
-    const cancelBtn = h("button", { type: "button", class: "btn btn-small" }, "Cancel");
-    const form = h("form", { class: "group-edit-form", novalidate: true, "aria-label": `Edit the group ${g.name}` },
+    const saveBtn = h("button", { type: "submit", class: "btn btn-primary btn-small group-save" }, t("common.save"));
+    const cancelBtn = h("button", { type: "button", class: "btn btn-small" }, t("common.cancel"));
+    const form = h("form", { class: "group-edit-form", novalidate: true, "aria-label": t("grp.editOne", { name: g.name }) },
       h("div", { class: "grid grid-3" }, nf.row, df.row,
-        h("div", { class: "field" }, h("label", { for: picker.input.id }, "Colour"), picker.row)),
+        h("div", { class: "field" }, h("label", { for: picker.input.id }, t("grp.colourLabel")), picker.row)),
       err, h("div", { class: "form-actions-inline" }, saveBtn, cancelBtn));
     const tr = h("tr", { class: "editing", dataset: { id: g.id } }, h("td", { colspan: "4" }, form));
     cancelBtn.addEventListener("click", () => {
@@ -169,7 +170,7 @@ export async function renderGroups(view, ctx) {
       saveBtn.disabled = true;
       try {
         const { data } = await request("PATCH", `/v1/groups/${seg(g.id)}`, { body: patch });
-        toast(patch.name ? `Renamed ${g.name} to ${data.name}.` : `Saved ${data.name}.`);
+        toast(patch.name ? t("grp.renamed", { old: g.name, name: data.name }) : t("grp.saved", { name: data.name }));
         forgetGroups();
         await load();
       } catch (e) {
@@ -192,9 +193,9 @@ export async function renderGroups(view, ctx) {
       return;
     }
     if (!ctx.live()) return;
-    count.textContent = plural(groups.length, "group", "groups");
+    count.textContent = tn("grp.count", groups.length);
     replace(tbody, groups.length ? groups.map(showRow)
-      : h("tr", {}, h("td", { colspan: "4", class: "empty" }, "No groups yet: add the first one above.")));
+      : h("tr", {}, h("td", { colspan: "4", class: "empty" }, t("grp.empty"))));
   }
   await load();
 }

@@ -13,9 +13,10 @@
 import { ApiError, get, isAbort, request, seg } from "../api.js";
 import { banner, chip, confirmDialog, h, replace, select, setTitle, toast } from "../dom.js";
 import { exportMenu } from "../download.js";
-import { count, counted, displayName, day, plural } from "../format.js";
+import { ACCOUNT_STATUSES, count, displayName, day, label } from "../format.js";
 import { markDigits, markEmail, markWords, parseQuery } from "../mark.js";
 import { groupColors, loadGroups, noteWrite, recentWrites } from "../session.js";
+import { inSentence, t, tn } from "../i18n.js";
 
 const FILTERS = ["group", "tag", "isCompany", "hasAccount", "accountStatus"];
 const PAGE_SIZES = ["10", "25", "50", "100"];
@@ -69,7 +70,8 @@ function tidy(sug) {
 /** The button's text for adding the customer a search did not find. */
 function suggestionLabel(sug) {
   const name = [sug.firstName, sug.lastName].filter((x) => x && x.trim()).join(" ");
-  return name ? `Add ${name}` : sug.email ? `Add ${sug.email}` : sug.phone ? `Add ${sug.phone}` : "Add a customer";
+  const shown = name || sug.email || sug.phone;
+  return shown ? t("list.addNamed", { name: shown }) : t("list.addAny");
 }
 
 /** The add form's route with the suggestion's fields filled in. */
@@ -81,53 +83,54 @@ function suggestionRoute(sug) {
 }
 
 export async function renderList(view, ctx) {
-  setTitle("Customers");
+  setTitle(t("nav.customers"));
   const s = readQuery(ctx.query);
   const selected = new Set();
   let rows = []; // customers on the page shown
 
-  const heading = h("h1", {}, "Customers");
+  const heading = h("h1", {}, t("nav.customers"));
   const total = h("p", { id: "total", class: "total", "aria-live": "polite" });
-  const addBtn = h("a", { class: "btn btn-primary", href: "#/customers/new", id: "add-customer" }, "Add customer");
+  const addBtn = h("a", { class: "btn btn-primary", href: "#/customers/new", id: "add-customer" }, t("list.add"));
 
   // ---- the search box
   const searchInput = h("input", {
     type: "search", id: "search", name: "q", autocomplete: "off", spellcheck: "false", maxlength: SEARCH_MAX,
-    placeholder: "Search by name, e-mail or phone", "aria-describedby": "search-hint",
+    placeholder: t("list.search"), "aria-describedby": "search-hint",
     "aria-controls": "customer-table", enterkeyhint: "go",
   });
   searchInput.value = s.q;
-  const searchBar = h("form", { class: "searchbar", role: "search", "aria-label": "Search customers" },
-    h("label", { for: "search", class: "sr-only" }, "Search by name, e-mail or phone"),
+  const searchBar = h("form", { class: "searchbar", role: "search", "aria-label": t("list.searchLabel") },
+    h("label", { for: "search", class: "sr-only" }, t("list.search")),
     h("span", { class: "search-icon", "aria-hidden": "true" }, "⌕"),
     searchInput,
-    h("p", { class: "hint", id: "search-hint" }, "Results appear as you type. Enter opens the first one, ↓ moves into the list, Esc clears."));
+    h("p", { class: "hint", id: "search-hint" }, t("list.searchHint")));
 
   // ---- filters
-  const groupSel = select([["", "All groups"]], s.group, { id: "filter-group" });
-  const tagSel = select([["", "All tags"]], s.tag, { id: "filter-tag" });
-  const companySel = select([["", "All"], ["true", "Companies"], ["false", "People"]],
+  const groupSel = select([["", t("list.allGroups")]], s.group, { id: "filter-group" });
+  const tagSel = select([["", t("list.allTags")]], s.tag, { id: "filter-tag" });
+  const companySel = select([["", t("list.all")], ["true", t("list.companies")], ["false", t("list.people")]],
     s.isCompany, { id: "filter-company" });
-  const accountSel = select([["", "All"], ["true", "With account"], ["false", "Without account"]],
+  const accountSel = select([["", t("list.all")], ["true", t("list.withAccount")], ["false", t("list.withoutAccount")]],
     s.hasAccount, { id: "filter-account" });
-  const statusSel = select([["", "Any"], ["INVITED", "Invited"], ["ACTIVE", "Active"], ["DISABLED", "Disabled"]],
+  const statusSel = select([["", t("list.any")], ...["INVITED", "ACTIVE", "DISABLED"].map((v) => [v, label(ACCOUNT_STATUSES, v)])],
     s.accountStatus, { id: "filter-status" });
-  const sizeSel = select(PAGE_SIZES.map((n) => [n, `${n} per page`]), s.pageSize, { id: "page-size" });
-  const clearBtn = h("button", { type: "button", class: "btn btn-link", id: "clear-filters" }, "Clear filters");
+  const sizeSel = select(PAGE_SIZES.map((n) => [n, t("list.perPage", { n })]), s.pageSize, { id: "page-size" });
+  const clearBtn = h("button", { type: "button", class: "btn btn-link", id: "clear-filters" }, t("list.clearFilters"));
   const filterField = (label, el) => h("div", { class: "filter" }, h("label", { for: el.id }, label), el);
-  const filters = h("form", { class: "filters", role: "search", "aria-label": "Filter customers", onsubmit: (e) => e.preventDefault() },
-    filterField("Group", groupSel), filterField("Tag", tagSel), filterField("Type", companySel),
-    filterField("Account", accountSel), filterField("Account status", statusSel), filterField("Show", sizeSel),
+  const filters = h("form", { class: "filters", role: "search", "aria-label": t("list.filterLabel"), onsubmit: (e) => e.preventDefault() },
+    filterField(t("list.group"), groupSel), filterField(t("list.tag"), tagSel), filterField(t("list.type"), companySel),
+    filterField(t("enum.field.account"), accountSel), filterField(t("enum.field.account.status"), statusSel),
+    filterField(t("list.show"), sizeSel),
     h("div", { class: "filter filter-end" }, clearBtn));
 
   // ---- table
-  const selectAll = h("input", { type: "checkbox", id: "select-all", "aria-label": "Select every customer on this page" });
+  const selectAll = h("input", { type: "checkbox", id: "select-all", "aria-label": t("list.selectAll") });
   const sortButton = (key, text) => {
     const active = s.orderBy.split(" ")[0] === key;
     const desc = active && s.orderBy.endsWith(" desc");
     const btn = h("button", { type: "button", class: `sort${active ? " sort-active" : ""}`, dataset: { sort: key } }, text,
       h("span", { class: "sort-mark", "aria-hidden": "true" }, active ? (desc ? " ▼" : " ▲") : ""));
-    btn.setAttribute("aria-label", `Sort by ${text.toLowerCase()}${active ? (desc ? ", now descending" : ", now ascending") : ""}`);
+    btn.setAttribute("aria-label", t(active ? (desc ? "list.sortByDesc" : "list.sortByAsc") : "list.sortBy", { what: inSentence(text) }));
     btn.addEventListener("click", () => {
       s.orderBy = active && !desc ? `${key} desc` : key;
       applyQuery();
@@ -143,8 +146,8 @@ export async function renderList(view, ctx) {
   const relevanceButton = () => {
     const active = s.orderBy === "";
     const btn = h("button", { type: "button", class: `sort${active ? " sort-active" : ""}`, dataset: { sort: "relevance" } },
-      "Best match");
-    btn.setAttribute("aria-label", `Sort by best match${active ? ", now sorted so" : ""}`);
+      t("list.bestMatch"));
+    btn.setAttribute("aria-label", t(active ? "list.sortBestActive" : "list.sortBest"));
     btn.addEventListener("click", () => {
       s.orderBy = "";
       applyQuery();
@@ -153,30 +156,31 @@ export async function renderList(view, ctx) {
   };
   const thead = h("thead");
   function renderHead() {
-    const thCustomer = h("th", { scope: "col", class: "col-customer" }, h("span", { class: "th-label" }, "Customer"),
-      h("span", { class: "sorts" }, s.q ? relevanceButton() : null, sortButton("lastName", "Last name"),
-        sortButton("firstName", "First name"), s.q ? null : sortButton("email", "E-mail")));
-    const thAdded = h("th", { scope: "col", class: "col-added" }, sortButton("createdAt", "Added"));
+    const thCustomer = h("th", { scope: "col", class: "col-customer" }, h("span", { class: "th-label" }, t("list.customer")),
+      h("span", { class: "sorts" }, s.q ? relevanceButton() : null, sortButton("lastName", t("enum.field.lastName")),
+        sortButton("firstName", t("enum.field.firstName")), s.q ? null : sortButton("email", t("enum.field.email"))));
+    const thAdded = h("th", { scope: "col", class: "col-added" }, sortButton("createdAt", t("list.added")));
     for (const [th, keys] of [[thCustomer, ["lastName", "firstName", "email"]], [thAdded, ["createdAt"]]]) {
       const v = s.orderBy ? ariaSort(keys) : null;
       if (v) th.setAttribute("aria-sort", v);
     }
     replace(thead, h("tr", {},
       h("th", { scope: "col", class: "col-check" }, selectAll), thCustomer,
-      h("th", { scope: "col", class: "col-company" }, "Company"), h("th", { scope: "col", class: "col-tags" }, "Tags"), h("th", { scope: "col", class: "col-phone" }, "Phone"),
-      thAdded, h("th", { scope: "col", class: "col-actions" }, h("span", { class: "sr-only" }, "Actions"))));
+      h("th", { scope: "col", class: "col-company" }, t("enum.field.company")), h("th", { scope: "col", class: "col-tags" }, t("enum.field.tags")),
+      h("th", { scope: "col", class: "col-phone" }, t("enum.field.phone")),
+      thAdded, h("th", { scope: "col", class: "col-actions" }, h("span", { class: "sr-only" }, t("common.actions")))));
   }
   renderHead();
   const tbody = h("tbody");
   const table = h("table", { class: "table", id: "customer-table" },
-    h("caption", { class: "sr-only" }, "Customers; sort with the buttons in the column headers"),
+    h("caption", { class: "sr-only" }, t("list.caption")),
     thead, tbody);
 
   // ---- bulk bar and pager
-  const bulkDelete = h("button", { type: "button", class: "btn btn-danger", id: "bulk-delete", disabled: true }, "Delete selected");
+  const bulkDelete = h("button", { type: "button", class: "btn btn-danger", id: "bulk-delete", disabled: true }, t("list.deleteSelected"));
   const selCount = h("span", { class: "muted", id: "selected-count", "aria-live": "polite" });
-  const prev = h("button", { type: "button", class: "btn", id: "prev-page" }, "← Previous");
-  const next = h("button", { type: "button", class: "btn", id: "next-page" }, "Next →");
+  const prev = h("button", { type: "button", class: "btn", id: "prev-page" }, t("list.prev"));
+  const next = h("button", { type: "button", class: "btn", id: "next-page" }, t("list.next"));
   const pageInfo = h("span", { class: "page-info", id: "page-info", "aria-live": "polite" });
   const message = h("div", { class: "list-message" });
 
@@ -185,7 +189,7 @@ export async function renderList(view, ctx) {
     searchBar, filters, message,
     h("div", { class: "table-wrap" }, table),
     h("div", { class: "list-foot" }, h("div", { class: "bulk" }, bulkDelete, selCount),
-      h("nav", { class: "pager", "aria-label": "Pages" }, prev, pageInfo, next)));
+      h("nav", { class: "pager", "aria-label": t("list.pages") }, prev, pageInfo, next)));
 
   // Filter choices (the list loads meanwhile).
   const colorsP = groupColors();
@@ -287,8 +291,8 @@ export async function renderList(view, ctx) {
 
   function updateSelection() {
     bulkDelete.disabled = selected.size === 0;
-    bulkDelete.textContent = selected.size ? `Delete ${selected.size} selected` : "Delete selected";
-    selCount.textContent = selected.size ? plural(selected.size, "customer selected", "customers selected") : "";
+    bulkDelete.textContent = selected.size ? t("list.deleteN", { n: count(selected.size) }) : t("list.deleteSelected");
+    selCount.textContent = selected.size ? tn("list.selected", selected.size) : "";
     selectAll.checked = rows.length > 0 && rows.every((c) => selected.has(c.id));
     selectAll.indeterminate = selected.size > 0 && !selectAll.checked;
   }
@@ -304,19 +308,19 @@ export async function renderList(view, ctx) {
 
   async function deleteOne(c) {
     const ok = await confirmDialog({
-      title: "Delete this customer?",
-      message: `${displayName(c)} and their photo will be deleted. The history keeps that they were deleted, and by whom.`,
+      title: t("common.deleteCustomerTitle"),
+      message: t("common.deleteCustomerMessage", { name: displayName(c) }),
     });
     if (!ok) return;
     try {
       await request("DELETE", `/v1/customers/${seg(c.id)}`, { headers: c.etag ? { "If-Match": `"${c.etag}"` } : {} });
       noteWrite(c.id, "deleted");
-      toast(`Deleted ${displayName(c)}.`);
+      toast(t("common.deletedCustomer", { name: displayName(c) }));
       selected.delete(c.id);
       await load();
     } catch (e) {
       replace(message, banner("error", e.status === 412
-        ? "Someone changed this customer a moment ago; look at the change before deleting."
+        ? t("list.changedMeanwhile")
         : e.message));
       if (e.status === 412) await load();
     }
@@ -326,9 +330,9 @@ export async function renderList(view, ctx) {
     const ids = [...selected];
     if (!ids.length) return;
     const ok = await confirmDialog({
-      title: `Delete ${plural(ids.length, "customer", "customers")}?`,
-      message: "The selected customers and their photos will be deleted. This cannot be undone.",
-      confirmLabel: `Delete ${ids.length}`,
+      title: tn("list.bulkTitle", ids.length),
+      message: t("list.bulkMessage"),
+      confirmLabel: t("list.bulkConfirm", { n: count(ids.length) }),
     });
     if (!ok) return;
     bulkDelete.disabled = true;
@@ -337,7 +341,7 @@ export async function renderList(view, ctx) {
       for (const gid of data.deletedIds || []) noteWrite(gid, "deleted");
       const gone = (data.deletedIds || []).length;
       const missing = (data.notFoundIds || []).length;
-      toast(`Deleted ${plural(gone, "customer", "customers")}${missing ? `; ${missing} had already gone` : ""}.`);
+      toast(missing ? tn("list.bulkDoneMissing", gone, { missing: count(missing) }) : tn("list.bulkDone", gone));
       selected.clear();
       await load();
     } catch (e) {
@@ -363,7 +367,7 @@ export async function renderList(view, ctx) {
   // marks: the parsed query while searching (what matched is marked), else null.
   function row(c, colors, marks) {
     const mark = (text, fn = markWords) => (marks ? fn(text, marks) : text);
-    const box = h("input", { type: "checkbox", class: "row-select", "aria-label": `Select ${displayName(c)}`, checked: selected.has(c.id) });
+    const box = h("input", { type: "checkbox", class: "row-select", "aria-label": t("list.selectOne", { name: displayName(c) }), checked: selected.has(c.id) });
     box.addEventListener("change", () => {
       if (box.checked) selected.add(c.id);
       else selected.delete(c.id);
@@ -371,7 +375,7 @@ export async function renderList(view, ctx) {
     });
     const groups = (c.groups || []).map((g) => chip(g, { color: colors.get(g.toLowerCase()), kind: "group" }));
     const tags = (c.tags || []).map((t) => chip(t, { kind: "tag" }));
-    const company = c.isCompany && c.company ? [h("div", {}, c.company.name ? mark(c.company.name) : "Company"),
+    const company = c.isCompany && c.company ? [h("div", {}, c.company.name ? mark(c.company.name) : t("enum.field.company")),
       c.company.vatNumber ? h("div", { class: "muted small" }, c.company.vatNumber) : null] : [];
     const name = displayName(c);
     return h("tr", { dataset: { id: c.id } },
@@ -385,8 +389,8 @@ export async function renderList(view, ctx) {
       h("td", { class: "col-phone" }, mark(c.phone || "", markDigits)),
       h("td", { class: "col-added" }, day((c.createdAt || "").slice(0, 10))),
       h("td", { class: "col-actions" },
-        h("a", { class: "btn btn-small", href: `#/customers/${encodeURIComponent(c.id)}/edit`, "aria-label": `Edit ${name}` }, "Edit"),
-        h("button", { type: "button", class: "btn btn-small btn-danger-quiet row-delete", "aria-label": `Delete ${name}`, onclick: () => deleteOne(c) }, "Delete")));
+        h("a", { class: "btn btn-small", href: `#/customers/${encodeURIComponent(c.id)}/edit`, "aria-label": t("list.editOne", { name }) }, t("common.edit")),
+        h("button", { type: "button", class: "btn btn-small btn-danger-quiet row-delete", "aria-label": t("list.deleteOne", { name }), onclick: () => deleteOne(c) }, t("common.delete"))));
   }
 
   // Only the newest request's answer is drawn: a newer one aborts the older,
@@ -435,9 +439,9 @@ export async function renderList(view, ctx) {
         return load();
       }
       const text = searching && e instanceof ApiError && (e.status === 404 || e.status === 503)
-        ? `Search is not available right now (${e.message}). Clear the search box to see the list.`
+        ? t("list.searchDown", { message: e.message })
         : e.message;
-      replace(message, banner("error", text, h("button", { type: "button", class: "btn", onclick: () => load() }, "Try again")));
+      replace(message, banner("error", text, h("button", { type: "button", class: "btn", onclick: () => load() }, t("common.tryAgain"))));
       return;
     }
     const colors = await colorsP;
@@ -454,34 +458,34 @@ export async function renderList(view, ctx) {
     memory.tokens.length = memory.page + 2;
     const n = Number(data.totalSize || 0);
     const lower = Boolean(data.totalSizeIsLowerBound);
-    const amount = lower ? `more than ${count(n)}` : count(n);
+    const amount = lower ? t("list.moreThan", { n: count(n) }) : count(n);
     if (searching) {
-      total.textContent = !rows.length ? "No customer matches"
-        : lower ? `More than ${count(n)} customers match` : `${counted(n, "customer matches", "customers match")}`;
+      total.textContent = !rows.length ? t("list.noMatch")
+        : lower ? t("list.moreThanMatch", { n: count(n) }) : tn("list.matches", n);
     } else {
-      total.textContent = counted(n, "customer", "customers");
+      total.textContent = tn("list.total", n);
     }
     for (const id of [...selected]) if (!rows.some((c) => c.id === id)) selected.delete(id);
     const filtered = FILTERS.some((f) => s[f]);
     if (!rows.length && searching) {
       const sug = tidy(data.suggestion || {});
-      const clear = filtered ? h("button", { type: "button", class: "btn btn-link", onclick: () => clearBtn.click() }, "Clear filters") : null;
+      const clear = filtered ? h("button", { type: "button", class: "btn btn-link", onclick: () => clearBtn.click() }, t("list.clearFilters")) : null;
       // One slip away from names that exist: offered before adding a duplicate.
       const meant = (data.suggestion && data.suggestion.didYouMean) || [];
       replace(tbody, h("tr", {}, h("td", { colspan: "7", class: "empty" },
-        h("p", { class: "no-match" }, `No customer matches “${s.q}”${filtered ? " with these filters" : ""}.`),
-        meant.length ? h("p", { class: "did-you-mean" }, "Did you mean ",
-          meant.map((m, i) => [i ? (i === meant.length - 1 ? " or " : ", ") : "",
+        h("p", { class: "no-match" }, t(filtered ? "list.noMatchQFiltered" : "list.noMatchQ", { q: s.q })),
+        meant.length ? h("p", { class: "did-you-mean" }, t("list.didYouMean"),
+          meant.map((m, i) => [i ? (i === meant.length - 1 ? t("list.or") : ", ") : "",
             h("a", { class: "did-you-mean-link", href: `#/customers?${queryString({ ...s, q: m.q })}` }, m.q),
-            ` (${counted(Number(m.totalSize || 0), "customer", "customers")})`]), "?") : null,
+            ` (${tn("list.total", Number(m.totalSize || 0))})`]), t("list.didYouMeanEnd")) : null,
         h("p", { class: "no-match-actions" },
           h("a", { class: "btn btn-primary", id: "add-suggested", href: `#${suggestionRoute(sug)}` }, suggestionLabel(sug)),
           clear ? [" ", clear] : null))));
     } else if (!rows.length) {
       replace(tbody, h("tr", {}, h("td", { colspan: "7", class: "empty" },
-        filtered ? "No customer matches these filters." : "No customers yet.",
-        " ", filtered ? h("button", { type: "button", class: "btn btn-link", onclick: () => clearBtn.click() }, "Clear filters")
-          : h("a", { href: "#/customers/new" }, "Add the first customer"))));
+        filtered ? t("list.noMatchFilters") : t("list.empty"),
+        " ", filtered ? h("button", { type: "button", class: "btn btn-link", onclick: () => clearBtn.click() }, t("list.clearFilters"))
+          : h("a", { href: "#/customers/new" }, t("list.addFirst")))));
     } else {
       const marks = searching ? parseQuery(s.q) : null;
       replace(tbody, rows.map((c) => row(c, colors, marks)));
@@ -489,7 +493,9 @@ export async function renderList(view, ctx) {
     const size = Number(s.pageSize);
     const first = memory.page * size + (rows.length ? 1 : 0);
     const last = memory.page * size + rows.length;
-    pageInfo.textContent = rows.length ? `Page ${memory.page + 1}: ${count(first)}–${count(last)} of ${amount}` : `Page ${memory.page + 1}`;
+    pageInfo.textContent = rows.length
+      ? t("list.pageRange", { page: count(memory.page + 1), first: count(first), last: count(last), total: amount })
+      : t("list.page", { page: count(memory.page + 1) });
     prev.disabled = memory.page === 0;
     next.disabled = !data.nextPageToken;
     table.removeAttribute("aria-busy");

@@ -9,35 +9,35 @@ import { loadSettings, setSettings } from "../session.js";
 import { t } from "../i18n.js";
 
 export async function renderSettings(view, ctx) {
-  setTitle("Settings");
+  setTitle(t("nav.settings"));
   const s = await loadSettings(true);
   if (!ctx.live()) return;
   const required = new Set(s.requiredFields || []);
 
   const name = h("input", { type: "text", id: "settings-name", autocomplete: "organization", maxlength: 200 });
   name.value = s.name || "";
-  const nameField = field({ label: "Business name", input: name });
+  const nameField = field({ label: t("set.name"), input: name });
   const country = h("input", { type: "text", id: "settings-country", autocomplete: "off", maxlength: 2, class: "upper short" });
   country.value = s.defaultCountry || "";
   const countryField = field({
-    label: "Default country",
+    label: t("set.country"),
     input: country,
-    hint: "2-letter code such as PL, DE or BG: phone numbers typed without + are read as this country's, and new addresses start with it.",
+    hint: t("set.countryHint"),
   });
   const vat = h("input", { type: "text", id: "settings-vatNumber", autocomplete: "off", maxlength: 40, class: "upper" });
   vat.value = s.vatNumber || "";
   const vatField = field({ label: t("settings.vatNumber"), input: vat, hint: t("settings.vatHint") });
-  const boxes = REQUIRABLE.map(([key, text]) => {
+  const boxes = REQUIRABLE.map(([key, labelKey]) => {
     const box = h("input", { type: "checkbox", id: `req-${key}`, value: key, checked: required.has(key) });
-    return h("label", { class: "check-chip", for: box.id }, box, text);
+    return h("label", { class: "check-chip", for: box.id }, box, t(labelKey));
   });
   const reqError = h("p", { class: "field-error", hidden: true, id: "required-error" });
   const reqSet = h("fieldset", { class: "field field-wide", "aria-describedby": "required-help required-error" },
-    h("legend", {}, "Required fields"),
-    h("p", { class: "hint", id: "required-help" }, "A customer cannot be saved without these. First or last name is always needed."),
+    h("legend", {}, t("set.required")),
+    h("p", { class: "hint", id: "required-help" }, t("set.requiredHint")),
     h("div", { class: "check-chips" }, boxes), reqError);
   const message = h("div", {});
-  const save = h("button", { type: "submit", class: "btn btn-primary", id: "save-settings" }, "Save settings");
+  const save = h("button", { type: "submit", class: "btn btn-primary", id: "save-settings" }, t("set.save"));
   const form = h("form", { class: "card settings-form", novalidate: true, "aria-labelledby": "settings-title" },
     h("div", { class: "grid" }, nameField.row, countryField.row, vatField.row), reqSet,
     h("div", { class: "form-actions-inline" }, save));
@@ -60,8 +60,8 @@ export async function renderSettings(view, ctx) {
     try {
       const { data } = await request("PATCH", "/v1/settings", { body });
       setSettings(data);
-      toast("Settings saved.");
-      replace(message, banner("ok", "Settings saved."));
+      toast(t("set.saved"));
+      replace(message, banner("ok", t("set.saved")));
     } catch (e) {
       let shown = false;
       if (e instanceof ApiError) {
@@ -81,7 +81,7 @@ export async function renderSettings(view, ctx) {
       }
       if (!shown) {
         replace(message, banner("error", e.status === 403
-          ? "Only an administrator may change the settings. Ask one, or sign in with an administrator's key."
+          ? t("set.adminOnly")
           : e.message));
       }
     } finally {
@@ -89,6 +89,6 @@ export async function renderSettings(view, ctx) {
     }
   });
 
-  replace(view, h("h1", { id: "settings-title" }, "Settings"),
-    h("p", { class: "muted" }, "For the whole business; only administrators can change them."), message, form);
+  replace(view, h("h1", { id: "settings-title" }, t("nav.settings")),
+    h("p", { class: "muted" }, t("set.lead")), message, form);
 }

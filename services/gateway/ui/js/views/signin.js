@@ -5,9 +5,10 @@
 import { ApiError, request, setKey } from "../api.js";
 import { field, h, replace, setTitle } from "../dom.js";
 import { clearSession, setSettings } from "../session.js";
+import { t } from "../i18n.js";
 
 export async function renderSignIn(view, ctx) {
-  setTitle("Sign in");
+  setTitle(t("sign.title"));
   view.classList.add("view-signin");
   const input = h("input", {
     type: "password",
@@ -18,14 +19,14 @@ export async function renderSignIn(view, ctx) {
     class: "input-key",
   });
   const f = field({
-    label: "API key",
+    label: t("sign.key"),
     input,
-    hint: "Paste the key you were given: make run prints the first one, and an administrator makes more with crmctl key create.",
+    hint: t("sign.keyHint"),
   });
   const status = h("div", { class: "signin-status", "aria-live": "polite" });
-  const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, "Sign in");
-  const form = h("form", { class: "card signin-card", novalidate: true }, h("h1", {}, "Sign in"),
-    h("p", { class: "muted" }, "Customer book for staff: customers, groups, history."), f.row, status, submit);
+  const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, t("sign.submit"));
+  const form = h("form", { class: "card signin-card", novalidate: true }, h("h1", {}, t("sign.title")),
+    h("p", { class: "muted" }, t("sign.lead")), f.row, status, submit);
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -33,14 +34,14 @@ export async function renderSignIn(view, ctx) {
     f.error.hidden = true;
     input.removeAttribute("aria-invalid");
     if (!key) {
-      f.error.textContent = "Enter your API key.";
+      f.error.textContent = t("sign.enterKey");
       f.error.hidden = false;
       input.setAttribute("aria-invalid", "true");
       input.focus();
       return;
     }
     submit.disabled = true;
-    replace(status, h("p", { class: "muted" }, "Checking the key…"));
+    replace(status, h("p", { class: "muted" }, t("sign.checking")));
     try {
       const { data } = await request("GET", "/v1/settings", { key });
       setKey(key);

@@ -6,8 +6,9 @@
 
 import { get, request, seg } from "../api.js";
 import { banner, confirmDialog, h, replace, select, setTitle, toast } from "../dom.js";
-import { counted, when } from "../format.js";
+import { when } from "../format.js";
 import { taskForm, taskItem } from "../taskkit.js";
+import { t, tn } from "../i18n.js";
 
 const PAGE_SIZE = 50;
 
@@ -28,19 +29,19 @@ function queryString(s) {
 }
 
 export async function renderTasks(view, ctx) {
-  setTitle("Tasks");
+  setTitle(t("nav.tasks"));
   const s = readQuery(ctx.query);
-  const heading = h("h1", {}, s.who === "me" ? "My tasks" : "Tasks");
+  const heading = h("h1", {}, t(s.who === "me" ? "task.mine" : "nav.tasks"));
   const total = h("p", { class: "total", id: "tasks-total", "aria-live": "polite" });
-  const newBtn = h("button", { type: "button", class: "btn btn-primary", id: "task-new" }, "New task");
+  const newBtn = h("button", { type: "button", class: "btn btn-primary", id: "task-new" }, t("task.new"));
 
-  const whoSel = select([["me", "Mine"], ["all", "Everyone's"]], s.who, { id: "tasks-who" });
-  const statusSel = select([["open", "Open"], ["done", "Done"], ["all", "Open and done"]], s.status, { id: "tasks-status" });
+  const whoSel = select([["me", t("task.whoMine")], ["all", t("task.whoAll")]], s.who, { id: "tasks-who" });
+  const statusSel = select([["open", t("task.stOpen")], ["done", t("task.stDone")], ["all", t("task.stAll")]], s.status, { id: "tasks-status" });
   const overdueBox = h("input", { type: "checkbox", id: "tasks-overdue", checked: s.overdue, disabled: s.status === "done" });
   const filterField = (label, el) => h("div", { class: "filter" }, h("label", { for: el.id }, label), el);
-  const filters = h("form", { class: "filters", "aria-label": "Filter tasks", onsubmit: (e) => e.preventDefault() },
-    filterField("Whose", whoSel), filterField("Status", statusSel),
-    h("div", { class: "filter filter-end" }, h("label", { class: "check-row inline", for: "tasks-overdue" }, overdueBox, " Overdue only")));
+  const filters = h("form", { class: "filters", "aria-label": t("task.filterLabel"), onsubmit: (e) => e.preventDefault() },
+    filterField(t("task.whose"), whoSel), filterField(t("task.status"), statusSel),
+    h("div", { class: "filter filter-end" }, h("label", { class: "check-row inline", for: "tasks-overdue" }, overdueBox, " ", t("task.overdueOnly"))));
   const apply = () => {
     const text = queryString(s);
     ctx.navigate(text ? `/tasks?${text}` : "/tasks", { replace: true });
@@ -61,7 +62,7 @@ export async function renderTasks(view, ctx) {
 
   const list = h("ul", { class: "tasks tasks-page", id: "task-list", "aria-labelledby": "tasks-list-title" });
   const message = h("div");
-  const more = h("button", { type: "button", class: "btn", id: "tasks-more", hidden: true }, "Load more");
+  const more = h("button", { type: "button", class: "btn", id: "tasks-more", hidden: true }, t("common.loadMore"));
   const formSlot = h("div");
   newBtn.addEventListener("click", () => {
     newBtn.disabled = true;
@@ -70,7 +71,7 @@ export async function renderTasks(view, ctx) {
       newBtn.disabled = false;
       newBtn.focus();
     };
-    replace(formSlot, h("section", { class: "card", "aria-label": "New task" }, h("h2", {}, "New task"),
+    replace(formSlot, h("section", { class: "card", "aria-label": t("task.new") }, h("h2", {}, t("task.new")),
       taskForm({ onSaved: () => { close(); load(); }, onCancel: close })));
   });
 
@@ -78,7 +79,7 @@ export async function renderTasks(view, ctx) {
     h("div", { class: "view-head" }, h("div", {}, heading, total), h("div", { class: "view-actions" }, newBtn)),
     filters, formSlot, message,
     h("section", { class: "card", "aria-labelledby": "tasks-list-title" },
-      h("h2", { id: "tasks-list-title", class: "sr-only" }, "Tasks by due date"), list, more),
+      h("h2", { id: "tasks-list-title", class: "sr-only" }, t("task.byDue")), list, more),
     calendarSection());
 
   let token = "";
@@ -107,8 +108,8 @@ export async function renderTasks(view, ctx) {
       }
     } catch (e) {
       if (mine !== seq || !ctx.live()) return;
-      replace(message, banner("error", `The tasks could not be loaded: ${e.message}`,
-        h("button", { type: "button", class: "btn", onclick: () => load() }, "Try again")));
+      replace(message, banner("error", t("task.loadFailed", { message: e.message }),
+        h("button", { type: "button", class: "btn", onclick: () => load() }, t("common.tryAgain"))));
       more.disabled = false;
       return;
     }
@@ -118,10 +119,11 @@ export async function renderTasks(view, ctx) {
     replace(list, tasks.map((t) => taskItem(t, { showCustomer: true, onChange: () => load() })));
     if (!tasks.length) {
       list.append(h("li", { class: "muted empty-task" },
-        s.overdue ? "Nothing overdue." : s.status === "done" ? "No done tasks." : "No open tasks."));
+        t(s.overdue ? "task.noneOverdue" : s.status === "done" ? "task.noneDone" : "task.noneOpen")));
     }
     const overdue = tasks.filter((t) => t.overdue).length;
-    total.textContent = `${counted(tasks.length, "task", "tasks")}${token ? " so far" : ""}${overdue && !s.overdue ? `, ${overdue} overdue` : ""}`;
+    total.textContent = tn("task.count", tasks.length) + (token ? t("task.soFar") : "")
+      + (overdue && !s.overdue ? t("task.overdueCount", { n: overdue }) : "");
     more.hidden = !token;
     more.disabled = false;
     if (focusedId) {
@@ -135,19 +137,17 @@ export async function renderTasks(view, ctx) {
 
 /** "Subscribe in your calendar": create, show and copy a feed address; list and stop feeds. */
 function calendarSection() {
-  const kind = select([["event", "As events (most calendar apps)"], ["todo", "As to-dos (apps with task lists)"]], "event", { id: "feed-component" });
-  const create = h("button", { type: "button", class: "btn btn-primary", id: "feed-create" }, "Create a calendar address");
+  const kind = select([["event", t("task.asEvents")], ["todo", t("task.asTodos")]], "event", { id: "feed-component" });
+  const create = h("button", { type: "button", class: "btn btn-primary", id: "feed-create" }, t("task.feedCreate"));
   const result = h("div", { id: "feed-result" });
   const feeds = h("ul", { class: "feeds", id: "feeds" });
   const section = h("section", { class: "card calendar-card", "aria-labelledby": "calendar-title", id: "calendar" },
-    h("h2", { id: "calendar-title" }, "Subscribe in your calendar"),
-    h("p", {}, "Your calendar app (Google Calendar, Outlook, Apple Calendar, Thunderbird) can show your tasks and keep them up to date. "
-      + "Create a private address, then add it in the app as a calendar “from URL” or “subscription”."),
-    h("p", { class: "muted small" }, "Anyone who has the address can read your tasks' titles and due times: keep it to yourself, "
-      + "and stop it below if it gets out. Tools that can send your API key can also read ", h("code", {}, "/v1/tasks.ics"), " directly."),
-    h("div", { class: "feed-create-row" }, h("label", { for: "feed-component", class: "sr-only" }, "Show tasks"), kind, create),
+    h("h2", { id: "calendar-title" }, t("task.calTitle")),
+    h("p", {}, t("task.calLead")),
+    h("p", { class: "muted small" }, t("task.calWarn"), h("code", {}, "/v1/tasks.ics"), t("task.calWarnEnd")),
+    h("div", { class: "feed-create-row" }, h("label", { for: "feed-component", class: "sr-only" }, t("task.showTasks")), kind, create),
     result,
-    h("h3", {}, "Your calendar addresses"),
+    h("h3", {}, t("task.calList")),
     feeds);
 
   async function loadFeeds() {
@@ -155,29 +155,29 @@ function calendarSection() {
     try {
       data = (await get("/v1/taskFeeds")).data || {};
     } catch (e) {
-      replace(feeds, h("li", {}, banner("error", `The calendar addresses could not be loaded: ${e.message}`)));
+      replace(feeds, h("li", {}, banner("error", t("task.feedsFailed", { message: e.message }))));
       return;
     }
     const items = data.feeds || [];
     replace(feeds, items.map((f) => {
-      const stop = h("button", { type: "button", class: "btn btn-small btn-danger-quiet feed-delete" }, "Stop");
-      stop.setAttribute("aria-label", `Stop the calendar address made ${when(f.createdAt)}`);
+      const stop = h("button", { type: "button", class: "btn btn-small btn-danger-quiet feed-delete" }, t("task.stop"));
+      stop.setAttribute("aria-label", t("task.stopOne", { when: when(f.createdAt) }));
       stop.addEventListener("click", async () => {
-        const ok = await confirmDialog({ title: "Stop this calendar address?", message: "Calendars subscribed to it stop getting your tasks.", confirmLabel: "Stop" });
+        const ok = await confirmDialog({ title: t("task.stopTitle"), message: t("task.stopMessage"), confirmLabel: t("task.stop") });
         if (!ok) return;
         try {
           await request("DELETE", `/v1/taskFeeds/${seg(f.id)}`);
-          toast("The calendar address was stopped.");
+          toast(t("task.stopped"));
           loadFeeds();
         } catch (e) {
           toast(e.message, "error");
         }
       });
       return h("li", { dataset: { id: f.id } },
-        h("span", {}, `Made ${when(f.createdAt)}`, f.component === "todo" ? " · to-dos" : " · events"),
+        h("span", {}, t("task.made", { when: when(f.createdAt) }), " · ", t(f.component === "todo" ? "task.todos" : "task.events")),
         " ", stop);
     }));
-    if (!items.length) feeds.append(h("li", { class: "muted" }, "None yet."));
+    if (!items.length) feeds.append(h("li", { class: "muted" }, t("task.noneYet")));
   }
 
   create.addEventListener("click", async () => {
@@ -186,19 +186,19 @@ function calendarSection() {
       const { data } = await request("POST", "/v1/taskFeeds", { body: { component: kind.value, baseUrl: location.origin } });
       const url = new URL(data.path || `/v1/feeds/tasks.ics?token=${encodeURIComponent(data.token)}`, location.origin).href;
       const input = h("input", { type: "text", id: "feed-url", readonly: true, class: "mono", value: url, "aria-describedby": "feed-url-hint" });
-      const copy = h("button", { type: "button", class: "btn", id: "feed-copy" }, "Copy");
+      const copy = h("button", { type: "button", class: "btn", id: "feed-copy" }, t("task.copy"));
       copy.addEventListener("click", () => copyText(input));
       input.addEventListener("focus", () => input.select());
       const webcal = url.replace(/^https?:/, "webcal:");
       replace(result, h("div", { class: "banner banner-ok", role: "status" },
-        h("p", {}, h("label", { for: "feed-url" }, "Your calendar address")),
+        h("p", {}, h("label", { for: "feed-url" }, t("task.yourAddress"))),
         h("div", { class: "copy-row" }, input, copy),
-        h("p", { class: "small", id: "feed-url-hint" }, "Shown only now: copy it into your calendar app. ",
-          h("a", { href: webcal }, "Open it in your calendar app"), ".")));
+        h("p", { class: "small", id: "feed-url-hint" }, t("task.shownOnce"),
+          h("a", { href: webcal }, t("task.openInApp")), ".")));
       input.focus();
       loadFeeds();
     } catch (e) {
-      replace(result, banner("error", `No calendar address was made: ${e.message}`));
+      replace(result, banner("error", t("task.feedFailed", { message: e.message })));
     } finally {
       create.disabled = false;
     }
@@ -212,7 +212,7 @@ async function copyText(input) {
   input.select();
   try {
     await navigator.clipboard.writeText(input.value);
-    toast("Copied.");
+    toast(t("common.copied"));
     return;
   } catch {
     // No clipboard permission (or no secure context): the selection way.
@@ -223,5 +223,5 @@ async function copyText(input) {
   } catch {
     ok = false;
   }
-  toast(ok ? "Copied." : "Press Ctrl+C (⌘C) to copy the selected address.", ok ? "ok" : "error");
+  toast(ok ? t("common.copied") : t("task.pressCopy"), ok ? "ok" : "error");
 }
