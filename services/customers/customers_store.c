@@ -785,18 +785,6 @@ cm_err_t customers_store_authenticate(cm_db_t *db, const uint8_t *hash, size_t l
     return CM_OK;
 }
 
-cm_err_t customers_store_outbox_add(cm_db_t *db, const uint8_t *event, size_t len)
-{
-    const char *p[] = {(const char *)event};
-    int lens[] = {(int)len};
-    int fmts[] = {1};
-    cm_err_t err;
-    PGresult *res = cm_db_exec_bin(db, "INSERT INTO customers.outbox (event) VALUES ($1)", 1, p,
-                                   lens, fmts, 0, &err);
-    PQclear(res);
-    return err;
-}
-
 cm_err_t customers_store_idempotency_expire(cm_db_t *db, int hours)
 {
     char h[16];

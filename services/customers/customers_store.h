@@ -129,9 +129,6 @@ cm_err_t customers_store_tags(cm_db_t *db, const char *tenant,
 cm_err_t customers_store_authenticate(cm_db_t *db, const uint8_t *hash, size_t len, bool *found,
                                       Crm__AuthenticateResponse *out) CM_MUSTCHECK;
 
-/* Outbox: appends a packed crm.Event. */
-cm_err_t customers_store_outbox_add(cm_db_t *db, const uint8_t *event, size_t len) CM_MUSTCHECK;
-
 /* Idempotency keys older than the given age are forgotten. */
 cm_err_t customers_store_idempotency_expire(cm_db_t *db, int hours) CM_MUSTCHECK;
 
