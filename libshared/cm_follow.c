@@ -14,12 +14,12 @@
 #define READER_ACK_MS 10000 /* how often the follower tells an owner where it is */
 
 struct cm_follow {
-    const struct cm_follow_def *def;            // borrowed (caller)
+    const struct cm_follow_def *def;              // borrowed (caller)
     cm_events_sub_t *subs[CM_FOLLOW_STREAMS_MAX]; // owned: each followed stream, while we lead
-    cm_db_t *db;                                // borrowed (cm_svc): the tick's connection
-    bool resync;         // the database's cursor may differ from the subscriber's: start again
-    char *sql_get;       // owned
-    char *sql_advance;   // owned
+    cm_db_t *db;                                  // borrowed (cm_svc): the tick's connection
+    bool resync;       // the database's cursor may differ from the subscriber's: start again
+    char *sql_get;     // owned
+    char *sql_advance; // owned
     int64_t next_lead_try_ms;
 };
 

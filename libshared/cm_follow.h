@@ -22,12 +22,12 @@
 typedef cm_err_t (*cm_follow_fn)(void *ud, cm_db_t *db, const Crm__Event *ev);
 
 struct cm_follow_def {
-    const char *cursor_table;    // "notes.stream_cursor": schema.table, [a-z_.] only
-    const char *reader;          // the durable reader's name at each stream's owner
-    const char *const *streams;  // borrowed: the streams followed, in the order applied
-    size_t n_streams;            // 1..CM_FOLLOW_STREAMS_MAX
-    const char *events_out;      // the broker's events_out endpoint
-    const char *bus;             // the broker's request endpoint (replays)
+    const char *cursor_table;   // "notes.stream_cursor": schema.table, [a-z_.] only
+    const char *reader;         // the durable reader's name at each stream's owner
+    const char *const *streams; // borrowed: the streams followed, in the order applied
+    size_t n_streams;           // 1..CM_FOLLOW_STREAMS_MAX
+    const char *events_out;     // the broker's events_out endpoint
+    const char *bus;            // the broker's request endpoint (replays)
     cm_follow_fn apply;
     void *ud; // borrowed: passed to apply
 };

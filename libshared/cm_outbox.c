@@ -349,9 +349,9 @@ static cm_err_t s_prune_bound(cm_db_t *db, const struct cm_outbox *ob, long keep
     return CM_OK;
 }
 
-cm_err_t cm_outbox_prune(cm_db_t *db, const struct cm_outbox *ob, long keep_s,
-                         const char *expected, int batch, long *deleted, uint64_t *gone_through,
-                         char *held, size_t heldsz)
+cm_err_t cm_outbox_prune(cm_db_t *db, const struct cm_outbox *ob, long keep_s, const char *expected,
+                         int batch, long *deleted, uint64_t *gone_through, char *held,
+                         size_t heldsz)
 {
     assert(ob->readers);
     *deleted = 0;
@@ -396,13 +396,13 @@ cm_err_t cm_outbox_prune(cm_db_t *db, const struct cm_outbox *ob, long keep_s,
     return err;
 }
 
-cm_err_t cm_outbox_forget(cm_db_t *db, const struct cm_outbox *ob, const char *name,
-                          uint64_t *seq)
+cm_err_t cm_outbox_forget(cm_db_t *db, const struct cm_outbox *ob, const char *name, uint64_t *seq)
 {
     const char *p[] = {name};
     char v[24];
-    cm_err_t err = s_value(db, cm_strfmt("DELETE FROM %s WHERE name = $1 RETURNING seq", ob->readers),
-                           1, p, v, sizeof v);
+    cm_err_t err =
+        s_value(db, cm_strfmt("DELETE FROM %s WHERE name = $1 RETURNING seq", ob->readers), 1, p, v,
+                sizeof v);
     if (err)
         return err;
     if (!v[0])

@@ -22,8 +22,8 @@ struct cm_events_pub;
 
 /* One stream and its table, both constants of the owning service. */
 struct cm_outbox {
-    const char *stream; // "customers"
-    const char *table;  // "customers.outbox"
+    const char *stream;  // "customers"
+    const char *table;   // "customers.outbox"
     const char *readers; // "customers.stream_readers", or NULL: readers are not kept
 };
 
@@ -69,9 +69,9 @@ void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
  * "" when only the retention does: "busy" (another copy is pruning),
  * "unregistered: NAME, ..." or "reader: NAME" (the slowest). Returns CM_OK or
  * the database's error (rolled back). */
-cm_err_t cm_outbox_prune(cm_db_t *db, const struct cm_outbox *ob, long keep_s,
-                         const char *expected, int batch, long *deleted, uint64_t *gone_through,
-                         char *held, size_t heldsz) CM_MUSTCHECK;
+cm_err_t cm_outbox_prune(cm_db_t *db, const struct cm_outbox *ob, long keep_s, const char *expected,
+                         int batch, long *deleted, uint64_t *gone_through, char *held,
+                         size_t heldsz) CM_MUSTCHECK;
 
 /* Forgets a durable reader (its events may be deleted then): *seq its last
  * position. CM_ERR_NOT_FOUND when there is none of that name. */

@@ -42,7 +42,7 @@ static struct {
     const struct notes_history_cfg *cfg; // borrowed (main)
     struct cm_follow_def follow_def;
     cm_follow_t *follow; // owned: the customers and notify streams into the timeline
-    bool with_notes; // notes.notes exists (010_notes.sql)
+    bool with_notes;     // notes.notes exists (010_notes.sql)
     bool with_tasks;
     int64_t next_expiry_ms;
 } s_st;

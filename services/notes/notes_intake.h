@@ -19,7 +19,7 @@
 #define NOTES_INTAKE_EMAIL_MAX 254
 #define NOTES_INTAKE_PHONE_MAX 40
 #define NOTES_INTAKE_LANGUAGE_MAX 35 /* a BCP 47 tag, as customers takes it */
-#define NOTES_INTAKE_TEXT_MAX 200 // item names, SKUs, message subject and channel
+#define NOTES_INTAKE_TEXT_MAX 200    // item names, SKUs, message subject and channel
 #define NOTES_INTAKE_ITEMS_MAX 100
 #define NOTES_INTAKE_QUANTITY_MAX 1000000
 /* Amounts: |amount| at most 10^15 minor units. */

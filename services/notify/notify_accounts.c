@@ -79,8 +79,8 @@ static bool s_token_ok(const char *t)
 /* Sending links                                                           */
 
 Crm__Message *notify_accounts_queue(struct cm_call *call, struct notify_state *st,
-                                   const char *tenant, const Crm__Customer *c,
-                                   enum notify_kind kind, bool sms, const char *request_key)
+                                    const char *tenant, const Crm__Customer *c,
+                                    enum notify_kind kind, bool sms, const char *request_key)
 {
     const char *lang = notify_language_of(c->preferences ? c->preferences->language : NULL);
     char business[256];

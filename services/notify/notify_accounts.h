@@ -20,8 +20,8 @@ struct notify_state;
  * new link. The message (dynamic, the caller frees it), or NULL with the call
  * failed. */
 Crm__Message *notify_accounts_queue(struct cm_call *call, struct notify_state *st,
-                                   const char *tenant, const Crm__Customer *c,
-                                   enum notify_kind kind, bool sms, const char *request_key);
+                                    const char *tenant, const Crm__Customer *c,
+                                    enum notify_kind kind, bool sms, const char *request_key);
 
 /* Makes the hash every failed look-up is checked against (constant time) and
  * the limit on hashing at once. Before the first request. */

@@ -224,9 +224,10 @@ static void s_with_link(const struct notify_state *st, const char *tenant, const
     snprintf(*html, hn, "%s\n<p><a href=\"%s\">%s</a></p>\n", cp->html, url, label);
 }
 
-/* Queues one customer's message in the page's transaction. */
+/* Queues one customer's message in the page's transaction, from the
+ * tenant's sender s (read once for the page). */
 static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const Crm__Campaign *cp,
-                            const Crm__Customer *c)
+                            const Crm__NotifySettings *s, const Crm__Customer *c)
 {
     bool sms = cp->channel == CRM__CHANNEL__CHANNEL_SMS;
     char key[100];
@@ -248,10 +249,8 @@ static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const
     };
     Crm__Message *out = NULL;
     bool existed = false;
-    /* The tenant's sender, read in the page's transaction. */
-    cm_err_t err = notify_compose_address(call, st, c, sms, &a, &m) ? CM_OK : CM_ERR_UNAVAILABLE;
-    if (!err)
-        err = notify_store_queue(call->db, &m, &out, &existed);
+    notify_compose_address_from(st, s, c, sms, &a, &m);
+    cm_err_t err = notify_store_queue(call->db, &m, &out, &existed);
     if (!err && !existed)
         err = notify_campaigns_store_queued(call->db, cp->id, c->id, out->id);
     if (out)
@@ -270,6 +269,10 @@ static cm_err_t s_write_page(struct cm_call *call, struct notify_state *st, cons
     bool sms = cp->channel == CRM__CHANNEL__CHANNEL_SMS;
     int total = 0, no_consent = 0, no_address = 0;
     cm_err_t err = cm_db_begin(call->db, call->hdr->tenant_id);
+    /* The tenant's sender, read once in the page's transaction. */
+    Crm__NotifySettings *s = (Crm__NotifySettings *)cm_pb_new(&crm__notify_settings__descriptor);
+    if (!err && !notify_compose_sender(call, st, s))
+        err = CM_ERR_UNAVAILABLE;
     for (size_t i = 0; !err && i < page->n_customers; i++) {
         const Crm__Customer *c = page->customers[i];
         const char *skip = s_skip_reason(c, sms);
@@ -282,8 +285,9 @@ static cm_err_t s_write_page(struct cm_call *call, struct notify_state *st, cons
         no_consent += skip && !strcmp(skip, "NO_CONSENT");
         no_address += skip && !strcmp(skip, "NO_ADDRESS");
         if (!skip)
-            err = s_queue_one(call, st, cp, c);
+            err = s_queue_one(call, st, cp, s, c);
     }
+    crm__notify_settings__free_unpacked(s, NULL);
     if (!err)
         err = notify_campaigns_store_advance(call->db, cp->id, cursor, page->next_page_token, total,
                                              no_consent, no_address, moved);

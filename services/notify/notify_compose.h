@@ -44,6 +44,11 @@ struct notify_address {
 bool notify_compose_address(struct cm_call *call, const struct notify_state *st,
                             const Crm__Customer *c, bool sms, struct notify_address *a,
                             struct notify_new_message *m);
+/* The same with the tenant's sender s (notify_compose_sender) read before:
+ * a page of a newsletter reads it once. Cannot fail. */
+void notify_compose_address_from(const struct notify_state *st, const Crm__NotifySettings *s,
+                                 const Crm__Customer *c, bool sms, struct notify_address *a,
+                                 struct notify_new_message *m);
 
 /* A set-password link to create with the message: the customer's older
  * links are voided, this one stored by its hash; the token is sealed into the

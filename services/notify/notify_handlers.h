@@ -42,9 +42,9 @@ struct notify_state {
     struct cm_mdp_client *campaign_client; // owned; main thread only: the tick's requests
     int64_t next_campaign_ms;              // main thread only
     /* Welcome on auto-registration (notify_welcome.c); main thread only. */
-    const char *events_out_endpoint;      // borrowed (config): where the streams come from
-    struct cm_follow_def welcome_def;     // what welcome_follow follows
-    struct cm_follow *welcome_follow;     // owned: the customers stream
+    const char *events_out_endpoint;  // borrowed (config): where the streams come from
+    struct cm_follow_def welcome_def; // what welcome_follow follows
+    struct cm_follow *welcome_follow; // owned: the customers stream
     int64_t next_welcome_ms;
     /* Retention (notify_retention.c); main thread only. Hours, -1: forever. */
     long outbox_retain_hours;

@@ -108,6 +108,7 @@ void notify_retention_tick(cm_svc_t *svc, struct notify_state *st)
     }
     if (st->body_retain_hours >= 0 && now >= st->next_body_prune_ms) {
         long n = s_bodies(db, st);
-        st->next_body_prune_ms = now + (n >= BATCH ? BACKLOG_MS : s_every_ms(st->body_retain_hours));
+        st->next_body_prune_ms =
+            now + (n >= BATCH ? BACKLOG_MS : s_every_ms(st->body_retain_hours));
     }
 }

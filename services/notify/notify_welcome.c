@@ -132,8 +132,7 @@ static bool s_reachable(const Crm__Customer *c, bool sms)
     return sms ? c->phone[0] != '\0' : c->email[0] && notify_mime_addr_ok(c->email);
 }
 
-void notify_welcome_send(struct cm_call *call, const ProtobufCMessage *msg,
-                         ProtobufCMessage **resp)
+void notify_welcome_send(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__SendWelcomeRequest *req = (const Crm__SendWelcomeRequest *)msg;
     struct notify_state *st = call->user;

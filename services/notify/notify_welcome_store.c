@@ -81,7 +81,6 @@ cm_err_t notify_welcome_store_get(cm_db_t *db, const char *tenant, const char *e
 cm_err_t notify_welcome_store_done(cm_db_t *db, const char *tenant, const char *event_id)
 {
     const char *p[] = {tenant, event_id};
-    return cm_db_run(db,
-                     "DELETE FROM notify.welcome_work WHERE tenant_id = $1::uuid AND event_id = $2",
-                     2, p);
+    return cm_db_run(
+        db, "DELETE FROM notify.welcome_work WHERE tenant_id = $1::uuid AND event_id = $2", 2, p);
 }
