@@ -208,6 +208,14 @@ cm_err_t notify_campaigns_store_cancel(cm_db_t *db, const char *id, bool *found,
     const char *p[] = {id};
     cm_err_t err;
     *found = *cancelled = false;
+    /* The lock first, in a statement of its own: the statement below then
+     * reads the queue as it is once a page being written meanwhile has
+     * committed (read committed: each statement its own snapshot), not as it
+     * was before that page's messages were in it. */
+    cm_err_t lerr = cm_db_run(db, "SELECT 1 FROM notify.campaigns WHERE id = $1::uuid FOR UPDATE",
+                              1, p);
+    if (lerr)
+        return lerr;
     /* A campaign sending with nothing left in the queue is done: nothing to cancel. */
     PGresult *res = cm_db_exec(
         db,

@@ -342,14 +342,14 @@ cm_err_t notify_store_sent_many(cm_db_t *db, const char *tenant,
         err = cm_db_run(db, "DELETE FROM notify.queue WHERE message_id = ANY($1::uuid[])", 1, p);
     /* Only those SENT now: a message recorded before (a lease that ran out
      * meanwhile) has had its event. */
+    const char *ep[] = {ids, tenant};
     if (!err)
         res = cm_db_exec(db,
                          "SELECT " MESSAGE_COLUMNS " FROM " MESSAGE_FROM
-                         "WHERE m.tenant_id = $3::uuid AND m.id = ANY($1::uuid[]) "
+                         "WHERE m.tenant_id = $2::uuid AND m.id = ANY($1::uuid[]) "
                          "AND m.sent_at = now()",
-                         3, p, &err);
+                         2, ep, &err);
     if (res) {
-        const char *ep[] = {ids, tenant};
         err = cm_db_run(db,
                         "INSERT INTO notify.sent_bodies (message_id, tenant_id) "
                         "SELECT m.id, $2::uuid FROM notify.messages m WHERE m.tenant_id = $2::uuid "
