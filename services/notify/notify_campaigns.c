@@ -506,15 +506,9 @@ void notify_campaigns_tick(cm_svc_t *svc, struct notify_state *st)
     for (int i = 0; i < n; i++) {
         Crm__ExpandCampaignRequest req = CRM__EXPAND_CAMPAIGN_REQUEST__INIT;
         req.id = claims[i].id;
-        Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
-        h.tenant_id = claims[i].tenant_id;
-        h.principal = (Crm__Principal *)&notify_compose_service;
-        h.channel = "campaign";
-        h.method = "notify.ExpandCampaign";
         /* Answered before the lease runs out, or another copy may take it. */
-        h.deadline_unix_ms = cm_now_ms() + EXPAND_LEASE_MS - 2000;
-        char rid[40];
-        if (cm_svc_send(st->campaign_client, "notify", &h, &req.base, 0, rid))
+        if (notify_compose_ask(st->campaign_client, claims[i].tenant_id, "notify.ExpandCampaign",
+                               "campaign", &req.base, EXPAND_LEASE_MS - 2000))
             cm_log_warn("could not ask to expand campaign %s; claimed again later", claims[i].id);
     }
 }

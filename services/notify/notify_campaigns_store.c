@@ -262,9 +262,11 @@ cm_err_t notify_campaigns_store_claim(cm_db_t *db, int max, long lease_ms,
         return err;
     PGresult *res = cm_db_exec(
         db,
+        /* Chosen once (a CTE), as notify_store_claim does. */
+        "WITH c AS MATERIALIZED (SELECT campaign_id FROM notify.campaign_work "
+        "WHERE lease_until <= now() ORDER BY lease_until LIMIT $1::int FOR UPDATE SKIP LOCKED) "
         "UPDATE notify.campaign_work w SET lease_until = now() + $2::bigint * "
-        "interval '1 millisecond' FROM (SELECT campaign_id FROM notify.campaign_work "
-        "WHERE lease_until <= now() ORDER BY lease_until LIMIT $1::int FOR UPDATE SKIP LOCKED) c "
+        "interval '1 millisecond' FROM c "
         "WHERE w.campaign_id = c.campaign_id RETURNING w.campaign_id, w.tenant_id",
         2, p, &err);
     if (!res)

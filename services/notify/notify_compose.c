@@ -161,3 +161,16 @@ Crm__Message *notify_compose_queue(struct cm_call *call, struct notify_state *st
     notify_sender_wake(st->sender);
     return out;
 }
+
+int notify_compose_ask(struct cm_mdp_client *client, const char *tenant, const char *method,
+                       const char *channel, const ProtobufCMessage *req, long answer_within_ms)
+{
+    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+    h.tenant_id = (char *)tenant;
+    h.principal = (Crm__Principal *)&notify_compose_service;
+    h.channel = (char *)channel;
+    h.method = (char *)method;
+    h.deadline_unix_ms = cm_now_ms() + answer_within_ms;
+    char rid[40];
+    return cm_svc_send(client, "notify", &h, req, 0, rid) ? -1 : 0;
+}

@@ -69,4 +69,13 @@ Crm__Message *notify_compose_queue(struct cm_call *call, struct notify_state *st
                                    const char *tenant, struct notify_new_message *m,
                                    const struct notify_link *link);
 
+/* Asks any copy of notify (itself included) to run an internal method over
+ * client, as notify in tenant on channel, to be answered within
+ * answer_within_ms (before the caller's lease ends). The answer is not
+ * waited for. Returns 0, or -1 when it could not be sent (logged by the
+ * caller). */
+struct cm_mdp_client;
+int notify_compose_ask(struct cm_mdp_client *client, const char *tenant, const char *method,
+                       const char *channel, const ProtobufCMessage *req, long answer_within_ms);
+
 #endif

@@ -243,13 +243,21 @@ cm_err_t notify_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_c
         return err;
     PGresult *res = cm_db_exec(
         db,
+        /* The rows to take are chosen once, in a CTE: as a subquery of the
+         * UPDATE it may be run again (a join's rescan, a concurrent update's
+         * recheck) and take more rows than asked, which nobody would send
+         * until their lease ended. */
+        "WITH c AS MATERIALIZED (SELECT message_id FROM notify.queue WHERE due_at <= now() "
+        "ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) "
         "UPDATE notify.queue q SET due_at = now() + $2::bigint * interval '1 millisecond', "
-        "attempts = q.attempts + 1 FROM (SELECT message_id FROM notify.queue WHERE due_at <= now() "
-        "ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) c "
+        "attempts = q.attempts + 1 FROM c "
         "WHERE q.message_id = c.message_id RETURNING q.message_id, q.tenant_id, q.attempts",
         2, p, &err);
     if (!res)
         return err;
+    if (PQntuples(res) > max)
+        cm_log_error("claimed %d messages, asked for %d: the rest wait for their lease",
+                     PQntuples(res), max);
     for (int i = 0; i < PQntuples(res) && i < max; i++) {
         snprintf(out[i].id, sizeof out[i].id, "%s", PQgetvalue(res, i, 0));
         snprintf(out[i].tenant_id, sizeof out[i].tenant_id, "%s", PQgetvalue(res, i, 1));

@@ -38,10 +38,11 @@ cm_err_t notify_welcome_store_claim(cm_db_t *db, int max, long lease_ms,
         return err;
     PGresult *res = cm_db_exec(
         db,
+        /* Chosen once (a CTE), as notify_store_claim does. */
+        "WITH c AS MATERIALIZED (SELECT tenant_id, event_id FROM notify.welcome_work "
+        "WHERE lease_until <= now() ORDER BY lease_until LIMIT $1::int FOR UPDATE SKIP LOCKED) "
         "UPDATE notify.welcome_work w SET lease_until = now() + $2::bigint * "
-        "interval '1 millisecond', attempts = w.attempts + 1 FROM (SELECT tenant_id, event_id "
-        "FROM notify.welcome_work WHERE lease_until <= now() ORDER BY lease_until "
-        "LIMIT $1::int FOR UPDATE SKIP LOCKED) c "
+        "interval '1 millisecond', attempts = w.attempts + 1 FROM c "
         "WHERE w.tenant_id = c.tenant_id AND w.event_id = c.event_id "
         "RETURNING w.tenant_id, w.event_id",
         2, p, &err);

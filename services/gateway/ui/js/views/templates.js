@@ -5,8 +5,9 @@
 // back to the ready text (DELETE). Every string from the message catalogue
 // (i18n.js); the preview's HTML is shown as its source, never parsed.
 
-import { ApiError, get, request, seg } from "../api.js";
+import { get, request, seg } from "../api.js";
 import { banner, field, h, replace, setTitle, toast } from "../dom.js";
+import { clearErrors, showErrors } from "../forms.js";
 import { t } from "../i18n.js";
 
 const KINDS = ["password_link", "activation", "welcome"];
@@ -49,28 +50,10 @@ export async function renderTemplates(view) {
 
   let current = null; // {kind, language} in the editor
 
-  function clearErrors() {
-    replace(message);
-    for (const f of Object.values(fields)) {
-      f.error.hidden = true;
-      f.input.removeAttribute("aria-invalid");
-    }
-  }
-
-  // The API names template.subject, template.text, template.html.
-  function showErrors(e) {
-    let shown = false;
-    for (const d of (e instanceof ApiError && e.details) || []) {
-      const f = fields[String(d.field).replace(/^template\./, "")];
-      if (!f) continue;
-      f.error.textContent = d.description;
-      f.error.hidden = false;
-      f.input.setAttribute("aria-invalid", "true");
-      if (!shown) f.input.focus();
-      shown = true;
-    }
-    if (!shown) replace(message, banner("error", t("tpl.error", { message: e.message })));
-  }
+  // The API names template.subject, template.text, template.html: forms.js
+  // puts each at its field, anything else in the banner.
+  const clear = () => clearErrors(fields, message);
+  const failed = (e) => showErrors(e, fields, message);
 
   const draft = () => ({ subject: subject.value, text: text.value, html: html.value });
 
@@ -90,7 +73,7 @@ export async function renderTemplates(view) {
   }
 
   async function edit(kind, language) {
-    clearErrors();
+    clear();
     preview.hidden = true;
     let tpl;
     try {
@@ -114,7 +97,7 @@ export async function renderTemplates(view) {
 
   previewBtn.addEventListener("click", async () => {
     if (!current) return;
-    clearErrors();
+    clear();
     previewBtn.disabled = true;
     try {
       const body = { kind: current.kind, language: current.language, template: draft() };
@@ -127,7 +110,7 @@ export async function renderTemplates(view) {
         h("pre", { class: "tpl-preview-html" }, data.html));
       preview.hidden = false;
     } catch (e) {
-      showErrors(e);
+      failed(e);
     } finally {
       previewBtn.disabled = false;
     }
@@ -136,7 +119,7 @@ export async function renderTemplates(view) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (!current) return;
-    clearErrors();
+    clear();
     save.disabled = true;
     try {
       await request("PUT", path(current.kind, current.language), { body: draft() });
@@ -144,7 +127,7 @@ export async function renderTemplates(view) {
       await load();
       await edit(current.kind, current.language);
     } catch (e) {
-      showErrors(e);
+      failed(e);
     } finally {
       save.disabled = false;
     }
@@ -152,7 +135,7 @@ export async function renderTemplates(view) {
 
   reset.addEventListener("click", async () => {
     if (!current) return;
-    clearErrors();
+    clear();
     reset.disabled = true;
     try {
       await request("DELETE", path(current.kind, current.language));
@@ -160,7 +143,7 @@ export async function renderTemplates(view) {
       await load();
       await edit(current.kind, current.language);
     } catch (e) {
-      showErrors(e);
+      failed(e);
     } finally {
       reset.disabled = false;
     }
