@@ -35,7 +35,9 @@
 #define EXPAND_LEASE_MS 10000 // a claimed campaign comes back after this if its copy dies
 #define EXPAND_BUDGET_MS 3000 // pages one ExpandCampaign queues before it hands back
 #define EXPAND_RETRY_MS 2000  // customers unavailable: try again after this
-#define TICK_EVERY_MS 500
+/* How often a copy looks for campaigns to expand: a campaign handed back after
+ * its budget waits at most this long before the next copy goes on with it. */
+#define TICK_EVERY_MS 100
 #define CLAIM_MAX 4
 #define CURSOR_MAX 1024
 
