@@ -1,5 +1,6 @@
 /* Newsletters' SQL (notify_campaigns_store.h). */
 #include "notify_campaigns_store.h"
+#include "notify_store.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
 
@@ -212,8 +213,8 @@ cm_err_t notify_campaigns_store_cancel(cm_db_t *db, const char *id, bool *found,
      * reads the queue as it is once a page being written meanwhile has
      * committed (read committed: each statement its own snapshot), not as it
      * was before that page's messages were in it. */
-    cm_err_t lerr = cm_db_run(db, "SELECT 1 FROM notify.campaigns WHERE id = $1::uuid FOR UPDATE",
-                              1, p);
+    cm_err_t lerr =
+        cm_db_run(db, "SELECT 1 FROM notify.campaigns WHERE id = $1::uuid FOR UPDATE", 1, p);
     if (lerr)
         return lerr;
     /* A campaign sending with nothing left in the queue is done: nothing to cancel. */
@@ -252,23 +253,16 @@ cm_err_t notify_campaigns_store_cancel(cm_db_t *db, const char *id, bool *found,
 cm_err_t notify_campaigns_store_claim(cm_db_t *db, int max, long lease_ms,
                                       struct notify_campaign_claim *out, int *n)
 {
-    char lim[16], lease[24];
-    snprintf(lim, sizeof lim, "%d", max);
-    snprintf(lease, sizeof lease, "%ld", lease_ms);
-    const char *p[] = {lim, lease};
     *n = 0;
-    cm_err_t err = cm_db_use_tenant(db, NULL);
-    if (err)
-        return err;
-    PGresult *res = cm_db_exec(
+    cm_err_t err;
+    PGresult *res = notify_store_claim_rows(
         db,
-        /* Chosen once (a CTE), as notify_store_claim does. */
         "WITH c AS MATERIALIZED (SELECT campaign_id FROM notify.campaign_work "
         "WHERE lease_until <= now() ORDER BY lease_until LIMIT $1::int FOR UPDATE SKIP LOCKED) "
         "UPDATE notify.campaign_work w SET lease_until = now() + $2::bigint * "
         "interval '1 millisecond' FROM c "
         "WHERE w.campaign_id = c.campaign_id RETURNING w.campaign_id, w.tenant_id",
-        2, p, &err);
+        max, lease_ms, &err);
     if (!res)
         return err;
     for (int i = 0; i < PQntuples(res) && i < max; i++) {

@@ -231,33 +231,41 @@ cm_err_t notify_store_list(cm_db_t *db, const char *customer_id, int limit, int6
     return CM_OK;
 }
 
-cm_err_t notify_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_claim *out, int *n)
+PGresult *notify_store_claim_rows(cm_db_t *db, const char *sql, int max, long lease_ms,
+                                  cm_err_t *err)
 {
     char lim[16], lease[24];
     snprintf(lim, sizeof lim, "%d", max);
     snprintf(lease, sizeof lease, "%ld", lease_ms);
     const char *p[] = {lim, lease};
+    *err = cm_db_use_tenant(db, NULL);
+    if (*err)
+        return NULL;
+    PGresult *res = cm_db_exec(db, sql, 2, p, err);
+    if (res && PQntuples(res) > max)
+        cm_log_error("claimed %d rows, asked for %d: the rest wait for their lease", PQntuples(res),
+                     max);
+    return res;
+}
+
+cm_err_t notify_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_claim *out, int *n)
+{
     *n = 0;
-    cm_err_t err = cm_db_use_tenant(db, NULL);
-    if (err)
-        return err;
-    PGresult *res = cm_db_exec(
+    cm_err_t err;
+    /* The rows to take are chosen once, in a CTE: as a subquery of the
+     * UPDATE it may be run again (a join's rescan, a concurrent update's
+     * recheck) and take more rows than asked, which nobody would send until
+     * their lease ended. */
+    PGresult *res = notify_store_claim_rows(
         db,
-        /* The rows to take are chosen once, in a CTE: as a subquery of the
-         * UPDATE it may be run again (a join's rescan, a concurrent update's
-         * recheck) and take more rows than asked, which nobody would send
-         * until their lease ended. */
         "WITH c AS MATERIALIZED (SELECT message_id FROM notify.queue WHERE due_at <= now() "
         "ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) "
         "UPDATE notify.queue q SET due_at = now() + $2::bigint * interval '1 millisecond', "
         "attempts = q.attempts + 1 FROM c "
         "WHERE q.message_id = c.message_id RETURNING q.message_id, q.tenant_id, q.attempts",
-        2, p, &err);
+        max, lease_ms, &err);
     if (!res)
         return err;
-    if (PQntuples(res) > max)
-        cm_log_error("claimed %d messages, asked for %d: the rest wait for their lease",
-                     PQntuples(res), max);
     for (int i = 0; i < PQntuples(res) && i < max; i++) {
         snprintf(out[i].id, sizeof out[i].id, "%s", PQgetvalue(res, i, 0));
         snprintf(out[i].tenant_id, sizeof out[i].tenant_id, "%s", PQgetvalue(res, i, 1));

@@ -126,6 +126,13 @@ struct notify_claim {
     int attempts; // this one included
 };
 
+/* Runs a claim across tenants: sql takes $1 the most rows and $2 the lease
+ * in ms, chooses its rows once (a materialized CTE ... FOR UPDATE SKIP
+ * LOCKED) and moves their lease ahead. The result, or NULL with *err; more
+ * rows than max (which would wait for their lease) are logged. */
+PGresult *notify_store_claim_rows(cm_db_t *db, const char *sql, int max, long lease_ms,
+                                  cm_err_t *err);
+
 /* Takes up to max due messages of any tenant (FOR UPDATE SKIP LOCKED: never
  * one another sender holds) and moves them lease_ms ahead, so they come back
  * if this sender dies. One statement, committed at once. Sets *n. */
