@@ -36,7 +36,9 @@
 #define EXPAND_LEASE_MS 10000 // a claimed campaign comes back after this if its copy dies
 #define EXPAND_BUDGET_MS 3000 // pages one ExpandCampaign queues before it hands back
 #define EXPAND_RETRY_MS 2000  // customers unavailable: try again after this
-#define TICK_EVERY_MS 500
+/* How often a copy looks for campaigns to expand: a campaign handed back after
+ * its budget waits at most this long before the next copy goes on with it. */
+#define TICK_EVERY_MS 100
 #define CLAIM_MAX 4
 #define CURSOR_MAX 1024
 
@@ -225,9 +227,10 @@ static void s_with_link(const struct notify_state *st, const char *tenant, const
     snprintf(*html, hn, "%s\n<p><a href=\"%s\">%s</a></p>\n", cp->html, url, label);
 }
 
-/* Queues one customer's message in the page's transaction. */
+/* Queues one customer's message in the page's transaction, from the
+ * tenant's sender s (read once for the page). */
 static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const Crm__Campaign *cp,
-                            const Crm__Customer *c)
+                            const Crm__NotifySettings *s, const Crm__Customer *c)
 {
     bool sms = cp->channel == CRM__CHANNEL__CHANNEL_SMS;
     char key[100];
@@ -256,10 +259,8 @@ static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const
     };
     Crm__Message *out = NULL;
     bool existed = false;
-    /* The tenant's sender, read in the page's transaction. */
-    cm_err_t err = notify_compose_address(call, st, c, sms, &a, &m) ? CM_OK : CM_ERR_UNAVAILABLE;
-    if (!err)
-        err = notify_store_queue(call->db, &m, &out, &existed);
+    notify_compose_address_from(st, s, c, sms, &a, &m);
+    cm_err_t err = notify_store_queue(call->db, &m, &out, &existed);
     if (!err && !existed)
         err = notify_campaigns_store_queued(call->db, cp->id, c->id, out->id);
     if (out)
@@ -278,6 +279,10 @@ static cm_err_t s_write_page(struct cm_call *call, struct notify_state *st, cons
     bool sms = cp->channel == CRM__CHANNEL__CHANNEL_SMS;
     int total = 0, no_consent = 0, no_address = 0;
     cm_err_t err = cm_db_begin(call->db, call->hdr->tenant_id);
+    /* The tenant's sender, read once in the page's transaction. */
+    Crm__NotifySettings *s = (Crm__NotifySettings *)cm_pb_new(&crm__notify_settings__descriptor);
+    if (!err && !notify_compose_sender(call, st, s))
+        err = CM_ERR_UNAVAILABLE;
     for (size_t i = 0; !err && i < page->n_customers; i++) {
         const Crm__Customer *c = page->customers[i];
         const char *skip = s_skip_reason(c, sms);
@@ -290,8 +295,9 @@ static cm_err_t s_write_page(struct cm_call *call, struct notify_state *st, cons
         no_consent += skip && !strcmp(skip, "NO_CONSENT");
         no_address += skip && !strcmp(skip, "NO_ADDRESS");
         if (!skip)
-            err = s_queue_one(call, st, cp, c);
+            err = s_queue_one(call, st, cp, s, c);
     }
+    crm__notify_settings__free_unpacked(s, NULL);
     if (!err)
         err = notify_campaigns_store_advance(call->db, cp->id, cursor, page->next_page_token, total,
                                              no_consent, no_address, moved);
@@ -467,15 +473,9 @@ void notify_campaigns_tick(cm_svc_t *svc, struct notify_state *st)
     for (int i = 0; i < n; i++) {
         Crm__ExpandCampaignRequest req = CRM__EXPAND_CAMPAIGN_REQUEST__INIT;
         req.id = claims[i].id;
-        Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
-        h.tenant_id = claims[i].tenant_id;
-        h.principal = (Crm__Principal *)&notify_compose_service;
-        h.channel = "campaign";
-        h.method = "notify.ExpandCampaign";
         /* Answered before the lease runs out, or another copy may take it. */
-        h.deadline_unix_ms = cm_now_ms() + EXPAND_LEASE_MS - 2000;
-        char rid[40];
-        if (cm_svc_send(st->campaign_client, "notify", &h, &req.base, 0, rid))
+        if (notify_compose_ask(st->campaign_client, claims[i].tenant_id, "notify.ExpandCampaign",
+                               "campaign", &req.base, EXPAND_LEASE_MS - 2000))
             cm_log_warn("could not ask to expand campaign %s; claimed again later", claims[i].id);
     }
 }
