@@ -179,6 +179,15 @@ bool notify_page_token_parse(const char *tok, int64_t *us, char id[40])
     return s_parse_token(tok, us, id);
 }
 
+void notify_page_token_set(char **field, int64_t us, const char *id)
+{
+    if (!id[0])
+        return;
+    char tok[80];
+    snprintf(tok, sizeof tok, "%" PRId64 "_%s", us, id);
+    cm_pb_set_str(field, tok);
+}
+
 static void s_list_messages(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
@@ -206,11 +215,7 @@ static void s_list_messages(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_db_fail(call, err, "could not list the messages");
         return;
     }
-    if (next_id[0]) {
-        char tok[80];
-        snprintf(tok, sizeof tok, "%" PRId64 "_%s", next_us, next_id);
-        cm_pb_set_str(&r->next_page_token, tok);
-    }
+    notify_page_token_set(&r->next_page_token, next_us, next_id);
     *resp = &r->base;
 }
 

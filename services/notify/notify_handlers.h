@@ -49,6 +49,9 @@ extern const struct cm_method notify_methods[];
 /* A page token of a list ("<created_at in µs>_<id>"): false when tok is not
  * one. */
 bool notify_page_token_parse(const char *tok, int64_t *us, char id[40]);
+/* Sets *field (a string of a dynamic message) to the page token of position
+ * (us, id); leaves it when id is "" (the last page). */
+void notify_page_token_set(char **field, int64_t us, const char *id);
 
 bool notify_check_content(struct cm_call *call, Crm__Channel channel, const char *subject,
                           const char *text, const char *html);
