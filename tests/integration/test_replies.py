@@ -250,6 +250,11 @@ def test_sms_stop_withdraws_consent_and_the_next_newsletter_skips():
     done = wait_until(lambda: (lambda x: x if x["status"] in ("SENDING", "DONE") else None)(
         api("GET", "/v1/campaigns/" + cp2["id"])[2]), timeout=30, what="the second campaign")
     assert done["skippedNoConsent"] == 1 and done.get("queued", 0) == 0, done
+    # The stop line counts: ten full GSM parts leave it no room.
+    st, _, js = api("POST", "/v1/campaigns", {"name": "N3", "tag": tag, "channel": "SMS",
+                                              "text": "a" * 1530})
+    assert st == 400 and js["error"]["details"][0]["field"] == "text", js
+    assert "how to stop" in str(js), js
 
 
 def test_reply_from_the_card_continues_the_conversation():
