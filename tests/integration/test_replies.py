@@ -328,6 +328,26 @@ def test_ui_conversation_on_the_card_in_english_and_german_at_390px():
             overflow = b.js("return document.documentElement.scrollWidth - "
                             "document.documentElement.clientWidth;")
             assert overflow <= 0, overflow
+            # Staff see what joined nothing on the Replies screen.
+            stray = EmailMessage()
+            stray["From"] = "Fremder <fremder@example.org>"
+            stray["To"] = "salon@example.test"
+            stray["Subject"] = "Offen am Samstag? " + unique("s")
+            stray["Message-ID"] = email.utils.make_msgid(domain="example.org")
+            stray.set_content("Haben Sie Samstag offen?")
+            st, _, got = _post_mail(stray)
+            assert st == 200 and not got["reply"].get("customerId"), got
+            b.find("#nav a[data-nav=replies]").click()
+            b.wait_text("h1", "Antworten")
+            b.wait_text("#replies", str(stray["Subject"]))
+            item = b.find("#replies li[data-id='%s']" % got["reply"]["id"]).text
+            assert "Nicht zugeordnet" in item and "fremder@example.org" in item, item
+            # Every reply: the one that joined links to the card.
+            b.find("#replies-all").click()
+            b.wait("#replies a[href='#/customers/%s']" % c["id"])
+            overflow = b.js("return document.documentElement.scrollWidth - "
+                            "document.documentElement.clientWidth;")
+            assert overflow <= 0, overflow
         finally:
             b.js("localStorage.removeItem('crm.lang');")
         _no_js_errors(b)
