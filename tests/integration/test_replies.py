@@ -149,6 +149,15 @@ def test_unknown_reply_is_kept_unassigned_and_listed():
     st2, _, b = _post_mail(bare)
     assert st == 200 and st2 == 200 and a["reply"]["id"] == b["reply"]["id"], (a, b)
     assert b["duplicate"] is True and a["reply"]["externalId"].startswith("sha256:"), a
+    # In pages, newest first.
+    st, _, p1 = api("GET", "/v1/replies?pageSize=1")
+    assert st == 200 and len(p1["replies"]) == 1 and p1["nextPageToken"], p1
+    st, _, p2 = api("GET", "/v1/replies?pageSize=1&pageToken=" + p1["nextPageToken"])
+    assert st == 200 and p2["replies"][0]["receivedAt"] <= p1["replies"][0]["receivedAt"], p2
+    assert p2["replies"][0]["id"] != p1["replies"][0]["id"], p2
+    for bad, field in (("pageSize=101", "pageSize"), ("pageToken=nope", "pageToken")):
+        st, _, js = api("GET", "/v1/replies?" + bad)
+        assert st == 400 and js["error"]["details"][0]["field"] == field, js
 
 
 def test_hostile_mail_is_refused_and_nothing_is_stored():
