@@ -16,6 +16,7 @@
 #include "notify_template.h"
 #include "notify_unsubscribe.h"
 #include "notify_inbound.h"
+#include "notify_sms.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_pbjson.h"
@@ -45,6 +46,26 @@
 /* ---------------------------------------------------------------------- */
 /* CreateCampaign, GetCampaign, ListCampaigns, CancelCampaign              */
 
+/* An SMS newsletter goes out with the stop line of the customer's language
+ * after its text (s_queue_one): with the longest of them it must still fit. */
+static void s_check_with_stop_line(struct cm_call *call, const char *text)
+{
+    static const char *const langs[] = {"en", "de", "pl", "nb", "bg"};
+    for (size_t i = 0; i < sizeof langs / sizeof *langs; i++) {
+        char *full = cm_strfmt("%s\n%s", text, notify_inbound_stop_hint(langs[i]));
+        struct notify_sms_measure m;
+        int rc = notify_sms_measure(full, &m);
+        free(full);
+        if (!rc && m.parts > NOTIFY_SMS_MAX_PARTS) {
+            cm_call_violation(call, "text", "TOO_LONG",
+                              "text: with the line saying how to stop (%s) an SMS of at most %d "
+                              "parts, not %d",
+                              langs[i], NOTIFY_SMS_MAX_PARTS, m.parts);
+            return;
+        }
+    }
+}
+
 static bool s_check_campaign(struct cm_call *call, const Crm__Campaign *c)
 {
     size_t name_len = cm_utf8_length(c->name);
@@ -62,7 +83,9 @@ static bool s_check_campaign(struct cm_call *call, const Crm__Campaign *c)
     else if (strlen(c->group) > AUDIENCE_MAX || strlen(c->tag) > AUDIENCE_MAX)
         cm_call_violation(call, c->group[0] ? "group" : "tag", "TOO_LONG", "%s: at most %d bytes",
                           c->group[0] ? "group" : "tag", AUDIENCE_MAX);
-    (void)notify_check_content(call, c->channel, c->subject, c->text, c->html);
+    if (notify_check_content(call, c->channel, c->subject, c->text, c->html) &&
+        c->channel == CRM__CHANNEL__CHANNEL_SMS)
+        s_check_with_stop_line(call, c->text);
     return !cm_call_failed(call);
 }
 
@@ -128,13 +151,9 @@ void notify_campaigns_list(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
     const Crm__ListCampaignsRequest *req = (const Crm__ListCampaignsRequest *)msg;
-    if (req->page_size < 0 || req->page_size > PAGE_MAX)
-        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize: 0 to %d", PAGE_MAX);
     int64_t after_us = 0;
     char after_id[40] = "";
-    if (req->page_token[0] && !notify_page_token_parse(req->page_token, &after_us, after_id))
-        cm_call_violation(call, "pageToken", "INVALID_FORMAT",
-                          "pageToken: not a token this list gave");
+    notify_page_check(call, req->page_size, PAGE_MAX, req->page_token, &after_us, after_id);
     if (cm_call_failed(call))
         return;
     Crm__ListCampaignsResponse *r =
@@ -149,11 +168,7 @@ void notify_campaigns_list(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_db_fail(call, err, "could not list the campaigns");
         return;
     }
-    if (next_id[0]) {
-        char tok[80];
-        snprintf(tok, sizeof tok, "%" PRId64 "_%s", next_us, next_id);
-        cm_pb_set_str(&r->next_page_token, tok);
-    }
+    notify_page_token_set(&r->next_page_token, next_us, next_id);
     *resp = &r->base;
 }
 

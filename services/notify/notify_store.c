@@ -250,6 +250,16 @@ cm_err_t notify_store_by_keys(cm_db_t *db, const char *keys_json, Crm__Message *
     return CM_OK;
 }
 
+void notify_store_next_position(const PGresult *res, int limit, int us_column, int64_t *next_us,
+                                char *next_id)
+{
+    next_id[0] = '\0';
+    if (PQntuples(res) > limit && limit > 0) {
+        *next_us = strtoll(PQgetvalue(res, limit - 1, us_column), NULL, 10);
+        snprintf(next_id, 40, "%s", PQgetvalue(res, limit - 1, 0));
+    }
+}
+
 cm_err_t notify_store_list(cm_db_t *db, const char *customer_id, int limit, int64_t after_us,
                            const char *after_id, Crm__ListMessagesResponse *resp, int64_t *next_us,
                            char *next_id)
@@ -273,11 +283,7 @@ cm_err_t notify_store_list(cm_db_t *db, const char *customer_id, int limit, int6
     resp->messages = take ? cm_calloc((size_t)take, sizeof *resp->messages) : NULL;
     for (int i = 0; i < take; i++)
         resp->messages[resp->n_messages++] = s_message(res, i);
-    next_id[0] = '\0';
-    if (rows > limit) {
-        *next_us = strtoll(PQgetvalue(res, take - 1, 20), NULL, 10);
-        snprintf(next_id, 40, "%s", PQgetvalue(res, take - 1, 0));
-    }
+    notify_store_next_position(res, limit, 20, next_us, next_id);
     PQclear(res);
     return CM_OK;
 }

@@ -66,6 +66,11 @@ cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm
 extern const char *const notify_store_message_columns;
 Crm__Message *notify_store_message_row(const PGresult *res, int row);
 
+/* A keyset list's next position from res (limit + 1 rows asked; the id in
+ * column 0, µs in us_column): next_id "" when there is no next page. */
+void notify_store_next_position(const PGresult *res, int limit, int us_column, int64_t *next_us,
+                                char *next_id);
+
 /* Writes a message.* event of msg (and reply, when not NULL) to the outbox,
  * in the caller's transaction, as notify. */
 cm_err_t notify_store_event(cm_db_t *db, const char *type, const Crm__Message *msg,
