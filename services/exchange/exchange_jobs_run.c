@@ -56,32 +56,14 @@ struct exchange_jobs {
     long n;
 };
 
-/* Waits up to ms for a wake-up; false once stopping. */
 static bool s_nap(struct exchange_jobs *j, long ms)
 {
-    pthread_mutex_lock(&j->mu);
-    if (!j->stopping && ms > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        (void)pthread_cond_timedwait(&j->wake, &j->mu, &ts);
-    }
-    bool go = !j->stopping;
-    pthread_mutex_unlock(&j->mu);
-    return go;
+    return cm_nap(&j->mu, &j->wake, &j->stopping, ms);
 }
 
 static bool s_stopping(struct exchange_jobs *j)
 {
-    pthread_mutex_lock(&j->mu);
-    bool s = j->stopping;
-    pthread_mutex_unlock(&j->mu);
-    return s;
+    return !cm_nap(&j->mu, &j->wake, &j->stopping, 0);
 }
 
 /* ---------------------------------------------------------------------- */
