@@ -958,29 +958,12 @@ static void s_run_release(struct s_run *r)
 /* Waits up to ms for a wake-up; false once stopping. */
 static bool s_nap(struct exchange_state *st, long ms)
 {
-    pthread_mutex_lock(&st->mu);
-    if (!st->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        (void)pthread_cond_timedwait(&st->wake, &st->mu, &ts);
-    }
-    bool go = !st->stopping;
-    pthread_mutex_unlock(&st->mu);
-    return go;
+    return cm_nap(&st->mu, &st->wake, &st->stopping, ms);
 }
 
 bool exchange_worker_stopping(struct exchange_state *st)
 {
-    pthread_mutex_lock(&st->mu);
-    bool s = st->stopping;
-    pthread_mutex_unlock(&st->mu);
-    return s;
+    return !cm_nap(&st->mu, &st->wake, &st->stopping, 0);
 }
 
 static void *s_main(void *arg)
