@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_BATCH 200
+#define S_BATCH 500
 #define S_SLICE (64 * 1024)
 #define S_CALL_TIMEOUT_MS 15000
 
@@ -100,16 +100,6 @@ static void s_header_for(struct s_run *r, const char *method, long row, bool wri
         snprintf(key, 96, "import:%s:b%ld", r->job.id, row);
         h->idempotency_key = key;
     }
-}
-
-static cm_err_t s_call(struct s_run *r, const char *method, long row, bool write,
-                       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
-                       Crm__ReplyHeader **reply, ProtobufCMessage **resp)
-{
-    char rid[40], key[96];
-    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
-    s_header_for(r, method, row, write, &h, rid, key);
-    return cm_svc_call(r->client, "customers", &h, req, desc, S_CALL_TIMEOUT_MS, reply, resp);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -265,8 +255,7 @@ static void s_load_plans(struct s_run *r, struct s_ready *ready, size_t n, struc
 /* Marks the rows that are the same person as an earlier row of the file
  * (dup[i]: that row, else 0), registering the keys of the others. */
 static void s_duplicates(struct s_run *r, struct s_ready *ready, size_t n,
-                         const Crm__MatchCustomersResponse *m, const struct s_decision *d,
-                         long *dup)
+                         const Crm__CustomerMatch *const *m, const struct s_decision *d, long *dup)
 {
     json_t *keys = json_array();
     size_t total = 0;
@@ -274,7 +263,7 @@ static void s_duplicates(struct s_run *r, struct s_ready *ready, size_t n,
     for (size_t i = 0; i < n; i++) {
         char k[S_MAX_KEYS][300];
         const char *target = d[i].action == 'u' ? d[i].target : "";
-        size_t nk = s_keys(ready[i].row.customer, m->matches[i], target, k);
+        size_t nk = s_keys(ready[i].row.customer, m[i], target, k);
         s_row_key(ready[i].it, k[nk++]);
         owner = cm_realloc(owner, (total + nk + 1) * sizeof *owner);
         for (size_t j = 0; j < nk; j++) {
@@ -457,14 +446,23 @@ static void s_save_plans(struct s_run *r, struct s_ready *ready, const struct s_
     json_decref(plans);
 }
 
-/* Matches the rows in ready[0..n), finds the duplicates within the file,
- * decides each row by the mode, and sends the rest to customers. */
-static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exchange_failure *f,
-                    size_t *nf)
+/* Who each row is (customers.MatchCustomers, S_PER_CALL keys a call, the
+ * calls at once): m[i] the match of ready[i], borrowed from resp[] (one per
+ * call, caller frees). Sets r->err when customers cannot answer. */
+static void s_match(struct s_run *r, struct s_ready *ready, size_t n, ProtobufCMessage **resp,
+                    const Crm__CustomerMatch **m)
 {
-    Crm__MatchCustomersRequest mreq = CRM__MATCH_CUSTOMERS_REQUEST__INIT;
+    size_t calls = (n + S_PER_CALL - 1) / S_PER_CALL;
     Crm__MatchKey *keys = cm_calloc(n, sizeof *keys);
     Crm__MatchKey **kp = cm_calloc(n, sizeof *kp);
+    Crm__MatchCustomersRequest *req = cm_calloc(calls, sizeof *req);
+    const ProtobufCMessage **rp = cm_calloc(calls, sizeof *rp);
+    Crm__RequestHeader *hdr = cm_calloc(calls, sizeof *hdr);
+    Crm__RequestHeader **hp = cm_calloc(calls, sizeof *hp);
+    char(*rid)[40] = cm_calloc(calls, sizeof *rid);
+    char key[96];
+    cm_err_t *err = cm_calloc(calls, sizeof *err);
+    Crm__ReplyHeader **rh = cm_calloc(calls, sizeof *rh);
     for (size_t i = 0; i < n; i++) {
         Crm__Customer *c = ready[i].row.customer;
         crm__match_key__init(&keys[i]);
@@ -474,34 +472,63 @@ static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exc
         keys[i].phone = c->phone;
         kp[i] = &keys[i];
     }
-    mreq.keys = kp;
-    mreq.n_keys = n;
-    Crm__ReplyHeader *rh = NULL;
-    ProtobufCMessage *resp = NULL;
-    struct s_decision *d = cm_calloc(n, sizeof *d);
-    long *dup = cm_calloc(n, sizeof *dup);
-    struct s_ready *go = cm_calloc(n, sizeof *go);
-    struct s_decision *gd = cm_calloc(n, sizeof *gd);
-    size_t ngo = 0;
-    cm_err_t err = s_call(r, "customers.MatchCustomers", ready[0].it->row, false, &mreq.base,
-                          &crm__match_customers_response__descriptor, &rh, &resp);
+    for (size_t c = 0; c < calls; c++) {
+        size_t from = c * S_PER_CALL;
+        crm__match_customers_request__init(&req[c]);
+        req[c].keys = &kp[from];
+        req[c].n_keys = n - from < S_PER_CALL ? n - from : S_PER_CALL;
+        rp[c] = &req[c].base;
+        crm__request_header__init(&hdr[c]);
+        s_header_for(r, "customers.MatchCustomers", ready[from].it->row, false, &hdr[c], rid[c],
+                     key);
+        hp[c] = &hdr[c];
+    }
+    cm_svc_call_many(r->client, "customers", calls, hp, rp,
+                     &crm__match_customers_response__descriptor, S_CALL_TIMEOUT_MS, err, rh, resp);
+    for (size_t c = 0; c < calls; c++) {
+        const Crm__MatchCustomersResponse *mr = (const Crm__MatchCustomersResponse *)resp[c];
+        if (!r->err && (err[c] || rh[c]->status != CRM__STATUS__STATUS_OK || !mr ||
+                        mr->n_matches != req[c].n_keys)) {
+            cm_log_warn("import %s: could not match rows: %s", r->job.id,
+                        err[c] ? cm_err_name(err[c]) : rh[c]->message);
+            r->err = err[c] ? err[c] : CM_ERR_UNAVAILABLE;
+        }
+        for (size_t k = 0; !r->err && k < req[c].n_keys; k++)
+            m[c * S_PER_CALL + k] = mr->matches[k];
+        if (rh[c])
+            crm__reply_header__free_unpacked(rh[c], NULL);
+    }
     free(keys);
     free(kp);
-    Crm__MatchCustomersResponse *m = (Crm__MatchCustomersResponse *)resp;
-    if (err || rh->status != CRM__STATUS__STATUS_OK || !m || m->n_matches != n) {
-        cm_log_warn("import %s: could not match rows: %s", r->job.id,
-                    err  ? cm_err_name(err)
-                    : rh ? rh->message
-                         : "no answer");
-        r->err = err ? err : CM_ERR_UNAVAILABLE;
+    free(req);
+    free(rp);
+    free(hdr);
+    free(hp);
+    free(rid);
+    free(err);
+    free(rh);
+}
+
+/* Matches the rows in ready[0..n), finds the duplicates within the file,
+ * decides each row by the mode, and sends the rest to customers. */
+static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exchange_failure *f,
+                    size_t *nf)
+{
+    struct s_ready *go = cm_calloc(n, sizeof *go);
+    struct s_decision *d = cm_calloc(n, sizeof *d), *gd = cm_calloc(n, sizeof *gd);
+    long *dup = cm_calloc(n, sizeof *dup);
+    size_t ngo = 0, calls = (n + S_PER_CALL - 1) / S_PER_CALL;
+    ProtobufCMessage **resp = cm_calloc(calls, sizeof *resp);
+    const Crm__CustomerMatch **m = cm_calloc(n, sizeof *m);
+    s_match(r, ready, n, resp, m);
+    if (r->err)
         goto out;
-    }
     if (!r->job.dry_run)
         s_load_plans(r, ready, n, d);
     for (size_t i = 0; i < n; i++) {
         if (d[i].planned)
             continue;
-        const Crm__Customer *found = m->matches[i]->customer;
+        const Crm__Customer *found = m[i]->customer;
         d[i].action = found ? 'u' : 'c';
         snprintf(d[i].target, sizeof d[i].target, "%s", found ? found->id : "");
         snprintf(d[i].etag, sizeof d[i].etag, "%s", found ? found->etag : "");
@@ -521,7 +548,7 @@ static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exc
         if (!d[i].planned && d[i].action == 'u' &&
             mode == CRM__IMPORT_MODE__IMPORT_MODE_CREATE_ONLY) {
             s_fail(r, f, nf, it, -1, "EXISTS", "matches customer %s by %s; mode is CREATE_ONLY",
-                   d[i].target, m->matches[i]->matched_by);
+                   d[i].target, m[i]->matched_by);
             continue;
         }
         if (!d[i].planned && d[i].action == 'c' &&
@@ -542,10 +569,11 @@ out:
     free(dup);
     free(go);
     free(gd);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
+    free(m);
+    for (size_t c = 0; c < calls; c++)
+        if (resp[c])
+            protobuf_c_message_free_unpacked(resp[c], NULL);
+    free(resp);
 }
 
 static void s_item_release(struct s_item *it)
