@@ -305,7 +305,7 @@ static void s_results(struct s_run *r, struct s_ready *ready, size_t n,
                       const Crm__ImportCustomersResponse *resp, struct exchange_failure *f,
                       size_t *nf)
 {
-    for (size_t i = 0; i < n && i < resp->n_results; i++) {
+    for (size_t i = 0; i < n; i++) {
         const Crm__ImportRowResult *res = resp->results[i];
         struct s_item *it = ready[i].it;
         switch (res->outcome) {
@@ -391,10 +391,14 @@ static void s_send(struct s_run *r, struct s_ready *ready, const struct s_decisi
     cm_svc_call_many(r->client, "customers", calls, hp, rp,
                      &crm__import_customers_response__descriptor, S_CALL_TIMEOUT_MS, err, rh, resp);
     for (size_t c = 0; c < calls && !r->err; c++) {
-        if (err[c] || rh[c]->status != CRM__STATUS__STATUS_OK || !resp[c]) {
+        const Crm__ImportCustomersResponse *ir = (const Crm__ImportCustomersResponse *)resp[c];
+        if (err[c] || rh[c]->status != CRM__STATUS__STATUS_OK || !ir ||
+            ir->n_results != req[c].n_rows) {
             /* The whole batch is done again later (the keys make it once). */
             cm_log_warn("import %s rows from %ld: %s", r->job.id, ready[c * S_PER_CALL].it->row,
-                        err[c] ? cm_err_name(err[c]) : rh[c]->message);
+                        err[c] ? cm_err_name(err[c])
+                        : ir   ? "an answer without a result for every row"
+                               : rh[c]->message);
             r->err = err[c] ? err[c] : CM_ERR_UNAVAILABLE;
         }
     }
