@@ -11,6 +11,7 @@
  * the job to be taken again (heartbeat older than EXCHANGE_STALE_S), which resumes
  * after the last committed batch, and a batch done twice writes nothing
  * twice (the keys). Memory is one part, one batch and libcsv's field. */
+#include "exchange_calls.h"
 #include "exchange_handlers.h"
 #include "exchange_import_store.h"
 #include "exchange_layout.h"
@@ -353,17 +354,11 @@ static void s_send(struct s_run *r, struct s_ready *ready, const struct s_decisi
                    struct exchange_failure *f, size_t *nf)
 {
     size_t calls = (n + S_PER_CALL - 1) / S_PER_CALL;
-    Crm__RequestHeader *hdr = cm_calloc(calls, sizeof *hdr);
-    Crm__RequestHeader **hp = cm_calloc(calls, sizeof *hp);
+    struct exchange_calls x;
+    exchange_calls_init(&x, calls);
     Crm__ImportCustomersRequest *req = cm_calloc(calls, sizeof *req);
-    const ProtobufCMessage **rp = cm_calloc(calls, sizeof *rp);
     Crm__ImportRow *rows = cm_calloc(n, sizeof *rows);
     Crm__ImportRow **rowp = cm_calloc(n, sizeof *rowp);
-    char(*rid)[40] = cm_calloc(calls, sizeof *rid);
-    char(*key)[96] = cm_calloc(calls, sizeof *key);
-    cm_err_t *err = cm_calloc(calls, sizeof *err);
-    Crm__ReplyHeader **rh = cm_calloc(calls, sizeof *rh);
-    ProtobufCMessage **resp = cm_calloc(calls, sizeof *resp);
     for (size_t i = 0; i < n; i++) {
         crm__import_row__init(&rows[i]);
         rows[i].row = ready[i].it->row;
@@ -378,50 +373,33 @@ static void s_send(struct s_run *r, struct s_ready *ready, const struct s_decisi
     }
     for (size_t c = 0; c < calls; c++) {
         size_t from = c * S_PER_CALL;
-        crm__request_header__init(&hdr[c]);
-        s_header_for(r, "customers.ImportCustomers", ready[from].it->row, !r->job.dry_run, &hdr[c],
-                     rid[c], key[c]);
-        hp[c] = &hdr[c];
+        s_header_for(r, "customers.ImportCustomers", ready[from].it->row, !r->job.dry_run,
+                     &x.hdr[c], x.rid[c], x.key[c]);
         crm__import_customers_request__init(&req[c]);
         req[c].rows = &rowp[from];
         req[c].n_rows = n - from < S_PER_CALL ? n - from : S_PER_CALL;
         req[c].validate_only = r->job.dry_run;
-        rp[c] = &req[c].base;
+        x.req[c] = &req[c].base;
     }
-    cm_svc_call_many(r->client, "customers", calls, hp, rp,
-                     &crm__import_customers_response__descriptor, S_CALL_TIMEOUT_MS, err, rh, resp);
+    exchange_calls_run(&x, r->client, &crm__import_customers_response__descriptor,
+                       S_CALL_TIMEOUT_MS);
     for (size_t c = 0; c < calls && !r->err; c++) {
-        const Crm__ImportCustomersResponse *ir = (const Crm__ImportCustomersResponse *)resp[c];
-        if (err[c] || rh[c]->status != CRM__STATUS__STATUS_OK || !ir ||
-            ir->n_results != req[c].n_rows) {
+        const Crm__ImportCustomersResponse *ir = (const Crm__ImportCustomersResponse *)x.resp[c];
+        if (exchange_calls_transient(&x, c) || !ir || ir->n_results != req[c].n_rows) {
             /* The whole batch is done again later (the keys make it once). */
             cm_log_warn("import %s rows from %ld: %s", r->job.id, ready[c * S_PER_CALL].it->row,
-                        err[c] ? cm_err_name(err[c])
-                        : ir   ? "an answer without a result for every row"
-                               : rh[c]->message);
-            r->err = err[c] ? err[c] : CM_ERR_UNAVAILABLE;
+                        ir ? "an answer without a result for every row"
+                           : exchange_calls_error(&x, c));
+            r->err = x.err[c] ? x.err[c] : CM_ERR_UNAVAILABLE;
         }
     }
     for (size_t c = 0; c < calls && !r->err; c++)
         s_results(r, &ready[c * S_PER_CALL], req[c].n_rows,
-                  (const Crm__ImportCustomersResponse *)resp[c], f, nf);
-    for (size_t c = 0; c < calls; c++) {
-        if (rh[c])
-            crm__reply_header__free_unpacked(rh[c], NULL);
-        if (resp[c])
-            protobuf_c_message_free_unpacked(resp[c], NULL);
-    }
-    free(hdr);
-    free(hp);
+                  (const Crm__ImportCustomersResponse *)x.resp[c], f, nf);
+    exchange_calls_release(&x);
     free(req);
-    free(rp);
     free(rows);
     free(rowp);
-    free(rid);
-    free(key);
-    free(err);
-    free(rh);
-    free(resp);
 }
 
 /* Records the decisions not recorded before, so that a batch done again
@@ -451,22 +429,16 @@ static void s_save_plans(struct s_run *r, struct s_ready *ready, const struct s_
 }
 
 /* Who each row is (customers.MatchCustomers, S_PER_CALL keys a call, the
- * calls at once): m[i] the match of ready[i], borrowed from resp[] (one per
- * call, caller frees). Sets r->err when customers cannot answer. */
-static void s_match(struct s_run *r, struct s_ready *ready, size_t n, ProtobufCMessage **resp,
+ * calls at once): m[i] the match of ready[i], borrowed from x (the caller
+ * releases it). Sets r->err when customers cannot answer. */
+static void s_match(struct s_run *r, struct s_ready *ready, size_t n, struct exchange_calls *x,
                     const Crm__CustomerMatch **m)
 {
     size_t calls = (n + S_PER_CALL - 1) / S_PER_CALL;
+    exchange_calls_init(x, calls);
     Crm__MatchKey *keys = cm_calloc(n, sizeof *keys);
     Crm__MatchKey **kp = cm_calloc(n, sizeof *kp);
     Crm__MatchCustomersRequest *req = cm_calloc(calls, sizeof *req);
-    const ProtobufCMessage **rp = cm_calloc(calls, sizeof *rp);
-    Crm__RequestHeader *hdr = cm_calloc(calls, sizeof *hdr);
-    Crm__RequestHeader **hp = cm_calloc(calls, sizeof *hp);
-    char(*rid)[40] = cm_calloc(calls, sizeof *rid);
-    char key[96];
-    cm_err_t *err = cm_calloc(calls, sizeof *err);
-    Crm__ReplyHeader **rh = cm_calloc(calls, sizeof *rh);
     for (size_t i = 0; i < n; i++) {
         Crm__Customer *c = ready[i].row.customer;
         crm__match_key__init(&keys[i]);
@@ -481,36 +453,24 @@ static void s_match(struct s_run *r, struct s_ready *ready, size_t n, ProtobufCM
         crm__match_customers_request__init(&req[c]);
         req[c].keys = &kp[from];
         req[c].n_keys = n - from < S_PER_CALL ? n - from : S_PER_CALL;
-        rp[c] = &req[c].base;
-        crm__request_header__init(&hdr[c]);
-        s_header_for(r, "customers.MatchCustomers", ready[from].it->row, false, &hdr[c], rid[c],
-                     key);
-        hp[c] = &hdr[c];
+        x->req[c] = &req[c].base;
+        s_header_for(r, "customers.MatchCustomers", ready[from].it->row, false, &x->hdr[c],
+                     x->rid[c], x->key[c]);
     }
-    cm_svc_call_many(r->client, "customers", calls, hp, rp,
-                     &crm__match_customers_response__descriptor, S_CALL_TIMEOUT_MS, err, rh, resp);
+    exchange_calls_run(x, r->client, &crm__match_customers_response__descriptor, S_CALL_TIMEOUT_MS);
     for (size_t c = 0; c < calls; c++) {
-        const Crm__MatchCustomersResponse *mr = (const Crm__MatchCustomersResponse *)resp[c];
-        if (!r->err && (err[c] || rh[c]->status != CRM__STATUS__STATUS_OK || !mr ||
-                        mr->n_matches != req[c].n_keys)) {
+        const Crm__MatchCustomersResponse *mr = (const Crm__MatchCustomersResponse *)x->resp[c];
+        if (!r->err && (!mr || mr->n_matches != req[c].n_keys)) {
             cm_log_warn("import %s: could not match rows: %s", r->job.id,
-                        err[c] ? cm_err_name(err[c]) : rh[c]->message);
-            r->err = err[c] ? err[c] : CM_ERR_UNAVAILABLE;
+                        exchange_calls_error(x, c));
+            r->err = x->err[c] ? x->err[c] : CM_ERR_UNAVAILABLE;
         }
         for (size_t k = 0; !r->err && k < req[c].n_keys; k++)
             m[c * S_PER_CALL + k] = mr->matches[k];
-        if (rh[c])
-            crm__reply_header__free_unpacked(rh[c], NULL);
     }
     free(keys);
     free(kp);
     free(req);
-    free(rp);
-    free(hdr);
-    free(hp);
-    free(rid);
-    free(err);
-    free(rh);
 }
 
 /* Matches the rows in ready[0..n), finds the duplicates within the file,
@@ -521,10 +481,10 @@ static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exc
     struct s_ready *go = cm_calloc(n, sizeof *go);
     struct s_decision *d = cm_calloc(n, sizeof *d), *gd = cm_calloc(n, sizeof *gd);
     long *dup = cm_calloc(n, sizeof *dup);
-    size_t ngo = 0, calls = (n + S_PER_CALL - 1) / S_PER_CALL;
-    ProtobufCMessage **resp = cm_calloc(calls, sizeof *resp);
+    size_t ngo = 0;
+    struct exchange_calls mc;
     const Crm__CustomerMatch **m = cm_calloc(n, sizeof *m);
-    s_match(r, ready, n, resp, m);
+    s_match(r, ready, n, &mc, m);
     if (r->err)
         goto out;
     if (!r->job.dry_run)
@@ -574,10 +534,7 @@ out:
     free(go);
     free(gd);
     free(m);
-    for (size_t c = 0; c < calls; c++)
-        if (resp[c])
-            protobuf_c_message_free_unpacked(resp[c], NULL);
-    free(resp);
+    exchange_calls_release(&mc);
 }
 
 static void s_item_release(struct s_item *it)
