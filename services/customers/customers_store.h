@@ -141,4 +141,13 @@ cm_err_t customers_store_find_phone(cm_db_t *db, const char *tenant, const char 
 cm_err_t customers_store_lock_identity(cm_db_t *db, const char *tenant,
                                        const char *keys_json) CM_MUSTCHECK;
 
+/* Matching many keys in one statement (customers_match.c). keys_json: a
+ * JSON array of {"i": index, "x": [[system, id], ...], "e": email key or
+ * "", "p": E.164 phone or ""}. A row per key: index, the customer id ("" for
+ * none) and how it matched ("externalId", "email", "phone" or ""), by the
+ * first external id that names someone, else the e-mail, else the oldest
+ * customer with the phone. Caller PQclears. NULL with *err. */
+PGresult *customers_store_match(cm_db_t *db, const char *tenant, const char *keys_json,
+                                cm_err_t *err) CM_MUSTCHECK;
+
 #endif

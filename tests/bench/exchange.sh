@@ -81,7 +81,7 @@ created=$(jq -r '.created // 0' <<<"$job")
 ((created == rows)) || fail "created $created of $rows: $(jq -c '.errors[0:3]' <<<"$job")"
 import_ms=$((t1 - t0))
 import_rate=$(rate "$rows" "$import_ms")
-echo "import: $rows rows in $import_ms ms: $import_rate rows/s (exchange's peak so far: $(hwm exchange:exchange-0) MB)"
+echo "import: $rows rows in $import_ms ms: $import_rate rows/s (peak so far: exchange $(hwm exchange:exchange-0) MB, customers $(hwm customers:customers-0) MB)"
 
 # CPU ticks (user + system) so far of PostgreSQL (the postmaster's live
 # backends) and of the gateway, exchange and customers, as "name ticks".
