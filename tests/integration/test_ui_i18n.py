@@ -169,6 +169,8 @@ def _walk(lang):
         b.find("input[name=apiKey]").send_keys(crm.API_KEY)
         b.find(".signin-card button[type=submit]").click()
         b.wait("#customer-table tbody tr[data-id]")
+        b.find("#list-export summary").click()  # the Export menu open
+        b.wait("#list-export .menu-items button")
         _check(b, lang, "list", problems)
 
         # A search that finds nobody: the empty state and its offer.

@@ -77,6 +77,28 @@ export function field({ label, input, hint, required, wide }) {
   return { row, input, error };
 }
 
+/**
+ * Dresses a file input (already in its field) in the page's language: a
+ * "Choose a file" button and the chosen file's name, where the browser's own
+ * would speak the browser's language. The input itself stays, invisible over
+ * them: a click, the keyboard, a screen reader and drag and drop reach it as
+ * before. Returns {update}: call it after setting input.value in code (no
+ * change event then).
+ */
+export function fileChooser(input) {
+  const name = h("span", { class: "file-name", "aria-hidden": "true" });
+  const update = () => {
+    const files = Array.from(input.files || []);
+    name.textContent = files.length ? files.map((f) => f.name).join(", ") : t("common.noFile");
+  };
+  const box = h("span", { class: "file-chooser" });
+  input.before(box);
+  box.append(h("span", { class: "btn btn-small file-button", "aria-hidden": "true" }, t("common.chooseFile")), name, input);
+  input.addEventListener("change", update);
+  update();
+  return { update };
+}
+
 /** A <select> from [[value, label], ...] with value selected. */
 export function select(options, value, attrs) {
   const el = h("select", attrs || {});

@@ -1421,6 +1421,8 @@ const COMMON = {
     "common.invalid": "invalid",
     "common.chars": "{n} / {max} characters",
     "common.copied": "Copied.",
+    "common.chooseFile": "Choose a file",
+    "common.noFile": "No file chosen",
   },
   de: {
     "common.cancel": "Abbrechen",
@@ -1440,6 +1442,8 @@ const COMMON = {
     "common.invalid": "ungültig",
     "common.chars": "{n} / {max} Zeichen",
     "common.copied": "Kopiert.",
+    "common.chooseFile": "Datei auswählen",
+    "common.noFile": "Keine Datei ausgewählt",
   },
   pl: {
     "common.cancel": "Anuluj",
@@ -1459,6 +1463,8 @@ const COMMON = {
     "common.invalid": "nieprawidłowe",
     "common.chars": "{n} / {max} znaków",
     "common.copied": "Skopiowano.",
+    "common.chooseFile": "Wybierz plik",
+    "common.noFile": "Nie wybrano pliku",
   },
   nb: {
     "common.cancel": "Avbryt",
@@ -1478,6 +1484,8 @@ const COMMON = {
     "common.invalid": "ugyldig",
     "common.chars": "{n} / {max} tegn",
     "common.copied": "Kopiert.",
+    "common.chooseFile": "Velg en fil",
+    "common.noFile": "Ingen fil valgt",
   },
   bg: {
     "common.cancel": "Отказ",
@@ -1497,6 +1505,8 @@ const COMMON = {
     "common.invalid": "невалидно",
     "common.chars": "{n} / {max} знака",
     "common.copied": "Копирано.",
+    "common.chooseFile": "Избор на файл",
+    "common.noFile": "Няма избран файл",
   },
 };
 

@@ -6,7 +6,7 @@
 // catalogue (i18n.js).
 
 import { ApiError, request, seg } from "../api.js";
-import { banner, confirmDialog, field, h, replace, select, setTitle } from "../dom.js";
+import { banner, confirmDialog, field, fileChooser, h, replace, select, setTitle } from "../dom.js";
 import { fileName, saveBlob } from "../download.js";
 import { when } from "../format.js";
 import { t } from "../i18n.js";
@@ -180,6 +180,7 @@ function importSection(ctx) {
   ], "CREATE_OR_UPDATE", { id: "import-mode" });
   const dry = h("input", { type: "checkbox", id: "import-dry" });
   const fileField = field({ label: t("xch.file"), input: file, hint: t("xch.fileHint"), required: true });
+  fileChooser(file);
   const button = h("button", { type: "submit", class: "btn btn-primary", id: "import-start" }, t("xch.start"));
   const status = h("div", { id: "import-status", "aria-live": "polite" });
   const result = h("div", { id: "import-result" });

@@ -9,7 +9,7 @@
 // customers with a matching name, e-mail or phone are listed (duplicates.js).
 
 import { ApiError, get, newRequestKey, request, seg } from "../api.js";
-import { banner, field, h, newId, replace, safeColor, select, setTitle, toast } from "../dom.js";
+import { banner, field, fileChooser, h, newId, replace, safeColor, select, setTitle, toast } from "../dom.js";
 import {
   ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, displayName, fieldName, named, when,
 } from "../format.js";
@@ -130,6 +130,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   const photoInput = h("input", { type: "file", id: "f-photo", accept: PHOTO_TYPES.join(","), class: "file" });
   const photoField = field({ label: t(c.hasPhoto ? "form.photoReplace" : "form.photoUpload"), input: photoInput, hint: t("form.photoHint") });
   inputs.photo = photoField;
+  const chooser = fileChooser(photoInput);
   const removeBtn = h("button", { type: "button", class: "btn btn-small", id: "remove-photo", hidden: !c.hasPhoto }, t("form.photoRemove"));
   photoInput.addEventListener("change", () => {
     photoField.error.hidden = true;
@@ -138,11 +139,13 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
     if (!PHOTO_TYPES.includes(file.type)) {
       showError(photoField, t("form.photoType"));
       photoInput.value = "";
+      chooser.update();
       return;
     }
     if (file.size > PHOTO_MAX) {
       showError(photoField, t("form.photoSize"));
       photoInput.value = "";
+      chooser.update();
       return;
     }
     pendingPhoto = file;
@@ -153,6 +156,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   removeBtn.addEventListener("click", () => {
     pendingPhoto = null;
     photoInput.value = "";
+    chooser.update();
     removePhoto = Boolean(c.hasPhoto);
     replace(photoBox, avatar({ firstName: c.firstName, lastName: c.lastName }, "large"));
     removeBtn.hidden = true;
