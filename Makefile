@@ -28,7 +28,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ALL_O      := $(SHARED_O) $(call obj,$(wildcard services/*/*.c)) $(call obj,$(UNIT_SRC)) \
               $(TPROTO_C:.c=.o) $(call obj,$(wildcard tests/bench/*.c))
 
-.PHONY: all check asan asan-all memcheck format format-check clean run test bench integration deps compdb fuzz fuzz-bins
+.PHONY: all check asan asan-all memcheck clang-check format format-check clean run test bench integration deps compdb fuzz fuzz-bins
 all: $(SERVICES:%=$(BUILD)/bin/%) $(TOOLS:%=$(BUILD)/bin/%)
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
@@ -100,6 +100,10 @@ asan:
 # The services themselves under the sanitizers (make test runs the integration tests on them).
 asan-all:
 	$(MAKE) BUILD=build/asan CFLAGS="$(ASAN_CFLAGS)" LDFLAGS="$(ASAN_LDFLAGS)" all
+
+# Everything built with clang too (warnings are errors there as well), in build/clang.
+clang-check:
+	$(MAKE) BUILD=build/clang CC=clang all units
 
 memcheck: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do valgrind -q --leak-check=full --error-exitcode=1 $$t >/dev/null || exit 1; done; echo "memcheck: OK"

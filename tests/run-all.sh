@@ -4,6 +4,8 @@
 #   unit         tests/run-unit.sh build
 #   asan         make asan: the unit tests under ASan + UBSan (build/asan)
 #   format       make format-check                    (one test: format)
+#   clang        make clang-check: everything built with clang -Werror too
+#                (one test: clang)
 #   integration  tests/integration/run.sh build        (the whole suite on free ports)
 #   integration-asan  the services built in build/asan with the same sanitizer
 #                flags, and the integration tests again against them: a
@@ -87,6 +89,17 @@ else
     tail -n 20 "$logs/format.out"
     echo "=== format: FAILED (fix with: make format)"
     s_count format 0 1
+fi
+
+echo
+echo "=== clang: make clang-check"
+if "${make[@]}" clang-check >"$logs/clang.out" 2>&1; then
+    echo "=== clang: ok"
+    s_count clang 1 0
+else
+    grep -E '(error|warning):' "$logs/clang.out" | head -n 20 || tail -n 20 "$logs/clang.out"
+    echo "=== clang: FAILED"
+    s_count clang 0 1
 fi
 
 if ((built)); then

@@ -262,8 +262,8 @@ static void test_libxlsxwriter_workbooks(void)
 {
     static const char *const want[] = {
         "firstName|lastName||birthDate",
-        "Zażółć|Ђорђе \"Đole\" <&>||1984-02-29|2026-12-06T09:41:30Z|true|48601234567|1234.5|"
-        "line\r\nnext _x0041_",
+        ("Zażółć|Ђорђе \"Đole\" <&>||1984-02-29|2026-12-06T09:41:30Z|true|48601234567|1234.5|"
+         "line\r\nnext _x0041_"),
         "|||||||||||||||||||||||||||AB",
     };
     static const long rows[] = {1, 2, 4};

@@ -220,8 +220,9 @@ static void s_fake_stop(void)
 /* ---------------------------------------------------------------------- */
 /* A small HTTP client                                                     */
 
-/* Room for the largest answer: the OpenAPI document (72 KB in 2026-12). */
-#define S_MAX_BODY (1 << 17)
+/* Room for the largest answer: the OpenAPI document (about 150 KB in
+ * 2026-12), well below the 1 MiB the gateway allows a JSON body. */
+#define S_MAX_BODY (1 << 20)
 
 struct s_resp {
     int code;
