@@ -122,10 +122,18 @@ def test_references_join_when_in_reply_to_is_missing():
     r["Subject"] = "SV: Time"
     r["Message-ID"] = email.utils.make_msgid(domain="mail.example.no")
     r["References"] = "<older@example.test> " + orig["Message-ID"]
-    r.set_content("Takk!")
+    long_text = "x" * 499 + "å" * 60
+    r.set_content(long_text)
     st, _, got = _post_mail(r)
     assert st == 200 and got["reply"]["joinedBy"] == "REFERENCES", got
-    assert got["reply"]["messageId"] == m["id"], got
+    assert got["reply"]["messageId"] == m["id"] and got["reply"]["text"] == long_text, got
+
+    # The timeline has the start of it: 500 bytes at most, whole characters.
+    def replied():
+        tl = api("GET", "/v1/customers/%s/timeline?kind=MESSAGE" % c["id"])[2]
+        return [e for e in tl.get("entries", []) if e["type"] == "message.replied"] or None
+    e = wait_until(replied, timeout=20, what="message.replied on the timeline")[0]
+    assert e["message"]["reply"] == "x" * 499, e
 
 
 def test_unknown_reply_is_kept_unassigned_and_listed():

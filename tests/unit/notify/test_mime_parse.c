@@ -259,8 +259,24 @@ static void test_limits_kept(void)
     cm_buf_release(&b);
 }
 
+static void test_cut(void)
+{
+    char a[] = "abcdef";
+    CHECK(!notify_mime_parse_cut(a, 6) && !strcmp(a, "abcdef"));
+    CHECK(notify_mime_parse_cut(a, 4) && !strcmp(a, "abcd"));
+    char b[] = "ab\xc3\xa9\xe2\x82\xac"; /* ab é € */
+    CHECK(notify_mime_parse_cut(b, 3) && !strcmp(b, "ab"));
+    char c[] = "ab\xc3\xa9\xe2\x82\xac";
+    CHECK(notify_mime_parse_cut(c, 4) && !strcmp(c, "ab\xc3\xa9"));
+    char d[] = "ab\xc3\xa9\xe2\x82\xac";
+    CHECK(notify_mime_parse_cut(d, 6) && !strcmp(d, "ab\xc3\xa9"));
+    char e[] = "\xf0\x9f\x98\x80";
+    CHECK(notify_mime_parse_cut(e, 2) && !strcmp(e, ""));
+}
+
 int main(void)
 {
+    RUN(test_cut);
     RUN(test_plain_reply);
     RUN(test_html_only_in_latin1);
     RUN(test_multipart_with_attachment);
