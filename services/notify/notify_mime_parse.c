@@ -820,7 +820,7 @@ static void s_newline(cm_buf_t *b, int quote)
 }
 
 /* s (n bytes, each line ending in a line break) with its lines trimmed,
- * leading blank lines dropped and at most one blank line in a row; in place. */
+ * blank lines at either end dropped and at most one in a row; in place. */
 static void s_tidy_lines(char *s, size_t n)
 {
     char *w = s;
@@ -847,7 +847,25 @@ static void s_tidy_lines(char *s, size_t n)
         }
         blank = empty ? blank + 1 : 0;
     }
+    /* And no blank line at the end. */
+    while (w - s >= 2 && w[-1] == '\n' && w[-2] == '\n')
+        w--;
     *w = '\0';
+}
+
+/* Whether the tag tag[0..len) opens what Outlook quotes below a reply: the
+ * element with id "divRplyFwdMsg" (its From/Sent/To block) or "appendonsend"
+ * (the rule above it). */
+static bool s_outlook_original(const char *tag, size_t len)
+{
+    static const char *const ids[] = {"divRplyFwdMsg", "appendonsend"};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
+        size_t n = strlen(ids[i]);
+        for (size_t k = 0; k + n <= len; k++)
+            if (!strncasecmp(tag + k, ids[i], n) && k >= 4 && !strncasecmp(tag + k - 4, "id=", 3))
+                return true;
+    }
+    return false;
 }
 
 char *notify_mime_parse_html_text(const char *html, size_t len)
@@ -874,6 +892,9 @@ char *notify_mime_parse_html_text(const char *html, size_t len)
                 p = e ? e + 3 : end;
                 continue;
             }
+            /* Outlook puts the original after a marked element, not in a quote. */
+            if (s_outlook_original(p, (size_t)(close - p)))
+                break;
             const char *t = p + 1;
             bool closing = t < close && *t == '/';
             if (closing)
