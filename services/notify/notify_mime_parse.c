@@ -37,7 +37,7 @@ struct s_header {
 };
 
 struct s_ctx {
-    char *why;
+    char *why; // borrowed (the caller's buffer for the reason)
     size_t whysz;
     bool failed;
     int parts;
@@ -819,6 +819,55 @@ static void s_newline(cm_buf_t *b, int quote)
         s_add(b, "> ", 2);
 }
 
+/* s (n bytes, each line ending in a line break) with its lines trimmed,
+ * blank lines at either end dropped and at most one in a row; in place. */
+static void s_tidy_lines(char *s, size_t n)
+{
+    char *w = s;
+    int blank = 2; // leading blank lines go
+    for (size_t pos = 0; pos < n;) {
+        char *line = s + pos;
+        char *nl = memchr(line, '\n', n - pos);
+        size_t llen = nl ? (size_t)(nl - line) : n - pos;
+        pos += llen + 1;
+        size_t st = 0;
+        while (st < llen && line[st] == ' ')
+            st++;
+        while (llen > st && line[llen - 1] == ' ')
+            llen--;
+        /* A line of only quote marks is a blank line of the quote. */
+        bool empty = true;
+        for (size_t i = st; i < llen; i++)
+            if (line[i] != '>' && line[i] != ' ')
+                empty = false;
+        if (!empty || blank < 1) {
+            memmove(w, line + st, llen - st);
+            w += llen - st;
+            *w++ = '\n';
+        }
+        blank = empty ? blank + 1 : 0;
+    }
+    /* And no blank line at the end. */
+    while (w - s >= 2 && w[-1] == '\n' && w[-2] == '\n')
+        w--;
+    *w = '\0';
+}
+
+/* Whether the tag tag[0..len) opens what Outlook quotes below a reply: the
+ * element with id "divRplyFwdMsg" (its From/Sent/To block) or "appendonsend"
+ * (the rule above it). */
+static bool s_outlook_original(const char *tag, size_t len)
+{
+    static const char *const ids[] = {"divRplyFwdMsg", "appendonsend"};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
+        size_t n = strlen(ids[i]);
+        for (size_t k = 0; k + n <= len; k++)
+            if (!strncasecmp(tag + k, ids[i], n) && k >= 4 && !strncasecmp(tag + k - 4, "id=", 3))
+                return true;
+    }
+    return false;
+}
+
 char *notify_mime_parse_html_text(const char *html, size_t len)
 {
     cm_buf_t b;
@@ -843,6 +892,9 @@ char *notify_mime_parse_html_text(const char *html, size_t len)
                 p = e ? e + 3 : end;
                 continue;
             }
+            /* Outlook puts the original after a marked element, not in a quote. */
+            if (s_outlook_original(p, (size_t)(close - p)))
+                break;
             const char *t = p + 1;
             bool closing = t < close && *t == '/';
             if (closing)
@@ -902,32 +954,7 @@ char *notify_mime_parse_html_text(const char *html, size_t len)
     s_add(&b, "\n", 1);
     size_t n = 0;
     char *s = cm_buf_steal(&b, &n);
-    /* Lines trimmed, and no more than one blank line in a row. */
-    char *w = s;
-    int blank = 2; // leading blank lines go
-    for (size_t pos = 0; pos < n;) {
-        char *line = s + pos;
-        char *nl = memchr(line, '\n', n - pos);
-        size_t llen = nl ? (size_t)(nl - line) : n - pos;
-        pos += llen + 1;
-        size_t st = 0;
-        while (st < llen && line[st] == ' ')
-            st++;
-        while (llen > st && line[llen - 1] == ' ')
-            llen--;
-        /* A line of only quote marks is a blank line of the quote. */
-        bool empty = true;
-        for (size_t i = st; i < llen; i++)
-            if (line[i] != '>' && line[i] != ' ')
-                empty = false;
-        if (!empty || blank < 1) {
-            memmove(w, line + st, llen - st);
-            w += llen - st;
-            *w++ = '\n';
-        }
-        blank = empty ? blank + 1 : 0;
-    }
-    *w = '\0';
+    s_tidy_lines(s, n);
     return s;
 }
 
@@ -1024,18 +1051,6 @@ static void s_text_field(struct s_ctx *ctx, const struct s_header *h, const char
     }
 }
 
-/* Cuts s at most max bytes, on a character boundary; true when it did. */
-static bool s_cut(char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n <= max)
-        return false;
-    while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-        max--;
-    s[max] = '\0';
-    return true;
-}
-
 static void s_headers(struct s_ctx *ctx, const struct s_header *h, struct notify_mail *out)
 {
     char **ids = NULL;
@@ -1090,10 +1105,10 @@ static void s_headers(struct s_ctx *ctx, const struct s_header *h, struct notify
         out->from_addr = cm_strdup("");
     if (!out->from_name)
         out->from_name = cm_strdup("");
-    s_cut(out->from_name, MAX_SUBJECT);
-    s_cut(out->from_addr, MAX_SUBJECT);
+    notify_mime_parse_cut(out->from_name, MAX_SUBJECT);
+    notify_mime_parse_cut(out->from_addr, MAX_SUBJECT);
     s_text_field(ctx, h, "Subject", &out->subject);
-    s_cut(out->subject, MAX_SUBJECT);
+    notify_mime_parse_cut(out->subject, MAX_SUBJECT);
 }
 
 cm_err_t notify_mime_parse(const char *raw, size_t len, struct notify_mail *out, char *why,
@@ -1145,7 +1160,7 @@ cm_err_t notify_mime_parse(const char *raw, size_t len, struct notify_mail *out,
         out->text = cm_strdup("");
     }
     notify_mime_parse_strip_quotes(out->text);
-    out->truncated = s_cut(out->text, NOTIFY_MIME_PARSE_MAX_TEXT);
+    out->truncated = notify_mime_parse_cut(out->text, NOTIFY_MIME_PARSE_MAX_TEXT);
     out->attachments = ctx.attachments;
     out->n_attachments = ctx.n_attachments;
     ctx.attachments = NULL;
@@ -1185,4 +1200,15 @@ void notify_mime_parse_free(struct notify_mail *m)
     s_free_list(&m->to, &m->n_to);
     s_free_list(&m->attachments, &m->n_attachments);
     memset(m, 0, sizeof *m);
+}
+
+bool notify_mime_parse_cut(char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return false;
+    while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+        max--;
+    s[max] = '\0';
+    return true;
 }

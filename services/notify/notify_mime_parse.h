@@ -63,4 +63,8 @@ char *notify_mime_parse_html_text(const char *html, size_t len);
  * the middle of an answer stays. Trailing blank lines go too. */
 void notify_mime_parse_strip_quotes(char *text);
 
+/* Cuts UTF-8 s to at most max bytes, at a character boundary, in place;
+ * true when it cut. */
+bool notify_mime_parse_cut(char *s, size_t max);
+
 #endif

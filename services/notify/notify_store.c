@@ -2,6 +2,7 @@
 #include "notify_store.h"
 #include "notify_sms.h"
 #include "cm_buf.h"
+#include "notify_mime_parse.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -15,6 +16,7 @@
 const struct cm_outbox notify_outbox = {
     .stream = NOTIFY_STREAM, .table = "notify.outbox", .readers = "notify.stream_readers"};
 
+#define REPLY_EVENT_TEXT 500 // bytes of a reply's text in its message.replied event
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define EPOCH_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
@@ -82,22 +84,6 @@ static Crm__Message *s_message(const PGresult *res, int row)
     return m;
 }
 
-static cm_err_t s_event_with(cm_db_t *db, const char *type, const Crm__Message *msg,
-                             const Crm__Reply *reply, const char *tenant_id,
-                             const Crm__Principal *principal, const char *channel,
-                             const char *request_id);
-
-Crm__Message *notify_store_message_row(const PGresult *res, int row)
-{
-    return s_message(res, row);
-}
-
-cm_err_t notify_store_event(cm_db_t *db, const char *type, const Crm__Message *msg,
-                            const Crm__Reply *reply, const char *tenant_id)
-{
-    return s_event_with(db, type, msg, reply, tenant_id, NULL, "notify", NULL);
-}
-
 /* Writes a message.* event with the message (its text and HTML left out)
  * and, when given, the reply (its text cut to 500 bytes). */
 static cm_err_t s_event_with(cm_db_t *db, const char *type, const Crm__Message *msg,
@@ -111,15 +97,12 @@ static cm_err_t s_event_with(cm_db_t *db, const char *type, const Crm__Message *
     Crm__MessageEvent payload = CRM__MESSAGE_EVENT__INIT;
     payload.message = &copy;
     Crm__Reply rcopy;
-    char cut[501];
+    char *cut = NULL;
     if (reply) {
         rcopy = *reply;
-        snprintf(cut, sizeof cut, "%s", reply->text);
-        /* On a character boundary. */
-        size_t n = strlen(cut);
-        if (n == 500)
-            while (n > 0 && ((unsigned char)cut[n] & 0xc0) == 0x80)
-                cut[--n] = '\0';
+        /* A character that starts before the cut and ends after it goes too. */
+        cut = cm_strndup(reply->text, REPLY_EVENT_TEXT + 4);
+        notify_mime_parse_cut(cut, REPLY_EVENT_TEXT);
         rcopy.text = cut;
         payload.reply = &rcopy;
     }
@@ -136,7 +119,19 @@ static cm_err_t s_event_with(cm_db_t *db, const char *type, const Crm__Message *
     ev.payload.len = plen;
     cm_err_t err = cm_outbox_add(db, &notify_outbox, &ev, msg->customer_id);
     free(pbuf);
+    free(cut);
     return err;
+}
+
+Crm__Message *notify_store_message_row(const PGresult *res, int row)
+{
+    return s_message(res, row);
+}
+
+cm_err_t notify_store_event(cm_db_t *db, const char *type, const Crm__Message *msg,
+                            const Crm__Reply *reply, const char *tenant_id)
+{
+    return s_event_with(db, type, msg, reply, tenant_id, NULL, "notify", NULL);
 }
 
 static cm_err_t s_event(cm_db_t *db, const char *type, const Crm__Message *msg,

@@ -49,6 +49,19 @@ def _answer(orig, text, html=None, reply_to=True, in_reply_to=True, subject=None
     return r
 
 
+def _stranger(sender, subject, text):
+    """An e-mail from someone we never wrote to, posted: its reply."""
+    r = EmailMessage()
+    r["From"] = sender
+    r["To"] = "salon@example.test"
+    r["Subject"] = subject
+    r["Message-ID"] = email.utils.make_msgid(domain="example.org")
+    r.set_content(text)
+    st, _, got = _post_mail(r)
+    assert st == 200, got
+    return got["reply"]
+
+
 def _conversations(cid):
     st, _, cv = api("GET", "/v1/customers/%s/conversations" % cid)
     assert st == 200, cv
@@ -122,22 +135,22 @@ def test_references_join_when_in_reply_to_is_missing():
     r["Subject"] = "SV: Time"
     r["Message-ID"] = email.utils.make_msgid(domain="mail.example.no")
     r["References"] = "<older@example.test> " + orig["Message-ID"]
-    r.set_content("Takk!")
+    long_text = "x" * 499 + "å" * 60
+    r.set_content(long_text)
     st, _, got = _post_mail(r)
     assert st == 200 and got["reply"]["joinedBy"] == "REFERENCES", got
-    assert got["reply"]["messageId"] == m["id"], got
+    assert got["reply"]["messageId"] == m["id"] and got["reply"]["text"] == long_text, got
+
+    # The timeline has the start of it: 500 bytes at most, whole characters.
+    def replied():
+        tl = api("GET", "/v1/customers/%s/timeline?kind=MESSAGE" % c["id"])[2]
+        return [e for e in tl.get("entries", []) if e["type"] == "message.replied"] or None
+    e = wait_until(replied, timeout=20, what="message.replied on the timeline")[0]
+    assert e["message"]["reply"] == "x" * 499, e
 
 
 def test_unknown_reply_is_kept_unassigned_and_listed():
-    r = EmailMessage()
-    r["From"] = "stranger@example.org"
-    r["To"] = "salon@example.test"
-    r["Subject"] = "Hallo " + unique("u")
-    r["Message-ID"] = email.utils.make_msgid(domain="example.org")
-    r.set_content("Haben Sie am Samstag offen?")
-    st, _, got = _post_mail(r)
-    assert st == 200, got
-    rep = got["reply"]
+    rep = _stranger("stranger@example.org", "Hallo " + unique("u"), "Haben Sie am Samstag offen?")
     assert not rep.get("customerId") and not rep.get("joinedBy"), rep
     st, _, ls = api("GET", "/v1/replies?unassigned=true&pageSize=100")
     assert st == 200, ls
@@ -338,18 +351,13 @@ def test_ui_conversation_on_the_card_in_english_and_german_at_390px():
                             "document.documentElement.clientWidth;")
             assert overflow <= 0, overflow
             # Staff see what joined nothing on the Replies screen.
-            stray = EmailMessage()
-            stray["From"] = "Fremder <fremder@example.org>"
-            stray["To"] = "salon@example.test"
-            stray["Subject"] = "Offen am Samstag? " + unique("s")
-            stray["Message-ID"] = email.utils.make_msgid(domain="example.org")
-            stray.set_content("Haben Sie Samstag offen?")
-            st, _, got = _post_mail(stray)
-            assert st == 200 and not got["reply"].get("customerId"), got
+            subject = "Offen am Samstag? " + unique("s")
+            stray = _stranger("Fremder <fremder@example.org>", subject, "Haben Sie Samstag offen?")
+            assert not stray.get("customerId"), stray
             b.find("#nav a[data-nav=replies]").click()
             b.wait_text("h1", "Antworten")
-            b.wait_text("#replies", str(stray["Subject"]))
-            item = b.find("#replies li[data-id='%s']" % got["reply"]["id"]).text
+            b.wait_text("#replies", subject)
+            item = b.find("#replies li[data-id='%s']" % stray["id"]).text
             assert "Nicht zugeordnet" in item and "fremder@example.org" in item, item
             # Every reply: the one that joined links to the card.
             b.find("#replies-all").click()

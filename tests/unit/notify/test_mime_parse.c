@@ -134,6 +134,22 @@ static void test_html_text(void)
     free(t);
 }
 
+static void test_outlook_html(void)
+{
+    const char *html = "<html><body><div>Passt, danke.</div><div id=\"appendonsend\"></div>"
+                       "<hr><div id=\"divRplyFwdMsg\"><b>From:</b> Salon<br><b>Sent:</b> "
+                       "Monday</div><div>Hallo Jürgen, passt Montag?</div></body></html>";
+    char *t = notify_mime_parse_html_text(html, strlen(html));
+    notify_mime_parse_strip_quotes(t);
+    CHECK_STR(t, "Passt, danke.");
+    free(t);
+    /* Only as an id: the same word in text or another attribute stays. */
+    const char *other = "<p title=\"divRplyFwdMsg\">a</p><p>divRplyFwdMsg b</p>";
+    t = notify_mime_parse_html_text(other, strlen(other));
+    CHECK_STR(t, "a\n\ndivRplyFwdMsg b\n");
+    free(t);
+}
+
 static void test_strip_quotes(void)
 {
     char a[] = "Yes.\n\nOn Mon, 7 Dec 2026, Salon <x@y> wrote:\n> hi\n>\n> more\n\n";
@@ -259,12 +275,29 @@ static void test_limits_kept(void)
     cm_buf_release(&b);
 }
 
+static void test_cut(void)
+{
+    char a[] = "abcdef";
+    CHECK(!notify_mime_parse_cut(a, 6) && !strcmp(a, "abcdef"));
+    CHECK(notify_mime_parse_cut(a, 4) && !strcmp(a, "abcd"));
+    char b[] = "ab\xc3\xa9\xe2\x82\xac"; /* ab é € */
+    CHECK(notify_mime_parse_cut(b, 3) && !strcmp(b, "ab"));
+    char c[] = "ab\xc3\xa9\xe2\x82\xac";
+    CHECK(notify_mime_parse_cut(c, 4) && !strcmp(c, "ab\xc3\xa9"));
+    char d[] = "ab\xc3\xa9\xe2\x82\xac";
+    CHECK(notify_mime_parse_cut(d, 6) && !strcmp(d, "ab\xc3\xa9"));
+    char e[] = "\xf0\x9f\x98\x80";
+    CHECK(notify_mime_parse_cut(e, 2) && !strcmp(e, ""));
+}
+
 int main(void)
 {
+    RUN(test_cut);
     RUN(test_plain_reply);
     RUN(test_html_only_in_latin1);
     RUN(test_multipart_with_attachment);
     RUN(test_html_text);
+    RUN(test_outlook_html);
     RUN(test_strip_quotes);
     RUN(test_charsets);
     RUN(test_refused);
