@@ -1,5 +1,6 @@
 /* The import's SQL. */
 #include "exchange_import_store.h"
+#include "exchange_store.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -197,18 +198,8 @@ cm_err_t exchange_istore_claim(cm_db_t *db, const char *owner, int stale_s,
     char s[16];
     snprintf(s, sizeof s, "%d", stale_s);
     const char *p[] = {owner, s};
-    cm_err_t err = CM_OK;
-    PGresult *res =
-        cm_db_exec(db, "SELECT tenant_id, id FROM exchange.claim_import($1, $2)", 2, p, &err);
-    if (!res)
-        return err;
-    *found = PQntuples(res) == 1;
-    if (*found) {
-        snprintf(job->tenant, sizeof job->tenant, "%s", PQgetvalue(res, 0, 0));
-        snprintf(job->id, sizeof job->id, "%s", PQgetvalue(res, 0, 1));
-    }
-    PQclear(res);
-    return CM_OK;
+    return exchange_store_claim(db, "SELECT tenant_id, id FROM exchange.claim_import($1, $2)", 2, p,
+                                job->tenant, job->id, found);
 }
 
 cm_err_t exchange_istore_load(cm_db_t *db, struct exchange_job *job)
