@@ -43,24 +43,21 @@ cm_err_t exchange_xstore_create(cm_db_t *db, const struct exchange_export_new *x
 /* state as the API shows it: a DONE job past its time is EXPIRED. */
 #define S_STATE "CASE WHEN state = 3 AND expires_at <= now() THEN 5 ELSE state END"
 
+/* created_at, finished_at and expires_at ("" when not yet), RFC 3339. */
+#define S_TIMES                                                                                    \
+    TS("created_at") ", coalesce(" TS("finished_at") ", ''), coalesce(" TS("expires_at") ", '')"
+
 cm_err_t exchange_xstore_get(cm_db_t *db, const char *id, Crm__Export **out)
 {
     const char *p[] = {id};
-    cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(
-        db,
-        "SELECT " S_STATE ", format, delimiter, rows_written, rows_total, size, filename, "
-        "content_type, message, " TS("created_at") ", coalesce(" TS(
-            "finished_at") ", ''), "
-                           "coalesce(" TS(
-                               "expires_at") ", '') FROM exchange.exports WHERE id = $1::uuid",
-        1, p, &err);
-    if (!res)
+    PGresult *res = NULL;
+    cm_err_t err = exchange_store_row(db,
+                                      "SELECT " S_STATE ", format, delimiter, rows_written, "
+                                      "rows_total, size, filename, content_type, message, " S_TIMES
+                                      " FROM exchange.exports WHERE id = $1::uuid",
+                                      1, p, 0, &res);
+    if (err)
         return err;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return CM_ERR_NOT_FOUND;
-    }
     Crm__Export *x = (Crm__Export *)cm_pb_new(&crm__export__descriptor);
     cm_pb_set_str(&x->id, id);
     x->state = (Crm__ExportState)strtol(PQgetvalue(res, 0, 0), NULL, 10);
@@ -93,18 +90,8 @@ cm_err_t exchange_xstore_claim(cm_db_t *db, const char *owner, int stale_s, int 
     snprintf(s, sizeof s, "%d", stale_s);
     snprintf(m, sizeof m, "%d", max_attempts);
     const char *p[] = {owner, s, m};
-    cm_err_t err = CM_OK;
-    PGresult *res =
-        cm_db_exec(db, "SELECT tenant_id, id FROM exchange.claim_export($1, $2, $3)", 3, p, &err);
-    if (!res)
-        return err;
-    *found = PQntuples(res) == 1;
-    if (*found) {
-        snprintf(job->tenant, sizeof job->tenant, "%s", PQgetvalue(res, 0, 0));
-        snprintf(job->id, sizeof job->id, "%s", PQgetvalue(res, 0, 1));
-    }
-    PQclear(res);
-    return CM_OK;
+    return exchange_store_claim(db, "SELECT tenant_id, id FROM exchange.claim_export($1, $2, $3)",
+                                3, p, job->tenant, job->id, found);
 }
 
 /* A bytea column of a binary result into a malloc'd copy. */
@@ -119,20 +106,16 @@ static uint8_t *s_bytes(const PGresult *res, int col, size_t *len)
 cm_err_t exchange_xstore_load(cm_db_t *db, struct exchange_export_job *job)
 {
     const char *p[] = {job->id};
-    cm_err_t err = CM_OK;
     /* Binary results: numbers are read as text through ::text. */
-    PGresult *res = cm_db_exec_bin(db,
-                                   "SELECT format, delimiter, request, principal, request_id, "
-                                   "rows_written::text, rows_total::text, parts::text, "
-                                   "size::text, page_token FROM exchange.exports "
-                                   "WHERE id = $1::uuid",
-                                   1, p, NULL, NULL, 1, &err);
-    if (!res)
+    PGresult *res = NULL;
+    cm_err_t err = exchange_store_row(db,
+                                      "SELECT format, delimiter, request, principal, request_id, "
+                                      "rows_written::text, rows_total::text, parts::text, "
+                                      "size::text, page_token FROM exchange.exports "
+                                      "WHERE id = $1::uuid",
+                                      1, p, 1, &res);
+    if (err)
         return err;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return CM_ERR_NOT_FOUND;
-    }
     job->xlsx = !strcmp(PQgetvalue(res, 0, 0), "xlsx");
     job->delim = PQgetvalue(res, 0, 1)[0] == ';' ? ';' : ',';
     job->request = s_bytes(res, 2, &job->request_len);
@@ -317,20 +300,16 @@ cm_err_t exchange_xstore_part(cm_db_t *db, const char *id, long seq,
     char s[24];
     snprintf(s, sizeof s, "%ld", seq);
     const char *p[] = {id, s};
-    cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec_bin(db,
-                                   "SELECT (" S_STATE ")::text, e.message, e.filename, "
-                                   "e.content_type, e.rows_written::text, e.parts::text, p.data "
-                                   "FROM exchange.exports e LEFT JOIN exchange.export_parts p "
-                                   "ON p.tenant_id = e.tenant_id AND p.export_id = e.id AND "
-                                   "p.seq = $2::int AND e.state = 3 WHERE e.id = $1::uuid",
-                                   2, p, NULL, NULL, 1, &err);
-    if (!res)
+    PGresult *res = NULL;
+    cm_err_t err = exchange_store_row(db,
+                                      "SELECT (" S_STATE ")::text, e.message, e.filename, "
+                                      "e.content_type, e.rows_written::text, e.parts::text, p.data "
+                                      "FROM exchange.exports e LEFT JOIN exchange.export_parts p "
+                                      "ON p.tenant_id = e.tenant_id AND p.export_id = e.id AND "
+                                      "p.seq = $2::int AND e.state = 3 WHERE e.id = $1::uuid",
+                                      2, p, 1, &res);
+    if (err)
         return err;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return CM_ERR_NOT_FOUND;
-    }
     out->state = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
     snprintf(out->message, sizeof out->message, "%s", PQgetvalue(res, 0, 1));
     snprintf(out->filename, sizeof out->filename, "%s", PQgetvalue(res, 0, 2));

@@ -1,5 +1,6 @@
 /* The import's SQL. */
 #include "exchange_import_store.h"
+#include "exchange_store.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -206,17 +207,7 @@ static cm_err_t s_claim(cm_db_t *db, const char *sql, const char *owner, int sta
     char s[16];
     snprintf(s, sizeof s, "%d", stale_s);
     const char *p[] = {owner, s};
-    cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(db, sql, 2, p, &err);
-    if (!res)
-        return err;
-    *found = PQntuples(res) == 1;
-    if (*found) {
-        snprintf(tenant, 37, "%s", PQgetvalue(res, 0, 0));
-        snprintf(id, 37, "%s", PQgetvalue(res, 0, 1));
-    }
-    PQclear(res);
-    return CM_OK;
+    return exchange_store_claim(db, sql, 2, p, tenant, id, found);
 }
 
 cm_err_t exchange_istore_claim(cm_db_t *db, const char *owner, int stale_s,

@@ -67,22 +67,18 @@ cm_err_t exchange_store_get_part(cm_db_t *db, const char *id, long seq, struct e
     char s[24];
     snprintf(s, sizeof s, "%ld", seq);
     const char *p[] = {id, s};
-    cm_err_t err = CM_OK;
     /* Binary results: the part's bytes as they are (the numbers come back as
      * big-endian integers then, so they are read as text through ::text). */
-    PGresult *res = cm_db_exec_bin(db,
-                                   "SELECT f.content_type, f.filename, f.rows::text, "
-                                   "f.parts::text, p.data FROM exchange.files f "
-                                   "JOIN exchange.file_parts p ON p.tenant_id = f.tenant_id "
-                                   "AND p.file_id = f.id WHERE f.id = $1::uuid AND p.seq = "
-                                   "$2::int AND f.expires_at > now()",
-                                   2, p, NULL, NULL, 1, &err);
-    if (!res)
+    PGresult *res = NULL;
+    cm_err_t err = exchange_store_row(db,
+                                      "SELECT f.content_type, f.filename, f.rows::text, "
+                                      "f.parts::text, p.data FROM exchange.files f "
+                                      "JOIN exchange.file_parts p ON p.tenant_id = f.tenant_id "
+                                      "AND p.file_id = f.id WHERE f.id = $1::uuid AND p.seq = "
+                                      "$2::int AND f.expires_at > now()",
+                                      2, p, 1, &res);
+    if (err)
         return err;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return CM_ERR_NOT_FOUND;
-    }
     snprintf(f->content_type, sizeof f->content_type, "%s", PQgetvalue(res, 0, 0));
     snprintf(f->filename, sizeof f->filename, "%s", PQgetvalue(res, 0, 1));
     f->rows = strtol(PQgetvalue(res, 0, 2), NULL, 10);
@@ -108,4 +104,35 @@ long exchange_store_count(cm_db_t *db, const char *sql)
     long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     return n;
+}
+
+cm_err_t exchange_store_row(cm_db_t *db, const char *sql, int n, const char *const *p,
+                            int result_format, PGresult **res)
+{
+    cm_err_t err = CM_OK;
+    *res = cm_db_exec_bin(db, sql, n, p, NULL, NULL, result_format, &err);
+    if (!*res)
+        return err;
+    if (PQntuples(*res) != 1) {
+        PQclear(*res);
+        *res = NULL;
+        return CM_ERR_NOT_FOUND;
+    }
+    return CM_OK;
+}
+
+cm_err_t exchange_store_claim(cm_db_t *db, const char *sql, int n, const char *const *p,
+                              char *tenant, char *id, bool *found)
+{
+    PGresult *res = NULL;
+    cm_err_t err = exchange_store_row(db, sql, n, p, 0, &res);
+    *found = err == CM_OK;
+    if (err == CM_ERR_NOT_FOUND)
+        return CM_OK;
+    if (err)
+        return err;
+    snprintf(tenant, 37, "%s", PQgetvalue(res, 0, 0));
+    snprintf(id, 37, "%s", PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return CM_OK;
 }

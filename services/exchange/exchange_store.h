@@ -3,6 +3,7 @@
 #ifndef EXCHANGE_STORE_H
 #define EXCHANGE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "cm_db.h"
@@ -34,6 +35,18 @@ cm_err_t exchange_store_get_part(cm_db_t *db, const char *id, long seq, struct e
 
 /* Deletes files past their time, in every tenant. Returns the count, or -1. */
 long exchange_store_purge(cm_db_t *db);
+
+/* Runs a statement that answers one row (result_format 1: binary) into
+ * *res (caller PQclears). CM_ERR_NOT_FOUND when it answers none (or more),
+ * else CM_OK or the database's error. */
+cm_err_t exchange_store_row(cm_db_t *db, const char *sql, int n, const char *const *p,
+                            int result_format, PGresult **res) CM_MUSTCHECK;
+
+/* Runs a claim function's query (its answer: no row, or tenant and id) and
+ * copies what it claimed into tenant and id (37 bytes each); *found says
+ * whether it claimed one. */
+cm_err_t exchange_store_claim(cm_db_t *db, const char *sql, int n, const char *const *p,
+                              char *tenant, char *id, bool *found) CM_MUSTCHECK;
 
 /* Runs sql, a statement without parameters whose answer is one number (a
  * purge function's count). Returns it, or -1. */

@@ -35,6 +35,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export CRM_SCALE_SEARCH=${CRM_SCALE_SEARCH:-2}
 # Two copies of notify: their senders share one queue (FOR UPDATE SKIP LOCKED).
 export CRM_SCALE_NOTIFY=${CRM_SCALE_NOTIFY:-2}
+# Two copies of exchange: they share the import and export jobs (test_exports.py).
+export CRM_SCALE_EXCHANGE=${CRM_SCALE_EXCHANGE:-2}
 stack_throwaway crm-it it-admin 2
 tmp=$CRM_DATA_DIR
 

@@ -250,3 +250,36 @@ def test_export_job_settings_in_print_config_and_checked():
                            env=dict(env, **{name: bad}), capture_output=True, text=True,
                            timeout=20, cwd="/")
         assert r.returncode == 2 and name in r.stderr and bad in r.stderr, r
+
+
+def _taken_by(job_id):
+    """The copy (host:pid:thread) that took a job, from exchange's logs."""
+    import re
+    for path in crm.log_files("exchange").values():
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            m = re.search(r"export %s taken by (\S+)" % job_id, fh.read())
+        if m:
+            return m.group(1)
+    return None
+
+
+def test_export_jobs_shared_by_two_copies_of_exchange():
+    """Two copies of exchange (run.sh: CRM_SCALE_EXCHANGE=2), one export
+    thread each: two jobs started together are built at once, one by each
+    copy (exchange.claim_export, FOR UPDATE SKIP LOCKED), and both files are
+    whole."""
+    assert len(crm.pids("exchange")) == 2, crm.pids("exchange")
+    key = _tenant()
+    tag = unique("js").lower()
+    _people(key, tag, 1500)
+    a = _start(key, {"tag": tag})
+    b = _start(key, {"tag": tag, "delimiter": ";"})
+    for job, delim in ((a, ","), (b, ";")):
+        done = _wait(key, job["id"])
+        assert done["state"] == "DONE" and done["rowsWritten"] == "1500", done
+        assert len(_rows(_file(key, job["id"])[2], delim)[1]) == 1500
+    owners = crm.wait_until(lambda: (_taken_by(a["id"]), _taken_by(b["id"])) if
+                            _taken_by(a["id"]) and _taken_by(b["id"]) else None,
+                            timeout=10, what="both jobs' claims in the logs")
+    pids = {o.split(":")[1] for o in owners}
+    assert len(pids) == 2, owners
