@@ -26,6 +26,7 @@ struct cm_db {
     char *role;     // owned, may be NULL
     PGconn *conn;   // owned
     bool in_txn;
+    bool events;       // the open transaction added events to an outbox (cm_db_mark_events)
     bool tenant_known; // app.tenant of the session is tenant (false after a reconnect)
     char tenant[64];
     char error[512];
@@ -257,6 +258,7 @@ cm_err_t cm_db_begin(cm_db_t *self, const char *tenant)
     if (err)
         return err;
     self->in_txn = true;
+    self->events = false;
     return CM_OK;
 }
 
@@ -269,6 +271,7 @@ cm_err_t cm_db_commit(cm_db_t *self)
 
 void cm_db_rollback(cm_db_t *self)
 {
+    self->events = false;
     if (!self->in_txn || !self->conn) {
         self->in_txn = false;
         return;
@@ -281,6 +284,18 @@ void cm_db_rollback(cm_db_t *self)
 bool cm_db_in_txn(cm_db_t *self)
 {
     return self->in_txn;
+}
+
+void cm_db_mark_events(cm_db_t *self)
+{
+    self->events = true;
+}
+
+bool cm_db_take_events(cm_db_t *self)
+{
+    bool events = self->events;
+    self->events = false;
+    return events;
 }
 
 const char *cm_db_error(cm_db_t *self)

@@ -52,6 +52,13 @@ cm_err_t cm_db_commit(cm_db_t *self) CM_MUSTCHECK;
 void cm_db_rollback(cm_db_t *self);
 bool cm_db_in_txn(cm_db_t *self);
 
+/* The open transaction added events to an outbox (cm_outbox_add says so);
+ * cm_db_take_events answers whether the last one did, once, and forgets it.
+ * BEGIN and ROLLBACK forget it too. cm_svc runs after_commit only for such
+ * commits, so a write that published nothing never wakes the relay. */
+void cm_db_mark_events(cm_db_t *self);
+bool cm_db_take_events(cm_db_t *self);
+
 /* The last error's detail (PQ message, one line) and SQLSTATE ("" if none).
  * Borrowed until the next call. */
 const char *cm_db_error(cm_db_t *self);

@@ -43,6 +43,8 @@ cm_err_t cm_outbox_add(cm_db_t *db, const struct cm_outbox *ob, Crm__Event *ev,
     PQclear(res);
     free(sql);
     free(ebuf);
+    if (!err)
+        cm_db_mark_events(db);
     return err;
 }
 

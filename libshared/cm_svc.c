@@ -38,7 +38,7 @@ struct s_job {
     struct s_job *next;    // owned (the list it is on)
     struct cm_mdp_msg msg; // the request (its address answers it)
     struct s_reply out;    // owned: the reply
-    bool committed;        // a write committed: after_commit is due
+    bool committed;        // a write that stored events committed: after_commit is due
 };
 
 /* A FIFO of jobs (the pool's to-do and done lists, under the service's mu). */
@@ -360,7 +360,8 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
         cm_call_db_fail(call, err, "could not commit");
         goto out;
     }
-    committed = m->flags & CM_METHOD_WRITE;
+    /* after_commit (the relay) is due only when the commit stored events. */
+    committed = (m->flags & CM_METHOD_WRITE) && cm_db_take_events(call->db);
 out:
     if (cm_call_failed(call)) {
         free(out->header);

@@ -94,8 +94,9 @@ struct cm_svc_def {
     const char *idempotency_table;            // e.g. "customers.idempotency"; NULL: no dedupe
     void (*start)(cm_svc_t *svc, void *user); // after the bus and database are set up
     void (*stop)(cm_svc_t *svc, void *user);  // before they are torn down
-    void (*after_commit)(cm_svc_t *svc, void *user); // after a write committed
-    void (*tick)(cm_svc_t *svc, void *user);         // every tick_ms
+    void (*after_commit)(cm_svc_t *svc,
+                         void *user); // after a write that stored events (cm_outbox_add) committed
+    void (*tick)(cm_svc_t *svc, void *user); // every tick_ms
     int tick_ms;
     void *user;
     /* Optional: while it returns false the service does not announce itself

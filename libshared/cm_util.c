@@ -86,6 +86,25 @@ int64_t cm_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool cm_nap(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *stop, long ms)
+{
+    pthread_mutex_lock(mu);
+    if (!*stop && ms > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(cv, mu, &ts);
+    }
+    bool go = !*stop;
+    pthread_mutex_unlock(mu);
+    return go;
+}
+
 char *cm_time_rfc3339(int64_t ms, char *buf, size_t size)
 {
     time_t t = (time_t)(ms / 1000);

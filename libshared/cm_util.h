@@ -2,6 +2,7 @@
 #ifndef CM_UTIL_H
 #define CM_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,11 @@ char *cm_strfmt(const char *fmt, ...) CM_PRINTF(1, 2);
 /* Wall-clock milliseconds since the epoch, and monotonic milliseconds. */
 int64_t cm_now_ms(void);
 int64_t cm_mono_ms(void);
+
+/* For a background thread that naps between rounds of work: waits on cv
+ * (with mu) up to ms (0: not at all), or until woken, unless *stop (read
+ * under mu) is set. Returns !*stop: false once the thread should end. */
+bool cm_nap(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *stop, long ms);
 
 /* Writes the UTC time `ms` as RFC 3339 with milliseconds ("2026-11-24T05:31:23.123Z")
  * into buf (at least 32 bytes). Returns buf. */

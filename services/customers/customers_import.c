@@ -119,12 +119,12 @@ void customers_import(struct cm_call *call, const ProtobufCMessage *msg, Protobu
         crm__import_customers_response__free_unpacked(r, NULL);
         goto out;
     }
-    cm_log_info("import rows=%zu%s created=%ld updated=%ld unchanged=%ld failed=%ld", req->n_rows,
-                req->validate_only ? " (checked only)" : "",
-                counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_CREATED],
-                counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_UPDATED],
-                counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_UNCHANGED],
-                counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_FAILED]);
+    cm_log_debug("import rows=%zu%s created=%ld updated=%ld unchanged=%ld failed=%ld", req->n_rows,
+                 req->validate_only ? " (checked only)" : "",
+                 counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_CREATED],
+                 counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_UPDATED],
+                 counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_UNCHANGED],
+                 counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_FAILED]);
     *resp = &r->base;
 out:
     customers_tenant_release(&tenant);

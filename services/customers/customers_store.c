@@ -785,18 +785,6 @@ cm_err_t customers_store_authenticate(cm_db_t *db, const uint8_t *hash, size_t l
     return CM_OK;
 }
 
-cm_err_t customers_store_outbox_add(cm_db_t *db, const uint8_t *event, size_t len)
-{
-    const char *p[] = {(const char *)event};
-    int lens[] = {(int)len};
-    int fmts[] = {1};
-    cm_err_t err;
-    PGresult *res = cm_db_exec_bin(db, "INSERT INTO customers.outbox (event) VALUES ($1)", 1, p,
-                                   lens, fmts, 0, &err);
-    PQclear(res);
-    return err;
-}
-
 cm_err_t customers_store_idempotency_expire(cm_db_t *db, int hours)
 {
     char h[16];
@@ -818,6 +806,29 @@ cm_err_t customers_store_find_phone(cm_db_t *db, const char *tenant, const char 
                       "SELECT id FROM customers.customers WHERE tenant_id = $1 AND phone = $2 "
                       "ORDER BY created_at, id LIMIT 1",
                       2, p, out);
+}
+
+PGresult *customers_store_match(cm_db_t *db, const char *tenant, const char *keys_json,
+                                cm_err_t *err)
+{
+    const char *p[] = {tenant, keys_json};
+    return cm_db_exec(
+        db,
+        "WITH k AS (SELECT (v->>'i')::int AS i, v->>'e' AS e, v->>'p' AS p, v->'x' AS x "
+        "FROM json_array_elements($2::json) AS v), "
+        "ext AS (SELECT DISTINCT ON (k.i) k.i, x.customer_id::text AS id FROM k "
+        "CROSS JOIN LATERAL json_array_elements(k.x) WITH ORDINALITY AS xe(v, n) "
+        "JOIN customers.external_ids x ON x.tenant_id = $1 AND x.system = xe.v->>0 "
+        "AND x.ext_id = xe.v->>1 ORDER BY k.i, xe.n), "
+        "em AS (SELECT k.i, c.id::text AS id FROM k JOIN customers.customers c "
+        "ON c.tenant_id = $1 AND c.email_key = k.e WHERE k.e <> ''), "
+        "ph AS (SELECT DISTINCT ON (k.i) k.i, c.id::text AS id FROM k JOIN customers.customers c "
+        "ON c.tenant_id = $1 AND c.phone = k.p WHERE k.p <> '' ORDER BY k.i, c.created_at, c.id) "
+        "SELECT k.i, coalesce(ext.id, em.id, ph.id, ''), CASE WHEN ext.id IS NOT NULL THEN "
+        "'externalId' WHEN em.id IS NOT NULL THEN 'email' WHEN ph.id IS NOT NULL THEN 'phone' "
+        "ELSE '' END FROM k LEFT JOIN ext ON ext.i = k.i LEFT JOIN em ON em.i = k.i "
+        "LEFT JOIN ph ON ph.i = k.i",
+        2, p, err);
 }
 
 cm_err_t customers_store_lock_identity(cm_db_t *db, const char *tenant, const char *keys_json)

@@ -129,9 +129,6 @@ cm_err_t customers_store_tags(cm_db_t *db, const char *tenant,
 cm_err_t customers_store_authenticate(cm_db_t *db, const uint8_t *hash, size_t len, bool *found,
                                       Crm__AuthenticateResponse *out) CM_MUSTCHECK;
 
-/* Outbox: appends a packed crm.Event. */
-cm_err_t customers_store_outbox_add(cm_db_t *db, const uint8_t *event, size_t len) CM_MUSTCHECK;
-
 /* Idempotency keys older than the given age are forgotten. */
 cm_err_t customers_store_idempotency_expire(cm_db_t *db, int hours) CM_MUSTCHECK;
 
@@ -143,5 +140,14 @@ cm_err_t customers_store_find_phone(cm_db_t *db, const char *tenant, const char 
                                     char *out) CM_MUSTCHECK;
 cm_err_t customers_store_lock_identity(cm_db_t *db, const char *tenant,
                                        const char *keys_json) CM_MUSTCHECK;
+
+/* Matching many keys in one statement (customers_match.c). keys_json: a
+ * JSON array of {"i": index, "x": [[system, id], ...], "e": email key or
+ * "", "p": E.164 phone or ""}. A row per key: index, the customer id ("" for
+ * none) and how it matched ("externalId", "email", "phone" or ""), by the
+ * first external id that names someone, else the e-mail, else the oldest
+ * customer with the phone. Caller PQclears. NULL with *err. */
+PGresult *customers_store_match(cm_db_t *db, const char *tenant, const char *keys_json,
+                                cm_err_t *err) CM_MUSTCHECK;
 
 #endif

@@ -350,11 +350,5 @@ cm_err_t exchange_xstore_part(cm_db_t *db, const char *id, long seq,
 
 long exchange_xstore_purge(cm_db_t *db)
 {
-    cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(db, "SELECT exchange.purge_exports()", 0, NULL, &err);
-    if (!res)
-        return -1;
-    long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    return n;
+    return exchange_store_count(db, "SELECT exchange.purge_exports()");
 }

@@ -198,24 +198,32 @@ void exchange_job_release(struct exchange_job *job)
     memset(job, 0, sizeof *job);
 }
 
-cm_err_t exchange_istore_claim(cm_db_t *db, const char *owner, int stale_s,
-                               struct exchange_job *job, bool *found)
+/* Runs a claim function (exchange.claim_import or claim_revert) for owner:
+ * the job's tenant and id, or *found false. */
+static cm_err_t s_claim(cm_db_t *db, const char *sql, const char *owner, int stale_s,
+                        char tenant[37], char id[37], bool *found)
 {
     char s[16];
     snprintf(s, sizeof s, "%d", stale_s);
     const char *p[] = {owner, s};
     cm_err_t err = CM_OK;
-    PGresult *res =
-        cm_db_exec(db, "SELECT tenant_id, id FROM exchange.claim_import($1, $2)", 2, p, &err);
+    PGresult *res = cm_db_exec(db, sql, 2, p, &err);
     if (!res)
         return err;
     *found = PQntuples(res) == 1;
     if (*found) {
-        snprintf(job->tenant, sizeof job->tenant, "%s", PQgetvalue(res, 0, 0));
-        snprintf(job->id, sizeof job->id, "%s", PQgetvalue(res, 0, 1));
+        snprintf(tenant, 37, "%s", PQgetvalue(res, 0, 0));
+        snprintf(id, 37, "%s", PQgetvalue(res, 0, 1));
     }
     PQclear(res);
     return CM_OK;
+}
+
+cm_err_t exchange_istore_claim(cm_db_t *db, const char *owner, int stale_s,
+                               struct exchange_job *job, bool *found)
+{
+    return s_claim(db, "SELECT tenant_id, id FROM exchange.claim_import($1, $2)", owner, stale_s,
+                   job->tenant, job->id, found);
 }
 
 cm_err_t exchange_istore_load(cm_db_t *db, struct exchange_job *job)
@@ -524,21 +532,8 @@ void exchange_revert_job_release(struct exchange_revert_job *job)
 cm_err_t exchange_istore_revert_claim(cm_db_t *db, const char *owner, int stale_s,
                                       struct exchange_revert_job *job, bool *found)
 {
-    char s[16];
-    snprintf(s, sizeof s, "%d", stale_s);
-    const char *p[] = {owner, s};
-    cm_err_t err = CM_OK;
-    PGresult *res =
-        cm_db_exec(db, "SELECT tenant_id, id FROM exchange.claim_revert($1, $2)", 2, p, &err);
-    if (!res)
-        return err;
-    *found = PQntuples(res) == 1;
-    if (*found) {
-        snprintf(job->tenant, sizeof job->tenant, "%s", PQgetvalue(res, 0, 0));
-        snprintf(job->id, sizeof job->id, "%s", PQgetvalue(res, 0, 1));
-    }
-    PQclear(res);
-    return CM_OK;
+    return s_claim(db, "SELECT tenant_id, id FROM exchange.claim_revert($1, $2)", owner, stale_s,
+                   job->tenant, job->id, found);
 }
 
 cm_err_t exchange_istore_revert_load(cm_db_t *db, struct exchange_revert_job *job)

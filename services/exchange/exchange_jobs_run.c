@@ -56,32 +56,14 @@ struct exchange_jobs {
     long n;
 };
 
-/* Waits up to ms for a wake-up; false once stopping. */
 static bool s_nap(struct exchange_jobs *j, long ms)
 {
-    pthread_mutex_lock(&j->mu);
-    if (!j->stopping && ms > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        (void)pthread_cond_timedwait(&j->wake, &j->mu, &ts);
-    }
-    bool go = !j->stopping;
-    pthread_mutex_unlock(&j->mu);
-    return go;
+    return cm_nap(&j->mu, &j->wake, &j->stopping, ms);
 }
 
 static bool s_stopping(struct exchange_jobs *j)
 {
-    pthread_mutex_lock(&j->mu);
-    bool s = j->stopping;
-    pthread_mutex_unlock(&j->mu);
-    return s;
+    return !cm_nap(&j->mu, &j->wake, &j->stopping, 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -117,37 +99,56 @@ static bool s_pace(struct s_run *r)
     return s_nap(r->st->jobs, due > now ? (long)(due - now) : 0);
 }
 
-/* exchange_page_fn: a page as the person who started the job. */
-static int s_page(void *ctx, const char *token, struct exchange_page *pg)
+/* A page asked for and not yet taken: a CSV job asks for the next page
+ * before it writes the one it has, so that customers (and PostgreSQL) read
+ * it meanwhile. */
+struct s_ask {
+    bool on;
+    char rid[40];
+    const char *method;  // borrowed (static)
+    const char *service; // borrowed (static)
+    const ProtobufCMessageDescriptor *resp_desc;
+};
+
+/* Sends the request for the page at token. Returns 0, or -1 with r->err. */
+static int s_ask_page(struct s_run *r, const char *token, struct s_ask *a)
 {
-    struct s_run *r = ctx;
-    memset(pg, 0, sizeof *pg);
-    if (r->err || r->fatal[0])
-        return -1;
     long rate = r->st->export_rate;
     int size = rate > 0 && rate < S_PAGE ? (int)rate : S_PAGE;
     struct exchange_page_req pr;
     exchange_page_request(&r->ereq, token, size, &pr);
-    char rid[40];
-    snprintf(rid, sizeof rid, "x%.8s.%ld.%s", r->job.id, ++r->calls, r->tag);
+    snprintf(a->rid, sizeof a->rid, "x%.8s.%ld.%s", r->job.id, ++r->calls, r->tag);
     Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
-    h.request_id = rid;
+    h.request_id = a->rid;
     h.tenant_id = r->job.tenant;
     h.principal = r->principal;
     h.method = (char *)pr.method;
+    a->method = pr.method;
+    a->service = pr.service;
+    a->resp_desc = pr.resp_desc;
+    r->err = cm_svc_send(r->client, pr.service, &h, pr.msg, S_CALL_TIMEOUT_MS, a->rid);
+    a->on = !r->err;
+    return r->err ? -1 : 0;
+}
+
+/* Takes the answer to the page asked for into pg. Returns 0, or -1 with
+ * r->err (transient) or r->fatal (refused) set. */
+static int s_take_page(struct s_run *r, struct s_ask *a, struct exchange_page *pg)
+{
+    memset(pg, 0, sizeof *pg);
+    a->on = false;
     Crm__ReplyHeader *reply = NULL;
     ProtobufCMessage *resp = NULL;
-    cm_err_t err = cm_svc_call(r->client, pr.service, &h, pr.msg, pr.resp_desc, S_CALL_TIMEOUT_MS,
-                               &reply, &resp);
+    cm_err_t err = cm_svc_recv(r->client, a->rid, a->resp_desc, S_CALL_TIMEOUT_MS, &reply, &resp);
     int st = reply ? (int)reply->status : -1;
     if (err || st == CRM__STATUS__STATUS_UNAVAILABLE ||
         st == CRM__STATUS__STATUS_DEADLINE_EXCEEDED || st == CRM__STATUS__STATUS_INTERNAL ||
         (st == CRM__STATUS__STATUS_OK && !resp)) {
-        cm_log_warn("export %s: %s: %s", r->job.id, pr.method,
+        cm_log_warn("export %s: %s: %s", r->job.id, a->method,
                     err ? cm_err_name(err) : reply->message);
         r->err = err ? err : CM_ERR_UNAVAILABLE;
     } else if (st != CRM__STATUS__STATUS_OK) {
-        snprintf(r->fatal, sizeof r->fatal, "%s refused the export: %s", pr.service,
+        snprintf(r->fatal, sizeof r->fatal, "%s refused the export: %s", a->service,
                  reply->message);
     } else {
         exchange_page_take(r->ereq.q[0] != '\0', resp, pg);
@@ -158,6 +159,17 @@ static int s_page(void *ctx, const char *token, struct exchange_page *pg)
     if (reply)
         crm__reply_header__free_unpacked(reply, NULL);
     return r->err || r->fatal[0] ? -1 : 0;
+}
+
+/* exchange_page_fn: a page as the person who started the job. */
+static int s_page(void *ctx, const char *token, struct exchange_page *pg)
+{
+    struct s_run *r = ctx;
+    memset(pg, 0, sizeof *pg);
+    struct s_ask a = {0};
+    if (r->err || r->fatal[0] || s_ask_page(r, token, &a))
+        return -1;
+    return s_take_page(r, &a, pg);
 }
 
 /* Stores what buf holds as the job's next parts with its progress. */
@@ -185,25 +197,31 @@ static void s_run_csv(struct s_run *r)
     else
         cm_log_info("export %s taken up again after %ld customers (%ld parts)", r->job.id,
                     r->job.rows_written, r->job.parts);
-    char *token = cm_strdup(r->job.page_token);
     r->last_flush_ms = cm_mono_ms();
-    for (;;) {
+    struct s_ask ask = {0};
+    (void)s_ask_page(r, r->job.page_token, &ask);
+    while (ask.on) {
         struct exchange_page pg;
-        if (s_page(r, token, &pg))
+        if (s_take_page(r, &ask, &pg))
             break;
+        char *next = cm_strdup(pg.next);
+        bool done = !next[0];
+        /* The next page is read while this one is written. */
+        if (!done && s_ask_page(r, next, &ask)) {
+            free(next);
+            exchange_page_release(&pg);
+            break;
+        }
         for (size_t i = 0; i < pg.n; i++)
             exchange_csv_customer(&buf, &cell, pg.customers[i], r->job.delim);
         r->job.rows_written += (long)pg.n;
-        free(token);
-        token = cm_strdup(pg.next);
         exchange_page_release(&pg);
-        bool done = !token[0];
         if (done || buf.len >= S_FLUSH_BYTES || cm_mono_ms() - r->last_flush_ms >= S_FLUSH_MS)
-            s_flush(r, &buf, token, done);
+            s_flush(r, &buf, next, done);
+        free(next);
         if (done || r->err || !s_pace(r))
             break;
     }
-    free(token);
     cm_buf_release(&cell);
     cm_buf_release(&buf);
 }

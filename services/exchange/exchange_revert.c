@@ -11,6 +11,7 @@
  * the job to another, which goes on after the last committed batch and
  * does nothing twice. The customers' audit and timeline show each change
  * (channel "import"). */
+#include "exchange_calls.h"
 #include "exchange_handlers.h"
 #include "exchange_import_store.h"
 #include "cm_log.h"
@@ -126,14 +127,9 @@ static bool s_read_before(struct s_row *r, const char *before, const char *mask)
     return r->before != NULL;
 }
 
-/* What customers' answer means for a row. Returns false on a transient
- * failure (the batch is done again later). */
-static bool s_outcome(struct s_row *r, cm_err_t err, const Crm__ReplyHeader *rh)
+/* What customers' answer (not a transient failure) means for a row. */
+static void s_outcome(struct s_row *r, const Crm__ReplyHeader *rh)
 {
-    if (err || rh->status == CRM__STATUS__STATUS_UNAVAILABLE ||
-        rh->status == CRM__STATUS__STATUS_DEADLINE_EXCEEDED ||
-        rh->status == CRM__STATUS__STATUS_INTERNAL)
-        return false;
     r->done = 's';
     switch (rh->status) {
     case CRM__STATUS__STATUS_OK:
@@ -154,7 +150,6 @@ static bool s_outcome(struct s_row *r, cm_err_t err, const Crm__ReplyHeader *rh)
                  rh->n_details ? rh->details[0]->description : rh->message);
         break;
     }
-    return true;
 }
 
 /* Sends one kind of the batch's calls at once (deletes, or restores). */
@@ -167,75 +162,59 @@ static bool s_send(cm_mdp_client_t *client, const struct exchange_revert_job *jo
         k += rows[i].action == action && !rows[i].done;
     if (!k)
         return true;
-    Crm__RequestHeader *hdr = cm_calloc(k, sizeof *hdr);
-    Crm__RequestHeader **hp = cm_calloc(k, sizeof *hp);
+    struct exchange_calls x;
+    exchange_calls_init(&x, k);
     Crm__DeleteCustomerRequest *del = cm_calloc(k, sizeof *del);
     Crm__UpdateCustomerRequest *upd = cm_calloc(k, sizeof *upd);
-    const ProtobufCMessage **req = cm_calloc(k, sizeof *req);
     struct s_row **of = cm_calloc(k, sizeof *of);
-    char(*rid)[40] = cm_calloc(k, sizeof *rid);
-    char(*key)[96] = cm_calloc(k, sizeof *key);
-    cm_err_t *err = cm_calloc(k, sizeof *err);
-    Crm__ReplyHeader **rh = cm_calloc(k, sizeof *rh);
-    ProtobufCMessage **resp = cm_calloc(k, sizeof *resp);
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
         struct s_row *r = &rows[i];
         if (r->action != action || r->done)
             continue;
-        crm__request_header__init(&hdr[j]);
-        snprintf(rid[j], 40, "%.8s.v%ld.%s", job->id, r->row, tag);
-        snprintf(key[j], 96, "revert:%s:%ld", job->id, r->row);
-        hdr[j].request_id = rid[j];
-        hdr[j].tenant_id = (char *)job->tenant;
-        hdr[j].principal = (Crm__Principal *)principal;
-        hdr[j].channel = "import";
-        hdr[j].idempotency_key = key[j];
+        Crm__RequestHeader *h = &x.hdr[j];
+        snprintf(x.rid[j], sizeof x.rid[j], "%.8s.v%ld.%s", job->id, r->row, tag);
+        snprintf(x.key[j], sizeof x.key[j], "revert:%s:%ld", job->id, r->row);
+        h->request_id = x.rid[j];
+        h->tenant_id = (char *)job->tenant;
+        h->principal = (Crm__Principal *)principal;
+        h->channel = "import";
+        h->idempotency_key = x.key[j];
         if (action == 'c') {
-            hdr[j].method = "customers.DeleteCustomer";
+            h->method = "customers.DeleteCustomer";
             crm__delete_customer_request__init(&del[j]);
             del[j].id = (char *)r->id;
             del[j].etag = (char *)r->etag;
-            req[j] = &del[j].base;
+            x.req[j] = &del[j].base;
         } else {
-            hdr[j].method = "customers.UpdateCustomer";
+            h->method = "customers.UpdateCustomer";
             crm__update_customer_request__init(&upd[j]);
             upd[j].id = (char *)r->id;
             upd[j].etag = (char *)r->etag;
             upd[j].customer = r->before;
             upd[j].update_mask = r->mask;
             upd[j].n_update_mask = r->n_mask;
-            req[j] = &upd[j].base;
+            x.req[j] = &upd[j].base;
         }
-        hp[j] = &hdr[j];
         of[j++] = r;
     }
-    cm_svc_call_many(client, "customers", k, hp, req,
-                     action == 'c' ? &crm__empty__descriptor : &crm__customer__descriptor,
-                     S_CALL_TIMEOUT_MS, err, rh, resp);
+    exchange_calls_run(&x, client,
+                       action == 'c' ? &crm__empty__descriptor : &crm__customer__descriptor,
+                       S_CALL_TIMEOUT_MS);
     bool ok = true;
     for (j = 0; j < k; j++) {
-        if (!s_outcome(of[j], err[j], rh[j])) {
+        if (exchange_calls_transient(&x, j)) {
             cm_log_warn("revert of import %s row %ld: %s", job->id, of[j]->row,
-                        err[j] ? cm_err_name(err[j]) : rh[j]->message);
+                        exchange_calls_error(&x, j));
             ok = false;
+        } else {
+            s_outcome(of[j], x.rh[j]);
         }
-        if (rh[j])
-            crm__reply_header__free_unpacked(rh[j], NULL);
-        if (resp[j])
-            protobuf_c_message_free_unpacked(resp[j], NULL);
     }
-    free(hdr);
-    free(hp);
+    exchange_calls_release(&x);
     free(del);
     free(upd);
-    free(req);
     free(of);
-    free(rid);
-    free(key);
-    free(err);
-    free(rh);
-    free(resp);
     return ok;
 }
 

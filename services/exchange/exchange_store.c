@@ -96,8 +96,13 @@ cm_err_t exchange_store_get_part(cm_db_t *db, const char *id, long seq, struct e
 
 long exchange_store_purge(cm_db_t *db)
 {
+    return exchange_store_count(db, "SELECT exchange.purge_files()");
+}
+
+long exchange_store_count(cm_db_t *db, const char *sql)
+{
     cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(db, "SELECT exchange.purge_files()", 0, NULL, &err);
+    PGresult *res = cm_db_exec(db, sql, 0, NULL, &err);
     if (!res)
         return -1;
     long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);

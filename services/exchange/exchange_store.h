@@ -35,4 +35,8 @@ cm_err_t exchange_store_get_part(cm_db_t *db, const char *id, long seq, struct e
 /* Deletes files past their time, in every tenant. Returns the count, or -1. */
 long exchange_store_purge(cm_db_t *db);
 
+/* Runs sql, a statement without parameters whose answer is one number (a
+ * purge function's count). Returns it, or -1. */
+long exchange_store_count(cm_db_t *db, const char *sql);
+
 #endif

@@ -11,6 +11,7 @@
  * the job to be taken again (heartbeat older than EXCHANGE_STALE_S), which resumes
  * after the last committed batch, and a batch done twice writes nothing
  * twice (the keys). Memory is one part, one batch and libcsv's field. */
+#include "exchange_calls.h"
 #include "exchange_handlers.h"
 #include "exchange_import_store.h"
 #include "exchange_layout.h"
@@ -33,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_BATCH 200
+#define S_BATCH 500
 #define S_SLICE (64 * 1024)
 #define S_CALL_TIMEOUT_MS 15000
 
@@ -100,16 +101,6 @@ static void s_header_for(struct s_run *r, const char *method, long row, bool wri
         snprintf(key, 96, "import:%s:b%ld", r->job.id, row);
         h->idempotency_key = key;
     }
-}
-
-static cm_err_t s_call(struct s_run *r, const char *method, long row, bool write,
-                       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
-                       Crm__ReplyHeader **reply, ProtobufCMessage **resp)
-{
-    char rid[40], key[96];
-    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
-    s_header_for(r, method, row, write, &h, rid, key);
-    return cm_svc_call(r->client, "customers", &h, req, desc, S_CALL_TIMEOUT_MS, reply, resp);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -265,8 +256,7 @@ static void s_load_plans(struct s_run *r, struct s_ready *ready, size_t n, struc
 /* Marks the rows that are the same person as an earlier row of the file
  * (dup[i]: that row, else 0), registering the keys of the others. */
 static void s_duplicates(struct s_run *r, struct s_ready *ready, size_t n,
-                         const Crm__MatchCustomersResponse *m, const struct s_decision *d,
-                         long *dup)
+                         const Crm__CustomerMatch *const *m, const struct s_decision *d, long *dup)
 {
     json_t *keys = json_array();
     size_t total = 0;
@@ -274,7 +264,7 @@ static void s_duplicates(struct s_run *r, struct s_ready *ready, size_t n,
     for (size_t i = 0; i < n; i++) {
         char k[S_MAX_KEYS][300];
         const char *target = d[i].action == 'u' ? d[i].target : "";
-        size_t nk = s_keys(ready[i].row.customer, m->matches[i], target, k);
+        size_t nk = s_keys(ready[i].row.customer, m[i], target, k);
         s_row_key(ready[i].it, k[nk++]);
         owner = cm_realloc(owner, (total + nk + 1) * sizeof *owner);
         for (size_t j = 0; j < nk; j++) {
@@ -316,7 +306,7 @@ static void s_results(struct s_run *r, struct s_ready *ready, size_t n,
                       const Crm__ImportCustomersResponse *resp, struct exchange_failure *f,
                       size_t *nf)
 {
-    for (size_t i = 0; i < n && i < resp->n_results; i++) {
+    for (size_t i = 0; i < n; i++) {
         const Crm__ImportRowResult *res = resp->results[i];
         struct s_item *it = ready[i].it;
         switch (res->outcome) {
@@ -364,17 +354,11 @@ static void s_send(struct s_run *r, struct s_ready *ready, const struct s_decisi
                    struct exchange_failure *f, size_t *nf)
 {
     size_t calls = (n + S_PER_CALL - 1) / S_PER_CALL;
-    Crm__RequestHeader *hdr = cm_calloc(calls, sizeof *hdr);
-    Crm__RequestHeader **hp = cm_calloc(calls, sizeof *hp);
+    struct exchange_calls x;
+    exchange_calls_init(&x, calls);
     Crm__ImportCustomersRequest *req = cm_calloc(calls, sizeof *req);
-    const ProtobufCMessage **rp = cm_calloc(calls, sizeof *rp);
     Crm__ImportRow *rows = cm_calloc(n, sizeof *rows);
     Crm__ImportRow **rowp = cm_calloc(n, sizeof *rowp);
-    char(*rid)[40] = cm_calloc(calls, sizeof *rid);
-    char(*key)[96] = cm_calloc(calls, sizeof *key);
-    cm_err_t *err = cm_calloc(calls, sizeof *err);
-    Crm__ReplyHeader **rh = cm_calloc(calls, sizeof *rh);
-    ProtobufCMessage **resp = cm_calloc(calls, sizeof *resp);
     for (size_t i = 0; i < n; i++) {
         crm__import_row__init(&rows[i]);
         rows[i].row = ready[i].it->row;
@@ -389,46 +373,33 @@ static void s_send(struct s_run *r, struct s_ready *ready, const struct s_decisi
     }
     for (size_t c = 0; c < calls; c++) {
         size_t from = c * S_PER_CALL;
-        crm__request_header__init(&hdr[c]);
-        s_header_for(r, "customers.ImportCustomers", ready[from].it->row, !r->job.dry_run, &hdr[c],
-                     rid[c], key[c]);
-        hp[c] = &hdr[c];
+        s_header_for(r, "customers.ImportCustomers", ready[from].it->row, !r->job.dry_run,
+                     &x.hdr[c], x.rid[c], x.key[c]);
         crm__import_customers_request__init(&req[c]);
         req[c].rows = &rowp[from];
         req[c].n_rows = n - from < S_PER_CALL ? n - from : S_PER_CALL;
         req[c].validate_only = r->job.dry_run;
-        rp[c] = &req[c].base;
+        x.req[c] = &req[c].base;
     }
-    cm_svc_call_many(r->client, "customers", calls, hp, rp,
-                     &crm__import_customers_response__descriptor, S_CALL_TIMEOUT_MS, err, rh, resp);
+    exchange_calls_run(&x, r->client, &crm__import_customers_response__descriptor,
+                       S_CALL_TIMEOUT_MS);
     for (size_t c = 0; c < calls && !r->err; c++) {
-        if (err[c] || rh[c]->status != CRM__STATUS__STATUS_OK || !resp[c]) {
+        const Crm__ImportCustomersResponse *ir = (const Crm__ImportCustomersResponse *)x.resp[c];
+        if (exchange_calls_transient(&x, c) || !ir || ir->n_results != req[c].n_rows) {
             /* The whole batch is done again later (the keys make it once). */
             cm_log_warn("import %s rows from %ld: %s", r->job.id, ready[c * S_PER_CALL].it->row,
-                        err[c] ? cm_err_name(err[c]) : rh[c]->message);
-            r->err = err[c] ? err[c] : CM_ERR_UNAVAILABLE;
+                        ir ? "an answer without a result for every row"
+                           : exchange_calls_error(&x, c));
+            r->err = x.err[c] ? x.err[c] : CM_ERR_UNAVAILABLE;
         }
     }
     for (size_t c = 0; c < calls && !r->err; c++)
         s_results(r, &ready[c * S_PER_CALL], req[c].n_rows,
-                  (const Crm__ImportCustomersResponse *)resp[c], f, nf);
-    for (size_t c = 0; c < calls; c++) {
-        if (rh[c])
-            crm__reply_header__free_unpacked(rh[c], NULL);
-        if (resp[c])
-            protobuf_c_message_free_unpacked(resp[c], NULL);
-    }
-    free(hdr);
-    free(hp);
+                  (const Crm__ImportCustomersResponse *)x.resp[c], f, nf);
+    exchange_calls_release(&x);
     free(req);
-    free(rp);
     free(rows);
     free(rowp);
-    free(rid);
-    free(key);
-    free(err);
-    free(rh);
-    free(resp);
 }
 
 /* Records the decisions not recorded before, so that a batch done again
@@ -457,14 +428,17 @@ static void s_save_plans(struct s_run *r, struct s_ready *ready, const struct s_
     json_decref(plans);
 }
 
-/* Matches the rows in ready[0..n), finds the duplicates within the file,
- * decides each row by the mode, and sends the rest to customers. */
-static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exchange_failure *f,
-                    size_t *nf)
+/* Who each row is (customers.MatchCustomers, S_PER_CALL keys a call, the
+ * calls at once): m[i] the match of ready[i], borrowed from x (the caller
+ * releases it). Sets r->err when customers cannot answer. */
+static void s_match(struct s_run *r, struct s_ready *ready, size_t n, struct exchange_calls *x,
+                    const Crm__CustomerMatch **m)
 {
-    Crm__MatchCustomersRequest mreq = CRM__MATCH_CUSTOMERS_REQUEST__INIT;
+    size_t calls = (n + S_PER_CALL - 1) / S_PER_CALL;
+    exchange_calls_init(x, calls);
     Crm__MatchKey *keys = cm_calloc(n, sizeof *keys);
     Crm__MatchKey **kp = cm_calloc(n, sizeof *kp);
+    Crm__MatchCustomersRequest *req = cm_calloc(calls, sizeof *req);
     for (size_t i = 0; i < n; i++) {
         Crm__Customer *c = ready[i].row.customer;
         crm__match_key__init(&keys[i]);
@@ -474,34 +448,51 @@ static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exc
         keys[i].phone = c->phone;
         kp[i] = &keys[i];
     }
-    mreq.keys = kp;
-    mreq.n_keys = n;
-    Crm__ReplyHeader *rh = NULL;
-    ProtobufCMessage *resp = NULL;
-    struct s_decision *d = cm_calloc(n, sizeof *d);
-    long *dup = cm_calloc(n, sizeof *dup);
-    struct s_ready *go = cm_calloc(n, sizeof *go);
-    struct s_decision *gd = cm_calloc(n, sizeof *gd);
-    size_t ngo = 0;
-    cm_err_t err = s_call(r, "customers.MatchCustomers", ready[0].it->row, false, &mreq.base,
-                          &crm__match_customers_response__descriptor, &rh, &resp);
+    for (size_t c = 0; c < calls; c++) {
+        size_t from = c * S_PER_CALL;
+        crm__match_customers_request__init(&req[c]);
+        req[c].keys = &kp[from];
+        req[c].n_keys = n - from < S_PER_CALL ? n - from : S_PER_CALL;
+        x->req[c] = &req[c].base;
+        s_header_for(r, "customers.MatchCustomers", ready[from].it->row, false, &x->hdr[c],
+                     x->rid[c], x->key[c]);
+    }
+    exchange_calls_run(x, r->client, &crm__match_customers_response__descriptor, S_CALL_TIMEOUT_MS);
+    for (size_t c = 0; c < calls; c++) {
+        const Crm__MatchCustomersResponse *mr = (const Crm__MatchCustomersResponse *)x->resp[c];
+        if (!r->err && (!mr || mr->n_matches != req[c].n_keys)) {
+            cm_log_warn("import %s: could not match rows: %s", r->job.id,
+                        exchange_calls_error(x, c));
+            r->err = x->err[c] ? x->err[c] : CM_ERR_UNAVAILABLE;
+        }
+        for (size_t k = 0; !r->err && k < req[c].n_keys; k++)
+            m[c * S_PER_CALL + k] = mr->matches[k];
+    }
     free(keys);
     free(kp);
-    Crm__MatchCustomersResponse *m = (Crm__MatchCustomersResponse *)resp;
-    if (err || rh->status != CRM__STATUS__STATUS_OK || !m || m->n_matches != n) {
-        cm_log_warn("import %s: could not match rows: %s", r->job.id,
-                    err  ? cm_err_name(err)
-                    : rh ? rh->message
-                         : "no answer");
-        r->err = err ? err : CM_ERR_UNAVAILABLE;
+    free(req);
+}
+
+/* Matches the rows in ready[0..n), finds the duplicates within the file,
+ * decides each row by the mode, and sends the rest to customers. */
+static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exchange_failure *f,
+                    size_t *nf)
+{
+    struct s_ready *go = cm_calloc(n, sizeof *go);
+    struct s_decision *d = cm_calloc(n, sizeof *d), *gd = cm_calloc(n, sizeof *gd);
+    long *dup = cm_calloc(n, sizeof *dup);
+    size_t ngo = 0;
+    struct exchange_calls mc;
+    const Crm__CustomerMatch **m = cm_calloc(n, sizeof *m);
+    s_match(r, ready, n, &mc, m);
+    if (r->err)
         goto out;
-    }
     if (!r->job.dry_run)
         s_load_plans(r, ready, n, d);
     for (size_t i = 0; i < n; i++) {
         if (d[i].planned)
             continue;
-        const Crm__Customer *found = m->matches[i]->customer;
+        const Crm__Customer *found = m[i]->customer;
         d[i].action = found ? 'u' : 'c';
         snprintf(d[i].target, sizeof d[i].target, "%s", found ? found->id : "");
         snprintf(d[i].etag, sizeof d[i].etag, "%s", found ? found->etag : "");
@@ -521,7 +512,7 @@ static void s_write(struct s_run *r, struct s_ready *ready, size_t n, struct exc
         if (!d[i].planned && d[i].action == 'u' &&
             mode == CRM__IMPORT_MODE__IMPORT_MODE_CREATE_ONLY) {
             s_fail(r, f, nf, it, -1, "EXISTS", "matches customer %s by %s; mode is CREATE_ONLY",
-                   d[i].target, m->matches[i]->matched_by);
+                   d[i].target, m[i]->matched_by);
             continue;
         }
         if (!d[i].planned && d[i].action == 'c' &&
@@ -542,10 +533,8 @@ out:
     free(dup);
     free(go);
     free(gd);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
+    free(m);
+    exchange_calls_release(&mc);
 }
 
 static void s_item_release(struct s_item *it)
@@ -958,29 +947,12 @@ static void s_run_release(struct s_run *r)
 /* Waits up to ms for a wake-up; false once stopping. */
 static bool s_nap(struct exchange_state *st, long ms)
 {
-    pthread_mutex_lock(&st->mu);
-    if (!st->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        (void)pthread_cond_timedwait(&st->wake, &st->mu, &ts);
-    }
-    bool go = !st->stopping;
-    pthread_mutex_unlock(&st->mu);
-    return go;
+    return cm_nap(&st->mu, &st->wake, &st->stopping, ms);
 }
 
 bool exchange_worker_stopping(struct exchange_state *st)
 {
-    pthread_mutex_lock(&st->mu);
-    bool s = st->stopping;
-    pthread_mutex_unlock(&st->mu);
-    return s;
+    return !cm_nap(&st->mu, &st->wake, &st->stopping, 0);
 }
 
 static void *s_main(void *arg)

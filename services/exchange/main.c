@@ -5,6 +5,10 @@
 #include "cm_log.h"
 #include "cm_svc.h"
 
+#include <malloc.h>
+
+#define S_ARENAS 2
+
 static struct {
     struct cm_svc_settings svc;
     char *tmpdir;
@@ -36,6 +40,12 @@ int main(int argc, char **argv)
 {
     cm_log_init("exchange");
     cm_cfg_main("exchange", s_cfg, argc, argv);
+    /* Memory flat whatever the file: every handler, import and export thread
+     * would get a malloc arena of its own, each keeping the most a chunk or
+     * a page once needed there (docs/benchmarks.md, "Import and export"). Two
+     * arenas are plenty: exchange spends a tenth of an export's time in
+     * malloc. */
+    mallopt(M_ARENA_MAX, S_ARENAS);
     struct exchange_state state = {
         .tmpdir = cfg.tmpdir,
         .file_hours = cfg.file_hours,

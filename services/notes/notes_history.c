@@ -526,6 +526,9 @@ static cm_err_t s_message_row(cm_db_t *db, const Crm__Event *ev)
                   m->channel == CRM__CHANNEL__CHANNEL_SMS ? "sms" : "email", "subject", m->subject);
     if (m->last_error[0] && !strcmp(ev->type, "message.failed"))
         json_object_set_new(msg, "reason", json_string(m->last_error));
+    /* message.replied carries the start of the customer's answer. */
+    if (me->reply && me->reply->text[0] && !strcmp(ev->type, "message.replied"))
+        json_object_set_new(msg, "reply", json_string(me->reply->text));
     json_t *d = json_pack("{s:o}", "message", msg);
     cm_err_t err = s_timeline_add(db, ev, m->customer_id, "MESSAGE", ev->type, d);
     json_decref(d);

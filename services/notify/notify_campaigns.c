@@ -16,6 +16,7 @@
 #include "notify_template.h"
 #include "notify_unsubscribe.h"
 #include "notify_inbound.h"
+#include "notify_sms.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_pbjson.h"
@@ -36,12 +37,34 @@
 #define EXPAND_LEASE_MS 10000 // a claimed campaign comes back after this if its copy dies
 #define EXPAND_BUDGET_MS 3000 // pages one ExpandCampaign queues before it hands back
 #define EXPAND_RETRY_MS 2000  // customers unavailable: try again after this
-#define TICK_EVERY_MS 500
+/* How often a copy looks for campaigns to expand: a campaign handed back after
+ * its budget waits at most this long before the next copy goes on with it. */
+#define TICK_EVERY_MS 100
 #define CLAIM_MAX 4
 #define CURSOR_MAX 1024
 
 /* ---------------------------------------------------------------------- */
 /* CreateCampaign, GetCampaign, ListCampaigns, CancelCampaign              */
+
+/* An SMS newsletter goes out with the stop line of the customer's language
+ * after its text (s_queue_one): with the longest of them it must still fit. */
+static void s_check_with_stop_line(struct cm_call *call, const char *text)
+{
+    static const char *const langs[] = {"en", "de", "pl", "nb", "bg"};
+    for (size_t i = 0; i < sizeof langs / sizeof *langs; i++) {
+        char *full = cm_strfmt("%s\n%s", text, notify_inbound_stop_hint(langs[i]));
+        struct notify_sms_measure m;
+        int rc = notify_sms_measure(full, &m);
+        free(full);
+        if (!rc && m.parts > NOTIFY_SMS_MAX_PARTS) {
+            cm_call_violation(call, "text", "TOO_LONG",
+                              "text: with the line saying how to stop (%s) an SMS of at most %d "
+                              "parts, not %d",
+                              langs[i], NOTIFY_SMS_MAX_PARTS, m.parts);
+            return;
+        }
+    }
+}
 
 static bool s_check_campaign(struct cm_call *call, const Crm__Campaign *c)
 {
@@ -60,7 +83,9 @@ static bool s_check_campaign(struct cm_call *call, const Crm__Campaign *c)
     else if (strlen(c->group) > AUDIENCE_MAX || strlen(c->tag) > AUDIENCE_MAX)
         cm_call_violation(call, c->group[0] ? "group" : "tag", "TOO_LONG", "%s: at most %d bytes",
                           c->group[0] ? "group" : "tag", AUDIENCE_MAX);
-    (void)notify_check_content(call, c->channel, c->subject, c->text, c->html);
+    if (notify_check_content(call, c->channel, c->subject, c->text, c->html) &&
+        c->channel == CRM__CHANNEL__CHANNEL_SMS)
+        s_check_with_stop_line(call, c->text);
     return !cm_call_failed(call);
 }
 
@@ -126,13 +151,9 @@ void notify_campaigns_list(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
     const Crm__ListCampaignsRequest *req = (const Crm__ListCampaignsRequest *)msg;
-    if (req->page_size < 0 || req->page_size > PAGE_MAX)
-        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize: 0 to %d", PAGE_MAX);
     int64_t after_us = 0;
     char after_id[40] = "";
-    if (req->page_token[0] && !notify_page_token_parse(req->page_token, &after_us, after_id))
-        cm_call_violation(call, "pageToken", "INVALID_FORMAT",
-                          "pageToken: not a token this list gave");
+    notify_page_check(call, req->page_size, PAGE_MAX, req->page_token, &after_us, after_id);
     if (cm_call_failed(call))
         return;
     Crm__ListCampaignsResponse *r =
@@ -147,11 +168,7 @@ void notify_campaigns_list(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_db_fail(call, err, "could not list the campaigns");
         return;
     }
-    if (next_id[0]) {
-        char tok[80];
-        snprintf(tok, sizeof tok, "%" PRId64 "_%s", next_us, next_id);
-        cm_pb_set_str(&r->next_page_token, tok);
-    }
+    notify_page_token_set(&r->next_page_token, next_us, next_id);
     *resp = &r->base;
 }
 
@@ -225,9 +242,10 @@ static void s_with_link(const struct notify_state *st, const char *tenant, const
     snprintf(*html, hn, "%s\n<p><a href=\"%s\">%s</a></p>\n", cp->html, url, label);
 }
 
-/* Queues one customer's message in the page's transaction. */
+/* Queues one customer's message in the page's transaction, from the
+ * tenant's sender s (read once for the page). */
 static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const Crm__Campaign *cp,
-                            const Crm__Customer *c)
+                            const Crm__NotifySettings *s, const Crm__Customer *c)
 {
     bool sms = cp->channel == CRM__CHANNEL__CHANNEL_SMS;
     char key[100];
@@ -256,10 +274,8 @@ static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const
     };
     Crm__Message *out = NULL;
     bool existed = false;
-    /* The tenant's sender, read in the page's transaction. */
-    cm_err_t err = notify_compose_address(call, st, c, sms, &a, &m) ? CM_OK : CM_ERR_UNAVAILABLE;
-    if (!err)
-        err = notify_store_queue(call->db, &m, &out, &existed);
+    notify_compose_address_from(st, s, c, sms, &a, &m);
+    cm_err_t err = notify_store_queue(call->db, &m, &out, &existed);
     if (!err && !existed)
         err = notify_campaigns_store_queued(call->db, cp->id, c->id, out->id);
     if (out)
@@ -278,6 +294,10 @@ static cm_err_t s_write_page(struct cm_call *call, struct notify_state *st, cons
     bool sms = cp->channel == CRM__CHANNEL__CHANNEL_SMS;
     int total = 0, no_consent = 0, no_address = 0;
     cm_err_t err = cm_db_begin(call->db, call->hdr->tenant_id);
+    /* The tenant's sender, read once in the page's transaction. */
+    Crm__NotifySettings *s = (Crm__NotifySettings *)cm_pb_new(&crm__notify_settings__descriptor);
+    if (!err && !notify_compose_sender(call, st, s))
+        err = CM_ERR_UNAVAILABLE;
     for (size_t i = 0; !err && i < page->n_customers; i++) {
         const Crm__Customer *c = page->customers[i];
         const char *skip = s_skip_reason(c, sms);
@@ -290,8 +310,9 @@ static cm_err_t s_write_page(struct cm_call *call, struct notify_state *st, cons
         no_consent += skip && !strcmp(skip, "NO_CONSENT");
         no_address += skip && !strcmp(skip, "NO_ADDRESS");
         if (!skip)
-            err = s_queue_one(call, st, cp, c);
+            err = s_queue_one(call, st, cp, s, c);
     }
+    crm__notify_settings__free_unpacked(s, NULL);
     if (!err)
         err = notify_campaigns_store_advance(call->db, cp->id, cursor, page->next_page_token, total,
                                              no_consent, no_address, moved);
@@ -467,15 +488,9 @@ void notify_campaigns_tick(cm_svc_t *svc, struct notify_state *st)
     for (int i = 0; i < n; i++) {
         Crm__ExpandCampaignRequest req = CRM__EXPAND_CAMPAIGN_REQUEST__INIT;
         req.id = claims[i].id;
-        Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
-        h.tenant_id = claims[i].tenant_id;
-        h.principal = (Crm__Principal *)&notify_compose_service;
-        h.channel = "campaign";
-        h.method = "notify.ExpandCampaign";
         /* Answered before the lease runs out, or another copy may take it. */
-        h.deadline_unix_ms = cm_now_ms() + EXPAND_LEASE_MS - 2000;
-        char rid[40];
-        if (cm_svc_send(st->campaign_client, "notify", &h, &req.base, 0, rid))
+        if (notify_compose_ask(st->campaign_client, claims[i].tenant_id, "notify.ExpandCampaign",
+                               "campaign", &req.base, EXPAND_LEASE_MS - 2000))
             cm_log_warn("could not ask to expand campaign %s; claimed again later", claims[i].id);
     }
 }

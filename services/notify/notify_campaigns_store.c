@@ -1,5 +1,6 @@
 /* Newsletters' SQL (notify_campaigns_store.h). */
 #include "notify_campaigns_store.h"
+#include "notify_store.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
 
@@ -256,21 +257,16 @@ cm_err_t notify_campaigns_store_cancel(cm_db_t *db, const char *id, bool *found,
 cm_err_t notify_campaigns_store_claim(cm_db_t *db, int max, long lease_ms,
                                       struct notify_campaign_claim *out, int *n)
 {
-    char lim[16], lease[24];
-    snprintf(lim, sizeof lim, "%d", max);
-    snprintf(lease, sizeof lease, "%ld", lease_ms);
-    const char *p[] = {lim, lease};
     *n = 0;
-    cm_err_t err = cm_db_use_tenant(db, NULL);
-    if (err)
-        return err;
-    PGresult *res = cm_db_exec(
+    cm_err_t err;
+    PGresult *res = notify_store_claim_rows(
         db,
+        "WITH c AS MATERIALIZED (SELECT campaign_id FROM notify.campaign_work "
+        "WHERE lease_until <= now() ORDER BY lease_until LIMIT $1::int FOR UPDATE SKIP LOCKED) "
         "UPDATE notify.campaign_work w SET lease_until = now() + $2::bigint * "
-        "interval '1 millisecond' FROM (SELECT campaign_id FROM notify.campaign_work "
-        "WHERE lease_until <= now() ORDER BY lease_until LIMIT $1::int FOR UPDATE SKIP LOCKED) c "
+        "interval '1 millisecond' FROM c "
         "WHERE w.campaign_id = c.campaign_id RETURNING w.campaign_id, w.tenant_id",
-        2, p, &err);
+        max, lease_ms, &err);
     if (!res)
         return err;
     for (int i = 0; i < PQntuples(res) && i < max; i++) {

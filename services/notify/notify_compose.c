@@ -84,13 +84,19 @@ bool notify_compose_address(struct cm_call *call, const struct notify_state *st,
                             struct notify_new_message *m)
 {
     Crm__NotifySettings *s = (Crm__NotifySettings *)cm_pb_new(&crm__notify_settings__descriptor);
-    if (!notify_compose_sender(call, st, s)) {
-        crm__notify_settings__free_unpacked(s, NULL);
-        return false;
-    }
+    bool ok = notify_compose_sender(call, st, s);
+    if (ok)
+        notify_compose_address_from(st, s, c, sms, a, m);
+    crm__notify_settings__free_unpacked(s, NULL);
+    return ok;
+}
+
+void notify_compose_address_from(const struct notify_state *st, const Crm__NotifySettings *s,
+                                 const Crm__Customer *c, bool sms, struct notify_address *a,
+                                 struct notify_new_message *m)
+{
     snprintf(a->from, sizeof a->from, "%s", sms ? s->effective_sms_from : s->effective_email_from);
     snprintf(a->from_name, sizeof a->from_name, "%s", sms ? "" : s->effective_email_from_name);
-    crm__notify_settings__free_unpacked(s, NULL);
     char uuid[40];
     snprintf(a->name, sizeof a->name, "%s%s%s", c->first_name, c->first_name[0] ? " " : "",
              c->last_name);
@@ -105,7 +111,6 @@ bool notify_compose_address(struct cm_call *call, const struct notify_state *st,
     m->from = a->from;
     m->from_name = a->from_name;
     m->message_id = a->message_id;
-    return true;
 }
 
 /* Withdraws the channel's consent on the customer, as notify in the token's
@@ -200,4 +205,17 @@ Crm__Message *notify_compose_queue(struct cm_call *call, struct notify_state *st
                 existed ? " before (same idempotency key)" : "");
     notify_sender_wake(st->sender);
     return out;
+}
+
+int notify_compose_ask(struct cm_mdp_client *client, const char *tenant, const char *method,
+                       const char *channel, const ProtobufCMessage *req, long answer_within_ms)
+{
+    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+    h.tenant_id = (char *)tenant;
+    h.principal = (Crm__Principal *)&notify_compose_service;
+    h.channel = (char *)channel;
+    h.method = (char *)method;
+    h.deadline_unix_ms = cm_now_ms() + answer_within_ms;
+    char rid[40];
+    return cm_svc_send(client, "notify", &h, req, 0, rid) ? -1 : 0;
 }

@@ -51,6 +51,11 @@ struct notify_address {
 bool notify_compose_address(struct cm_call *call, const struct notify_state *st,
                             const Crm__Customer *c, bool sms, struct notify_address *a,
                             struct notify_new_message *m);
+/* The same with the tenant's sender s (notify_compose_sender) read before:
+ * a page of a newsletter reads it once. Cannot fail. */
+void notify_compose_address_from(const struct notify_state *st, const Crm__NotifySettings *s,
+                                 const Crm__Customer *c, bool sms, struct notify_address *a,
+                                 struct notify_new_message *m);
 
 /* A set-password link to create with the message: the customer's older
  * links are voided, this one stored by its hash; the token is sealed into the
@@ -70,5 +75,14 @@ void notify_compose_link(const struct notify_state *st, const char *kind, struct
 Crm__Message *notify_compose_queue(struct cm_call *call, struct notify_state *st,
                                    const char *tenant, struct notify_new_message *m,
                                    const struct notify_link *link);
+
+/* Asks any copy of notify (itself included) to run an internal method over
+ * client, as notify in tenant on channel, to be answered within
+ * answer_within_ms (before the caller's lease ends). The answer is not
+ * waited for. Returns 0, or -1 when it could not be sent (logged by the
+ * caller). */
+struct cm_mdp_client;
+int notify_compose_ask(struct cm_mdp_client *client, const char *tenant, const char *method,
+                       const char *channel, const ProtobufCMessage *req, long answer_within_ms);
 
 #endif

@@ -181,19 +181,34 @@ bool notify_page_token_parse(const char *tok, int64_t *us, char id[40])
     return s_parse_token(tok, us, id);
 }
 
+void notify_page_check(struct cm_call *call, int32_t page_size, int32_t max, const char *token,
+                       int64_t *after_us, char after_id[40])
+{
+    if (page_size < 0 || page_size > max)
+        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize: 0 to %d", max);
+    if (token[0] && !s_parse_token(token, after_us, after_id))
+        cm_call_violation(call, "pageToken", "INVALID_FORMAT",
+                          "pageToken: not a token this list gave");
+}
+
+void notify_page_token_set(char **field, int64_t us, const char *id)
+{
+    if (!id[0])
+        return;
+    char tok[80];
+    snprintf(tok, sizeof tok, "%" PRId64 "_%s", us, id);
+    cm_pb_set_str(field, tok);
+}
+
 static void s_list_messages(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
     const Crm__ListMessagesRequest *req = (const Crm__ListMessagesRequest *)msg;
     if (!cm_uuid_valid(req->customer_id))
         cm_call_violation(call, "customerId", "INVALID_FORMAT", "customerId: a customer's id");
-    if (req->page_size < 0 || req->page_size > PAGE_MAX)
-        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize: 0 to %d", PAGE_MAX);
     int64_t after_us = 0;
     char after_id[40] = "";
-    if (req->page_token[0] && !s_parse_token(req->page_token, &after_us, after_id))
-        cm_call_violation(call, "pageToken", "INVALID_FORMAT",
-                          "pageToken: not a token this list gave");
+    notify_page_check(call, req->page_size, PAGE_MAX, req->page_token, &after_us, after_id);
     if (cm_call_failed(call))
         return;
     Crm__ListMessagesResponse *r =
@@ -208,11 +223,7 @@ static void s_list_messages(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_db_fail(call, err, "could not list the messages");
         return;
     }
-    if (next_id[0]) {
-        char tok[80];
-        snprintf(tok, sizeof tok, "%" PRId64 "_%s", next_us, next_id);
-        cm_pb_set_str(&r->next_page_token, tok);
-    }
+    notify_page_token_set(&r->next_page_token, next_us, next_id);
     *resp = &r->base;
 }
 

@@ -62,6 +62,14 @@ extern const struct cm_method notify_methods[];
 /* A page token of a list ("<created_at in µs>_<id>"): false when tok is not
  * one. */
 bool notify_page_token_parse(const char *tok, int64_t *us, char id[40]);
+/* Checks a list request's pageSize (0..max) and pageToken (violations on
+ * the call); a token's position into *after_us and after_id ("" for none). */
+void notify_page_check(struct cm_call *call, int32_t page_size, int32_t max, const char *token,
+                       int64_t *after_us, char after_id[40]);
+
+/* Sets *field (a string of a dynamic message) to the page token of position
+ * (us, id); leaves it when id is "" (the last page). */
+void notify_page_token_set(char **field, int64_t us, const char *id);
 
 bool notify_check_content(struct cm_call *call, Crm__Channel channel, const char *subject,
                           const char *text, const char *html);

@@ -220,13 +220,9 @@ void notify_replies_sms(struct cm_call *call, const ProtobufCMessage *msg, Proto
 void notify_replies_list(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__ListRepliesRequest *req = (const Crm__ListRepliesRequest *)msg;
-    if (req->page_size < 0 || req->page_size > PAGE_MAX)
-        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize: 0 to %d", PAGE_MAX);
     int64_t after_us = 0;
     char after_id[40] = "";
-    if (req->page_token[0] && !notify_page_token_parse(req->page_token, &after_us, after_id))
-        cm_call_violation(call, "pageToken", "INVALID_FORMAT",
-                          "pageToken: not a token this list gave");
+    notify_page_check(call, req->page_size, PAGE_MAX, req->page_token, &after_us, after_id);
     if (cm_call_failed(call))
         return;
     Crm__ListRepliesResponse *r =
@@ -241,11 +237,7 @@ void notify_replies_list(struct cm_call *call, const ProtobufCMessage *msg, Prot
         cm_call_db_fail(call, err, "could not list the replies");
         return;
     }
-    if (next_id[0]) {
-        char tok[80];
-        snprintf(tok, sizeof tok, "%" PRId64 "_%s", next_us, next_id);
-        cm_pb_set_str(&r->next_page_token, tok);
-    }
+    notify_page_token_set(&r->next_page_token, next_us, next_id);
     *resp = &r->base;
 }
 

@@ -211,11 +211,7 @@ cm_err_t notify_replies_store_list(cm_db_t *db, bool unassigned, int limit, int6
     resp->replies = take ? cm_calloc((size_t)take, sizeof *resp->replies) : NULL;
     for (int i = 0; i < take; i++)
         resp->replies[resp->n_replies++] = s_reply(res, i);
-    next_id[0] = '\0';
-    if (rows > limit) {
-        *next_us = strtoll(PQgetvalue(res, take - 1, 17), NULL, 10);
-        snprintf(next_id, 40, "%s", PQgetvalue(res, take - 1, 0));
-    }
+    notify_store_next_position(res, limit, 17, next_us, next_id);
     PQclear(res);
     return CM_OK;
 }

@@ -105,9 +105,7 @@ static void s_record(notify_sender_t *self, cm_db_t *db, const struct notify_cla
     const struct notify_sender_cfg *cfg = self->cfg;
     for (int i = 0; i < RECORD_TRIES; i++) {
         cm_err_t err;
-        if (r->outcome == NOTIFY_SENT)
-            err = notify_store_sent(db, c, r->reason);
-        else if (r->outcome == NOTIFY_REFUSED)
+        if (r->outcome == NOTIFY_REFUSED)
             err = notify_store_failed(db, c, r->reason, true);
         else if (c->attempts >= cfg->max_attempts)
             err = notify_store_failed(db, c, r->reason, false);
@@ -148,6 +146,10 @@ static int s_unseal(notify_sender_t *self, cm_db_t *db, Crm__Message *m)
 {
     uint8_t sealed[256];
     size_t len = 0;
+    /* Only a message with a link has a seal: no look-up for a newsletter. */
+    if (!strstr(m->subject, "{{link}}") && !strstr(m->text, "{{link}}") &&
+        !strstr(m->html, "{{link}}"))
+        return 0;
     if (notify_store_sealed_link(db, m->id, sealed, sizeof sealed, &len) || len == 0)
         return 0; /* none (or not readable now: sent as queued) */
     if (len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
@@ -195,8 +197,39 @@ static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const char *te
     }
 }
 
-/* One claimed message: load, build, send, record. */
-static void s_send_one(notify_sender_t *self, cm_db_t *db, notify_smtp_t *smtp,
+/* Records the sent messages of a batch: one transaction per tenant, tried
+ * again a few times while the database is away (then the lease brings them
+ * back, and they are sent again with the same Message-ID). */
+static void s_record_sent(cm_db_t *db, const struct notify_claim **sent, int n)
+{
+    bool done[CLAIM_MAX] = {false};
+    for (int i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        const struct notify_claim *group[CLAIM_MAX];
+        int k = 0;
+        for (int j = i; j < n; j++)
+            if (!done[j] && !strcmp(sent[j]->tenant_id, sent[i]->tenant_id)) {
+                group[k++] = sent[j];
+                done[j] = true;
+            }
+        cm_err_t err = CM_OK;
+        for (int t = 0; t < RECORD_TRIES; t++) {
+            err = notify_store_sent_many(db, sent[i]->tenant_id, group, k);
+            if (!err)
+                break;
+            cm_log_warn("could not record %d sent messages: %s", k, cm_db_error(db));
+            struct timespec ts = {1, 0};
+            nanosleep(&ts, NULL);
+        }
+        if (err)
+            cm_log_error("%d sent messages not recorded; attempted again when their lease ends", k);
+    }
+}
+
+/* One claimed message: load, build, send, and record it, except a sent one:
+ * true then, for s_record_sent with the rest of its batch. */
+static bool s_send_one(notify_sender_t *self, cm_db_t *db, notify_smtp_t *smtp,
                        const struct notify_claim *c)
 {
     Crm__Message *m = NULL;
@@ -226,11 +259,13 @@ static void s_send_one(notify_sender_t *self, cm_db_t *db, notify_smtp_t *smtp,
                                                   : "to retry",
                     r.reason, (long long)(cm_mono_ms() - t0));
     }
-    s_record(self, db, c, &r);
+    if (r.outcome != NOTIFY_SENT)
+        s_record(self, db, c, &r);
 out:
     if (m)
         crm__message__free_unpacked(m, NULL);
     cm_buf_release(&mail);
+    return r.outcome == NOTIFY_SENT;
 }
 
 static void *s_run(void *ud)
@@ -258,8 +293,12 @@ static void *s_run(void *ud)
             err = notify_store_claim(db, batch, self->lease_ms, claims, &n);
         if (err)
             cm_log_warn("could not claim messages: %s", cm_db_error(db));
+        const struct notify_claim *sent[CLAIM_MAX];
+        int n_sent = 0;
         for (int i = 0; i < n; i++)
-            s_send_one(self, db, smtp, &claims[i]);
+            if (s_send_one(self, db, smtp, &claims[i]))
+                sent[n_sent++] = &claims[i];
+        s_record_sent(db, sent, n_sent);
         if (n == batch)
             continue; /* there may be more due now */
         /* Idle: until woken or poll_ms passed. */

@@ -1,10 +1,12 @@
 /* The notify service's SQL (notify_store.h). */
 #include "notify_store.h"
 #include "notify_sms.h"
+#include "cm_buf.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +250,16 @@ cm_err_t notify_store_by_keys(cm_db_t *db, const char *keys_json, Crm__Message *
     return CM_OK;
 }
 
+void notify_store_next_position(const PGresult *res, int limit, int us_column, int64_t *next_us,
+                                char *next_id)
+{
+    next_id[0] = '\0';
+    if (PQntuples(res) > limit && limit > 0) {
+        *next_us = strtoll(PQgetvalue(res, limit - 1, us_column), NULL, 10);
+        snprintf(next_id, 40, "%s", PQgetvalue(res, limit - 1, 0));
+    }
+}
+
 cm_err_t notify_store_list(cm_db_t *db, const char *customer_id, int limit, int64_t after_us,
                            const char *after_id, Crm__ListMessagesResponse *resp, int64_t *next_us,
                            char *next_id)
@@ -271,32 +283,44 @@ cm_err_t notify_store_list(cm_db_t *db, const char *customer_id, int limit, int6
     resp->messages = take ? cm_calloc((size_t)take, sizeof *resp->messages) : NULL;
     for (int i = 0; i < take; i++)
         resp->messages[resp->n_messages++] = s_message(res, i);
-    next_id[0] = '\0';
-    if (rows > limit) {
-        *next_us = strtoll(PQgetvalue(res, take - 1, 20), NULL, 10);
-        snprintf(next_id, 40, "%s", PQgetvalue(res, take - 1, 0));
-    }
+    notify_store_next_position(res, limit, 20, next_us, next_id);
     PQclear(res);
     return CM_OK;
 }
 
-cm_err_t notify_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_claim *out, int *n)
+PGresult *notify_store_claim_rows(cm_db_t *db, const char *sql, int max, long lease_ms,
+                                  cm_err_t *err)
 {
     char lim[16], lease[24];
     snprintf(lim, sizeof lim, "%d", max);
     snprintf(lease, sizeof lease, "%ld", lease_ms);
     const char *p[] = {lim, lease};
+    *err = cm_db_use_tenant(db, NULL);
+    if (*err)
+        return NULL;
+    PGresult *res = cm_db_exec(db, sql, 2, p, err);
+    if (res && PQntuples(res) > max)
+        cm_log_error("claimed %d rows, asked for %d: the rest wait for their lease", PQntuples(res),
+                     max);
+    return res;
+}
+
+cm_err_t notify_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_claim *out, int *n)
+{
     *n = 0;
-    cm_err_t err = cm_db_use_tenant(db, NULL);
-    if (err)
-        return err;
-    PGresult *res = cm_db_exec(
+    cm_err_t err;
+    /* The rows to take are chosen once, in a CTE: as a subquery of the
+     * UPDATE it may be run again (a join's rescan, a concurrent update's
+     * recheck) and take more rows than asked, which nobody would send until
+     * their lease ended. */
+    PGresult *res = notify_store_claim_rows(
         db,
+        "WITH c AS MATERIALIZED (SELECT message_id FROM notify.queue WHERE due_at <= now() "
+        "ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) "
         "UPDATE notify.queue q SET due_at = now() + $2::bigint * interval '1 millisecond', "
-        "attempts = q.attempts + 1 FROM (SELECT message_id FROM notify.queue WHERE due_at <= now() "
-        "ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) c "
+        "attempts = q.attempts + 1 FROM c "
         "WHERE q.message_id = c.message_id RETURNING q.message_id, q.tenant_id, q.attempts",
-        2, p, &err);
+        max, lease_ms, &err);
     if (!res)
         return err;
     for (int i = 0; i < PQntuples(res) && i < max; i++) {
@@ -334,13 +358,6 @@ static cm_err_t s_finish(cm_db_t *db, const struct notify_claim *c, const char *
     bool changed = PQntuples(res) == 1;
     PQclear(res);
     err = cm_db_run(db, "DELETE FROM notify.queue WHERE message_id = $1::uuid", 1, p);
-    /* Its body is dropped after the retention (notify_retention.c). */
-    const char *bp[] = {c->id, c->tenant_id};
-    if (!err && changed && !strcmp(status, "SENT"))
-        err = cm_db_run(db,
-                        "INSERT INTO notify.sent_bodies (message_id, tenant_id) "
-                        "VALUES ($1::uuid, $2::uuid) ON CONFLICT DO NOTHING",
-                        2, bp);
     if (!err && changed)
         err = notify_store_get(db, c->id, &msg);
     if (!err && changed)
@@ -356,9 +373,75 @@ out:
     return err;
 }
 
-cm_err_t notify_store_sent(cm_db_t *db, const struct notify_claim *c, const char *reason)
+/* A PostgreSQL array literal of the claims' ids ("{a,b}") or attempts. */
+static char *s_array(const struct notify_claim *const *c, int n, bool attempts)
 {
-    return s_finish(db, c, "SENT", reason, false);
+    cm_buf_t b;
+    cm_buf_init(&b, 0);
+    int rc = cm_buf_append(&b, "{", 1);
+    for (int i = 0; i < n; i++) {
+        char num[16];
+        const char *v = c[i]->id;
+        if (attempts) {
+            snprintf(num, sizeof num, "%d", c[i]->attempts);
+            v = num;
+        }
+        rc |= cm_buf_append(&b, i ? "," : "", i ? 1 : 0) | cm_buf_append(&b, v, strlen(v));
+    }
+    rc |= cm_buf_append(&b, "}", 2); /* with the terminating NUL */
+    assert(rc == 0);
+    size_t len;
+    return cm_buf_steal(&b, &len);
+}
+
+cm_err_t notify_store_sent_many(cm_db_t *db, const char *tenant,
+                                const struct notify_claim *const *c, int n)
+{
+    char *ids = s_array(c, n, false), *attempts = s_array(c, n, true);
+    const char *p[] = {ids, attempts, tenant};
+    PGresult *res = NULL;
+    cm_err_t err = cm_db_begin(db, tenant);
+    if (!err)
+        /* By the primary key (tenant, id = ANY): a join with unnest() would
+         * be planned as a scan of every message. */
+        err = cm_db_run(db,
+                        "UPDATE notify.messages m SET status = 'SENT', attempts = (SELECT v.a "
+                        "FROM unnest($1::uuid[], $2::int[]) AS v(id, a) WHERE v.id = m.id), "
+                        "last_error = '', permanent = false, sent_at = now(), failed_at = NULL, "
+                        "sealed_link = NULL WHERE m.tenant_id = $3::uuid "
+                        "AND m.id = ANY($1::uuid[]) AND m.status = 'QUEUED'",
+                        3, p);
+    if (!err)
+        err = cm_db_run(db, "DELETE FROM notify.queue WHERE message_id = ANY($1::uuid[])", 1, p);
+    /* Only those SENT now: a message recorded before (a lease that ran out
+     * meanwhile) has had its event. */
+    const char *ep[] = {ids, tenant};
+    if (!err)
+        res = cm_db_exec(db,
+                         "SELECT " MESSAGE_COLUMNS " FROM " MESSAGE_FROM
+                         "WHERE m.tenant_id = $2::uuid AND m.id = ANY($1::uuid[]) "
+                         "AND m.sent_at = now()",
+                         2, ep, &err);
+    if (res) {
+        err = cm_db_run(db,
+                        "INSERT INTO notify.sent_bodies (message_id, tenant_id) "
+                        "SELECT m.id, $2::uuid FROM notify.messages m WHERE m.tenant_id = $2::uuid "
+                        "AND m.id = ANY($1::uuid[]) AND m.sent_at = now() ON CONFLICT DO NOTHING",
+                        2, ep);
+        for (int i = 0; !err && i < PQntuples(res); i++) {
+            Crm__Message *msg = s_message(res, i);
+            err = s_event(db, "message.sent", msg, tenant, NULL, "notify", NULL);
+            crm__message__free_unpacked(msg, NULL);
+        }
+        PQclear(res);
+    }
+    if (!err)
+        err = cm_db_commit(db);
+    if (err)
+        cm_db_rollback(db);
+    free(ids);
+    free(attempts);
+    return err;
 }
 
 cm_err_t notify_store_failed(cm_db_t *db, const struct notify_claim *c, const char *reason,

@@ -66,6 +66,11 @@ cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm
 extern const char *const notify_store_message_columns;
 Crm__Message *notify_store_message_row(const PGresult *res, int row);
 
+/* A keyset list's next position from res (limit + 1 rows asked; the id in
+ * column 0, µs in us_column): next_id "" when there is no next page. */
+void notify_store_next_position(const PGresult *res, int limit, int us_column, int64_t *next_us,
+                                char *next_id);
+
 /* Writes a message.* event of msg (and reply, when not NULL) to the outbox,
  * in the caller's transaction, as notify. */
 cm_err_t notify_store_event(cm_db_t *db, const char *type, const Crm__Message *msg,
@@ -138,6 +143,13 @@ struct notify_claim {
     int attempts; // this one included
 };
 
+/* Runs a claim across tenants: sql takes $1 the most rows and $2 the lease
+ * in ms, chooses its rows once (a materialized CTE ... FOR UPDATE SKIP
+ * LOCKED) and moves their lease ahead. The result, or NULL with *err; more
+ * rows than max (which would wait for their lease) are logged. */
+PGresult *notify_store_claim_rows(cm_db_t *db, const char *sql, int max, long lease_ms,
+                                  cm_err_t *err);
+
 /* Takes up to max due messages of any tenant (FOR UPDATE SKIP LOCKED: never
  * one another sender holds) and moves them lease_ms ahead, so they come back
  * if this sender dies. One statement, committed at once. Sets *n. */
@@ -145,11 +157,15 @@ cm_err_t notify_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_c
                             int *n) CM_MUSTCHECK;
 
 /* The fate of an attempt, each in one transaction of the claim's tenant:
- * sent (message.sent), failed for good (message.failed, with the reason and
- * whether it was a refusal), or retried after retry_ms (no event). A message
- * that is no longer QUEUED is left alone. */
-cm_err_t notify_store_sent(cm_db_t *db, const struct notify_claim *c,
-                           const char *reason) CM_MUSTCHECK;
+ * sent (message.sent; a batch of them at once), failed for good
+ * (message.failed, with the reason and whether it was a refusal), or retried
+ * after retry_ms (no event). A message that is no longer QUEUED is left
+ * alone. */
+/* Records messages c[0..n) of one tenant as SENT, in one transaction of the
+ * tenant: one statement each for the messages, the queue and the bodies to
+ * drop later, then a message.sent event per message. */
+cm_err_t notify_store_sent_many(cm_db_t *db, const char *tenant,
+                                const struct notify_claim *const *c, int n) CM_MUSTCHECK;
 cm_err_t notify_store_failed(cm_db_t *db, const struct notify_claim *c, const char *reason,
                              bool permanent) CM_MUSTCHECK;
 cm_err_t notify_store_retry(cm_db_t *db, const struct notify_claim *c, const char *reason,

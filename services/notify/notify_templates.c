@@ -134,7 +134,8 @@ void notify_templates_list(struct cm_call *call, const ProtobufCMessage *msg,
         for (int l = 0; l < NOTIFY_LANGUAGES; l++) {
             Crm__Template *t = NULL;
             for (size_t i = 0; i < own->n_templates && !t; i++)
-                if (!strcmp(own->templates[i]->kind, notify_kind_name((enum notify_kind)k)) &&
+                if (own->templates[i] && /* NULL: taken for an earlier slot */
+                    !strcmp(own->templates[i]->kind, notify_kind_name((enum notify_kind)k)) &&
                     !strcmp(own->templates[i]->language, notify_languages[l])) {
                     t = own->templates[i];
                     own->templates[i] = NULL;

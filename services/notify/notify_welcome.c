@@ -92,15 +92,9 @@ void notify_welcome_tick(cm_svc_t *svc, struct notify_state *st)
     for (int i = 0; i < n; i++) {
         Crm__SendWelcomeRequest req = CRM__SEND_WELCOME_REQUEST__INIT;
         req.event_id = claims[i].event_id;
-        Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
-        h.tenant_id = claims[i].tenant_id;
-        h.principal = (Crm__Principal *)&notify_compose_service;
-        h.channel = "welcome";
-        h.method = "notify.SendWelcome";
         /* Answered before the lease runs out, or another copy may take it. */
-        h.deadline_unix_ms = cm_now_ms() + SEND_LEASE_MS - 3000;
-        char rid[40];
-        if (cm_svc_send(st->campaign_client, "notify", &h, &req.base, 0, rid))
+        if (notify_compose_ask(st->campaign_client, claims[i].tenant_id, "notify.SendWelcome",
+                               "welcome", &req.base, SEND_LEASE_MS - 3000))
             cm_log_warn("could not ask to send a welcome; claimed again later");
     }
 }

@@ -1,5 +1,6 @@
 /* Welcome on auto-registration: its SQL (notify_welcome_store.h). */
 #include "notify_welcome_store.h"
+#include "notify_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,23 +29,17 @@ cm_err_t notify_welcome_store_record(cm_db_t *db, const char *tenant, const char
 cm_err_t notify_welcome_store_claim(cm_db_t *db, int max, long lease_ms,
                                     struct notify_welcome_claim *out, int *n)
 {
-    char lim[16], lease[24];
-    snprintf(lim, sizeof lim, "%d", max);
-    snprintf(lease, sizeof lease, "%ld", lease_ms);
-    const char *p[] = {lim, lease};
     *n = 0;
-    cm_err_t err = cm_db_use_tenant(db, NULL);
-    if (err)
-        return err;
-    PGresult *res = cm_db_exec(
+    cm_err_t err;
+    PGresult *res = notify_store_claim_rows(
         db,
+        "WITH c AS MATERIALIZED (SELECT tenant_id, event_id FROM notify.welcome_work "
+        "WHERE lease_until <= now() ORDER BY lease_until LIMIT $1::int FOR UPDATE SKIP LOCKED) "
         "UPDATE notify.welcome_work w SET lease_until = now() + $2::bigint * "
-        "interval '1 millisecond', attempts = w.attempts + 1 FROM (SELECT tenant_id, event_id "
-        "FROM notify.welcome_work WHERE lease_until <= now() ORDER BY lease_until "
-        "LIMIT $1::int FOR UPDATE SKIP LOCKED) c "
+        "interval '1 millisecond', attempts = w.attempts + 1 FROM c "
         "WHERE w.tenant_id = c.tenant_id AND w.event_id = c.event_id "
         "RETURNING w.tenant_id, w.event_id",
-        2, p, &err);
+        max, lease_ms, &err);
     if (!res)
         return err;
     for (int i = 0; i < PQntuples(res) && i < max; i++) {

@@ -42,30 +42,16 @@ export CRM_LOG_LEVEL=warn
 stack_throwaway crm-nbench nbench-admin 1
 STACK_PG_FAST=${BENCH_PG_FAST:-0}
 durability=$([[ $STACK_PG_FAST == 1 ]] && echo "fsync off" || echo "durable commits")
-tmp=$CRM_DATA_DIR
+# shellcheck source=tests/bench/lib.sh
+source "$root/tests/bench/lib.sh"
 sink_pid=
-status=1
-cleanup() {
-    trap '' INT TERM
-    stack_supervisor_stop || true
-    stack_pg_stop || true
+stop_sink() {
     if [[ -n $sink_pid ]]; then
         kill "$sink_pid" 2>/dev/null || true
         wait "$sink_pid" 2>/dev/null || true
     fi
-    if ((status == 0)) && [[ ${BENCH_KEEP:-0} != 1 ]]; then
-        rm -rf -- "$tmp"
-    else
-        echo "bench: kept the data directory: $tmp"
-    fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() {
-    echo "bench: FAILED: $*" >&2
-    stack_report 20 >&2 || true
-    exit 1
-}
+bench_on_cleanup=stop_sink
 now() { date +%s.%N; }
 
 # Postfix's smtp-sink and smtp-source, unpacked, never installed.
@@ -151,6 +137,19 @@ line = "Neue Termine im Salon, diese Woche mit 20 % Rabatt auf alles. "
 text = (line * (size // len(line) + 1))[:size]
 
 
+def notify_cpu_s():
+    """User and system CPU seconds of notify's processes so far."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%s/stat" % pid) as fh:
+                f = fh.read().rsplit(")", 1)[1].split()
+            total += int(f[11]) + int(f[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def notify_rss_kb():
     total = 0
     for pid in pids:
@@ -163,23 +162,33 @@ def notify_rss_kb():
 
 
 rss0 = notify_rss_kb()
+cpu0 = notify_cpu_s()
 t0 = time.monotonic()
 c = call("POST", "/v1/campaigns", {"name": "Bench", "tag": tag, "subject": "Neue Termine", "text": text})
-peak, first_sent = rss0, None
+peak, first_sent, all_queued = rss0, None, None
 while True:
     g = call("GET", "/v1/campaigns/" + c["id"])
     peak = max(peak, notify_rss_kb())
     if first_sent is None and g.get("sent"):
         first_sent = time.monotonic() - t0
+    if all_queued is None and g.get("queued", 0) >= n:
+        all_queued = (time.monotonic() - t0, g.get("sent", 0))
     if g["status"] == "DONE":
         break
     if time.monotonic() - t0 > 1800:
         sys.exit("the campaign did not finish in 30 minutes: %s" % g)
     time.sleep(0.2)
 elapsed = time.monotonic() - t0
+cpu = notify_cpu_s() - cpu0
 if g["sent"] != n or g.get("failed"):
     sys.exit("sent %s of %d, failed %s" % (g.get("sent"), n, g.get("failed")))
 print("    DONE in %.2f s: %.1f e-mails/s (first one sent after %.2f s)" % (elapsed, n / elapsed, first_sent or 0))
+if all_queued:
+    # Where the time goes: reading the audience and queueing (the expansion)
+    # against sending what is queued.
+    print("    every message queued after %.2f s (%d sent by then); the rest sent in %.2f s" %
+          (all_queued[0], all_queued[1], elapsed - all_queued[0]))
+print("    notify used %.1f s of CPU for it (%.0f µs a message)" % (cpu, cpu * 1e6 / n))
 print("    notify's resident memory: %.1f MiB before, %.1f MiB at most while it ran" % (rss0 / 1024, peak / 1024))
 with open(os.path.join(tmp, "notify-bench.txt"), "w") as fh:
     fh.write("%.1f %.1f %.1f\n" % (n / elapsed, rss0 / 1024, peak / 1024))

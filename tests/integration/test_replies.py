@@ -86,7 +86,9 @@ def test_email_reply_joins_the_conversation_card_and_timeline():
         st2, _, tl = api("GET", "/v1/customers/%s/timeline?kind=MESSAGE" % c["id"])
         assert st2 == 200, tl
         return [e for e in tl.get("entries", []) if e["type"] == "message.replied"] or None
-    wait_until(on_timeline, timeout=20, what="message.replied on the timeline")
+    got_tl = wait_until(on_timeline, timeout=20, what="message.replied on the timeline")
+    assert got_tl[0]["message"]["id"] == m["id"], got_tl
+    assert got_tl[0]["message"]["reply"] == "Ja, Montag um 10 passt. Grüße, Jürgen", got_tl
 
     # The same reply posted again is stored once.
     st, _, again = _post_mail(r)
@@ -147,6 +149,15 @@ def test_unknown_reply_is_kept_unassigned_and_listed():
     st2, _, b = _post_mail(bare)
     assert st == 200 and st2 == 200 and a["reply"]["id"] == b["reply"]["id"], (a, b)
     assert b["duplicate"] is True and a["reply"]["externalId"].startswith("sha256:"), a
+    # In pages, newest first.
+    st, _, p1 = api("GET", "/v1/replies?pageSize=1")
+    assert st == 200 and len(p1["replies"]) == 1 and p1["nextPageToken"], p1
+    st, _, p2 = api("GET", "/v1/replies?pageSize=1&pageToken=" + p1["nextPageToken"])
+    assert st == 200 and p2["replies"][0]["receivedAt"] <= p1["replies"][0]["receivedAt"], p2
+    assert p2["replies"][0]["id"] != p1["replies"][0]["id"], p2
+    for bad, field in (("pageSize=101", "pageSize"), ("pageToken=nope", "pageToken")):
+        st, _, js = api("GET", "/v1/replies?" + bad)
+        assert st == 400 and js["error"]["details"][0]["field"] == field, js
 
 
 def test_hostile_mail_is_refused_and_nothing_is_stored():
@@ -248,6 +259,11 @@ def test_sms_stop_withdraws_consent_and_the_next_newsletter_skips():
     done = wait_until(lambda: (lambda x: x if x["status"] in ("SENDING", "DONE") else None)(
         api("GET", "/v1/campaigns/" + cp2["id"])[2]), timeout=30, what="the second campaign")
     assert done["skippedNoConsent"] == 1 and done.get("queued", 0) == 0, done
+    # The stop line counts: ten full GSM parts leave it no room.
+    st, _, js = api("POST", "/v1/campaigns", {"name": "N3", "tag": tag, "channel": "SMS",
+                                              "text": "a" * 1530})
+    assert st == 400 and js["error"]["details"][0]["field"] == "text", js
+    assert "how to stop" in str(js), js
 
 
 def test_reply_from_the_card_continues_the_conversation():
@@ -264,3 +280,86 @@ def test_reply_from_the_card_continues_the_conversation():
     st, _, js = _send(c["id"], {"subject": "x", "text": "y",
                                 "conversationId": "00000000-0000-4000-8000-00000000abcd"})
     assert st == 400 and js["error"]["details"][0]["field"] == "conversationId", js
+
+
+def test_ui_conversation_on_the_card_in_english_and_german_at_390px():
+    from test_ui import _browser, _no_js_errors, _open, _sign_in
+
+    c = _customer(first="Greta", last="Lund")
+    with _browser("card-conversations") as b:
+        _sign_in(b)
+        _open(b, "/customers/" + c["id"])
+        b.wait_text("#conversations-title", "Conversations")
+        b.wait_text("#conversations", "No conversations yet.")
+        # A new message from the card.
+        b.find("#conv-new summary").click()
+        b.find("#conv-new .conv-subject").send_keys("Ihre Buchung")
+        b.find("#conv-new .conv-text").send_keys("Passt Ihnen Freitag?")
+        b.find("#conv-new .conv-send").click()
+        b.wait("#conversations li.conversation")
+        st, _, ms = api("GET", "/v1/customers/%s/messages" % c["id"])
+        m = ms["messages"][0]
+        assert m["subject"] == "Ihre Buchung" and m["text"] == "Passt Ihnen Freitag?", m
+        _wait_status(m["id"], "SENT")
+        orig = _parse(wait_until(lambda: _received(c["email"]), what="the e-mail")[-1]["data"])
+        st, _, got = _post_mail(_answer(orig, "Freitag passt, danke!"))
+        assert st == 200 and got["reply"]["conversationId"] == m["id"], got
+        # The customer's answer shows in the conversation, after what was sent.
+        _open(b, "/customers")
+        _open(b, "/customers/" + c["id"])
+        b.wait("#conversations li.conv-reply")
+        conv = b.find("#conversations li.conversation").text
+        assert conv.index("Passt Ihnen Freitag?") < conv.index("Freitag passt, danke!"), conv
+        assert "Replied" in conv and "Customer's reply" in conv, conv
+        # Answer from the card: it goes in the same conversation.
+        b.find("#conversations .conv-reply-open").click()
+        b.find("#conversations .conv-reply-box .conv-text").send_keys("Bis Freitag!")
+        b.find("#conversations .conv-reply-box .conv-send").click()
+
+        def three():
+            cv = api("GET", "/v1/customers/%s/conversations" % c["id"])[2]["conversations"]
+            return cv if len(cv) == 1 and len(cv[0]["entries"]) == 3 else None
+        cv = wait_until(three, timeout=20, what="the answer in the conversation")
+        last = cv[0]["entries"][2]["message"]
+        assert last["text"] == "Bis Freitag!" and last["subject"] == "Re: Ihre Buchung", last
+        b.wait_text("#conversations", "Bis Freitag!")
+        # In German, at 390 px.
+        b.js("localStorage.setItem('crm.lang', 'de');")
+        try:
+            b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+            _open(b, "/customers")
+            _open(b, "/customers/" + c["id"])
+            b.wait_text("#conversations-title", "Unterhaltungen")
+            b.wait_text("#conversations", "Antwort des Kunden")
+            assert "Beantwortet" in b.find("#conversations").text
+            assert b.find("#conversations .conv-reply-open").text == "Antworten"
+            assert b.find("#conv-new summary").text == "Nachricht schreiben"
+            overflow = b.js("return document.documentElement.scrollWidth - "
+                            "document.documentElement.clientWidth;")
+            assert overflow <= 0, overflow
+            # Staff see what joined nothing on the Replies screen.
+            stray = EmailMessage()
+            stray["From"] = "Fremder <fremder@example.org>"
+            stray["To"] = "salon@example.test"
+            stray["Subject"] = "Offen am Samstag? " + unique("s")
+            stray["Message-ID"] = email.utils.make_msgid(domain="example.org")
+            stray.set_content("Haben Sie Samstag offen?")
+            st, _, got = _post_mail(stray)
+            assert st == 200 and not got["reply"].get("customerId"), got
+            b.find("#nav a[data-nav=replies]").click()
+            b.wait_text("h1", "Antworten")
+            b.wait_text("#replies", str(stray["Subject"]))
+            item = b.find("#replies li[data-id='%s']" % got["reply"]["id"]).text
+            assert "Nicht zugeordnet" in item and "fremder@example.org" in item, item
+            # Every reply: the one that joined links to the card.
+            b.find("#replies-all").click()
+            b.wait("#replies a[href='#/customers/%s']" % c["id"])
+            overflow = b.js("return document.documentElement.scrollWidth - "
+                            "document.documentElement.clientWidth;")
+            assert overflow <= 0, overflow
+        finally:
+            b.js("localStorage.removeItem('crm.lang');")
+        _no_js_errors(b)
+
+
+test_ui_conversation_on_the_card_in_english_and_german_at_390px.timeout = 180

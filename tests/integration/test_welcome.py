@@ -177,3 +177,15 @@ def test_intake_language_checked_and_kept_on_the_new_customer():
     assert st == 202, js
     st, _, c = api("GET", "/v1/customers/" + js["customerId"], key=key)
     assert c["preferences"]["language"] == "nb-NO" and c["source"] == "STORE", c
+
+
+def test_templates_listed_with_a_tenants_own_in_the_middle():
+    """A tenant's own template is listed in its place among the defaults (a
+    list with one in the middle used to crash notify)."""
+    tenant, key = _tenant()
+    st, _, t = api("PUT", "/v1/templates/welcome/de", {"subject": "Hallo", "text": "x"}, key=key)
+    assert st == 200, t
+    st, _, js = api("GET", "/v1/templates", key=key)
+    assert st == 200 and len(js["templates"]) == 15, js
+    own = [(x["kind"], x["language"]) for x in js["templates"] if x.get("custom")]
+    assert own == [("welcome", "de")], own

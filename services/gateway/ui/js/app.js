@@ -1,6 +1,6 @@
 // The shell: sign-in guard, navigation, and a hash router
 // (#/customers, #/customers/new, #/customers/{id}, #/customers/{id}/edit,
-// #/tasks, #/groups, #/campaigns, #/settings, #/exchange, #/signin), so the gateway serves
+// #/tasks, #/groups, #/campaigns, #/templates, #/replies, #/settings, #/exchange, #/signin), so the gateway serves
 // one page.
 
 import { clearKey, getKey, setUnauthenticatedHandler } from "./api.js";
@@ -12,6 +12,8 @@ import { renderForm } from "./views/form.js";
 import { renderCard } from "./views/card.js";
 import { renderGroups } from "./views/groups.js";
 import { renderCampaigns } from "./views/campaigns.js";
+import { renderTemplates } from "./views/templates.js";
+import { renderReplies } from "./views/replies.js";
 import { LANGUAGES, LANGUAGE_NAMES, language, setLanguage, t } from "./i18n.js";
 import { renderTasks } from "./views/tasks.js";
 import { renderSettings } from "./views/settings.js";
@@ -68,6 +70,8 @@ const routes = [
   { match: (p) => p[0] === "tasks" && p.length === 1, view: renderTasks, nav: "tasks" },
   { match: (p) => p[0] === "groups" && p.length === 1, view: renderGroups, nav: "groups" },
   { match: (p) => p[0] === "campaigns" && p.length === 1, view: renderCampaigns, nav: "campaigns" },
+  { match: (p) => p[0] === "templates" && p.length === 1, view: renderTemplates, nav: "templates" },
+  { match: (p) => p[0] === "replies" && p.length === 1, view: renderReplies, nav: "replies" },
   { match: (p) => p[0] === "settings" && p.length === 1, view: renderSettings, nav: "settings" },
   { match: (p) => p[0] === "exchange" && p.length === 1, view: renderExchange, nav: "exchange" },
 ];

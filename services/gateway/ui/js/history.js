@@ -220,6 +220,8 @@ export function describe(e) {
         line = m.subject ? t("tl.messageSubject", { channel, subject: m.subject, verb }) : t("tl.message", { channel, verb });
         // Why notify could not deliver one of its own messages.
         if (e.type === "message.failed" && m.reason) extra.push(m.reason);
+        // What the customer answered (its start).
+        if (e.type === "message.replied" && m.reply) extra.push(m.reply);
       } else if (changes.length === 1) {
         line = changeLine(changes[0]);
       } else {

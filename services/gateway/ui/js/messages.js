@@ -10,7 +10,7 @@ import { banner, chip, h, replace, toast } from "./dom.js";
 import { when } from "./format.js";
 import { t } from "./i18n.js";
 
-const STATUS_KIND = { QUEUED: "info", SENT: "ok", FAILED: "danger" };
+const STATUS_KIND = { QUEUED: "info", SENT: "ok", FAILED: "danger", REPLIED: "ok" };
 /** Reloads while a message is still queued, at most this many times. */
 const POLLS = 30;
 const POLL_MS = 2000;

@@ -14,6 +14,7 @@ import { avatar, releasePhotos } from "../photo.js";
 import { groupColors, noteWrite } from "../session.js";
 import { summarySection, timelineSection } from "../history.js";
 import { messagesSection } from "../messages.js";
+import { conversationsSection } from "../conversations.js";
 import { notesSection } from "../notes.js";
 import { taskForm, taskItem } from "../taskkit.js";
 import { t } from "../i18n.js";
@@ -157,6 +158,12 @@ export async function renderCard(view, ctx) {
   const notes = notesSection(c.id, { onChange: () => timeline.load() });
   const tasks = tasksSection(c.id, () => timeline.load());
   const messages = messagesSection(c, { onChange: () => timeline.load() });
+  const conversations = conversationsSection(c, {
+    onChange: () => {
+      timeline.load();
+      messages.load();
+    },
+  });
 
   replace(view,
     h("nav", { class: "crumbs", "aria-label": t("common.breadcrumb") }, h("a", { href: "#/customers" }, t("nav.customers")), " / ", displayName(c)),
@@ -164,7 +171,7 @@ export async function renderCard(view, ctx) {
     summary.section,
     h("div", { class: "card-grid" },
       h("div", { class: "card-col" }, notes.section, contact, company, addresses, note),
-      h("div", { class: "card-col" }, tasks.section, messages.section, account, record)),
+      h("div", { class: "card-col" }, tasks.section, conversations.section, messages.section, account, record)),
     timeline.section,
     history);
   // The panels load side by side; each shows its own error if its service is away.
@@ -172,6 +179,7 @@ export async function renderCard(view, ctx) {
   notes.load();
   tasks.load();
   messages.load();
+  conversations.load();
   timeline.load();
 
   let token = "";
