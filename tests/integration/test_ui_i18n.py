@@ -234,6 +234,16 @@ def _walk(lang):
         b.wait("#camp-name")
         _check(b, lang, "campaigns", problems)
 
+        _open(b, "/templates")
+        b.wait("#tpl-list .tpl-edit")
+        b.find("#tpl-list .tpl-edit").click()
+        b.wait("#tpl-editor")
+        _check(b, lang, "templates", problems)
+
+        _open(b, "/replies")
+        b.wait("#replies-all", visible=False)
+        _check(b, lang, "replies", problems)
+
         _open(b, "/nowhere")
         b.wait("main h1")
         _check(b, lang, "not-found", problems)
