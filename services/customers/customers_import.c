@@ -120,11 +120,11 @@ void customers_import(struct cm_call *call, const ProtobufCMessage *msg, Protobu
         goto out;
     }
     cm_log_debug("import rows=%zu%s created=%ld updated=%ld unchanged=%ld failed=%ld", req->n_rows,
-                req->validate_only ? " (checked only)" : "",
-                counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_CREATED],
-                counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_UPDATED],
-                counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_UNCHANGED],
-                counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_FAILED]);
+                 req->validate_only ? " (checked only)" : "",
+                 counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_CREATED],
+                 counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_UPDATED],
+                 counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_UNCHANGED],
+                 counts[CRM__IMPORT_OUTCOME__IMPORT_OUTCOME_FAILED]);
     *resp = &r->base;
 out:
     customers_tenant_release(&tenant);
