@@ -567,6 +567,12 @@ def test_import_revert_removes_restores_and_skips_what_changed_since():
     entries = _audit(key, a["id"])
     assert len(entries) == audit_a + 1, entries
     assert entries[0]["channel"] == "import" and entries[0]["action"] == "updated", entries[0]
+    # And the timeline: the import's change and the revert's, both as IMPORT.
+    def timeline_has_both():
+        st, _, js = api("GET", q("/v1/customers/%s/timeline" % a["id"], kind="IMPORT"), key=key)
+        return st == 200 and len(js.get("entries", [])) == 2
+
+    crm.wait_until(timeline_has_both, timeout=30, what="the import and its revert in the timeline")
     # Asked again: nothing more happens.
     st, _, again = api("POST", "/v1/imports/%s:revert" % job["id"], {}, key=key)
     assert st == 200 and again["revert"] == rv, again
