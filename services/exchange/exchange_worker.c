@@ -1,16 +1,21 @@
 /* The import threads: each takes a waiting import (exchange.claim_import,
- * across tenants and copies), reads its file part by part from PostgreSQL,
- * parses it with libcsv (or, for an Excel workbook, reads its first sheet
- * through exchange_xlsx_read from a temporary file), and turns each batch
- * of rows into customers
- * through the customers service: customers.MatchCustomers finds who a row
- * is, then CreateCustomer or UpdateCustomer (channel "import", so the
- * source is IMPORT and the audit and the timeline say so), each with the
- * idempotency key "import:<import id>:<row>". A batch's failed rows, counts
- * and progress are committed together; a copy that stops mid-file leaves
- * the job to be taken again (heartbeat older than EXCHANGE_STALE_S), which resumes
- * after the last committed batch, and a batch done twice writes nothing
- * twice (the keys). Memory is one part, one batch and libcsv's field. */
+ * across tenants and copies; a revert, exchange_revert.c, when none waits),
+ * reads its file part by part from PostgreSQL, parses it with libcsv (or,
+ * for an Excel workbook, reads its first sheet through exchange_xlsx_read
+ * from a temporary file), and turns each batch of rows into customers
+ * through the customers service: customers.MatchCustomers finds who each
+ * row is, the rows that are the same person as an earlier row of the file
+ * are reported, and customers.ImportCustomers writes the rest, S_PER_CALL
+ * rows a call, the calls of a batch at once (channel "import", so the
+ * source is IMPORT and the audit and the timeline say so), each call with
+ * the idempotency key "import:<import id>:b<its first row>"; a dry run
+ * sends the same calls with validate_only. A batch's failed rows, counts,
+ * progress and what its rows did (for a revert) are committed together; a
+ * copy that stops mid-file leaves the job to be taken again (heartbeat
+ * older than EXCHANGE_STALE_S), which resumes after the last committed
+ * batch, and a batch done twice makes the same decisions (import_plans)
+ * and writes nothing twice (the keys). Memory is one part, one batch and
+ * libcsv's field. */
 #include "exchange_calls.h"
 #include "exchange_handlers.h"
 #include "exchange_import_store.h"
