@@ -35,4 +35,9 @@ cm_err_t exchange_store_get_part(cm_db_t *db, const char *id, long seq, struct e
 /* Deletes files past their time, in every tenant. Returns the count, or -1. */
 long exchange_store_purge(cm_db_t *db);
 
+/* Deletes what the rows of imports that ended more than days ago did (kept
+ * to revert them), in every tenant, unless a revert of them waits or runs.
+ * Returns the rows deleted, or -1. */
+long exchange_store_purge_import_rows(cm_db_t *db, long days);
+
 #endif

@@ -11,6 +11,7 @@ static struct {
     long file_hours;
     long import_max_mb;
     long import_threads;
+    long import_revert_days;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
@@ -23,6 +24,8 @@ static const struct cm_cfg_item s_cfg[] = {
     {"import_max_mb", CM_CFG_INT, &cfg.import_max_mb, "512", .min = 1, .max = 4096},
     /* Imports one copy runs at once, each on a thread with its own connections. */
     {"import_threads", CM_CFG_INT, &cfg.import_threads, "2", .min = 1, .max = 16},
+    /* Days after an import ended that it can be reverted (what its rows did is kept so long). */
+    {"import_revert_days", CM_CFG_INT, &cfg.import_revert_days, "30", .min = 1, .max = 3650},
     {NULL},
 };
 
@@ -35,6 +38,7 @@ int main(int argc, char **argv)
         .file_hours = cfg.file_hours,
         .upload_max = (int64_t)cfg.import_max_mb * 1024 * 1024,
         .workers = cfg.import_threads,
+        .revert_days = cfg.import_revert_days,
         .database_url = cfg.svc.database_url,
         .db_role = cfg.svc.db_role,
         .bus_endpoint = cfg.svc.bus_endpoint,

@@ -586,6 +586,30 @@ def test_import_revert_removes_restores_and_skips_what_changed_since():
     assert st == 404
 
 
+def test_import_revert_only_while_its_rows_are_kept():
+    """What an import's rows did (customers' data as they were) is kept
+    CRM_EXCHANGE_IMPORT_REVERT_DAYS (30) after it ended, then purged; after
+    that it cannot be reverted."""
+    key = _tenant()
+    text = "firstName,email\r\nOld,%s\r\n" % (unique("o") + "@x.com")
+    old = _import(key, text.encode())
+    recent = _import(key, ("firstName,email\r\nNew,%s\r\n" % (unique("n") + "@x.com")).encode())
+    assert _counts(old) == _counts(recent) == (1, 0, 0, 0)
+    crm.psql("UPDATE exchange.imports SET finished_at = now() - interval '31 days' "
+             "WHERE id = '%s'" % old["id"])
+    st, _, js = api("POST", "/v1/imports/%s:revert" % old["id"], {}, key=key)
+    assert st == 412 and "30 days" in js["error"]["message"], js
+    assert crm.psql("SELECT count(*) FROM exchange.import_rows WHERE import_id = '%s'"
+                    % old["id"]).strip() == "1"
+    crm.psql("SELECT exchange.purge_import_rows(30)")
+    kept = dict(crm.psql_rows("SELECT import_id, count(*) FROM exchange.import_rows "
+                              "WHERE import_id IN ('%s', '%s') GROUP BY 1"
+                              % (old["id"], recent["id"])))
+    assert kept == {recent["id"]: "1"}, kept
+    # The recent one still reverts.
+    assert int(_revert(key, recent["id"])["revert"]["removed"]) == 1
+
+
 def test_import_round_trip_export_import_export_is_identical():
     """Export a book, import it into an empty tenant, export again: the same
     rows (but what the service keeps itself: id, source, times)."""
