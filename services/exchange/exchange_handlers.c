@@ -38,7 +38,6 @@ const size_t exchange_n_methods = sizeof exchange_methods / sizeof *exchange_met
 
 void exchange_tick(cm_svc_t *svc, void *user)
 {
-    (void)user;
     static int64_t next_ms;
     int64_t now = cm_mono_ms();
     if (now < next_ms)
@@ -47,6 +46,7 @@ void exchange_tick(cm_svc_t *svc, void *user)
     cm_db_t *db = cm_svc_db(svc);
     if (!db || cm_db_use_tenant(db, NULL))
         return;
+    const struct exchange_state *st = user;
     long n = exchange_store_purge(db);
     if (n < 0)
         cm_log_warn("could not purge expired files: %s", cm_db_error(db));
@@ -57,6 +57,11 @@ void exchange_tick(cm_svc_t *svc, void *user)
         cm_log_warn("could not purge expired exports: %s", cm_db_error(db));
     else if (n > 0)
         cm_log_info("purged the files of expired exports count=%ld", n);
+    n = exchange_store_purge_import_rows(db, st->revert_days);
+    if (n < 0)
+        cm_log_warn("could not purge what old imports did: %s", cm_db_error(db));
+    else if (n > 0)
+        cm_log_info("purged rows of imports past their revert time count=%ld", n);
 }
 
 void exchange_start_all(cm_svc_t *svc, void *user)

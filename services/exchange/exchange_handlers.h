@@ -18,6 +18,7 @@ struct exchange_state {
     long file_hours;          // how long a built file is kept
     int64_t upload_max;       // bytes an imported file may have
     long workers;             // import threads of this copy
+    long revert_days;         // days after its end that an import can be reverted
     const char *database_url; // borrowed (config), for the import threads' connections
     const char *db_role;      // borrowed (config)
     const char *bus_endpoint; // borrowed (config)

@@ -434,12 +434,14 @@ cm_err_t exchange_istore_headers(cm_db_t *db, const char *id, char **headers)
 /* Reverting an import                                                     */
 
 cm_err_t exchange_istore_revert_ask(cm_db_t *db, const char *id, const uint8_t *principal,
-                                    size_t principal_len, const char *request_id, int *import_state,
-                                    bool *dry_run)
+                                    size_t principal_len, const char *request_id, long days,
+                                    int *import_state, bool *dry_run, bool *too_old, bool *asked)
 {
-    const char *p[] = {id, (const char *)principal, request_id};
-    int lens[] = {0, (int)principal_len, 0};
-    int fmts[] = {0, 1, 0};
+    char d[24];
+    snprintf(d, sizeof d, "%ld", days);
+    const char *p[] = {id, (const char *)principal, request_id, d};
+    int lens[] = {0, (int)principal_len, 0, 0};
+    int fmts[] = {0, 1, 0, 0};
     cm_err_t err = CM_OK;
     /* Asked once: a second ask finds revert_state set and changes nothing. */
     PGresult *res = cm_db_exec_bin(
@@ -447,10 +449,12 @@ cm_err_t exchange_istore_revert_ask(cm_db_t *db, const char *id, const uint8_t *
         "WITH a AS (UPDATE exchange.imports SET revert_state = 1, revert_requested_at = now(), "
         "revert_principal = $2, revert_request_id = $3, revert_total = (SELECT count(*) FROM "
         "exchange.import_rows r WHERE r.import_id = $1::uuid) WHERE id = $1::uuid AND state IN "
-        "(3, 4) AND NOT dry_run AND revert_state = 0 RETURNING 1) "
-        "SELECT state, dry_run, (SELECT count(*) FROM a) FROM exchange.imports "
+        "(3, 4) AND NOT dry_run AND revert_state = 0 "
+        "AND finished_at >= now() - make_interval(days => $4::int) RETURNING 1) "
+        "SELECT state, dry_run, coalesce(finished_at < now() - make_interval(days => $4::int), "
+        "false), revert_state > 0 OR (SELECT count(*) FROM a) > 0 FROM exchange.imports "
         "WHERE id = $1::uuid",
-        3, p, lens, fmts, 0, &err);
+        4, p, lens, fmts, 0, &err);
     if (!res)
         return err;
     if (PQntuples(res) != 1) {
@@ -459,6 +463,8 @@ cm_err_t exchange_istore_revert_ask(cm_db_t *db, const char *id, const uint8_t *
     }
     *import_state = atoi(PQgetvalue(res, 0, 0));
     *dry_run = PQgetvalue(res, 0, 1)[0] == 't';
+    *too_old = PQgetvalue(res, 0, 2)[0] == 't';
+    *asked = PQgetvalue(res, 0, 3)[0] == 't';
     PQclear(res);
     return CM_OK;
 }

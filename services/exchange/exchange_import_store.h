@@ -110,11 +110,13 @@ cm_err_t exchange_istore_headers(cm_db_t *db, const char *id, char **headers) CM
 
 /* Asks for the revert of import id (once: asked again, nothing changes) by
  * principal (packed crm.Principal): it is queued when the import is DONE or
- * FAILED and not a dry run. *import_state and *dry_run tell the import's;
- * CM_ERR_NOT_FOUND. */
+ * FAILED, not a dry run, and ended at most days ago. *import_state,
+ * *dry_run and *too_old tell which; *asked whether a revert was asked for
+ * before or now. CM_ERR_NOT_FOUND. */
 cm_err_t exchange_istore_revert_ask(cm_db_t *db, const char *id, const uint8_t *principal,
-                                    size_t principal_len, const char *request_id, int *import_state,
-                                    bool *dry_run) CM_MUSTCHECK;
+                                    size_t principal_len, const char *request_id, long days,
+                                    int *import_state, bool *dry_run, bool *too_old,
+                                    bool *asked) CM_MUSTCHECK;
 
 /* What a revert thread needs of a job. */
 struct exchange_revert_job {

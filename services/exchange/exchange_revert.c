@@ -49,10 +49,12 @@ void exchange_revert_import(struct cm_call *call, const ProtobufCMessage *msg,
     size_t plen = crm__principal__get_packed_size(pr ? pr : &none);
     uint8_t *packed = cm_malloc(plen ? plen : 1);
     crm__principal__pack(pr ? pr : &none, packed);
+    const struct exchange_state *st = call->user;
     int state = 0;
-    bool dry = false;
-    cm_err_t err = exchange_istore_revert_ask(call->db, req->id, packed, plen,
-                                              call->hdr->request_id, &state, &dry);
+    bool dry = false, too_old = false, asked = false;
+    cm_err_t err =
+        exchange_istore_revert_ask(call->db, req->id, packed, plen, call->hdr->request_id,
+                                   st->revert_days, &state, &dry, &too_old, &asked);
     free(packed);
     if (err == CM_ERR_NOT_FOUND) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no import %s", req->id);
@@ -72,6 +74,13 @@ void exchange_revert_import(struct cm_call *call, const ProtobufCMessage *msg,
         state != CRM__IMPORT_STATE__IMPORT_STATE_FAILED) {
         cm_call_fail(call, CM_ERR_PRECONDITION,
                      "import %s is still running; revert it once it is done", req->id);
+        return;
+    }
+    if (!asked && too_old) {
+        cm_call_fail(call, CM_ERR_PRECONDITION,
+                     "import %s ended more than %ld days ago: what it did is no longer kept, "
+                     "so it cannot be reverted",
+                     req->id, st->revert_days);
         return;
     }
     exchange_worker_wake(call->user);

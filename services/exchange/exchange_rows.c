@@ -5,6 +5,7 @@
 #include "cm_util.h"
 
 #include <iconv.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -666,4 +667,51 @@ int exchange_field_of_path(const char *path, const int *cols, size_t n)
         if (cols[k] >= 0 && !strcmp(exchange_columns[cols[k]].name, want))
             return (int)k;
     return -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Duplicates within a file                                                */
+
+size_t exchange_identity_keys(const Crm__Customer *c, const char *email_key, const char *phone_e164,
+                              const char *target, char keys[][EXCHANGE_KEY_SIZE])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_external_ids && n < EXCHANGE_KEYS_MAX - 4; i++)
+        snprintf(keys[n++], EXCHANGE_KEY_SIZE, "x:%s:%s", c->external_ids[i]->system,
+                 c->external_ids[i]->id);
+    if (email_key[0]) {
+        snprintf(keys[n++], EXCHANGE_KEY_SIZE, "e:%s", email_key);
+    } else if (c->email[0]) {
+        char *p = keys[n++];
+        snprintf(p, EXCHANGE_KEY_SIZE, "e:%s", c->email);
+        for (; *p; p++)
+            *p = cm_ascii_tolower(*p);
+    }
+    if (phone_e164[0]) {
+        snprintf(keys[n++], EXCHANGE_KEY_SIZE, "p:%s", phone_e164);
+    } else if (c->phone[0]) {
+        char *p = keys[n++];
+        size_t o = 0;
+        p[o++] = 'p';
+        p[o++] = ':';
+        for (const char *s = c->phone; *s && o + 1 < EXCHANGE_KEY_SIZE; s++)
+            if (cm_ascii_digit((unsigned char)*s) || (*s == '+' && o == 2))
+                p[o++] = *s;
+        p[o] = '\0';
+    }
+    if (target[0])
+        snprintf(keys[n++], EXCHANGE_KEY_SIZE, "c:%s", target);
+    return n;
+}
+
+void exchange_row_key(char *const *fields, size_t n, char key[EXCHANGE_KEY_SIZE])
+{
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, 16);
+    for (size_t k = 0; k < n; k++)
+        crypto_generichash_update(&h, (const unsigned char *)fields[k], strlen(fields[k]) + 1);
+    unsigned char d[16];
+    crypto_generichash_final(&h, d, sizeof d);
+    memcpy(key, "r:", 2);
+    sodium_bin2hex(key + 2, EXCHANGE_KEY_SIZE - 2, d, sizeof d);
 }

@@ -78,4 +78,21 @@ void exchange_row_release(struct exchange_row *row);
  * of a customers' violation ("addresses[0].country", "company.vatNumber",
  * "preferences.sms.changedAt") is about, or -1. */
 int exchange_field_of_path(const char *path, const int *cols, size_t n);
+/* Duplicates within a file: the keys that say two rows are one person. */
+#define EXCHANGE_KEYS_MAX 24  /* keys of one row, its whole-row key included */
+#define EXCHANGE_KEY_SIZE 300 /* bytes of one key; a longer one is cut */
+
+/* The identity keys of a row's customer c into keys (at most
+ * EXCHANGE_KEYS_MAX - 1; returns how many): "x:system:id" for each external
+ * id; "e:" the e-mail as customers compares it (email_key; else c's e-mail
+ * in ASCII lower case); "p:" the phone in E.164 (phone_e164; else c's digits,
+ * a leading + kept); "c:" the existing customer the row updates (target, or
+ * "" for none). */
+size_t exchange_identity_keys(const Crm__Customer *c, const char *email_key, const char *phone_e164,
+                              const char *target, char keys[][EXCHANGE_KEY_SIZE]);
+
+/* The key of a row's whole content ("r:" and a hash of its n fields): the
+ * same row given twice has the same key. */
+void exchange_row_key(char *const *fields, size_t n, char key[EXCHANGE_KEY_SIZE]);
+
 #endif

@@ -90,6 +90,20 @@ cm_err_t exchange_store_get_part(cm_db_t *db, const char *id, long seq, struct e
     return CM_OK;
 }
 
+long exchange_store_purge_import_rows(cm_db_t *db, long days)
+{
+    char d[24];
+    snprintf(d, sizeof d, "%ld", days);
+    const char *p[] = {d};
+    cm_err_t err = CM_OK;
+    PGresult *res = cm_db_exec(db, "SELECT exchange.purge_import_rows($1::int)", 1, p, &err);
+    if (!res)
+        return -1;
+    long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return n;
+}
+
 long exchange_store_purge(cm_db_t *db)
 {
     return exchange_store_count(db, "SELECT exchange.purge_files()");

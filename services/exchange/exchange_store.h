@@ -52,4 +52,9 @@ cm_err_t exchange_store_claim(cm_db_t *db, const char *sql, int n, const char *c
  * purge function's count). Returns it, or -1. */
 long exchange_store_count(cm_db_t *db, const char *sql);
 
+/* Deletes what the rows of imports that ended more than days ago did (kept
+ * to revert them), in every tenant, unless a revert of them waits or runs.
+ * Returns the rows deleted, or -1. */
+long exchange_store_purge_import_rows(cm_db_t *db, long days);
+
 #endif

@@ -1,16 +1,21 @@
 /* The import threads: each takes a waiting import (exchange.claim_import,
- * across tenants and copies), reads its file part by part from PostgreSQL,
- * parses it with libcsv (or, for an Excel workbook, reads its first sheet
- * through exchange_xlsx_read from a temporary file), and turns each batch
- * of rows into customers
- * through the customers service: customers.MatchCustomers finds who a row
- * is, then CreateCustomer or UpdateCustomer (channel "import", so the
- * source is IMPORT and the audit and the timeline say so), each with the
- * idempotency key "import:<import id>:<row>". A batch's failed rows, counts
- * and progress are committed together; a copy that stops mid-file leaves
- * the job to be taken again (heartbeat older than EXCHANGE_STALE_S), which resumes
- * after the last committed batch, and a batch done twice writes nothing
- * twice (the keys). Memory is one part, one batch and libcsv's field. */
+ * across tenants and copies; a revert, exchange_revert.c, when none waits),
+ * reads its file part by part from PostgreSQL, parses it with libcsv (or,
+ * for an Excel workbook, reads its first sheet through exchange_xlsx_read
+ * from a temporary file), and turns each batch of rows into customers
+ * through the customers service: customers.MatchCustomers finds who each
+ * row is, the rows that are the same person as an earlier row of the file
+ * are reported, and customers.ImportCustomers writes the rest, S_PER_CALL
+ * rows a call, the calls of a batch at once (channel "import", so the
+ * source is IMPORT and the audit and the timeline say so), each call with
+ * the idempotency key "import:<import id>:b<its first row>"; a dry run
+ * sends the same calls with validate_only. A batch's failed rows, counts,
+ * progress and what its rows did (for a revert) are committed together; a
+ * copy that stops mid-file leaves the job to be taken again (heartbeat
+ * older than EXCHANGE_STALE_S), which resumes after the last committed
+ * batch, and a batch done twice makes the same decisions (import_plans)
+ * and writes nothing twice (the keys). Memory is one part, one batch and
+ * libcsv's field. */
 #include "exchange_calls.h"
 #include "exchange_handlers.h"
 #include "exchange_import_store.h"
@@ -27,7 +32,6 @@
 #include <csv.h>
 #include <errno.h>
 #include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,57 +155,6 @@ struct s_ready {
     struct exchange_row row;
 };
 
-#define S_MAX_KEYS 24 /* external ids, e-mail, phone, customer, row */
-
-/* Identity keys of a row, for duplicates within the file: its external
- * ids, its e-mail and phone as customers compares them (m: case-folded,
- * E.164 with the tenant's country; as written when customers could not
- * read them), and the existing customer it is going to update. */
-static size_t s_keys(const Crm__Customer *c, const Crm__CustomerMatch *m, const char *target,
-                     char keys[][300])
-{
-    size_t n = 0;
-    for (size_t i = 0; i < c->n_external_ids && n < S_MAX_KEYS - 4; i++)
-        snprintf(keys[n++], 300, "x:%s:%s", c->external_ids[i]->system, c->external_ids[i]->id);
-    if (m->email_key[0]) {
-        snprintf(keys[n++], 300, "e:%s", m->email_key);
-    } else if (c->email[0]) {
-        char *p = keys[n++];
-        snprintf(p, 300, "e:%s", c->email);
-        for (; *p; p++)
-            *p = cm_ascii_tolower(*p);
-    }
-    if (m->phone_e164[0]) {
-        snprintf(keys[n++], 300, "p:%s", m->phone_e164);
-    } else if (c->phone[0]) {
-        char *p = keys[n++];
-        size_t o = 0;
-        p[o++] = 'p';
-        p[o++] = ':';
-        for (const char *s = c->phone; *s && o + 1 < 300; s++)
-            if (cm_ascii_digit((unsigned char)*s) || (*s == '+' && o == 2))
-                p[o++] = *s;
-        p[o] = '\0';
-    }
-    if (target[0])
-        snprintf(keys[n++], 300, "c:%s", target);
-    return n;
-}
-
-/* The key of a row's whole content: the same row given twice. */
-static void s_row_key(const struct s_item *it, char key[300])
-{
-    crypto_generichash_state h;
-    crypto_generichash_init(&h, NULL, 0, 16);
-    for (size_t k = 0; k < it->n; k++)
-        crypto_generichash_update(&h, (const unsigned char *)it->fields[k],
-                                  strlen(it->fields[k]) + 1);
-    unsigned char d[16];
-    crypto_generichash_final(&h, d, sizeof d);
-    memcpy(key, "r:", 2);
-    sodium_bin2hex(key + 2, 300 - 2, d, sizeof d);
-}
-
 /* The failure of a customers' answer for a row. */
 static void s_fail_reply(struct s_run *r, struct exchange_failure *f, size_t *nf,
                          const struct s_item *it, const Crm__ReplyHeader *rh)
@@ -262,10 +215,11 @@ static void s_duplicates(struct s_run *r, struct s_ready *ready, size_t n,
     size_t total = 0;
     size_t *owner = NULL;
     for (size_t i = 0; i < n; i++) {
-        char k[S_MAX_KEYS][300];
+        char k[EXCHANGE_KEYS_MAX][EXCHANGE_KEY_SIZE];
         const char *target = d[i].action == 'u' ? d[i].target : "";
-        size_t nk = s_keys(ready[i].row.customer, m[i], target, k);
-        s_row_key(ready[i].it, k[nk++]);
+        size_t nk = exchange_identity_keys(ready[i].row.customer, m[i]->email_key, m[i]->phone_e164,
+                                           target, k);
+        exchange_row_key(ready[i].it->fields, ready[i].it->n, k[nk++]);
         owner = cm_realloc(owner, (total + nk + 1) * sizeof *owner);
         for (size_t j = 0; j < nk; j++) {
             json_t *o = json_object();

@@ -17,6 +17,7 @@ static struct {
     long import_threads;
     long export_threads;
     long export_rate;
+    long import_revert_days;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
@@ -33,6 +34,8 @@ static const struct cm_cfg_item s_cfg[] = {
     {"exchange_export_threads", CM_CFG_INT, &cfg.export_threads, "1", .min = 1, .max = 8},
     /* Customers a second an export job reads at most (0: as fast as it can). */
     {"exchange_export_rate", CM_CFG_INT, &cfg.export_rate, "0", .min = 0, .max = 1000000},
+    /* Days after an import ended that it can be reverted (what its rows did is kept so long). */
+    {"import_revert_days", CM_CFG_INT, &cfg.import_revert_days, "30", .min = 1, .max = 3650},
     {NULL},
 };
 
@@ -53,6 +56,7 @@ int main(int argc, char **argv)
         .workers = cfg.import_threads,
         .export_threads = cfg.export_threads,
         .export_rate = cfg.export_rate,
+        .revert_days = cfg.import_revert_days,
         .database_url = cfg.svc.database_url,
         .db_role = cfg.svc.db_role,
         .bus_endpoint = cfg.svc.bus_endpoint,

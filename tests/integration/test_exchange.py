@@ -567,6 +567,12 @@ def test_import_revert_removes_restores_and_skips_what_changed_since():
     entries = _audit(key, a["id"])
     assert len(entries) == audit_a + 1, entries
     assert entries[0]["channel"] == "import" and entries[0]["action"] == "updated", entries[0]
+    # And the timeline: the import's change and the revert's, both as IMPORT.
+    def timeline_has_both():
+        st, _, js = api("GET", q("/v1/customers/%s/timeline" % a["id"], kind="IMPORT"), key=key)
+        return st == 200 and len(js.get("entries", [])) == 2
+
+    crm.wait_until(timeline_has_both, timeout=30, what="the import and its revert in the timeline")
     # Asked again: nothing more happens.
     st, _, again = api("POST", "/v1/imports/%s:revert" % job["id"], {}, key=key)
     assert st == 200 and again["revert"] == rv, again
@@ -578,6 +584,30 @@ def test_import_revert_removes_restores_and_skips_what_changed_since():
     st, _, _ = api("POST", "/v1/imports/00000000-0000-4000-8000-000000000000:revert", {},
                    key=key)
     assert st == 404
+
+
+def test_import_revert_only_while_its_rows_are_kept():
+    """What an import's rows did (customers' data as they were) is kept
+    CRM_EXCHANGE_IMPORT_REVERT_DAYS (30) after it ended, then purged; after
+    that it cannot be reverted."""
+    key = _tenant()
+    text = "firstName,email\r\nOld,%s\r\n" % (unique("o") + "@x.com")
+    old = _import(key, text.encode())
+    recent = _import(key, ("firstName,email\r\nNew,%s\r\n" % (unique("n") + "@x.com")).encode())
+    assert _counts(old) == _counts(recent) == (1, 0, 0, 0)
+    crm.psql("UPDATE exchange.imports SET finished_at = now() - interval '31 days' "
+             "WHERE id = '%s'" % old["id"])
+    st, _, js = api("POST", "/v1/imports/%s:revert" % old["id"], {}, key=key)
+    assert st == 412 and "30 days" in js["error"]["message"], js
+    assert crm.psql("SELECT count(*) FROM exchange.import_rows WHERE import_id = '%s'"
+                    % old["id"]).strip() == "1"
+    crm.psql("SELECT exchange.purge_import_rows(30)")
+    kept = dict(crm.psql_rows("SELECT import_id, count(*) FROM exchange.import_rows "
+                              "WHERE import_id IN ('%s', '%s') GROUP BY 1"
+                              % (old["id"], recent["id"])))
+    assert kept == {recent["id"]: "1"}, kept
+    # The recent one still reverts.
+    assert int(_revert(key, recent["id"])["revert"]["removed"]) == 1
 
 
 def test_import_round_trip_export_import_export_is_identical():

@@ -185,6 +185,64 @@ static void test_column_twice_last_wins(void)
     exchange_row_release(&row);
 }
 
+static void test_identity_keys(void)
+{
+    Crm__Customer c = CRM__CUSTOMER__INIT;
+    Crm__ExternalId e = CRM__EXTERNAL_ID__INIT, *ep = &e;
+    e.system = "shop";
+    e.id = "42";
+    c.external_ids = &ep;
+    c.n_external_ids = 1;
+    c.email = "Anna.Nowak@Example.COM";
+    c.phone = "+48 (601) 234-567";
+    char k[EXCHANGE_KEYS_MAX][EXCHANGE_KEY_SIZE];
+    /* As customers compares them, when it could read them. */
+    size_t n = exchange_identity_keys(&c, "anna.nowak@example.com", "+48601234567",
+                                      "6f1c2d3e-0000-4000-8000-000000000001", k);
+    CHECK(n == 4);
+    CHECK_STR(k[0], "x:shop:42");
+    CHECK_STR(k[1], "e:anna.nowak@example.com");
+    CHECK_STR(k[2], "p:+48601234567");
+    CHECK_STR(k[3], "c:6f1c2d3e-0000-4000-8000-000000000001");
+    /* Else as written: the e-mail in lower case, the phone's digits. */
+    n = exchange_identity_keys(&c, "", "", "", k);
+    CHECK(n == 3);
+    CHECK_STR(k[1], "e:anna.nowak@example.com");
+    CHECK_STR(k[2], "p:+48601234567");
+    /* Nothing to go by: no key. */
+    Crm__Customer none = CRM__CUSTOMER__INIT;
+    CHECK(exchange_identity_keys(&none, "", "", "", k) == 0);
+    /* Never more than the room: many external ids. */
+    Crm__ExternalId many[40], *mp[40];
+    for (int i = 0; i < 40; i++) {
+        crm__external_id__init(&many[i]);
+        many[i].system = "s";
+        many[i].id = "x";
+        mp[i] = &many[i];
+    }
+    c.external_ids = mp;
+    c.n_external_ids = 40;
+    n = exchange_identity_keys(&c, "a@b.c", "+48601234567", "t", k);
+    CHECK(n == EXCHANGE_KEYS_MAX - 1);
+    CHECK_STR(k[n - 1], "c:t");
+}
+
+static void test_row_key(void)
+{
+    char *a[] = {"Anna", "Nowak", ""}, *b[] = {"Anna", "Nowak", ""}, *c[] = {"Anna", "Nowa", "k"},
+         *d[] = {"Anna", "Nowak"};
+    char ka[EXCHANGE_KEY_SIZE], kb[EXCHANGE_KEY_SIZE], kc[EXCHANGE_KEY_SIZE], kd[EXCHANGE_KEY_SIZE];
+    exchange_row_key(a, 3, ka);
+    exchange_row_key(b, 3, kb);
+    exchange_row_key(c, 3, kc);
+    exchange_row_key(d, 2, kd);
+    CHECK(!strncmp(ka, "r:", 2) && strlen(ka) == 2 + 32);
+    CHECK_STR(ka, kb);
+    /* Fields are told apart where they end, and an empty last field counts. */
+    CHECK(strcmp(ka, kc) != 0);
+    CHECK(strcmp(ka, kd) != 0);
+}
+
 int main(void)
 {
     RUN(test_encoding_detected);
@@ -194,5 +252,7 @@ int main(void)
     RUN(test_row_read);
     RUN(test_field_of_path);
     RUN(test_column_twice_last_wins);
+    RUN(test_identity_keys);
+    RUN(test_row_key);
     return 0;
 }
