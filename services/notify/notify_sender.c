@@ -197,9 +197,9 @@ static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const char *te
     }
 }
 
-/* Records the sent messages of a batch: one transaction per tenant, tried
- * again a few times while the database is away (then the lease brings them
- * back, and they are sent again with the same Message-ID). */
+/* Records sent messages: one transaction per tenant, tried again a few times
+ * while the database is away (then the lease brings them back, and they are
+ * sent again with the same Message-ID). */
 static void s_record_sent(cm_db_t *db, const struct notify_claim **sent, int n)
 {
     bool done[CLAIM_MAX] = {false};
@@ -228,7 +228,7 @@ static void s_record_sent(cm_db_t *db, const struct notify_claim **sent, int n)
 }
 
 /* One claimed message: load, build, send, and record it, except a sent one:
- * true then, for s_record_sent with the rest of its batch. */
+ * true then, for s_record_sent. */
 static bool s_send_one(notify_sender_t *self, cm_db_t *db, notify_smtp_t *smtp,
                        const struct notify_claim *c)
 {
@@ -293,12 +293,13 @@ static void *s_run(void *ud)
             err = notify_store_claim(db, batch, self->lease_ms, claims, &n);
         if (err)
             cm_log_warn("could not claim messages: %s", cm_db_error(db));
-        const struct notify_claim *sent[CLAIM_MAX];
-        int n_sent = 0;
+        /* Each sent message is recorded as soon as the server took it: the
+         * window in which a stop makes it go out twice is one message wide. */
         for (int i = 0; i < n; i++)
-            if (s_send_one(self, db, smtp, &claims[i]))
-                sent[n_sent++] = &claims[i];
-        s_record_sent(db, sent, n_sent);
+            if (s_send_one(self, db, smtp, &claims[i])) {
+                const struct notify_claim *sent = &claims[i];
+                s_record_sent(db, &sent, 1);
+            }
         if (n == batch)
             continue; /* there may be more due now */
         /* Idle: until woken or poll_ms passed. */
