@@ -33,6 +33,9 @@ const struct cm_method exchange_methods[] = {
      &crm__export_chunk__descriptor, exchange_get_export_file, CM_METHOD_NO_TXN},
     {"exchange.RevertImport", &crm__revert_import_request__descriptor, &crm__import__descriptor,
      exchange_revert_import, CM_METHOD_NO_TXN},
+    /* The layout's columns: no database. */
+    {"exchange.ListColumns", &crm__list_columns_request__descriptor,
+     &crm__list_columns_response__descriptor, exchange_list_columns, CM_METHOD_NO_TXN},
 };
 const size_t exchange_n_methods = sizeof exchange_methods / sizeof *exchange_methods;
 

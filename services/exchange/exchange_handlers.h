@@ -80,6 +80,9 @@ void exchange_export_failed_rows(struct cm_call *call, const ProtobufCMessage *m
                                  ProtobufCMessage **resp);
 /* True when s is a UUID in its text form. */
 bool exchange_is_uuid(const char *s);
+/* exchange.ListColumns: the layout's column names, in order (exchange_import.c). */
+void exchange_list_columns(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp);
 /* exchange.RevertImport (exchange_revert.c). */
 void exchange_revert_import(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp);

@@ -278,3 +278,16 @@ void exchange_export_failed_rows(struct cm_call *call, const ProtobufCMessage *m
     }
     *resp = &ch->base;
 }
+
+void exchange_list_columns(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    (void)call;
+    (void)msg;
+    Crm__ListColumnsResponse *r =
+        (Crm__ListColumnsResponse *)cm_pb_new(&crm__list_columns_response__descriptor);
+    r->columns = cm_calloc(exchange_n_columns, sizeof *r->columns);
+    for (size_t i = 0; i < exchange_n_columns; i++)
+        cm_pb_set_str(&r->columns[r->n_columns++], exchange_columns[i].name);
+    *resp = &r->base;
+}

@@ -175,6 +175,9 @@ const struct gateway_route gateway_routes[] = {
      .location = "/v1/imports/{id}", .max_body = 512L * 1024 * 1024,
      .body_types = "text/csv,text/plain,application/octet-stream,"
                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    {"GET", "/v1/imports:columns",
+     EXCHANGE("ListColumns", crm__list_columns_request, crm__list_columns_response),
+     .success = 200},
     {"GET", "/v1/imports/{id}", EXCHANGE("GetImport", crm__get_import_request, crm__import),
      .success = 200},
     /* exchange: an export as a job, its file kept for download (docs/exchange.md) */

@@ -1024,3 +1024,50 @@ def test_ui_list_export_takes_the_lists_filter_in_polish_at_390_px():
         b.full_screenshot(os.path.join(SHOTS, "list-export-narrow.png"))
         b.js("localStorage.removeItem('crm.lang');")
         _no_js_errors(b)
+
+
+def test_import_columns_route_lists_the_layout_in_order():
+    st, _, body = api("GET", "/v1/imports:columns")
+    assert st == 200, body
+    st, _, csv_body = _export(crm.API_KEY)
+    assert st == 200
+    assert body["columns"] == _rows(csv_body)[0], body
+
+
+def test_ui_import_column_mapping_reads_an_unknown_column_on_the_next_run():
+    """A trial run shows how each column of the file was read; a column it
+    did not know is set to a layout column in the table, and the real run
+    reads it so."""
+    from test_ui import SHOTS, _browser, _no_js_errors, _open, _sign_in
+
+    email = unique("map") + "@example.com"
+    path = os.path.join(crm.DATA_DIR, unique("mapping") + ".csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("firstName,Rodowe nazwisko,email\r\nMaja,Włodarczyk,%s\r\n" % email)
+    with _browser("import-mapping") as b:
+        _sign_in(b)
+        b.js("localStorage.setItem('crm.lang', 'en');")
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        _open(b, "/exchange")
+        b.js("location.reload();")
+        b.wait_text("h1", "Import and export")
+        b.find("#import-file").send_keys(path)
+        b.find("#import-dry").click()
+        b.find("#import-start").click()
+        b.wait_text("#import-status", "Trial run finished", timeout=60)
+        b.wait("#import-mapping select[data-header='Rodowe nazwisko']")
+        got = b.js("return Array.from(document.querySelectorAll('#import-mapping select'))"
+                   ".map(s => [s.dataset.header, s.value]);")
+        assert got == [["firstName", "firstName"], ["Rodowe nazwisko", ""], ["email", "email"]], got
+        b.find("#import-mapping select[data-header='Rodowe nazwisko']").select("lastName")
+        b.find("#import-dry").click()  # the real run now
+        b.find("#import-start").click()
+        b.wait_text("#import-status", "Import finished", timeout=60)
+        overflow = b.js("return document.documentElement.scrollWidth - "
+                        "document.documentElement.clientWidth;")
+        assert overflow <= 1, overflow
+        b.full_screenshot(os.path.join(SHOTS, "import-mapping-narrow.png"))
+        b.js("localStorage.removeItem('crm.lang');")
+        _no_js_errors(b)
+    rows = [r for r in _customers(crm.API_KEY) if r["email"] == email]
+    assert len(rows) == 1 and rows[0]["lastName"] == "Włodarczyk", rows

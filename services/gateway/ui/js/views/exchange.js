@@ -196,6 +196,40 @@ function importSection(ctx) {
   let timer = null;
   ctx.onLeave(() => clearTimeout(timer));
 
+  // The column mapping: how each header of the file is read, as the last
+  // run found it, changed by the user for the next run (header -> column,
+  // "" to ignore it). The layout's columns come from the API once.
+  let mapping = {};
+  let layout = null;
+  file.addEventListener("change", () => { mapping = {}; });
+  const mappingTable = async (job) => {
+    if (!layout) {
+      try {
+        layout = (await request("GET", "/v1/imports:columns")).data.columns || [];
+      } catch {
+        return null;
+      }
+    }
+    const tbody = h("tbody");
+    (job.headers || []).forEach((header, i) => {
+      // A header with ';' or '=' cannot be named in a mapping: it keeps what was found.
+      if (!header || /[;=]/.test(header)) return;
+      const now = header in mapping ? mapping[header] : (job.columns || [])[i] || "";
+      const sel = select([["", t("xch.mapIgnore")], ...layout.map((c) => [c, c])], now,
+        { "aria-label": t("xch.mapFieldFor", { header }), dataset: { header } });
+      sel.addEventListener("change", () => { mapping[header] = sel.value; });
+      tbody.append(h("tr", {}, h("td", {}, header), h("td", {}, sel)));
+    });
+    if (!tbody.children.length) return null;
+    return h("section", { id: "import-mapping", "aria-labelledby": "import-mapping-title" },
+      h("h3", { id: "import-mapping-title" }, t("xch.mapTitle")),
+      h("p", { class: "hint" }, t("xch.mapLead")),
+      h("div", { class: "table-scroll" },
+        h("table", { class: "table" },
+          h("thead", {}, h("tr", {}, h("th", {}, t("xch.mapHeader")), h("th", {}, t("xch.mapField")))),
+          tbody)));
+  };
+
   const failedRows = async (job) => {
     try {
       const r = await request("GET", `/v1/imports/${seg(job.id)}/failedRows`);
@@ -233,6 +267,9 @@ function importSection(ctx) {
     }
     if (job.revert) parts.push(...revertSummary(job.revert));
     replace(result, ...parts);
+    if (ended && !job.revert) {
+      mappingTable(job).then((table) => { if (table && ctx.live()) result.append(table); });
+    }
   };
 
   const revert = async (job) => {
@@ -291,7 +328,11 @@ function importSection(ctx) {
       const r = await request("POST", "/v1/imports", {
         raw: f,
         contentType: xlsx ? XLSX_TYPE : "text/csv",
-        query: { mode: mode.value, dryRun: dry.checked ? "true" : "" },
+        query: {
+          mode: mode.value,
+          dryRun: dry.checked ? "true" : "",
+          mapping: Object.entries(mapping).map(([k, v]) => `${k}=${v}`).join(";"),
+        },
       });
       replace(status, h("p", {}, t("xch.running")));
       show(r.data);
