@@ -13,6 +13,7 @@ void *cm_malloc(size_t n);
 void *cm_calloc(size_t n, size_t size);
 void *cm_realloc(void *p, size_t n);
 char *cm_strdup(const char *s);
+/* Exactly n bytes of s (which must hold that many; NULs included) and a NUL. */
 char *cm_strndup(const char *s, size_t n);
 
 /* Returns a malloc'd formatted string; the caller frees it. */

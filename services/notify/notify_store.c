@@ -101,7 +101,7 @@ static cm_err_t s_event_with(cm_db_t *db, const char *type, const Crm__Message *
     if (reply) {
         rcopy = *reply;
         /* A character that starts before the cut and ends after it goes too. */
-        cut = cm_strndup(reply->text, REPLY_EVENT_TEXT + 4);
+        cut = cm_strndup(reply->text, strnlen(reply->text, REPLY_EVENT_TEXT + 4));
         notify_mime_parse_cut(cut, REPLY_EVENT_TEXT);
         rcopy.text = cut;
         payload.reply = &rcopy;
