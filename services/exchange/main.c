@@ -35,7 +35,8 @@ static const struct cm_cfg_item s_cfg[] = {
     /* Customers a second an export job reads at most (0: as fast as it can). */
     {"exchange_export_rate", CM_CFG_INT, &cfg.export_rate, "0", .min = 0, .max = 1000000},
     /* Days after an import ended that it can be reverted (what its rows did is kept so long). */
-    {"import_revert_days", CM_CFG_INT, &cfg.import_revert_days, "30", .min = 1, .max = 3650},
+    {"exchange_import_revert_days", CM_CFG_INT, &cfg.import_revert_days, "30", .min = 1,
+     .max = 3650},
     {NULL},
 };
 
