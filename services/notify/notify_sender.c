@@ -197,34 +197,22 @@ static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const char *te
     }
 }
 
-/* Records sent messages: one transaction per tenant, tried again a few times
- * while the database is away (then the lease brings them back, and they are
+/* Records a sent message in a transaction of its tenant, tried again a few
+ * times while the database is away (then the lease brings it back, and it is
  * sent again with the same Message-ID). */
-static void s_record_sent(cm_db_t *db, const struct notify_claim **sent, int n)
+static void s_record_sent(cm_db_t *db, const struct notify_claim *c)
 {
-    bool done[CLAIM_MAX] = {false};
-    for (int i = 0; i < n; i++) {
-        if (done[i])
-            continue;
-        const struct notify_claim *group[CLAIM_MAX];
-        int k = 0;
-        for (int j = i; j < n; j++)
-            if (!done[j] && !strcmp(sent[j]->tenant_id, sent[i]->tenant_id)) {
-                group[k++] = sent[j];
-                done[j] = true;
-            }
-        cm_err_t err = CM_OK;
-        for (int t = 0; t < RECORD_TRIES; t++) {
-            err = notify_store_sent_many(db, sent[i]->tenant_id, group, k);
-            if (!err)
-                break;
-            cm_log_warn("could not record %d sent messages: %s", k, cm_db_error(db));
-            struct timespec ts = {1, 0};
-            nanosleep(&ts, NULL);
-        }
-        if (err)
-            cm_log_error("%d sent messages not recorded; attempted again when their lease ends", k);
+    cm_err_t err = CM_OK;
+    for (int t = 0; t < RECORD_TRIES; t++) {
+        err = notify_store_sent_many(db, c->tenant_id, &c, 1);
+        if (!err)
+            break;
+        cm_log_warn("could not record sent message %s: %s", c->id, cm_db_error(db));
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
     }
+    if (err)
+        cm_log_error("message %s: sent, not recorded; attempted again when its lease ends", c->id);
 }
 
 /* One claimed message: load, build, send, and record it, except a sent one:
@@ -296,10 +284,8 @@ static void *s_run(void *ud)
         /* Each sent message is recorded as soon as the server took it: the
          * window in which a stop makes it go out twice is one message wide. */
         for (int i = 0; i < n; i++)
-            if (s_send_one(self, db, smtp, &claims[i])) {
-                const struct notify_claim *sent = &claims[i];
-                s_record_sent(db, &sent, 1);
-            }
+            if (s_send_one(self, db, smtp, &claims[i]))
+                s_record_sent(db, &claims[i]);
         if (n == batch)
             continue; /* there may be more due now */
         /* Idle: until woken or poll_ms passed. */
