@@ -23,6 +23,12 @@ int crmctl_call(int argc, char **argv);
 int crmctl_events(int argc, char **argv);
 int crmctl_outbox(int argc, char **argv);
 
+int crmctl_staff(int argc, char **argv);
+
+struct cm_db;
+/* A connection to CRM_DATABASE_URL (caller destroys), or NULL having said why on stderr. */
+struct cm_db *crmctl_db(void);
+
 /* Returns the value of --name in argv (or NULL). */
 const char *crmctl_opt(int argc, char **argv, const char *name);
 

@@ -35,6 +35,11 @@ static cm_db_t *s_db(void)
     return db;
 }
 
+cm_db_t *crmctl_db(void)
+{
+    return s_db();
+}
+
 /* ---------------------------------------------------------------------- */
 
 int crmctl_migrate(int argc, char **argv)

@@ -23,6 +23,10 @@ static int s_usage(void)
             "  key create --tenant ID [--name NAME] [--role admin|staff|readonly|service]\n"
             "  key list [--tenant ID]\n"
             "  key revoke KEY_ID\n"
+            "  staff create-owner --tenant ID|default --email E --name N\n"
+            "         [--password-stdin | --generate-password] [--if-no-owner]\n"
+            "                                  make a tenant's owner, who signs in to the web UI\n"
+            "                                  (asks for the password, or reads one line)\n"
             "  call SERVICE METHOD [JSON] [--key API_KEY | --tenant ID] [--timeout-ms N]\n"
             "                                  send one request over the bus; prints the reply\n"
             "  events [--stream NAME] [--out FILE | --state FILE] [--from SEQ]\n"
@@ -56,6 +60,10 @@ int main(int argc, char **argv)
         return crmctl_tenant(argc - 1, argv + 1);
     if (!strcmp(cmd, "key"))
         return crmctl_key(argc - 1, argv + 1);
+    if (!strcmp(cmd, "staff")) {
+        int rc = crmctl_staff(argc - 1, argv + 1);
+        return rc == 2 ? s_usage() : rc;
+    }
     if (!strcmp(cmd, "call"))
         return crmctl_call(argc - 1, argv + 1);
     if (!strcmp(cmd, "events"))

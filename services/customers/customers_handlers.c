@@ -1151,6 +1151,7 @@ void customers_start(cm_svc_t *svc, void *user)
 {
     struct customers_state *st = user;
     st->pub = cm_events_pub_new(cm_svc_zctx(svc), st->events_in_endpoint);
+    customers_staff_start(&st->staff);
 }
 
 void customers_stop(cm_svc_t *svc, void *user)
@@ -1159,6 +1160,7 @@ void customers_stop(cm_svc_t *svc, void *user)
     (void)svc;
     /* Whatever is still unpublished goes out with the next relay of any copy. */
     cm_events_pub_destroy(&st->pub);
+    customers_staff_stop(&st->staff);
 }
 
 void customers_after_commit(cm_svc_t *svc, void *user)
@@ -1182,6 +1184,7 @@ void customers_tick(cm_svc_t *svc, void *user)
             cm_log_warn("could not expire idempotency keys: %s", cm_db_error(db));
         st->next_expiry_ms = now + 3600 * 1000;
     }
+    customers_staff_tick(&st->staff, db, now);
     if (st->outbox_retain_days > 0 && now >= st->next_prune_ms) {
         long deleted = 0;
         uint64_t gone = 0;
@@ -1245,5 +1248,7 @@ const struct cm_method customers_methods[] = {
       CM_METHOD_NO_TXN),
     M("ImportCustomers", import_customers_request, import_customers_response, customers_import,
       CM_METHOD_WRITE),
+    /* -- staff accounts and sessions (customers_staff.c) -- */
+    CUSTOMERS_STAFF_METHODS,
 };
 const size_t customers_n_methods = sizeof customers_methods / sizeof *customers_methods;

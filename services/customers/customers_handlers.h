@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "cm_svc.h"
 #include "customers.pb-c.h"
+#include "customers_staff.h"
 
 struct cm_events_pub;
 
@@ -19,6 +20,7 @@ struct customers_state {
     long outbox_retain_days;    // 0: keep every event
     const char *outbox_readers; // borrowed (config): readers that must register first
     int64_t next_prune_ms;
+    struct customers_staff staff; // staff accounts' settings and shared state
 };
 
 struct customers_tenant;

@@ -13,6 +13,10 @@ static struct {
     char *events_in_endpoint;
     long outbox_retain_days;
     char *outbox_readers;
+    long session_idle_s, session_absolute_s, invite_s;
+    long sign_in_window_s, sign_in_failures, sign_in_lock_s, sign_in_lock_max_s;
+    long sign_in_account_failures, sign_in_account_wait_max_s, sign_in_address_failures;
+    char *public_url;
 } cfg;
 
 static int s_readers_check(const char *value, char *why, size_t whysz)
@@ -28,6 +32,22 @@ static const struct cm_cfg_item s_cfg[] = {
     {"events_in_endpoint", CM_CFG_STR, &cfg.events_in_endpoint, "tcp://127.0.0.1:5556"},
     {"outbox_retain_days", CM_CFG_INT, &cfg.outbox_retain_days, "30", .min = 0, .max = 36500},
     {"outbox_readers", CM_CFG_STR, &cfg.outbox_readers, "notes, notify", .check = s_readers_check},
+    /* Staff sessions and sign-in (docs/api.md, "Staff and sessions"). */
+    {"session_idle_s", CM_CFG_INT, &cfg.session_idle_s, "28800", .min = 60, .max = 2592000},
+    {"session_absolute_s", CM_CFG_INT, &cfg.session_absolute_s, "604800", .min = 60,
+     .max = 31536000},
+    {"staff_invite_s", CM_CFG_INT, &cfg.invite_s, "259200", .min = 1, .max = 2592000},
+    {"sign_in_window_s", CM_CFG_INT, &cfg.sign_in_window_s, "900", .min = 1, .max = 86400},
+    {"sign_in_failures", CM_CFG_INT, &cfg.sign_in_failures, "5", .min = 1, .max = 1000},
+    {"sign_in_lock_s", CM_CFG_INT, &cfg.sign_in_lock_s, "60", .min = 1, .max = 86400},
+    {"sign_in_lock_max_s", CM_CFG_INT, &cfg.sign_in_lock_max_s, "900", .min = 1, .max = 86400},
+    {"sign_in_account_failures", CM_CFG_INT, &cfg.sign_in_account_failures, "5", .min = 1,
+     .max = 1000},
+    {"sign_in_account_wait_max_s", CM_CFG_INT, &cfg.sign_in_account_wait_max_s, "4", .min = 1,
+     .max = 60},
+    {"sign_in_address_failures", CM_CFG_INT, &cfg.sign_in_address_failures, "50", .min = 1,
+     .max = 100000},
+    {"public_url", CM_CFG_STR, &cfg.public_url, "http://127.0.0.1:8080"},
     {NULL},
 };
 
@@ -40,6 +60,23 @@ int main(int argc, char **argv)
         .events_in_endpoint = cfg.events_in_endpoint,
         .outbox_retain_days = cfg.outbox_retain_days,
         .outbox_readers = cfg.outbox_readers,
+        .staff =
+            {
+                .idle_s = cfg.session_idle_s,
+                .absolute_s = cfg.session_absolute_s,
+                .invite_s = cfg.invite_s,
+                .public_url = cfg.public_url,
+                .limit =
+                    {
+                        .window_s = cfg.sign_in_window_s,
+                        .pair_failures = cfg.sign_in_failures,
+                        .pair_base_s = cfg.sign_in_lock_s,
+                        .pair_cap_s = cfg.sign_in_lock_max_s,
+                        .account_failures = cfg.sign_in_account_failures,
+                        .account_cap_s = cfg.sign_in_account_wait_max_s,
+                        .address_failures = cfg.sign_in_address_failures,
+                    },
+            },
     };
     struct cm_svc_def def = {
         .name = "customers",

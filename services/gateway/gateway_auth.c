@@ -1,5 +1,6 @@
 /* API-key cache: a hash table of key hashes with a FIFO for eviction. */
 #include "gateway_auth.h"
+#include "cm_session.h"
 #include "cm_util.h"
 
 #include <pthread.h>
@@ -60,6 +61,15 @@ void gateway_auth_hash(const char *api_key, uint8_t out[GATEWAY_AUTH_HASH])
 {
     crypto_generichash(out, GATEWAY_AUTH_HASH, (const unsigned char *)api_key, strlen(api_key),
                        NULL, 0);
+}
+
+void gateway_auth_hash_cred(const char *cred, bool session, uint8_t out[GATEWAY_AUTH_HASH])
+{
+    _Static_assert(GATEWAY_AUTH_HASH == CM_SESSION_HASH_LEN, "one hash size");
+    if (session)
+        cm_session_token_hash(cred, out);
+    else
+        gateway_auth_hash(cred, out);
 }
 
 static size_t s_bucket(const gateway_auth_t *self, const uint8_t *hash)
@@ -153,6 +163,23 @@ void gateway_auth_store(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HA
     self->newest = e;
     self->count++;
     pthread_mutex_unlock(&self->mu);
+}
+
+size_t gateway_auth_evict_principal(gateway_auth_t *self, const char *tenant,
+                                    const char *principal_id)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&self->mu);
+    for (struct s_entry *e = self->oldest, *next; e; e = next) {
+        next = e->newer;
+        if (e->good && !strcmp(e->ident.tenant_id, tenant) &&
+            !strcmp(e->ident.principal_id, principal_id)) {
+            s_remove(self, e);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&self->mu);
+    return n;
 }
 
 size_t gateway_auth_count(gateway_auth_t *self)

@@ -4,6 +4,7 @@
 #ifndef GATEWAY_AUTH_H
 #define GATEWAY_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,7 @@ struct gateway_identity {
     char principal_id[128];
     char principal_name[256];
     int role; // crm.Role
+    int kind; // crm.PrincipalKind: API_KEY for a key, STAFF for a session
 };
 
 typedef struct gateway_auth gateway_auth_t;
@@ -29,6 +31,10 @@ void gateway_auth_destroy(gateway_auth_t **self_p);
 /* The cache key of an API key. */
 void gateway_auth_hash(const char *api_key, uint8_t out[GATEWAY_AUTH_HASH]);
 
+/* The cache key of a credential: an API key's, or a session token's
+ * (cm_session_token_hash, a different keyed hash, so the two never meet). */
+void gateway_auth_hash_cred(const char *cred, bool session, uint8_t out[GATEWAY_AUTH_HASH]);
+
 /* Looks a key up at monotonic time now_ms. Returns 1 (known good, *ident
  * filled), -1 (known bad) or 0 (unknown or expired). */
 int gateway_auth_lookup(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HASH], int64_t now_ms,
@@ -38,6 +44,12 @@ int gateway_auth_lookup(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HA
  * drops expired entries, then the oldest. */
 void gateway_auth_store(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HASH],
                         const struct gateway_identity *ident, int64_t now_ms);
+
+/* Forgets every entry of principal_id in tenant (a member signed out
+ * everywhere, was disabled or changed role: their sessions are checked again
+ * at once). Returns how many went. */
+size_t gateway_auth_evict_principal(gateway_auth_t *self, const char *tenant,
+                                    const char *principal_id);
 
 /* Number of entries held (expired ones included until dropped). */
 size_t gateway_auth_count(gateway_auth_t *self);

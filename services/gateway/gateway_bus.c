@@ -79,6 +79,7 @@ void gateway_job_release(struct gateway_job *job)
         free(job->api_key);
         job->api_key = NULL;
     }
+    job->session = false;
     free(job->ready);
     job->ready = NULL;
     cm_mdp_msg_release(&job->reply);
@@ -222,15 +223,26 @@ static int s_send(gateway_bus_t *self, struct gateway_job *job, size_t sub, bool
         pr.id = job->ident.principal_id;
         pr.name = job->ident.principal_name;
         pr.role = (Crm__Role)job->ident.role;
+        pr.kind = (Crm__PrincipalKind)job->ident.kind;
         h.idempotency_key = job->idempotency_key;
     }
     if (auth) {
         snprintf(p->service, sizeof p->service, "%s", GATEWAY_AUTH_SERVICE);
-        snprintf(method, sizeof method, "%s", GATEWAY_AUTH_METHOD);
-        ar.api_key = job->api_key;
-        alen = crm__authenticate_request__get_packed_size(&ar);
-        abuf = cm_malloc(alen ? alen : 1);
-        crm__authenticate_request__pack(&ar, abuf);
+        if (job->session) {
+            /* A session cookie's token: the same step, another method. */
+            Crm__SessionTokenRequest sr = CRM__SESSION_TOKEN_REQUEST__INIT;
+            sr.token = job->api_key;
+            snprintf(method, sizeof method, "%s", GATEWAY_SESSION_METHOD);
+            alen = crm__session_token_request__get_packed_size(&sr);
+            abuf = cm_malloc(alen ? alen : 1);
+            crm__session_token_request__pack(&sr, abuf);
+        } else {
+            snprintf(method, sizeof method, "%s", GATEWAY_AUTH_METHOD);
+            ar.api_key = job->api_key;
+            alen = crm__authenticate_request__get_packed_size(&ar);
+            abuf = cm_malloc(alen ? alen : 1);
+            crm__authenticate_request__pack(&ar, abuf);
+        }
         body = abuf;
         body_len = alen;
     } else if (job->kind == GATEWAY_JOB_READY) {
@@ -317,7 +329,7 @@ static void s_on_auth(gateway_bus_t *self, struct gateway_job *job, const Crm__R
                       const struct cm_mdp_msg *msg)
 {
     uint8_t hash[GATEWAY_AUTH_HASH];
-    gateway_auth_hash(job->api_key, hash);
+    gateway_auth_hash_cred(job->api_key, job->session, hash);
     int64_t now = cm_mono_ms();
     switch (rh->status) {
     case CRM__STATUS__STATUS_OK: {
@@ -331,6 +343,9 @@ static void s_on_auth(gateway_bus_t *self, struct gateway_job *job, const Crm__R
                   s_fits(id->principal_name, sizeof id->principal_name,
                          ar->principal ? ar->principal->name : "");
         id->role = ar && ar->principal ? (int)ar->principal->role : 0;
+        id->kind = ar && ar->principal && ar->principal->kind
+                       ? (int)ar->principal->kind
+                       : CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_API_KEY;
         if (ar)
             crm__authenticate_response__free_unpacked(ar, NULL);
         if (!ok) {
@@ -356,7 +371,8 @@ static void s_on_auth(gateway_bus_t *self, struct gateway_job *job, const Crm__R
     case CRM__STATUS__STATUS_NOT_FOUND:
     case CRM__STATUS__STATUS_PERMISSION_DENIED:
         gateway_auth_store(self->auth, hash, NULL, now);
-        s_fail(self, job, CRM__STATUS__STATUS_UNAUTHENTICATED, "invalid API key");
+        s_fail(self, job, CRM__STATUS__STATUS_UNAUTHENTICATED,
+               job->session ? "the session has ended; sign in again" : "invalid API key");
         return;
     default:
         cm_log_warn("customers.Authenticate failed: %s", gateway_status_name(rh->status));

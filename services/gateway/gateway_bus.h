@@ -22,6 +22,7 @@
 
 #define GATEWAY_AUTH_SERVICE "customers"
 #define GATEWAY_AUTH_METHOD "customers.Authenticate"
+#define GATEWAY_SESSION_METHOD "customers.CheckSession"
 #define GATEWAY_READY_TIMEOUT_MS 2000
 #define GATEWAY_BUS_DRAIN_MS 1000
 
@@ -53,6 +54,7 @@ struct gateway_job {
     /* Authentication: with api_key set, the thread asks customers.Authenticate
      * first (and fills ident); else ident is already known. */
     char *api_key; // owned; wiped when freed
+    bool session;  // api_key is a session cookie's token: customers.CheckSession checks it
     struct gateway_identity ident;
     bool has_pending; // authenticated -> PENDING instead of calling
 

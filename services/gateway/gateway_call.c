@@ -690,15 +690,20 @@ out:
     return rc;
 }
 
-int gateway_call_set_cursor(ProtobufCMessage *request, const char *cursor)
+int gateway_call_set_str(ProtobufCMessage *request, const char *field, const char *value)
 {
     const ProtobufCFieldDescriptor *f =
-        protobuf_c_message_descriptor_get_field_by_name(request->descriptor, "cursor");
+        protobuf_c_message_descriptor_get_field_by_name(request->descriptor, field);
     if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED ||
         (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
         return -1;
-    cm_pb_set_str((char **)((char *)request + f->offset), cursor);
+    cm_pb_set_str((char **)((char *)request + f->offset), value);
     return 0;
+}
+
+int gateway_call_set_cursor(ProtobufCMessage *request, const char *cursor)
+{
+    return gateway_call_set_str(request, "cursor", cursor);
 }
 
 /* A field of msg by name and type, or NULL. */

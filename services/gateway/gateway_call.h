@@ -73,8 +73,13 @@ int gateway_call_chunk(const struct gateway_route *route, const uint8_t *header,
                        const uint8_t *body, size_t body_len, struct gateway_chunk *out,
                        struct gateway_response *err) CM_MUSTCHECK;
 
-/* Sets the request's `cursor` field (a dynamic message from
- * gateway_call_build). Returns 0, or -1 when it has no such string field. */
+/* Sets the string field (proto name) of request (a dynamic message from
+ * gateway_call_build) to value. Returns 0, or -1 when request has no such
+ * singular string field. */
+int gateway_call_set_str(ProtobufCMessage *request, const char *field,
+                         const char *value) CM_MUSTCHECK;
+
+/* Sets the request's `cursor` field, as gateway_call_set_str. */
 int gateway_call_set_cursor(ProtobufCMessage *request, const char *cursor) CM_MUSTCHECK;
 
 /* Packs a part of an upload: a message of type desc with upload_id, seq and

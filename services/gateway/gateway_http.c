@@ -10,6 +10,8 @@
 #include "gateway_call.h"
 #include "gateway_openapi.h"
 #include "gateway_routes.h"
+#include "gateway_session.h"
+#include "cm_session.h"
 #include "gateway_static.h"
 
 #include <netdb.h>
@@ -39,6 +41,7 @@ struct gateway_http {
     gateway_bus_t *bus;         // borrowed (main)
     gateway_auth_t *auth;       // borrowed (main)
     gateway_metrics_t *metrics; // borrowed (main)
+    bool cookie_secure;
     long timeout_ms;
     size_t max_body;
     char **services; // owned, with its strings: /readyz checks these
@@ -74,7 +77,9 @@ struct s_req {
     bool over;                       // the body passed the limit
     long declared;                   // its Content-Length (0: none)
     size_t seen;                     // body bytes received
-    char *api_key;                   // owned; wiped when freed
+    char *api_key;                   // owned; wiped when freed: the key, or a session's token
+    bool session;                    // api_key is the crm_session cookie's token
+    char *cookie;                    // owned; wiped when freed: a SESSION_TOKEN route's token
     struct gateway_job job;          // lent to the bus thread while S_WAITING
     struct gateway_response pending; // sent instead of the call once authenticated
     struct gateway_response early;   // a refusal held until the body is read
@@ -154,6 +159,115 @@ static enum MHD_Result s_send_json(struct s_req *req, int code, json_t *json)
     struct gateway_response resp = {0};
     gateway_response_json(&resp, code, json);
     return s_send(req, &resp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Credentials: an API key, or a staff session's cookie                    */
+
+/* The cookie's token into out, or NULL. */
+static const char *s_cookie(struct s_req *req, char *out, size_t size)
+{
+    return gateway_session_cookie(s_header(req, MHD_HTTP_HEADER_COOKIE), out, size);
+}
+
+/* The session cookie carries Secure behind TLS. */
+static bool s_secure(struct s_req *req)
+{
+    const char *proto = s_header(req, "X-Forwarded-Proto");
+    return req->http->cookie_secure || (proto && !strcasecmp(proto, "https"));
+}
+
+static const char *s_bad_cred(const struct s_req *req)
+{
+    return req->session ? "the session has ended; sign in again" : "invalid API key";
+}
+
+/* A request the cookie authenticates: from this site (Origin), and a write
+ * carries the CSRF token of its session. 0, or -1 with resp filled (403). */
+static int s_csrf(struct s_req *req, const char *token, struct gateway_response *resp)
+{
+    if (!gateway_session_origin_ok(s_header(req, "Origin"), s_header(req, MHD_HTTP_HEADER_HOST))) {
+        gateway_response_error(resp, CRM__STATUS__STATUS_PERMISSION_DENIED,
+                               "cross-site request refused", NULL, 0);
+        return -1;
+    }
+    if (gateway_session_safe_method(req->method) ||
+        cm_session_csrf_ok(token, s_header(req, GATEWAY_CSRF_HEADER)))
+        return 0;
+    gateway_response_error(resp, CRM__STATUS__STATUS_PERMISSION_DENIED,
+                           "missing or wrong CSRF token", NULL, 0);
+    return -1;
+}
+
+/* Takes the request's credentials for a bus route: the API key of the
+ * Authorization header, or else the session cookie (for a route that needs
+ * either, and for a SESSION_TOKEN route). 0, or -1 with resp filled. */
+static int s_credentials(struct s_req *req, struct gateway_response *resp)
+{
+    unsigned flags = req->match.route->flags;
+    char token[128];
+    if (flags & GATEWAY_CLIENT_ADDRESS &&
+        !gateway_session_origin_ok(s_header(req, "Origin"), s_header(req, MHD_HTTP_HEADER_HOST))) {
+        gateway_response_error(resp, CRM__STATUS__STATUS_PERMISSION_DENIED,
+                               "cross-site request refused", NULL, 0);
+        return -1;
+    }
+    if (flags & GATEWAY_SESSION_TOKEN) {
+        if (!s_cookie(req, token, sizeof token)) {
+            gateway_response_error(resp, CRM__STATUS__STATUS_UNAUTHENTICATED, "not signed in", NULL,
+                                   0);
+            return -1;
+        }
+        if (s_csrf(req, token, resp))
+            return -1;
+        req->cookie = cm_strdup(token);
+        return 0;
+    }
+    if (flags & GATEWAY_PUBLIC)
+        return 0;
+    const char *auth = s_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *key = gateway_parse_bearer(auth);
+    if (key) {
+        req->api_key = cm_strdup(key);
+        return 0;
+    }
+    if (!auth && s_cookie(req, token, sizeof token)) {
+        if (s_csrf(req, token, resp))
+            return -1;
+        req->api_key = cm_strdup(token);
+        req->session = true;
+        return 0;
+    }
+    gateway_response_error(resp, CRM__STATUS__STATUS_UNAUTHENTICATED,
+                           auth ? "malformed Authorization header (want: Bearer <API key>)"
+                                : "missing or malformed Authorization header (want: Bearer "
+                                  "<API key>, or sign in)",
+                           NULL, 0);
+    return -1;
+}
+
+/* Sets what the gateway itself puts into a session route's request: the
+ * cookie's token, the client's address. 0, or -1 when the request type has
+ * no such field (a mistake in the route table). */
+static int s_session_fields(struct s_req *req, ProtobufCMessage *msg)
+{
+    unsigned flags = req->match.route->flags;
+    if ((flags & GATEWAY_SESSION_TOKEN) && gateway_call_set_str(msg, "token", req->cookie))
+        return -1;
+    if (flags & GATEWAY_CLIENT_ADDRESS) {
+        char host[NI_MAXHOST] = "unknown";
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr) {
+            socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                                   : sizeof(struct sockaddr_in);
+            if (getnameinfo(ci->client_addr, len, host, sizeof host, NULL, 0, NI_NUMERICHOST))
+                snprintf(host, sizeof host, "unknown");
+        }
+        if (gateway_call_set_str(msg, "client_address", host))
+            return -1;
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -383,6 +497,8 @@ static enum MHD_Result s_call(struct s_req *req)
     };
     ProtobufCMessage *msg = gateway_call_build(&in, &req->pending);
     cm_buf_release(&req->body);
+    if (msg && s_session_fields(req, msg))
+        return s_send_error(req, CRM__STATUS__STATUS_INTERNAL, "session route without its fields");
     if (msg) {
         job->body_len = protobuf_c_message_get_packed_size(msg);
         job->body = cm_malloc(job->body_len ? job->body_len : 1);
@@ -405,12 +521,13 @@ static enum MHD_Result s_call(struct s_req *req)
 
     if (!(route->flags & GATEWAY_PUBLIC)) {
         uint8_t hash[GATEWAY_AUTH_HASH];
-        gateway_auth_hash(req->api_key, hash);
+        gateway_auth_hash_cred(req->api_key, req->session, hash);
         int known = gateway_auth_lookup(self->auth, hash, cm_mono_ms(), &job->ident);
         if (known < 0)
-            return s_send_error(req, CRM__STATUS__STATUS_UNAUTHENTICATED, "invalid API key");
+            return s_send_error(req, CRM__STATUS__STATUS_UNAUTHENTICATED, s_bad_cred(req));
         if (known == 0) {
             job->api_key = req->api_key;
+            job->session = req->session;
             req->api_key = NULL;
         }
     }
@@ -446,6 +563,8 @@ static enum MHD_Result s_answer(struct s_req *req)
         gateway_call_reply(req->match.route, job->reply.header, job->reply.header_len,
                            job->reply.body, job->reply.body_len,
                            s_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH), &resp);
+        gateway_session_after(req->match.route, job->reply.body, job->reply.body_len, s_secure(req),
+                              req->http->auth, &resp);
         return s_send(req, &resp);
     case GATEWAY_JOB_PENDING:
         return s_send(req, &req->pending);
@@ -466,12 +585,13 @@ static int s_auth(struct s_req *req)
     if ((req->match.route->flags & GATEWAY_PUBLIC) || !req->api_key)
         return 0;
     uint8_t hash[GATEWAY_AUTH_HASH];
-    gateway_auth_hash(req->api_key, hash);
+    gateway_auth_hash_cred(req->api_key, req->session, hash);
     int known = gateway_auth_lookup(req->http->auth, hash, cm_mono_ms(), &job->ident);
     if (known < 0)
         return -1;
     if (known == 0) {
         job->api_key = req->api_key;
+        job->session = req->session;
         req->api_key = NULL;
     }
     return 0;
@@ -496,7 +616,7 @@ static enum MHD_Result s_part_send(struct s_req *req)
     struct gateway_job *job = &req->job;
     gateway_job_release(job);
     if (req->n_parts == 0 && s_auth(req))
-        return s_send_error(req, CRM__STATUS__STATUS_UNAUTHENTICATED, "invalid API key");
+        return s_send_error(req, CRM__STATUS__STATUS_UNAUTHENTICATED, s_bad_cred(req));
     job->body = gateway_call_pack_part(route->part_request, req->upload_id, req->n_parts,
                                        req->part.data, req->part.len, &job->body_len);
     if (!job->body)
@@ -543,7 +663,7 @@ static enum MHD_Result s_upload_done(struct s_req *req)
     struct gateway_job *job = &req->job;
     gateway_job_release(job);
     if (req->n_parts == 0 && s_auth(req))
-        return s_send_error(req, CRM__STATUS__STATUS_UNAUTHENTICATED, "invalid API key");
+        return s_send_error(req, CRM__STATUS__STATUS_UNAUTHENTICATED, s_bad_cred(req));
     if (gateway_call_set_upload(req->stream_req, req->upload_id, req->n_parts))
         return s_send_error(req, CRM__STATUS__STATUS_INTERNAL, "upload route without upload_id");
     job->body_len = protobuf_c_message_get_packed_size(req->stream_req);
@@ -693,15 +813,12 @@ static enum MHD_Result s_begin(struct s_req *req)
     req->keep_body = route->kind == GATEWAY_ROUTE_BUS && route->body;
     cm_buf_init(&req->body, req->limit);
 
-    if (route->kind == GATEWAY_ROUTE_BUS && !(route->flags & GATEWAY_PUBLIC)) {
-        const char *key = gateway_parse_bearer(s_header(req, MHD_HTTP_HEADER_AUTHORIZATION));
-        if (!key) {
-            rc = s_refuse_status(
-                req, CRM__STATUS__STATUS_UNAUTHENTICATED,
-                "missing or malformed Authorization header (want: Bearer <API key>)");
+    if (route->kind == GATEWAY_ROUTE_BUS) {
+        struct gateway_response refusal = {0};
+        if (s_credentials(req, &refusal)) {
+            rc = s_refuse(req, &refusal);
             goto out;
         }
-        req->api_key = cm_strdup(key);
     }
     const char *ik = s_header(req, "Idempotency-Key");
     if (ik && !gateway_idempotency_key_valid(ik)) {
@@ -888,6 +1005,10 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         sodium_memzero(req->api_key, strlen(req->api_key));
         free(req->api_key);
     }
+    if (req->cookie) {
+        sodium_memzero(req->cookie, strlen(req->cookie));
+        free(req->cookie);
+    }
     free(req->uri);
     free(req);
 }
@@ -1047,6 +1168,7 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
     self->bus = bus;
     self->auth = auth;
     self->metrics = metrics;
+    self->cookie_secure = cfg->cookie_secure;
     self->timeout_ms = cfg->request_timeout_ms;
     self->max_body = (size_t)cfg->max_body_bytes;
     struct sockaddr_storage addr;

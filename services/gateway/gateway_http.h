@@ -20,8 +20,10 @@ struct gateway_config {
     long request_timeout_ms;
     char *services; // owned by the table: "customers,search" for /readyz
     long max_body_bytes;
-    char *ui_dir;      // owned by the table: the web UI's files; NULL or "" to look for them
-    bool bus_io_batch; // the bus context's I/O threads under SCHED_BATCH (cm_mdp_ctx_new)
+    char *ui_dir;       // owned by the table: the web UI's files; NULL or "" to look for them
+    bool bus_io_batch;  // the bus context's I/O threads under SCHED_BATCH (cm_mdp_ctx_new)
+    bool cookie_secure; // the session cookie always carries Secure (a TLS proxy in front);
+                        // it does anyway for a request with X-Forwarded-Proto: https
 };
 
 typedef struct gateway_http gateway_http_t;

@@ -36,6 +36,16 @@ enum {
     GATEWAY_STREAM_BODY = 1 << 5,
     /* The resource can be gone for good (GONE, 410): an export's file past its time. */
     GATEWAY_MAY_BE_GONE = 1 << 6,
+    /* Staff sessions (gateway_session.h). The request's `token` is the
+     * crm_session cookie's value (401 without one; a write needs the CSRF
+     * header). */
+    GATEWAY_SESSION_TOKEN = 1 << 7,
+    GATEWAY_SESSION_SET = 1 << 8,    // the reply's `token` becomes the cookie
+    GATEWAY_SESSION_CLEAR = 1 << 9,  // on success the cookie is cleared
+    GATEWAY_SESSION_EVICT = 1 << 10, // the reply is a crm.Staff: its cached sessions go
+    /* The request's `client_address` is the client's address (for the
+     * sign-in rate limit); a cross-site Origin is refused. */
+    GATEWAY_CLIENT_ADDRESS = 1 << 11,
 };
 
 #define GATEWAY_UPLOAD_PART (1024 * 1024)

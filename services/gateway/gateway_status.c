@@ -135,6 +135,15 @@ void gateway_response_error(struct gateway_response *resp, int status, const cha
         gateway_error_json(code, gateway_status_name(status), message, details, n_details));
     if (code == 401)
         gateway_response_header(resp, "WWW-Authenticate", "Bearer");
+    /* A rate limit says when to come back in a detail (RETRY_AFTER: whole seconds). */
+    for (size_t i = 0; code == 429 && i < n_details; i++) {
+        const char *d = details[i]->description;
+        if (!details[i]->reason || strcmp(details[i]->reason, "RETRY_AFTER") || !d || !*d ||
+            strlen(d) > 9 || strspn(d, "0123456789") != strlen(d))
+            continue;
+        gateway_response_header(resp, "Retry-After", d);
+        break;
+    }
 }
 
 void gateway_response_error_http(struct gateway_response *resp, int code, const char *status_name,

@@ -47,6 +47,7 @@ static const struct cm_cfg_item s_items[] = {
     {"max_body_bytes", CM_CFG_INT, &s_cfg.max_body_bytes, "1048576", 1024, 67108864},
     {"ui_dir", CM_CFG_STR, &s_cfg.ui_dir, ""},
     {"bus_io_batch", CM_CFG_BOOL, &s_cfg.bus_io_batch, "true"},
+    {"cookie_secure", CM_CFG_BOOL, &s_cfg.cookie_secure, "false"},
     {NULL},
 };
 

@@ -413,3 +413,57 @@ def sanitizer_reports(log_dir):
                 found[path] = "\n".join(lines[i:i + 30])
                 break
     return found
+
+
+# ------------------------------------------------------------------ staff sessions
+
+class StaffSession:
+    """A browser's view of a staff member's session: the crm_session cookie
+    (a jar of one) and the CSRF token, sent with every request through api().
+
+        s = crm.StaffSession()
+        st, _, js = s.sign_in("owner@example.com", "a long password")
+        st, _, js = s.api("POST", "/v1/customers", {"firstName": "Ann"})
+    """
+
+    def __init__(self):
+        self.cookie = None
+        self.csrf = None
+
+    def _take(self, hdr, js):
+        for k, v in (hdr or {}).items():
+            if k == "set-cookie" and v.startswith("crm_session="):
+                value = v.split(";", 1)[0].split("=", 1)[1]
+                self.cookie = value or None
+        if isinstance(js, dict) and js.get("csrfToken"):
+            self.csrf = js["csrfToken"]
+
+    def api(self, method, path, body=None, headers=None, csrf=True):
+        """crm.api() with the cookie (and X-CSRF-Token on a write, unless
+        csrf is False); remembers a cookie the answer sets or clears."""
+        h = {}
+        if self.cookie:
+            h["Cookie"] = "crm_session=" + self.cookie
+        if csrf and self.csrf and method.upper() not in ("GET", "HEAD"):
+            h["X-CSRF-Token"] = self.csrf
+        h.update(headers or {})
+        st, hdr, js = api(method, path, body, headers=h, key=None)
+        self._take(hdr, js)
+        return st, hdr, js
+
+    def sign_in(self, email, password, tenant=None):
+        body = {"email": email, "password": password}
+        if tenant:
+            body["tenant"] = tenant
+        return self.api("POST", "/v1/session", body)
+
+
+def staff_owner(tenant=None, password="correct horse battery"):
+    """A fresh tenant (unless given) with an owner made by crmctl; returns
+    (tenant, email, password)."""
+    if tenant is None:
+        tenant = crmctl(["tenant", "create", unique("Salon")]).strip()
+    email = unique_email("owner")
+    crmctl(["staff", "create-owner", "--tenant", tenant, "--email", email, "--name",
+            unique("Owner"), "--password-stdin"], input=password + "\n")
+    return tenant, email, password

@@ -95,6 +95,10 @@ export CRM_NOTIFY_REPLY_DOMAIN=replies.example.test
 # Export jobs at 500 customers a second: a job of a few thousand lasts long
 # enough to be watched and killed halfway (test_exports.py).
 export CRM_EXCHANGE_EXPORT_RATE=500
+# Staff sign-in: a lock-out of seconds, not minutes, so test_staff.py waits for
+# its end; the tests all come from 127.0.0.1, so the per-address limit is high.
+export CRM_CUSTOMERS_SIGN_IN_LOCK_S=3 CRM_CUSTOMERS_SIGN_IN_LOCK_MAX_S=6
+export CRM_CUSTOMERS_SIGN_IN_ACCOUNT_WAIT_MAX_S=1 CRM_CUSTOMERS_SIGN_IN_ADDRESS_FAILURES=100000
 results="$tmp/results"
 
 # What a sanitizer prints when it finds something (ASan, LSan, UBSan).

@@ -1,0 +1,186 @@
+/* crmctl staff: the first owner of a tenant, straight against PostgreSQL (as
+ * `key create` makes the first key). Everyone after is invited in the UI. */
+#include "crmctl.h"
+#include "cm_db.h"
+#include "cm_session.h"
+#include "cm_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <sodium.h>
+#include <utf8proc.h>
+
+#define PASSWORD_MIN 10
+#define PASSWORD_MAX 256
+#define ROLE_OWNER 5
+#define STATUS_ACTIVE 2
+
+/* Reads one line of stdin into buf without its newline; with prompt (a
+ * terminal), without echo. Returns 0, or -1 at end of input. */
+static int s_read_line(const char *prompt, char *buf, size_t size)
+{
+    struct termios old, quiet;
+    bool tty = prompt && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        fprintf(stderr, "%s", prompt);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    char *got = fgets(buf, (int)size, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fprintf(stderr, "\n");
+    }
+    if (!got)
+        return -1;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+/* The e-mail's sign-in key: trimmed, Unicode case-folded and NFC-composed,
+ * as the customers service keys staff (customers_validate_email_key). NULL
+ * when it is not UTF-8. Caller frees. */
+static char *s_email_key(const char *email)
+{
+    while (*email == ' ' || *email == '\t')
+        email++;
+    size_t n = strlen(email);
+    while (n && (email[n - 1] == ' ' || email[n - 1] == '\t'))
+        n--;
+    utf8proc_uint8_t *folded = NULL;
+    utf8proc_ssize_t len =
+        utf8proc_map((const utf8proc_uint8_t *)email, (utf8proc_ssize_t)n, &folded,
+                     (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD));
+    return len < 0 ? NULL : (char *)folded;
+}
+
+/* True when tenant has an active owner. */
+static int s_has_owner(cm_db_t *db, const char *tenant, bool *has)
+{
+    const char *p[] = {tenant};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT count(*) FROM customers.staff WHERE tenant_id = $1 "
+                               "AND role = 5 AND status = 2",
+                               1, p, &err);
+    if (!res)
+        return -1;
+    *has = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+    PQclear(res);
+    return 0;
+}
+
+static int s_create_owner(int argc, char **argv)
+{
+    const char *tenant = crmctl_opt(argc, argv, "--tenant");
+    const char *email = crmctl_opt(argc, argv, "--email");
+    const char *name = crmctl_opt(argc, argv, "--name");
+    bool from_stdin = false, generate = false, if_none = false;
+    for (int i = 1; i < argc; i++) {
+        from_stdin |= !strcmp(argv[i], "--password-stdin");
+        generate |= !strcmp(argv[i], "--generate-password");
+        if_none |= !strcmp(argv[i], "--if-no-owner");
+    }
+    if (!tenant || !email || !name || !*name || (from_stdin && generate))
+        return 2;
+    if (!strcmp(tenant, "default"))
+        tenant = CRMCTL_DEFAULT_TENANT;
+    if (!cm_uuid_valid(tenant)) {
+        fprintf(stderr, "crmctl: --tenant: not a tenant id\n");
+        return 2;
+    }
+    char *key = s_email_key(email);
+    if (!key || !strchr(key, '@') || strlen(key) > 254) {
+        fprintf(stderr, "crmctl: --email: not an e-mail address\n");
+        free(key);
+        return 2;
+    }
+    char password[PASSWORD_MAX * 4 + 2] = "";
+    int rc = 1;
+    cm_db_t *db = crmctl_db();
+    if (!db)
+        goto out;
+    bool has = false;
+    if (s_has_owner(db, tenant, &has)) {
+        fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
+        goto out;
+    }
+    if (has && if_none) {
+        rc = 0;
+        goto out;
+    }
+    if (generate) {
+        char raw[CM_SESSION_TOKEN_LEN + 1];
+        cm_session_token_new(raw);
+        snprintf(password, sizeof password, "%.20s", raw);
+        sodium_memzero(raw, sizeof raw);
+    } else {
+        char again[sizeof password];
+        if (s_read_line(from_stdin ? NULL : "password: ", password, sizeof password)) {
+            fprintf(stderr, "crmctl: no password given\n");
+            goto out;
+        }
+        if (!from_stdin && isatty(STDIN_FILENO) &&
+            (s_read_line("password again: ", again, sizeof again) || strcmp(again, password))) {
+            fprintf(stderr, "crmctl: the passwords differ\n");
+            goto out;
+        }
+        sodium_memzero(again, sizeof again);
+    }
+    size_t chars = cm_utf8_valid(password, strlen(password), NULL) ? cm_utf8_length(password) : 0;
+    if (chars < PASSWORD_MIN || chars > PASSWORD_MAX) {
+        fprintf(stderr, "crmctl: the password must be %d to %d characters\n", PASSWORD_MIN,
+                PASSWORD_MAX);
+        goto out;
+    }
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(hash, password, strlen(password), CM_SESSION_PWHASH_OPS,
+                          CM_SESSION_PWHASH_MEM)) {
+        fprintf(stderr, "crmctl: could not hash the password (out of memory)\n");
+        goto out;
+    }
+    char id[40], role[8], status[8];
+    cm_uuid(id);
+    snprintf(role, sizeof role, "%d", ROLE_OWNER);
+    snprintf(status, sizeof status, "%d", STATUS_ACTIVE);
+    const char *p[] = {tenant, id, email, key, name, role, status, hash};
+    cm_err_t err = cm_db_begin(db, tenant);
+    if (!err)
+        err = cm_db_run(db,
+                        "INSERT INTO customers.staff (tenant_id, id, email, email_key, name, role, "
+                        "status, password_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        8, p);
+    if (!err)
+        err = cm_db_commit(db);
+    cm_db_rollback(db);
+    sodium_memzero(hash, sizeof hash);
+    if (err == CM_ERR_CONFLICT) {
+        fprintf(stderr, "crmctl: a member with this e-mail exists in the tenant\n");
+        goto out;
+    }
+    if (err) {
+        fprintf(stderr, "crmctl: could not create the owner: %s\n", cm_db_error(db));
+        goto out;
+    }
+    if (generate)
+        printf("owner: %s\npassword: %s\n", email, password);
+    else
+        printf("owner: %s (id %s)\n", email, id);
+    rc = 0;
+out:
+    sodium_memzero(password, sizeof password);
+    free(key);
+    cm_db_destroy(&db);
+    return rc;
+}
+
+int crmctl_staff(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "create-owner"))
+        return s_create_owner(argc, argv);
+    return 2;
+}

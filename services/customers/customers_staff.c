@@ -1,0 +1,815 @@
+/* Staff accounts (customers_staff.h). Sign-in, sessions and invitations are
+ * public methods (no tenant yet: the e-mail or the token finds it); they open
+ * the tenant's transaction themselves once they know it, and never hold one
+ * while Argon2id works. */
+#include "customers_staff.h"
+#include "customers_handlers.h"
+#include "customers_staff_store.h"
+#include "customers_validate.h"
+#include "cm_log.h"
+#include "cm_pbjson.h"
+#include "cm_session.h"
+#include "cm_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVENTS_PAGE_DEFAULT 50
+#define EVENTS_PAGE_MAX 200
+#define EXPIRE_EVERY_MS (60 * 1000)
+
+static struct customers_staff *s_st(struct cm_call *call)
+{
+    return &((struct customers_state *)call->user)->staff;
+}
+
+void customers_staff_start(struct customers_staff *st)
+{
+    pthread_mutex_init(&st->pw_mu, NULL);
+    pthread_cond_init(&st->pw_cond, NULL);
+    char random[33];
+    cm_random_hex(random, 16);
+    if (crypto_pwhash_str(st->dummy_hash, random, strlen(random), CM_SESSION_PWHASH_OPS,
+                          CM_SESSION_PWHASH_MEM))
+        cm_log_error("could not make the dummy password hash (out of memory)");
+}
+
+void customers_staff_stop(struct customers_staff *st)
+{
+    pthread_cond_destroy(&st->pw_cond);
+    pthread_mutex_destroy(&st->pw_mu);
+}
+
+void customers_staff_tick(struct customers_staff *st, cm_db_t *db, int64_t now_ms)
+{
+    if (now_ms < st->next_expiry_ms)
+        return;
+    st->next_expiry_ms = now_ms + EXPIRE_EVERY_MS;
+    if (customers_staff_store_expire(db, st->limit.window_s))
+        cm_log_warn("could not expire staff sessions: %s", cm_db_error(db));
+}
+
+/* Argon2id work, at most CUSTOMERS_STAFF_HASHES_AT_ONCE at a time. */
+static void s_pw_enter(struct customers_staff *st)
+{
+    pthread_mutex_lock(&st->pw_mu);
+    while (st->pw_busy >= CUSTOMERS_STAFF_HASHES_AT_ONCE)
+        pthread_cond_wait(&st->pw_cond, &st->pw_mu);
+    st->pw_busy++;
+    pthread_mutex_unlock(&st->pw_mu);
+}
+
+static void s_pw_leave(struct customers_staff *st)
+{
+    pthread_mutex_lock(&st->pw_mu);
+    st->pw_busy--;
+    pthread_cond_signal(&st->pw_cond);
+    pthread_mutex_unlock(&st->pw_mu);
+}
+
+/* The hex of a session or invitation token's hash. */
+static void s_hash_hex(const char *token, char hex[2 * CM_SESSION_HASH_LEN + 1])
+{
+    uint8_t h[CM_SESSION_HASH_LEN];
+    cm_session_token_hash(token, h);
+    sodium_bin2hex(hex, 2 * CM_SESSION_HASH_LEN + 1, h, sizeof h);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Checks                                                                  */
+
+static const char *s_pid(const struct cm_call *call)
+{
+    return call->hdr->principal && call->hdr->principal->id ? call->hdr->principal->id : "";
+}
+
+static const char *s_pname(const struct cm_call *call)
+{
+    return call->hdr->principal && call->hdr->principal->name ? call->hdr->principal->name : "";
+}
+
+static Crm__Role s_prole(const struct cm_call *call)
+{
+    return call->hdr->principal ? call->hdr->principal->role : CRM__ROLE__ROLE_UNSPECIFIED;
+}
+
+/* True for an owner or admin; else fails the call. */
+static bool s_may_manage(struct cm_call *call)
+{
+    Crm__Role r = s_prole(call);
+    if (r == CRM__ROLE__ROLE_OWNER || r == CRM__ROLE__ROLE_ADMIN)
+        return true;
+    cm_call_fail(call, CM_ERR_PERMISSION, "only an owner or an admin manages staff");
+    return false;
+}
+
+static bool s_role_valid(Crm__Role r)
+{
+    return r == CRM__ROLE__ROLE_OWNER || r == CRM__ROLE__ROLE_ADMIN || r == CRM__ROLE__ROLE_STAFF ||
+           r == CRM__ROLE__ROLE_READONLY;
+}
+
+/* A name of 1..CUSTOMERS_STAFF_NAME_MAX characters of valid UTF-8, else a violation. */
+static bool s_name_ok(struct cm_call *call, const char *field, const char *name, bool required)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (!len) {
+        if (required)
+            cm_call_violation(call, field, "REQUIRED", "%s is required", field);
+        return !required;
+    }
+    if (!cm_utf8_valid(name, len, NULL)) {
+        cm_call_violation(call, field, "INVALID_FORMAT", "%s is not valid UTF-8", field);
+        return false;
+    }
+    if (cm_utf8_length(name) > CUSTOMERS_STAFF_NAME_MAX) {
+        cm_call_violation(call, field, "TOO_LONG", "%s: at most %d characters", field,
+                          CUSTOMERS_STAFF_NAME_MAX);
+        return false;
+    }
+    return true;
+}
+
+/* The password rule of a new password (10..256 characters). */
+static bool s_password_ok(struct cm_call *call, const char *pw)
+{
+    size_t len = pw ? strlen(pw) : 0;
+    if (!len) {
+        cm_call_violation(call, "password", "REQUIRED", "password is required");
+        return false;
+    }
+    if (!cm_utf8_valid(pw, len, NULL)) {
+        cm_call_violation(call, "password", "INVALID_FORMAT", "password is not valid UTF-8");
+        return false;
+    }
+    size_t chars = cm_utf8_length(pw);
+    if (chars < CUSTOMERS_STAFF_PASSWORD_MIN || chars > CUSTOMERS_STAFF_PASSWORD_MAX) {
+        cm_call_violation(call, "password",
+                          chars < CUSTOMERS_STAFF_PASSWORD_MIN ? "TOO_SHORT" : "TOO_LONG",
+                          "password: %d to %d characters", CUSTOMERS_STAFF_PASSWORD_MIN,
+                          CUSTOMERS_STAFF_PASSWORD_MAX);
+        return false;
+    }
+    return true;
+}
+
+/* The e-mail (as stored) and its key, or a violation of field email. */
+static bool s_email(struct cm_call *call, const char *in, char email[CUSTOMERS_EMAIL_SIZE],
+                    char key[CUSTOMERS_EMAIL_KEY_SIZE])
+{
+    const char *why = NULL;
+    if (!in || !*in) {
+        cm_call_violation(call, "email", "REQUIRED", "email is required");
+        return false;
+    }
+    if (customers_validate_email(in, email, CUSTOMERS_EMAIL_SIZE, &why)) {
+        cm_call_violation(call, "email", "INVALID_FORMAT", "email: %s", why);
+        return false;
+    }
+    customers_validate_email_key(email, key, CUSTOMERS_EMAIL_KEY_SIZE);
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sessions                                                                */
+
+/* Starts a session of member staff_id in tenant (a transaction of its own,
+ * with the event kind), filling *out with the token and CSRF token. */
+static bool s_session_start(struct cm_call *call, const char *tenant, const char *staff_id,
+                            const char *address, int kind, const char *detail,
+                            Crm__StaffSession **out)
+{
+    struct customers_staff *st = s_st(call);
+    char token[CM_SESSION_TOKEN_LEN + 1], csrf[CM_SESSION_CSRF_LEN + 1];
+    char hash[2 * CM_SESSION_HASH_LEN + 1];
+    cm_session_token_new(token);
+    cm_session_csrf(token, csrf);
+    s_hash_hex(token, hash);
+    Crm__StaffSession *r = (Crm__StaffSession *)cm_pb_new(&crm__staff_session__descriptor);
+    cm_err_t err = cm_db_begin(call->db, tenant);
+    if (!err)
+        err = customers_staff_store_session_add(call->db, tenant, staff_id, hash, st->idle_s,
+                                                st->absolute_s, address, r);
+    Crm__Staff *fresh = NULL;
+    if (!err)
+        err = customers_staff_store_get(call->db, tenant, staff_id, false, &fresh);
+    if (!err && fresh)
+        err = customers_staff_store_event(call->db, tenant, kind, fresh->id, fresh->name,
+                                          fresh->email, address, detail);
+    if (!err)
+        err = cm_db_commit(call->db);
+    cm_db_rollback(call->db);
+    if (err || !fresh) {
+        if (fresh)
+            crm__staff__free_unpacked(fresh, NULL);
+        crm__staff_session__free_unpacked(r, NULL);
+        cm_call_db_fail(call, err ? err : CM_ERR_INTERNAL, "could not start the session");
+        return false;
+    }
+    r->staff = fresh;
+    cm_pb_set_str(&r->token, token);
+    cm_pb_set_str(&r->csrf_token, csrf);
+    sodium_memzero(token, sizeof token);
+    *out = r;
+    return true;
+}
+
+/* Fails the call RESOURCE_EXHAUSTED with the wait in a detail the gateway
+ * turns into Retry-After. */
+static void s_too_many(struct cm_call *call, long wait_s)
+{
+    cm_call_fail(call, CM_ERR_TOO_LARGE, "too many failed sign-ins; try again in %ld s", wait_s);
+    cm_call_violation(call, "retryAfter", "RETRY_AFTER", "%ld", wait_s);
+}
+
+/* The row of by_email to check the password against: the tenant asked for,
+ * or the only one; -1 when none (unknown e-mail or tenant). */
+static int s_pick(const PGresult *rows, const char *tenant)
+{
+    int n = PQntuples(rows);
+    for (int i = 0; i < n; i++)
+        if (tenant && *tenant && !strcmp(PQgetvalue(rows, i, 0), tenant))
+            return i;
+    return tenant && *tenant ? -1 : (n > 0 ? 0 : -1);
+}
+
+/* Verifies password against row i of rows (or the dummy hash, for none),
+ * so that an unknown e-mail costs what a wrong password does. */
+static bool s_verify(struct customers_staff *st, const PGresult *rows, int i, const char *password)
+{
+    const char *hash = st->dummy_hash;
+    if (i >= 0 && !PQgetisnull(rows, i, 6))
+        hash = PQgetvalue(rows, i, 6);
+    s_pw_enter(st);
+    bool ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+    s_pw_leave(st);
+    return ok && hash != st->dummy_hash;
+}
+
+/* Counts a failed sign-in and records it (and a lock-out it starts) in the
+ * tenant of row i, when there is one. */
+static void s_failed(struct cm_call *call, const char *email_key, const char *address,
+                     const PGresult *rows, int i, long pair_before)
+{
+    struct customers_staff *st = s_st(call);
+    if (customers_staff_store_failure_add(call->db, email_key, address))
+        cm_log_warn("could not count a failed sign-in: %s", cm_db_error(call->db));
+    if (i < 0)
+        return;
+    const char *tenant = PQgetvalue(rows, i, 0);
+    const char *staff_id = PQgetvalue(rows, i, 2);
+    const char *name = PQgetvalue(rows, i, 3);
+    cm_err_t err = cm_db_begin(call->db, tenant);
+    if (!err)
+        err = customers_staff_store_event(
+            call->db, tenant, CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_SIGN_IN_FAILED,
+            staff_id, name, email_key, address, "wrong password");
+    if (!err && pair_before + 1 == st->limit.pair_failures) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "%ld failed sign-ins; locked for %ld s",
+                 st->limit.pair_failures, st->limit.pair_base_s);
+        err = customers_staff_store_event(call->db, tenant,
+                                          CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_LOCKED_OUT,
+                                          staff_id, name, email_key, address, detail);
+    }
+    if (!err)
+        err = cm_db_commit(call->db);
+    cm_db_rollback(call->db);
+    if (err)
+        cm_log_warn("could not record a failed sign-in: %s", cm_db_error(call->db));
+}
+
+void customers_staff_sign_in(struct cm_call *call, const ProtobufCMessage *msg,
+                             ProtobufCMessage **resp)
+{
+    const Crm__SignInStaffRequest *req = (const Crm__SignInStaffRequest *)msg;
+    struct customers_staff *st = s_st(call);
+    char email[CUSTOMERS_EMAIL_SIZE], key[CUSTOMERS_EMAIL_KEY_SIZE];
+    PGresult *rows = NULL;
+    if (!req->email || !*req->email)
+        cm_call_violation(call, "email", "REQUIRED", "email is required");
+    if (!req->password || !*req->password)
+        cm_call_violation(call, "password", "REQUIRED", "password is required");
+    else if (strlen(req->password) > 4 * CUSTOMERS_STAFF_PASSWORD_MAX)
+        cm_call_violation(call, "password", "TOO_LONG", "password: at most %d characters",
+                          CUSTOMERS_STAFF_PASSWORD_MAX);
+    if (req->tenant && *req->tenant && !cm_uuid_valid(req->tenant))
+        cm_call_violation(call, "tenant", "INVALID_FORMAT", "tenant: not a tenant id");
+    if (cm_call_failed(call))
+        return;
+    /* An address that is not one still counts, as itself. */
+    const char *why = NULL;
+    if (customers_validate_email(req->email, email, sizeof email, &why)) {
+        snprintf(email, sizeof email, "%.*s", CUSTOMERS_EMAIL_MAX, req->email);
+    }
+    customers_validate_email_key(email, key, sizeof key);
+    char address[64];
+    snprintf(address, sizeof address, "%s",
+             req->client_address && *req->client_address ? req->client_address : "bus");
+
+    struct customers_limit_counts n = {0};
+    cm_err_t err = customers_staff_store_failures(call->db, key, address, st->limit.window_s, &n);
+    if (err) {
+        cm_call_db_fail(call, err, "could not check the sign-in");
+        return;
+    }
+    long wait = customers_limit_wait_s(&st->limit, &n);
+    if (wait > 0) {
+        s_too_many(call, wait);
+        return;
+    }
+    rows = customers_staff_store_by_email(call->db, key, &err);
+    if (!rows) {
+        cm_call_db_fail(call, err, "could not check the sign-in");
+        return;
+    }
+    int i = s_pick(rows, req->tenant);
+    bool ok = s_verify(st, rows, i, req->password);
+    /* One e-mail in several tenants, none named: the password picks, and
+     * when it fits more than one the caller must name the tenant. */
+    if (!(req->tenant && *req->tenant) && PQntuples(rows) > 1) {
+        int fits = ok ? 1 : 0;
+        for (int j = 1; j < PQntuples(rows) && j < 8; j++)
+            if (s_verify(st, rows, j, req->password)) {
+                if (!fits)
+                    i = j;
+                fits++;
+            }
+        ok = fits > 0;
+        if (fits > 1) {
+            cm_call_violation(call, "tenant", "AMBIGUOUS",
+                              "this e-mail is staff of several businesses; name the tenant");
+            goto out;
+        }
+    }
+    if (!ok) {
+        s_failed(call, key, address, rows, i, n.pair);
+        cm_call_fail(call, CM_ERR_UNAUTHENTICATED, "wrong e-mail address or password");
+        goto out;
+    }
+    if (strtol(PQgetvalue(rows, i, 5), NULL, 10) != CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "this member is disabled");
+        goto out;
+    }
+    if (customers_staff_store_failures_clear(call->db, key, address))
+        cm_log_warn("could not clear failed sign-ins: %s", cm_db_error(call->db));
+    Crm__StaffSession *r = NULL;
+    if (s_session_start(call, PQgetvalue(rows, i, 0), PQgetvalue(rows, i, 2), address,
+                        CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_SIGN_IN, "", &r))
+        *resp = &r->base;
+out:
+    PQclear(rows);
+}
+
+/* The live session of req's token into a new StaffSession (without the
+ * token), or NULL with the call failed UNAUTHENTICATED. */
+static Crm__StaffSession *s_session(struct cm_call *call, const ProtobufCMessage *msg)
+{
+    const Crm__SessionTokenRequest *req = (const Crm__SessionTokenRequest *)msg;
+    if (!cm_session_token_valid(req->token)) {
+        cm_call_fail(call, CM_ERR_UNAUTHENTICATED, "not signed in");
+        return NULL;
+    }
+    char hash[2 * CM_SESSION_HASH_LEN + 1];
+    s_hash_hex(req->token, hash);
+    Crm__StaffSession *r = (Crm__StaffSession *)cm_pb_new(&crm__staff_session__descriptor);
+    bool found = false;
+    cm_err_t err = customers_staff_store_session(call->db, hash, s_st(call)->idle_s, &found, r);
+    if (err || !found) {
+        crm__staff_session__free_unpacked(r, NULL);
+        if (err)
+            cm_call_db_fail(call, err, "could not check the session");
+        else
+            cm_call_fail(call, CM_ERR_UNAUTHENTICATED, "the session has ended; sign in again");
+        return NULL;
+    }
+    char csrf[CM_SESSION_CSRF_LEN + 1];
+    cm_session_csrf(req->token, csrf);
+    cm_pb_set_str(&r->csrf_token, csrf);
+    return r;
+}
+
+void customers_staff_get_session(struct cm_call *call, const ProtobufCMessage *msg,
+                                 ProtobufCMessage **resp)
+{
+    Crm__StaffSession *r = s_session(call, msg);
+    if (r)
+        *resp = &r->base;
+}
+
+void customers_staff_check_session(struct cm_call *call, const ProtobufCMessage *msg,
+                                   ProtobufCMessage **resp)
+{
+    Crm__StaffSession *s = s_session(call, msg);
+    if (!s)
+        return;
+    Crm__AuthenticateResponse *r =
+        (Crm__AuthenticateResponse *)cm_pb_new(&crm__authenticate_response__descriptor);
+    cm_pb_set_str(&r->tenant_id, s->staff->tenant_id);
+    r->principal = (Crm__Principal *)cm_pb_new(&crm__principal__descriptor);
+    cm_pb_set_str(&r->principal->id, s->staff->id);
+    cm_pb_set_str(&r->principal->name, s->staff->name);
+    r->principal->role = s->staff->role;
+    r->principal->kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_STAFF;
+    crm__staff_session__free_unpacked(s, NULL);
+    *resp = &r->base;
+}
+
+/* Ends this session, or (everywhere) every session of its member. */
+static void s_sign_out(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp,
+                       bool everywhere)
+{
+    const Crm__SessionTokenRequest *req = (const Crm__SessionTokenRequest *)msg;
+    Crm__StaffSession *s = s_session(call, msg);
+    if (!s)
+        return;
+    const char *tenant = s->staff->tenant_id;
+    char hash[2 * CM_SESSION_HASH_LEN + 1];
+    s_hash_hex(req->token, hash);
+    cm_err_t err = cm_db_begin(call->db, tenant);
+    if (!err)
+        err = everywhere ? customers_staff_store_sessions_end(call->db, tenant, s->staff->id)
+                         : customers_staff_store_session_end(call->db, tenant, hash);
+    if (!err)
+        err = customers_staff_store_event(
+            call->db, tenant,
+            everywhere ? CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_SIGN_OUT_EVERYWHERE
+                       : CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_SIGN_OUT,
+            s->staff->id, s->staff->name, s->staff->email, "", "");
+    if (!err)
+        err = cm_db_commit(call->db);
+    cm_db_rollback(call->db);
+    Crm__Staff *staff = s->staff;
+    s->staff = NULL;
+    crm__staff_session__free_unpacked(s, NULL);
+    if (err) {
+        crm__staff__free_unpacked(staff, NULL);
+        cm_call_db_fail(call, err, "could not sign out");
+        return;
+    }
+    *resp = &staff->base;
+}
+
+void customers_staff_sign_out(struct cm_call *call, const ProtobufCMessage *msg,
+                              ProtobufCMessage **resp)
+{
+    s_sign_out(call, msg, resp, false);
+}
+
+void customers_staff_sign_out_everywhere(struct cm_call *call, const ProtobufCMessage *msg,
+                                         ProtobufCMessage **resp)
+{
+    s_sign_out(call, msg, resp, true);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Members                                                                 */
+
+void customers_staff_list(struct cm_call *call, const ProtobufCMessage *msg,
+                          ProtobufCMessage **resp)
+{
+    (void)msg;
+    Crm__ListStaffResponse *r =
+        (Crm__ListStaffResponse *)cm_pb_new(&crm__list_staff_response__descriptor);
+    cm_err_t err = customers_staff_store_list(call->db, call->hdr->tenant_id, r);
+    if (err) {
+        crm__list_staff_response__free_unpacked(r, NULL);
+        cm_call_db_fail(call, err, "could not list the staff");
+        return;
+    }
+    *resp = &r->base;
+}
+
+/* The invitation link of token. */
+static char *s_invite_url(const struct customers_staff *st, const char *token)
+{
+    size_t n = strlen(st->public_url);
+    while (n && st->public_url[n - 1] == '/')
+        n--;
+    return cm_strfmt("%.*s/ui/#/invite/%s", (int)n, st->public_url, token);
+}
+
+void customers_staff_invite(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp)
+{
+    const Crm__InviteStaffRequest *req = (const Crm__InviteStaffRequest *)msg;
+    struct customers_staff *st = s_st(call);
+    const char *tenant = call->hdr->tenant_id;
+    if (!s_may_manage(call))
+        return;
+    char email[CUSTOMERS_EMAIL_SIZE], key[CUSTOMERS_EMAIL_KEY_SIZE];
+    (void)s_email(call, req->email, email, key);
+    (void)s_name_ok(call, "name", req->name, true);
+    if (!s_role_valid(req->role))
+        cm_call_violation(call, "role", req->role ? "INVALID_VALUE" : "REQUIRED",
+                          "role: OWNER, ADMIN, STAFF or READONLY");
+    if (cm_call_failed(call))
+        return;
+    if (req->role == CRM__ROLE__ROLE_OWNER && s_prole(call) != CRM__ROLE__ROLE_OWNER) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "only an owner invites an owner");
+        return;
+    }
+    char token[CM_SESSION_TOKEN_LEN + 1], hash[2 * CM_SESSION_HASH_LEN + 1];
+    cm_session_token_new(token);
+    s_hash_hex(token, hash);
+    Crm__Staff *staff = NULL;
+    char id[40];
+    cm_err_t err = cm_db_begin(call->db, tenant);
+    if (!err)
+        err = customers_staff_store_lock(call->db, tenant);
+    if (!err)
+        err = customers_staff_store_find(call->db, tenant, key, &staff);
+    if (!err && staff && staff->status != CRM__STAFF_STATUS__STAFF_STATUS_INVITED) {
+        cm_call_duplicate(call, "email", staff->id, "a member with this e-mail exists");
+        goto out;
+    }
+    if (!err && staff) {
+        /* Invited again: a fresh link, the member's name and role as now asked. */
+        snprintf(id, sizeof id, "%s", staff->id);
+        err = customers_staff_store_update(call->db, tenant, id, req->name, req->role,
+                                           CRM__STAFF_STATUS__STAFF_STATUS_INVITED);
+    } else if (!err) {
+        cm_uuid(id);
+        err = customers_staff_store_insert(call->db, tenant, id, email, key, req->name, req->role,
+                                           NULL);
+    }
+    if (!err)
+        err = customers_staff_store_invite_add(call->db, tenant, id, hash, st->invite_s);
+    if (!err) {
+        char role[16];
+        cm_pbjson_enum_name(&crm__role__descriptor, req->role, role, sizeof role);
+        err = customers_staff_store_event(call->db, tenant,
+                                          CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_INVITED,
+                                          s_pid(call), s_pname(call), email, "", role);
+    }
+    if (staff)
+        crm__staff__free_unpacked(staff, NULL);
+    staff = NULL;
+    if (!err)
+        err = customers_staff_store_get(call->db, tenant, id, false, &staff);
+    if (!err)
+        err = cm_db_commit(call->db);
+    if (err || !staff) {
+        cm_call_db_fail(call, err ? err : CM_ERR_INTERNAL, "could not invite the member");
+        goto out;
+    }
+    Crm__InviteStaffResponse *r =
+        (Crm__InviteStaffResponse *)cm_pb_new(&crm__invite_staff_response__descriptor);
+    r->staff = staff;
+    staff = NULL;
+    /* No mail is sent from here yet: the admin passes the link on (it is
+     * shown once, and only its hash is kept). */
+    r->invite_sent = false;
+    r->invite_url = s_invite_url(st, token);
+    *resp = &r->base;
+out:
+    cm_db_rollback(call->db);
+    sodium_memzero(token, sizeof token);
+    if (staff)
+        crm__staff__free_unpacked(staff, NULL);
+}
+
+/* The change of a member as asked, checked against the rules of who may
+ * touch whom; false with the call failed. */
+static bool s_update_allowed(struct cm_call *call, const Crm__Staff *cur, Crm__Role role,
+                             Crm__StaffStatus status, long other_owners)
+{
+    bool owner_now = cur->role == CRM__ROLE__ROLE_OWNER;
+    if ((owner_now || role == CRM__ROLE__ROLE_OWNER) && s_prole(call) != CRM__ROLE__ROLE_OWNER) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "only an owner changes an owner");
+        return false;
+    }
+    bool stays_owner =
+        role == CRM__ROLE__ROLE_OWNER && status == CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE;
+    if (owner_now && cur->status == CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE && !stays_owner &&
+        other_owners == 0) {
+        cm_call_fail(call, CM_ERR_PRECONDITION,
+                     "the last active owner cannot be demoted or disabled");
+        return false;
+    }
+    return true;
+}
+
+void customers_staff_update(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp)
+{
+    const Crm__UpdateStaffRequest *req = (const Crm__UpdateStaffRequest *)msg;
+    const char *tenant = call->hdr->tenant_id;
+    if (!s_may_manage(call))
+        return;
+    if (!req->id || !cm_uuid_valid(req->id)) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no such member");
+        return;
+    }
+    (void)s_name_ok(call, "name", req->name, false);
+    if (req->role && !s_role_valid(req->role))
+        cm_call_violation(call, "role", "INVALID_VALUE", "role: OWNER, ADMIN, STAFF or READONLY");
+    if (req->status && req->status != CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE &&
+        req->status != CRM__STAFF_STATUS__STAFF_STATUS_DISABLED)
+        cm_call_violation(call, "status", "INVALID_VALUE", "status: ACTIVE or DISABLED");
+    if (cm_call_failed(call))
+        return;
+    Crm__Staff *cur = NULL;
+    long others = 0;
+    cm_err_t err = customers_staff_store_lock(call->db, tenant);
+    if (!err)
+        err = customers_staff_store_get(call->db, tenant, req->id, true, &cur);
+    if (!err && !cur) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no such member");
+        return;
+    }
+    if (!err)
+        err = customers_staff_store_other_owners(call->db, tenant, req->id, &others);
+    if (err) {
+        if (cur)
+            crm__staff__free_unpacked(cur, NULL);
+        cm_call_db_fail(call, err, "could not change the member");
+        return;
+    }
+    Crm__Role role = req->role ? req->role : cur->role;
+    Crm__StaffStatus status = cur->status;
+    if (req->status && cur->status == CRM__STAFF_STATUS__STAFF_STATUS_INVITED &&
+        req->status == CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE) {
+        cm_call_violation(call, "status", "INVALID_VALUE",
+                          "an invited member becomes active by accepting the invitation");
+        goto out;
+    }
+    if (req->status)
+        status = req->status;
+    if (!s_update_allowed(call, cur, role, status, others))
+        goto out;
+    const char *name = req->name && *req->name ? req->name : cur->name;
+    err = customers_staff_store_update(call->db, tenant, cur->id, name, role, status);
+    if (!err && status == CRM__STAFF_STATUS__STAFF_STATUS_DISABLED)
+        err = customers_staff_store_sessions_end(call->db, tenant, cur->id);
+    if (!err && role != cur->role) {
+        char from[16], to[40];
+        cm_pbjson_enum_name(&crm__role__descriptor, cur->role, from, sizeof from);
+        cm_pbjson_enum_name(&crm__role__descriptor, role, to, sizeof to);
+        char *detail = cm_strfmt("%s -> %s", from, to);
+        err = customers_staff_store_event(
+            call->db, tenant, CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_ROLE_CHANGED,
+            s_pid(call), s_pname(call), cur->email, "", detail);
+        free(detail);
+    }
+    if (!err && status != cur->status)
+        err = customers_staff_store_event(
+            call->db, tenant,
+            status == CRM__STAFF_STATUS__STAFF_STATUS_DISABLED
+                ? CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_STAFF_DISABLED
+                : CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_STAFF_ENABLED,
+            s_pid(call), s_pname(call), cur->email, "", "");
+    Crm__Staff *after = NULL;
+    if (!err)
+        err = customers_staff_store_get(call->db, tenant, cur->id, false, &after);
+    if (err || !after) {
+        cm_call_db_fail(call, err ? err : CM_ERR_INTERNAL, "could not change the member");
+        goto out;
+    }
+    *resp = &after->base;
+out:
+    crm__staff__free_unpacked(cur, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Invitations                                                             */
+
+/* The invitation of token: its row (caller PQclears), or NULL with the call
+ * failed alike for every token that does not work (unknown, used, expired),
+ * so a page learns nothing of which tokens exist. */
+static PGresult *s_invite(struct cm_call *call, const char *token, char hash[65])
+{
+    if (!cm_session_token_valid(token)) {
+        cm_call_violation(call, "token", "INVALID_TOKEN",
+                          "this invitation link does not work (used, expired or mistyped)");
+        return NULL;
+    }
+    s_hash_hex(token, hash);
+    cm_err_t err;
+    PGresult *res = customers_staff_store_invite(call->db, hash, &err);
+    if (!res) {
+        cm_call_db_fail(call, err, "could not read the invitation");
+        return NULL;
+    }
+    if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 5), "t") ||
+        strtol(PQgetvalue(res, 0, 6), NULL, 10) != CRM__STAFF_STATUS__STAFF_STATUS_INVITED) {
+        PQclear(res);
+        cm_call_violation(call, "token", "INVALID_TOKEN",
+                          "this invitation link does not work (used, expired or mistyped)");
+        return NULL;
+    }
+    return res;
+}
+
+void customers_staff_inspect_invite(struct cm_call *call, const ProtobufCMessage *msg,
+                                    ProtobufCMessage **resp)
+{
+    const Crm__InspectInviteRequest *req = (const Crm__InspectInviteRequest *)msg;
+    char hash[65];
+    PGresult *res = s_invite(call, req->token, hash);
+    if (!res)
+        return;
+    Crm__InviteInfo *r = (Crm__InviteInfo *)cm_pb_new(&crm__invite_info__descriptor);
+    cm_pb_set_str(&r->email, PQgetvalue(res, 0, 3));
+    cm_pb_set_str(&r->name, PQgetvalue(res, 0, 4));
+    cm_pb_set_str(&r->tenant_name, PQgetvalue(res, 0, 1));
+    PQclear(res);
+    *resp = &r->base;
+}
+
+void customers_staff_accept_invite(struct cm_call *call, const ProtobufCMessage *msg,
+                                   ProtobufCMessage **resp)
+{
+    const Crm__AcceptInviteRequest *req = (const Crm__AcceptInviteRequest *)msg;
+    struct customers_staff *st = s_st(call);
+    (void)s_name_ok(call, "name", req->name, true);
+    (void)s_password_ok(call, req->password);
+    if (cm_call_failed(call))
+        return;
+    char hash[65];
+    PGresult *res = s_invite(call, req->token, hash);
+    if (!res)
+        return;
+    char tenant[40], id[40];
+    snprintf(tenant, sizeof tenant, "%s", PQgetvalue(res, 0, 0));
+    snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 2));
+    PQclear(res);
+    char pw[crypto_pwhash_STRBYTES];
+    s_pw_enter(st);
+    int rc = crypto_pwhash_str(pw, req->password, strlen(req->password), CM_SESSION_PWHASH_OPS,
+                               CM_SESSION_PWHASH_MEM);
+    s_pw_leave(st);
+    if (rc) {
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
+        return;
+    }
+    /* The link is used and the password set in one transaction: a second
+     * use, even at the same moment, finds it used. */
+    bool used = false;
+    Crm__Staff *staff = NULL;
+    const char *address = req->client_address && *req->client_address ? req->client_address : "bus";
+    cm_err_t err = cm_db_begin(call->db, tenant);
+    if (!err)
+        err = customers_staff_store_invite_use(call->db, tenant, hash, &used);
+    if (!err && used)
+        err = customers_staff_store_activate(call->db, tenant, id, req->name, pw);
+    if (!err && used)
+        err = customers_staff_store_get(call->db, tenant, id, false, &staff);
+    if (!err && used && staff)
+        err = customers_staff_store_event(
+            call->db, tenant, CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_INVITE_ACCEPTED, id,
+            staff->name, staff->email, address, "");
+    if (!err && used)
+        err = cm_db_commit(call->db);
+    cm_db_rollback(call->db);
+    sodium_memzero(pw, sizeof pw);
+    if (err || !used || !staff) {
+        if (err)
+            cm_call_db_fail(call, err, "could not accept the invitation");
+        else
+            cm_call_violation(call, "token", "INVALID_TOKEN",
+                              "this invitation link does not work (used, expired or mistyped)");
+        goto out;
+    }
+    Crm__StaffSession *r = NULL;
+    if (s_session_start(call, tenant, id, address,
+                        CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_SIGN_IN, "invitation", &r))
+        *resp = &r->base;
+out:
+    if (staff)
+        crm__staff__free_unpacked(staff, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Security events                                                         */
+
+void customers_staff_events(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp)
+{
+    const Crm__ListSecurityEventsRequest *req = (const Crm__ListSecurityEventsRequest *)msg;
+    if (!s_may_manage(call))
+        return;
+    if (req->page_size < 0 || req->page_size > EVENTS_PAGE_MAX)
+        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize: 0 to %d", EVENTS_PAGE_MAX);
+    long before = 0;
+    if (req->page_token && *req->page_token &&
+        cm_parse_long(req->page_token, 1, (long)(~0UL >> 1), &before))
+        cm_call_violation(call, "pageToken", "INVALID_FORMAT", "pageToken: not a page token");
+    if (cm_call_failed(call))
+        return;
+    int limit = req->page_size ? req->page_size : EVENTS_PAGE_DEFAULT;
+    Crm__ListSecurityEventsResponse *r = (Crm__ListSecurityEventsResponse *)cm_pb_new(
+        &crm__list_security_events_response__descriptor);
+    bool more = false;
+    cm_err_t err =
+        customers_staff_store_events(call->db, call->hdr->tenant_id, before, limit, r, &more);
+    if (err) {
+        crm__list_security_events_response__free_unpacked(r, NULL);
+        cm_call_db_fail(call, err, "could not list the security events");
+        return;
+    }
+    if (more && r->n_events)
+        cm_pb_set_str(&r->next_page_token, r->events[r->n_events - 1]->id);
+    *resp = &r->base;
+}

@@ -1,0 +1,328 @@
+"""Staff accounts over HTTP with a cookie jar: sign-in, sessions, CSRF,
+invitations, roles, lock-out and security events (docs/api.md, "Staff and
+sessions"). tests/integration/run.sh shortens the lock-out
+(CRM_CUSTOMERS_SIGN_IN_LOCK_S and friends) so that its end is waited for in
+seconds."""
+
+import crm
+from crm import StaffSession, api, unique, unique_email, wait_until
+
+PASSWORD = "correct horse battery"
+
+
+def _signed_in_owner():
+    tenant, email, password = crm.staff_owner()
+    s = StaffSession()
+    st, hdr, js = s.sign_in(email, password)
+    assert st == 200, js
+    return tenant, email, s
+
+
+def _invite(s, role="STAFF", name=None):
+    email = unique_email("member")
+    st, _, js = s.api("POST", "/v1/staff:invite",
+                      {"email": email, "name": name or unique("Member"), "role": role})
+    assert st == 201, js
+    return email, js
+
+
+def _token(invite):
+    return invite["inviteUrl"].rsplit("/", 1)[1]
+
+
+def _member(s, role="STAFF", name=None):
+    """Invites and signs up a member; returns (their session, their staff record)."""
+    email, inv = _invite(s, role, name)
+    m = StaffSession()
+    st, _, js = m.api("POST", "/v1/invites:accept",
+                      {"token": _token(inv), "name": inv["staff"]["name"], "password": PASSWORD})
+    assert st == 200, js
+    return m, js["staff"]
+
+
+def _events(s, kind=None):
+    st, _, js = s.api("GET", "/v1/securityEvents?pageSize=200")
+    assert st == 200, js
+    return [e for e in js.get("events", []) if kind is None or e["kind"] == kind]
+
+
+def test_sign_in_sets_an_http_only_cookie_and_answers_the_member():
+    tenant, email, password = crm.staff_owner()
+    s = StaffSession()
+    st, hdr, js = s.sign_in(email.upper(), password)
+    assert st == 200, js
+    cookie = hdr["Set-Cookie"]
+    assert cookie.startswith("crm_session=") and "HttpOnly" in cookie, cookie
+    assert "SameSite=Lax" in cookie and "Path=/" in cookie and "Secure" not in cookie, cookie
+    assert "token" not in js and len(js["csrfToken"]) == 32, js
+    assert js["staff"]["email"] == email and js["staff"]["role"] == "OWNER", js
+    assert js["staff"]["tenantId"] == tenant and js["staff"]["status"] == "ACTIVE", js
+    assert js["idleExpiresAt"] and js["absoluteExpiresAt"], js
+    st, _, me = s.api("GET", "/v1/session")
+    assert st == 200 and me["staff"]["id"] == js["staff"]["id"], me
+    assert me["csrfToken"] == js["csrfToken"], me
+    # Behind a TLS proxy the cookie is Secure.
+    st, hdr, _ = StaffSession().api("POST", "/v1/session", {"email": email, "password": password},
+                                    headers={"X-Forwarded-Proto": "https"})
+    assert st == 200 and "Secure" in hdr["Set-Cookie"], hdr
+    # The session works where an API key does.
+    st, _, js = s.api("GET", "/v1/customers?pageSize=1")
+    assert st == 200, js
+
+
+def test_wrong_password_and_unknown_email_answer_alike():
+    _, email, _ = crm.staff_owner()
+    st1, _, a = StaffSession().sign_in(email, "not the password at all")
+    st2, _, b = StaffSession().sign_in(unique_email("nobody"), "not the password at all")
+    assert st1 == st2 == 401, (a, b)
+    assert a["error"]["message"] == b["error"]["message"], (a, b)
+    st, _, js = StaffSession().sign_in("", "")
+    assert st == 400, js
+    fields = {d["field"] for d in js["error"]["details"]}
+    assert {"email", "password"} <= fields, js
+    st, _, js = StaffSession().api("GET", "/v1/session")
+    assert st == 401, js
+
+
+def test_lock_out_answers_429_with_retry_after_and_ends_by_itself():
+    tenant, email, password = crm.staff_owner()
+    for _ in range(5):
+        st, _, js = StaffSession().sign_in(email, "wrong password, again")
+        assert st in (401, 429), js
+    st, hdr, js = StaffSession().sign_in(email, password)
+    assert st == 429, js
+    assert int(hdr["Retry-After"]) >= 1, hdr
+    # The lock-out ends by itself, and the right password then works.
+    s = StaffSession()
+    wait_until(lambda: s.sign_in(email, password)[0] == 200, timeout=30,
+               what="the lock-out to end")
+    kinds = {e["kind"] for e in _events(s)}
+    assert {"SIGN_IN_FAILED", "LOCKED_OUT", "SIGN_IN"} <= kinds, kinds
+    assert crm.psql("SELECT count(*) FROM customers.sign_in_failures WHERE email_key = '%s' "
+                    "AND address = '127.0.0.1'" % email).strip() == "0"
+
+
+def test_sign_out_ends_the_session_and_clears_the_cookie():
+    _, email, password = crm.staff_owner()
+    s = StaffSession()
+    assert s.sign_in(email, password)[0] == 200
+    old = s.cookie
+    st, hdr, _ = s.api("DELETE", "/v1/session")
+    assert st == 204
+    assert "Max-Age=0" in hdr["Set-Cookie"], hdr
+    again = StaffSession()
+    again.cookie = old
+    st, _, js = again.api("GET", "/v1/customers?pageSize=1")
+    assert st == 401, js
+    st, _, js = again.api("GET", "/v1/session")
+    assert st == 401, js
+
+
+def test_sign_out_everywhere_refuses_the_other_sessions_at_once():
+    _, email, password = crm.staff_owner()
+    a, b = StaffSession(), StaffSession()
+    assert a.sign_in(email, password)[0] == 200
+    assert b.sign_in(email, password)[0] == 200
+    assert b.api("GET", "/v1/customers?pageSize=1")[0] == 200  # cached at the gateway
+    st, _, _ = a.api("POST", "/v1/session:signOutEverywhere")
+    assert st == 204
+    st, _, js = b.api("GET", "/v1/customers?pageSize=1")
+    assert st == 401, js
+    c = StaffSession()
+    assert c.sign_in(email, password)[0] == 200
+    kinds = [e["kind"] for e in _events(c)]
+    assert "SIGN_OUT_EVERYWHERE" in kinds, kinds
+
+
+def test_invite_inspect_accept_signs_in_and_the_link_works_once():
+    tenant, _, s = _signed_in_owner()
+    email, inv = _invite(s, "ADMIN", "Jürgen Ødegård")
+    assert inv["inviteSent"] is False and "/ui/#/invite/" in inv["inviteUrl"], inv
+    assert inv["staff"]["status"] == "INVITED" and inv["staff"]["role"] == "ADMIN", inv
+    token = _token(inv)
+    st, _, js = api("POST", "/v1/invites:inspect", {"token": token}, key=None)
+    assert st == 200 and js["email"] == email and js["name"] == "Jürgen Ødegård", js
+    assert js["tenantName"], js
+    m = StaffSession()
+    st, _, js = m.api("POST", "/v1/invites:accept",
+                      {"token": token, "name": "Jürgen", "password": "short"})
+    assert st == 400 and js["error"]["details"][0]["field"] == "password", js
+    st, hdr, js = m.api("POST", "/v1/invites:accept",
+                        {"token": token, "name": "Jürgen", "password": PASSWORD})
+    assert st == 200, js
+    assert "crm_session=" in hdr["Set-Cookie"] and js["staff"]["status"] == "ACTIVE", js
+    assert m.api("GET", "/v1/session")[0] == 200
+    # Once only.
+    st, _, js = api("POST", "/v1/invites:accept",
+                    {"token": token, "name": "Again", "password": PASSWORD}, key=None)
+    assert st == 400 and js["error"]["details"][0]["field"] == "token", js
+    st, _, js = api("POST", "/v1/invites:inspect", {"token": token}, key=None)
+    assert st == 400, js
+    # The new member signs in with their password.
+    assert StaffSession().sign_in(email, PASSWORD)[0] == 200
+    kinds = {e["kind"] for e in _events(s)}
+    assert {"INVITED", "INVITE_ACCEPTED"} <= kinds, kinds
+
+
+def test_an_expired_invitation_does_not_work():
+    _, _, s = _signed_in_owner()
+    email, inv = _invite(s)
+    token = _token(inv)
+    crm.psql("UPDATE customers.staff_invites SET expires_at = now() - interval '1 second' "
+             "WHERE staff_id = '%s'" % inv["staff"]["id"])
+    st, _, js = api("POST", "/v1/invites:inspect", {"token": token}, key=None)
+    assert st == 400 and js["error"]["details"][0]["reason"] == "INVALID_TOKEN", js
+    st, _, js = api("POST", "/v1/invites:accept",
+                    {"token": token, "name": "Late", "password": PASSWORD}, key=None)
+    assert st == 400, js
+    # Inviting again gives a fresh link.
+    st, _, js = s.api("POST", "/v1/staff:invite", {"email": email, "name": "Late", "role": "STAFF"})
+    assert st == 201 and js["staff"]["id"] == inv["staff"]["id"], js
+    st, _, js = api("POST", "/v1/invites:inspect", {"token": _token(js)}, key=None)
+    assert st == 200, js
+
+
+def test_roles_admin_changes_staff_but_not_owners_and_the_last_owner_stays():
+    tenant, owner_email, s = _signed_in_owner()
+    owner_id = s.api("GET", "/v1/session")[2]["staff"]["id"]
+    admin, admin_rec = _member(s, "ADMIN")
+    staff, staff_rec = _member(s, "STAFF")
+    # An admin changes a member's role.
+    st, _, js = admin.api("PATCH", "/v1/staff/" + staff_rec["id"], {"role": "READONLY"})
+    assert st == 200 and js["role"] == "READONLY", js
+    # ... takes effect at once for that member's session: a read-only member cannot save.
+    st, _, js = staff.api("POST", "/v1/customers", {"firstName": unique("Ann")})
+    assert st == 403, js
+    # An admin cannot touch an owner, nor make one.
+    st, _, js = admin.api("PATCH", "/v1/staff/" + owner_id, {"role": "STAFF"})
+    assert st == 403, js
+    st, _, js = admin.api("PATCH", "/v1/staff/" + staff_rec["id"], {"role": "OWNER"})
+    assert st == 403, js
+    # Staff cannot manage staff.
+    st, _, js = staff.api("POST", "/v1/staff:invite",
+                          {"email": unique_email("x"), "name": "X", "role": "STAFF"})
+    assert st == 403, js
+    # The last active owner cannot be demoted or disabled, even by themselves.
+    st, _, js = s.api("PATCH", "/v1/staff/" + owner_id, {"role": "ADMIN"})
+    assert st == 400 or st == 412 or st == 409, js
+    st, _, js = s.api("PATCH", "/v1/staff/" + owner_id, {"status": "DISABLED"})
+    assert st in (400, 409, 412), js
+    # With a second owner, the first may step down.
+    st, _, js = s.api("PATCH", "/v1/staff/" + admin_rec["id"], {"role": "OWNER"})
+    assert st == 200 and js["role"] == "OWNER", js
+    st, _, js = s.api("PATCH", "/v1/staff/" + owner_id, {"role": "ADMIN"})
+    assert st == 200 and js["role"] == "ADMIN", js
+    st, _, js = admin.api("GET", "/v1/staff")
+    assert st == 200, js
+    roles = {m["id"]: m["role"] for m in js["staff"]}
+    assert roles[owner_id] == "ADMIN" and roles[admin_rec["id"]] == "OWNER", roles
+    kinds = [e["kind"] for e in _events(admin, "ROLE_CHANGED")]
+    assert len(kinds) >= 3, kinds
+
+
+def test_a_disabled_member_cannot_sign_in_and_their_session_ends():
+    _, _, s = _signed_in_owner()
+    m, rec = _member(s, "STAFF")
+    assert m.api("GET", "/v1/customers?pageSize=1")[0] == 200
+    st, _, js = s.api("PATCH", "/v1/staff/" + rec["id"], {"status": "DISABLED"})
+    assert st == 200 and js["status"] == "DISABLED", js
+    st, _, js = m.api("GET", "/v1/customers?pageSize=1")
+    assert st == 401, js
+    st, _, js = StaffSession().sign_in(rec["email"], PASSWORD)
+    assert st == 403, js
+    st, _, js = s.api("PATCH", "/v1/staff/" + rec["id"], {"status": "ACTIVE"})
+    assert st == 200 and js["status"] == "ACTIVE", js
+    assert StaffSession().sign_in(rec["email"], PASSWORD)[0] == 200
+    kinds = {e["kind"] for e in _events(s)}
+    assert {"STAFF_DISABLED", "STAFF_ENABLED"} <= kinds, kinds
+
+
+def test_csrf_missing_or_wrong_is_refused_and_writes_nothing():
+    tenant, _, s = _signed_in_owner()
+    name = unique("Csrf")
+    st, _, js = s.api("POST", "/v1/customers", {"firstName": name}, csrf=False)
+    assert st == 403 and "CSRF" in js["error"]["message"], js
+    st, _, js = s.api("POST", "/v1/customers", {"firstName": name},
+                      headers={"X-CSRF-Token": "0" * 32})
+    assert st == 403, js
+    st, _, js = s.api("POST", "/v1/customers", {"firstName": name},
+                      headers={"Origin": "http://evil.example"})
+    assert st == 403, js
+    st, _, js = s.api("POST", "/v1/session:signOutEverywhere", csrf=False)
+    assert st == 403, js
+    assert crm.psql("SELECT count(*) FROM customers.customers WHERE tenant_id = '%s' "
+                    "AND first_name = '%s'" % (tenant, name)).strip() == "0"
+    # With the token it is written; an API key needs none.
+    st, _, js = s.api("POST", "/v1/customers", {"firstName": name})
+    assert st == 201, js
+    st, _, js = api("POST", "/v1/customers", {"firstName": unique("Key")})
+    assert st == 201, js
+    assert s.api("GET", "/v1/session")[0] == 200
+
+
+def test_a_note_made_in_a_session_carries_the_member_and_my_tasks_are_theirs():
+    _, _, s = _signed_in_owner()
+    m, rec = _member(s, "STAFF", "Łucja Nowak")
+    st, _, c = m.api("POST", "/v1/customers", {"firstName": unique("Ann")})
+    assert st == 201, c
+    st, _, note = m.api("POST", "/v1/customers/%s/notes" % c["id"], {"body": "called back"})
+    assert st == 201, note
+    assert note["author"]["name"] == "Łucja Nowak" and note["author"]["id"] == rec["id"], note
+    st, _, task = s.api("POST", "/v1/customers/%s/tasks" % c["id"],
+                        {"title": "follow up",
+                         "assignee": {"id": rec["id"], "name": rec["name"]}})
+    assert st == 201, task
+    st, _, mine = m.api("GET", "/v1/tasks?assignee=me")
+    assert st == 200, mine
+    assert task["id"] in [t["id"] for t in mine.get("tasks", [])], mine
+    st, _, theirs = s.api("GET", "/v1/tasks?assignee=me")
+    assert task["id"] not in [t["id"] for t in theirs.get("tasks", [])], theirs
+
+
+def test_security_events_are_paged_and_for_admins_only():
+    _, _, s = _signed_in_owner()
+    for _ in range(3):
+        _invite(s)
+    st, _, js = s.api("GET", "/v1/securityEvents?pageSize=2")
+    assert st == 200 and len(js["events"]) == 2 and js["nextPageToken"], js
+    first = js["events"]
+    assert first[0]["actor"]["name"] and first[0]["time"], first
+    st, _, js2 = s.api("GET", "/v1/securityEvents?pageSize=2&pageToken=" + js["nextPageToken"])
+    assert st == 200 and js2["events"], js2
+    assert not {e["id"] for e in first} & {e["id"] for e in js2["events"]}
+    m, _ = _member(s, "STAFF")
+    st, _, js = m.api("GET", "/v1/securityEvents")
+    assert st == 403, js
+    st, _, js = m.api("GET", "/v1/staff")
+    assert st == 200 and len(js["staff"]) >= 5, js
+    st, _, js = s.api("GET", "/v1/securityEvents?pageSize=1000")
+    assert st == 400, js
+
+
+def test_one_email_in_two_tenants_signs_in_where_the_password_fits():
+    t1, email, _ = crm.staff_owner(password="first tenant password")
+    t2 = crm.crmctl(["tenant", "create", unique("Studio")]).strip()
+    crm.crmctl(["staff", "create-owner", "--tenant", t2, "--email", email, "--name", "Same",
+                "--password-stdin"], input="second tenant password\n")
+    st, _, js = StaffSession().sign_in(email, "second tenant password")
+    assert st == 200 and js["staff"]["tenantId"] == t2, js
+    st, _, js = StaffSession().sign_in(email, "first tenant password")
+    assert st == 200 and js["staff"]["tenantId"] == t1, js
+    st, _, js = StaffSession().sign_in(email, "first tenant password", tenant=t2)
+    assert st == 401, js
+
+
+def test_crmctl_create_owner_checks_its_input():
+    tenant = crm.crmctl(["tenant", "create", unique("Salon")]).strip()
+    r = crm.crmctl_run(["staff", "create-owner", "--tenant", tenant, "--email", unique_email("o"),
+                        "--name", "O", "--password-stdin"], input="short\n")
+    assert r.returncode == 1 and "10 to 256" in r.stderr, r.stderr
+    email = unique_email("o")
+    out = crm.crmctl(["staff", "create-owner", "--tenant", tenant, "--email", email, "--name", "O",
+                      "--generate-password"])
+    password = out.split("password: ")[1].strip()
+    assert StaffSession().sign_in(email, password)[0] == 200
+    # --if-no-owner makes no second owner.
+    out = crm.crmctl(["staff", "create-owner", "--tenant", tenant, "--email", unique_email("p"),
+                      "--name", "P", "--generate-password", "--if-no-owner"])
+    assert out == "", out
