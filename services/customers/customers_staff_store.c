@@ -125,6 +125,15 @@ cm_err_t customers_staff_store_session_add(cm_db_t *db, const char *tenant, cons
     return CM_OK;
 }
 
+/* The session of a token hash (customers.staff_session), with STAFF_COLS'
+ * order first and the two expiries after. */
+static const char S_SESSION_SQL[] =
+    "SELECT staff_id, email, name, role, status, tenant_id, tenant_name, " TS(
+        "created_at") ", "
+                      "coalesce(" TS("last_sign_in_at") ", ''), " TS("idle_expires_at") ", " TS(
+                          "absolute_expires_at") " FROM customers.staff_session(decode($1, 'hex'), "
+                                                 "$2::int)";
+
 cm_err_t customers_staff_store_session(cm_db_t *db, const char *hash_hex, long idle_s, bool *found,
                                        Crm__StaffSession *out)
 {
@@ -132,72 +141,7 @@ cm_err_t customers_staff_store_session(cm_db_t *db, const char *hash_hex, long i
     snprintf(idle, sizeof idle, "%ld", idle_s);
     const char *p[] = {hash_hex, idle};
     cm_err_t err;
-    PGresult
-        *
-            res =
-                cm_db_exec(db,
-                           "SELECT staff_id, email, name, role, status, tenant_id, "
-                           "tenant_name, " TS("created_at") ", coalesce(" TS(
-                               "last_sign_in_at") ", ''), " TS("idle_expires_at") ", " TS("absolute"
-                                                                                          "_expires"
-                                                                                          "_at") " "
-                                                                                                 "F"
-                                                                                                 "R"
-                                                                                                 "O"
-                                                                                                 "M"
-                                                                                                 " "
-                                                                                                 "c"
-                                                                                                 "u"
-                                                                                                 "s"
-                                                                                                 "t"
-                                                                                                 "o"
-                                                                                                 "m"
-                                                                                                 "e"
-                                                                                                 "r"
-                                                                                                 "s"
-                                                                                                 "."
-                                                                                                 "s"
-                                                                                                 "t"
-                                                                                                 "a"
-                                                                                                 "f"
-                                                                                                 "f"
-                                                                                                 "_"
-                                                                                                 "s"
-                                                                                                 "e"
-                                                                                                 "s"
-                                                                                                 "s"
-                                                                                                 "i"
-                                                                                                 "o"
-                                                                                                 "n"
-                                                                                                 "("
-                                                                                                 "d"
-                                                                                                 "e"
-                                                                                                 "c"
-                                                                                                 "o"
-                                                                                                 "d"
-                                                                                                 "e"
-                                                                                                 "("
-                                                                                                 "$"
-                                                                                                 "1"
-                                                                                                 ","
-                                                                                                 " "
-                                                                                                 "'"
-                                                                                                 "h"
-                                                                                                 "e"
-                                                                                                 "x"
-                                                                                                 "'"
-                                                                                                 ")"
-                                                                                                 ","
-                                                                                                 " "
-                                                                                                 "$"
-                                                                                                 "2"
-                                                                                                 ":"
-                                                                                                 ":"
-                                                                                                 "i"
-                                                                                                 "n"
-                                                                                                 "t"
-                                                                                                 ")",
-                           2, p, &err);
+    PGresult *res = cm_db_exec(db, S_SESSION_SQL, 2, p, &err);
     if (!res)
         return err;
     *found = PQntuples(res) == 1;
@@ -411,6 +355,11 @@ cm_err_t customers_staff_store_event(cm_db_t *db, const char *tenant, int kind,
                      7, p);
 }
 
+static const char S_EVENTS_SQL[] =
+    "SELECT id, " TS("at") ", kind, actor_id, actor_name, subject, address, detail "
+                           "FROM customers.security_events WHERE tenant_id = $1 "
+                           "AND ($2::bigint = 0 OR id < $2::bigint) ORDER BY id DESC LIMIT $3::int";
+
 cm_err_t customers_staff_store_events(cm_db_t *db, const char *tenant, long long before_id,
                                       int limit, Crm__ListSecurityEventsResponse *out, bool *more)
 {
@@ -419,14 +368,7 @@ cm_err_t customers_staff_store_events(cm_db_t *db, const char *tenant, long long
     snprintf(l, sizeof l, "%d", limit + 1);
     const char *p[] = {tenant, b, l};
     cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "SELECT id, " TS("at") ", kind, actor_id, actor_name, subject, "
-                                                      "address, detail "
-                                                      "FROM customers.security_events "
-                                                      "WHERE tenant_id = $1 AND ($2::bigint = 0 "
-                                                      "OR id < $2::bigint) "
-                                                      "ORDER BY id DESC LIMIT $3::int",
-                               3, p, &err);
+    PGresult *res = cm_db_exec(db, S_EVENTS_SQL, 3, p, &err);
     if (!res)
         return err;
     int n = PQntuples(res);
