@@ -66,10 +66,29 @@ s_key_rejected() {
 rejected=0
 if [[ -n $key ]] && s_key_rejected "$key"; then rejected=1; fi
 
+# The first owner of the default tenant: made on the first start with a
+# generated password, kept in a file only its user reads (as the key is).
+owner_file="$CRM_DATA_DIR/first-owner"
+owner_email=${CRM_FIRST_OWNER_EMAIL:-owner@example.com}
+if [[ ! -s $owner_file ]]; then
+    made=$("$STACK_BIN/crmctl" staff create-owner --tenant default --email "$owner_email" \
+        --name "Owner" --generate-password --if-no-owner) || made=''
+    if [[ $made == *"password: "* ]]; then
+        (umask 077 && printf '%s\n' "$made" >"$owner_file")
+    fi
+fi
+owner_line="an owner exists: sign in as them, or add one:
+             $STACK_BIN/crmctl staff create-owner --tenant default --email E --name N"
+if [[ -s $owner_file ]]; then
+    owner_line="$(sed -n 's/^owner: //p' "$owner_file")  password: $(sed -n 's/^password: //p' "$owner_file")
+             (saved in $owner_file; invite the rest of the team in the UI)"
+fi
+
 cat <<EOF
 
 CRM is running.
-  Web UI:    $STACK_URL/   (sign in with the API key)
+  Web UI:    $STACK_URL/   (sign in with e-mail and password)
+  Sign in:   $owner_line
   API:       $STACK_URL/v1/   (reference: $STACK_URL/v1/openapi.json)
 EOF
 if [[ -n $key ]] && ((!rejected)); then

@@ -813,18 +813,18 @@ static enum MHD_Result s_begin(struct s_req *req)
     req->keep_body = route->kind == GATEWAY_ROUTE_BUS && route->body;
     cm_buf_init(&req->body, req->limit);
 
+    const char *ik = s_header(req, "Idempotency-Key");
+    if (ik && !gateway_idempotency_key_valid(ik)) {
+        rc = s_refuse_status(req, CRM__STATUS__STATUS_INVALID_ARGUMENT,
+                             "Idempotency-Key must be 1 to 128 printable ASCII characters");
+        goto out;
+    }
     if (route->kind == GATEWAY_ROUTE_BUS) {
         struct gateway_response refusal = {0};
         if (s_credentials(req, &refusal)) {
             rc = s_refuse(req, &refusal);
             goto out;
         }
-    }
-    const char *ik = s_header(req, "Idempotency-Key");
-    if (ik && !gateway_idempotency_key_valid(ik)) {
-        rc = s_refuse_status(req, CRM__STATUS__STATUS_INVALID_ARGUMENT,
-                             "Idempotency-Key must be 1 to 128 printable ASCII characters");
-        goto out;
     }
     if (length > 0 && (size_t)length > req->limit) {
         msg = cm_strfmt("request body exceeds %zu bytes", req->limit);

@@ -332,6 +332,14 @@ def test_make_run_prints_key_stops_cleanly_and_keeps_the_data():
         with open(r.key_file) as fh:
             assert fh.read().strip() == key
         assert api("GET", r.url + "/v1/customers", key=None)[0] == 401
+        # The first owner was made, and the banner says how to sign in.
+        owner = re.search(r"^  Sign in:\s+(\S+)\s+password: (\S+)$", out, re.M)
+        assert owner, "no sign-in in the banner:\n" + banner["text"]
+        owner_file = os.path.join(r.dir, "first-owner")
+        assert os.stat(owner_file).st_mode & 0o777 == 0o600
+        staff = crm.StaffSession(r.url)
+        st, _, js = staff.sign_in(owner.group(1), owner.group(2))
+        assert st == 200 and js["staff"]["role"] == "OWNER", (st, js)
         last = unique("Nowak")
         st, _, js = api("POST", r.url + "/v1/customers",
                         {"firstName": "Łukasz", "lastName": last,
@@ -353,6 +361,8 @@ def test_make_run_prints_key_stops_cleanly_and_keeps_the_data():
         out = r.output()
         assert not re.search(r"^api key: ", out, re.M), "a new key was made:\n" + out
         assert banner["key"] == key and banner["key_from"] == r.key_file, banner
+        assert re.search(r"^  Sign in:\s+%s\s+password: %s$"
+                         % (re.escape(owner.group(1)), re.escape(owner.group(2))), out, re.M), out
         st, _, js = api("GET", r.url + "/v1/customers/" + cid, key=key)
         assert st == 200 and js["lastName"] == last and js["firstName"] == "Łukasz", (st, js)
         r.stop(signal.SIGINT)

@@ -96,10 +96,15 @@ static void test_every_route_is_documented(void)
         snprintf(code, sizeof code, "%d", r->success);
         CHECK(json_object_get(json_object_get(op, "responses"), code));
         CHECK(json_object_get(json_object_get(op, "responses"), "default"));
-        /* Public routes opt out of the global bearer requirement. */
+        /* Public routes opt out of the global requirement (a key or a
+         * session); a session route needs the session's cookie alone. */
         json_t *sec = json_object_get(op, "security");
-        CHECK((r->flags & GATEWAY_PUBLIC) ? json_is_array(sec) && json_array_size(sec) == 0
-                                          : sec == NULL);
+        if (r->flags & GATEWAY_SESSION_TOKEN)
+            CHECK(json_is_array(sec) && json_array_size(sec) == 1 &&
+                  json_object_get(json_array_get(sec, 0), "sessionCookie"));
+        else
+            CHECK((r->flags & GATEWAY_PUBLIC) ? json_is_array(sec) && json_array_size(sec) == 0
+                                              : sec == NULL);
         /* A body: a request field it fills, or a file streamed on in parts. */
         bool takes_body = r->body != NULL || (r->flags & GATEWAY_STREAM_BODY);
         if (r->kind == GATEWAY_ROUTE_BUS)
