@@ -182,11 +182,21 @@ static const char *s_bad_cred(const struct s_req *req)
     return req->session ? "the session has ended; sign in again" : "invalid API key";
 }
 
+/* True when the request's Origin (if any) is the host it was sent to: the
+ * Host header, or the host a proxy in front says it was (X-Forwarded-Host). */
+static bool s_same_origin(struct s_req *req)
+{
+    const char *origin = s_header(req, "Origin");
+    const char *fwd = s_header(req, "X-Forwarded-Host");
+    return gateway_session_origin_ok(origin, s_header(req, MHD_HTTP_HEADER_HOST)) ||
+           (fwd && gateway_session_origin_ok(origin, fwd));
+}
+
 /* A request the cookie authenticates: from this site (Origin), and a write
  * carries the CSRF token of its session. 0, or -1 with resp filled (403). */
 static int s_csrf(struct s_req *req, const char *token, struct gateway_response *resp)
 {
-    if (!gateway_session_origin_ok(s_header(req, "Origin"), s_header(req, MHD_HTTP_HEADER_HOST))) {
+    if (!s_same_origin(req)) {
         gateway_response_error(resp, CRM__STATUS__STATUS_PERMISSION_DENIED,
                                "cross-site request refused", NULL, 0);
         return -1;
@@ -206,8 +216,7 @@ static int s_credentials(struct s_req *req, struct gateway_response *resp)
 {
     unsigned flags = req->match.route->flags;
     char token[128];
-    if (flags & GATEWAY_CLIENT_ADDRESS &&
-        !gateway_session_origin_ok(s_header(req, "Origin"), s_header(req, MHD_HTTP_HEADER_HOST))) {
+    if ((flags & GATEWAY_CLIENT_ADDRESS) && !s_same_origin(req)) {
         gateway_response_error(resp, CRM__STATUS__STATUS_PERMISSION_DENIED,
                                "cross-site request refused", NULL, 0);
         return -1;

@@ -252,8 +252,13 @@ def test_csrf_missing_or_wrong_is_refused_and_writes_nothing():
     assert st == 403, js
     assert crm.psql("SELECT count(*) FROM customers.customers WHERE tenant_id = '%s' "
                     "AND first_name = '%s'" % (tenant, name)).strip() == "0"
-    # With the token it is written; an API key needs none.
+    # With the token it is written (also through a proxy that names the
+    # public host); an API key needs none.
     st, _, js = s.api("POST", "/v1/customers", {"firstName": name})
+    assert st == 201, js
+    st, _, js = s.api("POST", "/v1/customers", {"firstName": unique("Proxied")},
+                      headers={"Origin": "https://crm.salon.example",
+                               "X-Forwarded-Host": "crm.salon.example"})
     assert st == 201, js
     st, _, js = api("POST", "/v1/customers", {"firstName": unique("Key")})
     assert st == 201, js
