@@ -8,6 +8,7 @@
 #include "customers_validate.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
+#include "cm_pwhash.h"
 #include "cm_session.h"
 #include "cm_util.h"
 
@@ -26,19 +27,13 @@ static struct customers_staff *s_st(struct cm_call *call)
 
 void customers_staff_start(struct customers_staff *st)
 {
-    pthread_mutex_init(&st->pw_mu, NULL);
-    pthread_cond_init(&st->pw_cond, NULL);
-    char random[33];
-    cm_random_hex(random, 16);
-    if (crypto_pwhash_str(st->dummy_hash, random, strlen(random), CM_SESSION_PWHASH_OPS,
-                          CM_SESSION_PWHASH_MEM))
-        cm_log_error("could not make the dummy password hash (out of memory)");
+    st->pw =
+        cm_pwhash_new(CUSTOMERS_STAFF_HASHES_AT_ONCE, CM_SESSION_PWHASH_OPS, CM_SESSION_PWHASH_MEM);
 }
 
 void customers_staff_stop(struct customers_staff *st)
 {
-    pthread_cond_destroy(&st->pw_cond);
-    pthread_mutex_destroy(&st->pw_mu);
+    cm_pwhash_destroy(&st->pw);
 }
 
 void customers_staff_tick(struct customers_staff *st, cm_db_t *db, int64_t now_ms)
@@ -48,24 +43,6 @@ void customers_staff_tick(struct customers_staff *st, cm_db_t *db, int64_t now_m
     st->next_expiry_ms = now_ms + EXPIRE_EVERY_MS;
     if (customers_staff_store_expire(db, st->limit.window_s))
         cm_log_warn("could not expire staff sessions: %s", cm_db_error(db));
-}
-
-/* Argon2id work, at most CUSTOMERS_STAFF_HASHES_AT_ONCE at a time. */
-static void s_pw_enter(struct customers_staff *st)
-{
-    pthread_mutex_lock(&st->pw_mu);
-    while (st->pw_busy >= CUSTOMERS_STAFF_HASHES_AT_ONCE)
-        pthread_cond_wait(&st->pw_cond, &st->pw_mu);
-    st->pw_busy++;
-    pthread_mutex_unlock(&st->pw_mu);
-}
-
-static void s_pw_leave(struct customers_staff *st)
-{
-    pthread_mutex_lock(&st->pw_mu);
-    st->pw_busy--;
-    pthread_cond_signal(&st->pw_cond);
-    pthread_mutex_unlock(&st->pw_mu);
 }
 
 /* The hex of a session or invitation token's hash. */
@@ -238,13 +215,8 @@ static int s_pick(const PGresult *rows, const char *tenant)
  * so that an unknown e-mail costs what a wrong password does. */
 static bool s_verify(struct customers_staff *st, const PGresult *rows, int i, const char *password)
 {
-    const char *hash = st->dummy_hash;
-    if (i >= 0 && !PQgetisnull(rows, i, 6))
-        hash = PQgetvalue(rows, i, 6);
-    s_pw_enter(st);
-    bool ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
-    s_pw_leave(st);
-    return ok && hash != st->dummy_hash;
+    const char *hash = i >= 0 && !PQgetisnull(rows, i, 6) ? PQgetvalue(rows, i, 6) : NULL;
+    return cm_pwhash_verify(st->pw, hash, password);
 }
 
 /* Counts a failed sign-in and records it (and a lock-out it starts) in the
@@ -736,11 +708,7 @@ void customers_staff_accept_invite(struct cm_call *call, const ProtobufCMessage 
     snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 2));
     PQclear(res);
     char pw[crypto_pwhash_STRBYTES];
-    s_pw_enter(st);
-    int rc = crypto_pwhash_str(pw, req->password, strlen(req->password), CM_SESSION_PWHASH_OPS,
-                               CM_SESSION_PWHASH_MEM);
-    s_pw_leave(st);
-    if (rc) {
+    if (cm_pwhash_hash(st->pw, req->password, pw)) {
         cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
         return;
     }

@@ -4,8 +4,7 @@
 #ifndef CUSTOMERS_STAFF_H
 #define CUSTOMERS_STAFF_H
 
-#include <pthread.h>
-#include <sodium.h>
+#include <stdint.h>
 #include "cm_svc.h"
 #include "customers_staff_limit.h"
 
@@ -22,15 +21,12 @@ struct customers_staff {
     long absolute_s; // a session ends this long after sign-in, used or not
     long invite_s;   // an invitation's life
     struct customers_limit_cfg limit;
-    const char *public_url;                  // borrowed (config): invitation links point there
-    char dummy_hash[crypto_pwhash_STRBYTES]; // verified for an unknown e-mail
-    pthread_mutex_t pw_mu;
-    pthread_cond_t pw_cond;
-    int pw_busy;
+    const char *public_url; // borrowed (config): invitation links point there
+    struct cm_pwhash *pw;   // owned: made by customers_staff_start
     int64_t next_expiry_ms;
 };
 
-/* Sets up what the methods share (the dummy hash); call from the service's start. */
+/* Sets up what the methods share (the password hasher); call from the service's start. */
 void customers_staff_start(struct customers_staff *st);
 void customers_staff_stop(struct customers_staff *st);
 /* Drops expired sessions, invitations and failed sign-ins now and then. */

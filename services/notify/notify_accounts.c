@@ -7,6 +7,7 @@
 #include "notify_templates.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
+#include "cm_pwhash.h"
 #include "cm_util.h"
 
 #include <stdio.h>
@@ -20,37 +21,13 @@
 
 void notify_accounts_start(struct notify_state *st)
 {
-    pthread_mutex_init(&st->pw_mu, NULL);
-    pthread_cond_init(&st->pw_cond, NULL);
-    char random[33];
-    cm_random_hex(random, 16);
-    if (crypto_pwhash_str(st->dummy_hash, random, strlen(random),
-                          crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE))
-        cm_log_error("could not make the dummy password hash (out of memory)");
+    st->pw = cm_pwhash_new(HASHES_AT_ONCE, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                           crypto_pwhash_MEMLIMIT_INTERACTIVE);
 }
 
 void notify_accounts_stop(struct notify_state *st)
 {
-    pthread_cond_destroy(&st->pw_cond);
-    pthread_mutex_destroy(&st->pw_mu);
-}
-
-/* Argon2id work, at most HASHES_AT_ONCE at a time across the copy's threads. */
-static void s_pw_enter(struct notify_state *st)
-{
-    pthread_mutex_lock(&st->pw_mu);
-    while (st->pw_busy >= HASHES_AT_ONCE)
-        pthread_cond_wait(&st->pw_cond, &st->pw_mu);
-    st->pw_busy++;
-    pthread_mutex_unlock(&st->pw_mu);
-}
-
-static void s_pw_leave(struct notify_state *st)
-{
-    pthread_mutex_lock(&st->pw_mu);
-    st->pw_busy--;
-    pthread_cond_signal(&st->pw_cond);
-    pthread_mutex_unlock(&st->pw_mu);
+    cm_pwhash_destroy(&st->pw);
 }
 
 /* The hex BLAKE2b-256 of a token (what notify.password_links keeps). */
@@ -305,12 +282,7 @@ void notify_accounts_set_password(struct cm_call *call, const ProtobufCMessage *
         return;
     }
     char hash[crypto_pwhash_STRBYTES];
-    s_pw_enter(st);
-    int rc =
-        crypto_pwhash_str(hash, req->password, strlen(req->password),
-                          crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE);
-    s_pw_leave(st);
-    if (rc) {
+    if (cm_pwhash_hash(st->pw, req->password, hash)) {
         cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
         return;
     }
@@ -423,11 +395,7 @@ void notify_accounts_sign_in(struct cm_call *call, const ProtobufCMessage *msg,
     }
     /* The same work whether the address is known or not: a wrong address
      * takes as long as a wrong password. */
-    s_pw_enter(st);
-    bool ok = crypto_pwhash_str_verify(found ? hash : st->dummy_hash, req->password,
-                                       strlen(req->password)) == 0 &&
-              found;
-    s_pw_leave(st);
+    bool ok = cm_pwhash_verify(st->pw, found ? hash : NULL, req->password);
     if (!ok) {
         err = notify_store_failure_add(call->db, tenant, email_key, st->sign_in_window_s);
         if (err)

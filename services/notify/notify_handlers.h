@@ -26,11 +26,8 @@ struct notify_state {
     int sign_in_failures;  // failed sign-ins of an address allowed per window
     long sign_in_window_s;
     /* Password hashing (notify_accounts.c): at most two at once (each takes
-     * 64 MiB), and the hash a failed look-up is checked against. */
-    pthread_mutex_t pw_mu;
-    pthread_cond_t pw_cond;
-    int pw_busy;
-    char dummy_hash[128];
+     * 64 MiB). */
+    struct cm_pwhash *pw; // owned: made by start
     struct notify_sender_cfg sender_cfg;
     /* Set by start, used by the handler threads (wake only) and the main thread. */
     notify_sender_t *sender;   // owned
