@@ -6,6 +6,7 @@
 #include "customers_handlers.h"
 #include "customers_staff_store.h"
 #include "customers_validate.h"
+#include "notify.pb-c.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_pwhash.h"
@@ -19,6 +20,8 @@
 #define EVENTS_PAGE_DEFAULT 50
 #define EVENTS_PAGE_MAX 200
 #define EXPIRE_EVERY_MS (60 * 1000)
+/* How long notify has to queue the invitation e-mail. */
+#define INVITE_MAIL_TIMEOUT_MS 5000
 
 static struct customers_staff *s_st(struct cm_call *call)
 {
@@ -462,6 +465,34 @@ static char *s_invite_url(const struct customers_staff *st, const char *token)
     return cm_strfmt("%.*s/ui/#/invite/%s", (int)n, st->public_url, token);
 }
 
+/* Asks notify to e-mail the invitation. True when it is queued; false when
+ * e-mail is not configured there (FAILED_PRECONDITION) or notify did not
+ * take it (logged): the link is then shown to the admin instead. */
+static bool s_invite_mail(struct cm_call *call, const Crm__Staff *staff, const char *token,
+                          const char *language)
+{
+    Crm__SendStaffInviteRequest req = CRM__SEND_STAFF_INVITE_REQUEST__INIT;
+    req.email = staff->email;
+    req.name = staff->name;
+    req.token = (char *)token;
+    req.language = (char *)(language ? language : "");
+    req.valid_hours = (int32_t)((s_st(call)->invite_s + 3599) / 3600);
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *out = NULL;
+    cm_err_t err = cm_call_service(call, "notify", "notify.SendStaffInvite", NULL, &req.base,
+                                   &crm__message__descriptor, INVITE_MAIL_TIMEOUT_MS, &rh, &out);
+    bool sent = !err && rh && rh->status == CRM__STATUS__STATUS_OK;
+    if (!sent && !(rh && rh->status == CRM__STATUS__STATUS_FAILED_PRECONDITION))
+        cm_log_warn("the invitation was not e-mailed (%s%s%s): the link is shown instead",
+                    err ? cm_err_name(err) : "", rh && rh->message ? " " : "",
+                    rh && rh->message ? rh->message : "");
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return sent;
+}
+
 void customers_staff_invite(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
@@ -476,6 +507,11 @@ void customers_staff_invite(struct cm_call *call, const ProtobufCMessage *msg,
     if (!s_role_valid(req->role))
         cm_call_violation(call, "role", req->role ? "INVALID_VALUE" : "REQUIRED",
                           "role: OWNER, ADMIN, STAFF or READONLY");
+    if (strlen(req->language) > 35 ||
+        strspn(req->language, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
+                              "mnopqrstuvwxyz0123456789-_") != strlen(req->language))
+        cm_call_violation(call, "language", "INVALID_FORMAT",
+                          "language: a language tag such as de or pl");
     if (cm_call_failed(call))
         return;
     if (req->role == CRM__ROLE__ROLE_OWNER && s_prole(call) != CRM__ROLE__ROLE_OWNER) {
@@ -526,14 +562,16 @@ void customers_staff_invite(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_db_fail(call, err ? err : CM_ERR_INTERNAL, "could not invite the member");
         goto out;
     }
+    /* Committed: no transaction is held while notify works. */
     Crm__InviteStaffResponse *r =
         (Crm__InviteStaffResponse *)cm_pb_new(&crm__invite_staff_response__descriptor);
     r->staff = staff;
     staff = NULL;
-    /* No mail is sent from here yet: the admin passes the link on (it is
-     * shown once, and only its hash is kept). */
-    r->invite_sent = false;
-    r->invite_url = s_invite_url(st, token);
+    r->invite_sent = s_invite_mail(call, r->staff, token, req->language);
+    /* Not e-mailed: the admin passes the link on. It is shown this once;
+     * only its hash is kept. */
+    if (!r->invite_sent)
+        r->invite_url = s_invite_url(st, token);
     *resp = &r->base;
 out:
     cm_db_rollback(call->db);

@@ -157,6 +157,16 @@ bool notify_compose_withdraw(struct cm_call *call, const char *tenant, const cha
     return !cm_call_failed(call);
 }
 
+/* Seals l->token into l->sealed with the service's key. */
+static void s_seal(const struct notify_state *st, struct notify_link *l)
+{
+    size_t n = strlen(l->token);
+    randombytes_buf(l->sealed, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(l->sealed + crypto_secretbox_NONCEBYTES, (const uint8_t *)l->token, n,
+                          l->sealed, st->sender_cfg.link_key);
+    l->sealed_len = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+}
+
 void notify_compose_link(const struct notify_state *st, const char *kind, struct notify_link *l)
 {
     uint8_t raw[32], hash[32];
@@ -165,13 +175,16 @@ void notify_compose_link(const struct notify_state *st, const char *kind, struct
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     crypto_generichash(hash, sizeof hash, (const uint8_t *)l->token, strlen(l->token), NULL, 0);
     sodium_bin2hex(l->hash, sizeof l->hash, hash, sizeof hash);
-    size_t n = strlen(l->token);
-    randombytes_buf(l->sealed, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(l->sealed + crypto_secretbox_NONCEBYTES, (const uint8_t *)l->token, n,
-                          l->sealed, st->sender_cfg.link_key);
-    l->sealed_len = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+    s_seal(st, l);
     l->kind = kind;
     sodium_memzero(raw, sizeof raw);
+}
+
+void notify_compose_seal(const struct notify_state *st, const char *token, struct notify_link *l)
+{
+    memset(l, 0, sizeof *l);
+    snprintf(l->token, sizeof l->token, "%s", token);
+    s_seal(st, l);
 }
 
 Crm__Message *notify_compose_queue(struct cm_call *call, struct notify_state *st,

@@ -69,6 +69,9 @@ struct notify_link {
 };
 /* A new link sealed with the service's key. */
 void notify_compose_link(const struct notify_state *st, const char *kind, struct notify_link *l);
+/* Seals token (at most 64 bytes, given by another service) into l->sealed, as
+ * notify_compose_link does a new one's; l->hash is left empty. */
+void notify_compose_seal(const struct notify_state *st, const char *token, struct notify_link *l);
 
 /* Queues m (and creates link, when not NULL) in one transaction of tenant,
  * then wakes the senders. The stored message, or NULL with the call failed. */

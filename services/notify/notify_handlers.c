@@ -6,6 +6,7 @@
  * notify_accounts.c), and the hooks. The sending itself is the senders'
  * (notify_sender.c). */
 #include "notify_handlers.h"
+#include "notify_staff.h"
 #include "notify_retention.h"
 #include "notify_welcome.h"
 #include "notify_accounts.h"
@@ -446,6 +447,8 @@ const struct cm_method notify_methods[] = {
     M("RenewPasswordLink", renew_password_link_request, renew_password_link_response,
       notify_accounts_renew, CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
     M("SignIn", sign_in_request, sign_in_response, notify_accounts_sign_in, CM_METHOD_NO_TXN),
+    /* The staff invitation e-mail (notify_staff.c), for the customers service. */
+    M("SendStaffInvite", send_staff_invite_request, message, notify_staff_invite, CM_METHOD_NO_TXN),
     M("GetSettings", get_notify_settings_request, notify_settings, s_get_settings,
       CM_METHOD_NO_TXN),
     M("UpdateSettings", update_notify_settings_request, notify_settings, s_update_settings,

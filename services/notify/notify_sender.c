@@ -162,7 +162,9 @@ static int s_unseal(notify_sender_t *self, cm_db_t *db, Crm__Message *m)
         return -1;
     token[n] = '\0';
     char link[1024];
-    snprintf(link, sizeof link, "%s%s%s", self->cfg->public_url, NOTIFY_LINK_PATH, token);
+    snprintf(link, sizeof link, "%s%s%s", self->cfg->public_url,
+             strcmp(m->kind, NOTIFY_STAFF_INVITE_KIND) ? NOTIFY_LINK_PATH : NOTIFY_INVITE_PATH,
+             token);
     char **fields[] = {&m->subject, &m->text, &m->html};
     for (size_t i = 0; i < 3; i++) {
         char *filled = notify_sender_fill_link(*fields[i], link);

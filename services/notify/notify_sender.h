@@ -40,6 +40,9 @@ void notify_sender_stop(notify_sender_t **self_p);
 
 /* The page a set-password token opens, under public_url. */
 #define NOTIFY_LINK_PATH "/ui/password.html?token="
+/* The page a staff invitation's token opens (a message of this kind). */
+#define NOTIFY_STAFF_INVITE_KIND "staff_invite"
+#define NOTIFY_INVITE_PATH "/ui/#/invite/"
 
 /* Copies s with every "{{link}}" replaced by link. Returns a string the
  * caller frees. Pure, for tests. */

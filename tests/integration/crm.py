@@ -17,6 +17,8 @@ logs_contain() rely on.
 """
 
 import configparser
+import email
+import email.policy
 import glob
 import http.client
 import itertools
@@ -28,6 +30,7 @@ import socket
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 import uuid
 import xmlrpc.client
 
@@ -457,6 +460,30 @@ class StaffSession:
         if tenant:
             body["tenant"] = tenant
         return self.api("POST", "/v1/session", body)
+
+
+def mails_to(addr):
+    """What the test stack's SMTP server (CRM_TEST_SMTP) received for addr:
+    [{"data": the raw message, ...}], oldest first."""
+    url = os.environ["CRM_TEST_SMTP"] + "/_smtp/messages?to=" + urllib.parse.quote(addr)
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read().decode())
+
+
+def staff_invite_token(invite, n=1, timeout=20):
+    """The token of an invitation (the answer of POST /v1/staff:invite): from
+    its inviteUrl, or (e-mailed, as in the test stack) from the n-th e-mail to
+    the member, waited for. Returns (token, the e-mail's text or None)."""
+    if invite.get("inviteUrl"):
+        return invite["inviteUrl"].rsplit("/", 1)[1], None
+    addr = invite["staff"]["email"]
+    got = wait_until(lambda: (lambda r: r if len(r) >= n else None)(mails_to(addr)),
+                     timeout=timeout, what="invitation e-mail %d to %s" % (n, addr))
+    msg = email.message_from_string(got[n - 1]["data"], policy=email.policy.default)
+    text = msg.get_body(("plain",)).get_content()
+    m = re.search(r"/ui/#/invite/([A-Za-z0-9_-]{43})", text)
+    assert m, text
+    return m.group(1), text
 
 
 def staff_owner(tenant=None, password="correct horse battery"):

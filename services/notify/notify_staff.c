@@ -1,0 +1,127 @@
+/* The staff invitation e-mail (notify_staff.h). Not a tenant's template: it
+ * speaks for the suite, not for the business to its customers. */
+#include "notify_staff.h"
+#include "notify_compose.h"
+#include "notify_handlers.h"
+#include "notify_sender.h"
+#include "notify_templates.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sodium.h>
+
+#define TOKEN_MAX 63
+#define NAME_MAX_BYTES 800
+
+/* In the order of notify_languages. */
+static const struct notify_template s_invite[NOTIFY_LANGUAGES] = {
+    {"You are invited to {{businessName}}",
+     "Hello {{firstName}},\n\nyou are invited to join {{businessName}} in the customer book. "
+     "Open this link, choose your password and sign in:\n{{link}}\n\nThe link works once and "
+     "expires in {{validHours}} hours. If you did not expect it, you can ignore this message.",
+     ""},
+    {"Einladung zu {{businessName}}",
+     "Hallo {{firstName}},\n\nSie sind eingeladen, bei {{businessName}} im Kundenbuch "
+     "mitzuarbeiten. Öffnen Sie diesen Link, wählen Sie Ihr Passwort und melden Sie sich "
+     "an:\n{{link}}\n\nDer Link gilt einmal und läuft in {{validHours}} Stunden ab. Wenn Sie "
+     "ihn nicht erwartet haben, können Sie diese Nachricht ignorieren.",
+     ""},
+    {"Zaproszenie do {{businessName}}",
+     "Dzień dobry {{firstName}},\n\nzapraszamy do pracy w książce klientów {{businessName}}. "
+     "Otwórz ten link, wybierz hasło i zaloguj się:\n{{link}}\n\nLink działa jeden raz i "
+     "wygasa za {{validHours}} godzin. Jeśli się go nie spodziewałeś, zignoruj tę wiadomość.",
+     ""},
+    {"Invitasjon til {{businessName}}",
+     "Hei {{firstName}},\n\ndu er invitert til å bli med i kundeboken til {{businessName}}. "
+     "Åpne denne lenken, velg passord og logg inn:\n{{link}}\n\nLenken virker én gang og "
+     "utløper om {{validHours}} timer. Hvis du ikke ventet den, kan du se bort fra denne "
+     "meldingen.",
+     ""},
+    {"Покана за {{businessName}}",
+     "Здравейте, {{firstName}},\n\nпоканени сте да се присъедините към клиентския регистър на "
+     "{{businessName}}. Отворете тази връзка, изберете парола и влезте:\n{{link}}\n\nВръзката "
+     "важи еднократно и изтича след {{validHours}} часа. Ако не сте я очаквали, не обръщайте "
+     "внимание на това съобщение.",
+     ""},
+};
+
+const struct notify_template *notify_staff_invite_text(const char *lang)
+{
+    for (int i = 0; i < NOTIFY_LANGUAGES; i++)
+        if (lang && !strcmp(lang, notify_languages[i]))
+            return &s_invite[i];
+    return &s_invite[0];
+}
+
+void notify_staff_invite(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
+{
+    const Crm__SendStaffInviteRequest *req = (const Crm__SendStaffInviteRequest *)msg;
+    struct notify_state *st = call->user;
+    const char *tenant = call->hdr->tenant_id;
+    if (!req->email[0] || strlen(req->email) > 254 || !strchr(req->email, '@'))
+        cm_call_violation(call, "email", req->email[0] ? "INVALID_FORMAT" : "REQUIRED",
+                          "email: the member's e-mail address");
+    if (!req->token[0] || strlen(req->token) > TOKEN_MAX)
+        cm_call_violation(call, "token", "INVALID_FORMAT", "token: 1 to %d characters", TOKEN_MAX);
+    if (strlen(req->name) > NAME_MAX_BYTES)
+        cm_call_violation(call, "name", "TOO_LONG", "name: at most %d bytes", NAME_MAX_BYTES);
+    if (req->valid_hours < 1 || req->valid_hours > 24 * 365)
+        cm_call_violation(call, "validHours", "OUT_OF_RANGE", "validHours: 1 to 8760");
+    if (cm_call_failed(call))
+        return;
+    if (!st->email) {
+        cm_call_fail(call, CM_ERR_PRECONDITION,
+                     "e-mail is not configured: set CRM_SMTP_URL (docs/notify.md)");
+        return;
+    }
+    const char *lang = notify_language_of(req->language);
+    const struct notify_template *d = notify_staff_invite_text(lang);
+    char business[256];
+    notify_templates_business_name(call, tenant, business, sizeof business);
+    Crm__Template t = CRM__TEMPLATE__INIT;
+    t.kind = NOTIFY_STAFF_INVITE_KIND;
+    t.language = (char *)lang;
+    t.subject = (char *)d->subject;
+    t.text = (char *)d->text;
+    t.html = (char *)d->html;
+    /* The link goes in when the message is sent (notify_sender.c). */
+    struct notify_vars v = {.first_name = req->name,
+                            .last_name = "",
+                            .email = req->email,
+                            .business_name = business,
+                            .link = "{{link}}",
+                            .valid_hours = req->valid_hours};
+    Crm__RenderedMessage *r = notify_templates_render(call, &t, &v);
+    if (!r)
+        return;
+    struct notify_link link;
+    notify_compose_seal(st, req->token, &link);
+    /* The member is not a customer: the message names none. */
+    Crm__Customer member = CRM__CUSTOMER__INIT;
+    member.first_name = req->name;
+    member.email = req->email;
+    struct notify_address a;
+    struct notify_new_message m = {
+        .tenant_id = tenant,
+        .kind = NOTIFY_STAFF_INVITE_KIND,
+        .subject = r->subject,
+        .text = r->text,
+        .html = r->html,
+        .principal = call->hdr->principal ? call->hdr->principal : &notify_compose_service,
+        .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
+        .request_id = call->hdr->request_id,
+        .sealed_link = link.sealed,
+        .sealed_len = link.sealed_len,
+    };
+    Crm__Message *out = NULL;
+    if (notify_compose_address(call, st, &member, false, &a, &m)) {
+        m.customer_id = NULL;
+        out = notify_compose_queue(call, st, tenant, &m, NULL);
+    }
+    sodium_memzero(&link, sizeof link);
+    crm__rendered_message__free_unpacked(r, NULL);
+    if (out)
+        *resp = &out->base;
+}
