@@ -1032,7 +1032,8 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__UpdateSettingsRequest *req = (const Crm__UpdateSettingsRequest *)msg;
     struct customers_tenant t = {0};
-    if (!call->hdr->principal || call->hdr->principal->role != CRM__ROLE__ROLE_ADMIN) {
+    if (!call->hdr->principal || (call->hdr->principal->role != CRM__ROLE__ROLE_ADMIN &&
+                                  call->hdr->principal->role != CRM__ROLE__ROLE_OWNER)) {
         cm_call_fail(call, CM_ERR_PERMISSION, "only an administrator may change settings");
         return;
     }

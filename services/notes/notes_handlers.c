@@ -45,7 +45,8 @@ static const char *s_caller_name(const struct cm_call *call)
 
 static bool s_is_admin(const struct cm_call *call)
 {
-    return call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_ADMIN;
+    return call->hdr->principal && (call->hdr->principal->role == CRM__ROLE__ROLE_ADMIN ||
+                                    call->hdr->principal->role == CRM__ROLE__ROLE_OWNER);
 }
 
 /* Mirrors the customers service: a read-only key reads, and nothing more. */

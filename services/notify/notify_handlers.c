@@ -323,7 +323,8 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     const Crm__UpdateNotifySettingsRequest *req = (const Crm__UpdateNotifySettingsRequest *)msg;
     if (!cm_call_may_write(call))
         return;
-    if (call->hdr->principal && call->hdr->principal->role != CRM__ROLE__ROLE_ADMIN) {
+    if (call->hdr->principal && call->hdr->principal->role != CRM__ROLE__ROLE_ADMIN &&
+        call->hdr->principal->role != CRM__ROLE__ROLE_OWNER) {
         cm_call_fail(call, CM_ERR_PERMISSION, "only an administrator may change the sender");
         return;
     }

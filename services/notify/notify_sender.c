@@ -75,9 +75,10 @@ static cm_err_t s_build(const struct notify_sender_cfg *cfg, const char *tenant,
         snprintf(list, sizeof list, "List-Unsubscribe: <%s" NOTIFY_UNSUBSCRIBE_POST_PATH "%s>",
                  cfg->public_url, token);
     /* Replies come back to an address naming the message (docs/notify.md,
-     * "Replies"). */
+     * "Replies"); not a staff invitation's, which is no conversation with a
+     * customer. */
     char reply_to[300] = "";
-    if (cfg->reply_domain && cfg->reply_domain[0])
+    if (cfg->reply_domain && cfg->reply_domain[0] && strcmp(m->kind, NOTIFY_STAFF_INVITE_KIND))
         notify_inbound_reply_address(m->id, cfg->reply_domain, reply_to, sizeof reply_to);
     struct notify_mime mime = {
         .reply_to = reply_to,

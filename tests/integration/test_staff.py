@@ -364,3 +364,15 @@ def test_an_invitation_not_e_mailed_is_shown_once_to_the_admin():
     st, _, js = s.api("GET", "/v1/staff")
     assert st == 200 and token not in str(js), js
     assert crm.mails_to(email) == []
+
+
+def test_an_owner_may_do_what_an_admin_may():
+    tenant, _, s = _signed_in_owner()
+    name = unique("Studio")
+    st, _, js = s.api("PATCH", "/v1/settings", {"name": name})
+    assert st == 200 and js["name"] == name, js
+    st, _, js = s.api("PUT", "/v1/notifySettings", {"emailFromName": name})
+    assert st == 200, js
+    m, _ = _member(s, "STAFF")
+    st, _, js = m.api("PATCH", "/v1/settings", {"name": "not allowed"})
+    assert st == 403, js
