@@ -74,9 +74,53 @@ static int s_has_owner(cm_db_t *db, const char *tenant, bool *has)
     return 0;
 }
 
-static int s_create_owner(int argc, char **argv)
+/* The password of a command: generated (printed by the caller), one line of
+ * stdin, or asked twice on a terminal. 0, or -1 having said why. */
+static int s_password(bool from_stdin, bool generate, char *password, size_t size)
+{
+    if (generate) {
+        char raw[CM_SESSION_TOKEN_LEN + 1];
+        cm_session_token_new(raw);
+        snprintf(password, size, "%.20s", raw);
+        sodium_memzero(raw, sizeof raw);
+        return 0;
+    }
+    char again[PASSWORD_MAX * 4 + 2];
+    if (s_read_line(from_stdin ? NULL : "password: ", password, size)) {
+        fprintf(stderr, "crmctl: no password given\n");
+        return -1;
+    }
+    int rc = 0;
+    if (!from_stdin && isatty(STDIN_FILENO) &&
+        (s_read_line("password again: ", again, sizeof again) || strcmp(again, password))) {
+        fprintf(stderr, "crmctl: the passwords differ\n");
+        rc = -1;
+    }
+    sodium_memzero(again, sizeof again);
+    size_t chars = cm_utf8_valid(password, strlen(password), NULL) ? cm_utf8_length(password) : 0;
+    if (!rc && (chars < PASSWORD_MIN || chars > PASSWORD_MAX)) {
+        fprintf(stderr, "crmctl: the password must be %d to %d characters\n", PASSWORD_MIN,
+                PASSWORD_MAX);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* The tenant of --tenant (an id or "default"), or NULL. */
+static const char *s_tenant(int argc, char **argv)
 {
     const char *tenant = crmctl_opt(argc, argv, "--tenant");
+    if (tenant && !strcmp(tenant, "default"))
+        return CRMCTL_DEFAULT_TENANT;
+    if (!tenant || !cm_uuid_valid(tenant)) {
+        fprintf(stderr, "crmctl: --tenant: a tenant id (or default) is required\n");
+        return NULL;
+    }
+    return tenant;
+}
+
+static int s_create_owner(int argc, char **argv)
+{
     const char *email = crmctl_opt(argc, argv, "--email");
     const char *name = crmctl_opt(argc, argv, "--name");
     bool from_stdin = false, generate = false, if_none = false;
@@ -85,14 +129,11 @@ static int s_create_owner(int argc, char **argv)
         generate |= !strcmp(argv[i], "--generate-password");
         if_none |= !strcmp(argv[i], "--if-no-owner");
     }
-    if (!tenant || !email || !name || !*name || (from_stdin && generate))
+    if (!email || !name || !*name || (from_stdin && generate))
         return 2;
-    if (!strcmp(tenant, "default"))
-        tenant = CRMCTL_DEFAULT_TENANT;
-    if (!cm_uuid_valid(tenant)) {
-        fprintf(stderr, "crmctl: --tenant: not a tenant id\n");
+    const char *tenant = s_tenant(argc, argv);
+    if (!tenant)
         return 2;
-    }
     char *key = s_email_key(email);
     if (!key || !strchr(key, '@') || strlen(key) > 254) {
         fprintf(stderr, "crmctl: --email: not an e-mail address\n");
@@ -113,30 +154,8 @@ static int s_create_owner(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    if (generate) {
-        char raw[CM_SESSION_TOKEN_LEN + 1];
-        cm_session_token_new(raw);
-        snprintf(password, sizeof password, "%.20s", raw);
-        sodium_memzero(raw, sizeof raw);
-    } else {
-        char again[sizeof password];
-        if (s_read_line(from_stdin ? NULL : "password: ", password, sizeof password)) {
-            fprintf(stderr, "crmctl: no password given\n");
-            goto out;
-        }
-        if (!from_stdin && isatty(STDIN_FILENO) &&
-            (s_read_line("password again: ", again, sizeof again) || strcmp(again, password))) {
-            fprintf(stderr, "crmctl: the passwords differ\n");
-            goto out;
-        }
-        sodium_memzero(again, sizeof again);
-    }
-    size_t chars = cm_utf8_valid(password, strlen(password), NULL) ? cm_utf8_length(password) : 0;
-    if (chars < PASSWORD_MIN || chars > PASSWORD_MAX) {
-        fprintf(stderr, "crmctl: the password must be %d to %d characters\n", PASSWORD_MIN,
-                PASSWORD_MAX);
+    if (s_password(from_stdin, generate, password, sizeof password))
         goto out;
-    }
     char hash[crypto_pwhash_STRBYTES];
     if (crypto_pwhash_str(hash, password, strlen(password), CM_SESSION_PWHASH_OPS,
                           CM_SESSION_PWHASH_MEM)) {
@@ -178,9 +197,81 @@ out:
     return rc;
 }
 
+/* A member's new password (they forgot theirs): their sessions end, and a
+ * disabled member stays disabled. */
+static int s_set_password(int argc, char **argv)
+{
+    const char *email = crmctl_opt(argc, argv, "--email");
+    bool from_stdin = false, generate = false;
+    for (int i = 1; i < argc; i++) {
+        from_stdin |= !strcmp(argv[i], "--password-stdin");
+        generate |= !strcmp(argv[i], "--generate-password");
+    }
+    if (!email || (from_stdin && generate))
+        return 2;
+    const char *tenant = s_tenant(argc, argv);
+    if (!tenant)
+        return 2;
+    char *key = s_email_key(email);
+    char password[PASSWORD_MAX * 4 + 2] = "", hash[crypto_pwhash_STRBYTES] = "";
+    int rc = 1;
+    cm_db_t *db = NULL;
+    if (!key || s_password(from_stdin, generate, password, sizeof password))
+        goto out;
+    if (crypto_pwhash_str(hash, password, strlen(password), CM_SESSION_PWHASH_OPS,
+                          CM_SESSION_PWHASH_MEM)) {
+        fprintf(stderr, "crmctl: could not hash the password (out of memory)\n");
+        goto out;
+    }
+    db = crmctl_db();
+    if (!db)
+        goto out;
+    const char *p[] = {tenant, key, hash};
+    cm_err_t err = cm_db_begin(db, tenant);
+    PGresult *res = err ? NULL
+                        : cm_db_exec(db,
+                                     "UPDATE customers.staff SET password_hash = $3, "
+                                     "status = CASE WHEN status = 1 THEN 2 ELSE status END "
+                                     "WHERE tenant_id = $1 AND email_key = $2 RETURNING id",
+                                     3, p, &err);
+    bool found = res && PQntuples(res) == 1;
+    if (found) {
+        const char *q[] = {tenant, PQgetvalue(res, 0, 0)};
+        err = cm_db_run(db,
+                        "DELETE FROM customers.staff_sessions WHERE tenant_id = $1 "
+                        "AND staff_id = $2",
+                        2, q);
+    }
+    PQclear(res);
+    if (!err && found)
+        err = cm_db_commit(db);
+    cm_db_rollback(db);
+    if (err) {
+        fprintf(stderr, "crmctl: could not set the password: %s\n", cm_db_error(db));
+        goto out;
+    }
+    if (!found) {
+        fprintf(stderr, "crmctl: no member with this e-mail in the tenant\n");
+        goto out;
+    }
+    if (generate)
+        printf("member: %s\npassword: %s\n", email, password);
+    else
+        printf("member: %s: password set; their sessions ended\n", email);
+    rc = 0;
+out:
+    sodium_memzero(password, sizeof password);
+    sodium_memzero(hash, sizeof hash);
+    free(key);
+    cm_db_destroy(&db);
+    return rc;
+}
+
 int crmctl_staff(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "create-owner"))
         return s_create_owner(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "set-password"))
+        return s_set_password(argc, argv);
     return 2;
 }

@@ -376,3 +376,21 @@ def test_an_owner_may_do_what_an_admin_may():
     m, _ = _member(s, "STAFF")
     st, _, js = m.api("PATCH", "/v1/settings", {"name": "not allowed"})
     assert st == 403, js
+
+
+def test_crmctl_set_password_for_a_member_who_forgot_theirs():
+    tenant, email, password = crm.staff_owner()
+    s = StaffSession()
+    assert s.sign_in(email, password)[0] == 200
+    assert s.api("GET", "/v1/session")[0] == 200
+    out = crm.crmctl(["staff", "set-password", "--tenant", tenant, "--email", email.upper(),
+                      "--generate-password"])
+    new = out.split("password: ")[1].strip()
+    # The old password and the old session are gone (the cache of this
+    # gateway may hold the session's check up to 30 s: GET /v1/session asks).
+    assert s.api("GET", "/v1/session")[0] == 401
+    assert StaffSession().sign_in(email, password)[0] == 401
+    assert StaffSession().sign_in(email, new)[0] == 200
+    r = crm.crmctl_run(["staff", "set-password", "--tenant", tenant, "--email",
+                        unique_email("nobody"), "--password-stdin"], input=PASSWORD + "\n")
+    assert r.returncode == 1 and "no member" in r.stderr, r.stderr
