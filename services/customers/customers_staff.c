@@ -90,11 +90,20 @@ static bool s_role_valid(Crm__Role r)
            r == CRM__ROLE__ROLE_READONLY;
 }
 
-/* A name of 1..CUSTOMERS_STAFF_NAME_MAX characters of valid UTF-8, else a violation. */
+/* A name of 1..CUSTOMERS_STAFF_NAME_MAX characters of valid UTF-8 on one
+ * line, not only spaces, else a violation. */
 static bool s_name_ok(struct cm_call *call, const char *field, const char *name, bool required)
 {
     size_t len = name ? strlen(name) : 0;
-    if (!len) {
+    bool blank = true;
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) {
+            cm_call_violation(call, field, "INVALID_FORMAT", "%s: one line of text", field);
+            return false;
+        }
+        blank &= name[i] == ' ';
+    }
+    if (!len || blank) {
         if (required)
             cm_call_violation(call, field, "REQUIRED", "%s is required", field);
         return !required;

@@ -207,6 +207,22 @@ def test_roles_admin_changes_staff_but_not_owners_and_the_last_owner_stays():
     assert st == 403, js
     st, _, js = admin.api("PATCH", "/v1/staff/" + staff_rec["id"], {"role": "OWNER"})
     assert st == 403, js
+    # Bad input names the field, and nothing is written.
+    st, _, js = s.api("POST", "/v1/staff:invite", {"email": "not an address", "name": "   ",
+                                                   "role": "ROLE_UNSPECIFIED"})
+    assert st == 400, js
+    fields = {d["field"] for d in js["error"]["details"]}
+    assert fields == {"email", "name", "role"}, js
+    st, _, js = s.api("POST", "/v1/staff:invite", {"email": unique_email("x"), "name": "X",
+                                                   "role": "KING"})
+    assert st == 400 and js["error"]["details"][0]["field"] == "role", js
+    st, _, js = s.api("POST", "/v1/staff:invite", {"email": unique_email("x"), "name": "a\nb",
+                                                   "role": "STAFF"})
+    assert st == 400 and js["error"]["details"][0]["field"] == "name", js
+    st, _, js = s.api("PATCH", "/v1/staff/" + staff_rec["id"], {"status": "INVITED"})
+    assert st == 400 and js["error"]["details"][0]["field"] == "status", js
+    st, _, js = s.api("PATCH", "/v1/staff/00000000-0000-4000-8000-00000000dead", {"role": "STAFF"})
+    assert st == 404, js
     # Staff cannot manage staff.
     st, _, js = staff.api("POST", "/v1/staff:invite",
                           {"email": unique_email("x"), "name": "X", "role": "STAFF"})
