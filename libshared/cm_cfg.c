@@ -127,3 +127,15 @@ void cm_cfg_free(const struct cm_cfg_item *items)
         }
     }
 }
+
+int cm_cfg_check_public_url(const char *value, char *why, size_t whysz)
+{
+    size_t n = strlen(value);
+    if ((!strncmp(value, "https://", 8) || !strncmp(value, "http://", 7)) && n < 400 &&
+        value[n - 1] != '/' && !strpbrk(value, " \"<>\r\n?#"))
+        return 0;
+    snprintf(why, whysz,
+             "an http:// or https:// address without a trailing slash, query or "
+             "fragment");
+    return -1;
+}

@@ -38,4 +38,9 @@ void cm_cfg_main(const char *service, const struct cm_cfg_item *items, int argc,
 /* Frees the strings the table owns. */
 void cm_cfg_free(const struct cm_cfg_item *items);
 
+/* A check (cm_cfg_item.check) for the public address of the suite, which
+ * links in messages point at: http:// or https://, no trailing slash, query
+ * or fragment, under 400 bytes. */
+int cm_cfg_check_public_url(const char *value, char *why, size_t whysz);
+
 #endif

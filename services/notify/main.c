@@ -91,18 +91,6 @@ static int s_sms_from_check(const char *value, char *why, size_t whysz)
     return -1;
 }
 
-static int s_public_url_check(const char *value, char *why, size_t whysz)
-{
-    size_t n = strlen(value);
-    if ((!strncmp(value, "https://", 8) || !strncmp(value, "http://", 7)) && n < 400 &&
-        value[n - 1] != '/' && !strpbrk(value, " \"<>\r\n?#"))
-        return 0;
-    snprintf(why, whysz,
-             "an http:// or https:// address without a trailing slash, query or "
-             "fragment");
-    return -1;
-}
-
 static int s_key_check(const char *value, char *why, size_t whysz)
 {
     size_t n = strlen(value);
@@ -161,7 +149,7 @@ static const struct cm_cfg_item s_cfg[] = {
     {"smtp_timeout_ms", CM_CFG_INT, &cfg.smtp_timeout_ms, "60000", .min = 100, .max = 600000},
     {"notify_trial_mailbox", CM_CFG_STR, &cfg.trial_mailbox, ""},
     {"public_url", CM_CFG_STR, &cfg.public_url, "http://127.0.0.1:8080",
-     .check = s_public_url_check},
+     .check = cm_cfg_check_public_url},
     {"notify_link_key", CM_CFG_STR, &cfg.link_key, "", .secret = true, .check = s_key_check},
     {"notify_reply_domain", CM_CFG_STR, &cfg.reply_domain, "", .check = s_domain_check},
     {"notify_link_hours", CM_CFG_INT, &cfg.link_hours, "72", .min = 1, .max = 24 * 30},

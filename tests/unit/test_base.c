@@ -217,6 +217,19 @@ static void test_cfg_check_hook(void)
     cm_cfg_free(items);
 }
 
+static void test_cfg_public_url_check(void)
+{
+    char why[200];
+    CHECK(cm_cfg_check_public_url("http://127.0.0.1:8080", why, sizeof why) == 0);
+    CHECK(cm_cfg_check_public_url("https://crm.salon.example/base", why, sizeof why) == 0);
+    CHECK(cm_cfg_check_public_url("https://crm.salon.example/", why, sizeof why) == -1);
+    CHECK(strstr(why, "trailing slash"));
+    CHECK(cm_cfg_check_public_url("ftp://crm.example", why, sizeof why) == -1);
+    CHECK(cm_cfg_check_public_url("https://crm.example/?a=1", why, sizeof why) == -1);
+    CHECK(cm_cfg_check_public_url("https://crm.example/#x", why, sizeof why) == -1);
+    CHECK(cm_cfg_check_public_url("https://crm example", why, sizeof why) == -1);
+}
+
 static void test_err_status(void)
 {
     /* And back, for a reply passed on. */
@@ -354,6 +367,7 @@ int main(void)
     RUN(test_cfg_defaults_and_env);
     RUN(test_cfg_bad_values_name_the_key);
     RUN(test_cfg_check_hook);
+    RUN(test_cfg_public_url_check);
     RUN(test_err_status);
     RUN(test_envelope_round_trip);
     RUN(test_arena);
