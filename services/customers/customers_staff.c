@@ -656,6 +656,19 @@ void customers_staff_update(struct cm_call *call, const ProtobufCMessage *msg,
     }
     if (req->status)
         status = req->status;
+    /* Enabled again before they ever set a password: invited again (a new
+     * invitation gives them one). */
+    bool has_password = true;
+    if (status == CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE &&
+        cur->status == CRM__STAFF_STATUS__STAFF_STATUS_DISABLED) {
+        err = customers_staff_store_has_password(call->db, tenant, cur->id, &has_password);
+        if (err) {
+            cm_call_db_fail(call, err, "could not change the member");
+            goto out;
+        }
+    }
+    if (!has_password)
+        status = CRM__STAFF_STATUS__STAFF_STATUS_INVITED;
     if (!s_update_allowed(call, cur, role, status, others))
         goto out;
     const char *name = req->name && *req->name ? req->name : cur->name;

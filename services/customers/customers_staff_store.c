@@ -276,6 +276,22 @@ cm_err_t customers_staff_store_update(cm_db_t *db, const char *tenant, const cha
                      5, p);
 }
 
+cm_err_t customers_staff_store_has_password(cm_db_t *db, const char *tenant, const char *id,
+                                            bool *has)
+{
+    const char *p[] = {tenant, id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT password_hash IS NOT NULL FROM customers.staff "
+                               "WHERE tenant_id = $1 AND id = $2",
+                               2, p, &err);
+    if (!res)
+        return err;
+    *has = PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "t");
+    PQclear(res);
+    return CM_OK;
+}
+
 cm_err_t customers_staff_store_activate(cm_db_t *db, const char *tenant, const char *id,
                                         const char *name, const char *password_hash)
 {

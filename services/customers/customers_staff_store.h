@@ -81,6 +81,10 @@ cm_err_t customers_staff_store_insert(cm_db_t *db, const char *tenant, const cha
 cm_err_t customers_staff_store_update(cm_db_t *db, const char *tenant, const char *id,
                                       const char *name, int role, int status) CM_MUSTCHECK;
 
+/* Whether member id has set a password (accepted an invitation). */
+cm_err_t customers_staff_store_has_password(cm_db_t *db, const char *tenant, const char *id,
+                                            bool *has) CM_MUSTCHECK;
+
 /* Sets the password of member id and makes it active. */
 cm_err_t customers_staff_store_activate(cm_db_t *db, const char *tenant, const char *id,
                                         const char *name, const char *password_hash) CM_MUSTCHECK;

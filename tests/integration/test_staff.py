@@ -410,3 +410,23 @@ def test_crmctl_set_password_for_a_member_who_forgot_theirs():
     r = crm.crmctl_run(["staff", "set-password", "--tenant", tenant, "--email",
                         unique_email("nobody"), "--password-stdin"], input=PASSWORD + "\n")
     assert r.returncode == 1 and "no member" in r.stderr, r.stderr
+
+
+def test_an_invited_member_disabled_and_enabled_is_invited_again():
+    _, _, s = _signed_in_owner()
+    email, inv = _invite(s, "STAFF")
+    token = _token(inv)
+    st, _, js = s.api("PATCH", "/v1/staff/" + inv["staff"]["id"], {"status": "DISABLED"})
+    assert st == 200 and js["status"] == "DISABLED", js
+    # Disabled: the invitation does not work.
+    st, _, js = api("POST", "/v1/invites:inspect", {"token": token}, key=None)
+    assert st == 400, js
+    st, _, js = s.api("PATCH", "/v1/staff/" + inv["staff"]["id"], {"status": "ACTIVE"})
+    assert st == 200 and js["status"] == "INVITED", js
+    st, _, again = s.api("POST", "/v1/staff:invite", {"email": email, "name": "Back",
+                                                      "role": "STAFF"})
+    assert st == 201 and again["staff"]["id"] == inv["staff"]["id"], again
+    m = StaffSession()
+    st, _, js = m.api("POST", "/v1/invites:accept",
+                      {"token": _token(again, 2), "name": "Back", "password": PASSWORD})
+    assert st == 200 and js["staff"]["status"] == "ACTIVE", js
