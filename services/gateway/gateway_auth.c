@@ -165,21 +165,16 @@ void gateway_auth_store(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HA
     pthread_mutex_unlock(&self->mu);
 }
 
-size_t gateway_auth_evict_principal(gateway_auth_t *self, const char *tenant,
-                                    const char *principal_id)
+void gateway_auth_forget(gateway_auth_t *self, const char *tenant, const char *principal_id)
 {
-    size_t n = 0;
     pthread_mutex_lock(&self->mu);
     for (struct s_entry *e = self->oldest, *next; e; e = next) {
         next = e->newer;
         if (e->good && !strcmp(e->ident.tenant_id, tenant) &&
-            !strcmp(e->ident.principal_id, principal_id)) {
+            !strcmp(e->ident.principal_id, principal_id))
             s_remove(self, e);
-            n++;
-        }
     }
     pthread_mutex_unlock(&self->mu);
-    return n;
 }
 
 size_t gateway_auth_count(gateway_auth_t *self)

@@ -45,11 +45,11 @@ int gateway_auth_lookup(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HA
 void gateway_auth_store(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HASH],
                         const struct gateway_identity *ident, int64_t now_ms);
 
-/* Forgets every entry of principal_id in tenant (a member signed out
- * everywhere, was disabled or changed role: their sessions are checked again
- * at once). Returns how many went. */
-size_t gateway_auth_evict_principal(gateway_auth_t *self, const char *tenant,
-                                    const char *principal_id);
+/* Forgets every key of tenant whose principal id is principal_id (a key
+ * just revoked through this gateway stops working at once; a member signed
+ * out everywhere, disabled or given another role: their sessions are checked
+ * again at once). */
+void gateway_auth_forget(gateway_auth_t *self, const char *tenant, const char *principal_id);
 
 /* Number of entries held (expired ones included until dropped). */
 size_t gateway_auth_count(gateway_auth_t *self);

@@ -1,6 +1,5 @@
 /* Staff sessions at the gateway (gateway_session.h). */
 #include "gateway_session.h"
-#include "cm_log.h"
 #include "cm_util.h"
 #include "customers.pb-c.h"
 
@@ -104,10 +103,8 @@ void gateway_session_after(const struct gateway_route *route, const uint8_t *bod
     }
     if (route->flags & GATEWAY_SESSION_EVICT) {
         Crm__Staff *st = crm__staff__unpack(NULL, body_len, body);
-        if (st && st->tenant_id && st->id) {
-            size_t n = gateway_auth_evict_principal(auth, st->tenant_id, st->id);
-            cm_log_debug("forgot %zu cached sessions of a member", n);
-        }
+        if (st && st->tenant_id && st->id)
+            gateway_auth_forget(auth, st->tenant_id, st->id);
         if (st)
             crm__staff__free_unpacked(st, NULL);
     }
