@@ -55,32 +55,38 @@ void customers_staff_accept_invite(struct cm_call *call, const ProtobufCMessage 
 void customers_staff_events(struct cm_call *call, const ProtobufCMessage *req,
                             ProtobufCMessage **resp);
 
-/* The entries of the service's method table. */
-#define CUSTOMERS_STAFF_M(name, req, resp, fn, flags)                                              \
+/* The entries of the service's method table, each with the scope it needs
+ * (docs/api.md, "Roles and scopes"): the sign-in, session and invitation
+ * methods are PUBLIC (the password or the token is the credential),
+ * CheckSession INTERNAL (the gateway's), ListStaff CUSTOMERS_READ (any role:
+ * the assignee picker), the rest STAFF. CUSTOMERS_STAFF_M hands CM_METHOD
+ * all but the scope; where CM_METHOD takes one (cm_perm), it passes it on. */
+#define CUSTOMERS_STAFF_M(name, req, resp, fn, flags, scope)                                       \
     CM_METHOD("customers", name, req, resp, fn, flags)
 #define CUSTOMERS_STAFF_PUBLIC (CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN)
 #define CUSTOMERS_STAFF_METHODS                                                                    \
     CUSTOMERS_STAFF_M("SignInStaff", sign_in_staff_request, staff_session,                         \
-                      customers_staff_sign_in, CUSTOMERS_STAFF_PUBLIC),                            \
+                      customers_staff_sign_in, CUSTOMERS_STAFF_PUBLIC, PUBLIC),                    \
         CUSTOMERS_STAFF_M("GetSession", session_token_request, staff_session,                      \
-                          customers_staff_get_session, CUSTOMERS_STAFF_PUBLIC),                    \
+                          customers_staff_get_session, CUSTOMERS_STAFF_PUBLIC, PUBLIC),            \
         CUSTOMERS_STAFF_M("CheckSession", session_token_request, authenticate_response,            \
-                          customers_staff_check_session, CUSTOMERS_STAFF_PUBLIC),                  \
+                          customers_staff_check_session, CUSTOMERS_STAFF_PUBLIC, INTERNAL),        \
         CUSTOMERS_STAFF_M("SignOut", session_token_request, staff, customers_staff_sign_out,       \
-                          CUSTOMERS_STAFF_PUBLIC),                                                 \
+                          CUSTOMERS_STAFF_PUBLIC, PUBLIC),                                         \
         CUSTOMERS_STAFF_M("SignOutEverywhere", session_token_request, staff,                       \
-                          customers_staff_sign_out_everywhere, CUSTOMERS_STAFF_PUBLIC),            \
+                          customers_staff_sign_out_everywhere, CUSTOMERS_STAFF_PUBLIC, PUBLIC),    \
         CUSTOMERS_STAFF_M("ListStaff", list_staff_request, list_staff_response,                    \
-                          customers_staff_list, CM_METHOD_NO_TXN),                                 \
+                          customers_staff_list, CM_METHOD_NO_TXN, CUSTOMERS_READ),                 \
         CUSTOMERS_STAFF_M("InviteStaff", invite_staff_request, invite_staff_response,              \
-                          customers_staff_invite, CM_METHOD_NO_TXN),                               \
+                          customers_staff_invite, CM_METHOD_NO_TXN, STAFF),                        \
         CUSTOMERS_STAFF_M("UpdateStaff", update_staff_request, staff, customers_staff_update,      \
-                          CM_METHOD_WRITE),                                                        \
+                          CM_METHOD_WRITE, STAFF),                                                 \
         CUSTOMERS_STAFF_M("InspectInvite", inspect_invite_request, invite_info,                    \
-                          customers_staff_inspect_invite, CUSTOMERS_STAFF_PUBLIC),                 \
+                          customers_staff_inspect_invite, CUSTOMERS_STAFF_PUBLIC, PUBLIC),         \
         CUSTOMERS_STAFF_M("AcceptInvite", accept_invite_request, staff_session,                    \
-                          customers_staff_accept_invite, CUSTOMERS_STAFF_PUBLIC),                  \
+                          customers_staff_accept_invite, CUSTOMERS_STAFF_PUBLIC, PUBLIC),          \
         CUSTOMERS_STAFF_M("ListSecurityEvents", list_security_events_request,                      \
-                          list_security_events_response, customers_staff_events, CM_METHOD_NO_TXN)
+                          list_security_events_response, customers_staff_events, CM_METHOD_NO_TXN, \
+                          STAFF)
 
 #endif
