@@ -71,6 +71,11 @@ void notify_staff_invite(struct cm_call *call, const ProtobufCMessage *msg, Prot
         cm_call_violation(call, "validHours", "OUT_OF_RANGE", "validHours: 1 to 8760");
     if (cm_call_failed(call))
         return;
+    const Crm__Principal *who = call->hdr->principal;
+    if (!who || who->role != CRM__ROLE__ROLE_SERVICE) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "only the customers service sends invitations");
+        return;
+    }
     if (!st->email) {
         cm_call_fail(call, CM_ERR_PRECONDITION,
                      "e-mail is not configured: set CRM_SMTP_URL (docs/notify.md)");

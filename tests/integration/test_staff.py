@@ -159,6 +159,12 @@ def test_invite_inspect_accept_signs_in_and_the_link_works_once():
     assert st == 200, js
     assert "crm_session=" in hdr["Set-Cookie"] and js["staff"]["status"] == "ACTIVE", js
     assert m.api("GET", "/v1/session")[0] == 200
+    # Only the customers service has notify send an invitation (no key can
+    # mail a link of its choosing from the business's address).
+    r = crm.crmctl_run(["call", "notify", "SendStaffInvite",
+                        '{"email": "%s", "name": "X", "token": "%s", "validHours": 1}'
+                        % (unique_email("spoof"), "A" * 43), "--key", crm.API_KEY])
+    assert r.returncode != 0 and "PERMISSION_DENIED" in r.stdout + r.stderr, r
     # Once only.
     st, _, js = api("POST", "/v1/invites:accept",
                     {"token": token, "name": "Again", "password": PASSWORD}, key=None)
