@@ -52,8 +52,8 @@ static unsigned s_grants(Crm__Role role)
     case CRM__ROLE__ROLE_ADMIN:
         return ALL_NAMED;
     case CRM__ROLE__ROLE_STAFF:
-        return ALL_NAMED & ~(BIT(CM_SCOPE_EXCHANGE) | BIT(CM_SCOPE_SETTINGS) |
-                             BIT(CM_SCOPE_STAFF) | BIT(CM_SCOPE_EVENTS_PUBLISH));
+        return ALL_NAMED & ~(BIT(CM_SCOPE_EXCHANGE) | BIT(CM_SCOPE_SETTINGS) | BIT(CM_SCOPE_STAFF) |
+                             BIT(CM_SCOPE_EVENTS_PUBLISH));
     case CRM__ROLE__ROLE_READONLY:
         return BIT(CM_SCOPE_CUSTOMERS_READ) | BIT(CM_SCOPE_NOTES_READ) |
                BIT(CM_SCOPE_PRIVATE_READ) | BIT(CM_SCOPE_COMPANY_READ);

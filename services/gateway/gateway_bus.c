@@ -217,6 +217,7 @@ static int s_send(gateway_bus_t *self, struct gateway_job *job, size_t sub, bool
         pr.id = "";
         pr.name = "gateway";
         pr.role = CRM__ROLE__ROLE_SERVICE;
+        pr.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
     } else {
         h.tenant_id = job->ident.tenant_id;
         pr.id = job->ident.principal_id;
