@@ -42,6 +42,24 @@ enum cm_scope cm_scope_parse(const char *name, size_t n)
     return CM_SCOPE_UNSET;
 }
 
+unsigned cm_scopes_mask(char *const *names, size_t n)
+{
+    unsigned mask = 0;
+    for (size_t i = 0; i < n; i++)
+        if (names[i])
+            mask |= 1u << cm_scope_parse(names[i], strlen(names[i]));
+    return mask & ~1u; // CM_SCOPE_UNSET: a name it does not know
+}
+
+size_t cm_scopes_names(unsigned mask, const char **out)
+{
+    size_t n = 0;
+    for (int s = CM_SCOPE_FIRST; s <= CM_SCOPE_LAST; s++)
+        if (mask & (1u << s))
+            out[n++] = s_scopes[s].name;
+    return n;
+}
+
 #define BIT(s) (1u << (s))
 #define ALL_NAMED (((1u << (CM_SCOPE_LAST + 1)) - 1) & ~1u)
 

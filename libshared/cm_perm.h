@@ -50,6 +50,14 @@ const char *cm_scope_what(enum cm_scope scope);
  * names none (the two kinds included: a key never holds them). */
 enum cm_scope cm_scope_parse(const char *name, size_t n);
 
+/* A set of named scopes as bits (1u << scope): the scopes in names[0..n)
+ * that cm_scope_parse knows (others are left out). */
+unsigned cm_scopes_mask(char *const *names, size_t n);
+
+/* The names of the scopes in mask, in table order, into out (at most
+ * CM_SCOPE_LAST entries, static strings); returns how many. */
+size_t cm_scopes_names(unsigned mask, const char **out);
+
 /* True when role grants the named scope (the role table). */
 bool cm_role_grants(Crm__Role role, enum cm_scope scope);
 

@@ -1,5 +1,7 @@
 /* One function per request of the customers service, and the dispatch table. */
 #include "customers_handlers.h"
+#include "customers_keys.h"
+#include "customers_keys_store.h"
 #include "customers_changes.h"
 #include "customers_check.h"
 #include "customers_events.h"
@@ -1096,6 +1098,10 @@ static void s_authenticate(struct cm_call *call, const ProtobufCMessage *msg,
         (Crm__AuthenticateResponse *)cm_pb_new(&crm__authenticate_response__descriptor);
     bool found = false;
     cm_err_t err = customers_store_authenticate(call->db, hash, sizeof hash, &found, r);
+    /* Its last use: written at most once a minute per key (the gateway asks
+     * only when its cache has forgotten the key). */
+    if (!err && found)
+        err = customers_keys_store_touch(call->db, r->principal->id);
     if (err || !found) {
         if (err)
             cm_call_db_fail(call, err, "could not check api key");
@@ -1240,5 +1246,12 @@ const struct cm_method customers_methods[] = {
       CM_METHOD_NO_TXN, EXCHANGE),
     M("ImportCustomers", import_customers_request, import_customers_response, customers_import,
       CM_METHOD_WRITE, EXCHANGE),
+    /* -- API keys (customers_keys.c): the create's reply carries the secret, which must
+     * not be kept in the idempotency table (a retried create makes a second key) -- */
+    M("ListApiKeys", list_api_keys_request, list_api_keys_response, customers_keys_list,
+      CM_METHOD_NO_TXN, STAFF),
+    M("CreateApiKey", create_api_key_request, create_api_key_response, customers_keys_create, 0,
+      STAFF),
+    M("RevokeApiKey", revoke_api_key_request, empty, customers_keys_revoke, CM_METHOD_WRITE, STAFF),
 };
 const size_t customers_n_methods = sizeof customers_methods / sizeof *customers_methods;

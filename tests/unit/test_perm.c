@@ -109,11 +109,26 @@ static void test_names_read_back(void)
     CHECK_STR(cm_scope_name((enum cm_scope)1000), "");
 }
 
+static void test_masks_read_back(void)
+{
+    char *names[] = {"staff", "customers:read", "nonsense", "internal", NULL, "customers:read"};
+    unsigned m = cm_scopes_mask(names, 6);
+    CHECK(m == ((1u << CM_SCOPE_STAFF) | (1u << CM_SCOPE_CUSTOMERS_READ)));
+    const char *out[CM_SCOPE_LAST];
+    CHECK(cm_scopes_names(m, out) == 2);
+    CHECK_STR(out[0], "customers:read");
+    CHECK_STR(out[1], "staff");
+    CHECK(cm_scopes_mask(names, 0) == 0);
+    CHECK(cm_scopes_names(0, out) == 0);
+    CHECK(cm_scopes_names(~0u, out) == CM_SCOPE_LAST);
+}
+
 int main(void)
 {
     RUN(test_roles_grant_what_the_table_says);
     RUN(test_scopes_narrow_the_role);
     RUN(test_public_and_internal_methods);
     RUN(test_names_read_back);
+    RUN(test_masks_read_back);
     return 0;
 }
