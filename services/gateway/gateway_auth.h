@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "envelope.pb-c.h"
 
 #define GATEWAY_AUTH_HASH 32
 #define GATEWAY_AUTH_TTL_OK_MS 30000
@@ -44,6 +45,17 @@ int gateway_auth_lookup(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HA
  * drops expired entries, then the oldest. */
 void gateway_auth_store(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HASH],
                         const struct gateway_identity *ident, int64_t now_ms);
+
+/* Fills pr's id, name, role, kind and scopes from ident (borrowing its
+ * strings, and names: room for CM_SCOPE_LAST). */
+void gateway_auth_principal(const struct gateway_identity *ident, Crm__Principal *pr,
+                            const char **names);
+
+/* True when ident may call a route that needs every scope in scopes (cm_perm
+ * bits); false with why ("this key may not read customers
+ * (customers:read)") filled otherwise. */
+bool gateway_auth_allows(const struct gateway_identity *ident, unsigned scopes, char *why,
+                         size_t size);
 
 /* Forgets every key of tenant whose principal id is principal_id (a key
  * just revoked through this gateway stops working at once). */

@@ -195,7 +195,6 @@ static int s_send(gateway_bus_t *self, struct gateway_job *job, size_t sub, bool
     size_t alen = 0;
     char method[160];
     const char *scopes[CM_SCOPE_LAST];
-    static const char *nothing[] = {"none"}; // a scoped key whose scopes are all unknown here
     const uint8_t *body = job->body;
     size_t body_len = job->body_len;
     int rc = -1;
@@ -223,16 +222,7 @@ static int s_send(gateway_bus_t *self, struct gateway_job *job, size_t sub, bool
         pr.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
     } else {
         h.tenant_id = job->ident.tenant_id;
-        pr.id = job->ident.principal_id;
-        pr.name = job->ident.principal_name;
-        pr.role = (Crm__Role)job->ident.role;
-        pr.kind = (Crm__PrincipalKind)job->ident.kind;
-        pr.n_scopes = cm_scopes_names(job->ident.scopes, scopes);
-        pr.scopes = (char **)scopes;
-        if (job->ident.scoped && !pr.n_scopes) {
-            pr.scopes = (char **)nothing;
-            pr.n_scopes = 1;
-        }
+        gateway_auth_principal(&job->ident, &pr, scopes);
         h.idempotency_key = job->idempotency_key;
     }
     if (auth) {
@@ -370,6 +360,11 @@ static void s_on_auth(gateway_bus_t *self, struct gateway_job *job, const Crm__R
         sodium_memzero(job->api_key, strlen(job->api_key));
         free(job->api_key);
         job->api_key = NULL;
+        char why[160];
+        if (!gateway_auth_allows(id, job->scopes, why, sizeof why)) {
+            s_fail(self, job, CRM__STATUS__STATUS_PERMISSION_DENIED, why);
+            return;
+        }
         if (job->has_pending) {
             job->outcome = GATEWAY_JOB_PENDING;
             s_finish(self, job);

@@ -55,6 +55,7 @@ struct gateway_job {
     char *api_key; // owned; wiped when freed
     struct gateway_identity ident;
     bool has_pending; // authenticated -> PENDING instead of calling
+    unsigned scopes;  // what the route needs (cm_perm bits), checked once the key is known
 
     /* Readiness. */
     char **services; // borrowed (the HTTP layer's list)
