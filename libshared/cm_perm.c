@@ -1,6 +1,8 @@
 /* The role table and the permission check (cm_perm.h). */
 #include "cm_perm.h"
 
+#include "cm_pbjson.h"
+
 #include <string.h>
 
 static const struct {
@@ -116,5 +118,30 @@ bool cm_perm_allows(const Crm__Principal *principal, enum cm_scope scope)
 
 bool cm_perm_private(const Crm__Principal *principal)
 {
+    /* The suite's own services hold the content anyway (search indexes it). */
+    if (!principal || principal->kind == CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE)
+        return true;
     return cm_perm_allows(principal, CM_SCOPE_PRIVATE_READ);
+}
+
+bool cm_perm_hide_customer(const Crm__Principal *principal, Crm__Customer *c)
+{
+    if (!c || cm_perm_private(principal) || !c->description[0])
+        return false;
+    cm_pb_set_str(&c->description, "");
+    return true;
+}
+
+bool cm_perm_hide_changes(const Crm__Principal *principal, Crm__FieldChange **changes, size_t n)
+{
+    if (cm_perm_private(principal))
+        return false;
+    bool hid = false;
+    for (size_t i = 0; i < n; i++)
+        if (changes[i] && !strcmp(changes[i]->field, CM_PERM_PRIVATE_FIELD)) {
+            cm_pb_set_str(&changes[i]->old_value, "");
+            cm_pb_set_str(&changes[i]->new_value, "");
+            hid = true;
+        }
+    return hid;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "customers.pb-c.h"
 #include "envelope.pb-c.h"
 
 /* What a method needs. The named ones are the scopes of docs/api.md (the
@@ -69,7 +70,19 @@ bool cm_role_grants(Crm__Role role, enum cm_scope scope);
 bool cm_perm_allows(const Crm__Principal *principal, enum cm_scope scope);
 
 /* True when the principal may see private content (a customer's
- * description, notes marked private): cm_perm_allows(p, private:read). */
+ * description, a note's body): cm_perm_allows(p, private:read), or one of
+ * the suite's services acting for itself (kind SERVICE, or no principal),
+ * which holds that content anyway (search indexes it). */
 bool cm_perm_private(const Crm__Principal *principal);
+
+/* What a principal without private:read sees of private content: the
+ * customer's description ("") and the values of a change to it ("" both);
+ * each leaves what it is given alone for a principal with private:read.
+ * Returns true when it hid something. */
+bool cm_perm_hide_customer(const Crm__Principal *principal, Crm__Customer *c);
+bool cm_perm_hide_changes(const Crm__Principal *principal, Crm__FieldChange **changes, size_t n);
+
+/* The fields private content lives in: a customer's description. */
+#define CM_PERM_PRIVATE_FIELD "description"
 
 #endif

@@ -218,6 +218,7 @@ static void s_create_customer(struct cm_call *call, const ProtobufCMessage *msg,
             call, req->customer, s_source_of_channel(call->hdr->channel), &tenant);
         if (stored) {
             cm_log_info("created customer %s", stored->id);
+            cm_perm_hide_customer(call->hdr->principal, stored);
             *resp = &stored->base;
         }
     }
@@ -229,6 +230,7 @@ static void s_get_customer(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__GetCustomerRequest *req = (const Crm__GetCustomerRequest *)msg;
     Crm__Customer *c = s_load(call, req->id, false);
+    cm_perm_hide_customer(call->hdr->principal, c);
     if (c)
         *resp = &c->base;
 }
@@ -285,6 +287,10 @@ Crm__Customer *customers_update_one(struct cm_call *call, const char *id, const 
                           perr.description);
         goto out;
     }
+    /* Who may not read the private description may not change it either: it
+     * stays as stored (a client sends back what it read, without it). */
+    if (!cm_perm_private(call->hdr->principal))
+        cm_pb_set_str(&c->description, old->description);
     customers_check(call, c, old, tenant, cm_now_ms());
     if (cm_call_failed(call))
         goto out;
@@ -345,6 +351,7 @@ static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
         Crm__Customer *stored =
             customers_update_one(call, req->id, req->etag, req->customer, req->update_mask,
                                  req->n_update_mask, &tenant, NULL);
+        cm_perm_hide_customer(call->hdr->principal, stored);
         if (stored)
             *resp = &stored->base;
     }
@@ -596,6 +603,8 @@ static void s_list_customers(struct cm_call *call, const ProtobufCMessage *msg,
     }
     free(next_key);
     free(next_id);
+    for (size_t i = 0; i < r->n_customers; i++)
+        cm_perm_hide_customer(call->hdr->principal, r->customers[i]);
     *resp = &r->base;
 }
 
@@ -727,6 +736,9 @@ static void s_list_audit(struct cm_call *call, const ProtobufCMessage *msg, Prot
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
         return;
     }
+    for (size_t i = 0; i < r->n_entries; i++)
+        cm_perm_hide_changes(call->hdr->principal, r->entries[i]->changes,
+                             r->entries[i]->n_changes);
     *resp = &r->base;
 }
 

@@ -119,6 +119,7 @@ void customers_vat_record(struct cm_call *call, const ProtobufCMessage *msg,
     c->company->vat_check = v;
     customers_changes_compute(&ch, old, c);
     if (ch.n == 0) {
+        cm_perm_hide_customer(call->hdr->principal, old);
         *resp = &old->base;
         old = NULL;
         goto out;
@@ -133,6 +134,7 @@ void customers_vat_record(struct cm_call *call, const ProtobufCMessage *msg,
     static const char *const types[] = {"customer.updated", NULL};
     if (!customers_changes_record(call, req->id, "vat_checked", types, stored, &ch))
         goto out;
+    cm_perm_hide_customer(call->hdr->principal, stored);
     *resp = &stored->base;
     stored = NULL;
 out:

@@ -238,6 +238,15 @@ static bool s_may_change_note(struct cm_call *call, const Crm__Note *n)
     return false;
 }
 
+/* A note's body is private (staff's notes): a principal without
+ * private:read sees the note without it. Returns n. */
+static Crm__Note *s_shown(const struct cm_call *call, Crm__Note *n)
+{
+    if (n && !cm_perm_private(call->hdr->principal))
+        cm_pb_set_str(&n->body, "");
+    return n;
+}
+
 static void s_create_note(struct cm_call *call, const ProtobufCMessage *msg,
                           ProtobufCMessage **resp)
 {
@@ -265,7 +274,7 @@ static void s_create_note(struct cm_call *call, const ProtobufCMessage *msg,
         goto out;
     cm_log_info("created note %s on customer %s", id, req->customer_id);
     cm_log_debug("note %s: %s", id, body);
-    *resp = &n->base;
+    *resp = &s_shown(call, n)->base;
 out:
     free(body);
     free(name);
@@ -276,7 +285,7 @@ static void s_get_note(struct cm_call *call, const ProtobufCMessage *msg, Protob
     const Crm__GetNoteRequest *req = (const Crm__GetNoteRequest *)msg;
     Crm__Note *n = s_load_note(call, req->customer_id, req->id, false);
     if (n)
-        *resp = &n->base;
+        *resp = &s_shown(call, n)->base;
 }
 
 static const char *const s_note_output_only[] = {"id",        "customerId", "author", "editedBy",
@@ -310,6 +319,8 @@ static void s_update_note(struct cm_call *call, const ProtobufCMessage *msg,
     }
     if (cm_call_failed(call))
         goto out;
+    /* Who may not read the body may not change it either: it stays. */
+    set_body = set_body && cm_perm_private(call->hdr->principal);
     if (set_body) {
         body = s_text(call, "note.body", "the note", in->body, NOTES_BODY_MAX,
                       NOTES_TEXT_MULTILINE | NOTES_TEXT_REQUIRED);
@@ -318,7 +329,7 @@ static void s_update_note(struct cm_call *call, const ProtobufCMessage *msg,
     }
     bool edited = body && strcmp(body, old->body) != 0;
     if (!edited && pinned == old->pinned) {
-        *resp = &old->base; // nothing changed: no new version
+        *resp = &s_shown(call, old)->base; // nothing changed: no new version
         old = NULL;
         goto out;
     }
@@ -331,7 +342,7 @@ static void s_update_note(struct cm_call *call, const ProtobufCMessage *msg,
     }
     Crm__Note *n = s_load_note(call, req->customer_id, req->id, false);
     if (n)
-        *resp = &n->base;
+        *resp = &s_shown(call, n)->base;
 out:
     s_free_mask(paths, n_paths);
     free(body);
@@ -387,6 +398,8 @@ static void s_list_notes(struct cm_call *call, const ProtobufCMessage *msg, Prot
         free(tok);
         free((char *)next.id);
     }
+    for (size_t i = 0; i < r->n_notes; i++)
+        s_shown(call, r->notes[i]);
     *resp = &r->base;
 }
 

@@ -365,6 +365,14 @@ static void s_list_timeline(struct cm_call *call, const ProtobufCMessage *msg,
         cm_pb_set_str(&r->next_page_token, tok);
         free(tok);
     }
+    /* Private content (a note's body, the customer's description) only for
+     * who may read it. */
+    for (size_t i = 0; i < r->n_entries; i++) {
+        Crm__TimelineEntry *e = r->entries[i];
+        cm_perm_hide_changes(call->hdr->principal, e->changes, e->n_changes);
+        if (e->note && !cm_perm_private(call->hdr->principal))
+            cm_pb_set_str(&e->note->body, "");
+    }
     *resp = &r->base;
 }
 

@@ -49,6 +49,13 @@ static void test_scopes_narrow_the_role(void)
     p.n_scopes = 3;
     CHECK(!cm_perm_allows(&p, CM_SCOPE_PRIVATE_READ));
     CHECK(!cm_perm_private(&p));
+    /* The suite's own services see it (they hold it anyway), though their
+     * role does not grant private:read to a key. */
+    p.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
+    CHECK(cm_perm_private(&p));
+    CHECK(cm_perm_private(NULL));
+    CHECK(!cm_perm_allows(NULL, CM_SCOPE_PRIVATE_READ));
+    p.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_API_KEY;
     /* An admin key with one scope may do that one only. */
     p.role = CRM__ROLE__ROLE_ADMIN;
     p.scopes = scopes + 1;
