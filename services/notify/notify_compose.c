@@ -49,6 +49,15 @@ Crm__Customer *notify_compose_customer(struct cm_call *call, const char *id, con
     return c;
 }
 
+bool notify_compose_known(struct cm_call *call, const char *id)
+{
+    Crm__Customer *c = notify_compose_customer(call, id, NULL);
+    if (!c)
+        return false;
+    crm__customer__free_unpacked(c, NULL);
+    return true;
+}
+
 bool notify_compose_reachable(struct cm_call *call, const Crm__Customer *c, bool sms)
 {
     if (sms && !c->phone[0])

@@ -223,6 +223,10 @@ static void s_list_messages(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_db_fail(call, err, "could not list the messages");
         return;
     }
+    if (!r->n_messages && !after_id[0] && !notify_compose_known(call, req->customer_id)) {
+        crm__list_messages_response__free_unpacked(r, NULL);
+        return;
+    }
     notify_page_token_set(&r->next_page_token, next_us, next_id);
     *resp = &r->base;
 }

@@ -256,6 +256,10 @@ void notify_replies_conversations(struct cm_call *call, const ProtobufCMessage *
         cm_call_db_fail(call, err, "could not read the conversations");
         return;
     }
+    if (!r->n_conversations && !notify_compose_known(call, req->customer_id)) {
+        crm__list_conversations_response__free_unpacked(r, NULL);
+        return;
+    }
     *resp = &r->base;
 }
 
