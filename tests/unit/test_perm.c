@@ -2,6 +2,8 @@
  * key's scopes narrowing its role, the two kinds of methods (public and
  * internal), and scope names read back exactly. */
 #include "cm_perm.h"
+#include "cm_pbjson.h"
+#include "cm_util.h"
 #include "unit.h"
 
 /* The table as docs/api.md writes it: one row per role, a column per named
@@ -130,6 +132,41 @@ static void test_masks_read_back(void)
     CHECK(cm_scopes_names(~0u, out) == CM_SCOPE_LAST);
 }
 
+static void test_private_content_is_hidden(void)
+{
+    Crm__Customer *c = (Crm__Customer *)cm_pb_new(&crm__customer__descriptor);
+    cm_pb_set_str(&c->description, "allergic to latex");
+    cm_pb_set_str(&c->first_name, "Ida");
+    Crm__Principal staff = CRM__PRINCIPAL__INIT, shop = CRM__PRINCIPAL__INIT;
+    staff.role = CRM__ROLE__ROLE_STAFF;
+    shop.role = CRM__ROLE__ROLE_SERVICE;
+    shop.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_API_KEY;
+    CHECK(!cm_perm_hide_customer(&staff, c));
+    CHECK_STR(c->description, "allergic to latex");
+    CHECK(!cm_perm_hide_customer(NULL, c));
+    CHECK(cm_perm_hide_customer(&shop, c));
+    CHECK_STR(c->description, "");
+    CHECK_STR(c->first_name, "Ida");
+    CHECK(!cm_perm_hide_customer(&shop, c)); // nothing left to hide
+    CHECK(!cm_perm_hide_customer(&shop, NULL));
+    crm__customer__free_unpacked(c, NULL);
+
+    Crm__FieldChange a = CRM__FIELD_CHANGE__INIT, b = CRM__FIELD_CHANGE__INIT;
+    a.field = "description";
+    a.old_value = cm_strdup("\"old\"");
+    a.new_value = cm_strdup("\"new\"");
+    b.field = "email";
+    b.old_value = "\"a@b.test\"";
+    b.new_value = "\"c@d.test\"";
+    Crm__FieldChange *changes[] = {&a, &b};
+    CHECK(!cm_perm_hide_changes(&staff, changes, 2));
+    CHECK_STR(a.old_value, "\"old\"");
+    CHECK(cm_perm_hide_changes(&shop, changes, 2));
+    CHECK_STR(a.old_value, "");
+    CHECK_STR(a.new_value, "");
+    CHECK_STR(b.new_value, "\"c@d.test\"");
+}
+
 int main(void)
 {
     RUN(test_roles_grant_what_the_table_says);
@@ -137,5 +174,6 @@ int main(void)
     RUN(test_public_and_internal_methods);
     RUN(test_names_read_back);
     RUN(test_masks_read_back);
+    RUN(test_private_content_is_hidden);
     return 0;
 }
