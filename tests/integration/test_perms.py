@@ -18,9 +18,10 @@ import struct
 import zlib
 
 import crm
+import test_openapi
 from crm import api, unique, unique_email, wait_until
+from test_openapi import _served
 
-METHODS = ("get", "put", "post", "patch", "delete")
 # An id of the right shape that names nothing.
 SOME_ID = "00000000-0000-4000-8000-000000000000"
 ROLES = ("owner", "admin", "staff", "readonly", "service")
@@ -29,19 +30,11 @@ DOC = os.path.join(crm.ROOT, "docs", "api.md")
 
 # ------------------------------------------------------------------ helpers
 
-def _served():
-    st, _, doc = api("GET", "/v1/openapi.json", key=None)
-    assert st == 200 and isinstance(doc, dict), (st, doc)
-    return doc
-
-
 def _operations(doc):
     """(METHOD, path, operation) for every operation that needs a key."""
-    for path, item in sorted(doc["paths"].items()):
-        for method in METHODS:
-            op = item.get(method)
-            if op is not None and op.get("security") != []:
-                yield method.upper(), path, op
+    for method, path, op in test_openapi._operations(doc):
+        if op.get("security") != []:
+            yield method.upper(), path, op
 
 
 def _doc_section(title):
