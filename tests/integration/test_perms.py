@@ -12,6 +12,7 @@ route is covered without a new test:
 - private content (a customer's description, a note's body) hidden from a
   key without private:read, and kept when such a key writes.
 """
+import json
 import os
 import re
 import struct
@@ -473,3 +474,42 @@ def test_private_content_reaches_only_keys_with_private_read():
         after["description"] == "prefers mornings; allergic", after
     assert api("GET", "/v1/customers/%s/notes" % cid, key=admin)[2]["notes"][0]["body"] == \
         "owes 20 EUR"
+
+
+# ------------------------------------------------------------------ event streams
+
+def _replay(key, body):
+    r = crm.crmctl_run(["call", "customers", "ReplayEvents", json.dumps(body), "--key", key])
+    return json.loads(r.stdout) if r.stdout.strip() else {"status": r.stderr}
+
+
+def test_a_key_with_events_read_replays_only_its_own_tenant():
+    t1, t2 = _tenant("Stream"), _tenant("Stream")
+    k1, k2 = _key(t1, role="admin"), _key(t2, role="admin")
+    reader = _key(t1, scopes=["events:read"])
+    js = _replay(reader, {"afterSeq": "9223372036854775807", "limit": 1})
+    assert js["status"] == "OK", js
+    after = int(js["body"]["lastSeq"])
+    c1 = api("POST", "/v1/customers", {"firstName": "One", "lastName": unique("S")}, key=k1)[2]
+    c2 = api("POST", "/v1/customers", {"firstName": "Two", "lastName": unique("S")}, key=k2)[2]
+    c3 = api("POST", "/v1/customers", {"firstName": "Three", "lastName": unique("S")}, key=k1)[2]
+    seen = []
+    for _ in range(1000):
+        js = _replay(reader, {"afterSeq": str(after), "limit": 2})
+        assert js["status"] == "OK", js
+        events = js["body"].get("events", [])
+        if not events:
+            break
+        for e in events:
+            assert e.get("tenantId", t1) == t1, e  # another tenant's: only a heartbeat
+            if e["type"] != "stream.heartbeat":
+                seen.append(e["type"])
+        after = int(events[-1]["seq"])
+    # c1 and c3 (tenant 1), not c2 (tenant 2).
+    assert c1["id"] and c2["id"] and c3["id"]
+    assert seen.count("customer.created") == 2, seen
+    # It keeps no durable position, and a key without the scope reads nothing.
+    js = _replay(reader, {"afterSeq": "0", "reader": "notes"})
+    assert js["status"] == "INVALID_ARGUMENT", js
+    js = _replay(_key(t1, scopes=["customers:read"]), {"afterSeq": "0"})
+    assert js["status"] == "PERMISSION_DENIED" and "(events:read)" in js["message"], js
