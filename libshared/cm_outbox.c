@@ -247,8 +247,9 @@ void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
      * and keeps no durable position: those hold back the retention. */
     bool outsider = !cm_perm_allows(call->hdr->principal, CM_SCOPE_INTERNAL);
     if (outsider && !call->hdr->tenant_id[0]) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "this key reads only its own tenant's events: "
-                                              "the request needs its tenant_id");
+        cm_call_fail(call, CM_ERR_PERMISSION,
+                     "this key reads only its own tenant's events: "
+                     "the request needs its tenant_id");
         return;
     }
     if (outsider && req->reader[0]) {

@@ -145,6 +145,15 @@ static cm_err_t s_tenant_create(cm_db_t *db, const char *id, const char *name, c
     return cm_db_commit(db);
 }
 
+/* The audit row a key made or revoked leaves (as the customers service's
+ * customers_keys_store_event writes it), from a CTE k(id, tenant_id, name). */
+#define KEY_EVENT(action)                                                                          \
+    " INSERT INTO customers.audit (tenant_id, customer_id, action, principal_id, "                 \
+    "principal_name, principal_role, channel, request_id, changes) "                               \
+    "SELECT tenant_id, '00000000-0000-0000-0000-000000000000', '" action "', 'crmctl', "           \
+    "'crmctl', 0, 'cli', '', jsonb_build_array(jsonb_build_object('field', 'apiKey', "             \
+    "'oldValue', id, 'newValue', name)) FROM k"
+
 /* Stores a key (hashed) with its scopes (a PostgreSQL array literal such as
  * "{customers:read}"; "{}" for none); key_id is its id. */
 static cm_err_t s_key_store(cm_db_t *db, const char *tenant, const char *key, const char *name,
@@ -159,9 +168,10 @@ static cm_err_t s_key_store(cm_db_t *db, const char *tenant, const char *key, co
     int fmts[] = {0, 0, 0, 0, 1, 0};
     cm_err_t err;
     PGresult *res = cm_db_exec_bin(db,
-                                   "INSERT INTO customers.api_keys (id, tenant_id, name, role, "
-                                   "key_hash, scopes, created_by) "
-                                   "VALUES ($1, $2, $3, $4, $5, $6::text[], 'crmctl')",
+                                   "WITH k AS (INSERT INTO customers.api_keys (id, tenant_id, "
+                                   "name, role, key_hash, scopes, created_by) "
+                                   "VALUES ($1, $2, $3, $4, $5, $6::text[], 'crmctl') "
+                                   "RETURNING id, tenant_id, name)" KEY_EVENT("api_key.created"),
                                    6, p, lens, fmts, 0, &err);
     PQclear(res);
     return err;
@@ -371,10 +381,12 @@ int crmctl_key(int argc, char **argv)
     } else if (!strcmp(argv[1], "revoke") && argc >= 3) {
         const char *p[] = {argv[2]};
         cm_err_t err;
-        PGresult *res = cm_db_exec(db,
-                                   "UPDATE customers.api_keys SET revoked_at = now() "
-                                   "WHERE id = $1 AND revoked_at IS NULL RETURNING 1",
-                                   1, p, &err);
+        PGresult *res =
+            cm_db_exec(db,
+                       "WITH k AS (UPDATE customers.api_keys SET revoked_at = now() "
+                       "WHERE id = $1 AND revoked_at IS NULL "
+                       "RETURNING id, tenant_id, name)" KEY_EVENT("api_key.revoked") " RETURNING 1",
+                       1, p, &err);
         if (!res) {
             fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
             goto out;

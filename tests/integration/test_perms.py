@@ -412,6 +412,9 @@ def test_crmctl_makes_lists_and_revokes_scoped_keys():
     r = crm.crmctl_run(["keys", "create", "--tenant", tenant, "--scopes", "customers:read,oops"])
     assert r.returncode == 2 and "oops is not a scope" in r.stderr, r
     assert crm.crmctl(["keys", "revoke", key_id]).strip() == "revoked " + key_id
+    rows = crm.psql_rows("SELECT action, principal_name FROM customers.audit WHERE tenant_id = "
+                         "'%s' AND changes->0->>'oldValue' = '%s' ORDER BY id" % (tenant, key_id))
+    assert rows == [("api_key.created", "crmctl"), ("api_key.revoked", "crmctl")], rows
     # Another gateway's cache (or this one's, for a key crmctl revoked) forgets it
     # within its 30 s.
     wait_until(lambda: api("GET", "/v1/customers", key=secret)[0] == 401, timeout=40,
