@@ -14,8 +14,11 @@ GRANT SELECT (id, tenant_id, name, role, scopes, created_at, revoked_at, last_us
       INSERT (id, tenant_id, name, role, key_hash, scopes, created_by),
       UPDATE (revoked_at)
     ON customers.api_keys TO crm_app;
+-- Row-level security holds crm_app (it owns no table) to the request's tenant;
+-- not FORCEd, so that customers.authenticate and customers.touch_api_key, which
+-- run as the owner and look a key up by its hash or id across tenants, see it
+-- whatever the owner's attributes.
 ALTER TABLE customers.api_keys ENABLE ROW LEVEL SECURITY;
-ALTER TABLE customers.api_keys FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_only ON customers.api_keys
     USING (tenant_id = nullif(current_setting('app.tenant', true), '')::uuid);
 
