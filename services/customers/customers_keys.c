@@ -89,8 +89,7 @@ void customers_keys_create(struct cm_call *call, const ProtobufCMessage *msg,
                                       sizeof hash, req->scopes, req->n_scopes,
                                       pr && pr->name[0] ? pr->name : "", &key);
     if (!err)
-        err = customers_keys_store_event(call->db, call->hdr->tenant_id, "api_key.created",
-                                         call->hdr, key);
+        err = customers_keys_store_event(call->db, call->hdr->tenant_id, true, call->hdr, key);
     if (err) {
         cm_call_db_fail(call, err, "could not store the api key");
         if (key)
@@ -113,8 +112,7 @@ void customers_keys_revoke(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__ApiKey *key = NULL;
     cm_err_t err = customers_keys_store_revoke(call->db, call->hdr->tenant_id, req->id, &key);
     if (!err && key)
-        err = customers_keys_store_event(call->db, call->hdr->tenant_id, "api_key.revoked",
-                                         call->hdr, key);
+        err = customers_keys_store_event(call->db, call->hdr->tenant_id, false, call->hdr, key);
     if (err)
         cm_call_db_fail(call, err, "could not revoke the api key");
     else if (!key)

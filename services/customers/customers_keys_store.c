@@ -141,9 +141,10 @@ cm_err_t customers_keys_store_touch(cm_db_t *db, const char *id)
  * audit under the nil customer id (no customer's history shows them). */
 #define NO_CUSTOMER "00000000-0000-0000-0000-000000000000"
 
-cm_err_t customers_keys_store_event(cm_db_t *db, const char *tenant, const char *action,
+cm_err_t customers_keys_store_event(cm_db_t *db, const char *tenant, bool created,
                                     const Crm__RequestHeader *hdr, const Crm__ApiKey *key)
 {
+    const char *action = created ? "api_key.created" : "api_key.revoked";
     json_t *change = json_pack("[{s:s, s:s, s:s}]", "field", "apiKey", "oldValue", key->id,
                                "newValue", key->name);
     char *changes = json_dumps(change, JSON_COMPACT);

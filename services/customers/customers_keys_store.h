@@ -6,6 +6,7 @@
 #include "cm_db.h"
 #include "customers.pb-c.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* At most this many keys a tenant holds that are not revoked. */
@@ -40,9 +41,9 @@ cm_err_t customers_keys_store_revoke(cm_db_t *db, const char *tenant, const char
  * (nothing is written then). */
 cm_err_t customers_keys_store_touch(cm_db_t *db, const char *id) CM_MUSTCHECK;
 
-/* Records a key made or revoked (action "api_key.created", "api_key.revoked")
- * as a security event of the tenant. */
-cm_err_t customers_keys_store_event(cm_db_t *db, const char *tenant, const char *action,
+/* Records a key made (created) or revoked as a security event of the
+ * tenant, by the request's principal. */
+cm_err_t customers_keys_store_event(cm_db_t *db, const char *tenant, bool created,
                                     const Crm__RequestHeader *hdr,
                                     const Crm__ApiKey *key) CM_MUSTCHECK;
 
