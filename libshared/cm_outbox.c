@@ -203,6 +203,30 @@ static cm_err_t s_reader_seen(cm_db_t *db, const struct cm_outbox *ob, const cha
     return err;
 }
 
+/* Drops the events of other tenants from r. Heartbeats carry no tenant and
+ * stay; the page's last event, when dropped, becomes a heartbeat (only its
+ * seq), so the reader still learns where the page ended. */
+static void s_keep_tenant(Crm__ReplayEventsResponse *r, const char *tenant)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < r->n_events; i++) {
+        Crm__Event *e = r->events[i];
+        if (!e->tenant_id[0] || !strcmp(e->tenant_id, tenant)) {
+            r->events[kept++] = e;
+        } else if (i + 1 == r->n_events) {
+            Crm__Event *hb = (Crm__Event *)cm_pb_new(&crm__event__descriptor);
+            cm_pb_set_str(&hb->stream, e->stream);
+            hb->seq = e->seq;
+            cm_pb_set_str(&hb->type, "stream.heartbeat");
+            crm__event__free_unpacked(e, NULL);
+            r->events[kept++] = hb;
+        } else {
+            crm__event__free_unpacked(e, NULL);
+        }
+    }
+    r->n_events = kept;
+}
+
 void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
                             const Crm__ReplayEventsRequest *req, ProtobufCMessage **resp)
 {
@@ -217,6 +241,20 @@ void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
     if (req->after_seq > INT64_MAX) {
         cm_call_violation(call, "afterSeq", "OUT_OF_RANGE", "afterSeq: at most %" PRId64,
                           INT64_MAX);
+        return;
+    }
+    /* An outside system's key (events:read) reads its own tenant's events,
+     * and keeps no durable position: those hold back the retention. */
+    bool outsider = !cm_perm_allows(call->hdr->principal, CM_SCOPE_INTERNAL);
+    if (outsider && !call->hdr->tenant_id[0]) {
+        cm_call_fail(call, CM_ERR_PERMISSION,
+                     "this key reads only its own tenant's events: "
+                     "the request needs its tenant_id");
+        return;
+    }
+    if (outsider && req->reader[0]) {
+        cm_call_violation(call, "reader", "UNSUPPORTED",
+                          "reader: only the suite's own services keep a position");
         return;
     }
     if (req->reader[0] && ob->readers) {
@@ -238,6 +276,8 @@ void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
         crm__replay_events_response__free_unpacked(r, NULL);
         return;
     }
+    if (outsider)
+        s_keep_tenant(r, call->hdr->tenant_id);
     *resp = &r->base;
 }
 

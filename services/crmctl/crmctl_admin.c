@@ -1,9 +1,12 @@
 /* Migrations, tenants and API keys, straight against PostgreSQL. */
 #include "crmctl.h"
+#include "customers.pb-c.h"
+#include "cm_apikey.h"
 #include "cm_db.h"
 #include "cm_events.h"
 #include "cm_log.h"
 #include "cm_outbox.h"
+#include "cm_perm.h"
 #include "cm_util.h"
 
 #include <errno.h>
@@ -112,6 +115,8 @@ static int s_role_of(const char *name)
         return 3;
     if (!strcmp(name, "service"))
         return 4;
+    if (!strcmp(name, "owner"))
+        return 5;
     return -1;
 }
 
@@ -146,33 +151,74 @@ static cm_err_t s_tenant_create(cm_db_t *db, const char *id, const char *name, c
     return cm_db_commit(db);
 }
 
-/* Stores a key (hashed); writes its id into key_id (>= 20 bytes). */
+/* The security event a key made or revoked leaves (as the customers
+ * service's customers_keys_store_event writes it), from a CTE k(id,
+ * tenant_id, name); kind is KEY_CREATED or KEY_REVOKED. */
+#define KEY_CREATED "11"
+#define KEY_REVOKED "12"
+_Static_assert(CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_KEY_CREATED == 11 &&
+                   CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_KEY_REVOKED == 12,
+               "crm.SecurityEventKind");
+#define KEY_EVENT(kind)                                                                            \
+    " INSERT INTO customers.security_events (tenant_id, kind, actor_id, actor_name, subject) "     \
+    "SELECT tenant_id, " kind ", 'crmctl', 'crmctl', name || ' (' || id || ')' FROM k"
+
+/* Stores a key (hashed) with its scopes (a PostgreSQL array literal such as
+ * "{customers:read}"; "{}" for none); key_id is its id. */
 static cm_err_t s_key_store(cm_db_t *db, const char *tenant, const char *key, const char *name,
-                            int role, char *key_id)
+                            int role, const char *scopes, const char *key_id)
 {
-    unsigned char hash[32];
-    crypto_generichash(hash, sizeof hash, (const unsigned char *)key, strlen(key), NULL, 0);
-    char hex[13], rolebuf[8];
-    cm_random_hex(hex, 6);
-    snprintf(key_id, 20, "key_%s", hex);
+    uint8_t hash[CM_APIKEY_HASH_SIZE];
+    cm_apikey_hash(key, hash);
+    char rolebuf[8];
     snprintf(rolebuf, sizeof rolebuf, "%d", role);
-    const char *p[] = {key_id, tenant, name, rolebuf, (const char *)hash};
-    int lens[] = {0, 0, 0, 0, (int)sizeof hash};
-    int fmts[] = {0, 0, 0, 0, 1};
+    const char *p[] = {key_id, tenant, name, rolebuf, (const char *)hash, scopes};
+    int lens[] = {0, 0, 0, 0, (int)sizeof hash, 0};
+    int fmts[] = {0, 0, 0, 0, 1, 0};
     cm_err_t err;
     PGresult *res = cm_db_exec_bin(db,
-                                   "INSERT INTO customers.api_keys (id, tenant_id, name, role, "
-                                   "key_hash) VALUES ($1, $2, $3, $4, $5)",
-                                   5, p, lens, fmts, 0, &err);
+                                   "WITH k AS (INSERT INTO customers.api_keys (id, tenant_id, "
+                                   "name, role, key_hash, scopes, created_by) "
+                                   "VALUES ($1, $2, $3, $4, $5, $6::text[], 'crmctl') "
+                                   "RETURNING id, tenant_id, name)" KEY_EVENT(KEY_CREATED),
+                                   6, p, lens, fmts, 0, &err);
     PQclear(res);
     return err;
 }
 
-static void s_new_key(char *out)
+/* "a,b" as the array literal "{a,b}" into out, each a scope of docs/api.md
+ * and given once; -1 (said on stderr) otherwise. */
+static int s_scopes_literal(const char *list, char *out, size_t size)
 {
-    char hex[49];
-    cm_random_hex(hex, 24);
-    snprintf(out, 64, "crm_%s", hex);
+    unsigned seen = 0;
+    size_t len = 0;
+    out[len++] = '{';
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        enum cm_scope s = cm_scope_parse(p, n);
+        if (s == CM_SCOPE_UNSET || (seen & (1u << s))) {
+            fprintf(stderr, "crmctl: %.*s is %s\n", (int)n, p,
+                    s == CM_SCOPE_UNSET ? "not a scope (docs/api.md, \"Roles and scopes\")"
+                                        : "given twice");
+            return -1;
+        }
+        seen |= 1u << s;
+        const char *name = cm_scope_name(s);
+        if (len + strlen(name) + 2 >= size)
+            return -1;
+        if (len > 1)
+            out[len++] = ',';
+        memcpy(out + len, name, strlen(name));
+        len += strlen(name);
+        p += n + (p[n] == ',');
+    }
+    if (len == 1) {
+        fprintf(stderr, "crmctl: --scopes names no scope\n");
+        return -1;
+    }
+    out[len++] = '}';
+    out[len] = '\0';
+    return 0;
 }
 
 int crmctl_bootstrap(int argc, char **argv)
@@ -204,7 +250,8 @@ int crmctl_bootstrap(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    char key[160], key_id[20];
+    char key[160], key_id[CM_APIKEY_ID_SIZE], secret[CM_APIKEY_SIZE];
+    cm_apikey_new(secret, key_id);
     if (given && *given) {
         if (strlen(given) < 16 || strlen(given) > 128) {
             fprintf(stderr, "crmctl: CRM_BOOTSTRAP_API_KEY must be 16..128 characters\n");
@@ -212,9 +259,9 @@ int crmctl_bootstrap(int argc, char **argv)
         }
         snprintf(key, sizeof key, "%s", given);
     } else {
-        s_new_key(key);
+        snprintf(key, sizeof key, "%s", secret);
     }
-    if (s_key_store(db, CRMCTL_DEFAULT_TENANT, key, "bootstrap administrator", 1, key_id)) {
+    if (s_key_store(db, CRMCTL_DEFAULT_TENANT, key, "bootstrap administrator", 1, "{}", key_id)) {
         fprintf(stderr, "crmctl: could not store the key: %s\n", cm_db_error(db));
         goto out;
     }
@@ -292,15 +339,23 @@ int crmctl_key(int argc, char **argv)
     if (!strcmp(argv[1], "create")) {
         const char *tenant = crmctl_opt(argc, argv, "--tenant");
         const char *name = crmctl_opt(argc, argv, "--name");
-        int role = s_role_of(crmctl_opt(argc, argv, "--role"));
+        const char *scopes = crmctl_opt(argc, argv, "--scopes");
+        const char *role_name = crmctl_opt(argc, argv, "--role");
+        /* A key with scopes is an integration's: role SERVICE (docs/api.md). */
+        int role = s_role_of(scopes && !role_name ? "service" : role_name);
+        char literal[512] = "{}";
         if (!tenant || role < 0) {
             fprintf(stderr, "crmctl: key create needs --tenant ID and a valid --role\n");
             rc = 2;
             goto out;
         }
-        char key[64], key_id[20];
-        s_new_key(key);
-        if (s_key_store(db, tenant, key, name ? name : "api key", role, key_id)) {
+        if (scopes && s_scopes_literal(scopes, literal, sizeof literal)) {
+            rc = 2;
+            goto out;
+        }
+        char key[CM_APIKEY_SIZE], key_id[CM_APIKEY_ID_SIZE];
+        cm_apikey_new(key, key_id);
+        if (s_key_store(db, tenant, key, name ? name : "api key", role, literal, key_id)) {
             fprintf(stderr, "crmctl: could not create key: %s\n", cm_db_error(db));
             goto out;
         }
@@ -311,7 +366,9 @@ int crmctl_key(int argc, char **argv)
         const char *p[] = {tenant};
         cm_err_t err;
         PGresult *res = cm_db_exec(db,
-                                   "SELECT id, tenant_id, name, role, created_at, revoked_at "
+                                   "SELECT id, tenant_id, name, role, created_at, revoked_at, "
+                                   "array_to_string(scopes, ','), "
+                                   "coalesce(last_used_at::text, 'never used') "
                                    "FROM customers.api_keys WHERE $1::uuid IS NULL OR "
                                    "tenant_id = $1::uuid ORDER BY created_at",
                                    1, p, &err);
@@ -319,11 +376,13 @@ int crmctl_key(int argc, char **argv)
             fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
             goto out;
         }
-        static const char *roles[] = {"?", "admin", "staff", "readonly", "service"};
+        static const char *roles[] = {"?", "admin", "staff", "readonly", "service", "owner"};
         for (int i = 0; i < PQntuples(res); i++) {
             int r = (int)strtol(PQgetvalue(res, i, 3), NULL, 10);
-            printf("%s\t%s\t%s\t%s\t%s%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                   PQgetvalue(res, i, 2), roles[r >= 0 && r <= 4 ? r : 0], PQgetvalue(res, i, 4),
+            const char *scopes = PQgetvalue(res, i, 6);
+            printf("%s\t%s\t%s\t%s\t%s\t%s\t%s%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                   PQgetvalue(res, i, 2), roles[r >= 0 && r <= 5 ? r : 0], *scopes ? scopes : "-",
+                   PQgetvalue(res, i, 4), PQgetvalue(res, i, 7),
                    PQgetisnull(res, i, 5) ? "" : "\trevoked");
         }
         PQclear(res);
@@ -331,10 +390,12 @@ int crmctl_key(int argc, char **argv)
     } else if (!strcmp(argv[1], "revoke") && argc >= 3) {
         const char *p[] = {argv[2]};
         cm_err_t err;
-        PGresult *res = cm_db_exec(db,
-                                   "UPDATE customers.api_keys SET revoked_at = now() "
-                                   "WHERE id = $1 AND revoked_at IS NULL RETURNING 1",
-                                   1, p, &err);
+        PGresult *res =
+            cm_db_exec(db,
+                       "WITH k AS (UPDATE customers.api_keys SET revoked_at = now() "
+                       "WHERE id = $1 AND revoked_at IS NULL "
+                       "RETURNING id, tenant_id, name)" KEY_EVENT(KEY_REVOKED) " RETURNING 1",
+                       1, p, &err);
         if (!res) {
             fprintf(stderr, "crmctl: %s\n", cm_db_error(db));
             goto out;

@@ -30,6 +30,12 @@ static int s_usage(void)
             "  staff set-password --tenant ID|default --email E\n"
             "         [--password-stdin | --generate-password]\n"
             "                                  a member's new password; their sessions end\n"
+            "  keys create --tenant ID [--name NAME] [--scopes a,b | --role ROLE]\n"
+            "                                  make an API key (printed once); with --scopes\n"
+            "                                  (docs/api.md, \"Roles and scopes\") its role is\n"
+            "                                  service; ROLE: owner|admin|staff|readonly|service\n"
+            "  keys list [--tenant ID]         id, tenant, name, role, scopes, made, last used\n"
+            "  keys revoke KEY_ID              (\"key\" works for \"keys\" too)\n"
             "  call SERVICE METHOD [JSON] [--key API_KEY | --tenant ID] [--timeout-ms N]\n"
             "                                  send one request over the bus; prints the reply\n"
             "  events [--stream NAME] [--out FILE | --state FILE] [--from SEQ]\n"
@@ -61,7 +67,7 @@ int main(int argc, char **argv)
         return crmctl_bootstrap(argc - 1, argv + 1);
     if (!strcmp(cmd, "tenant"))
         return crmctl_tenant(argc - 1, argv + 1);
-    if (!strcmp(cmd, "key"))
+    if (!strcmp(cmd, "key") || !strcmp(cmd, "keys"))
         return crmctl_key(argc - 1, argv + 1);
     if (!strcmp(cmd, "staff")) {
         int rc = crmctl_staff(argc - 1, argv + 1);

@@ -62,7 +62,7 @@ void customers_staff_events(struct cm_call *call, const ProtobufCMessage *req,
  * the assignee picker), the rest STAFF. CUSTOMERS_STAFF_M hands CM_METHOD
  * all but the scope; where CM_METHOD takes one (cm_perm), it passes it on. */
 #define CUSTOMERS_STAFF_M(name, req, resp, fn, flags, scope)                                       \
-    CM_METHOD("customers", name, req, resp, fn, flags)
+    CM_METHOD("customers", name, req, resp, fn, flags, scope)
 #define CUSTOMERS_STAFF_PUBLIC (CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN)
 #define CUSTOMERS_STAFF_METHODS                                                                    \
     CUSTOMERS_STAFF_M("SignInStaff", sign_in_staff_request, staff_session,                         \

@@ -1,10 +1,12 @@
 /* API-key cache: a hash table of key hashes with a FIFO for eviction. */
 #include "gateway_auth.h"
 #include "cm_session.h"
+#include "cm_perm.h"
 #include "cm_util.h"
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -163,6 +165,38 @@ void gateway_auth_store(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HA
     self->newest = e;
     self->count++;
     pthread_mutex_unlock(&self->mu);
+}
+
+void gateway_auth_principal(const struct gateway_identity *ident, Crm__Principal *pr,
+                            const char **names)
+{
+    /* A scoped key whose scopes are all unknown here may do nothing. */
+    static const char *nothing[] = {"none"};
+    pr->id = (char *)ident->principal_id;
+    pr->name = (char *)ident->principal_name;
+    pr->role = (Crm__Role)ident->role;
+    pr->kind = (Crm__PrincipalKind)ident->kind;
+    pr->n_scopes = cm_scopes_names(ident->scopes, names);
+    pr->scopes = (char **)names;
+    if (ident->scoped && !pr->n_scopes) {
+        pr->scopes = (char **)nothing;
+        pr->n_scopes = 1;
+    }
+}
+
+bool gateway_auth_allows(const struct gateway_identity *ident, unsigned scopes, char *why,
+                         size_t size)
+{
+    Crm__Principal pr = CRM__PRINCIPAL__INIT;
+    const char *names[CM_SCOPE_LAST];
+    gateway_auth_principal(ident, &pr, names);
+    for (int s = CM_SCOPE_FIRST; s <= CM_SCOPE_LAST; s++)
+        if ((scopes & (1u << s)) && !cm_perm_allows(&pr, (enum cm_scope)s)) {
+            snprintf(why, size, "this key may not %s (%s)", cm_scope_what((enum cm_scope)s),
+                     cm_scope_name((enum cm_scope)s));
+            return false;
+        }
+    return true;
 }
 
 void gateway_auth_forget(gateway_auth_t *self, const char *tenant, const char *principal_id)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "envelope.pb-c.h"
 
 #define GATEWAY_AUTH_HASH 32
 #define GATEWAY_AUTH_TTL_OK_MS 30000
@@ -19,7 +20,11 @@ struct gateway_identity {
     char principal_id[128];
     char principal_name[256];
     int role; // crm.Role
-    int kind; // crm.PrincipalKind: API_KEY for a key, STAFF for a session
+    int kind; // crm.PrincipalKind
+    /* The key's scopes as cm_perm bits (cm_scopes_mask); with scoped set and
+     * no bit (scopes this gateway does not know), the key may do nothing. */
+    unsigned scopes;
+    bool scoped;
 };
 
 typedef struct gateway_auth gateway_auth_t;
@@ -45,10 +50,19 @@ int gateway_auth_lookup(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HA
 void gateway_auth_store(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HASH],
                         const struct gateway_identity *ident, int64_t now_ms);
 
+/* Fills pr's id, name, role, kind and scopes from ident (borrowing its
+ * strings, and names: room for CM_SCOPE_LAST). */
+void gateway_auth_principal(const struct gateway_identity *ident, Crm__Principal *pr,
+                            const char **names);
+
+/* True when ident may call a route that needs every scope in scopes (cm_perm
+ * bits); false with why ("this key may not read customers
+ * (customers:read)") filled otherwise. */
+bool gateway_auth_allows(const struct gateway_identity *ident, unsigned scopes, char *why,
+                         size_t size);
+
 /* Forgets every key of tenant whose principal id is principal_id (a key
- * just revoked through this gateway stops working at once; a member signed
- * out everywhere, disabled or given another role: their sessions are checked
- * again at once). */
+ * just revoked through this gateway stops working at once). */
 void gateway_auth_forget(gateway_auth_t *self, const char *tenant, const char *principal_id);
 
 /* Number of entries held (expired ones included until dropped). */

@@ -3,6 +3,7 @@
  * id and a min-heap by deadline. */
 #include "gateway_bus.h"
 #include "cm_log.h"
+#include "cm_perm.h"
 #include "cm_util.h"
 #include "customers.pb-c.h"
 #include "envelope.pb-c.h"
@@ -194,6 +195,7 @@ static int s_send(gateway_bus_t *self, struct gateway_job *job, size_t sub, bool
     uint8_t *hbuf = NULL, *abuf = NULL;
     size_t alen = 0;
     char method[160];
+    const char *scopes[CM_SCOPE_LAST];
     const uint8_t *body = job->body;
     size_t body_len = job->body_len;
     int rc = -1;
@@ -218,12 +220,10 @@ static int s_send(gateway_bus_t *self, struct gateway_job *job, size_t sub, bool
         pr.id = "";
         pr.name = "gateway";
         pr.role = CRM__ROLE__ROLE_SERVICE;
+        pr.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
     } else {
         h.tenant_id = job->ident.tenant_id;
-        pr.id = job->ident.principal_id;
-        pr.name = job->ident.principal_name;
-        pr.role = (Crm__Role)job->ident.role;
-        pr.kind = (Crm__PrincipalKind)job->ident.kind;
+        gateway_auth_principal(&job->ident, &pr, scopes);
         h.idempotency_key = job->idempotency_key;
     }
     if (auth) {
@@ -324,6 +324,18 @@ static bool s_fits(char *dst, size_t size, const char *s)
     return true;
 }
 
+/* A key revoked through this gateway stops working here at once (other
+ * gateways forget it within GATEWAY_AUTH_TTL_OK_MS). */
+static void s_forget_revoked(gateway_bus_t *self, const struct gateway_job *job)
+{
+    Crm__RevokeApiKeyRequest *r =
+        crm__revoke_api_key_request__unpack(NULL, job->body_len, job->body);
+    if (!r)
+        return;
+    gateway_auth_forget(self->auth, job->ident.tenant_id, r->id);
+    crm__revoke_api_key_request__free_unpacked(r, NULL);
+}
+
 /* The Authenticate step answered. */
 static void s_on_auth(gateway_bus_t *self, struct gateway_job *job, const Crm__ReplyHeader *rh,
                       const struct cm_mdp_msg *msg)
@@ -346,6 +358,9 @@ static void s_on_auth(gateway_bus_t *self, struct gateway_job *job, const Crm__R
         id->kind = ar && ar->principal && ar->principal->kind
                        ? (int)ar->principal->kind
                        : CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_API_KEY;
+        id->scoped = ar && ar->principal && ar->principal->n_scopes;
+        id->scopes =
+            id->scoped ? cm_scopes_mask(ar->principal->scopes, ar->principal->n_scopes) : 0;
         if (ar)
             crm__authenticate_response__free_unpacked(ar, NULL);
         if (!ok) {
@@ -358,6 +373,11 @@ static void s_on_auth(gateway_bus_t *self, struct gateway_job *job, const Crm__R
         sodium_memzero(job->api_key, strlen(job->api_key));
         free(job->api_key);
         job->api_key = NULL;
+        char why[160];
+        if (!gateway_auth_allows(id, job->scopes, why, sizeof why)) {
+            s_fail(self, job, CRM__STATUS__STATUS_PERMISSION_DENIED, why);
+            return;
+        }
         if (job->has_pending) {
             job->outcome = GATEWAY_JOB_PENDING;
             s_finish(self, job);
@@ -405,6 +425,8 @@ static void s_on_reply(gateway_bus_t *self, struct cm_mdp_msg *msg)
     } else if (job->kind == GATEWAY_JOB_READY) {
         s_ready_answer(self, job, p->sub, rh->status == CRM__STATUS__STATUS_OK);
     } else {
+        if (rh->status == CRM__STATUS__STATUS_OK && !strcmp(job->method, "customers.RevokeApiKey"))
+            s_forget_revoked(self, job);
         job->outcome = GATEWAY_JOB_REPLIED;
         job->reply = *msg;
         memset(msg, 0, sizeof *msg);

@@ -57,6 +57,7 @@ struct gateway_job {
     bool session;  // api_key is a session cookie's token: customers.CheckSession checks it
     struct gateway_identity ident;
     bool has_pending; // authenticated -> PENDING instead of calling
+    unsigned scopes;  // what the route needs (cm_perm bits), checked once the key is known
 
     /* Readiness. */
     char **services; // borrowed (the HTTP layer's list)

@@ -519,6 +519,7 @@ static enum MHD_Result s_call(struct s_req *req)
     }
     job->kind = GATEWAY_JOB_CALL;
     job->has_pending = msg == NULL;
+    job->scopes = route->scopes;
     snprintf(job->service, sizeof job->service, "%s", route->service);
     snprintf(job->method, sizeof job->method, "%s.%s", route->service, route->rpc);
     snprintf(job->channel, sizeof job->channel, "%s", gateway_channel(s_header(req, "X-Channel")));
@@ -539,6 +540,11 @@ static enum MHD_Result s_call(struct s_req *req)
             job->session = req->session;
             req->api_key = NULL;
         }
+        /* The route's scopes before anything else is said about the request
+         * (an unknown key: once it proves good). The service checks again. */
+        char why[160];
+        if (known > 0 && !gateway_auth_allows(&job->ident, route->scopes, why, sizeof why))
+            return s_send_error(req, CRM__STATUS__STATUS_PERMISSION_DENIED, why);
     }
     /* A bad request from a known key is answered at once; from an unknown key
      * only after the key proves good, so strangers learn nothing. */
@@ -598,6 +604,7 @@ static int s_auth(struct s_req *req)
     int known = gateway_auth_lookup(req->http->auth, hash, cm_mono_ms(), &job->ident);
     if (known < 0)
         return -1;
+    job->scopes = req->match.route->scopes;
     if (known == 0) {
         job->api_key = req->api_key;
         job->session = req->session;

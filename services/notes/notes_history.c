@@ -162,7 +162,7 @@ struct s_ingest_prep {
 static void s_ingest_prepare(struct cm_call *call, const ProtobufCMessage *msg)
 {
     const Crm__IntakeEvent *ev = (const Crm__IntakeEvent *)msg;
-    if (!cm_call_may_write(call) || !notes_intake_check(call, ev))
+    if (!notes_intake_check(call, ev))
         return;
     char digest[NOTES_INTAKE_DIGEST_SIZE], cid[NOTES_ID_SIZE];
     notes_intake_digest(ev, digest);
@@ -364,6 +364,14 @@ static void s_list_timeline(struct cm_call *call, const ProtobufCMessage *msg,
         char *tok = cm_strfmt("%" PRId64 "_%s", next_us, next_id);
         cm_pb_set_str(&r->next_page_token, tok);
         free(tok);
+    }
+    /* Private content (a note's body, the customer's description) only for
+     * who may read it. */
+    for (size_t i = 0; i < r->n_entries; i++) {
+        Crm__TimelineEntry *e = r->entries[i];
+        cm_perm_hide_changes(call->hdr->principal, e->changes, e->n_changes);
+        if (e->note && !cm_perm_private(call->hdr->principal))
+            cm_pb_set_str(&e->note->body, "");
     }
     *resp = &r->base;
 }
@@ -599,13 +607,13 @@ void notes_history_tick(cm_svc_t *svc, void *user)
     }
 }
 
-#define M(name, req, resp, fn, flags) CM_METHOD("notes", name, req, resp, fn, flags)
+#define M(name, req, resp, fn, flags, scope) CM_METHOD("notes", name, req, resp, fn, flags, scope)
 
 const struct cm_method notes_history_methods[] = {
     CM_METHOD_PREPARED("notes", "IngestEvent", intake_event, ingest_event_response,
-                       s_ingest_prepare, s_ingest, CM_METHOD_WRITE),
+                       s_ingest_prepare, s_ingest, CM_METHOD_WRITE, EVENTS_PUBLISH),
     M("ListTimeline", list_timeline_request, list_timeline_response, s_list_timeline,
-      CM_METHOD_NO_TXN),
-    M("GetSummary", get_summary_request, summary, s_get_summary, CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TXN, CUSTOMERS_READ),
+    M("GetSummary", get_summary_request, summary, s_get_summary, CM_METHOD_NO_TXN, CUSTOMERS_READ),
 };
 const size_t notes_history_n_methods = sizeof notes_history_methods / sizeof *notes_history_methods;

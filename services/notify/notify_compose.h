@@ -22,6 +22,11 @@ extern const Crm__Principal notify_compose_service;
  * UNAVAILABLE), when there is none to have. Dynamic: the caller frees it. */
 Crm__Customer *notify_compose_customer(struct cm_call *call, const char *id, const char *tenant);
 
+/* True when the call's tenant has customer id; false with the call failed
+ * (NOT_FOUND, or as notify_compose_customer) otherwise. For a list that found
+ * nothing: another tenant's customer is not found, not empty. */
+bool notify_compose_known(struct cm_call *call, const char *id);
+
 /* False, with a violation on customerId (NO_EMAIL_ADDRESS, EMAIL_NOT_SENDABLE,
  * NO_PHONE_NUMBER), when the customer cannot be reached on the channel. */
 bool notify_compose_reachable(struct cm_call *call, const Crm__Customer *c, bool sms);

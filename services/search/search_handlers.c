@@ -20,8 +20,14 @@ static void s_refresh(search_index_t *idx, struct cm_call *call, const char *id)
     req.id = (char *)id;
     Crm__ReplyHeader *reply = NULL;
     ProtobufCMessage *body = NULL;
-    cm_err_t err = cm_call_service(call, "customers", "customers.GetCustomer", NULL, &req.base,
-                                   &crm__customer__descriptor, GET_TIMEOUT_MS, &reply, &body);
+    /* As search itself: the index holds the whole customer, private
+     * description included, whoever asked (replies hide it from them). */
+    static const Crm__Principal self = {
+        PROTOBUF_C_MESSAGE_INIT(&crm__principal__descriptor), .id = "search", .name = "search",
+        .role = CRM__ROLE__ROLE_SERVICE, .kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE};
+    cm_err_t err =
+        cm_call_service_as(call, call->hdr->tenant_id, &self, "customers", "customers.GetCustomer",
+                           &req.base, &crm__customer__descriptor, GET_TIMEOUT_MS, &reply, &body);
     if (err) {
         cm_log_warn("consistentWith: could not get customer %s: %s", id, cm_err_name(err));
     } else if (reply->status == CRM__STATUS__STATUS_OK) {
@@ -68,6 +74,26 @@ static bool s_consistent(search_index_t *idx, struct cm_call *call, char **entri
     return true;
 }
 
+/* The packed response without what principal may not see (the index keeps
+ * whole customers); takes bytes over and returns the bytes to send. */
+static uint8_t *s_hide_private(const Crm__Principal *principal, uint8_t *bytes, size_t *len)
+{
+    Crm__SearchCustomersResponse *r = crm__search_customers_response__unpack(NULL, *len, bytes);
+    if (!r)
+        abort(); /* packed just now */
+    bool hid = false;
+    for (size_t i = 0; i < r->n_customers; i++)
+        hid = cm_perm_hide_customer(principal, r->customers[i]) || hid;
+    if (hid) {
+        free(bytes);
+        *len = crm__search_customers_response__get_packed_size(r);
+        bytes = cm_malloc(*len ? *len : 1);
+        crm__search_customers_response__pack(r, bytes);
+    }
+    crm__search_customers_response__free_unpacked(r, NULL);
+    return bytes;
+}
+
 static void s_search(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     struct search_state *st = call->user;
@@ -104,6 +130,8 @@ static void s_search(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
     crm__search_customers_response__free_unpacked(r, NULL);
     size_t len = 0;
     uint8_t *bytes = (uint8_t *)cm_buf_steal(&body, &len);
+    if (!cm_perm_private(call->hdr->principal))
+        bytes = s_hide_private(call->hdr->principal, bytes, &len);
     cm_call_reply_raw(call, bytes, len);
     (void)resp; /* the reply is raw */
 }
@@ -175,10 +203,11 @@ bool search_ready(cm_svc_t *svc, void *user)
     return search_sync_ready(st->sync);
 }
 
-#define M(name, req, resp, fn, flags) CM_METHOD("search", name, req, resp, fn, flags)
+#define M(name, req, resp, fn, flags, scope) CM_METHOD("search", name, req, resp, fn, flags, scope)
 
 const struct cm_method search_methods[] = {
-    M("SearchCustomers", search_customers_request, search_customers_response, s_search, 0),
-    M("Stats", search_stats_request, search_stats_response, s_stats, CM_METHOD_NO_TENANT),
+    M("SearchCustomers", search_customers_request, search_customers_response, s_search, 0,
+      CUSTOMERS_READ),
+    M("Stats", search_stats_request, search_stats_response, s_stats, CM_METHOD_NO_TENANT, INTERNAL),
 };
 const size_t search_n_methods = sizeof search_methods / sizeof *search_methods;

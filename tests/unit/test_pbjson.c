@@ -293,7 +293,9 @@ static void test_all_types_round_trip(void)
                  "{\"name\":\"outer\",\"n\":3,\"children\":[{\"name\":\"kid\","
                  "\"n\":0,\"children\":[]}]}");
     CHECK_MEMBER(j, "fWrapper", "0");
-    CHECK_MEMBER(j, "principal", "{\"id\":\"\",\"name\":\"Zoë\",\"role\":\"ADMIN\"}");
+    CHECK_MEMBER(j, "principal",
+                 "{\"id\":\"\",\"name\":\"Zoë\",\"role\":\"ADMIN\",\"scopes\":[],"
+                 "\"kind\":\"UNSPECIFIED\"}");
     CHECK_MEMBER(j, "rInt32", "[-1,2147483647]");
     CHECK_MEMBER(j, "rInt64", "[\"1\",\"-2\"]");
     CHECK_MEMBER(j, "rUint64", "[\"18446744073709551615\",\"0\"]");
