@@ -83,6 +83,12 @@ static long s_until(const char *rfc3339)
 void gateway_session_after(const struct gateway_route *route, const uint8_t *body, size_t body_len,
                            bool secure, gateway_auth_t *auth, struct gateway_response *resp)
 {
+    /* Signing out of a session that has ended already clears the cookie too. */
+    if ((route->flags & GATEWAY_SESSION_CLEAR) && resp->code == 401) {
+        char *cookie = gateway_session_set_cookie(NULL, 0, secure);
+        gateway_response_header(resp, "Set-Cookie", cookie);
+        free(cookie);
+    }
     if (resp->code >= 300)
         return;
     if (route->flags & GATEWAY_SESSION_SET) {

@@ -34,11 +34,11 @@ bool gateway_session_safe_method(const char *method);
  * life) or, for token NULL, clears the cookie. Caller frees. */
 char *gateway_session_set_cookie(const char *token, long max_age_s, bool secure);
 
-/* After a session route answered OK (resp holds its answer): sets the
+/* After a session route answered (resp holds its answer): on OK, sets the
  * cookie from a StaffSession reply (GATEWAY_SESSION_SET), clears it
- * (GATEWAY_SESSION_CLEAR), and forgets the cached sessions of the member a
- * crm.Staff reply names (GATEWAY_SESSION_EVICT). body is the reply's packed
- * message. */
+ * (GATEWAY_SESSION_CLEAR; also on 401, a session that had ended), and
+ * forgets the cached sessions of the member a crm.Staff reply names
+ * (GATEWAY_SESSION_EVICT). body is the reply's packed message. */
 void gateway_session_after(const struct gateway_route *route, const uint8_t *body, size_t body_len,
                            bool secure, gateway_auth_t *auth, struct gateway_response *resp);
 

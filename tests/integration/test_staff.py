@@ -116,6 +116,10 @@ def test_sign_out_ends_the_session_and_clears_the_cookie():
     assert st == 401, js
     st, _, js = again.api("GET", "/v1/session")
     assert st == 401, js
+    # Signing out of an ended session clears the cookie all the same.
+    again.csrf = s.csrf
+    st, hdr, js = again.api("DELETE", "/v1/session")
+    assert st == 401 and "Max-Age=0" in hdr["Set-Cookie"], (hdr, js)
 
 
 def test_sign_out_everywhere_refuses_the_other_sessions_at_once():
