@@ -12,33 +12,42 @@ int crmctl_publish(int argc, char **argv);
 
 static int s_usage(void)
 {
-    fprintf(stderr,
-            "usage: crmctl <command> [options]\n"
-            "\n"
-            "  migrate                         apply schema migrations to CRM_DATABASE_URL\n"
-            "  bootstrap [--key-file PATH]     create the default tenant and its first admin key\n"
-            "                                  (CRM_BOOTSTRAP_API_KEY, or a generated one)\n"
-            "  tenant create NAME [--country CC]\n"
-            "  tenant list\n"
-            "  key create --tenant ID [--name NAME] [--role admin|staff|readonly|service]\n"
-            "  key list [--tenant ID]\n"
-            "  key revoke KEY_ID\n"
-            "  call SERVICE METHOD [JSON] [--key API_KEY | --tenant ID] [--timeout-ms N]\n"
-            "                                  send one request over the bus; prints the reply\n"
-            "  events [--stream NAME] [--out FILE | --state FILE] [--from SEQ]\n"
-            "         [--count N] [--idle-exit-ms N] [--reader NAME]\n"
-            "                                  follow an event stream as JSON lines; with\n"
-            "                                  --reader, the events it has not read are kept\n"
-            "  outbox [status]                 what the customers outbox keeps, and its readers\n"
-            "  outbox prune [--older-than-days N] [--readers LIST]\n"
-            "                                  delete events now as the retention would\n"
-            "                                  (CRM_OUTBOX_RETAIN_DAYS, CRM_OUTBOX_READERS)\n"
-            "  outbox forget READER            stop keeping events for a reader\n"
-            "  publish [JSON] (--key API_KEY | --tenant ID) [--window N] [--timeout-ms N]\n"
-            "          [--give-up-s N]         send booking/store events to the intake; without\n"
-            "                                  JSON, one event per line on stdin (docs/bus.md)\n"
-            "\n"
-            "Environment: CRM_DATABASE_URL, CRM_BUS_ENDPOINT, CRM_EVENTS_OUT_ENDPOINT.\n");
+    fprintf(
+        stderr,
+        "usage: crmctl <command> [options]\n"
+        "\n"
+        "  migrate                         apply schema migrations to CRM_DATABASE_URL\n"
+        "  bootstrap [--key-file PATH]     create the default tenant and its first admin key\n"
+        "                                  (CRM_BOOTSTRAP_API_KEY, or a generated one)\n"
+        "  tenant create NAME [--country CC]\n"
+        "  tenant list\n"
+        "  key create --tenant ID [--name NAME] [--role admin|staff|readonly|service]\n"
+        "  key list [--tenant ID]\n"
+        "  key revoke KEY_ID\n"
+        "  call SERVICE METHOD [JSON] [--key API_KEY | --tenant ID] [--timeout-ms N]\n"
+        "                                  send one request over the bus; prints the reply\n"
+        "  events [--stream NAME] [--out FILE | --state FILE] [--from SEQ]\n"
+        "         [--count N] [--idle-exit-ms N] [--reader NAME]\n"
+        "                                  follow an event stream as JSON lines; with\n"
+        "                                  --reader, the events it has not read are kept\n"
+        "  outbox [status]                 what the customers outbox keeps, and its readers\n"
+        "  outbox prune [--older-than-days N] [--readers LIST]\n"
+        "                                  delete events now as the retention would\n"
+        "                                  (CRM_OUTBOX_RETAIN_DAYS, CRM_OUTBOX_READERS)\n"
+        "  outbox forget READER            stop keeping events for a reader\n"
+        "  publish [JSON] (--key API_KEY | --tenant ID) [--window N] [--timeout-ms N]\n"
+        "          [--give-up-s N]         send booking/store events to the intake; without\n"
+        "                                  JSON, one event per line on stdin (docs/bus.md)\n"
+        "  bus-keys init [DIR] [--programs LIST]\n"
+        "                                  a bus key pair for each program of the suite that\n"
+        "                                  has none, broker.pub and their registry lines\n"
+        "  bus-keys new-system --tenant ID --name NAME --scopes LIST\n"
+        "                                  an outside system's key: registered, printed once\n"
+        "  bus-keys list                   the keys the broker admits\n"
+        "  bus-keys revoke NAME            remove a key from the registry\n"
+        "\n"
+        "Environment: CRM_DATABASE_URL, CRM_BUS_ENDPOINT, CRM_EVENTS_OUT_ENDPOINT, CRM_DATA_DIR\n"
+        "(bus keys under $CRM_DATA_DIR/keys), CRM_BUS_KEYS_DIR, CRM_BUS_CURVE.\n");
     return 2;
 }
 
@@ -56,6 +65,12 @@ int main(int argc, char **argv)
         return crmctl_tenant(argc - 1, argv + 1);
     if (!strcmp(cmd, "key"))
         return crmctl_key(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bus-keys"))
+        return crmctl_bus_keys(argc - 1, argv + 1);
+    /* The commands that speak on the bus, with crmctl's key. */
+    if ((!strcmp(cmd, "call") || !strcmp(cmd, "events") || !strcmp(cmd, "publish")) &&
+        crmctl_bus_identity() != 0)
+        return 1;
     if (!strcmp(cmd, "call"))
         return crmctl_call(argc - 1, argv + 1);
     if (!strcmp(cmd, "events"))
