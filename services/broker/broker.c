@@ -422,19 +422,37 @@ static void s_inflight_remove(broker_t *self, struct s_request *req)
     req->inflight = false;
 }
 
-/* True when a request with this id, tenant and principal is in flight at a
- * worker that connected with the key `key_name`: the service serving it may
- * forward its principal (cm_call_service). */
-static bool s_inflight_serving(const broker_t *self, const char *request_id, const char *tenant,
-                               const char *principal_id, const char *key_name)
+static bool s_inflight_find(const broker_t *self, const char *request_id, const char *tenant,
+                            const char *principal_id, const char *key_name)
 {
-    if (!request_id[0])
-        return false;
     for (const struct s_request *q = self->inflight[s_str_hash(request_id)]; q; q = q->inext)
         if (!strcmp(q->request_id, request_id) && q->tenant && !strcmp(q->tenant, tenant) &&
             !strcmp(q->principal_id, principal_id) && !strcmp(q->at->key_name, key_name))
             return true;
     return false;
+}
+
+/* True when the request a service sends on behalf of someone belongs to a
+ * request in flight at a worker that connected with the same key, for the
+ * same tenant and principal: the caller's request id itself, or the id
+ * cm_call_service derives from it ("<caller's id>.<n>"). */
+static bool s_inflight_serving(const broker_t *self, const char *request_id, const char *tenant,
+                               const char *principal_id, const char *key_name)
+{
+    if (!request_id[0])
+        return false;
+    if (s_inflight_find(self, request_id, tenant, principal_id, key_name))
+        return true;
+    const char *dot = strrchr(request_id, '.');
+    if (!dot || dot == request_id || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1))
+        return false;
+    char caller[256];
+    size_t n = (size_t)(dot - request_id);
+    if (n >= sizeof caller)
+        return false;
+    memcpy(caller, request_id, n);
+    caller[n] = '\0';
+    return s_inflight_find(self, caller, tenant, principal_id, key_name);
 }
 
 /* ---------------------------------------------------------------------- */
