@@ -203,6 +203,23 @@ static cm_err_t s_reader_seen(cm_db_t *db, const struct cm_outbox *ob, const cha
     return err;
 }
 
+/* Replaces every event of another tenant than `tenant` by a CM_EVENTS_ELIDED
+ * event with only its stream and seq. */
+static void s_elide_others(Crm__ReplayEventsResponse *r, const char *tenant)
+{
+    for (size_t i = 0; i < r->n_events; i++) {
+        Crm__Event *ev = r->events[i];
+        if (!strcmp(ev->tenant_id, tenant))
+            continue;
+        Crm__Event *stub = (Crm__Event *)cm_pb_new(&crm__event__descriptor);
+        cm_pb_set_str(&stub->stream, ev->stream);
+        cm_pb_set_str(&stub->type, CM_EVENTS_ELIDED);
+        stub->seq = ev->seq;
+        crm__event__free_unpacked(ev, NULL);
+        r->events[i] = stub;
+    }
+}
+
 void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
                             const Crm__ReplayEventsRequest *req, ProtobufCMessage **resp)
 {
@@ -217,6 +234,16 @@ void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
     if (req->after_seq > INT64_MAX) {
         cm_call_violation(call, "afterSeq", "OUT_OF_RANGE", "afterSeq: at most %" PRId64,
                           INT64_MAX);
+        return;
+    }
+    /* An outside system (its bus key binds the tenant: docs/bus.md) reads
+     * only its tenant's events, and keeps none for itself. */
+    const Crm__Principal *who = call->hdr->principal;
+    bool system = who && who->kind == CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SYSTEM;
+    if (system && req->reader[0]) {
+        cm_call_violation(call, "reader", "NOT_ALLOWED",
+                          "reader: an outside system's key cannot keep events as a durable "
+                          "reader; store the last seq applied and replay after it");
         return;
     }
     if (req->reader[0] && ob->readers) {
@@ -238,6 +265,8 @@ void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
         crm__replay_events_response__free_unpacked(r, NULL);
         return;
     }
+    if (system)
+        s_elide_others(r, call->hdr->tenant_id);
     *resp = &r->base;
 }
 
