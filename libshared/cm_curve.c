@@ -127,6 +127,19 @@ static int s_words(char *buf, char **w, int max)
     }
 }
 
+/* The words of a line (see s_words), copied into buf (bufsz bytes). Returns
+ * their number, 0 for a blank line or a comment, -1 when the line does not
+ * fit or holds a NUL. */
+static int s_line_words(const char *line, size_t n, char *buf, size_t bufsz, char **w, int max)
+{
+    if (n >= bufsz || memchr(line, '\0', n))
+        return -1;
+    memcpy(buf, line, n);
+    buf[n] = '\0';
+    int nw = s_words(buf, w, max);
+    return nw > 0 && w[0][0] == '#' ? 0 : nw;
+}
+
 int cm_curve_file_read(const char *path, bool need_secret, struct cm_curve_pair *out, char *err,
                        size_t errsz)
 {
@@ -148,16 +161,13 @@ int cm_curve_file_read(const char *path, bool need_secret, struct cm_curve_pair 
     const char *line;
     while ((line = s_next_line(text, len, &pos, &n))) {
         lineno++;
-        char buf[128];
-        if (n >= sizeof buf) {
+        char buf[128], *w[3];
+        int nw = s_line_words(line, n, buf, sizeof buf, w, 2);
+        if (nw < 0) {
             snprintf(err, errsz, "key file %s line %zu: too long", path, lineno);
             goto out;
         }
-        memcpy(buf, line, n);
-        buf[n] = '\0';
-        char *w[3];
-        int nw = s_words(buf, w, 2);
-        if (nw == 0 || w[0][0] == '#')
+        if (nw == 0)
             continue;
         char ignored[CM_CURVE_KEY_LEN + 1];
         char *dest = nw == 2 && !strcmp(w[0], "public")   ? out->public_key
@@ -413,15 +423,13 @@ cm_curve_registry_t *cm_curve_registry_parse(const char *text, size_t len, char 
     char *buf = cm_malloc(CM_CURVE_LINE_MAX + 1);
     while ((line = s_next_line(text, len, &pos, &n))) {
         lineno++;
-        if (n > CM_CURVE_LINE_MAX || memchr(line, '\0', n)) {
+        char *w[6];
+        int nw = s_line_words(line, n, buf, CM_CURVE_LINE_MAX + 1, w, 5);
+        if (nw < 0) {
             snprintf(why, sizeof why, "longer than %d bytes or holds a NUL", CM_CURVE_LINE_MAX);
             goto bad;
         }
-        memcpy(buf, line, n);
-        buf[n] = '\0';
-        char *w[6];
-        int nw = s_words(buf, w, 5);
-        if (nw == 0 || w[0][0] == '#')
+        if (nw == 0)
             continue;
         if (self->n == CM_CURVE_ENTRIES_MAX) {
             snprintf(why, sizeof why, "more than %d keys", CM_CURVE_ENTRIES_MAX);
@@ -478,22 +486,25 @@ cm_curve_registry_t *cm_curve_registry_load(const char *path, char *err, size_t 
     return self;
 }
 
+static const struct cm_curve_entry *s_find(const cm_curve_registry_t *self, bool by_key,
+                                           const char *key)
+{
+    if (!self || !key)
+        return NULL;
+    size_t i = *s_slot(self, by_key ? self->by_key : self->by_name, key, by_key);
+    return i ? &self->entries[i - 1] : NULL;
+}
+
 const struct cm_curve_entry *cm_curve_registry_by_key(const cm_curve_registry_t *self,
                                                       const char *public_z85)
 {
-    if (!self || !public_z85)
-        return NULL;
-    size_t i = *s_slot(self, self->by_key, public_z85, true);
-    return i ? &self->entries[i - 1] : NULL;
+    return s_find(self, true, public_z85);
 }
 
 const struct cm_curve_entry *cm_curve_registry_by_name(const cm_curve_registry_t *self,
                                                        const char *name)
 {
-    if (!self || !name)
-        return NULL;
-    size_t i = *s_slot(self, self->by_name, name, false);
-    return i ? &self->entries[i - 1] : NULL;
+    return s_find(self, false, name);
 }
 
 size_t cm_curve_registry_count(const cm_curve_registry_t *self)

@@ -95,25 +95,26 @@ static void s_refused(const char *text, const char *want)
 static void test_registry_refuses_bad_lines_naming_them(void)
 {
     struct cm_curve_pair a = s_pair(), b = s_pair();
-    char buf[1024];
     s_refused("nonsense\n", "line 1: expected");
-    snprintf(buf, sizeof buf, "\n%s customers\n", a.public_key);
-    s_refused(buf, "line 2: expected");
     s_refused("012345678901234567890123456789012345678 customers service\n", "Z85");
-    snprintf(buf, sizeof buf, "%s Customers service\n", a.public_key);
-    s_refused(buf, "the name");
-    snprintf(buf, sizeof buf, "%s customers daemon\n", a.public_key);
-    s_refused(buf, "the kind is");
-    snprintf(buf, sizeof buf, "%s customers service " TENANT " x\n", a.public_key);
-    s_refused(buf, "only a system key");
-    snprintf(buf, sizeof buf, "%s booking system " TENANT "\n", a.public_key);
-    s_refused(buf, "names its tenant and its scopes");
-    snprintf(buf, sizeof buf, "%s booking system acme events:publish\n", a.public_key);
-    s_refused(buf, "not a tenant id");
-    snprintf(buf, sizeof buf, "%s booking system " TENANT " events:publish,,x\n", a.public_key);
-    s_refused(buf, "a scope is");
-    snprintf(buf, sizeof buf, "%s booking system " TENANT " Events\n", a.public_key);
-    s_refused(buf, "a scope is");
+    /* Each a line with one key, between before and after. */
+    static const struct {
+        const char *before, *after, *want;
+    } one[] = {
+        {"\n", " customers\n", "line 2: expected"},
+        {"", " Customers service\n", "the name"},
+        {"", " customers daemon\n", "the kind is"},
+        {"", " customers service " TENANT " x\n", "only a system key"},
+        {"", " booking system " TENANT "\n", "names its tenant and its scopes"},
+        {"", " booking system acme events:publish\n", "not a tenant id"},
+        {"", " booking system " TENANT " events:publish,,x\n", "a scope is"},
+        {"", " booking system " TENANT " Events\n", "a scope is"},
+    };
+    char buf[1024];
+    for (size_t i = 0; i < sizeof one / sizeof *one; i++) {
+        snprintf(buf, sizeof buf, "%s%s%s", one[i].before, a.public_key, one[i].after);
+        s_refused(buf, one[i].want);
+    }
     snprintf(buf, sizeof buf, "%s a service\n%s a gateway\n", a.public_key, b.public_key);
     s_refused(buf, "the name \"a\" is already taken");
     snprintf(buf, sizeof buf, "%s a service\n%s b gateway\n", a.public_key, a.public_key);
