@@ -15,7 +15,16 @@
  * costs nothing) until a minute after its deadline, and forwards only the
  * first reply carrying that id. When that table is empty a reply is forwarded
  * without even decoding its header. Clients still dedup by request_id, since
- * the broker restarting loses the table. */
+ * the broker restarting loses the table.
+ *
+ * Keys (with CURVE, docs/bus.md "Who may speak"). Every socket is a CURVE
+ * server; a ZAP handler polled in the request loop admits the public keys of
+ * the registry, per socket by its ZAP domain, and names the connection after
+ * the key (its User-Id). Per request the broker looks the name up (a hash)
+ * and checks the header against the key's kind: an outside system's request
+ * gets the key's tenant and principal; a service may speak for someone else
+ * only while a request of theirs is in flight at a worker with the same key
+ * (a table of requests in flight by request id, kept only with CURVE). */
 #include "broker.h"
 #include "cm_curve.h"
 #include "cm_log.h"
