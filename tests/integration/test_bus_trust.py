@@ -472,3 +472,35 @@ def test_an_outside_system_replays_only_its_tenants_events():
         assert rh["status"] == "INVALID_ARGUMENT", rh
     finally:
         client.close()
+
+
+def test_an_import_runs_as_the_exchange_service_for_who_asked():
+    """An import's rows are written after its HTTP request was answered: the
+    exchange service then speaks as itself (kind SERVICE) in the name of who
+    asked, which the audit shows."""
+    tenant = crm.crmctl(["tenant", "create", unique("Import")]).strip()
+    name = unique("Importer")
+    key = crm.crmctl(["key", "create", "--tenant", tenant, "--role", "admin",
+                      "--name", name]).strip()
+    data = ("firstName,lastName,email\r\nAnna,%s,%s\r\n"
+            % (unique("L"), crm.unique_email("imp"))).encode()
+    st, _, js = api("POST", "/v1/imports", raw=data, key=key,
+                    headers={"Content-Type": "text/csv"})
+    assert st == 201, js
+
+    def done():
+        st2, _, job = api("GET", "/v1/imports/" + js["id"], key=key)
+        assert st2 == 200, job
+        return job if job["state"] in ("DONE", "FAILED") else None
+
+    job = wait_until(done, timeout=60, what="the import ends")
+    assert job["state"] == "DONE" and int(job.get("created", 0)) == 1, job
+    st, _, page = api("GET", "/v1/customers?pageSize=10", key=key)
+    assert st == 200 and len(page["customers"]) == 1, page
+    st, _, audit = api("GET", "/v1/customers/%s/audit" % page["customers"][0]["id"], key=key)
+    assert st == 200, audit
+    who = audit["entries"][-1]["principal"]
+    assert who["name"] == "import by " + name, who
+    # (The audit keeps id, name and role; the kind went over the bus.)
+    assert who["role"] == "SERVICE", who
+    assert not crm.logs_contain("broker", "request refused key=exchange")
