@@ -386,6 +386,25 @@ stack_migrate() {
     }
 }
 
+# ---------------------------------------------------------------- bus keys
+
+# Makes the bus key pairs of the given programs and crmctl that have none, the
+# broker's public key and their registry lines, under CRM_BUS_KEYS_DIR
+# (default $CRM_DATA_DIR/keys); existing keys are kept (docs/operations.md,
+# "Bus keys"). Nothing to do when CRM_BUS_CURVE is off.
+stack_bus_keys() {
+    case ${CRM_BUS_CURVE:-true} in
+    false | 0 | no) return 0 ;;
+    esac
+    local programs
+    programs=$(printf '%s,' "$@" crmctl)
+    "$STACK_BIN/crmctl" bus-keys init "${CRM_BUS_KEYS_DIR:-$CRM_DATA_DIR/keys}" \
+        --programs "${programs%,}" >/dev/null || {
+        s_log "crmctl bus-keys init failed"
+        return 1
+    }
+}
+
 # ---------------------------------------------------------------- supervisor
 
 stack_ctl() { supervisorctl -c "$STACK_SUPERVISOR_CONF" "$@"; }
@@ -506,6 +525,9 @@ s_supervisor_conf() {
             s_log "no services to run (no services/*/main.c)"
             return 1
         fi
+    fi
+    if [[ $only != postgres-only ]]; then
+        stack_bus_keys "${services[@]}" || return 1
     fi
     out=$(s_fill "$head" DATA_DIR "$(s_sv_plain "$CRM_DATA_DIR")" \
         RUN_DIR "$(s_sv_plain "$STACK_RUN_DIR")" LOG_DIR "$(s_sv_plain "$STACK_LOG_DIR")")

@@ -1,5 +1,6 @@
 /* Table-driven configuration from the environment. */
 #include "cm_cfg.h"
+#include "cm_curve.h"
 #include "cm_util.h"
 
 #include <ctype.h>
@@ -109,11 +110,23 @@ void cm_cfg_main(const char *service, const struct cm_cfg_item *items, int argc,
         fprintf(stderr, "%s: configuration error: %s\n", service, err);
         exit(2);
     }
+    /* Every program speaks on the bus: its keys are settings too. */
+    const struct cm_cfg_item *bus = cm_curve_cfg_items();
+    if (cm_cfg_load(service, bus, err, sizeof err)) {
+        fprintf(stderr, "%s: configuration error: %s\n", service, err);
+        exit(2);
+    }
+    cm_curve_cfg_resolve(service);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--print-config")) {
             cm_cfg_print(service, items);
+            cm_cfg_print(service, bus);
             exit(0);
         }
+    }
+    if (cm_curve_start(service, err, sizeof err)) {
+        fprintf(stderr, "%s: bus keys: %s\n", service, err);
+        exit(2);
     }
 }
 

@@ -32,7 +32,9 @@ int cm_cfg_parse(const struct cm_cfg_item *item, const char *value) CM_MUSTCHECK
 /* Prints KEY=value lines, secrets masked, to stdout. */
 void cm_cfg_print(const char *service, const struct cm_cfg_item *items);
 
-/* Loads the table, handles --print-config and exits 2 on a bad value. For main(). */
+/* Loads the table and the bus key settings (cm_curve.h), handles
+ * --print-config (both), then loads the program's bus keys; exits 2 on a bad
+ * value or an unreadable key. For main(). */
 void cm_cfg_main(const char *service, const struct cm_cfg_item *items, int argc, char **argv);
 
 /* Frees the strings the table owns. */

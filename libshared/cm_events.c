@@ -4,6 +4,7 @@
  * ReplayEvents requests fill the gap from the stream's owner; anything older
  * is dropped. */
 #include "cm_events.h"
+#include "cm_curve.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_util.h"
@@ -41,7 +42,7 @@ cm_events_pub_t *cm_events_pub_new(void *zctx, const char *events_in_endpoint)
     int linger = S_LINGER_MS, hwm = S_HWM;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    if (zmq_connect(sock, events_in_endpoint) != 0) {
+    if (cm_curve_client_apply(sock) != 0 || zmq_connect(sock, events_in_endpoint) != 0) {
         zmq_close(sock);
         return NULL;
     }
@@ -128,7 +129,7 @@ cm_events_sub_t *cm_events_sub_new(void *zctx, const char *events_out_endpoint,
     /* Subscribe before the first replay, so nothing published in between
      * falls through (the Clone pattern). */
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, stream, strlen(stream));
-    if (zmq_connect(sub, events_out_endpoint) != 0) {
+    if (cm_curve_client_apply(sub) != 0 || zmq_connect(sub, events_out_endpoint) != 0) {
         zmq_close(sub);
         return NULL;
     }

@@ -19,6 +19,10 @@
 
 /* The event type that carries only `seq` = the newest published on a stream. */
 #define CM_EVENTS_HEARTBEAT "stream.heartbeat"
+/* The type of an event another tenant's event is replaced by when an outside
+ * system replays a stream: it carries only stream and seq, so that seq stays
+ * contiguous (docs/bus.md, "Who may speak"). */
+#define CM_EVENTS_ELIDED "stream.elided"
 /* Most events a subscriber asks for in one ReplayEvents request. */
 #define CM_EVENTS_REPLAY_LIMIT 1000
 

@@ -3,6 +3,7 @@
  * deadlines belong to the caller and the broker. See docs/bus.md. */
 #define _GNU_SOURCE // SCHED_BATCH
 #include "cm_mdp.h"
+#include "cm_curve.h"
 #include "cm_log.h"
 #include "cm_util.h"
 
@@ -196,7 +197,7 @@ cm_mdp_client_t *cm_mdp_client_new(void *zctx, const char *endpoint)
      * (or while it restarts) waits in the pipe and is delivered on connect;
      * its deadline, enforced by the broker and by the caller, bounds it. */
     s_set_common(sock, S_LINGER_MS);
-    if (zmq_connect(sock, endpoint) != 0) {
+    if (cm_curve_client_apply(sock) != 0 || zmq_connect(sock, endpoint) != 0) {
         zmq_close(sock);
         return NULL;
     }
@@ -372,7 +373,7 @@ static int s_worker_connect(cm_mdp_worker_t *self)
     if (!self->sock)
         return -1;
     s_set_common(self->sock, S_LINGER_MS);
-    if (zmq_connect(self->sock, self->endpoint) != 0) {
+    if (cm_curve_client_apply(self->sock) != 0 || zmq_connect(self->sock, self->endpoint) != 0) {
         zmq_close(self->sock);
         self->sock = NULL;
         return -1;

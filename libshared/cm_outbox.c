@@ -203,28 +203,21 @@ static cm_err_t s_reader_seen(cm_db_t *db, const struct cm_outbox *ob, const cha
     return err;
 }
 
-/* Drops the events of other tenants from r. Heartbeats carry no tenant and
- * stay; the page's last event, when dropped, becomes a heartbeat (only its
- * seq), so the reader still learns where the page ended. */
-static void s_keep_tenant(Crm__ReplayEventsResponse *r, const char *tenant)
+/* Replaces every event of another tenant than `tenant` by a CM_EVENTS_ELIDED
+ * event with only its stream and seq. */
+static void s_elide_others(Crm__ReplayEventsResponse *r, const char *tenant)
 {
-    size_t kept = 0;
     for (size_t i = 0; i < r->n_events; i++) {
-        Crm__Event *e = r->events[i];
-        if (!e->tenant_id[0] || !strcmp(e->tenant_id, tenant)) {
-            r->events[kept++] = e;
-        } else if (i + 1 == r->n_events) {
-            Crm__Event *hb = (Crm__Event *)cm_pb_new(&crm__event__descriptor);
-            cm_pb_set_str(&hb->stream, e->stream);
-            hb->seq = e->seq;
-            cm_pb_set_str(&hb->type, "stream.heartbeat");
-            crm__event__free_unpacked(e, NULL);
-            r->events[kept++] = hb;
-        } else {
-            crm__event__free_unpacked(e, NULL);
-        }
+        Crm__Event *ev = r->events[i];
+        if (!strcmp(ev->tenant_id, tenant))
+            continue;
+        Crm__Event *stub = (Crm__Event *)cm_pb_new(&crm__event__descriptor);
+        cm_pb_set_str(&stub->stream, ev->stream);
+        cm_pb_set_str(&stub->type, CM_EVENTS_ELIDED);
+        stub->seq = ev->seq;
+        crm__event__free_unpacked(ev, NULL);
+        r->events[i] = stub;
     }
-    r->n_events = kept;
 }
 
 void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
@@ -253,8 +246,9 @@ void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
         return;
     }
     if (outsider && req->reader[0]) {
-        cm_call_violation(call, "reader", "UNSUPPORTED",
-                          "reader: only the suite's own services keep a position");
+        cm_call_violation(call, "reader", "NOT_ALLOWED",
+                          "reader: only the suite's own services keep a position; store the "
+                          "last seq applied and replay after it");
         return;
     }
     if (req->reader[0] && ob->readers) {
@@ -277,7 +271,7 @@ void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
         return;
     }
     if (outsider)
-        s_keep_tenant(r, call->hdr->tenant_id);
+        s_elide_others(r, call->hdr->tenant_id);
     *resp = &r->base;
 }
 

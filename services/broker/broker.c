@@ -15,8 +15,18 @@
  * costs nothing) until a minute after its deadline, and forwards only the
  * first reply carrying that id. When that table is empty a reply is forwarded
  * without even decoding its header. Clients still dedup by request_id, since
- * the broker restarting loses the table. */
+ * the broker restarting loses the table.
+ *
+ * Keys (with CURVE, docs/bus.md "Who may speak"). Every socket is a CURVE
+ * server; a ZAP handler polled in the request loop admits the public keys of
+ * the registry, per socket by its ZAP domain, and names the connection after
+ * the key (its User-Id). Per request the broker looks the name up (a hash)
+ * and checks the header against the key's kind: an outside system's request
+ * gets the key's tenant and principal; a service may speak for someone else
+ * only while a request of theirs is in flight at a worker with the same key
+ * (a table of requests in flight by request id, kept only with CURVE). */
 #include "broker.h"
+#include "cm_curve.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_util.h"
@@ -30,6 +40,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #define S_BATCH 1000          /* messages handled per socket per wake-up */
@@ -39,6 +50,7 @@
 #define S_RETRY_KEEP_MS 60000 /* remember a retried request this long past its deadline */
 #define S_BUCKETS 1024        /* worker hash table size */
 #define S_SERVICE_MAX 255
+#define S_INFLIGHT_BUCKETS 4096 /* in-flight request table size (CURVE only) */
 
 /* ---------------------------------------------------------------------- */
 /* Records                                                                  */
@@ -56,6 +68,13 @@ struct s_request {
                       // Authenticate, then the call itself), told apart by method
     int64_t deadline; // unix ms
     bool retried;     // re-queued at least once after losing its worker
+    /* With CURVE: who the request speaks for, so that a service forwarding
+     * it (cm_call_service) may speak for the same principal. */
+    char *tenant;                    // owned; NULL without CURVE
+    char *principal_id;              // owned; NULL without CURVE
+    struct s_request *inext, *iprev; // borrowed (in-flight chain of the broker)
+    const struct s_worker *at;       // borrowed: the worker it is in flight at
+    bool inflight;                   // on the in-flight table
 };
 
 struct s_worker;
@@ -84,6 +103,7 @@ struct s_worker {
     unsigned credit;  // requests it takes at once (READY), >= 1
     enum s_list list; // which list of the service it is on
     int64_t expiry;   // mono ms: dropped if silent until then
+    char *key_name;   // owned: the bus key it connected with ("" without CURVE)
 };
 
 /* A request that was re-queued: its first reply wins. A request is its id
@@ -111,6 +131,12 @@ struct broker {
     int64_t heartbeat_at;    // mono ms
     int64_t purge_at;        // unix ms: earliest deadline of a queued request
     int64_t purged_at;       // unix ms: last walk over the queues
+    /* CURVE (NULL/unused without): */
+    void *zap;                                      // owned: REP at inproc://zeromq.zap.01
+    cm_curve_registry_t *registry;                  // owned: the admitted keys
+    char *registry_path;                            // owned
+    struct stat registry_st;                        // of the file loaded, to notice a change
+    struct s_request *inflight[S_INFLIGHT_BUCKETS]; // borrowed (the workers' lists)
 };
 
 /* ---------------------------------------------------------------------- */
@@ -187,6 +213,8 @@ static void s_request_free(struct s_request **req_p)
     zmq_msg_close(&req->body);
     free(req->request_id);
     free(req->method);
+    free(req->tenant);
+    free(req->principal_id);
     free(req);
     *req_p = NULL;
 }
@@ -364,6 +392,79 @@ static struct s_request *s_current_take(struct s_worker *w, zmq_msg_t *client, z
 }
 
 /* ---------------------------------------------------------------------- */
+/* Requests in flight by request id (with CURVE only)                       */
+
+static unsigned s_str_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % S_INFLIGHT_BUCKETS;
+}
+
+static void s_inflight_add(broker_t *self, struct s_request *req, const struct s_worker *w)
+{
+    if (!self->registry || !req->request_id[0])
+        return;
+    struct s_request **head = &self->inflight[s_str_hash(req->request_id)];
+    req->iprev = NULL;
+    req->inext = *head;
+    if (*head)
+        (*head)->iprev = req;
+    *head = req;
+    req->at = w;
+    req->inflight = true;
+}
+
+static void s_inflight_remove(broker_t *self, struct s_request *req)
+{
+    if (!req || !req->inflight)
+        return;
+    if (req->iprev)
+        req->iprev->inext = req->inext;
+    else
+        self->inflight[s_str_hash(req->request_id)] = req->inext;
+    if (req->inext)
+        req->inext->iprev = req->iprev;
+    req->inext = req->iprev = NULL;
+    req->at = NULL;
+    req->inflight = false;
+}
+
+static bool s_inflight_find(const broker_t *self, const char *request_id, const char *tenant,
+                            const char *principal_id, const char *key_name)
+{
+    for (const struct s_request *q = self->inflight[s_str_hash(request_id)]; q; q = q->inext)
+        if (!strcmp(q->request_id, request_id) && q->tenant && !strcmp(q->tenant, tenant) &&
+            !strcmp(q->principal_id, principal_id) && !strcmp(q->at->key_name, key_name))
+            return true;
+    return false;
+}
+
+/* True when the request a service sends on behalf of someone belongs to a
+ * request in flight at a worker that connected with the same key, for the
+ * same tenant and principal: the caller's request id itself, or the id
+ * cm_call_service derives from it ("<caller's id>.<n>"). */
+static bool s_inflight_serving(const broker_t *self, const char *request_id, const char *tenant,
+                               const char *principal_id, const char *key_name)
+{
+    if (!request_id[0])
+        return false;
+    if (s_inflight_find(self, request_id, tenant, principal_id, key_name))
+        return true;
+    const char *dot = strrchr(request_id, '.');
+    if (!dot || dot == request_id || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1))
+        return false;
+    char caller[256];
+    size_t n = (size_t)(dot - request_id);
+    if (n >= sizeof caller)
+        return false;
+    memcpy(caller, request_id, n);
+    caller[n] = '\0';
+    return s_inflight_find(self, caller, tenant, principal_id, key_name);
+}
+
+/* ---------------------------------------------------------------------- */
 /* The retry table                                                          */
 
 /* The record of a request; method NULL matches any (a reply whose request
@@ -493,9 +594,11 @@ static struct s_worker *s_worker_find(broker_t *self, const void *id, size_t len
     return NULL;
 }
 
-static struct s_worker *s_worker_add(broker_t *self, const void *id, size_t len)
+static struct s_worker *s_worker_add(broker_t *self, const void *id, size_t len,
+                                     const struct cm_curve_entry *key)
 {
     struct s_worker *w = cm_calloc(1, sizeof *w);
+    w->key_name = cm_strdup(key ? key->name : "");
     w->id = cm_malloc(len ? len : 1);
     memcpy(w->id, id, len);
     w->id_len = len;
@@ -544,8 +647,10 @@ static void s_worker_detach(broker_t *self, struct s_worker *w)
     s_idle_remove(svc, w);
     /* Newest first: each goes to the front, so they keep their order. */
     struct s_request *req;
-    while ((req = s_current_pop_newest(w)))
+    while ((req = s_current_pop_newest(w))) {
+        s_inflight_remove(self, req);
         s_requeue(self, svc, &req);
+    }
     svc->workers--;
     w->service = NULL;
 }
@@ -568,6 +673,7 @@ static struct s_service *s_worker_delete(broker_t *self, struct s_worker *w, boo
         pp = &(*pp)->hnext;
     *pp = w->hnext;
     self->n_workers--;
+    free(w->key_name);
     free(w->id);
     free(w);
     return svc;
@@ -602,6 +708,7 @@ static void s_dispatch(broker_t *self, struct s_service *svc)
             (void)s_send_copy(self->router, &req->header, ZMQ_DONTWAIT | ZMQ_SNDMORE);
             (void)s_send_copy(self->router, &req->body, ZMQ_DONTWAIT);
             s_current_push(w, req);
+            s_inflight_add(self, req, w);
             s_idle_push_back(svc, w);
             s_log_req(req->request_id);
             cm_log_debug("dispatched service=%s worker=%s", svc->name, w->hex);
@@ -673,6 +780,16 @@ static void s_forward_reply(broker_t *self, struct cm_mdp_parts *p, const char *
 static void s_worker_ready(broker_t *self, struct s_worker *w, struct cm_mdp_parts *p)
 {
     char *name = p->n >= 4 ? s_part_service(&p->part[3]) : NULL;
+    /* With CURVE a service's key serves only that service (the check on the
+     * key's kind was made before). */
+    if (name && self->registry && strcmp(name, w->key_name) != 0) {
+        cm_log_warn("worker refused, key %s may not serve %s worker=%s", w->key_name, name, w->hex);
+        free(name);
+        struct s_service *old = s_worker_delete(self, w, true, "refused");
+        if (old)
+            s_dispatch(self, old);
+        return;
+    }
     if (!name || !strncmp(name, "mmi.", 4)) {
         cm_log_warn("worker refused, invalid service name worker=%s", w->hex);
         free(name);
@@ -712,17 +829,30 @@ static void s_worker_ready(broker_t *self, struct s_worker *w, struct cm_mdp_par
     s_dispatch(self, svc);
 }
 
-static void s_worker_message(broker_t *self, struct cm_mdp_parts *p)
+static void s_worker_message(broker_t *self, struct cm_mdp_parts *p,
+                             const struct cm_curve_entry *key)
 {
     zmq_msg_t *id = &p->part[0];
     struct s_worker *w = s_worker_find(self, zmq_msg_data(id), zmq_msg_size(id));
     int cmd = p->n >= 3 ? cm_mdp_part_command(&p->part[2]) : -1;
+    if (key && key->kind != CM_CURVE_SERVICE) {
+        /* Only a service's key may be a worker (or answer as one). */
+        cm_log_warn("worker refused, the %s key %s may not be a worker",
+                    cm_curve_kind_name(key->kind), key->name);
+        s_send_worker_cmd(self, zmq_msg_data(id), zmq_msg_size(id), CM_MDP_DISCONNECT);
+        if (w) {
+            struct s_service *svc = s_worker_delete(self, w, false, "refused");
+            if (svc)
+                s_dispatch(self, svc);
+        }
+        return;
+    }
     if (w)
         w->expiry = cm_mono_ms() + CM_MDP_HEARTBEAT_MS * CM_MDP_LIVENESS;
     switch (cmd) {
     case CM_MDP_READY:
         if (!w) {
-            w = s_worker_add(self, zmq_msg_data(id), zmq_msg_size(id));
+            w = s_worker_add(self, zmq_msg_data(id), zmq_msg_size(id), key);
             w->expiry = cm_mono_ms() + CM_MDP_HEARTBEAT_MS * CM_MDP_LIVENESS;
         }
         s_worker_ready(self, w, p);
@@ -735,6 +865,7 @@ static void s_worker_message(broker_t *self, struct cm_mdp_parts *p)
         /* Which request it answers, before the frames are moved on. */
         struct s_request *done =
             w && w->service ? s_current_take(w, &p->part[3], &p->part[4]) : NULL;
+        s_inflight_remove(self, done);
         s_forward_reply(self, p, w && w->service ? w->service->name : "", w, done);
         if (!w || !w->service) {
             /* A worker we dropped (expired) answered late: its reply went
@@ -774,6 +905,71 @@ static void s_worker_message(broker_t *self, struct cm_mdp_parts *p)
 }
 
 /* ---------------------------------------------------------------------- */
+/* What a key may say (docs/bus.md, "Who may speak")                        */
+
+/* A principal a service may send on its own account: none, or kind SERVICE
+ * (or unspecified) with role SERVICE (or unspecified). */
+static bool s_own_principal(const Crm__Principal *p)
+{
+    return !p || ((p->kind == CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE ||
+                   p->kind == CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_UNSPECIFIED) &&
+                  (p->role == CRM__ROLE__ROLE_SERVICE || p->role == CRM__ROLE__ROLE_UNSPECIFIED));
+}
+
+/* Rewrites the header of an outside system's request: its key's tenant and
+ * the principal the key stands for, whatever the request said. */
+static void s_bind_system(const struct cm_curve_entry *key, Crm__RequestHeader *h,
+                          zmq_msg_t *header)
+{
+    Crm__Principal mine = CRM__PRINCIPAL__INIT;
+    mine.id = key->name;
+    mine.name = key->name;
+    mine.role = CRM__ROLE__ROLE_SERVICE;
+    mine.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SYSTEM;
+    mine.scopes = key->scopes;
+    mine.n_scopes = key->n_scopes;
+    Crm__Principal *theirs = h->principal;
+    char *tenant = h->tenant_id;
+    h->principal = &mine;
+    h->tenant_id = key->tenant;
+    zmq_msg_close(header);
+    zmq_msg_init_size(header, crm__request_header__get_packed_size(h));
+    crm__request_header__pack(h, zmq_msg_data(header));
+    /* The unpacked header frees what it unpacked, not the key's strings. */
+    h->principal = theirs;
+    h->tenant_id = tenant;
+}
+
+/* Checks what a request says about itself against the key that sent it.
+ * Returns NULL when it may go on (an outside system's header rewritten in
+ * *header), or why it is refused. */
+static const char *s_admit(broker_t *self, const struct cm_curve_entry *key, Crm__RequestHeader *h,
+                           zmq_msg_t *header)
+{
+    const Crm__Principal *p = h->principal;
+    switch (key->kind) {
+    case CM_CURVE_CRMCTL:
+        return NULL; /* the operator, who holds the data directory anyway */
+    case CM_CURVE_GATEWAY:
+        return p && p->kind == CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SYSTEM
+                   ? "only an outside system's own bus key speaks as that system"
+                   : NULL;
+    case CM_CURVE_SYSTEM:
+        if (h->tenant_id[0] && strcmp(h->tenant_id, key->tenant) != 0)
+            return "this bus key belongs to another tenant";
+        s_bind_system(key, h, header);
+        return NULL;
+    case CM_CURVE_SERVICE:
+        if (s_own_principal(p) ||
+            s_inflight_serving(self, h->request_id, h->tenant_id, p->id, key->name))
+            return NULL;
+        return "a service's bus key speaks for a person or another system only while serving "
+               "that request";
+    }
+    return "unknown kind of bus key";
+}
+
+/* ---------------------------------------------------------------------- */
 /* Messages from clients                                                    */
 
 /* Management interface (ZeroMQ RFC 8): mmi.service answers "200" when the
@@ -791,7 +987,8 @@ static void s_mmi(broker_t *self, zmq_msg_t *client, const char *service, const 
     s_answer(self, client, service, request_id, CRM__STATUS__STATUS_OK, NULL, answer, 3);
 }
 
-static void s_client_message(broker_t *self, struct cm_mdp_parts *p)
+static void s_client_message(broker_t *self, struct cm_mdp_parts *p,
+                             const struct cm_curve_entry *key)
 {
     zmq_msg_t *client = &p->part[0];
     if (p->n < 5 || cm_mdp_part_command(&p->part[2]) != CM_MDP_CLIENT_REQUEST) {
@@ -822,6 +1019,16 @@ static void s_client_message(broker_t *self, struct cm_mdp_parts *p)
         s_mmi(self, client, service, h->request_id, body);
         goto out;
     }
+    if (key) {
+        const char *refused = s_admit(self, key, h, header);
+        if (refused) {
+            cm_log_warn("request refused key=%s service=%s method=%s tenant=%s: %s", key->name,
+                        service, h->method, h->tenant_id, refused);
+            s_answer(self, client, service, h->request_id, CRM__STATUS__STATUS_PERMISSION_DENIED,
+                     refused, NULL, 0);
+            goto out;
+        }
+    }
     if (deadline <= now) {
         cm_log_debug("deadline passed on arrival service=%s", service);
         s_answer(self, client, service, h->request_id, CRM__STATUS__STATUS_DEADLINE_EXCEEDED,
@@ -845,6 +1052,12 @@ static void s_client_message(broker_t *self, struct cm_mdp_parts *p)
     req->request_id = cm_strdup(h->request_id);
     req->method = cm_strdup(h->method);
     req->deadline = deadline;
+    if (key) {
+        req->tenant = cm_strdup(key->kind == CM_CURVE_SYSTEM ? key->tenant : h->tenant_id);
+        req->principal_id = cm_strdup(key->kind == CM_CURVE_SYSTEM ? key->name
+                                      : h->principal               ? h->principal->id
+                                                                   : "");
+    }
     cm_log_debug("request service=%s method=%s queued=%zu", service, h->method, svc->q_len);
     s_queue_push_back(svc, req);
     if (deadline < self->purge_at)
@@ -857,6 +1070,33 @@ out:
     free(service);
 }
 
+/* A message from a connection whose key left the registry after it connected:
+ * a client's request is answered PERMISSION_DENIED, a worker told to go. */
+static void s_refuse_revoked(broker_t *self, struct cm_mdp_parts *p, const char *uid)
+{
+    cm_log_warn("message refused, bus key %s is no longer admitted", uid ? uid : "(none)");
+    if (p->n >= 5 && cm_mdp_part_is(&p->part[1], CM_MDP_CLIENT)) {
+        Crm__RequestHeader *h =
+            crm__request_header__unpack(NULL, zmq_msg_size(&p->part[4]), zmq_msg_data(&p->part[4]));
+        char *service = s_part_service(&p->part[3]);
+        s_answer(self, &p->part[0], service ? service : "", h ? h->request_id : NULL,
+                 CRM__STATUS__STATUS_PERMISSION_DENIED, "this bus key is no longer admitted", NULL,
+                 0);
+        free(service);
+        crm__request_header__free_unpacked(h, NULL);
+    } else if (p->n >= 2 && cm_mdp_part_is(&p->part[1], CM_MDP_WORKER)) {
+        struct s_worker *w =
+            s_worker_find(self, zmq_msg_data(&p->part[0]), zmq_msg_size(&p->part[0]));
+        s_send_worker_cmd(self, zmq_msg_data(&p->part[0]), zmq_msg_size(&p->part[0]),
+                          CM_MDP_DISCONNECT);
+        if (w) {
+            struct s_service *svc = s_worker_delete(self, w, false, "revoked");
+            if (svc)
+                s_dispatch(self, svc);
+        }
+    }
+}
+
 /* Reads and handles up to S_BATCH messages from the bus. */
 static int s_router_batch(broker_t *self)
 {
@@ -864,12 +1104,23 @@ static int s_router_batch(broker_t *self)
         struct cm_mdp_parts p;
         if (cm_mdp_parts_recv(self->router, &p, ZMQ_DONTWAIT) != 0)
             return errno == EAGAIN ? 0 : -1;
+        /* With CURVE, the key the sender connected with (ZAP's user id). */
+        const struct cm_curve_entry *key = NULL;
+        if (self->registry && p.n >= 2) {
+            const char *uid = zmq_msg_gets(&p.part[1], "User-Id");
+            key = cm_curve_registry_by_name(self->registry, uid);
+            if (!key) {
+                s_refuse_revoked(self, &p, uid);
+                cm_mdp_parts_close(&p);
+                continue;
+            }
+        }
         if (p.dropped || p.n < 3) {
             cm_log_warn("dropped a malformed message of %d frames", p.n);
         } else if (cm_mdp_part_is(&p.part[1], CM_MDP_WORKER)) {
-            s_worker_message(self, &p);
+            s_worker_message(self, &p, key);
         } else if (cm_mdp_part_is(&p.part[1], CM_MDP_CLIENT)) {
-            s_client_message(self, &p);
+            s_client_message(self, &p, key);
         } else {
             cm_log_warn("dropped a message with an unknown protocol");
         }
@@ -976,9 +1227,113 @@ static int s_proxy(void *from, void *to)
 }
 
 /* ---------------------------------------------------------------------- */
+/* ZAP: which keys may connect (ZeroMQ RFC 27)                              */
+
+#define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
+/* ZAP domains of the broker's sockets: one handler tells them apart. */
+#define S_DOMAIN_BUS "bus"
+#define S_DOMAIN_EVENTS_IN "events-in"
+#define S_DOMAIN_EVENTS_OUT "events-out"
+
+/* Whether a key of this kind may connect to the socket of this domain: every
+ * admitted key to the bus; only services publish events; services, the
+ * gateway and crmctl subscribe (an outside system replays its tenant's events
+ * over the bus instead). */
+static bool s_domain_admits(zmq_msg_t *domain, enum cm_curve_kind kind)
+{
+    if (cm_mdp_part_is(domain, S_DOMAIN_BUS))
+        return true;
+    if (cm_mdp_part_is(domain, S_DOMAIN_EVENTS_IN))
+        return kind == CM_CURVE_SERVICE;
+    if (cm_mdp_part_is(domain, S_DOMAIN_EVENTS_OUT))
+        return kind == CM_CURVE_SERVICE || kind == CM_CURVE_GATEWAY || kind == CM_CURVE_CRMCTL;
+    return false;
+}
+
+/* Answers one ZAP request: 200 with the key's name as user id, or 400. */
+static void s_zap_answer(broker_t *self, struct cm_mdp_parts *p)
+{
+    /* version, request id, domain, address, routing id, mechanism, key */
+    const char *status = "400", *text = "malformed request", *user = "";
+    char key[CM_CURVE_KEY_LEN + 1] = "";
+    if (p->n >= 7 && cm_mdp_part_is(&p->part[0], "1.0") && cm_mdp_part_is(&p->part[5], "CURVE") &&
+        zmq_msg_size(&p->part[6]) == 32) {
+        zmq_z85_encode(key, zmq_msg_data(&p->part[6]), 32);
+        const struct cm_curve_entry *e = cm_curve_registry_by_key(self->registry, key);
+        if (!e)
+            text = "unknown key";
+        else if (!s_domain_admits(&p->part[2], e->kind))
+            text = "key not admitted on this socket";
+        else
+            status = "200", text = "OK", user = e->name;
+    }
+    if (status[0] != '2') {
+        char domain[32] = "", address[64] = "";
+        if (p->n >= 4) {
+            snprintf(domain, sizeof domain, "%.*s", (int)zmq_msg_size(&p->part[2]),
+                     (const char *)zmq_msg_data(&p->part[2]));
+            snprintf(address, sizeof address, "%.*s", (int)zmq_msg_size(&p->part[3]),
+                     (const char *)zmq_msg_data(&p->part[3]));
+        }
+        cm_log_warn("connection refused domain=%s address=%s key=%s: %s", domain, address,
+                    key[0] ? key : "-", text);
+    }
+    int more = ZMQ_SNDMORE | ZMQ_DONTWAIT;
+    zmq_msg_t *rid = p->n >= 2 ? &p->part[1] : NULL;
+    (void)zmq_send(self->zap, "1.0", 3, more);
+    (void)zmq_send(self->zap, rid ? zmq_msg_data(rid) : "", rid ? zmq_msg_size(rid) : 0, more);
+    (void)zmq_send(self->zap, status, 3, more);
+    (void)zmq_send(self->zap, text, strlen(text), more);
+    (void)zmq_send(self->zap, user, strlen(user), more);
+    (void)zmq_send(self->zap, "", 0, ZMQ_DONTWAIT);
+}
+
+static int s_zap_batch(broker_t *self)
+{
+    for (int i = 0; i < S_BATCH; i++) {
+        struct cm_mdp_parts p;
+        if (cm_mdp_parts_recv(self->zap, &p, ZMQ_DONTWAIT) != 0)
+            return errno == EAGAIN ? 0 : -1;
+        s_zap_answer(self, &p);
+        cm_mdp_parts_close(&p);
+    }
+    return 0;
+}
+
+/* Reads the registry again when its file changed (checked every heartbeat,
+ * about a second). A registry that does not parse leaves the old one in
+ * force. */
+static void s_registry_check(broker_t *self)
+{
+    struct stat st;
+    if (stat(self->registry_path, &st) != 0) {
+        if (self->registry_st.st_mtime != 0)
+            cm_log_error("key registry %s unreadable: %s; the keys loaded stay admitted",
+                         self->registry_path, strerror(errno));
+        memset(&self->registry_st, 0, sizeof self->registry_st);
+        return;
+    }
+    if (st.st_mtim.tv_sec == self->registry_st.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == self->registry_st.st_mtim.tv_nsec &&
+        st.st_size == self->registry_st.st_size && st.st_ino == self->registry_st.st_ino)
+        return;
+    self->registry_st = st;
+    char err[512];
+    cm_curve_registry_t *fresh = cm_curve_registry_load(self->registry_path, err, sizeof err);
+    if (!fresh) {
+        cm_log_error("key registry not reloaded, the old one stays in force: %s", err);
+        return;
+    }
+    cm_curve_registry_destroy(&self->registry);
+    self->registry = fresh;
+    cm_log_info("key registry reloaded keys=%zu", cm_curve_registry_count(fresh));
+}
+
+/* ---------------------------------------------------------------------- */
 /* Life cycle                                                               */
 
-static void *s_bind(void *zctx, int type, const char *endpoint, const char *what)
+static void *s_bind(void *zctx, int type, const char *endpoint, const char *what,
+                    const struct cm_curve_pair *curve, const char *domain)
 {
     void *s = zmq_socket(zctx, type);
     if (!s) {
@@ -991,6 +1346,17 @@ static void *s_bind(void *zctx, int type, const char *endpoint, const char *what
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    if (curve) {
+        int one = 1;
+        if (zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+            zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, curve->secret_key, CM_CURVE_KEY_LEN) != 0 ||
+            zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0) {
+            cm_log_error("could not make the %s socket a CURVE server: %s", what,
+                         zmq_strerror(errno));
+            zmq_close(s);
+            return NULL;
+        }
+    }
     if (type == ZMQ_ROUTER) {
         int one = 1, ivl = CM_MDP_HEARTBEAT_MS, tmo = CM_MDP_HEARTBEAT_MS * CM_MDP_LIVENESS;
         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
@@ -1028,14 +1394,40 @@ broker_t *broker_new(void *zctx, const struct broker_cfg *cfg)
     self->zctx = zctx;
     self->purge_at = INT64_MAX;
     atomic_init(&self->events_failed, false);
-    self->router = s_bind(zctx, ZMQ_ROUTER, cfg->bus_endpoint, "bus");
+    if (cfg->curve) {
+        /* The registry, then the ZAP handler, before any socket that uses it. */
+        char err[512];
+        self->registry_path = cm_strdup(cfg->registry_path);
+        if (stat(self->registry_path, &self->registry_st) != 0) {
+            cm_log_error("cannot read the key registry %s: %s", self->registry_path,
+                         strerror(errno));
+            goto fail;
+        }
+        self->registry = cm_curve_registry_load(self->registry_path, err, sizeof err);
+        if (!self->registry) {
+            cm_log_error("%s", err);
+            goto fail;
+        }
+        int linger = 0;
+        self->zap = zmq_socket(zctx, ZMQ_REP);
+        if (!self->zap || zmq_setsockopt(self->zap, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+            zmq_bind(self->zap, S_ZAP_ENDPOINT) != 0) {
+            cm_log_error("could not bind the ZAP handler: %s", zmq_strerror(errno));
+            goto fail;
+        }
+        cm_log_info("bus keys admitted keys=%zu registry=%s",
+                    cm_curve_registry_count(self->registry), self->registry_path);
+    }
+    self->router = s_bind(zctx, ZMQ_ROUTER, cfg->bus_endpoint, "bus", cfg->curve, S_DOMAIN_BUS);
     if (!self->router)
         goto fail;
     if (cfg->events_in_endpoint && cfg->events_in_endpoint[0]) {
-        self->xsub = s_bind(zctx, ZMQ_XSUB, cfg->events_in_endpoint, "events in");
+        self->xsub = s_bind(zctx, ZMQ_XSUB, cfg->events_in_endpoint, "events in", cfg->curve,
+                            S_DOMAIN_EVENTS_IN);
         if (!self->xsub)
             goto fail;
-        self->xpub = s_bind(zctx, ZMQ_XPUB, cfg->events_out_endpoint, "events out");
+        self->xpub = s_bind(zctx, ZMQ_XPUB, cfg->events_out_endpoint, "events out", cfg->curve,
+                            S_DOMAIN_EVENTS_OUT);
         if (!self->xpub)
             goto fail;
     }
@@ -1142,7 +1534,8 @@ static void s_events_stop(broker_t *self, void *ctl)
 int broker_run(broker_t *self, volatile sig_atomic_t *stop)
 {
     assert(self && stop);
-    zmq_pollitem_t items[1] = {{self->router, 0, ZMQ_POLLIN, 0}};
+    zmq_pollitem_t items[2] = {{self->router, 0, ZMQ_POLLIN, 0}, {self->zap, 0, ZMQ_POLLIN, 0}};
+    int n_items = self->zap ? 2 : 1;
     void *events_ctl = NULL;
     if (self->xsub && s_events_start(self, &events_ctl) != 0)
         return -1;
@@ -1159,10 +1552,16 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
             wait = S_STOP_CHECK_MS;
         if (wait < 0)
             wait = 0;
-        if (zmq_poll(items, 1, (long)wait) < 0) {
+        if (zmq_poll(items, n_items, (long)wait) < 0) {
             if (errno == EINTR)
                 continue;
             cm_log_error("poll failed: %s", zmq_strerror(errno));
+            rc = -1;
+            break;
+        }
+        if (n_items > 1 && (items[1].revents & ZMQ_POLLIN) && s_zap_batch(self) != 0 &&
+            errno != EINTR) {
+            cm_log_error("ZAP receive failed: %s", zmq_strerror(errno));
             rc = -1;
             break;
         }
@@ -1177,6 +1576,8 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
         }
         if (cm_mono_ms() >= self->heartbeat_at) {
             s_heartbeat(self);
+            if (self->registry)
+                s_registry_check(self);
             self->heartbeat_at = cm_mono_ms() + CM_MDP_HEARTBEAT_MS;
         }
         if (cm_now_ms() >= s_purge_due(self))
@@ -1199,8 +1600,11 @@ void broker_destroy(broker_t **self_p)
         while (w) {
             struct s_worker *following = w->hnext;
             struct s_request *req;
-            while ((req = s_current_pop(w)))
+            while ((req = s_current_pop(w))) {
+                s_inflight_remove(self, req);
                 s_request_free(&req);
+            }
+            free(w->key_name);
             free(w->id);
             free(w);
             w = following;
@@ -1224,6 +1628,10 @@ void broker_destroy(broker_t **self_p)
         zmq_close(self->xsub);
     if (self->xpub)
         zmq_close(self->xpub);
+    if (self->zap)
+        zmq_close(self->zap);
+    cm_curve_registry_destroy(&self->registry);
+    free(self->registry_path);
     free(self);
     *self_p = NULL;
 }

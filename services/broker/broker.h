@@ -6,6 +6,7 @@
 #define BROKER_H
 
 #include <signal.h>
+#include "cm_curve.h"
 #include "cm_err.h"
 
 /* Requests arriving with deadline_unix_ms = 0 get this long. */
@@ -21,6 +22,11 @@ struct broker_cfg {
     const char *bus_endpoint;        // borrowed: ROUTER, bound; clients and workers connect
     const char *events_in_endpoint;  // borrowed: XSUB, bound; publishers connect (NULL: no proxy)
     const char *events_out_endpoint; // borrowed: XPUB, bound; subscribers connect
+    /* CURVE on every socket with this key pair, admitting only the keys of
+     * the registry file (reloaded when it changes); NULL: no CURVE, no
+     * checks (docs/bus.md, "Who may speak"). */
+    const struct cm_curve_pair *curve; // borrowed
+    const char *registry_path;         // borrowed; with curve
 };
 
 typedef struct broker broker_t;

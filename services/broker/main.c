@@ -50,12 +50,14 @@ int main(int argc, char **argv)
         .bus_endpoint = cfg.bus_endpoint,
         .events_in_endpoint = cfg.events_in_endpoint,
         .events_out_endpoint = cfg.events_out_endpoint,
+        .curve = cm_curve_identity(),
+        .registry_path = cm_curve_registry_path(),
     };
     broker_t *broker = broker_new(zctx, &bcfg);
     if (!broker)
         goto out;
-    cm_log_info("broker listening bus=%s events_in=%s events_out=%s", cfg.bus_endpoint,
-                cfg.events_in_endpoint, cfg.events_out_endpoint);
+    cm_log_info("broker listening bus=%s events_in=%s events_out=%s curve=%s", cfg.bus_endpoint,
+                cfg.events_in_endpoint, cfg.events_out_endpoint, bcfg.curve ? "on" : "off");
     rc = broker_run(broker, &s_stop) == 0 ? 0 : 1;
     cm_log_info("broker stopping");
 out:

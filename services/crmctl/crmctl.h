@@ -22,6 +22,9 @@ int crmctl_key(int argc, char **argv);
 int crmctl_call(int argc, char **argv);
 int crmctl_events(int argc, char **argv);
 int crmctl_outbox(int argc, char **argv);
+int crmctl_bus_keys(int argc, char **argv);
+/* Loads crmctl's own bus keys (the bus_* settings); 0, or -1 after saying why. */
+int crmctl_bus_identity(void);
 
 int crmctl_staff(int argc, char **argv);
 

@@ -50,8 +50,16 @@ static int s_usage(void)
             "  publish [JSON] (--key API_KEY | --tenant ID) [--window N] [--timeout-ms N]\n"
             "          [--give-up-s N]         send booking/store events to the intake; without\n"
             "                                  JSON, one event per line on stdin (docs/bus.md)\n"
+            "  bus-keys init [DIR] [--programs LIST]\n"
+            "                                  a bus key pair for each program of the suite that\n"
+            "                                  has none, broker.pub and their registry lines\n"
+            "  bus-keys new-system --tenant ID --name NAME --scopes LIST\n"
+            "                                  an outside system's key: registered, printed once\n"
+            "  bus-keys list                   the keys the broker admits\n"
+            "  bus-keys revoke NAME            remove a key from the registry\n"
             "\n"
-            "Environment: CRM_DATABASE_URL, CRM_BUS_ENDPOINT, CRM_EVENTS_OUT_ENDPOINT.\n");
+            "Environment: CRM_DATABASE_URL, CRM_BUS_ENDPOINT, CRM_EVENTS_OUT_ENDPOINT.\n"
+            "Bus keys: $CRM_DATA_DIR/keys (CRM_BUS_KEYS_DIR; CRM_BUS_CURVE).\n");
     return 2;
 }
 
@@ -73,6 +81,12 @@ int main(int argc, char **argv)
         int rc = crmctl_staff(argc - 1, argv + 1);
         return rc == 2 ? s_usage() : rc;
     }
+    if (!strcmp(cmd, "bus-keys"))
+        return crmctl_bus_keys(argc - 1, argv + 1);
+    /* The commands that speak on the bus, with crmctl's key. */
+    if ((!strcmp(cmd, "call") || !strcmp(cmd, "events") || !strcmp(cmd, "publish")) &&
+        crmctl_bus_identity() != 0)
+        return 1;
     if (!strcmp(cmd, "call"))
         return crmctl_call(argc - 1, argv + 1);
     if (!strcmp(cmd, "events"))

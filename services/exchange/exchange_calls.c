@@ -62,3 +62,19 @@ void exchange_calls_release(struct exchange_calls *c)
     free(c->resp);
     memset(c, 0, sizeof *c);
 }
+
+Crm__Principal *exchange_job_principal(const uint8_t *packed, size_t len, const char *what)
+{
+    Crm__Principal *p = crm__principal__unpack(NULL, len, packed);
+    if (!p)
+        return NULL;
+    /* Strings of an unpacked message are separate allocations of the default
+     * allocator (malloc), except the shared empty string. */
+    char *name = cm_strfmt("%s by %s", what, p->name[0] ? p->name : p->id[0] ? p->id : "unknown");
+    if (p->name != protobuf_c_empty_string)
+        free(p->name);
+    p->name = name;
+    p->role = CRM__ROLE__ROLE_SERVICE;
+    p->kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
+    return p;
+}

@@ -37,4 +37,13 @@ const char *exchange_calls_error(const struct exchange_calls *c, size_t i);
 
 void exchange_calls_release(struct exchange_calls *c);
 
+/* The principal a job speaks as when it runs, after the request that made it
+ * has been answered: the stored principal of who asked (packed), turned into
+ * kind SERVICE and role SERVICE, keeping its id and scopes, with the name
+ * "<what> by <name>" for the audit. The broker lets a service's key speak for
+ * a person only while serving that person's request (docs/bus.md, "Who may
+ * speak"). Returns a message to free with crm__principal__free_unpacked, or
+ * NULL if the bytes do not decode. */
+Crm__Principal *exchange_job_principal(const uint8_t *packed, size_t len, const char *what);
+
 #endif

@@ -18,6 +18,7 @@
  * A job taken S_MAX_ATTEMPTS times fails. Memory is one page and one buffer
  * of some S_FLUSH_BYTES. CRM_EXCHANGE_EXPORT_RATE caps the rows a second a
  * job reads, so that a big export leaves customers' time to the staff. */
+#include "exchange_calls.h"
 #include "exchange_handlers.h"
 #include "exchange_export_store.h"
 #include "exchange_pages.h"
@@ -274,7 +275,7 @@ static void s_run(struct s_run *r)
     if (r->err)
         return;
     r->creq = crm__create_export_request__unpack(NULL, r->job.request_len, r->job.request);
-    r->principal = crm__principal__unpack(NULL, r->job.principal_len, r->job.principal);
+    r->principal = exchange_job_principal(r->job.principal, r->job.principal_len, "export");
     if (!r->creq || !r->principal) {
         snprintf(r->fatal, sizeof r->fatal, "the export's request cannot be read");
     } else {

@@ -296,7 +296,7 @@ bool exchange_revert_next(struct exchange_state *st, cm_db_t *db, cm_mdp_client_
         err = exchange_istore_revert_load(db, &job);
     Crm__Principal *principal = NULL;
     if (!err && found) {
-        principal = crm__principal__unpack(NULL, job.principal_len, job.principal);
+        principal = exchange_job_principal(job.principal, job.principal_len, "revert");
         char tag[8];
         cm_random_hex(tag, 3);
         cm_log_info("revert of import %s taken by %s", job.id, owner);

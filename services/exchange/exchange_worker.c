@@ -797,7 +797,7 @@ static void s_run(struct s_run *r)
         r->err = err;
         return;
     }
-    r->principal = crm__principal__unpack(NULL, job->principal_len, job->principal);
+    r->principal = exchange_job_principal(job->principal, job->principal_len, "import");
     uint8_t *part = NULL;
     size_t len = 0;
     r->err = exchange_istore_get_part(r->db, job->upload, 0, &part, &len);

@@ -73,3 +73,17 @@ def test_compose_takes_settings_from_the_environment():
     config = _compose("config", env={"POSTGRES_PASSWORD": "s3cret", "CRM_HTTP_PORT": "9090"})
     assert "password=s3cret" in _service_block(config, "customers")
     assert "published: 9090" in _service_block(config, "gateway")
+
+
+def test_compose_every_bus_program_gets_its_keys():
+    config = _compose("config")
+    migrate = _service_block(config, "migrate")
+    assert "crmctl bus-keys init /var/lib/crm/keys" in migrate, migrate
+    assert "- bus-keys:/var/lib/crm/keys:rw" in migrate, migrate
+    for name in ("broker", "customers", "search", "notes", "company", "notify", "exchange",
+                 "gateway"):
+        block = _service_block(config, name)
+        assert "- bus-keys:/var/lib/crm/keys:ro" in block, (name, block)
+        assert "CRM_BUS_KEYS_DIR: /var/lib/crm/keys" in block, (name, block)
+        assert 'CRM_BUS_CURVE: "true"' in block, (name, block)
+    assert "condition: service_completed_successfully" in _service_block(config, "broker")

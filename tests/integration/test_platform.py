@@ -174,7 +174,9 @@ def test_the_bus_io_threads_run_under_sched_batch():
     # endpoints nobody else uses.
     ports = crm.free_ports(3)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
-    env.update({"CRM_BUS_ENDPOINT": "tcp://127.0.0.1:%d" % ports[0],
+    # The stack's data directory: its bus keys (the broker's pair, the registry).
+    env.update({"CRM_DATA_DIR": crm.DATA_DIR,
+                "CRM_BUS_ENDPOINT": "tcp://127.0.0.1:%d" % ports[0],
                 "CRM_EVENTS_IN_ENDPOINT": "tcp://127.0.0.1:%d" % ports[1],
                 "CRM_EVENTS_OUT_ENDPOINT": "tcp://127.0.0.1:%d" % ports[2],
                 "CRM_BUS_IO_BATCH": "false"})
