@@ -87,9 +87,6 @@ export CRM_NOTIFY_RETRY_MIN_MS=300 CRM_NOTIFY_RETRY_MAX_MS=2000 CRM_NOTIFY_POLL_
 export CRM_SMTP_CONNECT_TIMEOUT_MS=2000 CRM_SMTP_TIMEOUT_MS=10000 CRM_NOTIFY_BATCH=2
 # Newsletters go out at up to 500 a second here (a campaign may ask for less).
 export CRM_NOTIFY_CAMPAIGN_RATE=500
-# notify keeps published events and sent messages' texts no longer than needed
-# here, so that test_notify_retention.py sees both pruned.
-export CRM_NOTIFY_OUTBOX_RETAIN_HOURS=0 CRM_NOTIFY_BODY_RETAIN_HOURS=0
 # Replies come back to reply+<token>@ this domain (docs/notify.md, "Replies").
 export CRM_NOTIFY_REPLY_DOMAIN=replies.example.test
 # Export jobs at 500 customers a second: a job of a few thousand lasts long

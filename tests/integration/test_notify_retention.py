@@ -1,9 +1,33 @@
-"""What notify keeps, and for how long: the test stack sets both retentions
-to 0 (run.sh), so a sent message loses its text and HTML at the next pass,
-and the notify stream's published events go once notes, its durable reader,
-has applied them; never before."""
+"""What notify keeps, and for how long: while these tests run, one more copy
+of notify runs with both retentions at 0, so a sent message loses its text
+and HTML at that copy's next pass, and the notify stream's published events go
+once notes, its durable reader, has applied them; never before. (The stack's
+own copies keep the defaults, so that other tests can read what was sent.)"""
+import contextlib
+import os
+import signal
+import subprocess
+
 import crm
 from crm import api, psql, unique, unique_email, wait_until
+
+
+@contextlib.contextmanager
+def _pruning_copy():
+    """One more notify, pruning at once, logging beside the stack's copies."""
+    env = dict(crm.ENV, CRM_NOTIFY_OUTBOX_RETAIN_HOURS="0", CRM_NOTIFY_BODY_RETAIN_HOURS="0")
+    with open(os.path.join(crm.LOG_DIR, "notify-9.log"), "ab") as log:
+        p = subprocess.Popen([os.path.join(crm.BIN, "notify")], env=env, stdout=log,
+                             stderr=subprocess.STDOUT, cwd="/")
+    try:
+        yield p
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
 
 
 def _customer():
@@ -41,6 +65,11 @@ def _timeline_types(cid):
 
 
 def test_sent_message_keeps_its_history_and_loses_its_text():
+    with _pruning_copy():
+        _loses_its_text()
+
+
+def _loses_its_text():
     c = _customer()
     m = _send(c["id"])
     wait_until(lambda: _message(m["id"])["status"] == "SENT", 20, what="sent")
@@ -57,6 +86,11 @@ def test_sent_message_keeps_its_history_and_loses_its_text():
 
 
 def test_outbox_pruned_behind_notes_and_held_while_notes_is_away():
+    with _pruning_copy():
+        _pruned_behind_notes()
+
+
+def _pruned_behind_notes():
     c = _customer()
     m = _send(c["id"])
     wait_until(lambda: "message.sent" in _timeline_types(c["id"]), 30, what="on the timeline")
