@@ -33,6 +33,9 @@ const langSelect = document.getElementById("lang-select");
 const userMenu = document.getElementById("user-menu");
 const everywhere = document.getElementById("sign-out-everywhere");
 
+// Writes whose buttons app.css hides from a role without them (body.cannot-<scope>).
+const WRITES = ["customers:write", "notes:write", "settings", "messages:send"];
+
 /** The frame (index.html) in the chosen language: texts marked data-i18n,
  * labels marked data-i18n-label, and <html lang>. */
 function translateShell() {
@@ -42,6 +45,7 @@ function translateShell() {
   langSelect.value = language();
   // What the role cannot do is not offered: menu entries carry the scope they need.
   for (const a of nav.querySelectorAll("a[data-scope]")) a.hidden = !can(a.dataset.scope);
+  for (const scope of WRITES) document.body.classList.toggle(`cannot-${scope.replace(":", "-")}`, !can(scope));
   const me = currentMember();
   userMenu.hidden = !me;
   if (me) {

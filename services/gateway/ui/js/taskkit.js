@@ -7,7 +7,7 @@ import { newRequestKey, request, seg } from "./api.js";
 import { confirmDialog, field, h, newId, replace, select, toast } from "./dom.js";
 import { counter, clearErrors, showErrors } from "./forms.js";
 import { due, fromLocalInput, toLocalInput, when } from "./format.js";
-import { currentMember, loadStaff } from "./session.js";
+import { can, currentMember, loadStaff } from "./session.js";
 import { t } from "./i18n.js";
 
 export const TITLE_MAX = 200;
@@ -131,7 +131,7 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
  */
 export function taskItem(task, { showCustomer = false, onChange } = {}) {
   const uid = newId("t");
-  const box = h("input", { type: "checkbox", id: `${uid}-done`, class: "task-done", checked: Boolean(task.done) });
+  const box = h("input", { type: "checkbox", id: `${uid}-done`, class: "task-done", checked: Boolean(task.done), disabled: !can("notes:write") });
   const titleId = `${uid}-title`;
   box.setAttribute("aria-labelledby", titleId);
   box.setAttribute("aria-describedby", `${uid}-meta`);
