@@ -4142,7 +4142,7 @@ const ACC = {
     "common.pressCopy": "Press Ctrl+C (⌘C) to copy the selected text.",
     "sign.email": "E-mail",
     "sign.password": "Password",
-    "sign.tenant": "Business",
+    "sign.tenant": "Business to sign in to",
     "sign.tenantHint": "Your e-mail belongs to more than one business: type the one to sign in to.",
     "sign.leadPassword": "Sign in with your e-mail address and password.",
     "sign.enterEmail": "Enter your e-mail address.",

@@ -3,7 +3,7 @@
 // member and the CSRF token). A wrong e-mail or password gets one message for
 // both; a lock-out (429) says when to try again (Retry-After). When the
 // e-mail is staff in several businesses the server asks which one, and a
-// "Business" field appears. Below, smaller, integrators sign in with an API
+// "Business to sign in to" field appears. Below, smaller, integrators sign in with an API
 // key: it is checked against the API (GET /v1/settings) and kept in
 // sessionStorage, so it is gone when the tab closes.
 
