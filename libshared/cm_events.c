@@ -416,6 +416,7 @@ static void s_send_replay(cm_events_sub_t *self)
 {
     Crm__Principal who = CRM__PRINCIPAL__INIT;
     who.role = CRM__ROLE__ROLE_SERVICE;
+    who.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
     who.name = (char *)"events";
     Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
     char id[40];

@@ -113,15 +113,6 @@ void cm_call_reply_raw(struct cm_call *call, uint8_t *body, size_t len)
     call->raw_len = len;
 }
 
-bool cm_call_may_write(struct cm_call *call)
-{
-    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
-        return false;
-    }
-    return true;
-}
-
 void cm_call_fail(struct cm_call *call, cm_err_t err, const char *fmt, ...)
 {
     call->err = err;
@@ -457,6 +448,11 @@ static bool s_handle(cm_svc_t *svc, struct cm_svc_thread *t, const struct cm_mdp
         cm_call_fail(&call, CM_ERR_INVALID, "unknown method %s", hdr->method);
         goto reply;
     }
+    if (!cm_perm_allows(hdr->principal, m->scope)) {
+        cm_call_fail(&call, CM_ERR_PERMISSION, "this key may not %s (%s)", cm_scope_what(m->scope),
+                     cm_scope_name(m->scope));
+        goto reply;
+    }
     req = protobuf_c_message_unpack(m->request, NULL, msg->body_len, msg->body);
     if (!req) {
         cm_call_fail(&call, CM_ERR_INVALID, "request body does not decode as %s", m->request->name);
@@ -690,6 +686,11 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    for (size_t i = 0; i < def->n_methods; i++)
+        if (def->methods[i].scope == CM_SCOPE_UNSET || def->methods[i].scope >= CM_SCOPE_END) {
+            cm_log_error("method %s names no scope (struct cm_method.scope)", def->methods[i].name);
+            return 1;
+        }
     svc.health_method = cm_strfmt("%s.Health", def->name);
     if (def->idempotency_table) {
         svc.sql_idem_claim = cm_strfmt(

@@ -18,6 +18,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include "cm_db.h"
 #include "cm_err.h"
+#include "cm_perm.h"
 #include "envelope.pb-c.h"
 
 typedef struct cm_svc cm_svc_t;
@@ -70,21 +71,28 @@ struct cm_method {
      * fn then does not run. fn may be run again on a retried transaction;
      * prepare is not. */
     void (*prepare)(struct cm_call *call, const ProtobufCMessage *req);
+    /* What the caller must be allowed (cm_perm_allows): cm_svc answers
+     * PERMISSION_DENIED before prepare or fn runs when it is not. Every
+     * method names one; cm_svc_run refuses to start otherwise. */
+    enum cm_scope scope;
 };
 
 /* An entry of a service's method table: CM_METHOD("notes", "GetNote",
- * get_note_request, note, s_get_note, CM_METHOD_NO_TXN) names the method
- * "notes.GetNote" with the crm__get_note_request / crm__note descriptors.
- * CM_METHOD_PREPARED adds a prepare step. */
-#define CM_METHOD(svc, name_, req, resp, fn_, flags_)                                              \
+ * get_note_request, note, s_get_note, CM_METHOD_NO_TXN, NOTES_READ) names the
+ * method "notes.GetNote" with the crm__get_note_request / crm__note
+ * descriptors, needing scope CM_SCOPE_NOTES_READ. CM_METHOD_PREPARED adds a
+ * prepare step. */
+#define CM_METHOD(svc, name_, req, resp, fn_, flags_, scope_)                                      \
     {                                                                                              \
         .name = svc "." name_, .request = &crm__##req##__descriptor,                               \
-        .response = &crm__##resp##__descriptor, .fn = fn_, .flags = flags_                         \
+        .response = &crm__##resp##__descriptor, .fn = fn_, .flags = flags_,                        \
+        .scope = CM_SCOPE_##scope_                                                                 \
     }
-#define CM_METHOD_PREPARED(svc, name_, req, resp, prepare_, fn_, flags_)                           \
+#define CM_METHOD_PREPARED(svc, name_, req, resp, prepare_, fn_, flags_, scope_)                   \
     {                                                                                              \
         .name = svc "." name_, .request = &crm__##req##__descriptor,                               \
-        .response = &crm__##resp##__descriptor, .fn = fn_, .flags = flags_, .prepare = prepare_    \
+        .response = &crm__##resp##__descriptor, .fn = fn_, .flags = flags_, .prepare = prepare_,   \
+        .scope = CM_SCOPE_##scope_                                                                 \
     }
 
 struct cm_svc_def {
@@ -190,11 +198,6 @@ void cm_call_duplicate(struct cm_call *call, const char *field, const char *reso
 /* Fails the call with the database's error: logs the detail once, replies a
  * short message. */
 void cm_call_db_fail(struct cm_call *call, cm_err_t err, const char *what);
-
-/* False, having failed the call with PERMISSION_DENIED ("this key may only
- * read"), when the caller's key is read-only; true otherwise. For a handler
- * that writes. */
-bool cm_call_may_write(struct cm_call *call);
 
 /* Forgets a failure: the error, its message and its field violations (for a
  * handler that answers the same whatever went wrong). */

@@ -219,10 +219,6 @@ static void s_verify(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
     const Crm__VerifyVatRequest *req = (const Crm__VerifyVatRequest *)msg;
     struct company_state *st = call->user;
     const char *tenant = call->hdr->tenant_id;
-    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
-        return;
-    }
     Crm__GetCustomerRequest get = CRM__GET_CUSTOMER_REQUEST__INIT;
     get.id = req->id;
     Crm__Customer *c = (Crm__Customer *)s_customers(
@@ -384,6 +380,7 @@ static void s_send_retry(void *ud, const char *tenant, const char *customer_id, 
     who.id = RETRY_PRINCIPAL_ID;
     who.name = RETRY_PRINCIPAL_NAME;
     who.role = CRM__ROLE__ROLE_SERVICE;
+    who.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
     Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
     h.tenant_id = (char *)tenant;
     h.principal = &who;
@@ -457,16 +454,16 @@ void company_tick(cm_svc_t *svc, void *user)
     company_ask_available(st, cm_svc_db(svc), available, n);
 }
 
-#define M(name, req, resp, fn, flags) CM_METHOD("company", name, req, resp, fn, flags)
+#define M(name, req, resp, fn, flags, scope) CM_METHOD("company", name, req, resp, fn, flags, scope)
 
 const struct cm_method company_methods[] = {
     /* None holds a transaction: each statement on its own, so none is held while VIES or the
      * customers service is asked. */
-    M("LookupVat", lookup_vat_request, vat_lookup, s_lookup, CM_METHOD_NO_TXN),
-    M("VerifyVat", verify_vat_request, customer, s_verify, CM_METHOD_NO_TXN),
-    M("RetryVatCheck", retry_vat_check_request, retry_vat_check_response, s_retry,
-      CM_METHOD_NO_TXN),
+    M("LookupVat", lookup_vat_request, vat_lookup, s_lookup, CM_METHOD_NO_TXN, COMPANY_READ),
+    M("VerifyVat", verify_vat_request, customer, s_verify, CM_METHOD_NO_TXN, CUSTOMERS_WRITE),
+    M("RetryVatCheck", retry_vat_check_request, retry_vat_check_response, s_retry, CM_METHOD_NO_TXN,
+      CUSTOMERS_WRITE),
     M("Stats", company_stats_request, company_stats, s_stats,
-      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN, INTERNAL),
 };
 const size_t company_n_methods = sizeof company_methods / sizeof *company_methods;

@@ -114,6 +114,8 @@ int crmctl_call(int argc, char **argv)
     principal.id = "crmctl";
     principal.name = "crmctl";
     principal.role = CRM__ROLE__ROLE_ADMIN;
+    /* The operator's tool, which holds the database itself: internal methods too. */
+    principal.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
     Crm__RequestHeader hdr = CRM__REQUEST_HEADER__INIT;
     hdr.principal = &principal;
     hdr.channel = "cli";

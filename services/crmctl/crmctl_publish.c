@@ -196,6 +196,7 @@ int crmctl_publish(int argc, char **argv)
     principal.id = "crmctl";
     principal.name = "crmctl publish";
     principal.role = CRM__ROLE__ROLE_SERVICE;
+    principal.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
     Crm__RequestHeader hdr = CRM__REQUEST_HEADER__INIT;
     hdr.principal = &principal;
     hdr.tenant_id = (char *)(tenant ? tenant : "");

@@ -74,8 +74,6 @@ static bool s_row(struct cm_call *call, const Crm__ImportRow *row,
 void customers_import(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__ImportCustomersRequest *req = (const Crm__ImportCustomersRequest *)msg;
-    if (!cm_call_may_write(call))
-        return;
     if (req->n_rows == 0) {
         cm_call_violation(call, "rows", "REQUIRED", "rows must hold at least one row");
         return;

@@ -334,10 +334,6 @@ void customers_resolve(struct cm_call *call, const ProtobufCMessage *msg, Protob
     char found[CUSTOMERS_ID_SIZE] = "";
     const char *how = "created";
 
-    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
-        goto out;
-    }
     cm_err_t err = customers_store_tenant(call->db, TENANT(call), &tenant);
     if (err) {
         if (err == CM_ERR_NOT_FOUND)

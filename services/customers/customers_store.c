@@ -1,5 +1,6 @@
 /* Every SQL statement of the customers service. */
 #include "customers_store.h"
+#include "customers_keys_store.h"
 #include "customers_validate.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
@@ -769,7 +770,9 @@ cm_err_t customers_store_authenticate(cm_db_t *db, const uint8_t *hash, size_t l
     int fmts[] = {1};
     cm_err_t err;
     PGresult *res =
-        cm_db_exec_bin(db, "SELECT tenant_id, key_id, name, role FROM customers.authenticate($1)",
+        cm_db_exec_bin(db,
+                       "SELECT tenant_id, key_id, name, role, array_to_json(scopes)::text "
+                       "FROM customers.authenticate($1)",
                        1, p, lens, fmts, 0, &err);
     if (!res)
         return err;
@@ -780,6 +783,9 @@ cm_err_t customers_store_authenticate(cm_db_t *db, const uint8_t *hash, size_t l
         cm_pb_set_str(&out->principal->id, PQgetvalue(res, 0, 1));
         cm_pb_set_str(&out->principal->name, PQgetvalue(res, 0, 2));
         out->principal->role = (Crm__Role)strtol(PQgetvalue(res, 0, 3), NULL, 10);
+        out->principal->kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_API_KEY;
+        customers_keys_store_scopes(PQgetvalue(res, 0, 4), &out->principal->scopes,
+                                    &out->principal->n_scopes);
     }
     PQclear(res);
     return CM_OK;

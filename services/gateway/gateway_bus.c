@@ -3,6 +3,7 @@
  * id and a min-heap by deadline. */
 #include "gateway_bus.h"
 #include "cm_log.h"
+#include "cm_perm.h"
 #include "cm_util.h"
 #include "customers.pb-c.h"
 #include "envelope.pb-c.h"
@@ -193,6 +194,8 @@ static int s_send(gateway_bus_t *self, struct gateway_job *job, size_t sub, bool
     uint8_t *hbuf = NULL, *abuf = NULL;
     size_t alen = 0;
     char method[160];
+    const char *scopes[CM_SCOPE_LAST];
+    static const char *nothing[] = {"none"}; // a scoped key whose scopes are all unknown here
     const uint8_t *body = job->body;
     size_t body_len = job->body_len;
     int rc = -1;
@@ -217,11 +220,19 @@ static int s_send(gateway_bus_t *self, struct gateway_job *job, size_t sub, bool
         pr.id = "";
         pr.name = "gateway";
         pr.role = CRM__ROLE__ROLE_SERVICE;
+        pr.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
     } else {
         h.tenant_id = job->ident.tenant_id;
         pr.id = job->ident.principal_id;
         pr.name = job->ident.principal_name;
         pr.role = (Crm__Role)job->ident.role;
+        pr.kind = (Crm__PrincipalKind)job->ident.kind;
+        pr.n_scopes = cm_scopes_names(job->ident.scopes, scopes);
+        pr.scopes = (char **)scopes;
+        if (job->ident.scoped && !pr.n_scopes) {
+            pr.scopes = (char **)nothing;
+            pr.n_scopes = 1;
+        }
         h.idempotency_key = job->idempotency_key;
     }
     if (auth) {
@@ -312,6 +323,18 @@ static bool s_fits(char *dst, size_t size, const char *s)
     return true;
 }
 
+/* A key revoked through this gateway stops working here at once (other
+ * gateways forget it within GATEWAY_AUTH_TTL_OK_MS). */
+static void s_forget_revoked(gateway_bus_t *self, const struct gateway_job *job)
+{
+    Crm__RevokeApiKeyRequest *r =
+        crm__revoke_api_key_request__unpack(NULL, job->body_len, job->body);
+    if (!r)
+        return;
+    gateway_auth_forget(self->auth, job->ident.tenant_id, r->id);
+    crm__revoke_api_key_request__free_unpacked(r, NULL);
+}
+
 /* The Authenticate step answered. */
 static void s_on_auth(gateway_bus_t *self, struct gateway_job *job, const Crm__ReplyHeader *rh,
                       const struct cm_mdp_msg *msg)
@@ -331,6 +354,10 @@ static void s_on_auth(gateway_bus_t *self, struct gateway_job *job, const Crm__R
                   s_fits(id->principal_name, sizeof id->principal_name,
                          ar->principal ? ar->principal->name : "");
         id->role = ar && ar->principal ? (int)ar->principal->role : 0;
+        id->kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_API_KEY;
+        id->scoped = ar && ar->principal && ar->principal->n_scopes;
+        id->scopes =
+            id->scoped ? cm_scopes_mask(ar->principal->scopes, ar->principal->n_scopes) : 0;
         if (ar)
             crm__authenticate_response__free_unpacked(ar, NULL);
         if (!ok) {
@@ -389,6 +416,8 @@ static void s_on_reply(gateway_bus_t *self, struct cm_mdp_msg *msg)
     } else if (job->kind == GATEWAY_JOB_READY) {
         s_ready_answer(self, job, p->sub, rh->status == CRM__STATUS__STATUS_OK);
     } else {
+        if (rh->status == CRM__STATUS__STATUS_OK && !strcmp(job->method, "customers.RevokeApiKey"))
+            s_forget_revoked(self, job);
         job->outcome = GATEWAY_JOB_REPLIED;
         job->reply = *msg;
         memset(msg, 0, sizeof *msg);

@@ -322,6 +322,7 @@ static void s_ask(gateway_metrics_t *self, const char *service, const char *meth
     char ids[SEARCH_ASKS][40];
     Crm__Principal who = CRM__PRINCIPAL__INIT;
     who.role = CRM__ROLE__ROLE_SERVICE;
+    who.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
     who.name = (char *)"metrics";
     int64_t until = cm_mono_ms() + GATEWAY_METRICS_SEARCH_MS;
     for (int i = 0; i < asks && i < SEARCH_ASKS; i++) {

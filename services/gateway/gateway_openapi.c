@@ -1,5 +1,6 @@
 /* OpenAPI document from the route table and message descriptors. */
 #include "gateway_openapi.h"
+#include "cm_perm.h"
 #include "gateway_call.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -440,6 +441,14 @@ static json_t *s_operation(json_t *schemas, json_t *shared, const struct gateway
     json_object_set_new(op, "responses", s_responses(schemas, shared, r));
     if (r->flags & GATEWAY_PUBLIC)
         json_object_set_new(op, "security", json_array());
+    if (r->scopes) {
+        const char *names[CM_SCOPE_LAST];
+        size_t n = cm_scopes_names(r->scopes, names);
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_string(names[i]));
+        json_object_set_new(op, "x-crm-scopes", arr);
+    }
     return op;
 }
 

@@ -62,6 +62,8 @@ struct gateway_route {
     const char *part_rpc;   // STREAM_BODY: the bus method of each part, "<service>.<part_rpc>"
     const ProtobufCMessageDescriptor *part_request;  // borrowed (generated code)
     const ProtobufCMessageDescriptor *part_response; // borrowed (generated code)
+    unsigned scopes; // what a key needs for the route (cm_perm bits: 1u << CM_SCOPE_...); the
+                     // services check it, the OpenAPI document says it (x-crm-scopes)
 };
 
 extern const struct gateway_route gateway_routes[];

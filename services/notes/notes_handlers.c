@@ -45,10 +45,10 @@ static const char *s_caller_name(const struct cm_call *call)
 
 static bool s_is_admin(const struct cm_call *call)
 {
-    return call->hdr->principal && call->hdr->principal->role == CRM__ROLE__ROLE_ADMIN;
+    const Crm__Principal *p = call->hdr->principal;
+    return p && (p->role == CRM__ROLE__ROLE_ADMIN || p->role == CRM__ROLE__ROLE_OWNER);
 }
 
-/* Mirrors the customers service: a read-only key reads, and nothing more. */
 /* The name a calendar and a task list show for a customer. */
 static char *s_customer_name(const Crm__Customer *c)
 {
@@ -75,8 +75,13 @@ char *notes_customer(struct cm_call *call, const char *customer_id)
     Crm__ReplyHeader *reply = NULL;
     ProtobufCMessage *resp = NULL;
     char *name = NULL;
-    cm_err_t err = cm_call_service(call, "customers", "customers.GetCustomer", NULL, &req.base,
-                                   &crm__customer__descriptor, CUSTOMER_TIMEOUT_MS, &reply, &resp);
+    /* As notes itself: writing a note needs notes:write, not customers:read. */
+    static const Crm__Principal self = {
+        PROTOBUF_C_MESSAGE_INIT(&crm__principal__descriptor), .id = "notes", .name = "notes",
+        .role = CRM__ROLE__ROLE_SERVICE, .kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE};
+    cm_err_t err = cm_call_service_as(
+        call, call->hdr->tenant_id, &self, "customers", "customers.GetCustomer", &req.base,
+        &crm__customer__descriptor, CUSTOMER_TIMEOUT_MS, &reply, &resp);
     if (err) {
         cm_log_warn("customers.GetCustomer for %s: %s", customer_id, cm_err_name(err));
         cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not check customer %s; try again",
@@ -238,8 +243,6 @@ static void s_create_note(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__CreateNoteRequest *req = (const Crm__CreateNoteRequest *)msg;
     char *body = NULL, *name = NULL;
-    if (!cm_call_may_write(call))
-        return;
     const Crm__Note *in = req->note;
     body = s_text(call, "note.body", "the note", in ? in->body : "", NOTES_BODY_MAX,
                   NOTES_TEXT_MULTILINE | NOTES_TEXT_REQUIRED);
@@ -288,8 +291,6 @@ static void s_update_note(struct cm_call *call, const ProtobufCMessage *msg,
     size_t n_paths = 0;
     char **paths =
         s_mask(req->note ? &req->note->base : NULL, req->update_mask, req->n_update_mask, &n_paths);
-    if (!cm_call_may_write(call))
-        goto out;
     old = s_load_note(call, req->customer_id, req->id, true);
     if (!old || !s_etag_matches(call, "note", old->id, req->etag, old->etag) ||
         !s_may_change_note(call, old))
@@ -342,8 +343,6 @@ static void s_delete_note(struct cm_call *call, const ProtobufCMessage *msg,
                           ProtobufCMessage **resp)
 {
     const Crm__DeleteNoteRequest *req = (const Crm__DeleteNoteRequest *)msg;
-    if (!cm_call_may_write(call))
-        return;
     Crm__Note *old = s_load_note(call, req->customer_id, req->id, true);
     if (!old)
         return;
@@ -578,8 +577,6 @@ static void s_create_task(struct cm_call *call, const ProtobufCMessage *msg,
     const Crm__Task empty = CRM__TASK__INIT;
     const Crm__Task *in = req->task ? req->task : &empty;
     struct s_draft d = {0};
-    if (!cm_call_may_write(call))
-        return;
     s_draft_from_task(&d, &empty);
     static const char *const fields[] = {"title", "description", "dueAt", "assignee", "done"};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
@@ -632,8 +629,6 @@ static void s_update_task(struct cm_call *call, const ProtobufCMessage *msg,
     size_t n_paths = 0;
     char **paths =
         s_mask(req->task ? &req->task->base : NULL, req->update_mask, req->n_update_mask, &n_paths);
-    if (!cm_call_may_write(call))
-        goto out;
     old = s_load_task(call, req->id, true);
     if (!old || !s_etag_matches(call, "task", old->id, req->etag, old->etag))
         goto out;
@@ -675,8 +670,6 @@ static void s_delete_task(struct cm_call *call, const ProtobufCMessage *msg,
                           ProtobufCMessage **resp)
 {
     const Crm__DeleteTaskRequest *req = (const Crm__DeleteTaskRequest *)msg;
-    if (!cm_call_may_write(call))
-        return;
     Crm__Task *old = s_load_task(call, req->id, true);
     if (!old)
         return;
@@ -900,8 +893,7 @@ static void s_create_task_feed(struct cm_call *call, const ProtobufCMessage *msg
     const Crm__TaskFeed empty = CRM__TASK_FEED__INIT;
     const Crm__TaskFeed *in = req->feed ? req->feed : &empty;
     enum notes_ical_component component;
-    if (!cm_call_may_write(call) ||
-        !s_component(call, "feed.component", in->component, &component) ||
+    if (!s_component(call, "feed.component", in->component, &component) ||
         !s_base_url(call, "feed.baseUrl", in->base_url))
         return;
     struct s_draft d = {0};
@@ -979,8 +971,6 @@ static void s_delete_task_feed(struct cm_call *call, const ProtobufCMessage *msg
 {
     const Crm__DeleteTaskFeedRequest *req = (const Crm__DeleteTaskFeedRequest *)msg;
     Crm__TaskFeed *f = NULL;
-    if (!cm_call_may_write(call))
-        return;
     if (cm_uuid_valid(req->id)) {
         cm_err_t err = notes_store_feed_get(call->db, TENANT(call), req->id, &f);
         if (err) {
@@ -1010,32 +1000,36 @@ static void s_delete_task_feed(struct cm_call *call, const ProtobufCMessage *msg
 
 /* ---------------------------------------------------------------------- */
 
-#define M(name, req, resp, fn, flags) CM_METHOD("notes", name, req, resp, fn, flags)
+#define M(name, req, resp, fn, flags, scope) CM_METHOD("notes", name, req, resp, fn, flags, scope)
 
 const struct cm_method notes_methods[] = {
-    M("CreateNote", create_note_request, note, s_create_note, CM_METHOD_WRITE),
-    M("GetNote", get_note_request, note, s_get_note, CM_METHOD_NO_TXN),
-    M("UpdateNote", update_note_request, note, s_update_note, CM_METHOD_WRITE),
-    M("DeleteNote", delete_note_request, empty, s_delete_note, CM_METHOD_WRITE),
-    M("ListNotes", list_notes_request, list_notes_response, s_list_notes, CM_METHOD_NO_TXN),
-    M("CreateTask", create_task_request, task, s_create_task, CM_METHOD_WRITE),
-    M("GetTask", get_task_request, task, s_get_task, CM_METHOD_NO_TXN),
-    M("UpdateTask", update_task_request, task, s_update_task, CM_METHOD_WRITE),
-    M("DeleteTask", delete_task_request, empty, s_delete_task, CM_METHOD_WRITE),
-    M("ListTasks", list_tasks_request, list_tasks_response, s_list_tasks, CM_METHOD_NO_TXN),
+    M("CreateNote", create_note_request, note, s_create_note, CM_METHOD_WRITE, NOTES_WRITE),
+    M("GetNote", get_note_request, note, s_get_note, CM_METHOD_NO_TXN, NOTES_READ),
+    M("UpdateNote", update_note_request, note, s_update_note, CM_METHOD_WRITE, NOTES_WRITE),
+    M("DeleteNote", delete_note_request, empty, s_delete_note, CM_METHOD_WRITE, NOTES_WRITE),
+    M("ListNotes", list_notes_request, list_notes_response, s_list_notes, CM_METHOD_NO_TXN,
+      NOTES_READ),
+    M("CreateTask", create_task_request, task, s_create_task, CM_METHOD_WRITE, NOTES_WRITE),
+    M("GetTask", get_task_request, task, s_get_task, CM_METHOD_NO_TXN, NOTES_READ),
+    M("UpdateTask", update_task_request, task, s_update_task, CM_METHOD_WRITE, NOTES_WRITE),
+    M("DeleteTask", delete_task_request, empty, s_delete_task, CM_METHOD_WRITE, NOTES_WRITE),
+    M("ListTasks", list_tasks_request, list_tasks_response, s_list_tasks, CM_METHOD_NO_TXN,
+      NOTES_READ),
     /* The same two under the customer's path (one OpenAPI operation each). */
-    M("CreateCustomerTask", create_task_request, task, s_create_task, CM_METHOD_WRITE),
-    M("ListCustomerTasks", list_tasks_request, list_tasks_response, s_list_tasks, CM_METHOD_NO_TXN),
+    M("CreateCustomerTask", create_task_request, task, s_create_task, CM_METHOD_WRITE, NOTES_WRITE),
+    M("ListCustomerTasks", list_tasks_request, list_tasks_response, s_list_tasks, CM_METHOD_NO_TXN,
+      NOTES_READ),
     M("GetTaskCalendar", task_calendar_request, task_calendar, s_get_task_calendar,
-      CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TXN, NOTES_READ),
     M("GetTaskFeedCalendar", task_calendar_request, task_calendar, s_get_task_feed_calendar,
-      CM_METHOD_NO_TENANT),
+      CM_METHOD_NO_TENANT, PUBLIC),
     /* Not CM_METHOD_WRITE on purpose: the reply carries the feed's secret,
      * which must not be kept in the idempotency table. A retried create
      * makes a second, unused feed. */
-    M("CreateTaskFeed", create_task_feed_request, task_feed, s_create_task_feed, 0),
+    M("CreateTaskFeed", create_task_feed_request, task_feed, s_create_task_feed, 0, NOTES_WRITE),
     M("ListTaskFeeds", list_task_feeds_request, list_task_feeds_response, s_list_task_feeds,
-      CM_METHOD_NO_TXN),
-    M("DeleteTaskFeed", delete_task_feed_request, empty, s_delete_task_feed, CM_METHOD_WRITE),
+      CM_METHOD_NO_TXN, NOTES_READ),
+    M("DeleteTaskFeed", delete_task_feed_request, empty, s_delete_task_feed, CM_METHOD_WRITE,
+      NOTES_WRITE),
 };
 const size_t notes_n_methods = sizeof notes_methods / sizeof *notes_methods;

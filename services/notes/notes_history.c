@@ -162,7 +162,7 @@ struct s_ingest_prep {
 static void s_ingest_prepare(struct cm_call *call, const ProtobufCMessage *msg)
 {
     const Crm__IntakeEvent *ev = (const Crm__IntakeEvent *)msg;
-    if (!cm_call_may_write(call) || !notes_intake_check(call, ev))
+    if (!notes_intake_check(call, ev))
         return;
     char digest[NOTES_INTAKE_DIGEST_SIZE], cid[NOTES_ID_SIZE];
     notes_intake_digest(ev, digest);
@@ -599,13 +599,13 @@ void notes_history_tick(cm_svc_t *svc, void *user)
     }
 }
 
-#define M(name, req, resp, fn, flags) CM_METHOD("notes", name, req, resp, fn, flags)
+#define M(name, req, resp, fn, flags, scope) CM_METHOD("notes", name, req, resp, fn, flags, scope)
 
 const struct cm_method notes_history_methods[] = {
     CM_METHOD_PREPARED("notes", "IngestEvent", intake_event, ingest_event_response,
-                       s_ingest_prepare, s_ingest, CM_METHOD_WRITE),
+                       s_ingest_prepare, s_ingest, CM_METHOD_WRITE, EVENTS_PUBLISH),
     M("ListTimeline", list_timeline_request, list_timeline_response, s_list_timeline,
-      CM_METHOD_NO_TXN),
-    M("GetSummary", get_summary_request, summary, s_get_summary, CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TXN, CUSTOMERS_READ),
+    M("GetSummary", get_summary_request, summary, s_get_summary, CM_METHOD_NO_TXN, CUSTOMERS_READ),
 };
 const size_t notes_history_n_methods = sizeof notes_history_methods / sizeof *notes_history_methods;

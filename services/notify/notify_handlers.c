@@ -102,7 +102,7 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__SendMessageRequest *req = (const Crm__SendMessageRequest *)msg;
     struct notify_state *st = call->user;
-    if (!cm_call_may_write(call) || !s_check_request(call, req))
+    if (!s_check_request(call, req))
         return;
     bool sms = req->channel == CRM__CHANNEL__CHANNEL_SMS;
     if (sms ? !st->sms : !st->email) {
@@ -320,12 +320,6 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
                               ProtobufCMessage **resp)
 {
     const Crm__UpdateNotifySettingsRequest *req = (const Crm__UpdateNotifySettingsRequest *)msg;
-    if (!cm_call_may_write(call))
-        return;
-    if (call->hdr->principal && call->hdr->principal->role != CRM__ROLE__ROLE_ADMIN) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "only an administrator may change the sender");
-        return;
-    }
     const Crm__NotifySettings *in = req->settings;
     if (!in) {
         cm_call_violation(call, "settings", "REQUIRED", "settings is required");
@@ -410,77 +404,81 @@ void notify_tick(cm_svc_t *svc, void *user)
     notify_retention_tick(svc, st);
 }
 
-#define M(name, req, resp, fn, flags)                                                              \
-    {                                                                                              \
-        "notify." name, &crm__##req##__descriptor, &crm__##resp##__descriptor, fn, flags           \
-    }
+#define M(name, req, resp, fn, flags, scope) CM_METHOD("notify", name, req, resp, fn, flags, scope)
 
 const struct cm_method notify_methods[] = {
     /* Its own transaction, opened only after customers answered; idempotent on
      * the envelope's key through notify.messages.request_key. */
-    M("SendMessage", send_message_request, message, s_send_message, CM_METHOD_NO_TXN),
-    M("GetMessage", get_message_request, message, s_get_message, CM_METHOD_NO_TXN),
+    M("SendMessage", send_message_request, message, s_send_message, CM_METHOD_NO_TXN,
+      MESSAGES_SEND),
+    M("GetMessage", get_message_request, message, s_get_message, CM_METHOD_NO_TXN, NOTES_READ),
     M("ListMessages", list_messages_request, list_messages_response, s_list_messages,
-      CM_METHOD_NO_TXN),
-    M("MeasureSms", measure_sms_request, sms_measure, s_measure_sms, CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TXN, NOTES_READ),
+    M("MeasureSms", measure_sms_request, sms_measure, s_measure_sms, CM_METHOD_NO_TXN,
+      MESSAGES_SEND),
     M("ListTemplates", list_templates_request, list_templates_response, notify_templates_list,
-      CM_METHOD_NO_TXN),
-    M("GetTemplate", get_template_request, template, notify_templates_get, CM_METHOD_NO_TXN),
-    M("UpdateTemplate", update_template_request, template, notify_templates_update,
-      CM_METHOD_WRITE),
-    M("ResetTemplate", reset_template_request, template, notify_templates_reset, CM_METHOD_WRITE),
+      CM_METHOD_NO_TXN, CUSTOMERS_READ),
+    M("GetTemplate", get_template_request, template, notify_templates_get, CM_METHOD_NO_TXN,
+      CUSTOMERS_READ),
+    M("UpdateTemplate", update_template_request, template, notify_templates_update, CM_METHOD_WRITE,
+      SETTINGS),
+    M("ResetTemplate", reset_template_request, template, notify_templates_reset, CM_METHOD_WRITE,
+      SETTINGS),
     /* Asks customers (settings, the customer): no transaction held meanwhile. */
     M("PreviewTemplate", preview_template_request, rendered_message, notify_templates_preview,
-      CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TXN, CUSTOMERS_READ),
     /* Accounts (notify_accounts.c): each asks customers first, then writes in a
      * transaction of its own. The page's three calls have no key and no
      * tenant: the link names its tenant. */
     M("SendPasswordLink", send_password_link_request, message, notify_accounts_send_link,
-      CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TXN, MESSAGES_SEND),
     M("SendActivation", send_activation_request, message, notify_accounts_send_activation,
-      CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TXN, MESSAGES_SEND),
     M("InspectPasswordLink", inspect_password_link_request, password_link, notify_accounts_inspect,
-      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN, PUBLIC),
     M("SetPassword", set_password_request, set_password_response, notify_accounts_set_password,
-      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN, PUBLIC),
     M("RenewPasswordLink", renew_password_link_request, renew_password_link_response,
-      notify_accounts_renew, CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
-    M("SignIn", sign_in_request, sign_in_response, notify_accounts_sign_in, CM_METHOD_NO_TXN),
-    M("GetSettings", get_notify_settings_request, notify_settings, s_get_settings,
-      CM_METHOD_NO_TXN),
+      notify_accounts_renew, CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN, PUBLIC),
+    M("SignIn", sign_in_request, sign_in_response, notify_accounts_sign_in, CM_METHOD_NO_TXN,
+      CUSTOMERS_READ),
+    M("GetSettings", get_notify_settings_request, notify_settings, s_get_settings, CM_METHOD_NO_TXN,
+      CUSTOMERS_READ),
     M("UpdateSettings", update_notify_settings_request, notify_settings, s_update_settings,
-      CM_METHOD_WRITE),
+      CM_METHOD_WRITE, SETTINGS),
     M("ListTrialMailbox", list_trial_mailbox_request, list_trial_mailbox_response,
-      s_list_trial_mailbox, CM_METHOD_NO_TXN),
+      s_list_trial_mailbox, CM_METHOD_NO_TXN, NOTES_READ),
     M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,
-      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN, EVENTS_READ),
     /* Newsletters (notify_campaigns.c). ExpandCampaign is notify's own call to
      * itself: it asks customers with no transaction open, then writes a page
      * in a transaction of its own. */
-    M("CreateCampaign", create_campaign_request, campaign, notify_campaigns_create,
-      CM_METHOD_WRITE),
-    M("GetCampaign", get_campaign_request, campaign, notify_campaigns_get, CM_METHOD_NO_TXN),
+    M("CreateCampaign", create_campaign_request, campaign, notify_campaigns_create, CM_METHOD_WRITE,
+      MESSAGES_SEND),
+    M("GetCampaign", get_campaign_request, campaign, notify_campaigns_get, CM_METHOD_NO_TXN,
+      NOTES_READ),
     M("ListCampaigns", list_campaigns_request, list_campaigns_response, notify_campaigns_list,
-      CM_METHOD_NO_TXN),
-    M("CancelCampaign", cancel_campaign_request, campaign, notify_campaigns_cancel,
-      CM_METHOD_WRITE),
+      CM_METHOD_NO_TXN, NOTES_READ),
+    M("CancelCampaign", cancel_campaign_request, campaign, notify_campaigns_cancel, CM_METHOD_WRITE,
+      MESSAGES_SEND),
     M("ExpandCampaign", expand_campaign_request, expand_campaign_response, notify_campaigns_expand,
-      CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TXN, INTERNAL),
     /* Welcome on auto-registration (notify_welcome.c): notify's own call to
      * itself; it asks customers, then queues in a transaction of its own. */
     M("SendWelcome", send_welcome_request, send_welcome_response, notify_welcome_send,
-      CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TXN, INTERNAL),
     /* The link names its tenant; it asks customers, and writes nothing itself. */
     M("Unsubscribe", unsubscribe_request, unsubscribe_response, notify_campaigns_unsubscribe,
-      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN, PUBLIC),
     /* Replies (notify_replies.c): each stores in a transaction of its own;
      * an SMS STOP then asks customers to withdraw the consent. */
     M("InboundEmail", inbound_email_request, inbound_response, notify_replies_email,
-      CM_METHOD_NO_TXN),
-    M("InboundSms", inbound_sms_request, inbound_response, notify_replies_sms, CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TXN, NOTES_WRITE),
+    M("InboundSms", inbound_sms_request, inbound_response, notify_replies_sms, CM_METHOD_NO_TXN,
+      NOTES_WRITE),
     M("ListReplies", list_replies_request, list_replies_response, notify_replies_list,
-      CM_METHOD_NO_TXN),
+      CM_METHOD_NO_TXN, NOTES_READ),
     M("ListConversations", list_conversations_request, list_conversations_response,
-      notify_replies_conversations, CM_METHOD_NO_TXN),
+      notify_replies_conversations, CM_METHOD_NO_TXN, NOTES_READ),
 };
 const size_t notify_n_methods = sizeof notify_methods / sizeof *notify_methods;

@@ -73,8 +73,6 @@ void notify_replies_email(struct cm_call *call, const ProtobufCMessage *msg,
                           ProtobufCMessage **resp)
 {
     const Crm__InboundEmailRequest *req = (const Crm__InboundEmailRequest *)msg;
-    if (!cm_call_may_write(call))
-        return;
     if (!req->raw.len) {
         cm_call_violation(call, "raw", "REQUIRED", "the body: an RFC 5322 message is required");
         return;
@@ -160,8 +158,6 @@ static bool s_time_ok(const char *s)
 void notify_replies_sms(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__InboundSmsRequest *req = (const Crm__InboundSmsRequest *)msg;
-    if (!cm_call_may_write(call))
-        return;
     char phone[20];
     if (!notify_inbound_phone(req->from, phone, sizeof phone))
         cm_call_violation(call, "from", req->from[0] ? "INVALID_FORMAT" : "REQUIRED",

@@ -64,11 +64,9 @@ void notify_templates_business_name(struct cm_call *call, const char *tenant, ch
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *resp = NULL;
     cm_err_t err =
-        tenant ? cm_call_service_as(call, tenant, &notify_compose_service, "customers",
-                                    "customers.GetSettings", &r.base, &crm__settings__descriptor,
-                                    SETTINGS_TIMEOUT_MS, &rh, &resp)
-               : cm_call_service(call, "customers", "customers.GetSettings", NULL, &r.base,
-                                 &crm__settings__descriptor, SETTINGS_TIMEOUT_MS, &rh, &resp);
+        cm_call_service_as(call, tenant ? tenant : call->hdr->tenant_id, &notify_compose_service,
+                           "customers", "customers.GetSettings", &r.base,
+                           &crm__settings__descriptor, SETTINGS_TIMEOUT_MS, &rh, &resp);
     if (!err && rh->status == CRM__STATUS__STATUS_OK && resp)
         snprintf(buf, size, "%s", ((Crm__Settings *)resp)->name);
     else
@@ -198,8 +196,6 @@ void notify_templates_update(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__UpdateTemplateRequest *req = (const Crm__UpdateTemplateRequest *)msg;
     int k;
-    if (!cm_call_may_write(call))
-        return;
     bool ok = s_kind_lang(call, req->kind, req->language, false, &k);
     if (!req->template_) {
         cm_call_violation(call, "template", "REQUIRED", "template is required");
@@ -224,7 +220,7 @@ void notify_templates_reset(struct cm_call *call, const ProtobufCMessage *msg,
     const Crm__ResetTemplateRequest *req = (const Crm__ResetTemplateRequest *)msg;
     int k;
     bool deleted = false;
-    if (!cm_call_may_write(call) || !s_kind_lang(call, req->kind, req->language, false, &k))
+    if (!s_kind_lang(call, req->kind, req->language, false, &k))
         return;
     cm_err_t err = notify_store_template_delete(call->db, req->kind, req->language, &deleted);
     if (err) {

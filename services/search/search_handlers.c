@@ -175,10 +175,11 @@ bool search_ready(cm_svc_t *svc, void *user)
     return search_sync_ready(st->sync);
 }
 
-#define M(name, req, resp, fn, flags) CM_METHOD("search", name, req, resp, fn, flags)
+#define M(name, req, resp, fn, flags, scope) CM_METHOD("search", name, req, resp, fn, flags, scope)
 
 const struct cm_method search_methods[] = {
-    M("SearchCustomers", search_customers_request, search_customers_response, s_search, 0),
-    M("Stats", search_stats_request, search_stats_response, s_stats, CM_METHOD_NO_TENANT),
+    M("SearchCustomers", search_customers_request, search_customers_response, s_search, 0,
+      CUSTOMERS_READ),
+    M("Stats", search_stats_request, search_stats_response, s_stats, CM_METHOD_NO_TENANT, INTERNAL),
 };
 const size_t search_n_methods = sizeof search_methods / sizeof *search_methods;

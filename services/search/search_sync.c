@@ -133,6 +133,7 @@ static int s_send_page(search_sync_t *self, int i)
     struct s_part *pt = &self->parts[i];
     Crm__Principal who = CRM__PRINCIPAL__INIT;
     who.role = CRM__ROLE__ROLE_SERVICE;
+    who.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
     who.name = (char *)"search";
     Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
     h.method = (char *)"customers.SnapshotCustomers";
