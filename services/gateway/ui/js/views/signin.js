@@ -70,12 +70,18 @@ function passwordForm(ctx) {
       replace(status);
       password.value = "";
       if (e instanceof ApiError && e.status === 429) {
+        // Retry-After, or the error's detail {field: "retryAfter"} when a proxy drops the header.
+        const detail = e.details.find((d) => d.field === "retryAfter");
+        if (!e.retryAfter && detail) e.retryAfter = Number(detail.description) || 0;
         replace(status, h("div", { class: "banner banner-error", role: "alert", id: "signin-locked" },
           h("p", {}, t("sign.locked")), h("p", {}, lockedMessage(e.retryAfter))));
         email.focus();
       } else if (e instanceof ApiError && e.status === 401) {
         replace(status, h("div", { class: "banner banner-error", role: "alert", id: "signin-wrong" }, h("p", {}, t("sign.wrong"))));
         password.focus();
+      } else if (e instanceof ApiError && e.status === 403) {
+        replace(status, h("div", { class: "banner banner-error", role: "alert", id: "signin-disabled" }, h("p", {}, t("sign.disabled"))));
+        email.focus();
       } else if (e instanceof ApiError && e.details.some((d) => d.field === "tenant")) {
         fields.tenant.row.hidden = false;
         fail(fields.tenant, t("sign.whichTenant"));
