@@ -280,6 +280,14 @@ def test_ui_staff_read_only_member_cannot_save_and_keeps_the_form():
         assert {"staff", "keys", "security", "exchange", "campaigns"} <= set(hidden), hidden
         _open(b, "/staff")
         b.wait_text("main h1", "Not for your role")
+        # A customer's card: read, but no edit, delete, note, task or message buttons.
+        st, _, c = api("POST", "/v1/customers", {"firstName": "Ida", "lastName": unique("Lesend"), "email": unique_email("ro")})
+        assert st == 201, c
+        _open(b, "/customers/" + c["id"])
+        b.wait_text("#customer-name", c["lastName"])
+        b.wait("#notes")
+        for css in ("#edit-customer", "#delete-customer", "#note-form", "#task-add"):
+            assert not b.find(css).displayed(), css
         # The form opened anyway: Save is disabled and says why.
         _open(b, "/customers/new")
         b.wait("#f-firstName")
