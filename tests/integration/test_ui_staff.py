@@ -348,6 +348,8 @@ def test_ui_staff_task_assigned_by_choosing_a_member_is_theirs():
         sign_in(b, addr_b, password)
         _open(b, "/tasks")
         b.wait_text("#task-list", title)
+        # It says who added it: the member, not "bootstrap administrator".
+        assert "added by " + name_a in b.find("#task-list").text, b.find("#task-list").text
 
 
 # ---------------------------------------------------------------------- administrators

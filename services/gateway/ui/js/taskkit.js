@@ -159,6 +159,10 @@ export function taskItem(task, { showCustomer = false, onChange } = {}) {
     meta.push(h("span", { class: "task-due muted" }, t("task.noDue")));
   }
   if (staffName(task.assignee)) meta.push(h("span", { class: "task-assignee" }, t("task.forWho", { who: staffName(task.assignee) })));
+  // Who added it, when someone other than the assignee did.
+  if (staffName(task.createdBy) && (!task.assignee || task.createdBy.id !== task.assignee.id)) {
+    meta.push(h("span", { class: "task-author" }, t("task.addedBy", { who: staffName(task.createdBy) })));
+  }
   if (task.done && task.doneAt) meta.push(h("span", {}, t("task.doneAt", { when: when(task.doneAt) })));
   if (showCustomer && task.customerId) {
     meta.push(h("a", { class: "task-customer", href: `#/customers/${encodeURIComponent(task.customerId)}` }, task.customerName || t("task.theCustomer")));
