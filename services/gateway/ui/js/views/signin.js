@@ -113,7 +113,7 @@ function keyForm(ctx) {
   const submit = h("button", { type: "submit", class: "btn btn-block" }, t("sign.submitKey"));
   const form = h("form", { class: "card signin-card signin-key", novalidate: true, "aria-labelledby": "signin-key-title" },
     h("h2", { id: "signin-key-title" }, t("sign.keyTitle")),
-    h("p", { class: "muted small" }, t("sign.lead")), f.row, status, submit);
+    h("p", { class: "muted small" }, t("sign.keyLead")), f.row, status, submit);
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
