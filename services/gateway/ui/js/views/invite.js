@@ -6,7 +6,7 @@
 
 import { ApiError, request } from "../api.js";
 import { banner, field, h, replace, setTitle } from "../dom.js";
-import { showErrors } from "../forms.js";
+import { clearErrors, fieldProblem, showErrors } from "../forms.js";
 import { charCount } from "../format.js";
 import { clearSession, setMe } from "../session.js";
 import { t } from "../i18n.js";
@@ -57,23 +57,13 @@ export async function renderInvite(view, ctx) {
     h("p", { class: "muted" }, invite.tenantName ? t("inv.lead", { business: invite.tenantName }) : t("inv.leadPlain")),
     fields.email.row, fields.name.row, fields.password.row, fields.repeat.row, summary, submit);
 
-  const fail = (f, message) => {
-    f.error.textContent = message;
-    f.error.hidden = false;
-    f.input.setAttribute("aria-invalid", "true");
-    f.input.focus();
-  };
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    for (const f of Object.values(fields)) {
-      f.error.hidden = true;
-      f.input.removeAttribute("aria-invalid");
-    }
-    replace(summary);
-    if (!name.value.trim()) return fail(fields.name, t("inv.enterName"));
+    clearErrors(fields, summary);
+    if (!name.value.trim()) return fieldProblem(fields.name, t("inv.enterName"));
     const weak = passwordProblem(password.value);
-    if (weak) return fail(fields.password, weak);
-    if (password.value !== repeat.value) return fail(fields.repeat, t("inv.mismatch"));
+    if (weak) return fieldProblem(fields.password, weak);
+    if (password.value !== repeat.value) return fieldProblem(fields.repeat, t("inv.mismatch"));
     submit.disabled = true;
     try {
       const { data } = await request("POST", "/v1/invites:accept", {

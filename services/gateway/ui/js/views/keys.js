@@ -6,7 +6,7 @@
 
 import { request, seg } from "../api.js";
 import { banner, confirmDialog, copyOnce, field, h, replace, setTitle, toast } from "../dom.js";
-import { showErrors } from "../forms.js";
+import { clearErrors, fieldProblem, showErrors } from "../forms.js";
 import { when } from "../format.js";
 import { t, tn } from "../i18n.js";
 
@@ -49,24 +49,10 @@ export async function renderKeys(view, ctx) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     replace(made);
-    nameField.error.hidden = true;
-    name.removeAttribute("aria-invalid");
-    scopesError.hidden = true;
-    replace(summary);
+    clearErrors(fields, summary);
     const scopes = boxes.filter((b) => b.box.checked).map((b) => b.scope);
-    if (!name.value.trim()) {
-      nameField.error.textContent = t("keys.needName");
-      nameField.error.hidden = false;
-      name.setAttribute("aria-invalid", "true");
-      name.focus();
-      return;
-    }
-    if (!scopes.length) {
-      scopesError.textContent = t("keys.needScope");
-      scopesError.hidden = false;
-      boxes[0].box.focus();
-      return;
-    }
+    if (!name.value.trim()) return fieldProblem(nameField, t("keys.needName"));
+    if (!scopes.length) return fieldProblem(fields.scopes, t("keys.needScope"));
     create.disabled = true;
     try {
       const { data } = await request("POST", "/v1/apiKeys", { body: { name: name.value.trim(), scopes } });

@@ -9,6 +9,7 @@
 
 import { ApiError, request, setKey } from "../api.js";
 import { field, h, replace, setTitle } from "../dom.js";
+import { clearErrors, fieldProblem } from "../forms.js";
 import { clearSession, setMe, setSettings } from "../session.js";
 import { locale, t } from "../i18n.js";
 
@@ -42,21 +43,11 @@ function passwordForm(ctx) {
     h("h1", {}, t("sign.title")), h("p", { class: "muted" }, t("sign.leadPassword")),
     fields.email.row, fields.password.row, fields.tenant.row, status, submit);
 
-  const fail = (f, message) => {
-    f.error.textContent = message;
-    f.error.hidden = false;
-    f.input.setAttribute("aria-invalid", "true");
-    f.input.focus();
-  };
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    for (const f of Object.values(fields)) {
-      f.error.hidden = true;
-      f.input.removeAttribute("aria-invalid");
-    }
-    replace(status);
-    if (!email.value.trim()) return fail(fields.email, t("sign.enterEmail"));
-    if (!password.value) return fail(fields.password, t("sign.enterPassword"));
+    clearErrors(fields, status);
+    if (!email.value.trim()) return fieldProblem(fields.email, t("sign.enterEmail"));
+    if (!password.value) return fieldProblem(fields.password, t("sign.enterPassword"));
     submit.disabled = true;
     replace(status, h("p", { class: "muted" }, t("sign.signingIn")));
     try {
@@ -84,7 +75,7 @@ function passwordForm(ctx) {
         email.focus();
       } else if (e instanceof ApiError && e.details.some((d) => d.field === "tenant")) {
         fields.tenant.row.hidden = false;
-        fail(fields.tenant, t("sign.whichTenant"));
+        fieldProblem(fields.tenant, t("sign.whichTenant"));
       } else {
         replace(status, h("div", { class: "banner banner-error", role: "alert" }, h("p", {}, e.message)));
       }

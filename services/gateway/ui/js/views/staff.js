@@ -8,7 +8,7 @@
 
 import { ApiError, request, seg } from "../api.js";
 import { banner, confirmDialog, copyOnce, field, h, replace, select, setTitle, toast } from "../dom.js";
-import { showErrors } from "../forms.js";
+import { clearErrors, fieldProblem, showErrors } from "../forms.js";
 import { when } from "../format.js";
 import { currentMember, loadStaff } from "../session.js";
 import { t, tn } from "../i18n.js";
@@ -51,20 +51,9 @@ export async function renderStaff(view, ctx) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     replace(invited);
-    const need = [[fields.email, email.value.trim(), "team.needEmail"], [fields.name, name.value.trim(), "inv.enterName"]];
-    for (const f of Object.values(fields)) {
-      f.error.hidden = true;
-      f.input.removeAttribute("aria-invalid");
-    }
-    replace(summary);
-    for (const [f, value, key] of need) {
-      if (value) continue;
-      f.error.textContent = t(key);
-      f.error.hidden = false;
-      f.input.setAttribute("aria-invalid", "true");
-      f.input.focus();
-      return;
-    }
+    clearErrors(fields, summary);
+    if (!email.value.trim()) return fieldProblem(fields.email, t("team.needEmail"));
+    if (!name.value.trim()) return fieldProblem(fields.name, t("inv.enterName"));
     inviteBtn.disabled = true;
     try {
       const { data } = await request("POST", "/v1/staff:invite", { body: { email: email.value.trim(), name: name.value.trim(), role: role.value } });
