@@ -37,8 +37,11 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
     assignee.append(h("option", { value: initial }, staffName(task.assignee)));
     assignee.value = initial;
   }
+  const names = new Map(); // member id -> name, sent with the id (the task keeps both)
+  if (initial) names.set(initial, staffName(task.assignee));
   loadStaff().then((staff) => {
     for (const m of staff) {
+      names.set(m.id, m.name || m.email);
       if (m.status === "DISABLED" || m.id === initial || (me && m.id === me.id)) continue;
       assignee.append(h("option", { value: m.id }, m.name ? `${m.name} (${m.email})` : m.email));
     }
@@ -85,7 +88,7 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
       if (title.value.trim() !== (task.title || "")) body.title = title.value.trim();
       if (description.value !== (task.description || "")) body.description = description.value;
       if (dueInput.value !== toLocalInput(task.dueAt)) body.dueAt = dueValue;
-      if (who !== initial) body.assignee = { id: who || "me" };
+      if (who !== initial) body.assignee = who ? { id: who, name: names.get(who) || "" } : { id: "me" };
       if (!Object.keys(body).length) {
         onSaved && onSaved(task);
         return;
@@ -94,7 +97,7 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
       body.title = title.value.trim();
       if (description.value) body.description = description.value;
       if (dueValue) body.dueAt = dueValue;
-      if (who) body.assignee = { id: who };
+      if (who) body.assignee = { id: who, name: names.get(who) || "" };
     }
     save.disabled = true;
     try {

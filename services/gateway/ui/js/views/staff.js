@@ -125,7 +125,7 @@ export async function renderStaff(view, ctx) {
       if (!ok) return;
       await patch(m, { status: disabled ? "ACTIVE" : "DISABLED" }, t(disabled ? "team.enabled" : "team.disabled", { name: who }));
     });
-    return h("tr", { dataset: { id: m.id, status: m.status || "" } },
+    return h("tr", { dataset: { id: m.id, status: m.status || "", role: m.role || "" } },
       h("td", { "data-label": t("team.member") }, h("span", { class: "staff-name" }, who), self ? h("span", { class: "muted small" }, ` (${t("team.you")})`) : null,
         h("br"), h("span", { class: "muted small staff-email" }, m.email || "")),
       h("td", { "data-label": t("team.role") }, self ? t(`team.role.${m.role}`) : roleSel),
