@@ -416,6 +416,34 @@ def test_ui_staff_admin_changes_a_role_and_disables_a_member():
         b.wait("#security-table tr[data-kind=ROLE_CHANGED]")
 
 
+def test_ui_staff_security_events_page_by_page_in_words():
+    admin, password, _, _ = member("ADMIN")
+    # At least two pages' worth (50 a page): invitations, each an event.
+    st, _, js = api("GET", "/v1/securityEvents?pageSize=200")
+    assert st == 200, js
+    for _ in range(max(0, 60 - len(js["events"]))):
+        st, _, inv = api("POST", "/v1/staff:invite", {"email": unique_email("page"), "name": unique("Page"), "role": "STAFF"})
+        assert st == 201, inv
+    with _browser("staff-security") as b:
+        sign_in(b, admin, password)
+        b.find("#nav a[data-nav=security]").click()
+        b.wait("#security-table tr[data-kind]")
+        rows = lambda: len(b.find_all("#security-table tr[data-kind]"))  # noqa: E731
+        assert rows() == 50, rows()
+        # Newest first: the admin's own sign-in is on the first page, in words.
+        first = b.js("return Array.from(document.querySelectorAll('#security-table tr[data-kind=SIGN_IN]'),"
+                     " r => r.textContent).join('|');")
+        assert "Signed in" in first and admin in first, first
+        b.find("#security-more").click()
+        b.wait_until(lambda: rows() > 50, what="the second page")
+        kinds = set(b.js("return Array.from(document.querySelectorAll('#security-table tr[data-kind]'), r => r.dataset.kind);"))
+        assert "INVITED" in kinds, kinds
+        assert "Invited" in b.find("#security-table").text
+        ids = b.js("return Array.from(document.querySelectorAll('#security-table tr[data-kind]'), r => r.dataset.id);")
+        assert len(ids) == len(set(ids)), "an event shown twice"
+        _no_js_errors(b)
+
+
 # ---------------------------------------------------------------------- languages, 390 px
 
 
