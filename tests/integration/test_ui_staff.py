@@ -321,6 +321,15 @@ def test_ui_staff_write_without_csrf_token_is_refused():
         b.wait("#new-group-name").send_keys(name)
         b.find("#create-group").click()
         b.wait_text("#group-table", name)
+        # A token gone stale (the member signed in again in another tab) is asked for again, once.
+        b.js("import('/ui/js/api.js').then((m) => { m.setCsrfToken('stale-token'); window.__stale = true; });")
+        b.wait_until(lambda: b.js("return window.__stale === true;"), what="the stale token set")
+        _open(b, "/groups?again")
+        other = unique("csrf")
+        b.wait("#new-group-name").send_keys(other)
+        b.find("#create-group").click()
+        b.wait_text("#group-table", other)
+        assert b.js("return sessionStorage.getItem('crm.csrf');") != "stale-token"
 
 
 def test_ui_staff_task_assigned_by_choosing_a_member_is_theirs():

@@ -129,6 +129,20 @@ export async function request(method, path, options = {}) {
   }
   if (!resp.ok && resp.status !== 304) {
     const err = new ApiError(resp.status, data);
+    // A session signed in again elsewhere (another tab) has a new CSRF token:
+    // ask for it once (GET /v1/session, same origin only) and send again.
+    if (resp.status === 403 && !key && !options.csrfRetried && !SAFE.has(method.toUpperCase()) && /csrf/i.test(err.message)) {
+      let fresh = "";
+      try {
+        fresh = (await request("GET", "/v1/session", { quiet: true, key: "" })).data?.csrfToken || "";
+      } catch {
+        fresh = "";
+      }
+      if (fresh && fresh !== csrf) {
+        setCsrfToken(fresh);
+        return request(method, path, { ...options, csrfRetried: true });
+      }
+    }
     err.retryAfter = Number(resp.headers.get("Retry-After")) || 0;
     if (resp.status === 401 && !options.key && !options.quiet) onUnauthenticated(err);
     throw err;
