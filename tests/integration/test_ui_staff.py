@@ -5,7 +5,8 @@ second browser's session, an invited member signs up through the link, a
 read-only member cannot save (and a refused save keeps the form), a write
 without the CSRF header is refused, an administrator makes and revokes an API
 key and reads the security events, a task is assigned by choosing a member,
-and the new screens hold at 390 px in German and Bulgarian.
+an owner made by crmctl in two businesses picks one at sign-in and sees only
+its team, and the new screens hold at 390 px in German and Bulgarian.
 
 Members are made as an administrator would: invited (POST /v1/staff:invite
 with the stack's administrator key), the invitation link taken from the
@@ -266,6 +267,46 @@ def test_ui_staff_invited_member_signs_up_through_the_link():
 
 
 # ---------------------------------------------------------------------- roles
+
+
+def owner(tenant_name, addr, password=PASSWORD_OK):
+    """A new tenant named tenant_name with an owner made by crmctl; returns the tenant id."""
+    tenant = crm.crmctl(["tenant", "create", tenant_name]).strip()
+    crm.crmctl(["staff", "create-owner", "--tenant", tenant, "--email", addr, "--name", unique("Owner"),
+                "--password-stdin"], input=password + "\n")
+    return tenant
+
+
+def test_ui_staff_owner_of_two_businesses_chooses_one_and_sees_only_its_team():
+    addr = unique_email("owner")
+    salon_a, salon_b = unique("Salon Aster"), unique("Salon Birke")
+    owner(salon_a, addr)
+    tenant_b = owner(salon_b, addr)
+    with _browser("staff-owner") as b:
+        b.get(crm.URL + "/#/signin")
+        b.wait("#signin-email").fill(addr)
+        b.find("#signin-password").fill(PASSWORD_OK)
+        b.find("#signin-submit").click()
+        # The same e-mail and password in two businesses: the page asks which.
+        b.wait("#signin-tenant")
+        assert "more than one business" in b.find("#signin-form").text
+        b.find("#signin-tenant").fill(tenant_b)
+        b.find("#signin-password").fill(PASSWORD_OK)
+        b.find("#signin-submit").click()
+        b.wait("#customer-table")
+        b.wait_text("#tenant-name", salon_b)
+        assert b.js("return document.getElementById('user-role').textContent;") == "Owner"
+        # The team is this business's only: its owner, who may make owners but not disable themself.
+        _open(b, "/staff")
+        b.wait("#staff-table tr[data-id]")
+        assert b.js("return document.querySelectorAll('#staff-table tr[data-id]').length;") == 1
+        assert addr in b.find("#staff-table").text
+        assert not b.find("#staff-table .staff-toggle").displayed()
+        roles = [o.prop("value") for o in b.find("#invite-new-role").find_all("option")]
+        assert roles == ["READONLY", "STAFF", "ADMIN", "OWNER"], roles
+        _no_js_errors(b)
+
+
 
 
 def test_ui_staff_read_only_member_cannot_save_and_keeps_the_form():
