@@ -23,6 +23,7 @@ import urllib.parse
 import urllib.request
 
 import crm
+import webdriver
 from crm import api, unique, unique_email, wait_until
 from test_ui import _browser, _no_js_errors, _open
 from test_ui_i18n import WIDTH, _check
@@ -448,7 +449,13 @@ def test_ui_staff_admin_changes_a_role_and_disables_a_member():
         sign_in(b, admin, password)
         _open(b, "/staff")
         row = "#staff-table tr[data-id='%s']" % other_id
-        b.wait(row).find(".staff-role").select("READONLY")
+        # A role change asks first; "Cancel" leaves it.
+        b.wait(row).find(".staff-role").select("ADMIN")
+        b.wait("dialog .confirm-no").click()
+        b.wait_gone("dialog")
+        assert b.find(row + " .staff-role").prop("value") == "STAFF"
+        b.find(row + " .staff-role").select("READONLY")
+        b.wait("dialog .confirm-yes").click()
         b.wait_text("#toasts", other_name)
         b.wait("#staff-table tr[data-id='%s'][data-role=READONLY]" % other_id).find(".staff-toggle").click()
         b.wait("dialog .confirm-yes").click()
@@ -538,7 +545,8 @@ def _walk(lang):
         b.find("#user-menu-button").click()
         b.wait("#sign-out-everywhere")
         _check(b, lang, "staff-user-menu", problems)
-        b.find("#user-menu-button").click()
+        b.active().send_keys(webdriver.ESCAPE)
+        b.wait_until(lambda: not b.find("#sign-out-everywhere").displayed(), what="the menu closed by Escape")
 
         _open(b, "/staff")
         b.wait("#staff-table tr[data-id]")

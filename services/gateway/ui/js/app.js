@@ -211,6 +211,17 @@ signOut.addEventListener("click", async () => {
   navigate("/signin");
 });
 
+// The member's menu closes with Escape (focus back on its button) and with a click elsewhere.
+userMenu.addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape" && userMenu.open) {
+    userMenu.open = false;
+    document.getElementById("user-menu-button").focus();
+  }
+});
+document.addEventListener("click", (ev) => {
+  if (userMenu.open && !userMenu.contains(ev.target)) userMenu.open = false;
+});
+
 everywhere.addEventListener("click", async () => {
   userMenu.open = false;
   const ok = await confirmDialog({ title: t("nav.signOutEverywhere"), message: t("nav.everywhereMessage"),

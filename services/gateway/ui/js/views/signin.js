@@ -41,7 +41,8 @@ function passwordForm(ctx) {
   const submit = h("button", { type: "submit", class: "btn btn-primary btn-block", id: "signin-submit" }, t("sign.submit"));
   const form = h("form", { class: "card signin-password", id: "signin-form", novalidate: true },
     h("h1", {}, t("sign.title")), h("p", { class: "muted" }, t("sign.leadPassword")),
-    fields.email.row, fields.password.row, fields.tenant.row, status, submit);
+    fields.email.row, fields.password.row, fields.tenant.row, status, submit,
+    h("p", { class: "muted small" }, t("sign.forgot")));
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
