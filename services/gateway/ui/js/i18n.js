@@ -1544,7 +1544,6 @@ const COMMON = {
 const SIGN = {
   en: {
     "sign.title": "Sign in",
-    "sign.lead": "Customer book for staff: customers, groups, history.",
     "sign.key": "API key",
     "sign.keyHint": "Paste the key you were given: make run prints the first one, and an administrator makes more on the API keys page or with crmctl key create.",
     "sign.submit": "Sign in",
@@ -1553,7 +1552,6 @@ const SIGN = {
   },
   de: {
     "sign.title": "Anmelden",
-    "sign.lead": "Kundenstamm für das Team: Kunden, Gruppen, Verlauf.",
     "sign.key": "API-Schlüssel",
     "sign.keyHint": "Fügen Sie den Schlüssel ein, den Sie erhalten haben: make run gibt den ersten aus, weitere erstellt ein Administrator auf der Seite API-Schlüssel oder mit crmctl key create.",
     "sign.submit": "Anmelden",
@@ -1562,7 +1560,6 @@ const SIGN = {
   },
   pl: {
     "sign.title": "Logowanie",
-    "sign.lead": "Baza klientów dla zespołu: klienci, grupy, historia.",
     "sign.key": "Klucz API",
     "sign.keyHint": "Wklej otrzymany klucz: pierwszy wypisuje make run, kolejne tworzy administrator na stronie Klucze API albo poleceniem crmctl key create.",
     "sign.submit": "Zaloguj się",
@@ -1571,7 +1568,6 @@ const SIGN = {
   },
   nb: {
     "sign.title": "Logg inn",
-    "sign.lead": "Kunderegister for de ansatte: kunder, grupper, historikk.",
     "sign.key": "API-nøkkel",
     "sign.keyHint": "Lim inn nøkkelen du har fått: make run skriver ut den første, og en administrator lager flere på siden API-nøkler eller med crmctl key create.",
     "sign.submit": "Logg inn",
@@ -1580,7 +1576,6 @@ const SIGN = {
   },
   bg: {
     "sign.title": "Вход",
-    "sign.lead": "Клиентска база за персонала: клиенти, групи, история.",
     "sign.key": "API ключ",
     "sign.keyHint": "Поставете ключа, който сте получили: make run извежда първия, а администратор създава още на страницата API ключове или с crmctl key create.",
     "sign.submit": "Вход",
