@@ -1545,7 +1545,7 @@ const SIGN = {
   en: {
     "sign.title": "Sign in",
     "sign.key": "API key",
-    "sign.keyHint": "Paste the key you were given: make run prints the first one, and an administrator makes more on the API keys page or with crmctl key create.",
+    "sign.keyHint": "Paste the key you were given: make run prints the first one, and an administrator makes more on the API keys page or with crmctl keys create.",
     "sign.submit": "Sign in",
     "sign.enterKey": "Enter your API key.",
     "sign.checking": "Checking the key…",
@@ -1553,7 +1553,7 @@ const SIGN = {
   de: {
     "sign.title": "Anmelden",
     "sign.key": "API-Schlüssel",
-    "sign.keyHint": "Fügen Sie den Schlüssel ein, den Sie erhalten haben: make run gibt den ersten aus, weitere erstellt ein Administrator auf der Seite API-Schlüssel oder mit crmctl key create.",
+    "sign.keyHint": "Fügen Sie den Schlüssel ein, den Sie erhalten haben: make run gibt den ersten aus, weitere erstellt ein Administrator auf der Seite API-Schlüssel oder mit crmctl keys create.",
     "sign.submit": "Anmelden",
     "sign.enterKey": "Bitte geben Sie Ihren API-Schlüssel ein.",
     "sign.checking": "Schlüssel wird geprüft …",
@@ -1561,7 +1561,7 @@ const SIGN = {
   pl: {
     "sign.title": "Logowanie",
     "sign.key": "Klucz API",
-    "sign.keyHint": "Wklej otrzymany klucz: pierwszy wypisuje make run, kolejne tworzy administrator na stronie Klucze API albo poleceniem crmctl key create.",
+    "sign.keyHint": "Wklej otrzymany klucz: pierwszy wypisuje make run, kolejne tworzy administrator na stronie Klucze API albo poleceniem crmctl keys create.",
     "sign.submit": "Zaloguj się",
     "sign.enterKey": "Wpisz swój klucz API.",
     "sign.checking": "Sprawdzanie klucza…",
@@ -1569,7 +1569,7 @@ const SIGN = {
   nb: {
     "sign.title": "Logg inn",
     "sign.key": "API-nøkkel",
-    "sign.keyHint": "Lim inn nøkkelen du har fått: make run skriver ut den første, og en administrator lager flere på siden API-nøkler eller med crmctl key create.",
+    "sign.keyHint": "Lim inn nøkkelen du har fått: make run skriver ut den første, og en administrator lager flere på siden API-nøkler eller med crmctl keys create.",
     "sign.submit": "Logg inn",
     "sign.enterKey": "Skriv inn API-nøkkelen din.",
     "sign.checking": "Sjekker nøkkelen …",
@@ -1577,7 +1577,7 @@ const SIGN = {
   bg: {
     "sign.title": "Вход",
     "sign.key": "API ключ",
-    "sign.keyHint": "Поставете ключа, който сте получили: make run извежда първия, а администратор създава още на страницата API ключове или с crmctl key create.",
+    "sign.keyHint": "Поставете ключа, който сте получили: make run извежда първия, а администратор създава още на страницата API ключове или с crmctl keys create.",
     "sign.submit": "Вход",
     "sign.enterKey": "Въведете своя API ключ.",
     "sign.checking": "Проверка на ключа…",
