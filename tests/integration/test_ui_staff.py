@@ -1,7 +1,8 @@
 """Staff accounts in the web UI, in headless Chromium (webdriver.py): a member
 signs in with e-mail and password, a wrong password is told apart from a
 lock-out (which says when to try again, and ends), sign out everywhere ends a
-second browser's session, an invited member signs up through the link, a
+second browser's session, an invited member signs up through the link (and,
+with no e-mail going out, the team screen shows the link once), a
 read-only member cannot save (and a refused save keeps the form), a write
 without the CSRF header is refused, an administrator makes and revokes an API
 key and reads the security events, a task is assigned by choosing a member,
@@ -265,6 +266,46 @@ def test_ui_staff_invited_member_signs_up_through_the_link():
         # The new member signs in with the chosen password.
         sign_in(b, new_addr, PASSWORD_OK)
         _no_js_errors(b)
+
+
+def test_ui_staff_invitation_link_shown_once_when_no_mail_goes_out():
+    """With the notification service stopped no e-mail can be queued: the
+    answer carries the link, which the team screen shows once, to copy and pass
+    on; it works."""
+    admin, password, _, _ = member("ADMIN")
+    new_addr = unique_email("nomail")
+    with _browser("staff-invite-nomail") as b:
+        sign_in(b, admin, password)
+        _open(b, "/staff")
+        b.wait("#staff-invite")
+        crm.ctl(["stop", "notify:*"], check=True)
+        try:
+            b.find("#invite-new-email").fill(new_addr)
+            b.find("#invite-new-name").fill(unique("Ewa"))
+            b.find("#invite-send").click()
+            shown = b.wait("#invite-url", timeout=30)
+        finally:
+            crm.ctl(["start", "notify:*"], check=True)
+            crm.wait_ready()
+        link = shown.prop("value")
+        assert "#/invite/" in link and "not shown again" in b.find("#invite-result").text, link
+        # The focus is on it, ready to copy; the Copy button says what it did.
+        assert b.active().attr("id") == "invite-url"
+        b.find("#invite-url-copy").click()
+        b.wait("#toasts .toast")
+        # Drawn again, the screen does not show it any more.
+        _open(b, "/customers")
+        b.wait("#customer-table")
+        _open(b, "/staff")
+        b.wait_text("#staff-table", new_addr)
+        assert not b.find_all("#invite-url")
+    with _browser("staff-invite-nomail-accept") as b:
+        b.get(on_this_stack(link))
+        b.wait("#invite-form")
+        b.find("#invite-password").fill(PASSWORD_OK)
+        b.find("#invite-repeat").fill(PASSWORD_OK)
+        b.find("#invite-submit").click()
+        b.wait("#customer-table")
 
 
 # ---------------------------------------------------------------------- roles
