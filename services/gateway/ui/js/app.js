@@ -1,12 +1,19 @@
-// The shell: sign-in guard, navigation, and a hash router
-// (#/customers, #/customers/new, #/customers/{id}, #/customers/{id}/edit,
-// #/tasks, #/groups, #/campaigns, #/templates, #/replies, #/settings, #/exchange, #/signin), so the gateway serves
-// one page.
+// The shell: sign-in guard, navigation, the signed-in member's menu, and a
+// hash router (#/customers, #/customers/new, #/customers/{id},
+// #/customers/{id}/edit, #/tasks, #/groups, #/campaigns, #/templates,
+// #/replies, #/settings, #/exchange, #/staff, #/keys, #/security, #/signin,
+// #/invite/{token}), so the gateway serves one page. Who is signed in comes
+// from GET /v1/session (the cookie is HttpOnly) or, for an integrator, from
+// the API key in sessionStorage.
 
-import { clearKey, getKey, setUnauthenticatedHandler } from "./api.js";
-import { h, replace, setTitle, toast } from "./dom.js";
-import { clearSession } from "./session.js";
+import { clearKey, getKey, request, setUnauthenticatedHandler } from "./api.js";
+import { confirmDialog, h, replace, setTitle, toast } from "./dom.js";
+import { can, clearSession, currentMember, loadMe } from "./session.js";
 import { renderSignIn } from "./views/signin.js";
+import { renderInvite } from "./views/invite.js";
+import { renderStaff } from "./views/staff.js";
+import { renderKeys } from "./views/keys.js";
+import { renderSecurity } from "./views/security.js";
 import { renderList } from "./views/list.js";
 import { renderForm } from "./views/form.js";
 import { renderCard } from "./views/card.js";
@@ -23,6 +30,11 @@ const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const signOut = document.getElementById("sign-out");
 const langSelect = document.getElementById("lang-select");
+const userMenu = document.getElementById("user-menu");
+const everywhere = document.getElementById("sign-out-everywhere");
+
+// Writes whose buttons app.css hides from a role without them (body.cannot-<scope>).
+const WRITES = ["customers:write", "notes:write", "settings", "messages:send"];
 
 /** The frame (index.html) in the chosen language: texts marked data-i18n,
  * labels marked data-i18n-label, and <html lang>. */
@@ -31,6 +43,16 @@ function translateShell() {
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of document.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
   langSelect.value = language();
+  // What the role cannot do is not offered: menu entries carry the scope they need.
+  for (const a of nav.querySelectorAll("a[data-scope]")) a.hidden = !can(a.dataset.scope);
+  for (const scope of WRITES) document.body.classList.toggle(`cannot-${scope.replace(":", "-")}`, !can(scope));
+  const me = currentMember();
+  userMenu.hidden = !me;
+  if (me) {
+    document.getElementById("user-name").textContent = me.name || me.email;
+    document.getElementById("user-email").textContent = me.email || "";
+    document.getElementById("user-role").textContent = t(`team.role.${me.role}`);
+  }
 }
 
 // The language chooser sits in the top bar, so every screen (sign-in too) has it.
@@ -63,6 +85,7 @@ function parse() {
 
 const routes = [
   { match: (p) => p[0] === "signin" && p.length === 1, view: renderSignIn, public: true },
+  { match: (p) => p[0] === "invite" && p.length === 2, view: renderInvite, public: true },
   { match: (p) => p[0] === "customers" && p.length === 1, view: renderList, nav: "customers" },
   { match: (p) => p[0] === "customers" && p[1] === "new" && p.length === 2, view: renderForm, nav: "customers" },
   { match: (p) => p[0] === "customers" && p.length === 2, view: renderCard, nav: "customers" },
@@ -74,7 +97,17 @@ const routes = [
   { match: (p) => p[0] === "replies" && p.length === 1, view: renderReplies, nav: "replies" },
   { match: (p) => p[0] === "settings" && p.length === 1, view: renderSettings, nav: "settings" },
   { match: (p) => p[0] === "exchange" && p.length === 1, view: renderExchange, nav: "exchange" },
+  { match: (p) => p[0] === "staff" && p.length === 1, view: renderStaff, nav: "staff", scope: "staff" },
+  { match: (p) => p[0] === "keys" && p.length === 1, view: renderKeys, nav: "keys", scope: "staff" },
+  { match: (p) => p[0] === "security" && p.length === 1, view: renderSecurity, nav: "security", scope: "staff" },
 ];
+
+// The first question, once: is there a session? (An API key needs none.)
+let known = null;
+function whoIsSignedIn() {
+  if (!known) known = getKey() ? Promise.resolve(null) : loadMe().catch(() => null);
+  return known;
+}
 
 let generation = 0;
 const leaving = []; // what stops the view on screen when it is left
@@ -82,7 +115,8 @@ const leaving = []; // what stops the view on screen when it is left
 async function route_() {
   const { parts, query } = parse();
   const route = routes.find((r) => r.match(parts));
-  const signedIn = Boolean(getKey());
+  await whoIsSignedIn();
+  const signedIn = Boolean(getKey() || currentMember());
   document.body.classList.toggle("signed-in", signedIn);
   if (!route) {
     translateShell();
@@ -97,6 +131,13 @@ async function route_() {
   }
   // The frame follows the language, which may have changed.
   translateShell();
+  userMenu.open = false;
+  if (route.scope && !can(route.scope)) {
+    setTitle(t("nav.notAllowedTitle"));
+    replace(main, h("section", { class: "view" }, h("h1", { tabindex: "-1" }, t("nav.notAllowedTitle")),
+      h("p", {}, t("nav.notAllowed")), h("p", {}, h("a", { href: "#/customers" }, t("nav.toList")))));
+    return;
+  }
   for (const a of nav.querySelectorAll("a")) {
     if (a.dataset.nav === route.nav) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -148,18 +189,63 @@ async function route_() {
   }
 }
 
-signOut.addEventListener("click", () => {
+/** Forgets who was signed in, here and in the router's memory. */
+function forget() {
   clearKey();
   clearSession();
+  known = Promise.resolve(null);
+}
+
+signOut.addEventListener("click", async () => {
+  signOut.disabled = true;
+  try {
+    // The session ends on the server too; a key has nothing to end.
+    if (currentMember()) await request("DELETE", "/v1/session", { quiet: true, key: "" });
+  } catch (e) {
+    // Already ended (401) or unreachable: this tab forgets it all the same.
+  } finally {
+    signOut.disabled = false;
+  }
+  forget();
   toast(t("nav.signedOut"));
   navigate("/signin");
 });
 
-setUnauthenticatedHandler(() => {
-  clearKey();
-  clearSession();
-  toast(t("nav.keyRevoked"), "error");
+// The member's menu closes with Escape (focus back on its button) and with a click elsewhere.
+userMenu.addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape" && userMenu.open) {
+    userMenu.open = false;
+    document.getElementById("user-menu-button").focus();
+  }
+});
+document.addEventListener("click", (ev) => {
+  if (userMenu.open && !userMenu.contains(ev.target)) userMenu.open = false;
+});
+
+everywhere.addEventListener("click", async () => {
+  userMenu.open = false;
+  const ok = await confirmDialog({ title: t("nav.signOutEverywhere"), message: t("nav.everywhereMessage"),
+    confirmLabel: t("nav.signOutEverywhere") });
+  if (!ok) return;
+  try {
+    await request("POST", "/v1/session:signOutEverywhere", { quiet: true, key: "" });
+  } catch (e) {
+    if (e.status !== 401) {
+      toast(e.message, "error");
+      return;
+    }
+  }
+  forget();
+  toast(t("nav.signedOutEverywhere"));
   navigate("/signin");
+});
+
+setUnauthenticatedHandler(() => {
+  const wasMember = Boolean(currentMember());
+  forget();
+  toast(t(wasMember ? "nav.sessionEnded" : "nav.keyRevoked"), "error");
+  const back = location.hash.slice(1);
+  navigate(back && !back.startsWith("/signin") ? `/signin?next=${encodeURIComponent(back)}` : "/signin");
 });
 
 // The skip link must not become a route.

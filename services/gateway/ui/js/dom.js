@@ -182,3 +182,40 @@ export function banner(kind, message, ...actions) {
 export function setTitle(text) {
   document.title = text ? `${text} · ${t("nav.brand")}` : t("nav.brand");
 }
+
+/** Copies a read-only input's text (the clipboard, else the selection way);
+ * says in a toast whether it worked. */
+export async function copyText(input) {
+  input.focus();
+  input.select();
+  try {
+    await navigator.clipboard.writeText(input.value);
+    toast(t("common.copied"));
+    return;
+  } catch {
+    // No clipboard permission (or no secure context): the selection way.
+  }
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch {
+    ok = false;
+  }
+  toast(ok ? t("common.copied") : t("common.pressCopy"), ok ? "ok" : "error");
+}
+
+/**
+ * A secret or link shown once: a banner with the value in a read-only input,
+ * a Copy button and a line saying it will not be shown again. id names the
+ * input (its Copy button is id-copy); label and note are texts.
+ */
+export function copyOnce({ id, label, value, note }) {
+  const input = h("input", { type: "text", id, readonly: true, class: "mono", value, "aria-describedby": `${id}-note` });
+  const copy = h("button", { type: "button", class: "btn", id: `${id}-copy` }, t("common.copy"));
+  copy.addEventListener("click", () => copyText(input));
+  input.addEventListener("focus", () => input.select());
+  return h("div", { class: "banner banner-ok copy-once", role: "status" },
+    h("p", {}, h("label", { for: id }, label)),
+    h("div", { class: "copy-row" }, input, copy),
+    h("p", { class: "small", id: `${id}-note` }, note));
+}

@@ -19,6 +19,15 @@ export function clearErrors(fields, summary) {
   if (summary) replace(summary);
 }
 
+/** Shows message at field f ({input, error} as field() returns it), marks
+ * the input invalid and focuses it; the form's own checks use it. */
+export function fieldProblem(f, message) {
+  f.error.textContent = message;
+  f.error.hidden = false;
+  f.input.setAttribute("aria-invalid", "true");
+  f.input.focus();
+}
+
 /**
  * Puts e's field errors (details[].field, e.g. "note.body" or "task.dueAt";
  * the prefix before the first dot is dropped when the full path is unknown)

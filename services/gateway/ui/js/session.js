@@ -1,17 +1,78 @@
-// What the UI remembers while signed in: the tenant's settings and groups
-// (both small), loaded once and refreshed after a change.
+// What the UI remembers while signed in: who is signed in (the staff member
+// of the session, GET /v1/session) and what the role may do, the tenant's
+// settings and groups (both small), loaded once and refreshed after a change.
 
-import { get } from "./api.js";
+import { get, request, setCsrfToken } from "./api.js";
 
 let settings = null;
 let groups = null;
+let me = null; // {id, email, name, role, status, tenantId, tenantName} of the session
+let staffList = null;
+
+// What each role may do (docs/api.md "Roles and scopes"): the UI hides or
+// disables what the signed-in member's role cannot do; the server decides.
+const ALL = ["customers:read", "customers:write", "notes:read", "notes:write", "private:read", "messages:send",
+  "company:read", "events:publish", "events:read", "exchange", "settings", "staff"];
+const ROLE_SCOPES = {
+  OWNER: ALL,
+  ADMIN: ALL,
+  STAFF: ALL.filter((s) => !["exchange", "settings", "staff", "events:publish"].includes(s)),
+  READONLY: ["customers:read", "notes:read", "private:read", "company:read"],
+};
+ROLE_SCOPES.READ_ONLY = ROLE_SCOPES.READONLY;
 
 export function clearSession() {
   settings = null;
   groups = null;
+  me = null;
+  staffList = null;
+  setCsrfToken("");
   writes = [];
   const name = document.getElementById("tenant-name");
   if (name) name.textContent = "";
+}
+
+/** Takes a session answer ({staff, csrfToken}) as who is signed in. */
+export function setMe(data) {
+  me = (data && data.staff) || null;
+  if (data && data.csrfToken) setCsrfToken(data.csrfToken);
+  const name = document.getElementById("tenant-name");
+  if (name && me && me.tenantName) name.textContent = me.tenantName;
+}
+
+/** The signed-in staff member, or null (signed out, or signed in with an API key). */
+export function currentMember() {
+  return me;
+}
+
+/**
+ * Asks the server who the session cookie belongs to (GET /v1/session).
+ * Resolves the member or null; a 401 is an answer here, not an error.
+ */
+export async function loadMe() {
+  try {
+    setMe((await request("GET", "/v1/session", { quiet: true, key: "" })).data);
+  } catch (e) {
+    if (e.status !== 401) throw e;
+    me = null;
+  }
+  return me;
+}
+
+/** True when the signed-in member's role grants scope; with an API key (no
+ * member) true: the key's scopes are the server's to check. */
+export function can(scope) {
+  if (!me) return true;
+  return (ROLE_SCOPES[me.role] || []).includes(scope);
+}
+
+/** The tenant's staff members (GET /v1/staff), sorted by name; for pickers. */
+export async function loadStaff(force = false) {
+  if (!staffList || force) {
+    const data = (await get("/v1/staff")).data || {};
+    staffList = (data.staff || []).slice().sort((a, b) => (a.name || a.email).localeCompare(b.name || b.email));
+  }
+  return staffList;
 }
 
 /** The tenant's settings ({name, defaultCountry, requiredFields}). */

@@ -4,9 +4,10 @@
 // /v1/tasks), PATCH and DELETE /v1/tasks/{id} with If-Match.
 
 import { newRequestKey, request, seg } from "./api.js";
-import { confirmDialog, field, h, newId, replace, toast } from "./dom.js";
+import { confirmDialog, field, h, newId, replace, select, toast } from "./dom.js";
 import { counter, clearErrors, showErrors } from "./forms.js";
 import { due, fromLocalInput, toLocalInput, when } from "./format.js";
+import { can, currentMember, loadStaff } from "./session.js";
 import { t } from "./i18n.js";
 
 export const TITLE_MAX = 200;
@@ -27,18 +28,36 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
   const title = h("input", { type: "text", id: `${uid}-title`, class: "task-title-input", maxlength: TITLE_MAX, autocomplete: "off" });
   const description = h("textarea", { id: `${uid}-description`, class: "task-description-input", rows: 3 });
   const dueInput = h("input", { type: "datetime-local", id: `${uid}-due`, class: "task-due-input" });
-  const assignee = h("input", { type: "text", id: `${uid}-assignee`, class: "task-assignee-input", autocomplete: "off", placeholder: t("task.mePlaceholder") });
+  // The assignee is chosen from the team (GET /v1/staff); "" is whoever saves it.
+  const me = currentMember();
+  const currentId = (task && task.assignee && task.assignee.id) || "";
+  const initial = me && currentId === me.id ? "" : currentId;
+  const assignee = select([["", t("task.assignMe")]], "", { id: `${uid}-assignee`, class: "task-assignee-input" });
+  if (initial) {
+    assignee.append(h("option", { value: initial }, staffName(task.assignee)));
+    assignee.value = initial;
+  }
+  const names = new Map(); // member id -> name, sent with the id (the task keeps both)
+  if (initial) names.set(initial, staffName(task.assignee));
+  loadStaff().then((staff) => {
+    for (const m of staff) {
+      names.set(m.id, m.name || m.email);
+      if (m.status === "DISABLED" || m.id === initial || (me && m.id === me.id)) continue;
+      assignee.append(h("option", { value: m.id }, m.name ? `${m.name} (${m.email})` : m.email));
+    }
+  }).catch(() => {
+    // No team list (an API key without the staff route): only "me" and the current assignee.
+  });
   if (task) {
     title.value = task.title || "";
     description.value = task.description || "";
     dueInput.value = toLocalInput(task.dueAt);
-    assignee.value = (task.assignee && task.assignee.id) || "";
   }
   const fields = {
     title: field({ label: t("task.title"), input: title, required: true }),
     description: field({ label: t("task.description"), input: description }),
     dueAt: field({ label: t("task.due"), input: dueInput, hint: t("task.dueHint") }),
-    assignee: field({ label: t("task.assignee"), input: assignee, hint: t("task.assigneeHint") }),
+    assignee: field({ label: t("task.assignee"), input: assignee, hint: t("task.assigneePick") }),
   };
   const desc = counter(description, DESCRIPTION_MAX);
   fields.description.row.append(desc.el);
@@ -63,13 +82,13 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
     clearErrors(fields, summary);
     const body = {};
     const dueValue = fromLocalInput(dueInput.value);
-    const who = assignee.value.trim();
+    const who = assignee.value;
     if (task) {
       // Only what changed, so a concurrent edit of another field stays.
       if (title.value.trim() !== (task.title || "")) body.title = title.value.trim();
       if (description.value !== (task.description || "")) body.description = description.value;
       if (dueInput.value !== toLocalInput(task.dueAt)) body.dueAt = dueValue;
-      if (who !== ((task.assignee && task.assignee.id) || "")) body.assignee = { id: who || "me" };
+      if (who !== initial) body.assignee = who ? { id: who, name: names.get(who) || "" } : { id: "me" };
       if (!Object.keys(body).length) {
         onSaved && onSaved(task);
         return;
@@ -78,7 +97,7 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
       body.title = title.value.trim();
       if (description.value) body.description = description.value;
       if (dueValue) body.dueAt = dueValue;
-      if (who) body.assignee = { id: who };
+      if (who) body.assignee = { id: who, name: names.get(who) || "" };
     }
     save.disabled = true;
     try {
@@ -115,7 +134,7 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
  */
 export function taskItem(task, { showCustomer = false, onChange } = {}) {
   const uid = newId("t");
-  const box = h("input", { type: "checkbox", id: `${uid}-done`, class: "task-done", checked: Boolean(task.done) });
+  const box = h("input", { type: "checkbox", id: `${uid}-done`, class: "task-done", checked: Boolean(task.done), disabled: !can("notes:write") });
   const titleId = `${uid}-title`;
   box.setAttribute("aria-labelledby", titleId);
   box.setAttribute("aria-describedby", `${uid}-meta`);
@@ -143,6 +162,10 @@ export function taskItem(task, { showCustomer = false, onChange } = {}) {
     meta.push(h("span", { class: "task-due muted" }, t("task.noDue")));
   }
   if (staffName(task.assignee)) meta.push(h("span", { class: "task-assignee" }, t("task.forWho", { who: staffName(task.assignee) })));
+  // Who added it, when someone other than the assignee did.
+  if (staffName(task.createdBy) && (!task.assignee || task.createdBy.id !== task.assignee.id)) {
+    meta.push(h("span", { class: "task-author" }, t("task.addedBy", { who: staffName(task.createdBy) })));
+  }
   if (task.done && task.doneAt) meta.push(h("span", {}, t("task.doneAt", { when: when(task.doneAt) })));
   if (showCustomer && task.customerId) {
     meta.push(h("a", { class: "task-customer", href: `#/customers/${encodeURIComponent(task.customerId)}` }, task.customerName || t("task.theCustomer")));

@@ -13,7 +13,7 @@ import { banner, field, fileChooser, h, newId, replace, safeColor, select, setTi
 import {
   ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, displayName, fieldName, named, when,
 } from "../format.js";
-import { loadGroups, loadSettings, noteWrite } from "../session.js";
+import { can, loadGroups, loadSettings, noteWrite } from "../session.js";
 import { PHOTO_MAX, PHOTO_TYPES, avatar, blobUrl, releasePhotos } from "../photo.js";
 import { watchDuplicates } from "../duplicates.js";
 import { vatDownload } from "../vat.js";
@@ -483,6 +483,12 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       summary.focus();
       return;
     }
+    if (e.status === 403) {
+      // Refused (a role that may only read): the form keeps every value.
+      replace(summary, banner("error", t("ro.refused", { message: e.message })));
+      summary.focus();
+      return;
+    }
     if (e.status === 412) {
       replace(summary, banner("error",
         t("form.conflict"),
@@ -561,6 +567,10 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       save.textContent = t(id ? "form.saveChanges" : "form.addTitle");
     }
   });
+  if (!can("customers:write")) {
+    save.disabled = true;
+    replace(summary, banner("info", t("ro.readOnly")));
+  }
   inputs.firstName.input.focus();
 }
 

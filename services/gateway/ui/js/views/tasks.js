@@ -5,7 +5,7 @@
 // iCalendar address (POST /v1/taskFeeds) to copy into a calendar app.
 
 import { get, request, seg } from "../api.js";
-import { banner, confirmDialog, h, replace, select, setTitle, toast } from "../dom.js";
+import { banner, confirmDialog, copyText, h, replace, select, setTitle, toast } from "../dom.js";
 import { when } from "../format.js";
 import { taskForm, taskItem } from "../taskkit.js";
 import { t, tn } from "../i18n.js";
@@ -205,23 +205,4 @@ function calendarSection() {
   });
   loadFeeds();
   return section;
-}
-
-async function copyText(input) {
-  input.focus();
-  input.select();
-  try {
-    await navigator.clipboard.writeText(input.value);
-    toast(t("common.copied"));
-    return;
-  } catch {
-    // No clipboard permission (or no secure context): the selection way.
-  }
-  let ok = false;
-  try {
-    ok = document.execCommand("copy");
-  } catch {
-    ok = false;
-  }
-  toast(ok ? t("common.copied") : t("task.pressCopy"), ok ? "ok" : "error");
 }
