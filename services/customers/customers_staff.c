@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define EVENTS_PAGE_DEFAULT 50
 #define EVENTS_PAGE_MAX 200
@@ -214,13 +215,22 @@ static void s_too_many(struct cm_call *call, long wait_s)
 
 /* The row of by_email to check the password against: the tenant asked for,
  * or the only one; -1 when none (unknown e-mail or tenant). */
+/* The longest tenant a sign-in may name (an id, or the business's name). */
+#define CUSTOMERS_STAFF_TENANT_MAX 400
+
 static int s_pick(const PGresult *rows, const char *tenant)
 {
     int n = PQntuples(rows);
+    if (!tenant || !*tenant)
+        return n > 0 ? 0 : -1;
+    /* The tenant's id, or the business's name as people type it. */
     for (int i = 0; i < n; i++)
-        if (tenant && *tenant && !strcmp(PQgetvalue(rows, i, 0), tenant))
+        if (!strcmp(PQgetvalue(rows, i, 0), tenant))
             return i;
-    return tenant && *tenant ? -1 : (n > 0 ? 0 : -1);
+    for (int i = 0; i < n; i++)
+        if (!strcasecmp(PQgetvalue(rows, i, 1), tenant))
+            return i;
+    return -1;
 }
 
 /* Verifies password against row i of rows (or the dummy hash, for none),
@@ -278,8 +288,10 @@ void customers_staff_sign_in(struct cm_call *call, const ProtobufCMessage *msg,
     else if (strlen(req->password) > 4 * CUSTOMERS_STAFF_PASSWORD_MAX)
         cm_call_violation(call, "password", "TOO_LONG", "password: at most %d characters",
                           CUSTOMERS_STAFF_PASSWORD_MAX);
-    if (req->tenant && *req->tenant && !cm_uuid_valid(req->tenant))
-        cm_call_violation(call, "tenant", "INVALID_FORMAT", "tenant: not a tenant id");
+    if (req->tenant && strlen(req->tenant) > CUSTOMERS_STAFF_TENANT_MAX)
+        cm_call_violation(call, "tenant", "TOO_LONG",
+                          "tenant: a tenant id or a business name, at most %d bytes",
+                          CUSTOMERS_STAFF_TENANT_MAX);
     if (cm_call_failed(call))
         return;
     /* An address that is not one still counts, as itself. */

@@ -341,7 +341,8 @@ def test_security_events_are_paged_and_for_admins_only():
 
 def test_one_email_in_two_tenants_signs_in_where_the_password_fits():
     t1, email, _ = crm.staff_owner(password="first tenant password")
-    t2 = crm.crmctl(["tenant", "create", unique("Studio")]).strip()
+    studio = unique("Studio")
+    t2 = crm.crmctl(["tenant", "create", studio]).strip()
     crm.crmctl(["staff", "create-owner", "--tenant", t2, "--email", email, "--name", "Same",
                 "--password-stdin"], input="second tenant password\n")
     st, _, js = StaffSession().sign_in(email, "second tenant password")
@@ -350,6 +351,11 @@ def test_one_email_in_two_tenants_signs_in_where_the_password_fits():
     assert st == 200 and js["staff"]["tenantId"] == t1, js
     st, _, js = StaffSession().sign_in(email, "first tenant password", tenant=t2)
     assert st == 401, js
+    # The business may be named as people know it: its name, in any letter case.
+    st, _, js = StaffSession().sign_in(email, "second tenant password", tenant=studio.upper())
+    assert st == 200 and js["staff"]["tenantId"] == t2, js
+    st, _, js = StaffSession().sign_in(email, "second tenant password", tenant="x" * 401)
+    assert st == 400 and js["error"]["details"][0]["field"] == "tenant", js
 
 
 def test_crmctl_create_owner_checks_its_input():
