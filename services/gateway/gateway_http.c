@@ -34,6 +34,9 @@
 /* Connections at once (more wait in the listen queue). Select mode needs
  * every descriptor under FD_SETSIZE; the rest of the process uses about 15. */
 #define MAX_CONNECTIONS 1000
+
+/* Client addresses the wrong-key limit keeps apart (about). */
+#define GATEWAY_KEY_LIMIT_ENTRIES 16384
 _Static_assert(MAX_CONNECTIONS + 24 <= FD_SETSIZE, "connections must fit an fd_set");
 
 struct gateway_http {
@@ -41,6 +44,7 @@ struct gateway_http {
     gateway_bus_t *bus;         // borrowed (main)
     gateway_auth_t *auth;       // borrowed (main)
     gateway_metrics_t *metrics; // borrowed (main)
+    gateway_limit_t *key_limit; // owned: wrong API keys per client address
     bool cookie_secure;
     long timeout_ms;
     size_t max_body;
@@ -255,6 +259,58 @@ static int s_credentials(struct s_req *req, struct gateway_response *resp)
     return -1;
 }
 
+/* The client's address, numeric ("127.0.0.1", "::1"), or "unknown". */
+static void s_client_address(struct s_req *req, char *host, size_t size)
+{
+    snprintf(host, size, "unknown");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                               : sizeof(struct sockaddr_in);
+        if (getnameinfo(ci->client_addr, len, host, (socklen_t)size, NULL, 0, NI_NUMERICHOST))
+            snprintf(host, size, "unknown");
+    }
+}
+
+/* Counts a wrong API key from the request's address (not a session's
+ * cookie: those are 256-bit tokens that simply ended). */
+static void s_key_failed(struct s_req *req)
+{
+    if (req->session)
+        return;
+    char host[NI_MAXHOST];
+    s_client_address(req, host, sizeof host);
+    int64_t wait = gateway_limit_fail(req->http->key_limit, host, cm_mono_ms());
+    if (wait > 0)
+        cm_log_warn("%s: locked out for %lld s after wrong API keys", host,
+                    (long long)((wait + 999) / 1000));
+}
+
+/* While the request's address is locked out for wrong API keys, a key the
+ * cache does not know as good is not looked at: 429 with Retry-After.
+ * Returns 0, or -1 with resp filled. */
+static int s_key_locked(struct s_req *req, struct gateway_response *resp)
+{
+    if (req->session)
+        return 0;
+    char host[NI_MAXHOST];
+    s_client_address(req, host, sizeof host);
+    int64_t wait = gateway_limit_wait(req->http->key_limit, host, cm_mono_ms());
+    if (wait <= 0)
+        return 0;
+    char secs[24], msg[160];
+    snprintf(secs, sizeof secs, "%lld", (long long)((wait + 999) / 1000));
+    snprintf(msg, sizeof msg, "too many wrong API keys from this address; try again in %s s", secs);
+    Crm__FieldViolation v = CRM__FIELD_VIOLATION__INIT;
+    v.field = "Authorization";
+    v.reason = "RETRY_AFTER";
+    v.description = secs;
+    Crm__FieldViolation *vs[] = {&v};
+    gateway_response_error(resp, CRM__STATUS__STATUS_RESOURCE_EXHAUSTED, msg, vs, 1);
+    return -1;
+}
+
 /* Sets what the gateway itself puts into a session route's request: the
  * cookie's token, the client's address. 0, or -1 when the request type has
  * no such field (a mistake in the route table). */
@@ -264,15 +320,8 @@ static int s_session_fields(struct s_req *req, ProtobufCMessage *msg)
     if ((flags & GATEWAY_SESSION_TOKEN) && gateway_call_set_str(msg, "token", req->cookie))
         return -1;
     if (flags & GATEWAY_CLIENT_ADDRESS) {
-        char host[NI_MAXHOST] = "unknown";
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (ci && ci->client_addr) {
-            socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                                   : sizeof(struct sockaddr_in);
-            if (getnameinfo(ci->client_addr, len, host, sizeof host, NULL, 0, NI_NUMERICHOST))
-                snprintf(host, sizeof host, "unknown");
-        }
+        char host[NI_MAXHOST];
+        s_client_address(req, host, sizeof host);
         if (gateway_call_set_str(msg, "client_address", host))
             return -1;
     }
@@ -533,8 +582,13 @@ static enum MHD_Result s_call(struct s_req *req)
         uint8_t hash[GATEWAY_AUTH_HASH];
         gateway_auth_hash_cred(req->api_key, req->session, hash);
         int known = gateway_auth_lookup(self->auth, hash, cm_mono_ms(), &job->ident);
-        if (known < 0)
+        struct gateway_response locked = {0};
+        if (known <= 0 && s_key_locked(req, &locked))
+            return s_send(req, &locked);
+        if (known < 0) {
+            s_key_failed(req);
             return s_send_error(req, CRM__STATUS__STATUS_UNAUTHENTICATED, s_bad_cred(req));
+        }
         if (known == 0) {
             job->api_key = req->api_key;
             job->session = req->session;
@@ -584,6 +638,8 @@ static enum MHD_Result s_answer(struct s_req *req)
     case GATEWAY_JOB_PENDING:
         return s_send(req, &req->pending);
     case GATEWAY_JOB_FAILED:
+        if (job->fail_status == CRM__STATUS__STATUS_UNAUTHENTICATED)
+            s_key_failed(req);
         return s_send_error(req, job->fail_status, job->fail_message);
     }
     return s_send_error(req, CRM__STATUS__STATUS_INTERNAL, "request lost its outcome");
@@ -1185,6 +1241,13 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
     self->auth = auth;
     self->metrics = metrics;
     self->cookie_secure = cfg->cookie_secure;
+    /* A configuration without the limit's settings (tests) gets main's defaults. */
+    struct gateway_limit_cfg lc = {
+        .max_failures = cfg->key_failures > 0 ? cfg->key_failures : 20,
+        .window_ms = (cfg->key_failure_window_s > 0 ? cfg->key_failure_window_s : 60) * 1000,
+        .lock_ms = (cfg->key_lockout_s > 0 ? cfg->key_lockout_s : 60) * 1000,
+        .lock_max_ms = (cfg->key_lockout_max_s > 0 ? cfg->key_lockout_max_s : 900) * 1000};
+    self->key_limit = gateway_limit_new(&lc, GATEWAY_KEY_LIMIT_ENTRIES);
     self->timeout_ms = cfg->request_timeout_ms;
     self->max_body = (size_t)cfg->max_body_bytes;
     struct sockaddr_storage addr;
@@ -1298,6 +1361,7 @@ void gateway_http_destroy(gateway_http_t **self_p)
     free(self->services);
     free(self->openapi);
     gateway_static_destroy(&self->ui);
+    gateway_limit_destroy(&self->key_limit);
     free(self);
     *self_p = NULL;
 }

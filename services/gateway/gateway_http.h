@@ -11,6 +11,7 @@
 #include "cm_err.h"
 #include "gateway_auth.h"
 #include "gateway_bus.h"
+#include "gateway_limit.h"
 #include "gateway_metrics.h"
 
 /* The gateway's configuration (the cm_cfg table in main.c fills it). */
@@ -24,6 +25,9 @@ struct gateway_config {
     bool bus_io_batch;  // the bus context's I/O threads under SCHED_BATCH (cm_mdp_ctx_new)
     bool cookie_secure; // the session cookie always carries Secure (a TLS proxy in front);
                         // it does anyway for a request with X-Forwarded-Proto: https
+    /* Wrong API keys from one address: so many within the window lock it out
+     * (seconds), doubling up to the longest (gateway_limit.h). */
+    long key_failures, key_failure_window_s, key_lockout_s, key_lockout_max_s;
 };
 
 typedef struct gateway_http gateway_http_t;

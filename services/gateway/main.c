@@ -48,6 +48,10 @@ static const struct cm_cfg_item s_items[] = {
     {"ui_dir", CM_CFG_STR, &s_cfg.ui_dir, ""},
     {"bus_io_batch", CM_CFG_BOOL, &s_cfg.bus_io_batch, "true"},
     {"cookie_secure", CM_CFG_BOOL, &s_cfg.cookie_secure, "false"},
+    {"api_key_failures", CM_CFG_INT, &s_cfg.key_failures, "20", 1, 1000000},
+    {"api_key_failure_window_s", CM_CFG_INT, &s_cfg.key_failure_window_s, "60", 1, 86400},
+    {"api_key_lockout_s", CM_CFG_INT, &s_cfg.key_lockout_s, "60", 1, 86400},
+    {"api_key_lockout_max_s", CM_CFG_INT, &s_cfg.key_lockout_max_s, "900", 1, 86400},
     {NULL},
 };
 

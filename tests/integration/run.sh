@@ -87,6 +87,10 @@ export CRM_NOTIFY_RETRY_MIN_MS=300 CRM_NOTIFY_RETRY_MAX_MS=2000 CRM_NOTIFY_POLL_
 export CRM_SMTP_CONNECT_TIMEOUT_MS=2000 CRM_SMTP_TIMEOUT_MS=10000 CRM_NOTIFY_BATCH=2
 # Newsletters go out at up to 500 a second here (a campaign may ask for less).
 export CRM_NOTIFY_CAMPAIGN_RATE=500
+# Tests send wrong API keys on purpose, from one address, many minutes apart or
+# not: the stack's gateway does not lock 127.0.0.1 out for them
+# (test_perms.py starts a gateway of its own to test the lock-out).
+export CRM_GATEWAY_API_KEY_FAILURES=1000
 # Replies come back to reply+<token>@ this domain (docs/notify.md, "Replies").
 export CRM_NOTIFY_REPLY_DOMAIN=replies.example.test
 # Export jobs at 500 customers a second: a job of a few thousand lasts long

@@ -15,7 +15,9 @@ route is covered without a new test:
 import json
 import os
 import re
+import signal
 import struct
+import subprocess
 import zlib
 
 import crm
@@ -523,3 +525,54 @@ def test_a_key_with_events_read_replays_only_its_own_tenant():
     assert js["status"] == "INVALID_ARGUMENT", js
     js = _replay(_key(t1, scopes=["customers:read"]), {"afterSeq": "0"})
     assert js["status"] == "PERMISSION_DENIED" and "(events:read)" in js["message"], js
+
+
+def test_wrong_api_keys_lock_the_address_out_for_a_while():
+    """A gateway of its own (3 wrong keys lock an address out for 4 s, then
+    8 s): the stack's gateway keeps its defaults."""
+    port = crm.free_ports(1)[0]
+    env = dict(crm.ENV, CRM_GATEWAY_HTTP_ADDR="127.0.0.1:%d" % port,
+               CRM_GATEWAY_API_KEY_FAILURES="3", CRM_GATEWAY_API_KEY_FAILURE_WINDOW_S="60",
+               CRM_GATEWAY_API_KEY_LOCKOUT_S="4", CRM_GATEWAY_API_KEY_LOCKOUT_MAX_S="60")
+    base = "http://127.0.0.1:%d" % port
+    with open(os.path.join(crm.LOG_DIR, "gateway-limit.log"), "ab") as log:
+        p = subprocess.Popen([os.path.join(crm.BIN, "gateway")], env=env, stdout=log,
+                             stderr=subprocess.STDOUT, cwd="/")
+    try:
+        wait_until(lambda: _up(base + "/readyz"), timeout=30, what="the second gateway")
+        # A key that works, used once: the gateway knows it as good.
+        assert api("GET", base + "/v1/customers?pageSize=1")[0] == 200
+        wrong = ["crm_wrong_%d_%s" % (i, unique("k")) for i in range(4)]
+        for k in wrong[:2]:
+            assert api("GET", base + "/v1/customers", key=k)[0] == 401
+        st, h, js = api("GET", base + "/v1/customers", key=wrong[2])
+        assert st == 401, js
+        # The fourth is not even looked at: 429, and when to come back.
+        st, h, js = api("GET", base + "/v1/customers", key=wrong[3])
+        assert st == 429 and 1 <= int(h.get("retry-after", "0")) <= 4, (st, h, js)
+        assert "too many wrong API keys" in js["error"]["message"], js
+        # The key known as good still works from the locked-out address.
+        assert api("GET", base + "/v1/customers?pageSize=1")[0] == 200
+        # The lock-out ends by itself; the next one, right after, lasts longer.
+        wait_until(lambda: api("GET", base + "/v1/customers", key=wrong[3])[0] == 401,
+                   timeout=20, what="the lock-out's end")
+        api("GET", base + "/v1/customers", key=wrong[0])
+        st, h, js = api("GET", base + "/v1/customers", key=wrong[1])
+        assert st == 401, js
+        st, h, js = api("GET", base + "/v1/customers", key=wrong[2])
+        assert st == 429 and 4 < int(h.get("retry-after", "0")) <= 8, (st, h, js)
+        assert crm.logs_contain("gateway-limit", "locked out for")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
+
+
+def _up(url):
+    try:
+        return api("GET", url, key=None, timeout=2)[0] == 200
+    except OSError:
+        return False
