@@ -1,6 +1,7 @@
 /* crmctl staff: the first owner of a tenant, straight against PostgreSQL (as
  * `key create` makes the first key). Everyone after is invited in the UI. */
 #include "crmctl.h"
+#include "customers.pb-c.h"
 #include "cm_db.h"
 #include "cm_session.h"
 #include "cm_util.h"
@@ -17,6 +18,16 @@
 #define PASSWORD_MAX 256
 #define ROLE_OWNER 5
 #define STATUS_ACTIVE 2
+
+/* What an operator did, as a security event the tenant's admins see. */
+#define EVENT(kind)                                                                                \
+    "INSERT INTO customers.security_events (tenant_id, kind, actor_id, actor_name, subject) "      \
+    "VALUES ($1, " kind ", 'crmctl', 'crmctl', $2)"
+#define OWNER_CREATED "13"
+#define PASSWORD_SET "14"
+_Static_assert(CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_OWNER_CREATED == 13 &&
+                   CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_PASSWORD_SET == 14,
+               "crm.SecurityEventKind");
 
 /* Reads one line of stdin into buf without its newline; with prompt (a
  * terminal), without echo. Returns 0, or -1 at end of input. */
@@ -173,6 +184,9 @@ static int s_create_owner(int argc, char **argv)
                         "INSERT INTO customers.staff (tenant_id, id, email, email_key, name, role, "
                         "status, password_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                         8, p);
+    const char *ev[] = {tenant, email};
+    if (!err)
+        err = cm_db_run(db, EVENT(OWNER_CREATED), 2, ev);
     if (!err)
         err = cm_db_commit(db);
     cm_db_rollback(db);
@@ -232,10 +246,12 @@ static int s_set_password(int argc, char **argv)
                         : cm_db_exec(db,
                                      "UPDATE customers.staff SET password_hash = $3, "
                                      "status = CASE WHEN status = 1 THEN 2 ELSE status END "
-                                     "WHERE tenant_id = $1 AND email_key = $2 RETURNING id",
+                                     "WHERE tenant_id = $1 AND email_key = $2 RETURNING id, email",
                                      3, p, &err);
     bool found = res && PQntuples(res) == 1;
+    char stored[512] = "";
     if (found) {
+        snprintf(stored, sizeof stored, "%s", PQgetvalue(res, 0, 1));
         const char *q[] = {tenant, PQgetvalue(res, 0, 0)};
         err = cm_db_run(db,
                         "DELETE FROM customers.staff_sessions WHERE tenant_id = $1 "
@@ -243,6 +259,9 @@ static int s_set_password(int argc, char **argv)
                         2, q);
     }
     PQclear(res);
+    const char *ev[] = {tenant, stored};
+    if (!err && found)
+        err = cm_db_run(db, EVENT(PASSWORD_SET), 2, ev);
     if (!err && found)
         err = cm_db_commit(db);
     cm_db_rollback(db);

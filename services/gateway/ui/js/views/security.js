@@ -10,7 +10,8 @@ import { t } from "../i18n.js";
 
 const PAGE_SIZE = 50;
 export const KINDS = ["SIGN_IN", "SIGN_IN_FAILED", "LOCKED_OUT", "SIGN_OUT", "SIGN_OUT_EVERYWHERE", "INVITED",
-  "INVITE_ACCEPTED", "ROLE_CHANGED", "STAFF_DISABLED", "STAFF_ENABLED", "KEY_CREATED", "KEY_REVOKED"];
+  "INVITE_ACCEPTED", "ROLE_CHANGED", "STAFF_DISABLED", "STAFF_ENABLED", "KEY_CREATED", "KEY_REVOKED",
+  "OWNER_CREATED", "PASSWORD_SET"];
 
 /** A kind in words (an unknown one as it is). */
 const kindName = (kind) => (KINDS.includes(kind) ? t(`sec.kind.${kind}`) : kind || "");
