@@ -153,7 +153,11 @@ void gateway_auth_store(gateway_auth_t *self, const uint8_t hash[GATEWAY_AUTH_HA
     e->good = ident != NULL;
     if (ident)
         e->ident = *ident;
-    e->expires = now_ms + (ident ? self->ttl_ok : self->ttl_bad);
+    int64_t ttl = ident ? self->ttl_ok : self->ttl_bad;
+    if (ident && ident->kind == CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_STAFF &&
+        ttl > GATEWAY_AUTH_TTL_SESSION_MS)
+        ttl = GATEWAY_AUTH_TTL_SESSION_MS;
+    e->expires = now_ms + ttl;
     size_t b = s_bucket(self, hash);
     e->chain = self->buckets[b];
     self->buckets[b] = e;

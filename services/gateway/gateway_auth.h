@@ -12,6 +12,9 @@
 #define GATEWAY_AUTH_HASH 32
 #define GATEWAY_AUTH_TTL_OK_MS 30000
 #define GATEWAY_AUTH_TTL_BAD_MS 2000
+/* A staff session is checked again sooner: another gateway copy learns of a
+ * sign-out or a disabled member within this. */
+#define GATEWAY_AUTH_TTL_SESSION_MS 5000
 #define GATEWAY_AUTH_MAX_ENTRIES 10000
 
 /* Tenant and principal of an authenticated key. */

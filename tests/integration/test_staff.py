@@ -419,7 +419,7 @@ def test_crmctl_set_password_for_a_member_who_forgot_theirs():
                       "--generate-password"])
     new = out.split("password: ")[1].strip()
     # The old password and the old session are gone (the cache of this
-    # gateway may hold the session's check up to 30 s: GET /v1/session asks).
+    # gateway may hold the session's check up to 5 s: GET /v1/session asks).
     assert s.api("GET", "/v1/session")[0] == 401
     assert StaffSession().sign_in(email, password)[0] == 401
     s2 = StaffSession()

@@ -38,6 +38,13 @@ static void test_good_and_bad_keys_expire(void)
     CHECK(gateway_auth_lookup(a, good, 1000 + 30000, &got) == 0);
     CHECK(gateway_auth_count(a) == 0);
 
+    /* A staff session is checked again after 5 s. */
+    struct gateway_identity staff = id;
+    staff.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_STAFF;
+    gateway_auth_store(a, other, &staff, 1000);
+    CHECK(gateway_auth_lookup(a, other, 1000 + 4999, &got) == 1);
+    CHECK(gateway_auth_lookup(a, other, 1000 + 5000, &got) == 0);
+
     /* A key that turned bad replaces its good entry. */
     gateway_auth_store(a, good, &id, 5000);
     gateway_auth_store(a, good, NULL, 5001);
