@@ -17,6 +17,7 @@ logs_contain() rely on.
 """
 
 import configparser
+import contextlib
 import email
 import email.policy
 import glob
@@ -26,6 +27,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import time
@@ -289,6 +291,25 @@ def served_by_copy(program):
 
 
 # ------------------------------------------------------------------ crmctl, psql
+
+
+@contextlib.contextmanager
+def extra_process(program, log_name, **env):
+    """One more process of the stack's program (build/bin/<program>) with the
+    stack's environment and these settings on top, logging to
+    <log dir>/<log_name>.log, stopped (SIGTERM, then SIGKILL) when the block ends."""
+    with open(os.path.join(LOG_DIR, log_name + ".log"), "ab") as log:
+        p = subprocess.Popen([os.path.join(BIN, program)], env=dict(ENV, **env), stdout=log,
+                             stderr=subprocess.STDOUT, cwd="/")
+    try:
+        yield p
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
 
 
 def crmctl_run(args, input=None, timeout=60, env=None):

@@ -3,31 +3,14 @@ of notify runs with both retentions at 0, so a sent message loses its text
 and HTML at that copy's next pass, and the notify stream's published events go
 once notes, its durable reader, has applied them; never before. (The stack's
 own copies keep the defaults, so that other tests can read what was sent.)"""
-import contextlib
-import os
-import signal
-import subprocess
-
 import crm
 from crm import api, psql, unique, unique_email, wait_until
 
 
-@contextlib.contextmanager
 def _pruning_copy():
     """One more notify, pruning at once, logging beside the stack's copies."""
-    env = dict(crm.ENV, CRM_NOTIFY_OUTBOX_RETAIN_HOURS="0", CRM_NOTIFY_BODY_RETAIN_HOURS="0")
-    with open(os.path.join(crm.LOG_DIR, "notify-9.log"), "ab") as log:
-        p = subprocess.Popen([os.path.join(crm.BIN, "notify")], env=env, stdout=log,
-                             stderr=subprocess.STDOUT, cwd="/")
-    try:
-        yield p
-    finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(10)
+    return crm.extra_process("notify", "notify-9", CRM_NOTIFY_OUTBOX_RETAIN_HOURS="0",
+                             CRM_NOTIFY_BODY_RETAIN_HOURS="0")
 
 
 def _customer():

@@ -15,9 +15,7 @@ route is covered without a new test:
 import json
 import os
 import re
-import signal
 import struct
-import subprocess
 import zlib
 
 import crm
@@ -531,14 +529,12 @@ def test_wrong_api_keys_lock_the_address_out_for_a_while():
     """A gateway of its own (3 wrong keys lock an address out for 4 s, then
     8 s): the stack's gateway keeps its defaults."""
     port = crm.free_ports(1)[0]
-    env = dict(crm.ENV, CRM_GATEWAY_HTTP_ADDR="127.0.0.1:%d" % port,
-               CRM_GATEWAY_API_KEY_FAILURES="3", CRM_GATEWAY_API_KEY_FAILURE_WINDOW_S="60",
-               CRM_GATEWAY_API_KEY_LOCKOUT_S="4", CRM_GATEWAY_API_KEY_LOCKOUT_MAX_S="60")
     base = "http://127.0.0.1:%d" % port
-    with open(os.path.join(crm.LOG_DIR, "gateway-limit.log"), "ab") as log:
-        p = subprocess.Popen([os.path.join(crm.BIN, "gateway")], env=env, stdout=log,
-                             stderr=subprocess.STDOUT, cwd="/")
-    try:
+    with crm.extra_process("gateway", "gateway-limit", CRM_GATEWAY_HTTP_ADDR="127.0.0.1:%d" % port,
+                           CRM_GATEWAY_API_KEY_FAILURES="3",
+                           CRM_GATEWAY_API_KEY_FAILURE_WINDOW_S="60",
+                           CRM_GATEWAY_API_KEY_LOCKOUT_S="4",
+                           CRM_GATEWAY_API_KEY_LOCKOUT_MAX_S="60"):
         wait_until(lambda: _up(base + "/readyz"), timeout=30, what="the second gateway")
         # A key that works, used once: the gateway knows it as good.
         assert api("GET", base + "/v1/customers?pageSize=1")[0] == 200
@@ -562,13 +558,6 @@ def test_wrong_api_keys_lock_the_address_out_for_a_while():
         st, h, js = api("GET", base + "/v1/customers", key=wrong[2])
         assert st == 429 and 4 < int(h.get("retry-after", "0")) <= 8, (st, h, js)
         assert crm.logs_contain("gateway-limit", "locked out for")
-    finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(10)
 
 
 def _up(url):
