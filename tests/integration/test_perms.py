@@ -311,9 +311,18 @@ def test_tenant_a_cannot_reach_tenant_b_by_its_ids():
                    in ("DONE", "FAILED"), timeout=60, what="B's %s ends" % kind)
 
     def settled():
+        # What happens after the requests (the message's sending, its events
+        # on the timeline, the campaign's end) is over before the dump.
         m = api("GET", "/v1/messages/" + ids["message"], key=b)[2]
-        return m["status"] in ("FAILED", "SENT")
-    wait_until(settled, timeout=60, what="B's message is sent")
+        if m["status"] not in ("FAILED", "SENT"):
+            return False
+        tl = api("GET", "/v1/customers/%s/timeline" % ids["customer"], key=b)[2]
+        types = {e["type"] for e in tl.get("entries", [])}
+        if not types & {"message.sent", "message.failed"} or "message.queued" not in types:
+            return False
+        cp = api("GET", "/v1/campaigns/" + ids["campaign"], key=b)[2]
+        return cp["status"] in ("DONE", "CANCELLED")
+    wait_until(settled, timeout=60, what="B's message, its timeline and its campaign settled")
     before = _dump(b, ids, doc)
     wrong, checked = [], 0
     for method, path, op in _operations(doc):
