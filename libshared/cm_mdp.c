@@ -197,6 +197,9 @@ cm_mdp_client_t *cm_mdp_client_new(void *zctx, const char *endpoint)
      * (or while it restarts) waits in the pipe and is delivered on connect;
      * its deadline, enforced by the broker and by the caller, bounds it. */
     s_set_common(sock, S_LINGER_MS);
+    int hwm = CM_MDP_CLIENT_HWM;
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (cm_curve_client_apply(sock) != 0 || zmq_connect(sock, endpoint) != 0) {
         zmq_close(sock);
         return NULL;

@@ -45,6 +45,12 @@ enum {
 /* Most requests a worker may take at once (READY's credit). */
 #define CM_MDP_CREDIT_MAX 64
 
+/* A client's queue to and from the broker, in messages each way. libzmq's
+ * default (1,000) refuses a send at once when a gateway with more requests
+ * in flight than that sends faster than CURVE boxes them; the gateway's
+ * connection limit, not this, bounds what it keeps in flight. */
+#define CM_MDP_CLIENT_HWM 100000
+
 /* A received message: two owned byte strings. */
 struct cm_mdp_msg {
     char *service;   // owned; client side only (the service that replied)

@@ -161,6 +161,21 @@ static void test_invalid_endpoint(void)
     printf("test_invalid_endpoint: OK\n");
 }
 
+/* A gateway with more requests in flight than libzmq's default queue (1,000)
+ * must not be refused a send while the broker is slow to take them. */
+static void test_client_queues_many(void)
+{
+    cm_mdp_client_t *c = cm_mdp_client_new(s_ctx, "inproc://mdp-slow-broker");
+    CHECK(c != NULL);
+    int refused = 0;
+    for (int i = 0; i < 5000; i++)
+        if (cm_mdp_client_send(c, "customers", "h", 1, "b", 1) != 0)
+            refused++;
+    CHECK(refused == 0);
+    cm_mdp_client_destroy(&c);
+    printf("test_client_queues_many: OK\n");
+}
+
 static void test_worker_request_reply(void)
 {
     void *r = s_router("inproc://mdp-worker");
@@ -510,6 +525,7 @@ int main(void)
     test_msg_release();
     test_client_frames();
     test_invalid_endpoint();
+    test_client_queues_many();
     test_client_watch();
     test_worker_request_reply();
     test_worker_credit();
