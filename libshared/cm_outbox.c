@@ -73,47 +73,19 @@ static uint64_t s_int8(const PGresult *res, int row, int col)
 
 int cm_outbox_relay(cm_db_t *db, const struct cm_outbox *ob, struct cm_events_pub *pub)
 {
-    PGresult *res = NULL;
-    int published = -1;
-    char *sql = NULL;
-    cm_err_t err = cm_db_begin(db, NULL);
-    if (err)
+    /* One statement in a transaction of its own (sql/010_outbox_relay.sql):
+     * the lock, the numbering and the rows, committed before they come back. */
+    cm_err_t err;
+    char *sql = cm_strfmt("SELECT seq, event FROM %s_relay(1000)", ob->table);
+    PGresult *res = cm_db_exec_bin(db, sql, 0, NULL, NULL, NULL, 1, &err);
+    free(sql);
+    if (!res) {
+        cm_log_error("%s outbox relay failed: %s", ob->stream, cm_db_error(db));
         return -1;
-    const char *lp[] = {ob->table};
-    res = cm_db_exec(db, "SELECT pg_try_advisory_xact_lock(hashtext($1))", 1, lp, &err);
-    if (!res)
-        goto out;
-    bool locked = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    res = NULL;
-    if (!locked) {
-        /* Another copy is relaying right now; it will take our rows too. */
-        published = 0;
-        goto out;
     }
-    /* One statement numbers the oldest unpublished rows after the highest seq
-     * and returns them in order. Its snapshot is taken after the lock above,
-     * so it sees everything an earlier relay committed. */
-    sql = cm_strfmt("WITH top AS (SELECT coalesce(max(seq), 0) AS seq FROM %s), "
-                    "next AS (SELECT id, (SELECT seq FROM top) + row_number() OVER (ORDER BY id) "
-                    "AS seq FROM (SELECT id FROM %s WHERE seq IS NULL ORDER BY id LIMIT 1000) u), "
-                    "done AS (UPDATE %s o SET seq = next.seq, published_at = now() FROM next "
-                    "WHERE o.id = next.id RETURNING o.seq, o.event) "
-                    "SELECT seq, event FROM done ORDER BY seq",
-                    ob->table, ob->table, ob->table);
-    res = cm_db_exec_bin(db, sql, 0, NULL, NULL, NULL, 1, &err);
-    if (!res)
-        goto out;
-    int rows = PQntuples(res);
-    if (rows == 0) {
-        published = 0;
-        goto out;
-    }
-    err = cm_db_commit(db);
-    if (err)
-        goto out;
     /* Published after commit: a crash in between leaves a gap that subscribers
      * close by replay, never an event that was not stored. */
+    int rows = PQntuples(res);
     for (int i = 0; i < rows; i++) {
         Crm__Event *ev = crm__event__unpack(NULL, (size_t)PQgetlength(res, i, 1),
                                             (const uint8_t *)PQgetvalue(res, i, 1));
@@ -124,14 +96,8 @@ int cm_outbox_relay(cm_db_t *db, const struct cm_outbox *ob, struct cm_events_pu
             cm_log_warn("could not publish %s event seq=%" PRIu64, ob->stream, ev->seq);
         crm__event__free_unpacked(ev, NULL);
     }
-    published = rows;
-out:
-    if (err)
-        cm_log_error("%s outbox relay failed: %s", ob->stream, cm_db_error(db));
-    free(sql);
     PQclear(res);
-    cm_db_rollback(db);
-    return published;
+    return rows;
 }
 
 void cm_outbox_heartbeat(cm_db_t *db, const struct cm_outbox *ob, struct cm_events_pub *pub)

@@ -5,7 +5,8 @@
  *
  * The outbox table has the columns of customers.outbox (sql/001_init.sql):
  * id bigserial, event bytea (a packed crm.Event with seq 0), seq bigint
- * UNIQUE, created_at, published_at, customer_id uuid. Its durable readers'
+ * UNIQUE, created_at, published_at, customer_id uuid, and a relay function
+ * <table>_relay(lim) of customers.outbox_relay's. Its durable readers'
  * positions, when it keeps them, are in a table of customers.stream_readers'
  * columns (sql/007_outbox_retention.sql): name text PRIMARY KEY, seq bigint,
  * seen_at timestamptz. */
@@ -36,8 +37,10 @@ cm_err_t cm_outbox_add(cm_db_t *db, const struct cm_outbox *ob, Crm__Event *ev,
                        const char *customer_id) CM_MUSTCHECK;
 
 /* Numbers the unpublished rows (one relay at a time across copies, by an
- * advisory lock) and publishes them after the commit. Returns how many were
- * published, or -1 on a database error (logged). */
+ * advisory lock) and publishes them after the commit, through the table's
+ * <table>_relay(limit) function (customers/sql/010_outbox_relay.sql), outside
+ * any transaction of db's. Returns how many were published, or -1 on a
+ * database error (logged). */
 int cm_outbox_relay(cm_db_t *db, const struct cm_outbox *ob, struct cm_events_pub *pub);
 
 /* Publishes a heartbeat carrying the newest seq, so subscribers notice a lost

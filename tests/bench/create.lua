@@ -15,7 +15,7 @@ local people = {
      "fr", "FEMALE", "Préfère être contactée par SMS ; cliente fidèle depuis 2019.", nil},
     {"José", "Martínez Núñez", "Calle de Alcalá 45", "28014", "Madrid", "ES",
      "+34 912 345 678", "es", "MALE", "Pide cita los sábados por la mañana.",
-     {"Estudio Núñez S.L.", "ESB12345678"}},
+     {"Estudio Núñez S.L.", "ESB12345674"}},
     {"Søren", "Østergaard", "Nørrebrogade 3", "2200", "København N", "DK", "+45 32 12 34 56",
      "da", "MALE", "Ønsker påmindelse dagen før.", nil},
     {"Αλέξανδρος", "Παπαδόπουλος", "Οδός Ερμού 15", "105 63", "Αθήνα", "GR",
