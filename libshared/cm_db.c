@@ -21,11 +21,27 @@ struct s_stmt {
     int nparams;
 };
 
+/* A statement queued by cm_db_defer: its text and parameters, copied. */
+struct s_deferred {
+    char *sql; // owned
+    int nparams;
+    char **params; // owned, NULL entries are SQL NULL
+    int *lengths;  // owned
+    int *formats;  // owned
+};
+
+/* At most this many statements wait; one more sends them all. */
+#define DEFER_MAX 32
+
 struct cm_db {
     char *conninfo; // owned
     char *role;     // owned, may be NULL
     PGconn *conn;   // owned
     bool in_txn;
+    bool tenant_in_txn; // app.tenant was set inside the open transaction: a rollback undoes it
+    struct s_deferred deferred[DEFER_MAX];
+    int n_deferred;
+    cm_err_t held;     // a queued statement sent early failed: the transaction's statements fail
     bool events;       // the open transaction added events to an outbox (cm_db_mark_events)
     bool tenant_known; // app.tenant of the session is tenant (false after a reconnect)
     char tenant[64];
@@ -177,6 +193,161 @@ static cm_err_t s_classify(const char *state, ConnStatusType cs)
     return CM_ERR_INTERNAL;
 }
 
+static void s_deferred_clear(cm_db_t *self)
+{
+    for (int i = 0; i < self->n_deferred; i++) {
+        struct s_deferred *d = &self->deferred[i];
+        for (int k = 0; k < d->nparams; k++)
+            free(d->params[k]);
+        free(d->params);
+        free(d->lengths);
+        free(d->formats);
+        free(d->sql);
+    }
+    self->n_deferred = 0;
+}
+
+/* Drops a broken connection; the next statement reconnects. */
+static void s_drop(cm_db_t *self)
+{
+    snprintf(self->sqlstate, sizeof self->sqlstate, "08006");
+    PQfinish(self->conn);
+    self->conn = NULL;
+    /* A transaction lost with the connection stays open and failed until it
+     * is rolled back: its next statements must not run on a new connection,
+     * outside it. */
+    self->held = self->in_txn ? CM_ERR_UNAVAILABLE : CM_OK;
+    self->tenant_known = false;
+    s_deferred_clear(self);
+}
+
+/* Records the error of res (or of the connection) once: the first one wins. */
+static void s_fail(cm_db_t *self, const PGresult *res, cm_err_t *err)
+{
+    if (*err)
+        return;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    s_set_error(self, res ? PQresultErrorMessage(res) : PQerrorMessage(self->conn), state);
+    *err = s_classify(state, PQstatus(self->conn));
+    if (*err == CM_OK)
+        *err = CM_ERR_INTERNAL;
+}
+
+/* Sends one statement into the pipeline, prepared when it can be. */
+static bool s_send(cm_db_t *self, const char *sql, int nparams, const char *const *params,
+                   const int *lengths, const int *formats, int result_format)
+{
+    char name[16];
+    if (s_prepared(self, sql, nparams, name, sizeof name))
+        return PQsendQueryPrepared(self->conn, name, nparams, params, lengths, formats,
+                                   result_format) == 1;
+    return PQsendQueryParams(self->conn, sql, nparams, NULL, params, lengths, formats,
+                             result_format) == 1;
+}
+
+/* Sends the queued statements and then sql (NULL: none) in one round trip
+ * (libpq's pipeline mode) and reads their results in order. Returns sql's
+ * result, or NULL with *err set: the first statement that failed decides
+ * (the ones after it were not run). With sql NULL, returns NULL and *err. */
+static PGresult *s_pipeline(cm_db_t *self, const char *sql, int nparams, const char *const *params,
+                            const int *lengths, const int *formats, int result_format,
+                            cm_err_t *err)
+{
+    int n = self->n_deferred;
+    PGresult *out = NULL;
+    *err = CM_OK;
+    /* Preparing is a round trip of its own, and not allowed in a pipeline:
+     * statements new to this connection are prepared first (once). */
+    char name[16];
+    for (int i = 0; i < n; i++)
+        (void)s_prepared(self, self->deferred[i].sql, self->deferred[i].nparams, name, sizeof name);
+    if (sql)
+        (void)s_prepared(self, sql, nparams, name, sizeof name);
+    if (PQenterPipelineMode(self->conn) != 1) {
+        s_fail(self, NULL, err);
+        s_deferred_clear(self);
+        return NULL;
+    }
+    bool sent = true;
+    for (int i = 0; sent && i < n; i++) {
+        const struct s_deferred *d = &self->deferred[i];
+        sent = s_send(self, d->sql, d->nparams, (const char *const *)d->params, d->lengths,
+                      d->formats, 0);
+    }
+    int total = n;
+    if (sent && sql) {
+        sent = s_send(self, sql, nparams, params, lengths, formats, result_format);
+        total++;
+    }
+    s_deferred_clear(self);
+    if (!sent || PQpipelineSync(self->conn) != 1) {
+        s_fail(self, NULL, err);
+        s_drop(self);
+        return NULL;
+    }
+    /* Each statement's results end with NULL; the Sync's result ends the pipeline. */
+    for (int i = 0; i < total && PQstatus(self->conn) == CONNECTION_OK; i++) {
+        PGresult *res;
+        while ((res = PQgetResult(self->conn)) != NULL) {
+            ExecStatusType st = PQresultStatus(res);
+            if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+                if (sql && i == total - 1 && !out) {
+                    out = res;
+                    continue;
+                }
+            } else if (st != PGRES_PIPELINE_ABORTED) {
+                s_fail(self, res, err);
+            }
+            PQclear(res);
+        }
+    }
+    PGresult *sync = PQstatus(self->conn) == CONNECTION_OK ? PQgetResult(self->conn) : NULL;
+    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || PQexitPipelineMode(self->conn) != 1) {
+        s_fail(self, NULL, err);
+        PQclear(out);
+        s_drop(self);
+        return NULL;
+    }
+    if (*err) {
+        PQclear(out);
+        return NULL;
+    }
+    return out;
+}
+
+void cm_db_defer(cm_db_t *self, const char *sql, int nparams, const char *const *params,
+                 const int *lengths, const int *formats)
+{
+    assert(self && sql && nparams >= 0);
+    if (self->n_deferred == DEFER_MAX) {
+        /* A long queue goes now; its error, if any, shows at the next statement. */
+        cm_err_t err;
+        PQclear(s_pipeline(self, NULL, 0, NULL, NULL, NULL, 0, &err));
+        /* The transaction is lost: its next statement or COMMIT says so. */
+        if (err && !self->held)
+            self->held = err;
+    }
+    struct s_deferred *d = &self->deferred[self->n_deferred++];
+    d->sql = cm_strdup(sql);
+    d->nparams = nparams;
+    d->params = cm_calloc((size_t)(nparams ? nparams : 1), sizeof *d->params);
+    d->lengths = cm_calloc((size_t)(nparams ? nparams : 1), sizeof *d->lengths);
+    d->formats = cm_calloc((size_t)(nparams ? nparams : 1), sizeof *d->formats);
+    for (int i = 0; i < nparams; i++) {
+        if (!params[i])
+            continue;
+        bool bin = formats && formats[i] == 1;
+        size_t len = bin ? (size_t)lengths[i] : strlen(params[i]);
+        d->params[i] = cm_malloc(len + 1);
+        memcpy(d->params[i], params[i], len);
+        d->params[i][len] = '\0';
+        d->lengths[i] = (int)len;
+        d->formats[i] = bin ? 1 : 0;
+    }
+}
+
 PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char *const *params,
                          const int *lengths, const int *formats, int result_format, cm_err_t *err)
 {
@@ -187,6 +358,12 @@ PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char
         if (*err)
             return NULL;
     }
+    if (self->held) {
+        *err = self->held;
+        return NULL;
+    }
+    if (self->n_deferred)
+        return s_pipeline(self, sql, nparams, params, lengths, formats, result_format, err);
     char name[16];
     PGresult *res;
     /* Inside a failed transaction nothing can be prepared; run it as it is. */
@@ -202,13 +379,8 @@ PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char
     s_set_error(self, res ? PQresultErrorMessage(res) : PQerrorMessage(self->conn), state);
     *err = s_classify(state, PQstatus(self->conn));
     PQclear(res);
-    if (PQstatus(self->conn) != CONNECTION_OK) {
-        /* Drop the broken connection; the next request reconnects. */
-        snprintf(self->sqlstate, sizeof self->sqlstate, "08006");
-        PQfinish(self->conn);
-        self->conn = NULL;
-        self->in_txn = false;
-    }
+    if (PQstatus(self->conn) != CONNECTION_OK)
+        s_drop(self); // the next request reconnects
     return NULL;
 }
 
@@ -226,15 +398,27 @@ cm_err_t cm_db_run(cm_db_t *self, const char *sql, int nparams, const char *cons
     return err;
 }
 
+/* Whether tenant is the session's app.tenant already. */
+static bool s_tenant_is(const cm_db_t *self, const char *t)
+{
+    return self->tenant_known && !strcmp(self->tenant, t);
+}
+
+static void s_tenant_set(cm_db_t *self, const char *t)
+{
+    self->tenant_known = strlen(t) < sizeof self->tenant;
+    if (self->tenant_known)
+        memcpy(self->tenant, t, strlen(t) + 1);
+}
+
 cm_err_t cm_db_use_tenant(cm_db_t *self, const char *tenant)
 {
+    cm_db_rollback(self); // an open transaction, or what is left of a lost one
     cm_err_t err = cm_db_connect(self);
     if (err)
         return err;
-    if (self->in_txn)
-        cm_db_rollback(self);
     const char *t = tenant ? tenant : "";
-    if (self->tenant_known && !strcmp(self->tenant, t))
+    if (s_tenant_is(self, t))
         return CM_OK;
     /* Outside a transaction, so that no rollback takes it back behind our back. */
     self->tenant_known = false;
@@ -242,21 +426,27 @@ cm_err_t cm_db_use_tenant(cm_db_t *self, const char *tenant)
     err = cm_db_run(self, "SELECT set_config('app.tenant', $1, false)", 1, p);
     if (err)
         return err;
-    if (strlen(t) < sizeof self->tenant) {
-        memcpy(self->tenant, t, strlen(t) + 1);
-        self->tenant_known = true;
-    }
+    s_tenant_set(self, t);
     return CM_OK;
 }
 
 cm_err_t cm_db_begin(cm_db_t *self, const char *tenant)
 {
-    cm_err_t err = cm_db_use_tenant(self, tenant);
+    cm_db_rollback(self); // an open transaction, or what is left of a lost one
+    cm_err_t err = cm_db_connect(self);
     if (err)
         return err;
-    err = cm_db_run(self, "BEGIN", 0, NULL);
-    if (err)
-        return err;
+    /* BEGIN (and app.tenant when it changes) go with the transaction's first
+     * statement. Set inside the transaction, the tenant is forgotten if it
+     * rolls back. */
+    cm_db_defer(self, "BEGIN", 0, NULL, NULL, NULL);
+    const char *t = tenant ? tenant : "";
+    self->tenant_in_txn = !s_tenant_is(self, t);
+    if (self->tenant_in_txn) {
+        const char *p[] = {t};
+        cm_db_defer(self, "SELECT set_config('app.tenant', $1, false)", 1, p, NULL, NULL);
+        s_tenant_set(self, t);
+    }
     self->in_txn = true;
     self->events = false;
     return CM_OK;
@@ -265,20 +455,35 @@ cm_err_t cm_db_begin(cm_db_t *self, const char *tenant)
 cm_err_t cm_db_commit(cm_db_t *self)
 {
     cm_err_t err = cm_db_run(self, "COMMIT", 0, NULL);
+    if (err) {
+        /* A statement queued before COMMIT failed, or COMMIT did: whatever
+         * is left of the transaction ends here, and with it its tenant. */
+        cm_db_rollback(self);
+        return err;
+    }
     self->in_txn = false;
-    return err;
+    self->tenant_in_txn = false; // committed with the transaction
+    return CM_OK;
 }
 
 void cm_db_rollback(cm_db_t *self)
 {
     self->events = false;
+    self->held = CM_OK;
+    s_deferred_clear(self);
+    if (self->tenant_in_txn) {
+        self->tenant_known = false;
+        self->tenant_in_txn = false;
+    }
     if (!self->in_txn || !self->conn) {
         self->in_txn = false;
         return;
     }
+    self->in_txn = false;
+    if (PQtransactionStatus(self->conn) == PQTRANS_IDLE)
+        return; // BEGIN never left the queue
     PGresult *res = PQexec(self->conn, "ROLLBACK");
     PQclear(res);
-    self->in_txn = false;
 }
 
 bool cm_db_in_txn(cm_db_t *self)
@@ -310,6 +515,13 @@ const char *cm_db_sqlstate(cm_db_t *self)
 
 PGconn *cm_db_conn(cm_db_t *self)
 {
+    if (self->conn && self->n_deferred) {
+        /* The caller speaks to the connection itself: what is queued goes first. */
+        cm_err_t err;
+        PQclear(s_pipeline(self, NULL, 0, NULL, NULL, NULL, 0, &err));
+        if (err && !self->held)
+            self->held = err;
+    }
     return self->conn;
 }
 

@@ -35,6 +35,16 @@ PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char
                          const int *lengths, const int *formats, int result_format,
                          cm_err_t *err) CM_MUSTCHECK;
 
+/* Queues a statement of the open transaction whose result is not read (an
+ * audit entry, an event, a stored reply): it is sent with the next statement
+ * run on self, or with COMMIT, in one round trip (libpq's pipeline mode).
+ * Parameters are copied (lengths and formats as cm_db_exec_bin; both may be
+ * NULL for text). Its error becomes the error of the statement or COMMIT it
+ * went with; statements queued after a failed one are not run. At most 32
+ * wait: one more sends them at once. */
+void cm_db_defer(cm_db_t *self, const char *sql, int nparams, const char *const *params,
+                 const int *lengths, const int *formats);
+
 /* Runs a statement whose result is not needed. Returns CM_OK or the error. */
 cm_err_t cm_db_run(cm_db_t *self, const char *sql, int nparams,
                    const char *const *params) CM_MUSTCHECK;
@@ -45,10 +55,16 @@ cm_err_t cm_db_run(cm_db_t *self, const char *sql, int nparams,
  * Returns CM_OK or the error of the statement (the connection's). */
 cm_err_t cm_db_use_tenant(cm_db_t *self, const char *tenant) CM_MUSTCHECK;
 
-/* cm_db_use_tenant(tenant), then BEGIN. */
+/* Begins a transaction for tenant: BEGIN, and app.tenant when it is not
+ * already so, are queued (cm_db_defer) and go with the first statement, so
+ * a transaction costs no round trip of its own. A tenant set inside a
+ * transaction that rolls back is set again by the next one. */
 cm_err_t cm_db_begin(cm_db_t *self, const char *tenant) CM_MUSTCHECK;
+/* Sends what is queued and COMMIT in one round trip. On an error (of COMMIT
+ * or of a queued statement) the transaction is rolled back. */
 cm_err_t cm_db_commit(cm_db_t *self) CM_MUSTCHECK;
-/* Rolls back if a transaction is open; never fails (a broken connection is reset later). */
+/* Rolls back if a transaction is open, dropping what is queued; never fails
+ * (a broken connection is reset later). */
 void cm_db_rollback(cm_db_t *self);
 bool cm_db_in_txn(cm_db_t *self);
 
@@ -64,7 +80,8 @@ bool cm_db_take_events(cm_db_t *self);
 const char *cm_db_error(cm_db_t *self);
 const char *cm_db_sqlstate(cm_db_t *self);
 
-/* The raw connection, for COPY and LISTEN; borrowed. NULL when not connected. */
+/* The raw connection, for COPY and LISTEN, after what is queued was sent;
+ * borrowed. NULL when not connected. */
 PGconn *cm_db_conn(cm_db_t *self);
 
 /* Helpers for results: the value at (row, col), or NULL for SQL NULL. */

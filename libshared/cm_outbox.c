@@ -38,14 +38,12 @@ cm_err_t cm_outbox_add(cm_db_t *db, const struct cm_outbox *ob, Crm__Event *ev,
     const char *p[] = {(const char *)ebuf, customer_id && customer_id[0] ? customer_id : NULL};
     int lens[] = {(int)elen, 0};
     int fmts[] = {1, 0};
-    cm_err_t err;
-    PGresult *res = cm_db_exec_bin(db, sql, 2, p, lens, fmts, 0, &err);
-    PQclear(res);
+    /* Nothing is read back: it goes with the transaction's next statement. */
+    cm_db_defer(db, sql, 2, p, lens, fmts);
     free(sql);
     free(ebuf);
-    if (!err)
-        cm_db_mark_events(db);
-    return err;
+    cm_db_mark_events(db);
+    return CM_OK;
 }
 
 static uint64_t s_max_seq(cm_db_t *db, const struct cm_outbox *ob)

@@ -50,6 +50,31 @@ static bool s_record(struct cm_call *call, const char *customer_id, const char *
 /* ---------------------------------------------------------------------- */
 /* Shared checks                                                           */
 
+/* The customer as customers_store_get would read it back right after c was
+ * written with the stamp the write returned, without reading it: c's groups
+ * must be the stored names (as read, or none). */
+static Crm__Customer *s_written(const Crm__Customer *c, const struct customers_stamp *stamp)
+{
+    /* Through JSON as the stored document goes, so that what was sent as an
+     * empty message or a default reads back as it would from the row. */
+    json_t *doc = cm_pbjson_encode(&c->base, CM_PBJSON_OMIT_DEFAULTS);
+    struct cm_pbjson_error perr;
+    Crm__Customer *w =
+        (Crm__Customer *)cm_pbjson_decode(&crm__customer__descriptor, doc, NULL, &perr);
+    json_decref(doc);
+    if (!w) {
+        cm_log_error("customer %s does not decode from its own JSON: %s %s", c->id, perr.field,
+                     perr.description);
+        w = (Crm__Customer *)cm_pb_clone(&c->base);
+    }
+    cm_pb_set_str(&w->etag, stamp->version);
+    cm_pb_set_str(&w->created_at, stamp->created_at);
+    cm_pb_set_str(&w->updated_at, stamp->updated_at);
+    customers_validate_sort_names(w->groups, w->n_groups);
+    customers_validate_sort_names(w->tags, w->n_tags);
+    return w;
+}
+
 static Crm__Customer *s_load(struct cm_call *call, const char *id, bool for_update)
 {
     Crm__Customer *c = NULL;
@@ -184,12 +209,15 @@ Crm__Customer *customers_create_one(struct cm_call *call, const Crm__Customer *i
     char id[CUSTOMERS_ID_SIZE];
     cm_uuid(id);
     cm_pb_set_str(&c->id, id);
-    cm_err_t err = customers_store_insert(call->db, TENANT(call), id, c, group_ids, n_group_ids);
+    struct customers_stamp stamp;
+    cm_err_t err =
+        customers_store_insert(call->db, TENANT(call), id, c, group_ids, n_group_ids, &stamp);
     if (err) {
         cm_call_db_fail(call, err, "could not insert customer");
         goto out;
     }
-    stored = s_load(call, id, false);
+    /* Groups are read back for their stored names; without any, nothing is. */
+    stored = c->n_groups ? s_load(call, id, false) : s_written(c, &stamp);
     if (!stored)
         goto out;
     customers_changes_compute(&ch, NULL, stored);
@@ -312,13 +340,15 @@ Crm__Customer *customers_update_one(struct cm_call *call, const char *id, const 
     for (size_t i = 0; i < ch.n; i++)
         links_changed = links_changed || !strncmp(ch.items[i]->field, "groups", 6) ||
                         !strncmp(ch.items[i]->field, "externalIds", 11);
-    cm_err_t err =
-        customers_store_update(call->db, TENANT(call), c, group_ids, n_group_ids, links_changed);
+    struct customers_stamp stamp;
+    cm_err_t err = customers_store_update(call->db, TENANT(call), c, group_ids, n_group_ids,
+                                          links_changed, &stamp);
     if (err) {
         cm_call_db_fail(call, err, "could not update customer");
         goto out;
     }
-    stored = s_load(call, old->id, false);
+    /* Unchanged links are the ones read with the row: nothing to read back. */
+    stored = links_changed ? s_load(call, old->id, false) : s_written(c, &stamp);
     if (stored && !s_record(call, old->id, "updated", "customer.updated", stored, &ch)) {
         crm__customer__free_unpacked(stored, NULL);
         stored = NULL;

@@ -224,7 +224,7 @@ static void s_update_match(struct cm_call *call, const Crm__ResolveCustomerReque
             goto out;
         }
     }
-    err = customers_store_update(call->db, TENANT(call), c, group_ids, n_groups, links);
+    err = customers_store_update(call->db, TENANT(call), c, group_ids, n_groups, links, NULL);
     if (err) {
         cm_call_db_fail(call, err, "could not update customer");
         goto out;
@@ -300,7 +300,7 @@ static void s_register(struct cm_call *call, const Crm__ResolveCustomerRequest *
     char cid[CUSTOMERS_ID_SIZE];
     cm_uuid(cid);
     cm_pb_set_str(&c->id, cid);
-    cm_err_t err = customers_store_insert(call->db, TENANT(call), cid, c, NULL, 0);
+    cm_err_t err = customers_store_insert(call->db, TENANT(call), cid, c, NULL, 0, NULL);
     if (err) {
         /* CM_ERR_CONFLICT: someone registered the same person in between
          * (outside the locks, e.g. CreateCustomer); cm_svc runs us again. */

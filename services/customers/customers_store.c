@@ -233,9 +233,11 @@ static const char *s_email_key_param(const Crm__Customer *c, char *buf, size_t s
 }
 
 /* Runs the insert or the update of a customer row: both take the same 13
- * parameters, from the tenant and id to the sort keys. */
+ * parameters, from the tenant and id to the sort keys, and return the row's
+ * version and times (STAMP_COLUMNS) into *stamp when it is not NULL. */
+#define STAMP_COLUMNS " RETURNING version, " TS("created_at") ", " TS("updated_at")
 static cm_err_t s_write_row(cm_db_t *db, const char *tenant, const char *id, const Crm__Customer *c,
-                            const char *sql)
+                            const char *sql, struct customers_stamp *stamp)
 {
     char *doc = s_doc_text(c), *last, *first, *tags = s_tags_text(c);
     char key[CUSTOMERS_EMAIL_KEY_SIZE], status[16];
@@ -254,7 +256,16 @@ static cm_err_t s_write_row(cm_db_t *db, const char *tenant, const char *id, con
                        tags,
                        last,
                        first};
-    cm_err_t err = cm_db_run(db, sql, 13, p);
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db, sql, 13, p, &err);
+    if (res && PQntuples(res) != 1) {
+        err = CM_ERR_NOT_FOUND;
+    } else if (res && stamp) {
+        snprintf(stamp->version, sizeof stamp->version, "%s", PQgetvalue(res, 0, 0));
+        snprintf(stamp->created_at, sizeof stamp->created_at, "%s", PQgetvalue(res, 0, 1));
+        snprintf(stamp->updated_at, sizeof stamp->updated_at, "%s", PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
     free(doc);
     free(tags);
     free(last);
@@ -263,21 +274,24 @@ static cm_err_t s_write_row(cm_db_t *db, const char *tenant, const char *id, con
 }
 
 cm_err_t customers_store_insert(cm_db_t *db, const char *tenant, const char *id,
-                                const Crm__Customer *c, char **group_ids, size_t n_groups)
+                                const Crm__Customer *c, char **group_ids, size_t n_groups,
+                                struct customers_stamp *stamp)
 {
     cm_err_t err = s_write_row(
         db, tenant, id, c,
         "INSERT INTO customers.customers (tenant_id, id, doc, first_name, last_name, email, "
         "email_key, phone, is_company, account_status, tags, sort_last, sort_first) "
         "VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, "
-        "ARRAY(SELECT json_array_elements_text($11::json)), $12, $13)");
+        "ARRAY(SELECT json_array_elements_text($11::json)), $12, $13)" STAMP_COLUMNS,
+        stamp);
     if (err)
         return err;
     return s_write_links(db, tenant, c, group_ids, n_groups, false);
 }
 
 cm_err_t customers_store_update(cm_db_t *db, const char *tenant, const Crm__Customer *c,
-                                char **group_ids, size_t n_groups, bool links_changed)
+                                char **group_ids, size_t n_groups, bool links_changed,
+                                struct customers_stamp *stamp)
 {
     cm_err_t err = s_write_row(
         db, tenant, c->id, c,
@@ -285,7 +299,8 @@ cm_err_t customers_store_update(cm_db_t *db, const char *tenant, const Crm__Cust
         "email = $6, email_key = $7, phone = $8, is_company = $9, account_status = $10, "
         "tags = ARRAY(SELECT json_array_elements_text($11::json)), sort_last = $12, "
         "sort_first = $13, version = version + 1, updated_at = now() "
-        "WHERE tenant_id = $1 AND id = $2");
+        "WHERE tenant_id = $1 AND id = $2" STAMP_COLUMNS,
+        stamp);
     if (err || !links_changed)
         return err;
     return s_write_links(db, tenant, c, group_ids, n_groups, true);
@@ -490,11 +505,13 @@ cm_err_t customers_store_audit(cm_db_t *db, const char *tenant, const char *cust
                        hdr->channel[0] ? hdr->channel : "api",
                        hdr->request_id,
                        changes_json};
-    return cm_db_run(db,
-                     "INSERT INTO customers.audit (tenant_id, customer_id, action, principal_id, "
-                     "principal_name, principal_role, channel, request_id, changes) "
-                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)",
-                     9, p);
+    /* Nothing is read back: it goes with the transaction's next statement. */
+    cm_db_defer(db,
+                "INSERT INTO customers.audit (tenant_id, customer_id, action, principal_id, "
+                "principal_name, principal_role, channel, request_id, changes) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)",
+                9, p, NULL, NULL);
+    return CM_OK;
 }
 
 cm_err_t customers_store_audit_redact(cm_db_t *db, const char *tenant, const char *customer_id)

@@ -32,16 +32,26 @@ cm_err_t customers_store_tenant_update(cm_db_t *db, const char *tenant,
 cm_err_t customers_store_get(cm_db_t *db, const char *tenant, const char *id, bool for_update,
                              Crm__Customer **out) CM_MUSTCHECK;
 
+/* What the database gave a row it wrote: its version (the etag) and times,
+ * as customers_store_get shows them. */
+struct customers_stamp {
+    char version[24];
+    char created_at[40];
+    char updated_at[40];
+};
+
 /* Inserts a validated customer under id, with its groups (ids resolved) and
- * external ids. */
+ * external ids. Fills *stamp when not NULL. */
 cm_err_t customers_store_insert(cm_db_t *db, const char *tenant, const char *id,
-                                const Crm__Customer *c, char **group_ids,
-                                size_t n_groups) CM_MUSTCHECK;
+                                const Crm__Customer *c, char **group_ids, size_t n_groups,
+                                struct customers_stamp *stamp) CM_MUSTCHECK;
 
 /* Writes a validated customer over the stored one and bumps its version;
- * group links and external ids are rewritten only when links_changed. */
+ * group links and external ids are rewritten only when links_changed. Fills
+ * *stamp when not NULL. */
 cm_err_t customers_store_update(cm_db_t *db, const char *tenant, const Crm__Customer *c,
-                                char **group_ids, size_t n_groups, bool links_changed) CM_MUSTCHECK;
+                                char **group_ids, size_t n_groups, bool links_changed,
+                                struct customers_stamp *stamp) CM_MUSTCHECK;
 
 /* Bumps version and updated_at only (e.g. a photo changed). */
 cm_err_t customers_store_touch(cm_db_t *db, const char *tenant, const char *id) CM_MUSTCHECK;

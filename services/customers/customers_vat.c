@@ -124,7 +124,7 @@ void customers_vat_record(struct cm_call *call, const ProtobufCMessage *msg,
         old = NULL;
         goto out;
     }
-    err = customers_store_update(call->db, tenant, c, NULL, 0, false);
+    err = customers_store_update(call->db, tenant, c, NULL, 0, false, NULL);
     if (!err)
         err = customers_store_get(call->db, tenant, req->id, false, &stored);
     if (err || !stored) {

@@ -112,7 +112,7 @@ const struct gateway_route gateway_routes[] = {
          GATEWAY_PUBLIC | GATEWAY_SESSION_TOKEN | GATEWAY_SESSION_CLEAR | GATEWAY_SESSION_EVICT,
      .success = 204},
     {"GET", "/v1/staff", CUSTOMERS("ListStaff", crm__list_staff_request, crm__list_staff_response),
-     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+     .success = 200, .scopes = SCOPE(PRIVATE_READ)},
     {"POST", "/v1/staff:invite",
      CUSTOMERS("InviteStaff", crm__invite_staff_request, crm__invite_staff_response), .body = "*",
      .success = 201, .scopes = SCOPE(STAFF)},
