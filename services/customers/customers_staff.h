@@ -76,7 +76,7 @@ void customers_staff_events(struct cm_call *call, const ProtobufCMessage *req,
         CUSTOMERS_STAFF_M("SignOutEverywhere", session_token_request, staff,                       \
                           customers_staff_sign_out_everywhere, CUSTOMERS_STAFF_PUBLIC, PUBLIC),    \
         CUSTOMERS_STAFF_M("ListStaff", list_staff_request, list_staff_response,                    \
-                          customers_staff_list, CM_METHOD_NO_TXN, PRIVATE_READ),                 \
+                          customers_staff_list, CM_METHOD_NO_TXN, PRIVATE_READ),                   \
         CUSTOMERS_STAFF_M("InviteStaff", invite_staff_request, invite_staff_response,              \
                           customers_staff_invite, CM_METHOD_NO_TXN, STAFF),                        \
         CUSTOMERS_STAFF_M("UpdateStaff", update_staff_request, staff, customers_staff_update,      \
