@@ -442,47 +442,41 @@ cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char
 {
     const char *p[] = {tenant, customer_id};
     cm_err_t err;
-    /* One round trip and one pass over the customer's bookings and orders:
-     * the figures, the money per currency, the upcoming bookings and the top
-     * services come back as one JSON object in the Summary's own names. */
+    /* One round trip: the figures the triggers of 015_customer_figures.sql
+     * keep per customer (one row, and a row per currency and per service),
+     * the next ten bookings (a range of the partial index bookings_upcoming)
+     * and the registration (timeline_by_type), as one JSON object in the
+     * Summary's own names. No row of figures: nothing booked or ordered. */
     /* clang-format off */
     static const char sql[] =
-        "WITH b AS MATERIALIZED (SELECT booking_id, status, service, staff, starts_at, ends_at, "
-        "                               booked_at, details_at FROM notes.bookings "
-        "                         WHERE tenant_id = $1 AND customer_id = $2), "
-        "     o AS MATERIALIZED (SELECT currency, placed_at, first_seen_at, paid_minor, "
-        "                               refunded_minor FROM notes.orders "
-        "                         WHERE tenant_id = $1 AND customer_id = $2) "
         "SELECT json_build_object("
         "  'customerId', $2::text, "
         "  'registeredAt', (SELECT " TS("min(t.occurred_at)") " FROM notes.timeline t "
         "                    WHERE t.tenant_id = $1 AND t.customer_id = $2 "
         "                      AND t.type = 'customer.created'), "
-        "  'firstBookingAt', bs.first_at, 'lastVisitAt', bs.visit_at, 'bookings', bs.n, "
-        "  'cancellations', bs.cancelled, 'noShows', bs.no_show, 'attended', bs.attended, "
-        "  'firstOrderAt', os.first_at, 'orders', os.n, "
-        "  'totalSpent', (SELECT json_agg(json_build_object('currency', currency, "
-        "                                 'amountMinor', amount) ORDER BY currency) "
-        "                   FROM (SELECT currency, sum(paid_minor - refunded_minor) AS amount "
-        "                           FROM o WHERE paid_minor <> 0 OR refunded_minor <> 0 "
-        "                          GROUP BY currency) m), "
+        "  'firstBookingAt', " TS("f.first_booking_at") ", "
+        "  'lastVisitAt', " TS("f.last_visit_at") ", "
+        "  'bookings', coalesce(f.bookings, 0), 'cancellations', coalesce(f.cancellations, 0), "
+        "  'noShows', coalesce(f.no_shows, 0), 'attended', coalesce(f.attended, 0), "
+        "  'firstOrderAt', " TS("f.first_order_at") ", 'orders', coalesce(f.orders, 0), "
+        "  'totalSpent', (SELECT json_agg(json_build_object('currency', m.currency, "
+        "                                 'amountMinor', m.amount_minor) ORDER BY m.currency) "
+        "                   FROM notes.customer_spent m "
+        "                  WHERE m.tenant_id = $1 AND m.customer_id = $2 AND m.paying_orders > 0), "
         "  'upcoming', (SELECT json_agg(json_build_object('id', booking_id, 'service', service, "
         "                 'staff', staff, 'startsAt', " TS("starts_at") ", "
         "                 'endsAt', coalesce(" TS("ends_at") ", '')) ORDER BY starts_at, booking_id) "
-        "                 FROM (SELECT * FROM b WHERE status = 'BOOKED' AND starts_at > now() "
-        "                        ORDER BY starts_at, booking_id LIMIT 10) u), "
-        "  'topServices', (SELECT json_agg(json_build_object('service', service, 'count', n) "
-        "                                  ORDER BY n DESC, service) "
-        "                    FROM (SELECT service, count(*) AS n FROM b "
-        "                           WHERE status <> 'CANCELLED' AND service <> '' "
-        "                           GROUP BY service ORDER BY count(*) DESC, service LIMIT 5) s)) "
-        "  FROM (SELECT " TS("min(coalesce(booked_at, details_at))") " AS first_at, "
-        "               " TS("max(starts_at) FILTER (WHERE status = 'ATTENDED')") " AS visit_at, "
-        "               count(*) AS n, count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled, "
-        "               count(*) FILTER (WHERE status = 'NO_SHOW') AS no_show, "
-        "               count(*) FILTER (WHERE status = 'ATTENDED') AS attended FROM b) bs, "
-        "       (SELECT " TS("min(coalesce(placed_at, first_seen_at))") " AS first_at, "
-        "               count(*) AS n FROM o) os";
+        "                 FROM (SELECT * FROM notes.bookings b "
+        "                        WHERE b.tenant_id = $1 AND b.customer_id = $2 "
+        "                          AND b.status = 'BOOKED' AND b.starts_at > now() "
+        "                        ORDER BY b.starts_at, b.booking_id LIMIT 10) u), "
+        "  'topServices', (SELECT json_agg(json_build_object('service', service, 'count', booked) "
+        "                                  ORDER BY booked DESC, service) "
+        "                    FROM (SELECT service, booked FROM notes.customer_services s "
+        "                           WHERE s.tenant_id = $1 AND s.customer_id = $2 AND s.booked > 0 "
+        "                           ORDER BY booked DESC, service LIMIT 5) s)) "
+        "  FROM (SELECT) one LEFT JOIN notes.customer_figures f "
+        "    ON f.tenant_id = $1 AND f.customer_id = $2";
     /* clang-format on */
     *out = NULL;
     PGresult *res = cm_db_exec(db, sql, 2, p, &err);
