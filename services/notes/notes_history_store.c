@@ -443,26 +443,30 @@ cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char
     const char *p[] = {tenant, customer_id};
     cm_err_t err;
     /* One round trip: the figures the triggers of 015_customer_figures.sql
-     * keep per customer (one row, and a row per currency and per service),
-     * the next ten bookings (a range of the partial index bookings_upcoming)
-     * and the registration (timeline_by_type), as one JSON object in the
-     * Summary's own names. No row of figures: nothing booked or ordered. */
+     * keep per customer (up to eight rows each of figures, per currency and
+     * per service, added up here), the next ten bookings (a range of the
+     * partial index bookings_upcoming) and the registration
+     * (timeline_by_type), as one JSON object in the Summary's own names. No
+     * rows of figures: nothing booked or ordered. */
     /* clang-format off */
     static const char sql[] =
         "SELECT json_build_object("
-        "  'customerId', $2::text, "
+        "  'customerId', $2::uuid::text, "
         "  'registeredAt', (SELECT " TS("min(t.occurred_at)") " FROM notes.timeline t "
         "                    WHERE t.tenant_id = $1 AND t.customer_id = $2 "
         "                      AND t.type = 'customer.created'), "
-        "  'firstBookingAt', " TS("f.first_booking_at") ", "
-        "  'lastVisitAt', " TS("f.last_visit_at") ", "
-        "  'bookings', coalesce(f.bookings, 0), 'cancellations', coalesce(f.cancellations, 0), "
-        "  'noShows', coalesce(f.no_shows, 0), 'attended', coalesce(f.attended, 0), "
-        "  'firstOrderAt', " TS("f.first_order_at") ", 'orders', coalesce(f.orders, 0), "
-        "  'totalSpent', (SELECT json_agg(json_build_object('currency', m.currency, "
-        "                                 'amountMinor', m.amount_minor) ORDER BY m.currency) "
-        "                   FROM notes.customer_spent m "
-        "                  WHERE m.tenant_id = $1 AND m.customer_id = $2 AND m.paying_orders > 0), "
+        "  'firstBookingAt', " TS("min(f.first_booking_at)") ", "
+        "  'lastVisitAt', " TS("max(f.last_visit_at)") ", "
+        "  'bookings', coalesce(sum(f.bookings), 0), "
+        "  'cancellations', coalesce(sum(f.cancellations), 0), "
+        "  'noShows', coalesce(sum(f.no_shows), 0), 'attended', coalesce(sum(f.attended), 0), "
+        "  'firstOrderAt', " TS("min(f.first_order_at)") ", 'orders', coalesce(sum(f.orders), 0), "
+        "  'totalSpent', (SELECT json_agg(json_build_object('currency', currency, "
+        "                                 'amountMinor', amount) ORDER BY currency) "
+        "                   FROM (SELECT currency, sum(amount_minor) AS amount "
+        "                           FROM notes.customer_spent m "
+        "                          WHERE m.tenant_id = $1 AND m.customer_id = $2 "
+        "                          GROUP BY currency HAVING sum(paying_orders) > 0) m), "
         "  'upcoming', (SELECT json_agg(json_build_object('id', booking_id, 'service', service, "
         "                 'staff', staff, 'startsAt', " TS("starts_at") ", "
         "                 'endsAt', coalesce(" TS("ends_at") ", '')) ORDER BY starts_at, booking_id) "
@@ -470,13 +474,13 @@ cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char
         "                        WHERE b.tenant_id = $1 AND b.customer_id = $2 "
         "                          AND b.status = 'BOOKED' AND b.starts_at > now() "
         "                        ORDER BY b.starts_at, b.booking_id LIMIT 10) u), "
-        "  'topServices', (SELECT json_agg(json_build_object('service', service, 'count', booked) "
-        "                                  ORDER BY booked DESC, service) "
-        "                    FROM (SELECT service, booked FROM notes.customer_services s "
-        "                           WHERE s.tenant_id = $1 AND s.customer_id = $2 AND s.booked > 0 "
-        "                           ORDER BY booked DESC, service LIMIT 5) s)) "
-        "  FROM (SELECT) one LEFT JOIN notes.customer_figures f "
-        "    ON f.tenant_id = $1 AND f.customer_id = $2";
+        "  'topServices', (SELECT json_agg(json_build_object('service', service, 'count', n) "
+        "                                  ORDER BY n DESC, service) "
+        "                    FROM (SELECT service, sum(booked) AS n FROM notes.customer_services v "
+        "                           WHERE v.tenant_id = $1 AND v.customer_id = $2 "
+        "                           GROUP BY service HAVING sum(booked) > 0 "
+        "                           ORDER BY n DESC, service LIMIT 5) s)) "
+        "  FROM notes.customer_figures f WHERE f.tenant_id = $1 AND f.customer_id = $2";
     /* clang-format on */
     *out = NULL;
     PGresult *res = cm_db_exec(db, sql, 2, p, &err);
