@@ -73,80 +73,118 @@ BEGIN
      ORDER BY slot FOR UPDATE;
 END $$;
 
--- One booking's contribution (sign +1 for a row as it is now, -1 for a row as
--- it was) to its customer's figures.
-CREATE FUNCTION notes.figures_booking(r notes.bookings, sign integer) RETURNS void
+-- A booking's change, o as it was and n as it is (either NULL: inserted,
+-- deleted), both of one customer, taken into that customer's figures.
+CREATE FUNCTION notes.figures_booking(o notes.bookings, n notes.bookings) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
+    t uuid := coalesce(n.tenant_id, o.tenant_id);
+    c uuid := coalesce(n.customer_id, o.customer_id);
     s smallint := notes.figures_slot();
-    first_at timestamptz := coalesce(r.booked_at, r.details_at);
-    visit_at timestamptz := CASE WHEN r.status = 'ATTENDED' THEN r.starts_at END;
+    had boolean := o.booking_id IS NOT NULL;
+    has boolean := n.booking_id IS NOT NULL;
+    d_all integer := has::integer - had::integer;
+    d_cancelled integer := coalesce(n.status = 'CANCELLED', false)::integer
+                         - coalesce(o.status = 'CANCELLED', false)::integer;
+    d_no_show integer := coalesce(n.status = 'NO_SHOW', false)::integer
+                       - coalesce(o.status = 'NO_SHOW', false)::integer;
+    d_attended integer := coalesce(n.status = 'ATTENDED', false)::integer
+                        - coalesce(o.status = 'ATTENDED', false)::integer;
+    old_first timestamptz := coalesce(o.booked_at, o.details_at);
+    new_first timestamptz := coalesce(n.booked_at, n.details_at);
+    old_visit timestamptz := CASE WHEN o.status = 'ATTENDED' THEN o.starts_at END;
+    new_visit timestamptz := CASE WHEN n.status = 'ATTENDED' THEN n.starts_at END;
+    old_service text := CASE WHEN had AND o.status <> 'CANCELLED' AND o.service <> ''
+                             THEN o.service END;
+    new_service text := CASE WHEN has AND n.status <> 'CANCELLED' AND n.service <> ''
+                             THEN n.service END;
 BEGIN
-    INSERT INTO notes.customer_figures AS c (tenant_id, customer_id, slot, bookings,
-            cancellations, no_shows, attended, first_booking_at, last_visit_at)
-    VALUES (r.tenant_id, r.customer_id, s, sign,
-            CASE WHEN r.status = 'CANCELLED' THEN sign ELSE 0 END,
-            CASE WHEN r.status = 'NO_SHOW' THEN sign ELSE 0 END,
-            CASE WHEN r.status = 'ATTENDED' THEN sign ELSE 0 END,
-            CASE WHEN sign > 0 THEN first_at END, CASE WHEN sign > 0 THEN visit_at END)
-    ON CONFLICT (tenant_id, customer_id, slot) DO UPDATE SET
-        bookings = c.bookings + excluded.bookings,
-        cancellations = c.cancellations + excluded.cancellations,
-        no_shows = c.no_shows + excluded.no_shows,
-        attended = c.attended + excluded.attended,
-        first_booking_at = least(c.first_booking_at, excluded.first_booking_at),
-        last_visit_at = greatest(c.last_visit_at, excluded.last_visit_at);
-    -- A row that held the first or the last time is gone or changed: that
-    -- time again from the customer's rows as they are now, kept in this slot.
-    IF sign < 0 AND first_at <= (SELECT min(first_booking_at) FROM notes.customer_figures
-                                  WHERE tenant_id = r.tenant_id AND customer_id = r.customer_id) THEN
-        PERFORM notes.figures_lock(r.tenant_id, r.customer_id);
+    IF (d_all, d_cancelled, d_no_show, d_attended) <> (0, 0, 0, 0)
+       OR old_first IS DISTINCT FROM new_first OR old_visit IS DISTINCT FROM new_visit THEN
+        INSERT INTO notes.customer_figures AS f (tenant_id, customer_id, slot, bookings,
+                cancellations, no_shows, attended, first_booking_at, last_visit_at)
+        VALUES (t, c, s, d_all, d_cancelled, d_no_show, d_attended, new_first, new_visit)
+        ON CONFLICT (tenant_id, customer_id, slot) DO UPDATE SET
+            bookings = f.bookings + excluded.bookings,
+            cancellations = f.cancellations + excluded.cancellations,
+            no_shows = f.no_shows + excluded.no_shows,
+            attended = f.attended + excluded.attended,
+            first_booking_at = least(f.first_booking_at, excluded.first_booking_at),
+            last_visit_at = greatest(f.last_visit_at, excluded.last_visit_at);
+    END IF;
+    -- The row held the first or the last time and no longer does: that time
+    -- again from the customer's rows as they are now, kept in this slot.
+    IF old_first < coalesce(new_first, 'infinity')
+       AND old_first <= (SELECT min(first_booking_at) FROM notes.customer_figures
+                          WHERE tenant_id = t AND customer_id = c) THEN
+        PERFORM notes.figures_lock(t, c);
         UPDATE notes.customer_figures SET first_booking_at = CASE WHEN slot = s THEN
                (SELECT min(coalesce(booked_at, details_at)) FROM notes.bookings
-                 WHERE tenant_id = r.tenant_id AND customer_id = r.customer_id) END
-         WHERE tenant_id = r.tenant_id AND customer_id = r.customer_id;
+                 WHERE tenant_id = t AND customer_id = c) END
+         WHERE tenant_id = t AND customer_id = c;
     END IF;
-    IF sign < 0 AND visit_at >= (SELECT max(last_visit_at) FROM notes.customer_figures
-                                  WHERE tenant_id = r.tenant_id AND customer_id = r.customer_id) THEN
-        PERFORM notes.figures_lock(r.tenant_id, r.customer_id);
+    IF old_visit > coalesce(new_visit, '-infinity')
+       AND old_visit >= (SELECT max(last_visit_at) FROM notes.customer_figures
+                          WHERE tenant_id = t AND customer_id = c) THEN
+        PERFORM notes.figures_lock(t, c);
         UPDATE notes.customer_figures SET last_visit_at = CASE WHEN slot = s THEN
                (SELECT max(starts_at) FROM notes.bookings
-                 WHERE tenant_id = r.tenant_id AND customer_id = r.customer_id
-                   AND status = 'ATTENDED') END
-         WHERE tenant_id = r.tenant_id AND customer_id = r.customer_id;
+                 WHERE tenant_id = t AND customer_id = c AND status = 'ATTENDED') END
+         WHERE tenant_id = t AND customer_id = c;
     END IF;
-    IF r.status <> 'CANCELLED' AND r.service <> '' THEN
+    IF old_service IS DISTINCT FROM new_service THEN
         INSERT INTO notes.customer_services AS v (tenant_id, customer_id, slot, service, booked)
-        VALUES (r.tenant_id, r.customer_id, s, r.service, sign)
-        ON CONFLICT (tenant_id, customer_id, slot, service) DO UPDATE SET booked = v.booked + sign;
+        SELECT t, c, s, x.service, x.d
+          FROM (VALUES (old_service, -1), (new_service, 1)) x (service, d)
+         WHERE x.service IS NOT NULL
+        ON CONFLICT (tenant_id, customer_id, slot, service) DO UPDATE SET
+            booked = v.booked + excluded.booked;
     END IF;
 END $$;
 
--- One order's contribution, as for a booking.
-CREATE FUNCTION notes.figures_order(r notes.orders, sign integer) RETURNS void
+-- An order's change, as for a booking.
+CREATE FUNCTION notes.figures_order(o notes.orders, n notes.orders) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
+    t uuid := coalesce(n.tenant_id, o.tenant_id);
+    c uuid := coalesce(n.customer_id, o.customer_id);
     s smallint := notes.figures_slot();
-    first_at timestamptz := coalesce(r.placed_at, r.first_seen_at);
+    had boolean := o.order_id IS NOT NULL;
+    has boolean := n.order_id IS NOT NULL;
+    d_all integer := has::integer - had::integer;
+    old_first timestamptz := coalesce(o.placed_at, o.first_seen_at);
+    new_first timestamptz := coalesce(n.placed_at, n.first_seen_at);
+    old_paying boolean := had AND (o.paid_minor <> 0 OR o.refunded_minor <> 0);
+    new_paying boolean := has AND (n.paid_minor <> 0 OR n.refunded_minor <> 0);
 BEGIN
-    INSERT INTO notes.customer_figures AS c (tenant_id, customer_id, slot, orders, first_order_at)
-    VALUES (r.tenant_id, r.customer_id, s, sign, CASE WHEN sign > 0 THEN first_at END)
-    ON CONFLICT (tenant_id, customer_id, slot) DO UPDATE SET
-        orders = c.orders + excluded.orders,
-        first_order_at = least(c.first_order_at, excluded.first_order_at);
-    IF sign < 0 AND first_at <= (SELECT min(first_order_at) FROM notes.customer_figures
-                                  WHERE tenant_id = r.tenant_id AND customer_id = r.customer_id) THEN
-        PERFORM notes.figures_lock(r.tenant_id, r.customer_id);
+    IF d_all <> 0 OR old_first IS DISTINCT FROM new_first THEN
+        INSERT INTO notes.customer_figures AS f (tenant_id, customer_id, slot, orders,
+                first_order_at)
+        VALUES (t, c, s, d_all, new_first)
+        ON CONFLICT (tenant_id, customer_id, slot) DO UPDATE SET
+            orders = f.orders + excluded.orders,
+            first_order_at = least(f.first_order_at, excluded.first_order_at);
+    END IF;
+    IF old_first < coalesce(new_first, 'infinity')
+       AND old_first <= (SELECT min(first_order_at) FROM notes.customer_figures
+                          WHERE tenant_id = t AND customer_id = c) THEN
+        PERFORM notes.figures_lock(t, c);
         UPDATE notes.customer_figures SET first_order_at = CASE WHEN slot = s THEN
                (SELECT min(coalesce(placed_at, first_seen_at)) FROM notes.orders
-                 WHERE tenant_id = r.tenant_id AND customer_id = r.customer_id) END
-         WHERE tenant_id = r.tenant_id AND customer_id = r.customer_id;
+                 WHERE tenant_id = t AND customer_id = c) END
+         WHERE tenant_id = t AND customer_id = c;
     END IF;
-    IF r.paid_minor <> 0 OR r.refunded_minor <> 0 THEN
+    IF old_paying OR new_paying THEN
+        -- What the order was worth taken out, what it is worth put in (one
+        -- row when the currency stayed).
         INSERT INTO notes.customer_spent AS m (tenant_id, customer_id, slot, currency,
                 amount_minor, paying_orders)
-        VALUES (r.tenant_id, r.customer_id, s, r.currency,
-                sign * (r.paid_minor - r.refunded_minor), sign)
+        SELECT t, c, s, x.currency, sum(x.amount), sum(x.n)
+          FROM (SELECT o.currency, -(o.paid_minor - o.refunded_minor), -1 WHERE old_paying
+                UNION ALL
+                SELECT n.currency, n.paid_minor - n.refunded_minor, 1 WHERE new_paying)
+               x (currency, amount, n)
+         GROUP BY x.currency
         ON CONFLICT (tenant_id, customer_id, slot, currency) DO UPDATE SET
             amount_minor = m.amount_minor + excluded.amount_minor,
             paying_orders = m.paying_orders + excluded.paying_orders;
@@ -155,7 +193,7 @@ END $$;
 
 -- What the figures read of a row: an update that changed none of it (a
 -- booking moved while still booked, a status that lost to a newer one) does
--- not touch them.
+-- not touch them. A row that changed customer leaves one and joins the other.
 CREATE FUNCTION notes.figures_bookings_trigger() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -169,11 +207,15 @@ BEGIN
         CASE WHEN NEW.status = 'ATTENDED' THEN NEW.starts_at END) THEN
         RETURN NULL;
     END IF;
+    IF TG_OP = 'UPDATE' AND (OLD.tenant_id, OLD.customer_id) = (NEW.tenant_id, NEW.customer_id) THEN
+        PERFORM notes.figures_booking(OLD, NEW);
+        RETURN NULL;
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM notes.figures_booking(OLD, -1);
+        PERFORM notes.figures_booking(OLD, NULL);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM notes.figures_booking(NEW, 1);
+        PERFORM notes.figures_booking(NULL, NEW);
     END IF;
     RETURN NULL;
 END $$;
@@ -189,11 +231,15 @@ BEGIN
         coalesce(NEW.placed_at, NEW.first_seen_at)) THEN
         RETURN NULL;
     END IF;
+    IF TG_OP = 'UPDATE' AND (OLD.tenant_id, OLD.customer_id) = (NEW.tenant_id, NEW.customer_id) THEN
+        PERFORM notes.figures_order(OLD, NEW);
+        RETURN NULL;
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM notes.figures_order(OLD, -1);
+        PERFORM notes.figures_order(OLD, NULL);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM notes.figures_order(NEW, 1);
+        PERFORM notes.figures_order(NULL, NEW);
     END IF;
     RETURN NULL;
 END $$;
