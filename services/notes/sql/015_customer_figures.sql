@@ -75,7 +75,7 @@ END $$;
 
 -- A booking's change, o as it was and n as it is (either NULL: inserted,
 -- deleted), both of one customer, taken into that customer's figures.
-CREATE FUNCTION notes.figures_booking(o notes.bookings, n notes.bookings) RETURNS void
+CREATE FUNCTION notes.figures_take(o notes.bookings, n notes.bookings) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     t uuid := coalesce(n.tenant_id, o.tenant_id);
@@ -143,7 +143,7 @@ BEGIN
 END $$;
 
 -- An order's change, as for a booking.
-CREATE FUNCTION notes.figures_order(o notes.orders, n notes.orders) RETURNS void
+CREATE FUNCTION notes.figures_take(o notes.orders, n notes.orders) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     t uuid := coalesce(n.tenant_id, o.tenant_id);
@@ -191,63 +191,48 @@ BEGIN
     END IF;
 END $$;
 
--- What the figures read of a row: an update that changed none of it (a
--- booking moved while still booked, a status that lost to a newer one) does
--- not touch them. A row that changed customer leaves one and joins the other.
-CREATE FUNCTION notes.figures_bookings_trigger() RETURNS trigger
+-- A row's change into its customer's figures; one that changed customer
+-- leaves one and joins the other.
+CREATE FUNCTION notes.figures_trigger() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND
-       (OLD.tenant_id, OLD.customer_id, OLD.status, OLD.service,
-        coalesce(OLD.booked_at, OLD.details_at),
-        CASE WHEN OLD.status = 'ATTENDED' THEN OLD.starts_at END)
-       IS NOT DISTINCT FROM
-       (NEW.tenant_id, NEW.customer_id, NEW.status, NEW.service,
-        coalesce(NEW.booked_at, NEW.details_at),
-        CASE WHEN NEW.status = 'ATTENDED' THEN NEW.starts_at END) THEN
-        RETURN NULL;
-    END IF;
     IF TG_OP = 'UPDATE' AND (OLD.tenant_id, OLD.customer_id) = (NEW.tenant_id, NEW.customer_id) THEN
-        PERFORM notes.figures_booking(OLD, NEW);
+        PERFORM notes.figures_take(OLD, NEW);
         RETURN NULL;
     END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM notes.figures_booking(OLD, NULL);
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM notes.figures_take(OLD, NULL);
     END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM notes.figures_booking(NULL, NEW);
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM notes.figures_take(NULL, NEW);
     END IF;
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION notes.figures_orders_trigger() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'UPDATE' AND
-       (OLD.tenant_id, OLD.customer_id, OLD.currency, OLD.paid_minor, OLD.refunded_minor,
-        coalesce(OLD.placed_at, OLD.first_seen_at))
-       IS NOT DISTINCT FROM
-       (NEW.tenant_id, NEW.customer_id, NEW.currency, NEW.paid_minor, NEW.refunded_minor,
-        coalesce(NEW.placed_at, NEW.first_seen_at)) THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'UPDATE' AND (OLD.tenant_id, OLD.customer_id) = (NEW.tenant_id, NEW.customer_id) THEN
-        PERFORM notes.figures_order(OLD, NEW);
-        RETURN NULL;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM notes.figures_order(OLD, NULL);
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM notes.figures_order(NULL, NEW);
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE CONSTRAINT TRIGGER figures AFTER INSERT OR UPDATE OR DELETE ON notes.bookings
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION notes.figures_bookings_trigger();
-CREATE CONSTRAINT TRIGGER figures AFTER INSERT OR UPDATE OR DELETE ON notes.orders
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION notes.figures_orders_trigger();
+-- An update that changed nothing the figures read (a booking moved while
+-- still booked, a status that lost to a newer one) does not fire.
+CREATE CONSTRAINT TRIGGER figures_rows AFTER INSERT OR DELETE ON notes.bookings
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION notes.figures_trigger();
+CREATE CONSTRAINT TRIGGER figures_changes AFTER UPDATE ON notes.bookings
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN ((OLD.tenant_id, OLD.customer_id, OLD.status, OLD.service,
+           coalesce(OLD.booked_at, OLD.details_at),
+           CASE WHEN OLD.status = 'ATTENDED' THEN OLD.starts_at END)
+          IS DISTINCT FROM
+          (NEW.tenant_id, NEW.customer_id, NEW.status, NEW.service,
+           coalesce(NEW.booked_at, NEW.details_at),
+           CASE WHEN NEW.status = 'ATTENDED' THEN NEW.starts_at END))
+    EXECUTE FUNCTION notes.figures_trigger();
+CREATE CONSTRAINT TRIGGER figures_rows AFTER INSERT OR DELETE ON notes.orders
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION notes.figures_trigger();
+CREATE CONSTRAINT TRIGGER figures_changes AFTER UPDATE ON notes.orders
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN ((OLD.tenant_id, OLD.customer_id, OLD.currency, OLD.paid_minor, OLD.refunded_minor,
+           coalesce(OLD.placed_at, OLD.first_seen_at))
+          IS DISTINCT FROM
+          (NEW.tenant_id, NEW.customer_id, NEW.currency, NEW.paid_minor, NEW.refunded_minor,
+           coalesce(NEW.placed_at, NEW.first_seen_at)))
+    EXECUTE FUNCTION notes.figures_trigger();
 
 -- The figures of what is there already. The migration's role owns the
 -- tables, which force row-level security on their owner too: lifted for the
