@@ -12,9 +12,9 @@
 -- A customer's figures are spread over up to eight rows (slot: the writing
 -- connection's process id modulo 8) that the summary adds up: a figures row
 -- stays locked until its transaction commits, and with one row per customer
--- the writes of one busy customer would commit one after another (a tenth of
--- the rate, measured with 32 writers). The triggers are also deferred to the
--- commit, so that a row is locked for the commit only.
+-- the writes of one busy customer would commit one after another (a quarter
+-- to a tenth of the rate, measured with 32 writers). The triggers are also
+-- deferred to the commit, so that a row is locked for the commit only.
 
 -- Counts per booking status, orders, and the first and last times.
 CREATE TABLE notes.customer_figures (
