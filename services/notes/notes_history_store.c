@@ -78,6 +78,9 @@ cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__I
 /* ---------------------------------------------------------------------- */
 /* Bookings and orders                                                     */
 
+/* Every write of these rows also moves the customer's summary figures
+ * (deferred triggers of sql/015_customer_figures.sql, at the commit). */
+
 /* The stored status and the times of an existing row: *found false if none. */
 struct s_state {
     bool found;
