@@ -78,6 +78,9 @@ cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__I
 /* ---------------------------------------------------------------------- */
 /* Bookings and orders                                                     */
 
+/* Every write of these rows also moves the customer's summary figures
+ * (deferred triggers of sql/015_customer_figures.sql, at the commit). */
+
 /* The stored status and the times of an existing row: *found false if none. */
 struct s_state {
     bool found;
@@ -442,47 +445,45 @@ cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char
 {
     const char *p[] = {tenant, customer_id};
     cm_err_t err;
-    /* One round trip and one pass over the customer's bookings and orders:
-     * the figures, the money per currency, the upcoming bookings and the top
-     * services come back as one JSON object in the Summary's own names. */
+    /* One round trip: the figures the triggers of 015_customer_figures.sql
+     * keep per customer (up to eight rows each of figures, per currency and
+     * per service, added up here), the next ten bookings (a range of the
+     * partial index bookings_upcoming) and the registration
+     * (timeline_by_type), as one JSON object in the Summary's own names. No
+     * rows of figures: nothing booked or ordered. */
     /* clang-format off */
     static const char sql[] =
-        "WITH b AS MATERIALIZED (SELECT booking_id, status, service, staff, starts_at, ends_at, "
-        "                               booked_at, details_at FROM notes.bookings "
-        "                         WHERE tenant_id = $1 AND customer_id = $2), "
-        "     o AS MATERIALIZED (SELECT currency, placed_at, first_seen_at, paid_minor, "
-        "                               refunded_minor FROM notes.orders "
-        "                         WHERE tenant_id = $1 AND customer_id = $2) "
         "SELECT json_build_object("
-        "  'customerId', $2::text, "
+        "  'customerId', $2::uuid::text, "
         "  'registeredAt', (SELECT " TS("min(t.occurred_at)") " FROM notes.timeline t "
         "                    WHERE t.tenant_id = $1 AND t.customer_id = $2 "
         "                      AND t.type = 'customer.created'), "
-        "  'firstBookingAt', bs.first_at, 'lastVisitAt', bs.visit_at, 'bookings', bs.n, "
-        "  'cancellations', bs.cancelled, 'noShows', bs.no_show, 'attended', bs.attended, "
-        "  'firstOrderAt', os.first_at, 'orders', os.n, "
+        "  'firstBookingAt', " TS("min(f.first_booking_at)") ", "
+        "  'lastVisitAt', " TS("max(f.last_visit_at)") ", "
+        "  'bookings', coalesce(sum(f.bookings), 0), "
+        "  'cancellations', coalesce(sum(f.cancellations), 0), "
+        "  'noShows', coalesce(sum(f.no_shows), 0), 'attended', coalesce(sum(f.attended), 0), "
+        "  'firstOrderAt', " TS("min(f.first_order_at)") ", 'orders', coalesce(sum(f.orders), 0), "
         "  'totalSpent', (SELECT json_agg(json_build_object('currency', currency, "
         "                                 'amountMinor', amount) ORDER BY currency) "
-        "                   FROM (SELECT currency, sum(paid_minor - refunded_minor) AS amount "
-        "                           FROM o WHERE paid_minor <> 0 OR refunded_minor <> 0 "
-        "                          GROUP BY currency) m), "
+        "                   FROM (SELECT currency, sum(amount_minor) AS amount "
+        "                           FROM notes.customer_spent m "
+        "                          WHERE m.tenant_id = $1 AND m.customer_id = $2 "
+        "                          GROUP BY currency HAVING sum(paying_orders) > 0) m), "
         "  'upcoming', (SELECT json_agg(json_build_object('id', booking_id, 'service', service, "
         "                 'staff', staff, 'startsAt', " TS("starts_at") ", "
         "                 'endsAt', coalesce(" TS("ends_at") ", '')) ORDER BY starts_at, booking_id) "
-        "                 FROM (SELECT * FROM b WHERE status = 'BOOKED' AND starts_at > now() "
-        "                        ORDER BY starts_at, booking_id LIMIT 10) u), "
+        "                 FROM (SELECT * FROM notes.bookings b "
+        "                        WHERE b.tenant_id = $1 AND b.customer_id = $2 "
+        "                          AND b.status = 'BOOKED' AND b.starts_at > now() "
+        "                        ORDER BY b.starts_at, b.booking_id LIMIT 10) u), "
         "  'topServices', (SELECT json_agg(json_build_object('service', service, 'count', n) "
         "                                  ORDER BY n DESC, service) "
-        "                    FROM (SELECT service, count(*) AS n FROM b "
-        "                           WHERE status <> 'CANCELLED' AND service <> '' "
-        "                           GROUP BY service ORDER BY count(*) DESC, service LIMIT 5) s)) "
-        "  FROM (SELECT " TS("min(coalesce(booked_at, details_at))") " AS first_at, "
-        "               " TS("max(starts_at) FILTER (WHERE status = 'ATTENDED')") " AS visit_at, "
-        "               count(*) AS n, count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled, "
-        "               count(*) FILTER (WHERE status = 'NO_SHOW') AS no_show, "
-        "               count(*) FILTER (WHERE status = 'ATTENDED') AS attended FROM b) bs, "
-        "       (SELECT " TS("min(coalesce(placed_at, first_seen_at))") " AS first_at, "
-        "               count(*) AS n FROM o) os";
+        "                    FROM (SELECT service, sum(booked) AS n FROM notes.customer_services v "
+        "                           WHERE v.tenant_id = $1 AND v.customer_id = $2 "
+        "                           GROUP BY service HAVING sum(booked) > 0 "
+        "                           ORDER BY n DESC, service LIMIT 5) s)) "
+        "  FROM notes.customer_figures f WHERE f.tenant_id = $1 AND f.customer_id = $2";
     /* clang-format on */
     *out = NULL;
     PGresult *res = cm_db_exec(db, sql, 2, p, &err);

@@ -155,6 +155,163 @@ def test_every_event_kind_into_timeline_and_summary():
     assert s["registeredAt"], s
 
 
+def _implied(bookings, orders):
+    """The summary the final states of a customer's bookings and orders imply
+    (times cut to the second): bookings as {id: {status, service, staff,
+    startsAt, endsAt, firstAt}}, orders as {id: {currency, paid, refunded,
+    firstAt}}."""
+    b, o = list(bookings.values()), list(orders.values())
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    attended = [x["startsAt"] for x in b if x["status"] == "ATTENDED"]
+    spent = {}
+    for x in o:
+        if x["paid"] or x["refunded"]:
+            spent[x["currency"]] = spent.get(x["currency"], 0) + x["paid"] - x["refunded"]
+    services = {}
+    for x in b:
+        if x["status"] != "CANCELLED" and x["service"]:
+            services[x["service"]] = services.get(x["service"], 0) + 1
+    upcoming = sorted((x["startsAt"], i) for i, x in bookings.items()
+                      if x["status"] == "BOOKED" and x["startsAt"] > now)[:10]
+    return {"bookings": len(b),
+            "cancellations": sum(x["status"] == "CANCELLED" for x in b),
+            "noShows": sum(x["status"] == "NO_SHOW" for x in b),
+            "attended": len(attended),
+            "orders": len(o),
+            "firstBookingAt": min((x["firstAt"] for x in b), default=None),
+            "lastVisitAt": max(attended, default=None),
+            "firstOrderAt": min((x["firstAt"] for x in o), default=None),
+            "totalSpent": sorted(spent.items()),
+            "upcoming": [i for _, i in upcoming],
+            "topServices": sorted(services.items(), key=lambda kv: (-kv[1], kv[0]))[:5]}
+
+
+def _summary_figures(cid):
+    """The summary in _implied's terms."""
+    s = _summary(cid)
+    at = lambda k: s[k][:19] + "Z" if s.get(k) else None
+    return {"bookings": s.get("bookings", 0), "cancellations": s.get("cancellations", 0),
+            "noShows": s.get("noShows", 0), "attended": s.get("attended", 0),
+            "orders": s.get("orders", 0), "firstBookingAt": at("firstBookingAt"),
+            "lastVisitAt": at("lastVisitAt"), "firstOrderAt": at("firstOrderAt"),
+            "totalSpent": [(m["currency"], int(m["amountMinor"])) for m in s.get("totalSpent", [])],
+            "upcoming": [u["id"] for u in s.get("upcoming", [])],
+            "topServices": [(t["service"], t["count"]) for t in s.get("topServices", [])]}
+
+
+def test_summary_follows_status_changes_refunds_moves_and_deletion():
+    """The summary's figures are kept as bookings and orders change: each step
+    is compared with what the events so far imply."""
+    anna, bob = _person(), _person()
+    bk, od = {}, {}                      # customer id -> {booking/order id -> final state}
+
+    def booking(person, type_, b, at, status, first_at):
+        cid = _ingest(_booking_event(person, type_, b, at))["customerId"]
+        for other in bk.values():        # a booking belongs to one customer at a time
+            other.pop(b["id"], None)
+        bk.setdefault(cid, {})[b["id"]] = {
+            "status": status, "service": b.get("service", ""), "startsAt": b["startsAt"],
+            "firstAt": first_at}
+        return cid
+
+    def order(person, type_, o, at, paid, refunded, first_at):
+        cid = _ingest(_order_event(person, type_, o, at))["customerId"]
+        od.setdefault(cid, {})[o["id"]] = {"currency": o["total"]["currency"], "paid": paid,
+                                           "refunded": refunded, "firstAt": first_at}
+        return cid
+
+    def check(cid):
+        assert _summary_figures(cid) == _implied(bk.get(cid, {}), od.get(cid, {})), cid
+
+    # The earliest booking, still to come: her first booking and her next one.
+    b4 = {"id": unique("b"), "service": "Haircut", "staff": "Eva", "startsAt": _future(40)}
+    a = booking(anna, "booking.created", b4, "2025-01-05T09:00:00Z", "BOOKED", "2025-01-05T09:00:00Z")
+    check(a)
+    b1 = {"id": unique("b"), "service": "Haircut", "staff": "Eva", "startsAt": "2025-03-01T10:00:00Z"}
+    booking(anna, "booking.created", b1, "2025-02-01T09:00:00Z", "BOOKED", "2025-02-01T09:00:00Z")
+    booking(anna, "booking.attended", b1, "2025-03-01T11:00:00Z", "ATTENDED", "2025-02-01T09:00:00Z")
+    b2 = {"id": unique("b"), "service": "Colour", "staff": "Jan", "startsAt": "2025-02-10T10:00:00Z"}
+    booking(anna, "booking.created", b2, "2025-02-02T09:00:00Z", "BOOKED", "2025-02-02T09:00:00Z")
+    booking(anna, "booking.attended", b2, "2025-02-10T11:00:00Z", "ATTENDED", "2025-02-02T09:00:00Z")
+    b3 = {"id": unique("b"), "service": "Nails", "startsAt": "2025-02-20T10:00:00Z"}
+    booking(anna, "booking.created", b3, "2025-02-03T09:00:00Z", "BOOKED", "2025-02-03T09:00:00Z")
+    booking(anna, "booking.no_show", b3, "2025-02-20T10:30:00Z", "NO_SHOW", "2025-02-03T09:00:00Z")
+    b5 = {"id": unique("b"), "service": "Massage", "startsAt": _future(10)}
+    booking(anna, "booking.created", b5, "2025-02-04T09:00:00Z", "BOOKED", "2025-02-04T09:00:00Z")
+    b6 = {"id": unique("b"), "service": "Colour", "startsAt": _future(20)}
+    booking(anna, "booking.created", b6, "2025-02-05T09:00:00Z", "BOOKED", "2025-02-05T09:00:00Z")
+    check(a)
+    assert _summary(a)["lastVisitAt"].startswith("2025-03-01T10:00:00")
+    # Status changes: the latest visit is no longer attended (its time falls
+    # back to the visit before), a future booking is cancelled.
+    booking(anna, "booking.cancelled", b1, "2025-03-02T09:00:00Z", "CANCELLED", "2025-02-01T09:00:00Z")
+    booking(anna, "booking.cancelled", b5, "2025-02-06T09:00:00Z", "CANCELLED", "2025-02-04T09:00:00Z")
+    check(a)
+    assert _summary(a)["lastVisitAt"].startswith("2025-02-10T10:00:00")
+    # The first booking moves to another customer (the booking system says it
+    # is Bob's): her first booking is the next one, Bob's is this one.
+    b = booking(bob, "booking.moved", dict(b4, startsAt=_future(41)), "2025-03-05T09:00:00Z",
+                "BOOKED", "2025-01-05T09:00:00Z")
+    bk[b][b4["id"]]["startsAt"] = _future(41)
+    assert b != a
+    check(a)
+    check(b)
+    assert _summary(a)["firstBookingAt"].startswith("2025-02-01T09:00:00")
+
+    # Orders in three currencies, payments and refunds.
+    o1 = {"id": unique("o"), "total": {"amountMinor": 10000, "currency": "PLN"}}
+    order(anna, "order.placed", o1, "2025-04-01T10:00:00Z", 0, 0, "2025-04-01T10:00:00Z")
+    check(a)
+    order(anna, "order.paid", o1, "2025-04-01T10:05:00Z", 10000, 0, "2025-04-01T10:00:00Z")
+    order(anna, "order.refunded", dict(o1, refund={"amountMinor": 2500, "currency": "PLN"}),
+          "2025-04-10T10:00:00Z", 10000, 2500, "2025-04-01T10:00:00Z")
+    order(anna, "order.refunded", dict(o1, refund={"amountMinor": 1000, "currency": "PLN"}),
+          "2025-04-11T10:00:00Z", 10000, 3500, "2025-04-01T10:00:00Z")
+    o2 = {"id": unique("o"), "total": {"amountMinor": 5000, "currency": "EUR"}}
+    order(anna, "order.placed", o2, "2025-04-02T10:00:00Z", 0, 0, "2025-04-02T10:00:00Z")
+    order(anna, "order.paid", o2, "2025-04-02T10:05:00Z", 5000, 0, "2025-04-02T10:00:00Z")
+    o3 = {"id": unique("o"), "total": {"amountMinor": 700, "currency": "EUR"}}
+    order(anna, "order.placed", o3, "2025-04-03T10:00:00Z", 0, 0, "2025-04-03T10:00:00Z")
+    order(anna, "order.cancelled", o3, "2025-04-03T11:00:00Z", 0, 0, "2025-04-03T10:00:00Z")
+    # Paid and refunded in full: the currency shows, with 0.
+    o4 = {"id": unique("o"), "total": {"amountMinor": 200, "currency": "SEK"}}
+    order(anna, "order.paid", o4, "2025-04-04T10:05:00Z", 200, 0, "2025-04-04T10:05:00Z")
+    order(anna, "order.refunded", o4, "2025-04-05T10:00:00Z", 200, 200, "2025-04-04T10:05:00Z")
+    # Its placing arrives late and earlier: the first order's time follows.
+    o5 = {"id": unique("o"), "total": {"amountMinor": 300, "currency": "PLN"}}
+    order(anna, "order.paid", o5, "2025-03-20T10:05:00Z", 300, 0, "2025-03-20T10:05:00Z")
+    check(a)
+    order(anna, "order.placed", o5, "2025-03-20T10:00:00Z", 300, 0, "2025-03-20T10:00:00Z")
+    check(a)
+    s = _summary(a)
+    assert [(m["currency"], m["amountMinor"]) for m in s["totalSpent"]] == \
+        [("EUR", "5000"), ("PLN", "6800"), ("SEK", "0")], s
+    assert s["firstOrderAt"].startswith("2025-03-20T10:00:00"), s
+    # Placed later than it was paid: the first order's time moves later.
+    o6 = {"id": unique("o"), "total": {"amountMinor": 100, "currency": "EUR"}}
+    order(anna, "order.paid", o6, "2025-03-01T10:00:00Z", 100, 0, "2025-03-01T10:00:00Z")
+    check(a)
+    order(anna, "order.placed", o6, "2025-03-01T12:00:00Z", 100, 0, "2025-03-01T12:00:00Z")
+    check(a)
+    assert _summary(a)["firstOrderAt"].startswith("2025-03-01T12:00:00")
+
+    # Deleted: the figures stay readable as they were.
+    before = _summary(a)
+    assert api("DELETE", "/v1/customers/" + a)[0] == 204
+    wait_until(lambda: _timeline(a)[0]["type"] == "customer.deleted", 20,
+               what="customer.deleted in the timeline")
+    assert _summary(a) == before
+    check(a)
+    # A booking and an order deleted outright (by hand: nothing in the suite
+    # deletes them) take their part of the figures with them.
+    crm.psql("DELETE FROM notes.bookings WHERE booking_id = '%s'" % b2["id"])
+    crm.psql("DELETE FROM notes.orders WHERE order_id = '%s'" % o5["id"])
+    del bk[a][b2["id"]], od[a][o5["id"]]
+    check(a)
+    assert "lastVisitAt" not in _summary(a) or not _summary(a)["lastVisitAt"]
+    check(b)
+
+
 def test_duplicate_delivery_has_one_effect():
     p = _person()
     o = {"id": unique("o"), "total": {"amountMinor": 10000, "currency": "PLN"}}
