@@ -211,8 +211,9 @@ signOut.addEventListener("click", async () => {
   navigate("/signin");
 });
 
-// The member's menu closes with Escape (focus back on its button) and with a click elsewhere.
-userMenu.addEventListener("keydown", (ev) => {
+// The member's menu closes with Escape (focus back on its button) wherever the focus is (a
+// screen that finishes loading may have taken it), and with a click elsewhere.
+document.addEventListener("keydown", (ev) => {
   if (ev.key === "Escape" && userMenu.open) {
     userMenu.open = false;
     document.getElementById("user-menu-button").focus();
