@@ -473,6 +473,14 @@ static bool s_handle(cm_svc_t *svc, struct cm_svc_thread *t, const struct cm_mdp
     }
     if (m->prepare && !s_prepare(m, &call, req))
         goto reply;
+    if (m->prepare && call.raw) {
+        /* prepare answered the call itself (a read found all it needed):
+         * no transaction, no idempotency record, and fn does not run. */
+        call.reply.status = CRM__STATUS__STATUS_OK;
+        s_pack_header(out, &call.reply);
+        s_call_body(out, &call, NULL);
+        goto reply;
+    }
     /* A unique violation or serialization failure between our check and our
      * write means a concurrent request won; run once more to see its result. */
     for (int attempt = 0; attempt < 3; attempt++) {

@@ -68,7 +68,10 @@ struct cm_method {
      * set on the session, as for a CM_METHOD_NO_TXN read), for what must not
      * hold a transaction open: calling another service, say. It may leave
      * what it learnt for fn in call->prep (malloc'd), or fail the call, and
-     * fn then does not run. fn may be run again on a retried transaction;
+     * fn then does not run. It may also answer the call itself with
+     * cm_call_reply_raw (a read that found all it needed): the reply is
+     * OK with that body, and neither fn, a transaction nor the idempotency
+     * record follows. fn may be run again on a retried transaction;
      * prepare is not. */
     void (*prepare)(struct cm_call *call, const ProtobufCMessage *req);
     /* What the caller must be allowed (cm_perm_allows): cm_svc answers

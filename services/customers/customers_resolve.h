@@ -17,4 +17,11 @@
  * run the call again, which then finds the winner. */
 void customers_resolve(struct cm_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
 
+/* Its prepare step, outside any transaction: one read of the customer that
+ * holds the request's external id. When that customer has already all the
+ * request would fill, it answers the call (matchedBy "externalId"): no lock,
+ * no transaction, nothing written. Otherwise (a new person, details to add,
+ * a bad request) customers_resolve runs as described above. */
+void customers_resolve_prepare(struct cm_call *call, const ProtobufCMessage *req);
+
 #endif
