@@ -193,11 +193,23 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
     enum notes_intake_family fam = notes_intake_family(ev->type);
     char digest[NOTES_INTAKE_DIGEST_SIZE];
     notes_intake_digest(ev, digest);
-    /* The claim comes first: a second delivery stops here (or waits here
-     * until the first one's transaction ends). */
+    const char *kind;
+    details = s_intake_details(ev, fam, &kind);
+    struct notes_timeline_row row = {.customer_id = prep->customer_id,
+                                     .at_ms = at,
+                                     .kind = kind,
+                                     .type = ev->type,
+                                     .source = ev->source,
+                                     .event_id = ev->event_id,
+                                     .details = details};
+    /* The claim comes first, with the timeline row and the locked state of
+     * the booking or order in the same statement: a second delivery stops
+     * here (or waits here until the first one's transaction ends). */
     bool same = true;
-    cm_err_t err = notes_history_store_claim(call->db, TENANT(call), ev, digest, prep->customer_id,
-                                             &claimed, &same, cid);
+    struct notes_row_state st;
+    cm_err_t err = notes_history_store_take_in(call->db, TENANT(call), ev, digest,
+                                               prep->customer_id, &row, &claimed, &same, cid, &st);
+    free(details);
     if (err) {
         cm_call_db_fail(call, err, "could not record the event");
         return;
@@ -221,27 +233,15 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
     }
     if (!prep->customer_id[0]) {
         /* Taken in before prepare looked, yet no record of it now: intake
-         * records are never deleted, so only a hand-made change does this. */
+         * records are never deleted, so only a hand-made change does this.
+         * (The statement wrote no timeline row without a customer.) */
         cm_call_fail(call, CM_ERR_UNAVAILABLE, "the event's record changed meanwhile; retry");
         return;
     }
     if (fam == NOTES_INTAKE_BOOKING)
-        err = notes_history_store_booking(call->db, TENANT(call), ev, cid, at);
-    if (!err && fam == NOTES_INTAKE_ORDER)
-        err = notes_history_store_order(call->db, TENANT(call), ev, cid, at);
-    if (!err) {
-        const char *kind;
-        details = s_intake_details(ev, fam, &kind);
-        struct notes_timeline_row row = {.customer_id = cid,
-                                         .at_ms = at,
-                                         .kind = kind,
-                                         .type = ev->type,
-                                         .source = ev->source,
-                                         .event_id = ev->event_id,
-                                         .details = details};
-        err = notes_history_store_timeline_add(call->db, TENANT(call), &row);
-        free(details);
-    }
+        err = notes_history_store_booking(call->db, TENANT(call), ev, cid, at, &st);
+    if (fam == NOTES_INTAKE_ORDER)
+        err = notes_history_store_order(call->db, TENANT(call), ev, cid, at, &st);
     if (err) {
         cm_call_db_fail(call, err, "could not record the event");
         return;

@@ -49,56 +49,29 @@ cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm_
     return CM_OK;
 }
 
-cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                   const char *digest, const char *resolved, bool *claimed,
-                                   bool *same, char *customer_id)
-{
-    const char *p[] = {tenant,   ev->source, ev->event_id,
-                       ev->type, digest,     resolved[0] ? resolved : NULL};
-    cm_err_t err;
-    customer_id[0] = '\0';
-    *same = true;
-    PGresult *res = cm_db_exec(db,
-                               "INSERT INTO notes.intake "
-                               "(tenant_id, source, event_id, type, body_hash, customer_id) "
-                               "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1",
-                               6, p, &err);
-    if (!res)
-        return err;
-    *claimed = PQntuples(res) == 1;
-    PQclear(res);
-    if (*claimed) {
-        snprintf(customer_id, NOTES_ID_SIZE, "%s", resolved);
-        return CM_OK;
-    }
-    bool found;
-    return notes_history_store_claimed(db, tenant, ev, digest, &found, same, customer_id);
-}
-
 /* ---------------------------------------------------------------------- */
 /* Bookings and orders                                                     */
 
-/* The stored status and the times of an existing row: *found false if none. */
-struct s_state {
-    bool found;
-    char status[16];
-    int64_t status_ms;
-    int64_t details_ms;
-};
+static void s_state_from(const PGresult *res, int col, struct notes_row_state *st)
+{
+    memset(st, 0, sizeof *st);
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, col))
+        return;
+    st->found = true;
+    snprintf(st->status, sizeof st->status, "%s", PQgetvalue(res, 0, col));
+    st->status_ms = s_int64(PQgetvalue(res, 0, col + 1));
+    st->details_ms = s_int64(PQgetvalue(res, 0, col + 2));
+}
 
-static cm_err_t s_state_get(cm_db_t *db, const char *sql, const char *const *p, struct s_state *st)
+/* The state read again after a racing first event inserted the row. */
+static cm_err_t s_state_get(cm_db_t *db, const char *sql, const char *const *p,
+                            struct notes_row_state *st)
 {
     cm_err_t err;
-    memset(st, 0, sizeof *st);
     PGresult *res = cm_db_exec(db, sql, 3, p, &err);
     if (!res)
         return err;
-    if (PQntuples(res) == 1) {
-        st->found = true;
-        snprintf(st->status, sizeof st->status, "%s", PQgetvalue(res, 0, 0));
-        st->status_ms = s_int64(PQgetvalue(res, 0, 1));
-        st->details_ms = s_int64(PQgetvalue(res, 0, 2));
-    }
+    s_state_from(res, 0, st);
     PQclear(res);
     return CM_OK;
 }
@@ -114,16 +87,89 @@ static cm_err_t s_state_get(cm_db_t *db, const char *sql, const char *const *p, 
     " WHERE tenant_id = $1 AND source = $2 AND order_id = $3 FOR UPDATE"
 /* clang-format on */
 
+/* The state of the booking or order an event names, as the third column of
+ * the take-in statement, locked: $14 is its id. */
+#define SQL_TAKE_IN_STATE(table, id_col)                                                           \
+    ", st.* FROM (SELECT 1) one LEFT JOIN (SELECT " STATE_COLUMNS " FROM " table                   \
+    " WHERE tenant_id = $1 AND source = $2 AND " id_col " = $14 FOR UPDATE) st ON true"
+#define SQL_TAKE_IN                                                                                \
+    "WITH claim AS (INSERT INTO notes.intake "                                                     \
+    "(tenant_id, source, event_id, type, body_hash, customer_id) "                                 \
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1), "                        \
+    "line AS (INSERT INTO notes.timeline (tenant_id, customer_id, occurred_at, kind, type, "       \
+    "source, actor, event_id, details) SELECT $1, $6, " MS(                                        \
+        7) ", $8::text, $10::text, "                                                               \
+           "$11::text, $12::text, $13::text, $9::jsonb "                                           \
+           "WHERE $6::uuid IS NOT NULL AND EXISTS (SELECT 1 FROM claim)) "                         \
+           "SELECT EXISTS (SELECT 1 FROM claim)"
+
+cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                     const char *digest, const char *resolved,
+                                     const struct notes_timeline_row *row, bool *claimed,
+                                     bool *same, char *customer_id, struct notes_row_state *st)
+{
+    char at[24];
+    snprintf(at, sizeof at, "%" PRId64, row->at_ms);
+    const char *state_id = ev->booking ? ev->booking->id : ev->order ? ev->order->id : NULL;
+    const char *p[] = {tenant,
+                       ev->source,
+                       ev->event_id,
+                       ev->type,
+                       digest,
+                       resolved[0] ? resolved : NULL,
+                       at,
+                       row->kind,
+                       row->details ? row->details : "{}",
+                       row->type,
+                       row->source ? row->source : "",
+                       row->actor ? row->actor : "",
+                       row->event_id ? row->event_id : "",
+                       state_id};
+    const char *sql = ev->booking ? SQL_TAKE_IN SQL_TAKE_IN_STATE("notes.bookings", "booking_id")
+                      : ev->order ? SQL_TAKE_IN SQL_TAKE_IN_STATE("notes.orders", "order_id")
+                                  : SQL_TAKE_IN;
+    cm_err_t err;
+    customer_id[0] = '\0';
+    *same = true;
+    PGresult *res = cm_db_exec(db, sql, state_id ? 14 : 13, p, &err);
+    if (!res)
+        return err;
+    *claimed = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    if (state_id)
+        s_state_from(res, 1, st);
+    else
+        memset(st, 0, sizeof *st);
+    PQclear(res);
+    if (*claimed) {
+        snprintf(customer_id, NOTES_ID_SIZE, "%s", resolved);
+        return CM_OK;
+    }
+    bool found;
+    return notes_history_store_claimed(db, tenant, ev, digest, &found, same, customer_id);
+}
+
+/* Inserts the first state of a booking or order: *inserted false when a
+ * concurrent first event of it inserted one first (this waits for that one
+ * to commit). */
+static cm_err_t s_insert_first(cm_db_t *db, const char *sql, int n, const char *const *p,
+                               bool *inserted)
+{
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db, sql, n, p, &err);
+    if (!res)
+        return err;
+    *inserted = PQntuples(res) == 1;
+    PQclear(res);
+    return CM_OK;
+}
+
 cm_err_t notes_history_store_booking(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                     const char *customer_id, int64_t at_ms)
+                                     const char *customer_id, int64_t at_ms,
+                                     const struct notes_row_state *known)
 {
     const Crm__IntakeBooking *b = ev->booking;
     const char *status = notes_intake_status(ev->type);
-    const char *key[] = {tenant, ev->source, b->id};
-    struct s_state st;
-    cm_err_t err = s_state_get(db, SQL_BOOKING_STATE, key, &st);
-    if (err)
-        return err;
+    struct notes_row_state st = *known;
     int64_t starts = 0, ends = 0;
     bool has_end = b->ends_at[0] && !notes_intake_time(b->ends_at, &ends);
     if (notes_intake_time(b->starts_at, &starts))
@@ -134,8 +180,6 @@ cm_err_t notes_history_store_booking(cm_db_t *db, const char *tenant, const Crm_
     snprintf(e_ms, sizeof e_ms, "%" PRId64, ends);
     bool created = !strcmp(ev->type, "booking.created");
     if (!st.found) {
-        /* A concurrent first event of the same booking makes this a unique
-         * violation: cm_svc runs the request again, which then updates. */
         const char *p[] = {tenant,
                            ev->source,
                            b->id,
@@ -147,12 +191,25 @@ cm_err_t notes_history_store_booking(cm_db_t *db, const char *tenant, const Crm_
                            status,
                            at,
                            created ? "t" : "f"};
-        return cm_db_run(db,
-                         "INSERT INTO notes.bookings (tenant_id, source, booking_id, customer_id, "
-                         "service, staff, starts_at, ends_at, status, status_at, details_at, "
-                         "booked_at) VALUES ($1, $2, $3, $4, $5, $6, " MS(7) ", " MS(8) ", $9, " MS(
-                             10) ", " MS(10) ", CASE WHEN $11::bool THEN " MS(10) " END)",
-                         11, p);
+        bool inserted = false;
+        cm_err_t err = s_insert_first(
+            db,
+            "INSERT INTO notes.bookings (tenant_id, source, booking_id, customer_id, "
+            "service, staff, starts_at, ends_at, status, status_at, details_at, "
+            "booked_at) VALUES ($1, $2, $3, $4, $5, $6, " MS(7) ", " MS(8) ", $9, " MS(10) ", " MS(
+                10) ", CASE WHEN $11::bool THEN " MS(10) " END) "
+                                                         "ON CONFLICT DO NOTHING RETURNING 1",
+            11, p, &inserted);
+        if (err || inserted)
+            return err;
+        /* A concurrent first event of the same booking won: this one
+         * applies itself to that row, as a later event would. */
+        const char *key[] = {tenant, ev->source, b->id};
+        err = s_state_get(db, SQL_BOOKING_STATE, key, &st);
+        if (err)
+            return err;
+        if (!st.found)
+            return CM_ERR_CONFLICT; /* gone again: cm_svc runs the request anew */
     }
     bool status_wins = notes_intake_status_wins(false, st.status, st.status_ms, status, at_ms);
     bool details_win = notes_intake_details_win(st.details_ms, at_ms);
@@ -202,15 +259,13 @@ static char *s_items_json(const Crm__IntakeOrder *o)
 }
 
 cm_err_t notes_history_store_order(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                   const char *customer_id, int64_t at_ms)
+                                   const char *customer_id, int64_t at_ms,
+                                   const struct notes_row_state *known)
 {
     const Crm__IntakeOrder *o = ev->order;
     const char *status = notes_intake_status(ev->type);
-    const char *key[] = {tenant, ev->source, o->id};
-    struct s_state st;
-    cm_err_t err = s_state_get(db, SQL_ORDER_STATE, key, &st);
-    if (err)
-        return err;
+    struct notes_row_state st = *known;
+    cm_err_t err = CM_OK;
     char at[24], total[24], paid[24], refunded[24];
     snprintf(at, sizeof at, "%" PRId64, at_ms);
     snprintf(total, sizeof total, "%" PRId64, o->total->amount_minor);
@@ -221,9 +276,6 @@ cm_err_t notes_history_store_order(cm_db_t *db, const char *tenant, const Crm__I
              is_refund ? (o->refund ? o->refund->amount_minor : o->total->amount_minor) : 0);
     bool placed = !strcmp(ev->type, "order.placed");
     char *items = s_items_json(o);
-    bool status_wins =
-        !st.found || notes_intake_status_wins(true, st.status, st.status_ms, status, at_ms);
-    bool details_win = !st.found || notes_intake_details_win(st.details_ms, at_ms);
     const char *p[] = {tenant,
                        ev->source,
                        o->id,
@@ -237,43 +289,58 @@ cm_err_t notes_history_store_order(cm_db_t *db, const char *tenant, const Crm__I
                        refunded,
                        placed ? "t" : "f",
                        is_paid ? "t" : "f",
-                       status_wins ? "t" : "f",
-                       details_win ? "t" : "f"};
+                       NULL,
+                       NULL};
     if (!st.found) {
-        err = cm_db_run(db,
-                        "INSERT INTO notes.orders (tenant_id, source, order_id, customer_id, "
-                        "status, status_at, details_at, placed_at, first_seen_at, total_minor, "
-                        "currency, items, paid_minor, refunded_minor) VALUES ($1, $2, $3, $4, "
-                        "$5, " MS(6) ", " MS(6) ", CASE WHEN $12::bool THEN " MS(6) " END, " MS(
-                            6) ", $7, $8, $9::jsonb, $10, $11)",
-                        12, p);
-    } else {
-        /* A payment sets what was paid (a repeated payment event of another id
-         * does not double it); refunds add up, each taken in once. */
-        err = cm_db_run(
-            db,
-            "UPDATE notes.orders SET "
-            "status = CASE WHEN $14::bool THEN $5 ELSE status END, "
-            "status_at = CASE WHEN $14::bool THEN " MS(
-                6) " ELSE status_at END, "
-                   "customer_id = CASE WHEN $15::bool THEN $4::uuid ELSE customer_id END, "
-                   "total_minor = CASE WHEN $15::bool THEN $7::bigint ELSE total_minor END, "
-                   "currency = CASE WHEN $15::bool THEN $8 ELSE currency END, "
-                   "items = CASE WHEN $15::bool AND jsonb_array_length($9::jsonb) > 0 THEN "
-                   "$9::jsonb "
-                   "ELSE items END, "
-                   "details_at = CASE WHEN $15::bool THEN " MS(
-                       6) " ELSE details_at END, "
-                          "placed_at = CASE WHEN $12::bool THEN least(placed_at, " MS(
-                              6) ") ELSE placed_at END, "
-                                 "first_seen_at = least(first_seen_at, " MS(
-                                     6) "), "
-                                        "paid_minor = CASE WHEN $13::bool THEN $10::bigint ELSE "
-                                        "paid_minor END, "
-                                        "refunded_minor = refunded_minor + $11::bigint "
-                                        "WHERE tenant_id = $1 AND source = $2 AND order_id = $3",
-            15, p);
+        bool inserted = false;
+        err =
+            s_insert_first(db,
+                           "INSERT INTO notes.orders (tenant_id, source, order_id, customer_id, "
+                           "status, status_at, details_at, placed_at, first_seen_at, total_minor, "
+                           "currency, items, paid_minor, refunded_minor) VALUES ($1, $2, $3, $4, "
+                           "$5, " MS(6) ", " MS(6) ", CASE WHEN $12::bool THEN " MS(6) " END, " MS(
+                               6) ", $7, $8, $9::jsonb, $10, $11) ON CONFLICT DO NOTHING "
+                                  "RETURNING 1",
+                           12, p, &inserted);
+        if (!err && !inserted) {
+            /* A concurrent first event of the same order won: this one
+             * applies itself to that row, as a later event would. */
+            const char *key[] = {tenant, ev->source, o->id};
+            err = s_state_get(db, SQL_ORDER_STATE, key, &st);
+            if (!err && !st.found)
+                err = CM_ERR_CONFLICT; /* gone again: cm_svc runs the request anew */
+        }
+        if (err || inserted)
+            goto out;
     }
+    p[13] = notes_intake_status_wins(true, st.status, st.status_ms, status, at_ms) ? "t" : "f";
+    p[14] = notes_intake_details_win(st.details_ms, at_ms) ? "t" : "f";
+    /* A payment sets what was paid (a repeated payment event of another id
+     * does not double it); refunds add up, each taken in once. */
+    err = cm_db_run(
+        db,
+        "UPDATE notes.orders SET "
+        "status = CASE WHEN $14::bool THEN $5 ELSE status END, "
+        "status_at = CASE WHEN $14::bool THEN " MS(
+            6) " ELSE status_at END, "
+               "customer_id = CASE WHEN $15::bool THEN $4::uuid ELSE customer_id END, "
+               "total_minor = CASE WHEN $15::bool THEN $7::bigint ELSE total_minor END, "
+               "currency = CASE WHEN $15::bool THEN $8 ELSE currency END, "
+               "items = CASE WHEN $15::bool AND jsonb_array_length($9::jsonb) > 0 THEN "
+               "$9::jsonb "
+               "ELSE items END, "
+               "details_at = CASE WHEN $15::bool THEN " MS(
+                   6) " ELSE details_at END, "
+                      "placed_at = CASE WHEN $12::bool THEN least(placed_at, " MS(
+                          6) ") ELSE placed_at END, "
+                             "first_seen_at = least(first_seen_at, " MS(
+                                 6) "), "
+                                    "paid_minor = CASE WHEN $13::bool THEN $10::bigint ELSE "
+                                    "paid_minor END, "
+                                    "refunded_minor = refunded_minor + $11::bigint "
+                                    "WHERE tenant_id = $1 AND source = $2 AND order_id = $3",
+        15, p);
+out:
     free(items);
     return err;
 }
