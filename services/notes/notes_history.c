@@ -151,6 +151,7 @@ static char *s_intake_details(const Crm__IntakeEvent *ev, enum notes_intake_fami
  * was resolved to ("" when the event was taken in before). */
 struct s_ingest_prep {
     char customer_id[NOTES_ID_SIZE];
+    char digest[NOTES_INTAKE_DIGEST_SIZE]; // notes_intake_digest of the event
 };
 
 /* Before the transaction: an event not taken in yet has its customer resolved
@@ -164,18 +165,18 @@ static void s_ingest_prepare(struct cm_call *call, const ProtobufCMessage *msg)
     const Crm__IntakeEvent *ev = (const Crm__IntakeEvent *)msg;
     if (!notes_intake_check(call, ev))
         return;
-    char digest[NOTES_INTAKE_DIGEST_SIZE], cid[NOTES_ID_SIZE];
-    notes_intake_digest(ev, digest);
+    struct s_ingest_prep *prep = cm_malloc(sizeof *prep);
+    prep->customer_id[0] = '\0';
+    notes_intake_digest(ev, prep->digest);
+    call->prep = prep;
+    char cid[NOTES_ID_SIZE];
     bool found = false, same = true;
     cm_err_t err =
-        notes_history_store_claimed(call->db, TENANT(call), ev, digest, &found, &same, cid);
+        notes_history_store_claimed(call->db, TENANT(call), ev, prep->digest, &found, &same, cid);
     if (err) {
         cm_call_db_fail(call, err, "could not read the event's record");
         return;
     }
-    struct s_ingest_prep *prep = cm_malloc(sizeof *prep);
-    prep->customer_id[0] = '\0';
-    call->prep = prep;
     if (!found)
         (void)s_resolve(call, ev, notes_intake_family(ev->type), prep->customer_id);
 }
@@ -191,8 +192,6 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
     if (notes_intake_time(ev->occurred_at, &at))
         return; /* checked in s_ingest_prepare */
     enum notes_intake_family fam = notes_intake_family(ev->type);
-    char digest[NOTES_INTAKE_DIGEST_SIZE];
-    notes_intake_digest(ev, digest);
     const char *kind;
     details = s_intake_details(ev, fam, &kind);
     struct notes_timeline_row row = {.customer_id = prep->customer_id,
@@ -207,7 +206,7 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
      * here (or waits here until the first one's transaction ends). */
     bool same = true;
     struct notes_row_state st;
-    cm_err_t err = notes_history_store_take_in(call->db, TENANT(call), ev, digest,
+    cm_err_t err = notes_history_store_take_in(call->db, TENANT(call), ev, prep->digest,
                                                prep->customer_id, &row, &claimed, &same, cid, &st);
     free(details);
     if (err) {
