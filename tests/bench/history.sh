@@ -76,11 +76,15 @@ PY
 # CPU of each program from the first event sent until the last is visible:
 # cpu_snapshot.py's "name ticks" lines for PostgreSQL and every service, and
 # crmctl's own from this shell's reaped children (no subshell reads them).
+# The programs are supervisord's children (read from /proc: supervisorctl
+# does not always answer on a loaded machine), PostgreSQL apart.
 cpu_snapshot() {
-    local args=() name pid
-    while read -r name pid; do args+=("$name=$pid"); done < <(stack_ctl status 2>/dev/null |
-        awk '$2 == "RUNNING" && $1 != "postgres" { n = $1; sub(/^.*:/, "", n); p = $4
-            sub(/,$/, "", p); print n, p }')
+    local args=() pid name sup
+    sup=$(s_supervisor_pid) || fail "no supervisord"
+    for pid in $(cat /proc/"$sup"/task/*/children); do
+        name=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+        [[ $name == postgres ]] || args+=("$name=$pid")
+    done
     /usr/bin/python3 "$root/tests/bench/cpu_snapshot.py" "$(s_pg_pid)" "${args[@]}" >"$1"
 }
 children_ticks() {
