@@ -299,9 +299,11 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
         cm_call_fail(call, CM_ERR_PERMISSION, "request carries no tenant");
         goto out;
     }
-    /* No database, or a read that needs no transaction: nothing to begin,
-     * commit or deduplicate (a read still sets its tenant). */
-    if (!call->db || ((m->flags & CM_METHOD_NO_TXN) && !(m->flags & CM_METHOD_WRITE))) {
+    /* No database, a read that needs no transaction, or a write of one
+     * statement: nothing to begin, commit or deduplicate (each still sets
+     * its tenant). */
+    if (!call->db || ((m->flags & CM_METHOD_NO_TXN) && !(m->flags & CM_METHOD_WRITE)) ||
+        (m->flags & CM_METHOD_ONE_STATEMENT)) {
         cm_err_t err =
             call->db ? cm_db_use_tenant(call->db, tenant ? call->hdr->tenant_id : NULL) : CM_OK;
         if (err) {

@@ -201,13 +201,12 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
                                      .source = ev->source,
                                      .event_id = ev->event_id,
                                      .details = details};
-    /* The claim comes first, with the timeline row and the locked state of
-     * the booking or order in the same statement: a second delivery stops
-     * here (or waits here until the first one's transaction ends). */
+    /* One statement (no transaction around it): the claim, and with it the
+     * timeline row and the booking's or order's state. A second delivery
+     * stops at the claim (or waits there until the first one's ends). */
     bool same = true;
-    struct notes_row_state st;
-    cm_err_t err = notes_history_store_take_in(call->db, TENANT(call), ev, prep->digest,
-                                               prep->customer_id, &row, &claimed, &same, cid, &st);
+    cm_err_t err = notes_history_store_take_in(call->db, TENANT(call), ev, prep->digest, &row,
+                                               &claimed, &same, cid);
     free(details);
     if (err) {
         cm_call_db_fail(call, err, "could not record the event");
@@ -226,26 +225,15 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
         cm_log_info("event id reused for different content source=%s", ev->source);
         return;
     }
-    if (!claimed) {
-        cm_log_info("duplicate event source=%s", ev->source);
-        goto reply;
-    }
-    if (!prep->customer_id[0]) {
+    if (!claimed && !cid[0]) {
         /* Taken in before prepare looked, yet no record of it now: intake
-         * records are never deleted, so only a hand-made change does this.
-         * (The statement wrote no timeline row without a customer.) */
+         * records are never deleted, so only a hand-made change does this
+         * (the statement wrote nothing without a customer). */
         cm_call_fail(call, CM_ERR_UNAVAILABLE, "the event's record changed meanwhile; retry");
         return;
     }
-    if (fam == NOTES_INTAKE_BOOKING)
-        err = notes_history_store_booking(call->db, TENANT(call), ev, cid, at, &st);
-    if (fam == NOTES_INTAKE_ORDER)
-        err = notes_history_store_order(call->db, TENANT(call), ev, cid, at, &st);
-    if (err) {
-        cm_call_db_fail(call, err, "could not record the event");
-        return;
-    }
-reply:;
+    if (!claimed)
+        cm_log_info("duplicate event source=%s", ev->source);
     Crm__IngestEventResponse *r =
         (Crm__IngestEventResponse *)cm_pb_new(&crm__ingest_event_response__descriptor);
     cm_pb_set_str(&r->customer_id, cid);
@@ -609,8 +597,11 @@ void notes_history_tick(cm_svc_t *svc, void *user)
 #define M(name, req, resp, fn, flags, scope) CM_METHOD("notes", name, req, resp, fn, flags, scope)
 
 const struct cm_method notes_history_methods[] = {
+    /* Its write is one statement, idempotent on the source and event id:
+     * no transaction, no idempotency record. */
     CM_METHOD_PREPARED("notes", "IngestEvent", intake_event, ingest_event_response,
-                       s_ingest_prepare, s_ingest, CM_METHOD_WRITE, EVENTS_PUBLISH),
+                       s_ingest_prepare, s_ingest, CM_METHOD_WRITE | CM_METHOD_ONE_STATEMENT,
+                       EVENTS_PUBLISH),
     M("ListTimeline", list_timeline_request, list_timeline_response, s_list_timeline,
       CM_METHOD_NO_TXN, CUSTOMERS_READ),
     M("GetSummary", get_summary_request, summary, s_get_summary, CM_METHOD_NO_TXN, CUSTOMERS_READ),

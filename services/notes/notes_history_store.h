@@ -35,41 +35,20 @@ struct notes_timeline_row {
     const char *details;
 };
 
-/* The stored state of a booking or an order: found false when there is none
- * yet. */
-struct notes_row_state {
-    bool found;
-    char status[16];
-    int64_t status_ms;
-    int64_t details_ms;
-};
-
-/* Takes an event in, in one statement: inserts the intake row of (source,
- * event id) with the event's digest and the customer it was resolved to
- * (resolved, "" for none) and, when this inserted it and a customer is
- * named, the timeline row *row; and reads, locked for this transaction, the
- * state of the booking or order a booking.* or order.* event names into *st
- * (found false for other events). *claimed is true when this transaction
+/* Takes an event in, in one statement (atomic without a transaction around
+ * it): inserts the intake row of (source, event id) with the event's digest
+ * and the customer row->customer_id it was resolved to ("" for none: then
+ * nothing is written), and, when this inserted it, the timeline row *row and
+ * the event's effect on the state of its booking or order (the rule of
+ * notes_intake.h for events out of order). *claimed is true when this
  * inserted the intake row; otherwise customer_id and *same are set as
  * notes_history_store_claimed sets them. A concurrent delivery of the same
- * event waits here until the first commits or rolls back. */
+ * event, or another event of the same booking or order, waits here until the
+ * first one's write ends. CM_ERR_INVALID for a booking time that does not
+ * read (notes_intake_check refuses those first). */
 cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                     const char *digest, const char *resolved,
-                                     const struct notes_timeline_row *row, bool *claimed,
-                                     bool *same, char *customer_id,
-                                     struct notes_row_state *st) CM_MUSTCHECK;
-
-/* Applies a booking.* or order.* event at at_ms to the stored state of its
- * booking or order, *st as notes_history_store_take_in read it
- * (notes_intake_status_wins decides the status). The first event of a
- * booking or order racing another inserts nothing and applies itself to the
- * winner's row. */
-cm_err_t notes_history_store_booking(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                     const char *customer_id, int64_t at_ms,
-                                     const struct notes_row_state *st) CM_MUSTCHECK;
-cm_err_t notes_history_store_order(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                   const char *customer_id, int64_t at_ms,
-                                   const struct notes_row_state *st) CM_MUSTCHECK;
+                                     const char *digest, const struct notes_timeline_row *row,
+                                     bool *claimed, bool *same, char *customer_id) CM_MUSTCHECK;
 
 /* Inserts one timeline row. */
 cm_err_t notes_history_store_timeline_add(cm_db_t *db, const char *tenant,
