@@ -300,10 +300,10 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
         goto out;
     }
     /* No database, a read that needs no transaction, or a write of one
-     * statement: nothing to begin, commit or deduplicate (each still sets
-     * its tenant). */
+     * statement sent without an idempotency key: nothing to begin, commit or
+     * deduplicate (each still sets its tenant). */
     if (!call->db || ((m->flags & CM_METHOD_NO_TXN) && !(m->flags & CM_METHOD_WRITE)) ||
-        (m->flags & CM_METHOD_ONE_STATEMENT)) {
+        ((m->flags & CM_METHOD_ONE_STATEMENT) && !call->hdr->idempotency_key[0])) {
         cm_err_t err =
             call->db ? cm_db_use_tenant(call->db, tenant ? call->hdr->tenant_id : NULL) : CM_OK;
         if (err) {

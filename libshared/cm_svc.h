@@ -57,11 +57,12 @@ enum {
      * set_config(..., true) or locks rows. */
     CM_METHOD_NO_TXN = 1 << 2,
     /* A write whose handler changes the database with one statement (atomic
-     * by itself; what else it runs only reads) and is idempotent on its own
-     * terms (an event id): it runs without BEGIN and COMMIT, saving two
-     * round trips, and keeps no idempotency record (a request sent again
-     * under the same key runs again, and the handler answers it as the
-     * repeat it is). It stores no events: after_commit does not follow. */
+     * by itself; what else it runs only reads), is idempotent on its own
+     * terms (an event id) and stores no events: sent without an idempotency
+     * key it runs without BEGIN and COMMIT, saving two round trips; with one
+     * (the gateway always sends one) it runs as any write, in a transaction
+     * with the key's record, so the key's promise (the first answer again)
+     * holds. */
     CM_METHOD_ONE_STATEMENT = 1 << 3,
 };
 

@@ -353,6 +353,10 @@ static bool s_unchanged(const Crm__ResolveCustomerRequest *req, const struct s_i
 void customers_resolve_prepare(struct cm_call *call, const ProtobufCMessage *msg)
 {
     const Crm__ResolveCustomerRequest *req = (const Crm__ResolveCustomerRequest *)msg;
+    /* A request under an idempotency key gets its first answer again (the
+     * write path's record), which a read now could tell otherwise. */
+    if (call->hdr->idempotency_key[0])
+        return;
     struct customers_known k;
     cm_err_t err =
         customers_resolve_store_known(call->db, TENANT(call), req->system, req->external_id, &k);

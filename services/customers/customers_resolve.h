@@ -21,7 +21,8 @@ void customers_resolve(struct cm_call *call, const ProtobufCMessage *req, Protob
  * holds the request's external id. When that customer has already all the
  * request would fill, it answers the call (matchedBy "externalId"): no lock,
  * no transaction, nothing written. Otherwise (a new person, details to add,
- * a bad request) customers_resolve runs as described above. */
+ * a bad request, a request under an idempotency key) customers_resolve runs
+ * as described above. */
 void customers_resolve_prepare(struct cm_call *call, const ProtobufCMessage *req);
 
 #endif

@@ -598,7 +598,7 @@ void notes_history_tick(cm_svc_t *svc, void *user)
 
 const struct cm_method notes_history_methods[] = {
     /* Its write is one statement, idempotent on the source and event id:
-     * no transaction, no idempotency record. */
+     * over the bus without an idempotency key, no transaction around it. */
     CM_METHOD_PREPARED("notes", "IngestEvent", intake_event, ingest_event_response,
                        s_ingest_prepare, s_ingest, CM_METHOD_WRITE | CM_METHOD_ONE_STATEMENT,
                        EVENTS_PUBLISH),
