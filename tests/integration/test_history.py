@@ -726,3 +726,34 @@ def test_events_of_a_new_person_at_once_make_one_customer():
                     % b["id"]).strip() == "1"
     assert crm.psql("SELECT count(*) FROM notes.orders WHERE order_id = '%s'"
                     % o["id"]).strip() == "1"
+    # Out of order and at once, each ends by the rule: the booking at its
+    # latest move, the order paid.
+    assert crm.psql("SELECT status, starts_at = '2025-10-01T10:00:00Z', details_at FROM "
+                    "notes.bookings WHERE booking_id = '%s'" % b["id"]).strip() \
+        == "BOOKED|t|2025-09-15 10:00:00+00", b
+    assert crm.psql("SELECT status, paid_minor FROM notes.orders WHERE order_id = '%s'"
+                    % o["id"]).strip() == "PAID|500"
+    # Sent again: every one a duplicate, nothing written twice.
+    out = crm.crmctl(["publish", "--tenant", crm.TENANT, "--window", "16"],
+                     input="".join(json.dumps(e) + "\n" for e in evs))
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["duplicates"] == 16, out
+    cid = ids[0][0]
+    entries = [e for e in _timeline(cid) if e["type"].startswith(("booking.", "order."))]
+    assert len(entries) == 16, _types(entries)
+
+
+def test_an_event_retried_under_its_idempotency_key_gets_the_first_answer():
+    """Through the gateway a retry with the same Idempotency-Key gets the
+    first answer again (duplicate false); another delivery of the event
+    without it is answered as the duplicate it is."""
+    ev = _booking_event(_person(), "booking.created",
+                        {"id": unique("b"), "service": "Cut", "startsAt": "2025-10-01T10:00:00Z"},
+                        "2025-09-20T10:00:00Z")
+    key = {"Idempotency-Key": unique("ik")}
+    st, _, first = api("POST", "/v1/events", ev, headers=key)
+    assert st == 202 and first["duplicate"] is False, first
+    st, _, again = api("POST", "/v1/events", ev, headers=key)
+    assert st == 202 and again == first, (first, again)
+    st, _, other = api("POST", "/v1/events", ev)
+    assert st == 202 and other["duplicate"] is True and other["customerId"] == first["customerId"]
