@@ -382,3 +382,14 @@ void notes_intake_stages(bool order, char out[NOTES_INTAKE_STAGES_SIZE])
                               order ? s_order_stages[i] : s_booking_stages[i]);
     snprintf(out + n, NOTES_INTAKE_STAGES_SIZE - n, "}");
 }
+
+bool notes_intake_status_wins(bool order, const char *cur_status, int64_t cur_ms,
+                              const char *new_status, int64_t new_ms)
+{
+    if (!cur_status || !cur_status[0])
+        return true;
+    int cur = notes_intake_stage(order, cur_status), neu = notes_intake_stage(order, new_status);
+    if (neu != cur)
+        return neu > cur;
+    return new_ms >= cur_ms;
+}

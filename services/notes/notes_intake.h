@@ -83,4 +83,11 @@ int notes_intake_stage(bool order, const char *status);
 #define NOTES_INTAKE_STAGES_SIZE 96
 void notes_intake_stages(bool order, char out[NOTES_INTAKE_STAGES_SIZE]);
 
+/* The rule in C: true when an event whose status is new_status, which happened at new_ms,
+ * replaces the stored status cur_status (set at cur_ms; NULL or "" for none). The take-in
+ * statement (notes_history_store.c) applies the same rule in SQL with notes_intake_stages; the
+ * unit and fuzz tests hold this one to its definition. */
+bool notes_intake_status_wins(bool order, const char *cur_status, int64_t cur_ms,
+                              const char *new_status, int64_t new_ms);
+
 #endif

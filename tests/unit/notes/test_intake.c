@@ -292,6 +292,17 @@ static void test_out_of_order_state(void)
     json_t *doc = json_loads(out, 0, &jerr);
     CHECK(doc && json_integer_value(json_object_get(doc, "PAID")) == 2);
     json_decref(doc);
+    /* The rule: a cancellation that arrived first is not undone by its creation. */
+    CHECK(notes_intake_status_wins(false, "", 0, "CANCELLED", 200));
+    CHECK(!notes_intake_status_wins(false, "CANCELLED", 200, "BOOKED", 100));
+    CHECK(!notes_intake_status_wins(false, "CANCELLED", 200, "BOOKED", 300));
+    CHECK(notes_intake_status_wins(false, "BOOKED", 100, "BOOKED", 150)); /* moved */
+    CHECK(!notes_intake_status_wins(false, "BOOKED", 150, "BOOKED", 100));
+    CHECK(notes_intake_status_wins(false, "ATTENDED", 200, "NO_SHOW", 250));
+    CHECK(!notes_intake_status_wins(false, "NO_SHOW", 250, "ATTENDED", 200));
+    CHECK(!notes_intake_status_wins(true, "PAID", 200, "PLACED", 100));
+    CHECK(notes_intake_status_wins(true, "PAID", 200, "REFUNDED", 100));
+    CHECK(notes_intake_status_wins(true, "REFUNDED", 300, "CANCELLED", 300));
 }
 
 #define BOOKING_DIGEST "aedb465aa486f3a1988f7a1b99c470d3"
