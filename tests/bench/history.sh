@@ -81,19 +81,16 @@ PY
 cpu_snapshot() {
     local args=() pid name sup
     sup=$(s_supervisor_pid) || fail "no supervisord"
-    for pid in $(cat /proc/"$sup"/task/*/children); do
+    local -a pids
+    read -r -d "" -a pids < <(cat /proc/"$sup"/task/*/children; printf "\0")
+    for pid in "${pids[@]}"; do
         name=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
         [[ $name == postgres ]] || args+=("$name=$pid")
     done
     /usr/bin/python3 "$root/tests/bench/cpu_snapshot.py" "$(s_pg_pid)" "${args[@]}" >"$1"
 }
-children_ticks() {
-    local s f
-    read -r s <"/proc/$$/stat"
-    s=${s##*) }
-    read -r -a f <<<"$s"
-    CHILD_TICKS=$((f[13] + f[14]))
-}
+# shellcheck source=tests/bench/ticks.sh
+source "$root/tests/bench/ticks.sh"
 cpu_snapshot "$tmp/cpu.0"
 t0=$(now_ms)
 children_ticks
