@@ -208,6 +208,13 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
     cm_err_t err = notes_history_store_take_in(call->db, TENANT(call), ev, prep->digest, &row,
                                                &claimed, &same, cid);
     free(details);
+    if (err == CM_ERR_NOT_FOUND) {
+        /* Taken in before prepare looked, yet no record of it now: intake
+         * records are never deleted, so only a hand-made change does this
+         * (the statement wrote nothing without a customer). */
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "the event's record changed meanwhile; retry");
+        return;
+    }
     if (err) {
         cm_call_db_fail(call, err, "could not record the event");
         return;
@@ -223,13 +230,6 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
         cm_call_fail(call, CM_ERR_INVALID,
                      "eventId already used for a different event; use a new one");
         cm_log_info("event id reused for different content source=%s", ev->source);
-        return;
-    }
-    if (!claimed && !cid[0]) {
-        /* Taken in before prepare looked, yet no record of it now: intake
-         * records are never deleted, so only a hand-made change does this
-         * (the statement wrote nothing without a customer). */
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "the event's record changed meanwhile; retry");
         return;
     }
     if (!claimed)

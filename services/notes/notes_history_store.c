@@ -218,8 +218,9 @@ cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm_
         snprintf(customer_id, NOTES_ID_SIZE, "%s", row->customer_id);
         return CM_OK;
     }
-    bool found;
-    return notes_history_store_claimed(db, tenant, ev, digest, &found, same, customer_id);
+    bool found = false;
+    err = notes_history_store_claimed(db, tenant, ev, digest, &found, same, customer_id);
+    return err ? err : found ? CM_OK : CM_ERR_NOT_FOUND;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -44,8 +44,9 @@ struct notes_timeline_row {
  * inserted the intake row; otherwise customer_id and *same are set as
  * notes_history_store_claimed sets them. A concurrent delivery of the same
  * event, or another event of the same booking or order, waits here until the
- * first one's write ends. CM_ERR_INVALID for a booking time that does not
- * read (notes_intake_check refuses those first). */
+ * first one's write ends. CM_ERR_NOT_FOUND when nothing was inserted (no
+ * customer) and no intake row is there either; CM_ERR_INVALID for a booking
+ * time that does not read (notes_intake_check refuses those first). */
 cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
                                      const char *digest, const struct notes_timeline_row *row,
                                      bool *claimed, bool *same, char *customer_id) CM_MUSTCHECK;
