@@ -699,6 +699,25 @@ def test_a_deleted_customers_source_id_is_not_resolved_to_them():
     assert st == 200 and c["email"] == p["email"].lower(), c
 
 
+def test_an_event_sent_again_after_its_customer_was_deleted_stays_a_duplicate():
+    """A repeat of an event taken in before its customer was deleted is a
+    duplicate: it brings the person back neither by the bus nor through the
+    gateway."""
+    p = _person()
+    ev = _booking_event(p, "booking.created",
+                        {"id": unique("b"), "service": "Cut", "startsAt": "2025-10-01T10:00:00Z"},
+                        "2025-09-20T10:00:00Z")
+    first = _ingest(ev)
+    assert api("DELETE", "/v1/customers/" + first["customerId"])[0] == 204
+    again = _ingest(ev)
+    assert again["duplicate"] is True and again["customerId"] == first["customerId"], again
+    out = json.loads(crm.crmctl(["publish", json.dumps(ev), "--tenant", crm.TENANT]).splitlines()[-1])
+    assert out["body"]["duplicate"] is True, out
+    assert out["body"]["customerId"] == first["customerId"], out
+    assert crm.psql("SELECT count(*) FROM customers.customers WHERE email = '%s'"
+                    % p["email"].lower()).strip() == "0"
+
+
 def test_events_of_a_new_person_at_once_make_one_customer():
     """Sixteen events of a person nobody knows yet, sent at once over the bus
     (some of one booking, some of one order), make one customer, and each
