@@ -355,7 +355,7 @@ void customers_resolve_prepare(struct cm_call *call, const ProtobufCMessage *msg
     const Crm__ResolveCustomerRequest *req = (const Crm__ResolveCustomerRequest *)msg;
     /* A request under an idempotency key gets its first answer again (the
      * write path's record), which a read now could tell otherwise. */
-    if (call->hdr->idempotency_key[0])
+    if (call->hdr->idempotency_key[0] && !req->known_only)
         return;
     struct customers_known k;
     cm_err_t err =
@@ -364,14 +364,24 @@ void customers_resolve_prepare(struct cm_call *call, const ProtobufCMessage *msg
         cm_call_db_fail(call, err, "could not look the customer up");
         return;
     }
-    if (!k.tenant_found)
+    if (!k.tenant_found && !req->known_only)
         return; /* the write path refuses it */
+    if (!k.tenant_found) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "unknown tenant");
+        return;
+    }
     struct customers_tenant tenant = {0};
     memcpy(tenant.default_country, k.default_country, sizeof tenant.default_country);
     struct s_identity id;
     s_identity(call, req, &tenant, &id);
-    if (cm_call_failed(call) || !k.found || !s_unchanged(req, &id, &k))
+    if (cm_call_failed(call))
         return;
+    if (!k.found || !s_unchanged(req, &id, &k)) {
+        if (req->known_only)
+            cm_call_fail(call, CM_ERR_NOT_FOUND,
+                         "no customer holds the external id with nothing to add");
+        return;
+    }
     /* Held by a committed row read just now: a delete or merge that commits
      * later comes after this answer, as it would after the write path's. */
     Crm__ResolveCustomerResponse r = CRM__RESOLVE_CUSTOMER_RESPONSE__INIT;

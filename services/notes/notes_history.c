@@ -61,10 +61,12 @@ static void s_event_field(const char *field, char *out, size_t size)
         snprintf(out, size, "customer.%s", field);
 }
 
-/* Asks customers which customer the event's record means (or registers one).
- * Writes its id into cid. */
-static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
-                      enum notes_intake_family fam, char *cid)
+/* Asks customers which customer the event's record means (or registers one;
+ * with known_only, only a read of a customer known with nothing new). Writes
+ * its id into cid and returns 1; 0 when known_only found no such customer;
+ * -1 with the call failed. */
+static int s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev, enum notes_intake_family fam,
+                     bool known_only, char *cid)
 {
     const Crm__IntakeCustomer *c = ev->customer;
     Crm__ResolveCustomerRequest r = CRM__RESOLVE_CUSTOMER_REQUEST__INIT;
@@ -76,6 +78,7 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
     r.phone = c->phone;
     r.signed_up = fam == NOTES_INTAKE_SIGNUP;
     r.language = c->language;
+    r.known_only = known_only;
     bool store =
         fam == NOTES_INTAKE_ORDER || (fam != NOTES_INTAKE_BOOKING && !strcmp(ev->source, "store"));
     r.source = store ? CRM__SOURCE__SOURCE_STORE : CRM__SOURCE__SOURCE_BOOKING;
@@ -91,7 +94,7 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
     cm_err_t err = cm_call_service(call, "customers", "customers.ResolveCustomer", channel, &r.base,
                                    &crm__resolve_customer_response__descriptor, RESOLVE_TIMEOUT_MS,
                                    &rh, &resp);
-    bool ok = false;
+    int ok = -1;
     if (err == CM_ERR_TIMEOUT && call->hdr->deadline_unix_ms &&
         call->hdr->deadline_unix_ms - CM_CALL_MARGIN_MS <= cm_now_ms()) {
         cm_call_fail(call, CM_ERR_TIMEOUT, "deadline passed before the customer was resolved");
@@ -105,6 +108,8 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
             cm_call_violation(call, f, rh->details[i]->reason, "%s: %s", f,
                               rh->details[i]->description);
         }
+    } else if (known_only && rh->status == CRM__STATUS__STATUS_NOT_FOUND) {
+        ok = 0;
     } else if (rh->status != CRM__STATUS__STATUS_OK) {
         cm_call_fail(call, cm_err_of_status((int)rh->status), "could not resolve the customer: %s",
                      rh->message);
@@ -112,8 +117,8 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
         const Crm__ResolveCustomerResponse *rr = (const Crm__ResolveCustomerResponse *)resp;
         snprintf(cid, NOTES_ID_SIZE, "%s", rr->customer_id);
         cm_log_debug("event %s resolved to customer %s by %s", ev->event_id, cid, rr->matched_by);
-        ok = cid[0] != '\0';
-        if (!ok)
+        ok = cid[0] ? 1 : -1;
+        if (ok < 0)
             cm_call_fail(call, CM_ERR_INTERNAL, "customers resolved no customer");
     }
     if (resp)
@@ -148,18 +153,27 @@ static char *s_intake_details(const Crm__IntakeEvent *ev, enum notes_intake_fami
 }
 
 /* What s_ingest_prepare leaves for s_ingest: the customer the event's record
- * was resolved to ("" when the event was taken in before). */
+ * was resolved to ("" when the event was taken in before and customers could
+ * not answer by a read alone), and the event's digest. */
 struct s_ingest_prep {
     char customer_id[NOTES_ID_SIZE];
     char digest[NOTES_INTAKE_DIGEST_SIZE]; // notes_intake_digest of the event
 };
 
-/* Before the transaction: an event not taken in yet has its customer resolved
- * by the customers service here, so that no transaction (nor the claim's row
+/* Before the write: an event not taken in yet has its customer resolved by
+ * the customers service here, so that no transaction (nor the claim's row
  * lock) is held while customers answers. Resolving is idempotent on the
  * source's customer id and the person's contacts, so two deliveries of one
  * event racing here resolve to the same customer, and the claim in s_ingest
- * lets one of them through. */
+ * lets one of them through.
+ *
+ * Most events are of a person customers knows by the source's id, with
+ * nothing new: customers is asked first for that read alone, which changes
+ * nothing even for an event taken in before, so the event's own record need
+ * not be looked up first. Only when that read cannot answer is the record
+ * looked up, and the customer resolved in full (registered, filled in) for an
+ * event not taken in before: a repeat never registers anyone again (its
+ * customer may have been deleted since). */
 static void s_ingest_prepare(struct cm_call *call, const ProtobufCMessage *msg)
 {
     const Crm__IntakeEvent *ev = (const Crm__IntakeEvent *)msg;
@@ -169,6 +183,9 @@ static void s_ingest_prepare(struct cm_call *call, const ProtobufCMessage *msg)
     prep->customer_id[0] = '\0';
     notes_intake_digest(ev, prep->digest);
     call->prep = prep;
+    enum notes_intake_family fam = notes_intake_family(ev->type);
+    if (s_resolve(call, ev, fam, true, prep->customer_id) != 0)
+        return; /* resolved, or failed */
     char cid[NOTES_ID_SIZE];
     bool found = false, same = true;
     cm_err_t err =
@@ -178,7 +195,7 @@ static void s_ingest_prepare(struct cm_call *call, const ProtobufCMessage *msg)
         return;
     }
     if (!found)
-        (void)s_resolve(call, ev, notes_intake_family(ev->type), prep->customer_id);
+        (void)s_resolve(call, ev, fam, false, prep->customer_id);
 }
 
 static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
