@@ -663,6 +663,39 @@ def test_a_known_person_resolves_while_their_row_is_locked():
         lock.wait(30)
 
 
+def test_resolve_known_only_answers_a_known_person_and_writes_nothing_else():
+    """customers.ResolveCustomer with knownOnly: the customer the source's id
+    names when nothing is new; NOT_FOUND, and nothing registered or filled
+    in, for a stranger or for a record with something to add."""
+    p = _person()
+    a = _ingest(_booking_event(p, "booking.created",
+                               {"id": unique("b"), "service": "Cut",
+                                "startsAt": "2025-10-01T10:00:00Z"}, "2025-09-20T10:00:00Z"))
+
+    def resolve(**kw):
+        body = {"system": "booking", "externalId": p["externalId"], "firstName": p["firstName"],
+                "lastName": p["lastName"], "email": p["email"], "knownOnly": True}
+        body.update(kw)
+        r = crm.crmctl_run(["call", "customers", "ResolveCustomer", json.dumps(body),
+                            "--tenant", crm.TENANT])
+        assert r.stdout.strip(), r.stderr
+        return json.loads(r.stdout)
+
+    known = resolve()
+    assert known["body"]["customerId"] == a["customerId"], known
+    assert known["body"]["matchedBy"] == "externalId", known
+    before = _customer_row(a["customerId"])
+    e164, _ = _phone()
+    assert resolve(phone=e164)["status"] == "NOT_FOUND"
+    assert _customer_row(a["customerId"]) == before
+    st, _, c = api("GET", "/v1/customers/" + a["customerId"])
+    assert not c.get("phone"), c
+    stranger = unique_email("nobody")
+    assert resolve(externalId=unique("x"), email=stranger)["status"] == "NOT_FOUND"
+    assert crm.psql("SELECT count(*) FROM customers.customers WHERE email = '%s'"
+                    % stranger).strip() == "0"
+
+
 def test_a_known_person_with_new_details_is_still_updated():
     """What a later event adds (a phone, a last name) is filled in, and a
     sign-up under the same source id activates the account: these go the
