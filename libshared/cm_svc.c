@@ -298,9 +298,11 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
         cm_call_fail(call, CM_ERR_PERMISSION, "request carries no tenant");
         goto out;
     }
-    /* No database, or a read that needs no transaction: nothing to begin,
-     * commit or deduplicate (a read still sets its tenant). */
-    if (!call->db || ((m->flags & CM_METHOD_NO_TXN) && !(m->flags & CM_METHOD_WRITE))) {
+    /* No database, a read that needs no transaction, or a write of one
+     * statement sent without an idempotency key: nothing to begin, commit or
+     * deduplicate (each still sets its tenant). */
+    if (!call->db || ((m->flags & CM_METHOD_NO_TXN) && !(m->flags & CM_METHOD_WRITE)) ||
+        ((m->flags & CM_METHOD_ONE_STATEMENT) && !call->hdr->idempotency_key[0])) {
         cm_err_t err =
             call->db ? cm_db_use_tenant(call->db, tenant ? call->hdr->tenant_id : NULL) : CM_OK;
         if (err) {
@@ -472,6 +474,14 @@ static bool s_handle(cm_svc_t *svc, struct cm_svc_thread *t, const struct cm_mdp
     }
     if (m->prepare && !s_prepare(m, &call, req))
         goto reply;
+    if (m->prepare && call.raw) {
+        /* prepare answered the call itself (a read found all it needed):
+         * no transaction, no idempotency record, and fn does not run. */
+        call.reply.status = CRM__STATUS__STATUS_OK;
+        s_pack_header(out, &call.reply);
+        s_call_body(out, &call, NULL);
+        goto reply;
+    }
     /* A unique violation or serialization failure between our check and our
      * write means a concurrent request won; run once more to see its result. */
     for (int attempt = 0; attempt < 3; attempt++) {

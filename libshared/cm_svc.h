@@ -56,6 +56,14 @@ enum {
      * only when it changes). Not for a handler that sets anything with
      * set_config(..., true) or locks rows. */
     CM_METHOD_NO_TXN = 1 << 2,
+    /* A write whose handler changes the database with one statement (atomic
+     * by itself; what else it runs only reads), is idempotent on its own
+     * terms (an event id) and stores no events: sent without an idempotency
+     * key it runs without BEGIN and COMMIT, saving two round trips; with one
+     * (the gateway always sends one) it runs as any write, in a transaction
+     * with the key's record, so the key's promise (the first answer again)
+     * holds. */
+    CM_METHOD_ONE_STATEMENT = 1 << 3,
 };
 
 struct cm_method {
@@ -68,7 +76,10 @@ struct cm_method {
      * set on the session, as for a CM_METHOD_NO_TXN read), for what must not
      * hold a transaction open: calling another service, say. It may leave
      * what it learnt for fn in call->prep (malloc'd), or fail the call, and
-     * fn then does not run. fn may be run again on a retried transaction;
+     * fn then does not run. It may also answer the call itself with
+     * cm_call_reply_raw (a read that found all it needed): the reply is
+     * OK with that body, and neither fn, a transaction nor the idempotency
+     * record follows. fn may be run again on a retried transaction;
      * prepare is not. */
     void (*prepare)(struct cm_call *call, const ProtobufCMessage *req);
     /* What the caller must be allowed (cm_perm_allows): cm_svc answers

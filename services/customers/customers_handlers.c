@@ -1284,8 +1284,9 @@ const struct cm_method customers_methods[] = {
     M("RecordVatCheck", record_vat_check_request, customer, customers_vat_record, CM_METHOD_WRITE,
       CUSTOMERS_WRITE),
     /* -- intake: identity resolution (customers_resolve.c) -- */
-    M("ResolveCustomer", resolve_customer_request, resolve_customer_response, customers_resolve,
-      CM_METHOD_WRITE, EVENTS_PUBLISH),
+    CM_METHOD_PREPARED("customers", "ResolveCustomer", resolve_customer_request,
+                       resolve_customer_response, customers_resolve_prepare, customers_resolve,
+                       CM_METHOD_WRITE, EVENTS_PUBLISH),
     /* -- import: matching rows of a file (customers_match.c) -- */
     M("MatchCustomers", match_customers_request, match_customers_response, customers_match,
       CM_METHOD_NO_TXN, EXCHANGE),

@@ -1,5 +1,6 @@
 /* customers.ResolveCustomer: identity resolution for the intake. */
 #include "customers_resolve.h"
+#include "customers_resolve_store.h"
 #include "customers_changes.h"
 #include "customers_check.h"
 #include "customers_events.h"
@@ -324,6 +325,73 @@ out:
     crm__customer__free_unpacked(c, NULL);
     if (stored)
         crm__customer__free_unpacked(stored, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Known and unchanged: a read                                              */
+
+/* True when s_update_match would change nothing of the customer known: what
+ * it fills is set already (or the request brings nothing for it), and a
+ * sign-up finds the account active or disabled. The e-mail is counted as a
+ * change whenever the stored one is empty and the request has one, though
+ * another customer holding it would keep it out: the write path decides. */
+static bool s_unchanged(const Crm__ResolveCustomerRequest *req, const struct s_identity *id,
+                        const struct customers_known *k)
+{
+    if (!k->has_first_name && req->first_name[0])
+        return false;
+    if (!k->has_last_name && req->last_name[0])
+        return false;
+    if (!k->has_email && id->email[0])
+        return false;
+    if (!k->has_phone && id->phone[0])
+        return false;
+    return !req->signed_up || k->account_status == CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_ACTIVE ||
+           k->account_status == CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_DISABLED;
+}
+
+void customers_resolve_prepare(struct cm_call *call, const ProtobufCMessage *msg)
+{
+    const Crm__ResolveCustomerRequest *req = (const Crm__ResolveCustomerRequest *)msg;
+    /* A request under an idempotency key gets its first answer again (the
+     * write path's record), which a read now could tell otherwise. */
+    if (call->hdr->idempotency_key[0] && !req->known_only)
+        return;
+    struct customers_known k;
+    cm_err_t err =
+        customers_resolve_store_known(call->db, TENANT(call), req->system, req->external_id, &k);
+    if (err) {
+        cm_call_db_fail(call, err, "could not look the customer up");
+        return;
+    }
+    if (!k.tenant_found && !req->known_only)
+        return; /* the write path refuses it */
+    if (!k.tenant_found) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "unknown tenant");
+        return;
+    }
+    struct customers_tenant tenant = {0};
+    memcpy(tenant.default_country, k.default_country, sizeof tenant.default_country);
+    struct s_identity id;
+    s_identity(call, req, &tenant, &id);
+    if (cm_call_failed(call))
+        return;
+    if (!k.found || !s_unchanged(req, &id, &k)) {
+        if (req->known_only)
+            cm_call_fail(call, CM_ERR_NOT_FOUND,
+                         "no customer holds the external id with nothing to add");
+        return;
+    }
+    /* Held by a committed row read just now: a delete or merge that commits
+     * later comes after this answer, as it would after the write path's. */
+    Crm__ResolveCustomerResponse r = CRM__RESOLVE_CUSTOMER_RESPONSE__INIT;
+    r.customer_id = k.id;
+    r.created = false;
+    r.matched_by = "externalId";
+    size_t len = crm__resolve_customer_response__get_packed_size(&r);
+    uint8_t *body = cm_malloc(len ? len : 1);
+    crm__resolve_customer_response__pack(&r, body);
+    cm_call_reply_raw(call, body, len);
 }
 
 void customers_resolve(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)

@@ -17,4 +17,14 @@
  * run the call again, which then finds the winner. */
 void customers_resolve(struct cm_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
 
+/* Its prepare step, outside any transaction: one read of the customer that
+ * holds the request's external id. When that customer has already all the
+ * request would fill, it answers the call (matchedBy "externalId"): no lock,
+ * no transaction, nothing written. Otherwise (a new person, details to add,
+ * a bad request, a request under an idempotency key) customers_resolve runs
+ * as described above, unless the request is known_only: then the call fails
+ * with CM_ERR_NOT_FOUND (CM_ERR_PERMISSION for an unknown tenant) and
+ * nothing is done. */
+void customers_resolve_prepare(struct cm_call *call, const ProtobufCMessage *req);
+
 #endif

@@ -61,10 +61,12 @@ static void s_event_field(const char *field, char *out, size_t size)
         snprintf(out, size, "customer.%s", field);
 }
 
-/* Asks customers which customer the event's record means (or registers one).
- * Writes its id into cid. */
-static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
-                      enum notes_intake_family fam, char *cid)
+/* Asks customers which customer the event's record means (or registers one;
+ * with known_only, only a read of a customer known with nothing new). Writes
+ * its id into cid and returns 1; 0 when known_only found no such customer;
+ * -1 with the call failed. */
+static int s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev, enum notes_intake_family fam,
+                     bool known_only, char *cid)
 {
     const Crm__IntakeCustomer *c = ev->customer;
     Crm__ResolveCustomerRequest r = CRM__RESOLVE_CUSTOMER_REQUEST__INIT;
@@ -76,6 +78,7 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
     r.phone = c->phone;
     r.signed_up = fam == NOTES_INTAKE_SIGNUP;
     r.language = c->language;
+    r.known_only = known_only;
     bool store =
         fam == NOTES_INTAKE_ORDER || (fam != NOTES_INTAKE_BOOKING && !strcmp(ev->source, "store"));
     r.source = store ? CRM__SOURCE__SOURCE_STORE : CRM__SOURCE__SOURCE_BOOKING;
@@ -91,7 +94,7 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
     cm_err_t err = cm_call_service(call, "customers", "customers.ResolveCustomer", channel, &r.base,
                                    &crm__resolve_customer_response__descriptor, RESOLVE_TIMEOUT_MS,
                                    &rh, &resp);
-    bool ok = false;
+    int ok = -1;
     if (err == CM_ERR_TIMEOUT && call->hdr->deadline_unix_ms &&
         call->hdr->deadline_unix_ms - CM_CALL_MARGIN_MS <= cm_now_ms()) {
         cm_call_fail(call, CM_ERR_TIMEOUT, "deadline passed before the customer was resolved");
@@ -105,6 +108,8 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
             cm_call_violation(call, f, rh->details[i]->reason, "%s: %s", f,
                               rh->details[i]->description);
         }
+    } else if (known_only && rh->status == CRM__STATUS__STATUS_NOT_FOUND) {
+        ok = 0;
     } else if (rh->status != CRM__STATUS__STATUS_OK) {
         cm_call_fail(call, cm_err_of_status((int)rh->status), "could not resolve the customer: %s",
                      rh->message);
@@ -112,8 +117,8 @@ static bool s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev,
         const Crm__ResolveCustomerResponse *rr = (const Crm__ResolveCustomerResponse *)resp;
         snprintf(cid, NOTES_ID_SIZE, "%s", rr->customer_id);
         cm_log_debug("event %s resolved to customer %s by %s", ev->event_id, cid, rr->matched_by);
-        ok = cid[0] != '\0';
-        if (!ok)
+        ok = cid[0] ? 1 : -1;
+        if (ok < 0)
             cm_call_fail(call, CM_ERR_INTERNAL, "customers resolved no customer");
     }
     if (resp)
@@ -148,36 +153,49 @@ static char *s_intake_details(const Crm__IntakeEvent *ev, enum notes_intake_fami
 }
 
 /* What s_ingest_prepare leaves for s_ingest: the customer the event's record
- * was resolved to ("" when the event was taken in before). */
+ * was resolved to ("" when the event was taken in before and customers could
+ * not answer by a read alone), and the event's digest. */
 struct s_ingest_prep {
     char customer_id[NOTES_ID_SIZE];
+    char digest[NOTES_INTAKE_DIGEST_SIZE]; // notes_intake_digest of the event
 };
 
-/* Before the transaction: an event not taken in yet has its customer resolved
- * by the customers service here, so that no transaction (nor the claim's row
+/* Before the write: an event not taken in yet has its customer resolved by
+ * the customers service here, so that no transaction (nor the claim's row
  * lock) is held while customers answers. Resolving is idempotent on the
  * source's customer id and the person's contacts, so two deliveries of one
  * event racing here resolve to the same customer, and the claim in s_ingest
- * lets one of them through. */
+ * lets one of them through.
+ *
+ * Most events are of a person customers knows by the source's id, with
+ * nothing new: customers is asked first for that read alone, which changes
+ * nothing even for an event taken in before, so the event's own record need
+ * not be looked up first. Only when that read cannot answer is the record
+ * looked up, and the customer resolved in full (registered, filled in) for an
+ * event not taken in before: a repeat never registers anyone again (its
+ * customer may have been deleted since). */
 static void s_ingest_prepare(struct cm_call *call, const ProtobufCMessage *msg)
 {
     const Crm__IntakeEvent *ev = (const Crm__IntakeEvent *)msg;
     if (!notes_intake_check(call, ev))
         return;
-    char digest[NOTES_INTAKE_DIGEST_SIZE], cid[NOTES_ID_SIZE];
-    notes_intake_digest(ev, digest);
+    struct s_ingest_prep *prep = cm_malloc(sizeof *prep);
+    prep->customer_id[0] = '\0';
+    notes_intake_digest(ev, prep->digest);
+    call->prep = prep;
+    enum notes_intake_family fam = notes_intake_family(ev->type);
+    if (s_resolve(call, ev, fam, true, prep->customer_id) != 0)
+        return; /* resolved, or failed */
+    char cid[NOTES_ID_SIZE];
     bool found = false, same = true;
     cm_err_t err =
-        notes_history_store_claimed(call->db, TENANT(call), ev, digest, &found, &same, cid);
+        notes_history_store_claimed(call->db, TENANT(call), ev, prep->digest, &found, &same, cid);
     if (err) {
         cm_call_db_fail(call, err, "could not read the event's record");
         return;
     }
-    struct s_ingest_prep *prep = cm_malloc(sizeof *prep);
-    prep->customer_id[0] = '\0';
-    call->prep = prep;
     if (!found)
-        (void)s_resolve(call, ev, notes_intake_family(ev->type), prep->customer_id);
+        (void)s_resolve(call, ev, fam, false, prep->customer_id);
 }
 
 static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
@@ -191,13 +209,29 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
     if (notes_intake_time(ev->occurred_at, &at))
         return; /* checked in s_ingest_prepare */
     enum notes_intake_family fam = notes_intake_family(ev->type);
-    char digest[NOTES_INTAKE_DIGEST_SIZE];
-    notes_intake_digest(ev, digest);
-    /* The claim comes first: a second delivery stops here (or waits here
-     * until the first one's transaction ends). */
+    const char *kind;
+    details = s_intake_details(ev, fam, &kind);
+    struct notes_timeline_row row = {.customer_id = prep->customer_id,
+                                     .at_ms = at,
+                                     .kind = kind,
+                                     .type = ev->type,
+                                     .source = ev->source,
+                                     .event_id = ev->event_id,
+                                     .details = details};
+    /* One statement (no transaction around it): the claim, and with it the
+     * timeline row and the booking's or order's state. A second delivery
+     * stops at the claim (or waits there until the first one's ends). */
     bool same = true;
-    cm_err_t err = notes_history_store_claim(call->db, TENANT(call), ev, digest, prep->customer_id,
-                                             &claimed, &same, cid);
+    cm_err_t err = notes_history_store_take_in(call->db, TENANT(call), ev, prep->digest, &row,
+                                               &claimed, &same, cid);
+    free(details);
+    if (err == CM_ERR_NOT_FOUND) {
+        /* Taken in before prepare looked, yet no record of it now: intake
+         * records are never deleted, so only a hand-made change does this
+         * (the statement wrote nothing without a customer). */
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "the event's record changed meanwhile; retry");
+        return;
+    }
     if (err) {
         cm_call_db_fail(call, err, "could not record the event");
         return;
@@ -215,38 +249,8 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
         cm_log_info("event id reused for different content source=%s", ev->source);
         return;
     }
-    if (!claimed) {
+    if (!claimed)
         cm_log_info("duplicate event source=%s", ev->source);
-        goto reply;
-    }
-    if (!prep->customer_id[0]) {
-        /* Taken in before prepare looked, yet no record of it now: intake
-         * records are never deleted, so only a hand-made change does this. */
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "the event's record changed meanwhile; retry");
-        return;
-    }
-    if (fam == NOTES_INTAKE_BOOKING)
-        err = notes_history_store_booking(call->db, TENANT(call), ev, cid, at);
-    if (!err && fam == NOTES_INTAKE_ORDER)
-        err = notes_history_store_order(call->db, TENANT(call), ev, cid, at);
-    if (!err) {
-        const char *kind;
-        details = s_intake_details(ev, fam, &kind);
-        struct notes_timeline_row row = {.customer_id = cid,
-                                         .at_ms = at,
-                                         .kind = kind,
-                                         .type = ev->type,
-                                         .source = ev->source,
-                                         .event_id = ev->event_id,
-                                         .details = details};
-        err = notes_history_store_timeline_add(call->db, TENANT(call), &row);
-        free(details);
-    }
-    if (err) {
-        cm_call_db_fail(call, err, "could not record the event");
-        return;
-    }
-reply:;
     Crm__IngestEventResponse *r =
         (Crm__IngestEventResponse *)cm_pb_new(&crm__ingest_event_response__descriptor);
     cm_pb_set_str(&r->customer_id, cid);
@@ -610,8 +614,11 @@ void notes_history_tick(cm_svc_t *svc, void *user)
 #define M(name, req, resp, fn, flags, scope) CM_METHOD("notes", name, req, resp, fn, flags, scope)
 
 const struct cm_method notes_history_methods[] = {
+    /* Its write is one statement, idempotent on the source and event id:
+     * over the bus without an idempotency key, no transaction around it. */
     CM_METHOD_PREPARED("notes", "IngestEvent", intake_event, ingest_event_response,
-                       s_ingest_prepare, s_ingest, CM_METHOD_WRITE, EVENTS_PUBLISH),
+                       s_ingest_prepare, s_ingest, CM_METHOD_WRITE | CM_METHOD_ONE_STATEMENT,
+                       EVENTS_PUBLISH),
     M("ListTimeline", list_timeline_request, list_timeline_response, s_list_timeline,
       CM_METHOD_NO_TXN, CUSTOMERS_READ),
     M("GetSummary", get_summary_request, summary, s_get_summary, CM_METHOD_NO_TXN, CUSTOMERS_READ),

@@ -49,150 +49,72 @@ cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm_
     return CM_OK;
 }
 
-cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                   const char *digest, const char *resolved, bool *claimed,
-                                   bool *same, char *customer_id)
-{
-    const char *p[] = {tenant,   ev->source, ev->event_id,
-                       ev->type, digest,     resolved[0] ? resolved : NULL};
-    cm_err_t err;
-    customer_id[0] = '\0';
-    *same = true;
-    PGresult *res = cm_db_exec(db,
-                               "INSERT INTO notes.intake "
-                               "(tenant_id, source, event_id, type, body_hash, customer_id) "
-                               "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1",
-                               6, p, &err);
-    if (!res)
-        return err;
-    *claimed = PQntuples(res) == 1;
-    PQclear(res);
-    if (*claimed) {
-        snprintf(customer_id, NOTES_ID_SIZE, "%s", resolved);
-        return CM_OK;
-    }
-    bool found;
-    return notes_history_store_claimed(db, tenant, ev, digest, &found, same, customer_id);
-}
-
 /* ---------------------------------------------------------------------- */
-/* Bookings and orders                                                     */
+/* Taking an event in                                                      */
 
-/* Every write of these rows also moves the customer's summary figures
- * (deferred triggers of sql/015_customer_figures.sql, at the commit). */
+/* Every write of bookings and orders also moves the customer's summary
+ * figures (deferred triggers of sql/015_customer_figures.sql, at the commit). */
 
-/* The stored status and the times of an existing row: *found false if none. */
-struct s_state {
-    bool found;
-    char status[16];
-    int64_t status_ms;
-    int64_t details_ms;
-};
-
-static cm_err_t s_state_get(cm_db_t *db, const char *sql, const char *const *p, struct s_state *st)
-{
-    cm_err_t err;
-    memset(st, 0, sizeof *st);
-    PGresult *res = cm_db_exec(db, sql, 3, p, &err);
-    if (!res)
-        return err;
-    if (PQntuples(res) == 1) {
-        st->found = true;
-        snprintf(st->status, sizeof st->status, "%s", PQgetvalue(res, 0, 0));
-        st->status_ms = s_int64(PQgetvalue(res, 0, 1));
-        st->details_ms = s_int64(PQgetvalue(res, 0, 2));
-    }
-    PQclear(res);
-    return CM_OK;
-}
-
-/* The state of one booking or order, locked for the event that changes it. */
+/* The parts of the take-in statement. $1 tenant, $2 source, $3 event id,
+ * $4 type, $5 digest, $6 customer, $7 occurredAt (ms), $8 kind, $9 details,
+ * $10 actor; a booking's or order's own from $11. Nothing is written without
+ * a customer, and nothing but the claim when the claim was there before. */
 /* clang-format off */
-#define STATE_COLUMNS "status, " EPOCH_MS("status_at") ", " EPOCH_MS("details_at")
-#define SQL_BOOKING_STATE                                                                          \
-    "SELECT " STATE_COLUMNS " FROM notes.bookings "                                                \
-    " WHERE tenant_id = $1 AND source = $2 AND booking_id = $3 FOR UPDATE"
-#define SQL_ORDER_STATE                                                                            \
-    "SELECT " STATE_COLUMNS " FROM notes.orders "                                                  \
-    " WHERE tenant_id = $1 AND source = $2 AND order_id = $3 FOR UPDATE"
+#define SQL_CLAIM                                                                                  \
+    "WITH claim AS (INSERT INTO notes.intake "                                                     \
+    "(tenant_id, source, event_id, type, body_hash, customer_id) "                                 \
+    "SELECT $1, $2, $3, $4, $5, $6::uuid WHERE $6::uuid IS NOT NULL "                              \
+    "ON CONFLICT DO NOTHING RETURNING 1), "                                                        \
+    "line AS (INSERT INTO notes.timeline (tenant_id, customer_id, occurred_at, kind, type, "       \
+    "source, actor, event_id, details) SELECT $1, $6::uuid, " MS(7) ", $8::text, $4::text, "       \
+    "$2::text, $10::text, $3::text, $9::jsonb WHERE EXISTS (SELECT 1 FROM claim)) "
+#define SQL_CLAIMED "SELECT EXISTS (SELECT 1 FROM claim)"
+/* Out-of-order events (notes_intake.h): the stored status gives way to a
+ * later stage ($12 the event's, $13 the stages of every status), or to the
+ * same stage no older; details to an event no older. */
+#define STATUS_WINS(t)                                                                             \
+    "(coalesce(($13::jsonb ->> " t ".status)::int, 0) < $12::int OR "                              \
+    "(coalesce(($13::jsonb ->> " t ".status)::int, 0) = $12::int "                                 \
+    "AND EXCLUDED.status_at >= " t ".status_at))"
+#define DETAILS_WIN(t) "(EXCLUDED.details_at >= " t ".details_at)"
+#define IF_STATUS(t, col) col " = CASE WHEN " STATUS_WINS(t) " THEN EXCLUDED." col " ELSE " t "." col " END, "
+#define IF_DETAILS(t, col) col " = CASE WHEN " DETAILS_WIN(t) " THEN EXCLUDED." col " ELSE " t "." col " END, "
+/* A booking: $11 status, $12 stage, $13 stages, $14 id, $15 service, $16
+ * staff, $17 starts (ms), $18 ends (ms or NULL), $19 booking.created. */
+#define SQL_TAKE_IN_BOOKING                                                                        \
+    SQL_CLAIM ", state AS (INSERT INTO notes.bookings AS b (tenant_id, source, booking_id, "       \
+    "customer_id, service, staff, starts_at, ends_at, status, status_at, details_at, booked_at) "  \
+    "SELECT $1, $2, $14, $6::uuid, $15, $16, " MS(17) ", " MS(18) ", $11, " MS(7) ", " MS(7) ", "  \
+    "CASE WHEN $19::bool THEN " MS(7) " END WHERE EXISTS (SELECT 1 FROM claim) "                   \
+    "ON CONFLICT (tenant_id, source, booking_id) DO UPDATE SET "                                   \
+    IF_STATUS("b", "status") IF_STATUS("b", "status_at")                                           \
+    IF_DETAILS("b", "customer_id") IF_DETAILS("b", "service") IF_DETAILS("b", "staff")             \
+    IF_DETAILS("b", "starts_at") IF_DETAILS("b", "ends_at") IF_DETAILS("b", "details_at")          \
+    "booked_at = CASE WHEN $19::bool THEN least(b.booked_at, EXCLUDED.booked_at) "                 \
+    "ELSE b.booked_at END) " SQL_CLAIMED
+/* An order: $11 status, $12 stage, $13 stages, $14 id, $15 total, $16
+ * currency, $17 items, $18 paid, $19 refunded, $20 order.placed, $21
+ * order.paid. A payment sets what was paid (a repeated payment event of
+ * another id does not double it); refunds add up, each taken in once. */
+#define SQL_TAKE_IN_ORDER                                                                          \
+    SQL_CLAIM ", state AS (INSERT INTO notes.orders AS o (tenant_id, source, order_id, "           \
+    "customer_id, status, status_at, details_at, placed_at, first_seen_at, total_minor, "          \
+    "currency, items, paid_minor, refunded_minor) "                                                \
+    "SELECT $1, $2, $14, $6::uuid, $11, " MS(7) ", " MS(7) ", CASE WHEN $20::bool THEN " MS(7)     \
+    " END, " MS(7) ", $15::bigint, $16, $17::jsonb, $18::bigint, $19::bigint "                     \
+    "WHERE EXISTS (SELECT 1 FROM claim) "                                                          \
+    "ON CONFLICT (tenant_id, source, order_id) DO UPDATE SET "                                     \
+    IF_STATUS("o", "status") IF_STATUS("o", "status_at")                                           \
+    IF_DETAILS("o", "customer_id") IF_DETAILS("o", "total_minor") IF_DETAILS("o", "currency")      \
+    "items = CASE WHEN " DETAILS_WIN("o") " AND jsonb_array_length(EXCLUDED.items) > 0 "           \
+    "THEN EXCLUDED.items ELSE o.items END, "                                                       \
+    IF_DETAILS("o", "details_at")                                                                  \
+    "placed_at = CASE WHEN $20::bool THEN least(o.placed_at, EXCLUDED.placed_at) "                 \
+    "ELSE o.placed_at END, "                                                                       \
+    "first_seen_at = least(o.first_seen_at, EXCLUDED.first_seen_at), "                             \
+    "paid_minor = CASE WHEN $21::bool THEN EXCLUDED.paid_minor ELSE o.paid_minor END, "            \
+    "refunded_minor = o.refunded_minor + EXCLUDED.refunded_minor) " SQL_CLAIMED
 /* clang-format on */
-
-cm_err_t notes_history_store_booking(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                     const char *customer_id, int64_t at_ms)
-{
-    const Crm__IntakeBooking *b = ev->booking;
-    const char *status = notes_intake_status(ev->type);
-    const char *key[] = {tenant, ev->source, b->id};
-    struct s_state st;
-    cm_err_t err = s_state_get(db, SQL_BOOKING_STATE, key, &st);
-    if (err)
-        return err;
-    int64_t starts = 0, ends = 0;
-    bool has_end = b->ends_at[0] && !notes_intake_time(b->ends_at, &ends);
-    if (notes_intake_time(b->starts_at, &starts))
-        return CM_ERR_INVALID;
-    char at[24], s_ms[24], e_ms[24];
-    snprintf(at, sizeof at, "%" PRId64, at_ms);
-    snprintf(s_ms, sizeof s_ms, "%" PRId64, starts);
-    snprintf(e_ms, sizeof e_ms, "%" PRId64, ends);
-    bool created = !strcmp(ev->type, "booking.created");
-    if (!st.found) {
-        /* A concurrent first event of the same booking makes this a unique
-         * violation: cm_svc runs the request again, which then updates. */
-        const char *p[] = {tenant,
-                           ev->source,
-                           b->id,
-                           customer_id,
-                           b->service,
-                           b->staff,
-                           s_ms,
-                           has_end ? e_ms : NULL,
-                           status,
-                           at,
-                           created ? "t" : "f"};
-        return cm_db_run(db,
-                         "INSERT INTO notes.bookings (tenant_id, source, booking_id, customer_id, "
-                         "service, staff, starts_at, ends_at, status, status_at, details_at, "
-                         "booked_at) VALUES ($1, $2, $3, $4, $5, $6, " MS(7) ", " MS(8) ", $9, " MS(
-                             10) ", " MS(10) ", CASE WHEN $11::bool THEN " MS(10) " END)",
-                         11, p);
-    }
-    bool status_wins = notes_intake_status_wins(false, st.status, st.status_ms, status, at_ms);
-    bool details_win = notes_intake_details_win(st.details_ms, at_ms);
-    const char *p[] = {tenant,
-                       ev->source,
-                       b->id,
-                       customer_id,
-                       b->service,
-                       b->staff,
-                       s_ms,
-                       has_end ? e_ms : NULL,
-                       status,
-                       at,
-                       created ? "t" : "f",
-                       status_wins ? "t" : "f",
-                       details_win ? "t" : "f"};
-    return cm_db_run(
-        db,
-        "UPDATE notes.bookings SET "
-        "status = CASE WHEN $12::bool THEN $9 ELSE status END, "
-        "status_at = CASE WHEN $12::bool THEN " MS(
-            10) " ELSE status_at END, "
-                "customer_id = CASE WHEN $13::bool THEN $4::uuid ELSE customer_id END, "
-                "service = CASE WHEN $13::bool THEN $5 ELSE service END, "
-                "staff = CASE WHEN $13::bool THEN $6 ELSE staff END, "
-                "starts_at = CASE WHEN $13::bool THEN " MS(
-                    7) " ELSE starts_at END, "
-                       "ends_at = CASE WHEN $13::bool THEN " MS(
-                           8) " ELSE ends_at END, "
-                              "details_at = CASE WHEN $13::bool THEN " MS(
-                                  10) " ELSE details_at END, "
-                                      "booked_at = CASE WHEN $11::bool THEN least(booked_at, " MS(
-                                          10) ") ELSE booked_at END "
-                                              "WHERE tenant_id = $1 AND source = $2 AND booking_id "
-                                              "= $3",
-        13, p);
-}
 
 static char *s_items_json(const Crm__IntakeOrder *o)
 {
@@ -204,81 +126,104 @@ static char *s_items_json(const Crm__IntakeOrder *o)
     return s;
 }
 
-cm_err_t notes_history_store_order(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                   const char *customer_id, int64_t at_ms)
+/* The parameters of a booking from $11 (p[10]); CM_ERR_INVALID when its
+ * times do not read (notes_intake_check let them through). */
+static cm_err_t s_booking_params(const Crm__IntakeEvent *ev, const char **p, char *stage,
+                                 char *stages, char *starts, char *ends)
+{
+    const Crm__IntakeBooking *b = ev->booking;
+    int64_t s_ms = 0, e_ms = 0;
+    bool has_end = b->ends_at[0] && !notes_intake_time(b->ends_at, &e_ms);
+    if (notes_intake_time(b->starts_at, &s_ms))
+        return CM_ERR_INVALID;
+    p[10] = notes_intake_status(ev->type);
+    snprintf(stage, 12, "%d", notes_intake_stage(false, p[10]));
+    p[11] = stage;
+    notes_intake_stages(false, stages);
+    p[12] = stages;
+    p[13] = b->id;
+    p[14] = b->service;
+    p[15] = b->staff;
+    snprintf(starts, 24, "%" PRId64, s_ms);
+    snprintf(ends, 24, "%" PRId64, e_ms);
+    p[16] = starts;
+    p[17] = has_end ? ends : NULL;
+    p[18] = !strcmp(ev->type, "booking.created") ? "t" : "f";
+    return CM_OK;
+}
+
+/* The parameters of an order from $11 (p[10]); items is the caller's to free. */
+static void s_order_params(const Crm__IntakeEvent *ev, const char **p, char *stage, char *stages,
+                           char *total, char *paid, char *refunded, char **items)
 {
     const Crm__IntakeOrder *o = ev->order;
-    const char *status = notes_intake_status(ev->type);
-    const char *key[] = {tenant, ev->source, o->id};
-    struct s_state st;
-    cm_err_t err = s_state_get(db, SQL_ORDER_STATE, key, &st);
-    if (err)
-        return err;
-    char at[24], total[24], paid[24], refunded[24];
-    snprintf(at, sizeof at, "%" PRId64, at_ms);
-    snprintf(total, sizeof total, "%" PRId64, o->total->amount_minor);
     bool is_paid = !strcmp(ev->type, "order.paid");
     bool is_refund = !strcmp(ev->type, "order.refunded");
-    snprintf(paid, sizeof paid, "%" PRId64, is_paid ? o->total->amount_minor : 0);
-    snprintf(refunded, sizeof refunded, "%" PRId64,
+    p[10] = notes_intake_status(ev->type);
+    snprintf(stage, 12, "%d", notes_intake_stage(true, p[10]));
+    p[11] = stage;
+    notes_intake_stages(true, stages);
+    p[12] = stages;
+    p[13] = o->id;
+    snprintf(total, 24, "%" PRId64, o->total->amount_minor);
+    p[14] = total;
+    p[15] = o->total->currency;
+    *items = s_items_json(o);
+    p[16] = *items;
+    snprintf(paid, 24, "%" PRId64, is_paid ? o->total->amount_minor : 0);
+    p[17] = paid;
+    snprintf(refunded, 24, "%" PRId64,
              is_refund ? (o->refund ? o->refund->amount_minor : o->total->amount_minor) : 0);
-    bool placed = !strcmp(ev->type, "order.placed");
-    char *items = s_items_json(o);
-    bool status_wins =
-        !st.found || notes_intake_status_wins(true, st.status, st.status_ms, status, at_ms);
-    bool details_win = !st.found || notes_intake_details_win(st.details_ms, at_ms);
-    const char *p[] = {tenant,
-                       ev->source,
-                       o->id,
-                       customer_id,
-                       status,
-                       at,
-                       total,
-                       o->total->currency,
-                       items,
-                       paid,
-                       refunded,
-                       placed ? "t" : "f",
-                       is_paid ? "t" : "f",
-                       status_wins ? "t" : "f",
-                       details_win ? "t" : "f"};
-    if (!st.found) {
-        err = cm_db_run(db,
-                        "INSERT INTO notes.orders (tenant_id, source, order_id, customer_id, "
-                        "status, status_at, details_at, placed_at, first_seen_at, total_minor, "
-                        "currency, items, paid_minor, refunded_minor) VALUES ($1, $2, $3, $4, "
-                        "$5, " MS(6) ", " MS(6) ", CASE WHEN $12::bool THEN " MS(6) " END, " MS(
-                            6) ", $7, $8, $9::jsonb, $10, $11)",
-                        12, p);
-    } else {
-        /* A payment sets what was paid (a repeated payment event of another id
-         * does not double it); refunds add up, each taken in once. */
-        err = cm_db_run(
-            db,
-            "UPDATE notes.orders SET "
-            "status = CASE WHEN $14::bool THEN $5 ELSE status END, "
-            "status_at = CASE WHEN $14::bool THEN " MS(
-                6) " ELSE status_at END, "
-                   "customer_id = CASE WHEN $15::bool THEN $4::uuid ELSE customer_id END, "
-                   "total_minor = CASE WHEN $15::bool THEN $7::bigint ELSE total_minor END, "
-                   "currency = CASE WHEN $15::bool THEN $8 ELSE currency END, "
-                   "items = CASE WHEN $15::bool AND jsonb_array_length($9::jsonb) > 0 THEN "
-                   "$9::jsonb "
-                   "ELSE items END, "
-                   "details_at = CASE WHEN $15::bool THEN " MS(
-                       6) " ELSE details_at END, "
-                          "placed_at = CASE WHEN $12::bool THEN least(placed_at, " MS(
-                              6) ") ELSE placed_at END, "
-                                 "first_seen_at = least(first_seen_at, " MS(
-                                     6) "), "
-                                        "paid_minor = CASE WHEN $13::bool THEN $10::bigint ELSE "
-                                        "paid_minor END, "
-                                        "refunded_minor = refunded_minor + $11::bigint "
-                                        "WHERE tenant_id = $1 AND source = $2 AND order_id = $3",
-            15, p);
+    p[18] = refunded;
+    p[19] = !strcmp(ev->type, "order.placed") ? "t" : "f";
+    p[20] = is_paid ? "t" : "f";
+}
+
+cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                     const char *digest, const struct notes_timeline_row *row,
+                                     bool *claimed, bool *same, char *customer_id)
+{
+    char at[24], stage[12], stages[NOTES_INTAKE_STAGES_SIZE], a[24], b[24], c[24];
+    char *items = NULL;
+    snprintf(at, sizeof at, "%" PRId64, row->at_ms);
+    const char *p[21] = {tenant,
+                         ev->source,
+                         ev->event_id,
+                         ev->type,
+                         digest,
+                         row->customer_id[0] ? row->customer_id : NULL,
+                         at,
+                         row->kind,
+                         row->details ? row->details : "{}",
+                         row->actor ? row->actor : ""};
+    const char *sql = SQL_CLAIM SQL_CLAIMED;
+    int n = 10;
+    cm_err_t err = CM_OK;
+    if (ev->booking) {
+        err = s_booking_params(ev, p, stage, stages, a, b);
+        sql = SQL_TAKE_IN_BOOKING;
+        n = 19;
+    } else if (ev->order) {
+        s_order_params(ev, p, stage, stages, a, b, c, &items);
+        sql = SQL_TAKE_IN_ORDER;
+        n = 21;
     }
+    customer_id[0] = '\0';
+    *same = true;
+    *claimed = false;
+    PGresult *res = err ? NULL : cm_db_exec(db, sql, n, p, &err);
     free(items);
-    return err;
+    if (!res)
+        return err;
+    *claimed = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (*claimed) {
+        snprintf(customer_id, NOTES_ID_SIZE, "%s", row->customer_id);
+        return CM_OK;
+    }
+    bool found = false;
+    err = notes_history_store_claimed(db, tenant, ev, digest, &found, same, customer_id);
+    return err ? err : found ? CM_OK : CM_ERR_NOT_FOUND;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -22,22 +22,6 @@ cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm_
                                      const char *digest, bool *found, bool *same,
                                      char *customer_id) CM_MUSTCHECK;
 
-/* Inserts the intake row of (source, event id) with the event's digest and
- * the customer it was resolved to. *claimed is true when this transaction
- * inserted it; otherwise customer_id and *same are set as
- * notes_history_store_claimed sets them. A concurrent delivery of the same
- * event waits here until the first commits or rolls back. */
-cm_err_t notes_history_store_claim(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                   const char *digest, const char *resolved, bool *claimed,
-                                   bool *same, char *customer_id) CM_MUSTCHECK;
-
-/* Applies a booking.* or order.* event at at_ms to the stored state of its
- * booking or order (notes_intake_status_wins decides the status). */
-cm_err_t notes_history_store_booking(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                     const char *customer_id, int64_t at_ms) CM_MUSTCHECK;
-cm_err_t notes_history_store_order(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                   const char *customer_id, int64_t at_ms) CM_MUSTCHECK;
-
 /* One timeline row. at_ms: when it happened; details: a JSON object of
  * crm.TimelineEntry fields ("{}" for none). */
 struct notes_timeline_row {
@@ -50,6 +34,24 @@ struct notes_timeline_row {
     const char *event_id;
     const char *details;
 };
+
+/* Takes an event in, in one statement (atomic without a transaction around
+ * it): inserts the intake row of (source, event id) with the event's digest
+ * and the customer row->customer_id it was resolved to ("" for none: then
+ * nothing is written), and, when this inserted it, the timeline row *row and
+ * the event's effect on the state of its booking or order (the rule of
+ * notes_intake.h for events out of order). *claimed is true when this
+ * inserted the intake row; otherwise customer_id and *same are set as
+ * notes_history_store_claimed sets them. A concurrent delivery of the same
+ * event, or another event of the same booking or order, waits here until the
+ * first one's write ends. CM_ERR_NOT_FOUND when nothing was inserted (no
+ * customer) and no intake row is there either; CM_ERR_INVALID for a booking
+ * time that does not read (notes_intake_check refuses those first). */
+cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                     const char *digest, const struct notes_timeline_row *row,
+                                     bool *claimed, bool *same, char *customer_id) CM_MUSTCHECK;
+
+/* Inserts one timeline row. */
 cm_err_t notes_history_store_timeline_add(cm_db_t *db, const char *tenant,
                                           const struct notes_timeline_row *row) CM_MUSTCHECK;
 

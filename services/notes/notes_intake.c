@@ -358,16 +358,29 @@ void notes_intake_digest(const Crm__IntakeEvent *ev, char out[NOTES_INTAKE_DIGES
 /* ---------------------------------------------------------------------- */
 /* Out-of-order events                                                     */
 
-static int s_stage(bool order, const char *status)
+static const char *const s_booking_statuses[] = {"BOOKED", "CANCELLED", "ATTENDED", "NO_SHOW"};
+static const int s_booking_stages[] = {1, 2, 2, 2};
+static const char *const s_order_statuses[] = {"PLACED", "PAID", "REFUNDED", "CANCELLED"};
+static const int s_order_stages[] = {1, 2, 3, 3};
+#define N_STATUSES 4
+
+int notes_intake_stage(bool order, const char *status)
 {
-    static const char *const booking[] = {"BOOKED", "CANCELLED", "ATTENDED", "NO_SHOW"};
-    static const int booking_stage[] = {1, 2, 2, 2};
-    static const char *const orders[] = {"PLACED", "PAID", "REFUNDED", "CANCELLED"};
-    static const int order_stage[] = {1, 2, 3, 3};
-    for (size_t i = 0; i < 4; i++)
-        if (!strcmp(order ? orders[i] : booking[i], status))
-            return order ? order_stage[i] : booking_stage[i];
+    for (size_t i = 0; i < N_STATUSES; i++)
+        if (!strcmp(order ? s_order_statuses[i] : s_booking_statuses[i], status))
+            return order ? s_order_stages[i] : s_booking_stages[i];
     return 0;
+}
+
+void notes_intake_stages(bool order, char out[NOTES_INTAKE_STAGES_SIZE])
+{
+    size_t n = 0;
+    out[n++] = '{';
+    for (size_t i = 0; i < N_STATUSES; i++)
+        n += (size_t)snprintf(out + n, NOTES_INTAKE_STAGES_SIZE - n, "%s\"%s\": %d", i ? ", " : "",
+                              order ? s_order_statuses[i] : s_booking_statuses[i],
+                              order ? s_order_stages[i] : s_booking_stages[i]);
+    snprintf(out + n, NOTES_INTAKE_STAGES_SIZE - n, "}");
 }
 
 bool notes_intake_status_wins(bool order, const char *cur_status, int64_t cur_ms,
@@ -375,13 +388,8 @@ bool notes_intake_status_wins(bool order, const char *cur_status, int64_t cur_ms
 {
     if (!cur_status || !cur_status[0])
         return true;
-    int cur = s_stage(order, cur_status), neu = s_stage(order, new_status);
+    int cur = notes_intake_stage(order, cur_status), neu = notes_intake_stage(order, new_status);
     if (neu != cur)
         return neu > cur;
-    return new_ms >= cur_ms;
-}
-
-bool notes_intake_details_win(int64_t cur_ms, int64_t new_ms)
-{
     return new_ms >= cur_ms;
 }

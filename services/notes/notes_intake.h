@@ -68,17 +68,26 @@ void notes_intake_digest(const Crm__IntakeEvent *ev, char out[NOTES_INTAKE_DIGES
  * other types. Static strings. */
 const char *notes_intake_status(const char *type);
 
-/* True when an event (of an order when order, else of a booking) whose status is new_status and
- * which happened at new_ms should replace the stored status cur_status (set at cur_ms). A later
- * stage always wins over an earlier one whatever the times (a booking.created that arrives after
- * its booking.cancelled does not revive it; a paid order stays paid when order.placed comes late);
- * within the same stage the later event wins, and on equal times the one that arrives last. Stages:
- * booking BOOKED < CANCELLED = ATTENDED = NO_SHOW; order PLACED < PAID < REFUNDED = CANCELLED. */
+/* Out-of-order events: an event (of an order when order, else of a booking) replaces the stored
+ * status when its status is of a later stage, whatever the times (a booking.created that arrives
+ * after its booking.cancelled does not revive it; a paid order stays paid when order.placed comes
+ * late); within the same stage the later event wins, and on equal times the one that arrives last.
+ * Details (times, service, items) follow the latest event. The store applies this in the statement
+ * that takes the event in, with these stages: booking BOOKED < CANCELLED = ATTENDED = NO_SHOW;
+ * order PLACED < PAID < REFUNDED = CANCELLED. */
+
+/* The stage of a status (1 the first), 0 for one that is not a status of its kind. */
+int notes_intake_stage(bool order, const char *status);
+
+/* Every status of its kind with its stage, as the JSON object {"BOOKED": 1, ...}, into out. */
+#define NOTES_INTAKE_STAGES_SIZE 96
+void notes_intake_stages(bool order, char out[NOTES_INTAKE_STAGES_SIZE]);
+
+/* The rule in C: true when an event whose status is new_status, which happened at new_ms,
+ * replaces the stored status cur_status (set at cur_ms; NULL or "" for none). The take-in
+ * statement (notes_history_store.c) applies the same rule in SQL with notes_intake_stages; the
+ * unit and fuzz tests hold this one to its definition. */
 bool notes_intake_status_wins(bool order, const char *cur_status, int64_t cur_ms,
                               const char *new_status, int64_t new_ms);
-
-/* True when an event at new_ms carries newer details (times, service, items)
- * than those stored from an event at cur_ms. */
-bool notes_intake_details_win(int64_t cur_ms, int64_t new_ms);
 
 #endif

@@ -73,19 +73,51 @@ for i in range(n):
                "customer": person})
     print(json.dumps(ev))
 PY
+# CPU of each program from the first event sent until the last is visible:
+# cpu_snapshot.py's "name ticks" lines for PostgreSQL and every service, and
+# crmctl's own from this shell's reaped children (no subshell reads them).
+# The programs are supervisord's children (read from /proc: supervisorctl
+# does not always answer on a loaded machine), PostgreSQL apart.
+cpu_snapshot() {
+    local args=() pid name sup
+    sup=$(s_supervisor_pid) || fail "no supervisord"
+    local -a pids
+    read -r -d "" -a pids < <(cat /proc/"$sup"/task/*/children; printf "\0")
+    for pid in "${pids[@]}"; do
+        name=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+        [[ $name == postgres ]] || args+=("$name=$pid")
+    done
+    /usr/bin/python3 "$root/tests/bench/cpu_snapshot.py" "$(s_pg_pid)" "${args[@]}" >"$1"
+}
+# shellcheck source=tests/bench/ticks.sh
+source "$root/tests/bench/ticks.sh"
+cpu_snapshot "$tmp/cpu.0"
 t0=$(now_ms)
+children_ticks
+c0=$CHILD_TICKS
 "$STACK_BIN/crmctl" publish --key "$key" --window 64 --give-up-s 600 <"$tmp/events.jsonl" \
     >"$tmp/publish.txt" 2>"$tmp/publish.err" || { cat "$tmp/publish.err"; fail "crmctl publish"; }
 t_ack=$(now_ms)
+children_ticks
+crmctl_ticks=$((CHILD_TICKS - c0))
 while (($(sql "SELECT count(*) FROM notes.timeline WHERE event_id <> '' AND source IN ('booking','store')") < events)); do
     (($(now_ms) - t0 < 600000)) || fail "events did not all reach the timeline"
     sleep 0.05
 done
 t_vis=$(now_ms)
+cpu_snapshot "$tmp/cpu.1"
 ack_rate=$(awk -v n="$events" -v ms=$((t_ack - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }')
 vis_rate=$(awk -v n="$events" -v ms=$((t_vis - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }')
 echo "    $(cat "$tmp/publish.txt")"
 echo "    acknowledged: $ack_rate events/s; all visible in the timeline after $((t_vis - t0)) ms ($vis_rate events/s)"
+awk -v n="$events" -v hz="$(getconf CLK_TCK)" -v cc="$crmctl_ticks" '
+    FNR == NR { a[$1] = $2; next }
+    $1 == "machine" { m = $2 - a[$1] }
+    $1 != "clock" && $1 != "machine" && $1 != "steal" && ($1 in a) {
+        line = line sprintf(" %s %.2f,", $1, ($2 - a[$1]) * 1000 / hz / n); t += $2 - a[$1] }
+    END { printf "    CPU ms per event:%s crmctl %.2f; suite %.2f, machine %.2f\n", line,
+              cc * 1000 / hz / n, (t + cc) * 1000 / hz / n, m * 1000 / hz / n }' \
+    "$tmp/cpu.0" "$tmp/cpu.1"
 
 cid=$(sql "SELECT customer_id FROM notes.intake WHERE event_id = 'e0'")
 n_big=$(sql "SELECT count(*) FROM notes.timeline WHERE customer_id = '$cid'")

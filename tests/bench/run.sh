@@ -113,15 +113,8 @@ cpu_snapshot() {
     /usr/bin/python3 "$bench_dir/cpu_snapshot.py" "$pg_pm" "${args[@]}" >"$1"
 }
 
-# Sets CHILD_TICKS: the CPU of this shell's reaped children (wrk, pgbench), in
-# clock ticks. No subshell, so reading it costs nothing that it would count.
-children_ticks() {
-    local s f
-    read -r s <"/proc/$$/stat"
-    s=${s##*) }
-    read -r -a f <<<"$s"
-    CHILD_TICKS=$((f[13] + f[14]))
-}
+# shellcheck source=tests/bench/ticks.sh
+source "$bench_dir/ticks.sh"
 
 # Prints the CPU used between two snapshots as k=v words: per operation in
 # ms (gw, broker, cust = every copy, pg, client = wrk or pgbench) and, in

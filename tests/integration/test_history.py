@@ -4,6 +4,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -772,3 +773,196 @@ def test_intake_holds_no_transaction_while_customers_answers():
     js = out["body"]
     assert crm.psql("SELECT count(*) FROM notes.intake WHERE event_id = '%s' "
                     "AND customer_id = '%s'" % (ev["eventId"], js["customerId"])).strip() == "1"
+
+
+def _customer_row(cid):
+    """(version, audit entries) of a customer as stored."""
+    version = crm.psql("SELECT version FROM customers.customers WHERE id = '%s'" % cid).strip()
+    audits = crm.psql("SELECT count(*) FROM customers.audit WHERE customer_id = '%s'" % cid).strip()
+    return version, audits
+
+
+def test_a_known_person_with_nothing_new_is_only_read():
+    """The second event of a person the source's id names, with the same
+    details, resolves to the same customer and writes nothing to it (no new
+    version, no audit entry, no customer.updated on the timeline)."""
+    p = _person()
+    b = {"id": unique("b"), "service": "Cut", "startsAt": "2025-10-01T10:00:00Z"}
+    a = _ingest(_booking_event(p, "booking.created", b, "2025-09-20T10:00:00Z"))
+    before = _customer_row(a["customerId"])
+    for i in range(3):
+        again = _ingest(_booking_event(p, "booking.moved", b, "2025-09-2%dT10:00:00Z" % (i + 1)))
+        assert again["customerId"] == a["customerId"], (a, again)
+    assert _customer_row(a["customerId"]) == before
+    assert "customer.updated" not in _types(_timeline(a["customerId"], kind="CUSTOMER"))
+
+
+def test_a_known_person_resolves_while_their_row_is_locked():
+    """Resolving a known person with nothing new takes no lock: with the
+    customer's row locked by another transaction (as an edit holds it), the
+    event is still taken in at once; the write path would wait for the row
+    and give up."""
+    p = _person()
+    b = {"id": unique("b"), "service": "Cut", "startsAt": "2025-10-01T10:00:00Z"}
+    a = _ingest(_booking_event(p, "booking.created", b, "2025-09-20T10:00:00Z"))
+    lock = subprocess.Popen([crm.PSQL, "-X", "-q", "-A", "-t", "-d", crm.DATABASE_URL],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        lock.stdin.write("BEGIN;\nSELECT 'locked' FROM customers.customers WHERE id = '%s' "
+                         "FOR UPDATE;\n" % a["customerId"])
+        lock.stdin.flush()
+        assert lock.stdout.readline().strip() == "locked"
+        again = _ingest(_booking_event(p, "booking.attended", b, "2025-09-21T10:00:00Z"))
+        assert again["customerId"] == a["customerId"], (a, again)
+    finally:
+        lock.stdin.write("COMMIT;\n")
+        lock.stdin.close()
+        lock.wait(30)
+
+
+def test_resolve_known_only_answers_a_known_person_and_writes_nothing_else():
+    """customers.ResolveCustomer with knownOnly: the customer the source's id
+    names when nothing is new; NOT_FOUND, and nothing registered or filled
+    in, for a stranger or for a record with something to add."""
+    p = _person()
+    a = _ingest(_booking_event(p, "booking.created",
+                               {"id": unique("b"), "service": "Cut",
+                                "startsAt": "2025-10-01T10:00:00Z"}, "2025-09-20T10:00:00Z"))
+
+    def resolve(**kw):
+        body = {"system": "booking", "externalId": p["externalId"], "firstName": p["firstName"],
+                "lastName": p["lastName"], "email": p["email"], "knownOnly": True}
+        body.update(kw)
+        r = crm.crmctl_run(["call", "customers", "ResolveCustomer", json.dumps(body),
+                            "--tenant", crm.TENANT])
+        assert r.stdout.strip(), r.stderr
+        return json.loads(r.stdout)
+
+    known = resolve()
+    assert known["body"]["customerId"] == a["customerId"], known
+    assert known["body"]["matchedBy"] == "externalId", known
+    before = _customer_row(a["customerId"])
+    e164, _ = _phone()
+    assert resolve(phone=e164)["status"] == "NOT_FOUND"
+    assert _customer_row(a["customerId"]) == before
+    st, _, c = api("GET", "/v1/customers/" + a["customerId"])
+    assert not c.get("phone"), c
+    stranger = unique_email("nobody")
+    assert resolve(externalId=unique("x"), email=stranger)["status"] == "NOT_FOUND"
+    assert crm.psql("SELECT count(*) FROM customers.customers WHERE email = '%s'"
+                    % stranger).strip() == "0"
+
+
+def test_a_known_person_with_new_details_is_still_updated():
+    """What a later event adds (a phone, a last name) is filled in, and a
+    sign-up under the same source id activates the account: these go the
+    write path, not the read."""
+    e164, spaced = _phone()
+    p = _person(lastName="")
+    o = {"id": unique("o"), "total": {"amountMinor": 100, "currency": "PLN"}}
+    a = _ingest(_order_event(p, "order.placed", o, "2025-09-01T10:00:00Z"))
+    st, _, c = api("GET", "/v1/customers/" + a["customerId"])
+    assert not c.get("phone") and not c.get("lastName") and c["account"]["status"] == "INVITED", c
+    b = _ingest(_order_event(dict(p, phone=spaced, lastName="Lis"), "order.paid", o,
+                             "2025-09-02T10:00:00Z"))
+    assert b["customerId"] == a["customerId"]
+    st, _, c = api("GET", "/v1/customers/" + a["customerId"])
+    assert c["phone"] == e164 and c["lastName"] == "Lis", c
+    signup = {"source": "store", "eventId": unique("su"), "type": "customer.signed_up",
+              "occurredAt": "2025-09-03T10:00:00Z", "customer": p}
+    assert _ingest(signup)["customerId"] == a["customerId"]
+    st, _, c = api("GET", "/v1/customers/" + a["customerId"])
+    assert c["account"]["status"] == "ACTIVE", c
+
+
+def test_a_deleted_customers_source_id_is_not_resolved_to_them():
+    """After the customer is deleted, the next event with the same source id
+    (and details) registers a new customer rather than naming the gone one."""
+    p = _person()
+    b = {"id": unique("b"), "service": "Cut", "startsAt": "2025-10-01T10:00:00Z"}
+    a = _ingest(_booking_event(p, "booking.created", b, "2025-09-20T10:00:00Z"))
+    _ingest(_booking_event(p, "booking.moved", b, "2025-09-21T10:00:00Z"))
+    assert api("DELETE", "/v1/customers/" + a["customerId"])[0] == 204
+    again = _ingest(_booking_event(p, "booking.attended", b, "2025-09-22T10:00:00Z"))
+    assert again["customerId"] != a["customerId"], again
+    st, _, c = api("GET", "/v1/customers/" + again["customerId"])
+    assert st == 200 and c["email"] == p["email"].lower(), c
+
+
+def test_an_event_sent_again_after_its_customer_was_deleted_stays_a_duplicate():
+    """A repeat of an event taken in before its customer was deleted is a
+    duplicate: it brings the person back neither by the bus nor through the
+    gateway."""
+    p = _person()
+    ev = _booking_event(p, "booking.created",
+                        {"id": unique("b"), "service": "Cut", "startsAt": "2025-10-01T10:00:00Z"},
+                        "2025-09-20T10:00:00Z")
+    first = _ingest(ev)
+    assert api("DELETE", "/v1/customers/" + first["customerId"])[0] == 204
+    again = _ingest(ev)
+    assert again["duplicate"] is True and again["customerId"] == first["customerId"], again
+    out = json.loads(crm.crmctl(["publish", json.dumps(ev), "--tenant", crm.TENANT]).splitlines()[-1])
+    assert out["body"]["duplicate"] is True, out
+    assert out["body"]["customerId"] == first["customerId"], out
+    assert crm.psql("SELECT count(*) FROM customers.customers WHERE email = '%s'"
+                    % p["email"].lower()).strip() == "0"
+
+
+def test_events_of_a_new_person_at_once_make_one_customer():
+    """Sixteen events of a person nobody knows yet, sent at once over the bus
+    (some of one booking, some of one order), make one customer, and each
+    booking and order ends with one row."""
+    p = _person()
+    b = {"id": unique("b"), "service": "Cut", "startsAt": "2025-10-01T10:00:00Z"}
+    o = {"id": unique("o"), "total": {"amountMinor": 500, "currency": "PLN"}}
+    evs = []
+    for i in range(16):
+        at = "2025-09-%02dT10:00:00Z" % (i + 1)
+        if i % 2:
+            evs.append(_order_event(p, ["order.placed", "order.paid"][i % 4 // 2], o, at))
+        else:
+            evs.append(_booking_event(p, ["booking.created", "booking.moved"][i % 4 // 2], b, at))
+    out = crm.crmctl(["publish", "--tenant", crm.TENANT, "--window", "16"],
+                     input="".join(json.dumps(e) + "\n" for e in evs))
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["accepted"] == 16 and summary["rejected"] == 0, out
+    ids = crm.psql_rows("SELECT DISTINCT customer_id FROM notes.intake WHERE event_id IN (%s)"
+                        % ",".join("'%s'" % e["eventId"] for e in evs))
+    assert len(ids) == 1, ids
+    assert crm.psql("SELECT count(*) FROM customers.customers WHERE email = '%s'"
+                    % p["email"].lower()).strip() == "1"
+    assert crm.psql("SELECT count(*) FROM notes.bookings WHERE booking_id = '%s'"
+                    % b["id"]).strip() == "1"
+    assert crm.psql("SELECT count(*) FROM notes.orders WHERE order_id = '%s'"
+                    % o["id"]).strip() == "1"
+    # Out of order and at once, each ends by the rule: the booking at its
+    # latest move, the order paid.
+    assert crm.psql("SELECT status, starts_at = '2025-10-01T10:00:00Z', details_at FROM "
+                    "notes.bookings WHERE booking_id = '%s'" % b["id"]).strip() \
+        == "BOOKED|t|2025-09-15 10:00:00+00", b
+    assert crm.psql("SELECT status, paid_minor FROM notes.orders WHERE order_id = '%s'"
+                    % o["id"]).strip() == "PAID|500"
+    # Sent again: every one a duplicate, nothing written twice.
+    out = crm.crmctl(["publish", "--tenant", crm.TENANT, "--window", "16"],
+                     input="".join(json.dumps(e) + "\n" for e in evs))
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["duplicates"] == 16, out
+    cid = ids[0][0]
+    entries = [e for e in _timeline(cid) if e["type"].startswith(("booking.", "order."))]
+    assert len(entries) == 16, _types(entries)
+
+
+def test_an_event_retried_under_its_idempotency_key_gets_the_first_answer():
+    """Through the gateway a retry with the same Idempotency-Key gets the
+    first answer again (duplicate false); another delivery of the event
+    without it is answered as the duplicate it is."""
+    ev = _booking_event(_person(), "booking.created",
+                        {"id": unique("b"), "service": "Cut", "startsAt": "2025-10-01T10:00:00Z"},
+                        "2025-09-20T10:00:00Z")
+    key = {"Idempotency-Key": unique("ik")}
+    st, _, first = api("POST", "/v1/events", ev, headers=key)
+    assert st == 202 and first["duplicate"] is False, first
+    st, _, again = api("POST", "/v1/events", ev, headers=key)
+    assert st == 202 and again == first, (first, again)
+    st, _, other = api("POST", "/v1/events", ev)
+    assert st == 202 and other["duplicate"] is True and other["customerId"] == first["customerId"]
