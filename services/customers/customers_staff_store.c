@@ -350,6 +350,108 @@ cm_err_t customers_staff_store_invite_use(cm_db_t *db, const char *tenant, const
 }
 
 /* ---------------------------------------------------------------------- */
+/* Password reset links                                                    */
+
+cm_err_t customers_staff_store_reset_requests(cm_db_t *db, const char *email_key,
+                                              const char *address, long window_s,
+                                              struct customers_quota_counts *account,
+                                              struct customers_quota_counts *from)
+{
+    char w[24];
+    snprintf(w, sizeof w, "%ld", window_s);
+    const char *p[] = {email_key, address, w};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db,
+        "WITH r AS (SELECT email_key, address, at FROM customers.password_reset_requests "
+        "WHERE at > now() - make_interval(secs => $3::int) AND (email_key = $1 OR address = $2)) "
+        "SELECT count(*) FILTER (WHERE email_key = $1), "
+        "(extract(epoch FROM now() - min(at) FILTER (WHERE email_key = $1)) * 1000)::bigint, "
+        "count(*) FILTER (WHERE address = $2), "
+        "(extract(epoch FROM now() - min(at) FILTER (WHERE address = $2)) * 1000)::bigint "
+        "FROM r",
+        3, p, &err);
+    if (!res)
+        return err;
+    account->n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    account->oldest_age_ms = s_ms(res, 1);
+    from->n = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+    from->oldest_age_ms = s_ms(res, 3);
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t customers_staff_store_reset_request_add(cm_db_t *db, const char *email_key,
+                                                 const char *address)
+{
+    const char *p[] = {email_key, address};
+    return cm_db_run(
+        db, "INSERT INTO customers.password_reset_requests (email_key, address) VALUES ($1, $2)", 2,
+        p);
+}
+
+cm_err_t customers_staff_store_reset_add(cm_db_t *db, const char *tenant, const char *staff_id,
+                                         const char *hash_hex, long ttl_s)
+{
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%ld", ttl_s);
+    const char *p[] = {tenant, staff_id, hash_hex, ttl};
+    cm_err_t err = cm_db_run(
+        db, "DELETE FROM customers.staff_password_resets WHERE tenant_id = $1 AND staff_id = $2", 2,
+        p);
+    if (err)
+        return err;
+    return cm_db_run(db,
+                     "INSERT INTO customers.staff_password_resets (token_hash, tenant_id, "
+                     "staff_id, expires_at) VALUES (decode($3, 'hex'), $1, $2, "
+                     "now() + make_interval(secs => $4::int))",
+                     4, p);
+}
+
+PGresult *customers_staff_store_reset(cm_db_t *db, const char *hash_hex, cm_err_t *err)
+{
+    const char *p[] = {hash_hex};
+    return cm_db_exec(db,
+                      "SELECT tenant_id, tenant_name, staff_id, email, name, "
+                      "used_at IS NULL AND expires_at > now(), status "
+                      "FROM customers.staff_password_reset(decode($1, 'hex'))",
+                      1, p, err);
+}
+
+cm_err_t customers_staff_store_reset_use(cm_db_t *db, const char *tenant, const char *hash_hex,
+                                         bool *used)
+{
+    const char *p[] = {tenant, hash_hex};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "UPDATE customers.staff_password_resets SET used_at = now() "
+                               "WHERE tenant_id = $1 AND token_hash = decode($2, 'hex') "
+                               "AND used_at IS NULL AND expires_at > now() RETURNING 1",
+                               2, p, &err);
+    if (!res)
+        return err;
+    *used = PQntuples(res) == 1;
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t customers_staff_store_set_password(cm_db_t *db, const char *tenant, const char *id,
+                                            const char *password_hash, bool *set)
+{
+    const char *p[] = {tenant, id, password_hash};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "UPDATE customers.staff SET password_hash = $3 "
+                               "WHERE tenant_id = $1 AND id = $2 AND status = 2 RETURNING 1",
+                               3, p, &err);
+    if (!res)
+        return err;
+    *set = PQntuples(res) == 1;
+    PQclear(res);
+    return CM_OK;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Security events                                                         */
 
 cm_err_t customers_staff_store_event(cm_db_t *db, const char *tenant, int kind,
@@ -409,12 +511,19 @@ cm_err_t customers_staff_store_events(cm_db_t *db, const char *tenant, long long
     return CM_OK;
 }
 
-cm_err_t customers_staff_store_expire(cm_db_t *db, long window_s)
+cm_err_t customers_staff_store_expire(cm_db_t *db, long window_s, long reset_window_s)
 {
-    char w[24];
+    char w[24], rw[24];
     snprintf(w, sizeof w, "%ld", window_s);
+    snprintf(rw, sizeof rw, "%ld", reset_window_s);
     const char *p[] = {w};
+    const char *rp[] = {rw};
     cm_err_t err = cm_db_run(db, "SELECT customers.staff_expire()", 0, NULL);
+    if (!err)
+        err = cm_db_run(db,
+                        "DELETE FROM customers.password_reset_requests "
+                        "WHERE at < now() - make_interval(secs => $1::int)",
+                        1, rp);
     if (err)
         return err;
     return cm_db_run(db,
