@@ -743,43 +743,121 @@ out:
 /* ---------------------------------------------------------------------- */
 /* Invitations                                                             */
 
-#define INVITE_BAD "this invitation link does not work (used, expired or mistyped)"
-#define RESET_BAD "this password reset link does not work (used, replaced, expired or mistyped)"
+/* A kind of link that sets a member's password: an invitation, a password
+ * reset. */
+struct s_link_kind {
+    PGresult *(*look)(cm_db_t *, const char *, cm_err_t *); // its row by token hash
+    int status;                                             // the member's status the link is for
+    const char *bad;                                        // INVALID_TOKEN's message
+    const char *fail;                                       // a database failure's message
+    int event;                                              // the security event of its use
+    const char *event_detail;                               // and its detail
+    const char *sign_in; // the detail of the sign-in that follows
+};
 
-/* The link of token, found by look (an invitation's or a reset link's): its
- * row (the columns of customers_staff_store_invite; caller PQclears), or NULL
- * with the call failed alike (why) for every token that does not work
- * (unknown, used, expired, its member not of status), so a page learns
- * nothing of which tokens exist. */
+static const struct s_link_kind S_INVITE = {
+    customers_staff_store_invite,
+    CRM__STAFF_STATUS__STAFF_STATUS_INVITED,
+    "this invitation link does not work (used, expired or mistyped)",
+    "could not accept the invitation",
+    CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_INVITE_ACCEPTED,
+    "",
+    "invitation",
+};
+
+static const struct s_link_kind S_RESET = {
+    customers_staff_store_reset,
+    CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE,
+    "this password reset link does not work (used, replaced, expired or mistyped)",
+    "could not set the password",
+    CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_PASSWORD_RESET,
+    "every session ended",
+    "password reset",
+};
+
+/* The link of token: its row (the columns of customers_staff_store_invite;
+ * caller PQclears), or NULL with the call failed alike (k->bad) for every
+ * token that does not work (unknown, used, expired, its member not of
+ * k->status), so a page learns nothing of which tokens exist. */
 static PGresult *s_link(struct cm_call *call, const char *token, char hash[65],
-                        PGresult *(*look)(cm_db_t *, const char *, cm_err_t *), int status,
-                        const char *why)
+                        const struct s_link_kind *k)
 {
     if (!cm_session_token_valid(token)) {
-        cm_call_violation(call, "token", "INVALID_TOKEN", "%s", why);
+        cm_call_violation(call, "token", "INVALID_TOKEN", "%s", k->bad);
         return NULL;
     }
     s_hash_hex(token, hash);
     cm_err_t err;
-    PGresult *res = look(call->db, hash, &err);
+    PGresult *res = k->look(call->db, hash, &err);
     if (!res) {
         cm_call_db_fail(call, err, "could not read the link");
         return NULL;
     }
     if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 5), "t") ||
-        strtol(PQgetvalue(res, 0, 6), NULL, 10) != status) {
+        strtol(PQgetvalue(res, 0, 6), NULL, 10) != k->status) {
         PQclear(res);
-        cm_call_violation(call, "token", "INVALID_TOKEN", "%s", why);
+        cm_call_violation(call, "token", "INVALID_TOKEN", "%s", k->bad);
         return NULL;
     }
     return res;
 }
 
-/* The invitation of token (s_link). */
-static PGresult *s_invite(struct cm_call *call, const char *token, char hash[65])
+/* A link opened to set a password: its tenant, member, token hash, and the
+ * new password's hash. */
+struct s_link_open {
+    char tenant[40], id[40], hash[65];
+    char pw[crypto_pwhash_STRBYTES];
+    const char *address; // borrowed (the request)
+};
+
+/* Checks token's link and hashes password into *o; false with the call failed. */
+static bool s_link_open(struct cm_call *call, const struct s_link_kind *k, const char *token,
+                        const char *password, const char *address, struct s_link_open *o)
 {
-    return s_link(call, token, hash, customers_staff_store_invite,
-                  CRM__STAFF_STATUS__STAFF_STATUS_INVITED, INVITE_BAD);
+    PGresult *res = s_link(call, token, o->hash, k);
+    if (!res)
+        return false;
+    snprintf(o->tenant, sizeof o->tenant, "%s", PQgetvalue(res, 0, 0));
+    snprintf(o->id, sizeof o->id, "%s", PQgetvalue(res, 0, 2));
+    PQclear(res);
+    o->address = address && *address ? address : "bus";
+    if (cm_pwhash_hash(s_st(call)->pw, password, o->pw)) {
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
+        return false;
+    }
+    return true;
+}
+
+/* Ends the transaction of a link's use (err so far; done when the link was
+ * live and the password set): records k->event for the member, commits and
+ * signs the member in, or fails the call (a link that did not work:
+ * INVALID_TOKEN, as for one never made). */
+static void s_link_done(struct cm_call *call, const struct s_link_kind *k, struct s_link_open *o,
+                        cm_err_t err, bool done, ProtobufCMessage **resp)
+{
+    Crm__Staff *staff = NULL;
+    if (!err && done)
+        err = customers_staff_store_get(call->db, o->tenant, o->id, false, &staff);
+    if (!err && done && staff)
+        err = customers_staff_store_event(call->db, o->tenant, k->event, o->id, staff->name,
+                                          staff->email, o->address, k->event_detail);
+    if (!err && done && staff)
+        err = cm_db_commit(call->db);
+    cm_db_rollback(call->db);
+    sodium_memzero(o->pw, sizeof o->pw);
+    if (staff)
+        crm__staff__free_unpacked(staff, NULL);
+    if (err || !done || !staff) {
+        if (err)
+            cm_call_db_fail(call, err, k->fail);
+        else
+            cm_call_violation(call, "token", "INVALID_TOKEN", "%s", k->bad);
+        return;
+    }
+    Crm__StaffSession *r = NULL;
+    if (s_session_start(call, o->tenant, o->id, o->address,
+                        CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_SIGN_IN, k->sign_in, &r))
+        *resp = &r->base;
 }
 
 void customers_staff_inspect_invite(struct cm_call *call, const ProtobufCMessage *msg,
@@ -787,7 +865,7 @@ void customers_staff_inspect_invite(struct cm_call *call, const ProtobufCMessage
 {
     const Crm__InspectInviteRequest *req = (const Crm__InspectInviteRequest *)msg;
     char hash[65];
-    PGresult *res = s_invite(call, req->token, hash);
+    PGresult *res = s_link(call, req->token, hash, &S_INVITE);
     if (!res)
         return;
     Crm__InviteInfo *r = (Crm__InviteInfo *)cm_pb_new(&crm__invite_info__descriptor);
@@ -802,58 +880,22 @@ void customers_staff_accept_invite(struct cm_call *call, const ProtobufCMessage 
                                    ProtobufCMessage **resp)
 {
     const Crm__AcceptInviteRequest *req = (const Crm__AcceptInviteRequest *)msg;
-    struct customers_staff *st = s_st(call);
     (void)s_name_ok(call, "name", req->name, true);
     (void)s_password_ok(call, req->password);
     if (cm_call_failed(call))
         return;
-    char hash[65];
-    PGresult *res = s_invite(call, req->token, hash);
-    if (!res)
+    struct s_link_open o;
+    if (!s_link_open(call, &S_INVITE, req->token, req->password, req->client_address, &o))
         return;
-    char tenant[40], id[40];
-    snprintf(tenant, sizeof tenant, "%s", PQgetvalue(res, 0, 0));
-    snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 2));
-    PQclear(res);
-    char pw[crypto_pwhash_STRBYTES];
-    if (cm_pwhash_hash(st->pw, req->password, pw)) {
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
-        return;
-    }
     /* The link is used and the password set in one transaction: a second
      * use, even at the same moment, finds it used. */
     bool used = false;
-    Crm__Staff *staff = NULL;
-    const char *address = req->client_address && *req->client_address ? req->client_address : "bus";
-    cm_err_t err = cm_db_begin(call->db, tenant);
+    cm_err_t err = cm_db_begin(call->db, o.tenant);
     if (!err)
-        err = customers_staff_store_invite_use(call->db, tenant, hash, &used);
+        err = customers_staff_store_invite_use(call->db, o.tenant, o.hash, &used);
     if (!err && used)
-        err = customers_staff_store_activate(call->db, tenant, id, req->name, pw);
-    if (!err && used)
-        err = customers_staff_store_get(call->db, tenant, id, false, &staff);
-    if (!err && used && staff)
-        err = customers_staff_store_event(
-            call->db, tenant, CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_INVITE_ACCEPTED, id,
-            staff->name, staff->email, address, "");
-    if (!err && used)
-        err = cm_db_commit(call->db);
-    cm_db_rollback(call->db);
-    sodium_memzero(pw, sizeof pw);
-    if (err || !used || !staff) {
-        if (err)
-            cm_call_db_fail(call, err, "could not accept the invitation");
-        else
-            cm_call_violation(call, "token", "INVALID_TOKEN", "%s", INVITE_BAD);
-        goto out;
-    }
-    Crm__StaffSession *r = NULL;
-    if (s_session_start(call, tenant, id, address,
-                        CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_SIGN_IN, "invitation", &r))
-        *resp = &r->base;
-out:
-    if (staff)
-        crm__staff__free_unpacked(staff, NULL);
+        err = customers_staff_store_activate(call->db, o.tenant, o.id, req->name, o.pw);
+    s_link_done(call, &S_INVITE, &o, err, used, resp);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -962,60 +1004,22 @@ void customers_staff_reset_password(struct cm_call *call, const ProtobufCMessage
                                     ProtobufCMessage **resp)
 {
     const Crm__ResetPasswordRequest *req = (const Crm__ResetPasswordRequest *)msg;
-    struct customers_staff *st = s_st(call);
     if (!s_password_ok(call, req->password))
         return;
-    char hash[65];
-    PGresult *res = s_link(call, req->token, hash, customers_staff_store_reset,
-                           CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE, RESET_BAD);
-    if (!res)
+    struct s_link_open o;
+    if (!s_link_open(call, &S_RESET, req->token, req->password, req->client_address, &o))
         return;
-    char tenant[40], id[40];
-    snprintf(tenant, sizeof tenant, "%s", PQgetvalue(res, 0, 0));
-    snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 2));
-    PQclear(res);
-    char pw[crypto_pwhash_STRBYTES];
-    if (cm_pwhash_hash(st->pw, req->password, pw)) {
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
-        return;
-    }
     /* The link is used, the password set and every session ended in one
      * transaction: a second use, even at the same moment, finds it used. */
     bool used = false, set = false;
-    Crm__Staff *staff = NULL;
-    const char *address = req->client_address && *req->client_address ? req->client_address : "bus";
-    cm_err_t err = cm_db_begin(call->db, tenant);
+    cm_err_t err = cm_db_begin(call->db, o.tenant);
     if (!err)
-        err = customers_staff_store_reset_use(call->db, tenant, hash, &used);
+        err = customers_staff_store_reset_use(call->db, o.tenant, o.hash, &used);
     if (!err && used)
-        err = customers_staff_store_set_password(call->db, tenant, id, pw, &set);
+        err = customers_staff_store_set_password(call->db, o.tenant, o.id, o.pw, &set);
     if (!err && set)
-        err = customers_staff_store_sessions_end(call->db, tenant, id);
-    if (!err && set)
-        err = customers_staff_store_get(call->db, tenant, id, false, &staff);
-    if (!err && set && staff)
-        err = customers_staff_store_event(
-            call->db, tenant, CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_PASSWORD_RESET, id,
-            staff->name, staff->email, address, "every session ended");
-    if (!err && set && staff)
-        err = cm_db_commit(call->db);
-    cm_db_rollback(call->db);
-    sodium_memzero(pw, sizeof pw);
-    if (err || !set || !staff) {
-        if (err)
-            cm_call_db_fail(call, err, "could not set the password");
-        else
-            cm_call_violation(call, "token", "INVALID_TOKEN", "%s", RESET_BAD);
-        goto out;
-    }
-    Crm__StaffSession *r = NULL;
-    if (s_session_start(call, tenant, id, address,
-                        CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_SIGN_IN, "password reset",
-                        &r))
-        *resp = &r->base;
-out:
-    if (staff)
-        crm__staff__free_unpacked(staff, NULL);
+        err = customers_staff_store_sessions_end(call->db, o.tenant, o.id);
+    s_link_done(call, &S_RESET, &o, err, set, resp);
 }
 
 /* ---------------------------------------------------------------------- */
