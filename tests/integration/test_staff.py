@@ -582,3 +582,27 @@ def test_reset_requests_are_limited_per_account_and_per_address():
                  % mark)
     assert _forgot(unique_email("fresh"))[0] == 202
     assert crm.mails_to(email)[3:] == []
+
+
+def test_forgot_password_names_the_business_or_mails_every_one():
+    t1, email, _ = crm.staff_owner(password="first tenant password")
+    studio = unique("Studio")
+    t2 = crm.crmctl(["tenant", "create", studio]).strip()
+    crm.crmctl(["staff", "create-owner", "--tenant", t2, "--email", email, "--name", "Same",
+                "--password-stdin"], input="second tenant password\n")
+    # None named: a link for each business, each saying which.
+    assert _forgot(email)[0] == 202
+    subjects = {crm.staff_mail_token(email, "reset", n)[2] for n in (1, 2)}
+    assert subjects == {"Choose a new password for " + _tenant_name(t1),
+                        "Choose a new password for " + studio}, subjects
+    # The business named as people know it: only its link.
+    assert _forgot(email, tenant=studio.lower())[0] == 202
+    token, _, subject = crm.staff_mail_token(email, "reset", 3)
+    assert subject == "Choose a new password for " + studio, subject
+    st, _, js = StaffSession().api("POST", "/v1/session:resetPassword",
+                                   {"token": token, "password": "a third good password"})
+    assert st == 200 and js["staff"]["tenantId"] == t2, js
+    # The other business's password is as it was.
+    st, _, js = StaffSession().sign_in(email, "first tenant password", tenant=t1)
+    assert st == 200, js
+    assert StaffSession().sign_in(email, "second tenant password", tenant=t2)[0] == 401
