@@ -45,7 +45,7 @@ void customers_staff_tick(struct customers_staff *st, cm_db_t *db, int64_t now_m
     if (now_ms < st->next_expiry_ms)
         return;
     st->next_expiry_ms = now_ms + EXPIRE_EVERY_MS;
-    if (customers_staff_store_expire(db, st->limit.window_s))
+    if (customers_staff_store_expire(db, st->limit.window_s, CUSTOMERS_STAFF_RESET_WINDOW_S))
         cm_log_warn("could not expire staff sessions: %s", cm_db_error(db));
 }
 
@@ -207,9 +207,9 @@ static bool s_session_start(struct cm_call *call, const char *tenant, const char
 
 /* Fails the call RESOURCE_EXHAUSTED with the wait in a detail the gateway
  * turns into Retry-After. */
-static void s_too_many(struct cm_call *call, long wait_s)
+static void s_too_many(struct cm_call *call, const char *what, long wait_s)
 {
-    cm_call_fail(call, CM_ERR_TOO_LARGE, "too many failed sign-ins; try again in %ld s", wait_s);
+    cm_call_fail(call, CM_ERR_TOO_LARGE, "too many %s; try again in %ld s", what, wait_s);
     cm_call_violation(call, "retryAfter", "RETRY_AFTER", "%ld", wait_s);
 }
 
@@ -312,7 +312,7 @@ void customers_staff_sign_in(struct cm_call *call, const ProtobufCMessage *msg,
     }
     long wait = customers_limit_wait_s(&st->limit, &n);
     if (wait > 0) {
-        s_too_many(call, wait);
+        s_too_many(call, "failed sign-ins", wait);
         return;
     }
     rows = customers_staff_store_by_email(call->db, key, &err);
@@ -486,33 +486,38 @@ static char *s_invite_url(const struct customers_staff *st, const char *token)
     return cm_strfmt("%.*s/ui/#/invite/%s", (int)n, st->public_url, token);
 }
 
-/* Asks notify to e-mail the invitation. True when it is queued; false when
- * e-mail is not configured there (FAILED_PRECONDITION) or notify did not
- * take it (logged): the link is then shown to the admin instead. */
-static bool s_invite_mail(struct cm_call *call, const Crm__Staff *staff, const char *token,
-                          const char *language)
+/* Asks notify to e-mail a member the link of token (an invitation or a
+ * password reset: kind) in tenant. True when it is queued; false when e-mail
+ * is not configured there (FAILED_PRECONDITION) or notify did not take it
+ * (logged). */
+static bool s_staff_mail(struct cm_call *call, const char *tenant, const Crm__Staff *staff,
+                         const char *token, const char *language, Crm__StaffMailKind kind,
+                         long valid_s)
 {
     Crm__SendStaffInviteRequest req = CRM__SEND_STAFF_INVITE_REQUEST__INIT;
     req.email = staff->email;
     req.name = staff->name;
     req.token = (char *)token;
     req.language = (char *)(language ? language : "");
-    req.valid_hours = (int32_t)((s_st(call)->invite_s + 3599) / 3600);
+    req.valid_hours = (int32_t)((valid_s + 3599) / 3600);
+    req.kind = kind;
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *out = NULL;
-    /* The customers service asks for itself (the invitation is its own
-     * work), not as the admin: SendStaffInvite is for services only. */
+    /* The customers service asks for itself (the link is its own work), not
+     * as the admin or the member: SendStaffInvite is for services only. */
     Crm__Principal self = CRM__PRINCIPAL__INIT;
     self.id = "customers";
     self.name = "customers";
     self.role = CRM__ROLE__ROLE_SERVICE;
     self.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
     cm_err_t err =
-        cm_call_service_as(call, call->hdr->tenant_id, &self, "notify", "notify.SendStaffInvite",
-                           &req.base, &crm__message__descriptor, INVITE_MAIL_TIMEOUT_MS, &rh, &out);
+        cm_call_service_as(call, tenant, &self, "notify", "notify.SendStaffInvite", &req.base,
+                           &crm__message__descriptor, INVITE_MAIL_TIMEOUT_MS, &rh, &out);
     bool sent = !err && rh && rh->status == CRM__STATUS__STATUS_OK;
     if (!sent && !(rh && rh->status == CRM__STATUS__STATUS_FAILED_PRECONDITION))
-        cm_log_warn("the invitation was not e-mailed (%s%s%s): the link is shown instead",
+        cm_log_warn("the %s was not e-mailed (%s%s%s)",
+                    kind == CRM__STAFF_MAIL_KIND__STAFF_MAIL_KIND_INVITE ? "invitation"
+                                                                         : "password reset link",
                     err ? cm_err_name(err) : "", rh && rh->message ? " " : "",
                     rh && rh->message ? rh->message : "");
     if (rh)
@@ -520,6 +525,20 @@ static bool s_invite_mail(struct cm_call *call, const Crm__Staff *staff, const c
     if (out)
         protobuf_c_message_free_unpacked(out, NULL);
     return sent;
+}
+
+/* A language tag of at most 35 letters, digits, '-' and '_' ("" too), else a
+ * violation of field language. */
+static bool s_language_ok(struct cm_call *call, const char *language)
+{
+    size_t len = language ? strlen(language) : 0;
+    if (len > 35 || strspn(language ? language : "", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
+                                                     "mnopqrstuvwxyz0123456789-_") != len) {
+        cm_call_violation(call, "language", "INVALID_FORMAT",
+                          "language: a language tag such as de or pl");
+        return false;
+    }
+    return true;
 }
 
 void customers_staff_invite(struct cm_call *call, const ProtobufCMessage *msg,
@@ -536,11 +555,7 @@ void customers_staff_invite(struct cm_call *call, const ProtobufCMessage *msg,
     if (!s_role_valid(req->role))
         cm_call_violation(call, "role", req->role ? "INVALID_VALUE" : "REQUIRED",
                           "role: OWNER, ADMIN, STAFF or READONLY");
-    if (strlen(req->language) > 35 ||
-        strspn(req->language, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
-                              "mnopqrstuvwxyz0123456789-_") != strlen(req->language))
-        cm_call_violation(call, "language", "INVALID_FORMAT",
-                          "language: a language tag such as de or pl");
+    (void)s_language_ok(call, req->language);
     if (cm_call_failed(call))
         return;
     if (req->role == CRM__ROLE__ROLE_OWNER && s_prole(call) != CRM__ROLE__ROLE_OWNER) {
@@ -596,7 +611,8 @@ void customers_staff_invite(struct cm_call *call, const ProtobufCMessage *msg,
         (Crm__InviteStaffResponse *)cm_pb_new(&crm__invite_staff_response__descriptor);
     r->staff = staff;
     staff = NULL;
-    r->invite_sent = s_invite_mail(call, r->staff, token, req->language);
+    r->invite_sent = s_staff_mail(call, tenant, r->staff, token, req->language,
+                                  CRM__STAFF_MAIL_KIND__STAFF_MAIL_KIND_INVITE, st->invite_s);
     /* Not e-mailed: the admin passes the link on. It is shown this once;
      * only its hash is kept. */
     if (!r->invite_sent)
@@ -727,31 +743,121 @@ out:
 /* ---------------------------------------------------------------------- */
 /* Invitations                                                             */
 
-/* The invitation of token: its row (caller PQclears), or NULL with the call
- * failed alike for every token that does not work (unknown, used, expired),
- * so a page learns nothing of which tokens exist. */
-static PGresult *s_invite(struct cm_call *call, const char *token, char hash[65])
+/* A kind of link that sets a member's password: an invitation, a password
+ * reset. */
+struct s_link_kind {
+    PGresult *(*look)(cm_db_t *, const char *, cm_err_t *); // its row by token hash
+    int status;                                             // the member's status the link is for
+    const char *bad;                                        // INVALID_TOKEN's message
+    const char *fail;                                       // a database failure's message
+    int event;                                              // the security event of its use
+    const char *event_detail;                               // and its detail
+    const char *sign_in; // the detail of the sign-in that follows
+};
+
+static const struct s_link_kind S_INVITE = {
+    customers_staff_store_invite,
+    CRM__STAFF_STATUS__STAFF_STATUS_INVITED,
+    "this invitation link does not work (used, expired or mistyped)",
+    "could not accept the invitation",
+    CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_INVITE_ACCEPTED,
+    "",
+    "invitation",
+};
+
+static const struct s_link_kind S_RESET = {
+    customers_staff_store_reset,
+    CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE,
+    "this password reset link does not work (used, replaced, expired or mistyped)",
+    "could not set the password",
+    CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_PASSWORD_RESET,
+    "every session ended",
+    "password reset",
+};
+
+/* The link of token: its row (the columns of customers_staff_store_invite;
+ * caller PQclears), or NULL with the call failed alike (k->bad) for every
+ * token that does not work (unknown, used, expired, its member not of
+ * k->status), so a page learns nothing of which tokens exist. */
+static PGresult *s_link(struct cm_call *call, const char *token, char hash[65],
+                        const struct s_link_kind *k)
 {
     if (!cm_session_token_valid(token)) {
-        cm_call_violation(call, "token", "INVALID_TOKEN",
-                          "this invitation link does not work (used, expired or mistyped)");
+        cm_call_violation(call, "token", "INVALID_TOKEN", "%s", k->bad);
         return NULL;
     }
     s_hash_hex(token, hash);
     cm_err_t err;
-    PGresult *res = customers_staff_store_invite(call->db, hash, &err);
+    PGresult *res = k->look(call->db, hash, &err);
     if (!res) {
-        cm_call_db_fail(call, err, "could not read the invitation");
+        cm_call_db_fail(call, err, "could not read the link");
         return NULL;
     }
     if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 5), "t") ||
-        strtol(PQgetvalue(res, 0, 6), NULL, 10) != CRM__STAFF_STATUS__STAFF_STATUS_INVITED) {
+        strtol(PQgetvalue(res, 0, 6), NULL, 10) != k->status) {
         PQclear(res);
-        cm_call_violation(call, "token", "INVALID_TOKEN",
-                          "this invitation link does not work (used, expired or mistyped)");
+        cm_call_violation(call, "token", "INVALID_TOKEN", "%s", k->bad);
         return NULL;
     }
     return res;
+}
+
+/* A link opened to set a password: its tenant, member, token hash, and the
+ * new password's hash. */
+struct s_link_open {
+    char tenant[40], id[40], hash[65];
+    char pw[crypto_pwhash_STRBYTES];
+    const char *address; // borrowed (the request)
+};
+
+/* Checks token's link and hashes password into *o; false with the call failed. */
+static bool s_link_open(struct cm_call *call, const struct s_link_kind *k, const char *token,
+                        const char *password, const char *address, struct s_link_open *o)
+{
+    PGresult *res = s_link(call, token, o->hash, k);
+    if (!res)
+        return false;
+    snprintf(o->tenant, sizeof o->tenant, "%s", PQgetvalue(res, 0, 0));
+    snprintf(o->id, sizeof o->id, "%s", PQgetvalue(res, 0, 2));
+    PQclear(res);
+    o->address = address && *address ? address : "bus";
+    if (cm_pwhash_hash(s_st(call)->pw, password, o->pw)) {
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
+        return false;
+    }
+    return true;
+}
+
+/* Ends the transaction of a link's use (err so far; done when the link was
+ * live and the password set): records k->event for the member, commits and
+ * signs the member in, or fails the call (a link that did not work:
+ * INVALID_TOKEN, as for one never made). */
+static void s_link_done(struct cm_call *call, const struct s_link_kind *k, struct s_link_open *o,
+                        cm_err_t err, bool done, ProtobufCMessage **resp)
+{
+    Crm__Staff *staff = NULL;
+    if (!err && done)
+        err = customers_staff_store_get(call->db, o->tenant, o->id, false, &staff);
+    if (!err && done && staff)
+        err = customers_staff_store_event(call->db, o->tenant, k->event, o->id, staff->name,
+                                          staff->email, o->address, k->event_detail);
+    if (!err && done && staff)
+        err = cm_db_commit(call->db);
+    cm_db_rollback(call->db);
+    sodium_memzero(o->pw, sizeof o->pw);
+    if (staff)
+        crm__staff__free_unpacked(staff, NULL);
+    if (err || !done || !staff) {
+        if (err)
+            cm_call_db_fail(call, err, k->fail);
+        else
+            cm_call_violation(call, "token", "INVALID_TOKEN", "%s", k->bad);
+        return;
+    }
+    Crm__StaffSession *r = NULL;
+    if (s_session_start(call, o->tenant, o->id, o->address,
+                        CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_SIGN_IN, k->sign_in, &r))
+        *resp = &r->base;
 }
 
 void customers_staff_inspect_invite(struct cm_call *call, const ProtobufCMessage *msg,
@@ -759,7 +865,7 @@ void customers_staff_inspect_invite(struct cm_call *call, const ProtobufCMessage
 {
     const Crm__InspectInviteRequest *req = (const Crm__InspectInviteRequest *)msg;
     char hash[65];
-    PGresult *res = s_invite(call, req->token, hash);
+    PGresult *res = s_link(call, req->token, hash, &S_INVITE);
     if (!res)
         return;
     Crm__InviteInfo *r = (Crm__InviteInfo *)cm_pb_new(&crm__invite_info__descriptor);
@@ -774,59 +880,146 @@ void customers_staff_accept_invite(struct cm_call *call, const ProtobufCMessage 
                                    ProtobufCMessage **resp)
 {
     const Crm__AcceptInviteRequest *req = (const Crm__AcceptInviteRequest *)msg;
-    struct customers_staff *st = s_st(call);
     (void)s_name_ok(call, "name", req->name, true);
     (void)s_password_ok(call, req->password);
     if (cm_call_failed(call))
         return;
-    char hash[65];
-    PGresult *res = s_invite(call, req->token, hash);
-    if (!res)
+    struct s_link_open o;
+    if (!s_link_open(call, &S_INVITE, req->token, req->password, req->client_address, &o))
         return;
-    char tenant[40], id[40];
-    snprintf(tenant, sizeof tenant, "%s", PQgetvalue(res, 0, 0));
-    snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 2));
-    PQclear(res);
-    char pw[crypto_pwhash_STRBYTES];
-    if (cm_pwhash_hash(st->pw, req->password, pw)) {
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
-        return;
-    }
     /* The link is used and the password set in one transaction: a second
      * use, even at the same moment, finds it used. */
     bool used = false;
+    cm_err_t err = cm_db_begin(call->db, o.tenant);
+    if (!err)
+        err = customers_staff_store_invite_use(call->db, o.tenant, o.hash, &used);
+    if (!err && used)
+        err = customers_staff_store_activate(call->db, o.tenant, o.id, req->name, o.pw);
+    s_link_done(call, &S_INVITE, &o, err, used, resp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Password reset ("Forgot your password?")                                */
+
+/* Makes a reset link for the active member of row i of rows (the columns of
+ * customers_staff_store_by_email), records the request, and has the link
+ * e-mailed. Failures are logged, not answered: the caller's reply is the
+ * same either way. */
+static void s_reset_link_send(struct cm_call *call, const PGresult *rows, int i,
+                              const char *address, const char *language)
+{
+    struct customers_staff *st = s_st(call);
+    const char *tenant = PQgetvalue(rows, i, 0);
+    const char *id = PQgetvalue(rows, i, 2);
+    char token[CM_SESSION_TOKEN_LEN + 1], hash[2 * CM_SESSION_HASH_LEN + 1];
+    cm_session_token_new(token);
+    s_hash_hex(token, hash);
     Crm__Staff *staff = NULL;
-    const char *address = req->client_address && *req->client_address ? req->client_address : "bus";
     cm_err_t err = cm_db_begin(call->db, tenant);
     if (!err)
-        err = customers_staff_store_invite_use(call->db, tenant, hash, &used);
-    if (!err && used)
-        err = customers_staff_store_activate(call->db, tenant, id, req->name, pw);
-    if (!err && used)
-        err = customers_staff_store_get(call->db, tenant, id, false, &staff);
-    if (!err && used && staff)
+        err = customers_staff_store_get(call->db, tenant, id, true, &staff);
+    if (!err && staff && staff->status == CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE)
+        err = customers_staff_store_reset_add(call->db, tenant, id, hash, st->reset_s);
+    else if (!err)
+        goto out; /* disabled or invited meanwhile */
+    if (!err)
         err = customers_staff_store_event(
-            call->db, tenant, CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_INVITE_ACCEPTED, id,
-            staff->name, staff->email, address, "");
-    if (!err && used)
+            call->db, tenant,
+            CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_PASSWORD_RESET_REQUESTED, id, staff->name,
+            staff->email, address, "");
+    if (!err)
         err = cm_db_commit(call->db);
-    cm_db_rollback(call->db);
-    sodium_memzero(pw, sizeof pw);
-    if (err || !used || !staff) {
-        if (err)
-            cm_call_db_fail(call, err, "could not accept the invitation");
-        else
-            cm_call_violation(call, "token", "INVALID_TOKEN",
-                              "this invitation link does not work (used, expired or mistyped)");
+    if (err) {
+        cm_log_warn("could not make a password reset link: %s", cm_db_error(call->db));
         goto out;
     }
-    Crm__StaffSession *r = NULL;
-    if (s_session_start(call, tenant, id, address,
-                        CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_SIGN_IN, "invitation", &r))
-        *resp = &r->base;
+    cm_db_rollback(call->db);
+    /* Committed: no transaction is held while notify works. */
+    (void)s_staff_mail(call, tenant, staff, token, language,
+                       CRM__STAFF_MAIL_KIND__STAFF_MAIL_KIND_PASSWORD_RESET, st->reset_s);
 out:
+    cm_db_rollback(call->db);
+    sodium_memzero(token, sizeof token);
     if (staff)
         crm__staff__free_unpacked(staff, NULL);
+}
+
+void customers_staff_forgot_password(struct cm_call *call, const ProtobufCMessage *msg,
+                                     ProtobufCMessage **resp)
+{
+    const Crm__ForgotPasswordRequest *req = (const Crm__ForgotPasswordRequest *)msg;
+    struct customers_staff *st = s_st(call);
+    char email[CUSTOMERS_EMAIL_SIZE], key[CUSTOMERS_EMAIL_KEY_SIZE];
+    (void)s_email(call, req->email, email, key);
+    if (req->tenant && strlen(req->tenant) > CUSTOMERS_STAFF_TENANT_MAX)
+        cm_call_violation(call, "tenant", "TOO_LONG",
+                          "tenant: a tenant id or a business name, at most %d bytes",
+                          CUSTOMERS_STAFF_TENANT_MAX);
+    (void)s_language_ok(call, req->language);
+    if (cm_call_failed(call))
+        return;
+    char address[64];
+    snprintf(address, sizeof address, "%s",
+             req->client_address && *req->client_address ? req->client_address : "bus");
+    /* Counted for every e-mail, a member's or not: the limit tells nothing. */
+    struct customers_quota_counts account = {0}, from = {0};
+    cm_err_t err = customers_staff_store_reset_requests(
+        call->db, key, address, CUSTOMERS_STAFF_RESET_WINDOW_S, &account, &from);
+    if (err) {
+        cm_call_db_fail(call, err, "could not check the request");
+        return;
+    }
+    long wait = customers_limit_quota_wait_s(&account, st->reset_per_account,
+                                             CUSTOMERS_STAFF_RESET_WINDOW_S);
+    long wait_from =
+        customers_limit_quota_wait_s(&from, st->reset_per_address, CUSTOMERS_STAFF_RESET_WINDOW_S);
+    if (wait_from > wait)
+        wait = wait_from;
+    if (wait > 0) {
+        s_too_many(call, "password reset requests", wait);
+        return;
+    }
+    err = customers_staff_store_reset_request_add(call->db, key, address);
+    PGresult *rows = NULL;
+    if (!err)
+        rows = customers_staff_store_by_email(call->db, key, &err);
+    if (!rows) {
+        cm_call_db_fail(call, err, "could not take the request");
+        return;
+    }
+    /* The business named, or (none named) every business the e-mail is an
+     * active member of: each link is for one. */
+    int only = req->tenant && *req->tenant ? s_pick(rows, req->tenant) : -1;
+    for (int i = 0; i < PQntuples(rows); i++) {
+        if (req->tenant && *req->tenant && i != only)
+            continue;
+        if (strtol(PQgetvalue(rows, i, 5), NULL, 10) == CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE)
+            s_reset_link_send(call, rows, i, address, req->language);
+    }
+    PQclear(rows);
+    *resp = cm_pb_new(&crm__empty__descriptor);
+}
+
+void customers_staff_reset_password(struct cm_call *call, const ProtobufCMessage *msg,
+                                    ProtobufCMessage **resp)
+{
+    const Crm__ResetPasswordRequest *req = (const Crm__ResetPasswordRequest *)msg;
+    if (!s_password_ok(call, req->password))
+        return;
+    struct s_link_open o;
+    if (!s_link_open(call, &S_RESET, req->token, req->password, req->client_address, &o))
+        return;
+    /* The link is used, the password set and every session ended in one
+     * transaction: a second use, even at the same moment, finds it used. */
+    bool used = false, set = false;
+    cm_err_t err = cm_db_begin(call->db, o.tenant);
+    if (!err)
+        err = customers_staff_store_reset_use(call->db, o.tenant, o.hash, &used);
+    if (!err && used)
+        err = customers_staff_store_set_password(call->db, o.tenant, o.id, o.pw, &set);
+    if (!err && set)
+        err = customers_staff_store_sessions_end(call->db, o.tenant, o.id);
+    s_link_done(call, &S_RESET, &o, err, set, resp);
 }
 
 /* ---------------------------------------------------------------------- */

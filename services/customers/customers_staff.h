@@ -15,11 +15,17 @@
 /* Argon2id work at once per copy: a burst of sign-ins queues instead of
  * taking every handler thread's memory at once. */
 #define CUSTOMERS_STAFF_HASHES_AT_ONCE 2
+/* Password reset requests are counted over this window (one hour). */
+#define CUSTOMERS_STAFF_RESET_WINDOW_S 3600
 
 struct customers_staff {
-    long idle_s;     // a session unused this long ends
-    long absolute_s; // a session ends this long after sign-in, used or not
-    long invite_s;   // an invitation's life
+    long idle_s;            // a session unused this long ends
+    long absolute_s;        // a session ends this long after sign-in, used or not
+    long invite_s;          // an invitation's life
+    long reset_s;           // a password reset link's life
+    long reset_per_account; // reset requests of one e-mail per window
+                            // (CUSTOMERS_STAFF_RESET_WINDOW_S)
+    long reset_per_address; // reset requests from one address per window, over every e-mail
     struct customers_limit_cfg limit;
     const char *public_url; // borrowed (config): invitation links point there
     struct cm_pwhash *pw;   // owned: made by customers_staff_start
@@ -52,12 +58,17 @@ void customers_staff_inspect_invite(struct cm_call *call, const ProtobufCMessage
                                     ProtobufCMessage **resp);
 void customers_staff_accept_invite(struct cm_call *call, const ProtobufCMessage *req,
                                    ProtobufCMessage **resp);
+void customers_staff_forgot_password(struct cm_call *call, const ProtobufCMessage *req,
+                                     ProtobufCMessage **resp);
+void customers_staff_reset_password(struct cm_call *call, const ProtobufCMessage *req,
+                                    ProtobufCMessage **resp);
 void customers_staff_events(struct cm_call *call, const ProtobufCMessage *req,
                             ProtobufCMessage **resp);
 
 /* The entries of the service's method table, each with the scope it needs
  * (docs/api.md, "Roles and scopes"): the sign-in, session and invitation
- * methods are PUBLIC (the password or the token is the credential),
+ * methods, and the password reset's, are PUBLIC (the password or the token
+ * is the credential),
  * CheckSession INTERNAL (the gateway's), ListStaff CUSTOMERS_READ (any role:
  * the assignee picker), the rest STAFF. CUSTOMERS_STAFF_M hands CM_METHOD
  * all but the scope; where CM_METHOD takes one (cm_perm), it passes it on. */
@@ -85,6 +96,10 @@ void customers_staff_events(struct cm_call *call, const ProtobufCMessage *req,
                           customers_staff_inspect_invite, CUSTOMERS_STAFF_PUBLIC, PUBLIC),         \
         CUSTOMERS_STAFF_M("AcceptInvite", accept_invite_request, staff_session,                    \
                           customers_staff_accept_invite, CUSTOMERS_STAFF_PUBLIC, PUBLIC),          \
+        CUSTOMERS_STAFF_M("ForgotPassword", forgot_password_request, empty,                        \
+                          customers_staff_forgot_password, CUSTOMERS_STAFF_PUBLIC, PUBLIC),        \
+        CUSTOMERS_STAFF_M("ResetPassword", reset_password_request, staff_session,                  \
+                          customers_staff_reset_password, CUSTOMERS_STAFF_PUBLIC, PUBLIC),         \
         CUSTOMERS_STAFF_M("ListSecurityEvents", list_security_events_request,                      \
                           list_security_events_response, customers_staff_events, CM_METHOD_NO_TXN, \
                           STAFF)

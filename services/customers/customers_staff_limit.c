@@ -33,3 +33,11 @@ long customers_limit_wait_s(const struct customers_limit_cfg *cfg,
     long wait = pair > account ? pair : account;
     return wait > address ? wait : address;
 }
+
+long customers_limit_quota_wait_s(const struct customers_quota_counts *c, long max, long window_s)
+{
+    if (max <= 0 || c->n < max)
+        return 0;
+    long wait = s_left(window_s, c->oldest_age_ms);
+    return wait > 0 ? wait : 1;
+}

@@ -34,4 +34,16 @@ long customers_limit_lock_s(long failures, long threshold, long base_s, long cap
 long customers_limit_wait_s(const struct customers_limit_cfg *cfg,
                             const struct customers_limit_counts *n);
 
+/* A quota of requests per window (password reset links): how many in the
+ * window, and ms since the oldest of them. */
+struct customers_quota_counts {
+    long n;
+    int64_t oldest_age_ms;
+};
+
+/* Whole seconds (rounded up) until the oldest of the window's requests
+ * leaves it, when there are max or more; 0 when another may be now (also
+ * for max <= 0: no quota). */
+long customers_limit_quota_wait_s(const struct customers_quota_counts *c, long max, long window_s);
+
 #endif

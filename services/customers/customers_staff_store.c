@@ -47,14 +47,22 @@ static int64_t s_ms(const PGresult *res, int col)
     return PQgetisnull(res, 0, col) ? 0 : (int64_t)strtoll(PQgetvalue(res, 0, col), NULL, 10);
 }
 
-cm_err_t customers_staff_store_failures(cm_db_t *db, const char *email_key, const char *address,
-                                        long window_s, struct customers_limit_counts *n)
+/* Runs a count of sql over the last window_s seconds: $1 the e-mail key, $2
+ * the address, $3 the window. */
+static PGresult *s_window_exec(cm_db_t *db, const char *sql, const char *email_key,
+                               const char *address, long window_s, cm_err_t *err)
 {
     char w[24];
     snprintf(w, sizeof w, "%ld", window_s);
     const char *p[] = {email_key, address, w};
+    return cm_db_exec(db, sql, 3, p, err);
+}
+
+cm_err_t customers_staff_store_failures(cm_db_t *db, const char *email_key, const char *address,
+                                        long window_s, struct customers_limit_counts *n)
+{
     cm_err_t err;
-    PGresult *res = cm_db_exec(
+    PGresult *res = s_window_exec(
         db,
         "WITH f AS (SELECT email_key, address, at FROM customers.sign_in_failures "
         "WHERE at > now() - make_interval(secs => $3::int) AND (email_key = $1 OR address = $2)) "
@@ -66,7 +74,7 @@ cm_err_t customers_staff_store_failures(cm_db_t *db, const char *email_key, cons
         "count(*) FILTER (WHERE address = $2), "
         "(extract(epoch FROM now() - max(at) FILTER (WHERE address = $2)) * 1000)::bigint "
         "FROM f",
-        3, p, &err);
+        email_key, address, window_s, &err);
     if (!res)
         return err;
     n->pair = strtol(PQgetvalue(res, 0, 0), NULL, 10);
@@ -305,46 +313,144 @@ cm_err_t customers_staff_store_activate(cm_db_t *db, const char *tenant, const c
 /* ---------------------------------------------------------------------- */
 /* Invitations                                                             */
 
-cm_err_t customers_staff_store_invite_add(cm_db_t *db, const char *tenant, const char *staff_id,
-                                          const char *hash_hex, long ttl_s)
+/* Replaces a member's links of one kind (an invitation, a password reset)
+ * by one for hash_hex: del and ins are that kind's statements, with $1
+ * tenant, $2 staff id, $3 hash, $4 life in seconds. */
+static cm_err_t s_link_add(cm_db_t *db, const char *del, const char *ins, const char *tenant,
+                           const char *staff_id, const char *hash_hex, long ttl_s)
 {
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%ld", ttl_s);
     const char *p[] = {tenant, staff_id, hash_hex, ttl};
-    cm_err_t err = cm_db_run(
-        db, "DELETE FROM customers.staff_invites WHERE tenant_id = $1 AND staff_id = $2", 2, p);
+    cm_err_t err = cm_db_run(db, del, 2, p);
     if (err)
         return err;
-    return cm_db_run(db,
-                     "INSERT INTO customers.staff_invites (token_hash, tenant_id, staff_id, "
-                     "expires_at) VALUES (decode($3, 'hex'), $1, $2, "
-                     "now() + make_interval(secs => $4::int))",
-                     4, p);
+    return cm_db_run(db, ins, 4, p);
+}
+
+/* Marks a link used by sql ($1 tenant, $2 hash; RETURNING a row when it was
+ * live); *used false when it was not. */
+static cm_err_t s_link_use(cm_db_t *db, const char *sql, const char *tenant, const char *hash_hex,
+                           bool *used)
+{
+    const char *p[] = {tenant, hash_hex};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db, sql, 2, p, &err);
+    if (!res)
+        return err;
+    *used = PQntuples(res) == 1;
+    PQclear(res);
+    return CM_OK;
+}
+
+/* The link found by the SECURITY DEFINER function of select, $1 the hash. */
+static PGresult *s_link_get(cm_db_t *db, const char *select, const char *hash_hex, cm_err_t *err)
+{
+    const char *p[] = {hash_hex};
+    return cm_db_exec(db, select, 1, p, err);
+}
+
+#define LINK_COLS                                                                                  \
+    "SELECT tenant_id, tenant_name, staff_id, email, name, "                                       \
+    "used_at IS NULL AND expires_at > now(), status "
+#define LINK_INSERT(table)                                                                         \
+    "INSERT INTO " table " (token_hash, tenant_id, staff_id, expires_at) "                         \
+    "VALUES (decode($3, 'hex'), $1, $2, now() + make_interval(secs => $4::int))"
+#define LINK_USE(table)                                                                            \
+    "UPDATE " table " SET used_at = now() "                                                        \
+    "WHERE tenant_id = $1 AND token_hash = decode($2, 'hex') "                                     \
+    "AND used_at IS NULL AND expires_at > now() RETURNING 1"
+
+cm_err_t customers_staff_store_invite_add(cm_db_t *db, const char *tenant, const char *staff_id,
+                                          const char *hash_hex, long ttl_s)
+{
+    return s_link_add(db,
+                      "DELETE FROM customers.staff_invites WHERE tenant_id = $1 AND staff_id = $2",
+                      LINK_INSERT("customers.staff_invites"), tenant, staff_id, hash_hex, ttl_s);
 }
 
 PGresult *customers_staff_store_invite(cm_db_t *db, const char *hash_hex, cm_err_t *err)
 {
-    const char *p[] = {hash_hex};
-    return cm_db_exec(db,
-                      "SELECT tenant_id, tenant_name, staff_id, email, name, "
-                      "used_at IS NULL AND expires_at > now(), status "
-                      "FROM customers.staff_invite(decode($1, 'hex'))",
-                      1, p, err);
+    return s_link_get(db, LINK_COLS "FROM customers.staff_invite(decode($1, 'hex'))", hash_hex,
+                      err);
 }
 
 cm_err_t customers_staff_store_invite_use(cm_db_t *db, const char *tenant, const char *hash_hex,
                                           bool *used)
 {
-    const char *p[] = {tenant, hash_hex};
+    return s_link_use(db, LINK_USE("customers.staff_invites"), tenant, hash_hex, used);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Password reset links                                                    */
+
+cm_err_t customers_staff_store_reset_requests(cm_db_t *db, const char *email_key,
+                                              const char *address, long window_s,
+                                              struct customers_quota_counts *account,
+                                              struct customers_quota_counts *from)
+{
     cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "UPDATE customers.staff_invites SET used_at = now() "
-                               "WHERE tenant_id = $1 AND token_hash = decode($2, 'hex') "
-                               "AND used_at IS NULL AND expires_at > now() RETURNING 1",
-                               2, p, &err);
+    PGresult *res = s_window_exec(
+        db,
+        "WITH r AS (SELECT email_key, address, at FROM customers.password_reset_requests "
+        "WHERE at > now() - make_interval(secs => $3::int) AND (email_key = $1 OR address = $2)) "
+        "SELECT count(*) FILTER (WHERE email_key = $1), "
+        "(extract(epoch FROM now() - min(at) FILTER (WHERE email_key = $1)) * 1000)::bigint, "
+        "count(*) FILTER (WHERE address = $2), "
+        "(extract(epoch FROM now() - min(at) FILTER (WHERE address = $2)) * 1000)::bigint "
+        "FROM r",
+        email_key, address, window_s, &err);
     if (!res)
         return err;
-    *used = PQntuples(res) == 1;
+    account->n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    account->oldest_age_ms = s_ms(res, 1);
+    from->n = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+    from->oldest_age_ms = s_ms(res, 3);
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t customers_staff_store_reset_request_add(cm_db_t *db, const char *email_key,
+                                                 const char *address)
+{
+    const char *p[] = {email_key, address};
+    return cm_db_run(
+        db, "INSERT INTO customers.password_reset_requests (email_key, address) VALUES ($1, $2)", 2,
+        p);
+}
+
+cm_err_t customers_staff_store_reset_add(cm_db_t *db, const char *tenant, const char *staff_id,
+                                         const char *hash_hex, long ttl_s)
+{
+    return s_link_add(
+        db, "DELETE FROM customers.staff_password_resets WHERE tenant_id = $1 AND staff_id = $2",
+        LINK_INSERT("customers.staff_password_resets"), tenant, staff_id, hash_hex, ttl_s);
+}
+
+PGresult *customers_staff_store_reset(cm_db_t *db, const char *hash_hex, cm_err_t *err)
+{
+    return s_link_get(db, LINK_COLS "FROM customers.staff_password_reset(decode($1, 'hex'))",
+                      hash_hex, err);
+}
+
+cm_err_t customers_staff_store_reset_use(cm_db_t *db, const char *tenant, const char *hash_hex,
+                                         bool *used)
+{
+    return s_link_use(db, LINK_USE("customers.staff_password_resets"), tenant, hash_hex, used);
+}
+
+cm_err_t customers_staff_store_set_password(cm_db_t *db, const char *tenant, const char *id,
+                                            const char *password_hash, bool *set)
+{
+    const char *p[] = {tenant, id, password_hash};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "UPDATE customers.staff SET password_hash = $3 "
+                               "WHERE tenant_id = $1 AND id = $2 AND status = 2 RETURNING 1",
+                               3, p, &err);
+    if (!res)
+        return err;
+    *set = PQntuples(res) == 1;
     PQclear(res);
     return CM_OK;
 }
@@ -409,12 +515,19 @@ cm_err_t customers_staff_store_events(cm_db_t *db, const char *tenant, long long
     return CM_OK;
 }
 
-cm_err_t customers_staff_store_expire(cm_db_t *db, long window_s)
+cm_err_t customers_staff_store_expire(cm_db_t *db, long window_s, long reset_window_s)
 {
-    char w[24];
+    char w[24], rw[24];
     snprintf(w, sizeof w, "%ld", window_s);
+    snprintf(rw, sizeof rw, "%ld", reset_window_s);
     const char *p[] = {w};
+    const char *rp[] = {rw};
     cm_err_t err = cm_db_run(db, "SELECT customers.staff_expire()", 0, NULL);
+    if (!err)
+        err = cm_db_run(db,
+                        "DELETE FROM customers.password_reset_requests "
+                        "WHERE at < now() - make_interval(secs => $1::int)",
+                        1, rp);
     if (err)
         return err;
     return cm_db_run(db,

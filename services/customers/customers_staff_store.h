@@ -103,6 +103,34 @@ PGresult *customers_staff_store_invite(cm_db_t *db, const char *hash_hex,
 cm_err_t customers_staff_store_invite_use(cm_db_t *db, const char *tenant, const char *hash_hex,
                                           bool *used) CM_MUSTCHECK;
 
+/* Password reset requests ("Forgot your password?") in the last window_s
+ * seconds: of email_key from anywhere and from address over every e-mail,
+ * each with the ms since its oldest in the window (0 when none). */
+cm_err_t customers_staff_store_reset_requests(cm_db_t *db, const char *email_key,
+                                              const char *address, long window_s,
+                                              struct customers_quota_counts *account,
+                                              struct customers_quota_counts *from) CM_MUSTCHECK;
+cm_err_t customers_staff_store_reset_request_add(cm_db_t *db, const char *email_key,
+                                                 const char *address) CM_MUSTCHECK;
+
+/* Replaces staff_id's reset links by one for hash_hex, valid ttl_s seconds. */
+cm_err_t customers_staff_store_reset_add(cm_db_t *db, const char *tenant, const char *staff_id,
+                                         const char *hash_hex, long ttl_s) CM_MUSTCHECK;
+
+/* The reset link of hash_hex: a result with the columns of
+ * customers_staff_store_invite; no rows when unknown. Caller PQclears. */
+PGresult *customers_staff_store_reset(cm_db_t *db, const char *hash_hex,
+                                      cm_err_t *err) CM_MUSTCHECK;
+
+/* Marks the reset link used; *used false when it was used, voided or expired. */
+cm_err_t customers_staff_store_reset_use(cm_db_t *db, const char *tenant, const char *hash_hex,
+                                         bool *used) CM_MUSTCHECK;
+
+/* Sets the password of active member id; *set false when the member is not
+ * active (disabled meanwhile). */
+cm_err_t customers_staff_store_set_password(cm_db_t *db, const char *tenant, const char *id,
+                                            const char *password_hash, bool *set) CM_MUSTCHECK;
+
 /* Records a security event of tenant (kind: crm.SecurityEventKind), in the
  * tenant's open transaction. actor_id, actor_name, subject, address and
  * detail may be NULL (""). For every part of the customers service that
@@ -118,7 +146,8 @@ cm_err_t customers_staff_store_events(cm_db_t *db, const char *tenant, long long
                                       int limit, Crm__ListSecurityEventsResponse *out,
                                       bool *more) CM_MUSTCHECK;
 
-/* Deletes expired sessions and old invitations and failed sign-ins. */
-cm_err_t customers_staff_store_expire(cm_db_t *db, long window_s) CM_MUSTCHECK;
+/* Deletes expired sessions, old invitations and reset links, failed
+ * sign-ins older than window_s and reset requests older than reset_window_s. */
+cm_err_t customers_staff_store_expire(cm_db_t *db, long window_s, long reset_window_s) CM_MUSTCHECK;
 
 #endif

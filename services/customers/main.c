@@ -14,6 +14,7 @@ static struct {
     long outbox_retain_days;
     char *outbox_readers;
     long session_idle_s, session_absolute_s, invite_s;
+    long reset_s, reset_per_account, reset_per_address;
     long sign_in_window_s, sign_in_failures, sign_in_lock_s, sign_in_lock_max_s;
     long sign_in_account_failures, sign_in_account_wait_max_s, sign_in_address_failures;
     char *public_url;
@@ -38,6 +39,11 @@ static const struct cm_cfg_item s_cfg[] = {
     {"customers_session_absolute_s", CM_CFG_INT, &cfg.session_absolute_s, "604800", .min = 60,
      .max = 31536000},
     {"customers_staff_invite_s", CM_CFG_INT, &cfg.invite_s, "259200", .min = 1, .max = 2592000},
+    {"customers_password_reset_s", CM_CFG_INT, &cfg.reset_s, "3600", .min = 60, .max = 86400},
+    {"customers_password_reset_per_account", CM_CFG_INT, &cfg.reset_per_account, "3", .min = 1,
+     .max = 100},
+    {"customers_password_reset_per_address", CM_CFG_INT, &cfg.reset_per_address, "30", .min = 1,
+     .max = 100000},
     {"customers_sign_in_window_s", CM_CFG_INT, &cfg.sign_in_window_s, "900", .min = 1,
      .max = 86400},
     {"customers_sign_in_failures", CM_CFG_INT, &cfg.sign_in_failures, "5", .min = 1, .max = 1000},
@@ -69,6 +75,9 @@ int main(int argc, char **argv)
                 .idle_s = cfg.session_idle_s,
                 .absolute_s = cfg.session_absolute_s,
                 .invite_s = cfg.invite_s,
+                .reset_s = cfg.reset_s,
+                .reset_per_account = cfg.reset_per_account,
+                .reset_per_address = cfg.reset_per_address,
                 .public_url = cfg.public_url,
                 .limit =
                     {

@@ -42,7 +42,8 @@ enum {
     GATEWAY_SESSION_TOKEN = 1 << 7,
     GATEWAY_SESSION_SET = 1 << 8,    // the reply's `token` becomes the cookie
     GATEWAY_SESSION_CLEAR = 1 << 9,  // on success the cookie is cleared
-    GATEWAY_SESSION_EVICT = 1 << 10, // the reply is a crm.Staff: its cached sessions go
+    GATEWAY_SESSION_EVICT = 1 << 10, // the reply is a crm.Staff (with SESSION_SET a
+                                     // crm.StaffSession): its member's cached sessions go
     /* The request's `client_address` is the client's address (for the
      * sign-in rate limit); a cross-site Origin is refused. */
     GATEWAY_CLIENT_ADDRESS = 1 << 11,

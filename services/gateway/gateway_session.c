@@ -107,7 +107,14 @@ void gateway_session_after(const struct gateway_route *route, const uint8_t *bod
         gateway_response_header(resp, "Set-Cookie", cookie);
         free(cookie);
     }
-    if (route->flags & GATEWAY_SESSION_EVICT) {
+    if ((route->flags & GATEWAY_SESSION_EVICT) && (route->flags & GATEWAY_SESSION_SET)) {
+        /* A new session after the member's others ended (a password reset). */
+        Crm__StaffSession *s = crm__staff_session__unpack(NULL, body_len, body);
+        if (s && s->staff && s->staff->tenant_id && s->staff->id)
+            gateway_auth_forget(auth, s->staff->tenant_id, s->staff->id);
+        if (s)
+            crm__staff_session__free_unpacked(s, NULL);
+    } else if (route->flags & GATEWAY_SESSION_EVICT) {
         Crm__Staff *st = crm__staff__unpack(NULL, body_len, body);
         if (st && st->tenant_id && st->id)
             gateway_auth_forget(auth, st->tenant_id, st->id);

@@ -78,7 +78,7 @@ static cm_err_t s_build(const struct notify_sender_cfg *cfg, const char *tenant,
      * "Replies"); not a staff invitation's, which is no conversation with a
      * customer. */
     char reply_to[300] = "";
-    if (cfg->reply_domain && cfg->reply_domain[0] && strcmp(m->kind, NOTIFY_STAFF_INVITE_KIND))
+    if (cfg->reply_domain && cfg->reply_domain[0] && !notify_sender_staff_kind(m->kind))
         notify_inbound_reply_address(m->id, cfg->reply_domain, reply_to, sizeof reply_to);
     struct notify_mime mime = {
         .reply_to = reply_to,
@@ -125,6 +125,20 @@ static void s_record(notify_sender_t *self, cm_db_t *db, const struct notify_cla
                  c->id);
 }
 
+bool notify_sender_staff_kind(const char *kind)
+{
+    return !strcmp(kind, NOTIFY_STAFF_INVITE_KIND) || !strcmp(kind, NOTIFY_STAFF_RESET_KIND);
+}
+
+const char *notify_sender_link_path(const char *kind)
+{
+    if (!strcmp(kind, NOTIFY_STAFF_INVITE_KIND))
+        return NOTIFY_INVITE_PATH;
+    if (!strcmp(kind, NOTIFY_STAFF_RESET_KIND))
+        return NOTIFY_RESET_PATH;
+    return NOTIFY_LINK_PATH;
+}
+
 char *notify_sender_fill_link(const char *s, const char *link)
 {
     cm_buf_t b;
@@ -163,8 +177,7 @@ static int s_unseal(notify_sender_t *self, cm_db_t *db, Crm__Message *m)
         return -1;
     token[n] = '\0';
     char link[1024];
-    snprintf(link, sizeof link, "%s%s%s", self->cfg->public_url,
-             strcmp(m->kind, NOTIFY_STAFF_INVITE_KIND) ? NOTIFY_LINK_PATH : NOTIFY_INVITE_PATH,
+    snprintf(link, sizeof link, "%s%s%s", self->cfg->public_url, notify_sender_link_path(m->kind),
              token);
     char **fields[] = {&m->subject, &m->text, &m->html};
     for (size_t i = 0; i < 3; i++) {

@@ -6,6 +6,7 @@
 #ifndef NOTIFY_SENDER_H
 #define NOTIFY_SENDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "notify_sms.h"
 #include "notify_smtp.h"
@@ -43,6 +44,14 @@ void notify_sender_stop(notify_sender_t **self_p);
 /* The page a staff invitation's token opens (a message of this kind). */
 #define NOTIFY_STAFF_INVITE_KIND "staff_invite"
 #define NOTIFY_INVITE_PATH "/ui/#/invite/"
+/* The page a staff member's password reset token opens (a message of this kind). */
+#define NOTIFY_STAFF_RESET_KIND "staff_password_reset"
+#define NOTIFY_RESET_PATH "/ui/#/reset/"
+
+/* The page under public_url a message of kind's sealed token opens. Pure. */
+const char *notify_sender_link_path(const char *kind);
+/* Whether a message of kind goes to a staff member (no customer, no replies). Pure. */
+bool notify_sender_staff_kind(const char *kind);
 
 /* Copies s with every "{{link}}" replaced by link. Returns a string the
  * caller frees. Pure, for tests. */

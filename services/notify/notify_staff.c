@@ -1,4 +1,4 @@
-/* The staff invitation e-mail (notify_staff.h). Not a tenant's template: it
+/* The staff invitation and password reset e-mails (notify_staff.h). Not a tenant's template: it
  * speaks for the suite, not for the business to its customers. */
 #include "notify_staff.h"
 #include "notify_compose.h"
@@ -47,12 +47,59 @@ static const struct notify_template s_invite[NOTIFY_LANGUAGES] = {
      ""},
 };
 
-const struct notify_template *notify_staff_invite_text(const char *lang)
+/* In the order of notify_languages. */
+static const struct notify_template s_reset[NOTIFY_LANGUAGES] = {
+    {"Choose a new password for {{businessName}}",
+     "Hello {{firstName}},\n\nsomeone asked to reset your password for the customer book of "
+     "{{businessName}}. Open this link and choose a new password:\n{{link}}\n\nThe link works "
+     "once and for {{validHours}} h; every device you are signed in on will be "
+     "signed out. If you did not ask for it, ignore this message: your password stays as it "
+     "is.",
+     ""},
+    {"Neues Passwort für {{businessName}}",
+     "Hallo {{firstName}},\n\njemand hat verlangt, Ihr Passwort für das Kundenbuch von "
+     "{{businessName}} zurückzusetzen. Öffnen Sie diesen Link und wählen Sie ein neues "
+     "Passwort:\n{{link}}\n\nDer Link gilt einmal und {{validHours}} Std.; auf allen "
+     "Geräten werden Sie abgemeldet. Wenn Sie das nicht verlangt haben, ignorieren "
+     "Sie diese Nachricht: Ihr Passwort bleibt, wie es ist.",
+     ""},
+    {"Nowe hasło do {{businessName}}",
+     "Dzień dobry {{firstName}},\n\nktoś poprosił o zresetowanie Twojego hasła do książki "
+     "klientów {{businessName}}. Otwórz ten link i wybierz nowe hasło:\n{{link}}\n\nLink "
+     "działa jeden raz przez {{validHours}} godz.; zostaniesz wylogowany na wszystkich "
+     "urządzeniach. Jeśli to nie Ty, zignoruj tę wiadomość: hasło się nie zmieni.",
+     ""},
+    {"Nytt passord for {{businessName}}",
+     "Hei {{firstName}},\n\nnoen har bedt om å tilbakestille passordet ditt til kundeboken "
+     "til {{businessName}}. Åpne denne lenken og velg et nytt passord:\n{{link}}\n\nLenken "
+     "virker én gang i {{validHours}} t.; du blir logget ut på alle enheter. "
+     "Hvis det ikke var deg, kan du se bort fra denne meldingen: passordet forblir som det er.",
+     ""},
+    {"Нова парола за {{businessName}}",
+     "Здравейте, {{firstName}},\n\nнякой поиска да се смени паролата ви за клиентския "
+     "регистър на {{businessName}}. Отворете тази връзка и изберете нова парола:\n{{link}}"
+     "\n\nВръзката важи еднократно за {{validHours}} ч.; ще излезете от всички "
+     "устройства. Ако не сте поискали това, не обръщайте внимание на съобщението: паролата ви "
+     "остава същата.",
+     ""},
+};
+
+static const struct notify_template *s_text(const struct notify_template *set, const char *lang)
 {
     for (int i = 0; i < NOTIFY_LANGUAGES; i++)
         if (lang && !strcmp(lang, notify_languages[i]))
-            return &s_invite[i];
-    return &s_invite[0];
+            return &set[i];
+    return &set[0];
+}
+
+const struct notify_template *notify_staff_invite_text(const char *lang)
+{
+    return s_text(s_invite, lang);
+}
+
+const struct notify_template *notify_staff_reset_text(const char *lang)
+{
+    return s_text(s_reset, lang);
 }
 
 void notify_staff_invite(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
@@ -69,11 +116,16 @@ void notify_staff_invite(struct cm_call *call, const ProtobufCMessage *msg, Prot
         cm_call_violation(call, "name", "TOO_LONG", "name: at most %d bytes", NAME_MAX_BYTES);
     if (req->valid_hours < 1 || req->valid_hours > 24 * 365)
         cm_call_violation(call, "validHours", "OUT_OF_RANGE", "validHours: 1 to 8760");
+    bool reset = req->kind == CRM__STAFF_MAIL_KIND__STAFF_MAIL_KIND_PASSWORD_RESET;
+    if (!reset && req->kind != CRM__STAFF_MAIL_KIND__STAFF_MAIL_KIND_INVITE)
+        cm_call_violation(call, "kind", "INVALID_VALUE",
+                          "kind: STAFF_MAIL_KIND_INVITE or STAFF_MAIL_KIND_PASSWORD_RESET");
     if (cm_call_failed(call))
         return;
     const Crm__Principal *who = call->hdr->principal;
     if (!who || who->role != CRM__ROLE__ROLE_SERVICE) {
-        cm_call_fail(call, CM_ERR_PERMISSION, "only the customers service sends invitations");
+        cm_call_fail(call, CM_ERR_PERMISSION,
+                     "only the customers service sends invitations and reset links");
         return;
     }
     if (!st->email) {
@@ -82,11 +134,13 @@ void notify_staff_invite(struct cm_call *call, const ProtobufCMessage *msg, Prot
         return;
     }
     const char *lang = notify_language_of(req->language);
-    const struct notify_template *d = notify_staff_invite_text(lang);
+    const struct notify_template *d =
+        reset ? notify_staff_reset_text(lang) : notify_staff_invite_text(lang);
+    const char *kind = reset ? NOTIFY_STAFF_RESET_KIND : NOTIFY_STAFF_INVITE_KIND;
     char business[256];
     notify_templates_business_name(call, tenant, business, sizeof business);
     Crm__Template t = CRM__TEMPLATE__INIT;
-    t.kind = NOTIFY_STAFF_INVITE_KIND;
+    t.kind = (char *)kind;
     t.language = (char *)lang;
     t.subject = (char *)d->subject;
     t.text = (char *)d->text;
@@ -110,7 +164,7 @@ void notify_staff_invite(struct cm_call *call, const ProtobufCMessage *msg, Prot
     struct notify_address a;
     struct notify_new_message m = {
         .tenant_id = tenant,
-        .kind = NOTIFY_STAFF_INVITE_KIND,
+        .kind = kind,
         .subject = r->subject,
         .text = r->text,
         .html = r->html,

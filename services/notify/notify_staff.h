@@ -1,5 +1,6 @@
-/* The staff invitation e-mail (notify.SendStaffInvite): asked by the
- * customers service when an admin invites a member. */
+/* The staff invitation and password reset e-mails (notify.SendStaffInvite):
+ * asked by the customers service when an admin invites a member, or a member
+ * asks for a password reset link ("Forgot your password?"). */
 #ifndef NOTIFY_STAFF_H
 #define NOTIFY_STAFF_H
 
@@ -10,6 +11,9 @@
  * English): subject and text with {{firstName}}, {{businessName}}, {{link}}
  * and {{validHours}}. */
 const struct notify_template *notify_staff_invite_text(const char *lang);
+
+/* The password reset e-mail's text in lang, with the same variables. */
+const struct notify_template *notify_staff_reset_text(const char *lang);
 
 void notify_staff_invite(struct cm_call *call, const ProtobufCMessage *req,
                          ProtobufCMessage **resp);

@@ -491,20 +491,27 @@ def mails_to(addr):
         return json.loads(r.read().decode())
 
 
+def staff_mail_token(addr, page, n=1, timeout=20):
+    """The token of the n-th staff e-mail to addr whose link opens
+    /ui/#/<page>/ (invite or reset), waited for. Returns (token, the e-mail's
+    text, its subject)."""
+    got = wait_until(lambda: (lambda r: r if len(r) >= n else None)(mails_to(addr)),
+                     timeout=timeout, what="staff e-mail %d to %s" % (n, addr))
+    msg = email.message_from_string(got[n - 1]["data"], policy=email.policy.default)
+    text = msg.get_body(("plain",)).get_content()
+    m = re.search(r"/ui/#/%s/([A-Za-z0-9_-]{43})" % page, text)
+    assert m, text
+    return m.group(1), text, str(msg["Subject"])
+
+
 def staff_invite_token(invite, n=1, timeout=20):
     """The token of an invitation (the answer of POST /v1/staff:invite): from
     its inviteUrl, or (e-mailed, as in the test stack) from the n-th e-mail to
     the member, waited for. Returns (token, the e-mail's text or None)."""
     if invite.get("inviteUrl"):
         return invite["inviteUrl"].rsplit("/", 1)[1], None
-    addr = invite["staff"]["email"]
-    got = wait_until(lambda: (lambda r: r if len(r) >= n else None)(mails_to(addr)),
-                     timeout=timeout, what="invitation e-mail %d to %s" % (n, addr))
-    msg = email.message_from_string(got[n - 1]["data"], policy=email.policy.default)
-    text = msg.get_body(("plain",)).get_content()
-    m = re.search(r"/ui/#/invite/([A-Za-z0-9_-]{43})", text)
-    assert m, text
-    return m.group(1), text
+    token, text, _ = staff_mail_token(invite["staff"]["email"], "invite", n, timeout)
+    return token, text
 
 
 def staff_owner(tenant=None, password="correct horse battery"):

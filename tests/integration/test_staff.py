@@ -4,6 +4,8 @@ sessions"). tests/integration/run.sh shortens the lock-out
 (CRM_CUSTOMERS_SIGN_IN_LOCK_S and friends) so that its end is waited for in
 seconds."""
 
+import os
+
 import crm
 from crm import StaffSession, api, unique, unique_email, wait_until
 
@@ -452,3 +454,155 @@ def test_an_invited_member_disabled_and_enabled_is_invited_again():
     st, _, js = m.api("POST", "/v1/invites:accept",
                       {"token": _token(again, 2), "name": "Back", "password": PASSWORD})
     assert st == 200 and js["staff"]["status"] == "ACTIVE", js
+
+
+# -- "Forgot your password?" ------------------------------------------------
+
+def _forgot(email, tenant=None, language=None, headers=None):
+    body = {"email": email}
+    if tenant:
+        body["tenant"] = tenant
+    if language:
+        body["language"] = language
+    return api("POST", "/v1/session:forgotPassword", body, key=None, headers=headers)
+
+
+def _tenant_name(tenant):
+    return crm.psql("SELECT name FROM customers.tenants WHERE id = '%s'" % tenant).strip()
+
+
+def test_forgot_password_mails_a_link_that_sets_the_password_once_and_ends_sessions():
+    tenant, _, s = _signed_in_owner()
+    m, rec = _member(s, "STAFF")
+    other = StaffSession()
+    assert other.sign_in(rec["email"], PASSWORD)[0] == 200
+    assert m.api("GET", "/v1/customers?pageSize=1")[0] == 200
+    st, hdr, js = _forgot(rec["email"].upper(), tenant=_tenant_name(tenant), language="de")
+    assert st == 202 and js == {}, (st, js)
+    # The invitation was the first e-mail; the link is the second, in German.
+    token, text, subject = crm.staff_mail_token(rec["email"], "reset", 2)
+    assert subject.startswith("Neues Passwort für") and "1 Std." in text, (subject, text)
+    # Too short: 400 naming password, and the link still works after it.
+    st, _, js = api("POST", "/v1/session:resetPassword", {"token": token, "password": "short"},
+                    key=None)
+    assert st == 400 and js["error"]["details"][0]["field"] == "password", js
+    new = "a brand new passphrase"
+    r = StaffSession()
+    st, hdr, js = r.api("POST", "/v1/session:resetPassword", {"token": token, "password": new})
+    assert st == 200 and js["staff"]["id"] == rec["id"] and "token" not in js, js
+    assert hdr["Set-Cookie"].startswith("crm_session=") and "HttpOnly" in hdr["Set-Cookie"], hdr
+    assert r.api("GET", "/v1/customers?pageSize=1")[0] == 200
+    # Every other session ended at once, the old password no longer works.
+    assert m.api("GET", "/v1/customers?pageSize=1")[0] == 401
+    assert other.api("GET", "/v1/session")[0] == 401
+    assert StaffSession().sign_in(rec["email"], PASSWORD)[0] == 401
+    assert StaffSession().sign_in(rec["email"], new)[0] == 200
+    # The link works once.
+    st, _, js = api("POST", "/v1/session:resetPassword", {"token": token, "password": PASSWORD},
+                    key=None)
+    assert st == 400 and js["error"]["details"][0]["field"] == "token", js
+    assert js["error"]["details"][0]["reason"] == "INVALID_TOKEN", js
+    events = [(e["kind"], e["subject"]) for e in _events(s)]
+    assert ("PASSWORD_RESET_REQUESTED", rec["email"]) in events, events
+    assert ("PASSWORD_RESET", rec["email"]) in events, events
+
+
+def test_a_newer_reset_link_voids_the_older_and_expired_or_unknown_links_do_not_work():
+    tenant, email, password = crm.staff_owner()
+    assert _forgot(email)[0] == 202
+    first, text, subject = crm.staff_mail_token(email, "reset", 1)
+    assert subject.startswith("Choose a new password") and "for 1 h;" in text, (subject, text)
+    assert _forgot(email)[0] == 202
+    second = crm.staff_mail_token(email, "reset", 2)[0]
+    assert first != second
+    for token in (first, "not-a-token", "A" * 43):
+        st, _, js = api("POST", "/v1/session:resetPassword",
+                        {"token": token, "password": "another good password"}, key=None)
+        assert st == 400 and js["error"]["details"][0]["field"] == "token", js
+    crm.psql("UPDATE customers.staff_password_resets SET expires_at = now() - interval '1 second'"
+             " WHERE tenant_id = '%s'" % tenant)
+    st, _, js = api("POST", "/v1/session:resetPassword",
+                    {"token": second, "password": "another good password"}, key=None)
+    assert st == 400 and js["error"]["details"][0]["field"] == "token", js
+    assert StaffSession().sign_in(email, password)[0] == 200
+
+
+def test_an_unknown_disabled_or_invited_email_gets_the_same_answer_and_no_mail():
+    tenant, owner_email, s = _signed_in_owner()
+    _, dis = _member(s, "STAFF")
+    assert s.api("PATCH", "/v1/staff/" + dis["id"], {"status": "DISABLED"})[0] == 200
+    invited, _ = _invite(s)
+    nobody = unique_email("nobody")
+    answers = [_forgot(e) for e in (nobody, dis["email"], invited, owner_email)]
+    assert {(st, str(js)) for st, _, js in answers} == {(202, "{}")}, answers
+    # The owner's link arrived; by then the others' would have too.
+    crm.staff_mail_token(owner_email, "reset", 1)
+    assert crm.mails_to(nobody) == []
+    assert len(crm.mails_to(dis["email"])) == 1  # the invitation only
+    assert len(crm.mails_to(invited)) == 1  # the invitation only
+    st, _, js = _forgot("not an address")
+    assert st == 400 and js["error"]["details"][0]["field"] == "email", js
+    st, _, js = _forgot(owner_email, language="<de>")
+    assert st == 400 and js["error"]["details"][0]["field"] == "language", js
+
+
+def test_a_link_of_a_member_disabled_since_does_not_work():
+    _, _, s = _signed_in_owner()
+    _, rec = _member(s, "STAFF")
+    assert _forgot(rec["email"])[0] == 202
+    token = crm.staff_mail_token(rec["email"], "reset", 2)[0]
+    assert s.api("PATCH", "/v1/staff/" + rec["id"], {"status": "DISABLED"})[0] == 200
+    st, _, js = api("POST", "/v1/session:resetPassword",
+                    {"token": token, "password": "another good password"}, key=None)
+    assert st == 400 and js["error"]["details"][0]["field"] == "token", js
+
+
+def test_reset_requests_are_limited_per_account_and_per_address():
+    _, email, _ = crm.staff_owner()
+    for _ in range(3):
+        assert _forgot(email)[0] == 202
+    st, hdr, js = _forgot(email.upper())
+    assert st == 429 and int(hdr["Retry-After"]) >= 3000, (st, hdr, js)
+    # Only three links went out, and an unknown e-mail is limited alike.
+    crm.staff_mail_token(email, "reset", 3)
+    nobody = unique_email("nobody")
+    for _ in range(3):
+        assert _forgot(nobody)[0] == 202
+    assert _forgot(nobody)[0] == 429
+    # From one address over every e-mail (the test stack allows 200 an hour).
+    limit = int(os.environ["CRM_CUSTOMERS_PASSWORD_RESET_PER_ADDRESS"])
+    mark = unique("filler")
+    crm.psql("INSERT INTO customers.password_reset_requests (email_key, address) "
+             "SELECT '%s' || g, '127.0.0.1' FROM generate_series(1, %d) g" % (mark, limit))
+    try:
+        st, hdr, js = _forgot(unique_email("fresh"))
+        assert st == 429 and int(hdr["Retry-After"]) >= 1, (st, hdr, js)
+    finally:
+        crm.psql("DELETE FROM customers.password_reset_requests WHERE email_key LIKE '%s%%'"
+                 % mark)
+    assert _forgot(unique_email("fresh"))[0] == 202
+    assert crm.mails_to(email)[3:] == []
+
+
+def test_forgot_password_names_the_business_or_mails_every_one():
+    t1, email, _ = crm.staff_owner(password="first tenant password")
+    studio = unique("Studio")
+    t2 = crm.crmctl(["tenant", "create", studio]).strip()
+    crm.crmctl(["staff", "create-owner", "--tenant", t2, "--email", email, "--name", "Same",
+                "--password-stdin"], input="second tenant password\n")
+    # None named: a link for each business, each saying which.
+    assert _forgot(email)[0] == 202
+    subjects = {crm.staff_mail_token(email, "reset", n)[2] for n in (1, 2)}
+    assert subjects == {"Choose a new password for " + _tenant_name(t1),
+                        "Choose a new password for " + studio}, subjects
+    # The business named as people know it: only its link.
+    assert _forgot(email, tenant=studio.lower())[0] == 202
+    token, _, subject = crm.staff_mail_token(email, "reset", 3)
+    assert subject == "Choose a new password for " + studio, subject
+    st, _, js = StaffSession().api("POST", "/v1/session:resetPassword",
+                                   {"token": token, "password": "a third good password"})
+    assert st == 200 and js["staff"]["tenantId"] == t2, js
+    # The other business's password is as it was.
+    st, _, js = StaffSession().sign_in(email, "first tenant password", tenant=t1)
+    assert st == 200, js
+    assert StaffSession().sign_in(email, "second tenant password", tenant=t2)[0] == 401

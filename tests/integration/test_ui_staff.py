@@ -629,3 +629,83 @@ def test_ui_staff_screens_in_german_at_390_px():
 
 def test_ui_staff_screens_in_bulgarian_at_390_px():
     _walk("bg")
+
+
+# ---------------------------------------------------------------------- forgot password
+
+RESET_LINK = re.compile(r"#/reset/([A-Za-z0-9_-]{43})")
+
+
+def _reset_mail(addr, n):
+    """(token, subject) of the n-th password reset e-mail to addr, or None until it came."""
+    found = []
+    for rec in _mail_to(addr):
+        msg = email.message_from_string(rec["data"], policy=email.policy.default)
+        m = RESET_LINK.search(msg.get_body(("plain",)).get_content())
+        if m:
+            found.append((m.group(1), str(msg["Subject"])))
+    return found[n - 1] if len(found) >= n else None
+
+
+def _reset_flow(lang):
+    addr, old, _, _ = member("STAFF")
+    new = "a different horse battery " + lang
+    problems = []
+    with _browser("staff-reset-" + lang) as b:
+        b.cmd("POST", "/window/rect", {"width": WIDTH, "height": 844})
+        b.get(crm.URL + "/#/signin")
+        b.wait("#signin-email")
+        speak(b, lang)
+        # The sign-in form's link carries the address typed there.
+        b.wait("#signin-email").fill(addr)
+        b.find("#signin-forgot").click()
+        b.wait("#forgot-form")
+        assert b.find("#forgot-email").prop("value") == addr
+        if lang != "en":
+            _check(b, lang, "reset-forgot", problems)
+        b.find("#forgot-submit").click()
+        b.wait_text("#forgot-sent", addr)
+        if lang != "en":
+            _check(b, lang, "reset-forgot-sent", problems)
+        token, subject = wait_until(lambda: _reset_mail(addr, 1), timeout=30, what="the reset e-mail")
+        assert subject.startswith({"en": "Choose a new password", "de": "Neues Passwort"}[lang]), subject
+
+        link = crm.URL + "/#/reset/" + token
+        b.get(link)
+        b.wait("#reset-form")
+        b.find("#reset-password").fill("short")
+        b.find("#reset-repeat").fill("short")
+        b.find("#reset-submit").click()
+        b.wait("#reset-password-error")
+        if lang != "en":
+            _check(b, lang, "reset-password", problems)
+        b.find("#reset-password").fill(new)
+        b.find("#reset-repeat").fill(new + "x")
+        b.find("#reset-submit").click()
+        b.wait("#reset-repeat-error")
+        b.find("#reset-repeat").fill(new)
+        b.find("#reset-submit").click()
+        b.wait("#customer-table")
+        assert b.js("return document.documentElement.scrollWidth;") <= WIDTH
+        # The link worked once; the page then offers a new one.
+        b.get(link)
+        b.wait("#reset-form")
+        b.find("#reset-password").fill(new)
+        b.find("#reset-repeat").fill(new)
+        b.find("#reset-submit").click()
+        b.wait("#reset-invalid")
+        if lang != "en":
+            _check(b, lang, "reset-invalid", problems)
+        assert b.js("return document.documentElement.scrollWidth;") <= WIDTH
+        _no_js_errors(b)
+    assert crm.StaffSession().sign_in(addr, old)[0] == 401
+    assert crm.StaffSession().sign_in(addr, new)[0] == 200
+    assert not problems, "\n".join(problems)
+
+
+def test_ui_staff_forgot_password_in_english_at_390_px():
+    _reset_flow("en")
+
+
+def test_ui_staff_forgot_password_in_german_at_390_px():
+    _reset_flow("de")

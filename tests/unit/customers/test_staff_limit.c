@@ -65,11 +65,26 @@ static void test_an_address_spraying_many_accounts_is_locked(void)
     CHECK(customers_limit_wait_s(&CFG, &n) == 0);
 }
 
+static void test_a_quota_waits_for_the_oldest_request_to_leave_the_window(void)
+{
+    struct customers_quota_counts c = {.n = 2, .oldest_age_ms = 10000};
+    CHECK(customers_limit_quota_wait_s(&c, 3, 3600) == 0); /* under the quota */
+    c.n = 3;
+    CHECK(customers_limit_quota_wait_s(&c, 3, 3600) == 3590);
+    c.n = 7;
+    c.oldest_age_ms = 3599500;
+    CHECK(customers_limit_quota_wait_s(&c, 3, 3600) == 1); /* 0.5 s rounds up */
+    c.oldest_age_ms = 3600000;
+    CHECK(customers_limit_quota_wait_s(&c, 3, 3600) == 1); /* at the edge: never 0 when full */
+    CHECK(customers_limit_quota_wait_s(&c, 0, 3600) == 0); /* no quota */
+}
+
 int main(void)
 {
     RUN(test_lock_doubles_to_the_cap);
     RUN(test_wait_counts_down_from_the_last_failure);
     RUN(test_an_attacker_elsewhere_only_slows_the_account);
     RUN(test_an_address_spraying_many_accounts_is_locked);
+    RUN(test_a_quota_waits_for_the_oldest_request_to_leave_the_window);
     return 0;
 }

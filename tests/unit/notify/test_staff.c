@@ -1,6 +1,8 @@
-/* The staff invitation's texts: one per language of the UI, each a valid
- * template that carries the link and its life. */
+/* The staff invitation's and password reset's texts: one per language of
+ * the UI, each a valid template that carries the link and its life; the page
+ * each kind of message links to. */
 #include "notify_staff.h"
+#include "notify_sender.h"
 #include "../unit.h"
 
 static void test_every_language_has_a_valid_text_with_the_link(void)
@@ -37,9 +39,38 @@ static void test_it_renders(void)
     cm_buf_release(&out);
 }
 
+static void test_every_language_has_a_reset_text_unlike_the_invitation(void)
+{
+    for (int i = 0; i < NOTIFY_LANGUAGES; i++) {
+        const char *lang = notify_languages[i];
+        const struct notify_template *t = notify_staff_reset_text(lang);
+        char why[200];
+        CHECK(notify_template_check(t->subject, why, sizeof why) == 0);
+        CHECK(notify_template_check(t->text, why, sizeof why) == 0);
+        CHECK(strstr(t->text, "{{link}}") && strstr(t->text, "{{validHours}}"));
+        CHECK(strstr(t->subject, "{{businessName}}"));
+        CHECK(strcmp(t->text, notify_staff_invite_text(lang)->text) != 0);
+        for (int j = 0; j < i; j++)
+            CHECK(strcmp(t->text, notify_staff_reset_text(notify_languages[j])->text) != 0);
+    }
+    CHECK(notify_staff_reset_text("xx") == notify_staff_reset_text("en"));
+}
+
+static void test_each_kind_links_to_its_page(void)
+{
+    CHECK(!strcmp(notify_sender_link_path(NOTIFY_STAFF_INVITE_KIND), "/ui/#/invite/"));
+    CHECK(!strcmp(notify_sender_link_path(NOTIFY_STAFF_RESET_KIND), "/ui/#/reset/"));
+    CHECK(!strcmp(notify_sender_link_path("activation"), NOTIFY_LINK_PATH));
+    CHECK(notify_sender_staff_kind(NOTIFY_STAFF_INVITE_KIND));
+    CHECK(notify_sender_staff_kind(NOTIFY_STAFF_RESET_KIND));
+    CHECK(!notify_sender_staff_kind("newsletter"));
+}
+
 int main(void)
 {
     RUN(test_every_language_has_a_valid_text_with_the_link);
     RUN(test_it_renders);
+    RUN(test_every_language_has_a_reset_text_unlike_the_invitation);
+    RUN(test_each_kind_links_to_its_page);
     return 0;
 }

@@ -2,7 +2,7 @@
 // hash router (#/customers, #/customers/new, #/customers/{id},
 // #/customers/{id}/edit, #/tasks, #/groups, #/campaigns, #/templates,
 // #/replies, #/settings, #/exchange, #/staff, #/keys, #/security, #/signin,
-// #/invite/{token}), so the gateway serves one page. Who is signed in comes
+// #/invite/{token}, #/forgot, #/reset/{token}), so the gateway serves one page. Who is signed in comes
 // from GET /v1/session (the cookie is HttpOnly) or, for an integrator, from
 // the API key in sessionStorage.
 
@@ -11,6 +11,7 @@ import { confirmDialog, h, replace, setTitle, toast } from "./dom.js";
 import { can, clearSession, currentMember, loadMe } from "./session.js";
 import { renderSignIn } from "./views/signin.js";
 import { renderInvite } from "./views/invite.js";
+import { renderForgot, renderReset } from "./views/reset.js";
 import { renderStaff } from "./views/staff.js";
 import { renderKeys } from "./views/keys.js";
 import { renderSecurity } from "./views/security.js";
@@ -86,6 +87,8 @@ function parse() {
 const routes = [
   { match: (p) => p[0] === "signin" && p.length === 1, view: renderSignIn, public: true },
   { match: (p) => p[0] === "invite" && p.length === 2, view: renderInvite, public: true },
+  { match: (p) => p[0] === "forgot" && p.length === 1, view: renderForgot, public: true },
+  { match: (p) => p[0] === "reset" && p.length === 2, view: renderReset, public: true },
   { match: (p) => p[0] === "customers" && p.length === 1, view: renderList, nav: "customers" },
   { match: (p) => p[0] === "customers" && p[1] === "new" && p.length === 2, view: renderForm, nav: "customers" },
   { match: (p) => p[0] === "customers" && p.length === 2, view: renderCard, nav: "customers" },

@@ -1,6 +1,6 @@
 // Security events (#/security, administrators): sign-ins, failed sign-ins,
 // lock-outs, sign-outs, invitations, role changes, members disabled or
-// enabled, API keys made or revoked; newest first, a page at a time
+// enabled, API keys made or revoked, passwords reset; newest first, a page at a time
 // (GET /v1/securityEvents?pageSize&pageToken), each kind in words.
 
 import { get } from "../api.js";
@@ -11,7 +11,7 @@ import { t } from "../i18n.js";
 const PAGE_SIZE = 50;
 export const KINDS = ["SIGN_IN", "SIGN_IN_FAILED", "LOCKED_OUT", "SIGN_OUT", "SIGN_OUT_EVERYWHERE", "INVITED",
   "INVITE_ACCEPTED", "ROLE_CHANGED", "STAFF_DISABLED", "STAFF_ENABLED", "KEY_CREATED", "KEY_REVOKED",
-  "OWNER_CREATED", "PASSWORD_SET"];
+  "OWNER_CREATED", "PASSWORD_SET", "PASSWORD_RESET_REQUESTED", "PASSWORD_RESET"];
 
 /** A kind in words (an unknown one as it is). */
 const kindName = (kind) => (KINDS.includes(kind) ? t(`sec.kind.${kind}`) : kind || "");

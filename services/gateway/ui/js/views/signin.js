@@ -3,7 +3,8 @@
 // member and the CSRF token). A wrong e-mail or password gets one message for
 // both; a lock-out (429) says when to try again (Retry-After). When the
 // e-mail is staff in several businesses the server asks which one, and a
-// "Business to sign in to" field appears. Below, smaller, integrators sign in with an API
+// "Business to sign in to" field appears; "Forgot your password?" leads to
+// #/forgot (views/reset.js). Below, smaller, integrators sign in with an API
 // key: it is checked against the API (GET /v1/settings) and kept in
 // sessionStorage, so it is gone when the tab closes.
 
@@ -16,7 +17,7 @@ import { locale, t } from "../i18n.js";
 /** Where to go after signing in: the route asked for, else the list. */
 export function nextRoute(ctx) {
   const next = ctx.query.get("next");
-  return next && next.startsWith("/") && !next.startsWith("/signin") && !next.startsWith("/invite") ? next : "/customers";
+  return next && next.startsWith("/") && !next.startsWith("/signin") && !next.startsWith("/invite") && !next.startsWith("/forgot") && !next.startsWith("/reset") ? next : "/customers";
 }
 
 /** "Try again in 3 minutes (at 14:05)." for a lock-out of seconds. */
@@ -37,12 +38,21 @@ function passwordForm(ctx) {
     tenant: field({ label: t("sign.tenant"), input: tenant, hint: t("sign.tenantHint") }),
   };
   fields.tenant.row.hidden = true;
+  // "Forgot your password?" carries what was typed to the next form.
+  const forgot = h("a", { href: "#/forgot", id: "signin-forgot" }, t("sign.forgot"));
+  forgot.addEventListener("click", (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams();
+    if (email.value.trim()) q.set("email", email.value.trim());
+    if (tenant.value.trim()) q.set("tenant", tenant.value.trim());
+    ctx.navigate(q.toString() ? `/forgot?${q}` : "/forgot");
+  });
   const status = h("div", { class: "signin-status", id: "signin-status", "aria-live": "polite" });
   const submit = h("button", { type: "submit", class: "btn btn-primary btn-block", id: "signin-submit" }, t("sign.submit"));
   const form = h("form", { class: "card signin-password", id: "signin-form", novalidate: true },
     h("h1", {}, t("sign.title")), h("p", { class: "muted" }, t("sign.leadPassword")),
     fields.email.row, fields.password.row, fields.tenant.row, status, submit,
-    h("p", { class: "muted small" }, t("sign.forgot")));
+    h("p", { class: "small" }, forgot));
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
