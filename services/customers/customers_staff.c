@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define EVENTS_PAGE_DEFAULT 50
 #define EVENTS_PAGE_MAX 200
@@ -944,9 +945,20 @@ out:
         crm__staff__free_unpacked(staff, NULL);
 }
 
+/* Waits until the monotonic clock reaches until_ms (cm_mono_ms). */
+static void s_wait_until(int64_t until_ms)
+{
+    for (int64_t now = cm_mono_ms(); now < until_ms; now = cm_mono_ms()) {
+        int64_t ms = until_ms - now;
+        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void customers_staff_forgot_password(struct cm_call *call, const ProtobufCMessage *msg,
                                      ProtobufCMessage **resp)
 {
+    int64_t began = cm_mono_ms();
     const Crm__ForgotPasswordRequest *req = (const Crm__ForgotPasswordRequest *)msg;
     struct customers_staff *st = s_st(call);
     char email[CUSTOMERS_EMAIL_SIZE], key[CUSTOMERS_EMAIL_KEY_SIZE];
@@ -998,6 +1010,7 @@ void customers_staff_forgot_password(struct cm_call *call, const ProtobufCMessag
     }
     PQclear(rows);
     *resp = cm_pb_new(&crm__empty__descriptor);
+    s_wait_until(began + CUSTOMERS_STAFF_RESET_REPLY_MS);
 }
 
 void customers_staff_reset_password(struct cm_call *call, const ProtobufCMessage *msg,

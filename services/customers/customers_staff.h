@@ -17,6 +17,11 @@
 #define CUSTOMERS_STAFF_HASHES_AT_ONCE 2
 /* Password reset requests are counted over this window (one hour). */
 #define CUSTOMERS_STAFF_RESET_WINDOW_S 3600
+/* A reset request is answered no sooner than this after it began, a member's
+ * e-mail or not: making and mailing the link takes tens of milliseconds that an
+ * unknown address does not, and the time must not tell which addresses belong
+ * to members. */
+#define CUSTOMERS_STAFF_RESET_REPLY_MS 300
 
 struct customers_staff {
     long idle_s;            // a session unused this long ends
