@@ -4928,7 +4928,7 @@ const RESET = {
   en: {
     "rst.forgotTitle": "Forgot your password?",
     "rst.forgotLead": "Enter the business and your e-mail address: we send you a link to choose a new password.",
-    "rst.business": "Business",
+    "rst.business": "Your business",
     "rst.businessHint": "Its name as you know it. Left empty, you get a link for every business your address belongs to.",
     "rst.send": "Send the link",
     "rst.sentTitle": "Check your e-mail",
