@@ -867,29 +867,39 @@ static void s_ctx_fail(struct s_ctx *ctx, const char *description)
     }
 }
 
-static void s_ctx_advance(struct s_ctx *ctx, int n)
+/* Appends n bytes of text to the path, cut where the path is full. */
+static void s_ctx_append(struct s_ctx *ctx, const char *text, size_t n)
 {
-    if (n > 0)
-        ctx->len += (size_t)n;
-    if (ctx->len >= sizeof ctx->path)
-        ctx->len = sizeof ctx->path - 1;
+    size_t room = sizeof ctx->path - 1 - ctx->len;
+    if (n > room)
+        n = room;
+    memcpy(ctx->path + ctx->len, text, n);
+    ctx->len += n;
+    ctx->path[ctx->len] = '\0';
 }
 
-/* Appends ".name" (or "name" at the start); returns the length to pop back to. */
+/* Appends ".name" (or "name" at the start); returns the length to pop back to.
+ * Every field decoded passes here, so no printf. */
 static size_t s_ctx_push_name(struct s_ctx *ctx, const char *name)
 {
     size_t mark = ctx->len;
-    int n = snprintf(ctx->path + ctx->len, sizeof ctx->path - ctx->len, "%s%s", ctx->len ? "." : "",
-                     name);
-    s_ctx_advance(ctx, n);
+    if (ctx->len)
+        s_ctx_append(ctx, ".", 1);
+    s_ctx_append(ctx, name, strlen(name));
     return mark;
 }
 
 static size_t s_ctx_push_index(struct s_ctx *ctx, size_t i)
 {
     size_t mark = ctx->len;
-    int n = snprintf(ctx->path + ctx->len, sizeof ctx->path - ctx->len, "[%zu]", i);
-    s_ctx_advance(ctx, n);
+    char digits[24], *d = digits + sizeof digits;
+    *--d = ']';
+    do {
+        *--d = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    *--d = '[';
+    s_ctx_append(ctx, d, (size_t)(digits + sizeof digits - d));
     return mark;
 }
 

@@ -133,9 +133,25 @@ wrk_phase() {
     P99[$name]=$(awk '$1 == "99%" { print $2 }' "$out")
     echo "    $name: ${RPS[$name]} req/s, p50 ${P50[$name]}, p99 ${P99[$name]}"
 }
-wrk_phase timeline "/v1/customers/$cid/timeline?pageSize=50"
-wrk_phase timeline-bookings "/v1/customers/$cid/timeline?pageSize=50&kind=BOOKING"
-wrk_phase summary "/v1/customers/$cid/summary"
+# A wrk phase with the CPU each program used per request (wrk's own apart).
+wrk_cpu_phase() {
+    local name=$1 n
+    cpu_snapshot "$tmp/cpu.$name.0"
+    wrk_phase "$@"
+    cpu_snapshot "$tmp/cpu.$name.1"
+    n=$(awk '/requests in/ { print $1 }' "$tmp/wrk-$name.txt")
+    awk -v n="$n" -v hz="$(getconf CLK_TCK)" '
+        FNR == NR { a[$1] = $2; next }
+        $1 == "machine" { m = $2 - a[$1] }
+        $1 != "clock" && $1 != "machine" && $1 != "steal" && ($1 in a) {
+            line = line sprintf(" %s %.3f,", $1, ($2 - a[$1]) * 1000 / hz / n); t += $2 - a[$1] }
+        END { printf "      CPU ms per request:%s suite %.3f, machine %.3f\n", line,
+                  t * 1000 / hz / n, m * 1000 / hz / n }' \
+        "$tmp/cpu.$name.0" "$tmp/cpu.$name.1"
+}
+wrk_cpu_phase timeline "/v1/customers/$cid/timeline?pageSize=50"
+wrk_cpu_phase timeline-bookings "/v1/customers/$cid/timeline?pageSize=50&kind=BOOKING"
+wrk_cpu_phase summary "/v1/customers/$cid/summary"
 
 echo "== PostgreSQL alone (pgbench -c $conns -T $duration): the same rows and the same query"
 sql "CREATE TABLE public.bench_timeline (LIKE notes.timeline INCLUDING ALL)"
