@@ -57,7 +57,10 @@ big=$((events / 2))
 import json, sys
 n, big = int(sys.argv[1]), int(sys.argv[2])
 for i in range(n):
-    who = "big" if i < big else "c%d" % (i % 200)
+    # A booking's events (created, attended, moved) are all of one person, as
+    # a booking system sends them: a booking's person is that of its first event.
+    first = i if i % 4 == 3 else 3 * (i // 3)
+    who = "big" if first < big else "c%d" % (first % 200)
     person = {"externalId": "bench-" + who, "firstName": "Bench", "lastName": who,
               "email": "bench-%s@example.test" % who}
     day = 1 + i % 28

@@ -53,7 +53,7 @@ done
 /usr/bin/python3 - >"$tmp/events.jsonl" <<'PY'
 import json
 for i in range(2000):
-    who = "p%d" % (i % 200)
+    who = "p%d" % (i // 2 % 200)  # a booking's two events are of one person
     ev = {"source": "booking", "type": ["booking.created", "booking.attended"][i % 2],
           "eventId": "st-e%d" % i, "occurredAt": "2025-03-%02dT10:00:00Z" % (1 + i % 28),
           "customer": {"externalId": "st-" + who, "firstName": "Stat", "lastName": who,
