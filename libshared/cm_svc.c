@@ -509,9 +509,11 @@ reply:
         s_pack_body(out, NULL);
         call.reply.message = NULL;
     }
-    if (hdr)
-        cm_log_info("%s %s in %lld ms", hdr->method, cm_err_name(call.err),
-                    (long long)(cm_mono_ms() - started));
+    if (hdr) {
+        long long ms = (long long)(cm_mono_ms() - started);
+        cm_log_at(cm_log_request_level(call.err != CM_OK, ms), "%s %s in %lld ms", hdr->method,
+                  cm_err_name(call.err), ms);
+    }
     call.reply.message = NULL;
     s_free_details(&call.reply);
     free(call.prep);

@@ -1045,20 +1045,26 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     *req_cls = NULL;
     double seconds = (double)(cm_mono_ms() - req->start) / 1000.0;
-    char path[256];
-    s_log_path(req->uri, path, sizeof path);
-    if (req->request_id[0])
-        cm_log_set_request_id(req->request_id);
-    if (req->code)
-        cm_log_info("%s %s status=%d duration_ms=%.0f", req->method[0] ? req->method : "-", path,
-                    req->code, seconds * 1000.0);
-    else
-        cm_log_info("%s %s status=0 duration_ms=%.0f (no response: %s)",
-                    req->method[0] ? req->method : "-", path, seconds * 1000.0,
-                    toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED   ? "timed out"
-                    : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT    ? "client went away"
-                    : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutting down"
-                                                                    : "connection error");
+    /* Failed, unanswered and slow requests at info; the rest at debug (the
+     * metrics count every one). */
+    cm_log_level_t level =
+        cm_log_request_level(req->code == 0 || req->code >= 400, (long long)(seconds * 1000.0));
+    if (cm_log_level >= level) {
+        char path[256];
+        s_log_path(req->uri, path, sizeof path);
+        if (req->request_id[0])
+            cm_log_set_request_id(req->request_id);
+        if (req->code)
+            cm_log_write(level, "%s %s status=%d duration_ms=%.0f",
+                         req->method[0] ? req->method : "-", path, req->code, seconds * 1000.0);
+        else
+            cm_log_write(level, "%s %s status=0 duration_ms=%.0f (no response: %s)",
+                         req->method[0] ? req->method : "-", path, seconds * 1000.0,
+                         toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED   ? "timed out"
+                         : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT    ? "client went away"
+                         : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutting down"
+                                                                         : "connection error");
+    }
     cm_log_set_request_id(NULL);
     if (req->code)
         gateway_metrics_http(self->metrics, req->route_label, req->method, req->code, seconds);

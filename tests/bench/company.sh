@@ -38,7 +38,6 @@ pgbench="$STACK_PG_BIN/pgbench"
 while read -r var; do
     [[ $var == CRM_* ]] && unset "$var"
 done < <(compgen -e)
-export CRM_LOG_LEVEL=warn
 stack_throwaway crm-cbench cbench-admin 1
 STACK_PG_FAST=${BENCH_PG_FAST:-0} # make run's durable commits unless asked
 durability=$([[ $STACK_PG_FAST == 1 ]] && echo "fsync off" || echo "durable commits")

@@ -38,7 +38,6 @@ command -v wrk >/dev/null || { echo "bench: wrk is not installed" >&2; exit 2; }
 while read -r var; do
     [[ $var == CRM_* ]] && unset "$var"
 done < <(compgen -e)
-export CRM_LOG_LEVEL=warn
 # The broker's start line says whether CURVE is on; it logs nothing per request.
 export CRM_BROKER_LOG_LEVEL=info
 stack_throwaway crm-curvebench curve-admin 1

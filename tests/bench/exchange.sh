@@ -32,7 +32,6 @@ command -v curl >/dev/null || { echo "bench: curl is not installed" >&2; exit 2;
 while read -r var; do
     [[ $var == CRM_* ]] && unset "$var"
 done < <(compgen -e)
-export CRM_LOG_LEVEL=warn
 # A workbook of every customer is built within one request.
 export CRM_REQUEST_TIMEOUT_MS=600000
 stack_throwaway crm-xbench xbench-admin 1

@@ -38,7 +38,6 @@ done
 while read -r var; do
     [[ $var == CRM_* ]] && unset "$var"
 done < <(compgen -e)
-export CRM_LOG_LEVEL=warn
 stack_throwaway crm-nbench nbench-admin 1
 STACK_PG_FAST=${BENCH_PG_FAST:-0}
 durability=$([[ $STACK_PG_FAST == 1 ]] && echo "fsync off" || echo "durable commits")

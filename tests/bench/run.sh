@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (`make bench`): starts the suite with `make run`'s defaults (a
 # throw-away data directory and free loopback ports, but durable commits, one
-# copy of each service, its default threads; log level warn), loads it
+# copy of each service, its default threads, log level info), loads it
 # through the gateway with wrk, then loads a Node.js peer (tests/bench/peer:
 # Fastify 5 and node-postgres 8, a pool of 16, one process) serving the same
 # requests from a table with the same columns and indexes, measures
@@ -47,12 +47,11 @@ if [[ ! -x $pgbench ]]; then
     exit 2
 fi
 
-# A known configuration, as in tests/integration/run.sh, with logging at warn
-# so that per-request log lines do not dominate the profile.
+# make run's configuration: no CRM_* setting of the caller's, the log level
+# too at its default (info).
 while read -r var; do
     [[ $var == CRM_* ]] && unset "$var"
 done < <(compgen -e)
-export CRM_LOG_LEVEL=warn
 
 stack_throwaway crm-bench bench-admin "$scale"
 # make run's durable commits, unless asked otherwise.

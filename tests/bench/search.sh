@@ -40,7 +40,6 @@ command -v wrk >/dev/null || { echo "bench: wrk is not installed" >&2; exit 2; }
 while read -r var; do
     [[ $var == CRM_* ]] && unset "$var"
 done < <(compgen -e)
-export CRM_LOG_LEVEL=warn
 export CRM_SCALE_SEARCH=1
 
 stack_throwaway crm-sbench sbench-admin 2

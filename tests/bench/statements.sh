@@ -14,7 +14,6 @@ build=${1:-build}
 secs=${2:-5}
 # shellcheck source=compose/stack.sh
 source compose/stack.sh
-export CRM_LOG_LEVEL=warn
 stack_throwaway crm-statements statements-admin 1
 STACK_PG_FAST=0
 tmp=$CRM_DATA_DIR

@@ -321,6 +321,28 @@ static void test_arena(void)
     cm_arena_release(&a);
 }
 
+/* cm_log_init in a child with stderr into out; its exit status. */
+static int s_log_init_child(const char *service, char *out, size_t size)
+{
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        cm_log_init(service);
+        _exit(0);
+    }
+    close(fds[1]);
+    ssize_t got = read(fds[0], out, size - 1);
+    out[got > 0 ? got : 0] = '\0';
+    close(fds[0]);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
 /* The log level: CRM_<SERVICE>_LOG_LEVEL over CRM_LOG_LEVEL; a bad one exits 2 naming it. */
 static void test_log_level_per_service(void)
 {
@@ -334,25 +356,42 @@ static void test_log_level_per_service(void)
     cm_log_init("other"); /* another service keeps the global one */
     CHECK(cm_log_level == CM_LOG_WARN);
     setenv("CRM_UNIT_SVC_LOG_LEVEL", "loud", 1);
-    int fds[2];
-    CHECK(pipe(fds) == 0);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        cm_log_init("unit-svc");
-        _exit(0);
-    }
-    close(fds[1]);
-    char out[512] = "";
-    ssize_t got = read(fds[0], out, sizeof out - 1);
-    close(fds[0]);
-    int status = 0;
-    CHECK(waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2);
-    CHECK(got > 0 && strstr(out, "CRM_UNIT_SVC_LOG_LEVEL") && strstr(out, "loud"));
+    char out[512];
+    CHECK(s_log_init_child("unit-svc", out, sizeof out) == 2);
+    CHECK(strstr(out, "CRM_UNIT_SVC_LOG_LEVEL") && strstr(out, "loud"));
     unsetenv("CRM_UNIT_SVC_LOG_LEVEL");
     unsetenv("CRM_LOG_LEVEL");
+    cm_log_init("unit");
+}
+
+/* A finished request's line: at info when it failed or was slow (1000 ms unless
+ * CRM_LOG_SLOW_MS says otherwise; 0: always), else at debug. */
+static void test_log_requests(void)
+{
+    unsetenv("CRM_LOG_SLOW_MS");
+    unsetenv("CRM_UNIT_SVC_LOG_SLOW_MS");
+    cm_log_init("unit-svc");
+    CHECK(cm_log_slow_ms == 1000);
+    CHECK(cm_log_request_level(false, 3) == CM_LOG_DEBUG);
+    CHECK(cm_log_request_level(false, 999) == CM_LOG_DEBUG);
+    CHECK(cm_log_request_level(false, 1000) == CM_LOG_INFO);
+    CHECK(cm_log_request_level(true, 0) == CM_LOG_INFO);
+    setenv("CRM_LOG_SLOW_MS", "0", 1);
+    cm_log_init("unit-svc");
+    CHECK(cm_log_request_level(false, 0) == CM_LOG_INFO);
+    setenv("CRM_UNIT_SVC_LOG_SLOW_MS", "250", 1);
+    cm_log_init("unit-svc");
+    CHECK(cm_log_slow_ms == 250);
+    CHECK(cm_log_request_level(false, 249) == CM_LOG_DEBUG);
+    static const char *bad[] = {"-1", "fast", "3600001", "12ms", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        setenv("CRM_UNIT_SVC_LOG_SLOW_MS", bad[i], 1);
+        char out[512];
+        CHECK(s_log_init_child("unit-svc", out, sizeof out) == 2);
+        CHECK(strstr(out, "CRM_UNIT_SVC_LOG_SLOW_MS") && strstr(out, bad[i]));
+    }
+    unsetenv("CRM_UNIT_SVC_LOG_SLOW_MS");
+    unsetenv("CRM_LOG_SLOW_MS");
     cm_log_init("unit");
 }
 
@@ -372,5 +411,6 @@ int main(void)
     RUN(test_envelope_round_trip);
     RUN(test_arena);
     RUN(test_log_level_per_service);
+    RUN(test_log_requests);
     return 0;
 }
