@@ -112,10 +112,26 @@ static const char *s_header(const struct s_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-/* Queues resp (released here) as the answer. */
+/* The session cookie carries Secure behind TLS. */
+static bool s_secure(struct s_req *req)
+{
+    const char *proto = s_header(req, "X-Forwarded-Proto");
+    return req->http->cookie_secure || (proto && !strcasecmp(proto, "https"));
+}
+
+/* Queues resp (released here) as the answer. A 401 to a request the
+ * session cookie authenticated (its session ended: idle, absolute expiry,
+ * signed out elsewhere) clears the cookie. */
 static enum MHD_Result s_send(struct s_req *req, struct gateway_response *resp)
 {
     struct MHD_Response *r;
+    bool cookie_auth =
+        req->session || (req->match.route && (req->match.route->flags & GATEWAY_SESSION_TOKEN));
+    if (resp->code == 401 && cookie_auth && !gateway_response_get_header(resp, "Set-Cookie")) {
+        char *cookie = gateway_session_set_cookie(NULL, 0, s_secure(req));
+        gateway_response_header(resp, "Set-Cookie", cookie);
+        free(cookie);
+    }
     if (resp->body && resp->body_len) {
         r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
         if (r)
@@ -172,13 +188,6 @@ static enum MHD_Result s_send_json(struct s_req *req, int code, json_t *json)
 static const char *s_cookie(struct s_req *req, char *out, size_t size)
 {
     return gateway_session_cookie(s_header(req, MHD_HTTP_HEADER_COOKIE), out, size);
-}
-
-/* The session cookie carries Secure behind TLS. */
-static bool s_secure(struct s_req *req)
-{
-    const char *proto = s_header(req, "X-Forwarded-Proto");
-    return req->http->cookie_secure || (proto && !strcasecmp(proto, "https"));
 }
 
 static const char *s_bad_cred(const struct s_req *req)

@@ -5,6 +5,7 @@ sessions"). tests/integration/run.sh shortens the lock-out
 seconds."""
 
 import os
+import re
 import subprocess
 
 import crm
@@ -71,6 +72,63 @@ def test_sign_in_sets_an_http_only_cookie_and_answers_the_member():
     # The session works where an API key does.
     st, _, js = s.api("GET", "/v1/customers?pageSize=1")
     assert st == 200, js
+
+
+def test_sessions_end_when_idle_and_at_their_absolute_expiry():
+    """A session unused for its idle time ends, and one used all along ends at
+    its absolute expiry; using a session moves its idle expiry on, never past
+    the absolute one."""
+    tenant, email, password = crm.staff_owner()
+
+    def signed_in():
+        s = StaffSession()
+        st, _, js = s.sign_in(email, password)
+        assert st == 200, js
+        return s, js
+
+    def row(created):
+        return crm.psql_rows(
+            "SELECT idle_expires_at > now() + interval '1 hour', "
+            "idle_expires_at <= absolute_expires_at FROM customers.staff_sessions "
+            "WHERE tenant_id = '%s' AND created_at = '%s'" % (tenant, created))[0]
+
+    def ends(s):
+        wait_until(lambda: s.api("GET", "/v1/customers?pageSize=1")[0] == 401, timeout=20,
+                   what="the session to end")
+        assert s.cookie is None  # the 401 cleared the cookie
+        assert s.api("GET", "/v1/session")[0] == 401
+
+    def latest():
+        return crm.psql("SELECT created_at FROM customers.staff_sessions WHERE tenant_id = '%s' "
+                        "ORDER BY created_at DESC LIMIT 1" % tenant).strip()
+
+    # Idle: unused past its idle expiry, it ends though its absolute one is far.
+    s, js = signed_in()
+    created = latest()
+    crm.psql("UPDATE customers.staff_sessions SET idle_expires_at = now() - interval '1 second' "
+             "WHERE tenant_id = '%s' AND created_at = '%s'" % (tenant, created))
+    ends(s)
+    # Used after a minute, the idle expiry moves on (but not past the absolute one).
+    s, js = signed_in()
+    created = latest()
+    crm.psql("UPDATE customers.staff_sessions SET idle_expires_at = now() + interval '10 minutes', "
+             "last_seen_at = now() - interval '2 minutes' "
+             "WHERE tenant_id = '%s' AND created_at = '%s'" % (tenant, created))
+    wait_until(lambda: s.api("GET", "/v1/customers?pageSize=1")[0] == 200 and row(created)[0] == "t",
+               timeout=20, what="the idle expiry to move on")
+    crm.psql("UPDATE customers.staff_sessions SET absolute_expires_at = now() + interval '20 minutes', "
+             "idle_expires_at = now() + interval '10 minutes', "
+             "last_seen_at = now() - interval '2 minutes' "
+             "WHERE tenant_id = '%s' AND created_at = '%s'" % (tenant, created))
+    wait_until(lambda: s.api("GET", "/v1/customers?pageSize=1")[0] == 200 and crm.psql(
+        "SELECT last_seen_at > now() - interval '1 minute' FROM customers.staff_sessions "
+        "WHERE tenant_id = '%s' AND created_at = '%s'" % (tenant, created)).strip() == "t",
+        timeout=20, what="the session to be used")
+    assert row(created) == ("f", "t"), row(created)
+    # Absolute: used all along, it ends at its absolute expiry.
+    crm.psql("UPDATE customers.staff_sessions SET absolute_expires_at = now() - interval '1 second' "
+             "WHERE tenant_id = '%s' AND created_at = '%s'" % (tenant, created))
+    ends(s)
 
 
 def test_wrong_password_and_unknown_email_answer_alike():
@@ -301,6 +359,40 @@ def test_csrf_missing_or_wrong_is_refused_and_writes_nothing():
     st, _, js = api("POST", "/v1/customers", {"firstName": unique("Key")})
     assert st == 201, js
     assert s.api("GET", "/v1/session")[0] == 200
+
+
+def test_every_write_route_a_cookie_authenticates_needs_the_csrf_token():
+    """Generated from the OpenAPI document: every POST, PUT, PATCH and DELETE
+    that a session may make (all but the public ones) is refused without the
+    session's CSRF token, with a wrong one, and from another site; then
+    nothing of the tenant changed and the session still works."""
+    import test_openapi
+    tenant, _, s = _signed_in_owner()
+    st, _, c = s.api("POST", "/v1/customers", {"firstName": unique("Kept")})
+    assert st == 201, c
+    before = crm.psql("SELECT count(*), max(updated_at) FROM customers.customers "
+                      "WHERE tenant_id = '%s'" % tenant)
+    wrong, checked = [], 0
+    for method, path, op in test_openapi._operations(test_openapi._served()):
+        method = method.upper()
+        if method not in ("POST", "PUT", "PATCH", "DELETE") or op.get("security") == []:
+            continue
+        checked += 1
+        url = re.sub(r"\{[^}]+\}", c["id"], path)
+        body = {} if method != "DELETE" else None
+        for label, headers, csrf, want in (
+                ("no token", None, False, "CSRF"),
+                ("a wrong token", {"X-CSRF-Token": "0" * 32}, True, "CSRF"),
+                ("another site", {"Origin": "https://evil.example"}, True, "cross-site")):
+            st, _, js = s.api(method, url, body, headers=headers, csrf=csrf)
+            msg = js.get("error", {}).get("message", "") if isinstance(js, dict) else ""
+            if st != 403 or want not in msg:
+                wrong.append("%s %s with %s: %d %s" % (method, path, label, st, js))
+    assert checked > 40 and not wrong, "\n".join(wrong)
+    after = crm.psql("SELECT count(*), max(updated_at) FROM customers.customers "
+                     "WHERE tenant_id = '%s'" % tenant)
+    assert before == after, (before, after)
+    assert s.api("GET", "/v1/customers/" + c["id"])[0] == 200
 
 
 def test_a_note_made_in_a_session_carries_the_member_and_my_tasks_are_theirs():
