@@ -4,9 +4,13 @@ sessions"). tests/integration/run.sh shortens the lock-out
 (CRM_CUSTOMERS_SIGN_IN_LOCK_S and friends) so that its end is waited for in
 seconds."""
 
+import http.client
+import json
 import os
 import re
 import subprocess
+import time
+import urllib.parse
 
 import crm
 from crm import StaffSession, api, unique, unique_email, wait_until
@@ -161,6 +165,41 @@ def test_lock_out_answers_429_with_retry_after_and_ends_by_itself():
     assert {"SIGN_IN_FAILED", "LOCKED_OUT", "SIGN_IN"} <= kinds, kinds
     assert crm.psql("SELECT count(*) FROM customers.sign_in_failures WHERE email_key = '%s' "
                     "AND address = '127.0.0.1'" % email).strip() == "0"
+
+
+def _sign_in_from(source, email, password):
+    """POST /v1/session from another loopback address (source, e.g.
+    127.0.0.2): (status, headers, body)."""
+    url = urllib.parse.urlsplit(crm.URL)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30,
+                                      source_address=(source, 0))
+    try:
+        conn.request("POST", "/v1/session", body=json.dumps({"email": email, "password": password}),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status, dict(resp.getheaders()), json.loads(body) if body else {}
+    finally:
+        conn.close()
+
+
+def test_a_lock_out_holds_only_the_address_the_failures_came_from():
+    """A stranger's wrong passwords lock out their own address, never the
+    member's: from another address the member signs in (after at most the
+    short slowdown every address shares)."""
+    _, email, password = crm.staff_owner()
+    for _ in range(8):
+        st, _, js = StaffSession().sign_in(email, "a stranger's guess")
+        assert st in (401, 429), js
+    st, hdr, js = StaffSession().sign_in(email, password)
+    assert st == 429, js
+    locked_at, lock_s = time.monotonic(), int(hdr["Retry-After"])
+    wait_until(lambda: _sign_in_from("127.0.0.2", email, password)[0] == 200, timeout=20,
+               what="the member's sign-in from another address")
+    # The stranger's address is still locked out (checked while its lock lasts).
+    st, _, js = StaffSession().sign_in(email, password)
+    if time.monotonic() - locked_at < lock_s - 1:
+        assert st == 429, js
 
 
 def test_sign_out_ends_the_session_and_clears_the_cookie():
