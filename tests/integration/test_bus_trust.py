@@ -504,3 +504,30 @@ def test_an_import_runs_as_the_exchange_service_for_who_asked():
     # (The audit keeps id, name and role; the kind went over the bus.)
     assert who["role"] == "SERVICE", who
     assert not crm.logs_contain("broker", "request refused key=exchange")
+
+
+def test_private_content_never_reaches_a_system_key_on_the_bus():
+    """A customer's description and a note's body reach no principal without
+    a staff role over the bus either: an outside system's key that may read
+    customers and notes gets them without, also when it claims to be an
+    administrator with private:read."""
+    secret = unique("private")
+    st, _, c = api("POST", "/v1/customers", {"firstName": unique("Priv"), "description": secret})
+    assert st == 201 and c["description"] == secret, c
+    st, _, note = api("POST", "/v1/customers/%s/notes" % c["id"], {"body": secret})
+    assert st == 201 and note["body"] == secret, note
+    _, keys = _system_key(crm.TENANT, scopes="customers:read,notes:read")
+    client = _admitted(keys)
+    try:
+        forged = _principal("admin-1", "Boss", ROLE_ADMIN, KIND_STAFF, scopes=("private:read",))
+        for principal in (b"", forged):
+            rh, out = client.call("customers", "customers.GetCustomer", _field(1, c["id"]),
+                                  tenant=crm.TENANT, principal=principal)
+            assert rh["status"] == "OK" and c["id"].encode() in out, rh
+            assert secret.encode() not in out, out
+            rh, out = client.call("notes", "notes.ListNotes", _field(1, c["id"]),
+                                  tenant=crm.TENANT, principal=principal)
+            assert rh["status"] == "OK" and note["id"].encode() in out, rh
+            assert secret.encode() not in out, out
+    finally:
+        client.close()
