@@ -595,3 +595,41 @@ def test_the_worked_client_in_docs_bus_md_runs_with_curve():
     finally:
         subprocess.run([crm.CRMCTL, "bus-keys", "revoke", "pyecho", "--dir", KEYS], env=crm.ENV,
                        capture_output=True)
+
+
+def test_an_outside_systems_replay_carries_no_private_content():
+    """An outside system's key with events:read replays its tenant's customer
+    events without a customer's description, in the customer and in the
+    changes (private:read is the staff roles'); the suite's own keys keep it."""
+    _, keys = _system_key(crm.TENANT, "events:read")
+    client = _admitted(keys)
+    try:
+        rh, _, start = _replay(client, 0, limit=1)
+        assert rh["status"] == "OK", rh
+        secret, later = unique("private"), unique("private")
+        st, _, c = api("POST", "/v1/customers", {"firstName": unique("Priv"),
+                                                 "description": secret})
+        assert st == 201, c
+        st, _, c = api("PATCH", "/v1/customers/" + c["id"], {"description": later})
+        assert st == 200, c
+
+        def mine():
+            rh, events, _ = _replay(client, start)
+            assert rh["status"] == "OK", rh
+            own = [e for e in events if c["id"].encode() in e["payload"]]
+            return own if len(own) >= 2 else None
+
+        own = wait_until(mine, what="the customer's two events")
+        for e in own:
+            assert secret.encode() not in e["payload"], e
+            assert later.encode() not in e["payload"], e
+        # crmctl's key (the suite's own) reads them whole.
+        ctl = _admitted(_suite_key("crmctl"))
+        try:
+            rh, body = ctl.call("customers", "customers.ReplayEvents", _field(1, start))
+            assert rh["status"] == "OK", rh
+            assert secret.encode() in body and later.encode() in body
+        finally:
+            ctl.close()
+    finally:
+        client.close()
