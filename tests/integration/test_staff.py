@@ -434,6 +434,30 @@ def test_every_write_route_a_cookie_authenticates_needs_the_csrf_token():
     assert s.api("GET", "/v1/customers/" + c["id"])[0] == 200
 
 
+def test_another_site_cannot_sign_a_member_in_or_act_on_their_account():
+    """The public routes a browser uses to sign in or to act on a member's
+    account refuse another site's Origin (login CSRF): nothing is counted,
+    no session is made."""
+    _, email, password = crm.staff_owner()
+    evil = {"Origin": "https://evil.example"}
+    for path, body in (("/v1/session", {"email": email, "password": password}),
+                       ("/v1/invites:accept", {"token": "A" * 43, "name": "X",
+                                               "password": "a good long password"}),
+                       ("/v1/session:forgotPassword", {"email": email}),
+                       ("/v1/session:resetPassword", {"token": "A" * 43,
+                                                      "password": "a good long password"})):
+        s = StaffSession()
+        st, hdr, js = s.api("POST", path, body, headers=evil)
+        assert st == 403 and "cross-site" in js["error"]["message"], (path, st, js)
+        assert "Set-Cookie" not in hdr, (path, hdr)
+    assert crm.psql("SELECT count(*) FROM customers.password_reset_requests WHERE email_key = "
+                    "'%s'" % email).strip() == "0"
+    # From the site itself (its own Origin) it signs in.
+    st, _, js = StaffSession().api("POST", "/v1/session", {"email": email, "password": password},
+                                   headers={"Origin": crm.URL})
+    assert st == 200, js
+
+
 def test_a_note_made_in_a_session_carries_the_member_and_my_tasks_are_theirs():
     _, _, s = _signed_in_owner()
     m, rec = _member(s, "STAFF", "Łucja Nowak")
