@@ -46,6 +46,7 @@ struct gateway_http {
     gateway_metrics_t *metrics; // borrowed (main)
     gateway_limit_t *key_limit; // owned: wrong API keys per client address
     bool cookie_secure;
+    const char *trusted_proxies; // borrowed (config): gateway_limit_client
     long timeout_ms;
     size_t max_body;
     char **services; // owned, with its strings: /readyz checks these
@@ -268,18 +269,22 @@ static int s_credentials(struct s_req *req, struct gateway_response *resp)
     return -1;
 }
 
-/* The client's address, numeric ("127.0.0.1", "::1"), or "unknown". */
+/* The client's address, numeric ("127.0.0.1", "::1"), or "unknown": the
+ * connection's, or behind a trusted proxy the one it forwarded
+ * (gateway_limit_client). */
 static void s_client_address(struct s_req *req, char *host, size_t size)
 {
-    snprintf(host, size, "unknown");
+    char peer[NI_MAXHOST] = "unknown";
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
         socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                                : sizeof(struct sockaddr_in);
-        if (getnameinfo(ci->client_addr, len, host, (socklen_t)size, NULL, 0, NI_NUMERICHOST))
-            snprintf(host, size, "unknown");
+        if (getnameinfo(ci->client_addr, len, peer, sizeof peer, NULL, 0, NI_NUMERICHOST))
+            snprintf(peer, sizeof peer, "unknown");
     }
+    gateway_limit_client(peer, s_header(req, "X-Forwarded-For"), req->http->trusted_proxies, host,
+                         size);
 }
 
 /* Counts a wrong API key from the request's address (not a session's
@@ -1250,6 +1255,7 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
     self->auth = auth;
     self->metrics = metrics;
     self->cookie_secure = cfg->cookie_secure;
+    self->trusted_proxies = cfg->trusted_proxies;
     /* A configuration without the limit's settings (tests) gets main's defaults. */
     struct gateway_limit_cfg lc = {
         .max_failures = cfg->key_failures > 0 ? cfg->key_failures : 20,

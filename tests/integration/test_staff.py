@@ -202,6 +202,51 @@ def test_a_lock_out_holds_only_the_address_the_failures_came_from():
         assert st == 429, js
 
 
+def test_behind_a_trusted_proxy_a_lock_out_holds_the_address_the_proxy_saw():
+    """Behind a TLS proxy every sign-in comes from the proxy's address: a
+    gateway told it trusts that proxy (CRM_GATEWAY_TRUSTED_PROXIES) counts by
+    the address the proxy forwarded (X-Forwarded-For), so a stranger's
+    failures lock out the stranger, not everyone behind the proxy; from an
+    address it does not trust, X-Forwarded-For is nobody's to believe."""
+    _, email, password = crm.staff_owner()
+    port = crm.free_ports(1)[0]
+    base = "http://127.0.0.1:%d" % port
+    with crm.extra_process("gateway", "gateway-proxied", CRM_GATEWAY_HTTP_ADDR="127.0.0.1:%d" % port,
+                           CRM_GATEWAY_TRUSTED_PROXIES="127.0.0.1"):
+        def up():
+            try:
+                return api("GET", base + "/readyz", key=None, timeout=2)[0] == 200
+            except OSError:
+                return False
+
+        wait_until(up, timeout=30, what="the proxied gateway")
+        stranger = {"X-Forwarded-For": "203.0.113.9"}
+        for _ in range(8):
+            st, _, js = StaffSession(base).api(
+                "POST", "/v1/session", {"email": email, "password": "a stranger's guess"},
+                headers=stranger)
+            assert st in (401, 429), js
+        st, _, js = StaffSession(base).api("POST", "/v1/session",
+                                           {"email": email, "password": password},
+                                           headers=stranger)
+        assert st == 429, js
+        member = StaffSession(base)
+        wait_until(lambda: member.api("POST", "/v1/session",
+                                      {"email": email, "password": password},
+                                      headers={"X-Forwarded-For": "1.2.3.4, 198.51.100.7"})[0]
+                   == 200, timeout=20, what="the member's sign-in through the proxy")
+        failed = crm.psql("SELECT DISTINCT address FROM customers.sign_in_failures "
+                          "WHERE email_key = '%s'" % email).split()
+        assert failed == ["203.0.113.9"], failed
+    # The stack's gateway trusts no proxy: the header changes nothing there.
+    st, _, js = StaffSession().api("POST", "/v1/session",
+                                   {"email": email, "password": "another guess"},
+                                   headers={"X-Forwarded-For": "192.0.2.1"})
+    assert st in (401, 429), js
+    assert "192.0.2.1" not in crm.psql("SELECT DISTINCT address FROM customers.sign_in_failures "
+                                       "WHERE email_key = '%s'" % email)
+
+
 def test_sign_out_ends_the_session_and_clears_the_cookie():
     _, email, password = crm.staff_owner()
     s = StaffSession()
