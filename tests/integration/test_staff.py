@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import re
-import subprocess
 import time
 import urllib.parse
 
@@ -149,13 +148,20 @@ def test_wrong_password_and_unknown_email_answer_alike():
     assert st == 401, js
 
 
-def test_lock_out_answers_429_with_retry_after_and_ends_by_itself():
-    tenant, email, password = crm.staff_owner()
-    for _ in range(5):
+def _locked_out(email, password, failures):
+    """Fails failures sign-ins of email from this address; then even the
+    right password is answered 429. Returns that answer's headers."""
+    for _ in range(failures):
         st, _, js = StaffSession().sign_in(email, "wrong password, again")
         assert st in (401, 429), js
     st, hdr, js = StaffSession().sign_in(email, password)
     assert st == 429, js
+    return hdr
+
+
+def test_lock_out_answers_429_with_retry_after_and_ends_by_itself():
+    tenant, email, password = crm.staff_owner()
+    hdr = _locked_out(email, password, 5)
     assert int(hdr["Retry-After"]) >= 1, hdr
     # The lock-out ends by itself, and the right password then works.
     s = StaffSession()
@@ -188,11 +194,7 @@ def test_a_lock_out_holds_only_the_address_the_failures_came_from():
     member's: from another address the member signs in (after at most the
     short slowdown every address shares)."""
     _, email, password = crm.staff_owner()
-    for _ in range(8):
-        st, _, js = StaffSession().sign_in(email, "a stranger's guess")
-        assert st in (401, 429), js
-    st, hdr, js = StaffSession().sign_in(email, password)
-    assert st == 429, js
+    hdr = _locked_out(email, password, 8)
     locked_at, lock_s = time.monotonic(), int(hdr["Retry-After"])
     wait_until(lambda: _sign_in_from("127.0.0.2", email, password)[0] == 200, timeout=20,
                what="the member's sign-in from another address")
@@ -754,24 +756,10 @@ def test_forgot_password_answers_before_the_member_is_looked_up():
     locked: the answer comes while the lock is held, the link once it is let go."""
     _, _, s = _signed_in_owner()
     _, rec = _member(s, "STAFF")
-    holder = subprocess.Popen(
-        [crm.PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", crm.DATABASE_URL],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        holder.stdin.write("BEGIN;\nSELECT 'locked' FROM customers.staff WHERE id = '%s' "
-                           "FOR UPDATE;\n" % rec["id"])
-        holder.stdin.flush()
-        assert holder.stdout.readline().strip() == "locked"
+    with crm.row_locked("customers.staff", rec["id"]):
         st, _, js = _forgot(rec["email"])
         assert st == 202 and js == {}, (st, js)
         assert len(crm.mails_to(rec["email"])) == 1  # the invitation only, so far
-        holder.stdin.write("COMMIT;\n")
-        holder.stdin.close()
-        assert holder.wait(30) == 0
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-            holder.wait()
     token = crm.staff_mail_token(rec["email"], "reset", 2)[0]
     st, _, js = StaffSession().api("POST", "/v1/session:resetPassword",
                                    {"token": token, "password": "another good password"})
