@@ -5,6 +5,7 @@
 #include "cm_events.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
+#include "cm_perm.h"
 #include "cm_svc.h"
 #include "cm_util.h"
 
@@ -236,6 +237,9 @@ void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
     }
     if (outsider)
         s_elide_others(r, call->hdr->tenant_id);
+    if (ob->hide_private && !cm_perm_private(call->hdr->principal))
+        for (size_t i = 0; i < r->n_events; i++)
+            ob->hide_private(call->hdr->principal, r->events[i]);
     *resp = &r->base;
 }
 

@@ -26,6 +26,10 @@ struct cm_outbox {
     const char *stream;  // "customers"
     const char *table;   // "customers.outbox"
     const char *readers; // "customers.stream_readers", or NULL: readers are not kept
+    /* Optional: removes from ev's payload what principal may not see
+     * (private content, cm_perm_private), for a replay; NULL when the
+     * stream's events carry none. */
+    void (*hide_private)(const Crm__Principal *principal, Crm__Event *ev);
 };
 
 /* Writes ev into the outbox, in the caller's transaction. The caller fills
@@ -57,7 +61,9 @@ cm_err_t cm_outbox_replay(cm_db_t *db, const struct cm_outbox *ob, uint64_t afte
  * checked (reader, INVALID_FORMAT) and, when ob keeps readers, its position
  * (after_seq) recorded; afterSeq above 2^63-1 is OUT_OF_RANGE, a limit
  * outside 1..CM_EVENTS_REPLAY_LIMIT is the most; pruned events fail the call
- * with FAILED_PRECONDITION and why. Sets *resp or fails the call. */
+ * with FAILED_PRECONDITION and why. An outside caller sees only its tenant's
+ * events, and a caller without private:read none of their private content
+ * (ob->hide_private). Sets *resp or fails the call. */
 struct cm_call;
 void cm_outbox_serve_replay(struct cm_call *call, const struct cm_outbox *ob,
                             const Crm__ReplayEventsRequest *req, ProtobufCMessage **resp);

@@ -97,6 +97,11 @@ cm_db_t *cm_svc_db(cm_svc_t *svc)
     return svc->db;
 }
 
+const char *cm_svc_bus_endpoint(cm_svc_t *svc)
+{
+    return svc->bus_endpoint;
+}
+
 bool cm_svc_stopping(cm_svc_t *svc)
 {
     (void)svc;

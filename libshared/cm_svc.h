@@ -186,6 +186,9 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg);
  * borrowed. */
 void *cm_svc_zctx(cm_svc_t *svc);
 cm_db_t *cm_svc_db(cm_svc_t *svc);
+/* The broker's endpoint the service is connected to (borrowed, the config):
+ * for a client of its own that a hook uses (cm_mdp_client_new). */
+const char *cm_svc_bus_endpoint(cm_svc_t *svc);
 /* True once a stop was requested. */
 bool cm_svc_stopping(cm_svc_t *svc);
 

@@ -4,6 +4,7 @@
 #include "cm_outbox.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
+#include "cm_perm.h"
 #include "cm_util.h"
 
 #include <inttypes.h>
@@ -11,8 +12,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct cm_outbox customers_outbox = {
-    .stream = CUSTOMERS_STREAM, .table = "customers.outbox", .readers = "customers.stream_readers"};
+/* A customer event for a reader without private:read: the customer's
+ * description, and the values of a change to it, are left out. */
+static void s_hide_private(const Crm__Principal *principal, Crm__Event *ev)
+{
+    if (!ev->payload.len)
+        return;
+    Crm__CustomerEvent *ce = crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!ce)
+        return; /* not a customer event (stream.* events carry none) */
+    bool hid = cm_perm_hide_customer(principal, ce->customer);
+    hid = cm_perm_hide_changes(principal, ce->changes, ce->n_changes) || hid;
+    if (hid) {
+        size_t len = crm__customer_event__get_packed_size(ce);
+        uint8_t *buf = cm_malloc(len ? len : 1);
+        crm__customer_event__pack(ce, buf);
+        free(ev->payload.data);
+        ev->payload.data = buf;
+        ev->payload.len = len;
+    }
+    crm__customer_event__free_unpacked(ce, NULL);
+}
+
+const struct cm_outbox customers_outbox = {.stream = CUSTOMERS_STREAM,
+                                           .table = "customers.outbox",
+                                           .readers = "customers.stream_readers",
+                                           .hide_private = s_hide_private};
 
 cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const char *type,
                               const Crm__Customer *customer, Crm__FieldChange **changes,

@@ -1216,7 +1216,7 @@ void customers_tick(cm_svc_t *svc, void *user)
             cm_log_warn("could not expire idempotency keys: %s", cm_db_error(db));
         st->next_expiry_ms = now + 3600 * 1000;
     }
-    customers_staff_tick(&st->staff, db, now);
+    customers_staff_tick(&st->staff, svc, now);
     if (st->outbox_retain_days > 0 && now >= st->next_prune_ms) {
         long deleted = 0;
         uint64_t gone = 0;

@@ -8,6 +8,7 @@
 #include "customers_validate.h"
 #include "notify.pb-c.h"
 #include "cm_log.h"
+#include "cm_mdp.h"
 #include "cm_pbjson.h"
 #include "cm_pwhash.h"
 #include "cm_session.h"
@@ -24,6 +25,11 @@
 #define EXPIRE_EVERY_MS (60 * 1000)
 /* How long notify has to queue the invitation e-mail. */
 #define INVITE_MAIL_TIMEOUT_MS 5000
+/* Password reset asks the tick answers at once, how often one is tried, and
+ * the longest it waits for a member's row locked by a request. */
+#define RESET_ASKS_PER_TICK 20
+#define RESET_ASK_ATTEMPTS 20
+#define RESET_LOCK_WAIT "200ms"
 
 static struct customers_staff *s_st(struct cm_call *call)
 {
@@ -38,11 +44,18 @@ void customers_staff_start(struct customers_staff *st)
 
 void customers_staff_stop(struct customers_staff *st)
 {
+    cm_mdp_client_destroy(&st->mailer);
     cm_pwhash_destroy(&st->pw);
 }
 
-void customers_staff_tick(struct customers_staff *st, cm_db_t *db, int64_t now_ms)
+static void s_reset_asks(struct customers_staff *st, cm_svc_t *svc);
+static void s_reset_mail_replies(struct customers_staff *st);
+
+void customers_staff_tick(struct customers_staff *st, cm_svc_t *svc, int64_t now_ms)
 {
+    cm_db_t *db = cm_svc_db(svc);
+    s_reset_mail_replies(st);
+    s_reset_asks(st, svc);
     if (now_ms < st->next_expiry_ms)
         return;
     st->next_expiry_ms = now_ms + EXPIRE_EVERY_MS;
@@ -491,26 +504,42 @@ static char *s_invite_url(const struct customers_staff *st, const char *token)
  * password reset: kind) in tenant. True when it is queued; false when e-mail
  * is not configured there (FAILED_PRECONDITION) or notify did not take it
  * (logged). */
+/* The request that has notify e-mail staff's link (token, valid valid_s
+ * seconds); req borrows staff, token and language. */
+static void s_staff_mail_req(const Crm__Staff *staff, const char *token, const char *language,
+                             Crm__StaffMailKind kind, long valid_s,
+                             Crm__SendStaffInviteRequest *req)
+{
+    crm__send_staff_invite_request__init(req);
+    req->email = staff->email;
+    req->name = staff->name;
+    req->token = (char *)token;
+    req->language = (char *)(language ? language : "");
+    req->valid_hours = (int32_t)((valid_s + 3599) / 3600);
+    req->kind = kind;
+}
+
+/* The customers service asks for itself (the link is its own work), not as
+ * the admin or the member: SendStaffInvite is for services only. */
+static void s_self(Crm__Principal *self)
+{
+    crm__principal__init(self);
+    self->id = "customers";
+    self->name = "customers";
+    self->role = CRM__ROLE__ROLE_SERVICE;
+    self->kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
+}
+
 static bool s_staff_mail(struct cm_call *call, const char *tenant, const Crm__Staff *staff,
                          const char *token, const char *language, Crm__StaffMailKind kind,
                          long valid_s)
 {
-    Crm__SendStaffInviteRequest req = CRM__SEND_STAFF_INVITE_REQUEST__INIT;
-    req.email = staff->email;
-    req.name = staff->name;
-    req.token = (char *)token;
-    req.language = (char *)(language ? language : "");
-    req.valid_hours = (int32_t)((valid_s + 3599) / 3600);
-    req.kind = kind;
+    Crm__SendStaffInviteRequest req;
+    s_staff_mail_req(staff, token, language, kind, valid_s, &req);
+    Crm__Principal self;
+    s_self(&self);
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *out = NULL;
-    /* The customers service asks for itself (the link is its own work), not
-     * as the admin or the member: SendStaffInvite is for services only. */
-    Crm__Principal self = CRM__PRINCIPAL__INIT;
-    self.id = "customers";
-    self.name = "customers";
-    self.role = CRM__ROLE__ROLE_SERVICE;
-    self.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;
     cm_err_t err =
         cm_call_service_as(call, tenant, &self, "notify", "notify.SendStaffInvite", &req.base,
                            &crm__message__descriptor, INVITE_MAIL_TIMEOUT_MS, &rh, &out);
@@ -902,63 +931,122 @@ void customers_staff_accept_invite(struct cm_call *call, const ProtobufCMessage 
 /* ---------------------------------------------------------------------- */
 /* Password reset ("Forgot your password?")                                */
 
-/* Makes a reset link for the active member of row i of rows (the columns of
- * customers_staff_store_by_email), records the request, and has the link
- * e-mailed. Failures are logged, not answered: the caller's reply is the
- * same either way. */
-static void s_reset_link_send(struct cm_call *call, const PGresult *rows, int i,
-                              const char *address, const char *language)
+/* The ask is answered in the tick, out of the request: the request does the
+ * same work for any e-mail (counts and records the ask), and the reply's time
+ * cannot tell a member's address from a stranger's. */
+
+/* Makes a reset link for member id of tenant (still active), records the
+ * security event, commits, and has notify e-mail the link (sent, not waited
+ * for: s_reset_mail_replies reads the answer). Waits at most
+ * RESET_LOCK_WAIT for a lock: the tick runs on the thread that moves every
+ * request. Returns CM_OK when done or when nothing is to be done (the
+ * member was disabled meanwhile), else the error (the ask is tried again). */
+static cm_err_t s_reset_link_send(struct customers_staff *st, cm_svc_t *svc, const char *tenant,
+                                  const char *id, const char *address, const char *language)
 {
-    struct customers_staff *st = s_st(call);
-    const char *tenant = PQgetvalue(rows, i, 0);
-    const char *id = PQgetvalue(rows, i, 2);
+    cm_db_t *db = cm_svc_db(svc);
     char token[CM_SESSION_TOKEN_LEN + 1], hash[2 * CM_SESSION_HASH_LEN + 1];
     cm_session_token_new(token);
     s_hash_hex(token, hash);
     Crm__Staff *staff = NULL;
-    cm_err_t err = cm_db_begin(call->db, tenant);
+    const char *wait[] = {RESET_LOCK_WAIT};
+    cm_err_t err = cm_db_begin(db, tenant);
     if (!err)
-        err = customers_staff_store_get(call->db, tenant, id, true, &staff);
-    if (!err && staff && staff->status == CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE)
-        err = customers_staff_store_reset_add(call->db, tenant, id, hash, st->reset_s);
-    else if (!err)
-        goto out; /* disabled or invited meanwhile */
+        err = cm_db_run(db, "SELECT set_config('lock_timeout', $1, true)", 1, wait);
+    if (!err)
+        err = customers_staff_store_get(db, tenant, id, true, &staff);
+    if (err || !staff || staff->status != CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE)
+        goto out; /* disabled or invited meanwhile: nothing to send */
+    err = customers_staff_store_reset_add(db, tenant, id, hash, st->reset_s);
     if (!err)
         err = customers_staff_store_event(
-            call->db, tenant,
-            CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_PASSWORD_RESET_REQUESTED, id, staff->name,
-            staff->email, address, "");
+            db, tenant, CRM__SECURITY_EVENT_KIND__SECURITY_EVENT_KIND_PASSWORD_RESET_REQUESTED, id,
+            staff->name, staff->email, address, "");
     if (!err)
-        err = cm_db_commit(call->db);
-    if (err) {
-        cm_log_warn("could not make a password reset link: %s", cm_db_error(call->db));
+        err = cm_db_commit(db);
+    if (err)
         goto out;
-    }
-    cm_db_rollback(call->db);
-    /* Committed: no transaction is held while notify works. */
-    (void)s_staff_mail(call, tenant, staff, token, language,
-                       CRM__STAFF_MAIL_KIND__STAFF_MAIL_KIND_PASSWORD_RESET, st->reset_s);
+    if (!st->mailer)
+        st->mailer = cm_mdp_client_new(cm_svc_zctx(svc), cm_svc_bus_endpoint(svc));
+    Crm__SendStaffInviteRequest req;
+    s_staff_mail_req(staff, token, language, CRM__STAFF_MAIL_KIND__STAFF_MAIL_KIND_PASSWORD_RESET,
+                     st->reset_s, &req);
+    Crm__Principal self;
+    s_self(&self);
+    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+    h.tenant_id = (char *)tenant;
+    h.principal = &self;
+    h.method = "notify.SendStaffInvite";
+    char rid[40];
+    if (!st->mailer ||
+        cm_svc_send(st->mailer, "notify", &h, &req.base, INVITE_MAIL_TIMEOUT_MS, rid) != CM_OK)
+        cm_log_warn("the password reset link was not e-mailed (the bus is unavailable)");
 out:
-    cm_db_rollback(call->db);
+    if (err)
+        cm_log_warn("could not make a password reset link: %s", cm_db_error(db));
+    cm_db_rollback(db);
     sodium_memzero(token, sizeof token);
     if (staff)
         crm__staff__free_unpacked(staff, NULL);
+    return err;
 }
 
-/* Waits until the monotonic clock reaches until_ms (cm_mono_ms). */
-static void s_wait_until(int64_t until_ms)
+/* Reads notify's answers to the reset e-mails sent (without waiting). */
+static void s_reset_mail_replies(struct customers_staff *st)
 {
-    for (int64_t now = cm_mono_ms(); now < until_ms; now = cm_mono_ms()) {
-        int64_t ms = until_ms - now;
-        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+    struct cm_mdp_msg msg;
+    while (st->mailer && cm_mdp_client_recv(st->mailer, 0, &msg) == 1) {
+        Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, msg.header_len, msg.header);
+        /* FAILED_PRECONDITION: no mail server is configured (notify says so
+         * when it starts); the member asks an admin instead. */
+        if (!rh || (rh->status != CRM__STATUS__STATUS_OK &&
+                    rh->status != CRM__STATUS__STATUS_FAILED_PRECONDITION))
+            cm_log_warn("the password reset link was not e-mailed (%s)",
+                        rh && rh->message ? rh->message : "an answer that does not decode");
+        if (rh)
+            crm__reply_header__free_unpacked(rh, NULL);
+        cm_mdp_msg_release(&msg);
     }
+}
+
+/* Answers the asks not yet handled: for each, a link for every business
+ * the e-mail is an active member of, or only the one named. An ask that
+ * could not be done (a lock held too long, the database away) is given back
+ * for a later tick, RESET_ASK_ATTEMPTS times at most. */
+static void s_reset_asks(struct customers_staff *st, cm_svc_t *svc)
+{
+    cm_db_t *db = cm_svc_db(svc);
+    cm_err_t err = CM_OK;
+    PGresult *asks =
+        customers_staff_store_reset_claim(db, RESET_ASKS_PER_TICK, RESET_ASK_ATTEMPTS, &err);
+    if (!asks) {
+        cm_log_warn("could not take the password reset asks: %s", cm_db_error(db));
+        return;
+    }
+    for (int a = 0; a < PQntuples(asks); a++) {
+        const char *id = PQgetvalue(asks, a, 0), *tenant = PQgetvalue(asks, a, 3);
+        PGresult *rows = customers_staff_store_by_email(db, PQgetvalue(asks, a, 1), &err);
+        bool again = !rows;
+        int only = *tenant && rows ? s_pick(rows, tenant) : -1;
+        for (int i = 0; rows && i < PQntuples(rows); i++) {
+            if (*tenant && i != only)
+                continue;
+            if (strtol(PQgetvalue(rows, i, 5), NULL, 10) ==
+                    CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE &&
+                s_reset_link_send(st, svc, PQgetvalue(rows, i, 0), PQgetvalue(rows, i, 2),
+                                  PQgetvalue(asks, a, 2), PQgetvalue(asks, a, 4)) != CM_OK)
+                again = true;
+        }
+        PQclear(rows);
+        if (again && customers_staff_store_reset_unclaim(db, id))
+            cm_log_warn("could not give back a password reset ask: %s", cm_db_error(db));
+    }
+    PQclear(asks);
 }
 
 void customers_staff_forgot_password(struct cm_call *call, const ProtobufCMessage *msg,
                                      ProtobufCMessage **resp)
 {
-    int64_t began = cm_mono_ms();
     const Crm__ForgotPasswordRequest *req = (const Crm__ForgotPasswordRequest *)msg;
     struct customers_staff *st = s_st(call);
     char email[CUSTOMERS_EMAIL_SIZE], key[CUSTOMERS_EMAIL_KEY_SIZE];
@@ -991,26 +1079,14 @@ void customers_staff_forgot_password(struct cm_call *call, const ProtobufCMessag
         s_too_many(call, "password reset requests", wait);
         return;
     }
-    err = customers_staff_store_reset_request_add(call->db, key, address);
-    PGresult *rows = NULL;
-    if (!err)
-        rows = customers_staff_store_by_email(call->db, key, &err);
-    if (!rows) {
+    /* Only recorded: the tick finds the member and makes the link. */
+    err = customers_staff_store_reset_request_add(
+        call->db, key, address, req->tenant ? req->tenant : "", req->language ? req->language : "");
+    if (err) {
         cm_call_db_fail(call, err, "could not take the request");
         return;
     }
-    /* The business named, or (none named) every business the e-mail is an
-     * active member of: each link is for one. */
-    int only = req->tenant && *req->tenant ? s_pick(rows, req->tenant) : -1;
-    for (int i = 0; i < PQntuples(rows); i++) {
-        if (req->tenant && *req->tenant && i != only)
-            continue;
-        if (strtol(PQgetvalue(rows, i, 5), NULL, 10) == CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE)
-            s_reset_link_send(call, rows, i, address, req->language);
-    }
-    PQclear(rows);
     *resp = cm_pb_new(&crm__empty__descriptor);
-    s_wait_until(began + CUSTOMERS_STAFF_RESET_REPLY_MS);
 }
 
 void customers_staff_reset_password(struct cm_call *call, const ProtobufCMessage *msg,

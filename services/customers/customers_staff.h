@@ -17,11 +17,6 @@
 #define CUSTOMERS_STAFF_HASHES_AT_ONCE 2
 /* Password reset requests are counted over this window (one hour). */
 #define CUSTOMERS_STAFF_RESET_WINDOW_S 3600
-/* A reset request is answered no sooner than this after it began, a member's
- * e-mail or not: making and mailing the link takes tens of milliseconds that an
- * unknown address does not, and the time must not tell which addresses belong
- * to members. */
-#define CUSTOMERS_STAFF_RESET_REPLY_MS 300
 
 struct customers_staff {
     long idle_s;            // a session unused this long ends
@@ -32,16 +27,20 @@ struct customers_staff {
                             // (CUSTOMERS_STAFF_RESET_WINDOW_S)
     long reset_per_address; // reset requests from one address per window, over every e-mail
     struct customers_limit_cfg limit;
-    const char *public_url; // borrowed (config): invitation links point there
-    struct cm_pwhash *pw;   // owned: made by customers_staff_start
+    const char *public_url;       // borrowed (config): invitation links point there
+    struct cm_pwhash *pw;         // owned: made by customers_staff_start
+    struct cm_mdp_client *mailer; // owned: the tick's client to notify (reset e-mails), made
+                                  // on first use
     int64_t next_expiry_ms;
 };
 
 /* Sets up what the methods share (the password hasher); call from the service's start. */
 void customers_staff_start(struct customers_staff *st);
 void customers_staff_stop(struct customers_staff *st);
-/* Drops expired sessions, invitations and failed sign-ins now and then. */
-void customers_staff_tick(struct customers_staff *st, cm_db_t *db, int64_t now_ms);
+/* Answers the password reset asks recorded since (makes the links, has them
+ * e-mailed), and drops expired sessions, invitations and failed sign-ins now
+ * and then. */
+void customers_staff_tick(struct customers_staff *st, cm_svc_t *svc, int64_t now_ms);
 
 void customers_staff_sign_in(struct cm_call *call, const ProtobufCMessage *req,
                              ProtobufCMessage **resp);

@@ -411,12 +411,38 @@ cm_err_t customers_staff_store_reset_requests(cm_db_t *db, const char *email_key
 }
 
 cm_err_t customers_staff_store_reset_request_add(cm_db_t *db, const char *email_key,
-                                                 const char *address)
+                                                 const char *address, const char *tenant,
+                                                 const char *language)
 {
-    const char *p[] = {email_key, address};
+    const char *p[] = {email_key, address, tenant, language};
+    return cm_db_run(db,
+                     "INSERT INTO customers.password_reset_requests "
+                     "(email_key, address, tenant, language) VALUES ($1, $2, $3, $4)",
+                     4, p);
+}
+
+PGresult *customers_staff_store_reset_claim(cm_db_t *db, int limit, int max_attempts, cm_err_t *err)
+{
+    char l[16], m[16];
+    snprintf(l, sizeof l, "%d", limit);
+    snprintf(m, sizeof m, "%d", max_attempts);
+    const char *p[] = {l, m};
+    return cm_db_exec(db,
+                      "WITH c AS (UPDATE customers.password_reset_requests r "
+                      "SET handled = true, attempts = r.attempts + 1 "
+                      "WHERE r.id IN (SELECT id FROM customers.password_reset_requests "
+                      "WHERE NOT handled AND attempts < $2::int ORDER BY id LIMIT $1::int "
+                      "FOR UPDATE SKIP LOCKED) "
+                      "RETURNING r.id, r.email_key, r.address, r.tenant, r.language) "
+                      "SELECT id, email_key, address, tenant, language FROM c ORDER BY id",
+                      2, p, err);
+}
+
+cm_err_t customers_staff_store_reset_unclaim(cm_db_t *db, const char *id)
+{
+    const char *p[] = {id};
     return cm_db_run(
-        db, "INSERT INTO customers.password_reset_requests (email_key, address) VALUES ($1, $2)", 2,
-        p);
+        db, "UPDATE customers.password_reset_requests SET handled = false WHERE id = $1", 1, p);
 }
 
 cm_err_t customers_staff_store_reset_add(cm_db_t *db, const char *tenant, const char *staff_id,

@@ -110,8 +110,20 @@ cm_err_t customers_staff_store_reset_requests(cm_db_t *db, const char *email_key
                                               const char *address, long window_s,
                                               struct customers_quota_counts *account,
                                               struct customers_quota_counts *from) CM_MUSTCHECK;
+/* Records an ask for a reset link (counted by customers_staff_store_reset_requests,
+ * answered later by the tick: customers_staff_store_reset_claim): tenant is
+ * the business named ("" for every one), language the e-mail's. */
 cm_err_t customers_staff_store_reset_request_add(cm_db_t *db, const char *email_key,
-                                                 const char *address) CM_MUSTCHECK;
+                                                 const char *address, const char *tenant,
+                                                 const char *language) CM_MUSTCHECK;
+/* Claims up to limit asks not yet handled (oldest first; one copy each, the
+ * others skip them) that were tried fewer than max_attempts times: a result
+ * with the columns id, email_key, address, tenant, language, or NULL with
+ * *err. Caller PQclears. A claimed ask is handled unless given back. */
+PGresult *customers_staff_store_reset_claim(cm_db_t *db, int limit, int max_attempts,
+                                            cm_err_t *err) CM_MUSTCHECK;
+/* Gives a claimed ask back, to be tried again by a later tick. */
+cm_err_t customers_staff_store_reset_unclaim(cm_db_t *db, const char *id) CM_MUSTCHECK;
 
 /* Replaces staff_id's reset links by one for hash_hex, valid ttl_s seconds. */
 cm_err_t customers_staff_store_reset_add(cm_db_t *db, const char *tenant, const char *staff_id,

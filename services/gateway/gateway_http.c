@@ -46,6 +46,7 @@ struct gateway_http {
     gateway_metrics_t *metrics; // borrowed (main)
     gateway_limit_t *key_limit; // owned: wrong API keys per client address
     bool cookie_secure;
+    const char *trusted_proxies; // borrowed (config): gateway_limit_client
     long timeout_ms;
     size_t max_body;
     char **services; // owned, with its strings: /readyz checks these
@@ -112,10 +113,26 @@ static const char *s_header(const struct s_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-/* Queues resp (released here) as the answer. */
+/* The session cookie carries Secure behind TLS. */
+static bool s_secure(struct s_req *req)
+{
+    const char *proto = s_header(req, "X-Forwarded-Proto");
+    return req->http->cookie_secure || (proto && !strcasecmp(proto, "https"));
+}
+
+/* Queues resp (released here) as the answer. A 401 to a request the
+ * session cookie authenticated (its session ended: idle, absolute expiry,
+ * signed out elsewhere) clears the cookie. */
 static enum MHD_Result s_send(struct s_req *req, struct gateway_response *resp)
 {
     struct MHD_Response *r;
+    bool cookie_auth =
+        req->session || (req->match.route && (req->match.route->flags & GATEWAY_SESSION_TOKEN));
+    if (resp->code == 401 && cookie_auth && !gateway_response_get_header(resp, "Set-Cookie")) {
+        char *cookie = gateway_session_set_cookie(NULL, 0, s_secure(req));
+        gateway_response_header(resp, "Set-Cookie", cookie);
+        free(cookie);
+    }
     if (resp->body && resp->body_len) {
         r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
         if (r)
@@ -172,13 +189,6 @@ static enum MHD_Result s_send_json(struct s_req *req, int code, json_t *json)
 static const char *s_cookie(struct s_req *req, char *out, size_t size)
 {
     return gateway_session_cookie(s_header(req, MHD_HTTP_HEADER_COOKIE), out, size);
-}
-
-/* The session cookie carries Secure behind TLS. */
-static bool s_secure(struct s_req *req)
-{
-    const char *proto = s_header(req, "X-Forwarded-Proto");
-    return req->http->cookie_secure || (proto && !strcasecmp(proto, "https"));
 }
 
 static const char *s_bad_cred(const struct s_req *req)
@@ -259,18 +269,22 @@ static int s_credentials(struct s_req *req, struct gateway_response *resp)
     return -1;
 }
 
-/* The client's address, numeric ("127.0.0.1", "::1"), or "unknown". */
+/* The client's address, numeric ("127.0.0.1", "::1"), or "unknown": the
+ * connection's, or behind a trusted proxy the one it forwarded
+ * (gateway_limit_client). */
 static void s_client_address(struct s_req *req, char *host, size_t size)
 {
-    snprintf(host, size, "unknown");
+    char peer[NI_MAXHOST] = "unknown";
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
         socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                                : sizeof(struct sockaddr_in);
-        if (getnameinfo(ci->client_addr, len, host, (socklen_t)size, NULL, 0, NI_NUMERICHOST))
-            snprintf(host, size, "unknown");
+        if (getnameinfo(ci->client_addr, len, peer, sizeof peer, NULL, 0, NI_NUMERICHOST))
+            snprintf(peer, sizeof peer, "unknown");
     }
+    gateway_limit_client(peer, s_header(req, "X-Forwarded-For"), req->http->trusted_proxies, host,
+                         size);
 }
 
 /* Counts a wrong API key from the request's address (not a session's
@@ -1247,6 +1261,7 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
     self->auth = auth;
     self->metrics = metrics;
     self->cookie_secure = cfg->cookie_secure;
+    self->trusted_proxies = cfg->trusted_proxies;
     /* A configuration without the limit's settings (tests) gets main's defaults. */
     struct gateway_limit_cfg lc = {
         .max_failures = cfg->key_failures > 0 ? cfg->key_failures : 20,

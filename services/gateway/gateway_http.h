@@ -28,6 +28,9 @@ struct gateway_config {
     /* Wrong API keys from one address: so many within the window lock it out
      * (seconds), doubling up to the longest (gateway_limit.h). */
     long key_failures, key_failure_window_s, key_lockout_s, key_lockout_max_s;
+    /* owned by the table: the proxies in front whose X-Forwarded-For names
+     * the client (gateway_limit_client); "" for none */
+    char *trusted_proxies;
 };
 
 typedef struct gateway_http gateway_http_t;

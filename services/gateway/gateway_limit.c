@@ -2,6 +2,7 @@
 #include "gateway_limit.h"
 #include "cm_util.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -130,4 +131,95 @@ int64_t gateway_limit_fail(gateway_limit_t *self, const char *addr, int64_t now_
 out:
     pthread_mutex_unlock(&self->mu);
     return wait;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The client's address behind trusted proxies                             */
+
+struct s_ip {
+    int af; // AF_INET or AF_INET6
+    unsigned char b[16];
+};
+
+/* Parses the n bytes of text (spaces around are dropped) as a numeric
+ * address; an IPv4-mapped IPv6 one becomes IPv4. */
+static bool s_ip_parse(const char *text, size_t n, struct s_ip *ip)
+{
+    while (n && *text == ' ') {
+        text++;
+        n--;
+    }
+    while (n && text[n - 1] == ' ')
+        n--;
+    char buf[INET6_ADDRSTRLEN];
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, text, n);
+    buf[n] = '\0';
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (inet_pton(AF_INET, buf, ip->b) == 1) {
+        ip->af = AF_INET;
+    } else if (inet_pton(AF_INET6, buf, ip->b) == 1) {
+        ip->af = AF_INET6;
+        if (!memcmp(ip->b, mapped, sizeof mapped)) {
+            memmove(ip->b, ip->b + 12, 4);
+            ip->af = AF_INET;
+        }
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static bool s_ip_trusted(const struct s_ip *ip, const char *trusted)
+{
+    for (const char *p = trusted; p && *p;) {
+        size_t n = strcspn(p, ",");
+        struct s_ip t;
+        if (s_ip_parse(p, n, &t) && t.af == ip->af &&
+            !memcmp(t.b, ip->b, ip->af == AF_INET ? 4 : 16))
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+void gateway_limit_client(const char *peer, const char *xff, const char *trusted, char *out,
+                          size_t size)
+{
+    struct s_ip ip;
+    snprintf(out, size, "%s", peer);
+    if (!s_ip_parse(peer, strlen(peer), &ip))
+        return;
+    if (trusted && *trusted && xff && s_ip_trusted(&ip, trusted)) {
+        /* Right to left: each hop appends the address it saw. */
+        size_t end = strlen(xff);
+        while (end > 0) {
+            size_t start = end;
+            while (start > 0 && xff[start - 1] != ',')
+                start--;
+            struct s_ip hop;
+            if (!s_ip_parse(xff + start, end - start, &hop))
+                break;
+            ip = hop;
+            if (!s_ip_trusted(&hop, trusted))
+                break;
+            end = start ? start - 1 : 0;
+        }
+    }
+    char text[INET6_ADDRSTRLEN];
+    if (inet_ntop(ip.af, ip.b, text, sizeof text))
+        snprintf(out, size, "%s", text);
+}
+
+bool gateway_limit_addresses_ok(const char *text)
+{
+    for (const char *p = text; p && *p;) {
+        size_t n = strcspn(p, ",");
+        struct s_ip ip;
+        if (!s_ip_parse(p, n, &ip))
+            return false;
+        p += n + (p[n] == ',');
+    }
+    return true;
 }

@@ -6,6 +6,7 @@
 #ifndef GATEWAY_LIMIT_H
 #define GATEWAY_LIMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,5 +30,19 @@ int64_t gateway_limit_wait(gateway_limit_t *self, const char *addr, int64_t now_
 
 /* Counts a wrong key from the address; returns the wait it starts (0 when none). */
 int64_t gateway_limit_fail(gateway_limit_t *self, const char *addr, int64_t now_ms);
+
+/* The client's address, which the limits count by (the wrong keys here, the
+ * sign-in and reset limits of the customers service): peer, the connection's
+ * numeric address; or, when peer is one of trusted (a comma-separated list
+ * of numeric IPv4 and IPv6 addresses: the proxies in front), the right-most
+ * address of xff (an X-Forwarded-For header, or NULL) that is not itself
+ * trusted, walking left past trusted ones and stopping at anything that is
+ * not an address. Addresses are written in their canonical form
+ * (::ffff:10.0.0.1 as 10.0.0.1) into out (size bytes). */
+void gateway_limit_client(const char *peer, const char *xff, const char *trusted, char *out,
+                          size_t size);
+
+/* True when text is "" or a comma-separated list of numeric addresses. */
+bool gateway_limit_addresses_ok(const char *text);
 
 #endif

@@ -4,6 +4,7 @@
 #include "gateway_auth.h"
 #include "gateway_bus.h"
 #include "gateway_http.h"
+#include "gateway_limit.h"
 #include "gateway_metrics.h"
 
 #include <malloc.h>
@@ -38,6 +39,14 @@ static int s_check_services(const char *value, char *why, size_t whysz)
     return -1;
 }
 
+static int s_check_proxies(const char *value, char *why, size_t whysz)
+{
+    if (gateway_limit_addresses_ok(value))
+        return 0;
+    snprintf(why, whysz, "expected a comma-separated list of numeric addresses, e.g. 10.0.0.1,::1");
+    return -1;
+}
+
 static const struct cm_cfg_item s_items[] = {
     {"http_addr", CM_CFG_STR, &s_cfg.http_addr, "127.0.0.1:8080", .check = s_check_addr},
     {"bus_endpoint", CM_CFG_STR, &s_cfg.bus_endpoint, "tcp://127.0.0.1:5555"},
@@ -52,6 +61,7 @@ static const struct cm_cfg_item s_items[] = {
     {"api_key_failure_window_s", CM_CFG_INT, &s_cfg.key_failure_window_s, "60", 1, 86400},
     {"api_key_lockout_s", CM_CFG_INT, &s_cfg.key_lockout_s, "60", 1, 86400},
     {"api_key_lockout_max_s", CM_CFG_INT, &s_cfg.key_lockout_max_s, "900", 1, 86400},
+    {"trusted_proxies", CM_CFG_STR, &s_cfg.trusted_proxies, "", .check = s_check_proxies},
     {NULL},
 };
 

@@ -349,6 +349,28 @@ def _psql(sql, extra, timeout):
     return r.stdout
 
 
+@contextlib.contextmanager
+def row_locked(table, row_id):
+    """Holds the row of table whose id is row_id locked (SELECT ... FOR
+    UPDATE in a psql session of its own, as user postgres) until the block
+    ends, then commits."""
+    p = subprocess.Popen([PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",
+                          DATABASE_URL], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        p.stdin.write("BEGIN;\nSELECT 'locked' FROM %s WHERE id = '%s' FOR UPDATE;\n"
+                      % (table, row_id))
+        p.stdin.flush()
+        assert p.stdout.readline().strip() == "locked", "%s %s: no such row" % (table, row_id)
+        yield
+        p.stdin.write("COMMIT;\n")
+        p.stdin.close()
+        assert p.wait(30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def psql(sql, timeout=60):
     """Runs SQL as user postgres (a superuser) on the stack's database and
     returns psql's unaligned, tuples-only output ("a|b" lines). Several

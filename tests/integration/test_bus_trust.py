@@ -10,6 +10,9 @@ client without a known key, a booking system's key made with
 """
 
 import os
+import re
+import subprocess
+import tempfile
 import time
 import uuid
 
@@ -504,3 +507,129 @@ def test_an_import_runs_as_the_exchange_service_for_who_asked():
     # (The audit keeps id, name and role; the kind went over the bus.)
     assert who["role"] == "SERVICE", who
     assert not crm.logs_contain("broker", "request refused key=exchange")
+
+
+def test_private_content_never_reaches_a_system_key_on_the_bus():
+    """A customer's description and a note's body reach no principal without
+    a staff role over the bus either: an outside system's key that may read
+    customers and notes gets them without, also when it claims to be an
+    administrator with private:read."""
+    secret = unique("private")
+    st, _, c = api("POST", "/v1/customers", {"firstName": unique("Priv"), "description": secret})
+    assert st == 201 and c["description"] == secret, c
+    st, _, note = api("POST", "/v1/customers/%s/notes" % c["id"], {"body": secret})
+    assert st == 201 and note["body"] == secret, note
+    _, keys = _system_key(crm.TENANT, scopes="customers:read,notes:read")
+    client = _admitted(keys)
+    try:
+        forged = _principal("admin-1", "Boss", ROLE_ADMIN, KIND_STAFF, scopes=("private:read",))
+        for principal in (b"", forged):
+            rh, out = client.call("customers", "customers.GetCustomer", _field(1, c["id"]),
+                                  tenant=crm.TENANT, principal=principal)
+            assert rh["status"] == "OK" and c["id"].encode() in out, rh
+            assert secret.encode() not in out, out
+            rh, out = client.call("notes", "notes.ListNotes", _field(1, c["id"]),
+                                  tenant=crm.TENANT, principal=principal)
+            assert rh["status"] == "OK" and note["id"].encode() in out, rh
+            assert secret.encode() not in out, out
+    finally:
+        client.close()
+
+
+def _worked_example():
+    """The Python code blocks of docs/bus.md's "A worked example in Python":
+    crmbus.py, its use, crmevents.py."""
+    text = open(os.path.join(crm.ROOT, "docs", "bus.md"), encoding="utf-8").read()
+    section = text.split("## A worked example in Python", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 3, "docs/bus.md's worked example has %d Python blocks" % len(blocks)
+    return blocks
+
+
+def test_the_worked_client_in_docs_bus_md_runs_with_curve():
+    """docs/bus.md's worked example, as printed there, against the stack: its
+    worker serves with a service key of its own, its client calls with
+    crmctl's key, and its subscriber follows the customers stream."""
+    crmbus, example, crmevents = _worked_example()
+    subprocess.run([crm.CRMCTL, "bus-keys", "init", KEYS, "--programs", "pyecho"], check=True,
+                   env=crm.ENV, capture_output=True)
+    try:
+        _admitted(_suite_key("pyecho")).close()
+        with tempfile.TemporaryDirectory(prefix="crm-bus-example-") as tmp:
+            for name, code in (("crmbus.py", crmbus), ("example.py", example),
+                               ("crmevents.py", crmevents)):
+                with open(os.path.join(tmp, name), "w", encoding="utf-8") as fh:
+                    fh.write(code)
+            env = dict(crm.ENV, CRM_DATA_DIR=os.path.dirname(KEYS))
+            out = subprocess.run(["/usr/bin/python3", "example.py", BUS], cwd=tmp, env=env,
+                                 capture_output=True, text=True, timeout=60)
+            assert out.returncode == 0, out.stderr
+            lines = out.stdout.splitlines()
+            assert len(lines) == 4, out.stdout
+            assert "'status': 'OK'" in lines[0] and lines[0].endswith("b'200')"), lines
+            assert "'status': 'OK'" in lines[1] and lines[1].endswith("b'HELLO')"), lines
+            assert "'status': 'UNAVAILABLE'" in lines[2], lines
+            assert "'status': 'DEADLINE_EXCEEDED'" in lines[3], lines
+            # The subscriber: the customers stream from its first event on, in order.
+            st, _, c = api("POST", "/v1/customers", {"firstName": unique("Follow")})
+            assert st == 201, c
+            follow = (
+                "import os, sys, zmq\n"
+                "from crmbus import load_keys\n"
+                "from crmevents import follow\n"
+                "keys = os.path.join(os.environ['CRM_DATA_DIR'], 'keys')\n"
+                "seen = []\n"
+                "def apply(ev):\n"
+                "    seen.append(ev)\n"
+                "    print(ev['seq'], ev['type'], flush=True)\n"
+                "follow(zmq.Context(), sys.argv[1], sys.argv[2], 'customers', 0, apply,\n"
+                "       load_keys(os.path.join(keys, 'crmctl.key'), os.path.join(keys, 'broker.pub')),\n"
+                "       stop=lambda: any(sys.argv[3].encode() in e['payload'] for e in seen))\n")
+            with open(os.path.join(tmp, "follow.py"), "w", encoding="utf-8") as fh:
+                fh.write(follow)
+            out = subprocess.run(["/usr/bin/python3", "follow.py", BUS, EVENTS_OUT, c["id"]],
+                                 cwd=tmp, env=env, capture_output=True, text=True, timeout=60)
+            assert out.returncode == 0, out.stderr
+            seqs = [int(line.split()[0]) for line in out.stdout.splitlines()]
+            assert seqs and seqs == list(range(1, len(seqs) + 1)), out.stdout[-2000:]
+    finally:
+        subprocess.run([crm.CRMCTL, "bus-keys", "revoke", "pyecho", "--dir", KEYS], env=crm.ENV,
+                       capture_output=True)
+
+
+def test_an_outside_systems_replay_carries_no_private_content():
+    """An outside system's key with events:read replays its tenant's customer
+    events without a customer's description, in the customer and in the
+    changes (private:read is the staff roles'); the suite's own keys keep it."""
+    _, keys = _system_key(crm.TENANT, "events:read")
+    client = _admitted(keys)
+    try:
+        rh, _, start = _replay(client, 0, limit=1)
+        assert rh["status"] == "OK", rh
+        secret, later = unique("private"), unique("private")
+        st, _, c = api("POST", "/v1/customers", {"firstName": unique("Priv"),
+                                                 "description": secret})
+        assert st == 201, c
+        st, _, c = api("PATCH", "/v1/customers/" + c["id"], {"description": later})
+        assert st == 200, c
+
+        def mine():
+            rh, events, _ = _replay(client, start)
+            assert rh["status"] == "OK", rh
+            own = [e for e in events if c["id"].encode() in e["payload"]]
+            return own if len(own) >= 2 else None
+
+        own = wait_until(mine, what="the customer's two events")
+        for e in own:
+            assert secret.encode() not in e["payload"], e
+            assert later.encode() not in e["payload"], e
+        # crmctl's key (the suite's own) reads them whole.
+        ctl = _admitted(_suite_key("crmctl"))
+        try:
+            rh, body = ctl.call("customers", "customers.ReplayEvents", _field(1, start))
+            assert rh["status"] == "OK", rh
+            assert secret.encode() in body and later.encode() in body
+        finally:
+            ctl.close()
+    finally:
+        client.close()

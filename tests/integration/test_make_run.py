@@ -337,6 +337,17 @@ def test_make_run_prints_key_stops_cleanly_and_keeps_the_data():
         assert owner, "no sign-in in the banner:\n" + banner["text"]
         owner_file = os.path.join(r.dir, "first-owner")
         assert os.stat(owner_file).st_mode & 0o777 == 0o600
+        # The suite's own bus keys were made on first start: a pair for each
+        # program, readable by the owner alone, and the broker's registry.
+        keys = os.path.join(r.dir, "keys")
+        assert os.stat(keys).st_mode & 0o777 == 0o700, oct(os.stat(keys).st_mode)
+        for program in ("broker", "customers", "search", "notes", "company", "notify",
+                        "exchange", "gateway", "crmctl"):
+            path = os.path.join(keys, program + ".key")
+            assert os.stat(path).st_mode & 0o777 == 0o600, (path, oct(os.stat(path).st_mode))
+        with open(os.path.join(keys, "registry")) as fh:
+            names = {line.split()[1] for line in fh if line.strip() and not line.startswith("#")}
+        assert {"customers", "gateway", "crmctl"} <= names, names
         staff = crm.StaffSession(r.url)
         st, _, js = staff.sign_in(owner.group(1), owner.group(2))
         assert st == 200 and js["staff"]["role"] == "OWNER", (st, js)

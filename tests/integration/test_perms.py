@@ -144,6 +144,49 @@ def test_each_role_and_scope_against_every_route():
     assert checked > 70 and not wrong, "\n".join(wrong)
 
 
+def _member_session(owner, role):
+    """A signed-in member of owner's tenant with role (invited, accepted)."""
+    email = unique_email(role)
+    st, _, inv = owner.api("POST", "/v1/staff:invite",
+                           {"email": email, "name": unique(role), "role": role.upper()})
+    assert st == 201, inv
+    s = crm.StaffSession()
+    st, _, js = s.api("POST", "/v1/invites:accept",
+                      {"token": crm.staff_invite_token(inv)[0], "name": inv["staff"]["name"],
+                       "password": "a member's long password"})
+    assert st == 200 and js["staff"]["role"] == role.upper(), js
+    return s
+
+
+def test_each_signed_in_role_against_every_route():
+    """The role table holds for people too: a signed-in member of each role
+    (a session cookie, with its CSRF token) is refused exactly the routes
+    whose scopes the role lacks."""
+    roles, _ = _role_table()
+    tenant = _tenant()
+    email = unique_email("owner")
+    crm.crmctl(["staff", "create-owner", "--tenant", tenant, "--email", email, "--name",
+                unique("Owner"), "--password-stdin"], input="the owner's long password\n")
+    owner = crm.StaffSession()
+    assert owner.sign_in(email, "the owner's long password")[0] == 200
+    sessions = {"owner": owner}
+    for role in ("admin", "staff", "readonly"):
+        sessions[role] = _member_session(owner, role)
+    wrong, checked = [], 0
+    for method, path, op in _operations(_served()):
+        need = set(op["x-crm-scopes"])
+        url = re.sub(r"\{[^}]+\}", SOME_ID, path)
+        checked += 1
+        for role, s in sorted(sessions.items()):
+            st, _, js = s.api(method, url, {} if method in ("POST", "PUT", "PATCH") else None)
+            if (st == 403) != (not need <= roles[role]):
+                wrong.append("%s %s as a signed-in %s: %d %s" % (method, path, role, st,
+                                                                  js if st != 200 else ""))
+    assert checked > 70 and not wrong, "\n".join(wrong)
+    for s in sessions.values():
+        assert s.api("GET", "/v1/session")[0] == 200
+
+
 def test_a_booking_systems_key_publishes_events_and_nothing_else():
     tenant = _tenant("Booking")
     admin = _key(tenant, role="admin")

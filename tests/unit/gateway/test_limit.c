@@ -3,6 +3,7 @@
 #include "../unit.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const struct gateway_limit_cfg s_cfg = {
     .max_failures = 3, .window_ms = 1000, .lock_ms = 100, .lock_max_ms = 350};
@@ -77,11 +78,47 @@ static void test_a_full_table_forgets_the_quietest_not_the_locked(void)
     gateway_limit_destroy(&l);
 }
 
+static const char *s_client(const char *peer, const char *xff, const char *trusted)
+{
+    static char out[GATEWAY_LIMIT_ADDR];
+    gateway_limit_client(peer, xff, trusted, out, sizeof out);
+    return out;
+}
+
+static void test_the_client_is_the_peer_unless_a_trusted_proxy_says_otherwise(void)
+{
+    /* No proxy trusted: X-Forwarded-For is anyone's to write, and ignored. */
+    CHECK(!strcmp(s_client("127.0.0.1", "203.0.113.9", ""), "127.0.0.1"));
+    CHECK(!strcmp(s_client("127.0.0.1", "203.0.113.9", NULL), "127.0.0.1"));
+    /* A peer that is not trusted is itself, whatever it sends. */
+    CHECK(!strcmp(s_client("10.0.0.5", "203.0.113.9", "10.0.0.1"), "10.0.0.5"));
+    /* Behind a trusted proxy: the address it saw. */
+    CHECK(!strcmp(s_client("10.0.0.1", "203.0.113.9", "10.0.0.1"), "203.0.113.9"));
+    CHECK(!strcmp(s_client("10.0.0.1", NULL, "10.0.0.1"), "10.0.0.1"));
+    /* What the client put in front is not believed: the right-most hop is. */
+    CHECK(!strcmp(s_client("10.0.0.1", "1.2.3.4, 203.0.113.9", "10.0.0.1"), "203.0.113.9"));
+    /* Two trusted proxies in a row, walked past; any spelling of an address. */
+    CHECK(!strcmp(s_client("::ffff:10.0.0.1", "198.51.100.7,10.0.0.2", " 10.0.0.1 , 10.0.0.2"),
+                  "198.51.100.7"));
+    CHECK(!strcmp(s_client("::1", "2001:DB8::0:1", "0:0:0:0:0:0:0:1"), "2001:db8::1"));
+    /* Garbage stops the walk at the last trusted hop; every hop trusted: the left-most. */
+    CHECK(!strcmp(s_client("10.0.0.1", "x, 10.0.0.2", "10.0.0.1,10.0.0.2"), "10.0.0.2"));
+    CHECK(!strcmp(s_client("10.0.0.1", "nonsense", "10.0.0.1"), "10.0.0.1"));
+    CHECK(!strcmp(s_client("10.0.0.1", "10.0.0.2", "10.0.0.1,10.0.0.2"), "10.0.0.2"));
+    CHECK(!strcmp(s_client("unknown", "203.0.113.9", "10.0.0.1"), "unknown"));
+    CHECK(gateway_limit_addresses_ok(""));
+    CHECK(gateway_limit_addresses_ok("10.0.0.1, ::1,fd00::2"));
+    CHECK(!gateway_limit_addresses_ok("10.0.0.0/8"));
+    CHECK(!gateway_limit_addresses_ok("proxy.example"));
+    CHECK(!gateway_limit_addresses_ok(",10.0.0.1"));
+}
+
 int main(void)
 {
     RUN(test_locks_after_max_failures_in_the_window);
     RUN(test_failures_outside_the_window_start_again);
     RUN(test_lock_outs_in_a_row_double_up_to_the_cap_then_forget);
     RUN(test_a_full_table_forgets_the_quietest_not_the_locked);
+    RUN(test_the_client_is_the_peer_unless_a_trusted_proxy_says_otherwise);
     return 0;
 }
