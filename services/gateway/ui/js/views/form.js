@@ -325,9 +325,10 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
     inputs[`preferences.${key}.changedAt`] = { input: box, error: err };
     return h("tr", {},
       h("th", { scope: "row" }, h("label", { for: box.id }, labelText)),
-      h("td", {}, box),
-      h("td", {}, source, err),
-      h("td", { class: "muted small" }, cur.changedAt ? when(cur.changedAt) : "—"));
+      h("td", { class: "consent-agreed", dataset: { label: t("form.agreed") } }, box),
+      h("td", { class: "consent-source", dataset: { label: t("form.source") } }, source, err),
+      h("td", { class: "consent-changed muted small", dataset: { label: t("form.lastChanged") } },
+        cur.changedAt ? when(cur.changedAt) : "—"));
   });
   const prefSection = section(t("form.prefs"),
     h("div", { class: "grid" }, langRow),
