@@ -14,8 +14,10 @@ import io
 import os
 import random
 import string
+import re
 import tempfile
 import urllib.parse
+import zipfile
 
 import crm
 import webdriver
@@ -353,4 +355,143 @@ def test_seed_001_booking_registers_welcome_add_export_import_search_edit_delete
         ola.find(".row-delete").click()
         b.wait("dialog[open] .confirm-yes").click()
         b.wait_text("#total", "0 customers")
+        _no_js_errors(b)
+
+
+# ------------------------------------------------------------------ 002: Shore, "Kunden" (de)
+
+
+def _xlsx_strings(data):
+    """The text of an Excel workbook's cells (its shared strings and inline strings)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        xml = "".join(z.read(n).decode("utf-8") for n in z.namelist()
+                      if n == "xl/sharedStrings.xml" or n.startswith("xl/worksheets/"))
+    return re.findall(r"<t(?: [^>]*)?>([^<]*)</t>", xml)
+
+
+def test_seed_002_kunden_anlegen_suchen_exportieren_kartei_nachricht_in_german():
+    from test_replies import _answer, _post_mail
+    from test_notify import _parse, _received
+
+    tenant, key = _tenant("DE")
+    with _browser("seeds-002") as b:
+        _width(b, PHONE)
+        _sign_in(b, "de", key)
+        dl = _downloads(b)
+        # Tipp: Kunden in Gruppen einteilen (Stammkunden, Neukunden, VIP).
+        b.find("#nav a[data-nav=groups]").click()
+        for g in ("Stammkunden", "Neukunden", "VIP"):
+            b.wait("#new-group-name").send_keys(g)
+            b.find("#create-group").click()
+            b.wait_until(lambda: [r for r in b.find_all("#group-table tbody tr") if g in r.text], what="Gruppe " + g)
+        _fits(b, "Gruppen bei 390 px")
+        _shot(b, "002", "gruppen-390")
+
+        # Online-Buchung: das System legt die Kartei mit den eingegebenen Daten an.
+        berta_email = unique_email("berta")
+        berta = _booking(key, "Berta", "Brandt", berta_email, service="Schnitt", days=3)
+        assert _booking(key, "Berta", "Brandt", berta_email, service="Schnitt", days=10) == berta
+        assert _booking(key, "Berta", "Brandt", berta_email, service="Farbe", days=17) == berta
+        st, _, c = api("POST", "/v1/customers", {"firstName": "Anna", "lastName": "Albers"}, key=key)
+        assert st == 201, c
+
+        # Kunden erstellen: "+ Neuer Kunde" -> ausfüllen und speichern.
+        _open(b, "/customers")
+        b.wait("#add-customer").click()
+        b.wait("#f-firstName").send_keys("Bernd")
+        b.find("#f-lastName").send_keys("Bauer")
+        bernd_email = unique_email("bernd")
+        b.find("#f-email").send_keys(bernd_email)
+        b.find("input[name=groups][value='Stammkunden']").click()
+        b.find("#save").click()
+        b.wait_text("#customer-name", "Bernd Bauer")
+
+        # Kundenliste: alle vom System und von Ihnen angelegten Kunden.
+        _open(b, "/customers")
+        b.wait_until(lambda: sorted(_names(b)) == ["Albers, Anna", "Bauer, Bernd", "Brandt, Berta"],
+                     what="alle drei in der Liste")
+        # Suche: schon ein "B" schlägt alle vor, deren Vor- oder Nachname mit B beginnt.
+        box = b.find("#search")
+        box.send_keys("B")
+        b.wait_until(lambda: sorted(_names(b)) == ["Bauer, Bernd", "Brandt, Berta"], what="die zwei mit B")
+        _fits(b, "Suche nach B bei 390 px")
+        _shot(b, "002", "suche-b-390")
+        # Auch nach Stammdaten wie der E-Mail-Adresse.
+        box.clear()
+        box.send_keys(bernd_email)
+        b.wait_until(lambda: _names(b) == ["Bauer, Bernd"], what="Bernd über seine E-Mail")
+        box.send_keys(webdriver.ESCAPE)
+        b.wait_until(lambda: len(_names(b)) == 3, what="wieder alle")
+
+        # Alle Kunden exportieren: eine Excel-Datei mit allen Kundeninformationen.
+        b.find("#list-export summary").click()
+        b.find("#list-export button[data-format=xlsx]").click()
+        b.wait_text(".list-message", "xlsx")
+        name, data = _downloaded(b, dl, ".xlsx")
+        cells = _xlsx_strings(data)
+        for col in ("firstName", "lastName", "email", "phone", "gender", "birthDate", "groups", "tags",
+                    "companyName", "billingCity", "description", "source", "createdAt"):
+            assert col in cells, (col, cells[:60])
+        for want in ("Berta", "Brandt", berta_email, "Bernd", "Bauer", bernd_email, "Stammkunden", "Anna"):
+            assert want in cells, (want, cells)
+
+        # Kundenkartei: Stammdaten, Notizen (für den Kunden nicht sichtbar), Termine,
+        # Beliebteste Leistungen, Buchungs- und Kommunikationsverlauf.
+        [row] = [r for r in b.find_all("#customer-table tbody tr[data-id]") if "Berta" in r.text]
+        row.find(".customer-link").click()
+        b.wait_text("#customer-name", "Berta Brandt")
+        assert berta_email in b.find(".card-head").text
+        b.wait_until(lambda: b.find("#summary-strip [data-stat=bookings] .stat-value").text == "3",
+                     timeout=30, what="drei Buchungen in der Übersicht")
+        b.wait_text("#summary-top", "Schnitt")
+        assert "× 2" in b.find("#summary-top").text, b.find("#summary-top").text
+        assert "Schnitt" in b.find("#summary-upcoming").text
+        assert "wird dem Kunden nie gezeigt" in b.find("#notes-section").text, b.find("#notes-section").text
+        b.find("#note-form textarea").send_keys("Mag keinen Kaffee, lieber Tee.")
+        b.find("#note-add").click()
+        b.wait_text("#notes", "Mag keinen Kaffee, lieber Tee.")
+        b.wait("#timeline .tl-entry[data-kind=BOOKING]", timeout=30)
+        # Eine Nachricht direkt an den Kunden, auf die er direkt antworten kann.
+        b.find("#conv-new summary").click()
+        b.find("#conv-new .conv-subject").send_keys("Ihr Termin am Dienstag")
+        b.find("#conv-new .conv-text").send_keys("Passt Ihnen 10 Uhr?")
+        b.find("#conv-new .conv-send").click()
+        b.wait("#conversations li.conversation")
+        orig = _parse(crm.wait_until(lambda: _received(berta_email), timeout=30, what="die E-Mail")[-1]["data"])
+        st, _, got = _post_mail(_answer(orig, "Ja, 10 Uhr passt."), key=key)
+        assert st == 200 and got["reply"]["customerId"] == berta, got
+
+        def answered():
+            b.js("location.reload();")
+            b.wait_text("#customer-name", "Berta Brandt")
+            b.wait("#conversations li")
+            return "Ja, 10 Uhr passt." in b.find("#conversations").text
+        b.wait_until(answered, timeout=30, interval=1, what="die Antwort in der Kartei")
+        assert "Antwort des Kunden" in b.find("#conversations").text
+        _fits(b, "die Kartei bei 390 px")
+        _shot(b, "002", "kartei-390")
+        msg = b.wait_until(lambda: b.find_all("#timeline .tl-entry[data-kind=MESSAGE]"), timeout=30,
+                           what="die Nachricht in der Zeitleiste")[0]
+        # No service's name ("notify") among what a member of staff reads.
+        assert "notify" not in msg.find(".tl-meta").text, msg.text
+
+        # "+ Neuer Kunde" auf jeder Seite (rechts oben): öffnet eine neue, leere Kartei.
+        top = b.find("#top-add")
+        assert top.displayed() and top.attr("aria-label") == "Kunden anlegen", top.attr("aria-label")
+        top.click()
+        b.wait_text("#form-title", "Kunden anlegen")
+        assert b.find("#f-firstName").prop("value") == "" and b.find("#f-email").prop("value") == ""
+        assert not b.find("#top-add").displayed()  # not on the form itself
+        _open(b, "/customers")
+        b.wait("#add-customer")
+        assert not b.find("#top-add").displayed()  # the list has its own, beside the search
+
+        # Newsletter gezielt an eine Gruppe.
+        _width(b, DESKTOP)
+        _open(b, "/campaigns")
+        b.wait("#camp-kind").select("group")
+        assert b.find("#top-add").text.endswith("Kunden anlegen"), b.find("#top-add").text
+        b.wait_until(lambda: b.find("#camp-group option[value='Stammkunden']"), what="die Gruppe zur Auswahl")
+        _menu_fits(b)
+        _shot(b, "002", "newsletter-desktop")
         _no_js_errors(b)
