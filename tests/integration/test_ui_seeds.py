@@ -495,3 +495,159 @@ def test_seed_002_kunden_anlegen_suchen_exportieren_kartei_nachricht_in_german()
         _menu_fits(b)
         _shot(b, "002", "newsletter-desktop")
         _no_js_errors(b)
+
+
+# ------------------------------------------------------------------ 003: a store's "Customers" (en)
+
+
+def _order(key, person, total_minor, at, items=()):
+    """An order.placed event as the store sends it; answers the customer's id."""
+    st, _, js = api("POST", "/v1/events", {
+        "source": "store", "eventId": unique("or"), "type": "order.placed", "occurredAt": at, "customer": person,
+        "order": {"id": unique("o"), "total": {"amountMinor": total_minor, "currency": "EUR"},
+                  "items": [{"name": n, "quantity": 1, "amountMinor": total_minor} for n in items]}},
+        key=key)
+    assert st == 202 and js["customerId"], (st, js)
+    return js["customerId"]
+
+
+def _rows(b):
+    """The list's rows as the reader sees them: {name: row text}."""
+    return {r.find(".customer-link").text: r.text for r in b.find_all("#customer-table tbody tr[data-id]")}
+
+
+def test_seed_003_store_customers_add_edit_history_tags_addresses_tasks_list_and_filters():
+    tenant, key = _tenant("RO")
+    buyer = {"externalId": unique("shop"), "firstName": "Radu", "lastName": "Popescu",
+             "email": unique_email("radu")}
+    radu = _order(key, buyer, 15900, "2026-11-02T10:00:00Z", ["Hair dryer"])
+    assert _order(key, buyer, 2500, "2026-11-20T10:00:00Z", ["Shampoo"]) == radu
+    st, _, g = api("POST", "/v1/groups", {"name": "Wholesale", "color": "#8e24aa"}, key=key)
+    assert st in (200, 201), g
+    # A walk-in customer without an account in the store.
+    st, _, dan = api("POST", "/v1/customers", {"firstName": "Dan", "lastName": "Vasile"}, key=key)
+    assert st == 201, dan
+    with _browser("seeds-003") as b:
+        _width(b, DESKTOP)
+        _sign_in(b, "en", key)
+        # "A list with all customers that have purchased from your store."
+        b.wait_until(lambda: "Popescu, Radu" in _names(b), what="the store's buyer in the list")
+
+        # "Add Customer, top-right": e-mail, (password: an invitation to set one), note,
+        # group, sales agent, last name, first name, company, phone.
+        b.find("#add-customer").click()
+        email = unique_email("elena")
+        b.wait("#f-email").send_keys(email)
+        b.find("#f-account-status").select("INVITED")
+        b.find("#f-description").send_keys("Orders for her salon every month.")
+        b.find("input[name=groups][value='Business']").click()
+        b.find("#f-salesAgent").send_keys("Mihai")
+        b.find("#f-lastName").send_keys("Ionescu")
+        b.find("#f-firstName").send_keys("Elena")
+        # The company she works for: a person's, no company checkbox needed.
+        assert not b.find("#f-isCompany").prop("checked")
+        b.find("#f-company-name").send_keys("Salon Bella SRL")
+        b.find("#f-phone").send_keys("+40 721 234 567")
+        _shot(b, "003", "add-desktop")
+        b.find("#save").click()
+        b.wait_text("#customer-name", "Elena Ionescu")
+        elena = _customer_id(b)
+        st, _, c = api("GET", "/v1/customers/" + elena, key=key)
+        assert c["company"]["name"] == "Salon Bella SRL" and not c["isCompany"], c
+        assert c["account"]["status"] == "INVITED" and c["salesAgent"] == "Mihai" and c["groups"] == ["Business"], c
+        assert "Salon Bella SRL" in b.find(".card-head").text
+        # The password: the customer sets it through the link (staff never know it).
+        b.find("#send-password-link").click()
+        b.wait_text("#messages", email)
+
+        # "Edit a customer": History (registered, first order, how many orders, notes, add one).
+        _width(b, PHONE)
+        _open(b, "/customers/" + radu)
+        b.wait_text("#customer-name", "Radu Popescu")
+        b.wait_until(lambda: b.find("#summary-strip [data-stat=orders] .stat-value").text == "2",
+                     timeout=30, what="two orders in the summary")
+        strip = b.find("#summary-strip").text
+        assert "REGISTERED" in strip.upper() and "FIRST ORDER" in strip.upper() and "Nov 2, 2026" in strip, strip
+        b.find("#note-form textarea").send_keys("Asked about a discount for the next order.")
+        b.find("#note-add").click()
+        b.wait_text("#notes", "Asked about a discount")
+        # Details: tags ("RECURRENT", "PROBLEM") to segment customers; group; agent; names; company; phone.
+        b.find("#edit-customer").click()
+        b.wait("#f-tags").send_keys("RECURRENT" + webdriver.ENTER)
+        b.find("#f-tags").send_keys("PROBLEM" + webdriver.ENTER)
+        b.find("input[name=groups][value='Wholesale']").click()
+        b.find("#f-salesAgent").send_keys("Mihai")
+        b.find("#f-phone").send_keys("+40 722 000 111")
+        # Addresses: a new shipping and a new billing address.
+        for i, (kind, line) in enumerate((("SHIPPING", "Strada Lipscani 5"), ("BILLING", "Bulevardul Unirii 10"))):
+            b.find("#add-address").click()
+            b.wait("#f-addresses-%d-line1" % i).send_keys(line)
+            b.find("#f-addresses-%d-postalCode" % i).send_keys("030167")
+            b.find("#f-addresses-%d-city" % i).send_keys("București")
+            b.find("#f-addresses-%d-kind" % i).select(kind)
+        _fits(b, "the edit form at 390 px")
+        b.find("#save").click()
+        b.wait_text("#customer-name", "Radu Popescu")
+        page = b.find("#main").text
+        for want in ("recurrent", "problem", "Wholesale", "Mihai", "+40722000111", "Strada Lipscani 5",
+                     "Bulevardul Unirii 10", "Shipping", "Billing"):
+            assert want.lower() in page.lower(), (want, page)
+        # Account: its status and the e-mail it was made with.
+        assert buyer["email"] in page
+        # Tasks: add one, with its time (and so in the calendar feed).
+        b.find("#task-add").click()
+        b.wait("#tasks-section .task-title-input").send_keys("Send the invoice copy")
+        b.js("document.querySelector('#tasks-section .task-due-input').value = '2030-01-15T09:30';")
+        b.find("#tasks-section .task-save").click()
+        b.wait_text("#customer-tasks .task", "Send the invoice copy")
+        _fits(b, "the card at 390 px")
+        _shot(b, "003", "card-390")
+        st, _, feed = api("GET", "/v1/tasks.ics", key=key)
+        assert st == 200 and b"Send the invoice copy" in feed, feed[:300]
+
+        # The full list: Customer (last, first, group, e-mail), Company, Tags, modify and delete;
+        # sorted by name A to Z or back.
+        everyone = ["Ionescu, Elena", "Popescu, Radu", "Vasile, Dan"]
+        _width(b, DESKTOP)
+        _open(b, "/customers")
+        b.wait_until(lambda: _names(b) == everyone, what="all three, A to Z")
+        heads = b.js("return Array.from(document.querySelectorAll('#customer-table thead th'), th => th.textContent);")
+        assert any(h.startswith("Customer") for h in heads) and "Company" in heads and "Tags" in heads, heads
+        rows = _rows(b)
+        assert "Wholesale" in rows["Popescu, Radu"] and buyer["email"] in rows["Popescu, Radu"], rows
+        assert "RECURRENT" in rows["Popescu, Radu"] and "Salon Bella SRL" in rows["Ionescu, Elena"], rows
+        assert "Edit" in rows["Popescu, Radu"] and "Delete" in rows["Popescu, Radu"], rows
+        b.find("button[data-sort=lastName]").click()
+        b.wait_until(lambda: _names(b) == everyone[::-1], what="Z to A")
+        _menu_fits(b)
+        # The confirmations of quick work do not pile up over the rows.
+        assert len(b.find_all("#toasts .toast")) <= 3, b.find("#toasts").text
+        _shot(b, "003", "list-desktop")
+        b.find("button[data-sort=lastName]").click()
+        b.wait_until(lambda: _names(b) == everyone, what="A to Z again")
+
+        # Customer search: by name or e-mail; with or without an account; by group; by tag;
+        # "Delete filters" brings everyone back.
+        box = b.find("#search")
+        box.send_keys(email)
+        b.wait_until(lambda: _names(b) == ["Ionescu, Elena"], what="Elena by her e-mail")
+        box.send_keys(webdriver.ESCAPE)
+        b.wait_until(lambda: _names(b) == everyone, what="all again")
+        b.find("#filter-account").select("true")
+        b.wait_until(lambda: _names(b) == everyone[:2], what="those with an account")
+        b.find("#filter-account").select("false")
+        b.wait_until(lambda: _names(b) == ["Vasile, Dan"], what="those without")
+        b.find("#filter-account").select("")
+        b.find("#filter-group").select("Business")
+        b.wait_until(lambda: _names(b) == ["Ionescu, Elena"], what="the Business group")
+        b.find("#filter-group").select("")
+        b.wait_until(lambda: b.find("#filter-tag option[value='PROBLEM']"), what="the tag in the filter")
+        b.find("#filter-tag").select("PROBLEM")
+        b.wait_until(lambda: _names(b) == ["Popescu, Radu"], what="the PROBLEM tag")
+        b.find("#filter-account").select("true")
+        b.wait_until(lambda: "accountStatus" in b.url or "hasAccount=true" in b.url, what="two filters at once")
+        b.wait_until(lambda: _names(b) == ["Popescu, Radu"], what="tag and account together")
+        b.find("#clear-filters").click()
+        b.wait_until(lambda: _names(b) == everyone, what="the complete list")
+        assert b.find("#filter-tag").prop("value") == "" and b.find("#filter-account").prop("value") == ""
+        _no_js_errors(b)

@@ -227,8 +227,11 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
 
   // ---- company
   const isCompany = h("input", { type: "checkbox", id: "f-isCompany", name: "isCompany", checked: Boolean(c.isCompany) });
+  // The company's name is there for everyone (where a person works, as a store
+  // keeps it); its VAT number, address and "Download data" are a company's.
+  const companyName = h("div", { class: "grid" },
+    text("company.name", t("enum.field.company.name"), { value: company.name, hint: t("form.companyNameHint") }));
   const companyFields = h("div", { class: "grid", id: "company-fields", hidden: !c.isCompany },
-    text("company.name", t("enum.field.company.name"), { value: company.name }),
     text("company.vatNumber", t("enum.field.company.vatNumber"), { value: company.vatNumber, hint: t("form.vatHint"), class: "mono" }),
     text("company.address", t("enum.field.company.address"), { value: company.address, multiline: true, rows: 3, wide: true }));
   // "Download data": name and address from the EU's VIES (vat.js).
@@ -242,7 +245,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   const companyErr = h("p", { class: "field-error", id: "f-company-error", hidden: true });
   inputs.company = { input: isCompany, error: companyErr };
   inputs.isCompany = inputs.company;
-  const companySection = section(t("enum.field.company"),
+  const companySection = section(t("enum.field.company"), companyName,
     h("div", { class: "check-row" }, isCompany, h("label", { for: "f-isCompany" }, t("form.isCompany"))),
     companyErr, companyFields);
 
@@ -394,6 +397,8 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
     if (cur.isCompany) {
       body.isCompany = true;
       body.company = cur.company;
+    } else if (cur.company.name) {
+      body.company = { name: cur.company.name };
     }
     if (cur.addresses.length) body.addresses = cur.addresses;
     if (cur.account.status !== "NONE") body.account = cur.account;
