@@ -651,3 +651,114 @@ def test_seed_003_store_customers_add_edit_history_tags_addresses_tasks_list_and
         b.wait_until(lambda: _names(b) == everyone, what="the complete list")
         assert b.find("#filter-tag").prop("value") == "" and b.find("#filter-account").prop("value") == ""
         _no_js_errors(b)
+
+
+# ------------------------------------------------------------------ 004: a salon system's customer profile (bg)
+
+
+def test_seed_004_profil_na_klient_ot_tarseneto_zadalzhitelen_pol_redakciya_i_komunikaciya_in_bulgarian():
+    tenant, key = _tenant("BG")
+    last = "Георгиева"
+    with _browser("seeds-004") as b:
+        _width(b, PHONE)
+        _sign_in(b, "bg", key)
+        # "Задължителните полета са имена и пол": пол е задължителен (настройки).
+        _open(b, "/settings")
+        b.wait("#req-gender").click()
+        b.find("#save-settings").click()
+        b.wait("#main .banner-ok")
+        assert "gender" in api("GET", "/v1/settings", key=key)[2]["requiredFields"]
+        # Търсене на клиент, който не съществува: системата предлага да го добавим,
+        # с попълнени първо име и фамилия.
+        _open(b, "/customers")
+        b.wait("#search").send_keys("мария " + last.lower())
+        offer = b.wait("#add-suggested")
+        assert "Мария Георгиева" in offer.text, offer.text
+        _fits(b, "предложението за нов клиент при 390 px")
+        _shot(b, "004", "tarsene-390")
+        offer.click()
+        b.wait_until(lambda: b.find("#f-firstName").prop("value") == "Мария", what="първото име попълнено")
+        assert b.find("#f-lastName").prop("value") == last
+        assert b.find("#f-gender").attr("aria-required") == "true"
+        # Без пол: не се запазва, грешката е до полето.
+        b.find("#save").click()
+        err = b.wait_text("#f-gender-error", "Задължително поле за тази фирма")
+        assert b.find("#f-gender").attr("aria-invalid") == "true", err.text
+        assert "Пол: Задължително поле" in b.find(".form-summary").text, b.find(".form-summary").text
+        assert "/customers/new" in b.url
+        _shot(b, "004", "zadalzhitelen-pol-390")
+        b.find("#f-gender").select("FEMALE")
+        email = unique_email("maria")
+        b.find("#f-email").send_keys(email)
+        b.find("#f-phone").send_keys("+359 888 123 456")
+        b.find("#save").click()
+        b.wait_text("#customer-name", "Мария Георгиева")
+        cid = _customer_id(b)
+
+        # Редакция: клиенти -> намираме клиента -> кликаме на него -> бутон за редакция.
+        _open(b, "/customers")
+        box = b.wait("#search")
+        box.send_keys("георг")
+        b.wait_until(lambda: _names(b) == ["Георгиева, Мария"], what="намерена")
+        b.find("#customer-table .customer-link").click()
+        b.wait_text("#customer-name", "Мария Георгиева")
+        # Активиращ имейл или SMS.
+        b.find("#send-activation").click()
+        b.wait_text("#messages", email)
+        b.find("#send-activation-sms").click()
+        b.wait_until(lambda: len(b.find_all("#messages li.message")) == 2, what="имейл и SMS")
+        # Статусът на онлайн профила (още няма: ще има, щом тя си зададе парола от връзката).
+        account = b.find("#main").text
+        assert "Профил\nБез профил" in account, account
+        # "От иконката за чат може да напишем коментар на клиента": бележка.
+        b.find("#note-form textarea").send_keys("Предпочита следобедни часове.")
+        b.find("#note-add").click()
+        b.wait_text("#notes", "Предпочита следобедни часове.")
+        # Съобщение до клиента (комуникация).
+        b.find("#conv-new summary").click()
+        b.find("#conv-new .conv-subject").send_keys("Вашият час")
+        b.find("#conv-new .conv-text").send_keys("Очакваме ви в петък в 15:00.")
+        b.find("#conv-new .conv-send").click()
+        b.wait_text("#conversations", "Очакваме ви в петък")
+        _fits(b, "профилът при 390 px")
+        _shot(b, "004", "profil-390")
+
+        # Посещения и покупки: от резервациите и магазина, в хронологията и обобщението.
+        person = {"externalId": unique("x"), "firstName": "Мария", "lastName": last, "email": email}
+        st, _, js = api("POST", "/v1/events", {
+            "source": "booking", "eventId": unique("bk"), "type": "booking.attended",
+            "occurredAt": "2026-11-20T15:00:00Z", "customer": person,
+            "booking": {"id": unique("b"), "service": "Маникюр", "staff": "Ива",
+                        "startsAt": "2026-11-20T15:00:00Z", "endsAt": "2026-11-20T16:00:00Z"}}, key=key)
+        assert st == 202 and js["customerId"] == cid, js
+        assert _order(key, person, 4500, "2026-11-21T10:00:00Z", ["Крем за ръце"]) == cid
+
+        # Настройки на клиента: език по подразбиране, известия по имейл, SMS и push, маркетинг.
+        b.find("#edit-customer").click()
+        b.wait("#f-preferences-language").send_keys("bg")
+        for ch in ("email", "sms", "push"):
+            b.find("#f-consent-%s" % ch).click()
+            b.find("#f-consent-%s-source" % ch).send_keys("на място")
+        _fits(b, "формата при 390 px")
+        _shot(b, "004", "nastroiki-390")
+        b.find("#save").click()
+        b.wait_text("#customer-name", "Мария Георгиева")
+
+        def visited():
+            b.js("location.reload();")
+            b.wait_text("#customer-name", "Мария Георгиева")
+            return b.find("#summary-strip [data-stat=orders] .stat-value").text == "1" and \
+                "Маникюр" in b.find("#summary-top").text
+        b.wait_until(visited, timeout=30, interval=1, what="посещението и покупката в профила")
+        b.wait("#timeline .tl-entry[data-kind=ORDER]", timeout=30)
+        st, _, c = api("GET", "/v1/customers/" + cid, key=key)
+        p = c["preferences"]
+        assert p["language"] == "bg" and p["email"]["granted"] and p["sms"]["granted"] and p["push"]["granted"], p
+        assert not (p.get("marketing") or {}).get("granted"), p
+
+        _width(b, DESKTOP)
+        _open(b, "/customers/" + cid)
+        b.wait_text("#customer-name", "Мария Георгиева")
+        _menu_fits(b)
+        _shot(b, "004", "profil-desktop")
+        _no_js_errors(b)

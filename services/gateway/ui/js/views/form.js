@@ -509,7 +509,9 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       const f = target(d.field || "");
       const dup = d.reason === "DUPLICATE" && d.resourceId;
       const link = dup ? h("a", { href: `#/customers/${encodeURIComponent(d.resourceId)}`, class: "duplicate-link" }, t("form.openExisting")) : null;
-      const textMsg = dup ? t("form.duplicateField", { field: fieldName(d.field) }) : d.description || d.reason || t("common.invalid");
+      // A field the business's settings require: said in the staff's language.
+      const said = d.reason === "REQUIRED" && required.has(d.field) ? t("form.requiredByBusiness") : d.description || d.reason;
+      const textMsg = dup ? t("form.duplicateField", { field: fieldName(d.field) }) : said || t("common.invalid");
       if (f) {
         showError(f, textMsg, link ? [" ", link] : null);
         first = first || f.input;
@@ -517,7 +519,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       items.push(h("li", {}, f ? h("a", { href: "#", onclick: (ev) => {
         ev.preventDefault();
         f.input.focus();
-      } }, `${fieldName(d.field)}: ${d.description || d.reason}`) : `${fieldName(d.field)}: ${d.description || d.reason}`,
+      } }, `${fieldName(d.field)}: ${said}`) : `${fieldName(d.field)}: ${said}`,
       dup ? [" — ", h("a", { href: `#/customers/${encodeURIComponent(d.resourceId)}` }, t("form.openExistingLower"))] : null));
     }
     const headline = e.status === 409 ? t("form.exists") : items.length ? tn("form.correct", items.length) : e.message;
