@@ -707,6 +707,10 @@ def test_seed_004_profil_na_klient_ot_tarseneto_zadalzhitelen_pol_redakciya_i_ko
         b.wait_text("#messages", email)
         b.find("#send-activation-sms").click()
         b.wait_until(lambda: len(b.find_all("#messages li.message")) == 2, what="имейл и SMS")
+        # Тя още няма избран език: пише ѝ се на езика на фирмата (България), не на английски.
+        sent = b.find("#messages").text
+        assert "Активирайте профила си" in sent and "Здравейте, Мария" in sent, sent
+        assert "Activate" not in sent and "Hello" not in sent, sent
         # Статусът на онлайн профила (още няма: ще има, щом тя си зададе парола от връзката).
         account = b.find("#main").text
         assert "Профил\nБез профил" in account, account
