@@ -120,6 +120,16 @@ def _booking(key, first, last, email, service="Haircut", days=3):
     return js["customerId"]
 
 
+def _reload_card_until(b, name, ok, what):
+    """Opens the card on screen again (as its reader would) until ok() holds:
+    for what reaches it over the bus after it was drawn."""
+    def again():
+        b.js("location.reload();")
+        b.wait_text("#customer-name", name)
+        return ok()
+    b.wait_until(again, timeout=30, interval=1, what=what)
+
+
 def _set_date(b, css, value):
     """Fills a date input with YYYY-MM-DD as its picker would (typing depends on the locale)."""
     b.js("const i = document.querySelector(arguments[0]); i.value = arguments[1];"
@@ -226,12 +236,20 @@ def test_seed_001_booking_registers_welcome_add_export_import_search_edit_delete
         # "You must activate a workflow yourself to send the user name and password."
         _open(b, "/settings")
         b.wait("#notify-welcome").click()
+        # A sender no SMS provider takes: said at its field, nothing saved.
+        b.find("#notify-smsFrom").send_keys("Salon Haugen Oslo")
+        b.find("#save-notify").click()
+        b.wait_text("#notify-smsFrom-error", "1 to 11 letters")
+        assert b.find("#notify-smsFrom").attr("aria-invalid") == "true"
+        assert not api("GET", "/v1/notifySettings", key=key)[2]["welcomeOnAutoRegistration"]
+        b.find("#notify-smsFrom").fill("SalonHaugen")
         b.find("#save-notify").click()
         b.wait_text("#notify-welcome-since", "On since")
+        assert b.find("#notify-smsFrom-error").attr("hidden") is not None
         _fits(b, "the settings at 390 px")
         _shot(b, "001", "settings-welcome-390")
         st, _, ns = api("GET", "/v1/notifySettings", key=key)
-        assert ns["welcomeOnAutoRegistration"] and ns["welcomeChannel"] == "EMAIL", ns
+        assert ns["welcomeOnAutoRegistration"] and ns["welcomeChannel"] == "EMAIL" and ns["smsFrom"] == "SalonHaugen", ns
 
         # "Customer registration takes place when your customer makes a booking for the first time."
         booked_email = unique_email("ingrid")
@@ -243,12 +261,8 @@ def test_seed_001_booking_registers_welcome_add_export_import_search_edit_delete
         # link, on the card once it went (the reader opens the card again).
         _open(b, "/customers/" + booked)
 
-        def welcomed():
-            b.js("location.reload();")
-            b.wait_text("#customer-name", "Ingrid")
-            b.wait("#messages li")
-            return "Welcome" in b.find("#messages").text
-        b.wait_until(welcomed, timeout=30, interval=1, what="the welcome on the card")
+        _reload_card_until(b, "Ingrid", lambda: b.wait("#messages li") and "Welcome" in b.find("#messages").text,
+                           "the welcome on the card")
         b.wait_text("#messages", booked_email)
         assert "Booking" in b.find("#main").text
         _shot(b, "001", "card-booked-390")
@@ -461,12 +475,8 @@ def test_seed_002_kunden_anlegen_suchen_exportieren_kartei_nachricht_in_german()
         st, _, got = _post_mail(_answer(orig, "Ja, 10 Uhr passt."), key=key)
         assert st == 200 and got["reply"]["customerId"] == berta, got
 
-        def answered():
-            b.js("location.reload();")
-            b.wait_text("#customer-name", "Berta Brandt")
-            b.wait("#conversations li")
-            return "Ja, 10 Uhr passt." in b.find("#conversations").text
-        b.wait_until(answered, timeout=30, interval=1, what="die Antwort in der Kartei")
+        _reload_card_until(b, "Berta Brandt", lambda: b.wait("#conversations li")
+                           and "Ja, 10 Uhr passt." in b.find("#conversations").text, "die Antwort in der Kartei")
         assert "Antwort des Kunden" in b.find("#conversations").text
         _fits(b, "die Kartei bei 390 px")
         _shot(b, "002", "kartei-390")
@@ -748,12 +758,8 @@ def test_seed_004_profil_na_klient_ot_tarseneto_zadalzhitelen_pol_redakciya_i_ko
         b.find("#save").click()
         b.wait_text("#customer-name", "Мария Георгиева")
 
-        def visited():
-            b.js("location.reload();")
-            b.wait_text("#customer-name", "Мария Георгиева")
-            return b.find("#summary-strip [data-stat=orders] .stat-value").text == "1" and \
-                "Маникюр" in b.find("#summary-top").text
-        b.wait_until(visited, timeout=30, interval=1, what="посещението и покупката в профила")
+        _reload_card_until(b, "Мария Георгиева", lambda: b.find("#summary-strip [data-stat=orders] .stat-value").text
+                           == "1" and "Маникюр" in b.find("#summary-top").text, "посещението и покупката в профила")
         b.wait("#timeline .tl-entry[data-kind=ORDER]", timeout=30)
         st, _, c = api("GET", "/v1/customers/" + cid, key=key)
         p = c["preferences"]

@@ -6,6 +6,7 @@
 
 import { ApiError, get, request } from "../api.js";
 import { banner, field, h, replace, select, setTitle, toast } from "../dom.js";
+import { clearErrors, showErrors } from "../forms.js";
 import { REQUIRABLE, when } from "../format.js";
 import { loadSettings, setSettings } from "../session.js";
 import { t } from "../i18n.js";
@@ -132,11 +133,7 @@ async function messagesForm() {
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    replace(message);
-    for (const f of Object.values(fields)) {
-      f.error.hidden = true;
-      f.input.removeAttribute("aria-invalid");
-    }
+    clearErrors(fields, message);
     // PUT replaces every field: the sender's are sent as they are on screen.
     const body = {
       emailFromName: fromName.input.value.trim(),
@@ -152,18 +149,9 @@ async function messagesForm() {
       toast(t("set.saved"));
       replace(message, banner("ok", t("set.saved")));
     } catch (e) {
-      let shown = false;
-      for (const d of e instanceof ApiError ? e.details : []) {
-        // The API names them as fields of its request's "settings".
-        const f = fields[d.field.replace(/^settings\./, "")];
-        if (f) {
-          f.error.textContent = d.description;
-          f.error.hidden = false;
-          f.input.setAttribute("aria-invalid", "true");
-          shown = true;
-        }
-      }
-      if (!shown) replace(message, banner("error", e.status === 403 ? t("set.adminOnly") : e.message));
+      // A field's error ("settings.emailFrom") at its input, the rest in the banner.
+      if (e.status === 403) replace(message, banner("error", t("set.adminOnly")));
+      else showErrors(e, fields, message);
     } finally {
       save.disabled = false;
     }
