@@ -59,9 +59,11 @@ Crm__Message *notify_accounts_queue(struct cm_call *call, struct notify_state *s
                                     const char *tenant, const Crm__Customer *c,
                                     enum notify_kind kind, bool sms, const char *request_key)
 {
-    const char *lang = notify_language_of(c->preferences ? c->preferences->language : NULL);
-    char business[256];
-    notify_templates_business_name(call, tenant, business, sizeof business);
+    /* Written in the customer's language, else in the business's country's. */
+    char business[256], country[3];
+    notify_templates_business(call, tenant, business, sizeof business, country);
+    const char *lang =
+        notify_language_for(c->preferences ? c->preferences->language : NULL, country);
     /* The tenant's own template: a public caller's session has no tenant yet. */
     cm_err_t err = cm_db_use_tenant(call->db, tenant);
     if (err) {
@@ -181,13 +183,27 @@ static bool s_find(struct cm_call *call, const char *token, struct notify_link_r
     return true;
 }
 
-/* The language the page speaks for a link's customer: theirs, else en. */
+/* The language a customer of tenant is written to, and their link's page
+ * speaks: theirs, else the business's country's (as notify_accounts_queue
+ * chooses it). c may be NULL (a customer who is gone). */
+static const char *s_customer_language(struct cm_call *call, const char *tenant,
+                                       const Crm__Customer *c)
+{
+    const char *tag = c && c->preferences ? c->preferences->language : NULL;
+    if (tag && tag[0])
+        return notify_language_of(tag);
+    char business[256], country[3];
+    notify_templates_business(call, tenant, business, sizeof business, country);
+    return notify_language_for(NULL, country);
+}
+
+/* The language the page speaks for a link's customer (s_customer_language). */
 static const char *s_language(struct cm_call *call, const struct notify_link_row *row)
 {
     Crm__Customer *c = notify_compose_customer(call, row->customer_id, row->tenant_id);
-    /* A customer who is gone or unreadable just gets English. */
+    /* A customer who is gone or unreadable gets the business's language. */
     call->err = CM_OK;
-    const char *lang = notify_language_of(c && c->preferences ? c->preferences->language : NULL);
+    const char *lang = s_customer_language(call, row->tenant_id, c);
     if (c)
         crm__customer__free_unpacked(c, NULL);
     return lang;
@@ -328,7 +344,7 @@ void notify_accounts_renew(struct cm_call *call, const ProtobufCMessage *msg,
         st->email) {
         Crm__Customer *c = notify_compose_customer(call, row.customer_id, row.tenant_id);
         if (c && c->email[0] && notify_compose_reachable(call, c, false)) {
-            lang = notify_language_of(c->preferences ? c->preferences->language : NULL);
+            lang = s_customer_language(call, row.tenant_id, c);
             Crm__Message *m = notify_accounts_queue(call, st, row.tenant_id, c,
                                                     NOTIFY_KIND_PASSWORD_LINK, false, NULL);
             if (m)

@@ -133,6 +133,30 @@ const char *notify_language_of(const char *tag)
     return "en";
 }
 
+/* The countries whose businesses write to their customers in one of our
+ * languages other than English. */
+static const struct {
+    char country[3];
+    const char *lang;
+} s_country_languages[] = {
+    {"DE", "de"}, {"AT", "de"}, {"CH", "de"}, {"LI", "de"},
+    {"PL", "pl"}, {"NO", "nb"}, {"BG", "bg"},
+};
+
+const char *notify_language_for(const char *tag, const char *country)
+{
+    if (tag && tag[0])
+        return notify_language_of(tag);
+    for (size_t i = 0; country && i < sizeof s_country_languages / sizeof s_country_languages[0];
+         i++) {
+        const char *c = s_country_languages[i].country;
+        if (cm_ascii_toupper(country[0]) == c[0] && country[0] &&
+            cm_ascii_toupper(country[1]) == c[1] && !country[2])
+            return s_country_languages[i].lang;
+    }
+    return "en";
+}
+
 const struct notify_template *notify_template_default(enum notify_kind kind, const char *lang)
 {
     for (int i = 0; i < NOTIFY_LANGUAGES; i++)

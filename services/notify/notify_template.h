@@ -37,6 +37,12 @@ const char *notify_kind_name(enum notify_kind kind);
 /* One of notify_languages for a BCP 47 tag ("de-AT" -> "de", "no" and "nn"
  * -> "nb"), "en" for any other or none. Returns a static string. */
 const char *notify_language_of(const char *tag);
+
+/* The language to write to a customer in: their tag's (notify_language_of)
+ * when they have one, else the language of the business's country (ISO 3166
+ * alpha-2, any case: "BG" -> "bg", "AT" -> "de"), else "en". Either may be
+ * NULL. Returns a static string. */
+const char *notify_language_for(const char *tag, const char *country);
 /* True when lang is one of notify_languages exactly. */
 bool notify_language_ok(const char *lang);
 

@@ -59,7 +59,15 @@ Crm__Template *notify_templates_resolve(struct cm_call *call, enum notify_kind k
 void notify_templates_business_name(struct cm_call *call, const char *tenant, char *buf,
                                     size_t size)
 {
+    char country[3];
+    notify_templates_business(call, tenant, buf, size, country);
+}
+
+void notify_templates_business(struct cm_call *call, const char *tenant, char *buf, size_t size,
+                               char country[3])
+{
     buf[0] = '\0';
+    country[0] = '\0';
     Crm__GetSettingsRequest r = CRM__GET_SETTINGS_REQUEST__INIT;
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *resp = NULL;
@@ -67,9 +75,12 @@ void notify_templates_business_name(struct cm_call *call, const char *tenant, ch
         cm_call_service_as(call, tenant ? tenant : call->hdr->tenant_id, &notify_compose_service,
                            "customers", "customers.GetSettings", &r.base,
                            &crm__settings__descriptor, SETTINGS_TIMEOUT_MS, &rh, &resp);
-    if (!err && rh->status == CRM__STATUS__STATUS_OK && resp)
-        snprintf(buf, size, "%s", ((Crm__Settings *)resp)->name);
-    else
+    if (!err && rh->status == CRM__STATUS__STATUS_OK && resp) {
+        const Crm__Settings *s = (const Crm__Settings *)resp;
+        snprintf(buf, size, "%s", s->name);
+        if (strlen(s->default_country) == 2)
+            memcpy(country, s->default_country, 3);
+    } else
         cm_log_warn("customers.GetSettings: %s", err ? cm_err_name(err) : rh->message);
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);

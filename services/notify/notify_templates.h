@@ -31,6 +31,11 @@ Crm__Template *notify_templates_resolve(struct cm_call *call, enum notify_kind k
 void notify_templates_business_name(struct cm_call *call, const char *tenant, char *buf,
                                     size_t size);
 
+/* The same, and the business's default country (ISO 3166 alpha-2) into
+ * country; "" when it has none or customers does not answer. */
+void notify_templates_business(struct cm_call *call, const char *tenant, char *buf, size_t size,
+                               char country[3]);
+
 /* Renders t with v into a dynamic RenderedMessage. NULL, the call failed,
  * when it does not render (too long). */
 Crm__RenderedMessage *notify_templates_render(struct cm_call *call, const Crm__Template *t,

@@ -615,10 +615,15 @@ def test_ui_card_sends_links_and_shows_the_messages():
             overflow = b.js("return document.documentElement.scrollWidth - "
                             "document.documentElement.clientWidth;")
             assert overflow <= 0, overflow
-            # A customer without an e-mail address: the API's reason, on the card.
+            # A customer without an e-mail address: no e-mail link is offered, the
+            # card says why (in German), and the SMS activation still is.
             _open(b, "/customers/" + bare["id"])
-            b.wait("#send-password-link").click()
-            b.wait_text("#messages-status", "has no e-mail address")  # the API says it in English
+            b.wait_text("#needs-email", "braucht es die E-Mail-Adresse des Kunden")
+            assert not b.find_all("#send-password-link") and not b.find_all("#send-activation")
+            assert b.find("#send-activation-sms").text == "Aktivierung per SMS senden"
+            # The API still refuses it, naming the reason.
+            st, _, js = api("POST", "/v1/customers/%s:sendPasswordLink" % bare["id"], {})
+            assert st == 400 and js["error"]["details"][0]["reason"] == "NO_EMAIL_ADDRESS", (st, js)
         finally:
             b.js("localStorage.removeItem('crm.lang');")
         _no_js_errors(b)

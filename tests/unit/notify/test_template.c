@@ -28,6 +28,19 @@ static void test_kinds_and_languages(void)
     CHECK_STR(notify_language_of(""), "en");
     CHECK_STR(notify_language_of(NULL), "en");
     CHECK(notify_language_ok("nb") && !notify_language_ok("no") && !notify_language_ok("EN"));
+    /* The customer's own language wins; without one, the business's country's. */
+    CHECK_STR(notify_language_for("pl", "BG"), "pl");
+    CHECK_STR(notify_language_for("fr", "BG"), "en");
+    CHECK_STR(notify_language_for("", "BG"), "bg");
+    CHECK_STR(notify_language_for(NULL, "at"), "de");
+    CHECK_STR(notify_language_for(NULL, "CH"), "de");
+    CHECK_STR(notify_language_for(NULL, "NO"), "nb");
+    CHECK_STR(notify_language_for(NULL, "PL"), "pl");
+    CHECK_STR(notify_language_for(NULL, "FR"), "en");
+    CHECK_STR(notify_language_for(NULL, "BGR"), "en");
+    CHECK_STR(notify_language_for(NULL, "B"), "en");
+    CHECK_STR(notify_language_for(NULL, ""), "en");
+    CHECK_STR(notify_language_for(NULL, NULL), "en");
 }
 
 /* Every default exists in every language, uses only known variables, carries

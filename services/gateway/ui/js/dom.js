@@ -159,11 +159,17 @@ export function confirmDialog({ title, message, confirmLabel = t("common.delete"
   });
 }
 
+/** How many toasts show at once. */
+const TOASTS = 3;
+
 /** Shows a short message in the page's live region for a few seconds. */
 export function toast(message, kind = "ok") {
   const region = document.getElementById("toasts");
   if (!region) return;
   const el = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, message);
+  // At most TOASTS at once, the oldest going first: quick work piled them over
+  // a phone's whole screen (clicks pass through them, eyes do not).
+  while (region.children.length >= TOASTS) region.firstElementChild.remove();
   region.append(el);
   setTimeout(() => el.remove(), 5000);
 }

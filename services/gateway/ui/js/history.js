@@ -95,6 +95,8 @@ const SOURCES = {
   booking: "enum.channel.booking",
   store: "enum.channel.store",
   notes: "",
+  // A message's own line says it was sent or answered: the sending service's name tells staff nothing.
+  notify: "",
   company: "enum.channel.company",
 };
 

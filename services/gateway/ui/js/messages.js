@@ -51,10 +51,13 @@ export function messagesSection(c, { onChange } = {}) {
   const list = h("ol", { class: "messages", id: "messages", "aria-label": t("msg.title") });
   const status = h("div", { class: "messages-status", id: "messages-status" });
   const trialNote = h("div", { id: "trial-note" });
-  const buttons = [
-    ["send-password-link", "msg.sendPasswordLink", `/v1/customers/${seg(c.id)}:sendPasswordLink`, {}],
-    ["send-activation", "msg.sendActivation", `/v1/customers/${seg(c.id)}:sendActivation`, { channel: "EMAIL" }],
-  ];
+  // The set-password link and the activation e-mail go to the customer's
+  // e-mail address: without one they are not offered, and the card says why.
+  const buttons = [];
+  if (c.email) {
+    buttons.push(["send-password-link", "msg.sendPasswordLink", `/v1/customers/${seg(c.id)}:sendPasswordLink`, {}],
+      ["send-activation", "msg.sendActivation", `/v1/customers/${seg(c.id)}:sendActivation`, { channel: "EMAIL" }]);
+  }
   if (c.phone) {
     buttons.push(["send-activation-sms", "msg.sendActivationSms", `/v1/customers/${seg(c.id)}:sendActivation`, { channel: "SMS" }]);
   }
@@ -82,8 +85,9 @@ export function messagesSection(c, { onChange } = {}) {
     actions.append(b);
   }
 
+  const needsEmail = c.email ? null : h("p", { class: "muted", id: "needs-email" }, t("msg.needsEmail"));
   const section = h("section", { class: "card messages-card", "aria-labelledby": "messages-title", id: "messages-section" },
-    h("h2", { id: "messages-title" }, t("msg.title")), trialNote, actions, status, list);
+    h("h2", { id: "messages-title" }, t("msg.title")), trialNote, needsEmail, actions, status, list);
 
   async function load() {
     clearTimeout(timer);

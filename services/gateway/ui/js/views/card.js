@@ -89,7 +89,7 @@ export async function renderCard(view, ctx) {
     avatar(c, "large"),
     h("div", { class: "card-head-main" },
       h("h1", { id: "customer-name" }, fullName(c)),
-      c.isCompany && c.company && c.company.name ? h("p", { class: "company-line" }, c.company.name) : null,
+      c.company && c.company.name ? h("p", { class: "company-line" }, c.company.name) : null,
       h("p", { class: "muted" }, [c.email, c.phone].filter(Boolean).join(" · ") || t("card.noContact")),
       groups.length || tags.length ? h("div", { class: "chips", id: "customer-chips" }, groups, tags) : null),
     h("div", { class: "card-head-actions" }, editBtn, deleteBtn));
@@ -105,11 +105,12 @@ export async function renderCard(view, ctx) {
     h("p", { class: "staff-only" }, t("common.staffOnly")),
     c.description ? h("p", { class: "note", id: "customer-description" }, c.description) : h("p", { class: "muted" }, t("card.noNotes")));
 
-  const company = c.isCompany ? cardSection("enum.field.company", dl([
+  // A company's data; for a person, the company they work for if it is known.
+  const company = c.isCompany || (c.company && c.company.name) ? cardSection("enum.field.company", dl([
     [t("card.name"), c.company && c.company.name],
-    [t("enum.field.company.vatNumber"), c.company && c.company.vatNumber],
-    [t("card.address"), c.company && c.company.address ? h("span", { class: "pre" }, c.company.address) : ""],
-  ]), c.company && c.company.vatNumber
+    [t("enum.field.company.vatNumber"), c.isCompany && c.company && c.company.vatNumber],
+    [t("card.address"), c.isCompany && c.company && c.company.address ? h("span", { class: "pre" }, c.company.address) : ""],
+  ]), c.isCompany && c.company && c.company.vatNumber
     ? h("div", { class: "vat-card" }, h("h3", {}, t("vatcheck.title")), vatCheckView(c, () => timeline.load()))
     : null) : null;
 

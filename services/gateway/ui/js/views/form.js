@@ -227,8 +227,11 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
 
   // ---- company
   const isCompany = h("input", { type: "checkbox", id: "f-isCompany", name: "isCompany", checked: Boolean(c.isCompany) });
+  // The company's name is there for everyone (where a person works, as a store
+  // keeps it); its VAT number, address and "Download data" are a company's.
+  const companyName = h("div", { class: "grid" },
+    text("company.name", t("enum.field.company.name"), { value: company.name, hint: t("form.companyNameHint") }));
   const companyFields = h("div", { class: "grid", id: "company-fields", hidden: !c.isCompany },
-    text("company.name", t("enum.field.company.name"), { value: company.name }),
     text("company.vatNumber", t("enum.field.company.vatNumber"), { value: company.vatNumber, hint: t("form.vatHint"), class: "mono" }),
     text("company.address", t("enum.field.company.address"), { value: company.address, multiline: true, rows: 3, wide: true }));
   // "Download data": name and address from the EU's VIES (vat.js).
@@ -242,7 +245,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   const companyErr = h("p", { class: "field-error", id: "f-company-error", hidden: true });
   inputs.company = { input: isCompany, error: companyErr };
   inputs.isCompany = inputs.company;
-  const companySection = section(t("enum.field.company"),
+  const companySection = section(t("enum.field.company"), companyName,
     h("div", { class: "check-row" }, isCompany, h("label", { for: "f-isCompany" }, t("form.isCompany"))),
     companyErr, companyFields);
 
@@ -325,9 +328,10 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
     inputs[`preferences.${key}.changedAt`] = { input: box, error: err };
     return h("tr", {},
       h("th", { scope: "row" }, h("label", { for: box.id }, labelText)),
-      h("td", {}, box),
-      h("td", {}, source, err),
-      h("td", { class: "muted small" }, cur.changedAt ? when(cur.changedAt) : "—"));
+      h("td", { class: "consent-agreed", dataset: { label: t("form.agreed") } }, box),
+      h("td", { class: "consent-source", dataset: { label: t("form.source") } }, source, err),
+      h("td", { class: "consent-changed muted small", dataset: { label: t("form.lastChanged") } },
+        cur.changedAt ? when(cur.changedAt) : "—"));
   });
   const prefSection = section(t("form.prefs"),
     h("div", { class: "grid" }, langRow),
@@ -393,6 +397,8 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
     if (cur.isCompany) {
       body.isCompany = true;
       body.company = cur.company;
+    } else if (cur.company.name) {
+      body.company = { name: cur.company.name };
     }
     if (cur.addresses.length) body.addresses = cur.addresses;
     if (cur.account.status !== "NONE") body.account = cur.account;
@@ -503,7 +509,9 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       const f = target(d.field || "");
       const dup = d.reason === "DUPLICATE" && d.resourceId;
       const link = dup ? h("a", { href: `#/customers/${encodeURIComponent(d.resourceId)}`, class: "duplicate-link" }, t("form.openExisting")) : null;
-      const textMsg = dup ? t("form.duplicateField", { field: fieldName(d.field) }) : d.description || d.reason || t("common.invalid");
+      // A field the business's settings require: said in the staff's language.
+      const said = d.reason === "REQUIRED" && required.has(d.field) ? t("form.requiredByBusiness") : d.description || d.reason;
+      const textMsg = dup ? t("form.duplicateField", { field: fieldName(d.field) }) : said || t("common.invalid");
       if (f) {
         showError(f, textMsg, link ? [" ", link] : null);
         first = first || f.input;
@@ -511,7 +519,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       items.push(h("li", {}, f ? h("a", { href: "#", onclick: (ev) => {
         ev.preventDefault();
         f.input.focus();
-      } }, `${fieldName(d.field)}: ${d.description || d.reason}`) : `${fieldName(d.field)}: ${d.description || d.reason}`,
+      } }, `${fieldName(d.field)}: ${said}`) : `${fieldName(d.field)}: ${said}`,
       dup ? [" — ", h("a", { href: `#/customers/${encodeURIComponent(d.resourceId)}` }, t("form.openExistingLower"))] : null));
     }
     const headline = e.status === 409 ? t("form.exists") : items.length ? tn("form.correct", items.length) : e.message;

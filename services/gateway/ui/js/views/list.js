@@ -375,8 +375,10 @@ export async function renderList(view, ctx) {
     });
     const groups = (c.groups || []).map((g) => chip(g, { color: colors.get(g.toLowerCase()), kind: "group" }));
     const tags = (c.tags || []).map((t) => chip(t, { kind: "tag" }));
-    const company = c.isCompany && c.company ? [h("div", {}, c.company.name ? mark(c.company.name) : t("enum.field.company")),
-      c.company.vatNumber ? h("div", { class: "muted small" }, c.company.vatNumber) : null] : [];
+    // A company, or the company a person works for.
+    const company = c.company && (c.isCompany || c.company.name)
+      ? [h("div", {}, c.company.name ? mark(c.company.name) : t("enum.field.company")),
+        c.isCompany && c.company.vatNumber ? h("div", { class: "muted small" }, c.company.vatNumber) : null] : [];
     const name = displayName(c);
     return h("tr", { dataset: { id: c.id } },
       h("td", { class: "col-check" }, box),

@@ -1,10 +1,13 @@
 // Settings (administrators): the business's name, the default country for
 // local phone numbers and new addresses, and which fields every customer
-// must have.
+// must have; then the messages to customers (GET/PUT /v1/notifySettings):
+// the sender they see, and the welcome with a set-password link that a
+// customer the booking site or the store registers gets.
 
-import { ApiError, request } from "../api.js";
-import { banner, field, h, replace, setTitle, toast } from "../dom.js";
-import { REQUIRABLE } from "../format.js";
+import { ApiError, get, request } from "../api.js";
+import { banner, field, h, replace, select, setTitle, toast } from "../dom.js";
+import { clearErrors, showErrors } from "../forms.js";
+import { REQUIRABLE, when } from "../format.js";
 import { loadSettings, setSettings } from "../session.js";
 import { t } from "../i18n.js";
 
@@ -90,5 +93,68 @@ export async function renderSettings(view, ctx) {
   });
 
   replace(view, h("h1", { id: "settings-title" }, t("nav.settings")),
-    h("p", { class: "muted" }, t("set.lead")), message, form);
+    h("p", { class: "muted" }, t("set.lead")), message, form, await messagesForm());
+}
+
+/** The messages-to-customers form: the sender and the welcome on auto-registration. */
+async function messagesForm() {
+  const { data: n } = await get("/v1/notifySettings");
+  const text = (id, value, maxlength, effective, autocomplete) => {
+    const input = h("input", { type: "text", id, autocomplete, maxlength });
+    input.value = value || "";
+    return { input, hint: t("set.senderHint", { value: effective || "—" }) };
+  };
+  const fromName = text("notify-emailFromName", n.emailFromName, 100, n.effectiveEmailFromName, "organization");
+  const fromEmail = text("notify-emailFrom", n.emailFrom, 254, n.effectiveEmailFrom, "email");
+  fromEmail.input.type = "email";
+  const smsFrom = text("notify-smsFrom", n.smsFrom, 11, n.effectiveSmsFrom, "off");
+  const fields = {
+    emailFromName: field({ label: t("set.fromName"), ...fromName }),
+    emailFrom: field({ label: t("set.fromEmail"), ...fromEmail }),
+    smsFrom: field({ label: t("set.smsFrom"), ...smsFrom }),
+  };
+  const welcome = h("input", { type: "checkbox", id: "notify-welcome", checked: Boolean(n.welcomeOnAutoRegistration) });
+  const channel = select([["EMAIL", t("msg.email")], ["SMS", t("msg.sms")]], n.welcomeChannel || "EMAIL", { id: "notify-welcomeChannel" });
+  fields.welcomeChannel = field({ label: t("set.welcomeChannel"), input: channel });
+  const since = h("p", { class: "hint", id: "notify-welcome-since" });
+  const showSince = (v) => replace(since, v ? t("set.welcomeSince", { when: when(v) }) : t("set.welcomeOff"));
+  showSince(n.welcomeSince);
+  const message = h("div", {});
+  const save = h("button", { type: "submit", class: "btn btn-primary", id: "save-notify" }, t("set.saveMessages"));
+  const form = h("form", { class: "card settings-form", novalidate: true, "aria-labelledby": "notify-title", id: "notify-settings" },
+    h("h2", { id: "notify-title" }, t("set.msgTitle")),
+    h("div", { class: "grid" }, fields.emailFromName.row, fields.emailFrom.row, fields.smsFrom.row),
+    h("div", { class: "field field-wide" },
+      h("div", { class: "check-row" }, welcome, h("label", { for: welcome.id }, t("set.welcome"))),
+      h("p", { class: "hint" }, t("set.welcomeHint")), since),
+    h("div", { class: "grid" }, fields.welcomeChannel.row),
+    message,
+    h("div", { class: "form-actions-inline" }, save));
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErrors(fields, message);
+    // PUT replaces every field: the sender's are sent as they are on screen.
+    const body = {
+      emailFromName: fromName.input.value.trim(),
+      emailFrom: fromEmail.input.value.trim(),
+      smsFrom: smsFrom.input.value.trim(),
+      welcomeOnAutoRegistration: welcome.checked,
+      welcomeChannel: channel.value,
+    };
+    save.disabled = true;
+    try {
+      const { data } = await request("PUT", "/v1/notifySettings", { body });
+      showSince(data.welcomeSince);
+      toast(t("set.saved"));
+      replace(message, banner("ok", t("set.saved")));
+    } catch (e) {
+      // A field's error ("settings.emailFrom") at its input, the rest in the banner.
+      if (e.status === 403) replace(message, banner("error", t("set.adminOnly")));
+      else showErrors(e, fields, message);
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return form;
 }
