@@ -261,28 +261,27 @@ void gateway_metrics_search_text(struct Crm__SearchStatsResponse *const *stats, 
                                  struct cm_buf *out)
 {
     char num[64];
-    s_text(out, "# HELP crm_search_index_customers Customers in a search copy's index, per "
-                "tenant.\n# TYPE crm_search_index_customers gauge\n");
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < stats[i]->n_tenants; k++) {
-            s_text(out, "crm_search_index_customers{instance=\"");
-            s_label(out, stats[i]->instance);
-            s_text(out, "\",tenant=\"");
-            s_label(out, stats[i]->tenants[k]->tenant_id);
-            snprintf(num, sizeof num, "\"} %lld\n", (long long)stats[i]->tenants[k]->customers);
-            s_text(out, num);
-        }
-    s_text(out, "# HELP crm_search_index_tenant_bytes Memory a search copy's index holds per "
-                "tenant (approximate).\n# TYPE crm_search_index_tenant_bytes gauge\n");
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < stats[i]->n_tenants; k++) {
-            s_text(out, "crm_search_index_tenant_bytes{instance=\"");
-            s_label(out, stats[i]->instance);
-            s_text(out, "\",tenant=\"");
-            s_label(out, stats[i]->tenants[k]->tenant_id);
-            snprintf(num, sizeof num, "\"} %lld\n", (long long)stats[i]->tenants[k]->bytes);
-            s_text(out, num);
-        }
+    /* Totals a copy, never a figure per tenant: /metrics needs no key, and
+     * the businesses sharing a deployment must not learn each other's ids or
+     * sizes from it (search.Stats over the bus has them per tenant). */
+    s_gauge_head(out, "crm_search_index_customers", "Customers in a search copy's index.");
+    for (size_t i = 0; i < n; i++) {
+        long long customers = 0;
+        for (size_t k = 0; k < stats[i]->n_tenants; k++)
+            customers += (long long)stats[i]->tenants[k]->customers;
+        s_text(out, "crm_search_index_customers{instance=\"");
+        s_label(out, stats[i]->instance);
+        snprintf(num, sizeof num, "\"} %lld\n", customers);
+        s_text(out, num);
+    }
+    s_gauge_head(out, "crm_search_index_tenants",
+                 "Tenants with customers in a search copy's index.");
+    for (size_t i = 0; i < n; i++) {
+        s_text(out, "crm_search_index_tenants{instance=\"");
+        s_label(out, stats[i]->instance);
+        snprintf(num, sizeof num, "\"} %zu\n", stats[i]->n_tenants);
+        s_text(out, num);
+    }
     static const char *const totals[][2] = {
         {"crm_search_index_bytes", "Memory a search copy's index holds (approximate)."},
         {"crm_search_stream_seq", "The last customers event a search copy applied."},

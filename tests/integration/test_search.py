@@ -299,6 +299,8 @@ def test_search_metrics_show_index_size():
     text = body.decode() if isinstance(body, bytes) else str(body)
     assert "crm_search_index_customers{" in text, text[-2000:]
     assert "crm_search_index_bytes{" in text
+    # /metrics needs no key: it names no business, nor how many customers one has.
+    assert "tenant=" not in text and crm.TENANT not in text, text[-2000:]
 
 
 def test_search_survives_kill_during_burst():
