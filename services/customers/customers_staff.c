@@ -994,7 +994,7 @@ out:
 /* Reads notify's answers to the reset e-mails sent (without waiting). */
 static void s_reset_mail_replies(struct customers_staff *st)
 {
-    struct cm_mdp_msg msg;
+    struct cm_mdp_msg msg = {0}; /* what recv does not fill (address) must be NULL */
     while (st->mailer && cm_mdp_client_recv(st->mailer, 0, &msg) == 1) {
         Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, msg.header_len, msg.header);
         /* FAILED_PRECONDITION: no mail server is configured (notify says so
