@@ -735,6 +735,8 @@ def test_seed_004_profil_na_klient_ot_tarseneto_zadalzhitelen_pol_redakciya_i_ko
         sent = b.find("#messages").text
         assert "Активирайте профила си" in sent and "Здравейте, Мария" in sent, sent
         assert "Activate" not in sent and "Hello" not in sent, sent
+        # The link in the SMS is hers alone: named, not shown as a template's "{{link}}".
+        assert "[личната връзка на клиента]" in sent and "{{link}}" not in sent, sent
         # Статусът на онлайн профила (още няма: ще има, щом тя си зададе парола от връзката).
         account = b.find("#main").text
         assert "Профил\nБез профил" in account, account
