@@ -53,6 +53,29 @@ def _fits(b, what):
     assert got[0] <= got[1] and not got[2], "%s: %s" % (what, got)
 
 
+def _list_words_fit(b):
+    """On the list, the search box's hint and each filter's choice read whole
+    (measured in the control's own font against its room for text; a select
+    keeps about 1.5 rem for its arrow)."""
+    cut = b.js("""
+        const c = document.createElement('canvas').getContext('2d');
+        const room = (el, arrow) => {
+          const st = getComputedStyle(el);
+          return el.clientWidth - parseFloat(st.paddingLeft) - parseFloat(st.paddingRight) - arrow;
+        };
+        const out = [];
+        const box = document.getElementById('search');
+        c.font = getComputedStyle(box).font;
+        if (c.measureText(box.placeholder).width > room(box, 0)) out.push(box.placeholder);
+        for (const s of document.querySelectorAll('.filter select')) {
+          c.font = getComputedStyle(s).font;
+          const text = s.options[s.selectedIndex].text;
+          if (c.measureText(text).width > room(s, 18)) out.push(text);
+        }
+        return out;""")
+    assert not cut, "cut off at %d px: %s" % (b.js("return innerWidth;"), cut)
+
+
 def _menu_fits(b):
     """At desktop width every menu entry reads on one line, none cut off."""
     got = b.js("""
@@ -444,6 +467,7 @@ def test_seed_002_kunden_anlegen_suchen_exportieren_kartei_nachricht_in_german()
         box.send_keys("B")
         b.wait_until(lambda: sorted(_names(b)) == ["Bauer, Bernd", "Brandt, Berta"], what="die zwei mit B")
         _fits(b, "Suche nach B bei 390 px")
+        _list_words_fit(b)
         _shot(b, "002", "suche-b-390")
         # Auch nach Stammdaten wie der E-Mail-Adresse.
         box.clear()
@@ -699,6 +723,7 @@ def test_seed_004_profil_na_klient_ot_tarseneto_zadalzhitelen_pol_redakciya_i_ko
         offer = b.wait("#add-suggested")
         assert "Мария Георгиева" in offer.text, offer.text
         _fits(b, "предложението за нов клиент при 390 px")
+        _list_words_fit(b)
         _shot(b, "004", "tarsene-390")
         offer.click()
         b.wait_until(lambda: b.find("#f-firstName").prop("value") == "Мария", what="първото име попълнено")
