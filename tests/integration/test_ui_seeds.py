@@ -53,6 +53,29 @@ def _fits(b, what):
     assert got[0] <= got[1] and not got[2], "%s: %s" % (what, got)
 
 
+def _list_words_fit(b):
+    """On the list, the search box's hint and each filter's choice read whole
+    (measured in the control's own font against its room for text; a select
+    keeps about 1.5 rem for its arrow)."""
+    cut = b.js("""
+        const c = document.createElement('canvas').getContext('2d');
+        const room = (el, arrow) => {
+          const st = getComputedStyle(el);
+          return el.clientWidth - parseFloat(st.paddingLeft) - parseFloat(st.paddingRight) - arrow;
+        };
+        const out = [];
+        const box = document.getElementById('search');
+        c.font = getComputedStyle(box).font;
+        if (c.measureText(box.placeholder).width > room(box, 0)) out.push(box.placeholder);
+        for (const s of document.querySelectorAll('.filter select')) {
+          c.font = getComputedStyle(s).font;
+          const text = s.options[s.selectedIndex].text;
+          if (c.measureText(text).width > room(s, 18)) out.push(text);
+        }
+        return out;""")
+    assert not cut, "cut off at %d px: %s" % (b.js("return innerWidth;"), cut)
+
+
 def _menu_fits(b):
     """At desktop width every menu entry reads on one line, none cut off."""
     got = b.js("""
@@ -120,6 +143,15 @@ def _booking(key, first, last, email, service="Haircut", days=3):
     return js["customerId"]
 
 
+def _in_row(b, text, css):
+    """Clicks css in the list's row that shows text; again when the list was
+    drawn anew between finding and clicking."""
+    def click():
+        rows = [r for r in b.find_all("#customer-table tbody tr[data-id]") if text in r.text]
+        return rows and rows[0].find(css).click()
+    b.wait_until(click, what="%s in the row of %s" % (css, text))
+
+
 def _reload_card_until(b, name, ok, what):
     """Opens the card on screen again (as its reader would) until ok() holds:
     for what reaches it over the bus after it was drawn."""
@@ -142,6 +174,7 @@ def _set_date(b, css, value):
 
 def test_seed_000_add_a_customer_with_photo_groups_company_vies_and_password_link():
     from test_company import _de, _fake
+    from test_ui_staff import member, sign_in
 
     vat = _de()
     _fake("POST", "/_fake/numbers", {vat: {"valid": True, "name": "Lindqvist Hair Studio AB",
@@ -219,6 +252,14 @@ def test_seed_000_add_a_customer_with_photo_groups_company_vies_and_password_lin
         _fits(b, "the card of a customer without e-mail at 390 px")
         _shot(b, "000", "card-no-email-390")
         _no_js_errors(b)
+    # A member who may only read is offered no "+ Add customer" anywhere.
+    addr, password, _, _ = member(role="READONLY")
+    with _browser("seeds-000-readonly") as b:
+        sign_in(b, addr, password)
+        assert not b.find("#add-customer").displayed()
+        _open(b, "/customers/" + cid)
+        b.wait_text("#customer-name", last)
+        assert not b.find("#top-add").displayed()
     os.unlink(png)
     os.rmdir(os.path.dirname(png))
 
@@ -351,22 +392,19 @@ def test_seed_001_booking_registers_welcome_add_export_import_search_edit_delete
         b.wait_until(lambda: len(_names(b)) == 3, what="three rows")
         _fits(b, "the list at 390 px")
         _shot(b, "001", "list-390")
-        ola = [r for r in b.find_all("#customer-table tbody tr[data-id]") if "Ola" in r.text][0]
-        ola.find("a[href$='/edit']").click()
+        _in_row(b, "Ola", "a[href$='/edit']")
         b.wait("#f-phone").fill("+47 412 00 000")
         b.find("#save").click()
         b.wait_text(".card-head", "+4741200000")
         # "Delete customers in bulk by selecting them with the checkbox ... and clicking Delete."
         _open(b, "/customers")
         b.wait_until(lambda: len(_names(b)) == 3, what="three rows")
-        for r in b.find_all("#customer-table tbody tr[data-id]"):
-            if "Ola" not in r.text:
-                r.find("input.row-select").click()
-        b.find("#bulk-delete").click()
+        for first in ("Ingrid", "Kari"):
+            _in_row(b, first, "input.row-select")
+        b.wait_text("#bulk-delete", "Delete 2 selected").click()
         b.wait("dialog[open] .confirm-yes").click()
         b.wait_until(lambda: _names(b) == ["%snes, Ola" % stem], what="only Ola left")
-        ola = b.find("#customer-table tbody tr[data-id]")
-        ola.find(".row-delete").click()
+        _in_row(b, "Ola", ".row-delete")
         b.wait("dialog[open] .confirm-yes").click()
         b.wait_text("#total", "0 customers")
         _no_js_errors(b)
@@ -429,6 +467,7 @@ def test_seed_002_kunden_anlegen_suchen_exportieren_kartei_nachricht_in_german()
         box.send_keys("B")
         b.wait_until(lambda: sorted(_names(b)) == ["Bauer, Bernd", "Brandt, Berta"], what="die zwei mit B")
         _fits(b, "Suche nach B bei 390 px")
+        _list_words_fit(b)
         _shot(b, "002", "suche-b-390")
         # Auch nach Stammdaten wie der E-Mail-Adresse.
         box.clear()
@@ -451,8 +490,7 @@ def test_seed_002_kunden_anlegen_suchen_exportieren_kartei_nachricht_in_german()
 
         # Kundenkartei: Stammdaten, Notizen (für den Kunden nicht sichtbar), Termine,
         # Beliebteste Leistungen, Buchungs- und Kommunikationsverlauf.
-        [row] = [r for r in b.find_all("#customer-table tbody tr[data-id]") if "Berta" in r.text]
-        row.find(".customer-link").click()
+        _in_row(b, "Berta", ".customer-link")
         b.wait_text("#customer-name", "Berta Brandt")
         assert berta_email in b.find(".card-head").text
         b.wait_until(lambda: b.find("#summary-strip [data-stat=bookings] .stat-value").text == "3",
@@ -685,6 +723,7 @@ def test_seed_004_profil_na_klient_ot_tarseneto_zadalzhitelen_pol_redakciya_i_ko
         offer = b.wait("#add-suggested")
         assert "Мария Георгиева" in offer.text, offer.text
         _fits(b, "предложението за нов клиент при 390 px")
+        _list_words_fit(b)
         _shot(b, "004", "tarsene-390")
         offer.click()
         b.wait_until(lambda: b.find("#f-firstName").prop("value") == "Мария", what="първото име попълнено")
@@ -710,7 +749,7 @@ def test_seed_004_profil_na_klient_ot_tarseneto_zadalzhitelen_pol_redakciya_i_ko
         box = b.wait("#search")
         box.send_keys("георг")
         b.wait_until(lambda: _names(b) == ["Георгиева, Мария"], what="намерена")
-        b.find("#customer-table .customer-link").click()
+        _in_row(b, "Мария", ".customer-link")
         b.wait_text("#customer-name", "Мария Георгиева")
         # Активиращ имейл или SMS.
         b.find("#send-activation").click()
@@ -721,6 +760,8 @@ def test_seed_004_profil_na_klient_ot_tarseneto_zadalzhitelen_pol_redakciya_i_ko
         sent = b.find("#messages").text
         assert "Активирайте профила си" in sent and "Здравейте, Мария" in sent, sent
         assert "Activate" not in sent and "Hello" not in sent, sent
+        # The link in the SMS is hers alone: named, not shown as a template's "{{link}}".
+        assert "[личната връзка на клиента]" in sent and "{{link}}" not in sent, sent
         # Статусът на онлайн профила (още няма: ще има, щом тя си зададе парола от връзката).
         account = b.find("#main").text
         assert "Профил\nБез профил" in account, account
@@ -770,5 +811,19 @@ def test_seed_004_profil_na_klient_ot_tarseneto_zadalzhitelen_pol_redakciya_i_ko
         _open(b, "/customers/" + cid)
         b.wait_text("#customer-name", "Мария Георгиева")
         _menu_fits(b)
+        assert b.find("#top-add").displayed()
         _shot(b, "004", "profil-desktop")
+
+        # Ключ само за четене: настройките за съобщения не се променят, и това се казва.
+        readonly = crm.crmctl(["key", "create", "--tenant", tenant, "--role", "readonly",
+                               "--name", "Четене " + unique("r")]).strip()
+        b.find("#sign-out").click()
+        b.wait("input[name=apiKey]").send_keys(readonly)
+        b.find(".signin-card button[type=submit]").click()
+        b.wait("#customer-table")
+        _open(b, "/settings")
+        b.wait("#notify-welcome").click()
+        b.find("#save-notify").click()
+        b.wait_text("#notify-settings .banner-error", "Само администратор")
+        assert not api("GET", "/v1/notifySettings", key=key)[2]["welcomeOnAutoRegistration"]
         _no_js_errors(b)

@@ -9,7 +9,7 @@
 import { get, newRequestKey, request, seg } from "./api.js";
 import { banner, chip, field, h, newId, replace, toast } from "./dom.js";
 import { clearErrors, showErrors } from "./forms.js";
-import { when } from "./format.js";
+import { sentText, when } from "./format.js";
 import { t } from "./i18n.js";
 
 const STATUS_KIND = { QUEUED: "info", SENT: "ok", FAILED: "danger", REPLIED: "ok" };
@@ -73,7 +73,7 @@ function entryItem(e) {
         chip(t(`msg.status.${m.status}`), { kind: STATUS_KIND[m.status] }),
         h("span", { class: "muted" }, when(e.at))),
       m.subject ? h("p", { class: "conv-subject-line" }, m.subject) : null,
-      h("p", { class: "conv-text-body" }, m.text));
+      h("p", { class: "conv-text-body" }, sentText(m.text)));
   }
   const r = e.reply || {};
   return h("li", { class: "conv-entry conv-reply", dataset: { id: r.id } },

@@ -346,6 +346,15 @@ export function fromLocalInput(value) {
   return Number.isNaN(d.getTime()) ? "" : d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+/**
+ * A sent message's text as staff read it: the set-password link it carried is
+ * kept out of the stored text as "{{link}}" (docs/notify.md), and is named in
+ * words here instead of showing the placeholder.
+ */
+export function sentText(text) {
+  return (text || "").replaceAll("{{link}}", t("msg.linkHidden"));
+}
+
 /** Number of Unicode characters (code points), as the API counts them. */
 export function charCount(text) {
   let n = 0;

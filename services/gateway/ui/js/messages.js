@@ -7,7 +7,7 @@
 
 import { ApiError, get, newRequestKey, request, seg } from "./api.js";
 import { banner, chip, h, replace, toast } from "./dom.js";
-import { when } from "./format.js";
+import { sentText, when } from "./format.js";
 import { t } from "./i18n.js";
 
 const STATUS_KIND = { QUEUED: "info", SENT: "ok", FAILED: "danger", REPLIED: "ok" };
@@ -22,7 +22,7 @@ function errorText(e) {
 
 /** One message as a list item; entry: what the trial mailbox received, if anything. */
 function messageItem(m, entry) {
-  const what = m.channel === "SMS" ? m.text : m.subject;
+  const what = m.channel === "SMS" ? sentText(m.text) : m.subject;
   const kind = t(`msg.kind.${m.kind}`) === `msg.kind.${m.kind}` ? m.kind : t(`msg.kind.${m.kind}`);
   const item = h("li", { class: "message", dataset: { id: m.id, status: m.status } },
     h("div", { class: "message-head" },
