@@ -1,12 +1,12 @@
 -- The summary's figures (015_customer_figures.sql) kept by cheaper triggers:
--- the same figures, the same rules, a third of the work per row written.
+-- the same figures by the same rules, with less work per row written.
 --
 -- Measured on the intake (docs/benchmarks.md): the triggers of 015 cost a
--- quarter of the intake's rate, almost all of it in PostgreSQL running their
--- statements: each row's trigger called a second function (a query of its
--- own), and two of their conditions held a subquery that PostgreSQL planned
--- again on every call (a custom plan, cheaper for each set of values than
--- the generic one). Here one function a table does the work itself, every
+-- quarter of the intake's rate (these a fifth), almost all of it in
+-- PostgreSQL running their statements: each row's trigger called a second
+-- function (a query of its own), and two of their conditions held a
+-- subquery that PostgreSQL planned again on every call (a custom plan,
+-- cheaper for each set of values than the generic one). Here one function a table does the work itself, every
 -- condition is a plain expression, and a query runs only when its answer is
 -- needed; the WHEN clauses went too (PostgreSQL reads a trigger's WHEN from
 -- its stored text at every statement that writes the table), a row whose
