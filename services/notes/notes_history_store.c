@@ -53,7 +53,8 @@ cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm_
 /* Taking an event in                                                      */
 
 /* Every write of bookings and orders also moves the customer's summary
- * figures (deferred triggers of sql/015_customer_figures.sql, at the commit). */
+ * figures (deferred triggers, sql/015_customer_figures.sql and
+ * 016_figures_triggers.sql, at the commit). */
 
 /* The parts of the take-in statement. $1 tenant, $2 source, $3 event id,
  * $4 type, $5 digest, $6 customer, $7 occurredAt (ms), $8 kind, $9 details,

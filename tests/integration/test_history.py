@@ -309,8 +309,72 @@ def test_summary_follows_status_changes_refunds_moves_and_deletion():
     crm.psql("DELETE FROM notes.orders WHERE order_id = '%s'" % o5["id"])
     del bk[a][b2["id"]], od[a][o5["id"]]
     check(a)
+    # Changed by hand too: a booking cancelled outside the intake.
+    crm.psql("UPDATE notes.bookings SET status = 'CANCELLED' WHERE booking_id = '%s'" % b6["id"])
+    bk[a][b6["id"]]["status"] = "CANCELLED"
+    check(a)
     assert "lastVisitAt" not in _summary(a) or not _summary(a)["lastVisitAt"]
     check(b)
+
+
+def _recount(cid):
+    """The summary in _implied's terms, from the customer's rows of bookings
+    and orders as they are (the triggers' figures must say the same)."""
+    ts = "to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    bk = {r[0]: {"status": r[1], "service": r[2], "startsAt": r[3], "firstAt": r[4]}
+          for r in crm.psql_rows("SELECT booking_id, status, service, %s, %s FROM notes.bookings "
+                                 "WHERE customer_id = '%s'"
+                                 % (ts % "starts_at", ts % "coalesce(booked_at, details_at)", cid))}
+    od = {r[0]: {"currency": r[1], "paid": int(r[2]), "refunded": int(r[3]), "firstAt": r[4]}
+          for r in crm.psql_rows("SELECT order_id, currency, paid_minor, refunded_minor, %s "
+                                 "FROM notes.orders WHERE customer_id = '%s'"
+                                 % (ts % "coalesce(placed_at, first_seen_at)", cid))}
+    return _implied(bk, od)
+
+
+def test_figures_match_the_rows_after_events_at_once():
+    """Events of the same bookings and orders sent at once (crmctl publish, 64
+    in flight) and out of order, bookings moving between customers, refunds
+    in three currencies: every customer's figures are what their rows say."""
+    rnd = random.Random(15)
+    run = unique("fig")
+    people = [_person() for _ in range(4)]
+    times = lambda: "2025-%02d-%02dT%02d:%02d:00Z" % (rnd.randrange(1, 13), rnd.randrange(1, 29),
+                                                     rnd.randrange(24), rnd.randrange(60))
+    events = []
+    for i in range(40):
+        b = {"id": "%s-b%d" % (run, i), "service": rnd.choice(["Cut", "Colour", "Nails", ""]),
+             "startsAt": _future(5 + i) if i % 5 == 0 else times()}
+        owner = people[i % 4]
+        for t in ["booking.created"] + rnd.sample(["booking.moved", "booking.attended",
+                                                  "booking.cancelled", "booking.no_show"], 3):
+            who = people[(i + 1) % 4] if t == "booking.moved" and i % 3 == 0 else owner
+            moved = dict(b, service=rnd.choice(["Cut", "Massage"])) if t == "booking.moved" else b
+            events.append(_booking_event(who, t, moved, times()))
+    for i in range(30):
+        o = {"id": "%s-o%d" % (run, i),
+             "total": {"amountMinor": 1000 + i, "currency": ["PLN", "EUR", "SEK"][i % 3]}}
+        owner = people[i % 4]
+        events.append(_order_event(owner, "order.placed", o, times()))
+        events.append(_order_event(owner, "order.paid", o, times()))
+        for k in range(i % 3):
+            events.append(_order_event(owner, "order.refunded",
+                                       dict(o, refund={"amountMinor": 100 + k, "currency": o["total"]["currency"]}),
+                                       times()))
+    rnd.shuffle(events)
+    out = crm.crmctl(["publish", "--key", crm.API_KEY, "--window", "64"],
+                     input="\n".join(json.dumps(e) for e in events) + "\n", timeout=120)
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["accepted"] == len(events) and summary["undelivered"] == 0, summary
+    cids = {r[0] for r in crm.psql_rows("SELECT DISTINCT customer_id FROM notes.intake "
+                                         "WHERE event_id IN (%s)"
+                                         % ", ".join("'%s'" % e["eventId"] for e in events))}
+    assert len(cids) == 4, cids
+    moved = crm.psql("SELECT count(DISTINCT customer_id) FROM notes.bookings "
+                     "WHERE booking_id LIKE '%s-%%'" % run).strip()
+    assert moved == "4", moved
+    for cid in cids:
+        assert _summary_figures(cid) == _recount(cid), cid
 
 
 def test_duplicate_delivery_has_one_effect():
