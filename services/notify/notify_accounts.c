@@ -3,6 +3,7 @@
 #include "notify_compose.h"
 #include "notify_handlers.h"
 #include "notify_password.h"
+#include "notify_register.h"
 #include "notify_store.h"
 #include "notify_templates.h"
 #include "cm_log.h"
@@ -28,28 +29,6 @@ void notify_accounts_start(struct notify_state *st)
 void notify_accounts_stop(struct notify_state *st)
 {
     cm_pwhash_destroy(&st->pw);
-}
-
-/* The hex BLAKE2b-256 of a token (what notify.password_links keeps). */
-static void s_hash(const char *token, char hex[65])
-{
-    uint8_t h[32];
-    crypto_generichash(h, sizeof h, (const uint8_t *)token, strlen(token), NULL, 0);
-    sodium_bin2hex(hex, 65, h, sizeof h);
-}
-
-/* A token as links carry it: 43 characters of base64url. */
-static bool s_token_ok(const char *t)
-{
-    size_t n = strlen(t);
-    if (n != 43)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)t[i];
-        if (!cm_ascii_digit(c) && !cm_ascii_upper(c) && !cm_ascii_lower(c) && c != '-' && c != '_')
-            return false;
-    }
-    return true;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -166,10 +145,10 @@ static bool s_find(struct cm_call *call, const char *token, struct notify_link_r
                    Crm__LinkState *state)
 {
     *state = CRM__LINK_STATE__LINK_STATE_UNKNOWN;
-    if (!s_token_ok(token))
+    if (!notify_password_token_ok(token))
         return false;
     char hash[65];
-    s_hash(token, hash);
+    notify_password_token_hash(token, hash);
     cm_err_t err = notify_store_link_find(call->db, hash, row);
     if (err == CM_ERR_NOT_FOUND)
         return false;
@@ -218,6 +197,9 @@ void notify_accounts_inspect(struct cm_call *call, const ProtobufCMessage *msg,
     bool found = s_find(call, req->token, &row, &state);
     if (cm_call_failed(call))
         return;
+    /* Not a customer's link: perhaps a registration's (notify_register.c). */
+    if (!found && notify_register_inspect(call, req->token, resp))
+        return;
     Crm__PasswordLink *r = (Crm__PasswordLink *)cm_pb_new(&crm__password_link__descriptor);
     r->state = state;
     cm_pb_set_str(&r->language, found ? s_language(call, &row) : "en");
@@ -226,28 +208,35 @@ void notify_accounts_inspect(struct cm_call *call, const ProtobufCMessage *msg,
     *resp = &r->base;
 }
 
-/* Sets the customer's account ACTIVE at the customers service (as notify,
- * in the link's tenant). Returns whether it took it. */
-static bool s_activate(struct cm_call *call, const struct notify_link_row *row)
+bool notify_accounts_activate(struct cm_call *call, const char *tenant, const char *customer_id,
+                              const Crm__Preferences *consents)
 {
     Crm__Account account = CRM__ACCOUNT__INIT;
     account.status = CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_ACTIVE;
     Crm__Customer c = CRM__CUSTOMER__INIT;
     c.account = &account;
-    char *mask[] = {"account.status"};
+    char *mask[3] = {"account.status"};
+    size_t n_mask = 1;
+    if (consents) {
+        c.preferences = (Crm__Preferences *)consents;
+        if (consents->email)
+            mask[n_mask++] = "preferences.email";
+        if (consents->sms)
+            mask[n_mask++] = "preferences.sms";
+    }
     Crm__UpdateCustomerRequest u = CRM__UPDATE_CUSTOMER_REQUEST__INIT;
-    u.id = (char *)row->customer_id;
+    u.id = (char *)customer_id;
     u.customer = &c;
     u.update_mask = mask;
-    u.n_update_mask = 1;
+    u.n_update_mask = n_mask;
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *resp = NULL;
-    cm_err_t err = cm_call_service_as(call, row->tenant_id, &notify_compose_service, "customers",
+    cm_err_t err = cm_call_service_as(call, tenant, &notify_compose_service, "customers",
                                       "customers.UpdateCustomer", &u.base,
                                       &crm__customer__descriptor, 2500, &rh, &resp);
     bool ok = !err && rh->status == CRM__STATUS__STATUS_OK;
     if (!ok)
-        cm_log_warn("could not make customer %s ACTIVE: %s", row->customer_id,
+        cm_log_warn("could not make customer %s ACTIVE: %s", customer_id,
                     err ? cm_err_name(err) : rh->message);
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
@@ -263,7 +252,10 @@ void notify_accounts_set_password(struct cm_call *call, const ProtobufCMessage *
     struct notify_state *st = call->user;
     struct notify_link_row row;
     Crm__LinkState state;
-    if (!s_find(call, req->token, &row, &state) || state != CRM__LINK_STATE__LINK_STATE_VALID) {
+    bool found = s_find(call, req->token, &row, &state);
+    if (!found && !cm_call_failed(call) && notify_register_confirm(call, req, resp))
+        return;
+    if (!found || state != CRM__LINK_STATE__LINK_STATE_VALID) {
         if (!cm_call_failed(call))
             cm_call_violation(call, "token",
                               state == CRM__LINK_STATE__LINK_STATE_EXPIRED ? "EXPIRED"
@@ -303,7 +295,7 @@ void notify_accounts_set_password(struct cm_call *call, const ProtobufCMessage *
     /* The link is used and the hash stored in one transaction; a second use
      * of the same link (even at the same moment) finds it used. */
     char token_hash[65];
-    s_hash(req->token, token_hash);
+    notify_password_token_hash(req->token, token_hash);
     bool used = false;
     cm_err_t err = cm_db_begin(call->db, row.tenant_id);
     if (!err)
@@ -324,7 +316,7 @@ void notify_accounts_set_password(struct cm_call *call, const ProtobufCMessage *
     }
     Crm__SetPasswordResponse *r =
         (Crm__SetPasswordResponse *)cm_pb_new(&crm__set_password_response__descriptor);
-    r->activated = s_activate(call, &row);
+    r->activated = notify_accounts_activate(call, row.tenant_id, row.customer_id, NULL);
     cm_pb_set_str(&r->language, s_language(call, &row));
     cm_log_info("customer %s set a password", row.customer_id);
     *resp = &r->base;

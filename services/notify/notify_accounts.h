@@ -23,6 +23,13 @@ Crm__Message *notify_accounts_queue(struct cm_call *call, struct notify_state *s
                                     const char *tenant, const Crm__Customer *c,
                                     enum notify_kind kind, bool sms, const char *request_key);
 
+/* Makes customer_id's account ACTIVE at the customers service, as notify in
+ * tenant (no transaction open), with consents' email and sms (each when not
+ * NULL) as given. Returns whether customers took it (a refusal is logged;
+ * the call is not failed). */
+bool notify_accounts_activate(struct cm_call *call, const char *tenant, const char *customer_id,
+                              const Crm__Preferences *consents);
+
 /* Makes the hash every failed look-up is checked against (constant time) and
  * the limit on hashing at once. Before the first request. */
 void notify_accounts_start(struct notify_state *st);
