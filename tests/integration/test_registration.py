@@ -212,3 +212,96 @@ def test_expired_link_refused_and_nothing_created():
     st, _, js = _public("/v1/passwordLinks:setPassword", {"token": token, "password": PASSWORD})
     assert st == 400 and js["error"]["details"][0]["reason"] == "EXPIRED", js
     assert _customers_with(tenant, addr) == []
+
+
+def _overflow(b):
+    return b.js("return document.documentElement.scrollWidth - "
+                "document.documentElement.clientWidth;")
+
+
+def test_ui_settings_turn_registration_on_and_share_the_link():
+    from test_ui import _browser, _no_js_errors
+
+    tenant, key = _tenant("DE", on=False)
+    with _browser("registration-settings") as b:
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        b.get(crm.URL + "/")
+        b.wait("input[name=apiKey]").send_keys(key)
+        b.find(".signin-card button[type=submit]").click()
+        b.wait("#customer-table")
+        b.get(crm.URL + "/#/settings")
+        box = b.wait("#notify-selfRegistration")
+        assert not box.prop("checked")
+        assert not b.find("#notify-registration-share").displayed()
+        box.click()
+        b.wait("#notify-registration-share")
+        link = b.find("#notify-registrationLink").prop("value")
+        assert link.endswith("/ui/register.html?business=" + tenant), link
+        assert b.find("#notify-registrationLink-copy").text
+        assert _overflow(b) <= 0
+        b.find("#save-notify").click()
+        b.wait_until(lambda: api("GET", "/v1/notifySettings", key=key)[2].get("selfRegistration"),
+                     what="registration saved on")
+        b.find("#notify-registrationLink-copy").click()
+        _no_js_errors(b)
+    assert api("GET", "/v1/registrationForms/" + tenant, key=None)[0] == 200
+
+
+test_ui_settings_turn_registration_on_and_share_the_link.timeout = 180
+
+
+def test_ui_register_page_in_two_languages_at_390px():
+    from test_ui import _browser, _no_js_errors
+
+    tenant, key = _tenant("NO")
+    addr = unique_email("ui-reg")
+    with _browser("registration-page") as b:
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        b.get(crm.URL + "/ui/register.html?business=" + tenant)
+        b.wait("#reg-firstName")
+        # The business's country speaks first: Norwegian.
+        assert b.find("h1").text == "Registrer deg"
+        assert b.js("return document.documentElement.lang;") == "nb"
+        assert _overflow(b) <= 0
+        assert not b.find("#reg-consentEmail").prop("checked")
+        assert not b.find("#reg-consentSms").prop("checked")
+        b.find("#reg-submit").click()
+        b.wait_text("#reg-firstName-error", "Fyll ut dette.")
+        b.wait_text("#reg-email-error", "Fyll ut dette.")
+        # The person chooses German.
+        b.find("#reg-language").select("de")
+        b.wait_text("h1", "Registrieren")
+        assert b.js("return document.documentElement.lang;") == "de"
+        b.find("#reg-firstName").send_keys("Jürgen")
+        b.find("#reg-lastName").send_keys("Groß")
+        b.find("#reg-email").send_keys("not-an-address")
+        b.find("#reg-phone").send_keys("12")
+        b.find("#reg-submit").click()
+        b.wait_text("#reg-email-error", "Das scheint nicht zu stimmen.")
+        b.wait_text("#reg-phone-error", "Das scheint nicht zu stimmen.")
+        assert _asks(tenant) == 0
+        b.find("#reg-email").fill(addr)
+        b.find("#reg-phone").fill("")
+        b.find("#reg-consentEmail").click()
+        b.find("#reg-submit").click()
+        b.wait_text("#reg-status", "Danke.")
+        assert _overflow(b) <= 0
+        msg = _mail(addr)
+        assert msg["Subject"].startswith("Bestätigen Sie Ihre Registrierung"), msg["Subject"]
+        text = msg.get_body(("plain",)).get_content()
+        link = re.search(r"https?://\S+/ui/password\.html\?token=[A-Za-z0-9_-]{43}", text).group(0)
+        b.get(link)
+        b.wait("#pw-password")
+        assert b.find("h1").text == "Passwort festlegen"
+        b.find("#pw-password").send_keys(PASSWORD)
+        b.find("#pw-repeat").send_keys(PASSWORD)
+        b.find("#pw-save").click()
+        b.wait_text("#pw-status", "Ihr Passwort ist festgelegt.")
+        _no_js_errors(b)
+    [cid] = _customers_with(tenant, addr)
+    st, _, c = api("GET", "/v1/customers/" + cid, key=key)
+    assert c["firstName"] == "Jürgen" and c["account"]["status"] == "ACTIVE", c
+    assert c["preferences"]["email"]["granted"] is True, c
+
+
+test_ui_register_page_in_two_languages_at_390px.timeout = 240
