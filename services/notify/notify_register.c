@@ -43,16 +43,11 @@ static bool s_takes_registrations(struct cm_call *call, const char *tenant, bool
 }
 
 /* Checks business (a tenant's id that takes registrations): false with the
- * call failed (400 on a malformed id, 404 when it takes none). */
+ * call failed, NOT_FOUND when it is none (or cannot be one) or takes none. */
 static bool s_business(struct cm_call *call, const char *business)
 {
-    if (!cm_uuid_valid(business)) {
-        cm_call_violation(call, "business", business[0] ? "INVALID_FORMAT" : "REQUIRED",
-                          "business: the id of the business (from its registration link)");
-        return false;
-    }
     bool on = false;
-    if (!s_takes_registrations(call, business, &on))
+    if (cm_uuid_valid(business) && !s_takes_registrations(call, business, &on))
         return false;
     if (!on) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "this business takes no registrations here");
@@ -223,8 +218,11 @@ void notify_register(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
 {
     const Crm__CreateRegistrationRequest *req = (const Crm__CreateRegistrationRequest *)msg;
     struct notify_state *st = call->user;
+    /* The business first: a link that leads nowhere says only that. */
+    if (!s_business(call, req->business))
+        return;
     s_check_request(call, req);
-    if (!s_business(call, req->business) || cm_call_failed(call))
+    if (cm_call_failed(call))
         return;
     if (!st->email) {
         cm_call_fail(call, CM_ERR_PRECONDITION,

@@ -151,8 +151,9 @@ def test_off_unknown_and_malformed_businesses():
     assert _register(tenant, addr)[0] == 404
     assert api("GET", "/v1/registrationForms/" + tenant, key=None)[0] == 404
     assert _register("5d0c8a9e-0000-4000-8000-000000000001", addr)[0] == 404
-    st, _, js = _register("not-a-tenant", addr)
-    assert st == 400 and js["error"]["details"][0]["field"] == "business", js
+    assert _register("not-a-tenant", addr)[0] == 404
+    assert _register("", addr)[0] == 404
+    assert api("GET", "/v1/registrationForms/not-a-tenant", key=None)[0] == 404
     assert _asks(tenant) == 0 and _received(addr) == []
 
 
