@@ -34,15 +34,11 @@ void notify_accounts_stop(struct notify_state *st)
 /* ---------------------------------------------------------------------- */
 /* Sending links                                                           */
 
-Crm__Message *notify_accounts_queue(struct cm_call *call, struct notify_state *st,
-                                    const char *tenant, const Crm__Customer *c,
-                                    enum notify_kind kind, bool sms, const char *request_key)
+Crm__RenderedMessage *notify_accounts_render(struct cm_call *call, const struct notify_state *st,
+                                             const char *tenant, enum notify_kind kind,
+                                             const char *lang, const char *business,
+                                             const Crm__Customer *c)
 {
-    /* Written in the customer's language, else in the business's country's. */
-    char business[256], country[3];
-    notify_templates_business(call, tenant, business, sizeof business, country);
-    const char *lang =
-        notify_language_for(c->preferences ? c->preferences->language : NULL, country);
     /* The tenant's own template: a public caller's session has no tenant yet. */
     cm_err_t err = cm_db_use_tenant(call->db, tenant);
     if (err) {
@@ -62,6 +58,19 @@ Crm__Message *notify_accounts_queue(struct cm_call *call, struct notify_state *s
                             .valid_hours = (int)st->link_hours};
     Crm__RenderedMessage *r = notify_templates_render(call, t, &v);
     crm__template__free_unpacked(t, NULL);
+    return r;
+}
+
+Crm__Message *notify_accounts_queue(struct cm_call *call, struct notify_state *st,
+                                    const char *tenant, const Crm__Customer *c,
+                                    enum notify_kind kind, bool sms, const char *request_key)
+{
+    /* Written in the customer's language, else in the business's country's. */
+    char business[256], country[3];
+    notify_templates_business(call, tenant, business, sizeof business, country);
+    const char *lang =
+        notify_language_for(c->preferences ? c->preferences->language : NULL, country);
+    Crm__RenderedMessage *r = notify_accounts_render(call, st, tenant, kind, lang, business, c);
     if (!r)
         return NULL;
     struct notify_link link;
@@ -245,6 +254,24 @@ bool notify_accounts_activate(struct cm_call *call, const char *tenant, const ch
     return ok;
 }
 
+bool notify_accounts_hash(struct cm_call *call, struct notify_state *st, const char *password,
+                          const char *email, char hash[crypto_pwhash_STRBYTES])
+{
+    const char *problem = notify_password_problem(password, email);
+    if (problem) {
+        cm_call_violation(call, "password", problem,
+                          "password: %d to %d characters, not a common password or your e-mail "
+                          "address",
+                          NOTIFY_PASSWORD_MIN, NOTIFY_PASSWORD_MAX);
+        return false;
+    }
+    if (cm_pwhash_hash(st->pw, password, hash)) {
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
+        return false;
+    }
+    return true;
+}
+
 void notify_accounts_set_password(struct cm_call *call, const ProtobufCMessage *msg,
                                   ProtobufCMessage **resp)
 {
@@ -273,25 +300,14 @@ void notify_accounts_set_password(struct cm_call *call, const ProtobufCMessage *
     char email_key[EMAIL_MAX + 1] = "";
     for (size_t i = 0; c->email[i] && i < EMAIL_MAX; i++)
         email_key[i] = cm_ascii_tolower(c->email[i]);
-    const char *problem = notify_password_problem(req->password, c->email);
+    char hash[crypto_pwhash_STRBYTES];
+    bool hashed = email_key[0] && notify_accounts_hash(call, st, req->password, c->email, hash);
     crm__customer__free_unpacked(c, NULL);
-    if (problem) {
-        cm_call_violation(call, "password", problem,
-                          "password: %d to %d characters, not a common password or your e-mail "
-                          "address",
-                          NOTIFY_PASSWORD_MIN, NOTIFY_PASSWORD_MAX);
-        return;
-    }
-    if (!email_key[0]) {
+    if (!email_key[0])
         cm_call_violation(call, "token", "NO_EMAIL_ADDRESS",
                           "the account has no e-mail address to sign in with");
+    if (!hashed)
         return;
-    }
-    char hash[crypto_pwhash_STRBYTES];
-    if (cm_pwhash_hash(st->pw, req->password, hash)) {
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
-        return;
-    }
     /* The link is used and the hash stored in one transaction; a second use
      * of the same link (even at the same moment) finds it used. */
     char token_hash[65];

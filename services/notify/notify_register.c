@@ -74,9 +74,38 @@ void notify_register_form(struct cm_call *call, const ProtobufCMessage *msg,
 /* ---------------------------------------------------------------------- */
 /* Register                                                                */
 
-/* Asks customers to check the person's fields as it would store them (as
- * notify in tenant): the e-mail and phone as stored into r, or the call
- * failed with customers' violations on firstName, lastName, email, phone. */
+/* customers.ResolveCustomer as notify in tenant: its answer (dynamic, the
+ * caller frees it), or NULL with the call failed (customers' violations on
+ * firstName, lastName, email, phone as they came). */
+static Crm__ResolveCustomerResponse *s_customers_resolve(struct cm_call *call, const char *tenant,
+                                                         const Crm__ResolveCustomerRequest *q)
+{
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err = cm_call_service_as(
+        call, tenant, &notify_compose_service, "customers", "customers.ResolveCustomer", &q->base,
+        &crm__resolve_customer_response__descriptor, CUSTOMERS_TIMEOUT_MS, &rh, &resp);
+    if (err) {
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer; try again");
+    } else if (rh->status == CRM__STATUS__STATUS_INVALID_ARGUMENT && rh->n_details) {
+        for (size_t i = 0; i < rh->n_details; i++)
+            cm_call_violation(call, rh->details[i]->field, rh->details[i]->reason, "%s",
+                              rh->details[i]->description);
+    } else if (rh->status != CRM__STATUS__STATUS_OK) {
+        cm_call_fail(call, cm_err_of_status((int)rh->status), "customers refused: %s", rh->message);
+    }
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    if (cm_call_failed(call) && resp) {
+        protobuf_c_message_free_unpacked(resp, NULL);
+        resp = NULL;
+    }
+    return (Crm__ResolveCustomerResponse *)resp;
+}
+
+/* Asks customers to check the person's fields as it would store them: the
+ * e-mail and phone as stored into r, or the call failed with customers'
+ * violations. */
 static bool s_check_fields(struct cm_call *call, const Crm__CreateRegistrationRequest *req,
                            struct notify_registration *r)
 {
@@ -89,30 +118,13 @@ static bool s_check_fields(struct cm_call *call, const Crm__CreateRegistrationRe
     v.phone = req->phone;
     v.source = CRM__SOURCE__SOURCE_SIGNUP;
     v.validate_only = true;
-    Crm__ReplyHeader *rh = NULL;
-    ProtobufCMessage *resp = NULL;
-    cm_err_t err = cm_call_service_as(
-        call, req->business, &notify_compose_service, "customers", "customers.ResolveCustomer",
-        &v.base, &crm__resolve_customer_response__descriptor, CUSTOMERS_TIMEOUT_MS, &rh, &resp);
-    if (err) {
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer; try again");
-    } else if (rh->status == CRM__STATUS__STATUS_INVALID_ARGUMENT && rh->n_details) {
-        for (size_t i = 0; i < rh->n_details; i++)
-            cm_call_violation(call, rh->details[i]->field, rh->details[i]->reason, "%s",
-                              rh->details[i]->description);
-    } else if (rh->status != CRM__STATUS__STATUS_OK) {
-        cm_call_fail(call, cm_err_of_status((int)rh->status), "could not check the fields: %s",
-                     rh->message);
-    } else {
-        const Crm__ResolveCustomerResponse *ok = (const Crm__ResolveCustomerResponse *)resp;
-        snprintf(r->email, sizeof r->email, "%s", ok->email);
-        snprintf(r->phone, sizeof r->phone, "%s", ok->phone);
-    }
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    return !cm_call_failed(call);
+    Crm__ResolveCustomerResponse *ok = s_customers_resolve(call, req->business, &v);
+    if (!ok)
+        return false;
+    snprintf(r->email, sizeof r->email, "%s", ok->email);
+    snprintf(r->phone, sizeof r->phone, "%s", ok->phone);
+    crm__resolve_customer_response__free_unpacked(ok, NULL);
+    return true;
 }
 
 /* The fields every registration needs, each violation named. */
@@ -153,38 +165,23 @@ static bool s_ask(struct cm_call *call, struct notify_state *st, struct notify_r
 {
     char business[256];
     notify_templates_business_name(call, r->tenant_id, business, sizeof business);
-    cm_err_t err = cm_db_use_tenant(call->db, r->tenant_id);
-    if (err) {
-        cm_call_db_fail(call, err, "could not read the template");
-        return false;
-    }
-    Crm__Template *t = notify_templates_resolve(call, NOTIFY_KIND_REGISTRATION, r->language);
-    if (!t)
-        return false;
-    /* The link goes in when the message is sent (notify_sender.c). */
-    struct notify_vars v = {.first_name = r->first_name,
-                            .last_name = r->last_name,
-                            .email = r->email,
-                            .business_name = business,
-                            .link = "{{link}}",
-                            .valid_hours = (int)st->link_hours};
-    Crm__RenderedMessage *rm = notify_templates_render(call, t, &v);
-    crm__template__free_unpacked(t, NULL);
-    if (!rm)
-        return false;
-    struct notify_link link;
-    notify_compose_link(st, notify_kind_name(NOTIFY_KIND_REGISTRATION), &link);
-    Crm__Message *out = NULL;
-    err = notify_register_store_insert(call->db, r, link.hash, st->link_hours);
-    if (err) {
-        cm_call_db_fail(call, err, "could not keep the registration");
-        goto out;
-    }
     /* The person is no customer yet: the message names none. */
     Crm__Customer person = CRM__CUSTOMER__INIT;
     person.first_name = r->first_name;
     person.last_name = r->last_name;
     person.email = r->email;
+    Crm__RenderedMessage *rm = notify_accounts_render(
+        call, st, r->tenant_id, NOTIFY_KIND_REGISTRATION, r->language, business, &person);
+    if (!rm)
+        return false;
+    struct notify_link link;
+    notify_compose_link(st, notify_kind_name(NOTIFY_KIND_REGISTRATION), &link);
+    Crm__Message *out = NULL;
+    cm_err_t err = notify_register_store_insert(call->db, r, link.hash, st->link_hours);
+    if (err) {
+        cm_call_db_fail(call, err, "could not keep the registration");
+        goto out;
+    }
     struct notify_address a;
     struct notify_new_message m = {
         .tenant_id = r->tenant_id,
@@ -347,24 +344,16 @@ static bool s_resolve(struct cm_call *call, const struct notify_registration *r,
     q.phone = (char *)r->phone;
     q.language = (char *)r->language;
     q.source = CRM__SOURCE__SOURCE_SIGNUP;
-    Crm__ReplyHeader *rh = NULL;
-    ProtobufCMessage *resp = NULL;
-    cm_err_t err = cm_call_service_as(
-        call, r->tenant_id, &notify_compose_service, "customers", "customers.ResolveCustomer",
-        &q.base, &crm__resolve_customer_response__descriptor, CUSTOMERS_TIMEOUT_MS, &rh, &resp);
-    if (err)
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer; try again");
-    else if (rh->status != CRM__STATUS__STATUS_OK)
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not make the customer: %s", rh->message);
-    else
-        snprintf(cid, 40, "%s", ((const Crm__ResolveCustomerResponse *)resp)->customer_id);
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    if (!cm_call_failed(call) && !cm_uuid_valid(cid))
+    Crm__ResolveCustomerResponse *got = s_customers_resolve(call, r->tenant_id, &q);
+    if (!got)
+        return false;
+    snprintf(cid, 40, "%s", got->customer_id);
+    crm__resolve_customer_response__free_unpacked(got, NULL);
+    if (!cm_uuid_valid(cid)) {
         cm_call_fail(call, CM_ERR_INTERNAL, "customers resolved no customer");
-    return !cm_call_failed(call);
+        return false;
+    }
+    return true;
 }
 
 /* The consents the person gave on the form, with their source and time. */
@@ -396,19 +385,9 @@ bool notify_register_confirm(struct cm_call *call, const Crm__SetPasswordRequest
                           "this link %s; register again", expired ? "has expired" : "was used");
         return true;
     }
-    const char *problem = notify_password_problem(req->password, r.email);
-    if (problem) {
-        cm_call_violation(call, "password", problem,
-                          "password: %d to %d characters, not a common password or your e-mail "
-                          "address",
-                          NOTIFY_PASSWORD_MIN, NOTIFY_PASSWORD_MAX);
-        return true;
-    }
     char hash[crypto_pwhash_STRBYTES];
-    if (cm_pwhash_hash(st->pw, req->password, hash)) {
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
+    if (!notify_accounts_hash(call, st, req->password, r.email, hash))
         return true;
-    }
     /* The customer first (no transaction open while customers works): a
      * retry after a failure below finds the same one by its external id. */
     char cid[40] = "";

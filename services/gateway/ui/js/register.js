@@ -6,6 +6,7 @@
 // refuses is named next to it. Every string from the message catalogue.
 import { h, replace } from "./dom.js";
 import { LANGUAGES, LANGUAGE_NAMES, t, useLanguage } from "./i18n.js";
+import { publicJson } from "./public.js";
 
 const main = document.getElementById("main");
 const params = new URLSearchParams(location.search);
@@ -13,21 +14,6 @@ const business = params.get("business") || "";
 const FIELDS = ["firstName", "lastName", "email", "phone"];
 let form = { businessName: "", language: "en" };
 let chosen = "";
-
-async function call(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: body ? { "Content-Type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  let js = {};
-  try {
-    js = await res.json();
-  } catch (e) {
-    js = {};
-  }
-  return { status: res.status, body: js };
-}
 
 function speak(lang) {
   chosen = lang;
@@ -82,7 +68,7 @@ function showForm() {
     submit.textContent = t("reg.sending");
     const body = { business, language: chosen, consents: { email: consentEmail.checked, sms: consentSms.checked } };
     for (const f of FIELDS) body[f] = inputs[f].value.trim();
-    const r = await call("POST", "/v1/registrations", body);
+    const r = await publicJson("POST", "/v1/registrations", body);
     submit.disabled = false;
     submit.textContent = t("reg.submit");
     if (r.status === 202) {
@@ -113,7 +99,7 @@ function showForm() {
 }
 
 async function start() {
-  const r = business ? await call("GET", `/v1/registrationForms/${encodeURIComponent(business)}`) : { status: 404, body: {} };
+  const r = business ? await publicJson("GET", `/v1/registrationForms/${encodeURIComponent(business)}`) : { status: 404, body: {} };
   const asked = params.get("lang") || "";
   if (r.status === 200) form = r.body;
   speak(LANGUAGES.includes(asked) ? asked : form.language || "en");
