@@ -140,13 +140,19 @@ static void s_check_request(struct cm_call *call, const Crm__CreateRegistrationR
         cm_call_violation(call, "language", "UNSUPPORTED", "language: en, de, pl, nb or bg");
 }
 
-/* An address with an account already: a set-password link for it instead
- * (logged when it cannot go; the answer is the same). */
+static bool s_disabled(const Crm__Customer *c)
+{
+    return c->account && c->account->status == CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_DISABLED;
+}
+
+/* An address with an account already: a set-password link for it instead,
+ * unless the account is disabled (logged when it cannot go; the answer is
+ * the same). */
 static void s_send_password_link(struct cm_call *call, struct notify_state *st, const char *tenant,
                                  const char *customer_id)
 {
     Crm__Customer *c = notify_compose_customer(call, customer_id, tenant);
-    if (c && c->email[0] && notify_compose_reachable(call, c, false)) {
+    if (c && !s_disabled(c) && c->email[0] && notify_compose_reachable(call, c, false)) {
         Crm__Message *m =
             notify_accounts_queue(call, st, tenant, c, NOTIFY_KIND_PASSWORD_LINK, false, NULL);
         if (m)
@@ -356,6 +362,20 @@ static bool s_resolve(struct cm_call *call, const struct notify_registration *r,
     return true;
 }
 
+/* False, the call failed, when the customer registration found is one whose
+ * account staff disabled: registering does not open it again. */
+static bool s_not_disabled(struct cm_call *call, const char *tenant, const char *cid)
+{
+    Crm__Customer *c = notify_compose_customer(call, cid, tenant);
+    if (!c)
+        return false;
+    bool disabled = s_disabled(c);
+    crm__customer__free_unpacked(c, NULL);
+    if (disabled)
+        cm_call_fail(call, CM_ERR_PERMISSION, "this account is disabled");
+    return !disabled;
+}
+
 /* The consents the person gave on the form, with their source and time. */
 static bool s_activate(struct cm_call *call, const struct notify_registration *r, const char *cid)
 {
@@ -391,7 +411,7 @@ bool notify_register_confirm(struct cm_call *call, const Crm__SetPasswordRequest
     /* The customer first (no transaction open while customers works): a
      * retry after a failure below finds the same one by its external id. */
     char cid[40] = "";
-    if (!s_resolve(call, &r, cid)) {
+    if (!s_resolve(call, &r, cid) || !s_not_disabled(call, r.tenant_id, cid)) {
         sodium_memzero(hash, sizeof hash);
         return true;
     }

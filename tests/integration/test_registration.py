@@ -143,6 +143,26 @@ def test_known_customer_is_not_doubled_and_an_account_gets_a_link():
     assert _customers_with(tenant, addr) == [known["id"]]
 
 
+def test_a_disabled_account_is_not_opened_again():
+    tenant, key = _tenant("DE")
+    addr = unique_email("disabled")
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Jürgen", "lastName": "Groß",
+                                             "email": addr}, key=key)
+    assert st == 201, c
+    st, _, _ = api("PATCH", "/v1/customers/" + c["id"], {"account": {"status": "DISABLED"}},
+                   key=key)
+    assert st == 200
+    assert _register(tenant, addr)[0] == 202
+    token = _token(_mail(addr))
+    st, _, js = _public("/v1/passwordLinks:setPassword", {"token": token, "password": PASSWORD})
+    assert st == 403 and "disabled" in js["error"]["message"], js
+    st, _, c = api("GET", "/v1/customers/" + c["id"], key=key)
+    assert c["account"]["status"] == "DISABLED", c
+    assert psql("SELECT count(*) FROM notify.accounts WHERE customer_id = '%s'"
+                % c["id"]).strip() == "0"
+    assert _public("/v1/passwordLinks:inspect", {"token": token})[2]["state"] == "VALID"
+
+
 def test_off_unknown_and_malformed_businesses():
     tenant, key = _tenant("DE", on=False)
     st, _, js = api("GET", "/v1/notifySettings", key=key)
