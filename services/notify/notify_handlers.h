@@ -54,6 +54,7 @@ struct notify_state {
     long body_retain_hours;
     int64_t next_outbox_prune_ms;
     int64_t next_body_prune_ms;
+    int64_t next_registration_prune_ms;
 };
 
 extern const struct cm_method notify_methods[];

@@ -115,3 +115,23 @@ cm_err_t notify_register_store_use(cm_db_t *db, const char *token_hash, const ch
     PQclear(res);
     return CM_OK;
 }
+
+cm_err_t notify_register_store_prune(cm_db_t *db, long window_s, int limit, long *deleted)
+{
+    char w[24], n[16];
+    snprintf(w, sizeof w, "%ld", window_s);
+    snprintf(n, sizeof n, "%d", limit);
+    const char *p[] = {w, n};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "DELETE FROM notify.registrations WHERE id IN (SELECT id FROM "
+                               "notify.registrations WHERE expires_at <= now() AND created_at <= "
+                               "now() - $1::int * interval '1 second' ORDER BY expires_at LIMIT "
+                               "$2::int)",
+                               2, p, &err);
+    if (!res)
+        return err;
+    *deleted = strtol(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    return CM_OK;
+}

@@ -48,4 +48,10 @@ cm_err_t notify_register_store_find(cm_db_t *db, const char *token_hash,
 cm_err_t notify_register_store_use(cm_db_t *db, const char *token_hash, const char *customer_id,
                                    bool *used) CM_MUSTCHECK;
 
+/* Deletes up to limit registrations that have expired and are older than
+ * window_s (the limits no longer count them), oldest first; *deleted says
+ * how many. */
+cm_err_t notify_register_store_prune(cm_db_t *db, long window_s, int limit,
+                                     long *deleted) CM_MUSTCHECK;
+
 #endif

@@ -219,6 +219,22 @@ def test_limits_per_email_and_per_address():
     assert _register(tenant, unique_email("limit"))[0] == 202
 
 
+def test_an_expired_registration_out_of_the_window_is_not_kept():
+    """A person who never confirmed is not kept: the ask goes once it has
+    expired and the limits no longer count it; a fresh one stays."""
+    tenant, _ = _tenant("DE")
+    old, new = unique_email("old"), unique_email("new")
+    assert _register(tenant, old)[0] == 202 and _register(tenant, new)[0] == 202
+    psql("UPDATE notify.registrations SET created_at = now() - interval '2 hours', "
+         "expires_at = now() - interval '1 second' WHERE tenant_id = '%s' AND email_key = '%s'"
+         % (tenant, old.lower()))
+    wait_until(lambda: psql("SELECT count(*) FROM notify.registrations WHERE email_key = '%s'"
+                            % old.lower()).strip() == "0", timeout=30,
+               what="the expired registration removed")
+    assert psql("SELECT count(*) FROM notify.registrations WHERE email_key = '%s'"
+                % new.lower()).strip() == "1"
+
+
 def test_expired_link_refused_and_nothing_created():
     tenant, _ = _tenant("BG")
     addr = unique_email("exp")

@@ -7,8 +7,10 @@ ALTER TABLE notify.settings ADD COLUMN self_registration boolean NOT NULL DEFAUL
 -- page finds its row by the token's hash alone, with no tenant yet, and the
 -- limit per client address counts across tenants. Every statement names the
 -- hash, or the tenant. The row stays after it is used or expires, so the
--- limits count it; token_hash is NULL for an address that already had an
--- account (a set-password link went instead).
+-- limits count it, and goes once it has expired and left the limits' window
+-- (notify_retention.c): a person who never confirmed is not kept.
+-- token_hash is NULL for an address that already had an account (a
+-- set-password link went instead).
 CREATE TABLE notify.registrations (
     id uuid PRIMARY KEY,
     token_hash text UNIQUE,           -- BLAKE2b-256 of the token, hex; the token is never stored
@@ -29,4 +31,5 @@ CREATE TABLE notify.registrations (
 );
 CREATE INDEX registrations_by_address ON notify.registrations (client_address, created_at);
 CREATE INDEX registrations_by_email ON notify.registrations (tenant_id, email_key, created_at);
+CREATE INDEX registrations_due ON notify.registrations (expires_at);
 GRANT SELECT, INSERT, UPDATE, DELETE ON notify.registrations TO crm_app;
