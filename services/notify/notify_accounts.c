@@ -348,8 +348,11 @@ void notify_accounts_renew(struct cm_call *call, const ProtobufCMessage *msg,
     const char *lang = "en";
     /* Whatever happens, the same answer: the page tells nobody whether an
      * address is known or a message went out. */
-    if (s_find(call, req->token, &row, &state) && state != CRM__LINK_STATE__LINK_STATE_VALID &&
-        st->email) {
+    bool found = s_find(call, req->token, &row, &state);
+    if (!found && !cm_call_failed(call)) {
+        /* Perhaps a registration's (notify_register.c). */
+        (void)notify_register_renew(call, req->token, &lang);
+    } else if (found && state != CRM__LINK_STATE__LINK_STATE_VALID && st->email) {
         Crm__Customer *c = notify_compose_customer(call, row.customer_id, row.tenant_id);
         if (c && c->email[0] && notify_compose_reachable(call, c, false)) {
             lang = s_customer_language(call, row.tenant_id, c);

@@ -165,9 +165,11 @@ static void s_send_password_link(struct cm_call *call, struct notify_state *st, 
     cm_call_reset(call);
 }
 
-/* Keeps the ask and queues the registration e-mail with its link, in r's
- * language. False, the call failed, when it could not; nothing is kept then. */
-static bool s_ask(struct cm_call *call, struct notify_state *st, struct notify_registration *r)
+/* Keeps the ask (or, renewing, gives the kept one a new token) and queues
+ * the registration e-mail with its link, in r's language. False, the call
+ * failed, when it could not; a new ask is not kept then. */
+static bool s_ask(struct cm_call *call, struct notify_state *st, struct notify_registration *r,
+                  bool renew)
 {
     char business[256];
     notify_templates_business_name(call, r->tenant_id, business, sizeof business);
@@ -183,7 +185,8 @@ static bool s_ask(struct cm_call *call, struct notify_state *st, struct notify_r
     struct notify_link link;
     notify_compose_link(st, notify_kind_name(NOTIFY_KIND_REGISTRATION), &link);
     Crm__Message *out = NULL;
-    cm_err_t err = notify_register_store_insert(call->db, r, link.hash, st->link_hours);
+    cm_err_t err = renew ? notify_register_store_renew(call->db, r->id, link.hash, st->link_hours)
+                         : notify_register_store_insert(call->db, r, link.hash, st->link_hours);
     if (err) {
         cm_call_db_fail(call, err, "could not keep the registration");
         goto out;
@@ -205,7 +208,7 @@ static bool s_ask(struct cm_call *call, struct notify_state *st, struct notify_r
         m.customer_id = NULL;
         out = notify_compose_queue(call, st, r->tenant_id, &m, NULL);
     }
-    if (!out && notify_register_store_delete(call->db, r->id))
+    if (!out && !renew && notify_register_store_delete(call->db, r->id))
         cm_log_warn("could not remove a registration whose e-mail was not queued: %s",
                     cm_db_error(call->db));
 out:
@@ -283,7 +286,7 @@ void notify_register(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
             goto out;
         }
         s_send_password_link(call, st, r->tenant_id, customer_id);
-    } else if (!s_ask(call, st, r)) {
+    } else if (!s_ask(call, st, r, false)) {
         goto out;
     }
     cm_log_info("registration asked at business %s%s", r->tenant_id,
@@ -331,6 +334,23 @@ bool notify_register_inspect(struct cm_call *call, const char *token, ProtobufCM
     cm_pb_set_str(&out->language, r.language);
     *resp = &out->base;
     return true;
+}
+
+bool notify_register_renew(struct cm_call *call, const char *token, const char **lang)
+{
+    struct notify_state *st = call->user;
+    struct notify_registration *r = cm_calloc(1, sizeof *r);
+    bool found = s_find(call, token, r);
+    if (found) {
+        *lang = notify_language_of(r->language);
+        if (!strcmp(r->state, "USED") && cm_uuid_valid(r->customer_id))
+            s_send_password_link(call, st, r->tenant_id, r->customer_id);
+        else if (!strcmp(r->state, "EXPIRED") && st->email)
+            (void)s_ask(call, st, r, true);
+    }
+    sodium_memzero(r, sizeof *r);
+    free(r);
+    return found || cm_call_failed(call);
 }
 
 /* Finds or makes the customer the registration means, by e-mail (as notify

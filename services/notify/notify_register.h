@@ -25,6 +25,12 @@ void notify_register_form(struct cm_call *call, const ProtobufCMessage *msg,
  * and true; false when it is none. */
 bool notify_register_inspect(struct cm_call *call, const char *token, ProtobufCMessage **resp);
 
+/* RenewPasswordLink with a token that is no customer's link: when it is a
+ * registration's, true with its language in *lang (static) after a new link
+ * went by e-mail: a used one's customer gets a set-password link (unless
+ * disabled), an expired one a new registration link. False when it is none. */
+bool notify_register_renew(struct cm_call *call, const char *token, const char **lang);
+
 /* SetPassword with a token that is no customer's link: when it is a
  * registration's, confirms it (a SetPasswordResponse into *resp, or the call
  * failed with the field named) and true; false when it is none. */

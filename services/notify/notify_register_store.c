@@ -58,6 +58,18 @@ cm_err_t notify_register_store_insert(cm_db_t *db, struct notify_registration *r
                      13, p);
 }
 
+cm_err_t notify_register_store_renew(cm_db_t *db, const char *id, const char *token_hash,
+                                     long hours)
+{
+    char h[24];
+    snprintf(h, sizeof h, "%ld", hours);
+    const char *p[] = {id, token_hash, h};
+    return cm_db_run(db,
+                     "UPDATE notify.registrations SET token_hash = $2, expires_at = now() + "
+                     "$3::int * interval '1 hour' WHERE id = $1 AND used_at IS NULL",
+                     3, p);
+}
+
 cm_err_t notify_register_store_delete(cm_db_t *db, const char *id)
 {
     const char *p[] = {id};
@@ -73,8 +85,8 @@ cm_err_t notify_register_store_find(cm_db_t *db, const char *token_hash,
         db,
         "SELECT id, tenant_id, email, email_key, first_name, last_name, phone, language, "
         "consent_email, consent_sms, client_address, CASE WHEN used_at IS NOT NULL THEN 'USED' "
-        "WHEN expires_at <= now() THEN 'EXPIRED' ELSE 'VALID' END FROM notify.registrations "
-        "WHERE token_hash = $1",
+        "WHEN expires_at <= now() THEN 'EXPIRED' ELSE 'VALID' END, coalesce(customer_id::text, "
+        "'') FROM notify.registrations WHERE token_hash = $1",
         1, p, &err);
     if (!res)
         return err;
@@ -95,6 +107,7 @@ cm_err_t notify_register_store_find(cm_db_t *db, const char *token_hash,
     out->consent_sms = !strcmp(PQgetvalue(res, 0, 9), "t");
     snprintf(out->client_address, sizeof out->client_address, "%s", PQgetvalue(res, 0, 10));
     snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, 0, 11));
+    snprintf(out->customer_id, sizeof out->customer_id, "%s", PQgetvalue(res, 0, 12));
     PQclear(res);
     return CM_OK;
 }

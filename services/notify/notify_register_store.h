@@ -21,7 +21,8 @@ struct notify_registration {
     char language[8];
     bool consent_email, consent_sms;
     char client_address[64];
-    char state[8]; // found: VALID, EXPIRED or USED
+    char state[8];        // found: VALID, EXPIRED or USED
+    char customer_id[40]; // found and USED: the customer it made or found
 };
 
 /* Registrations asked for within the last window_s seconds: from address
@@ -35,6 +36,11 @@ cm_err_t notify_register_store_count(cm_db_t *db, const char *address, const cha
  * the ask only counts), valid for hours. */
 cm_err_t notify_register_store_insert(cm_db_t *db, struct notify_registration *r,
                                       const char *token_hash, long hours) CM_MUSTCHECK;
+
+/* Gives the registration id a new token (its hash) valid for hours from now:
+ * the old one no longer works. */
+cm_err_t notify_register_store_renew(cm_db_t *db, const char *id, const char *token_hash,
+                                     long hours) CM_MUSTCHECK;
 
 /* Removes the registration id (its message could not be queued). */
 cm_err_t notify_register_store_delete(cm_db_t *db, const char *id) CM_MUSTCHECK;

@@ -111,6 +111,10 @@ def test_register_confirm_and_sign_in():
     st, _, js = _public("/v1/passwordLinks:setPassword", {"token": token, "password": PASSWORD})
     assert st == 400 and js["error"]["details"][0]["reason"] == "USED", js
     assert _public("/v1/passwordLinks:inspect", {"token": token})[2]["state"] == "USED"
+    # A new link asked for on the page: the account's set-password link, in its language.
+    st, _, js = _public("/v1/passwordLinks:renew", {"token": token})
+    assert st == 200 and js == {"language": "de"}, js
+    assert _mail(addr, 2)["Subject"].startswith("Legen Sie Ihr Passwort")
 
 
 def test_known_customer_is_not_doubled_and_an_account_gets_a_link():
@@ -249,6 +253,15 @@ def test_expired_link_refused_and_nothing_created():
     st, _, js = _public("/v1/passwordLinks:setPassword", {"token": token, "password": PASSWORD})
     assert st == 400 and js["error"]["details"][0]["reason"] == "EXPIRED", js
     assert _customers_with(tenant, addr) == []
+    # A new link asked for on the page: the registration again, with a new token.
+    st, _, js = _public("/v1/passwordLinks:renew", {"token": token})
+    assert st == 200 and js == {"language": "bg"}, js
+    again = _token(_mail(addr, 2))
+    assert again != token
+    assert _public("/v1/passwordLinks:inspect", {"token": token})[2]["state"] == "UNKNOWN"
+    st, _, js = _public("/v1/passwordLinks:setPassword", {"token": again, "password": PASSWORD})
+    assert st == 200 and js["language"] == "bg", js
+    assert len(_customers_with(tenant, addr)) == 1
 
 
 def _overflow(b):
