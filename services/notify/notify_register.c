@@ -166,13 +166,17 @@ static void s_send_password_link(struct cm_call *call, struct notify_state *st, 
 }
 
 /* Keeps the ask (or, renewing, gives the kept one a new token) and queues
- * the registration e-mail with its link, in r's language. False, the call
- * failed, when it could not; a new ask is not kept then. */
+ * the registration e-mail with its link, in r's language, from the business
+ * named business_name (NULL: asked for here). False, the call failed, when it
+ * could not; a new ask is not kept then. */
 static bool s_ask(struct cm_call *call, struct notify_state *st, struct notify_registration *r,
-                  bool renew)
+                  bool renew, const char *business_name)
 {
     char business[256];
-    notify_templates_business_name(call, r->tenant_id, business, sizeof business);
+    if (business_name)
+        snprintf(business, sizeof business, "%s", business_name);
+    else
+        notify_templates_business_name(call, r->tenant_id, business, sizeof business);
     /* The person is no customer yet: the message names none. */
     Crm__Customer person = CRM__CUSTOMER__INIT;
     person.first_name = r->first_name;
@@ -246,13 +250,10 @@ void notify_register(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
     snprintf(r->client_address, sizeof r->client_address, "%s", req->client_address);
     r->consent_email = req->consents && req->consents->email;
     r->consent_sms = req->consents && req->consents->sms;
-    if (req->language[0]) {
-        snprintf(r->language, sizeof r->language, "%s", req->language);
-    } else {
-        char name[256], country[3];
-        notify_templates_business(call, r->tenant_id, name, sizeof name, country);
-        snprintf(r->language, sizeof r->language, "%s", notify_language_for(NULL, country));
-    }
+    char business[256], country[3];
+    notify_templates_business(call, r->tenant_id, business, sizeof business, country);
+    snprintf(r->language, sizeof r->language, "%s",
+             req->language[0] ? req->language : notify_language_for(NULL, country));
     int by_address = 0, by_email = 0;
     long retry_s = 0;
     cm_err_t err =
@@ -286,7 +287,7 @@ void notify_register(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
             goto out;
         }
         s_send_password_link(call, st, r->tenant_id, customer_id);
-    } else if (!s_ask(call, st, r, false)) {
+    } else if (!s_ask(call, st, r, false, business)) {
         goto out;
     }
     cm_log_info("registration asked at business %s%s", r->tenant_id,
@@ -346,7 +347,7 @@ bool notify_register_renew(struct cm_call *call, const char *token, const char *
         if (!strcmp(r->state, "USED") && cm_uuid_valid(r->customer_id))
             s_send_password_link(call, st, r->tenant_id, r->customer_id);
         else if (!strcmp(r->state, "EXPIRED") && st->email)
-            (void)s_ask(call, st, r, true);
+            (void)s_ask(call, st, r, true, NULL);
     }
     sodium_memzero(r, sizeof *r);
     free(r);
