@@ -316,7 +316,7 @@ void customers_check(struct cm_call *call, Crm__Customer *c, const Crm__Customer
         s_consent(call, p->push, op ? op->push : NULL, "push", now_ms);
         s_consent(call, p->marketing, op ? op->marketing : NULL, "marketing", now_ms);
     }
-    if ((int)c->source < 0 || c->source > CRM__SOURCE__SOURCE_API)
+    if ((int)c->source < 0 || c->source > CRM__SOURCE__SOURCE_SIGNUP)
         cm_call_violation(call, "source", "INVALID_FORMAT", "source is not a known value");
 
     if (c->n_external_ids > CUSTOMERS_EXTERNAL_IDS_MAX)

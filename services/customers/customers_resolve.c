@@ -83,8 +83,9 @@ static void s_identity(struct cm_call *call, const Crm__ResolveCustomerRequest *
         cm_call_violation(call, "phone", "INVALID_FORMAT", "phone is not valid: %s", why);
     if (req->source != CRM__SOURCE__SOURCE_UNSPECIFIED &&
         req->source != CRM__SOURCE__SOURCE_BOOKING && req->source != CRM__SOURCE__SOURCE_STORE &&
-        req->source != CRM__SOURCE__SOURCE_API)
-        cm_call_violation(call, "source", "INVALID_FORMAT", "source must be BOOKING, STORE or API");
+        req->source != CRM__SOURCE__SOURCE_API && req->source != CRM__SOURCE__SOURCE_SIGNUP)
+        cm_call_violation(call, "source", "INVALID_FORMAT",
+                          "source must be BOOKING, STORE, API or SIGNUP");
 }
 
 /* Locks every identity key of the request for this transaction. */
@@ -355,7 +356,7 @@ void customers_resolve_prepare(struct cm_call *call, const ProtobufCMessage *msg
     const Crm__ResolveCustomerRequest *req = (const Crm__ResolveCustomerRequest *)msg;
     /* A request under an idempotency key gets its first answer again (the
      * write path's record), which a read now could tell otherwise. */
-    if (call->hdr->idempotency_key[0] && !req->known_only)
+    if ((call->hdr->idempotency_key[0] && !req->known_only) || req->validate_only)
         return;
     struct customers_known k;
     cm_err_t err =
@@ -411,6 +412,15 @@ void customers_resolve(struct cm_call *call, const ProtobufCMessage *msg, Protob
         goto out;
     }
     s_identity(call, req, &tenant, &id);
+    if (!cm_call_failed(call) && req->validate_only) {
+        /* A form that checks its fields before anything is kept (notify.Register). */
+        Crm__ResolveCustomerResponse *v =
+            (Crm__ResolveCustomerResponse *)cm_pb_new(&crm__resolve_customer_response__descriptor);
+        cm_pb_set_str(&v->email, id.email);
+        cm_pb_set_str(&v->phone, id.phone);
+        *resp = &v->base;
+        goto out;
+    }
     if (cm_call_failed(call) || !s_lock(call, req, &id) || !s_find(call, req, &id, found, &how))
         goto out;
     /* Automatic registration never fails on the business's required fields:

@@ -33,6 +33,9 @@ static struct {
     long link_hours;
     long sign_in_failures;
     long sign_in_window_s;
+    long registrations_per_address;
+    long registrations_per_email;
+    long registration_window_s;
     char *sms_url;
     char *sms_token;
     char *sms_from;
@@ -155,6 +158,12 @@ static const struct cm_cfg_item s_cfg[] = {
     {"notify_link_hours", CM_CFG_INT, &cfg.link_hours, "72", .min = 1, .max = 24 * 30},
     {"notify_sign_in_failures", CM_CFG_INT, &cfg.sign_in_failures, "5", .min = 1, .max = 1000},
     {"notify_sign_in_window_s", CM_CFG_INT, &cfg.sign_in_window_s, "900", .min = 1, .max = 86400},
+    {"notify_registrations_per_address", CM_CFG_INT, &cfg.registrations_per_address, "20", .min = 1,
+     .max = 100000},
+    {"notify_registrations_per_email", CM_CFG_INT, &cfg.registrations_per_email, "3", .min = 1,
+     .max = 1000},
+    {"notify_registration_window_s", CM_CFG_INT, &cfg.registration_window_s, "3600", .min = 1,
+     .max = 86400 * 7},
     {"sms_url", CM_CFG_STR, &cfg.sms_url, "", .check = s_sms_url_check},
     {"sms_token", CM_CFG_STR, &cfg.sms_token, "", .secret = true, .check = s_line_check},
     {"sms_from", CM_CFG_STR, &cfg.sms_from, "CRM", .check = s_sms_from_check},
@@ -217,6 +226,9 @@ int main(int argc, char **argv)
         .link_hours = cfg.link_hours,
         .sign_in_failures = (int)cfg.sign_in_failures,
         .sign_in_window_s = cfg.sign_in_window_s,
+        .registrations_per_address = (int)cfg.registrations_per_address,
+        .registrations_per_email = (int)cfg.registrations_per_email,
+        .registration_window_s = cfg.registration_window_s,
         .bus = cfg.svc.bus_endpoint,
         .campaign_rate = (int)cfg.campaign_rate,
         .outbox_retain_hours = cfg.outbox_retain_hours,

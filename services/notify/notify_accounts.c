@@ -3,6 +3,7 @@
 #include "notify_compose.h"
 #include "notify_handlers.h"
 #include "notify_password.h"
+#include "notify_register.h"
 #include "notify_store.h"
 #include "notify_templates.h"
 #include "cm_log.h"
@@ -30,40 +31,14 @@ void notify_accounts_stop(struct notify_state *st)
     cm_pwhash_destroy(&st->pw);
 }
 
-/* The hex BLAKE2b-256 of a token (what notify.password_links keeps). */
-static void s_hash(const char *token, char hex[65])
-{
-    uint8_t h[32];
-    crypto_generichash(h, sizeof h, (const uint8_t *)token, strlen(token), NULL, 0);
-    sodium_bin2hex(hex, 65, h, sizeof h);
-}
-
-/* A token as links carry it: 43 characters of base64url. */
-static bool s_token_ok(const char *t)
-{
-    size_t n = strlen(t);
-    if (n != 43)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)t[i];
-        if (!cm_ascii_digit(c) && !cm_ascii_upper(c) && !cm_ascii_lower(c) && c != '-' && c != '_')
-            return false;
-    }
-    return true;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Sending links                                                           */
 
-Crm__Message *notify_accounts_queue(struct cm_call *call, struct notify_state *st,
-                                    const char *tenant, const Crm__Customer *c,
-                                    enum notify_kind kind, bool sms, const char *request_key)
+Crm__RenderedMessage *notify_accounts_render(struct cm_call *call, const struct notify_state *st,
+                                             const char *tenant, enum notify_kind kind,
+                                             const char *lang, const char *business,
+                                             const Crm__Customer *c)
 {
-    /* Written in the customer's language, else in the business's country's. */
-    char business[256], country[3];
-    notify_templates_business(call, tenant, business, sizeof business, country);
-    const char *lang =
-        notify_language_for(c->preferences ? c->preferences->language : NULL, country);
     /* The tenant's own template: a public caller's session has no tenant yet. */
     cm_err_t err = cm_db_use_tenant(call->db, tenant);
     if (err) {
@@ -83,6 +58,19 @@ Crm__Message *notify_accounts_queue(struct cm_call *call, struct notify_state *s
                             .valid_hours = (int)st->link_hours};
     Crm__RenderedMessage *r = notify_templates_render(call, t, &v);
     crm__template__free_unpacked(t, NULL);
+    return r;
+}
+
+Crm__Message *notify_accounts_queue(struct cm_call *call, struct notify_state *st,
+                                    const char *tenant, const Crm__Customer *c,
+                                    enum notify_kind kind, bool sms, const char *request_key)
+{
+    /* Written in the customer's language, else in the business's country's. */
+    char business[256], country[3];
+    notify_templates_business(call, tenant, business, sizeof business, country);
+    const char *lang =
+        notify_language_for(c->preferences ? c->preferences->language : NULL, country);
+    Crm__RenderedMessage *r = notify_accounts_render(call, st, tenant, kind, lang, business, c);
     if (!r)
         return NULL;
     struct notify_link link;
@@ -166,10 +154,10 @@ static bool s_find(struct cm_call *call, const char *token, struct notify_link_r
                    Crm__LinkState *state)
 {
     *state = CRM__LINK_STATE__LINK_STATE_UNKNOWN;
-    if (!s_token_ok(token))
+    if (!notify_password_token_ok(token))
         return false;
     char hash[65];
-    s_hash(token, hash);
+    notify_password_token_hash(token, hash);
     cm_err_t err = notify_store_link_find(call->db, hash, row);
     if (err == CM_ERR_NOT_FOUND)
         return false;
@@ -218,6 +206,9 @@ void notify_accounts_inspect(struct cm_call *call, const ProtobufCMessage *msg,
     bool found = s_find(call, req->token, &row, &state);
     if (cm_call_failed(call))
         return;
+    /* Not a customer's link: perhaps a registration's (notify_register.c). */
+    if (!found && notify_register_inspect(call, req->token, resp))
+        return;
     Crm__PasswordLink *r = (Crm__PasswordLink *)cm_pb_new(&crm__password_link__descriptor);
     r->state = state;
     cm_pb_set_str(&r->language, found ? s_language(call, &row) : "en");
@@ -226,34 +217,59 @@ void notify_accounts_inspect(struct cm_call *call, const ProtobufCMessage *msg,
     *resp = &r->base;
 }
 
-/* Sets the customer's account ACTIVE at the customers service (as notify,
- * in the link's tenant). Returns whether it took it. */
-static bool s_activate(struct cm_call *call, const struct notify_link_row *row)
+bool notify_accounts_activate(struct cm_call *call, const char *tenant, const char *customer_id,
+                              const Crm__Preferences *consents)
 {
     Crm__Account account = CRM__ACCOUNT__INIT;
     account.status = CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_ACTIVE;
     Crm__Customer c = CRM__CUSTOMER__INIT;
     c.account = &account;
-    char *mask[] = {"account.status"};
+    char *mask[3] = {"account.status"};
+    size_t n_mask = 1;
+    if (consents) {
+        c.preferences = (Crm__Preferences *)consents;
+        if (consents->email)
+            mask[n_mask++] = "preferences.email";
+        if (consents->sms)
+            mask[n_mask++] = "preferences.sms";
+    }
     Crm__UpdateCustomerRequest u = CRM__UPDATE_CUSTOMER_REQUEST__INIT;
-    u.id = (char *)row->customer_id;
+    u.id = (char *)customer_id;
     u.customer = &c;
     u.update_mask = mask;
-    u.n_update_mask = 1;
+    u.n_update_mask = n_mask;
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *resp = NULL;
-    cm_err_t err = cm_call_service_as(call, row->tenant_id, &notify_compose_service, "customers",
+    cm_err_t err = cm_call_service_as(call, tenant, &notify_compose_service, "customers",
                                       "customers.UpdateCustomer", &u.base,
                                       &crm__customer__descriptor, 2500, &rh, &resp);
     bool ok = !err && rh->status == CRM__STATUS__STATUS_OK;
     if (!ok)
-        cm_log_warn("could not make customer %s ACTIVE: %s", row->customer_id,
+        cm_log_warn("could not make customer %s ACTIVE: %s", customer_id,
                     err ? cm_err_name(err) : rh->message);
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
     if (rh)
         crm__reply_header__free_unpacked(rh, NULL);
     return ok;
+}
+
+bool notify_accounts_hash(struct cm_call *call, struct notify_state *st, const char *password,
+                          const char *email, char hash[crypto_pwhash_STRBYTES])
+{
+    const char *problem = notify_password_problem(password, email);
+    if (problem) {
+        cm_call_violation(call, "password", problem,
+                          "password: %d to %d characters, not a common password or your e-mail "
+                          "address",
+                          NOTIFY_PASSWORD_MIN, NOTIFY_PASSWORD_MAX);
+        return false;
+    }
+    if (cm_pwhash_hash(st->pw, password, hash)) {
+        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
+        return false;
+    }
+    return true;
 }
 
 void notify_accounts_set_password(struct cm_call *call, const ProtobufCMessage *msg,
@@ -263,7 +279,10 @@ void notify_accounts_set_password(struct cm_call *call, const ProtobufCMessage *
     struct notify_state *st = call->user;
     struct notify_link_row row;
     Crm__LinkState state;
-    if (!s_find(call, req->token, &row, &state) || state != CRM__LINK_STATE__LINK_STATE_VALID) {
+    bool found = s_find(call, req->token, &row, &state);
+    if (!found && !cm_call_failed(call) && notify_register_confirm(call, req, resp))
+        return;
+    if (!found || state != CRM__LINK_STATE__LINK_STATE_VALID) {
         if (!cm_call_failed(call))
             cm_call_violation(call, "token",
                               state == CRM__LINK_STATE__LINK_STATE_EXPIRED ? "EXPIRED"
@@ -281,29 +300,18 @@ void notify_accounts_set_password(struct cm_call *call, const ProtobufCMessage *
     char email_key[EMAIL_MAX + 1] = "";
     for (size_t i = 0; c->email[i] && i < EMAIL_MAX; i++)
         email_key[i] = cm_ascii_tolower(c->email[i]);
-    const char *problem = notify_password_problem(req->password, c->email);
+    char hash[crypto_pwhash_STRBYTES];
+    bool hashed = email_key[0] && notify_accounts_hash(call, st, req->password, c->email, hash);
     crm__customer__free_unpacked(c, NULL);
-    if (problem) {
-        cm_call_violation(call, "password", problem,
-                          "password: %d to %d characters, not a common password or your e-mail "
-                          "address",
-                          NOTIFY_PASSWORD_MIN, NOTIFY_PASSWORD_MAX);
-        return;
-    }
-    if (!email_key[0]) {
+    if (!email_key[0])
         cm_call_violation(call, "token", "NO_EMAIL_ADDRESS",
                           "the account has no e-mail address to sign in with");
+    if (!hashed)
         return;
-    }
-    char hash[crypto_pwhash_STRBYTES];
-    if (cm_pwhash_hash(st->pw, req->password, hash)) {
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not hash the password now; retry");
-        return;
-    }
     /* The link is used and the hash stored in one transaction; a second use
      * of the same link (even at the same moment) finds it used. */
     char token_hash[65];
-    s_hash(req->token, token_hash);
+    notify_password_token_hash(req->token, token_hash);
     bool used = false;
     cm_err_t err = cm_db_begin(call->db, row.tenant_id);
     if (!err)
@@ -324,7 +332,7 @@ void notify_accounts_set_password(struct cm_call *call, const ProtobufCMessage *
     }
     Crm__SetPasswordResponse *r =
         (Crm__SetPasswordResponse *)cm_pb_new(&crm__set_password_response__descriptor);
-    r->activated = s_activate(call, &row);
+    r->activated = notify_accounts_activate(call, row.tenant_id, row.customer_id, NULL);
     cm_pb_set_str(&r->language, s_language(call, &row));
     cm_log_info("customer %s set a password", row.customer_id);
     *resp = &r->base;
@@ -340,8 +348,11 @@ void notify_accounts_renew(struct cm_call *call, const ProtobufCMessage *msg,
     const char *lang = "en";
     /* Whatever happens, the same answer: the page tells nobody whether an
      * address is known or a message went out. */
-    if (s_find(call, req->token, &row, &state) && state != CRM__LINK_STATE__LINK_STATE_VALID &&
-        st->email) {
+    bool found = s_find(call, req->token, &row, &state);
+    if (!found && !cm_call_failed(call)) {
+        /* Perhaps a registration's (notify_register.c). */
+        (void)notify_register_renew(call, req->token, &lang);
+    } else if (found && state != CRM__LINK_STATE__LINK_STATE_VALID && st->email) {
         Crm__Customer *c = notify_compose_customer(call, row.customer_id, row.tenant_id);
         if (c && c->email[0] && notify_compose_reachable(call, c, false)) {
             lang = s_customer_language(call, row.tenant_id, c);

@@ -8,6 +8,7 @@
 #include "notify_handlers.h"
 #include "notify_staff.h"
 #include "notify_retention.h"
+#include "notify_register.h"
 #include "notify_welcome.h"
 #include "notify_accounts.h"
 #include "notify_campaigns.h"
@@ -318,6 +319,11 @@ static void s_get_settings(struct cm_call *call, const ProtobufCMessage *msg,
         crm__notify_settings__free_unpacked(s, NULL);
         return;
     }
+    const struct notify_state *st = call->user;
+    char *link = cm_strfmt("%s/ui/register.html?business=%s", st->sender_cfg.public_url,
+                           call->hdr->tenant_id);
+    cm_pb_set_str(&s->registration_link, link);
+    free(link);
     *resp = &s->base;
 }
 
@@ -445,6 +451,11 @@ const struct cm_method notify_methods[] = {
       CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN, PUBLIC),
     M("RenewPasswordLink", renew_password_link_request, renew_password_link_response,
       notify_accounts_renew, CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN, PUBLIC),
+    /* Self-registration at the business's public page (notify_register.c). */
+    M("CreateRegistration", create_registration_request, create_registration_response,
+      notify_register, CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN, PUBLIC),
+    M("GetRegistrationForm", get_registration_form_request, registration_form, notify_register_form,
+      CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN, PUBLIC),
     M("SignIn", sign_in_request, sign_in_response, notify_accounts_sign_in, CM_METHOD_NO_TXN,
       CUSTOMERS_READ),
     M("SendStaffInvite", send_staff_invite_request, message, notify_staff_invite, CM_METHOD_NO_TXN,

@@ -25,6 +25,11 @@ struct notify_state {
     long link_hours;       // a set-password link is valid this long
     int sign_in_failures;  // failed sign-ins of an address allowed per window
     long sign_in_window_s;
+    /* Self-registration (notify_register.c): asks allowed per window from one
+     * client address (across businesses) and for one address of a business. */
+    int registrations_per_address;
+    int registrations_per_email;
+    long registration_window_s;
     /* Password hashing (notify_accounts.c): at most two at once (each takes
      * 64 MiB). */
     struct cm_pwhash *pw; // owned: made by start
@@ -49,6 +54,7 @@ struct notify_state {
     long body_retain_hours;
     int64_t next_outbox_prune_ms;
     int64_t next_body_prune_ms;
+    int64_t next_registration_prune_ms;
 };
 
 extern const struct cm_method notify_methods[];

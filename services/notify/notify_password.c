@@ -4,6 +4,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include <sodium.h>
 
 /* Common passwords of 10 characters or more (shorter ones fail the length
  * rule already), as leaked-password lists rank them; compared without case. */
@@ -78,4 +79,24 @@ const char *notify_password_problem(const char *password, const char *email)
             return "COMMON";
     }
     return NULL;
+}
+
+bool notify_password_token_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n != 43)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (!cm_ascii_digit(c) && !cm_ascii_upper(c) && !cm_ascii_lower(c) && c != '-' && c != '_')
+            return false;
+    }
+    return true;
+}
+
+void notify_password_token_hash(const char *token, char hex[65])
+{
+    uint8_t h[32];
+    crypto_generichash(h, sizeof h, (const uint8_t *)token, strlen(token), NULL, 0);
+    sodium_bin2hex(hex, 65, h, sizeof h);
 }

@@ -1,6 +1,7 @@
 /* What notify keeps, and for how long (notify_retention.h). */
 #include "notify_retention.h"
 #include "notify_handlers.h"
+#include "notify_register_store.h"
 #include "notify_store.h"
 #include "cm_log.h"
 #include "cm_outbox.h"
@@ -15,6 +16,7 @@
 #define EVERY_MAX_MS (10 * 60 * 1000L)
 #define EVERY_MIN_MS 1000L
 #define BACKLOG_MS 1000L /* a full batch: the next one a second later */
+#define REGISTRATIONS_EVERY_MS 10000L
 
 /* How often a retention of hours is looked after: a tenth of it, within bounds. */
 static long s_every_ms(long hours)
@@ -97,6 +99,22 @@ static long s_bodies(cm_db_t *db, const struct notify_state *st)
     return dropped;
 }
 
+/* Registrations nobody needs any more: expired, and out of the limits' window. */
+static long s_registrations(cm_db_t *db, const struct notify_state *st)
+{
+    long deleted = 0;
+    cm_err_t err = cm_db_use_tenant(db, NULL);
+    if (!err)
+        err = notify_register_store_prune(db, st->registration_window_s, BATCH, &deleted);
+    if (err) {
+        cm_log_warn("could not remove expired registrations: %s", cm_db_error(db));
+        return 0;
+    }
+    if (deleted)
+        cm_log_info("removed %ld expired registrations", deleted);
+    return deleted;
+}
+
 void notify_retention_tick(cm_svc_t *svc, struct notify_state *st)
 {
     int64_t now = cm_mono_ms();
@@ -110,5 +128,9 @@ void notify_retention_tick(cm_svc_t *svc, struct notify_state *st)
         long n = s_bodies(db, st);
         st->next_body_prune_ms =
             now + (n >= BATCH ? BACKLOG_MS : s_every_ms(st->body_retain_hours));
+    }
+    if (now >= st->next_registration_prune_ms) {
+        long n = s_registrations(db, st);
+        st->next_registration_prune_ms = now + (n >= BATCH ? BACKLOG_MS : REGISTRATIONS_EVERY_MS);
     }
 }

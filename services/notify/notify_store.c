@@ -730,7 +730,8 @@ cm_err_t notify_store_settings_get(cm_db_t *db, Crm__NotifySettings *out)
         cm_db_exec(db,
                    "SELECT email_from, email_from_name, sms_from, " TS(
                        "updated_at") ", welcome_channel, "
-                                     "coalesce(" TS("welcome_since") ", '') FROM notify.settings",
+                                     "coalesce(" TS("welcome_since") ", ''), self_registration "
+                                                                     "FROM notify.settings",
                    0, NULL, &err);
     if (!res)
         return err;
@@ -744,6 +745,7 @@ cm_err_t notify_store_settings_get(cm_db_t *db, Crm__NotifySettings *out)
                                                                      : CRM__CHANNEL__CHANNEL_EMAIL;
         cm_pb_set_str(&out->welcome_since, PQgetvalue(res, 0, 5));
         out->welcome_on_auto_registration = out->welcome_since[0] != '\0';
+        out->self_registration = !strcmp(PQgetvalue(res, 0, 6), "t");
     }
     PQclear(res);
     return CM_OK;
@@ -756,16 +758,18 @@ cm_err_t notify_store_settings_put(cm_db_t *db, const char *tenant, const Crm__N
                        s->email_from_name,
                        s->sms_from,
                        s->welcome_on_auto_registration ? "t" : "f",
-                       s->welcome_channel == CRM__CHANNEL__CHANNEL_SMS ? "SMS" : "EMAIL"};
+                       s->welcome_channel == CRM__CHANNEL__CHANNEL_SMS ? "SMS" : "EMAIL",
+                       s->self_registration ? "t" : "f"};
     /* welcome_since keeps the time the welcome was first turned on while it
      * stays on. */
     return cm_db_run(db,
                      "INSERT INTO notify.settings (tenant_id, email_from, email_from_name, "
-                     "sms_from, welcome_since, welcome_channel) VALUES ($1, $2, $3, $4, "
-                     "CASE WHEN $5::boolean THEN now() END, $6) ON CONFLICT (tenant_id) DO UPDATE "
-                     "SET email_from = EXCLUDED.email_from, email_from_name = "
-                     "EXCLUDED.email_from_name, sms_from = EXCLUDED.sms_from, welcome_since = "
+                     "sms_from, welcome_since, welcome_channel, self_registration) VALUES ($1, $2, "
+                     "$3, $4, CASE WHEN $5::boolean THEN now() END, $6, $7) ON CONFLICT "
+                     "(tenant_id) DO UPDATE SET email_from = EXCLUDED.email_from, email_from_name "
+                     "= EXCLUDED.email_from_name, sms_from = EXCLUDED.sms_from, welcome_since = "
                      "CASE WHEN $5::boolean THEN coalesce(notify.settings.welcome_since, now()) "
-                     "END, welcome_channel = EXCLUDED.welcome_channel, updated_at = now()",
-                     6, p);
+                     "END, welcome_channel = EXCLUDED.welcome_channel, self_registration = "
+                     "EXCLUDED.self_registration, updated_at = now()",
+                     7, p);
 }

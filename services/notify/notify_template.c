@@ -7,7 +7,8 @@
 
 const char *const notify_languages[NOTIFY_LANGUAGES] = {"en", "de", "pl", "nb", "bg"};
 
-static const char *const s_kinds[NOTIFY_KINDS] = {"password_link", "activation", "welcome"};
+static const char *const s_kinds[NOTIFY_KINDS] = {"password_link", "activation", "welcome",
+                                                  "registration"};
 
 /* [kind][language], in the order of notify_languages. */
 static const struct notify_template s_defaults[NOTIFY_KINDS][NOTIFY_LANGUAGES] = {
@@ -91,6 +92,41 @@ static const struct notify_template s_defaults[NOTIFY_KINDS][NOTIFY_LANGUAGES] =
              "Здравейте, {{firstName}},\n\nдобре дошли в {{businessName}} и благодарим ви за "
              "първото посещение. Можете да зададете парола за профила си тук:\n{{link}}\n\nДо "
              "скоро,\n{{businessName}}",
+             ""},
+        },
+    [NOTIFY_KIND_REGISTRATION] =
+        {
+            {"Confirm your registration at {{businessName}}",
+             "Hello {{firstName}},\n\nthank you for registering at {{businessName}}. To confirm "
+             "it, open this link and choose a password for your account:\n{{link}}\n\nThe link "
+             "works once and expires in {{validHours}} hours. If you did not register, you can "
+             "ignore this message: nothing is kept.\n\n{{businessName}}",
+             ""},
+            {"Bestätigen Sie Ihre Registrierung bei {{businessName}}",
+             "Hallo {{firstName}},\n\ndanke für Ihre Registrierung bei {{businessName}}. Um sie "
+             "zu bestätigen, öffnen Sie diesen Link und wählen Sie ein Passwort für Ihr "
+             "Konto:\n{{link}}\n\nDer Link gilt einmal und läuft in {{validHours}} Stunden ab. "
+             "Wenn Sie sich nicht registriert haben, können Sie diese Nachricht ignorieren: es "
+             "wird nichts gespeichert.\n\n{{businessName}}",
+             ""},
+            {"Potwierdź rejestrację w {{businessName}}",
+             "Dzień dobry {{firstName}},\n\ndziękujemy za rejestrację w {{businessName}}. Aby ją "
+             "potwierdzić, otwórz ten link i wybierz hasło do konta:\n{{link}}\n\nLink działa "
+             "jeden raz i wygasa za {{validHours}} godzin. Jeśli to nie Ty się rejestrowałeś, "
+             "zignoruj tę wiadomość: nic nie zostanie zapisane.\n\n{{businessName}}",
+             ""},
+            {"Bekreft registreringen hos {{businessName}}",
+             "Hei {{firstName}},\n\ntakk for at du registrerte deg hos {{businessName}}. For å "
+             "bekrefte, åpne denne lenken og velg passord til kontoen din:\n{{link}}\n\nLenken "
+             "virker én gang og utløper om {{validHours}} timer. Hvis det ikke var deg, kan du se "
+             "bort fra denne meldingen: ingenting blir lagret.\n\n{{businessName}}",
+             ""},
+            {"Потвърдете регистрацията си в {{businessName}}",
+             "Здравейте, {{firstName}},\n\nблагодарим ви за регистрацията в {{businessName}}. За "
+             "да я потвърдите, отворете тази връзка и изберете парола за профила си:\n{{link}}"
+             "\n\nВръзката важи еднократно и изтича след {{validHours}} часа. Ако не сте се "
+             "регистрирали, не обръщайте внимание на това съобщение: нищо не се запазва."
+             "\n\n{{businessName}}",
              ""},
         },
 };

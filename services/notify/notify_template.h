@@ -12,6 +12,7 @@ enum notify_kind {
     NOTIFY_KIND_PASSWORD_LINK = 0, // a link to set the account's password
     NOTIFY_KIND_ACTIVATION,        // the account is ready: activate it (set a password)
     NOTIFY_KIND_WELCOME,           // after a first booking or order, with a set-password link
+    NOTIFY_KIND_REGISTRATION,      // confirm a self-registration by choosing a password
     NOTIFY_KINDS
 };
 
@@ -30,7 +31,7 @@ struct notify_template {
     const char *html; // "" : made from the text (paragraphs, the link as a link)
 };
 
-/* "password_link", "activation", "welcome"; -1 / NULL when unknown. */
+/* "password_link", "activation", "welcome", "registration"; -1 / NULL when unknown. */
 int notify_kind_of(const char *name);
 const char *notify_kind_name(enum notify_kind kind);
 

@@ -322,13 +322,14 @@ def test_templates_defaults_in_five_languages():
     st, _, js = api("GET", "/v1/templates")
     assert st == 200, js
     got = {(t["kind"], t["language"]): t for t in js["templates"]}
-    assert len(got) == 15, sorted(got)
-    for kind in ("password_link", "activation", "welcome"):
+    assert len(got) == 20, sorted(got)
+    for kind in ("password_link", "activation", "welcome", "registration"):
         for lang in ("en", "de", "pl", "nb", "bg"):
             t = got[(kind, lang)]
             assert "{{link}}" in t["text"] and t["subject"], t
     assert got[("password_link", "de")]["subject"].startswith("Legen Sie Ihr Passwort")
     assert got[("welcome", "bg")]["subject"].startswith("Добре дошли")
+    assert got[("registration", "nb")]["subject"].startswith("Bekreft registreringen")
 
 
 def test_template_override_preview_and_reset():

@@ -27,7 +27,7 @@ def test_ui_templates_screen_edits_previews_saves_and_resets_in_german():
             b.wait_text("h1", "Nachrichtenvorlagen")
             assert b.find("nav a[data-nav=templates]").text == "Vorlagen"
             b.wait(_entry("welcome", "bg"))
-            assert len(b.find_all("#tpl-list li.tpl-entry")) == 15
+            assert len(b.find_all("#tpl-list li.tpl-entry")) == 20
             assert "Fertiger Text" in b.find(_entry("welcome", "de")).text
             assert _overflow(b) <= 0, _overflow(b)
             b.find(_entry("welcome", "de") + " .tpl-edit").click()

@@ -625,8 +625,8 @@ static void test_decode_errors(void)
                "\"addresses\":[{\"line1\":\"l\"}],\"externalIds\":[{\"id\":\"1\"}],"
                "\"preferences\":{\"email\":{\"source\":\"web\"}},\"source\":\"NOPE\"}");
     s_expect_error(cust, j, NULL, "source",
-                   "not a valid value; expected one of API, BOOKING, IMPORT, MANUAL, STORE, "
-                   "UNSPECIFIED",
+                   "not a valid value; expected one of API, BOOKING, IMPORT, MANUAL, SIGNUP, "
+                   "STORE, UNSPECIFIED",
                    __LINE__);
     json_decref(j);
 

@@ -30,6 +30,7 @@ export const SOURCES = [
   ["BOOKING", "enum.source.BOOKING"],
   ["STORE", "enum.source.STORE"],
   ["API", "enum.source.API"],
+  ["SIGNUP", "enum.source.SIGNUP"],
 ];
 
 export const CONSENTS = [

@@ -5,23 +5,13 @@
 // is known. Every string from the message catalogue (i18n.js).
 import { h, replace } from "./dom.js";
 import { t, useLanguage } from "./i18n.js";
+import { publicJson } from "./public.js";
 
 const main = document.getElementById("main");
 const token = new URLSearchParams(location.search).get("token") || "";
 
-async function call(verb, body) {
-  const res = await fetch(`/v1/passwordLinks:${verb}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  let js = {};
-  try {
-    js = await res.json();
-  } catch (e) {
-    js = {};
-  }
-  return { status: res.status, body: js };
+function call(verb, body) {
+  return publicJson("POST", `/v1/passwordLinks:${verb}`, body);
 }
 
 function page(...children) {

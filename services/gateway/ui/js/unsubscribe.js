@@ -6,6 +6,7 @@
 // page unsubscribes nobody. Every string from the message catalogue (i18n.js).
 import { h, replace } from "./dom.js";
 import { t, useLanguage } from "./i18n.js";
+import { publicRequest } from "./public.js";
 
 const main = document.getElementById("main");
 const params = new URLSearchParams(location.search);
@@ -15,19 +16,12 @@ function page(...children) {
   replace(main, h("div", { class: "card password-card" }, h("h1", { text: t("unsub.title") }), ...children));
 }
 
-async function unsubscribe() {
-  const res = await fetch(`/v1/unsubscribe/${encodeURIComponent(token)}`, {
+function unsubscribe() {
+  return publicRequest(`/v1/unsubscribe/${encodeURIComponent(token)}`, {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
     body: "List-Unsubscribe=One-Click",
   });
-  let js = {};
-  try {
-    js = await res.json();
-  } catch (e) {
-    js = {};
-  }
-  return { status: res.status, body: js };
 }
 
 function start() {

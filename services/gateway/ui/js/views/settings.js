@@ -2,10 +2,12 @@
 // local phone numbers and new addresses, and which fields every customer
 // must have; then the messages to customers (GET/PUT /v1/notifySettings):
 // the sender they see, and the welcome with a set-password link that a
-// customer the booking site or the store registers gets.
+// customer the booking site or the store registers gets; and whether
+// customers may register themselves at the business's public page (the link
+// to share, with a copy button).
 
 import { ApiError, get, request } from "../api.js";
-import { banner, field, h, replace, select, setTitle, toast } from "../dom.js";
+import { banner, copyText, field, h, replace, select, setTitle, toast } from "../dom.js";
 import { clearErrors, showErrors } from "../forms.js";
 import { REQUIRABLE, when } from "../format.js";
 import { loadSettings, setSettings } from "../session.js";
@@ -96,7 +98,7 @@ export async function renderSettings(view, ctx) {
     h("p", { class: "muted" }, t("set.lead")), message, form, await messagesForm());
 }
 
-/** The messages-to-customers form: the sender and the welcome on auto-registration. */
+/** The messages-to-customers form: the sender, the welcome on auto-registration and self-registration. */
 async function messagesForm() {
   const { data: n } = await get("/v1/notifySettings");
   const text = (id, value, maxlength, effective, autocomplete) => {
@@ -119,6 +121,18 @@ async function messagesForm() {
   const since = h("p", { class: "hint", id: "notify-welcome-since" });
   const showSince = (v) => replace(since, v ? t("set.welcomeSince", { when: when(v) }) : t("set.welcomeOff"));
   showSince(n.welcomeSince);
+  const selfReg = h("input", { type: "checkbox", id: "notify-selfRegistration", checked: Boolean(n.selfRegistration) });
+  const regLink = h("input", { type: "text", id: "notify-registrationLink", readonly: true, class: "mono", value: n.registrationLink || "" });
+  const regCopy = h("button", { type: "button", class: "btn", id: "notify-registrationLink-copy" }, t("common.copy"));
+  regCopy.addEventListener("click", () => copyText(regLink));
+  regLink.addEventListener("focus", () => regLink.select());
+  const regShare = h("div", { class: "field field-wide", id: "notify-registration-share" },
+    h("label", { for: regLink.id }, t("set.registrationLink")),
+    h("div", { class: "copy-row" }, regLink, regCopy),
+    h("p", { class: "hint" }, t("set.registrationLinkHint")));
+  const showShare = (on) => { regShare.hidden = !on; };
+  showShare(Boolean(n.selfRegistration));
+  selfReg.addEventListener("change", () => showShare(selfReg.checked));
   const message = h("div", {});
   const save = h("button", { type: "submit", class: "btn btn-primary", id: "save-notify" }, t("set.saveMessages"));
   const form = h("form", { class: "card settings-form", novalidate: true, "aria-labelledby": "notify-title", id: "notify-settings" },
@@ -128,6 +142,10 @@ async function messagesForm() {
       h("div", { class: "check-row" }, welcome, h("label", { for: welcome.id }, t("set.welcome"))),
       h("p", { class: "hint" }, t("set.welcomeHint")), since),
     h("div", { class: "grid" }, fields.welcomeChannel.row),
+    h("div", { class: "field field-wide" },
+      h("div", { class: "check-row" }, selfReg, h("label", { for: selfReg.id }, t("set.selfRegistration"))),
+      h("p", { class: "hint" }, t("set.selfRegistrationHint"))),
+    regShare,
     message,
     h("div", { class: "form-actions-inline" }, save));
 
@@ -141,11 +159,13 @@ async function messagesForm() {
       smsFrom: smsFrom.input.value.trim(),
       welcomeOnAutoRegistration: welcome.checked,
       welcomeChannel: channel.value,
+      selfRegistration: selfReg.checked,
     };
     save.disabled = true;
     try {
       const { data } = await request("PUT", "/v1/notifySettings", { body });
       showSince(data.welcomeSince);
+      showShare(Boolean(data.selfRegistration));
       toast(t("set.saved"));
       replace(message, banner("ok", t("set.saved")));
     } catch (e) {

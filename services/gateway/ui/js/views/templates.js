@@ -10,7 +10,7 @@ import { banner, field, h, replace, setTitle, toast } from "../dom.js";
 import { clearErrors, showErrors } from "../forms.js";
 import { t } from "../i18n.js";
 
-const KINDS = ["password_link", "activation", "welcome"];
+const KINDS = ["password_link", "activation", "welcome", "registration"];
 const LANGS = ["en", "de", "pl", "nb", "bg"];
 const VARS = ["firstName", "lastName", "fullName", "businessName", "email", "link", "validHours"];
 
