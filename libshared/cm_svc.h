@@ -4,12 +4,14 @@
  * and runs periodic work between requests. Signals stop it gracefully.
  *
  * Many requests at once: with threads > 1 a copy runs that many handler
- * threads, each with its own database connection, and the main thread only
- * moves requests and replies, heartbeats, and runs start, stop, tick and
- * after_commit (so those never race a handler's thread, and never each
- * other). A handler must not keep state between calls but in its own
- * thread's arguments; what it shares (call->user) it only reads. With
- * threads == 1 the main thread serves one request at a time itself. */
+ * threads, each with its own database connection and its own worker on the
+ * bus (credit 1), which receives a request, serves it, runs after_commit when
+ * it committed events, and replies. The main thread runs start, stop and tick
+ * (never at the same time as each other) and heartbeats the workers of
+ * threads busy with long requests. A handler must not keep state between
+ * calls but in its own thread's arguments; what it shares (call->user) it
+ * only reads, or guards itself. With threads == 1 the main thread serves one
+ * request at a time itself, between ticks. */
 #ifndef CM_SVC_H
 #define CM_SVC_H
 
@@ -113,8 +115,12 @@ struct cm_svc_def {
     const char *idempotency_table;            // e.g. "customers.idempotency"; NULL: no dedupe
     void (*start)(cm_svc_t *svc, void *user); // after the bus and database are set up
     void (*stop)(cm_svc_t *svc, void *user);  // before they are torn down
-    void (*after_commit)(cm_svc_t *svc,
-                         void *user); // after a write that stored events (cm_outbox_add) committed
+    /* After a write that stored events (cm_outbox_add) committed, before its
+     * reply, on the thread that served it with that thread's connection (no
+     * transaction open). One call at a time per copy, and one call may stand
+     * for several writes that committed before it began; it may run while
+     * tick does, so what the two share needs a lock. */
+    void (*after_commit)(cm_svc_t *svc, cm_db_t *db, void *user);
     void (*tick)(cm_svc_t *svc, void *user); // every tick_ms
     int tick_ms;
     void *user;

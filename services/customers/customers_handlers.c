@@ -1182,6 +1182,7 @@ static void s_outbox_stats(struct cm_call *call, const ProtobufCMessage *msg,
 void customers_start(cm_svc_t *svc, void *user)
 {
     struct customers_state *st = user;
+    pthread_mutex_init(&st->relay_mu, NULL);
     st->pub = cm_events_pub_new(cm_svc_zctx(svc), st->events_in_endpoint);
     customers_staff_start(&st->staff);
 }
@@ -1192,13 +1193,23 @@ void customers_stop(cm_svc_t *svc, void *user)
     (void)svc;
     /* Whatever is still unpublished goes out with the next relay of any copy. */
     cm_events_pub_destroy(&st->pub);
+    pthread_mutex_destroy(&st->relay_mu);
     customers_staff_stop(&st->staff);
 }
 
-void customers_after_commit(cm_svc_t *svc, void *user)
+/* The relay's rows are numbered and published under relay_mu, so this copy
+ * publishes its events in order. */
+static void s_relay(struct customers_state *st, cm_db_t *db)
 {
-    struct customers_state *st = user;
-    (void)cm_outbox_relay(cm_svc_db(svc), &customers_outbox, st->pub);
+    pthread_mutex_lock(&st->relay_mu);
+    (void)cm_outbox_relay(db, &customers_outbox, st->pub);
+    pthread_mutex_unlock(&st->relay_mu);
+}
+
+void customers_after_commit(cm_svc_t *svc, cm_db_t *db, void *user)
+{
+    (void)svc;
+    s_relay(user, db);
 }
 
 void customers_tick(cm_svc_t *svc, void *user)
@@ -1206,9 +1217,11 @@ void customers_tick(cm_svc_t *svc, void *user)
     struct customers_state *st = user;
     cm_db_t *db = cm_svc_db(svc);
     int64_t now = cm_mono_ms();
-    (void)cm_outbox_relay(db, &customers_outbox, st->pub);
+    s_relay(st, db);
     if (now >= st->next_heartbeat_ms) {
+        pthread_mutex_lock(&st->relay_mu);
         cm_outbox_heartbeat(db, &customers_outbox, st->pub);
+        pthread_mutex_unlock(&st->relay_mu);
         st->next_heartbeat_ms = now + 1000;
     }
     if (now >= st->next_expiry_ms) {

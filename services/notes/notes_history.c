@@ -590,12 +590,6 @@ void notes_history_stop(cm_svc_t *svc, void *user)
     cm_follow_destroy(&s_st.follow);
 }
 
-void notes_history_after_commit(cm_svc_t *svc, void *user)
-{
-    (void)svc;
-    (void)user;
-}
-
 void notes_history_tick(cm_svc_t *svc, void *user)
 {
     (void)user;
