@@ -128,10 +128,12 @@ struct cm_svc_def {
      * to the broker (no requests reach it) and only tick runs, every tick_ms;
      * for a service that must load state before it can answer (search). */
     bool (*ready)(cm_svc_t *svc, void *user);
-    /* Optional: requests the broker may queue at this worker at once
+    /* Optional, for a copy served by its main thread alone (threads 1):
+     * requests the broker may queue at its worker at once
      * (cm_mdp_worker_new_credit). 0: CM_SVC_CREDIT_NO_DB for a service
      * without a database (fast, in memory), 1 with one (a slow query must
-     * not hold others back at a busy worker). */
+     * not hold others back at a busy worker). Each pool thread's worker
+     * takes 1. */
     unsigned credit;
     /* Optional: requests one copy serves at once, each on a thread of its
      * own (cm_svc_cfg.threads overrides it). 0: CM_SVC_THREADS_DEFAULT with a
