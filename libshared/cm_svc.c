@@ -594,6 +594,7 @@ static void *s_pool_main(void *arg)
         pthread_mutex_lock(&t->worker_mu);
         if (atomic_load(&svc->closing)) {
             cm_mdp_worker_disconnect(t->worker);
+            cm_mdp_worker_destroy(&t->worker);
             pthread_mutex_unlock(&t->worker_mu);
             break;
         }
@@ -662,7 +663,7 @@ static void s_pool_stop(cm_svc_t *svc)
     for (unsigned i = 0; i < svc->n_started; i++)
         pthread_join(svc->threads[i].tid, NULL);
     for (unsigned i = 0; i < svc->n_started; i++) {
-        cm_mdp_worker_destroy(&svc->threads[i].worker);
+        cm_mdp_worker_destroy(&svc->threads[i].worker); /* a thread that left on an error */
         pthread_mutex_destroy(&svc->threads[i].worker_mu);
     }
     for (unsigned i = 0; i < svc->n_threads; i++)
