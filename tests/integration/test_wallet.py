@@ -374,3 +374,83 @@ def test_deleting_the_customer_removes_the_ledger():
     assert st == 204
     assert psql("SELECT count(*) FROM customers.wallet_entries WHERE customer_id = '%s'"
                 % cid).strip() == "0"
+
+
+def _fits(b):
+    """Nothing on the page is wider than the window."""
+    overflow = b.js("return document.documentElement.scrollWidth - "
+                    "document.documentElement.clientWidth;")
+    wide = b.js("""
+        const w = document.documentElement.clientWidth;
+        return Array.from(document.querySelectorAll('body *'))
+          .filter(el => el.getBoundingClientRect().right > w + 1 && !el.closest('.table-scroll'))
+          .slice(0, 8).map(el => el.tagName + '.' + el.className + '#' + el.id);""")
+    assert overflow <= 1, (overflow, wide)
+
+
+def test_ui_card_adds_money_shows_history_and_redeems_at_390px_in_two_languages():
+    import os
+    from test_ui import SHOTS, _browser, _no_js_errors, _open
+
+    key = _key(_tenant("BG"))
+    cid = _customer(key)
+    code = _issue(key, 5000, note="Birthday")["code"]
+    with _browser("wallet-card") as b:
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        b.get(crm.URL + "/")
+        b.wait("input[name=apiKey]").send_keys(key)
+        b.find(".signin-card button[type=submit]").click()
+        b.wait("#customer-table")
+        _open(b, "/customers/" + cid)
+        b.wait_text("#wallet-money", "0.00")
+        # The business counts no points: no points button.
+        assert not b.find("#wallet-points-open").displayed()
+        # Add money with a reason; the history shows it.
+        b.find("#wallet-money-open").click()
+        b.wait("#wallet-amount").send_keys("10.50")
+        b.find("#wallet-reason").send_keys("Paid in advance")
+        b.find("#wallet-save").click()
+        b.wait_text("#wallet-money", "10.50")
+        b.wait_text("#wallet-entries", "Paid in advance")
+        assert "+€10.50" in b.find("#wallet-entries").text
+        # Too much taken off: said plainly, nothing changes.
+        b.find("#wallet-direction").select("take")
+        b.find("#wallet-amount").fill("11")
+        b.find("#wallet-reason").fill("Too much")
+        b.find("#wallet-save").click()
+        b.wait_text("#wallet-adjust", "There is not that much on the account.")
+        _fits(b)
+        # A wrong code, then the right one typed in lower case.
+        b.find("#wallet-redeem-open").click()
+        b.wait("#voucher-code").send_keys("ABCD-EFGH-JKMN-PQRS")
+        b.find("#voucher-redeem").click()
+        b.wait_text("#wallet-redeem", "No voucher has this code")
+        b.find("#voucher-code").fill(code.lower())
+        b.find("#voucher-redeem").click()
+        b.wait_text("#wallet-money", "60.50")
+        b.full_screenshot(os.path.join(SHOTS, "wallet-card-narrow.png"))
+        # In German, with loyalty points on: the money in German digits, the
+        # points button, the history's sources, the timeline's lines.
+        _loyalty(key, True)
+        assert api("POST", "/v1/customers/%s/wallet:earnPoints" % cid,
+                   {"amountMinor": "2500", "reference": "1234"}, key=key)[0] == 200
+        wait_until(lambda: len(api("GET", q("/v1/customers/%s/timeline" % cid, kind="WALLET"),
+                                   key=key)[2].get("entries", [])) == 3,
+                   timeout=20, what="three wallet entries in the timeline")
+        b.js("localStorage.setItem('crm.lang', 'de');")
+        try:
+            _open(b, "/customers")
+            _open(b, "/customers/" + cid)
+            b.wait_text("#wallet-money", "60,50")
+            b.wait_text("#wallet-points", "25")
+            b.find("#wallet-money-open").click()
+            b.wait_text("#wallet-entries", "Geschenkgutschein")
+            b.find("#wallet-points-open").click()
+            b.wait_text("#wallet-entries", "+25 Punkte")
+            b.wait_text("#timeline", "10,50 € gutgeschrieben")
+            b.wait_text("#timeline", "+25 Punkte (Shop · 1234)")
+            _fits(b)
+            b.full_screenshot(os.path.join(SHOTS, "wallet-card-narrow-de.png"))
+        finally:
+            b.js("localStorage.removeItem('crm.lang');")
+        _no_js_errors(b)
