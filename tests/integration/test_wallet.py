@@ -394,13 +394,22 @@ def test_ui_card_adds_money_shows_history_and_redeems_at_390px_in_two_languages(
 
     key = _key(_tenant("BG"))
     cid = _customer(key)
-    code = _issue(key, 5000, note="Birthday")["code"]
     with _browser("wallet-card") as b:
         b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
         b.get(crm.URL + "/")
         b.wait("input[name=apiKey]").send_keys(key)
         b.find(".signin-card button[type=submit]").click()
         b.wait("#customer-table")
+        # Issue a voucher: its code once, then the list.
+        _open(b, "/vouchers")
+        b.wait("#voucher-amount").send_keys("50")
+        b.find("#voucher-note").send_keys("Birthday")
+        b.find("#voucher-issue").click()
+        code = b.wait("#voucher-new-code").text
+        assert CODE.match(code), code
+        b.wait_text("#voucher-table", "…" + code[-4:])
+        assert "Can be redeemed" in b.find("#voucher-table").text
+        _fits(b)
         _open(b, "/customers/" + cid)
         b.wait_text("#wallet-money", "0.00")
         # The business counts no points: no points button.
@@ -431,13 +440,18 @@ def test_ui_card_adds_money_shows_history_and_redeems_at_390px_in_two_languages(
         b.full_screenshot(os.path.join(SHOTS, "wallet-card-narrow.png"))
         # In German, with loyalty points on: the money in German digits, the
         # points button, the history's sources, the timeline's lines.
-        _loyalty(key, True)
+        b.js("localStorage.setItem('crm.lang', 'de');")
+        _open(b, "/settings")
+        b.wait("#wallet-loyalty").click()
+        b.find("#save-wallet").click()
+        b.wait_text("#wallet-settings", "Einstellungen gespeichert")
+        assert "1 Punkt je 1,00 € Umsatz" in b.find("#wallet-rule").text
+        assert api("GET", "/v1/walletSettings", key=key)[2]["loyaltyEnabled"]
         assert api("POST", "/v1/customers/%s/wallet:earnPoints" % cid,
                    {"amountMinor": "2500", "reference": "1234"}, key=key)[0] == 200
         wait_until(lambda: len(api("GET", q("/v1/customers/%s/timeline" % cid, kind="WALLET"),
                                    key=key)[2].get("entries", [])) == 3,
                    timeout=20, what="three wallet entries in the timeline")
-        b.js("localStorage.setItem('crm.lang', 'de');")
         try:
             _open(b, "/customers")
             _open(b, "/customers/" + cid)
@@ -451,6 +465,10 @@ def test_ui_card_adds_money_shows_history_and_redeems_at_390px_in_two_languages(
             b.wait_text("#timeline", "+25 Punkte (Shop · 1234)")
             _fits(b)
             b.full_screenshot(os.path.join(SHOTS, "wallet-card-narrow-de.png"))
+            # The voucher list in German: redeemed, with who redeemed it.
+            _open(b, "/vouchers")
+            b.wait_text("#voucher-table", "Eingelöst")
+            _fits(b)
         finally:
             b.js("localStorage.removeItem('crm.lang');")
         _no_js_errors(b)

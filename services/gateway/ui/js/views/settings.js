@@ -4,7 +4,8 @@
 // the sender they see, and the welcome with a set-password link that a
 // customer the booking site or the store registers gets; and whether
 // customers may register themselves at the business's public page (the link
-// to share, with a copy button).
+// to share, with a copy button); then the wallet's currency and loyalty
+// points (views/vouchers.js).
 
 import { ApiError, get, request } from "../api.js";
 import { banner, copyText, field, h, replace, select, setTitle, toast } from "../dom.js";
@@ -12,6 +13,7 @@ import { clearErrors, showErrors } from "../forms.js";
 import { REQUIRABLE, when } from "../format.js";
 import { loadSettings, setSettings } from "../session.js";
 import { t } from "../i18n.js";
+import { walletSettingsForm } from "./vouchers.js";
 
 export async function renderSettings(view, ctx) {
   setTitle(t("nav.settings"));
@@ -95,7 +97,7 @@ export async function renderSettings(view, ctx) {
   });
 
   replace(view, h("h1", { id: "settings-title" }, t("nav.settings")),
-    h("p", { class: "muted" }, t("set.lead")), message, form, await messagesForm());
+    h("p", { class: "muted" }, t("set.lead")), message, form, await messagesForm(), await walletSettingsForm());
 }
 
 /** The messages-to-customers form: the sender, the welcome on auto-registration and self-registration. */
