@@ -255,9 +255,15 @@ static void s_check_common(struct cm_call *call, const char *customer, const cha
 
 #define SRC(s) (1u << CRM__WALLET_SOURCE__WALLET_SOURCE_##s)
 
-/* Refuses points while the business does not count them. */
-static bool s_loyalty_on(struct cm_call *call, const struct customers_wallet_cfg *cfg)
+/* Refuses points while the business does not count them (after the
+ * customer is known: no such customer is NOT_FOUND whatever the settings). */
+static bool s_loyalty_on(struct cm_call *call, const struct customers_wallet_cfg *cfg,
+                         const char *customer)
 {
+    Crm__Wallet *w = s_wallet(call, cfg, customer);
+    if (!w)
+        return false;
+    crm__wallet__free_unpacked(w, NULL);
     if (!cfg->loyalty)
         cm_call_fail(call, CM_ERR_PRECONDITION,
                      "loyalty points are off for this business; an admin turns them on in the "
@@ -289,7 +295,7 @@ void customers_wallet_adjust(struct cm_call *call, const ProtobufCMessage *msg,
     struct customers_wallet_cfg cfg;
     if (!s_cfg(call, &cfg))
         return;
-    if (req->kind == CRM__WALLET_KIND__WALLET_KIND_POINTS && !s_loyalty_on(call, &cfg))
+    if (req->kind == CRM__WALLET_KIND__WALLET_KIND_POINTS && !s_loyalty_on(call, &cfg, req->id))
         return;
     struct customers_wallet_post p = {.customer_id = req->id,
                                       .kind = req->kind,
@@ -314,7 +320,7 @@ void customers_wallet_earn(struct cm_call *call, const ProtobufCMessage *msg,
     if (cm_call_failed(call))
         return;
     struct customers_wallet_cfg cfg;
-    if (!s_cfg(call, &cfg) || !s_loyalty_on(call, &cfg))
+    if (!s_cfg(call, &cfg) || !s_loyalty_on(call, &cfg, req->id))
         return;
     if (req->currency[0] && strcmp(req->currency, cfg.currency)) {
         cm_call_violation(call, "currency", "INVALID_FORMAT",
@@ -359,7 +365,7 @@ void customers_wallet_spend(struct cm_call *call, const ProtobufCMessage *msg,
     if (cm_call_failed(call))
         return;
     struct customers_wallet_cfg cfg;
-    if (!s_cfg(call, &cfg) || !s_loyalty_on(call, &cfg))
+    if (!s_cfg(call, &cfg) || !s_loyalty_on(call, &cfg, req->id))
         return;
     struct customers_wallet_post p = {.customer_id = req->id,
                                       .kind = CRM__WALLET_KIND__WALLET_KIND_POINTS,
