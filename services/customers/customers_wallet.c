@@ -104,6 +104,15 @@ static bool s_page(struct cm_call *call, int32_t size, const char *token, int *l
     return !cm_call_failed(call);
 }
 
+/* A page's next_page_token: the number of the last row shown, or "" at the end. */
+static void s_set_token(char **field, long next)
+{
+    char tok[24] = "";
+    if (next)
+        snprintf(tok, sizeof tok, "%ld", next);
+    cm_pb_set_str(field, tok);
+}
+
 void customers_wallet_list(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
@@ -128,11 +137,7 @@ void customers_wallet_list(struct cm_call *call, const ProtobufCMessage *msg,
         crm__list_wallet_entries_response__free_unpacked(r, NULL);
         return;
     }
-    if (next) {
-        char tok[24];
-        snprintf(tok, sizeof tok, "%ld", next);
-        cm_pb_set_str(&r->next_page_token, tok);
-    }
+    s_set_token(&r->next_page_token, next);
     *resp = &r->base;
 }
 
@@ -226,6 +231,23 @@ out:
         crm__wallet_entry__free_unpacked(entry, NULL);
 }
 
+/* Posts amount of kind to customer from source, with the request's reason
+ * and reference, as the principal; answers as s_post. */
+static void s_post_one(struct cm_call *call, const struct customers_wallet_cfg *cfg,
+                       const char *customer, Crm__WalletKind kind, int64_t amount,
+                       const char *reason, Crm__WalletSource source, const char *reference,
+                       const char *amount_field, ProtobufCMessage **resp)
+{
+    struct customers_wallet_post p = {.customer_id = customer,
+                                      .kind = kind,
+                                      .amount = amount,
+                                      .reason = reason,
+                                      .source = source,
+                                      .reference = reference,
+                                      .by = s_who(call)};
+    s_post(call, cfg, &p, amount_field, resp);
+}
+
 /* Checks what every posting request carries alike: the customer, a reason
  * and a reference within their limits, and a source the method takes
  * (allowed: a bit per crm.WalletSource), a reference being required from any
@@ -297,14 +319,8 @@ void customers_wallet_adjust(struct cm_call *call, const ProtobufCMessage *msg,
         return;
     if (req->kind == CRM__WALLET_KIND__WALLET_KIND_POINTS && !s_loyalty_on(call, &cfg, req->id))
         return;
-    struct customers_wallet_post p = {.customer_id = req->id,
-                                      .kind = req->kind,
-                                      .amount = req->amount,
-                                      .reason = req->reason,
-                                      .source = source,
-                                      .reference = req->reference,
-                                      .by = s_who(call)};
-    s_post(call, &cfg, &p, "amount", resp);
+    s_post_one(call, &cfg, req->id, req->kind, req->amount, req->reason, source, req->reference,
+               "amount", resp);
 }
 
 void customers_wallet_earn(struct cm_call *call, const ProtobufCMessage *msg,
@@ -342,14 +358,8 @@ void customers_wallet_earn(struct cm_call *call, const ProtobufCMessage *msg,
         *resp = &r->base;
         return;
     }
-    struct customers_wallet_post p = {.customer_id = req->id,
-                                      .kind = CRM__WALLET_KIND__WALLET_KIND_POINTS,
-                                      .amount = points,
-                                      .reason = req->reason,
-                                      .source = source,
-                                      .reference = req->reference,
-                                      .by = s_who(call)};
-    s_post(call, &cfg, &p, "amountMinor", resp);
+    s_post_one(call, &cfg, req->id, CRM__WALLET_KIND__WALLET_KIND_POINTS, points, req->reason,
+               source, req->reference, "amountMinor", resp);
 }
 
 void customers_wallet_spend(struct cm_call *call, const ProtobufCMessage *msg,
@@ -367,14 +377,8 @@ void customers_wallet_spend(struct cm_call *call, const ProtobufCMessage *msg,
     struct customers_wallet_cfg cfg;
     if (!s_cfg(call, &cfg) || !s_loyalty_on(call, &cfg, req->id))
         return;
-    struct customers_wallet_post p = {.customer_id = req->id,
-                                      .kind = CRM__WALLET_KIND__WALLET_KIND_POINTS,
-                                      .amount = -req->points,
-                                      .reason = req->reason,
-                                      .source = source,
-                                      .reference = req->reference,
-                                      .by = s_who(call)};
-    s_post(call, &cfg, &p, "points", resp);
+    s_post_one(call, &cfg, req->id, CRM__WALLET_KIND__WALLET_KIND_POINTS, -req->points, req->reason,
+               source, req->reference, "points", resp);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -479,11 +483,7 @@ void customers_wallet_vouchers(struct cm_call *call, const ProtobufCMessage *msg
         crm__list_vouchers_response__free_unpacked(r, NULL);
         return;
     }
-    if (next) {
-        char tok[24];
-        snprintf(tok, sizeof tok, "%ld", next);
-        cm_pb_set_str(&r->next_page_token, tok);
-    }
+    s_set_token(&r->next_page_token, next);
     *resp = &r->base;
 }
 

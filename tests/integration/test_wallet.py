@@ -366,14 +366,23 @@ def test_scopes():
     assert st == 200 and r["entry"]["amount"] == "3", r
 
 
-def test_deleting_the_customer_removes_the_ledger():
+def test_deleting_the_customer_removes_the_ledger_and_the_reasons():
     key = _key(_tenant())
     cid = _customer(key)
-    assert _adjust(key, cid, 100, reason="private words")[0] == 200
+    words = unique("private words")
+    assert _adjust(key, cid, 100, reason=words)[0] == 200
+    wait_until(lambda: api("GET", q("/v1/customers/%s/timeline" % cid, kind="WALLET"),
+                           key=key)[2].get("entries"), timeout=20, what="the entry in the timeline")
+    hits = ("SELECT (SELECT count(*) FROM customers.outbox WHERE position('%s'::bytea IN event) > 0)"
+            " + (SELECT count(*) FROM notes.timeline WHERE details::text LIKE '%%%s%%')"
+            % (words, words))
+    assert psql(hits).strip() == "2"
     st, _, _ = api("DELETE", "/v1/customers/%s" % cid, key=key)
     assert st == 204
     assert psql("SELECT count(*) FROM customers.wallet_entries WHERE customer_id = '%s'"
                 % cid).strip() == "0"
+    # The event keeps its amount for the books, not what staff wrote.
+    wait_until(lambda: psql(hits).strip() == "0", timeout=20, what="the reason erased")
 
 
 def _fits(b):

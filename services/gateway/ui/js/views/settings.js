@@ -9,7 +9,7 @@
 
 import { ApiError, get, request } from "../api.js";
 import { banner, copyText, field, h, replace, select, setTitle, toast } from "../dom.js";
-import { clearErrors, showErrors } from "../forms.js";
+import { clearErrors, saveSettings } from "../forms.js";
 import { REQUIRABLE, when } from "../format.js";
 import { loadSettings, setSettings } from "../session.js";
 import { t } from "../i18n.js";
@@ -163,19 +163,10 @@ async function messagesForm() {
       welcomeChannel: channel.value,
       selfRegistration: selfReg.checked,
     };
-    save.disabled = true;
-    try {
-      const { data } = await request("PUT", "/v1/notifySettings", { body });
+    const data = await saveSettings({ button: save, message, fields, send: () => request("PUT", "/v1/notifySettings", { body }) });
+    if (data) {
       showSince(data.welcomeSince);
       showShare(Boolean(data.selfRegistration));
-      toast(t("set.saved"));
-      replace(message, banner("ok", t("set.saved")));
-    } catch (e) {
-      // A field's error ("settings.emailFrom") at its input, the rest in the banner.
-      if (e.status === 403) replace(message, banner("error", t("set.adminOnly")));
-      else showErrors(e, fields, message);
-    } finally {
-      save.disabled = false;
     }
   });
   return form;

@@ -6,7 +6,7 @@
 
 import { ApiError, get, newRequestKey, request } from "../api.js";
 import { banner, field, h, replace, select, setTitle, toast } from "../dom.js";
-import { clearErrors, showErrors } from "../forms.js";
+import { clearErrors, saveSettings, showErrors } from "../forms.js";
 import { day, money, when } from "../format.js";
 import { t, tn } from "../i18n.js";
 import { parseMoney } from "../wallet.js";
@@ -168,20 +168,15 @@ export async function walletSettingsForm() {
       fields.unitMinor.error.hidden = false;
       return;
     }
-    save.disabled = true;
-    try {
-      const { data } = await request("PATCH", "/v1/walletSettings", {
+    const data = await saveSettings({
+      button: save,
+      message,
+      fields,
+      send: () => request("PATCH", "/v1/walletSettings", {
         body: { currency: cur, loyaltyEnabled: loyalty.checked, pointsPerUnit: Number(points.value) || 0, unitMinor: String(minor) },
-      });
-      s.currency = data.currency;
-      toast(t("set.saved"));
-      replace(message, banner("ok", t("set.saved")));
-    } catch (e) {
-      if (e.status === 403) replace(message, banner("error", t("set.adminOnly")));
-      else showErrors(e, fields, message);
-    } finally {
-      save.disabled = false;
-    }
+      }),
+    });
+    if (data) s.currency = data.currency;
   });
   return form;
 }
