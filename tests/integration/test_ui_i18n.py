@@ -198,6 +198,8 @@ def _walk(lang):
         b.wait_until(lambda: b.find("#summary-strip [data-stat=bookings] .stat-value").text == "1", what="the summary")
         b.find("#task-add").click()
         b.wait(".task-form")
+        b.find("#wallet-money-open").click()
+        b.wait("#wallet-adjust")
         _check(b, lang, "card", problems)
         b.find("#delete-customer").click()
         b.wait("dialog .confirm-no")
@@ -225,6 +227,11 @@ def _walk(lang):
         _open(b, "/settings")
         b.wait("#settings-name")
         _check(b, lang, "settings", problems)
+
+        _open(b, "/vouchers")
+        b.wait("#voucher-amount")
+        b.wait("#voucher-table tbody tr")
+        _check(b, lang, "vouchers", problems)
 
         _open(b, "/exchange")
         b.wait("#import-file", visible=False)
