@@ -5,6 +5,7 @@ for the booking system and the store), gift vouchers (issued, redeemed once,
 expired, wrong codes refused alike and rate limited), the loyalty rule,
 entries in the customer's timeline, tenants kept apart, and scopes."""
 import datetime as dt
+import json
 import re
 import threading
 import uuid
@@ -481,3 +482,58 @@ def test_ui_card_adds_money_shows_history_and_redeems_at_390px_in_two_languages(
         finally:
             b.js("localStorage.removeItem('crm.lang');")
         _no_js_errors(b)
+
+
+def test_one_voucher_redeemed_at_once_by_many_goes_to_one_account():
+    key = _key(_tenant())
+    customers = [_customer(key) for _ in range(8)]
+    code = _issue(key, 2500)["code"]
+    results = {}
+    lock = threading.Lock()
+
+    def redeem(cid):
+        st, _, _ = _redeem(key, cid, code)
+        with lock:
+            results[cid] = st
+
+    threads = [threading.Thread(target=redeem, args=(c,)) for c in customers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results.values()) == [200] + [409] * 7, results
+    winner = [c for c, st in results.items() if st == 200][0]
+    assert [_wallet(key, c).get("money", "0") for c in customers].count("2500") == 1
+    assert _wallet(key, winner)["money"] == "2500"
+    # The same request again under its Idempotency-Key: the first answer, not a second credit.
+    other = _issue(key, 100)["code"]
+    hk = {"Idempotency-Key": unique("redeem")}
+    body = {"code": other}
+    url = "/v1/customers/%s/wallet:redeemVoucher" % winner
+    st1, _, a = api("POST", url, body, key=key, headers=hk)
+    st2, _, b = api("POST", url, body, key=key, headers=hk)
+    assert st1 == st2 == 200 and a["entry"]["id"] == b["entry"]["id"]
+    assert _wallet(key, winner)["money"] == "2600"
+
+
+def test_the_store_earns_points_over_the_bus():
+    tenant = _tenant()
+    admin = _key(tenant)
+    store = _key(tenant, "service", scopes=["customers:read", "customers:write"])
+    cid = _customer(admin)
+    _loyalty(admin, True)
+    body = {"id": cid, "amountMinor": "4999", "source": "STORE", "reference": unique("order")}
+    out = json.loads(crm.crmctl(["call", "customers", "EarnPoints", json.dumps(body),
+                                 "--key", store]))
+    assert out["status"] == "OK" and out["body"]["entry"]["amount"] == "49", out
+    again = json.loads(crm.crmctl(["call", "customers", "EarnPoints", json.dumps(body),
+                                   "--key", store]))
+    assert again["status"] == "OK" and again["body"]["replayed"], again
+    assert again["body"]["entry"]["id"] == out["body"]["entry"]["id"]
+    assert _wallet(admin, cid)["points"] == "49"
+    # Spending more than there is, over the bus: ALREADY_EXISTS naming the field.
+    spend = {"id": cid, "points": "50", "source": "STORE", "reference": unique("order")}
+    r = crm.crmctl_run(["call", "customers", "SpendPoints", json.dumps(spend), "--key", store])
+    out = json.loads(r.stdout)
+    assert r.returncode == 1 and out["status"] == "ALREADY_EXISTS", out
+    assert "49 points" in out["message"], out
