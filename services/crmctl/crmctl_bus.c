@@ -8,6 +8,7 @@
 #include "cm_util.h"
 #include "company.pb-c.h"
 #include "customers.pb-c.h"
+#include "wallet.pb-c.h"
 #include "notify.pb-c.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@ static const struct {
     const ProtobufCServiceDescriptor *desc;
 } s_services[] = {
     {"customers", &crm__customers__descriptor},
+    {"customers", &crm__wallet_service__descriptor},
     {"company", &crm__company_service__descriptor},
     {"notify", &crm__notify__descriptor},
 };

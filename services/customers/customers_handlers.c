@@ -9,6 +9,7 @@
 #include "customers_match.h"
 #include "customers_resolve.h"
 #include "customers_snapshot.h"
+#include "customers_wallet.h"
 #include "customers_store.h"
 #include "customers_validate.h"
 #include "customers_vat.h"
@@ -1314,5 +1315,7 @@ const struct cm_method customers_methods[] = {
     M("CreateApiKey", create_api_key_request, create_api_key_response, customers_keys_create, 0,
       STAFF),
     M("RevokeApiKey", revoke_api_key_request, empty, customers_keys_revoke, CM_METHOD_WRITE, STAFF),
+    /* -- the wallet: money, points, vouchers (customers_wallet.c) -- */
+    CUSTOMERS_WALLET_METHODS,
 };
 const size_t customers_n_methods = sizeof customers_methods / sizeof *customers_methods;

@@ -9,6 +9,7 @@ import { banner, h, replace } from "./dom.js";
 import { changeValue, count, dateOf, due, fieldName, money, slot, when } from "./format.js";
 import { inSentence, t, tn } from "./i18n.js";
 import { vatStatusText } from "./vatcheck.js";
+import { walletAmount, walletSource } from "./wallet.js";
 
 // ---------------------------------------------------------------------- summary
 
@@ -85,6 +86,7 @@ export const KINDS = [
   ["MESSAGE", "enum.kind.MESSAGE"],
   ["CONSENT", "enum.kind.CONSENT"],
   ["IMPORT", "enum.kind.IMPORT"],
+  ["WALLET", "enum.kind.WALLET"],
 ];
 
 // Where an entry came from; notes' own entries say nothing.
@@ -193,6 +195,16 @@ export function describe(e) {
       const v = e.vatCheck || {};
       line = t("timeline.vatChecked", { vat: v.vatNumber || "", status: vatStatusText(v) });
       if (v.consultationNumber) extra.push(t("timeline.consultation", { number: v.consultationNumber }));
+      break;
+    }
+    case "wallet.entry": {
+      const w = e.wallet || {};
+      const amount = walletAmount(w.kind, w.amount, w.currency);
+      const key = w.kind === "POINTS" ? (Number(w.amount) < 0 ? "tl.pointsSpent" : "tl.pointsEarned")
+        : (Number(w.amount) < 0 ? "tl.moneyTakenOff" : "tl.moneyAdded");
+      const from = walletSource(w);
+      line = t(from ? `${key}From` : key, { amount, from });
+      if (w.reason) extra.push(w.reason);
       break;
     }
     case "customer.updated":

@@ -19,6 +19,7 @@ import { notesSection } from "../notes.js";
 import { taskForm, taskItem } from "../taskkit.js";
 import { t } from "../i18n.js";
 import { vatCheckView } from "../vatcheck.js";
+import { walletSection } from "../wallet.js";
 
 const ACTIONS = {
   created: "enum.action.created",
@@ -159,6 +160,7 @@ export async function renderCard(view, ctx) {
   const notes = notesSection(c.id, { onChange: () => timeline.load() });
   const tasks = tasksSection(c.id, () => timeline.load());
   const messages = messagesSection(c, { onChange: () => timeline.load() });
+  const wallet = walletSection(c.id, { onChange: () => timeline.load() });
   const conversations = conversationsSection(c, {
     onChange: () => {
       timeline.load();
@@ -172,11 +174,12 @@ export async function renderCard(view, ctx) {
     summary.section,
     h("div", { class: "card-grid" },
       h("div", { class: "card-col" }, notes.section, contact, company, addresses, note),
-      h("div", { class: "card-col" }, tasks.section, conversations.section, messages.section, account, record)),
+      h("div", { class: "card-col" }, wallet.section, tasks.section, conversations.section, messages.section, account, record)),
     timeline.section,
     history);
   // The panels load side by side; each shows its own error if its service is away.
   summary.load();
+  wallet.load();
   notes.load();
   tasks.load();
   messages.load();
