@@ -132,9 +132,13 @@ cm_err_t customers_events_erase(cm_db_t *db, const char *tenant, const char *cus
             continue;
         bool ours = !strcmp(ev->tenant_id, tenant);
         bool wallet = !strcmp(ev->type, CUSTOMERS_WALLET_EVENT);
+        /* A subscription's payload carries no text staff typed: kept as it is. */
+        bool subs =
+            !strncmp(ev->type, CUSTOMERS_SUBS_EVENT_PREFIX, strlen(CUSTOMERS_SUBS_EVENT_PREFIX));
         Crm__CustomerEvent *ce =
-            !ours || wallet ? NULL
-                            : crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
+            !ours || wallet || subs
+                ? NULL
+                : crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
         size_t plen = 0;
         uint8_t *pbuf = ce               ? s_erased_payload(ce, &plen)
                         : ours && wallet ? s_erased_wallet(&ev->payload, &plen)

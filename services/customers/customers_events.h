@@ -16,6 +16,9 @@ struct cm_events_pub;
 #define CUSTOMERS_STREAM "customers"
 /* The type of a wallet ledger entry's event (payload crm.WalletEvent). */
 #define CUSTOMERS_WALLET_EVENT "wallet.entry"
+/* The types of a subscription's events (payload crm.SubscriptionEvent):
+ * subscription.sold, .updated, .cancelled, .visit_used, .visit_undone. */
+#define CUSTOMERS_SUBS_EVENT_PREFIX "subscription."
 
 /* The stream's outbox: relayed, heartbeated and replayed with cm_outbox_*. */
 extern const struct cm_outbox customers_outbox;

@@ -9,6 +9,7 @@
 #include "customers_match.h"
 #include "customers_resolve.h"
 #include "customers_snapshot.h"
+#include "customers_subs.h"
 #include "customers_wallet.h"
 #include "customers_store.h"
 #include "customers_validate.h"
@@ -1317,5 +1318,7 @@ const struct cm_method customers_methods[] = {
     M("RevokeApiKey", revoke_api_key_request, empty, customers_keys_revoke, CM_METHOD_WRITE, STAFF),
     /* -- the wallet: money, points, vouchers (customers_wallet.c) -- */
     CUSTOMERS_WALLET_METHODS,
+    /* -- subscriptions and packages (customers_subs.c) -- */
+    CUSTOMERS_SUBS_METHODS,
 };
 const size_t customers_n_methods = sizeof customers_methods / sizeof *customers_methods;

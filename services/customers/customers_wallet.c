@@ -248,6 +248,27 @@ static void s_post_one(struct cm_call *call, const struct customers_wallet_cfg *
     s_post(call, cfg, &p, amount_field, resp);
 }
 
+void customers_wallet_post_money(struct cm_call *call, const char *customer, int64_t amount,
+                                 const char *reason, const char *reference, const char *field,
+                                 Crm__WalletEntryResponse **out)
+{
+    struct customers_wallet_cfg cfg;
+    ProtobufCMessage *r = NULL;
+    if (s_cfg(call, &cfg))
+        s_post_one(call, &cfg, customer, CRM__WALLET_KIND__WALLET_KIND_MONEY, amount, reason,
+                   CRM__WALLET_SOURCE__WALLET_SOURCE_STAFF, reference, field, &r);
+    *out = (Crm__WalletEntryResponse *)r;
+}
+
+bool customers_wallet_currency(struct cm_call *call, char out[4])
+{
+    struct customers_wallet_cfg cfg;
+    if (!s_cfg(call, &cfg))
+        return false;
+    memcpy(out, cfg.currency, 4);
+    return true;
+}
+
 /* Checks what every posting request carries alike: the customer, a reason
  * and a reference within their limits, and a source the method takes
  * (allowed: a bit per crm.WalletSource), a reference being required from any

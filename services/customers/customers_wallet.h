@@ -42,6 +42,18 @@ void customers_wallet_settings_get(struct cm_call *call, const ProtobufCMessage 
 void customers_wallet_settings_update(struct cm_call *call, const ProtobufCMessage *req,
                                       ProtobufCMessage **resp);
 
+/* Money posted for another part of the service: a subscription paid from
+ * (amount < 0) or refunded to (amount > 0) the customer's balance, by the
+ * principal (source STAFF) with reference, in the call's transaction and with
+ * its wallet.entry event. *out the entry and the wallet after it, or NULL
+ * with the call failed (CONFLICT naming field when the balance is short). */
+void customers_wallet_post_money(struct cm_call *call, const char *customer, int64_t amount,
+                                 const char *reason, const char *reference, const char *field,
+                                 Crm__WalletEntryResponse **out);
+
+/* The business's currency in force into out; false with the call failed. */
+bool customers_wallet_currency(struct cm_call *call, char out[4]);
+
 /* The wallet's entries of customers_methods[]. A voucher's code is answered
  * once: IssueVoucher keeps no idempotency record (a retry issues another,
  * as CreateApiKey makes another key). */

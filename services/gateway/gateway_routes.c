@@ -8,6 +8,7 @@
 #include "notes.pb-c.h"
 #include "notify.pb-c.h"
 #include "search.pb-c.h"
+#include "subscriptions.pb-c.h"
 #include "wallet.pb-c.h"
 
 #include <stdio.h>
@@ -117,6 +118,40 @@ const struct gateway_route gateway_routes[] = {
     {"PATCH", "/v1/walletSettings",
      CUSTOMERS("UpdateWalletSettings", crm__update_wallet_settings_request, crm__wallet_settings),
      .body = "settings", .success = 200, .scopes = SCOPE(SETTINGS)},
+
+    /* subscriptions and packages: plans (settings), sold to a customer, visits used */
+    {"GET", "/v1/plans", CUSTOMERS("ListPlans", crm__list_plans_request, crm__list_plans_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/plans", CUSTOMERS("CreatePlan", crm__create_plan_request, crm__plan),
+     .body = "plan", .success = 201, .location = "/v1/plans/{id}", .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/plans/{id}", CUSTOMERS("GetPlan", crm__get_plan_request, crm__plan),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PATCH", "/v1/plans/{id}", CUSTOMERS("UpdatePlan", crm__update_plan_request, crm__plan),
+     .body = "plan", .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"DELETE", "/v1/plans/{id}", CUSTOMERS("DeletePlan", crm__delete_plan_request, crm__empty),
+     .success = 204, .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/customers/{customer_id}/subscriptions",
+     CUSTOMERS("ListSubscriptions", crm__list_subscriptions_request,
+               crm__list_subscriptions_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/customers/{customer_id}/subscriptions",
+     CUSTOMERS("SellSubscription", crm__sell_subscription_request, crm__subscription_response),
+     .body = "*", .success = 201, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"POST", "/v1/customers/{customer_id}/subscriptions:useVisit",
+     CUSTOMERS("UseVisit", crm__use_visit_request, crm__subscription_response), .body = "*",
+     .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"POST", "/v1/customers/{customer_id}/subscriptions:undoVisit",
+     CUSTOMERS("UndoVisit", crm__undo_visit_request, crm__subscription_response), .body = "*",
+     .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{customer_id}/subscriptions/{id}",
+     CUSTOMERS("GetSubscription", crm__get_subscription_request, crm__subscription), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PATCH", "/v1/customers/{customer_id}/subscriptions/{id}",
+     CUSTOMERS("UpdateSubscription", crm__update_subscription_request, crm__subscription),
+     .body = "subscription", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"POST", "/v1/customers/{customer_id}/subscriptions/{id}:cancel",
+     CUSTOMERS("CancelSubscription", crm__cancel_subscription_request, crm__subscription_response),
+     .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
 
     /* API keys: made with scopes, the secret answered once; revoked at once here */
     {"GET", "/v1/apiKeys",
