@@ -8,6 +8,7 @@
 #include "cm_util.h"
 #include "company.pb-c.h"
 #include "customers.pb-c.h"
+#include "subscriptions.pb-c.h"
 #include "wallet.pb-c.h"
 #include "notify.pb-c.h"
 
@@ -33,6 +34,7 @@ static const struct {
 } s_services[] = {
     {"customers", &crm__customers__descriptor},
     {"customers", &crm__wallet_service__descriptor},
+    {"customers", &crm__subscription_service__descriptor},
     {"company", &crm__company_service__descriptor},
     {"notify", &crm__notify__descriptor},
 };

@@ -15,6 +15,7 @@
 #include "customers.pb-c.h"
 #include "history.pb-c.h"
 #include "notify.pb-c.h"
+#include "subscriptions.pb-c.h"
 #include "wallet.pb-c.h"
 
 #include <inttypes.h>
@@ -335,7 +336,7 @@ static void s_list_timeline(struct cm_call *call, const ProtobufCMessage *msg,
                                      sizeof name)) {
                 cm_call_violation(call, "kind", "INVALID_FORMAT",
                                   "kind must be CUSTOMER, NOTE, TASK, BOOKING, ORDER, MESSAGE, "
-                                  "CONSENT, IMPORT or WALLET");
+                                  "CONSENT, IMPORT, WALLET or SUBSCRIPTION");
                 break;
             }
             char *t = cm_strfmt("%s%s%s", b.s, i ? "," : "", name);
@@ -568,6 +569,28 @@ static cm_err_t s_wallet_row(cm_db_t *db, const Crm__Event *ev)
     return err;
 }
 
+/* The timeline row of a subscription.* event of the customers stream: a
+ * subscription sold, changed or cancelled, or a visit used or given back. */
+static cm_err_t s_subscription_row(cm_db_t *db, const Crm__Event *ev)
+{
+    Crm__SubscriptionEvent *se =
+        crm__subscription_event__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!se || !se->subscription || !cm_uuid_valid(se->subscription->customer_id)) {
+        cm_log_warn("subscription event seq=%" PRIu64 " has no customer; skipped", ev->seq);
+        if (se)
+            crm__subscription_event__free_unpacked(se, NULL);
+        return CM_OK;
+    }
+    json_t *d = json_object();
+    json_object_set_new(d, "subscription",
+                        cm_pbjson_encode(&se->subscription->base, CM_PBJSON_OMIT_DEFAULTS));
+    cm_err_t err =
+        s_timeline_add(db, ev, se->subscription->customer_id, "SUBSCRIPTION", ev->type, d);
+    json_decref(d);
+    crm__subscription_event__free_unpacked(se, NULL);
+    return err;
+}
+
 /* The rows an event makes, by its stream and type (cm_follow's apply, in
  * the transaction that moves the cursor). */
 static cm_err_t s_rows(void *ud, cm_db_t *db, const Crm__Event *ev)
@@ -577,6 +600,8 @@ static cm_err_t s_rows(void *ud, cm_db_t *db, const Crm__Event *ev)
         return s_customer_rows(db, ev);
     if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strcmp(ev->type, "wallet.entry"))
         return s_wallet_row(db, ev);
+    if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strncmp(ev->type, "subscription.", 13))
+        return s_subscription_row(db, ev);
     if (!strcmp(ev->stream, NOTIFY_STREAM) && !strncmp(ev->type, "message.", 8))
         return s_message_row(db, ev);
     return CM_OK;

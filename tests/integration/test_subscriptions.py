@@ -1,0 +1,375 @@
+"""Subscriptions and packages sold to a customer: plans (settings) created,
+changed, retired and refused with the field named; selling a plan with its
+end date computed, paid outside or from the money balance (a short balance is
+a 409 with nothing written); visits used by booking reference (a retry uses
+no second visit, concurrent uses never go below zero, the subscription ending
+soonest first, 412 when none is usable) and given back; editing (every change
+kept), cancelling with a refund, expiry, tenants kept apart, scopes, the
+customer's deletion, and the timeline."""
+import datetime as dt
+import json
+import threading
+
+import crm
+from crm import api, psql, q, unique, unique_email, wait_until
+
+
+def _fields(err):
+    return [v.get("field") for d in err.get("error", {}).get("details", [])
+            for v in d.get("fieldViolations", [d])]
+
+
+def _tenant(country="PL"):
+    return crm.crmctl(["tenant", "create", unique("Subs"), "--country", country]).strip()
+
+
+def _key(tenant, role="admin", scopes=None):
+    args = ["keys", "create", "--tenant", tenant, "--name", unique("key"), "--role", role]
+    if scopes:
+        args += ["--scopes", ",".join(scopes)]
+    return crm.crmctl(args).strip()
+
+
+def _customer(key):
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Sara", "lastName": unique("S"),
+                                             "email": unique_email("sara")}, key=key)
+    assert st == 201, (st, c)
+    return c["id"]
+
+
+def _plan(key, **more):
+    body = {"name": unique("Yoga 10"), "kind": "PACKAGE", "visits": 10, "price": "12000"}
+    body.update(more)
+    st, _, p = api("POST", "/v1/plans", body, key=key)
+    assert st == 201, (st, p)
+    return p
+
+
+def _sell(key, cid, plan_id, expect=201, **more):
+    body = {"planId": plan_id}
+    body.update(more)
+    st, _, r = api("POST", "/v1/customers/%s/subscriptions" % cid, body, key=key)
+    assert st == expect, (st, r)
+    return r
+
+
+def _use(key, cid, ref):
+    return api("POST", "/v1/customers/%s/subscriptions:useVisit" % cid, {"reference": ref},
+               key=key)
+
+
+def _undo(key, cid, ref):
+    return api("POST", "/v1/customers/%s/subscriptions:undoVisit" % cid, {"reference": ref},
+               key=key)
+
+
+def _subs(key, cid, **params):
+    st, _, js = api("GET", q("/v1/customers/%s/subscriptions" % cid, **params), key=key)
+    assert st == 200, (st, js)
+    return js.get("subscriptions", [])
+
+
+def _money(key, cid):
+    st, _, w = api("GET", "/v1/customers/%s/wallet" % cid, key=key)
+    assert st == 200, w
+    return int(w["money"])
+
+
+def _today():
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def test_plans_crud_and_validation():
+    key = _key(_tenant())
+    p = _plan(key, name=unique("Monthly"), kind="SUBSCRIPTION", periodUnit="MONTH",
+              periodCount=1, visits=0, price="9900")
+    assert p["active"] and p["currency"] == "PLN" and p["periodUnit"] == "MONTH", p
+    st, _, got = api("GET", "/v1/plans/%s" % p["id"], key=key)
+    assert st == 200 and got["name"] == p["name"]
+    st, _, ch = api("PATCH", "/v1/plans/%s" % p["id"], {"price": "10900"}, key=key)
+    assert st == 200 and ch["price"] == "10900" and ch["name"] == p["name"], ch
+    # Refused, naming the field.
+    cases = [({"kind": "PACKAGE", "visits": 1, "price": "1"}, "plan.name"),
+             ({"name": "x" * 101, "kind": "PACKAGE", "visits": 1}, "plan.name"),
+             ({"name": unique("n"), "visits": 1}, "plan.kind"),
+             ({"name": unique("n"), "kind": "SUBSCRIPTION", "visits": 1}, "plan.periodUnit"),
+             ({"name": unique("n"), "kind": "SUBSCRIPTION", "periodUnit": "DAY",
+               "periodCount": 3661}, "plan.periodCount"),
+             ({"name": unique("n"), "kind": "SUBSCRIPTION", "periodUnit": "MONTH",
+               "periodCount": 121}, "plan.periodCount"),
+             ({"name": unique("n"), "kind": "PACKAGE"}, "plan.visits"),
+             ({"name": unique("n"), "kind": "PACKAGE", "visits": 1001}, "plan.visits"),
+             ({"name": unique("n"), "kind": "PACKAGE", "visits": 2, "price": "-1"},
+              "plan.price"),
+             ({"name": unique("n"), "kind": "PACKAGE", "visits": 2,
+               "price": "100000000001"}, "plan.price")]
+    for body, field in cases:
+        st, _, err = api("POST", "/v1/plans", body, key=key)
+        assert st == 400 and field in _fields(err), (body, st, err)
+    # A second plan of the same name: 409.
+    st, _, err = api("POST", "/v1/plans", {"name": p["name"], "kind": "PACKAGE", "visits": 1},
+                     key=key)
+    assert st == 409 and "plan.name" in _fields(err), err
+    # Retired plans leave the list unless asked for, and are not sold.
+    st, _, r = api("PATCH", "/v1/plans/%s" % p["id"], {"active": False}, key=key)
+    assert st == 200 and not r.get("active"), r
+    st, _, lst = api("GET", "/v1/plans", key=key)
+    assert p["id"] not in [x["id"] for x in lst.get("plans", [])]
+    st, _, lst = api("GET", "/v1/plans?includeRetired=true", key=key)
+    assert p["id"] in [x["id"] for x in lst["plans"]]
+    err = _sell(key, _customer(key), p["id"], expect=412)
+    assert "planId" in _fields(err), err
+    # A plan never sold may be deleted; a sold one stays.
+    sold = _plan(key)
+    _sell(key, _customer(key), sold["id"])
+    st, _, _ = api("DELETE", "/v1/plans/%s" % sold["id"], key=key)
+    assert st == 412
+    st, _, _ = api("DELETE", "/v1/plans/%s" % p["id"], key=key)
+    assert st == 204
+    assert api("GET", "/v1/plans/%s" % p["id"], key=key)[0] == 404
+
+
+def test_sell_paid_outside_and_the_end_date():
+    key = _key(_tenant())
+    cid = _customer(key)
+    plan = _plan(key, kind="SUBSCRIPTION", periodUnit="DAY", periodCount=30, visits=8)
+    r = _sell(key, cid, plan["id"], note="paid cash")
+    s = r["subscription"]
+    today = _today()
+    assert s["startsOn"] == today.isoformat()
+    assert s["endsOn"] == (today + dt.timedelta(days=29)).isoformat()
+    assert s["visitsLeft"] == 8 and s["state"] == "ACTIVE" and not s.get("paidFromBalance")
+    assert not r.get("wallet"), r
+    # A month plan from 31 January ends on the last day of February.
+    month = _plan(key, kind="SUBSCRIPTION", periodUnit="MONTH", periodCount=1, visits=0)
+    start = dt.date(today.year, 1, 31)  # within 366 days of any day of the year
+    r = _sell(key, cid, month["id"], startsOn=start.isoformat())
+    feb_end = (dt.date(start.year, 3, 1) - dt.timedelta(days=1)).isoformat()
+    assert r["subscription"]["endsOn"] == feb_end and r["subscription"]["unlimited"], r
+    # Bad input names the field and writes nothing.
+    before = len(_subs(key, cid))
+    for body, field in [({"startsOn": "2025-02-30"}, "startsOn"),
+                        ({"startsOn": (today + dt.timedelta(days=400)).isoformat()}, "startsOn"),
+                        ({"note": "n" * 501}, "note")]:
+        err = _sell(key, cid, plan["id"], expect=400, **body)
+        assert field in _fields(err), (body, err)
+    err = _sell(key, cid, "", expect=400)
+    assert "planId" in _fields(err)
+    _sell(key, cid, "6f1c0c3e-1111-4111-8111-111111111111", expect=404)
+    assert len(_subs(key, cid)) == before
+
+
+def test_sell_from_the_balance_and_short_balance_writes_nothing():
+    key = _key(_tenant())
+    cid = _customer(key)
+    plan = _plan(key, price="5000")
+    st, _, _ = api("POST", "/v1/customers/%s/wallet:adjust" % cid,
+                   {"kind": "MONEY", "amount": "7000", "reason": "top up"}, key=key)
+    assert st == 200
+    r = _sell(key, cid, plan["id"], payFromBalance=True)
+    assert r["subscription"]["paidFromBalance"] and r["wallet"]["money"] == "2000", r
+    st, _, ent = api("GET", "/v1/customers/%s/wallet/entries" % cid, key=key)
+    assert ent["entries"][0]["amount"] == "-5000"
+    assert ent["entries"][0]["reason"] == "subscription %s" % plan["name"]
+    # 2000 left: a second sale from the balance is refused, nothing written.
+    err = _sell(key, cid, plan["id"], expect=409, payFromBalance=True)
+    assert "payFromBalance" in _fields(err), err
+    assert len(_subs(key, cid)) == 1
+    assert _money(key, cid) == 2000
+    assert psql("SELECT count(*) FROM customers.subscriptions WHERE customer_id = '%s'"
+                % cid).strip() == "1"
+
+
+def test_use_a_visit_idempotently_then_undo():
+    key = _key(_tenant())
+    cid = _customer(key)
+    plan = _plan(key, visits=3)
+    sid = _sell(key, cid, plan["id"])["subscription"]["id"]
+    ref = unique("booking")
+    st, _, r = _use(key, cid, ref)
+    assert st == 200 and r["subscription"]["visitsLeft"] == 2 and not r.get("replayed"), r
+    st, _, r = _use(key, cid, ref)  # the booking system retries
+    assert st == 200 and r["subscription"]["visitsLeft"] == 2 and r["replayed"], r
+    st, _, r = _undo(key, cid, ref)
+    assert st == 200 and r["subscription"]["visitsLeft"] == 3 and r["subscription"]["id"] == sid
+    st, _, r = _undo(key, cid, ref)
+    assert st == 200 and r["subscription"]["visitsLeft"] == 3 and r["replayed"], r
+    # A cancelled booking's reference uses no visit again.
+    st, _, err = _use(key, cid, ref)
+    assert st == 409 and "reference" in _fields(err), err
+    st, _, err = _undo(key, cid, unique("never"))
+    assert st == 404
+    st, _, err = _use(key, cid, "")
+    assert st == 400 and "reference" in _fields(err)
+    st, _, err = _use(key, cid, "r" * 201)
+    assert st == 400 and "reference" in _fields(err)
+    # Used up: 412.
+    for _ in range(3):
+        assert _use(key, cid, unique("b"))[0] == 200
+    assert _subs(key, cid)[0]["state"] == "USED_UP"
+    st, _, err = _use(key, cid, unique("b"))
+    assert st == 412, err
+    # Another customer of the tenant has none: 412.
+    assert _use(key, _customer(key), unique("b"))[0] == 412
+
+
+def test_the_one_ending_soonest_is_used():
+    key = _key(_tenant())
+    cid = _customer(key)
+    later = _plan(key, kind="SUBSCRIPTION", periodUnit="DAY", periodCount=60, visits=5)
+    sooner = _plan(key, kind="SUBSCRIPTION", periodUnit="DAY", periodCount=10, visits=5)
+    never = _plan(key, visits=5)
+    ids = {n: _sell(key, cid, p["id"])["subscription"]["id"]
+           for n, p in (("later", later), ("sooner", sooner), ("never", never))}
+    # Starting tomorrow: not usable today.
+    _sell(key, cid, sooner["id"], startsOn=(_today() + dt.timedelta(days=1)).isoformat())
+    st, _, r = _use(key, cid, unique("b"))
+    assert st == 200 and r["subscription"]["id"] == ids["sooner"], r
+
+
+def test_concurrent_uses_never_go_below_zero():
+    key = _key(_tenant())
+    cid = _customer(key)
+    plan = _plan(key, visits=5)
+    _sell(key, cid, plan["id"])
+    results = []
+
+    def use():
+        results.append(_use(key, cid, unique("b"))[0])
+
+    threads = [threading.Thread(target=use) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results) == [200] * 5 + [412] * 7, results
+    assert _subs(key, cid)[0]["visitsLeft"] == 0
+    assert psql("SELECT count(*) FROM customers.subscription_visits WHERE customer_id = '%s'"
+                % cid).strip() == "5"
+
+
+def test_edit_is_audited_and_expiry():
+    key = _key(_tenant())
+    cid = _customer(key)
+    plan = _plan(key, kind="SUBSCRIPTION", periodUnit="DAY", periodCount=30, visits=10)
+    s = _sell(key, cid, plan["id"])["subscription"]
+    path = "/v1/customers/%s/subscriptions/%s" % (cid, s["id"])
+    st, _, r = api("PATCH", path, {"visitsLeft": 4, "note": "moved from paper"}, key=key)
+    assert st == 200 and r["visitsLeft"] == 4 and r["note"] == "moved from paper", r
+    assert [(c["field"], c["oldValue"], c["newValue"]) for c in r["changes"]] == \
+        [("visitsLeft", "10", "4"), ("note", "", "moved from paper")], r
+    for body, field in [({"visitsLeft": 11}, "subscription.visitsLeft"),
+                        ({"endsOn": "2020-01-01"}, "subscription.endsOn"),
+                        ({"endsOn": "tomorrow"}, "subscription.endsOn"),
+                        ({"note": "n" * 501}, "subscription.note")]:
+        st, _, err = api("PATCH", path, body, key=key)
+        assert st == 400 and field in _fields(err), (body, err)
+    # Ending yesterday: expired, and no visit is used from it.
+    yesterday = (_today() - dt.timedelta(days=1)).isoformat()
+    psql("UPDATE customers.subscriptions SET starts_on = '%s' WHERE id = '%s'"
+         % ((_today() - dt.timedelta(days=5)).isoformat(), s["id"]))
+    st, _, r = api("PATCH", path, {"endsOn": yesterday}, key=key)
+    assert st == 200 and r["state"] == "EXPIRED" and len(r["changes"]) == 3, r
+    assert _use(key, cid, unique("b"))[0] == 412
+    assert [x["id"] for x in _subs(key, cid, state="EXPIRED")] == [s["id"]]
+    assert _subs(key, cid, state="ACTIVE") == []
+
+
+def test_cancel_with_refund():
+    key = _key(_tenant())
+    cid = _customer(key)
+    plan = _plan(key, price="3000", visits=4)
+    s = _sell(key, cid, plan["id"])["subscription"]
+    path = "/v1/customers/%s/subscriptions/%s:cancel" % (cid, s["id"])
+    st, _, err = api("POST", path, {"refund": "3001"}, key=key)
+    assert st == 400 and "refund" in _fields(err), err
+    st, _, r = api("POST", path, {"reason": "moved away", "refund": "1500"}, key=key)
+    assert st == 200, r
+    c = r["subscription"]
+    assert c["state"] == "CANCELLED" and c["cancelReason"] == "moved away" and c["cancelledBy"]
+    assert c["refunded"] == "1500" and r["wallet"]["money"] == "1500", r
+    st, _, _ = api("POST", path, {}, key=key)
+    assert st == 409
+    assert _use(key, cid, unique("b"))[0] == 412
+    st, _, _ = api("PATCH", "/v1/customers/%s/subscriptions/%s" % (cid, s["id"]),
+                   {"note": "x"}, key=key)
+    assert st == 412
+    assert _subs(key, cid, state="CANCELLED")[0]["id"] == s["id"]
+
+
+def test_another_tenant_sees_nothing():
+    key_a, key_b = _key(_tenant()), _key(_tenant())
+    cid = _customer(key_a)
+    plan = _plan(key_a)
+    s = _sell(key_a, cid, plan["id"])["subscription"]
+    st, _, lst = api("GET", "/v1/plans", key=key_b)
+    assert st == 200 and not lst.get("plans"), lst
+    assert api("GET", "/v1/plans/%s" % plan["id"], key=key_b)[0] == 404
+    assert api("GET", "/v1/customers/%s/subscriptions" % cid, key=key_b)[0] == 404
+    assert api("GET", "/v1/customers/%s/subscriptions/%s" % (cid, s["id"]),
+               key=key_b)[0] == 404
+    assert _sell(key_b, _customer(key_b), plan["id"], expect=404)
+    assert _use(key_b, cid, unique("b"))[0] == 412
+    assert _subs(key_a, cid)[0]["visitsLeft"] == 10
+
+
+def test_scopes():
+    tenant = _tenant()
+    admin, readonly, staff = _key(tenant), _key(tenant, "readonly"), _key(tenant, "staff")
+    plan = _plan(admin)
+    cid = _customer(admin)
+    # Plans are settings: staff read them but do not make them.
+    st, _, _ = api("POST", "/v1/plans", {"name": unique("p"), "kind": "PACKAGE", "visits": 1},
+                   key=staff)
+    assert st == 403
+    assert api("GET", "/v1/plans", key=staff)[0] == 200
+    s = _sell(staff, cid, plan["id"])["subscription"]
+    assert _sell(readonly, cid, plan["id"], expect=403)
+    assert _subs(readonly, cid)[0]["id"] == s["id"]
+    assert _use(readonly, cid, unique("b"))[0] == 403
+    booking = _key(tenant, "service", scopes=["customers:read", "customers:write"])
+    ref = unique("b")
+    body = {"customerId": cid, "reference": ref}
+    out = json.loads(crm.crmctl(["call", "customers", "UseVisit", json.dumps(body),
+                                 "--key", booking]))
+    assert out["status"] == "OK" and out["body"]["subscription"]["visitsLeft"] == 9, out
+    again = json.loads(crm.crmctl(["call", "customers", "UseVisit", json.dumps(body),
+                                   "--key", booking]))
+    assert again["body"]["replayed"] and again["body"]["subscription"]["visitsLeft"] == 9
+
+
+def test_timeline_and_erasure():
+    key = _key(_tenant())
+    cid = _customer(key)
+    plan = _plan(key, name=unique("Yoga 10"), visits=10)
+    words = unique("private note")
+    s = _sell(key, cid, plan["id"], note=words)["subscription"]
+    assert _use(key, cid, unique("b"))[0] == 200
+    st, _, _ = api("POST", "/v1/customers/%s/subscriptions/%s:cancel" % (cid, s["id"]),
+                   {"reason": "moved"}, key=key)
+    assert st == 200
+
+    def rows():
+        st, _, js = api("GET", q("/v1/customers/%s/timeline" % cid, kind="SUBSCRIPTION"),
+                        key=key)
+        assert st == 200, js
+        got = js.get("entries", [])
+        return got if len(got) == 3 else None
+
+    got = wait_until(rows, timeout=20, what="three subscription entries in the timeline")
+    assert sorted(r["type"] for r in got) == ["subscription.cancelled", "subscription.sold",
+                                              "subscription.visit_used"]
+    used = [r for r in got if r["type"] == "subscription.visit_used"][0]
+    assert used["subscription"]["planName"] == plan["name"]
+    assert used["subscription"]["visitsLeft"] == 9
+    # What staff typed stays on the subscription, out of the events and the timeline.
+    assert not used["subscription"].get("note"), used
+    assert psql("SELECT count(*) FROM customers.outbox WHERE position('%s'::bytea IN event) > 0"
+                % words).strip() == "0"
+    st, _, _ = api("DELETE", "/v1/customers/%s" % cid, key=key)
+    assert st == 204
+    for table in ("subscriptions", "subscription_visits"):
+        assert psql("SELECT count(*) FROM customers.%s WHERE customer_id = '%s'"
+                    % (table, cid)).strip() == "0"
+    assert psql("SELECT count(*) FROM customers.subscription_changes WHERE subscription_id = "
+                "'%s'" % s["id"]).strip() == "0"
