@@ -87,6 +87,7 @@ export const KINDS = [
   ["CONSENT", "enum.kind.CONSENT"],
   ["IMPORT", "enum.kind.IMPORT"],
   ["WALLET", "enum.kind.WALLET"],
+  ["SUBSCRIPTION", "enum.kind.SUBSCRIPTION"],
 ];
 
 // Where an entry came from; notes' own entries say nothing.
@@ -205,6 +206,22 @@ export function describe(e) {
       const from = walletSource(w);
       line = t(from ? `${key}From` : key, { amount, from });
       if (w.reason) extra.push(w.reason);
+      break;
+    }
+    case "subscription.sold":
+    case "subscription.updated":
+    case "subscription.cancelled":
+    case "subscription.visit_undone": {
+      const sub = e.subscription || {};
+      const key = { "subscription.sold": "tl.subs.sold", "subscription.updated": "tl.subs.updated",
+        "subscription.cancelled": "tl.subs.cancelled", "subscription.visit_undone": "tl.subs.undone" }[e.type];
+      line = t(key, { plan: sub.planName || "" });
+      break;
+    }
+    case "subscription.visit_used": {
+      const sub = e.subscription || {};
+      line = sub.unlimited ? t("tl.subs.usedUnlimited", { plan: sub.planName || "" })
+        : tn("tl.subs.used", Number(sub.visitsLeft || 0), { plan: sub.planName || "" });
       break;
     }
     case "customer.updated":

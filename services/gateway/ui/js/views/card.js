@@ -19,6 +19,7 @@ import { notesSection } from "../notes.js";
 import { taskForm, taskItem } from "../taskkit.js";
 import { t } from "../i18n.js";
 import { vatCheckView } from "../vatcheck.js";
+import { subsSection } from "../subs.js";
 import { walletSection } from "../wallet.js";
 
 const ACTIONS = {
@@ -161,6 +162,12 @@ export async function renderCard(view, ctx) {
   const tasks = tasksSection(c.id, () => timeline.load());
   const messages = messagesSection(c, { onChange: () => timeline.load() });
   const wallet = walletSection(c.id, { onChange: () => timeline.load() });
+  const subs = subsSection(c.id, {
+    onChange: () => {
+      timeline.load();
+      wallet.load();
+    },
+  });
   const conversations = conversationsSection(c, {
     onChange: () => {
       timeline.load();
@@ -174,12 +181,13 @@ export async function renderCard(view, ctx) {
     summary.section,
     h("div", { class: "card-grid" },
       h("div", { class: "card-col" }, notes.section, contact, company, addresses, note),
-      h("div", { class: "card-col" }, wallet.section, tasks.section, conversations.section, messages.section, account, record)),
+      h("div", { class: "card-col" }, wallet.section, subs.section, tasks.section, conversations.section, messages.section, account, record)),
     timeline.section,
     history);
   // The panels load side by side; each shows its own error if its service is away.
   summary.load();
   wallet.load();
+  subs.load();
   notes.load();
   tasks.load();
   messages.load();
