@@ -622,6 +622,26 @@ static bool s_check_visit(struct cm_call *call, const char *customer, const char
     return !cm_call_failed(call);
 }
 
+/* Checks a visit's request, then finds the visit of its reference (waiting
+ * for another call with the same reference): *found, whether it is the
+ * customer's (*theirs), its subscription and whether it was given back.
+ * False with the call failed. */
+static bool s_visit_of(struct cm_call *call, const char *customer, const char *reference,
+                       bool *found, bool *theirs, char sub[37], bool *undone)
+{
+    if (!s_check_visit(call, customer, reference))
+        return false;
+    char who[37] = "";
+    cm_err_t err =
+        customers_subs_store_visit(call->db, TENANT(call), reference, found, who, sub, undone);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the visits");
+        return false;
+    }
+    *theirs = !*found || !strcmp(who, customer);
+    return true;
+}
+
 /* Answers the subscription a visit went to, after what was done. */
 static void s_visit_answer(struct cm_call *call, const char *customer, const char *sub,
                            const char *event, ProtobufCMessage **resp)
@@ -639,17 +659,11 @@ static void s_visit_answer(struct cm_call *call, const char *customer, const cha
 void customers_subs_use(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__UseVisitRequest *req = (const Crm__UseVisitRequest *)msg;
-    if (!s_check_visit(call, req->customer_id, req->reference))
+    bool found = false, undone = false, theirs = true;
+    char sub[37] = "";
+    if (!s_visit_of(call, req->customer_id, req->reference, &found, &theirs, sub, &undone))
         return;
-    bool found = false, undone = false;
-    char customer[37] = "", sub[37] = "";
-    cm_err_t err = customers_subs_store_visit(call->db, TENANT(call), req->reference, &found,
-                                              customer, sub, &undone);
-    if (err) {
-        cm_call_db_fail(call, err, "could not read the visits");
-        return;
-    }
-    if (found && (strcmp(customer, req->customer_id) || undone)) {
+    if (found && (!theirs || undone)) {
         cm_call_fail(call, CM_ERR_CONFLICT,
                      undone ? "the visit of booking %.200s was given back: a cancelled booking "
                               "uses no visit"
@@ -662,6 +676,7 @@ void customers_subs_use(struct cm_call *call, const ProtobufCMessage *msg, Proto
         s_visit_answer(call, req->customer_id, sub, NULL, resp);
         return;
     }
+    cm_err_t err;
     char(*ids)[37] = cm_calloc(CUSTOMERS_SUBS_PER_CUSTOMER, sizeof *ids);
     struct customers_sub_facts *facts = cm_calloc(CUSTOMERS_SUBS_PER_CUSTOMER, sizeof *facts);
     size_t n = 0;
@@ -685,17 +700,11 @@ void customers_subs_use(struct cm_call *call, const ProtobufCMessage *msg, Proto
 void customers_subs_undo(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__UndoVisitRequest *req = (const Crm__UndoVisitRequest *)msg;
-    if (!s_check_visit(call, req->customer_id, req->reference))
+    bool found = false, undone = false, theirs = true;
+    char sub[37] = "";
+    if (!s_visit_of(call, req->customer_id, req->reference, &found, &theirs, sub, &undone))
         return;
-    bool found = false, undone = false;
-    char customer[37] = "", sub[37] = "";
-    cm_err_t err = customers_subs_store_visit(call->db, TENANT(call), req->reference, &found,
-                                              customer, sub, &undone);
-    if (err) {
-        cm_call_db_fail(call, err, "could not read the visits");
-        return;
-    }
-    if (!found || strcmp(customer, req->customer_id)) {
+    if (!found || !theirs) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "the customer used no visit for booking %.200s",
                      req->reference);
         return;
@@ -708,7 +717,8 @@ void customers_subs_undo(struct cm_call *call, const ProtobufCMessage *msg, Prot
     if (!s)
         return;
     crm__subscription__free_unpacked(s, NULL);
-    err = customers_subs_store_visit_undo(call->db, TENANT(call), sub, req->reference, s_who(call));
+    cm_err_t err =
+        customers_subs_store_visit_undo(call->db, TENANT(call), sub, req->reference, s_who(call));
     if (err)
         cm_call_db_fail(call, err, "could not give the visit back");
     else

@@ -12,22 +12,7 @@ import threading
 
 import crm
 from crm import api, psql, q, unique, unique_email, wait_until
-
-
-def _fields(err):
-    return [v.get("field") for d in err.get("error", {}).get("details", [])
-            for v in d.get("fieldViolations", [d])]
-
-
-def _tenant(country="PL"):
-    return crm.crmctl(["tenant", "create", unique("Subs"), "--country", country]).strip()
-
-
-def _key(tenant, role="admin", scopes=None):
-    args = ["keys", "create", "--tenant", tenant, "--name", unique("key"), "--role", role]
-    if scopes:
-        args += ["--scopes", ",".join(scopes)]
-    return crm.crmctl(args).strip()
+from test_wallet import _fields, _fits, _key, _tenant
 
 
 def _customer(key):
@@ -374,17 +359,6 @@ def test_timeline_and_erasure():
     assert psql("SELECT count(*) FROM customers.subscription_changes WHERE subscription_id = "
                 "'%s'" % s["id"]).strip() == "0"
 
-
-def _fits(b):
-    """Nothing on the page is wider than the window."""
-    overflow = b.js("return document.documentElement.scrollWidth - "
-                    "document.documentElement.clientWidth;")
-    wide = b.js("""
-        const w = document.documentElement.clientWidth;
-        return Array.from(document.querySelectorAll('body *'))
-          .filter(el => el.getBoundingClientRect().right > w + 1 && !el.closest('.table-scroll'))
-          .slice(0, 8).map(el => el.tagName + '.' + el.className + '#' + el.id);""")
-    assert overflow <= 1, (overflow, wide)
 
 
 def test_ui_plans_sell_use_edit_cancel_at_390px_in_two_languages():
