@@ -683,8 +683,15 @@ void customers_subs_use(struct cm_call *call, const ProtobufCMessage *msg, Proto
     err = customers_subs_store_candidates(call->db, TENANT(call), req->customer_id,
                                           CUSTOMERS_SUBS_PER_CUSTOMER, ids, facts, &n);
     int pick = err ? -1 : customers_subs_pick(facts, n, s_today());
+    bool exists = true;
+    long count = 0;
+    if (!err && !n)
+        err = customers_subs_store_list(call->db, TENANT(call), req->customer_id, 0, &exists,
+                                        &count, NULL);
     if (err)
         cm_call_db_fail(call, err, "could not read the subscriptions");
+    else if (!exists)
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %.64s", req->customer_id);
     else if (pick < 0)
         cm_call_fail(call, CM_ERR_PRECONDITION,
                      "the customer has no subscription usable today: none active with visits left");

@@ -223,7 +223,7 @@ def test_a_booking_systems_key_publishes_events_and_nothing_else():
 COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tasks": "task",
                "messages": "message", "campaigns": "campaign", "imports": "import",
                "exports": "export", "taskFeeds": "taskFeed", "apiKeys": "apiKey",
-               "staff": "staff"}
+               "staff": "staff", "plans": "plan", "subscriptions": "subscription"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -271,6 +271,13 @@ def _fill_tenant(key):
     _ok(st, w, 200)
     st, _, v = api("POST", "/v1/vouchers", {"amount": "1000"}, key=key)
     ids["voucherCode"] = _ok(st, v, 201)["code"]
+    # A plan and a subscription sold from it.
+    st, _, p = api("POST", "/v1/plans", {"name": unique("P"), "kind": "PACKAGE", "visits": 5},
+                   key=key)
+    ids["plan"] = _ok(st, p, 201)["id"]
+    st, _, s = api("POST", "/v1/customers/%s/subscriptions" % ids["customer"],
+                   {"planId": ids["plan"]}, key=key)
+    ids["subscription"] = _ok(st, s, 201)["subscription"]["id"]
     return ids
 
 
@@ -299,6 +306,13 @@ SAMPLES = {
     # B's own voucher (_fill_tenant issues it): A's tenant has no such code.
     "POST /v1/customers/{id}/wallet:redeemVoucher": lambda ids: {"code": ids["voucherCode"]},
 }
+SAMPLES.update({
+    "PATCH /v1/plans/{id}": {"price": "1"},
+    "POST /v1/customers/{customer_id}/subscriptions": lambda ids: {"planId": ids["plan"]},
+    "PATCH /v1/customers/{customer_id}/subscriptions/{id}": {"note": "from A"},
+    "POST /v1/customers/{customer_id}/subscriptions:useVisit": {"reference": "A"},
+    "POST /v1/customers/{customer_id}/subscriptions:undoVisit": {"reference": "A"},
+})
 RAW_SAMPLES = {"PUT /v1/customers/{id}/photo": (_png(), "image/png")}
 
 
