@@ -91,6 +91,9 @@ def test_plans_crud_and_validation():
     for body, field in cases:
         st, _, err = api("POST", "/v1/plans", body, key=key)
         assert st == 400 and field in _fields(err), (body, st, err)
+    # The currency and the times are the service's.
+    st, _, err = api("PATCH", "/v1/plans/%s" % p["id"], {"currency": "USD"}, key=key)
+    assert st == 400 and "updateMask" in _fields(err), err
     # A second plan of the same name: 409.
     st, _, err = api("POST", "/v1/plans", {"name": p["name"], "kind": "PACKAGE", "visits": 1},
                      key=key)
@@ -433,3 +436,27 @@ def test_ui_plans_sell_use_edit_cancel_at_390px_in_two_languages():
         _no_js_errors(b)
     s = _subs(key, cid)[0]
     assert s["state"] == "CANCELLED" and s["refunded"] == "5000" and s["visitsLeft"] == 7, s
+
+
+def test_limits_of_plans_and_of_subscriptions_a_customer_has():
+    key = _key(_tenant())
+    plan = _plan(key, name="p000", visits=1)
+    for i in range(1, 200):
+        st, _, p = api("POST", "/v1/plans", {"name": "p%03d" % i, "kind": "PACKAGE", "visits": 1},
+                       key=key)
+        assert st == 201, (i, st, p)
+    st, _, err = api("POST", "/v1/plans", {"name": "p200", "kind": "PACKAGE", "visits": 1},
+                     key=key)
+    assert st == 429 and "200 plans" in err["error"]["message"], (st, err)
+    # Retired plans count too; changing one is still possible.
+    st, _, _ = api("PATCH", "/v1/plans/%s" % plan["id"], {"active": False}, key=key)
+    assert st == 200
+    assert api("POST", "/v1/plans", {"name": "p201", "kind": "PACKAGE", "visits": 1},
+               key=key)[0] == 429
+    assert api("PATCH", "/v1/plans/%s" % plan["id"], {"active": True}, key=key)[0] == 200
+    cid = _customer(key)
+    for i in range(200):
+        _sell(key, cid, plan["id"])
+    err = _sell(key, cid, plan["id"], expect=429)
+    assert "200 subscriptions" in err["error"]["message"], err
+    assert len(_subs(key, cid)) == 200
