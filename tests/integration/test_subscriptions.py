@@ -460,3 +460,23 @@ def test_limits_of_plans_and_of_subscriptions_a_customer_has():
     err = _sell(key, cid, plan["id"], expect=429)
     assert "200 subscriptions" in err["error"]["message"], err
     assert len(_subs(key, cid)) == 200
+
+
+def test_ui_a_read_only_member_sees_subscriptions_but_sells_edits_and_cancels_nothing():
+    from test_ui import _browser, _no_js_errors, _open
+    from test_ui_staff import member, sign_in
+
+    plan = _plan(crm.DEFAULT, name=unique("Pilates 5"), visits=5)
+    cid = _customer(crm.DEFAULT)
+    _sell(crm.DEFAULT, cid, plan["id"])
+    addr, password, _, _ = member("READONLY")
+    with _browser("subs-read-only") as b:
+        sign_in(b, addr, password)
+        _open(b, "/customers/" + cid)
+        b.wait_text("#subs-list", plan["name"])
+        assert not b.find("#subs-sell-open").displayed()
+        b.find("#subs-list .subs-open").click()
+        b.wait_text("#subs-detail", "5 of 5 visits left")
+        for css in ("#subs-edit", "#subs-cancel-form"):
+            assert not b.find(css).displayed(), css
+        _no_js_errors(b)
