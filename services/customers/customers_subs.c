@@ -688,18 +688,26 @@ void customers_subs_use(struct cm_call *call, const ProtobufCMessage *msg, Proto
     if (!err && !n)
         err = customers_subs_store_list(call->db, TENANT(call), req->customer_id, 0, &exists,
                                         &count, NULL);
-    if (err)
+    if (err) {
         cm_call_db_fail(call, err, "could not read the subscriptions");
-    else if (!exists)
+        goto out;
+    }
+    if (!exists) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %.64s", req->customer_id);
-    else if (pick < 0)
+        goto out;
+    }
+    if (pick < 0) {
         cm_call_fail(call, CM_ERR_PRECONDITION,
                      "the customer has no subscription usable today: none active with visits left");
-    else if ((err = customers_subs_store_visit_use(call->db, TENANT(call), req->customer_id,
-                                                   ids[pick], req->reference, s_who(call))))
+        goto out;
+    }
+    err = customers_subs_store_visit_use(call->db, TENANT(call), req->customer_id, ids[pick],
+                                         req->reference, s_who(call));
+    if (err)
         cm_call_db_fail(call, err, "could not use the visit");
     else
         s_visit_answer(call, req->customer_id, ids[pick], "visit_used", resp);
+out:
     free(ids);
     free(facts);
 }

@@ -294,12 +294,12 @@ cm_err_t customers_subs_store_get(cm_db_t *db, const char *tenant, const char *c
         return err;
     *out = PQntuples(res) == 1 ? s_sub_of(res, 0, today) : NULL;
     PQclear(res);
-    if (*out && changes && (err = s_changes(db, tenant, *out))) {
+    err = *out && changes ? s_changes(db, tenant, *out) : CM_OK;
+    if (err) {
         crm__subscription__free_unpacked(*out, NULL);
         *out = NULL;
-        return err;
     }
-    return CM_OK;
+    return err;
 }
 
 cm_err_t customers_subs_store_insert(cm_db_t *db, const char *tenant, const Crm__Subscription *s,
