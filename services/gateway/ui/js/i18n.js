@@ -5707,6 +5707,7 @@ const VOUCHERS = {
 // subscription entries.
 const SUBS = {
   en: {
+    "subs.badNumber": "Enter a whole number, such as 5.",
     "subs.title": "Subscriptions",
     "subs.sell": "Sell subscription",
     "subs.sellGo": "Sell",
@@ -5793,6 +5794,7 @@ const SUBS = {
     "tl.subs.undone": "Visit given back ({plan})",
   },
   de: {
+    "subs.badNumber": "Geben Sie eine ganze Zahl ein, zum Beispiel 5.",
     "subs.title": "Abonnements",
     "subs.sell": "Abo verkaufen",
     "subs.sellGo": "Verkaufen",
@@ -5879,6 +5881,7 @@ const SUBS = {
     "tl.subs.undone": "Besuch zurückgegeben ({plan})",
   },
   pl: {
+    "subs.badNumber": "Wpisz liczbę całkowitą, na przykład 5.",
     "subs.title": "Karnety",
     "subs.sell": "Sprzedaj karnet",
     "subs.sellGo": "Sprzedaj",
@@ -5975,6 +5978,7 @@ const SUBS = {
     "tl.subs.undone": "Zwrócono wizytę ({plan})",
   },
   nb: {
+    "subs.badNumber": "Skriv et heltall, for eksempel 5.",
     "subs.title": "Abonnementer",
     "subs.sell": "Selg abonnement",
     "subs.sellGo": "Selg",
@@ -6061,6 +6065,7 @@ const SUBS = {
     "tl.subs.undone": "Besøk gitt tilbake ({plan})",
   },
   bg: {
+    "subs.badNumber": "Въведете цяло число, например 5.",
     "subs.title": "Абонаменти",
     "subs.sell": "Продай абонамент",
     "subs.sellGo": "Продай",

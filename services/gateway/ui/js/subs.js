@@ -150,7 +150,7 @@ export function subsSection(customerId, { onChange = () => {} } = {}) {
   function editForm(s) {
     const ends = h("input", { type: "date", id: "subs-ends" });
     ends.value = s.endsOn || "";
-    const visits = h("input", { type: "number", id: "subs-visits", min: 0, max: s.visitsTotal || 0, step: 1, disabled: Boolean(s.unlimited) });
+    const visits = h("input", { type: "text", inputmode: "numeric", id: "subs-visits", autocomplete: "off", disabled: Boolean(s.unlimited) });
     visits.value = String(s.visitsLeft || 0);
     const note = h("input", { type: "text", id: "subs-edit-note", maxlength: 500 });
     note.value = s.note || "";
@@ -168,7 +168,12 @@ export function subsSection(customerId, { onChange = () => {} } = {}) {
       replace(formStatus);
       for (const f of Object.values(fields)) f.error.hidden = true;
       const body = { endsOn: ends.value, note: note.value.trim() };
-      if (!s.unlimited) body.visitsLeft = Number(visits.value);
+      if (!s.unlimited && !/^\d{1,4}$/.test(visits.value.trim())) {
+        fields["subscription.visitsLeft"].error.textContent = t("subs.badNumber");
+        fields["subscription.visitsLeft"].error.hidden = false;
+        return;
+      }
+      if (!s.unlimited) body.visitsLeft = Number(visits.value.trim());
       save.disabled = true;
       try {
         await request("PATCH", `${base}/${seg(s.id)}`, { body });
@@ -303,8 +308,8 @@ export async function plansSettings() {
   const name = h("input", { type: "text", id: "plan-name", maxlength: 100 });
   const kind = select([["SUBSCRIPTION", t("plans.kind.SUBSCRIPTION")], ["PACKAGE", t("plans.kind.PACKAGE")]], "PACKAGE", { id: "plan-kind" });
   const unit = select([["", t("subs.noExpiry")], ["DAY", t("plans.unit.DAY")], ["MONTH", t("plans.unit.MONTH")]], "", { id: "plan-unit" });
-  const countIn = h("input", { type: "number", id: "plan-count", min: 0, step: 1 });
-  const visits = h("input", { type: "number", id: "plan-visits", min: 0, max: 1000, step: 1 });
+  const countIn = h("input", { type: "text", inputmode: "numeric", id: "plan-count", autocomplete: "off" });
+  const visits = h("input", { type: "text", inputmode: "numeric", id: "plan-visits", autocomplete: "off" });
   const price = h("input", { type: "text", inputmode: "decimal", id: "plan-price", autocomplete: "off" });
   const fields = {
     "plan.name": field({ label: t("plans.name"), input: name, required: true }),
@@ -323,6 +328,15 @@ export async function plansSettings() {
     ev.preventDefault();
     replace(formStatus);
     for (const f of Object.values(fields)) f.error.hidden = true;
+    let bad = false;
+    for (const [input, name] of [[countIn, "plan.periodCount"], [visits, "plan.visits"]]) {
+      if (input.value.trim() && !/^\d{1,4}$/.test(input.value.trim())) {
+        fields[name].error.textContent = t("subs.badNumber");
+        fields[name].error.hidden = false;
+        bad = true;
+      }
+    }
+    if (bad) return;
     const minor = price.value.trim() === "0" ? 0 : parseMoney(price.value, currency);
     if (minor === null) {
       fields["plan.price"].error.textContent = t("wallet.badAmount");
