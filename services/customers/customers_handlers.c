@@ -7,6 +7,7 @@
 #include "customers_events.h"
 #include "customers_import.h"
 #include "customers_match.h"
+#include "customers_prices.h"
 #include "customers_resolve.h"
 #include "customers_snapshot.h"
 #include "customers_store.h"
@@ -1294,6 +1295,8 @@ const struct cm_method customers_methods[] = {
       CM_METHOD_WRITE, EXCHANGE),
     /* -- staff accounts and sessions (customers_staff.c) -- */
     CUSTOMERS_STAFF_METHODS,
+    /* -- price rules and the store's cart prices (customers_prices.c) -- */
+    CUSTOMERS_PRICES_METHODS,
     /* -- API keys (customers_keys.c): the create's reply carries the secret, which must
      * not be kept in the idempotency table (a retried create makes a second key) -- */
     M("ListApiKeys", list_api_keys_request, list_api_keys_response, customers_keys_list,
