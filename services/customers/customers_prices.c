@@ -351,12 +351,13 @@ void customers_prices_list(struct cm_call *call, const ProtobufCMessage *msg,
     /* An id that is no UUID names nothing: no rules. */
     bool bad_id = (req->customer_id[0] && !cm_uuid_valid(req->customer_id)) ||
                   (req->group_id[0] && !cm_uuid_valid(req->group_id));
-    cm_err_t err = bad_id
-                       ? CM_OK
-                       : customers_prices_store_list(call->db, TENANT(call),
-                                                     req->customer_id[0] ? req->customer_id : NULL,
-                                                     req->tag[0] ? req->tag : NULL,
-                                                     req->group_id[0] ? req->group_id : NULL, r);
+    char currency[4] = "";
+    cm_err_t err = customers_prices_store_currency(call->db, TENANT(call), currency);
+    cm_pb_set_str(&r->currency, currency);
+    if (!err && !bad_id)
+        err = customers_prices_store_list(
+            call->db, TENANT(call), req->customer_id[0] ? req->customer_id : NULL,
+            req->tag[0] ? req->tag : NULL, req->group_id[0] ? req->group_id : NULL, r);
     if (err) {
         cm_call_db_fail(call, err, "could not list price rules");
         crm__list_price_rules_response__free_unpacked(r, NULL);
@@ -389,6 +390,7 @@ void customers_prices_for_customer(struct cm_call *call, const ProtobufCMessage 
             (Crm__ListPriceRulesResponse *)cm_pb_new(&crm__list_price_rules_response__descriptor);
         r->rules = f.rules;
         r->n_rules = f.n_rules;
+        cm_pb_set_str(&r->currency, f.currency);
         f.rules = NULL;
         f.n_rules = 0;
         *resp = &r->base;

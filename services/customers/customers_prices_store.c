@@ -229,6 +229,21 @@ cm_err_t customers_prices_store_list(cm_db_t *db, const char *tenant, const char
     return CM_OK;
 }
 
+#define CURRENCY "coalesce(nullif(t.currency, ''), customers.currency_of(t.default_country))"
+
+cm_err_t customers_prices_store_currency(cm_db_t *db, const char *tenant, char *out)
+{
+    const char *p[] = {tenant};
+    cm_err_t err;
+    PGresult *res =
+        cm_db_exec(db, "SELECT " CURRENCY " FROM customers.tenants t WHERE t.id = $1", 1, p, &err);
+    if (!res)
+        return err;
+    snprintf(out, 4, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    return CM_OK;
+}
+
 cm_err_t customers_prices_store_applying(cm_db_t *db, const char *tenant, const char *id,
                                          const char *email_key, const char *date,
                                          const char *products_json, const char *categories_json,
@@ -256,7 +271,7 @@ cm_err_t customers_prices_store_applying(cm_db_t *db, const char *tenant, const 
         "  AND ($5::jsonb IS NULL OR r.target = 1 "
         "       OR (r.target = 2 AND r.code IN (SELECT jsonb_array_elements_text($6::jsonb))) "
         "       OR (r.target = 3 AND r.code IN (SELECT jsonb_array_elements_text($5::jsonb))))) "
-        "SELECT coalesce(nullif(t.currency, ''), customers.currency_of(t.default_country)), "
+        "SELECT " CURRENCY ", "
         "  coalesce((SELECT id::text FROM c), ''), " RULE_COLUMNS
         " FROM customers.tenants t LEFT JOIN (r" RULE_GROUP_JOIN ") ON true"
         " WHERE t.id = $1 ORDER BY r.created_at, r.id",

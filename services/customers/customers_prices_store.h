@@ -42,6 +42,10 @@ cm_err_t customers_prices_store_list(cm_db_t *db, const char *tenant, const char
                                      const char *tag, const char *group_id,
                                      Crm__ListPriceRulesResponse *resp) CM_MUSTCHECK;
 
+/* The tenant's currency (ISO 4217): its own, else its country's; "" for
+ * an unknown tenant. out >= 4 bytes. */
+cm_err_t customers_prices_store_currency(cm_db_t *db, const char *tenant, char *out) CM_MUSTCHECK;
+
 /* What applies to a customer, found in one statement. */
 struct customers_prices_found {
     bool tenant;            // the tenant exists

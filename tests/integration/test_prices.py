@@ -108,6 +108,10 @@ def test_rules_of_the_customer_a_tag_and_a_group_and_which_wins():
     assert st == 200 and [r["id"] for r in js["rules"]] == [by_tag["id"]], js
     st, _, js = api("GET", q("/v1/priceRules", groupId=group["id"]))
     assert st == 200 and [r["id"] for r in js["rules"]] == [by_group["id"]], js
+    # Every rule, and the business's currency with them.
+    st, _, js = api("GET", "/v1/priceRules")
+    assert st == 200 and {own["id"], by_tag["id"], by_group["id"]} <= {r["id"] for r in js["rules"]}
+    assert js["currency"] == mine["currency"] and len(js["currency"]) == 3, js
 
 
 def test_a_tie_goes_to_the_more_specific_rule_and_rules_never_combine():

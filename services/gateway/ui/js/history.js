@@ -9,6 +9,7 @@ import { banner, h, replace } from "./dom.js";
 import { changeValue, count, dateOf, due, fieldName, money, slot, when } from "./format.js";
 import { inSentence, t, tn } from "./i18n.js";
 import { vatStatusText } from "./vatcheck.js";
+import { discountChange } from "./prices.js";
 
 // ---------------------------------------------------------------------- summary
 
@@ -195,6 +196,11 @@ export function describe(e) {
       if (v.consultationNumber) extra.push(t("timeline.consultation", { number: v.consultationNumber }));
       break;
     }
+    case "customer.discount_added":
+    case "customer.discount_changed":
+    case "customer.discount_removed":
+      line = discountChange(e.type, changes[0] || {});
+      break;
     case "customer.updated":
       if (changes.length === 1) line = changeLine(changes[0]);
       else line = tn("tl.changedFields", changes.length);
