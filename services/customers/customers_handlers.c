@@ -1035,6 +1035,8 @@ static Crm__Settings *s_settings_of(const struct customers_tenant *t)
     cm_pb_set_str(&s->default_country, t->default_country);
     cm_pb_set_str(&s->name, t->name);
     cm_pb_set_str(&s->vat_number, t->vat_number);
+    cm_pb_set_str(&s->currency, t->currency);
+    cm_pb_set_str(&s->effective_currency, t->effective_currency);
     s->required_fields =
         t->n_required ? cm_calloc(t->n_required, sizeof *s->required_fields) : NULL;
     for (size_t i = 0; i < t->n_required; i++)
@@ -1070,7 +1072,7 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__Settings *s = s_settings_of(&t);
     Crm__Settings empty = CRM__SETTINGS__INIT;
     struct cm_pbjson_error perr;
-    static char *all[] = {"defaultCountry", "requiredFields", "name", "vatNumber"};
+    static char *all[] = {"defaultCountry", "requiredFields", "name", "vatNumber", "currency"};
     char **paths = req->n_update_mask ? req->update_mask : all;
     size_t n_paths = req->n_update_mask ? req->n_update_mask : sizeof all / sizeof *all;
     if (cm_pb_apply_mask(&s->base, req->settings ? &req->settings->base : &empty.base, paths,
@@ -1096,6 +1098,13 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     }
     if (customers_validate_length(s->name, 200))
         cm_call_violation(call, "name", "TOO_LONG", "name is too long: at most 200 characters");
+    for (char *p = s->currency; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    if (s->currency[0] &&
+        (strlen(s->currency) != 3 || strspn(s->currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
+        cm_call_violation(call, "currency", "INVALID_FORMAT",
+                          "currency must be an ISO 4217 code such as PLN, or empty for the "
+                          "country's");
     if (s->vat_number[0]) {
         char vat[CUSTOMERS_VAT_SIZE];
         const char *why = NULL;
@@ -1113,14 +1122,16 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     t.n_required = s->n_required_fields;
     t.name = s->name;
     t.vat_number = s->vat_number;
+    snprintf(t.currency, sizeof t.currency, "%s", s->currency);
     cm_err_t err = customers_store_tenant_update(call->db, TENANT(call), &t);
     memset(&t, 0, sizeof t);
     if (err) {
         cm_call_db_fail(call, err, "could not update settings");
         goto out;
     }
-    *resp = &s->base;
-    s = NULL;
+    /* Read back: the effective currency follows the country. */
+    if (customers_tenant_of(call, &t))
+        *resp = &s_settings_of(&t)->base;
 out:
     if (s)
         crm__settings__free_unpacked(s, NULL);

@@ -265,7 +265,8 @@ cm_err_t customers_prices_store_applying(cm_db_t *db, const char *tenant, const 
      * cart's products or categories. */
     PGresult *res = cm_db_exec(
         db,
-        "WITH c AS ((SELECT id, tags FROM customers.customers WHERE tenant_id = $1 AND id = $2::uuid) "
+        "WITH c AS ((SELECT id, tags FROM customers.customers WHERE tenant_id = $1 AND id = "
+        "$2::uuid) "
         "  UNION ALL (SELECT id, tags FROM customers.customers WHERE tenant_id = $1 "
         "             AND email_key = $3) LIMIT 1), "
         "k AS (SELECT coalesce($4::date, (now() AT TIME ZONE 'UTC')::date) AS day, "

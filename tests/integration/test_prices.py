@@ -357,3 +357,25 @@ def test_a_customers_own_rule_shows_on_the_timeline():
     st, _, js = api("GET", "/v1/customers/%s/audit" % c["id"])
     assert st == 200, js
     assert {"discount_added", "discount_removed"} <= {e["action"] for e in js["entries"]}, js
+
+
+def test_the_business_currency_follows_its_country_until_set():
+    tenant = _tenant("Krone", country="NO")
+    key = _key(tenant, role="admin")
+    st, _, s = api("GET", "/v1/settings", key=key)
+    assert st == 200 and s.get("currency", "") == "" and s["effectiveCurrency"] == "NOK", s
+    c = _customer(key=key)
+    _rule(key=key, customerId=c["id"], target="ALL", amountOffMinor=5000)
+    assert _quote([_line("A", 20000)], key=key, customerId=c["id"])["currency"] == "NOK"
+    st, _, s = api("PATCH", "/v1/settings", {"currency": "eur"}, key=key)
+    assert st == 200 and s["currency"] == "EUR" and s["effectiveCurrency"] == "EUR", s
+    js = _quote([_line("A", 20000)], key=key, customerId=c["id"])
+    assert js["currency"] == "EUR" and js["lines"][0]["priceMinor"] == 15000, js
+    st, _, js = api("GET", "/v1/customers/%s/priceRules" % c["id"], key=key)
+    assert st == 200 and js["currency"] == "EUR", js
+    for bad in ("EURO", "E1R", "€"):
+        st, _, js = api("PATCH", "/v1/settings", {"currency": bad}, key=key)
+        assert st == 400 and "currency" in _violations(js), (bad, js)
+    # Back to the country's: Poland's zloty once the country says PL.
+    st, _, s = api("PATCH", "/v1/settings", {"currency": "", "defaultCountry": "PL"}, key=key)
+    assert st == 200 and s.get("currency", "") == "" and s["effectiveCurrency"] == "PLN", s

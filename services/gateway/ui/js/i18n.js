@@ -5298,6 +5298,8 @@ const PRICES = {
     "price.showTag": "Show discounts",
     "price.tagTitle": "Discounts by tag",
     "price.tagRules": "Discounts of tag {tag}",
+    "price.currency": "Currency",
+    "price.currencyHint": "ISO 4217 code such as PLN; empty: the country’s ({currency} now)",
   },
   de: {
     "price.title": "Rabatte",
@@ -5354,6 +5356,8 @@ const PRICES = {
     "price.showTag": "Rabatte zeigen",
     "price.tagTitle": "Rabatte nach Tag",
     "price.tagRules": "Rabatte des Tags {tag}",
+    "price.currency": "Währung",
+    "price.currencyHint": "ISO-4217-Code wie EUR; leer: die des Landes (jetzt {currency})",
   },
   pl: {
     "price.title": "Rabaty",
@@ -5410,6 +5414,8 @@ const PRICES = {
     "price.showTag": "Pokaż rabaty",
     "price.tagTitle": "Rabaty według tagu",
     "price.tagRules": "Rabaty tagu {tag}",
+    "price.currency": "Waluta",
+    "price.currencyHint": "Kod ISO 4217, np. PLN; puste: waluta kraju (teraz {currency})",
   },
   nb: {
     "price.title": "Rabatter",
@@ -5466,6 +5472,8 @@ const PRICES = {
     "price.showTag": "Vis rabatter",
     "price.tagTitle": "Rabatter per tagg",
     "price.tagRules": "Rabatter for taggen {tag}",
+    "price.currency": "Valuta",
+    "price.currencyHint": "ISO 4217-kode som NOK; tom: landets (nå {currency})",
   },
   bg: {
     "price.title": "Отстъпки",
@@ -5522,6 +5530,8 @@ const PRICES = {
     "price.showTag": "Покажи отстъпките",
     "price.tagTitle": "Отстъпки по етикет",
     "price.tagRules": "Отстъпки на етикета {tag}",
+    "price.currency": "Валута",
+    "price.currencyHint": "Код по ISO 4217, напр. EUR; празно: тази на държавата (сега {currency})",
   },
 };
 

@@ -32,6 +32,10 @@ export async function renderSettings(view, ctx) {
   const vat = h("input", { type: "text", id: "settings-vatNumber", autocomplete: "off", maxlength: 40, class: "upper" });
   vat.value = s.vatNumber || "";
   const vatField = field({ label: t("settings.vatNumber"), input: vat, hint: t("settings.vatHint") });
+  // The business's currency (price rules' amounts): empty follows the country.
+  const currency = h("input", { type: "text", id: "settings-currency", autocomplete: "off", maxlength: 3, class: "upper short" });
+  currency.value = s.currency || "";
+  const currencyField = field({ label: t("price.currency"), input: currency, hint: t("price.currencyHint", { currency: s.effectiveCurrency || "" }) });
   const boxes = REQUIRABLE.map(([key, labelKey]) => {
     const box = h("input", { type: "checkbox", id: `req-${key}`, value: key, checked: required.has(key) });
     return h("label", { class: "check-chip", for: box.id }, box, t(labelKey));
@@ -44,13 +48,13 @@ export async function renderSettings(view, ctx) {
   const message = h("div", {});
   const save = h("button", { type: "submit", class: "btn btn-primary", id: "save-settings" }, t("set.save"));
   const form = h("form", { class: "card settings-form", novalidate: true, "aria-labelledby": "settings-title" },
-    h("div", { class: "grid" }, nameField.row, countryField.row, vatField.row), reqSet,
+    h("div", { class: "grid" }, nameField.row, countryField.row, vatField.row, currencyField.row), reqSet,
     h("div", { class: "form-actions-inline" }, save));
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     replace(message);
-    for (const f of [nameField, countryField, vatField]) {
+    for (const f of [nameField, countryField, vatField, currencyField]) {
       f.error.hidden = true;
       f.input.removeAttribute("aria-invalid");
     }
@@ -59,6 +63,7 @@ export async function renderSettings(view, ctx) {
       name: name.value.trim(),
       defaultCountry: country.value.trim().toUpperCase(),
       vatNumber: vat.value.trim(),
+      currency: currency.value.trim().toUpperCase(),
       requiredFields: boxes.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
     };
     save.disabled = true;
@@ -71,7 +76,7 @@ export async function renderSettings(view, ctx) {
       let shown = false;
       if (e instanceof ApiError) {
         for (const d of e.details) {
-          const f = { name: nameField, defaultCountry: countryField, vatNumber: vatField }[d.field] || null;
+          const f = { name: nameField, defaultCountry: countryField, vatNumber: vatField, currency: currencyField }[d.field] || null;
           if (f) {
             f.error.textContent = d.description;
             f.error.hidden = false;
