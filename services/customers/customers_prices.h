@@ -25,23 +25,22 @@ void customers_prices_quote(struct cm_call *call, const ProtobufCMessage *req,
 /* Reading rules and pricing a cart needs customers:read (a store's key);
  * changing them customers:write. QuotePrices and ListCustomerPriceRules run
  * one statement (no transaction): the store's checkout path. */
-#define CUSTOMERS_PRICES_M(name, req, resp, fn, flags, scope)                                      \
-    CM_METHOD("customers", name, req, resp, fn, flags, scope)
 #define CUSTOMERS_PRICES_METHODS                                                                   \
-    CUSTOMERS_PRICES_M("CreatePriceRule", create_price_rule_request, price_rule,                   \
-                       customers_prices_create, CM_METHOD_WRITE, CUSTOMERS_WRITE),                 \
-        CUSTOMERS_PRICES_M("GetPriceRule", get_price_rule_request, price_rule,                     \
-                           customers_prices_get, CM_METHOD_NO_TXN, CUSTOMERS_READ),                \
-        CUSTOMERS_PRICES_M("UpdatePriceRule", update_price_rule_request, price_rule,               \
-                           customers_prices_update, CM_METHOD_WRITE, CUSTOMERS_WRITE),             \
-        CUSTOMERS_PRICES_M("DeletePriceRule", delete_price_rule_request, empty,                    \
-                           customers_prices_delete, CM_METHOD_WRITE, CUSTOMERS_WRITE),             \
-        CUSTOMERS_PRICES_M("ListPriceRules", list_price_rules_request, list_price_rules_response,  \
-                           customers_prices_list, CM_METHOD_NO_TXN, CUSTOMERS_READ),               \
-        CUSTOMERS_PRICES_M("ListCustomerPriceRules", list_customer_price_rules_request,            \
-                           list_price_rules_response, customers_prices_for_customer,               \
-                           CM_METHOD_NO_TXN, CUSTOMERS_READ),                                      \
-        CUSTOMERS_PRICES_M("QuotePrices", quote_prices_request, quote_prices_response,             \
-                           customers_prices_quote, CM_METHOD_NO_TXN, CUSTOMERS_READ)
+    CM_METHOD("customers", "CreatePriceRule", create_price_rule_request, price_rule,               \
+              customers_prices_create, CM_METHOD_WRITE, CUSTOMERS_WRITE),                          \
+        CM_METHOD("customers", "GetPriceRule", get_price_rule_request, price_rule,                 \
+                  customers_prices_get, CM_METHOD_NO_TXN, CUSTOMERS_READ),                         \
+        CM_METHOD("customers", "UpdatePriceRule", update_price_rule_request, price_rule,           \
+                  customers_prices_update, CM_METHOD_WRITE, CUSTOMERS_WRITE),                      \
+        CM_METHOD("customers", "DeletePriceRule", delete_price_rule_request, empty,                \
+                  customers_prices_delete, CM_METHOD_WRITE, CUSTOMERS_WRITE),                      \
+        CM_METHOD("customers", "ListPriceRules", list_price_rules_request,                         \
+                  list_price_rules_response, customers_prices_list, CM_METHOD_NO_TXN,              \
+                  CUSTOMERS_READ),                                                                 \
+        CM_METHOD("customers", "ListCustomerPriceRules", list_customer_price_rules_request,        \
+                  list_price_rules_response, customers_prices_for_customer, CM_METHOD_NO_TXN,      \
+                  CUSTOMERS_READ),                                                                 \
+        CM_METHOD("customers", "QuotePrices", quote_prices_request, quote_prices_response,         \
+                  customers_prices_quote, CM_METHOD_NO_TXN, CUSTOMERS_READ)
 
 #endif

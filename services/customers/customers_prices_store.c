@@ -120,23 +120,33 @@ static cm_err_t s_one(PGresult *res, cm_err_t err, Crm__PriceRule **out)
     return CM_OK;
 }
 
+/* A rule's terms as text parameters. */
+struct s_terms {
+    char target[8], bp[16], amount[24];
+};
+
+static void s_terms_of(const Crm__PriceRule *r, struct s_terms *t)
+{
+    snprintf(t->target, sizeof t->target, "%d", (int)r->target);
+    snprintf(t->bp, sizeof t->bp, "%" PRId32, r->percent_off_bp);
+    snprintf(t->amount, sizeof t->amount, "%" PRId64, r->amount_off_minor);
+}
+
 cm_err_t customers_prices_store_insert(cm_db_t *db, const char *tenant, const char *id,
                                        const Crm__PriceRule *r, Crm__PriceRule **out)
 {
-    char target[8], bp[16], amount[24];
-    snprintf(target, sizeof target, "%d", (int)r->target);
-    snprintf(bp, sizeof bp, "%" PRId32, r->percent_off_bp);
-    snprintf(amount, sizeof amount, "%" PRId64, r->amount_off_minor);
+    struct s_terms t;
+    s_terms_of(r, &t);
     const char *p[] = {tenant,
                        id,
                        r->name,
                        s_null(r->customer_id),
                        s_null(r->tag),
                        s_null(r->group_id),
-                       target,
+                       t.target,
                        r->code,
-                       bp,
-                       amount,
+                       t.bp,
+                       t.amount,
                        s_null(r->valid_from),
                        s_null(r->valid_until)};
     cm_err_t err;
@@ -171,17 +181,15 @@ cm_err_t customers_prices_store_get(cm_db_t *db, const char *tenant, const char 
 cm_err_t customers_prices_store_update(cm_db_t *db, const char *tenant, const Crm__PriceRule *r,
                                        Crm__PriceRule **out)
 {
-    char target[8], bp[16], amount[24];
-    snprintf(target, sizeof target, "%d", (int)r->target);
-    snprintf(bp, sizeof bp, "%" PRId32, r->percent_off_bp);
-    snprintf(amount, sizeof amount, "%" PRId64, r->amount_off_minor);
+    struct s_terms t;
+    s_terms_of(r, &t);
     const char *p[] = {tenant,
                        r->id,
                        r->name,
-                       target,
+                       t.target,
                        r->code,
-                       bp,
-                       amount,
+                       t.bp,
+                       t.amount,
                        s_null(r->valid_from),
                        s_null(r->valid_until)};
     cm_err_t err;

@@ -98,17 +98,7 @@ answer=$(curl -fsS --noproxy '*' -H "Authorization: Bearer $BENCH_API_KEY" -H 'C
     "$STACK_URL/v1/prices:quote") || fail "the first quote"
 grep -q '"rule":{' <<<"$answer" || fail "the first quote applied no rule: $answer"
 
-# CPU per request is steadier than requests per second on a machine other
-# work shares: each process of the suite (PostgreSQL's backends included) is
-# read before and after a phase (cpu_snapshot.py).
-cpu_snapshot() {
-    local args=() name pid
-    while read -r name pid; do args+=("$name=$pid"); done < <(stack_ctl status 2>/dev/null |
-        awk '$2 == "RUNNING" && $1 != "postgres" { n = $1; sub(/^.*:/, "", n); p = $4;
-            sub(/,$/, "", p); print n, p }')
-    /usr/bin/python3 "$bench_dir/cpu_snapshot.py" "$(s_pg_pid)" "${args[@]}" >"$1"
-}
-# ms of CPU per request of process $3 (all: every one) between snapshots $1 and $2, $4 requests.
+# CPU is read before and after each phase (lib.sh's cpu_snapshot): ms of CPU per request of process $3 (all: every one) between snapshots $1 and $2, $4 requests.
 cpu_ms() {
     awk -v who="$3" -v n="$4" -v hz="$(getconf CLK_TCK)" '
         FNR == NR { a[$1] = $2; next }

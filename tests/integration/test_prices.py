@@ -8,19 +8,11 @@ import datetime
 
 import crm
 from crm import api, q, unique, unique_email, wait_until
+from test_perms import _key
 
 
 def _tenant(prefix="Prices", country="PL"):
     return crm.crmctl(["tenant", "create", unique(prefix), "--country", country]).strip()
-
-
-def _key(tenant, role=None, scopes=None):
-    args = ["keys", "create", "--tenant", tenant, "--name", unique("key")]
-    if role:
-        args += ["--role", role]
-    if scopes:
-        args += ["--scopes", ",".join(scopes)]
-    return crm.crmctl(args).strip()
 
 
 def _customer(key=crm.DEFAULT, **fields):
