@@ -12,9 +12,9 @@ from test_ui_seeds import PHONE, _fits, _shot, _sign_in, _width
 # What the tests read on the page, per language (the catalogue's words).
 WORDS = {
     "pl": {"title": "Rabaty", "own": "(własny)", "tag": "(tag {tag})", "instead": "zamiast",
-           "none": "bez rabatu"},
+           "none": "bez rabatu", "added": "Dodano rabat"},
     "bg": {"title": "Отстъпки", "own": "(собствена)", "tag": "(етикет {tag})", "instead": "вместо",
-           "none": "няма отстъпка"},
+           "none": "няма отстъпка", "added": "Добавена отстъпка"},
 }
 
 
@@ -48,6 +48,15 @@ def _card(lang):
         assert st == 200 and len(js["rules"]) == 1, js
         own = js["rules"][0]
         assert own["percentOffBp"] == 1250 and own["code"] == "buty", own
+        # The timeline says so in words, once the notes service has the event.
+        def added():
+            st, _, tl = api("GET", "/v1/customers/%s/timeline" % c["id"])
+            return st == 200 and any(e["type"] == "customer.discount_added"
+                                     for e in tl.get("entries", []))
+        crm.wait_until(added, timeout=20, what="the discount on the timeline")
+        b.js("location.reload();")
+        b.wait_until(lambda: w["added"] in b.find("#timeline").text, what="the timeline's line")
+        assert "buty" in b.find("#timeline").text
         # Price check: 199.99 in the category costs 12.5 % less (the own rule beats the tag's 5 %).
         b.find("#price-code").send_keys("BOOT-1")
         b.find("#price-category").send_keys("buty")
