@@ -39,24 +39,30 @@ static void s_trim(char **s)
     free(copy);
 }
 
-/* A code of the store's: required or not, at most CUSTOMERS_PRICE_CODE_MAX
+/* A code of the store's (or a tag): required or not, at most max
  * characters, no control characters. */
-static void s_code(struct cm_call *call, const char *field, const char *code, bool required)
+static void s_code_max(struct cm_call *call, const char *field, const char *code, bool required,
+                       int max)
 {
     if (!code[0]) {
         if (required)
             cm_call_violation(call, field, "REQUIRED", "%s is required", field);
         return;
     }
-    if (customers_validate_length(code, CUSTOMERS_PRICE_CODE_MAX))
+    if (customers_validate_length(code, (size_t)max))
         cm_call_violation(call, field, "TOO_LONG", "%s is too long: at most %d characters", field,
-                          CUSTOMERS_PRICE_CODE_MAX);
+                          max);
     for (const unsigned char *p = (const unsigned char *)code; *p; p++) {
         if (*p < 0x20 || *p == 0x7f) {
             cm_call_violation(call, field, "INVALID_FORMAT", "%s has a control character", field);
             return;
         }
     }
+}
+
+static void s_code(struct cm_call *call, const char *field, const char *code, bool required)
+{
+    s_code_max(call, field, code, required, CUSTOMERS_PRICE_CODE_MAX);
 }
 
 /* A day, YYYY-MM-DD: empty is allowed when optional. */
@@ -93,9 +99,7 @@ static void s_check_who(struct cm_call *call, Crm__PriceRule *r)
             cm_call_violation(call, "groupId", "NOT_FOUND", "no group %.64s", r->group_id);
         r->via = CRM__PRICE_RULE_VIA__PRICE_RULE_VIA_GROUP;
     } else {
-        if (customers_validate_length(r->tag, CUSTOMERS_TAG_MAX))
-            cm_call_violation(call, "tag", "TOO_LONG", "tag is too long: at most %d characters",
-                              CUSTOMERS_TAG_MAX);
+        s_code_max(call, "tag", r->tag, true, CUSTOMERS_TAG_MAX);
         r->via = CRM__PRICE_RULE_VIA__PRICE_RULE_VIA_TAG;
     }
     if (err)

@@ -265,6 +265,9 @@ def test_bad_rules_are_refused_naming_the_field():
         ({"customerId": c["id"], "target": "ALL", "percentOffBp": 5, "name": "n" * 101},
          "name", "TOO_LONG"),
         ({"tag": "t" * 51, "target": "ALL", "percentOffBp": 5}, "tag", "TOO_LONG"),
+        ({"tag": "a\tb", "target": "ALL", "percentOffBp": 5}, "tag", "INVALID_FORMAT"),
+        ({"customerId": c["id"], "target": "PRODUCT", "code": "a\nb", "percentOffBp": 5},
+         "code", "INVALID_FORMAT"),
         ({"groupId": crm.TENANT, "target": "ALL", "percentOffBp": 5}, "groupId", "NOT_FOUND"),
         ({"customerId": "nope", "target": "ALL", "percentOffBp": 5}, "customerId", "NOT_FOUND"),
     ]
