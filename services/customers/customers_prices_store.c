@@ -22,6 +22,8 @@
 #define RULE_COLUMNS RULE_TERMS ", " TS("r.created_at") ", " TS("r.updated_at")
 #define RULE_GROUP_JOIN                                                                            \
     " LEFT JOIN customers.groups g ON g.tenant_id = r.tenant_id AND g.id = r.group_id"
+/* Ends "WITH r AS (INSERT or UPDATE ...": the row written, as s_rule_of reads it. */
+#define RULE_WRITTEN " RETURNING *) SELECT " RULE_COLUMNS " FROM r" RULE_GROUP_JOIN
 
 static Crm__PriceRule *s_rule_of(PGresult *res, int row, int col)
 {
@@ -154,8 +156,7 @@ cm_err_t customers_prices_store_insert(cm_db_t *db, const char *tenant, const ch
         db,
         "WITH r AS (INSERT INTO customers.price_rules (tenant_id, id, name, customer_id, tag, "
         "group_id, target, code, percent_off_bp, amount_off_minor, valid_from, valid_until) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *) "
-        "SELECT " RULE_COLUMNS " FROM r" RULE_GROUP_JOIN,
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)" RULE_WRITTEN,
         12, p, &err);
     return s_one(res, err, out);
 }
@@ -197,8 +198,7 @@ cm_err_t customers_prices_store_update(cm_db_t *db, const char *tenant, const Cr
         cm_db_exec(db,
                    "WITH r AS (UPDATE customers.price_rules SET name = $3, target = $4, code = $5, "
                    "percent_off_bp = $6, amount_off_minor = $7, valid_from = $8, valid_until = $9, "
-                   "updated_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING *) "
-                   "SELECT " RULE_COLUMNS " FROM r" RULE_GROUP_JOIN,
+                   "updated_at = now() WHERE tenant_id = $1 AND id = $2" RULE_WRITTEN,
                    9, p, &err);
     return s_one(res, err, out);
 }
