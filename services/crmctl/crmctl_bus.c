@@ -9,6 +9,7 @@
 #include "company.pb-c.h"
 #include "customers.pb-c.h"
 #include "notify.pb-c.h"
+#include "prices.pb-c.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +32,7 @@ static const struct {
     const ProtobufCServiceDescriptor *desc;
 } s_services[] = {
     {"customers", &crm__customers__descriptor},
+    {"customers", &crm__customer_prices__descriptor}, /* price rules (prices.proto) */
     {"company", &crm__company_service__descriptor},
     {"notify", &crm__notify__descriptor},
 };

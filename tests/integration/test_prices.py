@@ -335,6 +335,8 @@ def test_a_customers_own_rule_shows_on_the_timeline():
     c = _customer()
     r = _rule(customerId=c["id"], target="CATEGORY", code="boots", percentOffBp=1500,
               name="Winter boots")
+    st, _, js = api("PATCH", "/v1/priceRules/%s" % r["id"], {"percentOffBp": 2000})
+    assert st == 200, js
     st, _, js = api("DELETE", "/v1/priceRules/%s" % r["id"])
     assert st == 204, js
     st, _, js = api("DELETE", "/v1/priceRules/%s" % r["id"])
@@ -344,14 +346,62 @@ def test_a_customers_own_rule_shows_on_the_timeline():
         st, _, js = api("GET", "/v1/customers/%s/timeline" % c["id"])
         assert st == 200, js
         got = [e for e in js.get("entries", []) if e["type"].startswith("customer.discount_")]
-        return got if len(got) == 2 else None
+        return got if len(got) == 3 else None
 
     got = wait_until(rows, timeout=20, what="the discount's timeline rows")
-    assert [e["type"] for e in got] == ["customer.discount_removed", "customer.discount_added"]
-    assert "Winter boots" in got[1]["changes"][0]["newValue"], got
+    assert [e["type"] for e in got] == ["customer.discount_removed", "customer.discount_changed",
+                                        "customer.discount_added"], got
+    assert "Winter boots" in got[2]["changes"][0]["newValue"], got
+    changed = got[1]["changes"][0]
+    assert '"percentOffBp":1500' in changed["oldValue"], changed
+    assert '"percentOffBp":2000' in changed["newValue"], changed
     st, _, js = api("GET", "/v1/customers/%s/audit" % c["id"])
     assert st == 200, js
-    assert {"discount_added", "discount_removed"} <= {e["action"] for e in js["entries"]}, js
+    assert {"discount_added", "discount_changed", "discount_removed"} <= {
+        e["action"] for e in js["entries"]}, js
+    # A tag's or a group's rule is no change of a customer: nothing on anyone's timeline.
+    tag = unique("vip")
+    other = _customer(tags=[tag])
+    _rule(tag=tag, target="ALL", percentOffBp=100)
+    st, _, js = api("GET", "/v1/customers/%s/audit" % other["id"])
+    assert st == 200 and {e["action"] for e in js["entries"]} == {"created"}, js
+
+
+def test_the_store_asks_over_the_bus():
+    """QuotePrices and ListCustomerPriceRules as an outside system calls them
+    on the bus (crmctl call with a store's key: customers:read)."""
+    import json
+
+    tenant = _tenant("Bus")
+    admin = _key(tenant, role="admin")
+    store = _key(tenant, scopes=["customers:read"])
+    c = _customer(key=admin)
+    rule = _rule(key=admin, customerId=c["id"], target="PRODUCT", code="SKU-9", amountOffMinor=250)
+
+    def bus(method, body, key):
+        r = crm.crmctl_run(["call", "customers", method, json.dumps(body), "--key", key],
+                           timeout=60)
+        assert r.stdout.strip(), r.stderr
+        return json.loads(r.stdout)
+
+    reply = bus("QuotePrices", {"email": c["email"], "lines": [
+        {"productCode": "SKU-9", "quantity": 4, "unitPriceMinor": 1000},
+        {"productCode": "SKU-1", "quantity": 1, "unitPriceMinor": 1000}]}, store)
+    assert reply["status"] == "OK", reply
+    js = reply["body"]
+    assert js["customerId"] == c["id"] and js["currency"] == "PLN", js
+    assert int(js["lines"][0]["priceMinor"]) == 750 and js["lines"][0]["rule"]["id"] == rule["id"]
+    assert int(js["totalMinor"]) == 4000 and int(js["discountMinor"]) == 1000, js
+    reply = bus("ListCustomerPriceRules", {"id": c["id"]}, store)
+    assert reply["status"] == "OK", reply
+    assert [r["id"] for r in reply["body"]["rules"]] == [rule["id"]], reply
+    # A store's key may not change rules on the bus either.
+    reply = bus("DeletePriceRule", {"id": rule["id"]}, store)
+    assert reply["status"] == "PERMISSION_DENIED", reply
+    reply = bus("QuotePrices", {"lines": [{"productCode": "A", "quantity": 0,
+                                           "unitPriceMinor": 1}]}, store)
+    assert reply["status"] == "INVALID_ARGUMENT", reply
+    assert "lines[0].quantity" in json.dumps(reply), reply
 
 
 def test_the_business_currency_follows_its_country_until_set():
