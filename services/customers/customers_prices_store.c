@@ -10,20 +10,19 @@
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 #define DAY(col) "coalesce(to_char(" col ", 'YYYY-MM-DD'), '')"
-/* A rule's columns, r joined with its group g (s_rule_of reads them); the
+/* A rule's columns, r with its group's name (s_rule_of reads them); the
  * lighter RULE_TERMS leave out its times (formatting them is most of what
  * PostgreSQL spends on a rule of a quote). */
 #define RULE_TERMS                                                                                 \
     "r.id::text, r.name, coalesce(r.customer_id::text, ''), coalesce(r.tag, ''), "                 \
-    "coalesce(r.group_id::text, ''), coalesce(g.name, ''), "                                       \
+    "coalesce(r.group_id::text, ''), coalesce((SELECT g.name FROM customers.groups g "             \
+    "  WHERE g.tenant_id = r.tenant_id AND g.id = r.group_id), ''), "                              \
     "CASE WHEN r.customer_id IS NOT NULL THEN 1 WHEN r.tag IS NOT NULL THEN 2 ELSE 3 END, "        \
     "r.target, r.code, r.percent_off_bp, r.amount_off_minor, " DAY("r.valid_from") ", " DAY(       \
         "r.valid_until")
 #define RULE_COLUMNS RULE_TERMS ", " TS("r.created_at") ", " TS("r.updated_at")
-#define RULE_GROUP_JOIN                                                                            \
-    " LEFT JOIN customers.groups g ON g.tenant_id = r.tenant_id AND g.id = r.group_id"
 /* Ends "WITH r AS (INSERT or UPDATE ...": the row written, as s_rule_of reads it. */
-#define RULE_WRITTEN " RETURNING *) SELECT " RULE_COLUMNS " FROM r" RULE_GROUP_JOIN
+#define RULE_WRITTEN " RETURNING *) SELECT " RULE_COLUMNS " FROM r"
 
 static Crm__PriceRule *s_rule_of(PGresult *res, int row, int col)
 {
@@ -169,13 +168,12 @@ cm_err_t customers_prices_store_get(cm_db_t *db, const char *tenant, const char 
         return CM_OK;
     const char *p[] = {tenant, id};
     cm_err_t err;
-    PGresult *res = cm_db_exec(
-        db,
-        for_update ? "SELECT " RULE_COLUMNS " FROM customers.price_rules r" RULE_GROUP_JOIN
-                     " WHERE r.tenant_id = $1 AND r.id = $2 FOR UPDATE OF r"
-                   : "SELECT " RULE_COLUMNS " FROM customers.price_rules r" RULE_GROUP_JOIN
-                     " WHERE r.tenant_id = $1 AND r.id = $2",
-        2, p, &err);
+    PGresult *res = cm_db_exec(db,
+                               for_update ? "SELECT " RULE_COLUMNS " FROM customers.price_rules r"
+                                            " WHERE r.tenant_id = $1 AND r.id = $2 FOR UPDATE OF r"
+                                          : "SELECT " RULE_COLUMNS " FROM customers.price_rules r"
+                                            " WHERE r.tenant_id = $1 AND r.id = $2",
+                               2, p, &err);
     return s_one(res, err, out);
 }
 
@@ -226,15 +224,14 @@ cm_err_t customers_prices_store_list(cm_db_t *db, const char *tenant, const char
 {
     const char *p[] = {tenant, customer_id, tag, group_id};
     cm_err_t err;
-    PGresult *res =
-        cm_db_exec(db,
-                   "SELECT " RULE_COLUMNS " FROM customers.price_rules r" RULE_GROUP_JOIN
-                   " WHERE r.tenant_id = $1"
-                   " AND ($2::uuid IS NULL OR r.customer_id = $2::uuid)"
-                   " AND ($3::text IS NULL OR r.tag = $3)"
-                   " AND ($4::uuid IS NULL OR r.group_id = $4::uuid)"
-                   " ORDER BY r.created_at, r.id",
-                   4, p, &err);
+    PGresult *res = cm_db_exec(db,
+                               "SELECT " RULE_COLUMNS " FROM customers.price_rules r"
+                               " WHERE r.tenant_id = $1"
+                               " AND ($2::uuid IS NULL OR r.customer_id = $2::uuid)"
+                               " AND ($3::text IS NULL OR r.tag = $3)"
+                               " AND ($4::uuid IS NULL OR r.group_id = $4::uuid)"
+                               " ORDER BY r.created_at, r.id",
+                               4, p, &err);
     if (!res)
         return err;
     s_rules_of(res, 0, &resp->rules, &resp->n_rules);
@@ -288,7 +285,7 @@ cm_err_t customers_prices_store_applying(cm_db_t *db, const char *tenant, const 
         "        ON cg.tenant_id = $1 AND cg.customer_id = c.id "
         "      JOIN customers.price_rules r ON r.tenant_id = $1 AND r.group_id = cg.group_id) "
         "SELECT " CURRENCY ", coalesce((SELECT id::text FROM c), ''), " RULE_TERMS
-        " FROM customers.tenants t CROSS JOIN k LEFT JOIN (r" RULE_GROUP_JOIN ") ON "
+        " FROM customers.tenants t CROSS JOIN k LEFT JOIN r ON "
         "  (r.valid_from IS NULL OR r.valid_from <= k.day) "
         "  AND (r.valid_until IS NULL OR r.valid_until >= k.day) "
         "  AND ($5::jsonb IS NULL OR r.target = 1 "

@@ -2,7 +2,8 @@
 # Benchmark of the store's price question (part of `make bench`): starts its
 # own throw-away suite (like tests/bench/run.sh), fills the default tenant
 # with BENCH_PRICES_CUSTOMERS customers (tags and groups spread over them)
-# and 1000 price rules (the most a business may have: a tenth of them the
+# and BENCH_PRICES_RULES price rules (default 1000, the most a business may
+# have: a tenth of them the
 # customers' own, the rest on tags and groups, on everything, categories and
 # products), then measures in the same run
 #   1. GET /v1/customers/{id} of random customers (wrk), the reference;
@@ -11,7 +12,8 @@
 # one statement in PostgreSQL behind the gateway and the broker.
 # Usage: tests/bench/prices.sh [BUILD]
 # Knobs: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS
-# (default 32), BENCH_PRICES_CUSTOMERS (default 10000), BENCH_PG_FAST=1 (fsync
+# (default 32), BENCH_PRICES_CUSTOMERS (default 10000), BENCH_PRICES_RULES
+# (default 1000, at most 1000), BENCH_PG_FAST=1 (fsync
 # off; default: make run's durable commits), BENCH_KEEP=1 (keep the data).
 set -euo pipefail
 
@@ -25,7 +27,8 @@ source compose/stack.sh
 duration=${BENCH_DURATION:-10}
 conns=${BENCH_CONNECTIONS:-32}
 customers=${BENCH_PRICES_CUSTOMERS:-10000}
-for v in duration conns customers; do
+rules=${BENCH_PRICES_RULES:-1000}
+for v in duration conns customers rules; do
     if ! [[ ${!v} =~ ^[1-9][0-9]{0,6}$ ]]; then
         echo "bench: $v: invalid value \"${!v}\"" >&2
         exit 2
@@ -65,31 +68,40 @@ sql "INSERT INTO customers.customer_groups (tenant_id, customer_id, group_id)
      SELECT c.tenant_id, c.id, g.id FROM customers.customers c
        JOIN customers.groups g ON g.tenant_id = c.tenant_id AND g.name = 'Bench ' || (abs(hashtext(c.id::text)) % 10)
       WHERE c.tenant_id = '$tenant'"
-# 1000 rules: 100 own, 450 on tags, 450 on groups; a third each on
+# BENCH_PRICES_RULES rules (at most 1000, the limit): a tenth the customers'
+# own, the rest half on tags and half on groups; a third each on
 # everything, a category, a product.
+((rules <= 1000)) || fail "BENCH_PRICES_RULES: at most 1000 (a business's limit)"
+own=$((rules / 10)) by_tag=$(((rules - rules / 10) / 2))
+by_group=$((rules - own - by_tag))
 sql "INSERT INTO customers.price_rules (tenant_id, id, customer_id, target, code, percent_off_bp)
      SELECT '$tenant', gen_random_uuid(), id, 1 + (n % 3),
             CASE n % 3 WHEN 0 THEN '' WHEN 1 THEN 'cat-' || (n % 10) ELSE 'SKU-' || (n % 200) END,
             100 + n % 2000
        FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM customers.customers
-              WHERE tenant_id = '$tenant' LIMIT 100) c"
+              WHERE tenant_id = '$tenant' LIMIT $own) c"
 sql "INSERT INTO customers.price_rules (tenant_id, id, tag, target, code, amount_off_minor)
      SELECT '$tenant', gen_random_uuid(), 'tag-' || (n % 20), 1 + (n % 3),
             CASE n % 3 WHEN 0 THEN '' WHEN 1 THEN 'cat-' || (n % 10) ELSE 'SKU-' || (n % 200) END,
             50 + n % 500
-       FROM generate_series(1, 450) n"
+       FROM generate_series(1, $by_tag) n"
 sql "INSERT INTO customers.price_rules (tenant_id, id, group_id, target, code, percent_off_bp)
      SELECT '$tenant', gen_random_uuid(), g.id, 1 + (n % 3),
             CASE n % 3 WHEN 0 THEN '' WHEN 1 THEN 'cat-' || (n % 10) ELSE 'SKU-' || (n % 200) END,
             100 + n % 3000
-       FROM generate_series(1, 450) n
+       FROM generate_series(1, $by_group) n
        JOIN customers.groups g ON g.tenant_id = '$tenant' AND g.name = 'Bench ' || (n % 10)"
 sql "ANALYZE customers.customers; ANALYZE customers.customer_groups; ANALYZE customers.price_rules"
 rules=$(sql "SELECT count(*) FROM customers.price_rules WHERE tenant_id = '$tenant'")
+per=$(sql "SELECT round(avg(n), 1) FROM (SELECT (SELECT count(*) FROM customers.price_rules r
+             WHERE r.tenant_id = c.tenant_id AND (r.customer_id = c.id OR r.tag = ANY (c.tags)
+                OR r.group_id IN (SELECT group_id FROM customers.customer_groups cg
+                                   WHERE cg.tenant_id = c.tenant_id AND cg.customer_id = c.id))) n
+             FROM customers.customers c WHERE c.tenant_id = '$tenant' LIMIT 1000) x")
 sql "SELECT id FROM customers.customers WHERE tenant_id = '$tenant' ORDER BY random() LIMIT 2000" \
     >"$tmp/ids.txt"
 export BENCH_IDS="$tmp/ids.txt"
-echo "    $rules price rules"
+echo "    $rules price rules, $per on average for a customer"
 
 # A quote must price: one request by hand, its answer checked.
 one=$(head -n 1 "$tmp/ids.txt")
@@ -146,10 +158,10 @@ wrk_phase quote prices.lua
 echo
 echo "== Results ($(date -u '+%Y-%m-%d'), nproc $(nproc), $duration s per phase; $durability)"
 awk -v q="${RPS[quote]}" -v g="${RPS[get]}" -v q50="${P50[quote]}" -v g50="${P50[get]}" \
-    -v q99="${P99[quote]}" -v g99="${P99[get]}" -v n="$rules" 'BEGIN {
+    -v q99="${P99[quote]}" -v g99="${P99[get]}" -v n="$rules" -v per="$per" 'BEGIN {
     printf "quote: %.0f req/s (p50 %.2f ms, p99 %.2f ms) = %.2f × GET customer, %.0f req/s (p50 %.2f ms, p99 %.2f ms)\n",
         q, q50, q99, (g > 0 ? q / g : 0), g, g50, g99
-    printf "(a five-line cart against %d rules of the business; both one statement in PostgreSQL)\n", n }'
+    printf "(a five-line cart; %d rules in the business, %s for a customer; both one statement)\n", n, per }'
 awk -v q="${CPU[quote]}" -v g="${CPU[get]}" -v qp="${CPU_PG[quote]}" -v gp="${CPU_PG[get]}" 'BEGIN {
     printf "CPU per request, every process: quote %.3f ms = %.2f × GET %.3f ms (PostgreSQL %.3f vs %.3f ms)\n",
         q, (g > 0 ? q / g : 0), g, qp, gp }'
