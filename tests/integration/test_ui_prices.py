@@ -2,7 +2,7 @@
 390 px), in Polish and in Bulgarian: add a discount of the customer's own,
 see it listed with whence it comes (a tag's discount too), check a price
 with the "Price check" box, and remove the discount; the page never gets
-wider than the phone. And a group's discounts on the groups screen."""
+wider than the phone. And a group's and a tag's discounts on the groups screen."""
 
 import crm
 from crm import api, unique, unique_email
@@ -88,9 +88,10 @@ def test_ui_card_discounts_in_bulgarian_at_390_px():
     _card("bg")
 
 
-def test_ui_group_discounts_on_the_groups_screen():
+def test_ui_group_and_tag_discounts_on_the_groups_screen():
     st, _, g = api("POST", "/v1/groups", {"name": unique("Club")})
     assert st == 201, g
+    tag = unique("club")
     with _browser("prices-groups") as b:
         _sign_in(b, "en")
         _width(b, PHONE)
@@ -110,4 +111,19 @@ def test_ui_group_discounts_on_the_groups_screen():
         assert st == 200 and len(js["rules"]) == 1, js
         assert int(js["rules"][0]["amountOffMinor"]) == 10 ** {"JPY": 0}.get(js["currency"], 2) * 5
         _fits(b, "the groups screen with a group's discounts at 390 px")
+        # A tag's discounts, below the groups: pick the tag, add one on a product.
+        b.find("#tag-rules-tag").send_keys(tag)
+        b.find("#tag-rules-show").click()
+        b.wait_until(lambda: "No discounts." in b.find("#tag-rules-list").text, what="the tag's list")
+        b.find("#tag-rules .rule-add").click()
+        form = b.wait("#tag-rules .rule-form")
+        form.find(".rule-target").select("PRODUCT")
+        b.wait("#tag-rules .rule-code").send_keys("SKU-77")
+        form.find(".rule-value").send_keys("100")
+        form.find(".rule-save").click()
+        b.wait_until(lambda: "SKU-77" in b.find("#tag-rules-list").text, what="the tag's discount")
+        st, _, js = api("GET", "/v1/priceRules?tag=%s" % tag)
+        assert st == 200 and [(r["code"], r["percentOffBp"]) for r in js["rules"]] == [
+            ("SKU-77", 10000)], js
+        _fits(b, "the groups screen with a tag's discounts at 390 px")
         _no_js_errors(b)
