@@ -10,6 +10,7 @@
 #include "customers.pb-c.h"
 #include "wallet.pb-c.h"
 #include "notify.pb-c.h"
+#include "prices.pb-c.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -33,6 +34,7 @@ static const struct {
 } s_services[] = {
     {"customers", &crm__customers__descriptor},
     {"customers", &crm__wallet_service__descriptor},
+    {"customers", &crm__customer_prices__descriptor}, /* price rules (prices.proto) */
     {"company", &crm__company_service__descriptor},
     {"notify", &crm__notify__descriptor},
 };

@@ -7,6 +7,7 @@
 #include "history.pb-c.h"
 #include "notes.pb-c.h"
 #include "notify.pb-c.h"
+#include "prices.pb-c.h"
 #include "search.pb-c.h"
 #include "wallet.pb-c.h"
 
@@ -78,6 +79,29 @@ const struct gateway_route gateway_routes[] = {
     {"DELETE", "/v1/groups/{id}", CUSTOMERS("DeleteGroup", crm__delete_group_request, crm__empty),
      .success = 204, .scopes = SCOPE(CUSTOMERS_WRITE)},
     {"GET", "/v1/tags", CUSTOMERS("ListTags", crm__list_tags_request, crm__list_tags_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    /* price rules, and what a cart costs a customer (docs/api.md, "Price rules") */
+    {"GET", "/v1/priceRules",
+     CUSTOMERS("ListPriceRules", crm__list_price_rules_request, crm__list_price_rules_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/priceRules",
+     CUSTOMERS("CreatePriceRule", crm__create_price_rule_request, crm__price_rule), .body = "rule",
+     .success = 201, .location = "/v1/priceRules/{id}", .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/priceRules/{id}",
+     CUSTOMERS("GetPriceRule", crm__get_price_rule_request, crm__price_rule), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PATCH", "/v1/priceRules/{id}",
+     CUSTOMERS("UpdatePriceRule", crm__update_price_rule_request, crm__price_rule), .body = "rule",
+     .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"DELETE", "/v1/priceRules/{id}",
+     CUSTOMERS("DeletePriceRule", crm__delete_price_rule_request, crm__empty), .success = 204,
+     .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{id}/priceRules",
+     CUSTOMERS("ListCustomerPriceRules", crm__list_customer_price_rules_request,
+               crm__list_price_rules_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/prices:quote",
+     CUSTOMERS("QuotePrices", crm__quote_prices_request, crm__quote_prices_response), .body = "*",
      .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
     {"GET", "/v1/settings", CUSTOMERS("GetSettings", crm__get_settings_request, crm__settings),
      .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},

@@ -509,7 +509,10 @@ static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
                                  S_CHANGE_CONSENT);
         if (!err)
             err = s_vat_row(db, ev, ce->customer, ce->changes, ce->n_changes);
-    } else if (!strcmp(ev->type, "customer.created")) {
+    } else if (!strcmp(ev->type, "customer.created") ||
+               !strncmp(ev->type, "customer.discount_", 18)) {
+        /* created, or a price rule of the customer's own added, changed or
+         * removed (its change of "discounts" carries the rule). */
         err = s_customer_row(db, ev, cid, kind, ce->changes, ce->n_changes,
                              S_CHANGE_PLAIN | S_CHANGE_CONSENT);
     } else {

@@ -10,6 +10,7 @@ import { changeValue, count, dateOf, due, fieldName, money, slot, when } from ".
 import { inSentence, t, tn } from "./i18n.js";
 import { vatStatusText } from "./vatcheck.js";
 import { walletAmount, walletSource } from "./wallet.js";
+import { discountChange } from "./prices.js";
 
 // ---------------------------------------------------------------------- summary
 
@@ -207,6 +208,11 @@ export function describe(e) {
       if (w.reason) extra.push(w.reason);
       break;
     }
+    case "customer.discount_added":
+    case "customer.discount_changed":
+    case "customer.discount_removed":
+      line = discountChange(e.type, changes[0] || {});
+      break;
     case "customer.updated":
       if (changes.length === 1) line = changeLine(changes[0]);
       else line = tn("tl.changedFields", changes.length);
