@@ -223,7 +223,7 @@ def test_a_booking_systems_key_publishes_events_and_nothing_else():
 COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tasks": "task",
                "messages": "message", "campaigns": "campaign", "imports": "import",
                "exports": "export", "taskFeeds": "taskFeed", "apiKeys": "apiKey",
-               "staff": "staff"}
+               "staff": "staff", "priceRules": "priceRule"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -263,6 +263,9 @@ def _fill_tenant(key):
     st, _, m = api("POST", "/v1/staff:invite", {"email": unique_email("bstaff"), "name": "B's",
                                                 "role": "STAFF"}, key=key)
     ids["staff"] = _ok(st, m, 201)["staff"]["id"]
+    st, _, r = api("POST", "/v1/priceRules", {"customerId": ids["customer"], "target": "ALL",
+                                              "percentOffBp": 1000}, key=key)
+    ids["priceRule"] = _ok(st, r, 201)["id"]
     # The wallet: loyalty on, a point to spend, a voucher to redeem.
     st, _, ws = api("PATCH", "/v1/walletSettings", {"loyaltyEnabled": True}, key=key)
     _ok(st, ws, 200)
@@ -292,6 +295,7 @@ SAMPLES = {
     "POST /v1/customers/{customer_id}:sendMessage": {"subject": "From A", "text": "Hello"},
     "PATCH /v1/customers/{id}": {"lastName": "from A"},
     "PATCH /v1/groups/{id}": {"name": "from A"},
+    "PATCH /v1/priceRules/{id}": {"name": "from A"},
     "PATCH /v1/tasks/{id}": {"title": "from A"},
     "POST /v1/customers/{id}/wallet:adjust": {"kind": "MONEY", "amount": "1", "reason": "A"},
     "POST /v1/customers/{id}/wallet:earnPoints": {"amountMinor": "100", "reference": "A"},
