@@ -9,10 +9,12 @@ import base64
 import hashlib
 import os
 import struct
+import tempfile
 import urllib.parse
 import zlib
 
 import crm
+import webdriver
 from crm import api, q, unique, wait_until
 
 MAX_BYTES = 10 * 1024 * 1024  # file_max_bytes' default
@@ -290,3 +292,116 @@ def test_terms_and_signature():
     assert [x["id"] for x in lst["files"]] == [f["id"]], lst
     entries = _timeline(c["id"], key=key)
     assert entries[0]["type"] == "terms.signed" and entries[0]["file"]["termsVersion"] == 2, entries
+
+
+# ------------------------------------------------------------------ the UI
+
+def _draw(b, css):
+    """Draws a stroke across the element with the pointer, as a hand would."""
+    el = b.find(css)
+    b.js("arguments[0].scrollIntoView({block: 'center'});", {webdriver.ELEMENT: el.ref})
+    origin = {webdriver.ELEMENT: el.ref}
+    b.cmd("POST", "/actions", {"actions": [{
+        "type": "pointer", "id": "pen", "parameters": {"pointerType": "mouse"},
+        "actions": [
+            {"type": "pointerMove", "origin": origin, "x": -100, "y": 10, "duration": 0},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerMove", "origin": "pointer", "x": 60, "y": -30, "duration": 80},
+            {"type": "pointerMove", "origin": "pointer", "x": 80, "y": 40, "duration": 80},
+            {"type": "pointerUp", "button": 0}]}]})
+    b.cmd("DELETE", "/actions")
+
+
+def _fits(b):
+    """At this width the page does not scroll sideways, and nothing of the
+    files section or the tablet page sticks out."""
+    overflow = b.js("return document.documentElement.scrollWidth - "
+                    "document.documentElement.clientWidth;")
+    wide = b.js("""
+        const w = document.documentElement.clientWidth;
+        return Array.from(document.querySelectorAll(
+            '#files-section, #files-section *, .sign-page, .sign-page *'))
+          .filter(el => el.getBoundingClientRect().right > w + 1 && el.getBoundingClientRect().width > 1)
+          .slice(0, 8).map(el => el.tagName + '.' + el.className + '#' + el.id + ' '
+                           + Math.round(el.getBoundingClientRect().right));""")
+    assert overflow <= 1 and not wide, (overflow, wide)
+
+
+def _ui_files_and_signature(lang, texts):
+    from test_ui import SHOTS, _browser, _no_js_errors, _open, _sign_in
+
+    st, _, _ = api("PUT", "/v1/terms", {"text": "Общи условия: " + unique("v")})
+    assert st == 200
+    c = _customer()
+    name = "Сканиране %s.txt" % unique("d")
+    path = os.path.join(tempfile.mkdtemp(prefix="crm-ui-files-"), name)
+    with open(path, "wb") as fh:
+        fh.write(b"scanned bytes")
+    with _browser("files-" + lang) as b:
+        _sign_in(b)
+        b.js("localStorage.setItem('crm.lang', arguments[0]);", lang)
+        try:
+            b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+            _open(b, "/customers/" + c["id"])
+            b.wait("#files-section")
+            assert b.find("#files-title").text == texts["title"]
+            b.wait_text("#signature-latest", texts["noSignature"])
+            # Upload: the file picker gets the file, the list shows it.
+            b.find("#file-upload").send_keys(path)
+            b.wait_text("#files", name)
+            item = b.find("#files .file-item")
+            assert "13" in item.find(".file-meta").text, item.text
+            st, _, lst = api("GET", "/v1/customers/%s/files" % c["id"])
+            assert [f["filename"] for f in lst["files"]] == [name], lst
+            _fits(b)
+            b.full_screenshot(os.path.join(SHOTS, "files-%s-card.png" % lang))
+            # The tablet page: no top bar, the name only, the terms, the pad.
+            b.find("#sign-on-tablet").click()
+            b.wait("#signature-pad")
+            assert not b.find(".topbar").displayed()
+            assert b.find("#sign-for").text == texts["for"] % (c["firstName"] + " " + c["lastName"])
+            # Nothing else of the customer's is on the page.
+            assert c["id"] not in b.js("return document.body.innerText;")
+            # An empty pad is refused in the page.
+            b.find("#terms-accept").click()
+            b.wait_text(".sign-message", texts["empty"])
+            _draw(b, "#signature-pad")
+            assert b.find("#signature-pad").attr("data-strokes") == "1"
+            _fits(b)
+            b.full_screenshot(os.path.join(SHOTS, "files-%s-tablet.png" % lang))
+            b.find("#terms-accept").click()
+            b.wait("#sign-done")
+            b.find("#sign-back").click()
+            # Back on the card: the signature and its version; the timeline says so.
+            b.wait("#signature-latest img.signature-image")
+            st, _, t = api("GET", "/v1/terms")
+            b.wait_text("#signature-version", "v%d" % t["version"])
+            b.wait_text("#timeline", texts["signed"] % t["version"])
+            b.wait_until(lambda: b.js(
+                "const i = document.querySelector('#signature-latest img');"
+                "return i && i.complete && i.naturalWidth > 0;"), what="the signature image shown")
+            _fits(b)
+            b.full_screenshot(os.path.join(SHOTS, "files-%s-signed.png" % lang))
+            st, _, lst = api("GET", q("/v1/customers/%s/files" % c["id"], kind="SIGNATURE"))
+            assert len(lst["files"]) == 1 and lst["files"][0]["termsVersion"] == t["version"], lst
+            _no_js_errors(b)
+        finally:
+            b.js("localStorage.removeItem('crm.lang');")
+
+
+def test_ui_files_and_signature_in_bulgarian():
+    _ui_files_and_signature("bg", {"title": "Файлове",
+                                   "noSignature": "Клиентът все още не е подписал общите условия.",
+                                   "for": "За %s", "empty": "Моля, подпишете се, преди да приемете.",
+                                   "signed": "Подписани общи условия v%d"})
+
+
+def test_ui_files_and_signature_in_english():
+    _ui_files_and_signature("en", {"title": "Files",
+                                   "noSignature": "The customer has not signed the terms yet.",
+                                   "for": "For %s", "empty": "Please sign before you accept.",
+                                   "signed": "Terms v%d signed"})
+
+
+test_ui_files_and_signature_in_bulgarian.timeout = 180
+test_ui_files_and_signature_in_english.timeout = 180
