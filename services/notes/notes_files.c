@@ -193,13 +193,12 @@ static void s_upload(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
 static void s_list(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__ListFilesRequest *req = (const Crm__ListFilesRequest *)msg;
-    Crm__ListFilesResponse *out =
-        (Crm__ListFilesResponse *)cm_pb_new(&crm__list_files_response__descriptor);
     if (!cm_uuid_valid(req->customer_id)) {
-        /* No such customer has files. */
-        *resp = &out->base;
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->customer_id);
         return;
     }
+    Crm__ListFilesResponse *out =
+        (Crm__ListFilesResponse *)cm_pb_new(&crm__list_files_response__descriptor);
     const char *kind = req->kind == CRM__FILE_KIND__FILE_KIND_FILE        ? "FILE"
                        : req->kind == CRM__FILE_KIND__FILE_KIND_SIGNATURE ? "SIGNATURE"
                                                                           : NULL;
@@ -208,6 +207,15 @@ static void s_list(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCM
         crm__list_files_response__free_unpacked(out, NULL);
         cm_call_db_fail(call, err, "could not list files");
         return;
+    }
+    /* A customer with no files may not exist (or be another tenant's): ask. */
+    if (!out->n_files) {
+        char *name = notes_customer(call, req->customer_id);
+        if (!name) {
+            crm__list_files_response__free_unpacked(out, NULL);
+            return;
+        }
+        free(name);
     }
     *resp = &out->base;
 }

@@ -192,6 +192,9 @@ def test_tenants_apart_and_scopes():
     # Another tenant's administrator sees nothing of it.
     _, other = _tenant()
     st, _, js = api("GET", base, key=other)
+    assert st == 404, js
+    # A customer of one's own without files has an empty list.
+    st, _, js = api("GET", "/v1/customers/%s/files" % _customer(other)["id"], key=other)
     assert st == 200 and js.get("files", []) == [], js
     for method, path in [("GET", f"{base}/{f['id']}"), ("GET", f"{base}/{f['id']}/content"),
                          ("DELETE", f"{base}/{f['id']}")]:
