@@ -282,6 +282,10 @@ def test_terms_and_signature():
         assert st == 400 and _violation(js, "signature") == reason, (reason, js)
     st, _, js = api("POST", sign, {"version": 2}, key=key)
     assert st == 400 and _violation(js, "signature") == "REQUIRED", js
+    # Over 512 KiB the service refuses it before looking inside.
+    big = drawn + os.urandom(512 * 1024)
+    st, _, js = api("POST", sign, {"version": 2, "signature": b64(big).decode()}, key=key)
+    assert st == 413 and _violation(js, "signature") == "TOO_LARGE", (st, js)
 
     st, _, f = api("POST", sign, {"version": 2, "signature": b64(drawn).decode()}, key=key)
     assert st == 201, f
