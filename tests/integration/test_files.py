@@ -155,6 +155,9 @@ def test_limits():
     assert st == 400 and _violation(js, "filename") == "INVALID", js
     st, _, js = _upload(c["id"], b"x", "..")
     assert st == 400 and _violation(js, "filename") == "INVALID", js
+    # Not UTF-8: refused at the edge.
+    st, _, js = api("POST", path + "?filename=%FF.txt", raw=b"x", headers={"Content-Type": "text/plain"})
+    assert st == 400 and [d for d in js["error"]["details"] if d["field"] == "filename"], js
     # An empty file, a media type that is none.
     st, _, js = _upload(c["id"], b"", "empty.txt")
     assert st == 400 and _violation(js, "data") == "REQUIRED", js
