@@ -15,6 +15,7 @@ LDLIBS   += -lprotobuf-c -lzmq -lpq -ljansson -lutf8proc -lsodium -lcurl -lpthre
 LDLIBS_gateway := -lmicrohttpd
 LDLIBS_search := -licui18n -licuuc -licudata
 LDLIBS_exchange := -lcsv -lxlsxwriter -lexpat -lz
+LDLIBS_notes := -lz
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

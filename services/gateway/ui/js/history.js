@@ -88,6 +88,7 @@ export const KINDS = [
   ["CONSENT", "enum.kind.CONSENT"],
   ["IMPORT", "enum.kind.IMPORT"],
   ["WALLET", "enum.kind.WALLET"],
+  ["FILE", "enum.kind.FILE"],
 ];
 
 // Where an entry came from; notes' own entries say nothing.
@@ -232,6 +233,16 @@ export function describe(e) {
     }
     case "task.done":
       line = t("tl.taskDone", { title: (e.task || {}).title || "" });
+      break;
+    case "file.added":
+    case "file.deleted": {
+      // A deleted customer's file names are erased: the entry still says what happened.
+      const name = (e.file || {}).filename || t("fil.aFile");
+      line = t(e.type === "file.added" ? "tl.fileAdded" : "tl.fileDeleted", { name });
+      break;
+    }
+    case "terms.signed":
+      line = t("tl.termsSigned", { version: (e.file || {}).termsVersion || "?" });
       break;
     default:
       if (/^message\./.test(e.type || "")) {

@@ -16,6 +16,7 @@ import { summarySection, timelineSection } from "../history.js";
 import { messagesSection } from "../messages.js";
 import { conversationsSection } from "../conversations.js";
 import { notesSection } from "../notes.js";
+import { filesSection } from "../files.js";
 import { taskForm, taskItem } from "../taskkit.js";
 import { t } from "../i18n.js";
 import { vatCheckView } from "../vatcheck.js";
@@ -166,6 +167,7 @@ export async function renderCard(view, ctx) {
   const summary = summarySection(c.id);
   const timeline = timelineSection(c.id);
   const notes = notesSection(c.id, { onChange: () => timeline.load() });
+  const files = filesSection(c, { onChange: () => timeline.load() });
   const tasks = tasksSection(c.id, () => timeline.load());
   const messages = messagesSection(c, { onChange: () => timeline.load() });
   const wallet = walletSection(c.id, { onChange: () => timeline.load() });
@@ -182,7 +184,7 @@ export async function renderCard(view, ctx) {
     head,
     summary.section,
     h("div", { class: "card-grid" },
-      h("div", { class: "card-col" }, notes.section, contact, company, addresses, note),
+      h("div", { class: "card-col" }, notes.section, files.section, contact, company, addresses, note),
       h("div", { class: "card-col" }, wallet.section, tasks.section, discounts.section, conversations.section, messages.section, account, record)),
     timeline.section,
     history);
@@ -190,6 +192,7 @@ export async function renderCard(view, ctx) {
   summary.load();
   wallet.load();
   notes.load();
+  files.load();
   tasks.load();
   messages.load();
   conversations.load();

@@ -14,6 +14,7 @@ import { REQUIRABLE, when } from "../format.js";
 import { loadSettings, setSettings } from "../session.js";
 import { t } from "../i18n.js";
 import { walletSettingsForm } from "./vouchers.js";
+import { termsForm } from "../terms.js";
 
 export async function renderSettings(view, ctx) {
   setTitle(t("nav.settings"));
@@ -97,7 +98,7 @@ export async function renderSettings(view, ctx) {
   });
 
   replace(view, h("h1", { id: "settings-title" }, t("nav.settings")),
-    h("p", { class: "muted" }, t("set.lead")), message, form, await messagesForm(), await walletSettingsForm());
+    h("p", { class: "muted" }, t("set.lead")), message, form, await messagesForm(), await walletSettingsForm(), await termsForm());
 }
 
 /** The messages-to-customers form: the sender, the welcome on auto-registration and self-registration. */
