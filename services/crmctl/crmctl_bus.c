@@ -11,6 +11,7 @@
 #include "subscriptions.pb-c.h"
 #include "wallet.pb-c.h"
 #include "notify.pb-c.h"
+#include "prices.pb-c.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -35,6 +36,7 @@ static const struct {
     {"customers", &crm__customers__descriptor},
     {"customers", &crm__wallet_service__descriptor},
     {"customers", &crm__subscription_service__descriptor},
+    {"customers", &crm__customer_prices__descriptor}, /* price rules (prices.proto) */
     {"company", &crm__company_service__descriptor},
     {"notify", &crm__notify__descriptor},
 };

@@ -662,10 +662,9 @@ void customers_wallet_settings_update(struct cm_call *call, const ProtobufCMessa
     for (char *c = s->currency; *c; c++)
         *c = cm_ascii_toupper(*c);
     if (customers_currency_exponent(s->currency) < 0)
-        cm_call_violation(call, "currency", "INVALID_FORMAT",
-                          "currency must be an ISO 4217 code the wallet takes: EUR, PLN, NOK, "
-                          "BGN, CZK, HUF, RON, SEK, DKK, CHF, GBP, ISK, RSD, UAH, TRY, USD, CAD, "
-                          "AUD or JPY");
+        cm_call_violation(
+            call, "currency", "INVALID_FORMAT",
+            "currency must be an ISO 4217 code the suite takes: " CUSTOMERS_CURRENCIES);
     if (s->points_per_unit < 1 || s->points_per_unit > 1000)
         cm_call_violation(call, "pointsPerUnit", "OUT_OF_RANGE", "pointsPerUnit must be 1 to 1000");
     if (s->unit_minor < 1 || s->unit_minor > 100000000)

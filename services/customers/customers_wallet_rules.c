@@ -64,9 +64,9 @@ static const struct {
     const char *code;
     int exponent;
 } s_currencies[] = {
-    {"EUR", 2}, {"PLN", 2}, {"NOK", 2}, {"BGN", 2}, {"CZK", 2}, {"HUF", 2}, {"RON", 2},
-    {"SEK", 2}, {"DKK", 2}, {"CHF", 2}, {"GBP", 2}, {"ISK", 0}, {"RSD", 2}, {"UAH", 2},
-    {"TRY", 2}, {"USD", 2}, {"CAD", 2}, {"AUD", 2}, {"JPY", 0},
+    {"EUR", 2}, {"PLN", 2}, {"NOK", 2}, {"BGN", 2}, {"CZK", 2}, {"HUF", 2}, {"RON", 2}, {"SEK", 2},
+    {"DKK", 2}, {"CHF", 2}, {"GBP", 2}, {"ISK", 0}, {"RSD", 2}, {"MKD", 2}, {"ALL", 2}, {"BAM", 2},
+    {"MDL", 2}, {"UAH", 2}, {"TRY", 2}, {"USD", 2}, {"CAD", 2}, {"AUD", 2}, {"JPY", 0},
 };
 
 int customers_currency_exponent(const char *code)
@@ -78,12 +78,14 @@ int customers_currency_exponent(const char *code)
 }
 
 /* Countries whose currency is not the euro; the euro area (Bulgaria since
- * 2026 among them) and every other country fall back to EUR. */
+ * 2026 among them) and every other country fall back to EUR. The same
+ * table is customers.currency_of in sql/016_prices.sql: change both. */
 static const char *const s_countries[][2] = {
-    {"PL", "PLN"}, {"NO", "NOK"}, {"SJ", "NOK"}, {"CZ", "CZK"}, {"HU", "HUF"}, {"RO", "RON"},
-    {"SE", "SEK"}, {"DK", "DKK"}, {"FO", "DKK"}, {"GL", "DKK"}, {"CH", "CHF"}, {"LI", "CHF"},
-    {"GB", "GBP"}, {"IS", "ISK"}, {"RS", "RSD"}, {"UA", "UAH"}, {"TR", "TRY"}, {"US", "USD"},
-    {"CA", "CAD"}, {"AU", "AUD"}, {"JP", "JPY"},
+    {"PL", "PLN"}, {"NO", "NOK"}, {"SJ", "NOK"}, {"CZ", "CZK"}, {"HU", "HUF"},
+    {"RO", "RON"}, {"SE", "SEK"}, {"DK", "DKK"}, {"FO", "DKK"}, {"GL", "DKK"},
+    {"CH", "CHF"}, {"LI", "CHF"}, {"GB", "GBP"}, {"IS", "ISK"}, {"RS", "RSD"},
+    {"MK", "MKD"}, {"AL", "ALL"}, {"BA", "BAM"}, {"MD", "MDL"}, {"UA", "UAH"},
+    {"TR", "TRY"}, {"US", "USD"}, {"CA", "CAD"}, {"AU", "AUD"}, {"JP", "JPY"},
 };
 
 const char *customers_currency_of_country(const char *country)

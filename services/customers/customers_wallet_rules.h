@@ -35,6 +35,13 @@ void customers_voucher_new(char code[CUSTOMERS_VOUCHER_CODE_SIZE]);
  * character). */
 int customers_voucher_normalize(const char *typed, char out[CUSTOMERS_VOUCHER_CHARS + 1]);
 
+/* The currencies the suite takes (settings, wallet, price rules), for
+ * messages. customers.currency_of (sql/016_prices.sql) maps countries to
+ * them as customers_currency_of_country does. */
+#define CUSTOMERS_CURRENCIES                                                                       \
+    "EUR, PLN, NOK, BGN, CZK, HUF, RON, SEK, DKK, CHF, GBP, ISK, RSD, MKD, ALL, BAM, MDL, UAH, "   \
+    "TRY, USD, CAD, AUD or JPY"
+
 /* The digits after the decimal point of an ISO 4217 currency the wallet
  * takes (2 for EUR, 0 for ISK), or -1 for a code it does not take. */
 int customers_currency_exponent(const char *code);

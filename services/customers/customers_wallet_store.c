@@ -68,7 +68,9 @@ cm_err_t customers_wallet_store_pin(cm_db_t *db, const char *tenant, const char 
 {
     const char *p[] = {tenant, currency};
     return cm_db_run(
-        db, "UPDATE customers.tenants SET currency = $2 WHERE id = $1 AND currency IS NULL", 2, p);
+        db,
+        "UPDATE customers.tenants SET currency = $2 WHERE id = $1 AND coalesce(currency, '') = ''",
+        2, p);
 }
 
 cm_err_t customers_wallet_store_has_money(cm_db_t *db, const char *tenant, bool *any)

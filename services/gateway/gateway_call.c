@@ -1,5 +1,6 @@
 /* HTTP request -> protobuf request, bus reply -> HTTP response, generically. */
 #include "gateway_call.h"
+#include "gateway_download.h"
 #include "cm_arena.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
@@ -145,6 +146,10 @@ static const ProtobufCFieldDescriptor *s_query_field(const struct gateway_match 
     const ProtobufCFieldDescriptor *f = cm_pbjson_find_field(m->route->request, name);
     if (!f || s_is_path_field(m, f))
         return NULL;
+    /* A raw body fills its field, and its Content-Type content_type. */
+    if ((m->route->flags & GATEWAY_RAW_BODY) &&
+        (!strcmp(f->name, m->route->body) || !strcmp(f->name, "content_type")))
+        return NULL;
     if (f->type == PROTOBUF_C_TYPE_MESSAGE && !cm_pbjson_is_wrapper(f->descriptor))
         return NULL;
     return f;
@@ -155,7 +160,7 @@ static int s_query(ProtobufCMessage *msg, const struct gateway_input *in,
                    struct gateway_response *err)
 {
     const struct gateway_match *m = in->match;
-    bool allowed = m->route->body == NULL;
+    bool allowed = m->route->body == NULL || (m->route->flags & GATEWAY_RAW_BODY);
     const char *p = in->query;
     int rc = 0;
     char *value = NULL;
@@ -522,7 +527,9 @@ static void s_raw_reply(const struct gateway_route *route, const ProtobufCMessag
     if (!f || f->type != PROTOBUF_C_TYPE_BYTES || f->label == PROTOBUF_C_LABEL_REPEATED)
         abort();
     const char *given = s_str_field(msg, "content_type");
-    const char *type = gateway_reply_media_type(route->response, given);
+    const char *type = (route->flags & GATEWAY_ATTACHMENT)
+                           ? gateway_download_type(given)
+                           : gateway_reply_media_type(route->response, given);
     if (!type) {
         char shown[80];
         s_loggable(given, shown, sizeof shown);
@@ -555,6 +562,12 @@ static void s_raw_reply(const struct gateway_route *route, const ProtobufCMessag
     resp->body_len = bd->len;
     resp->content_type = cm_strdup(type);
     gateway_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (route->flags & GATEWAY_ATTACHMENT) {
+        char *cd = gateway_content_disposition(s_str_field(msg, "filename"));
+        gateway_response_header(resp, "Content-Disposition", cd);
+        free(cd);
+        gateway_response_header(resp, "Content-Security-Policy", "sandbox; default-src 'none'");
+    }
 }
 
 void gateway_call_reply(const struct gateway_route *route, const uint8_t *header, size_t header_len,

@@ -164,10 +164,15 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
                                                 "path", "required", 1, "schema", "type", "string",
                                                 "pattern", "^[A-Za-z0-9_-]{1,64}$"));
     }
-    if (r->kind == GATEWAY_ROUTE_BUS && (!r->body || (r->flags & GATEWAY_STREAM_BODY))) {
+    if (r->kind == GATEWAY_ROUTE_BUS &&
+        (!r->body || (r->flags & (GATEWAY_STREAM_BODY | GATEWAY_RAW_BODY)))) {
         for (unsigned i = 0; i < r->request->n_fields; i++) {
             const ProtobufCFieldDescriptor *f = &r->request->fields[i];
             if (s_in_path(r, f->name))
+                continue;
+            /* A raw body fills its field, and its Content-Type content_type. */
+            if ((r->flags & GATEWAY_RAW_BODY) &&
+                (!strcmp(f->name, r->body) || !strcmp(f->name, "content_type")))
                 continue;
             /* The gateway itself pages through a streamed file. */
             if ((r->flags & GATEWAY_STREAM_REPLY) && !strcmp(f->name, "cursor"))
@@ -410,6 +415,12 @@ static json_t *s_responses(json_t *schemas, json_t *shared, const struct gateway
                                 json_pack("{s:s, s:{s:s}}", "description",
                                           "Quoted entity tag; send it back in If-Match.", "schema",
                                           "type", "string"));
+        if (r->flags & GATEWAY_ATTACHMENT)
+            json_object_set_new(headers, "Content-Disposition",
+                                json_pack("{s:s, s:{s:s}}", "description",
+                                          "attachment, with the file's name (filename*, RFC "
+                                          "6266, when it is not plain ASCII)",
+                                          "schema", "type", "string"));
         if (r->location)
             json_object_set_new(headers, "Location",
                                 json_pack("{s:s, s:{s:s}}", "description", r->location, "schema",

@@ -4,9 +4,11 @@
 #include "company.pb-c.h"
 #include "customers.pb-c.h"
 #include "exchange.pb-c.h"
+#include "files.pb-c.h"
 #include "history.pb-c.h"
 #include "notes.pb-c.h"
 #include "notify.pb-c.h"
+#include "prices.pb-c.h"
 #include "search.pb-c.h"
 #include "subscriptions.pb-c.h"
 #include "wallet.pb-c.h"
@@ -79,6 +81,29 @@ const struct gateway_route gateway_routes[] = {
     {"DELETE", "/v1/groups/{id}", CUSTOMERS("DeleteGroup", crm__delete_group_request, crm__empty),
      .success = 204, .scopes = SCOPE(CUSTOMERS_WRITE)},
     {"GET", "/v1/tags", CUSTOMERS("ListTags", crm__list_tags_request, crm__list_tags_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    /* price rules, and what a cart costs a customer (docs/api.md, "Price rules") */
+    {"GET", "/v1/priceRules",
+     CUSTOMERS("ListPriceRules", crm__list_price_rules_request, crm__list_price_rules_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/priceRules",
+     CUSTOMERS("CreatePriceRule", crm__create_price_rule_request, crm__price_rule), .body = "rule",
+     .success = 201, .location = "/v1/priceRules/{id}", .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/priceRules/{id}",
+     CUSTOMERS("GetPriceRule", crm__get_price_rule_request, crm__price_rule), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PATCH", "/v1/priceRules/{id}",
+     CUSTOMERS("UpdatePriceRule", crm__update_price_rule_request, crm__price_rule), .body = "rule",
+     .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"DELETE", "/v1/priceRules/{id}",
+     CUSTOMERS("DeletePriceRule", crm__delete_price_rule_request, crm__empty), .success = 204,
+     .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{id}/priceRules",
+     CUSTOMERS("ListCustomerPriceRules", crm__list_customer_price_rules_request,
+               crm__list_price_rules_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/prices:quote",
+     CUSTOMERS("QuotePrices", crm__quote_prices_request, crm__quote_prices_response), .body = "*",
      .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
     {"GET", "/v1/settings", CUSTOMERS("GetSettings", crm__get_settings_request, crm__settings),
      .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
@@ -350,6 +375,36 @@ const struct gateway_route gateway_routes[] = {
     {"GET", "/v1/customers:search",
      SEARCH("SearchCustomers", crm__search_customers_request, crm__search_customers_response),
      .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+
+    /* a customer's files, and the terms a customer signs on a tablet (notes) */
+    {"GET", "/v1/customers/{customer_id}/files",
+     NOTES("ListFiles", crm__list_files_request, crm__list_files_response), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/customers/{customer_id}/files",
+     NOTES("UploadFile", crm__upload_file_request, crm__customer_file), .body = "data",
+     .flags = GATEWAY_RAW_BODY, .success = 201,
+     .location = "/v1/customers/{customer_id}/files/{id}", .max_body = GATEWAY_FILE_MAX,
+     .body_types = "*/*", .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"POST", "/v1/customers/{customer_id}/files:signTerms",
+     NOTES("SignTerms", crm__sign_terms_request, crm__customer_file), .body = "*", .success = 201,
+     .location = "/v1/customers/{customer_id}/files/{id}", .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{customer_id}/files/{id}",
+     NOTES("GetFile", crm__get_file_request, crm__customer_file), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PATCH", "/v1/customers/{customer_id}/files/{id}",
+     NOTES("RenameFile", crm__rename_file_request, crm__customer_file), .body = "*", .success = 200,
+     .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"DELETE", "/v1/customers/{customer_id}/files/{id}",
+     NOTES("DeleteFile", crm__delete_file_request, crm__empty), .success = 204,
+     .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{customer_id}/files/{id}/content",
+     NOTES("GetFileContent", crm__get_file_request, crm__file_content),
+     .flags = GATEWAY_RAW_REPLY | GATEWAY_ATTACHMENT, .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"GET", "/v1/terms", NOTES("GetTerms", crm__get_terms_request, crm__terms), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PUT", "/v1/terms", NOTES("UpdateTerms", crm__update_terms_request, crm__terms),
+     .body = "terms", .success = 200, .scopes = SCOPE(SETTINGS)},
 
     /* notes and tasks */
     {"GET", "/v1/customers/{customer_id}/notes",

@@ -47,9 +47,19 @@ enum {
     /* The request's `client_address` is the client's address (for the
      * sign-in rate limit); a cross-site Origin is refused. */
     GATEWAY_CLIENT_ADDRESS = 1 << 11,
+    /* With RAW_REPLY: the reply (data, content_type, filename) is a file a
+     * customer's staff uploaded, sent as an attachment: any media type but
+     * one a browser would run (gateway_download_type), Content-Disposition
+     * naming it, and a CSP sandbox, so that nothing uploaded renders on the
+     * gateway's origin. */
+    GATEWAY_ATTACHMENT = 1 << 12,
 };
 
 #define GATEWAY_UPLOAD_PART (1024 * 1024)
+/* The body limit of a file upload (POST /v1/customers/{id}/files): the most
+ * the notes service's file_max_bytes may be set to (NOTES_FILE_MAX_CAP); the
+ * setting itself answers 413 below it. Well under the broker's frame limit. */
+#define GATEWAY_FILE_MAX (32 * 1024 * 1024)
 
 struct gateway_route {
     const char *method;  // "GET", "POST", "PUT", "PATCH", "DELETE"

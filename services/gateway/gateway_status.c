@@ -130,6 +130,10 @@ void gateway_response_error(struct gateway_response *resp, int status, const cha
                             Crm__FieldViolation *const *details, size_t n_details)
 {
     int code = gateway_status_http(status);
+    /* A service says a body is over its limit with a TOO_LARGE detail: 413. */
+    for (size_t i = 0; status == CRM__STATUS__STATUS_RESOURCE_EXHAUSTED && i < n_details; i++)
+        if (details[i]->reason && !strcmp(details[i]->reason, "TOO_LARGE"))
+            code = 413;
     gateway_response_json(
         resp, code,
         gateway_error_json(code, gateway_status_name(status), message, details, n_details));

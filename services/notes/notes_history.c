@@ -5,6 +5,7 @@
  * The state lives here rather than in struct notes_history_cfg: one notes
  * process serves one service, and the hooks are the only way in. */
 #include "notes_handlers.h"
+#include "notes_files_store.h"
 #include "notes_history_store.h"
 #include "notes_intake.h"
 #include "cm_follow.h"
@@ -336,7 +337,7 @@ static void s_list_timeline(struct cm_call *call, const ProtobufCMessage *msg,
                                      sizeof name)) {
                 cm_call_violation(call, "kind", "INVALID_FORMAT",
                                   "kind must be CUSTOMER, NOTE, TASK, BOOKING, ORDER, MESSAGE, "
-                                  "CONSENT, IMPORT, WALLET or SUBSCRIPTION");
+                                  "CONSENT, IMPORT, WALLET, SUBSCRIPTION or FILE");
                 break;
             }
             char *t = cm_strfmt("%s%s%s", b.s, i ? "," : "", name);
@@ -510,7 +511,10 @@ static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
                                  S_CHANGE_CONSENT);
         if (!err)
             err = s_vat_row(db, ev, ce->customer, ce->changes, ce->n_changes);
-    } else if (!strcmp(ev->type, "customer.created")) {
+    } else if (!strcmp(ev->type, "customer.created") ||
+               !strncmp(ev->type, "customer.discount_", 18)) {
+        /* created, or a price rule of the customer's own added, changed or
+         * removed (its change of "discounts" carries the rule). */
         err = s_customer_row(db, ev, cid, kind, ce->changes, ce->n_changes,
                              S_CHANGE_PLAIN | S_CHANGE_CONSENT);
     } else {
@@ -518,6 +522,8 @@ static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
         err = s_customer_row(db, ev, cid, "CUSTOMER", NULL, 0, S_CHANGE_PLAIN);
         if (!err && !strcmp(ev->type, "customer.deleted"))
             err = notes_history_store_erase_customer(db, ev->tenant_id, cid);
+        if (!err && !strcmp(ev->type, "customer.deleted"))
+            err = notes_files_store_erase_customer(db, ev->tenant_id, cid);
     }
     crm__customer_event__free_unpacked(ce, NULL);
     return err;

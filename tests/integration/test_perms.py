@@ -12,6 +12,7 @@ route is covered without a new test:
 - private content (a customer's description, a note's body) hidden from a
   key without private:read, and kept when such a key writes.
 """
+import base64
 import json
 import os
 import re
@@ -223,7 +224,8 @@ def test_a_booking_systems_key_publishes_events_and_nothing_else():
 COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tasks": "task",
                "messages": "message", "campaigns": "campaign", "imports": "import",
                "exports": "export", "taskFeeds": "taskFeed", "apiKeys": "apiKey",
-               "staff": "staff", "plans": "plan", "subscriptions": "subscription"}
+               "staff": "staff", "priceRules": "priceRule", "files": "file", "plans": "plan",
+               "subscriptions": "subscription"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -241,6 +243,11 @@ def _fill_tenant(key):
     st, _, n = api("POST", "/v1/customers/%s/notes" % ids["customer"], {"body": "B's note"},
                    key=key)
     ids["note"] = _ok(st, n, 201)["id"]
+    st, _, fl = api("POST", "/v1/customers/%s/files?filename=b.txt" % ids["customer"],
+                    raw=b"B's file", headers={"Content-Type": "text/plain"}, key=key)
+    ids["file"] = _ok(st, fl, 201)["id"]
+    st, _, terms = api("PUT", "/v1/terms", {"text": "B's terms"}, key=key)
+    _ok(st, terms, 200)
     st, _, t = api("POST", "/v1/tasks", {"title": "B's task", "customerId": ids["customer"]},
                    key=key)
     ids["task"] = _ok(st, t, 201)["id"]
@@ -263,6 +270,9 @@ def _fill_tenant(key):
     st, _, m = api("POST", "/v1/staff:invite", {"email": unique_email("bstaff"), "name": "B's",
                                                 "role": "STAFF"}, key=key)
     ids["staff"] = _ok(st, m, 201)["staff"]["id"]
+    st, _, r = api("POST", "/v1/priceRules", {"customerId": ids["customer"], "target": "ALL",
+                                              "percentOffBp": 1000}, key=key)
+    ids["priceRule"] = _ok(st, r, 201)["id"]
     # The wallet: loyalty on, a point to spend, a voucher to redeem.
     st, _, ws = api("PATCH", "/v1/walletSettings", {"loyaltyEnabled": True}, key=key)
     _ok(st, ws, 200)
@@ -281,13 +291,15 @@ def _fill_tenant(key):
     return ids
 
 
-def _png():
-    """A 1x1 PNG."""
+def _png(side=1):
+    """A side x side RGB PNG, red."""
     def chunk(kind, data):
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+    rows = (b"\x00" + b"\xff\x00\x00" * side) * side
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 # Bodies the routes accept (so the answer is about the ids, not the body);
@@ -299,28 +311,32 @@ SAMPLES = {
     "POST /v1/customers/{customer_id}:sendMessage": {"subject": "From A", "text": "Hello"},
     "PATCH /v1/customers/{id}": {"lastName": "from A"},
     "PATCH /v1/groups/{id}": {"name": "from A"},
+    "PATCH /v1/priceRules/{id}": {"name": "from A"},
     "PATCH /v1/tasks/{id}": {"title": "from A"},
     "POST /v1/customers/{id}/wallet:adjust": {"kind": "MONEY", "amount": "1", "reason": "A"},
     "POST /v1/customers/{id}/wallet:earnPoints": {"amountMinor": "100", "reference": "A"},
     "POST /v1/customers/{id}/wallet:spendPoints": {"points": "1"},
     # B's own voucher (_fill_tenant issues it): A's tenant has no such code.
     "POST /v1/customers/{id}/wallet:redeemVoucher": lambda ids: {"code": ids["voucherCode"]},
-}
-SAMPLES.update({
+    "PATCH /v1/customers/{customer_id}/files/{id}": {"filename": "from-a.txt"},
+    "POST /v1/customers/{customer_id}/files:signTerms":
+        {"version": 1, "signature": base64.b64encode(_png(16)).decode()},
     "PATCH /v1/plans/{id}": {"price": "1"},
     "POST /v1/customers/{customer_id}/subscriptions": lambda ids: {"planId": ids["plan"]},
     "PATCH /v1/customers/{customer_id}/subscriptions/{id}": {"note": "from A"},
     "POST /v1/customers/{customer_id}/subscriptions:useVisit": {"reference": "A"},
     "POST /v1/customers/{customer_id}/subscriptions:undoVisit": {"reference": "A"},
-})
-RAW_SAMPLES = {"PUT /v1/customers/{id}/photo": (_png(), "image/png")}
+}
+RAW_SAMPLES = {"PUT /v1/customers/{id}/photo": (_png(), "image/png", ""),
+               "POST /v1/customers/{customer_id}/files": (b"from A", "text/plain",
+                                                          "?filename=a.txt")}
 
 
 def _send_sample(method, path, url, key, ids=None):
     name = "%s %s" % (method, path)
     if name in RAW_SAMPLES:
-        data, ctype = RAW_SAMPLES[name]
-        return api(method, url, raw=data, headers={"Content-Type": ctype}, key=key)
+        data, ctype, query = RAW_SAMPLES[name]
+        return api(method, url + query, raw=data, headers={"Content-Type": ctype}, key=key)
     if method in ("POST", "PUT", "PATCH"):
         body = SAMPLES.get(name, {})
         return api(method, url, body(ids) if callable(body) else body, key=key)

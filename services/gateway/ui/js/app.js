@@ -2,7 +2,8 @@
 // hash router (#/customers, #/customers/new, #/customers/{id},
 // #/customers/{id}/edit, #/tasks, #/groups, #/campaigns, #/templates,
 // #/replies, #/settings, #/vouchers, #/exchange, #/staff, #/keys, #/security, #/signin,
-// #/invite/{token}, #/forgot, #/reset/{token}), so the gateway serves one page. Who is signed in comes
+// #/invite/{token}, #/forgot, #/reset/{token}, and #/sign/{id}: the terms a
+// customer signs on a tablet, full screen), so the gateway serves one page. Who is signed in comes
 // from GET /v1/session (the cookie is HttpOnly) or, for an integrator, from
 // the API key in sessionStorage.
 
@@ -27,6 +28,7 @@ import { renderTasks } from "./views/tasks.js";
 import { renderSettings } from "./views/settings.js";
 import { renderExchange } from "./views/exchange.js";
 import { renderVouchers } from "./views/vouchers.js";
+import { renderSignTerms } from "./terms.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -105,6 +107,8 @@ const routes = [
   { match: (p) => p[0] === "staff" && p.length === 1, view: renderStaff, nav: "staff", scope: "staff" },
   { match: (p) => p[0] === "keys" && p.length === 1, view: renderKeys, nav: "keys", scope: "staff" },
   { match: (p) => p[0] === "security" && p.length === 1, view: renderSecurity, nav: "security", scope: "staff" },
+  // The page a customer signs the terms on, on a tablet: no staff navigation.
+  { match: (p) => p[0] === "sign" && p.length === 2, view: renderSignTerms, kiosk: true },
 ];
 
 // The first question, once: is there a session? (An API key needs none.)
@@ -123,6 +127,7 @@ async function route_() {
   await whoIsSignedIn();
   const signedIn = Boolean(getKey() || currentMember());
   document.body.classList.toggle("signed-in", signedIn);
+  document.body.classList.toggle("kiosk", Boolean(route && route.kiosk));
   if (!route) {
     translateShell();
     setTitle(t("nav.notFoundTitle"));

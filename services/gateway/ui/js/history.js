@@ -10,6 +10,7 @@ import { changeValue, count, dateOf, due, fieldName, money, slot, when } from ".
 import { inSentence, t, tn } from "./i18n.js";
 import { vatStatusText } from "./vatcheck.js";
 import { walletAmount, walletSource } from "./wallet.js";
+import { discountChange } from "./prices.js";
 
 // ---------------------------------------------------------------------- summary
 
@@ -88,6 +89,7 @@ export const KINDS = [
   ["IMPORT", "enum.kind.IMPORT"],
   ["WALLET", "enum.kind.WALLET"],
   ["SUBSCRIPTION", "enum.kind.SUBSCRIPTION"],
+  ["FILE", "enum.kind.FILE"],
 ];
 
 // Where an entry came from; notes' own entries say nothing.
@@ -224,6 +226,11 @@ export function describe(e) {
         : tn("tl.subs.used", Number(sub.visitsLeft || 0), { plan: sub.planName || "" });
       break;
     }
+    case "customer.discount_added":
+    case "customer.discount_changed":
+    case "customer.discount_removed":
+      line = discountChange(e.type, changes[0] || {});
+      break;
     case "customer.updated":
       if (changes.length === 1) line = changeLine(changes[0]);
       else line = tn("tl.changedFields", changes.length);
@@ -243,6 +250,16 @@ export function describe(e) {
     }
     case "task.done":
       line = t("tl.taskDone", { title: (e.task || {}).title || "" });
+      break;
+    case "file.added":
+    case "file.deleted": {
+      // A deleted customer's file names are erased: the entry still says what happened.
+      const name = (e.file || {}).filename || t("fil.aFile");
+      line = t(e.type === "file.added" ? "tl.fileAdded" : "tl.fileDeleted", { name });
+      break;
+    }
+    case "terms.signed":
+      line = t("tl.termsSigned", { version: (e.file || {}).termsVersion || "?" });
       break;
     default:
       if (/^message\./.test(e.type || "")) {

@@ -15,6 +15,7 @@ import { loadSettings, setSettings } from "../session.js";
 import { t } from "../i18n.js";
 import { walletSettingsForm } from "./vouchers.js";
 import { plansSettings } from "../subs.js";
+import { termsForm } from "../terms.js";
 
 export async function renderSettings(view, ctx) {
   setTitle(t("nav.settings"));
@@ -98,7 +99,7 @@ export async function renderSettings(view, ctx) {
   });
 
   replace(view, h("h1", { id: "settings-title" }, t("nav.settings")),
-    h("p", { class: "muted" }, t("set.lead")), message, form, await messagesForm(), await walletSettingsForm(), await plansSettings());
+    h("p", { class: "muted" }, t("set.lead")), message, form, await messagesForm(), await walletSettingsForm(), await plansSettings(), await termsForm());
 }
 
 /** The messages-to-customers form: the sender, the welcome on auto-registration and self-registration. */
