@@ -332,6 +332,48 @@ static void s_answer(ProtobufCMessage **resp, Crm__Subscription *s,
     *resp = &r->base;
 }
 
+/* How many subscriptions the customer has (cancelled ones too); false with
+ * the call failed (NOT_FOUND for no such customer, a database error). */
+static bool s_count(struct cm_call *call, const char *customer, long *count)
+{
+    bool exists = false;
+    cm_err_t err =
+        customers_subs_store_list(call->db, TENANT(call), customer, 0, &exists, count, NULL);
+    if (err)
+        cm_call_db_fail(call, err, "could not read the subscriptions");
+    else if (!exists)
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %.64s", customer);
+    return !err && exists;
+}
+
+/* Moves amount minor units (0: none) on the customer's money balance for
+ * subscription id, with reason (field names the request's field a short
+ * balance is put on), then records the subscription.<event> event and
+ * answers the subscription after it with the wallet. Fails the call, leaving
+ * *resp NULL, when any step fails. */
+static void s_settle(struct cm_call *call, const char *customer, const char *id, int64_t amount,
+                     const char *reason, const char *field, const char *event,
+                     ProtobufCMessage **resp)
+{
+    Crm__WalletEntryResponse *posted = NULL;
+    if (amount) {
+        char ref[64];
+        s_money_ref(id, ref);
+        customers_wallet_post_money(call, customer, amount, reason, ref, field, &posted);
+        if (!posted)
+            return;
+    }
+    Crm__Subscription *s = s_sub(call, customer, id, false, false);
+    if (s && s_event(call, event, s)) {
+        s_answer(resp, s, posted, false);
+        return;
+    }
+    if (s)
+        crm__subscription__free_unpacked(s, NULL);
+    if (posted)
+        crm__wallet_entry_response__free_unpacked(posted, NULL);
+}
+
 void customers_subs_sell(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__SellSubscriptionRequest *req = (const Crm__SellSubscriptionRequest *)msg;
@@ -357,8 +399,6 @@ void customers_subs_sell(struct cm_call *call, const ProtobufCMessage *msg, Prot
     Crm__Plan *plan = s_plan(call, req->plan_id);
     if (!plan)
         return;
-    Crm__Subscription *s = NULL;
-    Crm__WalletEntryResponse *posted = NULL;
     char currency[4];
     if (!plan->active) {
         cm_call_fail(call, CM_ERR_PRECONDITION, "plan %.100s is retired and no longer sold",
@@ -374,18 +414,9 @@ void customers_subs_sell(struct cm_call *call, const ProtobufCMessage *msg, Prot
                      plan->currency, currency);
         goto out;
     }
-    bool exists = false;
     long count = 0;
-    cm_err_t err = customers_subs_store_list(call->db, TENANT(call), req->customer_id, today,
-                                             &exists, &count, NULL);
-    if (err) {
-        cm_call_db_fail(call, err, "could not read the subscriptions");
+    if (!s_count(call, req->customer_id, &count))
         goto out;
-    }
-    if (!exists) {
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %.64s", req->customer_id);
-        goto out;
-    }
     if (count >= CUSTOMERS_SUBS_PER_CUSTOMER) {
         cm_call_fail(call, CM_ERR_TOO_LARGE, "a customer has at most %d subscriptions",
                      CUSTOMERS_SUBS_PER_CUSTOMER);
@@ -413,7 +444,7 @@ void customers_subs_sell(struct cm_call *call, const ProtobufCMessage *msg, Prot
     in.note = req->note;
     in.created_by = (char *)s_who(call);
     bool created = false;
-    err = customers_subs_store_insert(call->db, TENANT(call), &in, &created);
+    cm_err_t err = customers_subs_store_insert(call->db, TENANT(call), &in, &created);
     if (err || !created) {
         if (err)
             cm_call_db_fail(call, err, "could not store the subscription");
@@ -421,26 +452,11 @@ void customers_subs_sell(struct cm_call *call, const ProtobufCMessage *msg, Prot
             cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %.64s", req->customer_id);
         goto out;
     }
-    if (in.paid_from_balance) {
-        char ref[64], reason[160];
-        s_money_ref(id, ref);
-        snprintf(reason, sizeof reason, "subscription %s", plan->name);
-        customers_wallet_post_money(call, req->customer_id, -plan->price, reason, ref,
-                                    "payFromBalance", &posted);
-        if (!posted)
-            goto out;
-    }
-    s = s_sub(call, req->customer_id, id, false, false);
-    if (!s || !s_event(call, "sold", s))
-        goto out;
-    s_answer(resp, s, posted, false);
-    s = NULL;
-    posted = NULL;
+    char reason[160];
+    snprintf(reason, sizeof reason, "subscription %s", plan->name);
+    s_settle(call, req->customer_id, id, in.paid_from_balance ? -plan->price : 0, reason,
+             "payFromBalance", "sold", resp);
 out:
-    if (posted)
-        crm__wallet_entry_response__free_unpacked(posted, NULL);
-    if (s)
-        crm__subscription__free_unpacked(s, NULL);
     crm__plan__free_unpacked(plan, NULL);
 }
 
@@ -563,8 +579,6 @@ void customers_subs_cancel(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__Subscription *s = s_sub(call, req->customer_id, req->id, true, false);
     if (!s)
         return;
-    Crm__WalletEntryResponse *posted = NULL;
-    Crm__Subscription *after = NULL;
     if (s->state == CRM__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED) {
         cm_call_fail(call, CM_ERR_CONFLICT, "this subscription was cancelled already, at %s",
                      s->cancelled_at);
@@ -582,26 +596,10 @@ void customers_subs_cancel(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_db_fail(call, err, "could not cancel the subscription");
         goto out;
     }
-    if (req->refund > 0) {
-        char ref[64], reason[160];
-        s_money_ref(s->id, ref);
-        snprintf(reason, sizeof reason, "refund: subscription %s", s->plan_name);
-        customers_wallet_post_money(call, s->customer_id, req->refund, reason, ref, "refund",
-                                    &posted);
-        if (!posted)
-            goto out;
-    }
-    after = s_sub(call, req->customer_id, req->id, false, false);
-    if (!after || !s_event(call, "cancelled", after))
-        goto out;
-    s_answer(resp, after, posted, false);
-    after = NULL;
-    posted = NULL;
+    char reason[160];
+    snprintf(reason, sizeof reason, "refund: subscription %s", s->plan_name);
+    s_settle(call, s->customer_id, s->id, req->refund, reason, "refund", "cancelled", resp);
 out:
-    if (posted)
-        crm__wallet_entry_response__free_unpacked(posted, NULL);
-    if (after)
-        crm__subscription__free_unpacked(after, NULL);
     crm__subscription__free_unpacked(s, NULL);
 }
 
@@ -683,19 +681,14 @@ void customers_subs_use(struct cm_call *call, const ProtobufCMessage *msg, Proto
     err = customers_subs_store_candidates(call->db, TENANT(call), req->customer_id,
                                           CUSTOMERS_SUBS_PER_CUSTOMER, ids, facts, &n);
     int pick = err ? -1 : customers_subs_pick(facts, n, s_today());
-    bool exists = true;
     long count = 0;
-    if (!err && !n)
-        err = customers_subs_store_list(call->db, TENANT(call), req->customer_id, 0, &exists,
-                                        &count, NULL);
     if (err) {
         cm_call_db_fail(call, err, "could not read the subscriptions");
         goto out;
     }
-    if (!exists) {
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %.64s", req->customer_id);
+    /* None at all: is there such a customer? */
+    if (!n && !s_count(call, req->customer_id, &count))
         goto out;
-    }
     if (pick < 0) {
         cm_call_fail(call, CM_ERR_PRECONDITION,
                      "the customer has no subscription usable today: none active with visits left");
