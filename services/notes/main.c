@@ -1,5 +1,6 @@
 /* The notes service: wiring only. */
 #include "notes_handlers.h"
+#include "notes_rules.h"
 #include "cm_cfg.h"
 #include "cm_log.h"
 #include "cm_svc.h"
@@ -12,26 +13,49 @@ static struct {
     struct cm_svc_settings svc;
     char *events_in_endpoint;
     char *events_out_endpoint;
+    long rule_attempts;
+    long rule_retry_ms;
+    long rule_poll_ms;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
     CM_SVC_CFG_ITEMS(cfg.svc),
     {"events_in_endpoint", CM_CFG_STR, &cfg.events_in_endpoint, "tcp://127.0.0.1:5556"},
     {"events_out_endpoint", CM_CFG_STR, &cfg.events_out_endpoint, "tcp://127.0.0.1:5557"},
+    {"rule_attempts", CM_CFG_INT, &cfg.rule_attempts, "5", .min = 1, .max = 50},
+    {"rule_retry_ms", CM_CFG_INT, &cfg.rule_retry_ms, "5000", .min = 10, .max = 3600000},
+    {"rule_poll_ms", CM_CFG_INT, &cfg.rule_poll_ms, "250", .min = 10, .max = 60000},
     {NULL},
 };
+
+static struct notes_rules_cfg s_rules;
+
+/* The history side's hooks, and the rules' worker beside them. */
+static void s_start(cm_svc_t *svc, void *user)
+{
+    notes_history_start(svc, user);
+    notes_rules_start(svc, &s_rules);
+}
+
+static void s_stop(cm_svc_t *svc, void *user)
+{
+    notes_rules_stop();
+    notes_history_stop(svc, user);
+}
 
 int main(int argc, char **argv)
 {
     cm_log_init("notes");
     cm_cfg_main("notes", s_cfg, argc, argv);
 
-    /* One table for the bus: notes and tasks, then the history side. */
-    size_t n = notes_n_methods + notes_history_n_methods;
+    /* One table for the bus: notes and tasks, the history side, the rules. */
+    size_t n = notes_n_methods + notes_history_n_methods + notes_rules_n_methods;
     struct cm_method *methods = cm_malloc(n * sizeof *methods);
     memcpy(methods, notes_methods, notes_n_methods * sizeof *methods);
     memcpy(methods + notes_n_methods, notes_history_methods,
            notes_history_n_methods * sizeof *methods);
+    memcpy(methods + notes_n_methods + notes_history_n_methods, notes_rules_methods,
+           notes_rules_n_methods * sizeof *methods);
 
     struct notes_history_cfg history = {
         .bus_endpoint = cfg.svc.bus_endpoint,
@@ -40,13 +64,19 @@ int main(int argc, char **argv)
         .database_url = cfg.svc.database_url,
         .db_role = cfg.svc.db_role,
     };
+    s_rules = (struct notes_rules_cfg){.bus_endpoint = cfg.svc.bus_endpoint,
+                                       .database_url = cfg.svc.database_url,
+                                       .db_role = cfg.svc.db_role,
+                                       .attempts = cfg.rule_attempts,
+                                       .retry_ms = cfg.rule_retry_ms,
+                                       .poll_ms = cfg.rule_poll_ms};
     struct cm_svc_def def = {
         .name = "notes",
         .methods = methods,
         .n_methods = n,
         .idempotency_table = "notes.idempotency",
-        .start = notes_history_start,
-        .stop = notes_history_stop,
+        .start = s_start,
+        .stop = s_stop,
         .after_commit = notes_history_after_commit,
         .tick = notes_history_tick,
         .tick_ms = 100,

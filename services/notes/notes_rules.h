@@ -1,0 +1,27 @@
+/* Automation rules (docs/rules.md): the bus methods (CreateRule, ...,
+ * DryRunRule, ListRuleRuns) and the worker that runs the rules' actions
+ * after the events that start them are committed. */
+#ifndef NOTES_RULES_H
+#define NOTES_RULES_H
+
+#include <stddef.h>
+#include "cm_svc.h"
+
+extern const struct cm_method notes_rules_methods[];
+extern const size_t notes_rules_n_methods;
+
+/* The worker's settings (main's config; borrowed for the service's life). */
+struct notes_rules_cfg {
+    const char *bus_endpoint; // borrowed (config)
+    const char *database_url; // borrowed (config)
+    const char *db_role;      // borrowed (config)
+    long attempts;            // attempts of a run before it fails for good
+    long retry_ms;            // the first retry's delay; doubling, at most an hour
+    long poll_ms;             // how often an idle worker looks for work
+};
+
+/* Starts the worker thread of this copy; stops and joins it. */
+void notes_rules_start(cm_svc_t *svc, const struct notes_rules_cfg *cfg);
+void notes_rules_stop(void);
+
+#endif
