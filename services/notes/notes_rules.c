@@ -320,7 +320,7 @@ static void s_dry_run(struct cm_call *call, const ProtobufCMessage *msg, Protobu
         if (err)
             return;
         rule = stored;
-    } else if (!notes_rules_check(call, rule)) {
+    } else if (!notes_rules_check_conditions(call, rule)) {
         return;
     }
     Crm__DryRunRuleResponse *r =

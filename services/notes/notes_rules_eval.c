@@ -130,6 +130,21 @@ static void s_check_action(struct cm_call *call, const Crm__RuleAction *a, size_
     }
 }
 
+bool notes_rules_check_conditions(struct cm_call *call, const Crm__Rule *r)
+{
+    if (!r) {
+        cm_call_violation(call, "rule", "REQUIRED", "rule is required");
+        return false;
+    }
+    if (r->n_conditions > NOTES_RULE_CONDITIONS_MAX)
+        cm_call_violation(call, "rule.conditions", "TOO_MANY",
+                          "a rule has at most %d conditions", NOTES_RULE_CONDITIONS_MAX);
+    else
+        for (size_t i = 0; i < r->n_conditions; i++)
+            s_check_condition(call, r->conditions[i], i);
+    return !cm_call_failed(call);
+}
+
 bool notes_rules_check(struct cm_call *call, const Crm__Rule *r)
 {
     if (!r) {
@@ -145,12 +160,7 @@ bool notes_rules_check(struct cm_call *call, const Crm__Rule *r)
                           "rule.triggerTag is only for the trigger TAG_ADDED");
     else if (r->trigger_tag[0])
         s_text(call, r->trigger_tag, NOTES_RULE_VALUE_MAX, 0, "rule.triggerTag");
-    if (r->n_conditions > NOTES_RULE_CONDITIONS_MAX)
-        cm_call_violation(call, "rule.conditions", "TOO_MANY",
-                          "a rule has at most %d conditions", NOTES_RULE_CONDITIONS_MAX);
-    else
-        for (size_t i = 0; i < r->n_conditions; i++)
-            s_check_condition(call, r->conditions[i], i);
+    (void)notes_rules_check_conditions(call, r);
     if (r->n_actions == 0)
         cm_call_violation(call, "rule.actions", "REQUIRED", "a rule needs at least one action");
     else if (r->n_actions > NOTES_RULE_ACTIONS_MAX)

@@ -27,6 +27,10 @@
  * "rule.conditions[2].currency", ... Returns true when it may be stored. */
 bool notes_rules_check(struct cm_call *call, const Crm__Rule *r);
 
+/* Checks only r's conditions (a dry run of a rule being written, which needs
+ * no name nor actions yet), as notes_rules_check does. */
+bool notes_rules_check_conditions(struct cm_call *call, const Crm__Rule *r);
+
 /* What a rule's conditions are held against: the customer as customers has
  * it, and the figures notes keeps. */
 struct notes_rule_spent {

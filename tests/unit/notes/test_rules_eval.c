@@ -332,6 +332,34 @@ static void test_check_email(void)
     CHECK(!s_check(NULL, "rule"));
 }
 
+static void test_check_conditions_alone(void)
+{
+    /* A dry run of a rule being written: no name, no actions yet. */
+    Crm__RuleCondition cond = CRM__RULE_CONDITION__INIT;
+    cond.kind = CRM__RULE_CONDITION_KIND__RULE_CONDITION_HAS_TAG;
+    cond.value = "vip";
+    Crm__RuleCondition *conds[] = {&cond};
+    Crm__Rule r = CRM__RULE__INIT;
+    r.conditions = conds;
+    r.n_conditions = 1;
+    Crm__RequestHeader hdr = CRM__REQUEST_HEADER__INIT;
+    struct cm_call call;
+    memset(&call, 0, sizeof call);
+    crm__reply_header__init(&call.reply);
+    call.hdr = &hdr;
+    CHECK(notes_rules_check_conditions(&call, &r));
+    CHECK(!notes_rules_check(&call, &r)); /* as a rule to store: name and actions missing */
+    CHECK(s_field(&call, "rule.name") && s_field(&call, "rule.actions"));
+    s_call_free(&call);
+    memset(&call, 0, sizeof call);
+    crm__reply_header__init(&call.reply);
+    call.hdr = &hdr;
+    cond.value = "";
+    CHECK(!notes_rules_check_conditions(&call, &r));
+    CHECK(s_field(&call, "rule.conditions[0].value"));
+    s_call_free(&call);
+}
+
 int main(void)
 {
     RUN(test_thresholds_hold_from_the_number_on);
@@ -345,5 +373,6 @@ int main(void)
     RUN(test_trigger_names);
     RUN(test_check_limits);
     RUN(test_check_email);
+    RUN(test_check_conditions_alone);
     return 0;
 }

@@ -10,7 +10,7 @@ import { ApiError, get, request } from "../api.js";
 import { banner, copyText, field, h, replace, select, setTitle, toast } from "../dom.js";
 import { clearErrors, showErrors } from "../forms.js";
 import { REQUIRABLE, when } from "../format.js";
-import { loadSettings, setSettings } from "../session.js";
+import { can, loadSettings, setSettings } from "../session.js";
 import { t } from "../i18n.js";
 
 export async function renderSettings(view, ctx) {
@@ -95,7 +95,9 @@ export async function renderSettings(view, ctx) {
   });
 
   replace(view, h("h1", { id: "settings-title" }, t("nav.settings")),
-    h("p", { class: "muted" }, t("set.lead")), message, form, await messagesForm());
+    h("p", { class: "muted" }, t("set.lead")),
+    can("settings") ? h("p", { class: "card" }, h("a", { href: "#/automations", id: "settings-automations" }, t("auto.settingsLink"))) : null,
+    message, form, await messagesForm());
 }
 
 /** The messages-to-customers form: the sender, the welcome on auto-registration and self-registration. */
