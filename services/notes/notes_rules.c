@@ -193,10 +193,9 @@ static void s_runs(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCM
         (Crm__ListRuleRunsResponse *)cm_pb_new(&crm__list_rule_runs_response__descriptor);
     char next[96];
     if (!err)
-        err = notes_rules_store_runs(call->db, TENANT(call), req->id,
-                                     req->page_token[0] ? req->page_token : NULL,
-                                     req->page_size ? req->page_size : RUNS_PAGE_DEFAULT, r, next,
-                                     sizeof next);
+        err = notes_rules_store_runs(
+            call->db, TENANT(call), req->id, req->page_token[0] ? req->page_token : NULL,
+            req->page_size ? req->page_size : RUNS_PAGE_DEFAULT, r, next, sizeof next);
     if (err) {
         cm_call_db_fail(call, err, "could not read the rule's runs");
         crm__list_rule_runs_response__free_unpacked(r, NULL);
@@ -264,15 +263,14 @@ static void s_dry_scan(struct cm_call *call, const Crm__Rule *rule, Crm__DryRunR
         lr.page_token = token;
         Crm__ReplyHeader *rh = NULL;
         ProtobufCMessage *resp = NULL;
-        cm_err_t err = cm_call_service(call, "customers", "customers.ListCustomers", NULL,
-                                       &lr.base, &crm__list_customers_response__descriptor,
-                                       CALL_TIMEOUT_MS, &rh, &resp);
+        cm_err_t err =
+            cm_call_service(call, "customers", "customers.ListCustomers", NULL, &lr.base,
+                            &crm__list_customers_response__descriptor, CALL_TIMEOUT_MS, &rh, &resp);
         if (err || rh->status != CRM__STATUS__STATUS_OK) {
             cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer; try again");
         } else {
             const Crm__ListCustomersResponse *page = (const Crm__ListCustomersResponse *)resp;
-            for (size_t i = 0; i < page->n_customers && out->n_matches < DRY_RUN_MATCHES_MAX;
-                 i++) {
+            for (size_t i = 0; i < page->n_customers && out->n_matches < DRY_RUN_MATCHES_MAX; i++) {
                 struct notes_rule_facts f;
                 struct notes_rule_spent spent[SPENT_MAX];
                 const Crm__Customer *c = page->customers[i];
@@ -283,7 +281,8 @@ static void s_dry_scan(struct cm_call *call, const Crm__Rule *rule, Crm__DryRunR
                 }
                 if (!notes_rules_holds(rule, &f, now))
                     continue;
-                Crm__DryRunMatch *m = (Crm__DryRunMatch *)cm_pb_new(&crm__dry_run_match__descriptor);
+                Crm__DryRunMatch *m =
+                    (Crm__DryRunMatch *)cm_pb_new(&crm__dry_run_match__descriptor);
                 cm_pb_set_str(&m->customer_id, c->id);
                 char *name = s_display_name(c);
                 cm_pb_set_str(&m->name, name);
@@ -364,16 +363,16 @@ static struct {
 
 /* One run in progress. */
 struct s_job {
-    cm_db_t *db;                  // borrowed (the thread's)
-    cm_mdp_client_t *client;      // borrowed (the thread's)
+    cm_db_t *db;             // borrowed (the thread's)
+    cm_mdp_client_t *client; // borrowed (the thread's)
     struct notes_rule_claim claim;
     struct notes_rule_run run;
-    Crm__Rule *rule;              // owned
-    Crm__Customer *customer;      // owned: as the last call left it
-    Crm__Principal who;           // the rule as principal
+    Crm__Rule *rule;         // owned
+    Crm__Customer *customer; // owned: as the last call left it
+    Crm__Principal who;      // the rule as principal
     char who_id[64];
-    char *who_name;               // owned
-    char result[1024];            // what each action did, "; " between
+    char *who_name;    // owned
+    char result[1024]; // what each action did, "; " between
     unsigned calls;
 };
 
@@ -537,8 +536,8 @@ static bool s_email(struct s_job *j, const Crm__RuleAction *a, size_t index)
     char key[128], msg[256];
     snprintf(key, sizeof key, "rule:%s:%s:%zu", j->claim.rule_id, j->claim.timeline_id, index);
     ProtobufCMessage *resp = NULL;
-    Crm__Status st = s_call(j, "notify", "notify.SendMessage", &req.base,
-                            &crm__message__descriptor, key, msg, sizeof msg, &resp);
+    Crm__Status st = s_call(j, "notify", "notify.SendMessage", &req.base, &crm__message__descriptor,
+                            key, msg, sizeof msg, &resp);
     free(subject);
     free(text);
     if (resp)

@@ -58,8 +58,7 @@ static void s_text(struct cm_call *call, const char *s, size_t max, unsigned fla
 static void s_number(struct cm_call *call, int64_t n, int64_t max, const char *field)
 {
     if (n < 0 || n > max)
-        cm_call_violation(call, field, "OUT_OF_RANGE", "%s must be 0..%lld", field,
-                          (long long)max);
+        cm_call_violation(call, field, "OUT_OF_RANGE", "%s must be 0..%lld", field, (long long)max);
 }
 
 static bool s_currency_valid(const char *c)
@@ -82,8 +81,8 @@ static void s_check_condition(struct cm_call *call, const Crm__RuleCondition *c,
         s_number(call, c->number, NOTES_RULE_NUMBER_MAX, f);
         if (!s_currency_valid(c->currency)) {
             snprintf(f, sizeof f, "rule.conditions[%zu].currency", i);
-            cm_call_violation(call, f, "INVALID_FORMAT",
-                              "%s must be an ISO 4217 code such as EUR", f);
+            cm_call_violation(call, f, "INVALID_FORMAT", "%s must be an ISO 4217 code such as EUR",
+                              f);
         }
         break;
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_LAST_VISIT_DAYS:
@@ -97,7 +96,8 @@ static void s_check_condition(struct cm_call *call, const Crm__RuleCondition *c,
         s_text(call, c->value, NOTES_RULE_VALUE_MAX, NOTES_TEXT_REQUIRED, f);
         break;
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_SOURCE:
-        if (c->source <= CRM__SOURCE__SOURCE_UNSPECIFIED || c->source > CRM__SOURCE__SOURCE_SIGNUP) {
+        if (c->source <= CRM__SOURCE__SOURCE_UNSPECIFIED ||
+            c->source > CRM__SOURCE__SOURCE_SIGNUP) {
             snprintf(f, sizeof f, "rule.conditions[%zu].source", i);
             cm_call_violation(call, f, "REQUIRED", "%s must name a source", f);
         }
@@ -137,8 +137,8 @@ bool notes_rules_check_conditions(struct cm_call *call, const Crm__Rule *r)
         return false;
     }
     if (r->n_conditions > NOTES_RULE_CONDITIONS_MAX)
-        cm_call_violation(call, "rule.conditions", "TOO_MANY",
-                          "a rule has at most %d conditions", NOTES_RULE_CONDITIONS_MAX);
+        cm_call_violation(call, "rule.conditions", "TOO_MANY", "a rule has at most %d conditions",
+                          NOTES_RULE_CONDITIONS_MAX);
     else
         for (size_t i = 0; i < r->n_conditions; i++)
             s_check_condition(call, r->conditions[i], i);
@@ -299,8 +299,8 @@ bool notes_rules_tag_added(const char *details_json, const char *tag)
 
 char *notes_rules_fill(const char *text, const char *first_name, const char *last_name)
 {
-    char *full = cm_strfmt("%s%s%s", first_name, first_name[0] && last_name[0] ? " " : "",
-                           last_name);
+    char *full =
+        cm_strfmt("%s%s%s", first_name, first_name[0] && last_name[0] ? " " : "", last_name);
     const struct {
         const char *var;
         const char *value;

@@ -13,12 +13,12 @@
 
 /* Limits, each checked and tested. */
 #define NOTES_RULES_PER_BUSINESS 50
-#define NOTES_RULE_NAME_MAX 100       // characters
+#define NOTES_RULE_NAME_MAX 100 // characters
 #define NOTES_RULE_CONDITIONS_MAX 10
 #define NOTES_RULE_ACTIONS_MAX 5
-#define NOTES_RULE_VALUE_MAX 100      // characters of a tag or group name
-#define NOTES_RULE_SUBJECT_MAX 200    // characters
-#define NOTES_RULE_TEXT_MAX 20000     // bytes
+#define NOTES_RULE_VALUE_MAX 100                 // characters of a tag or group name
+#define NOTES_RULE_SUBJECT_MAX 200               // characters
+#define NOTES_RULE_TEXT_MAX 20000                // bytes
 #define NOTES_RULE_NUMBER_MAX 1000000000000000LL // thresholds (minor units, counts, days)
 #define NOTES_RULE_DAYS_MAX 36500
 
@@ -44,8 +44,8 @@ struct notes_rule_facts {
     size_t n_groups;
     int source; // crm.Source
     int64_t orders;
-    int64_t visits;           // attended bookings
-    int64_t last_visit_ms;    // 0: none
+    int64_t visits;                       // attended bookings
+    int64_t last_visit_ms;                // 0: none
     const struct notes_rule_spent *spent; // borrowed
     size_t n_spent;
 };

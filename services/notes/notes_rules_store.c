@@ -14,13 +14,21 @@
 /* Rules                                                                   */
 
 #define RULE_COLUMNS                                                                               \
-    "r.id, r.name, r.enabled, r.trigger, r.trigger_tag, encode(r.definition, 'hex'), "             \
-    TS("r.created_at") ", " TS("r.updated_at") ", r.last_error, "                                  \
-    "coalesce(" TS("r.last_error_at") ", ''), "                                                    \
-    "(SELECT count(*) FROM notes.rule_runs x WHERE x.tenant_id = r.tenant_id "                     \
-    "AND x.rule_id = r.id), "                                                                      \
-    "(SELECT count(*) FROM notes.rule_runs x WHERE x.tenant_id = r.tenant_id "                     \
-    "AND x.rule_id = r.id AND x.status = 'FAILED')"
+    "r.id, r.name, r.enabled, r.trigger, r.trigger_tag, encode(r.definition, 'hex'), " TS(         \
+        "r.created_at") ", " TS("r.updated_at") ", r.last_error, "                                 \
+                                                "coalesce(" TS(                                    \
+                                                    "r.last_error_at") ", ''), "                   \
+                                                                       "(SELECT count(*) FROM "    \
+                                                                       "notes.rule_runs x WHERE "  \
+                                                                       "x.tenant_id = "            \
+                                                                       "r.tenant_id "              \
+                                                                       "AND x.rule_id = r.id), "   \
+                                                                       "(SELECT count(*) FROM "    \
+                                                                       "notes.rule_runs x WHERE "  \
+                                                                       "x.tenant_id = "            \
+                                                                       "r.tenant_id "              \
+                                                                       "AND x.rule_id = r.id AND " \
+                                                                       "x.status = 'FAILED')"
 
 static int s_hexval(char c)
 {
@@ -81,8 +89,13 @@ static cm_err_t s_write(cm_db_t *db, const char *sql, const char *tenant, const 
 {
     size_t len;
     uint8_t *def = s_definition(r, &len);
-    const char *p[] = {tenant, id, r->name, r->enabled ? "true" : "false",
-                       notes_rules_trigger_name(r->trigger), r->trigger_tag, (const char *)def};
+    const char *p[] = {tenant,
+                       id,
+                       r->name,
+                       r->enabled ? "true" : "false",
+                       notes_rules_trigger_name(r->trigger),
+                       r->trigger_tag,
+                       (const char *)def};
     int lengths[] = {0, 0, 0, 0, 0, 0, (int)len};
     int formats[] = {0, 0, 0, 0, 0, 0, 1};
     cm_err_t err = CM_OK;
@@ -166,8 +179,8 @@ cm_err_t notes_rules_store_get(cm_db_t *db, const char *tenant, const char *id, 
     const char *p[] = {tenant, id};
     cm_err_t err = CM_OK;
     PGresult *res = cm_db_exec(
-        db, "SELECT " RULE_COLUMNS " FROM notes.rules r WHERE r.tenant_id = $1 AND r.id = $2", 2,
-        p, &err);
+        db, "SELECT " RULE_COLUMNS " FROM notes.rules r WHERE r.tenant_id = $1 AND r.id = $2", 2, p,
+        &err);
     if (!res)
         return err;
     if (PQntuples(res) == 1)
@@ -216,12 +229,28 @@ cm_err_t notes_rules_store_runs(cm_db_t *db, const char *tenant, const char *rul
     cm_err_t err = CM_OK;
     PGresult *res = cm_db_exec(
         db,
-        "SELECT customer_id, event_id, event_type, status, result, attempts, " TS("created_at")
-        ", coalesce(" TS("done_at") ", ''), CASE WHEN status = 'PENDING' THEN " TS("next_at")
-        " ELSE '' END, (extract(epoch FROM created_at) * 1000000)::bigint, timeline_id "
-        "FROM notes.rule_runs WHERE tenant_id = $1 AND rule_id = $2 AND ($3::bigint IS NULL OR "
-        "(created_at, timeline_id) < ('epoch'::timestamptz + $3::bigint * interval "
-        "'1 microsecond', $4::uuid)) ORDER BY created_at DESC, timeline_id DESC LIMIT $5",
+        "SELECT customer_id, event_id, event_type, status, result, attempts, " TS(
+            "created_at") ", coalesce(" TS("done_at") ", ''), CASE WHEN status = 'PENDING' "
+                                                      "THEN " TS("next_at") " ELSE '' END, "
+                                                                            "(extract(epoch FROM "
+                                                                            "created_at) * "
+                                                                            "1000000)::bigint, "
+                                                                            "timeline_id "
+                                                                            "FROM notes.rule_runs "
+                                                                            "WHERE tenant_id = $1 "
+                                                                            "AND rule_id = $2 AND "
+                                                                            "($3::bigint IS NULL "
+                                                                            "OR "
+                                                                            "(created_at, "
+                                                                            "timeline_id) < "
+                                                                            "('epoch'::timestamptz "
+                                                                            "+ $3::bigint * "
+                                                                            "interval "
+                                                                            "'1 microsecond', "
+                                                                            "$4::uuid)) ORDER BY "
+                                                                            "created_at DESC, "
+                                                                            "timeline_id DESC "
+                                                                            "LIMIT $5",
         5, p, &err);
     if (!res)
         return err;
@@ -306,18 +335,18 @@ cm_err_t notes_rules_store_run_end(cm_db_t *db, const struct notes_rule_claim *c
     snprintf(retry, sizeof retry, "%ld", retry_ms);
     const char *p[] = {c->tenant, c->rule_id, c->timeline_id, c->lease, status, result, retry};
     cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(
-        db,
-        "WITH run AS (UPDATE notes.rule_runs SET status = $5, result = $6, "
-        "attempts = attempts + 1, lease = NULL, leased_until = NULL, "
-        "next_at = now() + $7::bigint * interval '1 millisecond', "
-        "done_at = CASE WHEN $5 = 'PENDING' THEN NULL ELSE now() END "
-        "WHERE tenant_id = $1 AND rule_id = $2 AND timeline_id = $3 AND lease = $4 "
-        "RETURNING rule_id), "
-        "rule AS (UPDATE notes.rules SET last_error = $6, last_error_at = now() "
-        "WHERE tenant_id = $1 AND id IN (SELECT rule_id FROM run) AND $5 = 'FAILED') "
-        "SELECT count(*) FROM run",
-        7, p, &err);
+    PGresult *res =
+        cm_db_exec(db,
+                   "WITH run AS (UPDATE notes.rule_runs SET status = $5, result = $6, "
+                   "attempts = attempts + 1, lease = NULL, leased_until = NULL, "
+                   "next_at = now() + $7::bigint * interval '1 millisecond', "
+                   "done_at = CASE WHEN $5 = 'PENDING' THEN NULL ELSE now() END "
+                   "WHERE tenant_id = $1 AND rule_id = $2 AND timeline_id = $3 AND lease = $4 "
+                   "RETURNING rule_id), "
+                   "rule AS (UPDATE notes.rules SET last_error = $6, last_error_at = now() "
+                   "WHERE tenant_id = $1 AND id IN (SELECT rule_id FROM run) AND $5 = 'FAILED') "
+                   "SELECT count(*) FROM run",
+                   7, p, &err);
     if (!res)
         return err;
     bool held = PQgetvalue(res, 0, 0)[0] != '0';

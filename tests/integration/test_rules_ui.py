@@ -79,7 +79,7 @@ def test_ui_a_rule_made_in_german_tags_the_next_buyer():
             _cleanup()
 
 
-def test_ui_automations_in_english_dry_run_switch_off_and_a_bad_field():
+def test_ui_automations_in_english_dry_run_switch_off_and_a_missing_name():
     from test_ui import _browser, _no_js_errors, _open, _sign_in
     tag = unique("dryui")
     st, _, c = api("POST", "/v1/customers", {"firstName": "Dora", "lastName": unique("Dry"),

@@ -35,7 +35,7 @@ CREATE TABLE notes.rule_runs (
     customer_id uuid NOT NULL,
     event_id text NOT NULL DEFAULT '',
     event_type text NOT NULL,
-    details jsonb NOT NULL DEFAULT '{}', -- the timeline row's details (TAG_ADDED reads the change)
+    details jsonb NOT NULL DEFAULT '{}', -- TAG_ADDED: the row's change of the tags, nothing else
     status text NOT NULL DEFAULT 'PENDING', -- PENDING, DONE, SKIPPED, FAILED
     result text NOT NULL DEFAULT '',
     attempts integer NOT NULL DEFAULT 0,
@@ -125,7 +125,11 @@ BEGIN
     INSERT INTO notes.rule_runs (tenant_id, rule_id, timeline_id, customer_id, event_id,
                                  event_type, details)
     SELECT NEW.tenant_id, r.id, NEW.id, NEW.customer_id, NEW.event_id, NEW.type,
-           CASE WHEN trg = 'TAG_ADDED' THEN NEW.details ELSE '{}' END
+           -- Only the tags' change: the row's other changes may be personal data,
+           -- which the timeline erases with the customer and this table would keep.
+           CASE WHEN trg = 'TAG_ADDED' THEN jsonb_build_object('changes',
+               (SELECT jsonb_agg(x) FROM jsonb_array_elements(NEW.details -> 'changes') x
+                 WHERE x ->> 'field' = 'tags')) ELSE '{}' END
       FROM notes.rules r
      WHERE r.tenant_id = NEW.tenant_id AND r.trigger = trg AND r.enabled
        AND (trg <> 'TAG_ADDED' OR r.trigger_tag = '' OR lower(r.trigger_tag) = ANY (added))
