@@ -1,8 +1,9 @@
 /* Automation rules: the bus methods, and the worker that runs the actions.
  *
- * A rule's runs are made by the trigger on notes.timeline (sql/025_rules.sql)
- * in the transaction that records the event; this file's worker thread (one
- * per copy) claims them afterwards, so the intake never waits for a rule.
+ * The trigger on notes.timeline (sql/025_rules.sql) records an event that
+ * starts a rule in the transaction that records the event; this file's worker
+ * thread (one per copy) turns it into a run per rule afterwards, claims the
+ * runs and acts, so the intake never waits for a rule.
  * The worker calls customers and notify as the rule itself (a SERVICE
  * principal named "rule: <name>"), so the audit and the timeline say who did
  * it; the timeline's trigger starts no rule for a row of such an actor. */
@@ -31,6 +32,8 @@
 /* Runs claimed at once, and how long a claim holds: longer than a batch's
  * calls can take (8 runs x 5 actions x 2 calls x the timeout). */
 #define CLAIM_MAX 8
+/* Events turned into runs at once. */
+#define EXPAND_MAX 64
 #define LEASE_S 300
 #define RETRY_MAX_MS 3600000L
 /* The dry run: customers looked at, and matches answered, at most. */
@@ -661,6 +664,14 @@ static void s_job_release(struct s_job *j)
         crm__customer__free_unpacked(j->customer, NULL);
 }
 
+static bool s_stopping(void)
+{
+    pthread_mutex_lock(&s_w.mu);
+    bool stopping = s_w.stopping;
+    pthread_mutex_unlock(&s_w.mu);
+    return stopping;
+}
+
 static void *s_main(void *arg)
 {
     (void)arg;
@@ -668,21 +679,30 @@ static void *s_main(void *arg)
     cm_mdp_client_t *client = cm_mdp_client_new(s_w.zctx, s_w.cfg->bus_endpoint);
     for (;;) {
         struct notes_rule_claim claims[CLAIM_MAX];
-        int n = 0;
+        int n = 0, expanded = 0;
         cm_err_t err = cm_db_connect(db);
         if (!err)
             err = cm_db_use_tenant(db, NULL);
+        if (!err)
+            err = notes_rules_store_expand(db, EXPAND_MAX, &expanded);
         if (!err)
             err = notes_rules_store_claim(db, CLAIM_MAX, LEASE_S, claims, &n);
         if (err)
             cm_log_warn("could not look for rule runs: %s", cm_db_error(db));
         for (int i = 0; i < n; i++) {
+            if (s_stopping()) {
+                /* Not run: left to any copy now, not after the lease. */
+                if (cm_db_use_tenant(db, claims[i].tenant) ||
+                    notes_rules_store_release(db, &claims[i]))
+                    cm_log_warn("could not give a rule run back: %s", cm_db_error(db));
+                continue;
+            }
             struct s_job j = {.db = db, .client = client, .claim = claims[i]};
             s_run_one(&j);
             s_job_release(&j);
         }
         if (!cm_nap(&s_w.mu, &s_w.wake, &s_w.stopping,
-                    n == CLAIM_MAX ? 0 : (err ? 2000 : s_w.cfg->poll_ms)))
+                    n == CLAIM_MAX || expanded == EXPAND_MAX ? 0 : (err ? 2000 : s_w.cfg->poll_ms)))
             break;
     }
     cm_mdp_client_destroy(&client);

@@ -281,6 +281,21 @@ cm_err_t notes_rules_store_runs(cm_db_t *db, const char *tenant, const char *rul
 /* ---------------------------------------------------------------------- */
 /* The worker                                                              */
 
+cm_err_t notes_rules_store_expand(cm_db_t *db, int max, int *n)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", max);
+    const char *p[] = {lim};
+    cm_err_t err = CM_OK;
+    *n = 0;
+    PGresult *res = cm_db_exec(db, "SELECT notes.expand_rule_events($1)", 1, p, &err);
+    if (!res)
+        return err;
+    *n = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return CM_OK;
+}
+
 cm_err_t notes_rules_store_claim(cm_db_t *db, int max, int lease_s, struct notes_rule_claim *out,
                                  int *n)
 {
@@ -352,6 +367,15 @@ cm_err_t notes_rules_store_run_end(cm_db_t *db, const struct notes_rule_claim *c
     bool held = PQgetvalue(res, 0, 0)[0] != '0';
     PQclear(res);
     return held ? CM_OK : CM_ERR_CONFLICT;
+}
+
+cm_err_t notes_rules_store_release(cm_db_t *db, const struct notes_rule_claim *c)
+{
+    const char *p[] = {c->tenant, c->rule_id, c->timeline_id, c->lease};
+    return cm_db_run(db,
+                     "UPDATE notes.rule_runs SET lease = NULL, leased_until = NULL "
+                     "WHERE tenant_id = $1 AND rule_id = $2 AND timeline_id = $3 AND lease = $4",
+                     4, p);
 }
 
 cm_err_t notes_rules_store_figures(cm_db_t *db, const char *tenant, const char *customer_id,

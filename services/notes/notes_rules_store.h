@@ -53,6 +53,11 @@ struct notes_rule_claim {
     char lease[NOTES_RULE_ID_SIZE];
 };
 
+/* Turns up to max recorded events of any tenant (no tenant on the session)
+ * into runs of the rules they start (notes.expand_rule_events); *n gets the
+ * events taken. */
+cm_err_t notes_rules_store_expand(cm_db_t *db, int max, int *n) CM_MUSTCHECK;
+
 /* Claims up to max due runs of any tenant (no tenant on the session) for
  * lease_s seconds; *n gets how many. */
 cm_err_t notes_rules_store_claim(cm_db_t *db, int max, int lease_s, struct notes_rule_claim *out,
@@ -78,6 +83,10 @@ cm_err_t notes_rules_store_run_load(cm_db_t *db, const struct notes_rule_claim *
 cm_err_t notes_rules_store_run_end(cm_db_t *db, const struct notes_rule_claim *c,
                                    const char *status, const char *result,
                                    long retry_ms) CM_MUSTCHECK;
+
+/* Gives up c's lease without an outcome (a copy that stops before it ran the
+ * run): any copy may claim it again at once. */
+cm_err_t notes_rules_store_release(cm_db_t *db, const struct notes_rule_claim *c) CM_MUSTCHECK;
 
 /* The figures of customer_id (zeros when none) into f's orders, visits,
  * last_visit_ms, and spent (up to max currencies). */

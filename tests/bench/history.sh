@@ -125,7 +125,7 @@ ack_rate=$(awk -v n="$events" -v ms=$((t_ack - t0)) 'BEGIN { printf "%.0f", n * 
 vis_rate=$(awk -v n="$events" -v ms=$((t_vis - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }')
 echo "    $(cat "$tmp/publish.txt")"
 echo "    acknowledged: $ack_rate events/s; all visible in the timeline after $((t_vis - t0)) ms ($vis_rate events/s)"
-((rules == 0)) || echo "    rule runs written with the events: $(sql "SELECT count(*) FROM notes.rule_runs")"
+((rules == 0)) || echo "    for the rules: $(sql "SELECT count(*) FROM notes.rule_events") events waiting, $(sql "SELECT count(*) FROM notes.rule_runs") runs made"
 awk -v n="$events" -v hz="$(getconf CLK_TCK)" -v cc="$crmctl_ticks" '
     FNR == NR { a[$1] = $2; next }
     $1 == "machine" { m = $2 - a[$1] }

@@ -3,10 +3,12 @@
 --
 -- Every event that reaches a customer's story makes a timeline row (the
 -- intake's bookings and orders, the customers stream's changes). A trigger on
--- notes.timeline turns the rows that start an enabled rule into work rows, in
--- the same transaction: the work is recorded exactly when the event is, and
--- only once (the timeline row is written once per event). The rules' worker
--- threads then claim the work, after the commit, outside the intake's path.
+-- notes.timeline records the rows that start an enabled rule in
+-- notes.rule_events, one row per event whatever the number of rules, in the
+-- transaction that records the event: only when the event is, and once (the
+-- timeline row is written once per event). The rules' worker threads then,
+-- after the commit and outside the intake's path, turn each into a run per
+-- rule (notes.rule_runs), claim the runs and act.
 
 CREATE TABLE notes.rules (
     tenant_id uuid NOT NULL,
@@ -25,9 +27,9 @@ CREATE TABLE notes.rules (
 CREATE UNIQUE INDEX rules_by_name ON notes.rules (tenant_id, lower(name));
 CREATE INDEX rules_by_trigger ON notes.rules (tenant_id, trigger) WHERE enabled;
 
--- One row per (rule, timeline row that started it): the claim that makes a
--- rule act at most once per event, whichever copy of notes runs it and
--- however often it is retried. It is also the rule's history.
+-- One row per (rule, timeline row that started it), made from notes.rule_events:
+-- the claim that makes a rule act at most once per event, whichever copy of
+-- notes runs it and however often it is retried. It is also the rule's history.
 CREATE TABLE notes.rule_runs (
     tenant_id uuid NOT NULL,
     rule_id uuid NOT NULL,
@@ -51,8 +53,9 @@ CREATE INDEX rule_runs_by_rule ON notes.rule_runs (tenant_id, rule_id, created_a
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON notes.rules, notes.rule_runs TO crm_app;
 
+-- Not FORCEd: the expansion below (run by the table's owner) reads every
+-- tenant's rules; the services' role sees only its tenant's.
 ALTER TABLE notes.rules ENABLE ROW LEVEL SECURITY;
-ALTER TABLE notes.rules FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_only ON notes.rules
     USING (tenant_id = nullif(current_setting('app.tenant', true), '')::uuid);
 -- Not FORCEd: the claim below (run by the table's owner) is the one reader of
@@ -100,45 +103,93 @@ BEGIN
     RETURN added;
 END $$;
 
--- A timeline row starts the enabled rules of its trigger. Rows a rule's own
--- action made (the actor "rule: <name>") start none: rules never start each
--- other, so they cannot loop. A customer.updated row starts the TAG_ADDED
--- rules of the tags it added (or of any tag).
+-- The events that start rules, until the worker turns them into runs.
+CREATE TABLE notes.rule_events (
+    tenant_id uuid NOT NULL,
+    timeline_id uuid NOT NULL,
+    customer_id uuid NOT NULL,
+    event_id text NOT NULL DEFAULT '',
+    event_type text NOT NULL,
+    trigger text NOT NULL,
+    tags_added text[] NOT NULL DEFAULT '{}', -- TAG_ADDED: the tags added (lower case)
+    details jsonb NOT NULL DEFAULT '{}',      -- TAG_ADDED: the row's change of the tags only
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, timeline_id)
+);
+GRANT SELECT, INSERT, DELETE ON notes.rule_events TO crm_app;
+ALTER TABLE notes.rule_events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_only ON notes.rule_events
+    USING (tenant_id = nullif(current_setting('app.tenant', true), '')::uuid);
+
+-- A timeline row that starts an enabled rule of its business is recorded.
+-- Rows a rule's own action made (the actor "rule: <name>") start none: rules
+-- never start each other, so they cannot loop. A customer.updated row counts
+-- only when its changes added a tag. The row's other changes are not copied:
+-- they may be personal data, which the timeline erases with the customer.
 CREATE FUNCTION notes.rule_enqueue() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     trg text := notes.rule_trigger_of(NEW.type);
-    added text[];
+    added text[] := '{}';
 BEGIN
     IF trg IS NULL OR NEW.actor LIKE 'rule: %' THEN
         RETURN NULL;
     END IF;
+    IF trg = 'TAG_ADDED'
+       AND NOT coalesce(NEW.details -> 'changes' @> '[{"field": "tags"}]', false) THEN
+        RETURN NULL;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM notes.rules r
+                    WHERE r.tenant_id = NEW.tenant_id AND r.trigger = trg AND r.enabled) THEN
+        RETURN NULL;
+    END IF;
     IF trg = 'TAG_ADDED' THEN
-        IF NOT coalesce(NEW.details -> 'changes' @> '[{"field": "tags"}]', false) THEN
-            RETURN NULL;
-        END IF;
         added := notes.rule_tags_added(NEW.details);
         IF cardinality(added) = 0 THEN
             RETURN NULL;
         END IF;
     END IF;
-    INSERT INTO notes.rule_runs (tenant_id, rule_id, timeline_id, customer_id, event_id,
-                                 event_type, details)
-    SELECT NEW.tenant_id, r.id, NEW.id, NEW.customer_id, NEW.event_id, NEW.type,
-           -- Only the tags' change: the row's other changes may be personal data,
-           -- which the timeline erases with the customer and this table would keep.
-           CASE WHEN trg = 'TAG_ADDED' THEN jsonb_build_object('changes',
-               (SELECT jsonb_agg(x) FROM jsonb_array_elements(NEW.details -> 'changes') x
-                 WHERE x ->> 'field' = 'tags')) ELSE '{}' END
-      FROM notes.rules r
-     WHERE r.tenant_id = NEW.tenant_id AND r.trigger = trg AND r.enabled
-       AND (trg <> 'TAG_ADDED' OR r.trigger_tag = '' OR lower(r.trigger_tag) = ANY (added))
+    INSERT INTO notes.rule_events (tenant_id, timeline_id, customer_id, event_id, event_type,
+                                   trigger, tags_added, details)
+    VALUES (NEW.tenant_id, NEW.id, NEW.customer_id, NEW.event_id, NEW.type, trg, added,
+            CASE WHEN trg = 'TAG_ADDED' THEN jsonb_build_object('changes',
+                (SELECT jsonb_agg(x) FROM jsonb_array_elements(NEW.details -> 'changes') x
+                  WHERE x ->> 'field' = 'tags')) ELSE '{}' END)
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;
 
 CREATE TRIGGER timeline_rules AFTER INSERT ON notes.timeline
     FOR EACH ROW EXECUTE FUNCTION notes.rule_enqueue();
+
+-- Turns up to p_limit recorded events of any tenant into a run for each
+-- enabled rule of their trigger (and tag) that existed when the event came,
+-- and forgets them, in one statement: two copies never take the same event
+-- (SKIP LOCKED), and a run is inserted once (the primary key) whoever does it.
+-- Returns the events taken.
+CREATE FUNCTION notes.expand_rule_events(p_limit integer) RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, notes AS $$
+    WITH ev AS (
+        DELETE FROM notes.rule_events e
+         USING (SELECT d.tenant_id, d.timeline_id FROM notes.rule_events d
+                 LIMIT p_limit FOR UPDATE SKIP LOCKED) due
+         WHERE e.tenant_id = due.tenant_id AND e.timeline_id = due.timeline_id
+        RETURNING e.*),
+    runs AS (
+        INSERT INTO notes.rule_runs (tenant_id, rule_id, timeline_id, customer_id, event_id,
+                                     event_type, details, created_at)
+        SELECT ev.tenant_id, r.id, ev.timeline_id, ev.customer_id, ev.event_id, ev.event_type,
+               ev.details, ev.created_at
+          FROM ev JOIN notes.rules r
+            ON r.tenant_id = ev.tenant_id AND r.trigger = ev.trigger AND r.enabled
+           AND r.created_at <= ev.created_at
+         WHERE ev.trigger <> 'TAG_ADDED' OR r.trigger_tag = ''
+            OR lower(r.trigger_tag) = ANY (ev.tags_added)
+        ON CONFLICT DO NOTHING)
+    SELECT count(*)::integer FROM ev
+$$;
+REVOKE ALL ON FUNCTION notes.expand_rule_events(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION notes.expand_rule_events(integer) TO crm_app;
 
 -- Claims up to p_limit due runs of any tenant for p_lease_s seconds (as
 -- company.claim_vat_retries): rows another copy holds are skipped, and a copy
