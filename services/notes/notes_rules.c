@@ -56,6 +56,20 @@ static Crm__Rule *s_copy(const Crm__Rule *r)
     return c;
 }
 
+/* Fails the call for a store error about rule id (none: false): 404 naming
+ * it, 409 on rule.name for a name in use (name), else the database's. */
+static bool s_store_failed(struct cm_call *call, cm_err_t err, const char *id, const char *name,
+                           const char *what)
+{
+    if (err == CM_ERR_NOT_FOUND)
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no rule %s", id);
+    else if (err == CM_ERR_CONFLICT && name)
+        cm_call_duplicate(call, "rule.name", "", "a rule named %s exists", name);
+    else if (err)
+        cm_call_db_fail(call, err, what);
+    return err != CM_OK;
+}
+
 static void s_create(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__CreateRuleRequest *req = (const Crm__CreateRuleRequest *)msg;
@@ -74,11 +88,7 @@ static void s_create(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
     }
     Crm__Rule *r = s_copy(req->rule);
     err = notes_rules_store_insert(call->db, TENANT(call), r);
-    if (err == CM_ERR_CONFLICT)
-        cm_call_duplicate(call, "rule.name", "", "a rule named %s exists", r->name);
-    else if (err)
-        cm_call_db_fail(call, err, "could not store the rule");
-    if (err) {
+    if (s_store_failed(call, err, "", r->name, "could not store the rule")) {
         crm__rule__free_unpacked(r, NULL);
         return;
     }
@@ -102,13 +112,7 @@ static void s_update(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
         return;
     Crm__Rule *r = s_copy(req->rule);
     cm_err_t err = notes_rules_store_update(call->db, TENANT(call), req->id, r);
-    if (err == CM_ERR_NOT_FOUND)
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "no rule %s", req->id);
-    else if (err == CM_ERR_CONFLICT)
-        cm_call_duplicate(call, "rule.name", "", "a rule named %s exists", r->name);
-    else if (err)
-        cm_call_db_fail(call, err, "could not store the rule");
-    if (err) {
+    if (s_store_failed(call, err, req->id, r->name, "could not store the rule")) {
         crm__rule__free_unpacked(r, NULL);
         return;
     }
@@ -122,11 +126,7 @@ static void s_delete(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
     if (!s_id_ok(call, req->id))
         return;
     cm_err_t err = notes_rules_store_delete(call->db, TENANT(call), req->id);
-    if (err == CM_ERR_NOT_FOUND)
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "no rule %s", req->id);
-    else if (err)
-        cm_call_db_fail(call, err, "could not delete the rule");
-    else
+    if (!s_store_failed(call, err, req->id, NULL, "could not delete the rule"))
         *resp = cm_pb_new(&crm__empty__descriptor);
 }
 
@@ -137,11 +137,7 @@ static void s_get(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMe
         return;
     Crm__Rule *r = NULL;
     cm_err_t err = notes_rules_store_get(call->db, TENANT(call), req->id, &r);
-    if (err == CM_ERR_NOT_FOUND)
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "no rule %s", req->id);
-    else if (err)
-        cm_call_db_fail(call, err, "could not read the rule");
-    else
+    if (!s_store_failed(call, err, req->id, NULL, "could not read the rule"))
         *resp = &r->base;
 }
 
@@ -186,19 +182,16 @@ static void s_runs(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCM
         return;
     Crm__Rule *rule = NULL;
     cm_err_t err = notes_rules_store_get(call->db, TENANT(call), req->id, &rule);
-    if (err == CM_ERR_NOT_FOUND) {
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "no rule %s", req->id);
+    if (s_store_failed(call, err, req->id, NULL, "could not read the rule"))
         return;
-    }
     if (rule)
         crm__rule__free_unpacked(rule, NULL);
     Crm__ListRuleRunsResponse *r =
         (Crm__ListRuleRunsResponse *)cm_pb_new(&crm__list_rule_runs_response__descriptor);
     char next[96];
-    if (!err)
-        err = notes_rules_store_runs(
-            call->db, TENANT(call), req->id, req->page_token[0] ? req->page_token : NULL,
-            req->page_size ? req->page_size : RUNS_PAGE_DEFAULT, r, next, sizeof next);
+    err = notes_rules_store_runs(
+        call->db, TENANT(call), req->id, req->page_token[0] ? req->page_token : NULL,
+        req->page_size ? req->page_size : RUNS_PAGE_DEFAULT, r, next, sizeof next);
     if (err) {
         cm_call_db_fail(call, err, "could not read the rule's runs");
         crm__list_rule_runs_response__free_unpacked(r, NULL);
@@ -315,11 +308,7 @@ static void s_dry_run(struct cm_call *call, const ProtobufCMessage *msg, Protobu
         if (!s_id_ok(call, req->id))
             return;
         cm_err_t err = notes_rules_store_get(call->db, TENANT(call), req->id, &stored);
-        if (err == CM_ERR_NOT_FOUND)
-            cm_call_fail(call, CM_ERR_NOT_FOUND, "no rule %s", req->id);
-        else if (err)
-            cm_call_db_fail(call, err, "could not read the rule");
-        if (err)
+        if (s_store_failed(call, err, req->id, NULL, "could not read the rule"))
             return;
         rule = stored;
     } else if (!notes_rules_check_conditions(call, rule)) {

@@ -67,43 +67,48 @@ static bool s_currency_valid(const char *c)
            cm_ascii_upper((unsigned char)c[1]) && cm_ascii_upper((unsigned char)c[2]);
 }
 
+/* "rule.<list>[i].<leaf>" into out. */
+static const char *s_path(char *out, size_t size, const char *list, size_t i, const char *leaf)
+{
+    snprintf(out, size, "rule.%s[%zu].%s", list, i, leaf);
+    return out;
+}
+
 static void s_check_condition(struct cm_call *call, const Crm__RuleCondition *c, size_t i)
 {
     char f[64];
     switch (c->kind) {
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_MIN_ORDERS:
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_MIN_VISITS:
-        snprintf(f, sizeof f, "rule.conditions[%zu].number", i);
-        s_number(call, c->number, NOTES_RULE_NUMBER_MAX, f);
-        break;
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_MIN_SPENT:
-        snprintf(f, sizeof f, "rule.conditions[%zu].number", i);
-        s_number(call, c->number, NOTES_RULE_NUMBER_MAX, f);
-        if (!s_currency_valid(c->currency)) {
-            snprintf(f, sizeof f, "rule.conditions[%zu].currency", i);
+        s_number(call, c->number, NOTES_RULE_NUMBER_MAX,
+                 s_path(f, sizeof f, "conditions", i, "number"));
+        if (c->kind == CRM__RULE_CONDITION_KIND__RULE_CONDITION_MIN_SPENT &&
+            !s_currency_valid(c->currency)) {
+            s_path(f, sizeof f, "conditions", i, "currency");
             cm_call_violation(call, f, "INVALID_FORMAT", "%s must be an ISO 4217 code such as EUR",
                               f);
         }
         break;
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_LAST_VISIT_DAYS:
-        snprintf(f, sizeof f, "rule.conditions[%zu].number", i);
-        s_number(call, c->number, NOTES_RULE_DAYS_MAX, f);
+        s_number(call, c->number, NOTES_RULE_DAYS_MAX,
+                 s_path(f, sizeof f, "conditions", i, "number"));
         break;
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_HAS_TAG:
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_NOT_TAG:
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_IN_GROUP:
-        snprintf(f, sizeof f, "rule.conditions[%zu].value", i);
-        s_text(call, c->value, NOTES_RULE_VALUE_MAX, NOTES_TEXT_REQUIRED, f);
+        s_text(call, c->value, NOTES_RULE_VALUE_MAX, NOTES_TEXT_REQUIRED,
+               s_path(f, sizeof f, "conditions", i, "value"));
         break;
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_SOURCE:
         if (c->source <= CRM__SOURCE__SOURCE_UNSPECIFIED ||
             c->source > CRM__SOURCE__SOURCE_SIGNUP) {
-            snprintf(f, sizeof f, "rule.conditions[%zu].source", i);
+            s_path(f, sizeof f, "conditions", i, "source");
             cm_call_violation(call, f, "REQUIRED", "%s must name a source", f);
         }
         break;
     default:
-        snprintf(f, sizeof f, "rule.conditions[%zu].kind", i);
+        s_path(f, sizeof f, "conditions", i, "kind");
         cm_call_violation(call, f, "REQUIRED", "%s must name a kind of condition", f);
     }
 }
@@ -115,17 +120,17 @@ static void s_check_action(struct cm_call *call, const Crm__RuleAction *a, size_
     case CRM__RULE_ACTION_KIND__RULE_ACTION_ADD_TAG:
     case CRM__RULE_ACTION_KIND__RULE_ACTION_REMOVE_TAG:
     case CRM__RULE_ACTION_KIND__RULE_ACTION_ADD_TO_GROUP:
-        snprintf(f, sizeof f, "rule.actions[%zu].value", i);
-        s_text(call, a->value, NOTES_RULE_VALUE_MAX, NOTES_TEXT_REQUIRED, f);
+        s_text(call, a->value, NOTES_RULE_VALUE_MAX, NOTES_TEXT_REQUIRED,
+               s_path(f, sizeof f, "actions", i, "value"));
         break;
     case CRM__RULE_ACTION_KIND__RULE_ACTION_SEND_EMAIL:
-        snprintf(f, sizeof f, "rule.actions[%zu].subject", i);
-        s_text(call, a->subject, NOTES_RULE_SUBJECT_MAX, NOTES_TEXT_REQUIRED, f);
-        snprintf(f, sizeof f, "rule.actions[%zu].text", i);
-        s_text(call, a->text, NOTES_RULE_TEXT_MAX, NOTES_TEXT_REQUIRED | NOTES_TEXT_MULTILINE, f);
+        s_text(call, a->subject, NOTES_RULE_SUBJECT_MAX, NOTES_TEXT_REQUIRED,
+               s_path(f, sizeof f, "actions", i, "subject"));
+        s_text(call, a->text, NOTES_RULE_TEXT_MAX, NOTES_TEXT_REQUIRED | NOTES_TEXT_MULTILINE,
+               s_path(f, sizeof f, "actions", i, "text"));
         break;
     default:
-        snprintf(f, sizeof f, "rule.actions[%zu].kind", i);
+        s_path(f, sizeof f, "actions", i, "kind");
         cm_call_violation(call, f, "REQUIRED", "%s must name a kind of action", f);
     }
 }

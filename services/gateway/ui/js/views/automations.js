@@ -63,6 +63,18 @@ function datalist(names) {
   return { id, el: h("datalist", { id }, names.map((n) => h("option", { value: n }))) };
 }
 
+/** A row of the form: the kind chooser, what that kind needs (pick(kind)
+ * gives the controls), a remove button; row.read() gives the API's object. */
+function kindRow(kind, value, pick, onRemove, read) {
+  const show = () => replace(value, pick(kind.value));
+  kind.addEventListener("change", show);
+  show();
+  const remove = h("button", { type: "button", class: "btn btn-small btn-quiet", onclick: onRemove }, t("auto.remove"));
+  const row = h("li", { class: "auto-row" }, kind, value, remove);
+  row.read = () => read(kind.value);
+  return row;
+}
+
 /** One condition's row: kind, and the value that kind needs. */
 function conditionRow(c, lists, onRemove) {
   const kind = select(CONDITIONS.map((k) => [k, t(`auto.condKind.${k}`)]), strip(c.kind, "RULE_CONDITION_") || "MIN_ORDERS",
@@ -80,19 +92,10 @@ function conditionRow(c, lists, onRemove) {
   tag.value = c.value || "";
   if (c.value) group.value = c.value;
   if (c.source) source.value = strip(c.source, "SOURCE_");
-  const value = h("span", { class: "auto-value" });
-  const show = () => {
-    const v = kind.value;
-    replace(value, v === "MIN_SPENT" ? [amount, currency]
-      : v === "HAS_TAG" || v === "NOT_TAG" ? tag
-        : v === "IN_GROUP" ? group : v === "SOURCE" ? source : number);
-  };
-  kind.addEventListener("change", show);
-  show();
-  const remove = h("button", { type: "button", class: "btn btn-small btn-quiet", onclick: onRemove }, t("auto.remove"));
-  const row = h("li", { class: "auto-row" }, kind, value, remove);
-  row.read = () => {
-    const v = kind.value;
+  const pick = (v) => (v === "MIN_SPENT" ? [amount, currency]
+    : v === "HAS_TAG" || v === "NOT_TAG" ? tag
+      : v === "IN_GROUP" ? group : v === "SOURCE" ? source : number);
+  return kindRow(kind, h("span", { class: "auto-value" }), pick, onRemove, (v) => {
     const out = { kind: `RULE_CONDITION_${v}` };
     if (v === "MIN_SPENT") {
       out.number = String(Math.round(Number(amount.value || 0) * 100));
@@ -102,8 +105,7 @@ function conditionRow(c, lists, onRemove) {
     else if (v === "SOURCE") out.source = `SOURCE_${source.value}`;
     else out.number = String(number.value || 0);
     return out;
-  };
-  return row;
+  });
 }
 
 /** One action's row: kind, and its tag, group or e-mail. */
@@ -131,24 +133,14 @@ function actionRow(a, lists, templates, onRemove) {
   const mail = h("div", { class: "auto-mail" }, from, subject, text,
     h("label", { class: "check", for: marketing.id }, marketing, t("auto.marketing")),
     h("p", { class: "hint" }, t("auto.mailHint")));
-  const value = h("div", { class: "auto-value" });
-  const show = () => {
-    const v = kind.value;
-    replace(value, v === "ADD_TO_GROUP" ? group : v === "SEND_EMAIL" ? mail : tag);
-  };
-  kind.addEventListener("change", show);
-  show();
-  const remove = h("button", { type: "button", class: "btn btn-small btn-quiet", onclick: onRemove }, t("auto.remove"));
-  const row = h("li", { class: "auto-row" }, kind, value, remove);
-  row.read = () => {
-    const v = kind.value;
+  const pick = (v) => (v === "ADD_TO_GROUP" ? group : v === "SEND_EMAIL" ? mail : tag);
+  return kindRow(kind, h("div", { class: "auto-value" }), pick, onRemove, (v) => {
     const out = { kind: `RULE_ACTION_${v}` };
     if (v === "ADD_TO_GROUP") out.value = group.value;
     else if (v === "SEND_EMAIL") Object.assign(out, { subject: subject.value.trim(), text: text.value, marketing: marketing.checked });
     else out.value = tag.value.trim();
     return out;
-  };
-  return row;
+  });
 }
 
 /** The create/edit form of rule (null: a new one); onDone(saved) when stored. */
