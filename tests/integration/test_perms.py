@@ -223,7 +223,7 @@ def test_a_booking_systems_key_publishes_events_and_nothing_else():
 COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tasks": "task",
                "messages": "message", "campaigns": "campaign", "imports": "import",
                "exports": "export", "taskFeeds": "taskFeed", "apiKeys": "apiKey",
-               "staff": "staff"}
+               "staff": "staff", "rules": "rule"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -263,6 +263,8 @@ def _fill_tenant(key):
     st, _, m = api("POST", "/v1/staff:invite", {"email": unique_email("bstaff"), "name": "B's",
                                                 "role": "STAFF"}, key=key)
     ids["staff"] = _ok(st, m, 201)["staff"]["id"]
+    st, _, r = api("POST", "/v1/rules", dict(RULE_SAMPLE, name=unique("R")), key=key)
+    ids["rule"] = _ok(st, r, 201)["id"]
     return ids
 
 
@@ -275,6 +277,10 @@ def _png():
             + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
 
 
+# An automation rule no event of the test starts.
+RULE_SAMPLE = {"name": "from A", "enabled": True, "trigger": "RULE_TRIGGER_NO_SHOW",
+               "actions": [{"kind": "RULE_ACTION_ADD_TAG", "value": "a"}]}
+
 # Bodies the routes accept (so the answer is about the ids, not the body);
 # a route with a body and no entry here is sent {}.
 SAMPLES = {
@@ -285,6 +291,7 @@ SAMPLES = {
     "PATCH /v1/customers/{id}": {"lastName": "from A"},
     "PATCH /v1/groups/{id}": {"name": "from A"},
     "PATCH /v1/tasks/{id}": {"title": "from A"},
+    "PUT /v1/rules/{id}": RULE_SAMPLE,
 }
 RAW_SAMPLES = {"PUT /v1/customers/{id}/photo": (_png(), "image/png")}
 
