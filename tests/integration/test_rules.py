@@ -332,3 +332,37 @@ def test_dry_run_lists_the_customers_the_conditions_hold_for():
         rule, conditions=[{"kind": "RULE_CONDITION_HAS_TAG", "value": tag + "o"},
                           {"kind": "RULE_CONDITION_MIN_ORDERS", "number": 2}])})
     assert js.get("matches", []) == [], js
+
+
+@_alone
+def test_work_left_by_a_stopped_notes_is_done_once_after_it_starts():
+    """An event committed just before notes went away (its rule not yet run),
+    and a run a copy had claimed when it died (its lease running): both are
+    done once notes runs again, once each."""
+    tag = unique("later")
+    rule = _rule({"trigger": "RULE_TRIGGER_ORDER_PLACED",
+                  "actions": [{"kind": "RULE_ACTION_ADD_TAG", "value": tag}]})
+    other = _ingest(_order(_person(), 2))
+    _settled(rule["id"], 1)
+    st, _, fresh = api("POST", "/v1/customers", {"firstName": "Fresh", "lastName": unique("F")})
+    assert st == 201, fresh
+    cid = fresh["id"]
+    crm.ctl(["stop", "notes:*"], check=True)
+    try:
+        # What the intake commits as notes dies: the event's timeline row
+        # (the trigger records it), and a run another copy held.
+        crm.psql("INSERT INTO notes.timeline (tenant_id, customer_id, occurred_at, kind, type, "
+                 "source, event_id) VALUES ('%s', '%s', now(), 'ORDER', 'order.placed', 'store', "
+                 "'%s')" % (crm.TENANT, cid, unique("crash")))
+        crm.psql("UPDATE notes.rule_runs SET status = 'PENDING', lease = gen_random_uuid(), "
+                 "leased_until = now() + interval '1 second', result = '' "
+                 "WHERE rule_id = '%s' AND customer_id = '%s'" % (rule["id"], other))
+    finally:
+        crm.ctl(["start", "notes:*"], check=True)
+        crm.wait_ready()
+    runs = _settled(rule["id"], 2, what="the runs left behind")
+    assert len(runs) == 2 and all(r["status"] == "DONE" for r in runs), runs
+    by = {r["customerId"]: r for r in runs}
+    assert by[other]["attempts"] == 2, by[other]  # its first, then the one after the lease
+    assert by[cid]["attempts"] == 1 and by[cid]["result"] == "tag %s added" % tag, by[cid]
+    assert tag in _customer(cid)["tags"] and tag in _customer(other)["tags"]
