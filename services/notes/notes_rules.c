@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 
 #define TENANT(call) ((call)->hdr->tenant_id)
 #define RUNS_PAGE_DEFAULT 50
@@ -365,12 +366,18 @@ struct s_job {
     char who_id[64];
     char *who_name;    // owned
     char result[1024]; // what each action did, "; " between
+    json_t *outcomes;  // owned: [{"code", "value"}, ...], the same as data
     unsigned calls;
 };
 
-static void s_note(struct s_job *j, const char *fmt, ...) CM_PRINTF(2, 3);
-static void s_note(struct s_job *j, const char *fmt, ...)
+/* Records what happened: the outcome's code and value (the UI words it in the
+ * reader's language; docs/rules.md lists the codes) and the same in English
+ * in the run's result. */
+static void s_out(struct s_job *j, const char *code, const char *value, const char *fmt, ...)
+    CM_PRINTF(4, 5);
+static void s_out(struct s_job *j, const char *code, const char *value, const char *fmt, ...)
 {
+    json_array_append_new(j->outcomes, json_pack("{s:s, s:s}", "code", code, "value", value));
     size_t len = strlen(j->result);
     if (len && len + 2 < sizeof j->result) {
         memcpy(j->result + len, "; ", 3);
@@ -434,7 +441,7 @@ static int s_read_customer(struct s_job *j)
         protobuf_c_message_free_unpacked(resp, NULL);
     if (st == CRM__STATUS__STATUS_NOT_FOUND)
         return 0;
-    s_note(j, "could not read the customer: %s", msg);
+    s_out(j, "FAILED", msg, "could not read the customer: %s", msg);
     return -1;
 }
 
@@ -456,9 +463,10 @@ static bool s_edit(struct s_job *j, bool groups, const char *value, bool add)
         size_t n_have = groups ? j->customer->n_groups : j->customer->n_tags;
         if (!notes_rules_tags_edit(have, n_have, value, add, &list, &n)) {
             if (groups)
-                s_note(j, "already in group %s", value);
+                s_out(j, "GROUP_ALREADY", value, "already in group %s", value);
             else
-                s_note(j, "tag %s %s", value, add ? "was there already" : "was not there");
+                s_out(j, add ? "TAG_ALREADY" : "TAG_NOT_THERE", value, "tag %s %s", value,
+                      add ? "was there already" : "was not there");
             return true;
         }
         Crm__Customer c = CRM__CUSTOMER__INIT;
@@ -484,9 +492,10 @@ static bool s_edit(struct s_job *j, bool groups, const char *value, bool add)
             crm__customer__free_unpacked(j->customer, NULL);
             j->customer = (Crm__Customer *)resp;
             if (groups)
-                s_note(j, "added to group %s", value);
+                s_out(j, "GROUP_ADDED", value, "added to group %s", value);
             else
-                s_note(j, "tag %s %s", value, add ? "added" : "removed");
+                s_out(j, add ? "TAG_ADDED" : "TAG_REMOVED", value, "tag %s %s", value,
+                      add ? "added" : "removed");
             return true;
         }
         if (resp)
@@ -494,7 +503,7 @@ static bool s_edit(struct s_job *j, bool groups, const char *value, bool add)
         if (st != CRM__STATUS__STATUS_FAILED_PRECONDITION || s_read_customer(j) <= 0)
             break;
     }
-    s_note(j, "could not change %s: %s", field, msg);
+    s_out(j, "FAILED", msg, "could not change %s: %s", field, msg);
     return false;
 }
 
@@ -511,11 +520,11 @@ static bool s_email(struct s_job *j, const Crm__RuleAction *a, size_t index)
     const Crm__Customer *c = j->customer;
     const Crm__Preferences *p = c->preferences;
     if (a->marketing && (!p || !s_granted(p->marketing) || !s_granted(p->email))) {
-        s_note(j, "e-mail not sent: no marketing consent");
+        s_out(j, "EMAIL_NO_CONSENT", "", "e-mail not sent: no marketing consent");
         return true;
     }
     if (!c->email[0]) {
-        s_note(j, "e-mail not sent: no e-mail address");
+        s_out(j, "EMAIL_NO_ADDRESS", "", "e-mail not sent: no e-mail address");
         return true;
     }
     char *subject = notes_rules_fill(a->subject, c->first_name, c->last_name);
@@ -535,15 +544,15 @@ static bool s_email(struct s_job *j, const Crm__RuleAction *a, size_t index)
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
     if (st == CRM__STATUS__STATUS_OK) {
-        s_note(j, "e-mail queued");
+        s_out(j, "EMAIL_QUEUED", a->subject, "e-mail queued");
         return true;
     }
     if (st == CRM__STATUS__STATUS_INVALID_ARGUMENT) {
         /* No address SMTP can carry: nothing a retry changes. */
-        s_note(j, "e-mail not sent: %s", msg);
+        s_out(j, "EMAIL_REFUSED", msg, "e-mail not sent: %s", msg);
         return true;
     }
-    s_note(j, "could not send the e-mail: %s", msg);
+    s_out(j, "FAILED", msg, "could not send the e-mail: %s", msg);
     return false;
 }
 
@@ -559,7 +568,7 @@ static bool s_act(struct s_job *j, const Crm__RuleAction *a, size_t index)
     case CRM__RULE_ACTION_KIND__RULE_ACTION_SEND_EMAIL:
         return s_email(j, a, index);
     default:
-        s_note(j, "unknown action");
+        s_out(j, "FAILED", "unknown action", "unknown action");
         return false;
     }
 }
@@ -569,28 +578,28 @@ static bool s_act(struct s_job *j, const Crm__RuleAction *a, size_t index)
 static const char *s_work(struct s_job *j)
 {
     if (!j->rule->enabled) {
-        s_note(j, "rule switched off");
+        s_out(j, "SWITCHED_OFF", "", "rule switched off");
         return "SKIPPED";
     }
     if (j->rule->trigger == CRM__RULE_TRIGGER__RULE_TRIGGER_TAG_ADDED &&
         !notes_rules_tag_added(j->run.details, j->rule->trigger_tag)) {
-        s_note(j, "not the rule's tag");
+        s_out(j, "NOT_THE_TAG", j->rule->trigger_tag, "not the rule's tag");
         return "SKIPPED";
     }
     int found = s_read_customer(j);
     if (found <= 0) {
         if (found == 0)
-            s_note(j, "customer deleted");
+            s_out(j, "CUSTOMER_DELETED", "", "customer deleted");
         return found == 0 ? "SKIPPED" : NULL;
     }
     struct notes_rule_facts f;
     struct notes_rule_spent spent[SPENT_MAX];
     if (s_facts(j->db, j->claim.tenant, j->rule, j->customer, &f, spent)) {
-        s_note(j, "could not read the figures");
+        s_out(j, "FAILED", "could not read the figures", "could not read the figures");
         return NULL;
     }
     if (!notes_rules_holds(j->rule, &f, cm_now_ms())) {
-        s_note(j, "conditions did not hold");
+        s_out(j, "CONDITIONS_NOT_MET", "", "conditions did not hold");
         return "SKIPPED";
     }
     for (size_t i = 0; i < j->rule->n_actions; i++)
@@ -634,7 +643,9 @@ static void s_run_one(struct s_job *j)
         }
         cm_log_warn("rule %s run failed attempt=%d: %s", j->claim.rule_id, attempt, j->result);
     }
-    err = notes_rules_store_run_end(j->db, &j->claim, status, j->result, retry);
+    char *outcomes = json_dumps(j->outcomes, JSON_COMPACT);
+    err = notes_rules_store_run_end(j->db, &j->claim, status, j->result, outcomes, retry);
+    free(outcomes);
     if (err == CM_ERR_CONFLICT)
         cm_log_warn("rule %s run's lease ran out before it ended", j->claim.rule_id);
     else if (err)
@@ -645,6 +656,7 @@ static void s_run_one(struct s_job *j)
 
 static void s_job_release(struct s_job *j)
 {
+    json_decref(j->outcomes);
     free(j->run.details);
     free(j->who_name);
     if (j->rule)
@@ -686,7 +698,8 @@ static void *s_main(void *arg)
                     cm_log_warn("could not give a rule run back: %s", cm_db_error(db));
                 continue;
             }
-            struct s_job j = {.db = db, .client = client, .claim = claims[i]};
+            struct s_job j = {
+                .db = db, .client = client, .claim = claims[i], .outcomes = json_array()};
             s_run_one(&j);
             s_job_release(&j);
         }

@@ -7,28 +7,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /* ---------------------------------------------------------------------- */
 /* Rules                                                                   */
 
+/* clang-format off */
 #define RULE_COLUMNS                                                                               \
-    "r.id, r.name, r.enabled, r.trigger, r.trigger_tag, encode(r.definition, 'hex'), " TS(         \
-        "r.created_at") ", " TS("r.updated_at") ", r.last_error, "                                 \
-                                                "coalesce(" TS(                                    \
-                                                    "r.last_error_at") ", ''), "                   \
-                                                                       "(SELECT count(*) FROM "    \
-                                                                       "notes.rule_runs x WHERE "  \
-                                                                       "x.tenant_id = "            \
-                                                                       "r.tenant_id "              \
-                                                                       "AND x.rule_id = r.id), "   \
-                                                                       "(SELECT count(*) FROM "    \
-                                                                       "notes.rule_runs x WHERE "  \
-                                                                       "x.tenant_id = "            \
-                                                                       "r.tenant_id "              \
-                                                                       "AND x.rule_id = r.id AND " \
-                                                                       "x.status = 'FAILED')"
+    "r.id, r.name, r.enabled, r.trigger, r.trigger_tag, encode(r.definition, 'hex'), "             \
+    TS("r.created_at") ", " TS("r.updated_at") ", r.last_error, "                                  \
+    "coalesce(" TS("r.last_error_at") ", ''), "                                                    \
+    "(SELECT count(*) FROM notes.rule_runs x WHERE x.tenant_id = r.tenant_id "                     \
+    "AND x.rule_id = r.id), "                                                                      \
+    "(SELECT count(*) FROM notes.rule_runs x WHERE x.tenant_id = r.tenant_id "                     \
+    "AND x.rule_id = r.id AND x.status = 'FAILED')"
+/* clang-format on */
 
 static int s_hexval(char c)
 {
@@ -211,6 +206,40 @@ cm_err_t notes_rules_store_list(cm_db_t *db, const char *tenant, Crm__ListRulesR
     return CM_OK;
 }
 
+/* A run's outcomes from their JSON ([{"code", "value"}], written by
+ * notes_rules_store_run_end). */
+static void s_outcomes(Crm__RuleRun *r, const char *text)
+{
+    json_t *arr = json_loads(text, 0, NULL);
+    size_t n = json_array_size(arr), i;
+    json_t *o;
+    r->outcomes = cm_calloc(n + 1, sizeof *r->outcomes);
+    json_array_foreach(arr, i, o)
+    {
+        Crm__RuleOutcome *x = (Crm__RuleOutcome *)cm_pb_new(&crm__rule_outcome__descriptor);
+        const char *code = json_string_value(json_object_get(o, "code"));
+        const char *value = json_string_value(json_object_get(o, "value"));
+        cm_pb_set_str(&x->code, code ? code : "");
+        cm_pb_set_str(&x->value, value ? value : "");
+        r->outcomes[r->n_outcomes++] = x;
+    }
+    json_decref(arr);
+}
+
+/* A page of a rule's runs after ($3, $4) (the keyset position; NULL: the
+ * first page), newest first, $5 rows. */
+/* clang-format off */
+static const char RUNS_PAGE[] =
+    "SELECT customer_id, event_id, event_type, status, result, attempts, " TS("created_at") ", "
+    "coalesce(" TS("done_at") ", ''), "
+    "CASE WHEN status = 'PENDING' THEN " TS("next_at") " ELSE '' END, "
+    "(extract(epoch FROM created_at) * 1000000)::bigint, timeline_id, outcomes::text "
+    "FROM notes.rule_runs WHERE tenant_id = $1 AND rule_id = $2 AND ($3::bigint IS NULL OR "
+    "(created_at, timeline_id) < "
+    "('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid)) "
+    "ORDER BY created_at DESC, timeline_id DESC LIMIT $5";
+/* clang-format on */
+
 cm_err_t notes_rules_store_runs(cm_db_t *db, const char *tenant, const char *rule_id,
                                 const char *after, int limit, Crm__ListRuleRunsResponse *resp,
                                 char *next, size_t next_size)
@@ -227,31 +256,7 @@ cm_err_t notes_rules_store_runs(cm_db_t *db, const char *tenant, const char *rul
     }
     const char *p[] = {tenant, rule_id, after_us, after_id, lim};
     cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(
-        db,
-        "SELECT customer_id, event_id, event_type, status, result, attempts, " TS(
-            "created_at") ", coalesce(" TS("done_at") ", ''), CASE WHEN status = 'PENDING' "
-                                                      "THEN " TS("next_at") " ELSE '' END, "
-                                                                            "(extract(epoch FROM "
-                                                                            "created_at) * "
-                                                                            "1000000)::bigint, "
-                                                                            "timeline_id "
-                                                                            "FROM notes.rule_runs "
-                                                                            "WHERE tenant_id = $1 "
-                                                                            "AND rule_id = $2 AND "
-                                                                            "($3::bigint IS NULL "
-                                                                            "OR "
-                                                                            "(created_at, "
-                                                                            "timeline_id) < "
-                                                                            "('epoch'::timestamptz "
-                                                                            "+ $3::bigint * "
-                                                                            "interval "
-                                                                            "'1 microsecond', "
-                                                                            "$4::uuid)) ORDER BY "
-                                                                            "created_at DESC, "
-                                                                            "timeline_id DESC "
-                                                                            "LIMIT $5",
-        5, p, &err);
+    PGresult *res = cm_db_exec(db, RUNS_PAGE, 5, p, &err);
     if (!res)
         return err;
     int n = PQntuples(res);
@@ -272,6 +277,7 @@ cm_err_t notes_rules_store_runs(cm_db_t *db, const char *tenant, const char *rul
         cm_pb_set_str(&r->created_at, PQgetvalue(res, i, 6));
         cm_pb_set_str(&r->done_at, PQgetvalue(res, i, 7));
         cm_pb_set_str(&r->next_attempt_at, PQgetvalue(res, i, 8));
+        s_outcomes(r, PQgetvalue(res, i, 11));
         resp->runs[resp->n_runs++] = r;
     }
     PQclear(res);
@@ -344,24 +350,26 @@ cm_err_t notes_rules_store_run_load(cm_db_t *db, const struct notes_rule_claim *
 }
 
 cm_err_t notes_rules_store_run_end(cm_db_t *db, const struct notes_rule_claim *c,
-                                   const char *status, const char *result, long retry_ms)
+                                   const char *status, const char *result, const char *outcomes,
+                                   long retry_ms)
 {
     char retry[24];
     snprintf(retry, sizeof retry, "%ld", retry_ms);
-    const char *p[] = {c->tenant, c->rule_id, c->timeline_id, c->lease, status, result, retry};
+    const char *p[] = {c->tenant, c->rule_id, c->timeline_id, c->lease,
+                       status,    result,     retry,          outcomes};
     cm_err_t err = CM_OK;
-    PGresult *res =
-        cm_db_exec(db,
-                   "WITH run AS (UPDATE notes.rule_runs SET status = $5, result = $6, "
-                   "attempts = attempts + 1, lease = NULL, leased_until = NULL, "
-                   "next_at = now() + $7::bigint * interval '1 millisecond', "
-                   "done_at = CASE WHEN $5 = 'PENDING' THEN NULL ELSE now() END "
-                   "WHERE tenant_id = $1 AND rule_id = $2 AND timeline_id = $3 AND lease = $4 "
-                   "RETURNING rule_id), "
-                   "rule AS (UPDATE notes.rules SET last_error = $6, last_error_at = now() "
-                   "WHERE tenant_id = $1 AND id IN (SELECT rule_id FROM run) AND $5 = 'FAILED') "
-                   "SELECT count(*) FROM run",
-                   7, p, &err);
+    PGresult *res = cm_db_exec(
+        db,
+        "WITH run AS (UPDATE notes.rule_runs SET status = $5, result = $6, "
+        "outcomes = $8::jsonb, attempts = attempts + 1, lease = NULL, leased_until = NULL, "
+        "next_at = now() + $7::bigint * interval '1 millisecond', "
+        "done_at = CASE WHEN $5 = 'PENDING' THEN NULL ELSE now() END "
+        "WHERE tenant_id = $1 AND rule_id = $2 AND timeline_id = $3 AND lease = $4 "
+        "RETURNING rule_id), "
+        "rule AS (UPDATE notes.rules SET last_error = $6, last_error_at = now() "
+        "WHERE tenant_id = $1 AND id IN (SELECT rule_id FROM run) AND $5 = 'FAILED') "
+        "SELECT count(*) FROM run",
+        8, p, &err);
     if (!res)
         return err;
     bool held = PQgetvalue(res, 0, 0)[0] != '0';
@@ -399,20 +407,22 @@ cm_err_t notes_rules_store_figures(cm_db_t *db, const char *tenant, const char *
     f->orders = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     f->visits = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     f->last_visit_ms = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-    /* [["EUR",12000],...]: read without a JSON parser, the shape is ours. */
-    const char *s = PQgetvalue(res, 0, 3);
+    /* [["EUR", 12000], ...] */
+    json_t *arr = json_loads(PQgetvalue(res, 0, 3), 0, NULL);
+    size_t i;
+    json_t *pair;
     f->n_spent = 0;
     f->spent = spent;
-    while (f->n_spent < max && (s = strstr(s, "[\""))) {
-        struct notes_rule_spent *sp = &spent[f->n_spent];
-        snprintf(sp->currency, sizeof sp->currency, "%.3s", s + 2);
-        const char *comma = strchr(s, ',');
-        if (!comma)
+    json_array_foreach(arr, i, pair)
+    {
+        const char *currency = json_string_value(json_array_get(pair, 0));
+        if (f->n_spent == max || !currency)
             break;
-        sp->amount_minor = strtoll(comma + 1, NULL, 10);
+        snprintf(spent[f->n_spent].currency, sizeof spent[f->n_spent].currency, "%s", currency);
+        spent[f->n_spent].amount_minor = (int64_t)json_integer_value(json_array_get(pair, 1));
         f->n_spent++;
-        s = comma;
     }
+    json_decref(arr);
     PQclear(res);
     return CM_OK;
 }

@@ -76,12 +76,13 @@ struct notes_rule_run {
 cm_err_t notes_rules_store_run_load(cm_db_t *db, const struct notes_rule_claim *c,
                                     struct notes_rule_run *run) CM_MUSTCHECK;
 
-/* The run's outcome: status DONE, SKIPPED or FAILED (done), or PENDING again
+/* The run's outcome (result in English, outcomes the JSON array of
+ * {"code", "value"}): status DONE, SKIPPED or FAILED (done), or PENDING again
  * after retry_ms; with the attempt counted. Only while c's lease holds (a
  * run whose lease ran out is someone else's; CM_ERR_CONFLICT). A FAILED
  * run also sets the rule's last error. */
 cm_err_t notes_rules_store_run_end(cm_db_t *db, const struct notes_rule_claim *c,
-                                   const char *status, const char *result,
+                                   const char *status, const char *result, const char *outcomes,
                                    long retry_ms) CM_MUSTCHECK;
 
 /* Gives up c's lease without an outcome (a copy that stops before it ran the

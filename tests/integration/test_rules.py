@@ -97,6 +97,8 @@ def test_an_order_over_the_bus_makes_a_rule_add_a_tag_from_the_second_order():
     runs = _settled(rule["id"], 2)
     assert runs[0]["status"] == "DONE" and runs[0]["customerId"] == cid, runs
     assert runs[0]["result"] == "tag %s added" % tag, runs
+    assert runs[0]["outcomes"] == [{"code": "TAG_ADDED", "value": tag}], runs
+    assert runs[1]["outcomes"] == [{"code": "CONDITIONS_NOT_MET", "value": ""}], runs
     assert runs[0]["eventType"] == "order.placed"
     assert tag in _customer(cid)["tags"]
     # The audit and the timeline say the rule did it.
@@ -366,3 +368,22 @@ def test_work_left_by_a_stopped_notes_is_done_once_after_it_starts():
     assert by[other]["attempts"] == 2, by[other]  # its first, then the one after the lease
     assert by[cid]["attempts"] == 1 and by[cid]["result"] == "tag %s added" % tag, by[cid]
     assert tag in _customer(cid)["tags"] and tag in _customer(other)["tags"]
+
+
+@_alone
+def test_customer_created_by_source():
+    """A rule on new customers from the store acts on the person the store's
+    first order brings, not on one staff add through the API."""
+    tag = unique("from-store")
+    rule = _rule({"trigger": "RULE_TRIGGER_CUSTOMER_CREATED",
+                  "conditions": [{"kind": "RULE_CONDITION_SOURCE", "source": "SOURCE_STORE"}],
+                  "actions": [{"kind": "RULE_ACTION_ADD_TAG", "value": tag}]})
+    st, _, by_api = api("POST", "/v1/customers", {"firstName": "Api", "lastName": unique("A")})
+    assert st == 201, by_api
+    from_store = _ingest(_order(_person(), 1))
+    runs = _settled(rule["id"], 2)
+    by = {r["customerId"]: r for r in runs}
+    assert by[by_api["id"]]["status"] == "SKIPPED", runs
+    assert by[from_store]["status"] == "DONE" and by[from_store]["eventType"] == "customer.created"
+    assert tag in _customer(from_store)["tags"]
+    assert tag not in _customer(by_api["id"]).get("tags", [])

@@ -60,7 +60,7 @@ def test_ui_a_rule_made_in_german_tags_the_next_buyer():
                        timeout=30, what="the rule's tag")
             b.find("#auto-list .auto-history").click()
             b.wait_text("#auto-list .auto-run", "Erledigt")
-            assert "tag %s added" % tag in b.find("#auto-list .auto-run").text
+            assert "Schlagwort %s hinzugefügt" % tag in b.find("#auto-list .auto-run").text
             # The card's timeline says the rule did it.
             _open(b, "/customers/%s" % cid)
             want = "Schlagwort %s von Regel „%s“ hinzugefügt" % (tag, name)

@@ -39,7 +39,8 @@ CREATE TABLE notes.rule_runs (
     event_type text NOT NULL,
     details jsonb NOT NULL DEFAULT '{}', -- TAG_ADDED: the row's change of the tags, nothing else
     status text NOT NULL DEFAULT 'PENDING', -- PENDING, DONE, SKIPPED, FAILED
-    result text NOT NULL DEFAULT '',
+    result text NOT NULL DEFAULT '',          -- what it did, in English
+    outcomes jsonb NOT NULL DEFAULT '[]',     -- the same as [{"code", "value"}] (docs/rules.md)
     attempts integer NOT NULL DEFAULT 0,
     next_at timestamptz NOT NULL DEFAULT now(),
     lease uuid,

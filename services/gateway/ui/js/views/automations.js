@@ -251,12 +251,24 @@ function dryRunView(d) {
     matches.length ? h("ul", { class: "auto-dry-list" }, matches.map((m) => h("li", {}, customerLink(m.customerId, m.name)))) : null);
 }
 
+// What a run's steps came to (RuleOutcome codes), worded in the reader's language.
+const OUTCOMES = new Set(["TAG_ADDED", "TAG_ALREADY", "TAG_REMOVED", "TAG_NOT_THERE", "GROUP_ADDED",
+  "GROUP_ALREADY", "EMAIL_QUEUED", "EMAIL_NO_CONSENT", "EMAIL_NO_ADDRESS", "EMAIL_REFUSED", "SWITCHED_OFF",
+  "NOT_THE_TAG", "CUSTOMER_DELETED", "CONDITIONS_NOT_MET", "FAILED"]);
+
+function runResult(r) {
+  const steps = (r.outcomes || []).map((o) => (OUTCOMES.has(o.code)
+    ? t(`auto.outcome.${o.code}`, { value: o.value || "" }) : o.value || o.code));
+  const text = steps.length ? steps.join("; ") : r.result;
+  return text ? h("p", { class: "small auto-run-result" }, text) : null;
+}
+
 function historyView(runs) {
   if (!runs.length) return h("p", { class: "muted" }, t("auto.noRuns"));
   return h("ol", { class: "auto-runs" }, runs.map((r) => h("li", { class: "auto-run", dataset: { status: r.status } },
     h("span", { class: `badge run-${r.status.toLowerCase()}` }, t(`auto.status.${r.status}`)), " ",
     customerLink(r.customerId), h("span", { class: "muted" }, ` · ${r.eventType} · ${when(r.createdAt)}`),
-    r.result ? h("p", { class: "small auto-run-result" }, r.result) : null,
+    runResult(r),
     r.status === "PENDING" && r.attempts ? h("p", { class: "small muted" }, t("auto.retrying", { n: r.attempts })) : null)));
 }
 
