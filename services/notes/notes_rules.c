@@ -445,6 +445,20 @@ static int s_read_customer(struct s_job *j)
     return -1;
 }
 
+/* The outcome of a tag or group edit: changed, or nothing to change. */
+static void s_edit_out(struct s_job *j, bool groups, bool add, bool changed, const char *value)
+{
+    if (groups)
+        s_out(j, changed ? "GROUP_ADDED" : "GROUP_ALREADY", value, "%s %s",
+              changed ? "added to group" : "already in group", value);
+    else if (add)
+        s_out(j, changed ? "TAG_ADDED" : "TAG_ALREADY", value, "tag %s %s", value,
+              changed ? "added" : "was there already");
+    else
+        s_out(j, changed ? "TAG_REMOVED" : "TAG_NOT_THERE", value, "tag %s %s", value,
+              changed ? "removed" : "was not there");
+}
+
 /* The number of times a list's write is tried again on a customer that
  * changed meanwhile (another rule, staff, the intake), within one attempt. */
 #define EDIT_TRIES 4
@@ -462,11 +476,7 @@ static bool s_edit(struct s_job *j, bool groups, const char *value, bool add)
         char **have = groups ? j->customer->groups : j->customer->tags;
         size_t n_have = groups ? j->customer->n_groups : j->customer->n_tags;
         if (!notes_rules_tags_edit(have, n_have, value, add, &list, &n)) {
-            if (groups)
-                s_out(j, "GROUP_ALREADY", value, "already in group %s", value);
-            else
-                s_out(j, add ? "TAG_ALREADY" : "TAG_NOT_THERE", value, "tag %s %s", value,
-                      add ? "was there already" : "was not there");
+            s_edit_out(j, groups, add, false, value);
             return true;
         }
         Crm__Customer c = CRM__CUSTOMER__INIT;
@@ -491,11 +501,7 @@ static bool s_edit(struct s_job *j, bool groups, const char *value, bool add)
         if (st == CRM__STATUS__STATUS_OK && resp) {
             crm__customer__free_unpacked(j->customer, NULL);
             j->customer = (Crm__Customer *)resp;
-            if (groups)
-                s_out(j, "GROUP_ADDED", value, "added to group %s", value);
-            else
-                s_out(j, add ? "TAG_ADDED" : "TAG_REMOVED", value, "tag %s %s", value,
-                      add ? "added" : "removed");
+            s_edit_out(j, groups, add, true, value);
             return true;
         }
         if (resp)

@@ -257,6 +257,20 @@ def test_two_notes_copies_act_once_per_event():
         runs = _settled(rule["id"], len(cids))
     assert len(runs) == len(cids), runs
     assert all(r["status"] == "DONE" and r["attempts"] == 1 for r in runs), runs
+    # The history in pages of five, newest first, each run once.
+    paged, token = [], None
+    for _ in range(5):
+        st, _, js = api("GET", crm.q("/v1/rules/%s/runs" % rule["id"], pageSize=5,
+                                     pageToken=token))
+        assert st == 200 and len(js["runs"]) <= 5, js
+        paged += js["runs"]
+        token = js.get("nextPageToken")
+        if not token:
+            break
+    assert [r["eventId"] for r in paged] == [r["eventId"] for r in runs], (paged, runs)
+    for bad in ({"pageSize": 201}, {"pageSize": -1}, {"pageToken": "nope"}):
+        st, _, js = api("GET", crm.q("/v1/rules/%s/runs" % rule["id"], **bad))
+        assert st == 400 and list(bad)[0] in json.dumps(js), (bad, st, js)
     for p, cid in zip(people, cids):
         assert tag in _customer(cid)["tags"]
         assert len(wait_until(lambda: mails_to(p["email"]), timeout=20)) == 1
