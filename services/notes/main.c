@@ -16,6 +16,7 @@ static struct {
     long rule_attempts;
     long rule_retry_ms;
     long rule_poll_ms;
+    long rule_threads;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
@@ -25,6 +26,7 @@ static const struct cm_cfg_item s_cfg[] = {
     {"rule_attempts", CM_CFG_INT, &cfg.rule_attempts, "5", .min = 1, .max = 50},
     {"rule_retry_ms", CM_CFG_INT, &cfg.rule_retry_ms, "5000", .min = 10, .max = 3600000},
     {"rule_poll_ms", CM_CFG_INT, &cfg.rule_poll_ms, "250", .min = 10, .max = 60000},
+    {"rule_threads", CM_CFG_INT, &cfg.rule_threads, "2", .min = 1, .max = NOTES_RULES_THREADS_MAX},
     {NULL},
 };
 
@@ -69,7 +71,8 @@ int main(int argc, char **argv)
                                        .db_role = cfg.svc.db_role,
                                        .attempts = cfg.rule_attempts,
                                        .retry_ms = cfg.rule_retry_ms,
-                                       .poll_ms = cfg.rule_poll_ms};
+                                       .poll_ms = cfg.rule_poll_ms,
+                                       .threads = cfg.rule_threads};
     struct cm_svc_def def = {
         .name = "notes",
         .methods = methods,

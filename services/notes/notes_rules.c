@@ -2,8 +2,8 @@
  *
  * The trigger on notes.timeline (sql/025_rules.sql) records an event that
  * starts a rule in the transaction that records the event; this file's worker
- * thread (one per copy) turns it into a run per rule afterwards, claims the
- * runs and acts, so the intake never waits for a rule.
+ * threads (CRM_NOTES_RULE_THREADS per copy) turn it into a run per rule
+ * afterwards, claim the runs and act, so the intake never waits for a rule.
  * The worker calls customers and notify as the rule itself (a SERVICE
  * principal named "rule: <name>"), so the audit and the timeline say who did
  * it; the timeline's trigger starts no rule for a row of such an actor. */
@@ -137,7 +137,7 @@ static void s_get(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMe
     if (!s_id_ok(call, req->id))
         return;
     Crm__Rule *r = NULL;
-    cm_err_t err = notes_rules_store_get(call->db, TENANT(call), req->id, &r);
+    cm_err_t err = notes_rules_store_get(call->db, TENANT(call), req->id, true, &r);
     if (!s_store_failed(call, err, req->id, NULL, "could not read the rule"))
         *resp = &r->base;
 }
@@ -182,7 +182,7 @@ static void s_runs(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCM
     if (cm_call_failed(call))
         return;
     Crm__Rule *rule = NULL;
-    cm_err_t err = notes_rules_store_get(call->db, TENANT(call), req->id, &rule);
+    cm_err_t err = notes_rules_store_get(call->db, TENANT(call), req->id, false, &rule);
     if (s_store_failed(call, err, req->id, NULL, "could not read the rule"))
         return;
     if (rule)
@@ -308,7 +308,7 @@ static void s_dry_run(struct cm_call *call, const ProtobufCMessage *msg, Protobu
     if (req->id[0]) {
         if (!s_id_ok(call, req->id))
             return;
-        cm_err_t err = notes_rules_store_get(call->db, TENANT(call), req->id, &stored);
+        cm_err_t err = notes_rules_store_get(call->db, TENANT(call), req->id, false, &stored);
         if (s_store_failed(call, err, req->id, NULL, "could not read the rule"))
             return;
         rule = stored;
@@ -347,8 +347,8 @@ const size_t notes_rules_n_methods = sizeof notes_rules_methods / sizeof *notes_
 static struct {
     const struct notes_rules_cfg *cfg; // borrowed (main)
     void *zctx;                        // borrowed (cm_svc)
-    pthread_t thread;
-    bool started;
+    pthread_t threads[NOTES_RULES_THREADS_MAX];
+    long n_started;
     pthread_mutex_t mu;
     pthread_cond_t wake;
     bool stopping; // under mu
@@ -620,7 +620,7 @@ static void s_run_one(struct s_job *j)
     if (!err)
         err = notes_rules_store_run_load(j->db, &j->claim, &j->run);
     if (!err)
-        err = notes_rules_store_get(j->db, j->claim.tenant, j->claim.rule_id, &j->rule);
+        err = notes_rules_store_get(j->db, j->claim.tenant, j->claim.rule_id, false, &j->rule);
     if (err) {
         if (err != CM_ERR_NOT_FOUND)
             cm_log_warn("could not load rule run: %s", cm_db_error(j->db));
@@ -723,9 +723,14 @@ void notes_rules_start(cm_svc_t *svc, const struct notes_rules_cfg *cfg)
     s_w.cfg = cfg;
     s_w.zctx = cm_svc_zctx(svc);
     s_w.stopping = false;
-    s_w.started = pthread_create(&s_w.thread, NULL, s_main, NULL) == 0;
-    if (!s_w.started)
-        cm_log_error("could not start the rules' worker");
+    s_w.n_started = 0;
+    for (long i = 0; i < cfg->threads; i++) {
+        if (pthread_create(&s_w.threads[i], NULL, s_main, NULL)) {
+            cm_log_error("could not start rules worker %ld", i);
+            break;
+        }
+        s_w.n_started++;
+    }
 }
 
 void notes_rules_stop(void)
@@ -734,7 +739,7 @@ void notes_rules_stop(void)
     s_w.stopping = true;
     pthread_cond_broadcast(&s_w.wake);
     pthread_mutex_unlock(&s_w.mu);
-    if (s_w.started)
-        pthread_join(s_w.thread, NULL);
-    s_w.started = false;
+    for (long i = 0; i < s_w.n_started; i++)
+        pthread_join(s_w.threads[i], NULL);
+    s_w.n_started = 0;
 }

@@ -18,9 +18,11 @@ struct notes_rules_cfg {
     long attempts;            // attempts of a run before it fails for good
     long retry_ms;            // the first retry's delay; doubling, at most an hour
     long poll_ms;             // how often an idle worker looks for work
+    long threads;             // worker threads of this copy, 1..NOTES_RULES_THREADS_MAX
 };
+#define NOTES_RULES_THREADS_MAX 16
 
-/* Starts the worker thread of this copy; stops and joins it. */
+/* Starts the worker threads of this copy; stops and joins them. */
 void notes_rules_start(cm_svc_t *svc, const struct notes_rules_cfg *cfg);
 void notes_rules_stop(void);
 

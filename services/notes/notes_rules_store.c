@@ -15,14 +15,20 @@
 /* Rules                                                                   */
 
 /* clang-format off */
-#define RULE_COLUMNS                                                                               \
+/* A rule's definition, then its counts of runs (RULE_COLUMNS) or zeros
+ * (RULE_DEF_COLUMNS: the worker reads a rule per run, and counting its runs
+ * there would grow with its history). */
+#define RULE_DEF                                                                                   \
     "r.id, r.name, r.enabled, r.trigger, r.trigger_tag, encode(r.definition, 'hex'), "             \
     TS("r.created_at") ", " TS("r.updated_at") ", r.last_error, "                                  \
-    "coalesce(" TS("r.last_error_at") ", ''), "                                                    \
+    "coalesce(" TS("r.last_error_at") ", ''), "
+#define RULE_COLUMNS                                                                               \
+    RULE_DEF                                                                                       \
     "(SELECT count(*) FROM notes.rule_runs x WHERE x.tenant_id = r.tenant_id "                     \
     "AND x.rule_id = r.id), "                                                                      \
     "(SELECT count(*) FROM notes.rule_runs x WHERE x.tenant_id = r.tenant_id "                     \
     "AND x.rule_id = r.id AND x.status = 'FAILED')"
+#define RULE_DEF_COLUMNS RULE_DEF "0, 0"
 /* clang-format on */
 
 static int s_hexval(char c)
@@ -168,14 +174,18 @@ cm_err_t notes_rules_store_delete(cm_db_t *db, const char *tenant, const char *i
     return found ? CM_OK : CM_ERR_NOT_FOUND;
 }
 
-cm_err_t notes_rules_store_get(cm_db_t *db, const char *tenant, const char *id, Crm__Rule **out)
+cm_err_t notes_rules_store_get(cm_db_t *db, const char *tenant, const char *id, bool counts,
+                               Crm__Rule **out)
 {
     *out = NULL;
     const char *p[] = {tenant, id};
     cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(
-        db, "SELECT " RULE_COLUMNS " FROM notes.rules r WHERE r.tenant_id = $1 AND r.id = $2", 2, p,
-        &err);
+    PGresult *res = cm_db_exec(db,
+                               counts ? "SELECT " RULE_COLUMNS
+                                        " FROM notes.rules r WHERE r.tenant_id = $1 AND r.id = $2"
+                                      : "SELECT " RULE_DEF_COLUMNS
+                                        " FROM notes.rules r WHERE r.tenant_id = $1 AND r.id = $2",
+                               2, p, &err);
     if (!res)
         return err;
     if (PQntuples(res) == 1)

@@ -28,8 +28,9 @@ cm_err_t notes_rules_store_update(cm_db_t *db, const char *tenant, const char *i
 /* Deletes a rule and its runs. CM_ERR_NOT_FOUND. */
 cm_err_t notes_rules_store_delete(cm_db_t *db, const char *tenant, const char *id) CM_MUSTCHECK;
 
-/* One rule (*out the caller's to free), CM_ERR_NOT_FOUND. */
-cm_err_t notes_rules_store_get(cm_db_t *db, const char *tenant, const char *id,
+/* One rule (*out the caller's to free), with its counts of runs (counts) or
+ * without (runs and failed_runs 0). CM_ERR_NOT_FOUND. */
+cm_err_t notes_rules_store_get(cm_db_t *db, const char *tenant, const char *id, bool counts,
                                Crm__Rule **out) CM_MUSTCHECK;
 
 /* Every rule of the tenant by name into resp. */

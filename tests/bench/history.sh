@@ -125,7 +125,17 @@ ack_rate=$(awk -v n="$events" -v ms=$((t_ack - t0)) 'BEGIN { printf "%.0f", n * 
 vis_rate=$(awk -v n="$events" -v ms=$((t_vis - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }')
 echo "    $(cat "$tmp/publish.txt")"
 echo "    acknowledged: $ack_rate events/s; all visible in the timeline after $((t_vis - t0)) ms ($vis_rate events/s)"
-((rules == 0)) || echo "    for the rules: $(sql "SELECT count(*) FROM notes.rule_events") events waiting, $(sql "SELECT count(*) FROM notes.rule_runs") runs made"
+if ((rules > 0)); then
+    echo "    for the rules: $(sql "SELECT count(*) FROM notes.rule_events") events waiting, $(sql "SELECT count(*) FROM notes.rule_runs") runs made"
+    # The rules' work after the intake: until every run has ended.
+    while (($(sql "SELECT (SELECT count(*) FROM notes.rule_events) + (SELECT count(*) FROM notes.rule_runs WHERE status = 'PENDING')") > 0)); do
+        (($(now_ms) - t0 < 900000)) || fail "the rules' runs did not all end"
+        sleep 0.2
+    done
+    t_rules=$(now_ms)
+    n_runs=$(sql "SELECT count(*) FROM notes.rule_runs")
+    echo "    every run ended $((t_rules - t0)) ms after the first event: $n_runs runs, $(awk -v n="$n_runs" -v ms=$((t_rules - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }') runs/s with one copy of notes"
+fi
 awk -v n="$events" -v hz="$(getconf CLK_TCK)" -v cc="$crmctl_ticks" '
     FNR == NR { a[$1] = $2; next }
     $1 == "machine" { m = $2 - a[$1] }
