@@ -401,3 +401,23 @@ def test_customer_created_by_source():
     assert by[from_store]["status"] == "DONE" and by[from_store]["eventType"] == "customer.created"
     assert tag in _customer(from_store)["tags"]
     assert tag not in _customer(by_api["id"]).get("tags", [])
+
+
+def test_dry_run_stops_at_its_limits():
+    """A dry run looks at 2,000 customers at most and answers 100 matches at
+    most, and says it did not see everyone."""
+    from test_exchange import _import
+    _, key = _tenant_key()
+    rows = "".join("Dry,%s\r\n" % unique("Run") for _ in range(2005))
+    job = _import(key, ("firstName,lastName\r\n" + rows).encode(), timeout=300)
+    assert job["state"] == "DONE", job
+    actions = [{"kind": "RULE_ACTION_ADD_TAG", "value": "x"}]
+    # Everyone matches: the answer stops at 100.
+    st, _, js = api("POST", "/v1/rules:dryRun", {"rule": {"actions": actions}}, key=key)
+    assert st == 200, js
+    assert len(js["matches"]) == 100 and js["complete"] is False, (len(js["matches"]), js["scanned"])
+    # Nobody matches (no orders): it stops after 2,000 customers.
+    st, _, js = api("POST", "/v1/rules:dryRun", {"rule": {"conditions": [
+        {"kind": "RULE_CONDITION_MIN_ORDERS", "number": 1}]}}, key=key, timeout=120)
+    assert st == 200, js
+    assert js.get("matches", []) == [] and js["scanned"] == 2000 and js["complete"] is False, js
