@@ -7,6 +7,12 @@
 #include <stddef.h>
 #include "cm_svc.h"
 
+/* How long a call to customers or notify waits: under the broker's worker
+ * liveness, as elsewhere. */
+#define NOTES_RULES_CALL_MS 2500
+/* Currencies of a customer's money spent that a condition looks at. */
+#define NOTES_RULES_SPENT_MAX 16
+
 extern const struct cm_method notes_rules_methods[];
 extern const size_t notes_rules_n_methods;
 

@@ -436,3 +436,18 @@ cm_err_t notes_rules_store_figures(cm_db_t *db, const char *tenant, const char *
     PQclear(res);
     return CM_OK;
 }
+
+cm_err_t notes_rules_store_facts(cm_db_t *db, const char *tenant, const Crm__Rule *rule,
+                                 const Crm__Customer *c, struct notes_rule_facts *f,
+                                 struct notes_rule_spent *spent, size_t max)
+{
+    memset(f, 0, sizeof *f);
+    f->tags = (const char *const *)c->tags;
+    f->n_tags = c->n_tags;
+    f->groups = (const char *const *)c->groups;
+    f->n_groups = c->n_groups;
+    f->source = (int)c->source;
+    if (!notes_rules_needs_figures(rule))
+        return CM_OK;
+    return notes_rules_store_figures(db, tenant, c->id, f, spent, max);
+}

@@ -9,6 +9,7 @@
 #include "cm_db.h"
 #include "cm_err.h"
 #include "notes_rules_eval.h"
+#include "customers.pb-c.h"
 #include "rules.pb-c.h"
 
 #define NOTES_RULE_ID_SIZE 37
@@ -89,6 +90,13 @@ cm_err_t notes_rules_store_run_end(cm_db_t *db, const struct notes_rule_claim *c
 /* Gives up c's lease without an outcome (a copy that stops before it ran the
  * run): any copy may claim it again at once. */
 cm_err_t notes_rules_store_release(cm_db_t *db, const struct notes_rule_claim *c) CM_MUSTCHECK;
+
+/* The facts rule's conditions are held against for customer c: its tags,
+ * groups and source (borrowed from c), and its figures when the rule needs
+ * them (notes_rules_store_figures, up to max currencies into spent). */
+cm_err_t notes_rules_store_facts(cm_db_t *db, const char *tenant, const Crm__Rule *rule,
+                                 const Crm__Customer *c, struct notes_rule_facts *f,
+                                 struct notes_rule_spent *spent, size_t max) CM_MUSTCHECK;
 
 /* The figures of customer_id (zeros when none) into f's orders, visits,
  * last_visit_ms, and spent (up to max currencies). */
