@@ -9,6 +9,7 @@
 #include "notes.pb-c.h"
 #include "notify.pb-c.h"
 #include "prices.pb-c.h"
+#include "rules.pb-c.h"
 #include "search.pb-c.h"
 #include "wallet.pb-c.h"
 
@@ -430,6 +431,24 @@ const struct gateway_route gateway_routes[] = {
      .scopes = SCOPE(CUSTOMERS_READ)},
     {"POST", "/v1/events", NOTES("IngestEvent", crm__intake_event, crm__ingest_event_response),
      .body = "*", .success = 202, .scopes = SCOPE(EVENTS_PUBLISH)},
+
+    /* automation rules (docs/rules.md) */
+    {"GET", "/v1/rules", NOTES("ListRules", crm__list_rules_request, crm__list_rules_response),
+     .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"POST", "/v1/rules", NOTES("CreateRule", crm__create_rule_request, crm__rule), .body = "rule",
+     .success = 201, .location = "/v1/rules/{id}", .scopes = SCOPE(SETTINGS)},
+    {"POST", "/v1/rules:dryRun",
+     NOTES("DryRunRule", crm__dry_run_rule_request, crm__dry_run_rule_response), .body = "*",
+     .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/rules/{id}", NOTES("GetRule", crm__get_rule_request, crm__rule), .success = 200,
+     .scopes = SCOPE(SETTINGS)},
+    {"PUT", "/v1/rules/{id}", NOTES("UpdateRule", crm__update_rule_request, crm__rule),
+     .body = "rule", .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"DELETE", "/v1/rules/{id}", NOTES("DeleteRule", crm__delete_rule_request, crm__empty),
+     .success = 204, .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/rules/{id}/runs",
+     NOTES("ListRuleRuns", crm__list_rule_runs_request, crm__list_rule_runs_response),
+     .success = 200, .scopes = SCOPE(SETTINGS)},
 };
 const size_t gateway_n_routes = sizeof gateway_routes / sizeof gateway_routes[0];
 

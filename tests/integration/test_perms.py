@@ -224,7 +224,7 @@ def test_a_booking_systems_key_publishes_events_and_nothing_else():
 COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tasks": "task",
                "messages": "message", "campaigns": "campaign", "imports": "import",
                "exports": "export", "taskFeeds": "taskFeed", "apiKeys": "apiKey",
-               "staff": "staff", "priceRules": "priceRule", "files": "file"}
+               "staff": "staff", "priceRules": "priceRule", "files": "file", "rules": "rule"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -280,6 +280,8 @@ def _fill_tenant(key):
     _ok(st, w, 200)
     st, _, v = api("POST", "/v1/vouchers", {"amount": "1000"}, key=key)
     ids["voucherCode"] = _ok(st, v, 201)["code"]
+    st, _, r = api("POST", "/v1/rules", dict(RULE_SAMPLE, name=unique("R")), key=key)
+    ids["rule"] = _ok(st, r, 201)["id"]
     return ids
 
 
@@ -293,6 +295,10 @@ def _png(side=1):
             + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
+
+# An automation rule no event of the test starts.
+RULE_SAMPLE = {"name": "from A", "enabled": True, "trigger": "RULE_TRIGGER_NO_SHOW",
+               "actions": [{"kind": "RULE_ACTION_ADD_TAG", "value": "a"}]}
 
 # Bodies the routes accept (so the answer is about the ids, not the body);
 # a route with a body and no entry here is sent {}.
@@ -313,6 +319,7 @@ SAMPLES = {
     "PATCH /v1/customers/{customer_id}/files/{id}": {"filename": "from-a.txt"},
     "POST /v1/customers/{customer_id}/files:signTerms":
         {"version": 1, "signature": base64.b64encode(_png(16)).decode()},
+    "PUT /v1/rules/{id}": RULE_SAMPLE,
 }
 RAW_SAMPLES = {"PUT /v1/customers/{id}/photo": (_png(), "image/png", ""),
                "POST /v1/customers/{customer_id}/files": (b"from A", "text/plain",
