@@ -1,5 +1,6 @@
 /* The notes service: wiring only. */
 #include "notes_handlers.h"
+#include "notes_forms_handlers.h"
 #include "cm_cfg.h"
 #include "cm_log.h"
 #include "cm_svc.h"
@@ -26,12 +27,14 @@ int main(int argc, char **argv)
     cm_log_init("notes");
     cm_cfg_main("notes", s_cfg, argc, argv);
 
-    /* One table for the bus: notes and tasks, then the history side. */
-    size_t n = notes_n_methods + notes_history_n_methods;
+    /* One table for the bus: notes and tasks, the history side, the forms. */
+    size_t n = notes_n_methods + notes_history_n_methods + notes_forms_n_methods;
     struct cm_method *methods = cm_malloc(n * sizeof *methods);
     memcpy(methods, notes_methods, notes_n_methods * sizeof *methods);
     memcpy(methods + notes_n_methods, notes_history_methods,
            notes_history_n_methods * sizeof *methods);
+    memcpy(methods + notes_n_methods + notes_history_n_methods, notes_forms_methods,
+           notes_forms_n_methods * sizeof *methods);
 
     struct notes_history_cfg history = {
         .bus_endpoint = cfg.svc.bus_endpoint,
