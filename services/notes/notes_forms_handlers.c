@@ -161,6 +161,21 @@ static void s_create_form(struct cm_call *call, const ProtobufCMessage *msg,
                      "the business has %d forms, the most it can have; delete one first", n);
         goto out;
     }
+    if (form->purpose == CRM__FORM_PURPOSE__FORM_PURPOSE_CARD) {
+        Crm__Form *card = NULL;
+        err = notes_forms_store_card_form(call->db, TENANT(call), &card);
+        if (err) {
+            cm_call_db_fail(call, err, "could not read the card form");
+            goto out;
+        }
+        if (card) {
+            cm_call_duplicate(call, "form.purpose", card->id,
+                              "the business has a card form already (%s); change that one",
+                              card->id);
+            crm__form__free_unpacked(card, NULL);
+            goto out;
+        }
+    }
     char id[NOTES_ID_SIZE];
     cm_uuid(id);
     json = s_json_of(&form->base, "questions");
@@ -172,15 +187,8 @@ static void s_create_form(struct cm_call *call, const ProtobufCMessage *msg,
                                  .by_id = s_caller_id(call),
                                  .by_name = s_caller_name(call)};
     err = notes_forms_store_insert(call->db, TENANT(call), &row);
-    if (err == CM_ERR_CONFLICT) {
-        Crm__Form *card = NULL;
-        if (!notes_forms_store_card_form(call->db, TENANT(call), &card) && card) {
-            cm_call_duplicate(call, "form.purpose", card->id,
-                              "the business has a card form already (%s)", card->id);
-            crm__form__free_unpacked(card, NULL);
-        } else {
-            cm_call_fail(call, CM_ERR_CONFLICT, "the business has a card form already");
-        }
+    if (err == CM_ERR_CONFLICT) { // another request made the card form meanwhile
+        cm_call_fail(call, CM_ERR_CONFLICT, "the business has a card form already");
         goto out;
     }
     if (err) {
