@@ -174,8 +174,8 @@ static bool s_check_question(Crm__Question *q, size_t i, notes_forms_report_fn r
         ok = false;
     } else if (q->min && q->max && q->min->value > q->max->value) {
         snprintf(f, sizeof f, "%s.max", field);
-        s_report(report, ud, f, "OUT_OF_RANGE", "question \"%s\": max %g is below min %g",
-                 q->text, q->max->value, q->min->value);
+        s_report(report, ud, f, "OUT_OF_RANGE", "question \"%s\": max %g is below min %g", q->text,
+                 q->max->value, q->min->value);
         ok = false;
     }
     return ok;
@@ -332,8 +332,8 @@ static bool s_check_value(const Crm__Question *q, const Crm__FormAnswer *a, Crm_
         }
         const char *v = a->n_values ? a->values[0] : a->value;
         if (!s_in_choices(q, v)) {
-            s_report(report, ud, field, "NOT_A_CHOICE", "\"%s\" is not one of the choices of \"%s\"",
-                     v, q->text);
+            s_report(report, ud, field, "NOT_A_CHOICE",
+                     "\"%s\" is not one of the choices of \"%s\"", v, q->text);
             return false;
         }
         cm_pb_set_str(&out->value, v);
@@ -524,8 +524,7 @@ static void s_tally(Crm__QuestionResult *r, const Crm__Question *q, const Crm__F
 static Crm__QuestionResult *s_question_result(const Crm__Question *q,
                                               Crm__FormFilling *const *fillings, size_t n)
 {
-    Crm__QuestionResult *r =
-        (Crm__QuestionResult *)cm_pb_new(&crm__question_result__descriptor);
+    Crm__QuestionResult *r = (Crm__QuestionResult *)cm_pb_new(&crm__question_result__descriptor);
     cm_pb_set_str(&r->question_id, q->id);
     cm_pb_set_str(&r->text, q->text);
     r->type = q->type;

@@ -9,18 +9,18 @@
 #include "forms.pb-c.h"
 
 /* Limits, in characters (Unicode code points) for texts. */
-#define NOTES_FORMS_MAX 50             // forms a business has (deleted ones not counted)
-#define NOTES_FORM_TITLE_MAX 200       // a form's title
-#define NOTES_QUESTIONS_MAX 100        // questions in a form
-#define NOTES_QUESTION_TEXT_MAX 500    // a question's text
-#define NOTES_CHOICES_MAX 30           // choices of a question
-#define NOTES_CHOICE_MAX 200           // one choice's text
-#define NOTES_QUESTION_ID_MAX 32       // bytes of a-z, 0-9, '_', '-'
-#define NOTES_ANSWER_SHORT_MAX 500     // SHORT_TEXT answer
-#define NOTES_ANSWER_LONG_MAX 5000     // LONG_TEXT answer
-#define NOTES_ANSWER_NUMBER_MAX 32     // bytes of a NUMBER answer
+#define NOTES_FORMS_MAX 50               // forms a business has (deleted ones not counted)
+#define NOTES_FORM_TITLE_MAX 200         // a form's title
+#define NOTES_QUESTIONS_MAX 100          // questions in a form
+#define NOTES_QUESTION_TEXT_MAX 500      // a question's text
+#define NOTES_CHOICES_MAX 30             // choices of a question
+#define NOTES_CHOICE_MAX 200             // one choice's text
+#define NOTES_QUESTION_ID_MAX 32         // bytes of a-z, 0-9, '_', '-'
+#define NOTES_ANSWER_SHORT_MAX 500       // SHORT_TEXT answer
+#define NOTES_ANSWER_LONG_MAX 5000       // LONG_TEXT answer
+#define NOTES_ANSWER_NUMBER_MAX 32       // bytes of a NUMBER answer
 #define NOTES_RESULTS_FILLINGS_MAX 10000 // fillings a survey's results count (the newest)
-#define NOTES_RESULTS_TEXTS_MAX 200    // text answers a question's results list
+#define NOTES_RESULTS_TEXTS_MAX 200      // text answers a question's results list
 
 /* One problem found: field is lowerCamelCase ("form.questions[2].choices",
  * "answers.allergies"), reason e.g. "REQUIRED", "OUT_OF_RANGE". Called once

@@ -62,8 +62,8 @@ static Crm__Form *s_load_form(struct cm_call *call, const char *id, int version,
 {
     Crm__Form *f = NULL;
     if (cm_uuid_valid(id)) {
-        cm_err_t err =
-            notes_forms_store_get(call->db, TENANT(call), id, version, version == 0, for_update, &f);
+        cm_err_t err = notes_forms_store_get(call->db, TENANT(call), id, version, version == 0,
+                                             for_update, &f);
         if (err) {
             cm_call_db_fail(call, err, "could not read form");
             return NULL;
@@ -83,10 +83,9 @@ static bool s_timeline(struct cm_call *call, const char *type, const Crm__FormFi
     json_t *qs = json_array();
     for (size_t i = 0; i < n_questions; i++)
         json_array_append_new(qs, json_string(questions[i]));
-    json_t *details =
-        json_pack("{s:{s:s, s:s, s:s, s:o, s:b}}", "form", "formId", filling->form_id, "title",
-                  title, "fillingId", filling->id, "questions", qs, "byCustomer",
-                  filling->by_customer);
+    json_t *details = json_pack("{s:{s:s, s:s, s:s, s:o, s:b}}", "form", "formId", filling->form_id,
+                                "title", title, "fillingId", filling->id, "questions", qs,
+                                "byCustomer", filling->by_customer);
     char *text = json_dumps(details, JSON_COMPACT);
     json_decref(details);
     struct notes_timeline_row row = {.customer_id = filling->customer_id,
@@ -112,8 +111,8 @@ static void s_list_forms(struct cm_call *call, const ProtobufCMessage *msg, Prot
     const Crm__ListFormsRequest *req = (const Crm__ListFormsRequest *)msg;
     Crm__ListFormsResponse *r =
         (Crm__ListFormsResponse *)cm_pb_new(&crm__list_forms_response__descriptor);
-    cm_err_t err = notes_forms_store_list(call->db, TENANT(call),
-                                          notes_forms_purpose_name(req->purpose), r);
+    cm_err_t err =
+        notes_forms_store_list(call->db, TENANT(call), notes_forms_purpose_name(req->purpose), r);
     if (err) {
         cm_call_db_fail(call, err, "could not list forms");
         crm__list_forms_response__free_unpacked(r, NULL);
@@ -222,8 +221,9 @@ static void s_update_form(struct cm_call *call, const ProtobufCMessage *msg,
     if (!old)
         goto out;
     if (req->etag[0] && strcmp(req->etag, old->etag)) {
-        cm_call_fail(call, CM_ERR_PRECONDITION, "form %s changed since it was read (etag %s, now %s)",
-                     old->id, req->etag, old->etag);
+        cm_call_fail(call, CM_ERR_PRECONDITION,
+                     "form %s changed since it was read (etag %s, now %s)", old->id, req->etag,
+                     old->etag);
         goto out;
     }
     const Crm__Form empty = CRM__FORM__INIT;
@@ -608,8 +608,8 @@ const struct cm_method notes_forms_methods[] = {
       CUSTOMERS_WRITE),
     M("GetFilling", get_filling_request, form_filling, s_get_filling, CM_METHOD_NO_TXN,
       CUSTOMERS_READ),
-    M("ListSurveyFillings", list_fillings_request, list_fillings_response,
-      s_list_survey_fillings, CM_METHOD_NO_TXN, CUSTOMERS_READ),
+    M("ListSurveyFillings", list_fillings_request, list_fillings_response, s_list_survey_fillings,
+      CM_METHOD_NO_TXN, CUSTOMERS_READ),
     M("GetSurveyResults", get_survey_results_request, survey_results, s_survey_results,
       CM_METHOD_NO_TXN, CUSTOMERS_READ),
 };

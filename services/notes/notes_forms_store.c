@@ -49,8 +49,8 @@ static Crm__StaffMember *s_staff(const char *id, const char *name)
 /* Forms                                                                   */
 
 #define FORM_COLUMNS                                                                               \
-    "f.id, f.purpose, v.version, v.title, v.questions::text, v.created_by_id, v.created_by_name, " \
-    TS("f.created_at") ", " TS("v.created_at")
+    "f.id, f.purpose, v.version, v.title, v.questions::text, v.created_by_id, "                    \
+    "v.created_by_name, " TS("f.created_at") ", " TS("v.created_at")
 
 static Crm__Form *s_form_from_row(const PGresult *res, int row)
 {
@@ -85,8 +85,8 @@ cm_err_t notes_forms_store_count(cm_db_t *db, const char *tenant, int *n)
 
 cm_err_t notes_forms_store_insert(cm_db_t *db, const char *tenant, const struct notes_form_row *r)
 {
-    const char *p[] = {tenant, r->id, r->purpose, r->title, r->questions_json, r->by_id,
-                       r->by_name};
+    const char *p[] = {tenant,   r->id,     r->purpose, r->title, r->questions_json,
+                       r->by_id, r->by_name};
     return cm_db_run(db,
                      "WITH f AS (INSERT INTO notes.forms (tenant_id, id, purpose) "
                      "  VALUES ($1, $2, $3) RETURNING tenant_id, id) "
@@ -205,8 +205,9 @@ cm_err_t notes_forms_store_list(cm_db_t *db, const char *tenant, const char *pur
 
 static Crm__FormFilling *s_filling_from_row(const PGresult *res, int row)
 {
-    Crm__FormFilling *f = (Crm__FormFilling *)s_decode(
-        &crm__form_filling__descriptor, PQgetvalue(res, row, 5), "filling", PQgetvalue(res, row, 0));
+    Crm__FormFilling *f =
+        (Crm__FormFilling *)s_decode(&crm__form_filling__descriptor, PQgetvalue(res, row, 5),
+                                     "filling", PQgetvalue(res, row, 0));
     cm_pb_set_str(&f->id, PQgetvalue(res, row, 0));
     cm_pb_set_str(&f->customer_id, PQgetvalue(res, row, 1));
     cm_pb_set_str(&f->form_id, PQgetvalue(res, row, 2));
@@ -224,16 +225,9 @@ cm_err_t notes_forms_store_filling_insert(cm_db_t *db, const char *tenant,
 {
     char v[16];
     snprintf(v, sizeof v, "%d", r->form_version);
-    const char *p[] = {tenant,
-                       r->id,
-                       r->customer_id,
-                       r->form_id,
-                       v,
-                       r->purpose,
-                       r->answers_json,
-                       r->by_id,
-                       r->by_name,
-                       r->by_customer ? "true" : "false"};
+    const char *p[] = {
+        tenant,     r->id,           r->customer_id, r->form_id, v,
+        r->purpose, r->answers_json, r->by_id,       r->by_name, r->by_customer ? "true" : "false"};
     return cm_db_run(db,
                      "INSERT INTO notes.form_fillings (tenant_id, id, customer_id, form_id, "
                      "form_version, purpose, answers, filled_by_id, filled_by_name, by_customer) "
@@ -309,14 +303,16 @@ cm_err_t notes_forms_store_fillings(cm_db_t *db, const char *tenant, const char 
     snprintf(lim, sizeof lim, "%d", limit + 1);
     const char *p[] = {tenant, customer_id, purpose, form_id, k, id, lim};
     cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "SELECT " FILLING_COLUMNS FILLING_FROM
-                               "WHERE x.tenant_id = $1 AND x.customer_id = $2 AND x.purpose = $3 "
-                               "  AND ($4::uuid IS NULL OR x.form_id = $4::uuid) "
-                               "  AND ($5::bigint IS NULL OR (" US_OF("x.filled_at") ", x.id) < "
-                               "       ($5::bigint, $6::uuid)) "
-                               "ORDER BY x.filled_at DESC, x.id DESC LIMIT $7::int",
-                               7, p, &err);
+    PGresult *res =
+        cm_db_exec(db,
+                   "SELECT " FILLING_COLUMNS FILLING_FROM
+                   "WHERE x.tenant_id = $1 AND x.customer_id = $2 AND x.purpose = $3 "
+                   "  AND ($4::uuid IS NULL OR x.form_id = $4::uuid) "
+                   "  AND ($5::bigint IS NULL OR (" US_OF(
+                       "x.filled_at") ", x.id) < "
+                                      "       ($5::bigint, $6::uuid)) "
+                                      "ORDER BY x.filled_at DESC, x.id DESC LIMIT $7::int",
+                   7, p, &err);
     if (!res)
         return err;
     s_append(res, limit, r);
@@ -351,6 +347,6 @@ cm_err_t notes_forms_store_form_fillings(cm_db_t *db, const char *tenant, const 
 cm_err_t notes_forms_store_erase_customer(cm_db_t *db, const char *tenant, const char *customer_id)
 {
     const char *p[] = {tenant, customer_id};
-    return cm_db_run(db, "DELETE FROM notes.form_fillings WHERE tenant_id = $1 AND customer_id = $2",
-                     2, p);
+    return cm_db_run(
+        db, "DELETE FROM notes.form_fillings WHERE tenant_id = $1 AND customer_id = $2", 2, p);
 }

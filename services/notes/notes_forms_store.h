@@ -43,8 +43,7 @@ cm_err_t notes_forms_store_get(cm_db_t *db, const char *tenant, const char *id, 
                                bool live, bool for_update, Crm__Form **out) CM_MUSTCHECK;
 
 /* The tenant's card form (current version) into *out, NULL when it has none. */
-cm_err_t notes_forms_store_card_form(cm_db_t *db, const char *tenant,
-                                     Crm__Form **out) CM_MUSTCHECK;
+cm_err_t notes_forms_store_card_form(cm_db_t *db, const char *tenant, Crm__Form **out) CM_MUSTCHECK;
 
 /* The forms not deleted (purpose NULL: both), the card first, then by title. */
 cm_err_t notes_forms_store_list(cm_db_t *db, const char *tenant, const char *purpose,
