@@ -452,13 +452,13 @@ static void s_fill_survey(struct cm_call *call, const ProtobufCMessage *msg,
     const Crm__FillSurveyRequest *req = (const Crm__FillSurveyRequest *)msg;
     Crm__Form *form = NULL;
     Crm__FormFilling *f = NULL;
+    if (!s_customer(call, req->customer_id))
+        goto out;
     if (!cm_uuid_valid(req->form_id)) {
         cm_call_violation(call, "formId", req->form_id[0] ? "NOT_FOUND" : "REQUIRED",
                           "formId names the survey to fill");
         goto out;
     }
-    if (!s_customer(call, req->customer_id))
-        goto out;
     form = s_load_form(call, req->form_id, 0, false);
     if (!form)
         goto out;

@@ -223,7 +223,7 @@ def test_a_booking_systems_key_publishes_events_and_nothing_else():
 COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tasks": "task",
                "messages": "message", "campaigns": "campaign", "imports": "import",
                "exports": "export", "taskFeeds": "taskFeed", "apiKeys": "apiKey",
-               "staff": "staff"}
+               "staff": "staff", "forms": "form", "surveys": "filling"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -263,6 +263,13 @@ def _fill_tenant(key):
     st, _, m = api("POST", "/v1/staff:invite", {"email": unique_email("bstaff"), "name": "B's",
                                                 "role": "STAFF"}, key=key)
     ids["staff"] = _ok(st, m, 201)["staff"]["id"]
+    st, _, fm = api("POST", "/v1/forms", {"title": "B's survey", "purpose": "SURVEY", "questions": [
+        {"text": "How was it?", "type": "SHORT_TEXT"}]}, key=key)
+    ids["form"] = _ok(st, fm, 201)["id"]
+    st, _, fl = api("POST", "/v1/customers/%s/surveys" % ids["customer"], {
+        "formId": ids["form"], "answers": [{"questionId": fm["questions"][0]["id"],
+                                            "value": "B's answer"}]}, key=key)
+    ids["filling"] = _ok(st, fl, 201)["id"]
     return ids
 
 
@@ -285,6 +292,7 @@ SAMPLES = {
     "PATCH /v1/customers/{id}": {"lastName": "from A"},
     "PATCH /v1/groups/{id}": {"name": "from A"},
     "PATCH /v1/tasks/{id}": {"title": "from A"},
+    "PATCH /v1/forms/{id}": {"title": "from A"},
 }
 RAW_SAMPLES = {"PUT /v1/customers/{id}/photo": (_png(), "image/png")}
 
