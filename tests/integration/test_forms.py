@@ -461,3 +461,131 @@ def test_unknown_ids_are_404():
     assert st == 200 and card.get("form") is None, card
     st, _, js = api("PUT", "/v1/customers/%s/card" % cid, {"answers": []}, key=key)
     assert st == 412 and "Settings" in json.dumps(js), js
+
+
+def _fits(b):
+    """The page holds at its width: nothing sticks out to the right."""
+    overflow = b.js("return document.documentElement.scrollWidth - "
+                    "document.documentElement.clientWidth;")
+    wide = b.js("""
+        const w = document.documentElement.clientWidth;
+        return Array.from(document.querySelectorAll('body *'))
+          .filter(el => el.getBoundingClientRect().right > w + 1 && !el.closest('.table-scroll'))
+          .slice(0, 8).map(el => el.tagName + '.' + el.className + '#' + el.id + ' '
+                           + Math.round(el.getBoundingClientRect().right));""")
+    assert overflow <= 1, (overflow, wide)
+
+
+def _add_question(b, i, text, qtype, choices=None, lo=None, hi=None, required=False):
+    b.find("#question-add").click()
+    b.wait("#q-%d-text" % i).send_keys(text)
+    b.find("#q-%d-type" % i).select(qtype)
+    if choices:
+        b.wait("#q-%d-choices" % i).send_keys("\n".join(choices))
+    if lo is not None:
+        b.wait("#q-%d-min" % i).send_keys(lo)
+        b.find("#q-%d-max" % i).send_keys(hi)
+    if required:
+        b.find("#q-%d-required" % i).click()
+
+
+def test_ui_build_fill_and_read_at_390px_in_two_languages():
+    """In Settings a card and a survey are built; on a customer's card the card
+    is filled (a missing answer is named at its question), a survey is filled
+    on the tablet without the staff's navigation, and its results read; in
+    Bulgarian too, everything at 390 px."""
+    from test_ui import SHOTS, _browser, _no_js_errors, _open, _sign_in
+    import os
+
+    # The default tenant starts without forms (a run before may have left some).
+    st, _, js = api("GET", "/v1/forms")
+    for f in js.get("forms", []):
+        assert api("DELETE", "/v1/forms/" + f["id"])[0] == 204
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Ана", "lastName": unique("Петрова")})
+    assert st == 201, c
+    cid = c["id"]
+    with _browser("forms") as b:
+        _sign_in(b)
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        _open(b, "/settings")
+        b.wait("#settings-forms").click()
+        b.wait("#form-new-card").click()
+        assert b.wait("#form-title").prop("value") == "Card"
+        _add_question(b, 0, "Allergies", "LONG_TEXT")
+        _add_question(b, 1, "Skin type", "ONE_CHOICE", choices=["dry", "oily"], required=True)
+        b.find("#q-1-up").click()  # Skin type first
+        assert b.wait("#q-0-text").prop("value") == "Skin type"
+        _fits(b)
+        b.find("#form-save").click()
+        b.wait_text("#form-list", "Card")
+        b.wait("#form-new-survey").click()
+        b.wait("#form-title").send_keys("Satisfaction")
+        _add_question(b, 0, "Score", "NUMBER", lo="0", hi="10", required=True)
+        _add_question(b, 1, "Come again?", "YES_NO")
+        b.find("#form-save").click()
+        b.wait_text("#form-list", "Satisfaction")
+        b.full_screenshot(os.path.join(SHOTS, "forms-settings-narrow.png"))
+        st, _, forms = api("GET", "/v1/forms")
+        by = {f["title"]: f for f in forms["forms"]}
+        assert [q["text"] for q in by["Card"]["questions"]] == ["Skin type", "Allergies"], by
+        assert by["Satisfaction"]["questions"][0]["max"] == 10, by
+
+        # The card: a required answer missing is named at its question.
+        _open(b, "/customers/" + cid)
+        b.wait("#card-form-edit").click()
+        b.wait("#card-form textarea").send_keys("latex")
+        b.find("#card-form-save").click()
+        b.wait_text("#card-form", "needs an answer")
+        b.find("#card-form input[type=radio][value=dry]").click()
+        b.find("#card-form-save").click()
+        b.wait_text("#card-form", "latex")
+        assert "dry" in b.find("#card-form").text
+        _fits(b)
+        b.wait_text("#timeline", "Card updated (Skin type, Allergies)", timeout=20)
+
+        # A survey on the tablet: no navigation; a number out of range is named.
+        b.wait("#survey-pick").select(by["Satisfaction"]["id"])
+        b.find("#survey-tablet").click()
+        b.wait("#survey-send")
+        assert not b.find(".topbar").displayed()
+        b.find(".survey-form input[inputmode=decimal]").send_keys("11")
+        b.find("#survey-send").click()
+        b.wait_text(".survey-form", "from 0 to 10")
+        b.find(".survey-form input[inputmode=decimal]").fill("9")
+        b.find(".survey-form input[type=radio][value=yes]").click()
+        _fits(b)
+        b.find("#survey-send").click()
+        b.wait("#survey-thanks")
+        b.find("#survey-hand-back").click()
+        b.wait_text("#surveys-list", "Satisfaction")
+        assert b.find(".topbar").displayed()
+        assert "the customer" in b.find("#surveys-list").text
+        b.full_screenshot(os.path.join(SHOTS, "forms-card-narrow.png"))
+
+        # Results, then the same in Bulgarian.
+        _open(b, "/forms/%s/results" % by["Satisfaction"]["id"])
+        b.wait_text("#results-count", "Fillings counted: 1")
+        assert b.find("#result-0 .result-avg").text == "9"
+        assert b.find("#result-1 .result-yes").text == "1"
+        _fits(b)
+        b.js("localStorage.setItem('crm.lang', 'bg');")
+        try:
+            _open(b, "/customers")
+            _open(b, "/forms/%s/results" % by["Satisfaction"]["id"])
+            b.wait_text("h1", "Резултати: Satisfaction")
+            assert "Преброени попълвания: 1" in b.find("#results-count").text
+            _fits(b)
+            _open(b, "/customers/" + cid)
+            b.wait_text("#card-form-title", "Картон")
+            b.wait_text("#surveys-title", "Анкети")
+            assert "Да" in b.wait("#surveys-list").text or "Satisfaction" in b.find("#surveys-list").text
+            b.wait_text("#timeline", "Картонът е променен (Skin type, Allergies)", timeout=20)
+            _fits(b)
+            _open(b, "/settings/forms")
+            b.wait_text("#form-list", "Satisfaction")
+            assert b.find("#form-new-survey").text == "Нова анкета"
+            _fits(b)
+            b.full_screenshot(os.path.join(SHOTS, "forms-settings-bg-narrow.png"))
+        finally:
+            b.js("localStorage.removeItem('crm.lang');")
+        _no_js_errors(b)

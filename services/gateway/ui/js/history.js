@@ -85,6 +85,7 @@ export const KINDS = [
   ["MESSAGE", "enum.kind.MESSAGE"],
   ["CONSENT", "enum.kind.CONSENT"],
   ["IMPORT", "enum.kind.IMPORT"],
+  ["FORM", "frm.kind"],
 ];
 
 // Where an entry came from; notes' own entries say nothing.
@@ -214,6 +215,15 @@ export function describe(e) {
     }
     case "task.done":
       line = t("tl.taskDone", { title: (e.task || {}).title || "" });
+      break;
+    case "card.updated": {
+      // The questions are the business's own words, shown as written.
+      const qs = (e.form || {}).questions || [];
+      line = qs.length ? t("frm.tlCardUpdated", { questions: qs.join(", ") }) : t("frm.tlCardSaved");
+      break;
+    }
+    case "survey.filled":
+      line = t((e.form || {}).byCustomer ? "frm.tlSurveyByCustomer" : "frm.tlSurveyFilled", { title: (e.form || {}).title || "" });
       break;
     default:
       if (/^message\./.test(e.type || "")) {

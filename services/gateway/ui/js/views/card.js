@@ -16,6 +16,7 @@ import { summarySection, timelineSection } from "../history.js";
 import { messagesSection } from "../messages.js";
 import { conversationsSection } from "../conversations.js";
 import { notesSection } from "../notes.js";
+import { cardFormSection, surveysSection } from "../formkit.js";
 import { taskForm, taskItem } from "../taskkit.js";
 import { t } from "../i18n.js";
 import { vatCheckView } from "../vatcheck.js";
@@ -158,6 +159,8 @@ export async function renderCard(view, ctx) {
   const timeline = timelineSection(c.id);
   const notes = notesSection(c.id, { onChange: () => timeline.load() });
   const tasks = tasksSection(c.id, () => timeline.load());
+  const cardForm = cardFormSection(c.id, { onChange: () => timeline.load() });
+  const surveys = surveysSection(c.id);
   const messages = messagesSection(c, { onChange: () => timeline.load() });
   const conversations = conversationsSection(c, {
     onChange: () => {
@@ -171,13 +174,15 @@ export async function renderCard(view, ctx) {
     head,
     summary.section,
     h("div", { class: "card-grid" },
-      h("div", { class: "card-col" }, notes.section, contact, company, addresses, note),
-      h("div", { class: "card-col" }, tasks.section, conversations.section, messages.section, account, record)),
+      h("div", { class: "card-col" }, notes.section, cardForm.section, contact, company, addresses, note),
+      h("div", { class: "card-col" }, tasks.section, surveys.section, conversations.section, messages.section, account, record)),
     timeline.section,
     history);
   // The panels load side by side; each shows its own error if its service is away.
   summary.load();
   notes.load();
+  cardForm.load();
+  surveys.load();
   tasks.load();
   messages.load();
   conversations.load();
