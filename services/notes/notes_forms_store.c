@@ -120,9 +120,11 @@ cm_err_t notes_forms_store_delete(cm_db_t *db, const char *tenant, const char *i
                      2, p);
 }
 
-/* One form or none from a query of FORM_COLUMNS. */
-static cm_err_t s_one_form(cm_db_t *db, const char *sql, int n, const char *const *p,
-                           Crm__Form **out)
+/* One message or none (*out NULL) from a query whose first row row_fn reads. */
+typedef void *(*s_row_fn)(const PGresult *res, int row);
+
+static cm_err_t s_one(cm_db_t *db, const char *sql, int n, const char *const *p, s_row_fn row_fn,
+                      void **out)
 {
     *out = NULL;
     cm_err_t err;
@@ -130,9 +132,23 @@ static cm_err_t s_one_form(cm_db_t *db, const char *sql, int n, const char *cons
     if (!res)
         return err;
     if (PQntuples(res) >= 1)
-        *out = s_form_from_row(res, 0);
+        *out = row_fn(res, 0);
     PQclear(res);
     return CM_OK;
+}
+
+static void *s_form_row(const PGresult *res, int row)
+{
+    return s_form_from_row(res, row);
+}
+
+static cm_err_t s_one_form(cm_db_t *db, const char *sql, int n, const char *const *p,
+                           Crm__Form **out)
+{
+    void *m = NULL;
+    cm_err_t err = s_one(db, sql, n, p, s_form_row, &m);
+    *out = m;
+    return err;
 }
 
 cm_err_t notes_forms_store_get(cm_db_t *db, const char *tenant, const char *id, int version,
@@ -252,18 +268,18 @@ static void s_append(const PGresult *res, int limit, Crm__ListFillingsResponse *
         r->fillings[r->n_fillings++] = s_filling_from_row(res, i);
 }
 
+static void *s_filling_row(const PGresult *res, int row)
+{
+    return s_filling_from_row(res, row);
+}
+
 static cm_err_t s_one_filling(cm_db_t *db, const char *sql, int n, const char *const *p,
                               Crm__FormFilling **out)
 {
-    *out = NULL;
-    cm_err_t err;
-    PGresult *res = cm_db_exec(db, sql, n, p, &err);
-    if (!res)
-        return err;
-    if (PQntuples(res) >= 1)
-        *out = s_filling_from_row(res, 0);
-    PQclear(res);
-    return CM_OK;
+    void *m = NULL;
+    cm_err_t err = s_one(db, sql, n, p, s_filling_row, &m);
+    *out = m;
+    return err;
 }
 
 cm_err_t notes_forms_store_filling_get(cm_db_t *db, const char *tenant, const char *customer_id,

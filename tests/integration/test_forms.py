@@ -465,14 +465,7 @@ def test_unknown_ids_are_404():
 
 def _fits(b):
     """The page holds at its width: nothing sticks out to the right."""
-    overflow = b.js("return document.documentElement.scrollWidth - "
-                    "document.documentElement.clientWidth;")
-    wide = b.js("""
-        const w = document.documentElement.clientWidth;
-        return Array.from(document.querySelectorAll('body *'))
-          .filter(el => el.getBoundingClientRect().right > w + 1 && !el.closest('.table-scroll'))
-          .slice(0, 8).map(el => el.tagName + '.' + el.className + '#' + el.id + ' '
-                           + Math.round(el.getBoundingClientRect().right));""")
+    overflow, wide = b.overflow()
     assert overflow <= 1, (overflow, wide)
 
 
