@@ -578,8 +578,8 @@ static void s_survey_results(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_fail(call, CM_ERR_PRECONDITION,
                      "form %s is the customer card; results are a survey's", form->id);
     } else {
-        cm_err_t err = notes_forms_store_form_fillings(call->db, TENANT(call), form->id,
-                                                       NOTES_RESULTS_FILLINGS_MAX, r);
+        cm_err_t err = notes_forms_store_form_answers(call->db, TENANT(call), form->id,
+                                                      NOTES_RESULTS_FILLINGS_MAX, r);
         if (err)
             cm_call_db_fail(call, err, "could not read the fillings");
         else

@@ -341,21 +341,73 @@ cm_err_t notes_forms_store_fillings(cm_db_t *db, const char *tenant, const char 
     return CM_OK;
 }
 
-cm_err_t notes_forms_store_form_fillings(cm_db_t *db, const char *tenant, const char *form_id,
-                                         int limit, Crm__ListFillingsResponse *r)
+/* The answer of one row of the results query (columns 1..4), or NULL for a
+ * filling without answers. The choices of a MANY_CHOICES answer come joined
+ * by U+001F, which no answer can hold (control characters are refused). */
+static Crm__FormAnswer *s_answer_from_row(const PGresult *res, int row)
+{
+    if (PQgetisnull(res, row, 1))
+        return NULL;
+    Crm__FormAnswer *a = (Crm__FormAnswer *)cm_pb_new(&crm__form_answer__descriptor);
+    cm_pb_set_str(&a->question_id, PQgetvalue(res, row, 1));
+    char type[64];
+    snprintf(type, sizeof type, "QUESTION_TYPE_%s", PQgetvalue(res, row, 2));
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value_by_name(&crm__question_type__descriptor, type);
+    a->type = v ? (Crm__QuestionType)v->value : CRM__QUESTION_TYPE__QUESTION_TYPE_UNSPECIFIED;
+    cm_pb_set_str(&a->value, PQgetvalue(res, row, 3));
+    if (PQgetisnull(res, row, 4))
+        return a;
+    for (const char *p = PQgetvalue(res, row, 4);;) {
+        const char *end = strchr(p, '\x1f');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        a->values = cm_realloc(a->values, (a->n_values + 1) * sizeof *a->values);
+        a->values[a->n_values++] = cm_strndup(p, n);
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return a;
+}
+
+cm_err_t notes_forms_store_form_answers(cm_db_t *db, const char *tenant, const char *form_id,
+                                        int limit, Crm__ListFillingsResponse *r)
 {
     char lim[16];
     snprintf(lim, sizeof lim, "%d", limit);
     const char *p[] = {tenant, form_id, lim};
     cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "SELECT " FILLING_COLUMNS FILLING_FROM
-                               "WHERE x.tenant_id = $1 AND x.form_id = $2 "
-                               "ORDER BY x.filled_at DESC, x.id DESC LIMIT $3::int",
-                               3, p, &err);
+    /* One row per answer, the answers' fields as columns: no JSON to parse
+     * for ten thousand fillings. */
+    PGresult *res = cm_db_exec(
+        db,
+        "SELECT x.id, a->>'questionId', coalesce(a->>'type', ''), coalesce(a->>'value', ''), "
+        "  CASE WHEN jsonb_typeof(a->'values') = 'array' AND jsonb_array_length(a->'values') > 0 "
+        "  THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text(a->'values')), chr(31)) "
+        "  END "
+        "FROM (SELECT id, answers, filled_at FROM notes.form_fillings "
+        "      WHERE tenant_id = $1 AND form_id = $2 "
+        "      ORDER BY filled_at DESC, id DESC LIMIT $3::int) x "
+        "LEFT JOIN LATERAL jsonb_array_elements(x.answers->'answers') a ON true "
+        "ORDER BY x.filled_at DESC, x.id DESC",
+        3, p, &err);
     if (!res)
         return err;
-    s_append(res, -1, r);
+    int rows = PQntuples(res);
+    r->fillings = cm_realloc(r->fillings, ((size_t)rows + r->n_fillings + 1) * sizeof *r->fillings);
+    Crm__FormFilling *f = NULL;
+    for (int i = 0; i < rows; i++) {
+        if (!f || strcmp(f->id, PQgetvalue(res, i, 0))) {
+            f = (Crm__FormFilling *)cm_pb_new(&crm__form_filling__descriptor);
+            cm_pb_set_str(&f->id, PQgetvalue(res, i, 0));
+            r->fillings[r->n_fillings++] = f;
+        }
+        Crm__FormAnswer *a = s_answer_from_row(res, i);
+        if (a) {
+            f->answers = cm_realloc(f->answers, (f->n_answers + 1) * sizeof *f->answers);
+            f->answers[f->n_answers++] = a;
+        }
+    }
     PQclear(res);
     return CM_OK;
 }

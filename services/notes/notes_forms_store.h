@@ -85,9 +85,11 @@ cm_err_t notes_forms_store_fillings(cm_db_t *db, const char *tenant, const char 
                                     Crm__ListFillingsResponse *r,
                                     struct notes_page *next) CM_MUSTCHECK;
 
-/* The newest limit fillings of a form, every customer's, appended to r. */
-cm_err_t notes_forms_store_form_fillings(cm_db_t *db, const char *tenant, const char *form_id,
-                                         int limit, Crm__ListFillingsResponse *r) CM_MUSTCHECK;
+/* The answers of the newest limit fillings of a form, every customer's,
+ * appended to r newest first: each filling with its id and answers only
+ * (what a survey's results count). */
+cm_err_t notes_forms_store_form_answers(cm_db_t *db, const char *tenant, const char *form_id,
+                                        int limit, Crm__ListFillingsResponse *r) CM_MUSTCHECK;
 
 /* Erases a deleted customer's card and surveys. */
 cm_err_t notes_forms_store_erase_customer(cm_db_t *db, const char *tenant,
