@@ -249,6 +249,37 @@ static bool s_number(const char *s, double *out)
     return end && !*end && isfinite(*out);
 }
 
+/* The plain form of a number s_number took, written into out (at least
+ * strlen(s) + 2 bytes): no '+', no leading zeros, no trailing zeros after the
+ * point, no point without digits after it, and "0" for minus zero. Textual,
+ * so every digit written stays ("0.00001" is not "1e-05"). */
+static char *s_number_text(const char *s, char *out)
+{
+    bool minus = *s == '-';
+    if (*s == '-' || *s == '+')
+        s++;
+    while (*s == '0' && s[1] >= '0' && s[1] <= '9')
+        s++; // leading zeros, keeping the one before a point
+    char *o = out;
+    if (minus)
+        *o++ = '-';
+    if (*s == '.')
+        *o++ = '0';
+    size_t n = strlen(s);
+    memcpy(o, s, n + 1);
+    char *point = strchr(o, '.');
+    if (point) {
+        char *end = o + strlen(o);
+        while (end > point + 1 && end[-1] == '0')
+            *--end = '\0';
+        if (end == point + 1)
+            *point = '\0';
+    }
+    if (!strcmp(out, "-0"))
+        memcpy(out, "0", 2);
+    return out;
+}
+
 static bool s_date(const char *s)
 {
     struct notes_due d;
@@ -305,9 +336,8 @@ static bool s_check_value(const Crm__Question *q, const Crm__FormAnswer *a, Crm_
                      q->text, range, a->value);
             return false;
         }
-        char num[40];
-        snprintf(num, sizeof num, "%.15g", x == 0 ? 0.0 : x);
-        cm_pb_set_str(&out->value, num);
+        char num[NOTES_ANSWER_NUMBER_MAX + 2];
+        cm_pb_set_str(&out->value, s_number_text(a->value, num));
         return true;
     case CRM__QUESTION_TYPE__QUESTION_TYPE_YES_NO:
         if (strcmp(a->value, "yes") && strcmp(a->value, "no")) {

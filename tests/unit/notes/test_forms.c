@@ -112,6 +112,45 @@ static void test_answers_normalised_in_question_order(void)
     protobuf_c_message_free_unpacked(&f->base, NULL);
 }
 
+static void test_numbers_keep_their_digits(void)
+{
+    /* Written plainly, every digit kept: no exponent a second check would
+     * refuse, no rounding. */
+    const char *cases[][2] = {
+        {"20", "20"},
+        {"+20", "20"},
+        {"020.500", "20.5"},
+        {"-0", "0"},
+        {"-0.000", "0"},
+        {".5", "0.5"},
+        {"-.25", "-0.25"},
+        {"16.", "16"},
+        {"0.00001", "0.00001"},
+        {"100000000000000000000", "100000000000000000000"},
+        {"119.99999999999999999", "119.99999999999999999"},
+    };
+    Crm__Form *form = (Crm__Form *)s_from(&crm__form__descriptor,
+                                          "{\"title\": \"t\", \"questions\": [{\"id\": \"n\","
+                                          " \"text\": \"N\", \"type\": \"NUMBER\"}]}");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        Crm__FormAnswer in = CRM__FORM_ANSWER__INIT;
+        in.question_id = "n";
+        in.value = (char *)cases[i][0];
+        Crm__FormAnswer *list[] = {&in};
+        Crm__FormFilling *f = (Crm__FormFilling *)cm_pb_new(&crm__form_filling__descriptor);
+        struct s_problems p = {0};
+        CHECK(notes_forms_check_answers(form, list, 1, f, s_collect, &p));
+        CHECK_STR(f->answers[0]->value, cases[i][1]);
+        /* Checked again, the same. */
+        Crm__FormFilling *g = (Crm__FormFilling *)cm_pb_new(&crm__form_filling__descriptor);
+        CHECK(notes_forms_check_answers(form, f->answers, 1, g, s_collect, &p));
+        CHECK_STR(g->answers[0]->value, cases[i][1]);
+        protobuf_c_message_free_unpacked(&g->base, NULL);
+        protobuf_c_message_free_unpacked(&f->base, NULL);
+    }
+    protobuf_c_message_free_unpacked(&form->base, NULL);
+}
+
 static void test_answer_problems_name_the_question(void)
 {
     struct {
@@ -368,6 +407,7 @@ static void test_results(void)
 int main(void)
 {
     RUN(test_answers_normalised_in_question_order);
+    RUN(test_numbers_keep_their_digits);
     RUN(test_answer_problems_name_the_question);
     RUN(test_answer_length_limits);
     RUN(test_form_check);
