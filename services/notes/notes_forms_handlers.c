@@ -229,13 +229,20 @@ static void s_update_form(struct cm_call *call, const ProtobufCMessage *msg,
     const Crm__Form empty = CRM__FORM__INIT;
     const Crm__Form *in = req->form ? req->form : &empty;
     bool title = req->n_update_mask == 0, questions = req->n_update_mask == 0;
+    /* A form read and sent back whole is fine: its output-only fields and an
+     * unchanged purpose are left alone. */
+    static const char *const output_only[] = {"id",        "purpose",   "version", "updatedBy",
+                                              "createdAt", "updatedAt", "etag",    NULL};
     for (size_t i = 0; i < req->n_update_mask; i++) {
         const char *p = req->update_mask[i];
+        bool known = false;
+        for (size_t k = 0; output_only[k]; k++)
+            known = known || s_path_is(p, output_only[k]);
         if (s_path_is(p, "title"))
             title = true;
         else if (s_path_is(p, "questions"))
             questions = true;
-        else
+        else if (!known)
             cm_call_violation(call, p, "UNKNOWN_FIELD",
                               "%s is not a field of a form that can be changed (title, questions)",
                               p);

@@ -290,9 +290,13 @@ def test_editing_a_form_keeps_old_answers():
     # The same again: no new version.
     st, _, same = api("PATCH", "/v1/forms/" + form["id"], {"questions": v2["questions"]}, key=key)
     assert st == 200 and same["version"] == 2, same
-    # The purpose stays.
+    # The purpose stays; the form read and sent back whole changes nothing.
     st, _, js = api("PATCH", "/v1/forms/" + form["id"], {"purpose": "CARD"}, key=key)
     assert st == 400 and _violation(js, "form.purpose")[0] == "IMMUTABLE", js
+    st, _, same = api("PATCH", "/v1/forms/" + form["id"], v2, key=key)
+    assert st == 200 and same["version"] == 2, same
+    st, _, js = api("PATCH", "/v1/forms/" + form["id"], {"colour": "red"}, key=key)
+    assert st == 400, js
 
     st, _, old = api("GET", "/v1/customers/%s/surveys/%s" % (cid, first["id"]), key=key)
     assert st == 200, old
