@@ -123,7 +123,7 @@ integration: deps all
 # Each benchmark starts its own throw-away stack; all run even if one fails.
 BENCHES := $(wildcard tests/bench/run.sh tests/bench/search.sh tests/bench/history.sh \
                             tests/bench/company.sh tests/bench/exchange.sh tests/bench/notify.sh \
-                            tests/bench/curve.sh)
+                            tests/bench/curve.sh tests/bench/prices.sh)
 bench: deps all $(BUILD)/bin/search_index_bench
 	@rc=0; for b in $(BENCHES); do $$b $(BUILD) || rc=1; done; exit $$rc
 

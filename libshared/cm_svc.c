@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#include <sys/eventfd.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -20,10 +20,13 @@
 
 /* A thread serving requests: one of the pool's, or the main thread. */
 struct cm_svc_thread {
-    cm_svc_t *svc;           // borrowed
-    pthread_t tid;           // the pool's threads only
-    cm_db_t *db;             // owned by a pool thread; borrowed (svc) for the main thread
-    cm_mdp_client_t *client; // owned: for cm_call_service, made on first use
+    cm_svc_t *svc;             // borrowed
+    pthread_t tid;             // the pool's threads only
+    cm_db_t *db;               // owned by a pool thread; borrowed (svc) for the main thread
+    cm_mdp_client_t *client;   // owned: for cm_call_service, made on first use
+    cm_mdp_worker_t *worker;   // owned by a pool thread: its own place on the bus
+    pthread_mutex_t worker_mu; // held while the thread uses worker: the main thread
+                               // heartbeats a busy thread's worker for it
 };
 
 struct s_reply {
@@ -32,29 +35,6 @@ struct s_reply {
     uint8_t *body;
     size_t body_len;
 };
-
-/* A request handed to the pool, and then its reply. */
-struct s_job {
-    struct s_job *next;    // owned (the list it is on)
-    struct cm_mdp_msg msg; // the request (its address answers it)
-    struct s_reply out;    // owned: the reply
-    bool committed;        // a write that stored events committed: after_commit is due
-};
-
-/* A FIFO of jobs (the pool's to-do and done lists, under the service's mu). */
-struct s_jobs {
-    struct s_job *head, *tail; // owned
-};
-
-static void s_jobs_push(struct s_jobs *l, struct s_job *job)
-{
-    job->next = NULL;
-    if (l->tail)
-        l->tail->next = job;
-    else
-        l->head = job;
-    l->tail = job;
-}
 
 struct cm_svc {
     const struct cm_svc_def *def; // borrowed
@@ -71,12 +51,14 @@ struct cm_svc {
     unsigned n_threads;
     struct cm_svc_thread *threads; // owned array
     unsigned n_started;            // threads running
-    pthread_mutex_t mu;            // guards the two lists and closing
-    pthread_cond_t cond;           // a job queued, or closing
-    struct s_jobs todo;            // waiting for a thread
-    struct s_jobs done;            // answered, for the main thread to send
-    bool closing;                  // threads leave once the queue is empty
-    int efd;                       // owned: a thread finished a job
+    atomic_bool closing;           // threads leave after the request they serve
+    /* after_commit, one at a time and shared by the writes that wait for it
+     * (s_after_commit). */
+    pthread_mutex_t relay_mu;
+    pthread_cond_t relay_cond; // a run ended
+    uint64_t relay_asked;      // writes that asked for a run
+    uint64_t relay_covered;    // asks the last finished run covered
+    bool relay_running;
 };
 
 static volatile sig_atomic_t s_stop;
@@ -530,20 +512,54 @@ reply:
     return committed;
 }
 
-static void s_send_reply(cm_svc_t *svc, const struct cm_mdp_msg *msg, const struct s_reply *r)
+static void s_send_reply(cm_mdp_worker_t *worker, const struct cm_mdp_msg *msg,
+                         const struct s_reply *r)
 {
-    if (cm_mdp_worker_reply(svc->worker, msg, r->header, r->header_len, r->body, r->body_len))
+    if (cm_mdp_worker_reply(worker, msg, r->header, r->header_len, r->body, r->body_len))
         cm_log_warn("could not send reply: %s", zmq_strerror(errno));
 }
 
-/* One request at a time on the main thread: serve, relay, reply. */
-static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
+/* Runs after_commit for a write that committed events, before its reply
+ * goes out (so a reply never overtakes its write's event). One run at a time
+ * per copy; a write whose ask a run that started after it covered (the run
+ * reads what was committed when it began) waits for that run instead of
+ * making its own, so writes finishing together share one relay. */
+static void s_after_commit(cm_svc_t *svc, cm_db_t *db)
+{
+    if (!svc->def->after_commit)
+        return;
+    pthread_mutex_lock(&svc->relay_mu);
+    uint64_t mine = ++svc->relay_asked;
+    while (svc->relay_running)
+        pthread_cond_wait(&svc->relay_cond, &svc->relay_mu);
+    if (svc->relay_covered >= mine) {
+        pthread_mutex_unlock(&svc->relay_mu);
+        return;
+    }
+    svc->relay_running = true;
+    uint64_t covers = svc->relay_asked;
+    pthread_mutex_unlock(&svc->relay_mu);
+    svc->def->after_commit(svc, db, svc->def->user);
+    pthread_mutex_lock(&svc->relay_mu);
+    svc->relay_running = false;
+    svc->relay_covered = covers;
+    pthread_cond_broadcast(&svc->relay_cond);
+    pthread_mutex_unlock(&svc->relay_mu);
+}
+
+/* Serves one request on thread t and answers it on worker: serve, relay,
+ * reply. */
+static void s_serve(cm_svc_t *svc, struct cm_svc_thread *t, cm_mdp_worker_t *worker,
+                    pthread_mutex_t *worker_mu, const struct cm_mdp_msg *msg)
 {
     struct s_reply out = {0};
-    bool committed = s_handle(svc, &svc->main, msg, &out);
-    if (committed && svc->def->after_commit)
-        svc->def->after_commit(svc, svc->def->user);
-    s_send_reply(svc, msg, &out);
+    if (s_handle(svc, t, msg, &out))
+        s_after_commit(svc, t->db);
+    if (worker_mu)
+        pthread_mutex_lock(worker_mu);
+    s_send_reply(worker, msg, &out);
+    if (worker_mu)
+        pthread_mutex_unlock(worker_mu);
     free(out.header);
     free(out.body);
 }
@@ -551,6 +567,13 @@ static void s_serve(cm_svc_t *svc, const struct cm_mdp_msg *msg)
 /* ---------------------------------------------------------------------- */
 /* The pool: requests served at once                                       */
 
+/* How long a pool thread waits for a request before it looks whether the
+ * copy is stopping. */
+#define S_POOL_POLL_MS 200
+
+/* A pool thread: a worker of its own on the bus (credit 1), so a request
+ * goes from libzmq's I/O thread straight to the thread that serves it, and
+ * its reply straight back. */
 static void *s_pool_main(void *arg)
 {
     struct cm_svc_thread *t = arg;
@@ -559,90 +582,70 @@ static void *s_pool_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_mutex_lock(&t->worker_mu);
+    t->worker = cm_mdp_worker_new_credit(svc->zctx, svc->bus_endpoint, svc->def->name, 1);
+    pthread_mutex_unlock(&t->worker_mu);
+    if (!t->worker) {
+        cm_log_error("could not connect a thread to the bus at %s", svc->bus_endpoint);
+        return NULL;
+    }
     for (;;) {
-        pthread_mutex_lock(&svc->mu);
-        while (!svc->todo.head && !svc->closing)
-            pthread_cond_wait(&svc->cond, &svc->mu);
-        struct s_job *job = svc->todo.head;
-        if (job) {
-            svc->todo.head = job->next;
-            if (!svc->todo.head)
-                svc->todo.tail = NULL;
-        }
-        pthread_mutex_unlock(&svc->mu);
-        if (!job)
+        struct cm_mdp_msg msg = {0};
+        pthread_mutex_lock(&t->worker_mu);
+        if (atomic_load(&svc->closing)) {
+            cm_mdp_worker_disconnect(t->worker);
+            cm_mdp_worker_destroy(&t->worker);
+            pthread_mutex_unlock(&t->worker_mu);
             break;
-        job->committed = s_handle(svc, t, &job->msg, &job->out);
-        pthread_mutex_lock(&svc->mu);
-        s_jobs_push(&svc->done, job);
-        pthread_mutex_unlock(&svc->mu);
-        uint64_t one = 1;
-        ssize_t n = write(svc->efd, &one, sizeof one);
-        (void)n; // fails only when the counter is saturated: the main thread is awake then
+        }
+        int got = cm_mdp_worker_recv(t->worker, S_POOL_POLL_MS, &msg);
+        int saved = errno;
+        pthread_mutex_unlock(&t->worker_mu);
+        if (got == 1) {
+            s_serve(svc, t, t->worker, &t->worker_mu, &msg);
+        } else if (got < 0 && saved == ETERM) {
+            break;
+        } else if (got < 0 && saved != EINTR) {
+            cm_log_error("bus receive failed: %s", zmq_strerror(saved));
+            struct timespec ts = {0, S_POOL_POLL_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        cm_mdp_msg_release(&msg);
     }
     cm_mdp_client_destroy(&t->client);
     return NULL;
 }
 
-/* Hands a request to the pool; takes over msg. */
-static void s_pool_submit(cm_svc_t *svc, struct cm_mdp_msg *msg)
+/* Heartbeats the worker of each thread busy with a request (an idle one
+ * heartbeats itself while it waits), so that a long request does not make
+ * the broker drop it and give its request to another. */
+static void s_pool_heartbeat(cm_svc_t *svc)
 {
-    struct s_job *job = cm_calloc(1, sizeof *job);
-    job->msg = *msg;
-    memset(msg, 0, sizeof *msg);
-    pthread_mutex_lock(&svc->mu);
-    s_jobs_push(&svc->todo, job);
-    pthread_cond_signal(&svc->cond);
-    pthread_mutex_unlock(&svc->mu);
-}
-
-/* Sends the replies the pool finished, after relaying what they committed
- * (so a reply never overtakes its write's event). */
-static void s_pool_collect(cm_svc_t *svc)
-{
-    uint64_t v;
-    ssize_t n = read(svc->efd, &v, sizeof v);
-    (void)n; // nonblocking: nothing to read is fine
-    pthread_mutex_lock(&svc->mu);
-    struct s_job *jobs = svc->done.head;
-    svc->done.head = svc->done.tail = NULL;
-    pthread_mutex_unlock(&svc->mu);
-    bool committed = false;
-    for (struct s_job *j = jobs; j; j = j->next)
-        committed = committed || j->committed;
-    if (committed && svc->def->after_commit)
-        svc->def->after_commit(svc, svc->def->user);
-    while (jobs) {
-        struct s_job *j = jobs;
-        jobs = j->next;
-        s_send_reply(svc, &j->msg, &j->out);
-        cm_mdp_msg_release(&j->msg);
-        free(j->out.header);
-        free(j->out.body);
-        free(j);
+    for (unsigned i = 0; i < svc->n_started; i++) {
+        struct cm_svc_thread *t = &svc->threads[i];
+        if (pthread_mutex_trylock(&t->worker_mu) != 0)
+            continue; /* waiting for a request, or replying */
+        if (t->worker)
+            cm_mdp_worker_heartbeat(t->worker);
+        pthread_mutex_unlock(&t->worker_mu);
     }
 }
 
-/* Starts the pool's threads, each with its own database connection.
- * Returns 0, or -1 when not one could start. */
+/* Starts the pool's threads, each with its own database connection and its
+ * own worker. Returns 0, or -1 when not one could start. */
 static int s_pool_start(cm_svc_t *svc, const struct cm_svc_cfg *cfg)
 {
-    pthread_mutex_init(&svc->mu, NULL);
-    pthread_cond_init(&svc->cond, NULL);
-    svc->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (svc->efd < 0) {
-        cm_log_error("could not make an eventfd: %s", strerror(errno));
-        return -1;
-    }
     svc->threads = cm_calloc(svc->n_threads, sizeof *svc->threads);
     for (unsigned i = 0; i < svc->n_threads; i++) {
         struct cm_svc_thread *t = &svc->threads[i];
         t->svc = svc;
+        pthread_mutex_init(&t->worker_mu, NULL);
         if (cfg->database_url)
             t->db = cm_db_new(cfg->database_url, cfg->db_role);
         if (pthread_create(&t->tid, NULL, s_pool_main, t)) {
             cm_log_warn("could start only %u of %u threads", i, svc->n_threads);
             cm_db_destroy(&t->db);
+            pthread_mutex_destroy(&t->worker_mu);
             break;
         }
         svc->n_started++;
@@ -650,26 +653,23 @@ static int s_pool_start(cm_svc_t *svc, const struct cm_svc_cfg *cfg)
     return svc->n_started ? 0 : -1;
 }
 
-/* Lets the threads finish what was handed to them, sends those replies, and
+/* Lets each thread finish the request it serves, leave the broker, and
  * joins them. */
 static void s_pool_stop(cm_svc_t *svc)
 {
     if (!svc->threads)
         return;
-    pthread_mutex_lock(&svc->mu);
-    svc->closing = true;
-    pthread_cond_broadcast(&svc->cond);
-    pthread_mutex_unlock(&svc->mu);
+    atomic_store(&svc->closing, true);
     for (unsigned i = 0; i < svc->n_started; i++)
         pthread_join(svc->threads[i].tid, NULL);
-    s_pool_collect(svc);
+    for (unsigned i = 0; i < svc->n_started; i++) {
+        cm_mdp_worker_destroy(&svc->threads[i].worker); /* a thread that left on an error */
+        pthread_mutex_destroy(&svc->threads[i].worker_mu);
+    }
     for (unsigned i = 0; i < svc->n_threads; i++)
         cm_db_destroy(&svc->threads[i].db);
     free(svc->threads);
     svc->threads = NULL;
-    close(svc->efd);
-    pthread_cond_destroy(&svc->cond);
-    pthread_mutex_destroy(&svc->mu);
 }
 
 struct cm_svc_cfg cm_svc_cfg_of(const struct cm_svc_settings *s)
@@ -694,8 +694,11 @@ unsigned cm_svc_threads(const struct cm_svc_def *def, const struct cm_svc_cfg *c
 
 int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
 {
-    cm_svc_t svc = {.def = def, .bus_endpoint = cfg->bus_endpoint, .efd = -1};
+    cm_svc_t svc = {.def = def, .bus_endpoint = cfg->bus_endpoint};
+    pthread_mutex_init(&svc.relay_mu, NULL);
+    pthread_cond_init(&svc.relay_cond, NULL);
     int rc = 1;
+    bool started = false; /* def->start ran */
     struct sigaction sa = {0};
     sa.sa_handler = s_on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -747,47 +750,68 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
     svc.main.svc = &svc;
     svc.main.db = svc.db;
     svc.n_threads = cm_svc_threads(def, cfg);
-    if (svc.n_threads > 1 && s_pool_start(&svc, cfg)) {
-        cm_log_error("could not start the threads serving requests");
-        goto out;
-    }
-    /* The broker may queue as many requests here as are served at once;
-     * serving one at a time, a copy with a database takes one (a slow query
-     * must not hold another back while a copy is idle). */
-    unsigned credit = def->credit ? def->credit : cfg->database_url ? 1 : CM_SVC_CREDIT_NO_DB;
-    if (svc.n_started > credit)
-        credit = svc.n_started;
-    svc.worker = cm_mdp_worker_new_credit(svc.zctx, cfg->bus_endpoint, def->name, credit);
-    if (!svc.worker) {
-        cm_log_error("could not connect to the bus at %s", cfg->bus_endpoint);
-        goto out;
-    }
-    if (svc.threads)
-        cm_mdp_worker_set_wake_fd(svc.worker, svc.efd);
-    if (def->start && !def->ready)
-        def->start(&svc, def->user);
-    cm_log_info("serving %s on %s, %u request%s at once", def->name, cfg->bus_endpoint,
-                svc.threads ? svc.n_started : 1, svc.threads && svc.n_started > 1 ? "s" : "");
-    int64_t next_tick = cm_mono_ms() + tick_ms;
-    while (!s_stop) {
-        int64_t wait = next_tick - cm_mono_ms();
-        struct cm_mdp_msg msg = {0};
-        int got = cm_mdp_worker_recv(svc.worker, wait > 0 ? (int)wait : 0, &msg);
-        if (got == 1 && svc.threads)
-            s_pool_submit(&svc, &msg);
-        else if (got == 1)
-            s_serve(&svc, &msg);
-        cm_mdp_msg_release(&msg);
-        if (svc.threads)
-            s_pool_collect(&svc);
-        if (got < 0 && !s_stop && errno != EINTR) {
-            cm_log_error("bus receive failed: %s", zmq_strerror(errno));
-            break;
+    if (svc.n_threads > 1) {
+        /* The threads announce themselves once the service has started. */
+        if (def->start && !def->ready)
+            def->start(&svc, def->user);
+        started = true;
+        if (s_pool_start(&svc, cfg)) {
+            cm_log_error("could not start the threads serving requests");
+            goto out;
         }
-        if (cm_mono_ms() >= next_tick) {
-            if (def->tick && !s_stop)
-                def->tick(&svc, def->user);
-            next_tick = cm_mono_ms() + tick_ms;
+        cm_log_info("serving %s on %s, %u requests at once", def->name, cfg->bus_endpoint,
+                    svc.n_started);
+        /* The main thread only ticks, and heartbeats the busy threads. */
+        int64_t next_tick = cm_mono_ms() + tick_ms;
+        int64_t next_beat = cm_mono_ms() + CM_MDP_HEARTBEAT_MS / 2;
+        while (!s_stop) {
+            int64_t now = cm_mono_ms();
+            int64_t until = next_tick < next_beat ? next_tick : next_beat;
+            if (until > now) {
+                struct timespec ts = {(until - now) / 1000,
+                                      (long)((until - now) % 1000) * 1000000L};
+                nanosleep(&ts, NULL); /* a signal cuts it short */
+                continue;
+            }
+            if (now >= next_beat) {
+                s_pool_heartbeat(&svc);
+                next_beat = now + CM_MDP_HEARTBEAT_MS / 2;
+            }
+            if (now >= next_tick) {
+                if (def->tick && !s_stop)
+                    def->tick(&svc, def->user);
+                next_tick = cm_mono_ms() + tick_ms;
+            }
+        }
+    } else {
+        /* One request at a time, on the main thread, between ticks. */
+        unsigned credit = def->credit ? def->credit : cfg->database_url ? 1 : CM_SVC_CREDIT_NO_DB;
+        svc.worker = cm_mdp_worker_new_credit(svc.zctx, cfg->bus_endpoint, def->name, credit);
+        if (!svc.worker) {
+            cm_log_error("could not connect to the bus at %s", cfg->bus_endpoint);
+            goto out;
+        }
+        if (def->start && !def->ready)
+            def->start(&svc, def->user);
+        started = true;
+        cm_log_info("serving %s on %s, one request at a time", def->name, cfg->bus_endpoint);
+        int64_t next_tick = cm_mono_ms() + tick_ms;
+        while (!s_stop) {
+            int64_t wait = next_tick - cm_mono_ms();
+            struct cm_mdp_msg msg = {0};
+            int got = cm_mdp_worker_recv(svc.worker, wait > 0 ? (int)wait : 0, &msg);
+            if (got == 1)
+                s_serve(&svc, &svc.main, svc.worker, NULL, &msg);
+            cm_mdp_msg_release(&msg);
+            if (got < 0 && !s_stop && errno != EINTR) {
+                cm_log_error("bus receive failed: %s", zmq_strerror(errno));
+                break;
+            }
+            if (cm_mono_ms() >= next_tick) {
+                if (def->tick && !s_stop)
+                    def->tick(&svc, def->user);
+                next_tick = cm_mono_ms() + tick_ms;
+            }
         }
     }
     rc = 0;
@@ -795,7 +819,7 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
 out:
     /* What the threads hold is served and answered before the worker leaves. */
     s_pool_stop(&svc);
-    if (def->stop && (svc.worker || def->ready))
+    if (def->stop && (started || def->ready))
         def->stop(&svc, def->user);
     if (svc.worker)
         cm_mdp_worker_disconnect(svc.worker);
@@ -807,6 +831,8 @@ out:
     free(svc.sql_idem_claim);
     free(svc.sql_idem_get);
     free(svc.sql_idem_put);
+    pthread_cond_destroy(&svc.relay_cond);
+    pthread_mutex_destroy(&svc.relay_mu);
     return rc;
 }
 

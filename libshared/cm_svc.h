@@ -4,12 +4,14 @@
  * and runs periodic work between requests. Signals stop it gracefully.
  *
  * Many requests at once: with threads > 1 a copy runs that many handler
- * threads, each with its own database connection, and the main thread only
- * moves requests and replies, heartbeats, and runs start, stop, tick and
- * after_commit (so those never race a handler's thread, and never each
- * other). A handler must not keep state between calls but in its own
- * thread's arguments; what it shares (call->user) it only reads. With
- * threads == 1 the main thread serves one request at a time itself. */
+ * threads, each with its own database connection and its own worker on the
+ * bus (credit 1), which receives a request, serves it, runs after_commit when
+ * it committed events, and replies. The main thread runs start, stop and tick
+ * (never at the same time as each other) and heartbeats the workers of
+ * threads busy with long requests. A handler must not keep state between
+ * calls but in its own thread's arguments; what it shares (call->user) it
+ * only reads, or guards itself. With threads == 1 the main thread serves one
+ * request at a time itself, between ticks. */
 #ifndef CM_SVC_H
 #define CM_SVC_H
 
@@ -113,8 +115,12 @@ struct cm_svc_def {
     const char *idempotency_table;            // e.g. "customers.idempotency"; NULL: no dedupe
     void (*start)(cm_svc_t *svc, void *user); // after the bus and database are set up
     void (*stop)(cm_svc_t *svc, void *user);  // before they are torn down
-    void (*after_commit)(cm_svc_t *svc,
-                         void *user); // after a write that stored events (cm_outbox_add) committed
+    /* After a write that stored events (cm_outbox_add) committed, before its
+     * reply, on the thread that served it with that thread's connection (no
+     * transaction open). One call at a time per copy, and one call may stand
+     * for several writes that committed before it began; it may run while
+     * tick does, so what the two share needs a lock. */
+    void (*after_commit)(cm_svc_t *svc, cm_db_t *db, void *user);
     void (*tick)(cm_svc_t *svc, void *user); // every tick_ms
     int tick_ms;
     void *user;
@@ -122,10 +128,12 @@ struct cm_svc_def {
      * to the broker (no requests reach it) and only tick runs, every tick_ms;
      * for a service that must load state before it can answer (search). */
     bool (*ready)(cm_svc_t *svc, void *user);
-    /* Optional: requests the broker may queue at this worker at once
+    /* Optional, for a copy served by its main thread alone (threads 1):
+     * requests the broker may queue at its worker at once
      * (cm_mdp_worker_new_credit). 0: CM_SVC_CREDIT_NO_DB for a service
      * without a database (fast, in memory), 1 with one (a slow query must
-     * not hold others back at a busy worker). */
+     * not hold others back at a busy worker). Each pool thread's worker
+     * takes 1. */
     unsigned credit;
     /* Optional: requests one copy serves at once, each on a thread of its
      * own (cm_svc_cfg.threads overrides it). 0: CM_SVC_THREADS_DEFAULT with a

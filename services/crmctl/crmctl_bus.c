@@ -8,7 +8,9 @@
 #include "cm_util.h"
 #include "company.pb-c.h"
 #include "customers.pb-c.h"
+#include "wallet.pb-c.h"
 #include "notify.pb-c.h"
+#include "prices.pb-c.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +33,8 @@ static const struct {
     const ProtobufCServiceDescriptor *desc;
 } s_services[] = {
     {"customers", &crm__customers__descriptor},
+    {"customers", &crm__wallet_service__descriptor},
+    {"customers", &crm__customer_prices__descriptor}, /* price rules (prices.proto) */
     {"company", &crm__company_service__descriptor},
     {"notify", &crm__notify__descriptor},
 };

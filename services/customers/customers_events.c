@@ -6,6 +6,7 @@
 #include "cm_pbjson.h"
 #include "cm_perm.h"
 #include "cm_util.h"
+#include "wallet.pb-c.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,17 +40,12 @@ const struct cm_outbox customers_outbox = {.stream = CUSTOMERS_STREAM,
                                            .readers = "customers.stream_readers",
                                            .hide_private = s_hide_private};
 
-cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const char *type,
-                              const Crm__Customer *customer, Crm__FieldChange **changes,
-                              size_t n_changes)
+cm_err_t customers_events_add_payload(cm_db_t *db, const Crm__RequestHeader *hdr, const char *type,
+                                      const ProtobufCMessage *payload, const char *customer_id)
 {
-    Crm__CustomerEvent payload = CRM__CUSTOMER_EVENT__INIT;
-    payload.customer = (Crm__Customer *)customer;
-    payload.changes = changes;
-    payload.n_changes = n_changes;
-    size_t plen = crm__customer_event__get_packed_size(&payload);
+    size_t plen = protobuf_c_message_get_packed_size(payload);
     uint8_t *pbuf = cm_malloc(plen ? plen : 1);
-    crm__customer_event__pack(&payload, pbuf);
+    protobuf_c_message_pack(payload, pbuf);
 
     Crm__Event ev = CRM__EVENT__INIT;
     ev.type = (char *)type;
@@ -59,9 +55,20 @@ cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const 
     ev.request_id = hdr->request_id;
     ev.payload.data = pbuf;
     ev.payload.len = plen;
-    cm_err_t err = cm_outbox_add(db, &customers_outbox, &ev, customer->id);
+    cm_err_t err = cm_outbox_add(db, &customers_outbox, &ev, customer_id);
     free(pbuf);
     return err;
+}
+
+cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const char *type,
+                              const Crm__Customer *customer, Crm__FieldChange **changes,
+                              size_t n_changes)
+{
+    Crm__CustomerEvent payload = CRM__CUSTOMER_EVENT__INIT;
+    payload.customer = (Crm__Customer *)customer;
+    payload.changes = changes;
+    payload.n_changes = n_changes;
+    return customers_events_add_payload(db, hdr, type, &payload.base, customer->id);
 }
 
 /* Packs the event's payload with the customer reduced to what identifies it
@@ -92,6 +99,22 @@ static uint8_t *s_erased_payload(const Crm__CustomerEvent *ce, size_t *len)
     return buf;
 }
 
+/* A wallet.entry's payload without the reason staff typed (the amounts and
+ * references stay, as the books need them); NULL when it does not decode. */
+static uint8_t *s_erased_wallet(const ProtobufCBinaryData *payload, size_t *len)
+{
+    Crm__WalletEvent *we = crm__wallet_event__unpack(NULL, payload->len, payload->data);
+    if (!we)
+        return NULL;
+    if (we->entry)
+        cm_pb_set_str(&we->entry->reason, "");
+    *len = crm__wallet_event__get_packed_size(we);
+    uint8_t *buf = cm_malloc(*len ? *len : 1);
+    crm__wallet_event__pack(we, buf);
+    crm__wallet_event__free_unpacked(we, NULL);
+    return buf;
+}
+
 cm_err_t customers_events_erase(cm_db_t *db, const char *tenant, const char *customer_id)
 {
     const char *p[] = {customer_id};
@@ -107,13 +130,16 @@ cm_err_t customers_events_erase(cm_db_t *db, const char *tenant, const char *cus
                                             (const uint8_t *)PQgetvalue(res, i, 1));
         if (!ev)
             continue;
+        bool ours = !strcmp(ev->tenant_id, tenant);
+        bool wallet = !strcmp(ev->type, CUSTOMERS_WALLET_EVENT);
         Crm__CustomerEvent *ce =
-            strcmp(ev->tenant_id, tenant)
-                ? NULL
-                : crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
-        if (ce) {
-            size_t plen;
-            uint8_t *pbuf = s_erased_payload(ce, &plen);
+            !ours || wallet ? NULL
+                            : crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
+        size_t plen = 0;
+        uint8_t *pbuf = ce               ? s_erased_payload(ce, &plen)
+                        : ours && wallet ? s_erased_wallet(&ev->payload, &plen)
+                                         : NULL;
+        if (pbuf) {
             ProtobufCBinaryData old = ev->payload;
             ev->payload.data = pbuf;
             ev->payload.len = plen;
@@ -137,8 +163,9 @@ cm_err_t customers_events_erase(cm_db_t *db, const char *tenant, const char *cus
             PQclear(u);
             free(ebuf);
             free(pbuf);
-            crm__customer_event__free_unpacked(ce, NULL);
         }
+        if (ce)
+            crm__customer_event__free_unpacked(ce, NULL);
         crm__event__free_unpacked(ev, NULL);
     }
     PQclear(res);

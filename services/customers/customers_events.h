@@ -14,6 +14,8 @@
 struct cm_events_pub;
 
 #define CUSTOMERS_STREAM "customers"
+/* The type of a wallet ledger entry's event (payload crm.WalletEvent). */
+#define CUSTOMERS_WALLET_EVENT "wallet.entry"
 
 /* The stream's outbox: relayed, heartbeated and replayed with cm_outbox_*. */
 extern const struct cm_outbox customers_outbox;
@@ -22,6 +24,13 @@ extern const struct cm_outbox customers_outbox;
 cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const char *type,
                               const Crm__Customer *customer, Crm__FieldChange **changes,
                               size_t n_changes) CM_MUSTCHECK;
+
+/* Writes an event of type with payload (any message: a wallet.entry's
+ * crm.WalletEvent) into the outbox, in the caller's transaction; customer_id
+ * (NULL: none) marks it for erasure. */
+cm_err_t customers_events_add_payload(cm_db_t *db, const Crm__RequestHeader *hdr, const char *type,
+                                      const ProtobufCMessage *payload,
+                                      const char *customer_id) CM_MUSTCHECK;
 
 /* A customer was deleted: rewrites their earlier events in the outbox so that
  * the customer in them is only its id and etag, and each change keeps its

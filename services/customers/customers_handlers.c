@@ -1,5 +1,7 @@
 /* One function per request of the customers service, and the dispatch table. */
 #include "customers_handlers.h"
+#include "customers_wallet_rules.h"
+#include "customers_wallet_store.h"
 #include "customers_keys.h"
 #include "customers_keys_store.h"
 #include "customers_changes.h"
@@ -7,8 +9,10 @@
 #include "customers_events.h"
 #include "customers_import.h"
 #include "customers_match.h"
+#include "customers_prices.h"
 #include "customers_resolve.h"
 #include "customers_snapshot.h"
+#include "customers_wallet.h"
 #include "customers_store.h"
 #include "customers_validate.h"
 #include "customers_vat.h"
@@ -1034,6 +1038,8 @@ static Crm__Settings *s_settings_of(const struct customers_tenant *t)
     cm_pb_set_str(&s->default_country, t->default_country);
     cm_pb_set_str(&s->name, t->name);
     cm_pb_set_str(&s->vat_number, t->vat_number);
+    cm_pb_set_str(&s->currency, t->currency);
+    cm_pb_set_str(&s->effective_currency, t->effective_currency);
     s->required_fields =
         t->n_required ? cm_calloc(t->n_required, sizeof *s->required_fields) : NULL;
     for (size_t i = 0; i < t->n_required; i++)
@@ -1069,7 +1075,7 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__Settings *s = s_settings_of(&t);
     Crm__Settings empty = CRM__SETTINGS__INIT;
     struct cm_pbjson_error perr;
-    static char *all[] = {"defaultCountry", "requiredFields", "name", "vatNumber"};
+    static char *all[] = {"defaultCountry", "requiredFields", "name", "vatNumber", "currency"};
     char **paths = req->n_update_mask ? req->update_mask : all;
     size_t n_paths = req->n_update_mask ? req->n_update_mask : sizeof all / sizeof *all;
     if (cm_pb_apply_mask(&s->base, req->settings ? &req->settings->base : &empty.base, paths,
@@ -1095,6 +1101,13 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     }
     if (customers_validate_length(s->name, 200))
         cm_call_violation(call, "name", "TOO_LONG", "name is too long: at most 200 characters");
+    for (char *p = s->currency; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    if (s->currency[0] && customers_currency_exponent(s->currency) < 0)
+        cm_call_violation(call, "currency", "INVALID_FORMAT",
+                          "currency must be an ISO 4217 code the suite takes (%s), or empty for "
+                          "the country's",
+                          CUSTOMERS_CURRENCIES);
     if (s->vat_number[0]) {
         char vat[CUSTOMERS_VAT_SIZE];
         const char *why = NULL;
@@ -1106,20 +1119,41 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     }
     if (cm_call_failed(call))
         goto out;
+    char before[sizeof t.effective_currency];
+    snprintf(before, sizeof before, "%s", t.effective_currency);
     customers_tenant_release(&t);
     snprintf(t.default_country, sizeof t.default_country, "%s", s->default_country);
     t.required_fields = s->required_fields;
     t.n_required = s->n_required_fields;
     t.name = s->name;
     t.vat_number = s->vat_number;
+    snprintf(t.currency, sizeof t.currency, "%s", s->currency);
     cm_err_t err = customers_store_tenant_update(call->db, TENANT(call), &t);
     memset(&t, 0, sizeof t);
     if (err) {
         cm_call_db_fail(call, err, "could not update settings");
         goto out;
     }
-    *resp = &s->base;
-    s = NULL;
+    /* Read back: the effective currency follows the country. Once money is
+     * on accounts or vouchers it stays (the wallet's amounts are in it). */
+    if (!customers_tenant_of(call, &t))
+        goto out;
+    if (strcmp(before, t.effective_currency)) {
+        bool any = false;
+        err = customers_wallet_store_has_money(call->db, TENANT(call), &any);
+        if (err) {
+            cm_call_db_fail(call, err, "could not read the wallet");
+            goto out;
+        }
+        if (any) {
+            cm_call_fail(call, CM_ERR_PRECONDITION,
+                         "the currency is settled: money on accounts or vouchers are in %s",
+                         before);
+            cm_call_violation(call, "currency", "SETTLED", "it stays %s", before);
+            goto out;
+        }
+    }
+    *resp = &s_settings_of(&t)->base;
 out:
     if (s)
         crm__settings__free_unpacked(s, NULL);
@@ -1182,6 +1216,7 @@ static void s_outbox_stats(struct cm_call *call, const ProtobufCMessage *msg,
 void customers_start(cm_svc_t *svc, void *user)
 {
     struct customers_state *st = user;
+    pthread_mutex_init(&st->relay_mu, NULL);
     st->pub = cm_events_pub_new(cm_svc_zctx(svc), st->events_in_endpoint);
     customers_staff_start(&st->staff);
 }
@@ -1192,13 +1227,23 @@ void customers_stop(cm_svc_t *svc, void *user)
     (void)svc;
     /* Whatever is still unpublished goes out with the next relay of any copy. */
     cm_events_pub_destroy(&st->pub);
+    pthread_mutex_destroy(&st->relay_mu);
     customers_staff_stop(&st->staff);
 }
 
-void customers_after_commit(cm_svc_t *svc, void *user)
+/* The relay's rows are numbered and published under relay_mu, so this copy
+ * publishes its events in order. */
+static void s_relay(struct customers_state *st, cm_db_t *db)
 {
-    struct customers_state *st = user;
-    (void)cm_outbox_relay(cm_svc_db(svc), &customers_outbox, st->pub);
+    pthread_mutex_lock(&st->relay_mu);
+    (void)cm_outbox_relay(db, &customers_outbox, st->pub);
+    pthread_mutex_unlock(&st->relay_mu);
+}
+
+void customers_after_commit(cm_svc_t *svc, cm_db_t *db, void *user)
+{
+    (void)svc;
+    s_relay(user, db);
 }
 
 void customers_tick(cm_svc_t *svc, void *user)
@@ -1206,9 +1251,11 @@ void customers_tick(cm_svc_t *svc, void *user)
     struct customers_state *st = user;
     cm_db_t *db = cm_svc_db(svc);
     int64_t now = cm_mono_ms();
-    (void)cm_outbox_relay(db, &customers_outbox, st->pub);
+    s_relay(st, db);
     if (now >= st->next_heartbeat_ms) {
+        pthread_mutex_lock(&st->relay_mu);
         cm_outbox_heartbeat(db, &customers_outbox, st->pub);
+        pthread_mutex_unlock(&st->relay_mu);
         st->next_heartbeat_ms = now + 1000;
     }
     if (now >= st->next_expiry_ms) {
@@ -1294,6 +1341,8 @@ const struct cm_method customers_methods[] = {
       CM_METHOD_WRITE, EXCHANGE),
     /* -- staff accounts and sessions (customers_staff.c) -- */
     CUSTOMERS_STAFF_METHODS,
+    /* -- price rules and the store's cart prices (customers_prices.c) -- */
+    CUSTOMERS_PRICES_METHODS,
     /* -- API keys (customers_keys.c): the create's reply carries the secret, which must
      * not be kept in the idempotency table (a retried create makes a second key) -- */
     M("ListApiKeys", list_api_keys_request, list_api_keys_response, customers_keys_list,
@@ -1301,5 +1350,7 @@ const struct cm_method customers_methods[] = {
     M("CreateApiKey", create_api_key_request, create_api_key_response, customers_keys_create, 0,
       STAFF),
     M("RevokeApiKey", revoke_api_key_request, empty, customers_keys_revoke, CM_METHOD_WRITE, STAFF),
+    /* -- the wallet: money, points, vouchers (customers_wallet.c) -- */
+    CUSTOMERS_WALLET_METHODS,
 };
 const size_t customers_n_methods = sizeof customers_methods / sizeof *customers_methods;

@@ -9,12 +9,15 @@
 #include "customers.pb-c.h"
 #include "customers_staff.h"
 
+#include <pthread.h>
+
 struct cm_events_pub;
 
 /* The service's state, shared by its handlers. */
 struct customers_state {
     const char *events_in_endpoint; // borrowed (config)
     struct cm_events_pub *pub;      // owned: made by customers_start
+    pthread_mutex_t relay_mu;       // one relay at a time: tick's and after_commit's
     int64_t next_heartbeat_ms;
     int64_t next_expiry_ms;
     long outbox_retain_days;    // 0: keep every event
@@ -53,8 +56,8 @@ extern const size_t customers_n_methods;
 /* Connects the event publisher; closes it. */
 void customers_start(cm_svc_t *svc, void *user);
 void customers_stop(cm_svc_t *svc, void *user);
-/* Runs after a write committed: relays the outbox. */
-void customers_after_commit(cm_svc_t *svc, void *user);
+/* Runs after a write committed: relays the outbox on db. */
+void customers_after_commit(cm_svc_t *svc, cm_db_t *db, void *user);
 /* Periodic work: relay, heartbeat, expiry of idempotency keys. */
 void customers_tick(cm_svc_t *svc, void *user);
 

@@ -39,10 +39,13 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
     memset(out, 0, sizeof *out);
     const char *p[] = {tenant};
     cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "SELECT default_country, to_json(required_fields), name, vat_number "
-                               "FROM customers.tenants WHERE id = $1",
-                               1, p, &err);
+    PGresult *res =
+        cm_db_exec(db,
+                   "SELECT default_country, to_json(required_fields), name, vat_number, "
+                   "currency, coalesce(nullif(currency, ''), "
+                   "customers.currency_of(default_country)) "
+                   "FROM customers.tenants WHERE id = $1",
+                   1, p, &err);
     if (!res)
         return err;
     if (PQntuples(res) == 1) {
@@ -50,6 +53,9 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
         out->required_fields = s_json_strings(PQgetvalue(res, 0, 1), &out->n_required);
         out->name = cm_strdup(PQgetvalue(res, 0, 2));
         out->vat_number = cm_strdup(PQgetvalue(res, 0, 3));
+        snprintf(out->currency, sizeof out->currency, "%s", PQgetvalue(res, 0, 4));
+        snprintf(out->effective_currency, sizeof out->effective_currency, "%s",
+                 PQgetvalue(res, 0, 5));
     } else {
         out->name = cm_strdup("");
         out->vat_number = cm_strdup("");
@@ -83,12 +89,12 @@ cm_err_t customers_store_tenant_update(cm_db_t *db, const char *tenant,
                                        const struct customers_tenant *t)
 {
     char *req = s_json_array_text(t->required_fields, t->n_required);
-    const char *p[] = {tenant, t->default_country, req, t->name, t->vat_number};
+    const char *p[] = {tenant, t->default_country, req, t->name, t->vat_number, t->currency};
     cm_err_t err = cm_db_run(db,
                              "UPDATE customers.tenants SET default_country = $2, "
                              "required_fields = ARRAY(SELECT json_array_elements_text($3::json)), "
-                             "name = $4, vat_number = $5 WHERE id = $1",
-                             5, p);
+                             "name = $4, vat_number = $5, currency = $6 WHERE id = $1",
+                             6, p);
     free(req);
     return err;
 }

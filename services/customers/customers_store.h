@@ -18,8 +18,10 @@ struct customers_tenant {
     char default_country[3];
     char **required_fields; // owned, n_required
     size_t n_required;
-    char *name;       // owned
-    char *vat_number; // owned: the tenant's own EU VAT number, normalised, or ""
+    char *name;                 // owned
+    char *vat_number;           // owned: the tenant's own EU VAT number, normalised, or ""
+    char currency[4];           // ISO 4217 as set, or "" (the country's)
+    char effective_currency[4]; // read only: currency, or the country's
 };
 cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant,
                                 struct customers_tenant *out) CM_MUSTCHECK;

@@ -8,7 +8,9 @@
 #include "history.pb-c.h"
 #include "notes.pb-c.h"
 #include "notify.pb-c.h"
+#include "prices.pb-c.h"
 #include "search.pb-c.h"
+#include "wallet.pb-c.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -79,11 +81,67 @@ const struct gateway_route gateway_routes[] = {
      .success = 204, .scopes = SCOPE(CUSTOMERS_WRITE)},
     {"GET", "/v1/tags", CUSTOMERS("ListTags", crm__list_tags_request, crm__list_tags_response),
      .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    /* price rules, and what a cart costs a customer (docs/api.md, "Price rules") */
+    {"GET", "/v1/priceRules",
+     CUSTOMERS("ListPriceRules", crm__list_price_rules_request, crm__list_price_rules_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/priceRules",
+     CUSTOMERS("CreatePriceRule", crm__create_price_rule_request, crm__price_rule), .body = "rule",
+     .success = 201, .location = "/v1/priceRules/{id}", .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/priceRules/{id}",
+     CUSTOMERS("GetPriceRule", crm__get_price_rule_request, crm__price_rule), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PATCH", "/v1/priceRules/{id}",
+     CUSTOMERS("UpdatePriceRule", crm__update_price_rule_request, crm__price_rule), .body = "rule",
+     .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"DELETE", "/v1/priceRules/{id}",
+     CUSTOMERS("DeletePriceRule", crm__delete_price_rule_request, crm__empty), .success = 204,
+     .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{id}/priceRules",
+     CUSTOMERS("ListCustomerPriceRules", crm__list_customer_price_rules_request,
+               crm__list_price_rules_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/prices:quote",
+     CUSTOMERS("QuotePrices", crm__quote_prices_request, crm__quote_prices_response), .body = "*",
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
     {"GET", "/v1/settings", CUSTOMERS("GetSettings", crm__get_settings_request, crm__settings),
      .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
     {"PATCH", "/v1/settings",
      CUSTOMERS("UpdateSettings", crm__update_settings_request, crm__settings), .body = "settings",
      .success = 200, .scopes = SCOPE(SETTINGS)},
+
+    /* the wallet: money on the account, loyalty points, gift vouchers */
+    {"GET", "/v1/customers/{id}/wallet",
+     CUSTOMERS("GetWallet", crm__get_wallet_request, crm__wallet), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"GET", "/v1/customers/{id}/wallet/entries",
+     CUSTOMERS("ListWalletEntries", crm__list_wallet_entries_request,
+               crm__list_wallet_entries_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/customers/{id}/wallet:adjust",
+     CUSTOMERS("AdjustWallet", crm__adjust_wallet_request, crm__wallet_entry_response), .body = "*",
+     .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"POST", "/v1/customers/{id}/wallet:earnPoints",
+     CUSTOMERS("EarnPoints", crm__earn_points_request, crm__wallet_entry_response), .body = "*",
+     .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"POST", "/v1/customers/{id}/wallet:spendPoints",
+     CUSTOMERS("SpendPoints", crm__spend_points_request, crm__wallet_entry_response), .body = "*",
+     .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"POST", "/v1/customers/{id}/wallet:redeemVoucher",
+     CUSTOMERS("RedeemVoucher", crm__redeem_voucher_request, crm__redeem_voucher_response),
+     .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/vouchers",
+     CUSTOMERS("ListVouchers", crm__list_vouchers_request, crm__list_vouchers_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/vouchers",
+     CUSTOMERS("IssueVoucher", crm__issue_voucher_request, crm__issue_voucher_response),
+     .body = "*", .success = 201, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/walletSettings",
+     CUSTOMERS("GetWalletSettings", crm__get_wallet_settings_request, crm__wallet_settings),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PATCH", "/v1/walletSettings",
+     CUSTOMERS("UpdateWalletSettings", crm__update_wallet_settings_request, crm__wallet_settings),
+     .body = "settings", .success = 200, .scopes = SCOPE(SETTINGS)},
 
     /* API keys: made with scopes, the secret answered once; revoked at once here */
     {"GET", "/v1/apiKeys",

@@ -50,7 +50,6 @@ int main(int argc, char **argv)
         .idempotency_table = "notes.idempotency",
         .start = notes_history_start,
         .stop = notes_history_stop,
-        .after_commit = notes_history_after_commit,
         .tick = notes_history_tick,
         .tick_ms = 100,
         .user = &history,

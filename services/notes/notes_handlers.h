@@ -33,7 +33,6 @@ struct notes_history_cfg {
 };
 void notes_history_start(cm_svc_t *svc, void *user);
 void notes_history_stop(cm_svc_t *svc, void *user);
-void notes_history_after_commit(cm_svc_t *svc, void *user);
 void notes_history_tick(cm_svc_t *svc, void *user);
 
 #endif

@@ -16,6 +16,7 @@
 #include "customers.pb-c.h"
 #include "history.pb-c.h"
 #include "notify.pb-c.h"
+#include "wallet.pb-c.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -335,7 +336,7 @@ static void s_list_timeline(struct cm_call *call, const ProtobufCMessage *msg,
                                      sizeof name)) {
                 cm_call_violation(call, "kind", "INVALID_FORMAT",
                                   "kind must be CUSTOMER, NOTE, TASK, BOOKING, ORDER, MESSAGE, "
-                                  "CONSENT or IMPORT");
+                                  "CONSENT, IMPORT or WALLET");
                 break;
             }
             char *t = cm_strfmt("%s%s%s", b.s, i ? "," : "", name);
@@ -509,7 +510,10 @@ static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
                                  S_CHANGE_CONSENT);
         if (!err)
             err = s_vat_row(db, ev, ce->customer, ce->changes, ce->n_changes);
-    } else if (!strcmp(ev->type, "customer.created")) {
+    } else if (!strcmp(ev->type, "customer.created") ||
+               !strncmp(ev->type, "customer.discount_", 18)) {
+        /* created, or a price rule of the customer's own added, changed or
+         * removed (its change of "discounts" carries the rule). */
         err = s_customer_row(db, ev, cid, kind, ce->changes, ce->n_changes,
                              S_CHANGE_PLAIN | S_CHANGE_CONSENT);
     } else {
@@ -551,6 +555,25 @@ static cm_err_t s_message_row(cm_db_t *db, const Crm__Event *ev)
     return err;
 }
 
+/* The timeline row of a wallet.entry event of the customers stream: money or
+ * points added or taken off, and where from. */
+static cm_err_t s_wallet_row(cm_db_t *db, const Crm__Event *ev)
+{
+    Crm__WalletEvent *we = crm__wallet_event__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!we || !we->entry || !cm_uuid_valid(we->entry->customer_id)) {
+        cm_log_warn("wallet event seq=%" PRIu64 " has no customer; skipped", ev->seq);
+        if (we)
+            crm__wallet_event__free_unpacked(we, NULL);
+        return CM_OK;
+    }
+    json_t *d = json_object();
+    json_object_set_new(d, "wallet", cm_pbjson_encode(&we->entry->base, CM_PBJSON_OMIT_DEFAULTS));
+    cm_err_t err = s_timeline_add(db, ev, we->entry->customer_id, "WALLET", ev->type, d);
+    json_decref(d);
+    crm__wallet_event__free_unpacked(we, NULL);
+    return err;
+}
+
 /* The rows an event makes, by its stream and type (cm_follow's apply, in
  * the transaction that moves the cursor). */
 static cm_err_t s_rows(void *ud, cm_db_t *db, const Crm__Event *ev)
@@ -558,6 +581,8 @@ static cm_err_t s_rows(void *ud, cm_db_t *db, const Crm__Event *ev)
     (void)ud;
     if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strncmp(ev->type, "customer.", 9))
         return s_customer_rows(db, ev);
+    if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strcmp(ev->type, "wallet.entry"))
+        return s_wallet_row(db, ev);
     if (!strcmp(ev->stream, NOTIFY_STREAM) && !strncmp(ev->type, "message.", 8))
         return s_message_row(db, ev);
     return CM_OK;
@@ -591,12 +616,6 @@ void notes_history_stop(cm_svc_t *svc, void *user)
     (void)svc;
     (void)user;
     cm_follow_destroy(&s_st.follow);
-}
-
-void notes_history_after_commit(cm_svc_t *svc, void *user)
-{
-    (void)svc;
-    (void)user;
 }
 
 void notes_history_tick(cm_svc_t *svc, void *user)

@@ -506,8 +506,12 @@ cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
                         "       (details->'vatCheck') - 'vatNumber' - 'name' - 'address' "
                         "       - 'consultationNumber' - 'requestDate') "
                         "     ELSE '{}'::jsonb END "
+                        /* A wallet entry keeps its amounts, not the reason staff typed. */
+                        "  || CASE WHEN details ? 'wallet' THEN jsonb_build_object('wallet', "
+                        "       (details->'wallet') - 'reason') "
+                        "     ELSE '{}'::jsonb END "
                         "WHERE tenant_id = $1 AND customer_id = $2 "
-                        "  AND kind IN ('CUSTOMER', 'CONSENT', 'IMPORT')",
+                        "  AND kind IN ('CUSTOMER', 'CONSENT', 'IMPORT', 'WALLET')",
                         2, p);
     return err;
 }

@@ -104,6 +104,9 @@ static bool s_channel_ready(struct cm_call *call, const struct notify_state *st,
     return false;
 }
 
+static bool s_set_status(struct cm_call *call, const char *tenant, const char *customer_id,
+                         Crm__AccountStatus status, const Crm__Preferences *consents);
+
 static void s_send_for(struct cm_call *call, const char *customer_id, enum notify_kind kind,
                        bool sms, ProtobufCMessage **resp)
 {
@@ -122,6 +125,12 @@ static void s_send_for(struct cm_call *call, const char *customer_id, enum notif
         Crm__Message *m = notify_accounts_queue(call, st, call->hdr->tenant_id, c, kind, sms, NULL);
         if (m)
             *resp = &m->base;
+        /* Asked to activate an account: it is invited from now on (an active
+         * or disabled one stays as it is). */
+        bool none = !c->account || c->account->status == CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_NONE;
+        if (m && kind == NOTIFY_KIND_ACTIVATION && none)
+            (void)s_set_status(call, call->hdr->tenant_id, customer_id,
+                               CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_INVITED, NULL);
     }
     crm__customer__free_unpacked(c, NULL);
 }
@@ -217,11 +226,13 @@ void notify_accounts_inspect(struct cm_call *call, const ProtobufCMessage *msg,
     *resp = &r->base;
 }
 
-bool notify_accounts_activate(struct cm_call *call, const char *tenant, const char *customer_id,
-                              const Crm__Preferences *consents)
+/* Sets the account's status (and the consents given with it) through
+ * customers, as the notify service. */
+static bool s_set_status(struct cm_call *call, const char *tenant, const char *customer_id,
+                         Crm__AccountStatus status, const Crm__Preferences *consents)
 {
     Crm__Account account = CRM__ACCOUNT__INIT;
-    account.status = CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_ACTIVE;
+    account.status = status;
     Crm__Customer c = CRM__CUSTOMER__INIT;
     c.account = &account;
     char *mask[3] = {"account.status"};
@@ -245,13 +256,20 @@ bool notify_accounts_activate(struct cm_call *call, const char *tenant, const ch
                                       &crm__customer__descriptor, 2500, &rh, &resp);
     bool ok = !err && rh->status == CRM__STATUS__STATUS_OK;
     if (!ok)
-        cm_log_warn("could not make customer %s ACTIVE: %s", customer_id,
+        cm_log_warn("could not set the account of customer %s: %s", customer_id,
                     err ? cm_err_name(err) : rh->message);
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
     if (rh)
         crm__reply_header__free_unpacked(rh, NULL);
     return ok;
+}
+
+bool notify_accounts_activate(struct cm_call *call, const char *tenant, const char *customer_id,
+                              const Crm__Preferences *consents)
+{
+    return s_set_status(call, tenant, customer_id, CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_ACTIVE,
+                        consents);
 }
 
 bool notify_accounts_hash(struct cm_call *call, struct notify_state *st, const char *password,

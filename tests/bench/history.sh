@@ -76,21 +76,6 @@ for i in range(n):
     print(json.dumps(ev))
 PY
 # CPU of each program from the first event sent until the last is visible:
-# cpu_snapshot.py's "name ticks" lines for PostgreSQL and every service, and
-# crmctl's own from this shell's reaped children (no subshell reads them).
-# The programs are supervisord's children (read from /proc: supervisorctl
-# does not always answer on a loaded machine), PostgreSQL apart.
-cpu_snapshot() {
-    local args=() pid name sup
-    sup=$(s_supervisor_pid) || fail "no supervisord"
-    local -a pids
-    read -r -d "" -a pids < <(cat /proc/"$sup"/task/*/children; printf "\0")
-    for pid in "${pids[@]}"; do
-        name=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
-        [[ $name == postgres ]] || args+=("$name=$pid")
-    done
-    /usr/bin/python3 "$root/tests/bench/cpu_snapshot.py" "$(s_pg_pid)" "${args[@]}" >"$1"
-}
 # shellcheck source=tests/bench/ticks.sh
 source "$root/tests/bench/ticks.sh"
 cpu_snapshot "$tmp/cpu.0"

@@ -29,3 +29,21 @@ fail() {
 }
 sql() { "$STACK_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$CRM_DATABASE_URL" -c "$1"; }
 now_ms() { date +%s%3N; }
+
+# cpu_snapshot FILE: cpu_snapshot.py's "name ticks" lines for PostgreSQL and
+# every service, and crmctl's own from this shell's reaped children (no
+# subshell reads them). The programs are supervisord's children (read from
+# /proc: supervisorctl does not always answer on a loaded machine),
+# PostgreSQL apart. CPU per request is steadier than requests per second on
+# a machine other work shares.
+cpu_snapshot() {
+    local args=() pid name sup
+    sup=$(s_supervisor_pid) || fail "no supervisord"
+    local -a pids
+    read -r -d "" -a pids < <(cat /proc/"$sup"/task/*/children; printf "\0")
+    for pid in "${pids[@]}"; do
+        name=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+        [[ $name == postgres ]] || args+=("$name=$pid")
+    done
+    /usr/bin/python3 "$(dirname -- "${BASH_SOURCE[0]}")/cpu_snapshot.py" "$(s_pg_pid)" "${args[@]}" >"$1"
+}

@@ -503,6 +503,17 @@ def test_activation_by_sms_and_links_need_an_address():
     _wait_status(m["id"], "SENT")
     text = _texts(phone)[0]["text"]
     assert text.startswith("Здравейте, Мария") and "/ui/password.html?token=" in text, text
+    # Asked to activate, the account is invited from now on.
+    st, _, js = api("GET", "/v1/customers/%s" % c["id"])
+    assert st == 200 and js["account"]["status"] == "INVITED", js
+    # An active or disabled account stays as it is.
+    st, _, js = api("PATCH", "/v1/customers/%s" % c["id"],
+                    {"account": {"status": "DISABLED"}})
+    assert st == 200, js
+    st, _, m = api("POST", "/v1/customers/%s:sendActivation" % c["id"], {"channel": "SMS"})
+    assert st == 202, m
+    st, _, js = api("GET", "/v1/customers/%s" % c["id"])
+    assert js["account"]["status"] == "DISABLED", js
     bare = _customer(email_addr=False, phone=_phone())
     st, _, js = api("POST", "/v1/customers/%s:sendPasswordLink" % bare["id"], {})
     assert st == 400 and js["error"]["details"][0]["reason"] == "NO_EMAIL_ADDRESS", js

@@ -223,7 +223,7 @@ def test_a_booking_systems_key_publishes_events_and_nothing_else():
 COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tasks": "task",
                "messages": "message", "campaigns": "campaign", "imports": "import",
                "exports": "export", "taskFeeds": "taskFeed", "apiKeys": "apiKey",
-               "staff": "staff", "forms": "form", "surveys": "filling"}
+               "staff": "staff", "priceRules": "priceRule", "forms": "form", "surveys": "filling"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -263,6 +263,17 @@ def _fill_tenant(key):
     st, _, m = api("POST", "/v1/staff:invite", {"email": unique_email("bstaff"), "name": "B's",
                                                 "role": "STAFF"}, key=key)
     ids["staff"] = _ok(st, m, 201)["staff"]["id"]
+    st, _, r = api("POST", "/v1/priceRules", {"customerId": ids["customer"], "target": "ALL",
+                                              "percentOffBp": 1000}, key=key)
+    ids["priceRule"] = _ok(st, r, 201)["id"]
+    # The wallet: loyalty on, a point to spend, a voucher to redeem.
+    st, _, ws = api("PATCH", "/v1/walletSettings", {"loyaltyEnabled": True}, key=key)
+    _ok(st, ws, 200)
+    st, _, w = api("POST", "/v1/customers/%s/wallet:earnPoints" % ids["customer"],
+                   {"amountMinor": "500", "reference": unique("order")}, key=key)
+    _ok(st, w, 200)
+    st, _, v = api("POST", "/v1/vouchers", {"amount": "1000"}, key=key)
+    ids["voucherCode"] = _ok(st, v, 201)["code"]
     st, _, fm = api("POST", "/v1/forms", {"title": "B's survey", "purpose": "SURVEY", "questions": [
         {"text": "How was it?", "type": "SHORT_TEXT"}]}, key=key)
     ids["form"] = _ok(st, fm, 201)["id"]
@@ -291,19 +302,26 @@ SAMPLES = {
     "POST /v1/customers/{customer_id}:sendMessage": {"subject": "From A", "text": "Hello"},
     "PATCH /v1/customers/{id}": {"lastName": "from A"},
     "PATCH /v1/groups/{id}": {"name": "from A"},
+    "PATCH /v1/priceRules/{id}": {"name": "from A"},
     "PATCH /v1/tasks/{id}": {"title": "from A"},
+    "POST /v1/customers/{id}/wallet:adjust": {"kind": "MONEY", "amount": "1", "reason": "A"},
+    "POST /v1/customers/{id}/wallet:earnPoints": {"amountMinor": "100", "reference": "A"},
+    "POST /v1/customers/{id}/wallet:spendPoints": {"points": "1"},
+    # B's own voucher (_fill_tenant issues it): A's tenant has no such code.
+    "POST /v1/customers/{id}/wallet:redeemVoucher": lambda ids: {"code": ids["voucherCode"]},
     "PATCH /v1/forms/{id}": {"title": "from A"},
 }
 RAW_SAMPLES = {"PUT /v1/customers/{id}/photo": (_png(), "image/png")}
 
 
-def _send_sample(method, path, url, key):
+def _send_sample(method, path, url, key, ids=None):
     name = "%s %s" % (method, path)
     if name in RAW_SAMPLES:
         data, ctype = RAW_SAMPLES[name]
         return api(method, url, raw=data, headers={"Content-Type": ctype}, key=key)
     if method in ("POST", "PUT", "PATCH"):
-        return api(method, url, SAMPLES.get(name, {}), key=key)
+        body = SAMPLES.get(name, {})
+        return api(method, url, body(ids) if callable(body) else body, key=key)
     return api(method, url, key=key)
 
 
@@ -382,7 +400,7 @@ def test_tenant_a_cannot_reach_tenant_b_by_its_ids():
         url = _url_for(path, ids)
         if url is None:
             continue
-        st, _, js = _send_sample(method, path, url, a)
+        st, _, js = _send_sample(method, path, url, a, ids)
         checked += 1
         if st != 404:
             wrong.append("%s %s with B's ids as A: %d %s" % (method, path, st, js))
@@ -393,7 +411,7 @@ def test_tenant_a_cannot_reach_tenant_b_by_its_ids():
     # The samples are good: B's own key is answered with success.
     for name in list(SAMPLES) + list(RAW_SAMPLES):
         method, path = name.split(" ")
-        st, _, js = _send_sample(method, path, _url_for(path, ids), b)
+        st, _, js = _send_sample(method, path, _url_for(path, ids), b, ids)
         assert st < 300, (name, st, js)
 
 

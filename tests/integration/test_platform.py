@@ -77,14 +77,17 @@ def test_create_survives_a_killed_worker():
         def create(email):
             results[email] = api("POST", "/v1/customers", {"firstName": "K", "email": email})
 
+        # Each thread of a copy is a worker of its own at the broker, which
+        # hands requests to idle workers in turn: more requests at once than
+        # the two copies have threads reach every worker, the stopped copy's
+        # included.
         threads = []
-        for i in range(6):
+        for i in range(2 * 16 + 8):
             email = unique("kill") + "@example.com"
             emails.append(email)
             t = threading.Thread(target=create, args=(email,))
             t.start()
             threads.append(t)
-            time.sleep(0.05)
         # The live copy answers; what went to the stopped one waits.
         wait_until(lambda: results, 30, what="an answer from the live copy")
         stuck = [e for e in emails if e not in results]
@@ -103,6 +106,33 @@ def test_create_survives_a_killed_worker():
         assert listed.count(e) == 1, (e, listed.count(e))
     # The supervisor brings the copy back.
     wait_until(lambda: len(crm.pids("customers")) >= 2 and victim not in crm.pids("customers"), 30)
+
+
+def test_a_request_longer_than_the_brokers_patience_is_served_once():
+    """A thread busy with one request for longer than the broker waits for a
+    silent worker (three heartbeats) keeps its place: the copy's main thread
+    heartbeats the busy thread's worker, so the broker neither drops it nor
+    hands its request to another thread."""
+    c = _new()
+    expired = "worker expired service=customers"
+    before = crm.log("broker").count(expired)
+    out = {}
+
+    def patch():
+        out["r"] = api("PATCH", f"/v1/customers/{c['id']}", {"firstName": "Held"})
+
+    with crm.row_locked("customers.customers", c["id"]):
+        t = threading.Thread(target=patch)
+        t.start()
+        wait_until(lambda: crm.psql("SELECT count(*) FROM pg_stat_activity WHERE "
+                                    "wait_event_type = 'Lock' AND query LIKE '%customers%'"
+                                    ).strip() != "0", 15, what="the update waiting for the lock")
+        # Held longer than the broker's liveness window (3 x 1 s).
+        time.sleep(4.5)
+    t.join(30)
+    st, _, js = out["r"]
+    assert st == 200 and js["firstName"] == "Held", (st, js)
+    assert crm.log("broker").count(expired) == before, "the broker dropped a busy worker"
 
 
 def test_two_copies_both_serve():

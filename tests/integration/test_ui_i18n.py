@@ -130,6 +130,13 @@ def _data(lang):
     assert st == 202 and js["customerId"] == c["id"], (st, js)
     st, _, js = api("PATCH", "/v1/customers/" + c["id"], {"salesAgent": "Eva"})
     assert st == 200, js
+    # Money on the account: a line of the timeline and of the balance's history.
+    st, _, js = api("POST", "/v1/customers/%s/wallet:adjust" % c["id"],
+                    {"kind": "MONEY", "amount": "1050", "reason": g[1]})
+    assert st == 200, js
+    # The card reads the timeline once: the entry is in before the card opens.
+    crm.wait_until(lambda: api("GET", "/v1/customers/%s/timeline?kind=WALLET" % c["id"])[2]
+                   .get("entries"), timeout=30, what="the wallet entry in the timeline")
     return c, group
 
 
@@ -194,10 +201,13 @@ def _walk(lang):
         b.wait("#notes .note-item")
         b.wait("#customer-tasks .task")
         b.wait("#timeline .tl-entry[data-kind=BOOKING]", timeout=30)
+        b.wait("#timeline .tl-entry[data-kind=WALLET]", timeout=30)
         b.wait("#audit .audit-entry")
         b.wait_until(lambda: b.find("#summary-strip [data-stat=bookings] .stat-value").text == "1", what="the summary")
         b.find("#task-add").click()
         b.wait(".task-form")
+        b.find("#wallet-money-open").click()
+        b.wait("#wallet-adjust")
         _check(b, lang, "card", problems)
         b.find("#delete-customer").click()
         b.wait("dialog .confirm-no")
@@ -225,6 +235,11 @@ def _walk(lang):
         _open(b, "/settings")
         b.wait("#settings-name")
         _check(b, lang, "settings", problems)
+
+        _open(b, "/vouchers")
+        b.wait("#voucher-amount")
+        b.wait("#voucher-table tbody tr")
+        _check(b, lang, "vouchers", problems)
 
         _open(b, "/exchange")
         b.wait("#import-file", visible=False)

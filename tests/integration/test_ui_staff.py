@@ -372,6 +372,12 @@ def test_ui_staff_read_only_member_cannot_save_and_keeps_the_form():
         b.wait("#notes")
         for css in ("#edit-customer", "#delete-customer", "#note-form", "#task-add"):
             assert not b.find(css).displayed(), css
+        # The balance and its history, but no adding, taking off or redeeming.
+        b.wait("#wallet-money")
+        assert not b.find("#wallet-redeem-open").displayed()
+        b.find("#wallet-money-open").click()
+        b.wait("#wallet-entries")
+        assert not b.find("#wallet-adjust").displayed()
         # The form opened anyway: Save is disabled and says why.
         _open(b, "/customers/new")
         b.wait("#f-firstName")

@@ -2,7 +2,7 @@
 // hash router (#/customers, #/customers/new, #/customers/{id},
 // #/customers/{id}/edit, #/tasks, #/groups, #/campaigns, #/templates,
 // #/replies, #/settings, #/settings/forms, #/forms/{id}/results,
-// #/customers/{id}/survey/{formId}, #/exchange, #/staff, #/keys, #/security, #/signin,
+// #/customers/{id}/survey/{formId}, #/vouchers, #/exchange, #/staff, #/keys, #/security, #/signin,
 // #/invite/{token}, #/forgot, #/reset/{token}), so the gateway serves one page. Who is signed in comes
 // from GET /v1/session (the cookie is HttpOnly) or, for an integrator, from
 // the API key in sessionStorage.
@@ -27,6 +27,7 @@ import { LANGUAGES, LANGUAGE_NAMES, language, setLanguage, t } from "./i18n.js";
 import { renderTasks } from "./views/tasks.js";
 import { renderSettings } from "./views/settings.js";
 import { renderExchange } from "./views/exchange.js";
+import { renderVouchers } from "./views/vouchers.js";
 import { renderForms, renderResults, renderSurveyFill } from "./views/forms.js";
 
 const main = document.getElementById("main");
@@ -101,6 +102,7 @@ const routes = [
   { match: (p) => p[0] === "templates" && p.length === 1, view: renderTemplates, nav: "templates" },
   { match: (p) => p[0] === "replies" && p.length === 1, view: renderReplies, nav: "replies" },
   { match: (p) => p[0] === "settings" && p.length === 1, view: renderSettings, nav: "settings" },
+  { match: (p) => p[0] === "vouchers" && p.length === 1, view: renderVouchers, nav: "vouchers" },
   { match: (p) => p[0] === "settings" && p[1] === "forms" && p.length === 2, view: renderForms, nav: "settings" },
   { match: (p) => p[0] === "forms" && p[2] === "results" && p.length === 3, view: renderResults, nav: "settings" },
   { match: (p) => p[0] === "customers" && p[2] === "survey" && p.length === 4, view: renderSurveyFill, nav: "customers" },

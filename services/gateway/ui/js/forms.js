@@ -2,7 +2,7 @@
 // the rest in a banner, and a live character counter.
 
 import { ApiError } from "./api.js";
-import { banner, h, replace } from "./dom.js";
+import { banner, h, replace, toast } from "./dom.js";
 import { charCount, count, fieldName } from "./format.js";
 import { t } from "./i18n.js";
 
@@ -83,4 +83,26 @@ export function counter(textarea, max) {
   const described = (textarea.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
   textarea.setAttribute("aria-describedby", [...described, el.id].join(" "));
   return { el, update };
+}
+
+/**
+ * Saves a settings form: button disabled meanwhile; "Settings saved." when
+ * send() succeeds, else the errors at their fields (fields as showErrors
+ * takes them) and a 403 as "only administrators". Resolves the reply's data,
+ * or null when it failed.
+ */
+export async function saveSettings({ button, message, fields, send }) {
+  button.disabled = true;
+  try {
+    const { data } = await send();
+    toast(t("set.saved"));
+    replace(message, banner("ok", t("set.saved")));
+    return data;
+  } catch (e) {
+    if (e.status === 403) replace(message, banner("error", t("set.adminOnly")));
+    else showErrors(e, fields, message);
+    return null;
+  } finally {
+    button.disabled = false;
+  }
 }

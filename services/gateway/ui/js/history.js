@@ -9,6 +9,8 @@ import { banner, h, replace } from "./dom.js";
 import { changeValue, count, dateOf, due, fieldName, money, slot, when } from "./format.js";
 import { inSentence, t, tn } from "./i18n.js";
 import { vatStatusText } from "./vatcheck.js";
+import { walletAmount, walletSource } from "./wallet.js";
+import { discountChange } from "./prices.js";
 
 // ---------------------------------------------------------------------- summary
 
@@ -85,6 +87,7 @@ export const KINDS = [
   ["MESSAGE", "enum.kind.MESSAGE"],
   ["CONSENT", "enum.kind.CONSENT"],
   ["IMPORT", "enum.kind.IMPORT"],
+  ["WALLET", "enum.kind.WALLET"],
   ["FORM", "frm.kind"],
 ];
 
@@ -196,6 +199,21 @@ export function describe(e) {
       if (v.consultationNumber) extra.push(t("timeline.consultation", { number: v.consultationNumber }));
       break;
     }
+    case "wallet.entry": {
+      const w = e.wallet || {};
+      const amount = walletAmount(w.kind, w.amount, w.currency);
+      const key = w.kind === "POINTS" ? (Number(w.amount) < 0 ? "tl.pointsSpent" : "tl.pointsEarned")
+        : (Number(w.amount) < 0 ? "tl.moneyTakenOff" : "tl.moneyAdded");
+      const from = walletSource(w);
+      line = t(from ? `${key}From` : key, { amount, from });
+      if (w.reason) extra.push(w.reason);
+      break;
+    }
+    case "customer.discount_added":
+    case "customer.discount_changed":
+    case "customer.discount_removed":
+      line = discountChange(e.type, changes[0] || {});
+      break;
     case "customer.updated":
       if (changes.length === 1) line = changeLine(changes[0]);
       else line = tn("tl.changedFields", changes.length);

@@ -20,12 +20,21 @@ import { cardFormSection, surveysSection } from "../formkit.js";
 import { taskForm, taskItem } from "../taskkit.js";
 import { t } from "../i18n.js";
 import { vatCheckView } from "../vatcheck.js";
+import { walletSection } from "../wallet.js";
+import { discountChange, discountsSection } from "../prices.js";
 
 const ACTIONS = {
   created: "enum.action.created",
   updated: "enum.action.updated",
   deleted: "enum.action.deleted",
   photo_changed: "enum.action.photo_changed",
+};
+
+// A customer's own price rule added, changed or removed (prices.js words it).
+const DISCOUNT_ACTIONS = {
+  discount_added: "customer.discount_added",
+  discount_changed: "customer.discount_changed",
+  discount_removed: "customer.discount_removed",
 };
 
 const CHANNELS = {
@@ -162,6 +171,8 @@ export async function renderCard(view, ctx) {
   const cardForm = cardFormSection(c.id, { onChange: () => timeline.load() });
   const surveys = surveysSection(c.id);
   const messages = messagesSection(c, { onChange: () => timeline.load() });
+  const wallet = walletSection(c.id, { onChange: () => timeline.load() });
+  const discounts = discountsSection(c, { onChange: () => timeline.load() });
   const conversations = conversationsSection(c, {
     onChange: () => {
       timeline.load();
@@ -175,17 +186,19 @@ export async function renderCard(view, ctx) {
     summary.section,
     h("div", { class: "card-grid" },
       h("div", { class: "card-col" }, notes.section, cardForm.section, contact, company, addresses, note),
-      h("div", { class: "card-col" }, tasks.section, surveys.section, conversations.section, messages.section, account, record)),
+      h("div", { class: "card-col" }, wallet.section, tasks.section, surveys.section, discounts.section, conversations.section, messages.section, account, record)),
     timeline.section,
     history);
   // The panels load side by side; each shows its own error if its service is away.
   summary.load();
+  wallet.load();
   notes.load();
   cardForm.load();
   surveys.load();
   tasks.load();
   messages.load();
   conversations.load();
+  discounts.load();
   timeline.load();
 
   let token = "";
@@ -269,6 +282,12 @@ function auditEntry(e) {
   const p = e.principal || {};
   const who = p.name || p.id || t("card.someone");
   const role = roleName(p.role);
+  if (DISCOUNT_ACTIONS[e.action]) {
+    return h("li", { class: "audit-entry", dataset: { action: e.action } },
+      h("div", { class: "audit-head" }, h("strong", {}, discountChange(DISCOUNT_ACTIONS[e.action], (e.changes || [])[0] || {})),
+        h("span", {}, " ", t(role ? "card.byRole" : "card.by", { who, role })),
+        h("time", { datetime: e.time, class: "muted" }, ` · ${when(e.time)}`)));
+  }
   const changes = (e.changes || []).map((ch) => h("tr", {},
     h("th", { scope: "row" }, fieldName(ch.field)),
     h("td", { class: "old" }, changeValue(ch.field, ch.oldValue)),

@@ -2,11 +2,12 @@
 // recolour, describe and delete. A group's customers are one click away
 // (the customer list filtered by it).
 
-import { ApiError, request, seg } from "../api.js";
+import { ApiError, get, request, seg } from "../api.js";
 import { banner, confirmDialog, field, h, newId, replace, safeColor, setTitle, toast } from "../dom.js";
 import { count as countOf } from "../format.js";
 import { forgetGroups, loadGroups } from "../session.js";
 import { t, tn } from "../i18n.js";
+import { rulesPanel } from "../prices.js";
 
 const PALETTE = ["#1e88e5", "#43a047", "#f4511e", "#8e24aa", "#fdd835", "#00897b", "#d81b60", "#6d4c41", "#546e7a"];
 
@@ -93,6 +94,25 @@ export async function renderGroups(view, ctx) {
     }
   });
 
+  // Tags have no screen of their own: their price rules live here, one tag at a time.
+  const tagInput = h("input", { type: "text", id: "tag-rules-tag", list: "tag-rules-tags", autocomplete: "off", maxlength: 50 });
+  const tagList = h("datalist", { id: "tag-rules-tags" });
+  const tagField = field({ label: t("price.tag"), input: tagInput, hint: t("price.tagHint") });
+  const tagShow = h("button", { type: "submit", class: "btn", id: "tag-rules-show" }, t("price.showTag"));
+  const tagSlot = h("div", { id: "tag-rules" });
+  const tagForm = h("form", { class: "card tag-rules", novalidate: true, "aria-labelledby": "tag-rules-title" },
+    h("h2", { id: "tag-rules-title" }, t("price.tagTitle")), tagField.row, tagList,
+    h("div", { class: "form-actions-inline" }, tagShow), tagSlot);
+  tagForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const tag = tagInput.value.trim();
+    if (!tag) return;
+    const panel = rulesPanel({ tag }, "tag-rules-list");
+    replace(tagSlot, h("h3", {}, t("price.tagRules", { tag })), panel.nodes);
+    panel.load();
+  });
+  get("/v1/tags").then(({ data }) => replace(tagList, (data.tags || []).map((x) => h("option", { value: x.name })))).catch(() => {});
+
   replace(view,
     h("div", { class: "view-head" }, h("div", {}, h("h1", {}, t("nav.groups")), count)),
     h("p", { class: "muted" }, t("grp.lead")),
@@ -102,19 +122,38 @@ export async function renderGroups(view, ctx) {
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("list.group")), h("th", { scope: "col" }, t("grp.description")),
         h("th", { scope: "col", class: "num" }, t("nav.customers")),
         h("th", { scope: "col", class: "col-actions" }, h("span", { class: "sr-only" }, t("common.actions"))))),
-      tbody)));
+      tbody)),
+    tagForm);
 
   function showRow(g) {
     const edit = h("button", { type: "button", class: "btn btn-small group-edit", "aria-label": t("grp.editOne", { name: g.name }) }, t("common.edit"));
     const del = h("button", { type: "button", class: "btn btn-small btn-danger-quiet group-delete", "aria-label": t("grp.deleteOne", { name: g.name }) }, t("common.delete"));
+    const disc = h("button", { type: "button", class: "btn btn-small group-discounts", "aria-expanded": "false",
+      "aria-label": t("price.groupRules", { name: g.name }) }, t("price.title"));
     const tr = h("tr", { dataset: { id: g.id } },
       h("td", {}, h("span", { class: "group-name" }, h("span", { class: "swatch swatch-big", style: { backgroundColor: safeColor(g.color) }, "aria-hidden": "true" }),
         h("span", { class: "name" }, g.name))),
       h("td", { class: "muted" }, g.description || ""),
       h("td", { class: "num" }, h("a", { href: `#/customers?group=${encodeURIComponent(g.name)}`, "aria-label": tn("grp.customersIn", g.customerCount, { name: g.name }) },
         countOf(g.customerCount))),
-      h("td", { class: "col-actions" }, edit, del));
+      h("td", { class: "col-actions" }, disc, edit, del));
     edit.addEventListener("click", () => tr.replaceWith(editRow(g)));
+    // The group's price rules, in a row under it.
+    let panelRow = null;
+    disc.addEventListener("click", () => {
+      if (panelRow) {
+        panelRow.remove();
+        panelRow = null;
+        disc.setAttribute("aria-expanded", "false");
+        return;
+      }
+      const panel = rulesPanel({ groupId: g.id }, `group-rules-${g.id}`);
+      panelRow = h("tr", { class: "group-rules-row" }, h("td", { colspan: "4" },
+        h("h3", {}, t("price.groupRules", { name: g.name })), panel.nodes));
+      tr.after(panelRow);
+      disc.setAttribute("aria-expanded", "true");
+      panel.load();
+    });
     del.addEventListener("click", async () => {
       const ok = await confirmDialog({
         title: t("grp.deleteTitle", { name: g.name }),

@@ -4,14 +4,16 @@
 // the sender they see, and the welcome with a set-password link that a
 // customer the booking site or the store registers gets; and whether
 // customers may register themselves at the business's public page (the link
-// to share, with a copy button).
+// to share, with a copy button); then the wallet's currency and loyalty
+// points (views/vouchers.js).
 
 import { ApiError, get, request } from "../api.js";
 import { banner, copyText, field, h, replace, select, setTitle, toast } from "../dom.js";
-import { clearErrors, showErrors } from "../forms.js";
+import { clearErrors, saveSettings } from "../forms.js";
 import { REQUIRABLE, when } from "../format.js";
 import { loadSettings, setSettings } from "../session.js";
 import { t } from "../i18n.js";
+import { walletSettingsForm } from "./vouchers.js";
 
 export async function renderSettings(view, ctx) {
   setTitle(t("nav.settings"));
@@ -95,7 +97,7 @@ export async function renderSettings(view, ctx) {
   });
 
   replace(view, h("h1", { id: "settings-title" }, t("nav.settings")),
-    h("p", { class: "muted" }, t("set.lead")), message, form, await messagesForm(),
+    h("p", { class: "muted" }, t("set.lead")), message, form, await messagesForm(), await walletSettingsForm(),
     h("section", { class: "card", "aria-labelledby": "forms-link-title" }, h("h2", { id: "forms-link-title" }, t("frm.title")),
       h("p", { class: "muted" }, t("frm.lead")), h("p", {}, h("a", { class: "btn", href: "#/settings/forms", id: "settings-forms" }, t("frm.open")))));
 }
@@ -163,19 +165,10 @@ async function messagesForm() {
       welcomeChannel: channel.value,
       selfRegistration: selfReg.checked,
     };
-    save.disabled = true;
-    try {
-      const { data } = await request("PUT", "/v1/notifySettings", { body });
+    const data = await saveSettings({ button: save, message, fields, send: () => request("PUT", "/v1/notifySettings", { body }) });
+    if (data) {
       showSince(data.welcomeSince);
       showShare(Boolean(data.selfRegistration));
-      toast(t("set.saved"));
-      replace(message, banner("ok", t("set.saved")));
-    } catch (e) {
-      // A field's error ("settings.emailFrom") at its input, the rest in the banner.
-      if (e.status === 403) replace(message, banner("error", t("set.adminOnly")));
-      else showErrors(e, fields, message);
-    } finally {
-      save.disabled = false;
     }
   });
   return form;
