@@ -5,6 +5,7 @@
 #include "customers.pb-c.h"
 #include "exchange.pb-c.h"
 #include "files.pb-c.h"
+#include "forms.pb-c.h"
 #include "history.pb-c.h"
 #include "notes.pb-c.h"
 #include "notify.pb-c.h"
@@ -449,6 +450,38 @@ const struct gateway_route gateway_routes[] = {
     {"GET", "/v1/rules/{id}/runs",
      NOTES("ListRuleRuns", crm__list_rule_runs_request, crm__list_rule_runs_response),
      .success = 200, .scopes = SCOPE(SETTINGS)},
+    /* forms: the customer card and surveys */
+    {"GET", "/v1/forms", NOTES("ListForms", crm__list_forms_request, crm__list_forms_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/forms", NOTES("CreateForm", crm__create_form_request, crm__form), .body = "form",
+     .success = 201, .location = "/v1/forms/{id}", .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/forms/{id}", NOTES("GetForm", crm__get_form_request, crm__form), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PATCH", "/v1/forms/{id}", NOTES("UpdateForm", crm__update_form_request, crm__form),
+     .body = "form", .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"DELETE", "/v1/forms/{id}", NOTES("DeleteForm", crm__delete_form_request, crm__empty),
+     .success = 204, .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/forms/{id}/results",
+     NOTES("GetSurveyResults", crm__get_survey_results_request, crm__survey_results),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"GET", "/v1/customers/{customer_id}/card",
+     NOTES("GetCard", crm__get_card_request, crm__customer_card), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PUT", "/v1/customers/{customer_id}/card",
+     NOTES("UpdateCard", crm__update_card_request, crm__customer_card), .body = "*", .success = 200,
+     .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{customer_id}/card/history",
+     NOTES("ListCardHistory", crm__list_fillings_request, crm__list_fillings_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"GET", "/v1/customers/{customer_id}/surveys",
+     NOTES("ListSurveyFillings", crm__list_fillings_request, crm__list_fillings_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/customers/{customer_id}/surveys",
+     NOTES("FillSurvey", crm__fill_survey_request, crm__form_filling), .body = "*", .success = 201,
+     .location = "/v1/customers/{customer_id}/surveys/{id}", .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{customer_id}/surveys/{id}",
+     NOTES("GetFilling", crm__get_filling_request, crm__form_filling), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
 };
 const size_t gateway_n_routes = sizeof gateway_routes / sizeof gateway_routes[0];
 

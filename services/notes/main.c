@@ -3,6 +3,7 @@
 #include "notes_files_check.h"
 #include "notes_handlers.h"
 #include "notes_rules.h"
+#include "notes_forms_handlers.h"
 #include "cm_cfg.h"
 #include "cm_log.h"
 #include "cm_svc.h"
@@ -61,7 +62,8 @@ int main(int argc, char **argv)
     notes_files_configure(&(struct notes_files_limits){.max_bytes = cfg.file_max_bytes,
                                                        .per_customer = cfg.files_per_customer});
 
-    /* One table for the bus: notes and tasks, the history side, files, the rules. */
+    /* One table for the bus: notes and tasks, the history side, files, the rules,
+     * the forms. */
     const struct {
         const struct cm_method *methods;
         size_t n;
@@ -70,6 +72,7 @@ int main(int argc, char **argv)
         {notes_history_methods, notes_history_n_methods},
         {notes_files_methods, notes_files_n_methods},
         {notes_rules_methods, notes_rules_n_methods},
+        {notes_forms_methods, notes_forms_n_methods},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)

@@ -224,7 +224,8 @@ def test_a_booking_systems_key_publishes_events_and_nothing_else():
 COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tasks": "task",
                "messages": "message", "campaigns": "campaign", "imports": "import",
                "exports": "export", "taskFeeds": "taskFeed", "apiKeys": "apiKey",
-               "staff": "staff", "priceRules": "priceRule", "files": "file", "rules": "rule"}
+               "staff": "staff", "priceRules": "priceRule", "files": "file", "rules": "rule",
+               "forms": "form", "surveys": "filling"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -282,6 +283,13 @@ def _fill_tenant(key):
     ids["voucherCode"] = _ok(st, v, 201)["code"]
     st, _, r = api("POST", "/v1/rules", dict(RULE_SAMPLE, name=unique("R")), key=key)
     ids["rule"] = _ok(st, r, 201)["id"]
+    st, _, fm = api("POST", "/v1/forms", {"title": "B's survey", "purpose": "SURVEY", "questions": [
+        {"text": "How was it?", "type": "SHORT_TEXT"}]}, key=key)
+    ids["form"] = _ok(st, fm, 201)["id"]
+    st, _, fl = api("POST", "/v1/customers/%s/surveys" % ids["customer"], {
+        "formId": ids["form"], "answers": [{"questionId": fm["questions"][0]["id"],
+                                            "value": "B's answer"}]}, key=key)
+    ids["filling"] = _ok(st, fl, 201)["id"]
     return ids
 
 
@@ -320,6 +328,7 @@ SAMPLES = {
     "POST /v1/customers/{customer_id}/files:signTerms":
         {"version": 1, "signature": base64.b64encode(_png(16)).decode()},
     "PUT /v1/rules/{id}": RULE_SAMPLE,
+    "PATCH /v1/forms/{id}": {"title": "from A"},
 }
 RAW_SAMPLES = {"PUT /v1/customers/{id}/photo": (_png(), "image/png", ""),
                "POST /v1/customers/{customer_id}/files": (b"from A", "text/plain",

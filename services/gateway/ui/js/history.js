@@ -89,6 +89,7 @@ export const KINDS = [
   ["IMPORT", "enum.kind.IMPORT"],
   ["WALLET", "enum.kind.WALLET"],
   ["FILE", "enum.kind.FILE"],
+  ["FORM", "frm.kind"],
 ];
 
 // Where an entry came from; notes' own entries say nothing.
@@ -282,6 +283,15 @@ export function describe(e) {
     }
     case "terms.signed":
       line = t("tl.termsSigned", { version: (e.file || {}).termsVersion || "?" });
+      break;
+    case "card.updated": {
+      // The questions are the business's own words, shown as written.
+      const qs = (e.form || {}).questions || [];
+      line = qs.length ? t("frm.tlCardUpdated", { questions: qs.join(", ") }) : t("frm.tlCardSaved");
+      break;
+    }
+    case "survey.filled":
+      line = t((e.form || {}).byCustomer ? "frm.tlSurveyByCustomer" : "frm.tlSurveyFilled", { title: (e.form || {}).title || "" });
       break;
     default:
       if (/^message\./.test(e.type || "")) {

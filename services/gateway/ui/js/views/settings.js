@@ -100,7 +100,9 @@ export async function renderSettings(view, ctx) {
   replace(view, h("h1", { id: "settings-title" }, t("nav.settings")),
     h("p", { class: "muted" }, t("set.lead")),
     can("settings") ? h("p", { class: "card" }, h("a", { href: "#/automations", id: "settings-automations" }, t("auto.settingsLink"))) : null,
-    message, form, await messagesForm(), await walletSettingsForm(), await termsForm());
+    message, form, await messagesForm(), await walletSettingsForm(), await termsForm(),
+    h("section", { class: "card", "aria-labelledby": "forms-link-title" }, h("h2", { id: "forms-link-title" }, t("frm.title")),
+      h("p", { class: "muted" }, t("frm.lead")), h("p", {}, h("a", { class: "btn", href: "#/settings/forms", id: "settings-forms" }, t("frm.open")))));
 }
 
 /** The messages-to-customers form: the sender, the welcome on auto-registration and self-registration. */
