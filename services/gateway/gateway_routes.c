@@ -5,10 +5,12 @@
 #include "customers.pb-c.h"
 #include "exchange.pb-c.h"
 #include "files.pb-c.h"
+#include "forms.pb-c.h"
 #include "history.pb-c.h"
 #include "notes.pb-c.h"
 #include "notify.pb-c.h"
 #include "prices.pb-c.h"
+#include "rules.pb-c.h"
 #include "search.pb-c.h"
 #include "subscriptions.pb-c.h"
 #include "wallet.pb-c.h"
@@ -465,6 +467,56 @@ const struct gateway_route gateway_routes[] = {
      .scopes = SCOPE(CUSTOMERS_READ)},
     {"POST", "/v1/events", NOTES("IngestEvent", crm__intake_event, crm__ingest_event_response),
      .body = "*", .success = 202, .scopes = SCOPE(EVENTS_PUBLISH)},
+
+    /* automation rules (docs/rules.md) */
+    {"GET", "/v1/rules", NOTES("ListRules", crm__list_rules_request, crm__list_rules_response),
+     .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"POST", "/v1/rules", NOTES("CreateRule", crm__create_rule_request, crm__rule), .body = "rule",
+     .success = 201, .location = "/v1/rules/{id}", .scopes = SCOPE(SETTINGS)},
+    {"POST", "/v1/rules:dryRun",
+     NOTES("DryRunRule", crm__dry_run_rule_request, crm__dry_run_rule_response), .body = "*",
+     .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/rules/{id}", NOTES("GetRule", crm__get_rule_request, crm__rule), .success = 200,
+     .scopes = SCOPE(SETTINGS)},
+    {"PUT", "/v1/rules/{id}", NOTES("UpdateRule", crm__update_rule_request, crm__rule),
+     .body = "rule", .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"DELETE", "/v1/rules/{id}", NOTES("DeleteRule", crm__delete_rule_request, crm__empty),
+     .success = 204, .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/rules/{id}/runs",
+     NOTES("ListRuleRuns", crm__list_rule_runs_request, crm__list_rule_runs_response),
+     .success = 200, .scopes = SCOPE(SETTINGS)},
+    /* forms: the customer card and surveys */
+    {"GET", "/v1/forms", NOTES("ListForms", crm__list_forms_request, crm__list_forms_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/forms", NOTES("CreateForm", crm__create_form_request, crm__form), .body = "form",
+     .success = 201, .location = "/v1/forms/{id}", .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/forms/{id}", NOTES("GetForm", crm__get_form_request, crm__form), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PATCH", "/v1/forms/{id}", NOTES("UpdateForm", crm__update_form_request, crm__form),
+     .body = "form", .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"DELETE", "/v1/forms/{id}", NOTES("DeleteForm", crm__delete_form_request, crm__empty),
+     .success = 204, .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/forms/{id}/results",
+     NOTES("GetSurveyResults", crm__get_survey_results_request, crm__survey_results),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"GET", "/v1/customers/{customer_id}/card",
+     NOTES("GetCard", crm__get_card_request, crm__customer_card), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PUT", "/v1/customers/{customer_id}/card",
+     NOTES("UpdateCard", crm__update_card_request, crm__customer_card), .body = "*", .success = 200,
+     .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{customer_id}/card/history",
+     NOTES("ListCardHistory", crm__list_fillings_request, crm__list_fillings_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"GET", "/v1/customers/{customer_id}/surveys",
+     NOTES("ListSurveyFillings", crm__list_fillings_request, crm__list_fillings_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/customers/{customer_id}/surveys",
+     NOTES("FillSurvey", crm__fill_survey_request, crm__form_filling), .body = "*", .success = 201,
+     .location = "/v1/customers/{customer_id}/surveys/{id}", .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{customer_id}/surveys/{id}",
+     NOTES("GetFilling", crm__get_filling_request, crm__form_filling), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
 };
 const size_t gateway_n_routes = sizeof gateway_routes / sizeof gateway_routes[0];
 

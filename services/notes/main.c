@@ -2,6 +2,8 @@
 #include "notes_files.h"
 #include "notes_files_check.h"
 #include "notes_handlers.h"
+#include "notes_rules.h"
+#include "notes_forms_handlers.h"
 #include "cm_cfg.h"
 #include "cm_log.h"
 #include "cm_svc.h"
@@ -16,6 +18,10 @@ static struct {
     char *events_out_endpoint;
     long file_max_bytes;
     long files_per_customer;
+    long rule_attempts;
+    long rule_retry_ms;
+    long rule_poll_ms;
+    long rule_threads;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
@@ -26,8 +32,27 @@ static const struct cm_cfg_item s_cfg[] = {
      .max = NOTES_FILE_MAX_CAP},
     {"files_per_customer", CM_CFG_INT, &cfg.files_per_customer, "200", .min = 1,
      .max = NOTES_FILES_PER_CUSTOMER_CAP},
+    {"rule_attempts", CM_CFG_INT, &cfg.rule_attempts, "5", .min = 1, .max = 50},
+    {"rule_retry_ms", CM_CFG_INT, &cfg.rule_retry_ms, "5000", .min = 10, .max = 3600000},
+    {"rule_poll_ms", CM_CFG_INT, &cfg.rule_poll_ms, "250", .min = 10, .max = 60000},
+    {"rule_threads", CM_CFG_INT, &cfg.rule_threads, "2", .min = 1, .max = NOTES_RULES_THREADS_MAX},
     {NULL},
 };
+
+static struct notes_rules_cfg s_rules;
+
+/* The history side's hooks, and the rules' worker beside them. */
+static void s_start(cm_svc_t *svc, void *user)
+{
+    notes_history_start(svc, user);
+    notes_rules_start(svc, &s_rules);
+}
+
+static void s_stop(cm_svc_t *svc, void *user)
+{
+    notes_rules_stop();
+    notes_history_stop(svc, user);
+}
 
 int main(int argc, char **argv)
 {
@@ -37,14 +62,24 @@ int main(int argc, char **argv)
     notes_files_configure(&(struct notes_files_limits){.max_bytes = cfg.file_max_bytes,
                                                        .per_customer = cfg.files_per_customer});
 
-    /* One table for the bus: notes and tasks, the history side, files. */
-    size_t n = notes_n_methods + notes_history_n_methods + notes_files_n_methods;
+    /* One table for the bus: notes and tasks, the history side, files, the rules,
+     * the forms. */
+    const struct {
+        const struct cm_method *methods;
+        size_t n;
+    } parts[] = {
+        {notes_methods, notes_n_methods},
+        {notes_history_methods, notes_history_n_methods},
+        {notes_files_methods, notes_files_n_methods},
+        {notes_rules_methods, notes_rules_n_methods},
+        {notes_forms_methods, notes_forms_n_methods},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        n += parts[i].n;
     struct cm_method *methods = cm_malloc(n * sizeof *methods);
-    memcpy(methods, notes_methods, notes_n_methods * sizeof *methods);
-    memcpy(methods + notes_n_methods, notes_history_methods,
-           notes_history_n_methods * sizeof *methods);
-    memcpy(methods + notes_n_methods + notes_history_n_methods, notes_files_methods,
-           notes_files_n_methods * sizeof *methods);
+    for (size_t i = 0, at = 0; i < sizeof parts / sizeof *parts; at += parts[i].n, i++)
+        memcpy(methods + at, parts[i].methods, parts[i].n * sizeof *methods);
 
     struct notes_history_cfg history = {
         .bus_endpoint = cfg.svc.bus_endpoint,
@@ -53,13 +88,20 @@ int main(int argc, char **argv)
         .database_url = cfg.svc.database_url,
         .db_role = cfg.svc.db_role,
     };
+    s_rules = (struct notes_rules_cfg){.bus_endpoint = cfg.svc.bus_endpoint,
+                                       .database_url = cfg.svc.database_url,
+                                       .db_role = cfg.svc.db_role,
+                                       .attempts = cfg.rule_attempts,
+                                       .retry_ms = cfg.rule_retry_ms,
+                                       .poll_ms = cfg.rule_poll_ms,
+                                       .threads = cfg.rule_threads};
     struct cm_svc_def def = {
         .name = "notes",
         .methods = methods,
         .n_methods = n,
         .idempotency_table = "notes.idempotency",
-        .start = notes_history_start,
-        .stop = notes_history_stop,
+        .start = s_start,
+        .stop = s_stop,
         .tick = notes_history_tick,
         .tick_ms = 100,
         .user = &history,

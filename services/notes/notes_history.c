@@ -7,6 +7,7 @@
 #include "notes_handlers.h"
 #include "notes_files_store.h"
 #include "notes_history_store.h"
+#include "notes_forms_store.h"
 #include "notes_intake.h"
 #include "cm_follow.h"
 #include "cm_log.h"
@@ -524,6 +525,8 @@ static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
             err = notes_history_store_erase_customer(db, ev->tenant_id, cid);
         if (!err && !strcmp(ev->type, "customer.deleted"))
             err = notes_files_store_erase_customer(db, ev->tenant_id, cid);
+        if (!err && !strcmp(ev->type, "customer.deleted"))
+            err = notes_forms_store_erase_customer(db, ev->tenant_id, cid);
     }
     crm__customer_event__free_unpacked(ce, NULL);
     return err;

@@ -14,7 +14,9 @@
 # BENCH_CONNECTIONS (default 32), BENCH_HISTORY_EVENTS (default 10000: the
 # big customer gets half), BENCH_SCALE_NOTES (copies of notes, default 1 as
 # make run), BENCH_PG_FAST=1 (fsync off; default: make run's durable commits),
-# BENCH_KEEP=1 (keep the data directory).
+# BENCH_KEEP=1 (keep the data directory), BENCH_HISTORY_RULES (automation
+# rules switched on before the intake, default 0: each starts on a quarter of
+# the events and its condition never holds, docs/rules.md).
 set -euo pipefail
 
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
@@ -32,6 +34,8 @@ for v in duration conns events; do
         exit 2
     fi
 done
+rules=${BENCH_HISTORY_RULES:-0}
+[[ $rules =~ ^[0-9]{1,2}$ ]] || { echo "bench: rules: invalid value \"$rules\"" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "bench: wrk is not installed" >&2; exit 2; }
 pgbench="$STACK_PG_BIN/pgbench"
 
@@ -50,7 +54,16 @@ stack_init "$build"
     fail "the suite did not start"
 key=$CRM_BOOTSTRAP_API_KEY
 
-echo "== history: intake of $events events over the bus (crmctl publish, window 64)"
+# Rules that every intake event of their trigger starts (the run is written
+# with the event; the worker reads the customer after the commit, and skips).
+triggers=(ORDER_PLACED ORDER_PAID BOOKING_MADE VISIT_COMPLETED)
+for ((i = 0; i < rules; i++)); do
+    body=$(printf '{"name":"bench %d","enabled":true,"trigger":"RULE_TRIGGER_%s","conditions":[{"kind":"RULE_CONDITION_HAS_TAG","value":"bench-never"}],"actions":[{"kind":"RULE_ACTION_ADD_TAG","value":"bench"}]}' \
+        "$i" "${triggers[i % 4]}")
+    curl -fsS -o /dev/null -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+        -d "$body" "$STACK_URL/v1/rules" || fail "could not create rule $i"
+done
+echo "== history: intake of $events events over the bus (crmctl publish, window 64), $rules rules on"
 big=$((events / 2))
 /usr/bin/python3 - "$events" "$big" >"$tmp/events.jsonl" <<'PY'
 import json, sys
@@ -97,6 +110,17 @@ ack_rate=$(awk -v n="$events" -v ms=$((t_ack - t0)) 'BEGIN { printf "%.0f", n * 
 vis_rate=$(awk -v n="$events" -v ms=$((t_vis - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }')
 echo "    $(cat "$tmp/publish.txt")"
 echo "    acknowledged: $ack_rate events/s; all visible in the timeline after $((t_vis - t0)) ms ($vis_rate events/s)"
+if ((rules > 0)); then
+    echo "    for the rules: $(sql "SELECT count(*) FROM notes.rule_events") events waiting, $(sql "SELECT count(*) FROM notes.rule_runs") runs made"
+    # The rules' work after the intake: until every run has ended.
+    while (($(sql "SELECT (SELECT count(*) FROM notes.rule_events) + (SELECT count(*) FROM notes.rule_runs WHERE status = 'PENDING')") > 0)); do
+        (($(now_ms) - t0 < 900000)) || fail "the rules' runs did not all end"
+        sleep 0.2
+    done
+    t_rules=$(now_ms)
+    n_runs=$(sql "SELECT count(*) FROM notes.rule_runs")
+    echo "    every run ended $((t_rules - t0)) ms after the first event: $n_runs runs, $(awk -v n="$n_runs" -v ms=$((t_rules - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }') runs/s with one copy of notes"
+fi
 awk -v n="$events" -v hz="$(getconf CLK_TCK)" -v cc="$crmctl_ticks" '
     FNR == NR { a[$1] = $2; next }
     $1 == "machine" { m = $2 - a[$1] }

@@ -80,6 +80,9 @@ export CRM_TEST_SMS="http://127.0.0.1:$sms_port"
 export CRM_SMS_URL="$CRM_TEST_SMS/sms" CRM_SMS_TOKEN=sms-token CRM_SMS_FROM=SalonLucja
 # Short waits, so the retry tests do not wait long.
 export CRM_NOTIFY_RETRY_MIN_MS=300 CRM_NOTIFY_RETRY_MAX_MS=2000 CRM_NOTIFY_POLL_MS=200
+# Automation rules: a failed run again after 200 ms, failed for good after 3 attempts.
+export CRM_NOTES_RULE_RETRY_MS=${CRM_NOTES_RULE_RETRY_MS:-200} CRM_NOTES_RULE_ATTEMPTS=${CRM_NOTES_RULE_ATTEMPTS:-3}
+export CRM_NOTES_RULE_POLL_MS=${CRM_NOTES_RULE_POLL_MS:-100}
 # A sender's claim lasts (connect + longest whole-message timeout, SMS 15 s)
 # x batch + 30 s: 64 s here instead of the default's 10 min, so the test that
 # kills notify in the middle of a newsletter does not wait long for the killed

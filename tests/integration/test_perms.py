@@ -224,7 +224,8 @@ def test_a_booking_systems_key_publishes_events_and_nothing_else():
 COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tasks": "task",
                "messages": "message", "campaigns": "campaign", "imports": "import",
                "exports": "export", "taskFeeds": "taskFeed", "apiKeys": "apiKey",
-               "staff": "staff", "priceRules": "priceRule", "files": "file", "plans": "plan",
+               "staff": "staff", "priceRules": "priceRule", "files": "file", "rules": "rule",
+               "forms": "form", "surveys": "filling", "plans": "plan",
                "subscriptions": "subscription"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
@@ -281,6 +282,15 @@ def _fill_tenant(key):
     _ok(st, w, 200)
     st, _, v = api("POST", "/v1/vouchers", {"amount": "1000"}, key=key)
     ids["voucherCode"] = _ok(st, v, 201)["code"]
+    st, _, r = api("POST", "/v1/rules", dict(RULE_SAMPLE, name=unique("R")), key=key)
+    ids["rule"] = _ok(st, r, 201)["id"]
+    st, _, fm = api("POST", "/v1/forms", {"title": "B's survey", "purpose": "SURVEY", "questions": [
+        {"text": "How was it?", "type": "SHORT_TEXT"}]}, key=key)
+    ids["form"] = _ok(st, fm, 201)["id"]
+    st, _, fl = api("POST", "/v1/customers/%s/surveys" % ids["customer"], {
+        "formId": ids["form"], "answers": [{"questionId": fm["questions"][0]["id"],
+                                            "value": "B's answer"}]}, key=key)
+    ids["filling"] = _ok(st, fl, 201)["id"]
     # A plan and a subscription sold from it.
     st, _, p = api("POST", "/v1/plans", {"name": unique("P"), "kind": "PACKAGE", "visits": 5},
                    key=key)
@@ -302,6 +312,10 @@ def _png(side=1):
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
+# An automation rule no event of the test starts.
+RULE_SAMPLE = {"name": "from A", "enabled": True, "trigger": "RULE_TRIGGER_NO_SHOW",
+               "actions": [{"kind": "RULE_ACTION_ADD_TAG", "value": "a"}]}
+
 # Bodies the routes accept (so the answer is about the ids, not the body);
 # a route with a body and no entry here is sent {}.
 SAMPLES = {
@@ -321,6 +335,8 @@ SAMPLES = {
     "PATCH /v1/customers/{customer_id}/files/{id}": {"filename": "from-a.txt"},
     "POST /v1/customers/{customer_id}/files:signTerms":
         {"version": 1, "signature": base64.b64encode(_png(16)).decode()},
+    "PUT /v1/rules/{id}": RULE_SAMPLE,
+    "PATCH /v1/forms/{id}": {"title": "from A"},
     "PATCH /v1/plans/{id}": {"price": "1"},
     "POST /v1/customers/{customer_id}/subscriptions": lambda ids: {"planId": ids["plan"]},
     "PATCH /v1/customers/{customer_id}/subscriptions/{id}": {"note": "from A"},

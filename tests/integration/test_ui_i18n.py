@@ -255,6 +255,14 @@ def _walk(lang):
         b.wait("#tpl-editor")
         _check(b, lang, "templates", problems)
 
+        _open(b, "/automations")
+        b.wait("#auto-new").click()
+        b.wait("#auto-add-condition").click()
+        b.find("#auto-conditions .auto-cond-kind").select("MIN_SPENT")
+        b.find("#auto-actions .auto-act-kind").select("SEND_EMAIL")
+        b.wait("#auto-actions .auto-subject")
+        _check(b, lang, "automations", problems)
+
         _open(b, "/replies")
         b.wait("#replies-all", visible=False)
         _check(b, lang, "replies", problems)

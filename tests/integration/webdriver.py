@@ -303,6 +303,20 @@ class Browser:
         finally:
             self.cmd("POST", "/window/rect", {"width": rect["width"], "height": rect["height"]})
 
+    def overflow(self):
+        """How far the page sticks out to the right of the window (px; 0 when
+        it holds at its width), and up to eight elements that stick out
+        (tag.class#id right), leaving out those inside a .table-scroll."""
+        width = self.js("return document.documentElement.scrollWidth - "
+                        "document.documentElement.clientWidth;")
+        wide = self.js("""
+            const w = document.documentElement.clientWidth;
+            return Array.from(document.querySelectorAll('body *'))
+              .filter(el => el.getBoundingClientRect().right > w + 1 && !el.closest('.table-scroll'))
+              .slice(0, 8).map(el => el.tagName + '.' + el.className + '#' + el.id + ' '
+                               + Math.round(el.getBoundingClientRect().right));""")
+        return width, wide
+
     def console(self):
         """The browser console's messages so far ([{level, message}]); [] if unsupported."""
         try:

@@ -1,7 +1,8 @@
 // The shell: sign-in guard, navigation, the signed-in member's menu, and a
 // hash router (#/customers, #/customers/new, #/customers/{id},
 // #/customers/{id}/edit, #/tasks, #/groups, #/campaigns, #/templates,
-// #/replies, #/settings, #/vouchers, #/exchange, #/staff, #/keys, #/security, #/signin,
+// #/replies, #/settings, #/settings/forms, #/forms/{id}/results, #/automations,
+// #/customers/{id}/survey/{formId}, #/vouchers, #/exchange, #/staff, #/keys, #/security, #/signin,
 // #/invite/{token}, #/forgot, #/reset/{token}, and #/sign/{id}: the terms a
 // customer signs on a tablet, full screen), so the gateway serves one page. Who is signed in comes
 // from GET /v1/session (the cookie is HttpOnly) or, for an integrator, from
@@ -29,6 +30,8 @@ import { renderSettings } from "./views/settings.js";
 import { renderExchange } from "./views/exchange.js";
 import { renderVouchers } from "./views/vouchers.js";
 import { renderSignTerms } from "./terms.js";
+import { renderAutomations } from "./views/automations.js";
+import { renderForms, renderResults, renderSurveyFill } from "./views/forms.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -103,6 +106,10 @@ const routes = [
   { match: (p) => p[0] === "replies" && p.length === 1, view: renderReplies, nav: "replies" },
   { match: (p) => p[0] === "settings" && p.length === 1, view: renderSettings, nav: "settings" },
   { match: (p) => p[0] === "vouchers" && p.length === 1, view: renderVouchers, nav: "vouchers" },
+  { match: (p) => p[0] === "automations" && p.length === 1, view: renderAutomations, nav: "settings", scope: "settings" },
+  { match: (p) => p[0] === "settings" && p[1] === "forms" && p.length === 2, view: renderForms, nav: "settings" },
+  { match: (p) => p[0] === "forms" && p[2] === "results" && p.length === 3, view: renderResults, nav: "settings" },
+  { match: (p) => p[0] === "customers" && p[2] === "survey" && p.length === 4, view: renderSurveyFill, nav: "customers" },
   { match: (p) => p[0] === "exchange" && p.length === 1, view: renderExchange, nav: "exchange" },
   { match: (p) => p[0] === "staff" && p.length === 1, view: renderStaff, nav: "staff", scope: "staff" },
   { match: (p) => p[0] === "keys" && p.length === 1, view: renderKeys, nav: "keys", scope: "staff" },

@@ -90,6 +90,7 @@ export const KINDS = [
   ["WALLET", "enum.kind.WALLET"],
   ["SUBSCRIPTION", "enum.kind.SUBSCRIPTION"],
   ["FILE", "enum.kind.FILE"],
+  ["FORM", "frm.kind"],
 ];
 
 // Where an entry came from; notes' own entries say nothing.
@@ -103,6 +104,8 @@ const SOURCES = {
   // A message's own line says it was sent or answered: the sending service's name tells staff nothing.
   notify: "",
   company: "enum.channel.company",
+  // An automation rule's line names the rule.
+  rule: "",
 };
 
 const CHANNELS = { email: "enum.msgChannel.email", sms: "enum.msgChannel.sms", push: "enum.msgChannel.push" };
@@ -141,6 +144,38 @@ function at(key, subject, startsAt) {
 /** An order's line: key, or keyTotal with the amount when there is one. */
 function orderLine(key, id, amount) {
   return amount ? t(`${key}Total`, { id, total: amount }) : t(key, { id });
+}
+
+/** The names in a change's JSON list value ("[\"a\",\"b\"]"), lower-cased for comparing. */
+function names(json) {
+  try {
+    const v = JSON.parse(json || "[]");
+    return Array.isArray(v) ? v.map(String) : [];
+  } catch (e) {
+    return [];
+  }
+}
+
+/** What an automation rule (actor "rule: <name>") did to the tags and groups,
+ * one line each ("Tag VIP added by rule “Big spender”"); null for another actor. */
+function ruleLines(actor, changes) {
+  if (!(actor || "").startsWith("rule: ")) return null;
+  const rule = actor.slice(6);
+  const lines = [];
+  for (const ch of changes) {
+    if (ch.field !== "tags" && ch.field !== "groups") continue;
+    const before = names(ch.oldValue);
+    const after = names(ch.newValue);
+    const had = new Set(before.map((x) => x.toLowerCase()));
+    const has = new Set(after.map((x) => x.toLowerCase()));
+    for (const x of after.filter((y) => !had.has(y.toLowerCase()))) {
+      lines.push(ch.field === "tags" ? t("tl.ruleTagAdded", { tag: x, rule }) : t("tl.ruleGroupAdded", { group: x, rule }));
+    }
+    if (ch.field === "tags") {
+      for (const x of before.filter((y) => !has.has(y.toLowerCase()))) lines.push(t("tl.ruleTagRemoved", { tag: x, rule }));
+    }
+  }
+  return lines.length ? lines : null;
 }
 
 /** The main line of a timeline entry, and extra lines under it. */
@@ -231,10 +266,15 @@ export function describe(e) {
     case "customer.discount_removed":
       line = discountChange(e.type, changes[0] || {});
       break;
-    case "customer.updated":
-      if (changes.length === 1) line = changeLine(changes[0]);
+    case "customer.updated": {
+      const byRule = ruleLines(e.actor, changes);
+      if (byRule) {
+        [line] = byRule;
+        extra.push(...byRule.slice(1));
+      } else if (changes.length === 1) line = changeLine(changes[0]);
       else line = tn("tl.changedFields", changes.length);
       break;
+    }
     case "note.created": {
       const n = e.note || {};
       const text = n.body || "";
@@ -260,6 +300,15 @@ export function describe(e) {
     }
     case "terms.signed":
       line = t("tl.termsSigned", { version: (e.file || {}).termsVersion || "?" });
+      break;
+    case "card.updated": {
+      // The questions are the business's own words, shown as written.
+      const qs = (e.form || {}).questions || [];
+      line = qs.length ? t("frm.tlCardUpdated", { questions: qs.join(", ") }) : t("frm.tlCardSaved");
+      break;
+    }
+    case "survey.filled":
+      line = t((e.form || {}).byCustomer ? "frm.tlSurveyByCustomer" : "frm.tlSurveyFilled", { title: (e.form || {}).title || "" });
       break;
     default:
       if (/^message\./.test(e.type || "")) {

@@ -17,6 +17,7 @@ import { messagesSection } from "../messages.js";
 import { conversationsSection } from "../conversations.js";
 import { notesSection } from "../notes.js";
 import { filesSection } from "../files.js";
+import { cardFormSection, surveysSection } from "../formkit.js";
 import { taskForm, taskItem } from "../taskkit.js";
 import { t } from "../i18n.js";
 import { vatCheckView } from "../vatcheck.js";
@@ -170,6 +171,8 @@ export async function renderCard(view, ctx) {
   const notes = notesSection(c.id, { onChange: () => timeline.load() });
   const files = filesSection(c, { onChange: () => timeline.load() });
   const tasks = tasksSection(c.id, () => timeline.load());
+  const cardForm = cardFormSection(c.id, { onChange: () => timeline.load() });
+  const surveys = surveysSection(c.id);
   const messages = messagesSection(c, { onChange: () => timeline.load() });
   const wallet = walletSection(c.id, { onChange: () => timeline.load() });
   const subs = subsSection(c.id, {
@@ -191,8 +194,8 @@ export async function renderCard(view, ctx) {
     head,
     summary.section,
     h("div", { class: "card-grid" },
-      h("div", { class: "card-col" }, notes.section, files.section, contact, company, addresses, note),
-      h("div", { class: "card-col" }, wallet.section, subs.section, tasks.section, discounts.section, conversations.section, messages.section, account, record)),
+      h("div", { class: "card-col" }, notes.section, cardForm.section, files.section, contact, company, addresses, note),
+      h("div", { class: "card-col" }, wallet.section, subs.section, tasks.section, surveys.section, discounts.section, conversations.section, messages.section, account, record)),
     timeline.section,
     history);
   // The panels load side by side; each shows its own error if its service is away.
@@ -201,6 +204,8 @@ export async function renderCard(view, ctx) {
   subs.load();
   notes.load();
   files.load();
+  cardForm.load();
+  surveys.load();
   tasks.load();
   messages.load();
   conversations.load();

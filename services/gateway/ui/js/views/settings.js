@@ -11,7 +11,7 @@ import { ApiError, get, request } from "../api.js";
 import { banner, copyText, field, h, replace, select, setTitle, toast } from "../dom.js";
 import { clearErrors, saveSettings } from "../forms.js";
 import { REQUIRABLE, when } from "../format.js";
-import { loadSettings, setSettings } from "../session.js";
+import { can, loadSettings, setSettings } from "../session.js";
 import { t } from "../i18n.js";
 import { walletSettingsForm } from "./vouchers.js";
 import { plansSettings } from "../subs.js";
@@ -99,7 +99,11 @@ export async function renderSettings(view, ctx) {
   });
 
   replace(view, h("h1", { id: "settings-title" }, t("nav.settings")),
-    h("p", { class: "muted" }, t("set.lead")), message, form, await messagesForm(), await walletSettingsForm(), await plansSettings(), await termsForm());
+    h("p", { class: "muted" }, t("set.lead")),
+    can("settings") ? h("p", { class: "card" }, h("a", { href: "#/automations", id: "settings-automations" }, t("auto.settingsLink"))) : null,
+    message, form, await messagesForm(), await walletSettingsForm(), await plansSettings(), await termsForm(),
+    h("section", { class: "card", "aria-labelledby": "forms-link-title" }, h("h2", { id: "forms-link-title" }, t("frm.title")),
+      h("p", { class: "muted" }, t("frm.lead")), h("p", {}, h("a", { class: "btn", href: "#/settings/forms", id: "settings-forms" }, t("frm.open")))));
 }
 
 /** The messages-to-customers form: the sender, the welcome on auto-registration and self-registration. */
