@@ -1,5 +1,6 @@
 /* crmctl call and crmctl events: the bus from the command line. */
 #include "crmctl.h"
+#include "history.pb-c.h"
 #include "cm_events.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
@@ -39,6 +40,7 @@ static const struct {
     {"customers", &crm__customer_prices__descriptor}, /* price rules (prices.proto) */
     {"company", &crm__company_service__descriptor},
     {"notify", &crm__notify__descriptor},
+    {"notes", &crm__history__descriptor}, /* the intake, timeline and summary (history.proto) */
 };
 
 static const ProtobufCMethodDescriptor *s_find_method(const char *service, const char *method)

@@ -1335,6 +1335,8 @@ const struct cm_method customers_methods[] = {
     CM_METHOD_PREPARED("customers", "ResolveCustomer", resolve_customer_request,
                        resolve_customer_response, customers_resolve_prepare, customers_resolve,
                        CM_METHOD_WRITE, EVENTS_PUBLISH),
+    M("ResolveKnown", resolve_known_request, resolve_known_response, customers_resolve_known,
+      CM_METHOD_NO_TXN, EVENTS_PUBLISH),
     /* -- import: matching rows of a file (customers_match.c) -- */
     M("MatchCustomers", match_customers_request, match_customers_response, customers_match,
       CM_METHOD_NO_TXN, EXCHANGE),
