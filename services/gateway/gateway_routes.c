@@ -467,6 +467,9 @@ const struct gateway_route gateway_routes[] = {
      .scopes = SCOPE(CUSTOMERS_READ)},
     {"POST", "/v1/events", NOTES("IngestEvent", crm__intake_event, crm__ingest_event_response),
      .body = "*", .success = 202, .scopes = SCOPE(EVENTS_PUBLISH)},
+    {"POST", "/v1/events:batch",
+     NOTES("IngestEvents", crm__ingest_events_request, crm__ingest_events_response), .body = "*",
+     .success = 200, .scopes = SCOPE(EVENTS_PUBLISH)},
 
     /* automation rules (docs/rules.md) */
     {"GET", "/v1/rules", NOTES("ListRules", crm__list_rules_request, crm__list_rules_response),

@@ -1182,3 +1182,32 @@ def test_resolve_known_answers_many_records_with_one_read():
     out = _call("customers", "ResolveKnown", {"items": []})
     assert out["status"] == "INVALID_ARGUMENT", out
     assert [(d["field"], d["reason"]) for d in out["details"]] == [("items", "REQUIRED")], out
+
+
+def test_a_batch_over_http_is_answered_event_by_event():
+    """POST /v1/events:batch: the same batch over HTTP, for a system that
+    cannot speak the bus: 200 with a result per event; a bad one names its
+    field, the others are taken in; 0 or 101 events are a 400 naming
+    events."""
+    p = _person()
+    good = _booking_event(p, "booking.created",
+                          {"id": unique("b"), "startsAt": "2025-10-01T10:00:00Z"},
+                          "2025-09-20T10:00:00Z")
+    bad = dict(good, eventId=unique("bk"), occurredAt="2025-13-01T10:00:00Z")
+    st, _, js = api("POST", "/v1/events:batch", {"events": [good, bad, good]})
+    assert st == 200, (st, js)
+    res = js["results"]
+    assert len(res) == 3, js
+    assert res[0]["response"]["customerId"] and not res[0]["response"].get("duplicate"), res
+    assert res[0]["header"]["status"] == "OK" and not res[0]["header"]["details"], res
+    assert res[1]["header"]["status"] == "INVALID_ARGUMENT", res
+    assert [d["field"] for d in res[1]["header"]["details"]] == ["occurredAt"], res
+    assert res[1]["response"] is None, res
+    assert res[2]["response"]["duplicate"] is True, res
+    assert res[2]["response"]["customerId"] == res[0]["response"]["customerId"], res
+    st, _, js = api("POST", "/v1/events:batch", {"events": []})
+    assert st == 400 and [d["field"] for d in js["error"]["details"]] == ["events"], (st, js)
+    st, _, js = api("POST", "/v1/events:batch", {"events": [good] * 101})
+    assert st == 400 and [d["reason"] for d in js["error"]["details"]] == ["TOO_MANY"], (st, js)
+    st, _, js = api("POST", "/v1/events:batch", {"events": [good]}, key=None)
+    assert st == 401, (st, js)
