@@ -52,21 +52,25 @@ cm_err_t notes_orders_store_of_run(cm_db_t *db, const char *tenant, const char *
                                    struct notes_rule_order *o)
 {
     return s_order(db,
-                   "SELECT " ORDER_COLUMNS("t.event_id") " FROM notes.timeline t "
-                   "JOIN notes.orders o ON o.tenant_id = t.tenant_id AND o.source = t.source "
-                   "AND o.order_id = t.details -> 'order' ->> 'id' "
-                   "WHERE t.tenant_id = $1 AND t.id = $2 AND t.kind = 'ORDER'",
+                   "SELECT " ORDER_COLUMNS(
+                       "t.event_id") " FROM notes.timeline t "
+                                     "JOIN notes.orders o ON o.tenant_id = t.tenant_id AND "
+                                     "o.source = t.source "
+                                     "AND o.order_id = t.details -> 'order' ->> 'id' "
+                                     "WHERE t.tenant_id = $1 AND t.id = $2 AND t.kind = 'ORDER'",
                    tenant, timeline_id, o);
 }
 
 cm_err_t notes_orders_store_latest(cm_db_t *db, const char *tenant, const char *customer_id,
                                    struct notes_rule_order *o)
 {
-    return s_order(db,
-                   "SELECT " ORDER_COLUMNS("''") " FROM notes.orders o "
-                   "WHERE o.tenant_id = $1 AND o.customer_id = $2 "
-                   "ORDER BY o.first_seen_at DESC, o.source DESC, o.order_id DESC LIMIT 1",
-                   tenant, customer_id, o);
+    return s_order(
+        db,
+        "SELECT " ORDER_COLUMNS(
+            "''") " FROM notes.orders o "
+                  "WHERE o.tenant_id = $1 AND o.customer_id = $2 "
+                  "ORDER BY o.first_seen_at DESC, o.source DESC, o.order_id DESC LIMIT 1",
+        tenant, customer_id, o);
 }
 
 /* The instruction, the timeline row that shows it on the customer's story
@@ -97,10 +101,20 @@ cm_err_t notes_orders_store_instruct(cm_db_t *db, const char *tenant, const char
     cm_pb_set_str(&ins->id, id);
     *written = false;
     char *json = cm_pbjson_encode_text(&ins->base, CM_PBJSON_OMIT_DEFAULTS, NULL, NULL);
-    const char *p[] = {tenant,          id,           ins->customer_id, ins->order_source,
-                       ins->order_id,   ins->kind,    ins->value,       ins->rule_id,
-                       ins->rule_name,  timeline_id,  index,            ins->event_id,
-                       principal->name, json};
+    const char *p[] = {tenant,
+                       id,
+                       ins->customer_id,
+                       ins->order_source,
+                       ins->order_id,
+                       ins->kind,
+                       ins->value,
+                       ins->rule_id,
+                       ins->rule_name,
+                       timeline_id,
+                       index,
+                       ins->event_id,
+                       principal->name,
+                       json};
     PGresult *res = NULL;
     cm_err_t err = cm_db_begin(db, tenant);
     if (!err)
@@ -145,13 +159,15 @@ cm_err_t notes_orders_store_list(cm_db_t *db, const char *tenant, const char *cu
     snprintf(lim, sizeof lim, "%d", NOTES_ORDER_INSTRUCTIONS_MAX);
     const char *p[] = {tenant, customer_id, source, order_id, lim};
     cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(db,
-                               "SELECT id, customer_id, order_source, order_id, kind, value, "
-                               "rule_id, rule_name, event_id, " TS("created_at") " "
-                               "FROM notes.order_instructions WHERE tenant_id = $1 "
-                               "AND customer_id = $2 AND order_source = $3 AND order_id = $4 "
-                               "ORDER BY created_at, id LIMIT $5",
-                               5, p, &err);
+    PGresult *res =
+        cm_db_exec(db,
+                   "SELECT id, customer_id, order_source, order_id, kind, value, "
+                   "rule_id, rule_name, event_id, " TS(
+                       "created_at") " "
+                                     "FROM notes.order_instructions WHERE tenant_id = $1 "
+                                     "AND customer_id = $2 AND order_source = $3 AND order_id = $4 "
+                                     "ORDER BY created_at, id LIMIT $5",
+                   5, p, &err);
     if (!res)
         return err;
     int n = PQntuples(res);
@@ -159,8 +175,8 @@ cm_err_t notes_orders_store_list(cm_db_t *db, const char *tenant, const char *cu
     for (int i = 0; i < n; i++) {
         Crm__OrderInstruction *x =
             (Crm__OrderInstruction *)cm_pb_new(&crm__order_instruction__descriptor);
-        char **fields[] = {&x->id,    &x->customer_id, &x->order_source, &x->order_id,
-                           &x->kind,  &x->value,       &x->rule_id,      &x->rule_name,
+        char **fields[] = {&x->id,       &x->customer_id, &x->order_source, &x->order_id,
+                           &x->kind,     &x->value,       &x->rule_id,      &x->rule_name,
                            &x->event_id, &x->created_at};
         for (int f = 0; f < 10; f++)
             cm_pb_set_str(fields[f], PQgetvalue(res, i, f));

@@ -21,9 +21,9 @@
 #define NOTES_RULE_TEXT_MAX 20000                // bytes
 #define NOTES_RULE_NUMBER_MAX 1000000000000000LL // thresholds (minor units, counts, days)
 #define NOTES_RULE_DAYS_MAX 36500
-#define NOTES_RULE_HOLD_MAX 200      // characters of a hold's reason
-#define NOTES_RULE_PRIORITY_MAX 50   // characters of a priority label
-#define NOTES_RULE_NOTE_MAX 1000     // characters of an order note
+#define NOTES_RULE_HOLD_MAX 200    // characters of a hold's reason
+#define NOTES_RULE_PRIORITY_MAX 50 // characters of a priority label
+#define NOTES_RULE_NOTE_MAX 1000   // characters of an order note
 #define NOTES_RULE_STAFF_EMAIL_MAX 254
 
 /* Checks every field of r (as a create or an update sends it) and adds a

@@ -54,10 +54,10 @@ struct s_job {
     Crm__Customer *customer; // owned: as the last call left it
     Crm__Principal who;      // the rule as principal
     char who_id[64];
-    char *who_name;    // owned
-    char result[1024]; // what each action did, "; " between
+    char *who_name;                // owned
+    char result[1024];             // what each action did, "; " between
     struct notes_rule_order order; // the Orders bot's: the order that started the rule
-    json_t *outcomes;  // owned: [{"code", "value"}, ...], the same as data
+    json_t *outcomes;              // owned: [{"code", "value"}, ...], the same as data
     unsigned calls;
 };
 
@@ -263,8 +263,8 @@ static bool s_instruct(struct s_job *j, const Crm__RuleAction *a, size_t index)
     const char *kind = notes_rules_instruction_kind(a->kind);
     const Crm__Customer *c = j->customer;
     bool note = a->kind == CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTE;
-    char *value = note ? notes_rules_fill(a->text, c->first_name, c->last_name)
-                       : cm_strdup(a->value);
+    char *value =
+        note ? notes_rules_fill(a->text, c->first_name, c->last_name) : cm_strdup(a->value);
     Crm__OrderInstruction ins = CRM__ORDER_INSTRUCTION__INIT;
     ins.customer_id = c->id;
     ins.order_source = j->order.source;
@@ -300,19 +300,19 @@ static char *s_staff_text(const struct s_job *j, const Crm__RuleAction *a)
 {
     const Crm__Customer *c = j->customer;
     char *text = notes_rules_fill(a->text, c->first_name, c->last_name);
-    char *full = cm_strfmt("%s\n\n--\norder %s (%s), %lld.%02lld %s\ncustomer %s %s <%s> (%s)\n",
-                           text, j->order.id, j->order.source,
-                           (long long)(j->order.total_minor / 100),
-                           (long long)(j->order.total_minor % 100), j->order.currency,
-                           c->first_name, c->last_name, c->email, c->id);
+    char *full =
+        cm_strfmt("%s\n\n--\norder %s (%s), %lld.%02lld %s\ncustomer %s %s <%s> (%s)\n", text,
+                  j->order.id, j->order.source, (long long)(j->order.total_minor / 100),
+                  (long long)(j->order.total_minor % 100), j->order.currency, c->first_name,
+                  c->last_name, c->email, c->id);
     free(text);
     return full;
 }
 
 /* Queues one staff e-mail through notify.SendStaffNotice, idempotent on the
  * run, the action and the address. OK, or false with the failure noted. */
-static bool s_staff_mail(struct s_job *j, const Crm__RuleAction *a, size_t index,
-                         const char *email, const char *name)
+static bool s_staff_mail(struct s_job *j, const Crm__RuleAction *a, size_t index, const char *email,
+                         const char *name)
 {
     const Crm__Customer *c = j->customer;
     char *subject = notes_rules_fill(a->subject, c->first_name, c->last_name);
