@@ -221,7 +221,7 @@ static void s_dry_order_actions(const Crm__Rule *rule, const Crm__Customer *c,
             continue;
         Crm__RuleOutcome *x = (Crm__RuleOutcome *)cm_pb_new(&crm__rule_outcome__descriptor);
         const char *kind = notes_rules_instruction_kind(a->kind);
-        char code[32] = "STAFF_NOTIFIED", role[32] = "";
+        char code[32] = "STAFF_NOTIFIED";
         if (kind)
             snprintf(code, sizeof code, "ORDER_%s", kind);
         cm_pb_set_str(&x->code, code);
@@ -230,9 +230,8 @@ static void s_dry_order_actions(const Crm__Rule *rule, const Crm__Customer *c,
             cm_pb_set_str(&x->value, note);
             free(note);
         } else if (a->kind == CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTIFY_STAFF) {
-            if (!a->staff_email[0])
-                cm_pbjson_enum_name(&crm__role__descriptor, a->staff_role, role, sizeof role);
-            cm_pb_set_str(&x->value, a->staff_email[0] ? a->staff_email : role);
+            cm_pb_set_str(&x->value,
+                          a->staff_email[0] ? a->staff_email : notes_rules_role_name(a->staff_role));
         } else {
             cm_pb_set_str(&x->value, a->value);
         }

@@ -376,6 +376,22 @@ bool notes_rules_needs_order(const Crm__Rule *r)
     return false;
 }
 
+const char *notes_rules_role_name(Crm__Role role)
+{
+    switch (role) {
+    case CRM__ROLE__ROLE_OWNER:
+        return "ROLE_OWNER";
+    case CRM__ROLE__ROLE_ADMIN:
+        return "ROLE_ADMIN";
+    case CRM__ROLE__ROLE_STAFF:
+        return "ROLE_STAFF";
+    case CRM__ROLE__ROLE_READONLY:
+        return "ROLE_READONLY";
+    default:
+        return "";
+    }
+}
+
 const char *notes_rules_instruction_kind(Crm__RuleActionKind k)
 {
     switch (k) {

@@ -88,6 +88,10 @@ bool notes_rules_needs_order(const Crm__Rule *r);
  * NULL for another action (NOTIFY_STAFF e-mails, it writes none). */
 const char *notes_rules_instruction_kind(Crm__RuleActionKind k);
 
+/* A staff role ORDER_NOTIFY_STAFF may name, as the API spells it
+ * ("ROLE_OWNER"); "" for another. */
+const char *notes_rules_role_name(Crm__Role role);
+
 /* A TAG_ADDED row's changes (the timeline details' JSON, {"changes": [{"field":
  * "tags", "oldValue": "[...]", "newValue": "[...]"}]}): true when the change
  * added tag (any tag when tag is ""). False for anything that does not read. */

@@ -341,14 +341,13 @@ static bool s_staff_mail(struct s_job *j, const Crm__RuleAction *a, size_t index
 /* ORDER_NOTIFY_STAFF: the address, or every active member of the role. */
 static bool s_notify_staff(struct s_job *j, const Crm__RuleAction *a, size_t index)
 {
-    char role[32] = "";
+    const char *role = notes_rules_role_name(a->staff_role);
     if (a->staff_email[0]) {
         if (!s_staff_mail(j, a, index, a->staff_email, ""))
             return false;
         s_out(j, "STAFF_NOTIFIED", a->staff_email, "staff e-mailed: %s", a->staff_email);
         return true;
     }
-    cm_pbjson_enum_name(&crm__role__descriptor, a->staff_role, role, sizeof role);
     Crm__ListStaffRequest req = CRM__LIST_STAFF_REQUEST__INIT;
     char msg[256];
     ProtobufCMessage *resp = NULL;

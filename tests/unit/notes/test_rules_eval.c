@@ -417,6 +417,9 @@ static void test_order_kinds(void)
           NULL);
     CHECK(notes_rules_order_action(CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTIFY_STAFF));
     CHECK(!notes_rules_order_action(CRM__RULE_ACTION_KIND__RULE_ACTION_SEND_EMAIL));
+    CHECK_STR(notes_rules_role_name(CRM__ROLE__ROLE_OWNER), "ROLE_OWNER");
+    CHECK_STR(notes_rules_role_name(CRM__ROLE__ROLE_READONLY), "ROLE_READONLY");
+    CHECK_STR(notes_rules_role_name(CRM__ROLE__ROLE_SERVICE), "");
 }
 
 /* A string of n copies of the two-byte character "ł". */
