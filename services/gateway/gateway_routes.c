@@ -486,13 +486,9 @@ const struct gateway_route gateway_routes[] = {
      NOTES("ListRuleRuns", crm__list_rule_runs_request, crm__list_rule_runs_response),
      .success = 200, .scopes = SCOPE(SETTINGS)},
     /* the Orders bot's instructions for one order (docs/rules.md, "Orders bot"):
-     * in the path when the source and order id are of the id alphabet, else
-     * as ?source=&orderId= (a store's ids may hold '.', '#', '/') */
-    {"GET", "/v1/customers/{customerId}/orders/{source}/{orderId}/instructions",
-     NOTES("ListOrderInstructions", crm__list_order_instructions_request,
-           crm__list_order_instructions_response),
-     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
-    {"GET", "/v1/customers/{customerId}/orderInstructions",
+     * the order in the query (?source=&orderId=), since a store's order ids
+     * hold what a path segment may not ('.', '#', '/', over 64 characters) */
+    {"GET", "/v1/customers/{customer_id}/orderInstructions",
      NOTES("ListOrderInstructions", crm__list_order_instructions_request,
            crm__list_order_instructions_response),
      .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},

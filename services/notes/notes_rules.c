@@ -230,8 +230,8 @@ static void s_dry_order_actions(const Crm__Rule *rule, const Crm__Customer *c,
             cm_pb_set_str(&x->value, note);
             free(note);
         } else if (a->kind == CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTIFY_STAFF) {
-            cm_pb_set_str(&x->value,
-                          a->staff_email[0] ? a->staff_email : notes_rules_role_name(a->staff_role));
+            cm_pb_set_str(&x->value, a->staff_email[0] ? a->staff_email
+                                                       : notes_rules_role_name(a->staff_role));
         } else {
             cm_pb_set_str(&x->value, a->value);
         }

@@ -62,8 +62,8 @@ def _settled(key, rule_id, n):
 
 
 def _instructions(key, cid, order_id, source="shop"):
-    st, _, js = api("GET", "/v1/customers/%s/orders/%s/%s/instructions" % (cid, source, order_id),
-                    key=key)
+    st, _, js = api("GET", crm.q("/v1/customers/%s/orderInstructions" % cid, source=source,
+                                 orderId=order_id), key=key)
     assert st == 200, (st, js)
     return js.get("instructions", [])
 
@@ -336,7 +336,7 @@ def test_instructions_and_stream_stay_in_their_business():
         store_b.close()
 
 
-def test_any_order_id_is_read_with_the_query_form_and_bad_ones_are_refused():
+def test_any_order_id_is_read_and_bad_ones_are_refused():
     _, key = _business()
     _rule(key, {"actions": [{"kind": "RULE_ACTION_ORDER_PRIORITY", "value": "express"}]})
     o = _order(_person(), 100, order_id="#%s/1.2" % unique("A"))
@@ -356,5 +356,6 @@ def test_any_order_id_is_read_with_the_query_form_and_bad_ones_are_refused():
         st, _, js = api("GET", crm.q("/v1/customers/%s/orderInstructions" % cid, **params),
                         key=key)
         assert st == 400 and field in str(js), (params, js)
-    st, _, js = api("GET", "/v1/customers/not-a-uuid/orders/shop/1/instructions", key=key)
+    st, _, js = api("GET", "/v1/customers/not-a-uuid/orderInstructions?source=shop&orderId=1",
+                    key=key)
     assert st == 404, js
