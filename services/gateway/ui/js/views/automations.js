@@ -330,8 +330,8 @@ function dryRunView(d) {
       ? t(d.complete ? "auto.dryMatches" : "auto.dryMatchesPartial", { n: matches.length, scanned: d.scanned || 0 })
       : t("auto.dryNone", { scanned: d.scanned || 0 })),
     matches.length ? h("ul", { class: "auto-dry-list" }, matches.map((m) => h("li", {}, customerLink(m.customerId, m.name),
-      m.orderId ? h("p", { class: "small auto-dry-order" }, t("ob.dryOrder", { id: m.orderId, what: (m.orderActions || [])
-        .map((o) => t(`auto.outcome.${o.code}`, { value: o.value || "" })).join("; ") })) : null))) : null);
+      m.orderId ? h("p", { class: "small auto-dry-order" }, t("ob.dryOrder", { id: m.orderId,
+        what: (m.orderActions || []).map(outcomeText).join("; ") })) : null))) : null);
 }
 
 // What a run's steps came to (RuleOutcome codes), worded in the reader's language.
@@ -340,9 +340,15 @@ const OUTCOMES = new Set(["TAG_ADDED", "TAG_ALREADY", "TAG_REMOVED", "TAG_NOT_TH
   "NOT_THE_TAG", "CUSTOMER_DELETED", "CONDITIONS_NOT_MET", "FAILED", "ORDER_HOLD", "ORDER_PRIORITY",
   "ORDER_NOTE", "STAFF_NOTIFIED", "STAFF_NONE", "ORDER_GONE"]);
 
+/** One outcome in the reader's language; a staff role is named as the UI names it. */
+function outcomeText(o) {
+  if (!OUTCOMES.has(o.code)) return o.value || o.code;
+  const role = /^ROLE_[A-Z]+$/.test(o.value || "") ? t(`ob.role.${strip(o.value, "ROLE_")}`) : "";
+  return t(`auto.outcome.${o.code}`, { value: role || o.value || "" });
+}
+
 function runResult(r) {
-  const steps = (r.outcomes || []).map((o) => (OUTCOMES.has(o.code)
-    ? t(`auto.outcome.${o.code}`, { value: o.value || "" }) : o.value || o.code));
+  const steps = (r.outcomes || []).map(outcomeText);
   const text = steps.length ? steps.join("; ") : r.result;
   return text ? h("p", { class: "small auto-run-result" }, text) : null;
 }
