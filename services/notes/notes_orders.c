@@ -2,6 +2,7 @@
  * event stream's relay and replay. */
 #include "notes_orders.h"
 #include "notes_orders_store.h"
+#include "notes_handlers.h"
 #include "cm_events.h"
 #include "cm_log.h"
 #include "cm_outbox.h"
@@ -9,6 +10,7 @@
 #include "cm_util.h"
 #include "rules.pb-c.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The source's name and the order id: as the intake takes them in. */
@@ -27,6 +29,11 @@ static void s_list(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCM
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->customer_id);
         return;
     }
+    /* Another business's customer is not found, whatever the query says. */
+    char *name = notes_customer(call, req->customer_id);
+    if (!name)
+        return;
+    free(name);
     if (!req->source[0] || strlen(req->source) > SOURCE_MAX)
         cm_call_violation(call, "source", req->source[0] ? "TOO_LONG" : "REQUIRED",
                           "source: the store's name, 1..%d characters", SOURCE_MAX);
