@@ -362,3 +362,23 @@ def test_any_order_id_is_read_and_bad_ones_are_refused():
     st, _, js = api("GET", "/v1/customers/not-a-uuid/orderInstructions?source=shop&orderId=1",
                     key=key)
     assert st == 404, js
+
+
+def test_a_deleted_customers_order_notes_lose_their_text():
+    _, key = _business()
+    rule = _rule(key, {"actions": [{"kind": "RULE_ACTION_ORDER_NOTE", "text": "For {{fullName}}"},
+                                   {"kind": "RULE_ACTION_ORDER_HOLD", "value": "wait"}]})
+    o = _order(_person(firstName="Greta"), 700)
+    cid = _ingest(key, o)
+    _settled(key, rule["id"], 1)
+    assert [i["kind"] for i in _instructions(key, cid, o["order"]["id"])] == ["NOTE", "HOLD"]
+    st, _, js = api("DELETE", "/v1/customers/%s" % cid, key=key)
+    assert st == 204, js
+
+    def erased():
+        rows = crm.psql_rows("SELECT kind, value FROM notes.order_instructions "
+                             "WHERE customer_id = '%s' ORDER BY created_at, kind" % cid)
+        return rows if rows and all(r[1] != "For Greta " + o["customer"]["lastName"]
+                                    for r in rows) else None
+    rows = wait_until(erased, timeout=30, what="the note's text erased")
+    assert sorted(tuple(r) for r in rows) == [("HOLD", "wait"), ("NOTE", "")], rows
