@@ -214,35 +214,34 @@ bool notes_rules_check_conditions(struct cm_call *call, const Crm__Rule *r)
     return !cm_call_failed(call);
 }
 
+/* Names the kind of item i of list ("conditions", "actions") that needs an
+ * order trigger: what it does ("is about", "acts on") the order. */
+static void s_needs_order(struct cm_call *call, const char *list, size_t i,
+                          const ProtobufCEnumDescriptor *desc, int value, const char *does)
+{
+    char f[64], kind[64];
+    s_path(f, sizeof f, list, i, "kind");
+    cm_pbjson_enum_name(desc, value, kind, sizeof kind);
+    cm_call_violation(call, f, "NEEDS_ORDER_TRIGGER",
+                      "%s: %s %s the order that started the rule; only the triggers "
+                      "RULE_TRIGGER_ORDER_PLACED and RULE_TRIGGER_ORDER_PAID have one",
+                      f, kind, does);
+}
+
 /* The Orders bot's actions and order conditions act on the order that
  * started the rule: only an order trigger has one. */
 static void s_check_order_trigger(struct cm_call *call, const Crm__Rule *r)
 {
     if (notes_rules_order_trigger(r->trigger) || !notes_rules_trigger_name(r->trigger))
         return;
-    char f[64], kind[64];
-    for (size_t i = 0; i < r->n_conditions && i < NOTES_RULE_CONDITIONS_MAX; i++) {
-        if (!notes_rules_order_condition(r->conditions[i]->kind))
-            continue;
-        s_path(f, sizeof f, "conditions", i, "kind");
-        cm_pbjson_enum_name(&crm__rule_condition_kind__descriptor, r->conditions[i]->kind, kind,
-                            sizeof kind);
-        cm_call_violation(call, f, "NEEDS_ORDER_TRIGGER",
-                          "%s: %s is about the order that started the rule; only the triggers "
-                          "RULE_TRIGGER_ORDER_PLACED and RULE_TRIGGER_ORDER_PAID have one",
-                          f, kind);
-    }
-    for (size_t i = 0; i < r->n_actions && i < NOTES_RULE_ACTIONS_MAX; i++) {
-        if (!notes_rules_order_action(r->actions[i]->kind))
-            continue;
-        s_path(f, sizeof f, "actions", i, "kind");
-        cm_pbjson_enum_name(&crm__rule_action_kind__descriptor, r->actions[i]->kind, kind,
-                            sizeof kind);
-        cm_call_violation(call, f, "NEEDS_ORDER_TRIGGER",
-                          "%s: %s acts on the order that started the rule; only the triggers "
-                          "RULE_TRIGGER_ORDER_PLACED and RULE_TRIGGER_ORDER_PAID have one",
-                          f, kind);
-    }
+    for (size_t i = 0; i < r->n_conditions && i < NOTES_RULE_CONDITIONS_MAX; i++)
+        if (notes_rules_order_condition(r->conditions[i]->kind))
+            s_needs_order(call, "conditions", i, &crm__rule_condition_kind__descriptor,
+                          r->conditions[i]->kind, "is about");
+    for (size_t i = 0; i < r->n_actions && i < NOTES_RULE_ACTIONS_MAX; i++)
+        if (notes_rules_order_action(r->actions[i]->kind))
+            s_needs_order(call, "actions", i, &crm__rule_action_kind__descriptor,
+                          r->actions[i]->kind, "acts on");
 }
 
 bool notes_rules_check(struct cm_call *call, const Crm__Rule *r)

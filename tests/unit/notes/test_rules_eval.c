@@ -432,6 +432,19 @@ static char *s_chars(size_t n)
     return s;
 }
 
+/* r passes with *text of max characters and fails on field with max + 1. */
+static void s_check_length(const Crm__Rule *r, char **text, size_t max, const char *field)
+{
+    char *at_max = s_chars(max), *over = s_chars(max + 1);
+    *text = at_max;
+    CHECK(s_check(r, NULL));
+    *text = over;
+    CHECK(!s_check(r, field));
+    *text = "";
+    free(at_max);
+    free(over);
+}
+
 static void test_check_order_actions(void)
 {
     Crm__RuleAction a = CRM__RULE_ACTION__INIT;
@@ -450,34 +463,13 @@ static void test_check_order_actions(void)
     r.trigger = CRM__RULE_TRIGGER__RULE_TRIGGER_CUSTOMER_CREATED;
     CHECK(!s_check(&r, "rule.actions[0].kind"));
     r.trigger = CRM__RULE_TRIGGER__RULE_TRIGGER_ORDER_PAID;
-    char *hold = s_chars(NOTES_RULE_HOLD_MAX);
-    a.value = hold;
-    CHECK(s_check(&r, NULL));
-    free(hold);
-    hold = s_chars(NOTES_RULE_HOLD_MAX + 1);
-    a.value = hold;
-    CHECK(!s_check(&r, "rule.actions[0].value"));
+    s_check_length(&r, &a.value, NOTES_RULE_HOLD_MAX, "rule.actions[0].value");
     a.value = "";
     CHECK(!s_check(&r, "rule.actions[0].value"));
-    free(hold);
     a.kind = CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_PRIORITY;
-    char *label = s_chars(NOTES_RULE_PRIORITY_MAX);
-    a.value = label;
-    CHECK(s_check(&r, NULL));
-    free(label);
-    label = s_chars(NOTES_RULE_PRIORITY_MAX + 1);
-    a.value = label;
-    CHECK(!s_check(&r, "rule.actions[0].value"));
-    free(label);
+    s_check_length(&r, &a.value, NOTES_RULE_PRIORITY_MAX, "rule.actions[0].value");
     a.kind = CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTE;
-    char *note = s_chars(NOTES_RULE_NOTE_MAX);
-    a.text = note;
-    CHECK(s_check(&r, NULL));
-    free(note);
-    note = s_chars(NOTES_RULE_NOTE_MAX + 1);
-    a.text = note;
-    CHECK(!s_check(&r, "rule.actions[0].text"));
-    free(note);
+    s_check_length(&r, &a.text, NOTES_RULE_NOTE_MAX, "rule.actions[0].text");
     a.kind = CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTIFY_STAFF;
     a.subject = "Check the VAT number";
     a.text = "Order of {{fullName}}";
