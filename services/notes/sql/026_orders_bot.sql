@@ -25,7 +25,7 @@ CREATE TABLE notes.order_instructions (
 );
 CREATE INDEX order_instructions_by_order
     ON notes.order_instructions (tenant_id, order_source, order_id, created_at);
-GRANT SELECT, INSERT, DELETE ON notes.order_instructions TO crm_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON notes.order_instructions TO crm_app;
 ALTER TABLE notes.order_instructions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE notes.order_instructions FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_only ON notes.order_instructions
