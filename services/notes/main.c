@@ -23,6 +23,7 @@ static struct {
     long rule_retry_ms;
     long rule_poll_ms;
     long rule_threads;
+    long outbox_retain_hours;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
@@ -37,6 +38,8 @@ static const struct cm_cfg_item s_cfg[] = {
     {"rule_retry_ms", CM_CFG_INT, &cfg.rule_retry_ms, "5000", .min = 10, .max = 3600000},
     {"rule_poll_ms", CM_CFG_INT, &cfg.rule_poll_ms, "250", .min = 10, .max = 60000},
     {"rule_threads", CM_CFG_INT, &cfg.rule_threads, "2", .min = 1, .max = NOTES_RULES_THREADS_MAX},
+    {"notes_outbox_retain_hours", CM_CFG_INT, &cfg.outbox_retain_hours, "720", .min = -1,
+     .max = 24 * 365 * 10},
     {NULL},
 };
 
@@ -47,7 +50,7 @@ static struct notes_rules_cfg s_rules;
 static void s_start(cm_svc_t *svc, void *user)
 {
     notes_history_start(svc, user);
-    notes_orders_start(svc, cfg.events_in_endpoint);
+    notes_orders_start(svc, cfg.events_in_endpoint, cfg.outbox_retain_hours);
     notes_rules_start(svc, &s_rules);
 }
 

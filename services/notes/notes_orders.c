@@ -11,15 +11,24 @@
 #include "rules.pb-c.h"
 
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 
 /* The source's name and the order id: as the intake takes them in. */
 #define SOURCE_MAX 50
 #define ORDER_ID_MAX 200
 
+/* The outbox's retention: events deleted at once at most, and how often it
+ * is looked after (sooner while a backlog is left). */
+#define PRUNE_BATCH 1000
+#define PRUNE_EVERY_MS (3600 * 1000)
+#define PRUNE_BACKLOG_MS 1000
+
 static struct {
     cm_events_pub_t *pub; // owned
+    long retain_hours;
     int64_t next_heartbeat_ms;
+    int64_t next_prune_ms;
 } s_o;
 
 static void s_list(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
@@ -57,15 +66,35 @@ static void s_list(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCM
 static void s_replay_events(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
-    /* A store that names itself as a durable reader has its position kept
-     * (notes.stream_readers). */
+    /* A durable reader (one of the suite's services; an outside system may
+     * not be one) has its position kept in notes.stream_readers. */
     cm_outbox_serve_replay(call, &notes_outbox, (const Crm__ReplayEventsRequest *)msg, resp);
 }
 
-void notes_orders_start(cm_svc_t *svc, const char *events_in)
+void notes_orders_start(cm_svc_t *svc, const char *events_in, long retain_hours)
 {
     s_o.pub = cm_events_pub_new(cm_svc_zctx(svc), events_in);
+    s_o.retain_hours = retain_hours;
     s_o.next_heartbeat_ms = 0;
+    s_o.next_prune_ms = 0;
+}
+
+/* Deletes events older than the retention (and passed by every durable
+ * reader, should one of the suite's services ever follow the stream).
+ * Returns how many. */
+static long s_prune(cm_db_t *db)
+{
+    long deleted = 0;
+    uint64_t gone = 0;
+    char held[200];
+    cm_err_t err = cm_outbox_prune(db, &notes_outbox, s_o.retain_hours * 3600, "", PRUNE_BATCH,
+                                   &deleted, &gone, held, sizeof held);
+    if (err)
+        cm_log_warn("could not prune the outbox: %s", cm_db_error(db));
+    else if (deleted)
+        cm_log_info("outbox: deleted %ld events; events up to seq %" PRIu64 " are gone", deleted,
+                    gone);
+    return err ? 0 : deleted;
 }
 
 void notes_orders_stop(void)
@@ -85,6 +114,8 @@ void notes_orders_tick(cm_svc_t *svc)
         cm_outbox_heartbeat(db, &notes_outbox, s_o.pub);
         s_o.next_heartbeat_ms = now + 1000;
     }
+    if (s_o.retain_hours >= 0 && now >= s_o.next_prune_ms)
+        s_o.next_prune_ms = now + (s_prune(db) >= PRUNE_BATCH ? PRUNE_BACKLOG_MS : PRUNE_EVERY_MS);
 }
 
 #define M(name, req, resp, fn, flags, scope) CM_METHOD("notes", name, req, resp, fn, flags, scope)

@@ -12,10 +12,12 @@ extern const struct cm_method notes_orders_methods[];
 extern const size_t notes_orders_n_methods;
 
 /* Opens the stream's publisher on events_in (borrowed for the service's
- * life); closes it. */
-void notes_orders_start(cm_svc_t *svc, const char *events_in);
+ * life), keeping published events retain_hours (-1: for ever); closes
+ * it. */
+void notes_orders_start(cm_svc_t *svc, const char *events_in, long retain_hours);
 void notes_orders_stop(void);
-/* Publishes what the outbox holds unpublished, and a heartbeat a second. */
+/* Publishes what the outbox holds unpublished, and a heartbeat a second;
+ * prunes the outbox now and then. */
 void notes_orders_tick(cm_svc_t *svc);
 
 #endif
