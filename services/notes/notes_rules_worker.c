@@ -295,7 +295,9 @@ static bool s_instruct(struct s_job *j, const Crm__RuleAction *a, size_t index)
     return ok;
 }
 
-/* The text of a staff e-mail: the rule's, filled, and the order it is about. */
+/* The text of a staff e-mail: the rule's, filled, and the order it is about.
+ * The total is written with two decimals, as most ISO 4217 currencies have;
+ * a JPY or KWD total reads wrong by a power of ten here (the store has it). */
 static char *s_staff_text(const struct s_job *j, const Crm__RuleAction *a)
 {
     const Crm__Customer *c = j->customer;
