@@ -488,6 +488,13 @@ const struct gateway_route gateway_routes[] = {
     {"GET", "/v1/rules/{id}/runs",
      NOTES("ListRuleRuns", crm__list_rule_runs_request, crm__list_rule_runs_response),
      .success = 200, .scopes = SCOPE(SETTINGS)},
+    /* the Orders bot's instructions for one order (docs/rules.md, "Orders bot"):
+     * the order in the query (?source=&orderId=), since a store's order ids
+     * hold what a path segment may not ('.', '#', '/', over 64 characters) */
+    {"GET", "/v1/customers/{customer_id}/orderInstructions",
+     NOTES("ListOrderInstructions", crm__list_order_instructions_request,
+           crm__list_order_instructions_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
     /* forms: the customer card and surveys */
     {"GET", "/v1/forms", NOTES("ListForms", crm__list_forms_request, crm__list_forms_response),
      .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},

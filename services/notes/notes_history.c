@@ -550,7 +550,8 @@ static void s_list_timeline(struct cm_call *call, const ProtobufCMessage *msg,
                                      sizeof name)) {
                 cm_call_violation(call, "kind", "INVALID_FORMAT",
                                   "kind must be CUSTOMER, NOTE, TASK, BOOKING, ORDER, MESSAGE, "
-                                  "CONSENT, IMPORT, WALLET, SUBSCRIPTION, FILE or FORM");
+                                  "CONSENT, IMPORT, WALLET, SUBSCRIPTION, FILE, FORM or "
+                                  "ORDER_INSTRUCTION");
                 break;
             }
             char *t = cm_strfmt("%s%s%s", b.s, i ? "," : "", name);

@@ -513,6 +513,20 @@ cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
                         "WHERE tenant_id = $1 AND customer_id = $2 "
                         "  AND kind IN ('CUSTOMER', 'CONSENT', 'IMPORT', 'WALLET')",
                         2, p);
+    /* The Orders bot's notes are filled with the customer's name: their text
+     * goes; that an order was held or given a priority stays, as the order does. */
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE notes.order_instructions SET value = '' "
+                        "WHERE tenant_id = $1 AND customer_id = $2 AND kind = 'NOTE'",
+                        2, p);
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE notes.timeline SET details = jsonb_set(details, "
+                        "'{orderInstruction,value}', '\"\"') "
+                        "WHERE tenant_id = $1 AND customer_id = $2 AND kind = 'ORDER_INSTRUCTION' "
+                        "AND details -> 'orderInstruction' ->> 'kind' = 'NOTE'",
+                        2, p);
     return err;
 }
 

@@ -217,6 +217,13 @@ export function describe(e) {
     case "order.cancelled":
       line = t("tl.orderCancelled", { id: o.id || "" });
       break;
+    case "order.instruction": {
+      // The Orders bot's instruction for the order (docs/rules.md, "Orders bot").
+      const ins = e.orderInstruction || {};
+      line = t(`ob.tl.${ins.kind || "HOLD"}`, { id: ins.orderId || "", value: ins.value || "" });
+      if (ins.ruleName) extra.push(t("ob.tl.byRule", { rule: ins.ruleName }));
+      break;
+    }
     case "customer.signed_up":
       line = t("tl.signedUp");
       break;
