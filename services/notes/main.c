@@ -3,6 +3,7 @@
 #include "notes_files_check.h"
 #include "notes_handlers.h"
 #include "notes_rules.h"
+#include "notes_visits.h"
 #include "notes_forms_handlers.h"
 #include "cm_cfg.h"
 #include "cm_log.h"
@@ -46,12 +47,21 @@ static void s_start(cm_svc_t *svc, void *user)
 {
     notes_history_start(svc, user);
     notes_rules_start(svc, &s_rules);
+    notes_purchases_start(svc, cfg.events_in_endpoint);
 }
 
 static void s_stop(cm_svc_t *svc, void *user)
 {
+    notes_purchases_stop();
     notes_rules_stop();
     notes_history_stop(svc, user);
+}
+
+/* The history side's tick, and the notes stream's relay and heartbeat. */
+static void s_tick(cm_svc_t *svc, void *user)
+{
+    notes_history_tick(svc, user);
+    notes_purchases_tick(svc);
 }
 
 int main(int argc, char **argv)
@@ -63,7 +73,7 @@ int main(int argc, char **argv)
                                                        .per_customer = cfg.files_per_customer});
 
     /* One table for the bus: notes and tasks, the history side, files, the rules,
-     * the forms. */
+     * the forms, visits and purchases. */
     const struct {
         const struct cm_method *methods;
         size_t n;
@@ -73,6 +83,8 @@ int main(int argc, char **argv)
         {notes_files_methods, notes_files_n_methods},
         {notes_rules_methods, notes_rules_n_methods},
         {notes_forms_methods, notes_forms_n_methods},
+        {notes_visits_methods, notes_visits_n_methods},
+        {notes_purchases_methods, notes_purchases_n_methods},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
@@ -102,7 +114,8 @@ int main(int argc, char **argv)
         .idempotency_table = "notes.idempotency",
         .start = s_start,
         .stop = s_stop,
-        .tick = notes_history_tick,
+        .after_commit = notes_purchases_after_commit,
+        .tick = s_tick,
         .tick_ms = 100,
         .user = &history,
     };
