@@ -112,22 +112,20 @@ cm_err_t notes_visits_store_get(cm_db_t *db, const char *tenant, const char *cus
         "ON p.tenant_id = b.tenant_id AND p.source = b.source AND p.booking_id = b.booking_id "
         "WHERE b.tenant_id = $1 AND b.customer_id = $2::uuid AND b.booking_id = $3 "
         "AND ($4 = '' OR b.source = $4) ORDER BY b.source LIMIT 2";
-    static const char locked[] =
-        "SELECT json_build_object('customerId', b.customer_id, 'bookingId', b.booking_id, "
-        "'source', b.source, 'parameters', coalesce(p.parameters, '[]'), "
-        "'remark', coalesce(p.remark, ''), 'etag', coalesce(p.version, 0)::text, "
-        "'updatedAt', coalesce(" TS("p.updated_at") ", ''), "
-        "'updatedBy', coalesce(p.updated_by, ''))::text, b.service, " TS("b.starts_at") ", "
-        "(SELECT count(*) FROM notes.bookings c WHERE c.tenant_id = $1 "
-        "AND c.customer_id = $2::uuid AND c.booking_id = $3 AND ($4 = '' OR c.source = $4)) "
-        "FROM notes.bookings b LEFT JOIN notes.visit_parameters p "
-        "ON p.tenant_id = b.tenant_id AND p.source = b.source AND p.booking_id = b.booking_id "
-        "WHERE b.tenant_id = $1 AND b.customer_id = $2::uuid AND b.booking_id = $3 "
-        "AND ($4 = '' OR b.source = $4) ORDER BY b.source LIMIT 1 FOR UPDATE OF b";
     *v = (struct notes_visit){0};
     const char *p[] = {tenant, customer_id, booking_id, source};
     cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(db, lock ? locked : base, 4, p, &err);
+    /* Locked first, then read by a statement of its own: under READ
+     * COMMITTED a locking read sees the locked row as it is now but what it
+     * joins as its snapshot had it, which may be before the write it waited
+     * for. */
+    if (lock)
+        err = cm_db_run(db,
+                        "SELECT 1 FROM notes.bookings WHERE tenant_id = $1 AND "
+                        "customer_id = $2::uuid AND booking_id = $3 AND ($4 = '' OR source = $4) "
+                        "ORDER BY source FOR UPDATE",
+                        4, p);
+    PGresult *res = err ? NULL : cm_db_exec(db, base, 4, p, &err);
     if (!res)
         return err;
     if (PQntuples(res) == 0) {
@@ -215,8 +213,8 @@ cm_err_t notes_presets_store_count(cm_db_t *db, const char *tenant, int *n)
     cm_err_t err = CM_OK;
     PGresult *res = cm_db_exec(db,
                                "SELECT pg_advisory_xact_lock(hashtext('notes.visit_presets'), "
-                               "hashtext($1)), (SELECT count(*) FROM notes.visit_presets "
-                               "WHERE tenant_id = $1)",
+                               "hashtext($1::text)), (SELECT count(*) FROM notes.visit_presets "
+                               "WHERE tenant_id = $1::uuid)",
                                1, p, &err);
     if (!res)
         return err;
@@ -289,8 +287,14 @@ cm_err_t notes_purchases_store_lock(cm_db_t *db, const char *tenant, const char 
                                     int *matches, char *action_id)
 {
     const char *p[] = {tenant, customer_id, order_id, source};
-    cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(
+    /* Locked first, then read (as for a visit): the returns counted must
+     * include those committed while this waited. */
+    cm_err_t err = cm_db_run(db,
+                             "SELECT 1 FROM notes.orders WHERE tenant_id = $1 AND "
+                             "customer_id = $2::uuid AND order_id = $3 AND ($4 = '' OR source = $4) "
+                             "ORDER BY source FOR UPDATE",
+                             4, p);
+    PGresult *res = err ? NULL : cm_db_exec(
         db,
         "SELECT " PURCHASE_JSON("o") ", (SELECT count(*) FROM notes.orders c "
         "WHERE c.tenant_id = $1 AND c.customer_id = $2::uuid AND c.order_id = $3 "
@@ -298,7 +302,7 @@ cm_err_t notes_purchases_store_lock(cm_db_t *db, const char *tenant, const char 
         "md5(concat_ws('/', $1, o.source, o.order_id, (SELECT count(*) FROM notes.order_returns r "
         "WHERE r.tenant_id = $1 AND r.source = o.source AND r.order_id = o.order_id)))::uuid "
         "FROM notes.orders o WHERE o.tenant_id = $1 AND o.customer_id = $2::uuid "
-        "AND o.order_id = $3 AND ($4 = '' OR o.source = $4) ORDER BY o.source LIMIT 1 FOR UPDATE",
+        "AND o.order_id = $3 AND ($4 = '' OR o.source = $4) ORDER BY o.source LIMIT 1",
         4, p, &err);
     if (!res)
         return err;
