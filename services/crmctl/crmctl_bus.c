@@ -213,7 +213,8 @@ static json_t *s_event_json(const Crm__Event *ev)
         Crm__PurchaseEvent *pe =
             crm__purchase_event__unpack(NULL, ev->payload.len, ev->payload.data);
         if (pe) {
-            json_object_set_new(j, "purchase", cm_pbjson_encode(&pe->base, CM_PBJSON_OMIT_DEFAULTS));
+            json_object_set_new(j, "purchase",
+                                cm_pbjson_encode(&pe->base, CM_PBJSON_OMIT_DEFAULTS));
             crm__purchase_event__free_unpacked(pe, NULL);
         }
     }

@@ -90,9 +90,9 @@ struct s_action {
     const char *type; // purchase.cancelled, purchase.returned
     char id[NOTES_ID_SIZE];
     char reference[80];
-    char *reason;          // owned, checked
-    Crm__Purchase *order;  // owned: the order before the action, locked
-    int64_t amount;        // returned
+    char *reason;         // owned, checked
+    Crm__Purchase *order; // owned: the order before the action, locked
+    int64_t amount;       // returned
     Crm__ReturnItem *const *items;
     size_t n_items;
     bool to_balance;
@@ -117,8 +117,8 @@ static bool s_begin(struct cm_call *call, struct s_action *a, const char *type,
 {
     struct notes_problem p;
     a->type = type;
-    a->reason = notes_validate_text(reason, NOTES_RETURN_REASON_MAX, NOTES_TEXT_MULTILINE,
-                                    "reason", &p);
+    a->reason =
+        notes_validate_text(reason, NOTES_RETURN_REASON_MAX, NOTES_TEXT_MULTILINE, "reason", &p);
     if (!a->reason)
         cm_call_violation(call, "reason", p.reason, "%s", p.description);
     if (!cm_uuid_valid(customer_id) || !order_id[0]) {
@@ -129,8 +129,8 @@ static bool s_begin(struct cm_call *call, struct s_action *a, const char *type,
     if (cm_call_failed(call))
         return false;
     int matches = 0;
-    cm_err_t err = notes_purchases_store_lock(call->db, TENANT(call), customer_id, order_id,
-                                              source, &a->order, &matches, a->id);
+    cm_err_t err = notes_purchases_store_lock(call->db, TENANT(call), customer_id, order_id, source,
+                                              &a->order, &matches, a->id);
     if (err == CM_ERR_NOT_FOUND) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no purchase %s of customer %s", order_id,
                      customer_id);
@@ -142,8 +142,7 @@ static bool s_begin(struct cm_call *call, struct s_action *a, const char *type,
     }
     if (matches > 1) {
         cm_call_violation(call, "source", "REQUIRED",
-                          "purchase %s came from more than one system: name its source",
-                          order_id);
+                          "purchase %s came from more than one system: name its source", order_id);
         return false;
     }
     snprintf(a->reference, sizeof a->reference, "%s:%s", type, a->id);
@@ -240,7 +239,7 @@ static void s_finish(struct cm_call *call, const char *customer_id, struct s_act
                                         .source = a->order->source,
                                         .order_id = a->order->id,
                                         .action = !strcmp(a->type, "purchase.returned") ? "RETURN"
-                                                                                         : "CANCEL",
+                                                                                        : "CANCEL",
                                         .status = status,
                                         .amount_minor = a->amount,
                                         .currency = a->order->total->currency,
@@ -287,7 +286,7 @@ static void s_finish(struct cm_call *call, const char *customer_id, struct s_act
 /* The order's returned quantities as a PostgreSQL array literal. */
 static char *s_qty_array(const int32_t *q, size_t n)
 {
-    size_t cap = 2 + n * 12;
+    size_t cap = 3 + n * 12; // "{", "}", NUL and each number with its comma
     char *s = cm_malloc(cap);
     size_t at = (size_t)snprintf(s, cap, "{");
     for (size_t i = 0; i < n; i++)
@@ -359,24 +358,23 @@ static bool s_credit(struct cm_call *call, const char *customer_id, struct s_act
     ar.id = (char *)customer_id;
     ar.kind = CRM__WALLET_KIND__WALLET_KIND_MONEY;
     ar.amount = a->amount;
-    char *reason = cm_strfmt("Return of %s%s%s", a->order->id, a->reason[0] ? ": " : "",
-                             a->reason);
+    char *reason = cm_strfmt("Return of %s%s%s", a->order->id, a->reason[0] ? ": " : "", a->reason);
     ar.reason = reason;
     ar.source = !strcmp(a->order->source, "booking") ? CRM__WALLET_SOURCE__WALLET_SOURCE_BOOKING
                                                      : CRM__WALLET_SOURCE__WALLET_SOURCE_STORE;
     ar.reference = a->reference;
     Crm__ReplyHeader *rh = NULL;
     ProtobufCMessage *wr = NULL;
-    cm_err_t err = cm_call_service(call, "customers", "customers.AdjustWallet", NULL, &ar.base,
-                                   &crm__wallet_entry_response__descriptor, WALLET_TIMEOUT_MS,
-                                   &rh, &wr);
+    cm_err_t err =
+        cm_call_service(call, "customers", "customers.AdjustWallet", NULL, &ar.base,
+                        &crm__wallet_entry_response__descriptor, WALLET_TIMEOUT_MS, &rh, &wr);
     free(reason);
     bool ok = false;
     if (err) {
         cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer in time; retry");
     } else if (rh->status != CRM__STATUS__STATUS_OK) {
-        cm_call_fail(call, cm_err_of_status((int)rh->status),
-                     "could not credit the wallet: %s", rh->message);
+        cm_call_fail(call, cm_err_of_status((int)rh->status), "could not credit the wallet: %s",
+                     rh->message);
     } else {
         Crm__WalletEntryResponse *r = (Crm__WalletEntryResponse *)wr;
         if (r->entry)
@@ -394,8 +392,8 @@ static void s_return(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
 {
     const Crm__ReturnPurchaseRequest *req = (const Crm__ReturnPurchaseRequest *)msg;
     const struct s_return_prep *prep = call->prep;
-    struct s_action a = {.items = req->items, .n_items = req->n_items,
-                         .to_balance = req->refund_to_balance};
+    struct s_action a = {
+        .items = req->items, .n_items = req->n_items, .to_balance = req->refund_to_balance};
     int32_t *qty = NULL, *returned = NULL;
     int64_t *amounts = NULL;
     char *qty_text = NULL;
@@ -515,9 +513,8 @@ const struct cm_method notes_purchases_methods[] = {
       CM_METHOD_NO_TXN, CUSTOMERS_READ),
     M("CancelPurchase", cancel_purchase_request, purchase_action_response, s_cancel,
       CM_METHOD_WRITE, CUSTOMERS_WRITE),
-    CM_METHOD_PREPARED("notes", "ReturnPurchase", return_purchase_request,
-                       purchase_action_response, s_return_prepare, s_return, CM_METHOD_WRITE,
-                       CUSTOMERS_WRITE),
+    CM_METHOD_PREPARED("notes", "ReturnPurchase", return_purchase_request, purchase_action_response,
+                       s_return_prepare, s_return, CM_METHOD_WRITE, CUSTOMERS_WRITE),
     /* The notes stream, read like the customers stream (docs/bus.md). */
     M("ReplayEvents", replay_events_request, replay_events_response, s_replay_events,
       CM_METHOD_NO_TENANT | CM_METHOD_NO_TXN, EVENTS_READ),

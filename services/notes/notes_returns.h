@@ -17,8 +17,8 @@
  * describe item i; returned[i] is how many of it staff returned before, and
  * takes this return's quantities when it succeeds. */
 struct notes_return_order {
-    int64_t paid;            // what was paid
-    int64_t refunded;        // refunded so far (store and staff)
+    int64_t paid;     // what was paid
+    int64_t refunded; // refunded so far (store and staff)
     size_t n_items;
     const int32_t *quantity; // borrowed (caller)
     const int64_t *amount;   // borrowed (caller)

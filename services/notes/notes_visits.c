@@ -98,15 +98,13 @@ static bool s_visit(struct cm_call *call, const char *customer_id, const char *b
                     const char *source, bool lock, struct notes_visit *v)
 {
     if (!cm_uuid_valid(customer_id) || !booking_id[0]) {
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "no visit %s of customer %s", booking_id,
-                     customer_id);
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no visit %s of customer %s", booking_id, customer_id);
         return false;
     }
     cm_err_t err =
         notes_visits_store_get(call->db, TENANT(call), customer_id, booking_id, source, lock, v);
     if (err == CM_ERR_NOT_FOUND) {
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "no visit %s of customer %s", booking_id,
-                     customer_id);
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no visit %s of customer %s", booking_id, customer_id);
         return false;
     }
     if (err) {
@@ -224,8 +222,8 @@ static json_t *s_changes(const Crm__VisitParameters *old, const Crm__VisitParame
 static bool s_timeline(struct cm_call *call, const struct notes_visit *v, json_t *changes)
 {
     json_t *d = json_pack("{s:{s:s, s:s, s:s, s:s, s:O}}", "visit", "bookingId",
-                          v->params->booking_id, "source", v->params->source, "service",
-                          v->service, "startsAt", v->starts_at, "changes", changes);
+                          v->params->booking_id, "source", v->params->source, "service", v->service,
+                          "startsAt", v->starts_at, "changes", changes);
     char *details = json_dumps(d, JSON_COMPACT);
     json_decref(d);
     struct notes_timeline_row row = {.customer_id = v->params->customer_id,
@@ -279,8 +277,8 @@ static void s_put_parameters(struct cm_call *call, const ProtobufCMessage *msg,
     }
     text = json_dumps(list, JSON_COMPACT);
     cm_pb_set_str(&v.params->remark, remark);
-    cm_err_t err = notes_visits_store_put(call->db, TENANT(call), v.params, text,
-                                          s_caller_name(call));
+    cm_err_t err =
+        notes_visits_store_put(call->db, TENANT(call), v.params, text, s_caller_name(call));
     if (err) {
         cm_call_db_fail(call, err, "could not save the parameters");
         goto out;
@@ -364,8 +362,8 @@ static void s_save_preset(struct cm_call *call, const char *id, const Crm__Visit
         char field[48];
         char *n = NULL;
         snprintf(field, sizeof field, "preset.parameterNames[%zu]", i);
-        if (!s_text(call, field, in->parameter_names[i], NOTES_VISIT_NAME_MAX,
-                    NOTES_TEXT_REQUIRED, &n))
+        if (!s_text(call, field, in->parameter_names[i], NOTES_VISIT_NAME_MAX, NOTES_TEXT_REQUIRED,
+                    &n))
             continue;
         for (size_t j = 0; n && j < json_array_size(names); j++)
             if (!strcmp(json_string_value(json_array_get(names, j)), n)) {
@@ -435,8 +433,9 @@ static void s_delete_preset(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
     const Crm__DeleteVisitPresetRequest *req = (const Crm__DeleteVisitPresetRequest *)msg;
-    cm_err_t err = cm_uuid_valid(req->id) ? notes_presets_store_delete(call->db, TENANT(call), req->id)
-                                          : CM_ERR_NOT_FOUND;
+    cm_err_t err = cm_uuid_valid(req->id)
+                       ? notes_presets_store_delete(call->db, TENANT(call), req->id)
+                       : CM_ERR_NOT_FOUND;
     if (err == CM_ERR_NOT_FOUND)
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no preset %s", req->id);
     else if (err)

@@ -16,7 +16,8 @@
 #define US_OF(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 /* A page token: the last row's sort key as a JSON array, in hex. */
 #define KEY_OF(...) "encode(convert_to(json_build_array(" __VA_ARGS__ ")::text, 'UTF8'), 'hex')"
-#define TOKEN_KEY "(CASE WHEN $3 = '' THEN NULL ELSE convert_from(decode($3, 'hex'), 'UTF8')::jsonb END)"
+#define TOKEN_KEY                                                                                  \
+    "(CASE WHEN $3 = '' THEN NULL ELSE convert_from(decode($3, 'hex'), 'UTF8')::jsonb END)"
 #define TOKEN_MAX 2048
 
 const struct cm_outbox notes_outbox = {.stream = "notes", .table = "notes.outbox", .readers = NULL};
@@ -68,8 +69,8 @@ static cm_err_t s_page(cm_db_t *db, const char *sql, const char *tenant, const c
 /* Visits                                                                  */
 
 #define HAS_PARAMETERS(b)                                                                          \
-    "EXISTS (SELECT 1 FROM notes.visit_parameters p WHERE p.tenant_id = " b ".tenant_id "        \
-    "AND p.source = " b ".source AND p.booking_id = " b ".booking_id "                           \
+    "EXISTS (SELECT 1 FROM notes.visit_parameters p WHERE p.tenant_id = " b ".tenant_id "          \
+    "AND p.source = " b ".source AND p.booking_id = " b ".booking_id "                             \
     "AND (p.parameters <> '[]' OR p.remark <> ''))"
 
 cm_err_t notes_visits_store_list(cm_db_t *db, const char *tenant, const char *customer_id,
@@ -77,13 +78,50 @@ cm_err_t notes_visits_store_list(cm_db_t *db, const char *tenant, const char *cu
 {
     static const char sql[] =
         "SELECT json_build_object('id', b.booking_id, 'source', b.source, 'status', b.status, "
-        "'service', b.service, 'staff', b.staff, 'startsAt', " TS("b.starts_at") ", "
-        "'endsAt', coalesce(" TS("b.ends_at") ", ''), 'hasParameters', " HAS_PARAMETERS("b") ")::text, "
-        KEY_OF(US_OF("b.starts_at") ", b.source, b.booking_id") " "
-        "FROM notes.bookings b WHERE b.tenant_id = $1 AND b.customer_id = $2::uuid "
-        "AND (" TOKEN_KEY " IS NULL OR (" US_OF("b.starts_at") ", b.source, b.booking_id) < "
-        "((" TOKEN_KEY " ->> 0)::bigint, " TOKEN_KEY " ->> 1, " TOKEN_KEY " ->> 2)) "
-        "ORDER BY b.starts_at DESC, b.source DESC, b.booking_id DESC LIMIT $4::int";
+        "'service', b.service, 'staff', b.staff, 'startsAt', " TS(
+            "b.starts_at") ", "
+                           "'endsAt', coalesce(" TS("b.ends_at") ", ''), "
+                                                                 "'hasParameters', " HAS_PARAMETERS("b") ")::text, " KEY_OF(
+                                                                     US_OF(
+                                                                         "b.starts_at") ", "
+                                                                                        "b.source, "
+                                                                                        "b.booking_"
+                                                                                        "id") " "
+                                                                                              "FROM"
+                                                                                              " not"
+                                                                                              "es."
+                                                                                              "book"
+                                                                                              "ings"
+                                                                                              " b "
+                                                                                              "WHER"
+                                                                                              "E "
+                                                                                              "b."
+                                                                                              "tena"
+                                                                                              "nt_"
+                                                                                              "id "
+                                                                                              "= "
+                                                                                              "$1 "
+                                                                                              "AND "
+                                                                                              "b."
+                                                                                              "cust"
+                                                                                              "omer"
+                                                                                              "_id "
+                                                                                              "= "
+                                                                                              "$2::"
+                                                                                              "uuid"
+                                                                                              " "
+                                                                                              "AND "
+                                                                                              "(" TOKEN_KEY
+                                                                                              " IS "
+                                                                                              "NULL"
+                                                                                              " OR "
+                                                                                              "(" US_OF(
+                                                                                                  "b.starts_at") ", b.source, b.booking_id) < "
+                                                                                                                 "((" TOKEN_KEY
+                                                                                                                 " ->> 0)::bigint, " TOKEN_KEY
+                                                                                                                 " ->> 1, " TOKEN_KEY
+                                                                                                                 " ->> 2)) "
+                                                                                                                 "ORDER BY b.starts_at DESC, b.source DESC, b.booking_id DESC LIMIT $4::int";
     return s_page(db, sql, tenant, customer_id, limit, token, &crm__visit__descriptor,
                   (ProtobufCMessage ***)&r->visits, &r->n_visits, &r->next_page_token);
 }
@@ -105,13 +143,19 @@ cm_err_t notes_visits_store_get(cm_db_t *db, const char *tenant, const char *cus
         "SELECT json_build_object('customerId', b.customer_id, 'bookingId', b.booking_id, "
         "'source', b.source, 'parameters', coalesce(p.parameters, '[]'), "
         "'remark', coalesce(p.remark, ''), 'etag', coalesce(p.version, 0)::text, "
-        "'updatedAt', coalesce(" TS("p.updated_at") ", ''), "
-        "'updatedBy', coalesce(p.updated_by, ''))::text, b.service, " TS("b.starts_at") ", "
-        "count(*) OVER () "
-        "FROM notes.bookings b LEFT JOIN notes.visit_parameters p "
-        "ON p.tenant_id = b.tenant_id AND p.source = b.source AND p.booking_id = b.booking_id "
-        "WHERE b.tenant_id = $1 AND b.customer_id = $2::uuid AND b.booking_id = $3 "
-        "AND ($4 = '' OR b.source = $4) ORDER BY b.source LIMIT 2";
+        "'updatedAt', coalesce(" TS(
+            "p.updated_at") ", ''), "
+                            "'updatedBy', coalesce(p.updated_by, ''))::text, b.service, " TS(
+                                "b.starts_at") ", "
+                                               "count(*) OVER () "
+                                               "FROM notes.bookings b LEFT JOIN "
+                                               "notes.visit_parameters p "
+                                               "ON p.tenant_id = b.tenant_id AND p.source = "
+                                               "b.source AND p.booking_id = b.booking_id "
+                                               "WHERE b.tenant_id = $1 AND b.customer_id = "
+                                               "$2::uuid AND b.booking_id = $3 "
+                                               "AND ($4 = '' OR b.source = $4) ORDER BY b.source "
+                                               "LIMIT 2";
     *v = (struct notes_visit){0};
     const char *p[] = {tenant, customer_id, booking_id, source};
     cm_err_t err = CM_OK;
@@ -144,8 +188,8 @@ cm_err_t notes_visits_store_get(cm_db_t *db, const char *tenant, const char *cus
 cm_err_t notes_visits_store_put(cm_db_t *db, const char *tenant, const Crm__VisitParameters *v,
                                 const char *parameters_json, const char *by)
 {
-    const char *p[] = {tenant,          v->source, v->booking_id, v->customer_id,
-                       parameters_json, v->remark, by};
+    const char *p[] = {tenant,    v->source, v->booking_id, v->customer_id, parameters_json,
+                       v->remark, by};
     return cm_db_run(db,
                      "INSERT INTO notes.visit_parameters AS v (tenant_id, source, booking_id, "
                      "customer_id, parameters, remark, version, updated_at, updated_by) "
@@ -161,18 +205,20 @@ cm_err_t notes_visits_store_put(cm_db_t *db, const char *tenant, const Crm__Visi
 /* Presets                                                                 */
 
 #define PRESET_JSON(t)                                                                             \
-    "json_build_object('id', " t ".id, 'name', " t ".name, 'parameterNames', "                    \
-    t ".parameter_names, 'etag', " t ".version::text, 'createdAt', " TS(t ".created_at") ", "      \
-    "'updatedAt', " TS(t ".updated_at") ")::text"
+    "json_build_object('id', " t ".id, 'name', " t ".name, 'parameterNames', " t                   \
+    ".parameter_names, 'etag', " t ".version::text, 'createdAt', " TS(                             \
+        t ".created_at") ", "                                                                      \
+                         "'updatedAt', " TS(t ".updated_at") ")::text"
 
 cm_err_t notes_presets_store_list(cm_db_t *db, const char *tenant, Crm__ListVisitPresetsResponse *r)
 {
     const char *p[] = {tenant};
     cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(db,
-                               "SELECT " PRESET_JSON("s") " FROM notes.visit_presets s "
-                               "WHERE s.tenant_id = $1 ORDER BY lower(s.name), s.id",
-                               1, p, &err);
+    PGresult *res =
+        cm_db_exec(db,
+                   "SELECT " PRESET_JSON("s") " FROM notes.visit_presets s "
+                                              "WHERE s.tenant_id = $1 ORDER BY lower(s.name), s.id",
+                   1, p, &err);
     if (!res)
         return err;
     int n = PQntuples(res);
@@ -190,12 +236,13 @@ cm_err_t notes_presets_store_get(cm_db_t *db, const char *tenant, const char *id
 {
     const char *p[] = {tenant, id};
     cm_err_t err = CM_OK;
-    PGresult *res = cm_db_exec(db,
-                               lock ? "SELECT " PRESET_JSON("s") " FROM notes.visit_presets s "
-                                      "WHERE s.tenant_id = $1 AND s.id = $2::uuid FOR UPDATE"
-                                    : "SELECT " PRESET_JSON("s") " FROM notes.visit_presets s "
-                                      "WHERE s.tenant_id = $1 AND s.id = $2::uuid",
-                               2, p, &err);
+    PGresult *res = cm_db_exec(
+        db,
+        lock ? "SELECT " PRESET_JSON("s") " FROM notes.visit_presets s "
+                                          "WHERE s.tenant_id = $1 AND s.id = $2::uuid FOR UPDATE"
+             : "SELECT " PRESET_JSON("s") " FROM notes.visit_presets s "
+                                          "WHERE s.tenant_id = $1 AND s.id = $2::uuid",
+        2, p, &err);
     if (!res)
         return err;
     if (PQntuples(res) == 0) {
@@ -223,8 +270,8 @@ cm_err_t notes_presets_store_count(cm_db_t *db, const char *tenant, int *n)
     return CM_OK;
 }
 
-cm_err_t notes_presets_store_put(cm_db_t *db, const char *tenant, const char *id,
-                                 const char *name, const char *names_json, char *id_out)
+cm_err_t notes_presets_store_put(cm_db_t *db, const char *tenant, const char *id, const char *name,
+                                 const char *names_json, char *id_out)
 {
     const char *p[] = {tenant, id[0] ? id : NULL, name, names_json};
     cm_err_t err = CM_OK;
@@ -261,23 +308,29 @@ cm_err_t notes_presets_store_delete(cm_db_t *db, const char *tenant, const char 
 /* Purchases                                                               */
 
 #define PURCHASE_JSON(o)                                                                           \
-    "json_build_object('id', " o ".order_id, 'source', " o ".source, 'status', " o ".status, "    \
+    "json_build_object('id', " o ".order_id, 'source', " o ".source, 'status', " o ".status, "     \
     "'total', json_build_object('amountMinor', " o ".total_minor, 'currency', " o ".currency), "   \
     "'items', " o ".items, 'paidMinor', " o ".paid_minor, 'refundedMinor', " o ".refunded_minor, " \
     "'returnedQuantities', to_json(" o ".returned_qty), "                                          \
-    "'placedAt', " TS("coalesce(" o ".placed_at, " o ".first_seen_at)") ", "                     \
-    "'statusAt', " TS(o ".status_at") ")::text"
+    "'placedAt', " TS("coalesce(" o ".placed_at, " o                                               \
+                      ".first_seen_at)") ", "                                                      \
+                                         "'statusAt', " TS(o ".status_at") ")::text"
 #define PLACED(o) "coalesce(" o ".placed_at, " o ".first_seen_at)"
 
 cm_err_t notes_purchases_store_list(cm_db_t *db, const char *tenant, const char *customer_id,
                                     int limit, const char *token, Crm__ListPurchasesResponse *r)
 {
-    static const char sql[] =
-        "SELECT " PURCHASE_JSON("o") ", " KEY_OF(US_OF(PLACED("o")) ", o.source, o.order_id") " "
-        "FROM notes.orders o WHERE o.tenant_id = $1 AND o.customer_id = $2::uuid "
-        "AND (" TOKEN_KEY " IS NULL OR (" US_OF(PLACED("o")) ", o.source, o.order_id) < "
-        "((" TOKEN_KEY " ->> 0)::bigint, " TOKEN_KEY " ->> 1, " TOKEN_KEY " ->> 2)) "
-        "ORDER BY " PLACED("o") " DESC, o.source DESC, o.order_id DESC LIMIT $4::int";
+    static const char sql[] = "SELECT " PURCHASE_JSON("o") ", " KEY_OF(US_OF(PLACED(
+        "o")) ", o.source, o.order_id") " "
+                                        "FROM notes.orders o WHERE o.tenant_id = $1 AND "
+                                        "o.customer_id = $2::uuid "
+                                        "AND (" TOKEN_KEY " IS NULL OR (" US_OF(PLACED(
+                                            "o")) ", o.source, o.order_id) < "
+                                                  "((" TOKEN_KEY " ->> 0)::bigint, " TOKEN_KEY
+                                                  " ->> 1, " TOKEN_KEY " ->> 2)) "
+                                                  "ORDER BY " PLACED(
+                                                      "o") " DESC, o.source DESC, o.order_id DESC "
+                                                           "LIMIT $4::int";
     return s_page(db, sql, tenant, customer_id, limit, token, &crm__purchase__descriptor,
                   (ProtobufCMessage ***)&r->purchases, &r->n_purchases, &r->next_page_token);
 }
@@ -289,21 +342,28 @@ cm_err_t notes_purchases_store_lock(cm_db_t *db, const char *tenant, const char 
     const char *p[] = {tenant, customer_id, order_id, source};
     /* Locked first, then read (as for a visit): the returns counted must
      * include those committed while this waited. */
-    cm_err_t err = cm_db_run(db,
-                             "SELECT 1 FROM notes.orders WHERE tenant_id = $1 AND "
-                             "customer_id = $2::uuid AND order_id = $3 AND ($4 = '' OR source = $4) "
-                             "ORDER BY source FOR UPDATE",
-                             4, p);
-    PGresult *res = err ? NULL : cm_db_exec(
-        db,
-        "SELECT " PURCHASE_JSON("o") ", (SELECT count(*) FROM notes.orders c "
-        "WHERE c.tenant_id = $1 AND c.customer_id = $2::uuid AND c.order_id = $3 "
-        "AND ($4 = '' OR c.source = $4)), "
-        "md5(concat_ws('/', $1, o.source, o.order_id, (SELECT count(*) FROM notes.order_returns r "
-        "WHERE r.tenant_id = $1 AND r.source = o.source AND r.order_id = o.order_id)))::uuid "
-        "FROM notes.orders o WHERE o.tenant_id = $1 AND o.customer_id = $2::uuid "
-        "AND o.order_id = $3 AND ($4 = '' OR o.source = $4) ORDER BY o.source LIMIT 1",
-        4, p, &err);
+    cm_err_t err =
+        cm_db_run(db,
+                  "SELECT 1 FROM notes.orders WHERE tenant_id = $1 AND "
+                  "customer_id = $2::uuid AND order_id = $3 AND ($4 = '' OR source = $4) "
+                  "ORDER BY source FOR UPDATE",
+                  4, p);
+    PGresult *res = err ? NULL
+                        : cm_db_exec(db,
+                                     "SELECT " PURCHASE_JSON(
+                                         "o") ", (SELECT count(*) FROM notes.orders c "
+                                              "WHERE c.tenant_id = $1 AND c.customer_id = $2::uuid "
+                                              "AND c.order_id = $3 "
+                                              "AND ($4 = '' OR c.source = $4)), "
+                                              "md5(concat_ws('/', $1, o.source, o.order_id, "
+                                              "(SELECT count(*) FROM notes.order_returns r "
+                                              "WHERE r.tenant_id = $1 AND r.source = o.source AND "
+                                              "r.order_id = o.order_id)))::uuid "
+                                              "FROM notes.orders o WHERE o.tenant_id = $1 AND "
+                                              "o.customer_id = $2::uuid "
+                                              "AND o.order_id = $3 AND ($4 = '' OR o.source = $4) "
+                                              "ORDER BY o.source LIMIT 1",
+                                     4, p, &err);
     if (!res)
         return err;
     if (PQntuples(res) == 0) {
@@ -322,10 +382,21 @@ cm_err_t notes_purchases_store_apply(cm_db_t *db, const char *tenant,
 {
     char amount[24];
     snprintf(amount, sizeof amount, "%" PRId64, a->amount_minor);
-    const char *p[] = {tenant,        a->id,         a->source,   a->order_id,
-                       a->customer_id, a->action,    amount,      a->currency,
-                       a->items_json, a->reason,     a->to_balance ? "t" : "f",
-                       a->by,         a->reference,  a->status,   a->returned_qty};
+    const char *p[] = {tenant,
+                       a->id,
+                       a->source,
+                       a->order_id,
+                       a->customer_id,
+                       a->action,
+                       amount,
+                       a->currency,
+                       a->items_json,
+                       a->reason,
+                       a->to_balance ? "t" : "f",
+                       a->by,
+                       a->reference,
+                       a->status,
+                       a->returned_qty};
     return cm_db_run(
         db,
         "WITH act AS (INSERT INTO notes.order_returns (tenant_id, id, source, order_id, "

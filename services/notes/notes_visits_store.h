@@ -58,9 +58,8 @@ cm_err_t notes_presets_store_count(cm_db_t *db, const char *tenant, int *n) CM_M
 /* Inserts (id "") or replaces preset id (one version more); names_json the
  * names as a JSON array. The new id into id_out (37 bytes). CM_ERR_CONFLICT
  * when another preset has the name (whatever its case). */
-cm_err_t notes_presets_store_put(cm_db_t *db, const char *tenant, const char *id,
-                                 const char *name, const char *names_json,
-                                 char *id_out) CM_MUSTCHECK;
+cm_err_t notes_presets_store_put(cm_db_t *db, const char *tenant, const char *id, const char *name,
+                                 const char *names_json, char *id_out) CM_MUSTCHECK;
 cm_err_t notes_presets_store_delete(cm_db_t *db, const char *tenant, const char *id) CM_MUSTCHECK;
 
 /* One order of the customer, its row locked, as a Purchase (*out owned by

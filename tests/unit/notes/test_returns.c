@@ -130,12 +130,8 @@ static void test_large(void)
     int32_t q[] = {1000000};
     int64_t a[] = {1000000000000000LL};
     int32_t ret[] = {999999};
-    struct notes_return_order o = {.paid = a[0],
-                                   .refunded = 0,
-                                   .n_items = 1,
-                                   .quantity = q,
-                                   .amount = a,
-                                   .returned = ret};
+    struct notes_return_order o = {
+        .paid = a[0], .refunded = 0, .n_items = 1, .quantity = q, .amount = a, .returned = ret};
     Crm__ReturnItem it = CRM__RETURN_ITEM__INIT;
     Crm__ReturnItem *items[] = {&it};
     it.quantity = 1;
