@@ -408,3 +408,31 @@ cm_err_t notes_purchases_store_apply(cm_db_t *db, const char *tenant,
         "WHERE tenant_id = $1 AND source = $3 AND order_id = $4",
         15, p);
 }
+
+cm_err_t notes_visits_store_erase_customer(cm_db_t *db, const char *tenant,
+                                           const char *customer_id)
+{
+    const char *p[] = {tenant, customer_id};
+    cm_err_t err = cm_db_run(
+        db, "DELETE FROM notes.visit_parameters WHERE tenant_id = $1 AND customer_id = $2::uuid", 2,
+        p);
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE notes.order_returns SET reason = '' "
+                        "WHERE tenant_id = $1 AND customer_id = $2::uuid",
+                        2, p);
+    /* The timeline keeps which parameter changed when, not the values, and
+     * that a purchase was returned, not the reason staff typed. */
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE notes.timeline SET details = CASE WHEN kind = 'ORDER' "
+                        "  THEN details #- '{purchase,reason}' "
+                        "  ELSE jsonb_set(details, '{visit,changes}', "
+                        "       (SELECT coalesce(jsonb_agg(c - 'oldValue' - 'newValue'), '[]') "
+                        "          FROM jsonb_array_elements(details->'visit'->'changes') c)) END "
+                        "WHERE tenant_id = $1 AND customer_id = $2::uuid "
+                        "  AND (kind = 'VISIT_PARAMETERS' OR (kind = 'ORDER' AND details ? "
+                        "'purchase'))",
+                        2, p);
+    return err;
+}

@@ -93,4 +93,10 @@ struct notes_purchase_action {
 cm_err_t notes_purchases_store_apply(cm_db_t *db, const char *tenant,
                                      const struct notes_purchase_action *a) CM_MUSTCHECK;
 
+/* A deleted customer: the parameters of their visits go, and of what staff
+ * typed about their purchases and visits the timeline and the returns keep
+ * only what changed when (reasons and values erased). Orders stay. */
+cm_err_t notes_visits_store_erase_customer(cm_db_t *db, const char *tenant,
+                                           const char *customer_id) CM_MUSTCHECK;
+
 #endif

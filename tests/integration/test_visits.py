@@ -304,3 +304,24 @@ def test_parameters_over_the_bus():
     out = json.loads(r.stdout)
     assert out["status"] == "OK", out
     assert out["body"]["parameters"] == LASER
+
+
+def test_deleted_customer_loses_parameters_keeps_what_changed_when():
+    cid, (bid,) = _booked()
+    st, _, _ = api("PUT", _params_path(cid, bid), {"parameters": LASER, "remark": "Private"},
+                   key=_k())
+    assert st == 200
+    st, _, _ = api("DELETE", "/v1/customers/" + cid, key=_k())
+    assert st == 204
+
+    def erased():
+        st, _, js = api("GET", _params_path(cid, bid), key=_k())
+        return st == 200 and js["etag"] == "0" and not js.get("parameters") and js
+
+    crm.wait_until(erased, timeout=20, what="the parameters erased")
+    st, _, tl = api("GET", q("/v1/customers/%s/timeline" % cid, kind="VISIT_PARAMETERS"),
+                    key=_k())
+    assert st == 200, tl
+    changes = tl["entries"][0]["visit"]["changes"]
+    assert {c["field"] for c in changes} == {"Laser", "Spot size", "remark"}
+    assert not any("oldValue" in c or "newValue" in c for c in changes), changes
