@@ -81,47 +81,49 @@ cm_err_t notes_visits_store_list(cm_db_t *db, const char *tenant, const char *cu
         "'service', b.service, 'staff', b.staff, 'startsAt', " TS(
             "b.starts_at") ", "
                            "'endsAt', coalesce(" TS("b.ends_at") ", ''), "
-                                                                 "'hasParameters', " HAS_PARAMETERS("b") ")::text, " KEY_OF(
-                                                                     US_OF(
-                                                                         "b.starts_at") ", "
-                                                                                        "b.source, "
-                                                                                        "b.booking_"
-                                                                                        "id") " "
-                                                                                              "FROM"
-                                                                                              " not"
-                                                                                              "es."
-                                                                                              "book"
-                                                                                              "ings"
-                                                                                              " b "
-                                                                                              "WHER"
-                                                                                              "E "
+                                                                 "'hasParameters', " HAS_PARAMETERS("b") ")::text, " KEY_OF(US_OF(
+                                                                     "b.starts_at") ", "
+                                                                                    "b.source, "
+                                                                                    "b.booking_"
+                                                                                    "id") " "
+                                                                                          "FROM"
+                                                                                          " not"
+                                                                                          "es."
+                                                                                          "book"
+                                                                                          "ings"
+                                                                                          " b "
+                                                                                          "WHER"
+                                                                                          "E "
+                                                                                          "b."
+                                                                                          "tena"
+                                                                                          "nt_"
+                                                                                          "id "
+                                                                                          "= "
+                                                                                          "$1 "
+                                                                                          "AND "
+                                                                                          "b."
+                                                                                          "cust"
+                                                                                          "omer"
+                                                                                          "_id "
+                                                                                          "= "
+                                                                                          "$2::"
+                                                                                          "uuid"
+                                                                                          " "
+                                                                                          "AND "
+                                                                                          "(" TOKEN_KEY
+                                                                                          " IS "
+                                                                                          "NULL"
+                                                                                          " OR "
+                                                                                          "(" US_OF(
                                                                                               "b."
-                                                                                              "tena"
-                                                                                              "nt_"
-                                                                                              "id "
-                                                                                              "= "
-                                                                                              "$1 "
-                                                                                              "AND "
-                                                                                              "b."
-                                                                                              "cust"
-                                                                                              "omer"
-                                                                                              "_id "
-                                                                                              "= "
-                                                                                              "$2::"
-                                                                                              "uuid"
-                                                                                              " "
-                                                                                              "AND "
-                                                                                              "(" TOKEN_KEY
-                                                                                              " IS "
-                                                                                              "NULL"
-                                                                                              " OR "
-                                                                                              "(" US_OF(
-                                                                                                  "b.starts_at") ", b.source, b.booking_id) < "
-                                                                                                                 "((" TOKEN_KEY
-                                                                                                                 " ->> 0)::bigint, " TOKEN_KEY
-                                                                                                                 " ->> 1, " TOKEN_KEY
-                                                                                                                 " ->> 2)) "
-                                                                                                                 "ORDER BY b.starts_at DESC, b.source DESC, b.booking_id DESC LIMIT $4::int";
+                                                                                              "star"
+                                                                                              "ts_"
+                                                                                              "at") ", b.source, b.booking_id) < "
+                                                                                                    "((" TOKEN_KEY
+                                                                                                    " ->> 0)::bigint, " TOKEN_KEY
+                                                                                                    " ->> 1, " TOKEN_KEY
+                                                                                                    " ->> 2)) "
+                                                                                                    "ORDER BY b.starts_at DESC, b.source DESC, b.booking_id DESC LIMIT $4::int";
     return s_page(db, sql, tenant, customer_id, limit, token, &crm__visit__descriptor,
                   (ProtobufCMessage ***)&r->visits, &r->n_visits, &r->next_page_token);
 }
@@ -409,8 +411,7 @@ cm_err_t notes_purchases_store_apply(cm_db_t *db, const char *tenant,
         15, p);
 }
 
-cm_err_t notes_visits_store_erase_customer(cm_db_t *db, const char *tenant,
-                                           const char *customer_id)
+cm_err_t notes_visits_store_erase_customer(cm_db_t *db, const char *tenant, const char *customer_id)
 {
     const char *p[] = {tenant, customer_id};
     cm_err_t err = cm_db_run(
