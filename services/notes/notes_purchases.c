@@ -26,8 +26,6 @@
 #include <jansson.h>
 
 #define TENANT(call) ((call)->hdr->tenant_id)
-#define LIST_DEFAULT 50
-#define LIST_MAX 200
 /* How long a call to customers' wallet may take: under the broker's worker
  * liveness, as the intake's. */
 #define WALLET_TIMEOUT_MS 2500
@@ -40,11 +38,6 @@ static struct {
     int64_t next_heartbeat_ms;
 } s_pub = {.relay_mu = PTHREAD_MUTEX_INITIALIZER};
 
-static const char *s_caller_name(const struct cm_call *call)
-{
-    return call->hdr->principal ? call->hdr->principal->name : "";
-}
-
 /* ---------------------------------------------------------------------- */
 /* The list                                                                */
 
@@ -52,30 +45,15 @@ static void s_list_purchases(struct cm_call *call, const ProtobufCMessage *msg,
                              ProtobufCMessage **resp)
 {
     const Crm__ListPurchasesRequest *req = (const Crm__ListPurchasesRequest *)msg;
-    if (!cm_uuid_valid(req->customer_id)) {
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->customer_id);
+    int limit = 0;
+    if (!notes_list_begin(call, req->customer_id, req->page_size, &limit))
         return;
-    }
-    if (req->page_size < 0 || req->page_size > LIST_MAX) {
-        cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize must be 0..%d (0 means %d)",
-                          LIST_MAX, LIST_DEFAULT);
-        return;
-    }
     Crm__ListPurchasesResponse *r =
         (Crm__ListPurchasesResponse *)cm_pb_new(&crm__list_purchases_response__descriptor);
-    cm_err_t err = notes_purchases_store_list(call->db, TENANT(call), req->customer_id,
-                                              req->page_size ? req->page_size : LIST_DEFAULT,
+    cm_err_t err = notes_purchases_store_list(call->db, TENANT(call), req->customer_id, limit,
                                               req->page_token, r);
-    if (err == CM_ERR_INVALID) {
-        cm_call_violation(call, "pageToken", "INVALID_FORMAT",
-                          "pageToken is not one this list gave out; start again without it");
-    } else if (err) {
-        cm_call_db_fail(call, err, "could not list purchases");
-    } else if (!r->n_purchases && !req->page_token[0]) {
-        char *name = notes_customer(call, req->customer_id); /* 404 for no such customer */
-        free(name);
-    }
-    if (cm_call_failed(call)) {
+    if (!notes_list_end(call, err, "could not list purchases", r->n_purchases, req->customer_id,
+                        req->page_token)) {
         crm__list_purchases_response__free_unpacked(r, NULL);
         return;
     }
@@ -173,7 +151,7 @@ static bool s_timeline(struct cm_call *call, const char *customer_id, const stru
                                      .kind = "ORDER",
                                      .type = a->type,
                                      .source = call->hdr->channel,
-                                     .actor = s_caller_name(call),
+                                     .actor = notes_caller_name(call),
                                      .event_id = a->reference,
                                      .details = details};
     cm_err_t err = notes_history_store_timeline_add(call->db, TENANT(call), &row);
@@ -204,7 +182,7 @@ static bool s_publish(struct cm_call *call, const char *customer_id, const struc
     pe.n_items = a->n_items;
     pe.reason = a->reason;
     pe.refund_to_balance = a->to_balance;
-    pe.done_by = (char *)s_caller_name(call);
+    pe.done_by = (char *)notes_caller_name(call);
     size_t len = protobuf_c_message_get_packed_size(&pe.base);
     uint8_t *buf = cm_malloc(len ? len : 1);
     protobuf_c_message_pack(&pe.base, buf);
@@ -247,7 +225,7 @@ static void s_finish(struct cm_call *call, const char *customer_id, struct s_act
                                         .returned_qty = returned_qty,
                                         .reason = a->reason,
                                         .to_balance = a->to_balance,
-                                        .by = s_caller_name(call),
+                                        .by = notes_caller_name(call),
                                         .reference = a->reference};
     cm_err_t err = notes_purchases_store_apply(call->db, TENANT(call), &row);
     free(items_json);

@@ -20,7 +20,7 @@
 #define LIST_DEFAULT 50
 #define LIST_MAX 200
 
-static const char *s_caller_name(const struct cm_call *call)
+const char *notes_caller_name(const struct cm_call *call)
 {
     return call->hdr->principal ? call->hdr->principal->name : "";
 }
@@ -41,47 +41,53 @@ static bool s_text(struct cm_call *call, const char *field, const char *value, s
     return true;
 }
 
-/* pageSize 0..LIST_MAX (0: LIST_DEFAULT), as a violation otherwise. */
-static bool s_page_size(struct cm_call *call, int32_t size, int *limit)
+/* ---------------------------------------------------------------------- */
+/* The visits list                                                         */
+
+bool notes_list_begin(struct cm_call *call, const char *customer_id, int32_t page_size, int *limit)
 {
-    if (size < 0 || size > LIST_MAX) {
+    if (!cm_uuid_valid(customer_id)) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", customer_id);
+        return false;
+    }
+    if (page_size < 0 || page_size > LIST_MAX) {
         cm_call_violation(call, "pageSize", "OUT_OF_RANGE", "pageSize must be 0..%d (0 means %d)",
                           LIST_MAX, LIST_DEFAULT);
         return false;
     }
-    *limit = size ? size : LIST_DEFAULT;
+    *limit = page_size ? page_size : LIST_DEFAULT;
     return true;
 }
 
-/* ---------------------------------------------------------------------- */
-/* The visits list                                                         */
+bool notes_list_end(struct cm_call *call, cm_err_t err, const char *what, size_t n,
+                    const char *customer_id, const char *page_token)
+{
+    if (err == CM_ERR_INVALID) {
+        cm_call_violation(call, "pageToken", "INVALID_FORMAT",
+                          "pageToken is not one this list gave out; start again without it");
+    } else if (err) {
+        cm_call_db_fail(call, err, what);
+    } else if (!n && !page_token[0]) {
+        /* Nothing: a customer without any, or no such customer. */
+        char *name = notes_customer(call, customer_id);
+        free(name);
+    }
+    return !cm_call_failed(call);
+}
 
 static void s_list_visits(struct cm_call *call, const ProtobufCMessage *msg,
                           ProtobufCMessage **resp)
 {
     const Crm__ListVisitsRequest *req = (const Crm__ListVisitsRequest *)msg;
     int limit = 0;
-    if (!cm_uuid_valid(req->customer_id)) {
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->customer_id);
-        return;
-    }
-    if (!s_page_size(call, req->page_size, &limit))
+    if (!notes_list_begin(call, req->customer_id, req->page_size, &limit))
         return;
     Crm__ListVisitsResponse *r =
         (Crm__ListVisitsResponse *)cm_pb_new(&crm__list_visits_response__descriptor);
     cm_err_t err = notes_visits_store_list(call->db, TENANT(call), req->customer_id, limit,
                                            req->page_token, r);
-    if (err == CM_ERR_INVALID) {
-        cm_call_violation(call, "pageToken", "INVALID_FORMAT",
-                          "pageToken is not one this list gave out; start again without it");
-    } else if (err) {
-        cm_call_db_fail(call, err, "could not list visits");
-    } else if (!r->n_visits && !req->page_token[0]) {
-        /* No bookings: a customer without any, or no such customer. */
-        char *name = notes_customer(call, req->customer_id);
-        free(name);
-    }
-    if (cm_call_failed(call)) {
+    if (!notes_list_end(call, err, "could not list visits", r->n_visits, req->customer_id,
+                        req->page_token)) {
         crm__list_visits_response__free_unpacked(r, NULL);
         return;
     }
@@ -231,7 +237,7 @@ static bool s_timeline(struct cm_call *call, const struct notes_visit *v, json_t
                                      .kind = "VISIT_PARAMETERS",
                                      .type = "visit.parameters_changed",
                                      .source = call->hdr->channel,
-                                     .actor = s_caller_name(call),
+                                     .actor = notes_caller_name(call),
                                      .event_id = "",
                                      .details = details};
     cm_err_t err = notes_history_store_timeline_add(call->db, TENANT(call), &row);
@@ -278,7 +284,7 @@ static void s_put_parameters(struct cm_call *call, const ProtobufCMessage *msg,
     text = json_dumps(list, JSON_COMPACT);
     cm_pb_set_str(&v.params->remark, remark);
     cm_err_t err =
-        notes_visits_store_put(call->db, TENANT(call), v.params, text, s_caller_name(call));
+        notes_visits_store_put(call->db, TENANT(call), v.params, text, notes_caller_name(call));
     if (err) {
         cm_call_db_fail(call, err, "could not save the parameters");
         goto out;

@@ -7,25 +7,7 @@ import threading
 
 import crm
 from crm import api, q, unique, unique_email, wait_until
-
-
-def _fields(err):
-    return [v.get("field") for d in err.get("error", {}).get("details", [])
-            for v in d.get("fieldViolations", [d])]
-
-
-def _reasons(err):
-    return {v.get("field"): v.get("reason") for d in err.get("error", {}).get("details", [])
-            for v in d.get("fieldViolations", [d])}
-
-
-def _tenant():
-    return crm.crmctl(["tenant", "create", unique("Shop"), "--country", "PL"]).strip()
-
-
-def _key(tenant, role="admin"):
-    return crm.crmctl(["keys", "create", "--tenant", tenant, "--name", unique("key"),
-                       "--role", role]).strip()
+from test_visits import _fields, _key, _reasons, _tenant
 
 
 KEY = None
