@@ -25,8 +25,9 @@ const char *notes_caller_name(const struct cm_call *call)
     return call->hdr->principal ? call->hdr->principal->name : "";
 }
 
-/* A text checked and normalised (notes_validate_text) into *out, which takes
- * the arena-free copy; a violation on field otherwise. */
+/* A text checked and normalised (notes_validate_text) into *out (malloc'd,
+ * the caller frees it; what *out held before is freed); a violation on
+ * field otherwise. */
 static bool s_text(struct cm_call *call, const char *field, const char *value, size_t max,
                    unsigned flags, char **out)
 {
