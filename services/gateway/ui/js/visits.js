@@ -297,3 +297,83 @@ export function purchasesSection(customerId, { onChange = () => {} } = {}) {
 
   return paged;
 }
+
+// ---------------------------------------------------------------------- presets (settings)
+
+/** Settings' visit presets: the list, each with Edit and Delete, and a form
+ * (name, one parameter name a line) to add or change one. */
+export async function presetsSettings() {
+  const list = h("ul", { class: "visit-list", id: "presets-list", "aria-label": t("vis.presetsTitle") });
+  const status = h("div");
+  const name = field({ label: t("vis.presetName"), input: h("input", { type: "text", id: "preset-name", maxlength: 100 }), required: true });
+  const names = field({ label: t("vis.presetNames"), input: h("textarea", { id: "preset-names", rows: 4 }), hint: t("vis.presetNamesHint"), required: true });
+  const save = h("button", { type: "submit", class: "btn btn-primary", id: "preset-save" }, t("vis.presetSave"));
+  const formStatus = h("div");
+  let editing = null;
+  const form = h("form", { class: "task-form", id: "preset-form", novalidate: true },
+    name.row, names.row, formStatus, h("div", { class: "form-actions-inline" }, save));
+  const section = h("section", { class: "card", "aria-labelledby": "presets-title", id: "presets-section" },
+    h("h2", { id: "presets-title" }, t("vis.presetsTitle")), h("p", { class: "muted" }, t("vis.presetsLead")),
+    status, list, form);
+
+  async function load() {
+    let presets;
+    try {
+      presets = (await get("/v1/visitPresets")).data.presets || [];
+    } catch (e) {
+      replace(status, banner("error", t("vis.loadFailed", { message: e.message })));
+      return;
+    }
+    replace(status);
+    replace(list, presets.map((p) => {
+      const edit = h("button", { type: "button", class: "btn btn-small preset-edit" }, t("common.edit"));
+      const del = h("button", { type: "button", class: "btn btn-small btn-danger-quiet preset-delete" }, t("common.delete"));
+      edit.addEventListener("click", () => {
+        editing = p;
+        name.input.value = p.name;
+        names.input.value = (p.parameterNames || []).join("\n");
+        name.input.focus();
+      });
+      del.addEventListener("click", async () => {
+        if (!(await confirmDialog({ title: t("vis.presetDeleteTitle", { name: p.name }), message: t("vis.presetDeleteText") }))) return;
+        try {
+          await request("DELETE", `/v1/visitPresets/${seg(p.id)}`);
+          await load();
+        } catch (e) {
+          replace(status, banner("error", e.message));
+        }
+      });
+      return h("li", { class: "visit", dataset: { preset: p.id } },
+        h("div", { class: "visit-head" }, h("strong", {}, p.name)),
+        h("p", { class: "muted small" }, (p.parameterNames || []).join(", ")),
+        h("div", { class: "form-actions-inline" }, edit, del));
+    }));
+    if (!presets.length) list.append(h("li", { class: "muted" }, t("vis.noPresets")));
+  }
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    replace(formStatus);
+    const body = { name: name.input.value.trim(), parameterNames: names.input.value.split("\n").map((x) => x.trim()).filter(Boolean) };
+    save.disabled = true;
+    try {
+      if (editing) {
+        await request("PUT", `/v1/visitPresets/${seg(editing.id)}`, { body, headers: { "If-Match": `"${editing.etag}"` } });
+      } else {
+        await request("POST", "/v1/visitPresets", { body, headers: { "Idempotency-Key": newRequestKey() } });
+      }
+      toast(t("vis.presetSaved"));
+      editing = null;
+      name.input.value = "";
+      names.input.value = "";
+      await load();
+    } catch (e) {
+      const d = e instanceof ApiError && e.details.length ? e.details[0].description : e.message;
+      replace(formStatus, banner("error", e.status === 412 ? t("vis.changedMeanwhile") : d));
+    } finally {
+      save.disabled = false;
+    }
+  });
+  await load();
+  return section;
+}
