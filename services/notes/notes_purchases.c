@@ -95,17 +95,17 @@ static bool s_begin(struct cm_call *call, struct s_action *a, const char *type,
 {
     struct notes_problem p;
     a->type = type;
-    a->reason =
-        notes_validate_text(reason, NOTES_RETURN_REASON_MAX, NOTES_TEXT_MULTILINE, "reason", &p);
-    if (!a->reason)
-        cm_call_violation(call, "reason", p.reason, "%s", p.description);
     if (!cm_uuid_valid(customer_id) || !order_id[0]) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no purchase %s of customer %s", order_id,
                      customer_id);
         return false;
     }
-    if (cm_call_failed(call))
+    a->reason =
+        notes_validate_text(reason, NOTES_RETURN_REASON_MAX, NOTES_TEXT_MULTILINE, "reason", &p);
+    if (!a->reason) {
+        cm_call_violation(call, "reason", p.reason, "%s", p.description);
         return false;
+    }
     int matches = 0;
     cm_err_t err = notes_purchases_store_lock(call->db, TENANT(call), customer_id, order_id, source,
                                               &a->order, &matches, a->id);
