@@ -11,10 +11,12 @@ from test_ui_seeds import PHONE, _fits, _shot, _sign_in, _width
 # What the tests read on the page, per language (the catalogue's words).
 WORDS = {
     "bg": {"visits": "Посещения", "purchases": "Покупки", "saved": "Параметрите са запазени.",
-           "partly": "Частично върната", "cancelled": "Анулирана"},
+           "partly": "Частично върната", "cancelled": "Анулирана",
+           "tl": "Променени параметри на посещението", "tlReturn": "върнати"},
     "de": {"visits": "Besuche", "purchases": "Käufe", "saved": "Parameter gespeichert.",
            "partly": "Teilweise zurückgegeben", "cancelled": "Storniert",
-           "presets": "Vorlagen für Besuchsparameter"},
+           "presets": "Vorlagen für Besuchsparameter",
+           "tl": "Parameter des Besuchs geändert", "tlReturn": "erstattet"},
 }
 
 
@@ -122,6 +124,10 @@ def _card(lang):
         b.wait(".dialog .confirm-yes").click()
         b.wait_until(lambda: w["cancelled"] in b.find('#purchases-list li[data-order="%s"]' % placed).text,
                      what="the purchase cancelled")
+        # The timeline says both in words, with the parameters' values.
+        b.wait_until(lambda: w["tl"] in b.find("#timeline").text, what="the parameters on the timeline")
+        b.wait_until(lambda: w["tlReturn"] in b.find("#timeline").text, what="the return on the timeline")
+        assert "12 J/cm²" in b.find("#timeline").text
         _fits(b, "the card with visits and purchases at 390 px")
         _shot(b, "visits-" + lang, "card")
         _no_js_errors(b)
