@@ -12,6 +12,7 @@
 #include "subscriptions.pb-c.h"
 #include "wallet.pb-c.h"
 #include "notify.pb-c.h"
+#include "visits.pb-c.h"
 #include "prices.pb-c.h"
 
 #include <errno.h>
@@ -41,6 +42,7 @@ static const struct {
     {"company", &crm__company_service__descriptor},
     {"notify", &crm__notify__descriptor},
     {"notes", &crm__history__descriptor}, /* the intake, timeline and summary (history.proto) */
+    {"notes", &crm__visits__descriptor},  /* visits and purchases (visits.proto) */
 };
 
 static const ProtobufCMethodDescriptor *s_find_method(const char *service, const char *method)
@@ -207,6 +209,15 @@ static json_t *s_event_json(const Crm__Event *ev)
             json_object_update(j, p);
             json_decref(p);
             crm__customer_event__free_unpacked(ce, NULL);
+        }
+    }
+    if (!strncmp(ev->type, "purchase.", 9)) {
+        Crm__PurchaseEvent *pe =
+            crm__purchase_event__unpack(NULL, ev->payload.len, ev->payload.data);
+        if (pe) {
+            json_object_set_new(j, "purchase",
+                                cm_pbjson_encode(&pe->base, CM_PBJSON_OMIT_DEFAULTS));
+            crm__purchase_event__free_unpacked(pe, NULL);
         }
     }
     return j;

@@ -13,6 +13,7 @@
 #include "rules.pb-c.h"
 #include "search.pb-c.h"
 #include "subscriptions.pb-c.h"
+#include "visits.pb-c.h"
 #include "wallet.pb-c.h"
 
 #include <stdio.h>
@@ -470,6 +471,43 @@ const struct gateway_route gateway_routes[] = {
     {"POST", "/v1/events:batch",
      NOTES("IngestEvents", crm__ingest_events_request, crm__ingest_events_response), .body = "*",
      .success = 200, .scopes = SCOPE(EVENTS_PUBLISH)},
+
+    /* visits with their parameters, presets, purchases returned or cancelled
+     * (docs/visits.md) */
+    {"GET", "/v1/customers/{customer_id}/visits",
+     NOTES("ListVisits", crm__list_visits_request, crm__list_visits_response), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"GET", "/v1/customers/{customer_id}/visits/{booking_id}/parameters",
+     NOTES("GetVisitParameters", crm__get_visit_parameters_request, crm__visit_parameters),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PUT", "/v1/customers/{customer_id}/visits/{booking_id}/parameters",
+     NOTES("PutVisitParameters", crm__put_visit_parameters_request, crm__visit_parameters),
+     .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/visitPresets",
+     NOTES("ListVisitPresets", crm__list_visit_presets_request, crm__list_visit_presets_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/visitPresets",
+     NOTES("CreateVisitPreset", crm__create_visit_preset_request, crm__visit_preset),
+     .body = "preset", .success = 201, .location = "/v1/visitPresets/{id}",
+     .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/visitPresets/{id}",
+     NOTES("GetVisitPreset", crm__get_visit_preset_request, crm__visit_preset), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PUT", "/v1/visitPresets/{id}",
+     NOTES("UpdateVisitPreset", crm__update_visit_preset_request, crm__visit_preset),
+     .body = "preset", .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"DELETE", "/v1/visitPresets/{id}",
+     NOTES("DeleteVisitPreset", crm__delete_visit_preset_request, crm__empty), .success = 204,
+     .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/customers/{customer_id}/purchases",
+     NOTES("ListPurchases", crm__list_purchases_request, crm__list_purchases_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/customers/{customer_id}/purchases/{order_id}:cancel",
+     NOTES("CancelPurchase", crm__cancel_purchase_request, crm__purchase_action_response),
+     .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"POST", "/v1/customers/{customer_id}/purchases/{order_id}:return",
+     NOTES("ReturnPurchase", crm__return_purchase_request, crm__purchase_action_response),
+     .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
 
     /* automation rules (docs/rules.md) */
     {"GET", "/v1/rules", NOTES("ListRules", crm__list_rules_request, crm__list_rules_response),

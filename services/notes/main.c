@@ -4,6 +4,7 @@
 #include "notes_handlers.h"
 #include "notes_rules.h"
 #include "notes_orders.h"
+#include "notes_visits.h"
 #include "notes_forms_handlers.h"
 #include "cm_cfg.h"
 #include "cm_log.h"
@@ -61,6 +62,7 @@ static void s_stop(cm_svc_t *svc, void *user)
     notes_history_stop(svc, user);
 }
 
+/* The history side's tick, and the notes stream's relay and heartbeat. */
 static void s_tick(cm_svc_t *svc, void *user)
 {
     notes_history_tick(svc, user);
@@ -76,7 +78,7 @@ int main(int argc, char **argv)
                                                        .per_customer = cfg.files_per_customer});
 
     /* One table for the bus: notes and tasks, the history side, files, the rules,
-     * the Orders bot, the forms. */
+     * the Orders bot, the forms, visits and purchases. */
     const struct {
         const struct cm_method *methods;
         size_t n;
@@ -87,6 +89,8 @@ int main(int argc, char **argv)
         {notes_rules_methods, notes_rules_n_methods},
         {notes_orders_methods, notes_orders_n_methods},
         {notes_forms_methods, notes_forms_n_methods},
+        {notes_visits_methods, notes_visits_n_methods},
+        {notes_purchases_methods, notes_purchases_n_methods},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
@@ -116,6 +120,7 @@ int main(int argc, char **argv)
         .idempotency_table = "notes.idempotency",
         .start = s_start,
         .stop = s_stop,
+        .after_commit = notes_orders_after_commit,
         .tick = s_tick,
         .tick_ms = 100,
         .user = &history,

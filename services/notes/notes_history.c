@@ -8,6 +8,7 @@
 #include "notes_files_store.h"
 #include "notes_history_store.h"
 #include "notes_forms_store.h"
+#include "notes_visits_store.h"
 #include "notes_intake.h"
 #include "cm_follow.h"
 #include "cm_log.h"
@@ -550,8 +551,8 @@ static void s_list_timeline(struct cm_call *call, const ProtobufCMessage *msg,
                                      sizeof name)) {
                 cm_call_violation(call, "kind", "INVALID_FORMAT",
                                   "kind must be CUSTOMER, NOTE, TASK, BOOKING, ORDER, MESSAGE, "
-                                  "CONSENT, IMPORT, WALLET, SUBSCRIPTION, FILE, FORM or "
-                                  "ORDER_INSTRUCTION");
+                                  "CONSENT, IMPORT, WALLET, SUBSCRIPTION, FILE, FORM, "
+                                  "ORDER_INSTRUCTION or VISIT_PARAMETERS");
                 break;
             }
             char *t = cm_strfmt("%s%s%s", b.s, i ? "," : "", name);
@@ -740,6 +741,8 @@ static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
             err = notes_files_store_erase_customer(db, ev->tenant_id, cid);
         if (!err && !strcmp(ev->type, "customer.deleted"))
             err = notes_forms_store_erase_customer(db, ev->tenant_id, cid);
+        if (!err && !strcmp(ev->type, "customer.deleted"))
+            err = notes_visits_store_erase_customer(db, ev->tenant_id, cid);
     }
     crm__customer_event__free_unpacked(ce, NULL);
     return err;

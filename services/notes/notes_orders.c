@@ -10,8 +10,9 @@
 #include "cm_util.h"
 #include "rules.pb-c.h"
 
-#include <stdlib.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The source's name and the order id: as the intake takes them in. */
@@ -24,12 +25,15 @@
 #define PRUNE_EVERY_MS (3600 * 1000)
 #define PRUNE_BACKLOG_MS 1000
 
+/* The stream's publisher, shared by the handler threads' after_commit and
+ * the tick: relay_mu keeps this copy's events in order. */
 static struct {
+    pthread_mutex_t relay_mu;
     cm_events_pub_t *pub; // owned
     long retain_hours;
     int64_t next_heartbeat_ms;
     int64_t next_prune_ms;
-} s_o;
+} s_o = {.relay_mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void s_list(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
@@ -100,20 +104,37 @@ static long s_prune(cm_db_t *db)
 void notes_orders_stop(void)
 {
     /* Whatever is still unpublished goes out with the next relay of any copy. */
+    pthread_mutex_lock(&s_o.relay_mu);
     cm_events_pub_destroy(&s_o.pub);
+    pthread_mutex_unlock(&s_o.relay_mu);
+}
+
+static void s_relay(cm_db_t *db, bool heartbeat)
+{
+    pthread_mutex_lock(&s_o.relay_mu);
+    if (s_o.pub) {
+        (void)cm_outbox_relay(db, &notes_outbox, s_o.pub);
+        if (heartbeat)
+            cm_outbox_heartbeat(db, &notes_outbox, s_o.pub);
+    }
+    pthread_mutex_unlock(&s_o.relay_mu);
+}
+
+void notes_orders_after_commit(cm_svc_t *svc, cm_db_t *db, void *user)
+{
+    (void)svc;
+    (void)user;
+    s_relay(db, false);
 }
 
 void notes_orders_tick(cm_svc_t *svc)
 {
-    if (!s_o.pub)
-        return;
     cm_db_t *db = cm_svc_db(svc);
-    (void)cm_outbox_relay(db, &notes_outbox, s_o.pub);
     int64_t now = cm_mono_ms();
-    if (now >= s_o.next_heartbeat_ms) {
-        cm_outbox_heartbeat(db, &notes_outbox, s_o.pub);
+    bool beat = now >= s_o.next_heartbeat_ms;
+    s_relay(db, beat);
+    if (beat)
         s_o.next_heartbeat_ms = now + 1000;
-    }
     if (s_o.retain_hours >= 0 && now >= s_o.next_prune_ms)
         s_o.next_prune_ms = now + (s_prune(db) >= PRUNE_BATCH ? PRUNE_BACKLOG_MS : PRUNE_EVERY_MS);
 }

@@ -1,6 +1,7 @@
 /* The Orders bot's bus side (docs/rules.md, "Orders bot"): the instructions
- * of an order (ListOrderInstructions), and the "notes" event stream they are
- * published on (the relay, its heartbeat, ReplayEvents). The worker writes
+ * of an order (ListOrderInstructions), and the "notes" event stream they
+ * and purchases' returns and cancellations are published on (the relay,
+ * its heartbeat, ReplayEvents, retention). The worker writes
  * them (notes_rules_worker.c, notes_orders_store.c). */
 #ifndef NOTES_ORDERS_H
 #define NOTES_ORDERS_H
@@ -19,5 +20,8 @@ void notes_orders_stop(void);
 /* Publishes what the outbox holds unpublished, and a heartbeat a second;
  * prunes the outbox now and then. */
 void notes_orders_tick(cm_svc_t *svc);
+/* cm_svc's after_commit: publishes what a write stored (a purchase's return
+ * or cancellation) before its reply. */
+void notes_orders_after_commit(cm_svc_t *svc, cm_db_t *db, void *user);
 
 #endif

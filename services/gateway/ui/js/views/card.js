@@ -24,6 +24,7 @@ import { vatCheckView } from "../vatcheck.js";
 import { subsSection } from "../subs.js";
 import { walletSection } from "../wallet.js";
 import { discountChange, discountsSection } from "../prices.js";
+import { purchasesSection, visitsSection } from "../visits.js";
 
 const ACTIONS = {
   created: "enum.action.created",
@@ -182,6 +183,14 @@ export async function renderCard(view, ctx) {
     },
   });
   const discounts = discountsSection(c, { onChange: () => timeline.load() });
+  const visits = visitsSection(c.id, { onChange: () => timeline.load() });
+  const purchases = purchasesSection(c.id, {
+    onChange: () => {
+      timeline.load();
+      summary.load();
+      wallet.load();
+    },
+  });
   const conversations = conversationsSection(c, {
     onChange: () => {
       timeline.load();
@@ -195,7 +204,7 @@ export async function renderCard(view, ctx) {
     summary.section,
     h("div", { class: "card-grid" },
       h("div", { class: "card-col" }, notes.section, cardForm.section, files.section, contact, company, addresses, note),
-      h("div", { class: "card-col" }, wallet.section, subs.section, tasks.section, surveys.section, discounts.section, conversations.section, messages.section, account, record)),
+      h("div", { class: "card-col" }, visits.section, purchases.section, wallet.section, subs.section, tasks.section, surveys.section, discounts.section, conversations.section, messages.section, account, record)),
     timeline.section,
     history);
   // The panels load side by side; each shows its own error if its service is away.
@@ -210,6 +219,8 @@ export async function renderCard(view, ctx) {
   messages.load();
   conversations.load();
   discounts.load();
+  visits.load();
+  purchases.load();
   timeline.load();
 
   let token = "";
