@@ -226,7 +226,8 @@ COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tas
                "exports": "export", "taskFeeds": "taskFeed", "apiKeys": "apiKey",
                "staff": "staff", "priceRules": "priceRule", "files": "file", "rules": "rule",
                "forms": "form", "surveys": "filling", "plans": "plan",
-               "subscriptions": "subscription"}
+               "subscriptions": "subscription", "accessZones": "accessZone",
+               "accessCredentials": "accessCredential", "accessGrants": "accessGrant"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -298,6 +299,19 @@ def _fill_tenant(key):
     st, _, s = api("POST", "/v1/customers/%s/subscriptions" % ids["customer"],
                    {"planId": ids["plan"]}, key=key)
     ids["subscription"] = _ok(st, s, 201)["subscription"]["id"]
+    # Access control: a zone, a credential and a grant to it, one check logged.
+    st, _, z = api("POST", "/v1/accessZones", {"name": unique("Z")}, key=key)
+    ids["accessZone"] = _ok(st, z, 201)["id"]
+    st, _, k = api("POST", "/v1/customers/%s/accessCredentials" % ids["customer"],
+                   {"kind": "CARD", "value": unique("B-card")}, key=key)
+    ids["accessCredential"] = _ok(st, k, 201)["id"]
+    ids["accessValue"] = k["value"]
+    st, _, g = api("POST", "/v1/customers/%s/accessGrants" % ids["customer"],
+                   {"zoneId": ids["accessZone"]}, key=key)
+    ids["accessGrant"] = _ok(st, g, 201)["id"]
+    st, _, c = api("POST", "/v1/access:check", {"credentialValue": ids["accessValue"],
+                                                "zoneId": ids["accessZone"]}, key=key)
+    assert _ok(st, c, 200)["decision"] == "ALLOW", c
     return ids
 
 
@@ -342,6 +356,10 @@ SAMPLES = {
     "PATCH /v1/customers/{customer_id}/subscriptions/{id}": {"note": "from A"},
     "POST /v1/customers/{customer_id}/subscriptions:useVisit": {"reference": "A"},
     "POST /v1/customers/{customer_id}/subscriptions:undoVisit": {"reference": "A"},
+    "PATCH /v1/accessZones/{id}": {"name": "from A"},
+    "POST /v1/customers/{customer_id}/accessCredentials": {"kind": "CARD", "value": "from-A"},
+    "POST /v1/customers/{customer_id}/accessGrants": lambda ids: {"zoneId": ids["accessZone"]},
+    "PATCH /v1/customers/{customer_id}/accessCredentials/{id}": {"blocked": True},
 }
 RAW_SAMPLES = {"PUT /v1/customers/{id}/photo": (_png(), "image/png", ""),
                "POST /v1/customers/{customer_id}/files": (b"from A", "text/plain",
