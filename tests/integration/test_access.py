@@ -339,6 +339,24 @@ def test_tenants_are_kept_apart_at_the_door():
     assert "grant.planId" in _fields(err), err
 
 
+def test_log_entries_older_than_90_days_are_pruned_by_the_service():
+    tenant = _tenant()
+    key = _key(tenant)
+    gym = _zone(key, "Gym")
+    cid = _customer(key)["id"]
+    card = _credential(key, cid)["value"]
+    _check(key, card, gym["id"])
+    crm.psql("INSERT INTO customers.access_log (tenant_id, checked_at, zone_id, zone_name, "
+             "credential_value, customer_id, decision, reason, logged_at) SELECT '%s', "
+             "now() - interval '91 days', '%s', 'Gym', '%s', '%s', 2, 2, "
+             "now() - interval '91 days' FROM generate_series(1, 3)" % (tenant, gym["id"], card, cid))
+    assert len(_log(key, cid)) == 4
+    # A copy's first tick prunes: restart one rather than wait its ten minutes.
+    crm.restart("customers")
+    crm.wait_until(lambda: len(_log(key, cid)) == 1, timeout=30, what="old entries pruned")
+    assert _log(key, cid)[0]["reason"] == "NO_GRANT", _log(key, cid)
+
+
 def _bus(key, method, body):
     r = crm.crmctl_run(["call", "customers", method, json.dumps(body), "--key", key], timeout=60)
     assert r.stdout.strip(), r.stderr
@@ -366,3 +384,73 @@ def test_check_access_over_the_bus():
     assert r["status"] == "PERMISSION_DENIED", r
     assert [e["at"] for e in _log(key, cid)] == ["2026-12-07T22:30:00.000Z",
                                                  "2026-12-07T12:00:00.000Z"]
+
+
+def test_ui_adds_a_credential_and_a_grant_and_sees_the_check_at_390px_in_two_languages():
+    import os
+    from test_ui import SHOTS, _browser, _no_js_errors, _open
+    from test_wallet import _fits
+
+    tenant = _tenant()
+    key = _key(tenant)
+    door = _key(tenant, scopes=["access:check"])
+    cid = _customer(key, firstName="Ula", lastName="Ui")["id"]
+    zone = unique("Pool")
+    value = unique("CARD")
+    with _browser("access-card") as b:
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        b.get(crm.URL + "/")
+        b.wait("input[name=apiKey]").send_keys(key)
+        b.find(".signin-card button[type=submit]").click()
+        b.wait("#customer-table")
+        # Settings › Access zones: add one.
+        _open(b, "/settings")
+        b.wait("#zone-name").send_keys(zone)
+        b.find("#zone-add").click()
+        b.wait_text("#zones-list", zone)
+        _fits(b)
+        # The card: open Access, add a card and a grant on weekdays.
+        _open(b, "/customers/" + cid)
+        b.wait("#access-open").click()
+        b.wait_text("#access-credentials", "No cards, fobs or codes yet.")
+        b.wait("#access-value").send_keys(value)
+        b.find("#access-add-credential").click()
+        b.wait_text("#access-credentials", value)
+        b.wait("#access-zone")
+        for d in (1, 2, 3, 4, 5):
+            b.find("#access-day-%d" % d).click()
+        b.find("#access-add-grant").click()
+        b.wait_text("#access-grants", zone)
+        b.wait_text("#access-grants", "Mon, Tue, Wed, Thu, Fri")
+        _fits(b)
+        # The door asks on a Monday and a Sunday; the panel shows both checks.
+        zid = api("GET", "/v1/accessZones", key=key)[2]["zones"][0]["id"]
+        assert _says(_check(door, value, zid, MONDAY_NOON)) == "ALLOW"
+        assert _says(_check(door, value, zid, SUNDAY_NOON)) == "OUTSIDE_HOURS"
+        b.find("#access-close").click()
+        b.find("#access-open").click()
+        b.wait_text("#access-log", "Let in")
+        b.wait_text("#access-log", "Refused: outside the allowed hours")
+        _fits(b)
+        b.full_screenshot(os.path.join(SHOTS, "access-card-narrow.png"))
+        # In Polish: block the card with a reason; the door then refuses it.
+        b.js("localStorage.setItem('crm.lang', 'pl');")
+        try:
+            _open(b, "/customers")
+            _open(b, "/customers/" + cid)
+            b.wait("#access-open").click()
+            b.wait_text("#access-log", "Wpuszczono")
+            b.wait_text("#access-grants", "pon., wt., śr., czw., pt.")
+            b.wait("#access-credentials .access-toggle").click()
+            b.wait("#access-credentials .access-reason").send_keys("zgubiona")
+            b.find("#access-credentials .access-block-go").click()
+            b.wait_text("#access-credentials", "Zablokowana: zgubiona")
+            assert _says(_check(door, value, zid, MONDAY_NOON)) == "BLOCKED"
+            b.find("#access-close").click()
+            b.find("#access-open").click()
+            b.wait_text("#access-log", "Odmowa: zablokowana")
+            _fits(b)
+            b.full_screenshot(os.path.join(SHOTS, "access-card-narrow-pl.png"))
+        finally:
+            b.js("localStorage.removeItem('crm.lang');")
+        _no_js_errors(b)
