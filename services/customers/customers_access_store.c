@@ -151,16 +151,20 @@ static Crm__AccessCredential *s_cred_of(const PGresult *res, int row, int col)
 
 /* Runs a list's statement, whose rows are (customer exists, count, the row's
  * columns or NULLs): one row even for a customer with none. Answers the
- * result with *exists and *count, or NULL with *err. */
+ * result with *exists, *count and its *rows of the list (0 for that one row
+ * of NULLs), or NULL with *err. */
 static PGresult *s_list(cm_db_t *db, const char *sql, const char *tenant, const char *customer,
-                        bool *exists, long *count, cm_err_t *err)
+                        bool *exists, long *count, int *rows, cm_err_t *err)
 {
     const char *p[] = {tenant, customer};
     PGresult *res = cm_db_exec(db, sql, 2, p, err);
     if (!res)
         return NULL;
-    *exists = PQntuples(res) > 0 && PQgetvalue(res, 0, 0)[0] == 't';
-    *count = PQntuples(res) > 0 ? s_long(res, 0, 1) : 0;
+    *rows = PQntuples(res);
+    *exists = *rows > 0 && PQgetvalue(res, 0, 0)[0] == 't';
+    *count = *rows > 0 ? s_long(res, 0, 1) : 0;
+    if (*rows == 1 && PQgetisnull(res, 0, 2))
+        *count = *rows = 0;
     return res;
 }
 
@@ -169,16 +173,14 @@ cm_err_t customers_access_store_credentials(cm_db_t *db, const char *tenant, con
                                             Crm__ListAccessCredentialsResponse *resp)
 {
     cm_err_t err = CM_OK;
+    int rows = 0;
     PGresult *res = s_list(db,
                            "SELECT " EXISTS_CUSTOMER ", count(*) OVER (), " CRED_COLUMNS
                            " FROM (SELECT 1) one LEFT JOIN customers.access_credentials k "
                            "ON k.tenant_id = $1 AND k.customer_id = $2::uuid ORDER BY k.seq",
-                           tenant, customer, exists, count, &err);
+                           tenant, customer, exists, count, &rows, &err);
     if (!res)
         return err;
-    int rows = PQntuples(res);
-    if (rows == 1 && PQgetisnull(res, 0, 2))
-        *count = rows = 0;
     if (resp) {
         resp->credentials = rows ? cm_calloc((size_t)rows, sizeof *resp->credentials) : NULL;
         for (int i = 0; i < rows; i++)
@@ -294,16 +296,14 @@ cm_err_t customers_access_store_grants(cm_db_t *db, const char *tenant, const ch
                                        Crm__ListAccessGrantsResponse *resp)
 {
     cm_err_t err = CM_OK;
+    int rows = 0;
     PGresult *res = s_list(db,
                            "SELECT " EXISTS_CUSTOMER ", count(*) OVER (), " GRANT_COLUMNS
                            " FROM (SELECT 1) one LEFT JOIN (customers.access_grants g" GRANT_JOINS
                            ") ON g.tenant_id = $1 AND g.customer_id = $2::uuid ORDER BY g.seq",
-                           tenant, customer, exists, count, &err);
+                           tenant, customer, exists, count, &rows, &err);
     if (!res)
         return err;
-    int rows = PQntuples(res);
-    if (rows == 1 && PQgetisnull(res, 0, 2))
-        *count = rows = 0;
     if (resp) {
         resp->grants = rows ? cm_calloc((size_t)rows, sizeof *resp->grants) : NULL;
         for (int i = 0; i < rows; i++)

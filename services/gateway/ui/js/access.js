@@ -29,6 +29,28 @@ function conditions(g) {
   return parts.length ? parts.join(" · ") : t("access.always");
 }
 
+/**
+ * Sends what body() makes when form is submitted (POST to url), then says done,
+ * empties the form and runs after(); a refusal goes under its fields.
+ */
+function onSubmit(form, button, fields, status, url, body, done, after) {
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    button.disabled = true;
+    try {
+      await request("POST", url, { body: body() });
+      toast(done());
+      form.reset();
+      replace(status);
+      await after();
+    } catch (e) {
+      showErrors(e, fields, status);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 /** The card's Access button and the panel it opens. */
 export function accessSection(customerId) {
   const button = h("button", { type: "button", class: "btn", id: "access-open", "aria-expanded": "false", "aria-controls": "access-section" }, t("access.button"));
@@ -145,21 +167,8 @@ export function accessSection(customerId) {
     const add = h("button", { type: "submit", class: "btn btn-primary", id: "access-add-credential" }, t("access.addCredential"));
     const form = h("form", { class: "task-form", id: "access-credential-form", novalidate: true },
       fields.kind.row, fields.value.row, formStatus, h("div", { class: "form-actions-inline" }, add));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      add.disabled = true;
-      try {
-        await request("POST", `${base}/accessCredentials`, { body: { kind: kind.value, value: value.value.trim() } });
-        toast(t("access.credentialAdded"));
-        form.reset();
-        replace(formStatus);
-        await load();
-      } catch (e) {
-        showErrors(e, fields, formStatus);
-      } finally {
-        add.disabled = false;
-      }
-    });
+    onSubmit(form, add, fields, formStatus, `${base}/accessCredentials`,
+      () => ({ kind: kind.value, value: value.value.trim() }), () => t("access.credentialAdded"), load);
     return form;
   }
 
@@ -190,25 +199,13 @@ export function accessSection(customerId) {
       fields.zoneId.row, h("div", { class: "grid" }, fields.validFrom.row, fields.validUntil.row), days, daysError,
       h("div", { class: "grid" }, fields.fromTime.row, fields.untilTime.row), fields.planId.row,
       formStatus, h("div", { class: "form-actions-inline" }, add));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      const body = { zoneId: zone.value, validFrom: from.value, validUntil: until.value,
-        days: boxes.filter((b) => b.checked).map((b) => Number(b.value)),
-        fromTime: fromTime.value, untilTime: untilTime.value === "00:00" && fromTime.value ? "24:00" : untilTime.value,
-        planId: plan.value };
-      add.disabled = true;
-      try {
-        await request("POST", `${base}/accessGrants`, { body });
-        toast(t("access.grantAdded"));
-        form.reset();
-        replace(formStatus);
-        await load();
-      } catch (e) {
-        showErrors(e, fields, formStatus);
-      } finally {
-        add.disabled = false;
-      }
-    });
+    // A time field cannot say 24:00: an end of 00:00 after a start means midnight.
+    onSubmit(form, add, fields, formStatus, `${base}/accessGrants`, () => ({
+      zoneId: zone.value, validFrom: from.value, validUntil: until.value,
+      days: boxes.filter((b) => b.checked).map((b) => Number(b.value)),
+      fromTime: fromTime.value, untilTime: untilTime.value === "00:00" && fromTime.value ? "24:00" : untilTime.value,
+      planId: plan.value,
+    }), () => t("access.grantAdded"), load);
     return form;
   }
 
@@ -297,21 +294,11 @@ export async function accessZonesSettings() {
     const add = h("button", { type: "submit", class: "btn btn-primary", id: "zone-add" }, t("zones.add"));
     const form = h("form", { class: "task-form", id: "zone-form", novalidate: true },
       fields.name.row, formStatus, h("div", { class: "form-actions-inline" }, add));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      add.disabled = true;
-      try {
-        await request("POST", "/v1/accessZones", { body: { name: name.value.trim() } });
-        toast(t("zones.added", { name: name.value.trim() }));
-        form.reset();
-        replace(formStatus);
-        await load();
-      } catch (e) {
-        showErrors(e, fields, formStatus);
-      } finally {
-        add.disabled = false;
-      }
-    });
+    let added = "";
+    onSubmit(form, add, fields, formStatus, "/v1/accessZones", () => {
+      added = name.value.trim();
+      return { name: added };
+    }, () => t("zones.added", { name: added }), load);
     section.append(form);
   }
   await load();
