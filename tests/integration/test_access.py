@@ -3,7 +3,9 @@ the field named; a customer's credentials (unique among those not blocked,
 blocked and unblocked, at most 20) and grants (dates, weekly hours, a plan's
 subscription, at most 50); the door's check over HTTP (a key with only
 access:check) and over the bus, every reason it says no and the one it says
-yes, each check in the customer's log; erasure; tenants kept apart."""
+yes, each check in the customer's log (pruned after 90 days); the value's
+lookup an index hit; erasure; tenants kept apart; the card's Access panel and
+Settings › Access zones at 390 px in English and Polish."""
 import json
 
 import crm
@@ -337,6 +339,33 @@ def test_tenants_are_kept_apart_at_the_door():
     _grant(b, bc, gym_a["id"], expect=400)
     err = _grant(b, bc, gym_b["id"], planId=plan["id"], expect=400)
     assert "grant.planId" in _fields(err), err
+
+
+def test_a_value_belongs_to_the_credential_not_blocked_and_its_lookup_is_an_index_hit():
+    tenant = _tenant()
+    key = _key(tenant)
+    gym = _zone(key, "Gym")
+    anna, ben = _customer(key, firstName="Anna")["id"], _customer(key, firstName="Ben")["id"]
+    lost = _credential(key, anna, "0042", kind="CODE")
+    st, _, js = api("PATCH", "/v1/customers/%s/accessCredentials/%s" % (anna, lost["id"]),
+                    {"blocked": True, "blockReason": "shared"}, key=key)
+    assert st == 200, js
+    _grant(key, anna, gym["id"])
+    r = _check(key, "0042", gym["id"])
+    assert _says(r) == "BLOCKED" and r["customerId"] == anna, r
+    # The same code given to Ben: the door now answers for Ben.
+    _credential(key, ben, "0042", kind="CODE")
+    r = _check(key, "0042", gym["id"])
+    assert _says(r) == "NO_GRANT" and r["customerId"] == ben, r
+    # With many credentials the door's lookup reads an index, not the table.
+    crm.psql("INSERT INTO customers.access_credentials (id, tenant_id, customer_id, kind, value) "
+             "SELECT gen_random_uuid(), '%s', '%s', 3, 'bulk-' || g "
+             "FROM generate_series(1, 5000) g; ANALYZE customers.access_credentials" % (tenant, anna))
+    plan = crm.psql("EXPLAIN SELECT customer_id, blocked FROM customers.access_credentials "
+                    "WHERE tenant_id = '%s' AND value = 'bulk-77' ORDER BY blocked, seq LIMIT 1"
+                    % tenant)
+    assert "access_credentials_lookup" in plan or "access_credentials_value" in plan, plan
+    assert "Seq Scan" not in plan, plan
 
 
 def test_log_entries_older_than_90_days_are_pruned_by_the_service():
