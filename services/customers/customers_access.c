@@ -57,7 +57,10 @@ static void s_put_zone(struct cm_call *call, const char *id, const Crm__AccessZo
                        ProtobufCMessage **resp)
 {
     const char *name = in ? in->name : "";
-    if (!name[0])
+    const char *first = name;
+    while (cm_ascii_space((unsigned char)*first))
+        first++;
+    if (!*first)
         cm_call_violation(call, "zone.name", "REQUIRED", "name is required");
     else if (customers_validate_length(name, CUSTOMERS_ACCESS_ZONE_NAME_MAX))
         cm_call_violation(call, "zone.name", "TOO_LONG", "name is too long: at most %d characters",
@@ -65,7 +68,8 @@ static void s_put_zone(struct cm_call *call, const char *id, const Crm__AccessZo
     if (cm_call_failed(call))
         return;
     long count = 0;
-    cm_err_t err = insert ? customers_access_store_zone_count(call->db, TENANT(call), &count) : 0;
+    cm_err_t err =
+        insert ? customers_access_store_zone_count(call->db, TENANT(call), &count) : CM_OK;
     if (!err && insert && count >= CUSTOMERS_ACCESS_ZONES_MAX) {
         cm_call_fail(call, CM_ERR_TOO_LARGE,
                      "a business has at most %d zones; delete or rename one",

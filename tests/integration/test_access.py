@@ -86,7 +86,8 @@ def test_zones_are_made_renamed_listed_deleted_and_refused_with_the_field():
     assert st == 409 and "zone.name" in _fields(err), err
     st, _, z = api("PATCH", "/v1/accessZones/" + pool["id"], {"name": "Sauna"}, key=key)
     assert st == 200 and z["name"] == "Sauna", z
-    for body, field in (({}, "zone.name"), ({"name": "x" * 101}, "zone.name")):
+    for body, field in (({}, "zone.name"), ({"name": "  "}, "zone.name"),
+                        ({"name": "x" * 101}, "zone.name")):
         st, _, err = api("POST", "/v1/accessZones", body, key=key)
         assert st == 400 and field in _fields(err), (body, err)
     st, _, z = api("POST", "/v1/accessZones", {"name": "é" * 100}, key=key)
