@@ -412,8 +412,24 @@ def test_check_access_over_the_bus():
     assert r["status"] == "INVALID_ARGUMENT", r
     r = _bus(door, "ListAccessZones", {})
     assert r["status"] == "PERMISSION_DENIED", r
-    assert [e["at"] for e in _log(key, cid)] == ["2026-12-07T22:30:00.000Z",
-                                                 "2026-12-07T12:00:00.000Z"]
+    # Zones, credentials and grants over the bus too, as the staff's key.
+    r = _bus(key, "CreateAccessZone", {"zone": {"name": "Bus pool"}})
+    assert r["status"] == "OK" and r["body"]["name"] == "Bus pool", r
+    pool = r["body"]["id"]
+    r = _bus(key, "CreateAccessZone", {"zone": {"name": "BUS POOL"}})
+    assert r["status"] == "ALREADY_EXISTS", r
+    r = _bus(key, "CreateAccessGrant", {"customerId": cid, "grant": {"zoneId": pool,
+                                                                    "days": [1]}})
+    assert r["status"] == "OK" and r["body"]["days"] == [1], r
+    r = _bus(door, "CheckAccess", {"credentialValue": card, "zoneId": pool, "at": MONDAY_NIGHT})
+    assert r["body"]["decision"] == "ALLOW", r
+    r = _bus(key, "DeleteAccessZone", {"id": pool})
+    assert r["status"] == "OK", r
+    r = _bus(key, "ListAccessGrants", {"customerId": cid})
+    assert [g["zoneName"] for g in r["body"]["grants"]] == ["Gym"], r
+    assert [(e["at"], e["zoneName"]) for e in _log(key, cid)] == [
+        ("2026-12-07T22:30:00.000Z", "Bus pool"), ("2026-12-07T22:30:00.000Z", "Gym"),
+        ("2026-12-07T12:00:00.000Z", "Gym")]
 
 
 def test_ui_adds_a_credential_and_a_grant_and_sees_the_check_at_390px_in_two_languages():
