@@ -10,6 +10,7 @@
 #include "company.pb-c.h"
 #include "customers.pb-c.h"
 #include "subscriptions.pb-c.h"
+#include "access.pb-c.h"
 #include "wallet.pb-c.h"
 #include "notify.pb-c.h"
 #include "visits.pb-c.h"
@@ -38,6 +39,7 @@ static const struct {
     {"customers", &crm__customers__descriptor},
     {"customers", &crm__wallet_service__descriptor},
     {"customers", &crm__subscription_service__descriptor},
+    {"customers", &crm__access_service__descriptor},  /* access control (access.proto) */
     {"customers", &crm__customer_prices__descriptor}, /* price rules (prices.proto) */
     {"company", &crm__company_service__descriptor},
     {"notify", &crm__notify__descriptor},

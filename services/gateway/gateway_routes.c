@@ -14,6 +14,7 @@
 #include "search.pb-c.h"
 #include "subscriptions.pb-c.h"
 #include "visits.pb-c.h"
+#include "access.pb-c.h"
 #include "wallet.pb-c.h"
 
 #include <stdio.h>
@@ -180,6 +181,54 @@ const struct gateway_route gateway_routes[] = {
     {"POST", "/v1/customers/{customer_id}/subscriptions/{id}:cancel",
      CUSTOMERS("CancelSubscription", crm__cancel_subscription_request, crm__subscription_response),
      .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+
+    /* access control: zones (settings), a customer's credentials and grants, the door */
+    {"GET", "/v1/accessZones",
+     CUSTOMERS("ListAccessZones", crm__list_access_zones_request, crm__list_access_zones_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/accessZones",
+     CUSTOMERS("CreateAccessZone", crm__create_access_zone_request, crm__access_zone),
+     .body = "zone", .success = 201, .location = "/v1/accessZones/{id}", .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/accessZones/{id}",
+     CUSTOMERS("GetAccessZone", crm__get_access_zone_request, crm__access_zone), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PATCH", "/v1/accessZones/{id}",
+     CUSTOMERS("UpdateAccessZone", crm__update_access_zone_request, crm__access_zone),
+     .body = "zone", .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"DELETE", "/v1/accessZones/{id}",
+     CUSTOMERS("DeleteAccessZone", crm__delete_access_zone_request, crm__empty), .success = 204,
+     .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/customers/{customer_id}/accessCredentials",
+     CUSTOMERS("ListAccessCredentials", crm__list_access_credentials_request,
+               crm__list_access_credentials_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/customers/{customer_id}/accessCredentials",
+     CUSTOMERS("CreateAccessCredential", crm__create_access_credential_request,
+               crm__access_credential),
+     .body = "credential", .success = 201, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"PATCH", "/v1/customers/{customer_id}/accessCredentials/{id}",
+     CUSTOMERS("UpdateAccessCredential", crm__update_access_credential_request,
+               crm__access_credential),
+     .body = "credential", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"DELETE", "/v1/customers/{customer_id}/accessCredentials/{id}",
+     CUSTOMERS("DeleteAccessCredential", crm__delete_access_credential_request, crm__empty),
+     .success = 204, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{customer_id}/accessGrants",
+     CUSTOMERS("ListAccessGrants", crm__list_access_grants_request,
+               crm__list_access_grants_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/customers/{customer_id}/accessGrants",
+     CUSTOMERS("CreateAccessGrant", crm__create_access_grant_request, crm__access_grant),
+     .body = "grant", .success = 201, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"DELETE", "/v1/customers/{customer_id}/accessGrants/{id}",
+     CUSTOMERS("DeleteAccessGrant", crm__delete_access_grant_request, crm__empty), .success = 204,
+     .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{customer_id}/accessLog",
+     CUSTOMERS("ListAccessLog", crm__list_access_log_request, crm__list_access_log_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/access:check",
+     CUSTOMERS("CheckAccess", crm__check_access_request, crm__check_access_response), .body = "*",
+     .success = 200, .scopes = SCOPE(ACCESS_CHECK)},
 
     /* API keys: made with scopes, the secret answered once; revoked at once here */
     {"GET", "/v1/apiKeys",

@@ -227,7 +227,8 @@ COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tas
                "staff": "staff", "priceRules": "priceRule", "files": "file", "rules": "rule",
                "forms": "form", "surveys": "filling", "plans": "plan",
                "subscriptions": "subscription", "visits": "visit", "purchases": "purchase",
-               "visitPresets": "visitPreset"}
+               "visitPresets": "visitPreset", "accessZones": "accessZone",
+               "accessCredentials": "accessCredential", "accessGrants": "accessGrant"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -320,6 +321,19 @@ def _fill_tenant(key):
     st, _, pr = api("POST", "/v1/visitPresets", {"name": unique("Preset"),
                                                  "parameterNames": ["Laser"]}, key=key)
     ids["visitPreset"] = _ok(st, pr, 201)["id"]
+    # Access control: a zone, a credential and a grant to it, one check logged.
+    st, _, z = api("POST", "/v1/accessZones", {"name": unique("Z")}, key=key)
+    ids["accessZone"] = _ok(st, z, 201)["id"]
+    st, _, k = api("POST", "/v1/customers/%s/accessCredentials" % ids["customer"],
+                   {"kind": "CARD", "value": unique("B-card")}, key=key)
+    ids["accessCredential"] = _ok(st, k, 201)["id"]
+    ids["accessValue"] = k["value"]
+    st, _, g = api("POST", "/v1/customers/%s/accessGrants" % ids["customer"],
+                   {"zoneId": ids["accessZone"]}, key=key)
+    ids["accessGrant"] = _ok(st, g, 201)["id"]
+    st, _, c = api("POST", "/v1/access:check", {"credentialValue": ids["accessValue"],
+                                                "zoneId": ids["accessZone"]}, key=key)
+    assert _ok(st, c, 200)["decision"] == "ALLOW", c
     return ids
 
 
@@ -369,6 +383,10 @@ SAMPLES = {
     "POST /v1/visitPresets": {"name": "from A", "parameterNames": ["Laser"]},
     "PUT /v1/visitPresets/{id}": {"name": "renamed by A", "parameterNames": ["Laser"]},
     "POST /v1/customers/{customer_id}/purchases/{order_id}:return": {"whole": True},
+    "PATCH /v1/accessZones/{id}": {"name": "from A"},
+    "POST /v1/customers/{customer_id}/accessCredentials": {"kind": "CARD", "value": "from-A"},
+    "POST /v1/customers/{customer_id}/accessGrants": lambda ids: {"zoneId": ids["accessZone"]},
+    "PATCH /v1/customers/{customer_id}/accessCredentials/{id}": {"blocked": True},
 }
 RAW_SAMPLES = {"PUT /v1/customers/{id}/photo": (_png(), "image/png", ""),
                "POST /v1/customers/{customer_id}/files": (b"from A", "text/plain",

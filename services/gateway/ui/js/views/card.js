@@ -22,6 +22,7 @@ import { taskForm, taskItem } from "../taskkit.js";
 import { t } from "../i18n.js";
 import { vatCheckView } from "../vatcheck.js";
 import { subsSection } from "../subs.js";
+import { accessSection } from "../access.js";
 import { walletSection } from "../wallet.js";
 import { discountChange, discountsSection } from "../prices.js";
 import { purchasesSection, visitsSection } from "../visits.js";
@@ -98,6 +99,7 @@ export async function renderCard(view, ctx) {
 
   const groups = (c.groups || []).map((g) => chip(g, { color: colors.get(g.toLowerCase()), kind: "group" }));
   const tags = (c.tags || []).map((t) => chip(t, { kind: "tag" }));
+  const access = accessSection(c.id);
   const head = h("header", { class: "card card-head" },
     avatar(c, "large"),
     h("div", { class: "card-head-main" },
@@ -105,7 +107,7 @@ export async function renderCard(view, ctx) {
       c.company && c.company.name ? h("p", { class: "company-line" }, c.company.name) : null,
       h("p", { class: "muted" }, [c.email, c.phone].filter(Boolean).join(" · ") || t("card.noContact")),
       groups.length || tags.length ? h("div", { class: "chips", id: "customer-chips" }, groups, tags) : null),
-    h("div", { class: "card-head-actions" }, editBtn, deleteBtn));
+    h("div", { class: "card-head-actions" }, access.button, editBtn, deleteBtn));
 
   const contact = cardSection("card.contact", dl([
     [t("enum.field.email"), c.email ? h("a", { href: `mailto:${c.email}` }, c.email) : ""],
@@ -201,6 +203,7 @@ export async function renderCard(view, ctx) {
   replace(view,
     h("nav", { class: "crumbs", "aria-label": t("common.breadcrumb") }, h("a", { href: "#/customers" }, t("nav.customers")), " / ", displayName(c)),
     head,
+    access.section,
     summary.section,
     h("div", { class: "card-grid" },
       h("div", { class: "card-col" }, notes.section, cardForm.section, files.section, contact, company, addresses, note),

@@ -15,6 +15,7 @@ import { can, loadSettings, setSettings } from "../session.js";
 import { t } from "../i18n.js";
 import { walletSettingsForm } from "./vouchers.js";
 import { plansSettings } from "../subs.js";
+import { accessZonesSettings } from "../access.js";
 import { termsForm } from "../terms.js";
 import { presetsSettings } from "../visits.js";
 
@@ -102,7 +103,7 @@ export async function renderSettings(view, ctx) {
   replace(view, h("h1", { id: "settings-title" }, t("nav.settings")),
     h("p", { class: "muted" }, t("set.lead")),
     can("settings") ? h("p", { class: "card" }, h("a", { href: "#/automations", id: "settings-automations" }, t("auto.settingsLink"))) : null,
-    message, form, await messagesForm(), await walletSettingsForm(), await plansSettings(), await presetsSettings(), await termsForm(),
+    message, form, await messagesForm(), await walletSettingsForm(), await plansSettings(), await presetsSettings(), await accessZonesSettings(), await termsForm(),
     h("section", { class: "card", "aria-labelledby": "forms-link-title" }, h("h2", { id: "forms-link-title" }, t("frm.title")),
       h("p", { class: "muted" }, t("frm.lead")), h("p", {}, h("a", { class: "btn", href: "#/settings/forms", id: "settings-forms" }, t("frm.open")))));
 }
