@@ -371,6 +371,50 @@ def row_locked(table, row_id):
             p.wait()
 
 
+@contextlib.contextmanager
+def table_locked(table, mode="EXCLUSIVE"):
+    """Holds table locked in mode (LOCK TABLE in a psql session of its own,
+    as user postgres) until the block ends, then commits. EXCLUSIVE lets
+    plain reads through and makes every write wait."""
+    p = subprocess.Popen([PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",
+                          DATABASE_URL], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        p.stdin.write("BEGIN;\nLOCK TABLE %s IN %s MODE;\nSELECT 'locked';\n" % (table, mode))
+        p.stdin.flush()
+        assert p.stdout.readline().strip() == "locked", "could not lock %s" % table
+        yield
+        p.stdin.write("COMMIT;\n")
+        p.stdin.close()
+        assert p.wait(30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def backends_of(pid):
+    """The PostgreSQL backends (their pids) whose client is process pid: the
+    server ends of the process's Unix-socket connections, found with ss(8)
+    (the stack's services reach its private cluster over its socket)."""
+    mine = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            mine.add(target[len("socket:["):-1])
+    out = subprocess.run(["ss", "-xpnH"], capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    backends = set()
+    for line in out.splitlines():
+        # netid state recv-q send-q local-addr local-inode peer-addr peer-inode process
+        f = line.split()
+        if len(f) >= 9 and f[7] in mine and "postgres" in f[8]:
+            backends.update(int(b) for b in re.findall(r"pid=(\d+)", f[8]))
+    return backends
+
+
 def psql(sql, timeout=60):
     """Runs SQL as user postgres (a superuser) on the stack's database and
     returns psql's unaligned, tuples-only output ("a|b" lines). Several
