@@ -229,13 +229,23 @@ cm_err_t customers_wallet_store_entries(cm_db_t *db, const char *tenant, const c
 /* ---------------------------------------------------------------------- */
 /* Vouchers                                                                */
 
+/* A voucher's state (VoucherState), from its row. */
+#define VOUCHER_STATE                                                                              \
+    "CASE WHEN v.cancelled_at IS NOT NULL THEN 4 WHEN v.redeemed_at IS NOT NULL THEN 2 "           \
+    "WHEN v.expires_at <= now() THEN 3 ELSE 1 END"
+
 #define VOUCHER_COLUMNS                                                                            \
     "v.id, v.amount, v.currency, " UTC(                                                            \
-        "v.expires_at") ", v.note, v.code_hint, "                                                  \
-                        "CASE WHEN v.redeemed_at IS NOT NULL THEN 2 WHEN v.expires_at <= now() "   \
-                        "THEN 3 ELSE 1 END, " UTC("v.issued_at") ", v.issued_by, " UTC(            \
-                            "v.redeemed_at") ", coalesce(v.redeemed_by, ''), "                     \
-                                             "coalesce(v.customer_id::text, ''), v.seq"
+        "v.expires_at") ", v.note, v.code_hint, " VOUCHER_STATE                                    \
+                        ", " UTC("v.issued_at") ", v.issued_by, " UTC(                             \
+                            "v.redeemed_at") ", "                                                  \
+                                             "coalesce(v.redeemed_by, ''), "                       \
+                                             "coalesce(v.customer_id::text, ''), "                 \
+                                             "v.seq, " UTC(                                        \
+                                                 "v.cancelled_at") ", "                            \
+                                                                   "coalesce(v.cancelled_by, "     \
+                                                                   "''), "                         \
+                                                                   "coalesce(v.cancel_reason, '')"
 
 static Crm__Voucher *s_voucher_of(const PGresult *res, int row)
 {
@@ -252,6 +262,9 @@ static Crm__Voucher *s_voucher_of(const PGresult *res, int row)
     cm_pb_set_str(&v->redeemed_at, PQgetvalue(res, row, 9));
     cm_pb_set_str(&v->redeemed_by, PQgetvalue(res, row, 10));
     cm_pb_set_str(&v->customer_id, PQgetvalue(res, row, 11));
+    cm_pb_set_str(&v->cancelled_at, PQgetvalue(res, row, 13));
+    cm_pb_set_str(&v->cancelled_by, PQgetvalue(res, row, 14));
+    cm_pb_set_str(&v->cancel_reason, PQgetvalue(res, row, 15));
     return v;
 }
 
@@ -310,7 +323,7 @@ cm_err_t customers_wallet_store_voucher_redeem(cm_db_t *db, const char *tenant, 
                                "UPDATE customers.vouchers v SET redeemed_at = now(), "
                                "redeemed_by = $4, customer_id = $3::uuid "
                                "WHERE v.tenant_id = $1 AND v.id = $2::uuid "
-                               "AND v.redeemed_at IS NULL "
+                               "AND v.redeemed_at IS NULL AND v.cancelled_at IS NULL "
                                "AND (v.expires_at IS NULL OR v.expires_at > now()) "
                                "RETURNING " VOUCHER_COLUMNS,
                                4, p, &err);
@@ -320,6 +333,37 @@ cm_err_t customers_wallet_store_voucher_redeem(cm_db_t *db, const char *tenant, 
     *out = *redeemed ? s_voucher_of(res, 0) : NULL;
     PQclear(res);
     if (*redeemed)
+        return CM_OK;
+    res = cm_db_exec(db,
+                     "SELECT " VOUCHER_COLUMNS " FROM customers.vouchers v "
+                     "WHERE v.tenant_id = $1 AND v.id = $2::uuid",
+                     2, p, &err);
+    if (!res)
+        return err;
+    *out = PQntuples(res) == 1 ? s_voucher_of(res, 0) : NULL;
+    PQclear(res);
+    return *out ? CM_OK : CM_ERR_NOT_FOUND;
+}
+
+cm_err_t customers_wallet_store_voucher_cancel(cm_db_t *db, const char *tenant, const char *id,
+                                               const char *by, const char *reason, bool *cancelled,
+                                               Crm__Voucher **out)
+{
+    const char *p[] = {tenant, id, by, reason};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "UPDATE customers.vouchers v SET cancelled_at = now(), "
+                               "cancelled_by = $3, cancel_reason = $4 "
+                               "WHERE v.tenant_id = $1 AND v.id = $2::uuid "
+                               "AND v.redeemed_at IS NULL AND v.cancelled_at IS NULL "
+                               "RETURNING " VOUCHER_COLUMNS,
+                               4, p, &err);
+    if (!res)
+        return err;
+    *cancelled = PQntuples(res) == 1;
+    *out = *cancelled ? s_voucher_of(res, 0) : NULL;
+    PQclear(res);
+    if (*cancelled)
         return CM_OK;
     res = cm_db_exec(db,
                      "SELECT " VOUCHER_COLUMNS " FROM customers.vouchers v "
@@ -345,8 +389,7 @@ cm_err_t customers_wallet_store_vouchers(cm_db_t *db, const char *tenant, Crm__V
     PGresult *res =
         cm_db_exec(db,
                    "SELECT " VOUCHER_COLUMNS " FROM customers.vouchers v WHERE v.tenant_id = $1 "
-                   "AND ($2::int = 0 OR $2::int = CASE WHEN v.redeemed_at IS NOT NULL THEN 2 "
-                   "WHEN v.expires_at <= now() THEN 3 ELSE 1 END) "
+                   "AND ($2::int = 0 OR $2::int = " VOUCHER_STATE ") "
                    "AND ($3::bigint = 0 OR v.seq < $3::bigint) ORDER BY v.seq DESC LIMIT $4::int",
                    4, p, &err);
     if (!res)

@@ -226,7 +226,7 @@ COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tas
                "exports": "export", "taskFeeds": "taskFeed", "apiKeys": "apiKey",
                "staff": "staff", "priceRules": "priceRule", "files": "file", "rules": "rule",
                "forms": "form", "surveys": "filling", "plans": "plan",
-               "subscriptions": "subscription"}
+               "subscriptions": "subscription", "vouchers": "voucher"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -282,6 +282,9 @@ def _fill_tenant(key):
     _ok(st, w, 200)
     st, _, v = api("POST", "/v1/vouchers", {"amount": "1000"}, key=key)
     ids["voucherCode"] = _ok(st, v, 201)["code"]
+    # Another voucher, for the routes that name one by its id (:cancel).
+    st, _, v = api("POST", "/v1/vouchers", {"amount": "500"}, key=key)
+    ids["voucher"] = _ok(st, v, 201)["voucher"]["id"]
     st, _, r = api("POST", "/v1/rules", dict(RULE_SAMPLE, name=unique("R")), key=key)
     ids["rule"] = _ok(st, r, 201)["id"]
     st, _, fm = api("POST", "/v1/forms", {"title": "B's survey", "purpose": "SURVEY", "questions": [
@@ -332,6 +335,7 @@ SAMPLES = {
     "POST /v1/customers/{id}/wallet:spendPoints": {"points": "1"},
     # B's own voucher (_fill_tenant issues it): A's tenant has no such code.
     "POST /v1/customers/{id}/wallet:redeemVoucher": lambda ids: {"code": ids["voucherCode"]},
+    "POST /v1/vouchers/{id}:cancel": {"reason": "from A"},
     "PATCH /v1/customers/{customer_id}/files/{id}": {"filename": "from-a.txt"},
     "POST /v1/customers/{customer_id}/files:signTerms":
         {"version": 1, "signature": base64.b64encode(_png(16)).decode()},
