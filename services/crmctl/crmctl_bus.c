@@ -8,6 +8,7 @@
 #include "cm_util.h"
 #include "company.pb-c.h"
 #include "customers.pb-c.h"
+#include "forms.pb-c.h"
 #include "subscriptions.pb-c.h"
 #include "wallet.pb-c.h"
 #include "notify.pb-c.h"
@@ -38,6 +39,7 @@ static const struct {
     {"customers", &crm__subscription_service__descriptor},
     {"customers", &crm__customer_prices__descriptor}, /* price rules (prices.proto) */
     {"company", &crm__company_service__descriptor},
+    {"notes", &crm__forms__descriptor}, /* the card and surveys (forms.proto) */
     {"notify", &crm__notify__descriptor},
 };
 
