@@ -90,6 +90,43 @@ void customers_wallet_get(struct cm_call *call, const ProtobufCMessage *msg,
         *resp = &w->base;
 }
 
+void customers_wallet_balances(struct cm_call *call, const ProtobufCMessage *msg,
+                               ProtobufCMessage **resp)
+{
+    const Crm__ListWalletsRequest *req = (const Crm__ListWalletsRequest *)msg;
+    if (!req->n_ids || req->n_ids > CUSTOMERS_WALLET_BALANCES_MAX)
+        cm_call_violation(call, "ids", "OUT_OF_RANGE", "ids: 1 to %d customer ids, not %zu",
+                          CUSTOMERS_WALLET_BALANCES_MAX, req->n_ids);
+    for (size_t i = 0; i < req->n_ids && !cm_call_failed(call); i++)
+        if (!cm_uuid_valid(req->ids[i]))
+            cm_call_violation(call, "ids", "INVALID_FORMAT", "ids[%zu] is not a customer id", i);
+    if (cm_call_failed(call))
+        return;
+    struct customers_wallet_cfg cfg;
+    if (!s_cfg(call, &cfg))
+        return;
+    Crm__ListWalletsResponse *r =
+        (Crm__ListWalletsResponse *)cm_pb_new(&crm__list_wallets_response__descriptor);
+    cm_err_t err = customers_wallet_store_many(call->db, TENANT(call), req->ids, req->n_ids, r);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the balances");
+        crm__list_wallets_response__free_unpacked(r, NULL);
+        return;
+    }
+    for (size_t i = 0; i < r->n_wallets; i++) {
+        Crm__WalletBalance *w = r->wallets[i];
+        char text[64];
+        customers_money_format(w->money, cfg.currency, text, sizeof text);
+        /* "10.50 EUR": the number alone, the currency has a field of its own. */
+        char *space = strchr(text, ' ');
+        if (space)
+            *space = '\0';
+        cm_pb_set_str(&w->currency, cfg.currency);
+        cm_pb_set_str(&w->money_text, text);
+    }
+    *resp = &r->base;
+}
+
 /* A page request's size and token; false with violations. */
 static bool s_page(struct cm_call *call, int32_t size, const char *token, int *limit, long *before)
 {

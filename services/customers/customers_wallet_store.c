@@ -1,5 +1,6 @@
 /* The SQL of the wallet (customers_wallet_store.h). */
 #include "customers_wallet_store.h"
+#include "cm_buf.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
 
@@ -85,6 +86,47 @@ cm_err_t customers_wallet_store_has_money(cm_db_t *db, const char *tenant, bool 
     if (!res)
         return err;
     *any = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t customers_wallet_store_many(cm_db_t *db, const char *tenant, char *const *ids, size_t n,
+                                     Crm__ListWalletsResponse *resp)
+{
+    /* The ids as a PostgreSQL array literal: UUIDs (checked by the caller) need no quoting. */
+    cm_buf_t arr;
+    cm_buf_init(&arr, 0);
+    if (cm_buf_append(&arr, "{", 1))
+        abort();
+    for (size_t i = 0; i < n; i++)
+        if ((i && cm_buf_append(&arr, ",", 1)) || cm_buf_append(&arr, ids[i], strlen(ids[i])))
+            abort();
+    if (cm_buf_append(&arr, "}", 1))
+        abort();
+    const char *p[] = {tenant, arr.data};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db,
+        "SELECT c.id, coalesce(m.balance, 0), coalesce(pt.balance, 0) "
+        "FROM unnest($2::uuid[]) WITH ORDINALITY AS a(id, n) "
+        "JOIN customers.customers c ON c.tenant_id = $1 AND c.id = a.id "
+        "LEFT JOIN customers.wallet_balances m ON m.tenant_id = $1 AND m.customer_id = c.id "
+        "AND m.kind = 1 "
+        "LEFT JOIN customers.wallet_balances pt ON pt.tenant_id = $1 AND pt.customer_id = c.id "
+        "AND pt.kind = 2 ORDER BY a.n",
+        2, p, &err);
+    cm_buf_release(&arr);
+    if (!res)
+        return err;
+    int rows = PQntuples(res);
+    resp->wallets = rows ? cm_calloc((size_t)rows, sizeof *resp->wallets) : NULL;
+    for (int i = 0; i < rows; i++) {
+        Crm__WalletBalance *w = (Crm__WalletBalance *)cm_pb_new(&crm__wallet_balance__descriptor);
+        cm_pb_set_str(&w->customer_id, PQgetvalue(res, i, 0));
+        w->money = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        w->points = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+        resp->wallets[resp->n_wallets++] = w;
+    }
     PQclear(res);
     return CM_OK;
 }

@@ -108,6 +108,12 @@ cm_err_t customers_wallet_store_voucher_cancel(cm_db_t *db, const char *tenant, 
                                                const char *by, const char *reason, bool *cancelled,
                                                Crm__Voucher **out) CM_MUSTCHECK;
 
+/* The money and points of customers ids (n of them, UUIDs) of tenant, in
+ * the order given, into resp->wallets (currency and money_text left to the
+ * caller); a customer the tenant does not have is left out. */
+cm_err_t customers_wallet_store_many(cm_db_t *db, const char *tenant, char *const *ids, size_t n,
+                                     Crm__ListWalletsResponse *resp) CM_MUSTCHECK;
+
 /* A page of vouchers, newest first, of state (UNSPECIFIED: all); paging as
  * customers_wallet_store_entries. */
 cm_err_t customers_wallet_store_vouchers(cm_db_t *db, const char *tenant, Crm__VoucherState state,
