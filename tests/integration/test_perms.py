@@ -496,6 +496,25 @@ def test_api_keys_are_made_listed_used_and_revoked():
     assert kinds == ["KEY_REVOKED", "KEY_CREATED"], ev
 
 
+def test_whoami_says_what_the_caller_may_do():
+    tenant = _tenant("Who")
+    roles, scopes = _role_table()
+    for role in ("admin", "staff", "readonly"):
+        st, _, me = api("GET", "/v1/whoami", key=_key(tenant, role=role))
+        assert st == 200 and me["tenantId"] == tenant, me
+        assert me["role"].replace("_", "").lower() == role, me
+        assert set(me["scopes"]) == roles[role], (role, me)
+    # A key made with scopes: its role's narrowed by its list.
+    narrow = _key(tenant, scopes=["customers:read", "notes:read"])
+    st, _, me = api("GET", "/v1/whoami", key=narrow)
+    assert st == 200 and me["scopes"] == ["customers:read", "notes:read"], me
+    assert me["kind"] and me["principalId"] and me["name"], me
+    # A key that may not read customers is told so.
+    st, _, js = api("GET", "/v1/whoami", key=_key(tenant, scopes=["events:publish"]))
+    assert st == 403, js
+    assert api("GET", "/v1/whoami", key=None)[0] == 401
+
+
 def test_a_new_key_is_checked_field_by_field():
     admin = _key(_tenant("KeyCheck"), role="admin")
     cases = [
