@@ -355,26 +355,21 @@ cm_err_t customers_wallet_store_voucher_find(cm_db_t *db, const char *tenant, co
     return CM_OK;
 }
 
-cm_err_t customers_wallet_store_voucher_redeem(cm_db_t *db, const char *tenant, const char *id,
-                                               const char *customer, const char *by, bool *redeemed,
-                                               Crm__Voucher **out)
+/* A voucher's change (sql: an UPDATE of voucher $2 of tenant $1 ... RETURNING
+ * VOUCHER_COLUMNS, with n parameters p): *changed whether it took; *out the
+ * voucher after, with either outcome (read again when it did not).
+ * CM_ERR_NOT_FOUND when the tenant has no such voucher. */
+static cm_err_t s_voucher_change(cm_db_t *db, const char *sql, int n, const char *const *p,
+                                 bool *changed, Crm__Voucher **out)
 {
-    const char *p[] = {tenant, id, customer, by};
     cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "UPDATE customers.vouchers v SET redeemed_at = now(), "
-                               "redeemed_by = $4, customer_id = $3::uuid "
-                               "WHERE v.tenant_id = $1 AND v.id = $2::uuid "
-                               "AND v.redeemed_at IS NULL AND v.cancelled_at IS NULL "
-                               "AND (v.expires_at IS NULL OR v.expires_at > now()) "
-                               "RETURNING " VOUCHER_COLUMNS,
-                               4, p, &err);
+    PGresult *res = cm_db_exec(db, sql, n, p, &err);
     if (!res)
         return err;
-    *redeemed = PQntuples(res) == 1;
-    *out = *redeemed ? s_voucher_of(res, 0) : NULL;
+    *changed = PQntuples(res) == 1;
+    *out = *changed ? s_voucher_of(res, 0) : NULL;
     PQclear(res);
-    if (*redeemed)
+    if (*changed)
         return CM_OK;
     res = cm_db_exec(db,
                      "SELECT " VOUCHER_COLUMNS " FROM customers.vouchers v "
@@ -387,35 +382,33 @@ cm_err_t customers_wallet_store_voucher_redeem(cm_db_t *db, const char *tenant, 
     return *out ? CM_OK : CM_ERR_NOT_FOUND;
 }
 
+cm_err_t customers_wallet_store_voucher_redeem(cm_db_t *db, const char *tenant, const char *id,
+                                               const char *customer, const char *by, bool *redeemed,
+                                               Crm__Voucher **out)
+{
+    const char *p[] = {tenant, id, customer, by};
+    return s_voucher_change(db,
+                            "UPDATE customers.vouchers v SET redeemed_at = now(), "
+                            "redeemed_by = $4, customer_id = $3::uuid "
+                            "WHERE v.tenant_id = $1 AND v.id = $2::uuid "
+                            "AND v.redeemed_at IS NULL AND v.cancelled_at IS NULL "
+                            "AND (v.expires_at IS NULL OR v.expires_at > now()) "
+                            "RETURNING " VOUCHER_COLUMNS,
+                            4, p, redeemed, out);
+}
+
 cm_err_t customers_wallet_store_voucher_cancel(cm_db_t *db, const char *tenant, const char *id,
                                                const char *by, const char *reason, bool *cancelled,
                                                Crm__Voucher **out)
 {
     const char *p[] = {tenant, id, by, reason};
-    cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "UPDATE customers.vouchers v SET cancelled_at = now(), "
-                               "cancelled_by = $3, cancel_reason = $4 "
-                               "WHERE v.tenant_id = $1 AND v.id = $2::uuid "
-                               "AND v.redeemed_at IS NULL AND v.cancelled_at IS NULL "
-                               "RETURNING " VOUCHER_COLUMNS,
-                               4, p, &err);
-    if (!res)
-        return err;
-    *cancelled = PQntuples(res) == 1;
-    *out = *cancelled ? s_voucher_of(res, 0) : NULL;
-    PQclear(res);
-    if (*cancelled)
-        return CM_OK;
-    res = cm_db_exec(db,
-                     "SELECT " VOUCHER_COLUMNS " FROM customers.vouchers v "
-                     "WHERE v.tenant_id = $1 AND v.id = $2::uuid",
-                     2, p, &err);
-    if (!res)
-        return err;
-    *out = PQntuples(res) == 1 ? s_voucher_of(res, 0) : NULL;
-    PQclear(res);
-    return *out ? CM_OK : CM_ERR_NOT_FOUND;
+    return s_voucher_change(db,
+                            "UPDATE customers.vouchers v SET cancelled_at = now(), "
+                            "cancelled_by = $3, cancel_reason = $4 "
+                            "WHERE v.tenant_id = $1 AND v.id = $2::uuid "
+                            "AND v.redeemed_at IS NULL AND v.cancelled_at IS NULL "
+                            "RETURNING " VOUCHER_COLUMNS,
+                            4, p, cancelled, out);
 }
 
 cm_err_t customers_wallet_store_vouchers(cm_db_t *db, const char *tenant, Crm__VoucherState state,

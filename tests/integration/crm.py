@@ -350,46 +350,40 @@ def _psql(sql, extra, timeout):
 
 
 @contextlib.contextmanager
+def _held(lock_sql, what):
+    """Runs lock_sql in a transaction of a psql session of its own (as user
+    postgres), which must print "locked", and holds it until the block ends,
+    then commits."""
+    p = subprocess.Popen([PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",
+                          DATABASE_URL], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        p.stdin.write("BEGIN;\n%s\n" % lock_sql)
+        p.stdin.flush()
+        assert p.stdout.readline().strip() == "locked", what
+        yield
+        p.stdin.write("COMMIT;\n")
+        p.stdin.close()
+        assert p.wait(30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def row_locked(table, row_id):
     """Holds the row of table whose id is row_id locked (SELECT ... FOR
     UPDATE in a psql session of its own, as user postgres) until the block
     ends, then commits."""
-    p = subprocess.Popen([PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",
-                          DATABASE_URL], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        p.stdin.write("BEGIN;\nSELECT 'locked' FROM %s WHERE id = '%s' FOR UPDATE;\n"
-                      % (table, row_id))
-        p.stdin.flush()
-        assert p.stdout.readline().strip() == "locked", "%s %s: no such row" % (table, row_id)
-        yield
-        p.stdin.write("COMMIT;\n")
-        p.stdin.close()
-        assert p.wait(30) == 0
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    return _held("SELECT 'locked' FROM %s WHERE id = '%s' FOR UPDATE;" % (table, row_id),
+                 "%s %s: no such row" % (table, row_id))
 
 
-@contextlib.contextmanager
 def table_locked(table, mode="EXCLUSIVE"):
     """Holds table locked in mode (LOCK TABLE in a psql session of its own,
     as user postgres) until the block ends, then commits. EXCLUSIVE lets
     plain reads through and makes every write wait."""
-    p = subprocess.Popen([PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",
-                          DATABASE_URL], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        p.stdin.write("BEGIN;\nLOCK TABLE %s IN %s MODE;\nSELECT 'locked';\n" % (table, mode))
-        p.stdin.flush()
-        assert p.stdout.readline().strip() == "locked", "could not lock %s" % table
-        yield
-        p.stdin.write("COMMIT;\n")
-        p.stdin.close()
-        assert p.wait(30) == 0
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    return _held("LOCK TABLE %s IN %s MODE;\nSELECT 'locked';" % (table, mode),
+                 "could not lock %s" % table)
 
 
 def backends_of(pid):

@@ -450,6 +450,15 @@ def test_deleting_the_customer_removes_the_ledger_and_the_reasons():
     wait_until(lambda: psql(hits).strip() == "0", timeout=20, what="the reason erased")
 
 
+def _phone_signed_in(b, key):
+    """b as wide as a phone (390 px), signed in with key, on the customer list."""
+    b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+    b.get(crm.URL + "/")
+    b.wait("input[name=apiKey]").send_keys(key)
+    b.find(".signin-card button[type=submit]").click()
+    b.wait("#customer-table")
+
+
 def _fits(b):
     """Nothing on the page is wider than the window."""
     overflow = b.js("return document.documentElement.scrollWidth - "
@@ -469,11 +478,7 @@ def test_ui_card_adds_money_shows_history_and_redeems_at_390px_in_two_languages(
     key = _key(_tenant("BG"))
     cid = _customer(key)
     with _browser("wallet-card") as b:
-        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
-        b.get(crm.URL + "/")
-        b.wait("input[name=apiKey]").send_keys(key)
-        b.find(".signin-card button[type=submit]").click()
-        b.wait("#customer-table")
+        _phone_signed_in(b, key)
         # Issue a voucher: its code once, then the list.
         _open(b, "/vouchers")
         b.wait("#voucher-amount").send_keys("50")
@@ -615,11 +620,7 @@ def test_ui_cancels_a_voucher_with_a_reason_at_390px_in_two_languages():
         return "#voucher-table tr[data-id='%s']" % v["voucher"]["id"]
 
     with _browser("voucher-cancel") as b:
-        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
-        b.get(crm.URL + "/")
-        b.wait("input[name=apiKey]").send_keys(key)
-        b.find(".signin-card button[type=submit]").click()
-        b.wait("#customer-table")
+        _phone_signed_in(b, key)
         _open(b, "/vouchers")
         b.wait(row(first) + " .voucher-cancel")
         # A redeemed voucher offers no cancel.
