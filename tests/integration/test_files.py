@@ -10,6 +10,7 @@ import hashlib
 import http.client
 import os
 import struct
+import subprocess
 import tempfile
 import threading
 import time
@@ -521,3 +522,14 @@ def test_the_gateways_body_budget():
     st, _, lst = api("GET", f"/v1/customers/{c['id']}/files")
     names = sorted(f["filename"] for f in lst["files"])
     assert names == sorted(["held.bin"] + ["c%d.bin" % i for i in range(8)]), names
+    # The setting: shown by --print-config (256 MiB unless set), checked at start.
+    gw = os.path.join(crm.BIN, "gateway")
+    env = {k: v for k, v in crm.ENV.items() if not k.startswith("CRM_")}
+    r = subprocess.run([gw, "--print-config"], env=env, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0 and "BODY_BUDGET_BYTES=268435456" in r.stdout, r
+    env["CRM_GATEWAY_BODY_BUDGET_BYTES"] = str(budget)
+    r = subprocess.run([gw, "--print-config"], env=env, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0 and "BODY_BUDGET_BYTES=%d" % budget in r.stdout, r
+    env["CRM_GATEWAY_BODY_BUDGET_BYTES"] = "1000"
+    r = subprocess.run([gw, "--print-config"], env=env, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2 and "BODY_BUDGET_BYTES" in r.stderr, r
