@@ -22,6 +22,7 @@ static const struct {
     [CM_SCOPE_EXCHANGE] = {"exchange", "import or export"},
     [CM_SCOPE_SETTINGS] = {"settings", "change settings"},
     [CM_SCOPE_STAFF] = {"staff", "manage staff and keys"},
+    [CM_SCOPE_ACCESS_CHECK] = {"access:check", "check access at a door"},
     [CM_SCOPE_PUBLIC] = {"public", "do this"},
     [CM_SCOPE_INTERNAL] = {"internal", "use internal methods"},
 };

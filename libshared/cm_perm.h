@@ -26,6 +26,7 @@ enum cm_scope {
     CM_SCOPE_EXCHANGE,
     CM_SCOPE_SETTINGS,
     CM_SCOPE_STAFF,
+    CM_SCOPE_ACCESS_CHECK, // a door controller asks whether to open (docs/access.md)
     /* Anyone, with a principal or without: a page a link opens (its token
      * names the tenant and the customer). */
     CM_SCOPE_PUBLIC,
@@ -37,7 +38,7 @@ enum cm_scope {
 
 /* The named scopes run from CM_SCOPE_FIRST to CM_SCOPE_LAST. */
 #define CM_SCOPE_FIRST CM_SCOPE_CUSTOMERS_READ
-#define CM_SCOPE_LAST CM_SCOPE_STAFF
+#define CM_SCOPE_LAST CM_SCOPE_ACCESS_CHECK
 
 /* The scope's name ("customers:read"; "public" and "internal" for the two
  * kinds; "" for CM_SCOPE_UNSET or a value out of range). Static. */

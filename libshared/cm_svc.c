@@ -179,6 +179,37 @@ void cm_call_reset(struct cm_call *call)
     call->message[0] = '\0';
 }
 
+void cm_call_item(struct cm_call *item, const struct cm_call *parent)
+{
+    memset(item, 0, sizeof *item);
+    item->hdr = parent->hdr;
+    item->db = parent->db;
+    item->svc = parent->svc;
+    item->user = parent->user;
+    item->thread = parent->thread;
+    item->n_calls = parent->n_calls;
+    crm__reply_header__init(&item->reply);
+}
+
+Crm__ReplyHeader *cm_call_item_end(struct cm_call *item, struct cm_call *parent)
+{
+    Crm__ReplyHeader *h = cm_malloc(sizeof *h);
+    crm__reply_header__init(h);
+    h->status = (Crm__Status)cm_err_status(item->err);
+    h->message = cm_strdup(item->err ? item->message : "");
+    h->request_id = cm_strdup("");
+    /* The violations move over as they are (dynamic, like the header). */
+    h->details = item->reply.details;
+    h->n_details = item->reply.n_details;
+    item->reply.details = NULL;
+    item->reply.n_details = 0;
+    free(item->raw);
+    free(item->prep);
+    parent->n_calls = item->n_calls;
+    memset(item, 0, sizeof *item);
+    return h;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Serving one request                                                     */
 

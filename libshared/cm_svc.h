@@ -225,6 +225,17 @@ void cm_call_db_fail(struct cm_call *call, cm_err_t err, const char *what);
  * handler that answers the same whatever went wrong). */
 void cm_call_reset(struct cm_call *call);
 
+/* Batches. A handler of a method that takes many items (each of which the
+ * single method would serve alone) serves each item on an item call: the
+ * same request, caller, connection and thread as parent, with no failure
+ * yet, so that the single method's checks and steps run on it unchanged and
+ * an item's failure stays the item's. cm_call_item_end moves the item's
+ * outcome into out (a dynamic ReplyHeader: status, message and field
+ * violations, as the single method's reply would carry them) and gives the
+ * parent back the count of calls made to other services. */
+void cm_call_item(struct cm_call *item, const struct cm_call *parent);
+Crm__ReplyHeader *cm_call_item_end(struct cm_call *item, struct cm_call *parent);
+
 /* True when the call has failed. */
 static inline bool cm_call_failed(const struct cm_call *call)
 {

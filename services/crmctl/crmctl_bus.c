@@ -1,5 +1,6 @@
 /* crmctl call and crmctl events: the bus from the command line. */
 #include "crmctl.h"
+#include "history.pb-c.h"
 #include "cm_events.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
@@ -10,8 +11,10 @@
 #include "customers.pb-c.h"
 #include "forms.pb-c.h"
 #include "subscriptions.pb-c.h"
+#include "access.pb-c.h"
 #include "wallet.pb-c.h"
 #include "notify.pb-c.h"
+#include "visits.pb-c.h"
 #include "prices.pb-c.h"
 
 #include <errno.h>
@@ -37,10 +40,13 @@ static const struct {
     {"customers", &crm__customers__descriptor},
     {"customers", &crm__wallet_service__descriptor},
     {"customers", &crm__subscription_service__descriptor},
+    {"customers", &crm__access_service__descriptor},  /* access control (access.proto) */
     {"customers", &crm__customer_prices__descriptor}, /* price rules (prices.proto) */
     {"company", &crm__company_service__descriptor},
     {"notes", &crm__forms__descriptor}, /* the card and surveys (forms.proto) */
     {"notify", &crm__notify__descriptor},
+    {"notes", &crm__history__descriptor}, /* the intake, timeline and summary (history.proto) */
+    {"notes", &crm__visits__descriptor},  /* visits and purchases (visits.proto) */
 };
 
 static const ProtobufCMethodDescriptor *s_find_method(const char *service, const char *method)
@@ -207,6 +213,15 @@ static json_t *s_event_json(const Crm__Event *ev)
             json_object_update(j, p);
             json_decref(p);
             crm__customer_event__free_unpacked(ce, NULL);
+        }
+    }
+    if (!strncmp(ev->type, "purchase.", 9)) {
+        Crm__PurchaseEvent *pe =
+            crm__purchase_event__unpack(NULL, ev->payload.len, ev->payload.data);
+        if (pe) {
+            json_object_set_new(j, "purchase",
+                                cm_pbjson_encode(&pe->base, CM_PBJSON_OMIT_DEFAULTS));
+            crm__purchase_event__free_unpacked(pe, NULL);
         }
     }
     return j;

@@ -1,6 +1,7 @@
-/* crmctl publish: sends booking and store events to the intake
- * (notes.IngestEvent) over the bus, one from the command line or many, as
- * JSON lines on standard input, with a window of requests in flight. An event
+/* crmctl publish: sends booking and store events to the intake over the
+ * bus, one from the command line (notes.IngestEvent) or many, as JSON lines
+ * on standard input, in batches (notes.IngestEvents, --batch, 50 by default;
+ * --batch 1: IngestEvent each) with a window of requests in flight. An event
  * whose request failed in a way that a retry may cure (no worker, deadline,
  * no reply) is sent again until --give-up-s; the intake is idempotent on
  * (source, eventId), so a retry never has a second effect. */
@@ -19,6 +20,7 @@
 #include <zmq.h>
 
 #define WINDOW_MAX 1000
+#define BATCH_MAX 100 /* notes.IngestEvents' limit */
 #define LINE_MAX_BYTES (1024 * 1024)
 
 /* One event to deliver. */
@@ -30,12 +32,15 @@ struct s_event {
     int attempts;
     int64_t retry_at_ms;
     bool done;
+    bool in_flight; // in a request that has not been answered
 };
 
-/* One request in flight. */
+/* One request in flight: one event (notes.IngestEvent), or several
+ * (notes.IngestEvents). */
 struct s_slot {
     char request_id[40];
-    size_t event; // index into the events
+    size_t events[BATCH_MAX]; // indexes into the events
+    size_t n_events;
     int64_t give_up_ms;
     bool busy;
 };
@@ -158,6 +163,91 @@ static void s_print_one(const Crm__ReplyHeader *rh, const uint8_t *body, size_t 
     json_decref(out);
 }
 
+/* A packed IngestEventsRequest of the slot's events (field 1, each a
+ * length-delimited crm.IntakeEvent, packed already). Caller frees. */
+static uint8_t *s_pack_batch(const struct s_run *run, const struct s_slot *slot, size_t *len)
+{
+    size_t cap = 0;
+    for (size_t k = 0; k < slot->n_events; k++)
+        cap += 11 + run->events[slot->events[k]].len;
+    uint8_t *buf = cm_malloc(cap ? cap : 1), *p = buf;
+    for (size_t k = 0; k < slot->n_events; k++) {
+        const struct s_event *e = &run->events[slot->events[k]];
+        *p++ = 0x0a; /* field 1, length-delimited */
+        uint64_t v = e->len;
+        do {
+            uint8_t b = (uint8_t)(v & 0x7f);
+            v >>= 7;
+            *p++ = v ? (uint8_t)(b | 0x80) : b;
+        } while (v);
+        memcpy(p, e->body, e->len);
+        p += e->len;
+    }
+    *len = (size_t)(p - buf);
+    return buf;
+}
+
+/* What became of one event: accepted or a duplicate, to be sent again, or
+ * refused (reported with its line). */
+static void s_outcome(struct s_run *run, struct s_event *e, const Crm__ReplyHeader *rh,
+                      const Crm__IngestEventResponse *r, bool quiet, size_t *remaining)
+{
+    if (rh->status == CRM__STATUS__STATUS_OK) {
+        if (r && r->duplicate)
+            run->duplicates++;
+        else
+            run->accepted++;
+        e->done = true;
+        (*remaining)--;
+    } else if (s_retryable((int)rh->status)) {
+        run->retried++;
+        s_backoff(e);
+    } else {
+        if (!quiet) {
+            char status[48];
+            cm_pbjson_enum_name(&crm__status__descriptor, rh->status, status, sizeof status);
+            fprintf(stderr, "crmctl: line %ld: %s: %s%s%s\n", e->line, status, rh->message,
+                    rh->n_details ? ": " : "", rh->n_details ? rh->details[0]->description : "");
+        }
+        run->rejected++;
+        e->done = true;
+        (*remaining)--;
+    }
+}
+
+/* The reply to a slot's request: each event's outcome. */
+static void s_reply(struct s_run *run, const struct s_slot *slot, bool batch,
+                    const Crm__ReplyHeader *rh, const struct cm_mdp_msg *msg, bool quiet,
+                    size_t *remaining)
+{
+    if (!batch || rh->status != CRM__STATUS__STATUS_OK) {
+        Crm__IngestEventResponse *r =
+            !batch && rh->status == CRM__STATUS__STATUS_OK
+                ? crm__ingest_event_response__unpack(NULL, msg->body_len, msg->body)
+                : NULL;
+        for (size_t k = 0; k < slot->n_events; k++)
+            s_outcome(run, &run->events[slot->events[k]], rh, r, quiet, remaining);
+        if (r)
+            crm__ingest_event_response__free_unpacked(r, NULL);
+        return;
+    }
+    Crm__IngestEventsResponse *r =
+        crm__ingest_events_response__unpack(NULL, msg->body_len, msg->body);
+    for (size_t k = 0; k < slot->n_events; k++) {
+        struct s_event *e = &run->events[slot->events[k]];
+        if (!r || k >= r->n_results || !r->results[k]->header) {
+            /* An answer that does not tell: send the event again (the
+             * intake is idempotent on it). */
+            run->retried++;
+            s_backoff(e);
+            continue;
+        }
+        s_outcome(run, e, r->results[k]->header, r->results[k]->response, quiet, remaining);
+    }
+    if (r)
+        crm__ingest_events_response__free_unpacked(r, NULL);
+}
+
 int crmctl_publish(int argc, char **argv)
 {
     const char *key = crmctl_opt(argc, argv, "--key");
@@ -165,22 +255,32 @@ int crmctl_publish(int argc, char **argv)
     const char *o_window = crmctl_opt(argc, argv, "--window");
     const char *o_timeout = crmctl_opt(argc, argv, "--timeout-ms");
     const char *o_give_up = crmctl_opt(argc, argv, "--give-up-s");
-    long window = 64, timeout = 30000, give_up = 300;
+    const char *o_batch = crmctl_opt(argc, argv, "--batch");
+    long window = 16, timeout = 30000, give_up = 300, batch = 50;
     if ((o_window && cm_parse_long(o_window, 1, WINDOW_MAX, &window)) ||
         (o_timeout && cm_parse_long(o_timeout, 100, 600000, &timeout)) ||
-        (o_give_up && cm_parse_long(o_give_up, 1, 86400, &give_up))) {
-        fprintf(stderr, "crmctl: --window 1..%d, --timeout-ms 100..600000, --give-up-s 1..86400\n",
-                WINDOW_MAX);
+        (o_give_up && cm_parse_long(o_give_up, 1, 86400, &give_up)) ||
+        (o_batch && cm_parse_long(o_batch, 1, BATCH_MAX, &batch))) {
+        fprintf(stderr,
+                "crmctl: --window 1..%d, --batch 1..%d, --timeout-ms 100..600000, "
+                "--give-up-s 1..86400\n",
+                WINDOW_MAX, BATCH_MAX);
         return 2;
     }
     if (!key && !tenant) {
-        fprintf(stderr,
-                "usage: crmctl publish [JSON] (--key API_KEY | --tenant ID) [--window N]\n"
-                "       [--timeout-ms N] [--give-up-s N]   (no JSON: JSON lines on stdin)\n");
+        fprintf(stderr, "usage: crmctl publish [JSON] (--key API_KEY | --tenant ID) [--window N]\n"
+                        "       [--batch N] [--timeout-ms N] [--give-up-s N]\n"
+                        "       (no JSON: JSON lines on stdin)\n");
         return 2;
     }
     struct s_run run = {0};
     bool single = argc >= 2 && argv[1][0] != '-';
+    if (single || batch == 1) {
+        /* One event a request (notes.IngestEvent); a window of 64 as before batches. */
+        batch = 1;
+        if (!o_window)
+            window = 64;
+    }
     int rc = 1;
     if (single ? s_add(&run, argv[1], 1) : s_read_stdin(&run)) {
         for (size_t i = 0; i < run.n; i++)
@@ -221,48 +321,52 @@ int crmctl_publish(int argc, char **argv)
         hdr.tenant_id = auth->tenant_id;
         hdr.principal = auth->principal;
     }
-    hdr.method = "notes.IngestEvent";
+    hdr.method = batch > 1 ? "notes.IngestEvents" : "notes.IngestEvent";
 
     int64_t started = cm_mono_ms(), end = started + give_up * 1000;
     size_t next = 0, remaining = run.n, busy = 0;
     while (remaining > 0 && cm_mono_ms() < end) {
         int64_t now = cm_mono_ms();
-        /* Fill the window: new events in order, then those due for a retry. */
+        /* Fill the window: new events in order, then those due for a retry,
+         * up to batch events a request. */
         for (long s = 0; s < window && busy < (size_t)window; s++) {
             if (slots[s].busy)
                 continue;
-            size_t pick = run.n;
             while (next < run.n && run.events[next].done)
                 next++;
-            for (size_t i = next; i < run.n && pick == run.n; i++) {
+            struct s_slot *slot = &slots[s];
+            slot->n_events = 0;
+            for (size_t i = next; i < run.n && slot->n_events < (size_t)batch; i++) {
                 struct s_event *e = &run.events[i];
-                bool in_flight = false;
-                for (long k = 0; k < window && !in_flight; k++)
-                    in_flight = slots[k].busy && slots[k].event == i;
-                if (!e->done && !in_flight && e->retry_at_ms <= now)
-                    pick = i;
-                if (i - next > (size_t)window * 4)
+                if (!e->done && !e->in_flight && e->retry_at_ms <= now)
+                    slot->events[slot->n_events++] = i;
+                if (i - next > (size_t)(window * batch) * 4)
                     break; /* look no further than a few windows ahead */
             }
-            if (pick == run.n)
+            if (slot->n_events == 0)
                 break;
-            struct s_event *e = &run.events[pick];
-            cm_uuid(slots[s].request_id);
-            hdr.request_id = slots[s].request_id;
+            cm_uuid(slot->request_id);
+            hdr.request_id = slot->request_id;
             hdr.deadline_unix_ms = cm_now_ms() + timeout;
-            hdr.channel = (char *)e->channel;
+            hdr.channel = (char *)run.events[slot->events[0]].channel;
             size_t hlen = crm__request_header__get_packed_size(&hdr);
             uint8_t *hbuf = cm_malloc(hlen);
             crm__request_header__pack(&hdr, hbuf);
-            int sent = cm_mdp_client_send(client, "notes", hbuf, hlen, e->body, e->len);
+            size_t blen = run.events[slot->events[0]].len;
+            uint8_t *body = batch > 1 ? s_pack_batch(&run, slot, &blen) : NULL;
+            int sent = cm_mdp_client_send(client, "notes", hbuf, hlen,
+                                          body ? body : run.events[slot->events[0]].body, blen);
+            free(body);
             free(hbuf);
             if (sent) {
-                s_backoff(e);
+                for (size_t k = 0; k < slot->n_events; k++)
+                    s_backoff(&run.events[slot->events[k]]);
                 break;
             }
-            slots[s].event = pick;
-            slots[s].busy = true;
-            slots[s].give_up_ms = now + timeout + 2000;
+            for (size_t k = 0; k < slot->n_events; k++)
+                run.events[slot->events[k]].in_flight = true;
+            slot->busy = true;
+            slot->give_up_ms = now + timeout + 2000;
             busy++;
         }
         struct cm_mdp_msg msg = {0};
@@ -276,36 +380,11 @@ int crmctl_publish(int argc, char **argv)
                 if (slots[s].busy && !strcmp(slots[s].request_id, rh->request_id))
                     break;
             if (rh && s < window) {
-                struct s_event *e = &run.events[slots[s].event];
                 slots[s].busy = false;
                 busy--;
-                if (rh->status == CRM__STATUS__STATUS_OK) {
-                    Crm__IngestEventResponse *r =
-                        crm__ingest_event_response__unpack(NULL, msg.body_len, msg.body);
-                    if (r && r->duplicate)
-                        run.duplicates++;
-                    else
-                        run.accepted++;
-                    if (r)
-                        crm__ingest_event_response__free_unpacked(r, NULL);
-                    e->done = true;
-                    remaining--;
-                } else if (s_retryable((int)rh->status)) {
-                    run.retried++;
-                    s_backoff(e);
-                } else {
-                    if (!single) {
-                        char status[48];
-                        cm_pbjson_enum_name(&crm__status__descriptor, rh->status, status,
-                                            sizeof status);
-                        fprintf(stderr, "crmctl: line %ld: %s: %s%s%s\n", e->line, status,
-                                rh->message, rh->n_details ? ": " : "",
-                                rh->n_details ? rh->details[0]->description : "");
-                    }
-                    run.rejected++;
-                    e->done = true;
-                    remaining--;
-                }
+                for (size_t k = 0; k < slots[s].n_events; k++)
+                    run.events[slots[s].events[k]].in_flight = false;
+                s_reply(&run, &slots[s], batch > 1, rh, &msg, single, &remaining);
                 if (single)
                     s_print_one(rh, msg.body, msg.body_len);
             }
@@ -319,8 +398,12 @@ int crmctl_publish(int argc, char **argv)
             if (slots[s].busy && now > slots[s].give_up_ms) {
                 slots[s].busy = false;
                 busy--;
-                run.retried++;
-                s_backoff(&run.events[slots[s].event]);
+                for (size_t k = 0; k < slots[s].n_events; k++) {
+                    struct s_event *e = &run.events[slots[s].events[k]];
+                    e->in_flight = false;
+                    run.retried++;
+                    s_backoff(e);
+                }
             }
         }
     }

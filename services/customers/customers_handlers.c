@@ -8,6 +8,8 @@
 #include "customers_check.h"
 #include "customers_events.h"
 #include "customers_import.h"
+#include "customers_access.h"
+#include "customers_access_store.h"
 #include "customers_match.h"
 #include "customers_prices.h"
 #include "customers_resolve.h"
@@ -417,6 +419,8 @@ static bool s_delete_one(struct cm_call *call, const char *id, const char *etag,
         err = customers_store_audit_redact(call->db, TENANT(call), id);
     if (!err)
         err = customers_events_erase(call->db, TENANT(call), id);
+    if (!err)
+        err = customers_access_store_erase(call->db, TENANT(call), id);
     if (err) {
         cm_call_db_fail(call, err, "could not delete customer");
         goto out;
@@ -1285,6 +1289,11 @@ void customers_tick(cm_svc_t *svc, void *user)
         st->next_expiry_ms = now + 3600 * 1000;
     }
     customers_staff_tick(&st->staff, svc, now);
+    if (now >= st->next_access_prune_ms) {
+        long deleted = customers_access_prune(db);
+        st->next_access_prune_ms =
+            now + (deleted >= CUSTOMERS_ACCESS_PRUNE_BATCH ? PRUNE_BACKLOG_MS : PRUNE_EVERY_MS);
+    }
     if (st->outbox_retain_days > 0 && now >= st->next_prune_ms) {
         long deleted = 0;
         uint64_t gone = 0;
@@ -1356,6 +1365,8 @@ const struct cm_method customers_methods[] = {
     CM_METHOD_PREPARED("customers", "ResolveCustomer", resolve_customer_request,
                        resolve_customer_response, customers_resolve_prepare, customers_resolve,
                        CM_METHOD_WRITE, EVENTS_PUBLISH),
+    M("ResolveKnown", resolve_known_request, resolve_known_response, customers_resolve_known,
+      CM_METHOD_NO_TXN, EVENTS_PUBLISH),
     /* -- import: matching rows of a file (customers_match.c) -- */
     M("MatchCustomers", match_customers_request, match_customers_response, customers_match,
       CM_METHOD_NO_TXN, EXCHANGE),
@@ -1376,5 +1387,7 @@ const struct cm_method customers_methods[] = {
     CUSTOMERS_WALLET_METHODS,
     /* -- subscriptions and packages (customers_subs.c) -- */
     CUSTOMERS_SUBS_METHODS,
+    /* -- access control: zones, credentials, grants, the door (customers_access.c) -- */
+    CUSTOMERS_ACCESS_METHODS,
 };
 const size_t customers_n_methods = sizeof customers_methods / sizeof *customers_methods;

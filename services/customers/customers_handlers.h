@@ -23,6 +23,7 @@ struct customers_state {
     long outbox_retain_days;    // 0: keep every event
     const char *outbox_readers; // borrowed (config): readers that must register first
     int64_t next_prune_ms;
+    int64_t next_access_prune_ms; // the access log's retention (customers_access_prune)
     struct customers_staff staff; // staff accounts' settings and shared state
 };
 

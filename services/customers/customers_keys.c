@@ -49,7 +49,7 @@ static void s_check_new(struct cm_call *call, const Crm__CreateApiKeyRequest *re
                               "%.64s is not a scope; choose from customers:read, customers:write, "
                               "notes:read, notes:write, private:read, messages:send, "
                               "company:read, events:publish, events:read, exchange, settings, "
-                              "staff",
+                              "staff, access:check",
                               req->scopes[i]);
         else if (seen & (1u << s))
             cm_call_violation(call, field, "DUPLICATE", "%s is given twice", req->scopes[i]);

@@ -395,6 +395,66 @@ void customers_resolve_prepare(struct cm_call *call, const ProtobufCMessage *msg
     cm_call_reply_raw(call, body, len);
 }
 
+void customers_resolve_known(struct cm_call *call, const ProtobufCMessage *msg,
+                             ProtobufCMessage **resp)
+{
+    const Crm__ResolveKnownRequest *req = (const Crm__ResolveKnownRequest *)msg;
+    size_t n = req->n_items;
+    if (n == 0 || n > CUSTOMERS_RESOLVE_KNOWN_MAX) {
+        cm_call_violation(call, "items", n ? "TOO_MANY" : "REQUIRED",
+                          "items must hold 1 to %d records", CUSTOMERS_RESOLVE_KNOWN_MAX);
+        return;
+    }
+    json_t *pairs = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(pairs,
+                              json_pack("[ss]", req->items[i]->system, req->items[i]->external_id));
+    char *text = json_dumps(pairs, JSON_COMPACT);
+    json_decref(pairs);
+    struct customers_known *known = cm_calloc(n, sizeof *known);
+    cm_err_t err = text ? customers_resolve_store_known_many(call->db, TENANT(call), text, n, known)
+                        : CM_ERR_INVALID;
+    free(text);
+    if (err == CM_ERR_INVALID) {
+        /* Not UTF-8: no record of the lot can be known. */
+        cm_call_violation(call, "items", "INVALID_FORMAT", "items hold text that is not UTF-8");
+        goto out;
+    }
+    if (err) {
+        cm_call_db_fail(call, err, "could not look the customers up");
+        goto out;
+    }
+    if (!known[0].tenant_found) {
+        cm_call_fail(call, CM_ERR_PERMISSION, "unknown tenant");
+        goto out;
+    }
+    Crm__ResolveKnownResponse *r =
+        (Crm__ResolveKnownResponse *)cm_pb_new(&crm__resolve_known_response__descriptor);
+    r->customer_ids = cm_calloc(n, sizeof *r->customer_ids);
+    r->n_customer_ids = n;
+    for (size_t i = 0; i < n; i++) {
+        const Crm__ResolveCustomerRequest *it = req->items[i];
+        const struct customers_known *k = &known[i];
+        bool ok = k->found;
+        if (ok) {
+            /* The item's checks, as ResolveCustomer makes them: an item
+             * that fails them is answered "" and refused by it. */
+            struct customers_tenant tenant = {0};
+            memcpy(tenant.default_country, k->default_country, sizeof tenant.default_country);
+            struct s_identity id;
+            struct cm_call item;
+            cm_call_item(&item, call);
+            s_identity(&item, it, &tenant, &id);
+            ok = !cm_call_failed(&item) && s_unchanged(it, &id, k);
+            crm__reply_header__free_unpacked(cm_call_item_end(&item, call), NULL);
+        }
+        r->customer_ids[i] = cm_strdup(ok ? k->id : "");
+    }
+    *resp = &r->base;
+out:
+    free(known);
+}
+
 void customers_resolve(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__ResolveCustomerRequest *req = (const Crm__ResolveCustomerRequest *)msg;

@@ -27,4 +27,13 @@ void customers_resolve(struct cm_call *call, const ProtobufCMessage *req, Protob
  * nothing is done. */
 void customers_resolve_prepare(struct cm_call *call, const ProtobufCMessage *req);
 
+/* customers.ResolveKnown, a read (no transaction): customers_resolve_prepare's
+ * read for up to CUSTOMERS_RESOLVE_KNOWN_MAX records in one statement. Each
+ * record is answered with the customer its external id names when
+ * ResolveCustomer would change nothing of it, else "" (ResolveCustomer then
+ * answers it alone). An unknown tenant fails the call (CM_ERR_PERMISSION). */
+#define CUSTOMERS_RESOLVE_KNOWN_MAX 500
+void customers_resolve_known(struct cm_call *call, const ProtobufCMessage *req,
+                             ProtobufCMessage **resp);
+
 #endif

@@ -30,4 +30,10 @@ cm_err_t customers_resolve_store_known(cm_db_t *db, const char *tenant, const ch
                                        const char *ext_id,
                                        struct customers_known *out) CM_MUSTCHECK;
 
+/* The same for many (system, ext_id) pairs at once, in one statement:
+ * pairs_json is a JSON array of [system, ext_id] arrays, n of them; out[i]
+ * (n of them) tells of the i-th. */
+cm_err_t customers_resolve_store_known_many(cm_db_t *db, const char *tenant, const char *pairs_json,
+                                            size_t n, struct customers_known *out) CM_MUSTCHECK;
+
 #endif

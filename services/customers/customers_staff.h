@@ -74,7 +74,9 @@ void customers_staff_events(struct cm_call *call, const ProtobufCMessage *req,
  * methods, and the password reset's, are PUBLIC (the password or the token
  * is the credential),
  * CheckSession INTERNAL (the gateway's), ListStaff CUSTOMERS_READ (any role:
- * the assignee picker), the rest STAFF. CUSTOMERS_STAFF_M hands CM_METHOD
+ * the assignee picker), ListStaffInternal INTERNAL (the same list for the
+ * suite's services: notes' Orders bot e-mails the staff of a role), the rest
+ * STAFF. CUSTOMERS_STAFF_M hands CM_METHOD
  * all but the scope; where CM_METHOD takes one (cm_perm), it passes it on. */
 #define CUSTOMERS_STAFF_M(name, req, resp, fn, flags, scope)                                       \
     CM_METHOD("customers", name, req, resp, fn, flags, scope)
@@ -92,6 +94,8 @@ void customers_staff_events(struct cm_call *call, const ProtobufCMessage *req,
                           customers_staff_sign_out_everywhere, CUSTOMERS_STAFF_PUBLIC, PUBLIC),    \
         CUSTOMERS_STAFF_M("ListStaff", list_staff_request, list_staff_response,                    \
                           customers_staff_list, CM_METHOD_NO_TXN, PRIVATE_READ),                   \
+        CUSTOMERS_STAFF_M("ListStaffInternal", list_staff_request, list_staff_response,            \
+                          customers_staff_list, CM_METHOD_NO_TXN, INTERNAL),                       \
         CUSTOMERS_STAFF_M("InviteStaff", invite_staff_request, invite_staff_response,              \
                           customers_staff_invite, CM_METHOD_NO_TXN, STAFF),                        \
         CUSTOMERS_STAFF_M("UpdateStaff", update_staff_request, staff, customers_staff_update,      \

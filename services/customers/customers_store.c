@@ -2,6 +2,7 @@
 #include "customers_store.h"
 #include "customers_keys_store.h"
 #include "customers_validate.h"
+#include "customers_wallet_rules.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -42,9 +43,7 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
     PGresult *res =
         cm_db_exec(db,
                    "SELECT default_country, to_json(required_fields), name, vat_number, "
-                   "currency, coalesce(nullif(currency, ''), "
-                   "customers.currency_of(default_country)) "
-                   "FROM customers.tenants WHERE id = $1",
+                   "coalesce(currency, '') FROM customers.tenants WHERE id = $1",
                    1, p, &err);
     if (!res)
         return err;
@@ -54,8 +53,12 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
         out->name = cm_strdup(PQgetvalue(res, 0, 2));
         out->vat_number = cm_strdup(PQgetvalue(res, 0, 3));
         snprintf(out->currency, sizeof out->currency, "%s", PQgetvalue(res, 0, 4));
+        /* The country's currency until one is set: customers.currency_of in
+         * C, where it costs nothing (in SQL it cost a create a tenth of a
+         * millisecond of PostgreSQL's CPU). */
         snprintf(out->effective_currency, sizeof out->effective_currency, "%s",
-                 PQgetvalue(res, 0, 5));
+                 out->currency[0] ? out->currency
+                                  : customers_currency_of_country(out->default_country));
     } else {
         out->name = cm_strdup("");
         out->vat_number = cm_strdup("");

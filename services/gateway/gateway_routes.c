@@ -13,6 +13,8 @@
 #include "rules.pb-c.h"
 #include "search.pb-c.h"
 #include "subscriptions.pb-c.h"
+#include "visits.pb-c.h"
+#include "access.pb-c.h"
 #include "wallet.pb-c.h"
 
 #include <stdio.h>
@@ -182,6 +184,54 @@ const struct gateway_route gateway_routes[] = {
     {"POST", "/v1/customers/{customer_id}/subscriptions/{id}:cancel",
      CUSTOMERS("CancelSubscription", crm__cancel_subscription_request, crm__subscription_response),
      .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+
+    /* access control: zones (settings), a customer's credentials and grants, the door */
+    {"GET", "/v1/accessZones",
+     CUSTOMERS("ListAccessZones", crm__list_access_zones_request, crm__list_access_zones_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/accessZones",
+     CUSTOMERS("CreateAccessZone", crm__create_access_zone_request, crm__access_zone),
+     .body = "zone", .success = 201, .location = "/v1/accessZones/{id}", .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/accessZones/{id}",
+     CUSTOMERS("GetAccessZone", crm__get_access_zone_request, crm__access_zone), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PATCH", "/v1/accessZones/{id}",
+     CUSTOMERS("UpdateAccessZone", crm__update_access_zone_request, crm__access_zone),
+     .body = "zone", .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"DELETE", "/v1/accessZones/{id}",
+     CUSTOMERS("DeleteAccessZone", crm__delete_access_zone_request, crm__empty), .success = 204,
+     .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/customers/{customer_id}/accessCredentials",
+     CUSTOMERS("ListAccessCredentials", crm__list_access_credentials_request,
+               crm__list_access_credentials_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/customers/{customer_id}/accessCredentials",
+     CUSTOMERS("CreateAccessCredential", crm__create_access_credential_request,
+               crm__access_credential),
+     .body = "credential", .success = 201, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"PATCH", "/v1/customers/{customer_id}/accessCredentials/{id}",
+     CUSTOMERS("UpdateAccessCredential", crm__update_access_credential_request,
+               crm__access_credential),
+     .body = "credential", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"DELETE", "/v1/customers/{customer_id}/accessCredentials/{id}",
+     CUSTOMERS("DeleteAccessCredential", crm__delete_access_credential_request, crm__empty),
+     .success = 204, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{customer_id}/accessGrants",
+     CUSTOMERS("ListAccessGrants", crm__list_access_grants_request,
+               crm__list_access_grants_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/customers/{customer_id}/accessGrants",
+     CUSTOMERS("CreateAccessGrant", crm__create_access_grant_request, crm__access_grant),
+     .body = "grant", .success = 201, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"DELETE", "/v1/customers/{customer_id}/accessGrants/{id}",
+     CUSTOMERS("DeleteAccessGrant", crm__delete_access_grant_request, crm__empty), .success = 204,
+     .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/customers/{customer_id}/accessLog",
+     CUSTOMERS("ListAccessLog", crm__list_access_log_request, crm__list_access_log_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/access:check",
+     CUSTOMERS("CheckAccess", crm__check_access_request, crm__check_access_response), .body = "*",
+     .success = 200, .scopes = SCOPE(ACCESS_CHECK)},
 
     /* API keys: made with scopes, the secret answered once; revoked at once here */
     {"GET", "/v1/apiKeys",
@@ -472,6 +522,46 @@ const struct gateway_route gateway_routes[] = {
      .scopes = SCOPE(CUSTOMERS_READ)},
     {"POST", "/v1/events", NOTES("IngestEvent", crm__intake_event, crm__ingest_event_response),
      .body = "*", .success = 202, .scopes = SCOPE(EVENTS_PUBLISH)},
+    {"POST", "/v1/events:batch",
+     NOTES("IngestEvents", crm__ingest_events_request, crm__ingest_events_response), .body = "*",
+     .success = 200, .scopes = SCOPE(EVENTS_PUBLISH)},
+
+    /* visits with their parameters, presets, purchases returned or cancelled
+     * (docs/visits.md) */
+    {"GET", "/v1/customers/{customer_id}/visits",
+     NOTES("ListVisits", crm__list_visits_request, crm__list_visits_response), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"GET", "/v1/customers/{customer_id}/visits/{booking_id}/parameters",
+     NOTES("GetVisitParameters", crm__get_visit_parameters_request, crm__visit_parameters),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PUT", "/v1/customers/{customer_id}/visits/{booking_id}/parameters",
+     NOTES("PutVisitParameters", crm__put_visit_parameters_request, crm__visit_parameters),
+     .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"GET", "/v1/visitPresets",
+     NOTES("ListVisitPresets", crm__list_visit_presets_request, crm__list_visit_presets_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/visitPresets",
+     NOTES("CreateVisitPreset", crm__create_visit_preset_request, crm__visit_preset),
+     .body = "preset", .success = 201, .location = "/v1/visitPresets/{id}",
+     .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/visitPresets/{id}",
+     NOTES("GetVisitPreset", crm__get_visit_preset_request, crm__visit_preset), .success = 200,
+     .scopes = SCOPE(CUSTOMERS_READ)},
+    {"PUT", "/v1/visitPresets/{id}",
+     NOTES("UpdateVisitPreset", crm__update_visit_preset_request, crm__visit_preset),
+     .body = "preset", .success = 200, .scopes = SCOPE(SETTINGS)},
+    {"DELETE", "/v1/visitPresets/{id}",
+     NOTES("DeleteVisitPreset", crm__delete_visit_preset_request, crm__empty), .success = 204,
+     .scopes = SCOPE(SETTINGS)},
+    {"GET", "/v1/customers/{customer_id}/purchases",
+     NOTES("ListPurchases", crm__list_purchases_request, crm__list_purchases_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+    {"POST", "/v1/customers/{customer_id}/purchases/{order_id}:cancel",
+     NOTES("CancelPurchase", crm__cancel_purchase_request, crm__purchase_action_response),
+     .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"POST", "/v1/customers/{customer_id}/purchases/{order_id}:return",
+     NOTES("ReturnPurchase", crm__return_purchase_request, crm__purchase_action_response),
+     .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
 
     /* automation rules (docs/rules.md) */
     {"GET", "/v1/rules", NOTES("ListRules", crm__list_rules_request, crm__list_rules_response),
@@ -490,6 +580,13 @@ const struct gateway_route gateway_routes[] = {
     {"GET", "/v1/rules/{id}/runs",
      NOTES("ListRuleRuns", crm__list_rule_runs_request, crm__list_rule_runs_response),
      .success = 200, .scopes = SCOPE(SETTINGS)},
+    /* the Orders bot's instructions for one order (docs/rules.md, "Orders bot"):
+     * the order in the query (?source=&orderId=), since a store's order ids
+     * hold what a path segment may not ('.', '#', '/', over 64 characters) */
+    {"GET", "/v1/customers/{customer_id}/orderInstructions",
+     NOTES("ListOrderInstructions", crm__list_order_instructions_request,
+           crm__list_order_instructions_response),
+     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
     /* forms: the customer card and surveys */
     {"GET", "/v1/forms", NOTES("ListForms", crm__list_forms_request, crm__list_forms_response),
      .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},

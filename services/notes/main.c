@@ -3,6 +3,8 @@
 #include "notes_files_check.h"
 #include "notes_handlers.h"
 #include "notes_rules.h"
+#include "notes_orders.h"
+#include "notes_visits.h"
 #include "notes_forms_handlers.h"
 #include "cm_cfg.h"
 #include "cm_log.h"
@@ -22,6 +24,7 @@ static struct {
     long rule_retry_ms;
     long rule_poll_ms;
     long rule_threads;
+    long outbox_retain_hours;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
@@ -36,22 +39,34 @@ static const struct cm_cfg_item s_cfg[] = {
     {"rule_retry_ms", CM_CFG_INT, &cfg.rule_retry_ms, "5000", .min = 10, .max = 3600000},
     {"rule_poll_ms", CM_CFG_INT, &cfg.rule_poll_ms, "250", .min = 10, .max = 60000},
     {"rule_threads", CM_CFG_INT, &cfg.rule_threads, "2", .min = 1, .max = NOTES_RULES_THREADS_MAX},
+    {"notes_outbox_retain_hours", CM_CFG_INT, &cfg.outbox_retain_hours, "720", .min = -1,
+     .max = 24 * 365 * 10},
     {NULL},
 };
 
 static struct notes_rules_cfg s_rules;
 
-/* The history side's hooks, and the rules' worker beside them. */
+/* The history side's hooks, and the rules' worker and the "notes" stream's
+ * publisher beside them. */
 static void s_start(cm_svc_t *svc, void *user)
 {
     notes_history_start(svc, user);
+    notes_orders_start(svc, cfg.events_in_endpoint, cfg.outbox_retain_hours);
     notes_rules_start(svc, &s_rules);
 }
 
 static void s_stop(cm_svc_t *svc, void *user)
 {
     notes_rules_stop();
+    notes_orders_stop();
     notes_history_stop(svc, user);
+}
+
+/* The history side's tick, and the notes stream's relay and heartbeat. */
+static void s_tick(cm_svc_t *svc, void *user)
+{
+    notes_history_tick(svc, user);
+    notes_orders_tick(svc);
 }
 
 int main(int argc, char **argv)
@@ -63,7 +78,7 @@ int main(int argc, char **argv)
                                                        .per_customer = cfg.files_per_customer});
 
     /* One table for the bus: notes and tasks, the history side, files, the rules,
-     * the forms. */
+     * the Orders bot, the forms, visits and purchases. */
     const struct {
         const struct cm_method *methods;
         size_t n;
@@ -72,7 +87,10 @@ int main(int argc, char **argv)
         {notes_history_methods, notes_history_n_methods},
         {notes_files_methods, notes_files_n_methods},
         {notes_rules_methods, notes_rules_n_methods},
+        {notes_orders_methods, notes_orders_n_methods},
         {notes_forms_methods, notes_forms_n_methods},
+        {notes_visits_methods, notes_visits_n_methods},
+        {notes_purchases_methods, notes_purchases_n_methods},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
@@ -102,7 +120,8 @@ int main(int argc, char **argv)
         .idempotency_table = "notes.idempotency",
         .start = s_start,
         .stop = s_stop,
-        .tick = notes_history_tick,
+        .after_commit = notes_orders_after_commit,
+        .tick = s_tick,
         .tick_ms = 100,
         .user = &history,
     };

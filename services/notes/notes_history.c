@@ -8,6 +8,7 @@
 #include "notes_files_store.h"
 #include "notes_history_store.h"
 #include "notes_forms_store.h"
+#include "notes_visits_store.h"
 #include "notes_intake.h"
 #include "cm_follow.h"
 #include "cm_log.h"
@@ -33,6 +34,8 @@
  * broker's 3 s worker liveness, since the worker does not heartbeat while it
  * waits. */
 #define RESOLVE_TIMEOUT_MS 2500
+/* Events one notes.IngestEvents takes. */
+#define NOTES_INTAKE_BATCH_MAX 100
 /* Time the tick may spend applying customer events before it serves requests again. */
 #define FOLLOW_BUDGET_MS 200
 #define CUSTOMERS_STREAM "customers"
@@ -69,27 +72,34 @@ static void s_event_field(const char *field, char *out, size_t size)
  * with known_only, only a read of a customer known with nothing new). Writes
  * its id into cid and returns 1; 0 when known_only found no such customer;
  * -1 with the call failed. */
+/* The ResolveCustomerRequest of an event's record (borrowing its strings). */
+static void s_resolve_request(const Crm__IntakeEvent *ev, enum notes_intake_family fam,
+                              bool known_only, Crm__ResolveCustomerRequest *r)
+{
+    const Crm__IntakeCustomer *c = ev->customer;
+    crm__resolve_customer_request__init(r);
+    r->system = ev->source;
+    r->external_id = c->external_id;
+    r->first_name = c->first_name;
+    r->last_name = c->last_name;
+    r->email = c->email;
+    r->phone = c->phone;
+    r->signed_up = fam == NOTES_INTAKE_SIGNUP;
+    r->language = c->language;
+    r->known_only = known_only;
+    bool store =
+        fam == NOTES_INTAKE_ORDER || (fam != NOTES_INTAKE_BOOKING && !strcmp(ev->source, "store"));
+    r->source = store ? CRM__SOURCE__SOURCE_STORE : CRM__SOURCE__SOURCE_BOOKING;
+    if (fam == NOTES_INTAKE_MESSAGE || (fam == NOTES_INTAKE_SIGNUP && strcmp(ev->source, "store") &&
+                                        strcmp(ev->source, "booking")))
+        r->source = CRM__SOURCE__SOURCE_API;
+}
+
 static int s_resolve(struct cm_call *call, const Crm__IntakeEvent *ev, enum notes_intake_family fam,
                      bool known_only, char *cid)
 {
-    const Crm__IntakeCustomer *c = ev->customer;
-    Crm__ResolveCustomerRequest r = CRM__RESOLVE_CUSTOMER_REQUEST__INIT;
-    r.system = ev->source;
-    r.external_id = c->external_id;
-    r.first_name = c->first_name;
-    r.last_name = c->last_name;
-    r.email = c->email;
-    r.phone = c->phone;
-    r.signed_up = fam == NOTES_INTAKE_SIGNUP;
-    r.language = c->language;
-    r.known_only = known_only;
-    bool store =
-        fam == NOTES_INTAKE_ORDER || (fam != NOTES_INTAKE_BOOKING && !strcmp(ev->source, "store"));
-    r.source = store ? CRM__SOURCE__SOURCE_STORE : CRM__SOURCE__SOURCE_BOOKING;
-    if (fam == NOTES_INTAKE_MESSAGE || (fam == NOTES_INTAKE_SIGNUP && strcmp(ev->source, "store") &&
-                                        strcmp(ev->source, "booking")))
-        r.source = CRM__SOURCE__SOURCE_API;
-
+    Crm__ResolveCustomerRequest r;
+    s_resolve_request(ev, fam, known_only, &r);
     const char *channel = r.source == CRM__SOURCE__SOURCE_STORE     ? "store"
                           : r.source == CRM__SOURCE__SOURCE_BOOKING ? "booking"
                                                                     : "api";
@@ -178,6 +188,9 @@ struct s_ingest_prep {
  * looked up, and the customer resolved in full (registered, filled in) for an
  * event not taken in before: a repeat never registers anyone again (its
  * customer may have been deleted since). */
+static void s_resolve_unknown(struct cm_call *call, const Crm__IntakeEvent *ev,
+                              struct s_ingest_prep *prep);
+
 static void s_ingest_prepare(struct cm_call *call, const ProtobufCMessage *msg)
 {
     const Crm__IntakeEvent *ev = (const Crm__IntakeEvent *)msg;
@@ -190,6 +203,15 @@ static void s_ingest_prepare(struct cm_call *call, const ProtobufCMessage *msg)
     enum notes_intake_family fam = notes_intake_family(ev->type);
     if (s_resolve(call, ev, fam, true, prep->customer_id) != 0)
         return; /* resolved, or failed */
+    s_resolve_unknown(call, ev, prep);
+}
+
+/* The rest of s_ingest_prepare for an event whose record customers could
+ * not answer by a read alone. */
+static void s_resolve_unknown(struct cm_call *call, const Crm__IntakeEvent *ev,
+                              struct s_ingest_prep *prep)
+{
+    enum notes_intake_family fam = notes_intake_family(ev->type);
     char cid[NOTES_ID_SIZE];
     bool found = false, same = true;
     cm_err_t err =
@@ -259,6 +281,197 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
         (Crm__IngestEventResponse *)cm_pb_new(&crm__ingest_event_response__descriptor);
     cm_pb_set_str(&r->customer_id, cid);
     r->duplicate = !claimed;
+    *resp = &r->base;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Intake in batches                                                       */
+
+/* One event of a batch: its item call (its failure stays its own), what
+ * prepare would leave, and its outcome. */
+struct s_batch_item {
+    struct cm_call call;
+    struct s_ingest_prep prep;
+    bool ready;             // checked and resolved: to take in
+    ProtobufCMessage *resp; // taken in: its IngestEventResponse
+};
+
+/* Asks customers, in one request, which customers the ready items' records
+ * name when nothing is to be written for them (customers.ResolveKnown).
+ * Items it cannot answer keep an empty customer id. Returns false with every
+ * ready item failed when customers could not be asked. */
+static bool s_batch_known(struct cm_call *call, const Crm__IntakeEvent *const *evs,
+                          struct s_batch_item *items, size_t n)
+{
+    Crm__ResolveCustomerRequest *reqs = cm_calloc(n, sizeof *reqs);
+    Crm__ResolveCustomerRequest **ptrs = cm_calloc(n, sizeof *ptrs);
+    size_t *index = cm_calloc(n, sizeof *index);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].ready)
+            continue;
+        s_resolve_request(evs[i], notes_intake_family(evs[i]->type), true, &reqs[m]);
+        ptrs[m] = &reqs[m];
+        index[m++] = i;
+    }
+    bool ok = true;
+    if (m) {
+        Crm__ResolveKnownRequest r = CRM__RESOLVE_KNOWN_REQUEST__INIT;
+        r.items = ptrs;
+        r.n_items = m;
+        Crm__ReplyHeader *rh = NULL;
+        ProtobufCMessage *resp = NULL;
+        cm_err_t err = cm_call_service(call, "customers", "customers.ResolveKnown", NULL, &r.base,
+                                       &crm__resolve_known_response__descriptor, RESOLVE_TIMEOUT_MS,
+                                       &rh, &resp);
+        const Crm__ResolveKnownResponse *known = (const Crm__ResolveKnownResponse *)resp;
+        cm_err_t fail = CM_OK;
+        char why[256] = "";
+        if (err) {
+            cm_log_warn("customers.ResolveKnown: %s", cm_err_name(err));
+            fail = CM_ERR_UNAVAILABLE;
+            snprintf(why, sizeof why, "customers did not answer in time; retry");
+        } else if (rh->status != CRM__STATUS__STATUS_OK || known->n_customer_ids != m) {
+            fail = rh->status != CRM__STATUS__STATUS_OK ? cm_err_of_status((int)rh->status)
+                                                        : CM_ERR_UPSTREAM;
+            snprintf(why, sizeof why, "could not resolve the customer: %s",
+                     rh->status != CRM__STATUS__STATUS_OK ? rh->message : "a short answer");
+        }
+        for (size_t k = 0; k < m; k++) {
+            struct s_batch_item *it = &items[index[k]];
+            if (fail) {
+                cm_call_fail(&it->call, fail, "%s", why);
+                it->ready = false;
+            } else {
+                snprintf(it->prep.customer_id, sizeof it->prep.customer_id, "%s",
+                         known->customer_ids[k]);
+            }
+        }
+        ok = !fail;
+        if (resp)
+            protobuf_c_message_free_unpacked(resp, NULL);
+        if (rh)
+            crm__reply_header__free_unpacked(rh, NULL);
+    }
+    free(index);
+    free(ptrs);
+    free(reqs);
+    return ok;
+}
+
+/* A place in the order items are taken in: by customer, so that batches
+ * taken in at once lock the customers' rows (figures, bookings) in one
+ * order; then as sent. */
+struct s_slot {
+    const char *customer_id; // borrowed: the item's prep
+    size_t index;
+};
+
+static int s_by_customer(const void *a, const void *b)
+{
+    const struct s_slot *x = a, *y = b;
+    int c = strcmp(x->customer_id, y->customer_id);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Takes the ready items in: in one transaction, each with its statement,
+ * when there are several (a commit for the lot); else, or when the
+ * transaction fails (a deadlock with another batch, a lost connection), one
+ * statement each without a transaction, as IngestEvent does. */
+static void s_batch_take_in(struct cm_call *call, const Crm__IntakeEvent *const *evs,
+                            struct s_batch_item *items, size_t n)
+{
+    struct s_slot *slots = cm_calloc(n, sizeof *slots);
+    for (size_t i = 0; i < n; i++)
+        slots[i] = (struct s_slot){.customer_id = items[i].prep.customer_id, .index = i};
+    qsort(slots, n, sizeof *slots, s_by_customer);
+    size_t *order = cm_calloc(n, sizeof *order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = slots[i].index;
+    free(slots);
+    size_t ready = 0;
+    for (size_t k = 0; k < n; k++)
+        ready += items[order[k]].ready;
+    bool together = ready > 1 && !cm_db_begin(call->db, TENANT(call));
+    for (int pass = together ? 0 : 1; pass < 2; pass++) {
+        bool broken = false;
+        for (size_t k = 0; k < n && !broken; k++) {
+            struct s_batch_item *it = &items[order[k]];
+            if (!it->ready)
+                continue;
+            it->call.prep = &it->prep;
+            s_ingest(&it->call, &evs[order[k]]->base, &it->resp);
+            it->call.prep = NULL;
+            /* In the transaction, a failed statement ends it for all. */
+            broken = pass == 0 && cm_call_failed(&it->call) && it->call.err != CM_ERR_INVALID;
+        }
+        if (pass == 1)
+            break;
+        if (!broken && !cm_db_commit(call->db))
+            break;
+        cm_db_rollback(call->db);
+        cm_log_info("a batch of %zu events is taken in one by one", ready);
+        for (size_t k = 0; k < n; k++) {
+            struct s_batch_item *it = &items[order[k]];
+            if (!it->ready)
+                continue;
+            cm_call_reset(&it->call);
+            if (it->resp)
+                protobuf_c_message_free_unpacked(it->resp, NULL);
+            it->resp = NULL;
+        }
+    }
+    free(order);
+}
+
+static void s_ingest_many(struct cm_call *call, const ProtobufCMessage *msg,
+                          ProtobufCMessage **resp)
+{
+    const Crm__IngestEventsRequest *req = (const Crm__IngestEventsRequest *)msg;
+    size_t n = req->n_events;
+    if (n == 0 || n > NOTES_INTAKE_BATCH_MAX) {
+        cm_call_violation(call, "events", n ? "TOO_MANY" : "REQUIRED",
+                          "events must hold 1 to %d events", NOTES_INTAKE_BATCH_MAX);
+        return;
+    }
+    const Crm__IntakeEvent *const *evs = (const Crm__IntakeEvent *const *)req->events;
+    struct s_batch_item *items = cm_calloc(n, sizeof *items);
+    for (size_t i = 0; i < n; i++) {
+        struct s_batch_item *it = &items[i];
+        cm_call_item(&it->call, call);
+        it->ready = notes_intake_check(&it->call, evs[i]);
+        if (it->ready)
+            notes_intake_digest(evs[i], it->prep.digest);
+    }
+    /* Who each event is of: one read for the people customers knows with
+     * nothing new, then the rest one by one, as IngestEvent's prepare. */
+    if (s_batch_known(call, evs, items, n)) {
+        for (size_t i = 0; i < n; i++) {
+            struct s_batch_item *it = &items[i];
+            if (!it->ready || it->prep.customer_id[0])
+                continue;
+            s_resolve_unknown(&it->call, evs[i], &it->prep);
+            it->ready = !cm_call_failed(&it->call);
+        }
+    }
+    s_batch_take_in(call, evs, items, n);
+
+    Crm__IngestEventsResponse *r =
+        (Crm__IngestEventsResponse *)cm_pb_new(&crm__ingest_events_response__descriptor);
+    r->results = cm_calloc(n, sizeof *r->results);
+    r->n_results = n;
+    for (size_t i = 0; i < n; i++) {
+        Crm__IngestEventResult *res =
+            (Crm__IngestEventResult *)cm_pb_new(&crm__ingest_event_result__descriptor);
+        res->response = (Crm__IngestEventResponse *)items[i].resp;
+        if (res->response && cm_call_failed(&items[i].call)) {
+            protobuf_c_message_free_unpacked(&res->response->base, NULL);
+            res->response = NULL;
+        }
+        res->header = cm_call_item_end(&items[i].call, call);
+        r->results[i] = res;
+    }
+    free(items);
     *resp = &r->base;
 }
 
@@ -338,7 +551,8 @@ static void s_list_timeline(struct cm_call *call, const ProtobufCMessage *msg,
                                      sizeof name)) {
                 cm_call_violation(call, "kind", "INVALID_FORMAT",
                                   "kind must be CUSTOMER, NOTE, TASK, BOOKING, ORDER, MESSAGE, "
-                                  "CONSENT, IMPORT, WALLET, SUBSCRIPTION, FILE or FORM");
+                                  "CONSENT, IMPORT, WALLET, SUBSCRIPTION, FILE, FORM, "
+                                  "ORDER_INSTRUCTION or VISIT_PARAMETERS");
                 break;
             }
             char *t = cm_strfmt("%s%s%s", b.s, i ? "," : "", name);
@@ -527,6 +741,8 @@ static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
             err = notes_files_store_erase_customer(db, ev->tenant_id, cid);
         if (!err && !strcmp(ev->type, "customer.deleted"))
             err = notes_forms_store_erase_customer(db, ev->tenant_id, cid);
+        if (!err && !strcmp(ev->type, "customer.deleted"))
+            err = notes_visits_store_erase_customer(db, ev->tenant_id, cid);
     }
     crm__customer_event__free_unpacked(ce, NULL);
     return err;
@@ -669,6 +885,10 @@ const struct cm_method notes_history_methods[] = {
     CM_METHOD_PREPARED("notes", "IngestEvent", intake_event, ingest_event_response,
                        s_ingest_prepare, s_ingest, CM_METHOD_WRITE | CM_METHOD_ONE_STATEMENT,
                        EVENTS_PUBLISH),
+    /* Many events: their own transaction, or one statement each (no BEGIN
+     * from cm_svc). */
+    M("IngestEvents", ingest_events_request, ingest_events_response, s_ingest_many,
+      CM_METHOD_NO_TXN, EVENTS_PUBLISH),
     M("ListTimeline", list_timeline_request, list_timeline_response, s_list_timeline,
       CM_METHOD_NO_TXN, CUSTOMERS_READ),
     M("GetSummary", get_summary_request, summary, s_get_summary, CM_METHOD_NO_TXN, CUSTOMERS_READ),

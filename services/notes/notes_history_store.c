@@ -93,10 +93,18 @@ cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm_
     IF_DETAILS("b", "starts_at") IF_DETAILS("b", "ends_at") IF_DETAILS("b", "details_at")          \
     "booked_at = CASE WHEN $19::bool THEN least(b.booked_at, EXCLUDED.booked_at) "                 \
     "ELSE b.booked_at END) " SQL_CLAIMED
+/* An order.refunded that names ($22) a staff return of the order
+ * (notes.order_returns, notes_purchases.c) with the same amount is that
+ * return, already counted: it adds nothing (docs/visits.md). */
+#define SAME_REFUND                                                                                \
+    "($22::text <> '' AND EXISTS (SELECT 1 FROM notes.order_returns r WHERE r.tenant_id = $1 "     \
+    "AND r.source = $2 AND r.order_id = $14 AND r.reference = $22::text "                         \
+    "AND r.amount_minor = EXCLUDED.refunded_minor))"
 /* An order: $11 status, $12 stage, $13 stages, $14 id, $15 total, $16
  * currency, $17 items, $18 paid, $19 refunded, $20 order.placed, $21
- * order.paid. A payment sets what was paid (a repeated payment event of
- * another id does not double it); refunds add up, each taken in once. */
+ * order.paid, $22 the staff return a refund names. A payment sets what was
+ * paid (a repeated payment event of another id does not double it); refunds
+ * add up, each taken in once. */
 #define SQL_TAKE_IN_ORDER                                                                          \
     SQL_CLAIM ", state AS (INSERT INTO notes.orders AS o (tenant_id, source, order_id, "           \
     "customer_id, status, status_at, details_at, placed_at, first_seen_at, total_minor, "          \
@@ -114,7 +122,8 @@ cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm_
     "ELSE o.placed_at END, "                                                                       \
     "first_seen_at = least(o.first_seen_at, EXCLUDED.first_seen_at), "                             \
     "paid_minor = CASE WHEN $21::bool THEN EXCLUDED.paid_minor ELSE o.paid_minor END, "            \
-    "refunded_minor = o.refunded_minor + EXCLUDED.refunded_minor) " SQL_CLAIMED
+    "refunded_minor = o.refunded_minor + CASE WHEN " SAME_REFUND " THEN 0 "                       \
+    "ELSE EXCLUDED.refunded_minor END) " SQL_CLAIMED
 /* clang-format on */
 
 static char *s_items_json(const Crm__IntakeOrder *o)
@@ -178,6 +187,7 @@ static void s_order_params(const Crm__IntakeEvent *ev, const char **p, char *sta
     p[18] = refunded;
     p[19] = !strcmp(ev->type, "order.placed") ? "t" : "f";
     p[20] = is_paid ? "t" : "f";
+    p[21] = is_refund ? o->reference : "";
 }
 
 cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
@@ -187,7 +197,7 @@ cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm_
     char at[24], stage[12], stages[NOTES_INTAKE_STAGES_SIZE], a[24], b[24], c[24];
     char *items = NULL;
     snprintf(at, sizeof at, "%" PRId64, row->at_ms);
-    const char *p[21] = {tenant,
+    const char *p[22] = {tenant,
                          ev->source,
                          ev->event_id,
                          ev->type,
@@ -207,7 +217,7 @@ cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm_
     } else if (ev->order) {
         s_order_params(ev, p, stage, stages, a, b, c, &items);
         sql = SQL_TAKE_IN_ORDER;
-        n = 21;
+        n = 22;
     }
     customer_id[0] = '\0';
     *same = true;
@@ -512,6 +522,20 @@ cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
                         "     ELSE '{}'::jsonb END "
                         "WHERE tenant_id = $1 AND customer_id = $2 "
                         "  AND kind IN ('CUSTOMER', 'CONSENT', 'IMPORT', 'WALLET')",
+                        2, p);
+    /* The Orders bot's notes are filled with the customer's name: their text
+     * goes; that an order was held or given a priority stays, as the order does. */
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE notes.order_instructions SET value = '' "
+                        "WHERE tenant_id = $1 AND customer_id = $2 AND kind = 'NOTE'",
+                        2, p);
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE notes.timeline SET details = jsonb_set(details, "
+                        "'{orderInstruction,value}', '\"\"') "
+                        "WHERE tenant_id = $1 AND customer_id = $2 AND kind = 'ORDER_INSTRUCTION' "
+                        "AND details -> 'orderInstruction' ->> 'kind' = 'NOTE'",
                         2, p);
     return err;
 }

@@ -262,6 +262,10 @@ static void s_order(struct cm_call *call, const Crm__IntakeOrder *o, bool refund
             cm_call_violation(call, "order.refund.currency", "INVALID_FORMAT",
                               "order.refund.currency must be the order's currency");
     }
+    if (o->reference[0] && !refund)
+        cm_call_violation(call, "order.reference", "INVALID_FORMAT",
+                          "order.reference belongs to order.refunded events only");
+    s_text(call, o->reference, "order.reference", NOTES_INTAKE_ID_MAX, false);
     if (o->n_items > NOTES_INTAKE_ITEMS_MAX) {
         cm_call_violation(call, "order.items", "TOO_MANY", "at most %d items",
                           NOTES_INTAKE_ITEMS_MAX);
@@ -360,13 +364,16 @@ void notes_intake_digest(const Crm__IntakeEvent *ev, char out[NOTES_INTAKE_DIGES
 
 static const char *const s_booking_statuses[] = {"BOOKED", "CANCELLED", "ATTENDED", "NO_SHOW"};
 static const int s_booking_stages[] = {1, 2, 2, 2};
-static const char *const s_order_statuses[] = {"PLACED", "PAID", "REFUNDED", "CANCELLED"};
-static const int s_order_stages[] = {1, 2, 3, 3};
-#define N_STATUSES 4
+/* PARTIALLY_REFUNDED is set by a staff return of part of an order
+ * (notes_purchases.c), never by an event. */
+static const char *const s_order_statuses[] = {"PLACED", "PAID", "REFUNDED", "CANCELLED",
+                                               "PARTIALLY_REFUNDED"};
+static const int s_order_stages[] = {1, 2, 3, 3, 3};
+#define N_STATUSES(order) ((order) ? 5 : 4)
 
 int notes_intake_stage(bool order, const char *status)
 {
-    for (size_t i = 0; i < N_STATUSES; i++)
+    for (size_t i = 0; i < N_STATUSES(order); i++)
         if (!strcmp(order ? s_order_statuses[i] : s_booking_statuses[i], status))
             return order ? s_order_stages[i] : s_booking_stages[i];
     return 0;
@@ -376,7 +383,7 @@ void notes_intake_stages(bool order, char out[NOTES_INTAKE_STAGES_SIZE])
 {
     size_t n = 0;
     out[n++] = '{';
-    for (size_t i = 0; i < N_STATUSES; i++)
+    for (size_t i = 0; i < N_STATUSES(order); i++)
         n += (size_t)snprintf(out + n, NOTES_INTAKE_STAGES_SIZE - n, "%s\"%s\": %d", i ? ", " : "",
                               order ? s_order_statuses[i] : s_booking_statuses[i],
                               order ? s_order_stages[i] : s_booking_stages[i]);

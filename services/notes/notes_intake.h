@@ -74,13 +74,13 @@ const char *notes_intake_status(const char *type);
  * late); within the same stage the later event wins, and on equal times the one that arrives last.
  * Details (times, service, items) follow the latest event. The store applies this in the statement
  * that takes the event in, with these stages: booking BOOKED < CANCELLED = ATTENDED = NO_SHOW;
- * order PLACED < PAID < REFUNDED = CANCELLED. */
+ * order PLACED < PAID < REFUNDED = CANCELLED = PARTIALLY_REFUNDED (a staff return). */
 
 /* The stage of a status (1 the first), 0 for one that is not a status of its kind. */
 int notes_intake_stage(bool order, const char *status);
 
 /* Every status of its kind with its stage, as the JSON object {"BOOKED": 1, ...}, into out. */
-#define NOTES_INTAKE_STAGES_SIZE 96
+#define NOTES_INTAKE_STAGES_SIZE 128
 void notes_intake_stages(bool order, char out[NOTES_INTAKE_STAGES_SIZE]);
 
 /* The rule in C: true when an event whose status is new_status, which happened at new_ms,

@@ -3,6 +3,7 @@
 #include "notes_rules.h"
 #include "notes_rules_eval.h"
 #include "notes_rules_store.h"
+#include "notes_orders_store.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -205,8 +206,42 @@ static void s_narrow(const Crm__Rule *r, Crm__ListCustomersRequest *lr)
     }
 }
 
+/* What the rule's order actions would do to the match's order: the
+ * instructions (ORDER_HOLD, ORDER_PRIORITY, ORDER_NOTE, the note filled in)
+ * and the staff e-mails (STAFF_NOTIFIED, the address or the role). */
+static void s_dry_order_actions(const Crm__Rule *rule, const Crm__Customer *c,
+                                const struct notes_rule_order *o, Crm__DryRunMatch *m)
+{
+    cm_pb_set_str(&m->order_source, o->source);
+    cm_pb_set_str(&m->order_id, o->id);
+    m->order_actions = cm_calloc(rule->n_actions + 1, sizeof *m->order_actions);
+    for (size_t i = 0; i < rule->n_actions; i++) {
+        const Crm__RuleAction *a = rule->actions[i];
+        if (!notes_rules_order_action(a->kind))
+            continue;
+        Crm__RuleOutcome *x = (Crm__RuleOutcome *)cm_pb_new(&crm__rule_outcome__descriptor);
+        const char *kind = notes_rules_instruction_kind(a->kind);
+        char code[32] = "STAFF_NOTIFIED";
+        if (kind)
+            snprintf(code, sizeof code, "ORDER_%s", kind);
+        cm_pb_set_str(&x->code, code);
+        if (a->kind == CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTE) {
+            char *note = notes_rules_fill(a->text, c->first_name, c->last_name);
+            cm_pb_set_str(&x->value, note);
+            free(note);
+        } else if (a->kind == CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTIFY_STAFF) {
+            cm_pb_set_str(&x->value, a->staff_email[0] ? a->staff_email
+                                                       : notes_rules_role_name(a->staff_role));
+        } else {
+            cm_pb_set_str(&x->value, a->value);
+        }
+        m->order_actions[m->n_order_actions++] = x;
+    }
+}
+
 /* Reads customers page by page (as the caller) and keeps those the rule's
- * conditions hold for. */
+ * conditions hold for. A rule about an order is tried on each customer's
+ * latest order (a customer without one cannot match). */
 static void s_dry_scan(struct cm_call *call, const Crm__Rule *rule, Crm__DryRunRuleResponse *out)
 {
     Crm__ListCustomersRequest lr = CRM__LIST_CUSTOMERS_REQUEST__INIT;
@@ -215,6 +250,7 @@ static void s_dry_scan(struct cm_call *call, const Crm__Rule *rule, Crm__DryRunR
     s_narrow(rule, &lr);
     char *token = cm_strdup("");
     int64_t now = cm_now_ms();
+    bool on_order = notes_rules_order_trigger(rule->trigger) && notes_rules_needs_order(rule);
     out->matches = cm_calloc(DRY_RUN_MATCHES_MAX + 1, sizeof *out->matches);
     out->complete = false;
     while (out->scanned < DRY_RUN_SCAN_MAX && out->n_matches < DRY_RUN_MATCHES_MAX) {
@@ -233,10 +269,22 @@ static void s_dry_scan(struct cm_call *call, const Crm__Rule *rule, Crm__DryRunR
                 struct notes_rule_spent spent[NOTES_RULES_SPENT_MAX];
                 const Crm__Customer *c = page->customers[i];
                 out->scanned++;
+                struct notes_rule_order order;
                 if (notes_rules_store_facts(call->db, TENANT(call), rule, c, &f, spent,
                                             NOTES_RULES_SPENT_MAX)) {
                     cm_call_db_fail(call, CM_ERR_UNAVAILABLE, "could not read the figures");
                     break;
+                }
+                if (on_order) {
+                    cm_err_t oerr =
+                        notes_orders_store_latest(call->db, TENANT(call), c->id, &order);
+                    if (oerr == CM_ERR_NOT_FOUND)
+                        continue;
+                    if (oerr) {
+                        cm_call_db_fail(call, oerr, "could not read the orders");
+                        break;
+                    }
+                    f.order = &order;
                 }
                 if (!notes_rules_holds(rule, &f, now))
                     continue;
@@ -246,6 +294,8 @@ static void s_dry_scan(struct cm_call *call, const Crm__Rule *rule, Crm__DryRunR
                 char *name = s_display_name(c);
                 cm_pb_set_str(&m->name, name);
                 free(name);
+                if (on_order)
+                    s_dry_order_actions(rule, c, &order, m);
                 out->matches[out->n_matches++] = m;
             }
             free(token);

@@ -2,6 +2,7 @@
  * change, filling an e-mail's variables. Pure. */
 #include "notes_rules_eval.h"
 #include "notes_validate.h"
+#include "cm_pbjson.h"
 #include "cm_util.h"
 
 #include <stdio.h>
@@ -107,9 +108,59 @@ static void s_check_condition(struct cm_call *call, const Crm__RuleCondition *c,
             cm_call_violation(call, f, "REQUIRED", "%s must name a source", f);
         }
         break;
+    case CRM__RULE_CONDITION_KIND__RULE_CONDITION_ORDER_TOTAL_AT_LEAST:
+        s_number(call, c->number, NOTES_RULE_NUMBER_MAX,
+                 s_path(f, sizeof f, "conditions", i, "number"));
+        if (!s_currency_valid(c->currency)) {
+            s_path(f, sizeof f, "conditions", i, "currency");
+            cm_call_violation(call, f, "INVALID_FORMAT", "%s must be an ISO 4217 code such as EUR",
+                              f);
+        }
+        break;
+    case CRM__RULE_CONDITION_KIND__RULE_CONDITION_FIRST_ORDER:
+    case CRM__RULE_CONDITION_KIND__RULE_CONDITION_HAS_COMPANY:
+        break;
     default:
         s_path(f, sizeof f, "conditions", i, "kind");
         cm_call_violation(call, f, "REQUIRED", "%s must name a kind of condition", f);
+    }
+}
+
+/* An e-mail's subject and text (SEND_EMAIL, ORDER_NOTIFY_STAFF). */
+static void s_mail(struct cm_call *call, const Crm__RuleAction *a, size_t i)
+{
+    char f[64];
+    s_text(call, a->subject, NOTES_RULE_SUBJECT_MAX, NOTES_TEXT_REQUIRED,
+           s_path(f, sizeof f, "actions", i, "subject"));
+    s_text(call, a->text, NOTES_RULE_TEXT_MAX, NOTES_TEXT_REQUIRED | NOTES_TEXT_MULTILINE,
+           s_path(f, sizeof f, "actions", i, "text"));
+}
+
+/* Whom ORDER_NOTIFY_STAFF mails: one address, or every member of a role. */
+static void s_staff(struct cm_call *call, const Crm__RuleAction *a, size_t i)
+{
+    char f[64];
+    bool role = a->staff_role != CRM__ROLE__ROLE_UNSPECIFIED;
+    if (a->staff_email[0] && role) {
+        s_path(f, sizeof f, "actions", i, "staffRole");
+        cm_call_violation(call, f, "INVALID_FORMAT", "%s: give staffEmail or staffRole, not both",
+                          f);
+    } else if (a->staff_email[0]) {
+        s_path(f, sizeof f, "actions", i, "staffEmail");
+        if (strlen(a->staff_email) > NOTES_RULE_STAFF_EMAIL_MAX || !strchr(a->staff_email, '@') ||
+            strpbrk(a->staff_email, " \t\r\n<>,;"))
+            cm_call_violation(call, f, "INVALID_FORMAT",
+                              "%s must be one e-mail address of at most %d characters", f,
+                              NOTES_RULE_STAFF_EMAIL_MAX);
+    } else if (!role) {
+        s_path(f, sizeof f, "actions", i, "staffEmail");
+        cm_call_violation(call, f, "REQUIRED", "%s or staffRole is required", f);
+    } else if (a->staff_role != CRM__ROLE__ROLE_OWNER && a->staff_role != CRM__ROLE__ROLE_ADMIN &&
+               a->staff_role != CRM__ROLE__ROLE_STAFF &&
+               a->staff_role != CRM__ROLE__ROLE_READONLY) {
+        s_path(f, sizeof f, "actions", i, "staffRole");
+        cm_call_violation(call, f, "INVALID_FORMAT",
+                          "%s must be ROLE_OWNER, ROLE_ADMIN, ROLE_STAFF or ROLE_READONLY", f);
     }
 }
 
@@ -124,10 +175,23 @@ static void s_check_action(struct cm_call *call, const Crm__RuleAction *a, size_
                s_path(f, sizeof f, "actions", i, "value"));
         break;
     case CRM__RULE_ACTION_KIND__RULE_ACTION_SEND_EMAIL:
-        s_text(call, a->subject, NOTES_RULE_SUBJECT_MAX, NOTES_TEXT_REQUIRED,
-               s_path(f, sizeof f, "actions", i, "subject"));
-        s_text(call, a->text, NOTES_RULE_TEXT_MAX, NOTES_TEXT_REQUIRED | NOTES_TEXT_MULTILINE,
+        s_mail(call, a, i);
+        break;
+    case CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_HOLD:
+        s_text(call, a->value, NOTES_RULE_HOLD_MAX, NOTES_TEXT_REQUIRED,
+               s_path(f, sizeof f, "actions", i, "value"));
+        break;
+    case CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_PRIORITY:
+        s_text(call, a->value, NOTES_RULE_PRIORITY_MAX, NOTES_TEXT_REQUIRED,
+               s_path(f, sizeof f, "actions", i, "value"));
+        break;
+    case CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTE:
+        s_text(call, a->text, NOTES_RULE_NOTE_MAX, NOTES_TEXT_REQUIRED | NOTES_TEXT_MULTILINE,
                s_path(f, sizeof f, "actions", i, "text"));
+        break;
+    case CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTIFY_STAFF:
+        s_staff(call, a, i);
+        s_mail(call, a, i);
         break;
     default:
         s_path(f, sizeof f, "actions", i, "kind");
@@ -148,6 +212,36 @@ bool notes_rules_check_conditions(struct cm_call *call, const Crm__Rule *r)
         for (size_t i = 0; i < r->n_conditions; i++)
             s_check_condition(call, r->conditions[i], i);
     return !cm_call_failed(call);
+}
+
+/* Names the kind of item i of list ("conditions", "actions") that needs an
+ * order trigger: what it does ("is about", "acts on") the order. */
+static void s_needs_order(struct cm_call *call, const char *list, size_t i,
+                          const ProtobufCEnumDescriptor *desc, int value, const char *does)
+{
+    char f[64], kind[64];
+    s_path(f, sizeof f, list, i, "kind");
+    cm_pbjson_enum_name(desc, value, kind, sizeof kind);
+    cm_call_violation(call, f, "NEEDS_ORDER_TRIGGER",
+                      "%s: %s %s the order that started the rule; only the triggers "
+                      "RULE_TRIGGER_ORDER_PLACED and RULE_TRIGGER_ORDER_PAID have one",
+                      f, kind, does);
+}
+
+/* The Orders bot's actions and order conditions act on the order that
+ * started the rule: only an order trigger has one. */
+static void s_check_order_trigger(struct cm_call *call, const Crm__Rule *r)
+{
+    if (notes_rules_order_trigger(r->trigger) || !notes_rules_trigger_name(r->trigger))
+        return;
+    for (size_t i = 0; i < r->n_conditions && i < NOTES_RULE_CONDITIONS_MAX; i++)
+        if (notes_rules_order_condition(r->conditions[i]->kind))
+            s_needs_order(call, "conditions", i, &crm__rule_condition_kind__descriptor,
+                          r->conditions[i]->kind, "is about");
+    for (size_t i = 0; i < r->n_actions && i < NOTES_RULE_ACTIONS_MAX; i++)
+        if (notes_rules_order_action(r->actions[i]->kind))
+            s_needs_order(call, "actions", i, &crm__rule_action_kind__descriptor,
+                          r->actions[i]->kind, "acts on");
 }
 
 bool notes_rules_check(struct cm_call *call, const Crm__Rule *r)
@@ -174,6 +268,7 @@ bool notes_rules_check(struct cm_call *call, const Crm__Rule *r)
     else
         for (size_t i = 0; i < r->n_actions; i++)
             s_check_action(call, r->actions[i], i);
+    s_check_order_trigger(call, r);
     return !cm_call_failed(call);
 }
 
@@ -216,6 +311,13 @@ static bool s_condition_holds(const Crm__RuleCondition *c, const struct notes_ru
         return s_has(f->groups, f->n_groups, c->value);
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_SOURCE:
         return f->source == (int)c->source;
+    case CRM__RULE_CONDITION_KIND__RULE_CONDITION_ORDER_TOTAL_AT_LEAST:
+        return f->order && !strcmp(f->order->currency, c->currency) &&
+               f->order->total_minor >= c->number;
+    case CRM__RULE_CONDITION_KIND__RULE_CONDITION_FIRST_ORDER:
+        return f->order && f->order->first;
+    case CRM__RULE_CONDITION_KIND__RULE_CONDITION_HAS_COMPANY:
+        return f->has_company;
     default:
         return false; /* a stored rule was checked: never */
     }
@@ -240,6 +342,67 @@ bool notes_rules_needs_figures(const Crm__Rule *r)
             return true;
     }
     return false;
+}
+
+bool notes_rules_order_trigger(Crm__RuleTrigger t)
+{
+    return t == CRM__RULE_TRIGGER__RULE_TRIGGER_ORDER_PLACED ||
+           t == CRM__RULE_TRIGGER__RULE_TRIGGER_ORDER_PAID;
+}
+
+bool notes_rules_order_action(Crm__RuleActionKind k)
+{
+    return k == CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_HOLD ||
+           k == CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_PRIORITY ||
+           k == CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTE ||
+           k == CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTIFY_STAFF;
+}
+
+bool notes_rules_order_condition(Crm__RuleConditionKind k)
+{
+    return k == CRM__RULE_CONDITION_KIND__RULE_CONDITION_ORDER_TOTAL_AT_LEAST ||
+           k == CRM__RULE_CONDITION_KIND__RULE_CONDITION_FIRST_ORDER;
+}
+
+bool notes_rules_needs_order(const Crm__Rule *r)
+{
+    for (size_t i = 0; i < r->n_conditions; i++)
+        if (notes_rules_order_condition(r->conditions[i]->kind))
+            return true;
+    for (size_t i = 0; i < r->n_actions; i++)
+        if (notes_rules_order_action(r->actions[i]->kind))
+            return true;
+    return false;
+}
+
+const char *notes_rules_role_name(Crm__Role role)
+{
+    switch (role) {
+    case CRM__ROLE__ROLE_OWNER:
+        return "ROLE_OWNER";
+    case CRM__ROLE__ROLE_ADMIN:
+        return "ROLE_ADMIN";
+    case CRM__ROLE__ROLE_STAFF:
+        return "ROLE_STAFF";
+    case CRM__ROLE__ROLE_READONLY:
+        return "ROLE_READONLY";
+    default:
+        return "";
+    }
+}
+
+const char *notes_rules_instruction_kind(Crm__RuleActionKind k)
+{
+    switch (k) {
+    case CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_HOLD:
+        return "HOLD";
+    case CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_PRIORITY:
+        return "PRIORITY";
+    case CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTE:
+        return "NOTE";
+    default:
+        return NULL;
+    }
 }
 
 /* ---------------------------------------------------------------------- */

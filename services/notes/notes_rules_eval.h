@@ -21,6 +21,10 @@
 #define NOTES_RULE_TEXT_MAX 20000                // bytes
 #define NOTES_RULE_NUMBER_MAX 1000000000000000LL // thresholds (minor units, counts, days)
 #define NOTES_RULE_DAYS_MAX 36500
+#define NOTES_RULE_HOLD_MAX 200    // characters of a hold's reason
+#define NOTES_RULE_PRIORITY_MAX 50 // characters of a priority label
+#define NOTES_RULE_NOTE_MAX 1000   // characters of an order note
+#define NOTES_RULE_STAFF_EMAIL_MAX 254
 
 /* Checks every field of r (as a create or an update sends it) and adds a
  * violation to call for each problem, under prefix ("rule"): "rule.name",
@@ -37,6 +41,15 @@ struct notes_rule_spent {
     char currency[4];
     int64_t amount_minor;
 };
+/* The order that started the rule (or, in a dry run, the customer's latest). */
+struct notes_rule_order {
+    char source[64];
+    char id[256];
+    char event_id[256];
+    int64_t total_minor;
+    char currency[4];
+    bool first; // no other order of the customer was seen before it
+};
 struct notes_rule_facts {
     const char *const *tags; // borrowed
     size_t n_tags;
@@ -48,6 +61,8 @@ struct notes_rule_facts {
     int64_t last_visit_ms;                // 0: none
     const struct notes_rule_spent *spent; // borrowed
     size_t n_spent;
+    bool has_company;                     // a company name or a VAT number
+    const struct notes_rule_order *order; // borrowed; NULL: no order (ORDER_* never hold)
 };
 
 /* True when every condition of r holds for f at now_ms (true without
@@ -58,6 +73,24 @@ bool notes_rules_holds(const Crm__Rule *r, const struct notes_rule_facts *f, int
 
 /* True when the conditions of r need the figures (orders, visits, spent). */
 bool notes_rules_needs_figures(const Crm__Rule *r);
+
+/* The Orders bot. True for the triggers that carry an order (ORDER_PLACED,
+ * ORDER_PAID); for an action that acts on the order (ORDER_*); for a
+ * condition about the order (ORDER_TOTAL_AT_LEAST, FIRST_ORDER). */
+bool notes_rules_order_trigger(Crm__RuleTrigger t);
+bool notes_rules_order_action(Crm__RuleActionKind k);
+bool notes_rules_order_condition(Crm__RuleConditionKind k);
+/* True when r has an order action or an order condition: it needs the
+ * order that started it. */
+bool notes_rules_needs_order(const Crm__Rule *r);
+
+/* The instruction kind an order action writes ("HOLD", "PRIORITY", "NOTE"),
+ * NULL for another action (NOTIFY_STAFF e-mails, it writes none). */
+const char *notes_rules_instruction_kind(Crm__RuleActionKind k);
+
+/* A staff role ORDER_NOTIFY_STAFF may name, as the API spells it
+ * ("ROLE_OWNER"); "" for another. */
+const char *notes_rules_role_name(Crm__Role role);
 
 /* A TAG_ADDED row's changes (the timeline details' JSON, {"changes": [{"field":
  * "tags", "oldValue": "[...]", "newValue": "[...]"}]}): true when the change

@@ -447,6 +447,7 @@ cm_err_t notes_rules_store_facts(cm_db_t *db, const char *tenant, const Crm__Rul
     f->groups = (const char *const *)c->groups;
     f->n_groups = c->n_groups;
     f->source = (int)c->source;
+    f->has_company = c->company && (c->company->name[0] || c->company->vat_number[0]);
     if (!notes_rules_needs_figures(rule))
         return CM_OK;
     return notes_rules_store_figures(db, tenant, c->id, f, spent, max);

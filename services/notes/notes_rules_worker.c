@@ -10,6 +10,7 @@
 #include "notes_rules.h"
 #include "notes_rules_eval.h"
 #include "notes_rules_store.h"
+#include "notes_orders_store.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_pbjson.h"
@@ -53,9 +54,10 @@ struct s_job {
     Crm__Customer *customer; // owned: as the last call left it
     Crm__Principal who;      // the rule as principal
     char who_id[64];
-    char *who_name;    // owned
-    char result[1024]; // what each action did, "; " between
-    json_t *outcomes;  // owned: [{"code", "value"}, ...], the same as data
+    char *who_name;                // owned
+    char result[1024];             // what each action did, "; " between
+    struct notes_rule_order order; // the Orders bot's: the order that started the rule
+    json_t *outcomes;              // owned: [{"code", "value"}, ...], the same as data
     unsigned calls;
 };
 
@@ -252,6 +254,134 @@ static bool s_email(struct s_job *j, const Crm__RuleAction *a, size_t index)
     return false;
 }
 
+/* ---- The Orders bot ---------------------------------------------------- */
+
+/* An order action's instruction (HOLD, PRIORITY, NOTE): written with its
+ * timeline row and its order.instruction event once per (rule, event,
+ * action); a retry finds it written and changes nothing. */
+static bool s_instruct(struct s_job *j, const Crm__RuleAction *a, size_t index)
+{
+    const char *kind = notes_rules_instruction_kind(a->kind);
+    const Crm__Customer *c = j->customer;
+    bool note = a->kind == CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTE;
+    char *value =
+        note ? notes_rules_fill(a->text, c->first_name, c->last_name) : cm_strdup(a->value);
+    Crm__OrderInstruction ins = CRM__ORDER_INSTRUCTION__INIT;
+    ins.customer_id = c->id;
+    ins.order_source = j->order.source;
+    ins.order_id = j->order.id;
+    ins.kind = (char *)kind;
+    ins.value = value;
+    ins.rule_id = j->claim.rule_id;
+    ins.rule_name = j->rule->name;
+    ins.event_id = j->order.event_id;
+    char rid[64];
+    snprintf(rid, sizeof rid, "rule.%.8s.%.8s.%zu", j->claim.rule_id, j->claim.timeline_id, index);
+    bool written = false;
+    cm_err_t err = notes_orders_store_instruct(j->db, j->claim.tenant, j->claim.timeline_id,
+                                               (int)index, &ins, &j->who, rid, &written);
+    /* The store set ins.id and ins.created_at to copies of its own. */
+    cm_pb_set_str(&ins.id, NULL);
+    cm_pb_set_str(&ins.created_at, NULL);
+    bool ok = !err;
+    char code[32];
+    snprintf(code, sizeof code, "ORDER_%s", kind);
+    if (ok)
+        s_out(j, code, value, "order %s %s: %s%s", j->order.id, kind, note ? "note" : value,
+              written ? "" : " (written before)");
+    else
+        s_out(j, "FAILED", "could not write the order instruction",
+              "could not write the order instruction: %s", cm_db_error(j->db));
+    free(value);
+    return ok;
+}
+
+/* The text of a staff e-mail: the rule's, filled, and the order it is about.
+ * The total is written with two decimals, as most ISO 4217 currencies have;
+ * a JPY or KWD total reads wrong by a power of ten here (the store has it). */
+static char *s_staff_text(const struct s_job *j, const Crm__RuleAction *a)
+{
+    const Crm__Customer *c = j->customer;
+    char *text = notes_rules_fill(a->text, c->first_name, c->last_name);
+    char *full =
+        cm_strfmt("%s\n\n--\norder %s (%s), %lld.%02lld %s\ncustomer %s %s <%s> (%s)\n", text,
+                  j->order.id, j->order.source, (long long)(j->order.total_minor / 100),
+                  (long long)(j->order.total_minor % 100), j->order.currency, c->first_name,
+                  c->last_name, c->email, c->id);
+    free(text);
+    return full;
+}
+
+/* Queues one staff e-mail through notify.SendStaffNotice, idempotent on the
+ * run, the action and the address. OK, or false with the failure noted. */
+static bool s_staff_mail(struct s_job *j, const Crm__RuleAction *a, size_t index, const char *email,
+                         const char *name)
+{
+    const Crm__Customer *c = j->customer;
+    char *subject = notes_rules_fill(a->subject, c->first_name, c->last_name);
+    char *text = s_staff_text(j, a);
+    Crm__SendStaffNoticeRequest req = CRM__SEND_STAFF_NOTICE_REQUEST__INIT;
+    req.email = (char *)email;
+    req.name = (char *)name;
+    req.subject = subject;
+    req.text = text;
+    char key[400], msg[256];
+    snprintf(key, sizeof key, "rule:%s:%s:%zu:%s", j->claim.rule_id, j->claim.timeline_id, index,
+             email);
+    ProtobufCMessage *resp = NULL;
+    Crm__Status st = s_call(j, "notify", "notify.SendStaffNotice", &req.base,
+                            &crm__message__descriptor, key, msg, sizeof msg, &resp);
+    free(subject);
+    free(text);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (st == CRM__STATUS__STATUS_OK)
+        return true;
+    s_out(j, "FAILED", msg, "could not e-mail staff %s: %s", email, msg);
+    return false;
+}
+
+/* ORDER_NOTIFY_STAFF: the address, or every active member of the role. */
+static bool s_notify_staff(struct s_job *j, const Crm__RuleAction *a, size_t index)
+{
+    const char *role = notes_rules_role_name(a->staff_role);
+    if (a->staff_email[0]) {
+        if (!s_staff_mail(j, a, index, a->staff_email, ""))
+            return false;
+        s_out(j, "STAFF_NOTIFIED", a->staff_email, "staff e-mailed: %s", a->staff_email);
+        return true;
+    }
+    Crm__ListStaffRequest req = CRM__LIST_STAFF_REQUEST__INIT;
+    char msg[256];
+    ProtobufCMessage *resp = NULL;
+    Crm__Status st = s_call(j, "customers", "customers.ListStaffInternal", &req.base,
+                            &crm__list_staff_response__descriptor, NULL, msg, sizeof msg, &resp);
+    if (st != CRM__STATUS__STATUS_OK || !resp) {
+        if (resp)
+            protobuf_c_message_free_unpacked(resp, NULL);
+        s_out(j, "FAILED", msg, "could not read the staff: %s", msg);
+        return false;
+    }
+    const Crm__ListStaffResponse *staff = (const Crm__ListStaffResponse *)resp;
+    int sent = 0;
+    bool ok = true;
+    for (size_t i = 0; i < staff->n_staff && ok; i++) {
+        const Crm__Staff *m = staff->staff[i];
+        if (m->role != a->staff_role || m->status != CRM__STAFF_STATUS__STAFF_STATUS_ACTIVE)
+            continue;
+        ok = s_staff_mail(j, a, index, m->email, m->name);
+        sent += ok;
+    }
+    protobuf_c_message_free_unpacked(resp, NULL);
+    if (!ok)
+        return false;
+    if (sent)
+        s_out(j, "STAFF_NOTIFIED", role, "staff e-mailed: %d of %s", sent, role);
+    else
+        s_out(j, "STAFF_NONE", role, "no active staff of %s to e-mail", role);
+    return true;
+}
+
 static bool s_act(struct s_job *j, const Crm__RuleAction *a, size_t index)
 {
     switch (a->kind) {
@@ -263,6 +393,12 @@ static bool s_act(struct s_job *j, const Crm__RuleAction *a, size_t index)
         return s_edit(j, true, a->value, true);
     case CRM__RULE_ACTION_KIND__RULE_ACTION_SEND_EMAIL:
         return s_email(j, a, index);
+    case CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_HOLD:
+    case CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_PRIORITY:
+    case CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTE:
+        return s_instruct(j, a, index);
+    case CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTIFY_STAFF:
+        return s_notify_staff(j, a, index);
     default:
         s_out(j, "FAILED", "unknown action", "unknown action");
         return false;
@@ -294,6 +430,19 @@ static const char *s_work(struct s_job *j)
                                 NOTES_RULES_SPENT_MAX)) {
         s_out(j, "FAILED", "could not read the figures", "could not read the figures");
         return NULL;
+    }
+    if (notes_rules_needs_order(j->rule)) {
+        cm_err_t err =
+            notes_orders_store_of_run(j->db, j->claim.tenant, j->claim.timeline_id, &j->order);
+        if (err == CM_ERR_NOT_FOUND) {
+            s_out(j, "ORDER_GONE", "", "the order's record is gone");
+            return "SKIPPED";
+        }
+        if (err) {
+            s_out(j, "FAILED", "could not read the order", "could not read the order");
+            return NULL;
+        }
+        f.order = &j->order;
     }
     if (!notes_rules_holds(j->rule, &f, cm_now_ms())) {
         s_out(j, "CONDITIONS_NOT_MET", "", "conditions did not hold");

@@ -480,6 +480,9 @@ const struct cm_method notify_methods[] = {
       CUSTOMERS_READ),
     M("SendStaffInvite", send_staff_invite_request, message, notify_staff_invite, CM_METHOD_NO_TXN,
       INTERNAL),
+    /* Idempotent on the envelope's key, as SendMessage. */
+    M("SendStaffNotice", send_staff_notice_request, message, notify_staff_notice, CM_METHOD_NO_TXN,
+      INTERNAL),
     M("GetSettings", get_notify_settings_request, notify_settings, s_get_settings, CM_METHOD_NO_TXN,
       CUSTOMERS_READ),
     M("UpdateSettings", update_notify_settings_request, notify_settings, s_update_settings,

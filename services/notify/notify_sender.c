@@ -128,7 +128,8 @@ static void s_record(notify_sender_t *self, cm_db_t *db, const struct notify_cla
 
 bool notify_sender_staff_kind(const char *kind)
 {
-    return !strcmp(kind, NOTIFY_STAFF_INVITE_KIND) || !strcmp(kind, NOTIFY_STAFF_RESET_KIND);
+    return !strcmp(kind, NOTIFY_STAFF_INVITE_KIND) || !strcmp(kind, NOTIFY_STAFF_RESET_KIND) ||
+           !strcmp(kind, NOTIFY_STAFF_NOTICE_KIND);
 }
 
 bool notify_sender_marketing_kind(const char *kind)

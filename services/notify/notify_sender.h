@@ -47,6 +47,8 @@ void notify_sender_stop(notify_sender_t **self_p);
 /* The page a staff member's password reset token opens (a message of this kind). */
 #define NOTIFY_STAFF_RESET_KIND "staff_password_reset"
 #define NOTIFY_RESET_PATH "/ui/#/reset/"
+/* A service e-mail to a staff member (notify.SendStaffNotice: notes' Orders bot). */
+#define NOTIFY_STAFF_NOTICE_KIND "staff_notice"
 
 /* The page under public_url a message of kind's sealed token opens. Pure. */
 const char *notify_sender_link_path(const char *kind);

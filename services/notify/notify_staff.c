@@ -102,6 +102,22 @@ const struct notify_template *notify_staff_reset_text(const char *lang)
     return s_text(s_reset, lang);
 }
 
+/* Queues m to a staff member, who is not a customer: the message names
+ * none. The stored message, or NULL with the call failed. */
+static Crm__Message *s_queue_to_member(struct cm_call *call, struct notify_state *st,
+                                       const char *name, const char *email,
+                                       struct notify_new_message *m)
+{
+    Crm__Customer member = CRM__CUSTOMER__INIT;
+    member.first_name = (char *)name;
+    member.email = (char *)email;
+    struct notify_address a;
+    if (!notify_compose_address(call, st, &member, false, &a, m))
+        return NULL;
+    m->customer_id = NULL;
+    return notify_compose_queue(call, st, m->tenant_id, m, NULL);
+}
+
 void notify_staff_invite(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__SendStaffInviteRequest *req = (const Crm__SendStaffInviteRequest *)msg;
@@ -157,11 +173,6 @@ void notify_staff_invite(struct cm_call *call, const ProtobufCMessage *msg, Prot
         return;
     struct notify_link link;
     notify_compose_seal(st, req->token, &link);
-    /* The member is not a customer: the message names none. */
-    Crm__Customer member = CRM__CUSTOMER__INIT;
-    member.first_name = req->name;
-    member.email = req->email;
-    struct notify_address a;
     struct notify_new_message m = {
         .tenant_id = tenant,
         .kind = kind,
@@ -174,13 +185,42 @@ void notify_staff_invite(struct cm_call *call, const ProtobufCMessage *msg, Prot
         .sealed_link = link.sealed,
         .sealed_len = link.sealed_len,
     };
-    Crm__Message *out = NULL;
-    if (notify_compose_address(call, st, &member, false, &a, &m)) {
-        m.customer_id = NULL;
-        out = notify_compose_queue(call, st, tenant, &m, NULL);
-    }
+    Crm__Message *out = s_queue_to_member(call, st, req->name, req->email, &m);
     sodium_memzero(&link, sizeof link);
     crm__rendered_message__free_unpacked(r, NULL);
+    if (out)
+        *resp = &out->base;
+}
+
+void notify_staff_notice(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
+{
+    const Crm__SendStaffNoticeRequest *req = (const Crm__SendStaffNoticeRequest *)msg;
+    struct notify_state *st = call->user;
+    const char *tenant = call->hdr->tenant_id;
+    if (!req->email[0] || strlen(req->email) > 254 || !strchr(req->email, '@'))
+        cm_call_violation(call, "email", req->email[0] ? "INVALID_FORMAT" : "REQUIRED",
+                          "email: the member's e-mail address");
+    if (strlen(req->name) > NAME_MAX_BYTES)
+        cm_call_violation(call, "name", "TOO_LONG", "name: at most %d bytes", NAME_MAX_BYTES);
+    if (!notify_check_content(call, CRM__CHANNEL__CHANNEL_EMAIL, req->subject, req->text, ""))
+        return;
+    if (!st->email) {
+        cm_call_fail(call, CM_ERR_PRECONDITION,
+                     "e-mail is not configured: set CRM_SMTP_URL (docs/notify.md)");
+        return;
+    }
+    struct notify_new_message m = {
+        .tenant_id = tenant,
+        .kind = NOTIFY_STAFF_NOTICE_KIND,
+        .subject = req->subject,
+        .text = req->text,
+        .html = "",
+        .request_key = call->hdr->idempotency_key,
+        .principal = call->hdr->principal ? call->hdr->principal : &notify_compose_service,
+        .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
+        .request_id = call->hdr->request_id,
+    };
+    Crm__Message *out = s_queue_to_member(call, st, req->name, req->email, &m);
     if (out)
         *resp = &out->base;
 }

@@ -18,4 +18,9 @@ const struct notify_template *notify_staff_reset_text(const char *lang);
 void notify_staff_invite(struct cm_call *call, const ProtobufCMessage *req,
                          ProtobufCMessage **resp);
 
+/* notify.SendStaffNotice: a service e-mail to a staff member (notes' Orders
+ * bot), idempotent on the envelope's key. INTERNAL. */
+void notify_staff_notice(struct cm_call *call, const ProtobufCMessage *req,
+                         ProtobufCMessage **resp);
+
 #endif

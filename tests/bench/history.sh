@@ -3,7 +3,9 @@
 # throw-away suite (like tests/bench/run.sh), then measures
 #   1. intake over the bus: crmctl publish sends BENCH_HISTORY_EVENTS events
 #      (half of them for one customer, the rest spread over 200), events/s
-#      acknowledged, and until all are visible in the timeline;
+#      acknowledged, and until all are visible in the timeline: in batches
+#      (notes.IngestEvents, crmctl's default), then as many events again of
+#      other people one a request (notes.IngestEvent);
 #   2. GET /v1/customers/{id}/timeline (first page of 50) and .../summary for
 #      the customer with 5,000 events (wrk, p50 and p99);
 #   3. PostgreSQL's own rate for the same timeline rows: pgbench inserting
@@ -63,74 +65,94 @@ for ((i = 0; i < rules; i++)); do
     curl -fsS -o /dev/null -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
         -d "$body" "$STACK_URL/v1/rules" || fail "could not create rule $i"
 done
-echo "== history: intake of $events events over the bus (crmctl publish, window 64), $rules rules on"
 big=$((events / 2))
-/usr/bin/python3 - "$events" "$big" >"$tmp/events.jsonl" <<'PY'
+# intake_phase PREFIX LABEL PUBLISH_OPTION...: BENCH_HISTORY_EVENTS events of
+# people and bookings of their own (ids prefixed), sent by crmctl publish with
+# the options given, then until all are visible in the timeline.
+intake_phase() {
+    local prefix=$1 label=$2
+    shift 2
+    echo "== history: intake of $events events over the bus (crmctl publish $label), $rules rules on"
+    /usr/bin/python3 - "$events" "$big" "$prefix" >"$tmp/events.jsonl" <<'PY'
 import json, sys
-n, big = int(sys.argv[1]), int(sys.argv[2])
+n, big, pre = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 for i in range(n):
     # A booking's events (created, attended, moved) are all of one person, as
     # a booking system sends them: a booking's person is that of its first event.
     first = i if i % 4 == 3 else 3 * (i // 3)
-    who = "big" if first < big else "c%d" % (first % 200)
+    who = pre + ("big" if first < big else "c%d" % (first % 200))
     person = {"externalId": "bench-" + who, "firstName": "Bench", "lastName": who,
               "email": "bench-%s@example.test" % who}
     day = 1 + i % 28
     if i % 4 == 3:
         ev = {"source": "store", "type": ["order.placed", "order.paid"][i % 2],
-              "order": {"id": "o%d" % (i // 2), "total": {"amountMinor": 1000 + i % 5000, "currency": "PLN"},
+              "order": {"id": "%so%d" % (pre, i // 2), "total": {"amountMinor": 1000 + i % 5000, "currency": "PLN"},
                         "items": [{"name": "Item %d" % (i % 9), "quantity": 1, "amountMinor": 1000}]}}
     else:
         ev = {"source": "booking", "type": ["booking.created", "booking.attended", "booking.moved"][i % 3],
-              "booking": {"id": "b%d" % (i // 3), "service": "Service %d" % (i % 11), "staff": "Eva",
+              "booking": {"id": "%sb%d" % (pre, i // 3), "service": "Service %d" % (i % 11), "staff": "Eva",
                           "startsAt": "2025-%02d-%02dT10:00:00Z" % (1 + i % 12, day)}}
-    ev.update({"eventId": "e%d" % i, "occurredAt": "2025-%02d-%02dT%02d:%02d:00Z" % (1 + i % 12, day, i % 24, i % 60),
+    ev.update({"eventId": "%se%d" % (pre, i), "occurredAt": "2025-%02d-%02dT%02d:%02d:00Z" % (1 + i % 12, day, i % 24, i % 60),
                "customer": person})
     print(json.dumps(ev))
 PY
-# CPU of each program from the first event sent until the last is visible:
+    local before
+    before=$(sql "SELECT count(*) FROM notes.timeline WHERE event_id <> '' AND source IN ('booking','store')")
+    # CPU of each program from the first event sent until the last is visible:
+    cpu_snapshot "$tmp/cpu.0"
+    local t0 t_ack t_vis c0 crmctl_ticks
+    t0=$(now_ms)
+    children_ticks
+    c0=$CHILD_TICKS
+    "$STACK_BIN/crmctl" publish --key "$key" --give-up-s 600 "$@" <"$tmp/events.jsonl" \
+        >"$tmp/publish.txt" 2>"$tmp/publish.err" || { cat "$tmp/publish.err"; fail "crmctl publish"; }
+    t_ack=$(now_ms)
+    children_ticks
+    crmctl_ticks=$((CHILD_TICKS - c0))
+    while (($(sql "SELECT count(*) FROM notes.timeline WHERE event_id <> '' AND source IN ('booking','store')") < before + events)); do
+        (($(now_ms) - t0 < 600000)) || fail "events did not all reach the timeline"
+        sleep 0.05
+    done
+    t_vis=$(now_ms)
+    cpu_snapshot "$tmp/cpu.1"
+    local ack_rate vis_rate
+    ack_rate=$(awk -v n="$events" -v ms=$((t_ack - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }')
+    vis_rate=$(awk -v n="$events" -v ms=$((t_vis - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }')
+    echo "    $(cat "$tmp/publish.txt")"
+    echo "    acknowledged: $ack_rate events/s; all visible in the timeline after $((t_vis - t0)) ms ($vis_rate events/s)"
+    ACK_RATE[$prefix]=$ack_rate
+    VIS_RATE[$prefix]=$vis_rate
+    if ((rules > 0)); then
+        echo "    for the rules: $(sql "SELECT count(*) FROM notes.rule_events") events waiting, $(sql "SELECT count(*) FROM notes.rule_runs") runs made"
+        # The rules' work after the intake: until every run has ended.
+        while (($(sql "SELECT (SELECT count(*) FROM notes.rule_events) + (SELECT count(*) FROM notes.rule_runs WHERE status = 'PENDING')") > 0)); do
+            (($(now_ms) - t0 < 900000)) || fail "the rules' runs did not all end"
+            sleep 0.2
+        done
+        local t_rules n_runs
+        t_rules=$(now_ms)
+        n_runs=$(sql "SELECT count(*) FROM notes.rule_runs")
+        echo "    every run ended $((t_rules - t0)) ms after the first event: $n_runs runs in all, $(awk -v n="$n_runs" -v ms=$((t_rules - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }') runs/s with one copy of notes"
+    fi
+    awk -v n="$events" -v hz="$(getconf CLK_TCK)" -v cc="$crmctl_ticks" '
+        FNR == NR { a[$1] = $2; next }
+        $1 == "machine" { m = $2 - a[$1] }
+        $1 != "clock" && $1 != "machine" && $1 != "steal" && ($1 in a) {
+            line = line sprintf(" %s %.2f,", $1, ($2 - a[$1]) * 1000 / hz / n); t += $2 - a[$1] }
+        END { printf "    CPU ms per event:%s crmctl %.2f; suite %.2f, machine %.2f\n", line,
+                  cc * 1000 / hz / n, (t + cc) * 1000 / hz / n, m * 1000 / hz / n }' \
+        "$tmp/cpu.0" "$tmp/cpu.1"
+}
 # shellcheck source=tests/bench/ticks.sh
 source "$root/tests/bench/ticks.sh"
-cpu_snapshot "$tmp/cpu.0"
-t0=$(now_ms)
-children_ticks
-c0=$CHILD_TICKS
-"$STACK_BIN/crmctl" publish --key "$key" --window 64 --give-up-s 600 <"$tmp/events.jsonl" \
-    >"$tmp/publish.txt" 2>"$tmp/publish.err" || { cat "$tmp/publish.err"; fail "crmctl publish"; }
-t_ack=$(now_ms)
-children_ticks
-crmctl_ticks=$((CHILD_TICKS - c0))
-while (($(sql "SELECT count(*) FROM notes.timeline WHERE event_id <> '' AND source IN ('booking','store')") < events)); do
-    (($(now_ms) - t0 < 600000)) || fail "events did not all reach the timeline"
-    sleep 0.05
-done
-t_vis=$(now_ms)
-cpu_snapshot "$tmp/cpu.1"
-ack_rate=$(awk -v n="$events" -v ms=$((t_ack - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }')
-vis_rate=$(awk -v n="$events" -v ms=$((t_vis - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }')
-echo "    $(cat "$tmp/publish.txt")"
-echo "    acknowledged: $ack_rate events/s; all visible in the timeline after $((t_vis - t0)) ms ($vis_rate events/s)"
-if ((rules > 0)); then
-    echo "    for the rules: $(sql "SELECT count(*) FROM notes.rule_events") events waiting, $(sql "SELECT count(*) FROM notes.rule_runs") runs made"
-    # The rules' work after the intake: until every run has ended.
-    while (($(sql "SELECT (SELECT count(*) FROM notes.rule_events) + (SELECT count(*) FROM notes.rule_runs WHERE status = 'PENDING')") > 0)); do
-        (($(now_ms) - t0 < 900000)) || fail "the rules' runs did not all end"
-        sleep 0.2
-    done
-    t_rules=$(now_ms)
-    n_runs=$(sql "SELECT count(*) FROM notes.rule_runs")
-    echo "    every run ended $((t_rules - t0)) ms after the first event: $n_runs runs, $(awk -v n="$n_runs" -v ms=$((t_rules - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }') runs/s with one copy of notes"
-fi
-awk -v n="$events" -v hz="$(getconf CLK_TCK)" -v cc="$crmctl_ticks" '
-    FNR == NR { a[$1] = $2; next }
-    $1 == "machine" { m = $2 - a[$1] }
-    $1 != "clock" && $1 != "machine" && $1 != "steal" && ($1 in a) {
-        line = line sprintf(" %s %.2f,", $1, ($2 - a[$1]) * 1000 / hz / n); t += $2 - a[$1] }
-    END { printf "    CPU ms per event:%s crmctl %.2f; suite %.2f, machine %.2f\n", line,
-              cc * 1000 / hz / n, (t + cc) * 1000 / hz / n, m * 1000 / hz / n }' \
-    "$tmp/cpu.0" "$tmp/cpu.1"
+declare -A ACK_RATE VIS_RATE
+# As a publisher that batches (crmctl's default: notes.IngestEvents, 50
+# events a request, 16 requests in flight), then one event a request
+# (notes.IngestEvent, 64 in flight), each with people of its own.
+intake_phase b "batches of 50, window 16"
+intake_phase "s" "--batch 1 --window 64: one event a request" --batch 1 --window 64
 
-cid=$(sql "SELECT customer_id FROM notes.intake WHERE event_id = 'e0'")
+cid=$(sql "SELECT customer_id FROM notes.intake WHERE event_id = 'be0'")
 n_big=$(sql "SELECT count(*) FROM notes.timeline WHERE customer_id = '$cid'")
 echo "== history: reads of a customer with $n_big timeline entries ($cid), wrk -c $conns -d ${duration}s"
 declare -A P50 P99 RPS
@@ -192,10 +214,13 @@ page_tps=$PG_TPS
 
 echo "== history: summary"
 printf '    %-42s %12s %12s %12s\n' "what" "suite" "PostgreSQL" "ratio"
-printf '    %-42s %12s %12.0f %11.1f%%\n' "intake acknowledged (events/s)" "$ack_rate" "$insert_tps" \
-    "$(awk -v a="$ack_rate" -v b="$insert_tps" 'BEGIN { print 100 * a / b }')"
-printf '    %-42s %12s %12.0f %11.1f%%\n' "intake visible in the timeline (events/s)" "$vis_rate" "$insert_tps" \
-    "$(awk -v a="$vis_rate" -v b="$insert_tps" 'BEGIN { print 100 * a / b }')"
+for pre in b s; do
+    how=$([[ $pre == b ]] && echo "batches" || echo "one a request")
+    printf '    %-42s %12s %12.0f %11.1f%%\n' "intake acknowledged, $how (events/s)" "${ACK_RATE[$pre]}" \
+        "$insert_tps" "$(awk -v a="${ACK_RATE[$pre]}" -v b="$insert_tps" 'BEGIN { print 100 * a / b }')"
+    printf '    %-42s %12s %12.0f %11.1f%%\n' "intake visible, $how (events/s)" "${VIS_RATE[$pre]}" \
+        "$insert_tps" "$(awk -v a="${VIS_RATE[$pre]}" -v b="$insert_tps" 'BEGIN { print 100 * a / b }')"
+done
 printf '    %-42s %12s %12.0f %11.1f%%\n' "timeline first page (req/s)" "${RPS[timeline]}" "$page_tps" \
     "$(awk -v a="${RPS[timeline]}" -v b="$page_tps" 'BEGIN { print 100 * a / b }')"
 printf '    %-42s %12s\n' "timeline p50 / p99" "${P50[timeline]} / ${P99[timeline]}"

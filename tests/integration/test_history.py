@@ -1030,3 +1030,184 @@ def test_an_event_retried_under_its_idempotency_key_gets_the_first_answer():
     assert st == 202 and again == first, (first, again)
     st, _, other = api("POST", "/v1/events", ev)
     assert st == 202 and other["duplicate"] is True and other["customerId"] == first["customerId"]
+
+
+# ------------------------------------------------------------ intake in batches
+
+
+def _call(service, method, body):
+    r = crm.crmctl_run(["call", service, method, json.dumps(body), "--tenant", crm.TENANT],
+                       timeout=60)
+    assert r.stdout.strip(), r.stderr
+    return json.loads(r.stdout)
+
+
+def test_a_batch_of_events_is_answered_event_by_event():
+    """notes.IngestEvents takes each event as IngestEvent would and answers
+    each on its own: a bad event is refused naming its field while the rest
+    are taken in, a repeat in the same batch is a duplicate, an event id
+    reused with other content is refused, and nothing of the refused ones
+    is written."""
+    known = _person()
+    k = _ingest(_booking_event(known, "booking.created",
+                               {"id": unique("b"), "startsAt": "2025-10-01T10:00:00Z"},
+                               "2025-09-20T10:00:00Z"))
+    earlier = _order_event(known, "order.placed",
+                           {"id": unique("o"), "total": {"amountMinor": 500, "currency": "PLN"}},
+                           "2025-09-21T10:00:00Z")
+    _ingest(earlier)
+    new = _person()
+    first = _booking_event(new, "booking.created",
+                           {"id": unique("b"), "service": "Cut", "startsAt": "2025-10-02T10:00:00Z"},
+                           "2025-09-22T10:00:00Z")
+    second = _booking_event(known, "booking.attended",
+                            {"id": unique("b"), "startsAt": "2025-09-01T10:00:00Z"},
+                            "2025-09-01T11:00:00Z")
+    bad = dict(_booking_event(_person(), "booking.created", {"id": unique("b")}, "yesterday"))
+    reused = dict(earlier, type="order.paid")
+    out = _call("notes", "IngestEvents", {"events": [first, second, bad, first, reused]})
+    assert out["status"] == "OK", out
+    res = out["body"]["results"]
+    assert len(res) == 5, res
+    ok = lambda r: r.get("header", {}).get("status", "OK") == "OK"
+    assert ok(res[0]) and not res[0]["response"].get("duplicate"), res[0]
+    assert ok(res[1]) and res[1]["response"]["customerId"] == k["customerId"], res[1]
+    assert res[2]["header"]["status"] == "INVALID_ARGUMENT", res[2]
+    assert "occurredAt" in [d["field"] for d in res[2]["header"]["details"]], res[2]
+    assert ok(res[3]) and res[3]["response"].get("duplicate") is True, res[3]
+    assert res[3]["response"]["customerId"] == res[0]["response"]["customerId"], res
+    assert res[4]["header"]["status"] == "INVALID_ARGUMENT", res[4]
+    assert [d["reason"] for d in res[4]["header"]["details"]] == ["REUSED"], res[4]
+    # The new person is one customer with one timeline entry of the event;
+    # the refused event left no record.
+    cid = res[0]["response"]["customerId"]
+    bookings = [e for e in _timeline(cid) if e.get("kind") == "BOOKING"]
+    assert [e.get("eventId") for e in bookings] == [first["eventId"]], bookings
+    assert crm.psql("SELECT count(*) FROM notes.intake WHERE event_id = '%s'"
+                    % bad["eventId"]).strip() == "0"
+    assert _summary(k["customerId"]).get("attended") == 1
+
+
+def test_a_batch_has_limits():
+    """1 to 100 events a request: an empty batch and one of 101 are refused
+    as a whole, naming events, and nothing of the 101 is taken in."""
+    out = _call("notes", "IngestEvents", {"events": []})
+    assert out["status"] == "INVALID_ARGUMENT", out
+    assert [(d["field"], d["reason"]) for d in out["details"]] == [("events", "REQUIRED")], out
+    p = _person()
+    run = unique("lim")
+    evs = [_booking_event(p, "booking.created", {"id": "%s-%d" % (run, i),
+                                                 "startsAt": "2025-10-01T10:00:00Z"},
+                          "2025-09-20T10:00:00Z", event_id="%s-e%d" % (run, i))
+           for i in range(101)]
+    out = _call("notes", "IngestEvents", {"events": evs})
+    assert out["status"] == "INVALID_ARGUMENT", out
+    assert [(d["field"], d["reason"]) for d in out["details"]] == [("events", "TOO_MANY")], out
+    assert crm.psql("SELECT count(*) FROM notes.intake WHERE event_id LIKE '%s-%%'"
+                    % run).strip() == "0"
+    out = _call("notes", "IngestEvents", {"events": evs[:100]})
+    assert out["status"] == "OK" and len(out["body"]["results"]) == 100, out
+    assert all(r["response"]["customerId"] for r in out["body"]["results"]), out
+
+
+def test_batches_of_the_same_events_sent_twice_at_once_have_one_effect():
+    """Two publishers send the same events of the same people at once, in
+    batches, each in another order: every event is taken in once (the other
+    delivery is a duplicate), and the figures are what the rows say."""
+    rnd = random.Random(7)
+    run = unique("twice")
+    people = [_person() for _ in range(5)]
+    events = []
+    for i in range(60):
+        b = {"id": "%s-b%d" % (run, i), "service": rnd.choice(["Cut", "Colour"]),
+             "startsAt": "2025-%02d-10T10:00:00Z" % (1 + i % 12)}
+        for t in ("booking.created", "booking.attended"):
+            events.append(_booking_event(people[i % 5], t, b,
+                                         "2025-%02d-09T%02d:00:00Z" % (1 + i % 12, i % 24)))
+    for i in range(40):
+        o = {"id": "%s-o%d" % (run, i), "total": {"amountMinor": 700 + i, "currency": "EUR"}}
+        for t in ("order.placed", "order.paid"):
+            events.append(_order_event(people[(i + 2) % 5], t, o,
+                                       "2025-%02d-11T10:00:00Z" % (1 + i % 12)))
+    procs = []
+    for seed in (1, 2):
+        mine = list(events)
+        random.Random(seed).shuffle(mine)
+        path = os.path.join(crm.DATA_DIR, "%s-%d.jsonl" % (run, seed))
+        with open(path, "w") as f:
+            f.write("\n".join(json.dumps(e) for e in mine) + "\n")
+        fh = open(path, encoding="utf-8")
+        procs.append((crm.crmctl_popen(["publish", "--key", crm.API_KEY, "--batch", "7",
+                                        "--window", "8"], stdin=fh), path, fh))
+    totals = {"accepted": 0, "duplicates": 0}
+    for p, path, fh in procs:
+        out, err = p.communicate(timeout=120)
+        fh.close()
+        os.unlink(path)
+        assert p.returncode == 0, (out, err)
+        s = json.loads(out.strip().splitlines()[-1])
+        assert s["rejected"] == 0 and s["undelivered"] == 0, s
+        totals["accepted"] += s["accepted"]
+        totals["duplicates"] += s["duplicates"]
+    assert totals == {"accepted": len(events), "duplicates": len(events)}, totals
+    rows = crm.psql("SELECT count(*) FROM notes.timeline WHERE event_id IN (%s)"
+                    % ", ".join("'%s'" % e["eventId"] for e in events)).strip()
+    assert rows == str(len(events)), rows
+    cids = {r[0] for r in crm.psql_rows("SELECT DISTINCT customer_id FROM notes.intake "
+                                         "WHERE event_id IN (%s)"
+                                         % ", ".join("'%s'" % e["eventId"] for e in events))}
+    assert len(cids) == 5, cids
+    for cid in cids:
+        assert _summary_figures(cid) == _recount(cid), cid
+
+
+def test_resolve_known_answers_many_records_with_one_read():
+    """customers.ResolveKnown: a known person with nothing new gets their id;
+    one with something to add, a stranger and a bad record get "" (the
+    intake resolves those one by one); nothing is written."""
+    p = _person()
+    a = _ingest(_booking_event(p, "booking.created",
+                               {"id": unique("b"), "startsAt": "2025-10-01T10:00:00Z"},
+                               "2025-09-20T10:00:00Z"))
+    item = {"system": "booking", "externalId": p["externalId"], "firstName": p["firstName"],
+            "lastName": p["lastName"], "email": p["email"]}
+    e164, _ = _phone()
+    before = _customer_row(a["customerId"])
+    out = _call("customers", "ResolveKnown", {"items": [
+        item, dict(item, phone=e164), dict(item, externalId=unique("x")),
+        dict(item, email="not an address"), item]})
+    assert out["status"] == "OK", out
+    assert out["body"]["customerIds"] == [a["customerId"], "", "", "", a["customerId"]], out
+    assert _customer_row(a["customerId"]) == before
+    out = _call("customers", "ResolveKnown", {"items": []})
+    assert out["status"] == "INVALID_ARGUMENT", out
+    assert [(d["field"], d["reason"]) for d in out["details"]] == [("items", "REQUIRED")], out
+
+
+def test_a_batch_over_http_is_answered_event_by_event():
+    """POST /v1/events:batch: the same batch over HTTP, for a system that
+    cannot speak the bus: 200 with a result per event; a bad one names its
+    field, the others are taken in; 0 or 101 events are a 400 naming
+    events."""
+    p = _person()
+    good = _booking_event(p, "booking.created",
+                          {"id": unique("b"), "startsAt": "2025-10-01T10:00:00Z"},
+                          "2025-09-20T10:00:00Z")
+    bad = dict(good, eventId=unique("bk"), occurredAt="2025-13-01T10:00:00Z")
+    st, _, js = api("POST", "/v1/events:batch", {"events": [good, bad, good]})
+    assert st == 200, (st, js)
+    res = js["results"]
+    assert len(res) == 3, js
+    assert res[0]["response"]["customerId"] and not res[0]["response"].get("duplicate"), res
+    assert res[0]["header"]["status"] == "OK" and not res[0]["header"]["details"], res
+    assert res[1]["header"]["status"] == "INVALID_ARGUMENT", res
+    assert [d["field"] for d in res[1]["header"]["details"]] == ["occurredAt"], res
+    assert res[1]["response"] is None, res
+    assert res[2]["response"]["duplicate"] is True, res
+    assert res[2]["response"]["customerId"] == res[0]["response"]["customerId"], res
+    st, _, js = api("POST", "/v1/events:batch", {"events": []})
+    assert st == 400 and [d["field"] for d in js["error"]["details"]] == ["events"], (st, js)
+    st, _, js = api("POST", "/v1/events:batch", {"events": [good] * 101})
+    assert st == 400 and [d["reason"] for d in js["error"]["details"]] == ["TOO_MANY"], (st, js)
+    st, _, js = api("POST", "/v1/events:batch", {"events": [good]}, key=None)
+    assert st == 401, (st, js)

@@ -226,7 +226,10 @@ COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tas
                "exports": "export", "taskFeeds": "taskFeed", "apiKeys": "apiKey",
                "staff": "staff", "priceRules": "priceRule", "files": "file", "rules": "rule",
                "forms": "form", "surveys": "filling", "plans": "plan",
-               "subscriptions": "subscription", "vouchers": "voucher"}
+               "subscriptions": "subscription", "visits": "visit", "purchases": "purchase",
+               "visitPresets": "visitPreset", "accessZones": "accessZone",
+               "accessCredentials": "accessCredential", "accessGrants": "accessGrant",
+               "vouchers": "voucher"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -301,6 +304,40 @@ def _fill_tenant(key):
     st, _, s = api("POST", "/v1/customers/%s/subscriptions" % ids["customer"],
                    {"planId": ids["plan"]}, key=key)
     ids["subscription"] = _ok(st, s, 201)["subscription"]["id"]
+    # A visit and a paid purchase the booking system and the store sent, and
+    # a preset of visit parameters.
+    # (the same person as B's customer, found by e-mail)
+    person = {"externalId": unique("c"), "email": c["email"]}
+    ids["visit"], ids["purchase"] = unique("bk"), unique("or")
+    order = {"id": ids["purchase"], "total": {"amountMinor": "1000", "currency": "PLN"}}
+    for ev in [{"source": "booking", "type": "booking.created",
+                "booking": {"id": ids["visit"], "startsAt": "2026-12-01T10:00:00Z"}},
+               {"source": "store", "type": "order.placed", "order": order},
+               {"source": "store", "type": "order.paid", "order": order}]:
+        ev.update({"eventId": unique("ev"), "occurredAt": "2026-11-30T10:00:00Z",
+                   "customer": person})
+        st, _, js = api("POST", "/v1/events", ev, key=key)
+        assert _ok(st, js, 202)["customerId"] == ids["customer"], js
+    st, _, vp = api("PUT", "/v1/customers/%s/visits/%s/parameters" % (ids["customer"],
+                                                                      ids["visit"]),
+                    {"parameters": [{"name": "Laser", "value": "B's"}]}, key=key)
+    _ok(st, vp, 200)
+    st, _, pr = api("POST", "/v1/visitPresets", {"name": unique("Preset"),
+                                                 "parameterNames": ["Laser"]}, key=key)
+    ids["visitPreset"] = _ok(st, pr, 201)["id"]
+    # Access control: a zone, a credential and a grant to it, one check logged.
+    st, _, z = api("POST", "/v1/accessZones", {"name": unique("Z")}, key=key)
+    ids["accessZone"] = _ok(st, z, 201)["id"]
+    st, _, k = api("POST", "/v1/customers/%s/accessCredentials" % ids["customer"],
+                   {"kind": "CARD", "value": unique("B-card")}, key=key)
+    ids["accessCredential"] = _ok(st, k, 201)["id"]
+    ids["accessValue"] = k["value"]
+    st, _, g = api("POST", "/v1/customers/%s/accessGrants" % ids["customer"],
+                   {"zoneId": ids["accessZone"]}, key=key)
+    ids["accessGrant"] = _ok(st, g, 201)["id"]
+    st, _, c = api("POST", "/v1/access:check", {"credentialValue": ids["accessValue"],
+                                                "zoneId": ids["accessZone"]}, key=key)
+    assert _ok(st, c, 200)["decision"] == "ALLOW", c
     return ids
 
 
@@ -346,6 +383,15 @@ SAMPLES = {
     "PATCH /v1/customers/{customer_id}/subscriptions/{id}": {"note": "from A"},
     "POST /v1/customers/{customer_id}/subscriptions:useVisit": {"reference": "A"},
     "POST /v1/customers/{customer_id}/subscriptions:undoVisit": {"reference": "A"},
+    "PUT /v1/customers/{customer_id}/visits/{booking_id}/parameters":
+        {"parameters": [{"name": "Laser", "value": "from A"}]},
+    "POST /v1/visitPresets": {"name": "from A", "parameterNames": ["Laser"]},
+    "PUT /v1/visitPresets/{id}": {"name": "renamed by A", "parameterNames": ["Laser"]},
+    "POST /v1/customers/{customer_id}/purchases/{order_id}:return": {"whole": True},
+    "PATCH /v1/accessZones/{id}": {"name": "from A"},
+    "POST /v1/customers/{customer_id}/accessCredentials": {"kind": "CARD", "value": "from-A"},
+    "POST /v1/customers/{customer_id}/accessGrants": lambda ids: {"zoneId": ids["accessZone"]},
+    "PATCH /v1/customers/{customer_id}/accessCredentials/{id}": {"blocked": True},
 }
 RAW_SAMPLES = {"PUT /v1/customers/{id}/photo": (_png(), "image/png", ""),
                "POST /v1/customers/{customer_id}/files": (b"from A", "text/plain",

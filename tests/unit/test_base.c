@@ -7,6 +7,7 @@
 #include "cm_util.h"
 #include "envelope.pb-c.h"
 #include "unit.h"
+#include "cm_svc.h"
 
 #include <stdalign.h>
 #include <stdbool.h>
@@ -395,9 +396,48 @@ static void test_log_requests(void)
     cm_log_init("unit");
 }
 
+/* Item calls of a batch: an item's failure and violations stay its own,
+ * come out as a reply header, and the parent's count of calls goes on. */
+static void test_call_items(void)
+{
+    Crm__RequestHeader hdr = CRM__REQUEST_HEADER__INIT;
+    struct cm_call parent = {.hdr = &hdr, .n_calls = 3};
+    crm__reply_header__init(&parent.reply);
+    struct cm_call item;
+    cm_call_item(&item, &parent);
+    CHECK(item.hdr == &hdr && item.n_calls == 3 && !cm_call_failed(&item));
+    cm_call_violation(&item, "occurredAt", "INVALID_FORMAT", "occurredAt is not %s", "RFC 3339");
+    cm_call_violation(&item, "source", "REQUIRED", "source is required");
+    item.n_calls = 5;
+    item.prep = malloc(8); /* freed with the item */
+    Crm__ReplyHeader *h = cm_call_item_end(&item, &parent);
+    CHECK(h->status == CRM__STATUS__STATUS_INVALID_ARGUMENT);
+    CHECK_STR(h->message, "2 invalid fields");
+    CHECK(h->n_details == 2);
+    CHECK_STR(h->details[0]->field, "occurredAt");
+    CHECK_STR(h->details[0]->description, "occurredAt is not RFC 3339");
+    CHECK_STR(h->details[1]->reason, "REQUIRED");
+    CHECK(!cm_call_failed(&parent) && parent.reply.n_details == 0 && parent.n_calls == 5);
+    crm__reply_header__free_unpacked(h, NULL);
+
+    cm_call_item(&item, &parent);
+    h = cm_call_item_end(&item, &parent);
+    CHECK(h->status == CRM__STATUS__STATUS_OK && h->n_details == 0);
+    CHECK_STR(h->message, "");
+    crm__reply_header__free_unpacked(h, NULL);
+
+    cm_call_item(&item, &parent);
+    cm_call_fail(&item, CM_ERR_UNAVAILABLE, "customers did not answer in time; retry");
+    h = cm_call_item_end(&item, &parent);
+    CHECK(h->status == CRM__STATUS__STATUS_UNAVAILABLE);
+    CHECK_STR(h->message, "customers did not answer in time; retry");
+    crm__reply_header__free_unpacked(h, NULL);
+}
+
 int main(void)
 {
     RUN(test_utf8_valid);
+    RUN(test_call_items);
     RUN(test_utf8_length);
     RUN(test_time_and_ids);
     RUN(test_uuid_pool);

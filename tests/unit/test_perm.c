@@ -7,14 +7,14 @@
 #include "unit.h"
 
 /* The table as docs/api.md writes it: one row per role, a column per named
- * scope (customers:read ... staff), 1 where the role grants it. */
+ * scope (customers:read ... staff, access:check), 1 where the role grants it. */
 static const struct {
     Crm__Role role;
     const char *row; // CM_SCOPE_FIRST .. CM_SCOPE_LAST
 } s_table[] = {
-    {CRM__ROLE__ROLE_OWNER, "111111111111"},   {CRM__ROLE__ROLE_ADMIN, "111111111111"},
-    {CRM__ROLE__ROLE_STAFF, "111111101000"},   {CRM__ROLE__ROLE_READONLY, "101010100000"},
-    {CRM__ROLE__ROLE_SERVICE, "111101111100"}, {CRM__ROLE__ROLE_UNSPECIFIED, "000000000000"},
+    {CRM__ROLE__ROLE_OWNER, "1111111111111"},   {CRM__ROLE__ROLE_ADMIN, "1111111111111"},
+    {CRM__ROLE__ROLE_STAFF, "1111111010001"},   {CRM__ROLE__ROLE_READONLY, "1010101000000"},
+    {CRM__ROLE__ROLE_SERVICE, "1111011111001"}, {CRM__ROLE__ROLE_UNSPECIFIED, "0000000000000"},
 };
 
 static void test_roles_grant_what_the_table_says(void)

@@ -360,6 +360,154 @@ static void test_check_conditions_alone(void)
     s_call_free(&call);
 }
 
+/* ---- The Orders bot ---------------------------------------------------- */
+
+static void test_order_total_counts_only_its_currency(void)
+{
+    struct notes_rule_order o = {.total_minor = 15000, .currency = "EUR"};
+    struct notes_rule_facts f = {.order = &o};
+    Crm__Rule r =
+        s_rule1(s_cond(CRM__RULE_CONDITION_KIND__RULE_CONDITION_ORDER_TOTAL_AT_LEAST, 15000, NULL));
+    r.conditions[0]->currency = "EUR";
+    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    r.conditions[0]->number = 15001;
+    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    r.conditions[0]->number = 100;
+    r.conditions[0]->currency = "PLN"; /* another currency's total is not compared */
+    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    r.conditions[0]->currency = "EUR";
+    f.order = NULL; /* no order: never */
+    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    r.conditions[0]->number = 0;
+    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    s_free(&r);
+}
+
+static void test_first_order_and_company(void)
+{
+    struct notes_rule_order o = {.first = true};
+    struct notes_rule_facts f = {.order = &o};
+    Crm__Rule r = s_rule1(s_cond(CRM__RULE_CONDITION_KIND__RULE_CONDITION_FIRST_ORDER, 0, NULL));
+    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    o.first = false;
+    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    f.order = NULL;
+    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    r.conditions[0]->kind = CRM__RULE_CONDITION_KIND__RULE_CONDITION_HAS_COMPANY;
+    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    f.has_company = true; /* holds without an order: any trigger */
+    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_needs_order(&r));
+    r.conditions[0]->kind = CRM__RULE_CONDITION_KIND__RULE_CONDITION_FIRST_ORDER;
+    CHECK(notes_rules_needs_order(&r));
+    CHECK(!notes_rules_needs_figures(&r));
+    s_free(&r);
+}
+
+static void test_order_kinds(void)
+{
+    CHECK(notes_rules_order_trigger(CRM__RULE_TRIGGER__RULE_TRIGGER_ORDER_PLACED));
+    CHECK(notes_rules_order_trigger(CRM__RULE_TRIGGER__RULE_TRIGGER_ORDER_PAID));
+    CHECK(!notes_rules_order_trigger(CRM__RULE_TRIGGER__RULE_TRIGGER_TAG_ADDED));
+    CHECK_STR(notes_rules_instruction_kind(CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_HOLD), "HOLD");
+    CHECK_STR(notes_rules_instruction_kind(CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_PRIORITY),
+              "PRIORITY");
+    CHECK_STR(notes_rules_instruction_kind(CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTE), "NOTE");
+    CHECK(notes_rules_instruction_kind(CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTIFY_STAFF) ==
+          NULL);
+    CHECK(notes_rules_order_action(CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTIFY_STAFF));
+    CHECK(!notes_rules_order_action(CRM__RULE_ACTION_KIND__RULE_ACTION_SEND_EMAIL));
+    CHECK_STR(notes_rules_role_name(CRM__ROLE__ROLE_OWNER), "ROLE_OWNER");
+    CHECK_STR(notes_rules_role_name(CRM__ROLE__ROLE_READONLY), "ROLE_READONLY");
+    CHECK_STR(notes_rules_role_name(CRM__ROLE__ROLE_SERVICE), "");
+}
+
+/* A string of n copies of the two-byte character "ł". */
+static char *s_chars(size_t n)
+{
+    char *s = cm_malloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++)
+        memcpy(s + 2 * i, "\xc5\x82", 2);
+    s[2 * n] = '\0';
+    return s;
+}
+
+/* r passes with *text of max characters and fails on field with max + 1. */
+static void s_check_length(const Crm__Rule *r, char **text, size_t max, const char *field)
+{
+    char *at_max = s_chars(max), *over = s_chars(max + 1);
+    *text = at_max;
+    CHECK(s_check(r, NULL));
+    *text = over;
+    CHECK(!s_check(r, field));
+    *text = "";
+    free(at_max);
+    free(over);
+}
+
+static void test_check_order_actions(void)
+{
+    Crm__RuleAction a = CRM__RULE_ACTION__INIT;
+    Crm__RuleAction *actions[] = {&a};
+    Crm__RuleCondition cond = CRM__RULE_CONDITION__INIT;
+    Crm__RuleCondition *conds[] = {&cond};
+    Crm__Rule r = CRM__RULE__INIT;
+    r.name = "Problem orders";
+    r.trigger = CRM__RULE_TRIGGER__RULE_TRIGGER_ORDER_PLACED;
+    r.actions = actions;
+    r.n_actions = 1;
+    a.kind = CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_HOLD;
+    a.value = "customer tagged PROBLEM";
+    CHECK(s_check(&r, NULL));
+    /* Only an order trigger has an order: the action is named. */
+    r.trigger = CRM__RULE_TRIGGER__RULE_TRIGGER_CUSTOMER_CREATED;
+    CHECK(!s_check(&r, "rule.actions[0].kind"));
+    r.trigger = CRM__RULE_TRIGGER__RULE_TRIGGER_ORDER_PAID;
+    s_check_length(&r, &a.value, NOTES_RULE_HOLD_MAX, "rule.actions[0].value");
+    a.value = "";
+    CHECK(!s_check(&r, "rule.actions[0].value"));
+    a.kind = CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_PRIORITY;
+    s_check_length(&r, &a.value, NOTES_RULE_PRIORITY_MAX, "rule.actions[0].value");
+    a.kind = CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTE;
+    s_check_length(&r, &a.text, NOTES_RULE_NOTE_MAX, "rule.actions[0].text");
+    a.kind = CRM__RULE_ACTION_KIND__RULE_ACTION_ORDER_NOTIFY_STAFF;
+    a.subject = "Check the VAT number";
+    a.text = "Order of {{fullName}}";
+    CHECK(!s_check(&r, "rule.actions[0].staffEmail")); /* whom? */
+    a.staff_email = "shop@example.com";
+    CHECK(s_check(&r, NULL));
+    a.staff_role = CRM__ROLE__ROLE_ADMIN; /* not both */
+    CHECK(!s_check(&r, "rule.actions[0].staffRole"));
+    a.staff_email = "";
+    CHECK(s_check(&r, NULL));
+    a.staff_role = CRM__ROLE__ROLE_SERVICE;
+    CHECK(!s_check(&r, "rule.actions[0].staffRole"));
+    a.staff_role = CRM__ROLE__ROLE_UNSPECIFIED;
+    a.staff_email = "two@example.com, three@example.com";
+    CHECK(!s_check(&r, "rule.actions[0].staffEmail"));
+    /* Order conditions also need an order trigger; HAS_COMPANY does not. */
+    a.staff_email = "shop@example.com";
+    r.conditions = conds;
+    r.n_conditions = 1;
+    cond.kind = CRM__RULE_CONDITION_KIND__RULE_CONDITION_FIRST_ORDER;
+    CHECK(s_check(&r, NULL));
+    a.kind = CRM__RULE_ACTION_KIND__RULE_ACTION_ADD_TAG;
+    a.value = "vip";
+    r.trigger = CRM__RULE_TRIGGER__RULE_TRIGGER_VISIT_COMPLETED;
+    CHECK(!s_check(&r, "rule.conditions[0].kind"));
+    cond.kind = CRM__RULE_CONDITION_KIND__RULE_CONDITION_HAS_COMPANY;
+    CHECK(s_check(&r, NULL));
+    cond.kind = CRM__RULE_CONDITION_KIND__RULE_CONDITION_ORDER_TOTAL_AT_LEAST;
+    r.trigger = CRM__RULE_TRIGGER__RULE_TRIGGER_ORDER_PLACED;
+    cond.currency = "";
+    CHECK(!s_check(&r, "rule.conditions[0].currency"));
+    cond.currency = "EUR";
+    cond.number = -5;
+    CHECK(!s_check(&r, "rule.conditions[0].number"));
+    cond.number = 5000;
+    CHECK(s_check(&r, NULL));
+}
+
 int main(void)
 {
     RUN(test_thresholds_hold_from_the_number_on);
@@ -374,5 +522,9 @@ int main(void)
     RUN(test_check_limits);
     RUN(test_check_email);
     RUN(test_check_conditions_alone);
+    RUN(test_order_total_counts_only_its_currency);
+    RUN(test_first_order_and_company);
+    RUN(test_order_kinds);
+    RUN(test_check_order_actions);
     return 0;
 }

@@ -91,6 +91,7 @@ export const KINDS = [
   ["SUBSCRIPTION", "enum.kind.SUBSCRIPTION"],
   ["FILE", "enum.kind.FILE"],
   ["FORM", "frm.kind"],
+  ["VISIT_PARAMETERS", "vis.kind"],
 ];
 
 // Where an entry came from; notes' own entries say nothing.
@@ -217,6 +218,13 @@ export function describe(e) {
     case "order.cancelled":
       line = t("tl.orderCancelled", { id: o.id || "" });
       break;
+    case "order.instruction": {
+      // The Orders bot's instruction for the order (docs/rules.md, "Orders bot").
+      const ins = e.orderInstruction || {};
+      line = t(`ob.tl.${ins.kind || "HOLD"}`, { id: ins.orderId || "", value: ins.value || "" });
+      if (ins.ruleName) extra.push(t("ob.tl.byRule", { rule: ins.ruleName }));
+      break;
+    }
     case "customer.signed_up":
       line = t("tl.signedUp");
       break;
@@ -305,6 +313,32 @@ export function describe(e) {
       // The questions are the business's own words, shown as written.
       const qs = (e.form || {}).questions || [];
       line = qs.length ? t("frm.tlCardUpdated", { questions: qs.join(", ") }) : t("frm.tlCardSaved");
+      break;
+    }
+    case "visit.parameters_changed": {
+      // The parameters are the staff's own words; values as the timeline keeps them.
+      const v = e.visit || {};
+      line = t("vis.tlChanged", { service: v.service || v.bookingId || "" });
+      for (const ch of v.changes || []) {
+        const name = ch.field === "remark" ? t("vis.tlRemark") : ch.field;
+        const val = (x) => {
+          try {
+            return x ? JSON.parse(x) : "—";
+          } catch {
+            return x;
+          }
+        };
+        extra.push(`${name}: ${val(ch.oldValue)} → ${val(ch.newValue)}`);
+      }
+      break;
+    }
+    case "purchase.returned":
+    case "purchase.cancelled": {
+      const pu = e.purchase || {};
+      const amt = pu.amount && pu.amount.currency ? money(pu.amount.amountMinor, pu.amount.currency) : "";
+      line = e.type === "purchase.returned" ? t("pur.tlReturned", { id: o.id || "", amount: amt }) : t("pur.tlCancelled", { id: o.id || "" });
+      if (pu.reason) extra.push(pu.reason);
+      if (pu.refundToBalance) extra.push(t("pur.tlBalance"));
       break;
     }
     case "survey.filled":

@@ -13,7 +13,7 @@ let staffList = null;
 // What each role may do (docs/api.md "Roles and scopes"): the UI hides or
 // disables what the signed-in member's role cannot do; the server decides.
 const ALL = ["customers:read", "customers:write", "notes:read", "notes:write", "private:read", "messages:send",
-  "company:read", "events:publish", "events:read", "exchange", "settings", "staff"];
+  "company:read", "events:publish", "events:read", "exchange", "settings", "staff", "access:check"];
 const ROLE_SCOPES = {
   OWNER: ALL,
   ADMIN: ALL,

@@ -1,8 +1,10 @@
 // Settings › Automations: rules that act on customers when something happens
-// (docs/rules.md). The rules with their switch, last error and counts; a
-// form to create or change one (trigger, conditions and actions picked from
-// the business's tags, groups and message templates); a dry run ("who would
-// it act on now") and the rule's history. Every string from i18n.js.
+// (docs/rules.md). The rules with their switch, last error and counts, all of
+// them or the Orders bot's alone (rules with order actions); a form to create
+// or change one (trigger, conditions and actions picked from the business's
+// tags, groups and message templates; the order conditions and actions only
+// for an order trigger); a dry run ("who would it act on now", with what the
+// order actions would do) and the rule's history. Every string from i18n.js.
 
 import { ApiError, get, request, seg } from "../api.js";
 import { banner, confirmDialog, field, h, newId, replace, select, setTitle, toast } from "../dom.js";
@@ -13,9 +15,15 @@ import { t } from "../i18n.js";
 
 const TRIGGERS = ["CUSTOMER_CREATED", "ORDER_PLACED", "ORDER_PAID", "BOOKING_MADE", "VISIT_COMPLETED",
   "NO_SHOW", "TAG_ADDED"];
+// The Orders bot's: about (acting on) the order that started the rule, so
+// offered only for an order trigger.
+const ORDER_TRIGGERS = ["ORDER_PLACED", "ORDER_PAID"];
+const ORDER_CONDITIONS = ["ORDER_TOTAL_AT_LEAST", "FIRST_ORDER"];
+const ORDER_ACTIONS = ["ORDER_HOLD", "ORDER_PRIORITY", "ORDER_NOTE", "ORDER_NOTIFY_STAFF"];
 const CONDITIONS = ["MIN_ORDERS", "MIN_VISITS", "MIN_SPENT", "LAST_VISIT_DAYS", "HAS_TAG", "NOT_TAG",
-  "IN_GROUP", "SOURCE"];
-const ACTIONS = ["ADD_TAG", "REMOVE_TAG", "ADD_TO_GROUP", "SEND_EMAIL"];
+  "IN_GROUP", "SOURCE", "HAS_COMPANY", ...ORDER_CONDITIONS];
+const ACTIONS = ["ADD_TAG", "REMOVE_TAG", "ADD_TO_GROUP", "SEND_EMAIL", ...ORDER_ACTIONS];
+const STAFF_ROLES = ["OWNER", "ADMIN", "STAFF", "READONLY"];
 const SOURCES = ["MANUAL", "IMPORT", "BOOKING", "STORE", "API", "SIGNUP"];
 const MAX_CONDITIONS = 10;
 const MAX_ACTIONS = 5;
@@ -42,17 +50,38 @@ function summary(r) {
     t("auto.then", { what: acts.join(", ") })].filter(Boolean).join(" · ");
 }
 
+const MONEY_CONDITIONS = ["MIN_SPENT", "ORDER_TOTAL_AT_LEAST"];
+
 function conditionText(c) {
   const kind = strip(c.kind, "RULE_CONDITION_");
   const value = kind === "SOURCE" ? t(`enum.source.${strip(c.source, "SOURCE_")}`)
-    : kind === "MIN_SPENT" ? `${(Number(c.number || 0) / 100).toFixed(2)} ${c.currency || ""}`
+    : MONEY_CONDITIONS.includes(kind) ? `${(Number(c.number || 0) / 100).toFixed(2)} ${c.currency || ""}`
       : c.value || String(c.number || 0);
   return t(`auto.cond.${kind}`, { value });
 }
 
 function actionText(a) {
   const kind = strip(a.kind, "RULE_ACTION_");
-  return t(`auto.act.${kind}`, { value: kind === "SEND_EMAIL" ? a.subject || "" : a.value || "" });
+  const value = kind === "SEND_EMAIL" ? a.subject || ""
+    : kind === "ORDER_NOTE" ? a.text || ""
+      : kind === "ORDER_NOTIFY_STAFF" ? a.staffEmail || t(`ob.role.${strip(a.staffRole, "ROLE_")}`)
+        : a.value || "";
+  return t(`auto.act.${kind}`, { value });
+}
+
+/** Whether the rule acts on orders: an Orders-bot rule. */
+function ordersBot(r) {
+  return (r.actions || []).some((a) => ORDER_ACTIONS.includes(strip(a.kind, "RULE_ACTION_")));
+}
+
+/** Offers the order kinds of a kind chooser only for an order trigger. */
+function offerOrderKinds(kindSelect, orderKinds, onOrder) {
+  for (const o of kindSelect.options) {
+    if (orderKinds.includes(o.value)) {
+      o.hidden = !onOrder;
+      o.disabled = !onOrder;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------- the form
@@ -86,18 +115,20 @@ function conditionRow(c, lists, onRemove) {
   const group = select(lists.groups.map((g) => [g, g]), "", { class: "auto-group", "aria-label": t("auto.group") });
   const source = select(SOURCES.map((s) => [s, t(`enum.source.${s}`)]), "MANUAL", { class: "auto-source", "aria-label": t("auto.source") });
   const k = strip(c.kind, "RULE_CONDITION_");
-  if (k === "MIN_SPENT") amount.value = (Number(c.number || 0) / 100).toFixed(2);
+  if (MONEY_CONDITIONS.includes(k)) amount.value = (Number(c.number || 0) / 100).toFixed(2);
   else number.value = c.number || "";
   currency.value = c.currency || "EUR";
   tag.value = c.value || "";
   if (c.value) group.value = c.value;
   if (c.source) source.value = strip(c.source, "SOURCE_");
-  const pick = (v) => (v === "MIN_SPENT" ? [amount, currency]
+  const pick = (v) => (MONEY_CONDITIONS.includes(v) ? [amount, currency]
     : v === "HAS_TAG" || v === "NOT_TAG" ? tag
-      : v === "IN_GROUP" ? group : v === "SOURCE" ? source : number);
+      : v === "IN_GROUP" ? group : v === "SOURCE" ? source
+        : v === "FIRST_ORDER" || v === "HAS_COMPANY" ? null : number);
   return kindRow(kind, h("span", { class: "auto-value" }), pick, onRemove, (v) => {
     const out = { kind: `RULE_CONDITION_${v}` };
-    if (v === "MIN_SPENT") {
+    if (v === "FIRST_ORDER" || v === "HAS_COMPANY") return out;
+    if (MONEY_CONDITIONS.includes(v)) {
       out.number = String(Math.round(Number(amount.value || 0) * 100));
       out.currency = currency.value.trim().toUpperCase();
     } else if (v === "HAS_TAG" || v === "NOT_TAG") out.value = tag.value.trim();
@@ -133,14 +164,54 @@ function actionRow(a, lists, templates, onRemove) {
   const mail = h("div", { class: "auto-mail" }, from, subject, text,
     h("label", { class: "check", for: marketing.id }, marketing, t("auto.marketing")),
     h("p", { class: "hint" }, t("auto.mailHint")));
-  const pick = (v) => (v === "ADD_TO_GROUP" ? group : v === "SEND_EMAIL" ? mail : tag);
+  const order = orderControls(a);
+  const pick = (v) => (v === "ADD_TO_GROUP" ? group : v === "SEND_EMAIL" ? mail : order.pick(v) || tag);
   return kindRow(kind, h("div", { class: "auto-value" }), pick, onRemove, (v) => {
     const out = { kind: `RULE_ACTION_${v}` };
     if (v === "ADD_TO_GROUP") out.value = group.value;
     else if (v === "SEND_EMAIL") Object.assign(out, { subject: subject.value.trim(), text: text.value, marketing: marketing.checked });
+    else if (ORDER_ACTIONS.includes(v)) Object.assign(out, order.read(v));
     else out.value = tag.value.trim();
     return out;
   });
+}
+
+/** The controls of the Orders bot's actions: a hold's reason, a priority's
+ * label, an order note, and a staff e-mail (to an address or a role). */
+function orderControls(a) {
+  const reason = h("input", { type: "text", maxlength: 200, class: "auto-hold", "aria-label": t("ob.reason"), placeholder: t("ob.reason") });
+  const label = h("input", { type: "text", maxlength: 50, class: "auto-priority", "aria-label": t("ob.priority"), placeholder: t("ob.priorityHint") });
+  const note = h("textarea", { rows: 3, maxlength: 1000, class: "auto-note", "aria-label": t("ob.note"), placeholder: t("ob.note") });
+  const to = select([["email", t("ob.toEmail")], ["role", t("ob.toRole")]], a.staffRole ? "role" : "email",
+    { class: "auto-staff-to", "aria-label": t("ob.to") });
+  const email = h("input", { type: "email", maxlength: 254, class: "auto-staff-email", "aria-label": t("ob.staffEmail"), placeholder: t("ob.staffEmail") });
+  const role = select(STAFF_ROLES.map((r) => [r, t(`ob.role.${r}`)]), strip(a.staffRole, "ROLE_") || "OWNER",
+    { class: "auto-staff-role", "aria-label": t("ob.staffRole") });
+  const subject = h("input", { type: "text", maxlength: 200, class: "auto-staff-subject", "aria-label": t("auto.subject"), placeholder: t("auto.subject") });
+  const text = h("textarea", { rows: 3, class: "auto-staff-text", "aria-label": t("auto.text"), placeholder: t("auto.text") });
+  const kind = strip(a.kind, "RULE_ACTION_");
+  if (kind === "ORDER_HOLD") reason.value = a.value || "";
+  if (kind === "ORDER_PRIORITY") label.value = a.value || "";
+  note.value = kind === "ORDER_NOTE" ? a.text || "" : "";
+  email.value = a.staffEmail || "";
+  subject.value = kind === "ORDER_NOTIFY_STAFF" ? a.subject || "" : "";
+  text.value = kind === "ORDER_NOTIFY_STAFF" ? a.text || "" : "";
+  const showTo = () => { email.hidden = to.value !== "email"; role.hidden = to.value !== "role"; };
+  to.addEventListener("change", showTo);
+  showTo();
+  const staff = h("div", { class: "auto-mail auto-staff" }, h("div", { class: "auto-staff-to-row" }, to, email, role),
+    subject, text, h("p", { class: "hint" }, t("ob.staffHint")));
+  const noteBox = h("div", { class: "auto-mail" }, note, h("p", { class: "hint" }, t("ob.noteHint")));
+  return {
+    pick: (v) => ({ ORDER_HOLD: reason, ORDER_PRIORITY: label, ORDER_NOTE: noteBox, ORDER_NOTIFY_STAFF: staff })[v] || null,
+    read(v) {
+      if (v === "ORDER_HOLD") return { value: reason.value.trim() };
+      if (v === "ORDER_PRIORITY") return { value: label.value.trim() };
+      if (v === "ORDER_NOTE") return { text: note.value };
+      return { subject: subject.value.trim(), text: text.value,
+        ...(to.value === "role" ? { staffRole: `ROLE_${role.value}` } : { staffEmail: email.value.trim() }) };
+    },
+  };
 }
 
 /** The create/edit form of rule (null: a new one); onDone(saved) when stored. */
@@ -158,6 +229,13 @@ function ruleForm(rule, pick, onDone, onCancel) {
   const showTag = () => { tagField.row.hidden = trigger.value !== "TAG_ADDED"; };
   trigger.addEventListener("change", showTag);
   showTag();
+  // The order conditions and actions only for an order trigger.
+  const offerOrder = () => {
+    const on = ORDER_TRIGGERS.includes(trigger.value);
+    for (const k of form.querySelectorAll(".auto-cond-kind")) offerOrderKinds(k, ORDER_CONDITIONS, on);
+    for (const k of form.querySelectorAll(".auto-act-kind")) offerOrderKinds(k, ORDER_ACTIONS, on);
+  };
+  trigger.addEventListener("change", () => offerOrder());
   const enabled = h("input", { type: "checkbox", id: "auto-enabled", checked: r.enabled !== false });
 
   const conds = h("ul", { class: "auto-rows", id: "auto-conditions" });
@@ -171,11 +249,13 @@ function ruleForm(rule, pick, onDone, onCancel) {
   const addC = (c) => {
     const row = conditionRow(c, lists, () => { row.remove(); limits(); });
     conds.append(row);
+    offerOrderKinds(row.querySelector(".auto-cond-kind"), ORDER_CONDITIONS, ORDER_TRIGGERS.includes(trigger.value));
     limits();
   };
   const addA = (a) => {
     const row = actionRow(a, lists, pick.templates, () => { row.remove(); limits(); });
     acts.append(row);
+    offerOrderKinds(row.querySelector(".auto-act-kind"), ORDER_ACTIONS, ORDER_TRIGGERS.includes(trigger.value));
     limits();
   };
   for (const c of r.conditions || []) addC(c);
@@ -197,6 +277,7 @@ function ruleForm(rule, pick, onDone, onCancel) {
       h("p", { class: "hint" }, t("auto.conditionsHint")), conds, addCond),
     h("fieldset", { class: "auto-set" }, h("legend", {}, t("auto.actions")), acts, addAct),
     h("div", { class: "form-actions-inline" }, save, dry, cancel), dryOut);
+  offerOrder();
   const fields = { "rule.name": nameField, "rule.trigger": triggerField, "rule.triggerTag": tagField };
 
   const body = () => ({
@@ -248,17 +329,26 @@ function dryRunView(d) {
     h("p", { class: "auto-dry-count" }, matches.length
       ? t(d.complete ? "auto.dryMatches" : "auto.dryMatchesPartial", { n: matches.length, scanned: d.scanned || 0 })
       : t("auto.dryNone", { scanned: d.scanned || 0 })),
-    matches.length ? h("ul", { class: "auto-dry-list" }, matches.map((m) => h("li", {}, customerLink(m.customerId, m.name)))) : null);
+    matches.length ? h("ul", { class: "auto-dry-list" }, matches.map((m) => h("li", {}, customerLink(m.customerId, m.name),
+      m.orderId ? h("p", { class: "small auto-dry-order" }, t("ob.dryOrder", { id: m.orderId,
+        what: (m.orderActions || []).map(outcomeText).join("; ") })) : null))) : null);
 }
 
 // What a run's steps came to (RuleOutcome codes), worded in the reader's language.
 const OUTCOMES = new Set(["TAG_ADDED", "TAG_ALREADY", "TAG_REMOVED", "TAG_NOT_THERE", "GROUP_ADDED",
   "GROUP_ALREADY", "EMAIL_QUEUED", "EMAIL_NO_CONSENT", "EMAIL_NO_ADDRESS", "EMAIL_REFUSED", "SWITCHED_OFF",
-  "NOT_THE_TAG", "CUSTOMER_DELETED", "CONDITIONS_NOT_MET", "FAILED"]);
+  "NOT_THE_TAG", "CUSTOMER_DELETED", "CONDITIONS_NOT_MET", "FAILED", "ORDER_HOLD", "ORDER_PRIORITY",
+  "ORDER_NOTE", "STAFF_NOTIFIED", "STAFF_NONE", "ORDER_GONE"]);
+
+/** One outcome in the reader's language; a staff role is named as the UI names it. */
+function outcomeText(o) {
+  if (!OUTCOMES.has(o.code)) return o.value || o.code;
+  const role = /^ROLE_[A-Z]+$/.test(o.value || "") ? t(`ob.role.${strip(o.value, "ROLE_")}`) : "";
+  return t(`auto.outcome.${o.code}`, { value: role || o.value || "" });
+}
 
 function runResult(r) {
-  const steps = (r.outcomes || []).map((o) => (OUTCOMES.has(o.code)
-    ? t(`auto.outcome.${o.code}`, { value: o.value || "" }) : o.value || o.code));
+  const steps = (r.outcomes || []).map(outcomeText);
   const text = steps.length ? steps.join("; ") : r.result;
   return text ? h("p", { class: "small auto-run-result" }, text) : null;
 }
@@ -302,6 +392,17 @@ export async function renderAutomations(view, ctx) {
   const list = h("ul", { class: "auto-list", id: "auto-list" });
   const editor = h("div", { id: "auto-editor" });
   const create = h("button", { type: "button", class: "btn btn-primary", id: "auto-new" }, t("auto.new"));
+  // All rules, or the Orders bot's alone.
+  let only = "all";
+  const tabs = [["all", t("ob.tabAll")], ["orders", t("ob.tabOrders")]].map(([k, label]) =>
+    h("button", { type: "button", class: "filter-chip auto-tab", dataset: { tab: k }, "aria-pressed": String(k === only) }, label));
+  for (const b of tabs) {
+    b.addEventListener("click", async () => {
+      only = b.dataset.tab;
+      for (const x of tabs) x.setAttribute("aria-pressed", String(x === b));
+      await load();
+    });
+  }
 
   const close = () => {
     replace(editor);
@@ -371,12 +472,15 @@ export async function renderAutomations(view, ctx) {
       return;
     }
     if (!ctx.live()) return;
-    replace(list, rules.length ? rules.map((r) => ruleCard(r, actions)) : h("li", { class: "muted" }, t("auto.none")));
+    const shown = only === "orders" ? rules.filter(ordersBot) : rules;
+    replace(list, shown.length ? shown.map((r) => ruleCard(r, actions))
+      : h("li", { class: "muted" }, t(only === "orders" ? "ob.none" : "auto.none")));
   }
 
   replace(view, h("p", { class: "muted small" }, h("a", { href: "#/settings" }, t("nav.settings")), " › ", t("auto.title")),
     h("h1", { id: "auto-title" }, t("auto.title")),
     h("p", { class: "muted" }, t("auto.lead")), message,
-    h("div", { class: "form-actions-inline" }, create), editor, list);
+    h("div", { class: "form-actions-inline" }, create),
+    h("div", { class: "filter-chips auto-tabs", role: "group", "aria-label": t("ob.tabs") }, tabs), editor, list);
   await load();
 }

@@ -22,8 +22,10 @@ import { taskForm, taskItem } from "../taskkit.js";
 import { t } from "../i18n.js";
 import { vatCheckView } from "../vatcheck.js";
 import { subsSection } from "../subs.js";
+import { accessSection } from "../access.js";
 import { walletSection } from "../wallet.js";
 import { discountChange, discountsSection } from "../prices.js";
+import { purchasesSection, visitsSection } from "../visits.js";
 
 const ACTIONS = {
   created: "enum.action.created",
@@ -97,6 +99,7 @@ export async function renderCard(view, ctx) {
 
   const groups = (c.groups || []).map((g) => chip(g, { color: colors.get(g.toLowerCase()), kind: "group" }));
   const tags = (c.tags || []).map((t) => chip(t, { kind: "tag" }));
+  const access = accessSection(c.id);
   const head = h("header", { class: "card card-head" },
     avatar(c, "large"),
     h("div", { class: "card-head-main" },
@@ -104,7 +107,7 @@ export async function renderCard(view, ctx) {
       c.company && c.company.name ? h("p", { class: "company-line" }, c.company.name) : null,
       h("p", { class: "muted" }, [c.email, c.phone].filter(Boolean).join(" · ") || t("card.noContact")),
       groups.length || tags.length ? h("div", { class: "chips", id: "customer-chips" }, groups, tags) : null),
-    h("div", { class: "card-head-actions" }, editBtn, deleteBtn));
+    h("div", { class: "card-head-actions" }, access.button, editBtn, deleteBtn));
 
   const contact = cardSection("card.contact", dl([
     [t("enum.field.email"), c.email ? h("a", { href: `mailto:${c.email}` }, c.email) : ""],
@@ -182,6 +185,14 @@ export async function renderCard(view, ctx) {
     },
   });
   const discounts = discountsSection(c, { onChange: () => timeline.load() });
+  const visits = visitsSection(c.id, { onChange: () => timeline.load() });
+  const purchases = purchasesSection(c.id, {
+    onChange: () => {
+      timeline.load();
+      summary.load();
+      wallet.load();
+    },
+  });
   const conversations = conversationsSection(c, {
     onChange: () => {
       timeline.load();
@@ -192,10 +203,11 @@ export async function renderCard(view, ctx) {
   replace(view,
     h("nav", { class: "crumbs", "aria-label": t("common.breadcrumb") }, h("a", { href: "#/customers" }, t("nav.customers")), " / ", displayName(c)),
     head,
+    access.section,
     summary.section,
     h("div", { class: "card-grid" },
       h("div", { class: "card-col" }, notes.section, cardForm.section, files.section, contact, company, addresses, note),
-      h("div", { class: "card-col" }, wallet.section, subs.section, tasks.section, surveys.section, discounts.section, conversations.section, messages.section, account, record)),
+      h("div", { class: "card-col" }, visits.section, purchases.section, wallet.section, subs.section, tasks.section, surveys.section, discounts.section, conversations.section, messages.section, account, record)),
     timeline.section,
     history);
   // The panels load side by side; each shows its own error if its service is away.
@@ -210,6 +222,8 @@ export async function renderCard(view, ctx) {
   messages.load();
   conversations.load();
   discounts.load();
+  visits.load();
+  purchases.load();
   timeline.load();
 
   let token = "";

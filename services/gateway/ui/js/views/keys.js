@@ -13,7 +13,7 @@ import { t, tn } from "../i18n.js";
 // The scopes a key may be given (a key has the service role: never private
 // notes, settings or staff; docs/api.md "Roles and scopes").
 export const KEY_SCOPES = ["customers:read", "customers:write", "notes:read", "notes:write", "messages:send",
-  "company:read", "events:publish", "events:read", "exchange"];
+  "company:read", "events:publish", "events:read", "exchange", "access:check"];
 
 // "customers:read" -> "keys.scope.customers_read" (catalogue keys have no colons).
 const scopeKey = (s) => `keys.scope.${s.replace(/[^a-z]/g, "_")}`;

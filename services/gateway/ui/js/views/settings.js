@@ -5,7 +5,7 @@
 // customer the booking site or the store registers gets; and whether
 // customers may register themselves at the business's public page (the link
 // to share, with a copy button); then the wallet's currency and loyalty
-// points (views/vouchers.js).
+// points (views/vouchers.js); the presets of visit parameters (visits.js).
 
 import { ApiError, get, request } from "../api.js";
 import { banner, copyText, field, h, replace, select, setTitle, toast } from "../dom.js";
@@ -15,7 +15,9 @@ import { can, loadSettings, setSettings } from "../session.js";
 import { t } from "../i18n.js";
 import { walletSettingsForm } from "./vouchers.js";
 import { plansSettings } from "../subs.js";
+import { accessZonesSettings } from "../access.js";
 import { termsForm } from "../terms.js";
+import { presetsSettings } from "../visits.js";
 
 export async function renderSettings(view, ctx) {
   setTitle(t("nav.settings"));
@@ -101,7 +103,7 @@ export async function renderSettings(view, ctx) {
   replace(view, h("h1", { id: "settings-title" }, t("nav.settings")),
     h("p", { class: "muted" }, t("set.lead")),
     can("settings") ? h("p", { class: "card" }, h("a", { href: "#/automations", id: "settings-automations" }, t("auto.settingsLink"))) : null,
-    message, form, await messagesForm(), await walletSettingsForm(), await plansSettings(), await termsForm(),
+    message, form, await messagesForm(), await walletSettingsForm(), await plansSettings(), await presetsSettings(), await accessZonesSettings(), await termsForm(),
     h("section", { class: "card", "aria-labelledby": "forms-link-title" }, h("h2", { id: "forms-link-title" }, t("frm.title")),
       h("p", { class: "muted" }, t("frm.lead")), h("p", {}, h("a", { class: "btn", href: "#/settings/forms", id: "settings-forms" }, t("frm.open")))));
 }
