@@ -14,7 +14,7 @@ static const struct {
     [CM_SCOPE_CUSTOMERS_WRITE] = {"customers:write", "change customers"},
     [CM_SCOPE_NOTES_READ] = {"notes:read", "read notes and tasks"},
     [CM_SCOPE_NOTES_WRITE] = {"notes:write", "write notes and tasks"},
-    [CM_SCOPE_PRIVATE_READ] = {"private:read", "read private notes"},
+    [CM_SCOPE_PRIVATE_READ] = {"private:read", "read private content"},
     [CM_SCOPE_MESSAGES_SEND] = {"messages:send", "send messages"},
     [CM_SCOPE_COMPANY_READ] = {"company:read", "look up companies"},
     [CM_SCOPE_EVENTS_PUBLISH] = {"events:publish", "publish events"},

@@ -9,6 +9,7 @@
 #include "cm_util.h"
 #include "company.pb-c.h"
 #include "customers.pb-c.h"
+#include "forms.pb-c.h"
 #include "subscriptions.pb-c.h"
 #include "access.pb-c.h"
 #include "wallet.pb-c.h"
@@ -42,6 +43,7 @@ static const struct {
     {"customers", &crm__access_service__descriptor},  /* access control (access.proto) */
     {"customers", &crm__customer_prices__descriptor}, /* price rules (prices.proto) */
     {"company", &crm__company_service__descriptor},
+    {"notes", &crm__forms__descriptor}, /* the card and surveys (forms.proto) */
     {"notify", &crm__notify__descriptor},
     {"notes", &crm__history__descriptor}, /* the intake, timeline and summary (history.proto) */
     {"notes", &crm__visits__descriptor},  /* visits and purchases (visits.proto) */

@@ -1062,6 +1062,26 @@ static void s_get_settings(struct cm_call *call, const ProtobufCMessage *msg,
     customers_tenant_release(&t);
 }
 
+/* The principal the request speaks for and the scopes it holds. */
+static void s_who_am_i(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
+{
+    (void)msg;
+    const Crm__Principal *p = call->hdr->principal;
+    Crm__Caller *w = (Crm__Caller *)cm_pb_new(&crm__caller__descriptor);
+    cm_pb_set_str(&w->tenant_id, call->hdr->tenant_id);
+    if (p) {
+        cm_pb_set_str(&w->principal_id, p->id);
+        cm_pb_set_str(&w->name, p->name);
+        w->role = p->role;
+        w->kind = p->kind;
+    }
+    w->scopes = cm_calloc(CM_SCOPE_LAST - CM_SCOPE_FIRST + 1, sizeof *w->scopes);
+    for (int s = CM_SCOPE_FIRST; s <= CM_SCOPE_LAST; s++)
+        if (cm_perm_allows(p, (enum cm_scope)s))
+            w->scopes[w->n_scopes++] = cm_strdup(cm_scope_name((enum cm_scope)s));
+    *resp = &w->base;
+}
+
 static bool s_requirable(const char *name)
 {
     for (const char *const *f = customers_requirable_fields; *f; f++)
@@ -1324,6 +1344,7 @@ const struct cm_method customers_methods[] = {
     M("DeleteGroup", delete_group_request, empty, s_delete_group, CM_METHOD_WRITE, CUSTOMERS_WRITE),
     M("ListTags", list_tags_request, list_tags_response, s_list_tags, CM_METHOD_NO_TXN,
       CUSTOMERS_READ),
+    M("WhoAmI", get_caller_request, caller, s_who_am_i, CM_METHOD_NO_TXN, CUSTOMERS_READ),
     M("GetSettings", get_settings_request, settings, s_get_settings, CM_METHOD_NO_TXN,
       CUSTOMERS_READ),
     M("UpdateSettings", update_settings_request, settings, s_update_settings, CM_METHOD_WRITE,

@@ -9,6 +9,7 @@
 #include "customers_wallet_rules.h"
 #include "customers_wallet_store.h"
 #include "cm_pbjson.h"
+#include "cm_log.h"
 #include "cm_util.h"
 
 #include <sodium.h>
@@ -87,6 +88,43 @@ void customers_wallet_get(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__Wallet *w = s_wallet(call, &cfg, req->id);
     if (w)
         *resp = &w->base;
+}
+
+void customers_wallet_balances(struct cm_call *call, const ProtobufCMessage *msg,
+                               ProtobufCMessage **resp)
+{
+    const Crm__ListWalletsRequest *req = (const Crm__ListWalletsRequest *)msg;
+    if (!req->n_ids || req->n_ids > CUSTOMERS_WALLET_BALANCES_MAX)
+        cm_call_violation(call, "ids", "OUT_OF_RANGE", "ids: 1 to %d customer ids, not %zu",
+                          CUSTOMERS_WALLET_BALANCES_MAX, req->n_ids);
+    for (size_t i = 0; i < req->n_ids && !cm_call_failed(call); i++)
+        if (!cm_uuid_valid(req->ids[i]))
+            cm_call_violation(call, "ids", "INVALID_FORMAT", "ids[%zu] is not a customer id", i);
+    if (cm_call_failed(call))
+        return;
+    struct customers_wallet_cfg cfg;
+    if (!s_cfg(call, &cfg))
+        return;
+    Crm__ListWalletsResponse *r =
+        (Crm__ListWalletsResponse *)cm_pb_new(&crm__list_wallets_response__descriptor);
+    cm_err_t err = customers_wallet_store_many(call->db, TENANT(call), req->ids, req->n_ids, r);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the balances");
+        crm__list_wallets_response__free_unpacked(r, NULL);
+        return;
+    }
+    for (size_t i = 0; i < r->n_wallets; i++) {
+        Crm__WalletBalance *w = r->wallets[i];
+        char text[64];
+        customers_money_format(w->money, cfg.currency, text, sizeof text);
+        /* "10.50 EUR": the number alone, the currency has a field of its own. */
+        char *space = strchr(text, ' ');
+        if (space)
+            *space = '\0';
+        cm_pb_set_str(&w->currency, cfg.currency);
+        cm_pb_set_str(&w->money_text, text);
+    }
+    *resp = &r->base;
 }
 
 /* A page request's size and token; false with violations. */
@@ -543,8 +581,13 @@ void customers_wallet_redeem_prepare(struct cm_call *call, const ProtobufCMessag
             return;
         }
     }
+    if (v && v->state == CRM__VOUCHER_STATE__VOUCHER_STATE_CANCELLED) {
+        /* A cancelled code is a wrong code: it says nothing about the voucher. */
+        crm__voucher__free_unpacked(v, NULL);
+        v = NULL;
+    }
     if (!v) {
-        /* One answer for a mistyped code and an unknown one. */
+        /* One answer for a mistyped code, an unknown one and a cancelled one. */
         if (customers_wallet_store_failure_add(call->db, TENANT(call), s_caller(call),
                                                CUSTOMERS_VOUCHER_WINDOW_S))
             cm_call_db_fail(call, CM_ERR_INTERNAL, "could not check the voucher");
@@ -578,7 +621,10 @@ void customers_wallet_redeem(struct cm_call *call, const ProtobufCMessage *msg,
         goto out;
     }
     if (!redeemed) {
-        if (v->state == CRM__VOUCHER_STATE__VOUCHER_STATE_REDEEMED)
+        if (v->state == CRM__VOUCHER_STATE__VOUCHER_STATE_CANCELLED)
+            /* Cancelled since the code was looked up: as a wrong code. */
+            cm_call_fail(call, CM_ERR_NOT_FOUND, "no voucher has this code");
+        else if (v->state == CRM__VOUCHER_STATE__VOUCHER_STATE_REDEEMED)
             cm_call_fail(call, CM_ERR_CONFLICT, "this voucher was already redeemed, at %s",
                          v->redeemed_at);
         else
@@ -617,6 +663,47 @@ out:
         protobuf_c_message_free_unpacked(posted, NULL);
     if (v)
         crm__voucher__free_unpacked(v, NULL);
+}
+
+void customers_wallet_cancel(struct cm_call *call, const ProtobufCMessage *msg,
+                             ProtobufCMessage **resp)
+{
+    const Crm__CancelVoucherRequest *req = (const Crm__CancelVoucherRequest *)msg;
+    if (!customers_check_uuid(req->id)) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "no voucher %.64s", req->id);
+        return;
+    }
+    /* Blank is missing: the reason is what the list shows later. */
+    if (strspn(req->reason, " \t\r\n") == strlen(req->reason))
+        cm_call_violation(call, "reason", "REQUIRED",
+                          "reason is required: say why it is cancelled");
+    else if (customers_validate_length(req->reason, CUSTOMERS_WALLET_REASON_MAX))
+        cm_call_violation(call, "reason", "TOO_LONG", "reason is too long: at most %d characters",
+                          CUSTOMERS_WALLET_REASON_MAX);
+    if (cm_call_failed(call))
+        return;
+    bool cancelled = false;
+    Crm__Voucher *v = NULL;
+    cm_err_t err = customers_wallet_store_voucher_cancel(call->db, TENANT(call), req->id,
+                                                         s_who(call), req->reason, &cancelled, &v);
+    if (err == CM_ERR_NOT_FOUND) {
+        cm_call_fail(call, err, "no voucher %s", req->id);
+        return;
+    }
+    if (err) {
+        cm_call_db_fail(call, err, "could not cancel the voucher");
+        return;
+    }
+    if (v->state == CRM__VOUCHER_STATE__VOUCHER_STATE_REDEEMED) {
+        cm_call_fail(call, CM_ERR_CONFLICT,
+                     "this voucher was redeemed at %s; a redeemed voucher cannot be cancelled",
+                     v->redeemed_at);
+        crm__voucher__free_unpacked(v, NULL);
+        return;
+    }
+    if (cancelled)
+        cm_log_info("voucher %s cancelled", v->id);
+    *resp = &v->base;
 }
 
 /* ---------------------------------------------------------------------- */

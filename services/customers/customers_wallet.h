@@ -37,6 +37,15 @@ void customers_wallet_vouchers(struct cm_call *call, const ProtobufCMessage *req
 void customers_wallet_redeem_prepare(struct cm_call *call, const ProtobufCMessage *req);
 void customers_wallet_redeem(struct cm_call *call, const ProtobufCMessage *req,
                              ProtobufCMessage **resp);
+/* ListWallets: the balances of up to CUSTOMERS_WALLET_BALANCES_MAX customers
+ * (the export's page). */
+#define CUSTOMERS_WALLET_BALANCES_MAX 500
+void customers_wallet_balances(struct cm_call *call, const ProtobufCMessage *req,
+                               ProtobufCMessage **resp);
+/* CancelVoucher: an unredeemed voucher cancelled with a reason (CONFLICT when
+ * it was redeemed; one cancelled before is answered as it is). */
+void customers_wallet_cancel(struct cm_call *call, const ProtobufCMessage *req,
+                             ProtobufCMessage **resp);
 void customers_wallet_settings_get(struct cm_call *call, const ProtobufCMessage *req,
                                    ProtobufCMessage **resp);
 void customers_wallet_settings_update(struct cm_call *call, const ProtobufCMessage *req,
@@ -78,6 +87,10 @@ bool customers_wallet_currency(struct cm_call *call, char out[4]);
         CM_METHOD_PREPARED("customers", "RedeemVoucher", redeem_voucher_request,                   \
                            redeem_voucher_response, customers_wallet_redeem_prepare,               \
                            customers_wallet_redeem, CM_METHOD_WRITE, CUSTOMERS_WRITE),             \
+        CUSTOMERS_WALLET_METHOD("ListWallets", list_wallets_request, list_wallets_response,        \
+                                customers_wallet_balances, CM_METHOD_NO_TXN, CUSTOMERS_READ),      \
+        CUSTOMERS_WALLET_METHOD("CancelVoucher", cancel_voucher_request, voucher,                  \
+                                customers_wallet_cancel, CM_METHOD_WRITE, CUSTOMERS_WRITE),        \
         CUSTOMERS_WALLET_METHOD("GetWalletSettings", get_wallet_settings_request, wallet_settings, \
                                 customers_wallet_settings_get, CM_METHOD_NO_TXN, CUSTOMERS_READ),  \
         CUSTOMERS_WALLET_METHOD("UpdateWalletSettings", update_wallet_settings_request,            \

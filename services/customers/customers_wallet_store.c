@@ -1,5 +1,6 @@
 /* The SQL of the wallet (customers_wallet_store.h). */
 #include "customers_wallet_store.h"
+#include "cm_buf.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
 
@@ -85,6 +86,47 @@ cm_err_t customers_wallet_store_has_money(cm_db_t *db, const char *tenant, bool 
     if (!res)
         return err;
     *any = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t customers_wallet_store_many(cm_db_t *db, const char *tenant, char *const *ids, size_t n,
+                                     Crm__ListWalletsResponse *resp)
+{
+    /* The ids as a PostgreSQL array literal: UUIDs (checked by the caller) need no quoting. */
+    cm_buf_t arr;
+    cm_buf_init(&arr, 0);
+    if (cm_buf_append(&arr, "{", 1))
+        abort();
+    for (size_t i = 0; i < n; i++)
+        if ((i && cm_buf_append(&arr, ",", 1)) || cm_buf_append(&arr, ids[i], strlen(ids[i])))
+            abort();
+    if (cm_buf_append(&arr, "}", 1))
+        abort();
+    const char *p[] = {tenant, arr.data};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db,
+        "SELECT c.id, coalesce(m.balance, 0), coalesce(pt.balance, 0) "
+        "FROM unnest($2::uuid[]) WITH ORDINALITY AS a(id, n) "
+        "JOIN customers.customers c ON c.tenant_id = $1 AND c.id = a.id "
+        "LEFT JOIN customers.wallet_balances m ON m.tenant_id = $1 AND m.customer_id = c.id "
+        "AND m.kind = 1 "
+        "LEFT JOIN customers.wallet_balances pt ON pt.tenant_id = $1 AND pt.customer_id = c.id "
+        "AND pt.kind = 2 ORDER BY a.n",
+        2, p, &err);
+    cm_buf_release(&arr);
+    if (!res)
+        return err;
+    int rows = PQntuples(res);
+    resp->wallets = rows ? cm_calloc((size_t)rows, sizeof *resp->wallets) : NULL;
+    for (int i = 0; i < rows; i++) {
+        Crm__WalletBalance *w = (Crm__WalletBalance *)cm_pb_new(&crm__wallet_balance__descriptor);
+        cm_pb_set_str(&w->customer_id, PQgetvalue(res, i, 0));
+        w->money = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        w->points = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+        resp->wallets[resp->n_wallets++] = w;
+    }
     PQclear(res);
     return CM_OK;
 }
@@ -229,13 +271,23 @@ cm_err_t customers_wallet_store_entries(cm_db_t *db, const char *tenant, const c
 /* ---------------------------------------------------------------------- */
 /* Vouchers                                                                */
 
+/* A voucher's state (VoucherState), from its row. */
+#define VOUCHER_STATE                                                                              \
+    "CASE WHEN v.cancelled_at IS NOT NULL THEN 4 WHEN v.redeemed_at IS NOT NULL THEN 2 "           \
+    "WHEN v.expires_at <= now() THEN 3 ELSE 1 END"
+
 #define VOUCHER_COLUMNS                                                                            \
     "v.id, v.amount, v.currency, " UTC(                                                            \
-        "v.expires_at") ", v.note, v.code_hint, "                                                  \
-                        "CASE WHEN v.redeemed_at IS NOT NULL THEN 2 WHEN v.expires_at <= now() "   \
-                        "THEN 3 ELSE 1 END, " UTC("v.issued_at") ", v.issued_by, " UTC(            \
-                            "v.redeemed_at") ", coalesce(v.redeemed_by, ''), "                     \
-                                             "coalesce(v.customer_id::text, ''), v.seq"
+        "v.expires_at") ", v.note, v.code_hint, " VOUCHER_STATE                                    \
+                        ", " UTC("v.issued_at") ", v.issued_by, " UTC(                             \
+                            "v.redeemed_at") ", "                                                  \
+                                             "coalesce(v.redeemed_by, ''), "                       \
+                                             "coalesce(v.customer_id::text, ''), "                 \
+                                             "v.seq, " UTC(                                        \
+                                                 "v.cancelled_at") ", "                            \
+                                                                   "coalesce(v.cancelled_by, "     \
+                                                                   "''), "                         \
+                                                                   "coalesce(v.cancel_reason, '')"
 
 static Crm__Voucher *s_voucher_of(const PGresult *res, int row)
 {
@@ -252,6 +304,9 @@ static Crm__Voucher *s_voucher_of(const PGresult *res, int row)
     cm_pb_set_str(&v->redeemed_at, PQgetvalue(res, row, 9));
     cm_pb_set_str(&v->redeemed_by, PQgetvalue(res, row, 10));
     cm_pb_set_str(&v->customer_id, PQgetvalue(res, row, 11));
+    cm_pb_set_str(&v->cancelled_at, PQgetvalue(res, row, 13));
+    cm_pb_set_str(&v->cancelled_by, PQgetvalue(res, row, 14));
+    cm_pb_set_str(&v->cancel_reason, PQgetvalue(res, row, 15));
     return v;
 }
 
@@ -300,26 +355,21 @@ cm_err_t customers_wallet_store_voucher_find(cm_db_t *db, const char *tenant, co
     return CM_OK;
 }
 
-cm_err_t customers_wallet_store_voucher_redeem(cm_db_t *db, const char *tenant, const char *id,
-                                               const char *customer, const char *by, bool *redeemed,
-                                               Crm__Voucher **out)
+/* A voucher's change (sql: an UPDATE of voucher $2 of tenant $1 ... RETURNING
+ * VOUCHER_COLUMNS, with n parameters p): *changed whether it took; *out the
+ * voucher after, with either outcome (read again when it did not).
+ * CM_ERR_NOT_FOUND when the tenant has no such voucher. */
+static cm_err_t s_voucher_change(cm_db_t *db, const char *sql, int n, const char *const *p,
+                                 bool *changed, Crm__Voucher **out)
 {
-    const char *p[] = {tenant, id, customer, by};
     cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "UPDATE customers.vouchers v SET redeemed_at = now(), "
-                               "redeemed_by = $4, customer_id = $3::uuid "
-                               "WHERE v.tenant_id = $1 AND v.id = $2::uuid "
-                               "AND v.redeemed_at IS NULL "
-                               "AND (v.expires_at IS NULL OR v.expires_at > now()) "
-                               "RETURNING " VOUCHER_COLUMNS,
-                               4, p, &err);
+    PGresult *res = cm_db_exec(db, sql, n, p, &err);
     if (!res)
         return err;
-    *redeemed = PQntuples(res) == 1;
-    *out = *redeemed ? s_voucher_of(res, 0) : NULL;
+    *changed = PQntuples(res) == 1;
+    *out = *changed ? s_voucher_of(res, 0) : NULL;
     PQclear(res);
-    if (*redeemed)
+    if (*changed)
         return CM_OK;
     res = cm_db_exec(db,
                      "SELECT " VOUCHER_COLUMNS " FROM customers.vouchers v "
@@ -330,6 +380,35 @@ cm_err_t customers_wallet_store_voucher_redeem(cm_db_t *db, const char *tenant, 
     *out = PQntuples(res) == 1 ? s_voucher_of(res, 0) : NULL;
     PQclear(res);
     return *out ? CM_OK : CM_ERR_NOT_FOUND;
+}
+
+cm_err_t customers_wallet_store_voucher_redeem(cm_db_t *db, const char *tenant, const char *id,
+                                               const char *customer, const char *by, bool *redeemed,
+                                               Crm__Voucher **out)
+{
+    const char *p[] = {tenant, id, customer, by};
+    return s_voucher_change(db,
+                            "UPDATE customers.vouchers v SET redeemed_at = now(), "
+                            "redeemed_by = $4, customer_id = $3::uuid "
+                            "WHERE v.tenant_id = $1 AND v.id = $2::uuid "
+                            "AND v.redeemed_at IS NULL AND v.cancelled_at IS NULL "
+                            "AND (v.expires_at IS NULL OR v.expires_at > now()) "
+                            "RETURNING " VOUCHER_COLUMNS,
+                            4, p, redeemed, out);
+}
+
+cm_err_t customers_wallet_store_voucher_cancel(cm_db_t *db, const char *tenant, const char *id,
+                                               const char *by, const char *reason, bool *cancelled,
+                                               Crm__Voucher **out)
+{
+    const char *p[] = {tenant, id, by, reason};
+    return s_voucher_change(db,
+                            "UPDATE customers.vouchers v SET cancelled_at = now(), "
+                            "cancelled_by = $3, cancel_reason = $4 "
+                            "WHERE v.tenant_id = $1 AND v.id = $2::uuid "
+                            "AND v.redeemed_at IS NULL AND v.cancelled_at IS NULL "
+                            "RETURNING " VOUCHER_COLUMNS,
+                            4, p, cancelled, out);
 }
 
 cm_err_t customers_wallet_store_vouchers(cm_db_t *db, const char *tenant, Crm__VoucherState state,
@@ -345,8 +424,7 @@ cm_err_t customers_wallet_store_vouchers(cm_db_t *db, const char *tenant, Crm__V
     PGresult *res =
         cm_db_exec(db,
                    "SELECT " VOUCHER_COLUMNS " FROM customers.vouchers v WHERE v.tenant_id = $1 "
-                   "AND ($2::int = 0 OR $2::int = CASE WHEN v.redeemed_at IS NOT NULL THEN 2 "
-                   "WHEN v.expires_at <= now() THEN 3 ELSE 1 END) "
+                   "AND ($2::int = 0 OR $2::int = " VOUCHER_STATE ") "
                    "AND ($3::bigint = 0 OR v.seq < $3::bigint) ORDER BY v.seq DESC LIMIT $4::int",
                    4, p, &err);
     if (!res)

@@ -100,6 +100,20 @@ cm_err_t customers_wallet_store_voucher_redeem(cm_db_t *db, const char *tenant, 
                                                const char *customer, const char *by, bool *redeemed,
                                                Crm__Voucher **out) CM_MUSTCHECK;
 
+/* Marks voucher id cancelled by `by` for reason when it is neither redeemed
+ * nor cancelled, under its row lock. *cancelled says whether it was; *out the
+ * voucher after, with either outcome (dynamic, the caller frees it).
+ * CM_ERR_NOT_FOUND when the tenant has no such voucher. */
+cm_err_t customers_wallet_store_voucher_cancel(cm_db_t *db, const char *tenant, const char *id,
+                                               const char *by, const char *reason, bool *cancelled,
+                                               Crm__Voucher **out) CM_MUSTCHECK;
+
+/* The money and points of customers ids (n of them, UUIDs) of tenant, in
+ * the order given, into resp->wallets (currency and money_text left to the
+ * caller); a customer the tenant does not have is left out. */
+cm_err_t customers_wallet_store_many(cm_db_t *db, const char *tenant, char *const *ids, size_t n,
+                                     Crm__ListWalletsResponse *resp) CM_MUSTCHECK;
+
 /* A page of vouchers, newest first, of state (UNSPECIFIED: all); paging as
  * customers_wallet_store_entries. */
 cm_err_t customers_wallet_store_vouchers(cm_db_t *db, const char *tenant, Crm__VoucherState state,

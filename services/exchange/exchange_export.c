@@ -78,6 +78,26 @@ int exchange_export_read_page(struct cm_call *call, const Crm__ExportCustomersRe
     }
     if (reply)
         crm__reply_header__free_unpacked(reply, NULL);
+    reply = NULL;
+    resp = NULL;
+    /* The page's balances, from customers (a search's page has none of its own). */
+    Crm__ListWalletsRequest wr;
+    if (!rc && exchange_page_wallets_request(pg, &wr)) {
+        err = cm_call_service(call, "customers", "customers.ListWallets", NULL, &wr.base,
+                              &crm__list_wallets_response__descriptor, S_UPSTREAM_TIMEOUT_MS,
+                              &reply, &resp);
+        if (err || reply->status != CRM__STATUS__STATUS_OK || !resp) {
+            s_upstream_fail(call, "customers.ListWallets", err, reply);
+            if (resp)
+                protobuf_c_message_free_unpacked(resp, NULL);
+            exchange_page_release(pg);
+            rc = -1;
+        } else {
+            exchange_page_take_wallets(pg, resp);
+        }
+        if (reply)
+            crm__reply_header__free_unpacked(reply, NULL);
+    }
     return rc;
 }
 
@@ -142,7 +162,7 @@ static void s_export_csv(struct cm_call *call, const Crm__ExportCustomersRequest
     if (!cur->kind)
         exchange_csv_header(&out, delim);
     for (size_t i = 0; i < pg.n; i++)
-        exchange_csv_customer(&out, &cell, pg.customers[i], delim);
+        exchange_csv_customer(&out, &cell, pg.customers[i], exchange_page_wallet(&pg, i), delim);
     char filename[64];
     exchange_filename(filename, sizeof filename, "csv");
     Crm__ExportChunk *ch = s_chunk(EXCHANGE_CSV_TYPE, filename, cur->rows + (long)pg.n);

@@ -132,6 +132,47 @@ static int s_ask_page(struct s_run *r, const char *token, struct s_ask *a)
     return r->err ? -1 : 0;
 }
 
+/* Asks customers for the balances of pg's customers and lines them up in pg
+ * (no other call of the job is out meanwhile). Returns 0, or -1 with r->err
+ * (transient) or r->fatal (refused) set. */
+static int s_take_wallets(struct s_run *r, struct exchange_page *pg)
+{
+    Crm__ListWalletsRequest wr;
+    if (!exchange_page_wallets_request(pg, &wr))
+        return 0;
+    char rid[40];
+    snprintf(rid, sizeof rid, "x%.8s.%ld.%s", r->job.id, ++r->calls, r->tag);
+    Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+    h.request_id = rid;
+    h.tenant_id = r->job.tenant;
+    h.principal = r->principal;
+    h.method = "customers.ListWallets";
+    r->err = cm_svc_send(r->client, "customers", &h, &wr.base, S_CALL_TIMEOUT_MS, rid);
+    if (r->err)
+        return -1;
+    Crm__ReplyHeader *reply = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err = cm_svc_recv(r->client, rid, &crm__list_wallets_response__descriptor,
+                               S_CALL_TIMEOUT_MS, &reply, &resp);
+    int st = reply ? (int)reply->status : -1;
+    if (err || (st == CRM__STATUS__STATUS_OK && !resp) || st == CRM__STATUS__STATUS_UNAVAILABLE ||
+        st == CRM__STATUS__STATUS_DEADLINE_EXCEEDED || st == CRM__STATUS__STATUS_INTERNAL) {
+        cm_log_warn("export %s: customers.ListWallets: %s", r->job.id,
+                    err ? cm_err_name(err) : reply->message);
+        r->err = err ? err : CM_ERR_UNAVAILABLE;
+    } else if (st != CRM__STATUS__STATUS_OK) {
+        snprintf(r->fatal, sizeof r->fatal, "customers refused the balances: %s", reply->message);
+    } else {
+        exchange_page_take_wallets(pg, resp);
+        resp = NULL;
+    }
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (reply)
+        crm__reply_header__free_unpacked(reply, NULL);
+    return r->err || r->fatal[0] ? -1 : 0;
+}
+
 /* Takes the answer to the page asked for into pg. Returns 0, or -1 with
  * r->err (transient) or r->fatal (refused) set. */
 static int s_take_page(struct s_run *r, struct s_ask *a, struct exchange_page *pg)
@@ -159,6 +200,8 @@ static int s_take_page(struct s_run *r, struct s_ask *a, struct exchange_page *p
         protobuf_c_message_free_unpacked(resp, NULL);
     if (reply)
         crm__reply_header__free_unpacked(reply, NULL);
+    if (!r->err && !r->fatal[0] && s_take_wallets(r, pg))
+        exchange_page_release(pg);
     return r->err || r->fatal[0] ? -1 : 0;
 }
 
@@ -214,7 +257,8 @@ static void s_run_csv(struct s_run *r)
             break;
         }
         for (size_t i = 0; i < pg.n; i++)
-            exchange_csv_customer(&buf, &cell, pg.customers[i], r->job.delim);
+            exchange_csv_customer(&buf, &cell, pg.customers[i], exchange_page_wallet(&pg, i),
+                                  r->job.delim);
         r->job.rows_written += (long)pg.n;
         exchange_page_release(&pg);
         if (done || buf.len >= S_FLUSH_BYTES || cm_mono_ms() - r->last_flush_ms >= S_FLUSH_MS)

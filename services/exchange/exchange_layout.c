@@ -2,6 +2,7 @@
 #include "exchange_layout.h"
 #include "cm_pbjson.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,6 +185,27 @@ static void s_has_photo(const Crm__Customer *c, cm_buf_t *out)
     s_bool(out, c->has_photo);
 }
 
+static void s_balance(const Crm__WalletBalance *w, cm_buf_t *out)
+{
+    if (w)
+        s_put(out, w->money_text);
+}
+
+static void s_balance_currency(const Crm__WalletBalance *w, cm_buf_t *out)
+{
+    if (w)
+        s_put(out, w->currency);
+}
+
+static void s_points(const Crm__WalletBalance *w, cm_buf_t *out)
+{
+    char n[24];
+    if (!w)
+        return;
+    snprintf(n, sizeof n, "%lld", (long long)w->points);
+    s_put(out, n);
+}
+
 #define T EXCHANGE_TEXT
 #define D EXCHANGE_DATE
 #define DT EXCHANGE_DATETIME
@@ -236,6 +258,9 @@ const struct exchange_column exchange_columns[] = {
     {"description", T, 40, s_description},
     {"createdAt", DT, 19, s_created_at},
     {"updatedAt", DT, 19, s_updated_at},
+    {"balance", T, 10, NULL, s_balance},
+    {"balanceCurrency", T, 8, NULL, s_balance_currency},
+    {"points", T, 8, NULL, s_points},
 };
 #undef T
 #undef D
@@ -243,8 +268,12 @@ const struct exchange_column exchange_columns[] = {
 #undef B
 const size_t exchange_n_columns = sizeof exchange_columns / sizeof exchange_columns[0];
 
-void exchange_layout_cell(size_t i, const Crm__Customer *c, cm_buf_t *out)
+void exchange_layout_cell(size_t i, const Crm__Customer *c, const Crm__WalletBalance *w,
+                          cm_buf_t *out)
 {
     cm_buf_reset(out);
-    exchange_columns[i].get(c, out);
+    if (exchange_columns[i].get)
+        exchange_columns[i].get(c, out);
+    else
+        exchange_columns[i].get_wallet(w, out);
 }

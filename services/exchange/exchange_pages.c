@@ -72,7 +72,41 @@ void exchange_page_release(struct exchange_page *pg)
 {
     if (pg->resp)
         protobuf_c_message_free_unpacked(pg->resp, NULL);
+    if (pg->wallets_resp)
+        crm__list_wallets_response__free_unpacked(pg->wallets_resp, NULL);
+    free(pg->wallets);
+    free(pg->ids);
     memset(pg, 0, sizeof *pg);
+}
+
+bool exchange_page_wallets_request(struct exchange_page *pg, Crm__ListWalletsRequest *req)
+{
+    crm__list_wallets_request__init(req);
+    if (!pg->n)
+        return false;
+    free(pg->ids);
+    pg->ids = cm_calloc(pg->n, sizeof *pg->ids);
+    for (size_t i = 0; i < pg->n; i++)
+        pg->ids[i] = pg->customers[i]->id;
+    req->ids = pg->ids;
+    req->n_ids = pg->n;
+    return true;
+}
+
+void exchange_page_take_wallets(struct exchange_page *pg, ProtobufCMessage *resp)
+{
+    pg->wallets_resp = (Crm__ListWalletsResponse *)resp;
+    pg->wallets = cm_calloc(pg->n ? pg->n : 1, sizeof *pg->wallets);
+    /* In the order asked for, less any customer deleted meanwhile: walk both. */
+    size_t k = 0;
+    for (size_t i = 0; i < pg->n && k < pg->wallets_resp->n_wallets; i++)
+        if (!strcmp(pg->wallets_resp->wallets[k]->customer_id, pg->customers[i]->id))
+            pg->wallets[i] = pg->wallets_resp->wallets[k++];
+}
+
+const Crm__WalletBalance *exchange_page_wallet(const struct exchange_page *pg, size_t i)
+{
+    return pg->wallets && i < pg->n ? pg->wallets[i] : NULL;
 }
 
 void exchange_csv_header(cm_buf_t *out, char delim)
@@ -87,12 +121,13 @@ void exchange_csv_header(cm_buf_t *out, char delim)
     exchange_csv_end_row(out);
 }
 
-void exchange_csv_customer(cm_buf_t *out, cm_buf_t *cell, const Crm__Customer *c, char delim)
+void exchange_csv_customer(cm_buf_t *out, cm_buf_t *cell, const Crm__Customer *c,
+                           const Crm__WalletBalance *w, char delim)
 {
     for (size_t i = 0; i < exchange_n_columns; i++) {
         if (i && cm_buf_append(out, &delim, 1))
             abort();
-        exchange_layout_cell(i, c, cell);
+        exchange_layout_cell(i, c, w, cell);
         exchange_csv_field(out, cell->data ? cell->data : "", cell->len);
     }
     exchange_csv_end_row(out);
@@ -119,7 +154,7 @@ long exchange_workbook_build(const char *path, const char *tmpdir, exchange_page
             break;
         }
         for (size_t i = 0; i < pg.n && !failed; i++) {
-            if (!exchange_xlsx_row(x, pg.customers[i])) {
+            if (!exchange_xlsx_row(x, pg.customers[i], exchange_page_wallet(&pg, i))) {
                 rows++;
                 continue;
             }

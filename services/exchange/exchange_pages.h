@@ -14,6 +14,7 @@
 #include "customers.pb-c.h"
 #include "exchange.pb-c.h"
 #include "search.pb-c.h"
+#include "wallet.pb-c.h"
 
 #define EXCHANGE_CSV_TYPE "text/csv; charset=utf-8"
 #define EXCHANGE_XLSX_TYPE "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -42,11 +43,24 @@ struct exchange_page {
     size_t n;
     const char *next; // borrowed (resp): "" on the last page
     long total;       // the answer's total_size
+    /* The page's balances (customers.ListWallets), in the customers' order. */
+    Crm__ListWalletsResponse *wallets_resp; // owned; NULL until taken
+    const Crm__WalletBalance **wallets;     // owned array, borrowed entries (wallets_resp);
+                                            // an entry NULL when customers had none
+    char **ids;                             // owned array, borrowed entries (resp)
 };
 
 /* Takes over resp, the answer to a request of exchange_page_request for q. */
 void exchange_page_take(bool q, ProtobufCMessage *resp, struct exchange_page *pg);
 void exchange_page_release(struct exchange_page *pg);
+
+/* The request for the balances of pg's customers (customers.ListWallets);
+ * it borrows from pg. False when pg has no customers (nothing to ask). */
+bool exchange_page_wallets_request(struct exchange_page *pg, Crm__ListWalletsRequest *req);
+/* Takes over resp, the answer to it, and lines its balances up with pg's customers. */
+void exchange_page_take_wallets(struct exchange_page *pg, ProtobufCMessage *resp);
+/* The balances of pg's customer i, or NULL. */
+const Crm__WalletBalance *exchange_page_wallet(const struct exchange_page *pg, size_t i);
 
 /* Reads the page at token into pg. Returns 0, or -1 after reporting the
  * failure its own way (ctx). */
@@ -62,8 +76,9 @@ int exchange_export_read_page(struct cm_call *call, const Crm__ExportCustomersRe
 
 /* The header row of the CSV layout, after the BOM. */
 void exchange_csv_header(cm_buf_t *out, char delim);
-/* One customer's row; cell is scratch space. */
-void exchange_csv_customer(cm_buf_t *out, cm_buf_t *cell, const Crm__Customer *c, char delim);
+/* One customer's row, with their balances w (NULL: none known); cell is scratch space. */
+void exchange_csv_customer(cm_buf_t *out, cm_buf_t *cell, const Crm__Customer *c,
+                           const Crm__WalletBalance *w, char delim);
 
 /* Builds a whole workbook of what read gives, page after page, into path
  * (temporary files in tmpdir), calling progress (when not NULL) after each

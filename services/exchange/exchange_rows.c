@@ -247,9 +247,11 @@ int exchange_column_of_header(const char *header)
     return -1;
 }
 
-/* Columns the service keeps: an import never writes them. */
+/* Columns the service keeps: an import never writes them. The balances too:
+ * money and points move only through the wallet's ledger (docs/exchange.md). */
 static const char *const s_ignored[] = {"id",        "source",    "hasPhoto", "accountStatus",
-                                        "createdAt", "updatedAt", NULL};
+                                        "createdAt", "updatedAt", "balance",  "balanceCurrency",
+                                        "points",    NULL};
 
 enum exchange_use exchange_column_use(size_t i)
 {

@@ -129,13 +129,13 @@ static void s_escape_x(cm_buf_t *cell, cm_buf_t *tmp)
         return;
 }
 
-int exchange_xlsx_row(exchange_xlsx_t *self, const Crm__Customer *c)
+int exchange_xlsx_row(exchange_xlsx_t *self, const Crm__Customer *c, const Crm__WalletBalance *w)
 {
     if (self->rows >= EXCHANGE_XLSX_MAX_ROWS)
         return -1;
     lxw_row_t row = (lxw_row_t)(self->rows + 1);
     for (size_t i = 0; i < exchange_n_columns; i++) {
-        exchange_layout_cell(i, c, &self->cell);
+        exchange_layout_cell(i, c, w, &self->cell);
         if (!self->cell.len)
             continue;
         lxw_col_t col = (lxw_col_t)i;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include "cm_err.h"
 #include "customers.pb-c.h"
+#include "wallet.pb-c.h"
 
 /* Rows a sheet holds below its header (Excel's limit less one). */
 #define EXCHANGE_XLSX_MAX_ROWS 1048575L
@@ -22,7 +23,8 @@ exchange_xlsx_t *exchange_xlsx_new(const char *path, const char *tmpdir);
 
 /* Writes c as the next row. Returns 0, or -1 when the sheet is full
  * (EXCHANGE_XLSX_MAX_ROWS) or the row could not be written. */
-int exchange_xlsx_row(exchange_xlsx_t *self, const Crm__Customer *c) CM_MUSTCHECK;
+int exchange_xlsx_row(exchange_xlsx_t *self, const Crm__Customer *c,
+                      const Crm__WalletBalance *w) CM_MUSTCHECK;
 
 /* Finishes the file and frees self (NULLs *self_p). Returns 0, or -1 when the
  * file could not be completed. Safe on NULL. */

@@ -31,6 +31,12 @@
  * gets its 413; this much more and we just close the connection. */
 #define DISCARD_MAX (16u << 20)
 
+/* Request-body bytes held at once when the configuration names no budget. */
+#define BODY_BUDGET_DEFAULT (256L << 20)
+
+/* Seconds a request refused for want of body budget is told to wait. */
+#define BODY_BUDGET_RETRY_AFTER "1"
+
 /* Connections at once (more wait in the listen queue). Select mode needs
  * every descriptor under FD_SETSIZE; the rest of the process uses about 15. */
 #define MAX_CONNECTIONS 1000
@@ -49,6 +55,11 @@ struct gateway_http {
     const char *trusted_proxies; // borrowed (config): gateway_limit_client
     long timeout_ms;
     size_t max_body;
+    /* Request bodies held in memory (bodies being taken, their calls in
+     * flight, upload parts) against the budget; only the bus thread, which
+     * runs MHD, touches body_held. */
+    size_t body_budget;
+    size_t body_held;
     char **services; // owned, with its strings: /readyz checks these
     size_t n_services;
     char *openapi; // owned: the generated document
@@ -80,6 +91,8 @@ struct s_req {
     size_t limit;
     bool keep_body;
     bool over;                       // the body passed the limit
+    bool over_budget;                // taking the body would pass the body budget
+    size_t held;                     // bytes of the body budget this request holds
     long declared;                   // its Content-Length (0: none)
     size_t seen;                     // body bytes received
     char *api_key;                   // owned; wiped when freed: the key, or a session's token
@@ -841,6 +854,55 @@ static enum MHD_Result s_refuse_status(struct s_req *req, int status, const char
     return s_refuse(req, &resp);
 }
 
+/* Takes n more bytes of the body budget for req. Returns 0, or -1 (and
+ * counts a refusal) when they would pass it. */
+static int s_budget_take(struct s_req *req, size_t n)
+{
+    gateway_http_t *self = req->http;
+    if (n > self->body_budget - self->body_held) {
+        gateway_metrics_body_held(self->metrics, self->body_held, true);
+        return -1;
+    }
+    self->body_held += n;
+    req->held += n;
+    gateway_metrics_body_held(self->metrics, self->body_held, false);
+    return 0;
+}
+
+/* Gives back what req holds of the body budget; safe twice. */
+static void s_budget_release(struct s_req *req)
+{
+    gateway_http_t *self = req->http;
+    if (!req->held)
+        return;
+    self->body_held -= req->held;
+    req->held = 0;
+    gateway_metrics_body_held(self->metrics, self->body_held, false);
+}
+
+/* The answer to a body the budget has no room for now: 503, come back in a second. */
+static void s_budget_refusal(struct gateway_response *resp)
+{
+    gateway_response_error_http(resp, 503, "UNAVAILABLE",
+                                "the gateway holds too many request bodies at once; "
+                                "retry after the time in Retry-After");
+    gateway_response_header(resp, "Retry-After", BODY_BUDGET_RETRY_AFTER);
+}
+
+/* The bytes of the budget a request takes before its body comes: what it
+ * keeps of a declared body (an upload, a part at a time). A body of unknown
+ * length (chunked) takes its share as it arrives (s_take). */
+static size_t s_budget_want(const struct s_req *req)
+{
+    if (!req->has_body)
+        return 0;
+    if (req->uploading)
+        return req->declared > 0 && (size_t)req->declared < GATEWAY_UPLOAD_PART
+                   ? (size_t)req->declared
+                   : GATEWAY_UPLOAD_PART;
+    return req->keep_body && req->declared > 0 ? (size_t)req->declared : 0;
+}
+
 static enum MHD_Result s_begin(struct s_req *req)
 {
     gateway_http_t *self = req->http;
@@ -938,6 +1000,19 @@ static enum MHD_Result s_begin(struct s_req *req)
         rc = s_refuse(req, &resp);
         goto out;
     }
+    size_t want = s_budget_want(req);
+    if (want > self->body_budget) {
+        msg = cm_strfmt("request body exceeds the gateway's body budget of %zu bytes",
+                        self->body_budget);
+        gateway_response_error_http(&resp, 413, "RESOURCE_EXHAUSTED", msg);
+        rc = s_refuse(req, &resp);
+        goto out;
+    }
+    if (s_budget_take(req, want)) {
+        s_budget_refusal(&resp);
+        rc = s_refuse(req, &resp);
+        goto out;
+    }
     req->state = S_BODY;
 out:
     gateway_response_release(&resp);
@@ -951,6 +1026,15 @@ out:
  * far past the limit. */
 static enum MHD_Result s_take(struct s_req *req, const char *data, size_t n)
 {
+    /* A body of unknown length takes its budget as it comes; without room it
+     * is read on and thrown away, and answered 503. */
+    if (req->keep_body && !req->over && req->seen + n <= req->limit && req->seen + n > req->held &&
+        s_budget_take(req, req->seen + n - req->held)) {
+        req->over_budget = true;
+        req->keep_body = false;
+        cm_buf_release(&req->body);
+        s_budget_release(req);
+    }
     if (!req->over && req->seen + n <= req->limit) {
         req->seen += n;
         /* The buffer's cap is the limit, so this append cannot fail. */
@@ -983,6 +1067,11 @@ static enum MHD_Result s_dispatch(struct s_req *req, const char *upload_data,
         }
         if (req->has_early)
             return s_send(req, &req->early);
+        if (req->over_budget) {
+            struct gateway_response resp = {0};
+            s_budget_refusal(&resp);
+            return s_send(req, &resp);
+        }
         if (req->over) {
             char *msg = cm_strfmt("request body exceeds %zu bytes", req->limit);
             enum MHD_Result rc = s_send_error_http(req, 413, "RESOURCE_EXHAUSTED", msg);
@@ -1085,6 +1174,7 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     gateway_metrics_in_flight(self->metrics, -1);
     atomic_fetch_sub(&self->in_flight, 1);
 
+    s_budget_release(req);
     gateway_job_release(&req->job);
     gateway_chunk_release(&req->chunk);
     cm_buf_release(&req->part);
@@ -1271,6 +1361,8 @@ gateway_http_t *gateway_http_new(const struct gateway_config *cfg, gateway_bus_t
     self->key_limit = gateway_limit_new(&lc, GATEWAY_KEY_LIMIT_ENTRIES);
     self->timeout_ms = cfg->request_timeout_ms;
     self->max_body = (size_t)cfg->max_body_bytes;
+    self->body_budget =
+        (size_t)(cfg->body_budget_bytes > 0 ? cfg->body_budget_bytes : BODY_BUDGET_DEFAULT);
     struct sockaddr_storage addr;
     socklen_t alen;
     if (gateway_http_parse_addr(cfg->http_addr, &addr, &alen)) {

@@ -21,6 +21,9 @@ struct gateway_config {
     long request_timeout_ms;
     char *services; // owned by the table: "customers,search" for /readyz
     long max_body_bytes;
+    /* Request-body bytes held in memory at once, all requests together; a
+     * body that would pass it gets 503 with Retry-After (0: the default). */
+    long body_budget_bytes;
     char *ui_dir;       // owned by the table: the web UI's files; NULL or "" to look for them
     bool bus_io_batch;  // the bus context's I/O threads under SCHED_BATCH (cm_mdp_ctx_new)
     bool cookie_secure; // the session cookie always carries Secure (a TLS proxy in front);

@@ -44,7 +44,9 @@ struct gateway_metrics {
     pthread_mutex_t mu;
     struct s_series http, bus;
     long in_flight;
-    uint64_t resent; // bus requests sent again after the broker connection came back
+    size_t body_held;       // request-body bytes held against the budget
+    uint64_t body_refusals; // requests refused for want of body budget
+    uint64_t resent;        // bus requests sent again after the broker connection came back
     /* Asking search for its figures: one scrape at a time. */
     pthread_mutex_t search_mu;
     char *bus_endpoint;      // owned; NULL: not asked
@@ -168,6 +170,15 @@ void gateway_metrics_in_flight(gateway_metrics_t *self, int delta)
 {
     pthread_mutex_lock(&self->mu);
     self->in_flight += delta;
+    pthread_mutex_unlock(&self->mu);
+}
+
+void gateway_metrics_body_held(gateway_metrics_t *self, size_t held, bool refused)
+{
+    pthread_mutex_lock(&self->mu);
+    self->body_held = held;
+    if (refused)
+        self->body_refusals++;
     pthread_mutex_unlock(&self->mu);
 }
 
@@ -525,6 +536,17 @@ char *gateway_metrics_render(gateway_metrics_t *self, size_t auth_entries, size_
     s_text(&b, "# HELP crm_http_in_flight HTTP requests being handled.\n"
                "# TYPE crm_http_in_flight gauge\n");
     snprintf(num, sizeof num, "crm_http_in_flight %ld\n", self->in_flight);
+    s_text(&b, num);
+    s_text(&b, "# HELP crm_http_body_bytes_held Request-body bytes held in memory against "
+               "the body budget.\n"
+               "# TYPE crm_http_body_bytes_held gauge\n");
+    snprintf(num, sizeof num, "crm_http_body_bytes_held %zu\n", self->body_held);
+    s_text(&b, num);
+    s_text(&b, "# HELP crm_http_body_budget_refusals_total Requests refused (503) because "
+               "their body would pass the body budget.\n"
+               "# TYPE crm_http_body_budget_refusals_total counter\n");
+    snprintf(num, sizeof num, "crm_http_body_budget_refusals_total %llu\n",
+             (unsigned long long)self->body_refusals);
     s_text(&b, num);
     s_text(&b, "# HELP crm_bus_requests_resent_total Bus requests sent again because the "
                "connection to the broker was lost and came back.\n"

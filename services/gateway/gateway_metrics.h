@@ -30,6 +30,11 @@ void gateway_metrics_bus_resent(gateway_metrics_t *self);
 /* Adds delta to the in-flight gauge. */
 void gateway_metrics_in_flight(gateway_metrics_t *self, int delta);
 
+/* Sets the gauge of request-body bytes held against the body budget
+ * (crm_http_body_bytes_held), and counts one refusal for want of it
+ * (crm_http_body_budget_refusals_total) when refused. */
+void gateway_metrics_body_held(gateway_metrics_t *self, size_t held, bool refused);
+
 /* The exposition text (malloc'd, the caller frees), with auth_entries as the
  * crm_auth_cache_entries gauge; *len gets its length. When a bus endpoint was
  * given (gateway_metrics_set_bus; main passes the gateway's), it also asks the copies of search

@@ -54,6 +54,7 @@ static const struct cm_cfg_item s_items[] = {
     {"services", CM_CFG_STR, &s_cfg.services, "customers,search,notes,company,notify,exchange",
      .check = s_check_services},
     {"max_body_bytes", CM_CFG_INT, &s_cfg.max_body_bytes, "1048576", 1024, 67108864},
+    {"body_budget_bytes", CM_CFG_INT, &s_cfg.body_budget_bytes, "268435456", 65536, 68719476736},
     {"ui_dir", CM_CFG_STR, &s_cfg.ui_dir, ""},
     {"bus_io_batch", CM_CFG_BOOL, &s_cfg.bus_io_batch, "true"},
     {"cookie_secure", CM_CFG_BOOL, &s_cfg.cookie_secure, "false"},

@@ -12,6 +12,7 @@
 #include "notes_validate.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
+#include "cm_perm.h"
 #include "cm_util.h"
 #include "customers.pb-c.h"
 #include "forms.pb-c.h"
@@ -402,6 +403,12 @@ static void s_update_card(struct cm_call *call, const ProtobufCMessage *msg,
     const Crm__UpdateCardRequest *req = (const Crm__UpdateCardRequest *)msg;
     Crm__CustomerCard *card = NULL;
     Crm__FormFilling *f = NULL;
+    if (!cm_perm_private(call->hdr->principal)) {
+        cm_call_fail(call, CM_ERR_PERMISSION,
+                     "this key may not write the customer card: it holds private content "
+                     "(private:read)");
+        goto out;
+    }
     if (!s_customer(call, req->customer_id))
         goto out;
     cm_err_t err = notes_forms_store_lock_card(call->db, TENANT(call), req->customer_id);
@@ -507,6 +514,12 @@ static void s_get_filling(struct cm_call *call, const ProtobufCMessage *msg,
             return;
         }
     }
+    /* A card's version is private content: not there for a caller without private:read. */
+    if (f && f->purpose == CRM__FORM_PURPOSE__FORM_PURPOSE_CARD &&
+        !cm_perm_private(call->hdr->principal)) {
+        crm__form_filling__free_unpacked(f, NULL);
+        f = NULL;
+    }
     if (!f)
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no filling %s of customer %s", req->id,
                      req->customer_id);
@@ -598,7 +611,11 @@ static void s_survey_results(struct cm_call *call, const ProtobufCMessage *msg,
 
 #define M(name, req, resp, fn, flags, scope) CM_METHOD("notes", name, req, resp, fn, flags, scope)
 
-/* Forms are settings; the card and surveys are the customer's data. */
+/* Forms are settings; the card and surveys are the customer's data. The card
+ * holds what a salon or a clinic notes about a body (allergies, a medical
+ * history): reading it needs private:read, as a note's body does, and so does
+ * writing it (UpdateCard checks that itself, its scope being customers:write).
+ * Surveys are feedback and stay customers:read (docs/forms.md, "Who may"). */
 const struct cm_method notes_forms_methods[] = {
     M("ListForms", list_forms_request, list_forms_response, s_list_forms, CM_METHOD_NO_TXN,
       CUSTOMERS_READ),
@@ -606,11 +623,11 @@ const struct cm_method notes_forms_methods[] = {
     M("CreateForm", create_form_request, form, s_create_form, CM_METHOD_WRITE, SETTINGS),
     M("UpdateForm", update_form_request, form, s_update_form, CM_METHOD_WRITE, SETTINGS),
     M("DeleteForm", delete_form_request, empty, s_delete_form, CM_METHOD_WRITE, SETTINGS),
-    M("GetCard", get_card_request, customer_card, s_get_card, CM_METHOD_NO_TXN, CUSTOMERS_READ),
+    M("GetCard", get_card_request, customer_card, s_get_card, CM_METHOD_NO_TXN, PRIVATE_READ),
     M("UpdateCard", update_card_request, customer_card, s_update_card, CM_METHOD_WRITE,
       CUSTOMERS_WRITE),
     M("ListCardHistory", list_fillings_request, list_fillings_response, s_list_card_history,
-      CM_METHOD_NO_TXN, CUSTOMERS_READ),
+      CM_METHOD_NO_TXN, PRIVATE_READ),
     M("FillSurvey", fill_survey_request, form_filling, s_fill_survey, CM_METHOD_WRITE,
       CUSTOMERS_WRITE),
     M("GetFilling", get_filling_request, form_filling, s_get_filling, CM_METHOD_NO_TXN,

@@ -231,6 +231,7 @@ static bool s_email(struct s_job *j, const Crm__RuleAction *a, size_t index)
     req.channel = CRM__CHANNEL__CHANNEL_EMAIL;
     req.subject = subject;
     req.text = text;
+    req.marketing = a->marketing; /* notify adds the unsubscribe headers and link */
     char key[128], msg[256];
     snprintf(key, sizeof key, "rule:%s:%s:%zu", j->claim.rule_id, j->claim.timeline_id, index);
     ProtobufCMessage *resp = NULL;

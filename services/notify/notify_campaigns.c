@@ -12,6 +12,7 @@
 #include "notify_campaigns_store.h"
 #include "notify_compose.h"
 #include "notify_mime.h"
+#include "notify_sender.h"
 #include "notify_store.h"
 #include "notify_template.h"
 #include "notify_unsubscribe.h"
@@ -209,35 +210,6 @@ static const char *s_skip_reason(const Crm__Customer *c, bool sms)
     return NULL;
 }
 
-/* An e-mail newsletter's text and HTML with the visible unsubscribe link
- * (the page, in the customer's language) at the end; dynamic, the caller
- * frees both. */
-static void s_with_link(const struct notify_state *st, const char *tenant, const Crm__Campaign *cp,
-                        const Crm__Customer *c, char **text, char **html)
-{
-    char token[NOTIFY_UNSUBSCRIBE_TOKEN], url[700];
-    const char *lang = notify_language_of(c->preferences ? c->preferences->language : "");
-    const char *label = notify_unsubscribe_label(lang);
-    /* Both are UUIDs here: the customers service gave the one, cm_svc checked the other. */
-    if (!notify_unsubscribe_token(st->sender_cfg.link_key, tenant, c->id, false, token,
-                                  sizeof token))
-        token[0] = '\0';
-    snprintf(url, sizeof url, "%s" NOTIFY_UNSUBSCRIBE_PAGE_PATH "%s&lang=%s",
-             st->sender_cfg.public_url, token, lang);
-    size_t tn = strlen(cp->text) + strlen(label) + strlen(url) + 16;
-    *text = cm_malloc(tn);
-    snprintf(*text, tn, "%s\n\n-- \n%s: %s\n", cp->text, label, url);
-    if (!cp->html[0]) {
-        *html = cm_strdup("");
-        return;
-    }
-    /* The URL holds only the public address (checked at start-up: no quote or
-     * angle bracket) and base64url: nothing to escape. */
-    size_t hn = strlen(cp->html) + strlen(label) + strlen(url) + 40;
-    *html = cm_malloc(hn);
-    snprintf(*html, hn, "%s\n<p><a href=\"%s\">%s</a></p>\n", cp->html, url, label);
-}
-
 /* Queues one customer's message in the page's transaction, from the
  * tenant's sender s (read once for the page). */
 static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const Crm__Campaign *cp,
@@ -248,7 +220,8 @@ static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const
     snprintf(key, sizeof key, "campaign:%s:%s", cp->id, c->id);
     char *text = NULL, *html = NULL;
     if (!sms) {
-        s_with_link(st, call->hdr->tenant_id, cp, c, &text, &html);
+        notify_compose_unsubscribe_link(st, call->hdr->tenant_id, c, cp->text, cp->html, &text,
+                                        &html);
     } else {
         /* An SMS says how to stop: a reply of STOP (docs/notify.md, "Replies"). */
         const char *hint = notify_inbound_stop_hint(
@@ -259,7 +232,7 @@ static cm_err_t s_queue_one(struct cm_call *call, struct notify_state *st, const
     struct notify_address a;
     struct notify_new_message m = {
         .tenant_id = call->hdr->tenant_id,
-        .kind = "newsletter",
+        .kind = NOTIFY_NEWSLETTER_KIND,
         .subject = cp->subject,
         .text = text,
         .html = html,

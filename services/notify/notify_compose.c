@@ -2,6 +2,7 @@
 #include "notify_compose.h"
 #include "notify_mime.h"
 #include "notify_template.h"
+#include "notify_unsubscribe.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -239,4 +240,31 @@ int notify_compose_ask(struct cm_mdp_client *client, const char *tenant, const c
     h.deadline_unix_ms = cm_now_ms() + answer_within_ms;
     char rid[40];
     return cm_svc_send(client, "notify", &h, req, 0, rid) ? -1 : 0;
+}
+
+void notify_compose_unsubscribe_link(const struct notify_state *st, const char *tenant,
+                                     const Crm__Customer *c, const char *text_in,
+                                     const char *html_in, char **text, char **html)
+{
+    char token[NOTIFY_UNSUBSCRIBE_TOKEN], url[700];
+    const char *lang = notify_language_of(c->preferences ? c->preferences->language : "");
+    const char *label = notify_unsubscribe_label(lang);
+    /* Both are UUIDs here: the customers service gave the one, cm_svc checked the other. */
+    if (!notify_unsubscribe_token(st->sender_cfg.link_key, tenant, c->id, false, token,
+                                  sizeof token))
+        token[0] = '\0';
+    snprintf(url, sizeof url, "%s" NOTIFY_UNSUBSCRIBE_PAGE_PATH "%s&lang=%s",
+             st->sender_cfg.public_url, token, lang);
+    size_t tn = strlen(text_in) + strlen(label) + strlen(url) + 16;
+    *text = cm_malloc(tn);
+    snprintf(*text, tn, "%s\n\n-- \n%s: %s\n", text_in, label, url);
+    if (!html_in[0]) {
+        *html = cm_strdup("");
+        return;
+    }
+    /* The URL holds only the public address (checked at start-up: no quote or
+     * angle bracket) and base64url: nothing to escape. */
+    size_t hn = strlen(html_in) + strlen(label) + strlen(url) + 40;
+    *html = cm_malloc(hn);
+    snprintf(*html, hn, "%s\n<p><a href=\"%s\">%s</a></p>\n", html_in, url, label);
 }

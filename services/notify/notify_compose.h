@@ -44,6 +44,14 @@ bool notify_compose_sender(struct cm_call *call, const struct notify_state *st,
 bool notify_compose_withdraw(struct cm_call *call, const char *tenant, const char *customer,
                              bool sms, const char *source, const char **lang);
 
+/* A marketing e-mail's text and HTML (a newsletter's, an automation rule's)
+ * with the visible unsubscribe link (the page, in the customer's language)
+ * at the end; the HTML gets it only when there is one. Dynamic: the caller
+ * frees both. */
+void notify_compose_unsubscribe_link(const struct notify_state *st, const char *tenant,
+                                     const Crm__Customer *c, const char *text_in,
+                                     const char *html_in, char **text, char **html);
+
 /* The parts of a message that come from the customer and the sender:
  * recipient, sender, a new Message-ID (in the sender's domain). False, the
  * call failed, when the tenant's sender cannot be read. */

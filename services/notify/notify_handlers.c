@@ -16,6 +16,7 @@
 #include "notify_mime.h"
 #include "notify_replies.h"
 #include "notify_sms.h"
+#include "notify_sender.h"
 #include "notify_store.h"
 #include "notify_templates.h"
 #include "notify_trial.h"
@@ -96,7 +97,16 @@ static bool s_check_request(struct cm_call *call, const Crm__SendMessageRequest 
     if (!cm_uuid_valid(req->customer_id))
         cm_call_violation(call, "customerId", req->customer_id[0] ? "INVALID_FORMAT" : "REQUIRED",
                           "customerId: a customer's id is required");
+    if (req->marketing && req->channel == CRM__CHANNEL__CHANNEL_SMS)
+        cm_call_violation(call, "marketing", "UNSUPPORTED",
+                          "marketing: e-mail only; an SMS to many goes as a newsletter");
     return notify_check_content(call, req->channel, req->subject, req->text, req->html);
+}
+
+static bool s_marketing_allowed(const Crm__Customer *c)
+{
+    const Crm__Preferences *p = c->preferences;
+    return p && p->marketing && p->marketing->granted && p->email && p->email->granted;
 }
 
 static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
@@ -119,14 +129,22 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__Customer *c = notify_compose_customer(call, req->customer_id, NULL);
     if (!c)
         return;
-    if (notify_compose_reachable(call, c, sms)) {
+    /* Marketing mail goes only with both consents, and says how to stop it. */
+    char *text = NULL, *html = NULL;
+    if (req->marketing && !s_marketing_allowed(c))
+        cm_call_violation(call, "customerId", "NO_MARKETING_CONSENT",
+                          "customerId: the customer has not agreed to marketing e-mail");
+    else if (req->marketing)
+        notify_compose_unsubscribe_link(st, call->hdr->tenant_id, c, req->text, req->html, &text,
+                                        &html);
+    if (!cm_call_failed(call) && notify_compose_reachable(call, c, sms)) {
         struct notify_address a;
         struct notify_new_message m = {
             .tenant_id = call->hdr->tenant_id,
-            .kind = "message",
+            .kind = req->marketing ? NOTIFY_MARKETING_KIND : "message",
             .subject = req->subject,
-            .text = req->text,
-            .html = req->html,
+            .text = text ? text : req->text,
+            .html = html ? html : req->html,
             .request_key = call->hdr->idempotency_key,
             .principal = call->hdr->principal,
             .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
@@ -140,6 +158,8 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
                 *resp = &out->base;
         }
     }
+    free(text);
+    free(html);
     crm__customer__free_unpacked(c, NULL);
 }
 

@@ -59,8 +59,9 @@ static int64_t s_ms_of(const char *rfc3339)
     return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
-/* Builds the e-mail of m (of tenant) into out. A newsletter carries
- * List-Unsubscribe with its one-click POST (RFC 2369, RFC 8058). */
+/* Builds the e-mail of m (of tenant) into out. Marketing e-mail (a
+ * newsletter's, a rule's) carries List-Unsubscribe with its one-click POST
+ * (RFC 2369, RFC 8058). */
 static cm_err_t s_build(const struct notify_sender_cfg *cfg, const char *tenant,
                         const Crm__Message *m, cm_buf_t *out)
 {
@@ -69,7 +70,7 @@ static cm_err_t s_build(const struct notify_sender_cfg *cfg, const char *tenant,
     char token[NOTIFY_UNSUBSCRIBE_TOKEN], list[600];
     const char *extra[] = {list, "List-Unsubscribe-Post: " NOTIFY_UNSUBSCRIBE_ONE_CLICK, NULL};
     bool newsletter =
-        !strcmp(m->kind, "newsletter") &&
+        notify_sender_marketing_kind(m->kind) &&
         notify_unsubscribe_token(cfg->link_key, tenant, m->customer_id, false, token, sizeof token);
     if (newsletter)
         snprintf(list, sizeof list, "List-Unsubscribe: <%s" NOTIFY_UNSUBSCRIBE_POST_PATH "%s>",
@@ -129,6 +130,11 @@ bool notify_sender_staff_kind(const char *kind)
 {
     return !strcmp(kind, NOTIFY_STAFF_INVITE_KIND) || !strcmp(kind, NOTIFY_STAFF_RESET_KIND) ||
            !strcmp(kind, NOTIFY_STAFF_NOTICE_KIND);
+}
+
+bool notify_sender_marketing_kind(const char *kind)
+{
+    return !strcmp(kind, NOTIFY_NEWSLETTER_KIND) || !strcmp(kind, NOTIFY_MARKETING_KIND);
 }
 
 const char *notify_sender_link_path(const char *kind)

@@ -55,6 +55,13 @@ const char *notify_sender_link_path(const char *kind);
 /* Whether a message of kind goes to a staff member (no customer, no replies). Pure. */
 bool notify_sender_staff_kind(const char *kind);
 
+/* The kinds of marketing e-mail: a newsletter's, and the one an automation
+ * rule sends with marketing (notify.SendMessage with marketing). */
+#define NOTIFY_NEWSLETTER_KIND "newsletter"
+#define NOTIFY_MARKETING_KIND "marketing"
+/* Whether a message of kind is marketing e-mail, which carries List-Unsubscribe. Pure. */
+bool notify_sender_marketing_kind(const char *kind);
+
 /* Copies s with every "{{link}}" replaced by link. Returns a string the
  * caller frees. Pure, for tests. */
 char *notify_sender_fill_link(const char *s, const char *link);

@@ -350,17 +350,16 @@ def _psql(sql, extra, timeout):
 
 
 @contextlib.contextmanager
-def row_locked(table, row_id):
-    """Holds the row of table whose id is row_id locked (SELECT ... FOR
-    UPDATE in a psql session of its own, as user postgres) until the block
-    ends, then commits."""
+def _held(lock_sql, what):
+    """Runs lock_sql in a transaction of a psql session of its own (as user
+    postgres), which must print "locked", and holds it until the block ends,
+    then commits."""
     p = subprocess.Popen([PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",
                           DATABASE_URL], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        p.stdin.write("BEGIN;\nSELECT 'locked' FROM %s WHERE id = '%s' FOR UPDATE;\n"
-                      % (table, row_id))
+        p.stdin.write("BEGIN;\n%s\n" % lock_sql)
         p.stdin.flush()
-        assert p.stdout.readline().strip() == "locked", "%s %s: no such row" % (table, row_id)
+        assert p.stdout.readline().strip() == "locked", what
         yield
         p.stdin.write("COMMIT;\n")
         p.stdin.close()
@@ -369,6 +368,45 @@ def row_locked(table, row_id):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def row_locked(table, row_id):
+    """Holds the row of table whose id is row_id locked (SELECT ... FOR
+    UPDATE in a psql session of its own, as user postgres) until the block
+    ends, then commits."""
+    return _held("SELECT 'locked' FROM %s WHERE id = '%s' FOR UPDATE;" % (table, row_id),
+                 "%s %s: no such row" % (table, row_id))
+
+
+def table_locked(table, mode="EXCLUSIVE"):
+    """Holds table locked in mode (LOCK TABLE in a psql session of its own,
+    as user postgres) until the block ends, then commits. EXCLUSIVE lets
+    plain reads through and makes every write wait."""
+    return _held("LOCK TABLE %s IN %s MODE;\nSELECT 'locked';" % (table, mode),
+                 "could not lock %s" % table)
+
+
+def backends_of(pid):
+    """The PostgreSQL backends (their pids) whose client is process pid: the
+    server ends of the process's Unix-socket connections, found with ss(8)
+    (the stack's services reach its private cluster over its socket)."""
+    mine = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            mine.add(target[len("socket:["):-1])
+    out = subprocess.run(["ss", "-xpnH"], capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    backends = set()
+    for line in out.splitlines():
+        # netid state recv-q send-q local-addr local-inode peer-addr peer-inode process
+        f = line.split()
+        if len(f) >= 9 and f[7] in mine and "postgres" in f[8]:
+            backends.update(int(b) for b in re.findall(r"pid=(\d+)", f[8]))
+    return backends
 
 
 def psql(sql, timeout=60):

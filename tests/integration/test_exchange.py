@@ -26,6 +26,7 @@ COLUMNS = [
     "pushConsent", "pushConsentChangedAt", "pushConsentSource",
     "marketingConsent", "marketingConsentChangedAt", "marketingConsentSource",
     "salesAgent", "accountStatus", "source", "hasPhoto", "description", "createdAt", "updatedAt",
+    "balance", "balanceCurrency", "points",
 ]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
@@ -125,6 +126,60 @@ def test_export_csv_every_field_in_the_documented_layout():
     e = by_id[evil["id"]]
     assert e["firstName"] == "'=HYPERLINK(\"http://x\")" and e["lastName"] == "'@SUM(A1)"
     assert e["description"] == "'-2+3" and e["tags"] == "'+cmd"
+
+
+def test_export_has_the_wallet_and_the_import_leaves_it_alone():
+    """balance (in the currency's units), balanceCurrency and points, for
+    every customer, whichever way the export reads them (the list, a search,
+    an export job); an import reads the columns and never writes them."""
+    key = _tenant()
+    rich = _create(key, {"firstName": "Rich", "lastName": unique("W"),
+                         "email": unique("rich") + "@example.com"})
+    plain = _create(key, {"firstName": "Plain", "lastName": unique("W")})
+    st, _, js = api("POST", "/v1/customers/%s/wallet:adjust" % rich["id"],
+                    {"kind": "MONEY", "amount": "1050", "reason": "Paid in advance"}, key=key)
+    assert st == 200, js
+    st, _, js = api("PATCH", "/v1/walletSettings", {"loyaltyEnabled": True}, key=key)
+    assert st == 200, js
+    st, _, js = api("POST", "/v1/customers/%s/wallet:earnPoints" % rich["id"],
+                    {"amountMinor": "2500", "reference": unique("order")}, key=key)
+    assert st == 200, js
+
+    def check(rows):
+        by_id = {r["id"]: r for r in rows}
+        assert (by_id[rich["id"]]["balance"], by_id[rich["id"]]["balanceCurrency"],
+                by_id[rich["id"]]["points"]) == ("10.50", "PLN", "25"), by_id[rich["id"]]
+        if plain["id"] in by_id:
+            assert (by_id[plain["id"]]["balance"], by_id[plain["id"]]["balanceCurrency"],
+                    by_id[plain["id"]]["points"]) == ("0.00", "PLN", "0"), by_id[plain["id"]]
+
+    st, _, body = _export(key)
+    assert st == 200, body
+    header, rows = _rows(body)
+    assert header[-3:] == ["balance", "balanceCurrency", "points"], header
+    check(rows)
+    assert len(rows) == 2
+    # Through a search (search's pages carry no balances of their own).
+    st, _, found = _export(key, q="Rich", consistentWith="%s:%s" % (rich["id"], rich["etag"]))
+    assert st == 200, found
+    check(_rows(found)[1])
+    # An export job.
+    st, _, job = api("POST", "/v1/exports", {"format": "csv"}, key=key)
+    assert st == 201, job
+    crm.wait_until(lambda: api("GET", "/v1/exports/" + job["id"], key=key)[2]["state"]
+                   in ("DONE", "FAILED"), timeout=60, what="the export job")
+    st, _, got = api("GET", "/v1/exports/%s/file" % job["id"], key=key)
+    assert st == 200, got
+    check(_rows(got)[1])
+    # The file back with other balances: the import updates the names and
+    # leaves money and points as the ledger has them.
+    text = body.decode("utf-8-sig").replace('"10.50"', '"999.00"').replace('"Rich"', '"Richer"')
+    job = _import(key, text.encode("utf-8"))
+    assert job["state"] == "DONE" and int(job.get("failed", 0)) == 0, job
+    assert "balance" not in job.get("unknownColumns", []), job
+    w = api("GET", "/v1/customers/%s/wallet" % rich["id"], key=key)[2]
+    assert (w["money"], w["points"]) == ("1050", "25"), w
+    assert api("GET", "/v1/customers/" + rich["id"], key=key)[2]["firstName"] == "Richer"
 
 
 def test_export_streams_many_chunks_and_filters():

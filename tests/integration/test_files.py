@@ -7,9 +7,13 @@ versions and a signature PNG checked on the server.
 
 import base64
 import hashlib
+import http.client
 import os
 import struct
+import subprocess
 import tempfile
+import threading
+import time
 import urllib.parse
 import zlib
 
@@ -415,3 +419,117 @@ def test_ui_files_and_signature_in_english():
 
 test_ui_files_and_signature_in_bulgarian.timeout = 180
 test_ui_files_and_signature_in_english.timeout = 180
+
+
+def _metric(base, name):
+    """An unlabelled metric of the gateway at base."""
+    st, _, body = api("GET", base + "/metrics", key=None)
+    assert st == 200
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no metric %s" % name)
+
+
+def _gateway_up(base):
+    try:
+        return api("GET", base + "/readyz", key=None, timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+def test_the_gateways_body_budget():
+    """Request bodies held in memory at once have a total budget
+    (CRM_GATEWAY_BODY_BUDGET_BYTES): a body that would pass it gets 503 with
+    Retry-After, and its bytes come back when a request ends. A gateway of
+    its own with a budget of 3 MiB."""
+    budget = 3 << 20
+    port = crm.free_ports(1)[0]
+    base = "http://127.0.0.1:%d" % port
+    c = _customer()
+    path = q(f"/v1/customers/{c['id']}/files", filename="held.bin")
+    octets = {"Content-Type": "application/octet-stream"}
+    with crm.extra_process("gateway", "gateway-budget", CRM_GATEWAY_HTTP_ADDR="127.0.0.1:%d" % port,
+                           CRM_GATEWAY_BODY_BUDGET_BYTES=str(budget)):
+        wait_until(lambda: _gateway_up(base), 30, what="the gateway with a small budget")
+        held = lambda: _metric(base, "crm_http_body_bytes_held")  # noqa: E731
+        assert held() == 0
+        # A 2 MiB upload whose body is half sent holds 2 MiB of the budget.
+        first = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        data = os.urandom(2 << 20)
+        first.putrequest("POST", path)
+        first.putheader("Authorization", "Bearer " + crm.KEY)
+        first.putheader("Content-Type", "application/octet-stream")
+        first.putheader("Content-Length", str(len(data)))
+        first.endheaders()
+        first.send(data[:1 << 20])
+        wait_until(lambda: held() == len(data), 15, what="the first upload's bytes held")
+        # Another 2 MiB does not fit now: 503, come back later.
+        refused_before = _metric(base, "crm_http_body_budget_refusals_total")
+        st, hdr, js = api("POST", base + path, raw=os.urandom(2 << 20), headers=octets)
+        assert st == 503 and hdr["Retry-After"] == "1", (st, hdr, js)
+        assert js["error"]["status"] == "UNAVAILABLE", js
+        assert "request bodies" in js["error"]["message"], js
+        # Nor does one of unknown length (chunked): it is refused as it comes.
+        chunked = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        chunked.request("POST", path, body=iter([os.urandom(512 << 10)] * 4),
+                        headers=dict(octets, Authorization="Bearer " + crm.KEY),
+                        encode_chunked=True)
+        r = chunked.getresponse()
+        assert r.status == 503 and r.getheader("Retry-After") == "1", (r.status, r.read())
+        r.read()
+        chunked.close()
+        assert _metric(base, "crm_http_body_budget_refusals_total") == refused_before + 2
+        # A small body still fits beside it.
+        st, _, js = api("POST", base + "/v1/customers", {"firstName": "B", "lastName": unique("L")})
+        assert st == 201, js
+        # The first upload ends and gives its bytes back.
+        first.send(data[1 << 20:])
+        r = first.getresponse()
+        assert r.status == 201, (r.status, r.read())
+        r.read()
+        first.close()
+        wait_until(lambda: held() == 0, 15, what="the budget given back")
+        # A body larger than the whole budget can never fit: 413, not a retry.
+        st, hdr, js = api("POST", base + path, raw=b"\0" * (budget + 1), headers=octets)
+        assert st == 413 and "budget" in js["error"]["message"], (st, js)
+        assert "Retry-After" not in hdr, hdr
+
+        # Concurrent uploads of 1 MiB, more than fit at once: those refused
+        # come back after Retry-After; in the end every one is stored once.
+        results = {}
+
+        def upload(i):
+            body = os.urandom(1 << 20)
+            deadline = time.monotonic() + 60
+            while True:
+                st, hdr, js = api("POST", base + q(f"/v1/customers/{c['id']}/files",
+                                                   filename="c%d.bin" % i),
+                                  raw=body, headers=octets)
+                if st != 503 or time.monotonic() > deadline:
+                    results[i] = (st, js)
+                    return
+                assert hdr["Retry-After"] == "1", hdr
+                time.sleep(int(hdr["Retry-After"]))  # what a client is told to do
+
+        threads = [threading.Thread(target=upload, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        assert [results[i][0] for i in range(8)] == [201] * 8, results
+        wait_until(lambda: held() == 0, 15, what="the budget given back")
+    st, _, lst = api("GET", f"/v1/customers/{c['id']}/files")
+    names = sorted(f["filename"] for f in lst["files"])
+    assert names == sorted(["held.bin"] + ["c%d.bin" % i for i in range(8)]), names
+    # The setting: shown by --print-config (256 MiB unless set), checked at start.
+    gw = os.path.join(crm.BIN, "gateway")
+    env = {k: v for k, v in crm.ENV.items() if not k.startswith("CRM_")}
+    r = subprocess.run([gw, "--print-config"], env=env, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0 and "BODY_BUDGET_BYTES=268435456" in r.stdout, r
+    env["CRM_GATEWAY_BODY_BUDGET_BYTES"] = str(budget)
+    r = subprocess.run([gw, "--print-config"], env=env, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0 and "BODY_BUDGET_BYTES=%d" % budget in r.stdout, r
+    env["CRM_GATEWAY_BODY_BUDGET_BYTES"] = "1000"
+    r = subprocess.run([gw, "--print-config"], env=env, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2 and "BODY_BUDGET_BYTES" in r.stderr, r

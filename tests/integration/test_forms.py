@@ -401,18 +401,20 @@ def test_another_tenant_sees_nothing():
 
 
 def test_scopes():
-    """Reading the card needs customers:read, writing it customers:write;
-    forms are settings (administrators)."""
+    """Reading the card needs customers:read and private:read, writing it
+    customers:write and private:read (it holds health data, like a note's
+    body); surveys need customers:read; forms are settings (administrators)."""
     tenant, admin = _tenant()
     form = _form(admin, CARD)
     skin = _ids(form)["Тип кожа"]
     cid = _customer(admin)
     staff = _key(tenant, "staff")
     readonly = _key(tenant, "readonly")
-    reader = _key(tenant, "staff", "customers:read")
+    reader = _key(tenant, "staff", "customers:read", "private:read")
     body = {"answers": [{"questionId": skin, "value": "суха"}]}
     # Staff fill the card but may not change the forms.
-    assert api("PUT", "/v1/customers/%s/card" % cid, body, key=staff)[0] == 200
+    st, _, card = api("PUT", "/v1/customers/%s/card" % cid, body, key=staff)
+    assert st == 200, card
     st, _, js = api("POST", "/v1/forms", SURVEY, key=staff)
     assert st == 403 and "settings" in json.dumps(js), js
     assert api("PATCH", "/v1/forms/" + form["id"], {"title": "x"}, key=staff)[0] == 403
@@ -423,6 +425,37 @@ def test_scopes():
         assert api("GET", "/v1/customers/%s/card/history" % cid, key=k)[0] == 200
         assert api("PUT", "/v1/customers/%s/card" % cid, body, key=k)[0] == 403
     assert api("GET", "/v1/customers/%s/card" % cid, key=None)[0] == 401
+    # Without private:read (a key with scopes, as the store's or the booking
+    # system's; a staff key narrowed to customers:read): no card, read or
+    # written, not even a version by its id; surveys as before.
+    survey = _form(admin, SURVEY)
+    st, _, filled = api("POST", "/v1/customers/%s/surveys" % cid, {
+        "formId": survey["id"], "answers": [{"questionId": survey["questions"][0]["id"],
+                                             "value": "great"}]}, key=admin)
+    assert st == 201, filled
+    shop = _key(tenant, "service", "customers:read", "customers:write")
+    narrow = _key(tenant, "staff", "customers:read")
+    for k in (shop, narrow):
+        st, _, js = api("GET", "/v1/customers/%s/card" % cid, key=k)
+        assert st == 403 and "private:read" in js["error"]["message"], js
+        assert api("GET", "/v1/customers/%s/card/history" % cid, key=k)[0] == 403
+        st, _, js = api("GET", "/v1/customers/%s/surveys/%s" % (cid, card["etag"]), key=k)
+        assert st == 404, js
+        assert api("GET", "/v1/customers/%s/surveys" % cid, key=k)[0] == 200
+        assert api("GET", "/v1/forms/%s/results" % survey["id"], key=k)[0] == 200
+    st, _, js = api("PUT", "/v1/customers/%s/card" % cid, body, key=shop)
+    assert st == 403 and "private:read" in js["error"]["message"], js
+    st, _, one = api("GET", "/v1/customers/%s/surveys/%s" % (cid, filled["id"]), key=shop)
+    assert st == 200 and one["purpose"] == "SURVEY", one
+    # Over the bus the method itself refuses it, whatever the gateway lets through.
+    out = json.loads(crm.crmctl_run(["call", "notes", "GetCard", json.dumps({"customerId": cid}),
+                                     "--key", shop]).stdout)
+    assert out["status"] == "PERMISSION_DENIED", out
+    # Staff keep the card: their role has private:read.
+    st, _, got = api("GET", "/v1/customers/%s/card/history" % cid, key=staff)
+    assert st == 200 and got["fillings"], got
+    st, _, one = api("GET", "/v1/customers/%s/surveys/%s" % (cid, card["etag"]), key=staff)
+    assert st == 200 and one["purpose"] == "CARD", one
 
 
 def test_deleting_a_customer_erases_card_and_surveys():

@@ -228,7 +228,8 @@ COLLECTIONS = {"customers": "customer", "groups": "group", "notes": "note", "tas
                "forms": "form", "surveys": "filling", "plans": "plan",
                "subscriptions": "subscription", "visits": "visit", "purchases": "purchase",
                "visitPresets": "visitPreset", "accessZones": "accessZone",
-               "accessCredentials": "accessCredential", "accessGrants": "accessGrant"}
+               "accessCredentials": "accessCredential", "accessGrants": "accessGrant",
+               "vouchers": "voucher"}
 # Path parameters that name no tenant object: the route answers with the
 # caller's own tenant's (A's) copy, never B's.
 NOT_TENANT_OBJECTS = {"kind", "language"}
@@ -284,6 +285,9 @@ def _fill_tenant(key):
     _ok(st, w, 200)
     st, _, v = api("POST", "/v1/vouchers", {"amount": "1000"}, key=key)
     ids["voucherCode"] = _ok(st, v, 201)["code"]
+    # Another voucher, for the routes that name one by its id (:cancel).
+    st, _, v = api("POST", "/v1/vouchers", {"amount": "500"}, key=key)
+    ids["voucher"] = _ok(st, v, 201)["voucher"]["id"]
     st, _, r = api("POST", "/v1/rules", dict(RULE_SAMPLE, name=unique("R")), key=key)
     ids["rule"] = _ok(st, r, 201)["id"]
     st, _, fm = api("POST", "/v1/forms", {"title": "B's survey", "purpose": "SURVEY", "questions": [
@@ -368,6 +372,7 @@ SAMPLES = {
     "POST /v1/customers/{id}/wallet:spendPoints": {"points": "1"},
     # B's own voucher (_fill_tenant issues it): A's tenant has no such code.
     "POST /v1/customers/{id}/wallet:redeemVoucher": lambda ids: {"code": ids["voucherCode"]},
+    "POST /v1/vouchers/{id}:cancel": {"reason": "from A"},
     "PATCH /v1/customers/{customer_id}/files/{id}": {"filename": "from-a.txt"},
     "POST /v1/customers/{customer_id}/files:signTerms":
         {"version": 1, "signature": base64.b64encode(_png(16)).decode()},
@@ -535,6 +540,25 @@ def test_api_keys_are_made_listed_used_and_revoked():
     assert st == 200, ev
     kinds = [e["kind"] for e in ev["events"] if k["id"] in e["subject"]]
     assert kinds == ["KEY_REVOKED", "KEY_CREATED"], ev
+
+
+def test_whoami_says_what_the_caller_may_do():
+    tenant = _tenant("Who")
+    roles, scopes = _role_table()
+    for role in ("admin", "staff", "readonly"):
+        st, _, me = api("GET", "/v1/whoami", key=_key(tenant, role=role))
+        assert st == 200 and me["tenantId"] == tenant, me
+        assert me["role"].replace("_", "").lower() == role, me
+        assert set(me["scopes"]) == roles[role], (role, me)
+    # A key made with scopes: its role's narrowed by its list.
+    narrow = _key(tenant, scopes=["customers:read", "notes:read"])
+    st, _, me = api("GET", "/v1/whoami", key=narrow)
+    assert st == 200 and me["scopes"] == ["customers:read", "notes:read"], me
+    assert me["kind"] and me["principalId"] and me["name"], me
+    # A key that may not read customers is told so.
+    st, _, js = api("GET", "/v1/whoami", key=_key(tenant, scopes=["events:publish"]))
+    assert st == 403, js
+    assert api("GET", "/v1/whoami", key=None)[0] == 401
 
 
 def test_a_new_key_is_checked_field_by_field():

@@ -4,8 +4,11 @@ are held against the customer and notes' figures, its actions run as the rule
 The test stack retries a failed run after 200 ms and gives up after 3 attempts
 (CRM_NOTES_RULE_RETRY_MS, CRM_NOTES_RULE_ATTEMPTS in run.sh)."""
 
+import email
+import email.policy
 import functools
 import json
+import urllib.parse
 
 import crm
 from crm import api, mails_to, unique, unique_email, wait_until
@@ -180,6 +183,54 @@ def test_marketing_email_needs_the_consents_and_a_service_mail_does_not():
     assert st == 201, c
     assert _settled_for(service["id"], {c["id"]})[0]["result"] == "e-mail queued"
     wait_until(lambda: mails_to(plain), timeout=20, what="the service e-mail")
+
+
+def test_a_rules_marketing_email_carries_list_unsubscribe_and_one_click_works():
+    """A rule's marketing mail is unsubscribable as a newsletter is (RFC 2369,
+    RFC 8058, the visible link); its service mail is not."""
+    tag = unique("mkt")
+    _rule({"trigger": "RULE_TRIGGER_CUSTOMER_CREATED",
+           "conditions": [{"kind": "RULE_CONDITION_HAS_TAG", "value": tag}],
+           "actions": [{"kind": "RULE_ACTION_SEND_EMAIL", "marketing": True,
+                        "subject": "Angebot", "text": "Hallo {{firstName}}, 10 % Rabatt."},
+                       {"kind": "RULE_ACTION_SEND_EMAIL", "subject": "Ihr Konto",
+                        "text": "Hallo {{firstName}}."}]})
+    addr = unique_email("mkt")
+    granted = {"marketing": {"granted": True, "source": "web"},
+               "email": {"granted": True, "source": "web"}, "language": "de"}
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Jürgen", "email": addr, "tags": [tag],
+                                             "preferences": granted})
+    assert st == 201, c
+    got = wait_until(lambda: len(mails_to(addr)) == 2 and mails_to(addr), timeout=30,
+                     what="the rule's two e-mails")
+    msgs = [email.message_from_string(m["data"], policy=email.policy.default) for m in got]
+    by = {str(m["Subject"]): m for m in msgs}
+    offer, account = by["Angebot"], by["Ihr Konto"]
+    assert account["List-Unsubscribe"] is None, account.items()
+    lu = str(offer["List-Unsubscribe"])
+    assert lu.startswith("<") and lu.endswith(">") and "/v1/unsubscribe/" in lu, lu
+    assert str(offer["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+    text = offer.get_body(("plain",)).get_content()
+    assert "Hallo Jürgen, 10 % Rabatt." in text and "Abmelden: " in text, text
+    assert "/ui/unsubscribe.html?token=" in text, text
+    # It is kept as marketing among the customer's messages.
+    st, _, lst = api("GET", "/v1/customers/%s/messages" % c["id"])
+    kinds = sorted(m["kind"] for m in lst["messages"])
+    assert kinds == ["marketing", "message"], lst
+    # The one-click POST, as a mail provider sends it, withdraws the e-mail consent.
+    path = urllib.parse.urlsplit(lu[1:-1]).path
+    st, _, js = api("POST", path, raw="List-Unsubscribe=One-Click", key=None,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert st == 200 and js["channel"] == "EMAIL", js
+    cust = _customer(c["id"])
+    assert cust["preferences"]["email"].get("granted") is not True, cust["preferences"]
+    assert cust["preferences"]["email"]["source"] == "unsubscribe link", cust["preferences"]
+    # notify itself refuses marketing mail without the consents, and on SMS.
+    send = "/v1/customers/%s:sendMessage" % c["id"]
+    st, _, js = api("POST", send, {"subject": "S", "text": "T", "marketing": True})
+    assert st == 400 and js["error"]["details"][0]["reason"] == "NO_MARKETING_CONSENT", js
+    st, _, js = api("POST", send, {"channel": "SMS", "text": "T", "marketing": True})
+    assert st == 400 and "marketing" in [d["field"] for d in js["error"]["details"]], js
 
 
 @_alone

@@ -26,7 +26,7 @@ import urllib.request
 import crm
 import webdriver
 from crm import api, unique, unique_email, wait_until
-from test_ui import _browser, _no_js_errors, _open
+from test_ui import SHOTS, _browser, _no_js_errors, _open
 from test_ui_i18n import WIDTH, _check
 
 SMTP = os.environ.get("CRM_TEST_SMTP", "")
@@ -715,3 +715,52 @@ def test_ui_staff_forgot_password_in_english_at_390_px():
 
 def test_ui_staff_forgot_password_in_german_at_390_px():
     _reset_flow("de")
+
+
+def test_ui_api_key_with_narrow_scopes_is_offered_only_what_it_may_at_390_px():
+    """Signed in with an API key, the UI asks what the key may do
+    (GET /v1/whoami) and hides what would be refused, as it does for a
+    member's role: a key that reads customers and notes gets no write
+    buttons, and no customer card (private content); in English and German."""
+    tenant = crm.crmctl(["tenant", "create", unique("Scoped"), "--country", "DE"]).strip()
+    admin = crm.crmctl(["key", "create", "--tenant", tenant, "--role", "admin"]).strip()
+    narrow = crm.crmctl(["keys", "create", "--tenant", tenant, "--name", unique("reader"),
+                         "--scopes", "customers:read,notes:read"]).strip()
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Ida", "lastName": unique("Lesend")},
+                   key=admin)
+    assert st == 201, c
+    st, _, form = api("POST", "/v1/forms", {"title": "Karte", "purpose": "CARD", "questions": [
+        {"text": "Allergien", "type": "LONG_TEXT"}]}, key=admin)
+    assert st == 201, form
+    with _browser("api-key-scopes") as b:
+        b.cmd("POST", "/window/rect", {"width": WIDTH, "height": 844})
+        for lang, private in (("en", "private content"), ("de", "vertrauliche Angaben")):
+            b.get(crm.URL + "/")
+            b.js("localStorage.setItem('crm.lang', arguments[0]); sessionStorage.clear();", lang)
+            b.get(crm.URL + "/#/signin")
+            b.wait("input[name=apiKey]").send_keys(narrow)
+            b.find(".signin-card button[type=submit]").click()
+            b.wait("#customer-table")
+            assert not b.find("#add-customer").displayed()
+            hidden = b.js("return Array.from(document.querySelectorAll('#nav a'))"
+                          ".filter(a => a.offsetParent === null).map(a => a.dataset.nav);")
+            assert {"staff", "keys", "exchange", "campaigns"} <= set(hidden), hidden
+            _open(b, "/customers/" + c["id"])
+            b.wait_text("#customer-name", c["lastName"])
+            b.wait("#notes")
+            for css in ("#edit-customer", "#delete-customer", "#note-form", "#task-add"):
+                assert not b.find(css).displayed(), (lang, css)
+            b.wait_text("#card-form-private", private)
+            assert not b.js("return !!document.getElementById('card-form-edit');")
+            # Nothing wider than the phone, and the page in the language chosen.
+            assert b.js("return document.documentElement.scrollWidth;") <= WIDTH
+            assert b.js("return document.documentElement.lang;") == lang
+            b.full_screenshot(os.path.join(SHOTS, "api-key-scopes-%s.png" % lang), width=WIDTH)
+            _no_js_errors(b)
+            b.js("sessionStorage.clear();")
+        # The administrator's key is offered everything again.
+        b.get(crm.URL + "/#/signin")
+        b.wait("input[name=apiKey]").send_keys(admin)
+        b.find(".signin-card button[type=submit]").click()
+        b.wait("#customer-table")
+        assert b.find("#add-customer").displayed()

@@ -301,6 +301,70 @@ def test_wrong_codes_are_refused_alike_and_rate_limited():
     assert st == 200 and r["wallet"]["money"] == "700", r
 
 
+def test_cancelling_a_voucher():
+    tenant = _tenant()
+    key = _key(tenant)
+    cid = _customer(key)
+    v = _issue(key, 900, note="Gift")
+    vid, code = v["voucher"]["id"], v["code"]
+    # A reason is required, and has a limit.
+    for body, why in (({}, "REQUIRED"), ({"reason": "  "}, "REQUIRED"),
+                      ({"reason": "x" * 501}, "TOO_LONG")):
+        st, _, err = api("POST", "/v1/vouchers/%s:cancel" % vid, body, key=key)
+        assert st == 400 and _fields(err) == ["reason"] and why in json.dumps(err), (body, err)
+    st, _, ok = api("POST", "/v1/vouchers/%s:cancel" % vid, {"reason": "x" * 500}, key=key)
+    assert st == 200 and ok["state"] == "CANCELLED", ok
+    # Cancelled: who, when, why; answered as it is when cancelled again.
+    w = _issue(key, 400)
+    st, _, c = api("POST", "/v1/vouchers/%s:cancel" % w["voucher"]["id"],
+                   {"reason": "Sold by mistake"}, key=key)
+    assert st == 200 and c["state"] == "CANCELLED" and c["cancelReason"] == "Sold by mistake", c
+    assert c["cancelledAt"] and c["cancelledBy"], c
+    st, _, again = api("POST", "/v1/vouchers/%s:cancel" % w["voucher"]["id"],
+                       {"reason": "Another reason"}, key=key)
+    assert st == 200 and again["cancelReason"] == "Sold by mistake" \
+        and again["cancelledAt"] == c["cancelledAt"], again
+    # Its code now redeems nothing, with the very answer of a wrong code.
+    st, _, wrong = _redeem(key, cid, "ABCD-EFGH-JKMN-PQRS")
+    st2, _, err = _redeem(key, cid, w["code"])
+    assert st == st2 == 404 and err == wrong, (err, wrong)
+    st, _, err = _redeem(key, cid, code)
+    assert st == 404 and err == wrong, err
+    assert _wallet(key, cid)["money"] == "0"
+    # A redeemed voucher cannot be cancelled: 409, and it stays redeemed.
+    r = _issue(key, 300)
+    assert _redeem(key, cid, r["code"])[0] == 200
+    st, _, err = api("POST", "/v1/vouchers/%s:cancel" % r["voucher"]["id"],
+                     {"reason": "Too late"}, key=key)
+    assert st == 409 and "redeemed" in err["error"]["message"], err
+    # An expired one that was never redeemed may be.
+    old = _issue(key, 200)
+    psql("UPDATE customers.vouchers SET expires_at = now() - interval '1 day' WHERE id = '%s'"
+         % old["voucher"]["id"])
+    st, _, c = api("POST", "/v1/vouchers/%s:cancel" % old["voucher"]["id"], {"reason": "Old"},
+                   key=key)
+    assert st == 200 and c["state"] == "CANCELLED", c
+    # Unknown ids, another tenant's voucher: 404.
+    st, _, _ = api("POST", "/v1/vouchers/%s:cancel" % uuid.uuid4(), {"reason": "x"}, key=key)
+    assert st == 404
+    other = _key(_tenant())
+    st, _, _ = api("POST", "/v1/vouchers/%s:cancel" % _issue(key, 100)["voucher"]["id"],
+                   {"reason": "x"}, key=other)
+    assert st == 404
+    # The list shows them under their own state.
+    st, _, lst = api("GET", q("/v1/vouchers", state="CANCELLED"), key=key)
+    assert st == 200 and sorted(x["id"] for x in lst["vouchers"]) == sorted(
+        [vid, w["voucher"]["id"], old["voucher"]["id"]]), lst
+    st, _, lst = api("GET", q("/v1/vouchers", state="ISSUED"), key=key)
+    assert vid not in [x["id"] for x in lst.get("vouchers", [])], lst
+    # Over the bus, as the booking system or a tool would call it.
+    x = _issue(key, 100)
+    out = crm.crmctl(["call", "customers", "CancelVoucher",
+                      json.dumps({"id": x["voucher"]["id"], "reason": "bus"}), "--tenant", tenant])
+    assert json.loads(out)["body"]["state"] == "CANCELLED", out
+    assert _redeem(key, cid, x["code"])[0] == 404
+
+
 def test_entries_in_the_timeline():
     key = _key(_tenant())
     cid = _customer(key)
@@ -386,6 +450,15 @@ def test_deleting_the_customer_removes_the_ledger_and_the_reasons():
     wait_until(lambda: psql(hits).strip() == "0", timeout=20, what="the reason erased")
 
 
+def _phone_signed_in(b, key):
+    """b as wide as a phone (390 px), signed in with key, on the customer list."""
+    b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+    b.get(crm.URL + "/")
+    b.wait("input[name=apiKey]").send_keys(key)
+    b.find(".signin-card button[type=submit]").click()
+    b.wait("#customer-table")
+
+
 def _fits(b):
     """Nothing on the page is wider than the window."""
     overflow = b.js("return document.documentElement.scrollWidth - "
@@ -405,11 +478,7 @@ def test_ui_card_adds_money_shows_history_and_redeems_at_390px_in_two_languages(
     key = _key(_tenant("BG"))
     cid = _customer(key)
     with _browser("wallet-card") as b:
-        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
-        b.get(crm.URL + "/")
-        b.wait("input[name=apiKey]").send_keys(key)
-        b.find(".signin-card button[type=submit]").click()
-        b.wait("#customer-table")
+        _phone_signed_in(b, key)
         # Issue a voucher: its code once, then the list.
         _open(b, "/vouchers")
         b.wait("#voucher-amount").send_keys("50")
@@ -537,3 +606,56 @@ def test_the_store_earns_points_over_the_bus():
     out = json.loads(r.stdout)
     assert r.returncode == 1 and out["status"] == "ALREADY_EXISTS", out
     assert "49 points" in out["message"], out
+
+
+def test_ui_cancels_a_voucher_with_a_reason_at_390px_in_two_languages():
+    from test_ui import _browser, _no_js_errors, _open
+
+    key = _key(_tenant("DE"))
+    first, second = _issue(key, 2500, note="Geburtstag"), _issue(key, 1000)
+    redeemed = _issue(key, 700)
+    assert _redeem(key, _customer(key), redeemed["code"])[0] == 200
+
+    def row(v):
+        return "#voucher-table tr[data-id='%s']" % v["voucher"]["id"]
+
+    with _browser("voucher-cancel") as b:
+        _phone_signed_in(b, key)
+        _open(b, "/vouchers")
+        b.wait(row(first) + " .voucher-cancel")
+        # A redeemed voucher offers no cancel.
+        assert not b.js("return !!document.querySelector(\"%s .voucher-cancel\");" % row(redeemed))
+        # Asked first: the confirm waits for a reason; keeping it changes nothing.
+        b.find(row(first) + " .voucher-cancel").click()
+        b.wait("dialog .confirm-yes")
+        assert "…" + first["voucher"]["codeHint"] in b.find("dialog h2").text
+        assert not b.find("dialog .confirm-yes").enabled()
+        _fits(b)
+        b.find("dialog .confirm-no").click()
+        assert not api("GET", q("/v1/vouchers", state="CANCELLED"), key=key)[2].get("vouchers")
+        b.find(row(first) + " .voucher-cancel").click()
+        b.wait("#voucher-cancel-reason").send_keys("Sold by mistake")
+        b.find("dialog .confirm-yes").click()
+        b.wait_text(row(first), "Cancelled")
+        assert "Sold by mistake" in b.find(row(first)).text
+        assert not b.js("return !!document.querySelector(\"%s .voucher-cancel\");" % row(first))
+        _fits(b)
+        st, _, lst = api("GET", q("/v1/vouchers", state="CANCELLED"), key=key)
+        assert [v["cancelReason"] for v in lst["vouchers"]] == ["Sold by mistake"], lst
+        # In German.
+        b.js("localStorage.setItem('crm.lang', 'de');")
+        _open(b, "/customers")
+        _open(b, "/vouchers")
+        b.wait_text(row(second), "Stornieren")
+        b.find(row(second) + " .voucher-cancel").click()
+        b.wait("dialog .confirm-yes")
+        assert "Gutschein …%s stornieren?" % second["voucher"]["codeHint"] in b.find("dialog h2").text
+        b.wait("#voucher-cancel-reason").send_keys("Doppelt ausgestellt")
+        assert b.find("dialog .confirm-yes").text == "Gutschein stornieren"
+        b.find("dialog .confirm-yes").click()
+        b.wait_text(row(second), "Storniert")
+        assert "Doppelt ausgestellt" in b.find(row(second)).text
+        _fits(b)
+        _no_js_errors(b)
+    st, _, err = _redeem(key, _customer(key), second["code"])
+    assert st == 404, err

@@ -16,7 +16,7 @@ static const char *s_cell(const Crm__Customer *c, const char *name, cm_buf_t *ou
 {
     for (size_t i = 0; i < exchange_n_columns; i++) {
         if (!strcmp(exchange_columns[i].name, name)) {
-            exchange_layout_cell(i, c, out);
+            exchange_layout_cell(i, c, NULL, out);
             return out->data ? out->data : "";
         }
     }
@@ -61,12 +61,42 @@ static Crm__Customer *s_customer(void)
 
 static void test_layout_columns_are_unique_and_stable(void)
 {
-    CHECK(exchange_n_columns == 47);
+    CHECK(exchange_n_columns == 50);
     CHECK_STR(exchange_columns[0].name, "id");
-    CHECK_STR(exchange_columns[exchange_n_columns - 1].name, "updatedAt");
+    CHECK_STR(exchange_columns[46].name, "updatedAt");
+    /* The wallet's columns, added at the end. */
+    CHECK_STR(exchange_columns[47].name, "balance");
+    CHECK_STR(exchange_columns[48].name, "balanceCurrency");
+    CHECK_STR(exchange_columns[49].name, "points");
     for (size_t i = 0; i < exchange_n_columns; i++)
         for (size_t k = i + 1; k < exchange_n_columns; k++)
             CHECK(strcmp(exchange_columns[i].name, exchange_columns[k].name));
+}
+
+static void test_layout_wallet_cells(void)
+{
+    Crm__Customer *c = s_customer();
+    Crm__WalletBalance *w = (Crm__WalletBalance *)cm_pb_new(&crm__wallet_balance__descriptor);
+    cm_pb_set_str(&w->currency, "PLN");
+    cm_pb_set_str(&w->money_text, "10.50");
+    w->money = 1050;
+    w->points = 25;
+    cm_buf_t b;
+    cm_buf_init(&b, 0);
+    for (size_t i = 47; i < 50; i++) {
+        /* No balances known: empty cells. */
+        exchange_layout_cell(i, c, NULL, &b);
+        CHECK(b.len == 0);
+    }
+    exchange_layout_cell(47, c, w, &b);
+    CHECK_STR(b.data, "10.50");
+    exchange_layout_cell(48, c, w, &b);
+    CHECK_STR(b.data, "PLN");
+    exchange_layout_cell(49, c, w, &b);
+    CHECK_STR(b.data, "25");
+    cm_buf_release(&b);
+    crm__wallet_balance__free_unpacked(w, NULL);
+    crm__customer__free_unpacked(c, NULL);
 }
 
 static void test_layout_cells(void)
@@ -150,7 +180,7 @@ static void test_workbook_written(void)
     exchange_xlsx_t *x = exchange_xlsx_new(path, "/tmp");
     CHECK(x);
     Crm__Customer *c = s_customer();
-    CHECK(!exchange_xlsx_row(x, c));
+    CHECK(!exchange_xlsx_row(x, c, NULL));
     CHECK(!exchange_xlsx_close(&x));
     CHECK(x == NULL);
     FILE *f = fopen(path, "rb");
@@ -168,6 +198,7 @@ int main(void)
 {
     RUN(test_layout_columns_are_unique_and_stable);
     RUN(test_layout_cells);
+    RUN(test_layout_wallet_cells);
     RUN(test_csv_fields_quoted_and_formulas_made_safe);
     RUN(test_parse_time);
     RUN(test_workbook_written);

@@ -30,6 +30,8 @@ static void test_render(void)
     gateway_metrics_bus(m, "customers", "DEADLINE_EXCEEDED", 15);
     gateway_metrics_in_flight(m, 3);
     gateway_metrics_in_flight(m, -1);
+    gateway_metrics_body_held(m, 4096, false);
+    gateway_metrics_body_held(m, 1024, true);
     size_t len = 0;
     char *t = gateway_metrics_render(m, 7, &len);
     CHECK(len == strlen(t));
@@ -59,6 +61,9 @@ static void test_render(void)
     s_has(t, "\ncrm_bus_request_duration_seconds_bucket{service=\"customers\",le=\"0.0025\"} 1\n");
     s_has(t, "\ncrm_bus_request_duration_seconds_count{service=\"customers\"} 2\n");
     s_has(t, "# TYPE crm_http_in_flight gauge\ncrm_http_in_flight 2\n");
+    s_has(t, "# TYPE crm_http_body_bytes_held gauge\ncrm_http_body_bytes_held 1024\n");
+    s_has(t, "# TYPE crm_http_body_budget_refusals_total counter\n"
+             "crm_http_body_budget_refusals_total 1\n");
     s_has(t, "# TYPE crm_auth_cache_entries gauge\ncrm_auth_cache_entries 7\n");
     CHECK(t[len - 1] == '\n');
     free(t);

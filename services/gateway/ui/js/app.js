@@ -10,7 +10,7 @@
 
 import { clearKey, getKey, request, setUnauthenticatedHandler } from "./api.js";
 import { confirmDialog, h, replace, setTitle, toast } from "./dom.js";
-import { can, clearSession, currentMember, loadMe } from "./session.js";
+import { can, clearSession, currentMember, loadKeyScopes, loadMe } from "./session.js";
 import { renderSignIn } from "./views/signin.js";
 import { renderInvite } from "./views/invite.js";
 import { renderForgot, renderReset } from "./views/reset.js";
@@ -118,10 +118,11 @@ const routes = [
   { match: (p) => p[0] === "sign" && p.length === 2, view: renderSignTerms, kiosk: true },
 ];
 
-// The first question, once: is there a session? (An API key needs none.)
+// The first question, once: is there a session? (An API key needs none, but
+// what it may do is asked for, so that the screens offer only that.)
 let known = null;
 function whoIsSignedIn() {
-  if (!known) known = getKey() ? Promise.resolve(null) : loadMe().catch(() => null);
+  if (!known) known = getKey() ? loadKeyScopes().catch(() => null) : loadMe().catch(() => null);
   return known;
 }
 

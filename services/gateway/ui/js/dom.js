@@ -125,9 +125,11 @@ export function safeColor(color) {
 /**
  * Asks a yes/no question in a modal <dialog>. Resolves true when confirmed.
  * Escape and "Cancel" resolve false. The confirm button has class
- * "confirm-yes" (the browser tests press it).
+ * "confirm-yes" (the browser tests press it). With `input` (a field's row
+ * and its input, as field() makes them) the dialog asks for that too, and
+ * the confirm button waits until the input holds more than spaces.
  */
-export function confirmDialog({ title, message, confirmLabel = t("common.delete"), cancelLabel = t("common.cancel"), danger = true }) {
+export function confirmDialog({ title, message, confirmLabel = t("common.delete"), cancelLabel = t("common.cancel"), danger = true, input = null }) {
   return new Promise((resolve) => {
     const yes = h("button", { type: "button", class: danger ? "btn btn-danger confirm-yes" : "btn btn-primary confirm-yes" }, confirmLabel);
     const no = h("button", { type: "button", class: "btn confirm-no" }, cancelLabel);
@@ -137,8 +139,16 @@ export function confirmDialog({ title, message, confirmLabel = t("common.delete"
       { class: "dialog", "aria-labelledby": titleId },
       h("h2", { id: titleId }, title),
       h("p", {}, message),
+      input ? input.row : null,
       h("div", { class: "dialog-actions" }, no, yes),
     );
+    if (input) {
+      const fill = () => {
+        yes.disabled = !input.input.value.trim();
+      };
+      fill();
+      input.input.addEventListener("input", fill);
+    }
     let answered = false;
     const done = (answer) => {
       if (answered) return;
@@ -155,7 +165,7 @@ export function confirmDialog({ title, message, confirmLabel = t("common.delete"
     });
     document.body.append(dlg);
     dlg.showModal();
-    no.focus();
+    (input ? input.input : no).focus();
   });
 }
 

@@ -146,6 +146,11 @@ export function cardFormSection(customerId, { onChange } = {}) {
     h("h2", { id: "card-form-title" }, t("frm.card")), body);
 
   async function load() {
+    // The card is private content (docs/forms.md): not asked for without private:read.
+    if (!can("private:read")) {
+      replace(body, h("p", { class: "muted", id: "card-form-private" }, t("frm.cardPrivate")));
+      return;
+    }
     let card;
     try {
       card = (await get(`/v1/customers/${seg(customerId)}/card`)).data;

@@ -7,6 +7,7 @@ import { get, request, setCsrfToken } from "./api.js";
 let settings = null;
 let groups = null;
 let me = null; // {id, email, name, role, status, tenantId, tenantName} of the session
+let keyScopes = null; // with an API key: the scopes it holds (GET /v1/whoami); null: not known
 let staffList = null;
 
 // What each role may do (docs/api.md "Roles and scopes"): the UI hides or
@@ -25,6 +26,7 @@ export function clearSession() {
   settings = null;
   groups = null;
   me = null;
+  keyScopes = null;
   staffList = null;
   setCsrfToken("");
   writes = [];
@@ -59,11 +61,28 @@ export async function loadMe() {
   return me;
 }
 
-/** True when the signed-in member's role grants scope; with an API key (no
- * member) true: the key's scopes are the server's to check. */
+/**
+ * Asks the server what the API key in use may do (GET /v1/whoami: its role's
+ * scopes narrowed by its own list) and remembers it for can(). Resolves the
+ * scopes, or null when they cannot be known (can() then offers everything
+ * and the server decides).
+ */
+export async function loadKeyScopes() {
+  try {
+    keyScopes = (await request("GET", "/v1/whoami", { quiet: true })).data.scopes || [];
+  } catch (e) {
+    if (e.status === 401) throw e;
+    keyScopes = null;
+  }
+  return keyScopes;
+}
+
+/** True when the signed-in member's role grants scope, or the API key in use
+ * holds it; true when neither is known (the server checks anyway). */
 export function can(scope) {
-  if (!me) return true;
-  return (ROLE_SCOPES[me.role] || []).includes(scope);
+  if (me) return (ROLE_SCOPES[me.role] || []).includes(scope);
+  if (keyScopes) return keyScopes.includes(scope);
+  return true;
 }
 
 /** The tenant's staff members (GET /v1/staff), sorted by name; for pickers. */

@@ -11,7 +11,7 @@
 import { ApiError, request, setKey } from "../api.js";
 import { field, h, replace, setTitle } from "../dom.js";
 import { clearErrors, fieldProblem } from "../forms.js";
-import { clearSession, setMe, setSettings } from "../session.js";
+import { clearSession, loadKeyScopes, setMe, setSettings } from "../session.js";
 import { locale, t } from "../i18n.js";
 
 /** Where to go after signing in: the route asked for, else the list. */
@@ -135,6 +135,7 @@ function keyForm(ctx) {
       const { data } = await request("GET", "/v1/settings", { key });
       setKey(key);
       clearSession();
+      await loadKeyScopes();
       setSettings(data);
       ctx.navigate(nextRoute(ctx));
     } catch (e) {

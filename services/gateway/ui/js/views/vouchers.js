@@ -1,22 +1,42 @@
 // Gift vouchers (#/vouchers): staff issue one (amount, optional expiry and
 // note) and get its code once, to read aloud or print; the list shows what
-// was issued, redeemed by whom, and what expired. Also the wallet's settings
-// form the settings page shows: the currency and the loyalty rule.
-// GET/POST /v1/vouchers, GET/PATCH /v1/walletSettings.
+// was issued, redeemed by whom, what expired and what was cancelled, and
+// cancels one not redeemed (with a reason, after a confirm). Also the
+// wallet's settings form the settings page shows: the currency and the
+// loyalty rule. GET/POST /v1/vouchers, POST /v1/vouchers/{id}:cancel,
+// GET/PATCH /v1/walletSettings.
 
 import { ApiError, get, newRequestKey, request } from "../api.js";
-import { banner, field, h, replace, select, setTitle, toast } from "../dom.js";
+import { banner, confirmDialog, field, h, replace, select, setTitle, toast } from "../dom.js";
 import { clearErrors, saveSettings, showErrors } from "../forms.js";
 import { day, money, when } from "../format.js";
 import { t, tn } from "../i18n.js";
 import { parseMoney } from "../wallet.js";
+import { can } from "../session.js";
 
 const STATES = [
   ["", "vch.state.all"],
   ["ISSUED", "vch.state.ISSUED"],
   ["REDEEMED", "vch.state.REDEEMED"],
   ["EXPIRED", "vch.state.EXPIRED"],
+  ["CANCELLED", "vch.state.CANCELLED"],
 ];
+
+/** Asks for a reason and a confirm, then cancels voucher v. Resolves true when it was. */
+async function cancelVoucher(v) {
+  const reason = field({ label: t("vch.cancelReason"), input: h("input", { type: "text", id: "voucher-cancel-reason", maxlength: 500, autocomplete: "off" }), required: true });
+  const ok = await confirmDialog({ title: t("vch.cancelTitle", { hint: v.codeHint }), message: t("vch.cancelMessage"),
+    confirmLabel: t("vch.cancelConfirm"), cancelLabel: t("vch.cancelKeep"), input: reason });
+  if (!ok) return false;
+  try {
+    await request("POST", `/v1/vouchers/${encodeURIComponent(v.id)}:cancel`, { body: { reason: reason.input.value.trim() } });
+  } catch (e) {
+    toast(e.message, "error");
+    return false;
+  }
+  toast(t("vch.cancelled"));
+  return true;
+}
 
 export async function renderVouchers(view, ctx) {
   setTitle(t("vch.title"));
@@ -86,7 +106,7 @@ function voucherList() {
       field({ label: t("vch.show"), input: state }).row),
     status,
     h("div", { class: "table-scroll" }, h("table", { class: "table", id: "voucher-table" },
-      h("thead", {}, h("tr", {}, ["vch.code", "vch.amount", "vch.issuedCol", "vch.expiresCol", "vch.stateCol", "vch.redeemedCol"]
+      h("thead", {}, h("tr", {}, ["vch.code", "vch.amount", "vch.issuedCol", "vch.expiresCol", "vch.stateCol", "vch.redeemedCol", "vch.actionsCol"]
         .map((k) => h("th", { scope: "col" }, t(k))))),
       body)),
     more);
@@ -96,9 +116,24 @@ function voucherList() {
     h("td", {}, money(v.amount, v.currency)),
     h("td", {}, when(v.issuedAt), v.issuedBy ? h("div", { class: "small muted" }, v.issuedBy) : null),
     h("td", {}, v.expiresAt ? day(v.expiresAt.slice(0, 10)) : t("vch.never")),
-    h("td", {}, t(`vch.state.${v.state}`)),
+    h("td", {}, t(`vch.state.${v.state}`), v.state === "CANCELLED"
+      ? h("div", { class: "small muted" }, when(v.cancelledAt), " · ", t("vch.cancelledBy", { name: v.cancelledBy || "—", reason: v.cancelReason || "" }))
+      : null),
     h("td", {}, v.redeemedAt ? [when(v.redeemedAt), h("div", { class: "small muted" }, v.redeemedBy || ""),
-      v.customerId ? h("a", { href: `#/customers/${encodeURIComponent(v.customerId)}` }, t("vch.customer")) : null] : "—"));
+      v.customerId ? h("a", { href: `#/customers/${encodeURIComponent(v.customerId)}` }, t("vch.customer")) : null] : "—"),
+    h("td", {}, cancelButton(v)));
+  // Only what was not redeemed (ISSUED, EXPIRED) may be cancelled, and only by
+  // a role that writes.
+  const cancelButton = (v) => {
+    if (!can("customers:write") || (v.state !== "ISSUED" && v.state !== "EXPIRED")) return null;
+    const btn = h("button", { type: "button", class: "btn btn-small voucher-cancel" }, t("vch.cancel"));
+    btn.addEventListener("click", async () => {
+      btn.disabled = true;
+      if (await cancelVoucher(v)) await page(true);
+      else btn.disabled = false;
+    });
+    return btn;
+  };
   async function page(reset) {
     if (reset) {
       token = "";
@@ -114,7 +149,7 @@ function voucherList() {
     }
     replace(status);
     for (const v of data.vouchers || []) body.append(row(v));
-    if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, t("vch.none"))));
+    if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, t("vch.none"))));
     token = data.nextPageToken || "";
     more.hidden = !token;
     more.disabled = false;
