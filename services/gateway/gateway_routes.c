@@ -332,6 +332,10 @@ const struct gateway_route gateway_routes[] = {
      .success = 200, .scopes = SCOPE(NOTES_READ)},
     {"GET", "/v1/messages/{id}", NOTIFY("GetMessage", crm__get_message_request, crm__message),
      .success = 200, .scopes = SCOPE(NOTES_READ)},
+    /* A scheduled message, cancelled before it goes (412 once it is being sent). */
+    {"POST", "/v1/messages/{id}:cancel",
+     NOTIFY("CancelMessage", crm__cancel_message_request, crm__message), .body = "*",
+     .success = 200, .scopes = SCOPE(MESSAGES_SEND)},
     {"GET", "/v1/notifySettings",
      NOTIFY("GetSettings", crm__get_notify_settings_request, crm__notify_settings), .success = 200,
      .scopes = SCOPE(CUSTOMERS_READ)},

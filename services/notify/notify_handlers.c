@@ -15,6 +15,7 @@
 #include "notify_compose.h"
 #include "notify_mime.h"
 #include "notify_replies.h"
+#include "notify_schedule.h"
 #include "notify_sms.h"
 #include "notify_sender.h"
 #include "notify_store.h"
@@ -100,6 +101,23 @@ static bool s_check_request(struct cm_call *call, const Crm__SendMessageRequest 
     if (req->marketing && req->channel == CRM__CHANNEL__CHANNEL_SMS)
         cm_call_violation(call, "marketing", "UNSUPPORTED",
                           "marketing: e-mail only; an SMS to many goes as a newsletter");
+    int64_t at_ms;
+    switch (notify_schedule_check(req->send_at, cm_now_ms(), &at_ms)) {
+    case NOTIFY_SEND_AT_INVALID:
+        cm_call_violation(call, "sendAt", "INVALID_FORMAT",
+                          "sendAt: an RFC 3339 date-time, e.g. 2026-12-08T09:00:00Z");
+        break;
+    case NOTIFY_SEND_AT_PAST:
+        cm_call_violation(call, "sendAt", "OUT_OF_RANGE",
+                          "sendAt: in the past; at most 5 minutes ago (or empty to send now)");
+        break;
+    case NOTIFY_SEND_AT_TOO_FAR:
+        cm_call_violation(call, "sendAt", "OUT_OF_RANGE", "sendAt: at most 366 days ahead");
+        break;
+    case NOTIFY_SEND_AT_NOW:
+    case NOTIFY_SEND_AT_LATER:
+        break;
+    }
     return notify_check_content(call, req->channel, req->subject, req->text, req->html);
 }
 
@@ -122,6 +140,12 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
                      sms ? "SMS" : "e-mail", sms ? "CRM_SMS_URL" : "CRM_SMTP_URL");
         return;
     }
+    /* A time ahead schedules it, written in UTC; one within the last 5
+     * minutes goes at once. */
+    int64_t at_ms;
+    char send_at[40] = "";
+    if (notify_schedule_check(req->send_at, cm_now_ms(), &at_ms) == NOTIFY_SEND_AT_LATER)
+        cm_time_rfc3339(at_ms, send_at, sizeof send_at);
     char root[40] = "";
     if (req->conversation_id[0] &&
         !notify_replies_conversation_of(call, req->conversation_id, req->customer_id, root))
@@ -150,6 +174,7 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
             .channel_name = call->hdr->channel[0] ? call->hdr->channel : "api",
             .request_id = call->hdr->request_id,
             .conversation_id = root,
+            .send_at = send_at,
         };
         /* Only now a transaction: none was held while customers answered. */
         if (notify_compose_address(call, st, c, sms, &a, &m)) {
@@ -433,6 +458,7 @@ void notify_tick(cm_svc_t *svc, void *user)
     notify_campaigns_tick(svc, st);
     notify_welcome_tick(svc, st);
     notify_retention_tick(svc, st);
+    notify_schedule_tick(svc, st);
 }
 
 #define M(name, req, resp, fn, flags, scope) CM_METHOD("notify", name, req, resp, fn, flags, scope)
@@ -442,6 +468,12 @@ const struct cm_method notify_methods[] = {
      * the envelope's key through notify.messages.request_key. */
     M("SendMessage", send_message_request, message, s_send_message, CM_METHOD_NO_TXN,
       MESSAGES_SEND),
+    /* Messages sent later (notify_scheduled.c): a cancel in its own
+     * transaction; a release is notify's own call, asking customers first. */
+    M("CancelMessage", cancel_message_request, message, notify_schedule_cancel, CM_METHOD_WRITE,
+      MESSAGES_SEND),
+    M("ReleaseMessage", release_message_request, release_message_response, notify_schedule_release,
+      CM_METHOD_NO_TXN, INTERNAL),
     M("GetMessage", get_message_request, message, s_get_message, CM_METHOD_NO_TXN, NOTES_READ),
     M("ListMessages", list_messages_request, list_messages_response, s_list_messages,
       CM_METHOD_NO_TXN, NOTES_READ),

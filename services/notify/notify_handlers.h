@@ -48,6 +48,7 @@ struct notify_state {
     struct cm_follow_def welcome_def; // what welcome_follow follows
     struct cm_follow *welcome_follow; // owned: the customers stream
     int64_t next_welcome_ms;
+    int64_t next_schedule_ms; // main thread only: the scheduled messages' tick
     /* Retention (notify_retention.c); main thread only. Hours, -1: forever. */
     long outbox_retain_hours;
     const char *outbox_readers; // borrowed (config): who must have read an event first

@@ -22,14 +22,18 @@ const struct cm_outbox notify_outbox = {
 
 /* The columns s_message reads, in its order; m is notify.messages, q its
  * queue row (LEFT JOIN). */
-#define MESSAGE_COLUMNS                                                                                   \
-    "m.id, coalesce(m.customer_id::text, ''), m.channel, m.kind, m.to_addr, m.to_name, "                  \
-    "m.from_addr, m.from_name, m.subject, m.body_text, m.body_html, m.message_id, m.status, "             \
-    "m.attempts, m.last_error, m.permanent, " TS("m.created_at") ", coalesce(" TS(                        \
-        "m.sent_at") ", ''), coalesce(" TS("m.failed_at") ", ''), coalesce(" TS("q.due_at") ", "          \
-                                                                                            "''),"        \
-                                                                                            " " EPOCH_US( \
-                                                                                                "m.created_at") ", coalesce(m.conversation_id, m.id)"
+#define MESSAGE_COLUMNS                                                                            \
+    "m.id, coalesce(m.customer_id::text, ''), m.channel, m.kind, m.to_addr, m.to_name, "           \
+    "m.from_addr, m.from_name, m.subject, m.body_text, m.body_html, m.message_id, m.status, "      \
+    "m.attempts, m.last_error, m.permanent, " TS(                                                  \
+        "m.created_at") ", "                                                                       \
+                        "coalesce(" TS("m.sent_at") ", ''), coalesce(" TS(                         \
+                            "m.failed_at") ", ''), "                                               \
+                                           "coalesce(" TS("q.due_at") ", ''), " EPOCH_US(          \
+                                               "m.created_at") ", "                                \
+                                                               "coalesce(m.conversation_id, "      \
+                                                               "m.id), coalesce(" TS(              \
+                                                                   "m.send_at") ", '')"
 #define MESSAGE_FROM "notify.messages m LEFT JOIN notify.queue q ON q.message_id = m.id "
 
 void notify_store_sms_measure(const struct notify_sms_measure *m, Crm__SmsMeasure *out)
@@ -63,10 +67,12 @@ static Crm__Message *s_message(const PGresult *res, int row)
     cm_pb_set_str(&m->html, PQgetvalue(res, row, c++));
     cm_pb_set_str(&m->message_id, PQgetvalue(res, row, c++));
     const char *st = PQgetvalue(res, row, c++);
-    m->status = !strcmp(st, "SENT")      ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_SENT
-                : !strcmp(st, "FAILED")  ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_FAILED
-                : !strcmp(st, "REPLIED") ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_REPLIED
-                                         : CRM__MESSAGE_STATUS__MESSAGE_STATUS_QUEUED;
+    m->status = !strcmp(st, "SENT")        ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_SENT
+                : !strcmp(st, "FAILED")    ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_FAILED
+                : !strcmp(st, "REPLIED")   ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_REPLIED
+                : !strcmp(st, "SCHEDULED") ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_SCHEDULED
+                : !strcmp(st, "CANCELLED") ? CRM__MESSAGE_STATUS__MESSAGE_STATUS_CANCELLED
+                                           : CRM__MESSAGE_STATUS__MESSAGE_STATUS_QUEUED;
     m->attempts = (int32_t)strtol(PQgetvalue(res, row, c++), NULL, 10);
     cm_pb_set_str(&m->last_error, PQgetvalue(res, row, c++));
     m->permanent = PQgetvalue(res, row, c++)[0] == 't';
@@ -76,6 +82,7 @@ static Crm__Message *s_message(const PGresult *res, int row)
     if (m->status == CRM__MESSAGE_STATUS__MESSAGE_STATUS_QUEUED)
         cm_pb_set_str(&m->next_attempt_at, PQgetvalue(res, row, c));
     cm_pb_set_str(&m->conversation_id, PQgetvalue(res, row, c + 2));
+    cm_pb_set_str(&m->send_at, PQgetvalue(res, row, c + 3));
     struct notify_sms_measure sm;
     if (m->channel == CRM__CHANNEL__CHANNEL_SMS && !notify_sms_measure(m->text, &sm)) {
         m->sms = (Crm__SmsMeasure *)cm_pb_new(&crm__sms_measure__descriptor);
@@ -178,9 +185,10 @@ cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm
                        m->message_id,
                        key,
                        (const char *)m->sealed_link,
-                       m->conversation_id && m->conversation_id[0] ? m->conversation_id : NULL};
-    int lens[16] = {0};
-    int fmts[16] = {0};
+                       m->conversation_id && m->conversation_id[0] ? m->conversation_id : NULL,
+                       m->send_at && m->send_at[0] ? m->send_at : NULL};
+    int lens[17] = {0};
+    int fmts[17] = {0};
     lens[14] = (int)m->sealed_len;
     fmts[14] = 1;
     cm_err_t err;
@@ -188,9 +196,11 @@ cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm
         db,
         "INSERT INTO notify.messages (tenant_id, id, customer_id, channel, kind, to_addr, "
         "to_name, from_addr, from_name, subject, body_text, body_html, message_id, request_key, "
-        "sealed_link, conversation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-        "$13, $14, $15, $16) ON CONFLICT (tenant_id, request_key) DO NOTHING RETURNING id",
-        16, p, lens, fmts, 0, &err);
+        "sealed_link, conversation_id, send_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+        "$9, $10, $11, $12, $13, $14, $15, $16, $17::timestamptz, CASE WHEN $17::timestamptz IS "
+        "NULL THEN 'QUEUED' ELSE 'SCHEDULED' END) ON CONFLICT (tenant_id, request_key) DO NOTHING "
+        "RETURNING id",
+        17, p, lens, fmts, 0, &err);
     if (!res)
         return err;
     bool inserted = PQntuples(res) == 1;
@@ -210,8 +220,13 @@ cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm
         *existed = true;
         return notify_store_get(db, id, out);
     }
-    const char *qp[] = {id, m->tenant_id};
-    err = cm_db_run(db, "INSERT INTO notify.queue (message_id, tenant_id) VALUES ($1, $2)", 2, qp);
+    /* A scheduled message's row is held: the senders take it only once
+     * notify released it at send_at (notify_schedule.c). */
+    const char *qp[] = {id, m->tenant_id, p[16]};
+    err = cm_db_run(db,
+                    "INSERT INTO notify.queue (message_id, tenant_id, due_at, held) VALUES ($1, "
+                    "$2, coalesce($3::timestamptz, now()), $3::timestamptz IS NOT NULL)",
+                    3, qp);
     if (!err)
         err = notify_store_get(db, id, out);
     if (!err) {
@@ -311,7 +326,7 @@ cm_err_t notify_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_c
     PGresult *res = notify_store_claim_rows(
         db,
         "WITH c AS MATERIALIZED (SELECT message_id FROM notify.queue WHERE due_at <= now() "
-        "ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) "
+        "AND NOT held ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) "
         "UPDATE notify.queue q SET due_at = now() + $2::bigint * interval '1 millisecond', "
         "attempts = q.attempts + 1 FROM c "
         "WHERE q.message_id = c.message_id RETURNING q.message_id, q.tenant_id, q.attempts",

@@ -46,6 +46,7 @@ struct notify_new_message {
     const char *message_id;      // RFC 5322 Message-ID without <>
     const char *conversation_id; // the conversation it continues; NULL/"": it starts one
     const char *request_key;     // idempotency key, NULL/"" for none
+    const char *send_at;         // RFC 3339: a scheduled message's time; NULL/"": now
     const uint8_t *sealed_link;  // the message's link sealed (notify_compose_link), or NULL
     size_t sealed_len;
     /* For the event. */
