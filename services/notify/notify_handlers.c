@@ -161,6 +161,12 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
     else if (req->marketing)
         notify_compose_unsubscribe_link(st, call->hdr->tenant_id, c, req->text, req->html, &text,
                                         &html);
+    /* A message sent later is not set up for a customer who withdrew the
+     * channel's consent; it is checked again when it goes. */
+    if (send_at[0] && notify_schedule_withdrawn(c, sms))
+        cm_call_violation(call, "customerId", "CONSENT_WITHDRAWN",
+                          "customerId: the customer withdrew their %s consent",
+                          sms ? "SMS" : "e-mail");
     if (!cm_call_failed(call) && notify_compose_reachable(call, c, sms)) {
         struct notify_address a;
         struct notify_new_message m = {

@@ -26,6 +26,15 @@ int notify_schedule_parse(const char *s, int64_t *ms);
 /* Judges send_at against now_ms; *at_ms is the time for NOTIFY_SEND_AT_LATER. */
 notify_send_at_t notify_schedule_check(const char *send_at, int64_t now_ms, int64_t *at_ms);
 
+struct Crm__Customer;
+/* Whether customer c withdrew the consent of the channel (sms or e-mail):
+ * recorded, with its time, and not granted. */
+bool notify_schedule_withdrawn(const struct Crm__Customer *c, bool sms);
+/* Why customer c may not get a scheduled message of kind on the channel
+ * (sms or e-mail) now, or NULL when they may: no address, the channel's
+ * consent withdrawn, no marketing consent for marketing mail. Static text. */
+const char *notify_schedule_refusal(const struct Crm__Customer *c, bool sms, const char *kind);
+
 struct cm_call;
 struct notify_state;
 struct ProtobufCMessage;

@@ -85,31 +85,25 @@ static void s_end(struct cm_call *call, const Crm__Message *m, const char *statu
     s_outcome(call, ended ? status : "GONE", resp);
 }
 
-/* Whether consent c was withdrawn after since_ms (the message was set up). */
-static bool s_withdrawn_since(const Crm__Consent *c, int64_t since_ms)
+bool notify_schedule_withdrawn(const Crm__Customer *c, bool sms)
 {
-    int64_t at = 0;
-    return c && !c->granted && c->changed_at[0] && !notify_schedule_parse(c->changed_at, &at) &&
-           at >= since_ms;
+    const Crm__Preferences *p = c->preferences;
+    const Crm__Consent *k = p ? (sms ? p->sms : p->email) : NULL;
+    return k && !k->granted && k->changed_at[0];
 }
 
-/* Why the customer c may not get m now, or NULL when they may. */
-static const char *s_refusal(const Crm__Customer *c, const Crm__Message *m)
+const char *notify_schedule_refusal(const Crm__Customer *c, bool sms, const char *kind)
 {
-    bool sms = m->channel == CRM__CHANNEL__CHANNEL_SMS;
     const Crm__Preferences *p = c->preferences;
-    int64_t since = 0;
-    if (notify_schedule_parse(m->created_at, &since))
-        since = 0;
     if (sms ? !c->phone[0] : !c->email[0])
         return sms ? "the customer has no phone number any more"
                    : "the customer has no e-mail address any more";
-    if (p && s_withdrawn_since(sms ? p->sms : p->email, since))
-        return sms ? "the customer withdrew their SMS consent before it was sent"
-                   : "the customer withdrew their e-mail consent before it was sent";
-    if (notify_sender_marketing_kind(m->kind) &&
+    if (notify_schedule_withdrawn(c, sms))
+        return sms ? "the customer withdrew their SMS consent"
+                   : "the customer withdrew their e-mail consent";
+    if (notify_sender_marketing_kind(kind) &&
         !(p && p->marketing && p->marketing->granted && p->email && p->email->granted))
-        return "the customer has not agreed to marketing e-mail any more";
+        return "the customer has not agreed to marketing e-mail";
     return NULL;
 }
 
@@ -146,7 +140,8 @@ void notify_schedule_release(struct cm_call *call, const ProtobufCMessage *msg,
         }
         goto out;
     }
-    const char *refusal = c ? s_refusal(c, m) : NULL;
+    const char *refusal =
+        c ? notify_schedule_refusal(c, m->channel == CRM__CHANNEL__CHANNEL_SMS, m->kind) : NULL;
     if (c)
         crm__customer__free_unpacked(c, NULL);
     if (refusal) {

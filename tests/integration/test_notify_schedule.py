@@ -137,9 +137,13 @@ def test_consent_withdrawn_before_it_goes_is_not_sent():
     st, _, upd = api("PATCH", "/v1/customers/" + c["id"],
                      {"preferences": {"email": {"granted": False, "source": "phone"}}})
     assert st == 200, upd
+    assert upd["preferences"]["email"]["granted"] is False, upd
     failed = _wait_status(m["id"], "FAILED", timeout=30)
     assert "withdrew" in failed["lastError"] and "consent" in failed["lastError"], failed
     assert _received(c["email"]) == []
+    # Withdrawn before: refused at once, naming the customer.
+    st, _, js = _send(c["id"], {"subject": "Noch mal", "text": "x", "sendAt": _at(60)})
+    assert st == 400 and ("customerId", "CONSENT_WITHDRAWN") in _field(js), js
 
 
 def test_customer_deleted_before_it_goes_is_not_sent():

@@ -12,7 +12,7 @@ import { clearErrors, showErrors } from "./forms.js";
 import { sentText, when } from "./format.js";
 import { t } from "./i18n.js";
 
-const STATUS_KIND = { QUEUED: "info", SENT: "ok", FAILED: "danger", REPLIED: "ok" };
+const STATUS_KIND = { QUEUED: "info", SENT: "ok", FAILED: "danger", REPLIED: "ok", SCHEDULED: "info", CANCELLED: "warn" };
 
 /**
  * A composer: subject (e-mail) and text, sent as :sendMessage of customer c;
@@ -27,16 +27,27 @@ function composer(c, { conversation, onSent }) {
   const subject = h("input", { type: "text", class: "conv-subject", maxlength: 200 });
   if (conversation) subject.value = /^re:/i.test(conversation.subject || "") ? conversation.subject : `Re: ${conversation.subject || ""}`;
   const text = h("textarea", { class: "conv-text", rows: 3, id: newId("conv-text") });
+  // "Send later": a date-time in the browser's local time, sent as UTC (sendAt).
+  const later = h("input", { type: "checkbox", class: "conv-later", id: newId("conv-later") });
+  const sendAt = h("input", { type: "datetime-local", class: "conv-send-at" });
   const fields = {
     channel: field({ label: t("conv.channel"), input: channel }),
     subject: field({ label: t("conv.subject"), input: subject }),
     text: field({ label: t("conv.text"), input: text, required: true }),
+    sendAt: field({ label: t("conv.sendAt"), input: sendAt }),
   };
+  const laterRow = h("label", { class: "conv-later-row", for: later.id }, later, " ", t("conv.later"));
   const summary = h("div", { class: "form-summary" });
   const send = h("button", { type: "submit", class: "btn btn-primary btn-small conv-send" }, t("conv.send"));
   const form = h("form", { class: "conv-form", novalidate: true, "aria-label": conversation ? t("conv.reply") : t("conv.new") },
     summary, conversation ? null : fields.channel.row, fields.subject.row, fields.text.row,
-    h("div", { class: "form-actions-inline" }, send));
+    laterRow, fields.sendAt.row, h("div", { class: "form-actions-inline" }, send));
+  const showLater = () => {
+    fields.sendAt.row.hidden = !later.checked;
+    send.textContent = later.checked ? t("conv.schedule") : t("conv.send");
+  };
+  later.addEventListener("change", showLater);
+  showLater();
   const showSubject = () => { fields.subject.row.hidden = channel.value === "SMS"; };
   channel.addEventListener("change", showSubject);
   showSubject();
@@ -48,11 +59,18 @@ function composer(c, { conversation, onSent }) {
     const body = { channel: channel.value, text: text.value };
     if (channel.value !== "SMS") body.subject = subject.value;
     if (conversation) body.conversationId = conversation.id;
+    if (later.checked) {
+      // The input has no zone: the browser reads it as local time.
+      const at = new Date(sendAt.value);
+      body.sendAt = Number.isNaN(at.getTime()) ? sendAt.value : at.toISOString();
+    }
     try {
-      await request("POST", `/v1/customers/${seg(c.id)}:sendMessage`, { body, headers: { "Idempotency-Key": key } });
+      const r = await request("POST", `/v1/customers/${seg(c.id)}:sendMessage`, { body, headers: { "Idempotency-Key": key } });
       key = newRequestKey();
       text.value = "";
-      toast(t("msg.queued"));
+      toast(r.data && r.data.status === "SCHEDULED" ? t("msg.scheduled", { when: when(r.data.sendAt) }) : t("msg.queued"));
+      later.checked = false;
+      showLater();
       onSent && onSent();
     } catch (e) {
       showErrors(e, fields, summary);

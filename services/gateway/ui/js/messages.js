@@ -10,7 +10,7 @@ import { banner, chip, h, replace, toast } from "./dom.js";
 import { sentText, when } from "./format.js";
 import { t } from "./i18n.js";
 
-const STATUS_KIND = { QUEUED: "info", SENT: "ok", FAILED: "danger", REPLIED: "ok" };
+const STATUS_KIND = { QUEUED: "info", SENT: "ok", FAILED: "danger", REPLIED: "ok", SCHEDULED: "info", CANCELLED: "warn" };
 /** Reloads while a message is still queued, at most this many times. */
 const POLLS = 30;
 const POLL_MS = 2000;
@@ -20,8 +20,11 @@ function errorText(e) {
   return d && d.description ? d.description : e.message;
 }
 
-/** One message as a list item; entry: what the trial mailbox received, if anything. */
-function messageItem(m, entry) {
+/**
+ * One message as a list item; entry: what the trial mailbox received, if
+ * anything; onCancel(m): a scheduled message's Cancel button was pressed.
+ */
+function messageItem(m, entry, onCancel) {
   const what = m.channel === "SMS" ? sentText(m.text) : m.subject;
   const kind = t(`msg.kind.${m.kind}`) === `msg.kind.${m.kind}` ? m.kind : t(`msg.kind.${m.kind}`);
   const item = h("li", { class: "message", dataset: { id: m.id, status: m.status } },
@@ -29,8 +32,17 @@ function messageItem(m, entry) {
       chip(m.channel === "SMS" ? t("msg.sms") : t("msg.email")),
       chip(t(`msg.status.${m.status}`), { kind: STATUS_KIND[m.status] }),
       h("span", { class: "muted" }, when(m.sentAt || m.failedAt || m.createdAt))),
+    m.status === "SCHEDULED" ? h("p", { class: "message-send-at" }, t("msg.scheduledFor", { when: when(m.sendAt) })) : null,
     h("p", { class: "message-what" }, kind, ": ", what),
     h("p", { class: "muted message-to" }, t("msg.to", { to: m.to })));
+  if (m.status === "SCHEDULED") {
+    const b = h("button", { type: "button", class: "btn btn-small message-cancel" }, t("msg.cancel"));
+    b.addEventListener("click", () => { b.disabled = true; onCancel(m).finally(() => { b.disabled = false; }); });
+    item.append(b);
+  }
+  if (m.status === "CANCELLED" && m.lastError) {
+    item.append(h("p", { class: "muted message-error" }, m.lastError));
+  }
   if (m.status === "FAILED" || (m.status === "QUEUED" && m.lastError)) {
     item.append(h("p", { class: "message-error" },
       t(m.status === "FAILED" ? "msg.failedBecause" : "msg.retrying", { reason: m.lastError, attempts: m.attempts })));
@@ -89,6 +101,17 @@ export function messagesSection(c, { onChange } = {}) {
   const section = h("section", { class: "card messages-card", "aria-labelledby": "messages-title", id: "messages-section" },
     h("h2", { id: "messages-title" }, t("msg.title")), trialNote, needsEmail, actions, status, list);
 
+  async function cancel(m) {
+    replace(status);
+    try {
+      await request("POST", `/v1/messages/${seg(m.id)}:cancel`, { body: {} });
+      toast(t("msg.cancelled"));
+    } catch (e) {
+      replace(status, banner("error", t("msg.notCancelled", { message: errorText(e) })));
+    }
+    await load();
+  }
+
   async function load() {
     clearTimeout(timer);
     let messages = [];
@@ -114,7 +137,7 @@ export function messagesSection(c, { onChange } = {}) {
     if (!messages.length) {
       replace(list, h("li", { class: "muted" }, t("msg.none")));
     } else {
-      replace(list, messages.map((m) => messageItem(m, received.get(m.id))));
+      replace(list, messages.map((m) => messageItem(m, received.get(m.id), cancel)));
     }
     // Queued ones are on their way: look again in a moment.
     if (messages.some((m) => m.status === "QUEUED") && polls++ < POLLS) {
