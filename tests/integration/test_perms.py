@@ -746,3 +746,28 @@ def _up(url):
         return api("GET", url, key=None, timeout=2)[0] == 200
     except OSError:
         return False
+
+
+def test_scheduled_message_cancelled_only_by_its_tenant():
+    """A's key cannot cancel B's scheduled message (404, as if it were not
+    there); a key without messages:send cannot cancel B's own (403)."""
+    import datetime
+    a = _key(_tenant("A"), role="admin")
+    tenant_b = _tenant("B")
+    b = _key(tenant_b, role="admin")
+    reader = _key(tenant_b, scopes=["notes:read"])
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Bea", "lastName": unique("B"),
+                                              "email": unique_email("bea")}, key=b)
+    _ok(st, c, 201)
+    at = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    st, _, m = api("POST", "/v1/customers/%s:sendMessage" % c["id"],
+                   {"subject": "Later", "text": "Hello", "sendAt": at}, key=b)
+    assert _ok(st, m, 202)["status"] == "SCHEDULED", m
+    st, _, js = api("POST", "/v1/messages/%s:cancel" % m["id"], {}, key=a)
+    assert st == 404, js
+    st, _, js = api("POST", "/v1/messages/%s:cancel" % m["id"], {}, key=reader)
+    assert st == 403, js
+    assert api("GET", "/v1/messages/" + m["id"], key=b)[2]["status"] == "SCHEDULED"
+    st, _, js = api("POST", "/v1/messages/%s:cancel" % m["id"], {}, key=b)
+    assert _ok(st, js, 200)["status"] == "CANCELLED", js

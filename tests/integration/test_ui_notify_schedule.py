@@ -1,0 +1,74 @@
+"""Sending a message later from the customer card (headless Chromium at
+390 px), in Polish and in Norwegian: "Send later" with a local date-time,
+sent as UTC; the message listed as scheduled with its time, then cancelled
+with its button (docs/notify.md, "Sending later")."""
+
+from crm import api, unique, unique_email
+from webdriver import ELEMENT
+from test_ui import _browser, _no_js_errors, _open
+from test_ui_seeds import PHONE, _fits, _shot, _sign_in, _width
+
+WORDS = {
+    "pl": {"later": "Wyślij później", "scheduled": "Zaplanowana", "cancelled": "Anulowana",
+           "cancel": "Anuluj wysyłkę"},
+    "nb": {"later": "Send senere", "scheduled": "Planlagt", "cancelled": "Avbrutt",
+           "cancel": "Avbryt sending"},
+}
+
+# A local date-time a day ahead as the input takes it, and its UTC reading.
+LOCAL_TOMORROW = """
+const d = new Date(Date.now() + 86400000); d.setSeconds(0, 0);
+const p = (n) => String(n).padStart(2, "0");
+const local = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+const input = arguments[0];
+input.value = local;
+input.dispatchEvent(new Event("input", { bubbles: true }));
+return new Date(local).toISOString();
+"""
+
+
+def _schedule_and_cancel(lang):
+    w = WORDS[lang]
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Ola", "lastName": unique("Nord"),
+                                              "email": unique_email("later")})
+    assert st == 201, c
+    subject = unique("Påminnelse")
+    with _browser("schedule-" + lang) as b:
+        _sign_in(b, lang)
+        _width(b, PHONE)
+        _open(b, "/customers/%s" % c["id"])
+        b.wait("#conv-new")
+        b.find("#conv-new summary").click()
+        form = b.wait("#conv-new .conv-form")
+        form.find(".conv-subject").send_keys(subject)
+        form.find(".conv-text").send_keys("Vi sees i morgen kl. 10.")
+        assert w["later"] in form.find(".conv-later-row").text
+        form.find(".conv-later").click()
+        utc = b.js(LOCAL_TOMORROW, {ELEMENT: form.find(".conv-send-at").ref})
+        _fits(b, "the composer with a send-later time at 390 px")
+        form.find(".conv-send").click()
+        item = b.wait('#messages li[data-status="SCHEDULED"]')
+        assert w["scheduled"] in item.text and subject in item.text, item.text
+        st, _, page = api("GET", "/v1/customers/%s/messages" % c["id"])
+        m = page["messages"][0]
+        assert m["status"] == "SCHEDULED" and m["subject"] == subject, m
+        assert m["sendAt"] == utc, (m["sendAt"], utc)
+        _fits(b, "the scheduled message at 390 px")
+        _shot(b, "schedule-" + lang, "scheduled")
+        button = item.find(".message-cancel")
+        assert button.text == w["cancel"]
+        button.click()
+        b.wait('#messages li[data-status="CANCELLED"]')
+        assert w["cancelled"] in b.find('#messages li[data-status="CANCELLED"]').text
+        st, _, got = api("GET", "/v1/messages/" + m["id"])
+        assert got["status"] == "CANCELLED", got
+        _fits(b, "the cancelled message at 390 px")
+        _no_js_errors(b)
+
+
+def test_ui_send_later_and_cancel_in_polish_at_390_px():
+    _schedule_and_cancel("pl")
+
+
+def test_ui_send_later_and_cancel_in_norwegian_at_390_px():
+    _schedule_and_cancel("nb")
