@@ -10,25 +10,13 @@
 cm_err_t notify_schedule_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_claim *out,
                                      int *n)
 {
-    *n = 0;
-    cm_err_t err;
-    PGresult *res = notify_store_claim_rows(
+    return notify_store_claim_queue(
         db,
         "WITH c AS MATERIALIZED (SELECT message_id FROM notify.queue WHERE held AND "
         "due_at <= now() ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) "
         "UPDATE notify.queue q SET due_at = now() + $2::bigint * interval '1 millisecond' FROM c "
-        "WHERE q.message_id = c.message_id RETURNING q.message_id, q.tenant_id",
-        max, lease_ms, &err);
-    if (!res)
-        return err;
-    for (int i = 0; i < PQntuples(res) && i < max; i++) {
-        snprintf(out[i].id, sizeof out[i].id, "%s", PQgetvalue(res, i, 0));
-        snprintf(out[i].tenant_id, sizeof out[i].tenant_id, "%s", PQgetvalue(res, i, 1));
-        out[i].attempts = 0;
-        (*n)++;
-    }
-    PQclear(res);
-    return CM_OK;
+        "WHERE q.message_id = c.message_id RETURNING q.message_id, q.tenant_id, q.attempts",
+        max, lease_ms, out, n);
 }
 
 /* Whether the session tenant has message id. */

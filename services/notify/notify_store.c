@@ -315,22 +315,12 @@ PGresult *notify_store_claim_rows(cm_db_t *db, const char *sql, int max, long le
     return res;
 }
 
-cm_err_t notify_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_claim *out, int *n)
+cm_err_t notify_store_claim_queue(cm_db_t *db, const char *sql, int max, long lease_ms,
+                                  struct notify_claim *out, int *n)
 {
     *n = 0;
     cm_err_t err;
-    /* The rows to take are chosen once, in a CTE: as a subquery of the
-     * UPDATE it may be run again (a join's rescan, a concurrent update's
-     * recheck) and take more rows than asked, which nobody would send until
-     * their lease ended. */
-    PGresult *res = notify_store_claim_rows(
-        db,
-        "WITH c AS MATERIALIZED (SELECT message_id FROM notify.queue WHERE due_at <= now() "
-        "AND NOT held ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) "
-        "UPDATE notify.queue q SET due_at = now() + $2::bigint * interval '1 millisecond', "
-        "attempts = q.attempts + 1 FROM c "
-        "WHERE q.message_id = c.message_id RETURNING q.message_id, q.tenant_id, q.attempts",
-        max, lease_ms, &err);
+    PGresult *res = notify_store_claim_rows(db, sql, max, lease_ms, &err);
     if (!res)
         return err;
     for (int i = 0; i < PQntuples(res) && i < max; i++) {
@@ -341,6 +331,22 @@ cm_err_t notify_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_c
     }
     PQclear(res);
     return CM_OK;
+}
+
+cm_err_t notify_store_claim(cm_db_t *db, int max, long lease_ms, struct notify_claim *out, int *n)
+{
+    /* The rows to take are chosen once, in a CTE: as a subquery of the
+     * UPDATE it may be run again (a join's rescan, a concurrent update's
+     * recheck) and take more rows than asked, which nobody would send until
+     * their lease ended. Held rows wait for their release (notify_schedule.h). */
+    return notify_store_claim_queue(
+        db,
+        "WITH c AS MATERIALIZED (SELECT message_id FROM notify.queue WHERE due_at <= now() "
+        "AND NOT held ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) "
+        "UPDATE notify.queue q SET due_at = now() + $2::bigint * interval '1 millisecond', "
+        "attempts = q.attempts + 1 FROM c "
+        "WHERE q.message_id = c.message_id RETURNING q.message_id, q.tenant_id, q.attempts",
+        max, lease_ms, out, n);
 }
 
 /* Ends the message's life in the queue with status, in one transaction, and

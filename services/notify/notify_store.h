@@ -151,6 +151,11 @@ struct notify_claim {
 PGresult *notify_store_claim_rows(cm_db_t *db, const char *sql, int max, long lease_ms,
                                   cm_err_t *err);
 
+/* Runs a claim of notify.queue rows (sql as for notify_store_claim_rows,
+ * returning message_id, tenant_id, attempts) into out; sets *n. */
+cm_err_t notify_store_claim_queue(cm_db_t *db, const char *sql, int max, long lease_ms,
+                                  struct notify_claim *out, int *n) CM_MUSTCHECK;
+
 /* Takes up to max due messages of any tenant (FOR UPDATE SKIP LOCKED: never
  * one another sender holds) and moves them lease_ms ahead, so they come back
  * if this sender dies. One statement, committed at once. Sets *n. */
