@@ -93,7 +93,8 @@ bool notify_check_content(struct cm_call *call, Crm__Channel channel, const char
     return !cm_call_failed(call);
 }
 
-static bool s_check_request(struct cm_call *call, const Crm__SendMessageRequest *req)
+/* Checks req; a send_at ahead is written to send_at (UTC, size 40), else "". */
+static bool s_check_request(struct cm_call *call, const Crm__SendMessageRequest *req, char *send_at)
 {
     if (!cm_uuid_valid(req->customer_id))
         cm_call_violation(call, "customerId", req->customer_id[0] ? "INVALID_FORMAT" : "REQUIRED",
@@ -114,8 +115,10 @@ static bool s_check_request(struct cm_call *call, const Crm__SendMessageRequest 
     case NOTIFY_SEND_AT_TOO_FAR:
         cm_call_violation(call, "sendAt", "OUT_OF_RANGE", "sendAt: at most 366 days ahead");
         break;
-    case NOTIFY_SEND_AT_NOW:
     case NOTIFY_SEND_AT_LATER:
+        cm_time_rfc3339(at_ms, send_at, 40);
+        break;
+    case NOTIFY_SEND_AT_NOW:
         break;
     }
     return notify_check_content(call, req->channel, req->subject, req->text, req->html);
@@ -132,7 +135,10 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
 {
     const Crm__SendMessageRequest *req = (const Crm__SendMessageRequest *)msg;
     struct notify_state *st = call->user;
-    if (!s_check_request(call, req))
+    /* A time ahead schedules it, written in UTC; one within the last 5
+     * minutes goes at once. */
+    char send_at[40] = "";
+    if (!s_check_request(call, req, send_at))
         return;
     bool sms = req->channel == CRM__CHANNEL__CHANNEL_SMS;
     if (sms ? !st->sms : !st->email) {
@@ -140,12 +146,6 @@ static void s_send_message(struct cm_call *call, const ProtobufCMessage *msg,
                      sms ? "SMS" : "e-mail", sms ? "CRM_SMS_URL" : "CRM_SMTP_URL");
         return;
     }
-    /* A time ahead schedules it, written in UTC; one within the last 5
-     * minutes goes at once. */
-    int64_t at_ms;
-    char send_at[40] = "";
-    if (notify_schedule_check(req->send_at, cm_now_ms(), &at_ms) == NOTIFY_SEND_AT_LATER)
-        cm_time_rfc3339(at_ms, send_at, sizeof send_at);
     char root[40] = "";
     if (req->conversation_id[0] &&
         !notify_replies_conversation_of(call, req->conversation_id, req->customer_id, root))

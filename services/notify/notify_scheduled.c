@@ -135,6 +135,7 @@ void notify_schedule_release(struct cm_call *call, const ProtobufCMessage *msg,
         m->customer_id[0] ? notify_compose_customer(call, m->customer_id, NULL) : NULL;
     if (!c && m->customer_id[0]) {
         if (call->err == CM_ERR_NOT_FOUND) {
+            /* Not a failure of this call: the message ends, and says why. */
             call->err = CM_OK;
             s_end(call, m, "CANCELLED", "the customer was deleted before it was sent", resp);
         }
