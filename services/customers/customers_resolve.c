@@ -405,21 +405,19 @@ void customers_resolve_known(struct cm_call *call, const ProtobufCMessage *msg,
                           "items must hold 1 to %d records", CUSTOMERS_RESOLVE_KNOWN_MAX);
         return;
     }
+    /* One pair per item, in order: an item whose text is not UTF-8 (the bus
+     * does not check it) gets one that names nobody, so that every later
+     * item keeps its place and is answered for itself. */
     json_t *pairs = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(pairs,
-                              json_pack("[ss]", req->items[i]->system, req->items[i]->external_id));
+    for (size_t i = 0; i < n; i++) {
+        json_t *pair = json_pack("[ss]", req->items[i]->system, req->items[i]->external_id);
+        json_array_append_new(pairs, pair ? pair : json_pack("[ss]", "", ""));
+    }
     char *text = json_dumps(pairs, JSON_COMPACT);
     json_decref(pairs);
     struct customers_known *known = cm_calloc(n, sizeof *known);
-    cm_err_t err = text ? customers_resolve_store_known_many(call->db, TENANT(call), text, n, known)
-                        : CM_ERR_INVALID;
+    cm_err_t err = customers_resolve_store_known_many(call->db, TENANT(call), text, n, known);
     free(text);
-    if (err == CM_ERR_INVALID) {
-        /* Not UTF-8: no record of the lot can be known. */
-        cm_call_violation(call, "items", "INVALID_FORMAT", "items hold text that is not UTF-8");
-        goto out;
-    }
     if (err) {
         cm_call_db_fail(call, err, "could not look the customers up");
         goto out;

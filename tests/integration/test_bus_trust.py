@@ -633,3 +633,38 @@ def test_an_outside_systems_replay_carries_no_private_content():
             ctl.close()
     finally:
         client.close()
+
+
+def test_a_batch_with_text_that_is_not_utf8_keeps_every_event_its_own_customer():
+    """notes.IngestEvents from a system key, with an event whose customer id
+    is not UTF-8 (the bus does not check text) between two of known people:
+    each known person's event goes to that person, and the bad one is not
+    taken in as anyone's."""
+    name, keys = _system_key(crm.TENANT)
+    client = _admitted(keys)
+    try:
+        people = []
+        for _ in range(2):
+            ext, email = unique("c"), crm.unique_email("u8")
+            rh, out = client.call("notes", "notes.IngestEvent",
+                                  _intake_event("booking", unique("ev"), ext, email),
+                                  tenant=crm.TENANT, channel="booking")
+            assert rh["status"] == "OK", rh
+            people.append((ext, email, _parse(out)[1][0].decode()))
+        bad = _intake_event("booking", unique("ev"), b"\xff\xfe" + unique("c").encode(),
+                            crm.unique_email("u8"))
+        events = [_intake_event("booking", unique("ev"), people[0][0], people[0][1]), bad,
+                  _intake_event("booking", unique("ev"), people[1][0], people[1][1])]
+        rh, out = client.call("notes", "notes.IngestEvents",
+                              b"".join(_field(1, e) for e in events), tenant=crm.TENANT,
+                              channel="booking")
+        assert rh["status"] == "OK", rh
+        results = [_parse(r) for r in _parse(out)[1]]
+        assert len(results) == 3, results
+        status = lambda r: STATUS[_parse(r[1][0]).get(1, [0])[-1]] if 1 in r else "OK"
+        cid = lambda r: _parse(r[2][0])[1][0].decode() if 2 in r else None
+        assert status(results[0]) == "OK" and cid(results[0]) == people[0][2], results[0]
+        assert status(results[2]) == "OK" and cid(results[2]) == people[1][2], results[2]
+        assert status(results[1]) != "OK", results[1]
+    finally:
+        client.close()
