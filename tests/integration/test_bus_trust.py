@@ -144,6 +144,9 @@ class _Client:
     def __init__(self, keys):
         self.sock = _ctx.socket(zmq.DEALER)
         self.sock.linger = 0
+        # A socket whose connection the broker refused has no peer left, and
+        # a DEALER's send then waits for one for ever: give up after a second.
+        self.sock.sndtimeo = 1000
         if keys:
             _curve(self.sock, keys)
         self.sock.connect(BUS)
@@ -204,7 +207,11 @@ def _admitted(keys, timeout=15):
 
     def answered():
         client = _Client(keys)
-        rid = client.send("mmi.service", "mmi.service", b"notes")
+        try:
+            rid = client.send("mmi.service", "mmi.service", b"notes")
+        except zmq.Again:  # refused before the send: no peer to send to
+            client.close()
+            return False
         got = client.recv(1.0)
         if got and got[0]["request_id"] == rid:
             held.append(client)
