@@ -18,9 +18,13 @@ struct cm_follow {
     const struct cm_follow_def *def;              // borrowed (caller)
     cm_events_sub_t *subs[CM_FOLLOW_STREAMS_MAX]; // owned: each followed stream, while we lead
     cm_db_t *db;                                  // borrowed (cm_svc): the tick's connection
-    bool resync;           // the database's cursor may differ from the subscriber's: start again
-    bool in_batch;         // a transaction holds the events applied since the last commit
-    int batch_n;           // how many
+    bool resync;   // the database's cursor may differ from the subscriber's: start again
+    bool in_batch; // a transaction holds the events applied since the last commit
+    int batch_n;   // how many
+    /* Per stream: the cursor as the batch found it, and the last seq the
+     * batch applied (equal: none of the stream's in the batch). */
+    uint64_t batch_from[CM_FOLLOW_STREAMS_MAX];
+    uint64_t batch_to[CM_FOLLOW_STREAMS_MAX];
     char batch_tenant[64]; // the tenant app.tenant is set to in it ("" none)
     char *sql_get;         // owned
     char *sql_advance;     // owned
@@ -45,8 +49,8 @@ cm_follow_t *cm_follow_new(const struct cm_follow_def *def)
     memset(self, 0, sizeof *self);
     self->def = def;
     self->sql_get = cm_strfmt("SELECT last_seq FROM %s WHERE stream = $1", def->cursor_table);
-    self->sql_advance = cm_strfmt("UPDATE %s SET last_seq = $2::bigint "
-                                  "WHERE stream = $1 AND last_seq = $2::bigint - 1 RETURNING 1",
+    self->sql_advance = cm_strfmt("UPDATE %s SET last_seq = $3::bigint "
+                                  "WHERE stream = $1 AND last_seq = $2::bigint RETURNING 1",
                                   def->cursor_table);
     return self;
 }
@@ -86,14 +90,17 @@ static cm_err_t s_cursor_get(cm_follow_t *self, const char *stream, uint64_t *se
     return CM_OK;
 }
 
-static cm_err_t s_cursor_advance(cm_follow_t *self, const char *stream, uint64_t seq,
+/* Moves stream's cursor from `from` to `to`; *advanced false when it was not
+ * at `from` (another copy moved it). */
+static cm_err_t s_cursor_advance(cm_follow_t *self, const char *stream, uint64_t from, uint64_t to,
                                  bool *advanced)
 {
-    char s[24];
-    snprintf(s, sizeof s, "%" PRIu64, seq);
-    const char *p[] = {stream, s};
+    char f[24], t[24];
+    snprintf(f, sizeof f, "%" PRIu64, from);
+    snprintf(t, sizeof t, "%" PRIu64, to);
+    const char *p[] = {stream, f, t};
     cm_err_t err;
-    PGresult *res = cm_db_exec(self->db, self->sql_advance, 2, p, &err);
+    PGresult *res = cm_db_exec(self->db, self->sql_advance, 3, p, &err);
     if (!res)
         return err;
     *advanced = PQntuples(res) == 1;
@@ -101,19 +108,55 @@ static cm_err_t s_cursor_advance(cm_follow_t *self, const char *stream, uint64_t
     return CM_OK;
 }
 
-/* Ends the batch: commits what it applied. A failed commit loses every
- * event of the batch, which the subscriber counts as applied: follow again
- * from the cursors as the database has them. */
+static void s_batch_end(cm_follow_t *self)
+{
+    self->in_batch = false;
+    self->batch_n = 0;
+    memset(self->batch_from, 0, sizeof self->batch_from);
+    memset(self->batch_to, 0, sizeof self->batch_to);
+}
+
+/* The cursor of each stream the batch applied events of moves once, from
+ * where the batch found it to its last event, in the batch's transaction. A
+ * cursor that is elsewhere was moved by another copy (it led while our
+ * connection was away): the batch is rolled back, and the cursor as the
+ * database has it decides where to follow from. */
+static cm_err_t s_cursors_advance(cm_follow_t *self)
+{
+    for (size_t i = 0; i < self->def->n_streams; i++) {
+        if (self->batch_to[i] == self->batch_from[i])
+            continue;
+        bool advanced = false;
+        cm_err_t err = s_cursor_advance(self, self->def->streams[i], self->batch_from[i],
+                                        self->batch_to[i], &advanced);
+        if (err)
+            return err;
+        if (!advanced) {
+            cm_log_warn("the %s cursor of %s is no longer at %" PRIu64
+                        ": following again from the cursor",
+                        self->def->reader, self->def->streams[i], self->batch_from[i]);
+            return CM_ERR_CONFLICT;
+        }
+    }
+    return CM_OK;
+}
+
+/* Ends the batch: moves the cursors and commits what it applied. A failure
+ * loses every event of the batch, which the subscriber counts as applied:
+ * follow again from the cursors as the database has them. */
 static cm_err_t s_flush(cm_follow_t *self)
 {
     if (!self->in_batch)
         return CM_OK;
-    self->in_batch = false;
-    self->batch_n = 0;
-    cm_err_t err = cm_db_commit(self->db);
+    cm_err_t err = s_cursors_advance(self);
+    s_batch_end(self);
+    if (!err) {
+        err = cm_db_commit(self->db);
+        if (err)
+            cm_log_warn("could not commit the %s reader's batch: %s", self->def->reader,
+                        cm_db_error(self->db));
+    }
     if (err) {
-        cm_log_warn("could not commit the %s reader's batch: %s", self->def->reader,
-                    cm_db_error(self->db));
         cm_db_rollback(self->db);
         self->resync = true;
     }
@@ -145,44 +188,36 @@ static int s_apply(void *ud, const Crm__Event *ev)
 {
     cm_follow_t *self = ud;
     cm_db_t *db = self->db;
-    bool advanced = false;
+    size_t i = 0;
+    while (i < self->def->n_streams && strcmp(self->def->streams[i], ev->stream) != 0)
+        i++;
+    if (i == self->def->n_streams || ev->seq == 0)
+        return -1; /* not a stream this follower subscribed to */
     const char *tenant = strlen(ev->tenant_id) < sizeof self->batch_tenant ? ev->tenant_id : "";
     cm_err_t err = s_enter(self, tenant);
-    if (!err)
-        err = s_cursor_advance(self, ev->stream, ev->seq, &advanced);
-    if (!err && advanced)
-        err = self->def->apply(self->def->ud, db, ev);
-    if (!err && advanced && ++self->batch_n >= BATCH_MAX)
-        err = s_flush(self);
-    if (err) {
-        cm_log_warn("could not apply %s event seq=%" PRIu64 ": %s", ev->stream, ev->seq,
-                    cm_db_error(db));
-        cm_db_rollback(db);
-        self->in_batch = false;
-        self->batch_n = 0;
-        /* A lost connection also lost the leader's lock, and the batch's
-         * earlier events are gone too: lead again, from the cursors as the
-         * database has them. */
-        self->resync = true;
-        return -1;
+    if (!err && self->batch_to[i] == self->batch_from[i]) {
+        /* The subscriber delivers each stream in seq order, each event once,
+         * from the cursor: the batch's first event of it is one past it. */
+        self->batch_from[i] = ev->seq - 1;
+        self->batch_to[i] = ev->seq - 1;
     }
-    if (advanced)
+    if (!err && ev->seq != self->batch_to[i] + 1)
+        err = CM_ERR_INTERNAL;
+    if (!err)
+        err = self->def->apply(self->def->ud, db, ev);
+    if (!err) {
+        self->batch_to[i] = ev->seq;
+        if (++self->batch_n >= BATCH_MAX)
+            return s_flush(self) ? -1 : 0;
         return 0;
-    /* What the batch applied before stays; this event was not ours. */
-    if (s_flush(self))
-        return -1;
-    /* Another copy applied it (it led while our connection was away). */
-    uint64_t cur = 0;
-    if (s_cursor_get(self, ev->stream, &cur))
-        return -1;
-    if (cur >= ev->seq)
-        return 0;
-    /* The cursor is behind what this follower applied: the database lost
-     * commits (a crash with asynchronous commits, a restore). Follow again
-     * from where the database is, or the next event never applies. */
-    cm_log_warn("the %s cursor of %s is at %" PRIu64 ", behind seq %" PRIu64
-                ": following again from the cursor",
-                self->def->reader, ev->stream, cur, ev->seq - 1);
+    }
+    cm_log_warn("could not apply %s event seq=%" PRIu64 ": %s", ev->stream, ev->seq,
+                cm_db_error(db));
+    cm_db_rollback(db);
+    s_batch_end(self);
+    /* A lost connection also lost the leader's lock, and the batch's earlier
+     * events are gone too: lead again, from the cursors as the database has
+     * them. */
     self->resync = true;
     return -1;
 }
