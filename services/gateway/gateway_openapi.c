@@ -477,15 +477,23 @@ static json_t *s_operation(json_t *schemas, json_t *shared, const struct gateway
     return op;
 }
 
+/* The AIP-193 body gateway_error_json writes: code, status and message always;
+ * details only when fields are named, each with its field and description,
+ * reason and resourceId only when not empty. */
 static json_t *s_error_schema(void)
 {
-    return json_pack(
-        "{s:s, s:{s:{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:{s:s, s:{s:{s:s}, s:{s:s}, "
-        "s:{s:s}, s:{s:s}}}}}}}}",
-        "type", "object", "properties", "error", "type", "object", "properties", "code", "type",
-        "integer", "status", "type", "string", "message", "type", "string", "details", "type",
-        "array", "items", "type", "object", "properties", "field", "type", "string", "description",
-        "type", "string", "reason", "type", "string", "resourceId", "type", "string");
+    json_t *violation =
+        json_pack("{s:s, s:[ss], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}, s:b}", "type", "object",
+                  "required", "field", "description", "properties", "field", "type", "string",
+                  "description", "type", "string", "reason", "type", "string", "resourceId", "type",
+                  "string", "additionalProperties", 0);
+    json_t *error =
+        json_pack("{s:s, s:[sss], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:o}}, s:b}", "type",
+                  "object", "required", "code", "status", "message", "properties", "code", "type",
+                  "integer", "status", "type", "string", "message", "type", "string", "details",
+                  "type", "array", "items", violation, "additionalProperties", 0);
+    return json_pack("{s:s, s:[s], s:{s:o}, s:b}", "type", "object", "required", "error",
+                     "properties", "error", error, "additionalProperties", 0);
 }
 
 json_t *gateway_openapi_build(const struct gateway_route *routes, size_t n)

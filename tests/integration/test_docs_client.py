@@ -577,3 +577,184 @@ def test_bus_replays_the_tenants_customer_events():
         assert st == "INVALID_ARGUMENT" and _violations(hdr) == {("reader", "NOT_ALLOWED")}
     finally:
         bus.close()
+
+
+# ------------------------------------------------------------------ HTTP against the OpenAPI document
+
+_DOC = {}
+
+
+def _openable(schema, strict):
+    """The OpenAPI 3.0 schema as JSON Schema: `nullable: true` admits null, and
+    with strict every property of an object is required (docs/api.md, "JSON":
+    responses contain every field)."""
+    if isinstance(schema, list):
+        return [_openable(s, strict) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _openable(v, strict) for k, v in schema.items() if k != "nullable"}
+    if strict and isinstance(out.get("properties"), dict) and "required" not in out:
+        out["required"] = sorted(out["properties"])
+    if schema.get("nullable"):
+        return {"anyOf": [{"type": "null"}, out]}
+    return out
+
+
+def openapi():
+    """The document the gateway serves (docs/api.md names the path), fetched
+    without a key, and a validator for each of its schemas."""
+    if not _DOC:
+        st, hdr, doc = api("GET", "/v1/openapi.json", key=None)
+        assert st == 200 and isinstance(doc, dict), (st, doc)
+        assert doc["openapi"].startswith("3.0"), doc["openapi"]
+        _DOC["doc"] = doc
+        _DOC[True] = _openable(doc, True)
+        _DOC[False] = _openable(doc, False)
+    return _DOC["doc"]
+
+
+def _validate(value, schema, strict, what):
+    import jsonschema
+
+    root = _DOC[strict]
+    resolver = jsonschema.RefResolver.from_schema(root)
+    errors = sorted(jsonschema.Draft7Validator(_openable(schema, strict), resolver=resolver)
+                    .iter_errors(value), key=lambda e: list(e.absolute_path))
+    assert not errors, "%s disagrees with the OpenAPI document:\n%s" % (
+        what, "\n".join("  at %s: %s" % ("/".join(map(str, e.absolute_path)) or "(top)",
+                                         e.message[:300]) for e in errors[:10]))
+
+
+def _deref(doc, obj):
+    while "$ref" in obj:
+        node = doc
+        for part in obj["$ref"][2:].split("/"):
+            node = node[part]
+        obj = node
+    return obj
+
+
+def _json_schema(doc, holder):
+    content = holder.get("content") or {}
+    media = [m for m in content if m.split(";")[0].strip() == "application/json"]
+    assert media, "no application/json content in %r" % list(content)
+    return content[media[0]]["schema"]
+
+
+def checked(method, path, template, body=None, headers=None, key=crm.DEFAULT):
+    """Sends one request, checks the body sent against the operation's request
+    schema and the answer against the response the document declares for its
+    status (or its default, for the errors docs/api.md leaves there); returns
+    (status, headers, body)."""
+    doc = openapi()
+    op = doc["paths"][template][method.lower()]
+    if body is not None:
+        _validate(body, _json_schema(doc, _deref(doc, op["requestBody"])), False,
+                  "the request body of %s %s" % (method, template))
+    st, hdr, js = api(method, path, body, headers=headers, key=key)
+    declared = op["responses"]
+    # docs/api.md: every operation lists 400, 401 unless public, 404 where the
+    # path names a resource, 412 where If-Match applies; the rest is default.
+    if str(st) not in declared:
+        assert st >= 400 and st not in (400, 401, 404, 412), (
+            "%s %s answered %d, which the document does not list" % (method, template, st))
+        st_key = "default"
+    else:
+        st_key = str(st)
+    resp = _deref(doc, declared[st_key])
+    if st == 204:
+        assert not resp.get("content") and js == b"", (resp, js)
+        return st, hdr, js
+    assert hdr.get("Content-Type", "").startswith("application/json"), hdr
+    _validate(js, _json_schema(doc, resp), True,
+              "the %d answer of %s %s" % (st, method, template))
+    for name in resp.get("headers", {}):
+        assert name in hdr, "%s %s %d: no %s header" % (method, template, st, name)
+    if st >= 400:
+        err = js["error"]
+        assert err["code"] == st, err
+        assert err["status"] == {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED",
+                                 404: "NOT_FOUND", 409: "ALREADY_EXISTS",
+                                 412: "FAILED_PRECONDITION"}[st], err
+        assert err["message"], err
+    return st, hdr, js
+
+
+def test_http_customers_match_the_openapi_document():
+    email = unique_email("oa")
+    name = unique("Openapi")
+    new = {"firstName": "Zoë", "lastName": name, "email": email, "phone": "+48601234567",
+           "tags": ["vip"], "addresses": [{"kind": "BILLING", "line1": "ul. Długa 5",
+                                           "postalCode": "00-001", "city": "Warszawa",
+                                           "country": "PL"}]}
+    st, hdr, c = checked("POST", "/v1/customers", "/v1/customers", new,
+                         headers={"Idempotency-Key": unique("oa")})
+    assert st == 201 and hdr["Location"] == "/v1/customers/" + c["id"], hdr
+    assert hdr["ETag"] == '"1"'
+    cid = c["id"]
+    tmpl = "/v1/customers/{id}"
+
+    st, hdr, got = checked("GET", "/v1/customers/" + cid, tmpl)
+    assert st == 200 and got == c
+
+    st, hdr, changed = checked("PATCH", "/v1/customers/" + cid, tmpl, {"salesAgent": "Eva"},
+                               headers={"If-Match": '"1"'})
+    assert st == 200 and changed["etag"] == "2" and hdr["ETag"] == '"2"', changed
+    st, hdr, err = checked("PATCH", "/v1/customers/" + cid, tmpl, {"salesAgent": "Olga"},
+                           headers={"If-Match": '"1"'})
+    assert st == 412, err
+
+    st, hdr, page = checked("GET", "/v1/customers?pageSize=2&orderBy=createdAt%20desc",
+                            "/v1/customers")
+    assert st == 200 and len(page["customers"]) <= 2 and page["totalSize"] >= 1, page
+
+    def found():
+        st, hdr, res = checked("GET", crm.q("/v1/customers:search", q=name,
+                                                   consistentWith=cid + ":2"),
+                               "/v1/customers:search")
+        assert st == 200, res
+        return res if any(r["id"] == cid for r in res["customers"]) else None
+
+    crm.wait_until(found, timeout=10, what="the customer in search")
+
+    st, hdr, err = checked("POST", "/v1/customers", "/v1/customers",
+                           {"lastName": name, "email": "not-an-address"})
+    assert st == 400 and [(d["field"], d["reason"]) for d in err["error"]["details"]] == [
+        ("email", "INVALID_FORMAT")], err
+    assert err["error"]["message"] == "invalid email", err
+    st, hdr, err = checked("POST", "/v1/customers", "/v1/customers",
+                           {"lastName": name, "email": email})
+    assert st == 409 and err["error"]["details"][0]["resourceId"] == cid, err
+    st, hdr, err = checked("GET", "/v1/customers/" + str(uuid.uuid4()), tmpl)
+    assert st == 404, err
+    st, hdr, err = checked("GET", "/v1/customers/" + cid, tmpl, key=None)
+    assert st == 401, err
+    st, hdr, err = checked("DELETE", "/v1/customers/" + cid, tmpl, headers={"If-Match": '"1"'})
+    assert st == 412, err
+    st, hdr, _ = checked("DELETE", "/v1/customers/" + cid, tmpl, headers={"If-Match": '"2"'})
+    assert st == 204
+
+
+def test_http_events_match_the_openapi_document():
+    email = unique_email("oe")
+    one = {"source": "booking", "eventId": unique("bk"), "type": "booking.created",
+           "occurredAt": "2026-11-20T10:00:00Z",
+           "customer": {"externalId": unique("c"), "firstName": "Anna", "email": email},
+           "booking": {"id": unique("bk"), "service": "Haircut", "startsAt":
+                       "2026-11-27T10:00:00Z"}}
+    st, hdr, res = checked("POST", "/v1/events", "/v1/events", one)
+    assert st == 202 and res["customerId"] and res["duplicate"] is False, res
+
+    bad = dict(one, eventId=unique("bk"), occurredAt="yesterday")
+    st, hdr, res = checked("POST", "/v1/events:batch", "/v1/events:batch",
+                           {"events": [one, bad]})
+    assert st == 200, res
+    first, second = res["results"]
+    assert first["response"]["duplicate"] is True and first["header"]["status"] == "OK", first
+    assert second["header"]["status"] == "INVALID_ARGUMENT", second
+    assert [(d["field"], d["reason"]) for d in second["header"]["details"]] == [
+        ("occurredAt", "INVALID_FORMAT")], second
+    st, hdr, err = checked("POST", "/v1/events:batch", "/v1/events:batch", {"events": []})
+    assert st == 400 and err["error"]["details"][0]["field"] == "events", err
+    st, hdr, err = checked("POST", "/v1/events", "/v1/events", bad)
+    assert st == 400 and err["error"]["details"][0]["field"] == "occurredAt", err
