@@ -17,16 +17,16 @@ the status codes answered and the bodies of successes and errors.
 """
 
 import copy
-import json
 import os
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import uuid
 
 import zmq
 import zmq.utils.monitor
-from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 import crm
 from crm import api, unique, unique_email
@@ -648,6 +648,15 @@ def checked(method, path, template, body=None, headers=None, key=crm.DEFAULT):
     (status, headers, body)."""
     doc = openapi()
     op = doc["paths"][template][method.lower()]
+    # Every query parameter sent is one the operation declares, with a word
+    # on what it takes where its type does not say it (a string).
+    query = urllib.parse.urlsplit(path).query
+    params = {p["name"]: p for p in op.get("parameters", []) if p["in"] == "query"}
+    for name, _ in urllib.parse.parse_qsl(query):
+        assert name in params, "%s %s: no query parameter %s" % (method, template, name)
+        if params[name]["schema"].get("type") == "string":
+            assert params[name].get("description"), "%s %s: %s undescribed" % (
+                method, template, name)
     if body is not None:
         _validate(body, _json_schema(doc, _deref(doc, op["requestBody"])), False,
                   "the request body of %s %s" % (method, template))
@@ -725,6 +734,7 @@ def test_http_customers_match_the_openapi_document():
     st, hdr, err = checked("POST", "/v1/customers", "/v1/customers",
                            {"lastName": name, "email": email})
     assert st == 409 and err["error"]["details"][0]["resourceId"] == cid, err
+    assert err["error"]["message"] == "email already belongs to another record", err
     st, hdr, err = checked("GET", "/v1/customers/" + str(uuid.uuid4()), tmpl)
     assert st == 404, err
     st, hdr, err = checked("GET", "/v1/customers/" + cid, tmpl, key=None)
