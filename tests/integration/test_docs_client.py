@@ -436,6 +436,10 @@ def test_bus_deadlines_and_no_worker():
         assert st == "DEADLINE_EXCEEDED", hdr
         st, hdr, _ = bus.call("customers.GetCustomer", deadline_ms=-5)
         assert st == "INVALID_ARGUMENT", hdr
+        # 0: the broker's own 30 s.
+        st, hdr, _ = bus.call("customers.GetCustomer", msg("GetCustomerRequest")(id="x"),
+                              deadline_ms=0)
+        assert st == "NOT_FOUND", hdr
         t0 = time.monotonic()
         rid = bus.send("nosuch", "nosuch.Get", b"", timeout_s=0.5)
         hdr, _ = bus.recv(rid, 3.0)
@@ -641,11 +645,12 @@ def _json_schema(doc, holder):
     return content[media[0]]["schema"]
 
 
-def checked(method, path, template, body=None, headers=None, key=crm.DEFAULT):
+def checked(method, path, template, body=None, headers=None, key=crm.DEFAULT, schema_body=True):
     """Sends one request, checks the body sent against the operation's request
     schema and the answer against the response the document declares for its
     status (or its default, for the errors docs/api.md leaves there); returns
-    (status, headers, body)."""
+    (status, headers, body). schema_body=False: a body wrong on purpose, in a
+    way the request schema already refuses."""
     doc = openapi()
     op = doc["paths"][template][method.lower()]
     # Every query parameter sent is one the operation declares, with a word
@@ -657,7 +662,7 @@ def checked(method, path, template, body=None, headers=None, key=crm.DEFAULT):
         if params[name]["schema"].get("type") == "string":
             assert params[name].get("description"), "%s %s: %s undescribed" % (
                 method, template, name)
-    if body is not None:
+    if body is not None and schema_body:
         _validate(body, _json_schema(doc, _deref(doc, op["requestBody"])), False,
                   "the request body of %s %s" % (method, template))
     st, hdr, js = api(method, path, body, headers=headers, key=key)
@@ -696,10 +701,16 @@ def test_http_customers_match_the_openapi_document():
            "tags": ["vip"], "addresses": [{"kind": "BILLING", "line1": "ul. Długa 5",
                                            "postalCode": "00-001", "city": "Warszawa",
                                            "country": "PL"}]}
-    st, hdr, c = checked("POST", "/v1/customers", "/v1/customers", new,
-                         headers={"Idempotency-Key": unique("oa")})
+    idem = {"Idempotency-Key": unique("oa")}
+    st, hdr, c = checked("POST", "/v1/customers", "/v1/customers", new, headers=idem)
     assert st == 201 and hdr["Location"] == "/v1/customers/" + c["id"], hdr
     assert hdr["ETag"] == '"1"'
+    # A retry with the same key and body: the first answer again, no second customer.
+    st, hdr, again = checked("POST", "/v1/customers", "/v1/customers", new, headers=idem)
+    assert st == 201 and again == c, again
+    st, hdr, err = checked("POST", "/v1/customers", "/v1/customers", dict(new, salesAgent="X"),
+                           headers=idem)
+    assert st == 400 and "idempotency key" in err["error"]["message"], err
     cid = c["id"]
     tmpl = "/v1/customers/{id}"
 
@@ -735,6 +746,9 @@ def test_http_customers_match_the_openapi_document():
                            {"lastName": name, "email": email})
     assert st == 409 and err["error"]["details"][0]["resourceId"] == cid, err
     assert err["error"]["message"] == "email already belongs to another record", err
+    st, hdr, err = checked("POST", "/v1/customers", "/v1/customers",
+                           {"lastName": name, "fristName": "Typo"}, schema_body=False)
+    assert st == 400 and err["error"]["message"] == "fristName: unknown field", err
     st, hdr, err = checked("GET", "/v1/customers/" + str(uuid.uuid4()), tmpl)
     assert st == 404, err
     st, hdr, err = checked("GET", "/v1/customers/" + cid, tmpl, key=None)
