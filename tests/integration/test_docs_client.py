@@ -75,6 +75,7 @@ _PROTO_SERVICES = {
     "customers": ["Customers", "WalletService", "SubscriptionService", "CustomerPrices",
                   "AccessService"],
     "notes": ["Notes", "History", "Files", "Forms", "Rules", "Visits"],
+    "search": ["Search"],
 }
 
 
@@ -782,3 +783,45 @@ def test_http_events_match_the_openapi_document():
     assert st == 400 and err["error"]["details"][0]["field"] == "events", err
     st, hdr, err = checked("POST", "/v1/events", "/v1/events", bad)
     assert st == 400 and err["error"]["details"][0]["field"] == "occurredAt", err
+
+
+def test_bus_updates_with_an_etag_and_searches():
+    _, keys = system_key()
+    bus = Bus(keys)
+    name = unique("Etag")
+    try:
+        st, hdr, c = bus.call("customers.CreateCustomer",
+                              _customer(last_name=name, email=unique_email("et")))
+        assert st == "OK", hdr
+        upd = msg("UpdateCustomerRequest")
+        st, hdr, c2 = bus.call("customers.UpdateCustomer", upd(
+            id=c.id, etag="1", update_mask=["salesAgent"],
+            customer=msg("Customer")(sales_agent="Eva", first_name="ignored")))
+        assert st == "OK", hdr
+        assert c2.etag == "2" and c2.sales_agent == "Eva" and c2.first_name == "", c2
+        st, hdr, _ = bus.call("customers.UpdateCustomer", upd(
+            id=c.id, etag="1", update_mask=["salesAgent"],
+            customer=msg("Customer")(sales_agent="Olga")))
+        assert st == "FAILED_PRECONDITION", hdr
+        assert hdr.message == "customer %s changed since it was read (etag 1, now 2)" % c.id, hdr
+        st, hdr, _ = bus.call("customers.UpdateCustomer", upd(
+            id=c.id, update_mask=["nickname"], customer=msg("Customer")()))
+        assert st == "INVALID_ARGUMENT" and _violations(hdr) == {("nickname", "UNKNOWN_FIELD")}
+
+        search = msg("SearchCustomersRequest")
+        st, hdr, res = bus.call("search.SearchCustomers", search(
+            q=name, consistent_with=["%s:%s" % (c.id, c2.etag)]))
+        assert st == "OK", hdr
+        assert [x.id for x in res.customers] == [c.id] and res.served_by, res
+        st, hdr, _ = bus.call("search.SearchCustomers", search(q="x" * 201))
+        assert st == "INVALID_ARGUMENT" and _violations(hdr) == {("q", "TOO_LONG")}, hdr
+    finally:
+        bus.close()
+    # A key without customers:read may not search.
+    _, publish_only = system_key("events:publish")
+    bus = Bus(publish_only)
+    try:
+        st, hdr, _ = bus.call("search.SearchCustomers", msg("SearchCustomersRequest")(q="anna"))
+        assert st == "PERMISSION_DENIED" and "(customers:read)" in hdr.message, hdr
+    finally:
+        bus.close()
