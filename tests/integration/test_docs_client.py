@@ -769,6 +769,8 @@ def test_http_events_match_the_openapi_document():
                        "2026-11-27T10:00:00Z"}}
     st, hdr, res = checked("POST", "/v1/events", "/v1/events", one)
     assert st == 202 and res["customerId"] and res["duplicate"] is False, res
+    st, hdr, again = checked("POST", "/v1/events", "/v1/events", one)
+    assert st == 202 and again == dict(res, duplicate=True), again
 
     bad = dict(one, eventId=unique("bk"), occurredAt="yesterday")
     st, hdr, res = checked("POST", "/v1/events:batch", "/v1/events:batch",
