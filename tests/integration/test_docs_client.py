@@ -17,6 +17,7 @@ the status codes answered and the bodies of successes and errors.
 """
 
 import copy
+import json
 import os
 import subprocess
 import tempfile
@@ -754,6 +755,15 @@ def test_http_customers_match_the_openapi_document():
     assert st == 404, err
     st, hdr, err = checked("GET", "/v1/customers/" + cid, tmpl, key=None)
     assert st == 401, err
+    st, hdr, err = api("POST", "/v1/customers", raw=json.dumps({"lastName": name}),
+                       headers={"Content-Type": "text/plain"})
+    assert st == 415 and err["error"]["status"] == "INVALID_ARGUMENT", err
+    _validate(err, _json_schema(openapi(), _deref(openapi(), openapi()["paths"][
+        "/v1/customers"]["post"]["responses"]["415"])), True, "the 415 answer")
+    st, hdr, err = api("PUT", "/v1/customers/" + cid)
+    assert st == 405 and err["error"]["status"] == "UNIMPLEMENTED", err
+    assert set(hdr["Allow"].replace(" ", "").split(",")) >= {"GET", "PATCH", "DELETE"}, hdr
+    _validate(err, openapi()["components"]["schemas"]["Error"], True, "the 405 answer")
     st, hdr, err = checked("DELETE", "/v1/customers/" + cid, tmpl, headers={"If-Match": '"1"'})
     assert st == 412, err
     st, hdr, _ = checked("DELETE", "/v1/customers/" + cid, tmpl, headers={"If-Match": '"2"'})
