@@ -13,7 +13,8 @@ PACKAGES=(
     protobuf-c-compiler libprotobuf-c-dev libzmq3-dev libpq-dev postgresql-15
     libcurl4-openssl-dev libcsv-dev libmicrohttpd-dev libjansson-dev libutf8proc-dev
     libsodium-dev libxlsxwriter-dev libexpat1-dev zlib1g-dev libicu-dev libclang-rt-14-dev
-    supervisor python3-aiosmtpd python3-zmq docker-compose curl jq wrk
+    supervisor python3-aiosmtpd python3-zmq python3-protobuf python3-jsonschema docker-compose
+    curl jq wrk
     chromium chromium-driver libreoffice-calc-nogui
 )
 # npm for tests/lint: Debian's, unless a Node.js that carries its own npm

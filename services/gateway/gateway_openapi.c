@@ -150,6 +150,36 @@ static bool s_has_etag(const ProtobufCMessageDescriptor *desc)
     return f && f->type == PROTOBUF_C_TYPE_STRING;
 }
 
+/* What a query parameter means wherever a request has it. The descriptors
+ * carry no comments, and a client cannot guess these from name and type. */
+static const struct {
+    const char *name;
+    const char *description;
+} s_query_help[] = {
+    {"pageSize", "Results on one page; 0 or absent: the route's default. Over the route's maximum: "
+                 "400 (the timeline cuts it to its maximum). docs/api.md, Limits."},
+    {"pageToken", "The nextPageToken of the page before, every other parameter unchanged (another "
+                  "query: 400). An empty nextPageToken means the last page."},
+    {"orderBy",
+     "A field (lastName, firstName, email, createdAt, updatedAt), optionally followed by "
+     "a space and asc or desc; search sorts by relevance when absent."},
+    {"consistentWith",
+     "Read-your-writes: CUSTOMER_ID:ETAG of a write just made (CUSTOMER_ID:deleted "
+     "after a delete), at most 10; the answer reflects at least those versions "
+     "(docs/search.md)."},
+    {"q", "A search query, as GET /v1/customers:search takes it: 1..200 characters, at most 10 "
+          "words (docs/search.md)."},
+};
+
+/* The description of query parameter name, or NULL. */
+static const char *s_query_description(const char *name)
+{
+    for (size_t i = 0; i < sizeof s_query_help / sizeof s_query_help[0]; i++)
+        if (!strcmp(s_query_help[i].name, name))
+            return s_query_help[i].description;
+    return NULL;
+}
+
 static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
 {
     json_t *params = json_array();
@@ -189,6 +219,9 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
             json_object_del(schema, "nullable");
             json_t *q = json_pack("{s:s, s:s, s:b, s:o}", "name", camel, "in", "query", "required",
                                   0, "schema", schema);
+            const char *help = s_query_description(camel);
+            if (help)
+                json_object_set_new(q, "description", json_string(help));
             if (f->label == PROTOBUF_C_LABEL_REPEATED)
                 json_object_set_new(q, "explode", json_true());
             json_array_append_new(params, q);
@@ -477,15 +510,23 @@ static json_t *s_operation(json_t *schemas, json_t *shared, const struct gateway
     return op;
 }
 
+/* The AIP-193 body gateway_error_json writes: code, status and message always;
+ * details only when fields are named, each with its field and description,
+ * reason and resourceId only when not empty. */
 static json_t *s_error_schema(void)
 {
-    return json_pack(
-        "{s:s, s:{s:{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:{s:s, s:{s:{s:s}, s:{s:s}, "
-        "s:{s:s}, s:{s:s}}}}}}}}",
-        "type", "object", "properties", "error", "type", "object", "properties", "code", "type",
-        "integer", "status", "type", "string", "message", "type", "string", "details", "type",
-        "array", "items", "type", "object", "properties", "field", "type", "string", "description",
-        "type", "string", "reason", "type", "string", "resourceId", "type", "string");
+    json_t *violation =
+        json_pack("{s:s, s:[ss], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}, s:b}", "type", "object",
+                  "required", "field", "description", "properties", "field", "type", "string",
+                  "description", "type", "string", "reason", "type", "string", "resourceId", "type",
+                  "string", "additionalProperties", 0);
+    json_t *error =
+        json_pack("{s:s, s:[sss], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:o}}, s:b}", "type",
+                  "object", "required", "code", "status", "message", "properties", "code", "type",
+                  "integer", "status", "type", "string", "message", "type", "string", "details",
+                  "type", "array", "items", violation, "additionalProperties", 0);
+    return json_pack("{s:s, s:[s], s:{s:o}, s:b}", "type", "object", "required", "error",
+                     "properties", "error", error, "additionalProperties", 0);
 }
 
 json_t *gateway_openapi_build(const struct gateway_route *routes, size_t n)

@@ -199,10 +199,49 @@ static void test_64_bit_integers_are_strings(void)
     json_decref(doc);
 }
 
+/* The error body's schema says which fields are always there and allows no
+ * others; a paging parameter says what it takes. */
+static void test_error_schema_and_query_help(void)
+{
+    static const struct gateway_route table[] = {
+        {"GET", "/v1/customers", .kind = GATEWAY_ROUTE_BUS, .service = "customers",
+         .rpc = "ListCustomers", .request = &crm__list_customers_request__descriptor,
+         .response = &crm__list_customers_response__descriptor, .success = 200},
+    };
+    json_t *doc = gateway_openapi_build(table, 1);
+    json_t *err = s_get(doc, "components/schemas/Error");
+    CHECK_STR(json_string_value(json_array_get(s_get(err, "required"), 0)), "error");
+    CHECK(json_is_false(s_get(err, "additionalProperties")));
+    json_t *inner = s_get(err, "properties/error");
+    CHECK(json_array_size(s_get(inner, "required")) == 3);
+    CHECK(json_is_false(s_get(inner, "additionalProperties")));
+    json_t *item = s_get(inner, "properties/details/items");
+    CHECK(json_array_size(s_get(item, "required")) == 2);
+    CHECK(s_get(item, "properties/resourceId"));
+
+    json_t *params = json_object_get(s_op(doc, "/v1/customers", "get"), "parameters");
+    size_t i, described = 0;
+    json_t *p;
+    json_array_foreach(params, i, p)
+    {
+        const char *name = json_string_value(json_object_get(p, "name"));
+        const char *help = json_string_value(json_object_get(p, "description"));
+        if (!strcmp(name, "pageToken") || !strcmp(name, "orderBy") || !strcmp(name, "pageSize")) {
+            CHECK(help && strlen(help) > 20);
+            described++;
+        }
+        if (!strcmp(name, "tag"))
+            CHECK(!help);
+    }
+    CHECK(described == 3);
+    json_decref(doc);
+}
+
 int main(void)
 {
     RUN(test_every_route_is_documented);
     RUN(test_schemas_follow_the_json_mapping);
     RUN(test_64_bit_integers_are_strings);
+    RUN(test_error_schema_and_query_help);
     return 0;
 }
