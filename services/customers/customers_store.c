@@ -105,6 +105,23 @@ cm_err_t customers_store_tenant_update(cm_db_t *db, const char *tenant,
     return err;
 }
 
+cm_err_t customers_store_tenant_today(cm_db_t *db, const char *tenant, int64_t *day)
+{
+    const char *p[] = {tenant};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT (now() AT TIME ZONE time_zone)::date - date '1970-01-01' "
+                               "FROM customers.tenants WHERE id = $1",
+                               1, p, &err);
+    if (!res)
+        return err;
+    err = PQntuples(res) == 1 ? CM_OK : CM_ERR_NOT_FOUND;
+    if (!err)
+        *day = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return err;
+}
+
 cm_err_t customers_store_time_zone_known(cm_db_t *db, const char *name, bool *known)
 {
     const char *p[] = {name};

@@ -31,6 +31,9 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant,
 void customers_tenant_release(struct customers_tenant *t);
 cm_err_t customers_store_tenant_update(cm_db_t *db, const char *tenant,
                                        const struct customers_tenant *t) CM_MUSTCHECK;
+/* The business's today (days since 1970-01-01 in its time zone) into *day;
+ * CM_OK, CM_ERR_NOT_FOUND for no such tenant, or cm_db_exec's error. */
+cm_err_t customers_store_tenant_today(cm_db_t *db, const char *tenant, int64_t *day) CM_MUSTCHECK;
 /* Whether PostgreSQL knows the time zone name (pg_timezone_names) into
  * *known; CM_OK or cm_db_exec's error. */
 cm_err_t customers_store_time_zone_known(cm_db_t *db, const char *name, bool *known) CM_MUSTCHECK;

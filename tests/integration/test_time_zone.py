@@ -2,7 +2,8 @@
 an IANA name PostgreSQL knows, 400 naming timeZone otherwise, kept apart per
 business); a door reads a grant's days and hours on the business's wall clock
 (now, and an offline controller's `at`, across daylight saving time); a
-weekly span that crosses midnight belongs to the day it starts; the settings
+weekly span that crosses midnight belongs to the day it starts; price rules
+apply, and subscriptions start and are used, on the business's today; the settings
 screen sets the zone at 390 px in English and German."""
 import datetime
 import os
@@ -126,6 +127,48 @@ def test_a_night_span_crosses_midnight_and_belongs_to_the_day_it_starts():
     _grant(key, cid, club["id"], days=[7], fromTime="23:00", untilTime="01:00")
     assert says("2026-12-13T22:30:00Z") == "ALLOW"          # Monday 00:30 in Sofia
     assert says("2026-12-14T22:30:00Z") == "OUTSIDE_HOURS"  # Tuesday 00:30
+
+
+def test_price_rules_apply_on_the_business_today():
+    # At any hour one of the two zones is on another day than UTC.
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        key = _key(_tenant())
+        _set_zone(key, zone)
+        cid = _customer(key)["id"]
+        today = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date().isoformat()
+        st, _, rule = api("POST", "/v1/priceRules", {"customerId": cid, "target": "ALL",
+                                                     "percentOffBp": 1000, "validFrom": today,
+                                                     "validUntil": today}, key=key)
+        assert st == 201, rule
+        st, _, js = api("POST", "/v1/prices:quote",
+                        {"customerId": cid, "lines": [{"productCode": "A", "quantity": 1,
+                                                       "unitPriceMinor": 1000}]}, key=key)
+        assert st == 200 and js["lines"][0].get("rule", {}).get("id") == rule["id"], (zone, js)
+        st, _, js = api("GET", "/v1/customers/%s/priceRules" % cid, key=key)
+        assert st == 200 and [r["id"] for r in js.get("rules", [])] == [rule["id"]], (zone, js)
+
+
+def test_a_subscription_sold_today_starts_on_the_business_today_and_lets_in():
+    from test_subscriptions import _plan, _sell, _use
+
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        tenant = _tenant()
+        key = _key(tenant)
+        door = _key(tenant, scopes=["access:check"])
+        _set_zone(key, zone)
+        today = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date().isoformat()
+        cid = _customer(key)["id"]
+        plan = _plan(key, visits=0, kind="SUBSCRIPTION", periodUnit="DAY", periodCount=1)
+        sub = _sell(key, cid, plan["id"])["subscription"]
+        assert sub["startsOn"] == today and sub["endsOn"] == today, (zone, sub)
+        assert sub["state"] == "ACTIVE", (zone, sub)
+        st, _, r = _use(key, cid, crm.unique("booking"))
+        assert st == 200, (zone, st, r)
+        # The door asks about the same day.
+        gym = _zone(key, "Gym")
+        card = _credential(key, cid)["value"]
+        _grant(key, cid, gym["id"], planId=plan["id"])
+        assert _says(_check(door, card, gym["id"])) == "ALLOW", zone
 
 
 def test_ui_sets_the_time_zone_at_390px_in_two_languages():
