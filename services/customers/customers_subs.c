@@ -263,8 +263,8 @@ static Crm__Subscription *s_sub(struct cm_call *call, const char *customer, cons
 {
     Crm__Subscription *s = NULL;
     cm_err_t err = customers_check_uuid(customer) && customers_check_uuid(id)
-                       ? customers_subs_store_get(call->db, TENANT(call), customer, id, s_today(call),
-                                                  lock, changes, &s)
+                       ? customers_subs_store_get(call->db, TENANT(call), customer, id,
+                                                  s_today(call), lock, changes, &s)
                        : CM_OK;
     if (err)
         cm_call_db_fail(call, err, "could not read the subscription");
