@@ -351,7 +351,7 @@ static void s_check_grant(struct cm_call *call, const Crm__AccessGrant *g, int *
                           "fromTime must be a time as HH:MM, 00:00 to 23:59");
     else if (g->until_time[0] && customers_access_parse_hhmm(g->until_time, true, until))
         cm_call_violation(call, "grant.untilTime", "INVALID_FORMAT",
-                          "untilTime must be a time as HH:MM, 00:01 to 24:00");
+                          "untilTime must be a time as HH:MM, 00:00 to 24:00");
     else if (g->from_time[0] && *until == *from)
         cm_call_violation(call, "grant.untilTime", "OUT_OF_RANGE",
                           "untilTime must differ from fromTime (an earlier one ends the next "
