@@ -3,7 +3,8 @@ an IANA name PostgreSQL knows, 400 naming timeZone otherwise, kept apart per
 business); a door reads a grant's days and hours on the business's wall clock
 (now, and an offline controller's `at`, across daylight saving time); a
 weekly span that crosses midnight belongs to the day it starts; price rules
-apply, and subscriptions start and are used, on the business's today; the settings
+apply, subscriptions start and are used, and vouchers expire on the
+business's days; the settings
 screen sets the zone at 390 px in English and German."""
 import datetime
 import os
@@ -169,6 +170,36 @@ def test_a_subscription_sold_today_starts_on_the_business_today_and_lets_in():
         card = _credential(key, cid)["value"]
         _grant(key, cid, gym["id"], planId=plan["id"])
         assert _says(_check(door, card, gym["id"])) == "ALLOW", zone
+
+
+def test_a_voucher_is_valid_through_its_last_day_in_the_business_zone():
+    from test_wallet import _issue
+
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        key = _key(_tenant())
+        _set_zone(key, zone)
+        today = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date()
+        v = _issue(key, 500, expiresOn=today.isoformat())["voucher"]
+        assert v["state"] == "ISSUED", (zone, v)
+        st, _, err = api("POST", "/v1/vouchers", {"amount": "500", "expiresOn": (
+            today - datetime.timedelta(days=1)).isoformat()}, key=key)
+        assert st == 400 and _fields(err) == ["expiresOn"], (zone, err)
+    key = _key(_tenant())
+    _set_zone(key, "America/Los_Angeles")
+    v = _issue(key, 500, expiresOn="2027-01-15")["voucher"]
+    # Midnight after 15 January in Los Angeles (UTC-8 in winter).
+    assert v["expiresAt"].startswith("2027-01-16T08:00:00"), v
+    from test_ui import _browser, _no_js_errors, _open
+
+    with _browser("voucher-zone") as b:
+        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        b.get(crm.URL + "/")
+        b.wait("input[name=apiKey]").send_keys(key)
+        b.find(".signin-card button[type=submit]").click()
+        b.wait("#customer-table")
+        _open(b, "/vouchers")
+        b.wait_text("#voucher-table tr[data-id='%s']" % v["id"], "Jan 15, 2027")
+        _no_js_errors(b)
 
 
 def test_ui_sets_the_time_zone_at_390px_in_two_languages():
