@@ -1,12 +1,13 @@
 """The business's time zone: Settings.timeZone ("UTC" for a new business,
 an IANA name PostgreSQL knows, 400 naming timeZone otherwise, kept apart per
-business); a door reads a grant's days and hours on the business's wall clock
-(now, and an offline controller's `at`, across daylight saving time); a
-weekly span that crosses midnight belongs to the day it starts; price rules
-apply, subscriptions start and are used, and vouchers expire on the
-business's days; the settings
-screen sets the zone at 390 px in English and German."""
+business; over HTTP and the bus); a door reads a grant's days and hours on the
+business's wall clock (now, and an offline controller's `at`, across daylight
+saving time); a weekly span that crosses midnight belongs to the day it
+starts; price rules apply, subscriptions start and are used, and vouchers
+expire on the business's days; the settings screen sets the zone at 390 px
+in English and German."""
 import datetime
+import json
 import os
 import zoneinfo
 
@@ -50,6 +51,33 @@ def test_a_business_starts_in_utc_and_sets_a_zone_postgresql_knows():
     staff = _key(_tenant(), role="staff")
     st, _, _err = api("PATCH", "/v1/settings", {"timeZone": "Europe/Oslo"}, key=staff)
     assert st == 403
+
+
+def test_the_zone_over_the_bus_and_a_door_on_the_bus_reads_it():
+    from test_access import _bus
+
+    tenant = _tenant()
+    key = _key(tenant)
+    door = _key(tenant, scopes=["access:check"])
+    r = _bus(key, "UpdateSettings", {"settings": {"timeZone": "Asia/Tokyo"},
+                                     "updateMask": ["timeZone"]})
+    assert r["status"] == "OK" and r["body"]["timeZone"] == "Asia/Tokyo", r
+    r = _bus(key, "UpdateSettings", {"settings": {"timeZone": "Asia/Edo"},
+                                     "updateMask": ["timeZone"]})
+    assert r["status"] == "INVALID_ARGUMENT" and "timeZone" in json.dumps(r), r
+    r = _bus(key, "GetSettings", {})
+    assert r["body"]["timeZone"] == "Asia/Tokyo", r
+    gym = _zone(key, "Gym")
+    cid = _customer(key)["id"]
+    card = _credential(key, cid)["value"]
+    _grant(key, cid, gym["id"], days=[2], fromTime="08:00", untilTime="09:00")  # Tuesdays
+    # Monday 23:30 UTC is Tuesday 08:30 in Tokyo.
+    r = _bus(door, "CheckAccess", {"credentialValue": card, "zoneId": gym["id"],
+                                   "at": "2026-12-07T23:30:00Z"})
+    assert r["status"] == "OK" and r["body"]["decision"] == "ALLOW", r
+    r = _bus(door, "CheckAccess", {"credentialValue": card, "zoneId": gym["id"],
+                                   "at": "2026-12-08T08:30:00Z"})
+    assert r["body"]["decision"] == "DENY" and r["body"]["reason"] == "OUTSIDE_HOURS", r
 
 
 def _hours_around(local):
