@@ -221,13 +221,10 @@ def test_a_voucher_is_valid_through_its_last_day_in_the_business_zone():
     # Midnight after 15 January in Los Angeles (UTC-8 in winter).
     assert v["expiresAt"].startswith("2027-01-16T08:00:00"), v
     from test_ui import _browser, _no_js_errors, _open
+    from test_wallet import _phone_signed_in
 
     with _browser("voucher-zone") as b:
-        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
-        b.get(crm.URL + "/")
-        b.wait("input[name=apiKey]").send_keys(key)
-        b.find(".signin-card button[type=submit]").click()
-        b.wait("#customer-table")
+        _phone_signed_in(b, key)
         _open(b, "/vouchers")
         b.wait_text("#voucher-table tr[data-id='%s']" % v["id"], "Jan 15, 2027")
         _no_js_errors(b)
@@ -235,15 +232,11 @@ def test_a_voucher_is_valid_through_its_last_day_in_the_business_zone():
 
 def test_ui_sets_the_time_zone_at_390px_in_two_languages():
     from test_ui import SHOTS, _browser, _no_js_errors, _open
-    from test_wallet import _fits
+    from test_wallet import _fits, _phone_signed_in
 
     key = _key(_tenant())
     with _browser("time-zone") as b:
-        b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
-        b.get(crm.URL + "/")
-        b.wait("input[name=apiKey]").send_keys(key)
-        b.find(".signin-card button[type=submit]").click()
-        b.wait("#customer-table")
+        _phone_signed_in(b, key)
         _open(b, "/settings")
         zone = b.wait("#settings-timeZone")
         assert zone.prop("value") == "UTC"
