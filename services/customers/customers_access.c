@@ -351,10 +351,11 @@ static void s_check_grant(struct cm_call *call, const Crm__AccessGrant *g, int *
                           "fromTime must be a time as HH:MM, 00:00 to 23:59");
     else if (g->until_time[0] && customers_access_parse_hhmm(g->until_time, true, until))
         cm_call_violation(call, "grant.untilTime", "INVALID_FORMAT",
-                          "untilTime must be a time as HH:MM, 00:01 to 24:00");
-    else if (g->from_time[0] && *until <= *from)
+                          "untilTime must be a time as HH:MM, 00:00 to 24:00");
+    else if (g->from_time[0] && *until == *from)
         cm_call_violation(call, "grant.untilTime", "OUT_OF_RANGE",
-                          "untilTime must be later than fromTime");
+                          "untilTime must differ from fromTime (an earlier one ends the next "
+                          "day)");
 }
 
 void customers_access_grant_create(struct cm_call *call, const ProtobufCMessage *msg,
@@ -491,12 +492,11 @@ void customers_access_check(struct cm_call *call, const ProtobufCMessage *msg,
                           "at must be an RFC 3339 time, e.g. 2026-12-07T18:30:00Z");
     if (cm_call_failed(call))
         return;
-    char when[40], day[11];
+    char when[40];
     cm_time_rfc3339(at, when, sizeof when);
-    customers_subs_format_date(at / 86400000, day);
     struct customers_access_read rd;
     cm_err_t err = customers_access_store_read(call->db, TENANT(call), req->credential_value,
-                                               req->zone_id, day, &rd);
+                                               req->zone_id, when, &rd);
     if (err) {
         cm_call_db_fail(call, err, "could not read the credential");
         return;
@@ -506,7 +506,7 @@ void customers_access_check(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no zone %.64s", req->zone_id);
         return;
     }
-    Crm__AccessReason reason = customers_access_decide(&rd.facts, at);
+    Crm__AccessReason reason = customers_access_decide(&rd.facts, rd.local_ms);
     Crm__AccessDecision decision = reason ? CRM__ACCESS_DECISION__ACCESS_DECISION_DENY
                                           : CRM__ACCESS_DECISION__ACCESS_DECISION_ALLOW;
     customers_access_store_log_add(call->db, TENANT(call), when, req->zone_id, rd.zone_name,

@@ -111,19 +111,25 @@ static int s_rank(Crm__AccessReason r)
     }
 }
 
-/* Why grant g does not hold on day at minute of the day, ISO weekday wday;
- * UNSPECIFIED when it does. */
-static Crm__AccessReason s_grant(const struct customers_access_grant *g, int64_t day, int wday,
-                                 int minute)
+/* Why grant g does not hold on day (days since 1970-01-01) at minute of the
+ * day; UNSPECIFIED when it does. A span whose end is before its start
+ * crosses midnight and belongs to the day it starts: before the end, the
+ * span (its dates and its day of the week) is yesterday's. */
+static Crm__AccessReason s_grant(const struct customers_access_grant *g, int64_t day, int minute)
 {
+    bool crosses = g->from_minute >= 0 && g->until_minute < g->from_minute;
+    bool in_hours = true;
+    if (crosses && minute < g->until_minute)
+        day--;
+    else if (g->from_minute >= 0)
+        in_hours = minute >= g->from_minute && (crosses || minute < g->until_minute);
+    int wday = (int)(((day + 3) % 7 + 7) % 7) + 1; // 1970-01-01 was a Thursday (ISO 4)
     if ((g->valid_from >= 0 && day < g->valid_from) ||
         (g->valid_until >= 0 && day > g->valid_until))
         return CRM__ACCESS_REASON__ACCESS_REASON_EXPIRED;
     if (g->needs_plan && !g->plan_active)
         return CRM__ACCESS_REASON__ACCESS_REASON_NO_SUBSCRIPTION;
-    if (g->days && !(g->days & (1u << (wday - 1))))
-        return CRM__ACCESS_REASON__ACCESS_REASON_OUTSIDE_HOURS;
-    if (g->from_minute >= 0 && (minute < g->from_minute || minute >= g->until_minute))
+    if (!in_hours || (g->days && !(g->days & (1u << (wday - 1)))))
         return CRM__ACCESS_REASON__ACCESS_REASON_OUTSIDE_HOURS;
     return CRM__ACCESS_REASON__ACCESS_REASON_UNSPECIFIED;
 }
@@ -138,12 +144,11 @@ Crm__AccessReason customers_access_decide(const struct customers_access_facts *f
         return CRM__ACCESS_REASON__ACCESS_REASON_ACCOUNT_DISABLED;
     if (!f->n_grants)
         return CRM__ACCESS_REASON__ACCESS_REASON_NO_GRANT;
-    int64_t day = ms / 86400000;
-    int minute = (int)(ms % 86400000 / 60000);
-    int wday = (int)((day + 3) % 7) + 1; // 1970-01-01 was a Thursday (ISO 4)
+    int64_t day = ms / 86400000 - (ms % 86400000 < 0); // floored: before 1970 too
+    int minute = (int)((ms - day * 86400000) / 60000);
     Crm__AccessReason nearest = CRM__ACCESS_REASON__ACCESS_REASON_UNSPECIFIED;
     for (size_t i = 0; i < f->n_grants; i++) {
-        Crm__AccessReason r = s_grant(&f->grants[i], day, wday, minute);
+        Crm__AccessReason r = s_grant(&f->grants[i], day, minute);
         if (r == CRM__ACCESS_REASON__ACCESS_REASON_UNSPECIFIED)
             return r;
         if (s_rank(r) > s_rank(nearest))

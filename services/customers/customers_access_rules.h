@@ -37,7 +37,7 @@ struct customers_access_grant {
     int64_t valid_until; // last valid day; -1: for good
     unsigned days;       // bit d-1 for ISO day d; 0: every day
     int from_minute;     // -1: all day
-    int until_minute;    // exclusive; 1440 the end of the day
+    int until_minute;    // exclusive; 1440 the end of the day; before from_minute: the next day's
     bool needs_plan;     // the grant names a plan
     bool plan_active;    // a subscription of it is active with visits left (or unlimited)
 };
@@ -52,12 +52,16 @@ struct customers_access_facts {
     size_t n_grants;
 };
 
-/* The reason a door says no at ms (milliseconds since the epoch, UTC), or
- * ACCESS_REASON_UNSPECIFIED to let the bearer in. In order: an unknown
+/* The reason a door says no at ms (milliseconds since 1970-01-01 00:00 on
+ * the business's wall clock: the time in its zone, counted as if it were
+ * UTC), or ACCESS_REASON_UNSPECIFIED to let the bearer in. In order: an unknown
  * credential, a blocked one, a disabled account, no grant to the zone; then
  * ALLOW when any grant holds, else the reason of the grant that came
  * nearest, each grant checked for its dates (EXPIRED), then its plan
- * (NO_SUBSCRIPTION), then its hours (OUTSIDE_HOURS). */
+ * (NO_SUBSCRIPTION), then its hours (OUTSIDE_HOURS). A span that crosses
+ * midnight (until_minute before from_minute) belongs to the day it starts:
+ * its dates and days are those of that day (Friday 22:00..02:00 lets in on
+ * Saturday at 01:30). */
 Crm__AccessReason customers_access_decide(const struct customers_access_facts *f, int64_t ms);
 
 #endif

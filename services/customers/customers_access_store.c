@@ -360,18 +360,22 @@ cm_err_t customers_access_store_grant_delete(cm_db_t *db, const char *tenant, co
 /* The door                                                                */
 
 cm_err_t customers_access_store_read(cm_db_t *db, const char *tenant, const char *value,
-                                     const char *zone, const char *day,
+                                     const char *zone, const char *at,
                                      struct customers_access_read *out)
 {
     memset(out, 0, sizeof *out);
-    const char *p[] = {tenant, value, zone, day};
+    const char *p[] = {tenant, value, zone, at};
     cm_err_t err;
     /* One row per grant of the credential's customer to the zone (one row
      * with NULLs for none); no row for an unknown zone. A value held by a
-     * credential not blocked wins over blocked ones. */
+     * credential not blocked wins over blocked ones. The time is read on the
+     * business's wall clock (AT TIME ZONE follows daylight saving time), and
+     * a subscription is asked about on the business's day. */
     PGresult *res = cm_db_exec(
         db,
-        "WITH z AS (SELECT id, name FROM customers.access_zones WHERE tenant_id = $1 "
+        "WITH w AS (SELECT $4::timestamptz AT TIME ZONE t.time_zone AS at FROM "
+        "customers.tenants t WHERE t.id = $1), "
+        "z AS (SELECT id, name FROM customers.access_zones WHERE tenant_id = $1 "
         "AND id = $3::uuid), "
         "k AS (SELECT customer_id, blocked FROM customers.access_credentials WHERE "
         "tenant_id = $1 AND value = $2 ORDER BY blocked, seq LIMIT 1) "
@@ -383,9 +387,10 @@ cm_err_t customers_access_store_read(cm_db_t *db, const char *tenant, const char
         "coalesce(g.from_minute, -1), coalesce(g.until_minute, -1), g.plan_id IS NOT NULL, "
         "g.plan_id IS NOT NULL AND EXISTS (SELECT 1 FROM customers.subscriptions s WHERE "
         "s.tenant_id = $1 AND s.customer_id = c.id AND s.plan_id = g.plan_id AND "
-        "s.cancelled_at IS NULL AND s.starts_on <= $4::date AND (s.ends_on IS NULL OR "
-        "s.ends_on >= $4::date) AND (s.visits_total = 0 OR s.visits_left > 0)) "
-        "FROM z LEFT JOIN k ON true "
+        "s.cancelled_at IS NULL AND s.starts_on <= w.at::date AND (s.ends_on IS NULL OR "
+        "s.ends_on >= w.at::date) AND (s.visits_total = 0 OR s.visits_left > 0)), "
+        "floor(extract(epoch FROM w.at) * 1000)::bigint "
+        "FROM z CROSS JOIN w LEFT JOIN k ON true "
         "LEFT JOIN customers.customers c ON c.tenant_id = $1 AND c.id = k.customer_id "
         "LEFT JOIN customers.access_grants g ON g.tenant_id = $1 AND g.customer_id = c.id "
         "AND g.zone_id = z.id",
@@ -401,6 +406,7 @@ cm_err_t customers_access_store_read(cm_db_t *db, const char *tenant, const char
         out->facts.known = out->customer_id[0] != '\0';
         out->facts.blocked = PQgetvalue(res, 0, 2)[0] == 't';
         out->facts.disabled = s_long(res, 0, 3) == CRM__ACCOUNT_STATUS__ACCOUNT_STATUS_DISABLED;
+        out->local_ms = strtoll(PQgetvalue(res, 0, 13), NULL, 10);
         out->grants = cm_calloc((size_t)rows, sizeof *out->grants);
     }
     for (int i = 0; i < rows; i++) {

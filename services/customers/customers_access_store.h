@@ -71,15 +71,17 @@ struct customers_access_read {
     char zone_name[404];
     char customer_id[40];
     char display_name[512];
+    int64_t local_ms; // the check's time on the business's wall clock, as if it were UTC
     struct customers_access_facts facts;
     struct customers_access_grant *grants; // owned: free with customers_access_store_read_free
 };
 
 /* The zone, the credential with value (one not blocked first), its customer
  * and their grants to the zone, each with whether its plan has an active
- * subscription on day (YYYY-MM-DD): one statement. */
+ * subscription on the business's day at at (RFC 3339), and at read in the
+ * business's time zone: one statement. */
 cm_err_t customers_access_store_read(cm_db_t *db, const char *tenant, const char *value,
-                                     const char *zone, const char *day,
+                                     const char *zone, const char *at,
                                      struct customers_access_read *out) CM_MUSTCHECK;
 void customers_access_store_read_free(struct customers_access_read *r);
 

@@ -1045,6 +1045,7 @@ static Crm__Settings *s_settings_of(const struct customers_tenant *t)
     cm_pb_set_str(&s->vat_number, t->vat_number);
     cm_pb_set_str(&s->currency, t->currency);
     cm_pb_set_str(&s->effective_currency, t->effective_currency);
+    cm_pb_set_str(&s->time_zone, t->time_zone);
     s->required_fields =
         t->n_required ? cm_calloc(t->n_required, sizeof *s->required_fields) : NULL;
     for (size_t i = 0; i < t->n_required; i++)
@@ -1090,6 +1091,30 @@ static bool s_requirable(const char *name)
     return false;
 }
 
+/* Checks the time zone a business sets (one it already has stays good, even
+ * should PostgreSQL's list drop it); false only when the check itself
+ * failed (the call is failed then). */
+static bool s_time_zone_ok(struct cm_call *call, const char *zone, const char *before)
+{
+    if (strlen(zone) > CUSTOMERS_TIME_ZONE_MAX) {
+        cm_call_violation(call, "timeZone", "TOO_LONG",
+                          "timeZone is too long: at most %d characters", CUSTOMERS_TIME_ZONE_MAX);
+        return true;
+    }
+    if (!strcmp(zone, before))
+        return true;
+    bool known = false;
+    cm_err_t err = customers_store_time_zone_known(call->db, zone, &known);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the time zones");
+        return false;
+    }
+    if (!known)
+        cm_call_violation(call, "timeZone", "INVALID_VALUE",
+                          "timeZone must be an IANA time zone name such as Europe/Sofia");
+    return true;
+}
+
 static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
                               ProtobufCMessage **resp)
 {
@@ -1100,7 +1125,8 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     Crm__Settings *s = s_settings_of(&t);
     Crm__Settings empty = CRM__SETTINGS__INIT;
     struct cm_pbjson_error perr;
-    static char *all[] = {"defaultCountry", "requiredFields", "name", "vatNumber", "currency"};
+    static char *all[] = {"defaultCountry", "requiredFields", "name",
+                          "vatNumber",      "currency",       "timeZone"};
     char **paths = req->n_update_mask ? req->update_mask : all;
     size_t n_paths = req->n_update_mask ? req->n_update_mask : sizeof all / sizeof *all;
     if (cm_pb_apply_mask(&s->base, req->settings ? &req->settings->base : &empty.base, paths,
@@ -1142,6 +1168,10 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
         else
             cm_pb_set_str(&s->vat_number, vat);
     }
+    if (!s->time_zone[0])
+        cm_pb_set_str(&s->time_zone, "UTC");
+    if (!s_time_zone_ok(call, s->time_zone, t.time_zone))
+        goto out;
     if (cm_call_failed(call))
         goto out;
     char before[sizeof t.effective_currency];
@@ -1153,6 +1183,7 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     t.name = s->name;
     t.vat_number = s->vat_number;
     snprintf(t.currency, sizeof t.currency, "%s", s->currency);
+    snprintf(t.time_zone, sizeof t.time_zone, "%s", s->time_zone);
     cm_err_t err = customers_store_tenant_update(call->db, TENANT(call), &t);
     memset(&t, 0, sizeof t);
     if (err) {

@@ -266,15 +266,17 @@ cm_err_t customers_prices_store_applying(cm_db_t *db, const char *tenant, const 
     cm_err_t err;
     /* One statement: the tenant's currency, the customer, and the rules of
      * the customer, of their tags and of their groups (each through its
-     * index) that are valid on the day and (with codes) on one of the
-     * cart's products or categories. */
+     * index) that are valid on the day (by default the business's today, in
+     * its time zone) and (with codes) on one of the cart's products or
+     * categories. */
     PGresult *res = cm_db_exec(
         db,
         "WITH c AS ((SELECT id, tags FROM customers.customers WHERE tenant_id = $1 AND id = "
         "$2::uuid) "
         "  UNION ALL (SELECT id, tags FROM customers.customers WHERE tenant_id = $1 "
         "             AND email_key = $3) LIMIT 1), "
-        "k AS (SELECT coalesce($4::date, (now() AT TIME ZONE 'UTC')::date) AS day, "
+        "k AS (SELECT coalesce($4::date, (now() AT TIME ZONE (SELECT time_zone FROM "
+        "customers.tenants WHERE id = $1))::date) AS day, "
         "  ARRAY(SELECT jsonb_array_elements_text($5::jsonb)) AS products, "
         "  ARRAY(SELECT jsonb_array_elements_text($6::jsonb)) AS categories), "
         "r AS (SELECT r.* FROM c JOIN customers.price_rules r "

@@ -43,7 +43,7 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
     PGresult *res =
         cm_db_exec(db,
                    "SELECT default_country, to_json(required_fields), name, vat_number, "
-                   "coalesce(currency, '') FROM customers.tenants WHERE id = $1",
+                   "coalesce(currency, ''), time_zone FROM customers.tenants WHERE id = $1",
                    1, p, &err);
     if (!res)
         return err;
@@ -53,6 +53,7 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
         out->name = cm_strdup(PQgetvalue(res, 0, 2));
         out->vat_number = cm_strdup(PQgetvalue(res, 0, 3));
         snprintf(out->currency, sizeof out->currency, "%s", PQgetvalue(res, 0, 4));
+        snprintf(out->time_zone, sizeof out->time_zone, "%s", PQgetvalue(res, 0, 5));
         /* The country's currency until one is set: customers.currency_of in
          * C, where it costs nothing (in SQL it cost a create a tenth of a
          * millisecond of PostgreSQL's CPU). */
@@ -92,14 +93,47 @@ cm_err_t customers_store_tenant_update(cm_db_t *db, const char *tenant,
                                        const struct customers_tenant *t)
 {
     char *req = s_json_array_text(t->required_fields, t->n_required);
-    const char *p[] = {tenant, t->default_country, req, t->name, t->vat_number, t->currency};
+    const char *p[] = {tenant,        t->default_country, req,         t->name,
+                       t->vat_number, t->currency,        t->time_zone};
     cm_err_t err = cm_db_run(db,
                              "UPDATE customers.tenants SET default_country = $2, "
                              "required_fields = ARRAY(SELECT json_array_elements_text($3::json)), "
-                             "name = $4, vat_number = $5, currency = $6 WHERE id = $1",
-                             6, p);
+                             "name = $4, vat_number = $5, currency = $6, time_zone = $7 "
+                             "WHERE id = $1",
+                             7, p);
     free(req);
     return err;
+}
+
+cm_err_t customers_store_tenant_today(cm_db_t *db, const char *tenant, int64_t *day)
+{
+    const char *p[] = {tenant};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT (now() AT TIME ZONE time_zone)::date - date '1970-01-01' "
+                               "FROM customers.tenants WHERE id = $1",
+                               1, p, &err);
+    if (!res)
+        return err;
+    err = PQntuples(res) == 1 ? CM_OK : CM_ERR_NOT_FOUND;
+    if (!err)
+        *day = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return err;
+}
+
+cm_err_t customers_store_time_zone_known(cm_db_t *db, const char *name, bool *known)
+{
+    const char *p[] = {name};
+    cm_err_t err;
+    PGresult *res =
+        cm_db_exec(db, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = $1)",
+                   1, p, &err);
+    if (!res)
+        return err;
+    *known = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return CM_OK;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -13,6 +13,8 @@
 
 #define CUSTOMERS_ID_SIZE 37
 
+#define CUSTOMERS_TIME_ZONE_MAX 64 // bytes of a time zone's name
+
 /* A tenant's settings. */
 struct customers_tenant {
     char default_country[3];
@@ -22,12 +24,19 @@ struct customers_tenant {
     char *vat_number;           // owned: the tenant's own EU VAT number, normalised, or ""
     char currency[4];           // ISO 4217 as set, or "" (the country's)
     char effective_currency[4]; // read only: currency, or the country's
+    char time_zone[CUSTOMERS_TIME_ZONE_MAX + 1]; // IANA name, e.g. "Europe/Sofia"
 };
 cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant,
                                 struct customers_tenant *out) CM_MUSTCHECK;
 void customers_tenant_release(struct customers_tenant *t);
 cm_err_t customers_store_tenant_update(cm_db_t *db, const char *tenant,
                                        const struct customers_tenant *t) CM_MUSTCHECK;
+/* The business's today (days since 1970-01-01 in its time zone) into *day;
+ * CM_OK, CM_ERR_NOT_FOUND for no such tenant, or cm_db_exec's error. */
+cm_err_t customers_store_tenant_today(cm_db_t *db, const char *tenant, int64_t *day) CM_MUSTCHECK;
+/* Whether PostgreSQL knows the time zone name (pg_timezone_names) into
+ * *known; CM_OK or cm_db_exec's error. */
+cm_err_t customers_store_time_zone_known(cm_db_t *db, const char *name, bool *known) CM_MUSTCHECK;
 
 /* Loads a customer with its groups, photo flag, times and etag. Sets *out to a
  * dynamic message, or NULL when there is no such customer. */

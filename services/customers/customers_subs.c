@@ -6,9 +6,11 @@
 #include "customers_events.h"
 #include "customers_subs_rules.h"
 #include "customers_subs_store.h"
+#include "customers_store.h"
 #include "customers_validate.h"
 #include "customers_wallet.h"
 #include "customers_wallet_rules.h"
+#include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
 
@@ -24,9 +26,15 @@ static const char *s_who(const struct cm_call *call)
     return p && p->name[0] ? p->name : "";
 }
 
-static int64_t s_today(void)
+/* The business's today, in its time zone. Should the read fail, UTC's: the
+ * failed statement has aborted the transaction, so the store call that
+ * follows every use fails and reports it. */
+static int64_t s_today(struct cm_call *call)
 {
-    return cm_now_ms() / 86400000;
+    int64_t day = cm_now_ms() / 86400000;
+    if (customers_store_tenant_today(call->db, TENANT(call), &day))
+        cm_log_warn("could not read the business's day: %s", cm_db_error(call->db));
+    return day;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -255,8 +263,8 @@ static Crm__Subscription *s_sub(struct cm_call *call, const char *customer, cons
 {
     Crm__Subscription *s = NULL;
     cm_err_t err = customers_check_uuid(customer) && customers_check_uuid(id)
-                       ? customers_subs_store_get(call->db, TENANT(call), customer, id, s_today(),
-                                                  lock, changes, &s)
+                       ? customers_subs_store_get(call->db, TENANT(call), customer, id,
+                                                  s_today(call), lock, changes, &s)
                        : CM_OK;
     if (err)
         cm_call_db_fail(call, err, "could not read the subscription");
@@ -279,7 +287,7 @@ void customers_subs_list(struct cm_call *call, const ProtobufCMessage *msg, Prot
     long count = 0;
     cm_err_t err = customers_check_uuid(req->customer_id)
                        ? customers_subs_store_list(call->db, TENANT(call), req->customer_id,
-                                                   s_today(), &exists, &count, r)
+                                                   s_today(call), &exists, &count, r)
                        : CM_OK;
     if (err || !exists) {
         if (err)
@@ -381,7 +389,7 @@ void customers_subs_sell(struct cm_call *call, const ProtobufCMessage *msg, Prot
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %.64s", req->customer_id);
         return;
     }
-    int64_t today = s_today(), start = today;
+    int64_t today = s_today(call), start = today;
     if (!req->plan_id[0])
         cm_call_violation(call, "planId", "REQUIRED", "planId is required: the plan sold");
     if (req->starts_on[0] && customers_subs_parse_date(req->starts_on, &start))
@@ -680,7 +688,7 @@ void customers_subs_use(struct cm_call *call, const ProtobufCMessage *msg, Proto
     size_t n = 0;
     err = customers_subs_store_candidates(call->db, TENANT(call), req->customer_id,
                                           CUSTOMERS_SUBS_PER_CUSTOMER, ids, facts, &n);
-    int pick = err ? -1 : customers_subs_pick(facts, n, s_today());
+    int pick = err ? -1 : customers_subs_pick(facts, n, s_today(call));
     long count = 0;
     if (err) {
         cm_call_db_fail(call, err, "could not read the subscriptions");

@@ -8,6 +8,7 @@
 #include "customers_validate.h"
 #include "customers_wallet_rules.h"
 #include "customers_wallet_store.h"
+#include "customers_store.h"
 #include "cm_pbjson.h"
 #include "cm_log.h"
 #include "cm_util.h"
@@ -456,13 +457,16 @@ static void s_code_hash(const char *tenant, const char *canonical,
     crypto_generichash_final(&st, hash, CUSTOMERS_WALLET_HASH_SIZE);
 }
 
-/* Checks an expiry date: "" or a real YYYY-MM-DD from today (UTC) to ten
- * years ahead. */
+/* Checks an expiry date: "" or a real YYYY-MM-DD from the business's today
+ * (in its time zone; UTC's should the read fail, and the insert that follows
+ * then reports it) to ten years ahead. */
 static void s_check_expiry(struct cm_call *call, const char *date)
 {
     if (!date[0])
         return;
     int64_t today = cm_now_ms() / 86400000;
+    if (customers_store_tenant_today(call->db, TENANT(call), &today))
+        cm_log_warn("could not read the business's day: %s", cm_db_error(call->db));
     const char *why = NULL;
     /* The format and the calendar here (any date up to 9999-12-31); the range below. */
     if (customers_validate_date(date, customers_validate_days_from_civil(9999, 12, 31), &why)) {

@@ -322,12 +322,14 @@ cm_err_t customers_wallet_store_voucher_add(cm_db_t *db, const char *tenant, con
     int lens[] = {0, 0, CUSTOMERS_WALLET_HASH_SIZE, 0, 0, 0, 0, 0, 0};
     int fmts[] = {0, 0, 1, 0, 0, 0, 0, 0, 0};
     cm_err_t err;
-    /* Valid through the day it names, UTC: it expires at the next midnight. */
+    /* Valid through the day it names: it expires at the next midnight in the
+     * business's time zone. */
     PGresult *res = cm_db_exec_bin(
         db,
         "INSERT INTO customers.vouchers AS v (id, tenant_id, code_hash, code_hint, amount, "
         "currency, expires_at, note, issued_by) VALUES ($1::uuid, $2, $3, $4, $5::bigint, $6, "
-        "CASE WHEN $7 = '' THEN NULL ELSE ($7::date + 1)::timestamp AT TIME ZONE 'UTC' END, $8, "
+        "CASE WHEN $7 = '' THEN NULL ELSE ($7::date + 1)::timestamp AT TIME ZONE (SELECT "
+        "time_zone FROM customers.tenants WHERE id = $2) END, $8, "
         "$9) RETURNING " VOUCHER_COLUMNS,
         9, p, lens, fmts, 0, &err);
     if (!res)

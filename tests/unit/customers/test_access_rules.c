@@ -144,6 +144,68 @@ static void test_weekly_hours(void)
     CHECK(decide(&g, 1, "1970-01-04T18:00:00Z") == REASON(UNSPECIFIED)); // a Sunday
 }
 
+static void test_day_boundaries(void)
+{
+    struct customers_access_grant g = G();
+    g.days = 1; // Mondays, all day
+    CHECK(decide(&g, 1, "2026-12-07T00:00:00Z") == REASON(UNSPECIFIED));
+    CHECK(decide(&g, 1, "2026-12-07T23:59:59.999Z") == REASON(UNSPECIFIED));
+    CHECK(decide(&g, 1, "2026-12-06T23:59:59.999Z") == REASON(OUTSIDE_HOURS));
+    CHECK(decide(&g, 1, "2026-12-08T00:00:00Z") == REASON(OUTSIDE_HOURS));
+    /* A wall clock before 1970 (the first instant in a zone west of UTC). */
+    struct customers_access_facts f = {.known = true, .grants = &g, .n_grants = 1};
+    g.days = 4; // Wednesdays: 1969-12-31 was one
+    g.from_minute = 23 * 60;
+    g.until_minute = 1440;
+    CHECK(customers_access_decide(&f, -1) == REASON(UNSPECIFIED));
+    CHECK(customers_access_decide(&f, -3600001) == REASON(OUTSIDE_HOURS)); // 22:59:59.999
+}
+
+static void test_spans_across_midnight(void)
+{
+    struct customers_access_grant g = G();
+    g.days = 16; // Fridays, 22:00 until 02:00
+    g.from_minute = 22 * 60;
+    g.until_minute = 2 * 60;
+    CHECK(decide(&g, 1, "2026-12-11T21:59:59Z") == REASON(OUTSIDE_HOURS)); // a Friday
+    CHECK(decide(&g, 1, "2026-12-11T22:00:00Z") == REASON(UNSPECIFIED));
+    CHECK(decide(&g, 1, "2026-12-11T23:59:59.999Z") == REASON(UNSPECIFIED));
+    CHECK(decide(&g, 1, "2026-12-12T00:00:00Z") == REASON(UNSPECIFIED)); // Saturday
+    CHECK(decide(&g, 1, "2026-12-12T01:30:00Z") == REASON(UNSPECIFIED));
+    CHECK(decide(&g, 1, "2026-12-12T01:59:59.999Z") == REASON(UNSPECIFIED));
+    CHECK(decide(&g, 1, "2026-12-12T02:00:00Z") == REASON(OUTSIDE_HOURS));
+    CHECK(decide(&g, 1, "2026-12-12T22:30:00Z") == REASON(OUTSIDE_HOURS)); // Saturday's own
+    CHECK(decide(&g, 1, "2026-12-11T01:30:00Z") == REASON(OUTSIDE_HOURS)); // Thursday's
+    CHECK(decide(&g, 1, "2026-12-11T12:00:00Z") == REASON(OUTSIDE_HOURS));
+    /* The week wraps: Sunday's night ends on Monday, Monday's is not Sunday's. */
+    g.days = 64;
+    g.from_minute = 23 * 60;
+    g.until_minute = 60;
+    CHECK(decide(&g, 1, "2026-12-13T23:30:00Z") == REASON(UNSPECIFIED)); // Sunday
+    CHECK(decide(&g, 1, "2026-12-14T00:30:00Z") == REASON(UNSPECIFIED)); // Monday
+    CHECK(decide(&g, 1, "2026-12-14T23:30:00Z") == REASON(OUTSIDE_HOURS));
+    g.days = 1;
+    CHECK(decide(&g, 1, "2026-12-07T00:30:00Z") == REASON(OUTSIDE_HOURS)); // Sunday's night
+    CHECK(decide(&g, 1, "2026-12-08T00:30:00Z") == REASON(UNSPECIFIED));   // Tuesday, early
+    /* The night's dates are those of the day it starts. */
+    g.days = 0;
+    g.from_minute = 22 * 60;
+    g.until_minute = 2 * 60;
+    g.valid_until = T("2026-12-11T00:00:00Z") / 86400000; // through Friday
+    CHECK(decide(&g, 1, "2026-12-12T01:30:00Z") == REASON(UNSPECIFIED));
+    CHECK(decide(&g, 1, "2026-12-12T22:30:00Z") == REASON(EXPIRED));
+    g.valid_until = -1;
+    g.valid_from = T("2026-12-12T00:00:00Z") / 86400000; // from Saturday
+    CHECK(decide(&g, 1, "2026-12-12T01:30:00Z") == REASON(EXPIRED));
+    CHECK(decide(&g, 1, "2026-12-12T22:30:00Z") == REASON(UNSPECIFIED));
+    CHECK(decide(&g, 1, "2026-12-13T01:30:00Z") == REASON(UNSPECIFIED));
+    /* Until 00:00 ends at midnight, as 24:00 does. */
+    g.valid_from = -1;
+    g.until_minute = 0;
+    CHECK(decide(&g, 1, "2026-12-11T23:59:59Z") == REASON(UNSPECIFIED));
+    CHECK(decide(&g, 1, "2026-12-12T00:00:00Z") == REASON(OUTSIDE_HOURS));
+}
+
 static void test_plans_and_the_nearest_miss(void)
 {
     struct customers_access_grant g[3] = {G(), G(), G()};
@@ -177,6 +239,8 @@ int main(void)
     RUN(test_the_order_of_the_first_reasons);
     RUN(test_dates_through_the_last_day);
     RUN(test_weekly_hours);
+    RUN(test_day_boundaries);
+    RUN(test_spans_across_midnight);
     RUN(test_plans_and_the_nearest_miss);
     return 0;
 }

@@ -187,7 +187,7 @@ export function accessSection(customerId) {
       zoneId: field({ label: t("access.zone"), input: zone, required: true }),
       validFrom: field({ label: t("access.validFrom"), input: from }),
       validUntil: field({ label: t("access.validUntil"), input: until }),
-      fromTime: field({ label: t("access.fromTime"), input: fromTime, hint: t("access.utcHint") }),
+      fromTime: field({ label: t("access.fromTime"), input: fromTime, hint: t("access.hoursHint") }),
       untilTime: field({ label: t("access.untilTime"), input: untilTime }),
       planId: field({ label: t("access.plan"), input: plan, hint: t("access.planHint") }),
     };

@@ -8398,7 +8398,7 @@ const ACCESS = {
     "access.validUntil": "Until date",
     "access.fromTime": "From time",
     "access.untilTime": "Until time",
-    "access.utcHint": "Times are UTC. Leave empty for all day.",
+    "access.hoursHint": "In the business's time zone (Settings). Leave empty for all day; an end before the start ends the next day.",
     "access.plan": "While subscribed to",
     "access.planHint": "Access only while a subscription of this plan is active.",
     "access.noPlan": "No subscription needed",
@@ -8479,7 +8479,7 @@ const ACCESS = {
     "access.validUntil": "Bis Datum",
     "access.fromTime": "Ab Uhrzeit",
     "access.untilTime": "Bis Uhrzeit",
-    "access.utcHint": "Zeiten in UTC. Leer lassen für den ganzen Tag.",
+    "access.hoursHint": "In der Zeitzone des Unternehmens (Einstellungen). Leer lassen für den ganzen Tag; ein Ende vor dem Beginn endet am nächsten Tag.",
     "access.plan": "Solange ein Abo besteht von",
     "access.planHint": "Zutritt nur, solange ein Abo dieses Tarifs aktiv ist.",
     "access.noPlan": "Kein Abo nötig",
@@ -8560,7 +8560,7 @@ const ACCESS = {
     "access.validUntil": "Do dnia",
     "access.fromTime": "Od godziny",
     "access.untilTime": "Do godziny",
-    "access.utcHint": "Godziny w UTC. Puste pole: cały dzień.",
+    "access.hoursHint": "W strefie czasowej firmy (Ustawienia). Puste pole: cały dzień; koniec przed początkiem kończy się następnego dnia.",
     "access.plan": "Dopóki ma karnet",
     "access.planHint": "Dostęp tylko wtedy, gdy karnet z tego planu jest aktywny.",
     "access.noPlan": "Karnet niepotrzebny",
@@ -8641,7 +8641,7 @@ const ACCESS = {
     "access.validUntil": "Til dato",
     "access.fromTime": "Fra klokkeslett",
     "access.untilTime": "Til klokkeslett",
-    "access.utcHint": "Tider i UTC. La stå tomt for hele dagen.",
+    "access.hoursHint": "I bedriftens tidssone (Innstillinger). La stå tomt for hele dagen; en slutt før starten slutter neste dag.",
     "access.plan": "Så lenge kunden abonnerer på",
     "access.planHint": "Adgang bare mens et abonnement på denne planen er aktivt.",
     "access.noPlan": "Abonnement trengs ikke",
@@ -8722,7 +8722,7 @@ const ACCESS = {
     "access.validUntil": "До дата",
     "access.fromTime": "От час",
     "access.untilTime": "До час",
-    "access.utcHint": "Часовете са в UTC. Оставете празно за целия ден.",
+    "access.hoursHint": "В часовата зона на фирмата (Настройки). Оставете празно за целия ден; край преди началото означава края на следващия ден.",
     "access.plan": "Докато има абонамент за",
     "access.planHint": "Достъп само докато абонамент по този план е активен.",
     "access.noPlan": "Не е нужен абонамент",
@@ -8751,3 +8751,33 @@ const ACCESS = {
   },
 };
 for (const lang of Object.keys(MESSAGES)) Object.assign(MESSAGES[lang], ACCESS[lang]);
+
+// The business's time zone (views/settings.js).
+const TIME_ZONE = {
+  en: {
+    "set.timeZone": "Time zone",
+    "set.timeZoneHint": "Where the business is, e.g. Europe/Sofia: access hours are read in its local time, summer time included.",
+    "set.timeZoneSuggest": "Use this device's: {zone}",
+  },
+  de: {
+    "set.timeZone": "Zeitzone",
+    "set.timeZoneHint": "Wo das Unternehmen ist, z. B. Europe/Berlin: Zugangszeiten gelten in seiner Ortszeit, Sommerzeit inbegriffen.",
+    "set.timeZoneSuggest": "Die dieses Geräts: {zone}",
+  },
+  pl: {
+    "set.timeZone": "Strefa czasowa",
+    "set.timeZoneHint": "Gdzie jest firma, np. Europe/Warsaw: godziny dostępu liczy się w jej czasie lokalnym, z czasem letnim.",
+    "set.timeZoneSuggest": "Strefa tego urządzenia: {zone}",
+  },
+  nb: {
+    "set.timeZone": "Tidssone",
+    "set.timeZoneHint": "Der bedriften er, f.eks. Europe/Oslo: tilgangstider leses i lokal tid, sommertid medregnet.",
+    "set.timeZoneSuggest": "Bruk denne enhetens: {zone}",
+  },
+  bg: {
+    "set.timeZone": "Часова зона",
+    "set.timeZoneHint": "Къде е фирмата, напр. Europe/Sofia: часовете за достъп се четат в местното ѝ време, включително лятното часово време.",
+    "set.timeZoneSuggest": "Тази на устройството: {zone}",
+  },
+};
+for (const lang of Object.keys(MESSAGES)) Object.assign(MESSAGES[lang], TIME_ZONE[lang]);

@@ -1,6 +1,6 @@
 // Settings (administrators): the business's name, the default country for
-// local phone numbers and new addresses, and which fields every customer
-// must have; then the messages to customers (GET/PUT /v1/notifySettings):
+// local phone numbers and new addresses, its time zone (access hours are read
+// in it), and which fields every customer must have; then the messages to customers (GET/PUT /v1/notifySettings):
 // the sender they see, and the welcome with a set-password link that a
 // customer the booking site or the store registers gets; and whether
 // customers may register themselves at the business's public page (the link
@@ -38,6 +38,7 @@ export async function renderSettings(view, ctx) {
   const vat = h("input", { type: "text", id: "settings-vatNumber", autocomplete: "off", maxlength: 40, class: "upper" });
   vat.value = s.vatNumber || "";
   const vatField = field({ label: t("settings.vatNumber"), input: vat, hint: t("settings.vatHint") });
+  const zoneField = timeZoneField(s.timeZone);
   const boxes = REQUIRABLE.map(([key, labelKey]) => {
     const box = h("input", { type: "checkbox", id: `req-${key}`, value: key, checked: required.has(key) });
     return h("label", { class: "check-chip", for: box.id }, box, t(labelKey));
@@ -47,16 +48,16 @@ export async function renderSettings(view, ctx) {
     h("legend", {}, t("set.required")),
     h("p", { class: "hint", id: "required-help" }, t("set.requiredHint")),
     h("div", { class: "check-chips" }, boxes), reqError);
-  const message = h("div", {});
+  const message = h("div", { id: "settings-message" });
   const save = h("button", { type: "submit", class: "btn btn-primary", id: "save-settings" }, t("set.save"));
-  const form = h("form", { class: "card settings-form", novalidate: true, "aria-labelledby": "settings-title" },
-    h("div", { class: "grid" }, nameField.row, countryField.row, vatField.row), reqSet,
+  const form = h("form", { class: "card settings-form", id: "settings-form-main", novalidate: true, "aria-labelledby": "settings-title" },
+    h("div", { class: "grid" }, nameField.row, countryField.row, vatField.row, zoneField.row), reqSet,
     h("div", { class: "form-actions-inline" }, save));
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     replace(message);
-    for (const f of [nameField, countryField, vatField]) {
+    for (const f of [nameField, countryField, vatField, zoneField]) {
       f.error.hidden = true;
       f.input.removeAttribute("aria-invalid");
     }
@@ -65,6 +66,7 @@ export async function renderSettings(view, ctx) {
       name: name.value.trim(),
       defaultCountry: country.value.trim().toUpperCase(),
       vatNumber: vat.value.trim(),
+      timeZone: zoneField.input.value.trim(),
       requiredFields: boxes.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
     };
     save.disabled = true;
@@ -77,7 +79,7 @@ export async function renderSettings(view, ctx) {
       let shown = false;
       if (e instanceof ApiError) {
         for (const d of e.details) {
-          const f = { name: nameField, defaultCountry: countryField, vatNumber: vatField }[d.field] || null;
+          const f = { name: nameField, defaultCountry: countryField, vatNumber: vatField, timeZone: zoneField }[d.field] || null;
           if (f) {
             f.error.textContent = d.description;
             f.error.hidden = false;
@@ -106,6 +108,29 @@ export async function renderSettings(view, ctx) {
     message, form, await messagesForm(), await walletSettingsForm(), await plansSettings(), await presetsSettings(), await accessZonesSettings(), await termsForm(),
     h("section", { class: "card", "aria-labelledby": "forms-link-title" }, h("h2", { id: "forms-link-title" }, t("frm.title")),
       h("p", { class: "muted" }, t("frm.lead")), h("p", {}, h("a", { class: "btn", href: "#/settings/forms", id: "settings-forms" }, t("frm.open")))));
+}
+
+/**
+ * The business's time zone (access hours are read in it): a text field with
+ * the browser's list of IANA names to pick from as one types (the server
+ * checks the name against PostgreSQL's), and a button that fills in this
+ * device's zone.
+ */
+function timeZoneField(current) {
+  const input = h("input", { type: "text", id: "settings-timeZone", autocomplete: "off", spellcheck: "false", maxlength: 64, list: "time-zones" });
+  input.value = current || "UTC";
+  const names = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const list = h("datalist", { id: "time-zones" },
+    ["UTC", ...names.filter((n) => n !== "UTC")].map((n) => h("option", { value: n })));
+  const f = field({ label: t("set.timeZone"), input, hint: t("set.timeZoneHint") });
+  const here = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const suggest = here
+    ? h("button", { type: "button", class: "btn", id: "time-zone-suggest", style: { whiteSpace: "normal", overflowWrap: "anywhere", marginTop: "0.4rem" }, onclick: () => { input.value = here; input.focus(); } },
+      t("set.timeZoneSuggest", { zone: here }))
+    : null;
+  f.row.append(list);
+  if (suggest) f.row.insertBefore(suggest, f.error);
+  return f;
 }
 
 /** The messages-to-customers form: the sender, the welcome on auto-registration and self-registration. */

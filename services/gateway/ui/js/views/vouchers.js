@@ -1,6 +1,7 @@
 // Gift vouchers (#/vouchers): staff issue one (amount, optional expiry and
 // note) and get its code once, to read aloud or print; the list shows what
-// was issued, redeemed by whom, what expired and what was cancelled, and
+// was issued, redeemed by whom, what expired and what was cancelled (the
+// last valid day in the business's time zone), and
 // cancels one not redeemed (with a reason, after a confirm). Also the
 // wallet's settings form the settings page shows: the currency and the
 // loyalty rule. GET/POST /v1/vouchers, POST /v1/vouchers/{id}:cancel,
@@ -12,7 +13,7 @@ import { clearErrors, saveSettings, showErrors } from "../forms.js";
 import { day, money, when } from "../format.js";
 import { t, tn } from "../i18n.js";
 import { parseMoney } from "../wallet.js";
-import { can } from "../session.js";
+import { can, loadSettings } from "../session.js";
 
 const STATES = [
   ["", "vch.state.all"],
@@ -40,7 +41,7 @@ async function cancelVoucher(v) {
 
 export async function renderVouchers(view, ctx) {
   setTitle(t("vch.title"));
-  const { data: ws } = await get("/v1/walletSettings");
+  const [{ data: ws }, settings] = await Promise.all([get("/v1/walletSettings"), loadSettings()]);
   if (!ctx.live()) return;
   const currency = ws.currency || "EUR";
   const fields = {
@@ -91,12 +92,29 @@ export async function renderVouchers(view, ctx) {
       issueBtn.disabled = false;
     }
   });
-  const list = voucherList();
+  const list = voucherList(settings.timeZone || "UTC");
   replace(view, h("h1", {}, t("vch.title")), h("p", { class: "muted" }, t("vch.lead")), form, list.section);
   await list.load();
 }
 
-function voucherList() {
+/**
+ * A voucher's last valid day: it expires at the midnight after it in the
+ * business's time zone, so the day of the instant just before, read there.
+ */
+function lastValidDay(expiresAt, timeZone) {
+  const d = new Date(new Date(expiresAt).getTime() - 1);
+  if (Number.isNaN(d.getTime())) return expiresAt.slice(0, 10);
+  let parts;
+  try {
+    parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(d);
+  } catch {
+    return d.toISOString().slice(0, 10); // a zone this browser does not know: UTC's day
+  }
+  const part = (type) => parts.find((p) => p.type === type).value;
+  return `${part("year")}-${part("month")}-${part("day")}`;
+}
+
+function voucherList(timeZone) {
   const state = select(STATES.map(([v, k]) => [v, t(k)]), "", { id: "voucher-state" });
   const body = h("tbody");
   const status = h("div");
@@ -115,7 +133,7 @@ function voucherList() {
     h("td", {}, h("code", {}, `…${v.codeHint}`), v.note ? h("div", { class: "small muted" }, v.note) : null),
     h("td", {}, money(v.amount, v.currency)),
     h("td", {}, when(v.issuedAt), v.issuedBy ? h("div", { class: "small muted" }, v.issuedBy) : null),
-    h("td", {}, v.expiresAt ? day(v.expiresAt.slice(0, 10)) : t("vch.never")),
+    h("td", {}, v.expiresAt ? day(lastValidDay(v.expiresAt, timeZone)) : t("vch.never")),
     h("td", {}, t(`vch.state.${v.state}`), v.state === "CANCELLED"
       ? h("div", { class: "small muted" }, when(v.cancelledAt), " · ", t("vch.cancelledBy", { name: v.cancelledBy || "—", reason: v.cancelReason || "" }))
       : null),
