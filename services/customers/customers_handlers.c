@@ -21,6 +21,7 @@
 #include "customers_vat.h"
 #include "cm_events.h"
 #include "cm_log.h"
+#include "cm_money.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
 
@@ -1128,11 +1129,11 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_violation(call, "name", "TOO_LONG", "name is too long: at most 200 characters");
     for (char *p = s->currency; *p; p++)
         *p = (char)toupper((unsigned char)*p);
-    if (s->currency[0] && customers_currency_exponent(s->currency) < 0)
+    if (s->currency[0] && !cm_money_taken(s->currency))
         cm_call_violation(call, "currency", "INVALID_FORMAT",
                           "currency must be an ISO 4217 code the suite takes (%s), or empty for "
                           "the country's",
-                          CUSTOMERS_CURRENCIES);
+                          CM_MONEY_CURRENCIES);
     if (s->vat_number[0]) {
         char vat[CUSTOMERS_VAT_SIZE];
         const char *why = NULL;
