@@ -699,8 +699,25 @@ void customers_wallet_cancel(struct cm_call *call, const ProtobufCMessage *msg,
         crm__voucher__free_unpacked(v, NULL);
         return;
     }
-    if (cancelled)
+    /* Only the cancellation itself is an event: one cancelled before is
+     * answered as it is. A voucher belongs to no customer until redeemed, so
+     * no erasure would reach what staff typed (the note, the reason): the
+     * event carries neither, as a subscription's does not. */
+    if (cancelled) {
+        Crm__Voucher told = *v;
+        told.note = "";
+        told.cancel_reason = "";
+        Crm__VoucherEvent ev = CRM__VOUCHER_EVENT__INIT;
+        ev.voucher = &told;
+        err = customers_events_add_payload(call->db, call->hdr, CUSTOMERS_VOUCHER_CANCELLED_EVENT,
+                                           &ev.base, NULL);
+        if (err) {
+            cm_call_db_fail(call, err, "could not record the voucher's event");
+            crm__voucher__free_unpacked(v, NULL);
+            return;
+        }
         cm_log_info("voucher %s cancelled", v->id);
+    }
     *resp = &v->base;
 }
 
