@@ -1345,7 +1345,7 @@ const struct cm_method customers_methods[] = {
     M("DeleteGroup", delete_group_request, empty, s_delete_group, CM_METHOD_WRITE, CUSTOMERS_WRITE),
     M("ListTags", list_tags_request, list_tags_response, s_list_tags, CM_METHOD_NO_TXN,
       CUSTOMERS_READ),
-    M("WhoAmI", get_caller_request, caller, s_who_am_i, CM_METHOD_NO_TXN, CUSTOMERS_READ),
+    M("WhoAmI", get_caller_request, caller, s_who_am_i, CM_METHOD_NO_TXN, AUTHENTICATED),
     M("GetSettings", get_settings_request, settings, s_get_settings, CM_METHOD_NO_TXN,
       CUSTOMERS_READ),
     M("UpdateSettings", update_settings_request, settings, s_update_settings, CM_METHOD_WRITE,
