@@ -121,14 +121,6 @@ static void s_try(cm_db_t *db, cm_mdp_client_t *client, struct notes_return_cred
         crm__reply_header__free_unpacked(rh, NULL);
 }
 
-static bool s_stopping(void)
-{
-    pthread_mutex_lock(&s_w.mu);
-    bool stopping = s_w.stopping;
-    pthread_mutex_unlock(&s_w.mu);
-    return stopping;
-}
-
 static void *s_main(void *arg)
 {
     (void)arg;
@@ -144,8 +136,9 @@ static void *s_main(void *arg)
             err = notes_purchases_store_credit_claim(db, CLAIM_MAX, LEASE_S, claims, &n);
         if (err)
             cm_log_warn("could not look for pending credits: %s", cm_db_error(db));
-        /* A claim left untried at a stop is due again after its lease. */
-        for (int i = 0; i < n && !s_stopping(); i++)
+        /* A claim left untried at a stop is due again after its lease (a nap
+         * of 0 ms only asks whether to go on). */
+        for (int i = 0; i < n && cm_nap(&s_w.mu, &s_w.wake, &s_w.stopping, 0); i++)
             s_try(db, client, &claims[i]);
         for (int i = 0; i < n; i++)
             notes_return_credit_release(&claims[i]);
