@@ -332,6 +332,61 @@ def test_a_credit_customers_did_not_take_is_made_when_it_is_back():
     assert got[0]["reason"] == "Return of %s: Later" % oid, got
 
 
+def test_a_credit_left_by_a_killed_notes_copy_is_made_once():
+    """Every copy of notes is killed between the return's commit and its
+    credit (the credit waiting on a stopped customers): the return stands
+    with its credit PENDING, a retry under the same key answers the same
+    return, and the credit is made once (by the retry's finish step or a
+    restarted copy's credit worker, whichever comes first)."""
+    key = _key(_tenant())
+    cid, oid = _order(key=key)
+    before = _money(cid, key)
+    copies = wait_until(lambda: crm.pids("customers"), 10)
+    notes = wait_until(lambda: crm.pids("notes"), 10)
+    h = {"Idempotency-Key": unique("idem")}
+    body = {"amountMinor": "600", "refundToBalance": True}
+    result = {}
+
+    def give_back():
+        result["r"] = _action(cid, oid, "return", body, key=key, headers=h)
+
+    def credit_of_the_order():
+        return crm.psql("SELECT credit FROM notes.order_returns WHERE order_id = '%s'"
+                        % oid).strip()
+
+    t = threading.Thread(target=give_back)
+    try:
+        with crm._held("SELECT 'locked' FROM notes.orders WHERE order_id = '%s' FOR UPDATE;"
+                       % oid, "the order"):
+            t.start()
+            wait_until(lambda: crm.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%notes.orders%'").strip() != "0", 30,
+                what="the return waiting for the order")
+            for pid in copies:
+                os.kill(pid, signal.SIGSTOP)
+        # Committed, its credit waiting on customers: notes dies now.
+        wait_until(lambda: credit_of_the_order() == "PENDING", 10, what="the return committed")
+        for pid in notes:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        for pid in copies:
+            os.kill(pid, signal.SIGCONT)
+    t.join(90)
+    wait_until(lambda: crm.pids("notes") and not set(crm.pids("notes")) & set(notes), 60,
+               what="notes restarted")
+    # Whatever the first answer was, the retry under its key is the same return.
+    st, _, r = wait_until(lambda: (lambda a: a if a[0] == 200 else None)(
+        _action(cid, oid, "return", body, key=key, headers=h)), 60, what="the retry answered")
+    assert r["purchase"]["refundedMinor"] == "600", r
+    wait_until(lambda: _credit(r["actionId"]) == "DONE", 90, what="the credit made")
+    assert _money(cid, key) == before + 600
+    assert len(_entries_of(cid, r["reference"], key)) == 1
+    assert crm.psql("SELECT count(*) FROM notes.order_returns WHERE order_id = '%s'"
+                    % oid).strip() == "1"
+    wait_until(crm.stack_healthy, 60, what="the stack healthy again")
+
+
 def test_later_store_refund_is_not_counted_twice():
     person = {"externalId": unique("c"), "firstName": "Olga", "lastName": unique("Later")}
     cid, oid = _order(person=person)
