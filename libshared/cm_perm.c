@@ -24,6 +24,7 @@ static const struct {
     [CM_SCOPE_STAFF] = {"staff", "manage staff and keys"},
     [CM_SCOPE_ACCESS_CHECK] = {"access:check", "check access at a door"},
     [CM_SCOPE_PUBLIC] = {"public", "do this"},
+    [CM_SCOPE_AUTHENTICATED] = {"authenticated", "do this"},
     [CM_SCOPE_INTERNAL] = {"internal", "use internal methods"},
 };
 
@@ -106,7 +107,7 @@ static bool s_listed(const Crm__Principal *p, enum cm_scope scope)
 
 bool cm_perm_allows(const Crm__Principal *principal, enum cm_scope scope)
 {
-    if (scope == CM_SCOPE_PUBLIC)
+    if (scope == CM_SCOPE_PUBLIC || scope == CM_SCOPE_AUTHENTICATED)
         return true;
     if (scope == CM_SCOPE_INTERNAL)
         return !principal || principal->kind == CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE;

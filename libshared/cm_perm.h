@@ -30,6 +30,12 @@ enum cm_scope {
     /* Anyone, with a principal or without: a page a link opens (its token
      * names the tenant and the customer). */
     CM_SCOPE_PUBLIC,
+    /* Anyone the suite knows, whatever their role and scopes: any valid key
+     * or session (the gateway refuses the others with 401), an outside
+     * system's bus key, the suite's services. For what only tells callers
+     * about themselves (WhoAmI). A route that needs it shows an empty
+     * x-crm-scopes. */
+    CM_SCOPE_AUTHENTICATED,
     /* Only the suite's services acting for themselves: a principal of kind
      * SERVICE, or none (docs/bus.md, "Principal, roles and scopes"). */
     CM_SCOPE_INTERNAL,
@@ -66,7 +72,8 @@ bool cm_role_grants(Crm__Role role, enum cm_scope scope);
 /* True when principal may call a method that needs scope: its role grants
  * it and its scopes list is empty or names it. A NULL principal is one of
  * the suite's services acting for itself (kind SERVICE, role SERVICE, no
- * scopes). CM_SCOPE_PUBLIC allows everyone; CM_SCOPE_INTERNAL only a
+ * scopes). CM_SCOPE_PUBLIC and CM_SCOPE_AUTHENTICATED allow everyone (the
+ * latter's callers were authenticated on their way in); CM_SCOPE_INTERNAL only a
  * principal of kind SERVICE or none; CM_SCOPE_UNSET nobody. */
 bool cm_perm_allows(const Crm__Principal *principal, enum cm_scope scope);
 

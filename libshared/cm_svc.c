@@ -302,6 +302,28 @@ static cm_err_t s_idem_store(cm_svc_t *svc, struct cm_call *call, const struct s
     return CM_OK;
 }
 
+/* Runs the method's finish step on the reply in out (OK, committed or
+ * replayed): unpacks its body, lets finish amend it, packs it again. */
+static void s_finish(const struct cm_method *m, struct cm_call *call, const ProtobufCMessage *req,
+                     struct s_reply *out)
+{
+    ProtobufCMessage *resp = protobuf_c_message_unpack(m->response, NULL, out->body_len, out->body);
+    if (!resp) {
+        cm_log_error("could not unpack the reply of %s for its finish step", m->name);
+        return;
+    }
+    cm_err_t err = call->db ? cm_db_use_tenant(call->db, call->hdr->tenant_id) : CM_OK;
+    if (err)
+        cm_log_warn("could not set the tenant for the finish step: %s", cm_db_error(call->db));
+    else
+        m->finish(call, req, resp);
+    assert(!cm_call_failed(call));
+    free(out->body);
+    out->body = NULL;
+    s_pack_body(out, resp);
+    protobuf_c_message_free_unpacked(resp, NULL);
+}
+
 /* Runs the handler once inside a transaction. Returns true when a write committed. */
 static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *call,
                       const ProtobufCMessage *req, const char *body_hash, struct s_reply *out)
@@ -344,8 +366,11 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
         int rc = s_idem_claim(svc, call, body_hash, out);
         if (rc != 0) {
             cm_db_rollback(call->db);
-            if (rc == 1)
+            if (rc == 1) {
                 cm_log_info("replayed idempotent reply key=%s", call->hdr->idempotency_key);
+                if (m->finish)
+                    s_finish(m, call, req, out);
+            }
             goto out;
         }
     }
@@ -372,6 +397,8 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
     }
     /* after_commit (the relay) is due only when the commit stored events. */
     committed = (m->flags & CM_METHOD_WRITE) && cm_db_take_events(call->db);
+    if (m->finish)
+        s_finish(m, call, req, out);
 out:
     if (cm_call_failed(call)) {
         free(out->header);

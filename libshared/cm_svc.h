@@ -84,6 +84,15 @@ struct cm_method {
      * record follows. fn may be run again on a retried transaction;
      * prepare is not. */
     void (*prepare)(struct cm_call *call, const ProtobufCMessage *req);
+    /* Optional, for a write: runs after fn's transaction committed, and
+     * again when a retry under the same idempotency key is answered the
+     * stored reply, outside any transaction (the tenant set on the session,
+     * as for prepare; it may begin and commit transactions of its own), for
+     * what must follow the commit: calling another service about what was
+     * committed, say. resp is the reply's body (unpacked; packed again
+     * after it). It must not fail the call, as what committed stands: what
+     * it could not do now it leaves for later, and says so in resp. */
+    void (*finish)(struct cm_call *call, const ProtobufCMessage *req, ProtobufCMessage *resp);
     /* What the caller must be allowed (cm_perm_allows): cm_svc answers
      * PERMISSION_DENIED before prepare or fn runs when it is not. Every
      * method names one; cm_svc_run refuses to start otherwise. */
@@ -94,7 +103,7 @@ struct cm_method {
  * get_note_request, note, s_get_note, CM_METHOD_NO_TXN, NOTES_READ) names the
  * method "notes.GetNote" with the crm__get_note_request / crm__note
  * descriptors, needing scope CM_SCOPE_NOTES_READ. CM_METHOD_PREPARED adds a
- * prepare step. */
+ * prepare step, CM_METHOD_FINISHED a finish step too. */
 #define CM_METHOD(svc, name_, req, resp, fn_, flags_, scope_)                                      \
     {                                                                                              \
         .name = svc "." name_, .request = &crm__##req##__descriptor,                               \
@@ -106,6 +115,13 @@ struct cm_method {
         .name = svc "." name_, .request = &crm__##req##__descriptor,                               \
         .response = &crm__##resp##__descriptor, .fn = fn_, .flags = flags_, .prepare = prepare_,   \
         .scope = CM_SCOPE_##scope_                                                                 \
+    }
+/* A write with a prepare step and a finish step (both may be NULL). */
+#define CM_METHOD_FINISHED(svc, name_, req, resp, prepare_, fn_, finish_, flags_, scope_)          \
+    {                                                                                              \
+        .name = svc "." name_, .request = &crm__##req##__descriptor,                               \
+        .response = &crm__##resp##__descriptor, .fn = fn_, .flags = flags_, .prepare = prepare_,   \
+        .finish = finish_, .scope = CM_SCOPE_##scope_                                              \
     }
 
 struct cm_svc_def {

@@ -9,6 +9,7 @@
 #include "cm_util.h"
 #include "company.pb-c.h"
 #include "customers.pb-c.h"
+#include "wallet.pb-c.h"
 #include "forms.pb-c.h"
 #include "subscriptions.pb-c.h"
 #include "access.pb-c.h"
@@ -214,6 +215,14 @@ static json_t *s_event_json(const Crm__Event *ev)
             json_decref(p);
             crm__customer_event__free_unpacked(ce, NULL);
         }
+    }
+    if (!strncmp(ev->type, "voucher.", 8)) {
+        Crm__VoucherEvent *ve = crm__voucher_event__unpack(NULL, ev->payload.len, ev->payload.data);
+        if (ve && ve->voucher)
+            json_object_set_new(j, "voucher",
+                                cm_pbjson_encode(&ve->voucher->base, CM_PBJSON_OMIT_DEFAULTS));
+        if (ve)
+            crm__voucher_event__free_unpacked(ve, NULL);
     }
     if (!strncmp(ev->type, "purchase.", 9)) {
         Crm__PurchaseEvent *pe =

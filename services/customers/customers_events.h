@@ -16,6 +16,8 @@ struct cm_events_pub;
 #define CUSTOMERS_STREAM "customers"
 /* The type of a wallet ledger entry's event (payload crm.WalletEvent). */
 #define CUSTOMERS_WALLET_EVENT "wallet.entry"
+/* The type of a gift voucher's cancellation (payload crm.VoucherEvent). */
+#define CUSTOMERS_VOUCHER_CANCELLED_EVENT "voucher.cancelled"
 /* The types of a subscription's events (payload crm.SubscriptionEvent):
  * subscription.sold, .updated, .cancelled, .visit_used, .visit_undone. */
 #define CUSTOMERS_SUBS_EVENT_PREFIX "subscription."

@@ -21,6 +21,7 @@
 #include "customers_vat.h"
 #include "cm_events.h"
 #include "cm_log.h"
+#include "cm_money.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
 
@@ -1154,11 +1155,11 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_violation(call, "name", "TOO_LONG", "name is too long: at most 200 characters");
     for (char *p = s->currency; *p; p++)
         *p = (char)toupper((unsigned char)*p);
-    if (s->currency[0] && customers_currency_exponent(s->currency) < 0)
+    if (s->currency[0] && !cm_money_taken(s->currency))
         cm_call_violation(call, "currency", "INVALID_FORMAT",
                           "currency must be an ISO 4217 code the suite takes (%s), or empty for "
                           "the country's",
-                          CUSTOMERS_CURRENCIES);
+                          CM_MONEY_CURRENCIES);
     if (s->vat_number[0]) {
         char vat[CUSTOMERS_VAT_SIZE];
         const char *why = NULL;
@@ -1375,7 +1376,7 @@ const struct cm_method customers_methods[] = {
     M("DeleteGroup", delete_group_request, empty, s_delete_group, CM_METHOD_WRITE, CUSTOMERS_WRITE),
     M("ListTags", list_tags_request, list_tags_response, s_list_tags, CM_METHOD_NO_TXN,
       CUSTOMERS_READ),
-    M("WhoAmI", get_caller_request, caller, s_who_am_i, CM_METHOD_NO_TXN, CUSTOMERS_READ),
+    M("WhoAmI", get_caller_request, caller, s_who_am_i, CM_METHOD_NO_TXN, AUTHENTICATED),
     M("GetSettings", get_settings_request, settings, s_get_settings, CM_METHOD_NO_TXN,
       CUSTOMERS_READ),
     M("UpdateSettings", update_settings_request, settings, s_update_settings, CM_METHOD_WRITE,

@@ -9,6 +9,7 @@
 #include "customers_wallet_rules.h"
 #include "customers_wallet_store.h"
 #include "customers_store.h"
+#include "cm_money.h"
 #include "cm_pbjson.h"
 #include "cm_log.h"
 #include "cm_util.h"
@@ -116,12 +117,9 @@ void customers_wallet_balances(struct cm_call *call, const ProtobufCMessage *msg
     }
     for (size_t i = 0; i < r->n_wallets; i++) {
         Crm__WalletBalance *w = r->wallets[i];
-        char text[64];
-        customers_money_format(w->money, cfg.currency, text, sizeof text);
-        /* "10.50 EUR": the number alone, the currency has a field of its own. */
-        char *space = strchr(text, ' ');
-        if (space)
-            *space = '\0';
+        /* The number alone: the currency has a field of its own. */
+        char text[CM_MONEY_SIZE];
+        cm_money_format(w->money, cfg.currency, text, sizeof text);
         cm_pb_set_str(&w->currency, cfg.currency);
         cm_pb_set_str(&w->money_text, text);
     }
@@ -188,9 +186,9 @@ static void s_insufficient(struct cm_call *call, const struct customers_wallet_p
                            int64_t balance, const char *field)
 {
     if (p->kind == CRM__WALLET_KIND__WALLET_KIND_MONEY) {
-        char have[48], take[48];
-        customers_money_format(balance, p->currency, have, sizeof have);
-        customers_money_format(-p->amount, p->currency, take, sizeof take);
+        char have[CM_MONEY_TEXT_SIZE], take[CM_MONEY_TEXT_SIZE];
+        cm_money_text(balance, p->currency, have, sizeof have);
+        cm_money_text(-p->amount, p->currency, take, sizeof take);
         cm_call_fail(call, CM_ERR_CONFLICT,
                      "the balance is %s: taking off %s would take it below zero", have, take);
     } else {
@@ -705,8 +703,25 @@ void customers_wallet_cancel(struct cm_call *call, const ProtobufCMessage *msg,
         crm__voucher__free_unpacked(v, NULL);
         return;
     }
-    if (cancelled)
+    /* Only the cancellation itself is an event: one cancelled before is
+     * answered as it is. A voucher belongs to no customer until redeemed, so
+     * no erasure would reach what staff typed (the note, the reason): the
+     * event carries neither, as a subscription's does not. */
+    if (cancelled) {
+        Crm__Voucher told = *v;
+        told.note = "";
+        told.cancel_reason = "";
+        Crm__VoucherEvent ev = CRM__VOUCHER_EVENT__INIT;
+        ev.voucher = &told;
+        err = customers_events_add_payload(call->db, call->hdr, CUSTOMERS_VOUCHER_CANCELLED_EVENT,
+                                           &ev.base, NULL);
+        if (err) {
+            cm_call_db_fail(call, err, "could not record the voucher's event");
+            crm__voucher__free_unpacked(v, NULL);
+            return;
+        }
         cm_log_info("voucher %s cancelled", v->id);
+    }
     *resp = &v->base;
 }
 
@@ -752,10 +767,10 @@ void customers_wallet_settings_update(struct cm_call *call, const ProtobufCMessa
     }
     for (char *c = s->currency; *c; c++)
         *c = cm_ascii_toupper(*c);
-    if (customers_currency_exponent(s->currency) < 0)
+    if (!cm_money_taken(s->currency))
         cm_call_violation(
             call, "currency", "INVALID_FORMAT",
-            "currency must be an ISO 4217 code the suite takes: " CUSTOMERS_CURRENCIES);
+            "currency must be an ISO 4217 code the suite takes: " CM_MONEY_CURRENCIES);
     if (s->points_per_unit < 1 || s->points_per_unit > 1000)
         cm_call_violation(call, "pointsPerUnit", "OUT_OF_RANGE", "pointsPerUnit must be 1 to 1000");
     if (s->unit_minor < 1 || s->unit_minor > 100000000)

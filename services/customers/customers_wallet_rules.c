@@ -60,23 +60,6 @@ int customers_voucher_normalize(const char *typed, char out[CUSTOMERS_VOUCHER_CH
     return customers_voucher_check_char(out) == out[CUSTOMERS_VOUCHER_CHARS - 1] ? 0 : -1;
 }
 
-static const struct {
-    const char *code;
-    int exponent;
-} s_currencies[] = {
-    {"EUR", 2}, {"PLN", 2}, {"NOK", 2}, {"BGN", 2}, {"CZK", 2}, {"HUF", 2}, {"RON", 2}, {"SEK", 2},
-    {"DKK", 2}, {"CHF", 2}, {"GBP", 2}, {"ISK", 0}, {"RSD", 2}, {"MKD", 2}, {"ALL", 2}, {"BAM", 2},
-    {"MDL", 2}, {"UAH", 2}, {"TRY", 2}, {"USD", 2}, {"CAD", 2}, {"AUD", 2}, {"JPY", 0},
-};
-
-int customers_currency_exponent(const char *code)
-{
-    for (size_t i = 0; i < sizeof s_currencies / sizeof *s_currencies; i++)
-        if (!strcmp(s_currencies[i].code, code))
-            return s_currencies[i].exponent;
-    return -1;
-}
-
 /* Countries whose currency is not the euro; the euro area (Bulgaria since
  * 2026 among them) and every other country fall back to EUR. The same
  * table is customers.currency_of in sql/016_prices.sql: change both. */
@@ -94,69 +77,6 @@ const char *customers_currency_of_country(const char *country)
         if (!strcmp(s_countries[i][0], country))
             return s_countries[i][1];
     return "EUR";
-}
-
-char *customers_money_format(int64_t amount, const char *currency, char *buf, size_t size)
-{
-    int exp = customers_currency_exponent(currency);
-    if (exp < 0)
-        exp = 2;
-    uint64_t mag = amount < 0 ? (uint64_t)0 - (uint64_t)amount : (uint64_t)amount;
-    uint64_t scale = 1;
-    for (int i = 0; i < exp; i++)
-        scale *= 10;
-    char frac[8] = "";
-    uint64_t f = mag % scale;
-    for (int i = exp; i > 0 && i < (int)sizeof frac; i--, f /= 10)
-        frac[i] = (char)('0' + f % 10);
-    if (exp)
-        frac[0] = '.';
-    frac[exp ? exp + 1 : 0] = '\0';
-    snprintf(buf, size, "%s%llu%s %s", amount < 0 ? "-" : "", (unsigned long long)(mag / scale),
-             frac, currency);
-    return buf;
-}
-
-#define MONEY_MAX 1000000000000000LL /* 10^15 minor units */
-
-int customers_money_parse(const char *text, int exponent, int64_t *minor)
-{
-    const char *p = text;
-    bool neg = *p == '-';
-    if (neg)
-        p++;
-    int64_t whole = 0;
-    int digits = 0;
-    for (; *p >= '0' && *p <= '9'; p++, digits++) {
-        if (whole > MONEY_MAX / 10)
-            return -1;
-        whole = whole * 10 + (*p - '0');
-    }
-    if (!digits)
-        return -1;
-    int64_t frac = 0;
-    int fdigits = 0;
-    if (*p == '.' || *p == ',') {
-        p++;
-        for (; *p >= '0' && *p <= '9'; p++, fdigits++)
-            frac = frac * 10 + (*p - '0');
-        if (!fdigits || fdigits > exponent)
-            return -1;
-    }
-    if (*p)
-        return -1;
-    for (int i = fdigits; i < exponent; i++)
-        frac *= 10;
-    int64_t scale = 1;
-    for (int i = 0; i < exponent; i++)
-        scale *= 10;
-    if (whole > MONEY_MAX / scale)
-        return -1;
-    int64_t v = whole * scale + frac;
-    if (v > MONEY_MAX)
-        return -1;
-    *minor = neg ? -v : v;
-    return 0;
 }
 
 int64_t customers_loyalty_points(int64_t amount_minor, int64_t points_per_unit, int64_t unit_minor)

@@ -1,7 +1,7 @@
 /* The wallet's pure logic: gift voucher codes (alphabet, check character,
- * normalising what staff type), currencies (which the wallet takes, their
- * minor units, the default for a country, amounts as text) and the loyalty
- * rule. No I/O but the random bytes of a new code. */
+ * normalising what staff type), the default currency of a country and the loyalty
+ * rule. No I/O but the random bytes of a new code. Minor digits and amounts
+ * as text are libshared's (cm_money.h). */
 #ifndef CUSTOMERS_WALLET_RULES_H
 #define CUSTOMERS_WALLET_RULES_H
 
@@ -35,29 +35,11 @@ void customers_voucher_new(char code[CUSTOMERS_VOUCHER_CODE_SIZE]);
  * character). */
 int customers_voucher_normalize(const char *typed, char out[CUSTOMERS_VOUCHER_CHARS + 1]);
 
-/* The currencies the suite takes (settings, wallet, price rules), for
- * messages. customers.currency_of (sql/016_prices.sql) maps countries to
- * them as customers_currency_of_country does. */
-#define CUSTOMERS_CURRENCIES                                                                       \
-    "EUR, PLN, NOK, BGN, CZK, HUF, RON, SEK, DKK, CHF, GBP, ISK, RSD, MKD, ALL, BAM, MDL, UAH, "   \
-    "TRY, USD, CAD, AUD or JPY"
-
-/* The digits after the decimal point of an ISO 4217 currency the wallet
- * takes (2 for EUR, 0 for ISK), or -1 for a code it does not take. */
-int customers_currency_exponent(const char *code);
-
 /* The currency of an ISO 3166-1 alpha-2 country ("BG" -> "EUR", "PL" ->
- * "PLN"); "EUR" for a country not in the table or "". Static. */
+ * "PLN"); "EUR" for a country not in the table or "". One the suite takes
+ * (cm_money_taken); customers.currency_of (sql/016_prices.sql) maps
+ * countries the same way. Static. */
 const char *customers_currency_of_country(const char *country);
-
-/* amount minor units of currency as "-12.34 EUR" (the exponent's digits, a
- * point, the code) into buf. Returns buf. */
-char *customers_money_format(int64_t amount, const char *currency, char *buf, size_t size);
-
-/* Parses "12.34", "12,3", "-5" or "7" as minor units of a currency with
- * exponent digits after the point (at most that many given). Returns 0, or -1
- * for anything else or a value beyond +-10^15 minor units. */
-int customers_money_parse(const char *text, int exponent, int64_t *minor);
 
 /* The points earned for amount_minor spent: points_per_unit for each whole
  * unit_minor (rounded down). -1 when an argument is out of range (amount

@@ -249,8 +249,9 @@ const struct gateway_route gateway_routes[] = {
      CUSTOMERS("SignInStaff", crm__sign_in_staff_request, crm__staff_session), .body = "*",
      .flags = GATEWAY_PUBLIC | GATEWAY_NO_NOT_FOUND | GATEWAY_CLIENT_ADDRESS | GATEWAY_SESSION_SET,
      .success = 200, .omit = "token"},
+    /* Any valid key or session: it only tells the caller about itself. */
     {"GET", "/v1/whoami", CUSTOMERS("WhoAmI", crm__get_caller_request, crm__caller), .success = 200,
-     .scopes = SCOPE(CUSTOMERS_READ)},
+     .scopes = SCOPE(AUTHENTICATED)},
     {"GET", "/v1/session", CUSTOMERS("GetSession", crm__session_token_request, crm__staff_session),
      .flags = GATEWAY_PUBLIC | GATEWAY_SESSION_TOKEN, .success = 200, .omit = "token"},
     {"DELETE", "/v1/session", CUSTOMERS("SignOut", crm__session_token_request, crm__staff),

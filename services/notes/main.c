@@ -5,6 +5,7 @@
 #include "notes_rules.h"
 #include "notes_orders.h"
 #include "notes_visits.h"
+#include "notes_credits.h"
 #include "notes_forms_handlers.h"
 #include "cm_cfg.h"
 #include "cm_log.h"
@@ -25,6 +26,7 @@ static struct {
     long rule_poll_ms;
     long rule_threads;
     long outbox_retain_hours;
+    long credit_poll_ms;
 } cfg;
 
 static const struct cm_cfg_item s_cfg[] = {
@@ -41,22 +43,25 @@ static const struct cm_cfg_item s_cfg[] = {
     {"rule_threads", CM_CFG_INT, &cfg.rule_threads, "2", .min = 1, .max = NOTES_RULES_THREADS_MAX},
     {"notes_outbox_retain_hours", CM_CFG_INT, &cfg.outbox_retain_hours, "720", .min = -1,
      .max = 24 * 365 * 10},
+    {"credit_poll_ms", CM_CFG_INT, &cfg.credit_poll_ms, "1000", .min = 10, .max = 60000},
     {NULL},
 };
 
 static struct notes_rules_cfg s_rules;
 
-/* The history side's hooks, and the rules' worker and the "notes" stream's
- * publisher beside them. */
+/* The history side's hooks, and the rules' worker, the credit worker and the
+ * "notes" stream's publisher beside them. */
 static void s_start(cm_svc_t *svc, void *user)
 {
     notes_history_start(svc, user);
     notes_orders_start(svc, cfg.events_in_endpoint, cfg.outbox_retain_hours);
     notes_rules_start(svc, &s_rules);
+    notes_credits_start(svc, cfg.svc.database_url, cfg.svc.db_role, cfg.credit_poll_ms);
 }
 
 static void s_stop(cm_svc_t *svc, void *user)
 {
+    notes_credits_stop();
     notes_rules_stop();
     notes_orders_stop();
     notes_history_stop(svc, user);

@@ -4,8 +4,10 @@
  * refunded, so the summary's figures follow), adds a timeline entry naming
  * the staff member, and goes out on the notes stream as purchase.returned or
  * purchase.cancelled for the system that owns the order; a return may credit
- * the customer's wallet (customers.AdjustWallet). */
+ * the customer's wallet (customers.AdjustWallet) once it committed
+ * (notes_credits.h). */
 #include "notes_visits.h"
+#include "notes_credits.h"
 #include "notes_history_store.h"
 #include "notes_handlers.h"
 #include "notes_returns.h"
@@ -67,7 +69,6 @@ struct s_action {
     Crm__ReturnItem *const *items;
     size_t n_items;
     bool to_balance;
-    Crm__WalletEntry *wallet_entry; // owned: the credit of a refund to the balance
 };
 
 static void s_action_release(struct s_action *a)
@@ -75,8 +76,6 @@ static void s_action_release(struct s_action *a)
     free(a->reason);
     if (a->order)
         crm__purchase__free_unpacked(a->order, NULL);
-    if (a->wallet_entry)
-        crm__wallet_entry__free_unpacked(a->wallet_entry, NULL);
 }
 
 /* The order of the request locked into a->order, with the reason checked;
@@ -220,7 +219,7 @@ static void s_finish(struct cm_call *call, const char *customer_id, struct s_act
                                         .to_balance = a->to_balance,
                                         .by = notes_caller_name(call),
                                         .reference = a->reference};
-    cm_err_t err = notes_purchases_store_apply(call->db, TENANT(call), &row);
+    cm_err_t err = notes_purchases_store_apply(call->db, TENANT(call), &row, NOTES_CREDIT_GRACE_S);
     free(items_json);
     if (err) {
         cm_call_db_fail(call, err, "could not apply the action to the purchase");
@@ -249,8 +248,9 @@ static void s_finish(struct cm_call *call, const char *customer_id, struct s_act
         r->amount->amount_minor = a->amount;
         cm_pb_set_str(&r->amount->currency, a->order->total->currency);
     }
-    r->wallet_entry = a->wallet_entry;
-    a->wallet_entry = NULL;
+    /* The credit follows the commit (s_return_credit). */
+    if (a->to_balance)
+        cm_pb_set_str(&r->wallet_credit, "PENDING");
     *resp = &r->base;
 }
 
@@ -321,44 +321,6 @@ static void s_return_prepare(struct cm_call *call, const ProtobufCMessage *msg)
         crm__reply_header__free_unpacked(rh, NULL);
 }
 
-/* Credits the amount to the customer's wallet, idempotent on the action's
- * reference (the same for a retried transaction). */
-static bool s_credit(struct cm_call *call, const char *customer_id, struct s_action *a)
-{
-    Crm__AdjustWalletRequest ar = CRM__ADJUST_WALLET_REQUEST__INIT;
-    ar.id = (char *)customer_id;
-    ar.kind = CRM__WALLET_KIND__WALLET_KIND_MONEY;
-    ar.amount = a->amount;
-    char *reason = cm_strfmt("Return of %s%s%s", a->order->id, a->reason[0] ? ": " : "", a->reason);
-    ar.reason = reason;
-    ar.source = !strcmp(a->order->source, "booking") ? CRM__WALLET_SOURCE__WALLET_SOURCE_BOOKING
-                                                     : CRM__WALLET_SOURCE__WALLET_SOURCE_STORE;
-    ar.reference = a->reference;
-    Crm__ReplyHeader *rh = NULL;
-    ProtobufCMessage *wr = NULL;
-    cm_err_t err =
-        cm_call_service(call, "customers", "customers.AdjustWallet", NULL, &ar.base,
-                        &crm__wallet_entry_response__descriptor, WALLET_TIMEOUT_MS, &rh, &wr);
-    free(reason);
-    bool ok = false;
-    if (err) {
-        cm_call_fail(call, CM_ERR_UNAVAILABLE, "customers did not answer in time; retry");
-    } else if (rh->status != CRM__STATUS__STATUS_OK) {
-        cm_call_fail(call, cm_err_of_status((int)rh->status), "could not credit the wallet: %s",
-                     rh->message);
-    } else {
-        Crm__WalletEntryResponse *r = (Crm__WalletEntryResponse *)wr;
-        if (r->entry)
-            a->wallet_entry = (Crm__WalletEntry *)cm_pb_clone(&r->entry->base);
-        ok = true;
-    }
-    if (wr)
-        protobuf_c_message_free_unpacked(wr, NULL);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    return ok;
-}
-
 static void s_return(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
     const Crm__ReturnPurchaseRequest *req = (const Crm__ReturnPurchaseRequest *)msg;
@@ -413,8 +375,6 @@ static void s_return(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
                           o->total->currency, prep->wallet_currency);
         goto out;
     }
-    if (req->refund_to_balance && !s_credit(call, req->customer_id, &a))
-        goto out;
     qty_text = s_qty_array(returned, n);
     s_finish(call, req->customer_id, &a,
              notes_return_status(o->paid_minor, o->refunded_minor + a.amount), qty_text, resp);
@@ -426,6 +386,55 @@ out:
     s_action_release(&a);
 }
 
+/* After the return committed (or a retry under its key is answered): the
+ * credit to the balance, as the caller, idempotent on the return's
+ * reference. Whatever customers answers, the return stands: the answer says
+ * DONE with the entry, PENDING (the credit worker goes on trying) or
+ * FAILED with customers' reason. */
+static void s_return_credit(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage *resp)
+{
+    (void)msg;
+    Crm__PurchaseActionResponse *r = (Crm__PurchaseActionResponse *)resp;
+    if (!r->wallet_credit[0])
+        return;
+    struct notes_return_credit c = {0};
+    snprintf(c.tenant, sizeof c.tenant, "%s", TENANT(call));
+    snprintf(c.id, sizeof c.id, "%s", r->action_id);
+    cm_err_t err = notes_purchases_store_credit_load(call->db, &c);
+    if (err) {
+        cm_log_warn("could not read the credit of return %s: %s", r->action_id,
+                    cm_db_error(call->db));
+        goto out;
+    }
+    if (!strcmp(c.state, "FAILED"))
+        goto answer;
+    Crm__AdjustWalletRequest ar;
+    char *reason = NULL;
+    notes_credit_request(&c, &ar, &reason);
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *wr = NULL;
+    err = cm_call_service(call, "customers", "customers.AdjustWallet", NULL, &ar.base,
+                          &crm__wallet_entry_response__descriptor, WALLET_TIMEOUT_MS, &rh, &wr);
+    free(reason);
+    Crm__Status st = err ? CRM__STATUS__STATUS_UNAVAILABLE : rh->status;
+    const Crm__WalletEntry *entry = wr ? ((Crm__WalletEntryResponse *)wr)->entry : NULL;
+    if (!strcmp(c.state, "PENDING"))
+        notes_credit_record(call->db, &c, st, err ? "customers did not answer" : rh->message,
+                            entry);
+    if (entry && !r->wallet_entry)
+        r->wallet_entry = (Crm__WalletEntry *)cm_pb_clone(&entry->base);
+    if (wr)
+        protobuf_c_message_free_unpacked(wr, NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+answer:
+    cm_pb_set_str(&r->wallet_credit, c.state);
+    cm_pb_set_str(&r->wallet_credit_error, c.error ? c.error : "");
+out:
+    notes_return_credit_release(&c);
+}
+
 #define M(name, req, resp, fn, flags, scope) CM_METHOD("notes", name, req, resp, fn, flags, scope)
 
 const struct cm_method notes_purchases_methods[] = {
@@ -433,8 +442,9 @@ const struct cm_method notes_purchases_methods[] = {
       CM_METHOD_NO_TXN, CUSTOMERS_READ),
     M("CancelPurchase", cancel_purchase_request, purchase_action_response, s_cancel,
       CM_METHOD_WRITE, CUSTOMERS_WRITE),
-    CM_METHOD_PREPARED("notes", "ReturnPurchase", return_purchase_request, purchase_action_response,
-                       s_return_prepare, s_return, CM_METHOD_WRITE, CUSTOMERS_WRITE),
+    CM_METHOD_FINISHED("notes", "ReturnPurchase", return_purchase_request, purchase_action_response,
+                       s_return_prepare, s_return, s_return_credit, CM_METHOD_WRITE,
+                       CUSTOMERS_WRITE),
 };
 const size_t notes_purchases_n_methods =
     sizeof notes_purchases_methods / sizeof *notes_purchases_methods;

@@ -116,3 +116,26 @@ const char *notes_return_status(int64_t paid, int64_t refunded)
 {
     return refunded >= paid ? "REFUNDED" : "PARTIALLY_REFUNDED";
 }
+
+enum notes_credit_next notes_credit_judge(Crm__Status status)
+{
+    switch (status) {
+    case CRM__STATUS__STATUS_OK:
+        return NOTES_CREDIT_DONE;
+    case CRM__STATUS__STATUS_UNAVAILABLE:
+    case CRM__STATUS__STATUS_DEADLINE_EXCEEDED:
+    case CRM__STATUS__STATUS_RESOURCE_EXHAUSTED:
+    case CRM__STATUS__STATUS_INTERNAL:
+        return NOTES_CREDIT_RETRY;
+    default:
+        return NOTES_CREDIT_FAILED;
+    }
+}
+
+int notes_credit_delay_s(int attempts)
+{
+    int delay = NOTES_CREDIT_RETRY_S;
+    for (int i = 1; i < attempts && delay < NOTES_CREDIT_RETRY_MAX_S; i++)
+        delay *= 2;
+    return delay < NOTES_CREDIT_RETRY_MAX_S ? delay : NOTES_CREDIT_RETRY_MAX_S;
+}

@@ -1,13 +1,15 @@
 /* A staff return of a purchase, the pure part: which amount a return of the
  * whole order, of chosen items or of an amount comes to, and the order's
  * status after it (notes_purchases.c applies it under the order's row lock;
- * docs/visits.md says the rules). */
+ * docs/visits.md says the rules), and what a credit to the balance does
+ * next (notes_credits.c). */
 #ifndef NOTES_RETURNS_H
 #define NOTES_RETURNS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "envelope.pb-c.h"
 #include "visits.pb-c.h"
 
 /* Amounts are integer minor units, at most 10^15 each (the intake's limit). */
@@ -54,5 +56,19 @@ enum notes_return_result notes_return_amount(struct notes_return_order *o, bool 
 /* The order's status once refunded of paid was refunded: REFUNDED when all
  * of it, PARTIALLY_REFUNDED otherwise. Static. */
 const char *notes_return_status(int64_t paid, int64_t refunded);
+
+/* A return to the balance: what customers.AdjustWallet's answer (status)
+ * means for the credit. OK is DONE; no answer, UNAVAILABLE,
+ * DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED or INTERNAL are worth another try
+ * (RETRY); any other refusal (no such customer, a wallet in another
+ * currency, a reference used otherwise) stays for good (FAILED). */
+enum notes_credit_next { NOTES_CREDIT_DONE, NOTES_CREDIT_RETRY, NOTES_CREDIT_FAILED };
+enum notes_credit_next notes_credit_judge(Crm__Status status);
+
+/* Seconds until the next try of a credit tried attempts times (1 or more):
+ * NOTES_CREDIT_RETRY_S doubling, at most NOTES_CREDIT_RETRY_MAX_S. */
+#define NOTES_CREDIT_RETRY_S 5
+#define NOTES_CREDIT_RETRY_MAX_S 300
+int notes_credit_delay_s(int attempts);
 
 #endif

@@ -13,6 +13,7 @@
 #include "notes_orders_store.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
+#include "cm_money.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
 #include "customers.pb-c.h"
@@ -296,18 +297,17 @@ static bool s_instruct(struct s_job *j, const Crm__RuleAction *a, size_t index)
     return ok;
 }
 
-/* The text of a staff e-mail: the rule's, filled, and the order it is about.
- * The total is written with two decimals, as most ISO 4217 currencies have;
- * a JPY or KWD total reads wrong by a power of ten here (the store has it). */
+/* The text of a staff e-mail: the rule's, filled, and the order it is about,
+ * its total with its currency's minor digits ("1234 JPY", "12.345 KWD"). */
 static char *s_staff_text(const struct s_job *j, const Crm__RuleAction *a)
 {
     const Crm__Customer *c = j->customer;
     char *text = notes_rules_fill(a->text, c->first_name, c->last_name);
+    char total[CM_MONEY_TEXT_SIZE];
+    cm_money_text(j->order.total_minor, j->order.currency, total, sizeof total);
     char *full =
-        cm_strfmt("%s\n\n--\norder %s (%s), %lld.%02lld %s\ncustomer %s %s <%s> (%s)\n", text,
-                  j->order.id, j->order.source, (long long)(j->order.total_minor / 100),
-                  (long long)(j->order.total_minor % 100), j->order.currency, c->first_name,
-                  c->last_name, c->email, c->id);
+        cm_strfmt("%s\n\n--\norder %s (%s), %s\ncustomer %s %s <%s> (%s)\n", text, j->order.id,
+                  j->order.source, total, c->first_name, c->last_name, c->email, c->id);
     free(text);
     return full;
 }

@@ -378,10 +378,11 @@ cm_err_t notes_purchases_store_lock(cm_db_t *db, const char *tenant, const char 
 }
 
 cm_err_t notes_purchases_store_apply(cm_db_t *db, const char *tenant,
-                                     const struct notes_purchase_action *a)
+                                     const struct notes_purchase_action *a, int credit_grace_s)
 {
-    char amount[24];
+    char amount[24], grace[16];
     snprintf(amount, sizeof amount, "%" PRId64, a->amount_minor);
+    snprintf(grace, sizeof grace, "%d", credit_grace_s);
     const char *p[] = {tenant,
                        a->id,
                        a->source,
@@ -396,17 +397,110 @@ cm_err_t notes_purchases_store_apply(cm_db_t *db, const char *tenant,
                        a->by,
                        a->reference,
                        a->status,
-                       a->returned_qty};
+                       a->returned_qty,
+                       grace};
     return cm_db_run(
         db,
         "WITH act AS (INSERT INTO notes.order_returns (tenant_id, id, source, order_id, "
         "customer_id, action, amount_minor, currency, items, reason, to_balance, created_by, "
-        "reference) VALUES ($1, $2::uuid, $3, $4, $5::uuid, $6, $7::bigint, $8, $9::jsonb, $10, "
-        "$11::bool, $12, $13)) "
+        "reference, credit, credit_next_at) VALUES ($1, $2::uuid, $3, $4, $5::uuid, $6, "
+        "$7::bigint, $8, $9::jsonb, $10, $11::bool, $12, $13, "
+        "CASE WHEN $11::bool THEN 'PENDING' END, "
+        "CASE WHEN $11::bool THEN now() + make_interval(secs => $16::int) END)) "
         "UPDATE notes.orders SET status = $14, status_at = now(), "
         "refunded_minor = refunded_minor + $7::bigint, returned_qty = $15::int[] "
         "WHERE tenant_id = $1 AND source = $3 AND order_id = $4",
-        15, p);
+        16, p);
+}
+
+void notes_return_credit_release(struct notes_return_credit *c)
+{
+    free(c->source);
+    free(c->order_id);
+    free(c->reason);
+    free(c->reference);
+    free(c->by);
+    free(c->error);
+    c->source = c->order_id = c->reason = c->reference = c->by = c->error = NULL;
+}
+
+cm_err_t notes_purchases_store_credit_load(cm_db_t *db, struct notes_return_credit *out)
+{
+    const char *p[] = {out->tenant, out->id};
+    cm_err_t err = CM_OK;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT customer_id, credit, amount_minor, credit_attempts, "
+                               "source, order_id, reason, reference, created_by, credit_error "
+                               "FROM notes.order_returns WHERE tenant_id = $1 AND id = $2::uuid "
+                               "AND to_balance AND credit IS NOT NULL",
+                               2, p, &err);
+    if (!res)
+        return err;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return CM_ERR_NOT_FOUND;
+    }
+    notes_return_credit_release(out);
+    snprintf(out->customer_id, sizeof out->customer_id, "%s", PQgetvalue(res, 0, 0));
+    snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, 0, 1));
+    out->amount = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    out->attempts = (int)strtol(PQgetvalue(res, 0, 3), NULL, 10);
+    out->source = cm_strdup(PQgetvalue(res, 0, 4));
+    out->order_id = cm_strdup(PQgetvalue(res, 0, 5));
+    out->reason = cm_strdup(PQgetvalue(res, 0, 6));
+    out->reference = cm_strdup(PQgetvalue(res, 0, 7));
+    out->by = cm_strdup(PQgetvalue(res, 0, 8));
+    out->error = cm_strdup(PQgetvalue(res, 0, 9));
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notes_purchases_store_credit_settle(cm_db_t *db, const char *tenant, const char *id,
+                                             const char *state, const char *entry_id,
+                                             const char *error)
+{
+    const char *p[] = {tenant, id, state, entry_id, error};
+    return cm_db_run(db,
+                     "UPDATE notes.order_returns SET credit = $3, credit_entry_id = $4, "
+                     "credit_error = $5, credit_next_at = NULL, "
+                     "credit_attempts = credit_attempts + 1 "
+                     "WHERE tenant_id = $1 AND id = $2::uuid AND credit = 'PENDING'",
+                     5, p);
+}
+
+cm_err_t notes_purchases_store_credit_later(cm_db_t *db, const char *tenant, const char *id,
+                                            int delay_s)
+{
+    char delay[16];
+    snprintf(delay, sizeof delay, "%d", delay_s);
+    const char *p[] = {tenant, id, delay};
+    return cm_db_run(db,
+                     "UPDATE notes.order_returns SET credit_attempts = credit_attempts + 1, "
+                     "credit_next_at = now() + make_interval(secs => $3::int) "
+                     "WHERE tenant_id = $1 AND id = $2::uuid AND credit = 'PENDING'",
+                     3, p);
+}
+
+cm_err_t notes_purchases_store_credit_claim(cm_db_t *db, int max, int lease_s,
+                                            struct notes_return_credit *out, int *n)
+{
+    char lim[16], lease[16];
+    snprintf(lim, sizeof lim, "%d", max);
+    snprintf(lease, sizeof lease, "%d", lease_s);
+    const char *p[] = {lim, lease};
+    cm_err_t err = CM_OK;
+    *n = 0;
+    PGresult *res = cm_db_exec(db, "SELECT * FROM notes.claim_return_credits($1, $2)", 2, p, &err);
+    if (!res)
+        return err;
+    for (int i = 0; i < PQntuples(res) && i < max; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        snprintf(out[i].tenant, sizeof out[i].tenant, "%s", PQgetvalue(res, i, 0));
+        snprintf(out[i].id, sizeof out[i].id, "%s", PQgetvalue(res, i, 1));
+        (*n)++;
+    }
+    PQclear(res);
+    return CM_OK;
 }
 
 cm_err_t notes_visits_store_erase_customer(cm_db_t *db, const char *tenant, const char *customer_id)

@@ -89,9 +89,55 @@ struct notes_purchase_action {
 };
 
 /* Records the action and applies it to the order: status, what was refunded
- * and the returned quantities (the summary's figures follow by trigger). */
+ * and the returned quantities (the summary's figures follow by trigger). A
+ * return to the balance is recorded with its credit PENDING, due for the
+ * credit worker credit_grace_s seconds from now (the request makes it
+ * itself right after the commit). */
 cm_err_t notes_purchases_store_apply(cm_db_t *db, const char *tenant,
-                                     const struct notes_purchase_action *a) CM_MUSTCHECK;
+                                     const struct notes_purchase_action *a,
+                                     int credit_grace_s) CM_MUSTCHECK;
+
+/* What a return's credit to the balance needs (notes_credits.h). */
+struct notes_return_credit {
+    char tenant[37];
+    char id[37];
+    char customer_id[37];
+    char state[8]; // PENDING, DONE, FAILED
+    int64_t amount;
+    int attempts;
+    char *source;    // owned
+    char *order_id;  // owned
+    char *reason;    // owned: the return's
+    char *reference; // owned: "purchase.returned:<id>"
+    char *by;        // owned: the staff member who made the return
+    char *error;     // owned: why customers refused it (FAILED)
+};
+
+/* Frees what c owns (safe on a zeroed or released one). */
+void notes_return_credit_release(struct notes_return_credit *c);
+
+/* The credit of return out->id of tenant out->tenant (a return to the
+ * balance) into the rest of *out (what it held released first), under the
+ * session's tenant. CM_ERR_NOT_FOUND when there is none. */
+cm_err_t notes_purchases_store_credit_load(cm_db_t *db,
+                                           struct notes_return_credit *out) CM_MUSTCHECK;
+
+/* Marks a PENDING credit DONE with the wallet entry that made it, or FAILED
+ * with why (error "" and state "DONE" / a message and "FAILED"); a credit
+ * already settled stays as it is. */
+cm_err_t notes_purchases_store_credit_settle(cm_db_t *db, const char *tenant, const char *id,
+                                             const char *state, const char *entry_id,
+                                             const char *error) CM_MUSTCHECK;
+
+/* Counts one more attempt of a PENDING credit and makes it due again in
+ * delay_s seconds. */
+cm_err_t notes_purchases_store_credit_later(cm_db_t *db, const char *tenant, const char *id,
+                                            int delay_s) CM_MUSTCHECK;
+
+/* Claims up to max due PENDING credits of any tenant for lease_s seconds
+ * (notes.claim_return_credits); out[i] gets tenant and id only. */
+cm_err_t notes_purchases_store_credit_claim(cm_db_t *db, int max, int lease_s,
+                                            struct notes_return_credit *out, int *n) CM_MUSTCHECK;
 
 /* A deleted customer: the parameters of their visits go, and of what staff
  * typed about their purchases and visits the timeline and the returns keep

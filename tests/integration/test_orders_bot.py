@@ -5,6 +5,9 @@ order.instruction on the "notes" event stream once, however often the run is
 tried; the store follows the stream and applies it. Every test works in a
 business of its own, so its rules never start on another test's events."""
 
+import email
+import email.policy
+
 import zmq
 
 import crm
@@ -28,11 +31,11 @@ def _person(**kw):
     return p
 
 
-def _order(person, total, type_="order.placed", order_id=None):
+def _order(person, total, type_="order.placed", order_id=None, currency="EUR"):
     return {"source": "shop", "eventId": unique("ev"), "type": type_,
             "occurredAt": "2026-11-20T10:00:00Z", "customer": person,
             "order": {"id": order_id or unique("o"),
-                      "total": {"amountMinor": total, "currency": "EUR"}}}
+                      "total": {"amountMinor": total, "currency": currency}}}
 
 
 def _ingest(key, ev):
@@ -259,6 +262,29 @@ def test_staff_are_emailed_by_address_and_by_role():
     got = wait_until(lambda: mails_to(owner), timeout=20, what="the owner's e-mail")
     assert "An order of Ewa." in got[0]["data"], got[0]["data"][:600]
     assert len(mails_to(shop)) == 1
+
+
+def test_the_staff_e_mail_writes_the_total_with_its_currencys_digits():
+    """JPY has no minor digits, KWD three, EUR two: 1234 minor units read
+    "1234 JPY", "1.234 KWD", "12.34 EUR" in the e-mail staff get."""
+    tenant, key = _business()
+    shop = unique_email("shop")
+    _rule(key, {"trigger": "RULE_TRIGGER_ORDER_PAID", "actions": [
+        {"kind": "RULE_ACTION_ORDER_NOTIFY_STAFF", "staffEmail": shop,
+         "subject": "Paid", "text": "Pack it."}]})
+    want = {"JPY": "1234 JPY", "KWD": "1.234 KWD", "EUR": "12.34 EUR"}
+    ids = {}
+    for currency in want:
+        o = _order(_person(), 1234, type_="order.paid", currency=currency)
+        ids[currency] = o["order"]["id"]
+        _ingest(key, o)
+    got = wait_until(lambda: (lambda m: m if len(m) == 3 else None)(mails_to(shop)),
+                     timeout=30, what="the three staff e-mails")
+    texts = [email.message_from_string(m["data"], policy=email.policy.default)
+             .get_body(("plain",)).get_content().replace("\r\n", "\n") for m in got]
+    for currency, total in want.items():
+        line = "order %s (shop), %s\n" % (ids[currency], total)
+        assert len([t for t in texts if line in t]) == 1, (line, texts)
 
 
 def test_order_actions_need_an_order_trigger_and_limits_hold():

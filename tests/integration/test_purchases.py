@@ -3,6 +3,8 @@ and cancellations (whole, items, amount; never more than was paid, even for
 20 returns at once; idempotent; published on the notes stream; to the
 wallet; the store's later refund taken once) (docs/visits.md)."""
 import json
+import os
+import signal
 import threading
 
 import crm
@@ -241,14 +243,148 @@ def test_refund_to_balance():
                                             "reason": "Store credit"}, key=key)
     assert st == 200, r
     assert r["walletEntry"]["amount"] == "1500" and r["walletEntry"]["reference"] == r["reference"]
+    assert r["walletEntry"]["balanceAfter"] == str(before + 1500)
+    assert r["walletCredit"] == "DONE" and not r.get("walletCreditError"), r
     st, _, w = api("GET", "/v1/customers/%s/wallet" % cid, key=key)
     assert int(w["money"]) == before + 1500
+    assert _credit(r["actionId"]) == "DONE"
     # An order in another currency than the wallet's: 400 naming refundToBalance, nothing done.
     cid2, oid2 = _order(key=key, currency="EUR")
     st, _, err = _action(cid2, oid2, "return", {"whole": True, "refundToBalance": True}, key=key)
     assert st == 400 and _fields(err) == ["refundToBalance"], err
     p = _purchase(cid2, oid2, key=key)
     assert p.get("refundedMinor", "0") == "0" and p["status"] == "PAID"
+
+
+def _credit(action_id):
+    """The credit state notes keeps for a return to the balance."""
+    return crm.psql("SELECT credit FROM notes.order_returns WHERE id = '%s'" % action_id).strip()
+
+
+def _money(cid, key):
+    st, _, w = api("GET", "/v1/customers/%s/wallet" % cid, key=key)
+    assert st == 200, w
+    return int(w.get("money", "0"))
+
+
+def _entries_of(cid, reference, key):
+    st, _, js = api("GET", "/v1/customers/%s/wallet/entries" % cid, key=key)
+    assert st == 200, js
+    return [e for e in js.get("entries", []) if e.get("reference") == reference]
+
+
+def test_a_return_retried_under_its_key_credits_once():
+    key = _key(_tenant())
+    cid, oid = _order(key=key)
+    before = _money(cid, key)
+    h = {"Idempotency-Key": unique("idem")}
+    body = {"amountMinor": "800", "refundToBalance": True}
+    st, _, r1 = _action(cid, oid, "return", body, key=key, headers=h)
+    assert st == 200 and r1["walletCredit"] == "DONE", r1
+    st, _, r2 = _action(cid, oid, "return", body, key=key, headers=h)
+    assert st == 200 and r2["walletCredit"] == "DONE", r2
+    assert r2["actionId"] == r1["actionId"] and r2["walletEntry"]["id"] == r1["walletEntry"]["id"]
+    assert _money(cid, key) == before + 800
+    assert len(_entries_of(cid, r1["reference"], key)) == 1
+    assert _purchase(cid, oid, key=key)["refundedMinor"] == "800"
+
+
+def test_a_credit_customers_did_not_take_is_made_when_it_is_back():
+    """The return commits before its credit: with customers stopped between
+    the two (the return waits for the order's row while every copy of
+    customers is stopped), the return is answered with its credit PENDING;
+    once customers is back, notes' credit worker makes it, once."""
+    key = _key(_tenant())
+    cid, oid = _order(key=key)
+    before = _money(cid, key)
+    copies = wait_until(lambda: crm.pids("customers"), 10)
+    result = {}
+
+    def give_back():
+        result["r"] = _action(cid, oid, "return", {"amountMinor": "700", "refundToBalance": True,
+                                                   "reason": "Later"}, key=key)
+
+    t = threading.Thread(target=give_back)
+    try:
+        with crm._held("SELECT 'locked' FROM notes.orders WHERE order_id = '%s' FOR UPDATE;"
+                       % oid, "the order"):
+            t.start()
+            # The wallet's currency read, the return waits for the order's row.
+            wait_until(lambda: crm.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%notes.orders%'").strip() != "0", 30,
+                what="the return waiting for the order")
+            for pid in copies:
+                os.kill(pid, signal.SIGSTOP)
+        t.join(60)
+        st, _, r = result["r"]
+        assert st == 200, r
+        assert r["walletCredit"] == "PENDING" and not r.get("walletEntry"), r
+        assert r["purchase"]["refundedMinor"] == "700"
+        assert _credit(r["actionId"]) == "PENDING"
+    finally:
+        for pid in copies:
+            os.kill(pid, signal.SIGCONT)
+    wait_until(lambda: _credit(r["actionId"]) == "DONE", 90, what="the credit made")
+    assert _money(cid, key) == before + 700
+    got = _entries_of(cid, r["reference"], key)
+    assert len(got) == 1 and got[0]["amount"] == "700", got
+    assert got[0]["reason"] == "Return of %s: Later" % oid, got
+
+
+def test_a_credit_left_by_a_killed_notes_copy_is_made_once():
+    """Every copy of notes is killed between the return's commit and its
+    credit (the credit waiting on a stopped customers): the return stands
+    with its credit PENDING, a retry under the same key answers the same
+    return, and the credit is made once (by the retry's finish step or a
+    restarted copy's credit worker, whichever comes first)."""
+    key = _key(_tenant())
+    cid, oid = _order(key=key)
+    before = _money(cid, key)
+    copies = wait_until(lambda: crm.pids("customers"), 10)
+    notes = wait_until(lambda: crm.pids("notes"), 10)
+    h = {"Idempotency-Key": unique("idem")}
+    body = {"amountMinor": "600", "refundToBalance": True}
+    result = {}
+
+    def give_back():
+        result["r"] = _action(cid, oid, "return", body, key=key, headers=h)
+
+    def credit_of_the_order():
+        return crm.psql("SELECT credit FROM notes.order_returns WHERE order_id = '%s'"
+                        % oid).strip()
+
+    t = threading.Thread(target=give_back)
+    try:
+        with crm._held("SELECT 'locked' FROM notes.orders WHERE order_id = '%s' FOR UPDATE;"
+                       % oid, "the order"):
+            t.start()
+            wait_until(lambda: crm.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%notes.orders%'").strip() != "0", 30,
+                what="the return waiting for the order")
+            for pid in copies:
+                os.kill(pid, signal.SIGSTOP)
+        # Committed, its credit waiting on customers: notes dies now.
+        wait_until(lambda: credit_of_the_order() == "PENDING", 10, what="the return committed")
+        for pid in notes:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        for pid in copies:
+            os.kill(pid, signal.SIGCONT)
+    t.join(90)
+    wait_until(lambda: crm.pids("notes") and not set(crm.pids("notes")) & set(notes), 60,
+               what="notes restarted")
+    # Whatever the first answer was, the retry under its key is the same return.
+    st, _, r = wait_until(lambda: (lambda a: a if a[0] == 200 else None)(
+        _action(cid, oid, "return", body, key=key, headers=h)), 60, what="the retry answered")
+    assert r["purchase"]["refundedMinor"] == "600", r
+    wait_until(lambda: _credit(r["actionId"]) == "DONE", 90, what="the credit made")
+    assert _money(cid, key) == before + 600
+    assert len(_entries_of(cid, r["reference"], key)) == 1
+    assert crm.psql("SELECT count(*) FROM notes.order_returns WHERE order_id = '%s'"
+                    % oid).strip() == "1"
+    wait_until(crm.stack_healthy, 60, what="the stack healthy again")
 
 
 def test_later_store_refund_is_not_counted_twice():

@@ -301,6 +301,14 @@ def test_wrong_codes_are_refused_alike_and_rate_limited():
     assert st == 200 and r["wallet"]["money"] == "700", r
 
 
+def _voucher_events(voucher_id):
+    """The customers stream's voucher.* events of one voucher (crmctl events)."""
+    out = crm.crmctl(["events", "--stream", "customers", "--from", "0", "--idle-exit-ms", "1000"],
+                     timeout=60)
+    evs = [json.loads(line) for line in out.splitlines()]
+    return [e for e in evs if e.get("voucher", {}).get("id") == voucher_id]
+
+
 def test_cancelling_a_voucher():
     tenant = _tenant()
     key = _key(tenant)
@@ -315,7 +323,7 @@ def test_cancelling_a_voucher():
     st, _, ok = api("POST", "/v1/vouchers/%s:cancel" % vid, {"reason": "x" * 500}, key=key)
     assert st == 200 and ok["state"] == "CANCELLED", ok
     # Cancelled: who, when, why; answered as it is when cancelled again.
-    w = _issue(key, 400)
+    w = _issue(key, 400, note="For Anna")
     st, _, c = api("POST", "/v1/vouchers/%s:cancel" % w["voucher"]["id"],
                    {"reason": "Sold by mistake"}, key=key)
     assert st == 200 and c["state"] == "CANCELLED" and c["cancelReason"] == "Sold by mistake", c
@@ -324,6 +332,18 @@ def test_cancelling_a_voucher():
                        {"reason": "Another reason"}, key=key)
     assert st == 200 and again["cancelReason"] == "Sold by mistake" \
         and again["cancelledAt"] == c["cancelledAt"], again
+    # The cancellation is on the customers stream, once (none for the second).
+    evs = wait_until(lambda: _voucher_events(w["voucher"]["id"]), timeout=20,
+                     what="voucher.cancelled on the customers stream")
+    assert [e["type"] for e in evs] == ["voucher.cancelled"], evs
+    ev = evs[0]
+    assert ev["stream"] == "customers" and ev["tenantId"] == tenant, ev
+    assert ev["voucher"]["state"] == "CANCELLED", ev
+    # What staff typed (the note, the reason) stays off the stream.
+    assert "cancelReason" not in ev["voucher"] and "note" not in ev["voucher"], ev
+    assert ev["voucher"]["amount"] == "400" and ev["voucher"]["currency"] == "PLN", ev
+    assert ev["voucher"]["cancelledBy"] == c["cancelledBy"], ev
+    assert ev["voucher"]["codeHint"] == w["voucher"]["codeHint"], ev
     # Its code now redeems nothing, with the very answer of a wrong code.
     st, _, wrong = _redeem(key, cid, "ABCD-EFGH-JKMN-PQRS")
     st2, _, err = _redeem(key, cid, w["code"])

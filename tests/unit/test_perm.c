@@ -94,6 +94,23 @@ static void test_public_and_internal_methods(void)
     CHECK(cm_perm_allows(NULL, CM_SCOPE_CUSTOMERS_WRITE));
     CHECK(!cm_perm_allows(NULL, CM_SCOPE_PRIVATE_READ));
     CHECK(!cm_perm_allows(NULL, CM_SCOPE_STAFF));
+    /* Authenticated: every principal whatever its role and scopes, and none. */
+    Crm__Principal door = CRM__PRINCIPAL__INIT;
+    char *only[] = {"access:check"};
+    door.role = CRM__ROLE__ROLE_SERVICE;
+    door.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_API_KEY;
+    door.scopes = only;
+    door.n_scopes = 1;
+    CHECK(!cm_perm_allows(&door, CM_SCOPE_CUSTOMERS_READ));
+    CHECK(cm_perm_allows(&door, CM_SCOPE_AUTHENTICATED));
+    door.role = CRM__ROLE__ROLE_READONLY;
+    door.kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_STAFF;
+    door.n_scopes = 0;
+    CHECK(cm_perm_allows(&door, CM_SCOPE_AUTHENTICATED));
+    CHECK(cm_perm_allows(NULL, CM_SCOPE_AUTHENTICATED));
+    CHECK_STR(cm_scope_name(CM_SCOPE_AUTHENTICATED), "authenticated");
+    /* Not a scope a key holds. */
+    CHECK(cm_scope_parse("authenticated", 13) == CM_SCOPE_UNSET);
     /* A method without a scope is refused to everyone. */
     CHECK(!cm_perm_allows(NULL, CM_SCOPE_UNSET));
     p.role = CRM__ROLE__ROLE_OWNER;

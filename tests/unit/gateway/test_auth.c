@@ -140,6 +140,13 @@ static void test_scopes_against_a_route(void)
           pr.kind == CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_API_KEY);
     /* A route without scopes (none named) is not refused here. */
     CHECK(gateway_auth_allows(&id, 0, why, sizeof why));
+    /* One any valid key may use, a key of no scope at all included. */
+    unsigned any = 1u << CM_SCOPE_AUTHENTICATED;
+    CHECK(gateway_auth_allows(&id, any, why, sizeof why));
+    id.scoped = true;
+    id.scopes = 1u << CM_SCOPE_ACCESS_CHECK;
+    CHECK(!gateway_auth_allows(&id, read, why, sizeof why));
+    CHECK(gateway_auth_allows(&id, any, why, sizeof why));
 }
 
 int main(void)

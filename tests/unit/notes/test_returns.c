@@ -141,6 +141,32 @@ static void test_large(void)
     CHECK(amount == 1000000000);
 }
 
+static void test_credit_judge(void)
+{
+    CHECK(notes_credit_judge(CRM__STATUS__STATUS_OK) == NOTES_CREDIT_DONE);
+    CHECK(notes_credit_judge(CRM__STATUS__STATUS_UNAVAILABLE) == NOTES_CREDIT_RETRY);
+    CHECK(notes_credit_judge(CRM__STATUS__STATUS_DEADLINE_EXCEEDED) == NOTES_CREDIT_RETRY);
+    CHECK(notes_credit_judge(CRM__STATUS__STATUS_RESOURCE_EXHAUSTED) == NOTES_CREDIT_RETRY);
+    CHECK(notes_credit_judge(CRM__STATUS__STATUS_INTERNAL) == NOTES_CREDIT_RETRY);
+    CHECK(notes_credit_judge(CRM__STATUS__STATUS_NOT_FOUND) == NOTES_CREDIT_FAILED);
+    CHECK(notes_credit_judge(CRM__STATUS__STATUS_INVALID_ARGUMENT) == NOTES_CREDIT_FAILED);
+    CHECK(notes_credit_judge(CRM__STATUS__STATUS_ALREADY_EXISTS) == NOTES_CREDIT_FAILED);
+    CHECK(notes_credit_judge(CRM__STATUS__STATUS_FAILED_PRECONDITION) == NOTES_CREDIT_FAILED);
+    CHECK(notes_credit_judge(CRM__STATUS__STATUS_PERMISSION_DENIED) == NOTES_CREDIT_FAILED);
+}
+
+static void test_credit_delay(void)
+{
+    CHECK(notes_credit_delay_s(0) == NOTES_CREDIT_RETRY_S);
+    CHECK(notes_credit_delay_s(1) == NOTES_CREDIT_RETRY_S);
+    CHECK(notes_credit_delay_s(2) == 2 * NOTES_CREDIT_RETRY_S);
+    CHECK(notes_credit_delay_s(3) == 4 * NOTES_CREDIT_RETRY_S);
+    CHECK(notes_credit_delay_s(7) == NOTES_CREDIT_RETRY_MAX_S);
+    CHECK(notes_credit_delay_s(1000000) == NOTES_CREDIT_RETRY_MAX_S);
+    for (int i = 1; i < 100; i++)
+        CHECK(notes_credit_delay_s(i) <= notes_credit_delay_s(i + 1));
+}
+
 int main(void)
 {
     RUN(test_whole);
@@ -148,5 +174,7 @@ int main(void)
     RUN(test_item_problems);
     RUN(test_amount);
     RUN(test_large);
+    RUN(test_credit_judge);
+    RUN(test_credit_delay);
     return 0;
 }
