@@ -81,12 +81,24 @@ def _waiting_on_lock(sql_start):
     return int(out.strip()) > 0
 
 
-def _cancel_in_background():
+def _cancel_blocked(mid, what):
+    """Starts cancelling message mid in a thread and returns once its
+    statement waits for a row lock; join() on the thread answers (status,
+    headers, body)."""
     done = {}
 
-    def run(mid):
-        done["answer"] = _cancel(mid)
-    return done, run
+    class Cancel(threading.Thread):
+        def run(self):
+            done["answer"] = _cancel(mid)
+
+        def join(self, timeout=30):
+            super().join(timeout)
+            return done["answer"]
+    t = Cancel()
+    t.start()
+    wait_until(lambda: _waiting_on_lock("WITH d AS (DELETE FROM notify.queue"), timeout=10,
+               what=what)
+    return t
 
 
 def test_cancel_losing_to_the_release_answers_412_and_it_is_sent_once():
@@ -96,16 +108,11 @@ def test_cancel_losing_to_the_release_answers_412_and_it_is_sent_once():
     c = _customer()
     st, _, m = _send(c["id"], {"subject": "Wettlauf verloren", "text": "x", "sendAt": _at(2)})
     assert st == 202 and m["status"] == "SCHEDULED", m
-    done, run = _cancel_in_background()
     with row_locked("notify.messages", m["id"]):
         wait_until(lambda: _waiting_on_lock("WITH u AS (UPDATE notify.queue SET held = false"),
                    timeout=30, what="the release waiting for the message row")
-        t = threading.Thread(target=run, args=(m["id"],))
-        t.start()
-        wait_until(lambda: _waiting_on_lock("WITH d AS (DELETE FROM notify.queue"),
-                   timeout=10, what="the cancel waiting behind the release")
-    t.join(30)
-    st, _, js = done["answer"]
+        cancel = _cancel_blocked(m["id"], "the cancel waiting behind the release")
+    st, _, js = cancel.join()
     assert st == 412 and js["error"]["status"] == "FAILED_PRECONDITION", js
     assert "not scheduled any more" in js["error"]["message"], js
     _wait_status(m["id"], "SENT", timeout=30)
@@ -118,16 +125,11 @@ def test_cancel_winning_at_the_due_time_means_never_sent():
     c = _customer()
     st, _, m = _send(c["id"], {"subject": "Wettlauf gewonnen", "text": "x", "sendAt": _at(2)})
     assert st == 202 and m["status"] == "SCHEDULED", m
-    done, run = _cancel_in_background()
     with row_locked("notify.queue", m["id"], key="message_id"):
         wait_until(lambda: psql("SELECT due_at <= now() FROM notify.queue WHERE message_id = "
                                 "'%s'" % m["id"]).strip() == "t", timeout=30, what="due")
-        t = threading.Thread(target=run, args=(m["id"],))
-        t.start()
-        wait_until(lambda: _waiting_on_lock("WITH d AS (DELETE FROM notify.queue"),
-                   timeout=10, what="the cancel waiting for the queue row")
-    t.join(30)
-    st, _, cm = done["answer"]
+        cancel = _cancel_blocked(m["id"], "the cancel waiting for the queue row")
+    st, _, cm = cancel.join()
     assert st == 200 and cm["status"] == "CANCELLED", cm
     assert psql("SELECT count(*) FROM notify.queue WHERE message_id = '%s'" % m["id"]).strip() == "0"
     # A message sent after it goes; the cancelled one never does.
