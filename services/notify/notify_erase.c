@@ -77,7 +77,9 @@ uint8_t *notify_erase_scrub(const Crm__Event *ev, size_t *len)
 cm_err_t notify_erase_customer(cm_db_t *db, const char *tenant, const char *customer_id)
 {
     long n = 0;
-    cm_err_t err = cm_outbox_erase(db, &notify_outbox, tenant, customer_id, notify_erase_scrub, &n);
+    cm_err_t err = notify_store_erase_customer(db, tenant, customer_id);
+    if (!err)
+        err = cm_outbox_erase(db, &notify_outbox, tenant, customer_id, notify_erase_scrub, &n);
     if (!err && n)
         cm_log_info("customer %s erased: %ld notify events rewritten", customer_id, n);
     return err;

@@ -1,7 +1,7 @@
 /* What notify erases when a customer is deleted (docs/operations.md,
- * "Erasure"): the customer's stored events of the notify stream keep their
- * type, ids, status and times, without the address, name, subject, error
- * text or reply they carried. */
+ * "Erasure"): their messages not sent yet are cancelled; their messages and
+ * replies, and their stored events of the notify stream, keep ids, status and
+ * times, without the address, name, subject, text, error text or reply. */
 #ifndef NOTIFY_ERASE_H
 #define NOTIFY_ERASE_H
 
@@ -22,9 +22,11 @@ uint8_t *notify_erase_scrub(const Crm__Event *ev, size_t *len);
  * database's error. */
 cm_err_t notify_erase_apply(cm_db_t *db, const Crm__Event *ev) CM_MUSTCHECK;
 
-/* Rewrites tenant's customer_id's events in notify.outbox through
- * notify_erase_scrub, in the caller's transaction (cm_follow's, applying
- * customer.deleted). Returns CM_OK or the database's error. */
+/* Erases tenant's customer_id from notify's messages and replies
+ * (notify_store_erase_customer) and rewrites their events in notify.outbox
+ * through notify_erase_scrub, in the caller's transaction (cm_follow's,
+ * applying customer.deleted, with app.tenant set). Returns CM_OK or the
+ * database's error. */
 cm_err_t notify_erase_customer(cm_db_t *db, const char *tenant,
                                const char *customer_id) CM_MUSTCHECK;
 
