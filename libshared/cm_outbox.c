@@ -70,6 +70,65 @@ static uint64_t s_int8(const PGresult *res, int row, int col)
     return v;
 }
 
+/* Replaces row id's event by ev with payload (len bytes), in the caller's
+ * transaction. */
+static cm_err_t s_rewrite(cm_db_t *db, const struct cm_outbox *ob, uint64_t id,
+                          const Crm__Event *ev, uint8_t *payload, size_t len)
+{
+    Crm__Event out = *ev;
+    out.payload.data = payload;
+    out.payload.len = len;
+    size_t elen = crm__event__get_packed_size(&out);
+    uint8_t *ebuf = cm_malloc(elen ? elen : 1);
+    crm__event__pack(&out, ebuf);
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%" PRIu64, id);
+    char *sql = cm_strfmt("UPDATE %s SET event = $1 WHERE id = $2::bigint", ob->table);
+    const char *p[] = {(const char *)ebuf, idtext};
+    int lens[] = {(int)elen, 0};
+    int fmts[] = {1, 0};
+    cm_err_t err;
+    PGresult *res = cm_db_exec_bin(db, sql, 2, p, lens, fmts, 0, &err);
+    PQclear(res);
+    free(sql);
+    free(ebuf);
+    return res ? CM_OK : err;
+}
+
+cm_err_t cm_outbox_erase(cm_db_t *db, const struct cm_outbox *ob, const char *tenant,
+                         const char *customer_id, cm_outbox_scrub_fn scrub, long *erased)
+{
+    assert(scrub);
+    long n = 0;
+    char *sql = cm_strfmt("SELECT id, event FROM %s WHERE customer_id = $1::uuid ORDER BY id "
+                          "FOR UPDATE",
+                          ob->table);
+    const char *p[] = {customer_id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec_bin(db, sql, 1, p, NULL, NULL, 1, &err);
+    free(sql);
+    if (!res)
+        return err;
+    err = CM_OK;
+    for (int i = 0; i < PQntuples(res) && !err; i++) {
+        Crm__Event *ev = crm__event__unpack(NULL, (size_t)PQgetlength(res, i, 1),
+                                            (const uint8_t *)PQgetvalue(res, i, 1));
+        size_t len = 0;
+        uint8_t *payload = ev && !strcmp(ev->tenant_id, tenant) ? scrub(ev, &len) : NULL;
+        if (payload) {
+            err = s_rewrite(db, ob, s_int8(res, i, 0), ev, payload, len);
+            n += !err;
+        }
+        free(payload);
+        if (ev)
+            crm__event__free_unpacked(ev, NULL);
+    }
+    PQclear(res);
+    if (erased)
+        *erased = err ? 0 : n;
+    return err;
+}
+
 int cm_outbox_relay(cm_db_t *db, const struct cm_outbox *ob, struct cm_events_pub *pub)
 {
     /* One statement in a transaction of its own (sql/010_outbox_relay.sql):

@@ -40,6 +40,22 @@ struct cm_outbox {
 cm_err_t cm_outbox_add(cm_db_t *db, const struct cm_outbox *ob, Crm__Event *ev,
                        const char *customer_id) CM_MUSTCHECK;
 
+/* Erasure of a customer (docs/operations.md, "Erasure"): the new payload of
+ * one of the customer's stored events, packed, with *len; NULL leaves the
+ * event as it is (it carries nothing personal). Dynamic: cm_outbox_erase
+ * frees it. */
+typedef uint8_t *(*cm_outbox_scrub_fn)(const Crm__Event *ev, size_t *len);
+
+/* Rewrites the payload of every stored event of tenant's customer_id (the
+ * rows cm_outbox_add marked with it, published or not) through scrub, in the
+ * caller's transaction: type, ids, seq and times stay, so readers replaying
+ * find the same sequence without the personal data. Rows of another tenant
+ * and rows that do not decode are left. *erased (may be NULL) the number
+ * rewritten. Returns CM_OK or the database's error. */
+cm_err_t cm_outbox_erase(cm_db_t *db, const struct cm_outbox *ob, const char *tenant,
+                         const char *customer_id, cm_outbox_scrub_fn scrub,
+                         long *erased) CM_MUSTCHECK;
+
 /* Numbers the unpublished rows (one relay at a time across copies, by an
  * advisory lock) and publishes them after the commit, through the table's
  * <table>_relay(limit) function (customers/sql/010_outbox_relay.sql), outside

@@ -115,65 +115,26 @@ static uint8_t *s_erased_wallet(const ProtobufCBinaryData *payload, size_t *len)
     return buf;
 }
 
+/* The payload of one of an erased customer's events without their personal
+ * data (cm_outbox_scrub_fn); NULL for a subscription's, which carries no text
+ * staff typed. */
+static uint8_t *s_scrub(const Crm__Event *ev, size_t *len)
+{
+    if (!strcmp(ev->type, CUSTOMERS_WALLET_EVENT))
+        return s_erased_wallet(&ev->payload, len);
+    if (!strncmp(ev->type, CUSTOMERS_SUBS_EVENT_PREFIX, strlen(CUSTOMERS_SUBS_EVENT_PREFIX)))
+        return NULL;
+    Crm__CustomerEvent *ce = crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!ce)
+        return NULL;
+    uint8_t *buf = s_erased_payload(ce, len);
+    crm__customer_event__free_unpacked(ce, NULL);
+    return buf;
+}
+
 cm_err_t customers_events_erase(cm_db_t *db, const char *tenant, const char *customer_id)
 {
-    const char *p[] = {customer_id};
-    cm_err_t err;
-    PGresult *res = cm_db_exec_bin(db,
-                                   "SELECT id, event FROM customers.outbox WHERE customer_id = $1 "
-                                   "ORDER BY id FOR UPDATE",
-                                   1, p, NULL, NULL, 1, &err);
-    if (!res)
-        return err;
-    for (int i = 0; i < PQntuples(res) && !err; i++) {
-        Crm__Event *ev = crm__event__unpack(NULL, (size_t)PQgetlength(res, i, 1),
-                                            (const uint8_t *)PQgetvalue(res, i, 1));
-        if (!ev)
-            continue;
-        bool ours = !strcmp(ev->tenant_id, tenant);
-        bool wallet = !strcmp(ev->type, CUSTOMERS_WALLET_EVENT);
-        /* A subscription's payload carries no text staff typed: kept as it is. */
-        bool subs =
-            !strncmp(ev->type, CUSTOMERS_SUBS_EVENT_PREFIX, strlen(CUSTOMERS_SUBS_EVENT_PREFIX));
-        Crm__CustomerEvent *ce =
-            !ours || wallet || subs
-                ? NULL
-                : crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
-        size_t plen = 0;
-        uint8_t *pbuf = ce               ? s_erased_payload(ce, &plen)
-                        : ours && wallet ? s_erased_wallet(&ev->payload, &plen)
-                                         : NULL;
-        if (pbuf) {
-            ProtobufCBinaryData old = ev->payload;
-            ev->payload.data = pbuf;
-            ev->payload.len = plen;
-            size_t elen = crm__event__get_packed_size(ev);
-            uint8_t *ebuf = cm_malloc(elen);
-            crm__event__pack(ev, ebuf);
-            ev->payload = old;
-            /* The row id came back in binary: an int8 in network order. */
-            uint64_t rid = 0;
-            const uint8_t *b = (const uint8_t *)PQgetvalue(res, i, 0);
-            for (int k = 0; k < 8; k++)
-                rid = rid << 8 | b[k];
-            char idtext[24];
-            snprintf(idtext, sizeof idtext, "%llu", (unsigned long long)rid);
-            const char *up[] = {(const char *)ebuf, idtext};
-            int lens[] = {(int)elen, 0};
-            int fmts[] = {1, 0};
-            PGresult *u =
-                cm_db_exec_bin(db, "UPDATE customers.outbox SET event = $1 WHERE id = $2::bigint",
-                               2, up, lens, fmts, 0, &err);
-            PQclear(u);
-            free(ebuf);
-            free(pbuf);
-        }
-        if (ce)
-            crm__customer_event__free_unpacked(ce, NULL);
-        crm__event__free_unpacked(ev, NULL);
-    }
-    PQclear(res);
-    return err;
+    return cm_outbox_erase(db, &customers_outbox, tenant, customer_id, s_scrub, NULL);
 }
 
 cm_err_t customers_events_stats(cm_db_t *db, Crm__OutboxStatsResponse *resp)

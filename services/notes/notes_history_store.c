@@ -530,6 +530,15 @@ cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
                         "UPDATE notes.order_instructions SET value = '' "
                         "WHERE tenant_id = $1 AND customer_id = $2 AND kind = 'NOTE'",
                         2, p);
+    /* A message keeps its channel and fate, not its subject, the reason it
+     * failed (it may name the address) or the customer's reply. */
+    if (!err)
+        err = cm_db_run(db,
+                        "UPDATE notes.timeline SET details = jsonb_set(details, '{message}', "
+                        "  (details->'message') - 'subject' - 'reason' - 'reply') "
+                        "WHERE tenant_id = $1 AND customer_id = $2 AND kind = 'MESSAGE' "
+                        "  AND jsonb_typeof(details->'message') = 'object'",
+                        2, p);
     if (!err)
         err = cm_db_run(db,
                         "UPDATE notes.timeline SET details = jsonb_set(details, "

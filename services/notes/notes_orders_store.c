@@ -2,6 +2,7 @@
 #include "notes_orders_store.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
+#include "visits.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,41 @@
 
 const struct cm_outbox notes_outbox = {
     .stream = NOTES_STREAM, .table = "notes.outbox", .readers = "notes.stream_readers"};
+
+/* An erased customer's event of the notes stream without its free text
+ * (cm_outbox_scrub_fn), as the tables keep it (notes_history_store.h,
+ * notes_visits_store.h): an order note's text (filled with the customer's
+ * name) and a return's or cancellation's reason go; that an order was held or
+ * given a priority stays. NULL: nothing to change. */
+static uint8_t *s_scrub(const Crm__Event *ev, size_t *len)
+{
+    const ProtobufCMessageDescriptor *d =
+        !strcmp(ev->type, "order.instruction") ? &crm__order_instruction__descriptor
+        : !strncmp(ev->type, "purchase.", 9)   ? &crm__purchase_event__descriptor
+                                               : NULL;
+    ProtobufCMessage *m =
+        d ? protobuf_c_message_unpack(d, NULL, ev->payload.len, ev->payload.data) : NULL;
+    if (!m)
+        return NULL;
+    uint8_t *buf = NULL;
+    char **text = d == &crm__purchase_event__descriptor ? &((Crm__PurchaseEvent *)m)->reason
+                  : !strcmp(((Crm__OrderInstruction *)m)->kind, "NOTE")
+                      ? &((Crm__OrderInstruction *)m)->value
+                      : NULL;
+    if (text && (*text)[0]) {
+        cm_pb_set_str(text, "");
+        *len = protobuf_c_message_get_packed_size(m);
+        buf = cm_malloc(*len ? *len : 1);
+        protobuf_c_message_pack(m, buf);
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return buf;
+}
+
+cm_err_t notes_orders_store_erase_events(cm_db_t *db, const char *tenant, const char *customer_id)
+{
+    return cm_outbox_erase(db, &notes_outbox, tenant, customer_id, s_scrub, NULL);
+}
 
 /* clang-format off */
 /* An order of notes.orders o: its source, id, the event (EVENT, an

@@ -17,6 +17,13 @@
 #define NOTES_STREAM "notes"
 extern const struct cm_outbox notes_outbox;
 
+/* A customer was erased (customer.deleted): their stored events of the
+ * notes stream keep type, ids, order and amounts, without the text staff or a
+ * rule wrote (an order instruction's value, a return's or cancellation's
+ * reason). In the caller's transaction. */
+cm_err_t notes_orders_store_erase_events(cm_db_t *db, const char *tenant,
+                                         const char *customer_id) CM_MUSTCHECK;
+
 /* At most this many instructions of one order are answered. */
 #define NOTES_ORDER_INSTRUCTIONS_MAX 100
 

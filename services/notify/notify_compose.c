@@ -100,6 +100,11 @@ bool notify_compose_address(struct cm_call *call, const struct notify_state *st,
     return ok;
 }
 
+void notify_compose_name(const Crm__Customer *c, char *out, size_t size)
+{
+    snprintf(out, size, "%s%s%s", c->first_name, c->first_name[0] ? " " : "", c->last_name);
+}
+
 void notify_compose_address_from(const struct notify_state *st, const Crm__NotifySettings *s,
                                  const Crm__Customer *c, bool sms, struct notify_address *a,
                                  struct notify_new_message *m)
@@ -107,8 +112,7 @@ void notify_compose_address_from(const struct notify_state *st, const Crm__Notif
     snprintf(a->from, sizeof a->from, "%s", sms ? s->effective_sms_from : s->effective_email_from);
     snprintf(a->from_name, sizeof a->from_name, "%s", sms ? "" : s->effective_email_from_name);
     char uuid[40];
-    snprintf(a->name, sizeof a->name, "%s%s%s", c->first_name, c->first_name[0] ? " " : "",
-             c->last_name);
+    notify_compose_name(c, a->name, sizeof a->name);
     cm_uuid(uuid);
     /* The e-mail sender's domain: an address checked when it was set. */
     const char *at = strchr(sms ? st->from_addr : a->from, '@');

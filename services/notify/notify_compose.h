@@ -52,6 +52,10 @@ void notify_compose_unsubscribe_link(const struct notify_state *st, const char *
                                      const Crm__Customer *c, const char *text_in,
                                      const char *html_in, char **text, char **html);
 
+/* The recipient's name on a message to customer c ("First Last") into out,
+ * cut to size. */
+void notify_compose_name(const Crm__Customer *c, char *out, size_t size);
+
 /* The parts of a message that come from the customer and the sender:
  * recipient, sender, a new Message-ID (in the sender's domain). False, the
  * call failed, when the tenant's sender cannot be read. */

@@ -1,5 +1,9 @@
-/* The checks on a SendMessage's send_at (notify_schedule.h); pure. */
+/* The checks on a SendMessage's send_at and on the customer a scheduled
+ * message goes to at its release (notify_schedule.h); pure. */
 #include "notify_schedule.h"
+#include "notify_mime.h"
+#include "notify_sender.h"
+#include "customers.pb-c.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -89,4 +93,29 @@ notify_send_at_t notify_schedule_check(const char *send_at, int64_t now_ms, int6
     if (*at_ms > now_ms + NOTIFY_SEND_AT_AHEAD_MS)
         return NOTIFY_SEND_AT_TOO_FAR;
     return *at_ms > now_ms ? NOTIFY_SEND_AT_LATER : NOTIFY_SEND_AT_NOW;
+}
+
+bool notify_schedule_withdrawn(const Crm__Customer *c, bool sms)
+{
+    const Crm__Preferences *p = c->preferences;
+    const Crm__Consent *k = p ? (sms ? p->sms : p->email) : NULL;
+    /* The consent as it stands: one withdrawn and granted again is granted. */
+    return k && !k->granted && k->changed_at[0];
+}
+
+const char *notify_schedule_refusal(const Crm__Customer *c, bool sms, const char *kind)
+{
+    const Crm__Preferences *p = c->preferences;
+    if (sms ? !c->phone[0] : !c->email[0])
+        return sms ? "the customer has no phone number any more"
+                   : "the customer has no e-mail address any more";
+    if (notify_schedule_withdrawn(c, sms))
+        return sms ? "the customer withdrew their SMS consent"
+                   : "the customer withdrew their e-mail consent";
+    if (!sms && !notify_mime_addr_ok(c->email))
+        return "the customer's e-mail address cannot be sent to";
+    if (notify_sender_marketing_kind(kind) &&
+        !(p && p->marketing && p->marketing->granted && p->email && p->email->granted))
+        return "the customer has not agreed to marketing e-mail";
+    return NULL;
 }

@@ -27,12 +27,14 @@ int notify_schedule_parse(const char *s, int64_t *ms);
 notify_send_at_t notify_schedule_check(const char *send_at, int64_t now_ms, int64_t *at_ms);
 
 struct Crm__Customer;
-/* Whether customer c withdrew the consent of the channel (sms or e-mail):
- * recorded, with its time, and not granted. */
+/* Whether customer c has the consent of the channel (sms or e-mail)
+ * withdrawn now: recorded, with its time, and not granted. A consent
+ * withdrawn and granted again since is granted. */
 bool notify_schedule_withdrawn(const struct Crm__Customer *c, bool sms);
-/* Why customer c may not get a scheduled message of kind on the channel
- * (sms or e-mail) now, or NULL when they may: no address, the channel's
- * consent withdrawn, no marketing consent for marketing mail. Static text. */
+/* Why customer c, as they are now, may not get a scheduled message of kind
+ * on the channel (sms or e-mail), or NULL when they may: no address, the
+ * channel's consent withdrawn, an e-mail address SMTP cannot carry, no
+ * marketing consent for marketing mail. Static text naming which. */
 const char *notify_schedule_refusal(const struct Crm__Customer *c, bool sms, const char *kind);
 
 struct cm_call;

@@ -54,17 +54,19 @@ cm_err_t notify_schedule_store_cancel(cm_db_t *db, const char *id, const char *r
     return *cancelled ? CM_OK : s_exists(db, id, found);
 }
 
-cm_err_t notify_schedule_store_release(cm_db_t *db, const char *id, bool *released)
+cm_err_t notify_schedule_store_release(cm_db_t *db, const char *id, const char *to,
+                                       const char *to_name, bool *released)
 {
-    const char *p[] = {id};
+    const char *p[] = {id, to, to_name};
     cm_err_t err;
     PGresult *res = cm_db_exec(
         db,
         "WITH u AS (UPDATE notify.queue SET held = false, due_at = now() WHERE message_id = "
         "$1::uuid AND held RETURNING message_id) "
-        "UPDATE notify.messages SET status = 'QUEUED' WHERE id IN (SELECT message_id FROM u) "
+        "UPDATE notify.messages SET status = 'QUEUED', to_addr = coalesce($2, to_addr), "
+        "to_name = coalesce($3, to_name) WHERE id IN (SELECT message_id FROM u) "
         "AND status = 'SCHEDULED' RETURNING id",
-        1, p, &err);
+        3, p, &err);
     if (!res)
         return err;
     *released = PQntuples(res) == 1;

@@ -20,9 +20,11 @@ cm_err_t notify_schedule_store_cancel(cm_db_t *db, const char *id, const char *r
                                       bool *cancelled) CM_MUSTCHECK;
 
 /* Hands the scheduled message id to the senders (row no longer held, due
- * now; status QUEUED), in the caller's transaction; *released false when it
- * was cancelled or released before. */
-cm_err_t notify_schedule_store_release(cm_db_t *db, const char *id, bool *released) CM_MUSTCHECK;
+ * now; status QUEUED), addressed to to and to_name (the customer's address
+ * now; NULL keeps the stored one), in the caller's transaction; *released
+ * false when it was cancelled or released before. */
+cm_err_t notify_schedule_store_release(cm_db_t *db, const char *id, const char *to,
+                                       const char *to_name, bool *released) CM_MUSTCHECK;
 
 /* Ends the scheduled message id with status ("FAILED" or "CANCELLED") and
  * reason instead of sending it, in one transaction of tenant; a FAILED one

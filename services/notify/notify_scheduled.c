@@ -2,8 +2,9 @@
  * scheduled messages due (notify_schedule.h). A scheduled message waits in
  * notify.queue as a held row the senders never take; when it is due, a copy's
  * tick claims it and asks notify itself to release it (ReleaseMessage, which
- * asks customers with no transaction open), so consents and the customer are
- * checked when the message goes, not only when it was set up. */
+ * asks customers with no transaction open), so the customer's consents and
+ * address as they are when the message goes decide, not those it was set up
+ * with. */
 #include "notify_schedule.h"
 #include "notify_schedule_store.h"
 #include "notify_compose.h"
@@ -85,28 +86,6 @@ static void s_end(struct cm_call *call, const Crm__Message *m, const char *statu
     s_outcome(call, ended ? status : "GONE", resp);
 }
 
-bool notify_schedule_withdrawn(const Crm__Customer *c, bool sms)
-{
-    const Crm__Preferences *p = c->preferences;
-    const Crm__Consent *k = p ? (sms ? p->sms : p->email) : NULL;
-    return k && !k->granted && k->changed_at[0];
-}
-
-const char *notify_schedule_refusal(const Crm__Customer *c, bool sms, const char *kind)
-{
-    const Crm__Preferences *p = c->preferences;
-    if (sms ? !c->phone[0] : !c->email[0])
-        return sms ? "the customer has no phone number any more"
-                   : "the customer has no e-mail address any more";
-    if (notify_schedule_withdrawn(c, sms))
-        return sms ? "the customer withdrew their SMS consent"
-                   : "the customer withdrew their e-mail consent";
-    if (notify_sender_marketing_kind(kind) &&
-        !(p && p->marketing && p->marketing->granted && p->email && p->email->granted))
-        return "the customer has not agreed to marketing e-mail";
-    return NULL;
-}
-
 void notify_schedule_release(struct cm_call *call, const ProtobufCMessage *msg,
                              ProtobufCMessage **resp)
 {
@@ -141,8 +120,15 @@ void notify_schedule_release(struct cm_call *call, const ProtobufCMessage *msg,
         }
         goto out;
     }
-    const char *refusal =
-        c ? notify_schedule_refusal(c, m->channel == CRM__CHANNEL__CHANNEL_SMS, m->kind) : NULL;
+    /* The customer as they are now decides: their consent, and the address
+     * (or number) it goes to, which the message then records. */
+    bool sms = m->channel == CRM__CHANNEL__CHANNEL_SMS;
+    const char *refusal = c ? notify_schedule_refusal(c, sms, m->kind) : NULL;
+    char to[300] = "", to_name[512] = "";
+    if (c && !refusal) {
+        snprintf(to, sizeof to, "%s", sms ? c->phone : c->email);
+        notify_compose_name(c, to_name, sizeof to_name);
+    }
     if (c)
         crm__customer__free_unpacked(c, NULL);
     if (refusal) {
@@ -152,7 +138,8 @@ void notify_schedule_release(struct cm_call *call, const ProtobufCMessage *msg,
     bool released = false;
     err = cm_db_begin(call->db, call->hdr->tenant_id);
     if (!err)
-        err = notify_schedule_store_release(call->db, m->id, &released);
+        err = notify_schedule_store_release(call->db, m->id, to[0] ? to : NULL,
+                                            to[0] ? to_name : NULL, &released);
     if (!err)
         err = cm_db_commit(call->db);
     if (err) {

@@ -148,6 +148,33 @@ static cm_err_t s_event(cm_db_t *db, const char *type, const Crm__Message *msg,
     return s_event_with(db, type, msg, NULL, tenant_id, principal, channel, request_id);
 }
 
+cm_err_t notify_store_erase_customer(cm_db_t *db, const char *tenant, const char *customer_id)
+{
+    static const char *const sql[] = {
+        /* Not sent yet: never sent now. A sender that holds one mid-attempt
+         * still records its outcome. */
+        "WITH q AS (DELETE FROM notify.queue q USING notify.messages m "
+        "  WHERE m.tenant_id = $1::uuid AND m.customer_id = $2::uuid AND q.message_id = m.id "
+        "  RETURNING q.message_id) "
+        "UPDATE notify.messages SET status = 'CANCELLED', permanent = true, "
+        "  last_error = 'the customer was deleted before it was sent' "
+        "WHERE tenant_id = $1::uuid AND id IN (SELECT message_id FROM q) "
+        "  AND status IN ('QUEUED', 'SCHEDULED')",
+        "UPDATE notify.messages SET to_addr = '', to_name = '', subject = '', body_text = '', "
+        "  body_html = '', sealed_link = NULL, "
+        "  last_error = CASE WHEN status = 'CANCELLED' THEN last_error ELSE '' END "
+        "WHERE tenant_id = $1::uuid AND customer_id = $2::uuid",
+        "UPDATE notify.replies SET from_addr = '', from_name = '', subject = '', body_text = '', "
+        "  attachments = '[]', raw = ''::bytea "
+        "WHERE tenant_id = $1::uuid AND customer_id = $2::uuid",
+    };
+    const char *p[] = {tenant, customer_id};
+    cm_err_t err = CM_OK;
+    for (size_t i = 0; i < sizeof sql / sizeof *sql && !err; i++)
+        err = cm_db_run(db, sql[i], 2, p);
+    return err;
+}
+
 cm_err_t notify_store_get(cm_db_t *db, const char *id, Crm__Message **out)
 {
     const char *p[] = {id};

@@ -77,6 +77,15 @@ void notify_store_next_position(const PGresult *res, int limit, int us_column, i
 cm_err_t notify_store_event(cm_db_t *db, const char *type, const Crm__Message *msg,
                             const Crm__Reply *reply, const char *tenant_id) CM_MUSTCHECK;
 
+/* A customer was deleted (docs/operations.md, "Erasure"): in the caller's
+ * transaction of tenant, their messages not sent yet (queued, scheduled)
+ * leave the queue and end CANCELLED, saying so; every message of theirs
+ * loses its address, name, subject, text, HTML, link and error text, and
+ * every reply of theirs its sender, subject, text, attachment names and raw
+ * message. Ids, status, channel, kind, times and conversations stay. */
+cm_err_t notify_store_erase_customer(cm_db_t *db, const char *tenant,
+                                     const char *customer_id) CM_MUSTCHECK;
+
 /* The message with id in the session's tenant: CM_ERR_NOT_FOUND when none. */
 cm_err_t notify_store_get(cm_db_t *db, const char *id, Crm__Message **out) CM_MUSTCHECK;
 

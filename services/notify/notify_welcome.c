@@ -2,6 +2,7 @@
 #include "notify_welcome.h"
 #include "notify_accounts.h"
 #include "notify_compose.h"
+#include "notify_erase.h"
 #include "notify_handlers.h"
 #include "notify_mime.h"
 #include "notify_welcome_store.h"
@@ -30,12 +31,13 @@ static const char *const s_streams[] = {"customers"};
 /* Following the customers stream                                          */
 
 /* A registration the booking system or the store made: a work row when the
- * tenant welcomes them. In cm_follow's transaction. */
+ * tenant welcomes them; a customer deleted: erased from notify's stored
+ * events (notify_erase.h). In cm_follow's transaction. */
 static cm_err_t s_apply(void *ud, cm_db_t *db, const Crm__Event *ev)
 {
     (void)ud;
     if (strcmp(ev->type, "customer.registered") != 0)
-        return CM_OK;
+        return notify_erase_apply(db, ev);
     Crm__CustomerEvent *ce = crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
     cm_err_t err = CM_OK;
     const Crm__Customer *c = ce ? ce->customer : NULL;

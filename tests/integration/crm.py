@@ -370,11 +370,11 @@ def _held(lock_sql, what):
             p.wait()
 
 
-def row_locked(table, row_id):
-    """Holds the row of table whose id is row_id locked (SELECT ... FOR
-    UPDATE in a psql session of its own, as user postgres) until the block
+def row_locked(table, row_id, key="id"):
+    """Holds the row of table whose key (column) is row_id locked (SELECT ...
+    FOR UPDATE in a psql session of its own, as user postgres) until the block
     ends, then commits."""
-    return _held("SELECT 'locked' FROM %s WHERE id = '%s' FOR UPDATE;" % (table, row_id),
+    return _held("SELECT 'locked' FROM %s WHERE %s = '%s' FOR UPDATE;" % (table, key, row_id),
                  "%s %s: no such row" % (table, row_id))
 
 

@@ -1,13 +1,14 @@
 """Messages sent later (docs/notify.md, "Sending later"): SendMessage with
 sendAt stores the message SCHEDULED at once; it goes at sendAt (the SMTP test
 server's receive time is checked against it), can be cancelled until then,
-and is checked again when it goes: a customer who withdrew consent or was
-deleted meanwhile gets nothing, and the message says why."""
+and is checked again when it goes: the customer as they are then decides (a
+consent withdrawn now, or granted again; a changed or removed address), a
+customer deleted meanwhile gets nothing, and the message says why. The
+cancel-vs-release race is forced both ways with row locks."""
 import datetime
 import threading
-import time
 
-from crm import api, psql, unique_email, wait_until
+from crm import api, psql, row_locked, unique_email, wait_until
 from test_notify import _customer, _message, _phone, _received, _send, _texts, _wait_status
 
 
@@ -73,42 +74,69 @@ def test_cancelled_before_it_goes_is_never_sent():
     assert st == 404, js
 
 
-def test_cancel_racing_the_sender_is_exactly_one():
-    outcomes = []
-    lock = threading.Lock()
+def _waiting_on_lock(sql_start):
+    """Whether a backend is waiting for a lock in a statement that starts with sql_start."""
+    out = psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+               "AND query LIKE '%s%%'" % sql_start.replace("'", "''"))
+    return int(out.strip()) > 0
 
-    def race(cid, addr, due):
-        st, _, m = _send(cid, {"subject": "Wettlauf", "text": "x", "sendAt": due})
-        assert st == 202, m
-        target = _epoch(m["sendAt"])
-        while time.time() < target - 0.05:
-            time.sleep(0.01)
-        codes = []
-        for _ in range(40):
-            st, _, _ = _cancel(m["id"])
-            codes.append(st)
-            if st == 200:
-                break
-        final = wait_until(lambda: (lambda x: x if x["status"] in ("SENT", "CANCELLED") else None)(
-            _message(m["id"])), timeout=30, what="the race's end")
-        with lock:
-            outcomes.append((addr, final["status"], codes))
 
-    people = [_customer() for _ in range(6)]
-    due = _at(3)
-    threads = [threading.Thread(target=race, args=(p["id"], p["email"], due)) for p in people]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert len(outcomes) == 6, outcomes
-    for addr, status, codes in outcomes:
-        got = _received(addr)
-        if status == "CANCELLED":
-            assert 200 in codes and got == [], (addr, codes, got)
-        else:
-            assert 200 not in codes and set(codes) == {412}, codes
-            assert len(wait_until(lambda: _received(addr), what="sent")) == 1
+def _cancel_blocked(mid, what):
+    """Starts cancelling message mid in a thread and returns once its
+    statement waits for a row lock; join() on the thread answers (status,
+    headers, body)."""
+    done = {}
+
+    class Cancel(threading.Thread):
+        def run(self):
+            done["answer"] = _cancel(mid)
+
+        def join(self, timeout=30):
+            super().join(timeout)
+            return done["answer"]
+    t = Cancel()
+    t.start()
+    wait_until(lambda: _waiting_on_lock("WITH d AS (DELETE FROM notify.queue"), timeout=10,
+               what=what)
+    return t
+
+
+def test_cancel_losing_to_the_release_answers_412_and_it_is_sent_once():
+    """Release first: the message row is held from a psql session, so the
+    release (which has already taken the queue row) waits for it; a cancel
+    then waits behind the release for the queue row, and finds it released."""
+    c = _customer()
+    st, _, m = _send(c["id"], {"subject": "Wettlauf verloren", "text": "x", "sendAt": _at(2)})
+    assert st == 202 and m["status"] == "SCHEDULED", m
+    with row_locked("notify.messages", m["id"]):
+        wait_until(lambda: _waiting_on_lock("WITH u AS (UPDATE notify.queue SET held = false"),
+                   timeout=30, what="the release waiting for the message row")
+        cancel = _cancel_blocked(m["id"], "the cancel waiting behind the release")
+    st, _, js = cancel.join()
+    assert st == 412 and js["error"]["status"] == "FAILED_PRECONDITION", js
+    assert "not scheduled any more" in js["error"]["message"], js
+    _wait_status(m["id"], "SENT", timeout=30)
+    assert len(wait_until(lambda: _received(c["email"]), what="the e-mail")) == 1
+
+
+def test_cancel_winning_at_the_due_time_means_never_sent():
+    """Cancel first: the due queue row is held from a psql session, so no
+    copy can claim it (SKIP LOCKED); the cancel waits for it and deletes it."""
+    c = _customer()
+    st, _, m = _send(c["id"], {"subject": "Wettlauf gewonnen", "text": "x", "sendAt": _at(2)})
+    assert st == 202 and m["status"] == "SCHEDULED", m
+    with row_locked("notify.queue", m["id"], key="message_id"):
+        wait_until(lambda: psql("SELECT due_at <= now() FROM notify.queue WHERE message_id = "
+                                "'%s'" % m["id"]).strip() == "t", timeout=30, what="due")
+        cancel = _cancel_blocked(m["id"], "the cancel waiting for the queue row")
+    st, _, cm = cancel.join()
+    assert st == 200 and cm["status"] == "CANCELLED", cm
+    assert psql("SELECT count(*) FROM notify.queue WHERE message_id = '%s'" % m["id"]).strip() == "0"
+    # A message sent after it goes; the cancelled one never does.
+    st, _, marker = _send(c["id"], {"subject": "Danach", "text": "Marker."})
+    _wait_status(marker["id"], "SENT")
+    assert len(_received(c["email"])) == 1
+    assert _message(m["id"])["status"] == "CANCELLED"
 
 
 def test_bad_send_at_is_400_naming_it():
@@ -144,6 +172,60 @@ def test_consent_withdrawn_before_it_goes_is_not_sent():
     # Withdrawn before: refused at once, naming the customer.
     st, _, js = _send(c["id"], {"subject": "Noch mal", "text": "x", "sendAt": _at(60)})
     assert st == 400 and ("customerId", "CONSENT_WITHDRAWN") in _field(js), js
+
+
+def test_consent_withdrawn_then_granted_again_is_sent():
+    c = _customer(preferences={"email": {"granted": True, "source": "web"}})
+    st, _, m = _send(c["id"], {"subject": "Doch", "text": "Bis bald.", "sendAt": _at(3)})
+    assert st == 202 and m["status"] == "SCHEDULED", m
+    for granted in (False, True):
+        st, _, upd = api("PATCH", "/v1/customers/" + c["id"],
+                         {"preferences": {"email": {"granted": granted, "source": "phone"}}})
+        assert st == 200 and upd["preferences"]["email"]["granted"] is granted, upd
+    sent = _wait_status(m["id"], "SENT", timeout=30)
+    assert sent["to"] == c["email"], sent
+    assert len(wait_until(lambda: _received(c["email"]), what="the e-mail")) == 1
+
+
+def test_changed_address_gets_it_and_the_message_says_so():
+    c = _customer()
+    st, _, m = _send(c["id"], {"subject": "Umgezogen", "text": "Neue Adresse.", "sendAt": _at(3)})
+    assert st == 202 and m["to"] == c["email"], m
+    new = unique_email("moved")
+    st, _, upd = api("PATCH", "/v1/customers/" + c["id"], {"email": new, "firstName": "Jörg"})
+    assert st == 200, upd
+    sent = _wait_status(m["id"], "SENT", timeout=30)
+    assert sent["to"] == new and sent["toName"] == "Jörg Groß", sent
+    got = wait_until(lambda: _received(new), what="the e-mail at the new address")
+    assert len(got) == 1 and got[0]["to"] == [new], got
+    assert _received(c["email"]) == []
+
+
+def test_removed_address_fails_naming_it():
+    c = _customer()
+    st, _, m = _send(c["id"], {"subject": "Weg", "text": "x", "sendAt": _at(3)})
+    assert st == 202, m
+    st, _, upd = api("PATCH", "/v1/customers/" + c["id"], {"email": None})
+    assert st == 200 and not upd.get("email"), upd
+    failed = _wait_status(m["id"], "FAILED", timeout=30)
+    assert "no e-mail address" in failed["lastError"] and failed["permanent"], failed
+    assert failed["to"] == c["email"], failed  # where it would have gone
+    assert _received(c["email"]) == []
+
+
+def test_changed_number_gets_the_sms():
+    old, new = _phone(), _phone()
+    c = _customer(phone=old)
+    st, _, m = _send(c["id"], {"channel": "SMS", "text": "Termin 9:00", "sendAt": _at(3)})
+    assert st == 202 and m["to"] == old, m
+    assert api("PATCH", "/v1/customers/" + c["id"], {"phone": new})[0] == 200
+    sent = _wait_status(m["id"], "SENT", timeout=30)
+    assert sent["to"] == new, sent
+    assert len(wait_until(lambda: _texts(new), what="the SMS at the new number")) == 1
+    assert _texts(old) == []
+    st, _, upd = api("PATCH", "/v1/customers/" + c["id"], {"phone": None})
+    st, _, m2 = _send(c["id"], {"channel": "SMS", "text": "Noch eins", "sendAt": _at(60)})
+    assert st == 400, m2  # no number now: refused at once
 
 
 def test_customer_deleted_before_it_goes_is_not_sent():

@@ -1,6 +1,8 @@
 /* The checks on a SendMessage's sendAt: RFC 3339 parsed to the millisecond
  * with its offset, "now" within the last 5 minutes, at most 366 days ahead. */
 #include "notify_schedule.h"
+#include <string.h>
+#include "customers.pb-c.h"
 #include "../unit.h"
 
 /* 2026-12-07T09:00:00Z */
@@ -55,9 +57,51 @@ static void test_check(void)
     CHECK(notify_schedule_check("next week", NOW, &at) == NOTIFY_SEND_AT_INVALID);
 }
 
+/* The customer as they are at the release decides: their consent now (one
+ * withdrawn and granted again is granted) and their address now. */
+static void test_refusal(void)
+{
+    Crm__Consent granted = CRM__CONSENT__INIT, withdrawn = CRM__CONSENT__INIT,
+                 unknown = CRM__CONSENT__INIT;
+    granted.granted = true;
+    granted.changed_at = "2026-12-07T09:00:00Z";
+    withdrawn.changed_at = "2026-12-07T08:00:00Z";
+    Crm__Preferences p = CRM__PREFERENCES__INIT;
+    Crm__Customer c = CRM__CUSTOMER__INIT;
+    c.email = "anna@example.com";
+    c.phone = "+48600100200";
+    c.preferences = &p;
+    CHECK(notify_schedule_refusal(&c, false, "message") == NULL);
+    p.email = &unknown; // never asked: not withdrawn
+    CHECK(!notify_schedule_withdrawn(&c, false));
+    CHECK(notify_schedule_refusal(&c, false, "message") == NULL);
+    p.email = &withdrawn;
+    CHECK(notify_schedule_withdrawn(&c, false) && !notify_schedule_withdrawn(&c, true));
+    CHECK(strstr(notify_schedule_refusal(&c, false, "message"), "e-mail consent"));
+    CHECK(notify_schedule_refusal(&c, true, "message") == NULL);
+    p.email = &granted; // granted again
+    CHECK(!notify_schedule_withdrawn(&c, false));
+    CHECK(notify_schedule_refusal(&c, false, "message") == NULL);
+    p.sms = &withdrawn;
+    CHECK(strstr(notify_schedule_refusal(&c, true, "message"), "SMS consent"));
+    /* The address now: gone, or one SMTP cannot carry. */
+    c.email = "";
+    CHECK(strstr(notify_schedule_refusal(&c, false, "message"), "no e-mail address"));
+    c.email = "jürgen@example.de";
+    CHECK(strstr(notify_schedule_refusal(&c, false, "message"), "cannot be sent to"));
+    c.phone = "";
+    CHECK(strstr(notify_schedule_refusal(&c, true, "message"), "no phone number"));
+    /* Marketing mail needs both consents now. */
+    c.email = "anna@example.com";
+    CHECK(strstr(notify_schedule_refusal(&c, false, "marketing"), "marketing"));
+    p.marketing = &granted;
+    CHECK(notify_schedule_refusal(&c, false, "marketing") == NULL);
+}
+
 int main(void)
 {
     RUN(test_parse);
     RUN(test_check);
+    RUN(test_refusal);
     return 0;
 }

@@ -1,9 +1,10 @@
 // The messages on the customer card: send a set-password link or an
-// activation (e-mail, or SMS when the customer has a phone number), and the
-// messages sent to the customer with their fate (queued, sent, failed and
-// why). With make run's trial mailbox (GET /v1/trialMailbox) the section says
-// so, and each message it received can be opened as it arrived there. Every
-// string from the message catalogue (i18n.js).
+// activation (e-mail, or SMS when the customer has a phone number), and every
+// message sent to the customer, newest first, a page at a time ("Load more"),
+// with its fate (queued, sent, failed and why; scheduled, with Cancel, looked
+// at again when it goes). With make run's trial mailbox (GET /v1/trialMailbox)
+// the section says so, and each message it received can be opened as it
+// arrived there. Every string from the message catalogue (i18n.js).
 
 import { ApiError, get, newRequestKey, request, seg } from "./api.js";
 import { banner, chip, h, replace, toast } from "./dom.js";
@@ -14,6 +15,9 @@ const STATUS_KIND = { QUEUED: "info", SENT: "ok", FAILED: "danger", REPLIED: "ok
 /** Reloads while a message is still queued, at most this many times. */
 const POLLS = 30;
 const POLL_MS = 2000;
+const PAGE_SIZE = 20;
+/** A scheduled message due within this long is looked at again when it goes. */
+const SCHEDULED_WATCH_MS = 60 * 60 * 1000;
 
 function errorText(e) {
   const d = e instanceof ApiError && e.details[0];
@@ -98,8 +102,10 @@ export function messagesSection(c, { onChange } = {}) {
   }
 
   const needsEmail = c.email ? null : h("p", { class: "muted", id: "needs-email" }, t("msg.needsEmail"));
+  const more = h("button", { type: "button", class: "btn btn-small messages-more", id: "messages-more", hidden: true }, t("common.loadMore"));
+  more.addEventListener("click", () => load(true));
   const section = h("section", { class: "card messages-card", "aria-labelledby": "messages-title", id: "messages-section" },
-    h("h2", { id: "messages-title" }, t("msg.title")), trialNote, needsEmail, actions, status, list);
+    h("h2", { id: "messages-title" }, t("msg.title")), trialNote, needsEmail, actions, status, list, more);
 
   async function cancel(m) {
     replace(status);
@@ -112,21 +118,38 @@ export function messagesSection(c, { onChange } = {}) {
     await load();
   }
 
-  async function load() {
+  // Every page up to the one last shown, so a reload keeps what was open.
+  let pages = 1;
+  async function readPages() {
+    const messages = [];
+    let token = "";
+    for (let i = 0; i < pages; i++) {
+      const { data } = await get(`/v1/customers/${seg(c.id)}/messages`, { pageSize: PAGE_SIZE, pageToken: token });
+      messages.push(...(data.messages || []));
+      token = data.nextPageToken || "";
+      if (!token) break;
+    }
+    return { messages, more: Boolean(token) };
+  }
+
+  async function load(extra = false) {
     clearTimeout(timer);
+    if (extra) pages += 1;
+    more.disabled = true;
     let messages = [];
+    let hasMore = false;
     let trial = null;
     try {
-      const [m, box] = await Promise.all([
-        get(`/v1/customers/${seg(c.id)}/messages`, { pageSize: 20 }),
-        get("/v1/trialMailbox", { pageSize: 100 }),
-      ]);
-      messages = m.data.messages || [];
+      const [m, box] = await Promise.all([readPages(), get("/v1/trialMailbox", { pageSize: 100 })]);
+      ({ messages, more: hasMore } = m);
       trial = box.data;
     } catch (e) {
       replace(status, banner("error", t("msg.loadFailed", { message: errorText(e) })));
+      more.disabled = false;
       return;
     }
+    more.hidden = !hasMore;
+    more.disabled = false;
     const received = new Map();
     if (trial && trial.trial) {
       for (const e of trial.entries || []) received.set(e.message.id, e);
@@ -141,7 +164,15 @@ export function messagesSection(c, { onChange } = {}) {
     }
     // Queued ones are on their way: look again in a moment.
     if (messages.some((m) => m.status === "QUEUED") && polls++ < POLLS) {
-      timer = setTimeout(load, POLL_MS);
+      timer = setTimeout(() => section.isConnected && load(), POLL_MS);
+      return;
+    }
+    // A scheduled one due soon: look again when it goes.
+    const due = messages.filter((m) => m.status === "SCHEDULED").map((m) => Date.parse(m.sendAt) - Date.now());
+    const next = Math.min(...due);
+    if (next < SCHEDULED_WATCH_MS) {
+      polls = 0;
+      timer = setTimeout(() => section.isConnected && load(), Math.max(next, 0) + POLL_MS);
     }
   }
   return { section, load };

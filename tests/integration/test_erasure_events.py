@@ -1,0 +1,145 @@
+"""Erasure reaches the events already stored for publishing (docs/operations.md,
+"Erasure"): a customer of a business with an Orders bot note, a cancelled
+order with a reason, an e-mail, the customer's reply and a message scheduled
+for later is deleted; then the customers, notes and notify outboxes (the
+events readers replay) hold none of their name, e-mail address, phone number
+or free text, and every event is still there with its type and ids; notify's
+messages and replies and the timeline's message entries keep their fate, not
+their words; the scheduled message is cancelled."""
+import datetime
+
+import crm
+from crm import api, psql_rows, unique, unique_email, wait_until
+from test_bus_trust import _parse as _fields
+from test_notify import _parse, _phone, _received
+from test_orders_bot import _business, _ingest, _order, _rule, _settled
+from test_replies import _answer, _post_mail
+
+OUTBOXES = ("customers.outbox", "notes.outbox", "notify.outbox")
+
+
+def _events(table, since):
+    """The outbox's events written since (a psql now()): (id, type, bytes)."""
+    rows = psql_rows("SELECT id, encode(event, 'hex') FROM %s WHERE created_at >= '%s' "
+                     "ORDER BY id" % (table, since))
+    out = []
+    for rid, hexed in rows:
+        raw = bytes.fromhex(hexed)
+        out.append((rid, _type_of(raw), raw))
+    return out
+
+
+def _type_of(raw):
+    """A stored crm.Event's type (field 4)."""
+    return _fields(raw).get(4, [b""])[-1].decode(errors="replace")
+
+
+def _leaks(since, personal):
+    """Each outbox's events that still carry one of the personal strings."""
+    found = []
+    for table in OUTBOXES:
+        for rid, typ, raw in _events(since=since, table=table):
+            for s in personal:
+                if s.encode() in raw:
+                    found.append((table, rid, typ, s))
+    return found
+
+
+def test_erasing_a_customer_scrubs_their_stored_events_in_every_outbox():
+    since = crm.psql("SELECT now()").strip()
+    _, key = _business()
+    rule = _rule(key, {"actions": [{"kind": "RULE_ACTION_ORDER_NOTE",
+                                    "text": "Geschenk für {{fullName}}"}]})
+    first, last = unique("Bożena"), unique("Wróbel")
+    email, phone = unique_email("erase"), _phone()
+    person = {"externalId": unique("c"), "firstName": first, "lastName": last,
+              "email": email, "phone": phone}
+    order = _order(person, 9900)
+    cid = _ingest(key, order)
+    _settled(key, rule["id"], 1)
+    # A cancellation with a reason staff typed about her.
+    reason = unique("zieht nach Lyon")
+    st, _, r = api("POST", "/v1/customers/%s/purchases/%s:cancel" % (cid, order["order"]["id"]),
+                   {"reason": reason}, key=key)
+    assert st == 200, r
+    # An e-mail to her, and her answer.
+    subject = "Termin für " + first
+    st, _, m = api("POST", "/v1/customers/%s:sendMessage" % cid,
+                   {"subject": subject, "text": "Hallo " + first}, key=key)
+    assert st == 202, m
+    _wait_status_as(key, m["id"], "SENT")
+    got = wait_until(lambda: _received(email), what="the e-mail")
+    answer = unique("Meine neue Adresse ist Rue Merci")
+    st, _, rep = _post_mail(_answer(_parse(got[-1]["data"]), answer), key=key)
+    assert st == 200 and rep["reply"]["customerId"] == cid, rep
+    _wait_status_as(key, m["id"], "REPLIED")
+
+    # On her timeline (notes follows the notify stream), and one more sent later.
+    wait_until(lambda: any(e["type"] == "message.replied" for e in api(
+        "GET", "/v1/customers/%s/timeline?kind=MESSAGE" % cid, key=key)[2].get("entries", [])),
+        timeout=30, what="the reply on the timeline")
+    st, _, later = api("POST", "/v1/customers/%s:sendMessage" % cid,
+                       {"subject": subject, "text": "Bis morgen, " + first,
+                        "sendAt": _days_ahead(30)}, key=key)
+    assert st == 202 and later["status"] == "SCHEDULED", later
+
+    personal = [first, last, email, phone, reason, answer, subject]
+    # Before: each outbox carries some of it (the test would prove nothing otherwise).
+    before = {t: len(_events(t, since)) for t in OUTBOXES}
+    leaks = _leaks(since, personal)
+    assert {t for t, *_ in leaks} == set(OUTBOXES), leaks
+    types = {t: [(rid, typ) for rid, typ, _ in _events(t, since)] for t in OUTBOXES}
+    assert {kind for kind, _ in _rows_with(cid, personal)} == {"message", "reply", "timeline"}
+
+    st, _, js = api("DELETE", "/v1/customers/" + cid, key=key)
+    assert st == 204, js
+    # customers rewrites at once; notes and notify when they apply customer.deleted.
+    wait_until(lambda: not _leaks(since, personal), timeout=30,
+               what="no personal data left in the outboxes")
+    # Nothing was deleted: the same events with the same types and ids, in
+    # order (plus what was written since, customer.deleted among them).
+    for t in OUTBOXES:
+        now = [(rid, typ) for rid, typ, _ in _events(t, since)]
+        assert now[:before[t]] == types[t], (t, now, types[t])
+    # What notify and notes keep of her messages: their fate, not their words;
+    # the one not sent yet never goes.
+    wait_until(lambda: not _rows_with(cid, personal), timeout=30,
+               what="no personal data left in messages, replies and the timeline")
+    for mid, status in ((m["id"], "REPLIED"), (later["id"], "CANCELLED")):
+        got = _wait_status_as(key, mid, status)
+        assert got["to"] == "" and got.get("subject", "") == "" and got.get("text", "") == "", got
+    assert "deleted" in _wait_status_as(key, later["id"], "CANCELLED")["lastError"]
+    assert psql_rows("SELECT count(*) FROM notify.queue WHERE message_id = '%s'"
+                     % later["id"]) == [("0",)]
+    assert psql_rows("SELECT length(raw) FROM notify.replies WHERE customer_id = '%s'"
+                     % cid) == [("0",)]
+    # The order's and the message's ids are still there for their readers.
+    notes_raw = b"".join(raw for _, _, raw in _events("notes.outbox", since))
+    assert order["order"]["id"].encode() in notes_raw
+    notify_raw = b"".join(raw for _, _, raw in _events("notify.outbox", since))
+    assert m["id"].encode() in notify_raw and rep["reply"]["id"].encode() in notify_raw
+
+
+def _days_ahead(n):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=n)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _rows_with(cid, personal):
+    """The customer's rows of notify.messages, notify.replies and notes.timeline
+    (as text, the reply's raw message included) that carry one of the strings."""
+    rows = psql_rows(
+        "SELECT 'message', m::text FROM notify.messages m WHERE customer_id = '%s' "
+        "UNION ALL SELECT 'reply', r::text || convert_from(r.raw, 'UTF8') "
+        "  FROM notify.replies r WHERE customer_id = '%s' "
+        "UNION ALL SELECT 'timeline', t.details::text FROM notes.timeline t "
+        "  WHERE customer_id = '%s' AND kind = 'MESSAGE'" % (cid, cid, cid))
+    return [(kind, s) for kind, text in rows for s in personal if s in text]
+
+
+def _wait_status_as(key, mid, status):
+    def check():
+        st, _, got = api("GET", "/v1/messages/" + mid, key=key)
+        assert st == 200, got
+        return got if got["status"] == status else None
+    return wait_until(check, timeout=30, what="message %s %s" % (mid, status))
