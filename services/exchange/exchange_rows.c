@@ -133,8 +133,8 @@ char exchange_detect_delimiter(const char *sample, size_t n)
 /* Headers                                                                 */
 
 /* A header as compared: case-folded (any script), without spaces, '_', '-',
- * '.' and ',' ("E-Mail" and "e_mail" are "email", "USt-IdNr." "ustidnr",
- * "Adres dostawy, kraj" "adresdostawykraj"). */
+ * '.', ',' and parentheses ("E-Mail" and "e_mail" are "email", "USt-IdNr."
+ * "ustidnr", "Adres dostawy (kraj)" "adresdostawykraj"). */
 #define S_FOLD_MAX 160 /* bytes of a folded header; a longer one matches no column */
 static void s_fold(const char *s, char *out, size_t size)
 {
@@ -145,7 +145,7 @@ static void s_fold(const char *s, char *out, size_t size)
     const char *from = n >= 0 ? (const char *)folded : s;
     size_t o = 0;
     for (; *from && o + 1 < size; from++) {
-        if (strchr(" _-\t.,", *from))
+        if (strchr(" _-\t.,()", *from))
             continue;
         out[o++] = n >= 0 ? *from : cm_ascii_tolower(*from);
     }

@@ -49,7 +49,7 @@ enum exchange_use {
 /* The layout column a header means: its API name or its label in any of
  * the export's languages (exchange_headers.h), then the usual names other
  * tools give it ("Mail", "Handy", "NIP"), matched without regard to case,
- * spaces, '_', '-', '.' and ',' ("First name", "first_name" and "Vorname"
+ * spaces, '_', '-', '.', ',' and parentheses ("First name", "first_name" and "Vorname"
  * are firstName). Returns its index in exchange_columns, or -1. */
 int exchange_column_of_header(const char *header);
 
