@@ -312,3 +312,35 @@ def test_ui_export_headers_in_german_and_bulgarian_at_390_px():
             b.full_screenshot(os.path.join(SHOTS, "export-headers-%s-narrow.png" % lang))
         b.js("localStorage.removeItem('crm.lang');")
         _no_js_errors(b)
+
+
+def test_xlsx_read_back_by_openpyxl_as_a_spreadsheet_user_sees_it():
+    """The workbook as a spreadsheet program reads it (openpyxl, Debian's
+    python3-openpyxl): German headings, numbers as numbers, dates as dates,
+    booleans as booleans, phones, VAT numbers, postcodes and ids as text."""
+    import datetime
+    import openpyxl
+
+    key = _tenant()
+    full, odd = _book(key)
+    st, _, book = _export(key, format="xlsx", headers="de")
+    assert st == 200
+    ws = openpyxl.load_workbook(io.BytesIO(book), read_only=True).worksheets[0]
+    table = [list(r) for r in ws.iter_rows()]
+    header = [c.value for c in table[0]]
+    assert header[:5] == ["Kunden-ID", "Vorname", "Nachname", "E-Mail", "Telefon"], header
+    assert header[COLUMNS.index("balance")] == "Guthaben", header
+    rows = {r[0].value: dict(zip(COLUMNS, r)) for r in table[1:]}
+    r = rows[full["id"]]
+    assert r["balance"].data_type == "n" and r["balance"].value == 10.5, r["balance"].value
+    assert r["balance"].number_format == "#,##0.00", r["balance"].number_format
+    assert r["points"].data_type == "n" and r["points"].value == 0
+    assert r["birthDate"].is_date and r["birthDate"].value == datetime.datetime(1985, 2, 28)
+    assert r["createdAt"].is_date and isinstance(r["createdAt"].value, datetime.datetime)
+    assert r["isCompany"].data_type == "b" and r["isCompany"].value is True
+    for name, value in (("phone", "+48601234567"), ("companyVatNumber", "PL5260250274"),
+                        ("billingPostalCode", "00-001"), ("id", full["id"])):
+        assert r[name].data_type == "s" and r[name].value == value, (name, r[name].value)
+    o = rows[odd["id"]]
+    assert o["billingPostalCode"].value == "0155" and o["phone"].value == "+4791234567", o
+    assert o["firstName"].data_type == "s" and o["firstName"].value.startswith("=HYPERLINK"), o
