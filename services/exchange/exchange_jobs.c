@@ -71,6 +71,7 @@ void exchange_create_export(struct cm_call *call, const ProtobufCMessage *msg,
         .content_type = xlsx ? EXCHANGE_XLSX_TYPE : EXCHANGE_CSV_TYPE,
         .request_id = call->hdr->request_id,
         .rows_total = total,
+        .headers = exchange_headers_name(fmt.headers),
     };
     uint8_t *packed_req = s_pack(&req->base, &x.request_len);
     uint8_t *packed_pr = s_pack(pr ? &pr->base : &none.base, &x.principal_len);

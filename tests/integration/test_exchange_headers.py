@@ -128,10 +128,14 @@ def test_export_job_takes_the_header_language():
     assert st == 201, job
     crm.wait_until(lambda: api("GET", "/v1/exports/" + job["id"], key=key)[2]["state"]
                    in ("DONE", "FAILED"), timeout=60, what="the export job")
+    st, _, shown = api("GET", "/v1/exports/" + job["id"], key=key)
+    assert shown["headers"] == "pl" and shown["state"] == "DONE", shown
     st, _, got = api("GET", "/v1/exports/%s/file" % job["id"], key=key)
     assert st == 200, got
     header = _rows(got)[0]
     assert header[1:4] == ["Imię", "Nazwisko", "E-mail"], header
+    st, _, plain = api("POST", "/v1/exports", {}, key=key)
+    assert st == 201 and plain["headers"] == "api", plain
     st, _, js = api("POST", "/v1/exports", {"headers": "xx"}, key=key)
     assert st == 400 and js["error"]["details"][0]["field"] == "headers", js
 
