@@ -32,8 +32,8 @@ const char *exchange_headers_name(enum exchange_headers h)
     return s_names[h];
 }
 
-/* en, de, pl, nb, bg; the column's API name first, so that a unit test can
- * hold the table against exchange_columns. */
+/* en, de, pl, nb, bg; the column's API name first, held against
+ * exchange_columns by exchange_header. */
 static const struct {
     const char *column;
     const char *label[EXCHANGE_N_HEADERS - 1];
@@ -159,5 +159,7 @@ const char *exchange_header(size_t i, enum exchange_headers h)
     assert(h >= 0 && h < EXCHANGE_N_HEADERS);
     if (h == EXCHANGE_HEADERS_API || i >= sizeof s_labels / sizeof *s_labels)
         return exchange_columns[i].name;
+    /* The table follows the layout's order (test_headers.c asks for every column). */
+    assert(!strcmp(s_labels[i].column, exchange_columns[i].name));
     return s_labels[i].label[h - 1];
 }
