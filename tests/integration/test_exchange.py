@@ -232,7 +232,8 @@ def test_export_empty_book_is_a_header():
 
 
 def _sheet(body):
-    """The first sheet's rows as lists of (type, style, value) per column letter."""
+    """The first sheet's rows as lists of (type, style, value) per column letter; the style is
+    the number format's code, or a built-in format's id ("4" is "#,##0.00"), "" for none."""
     z = zipfile.ZipFile(io.BytesIO(body))
     assert z.testzip() is None
     root = ET.fromstring(z.read("xl/worksheets/sheet1.xml"))
@@ -257,7 +258,8 @@ def _sheet(body):
                 v = shared[int(c.find("m:v", NS).text)]
             else:
                 v = c.find("m:v", NS).text
-            fmt = numfmts.get(xfs[int(c.get("s", "0"))], "") if xfs else ""
+            fmt_id = xfs[int(c.get("s", "0"))] if xfs else "0"
+            fmt = numfmts.get(fmt_id, "" if fmt_id == "0" else fmt_id)
             cells[col] = (t, fmt, v)
         rows.append(cells)
     return root, rows
