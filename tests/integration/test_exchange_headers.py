@@ -13,7 +13,7 @@ import re
 import crm
 from crm import api, q, unique
 from test_exchange import (COLUMNS, NS, XLSX, _col, _counts, _create, _export, _full, _import,
-                           _rows, _sheet, _tenant)
+                           _capture_exports, _rows, _sheet, _tenant)
 
 # A few columns' headers, as docs/exchange.md lists them.
 GERMAN = {"id": "Kunden-ID", "firstName": "Vorname", "lastName": "Nachname", "email": "E-Mail",
@@ -261,12 +261,7 @@ def test_ui_export_headers_in_german_and_bulgarian_at_390_px():
             assert b.js("return document.querySelector('label[for=\"export-headers\"]')"
                         ".textContent;") == label
             assert b.js("return document.getElementById('export-headers').value;") == lang
-            b.js("window.__exports = [];"
-                 "const f = window.fetch;"
-                 "window.fetch = async (u, o) => { const r = await f(u, o);"
-                 "  if (String(u).includes('customers:export'))"
-                 "    window.__exports.push({url: String(u), text: await r.clone().text()});"
-                 "  return r; };")
+            _capture_exports(b)
             b.find("#export-download").click()
             b.wait_until(lambda: b.js("return window.__exports.length;") == 1, what="the export")
             got = b.js("return window.__exports[0];")
