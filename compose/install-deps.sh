@@ -15,7 +15,7 @@ PACKAGES=(
     libsodium-dev libxlsxwriter-dev libexpat1-dev zlib1g-dev libicu-dev libclang-rt-14-dev
     supervisor python3-aiosmtpd python3-zmq python3-protobuf python3-jsonschema docker-compose
     curl jq wrk
-    chromium chromium-driver libreoffice-calc-nogui
+    chromium chromium-driver libreoffice-calc-nogui python3-openpyxl
 )
 # npm for tests/lint: Debian's, unless a Node.js that carries its own npm
 # (NodeSource's nodejs) is installed already. The pinned Redocly CLI asks for

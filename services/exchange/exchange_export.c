@@ -128,11 +128,11 @@ static int s_cursor_parse(const char *text, struct s_cursor *c)
 }
 
 /* Checks the request; fails the call naming the field. */
-static bool s_valid(struct cm_call *call, const Crm__ExportCustomersRequest *req, bool *xlsx,
-                    char *delim, struct s_cursor *cur)
+static bool s_valid(struct cm_call *call, const Crm__ExportCustomersRequest *req,
+                    struct exchange_format *fmt, struct s_cursor *cur)
 {
-    (void)exchange_check_format(call, req->format, req->delimiter, xlsx, delim);
-    if (s_cursor_parse(req->cursor, cur) || (cur->kind && cur->kind != (*xlsx ? 'x' : 'c')))
+    (void)exchange_check_format(call, req->format, req->delimiter, req->headers, fmt);
+    if (s_cursor_parse(req->cursor, cur) || (cur->kind && cur->kind != (fmt->xlsx ? 'x' : 'c')))
         cm_call_violation(call, "cursor", "INVALID_FORMAT",
                           "cursor is not one this export gave; start again without it");
     return !cm_call_failed(call);
@@ -150,8 +150,9 @@ static Crm__ExportChunk *s_chunk(const char *type, const char *filename, long ro
 /* ---------------------------------------------------------------------- */
 /* CSV                                                                     */
 
-static void s_export_csv(struct cm_call *call, const Crm__ExportCustomersRequest *req, char delim,
-                         const struct s_cursor *cur, ProtobufCMessage **resp)
+static void s_export_csv(struct cm_call *call, const Crm__ExportCustomersRequest *req,
+                         const struct exchange_format *fmt, const struct s_cursor *cur,
+                         ProtobufCMessage **resp)
 {
     struct exchange_page pg;
     if (exchange_export_read_page(call, req, cur->kind ? cur->rest : "", S_LIST_PAGE, &pg))
@@ -160,9 +161,10 @@ static void s_export_csv(struct cm_call *call, const Crm__ExportCustomersRequest
     cm_buf_init(&out, 0);
     cm_buf_init(&cell, 0);
     if (!cur->kind)
-        exchange_csv_header(&out, delim);
+        exchange_csv_header(&out, fmt->delim, fmt->headers);
     for (size_t i = 0; i < pg.n; i++)
-        exchange_csv_customer(&out, &cell, pg.customers[i], exchange_page_wallet(&pg, i), delim);
+        exchange_csv_customer(&out, &cell, pg.customers[i], exchange_page_wallet(&pg, i),
+                              fmt->delim);
     char filename[64];
     exchange_filename(filename, sizeof filename, "csv");
     Crm__ExportChunk *ch = s_chunk(EXCHANGE_CSV_TYPE, filename, cur->rows + (long)pg.n);
@@ -224,19 +226,21 @@ static int s_book_page(void *ctx, const char *token, struct exchange_page *pg)
 /* Builds the whole workbook into path. Returns the rows, or -1 with the call
  * failed. */
 static long s_build_workbook(struct cm_call *call, const Crm__ExportCustomersRequest *req,
-                             const char *path, const char *tmpdir)
+                             enum exchange_headers headers, const char *path, const char *tmpdir)
 {
     struct s_book b = {call, req};
     cm_err_t err;
     char why[200];
-    long rows = exchange_workbook_build(path, tmpdir, s_book_page, NULL, &b, &err, why, sizeof why);
+    long rows = exchange_workbook_build(path, tmpdir, headers, s_book_page, NULL, &b, &err, why,
+                                        sizeof why);
     if (rows < 0 && err)
         cm_call_fail(call, err, "%s", why);
     return rows;
 }
 
 static void s_export_xlsx(struct cm_call *call, const Crm__ExportCustomersRequest *req,
-                          const struct s_cursor *cur, ProtobufCMessage **resp)
+                          const struct exchange_format *fmt, const struct s_cursor *cur,
+                          ProtobufCMessage **resp)
 {
     struct exchange_state *st = call->user;
     if (cur->kind) {
@@ -266,7 +270,7 @@ static void s_export_xlsx(struct cm_call *call, const Crm__ExportCustomersReques
         return;
     }
     close(fd);
-    long rows = s_build_workbook(call, req, path, st->tmpdir);
+    long rows = s_build_workbook(call, req, fmt->headers, path, st->tmpdir);
     if (rows >= 0) {
         struct exchange_file f = {.rows = rows};
         snprintf(f.content_type, sizeof f.content_type, "%s", EXCHANGE_XLSX_TYPE);
@@ -287,13 +291,12 @@ void exchange_export_customers(struct cm_call *call, const ProtobufCMessage *msg
                                ProtobufCMessage **resp)
 {
     const Crm__ExportCustomersRequest *req = (const Crm__ExportCustomersRequest *)msg;
-    bool xlsx;
-    char delim;
+    struct exchange_format fmt;
     struct s_cursor cur;
-    if (!s_valid(call, req, &xlsx, &delim, &cur))
+    if (!s_valid(call, req, &fmt, &cur))
         return;
-    if (xlsx)
-        s_export_xlsx(call, req, &cur, resp);
+    if (fmt.xlsx)
+        s_export_xlsx(call, req, &fmt, &cur, resp);
     else
-        s_export_csv(call, req, delim, &cur, resp);
+        s_export_csv(call, req, &fmt, &cur, resp);
 }

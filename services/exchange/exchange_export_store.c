@@ -26,16 +26,17 @@ cm_err_t exchange_xstore_create(cm_db_t *db, const struct exchange_export_new *x
                        x->request_id,
                        x->filename,
                        x->content_type,
-                       total};
-    int lens[] = {0, 0, 0, 0, (int)x->request_len, (int)x->principal_len, 0, 0, 0, 0};
-    int fmts[] = {0, 0, 0, 0, 1, 1, 0, 0, 0, 0};
+                       total,
+                       x->headers};
+    int lens[] = {0, 0, 0, 0, (int)x->request_len, (int)x->principal_len, 0, 0, 0, 0, 0};
+    int fmts[] = {0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0};
     cm_err_t err = CM_OK;
     PGresult *res = cm_db_exec_bin(db,
                                    "INSERT INTO exchange.exports (tenant_id, id, format, "
                                    "delimiter, request, principal, request_id, filename, "
-                                   "content_type, rows_total) VALUES ($1, $2, $3, $4, $5, $6, "
-                                   "$7, $8, $9, $10)",
-                                   10, p, lens, fmts, 0, &err);
+                                   "content_type, rows_total, headers) VALUES ($1, $2, $3, $4, "
+                                   "$5, $6, $7, $8, $9, $10, $11)",
+                                   11, p, lens, fmts, 0, &err);
     PQclear(res);
     return err;
 }
@@ -54,7 +55,7 @@ cm_err_t exchange_xstore_get(cm_db_t *db, const char *id, Crm__Export **out)
     cm_err_t err = exchange_store_row(db,
                                       "SELECT " S_STATE ", format, delimiter, rows_written, "
                                       "rows_total, size, filename, content_type, message, " S_TIMES
-                                      " FROM exchange.exports WHERE id = $1::uuid",
+                                      ", headers FROM exchange.exports WHERE id = $1::uuid",
                                       1, p, 0, &res);
     if (err)
         return err;
@@ -70,6 +71,7 @@ cm_err_t exchange_xstore_get(cm_db_t *db, const char *id, Crm__Export **out)
                      &x->created_at, &x->finished_at,  &x->expires_at};
     for (int i = 0; i < 6; i++)
         cm_pb_set_str(strs[i], PQgetvalue(res, 0, 6 + i));
+    cm_pb_set_str(&x->headers, PQgetvalue(res, 0, 12));
     PQclear(res);
     *out = x;
     return CM_OK;

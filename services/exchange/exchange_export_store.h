@@ -15,6 +15,7 @@
 /* What a new job is. */
 struct exchange_export_new {
     const char *tenant, *format, *delimiter, *filename, *content_type, *request_id;
+    const char *headers;    // "api", "en", ... (exchange_headers_name)
     const uint8_t *request; // borrowed: the packed crm.CreateExportRequest
     size_t request_len;
     const uint8_t *principal; // borrowed: the packed crm.Principal

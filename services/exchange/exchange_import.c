@@ -5,6 +5,7 @@
  * (exchange.ExportFailedRows). */
 #include "exchange_handlers.h"
 #include "exchange_csv.h"
+#include "exchange_headers.h"
 #include "exchange_import_store.h"
 #include "exchange_layout.h"
 #include "exchange_rows.h"
@@ -268,12 +269,20 @@ void exchange_export_failed_rows(struct cm_call *call, const ProtobufCMessage *m
 void exchange_list_columns(struct cm_call *call, const ProtobufCMessage *msg,
                            ProtobufCMessage **resp)
 {
-    (void)call;
-    (void)msg;
+    const Crm__ListColumnsRequest *req = (const Crm__ListColumnsRequest *)msg;
+    enum exchange_headers h;
+    if (exchange_headers_parse(req->headers, &h)) {
+        cm_call_violation(call, "headers", "INVALID_VALUE",
+                          "headers must be api, en, de, pl, nb or bg");
+        return;
+    }
     Crm__ListColumnsResponse *r =
         (Crm__ListColumnsResponse *)cm_pb_new(&crm__list_columns_response__descriptor);
     r->columns = cm_calloc(exchange_n_columns, sizeof *r->columns);
-    for (size_t i = 0; i < exchange_n_columns; i++)
+    r->labels = cm_calloc(exchange_n_columns, sizeof *r->labels);
+    for (size_t i = 0; i < exchange_n_columns; i++) {
         cm_pb_set_str(&r->columns[r->n_columns++], exchange_columns[i].name);
+        cm_pb_set_str(&r->labels[r->n_labels++], exchange_header(i, h));
+    }
     *resp = &r->base;
 }

@@ -26,6 +26,7 @@ void exchange_jobs_request(const Crm__CreateExportRequest *c, Crm__ExportCustome
     e->is_company = c->is_company;
     e->has_account = c->has_account;
     e->account_status = c->account_status;
+    e->headers = c->headers;
 }
 
 /* Packs a message into a malloc'd buffer. */
@@ -41,10 +42,11 @@ void exchange_create_export(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
     const Crm__CreateExportRequest *req = (const Crm__CreateExportRequest *)msg;
-    bool xlsx;
-    char delim;
-    if (!exchange_check_format(call, req->format, req->delimiter, &xlsx, &delim))
+    struct exchange_format fmt;
+    if (!exchange_check_format(call, req->format, req->delimiter, req->headers, &fmt))
         return;
+    bool xlsx = fmt.xlsx;
+    char delim = fmt.delim;
     /* The first customer now: a query or filter the service we read from
      * refuses is a 400 naming it here, not a failed job later; and the
      * total is known from the start. */
@@ -69,6 +71,7 @@ void exchange_create_export(struct cm_call *call, const ProtobufCMessage *msg,
         .content_type = xlsx ? EXCHANGE_XLSX_TYPE : EXCHANGE_CSV_TYPE,
         .request_id = call->hdr->request_id,
         .rows_total = total,
+        .headers = exchange_headers_name(fmt.headers),
     };
     uint8_t *packed_req = s_pack(&req->base, &x.request_len);
     uint8_t *packed_pr = s_pack(pr ? &pr->base : &none.base, &x.principal_len);

@@ -231,13 +231,23 @@ static void s_flush(struct s_run *r, cm_buf_t *buf, const char *next, bool done)
     r->last_flush_ms = cm_mono_ms();
 }
 
+/* The header row's language the job was asked for (checked when it was
+ * created; a request from before it had the field has "", the API's names). */
+static enum exchange_headers s_headers(const struct s_run *r)
+{
+    enum exchange_headers h = EXCHANGE_HEADERS_API;
+    if (exchange_headers_parse(r->ereq.headers, &h))
+        h = EXCHANGE_HEADERS_API;
+    return h;
+}
+
 static void s_run_csv(struct s_run *r)
 {
     cm_buf_t buf, cell;
     cm_buf_init(&buf, 0);
     cm_buf_init(&cell, 0);
     if (r->job.parts == 0)
-        exchange_csv_header(&buf, r->job.delim);
+        exchange_csv_header(&buf, r->job.delim, s_headers(r));
     else
         cm_log_info("export %s taken up again after %ld customers (%ld parts)", r->job.id,
                     r->job.rows_written, r->job.parts);
@@ -300,8 +310,8 @@ static void s_run_xlsx(struct s_run *r)
     close(fd);
     cm_err_t err;
     char why[200];
-    long rows = exchange_workbook_build(path, r->st->tmpdir, s_page, s_book_progress, r, &err, why,
-                                        sizeof why);
+    long rows = exchange_workbook_build(path, r->st->tmpdir, s_headers(r), s_page, s_book_progress,
+                                        r, &err, why, sizeof why);
     if (rows >= 0 && !r->err) {
         r->job.rows_written = r->job.rows_total = rows;
         r->err = exchange_xstore_append_file(r->db, &r->job, r->owner, path, r->st->file_hours);

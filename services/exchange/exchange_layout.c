@@ -210,6 +210,7 @@ static void s_points(const Crm__WalletBalance *w, cm_buf_t *out)
 #define D EXCHANGE_DATE
 #define DT EXCHANGE_DATETIME
 #define B EXCHANGE_BOOL
+#define N EXCHANGE_NUMBER
 const struct exchange_column exchange_columns[] = {
     {"id", T, 38, s_id},
     {"firstName", T, 16, s_first_name},
@@ -258,14 +259,15 @@ const struct exchange_column exchange_columns[] = {
     {"description", T, 40, s_description},
     {"createdAt", DT, 19, s_created_at},
     {"updatedAt", DT, 19, s_updated_at},
-    {"balance", T, 10, NULL, s_balance},
+    {"balance", N, 10, NULL, s_balance},
     {"balanceCurrency", T, 8, NULL, s_balance_currency},
-    {"points", T, 8, NULL, s_points},
+    {"points", N, 8, NULL, s_points},
 };
 #undef T
 #undef D
 #undef DT
 #undef B
+#undef N
 const size_t exchange_n_columns = sizeof exchange_columns / sizeof exchange_columns[0];
 
 void exchange_layout_cell(size_t i, const Crm__Customer *c, const Crm__WalletBalance *w,

@@ -16,6 +16,7 @@ enum exchange_cell {
     EXCHANGE_DATE,     // YYYY-MM-DD
     EXCHANGE_DATETIME, // RFC 3339 in UTC
     EXCHANGE_BOOL,     // "true" / "false" ("" when absent)
+    EXCHANGE_NUMBER,   // a decimal number, "-12.50" or "40" (the digits it is written with kept)
 };
 
 struct exchange_column {

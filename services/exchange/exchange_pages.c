@@ -109,14 +109,15 @@ const Crm__WalletBalance *exchange_page_wallet(const struct exchange_page *pg, s
     return pg->wallets && i < pg->n ? pg->wallets[i] : NULL;
 }
 
-void exchange_csv_header(cm_buf_t *out, char delim)
+void exchange_csv_header(cm_buf_t *out, char delim, enum exchange_headers headers)
 {
     if (cm_buf_append(out, EXCHANGE_CSV_BOM, 3))
         abort();
     for (size_t i = 0; i < exchange_n_columns; i++) {
         if (i && cm_buf_append(out, &delim, 1))
             abort();
-        exchange_csv_field(out, exchange_columns[i].name, strlen(exchange_columns[i].name));
+        const char *name = exchange_header(i, headers);
+        exchange_csv_field(out, name, strlen(name));
     }
     exchange_csv_end_row(out);
 }
@@ -133,12 +134,12 @@ void exchange_csv_customer(cm_buf_t *out, cm_buf_t *cell, const Crm__Customer *c
     exchange_csv_end_row(out);
 }
 
-long exchange_workbook_build(const char *path, const char *tmpdir, exchange_page_fn read,
-                             void (*progress)(void *ctx, long rows), void *ctx, cm_err_t *err,
-                             char *why, size_t whysz)
+long exchange_workbook_build(const char *path, const char *tmpdir, enum exchange_headers headers,
+                             exchange_page_fn read, void (*progress)(void *ctx, long rows),
+                             void *ctx, cm_err_t *err, char *why, size_t whysz)
 {
     *err = CM_OK;
-    exchange_xlsx_t *x = exchange_xlsx_new(path, tmpdir);
+    exchange_xlsx_t *x = exchange_xlsx_new(path, tmpdir, headers);
     if (!x) {
         *err = CM_ERR_INTERNAL;
         snprintf(why, whysz, "could not start the workbook");
@@ -196,22 +197,27 @@ void exchange_filename(char *out, size_t size, const char *ext)
 }
 
 bool exchange_check_format(struct cm_call *call, const char *format, const char *delimiter,
-                           bool *xlsx, char *delim)
+                           const char *headers, struct exchange_format *out)
 {
     bool ok = true;
-    *xlsx = !strcmp(format, "xlsx");
-    if (format[0] && strcmp(format, "csv") && !*xlsx) {
+    out->xlsx = !strcmp(format, "xlsx");
+    if (format[0] && strcmp(format, "csv") && !out->xlsx) {
         cm_call_violation(call, "format", "INVALID_VALUE", "format must be csv or xlsx");
         ok = false;
     }
-    *delim = ',';
-    if (delimiter[0] && *xlsx) {
+    out->delim = ',';
+    if (delimiter[0] && out->xlsx) {
         cm_call_violation(call, "delimiter", "INVALID_VALUE", "delimiter applies to csv only");
         ok = false;
     } else if (!strcmp(delimiter, ";")) {
-        *delim = ';';
+        out->delim = ';';
     } else if (delimiter[0] && strcmp(delimiter, ",")) {
         cm_call_violation(call, "delimiter", "INVALID_VALUE", "delimiter must be \",\" or \";\"");
+        ok = false;
+    }
+    if (exchange_headers_parse(headers, &out->headers)) {
+        cm_call_violation(call, "headers", "INVALID_VALUE",
+                          "headers must be api, en, de, pl, nb or bg");
         ok = false;
     }
     return ok;

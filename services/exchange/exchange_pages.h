@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include "cm_buf.h"
 #include "cm_err.h"
+#include "exchange_headers.h"
 #include "customers.pb-c.h"
 #include "exchange.pb-c.h"
 #include "search.pb-c.h"
@@ -74,25 +75,33 @@ struct cm_call;
 int exchange_export_read_page(struct cm_call *call, const Crm__ExportCustomersRequest *req,
                               const char *token, int size, struct exchange_page *pg);
 
-/* The header row of the CSV layout, after the BOM. */
-void exchange_csv_header(cm_buf_t *out, char delim);
+/* The BOM and the header row of the CSV layout in headers' language. */
+void exchange_csv_header(cm_buf_t *out, char delim, enum exchange_headers headers);
 /* One customer's row, with their balances w (NULL: none known); cell is scratch space. */
 void exchange_csv_customer(cm_buf_t *out, cm_buf_t *cell, const Crm__Customer *c,
                            const Crm__WalletBalance *w, char delim);
 
 /* Builds a whole workbook of what read gives, page after page, into path
- * (temporary files in tmpdir), calling progress (when not NULL) after each
- * page with the rows so far. Returns the rows; or -1 with *err CM_OK when
- * read failed (it reported why), else *err and why filled. */
-long exchange_workbook_build(const char *path, const char *tmpdir, exchange_page_fn read,
-                             void (*progress)(void *ctx, long rows), void *ctx, cm_err_t *err,
-                             char *why, size_t whysz);
+ * (temporary files in tmpdir), its header row in headers' language, calling
+ * progress (when not NULL) after each page with the rows so far. Returns the
+ * rows; or -1 with *err CM_OK when read failed (it reported why), else *err
+ * and why filled. */
+long exchange_workbook_build(const char *path, const char *tmpdir, enum exchange_headers headers,
+                             exchange_page_fn read, void (*progress)(void *ctx, long rows),
+                             void *ctx, cm_err_t *err, char *why, size_t whysz);
 
-/* Checks an export's format ("csv", "xlsx" or "" for csv) and delimiter
- * (CSV: ",", ";" or "" for ","), failing call naming the field; sets *xlsx
- * and *delim. Returns true when both are good. */
+/* An export's file as asked for: its format, delimiter and header row. */
+struct exchange_format {
+    bool xlsx;
+    char delim; // CSV: ',' or ';'
+    enum exchange_headers headers;
+};
+
+/* Checks an export's format ("csv", "xlsx" or "" for csv), delimiter (CSV:
+ * ",", ";" or "" for ",") and headers (exchange_headers_parse), failing call
+ * naming each field that is wrong; fills out. Returns true when all are good. */
 bool exchange_check_format(struct cm_call *call, const char *format, const char *delimiter,
-                           bool *xlsx, char *delim);
+                           const char *headers, struct exchange_format *out);
 
 /* "customers-YYYYMMDD-HHMMSS.<ext>" of now (UTC) into out. */
 void exchange_filename(char *out, size_t size, const char *ext);

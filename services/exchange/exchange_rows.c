@@ -1,5 +1,6 @@
 /* Reading an imported file's rows. */
 #include "exchange_rows.h"
+#include "exchange_headers.h"
 #include "exchange_layout.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -131,9 +132,10 @@ char exchange_detect_delimiter(const char *sample, size_t n)
 /* ---------------------------------------------------------------------- */
 /* Headers                                                                 */
 
-/* Lower case without spaces, '_' and '-'. */
-/* A header as compared: case-folded (any script), without spaces, '_', '-'
- * and '.' ("E-Mail" and "e_mail" are "email", "USt-IdNr." "ustidnr"). */
+/* A header as compared: case-folded (any script), without spaces, '_', '-',
+ * '.', ',' and parentheses ("E-Mail" and "e_mail" are "email", "USt-IdNr."
+ * "ustidnr", "Adres dostawy (kraj)" "adresdostawykraj"). */
+#define S_FOLD_MAX 160 /* bytes of a folded header; a longer one matches no column */
 static void s_fold(const char *s, char *out, size_t size)
 {
     utf8proc_uint8_t *folded = NULL;
@@ -143,7 +145,7 @@ static void s_fold(const char *s, char *out, size_t size)
     const char *from = n >= 0 ? (const char *)folded : s;
     size_t o = 0;
     for (; *from && o + 1 < size; from++) {
-        if (*from == ' ' || *from == '_' || *from == '-' || *from == '\t' || *from == '.')
+        if (strchr(" _-\t.,()", *from))
             continue;
         out[o++] = n >= 0 ? *from : cm_ascii_tolower(*from);
     }
@@ -154,7 +156,8 @@ static void s_fold(const char *s, char *out, size_t size)
 
 /* What the businesses' own spreadsheets call the columns, in the languages of
  * the UI (folded as s_fold folds): German, Polish, Norwegian, Bulgarian, and
- * English words other than the layout's. */
+ * English words other than the layout's and the export's labels
+ * (exchange_headers.c), which are known already. */
 static const struct {
     const char *header;
     const char *column;
@@ -190,6 +193,12 @@ static const struct {
     {"tel", "phone"},
     {"phonenumber", "phone"},
     {"mobile", "phone"},
+    {"mobilephone", "phone"},
+    {"mobilenumber", "phone"},
+    {"handynummer", "phone"},
+    {"mobilnummer", "phone"},
+    {"telefonkomórkowy", "phone"},
+    {"номернателефон", "phone"},
     {"geburtsdatum", "birthDate"},
     {"dataurodzenia", "birthDate"},
     {"fødselsdato", "birthDate"},
@@ -226,17 +235,30 @@ static const struct {
     {"notes", "description"},
 };
 
+/* The layout column whose API name or label in any language folds to want
+ * (folded), or -1. */
+static int s_column_of_label(const char *want)
+{
+    char have[S_FOLD_MAX];
+    for (int h = 0; h < EXCHANGE_N_HEADERS; h++) {
+        for (size_t i = 0; i < exchange_n_columns; i++) {
+            s_fold(exchange_header(i, (enum exchange_headers)h), have, sizeof have);
+            if (!strcmp(want, have))
+                return (int)i;
+        }
+    }
+    return -1;
+}
+
 int exchange_column_of_header(const char *header)
 {
-    char want[80], have[80];
+    char want[S_FOLD_MAX];
     s_fold(header, want, sizeof want);
     if (!want[0])
         return -1;
-    for (size_t i = 0; i < exchange_n_columns; i++) {
-        s_fold(exchange_columns[i].name, have, sizeof have);
-        if (!strcmp(want, have))
-            return (int)i;
-    }
+    int col = s_column_of_label(want);
+    if (col >= 0)
+        return col;
     for (size_t a = 0; a < sizeof s_aliases / sizeof *s_aliases; a++) {
         if (strcmp(want, s_aliases[a].header))
             continue;

@@ -46,9 +46,11 @@ enum exchange_use {
     EXCHANGE_USE_IGNORED,   // known but kept by the service (id, source, createdAt, ...)
 };
 
-/* The layout column a header means: matched without regard to case,
- * spaces, '_' and '-' ("First name" is firstName). Returns its index in
- * exchange_columns, or -1. */
+/* The layout column a header means: its API name or its label in any of
+ * the export's languages (exchange_headers.h), then the usual names other
+ * tools give it ("Mail", "Handy", "NIP"), matched without regard to case,
+ * spaces, '_', '-', '.', ',' and parentheses ("First name", "first_name" and "Vorname"
+ * are firstName). Returns its index in exchange_columns, or -1. */
 int exchange_column_of_header(const char *header);
 
 /* What the import does with layout column i. */

@@ -12,11 +12,12 @@
 #define S_CELL_MAX 32767
 
 struct exchange_xlsx {
-    lxw_workbook *wb;  // owned
-    lxw_worksheet *ws; // borrowed (wb)
-    lxw_format *date;  // borrowed (wb)
-    lxw_format *time;  // borrowed (wb)
-    long rows;         // written below the header
+    lxw_workbook *wb;                                   // owned
+    lxw_worksheet *ws;                                  // borrowed (wb)
+    lxw_format *date;                                   // borrowed (wb)
+    lxw_format *time;                                   // borrowed (wb)
+    lxw_format *number[EXCHANGE_XLSX_MAX_DECIMALS + 1]; // borrowed (wb): by decimals
+    long rows;                                          // written below the header
     cm_buf_t cell;
     cm_buf_t tmp; // s_escape_x's
 };
@@ -62,7 +63,25 @@ int exchange_xlsx_parse_time(const char *s, bool with_time, int out[6])
     return p == s + len - 1 ? 0 : -1;
 }
 
-exchange_xlsx_t *exchange_xlsx_new(const char *path, const char *tmpdir)
+int exchange_xlsx_decimals(const char *s)
+{
+    const char *p = s + (*s == '-');
+    size_t whole = strspn(p, "0123456789");
+    if (whole < 1 || whole > 15)
+        return -1;
+    p += whole;
+    if (!*p)
+        return 0;
+    if (*p != '.')
+        return -1;
+    size_t frac = strspn(p + 1, "0123456789");
+    if (frac < 1 || frac > EXCHANGE_XLSX_MAX_DECIMALS || p[1 + frac])
+        return -1;
+    return (int)frac;
+}
+
+exchange_xlsx_t *exchange_xlsx_new(const char *path, const char *tmpdir,
+                                   enum exchange_headers headers)
 {
     lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = (char *)tmpdir};
     lxw_workbook *wb = workbook_new_opt(path, &opt);
@@ -77,6 +96,14 @@ exchange_xlsx_t *exchange_xlsx_new(const char *path, const char *tmpdir)
     format_set_num_format(self->date, "yyyy-mm-dd");
     self->time = workbook_add_format(wb);
     format_set_num_format(self->time, "yyyy-mm-dd hh:mm:ss");
+    /* Numbers shown with the digits they were written with ("10.50", not
+     * "10.5"), thousands grouped as the reader's spreadsheet groups them. */
+    static const char *const number_formats[] = {"#,##0", "#,##0.0", "#,##0.00", "#,##0.000",
+                                                 "#,##0.0000"};
+    for (int d = 0; d <= EXCHANGE_XLSX_MAX_DECIMALS; d++) {
+        self->number[d] = workbook_add_format(wb);
+        format_set_num_format(self->number[d], number_formats[d]);
+    }
     lxw_format *bold = workbook_add_format(wb);
     format_set_bold(bold);
     cm_buf_init(&self->cell, 0);
@@ -86,7 +113,7 @@ exchange_xlsx_t *exchange_xlsx_new(const char *path, const char *tmpdir)
         worksheet_set_column(self->ws, (lxw_col_t)i, (lxw_col_t)i, exchange_columns[i].width, NULL);
     worksheet_freeze_panes(self->ws, 1, 0);
     for (size_t i = 0; i < exchange_n_columns; i++)
-        worksheet_write_string(self->ws, 0, (lxw_col_t)i, exchange_columns[i].name, bold);
+        worksheet_write_string(self->ws, 0, (lxw_col_t)i, exchange_header(i, headers), bold);
     return self;
 }
 
@@ -143,6 +170,7 @@ int exchange_xlsx_row(exchange_xlsx_t *self, const Crm__Customer *c, const Crm__
         lxw_error rc = LXW_NO_ERROR;
         int t[6];
         enum exchange_cell type = exchange_columns[i].type;
+        int decimals = type == EXCHANGE_NUMBER ? exchange_xlsx_decimals(text) : -1;
         if (type == EXCHANGE_BOOL) {
             rc = worksheet_write_boolean(self->ws, row, col, !strcmp(text, "true"), NULL);
         } else if ((type == EXCHANGE_DATE || type == EXCHANGE_DATETIME) &&
@@ -154,6 +182,9 @@ int exchange_xlsx_row(exchange_xlsx_t *self, const Crm__Customer *c, const Crm__
                                t[3], t[4], t[5] + (frac > 0 && frac < 1 ? frac : 0)};
             rc = worksheet_write_datetime(self->ws, row, col, &dt,
                                           type == EXCHANGE_DATE ? self->date : self->time);
+        } else if (decimals >= 0) {
+            rc = worksheet_write_number(self->ws, row, col, strtod(text, NULL),
+                                        self->number[decimals]);
         } else {
             s_escape_x(&self->cell, &self->tmp);
             s_fit_cell(&self->cell);

@@ -232,7 +232,8 @@ def test_export_empty_book_is_a_header():
 
 
 def _sheet(body):
-    """The first sheet's rows as lists of (type, style, value) per column letter."""
+    """The first sheet's rows as lists of (type, style, value) per column letter; the style is
+    the number format's code, or a built-in format's id ("4" is "#,##0.00"), "" for none."""
     z = zipfile.ZipFile(io.BytesIO(body))
     assert z.testzip() is None
     root = ET.fromstring(z.read("xl/worksheets/sheet1.xml"))
@@ -257,7 +258,8 @@ def _sheet(body):
                 v = shared[int(c.find("m:v", NS).text)]
             else:
                 v = c.find("m:v", NS).text
-            fmt = numfmts.get(xfs[int(c.get("s", "0"))], "") if xfs else ""
+            fmt_id = xfs[int(c.get("s", "0"))] if xfs else "0"
+            fmt = numfmts.get(fmt_id, "" if fmt_id == "0" else fmt_id)
             cells[col] = (t, fmt, v)
         rows.append(cells)
     return root, rows
@@ -1031,6 +1033,17 @@ def test_ui_import_and_export_in_german_at_390_px():
     assert not [r for r in _customers(crm.API_KEY) if r["email"] == good]
 
 
+def _capture_exports(b):
+    """From now on the page keeps what it downloads from GET /v1/customers:export
+    in window.__exports ({url, text}), where the test can read it."""
+    b.js("window.__exports = [];"
+         "const f = window.fetch;"
+         "window.fetch = async (u, o) => { const r = await f(u, o);"
+         "  if (String(u).includes('customers:export'))"
+         "    window.__exports.push({url: String(u), text: await r.clone().text()});"
+         "  return r; };")
+
+
 def test_ui_list_export_takes_the_lists_filter_in_polish_at_390_px():
     """The customer list's Export menu downloads the customers the list shows
     (its tag filter, every page) as a semicolon CSV; the menu speaks Polish and
@@ -1050,13 +1063,7 @@ def test_ui_list_export_takes_the_lists_filter_in_polish_at_390_px():
         _open(b, "/customers?tag=" + tag)
         b.js("location.reload();")
         b.wait_until(lambda: len(b.find_all("#customer-table tbody tr")) == 2, what="the tagged two")
-        # What the browser downloads, kept where the test can read it.
-        b.js("window.__exports = [];"
-             "const f = window.fetch;"
-             "window.fetch = async (u, o) => { const r = await f(u, o);"
-             "  if (String(u).includes('customers:export'))"
-             "    window.__exports.push({url: String(u), text: await r.clone().text()});"
-             "  return r; };")
+        _capture_exports(b)
         before = b.js("return document.documentElement.scrollWidth - "
                       "document.documentElement.clientWidth;")
         assert before <= 1, ("before", before)
@@ -1069,6 +1076,8 @@ def test_ui_list_export_takes_the_lists_filter_in_polish_at_390_px():
         text = got[0]["text"]
         header = text.lstrip("\ufeff").split("\r\n")[0]
         assert ";" in header and "," not in header, header
+        # Headings in the user's language (docs/exchange.md, "Header row").
+        assert "headers=pl" in got[0]["url"] and header.startswith('"ID klienta";"Imię";'), header
         for c in tagged:
             assert c["email"] in text
         assert other["email"] not in text

@@ -171,13 +171,31 @@ static void test_parse_time(void)
     CHECK(exchange_xlsx_parse_time("", false, t));
 }
 
+static void test_number_cells(void)
+{
+    CHECK(exchange_xlsx_decimals("10.50") == 2);
+    CHECK(exchange_xlsx_decimals("-0.5") == 1);
+    CHECK(exchange_xlsx_decimals("40") == 0);
+    CHECK(exchange_xlsx_decimals("0") == 0);
+    CHECK(exchange_xlsx_decimals("1.2345") == 4);
+    CHECK(exchange_xlsx_decimals("1.23456") == -1);
+    CHECK(exchange_xlsx_decimals("") == -1);
+    CHECK(exchange_xlsx_decimals("-") == -1);
+    CHECK(exchange_xlsx_decimals("1.") == -1);
+    CHECK(exchange_xlsx_decimals(".5") == -1);
+    CHECK(exchange_xlsx_decimals("1e5") == -1);
+    CHECK(exchange_xlsx_decimals("+1") == -1);
+    CHECK(exchange_xlsx_decimals("1,5") == -1);
+    CHECK(exchange_xlsx_decimals("1234567890123456") == -1); /* past a double's exact digits */
+}
+
 static void test_workbook_written(void)
 {
     char path[] = "/tmp/test-exchange-XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0);
     close(fd);
-    exchange_xlsx_t *x = exchange_xlsx_new(path, "/tmp");
+    exchange_xlsx_t *x = exchange_xlsx_new(path, "/tmp", EXCHANGE_HEADERS_PL);
     CHECK(x);
     Crm__Customer *c = s_customer();
     CHECK(!exchange_xlsx_row(x, c, NULL));
@@ -198,6 +216,7 @@ int main(void)
 {
     RUN(test_layout_columns_are_unique_and_stable);
     RUN(test_layout_cells);
+    RUN(test_number_cells);
     RUN(test_layout_wallet_cells);
     RUN(test_csv_fields_quoted_and_formulas_made_safe);
     RUN(test_parse_time);

@@ -61,8 +61,14 @@ static void test_page_take_and_csv_rows(void)
     cm_buf_t out, cell;
     cm_buf_init(&out, 0);
     cm_buf_init(&cell, 0);
-    exchange_csv_header(&out, ';');
+    exchange_csv_header(&out, ';', EXCHANGE_HEADERS_API);
     CHECK(!memcmp(out.data, "\xEF\xBB\xBF\"id\";\"firstName\";", 19));
+    cm_buf_t de;
+    cm_buf_init(&de, 0);
+    exchange_csv_header(&de, ',', EXCHANGE_HEADERS_DE);
+    const char *want = "\xEF\xBB\xBF\"Kunden-ID\",\"Vorname\",\"Nachname\",\"E-Mail\",";
+    CHECK(de.len > strlen(want) && !memcmp(de.data, want, strlen(want)));
+    cm_buf_release(&de);
     CHECK(out.len > 2 && !memcmp(out.data + out.len - 2, "\r\n", 2));
     size_t head = out.len;
     exchange_csv_customer(&out, &cell, pg.customers[1], NULL, ';');
@@ -112,7 +118,8 @@ static void test_workbook_built_from_pages(void)
     struct s_pages p = {0, -1, 0};
     cm_err_t err;
     char why[200] = "";
-    CHECK(exchange_workbook_build(path, dir, s_read, s_progress, &p, &err, why, sizeof why) == 6);
+    CHECK(exchange_workbook_build(path, dir, EXCHANGE_HEADERS_API, s_read, s_progress, &p, &err,
+                                  why, sizeof why) == 6);
     CHECK(err == CM_OK && p.served == 3 && p.progress == 6);
     FILE *f = fopen(path, "rb");
     CHECK(f);
@@ -121,7 +128,8 @@ static void test_workbook_built_from_pages(void)
     fclose(f);
     /* A page that cannot be read: -1, and the reader said why (err OK). */
     struct s_pages q = {0, 1, 0};
-    CHECK(exchange_workbook_build(path, dir, s_read, NULL, &q, &err, why, sizeof why) == -1);
+    CHECK(exchange_workbook_build(path, dir, EXCHANGE_HEADERS_BG, s_read, NULL, &q, &err, why,
+                                  sizeof why) == -1);
     CHECK(err == CM_OK && q.served == 1);
     unlink(path);
     rmdir(dir);

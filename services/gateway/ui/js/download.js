@@ -5,7 +5,7 @@
 
 import { request } from "./api.js";
 import { banner, h, replace } from "./dom.js";
-import { t } from "./i18n.js";
+import { language, t } from "./i18n.js";
 
 /** Saves a Blob as a file the browser downloads. */
 export function saveBlob(blob, name) {
@@ -50,7 +50,8 @@ export function exportMenu(filters, status) {
       t(f.label));
     item.addEventListener("click", async () => {
       menu.open = false;
-      const query = { ...f.query };
+      // Column headings in the user's language, as the Import & export screen's default.
+      const query = { ...f.query, headers: language() };
       const now = filters();
       for (const k of EXPORT_FILTERS) if (now[k] !== undefined && now[k] !== "") query[k] = now[k];
       summary.setAttribute("aria-busy", "true");

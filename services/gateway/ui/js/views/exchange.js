@@ -9,20 +9,20 @@ import { ApiError, request, seg } from "../api.js";
 import { banner, confirmDialog, field, fileChooser, h, replace, select, setTitle } from "../dom.js";
 import { fileName, saveBlob } from "../download.js";
 import { when } from "../format.js";
-import { t } from "../i18n.js";
+import { language, t } from "../i18n.js";
 
 const POLL_MS = 1000;
 const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-/** The export's query (format and separator) as the form says. */
-function exportQuery(format, delimiter) {
-  const query = { format: format.value };
+/** The export's query (format, separator and column headings) as the form says. */
+function exportQuery(format, delimiter, headers) {
+  const query = { format: format.value, headers: headers.value };
   if (format.value === "csv" && delimiter.value === ";") query.delimiter = ";";
   return query;
 }
 
 /** An export job (POST /v1/exports): started, polled, its file downloaded. */
-function exportJob(ctx, format, delimiter, status) {
+function exportJob(ctx, format, delimiter, headers, status) {
   const box = h("div", { id: "export-job", "aria-live": "polite" });
   const button = h("button", { type: "button", class: "btn", id: "export-job-start" }, t("xch.jobStart"));
   let timer = null;
@@ -84,7 +84,7 @@ function exportJob(ctx, format, delimiter, status) {
     clearTimeout(timer);
     replace(status);
     try {
-      const r = await request("POST", "/v1/exports", { body: exportQuery(format, delimiter) });
+      const r = await request("POST", "/v1/exports", { body: exportQuery(format, delimiter, headers) });
       show(r.data);
       poll(r.data.id);
     } catch (e) {
@@ -101,17 +101,22 @@ function exportSection(ctx) {
   const delimiter = select([[",", t("xch.delimComma")], [";", t("xch.delimSemicolon")]], ",",
     { id: "export-delimiter" });
   const delimField = field({ label: t("xch.delimiter"), input: delimiter, hint: t("xch.delimiterHint") });
+  // Headings a person reads, in the language of the screen, unless a script wants the API's names.
+  const headers = select([[language(), t("xch.headersLang")], ["api", t("xch.headersApi")]], language(),
+    { id: "export-headers" });
+  const headersField = field({ label: t("xch.headers"), input: headers, hint: t("xch.headersHint") });
   const status = h("div", { id: "export-status", "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "btn btn-primary", id: "export-download" },
     t("xch.download"));
-  const job = exportJob(ctx, format, delimiter, status);
+  const job = exportJob(ctx, format, delimiter, headers, status);
   format.addEventListener("change", () => {
     delimField.row.hidden = format.value !== "csv";
   });
   const form = h("form", { class: "card", novalidate: true, "aria-labelledby": "export-title" },
     h("h2", { id: "export-title" }, t("xch.exportTitle")),
     h("p", { class: "hint" }, t("xch.exportLead")),
-    h("div", { class: "grid grid-2" }, field({ label: t("xch.format"), input: format }).row, delimField.row),
+    h("div", { class: "grid grid-2" }, field({ label: t("xch.format"), input: format }).row, delimField.row,
+      headersField.row),
     h("div", { class: "form-actions-inline" }, button, job.button),
     h("p", { class: "hint" }, t("xch.jobHint")),
     status, job.box);
@@ -120,7 +125,7 @@ function exportSection(ctx) {
     button.disabled = true;
     replace(status, h("p", {}, t("xch.exporting")));
     try {
-      const r = await request("GET", "/v1/customers:export", { query: exportQuery(format, delimiter) });
+      const r = await request("GET", "/v1/customers:export", { query: exportQuery(format, delimiter, headers) });
       const name = fileName(r.headers, `customers.${format.value}`);
       saveBlob(r.data, name);
       replace(status, banner("ok", t("xch.exported", { name })));
@@ -198,14 +203,16 @@ function importSection(ctx) {
 
   // The column mapping: how each header of the file is read, as the last
   // run found it, changed by the user for the next run (header -> column,
-  // "" to ignore it). The layout's columns come from the API once.
+  // "" to ignore it). The layout's columns come from the API once, each
+  // with its heading in the screen's language.
   let mapping = {};
   let layout = null;
   file.addEventListener("change", () => { mapping = {}; });
   const mappingTable = async (job) => {
     if (!layout) {
       try {
-        layout = (await request("GET", "/v1/imports:columns")).data.columns || [];
+        const r = (await request("GET", "/v1/imports:columns", { query: { headers: language() } })).data;
+        layout = (r.columns || []).map((c, i) => [c, (r.labels || [])[i] ? `${r.labels[i]} (${c})` : c]);
       } catch {
         return null;
       }
@@ -215,7 +222,7 @@ function importSection(ctx) {
       // A header with ';' or '=' cannot be named in a mapping: it keeps what was found.
       if (!header || /[;=]/.test(header)) return;
       const now = header in mapping ? mapping[header] : (job.columns || [])[i] || "";
-      const sel = select([["", t("xch.mapIgnore")], ...layout.map((c) => [c, c])], now,
+      const sel = select([["", t("xch.mapIgnore")], ...layout], now,
         { "aria-label": t("xch.mapFieldFor", { header }), dataset: { header } });
       sel.addEventListener("change", () => { mapping[header] = sel.value; });
       tbody.append(h("tr", {}, h("td", {}, header), h("td", {}, sel)));
