@@ -12,11 +12,13 @@ from test_ui_seeds import PHONE, _fits, _shot, _sign_in, _width
 WORDS = {
     "bg": {"visits": "Посещения", "purchases": "Покупки", "saved": "Параметрите са запазени.",
            "partly": "Частично върната", "cancelled": "Анулирана",
-           "tl": "Променени параметри на посещението", "tlReturn": "върнати"},
+           "tl": "Променени параметри на посещението", "tlReturn": "върнати",
+           "toBalance": "по баланса (сега"},
     "de": {"visits": "Besuche", "purchases": "Käufe", "saved": "Parameter gespeichert.",
            "partly": "Teilweise zurückgegeben", "cancelled": "Storniert",
            "presets": "Vorlagen für Besuchsparameter",
-           "tl": "Parameter des Besuchs geändert", "tlReturn": "erstattet"},
+           "tl": "Parameter des Besuchs geändert", "tlReturn": "erstattet",
+           "toBalance": "auf das Guthaben erstattet (jetzt"},
 }
 
 
@@ -110,6 +112,10 @@ def _card(lang):
         b.wait(".dialog .confirm-yes").click()
         b.wait_until(lambda: w["partly"] in b.find('#purchases-list li[data-order="%s"]' % paid).text,
                      what="the purchase partly returned")
+        if to_balance:
+            # The toast says the credit was made, and the balance after it.
+            b.wait_until(lambda: w["toBalance"] in b.find("#toasts").text,
+                         what="the credit to the balance in the toast")
         st, _, js = api("GET", "/v1/customers/%s/purchases" % cid)
         got = next(x for x in js["purchases"] if x["id"] == paid)
         assert got["refundedMinor"] == "2000" and got["returnedQuantities"] == [1, 0], got
