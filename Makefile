@@ -81,6 +81,25 @@ $(BUILD)/bin/search_index_bench: $(BUILD)/tests/bench/search_index_bench.o $(BUI
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_search) $(LDLIBS)
 
+# The gateway's OpenAPI document takes its descriptions from the .proto
+# comments: protoc-c keeps them in a descriptor set (source info), and
+# protodoc_gen.py writes them as a C table. Its unit test has a fixture proto.
+PYTHON3 ?= /usr/bin/python3
+PROTO_FILES := $(wildcard proto/*.proto)
+$(BUILD)/gen/protodoc.desc: $(PROTO_FILES)
+	@mkdir -p $(@D)
+	protoc-c --proto_path=proto --include_source_info --descriptor_set_out=$@ $(PROTO_FILES)
+$(BUILD)/gen/protodoc_fixture.desc: tests/unit/gateway/protodoc_fixture.proto
+	@mkdir -p $(@D)
+	protoc-c --proto_path=$(<D) --include_source_info --descriptor_set_out=$@ $<
+$(BUILD)/gen/protodoc.c: $(BUILD)/gen/protodoc.desc services/gateway/protodoc_gen.py
+	$(PYTHON3) services/gateway/protodoc_gen.py $< $@ gateway_protodocs
+$(BUILD)/gen/protodoc_fixture.c: $(BUILD)/gen/protodoc_fixture.desc services/gateway/protodoc_gen.py
+	$(PYTHON3) services/gateway/protodoc_gen.py $< $@ protodoc_fixture
+$(BUILD)/gen/protodoc.o $(BUILD)/gen/protodoc_fixture.o: override CPPFLAGS += -Iservices/gateway
+$(BUILD)/services/gateway.a: $(BUILD)/gen/protodoc.o
+$(BUILD)/tests/gateway/test_protodoc: $(BUILD)/gen/protodoc_fixture.o
+
 # crmctl carries every service's migrations.
 SQL_FILES := $(sort $(wildcard services/*/sql/*.sql))
 $(BUILD)/gen/sql_bundle.c: $(SQL_FILES) services/crmctl/embed_sql.sh
@@ -214,4 +233,4 @@ fuzz: fuzz-build
 -include $(FUZZ_O:.o=.d)
 # ---- end of fuzzing -----------------------------------------------------------
 
--include $(ALL_O:.o=.d)
+-include $(ALL_O:.o=.d) $(BUILD)/gen/protodoc.d $(BUILD)/gen/protodoc_fixture.d
