@@ -4,9 +4,12 @@
 #include "cm_session.h"
 #include "cm_perm.h"
 #include "gateway_call.h"
+#include "gateway_protodoc.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
+#include "cm_buf.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +21,79 @@ static json_t *s_ref(const char *name)
     char ref[256];
     snprintf(ref, sizeof ref, REF_PREFIX "%s", name);
     return json_pack("{s:s}", "$ref", ref);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Descriptions                                                            */
+
+/* name as a sentence: "first_name" and "FirstName" give "First name.",
+ * "crm.ListTagsResponse" gives "List tags response." */
+static void s_sentence(const char *name, char *out, size_t size)
+{
+    const char *dot = strrchr(name, '.');
+    const char *p = dot ? dot + 1 : name;
+    size_t n = 0;
+    for (; *p && n + 3 < size; p++) {
+        char c = *p;
+        if (c == '_') {
+            c = ' ';
+        } else if (isupper((unsigned char)c)) {
+            if (n > 0 && out[n - 1] != ' ')
+                out[n++] = ' ';
+            c = (char)tolower((unsigned char)c);
+        }
+        out[n++] = c;
+    }
+    if (n > 0)
+        out[0] = (char)toupper((unsigned char)out[0]);
+    out[n++] = '.';
+    out[n] = '\0';
+}
+
+/* The description of the proto element key (gateway_protodoc.h): its
+ * comment, or when it has none, its own name (the last part of key) as a
+ * sentence. A new reference. */
+static json_t *s_doc(const char *key)
+{
+    const char *text = gateway_protodoc(key);
+    if (text)
+        return json_string(text);
+    char sentence[160];
+    s_sentence(key, sentence, sizeof sentence);
+    return json_string(sentence);
+}
+
+/* s_doc of field f of message desc. */
+static json_t *s_field_doc(const ProtobufCMessageDescriptor *desc,
+                           const ProtobufCFieldDescriptor *f)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", desc->name, f->name);
+    return s_doc(key);
+}
+
+/* What enum desc means, then each value (by its JSON name) with its comment.
+ * No cap: the text is the proto's, not input. */
+static json_t *s_enum_doc(const ProtobufCEnumDescriptor *desc)
+{
+    cm_buf_t buf;
+    cm_buf_init(&buf, 0);
+    json_t *doc = s_doc(desc->name);
+    int rc = cm_buf_printf(&buf, "%s", json_string_value(doc));
+    json_decref(doc);
+    for (unsigned i = 0; i < desc->n_values && !rc; i++) {
+        char name[128];
+        char key[256];
+        if (!cm_pbjson_enum_name(desc, desc->values[i].value, name, sizeof name))
+            continue;
+        snprintf(key, sizeof key, "%s.%s", desc->name, desc->values[i].name);
+        const char *text = gateway_protodoc(key);
+        rc = cm_buf_printf(&buf, "\n\n- `%s`%s%s", name, text ? ": " : "", text ? text : "");
+    }
+    assert(!rc);
+    json_t *out = json_stringn(buf.data, buf.len);
+    cm_buf_release(&buf);
+    return out;
 }
 
 static void s_add_message(json_t *schemas, const ProtobufCMessageDescriptor *desc);
@@ -33,7 +109,8 @@ static void s_add_enum(json_t *schemas, const ProtobufCEnumDescriptor *desc)
             json_array_append_new(values, json_string(name));
     }
     json_object_set_new(schemas, desc->name,
-                        json_pack("{s:s, s:o}", "type", "string", "enum", values));
+                        json_pack("{s:s, s:o, s:o}", "type", "string", "description",
+                                  s_enum_doc(desc), "enum", values));
 }
 
 /* The schema of one value of a field (not the array around a repeated one). */
@@ -67,7 +144,9 @@ static json_t *s_value_schema(json_t *schemas, const ProtobufCFieldDescriptor *f
     case PROTOBUF_C_TYPE_ENUM: {
         const ProtobufCEnumDescriptor *ed = f->descriptor;
         s_add_enum(schemas, ed);
-        return s_ref(ed->name);
+        /* allOf, as a $ref may have no siblings and the field's description
+         * goes beside it. */
+        return json_pack("{s:[o]}", "allOf", s_ref(ed->name));
     }
     case PROTOBUF_C_TYPE_MESSAGE: {
         const ProtobufCMessageDescriptor *md = f->descriptor;
@@ -109,13 +188,16 @@ static void s_add_message(json_t *schemas, const ProtobufCMessageDescriptor *des
     /* Placed first so that recursive types stop here. */
     json_t *props = json_object();
     json_object_set_new(schemas, desc->name,
-                        json_pack("{s:s, s:o, s:b}", "type", "object", "properties", props,
+                        json_pack("{s:s, s:o, s:o, s:b}", "type", "object", "description",
+                                  s_doc(desc->name), "properties", props,
                                   "additionalProperties", 0));
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
         char camel[128];
         cm_pbjson_camel(f->name, camel, sizeof camel);
-        json_object_set_new(props, camel, s_field_schema(schemas, f));
+        json_t *schema = s_field_schema(schemas, f);
+        json_object_set_new(schema, "description", s_field_doc(desc, f));
+        json_object_set_new(props, camel, schema);
     }
 }
 
@@ -150,8 +232,8 @@ static bool s_has_etag(const ProtobufCMessageDescriptor *desc)
     return f && f->type == PROTOBUF_C_TYPE_STRING;
 }
 
-/* What a query parameter means wherever a request has it. The descriptors
- * carry no comments, and a client cannot guess these from name and type. */
+/* What a query parameter means wherever a request has it, when its field has
+ * no comment of its own in the .proto file. */
 static const struct {
     const char *name;
     const char *description;
@@ -190,9 +272,14 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
             break;
         char name[64];
         snprintf(name, sizeof name, "%.*s", (int)(close - p - 1), p + 1);
-        json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "name", name, "in",
-                                                "path", "required", 1, "schema", "type", "string",
-                                                "pattern", "^[A-Za-z0-9_-]{1,64}$"));
+        json_t *param = json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "name", name, "in", "path",
+                                  "required", 1, "schema", "type", "string", "pattern",
+                                  "^[A-Za-z0-9_-]{1,64}$");
+        const ProtobufCFieldDescriptor *f =
+            r->request ? protobuf_c_message_descriptor_get_field_by_name(r->request, name) : NULL;
+        json_object_set_new(param, "description",
+                            f ? s_field_doc(r->request, f) : s_doc(name));
+        json_array_append_new(params, param);
     }
     if (r->kind == GATEWAY_ROUTE_BUS &&
         (!r->body || (r->flags & (GATEWAY_STREAM_BODY | GATEWAY_RAW_BODY)))) {
@@ -219,9 +306,14 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
             json_object_del(schema, "nullable");
             json_t *q = json_pack("{s:s, s:s, s:b, s:o}", "name", camel, "in", "query", "required",
                                   0, "schema", schema);
-            const char *help = s_query_description(camel);
-            if (help)
-                json_object_set_new(q, "description", json_string(help));
+            /* The field's comment; the shared paging words where it has none. */
+            char key[256];
+            snprintf(key, sizeof key, "%s.%s", r->request->name, f->name);
+            const char *help = gateway_protodoc(key);
+            if (!help)
+                help = s_query_description(camel);
+            json_object_set_new(q, "description",
+                                help ? json_string(help) : s_field_doc(r->request, f));
             if (f->label == PROTOBUF_C_LABEL_REPEATED)
                 json_object_set_new(q, "explode", json_true());
             json_array_append_new(params, q);
@@ -308,11 +400,14 @@ static json_t *s_request_body(json_t *schemas, const struct gateway_route *r)
 enum s_error {
     S_BAD_REQUEST = 0,
     S_UNAUTHENTICATED,
+    S_FORBIDDEN,
     S_NOT_FOUND,
+    S_CONFLICT,
     S_STALE,
     S_GONE,
     S_TOO_LARGE,
     S_NOT_JSON,
+    S_TOO_MANY,
 };
 
 static const struct {
@@ -325,9 +420,16 @@ static const struct {
                        "wrong; the message says where."},
     [S_UNAUTHENTICATED] = {"401", "Unauthenticated",
                            "UNAUTHENTICATED: no API key, or one that is unknown or revoked."},
+    [S_FORBIDDEN] = {"403", "Forbidden",
+                     "PERMISSION_DENIED: the key lacks a scope the route needs (x-crm-scopes; the "
+                     "message names it), the staff member's role does not allow it, or a write "
+                     "with the session cookie has no valid X-CSRF-Token."},
     [S_NOT_FOUND] = {"404", "NotFound",
                      "NOT_FOUND: nothing has this id (or token), or the id cannot be one "
                      "(\"invalid id\")."},
+    [S_CONFLICT] = {"409", "Conflict",
+                    "ALREADY_EXISTS: the change would make a second of something that must be "
+                    "unique (a name, an e-mail, a source id); the message names the field."},
     [S_STALE] = {"412", "PreconditionFailed",
                  "FAILED_PRECONDITION: If-Match is stale, or the state does not allow the change."},
     [S_GONE] = {"410", "Gone",
@@ -335,6 +437,9 @@ static const struct {
     [S_TOO_LARGE] = {"413", "PayloadTooLarge", "RESOURCE_EXHAUSTED: the body is over the limit."},
     [S_NOT_JSON] = {"415", "UnsupportedMediaType",
                     "INVALID_ARGUMENT: a JSON body without Content-Type: application/json."},
+    [S_TOO_MANY] = {"429", "TooManyRequests",
+                    "RESOURCE_EXHAUSTED: too many wrong keys from this address, or a quota of the "
+                    "tenant is used up; Retry-After says when to try again."},
 };
 
 /* True when the gateway (or the service behind a bus route) can answer r with e. */
@@ -347,7 +452,15 @@ static bool s_gives(const struct gateway_route *r, enum s_error e)
          * path and body too. */
         return true;
     case S_UNAUTHENTICATED:
+    case S_TOO_MANY:
+        /* Wrong keys lock the client's address out (gateway_limit.h). */
         return !(r->flags & GATEWAY_PUBLIC) || (r->flags & GATEWAY_SESSION_TOKEN);
+    case S_FORBIDDEN:
+        /* A scope the key lacks, or a session write without its CSRF token. */
+        return !(r->flags & GATEWAY_PUBLIC) && (r->scopes || strcmp(r->method, "GET"));
+    case S_CONFLICT:
+        /* Writes that create or rename something unique. */
+        return bus && r->body && strcmp(r->method, "GET") && strcmp(r->method, "DELETE");
     case S_NOT_FOUND:
         /* A path parameter names the resource; a public bus route has no key
          * to find a tenant by, so a secret in the request finds it (not the
@@ -474,19 +587,63 @@ static json_t *s_responses(json_t *schemas, json_t *shared, const struct gateway
     return resp;
 }
 
+/* The gateway's own operations, which no .proto file describes. */
+static const struct {
+    const char *summary;
+    const char *description;
+} s_gateway_ops[] = {
+    [GATEWAY_ROUTE_HEALTHZ] = {"Liveness", "200 while the gateway process serves HTTP; it asks "
+                                           "no service (GET /readyz does)."},
+    [GATEWAY_ROUTE_READYZ] = {"Readiness",
+                              "Asks every service over the bus; 200 when all answer, 503 naming "
+                              "those that do not."},
+    [GATEWAY_ROUTE_METRICS] = {"Metrics", "The gateway's counters and latency histograms in the "
+                                          "Prometheus text format."},
+    [GATEWAY_ROUTE_OPENAPI] = {"This document",
+                               "The OpenAPI 3.0.3 description of this API, generated from the "
+                               "gateway's route table and the .proto files of the running "
+                               "version; no key needed."},
+};
+
+/* An operation's summary from its method name: "GetCustomer" -> "Get customer". */
+static json_t *s_summary(const char *rpc)
+{
+    char sentence[160];
+    s_sentence(rpc, sentence, sizeof sentence);
+    sentence[strlen(sentence) - 1] = '\0';
+    return json_string(sentence);
+}
+
+/* The comment of the route's method in its .proto file, then the bus method
+ * it calls. */
+static json_t *s_bus_description(const struct gateway_route *r)
+{
+    char key[256];
+    snprintf(key, sizeof key, "rpc %s %s", r->rpc, r->request->name);
+    const char *text = gateway_protodoc(key);
+    char summary[160];
+    if (!text) {
+        s_sentence(r->rpc, summary, sizeof summary);
+        text = summary;
+    }
+    return json_pack("s++++", text, "\n\nBus method: ", r->service, ".", r->rpc);
+}
+
 static json_t *s_operation(json_t *schemas, json_t *shared, const struct gateway_route *r)
 {
     json_t *op = json_object();
     char id[160];
     if (r->kind == GATEWAY_ROUTE_BUS) {
         snprintf(id, sizeof id, "%s.%s", r->service, r->rpc);
-        json_object_set_new(op, "summary", json_string(r->rpc));
+        json_object_set_new(op, "summary", s_summary(r->rpc));
+        json_object_set_new(op, "description", s_bus_description(r));
         json_object_set_new(op, "tags", json_pack("[s]", r->service));
     } else {
         /* "/readyz" -> "readyz", "/v1/openapi.json" -> "openapi" */
         const char *base = strrchr(r->pattern, '/') + 1;
         snprintf(id, sizeof id, "%.*s", (int)strcspn(base, "."), base);
-        json_object_set_new(op, "summary", json_string(id));
+        json_object_set_new(op, "summary", json_string(s_gateway_ops[r->kind].summary));
+        json_object_set_new(op, "description", json_string(s_gateway_ops[r->kind].description));
         json_object_set_new(op, "tags", json_pack("[s]", "gateway"));
     }
     json_object_set_new(op, "operationId", json_string(id));

@@ -17,7 +17,8 @@ gateway_protodocs) and `SYMBOL_n`, sorted by key (strcmp order) for bsearch:
 A text is the element's leading comment, or its trailing one when it has no
 leading one; detached comments (a blank line before the element) are not its.
 Lines are trimmed and joined with a space; an empty comment line starts a new
-paragraph ("\\n\\n"). Elements without a comment have no entry.
+paragraph ("\\n\\n"). A one-line section heading ("-- search --") is not a
+description. Elements without a comment have no entry.
 """
 import sys
 
@@ -30,9 +31,19 @@ ENUM_VALUE = 2
 SERVICE_METHOD = 2
 
 
+def _is_banner(text):
+    """True for a section heading such as "-- search --", which names a group
+    of elements rather than the one below it."""
+    text = text.strip()
+    return "\n" not in text and text.startswith("--") and text.endswith("--")
+
+
 def comment_text(location):
     """The documentation of one location, or "" when it has none."""
-    raw = location.leading_comments or location.trailing_comments
+    raw = location.leading_comments
+    if _is_banner(raw):
+        raw = ""
+    raw = raw or location.trailing_comments
     paragraphs, words = [], []
     for line in raw.split("\n"):
         line = line.strip()

@@ -26,6 +26,7 @@ static void test_generator_takes_each_kind_of_comment(void)
     CHECK_STR(s_fixture("fixture.Thing.Kind.KIND_BIG"), "Big.");
     CHECK_STR(s_fixture("fixture.Colour.COLOUR_RED"), "Red, as in stop.");
     CHECK_STR(s_fixture("rpc GetThing fixture.Req"), "Gets a thing.");
+    CHECK_STR(s_fixture("rpc Heading fixture.Req"), "The trailing comment then.");
 }
 
 static void test_generator_leaves_out_what_has_no_comment(void)
@@ -44,7 +45,7 @@ static void test_generator_leaves_out_what_has_no_comment(void)
 
 static void test_tables_are_sorted_and_complete(void)
 {
-    CHECK(protodoc_fixture_n == 8);
+    CHECK(protodoc_fixture_n == 9);
     CHECK(gateway_protodocs_n > 1000);
     for (size_t i = 0; i < gateway_protodocs_n; i++) {
         CHECK(gateway_protodocs[i].text[0] != '\0');
