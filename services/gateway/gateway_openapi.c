@@ -304,6 +304,13 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
             cm_pbjson_camel(f->name, camel, sizeof camel);
             json_t *schema = s_field_schema(schemas, f);
             json_object_del(schema, "nullable");
+            /* The parameter carries the description: an enum's bare $ref will do. */
+            json_t *all_of = json_object_get(schema, "allOf");
+            if (all_of && json_object_size(schema) == 1) {
+                json_t *ref = json_incref(json_array_get(all_of, 0));
+                json_decref(schema);
+                schema = ref;
+            }
             json_t *q = json_pack("{s:s, s:s, s:b, s:o}", "name", camel, "in", "query", "required",
                                   0, "schema", schema);
             /* The field's comment; the shared paging words where it has none. */
@@ -667,23 +674,42 @@ static json_t *s_operation(json_t *schemas, json_t *shared, const struct gateway
     return op;
 }
 
+/* A property of type type that says description. */
+static json_t *s_prop(const char *type, const char *description)
+{
+    return json_pack("{s:s, s:s}", "type", type, "description", description);
+}
+
+/* A string property described by the .proto field key. */
+static json_t *s_prop_doc(const char *key)
+{
+    return json_pack("{s:s, s:o}", "type", "string", "description", s_doc(key));
+}
+
 /* The AIP-193 body gateway_error_json writes: code, status and message always;
  * details only when fields are named, each with its field and description,
  * reason and resourceId only when not empty. */
 static json_t *s_error_schema(void)
 {
-    json_t *violation =
-        json_pack("{s:s, s:[ss], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}, s:b}", "type", "object",
-                  "required", "field", "description", "properties", "field", "type", "string",
-                  "description", "type", "string", "reason", "type", "string", "resourceId", "type",
-                  "string", "additionalProperties", 0);
-    json_t *error =
-        json_pack("{s:s, s:[sss], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:o}}, s:b}", "type",
-                  "object", "required", "code", "status", "message", "properties", "code", "type",
-                  "integer", "status", "type", "string", "message", "type", "string", "details",
-                  "type", "array", "items", violation, "additionalProperties", 0);
-    return json_pack("{s:s, s:[s], s:{s:o}, s:b}", "type", "object", "required", "error",
-                     "properties", "error", error, "additionalProperties", 0);
+    /* Each detail is a crm.FieldViolation of the reply envelope. */
+    json_t *violation = json_pack(
+        "{s:s, s:o, s:[ss], s:{s:o, s:o, s:o, s:o}, s:b}", "type", "object", "description",
+        s_doc("crm.FieldViolation"), "required", "field", "description", "properties", "field",
+        s_prop_doc("crm.FieldViolation.field"), "description",
+        s_prop_doc("crm.FieldViolation.description"), "reason",
+        s_prop_doc("crm.FieldViolation.reason"), "resourceId",
+        s_prop_doc("crm.FieldViolation.resource_id"), "additionalProperties", 0);
+    json_t *error = json_pack(
+        "{s:s, s:s, s:[sss], s:{s:o, s:o, s:o, s:{s:s, s:s, s:o}}, s:b}", "type", "object",
+        "description", "What went wrong.", "required", "code", "status", "message", "properties",
+        "code", s_prop("integer", "The HTTP status code again."), "status",
+        s_prop("string", "The status name: INVALID_ARGUMENT, NOT_FOUND, ... (docs/api.md, Errors)."),
+        "message", s_prop("string", "A short English phrase naming what failed."), "details", "type",
+        "array", "description", "The fields at fault, when the error is about fields.", "items",
+        violation, "additionalProperties", 0);
+    return json_pack("{s:s, s:s, s:[s], s:{s:o}, s:b}", "type", "object", "description",
+                     "An error answer (AIP-193): every 4xx and 5xx has this body.", "required",
+                     "error", "properties", "error", error, "additionalProperties", 0);
 }
 
 json_t *gateway_openapi_build(const struct gateway_route *routes, size_t n)
