@@ -63,6 +63,18 @@ static json_t *s_doc(const char *key)
     return json_string(sentence);
 }
 
+/* A property of type type that says description. */
+static json_t *s_prop(const char *type, const char *description)
+{
+    return json_pack("{s:s, s:s}", "type", type, "description", description);
+}
+
+/* A string property described by the .proto field key. */
+static json_t *s_prop_doc(const char *key)
+{
+    return json_pack("{s:s, s:o}", "type", "string", "description", s_doc(key));
+}
+
 /* s_doc of field f of message desc. */
 static json_t *s_field_doc(const ProtobufCMessageDescriptor *desc,
                            const ProtobufCFieldDescriptor *f)
@@ -189,8 +201,8 @@ static void s_add_message(json_t *schemas, const ProtobufCMessageDescriptor *des
     json_t *props = json_object();
     json_object_set_new(schemas, desc->name,
                         json_pack("{s:s, s:o, s:o, s:b}", "type", "object", "description",
-                                  s_doc(desc->name), "properties", props,
-                                  "additionalProperties", 0));
+                                  s_doc(desc->name), "properties", props, "additionalProperties",
+                                  0));
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
         char camel[128];
@@ -272,13 +284,12 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
             break;
         char name[64];
         snprintf(name, sizeof name, "%.*s", (int)(close - p - 1), p + 1);
-        json_t *param = json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "name", name, "in", "path",
-                                  "required", 1, "schema", "type", "string", "pattern",
-                                  "^[A-Za-z0-9_-]{1,64}$");
+        json_t *param =
+            json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "name", name, "in", "path", "required", 1,
+                      "schema", "type", "string", "pattern", "^[A-Za-z0-9_-]{1,64}$");
         const ProtobufCFieldDescriptor *f =
             r->request ? protobuf_c_message_descriptor_get_field_by_name(r->request, name) : NULL;
-        json_object_set_new(param, "description",
-                            f ? s_field_doc(r->request, f) : s_doc(name));
+        json_object_set_new(param, "description", f ? s_field_doc(r->request, f) : s_doc(name));
         json_array_append_new(params, param);
     }
     if (r->kind == GATEWAY_ROUTE_BUS &&
@@ -508,14 +519,19 @@ static json_t *s_responses(json_t *schemas, json_t *shared, const struct gateway
     switch (r->kind) {
     case GATEWAY_ROUTE_HEALTHZ:
         json_object_set_new(ok, "description", json_string("The gateway is up."));
-        json_object_set_new(ok, "content",
-                            s_json_content(json_pack("{s:s, s:{s:{s:s}}}", "type", "object",
-                                                     "properties", "status", "type", "string")));
+        json_object_set_new(
+            ok, "content",
+            s_json_content(json_pack("{s:s, s:s, s:{s:o}}", "type", "object", "description",
+                                     "The gateway's liveness.", "properties", "status",
+                                     s_prop("string", "Always ok."))));
         break;
     case GATEWAY_ROUTE_READYZ: {
-        json_t *schema = json_pack("{s:s, s:{s:{s:s}, s:{s:s, s:{s:s}}}}", "type", "object",
-                                   "properties", "status", "type", "string", "failing", "type",
-                                   "array", "items", "type", "string");
+        json_t *schema =
+            json_pack("{s:s, s:s, s:{s:o, s:{s:s, s:s, s:{s:s}}}}", "type", "object", "description",
+                      "Whether every service answers.", "properties", "status",
+                      s_prop("string", "ok, or unavailable when a service does not answer."),
+                      "failing", "type", "array", "description",
+                      "The services that did not answer (with 503).", "items", "type", "string");
         json_object_set_new(ok, "description", json_string("Every service answers."));
         json_object_set_new(ok, "content", s_json_content(json_incref(schema)));
         json_object_set_new(resp, "503",
@@ -674,39 +690,28 @@ static json_t *s_operation(json_t *schemas, json_t *shared, const struct gateway
     return op;
 }
 
-/* A property of type type that says description. */
-static json_t *s_prop(const char *type, const char *description)
-{
-    return json_pack("{s:s, s:s}", "type", type, "description", description);
-}
-
-/* A string property described by the .proto field key. */
-static json_t *s_prop_doc(const char *key)
-{
-    return json_pack("{s:s, s:o}", "type", "string", "description", s_doc(key));
-}
-
 /* The AIP-193 body gateway_error_json writes: code, status and message always;
  * details only when fields are named, each with its field and description,
  * reason and resourceId only when not empty. */
 static json_t *s_error_schema(void)
 {
     /* Each detail is a crm.FieldViolation of the reply envelope. */
-    json_t *violation = json_pack(
-        "{s:s, s:o, s:[ss], s:{s:o, s:o, s:o, s:o}, s:b}", "type", "object", "description",
-        s_doc("crm.FieldViolation"), "required", "field", "description", "properties", "field",
-        s_prop_doc("crm.FieldViolation.field"), "description",
-        s_prop_doc("crm.FieldViolation.description"), "reason",
-        s_prop_doc("crm.FieldViolation.reason"), "resourceId",
-        s_prop_doc("crm.FieldViolation.resource_id"), "additionalProperties", 0);
+    json_t *violation =
+        json_pack("{s:s, s:o, s:[ss], s:{s:o, s:o, s:o, s:o}, s:b}", "type", "object",
+                  "description", s_doc("crm.FieldViolation"), "required", "field", "description",
+                  "properties", "field", s_prop_doc("crm.FieldViolation.field"), "description",
+                  s_prop_doc("crm.FieldViolation.description"), "reason",
+                  s_prop_doc("crm.FieldViolation.reason"), "resourceId",
+                  s_prop_doc("crm.FieldViolation.resource_id"), "additionalProperties", 0);
     json_t *error = json_pack(
         "{s:s, s:s, s:[sss], s:{s:o, s:o, s:o, s:{s:s, s:s, s:o}}, s:b}", "type", "object",
         "description", "What went wrong.", "required", "code", "status", "message", "properties",
         "code", s_prop("integer", "The HTTP status code again."), "status",
-        s_prop("string", "The status name: INVALID_ARGUMENT, NOT_FOUND, ... (docs/api.md, Errors)."),
-        "message", s_prop("string", "A short English phrase naming what failed."), "details", "type",
-        "array", "description", "The fields at fault, when the error is about fields.", "items",
-        violation, "additionalProperties", 0);
+        s_prop("string",
+               "The status name: INVALID_ARGUMENT, NOT_FOUND, ... (docs/api.md, Errors)."),
+        "message", s_prop("string", "A short English phrase naming what failed."), "details",
+        "type", "array", "description", "The fields at fault, when the error is about fields.",
+        "items", violation, "additionalProperties", 0);
     return json_pack("{s:s, s:s, s:[s], s:{s:o}, s:b}", "type", "object", "description",
                      "An error answer (AIP-193): every 4xx and 5xx has this body.", "required",
                      "error", "properties", "error", error, "additionalProperties", 0);

@@ -9,8 +9,7 @@ static int s_compare(const void *key, const void *entry)
     return strcmp(key, ((const struct gateway_protodoc *)entry)->key);
 }
 
-const char *gateway_protodoc_find(const struct gateway_protodoc *table, size_t n,
-                                  const char *key)
+const char *gateway_protodoc_find(const struct gateway_protodoc *table, size_t n, const char *key)
 {
     const struct gateway_protodoc *e = bsearch(key, table, n, sizeof *table, s_compare);
     return e ? e->text : NULL;

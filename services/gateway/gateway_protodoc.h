@@ -25,8 +25,7 @@ extern const size_t gateway_protodocs_n;
 
 /* The text of key in table[0..n) (sorted by key), or NULL when the element has
  * no comment. */
-const char *gateway_protodoc_find(const struct gateway_protodoc *table, size_t n,
-                                  const char *key);
+const char *gateway_protodoc_find(const struct gateway_protodoc *table, size_t n, const char *key);
 
 /* gateway_protodoc_find in gateway_protodocs. */
 const char *gateway_protodoc(const char *key);

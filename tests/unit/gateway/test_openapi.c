@@ -131,9 +131,9 @@ static void test_schemas_follow_the_json_mapping(void)
     CHECK_STR(json_string_value(s_get(cust, "addresses/items/$ref")),
               "#/components/schemas/crm.Address");
     /* An enum field is an allOf of its enum, so its description may stand beside it. */
-    CHECK_STR(json_string_value(json_object_get(json_array_get(s_get(cust, "gender/allOf"), 0),
-                                                "$ref")),
-              "#/components/schemas/crm.Gender");
+    CHECK_STR(
+        json_string_value(json_object_get(json_array_get(s_get(cust, "gender/allOf"), 0), "$ref")),
+        "#/components/schemas/crm.Gender");
     CHECK(json_object_get(s_get(cust, "company"), "allOf"));
     CHECK(json_is_true(s_get(cust, "company/nullable")));
     json_t *gender = s_get(doc, "components/schemas/crm.Gender/enum");
@@ -283,19 +283,18 @@ static void test_everything_is_described(void)
     /* From the .proto comments: a message, a field, an enum value, a method. */
     CHECK_STR(json_string_value(s_get(doc, "components/schemas/crm.Customer/description")),
               gateway_protodoc("crm.Customer"));
-    CHECK_STR(
-        json_string_value(s_get(doc, "components/schemas/crm.Customer/properties/email/description")),
-        gateway_protodoc("crm.Customer.email"));
+    CHECK_STR(json_string_value(
+                  s_get(doc, "components/schemas/crm.Customer/properties/email/description")),
+              gateway_protodoc("crm.Customer.email"));
     CHECK(strstr(json_string_value(s_get(doc, "components/schemas/crm.Source/description")),
                  gateway_protodoc("crm.Source.SOURCE_SIGNUP")));
-    const char *get = json_string_value(
-        json_object_get(s_op(doc, "/v1/customers/{id}", "get"), "description"));
+    const char *get =
+        json_string_value(json_object_get(s_op(doc, "/v1/customers/{id}", "get"), "description"));
     CHECK(get && !strncmp(get, gateway_protodoc("rpc GetCustomer crm.GetCustomerRequest"),
                           strlen(gateway_protodoc("rpc GetCustomer crm.GetCustomerRequest"))));
     CHECK(strstr(get, "Bus method: customers.GetCustomer"));
     /* Without a comment: the name as a sentence. */
-    CHECK_STR(json_string_value(
-                  json_object_get(s_op(doc, "/v1/customers/{id}", "get"), "summary")),
+    CHECK_STR(json_string_value(json_object_get(s_op(doc, "/v1/customers/{id}", "get"), "summary")),
               "Get customer");
     json_decref(doc);
 }
