@@ -637,13 +637,16 @@ static json_t *s_summary(const char *rpc)
     return json_string(sentence);
 }
 
-/* The comment of the route's method in its .proto file, then the bus method
- * it calls. */
+/* The comment of the route's method in its .proto file (or when it has none,
+ * of its request message), then the bus method it calls. */
 static json_t *s_bus_description(const struct gateway_route *r)
 {
     char key[256];
-    snprintf(key, sizeof key, "rpc %s %s", r->rpc, r->request->name);
+    snprintf(key, sizeof key, "rpc %s %s %s", r->rpc, r->request->name, r->response->name);
     const char *text = gateway_protodoc(key);
+    /* A request message's comment often says what the call does. */
+    if (!text)
+        text = gateway_protodoc(r->request->name);
     char summary[160];
     if (!text) {
         s_sentence(r->rpc, summary, sizeof summary);

@@ -12,7 +12,8 @@
  *   "crm.Customer"                           a message
  *   "crm.Customer.email"                     a field of it
  *   "crm.Gender", "crm.Gender.GENDER_MALE"   an enum and one of its values
- *   "rpc GetCustomer crm.GetCustomerRequest" a method, by name and request type
+ *   "rpc GetCustomer crm.GetCustomerRequest crm.Customer"
+ *                                            a method, by name, request and reply type
  * text is the comment: lines joined with spaces, paragraphs by "\n\n". */
 struct gateway_protodoc {
     const char *key;  // borrowed (static)

@@ -11,8 +11,9 @@ gateway_protodocs) and `SYMBOL_n`, sorted by key (strcmp order) for bsearch:
   crm.Customer.email                  a field (or oneof member) of it
   crm.Gender                          an enum
   crm.Gender.GENDER_FEMALE            one of its values
-  rpc GetCustomer crm.GetCustomerRequest   a method, by name and request type
-                                      (none when several services have it)
+  rpc GetCustomer crm.GetCustomerRequest crm.Customer
+                                      a method, by name, request and reply type
+                                      (none when several services have it alike)
 
 A text is the element's leading comment, or its trailing one when it has no
 leading one; detached comments (a blank line before the element) are not its.
@@ -99,7 +100,8 @@ def collect(fdset):
             _enum(entries, comments, prefix, (FILE_ENUM, i), enum)
         for i, svc in enumerate(f.service):
             for j, method in enumerate(svc.method):
-                key = "rpc %s %s" % (method.name, method.input_type.lstrip("."))
+                key = "rpc %s %s %s" % (method.name, method.input_type.lstrip("."),
+                                        method.output_type.lstrip("."))
                 entries.append((key, comments.get((FILE_SERVICE, i, SERVICE_METHOD, j), "")))
     counts = {}
     for key, _ in entries:

@@ -25,8 +25,8 @@ static void test_generator_takes_each_kind_of_comment(void)
     CHECK_STR(s_fixture("fixture.Thing.Kind"), "A nested enum.");
     CHECK_STR(s_fixture("fixture.Thing.Kind.KIND_BIG"), "Big.");
     CHECK_STR(s_fixture("fixture.Colour.COLOUR_RED"), "Red, as in stop.");
-    CHECK_STR(s_fixture("rpc GetThing fixture.Req"), "Gets a thing.");
-    CHECK_STR(s_fixture("rpc Heading fixture.Req"), "The trailing comment then.");
+    CHECK_STR(s_fixture("rpc GetThing fixture.Req fixture.Thing"), "Gets a thing.");
+    CHECK_STR(s_fixture("rpc Heading fixture.Req fixture.Req"), "The trailing comment then.");
 }
 
 static void test_generator_leaves_out_what_has_no_comment(void)
@@ -38,7 +38,7 @@ static void test_generator_leaves_out_what_has_no_comment(void)
     CHECK(!s_fixture("fixture.Colour"));
     CHECK(!s_fixture("fixture.Colour.COLOUR_UNSPECIFIED"));
     /* A method two services have names no one operation. */
-    CHECK(!s_fixture("rpc Replay fixture.Req"));
+    CHECK(!s_fixture("rpc Replay fixture.Req fixture.Req"));
     CHECK(!s_fixture("fixture.Nothing"));
     CHECK(!s_fixture(""));
 }
@@ -59,7 +59,7 @@ static void test_tables_are_sorted_and_complete(void)
     CHECK(gateway_protodoc("crm.Customer"));
     CHECK(gateway_protodoc("crm.Customer.email"));
     CHECK(gateway_protodoc("crm.Source.SOURCE_SIGNUP"));
-    CHECK(gateway_protodoc("rpc GetCustomer crm.GetCustomerRequest"));
+    CHECK(gateway_protodoc("rpc GetCustomer crm.GetCustomerRequest crm.Customer"));
 }
 
 int main(void)
