@@ -290,10 +290,10 @@ static void test_everything_is_described(void)
                  gateway_protodoc("crm.Source.SOURCE_SIGNUP")));
     const char *get =
         json_string_value(json_object_get(s_op(doc, "/v1/customers/{id}", "get"), "description"));
-    CHECK(get && !strncmp(get, gateway_protodoc("rpc GetCustomer crm.GetCustomerRequest crm.Customer"),
-                          strlen(gateway_protodoc("rpc GetCustomer crm.GetCustomerRequest crm.Customer"))));
+    const char *rpc = gateway_protodoc("rpc GetCustomer crm.GetCustomerRequest crm.Customer");
+    CHECK(get && rpc && !strncmp(get, rpc, strlen(rpc)));
     CHECK(strstr(get, "Bus method: customers.GetCustomer"));
-    /* Without a comment: the name as a sentence. */
+    /* The summary: the method's name as words. */
     CHECK_STR(json_string_value(json_object_get(s_op(doc, "/v1/customers/{id}", "get"), "summary")),
               "Get customer");
     json_decref(doc);
