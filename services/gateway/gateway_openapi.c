@@ -100,7 +100,8 @@ static json_t *s_enum_doc(const ProtobufCEnumDescriptor *desc)
             continue;
         snprintf(key, sizeof key, "%s.%s", desc->name, desc->values[i].name);
         const char *text = gateway_protodoc(key);
-        rc = cm_buf_printf(&buf, "\n\n- `%s`%s%s", name, text ? ": " : "", text ? text : "");
+        rc = cm_buf_printf(&buf, "%s- `%s`%s%s", i ? "\n" : "\n\n", name, text ? ": " : "",
+                           text ? text : "");
     }
     assert(!rc);
     json_t *out = json_stringn(buf.data, buf.len);
@@ -447,7 +448,8 @@ static const struct {
                      "(\"invalid id\")."},
     [S_CONFLICT] = {"409", "Conflict",
                     "ALREADY_EXISTS: the change would make a second of something that must be "
-                    "unique (a name, an e-mail, a source id); the message names the field."},
+                    "unique (details name the field, reason DUPLICATE, resourceId the record "
+                    "holding the value), or it collided with a concurrent change: retry."},
     [S_STALE] = {"412", "PreconditionFailed",
                  "FAILED_PRECONDITION: If-Match is stale, or the state does not allow the change."},
     [S_GONE] = {"410", "Gone",
@@ -477,8 +479,9 @@ static bool s_gives(const struct gateway_route *r, enum s_error e)
         /* A scope the key lacks, or a session write without its CSRF token. */
         return !(r->flags & GATEWAY_PUBLIC) && (r->scopes || strcmp(r->method, "GET"));
     case S_CONFLICT:
-        /* Writes that create or rename something unique. */
-        return bus && r->body && strcmp(r->method, "GET") && strcmp(r->method, "DELETE");
+        /* A write that would duplicate something unique, or that loses to a
+         * concurrent one after the service's retries (cm_call_db_fail). */
+        return bus && strcmp(r->method, "GET");
     case S_NOT_FOUND:
         /* A path parameter names the resource; a public bus route has no key
          * to find a tenant by, so a secret in the request finds it (not the
