@@ -188,3 +188,35 @@ def test_export_file_names_carry_the_business_wall_clock():
         st, _, job = api("POST", "/v1/exports", {"format": "xlsx"}, key=key)
         assert st == 201, (st, job)
         _stamp_near(job["filename"], zone, "xlsx")
+
+
+def test_ui_offers_the_business_today_as_a_subscription_start_at_390px_in_two_languages():
+    import os
+    from test_subscriptions import _plan
+    from test_ui import SHOTS, _browser, _no_js_errors, _open
+    from test_wallet import _fits, _phone_signed_in
+
+    for zone, lang, label in (("Pacific/Pago_Pago", None, "Starts on"),
+                              ("Pacific/Kiritimati", "pl", "Początek")):
+        key = _business(zone)
+        _plan(key)
+        st, _, c = api("POST", "/v1/customers", {"firstName": "Sub", "lastName": unique("Start")},
+                       key=key)
+        assert st == 201, c
+        with _browser("business-day") as b:
+            _phone_signed_in(b, key)
+            if lang:
+                b.js("localStorage.setItem('crm.lang', '%s');" % lang)
+            try:
+                _open(b, "/customers")
+                _open(b, "/customers/" + c["id"])
+                b.wait("#subs-sell-open").click()
+                start = b.wait("#subs-start")
+                b.wait_text("#subs-sell-form", label)
+                _on_same_day(zone, lambda today: crm.wait_until(
+                    lambda: start.prop("value") == today.isoformat(), timeout=10))
+                _fits(b)
+                b.full_screenshot(os.path.join(SHOTS, "subs-start-%s.png" % (lang or "en")))
+            finally:
+                b.js("localStorage.removeItem('crm.lang');")
+            _no_js_errors(b)
