@@ -137,6 +137,26 @@ def test_last_visit_days_counts_the_business_calendar_days():
             assert _dry_run(key, tag, 0) == sorted([people["one"], people["two"]]), (zone, today)
             assert _dry_run(key, tag, 1) == [people["two"]], (zone, today)
             assert _dry_run(key, tag, 2) == [], (zone, today)
+            # The rule itself, run by notes' worker on a tag added.
+            from test_rules import _rule, _runs
+            go = unique("go").lower()
+            rule = _rule({"trigger": "RULE_TRIGGER_TAG_ADDED", "triggerTag": go,
+                          "conditions": [{"kind": "RULE_CONDITION_LAST_VISIT_DAYS", "number": 1}],
+                          "actions": [{"kind": "RULE_ACTION_ADD_TAG", "value": go + "-lapsed"}]},
+                         key=key)
+            for name in ("one", "two"):
+                st, _, c = api("PATCH", "/v1/customers/" + people[name], {"tags": [tag, go]},
+                               key=key)
+                assert st == 200, (st, c)
+
+            def ended():
+                got = {r["customerId"]: r for r in _runs(rule["id"], key)
+                       if r["status"] != "PENDING"}
+                return got if len(got) == 2 else None
+
+            runs = crm.wait_until(ended, timeout=30, what="the rule's two runs")
+            assert runs[people["two"]]["status"] == "DONE", (zone, runs)
+            assert runs[people["one"]]["status"] == "SKIPPED", (zone, runs)
 
         if _local_now(zone).time() < dt.time(0, 2):
             crm.wait_until(lambda: _local_now(zone).time() >= dt.time(0, 2), timeout=150)
