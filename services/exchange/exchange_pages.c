@@ -199,22 +199,12 @@ void exchange_filename(char *out, size_t size, const char *stamp, const char *ex
 /* The business's time zone into zone, or false (logged). */
 static bool s_zone(struct cm_call *call, char *zone, size_t size)
 {
-    Crm__GetSettingsRequest req = CRM__GET_SETTINGS_REQUEST__INIT;
-    Crm__ReplyHeader *rh = NULL;
-    ProtobufCMessage *resp = NULL;
-    cm_err_t err = cm_call_service(call, "customers", "customers.GetSettings", NULL, &req.base,
-                                   &crm__settings__descriptor, SETTINGS_TIMEOUT_MS, &rh, &resp);
-    bool ok = !err && rh->status == CRM__STATUS__STATUS_OK && resp &&
-              ((const Crm__Settings *)resp)->time_zone[0];
+    ProtobufCMessage *s = cm_call_settings(call, NULL, NULL, SETTINGS_TIMEOUT_MS);
+    bool ok = s && ((const Crm__Settings *)s)->time_zone[0];
     if (ok)
-        snprintf(zone, size, "%s", ((const Crm__Settings *)resp)->time_zone);
-    else
-        cm_log_warn("customers.GetSettings: %s; the file is named in UTC",
-                    err ? cm_err_name(err) : rh->message);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
+        snprintf(zone, size, "%s", ((const Crm__Settings *)s)->time_zone);
+    if (s)
+        protobuf_c_message_free_unpacked(s, NULL);
     return ok;
 }
 

@@ -87,26 +87,15 @@ void notes_zone_forget(void)
 /* customers.GetSettings as notes, for the call's tenant. */
 static bool s_ask_call(void *ctx, const char *tenant, char zone[NOTES_ZONE_SIZE])
 {
-    struct cm_call *call = ctx;
     static const Crm__Principal self = {
         PROTOBUF_C_MESSAGE_INIT(&crm__principal__descriptor), .id = "notes", .name = "notes",
         .role = CRM__ROLE__ROLE_SERVICE, .kind = CRM__PRINCIPAL_KIND__PRINCIPAL_KIND_SERVICE};
-    Crm__GetSettingsRequest req = CRM__GET_SETTINGS_REQUEST__INIT;
-    Crm__ReplyHeader *rh = NULL;
-    ProtobufCMessage *resp = NULL;
-    cm_err_t err =
-        cm_call_service_as(call, tenant, &self, "customers", "customers.GetSettings", &req.base,
-                           &crm__settings__descriptor, NOTES_ZONE_ASK_MS, &rh, &resp);
-    bool ok = !err && rh->status == CRM__STATUS__STATUS_OK && resp;
-    if (ok)
-        snprintf(zone, NOTES_ZONE_SIZE, "%s", ((const Crm__Settings *)resp)->time_zone);
-    else
-        cm_log_warn("customers.GetSettings: %s", err ? cm_err_name(err) : rh->message);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
-    return ok;
+    ProtobufCMessage *s = cm_call_settings(ctx, tenant, &self, NOTES_ZONE_ASK_MS);
+    if (s)
+        snprintf(zone, NOTES_ZONE_SIZE, "%s", ((const Crm__Settings *)s)->time_zone);
+    if (s)
+        protobuf_c_message_free_unpacked(s, NULL);
+    return s != NULL;
 }
 
 void notes_zone_of_call(struct cm_call *call, char zone[NOTES_ZONE_SIZE])
