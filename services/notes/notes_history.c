@@ -10,6 +10,7 @@
 #include "notes_forms_store.h"
 #include "notes_visits_store.h"
 #include "notes_orders_store.h"
+#include "notes_rules_store.h"
 #include "notes_intake.h"
 #include "cm_follow.h"
 #include "cm_log.h"
@@ -746,6 +747,8 @@ static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
             err = notes_visits_store_erase_customer(db, ev->tenant_id, cid);
         if (!err && !strcmp(ev->type, "customer.deleted"))
             err = notes_orders_store_erase_events(db, ev->tenant_id, cid);
+        if (!err && !strcmp(ev->type, "customer.deleted"))
+            err = notes_rules_store_erase_customer(db, ev->tenant_id, cid);
     }
     crm__customer_event__free_unpacked(ce, NULL);
     return err;

@@ -251,7 +251,8 @@ def _wait_none_left(personal):
         wait_until(lambda: not _tables_with(personal), timeout=30,
                    what="no personal data left in any notify or notes table")
     except AssertionError:
-        assert _tables_with(personal) == []
+        left = _tables_with(personal)
+        assert not left, left
         raise
 
 
