@@ -70,11 +70,7 @@ def test_erasing_a_customer_scrubs_their_stored_events_in_every_outbox():
     assert st == 200, r
     # An e-mail to her, and her answer.
     subject = "Termin für " + first
-    st, _, m = api("POST", "/v1/customers/%s:sendMessage" % cid,
-                   {"subject": subject, "text": "Hallo " + first}, key=key)
-    assert st == 202, m
-    _wait_status_as(key, m["id"], "SENT")
-    got = wait_until(lambda: _received(email), what="the e-mail")
+    m, got = _emailed(key, cid, email, subject, "Hallo " + first)
     answer = unique("Meine neue Adresse ist Rue Merci")
     st, _, rep = _post_mail(_answer(_parse(got[-1]["data"]), answer), key=key)
     assert st == 200 and rep["reply"]["customerId"] == cid, rep
@@ -182,11 +178,7 @@ def test_a_message_event_notes_applies_after_the_deletion_keeps_only_its_fate():
     assert st == 201, c
     cid = c["id"]
     subject = "Rechnung für " + first
-    st, _, m = api("POST", "/v1/customers/%s:sendMessage" % cid,
-                   {"subject": subject, "text": "Hallo " + first}, key=key)
-    assert st == 202, m
-    _wait_status_as(key, m["id"], "SENT")
-    got = wait_until(lambda: _received(email), what="the e-mail")
+    _, got = _emailed(key, cid, email, subject, "Hallo " + first)
     wait_until(lambda: _timeline_messages(cid), timeout=30, what="the message on the timeline")
     answer = unique("Bitte an Rue Merci schicken")
     personal = [first, last, email, subject, answer]
@@ -271,6 +263,16 @@ def _tables_with(personal):
                                         for tb in tables))
     return sorted({(tb, s) for tb, text in rows for s in personal
                    if s in text or s.encode().hex() in text})
+
+
+def _emailed(key, cid, addr, subject, text):
+    """An e-mail to the customer, sent and received at addr: (the message, the
+    e-mails addr has received)."""
+    st, _, m = api("POST", "/v1/customers/%s:sendMessage" % cid,
+                   {"subject": subject, "text": text}, key=key)
+    assert st == 202, m
+    _wait_status_as(key, m["id"], "SENT")
+    return m, wait_until(lambda: _received(addr), what="the e-mail")
 
 
 def _days_ahead(n):
