@@ -457,3 +457,16 @@ cm_err_t notes_rules_store_facts(cm_db_t *db, const char *tenant, const Crm__Rul
         return CM_OK;
     return notes_rules_store_figures(db, tenant, c->id, zone, f, spent, max);
 }
+
+cm_err_t notes_rules_store_erase_customer(cm_db_t *db, const char *tenant, const char *customer_id)
+{
+    const char *p[] = {tenant, customer_id};
+    return cm_db_run(db,
+                     "UPDATE notes.rule_runs SET "
+                     "  result = CASE WHEN status = 'FAILED' OR outcomes @> "
+                     "    '[{\"code\": \"FAILED\"}]' THEN '' ELSE result END, "
+                     "  outcomes = (SELECT coalesce(jsonb_agg(o || '{\"value\": \"\"}'), '[]') "
+                     "    FROM jsonb_array_elements(outcomes) o) "
+                     "WHERE tenant_id = $1 AND customer_id = $2 AND outcomes <> '[]'",
+                     2, p);
+}

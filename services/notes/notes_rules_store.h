@@ -107,4 +107,11 @@ cm_err_t notes_rules_store_figures(cm_db_t *db, const char *tenant, const char *
                                    const char *zone, struct notes_rule_facts *f,
                                    struct notes_rule_spent *spent, size_t max) CM_MUSTCHECK;
 
+/* A customer was deleted (customer.deleted, in the caller's transaction of
+ * tenant): their runs keep the rule, the event, the status and each outcome's
+ * code, not its value (an Orders bot note filled with their name, what an
+ * upstream answered) nor a failed run's result. */
+cm_err_t notes_rules_store_erase_customer(cm_db_t *db, const char *tenant,
+                                          const char *customer_id) CM_MUSTCHECK;
+
 #endif
