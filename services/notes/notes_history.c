@@ -769,6 +769,13 @@ static cm_err_t s_message_row(cm_db_t *db, const Crm__Event *ev)
         return CM_OK;
     }
     const Crm__Message *m = me->message;
+    /* A message set to go later is on the timeline once it goes (or fails),
+     * not while it waits: a cancelled one never went (docs/notify.md). */
+    if (!strcmp(ev->type, "message.queued") &&
+        m->status == CRM__MESSAGE_STATUS__MESSAGE_STATUS_SCHEDULED) {
+        crm__message_event__free_unpacked(me, NULL);
+        return CM_OK;
+    }
     bool erased = false;
     cm_err_t err = notes_history_store_customer_erased(db, ev->tenant_id, m->customer_id, &erased);
     if (err) {
