@@ -4,6 +4,7 @@
 #include "cm_mdp.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
+#include "customers.pb-c.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -920,6 +921,27 @@ cm_err_t cm_call_service_as(struct cm_call *call, const char *tenant,
 {
     return s_call_service(call, tenant, principal, service, method, NULL, req, resp_desc,
                           timeout_ms, reply, resp);
+}
+
+ProtobufCMessage *cm_call_settings(struct cm_call *call, const char *tenant,
+                                   const Crm__Principal *principal, int timeout_ms)
+{
+    Crm__GetSettingsRequest req = CRM__GET_SETTINGS_REQUEST__INIT;
+    Crm__ReplyHeader *rh = NULL;
+    ProtobufCMessage *resp = NULL;
+    cm_err_t err = s_call_service(call, tenant ? tenant : call->hdr->tenant_id,
+                                  principal ? principal : call->hdr->principal, "customers",
+                                  "customers.GetSettings", NULL, &req.base,
+                                  &crm__settings__descriptor, timeout_ms, &rh, &resp);
+    if (err || rh->status != CRM__STATUS__STATUS_OK || !resp) {
+        cm_log_warn("customers.GetSettings: %s", err ? cm_err_name(err) : rh->message);
+        if (resp)
+            protobuf_c_message_free_unpacked(resp, NULL);
+        resp = NULL;
+    }
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return resp;
 }
 
 static cm_err_t s_call_service(struct cm_call *call, const char *tenant,

@@ -287,6 +287,14 @@ cm_err_t cm_call_service_as(struct cm_call *call, const char *tenant,
                             const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
                             Crm__ReplyHeader **reply, ProtobufCMessage **resp) CM_MUSTCHECK;
 
+/* customers.GetSettings (the tenant's settings: name, country, currency,
+ * time zone) for tenant as principal, or as the caller when both are NULL.
+ * Returns a Crm__Settings (dynamic; the caller frees it with
+ * protobuf_c_message_free_unpacked), or NULL with the reason logged as a
+ * warning: no answer in timeout_ms, or a status other than OK. */
+ProtobufCMessage *cm_call_settings(struct cm_call *call, const char *tenant,
+                                   const Crm__Principal *principal, int timeout_ms);
+
 /* Packs a request header and body and sends a request to service over a
  * client, then waits for the reply with the same request id (up to
  * timeout_ms). Returns CM_OK with *reply and *resp (dynamic, caller frees), or

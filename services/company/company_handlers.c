@@ -91,20 +91,13 @@ static ProtobufCMessage *s_customers(struct cm_call *call, const char *method,
 static void s_requester(struct cm_call *call, char out[CM_VAT_SIZE])
 {
     out[0] = '\0';
-    Crm__GetSettingsRequest req = CRM__GET_SETTINGS_REQUEST__INIT;
-    Crm__ReplyHeader *rh = NULL;
-    ProtobufCMessage *resp = NULL;
-    cm_err_t err = cm_call_service(call, "customers", "customers.GetSettings", NULL, &req.base,
-                                   &crm__settings__descriptor, CUSTOMERS_TIMEOUT_MS, &rh, &resp);
-    if (!err && rh->status == CRM__STATUS__STATUS_OK && resp)
-        snprintf(out, CM_VAT_SIZE, "%s", ((Crm__Settings *)resp)->vat_number);
-    else
-        cm_log_warn("customers.GetSettings: %s; asking VIES without a requester",
-                    err ? cm_err_name(err) : rh->message);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
+    ProtobufCMessage *s = cm_call_settings(call, NULL, NULL, CUSTOMERS_TIMEOUT_MS);
+    if (!s) {
+        cm_log_info("asking VIES without a requester");
+        return;
+    }
+    snprintf(out, CM_VAT_SIZE, "%s", ((Crm__Settings *)s)->vat_number);
+    protobuf_c_message_free_unpacked(s, NULL);
 }
 
 static void s_lookup(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)

@@ -272,7 +272,9 @@ void customers_check(struct cm_call *call, Crm__Customer *c, const Crm__Customer
     s_trim(&c->birth_date);
     if (c->birth_date[0]) {
         const char *why = NULL;
-        if (customers_validate_date(c->birth_date, now_ms / 86400000, &why))
+        /* "Not in the future" by the business's calendar, not UTC's. */
+        int64_t today = tenant ? tenant->today : now_ms / 86400000;
+        if (customers_validate_date(c->birth_date, today, &why))
             cm_call_violation(call, "birthDate", "INVALID_FORMAT", "birthDate is not valid: %s",
                               why);
     }

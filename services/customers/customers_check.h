@@ -22,7 +22,8 @@ struct customers_tenant;
 /* Normalises c in place (trims, e-mail, E.164 phone, VAT, country case, tag
  * and group de-duplication, consent times) and adds a violation to call for
  * every problem. old is the stored customer for an update (NULL on create).
- * now_ms is the current time. */
+ * now_ms is the current time; a birth date is checked against tenant's today
+ * (its time zone), or UTC's without a tenant. */
 void customers_check(struct cm_call *call, Crm__Customer *c, const Crm__Customer *old,
                      const struct customers_tenant *tenant, int64_t now_ms);
 

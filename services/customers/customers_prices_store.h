@@ -56,7 +56,7 @@ struct customers_prices_found {
 };
 
 /* Finds the customer by id (a UUID) or email_key (either NULL), and the
- * rules that apply to them on date (YYYY-MM-DD, NULL: today in UTC); with
+ * rules that apply to them on date (YYYY-MM-DD, NULL: the business's today in its time zone); with
  * products_json and categories_json (JSON arrays of strings) only rules on
  * every product or on one of those, else all of them. One round trip.
  * Release with customers_prices_found_release. */

@@ -43,7 +43,9 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
     PGresult *res =
         cm_db_exec(db,
                    "SELECT default_country, to_json(required_fields), name, vat_number, "
-                   "coalesce(currency, ''), time_zone FROM customers.tenants WHERE id = $1",
+                   "coalesce(currency, ''), time_zone, "
+                   "(now() AT TIME ZONE time_zone)::date - date '1970-01-01' "
+                   "FROM customers.tenants WHERE id = $1",
                    1, p, &err);
     if (!res)
         return err;
@@ -54,6 +56,7 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
         out->vat_number = cm_strdup(PQgetvalue(res, 0, 3));
         snprintf(out->currency, sizeof out->currency, "%s", PQgetvalue(res, 0, 4));
         snprintf(out->time_zone, sizeof out->time_zone, "%s", PQgetvalue(res, 0, 5));
+        out->today = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
         /* The country's currency until one is set: customers.currency_of in
          * C, where it costs nothing (in SQL it cost a create a tenth of a
          * millisecond of PostgreSQL's CPU). */

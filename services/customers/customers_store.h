@@ -25,6 +25,7 @@ struct customers_tenant {
     char currency[4];           // ISO 4217 as set, or "" (the country's)
     char effective_currency[4]; // read only: currency, or the country's
     char time_zone[CUSTOMERS_TIME_ZONE_MAX + 1]; // IANA name, e.g. "Europe/Sofia"
+    int64_t today; // read only: the business's today, days since 1970-01-01 in time_zone
 };
 cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant,
                                 struct customers_tenant *out) CM_MUSTCHECK;

@@ -166,7 +166,7 @@ static void s_export_csv(struct cm_call *call, const Crm__ExportCustomersRequest
         exchange_csv_customer(&out, &cell, pg.customers[i], exchange_page_wallet(&pg, i),
                               fmt->delim);
     char filename[64];
-    exchange_filename(filename, sizeof filename, "csv");
+    exchange_local_filename(call, filename, sizeof filename, "csv");
     Crm__ExportChunk *ch = s_chunk(EXCHANGE_CSV_TYPE, filename, cur->rows + (long)pg.n);
     ch->data.data = (uint8_t *)cm_buf_steal(&out, &ch->data.len);
     ch->done = !pg.next[0];
@@ -274,7 +274,7 @@ static void s_export_xlsx(struct cm_call *call, const Crm__ExportCustomersReques
     if (rows >= 0) {
         struct exchange_file f = {.rows = rows};
         snprintf(f.content_type, sizeof f.content_type, "%s", EXCHANGE_XLSX_TYPE);
-        exchange_filename(f.filename, sizeof f.filename, "xlsx");
+        exchange_local_filename(call, f.filename, sizeof f.filename, "xlsx");
         char id[37];
         cm_err_t err =
             exchange_store_put_file(call->db, call->hdr->tenant_id, path, &f, st->file_hours, id);

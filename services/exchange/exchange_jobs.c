@@ -60,7 +60,7 @@ void exchange_create_export(struct cm_call *call, const ProtobufCMessage *msg,
     const Crm__Principal *pr = call->hdr->principal;
     Crm__Principal none = CRM__PRINCIPAL__INIT;
     char filename[64];
-    exchange_filename(filename, sizeof filename, xlsx ? "xlsx" : "csv");
+    exchange_local_filename(call, filename, sizeof filename, xlsx ? "xlsx" : "csv");
     struct exchange_export_new x = {
         .tenant = call->hdr->tenant_id,
         .format = xlsx ? "xlsx" : "csv",

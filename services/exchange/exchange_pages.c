@@ -3,6 +3,8 @@
 #include "exchange_csv.h"
 #include "exchange_layout.h"
 #include "exchange_xlsx.h"
+#include "exchange_store.h"
+#include "cm_log.h"
 #include "cm_svc.h"
 #include "cm_util.h"
 
@@ -186,14 +188,39 @@ long exchange_workbook_build(const char *path, const char *tmpdir, enum exchange
     return failed ? -1 : rows;
 }
 
-void exchange_filename(char *out, size_t size, const char *ext)
+void exchange_filename(char *out, size_t size, const char *stamp, const char *ext)
 {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
     snprintf(out, size, "customers-%s.%s", stamp, ext);
+}
+
+/* How long a file name waits for customers.GetSettings. */
+#define SETTINGS_TIMEOUT_MS 2000
+
+/* The business's time zone into zone, or false (logged). */
+static bool s_zone(struct cm_call *call, char *zone, size_t size)
+{
+    ProtobufCMessage *s = cm_call_settings(call, NULL, NULL, SETTINGS_TIMEOUT_MS);
+    bool ok = s && ((const Crm__Settings *)s)->time_zone[0];
+    if (ok)
+        snprintf(zone, size, "%s", ((const Crm__Settings *)s)->time_zone);
+    if (s)
+        protobuf_c_message_free_unpacked(s, NULL);
+    return ok;
+}
+
+void exchange_local_filename(struct cm_call *call, char *out, size_t size, const char *ext)
+{
+    char zone[80] = "UTC", stamp[16];
+    if (!s_zone(call, zone, sizeof zone))
+        snprintf(zone, sizeof zone, "UTC");
+    if (exchange_store_local_stamp(call->db, zone, stamp)) {
+        cm_log_warn("could not read the time in %s: %s", zone, cm_db_error(call->db));
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    }
+    exchange_filename(out, size, stamp, ext);
 }
 
 bool exchange_check_format(struct cm_call *call, const char *format, const char *delimiter,

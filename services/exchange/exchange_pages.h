@@ -103,7 +103,14 @@ struct exchange_format {
 bool exchange_check_format(struct cm_call *call, const char *format, const char *delimiter,
                            const char *headers, struct exchange_format *out);
 
-/* "customers-YYYYMMDD-HHMMSS.<ext>" of now (UTC) into out. */
-void exchange_filename(char *out, size_t size, const char *ext);
+/* "customers-<stamp>.<ext>" into out. */
+void exchange_filename(char *out, size_t size, const char *stamp, const char *ext);
+
+/* exchange_filename of now on the business's wall clock
+ * ("customers-YYYYMMDD-HHMMSS.<ext>"): its time zone from
+ * customers.GetSettings (as the caller), the local time from PostgreSQL.
+ * Should either fail, UTC (logged). */
+struct cm_call;
+void exchange_local_filename(struct cm_call *call, char *out, size_t size, const char *ext);
 
 #endif

@@ -8,6 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+cm_err_t exchange_store_local_stamp(cm_db_t *db, const char *zone, char stamp[16])
+{
+    const char *p[] = {zone};
+    cm_err_t err;
+    PGresult *res =
+        cm_db_exec(db, "SELECT to_char(now() AT TIME ZONE $1, 'YYYYMMDD-HH24MISS')", 1, p, &err);
+    if (!res)
+        return err;
+    snprintf(stamp, 16, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return CM_OK;
+}
+
 cm_err_t exchange_store_put_file(cm_db_t *db, const char *tenant, const char *path,
                                  const struct exchange_file *f, long hours, char id[37])
 {

@@ -19,6 +19,10 @@ struct exchange_file {
     long parts;
 };
 
+/* Now on the wall clock of time zone zone (an IANA name) as YYYYMMDD-HHMMSS
+ * into stamp. Returns CM_OK or the database's error (an unknown zone is one). */
+cm_err_t exchange_store_local_stamp(cm_db_t *db, const char *zone, char stamp[16]) CM_MUSTCHECK;
+
 /* Stores the file at path (read in parts of EXCHANGE_PART_MAX) for tenant
  * under a new id (written into id, 37 bytes), kept for hours. The file's row
  * is written last, so a file is visible only whole. Returns CM_OK or the

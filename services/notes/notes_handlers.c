@@ -5,6 +5,7 @@
 #include "notes_ical.h"
 #include "notes_store.h"
 #include "notes_validate.h"
+#include "notes_zone.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_pbjson.h"
@@ -568,11 +569,22 @@ static struct notes_task_row s_row(const struct s_draft *d, const char *id)
     return r;
 }
 
+/* A write's prepare step: learns the business's time zone (for the task's
+ * overdue flag) before the transaction, so s_load_task finds it kept. */
+static void s_learn_zone(struct cm_call *call, const ProtobufCMessage *req)
+{
+    (void)req;
+    char zone[NOTES_ZONE_SIZE];
+    notes_zone_of_call(call, zone);
+}
+
 static Crm__Task *s_load_task(struct cm_call *call, const char *id, bool for_update)
 {
     Crm__Task *t = NULL;
     if (cm_uuid_valid(id)) {
-        cm_err_t err = notes_store_task_get(call->db, TENANT(call), id, for_update, &t);
+        char zone[NOTES_ZONE_SIZE];
+        notes_zone_of_call(call, zone);
+        cm_err_t err = notes_store_task_get(call->db, TENANT(call), id, for_update, zone, &t);
         if (err) {
             cm_call_db_fail(call, err, "could not read task");
             return NULL;
@@ -736,7 +748,9 @@ static void s_list_tasks(struct cm_call *call, const ProtobufCMessage *msg, Prot
     f.overdue = req->overdue;
     Crm__ListTasksResponse *r =
         (Crm__ListTasksResponse *)cm_pb_new(&crm__list_tasks_response__descriptor);
-    cm_err_t err = notes_store_task_list(call->db, TENANT(call), &f, &after, limit, r, &next);
+    char zone[NOTES_ZONE_SIZE];
+    notes_zone_of_call(call, zone);
+    cm_err_t err = notes_store_task_list(call->db, TENANT(call), &f, &after, limit, zone, r, &next);
     if (err) {
         cm_call_db_fail(call, err, "could not list tasks");
         crm__list_tasks_response__free_unpacked(r, NULL);
@@ -795,8 +809,10 @@ static void s_calendar(struct cm_call *call, const char *tenant, const char *ass
 {
     Crm__ListTasksResponse *list =
         (Crm__ListTasksResponse *)cm_pb_new(&crm__list_tasks_response__descriptor);
+    /* A calendar shows no overdue flag: UTC spares the feed (which serves
+     * no tenant of its own) a call to customers. */
     cm_err_t err = notes_store_task_calendar(call->db, tenant, assignee_id, CALENDAR_DONE_DAYS,
-                                             CALENDAR_LIMIT, list);
+                                             CALENDAR_LIMIT, "UTC", list);
     if (err) {
         cm_call_db_fail(call, err, "could not list tasks");
         crm__list_tasks_response__free_unpacked(list, NULL);
@@ -1014,6 +1030,9 @@ static void s_delete_task_feed(struct cm_call *call, const ProtobufCMessage *msg
 /* ---------------------------------------------------------------------- */
 
 #define M(name, req, resp, fn, flags, scope) CM_METHOD("notes", name, req, resp, fn, flags, scope)
+/* A task write: learns the business's time zone first (s_learn_zone). */
+#define MT(name, req, fn)                                                                          \
+    CM_METHOD_PREPARED("notes", name, req, task, s_learn_zone, fn, CM_METHOD_WRITE, NOTES_WRITE)
 
 const struct cm_method notes_methods[] = {
     M("CreateNote", create_note_request, note, s_create_note, CM_METHOD_WRITE, NOTES_WRITE),
@@ -1022,14 +1041,14 @@ const struct cm_method notes_methods[] = {
     M("DeleteNote", delete_note_request, empty, s_delete_note, CM_METHOD_WRITE, NOTES_WRITE),
     M("ListNotes", list_notes_request, list_notes_response, s_list_notes, CM_METHOD_NO_TXN,
       NOTES_READ),
-    M("CreateTask", create_task_request, task, s_create_task, CM_METHOD_WRITE, NOTES_WRITE),
+    MT("CreateTask", create_task_request, s_create_task),
     M("GetTask", get_task_request, task, s_get_task, CM_METHOD_NO_TXN, NOTES_READ),
-    M("UpdateTask", update_task_request, task, s_update_task, CM_METHOD_WRITE, NOTES_WRITE),
+    MT("UpdateTask", update_task_request, s_update_task),
     M("DeleteTask", delete_task_request, empty, s_delete_task, CM_METHOD_WRITE, NOTES_WRITE),
     M("ListTasks", list_tasks_request, list_tasks_response, s_list_tasks, CM_METHOD_NO_TXN,
       NOTES_READ),
     /* The same two under the customer's path (one OpenAPI operation each). */
-    M("CreateCustomerTask", create_task_request, task, s_create_task, CM_METHOD_WRITE, NOTES_WRITE),
+    MT("CreateCustomerTask", create_task_request, s_create_task),
     M("ListCustomerTasks", list_tasks_request, list_tasks_response, s_list_tasks, CM_METHOD_NO_TXN,
       NOTES_READ),
     M("GetTaskCalendar", task_calendar_request, task_calendar, s_get_task_calendar,

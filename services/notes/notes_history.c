@@ -10,6 +10,7 @@
 #include "notes_forms_store.h"
 #include "notes_visits_store.h"
 #include "notes_orders_store.h"
+#include "notes_rules_store.h"
 #include "notes_intake.h"
 #include "cm_follow.h"
 #include "cm_log.h"
@@ -746,13 +747,18 @@ static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
             err = notes_visits_store_erase_customer(db, ev->tenant_id, cid);
         if (!err && !strcmp(ev->type, "customer.deleted"))
             err = notes_orders_store_erase_events(db, ev->tenant_id, cid);
+        if (!err && !strcmp(ev->type, "customer.deleted"))
+            err = notes_rules_store_erase_customer(db, ev->tenant_id, cid);
     }
     crm__customer_event__free_unpacked(ce, NULL);
     return err;
 }
 
 /* The timeline row of one message.* event of the notify stream: what was
- * sent to the customer, on which channel, and what became of it. */
+ * sent to the customer, on which channel, and what became of it. The streams
+ * are independent, so an event may come after the customer's deletion, with
+ * the words notify has not erased yet: the row is then what the erasure
+ * leaves of one (notes_history_store_erase_customer), its channel and fate. */
 static cm_err_t s_message_row(cm_db_t *db, const Crm__Event *ev)
 {
     Crm__MessageEvent *me = crm__message_event__unpack(NULL, ev->payload.len, ev->payload.data);
@@ -763,16 +769,30 @@ static cm_err_t s_message_row(cm_db_t *db, const Crm__Event *ev)
         return CM_OK;
     }
     const Crm__Message *m = me->message;
-    json_t *msg =
-        json_pack("{s:s, s:s, s:s}", "id", m->id, "channel",
-                  m->channel == CRM__CHANNEL__CHANNEL_SMS ? "sms" : "email", "subject", m->subject);
-    if (m->last_error[0] && !strcmp(ev->type, "message.failed"))
+    /* A message set to go later is on the timeline once it goes (or fails),
+     * not while it waits: a cancelled one never went (docs/notify.md). */
+    if (!strcmp(ev->type, "message.queued") &&
+        m->status == CRM__MESSAGE_STATUS__MESSAGE_STATUS_SCHEDULED) {
+        crm__message_event__free_unpacked(me, NULL);
+        return CM_OK;
+    }
+    bool erased = false;
+    cm_err_t err = notes_history_store_customer_erased(db, ev->tenant_id, m->customer_id, &erased);
+    if (err) {
+        crm__message_event__free_unpacked(me, NULL);
+        return err;
+    }
+    json_t *msg = json_pack("{s:s, s:s}", "id", m->id, "channel",
+                            m->channel == CRM__CHANNEL__CHANNEL_SMS ? "sms" : "email");
+    if (!erased)
+        json_object_set_new(msg, "subject", json_string(m->subject));
+    if (!erased && m->last_error[0] && !strcmp(ev->type, "message.failed"))
         json_object_set_new(msg, "reason", json_string(m->last_error));
     /* message.replied carries the start of the customer's answer. */
-    if (me->reply && me->reply->text[0] && !strcmp(ev->type, "message.replied"))
+    if (!erased && me->reply && me->reply->text[0] && !strcmp(ev->type, "message.replied"))
         json_object_set_new(msg, "reply", json_string(me->reply->text));
     json_t *d = json_pack("{s:o}", "message", msg);
-    cm_err_t err = s_timeline_add(db, ev, m->customer_id, "MESSAGE", ev->type, d);
+    err = s_timeline_add(db, ev, m->customer_id, "MESSAGE", ev->type, d);
     json_decref(d);
     crm__message_event__free_unpacked(me, NULL);
     return err;

@@ -494,6 +494,16 @@ cm_err_t notes_history_store_table_exists(cm_db_t *db, const char *name, bool *e
     return s_exec_bool(db, "SELECT to_regclass($1) IS NOT NULL", 1, p, exists);
 }
 
+cm_err_t notes_history_store_customer_erased(cm_db_t *db, const char *tenant,
+                                             const char *customer_id, bool *erased)
+{
+    const char *p[] = {tenant, customer_id};
+    return s_exec_bool(db,
+                       "SELECT EXISTS (SELECT 1 FROM notes.timeline WHERE tenant_id = $1 "
+                       "  AND customer_id = $2 AND type = 'customer.deleted')",
+                       2, p, erased);
+}
+
 cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
                                             const char *customer_id)
 {

@@ -87,6 +87,12 @@ cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char
 /* Whether a table exists (to_regclass), for tables of the notes side. */
 cm_err_t notes_history_store_table_exists(cm_db_t *db, const char *name, bool *exists) CM_MUSTCHECK;
 
+/* Whether notes has applied the customer's customer.deleted: its timeline row
+ * is the mark, kept as long as the timeline (in *erased). In the caller's
+ * transaction of tenant. */
+cm_err_t notes_history_store_customer_erased(cm_db_t *db, const char *tenant,
+                                             const char *customer_id, bool *erased) CM_MUSTCHECK;
+
 /* A customer was deleted: erases what staff wrote about them (their notes and
  * tasks) and the old and new values of their changes in the timeline (the
  * rows stay, saying what kind of change happened and when). Bookings and

@@ -4,6 +4,7 @@
 #include "notes_rules_eval.h"
 #include "notes_rules_store.h"
 #include "notes_orders_store.h"
+#include "notes_zone.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -249,7 +250,9 @@ static void s_dry_scan(struct cm_call *call, const Crm__Rule *rule, Crm__DryRunR
     lr.order_by = "createdAt";
     s_narrow(rule, &lr);
     char *token = cm_strdup("");
-    int64_t now = cm_now_ms();
+    char zone[NOTES_ZONE_SIZE] = "UTC"; /* read only for the figures' days */
+    if (notes_rules_needs_figures(rule))
+        notes_zone_of_call(call, zone);
     bool on_order = notes_rules_order_trigger(rule->trigger) && notes_rules_needs_order(rule);
     out->matches = cm_calloc(DRY_RUN_MATCHES_MAX + 1, sizeof *out->matches);
     out->complete = false;
@@ -270,7 +273,7 @@ static void s_dry_scan(struct cm_call *call, const Crm__Rule *rule, Crm__DryRunR
                 const Crm__Customer *c = page->customers[i];
                 out->scanned++;
                 struct notes_rule_order order;
-                if (notes_rules_store_facts(call->db, TENANT(call), rule, c, &f, spent,
+                if (notes_rules_store_facts(call->db, TENANT(call), rule, c, zone, &f, spent,
                                             NOTES_RULES_SPENT_MAX)) {
                     cm_call_db_fail(call, CM_ERR_UNAVAILABLE, "could not read the figures");
                     break;
@@ -286,7 +289,7 @@ static void s_dry_scan(struct cm_call *call, const Crm__Rule *rule, Crm__DryRunR
                     }
                     f.order = &order;
                 }
-                if (!notes_rules_holds(rule, &f, now))
+                if (!notes_rules_holds(rule, &f))
                     continue;
                 Crm__DryRunMatch *m =
                     (Crm__DryRunMatch *)cm_pb_new(&crm__dry_run_match__descriptor);

@@ -291,8 +291,7 @@ static int64_t s_spent(const struct notes_rule_facts *f, const char *currency)
     return 0;
 }
 
-static bool s_condition_holds(const Crm__RuleCondition *c, const struct notes_rule_facts *f,
-                              int64_t now_ms)
+static bool s_condition_holds(const Crm__RuleCondition *c, const struct notes_rule_facts *f)
 {
     switch (c->kind) {
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_MIN_ORDERS:
@@ -302,7 +301,7 @@ static bool s_condition_holds(const Crm__RuleCondition *c, const struct notes_ru
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_MIN_SPENT:
         return s_spent(f, c->currency) >= c->number;
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_LAST_VISIT_DAYS:
-        return f->last_visit_ms > 0 && now_ms - f->last_visit_ms > c->number * 86400000LL;
+        return f->last_visit_ms > 0 && f->today - f->last_visit_day > c->number;
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_HAS_TAG:
         return s_has(f->tags, f->n_tags, c->value);
     case CRM__RULE_CONDITION_KIND__RULE_CONDITION_NOT_TAG:
@@ -323,10 +322,10 @@ static bool s_condition_holds(const Crm__RuleCondition *c, const struct notes_ru
     }
 }
 
-bool notes_rules_holds(const Crm__Rule *r, const struct notes_rule_facts *f, int64_t now_ms)
+bool notes_rules_holds(const Crm__Rule *r, const struct notes_rule_facts *f)
 {
     for (size_t i = 0; i < r->n_conditions; i++)
-        if (!s_condition_holds(r->conditions[i], f, now_ms))
+        if (!s_condition_holds(r->conditions[i], f))
             return false;
     return true;
 }

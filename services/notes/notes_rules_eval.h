@@ -59,17 +59,20 @@ struct notes_rule_facts {
     int64_t orders;
     int64_t visits;                       // attended bookings
     int64_t last_visit_ms;                // 0: none
+    int64_t last_visit_day;               // its date in the business's zone (days since 1970)
+    int64_t today;                        // the business's today, likewise
     const struct notes_rule_spent *spent; // borrowed
     size_t n_spent;
     bool has_company;                     // a company name or a VAT number
     const struct notes_rule_order *order; // borrowed; NULL: no order (ORDER_* never hold)
 };
 
-/* True when every condition of r holds for f at now_ms (true without
- * conditions). Tags and groups compare case-insensitively (ASCII), as
- * customers keeps them unique. LAST_VISIT_DAYS holds only for a customer who
- * has visited, longer ago than the days. */
-bool notes_rules_holds(const Crm__Rule *r, const struct notes_rule_facts *f, int64_t now_ms);
+/* True when every condition of r holds for f (true without conditions).
+ * Tags and groups compare case-insensitively (ASCII), as customers keeps them
+ * unique. LAST_VISIT_DAYS holds only for a customer who has visited, more
+ * calendar days ago than the number, counted in the business's time zone
+ * (f->today less f->last_visit_day). */
+bool notes_rules_holds(const Crm__Rule *r, const struct notes_rule_facts *f);
 
 /* True when the conditions of r need the figures (orders, visits, spent). */
 bool notes_rules_needs_figures(const Crm__Rule *r);

@@ -397,10 +397,10 @@ cm_err_t notes_rules_store_release(cm_db_t *db, const struct notes_rule_claim *c
 }
 
 cm_err_t notes_rules_store_figures(cm_db_t *db, const char *tenant, const char *customer_id,
-                                   struct notes_rule_facts *f, struct notes_rule_spent *spent,
-                                   size_t max)
+                                   const char *zone, struct notes_rule_facts *f,
+                                   struct notes_rule_spent *spent, size_t max)
 {
-    const char *p[] = {tenant, customer_id};
+    const char *p[] = {tenant, customer_id, zone};
     cm_err_t err = CM_OK;
     PGresult *res = cm_db_exec(
         db,
@@ -410,13 +410,17 @@ cm_err_t notes_rules_store_figures(cm_db_t *db, const char *tenant, const char *
         "(SELECT currency, sum(amount_minor) AS amount FROM notes.customer_spent "
         "WHERE tenant_id = $1 AND customer_id = $2 GROUP BY currency HAVING "
         "sum(paying_orders) > 0) s) "
+        ", coalesce((max(last_visit_at) AT TIME ZONE $3::text)::date - date '1970-01-01', 0), "
+        "(now() AT TIME ZONE $3::text)::date - date '1970-01-01' "
         "FROM notes.customer_figures WHERE tenant_id = $1 AND customer_id = $2",
-        2, p, &err);
+        3, p, &err);
     if (!res)
         return err;
     f->orders = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     f->visits = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     f->last_visit_ms = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    f->last_visit_day = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+    f->today = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
     /* [["EUR", 12000], ...] */
     json_t *arr = json_loads(PQgetvalue(res, 0, 3), 0, NULL);
     size_t i;
@@ -438,8 +442,9 @@ cm_err_t notes_rules_store_figures(cm_db_t *db, const char *tenant, const char *
 }
 
 cm_err_t notes_rules_store_facts(cm_db_t *db, const char *tenant, const Crm__Rule *rule,
-                                 const Crm__Customer *c, struct notes_rule_facts *f,
-                                 struct notes_rule_spent *spent, size_t max)
+                                 const Crm__Customer *c, const char *zone,
+                                 struct notes_rule_facts *f, struct notes_rule_spent *spent,
+                                 size_t max)
 {
     memset(f, 0, sizeof *f);
     f->tags = (const char *const *)c->tags;
@@ -450,5 +455,18 @@ cm_err_t notes_rules_store_facts(cm_db_t *db, const char *tenant, const Crm__Rul
     f->has_company = c->company && (c->company->name[0] || c->company->vat_number[0]);
     if (!notes_rules_needs_figures(rule))
         return CM_OK;
-    return notes_rules_store_figures(db, tenant, c->id, f, spent, max);
+    return notes_rules_store_figures(db, tenant, c->id, zone, f, spent, max);
+}
+
+cm_err_t notes_rules_store_erase_customer(cm_db_t *db, const char *tenant, const char *customer_id)
+{
+    const char *p[] = {tenant, customer_id};
+    return cm_db_run(db,
+                     "UPDATE notes.rule_runs SET "
+                     "  result = CASE WHEN status = 'FAILED' OR outcomes @> "
+                     "    '[{\"code\": \"FAILED\"}]' THEN '' ELSE result END, "
+                     "  outcomes = (SELECT coalesce(jsonb_agg(o || '{\"value\": \"\"}'), '[]') "
+                     "    FROM jsonb_array_elements(outcomes) o) "
+                     "WHERE tenant_id = $1 AND customer_id = $2 AND outcomes <> '[]'",
+                     2, p);
 }

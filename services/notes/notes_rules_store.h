@@ -93,15 +93,25 @@ cm_err_t notes_rules_store_release(cm_db_t *db, const struct notes_rule_claim *c
 
 /* The facts rule's conditions are held against for customer c: its tags,
  * groups and source (borrowed from c), and its figures when the rule needs
- * them (notes_rules_store_figures, up to max currencies into spent). */
+ * them (notes_rules_store_figures, up to max currencies into spent). zone:
+ * the business's time zone (IANA name), for the days. */
 cm_err_t notes_rules_store_facts(cm_db_t *db, const char *tenant, const Crm__Rule *rule,
-                                 const Crm__Customer *c, struct notes_rule_facts *f,
-                                 struct notes_rule_spent *spent, size_t max) CM_MUSTCHECK;
+                                 const Crm__Customer *c, const char *zone,
+                                 struct notes_rule_facts *f, struct notes_rule_spent *spent,
+                                 size_t max) CM_MUSTCHECK;
 
 /* The figures of customer_id (zeros when none) into f's orders, visits,
- * last_visit_ms, and spent (up to max currencies). */
+ * last_visit_ms, and spent (up to max currencies); last_visit_day and today
+ * as dates in zone (the business's time zone, an IANA name). */
 cm_err_t notes_rules_store_figures(cm_db_t *db, const char *tenant, const char *customer_id,
-                                   struct notes_rule_facts *f, struct notes_rule_spent *spent,
-                                   size_t max) CM_MUSTCHECK;
+                                   const char *zone, struct notes_rule_facts *f,
+                                   struct notes_rule_spent *spent, size_t max) CM_MUSTCHECK;
+
+/* A customer was deleted (customer.deleted, in the caller's transaction of
+ * tenant): their runs keep the rule, the event, the status and each outcome's
+ * code, not its value (an Orders bot note filled with their name, what an
+ * upstream answered) nor a failed run's result. */
+cm_err_t notes_rules_store_erase_customer(cm_db_t *db, const char *tenant,
+                                          const char *customer_id) CM_MUSTCHECK;
 
 #endif

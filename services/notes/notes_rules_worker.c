@@ -11,6 +11,7 @@
 #include "notes_rules_eval.h"
 #include "notes_rules_store.h"
 #include "notes_orders_store.h"
+#include "notes_zone.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_money.h"
@@ -112,6 +113,27 @@ static Crm__Status s_call(struct s_job *j, const char *service, const char *meth
     if (rh)
         crm__reply_header__free_unpacked(rh, NULL);
     return st;
+}
+
+/* customers.GetSettings as the rule, for the business's time zone
+ * (notes_zone_ask_fn). */
+static bool s_ask_zone(void *ctx, const char *tenant, char zone[NOTES_ZONE_SIZE])
+{
+    struct s_job *j = ctx;
+    (void)tenant; /* the job's own */
+    Crm__GetSettingsRequest req = CRM__GET_SETTINGS_REQUEST__INIT;
+    char msg[256];
+    ProtobufCMessage *resp = NULL;
+    Crm__Status st = s_call(j, "customers", "customers.GetSettings", &req.base,
+                            &crm__settings__descriptor, NULL, msg, sizeof msg, &resp);
+    bool ok = st == CRM__STATUS__STATUS_OK && resp;
+    if (ok)
+        snprintf(zone, NOTES_ZONE_SIZE, "%s", ((const Crm__Settings *)resp)->time_zone);
+    else
+        cm_log_warn("customers.GetSettings: %s", msg);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    return ok;
 }
 
 /* Reads the customer. Returns 1 found, 0 gone, -1 failed (noted). */
@@ -426,7 +448,10 @@ static const char *s_work(struct s_job *j)
     }
     struct notes_rule_facts f;
     struct notes_rule_spent spent[NOTES_RULES_SPENT_MAX];
-    if (notes_rules_store_facts(j->db, j->claim.tenant, j->rule, j->customer, &f, spent,
+    char zone[NOTES_ZONE_SIZE] = "UTC"; /* read only for the figures' days */
+    if (notes_rules_needs_figures(j->rule))
+        notes_zone_get(j->claim.tenant, cm_mono_ms(), s_ask_zone, j, zone);
+    if (notes_rules_store_facts(j->db, j->claim.tenant, j->rule, j->customer, zone, &f, spent,
                                 NOTES_RULES_SPENT_MAX)) {
         s_out(j, "FAILED", "could not read the figures", "could not read the figures");
         return NULL;
@@ -444,7 +469,7 @@ static const char *s_work(struct s_job *j)
         }
         f.order = &j->order;
     }
-    if (!notes_rules_holds(j->rule, &f, cm_now_ms())) {
+    if (!notes_rules_holds(j->rule, &f)) {
         s_out(j, "CONDITIONS_NOT_MET", "", "conditions did not hold");
         return "SKIPPED";
     }

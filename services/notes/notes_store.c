@@ -172,18 +172,21 @@ cm_err_t notes_store_note_list(cm_db_t *db, const char *tenant, const char *cust
 /* ---------------------------------------------------------------------- */
 /* Tasks                                                                   */
 
-/* Column 16 is the keyset flag (no due date), 17 the key (due ms or 0). */
+/* Column 16 is the keyset flag (no due date), 17 the key (due ms or 0), 18
+ * whether the task is overdue: a timed one once its time has passed, an
+ * all-day one (stored at 00:00 UTC of its date) once its date is before the
+ * business's today in its time zone, the text parameter z. */
 #define TASK_DUE_MS MS_OF("t.due_at")
-#define TASK_COLUMNS                                                                               \
+#define TASK_OVERDUE(z)                                                                            \
+    "(NOT t.done AND t.due_at IS NOT NULL AND CASE WHEN t.due_all_day THEN t.due_at < "            \
+    "((now() AT TIME ZONE " z "::text)::date::timestamp AT TIME ZONE 'UTC') "                      \
+    "ELSE t.due_at <= now() END)"
+#define TASK_COLUMNS(z)                                                                            \
     "t.id, coalesce(t.customer_id::text, ''), t.customer_name, t.title, t.description, "           \
     "coalesce(" TASK_DUE_MS "::text, ''), t.due_all_day, t.assignee_id, t.assignee_name, t.done, " \
     "coalesce(" TS("t.done_at") ", ''), t.created_by_id, t.created_by_name, " TS(                  \
         "t.created_at") ", " TS("t.updated_at") ", t.version, t.due_at IS NULL, "                  \
-                                                "coalesce(" TASK_DUE_MS                            \
-                                                ", 0), (NOT t.done AND t.due_at IS NOT NULL AND "  \
-                                                "CASE WHEN "                                       \
-                                                "t.due_all_day THEN t.due_at + interval '1 day' "  \
-                                                "ELSE t.due_at END <= now())"
+                                                "coalesce(" TASK_DUE_MS ", 0), " TASK_OVERDUE(z)
 
 static Crm__Task *s_task_from_row(const PGresult *res, int row)
 {
@@ -256,17 +259,18 @@ cm_err_t notes_store_task_insert(cm_db_t *db, const char *tenant, const struct n
 }
 
 cm_err_t notes_store_task_get(cm_db_t *db, const char *tenant, const char *id, bool for_update,
-                              Crm__Task **out)
+                              const char *zone, Crm__Task **out)
 {
     *out = NULL;
-    const char *p[] = {tenant, id};
+    const char *p[] = {tenant, id, zone};
     cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               for_update ? "SELECT " TASK_COLUMNS " FROM notes.tasks t "
-                                            "WHERE t.tenant_id = $1 AND t.id = $2 FOR UPDATE"
-                                          : "SELECT " TASK_COLUMNS " FROM notes.tasks t "
-                                            "WHERE t.tenant_id = $1 AND t.id = $2",
-                               2, p, &err);
+    PGresult *res = cm_db_exec(
+        db,
+        for_update ? "SELECT " TASK_COLUMNS("$3") " FROM notes.tasks t "
+                                                  "WHERE t.tenant_id = $1 AND t.id = $2 FOR UPDATE"
+                   : "SELECT " TASK_COLUMNS("$3") " FROM notes.tasks t "
+                                                  "WHERE t.tenant_id = $1 AND t.id = $2",
+        3, p, &err);
     if (!res)
         return err;
     if (PQntuples(res) == 1)
@@ -298,8 +302,8 @@ cm_err_t notes_store_task_delete(cm_db_t *db, const char *tenant, const char *id
 }
 
 cm_err_t notes_store_task_list(cm_db_t *db, const char *tenant, const struct notes_task_filter *f,
-                               const struct notes_page *after, int limit, Crm__ListTasksResponse *r,
-                               struct notes_page *next)
+                               const struct notes_page *after, int limit, const char *zone,
+                               Crm__ListTasksResponse *r, struct notes_page *next)
 {
     memset(next, 0, sizeof *next);
     struct s_page_params pp;
@@ -319,25 +323,30 @@ cm_err_t notes_store_task_list(cm_db_t *db, const char *tenant, const struct not
                        flag ? (pp.flag[0] == '1' ? "true" : "false") : NULL,
                        key,
                        id,
-                       lim};
+                       lim,
+                       zone};
     cm_err_t err;
     PGresult *res = cm_db_exec(
         db,
-        "SELECT " TASK_COLUMNS " FROM notes.tasks t WHERE t.tenant_id = $1 "
-        "AND ($2::uuid IS NULL OR t.customer_id = $2::uuid) "
-        "AND ($3::text IS NULL OR t.assignee_id = $3) "
-        "AND ($4::bool IS NULL OR t.done = $4::bool) "
-        "AND (NOT $5::bool OR (NOT t.done AND t.due_at IS NOT NULL AND CASE WHEN t.due_all_day "
-        "THEN t.due_at + interval '1 day' ELSE t.due_at END <= now())) "
-        "AND ($6::bigint IS NULL OR t.due_at < " MS_PARAM(
-            "6") ") "
-                 "AND ($7::bigint IS NULL OR t.due_at >= " MS_PARAM(
-                     "7") ") "
-                          "AND ($8::bool IS NULL OR (t.due_at IS NULL, coalesce(" MS_OF(
-                              "t.due_at") ", 0), t.id) > "
-                                          "($8::bool, $9::bigint, $10::uuid)) "
-                                          "ORDER BY t.due_at IS NULL, t.due_at, t.id LIMIT $11",
-        11, p, &err);
+        "SELECT " TASK_COLUMNS(
+            "$12") " FROM notes.tasks t WHERE t.tenant_id = $1 "
+                   "AND ($2::uuid IS NULL OR t.customer_id = $2::uuid) "
+                   "AND ($3::text IS NULL OR t.assignee_id = $3) "
+                   "AND ($4::bool IS NULL OR t.done = $4::bool) "
+                   "AND (NOT $5::bool OR " TASK_OVERDUE(
+                       "$12") ") "
+                              "AND ($6::bigint IS NULL OR t.due_at < " MS_PARAM(
+                                  "6") ") "
+                                       "AND ($7::bigint IS NULL OR t.due_at >= " MS_PARAM(
+                                           "7") ") "
+                                                "AND ($8::bool IS NULL OR (t.due_at IS NULL, "
+                                                "coalesce(" MS_OF(
+                                                    "t.due_at") ", 0), t.id) > "
+                                                                "($8::bool, $9::bigint, "
+                                                                "$10::uuid)) "
+                                                                "ORDER BY t.due_at IS NULL, "
+                                                                "t.due_at, t.id LIMIT $11",
+        12, p, &err);
     if (!res)
         return err;
     int rows = PQntuples(res);
@@ -352,19 +361,23 @@ cm_err_t notes_store_task_list(cm_db_t *db, const char *tenant, const struct not
 }
 
 cm_err_t notes_store_task_calendar(cm_db_t *db, const char *tenant, const char *assignee_id,
-                                   int done_days, int limit, Crm__ListTasksResponse *r)
+                                   int done_days, int limit, const char *zone,
+                                   Crm__ListTasksResponse *r)
 {
     char days[16], lim[16];
     snprintf(days, sizeof days, "%d", done_days);
     snprintf(lim, sizeof lim, "%d", limit);
-    const char *p[] = {tenant, assignee_id, days, lim};
+    const char *p[] = {tenant, assignee_id, days, lim, zone};
     cm_err_t err;
-    PGresult *res = cm_db_exec(db,
-                               "SELECT " TASK_COLUMNS " FROM notes.tasks t WHERE t.tenant_id = $1 "
-                               "AND t.assignee_id = $2 AND (NOT t.done OR t.done_at > now() - "
-                               "$3::int * interval '1 day') "
-                               "ORDER BY t.due_at IS NULL, t.due_at, t.id LIMIT $4",
-                               4, p, &err);
+    PGresult *res =
+        cm_db_exec(db,
+                   "SELECT " TASK_COLUMNS(
+                       "$5") " FROM notes.tasks t "
+                             "WHERE t.tenant_id = $1 "
+                             "AND t.assignee_id = $2 AND (NOT t.done OR t.done_at > now() - "
+                             "$3::int * interval '1 day') "
+                             "ORDER BY t.due_at IS NULL, t.due_at, t.id LIMIT $4",
+                   5, p, &err);
     if (!res)
         return err;
     int rows = PQntuples(res);

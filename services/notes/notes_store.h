@@ -70,9 +70,11 @@ struct notes_task_row {
 cm_err_t notes_store_task_insert(cm_db_t *db, const char *tenant,
                                  const struct notes_task_row *t) CM_MUSTCHECK;
 
-/* Loads a task into *out (dynamic), or NULL when there is none. */
+/* Loads a task into *out (dynamic), or NULL when there is none. zone is the
+ * business's time zone (IANA name): an all-day task is overdue once its date
+ * is before the business's today there. */
 cm_err_t notes_store_task_get(cm_db_t *db, const char *tenant, const char *id, bool for_update,
-                              Crm__Task **out) CM_MUSTCHECK;
+                              const char *zone, Crm__Task **out) CM_MUSTCHECK;
 
 /* Writes a task over the stored one and bumps its version; done_at becomes
  * now when done turns true, NULL when it turns false, else stays. */
@@ -91,15 +93,17 @@ struct notes_task_filter {
     int64_t before_ms, after_ms;
 };
 
-/* A page of tasks by due time (none last), then id; like notes_store_note_list. */
+/* A page of tasks by due time (none last), then id; like notes_store_note_list.
+ * zone: as notes_store_task_get's, for overdue (the flag and the filter). */
 cm_err_t notes_store_task_list(cm_db_t *db, const char *tenant, const struct notes_task_filter *f,
-                               const struct notes_page *after, int limit, Crm__ListTasksResponse *r,
-                               struct notes_page *next) CM_MUSTCHECK;
+                               const struct notes_page *after, int limit, const char *zone,
+                               Crm__ListTasksResponse *r, struct notes_page *next) CM_MUSTCHECK;
 
 /* The tasks of a calendar: the assignee's open tasks and those done in the
- * last done_days days, by due time, at most limit, appended to r->tasks. */
+ * last done_days days, by due time, at most limit, appended to r->tasks.
+ * zone: as notes_store_task_get's. */
 cm_err_t notes_store_task_calendar(cm_db_t *db, const char *tenant, const char *assignee_id,
-                                   int done_days, int limit,
+                                   int done_days, int limit, const char *zone,
                                    Crm__ListTasksResponse *r) CM_MUSTCHECK;
 
 /* ---- Task feeds ----------------------------------------------------------- */

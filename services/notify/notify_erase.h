@@ -1,7 +1,8 @@
 /* What notify erases when a customer is deleted (docs/operations.md,
  * "Erasure"): their messages not sent yet are cancelled; their messages and
  * replies, and their stored events of the notify stream, keep ids, status and
- * times, without the address, name, subject, text, error text or reply. */
+ * times, without the address, name, subject, text, error text or reply; their
+ * sign-in account, set-password links and registrations go. */
 #ifndef NOTIFY_ERASE_H
 #define NOTIFY_ERASE_H
 
@@ -22,8 +23,8 @@ uint8_t *notify_erase_scrub(const Crm__Event *ev, size_t *len);
  * database's error. */
 cm_err_t notify_erase_apply(cm_db_t *db, const Crm__Event *ev) CM_MUSTCHECK;
 
-/* Erases tenant's customer_id from notify's messages and replies
- * (notify_store_erase_customer) and rewrites their events in notify.outbox
+/* Erases tenant's customer_id from notify's messages, replies, account and
+ * registrations (notify_store_erase_customer) and rewrites their events in notify.outbox
  * through notify_erase_scrub, in the caller's transaction (cm_follow's,
  * applying customer.deleted, with app.tenant set). Returns CM_OK or the
  * database's error. */

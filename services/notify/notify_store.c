@@ -148,9 +148,35 @@ static cm_err_t s_event(cm_db_t *db, const char *type, const Crm__Message *msg,
     return s_event_with(db, type, msg, NULL, tenant_id, principal, channel, request_id);
 }
 
+/* The e-mail addresses known to be the customer's ($1 tenant, $2 customer),
+ * lower case as notify.accounts keeps them: the account's sign-in name and
+ * where their e-mails went. */
+#define CUSTOMER_ADDRESSES                                                                         \
+    "SELECT email_key FROM notify.accounts WHERE tenant_id = $1::uuid AND customer_id = $2::uuid " \
+    "UNION SELECT lower(to_addr) FROM notify.messages WHERE tenant_id = $1::uuid "                 \
+    "  AND customer_id = $2::uuid AND channel = 'EMAIL' AND to_addr <> ''"
+
 cm_err_t notify_store_erase_customer(cm_db_t *db, const char *tenant, const char *customer_id)
 {
     static const char *const sql[] = {
+        /* The sign-in account and what hangs on its address go first, while
+         * the messages still say which addresses were the customer's. A
+         * registration's e-mail went to no customer yet: it becomes theirs,
+         * with its events, so it is erased with the rest. */
+        "WITH m AS (UPDATE notify.messages SET customer_id = $2::uuid "
+        "  WHERE tenant_id = $1::uuid AND customer_id IS NULL AND kind = 'registration' "
+        "    AND lower(to_addr) IN (" CUSTOMER_ADDRESSES ") RETURNING id, created_at) "
+        "UPDATE notify.outbox o SET customer_id = $2::uuid FROM m "
+        "WHERE o.customer_id IS NULL AND o.created_at >= m.created_at "
+        "  AND position(convert_to(m.id::text, 'UTF8') IN o.event) > 0",
+        "DELETE FROM notify.sign_in_failures "
+        "WHERE tenant_id = $1::uuid AND email_key IN (" CUSTOMER_ADDRESSES ")",
+        "DELETE FROM notify.registrations WHERE tenant_id = $1::uuid "
+        "  AND (customer_id = $2::uuid OR email_key IN (" CUSTOMER_ADDRESSES "))",
+        /* Unused links stop working: their hashes go with the account. */
+        "DELETE FROM notify.password_links WHERE tenant_id = $1::uuid AND customer_id = $2::uuid",
+        "DELETE FROM notify.accounts WHERE tenant_id = $1::uuid AND customer_id = $2::uuid",
+        "DELETE FROM notify.welcome_work WHERE tenant_id = $1::uuid AND customer_id = $2::uuid",
         /* Not sent yet: never sent now. A sender that holds one mid-attempt
          * still records its outcome. */
         "WITH q AS (DELETE FROM notify.queue q USING notify.messages m "
@@ -160,6 +186,11 @@ cm_err_t notify_store_erase_customer(cm_db_t *db, const char *tenant, const char
         "  last_error = 'the customer was deleted before it was sent' "
         "WHERE tenant_id = $1::uuid AND id IN (SELECT message_id FROM q) "
         "  AND status IN ('QUEUED', 'SCHEDULED')",
+        /* A newsletter's message cancelled above counts as cancelled in its
+         * campaign, as a cancelled campaign's do: the counts still add up. */
+        "UPDATE notify.campaign_recipients r SET cancelled = true FROM notify.messages m "
+        "WHERE r.tenant_id = $1::uuid AND m.tenant_id = $1::uuid AND m.customer_id = $2::uuid "
+        "  AND r.message_id = m.id AND m.status = 'CANCELLED' AND NOT r.cancelled",
         "UPDATE notify.messages SET to_addr = '', to_name = '', subject = '', body_text = '', "
         "  body_html = '', sealed_link = NULL, "
         "  last_error = CASE WHEN status = 'CANCELLED' THEN last_error ELSE '' END "

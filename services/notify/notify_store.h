@@ -82,7 +82,11 @@ cm_err_t notify_store_event(cm_db_t *db, const char *type, const Crm__Message *m
  * leave the queue and end CANCELLED, saying so; every message of theirs
  * loses its address, name, subject, text, HTML, link and error text, and
  * every reply of theirs its sender, subject, text, attachment names and raw
- * message. Ids, status, channel, kind, times and conversations stay. */
+ * message. Ids, status, channel, kind, times and conversations stay. Their
+ * sign-in account goes with its set-password links (they no longer work),
+ * and so do their registrations, the failed sign-ins of their addresses and
+ * a welcome still to send; a newsletter's cancelled message counts as
+ * cancelled in its campaign. */
 cm_err_t notify_store_erase_customer(cm_db_t *db, const char *tenant,
                                      const char *customer_id) CM_MUSTCHECK;
 

@@ -68,24 +68,15 @@ void notify_templates_business(struct cm_call *call, const char *tenant, char *b
 {
     buf[0] = '\0';
     country[0] = '\0';
-    Crm__GetSettingsRequest r = CRM__GET_SETTINGS_REQUEST__INIT;
-    Crm__ReplyHeader *rh = NULL;
-    ProtobufCMessage *resp = NULL;
-    cm_err_t err =
-        cm_call_service_as(call, tenant ? tenant : call->hdr->tenant_id, &notify_compose_service,
-                           "customers", "customers.GetSettings", &r.base,
-                           &crm__settings__descriptor, SETTINGS_TIMEOUT_MS, &rh, &resp);
-    if (!err && rh->status == CRM__STATUS__STATUS_OK && resp) {
+    ProtobufCMessage *resp =
+        cm_call_settings(call, tenant, &notify_compose_service, SETTINGS_TIMEOUT_MS);
+    if (resp) {
         const Crm__Settings *s = (const Crm__Settings *)resp;
         snprintf(buf, size, "%s", s->name);
         if (strlen(s->default_country) == 2)
             memcpy(country, s->default_country, 3);
-    } else
-        cm_log_warn("customers.GetSettings: %s", err ? cm_err_name(err) : rh->message);
-    if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
+    }
 }
 
 Crm__RenderedMessage *notify_templates_render(struct cm_call *call, const Crm__Template *t,

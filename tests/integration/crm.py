@@ -386,6 +386,15 @@ def table_locked(table, mode="EXCLUSIVE"):
                  "could not lock %s" % table)
 
 
+def advisory_locked(name):
+    """Holds the session advisory lock hashtext(name) (pg_advisory_lock in a
+    psql session of its own, waiting for it) until the block ends; cm_follow's
+    leader takes hashtext(<its cursor table>), so holding that one keeps a
+    service from following its streams."""
+    return _held("SELECT 'locked' FROM (SELECT pg_advisory_lock(hashtext('%s'))) l;" % name,
+                 "could not take the advisory lock %s" % name)
+
+
 def backends_of(pid):
     """The PostgreSQL backends (their pids) whose client is process pid: the
     server ends of the process's Unix-socket connections, found with ss(8)

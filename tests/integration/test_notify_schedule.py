@@ -255,6 +255,14 @@ def test_scheduling_adds_nothing_to_the_timeline_until_sent():
     assert st == 202
     rows = psql("SELECT count(*) FROM notify.queue WHERE message_id = '%s' AND held" % m["id"])
     assert rows.strip() == "1", rows
+    # Once notes has applied every notify event up to the scheduling's own
+    # (message.queued), the timeline has nothing of the message.
+    def applied():
+        seq = psql("SELECT coalesce(max(seq), 0) FROM notify.outbox WHERE seq IS NOT NULL "
+                   "AND position(convert_to('%s', 'UTF8') IN event) > 0" % m["id"]).strip()
+        cur = psql("SELECT last_seq FROM notes.stream_cursor WHERE stream = 'notify'").strip()
+        return int(seq) > 0 and int(cur) >= int(seq)
+    wait_until(applied, 20, what="notes to apply the scheduling's event")
     st, _, tl = api("GET", "/v1/customers/%s/timeline" % c["id"])
     assert st == 200, tl
     assert not any(m["id"] in str(e) for e in tl.get("entries", tl.get("items", []))), tl

@@ -363,10 +363,13 @@ def test_seed_001_booking_registers_welcome_add_export_import_search_edit_delete
                       "'#import-counts dd'), d => [d.dataset.count, d.textContent]));")
         _shot(b, "001", "import-desktop")
         assert counts["Created"] == "1" and counts["Unchanged"] == "2" and counts["Failed"] == "0", counts
-        # Every column of the export was read as itself.
+        # Every column of the export (headed in the screen's language) was read
+        # as the field it holds, each as a different one.
         read_as = b.js("return Array.from(document.querySelectorAll('#import-mapping select'),"
                        " s => [s.dataset.header, s.value]);")
-        assert len(read_as) == len(fields) and all(h == v for h, v in read_as), read_as
+        assert len(read_as) == len(fields) and all(v for _, v in read_as), read_as
+        assert len({v for _, v in read_as}) == len(read_as), read_as
+        assert ["First name", "firstName"] in read_as and ["E-mail", "email"] in read_as, read_as
         _open(b, "/customers")
         b.wait_until(lambda: len(_names(b)) == 3, what="three customers after the import")
 
@@ -482,8 +485,10 @@ def test_seed_002_kunden_anlegen_suchen_exportieren_kartei_nachricht_in_german()
         b.wait_text(".list-message", "xlsx")
         name, data = _downloaded(b, dl, ".xlsx")
         cells = _xlsx_strings(data)
-        for col in ("firstName", "lastName", "email", "phone", "gender", "birthDate", "groups", "tags",
-                    "companyName", "billingCity", "description", "source", "createdAt"):
+        # Headed in the screen's language.
+        for col in ("Vorname", "Nachname", "E-Mail", "Telefon", "Geschlecht", "Geburtsdatum", "Gruppen",
+                    "Schlagwörter", "Firmenname", "Rechnungsadresse Ort", "Interne Beschreibung",
+                    "Herkunft", "Angelegt am"):
             assert col in cells, (col, cells[:60])
         for want in ("Berta", "Brandt", berta_email, "Bernd", "Bauer", bernd_email, "Stammkunden", "Anna"):
             assert want in cells, (want, cells)

@@ -26,6 +26,7 @@ static void s_begin(struct fixture *f, const char *json_text)
     json_decref(j);
     CHECK(f->c);
     snprintf(f->tenant.default_country, sizeof f->tenant.default_country, "PL");
+    f->tenant.today = NOW_MS / 86400000; /* a business on UTC's day */
 }
 
 static void s_end(struct fixture *f)
@@ -102,6 +103,39 @@ static void test_lengths_count_characters(void)
     CHECK(v);
     CHECK_STR(v->reason, "TOO_LONG");
     CHECK(strstr(v->description, "100"));
+    s_end(&f);
+}
+
+/* "Not in the future" is the business's today: ahead of UTC (UTC+14), its
+ * today is accepted while UTC is still on yesterday; behind it (UTC-11), UTC's
+ * today is still the business's tomorrow. */
+static void test_birth_date_against_the_business_today(void)
+{
+    static const struct {
+        long ahead; /* the business's today less UTC's, in days */
+        const char *date;
+        bool ok;
+    } cases[] = {
+        {1, "2026-11-19", true},  {1, "2026-11-20", false}, {0, "2026-11-18", true},
+        {0, "2026-11-19", false}, {-1, "2026-11-17", true}, {-1, "2026-11-18", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct fixture f;
+        char json[80];
+        snprintf(json, sizeof json, "{\"firstName\":\"Ana\",\"birthDate\":\"%s\"}", cases[i].date);
+        s_begin(&f, json);
+        f.tenant.today = NOW_MS / 86400000 + cases[i].ahead;
+        customers_check(&f.call, f.c, NULL, &f.tenant, NOW_MS);
+        CHECK(!cm_call_failed(&f.call) == cases[i].ok);
+        if (!cases[i].ok)
+            CHECK(strstr(s_violation(&f, "birthDate")->description, "future"));
+        s_end(&f);
+    }
+    /* Without a tenant, UTC's today. */
+    struct fixture f;
+    s_begin(&f, "{\"firstName\":\"Ana\",\"birthDate\":\"2026-11-19\"}");
+    customers_check(&f.call, f.c, NULL, NULL, NOW_MS);
+    CHECK(cm_call_failed(&f.call));
     s_end(&f);
 }
 
@@ -246,6 +280,7 @@ int main(void)
 {
     RUN(test_normalises_a_good_customer);
     RUN(test_needs_a_name);
+    RUN(test_birth_date_against_the_business_today);
     RUN(test_lengths_count_characters);
     RUN(test_reports_every_bad_field);
     RUN(test_control_characters_refused);

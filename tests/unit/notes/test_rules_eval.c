@@ -50,11 +50,11 @@ static void test_thresholds_hold_from_the_number_on(void)
                  {CRM__RULE_CONDITION_KIND__RULE_CONDITION_MIN_VISITS, 3, 4}};
     for (size_t i = 0; i < 2; i++) {
         Crm__Rule r = s_rule1(s_cond(cases[i].kind, cases[i].at, NULL));
-        CHECK(notes_rules_holds(&r, &f, NOW_MS));
+        CHECK(notes_rules_holds(&r, &f));
         r.conditions[0]->number = cases[i].below;
-        CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+        CHECK(!notes_rules_holds(&r, &f));
         r.conditions[0]->number = 0;
-        CHECK(notes_rules_holds(&r, &f, NOW_MS));
+        CHECK(notes_rules_holds(&r, &f));
         s_free(&r);
     }
 }
@@ -65,28 +65,37 @@ static void test_spent_counts_only_its_currency(void)
     struct notes_rule_facts f = {.spent = spent, .n_spent = 2};
     Crm__Rule r = s_rule1(s_cond(CRM__RULE_CONDITION_KIND__RULE_CONDITION_MIN_SPENT, 10000, NULL));
     r.conditions[0]->currency = "EUR";
-    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(notes_rules_holds(&r, &f));
     r.conditions[0]->number = 10001;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     r.conditions[0]->currency = "CZK"; /* never spent in it: 0 */
     r.conditions[0]->number = 1;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     r.conditions[0]->number = 0;
-    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(notes_rules_holds(&r, &f));
     s_free(&r);
 }
 
 static void test_last_visit_more_than_days_ago(void)
 {
-    struct notes_rule_facts f = {.last_visit_ms = NOW_MS - 30 * DAY_MS};
+    /* Calendar days in the business's zone: the store gives both dates. */
+    struct notes_rule_facts f = {
+        .last_visit_ms = NOW_MS - 30 * DAY_MS, .last_visit_day = 19970, .today = 20000};
     Crm__Rule r =
         s_rule1(s_cond(CRM__RULE_CONDITION_KIND__RULE_CONDITION_LAST_VISIT_DAYS, 29, NULL));
-    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(notes_rules_holds(&r, &f));
     r.conditions[0]->number = 30; /* exactly 30 days is not more than 30 */
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
-    f.last_visit_ms = 0; /* never visited: no last visit to be long ago */
+    CHECK(!notes_rules_holds(&r, &f));
+    /* A visit late yesterday evening, a few hours ago: one day ago, not zero. */
+    f.last_visit_ms = NOW_MS - 3600000;
+    f.last_visit_day = 19999;
     r.conditions[0]->number = 0;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(notes_rules_holds(&r, &f));
+    f.last_visit_day = 20000; /* today's: not more than 0 days ago */
+    CHECK(!notes_rules_holds(&r, &f));
+    f.last_visit_ms = 0; /* never visited: no last visit to be long ago */
+    f.last_visit_day = 0;
+    CHECK(!notes_rules_holds(&r, &f));
     s_free(&r);
 }
 
@@ -100,20 +109,20 @@ static void test_tags_groups_and_source(void)
                                  .n_groups = 1,
                                  .source = CRM__SOURCE__SOURCE_STORE};
     Crm__Rule r = s_rule1(s_cond(CRM__RULE_CONDITION_KIND__RULE_CONDITION_HAS_TAG, 0, "vip"));
-    CHECK(notes_rules_holds(&r, &f, NOW_MS)); /* case does not count */
+    CHECK(notes_rules_holds(&r, &f)); /* case does not count */
     r.conditions[0]->kind = CRM__RULE_CONDITION_KIND__RULE_CONDITION_NOT_TAG;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     r.conditions[0]->value = "other";
-    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(notes_rules_holds(&r, &f));
     r.conditions[0]->kind = CRM__RULE_CONDITION_KIND__RULE_CONDITION_IN_GROUP;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     r.conditions[0]->value = "stammkunden";
-    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(notes_rules_holds(&r, &f));
     r.conditions[0]->kind = CRM__RULE_CONDITION_KIND__RULE_CONDITION_SOURCE;
     r.conditions[0]->source = CRM__SOURCE__SOURCE_STORE;
-    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(notes_rules_holds(&r, &f));
     r.conditions[0]->source = CRM__SOURCE__SOURCE_BOOKING;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     s_free(&r);
 }
 
@@ -122,20 +131,20 @@ static void test_all_conditions_must_hold(void)
     const char *tags[] = {"vip"};
     struct notes_rule_facts f = {.tags = tags, .n_tags = 1, .orders = 5};
     Crm__Rule r = CRM__RULE__INIT;
-    CHECK(notes_rules_holds(&r, &f, NOW_MS)); /* none: holds */
+    CHECK(notes_rules_holds(&r, &f)); /* none: holds */
     CHECK(!notes_rules_needs_figures(&r));
     Crm__RuleCondition *cs[] = {
         s_cond(CRM__RULE_CONDITION_KIND__RULE_CONDITION_HAS_TAG, 0, "vip"),
         s_cond(CRM__RULE_CONDITION_KIND__RULE_CONDITION_MIN_ORDERS, 5, NULL)};
     r.conditions = cs;
     r.n_conditions = 2;
-    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(notes_rules_holds(&r, &f));
     CHECK(notes_rules_needs_figures(&r));
     f.orders = 4;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     f.orders = 5;
     f.n_tags = 0;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     free(cs[0]);
     free(cs[1]);
 }
@@ -369,17 +378,17 @@ static void test_order_total_counts_only_its_currency(void)
     Crm__Rule r =
         s_rule1(s_cond(CRM__RULE_CONDITION_KIND__RULE_CONDITION_ORDER_TOTAL_AT_LEAST, 15000, NULL));
     r.conditions[0]->currency = "EUR";
-    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(notes_rules_holds(&r, &f));
     r.conditions[0]->number = 15001;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     r.conditions[0]->number = 100;
     r.conditions[0]->currency = "PLN"; /* another currency's total is not compared */
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     r.conditions[0]->currency = "EUR";
     f.order = NULL; /* no order: never */
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     r.conditions[0]->number = 0;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     s_free(&r);
 }
 
@@ -388,15 +397,15 @@ static void test_first_order_and_company(void)
     struct notes_rule_order o = {.first = true};
     struct notes_rule_facts f = {.order = &o};
     Crm__Rule r = s_rule1(s_cond(CRM__RULE_CONDITION_KIND__RULE_CONDITION_FIRST_ORDER, 0, NULL));
-    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(notes_rules_holds(&r, &f));
     o.first = false;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     f.order = NULL;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     r.conditions[0]->kind = CRM__RULE_CONDITION_KIND__RULE_CONDITION_HAS_COMPANY;
-    CHECK(!notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(!notes_rules_holds(&r, &f));
     f.has_company = true; /* holds without an order: any trigger */
-    CHECK(notes_rules_holds(&r, &f, NOW_MS));
+    CHECK(notes_rules_holds(&r, &f));
     CHECK(!notes_rules_needs_order(&r));
     r.conditions[0]->kind = CRM__RULE_CONDITION_KIND__RULE_CONDITION_FIRST_ORDER;
     CHECK(notes_rules_needs_order(&r));

@@ -33,6 +33,13 @@ function until(s) {
 }
 
 /** The card's subscriptions section; load() (re)reads it. onChange runs after a change. */
+/* Today's date (YYYY-MM-DD) on the business's calendar, in its time zone. */
+function businessToday(zone) {
+  const parts = {};
+  for (const p of new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(new Date())) parts[p.type] = p.value;
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}
+
 export function subsSection(customerId, { onChange = () => {} } = {}) {
   const status = h("div");
   const list = h("ul", { class: "subs-list", id: "subs-list" });
@@ -61,6 +68,7 @@ export function subsSection(customerId, { onChange = () => {} } = {}) {
   async function sellForm() {
     let plans = [];
     let currency = "EUR";
+    let zone = "UTC";
     try {
       plans = (await get("/v1/plans")).data.plans || [];
       currency = ((await get(`/v1/customers/${seg(customerId)}/wallet`)).data || {}).currency || currency;
@@ -68,9 +76,14 @@ export function subsSection(customerId, { onChange = () => {} } = {}) {
       return banner("error", t("subs.loadFailed", { message: e.message }));
     }
     if (!plans.length) return h("p", { class: "muted", id: "subs-no-plans" }, t("subs.noPlans"));
+    try {
+      zone = ((await get("/v1/settings")).data || {}).timeZone || zone;
+    } catch (e) {
+      /* The start field then offers UTC's today; the person can change it. */
+    }
     const plan = select(plans.map((p) => [p.id, `${p.name} (${planTerms(p)})`]), plans[0].id, { id: "subs-plan" });
     const start = h("input", { type: "date", id: "subs-start" });
-    start.value = new Date().toISOString().slice(0, 10);
+    start.value = businessToday(zone);
     const pay = h("input", { type: "checkbox", id: "subs-pay-balance" });
     const note = h("input", { type: "text", id: "subs-note", maxlength: 500 });
     const fields = {
