@@ -264,9 +264,6 @@ static const struct {
      "(docs/search.md)."},
     {"q", "A search query, as GET /v1/customers:search takes it: 1..200 characters, at most 10 "
           "words (docs/search.md)."},
-    {"overdue", "true: only open tasks past due: a timed task once its time has passed, an "
-                "all-day task once its day has ended in the business's timeZone (GET "
-                "/v1/settings; docs/notes.md)."},
 };
 
 /* The description of query parameter name, or NULL. */
