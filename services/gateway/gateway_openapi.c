@@ -458,8 +458,8 @@ static const struct {
     [S_NOT_JSON] = {"415", "UnsupportedMediaType",
                     "INVALID_ARGUMENT: a JSON body without Content-Type: application/json."},
     [S_TOO_MANY] = {"429", "TooManyRequests",
-                    "RESOURCE_EXHAUSTED: too many wrong keys from this address, or a quota of the "
-                    "tenant is used up; Retry-After says when to try again."},
+                    "RESOURCE_EXHAUSTED: too many wrong keys from this address, or another limit "
+                    "of the service; Retry-After says when to try again."},
 };
 
 /* True when the gateway (or the service behind a bus route) can answer r with e. */
