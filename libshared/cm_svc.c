@@ -158,8 +158,10 @@ void cm_call_duplicate(struct cm_call *call, const char *field, const char *reso
 void cm_call_db_fail(struct cm_call *call, cm_err_t err, const char *what)
 {
     /* A conflict is a race lost to another request (or a retried request's
-     * key, CM_METHOD_CLAIM_LATE): cm_svc tries again, so it is no error. */
-    if (err == CM_ERR_CONFLICT)
+     * key, CM_METHOD_CLAIM_LATE), a serialization failure or deadlock (40xxx)
+     * one lost to another transaction: cm_svc tries again, so neither is an
+     * error. */
+    if (err == CM_ERR_CONFLICT || !strncmp(cm_db_sqlstate(call->db), "40", 2))
         cm_log_info("%s: %s (sqlstate %s)", what, cm_db_error(call->db), cm_db_sqlstate(call->db));
     else
         cm_log_error("%s: %s (sqlstate %s)", what, cm_db_error(call->db), cm_db_sqlstate(call->db));
