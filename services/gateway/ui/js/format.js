@@ -273,6 +273,11 @@ export function instantOf(wall) {
   return fits.length ? Math.min(...fits) : wall - before;
 }
 
+/** Today on the business's calendar, YYYY-MM-DD. */
+export function today() {
+  return new Date(wallAt(Date.now())).toISOString().slice(0, 10);
+}
+
 /** An RFC 3339 time in the business's time zone, or "". */
 export function when(rfc3339) {
   if (!rfc3339) return "";
