@@ -226,13 +226,17 @@ static int s_book_page(void *ctx, const char *token, struct exchange_page *pg)
 /* Builds the whole workbook into path. Returns the rows, or -1 with the call
  * failed. */
 static long s_build_workbook(struct cm_call *call, const Crm__ExportCustomersRequest *req,
-                             enum exchange_headers headers, const char *path, const char *tmpdir)
+                             enum exchange_headers headers, const char *path, const char *tmpdir,
+                             const char *name)
 {
     struct s_book b = {call, req};
     cm_err_t err;
     char why[200];
-    long rows = exchange_workbook_build(path, tmpdir, headers, s_book_page, NULL, &b, &err, why,
-                                        sizeof why);
+    struct exchange_zone zone;
+    exchange_zone_load(call->db, name, &zone);
+    long rows = exchange_workbook_build(path, tmpdir, headers, &zone, s_book_page, NULL, &b, &err,
+                                        why, sizeof why);
+    exchange_zone_release(&zone);
     if (rows < 0 && err)
         cm_call_fail(call, err, "%s", why);
     return rows;
@@ -270,11 +274,13 @@ static void s_export_xlsx(struct cm_call *call, const Crm__ExportCustomersReques
         return;
     }
     close(fd);
-    long rows = s_build_workbook(call, req, fmt->headers, path, st->tmpdir);
+    char zone[80];
+    exchange_business_zone(call, zone, sizeof zone);
+    long rows = s_build_workbook(call, req, fmt->headers, path, st->tmpdir, zone);
     if (rows >= 0) {
         struct exchange_file f = {.rows = rows};
         snprintf(f.content_type, sizeof f.content_type, "%s", EXCHANGE_XLSX_TYPE);
-        exchange_local_filename(call, f.filename, sizeof f.filename, "xlsx");
+        exchange_zone_filename(call->db, zone, f.filename, sizeof f.filename, "xlsx");
         char id[37];
         cm_err_t err =
             exchange_store_put_file(call->db, call->hdr->tenant_id, path, &f, st->file_hours, id);

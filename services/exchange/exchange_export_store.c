@@ -27,16 +27,17 @@ cm_err_t exchange_xstore_create(cm_db_t *db, const struct exchange_export_new *x
                        x->filename,
                        x->content_type,
                        total,
-                       x->headers};
-    int lens[] = {0, 0, 0, 0, (int)x->request_len, (int)x->principal_len, 0, 0, 0, 0, 0};
-    int fmts[] = {0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0};
+                       x->headers,
+                       x->time_zone};
+    int lens[] = {0, 0, 0, 0, (int)x->request_len, (int)x->principal_len, 0, 0, 0, 0, 0, 0};
+    int fmts[] = {0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0};
     cm_err_t err = CM_OK;
     PGresult *res = cm_db_exec_bin(db,
                                    "INSERT INTO exchange.exports (tenant_id, id, format, "
                                    "delimiter, request, principal, request_id, filename, "
-                                   "content_type, rows_total, headers) VALUES ($1, $2, $3, $4, "
-                                   "$5, $6, $7, $8, $9, $10, $11)",
-                                   11, p, lens, fmts, 0, &err);
+                                   "content_type, rows_total, headers, time_zone) VALUES ($1, "
+                                   "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                   12, p, lens, fmts, 0, &err);
     PQclear(res);
     return err;
 }
@@ -113,7 +114,7 @@ cm_err_t exchange_xstore_load(cm_db_t *db, struct exchange_export_job *job)
     cm_err_t err = exchange_store_row(db,
                                       "SELECT format, delimiter, request, principal, request_id, "
                                       "rows_written::text, rows_total::text, parts::text, "
-                                      "size::text, page_token FROM exchange.exports "
+                                      "size::text, page_token, time_zone FROM exchange.exports "
                                       "WHERE id = $1::uuid",
                                       1, p, 1, &res);
     if (err)
@@ -128,6 +129,7 @@ cm_err_t exchange_xstore_load(cm_db_t *db, struct exchange_export_job *job)
     job->parts = strtol(PQgetvalue(res, 0, 7), NULL, 10);
     job->size = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
     job->page_token = cm_strdup(PQgetvalue(res, 0, 9));
+    snprintf(job->time_zone, sizeof job->time_zone, "%s", PQgetvalue(res, 0, 10));
     PQclear(res);
     return CM_OK;
 }

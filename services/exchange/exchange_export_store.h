@@ -16,6 +16,7 @@
 struct exchange_export_new {
     const char *tenant, *format, *delimiter, *filename, *content_type, *request_id;
     const char *headers;    // "api", "en", ... (exchange_headers_name)
+    const char *time_zone;  // the business's: a workbook's times are on its clock
     const uint8_t *request; // borrowed: the packed crm.CreateExportRequest
     size_t request_len;
     const uint8_t *principal; // borrowed: the packed crm.Principal
@@ -41,6 +42,7 @@ struct exchange_export_job {
     uint8_t *principal; // owned: packed crm.Principal
     size_t principal_len;
     char request_id[96];
+    char time_zone[64]; // the business's when the job was asked for
     long rows_written, rows_total, parts;
     int64_t size;
     char *page_token; // owned: where a CSV job goes on ("" from the start)

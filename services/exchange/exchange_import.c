@@ -7,6 +7,7 @@
 #include "exchange_csv.h"
 #include "exchange_headers.h"
 #include "exchange_import_store.h"
+#include "exchange_pages.h"
 #include "exchange_layout.h"
 #include "exchange_rows.h"
 #include "cm_log.h"
@@ -144,9 +145,10 @@ void exchange_create_import(struct cm_call *call, const ProtobufCMessage *msg,
     size_t plen = crm__principal__get_packed_size(pr ? pr : &none);
     uint8_t *packed = cm_malloc(plen ? plen : 1);
     crm__principal__pack(pr ? pr : &none, packed);
-    char id[37];
+    char id[37], zone[64];
+    exchange_business_zone(call, zone, sizeof zone);
     err = exchange_istore_create(call->db, call->hdr->tenant_id, req, size, packed, plen,
-                                 call->hdr->request_id, id);
+                                 call->hdr->request_id, zone, id);
     free(packed);
     if (!err) {
         Crm__Import *im = NULL;

@@ -77,7 +77,7 @@ cm_err_t exchange_istore_get_part(cm_db_t *db, const char *upload, long seq, uin
 
 cm_err_t exchange_istore_create(cm_db_t *db, const char *tenant, const Crm__CreateImportRequest *r,
                                 int64_t size, const uint8_t *principal, size_t principal_len,
-                                const char *request_id, char id[37])
+                                const char *request_id, const char *zone, char id[37])
 {
     cm_uuid(id);
     char parts[16], sz[24], mode[8];
@@ -96,18 +96,19 @@ cm_err_t exchange_istore_create(cm_db_t *db, const char *tenant, const Crm__Crea
                        r->encoding,
                        r->mapping,
                        (const char *)principal,
-                       request_id};
-    int lens[12] = {0};
-    int fmts[12] = {0};
+                       request_id,
+                       zone};
+    int lens[13] = {0};
+    int fmts[13] = {0};
     lens[10] = (int)principal_len;
     fmts[10] = 1;
     cm_err_t err = CM_OK;
     PGresult *res = cm_db_exec_bin(
         db,
         "INSERT INTO exchange.imports (tenant_id, id, upload_id, parts, size, mode, dry_run, "
-        "delimiter, encoding, mapping, principal, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-        "$8, $9, $10, $11, $12)",
-        12, p, lens, fmts, 0, &err);
+        "delimiter, encoding, mapping, principal, request_id, time_zone) VALUES ($1, $2, $3, $4, "
+        "$5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        13, p, lens, fmts, 0, &err);
     PQclear(res);
     return err;
 }
@@ -225,8 +226,8 @@ cm_err_t exchange_istore_load(cm_db_t *db, struct exchange_job *job)
     PGresult *res = cm_db_exec(db,
                                "SELECT upload_id, parts, mode, dry_run, delimiter, encoding, "
                                "mapping, encode(principal, 'hex'), request_id, rows_read, "
-                               "created, updated, unchanged, failed FROM exchange.imports "
-                               "WHERE id = $1::uuid",
+                               "created, updated, unchanged, failed, time_zone "
+                               "FROM exchange.imports WHERE id = $1::uuid",
                                1, p, &err);
     if (!res)
         return err;
@@ -241,6 +242,7 @@ cm_err_t exchange_istore_load(cm_db_t *db, struct exchange_job *job)
     snprintf(job->delimiter, sizeof job->delimiter, "%s", PQgetvalue(res, 0, 4));
     snprintf(job->encoding, sizeof job->encoding, "%s", PQgetvalue(res, 0, 5));
     job->mapping = cm_strdup(PQgetvalue(res, 0, 6));
+    snprintf(job->time_zone, sizeof job->time_zone, "%s", PQgetvalue(res, 0, 14));
     const char *hex = PQgetvalue(res, 0, 7);
     size_t hl = strlen(hex) / 2;
     job->principal = cm_malloc(hl ? hl : 1);

@@ -23,10 +23,11 @@ cm_err_t exchange_istore_upload_size(cm_db_t *db, const char *upload, long *coun
 cm_err_t exchange_istore_get_part(cm_db_t *db, const char *upload, long seq, uint8_t **data,
                                   size_t *len) CM_MUSTCHECK;
 
-/* Inserts a queued import (id into id). principal: the packed crm.Principal. */
+/* Inserts a queued import (id into id). principal: the packed crm.Principal;
+ * zone: the business's time zone, which workbook times are read in. */
 cm_err_t exchange_istore_create(cm_db_t *db, const char *tenant, const Crm__CreateImportRequest *r,
                                 int64_t size, const uint8_t *principal, size_t principal_len,
-                                const char *request_id, char id[37]) CM_MUSTCHECK;
+                                const char *request_id, const char *zone, char id[37]) CM_MUSTCHECK;
 
 /* The import as the API shows it, with its first 100 failed rows;
  * CM_ERR_NOT_FOUND. *out is dynamic (free_unpacked). */
@@ -43,7 +44,8 @@ struct exchange_job {
     uint8_t *principal; // owned: packed crm.Principal
     size_t principal_len;
     char request_id[96];
-    long rows_read; // data rows already done (a restart resumes after them)
+    char time_zone[64]; // the business's when the import was asked for
+    long rows_read;     // data rows already done (a restart resumes after them)
     long created, updated, unchanged, failed;
 };
 void exchange_job_release(struct exchange_job *job);

@@ -59,8 +59,9 @@ void exchange_create_export(struct cm_call *call, const ProtobufCMessage *msg,
     exchange_page_release(&pg);
     const Crm__Principal *pr = call->hdr->principal;
     Crm__Principal none = CRM__PRINCIPAL__INIT;
-    char filename[64];
-    exchange_local_filename(call, filename, sizeof filename, xlsx ? "xlsx" : "csv");
+    char filename[64], zone[64];
+    exchange_business_zone(call, zone, sizeof zone);
+    exchange_zone_filename(call->db, zone, filename, sizeof filename, xlsx ? "xlsx" : "csv");
     struct exchange_export_new x = {
         .tenant = call->hdr->tenant_id,
         .format = xlsx ? "xlsx" : "csv",
@@ -72,6 +73,7 @@ void exchange_create_export(struct cm_call *call, const ProtobufCMessage *msg,
         .request_id = call->hdr->request_id,
         .rows_total = total,
         .headers = exchange_headers_name(fmt.headers),
+        .time_zone = zone,
     };
     uint8_t *packed_req = s_pack(&req->base, &x.request_len);
     uint8_t *packed_pr = s_pack(pr ? &pr->base : &none.base, &x.principal_len);

@@ -310,8 +310,11 @@ static void s_run_xlsx(struct s_run *r)
     close(fd);
     cm_err_t err;
     char why[200];
-    long rows = exchange_workbook_build(path, r->st->tmpdir, s_headers(r), s_page, s_book_progress,
-                                        r, &err, why, sizeof why);
+    struct exchange_zone zone;
+    exchange_zone_load(r->db, r->job.time_zone, &zone);
+    long rows = exchange_workbook_build(path, r->st->tmpdir, s_headers(r), &zone, s_page,
+                                        s_book_progress, r, &err, why, sizeof why);
+    exchange_zone_release(&zone);
     if (rows >= 0 && !r->err) {
         r->job.rows_written = r->job.rows_total = rows;
         r->err = exchange_xstore_append_file(r->db, &r->job, r->owner, path, r->st->file_hours);

@@ -137,11 +137,12 @@ void exchange_csv_customer(cm_buf_t *out, cm_buf_t *cell, const Crm__Customer *c
 }
 
 long exchange_workbook_build(const char *path, const char *tmpdir, enum exchange_headers headers,
-                             exchange_page_fn read, void (*progress)(void *ctx, long rows),
-                             void *ctx, cm_err_t *err, char *why, size_t whysz)
+                             const struct exchange_zone *zone, exchange_page_fn read,
+                             void (*progress)(void *ctx, long rows), void *ctx, cm_err_t *err,
+                             char *why, size_t whysz)
 {
     *err = CM_OK;
-    exchange_xlsx_t *x = exchange_xlsx_new(path, tmpdir, headers);
+    exchange_xlsx_t *x = exchange_xlsx_new(path, tmpdir, headers, zone);
     if (!x) {
         *err = CM_ERR_INTERNAL;
         snprintf(why, whysz, "could not start the workbook");
@@ -208,19 +209,37 @@ static bool s_zone(struct cm_call *call, char *zone, size_t size)
     return ok;
 }
 
-void exchange_local_filename(struct cm_call *call, char *out, size_t size, const char *ext)
+void exchange_business_zone(struct cm_call *call, char *zone, size_t size)
 {
-    char zone[80] = "UTC", stamp[16];
-    if (!s_zone(call, zone, sizeof zone))
-        snprintf(zone, sizeof zone, "UTC");
-    if (exchange_store_local_stamp(call->db, zone, stamp)) {
-        cm_log_warn("could not read the time in %s: %s", zone, cm_db_error(call->db));
+    if (!s_zone(call, zone, size))
+        snprintf(zone, size, "UTC");
+}
+
+void exchange_zone_load(cm_db_t *db, const char *name, struct exchange_zone *z)
+{
+    if (exchange_store_zone(db, name, z))
+        cm_log_warn("could not read the offsets of time zone %s, times in UTC: %s", name,
+                    cm_db_error(db));
+}
+
+void exchange_zone_filename(cm_db_t *db, const char *zone, char *out, size_t size, const char *ext)
+{
+    char stamp[16];
+    if (exchange_store_local_stamp(db, zone, stamp)) {
+        cm_log_warn("could not read the time in %s: %s", zone, cm_db_error(db));
         time_t now = time(NULL);
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
     }
     exchange_filename(out, size, stamp, ext);
+}
+
+void exchange_local_filename(struct cm_call *call, char *out, size_t size, const char *ext)
+{
+    char zone[80];
+    exchange_business_zone(call, zone, sizeof zone);
+    exchange_zone_filename(call->db, zone, out, size, ext);
 }
 
 bool exchange_check_format(struct cm_call *call, const char *format, const char *delimiter,

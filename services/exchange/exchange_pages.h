@@ -10,8 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "cm_buf.h"
+#include "cm_db.h"
 #include "cm_err.h"
 #include "exchange_headers.h"
+#include "exchange_zone.h"
 #include "customers.pb-c.h"
 #include "exchange.pb-c.h"
 #include "search.pb-c.h"
@@ -82,13 +84,15 @@ void exchange_csv_customer(cm_buf_t *out, cm_buf_t *cell, const Crm__Customer *c
                            const Crm__WalletBalance *w, char delim);
 
 /* Builds a whole workbook of what read gives, page after page, into path
- * (temporary files in tmpdir), its header row in headers' language, calling
+ * (temporary files in tmpdir), its header row in headers' language, its
+ * times on zone's wall clock (exchange_xlsx_new), calling
  * progress (when not NULL) after each page with the rows so far. Returns the
  * rows; or -1 with *err CM_OK when read failed (it reported why), else *err
  * and why filled. */
 long exchange_workbook_build(const char *path, const char *tmpdir, enum exchange_headers headers,
-                             exchange_page_fn read, void (*progress)(void *ctx, long rows),
-                             void *ctx, cm_err_t *err, char *why, size_t whysz);
+                             const struct exchange_zone *zone, exchange_page_fn read,
+                             void (*progress)(void *ctx, long rows), void *ctx, cm_err_t *err,
+                             char *why, size_t whysz);
 
 /* An export's file as asked for: its format, delimiter and header row. */
 struct exchange_format {
@@ -106,11 +110,23 @@ bool exchange_check_format(struct cm_call *call, const char *format, const char 
 /* "customers-<stamp>.<ext>" into out. */
 void exchange_filename(char *out, size_t size, const char *stamp, const char *ext);
 
+/* The business's time zone (an IANA name) from customers.GetSettings (as the
+ * caller) into zone; "UTC" should customers not answer (logged). */
+struct cm_call;
+void exchange_business_zone(struct cm_call *call, char *zone, size_t size);
+
 /* exchange_filename of now on the business's wall clock
  * ("customers-YYYYMMDD-HHMMSS.<ext>"): its time zone from
- * customers.GetSettings (as the caller), the local time from PostgreSQL.
- * Should either fail, UTC (logged). */
-struct cm_call;
+ * exchange_business_zone, the local time from PostgreSQL. Should either
+ * fail, UTC (logged). */
 void exchange_local_filename(struct cm_call *call, char *out, size_t size, const char *ext);
+
+/* exchange_filename of now on the wall clock of zone (PostgreSQL's time);
+ * UTC's should the database not know it (logged). */
+void exchange_zone_filename(cm_db_t *db, const char *zone, char *out, size_t size, const char *ext);
+
+/* The offsets of time zone name (exchange_store_zone) into z, or UTC's when
+ * the database cannot give them (logged). Release with exchange_zone_release. */
+void exchange_zone_load(cm_db_t *db, const char *name, struct exchange_zone *z);
 
 #endif

@@ -21,6 +21,59 @@ cm_err_t exchange_store_local_stamp(cm_db_t *db, const char *zone, char stamp[16
     return CM_OK;
 }
 
+/* The offset of instant t in zone $1, in seconds. */
+#define S_OFF(t) "extract(epoch FROM (" t " AT TIME ZONE $1) - (" t " AT TIME ZONE 'UTC'))::int"
+/* The rows of a series where the offset changes, as "t" (CTE name x). */
+#define S_CHANGES(x)                                                                               \
+    "(SELECT t FROM (SELECT t, " S_OFF("t") " <> lag(" S_OFF(                                      \
+        "t") ") OVER (ORDER BY t) AS c FROM " x ") y WHERE c)"
+
+cm_err_t exchange_store_zone(cm_db_t *db, const char *name, struct exchange_zone *z)
+{
+    exchange_zone_init_utc(z);
+    const char *p[] = {name};
+    cm_err_t err;
+    /* Scanning two centuries minute by minute would take seconds: find the
+     * weeks in which the offset changes, then the day, the hour, the minute. */
+    PGresult *res = cm_db_exec(
+        db,
+        "WITH w AS (SELECT g AS t FROM generate_series(timestamptz '1900-01-01Z', "
+        "timestamptz '2100-01-01Z', interval '7 days') g), "
+        "wc AS " S_CHANGES(
+            "w") ", "
+                 "d AS (SELECT DISTINCT g AS t FROM wc, generate_series(wc.t - interval '7 days', "
+                 "wc.t, "
+                 "interval '1 day') g), dc AS " S_CHANGES(
+                     "d") ", "
+                          "h AS (SELECT DISTINCT g AS t FROM dc, generate_series(dc.t - interval "
+                          "'1 day', dc.t, "
+                          "interval '1 hour') g), hc AS " S_CHANGES(
+                              "h") ", "
+                                   "m AS (SELECT DISTINCT g AS t FROM hc, generate_series(hc.t - "
+                                   "interval '1 hour', hc.t, "
+                                   "interval '1 minute') g), mc AS " S_CHANGES(
+                                       "m") " "
+                                            "SELECT NULL::bigint, " S_OFF(
+                                                "timestamptz '1900-01-01Z'") " "
+                                                                             "UNION ALL SELECT "
+                                                                             "extract(epoch FROM "
+                                                                             "t)::bigint, " S_OFF(
+                                                                                 "t") " FROM mc "
+                                                                                      "ORDER BY 1 "
+                                                                                      "NULLS FIRST",
+        1, p, &err);
+    if (!res)
+        return err;
+    snprintf(z->name, sizeof z->name, "%s", name);
+    int n = PQntuples(res);
+    z->off[0] = n ? (int32_t)strtol(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+    for (int i = 1; i < n; i++)
+        exchange_zone_add(z, strtoll(PQgetvalue(res, i, 0), NULL, 10),
+                          (int32_t)strtol(PQgetvalue(res, i, 1), NULL, 10));
+    PQclear(res);
+    return CM_OK;
+}
+
 cm_err_t exchange_store_put_file(cm_db_t *db, const char *tenant, const char *path,
                                  const struct exchange_file *f, long hours, char id[37])
 {

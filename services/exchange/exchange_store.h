@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cm_db.h"
+#include "exchange_zone.h"
 
 /* A part of a stored file holds at most this many bytes. */
 #define EXCHANGE_PART_MAX (1024 * 1024)
@@ -22,6 +23,12 @@ struct exchange_file {
 /* Now on the wall clock of time zone zone (an IANA name) as YYYYMMDD-HHMMSS
  * into stamp. Returns CM_OK or the database's error (an unknown zone is one). */
 cm_err_t exchange_store_local_stamp(cm_db_t *db, const char *zone, char stamp[16]) CM_MUSTCHECK;
+
+/* The UTC offsets of time zone name (an IANA name) from 1900 to 2100, as
+ * PostgreSQL's zone data has them, into z (initialised here; release with
+ * exchange_zone_release). Changes are found to the minute. Returns CM_OK, or
+ * the database's error with z left as UTC's (an unknown zone is one). */
+cm_err_t exchange_store_zone(cm_db_t *db, const char *name, struct exchange_zone *z) CM_MUSTCHECK;
 
 /* Stores the file at path (read in parts of EXCHANGE_PART_MAX) for tenant
  * under a new id (written into id, 37 bytes), kept for hours. The file's row

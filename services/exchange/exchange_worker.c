@@ -22,6 +22,7 @@
 #include "exchange_layout.h"
 #include "exchange_rows.h"
 #include "exchange_xlsx_read.h"
+#include "exchange_pages.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_pbjson.h"
@@ -758,6 +759,10 @@ static void s_read_workbook(struct s_run *r)
         snprintf(r->fatal, sizeof r->fatal, "%s", why);
         return;
     }
+    /* Excel has no zones: its times are the business's wall clock. */
+    struct exchange_zone zone;
+    exchange_zone_load(r->db, r->job.time_zone, &zone);
+    exchange_xlsx_reader_zone(x, &zone);
     r->utf8 = true;
     struct s_parse ps = {r, 0, "xlsx"}; /* no delimiter: cells */
     const char *const *cells;
@@ -786,6 +791,7 @@ static void s_read_workbook(struct s_run *r)
                  r->record, exchange_xlsx_reader_error(x));
     s_item_release(&r->cur);
     exchange_xlsx_reader_destroy(&x);
+    exchange_zone_release(&zone);
 }
 
 static void s_run(struct s_run *r)

@@ -17,6 +17,7 @@ struct exchange_xlsx {
     lxw_format *date;                                   // borrowed (wb)
     lxw_format *time;                                   // borrowed (wb)
     lxw_format *number[EXCHANGE_XLSX_MAX_DECIMALS + 1]; // borrowed (wb): by decimals
+    const struct exchange_zone *zone;                   // borrowed (caller)
     long rows;                                          // written below the header
     cm_buf_t cell;
     cm_buf_t tmp; // s_escape_x's
@@ -80,8 +81,14 @@ int exchange_xlsx_decimals(const char *s)
     return (int)frac;
 }
 
+void exchange_xlsx_to_local(const struct exchange_zone *zone, int t[6])
+{
+    int64_t utc = exchange_zone_days(t[0], t[1], t[2]) * 86400 + t[3] * 3600 + t[4] * 60 + t[5];
+    exchange_zone_split(utc + exchange_zone_offset(zone, utc), t);
+}
+
 exchange_xlsx_t *exchange_xlsx_new(const char *path, const char *tmpdir,
-                                   enum exchange_headers headers)
+                                   enum exchange_headers headers, const struct exchange_zone *zone)
 {
     lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = (char *)tmpdir};
     lxw_workbook *wb = workbook_new_opt(path, &opt);
@@ -91,7 +98,10 @@ exchange_xlsx_t *exchange_xlsx_new(const char *path, const char *tmpdir,
     }
     exchange_xlsx_t *self = cm_calloc(1, sizeof *self);
     self->wb = wb;
+    self->zone = zone;
     self->ws = workbook_add_worksheet(wb, "Customers");
+    /* Excel has no zones: the times are the business's; say whose. */
+    workbook_set_custom_property_string(wb, "timeZone", zone->name);
     self->date = workbook_add_format(wb);
     format_set_num_format(self->date, "yyyy-mm-dd");
     self->time = workbook_add_format(wb);
@@ -178,6 +188,8 @@ int exchange_xlsx_row(exchange_xlsx_t *self, const Crm__Customer *c, const Crm__
             /* Milliseconds too: a spreadsheet date carries fractions of a second. */
             const char *dot = type == EXCHANGE_DATETIME ? strchr(text, '.') : NULL;
             double frac = dot ? strtod(dot, NULL) : 0;
+            if (type == EXCHANGE_DATETIME)
+                exchange_xlsx_to_local(self->zone, t);
             lxw_datetime dt = {t[0], t[1], t[2],
                                t[3], t[4], t[5] + (frac > 0 && frac < 1 ? frac : 0)};
             rc = worksheet_write_datetime(self->ws, row, col, &dt,

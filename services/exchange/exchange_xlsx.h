@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include "cm_err.h"
 #include "exchange_headers.h"
+#include "exchange_zone.h"
 #include "customers.pb-c.h"
 #include "wallet.pb-c.h"
 
@@ -20,9 +21,12 @@
 typedef struct exchange_xlsx exchange_xlsx_t;
 
 /* Starts a workbook at path, its temporary files in tmpdir, and writes the
- * header row in headers' language. NULL when it cannot be created (logged). */
+ * header row in headers' language. Date-time cells are written on the wall
+ * clock of zone (borrowed; it must outlive the workbook), whose name the
+ * workbook keeps as its custom property "timeZone". NULL when it cannot be
+ * created (logged). */
 exchange_xlsx_t *exchange_xlsx_new(const char *path, const char *tmpdir,
-                                   enum exchange_headers headers);
+                                   enum exchange_headers headers, const struct exchange_zone *zone);
 
 /* Writes c as the next row. Returns 0, or -1 when the sheet is full
  * (EXCHANGE_XLSX_MAX_ROWS) or the row could not be written. */
@@ -42,5 +46,9 @@ int exchange_xlsx_decimals(const char *s);
 /* Parses "YYYY-MM-DD" and, when with_time, "YYYY-MM-DDTHH:MM:SS[.f]Z" (UTC)
  * into its parts (year, month, day, hour, minute, second). Returns 0 or -1. */
 int exchange_xlsx_parse_time(const char *s, bool with_time, int out[6]) CM_MUSTCHECK;
+
+/* The UTC parts t (as exchange_xlsx_parse_time gives them) on zone's wall
+ * clock, in place. */
+void exchange_xlsx_to_local(const struct exchange_zone *zone, int t[6]);
 
 #endif

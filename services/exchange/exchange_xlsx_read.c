@@ -763,6 +763,7 @@ struct exchange_xlsx_reader {
     unsigned char *xf_kinds; // owned
     size_t n_xfs;
     bool date1904;
+    const struct exchange_zone *zone; // borrowed (caller): NULL for UTC
     char sheet_name[PATH_MAX_LEN];
 
     struct s_stream *stream; // owned
@@ -892,8 +893,9 @@ static const char *s_cell_text(exchange_xlsx_reader_t *r, char *tmp, size_t tmps
         char *end;
         double d = strtod(v, &end);
         int kind = r->xf_kinds[r->style];
-        if (*end == '\0' && exchange_xlsx_read_serial_date(
-                                d, r->date1904, kind == 2 || d != floor(d), tmp, tmpsz) == 0)
+        if (*end == '\0' &&
+            exchange_xlsx_read_serial_date(d, r->date1904, kind == 2 || d != floor(d), r->zone, tmp,
+                                           tmpsz) == 0)
             return tmp;
     }
     return v; /* a number as written, inline or formula text, an error value, an ISO date */
@@ -1147,6 +1149,11 @@ int exchange_xlsx_reader_next(exchange_xlsx_reader_t *self, const char *const **
     }
 }
 
+void exchange_xlsx_reader_zone(exchange_xlsx_reader_t *self, const struct exchange_zone *zone)
+{
+    self->zone = zone;
+}
+
 const char *exchange_xlsx_reader_error(const exchange_xlsx_reader_t *self)
 {
     return self->why;
@@ -1178,22 +1185,8 @@ void exchange_xlsx_reader_destroy(exchange_xlsx_reader_t **self_p)
 /* ---------------------------------------------------------------------- */
 /* Serial dates                                                            */
 
-/* Days since 1970-01-01 of a civil date, and back (proleptic Gregorian). */
-static void s_civil(long long days, int *y, int *m, int *d)
-{
-    days += 719468;
-    long long era = (days >= 0 ? days : days - 146096) / 146097;
-    long long doe = days - era * 146097;
-    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long long mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-int exchange_xlsx_read_serial_date(double serial, int date1904, int with_time, char *out,
-                                   size_t outsz)
+int exchange_xlsx_read_serial_date(double serial, int date1904, int with_time,
+                                   const struct exchange_zone *zone, char *out, size_t outsz)
 {
     if (!isfinite(serial) || serial < (date1904 ? 0 : 1) || serial > 2958466)
         return -1;
@@ -1210,8 +1203,14 @@ int exchange_xlsx_read_serial_date(double serial, int date1904, int with_time, c
     }
     long long secs = ms / 1000;
     ms %= 1000;
+    if (with_time && zone) {
+        /* A wall-clock time of the business: the instant it means, in UTC. */
+        int64_t utc = exchange_zone_to_utc(zone, (int64_t)days * 86400 + secs);
+        days = utc >= 0 ? utc / 86400 : -((-utc + 86399) / 86400);
+        secs = utc - days * 86400;
+    }
     int y, m, d;
-    s_civil(days, &y, &m, &d);
+    exchange_zone_civil(days, &y, &m, &d);
     if (y < 1900 || y > 9999)
         return -1;
     if (with_time && ms)

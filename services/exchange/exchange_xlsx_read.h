@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include "cm_err.h"
+#include "exchange_zone.h"
 
 /* Excel's own limits: columns a row may have, characters a cell may hold
  * (as UTF-8 bytes, up to 4 a character). */
@@ -41,6 +42,11 @@ exchange_xlsx_reader_t *exchange_xlsx_reader_new(const char *path, char *why, si
 int exchange_xlsx_reader_next(exchange_xlsx_reader_t *self, const char *const **cells, size_t *n,
                               long *row) CM_MUSTCHECK;
 
+/* Reads date-time cells as wall-clock times of zone (borrowed: it must
+ * outlive the reader; exchange_zone_to_utc), handing them out in UTC. Without
+ * it (NULL, the default) they are read as UTC. */
+void exchange_xlsx_reader_zone(exchange_xlsx_reader_t *self, const struct exchange_zone *zone);
+
 /* Why the last call failed; borrowed. */
 const char *exchange_xlsx_reader_error(const exchange_xlsx_reader_t *self);
 
@@ -49,9 +55,11 @@ void exchange_xlsx_reader_destroy(exchange_xlsx_reader_t **self_p);
 
 /* A spreadsheet serial date (days since 1899-12-30, or since 1904-01-01 when
  * date1904) as "YYYY-MM-DD", or "YYYY-MM-DDTHH:MM:SS[.mmm]Z" when with_time
- * (milliseconds when there are any).
+ * (milliseconds when there are any): the serial read on zone's wall clock
+ * (NULL: UTC's) and given in UTC.
  * Returns 0, or -1 for a serial outside years 1900..9999. */
-int exchange_xlsx_read_serial_date(double serial, int date1904, int with_time, char *out,
+int exchange_xlsx_read_serial_date(double serial, int date1904, int with_time,
+                                   const struct exchange_zone *zone, char *out,
                                    size_t outsz) CM_MUSTCHECK;
 
 /* Whether an Excel number format code shows a date (d, m, y outside quotes,

@@ -195,12 +195,15 @@ static void test_workbook_written(void)
     int fd = mkstemp(path);
     CHECK(fd >= 0);
     close(fd);
-    exchange_xlsx_t *x = exchange_xlsx_new(path, "/tmp", EXCHANGE_HEADERS_PL);
+    struct exchange_zone utc;
+    exchange_zone_init_utc(&utc);
+    exchange_xlsx_t *x = exchange_xlsx_new(path, "/tmp", EXCHANGE_HEADERS_PL, &utc);
     CHECK(x);
     Crm__Customer *c = s_customer();
     CHECK(!exchange_xlsx_row(x, c, NULL));
     CHECK(!exchange_xlsx_close(&x));
     CHECK(x == NULL);
+    exchange_zone_release(&utc);
     FILE *f = fopen(path, "rb");
     CHECK(f);
     char magic[4] = {0};

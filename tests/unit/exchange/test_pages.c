@@ -116,10 +116,12 @@ static void test_workbook_built_from_pages(void)
     char path[64];
     snprintf(path, sizeof path, "%s/book.xlsx", dir);
     struct s_pages p = {0, -1, 0};
+    struct exchange_zone utc;
+    exchange_zone_init_utc(&utc);
     cm_err_t err;
     char why[200] = "";
-    CHECK(exchange_workbook_build(path, dir, EXCHANGE_HEADERS_API, s_read, s_progress, &p, &err,
-                                  why, sizeof why) == 6);
+    CHECK(exchange_workbook_build(path, dir, EXCHANGE_HEADERS_API, &utc, s_read, s_progress, &p,
+                                  &err, why, sizeof why) == 6);
     CHECK(err == CM_OK && p.served == 3 && p.progress == 6);
     FILE *f = fopen(path, "rb");
     CHECK(f);
@@ -128,9 +130,10 @@ static void test_workbook_built_from_pages(void)
     fclose(f);
     /* A page that cannot be read: -1, and the reader said why (err OK). */
     struct s_pages q = {0, 1, 0};
-    CHECK(exchange_workbook_build(path, dir, EXCHANGE_HEADERS_BG, s_read, NULL, &q, &err, why,
+    CHECK(exchange_workbook_build(path, dir, EXCHANGE_HEADERS_BG, &utc, s_read, NULL, &q, &err, why,
                                   sizeof why) == -1);
     CHECK(err == CM_OK && q.served == 1);
+    exchange_zone_release(&utc);
     unlink(path);
     rmdir(dir);
 }

@@ -439,29 +439,30 @@ static void test_format_kinds(void)
 static void test_serial_dates(void)
 {
     char out[32];
-    CHECK(exchange_xlsx_read_serial_date(1, 0, 0, out, sizeof out) == 0);
+    CHECK(exchange_xlsx_read_serial_date(1, 0, 0, NULL, out, sizeof out) == 0);
     CHECK_STR(out, "1900-01-01");
-    CHECK(exchange_xlsx_read_serial_date(59, 0, 0, out, sizeof out) == 0);
+    CHECK(exchange_xlsx_read_serial_date(59, 0, 0, NULL, out, sizeof out) == 0);
     CHECK_STR(out, "1900-02-28");
-    CHECK(exchange_xlsx_read_serial_date(61, 0, 0, out, sizeof out) == 0);
+    CHECK(exchange_xlsx_read_serial_date(61, 0, 0, NULL, out, sizeof out) == 0);
     CHECK_STR(out, "1900-03-01");
-    CHECK(exchange_xlsx_read_serial_date(45000, 0, 0, out, sizeof out) == 0);
+    CHECK(exchange_xlsx_read_serial_date(45000, 0, 0, NULL, out, sizeof out) == 0);
     CHECK_STR(out, "2023-03-15");
-    CHECK(exchange_xlsx_read_serial_date(45000.5, 0, 1, out, sizeof out) == 0);
+    CHECK(exchange_xlsx_read_serial_date(45000.5, 0, 1, NULL, out, sizeof out) == 0);
     CHECK_STR(out, "2023-03-15T12:00:00Z");
-    CHECK(exchange_xlsx_read_serial_date(45000.5 + 0.123 / 86400, 0, 1, out, sizeof out) == 0);
+    CHECK(exchange_xlsx_read_serial_date(45000.5 + 0.123 / 86400, 0, 1, NULL, out, sizeof out) ==
+          0);
     CHECK_STR(out, "2023-03-15T12:00:00.123Z");
-    CHECK(exchange_xlsx_read_serial_date(45000.99999999, 0, 1, out, sizeof out) == 0);
+    CHECK(exchange_xlsx_read_serial_date(45000.99999999, 0, 1, NULL, out, sizeof out) == 0);
     CHECK_STR(out, "2023-03-15T23:59:59.999Z");
-    CHECK(exchange_xlsx_read_serial_date(45000.9999999999, 0, 1, out, sizeof out) == 0);
+    CHECK(exchange_xlsx_read_serial_date(45000.9999999999, 0, 1, NULL, out, sizeof out) == 0);
     CHECK_STR(out, "2023-03-16T00:00:00Z");
-    CHECK(exchange_xlsx_read_serial_date(0, 1, 0, out, sizeof out) == 0);
+    CHECK(exchange_xlsx_read_serial_date(0, 1, 0, NULL, out, sizeof out) == 0);
     CHECK_STR(out, "1904-01-01");
-    CHECK(exchange_xlsx_read_serial_date(2958465, 0, 0, out, sizeof out) == 0);
+    CHECK(exchange_xlsx_read_serial_date(2958465, 0, 0, NULL, out, sizeof out) == 0);
     CHECK_STR(out, "9999-12-31");
-    CHECK(exchange_xlsx_read_serial_date(0, 0, 0, out, sizeof out) == -1);
-    CHECK(exchange_xlsx_read_serial_date(-3, 0, 0, out, sizeof out) == -1);
-    CHECK(exchange_xlsx_read_serial_date(1e12, 0, 0, out, sizeof out) == -1);
+    CHECK(exchange_xlsx_read_serial_date(0, 0, 0, NULL, out, sizeof out) == -1);
+    CHECK(exchange_xlsx_read_serial_date(-3, 0, 0, NULL, out, sizeof out) == -1);
+    CHECK(exchange_xlsx_read_serial_date(1e12, 0, 0, NULL, out, sizeof out) == -1);
 }
 
 int main(void)

@@ -10,7 +10,8 @@
 
 import { clearKey, getKey, request, setUnauthenticatedHandler } from "./api.js";
 import { confirmDialog, h, replace, setTitle, toast } from "./dom.js";
-import { can, clearSession, currentMember, loadKeyScopes, loadMe } from "./session.js";
+import { can, clearSession, currentMember, loadKeyScopes, loadMe, loadSettings } from "./session.js";
+import { zoneNote } from "./format.js";
 import { renderSignIn } from "./views/signin.js";
 import { renderInvite } from "./views/invite.js";
 import { renderForgot, renderReset } from "./views/reset.js";
@@ -53,6 +54,8 @@ function translateShell() {
   // What the role cannot do is not offered: menu entries carry the scope they need.
   for (const a of nav.querySelectorAll("a[data-scope]")) a.hidden = !can(a.dataset.scope);
   for (const scope of WRITES) document.body.classList.toggle(`cannot-${scope.replace(":", "-")}`, !can(scope));
+  const zone = document.getElementById("tenant-zone");
+  if (zone) zone.textContent = zoneNote();
   const me = currentMember();
   userMenu.hidden = !me;
   if (me) {
@@ -147,6 +150,8 @@ async function route_() {
     navigate(`/signin?next=${encodeURIComponent(location.hash.slice(1) || "/customers")}`, { replace: true });
     return;
   }
+  // Times are shown on the business's clock: its zone is known before a view draws.
+  if (signedIn && !route.public) await loadSettings().catch(() => null);
   // The frame follows the language, which may have changed.
   translateShell();
   userMenu.open = false;

@@ -9,7 +9,7 @@
 import { get, newRequestKey, request, seg } from "./api.js";
 import { banner, chip, field, h, newId, replace, toast } from "./dom.js";
 import { clearErrors, showErrors } from "./forms.js";
-import { sentText, when } from "./format.js";
+import { fromLocalInput, sentText, when, zoneNote } from "./format.js";
 import { t } from "./i18n.js";
 
 const STATUS_KIND = { QUEUED: "info", SENT: "ok", FAILED: "danger", REPLIED: "ok", SCHEDULED: "info", CANCELLED: "warn" };
@@ -27,14 +27,14 @@ function composer(c, { conversation, onSent }) {
   const subject = h("input", { type: "text", class: "conv-subject", maxlength: 200 });
   if (conversation) subject.value = /^re:/i.test(conversation.subject || "") ? conversation.subject : `Re: ${conversation.subject || ""}`;
   const text = h("textarea", { class: "conv-text", rows: 3, id: newId("conv-text") });
-  // "Send later": a date-time in the browser's local time, sent as UTC (sendAt).
+  // "Send later": a date-time on the business's wall clock, sent as UTC (sendAt).
   const later = h("input", { type: "checkbox", class: "conv-later", id: newId("conv-later") });
-  const sendAt = h("input", { type: "datetime-local", class: "conv-send-at" });
+  const sendAt = h("input", { type: "datetime-local", class: "conv-send-at", id: newId("conv-send-at") });
   const fields = {
     channel: field({ label: t("conv.channel"), input: channel }),
     subject: field({ label: t("conv.subject"), input: subject }),
     text: field({ label: t("conv.text"), input: text, required: true }),
-    sendAt: field({ label: t("conv.sendAt"), input: sendAt }),
+    sendAt: field({ label: t("conv.sendAt"), input: sendAt, hint: zoneNote("zone.input") || undefined }),
   };
   const laterRow = h("label", { class: "conv-later-row", for: later.id }, later, " ", t("conv.later"));
   const summary = h("div", { class: "form-summary" });
@@ -60,9 +60,8 @@ function composer(c, { conversation, onSent }) {
     if (channel.value !== "SMS") body.subject = subject.value;
     if (conversation) body.conversationId = conversation.id;
     if (later.checked) {
-      // The input has no zone: the browser reads it as local time.
-      const at = new Date(sendAt.value);
-      body.sendAt = Number.isNaN(at.getTime()) ? sendAt.value : at.toISOString();
+      // The input has no zone: it is the business's wall clock.
+      body.sendAt = fromLocalInput(sendAt.value) || sendAt.value;
     }
     try {
       const r = await request("POST", `/v1/customers/${seg(c.id)}:sendMessage`, { body, headers: { "Idempotency-Key": key } });

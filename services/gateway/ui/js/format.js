@@ -1,6 +1,9 @@
 // Labels and formatting shared by the views. An enumeration is a list of
 // [API value, catalogue key] pairs: label() and named() give the words in the
 // reader's language. Dates and numbers follow the chosen language (Intl).
+// Every date-time is shown, and every date-time typed is read, on the
+// business's wall clock (timeZone in GET /v1/settings), whatever zone the
+// device is in; dates alone (a birth date) have no zone.
 
 import { locale, t } from "./i18n.js";
 
@@ -186,18 +189,96 @@ export function initials(c) {
   return (a + b).toUpperCase() || "?";
 }
 
-// Formatters for the chosen language, made when first needed and again after
-// the language changes.
+// The business's time zone (an IANA name), set from the settings once signed
+// in (session.js); "" until then, which is the device's own.
+let zone = "";
+
+/** The device's own time zone. */
+export function deviceZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+/**
+ * Shows and reads times in time zone name from now on (a zone this browser
+ * does not know, or "", is the device's). Returns whether it changed.
+ */
+export function setBusinessZone(name) {
+  let next = name || "";
+  try {
+    if (next) new Intl.DateTimeFormat("en", { timeZone: next });
+  } catch {
+    next = "";
+  }
+  if (next === zone) return false;
+  zone = next;
+  made.clear();
+  return true;
+}
+
+/** The zone times are shown in: the business's, or the device's before it is known. */
+export function businessZone() {
+  return zone || deviceZone();
+}
+
+/**
+ * "Times in Europe/Sofia" when the business's zone is not the device's (its
+ * clock reads differently now), else "": shown once where times are read or typed.
+ */
+export function zoneNote(key = "zone.note") {
+  if (!zone || offsetAt(Date.now()) === offsetAt(Date.now(), deviceZone())) return "";
+  return t(key, { zone: zone.replaceAll("_", " ") });
+}
+
+// Formatters for the chosen language and the business's zone, made when first
+// needed and again after either changes.
 const made = new Map();
 function formatter(name, make) {
   const key = `${name}|${locale()}`;
   if (!made.has(key)) made.set(key, make(locale()));
   return made.get(key);
 }
-const dateTime = () => formatter("dateTime", (l) => new Intl.DateTimeFormat(l, { dateStyle: "medium", timeStyle: "short" }));
+const inZone = (options) => (zone ? { ...options, timeZone: zone } : options);
+const dateTime = () => formatter("dateTime", (l) => new Intl.DateTimeFormat(l, inZone({ dateStyle: "medium", timeStyle: "short" })));
 const dateOnly = () => formatter("dateOnly", (l) => new Intl.DateTimeFormat(l, { dateStyle: "medium", timeZone: "UTC" }));
+// The wall-clock parts of an instant, for reading and writing input values.
+const wallParts = (tz) => new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23",
+  year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
-/** An RFC 3339 time in the reader's time zone, or "". */
+/** The wall clock of zone tz at instant ms, as milliseconds of a UTC clock showing the same. */
+function wallAt(ms, tz = businessZone()) {
+  const p = {};
+  for (const x of wallParts(tz).formatToParts(new Date(ms))) p[x.type] = x.value;
+  return Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second));
+}
+
+/** How far zone tz's clock is ahead of UTC at instant ms, in milliseconds (whole seconds). */
+function offsetAt(ms, tz = businessZone()) {
+  const whole = Math.floor(ms / 1000) * 1000;
+  return wallAt(whole, tz) - whole;
+}
+
+const DAY_MS = 86400000;
+
+/**
+ * The instant a wall-clock time of the business means (wall: milliseconds of
+ * a UTC clock showing it). A time the clock skips when it goes forward is read
+ * with the offset before the change, so it lands that far after the change
+ * (02:30 on a night the clock jumps from 02:00 to 03:00 is 03:30); a time the
+ * clock shows twice when it goes back is the first of the two. The same rule
+ * as the export's workbooks (docs/exchange.md) and as browsers' own.
+ */
+export function instantOf(wall) {
+  const before = offsetAt(wall - DAY_MS), after = offsetAt(wall + DAY_MS);
+  const fits = [...new Set([before, after])].map((o) => wall - o).filter((u) => offsetAt(u) === wall - u);
+  return fits.length ? Math.min(...fits) : wall - before;
+}
+
+/** Today on the business's calendar, YYYY-MM-DD. */
+export function today() {
+  return new Date(wallAt(Date.now())).toISOString().slice(0, 10);
+}
+
+/** An RFC 3339 time in the business's time zone, or "". */
 export function when(rfc3339) {
   if (!rfc3339) return "";
   const d = new Date(rfc3339);
@@ -296,19 +377,19 @@ export function money(amountMinor, currency) {
   return fmt.format(minor / 10 ** digits);
 }
 
-const dateMedium = () => formatter("dateMedium", (l) => new Intl.DateTimeFormat(l, { dateStyle: "medium" }));
-const timeShort = () => formatter("timeShort", (l) => new Intl.DateTimeFormat(l, { timeStyle: "short" }));
+const dateMedium = () => formatter("dateMedium", (l) => new Intl.DateTimeFormat(l, inZone({ dateStyle: "medium" })));
+const timeShort = () => formatter("timeShort", (l) => new Intl.DateTimeFormat(l, inZone({ timeStyle: "short" })));
 const weekdayDate = () => formatter("weekdayDate", (l) => new Intl.DateTimeFormat(l,
-  { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }));
+  inZone({ weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" })));
 
-/** A calendar day of an RFC 3339 time in the reader's time zone, or "". */
+/** A calendar day of an RFC 3339 time in the business's time zone, or "". */
 export function dateOf(rfc3339) {
   if (!rfc3339) return "";
   const d = new Date(rfc3339);
   return Number.isNaN(d.getTime()) ? rfc3339 : dateMedium().format(d);
 }
 
-/** "Thu 27 Nov, 10:00": an appointment's time, short, in the reader's time zone. */
+/** "Thu 27 Nov, 10:00": an appointment's time, short, in the business's time zone. */
 export function slot(rfc3339) {
   if (!rfc3339) return "";
   const d = new Date(rfc3339);
@@ -330,21 +411,21 @@ export function due(value) {
   return DATE_ONLY.test(value) ? day(value) : when(value);
 }
 
-/** A due value as the value of <input type="datetime-local"> (local time), or "". */
+/** A due value as the value of <input type="datetime-local"> (the business's wall clock), or "". */
 export function toLocalInput(value) {
   if (!value) return "";
   if (DATE_ONLY.test(value)) return `${value}T00:00`;
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return "";
-  const p = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  return new Date(wallAt(d.getTime())).toISOString().slice(0, 16);
 }
 
-/** The value of <input type="datetime-local"> (local time) as RFC 3339 UTC, or "". */
+/** The value of <input type="datetime-local"> (the business's wall clock) as RFC 3339 UTC, or "". */
 export function fromLocalInput(value) {
-  if (!value) return "";
-  const d = new Date(value); // a date-time without offset is local time
-  return Number.isNaN(d.getTime()) ? "" : d.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value || "");
+  if (!m) return "";
+  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] || 0));
+  return Number.isNaN(wall) ? "" : new Date(instantOf(wall)).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /**

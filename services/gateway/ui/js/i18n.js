@@ -8816,3 +8816,13 @@ const TIME_ZONE = {
   },
 };
 for (const lang of Object.keys(MESSAGES)) Object.assign(MESSAGES[lang], TIME_ZONE[lang]);
+
+// Times on the business's clock when the device's differs (format.js zoneNote).
+const ZONE_NOTE = {
+  en: { "zone.note": "Times in {zone}", "zone.input": "Time in {zone}." },
+  de: { "zone.note": "Zeiten in {zone}", "zone.input": "Uhrzeit in {zone}." },
+  pl: { "zone.note": "Godziny w strefie {zone}", "zone.input": "Czas w strefie {zone}." },
+  nb: { "zone.note": "Tider i {zone}", "zone.input": "Klokkeslett i {zone}." },
+  bg: { "zone.note": "Часове в зона {zone}", "zone.input": "Час в зона {zone}." },
+};
+for (const lang of Object.keys(MESSAGES)) Object.assign(MESSAGES[lang], ZONE_NOTE[lang]);

@@ -3,6 +3,7 @@
 // settings and groups (both small), loaded once and refreshed after a change.
 
 import { get, request, setCsrfToken } from "./api.js";
+import { setBusinessZone, zoneNote } from "./format.js";
 
 let settings = null;
 let groups = null;
@@ -28,10 +29,13 @@ export function clearSession() {
   me = null;
   keyScopes = null;
   staffList = null;
+  setBusinessZone("");
   setCsrfToken("");
   writes = [];
   const name = document.getElementById("tenant-name");
   if (name) name.textContent = "";
+  const zone = document.getElementById("tenant-zone");
+  if (zone) zone.textContent = "";
 }
 
 /** Takes a session answer ({staff, csrfToken}) as who is signed in. */
@@ -96,18 +100,18 @@ export async function loadStaff(force = false) {
 
 /** The tenant's settings ({name, defaultCountry, requiredFields}). */
 export async function loadSettings(force = false) {
-  if (!settings || force) {
-    settings = (await get("/v1/settings")).data;
-    const name = document.getElementById("tenant-name");
-    if (name) name.textContent = settings.name || "";
-  }
+  if (!settings || force) setSettings((await get("/v1/settings")).data);
   return settings;
 }
 
+/** Takes s as the tenant's settings: its name in the header, its time zone for every time shown. */
 export function setSettings(s) {
   settings = s;
+  setBusinessZone(s.timeZone || "");
   const name = document.getElementById("tenant-name");
   if (name) name.textContent = s.name || "";
+  const zone = document.getElementById("tenant-zone");
+  if (zone) zone.textContent = zoneNote();
 }
 
 /** Every group, sorted by name. */

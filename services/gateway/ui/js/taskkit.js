@@ -6,7 +6,7 @@
 import { newRequestKey, request, seg } from "./api.js";
 import { confirmDialog, field, h, newId, replace, select, toast } from "./dom.js";
 import { counter, clearErrors, showErrors } from "./forms.js";
-import { due, fromLocalInput, toLocalInput, when } from "./format.js";
+import { due, fromLocalInput, toLocalInput, when, zoneNote } from "./format.js";
 import { can, currentMember, loadStaff } from "./session.js";
 import { t } from "./i18n.js";
 
@@ -56,7 +56,7 @@ export function taskForm({ task = null, customerId = "", onSaved, onCancel }) {
   const fields = {
     title: field({ label: t("task.title"), input: title, required: true }),
     description: field({ label: t("task.description"), input: description }),
-    dueAt: field({ label: t("task.due"), input: dueInput, hint: t("task.dueHint") }),
+    dueAt: field({ label: t("task.due"), input: dueInput, hint: [t("task.dueHint"), zoneNote("zone.input")].filter(Boolean).join(" ") }),
     assignee: field({ label: t("task.assignee"), input: assignee, hint: t("task.assigneePick") }),
   };
   const desc = counter(description, DESCRIPTION_MAX);

@@ -11,7 +11,7 @@
 import { ApiError, get, newRequestKey, request, seg } from "../api.js";
 import { banner, field, fileChooser, h, newId, replace, safeColor, select, setTitle, toast } from "../dom.js";
 import {
-  ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, displayName, fieldName, named, when,
+  ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, displayName, fieldName, named, today, when,
 } from "../format.js";
 import { can, loadGroups, loadSettings, noteWrite } from "../session.js";
 import { PHOTO_MAX, PHOTO_TYPES, avatar, blobUrl, releasePhotos } from "../photo.js";
@@ -101,7 +101,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   const gender = select(named(GENDERS), c.gender || "UNSPECIFIED", { id: "f-gender", name: "gender" });
   const genderField = field({ label: t("enum.field.gender"), input: gender, required: required.has("gender") });
   inputs.gender = genderField;
-  const birth = h("input", { type: "date", id: "f-birthDate", name: "birthDate", max: new Date().toISOString().slice(0, 10) });
+  const birth = h("input", { type: "date", id: "f-birthDate", name: "birthDate", max: today() });
   birth.value = c.birthDate || "";
   const birthField = field({ label: t("enum.field.birthDate"), input: birth, required: required.has("birthDate") });
   inputs.birthDate = birthField;
