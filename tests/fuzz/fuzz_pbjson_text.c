@@ -11,9 +11,12 @@
 #include "visits.pb-c.h"
 
 static const ProtobufCMessageDescriptor *const s_types[] = {
-    &crm__timeline_entry__descriptor,    &crm__summary__descriptor,
-    &crm__customer__descriptor,          &crm__update_customer_request__descriptor,
-    &crm__list_customers_request__descriptor, &crm__visit_parameters__descriptor,
+    &crm__timeline_entry__descriptor,
+    &crm__summary__descriptor,
+    &crm__customer__descriptor,
+    &crm__update_customer_request__descriptor,
+    &crm__list_customers_request__descriptor,
+    &crm__visit_parameters__descriptor,
     &crm__form__descriptor,
 };
 #define N_TYPES (sizeof s_types / sizeof s_types[0])
