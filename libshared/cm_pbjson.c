@@ -1321,6 +1321,17 @@ static void s_seen_done(struct s_seen *s)
     s->flags = NULL;
 }
 
+/* The end of a message's members: the message, or NULL (freed) when rc < 0. */
+static ProtobufCMessage *s_message_end(ProtobufCMessage *msg, struct s_seen *seen, int rc)
+{
+    s_seen_done(seen);
+    if (rc) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return NULL;
+    }
+    return msg;
+}
+
 /* ---- Decoding a jansson tree ------------------------------------------------ */
 
 static ProtobufCMessage *s_decode_message(const ProtobufCMessageDescriptor *desc, json_t *json,
@@ -1435,12 +1446,7 @@ static ProtobufCMessage *s_decode_message(const ProtobufCMessageDescriptor *desc
         if (rc)
             break;
     }
-    s_seen_done(&seen);
-    if (rc) {
-        protobuf_c_message_free_unpacked(msg, NULL);
-        return NULL;
-    }
-    return msg;
+    return s_message_end(msg, &seen, rc);
 }
 
 ProtobufCMessage *cm_pbjson_decode(const ProtobufCMessageDescriptor *desc, json_t *json,
@@ -1754,15 +1760,16 @@ static bool s_next(struct s_tx *tx, struct s_tok *t)
     }
 }
 
-/* Steps to the next member of the object just entered (first) or whose last
- * value was just read: 1 with its key in *key (tx->buf) and p after the ':',
- * 0 at the closing brace (read, the object left), -1 on bad JSON. */
-static int s_next_key(struct s_tx *tx, bool first, struct s_tok *key)
+/* Steps into the next member or element of the container around p, just
+ * entered (first) or whose last value was just read: 1 when one follows (the
+ * comma read), 0 at the closing bracket close (read, the container left), -1
+ * on bad JSON. */
+static int s_next_in(struct s_tx *tx, bool first, char close)
 {
     s_ws(tx);
     if (tx->p == tx->end)
         return -1;
-    if (*tx->p == '}') {
+    if (*tx->p == close) {
         tx->p++;
         tx->nest--;
         return 0;
@@ -1771,34 +1778,24 @@ static int s_next_key(struct s_tx *tx, bool first, struct s_tok *key)
         if (*tx->p != ',')
             return -1;
         tx->p++;
-        s_ws(tx);
     }
+    return 1;
+}
+
+/* The next member of an object: 1 with its key in *key (tx->buf) and p after
+ * the ':', otherwise as s_next_in. */
+static int s_next_key(struct s_tx *tx, bool first, struct s_tok *key)
+{
+    int more = s_next_in(tx, first, '}');
+    if (more <= 0)
+        return more;
+    s_ws(tx);
     if (tx->p == tx->end || *tx->p != '"' || !s_read_string(tx, key))
         return -1;
     s_ws(tx);
     if (tx->p == tx->end || *tx->p != ':')
         return -1;
     tx->p++;
-    return 1;
-}
-
-/* The same for the elements of an array: 1 when an element follows, 0 at the
- * closing bracket (read), -1 on bad JSON. */
-static int s_next_elem(struct s_tx *tx, bool first)
-{
-    s_ws(tx);
-    if (tx->p == tx->end)
-        return -1;
-    if (*tx->p == ']') {
-        tx->p++;
-        tx->nest--;
-        return 0;
-    }
-    if (!first) {
-        if (*tx->p != ',')
-            return -1;
-        tx->p++;
-    }
     return 1;
 }
 
@@ -1811,7 +1808,7 @@ static bool s_skip(struct s_tx *tx, const struct s_tok *t)
     while (tx->nest > base) {
         bool obj = (tx->in_obj[(tx->nest - 1) / 8] >> ((tx->nest - 1) % 8)) & 1;
         struct s_tok k;
-        int more = obj ? s_next_key(tx, opened, &k) : s_next_elem(tx, opened);
+        int more = obj ? s_next_key(tx, opened, &k) : s_next_in(tx, opened, ']');
         if (more < 0)
             return false;
         opened = false;
@@ -1883,7 +1880,7 @@ static int s_tx_repeated(struct s_tx *tx, ProtobufCMessage *msg, const ProtobufC
     size_t *count = s_count(msg, f);
     char **elems = s_at(msg, f->offset);
     for (size_t i = 0;; i++) {
-        int more = s_next_elem(tx, i == 0);
+        int more = s_next_in(tx, i == 0, ']');
         if (more <= 0)
             return more;
         struct s_tok e;
@@ -2030,12 +2027,7 @@ static ProtobufCMessage *s_tx_message(struct s_tx *tx, const ProtobufCMessageDes
                 break;
         }
     }
-    s_seen_done(&seen);
-    if (rc) {
-        protobuf_c_message_free_unpacked(msg, NULL);
-        return NULL;
-    }
-    return msg;
+    return s_message_end(msg, &seen, rc);
 }
 
 /* One pass of the text: a message, then only whitespace. */
