@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "customers.pb-c.h"
 #include "history.pb-c.h"
 #include "pbtest.pb-c.h"
 #include "unit.h"
@@ -408,6 +409,12 @@ static const char *const s_timeline[] = {
     "{\"id\":\"x\",\"kind\":\"BOOKING\",\"unknownThing\":1}",
     "{\"message\":{\"channel\":\"EMAIL\"}}",
     "{\"booking\":{\"id\":\"b1\"},\"booking\":{\"id\":\"b2\"}}",
+    "{\"firstName\":\"Zo\u00eb\",\"last_name\":\"\u0141\u00f3d\u017a\",\"gender\":\"FEMALE\","
+    "\"groups\":[\"g1\",\"g2\"],\"tags\":[],\"addresses\":[{\"line1\":\"Main 1\","
+    "\"country\":\"PL\"},{}],\"externalIds\":null}",
+    "{\"firstName\":\"A\",\"first_name\":\"B\"}",
+    "{\"gender\":\"GENDER_MALE\",\"gender\":3}",
+    "{\"addresses\":[{\"line1\":1}]}",
 };
 
 static void test_table(void)
@@ -417,10 +424,12 @@ static void test_table(void)
         s_same(s_all, s_texts[i]);
         s_same(&crmtest__node__descriptor, s_texts[i]);
         s_same(&crm__timeline_entry__descriptor, s_texts[i]);
+        s_same(&crm__customer__descriptor, s_texts[i]);
     }
     for (size_t i = 0; i < sizeof s_timeline / sizeof s_timeline[0]; i++) {
         s_same(&crm__timeline_entry__descriptor, s_timeline[i]);
         s_same(&crm__summary__descriptor, s_timeline[i]);
+        s_same(&crm__customer__descriptor, s_timeline[i]);
         s_same(s_all, s_timeline[i]);
     }
     CHECK(s_decoded > 100 && s_refused > 500);
