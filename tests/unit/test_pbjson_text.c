@@ -444,6 +444,17 @@ static void test_lengths(void)
     CHECK_STR(err.description, "expected an object");
     static const char tail[] = "{\"fInt32\":1}\0";
     CHECK(!s_both(s_all, tail, sizeof tail - 1, NULL, &err));
+    // jansson drops one NUL byte right after a number or a word, and only there.
+    static const char after_number[] = "{\"fInt32\":1\0,\"fBool\":true\0,\"fString\":null\0}";
+    Crmtest__AllTypes *d =
+        (Crmtest__AllTypes *)s_both(s_all, after_number, sizeof after_number - 1, NULL, &err);
+    CHECK(d && d->f_int32 == 1 && d->f_bool);
+    protobuf_c_message_free_unpacked(&d->base, NULL);
+    static const char *const refused[] = {"{\"fInt32\":1 \0}", "{\"fInt32\":1\0\0}",
+                                          "{\"fString\":\"a\"\0}", "{\"fInner\":{}\0}"};
+    static const size_t refused_len[] = {14, 14, 16, 14};
+    for (size_t i = 0; i < 4; i++)
+        CHECK(!s_both(s_all, refused[i], refused_len[i], NULL, &err));
     // Only the first 12 bytes of a longer buffer.
     const char *text = "{\"fInt32\":1}{\"fInt32\":2}";
     Crmtest__AllTypes *m = (Crmtest__AllTypes *)s_both(s_all, text, 12, NULL, &err);
