@@ -1493,38 +1493,6 @@ static void s_ws(struct s_tx *tx)
         tx->p++;
 }
 
-/* Length of the UTF-8 sequence at p (before end) as jansson accepts it:
- * shortest form, no surrogates, at most U+10FFFF; 0 when it is not one. */
-static size_t s_utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    size_t n;
-    uint32_t v;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (p[i] & 0x3F);
-    }
-    if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (n == 3 && v < 0x800) ||
-        (n == 4 && v < 0x10000))
-        return 0;
-    return n;
-}
-
 /* Four hex digits at p (before end) as a number, or -1. */
 static long s_hex4(const char *p, const char *end)
 {
@@ -1610,12 +1578,15 @@ static bool s_read_string(struct s_tx *tx, struct s_tok *t)
         if (c < 0x20)
             return false;
         if (c >= 0x80) {
-            size_t n = s_utf8_seq((const unsigned char *)p, (const unsigned char *)end);
-            if (!n)
+            // A run of bytes above ASCII is whole characters or bad UTF-8,
+            // which jansson refuses wherever it is.
+            const char *high = p;
+            while (p < end && (unsigned char)*p >= 0x80)
+                p++;
+            if (!cm_utf8_valid(high, (size_t)(p - high), NULL))
                 return false;
-            memcpy(o, p, n);
-            o += n;
-            p += n;
+            memcpy(o, high, (size_t)(p - high));
+            o += p - high;
             continue;
         }
         if (end - p < 2)
