@@ -47,6 +47,7 @@ struct cm_db {
     char tenant[64];
     char error[512];
     char sqlstate[6];
+    char constraint[64]; // of the last error, "" if it named none
     struct s_stmt stmts[STMT_SLOTS];
     size_t n_stmts;
 };
@@ -122,6 +123,7 @@ void cm_db_destroy(cm_db_t **self_p)
 
 static void s_set_error(cm_db_t *self, const char *msg, const char *state)
 {
+    self->constraint[0] = '\0';
     snprintf(self->error, sizeof self->error, "%s", msg ? msg : "");
     /* Keep the detail on one line for the log. */
     for (char *p = self->error; *p; p++)
@@ -131,6 +133,13 @@ static void s_set_error(cm_db_t *self, const char *msg, const char *state)
     while (n && self->error[n - 1] == ' ')
         self->error[--n] = '\0';
     snprintf(self->sqlstate, sizeof self->sqlstate, "%s", state ? state : "");
+}
+
+/* The constraint the error of res names (a unique index, a check), if any. */
+static void s_set_constraint(cm_db_t *self, const PGresult *res)
+{
+    const char *name = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    snprintf(self->constraint, sizeof self->constraint, "%s", name ? name : "");
 }
 
 cm_err_t cm_db_connect(cm_db_t *self)
@@ -228,6 +237,7 @@ static void s_fail(cm_db_t *self, const PGresult *res, cm_err_t *err)
         return;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     s_set_error(self, res ? PQresultErrorMessage(res) : PQerrorMessage(self->conn), state);
+    s_set_constraint(self, res);
     *err = s_classify(state, PQstatus(self->conn));
     if (*err == CM_OK)
         *err = CM_ERR_INTERNAL;
@@ -377,6 +387,7 @@ PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char
         return res;
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     s_set_error(self, res ? PQresultErrorMessage(res) : PQerrorMessage(self->conn), state);
+    s_set_constraint(self, res);
     *err = s_classify(state, PQstatus(self->conn));
     PQclear(res);
     if (PQstatus(self->conn) != CONNECTION_OK)
@@ -511,6 +522,11 @@ const char *cm_db_error(cm_db_t *self)
 const char *cm_db_sqlstate(cm_db_t *self)
 {
     return self->sqlstate;
+}
+
+const char *cm_db_constraint(cm_db_t *self)
+{
+    return self->constraint;
 }
 
 PGconn *cm_db_conn(cm_db_t *self)

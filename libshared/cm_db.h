@@ -79,6 +79,9 @@ bool cm_db_take_events(cm_db_t *self);
  * Borrowed until the next call. */
 const char *cm_db_error(cm_db_t *self);
 const char *cm_db_sqlstate(cm_db_t *self);
+/* The constraint the last error named ("customers_email_key" for a unique
+ * violation of that index), "" when it named none. Borrowed likewise. */
+const char *cm_db_constraint(cm_db_t *self);
 
 /* The raw connection, for COPY and LISTEN, after what is queued was sent;
  * borrowed. NULL when not connected. */

@@ -45,6 +45,8 @@ struct cm_svc {
     cm_db_t *db;                  // owned: the main thread's (start, stop, tick, after_commit)
     char *health_method;          // owned: "<name>.Health"
     char *sql_idem_claim;         // owned
+    char *sql_idem_claim_late;    // owned: the claim queued with the handler's first
+                                  // statement (CM_METHOD_CLAIM_LATE): a taken key fails it
     char *sql_idem_get;           // owned
     char *sql_idem_put;           // owned
     struct cm_svc_thread main;    // the main thread as a server of requests
@@ -155,7 +157,14 @@ void cm_call_duplicate(struct cm_call *call, const char *field, const char *reso
 
 void cm_call_db_fail(struct cm_call *call, cm_err_t err, const char *what)
 {
-    cm_log_error("%s: %s (sqlstate %s)", what, cm_db_error(call->db), cm_db_sqlstate(call->db));
+    /* A conflict is a race lost to another request (or a retried request's
+     * key, CM_METHOD_CLAIM_LATE), a serialization failure or deadlock (40xxx)
+     * one lost to another transaction: cm_svc tries again, so neither is an
+     * error. */
+    if (err == CM_ERR_CONFLICT || !strncmp(cm_db_sqlstate(call->db), "40", 2))
+        cm_log_info("%s: %s (sqlstate %s)", what, cm_db_error(call->db), cm_db_sqlstate(call->db));
+    else
+        cm_log_error("%s: %s (sqlstate %s)", what, cm_db_error(call->db), cm_db_sqlstate(call->db));
     if (err == CM_ERR_UNAVAILABLE)
         cm_call_fail(call, err, "%s: database unavailable", what);
     else if (err == CM_ERR_CONFLICT)
@@ -238,6 +247,16 @@ static void s_pack_body(struct s_reply *out, const ProtobufCMessage *msg)
     out->body = cm_malloc(out->body_len);
     if (msg)
         protobuf_c_message_pack(msg, out->body);
+}
+
+/* Queues the claim of the idempotency key (CM_METHOD_CLAIM_LATE): it goes
+ * with the handler's first statement, which fails as a conflict when the
+ * key is taken. */
+static void s_idem_claim_late(cm_svc_t *svc, struct cm_call *call, const char *body_hash)
+{
+    const Crm__RequestHeader *h = call->hdr;
+    const char *p[] = {h->tenant_id, h->idempotency_key, h->method, body_hash};
+    cm_db_defer(call->db, svc->sql_idem_claim_late, 4, p, NULL, NULL);
 }
 
 /* Looks up (or claims) the idempotency key. Returns 1 with the stored reply
@@ -325,9 +344,12 @@ static void s_finish(const struct cm_method *m, struct cm_call *call, const Prot
     protobuf_c_message_free_unpacked(resp, NULL);
 }
 
-/* Runs the handler once inside a transaction. Returns true when a write committed. */
+/* Runs the handler once inside a transaction. Returns true when a write
+ * committed. late: the idempotency claim goes with fn's first statement
+ * (CM_METHOD_CLAIM_LATE) instead of before fn. */
 static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *call,
-                      const ProtobufCMessage *req, const char *body_hash, struct s_reply *out)
+                      const ProtobufCMessage *req, const char *body_hash, bool late,
+                      struct s_reply *out)
 {
     ProtobufCMessage *resp = NULL;
     bool committed = false;
@@ -363,7 +385,9 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
         cm_call_db_fail(call, err, "could not begin transaction");
         goto out;
     }
-    if (idem) {
+    if (idem && late) {
+        s_idem_claim_late(svc, call, body_hash);
+    } else if (idem) {
         int rc = s_idem_claim(svc, call, body_hash, out);
         if (rc != 0) {
             cm_db_rollback(call->db);
@@ -529,12 +553,17 @@ static bool s_handle(cm_svc_t *svc, struct cm_svc_thread *t, const struct cm_mdp
         goto reply;
     }
     /* A unique violation or serialization failure between our check and our
-     * write means a concurrent request won; run once more to see its result. */
-    for (int attempt = 0; attempt < 3; attempt++) {
+     * write means a concurrent request won; run once more to see its result.
+     * A first try with its claim late that failed in any way runs again with
+     * the claim first (CM_METHOD_CLAIM_LATE), an extra try. */
+    bool late = (m->flags & CM_METHOD_CLAIM_LATE) && hdr->idempotency_key[0];
+    for (int attempt = 0; attempt < 3 + late; attempt++) {
         if (attempt) {
             cm_call_reset(&call);
         }
-        committed = s_attempt(svc, m, &call, req, body_hash, out) || committed;
+        call.attempt = (unsigned)attempt;
+        bool late_try = late && attempt == 0;
+        committed = s_attempt(svc, m, &call, req, body_hash, late_try, out) || committed;
         if (!t->db)
             break;
         /* Also a lost connection (PostgreSQL restarted): nothing was
@@ -543,6 +572,7 @@ static bool s_handle(cm_svc_t *svc, struct cm_svc_thread *t, const struct cm_mdp
         bool retry =
             call.err == CM_ERR_UNAVAILABLE && (state[0] == '4' || !strncmp(state, "08", 2));
         retry = retry || (call.err == CM_ERR_CONFLICT && call.reply.n_details == 0);
+        retry = retry || (late_try && cm_call_failed(&call));
         if (!retry)
             break;
     }
@@ -775,6 +805,9 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
             "INSERT INTO %s (tenant_id, key, method, request_hash) VALUES ($1, $2, $3, $4) "
             "ON CONFLICT DO NOTHING RETURNING 1",
             def->idempotency_table);
+        svc.sql_idem_claim_late = cm_strfmt(
+            "INSERT INTO %s (tenant_id, key, method, request_hash) VALUES ($1, $2, $3, $4)",
+            def->idempotency_table);
         svc.sql_idem_get =
             cm_strfmt("SELECT method, reply_header, reply_body, request_hash FROM %s "
                       "WHERE tenant_id = $1 AND key = $2",
@@ -888,6 +921,7 @@ out:
     zmq_ctx_term(svc.zctx);
     free(svc.health_method);
     free(svc.sql_idem_claim);
+    free(svc.sql_idem_claim_late);
     free(svc.sql_idem_get);
     free(svc.sql_idem_put);
     pthread_cond_destroy(&svc.relay_cond);

@@ -42,6 +42,9 @@ struct cm_call {
     unsigned n_calls;             // calls made to other services (cm_call_service)
     void *prep;                   // owned (freed with free()): what the method's prepare
                                   // left for its handler, or NULL
+    unsigned attempt;             // tries of this call before this one (cm_svc retries a
+                                  // transaction that lost a race): a retry takes nothing
+                                  // from a cache that may be why the last try failed
 };
 
 /* A handler builds a dynamic response message into *resp (cm_pb_new), or fails
@@ -66,6 +69,16 @@ enum {
      * with the key's record, so the key's promise (the first answer again)
      * holds. */
     CM_METHOD_ONE_STATEMENT = 1 << 3,
+    /* A write whose idempotency claim needs no round trip of its own: it is
+     * queued (cm_db_defer) and goes with the handler's first statement. A
+     * claim that finds its key taken fails that statement as a conflict;
+     * then, as after any failure of such a first try, the call runs again
+     * with the claim made first, as for every other write, so the answer is
+     * always that of a try whose claim came first (the stored reply of a
+     * retried request included). Only for a handler that does nothing
+     * outside the database before its first statement (calls no other
+     * service in fn). */
+    CM_METHOD_CLAIM_LATE = 1 << 4,
 };
 
 struct cm_method {

@@ -15,6 +15,7 @@
 #include "customers_resolve.h"
 #include "customers_snapshot.h"
 #include "customers_subs.h"
+#include "customers_tenant_cache.h"
 #include "customers_wallet.h"
 #include "customers_store.h"
 #include "customers_validate.h"
@@ -100,7 +101,18 @@ static Crm__Customer *s_load(struct cm_call *call, const char *id, bool for_upda
 
 bool customers_tenant_of(struct cm_call *call, struct customers_tenant *t)
 {
+    /* In a transaction's first try the settings this copy read last serve,
+     * checked against the row with the transaction's first statement (a
+     * changed row fails it, and the retry reads them afresh): no round trip
+     * of their own. */
+    bool in_txn = cm_db_in_txn(call->db);
+    if (in_txn && call->attempt == 0 && customers_tenant_cache_get(TENANT(call), cm_now_ms(), t)) {
+        customers_store_tenant_check(call->db, TENANT(call), t->version);
+        return true;
+    }
     cm_err_t err = customers_store_tenant(call->db, TENANT(call), t);
+    if (!err && in_txn)
+        customers_tenant_cache_put(TENANT(call), t);
     if (err == CM_ERR_NOT_FOUND) {
         cm_call_fail(call, CM_ERR_PERMISSION, "unknown tenant");
         return false;
@@ -112,12 +124,15 @@ bool customers_tenant_of(struct cm_call *call, struct customers_tenant *t)
     return true;
 }
 
-/* Another customer holding the same e-mail or external id is a duplicate person. */
-static void s_check_unique(struct cm_call *call, const Crm__Customer *c, const char *self_id)
+/* Another customer holding the same e-mail or external id is a duplicate
+ * person. alone: the write is the call's only one, so the e-mail is left to
+ * its unique index (s_email_taken), which costs no round trip of its own. */
+static void s_check_unique(struct cm_call *call, const Crm__Customer *c, const char *self_id,
+                           bool alone)
 {
     char other[CUSTOMERS_ID_SIZE];
     cm_err_t err;
-    if (c->email[0]) {
+    if (c->email[0] && !alone) {
         char key[CUSTOMERS_EMAIL_KEY_SIZE];
         customers_validate_email_key(c->email, key, sizeof key);
         err = customers_store_find_email(call->db, TENANT(call), key, self_id, other);
@@ -143,6 +158,30 @@ static void s_check_unique(struct cm_call *call, const Crm__Customer *c, const c
                               e->id);
         }
     }
+}
+
+/* Whether the write failed on the e-mail's unique index: then another
+ * customer has it. The transaction is lost, so who has it is read after
+ * it, for the answer: 409 naming that customer (or a lost race, retried,
+ * when nobody has it any more). */
+static bool s_email_taken(struct cm_call *call, cm_err_t err, const Crm__Customer *c,
+                          const char *self_id)
+{
+    if (err != CM_ERR_CONFLICT || strcmp(cm_db_constraint(call->db), "customers_email_key") != 0)
+        return false;
+    cm_db_rollback(call->db);
+    char key[CUSTOMERS_EMAIL_KEY_SIZE], other[CUSTOMERS_ID_SIZE];
+    customers_validate_email_key(c->email, key, sizeof key);
+    err = cm_db_use_tenant(call->db, TENANT(call));
+    if (!err)
+        err = customers_store_find_email(call->db, TENANT(call), key, self_id, other);
+    if (err)
+        cm_call_db_fail(call, err, "could not check e-mail");
+    else if (other[0])
+        cm_call_duplicate(call, "email", other, "customer %s already has this e-mail", other);
+    else
+        cm_call_fail(call, CM_ERR_CONFLICT, "e-mail: conflicting change, retry");
+    return true;
 }
 
 /* Resolves group names to ids; names are replaced by their stored spelling. */
@@ -192,7 +231,8 @@ static Crm__Source s_source_of_channel(const char *channel)
 /* Customers                                                               */
 
 Crm__Customer *customers_create_one(struct cm_call *call, const Crm__Customer *in,
-                                    Crm__Source source, const struct customers_tenant *tenant)
+                                    Crm__Source source, const struct customers_tenant *tenant,
+                                    bool alone)
 {
     Crm__Customer *c = NULL, *stored = NULL;
     char **group_ids = NULL;
@@ -211,7 +251,7 @@ Crm__Customer *customers_create_one(struct cm_call *call, const Crm__Customer *i
     n_group_ids = c->n_groups;
     if (cm_call_failed(call))
         goto out;
-    s_check_unique(call, c, NULL);
+    s_check_unique(call, c, NULL, alone);
     if (cm_call_failed(call))
         goto out;
     char id[CUSTOMERS_ID_SIZE];
@@ -221,7 +261,8 @@ Crm__Customer *customers_create_one(struct cm_call *call, const Crm__Customer *i
     cm_err_t err =
         customers_store_insert(call->db, TENANT(call), id, c, group_ids, n_group_ids, &stamp);
     if (err) {
-        cm_call_db_fail(call, err, "could not insert customer");
+        if (!s_email_taken(call, err, c, NULL))
+            cm_call_db_fail(call, err, "could not insert customer");
         goto out;
     }
     /* Groups are read back for their stored names; without any, nothing is. */
@@ -251,7 +292,7 @@ static void s_create_customer(struct cm_call *call, const ProtobufCMessage *msg,
     struct customers_tenant tenant = {0};
     if (customers_tenant_of(call, &tenant)) {
         Crm__Customer *stored = customers_create_one(
-            call, req->customer, s_source_of_channel(call->hdr->channel), &tenant);
+            call, req->customer, s_source_of_channel(call->hdr->channel), &tenant, true);
         if (stored) {
             cm_log_info("created customer %s", stored->id);
             cm_perm_hide_customer(call->hdr->principal, stored);
@@ -284,7 +325,8 @@ static bool s_etag_matches(struct cm_call *call, const Crm__Customer *c, const c
 
 Crm__Customer *customers_update_one(struct cm_call *call, const char *id, const char *etag,
                                     const Crm__Customer *in, char *const *mask, size_t n_mask,
-                                    const struct customers_tenant *tenant, Crm__Customer **before)
+                                    const struct customers_tenant *tenant, bool alone,
+                                    Crm__Customer **before)
 {
     Crm__Customer *old = NULL, *c = NULL, *stored = NULL;
     char **group_ids = NULL, **paths = NULL;
@@ -334,7 +376,7 @@ Crm__Customer *customers_update_one(struct cm_call *call, const char *id, const 
     n_group_ids = c->n_groups;
     if (cm_call_failed(call))
         goto out;
-    s_check_unique(call, c, old->id);
+    s_check_unique(call, c, old->id, alone);
     if (cm_call_failed(call))
         goto out;
     customers_changes_compute(&ch, old, c);
@@ -352,7 +394,8 @@ Crm__Customer *customers_update_one(struct cm_call *call, const char *id, const 
     cm_err_t err = customers_store_update(call->db, TENANT(call), c, group_ids, n_group_ids,
                                           links_changed, &stamp);
     if (err) {
-        cm_call_db_fail(call, err, "could not update customer");
+        if (!s_email_taken(call, err, c, old->id))
+            cm_call_db_fail(call, err, "could not update customer");
         goto out;
     }
     /* Unchanged links are the ones read with the row: nothing to read back. */
@@ -388,7 +431,7 @@ static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
     if (customers_tenant_of(call, &tenant)) {
         Crm__Customer *stored =
             customers_update_one(call, req->id, req->etag, req->customer, req->update_mask,
-                                 req->n_update_mask, &tenant, NULL);
+                                 req->n_update_mask, &tenant, true, NULL);
         cm_perm_hide_customer(call->hdr->principal, stored);
         if (stored)
             *resp = &stored->base;
@@ -1187,6 +1230,7 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
     snprintf(t.time_zone, sizeof t.time_zone, "%s", s->time_zone);
     cm_err_t err = customers_store_tenant_update(call->db, TENANT(call), &t);
     memset(&t, 0, sizeof t);
+    customers_tenant_cache_forget(TENANT(call));
     if (err) {
         cm_call_db_fail(call, err, "could not update settings");
         goto out;
@@ -1351,14 +1395,14 @@ void customers_tick(cm_svc_t *svc, void *user)
     CM_METHOD("customers", name, req, resp, fn, flags, scope)
 
 const struct cm_method customers_methods[] = {
-    M("CreateCustomer", create_customer_request, customer, s_create_customer, CM_METHOD_WRITE,
-      CUSTOMERS_WRITE),
+    M("CreateCustomer", create_customer_request, customer, s_create_customer,
+      CM_METHOD_WRITE | CM_METHOD_CLAIM_LATE, CUSTOMERS_WRITE),
     M("GetCustomer", get_customer_request, customer, s_get_customer, CM_METHOD_NO_TXN,
       CUSTOMERS_READ),
-    M("UpdateCustomer", update_customer_request, customer, s_update_customer, CM_METHOD_WRITE,
-      CUSTOMERS_WRITE),
-    M("DeleteCustomer", delete_customer_request, empty, s_delete_customer, CM_METHOD_WRITE,
-      CUSTOMERS_WRITE),
+    M("UpdateCustomer", update_customer_request, customer, s_update_customer,
+      CM_METHOD_WRITE | CM_METHOD_CLAIM_LATE, CUSTOMERS_WRITE),
+    M("DeleteCustomer", delete_customer_request, empty, s_delete_customer,
+      CM_METHOD_WRITE | CM_METHOD_CLAIM_LATE, CUSTOMERS_WRITE),
     M("BatchDeleteCustomers", batch_delete_customers_request, batch_delete_customers_response,
       s_batch_delete, CM_METHOD_WRITE, CUSTOMERS_WRITE),
     M("ListCustomers", list_customers_request, list_customers_response, s_list_customers,

@@ -37,21 +37,26 @@ extern const struct cm_method customers_methods[];
 bool customers_tenant_of(struct cm_call *call, struct customers_tenant *t);
 
 /* Creates a customer from in, as CreateCustomer does (source, when in
- * leaves it unset): checks, identity
- * rules, insert, audit entry and event, in the call's transaction. Returns
+ * leaves it unset): checks, identity rules, insert, audit entry and event,
+ * in the call's transaction. alone: the call writes nothing else, so an
+ * e-mail another customer has may end its transaction (found by the unique
+ * index rather than looked up first; an import's rows share one). Returns
  * the stored customer (caller frees), or NULL with the call failed. */
 Crm__Customer *customers_create_one(struct cm_call *call, const Crm__Customer *in,
-                                    Crm__Source source, const struct customers_tenant *tenant);
+                                    Crm__Source source, const struct customers_tenant *tenant,
+                                    bool alone);
 
 /* Updates customer id from in by mask (empty: every field in sets), as
- * UpdateCustomer does, when etag is "" or its version. Returns the stored
+ * UpdateCustomer does, when etag is "" or its version; alone as for
+ * customers_create_one. Returns the stored
  * customer (caller frees): unchanged when nothing differs (same etag, no
  * audit entry, no event); else NULL with the call failed. With before, an
  * update that changed something leaves the customer as it was there
  * (caller frees; NULL otherwise). */
 Crm__Customer *customers_update_one(struct cm_call *call, const char *id, const char *etag,
                                     const Crm__Customer *in, char *const *mask, size_t n_mask,
-                                    const struct customers_tenant *tenant, Crm__Customer **before);
+                                    const struct customers_tenant *tenant, bool alone,
+                                    Crm__Customer **before);
 extern const size_t customers_n_methods;
 
 /* Connects the event publisher; closes it. */

@@ -35,9 +35,10 @@ static bool s_row(struct cm_call *call, const Crm__ImportRow *row,
     res->row = row->row;
     if (row->id[0])
         stored = customers_update_one(&sub, row->id, row->etag, row->customer, row->update_mask,
-                                      row->n_update_mask, tenant, &before);
+                                      row->n_update_mask, tenant, false, &before);
     else
-        stored = customers_create_one(&sub, row->customer, CRM__SOURCE__SOURCE_IMPORT, tenant);
+        stored =
+            customers_create_one(&sub, row->customer, CRM__SOURCE__SOURCE_IMPORT, tenant, false);
     if (!stored) {
         if (s_transient(&sub)) {
             cm_call_fail(call, sub.err, "row %lld: %s", (long long)row->row, sub.message);

@@ -44,7 +44,9 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
         cm_db_exec(db,
                    "SELECT default_country, to_json(required_fields), name, vat_number, "
                    "coalesce(currency, ''), time_zone, "
-                   "(now() AT TIME ZONE time_zone)::date - date '1970-01-01' "
+                   "(now() AT TIME ZONE time_zone)::date - date '1970-01-01', "
+                   "(extract(epoch FROM ((now() AT TIME ZONE time_zone)::date + 1)::timestamp "
+                   "AT TIME ZONE time_zone) * 1000)::bigint, xmin::text "
                    "FROM customers.tenants WHERE id = $1",
                    1, p, &err);
     if (!res)
@@ -57,6 +59,8 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant, struct customer
         snprintf(out->currency, sizeof out->currency, "%s", PQgetvalue(res, 0, 4));
         snprintf(out->time_zone, sizeof out->time_zone, "%s", PQgetvalue(res, 0, 5));
         out->today = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+        out->today_ends_ms = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+        snprintf(out->version, sizeof out->version, "%s", PQgetvalue(res, 0, 8));
         /* The country's currency until one is set: customers.currency_of in
          * C, where it costs nothing (in SQL it cost a create a tenth of a
          * millisecond of PostgreSQL's CPU). */
@@ -80,6 +84,22 @@ void customers_tenant_release(struct customers_tenant *t)
     free(t->name);
     free(t->vat_number);
     memset(t, 0, sizeof *t);
+}
+
+void customers_tenant_copy(struct customers_tenant *dst, const struct customers_tenant *src)
+{
+    *dst = *src;
+    dst->required_fields = cm_calloc(src->n_required + 1, sizeof *dst->required_fields);
+    for (size_t i = 0; i < src->n_required; i++)
+        dst->required_fields[i] = cm_strdup(src->required_fields[i]);
+    dst->name = cm_strdup(src->name ? src->name : "");
+    dst->vat_number = cm_strdup(src->vat_number ? src->vat_number : "");
+}
+
+void customers_store_tenant_check(cm_db_t *db, const char *tenant, const char *version)
+{
+    const char *p[] = {tenant, version};
+    cm_db_defer(db, "SELECT customers.settings_unchanged($1, $2)", 2, p, NULL, NULL);
 }
 
 static char *s_json_array_text(char **items, size_t n)

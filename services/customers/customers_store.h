@@ -25,11 +25,19 @@ struct customers_tenant {
     char currency[4];           // ISO 4217 as set, or "" (the country's)
     char effective_currency[4]; // read only: currency, or the country's
     char time_zone[CUSTOMERS_TIME_ZONE_MAX + 1]; // IANA name, e.g. "Europe/Sofia"
-    int64_t today; // read only: the business's today, days since 1970-01-01 in time_zone
+    int64_t today;         // read only: the business's today, days since 1970-01-01 in time_zone
+    int64_t today_ends_ms; // read only: when that day ends (ms since 1970-01-01 UTC)
+    char version[24];      // read only: the row's version as read (its xmin)
 };
 cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant,
                                 struct customers_tenant *out) CM_MUSTCHECK;
 void customers_tenant_release(struct customers_tenant *t);
+/* A deep copy of src into dst (release it). */
+void customers_tenant_copy(struct customers_tenant *dst, const struct customers_tenant *src);
+/* Queues (cm_db_defer) the check that tenant's settings row is still at
+ * version: the statement, and so the transaction, fails as a serialization
+ * failure (retried by cm_svc) when it changed. */
+void customers_store_tenant_check(cm_db_t *db, const char *tenant, const char *version);
 cm_err_t customers_store_tenant_update(cm_db_t *db, const char *tenant,
                                        const struct customers_tenant *t) CM_MUSTCHECK;
 /* The business's today (days since 1970-01-01 in its time zone) into *day;

@@ -209,3 +209,49 @@ def test_two_tenants_interleaved_never_see_each_others_rows():
     errors = _run(16, work)
     assert not errors, errors[:3]
     assert not problems, problems[:5]
+
+
+def test_changed_settings_hold_at_once_in_every_copy():
+    """Each copy keeps a tenant's settings for its writes and checks them
+    against the row with the write's first statement: a change made through
+    any copy, or straight in the database, holds for the very next write
+    served by any copy and thread."""
+    copies = wait_until(lambda: len(crm.pids("customers")) >= 2 and crm.pids("customers"), 10,
+                        what="two customers copies running")
+    assert len(copies) >= 2
+    tenant = crm.crmctl(["tenant", "create", unique("Cache"), "--country", "BG"]).strip()
+    key = crm.crmctl(["key", "create", "--tenant", tenant, "--role", "admin"]).strip()
+    mark = unique("Cached").replace("-", "")
+
+    def creates(body, n=48):
+        """n creates from 12 connections at once: their answers."""
+        answers = []
+
+        def work(k):
+            for i in range(n // 12):
+                one = dict(body, firstName="P%d_%d" % (k, i), lastName=mark)
+                answers.append(api("POST", "/v1/customers", one, key=key))
+
+        errors = _run(12, work)
+        assert not errors, errors[:3]
+        return answers
+
+    # Every copy and thread reads the settings as they are now (gender optional).
+    for st, _, js in creates({"phone": "0888 123 456"}):
+        assert st == 201 and js["phone"] == "+359888123456", js
+    st, _, js = api("PATCH", "/v1/settings", {"requiredFields": ["gender"]}, key=key)
+    assert st == 200, js
+    for st, _, js in creates({}):
+        assert st == 400 and js["error"]["details"][0]["field"] == "gender", js
+    # A change made in the database, not through any copy, holds as well.
+    crm.psql("UPDATE customers.tenants SET required_fields = '{}', default_country = 'DE' "
+             "WHERE id = '%s'" % tenant)
+    for st, _, js in creates({"phone": "030 1234567"}):
+        assert st == 201 and js["phone"] == "+49301234567", js
+    # So do the edits of a customer.
+    st, _, c = api("POST", "/v1/customers", {"firstName": "Edit", "lastName": mark}, key=key)
+    assert st == 201, c
+    api_ok = api("PATCH", "/v1/settings", {"requiredFields": ["gender"]}, key=key)
+    assert api_ok[0] == 200, api_ok
+    st, _, js = api("PATCH", "/v1/customers/" + c["id"], {"lastName": mark + "x"}, key=key)
+    assert st == 400 and js["error"]["details"][0]["field"] == "gender", js

@@ -190,7 +190,16 @@ def test_one_person_one_customer():
     # Changing another customer to the same e-mail is refused too.
     other, _ = _new()
     st, _, js = api("PATCH", f"/v1/customers/{other['id']}", {"email": email.lower()})
-    assert st == 409, js
+    assert st == 409 and js["error"]["details"][0]["resourceId"] == first["id"], js
+    assert js["error"]["details"][0]["field"] == "email", js
+    # ... and nothing of the refused change was kept.
+    st, _, js = api("GET", f"/v1/customers/{other['id']}")
+    assert st == 200 and js["email"] == other.get("email", "") and js["etag"] == other["etag"], js
+    # The e-mail is free again once its holder lets it go.
+    st, _, _ = api("PATCH", f"/v1/customers/{first['id']}", {"email": "moved-" + email})
+    assert st == 200
+    st, _, js = api("PATCH", f"/v1/customers/{other['id']}", {"email": email.lower()})
+    assert st == 200 and js["email"] == email.lower(), js
 
 
 def test_get_missing_is_404():
@@ -395,6 +404,35 @@ def test_photo():
     assert st == 204
     st, _, _ = api("GET", path)
     assert st == 404
+
+
+def test_idempotency_key_answers_a_retried_change_and_deletion_once():
+    c, _ = _new()
+    path = f"/v1/customers/{c['id']}"
+    key = unique("k")
+    st1, _, a = api("PATCH", path, {"lastName": "Once"}, headers={"Idempotency-Key": key})
+    st2, _, b = api("PATCH", path, {"lastName": "Once"}, headers={"Idempotency-Key": key})
+    assert st1 == st2 == 200 and a["etag"] == b["etag"] and a["etag"] != c["etag"], (a, b)
+    # The retry made no second version: the next change is the one after it.
+    st, _, d = api("PATCH", path, {"lastName": "Twice"})
+    assert st == 200 and int(d["etag"]) == int(a["etag"]) + 1, (a, d)
+    # The same key with another change is refused, and changes nothing.
+    st, _, js = api("PATCH", path, {"lastName": "Other"}, headers={"Idempotency-Key": key})
+    assert st == 400 and "idempotency key" in js["error"]["message"], js
+    assert api("GET", path)[2]["lastName"] == "Twice"
+    # A retried deletion answers as the first did; without the key it is gone.
+    key2 = unique("k")
+    st1, _, _ = api("DELETE", path, headers={"Idempotency-Key": key2})
+    st2, _, _ = api("DELETE", path, headers={"Idempotency-Key": key2})
+    assert (st1, st2) == (204, 204)
+    assert api("DELETE", path)[0] == 404
+    # A deletion of nobody did not use up its key: it serves a change after.
+    key3 = unique("k")
+    assert api("DELETE", path, headers={"Idempotency-Key": key3})[0] == 404
+    other, _ = _new()
+    st, _, js = api("PATCH", f"/v1/customers/{other['id']}", {"lastName": "K"},
+                    headers={"Idempotency-Key": key3})
+    assert st == 200 and js["lastName"] == "K", js
 
 
 def test_idempotency_key_makes_one_customer():

@@ -2,6 +2,7 @@
 and cancellations (whole, items, amount; never more than was paid, even for
 20 returns at once; idempotent; published on the notes stream; to the
 wallet; the store's later refund taken once) (docs/visits.md)."""
+import contextlib
 import json
 import os
 import signal
@@ -289,6 +290,28 @@ def test_a_return_retried_under_its_key_credits_once():
     assert _purchase(cid, oid, key=key)["refundedMinor"] == "800"
 
 
+@contextlib.contextmanager
+def _customers_stopped_behind_the_order(oid, copies, start):
+    """Holds the order's row while start() sends a return, waits until the
+    return waits for that row (after its read of the wallet's currency), stops
+    every copy of customers and lets the row go: the return then commits
+    while customers cannot answer. The copies go on when the block ends."""
+    try:
+        with crm._held("SELECT 'locked' FROM notes.orders WHERE order_id = '%s' FOR UPDATE;"
+                       % oid, "the order"):
+            start()
+            wait_until(lambda: crm.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%notes.orders%'").strip() != "0", 30,
+                what="the return waiting for the order")
+            for pid in copies:
+                os.kill(pid, signal.SIGSTOP)
+        yield
+    finally:
+        for pid in copies:
+            os.kill(pid, signal.SIGCONT)
+
+
 def test_a_credit_customers_did_not_take_is_made_when_it_is_back():
     """The return commits before its credit: with customers stopped between
     the two (the return waits for the order's row while every copy of
@@ -305,26 +328,13 @@ def test_a_credit_customers_did_not_take_is_made_when_it_is_back():
                                                    "reason": "Later"}, key=key)
 
     t = threading.Thread(target=give_back)
-    try:
-        with crm._held("SELECT 'locked' FROM notes.orders WHERE order_id = '%s' FOR UPDATE;"
-                       % oid, "the order"):
-            t.start()
-            # The wallet's currency read, the return waits for the order's row.
-            wait_until(lambda: crm.psql(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE '%notes.orders%'").strip() != "0", 30,
-                what="the return waiting for the order")
-            for pid in copies:
-                os.kill(pid, signal.SIGSTOP)
+    with _customers_stopped_behind_the_order(oid, copies, t.start):
         t.join(60)
         st, _, r = result["r"]
         assert st == 200, r
         assert r["walletCredit"] == "PENDING" and not r.get("walletEntry"), r
         assert r["purchase"]["refundedMinor"] == "700"
         assert _credit(r["actionId"]) == "PENDING"
-    finally:
-        for pid in copies:
-            os.kill(pid, signal.SIGCONT)
     wait_until(lambda: _credit(r["actionId"]) == "DONE", 90, what="the credit made")
     assert _money(cid, key) == before + 700
     got = _entries_of(cid, r["reference"], key)
@@ -355,23 +365,11 @@ def test_a_credit_left_by_a_killed_notes_copy_is_made_once():
                         % oid).strip()
 
     t = threading.Thread(target=give_back)
-    try:
-        with crm._held("SELECT 'locked' FROM notes.orders WHERE order_id = '%s' FOR UPDATE;"
-                       % oid, "the order"):
-            t.start()
-            wait_until(lambda: crm.psql(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE '%notes.orders%'").strip() != "0", 30,
-                what="the return waiting for the order")
-            for pid in copies:
-                os.kill(pid, signal.SIGSTOP)
+    with _customers_stopped_behind_the_order(oid, copies, t.start):
         # Committed, its credit waiting on customers: notes dies now.
         wait_until(lambda: credit_of_the_order() == "PENDING", 10, what="the return committed")
         for pid in notes:
             os.kill(pid, signal.SIGKILL)
-    finally:
-        for pid in copies:
-            os.kill(pid, signal.SIGCONT)
     t.join(90)
     wait_until(lambda: crm.pids("notes") and not set(crm.pids("notes")) & set(notes), 60,
                what="notes restarted")
