@@ -59,6 +59,17 @@ json_t *cm_pbjson_encode_field(const ProtobufCMessage *msg, const ProtobufCField
 ProtobufCMessage *cm_pbjson_decode(const ProtobufCMessageDescriptor *desc, json_t *json,
                                    const char *prefix, struct cm_pbjson_error *err);
 
+/* The same as cm_pbjson_decode(desc, json_loadb(text, len, 0, NULL), prefix,
+ * err), result and error alike, without building the tree: one pass over the
+ * text for a text that decodes. JSON that jansson refuses (bad syntax, invalid
+ * UTF-8, \u0000, an integer beyond 64 bits, nesting past 2048) and a text
+ * that is not an object fail as "expected an object" at the prefix, as a NULL
+ * tree does there; a key given twice counts once, with its last value, in its
+ * first place, as jansson keeps it. text need not be NUL-terminated. */
+ProtobufCMessage *cm_pbjson_decode_text(const ProtobufCMessageDescriptor *desc, const char *text,
+                                        size_t len, const char *prefix,
+                                        struct cm_pbjson_error *err);
+
 /* Sets one top-level field of msg (scalar, enum, BoolValue-style wrapper, or a
  * repeated scalar or wrapper, which is appended to) from text, as found in a URL
  * path or query string: strings as they are, integers in decimal, bools as

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <jansson.h>
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 #define US_OF(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
@@ -18,12 +17,8 @@
 static ProtobufCMessage *s_decode(const ProtobufCMessageDescriptor *desc, const char *text,
                                   const char *what, const char *id)
 {
-    json_t *j = json_loads(text, 0, NULL);
-    ProtobufCMessage *m = NULL;
     struct cm_pbjson_error perr = {0};
-    if (json_is_object(j))
-        m = cm_pbjson_decode(desc, j, NULL, &perr);
-    json_decref(j);
+    ProtobufCMessage *m = cm_pbjson_decode_text(desc, text, strlen(text), NULL, &perr);
     if (!m) {
         cm_log_error("%s %s does not decode: %s: %s", what, id, perr.field, perr.description);
         m = cm_pb_new(desc);

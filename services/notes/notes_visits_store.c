@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <jansson.h>
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #define US_OF(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
@@ -24,10 +23,8 @@
  * does not decode (logged: the rows are ours). */
 static ProtobufCMessage *s_decode(const ProtobufCMessageDescriptor *desc, const char *text)
 {
-    json_t *j = json_loads(text, 0, NULL);
     struct cm_pbjson_error perr = {0};
-    ProtobufCMessage *m = json_is_object(j) ? cm_pbjson_decode(desc, j, NULL, &perr) : NULL;
-    json_decref(j);
+    ProtobufCMessage *m = cm_pbjson_decode_text(desc, text, strlen(text), NULL, &perr);
     if (!m) {
         cm_log_error("stored %s does not decode: %s: %s", desc->short_name, perr.field,
                      perr.description);
