@@ -22,12 +22,10 @@
 static Crm__Customer *s_customer(const PGresult *res, int row)
 {
     json_error_t jerr;
-    json_t *doc = json_loads(PQgetvalue(res, row, 1), 0, &jerr);
     struct cm_pbjson_error perr;
-    Crm__Customer *c = NULL;
-    if (doc)
-        c = (Crm__Customer *)cm_pbjson_decode(&crm__customer__descriptor, doc, NULL, &perr);
-    json_decref(doc);
+    Crm__Customer *c =
+        (Crm__Customer *)cm_pbjson_decode_text(&crm__customer__descriptor, PQgetvalue(res, row, 1),
+                                               (size_t)PQgetlength(res, row, 1), NULL, &perr);
     if (!c) {
         cm_log_error("stored customer %s does not decode", PQgetvalue(res, row, 0));
         c = (Crm__Customer *)cm_pb_new(&crm__customer__descriptor);

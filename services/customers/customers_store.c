@@ -175,13 +175,10 @@ cm_err_t customers_store_time_zone_known(cm_db_t *db, const char *name, bool *kn
 /* Builds a customer from a row of CUSTOMER_COLUMNS starting at column 0. */
 static Crm__Customer *s_customer_from_row(const PGresult *res, int row)
 {
-    json_error_t jerr;
-    json_t *doc = json_loads(PQgetvalue(res, row, 1), 0, &jerr);
     struct cm_pbjson_error perr;
-    Crm__Customer *c = NULL;
-    if (doc)
-        c = (Crm__Customer *)cm_pbjson_decode(&crm__customer__descriptor, doc, NULL, &perr);
-    json_decref(doc);
+    Crm__Customer *c =
+        (Crm__Customer *)cm_pbjson_decode_text(&crm__customer__descriptor, PQgetvalue(res, row, 1),
+                                               (size_t)PQgetlength(res, row, 1), NULL, &perr);
     if (!c) {
         /* The stored document no longer decodes: show the row rather than fail the list. */
         cm_log_error("stored customer %s does not decode", PQgetvalue(res, row, 0));
