@@ -190,42 +190,56 @@ static void s_order_params(const Crm__IntakeEvent *ev, const char **p, char *sta
     p[21] = is_refund ? o->reference : "";
 }
 
-cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                     const char *digest, const struct notes_timeline_row *row,
-                                     bool *claimed, bool *same, char *customer_id)
-{
+/* One event's take-in statement and its parameters, which point into it. */
+struct s_take_in {
+    const char *sql; // static
+    int n;
+    const char *p[22];
     char at[24], stage[12], stages[NOTES_INTAKE_STAGES_SIZE], a[24], b[24], c[24];
-    char *items = NULL;
-    snprintf(at, sizeof at, "%" PRId64, row->at_ms);
-    const char *p[22] = {tenant,
-                         ev->source,
-                         ev->event_id,
-                         ev->type,
-                         digest,
-                         row->customer_id[0] ? row->customer_id : NULL,
-                         at,
-                         row->kind,
-                         row->details ? row->details : "{}",
-                         row->actor ? row->actor : ""};
-    const char *sql = SQL_CLAIM SQL_CLAIMED;
-    int n = 10;
-    cm_err_t err = CM_OK;
+    char *items; // owned: an order's items as JSON
+};
+
+/* Fills t for ev; CM_ERR_INVALID when a booking's times do not read. */
+static cm_err_t s_take_in_params(struct s_take_in *t, const char *tenant,
+                                 const Crm__IntakeEvent *ev, const char *digest,
+                                 const struct notes_timeline_row *row)
+{
+    snprintf(t->at, sizeof t->at, "%" PRId64, row->at_ms);
+    const char *head[] = {tenant,
+                          ev->source,
+                          ev->event_id,
+                          ev->type,
+                          digest,
+                          row->customer_id[0] ? row->customer_id : NULL,
+                          t->at,
+                          row->kind,
+                          row->details ? row->details : "{}",
+                          row->actor ? row->actor : ""};
+    memset(t->p, 0, sizeof t->p);
+    memcpy(t->p, head, sizeof head);
+    t->sql = SQL_CLAIM SQL_CLAIMED;
+    t->n = 10;
+    t->items = NULL;
     if (ev->booking) {
-        err = s_booking_params(ev, p, stage, stages, a, b);
-        sql = SQL_TAKE_IN_BOOKING;
-        n = 19;
-    } else if (ev->order) {
-        s_order_params(ev, p, stage, stages, a, b, c, &items);
-        sql = SQL_TAKE_IN_ORDER;
-        n = 22;
+        t->sql = SQL_TAKE_IN_BOOKING;
+        t->n = 19;
+        return s_booking_params(ev, t->p, t->stage, t->stages, t->a, t->b);
     }
-    customer_id[0] = '\0';
-    *same = true;
-    *claimed = false;
-    PGresult *res = err ? NULL : cm_db_exec(db, sql, n, p, &err);
-    free(items);
-    if (!res)
-        return err;
+    if (ev->order) {
+        s_order_params(ev, t->p, t->stage, t->stages, t->a, t->b, t->c, &t->items);
+        t->sql = SQL_TAKE_IN_ORDER;
+        t->n = 22;
+    }
+    return CM_OK;
+}
+
+/* What the take-in statement's result res says (res is PQcleared): claimed,
+ * or the record of the event taken in before, read by a statement of its own
+ * (the take-in's snapshot may not see a claim that committed while it waited). */
+static cm_err_t s_take_in_answer(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                 const char *digest, const struct notes_timeline_row *row,
+                                 PGresult *res, bool *claimed, bool *same, char *customer_id)
+{
     *claimed = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
     if (*claimed) {
@@ -233,8 +247,65 @@ cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm_
         return CM_OK;
     }
     bool found = false;
-    err = notes_history_store_claimed(db, tenant, ev, digest, &found, same, customer_id);
+    cm_err_t err = notes_history_store_claimed(db, tenant, ev, digest, &found, same, customer_id);
     return err ? err : found ? CM_OK : CM_ERR_NOT_FOUND;
+}
+
+cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                     const char *digest, const struct notes_timeline_row *row,
+                                     bool *claimed, bool *same, char *customer_id)
+{
+    struct s_take_in t;
+    customer_id[0] = '\0';
+    *same = true;
+    *claimed = false;
+    cm_err_t err = s_take_in_params(&t, tenant, ev, digest, row);
+    PGresult *res = err ? NULL : cm_db_exec(db, t.sql, t.n, t.p, &err);
+    free(t.items);
+    if (!res)
+        return err;
+    return s_take_in_answer(db, tenant, ev, digest, row, res, claimed, same, customer_id);
+}
+
+cm_err_t notes_history_store_take_in_all(cm_db_t *db, const char *tenant,
+                                         struct notes_take_in_item *items, size_t n)
+{
+    struct s_take_in *ts = cm_calloc(n ? n : 1, sizeof *ts);
+    struct cm_db_stmt *stmts = cm_calloc(n ? n : 1, sizeof *stmts);
+    size_t *index = cm_calloc(n ? n : 1, sizeof *index);
+    int m = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct notes_take_in_item *it = &items[i];
+        it->customer_id[0] = '\0';
+        it->same = true;
+        it->claimed = false;
+        it->err = s_take_in_params(&ts[m], tenant, it->ev, it->digest, it->row);
+        if (it->err)
+            continue;
+        stmts[m] = (struct cm_db_stmt){.sql = ts[m].sql, .nparams = ts[m].n, .params = ts[m].p};
+        index[m++] = i;
+    }
+    int failed;
+    cm_err_t err = cm_db_exec_all(db, stmts, m, &failed);
+    for (int k = 0; k < m; k++)
+        free(ts[k].items);
+    free(ts);
+    /* The duplicates' records are read after every take-in was sent: the
+     * pipeline is over, and each is a statement of its own. */
+    for (int k = 0; k < m && !err; k++) {
+        struct notes_take_in_item *it = &items[index[k]];
+        it->err = s_take_in_answer(db, tenant, it->ev, it->digest, it->row, stmts[k].res,
+                                   &it->claimed, &it->same, it->customer_id);
+        stmts[k].res = NULL;
+        /* A failed read fails the transaction: the rest cannot be answered. */
+        if (it->err && it->err != CM_ERR_NOT_FOUND)
+            err = it->err;
+    }
+    for (int k = 0; k < m; k++)
+        PQclear(stmts[k].res);
+    free(stmts);
+    free(index);
+    return err;
 }
 
 /* ---------------------------------------------------------------------- */
