@@ -453,6 +453,9 @@ cm_err_t cm_db_exec_all(cm_db_t *self, struct cm_db_stmt *stmts, int n, int *fai
     for (int i = 0; i < n; i++)
         stmts[i].res = pieces[i].res;
     free(pieces);
+    /* The transaction is lost: COMMIT must not answer as if it were not. */
+    if (err && self->in_txn && !self->held)
+        self->held = err;
     return err;
 }
 

@@ -65,7 +65,7 @@ struct cm_db_stmt {
  * implicit transaction). Returns CM_OK, or the error of the first statement
  * that failed, classified as cm_db_exec does, with its index in *failed (-1:
  * a queued statement or the connection) and every res NULL: the statements
- * after it did not run, and the transaction is lost. The results wait in the
+ * after it did not run, and the transaction is lost (its COMMIT fails). The results wait in the
  * socket's buffers until all is sent: for statements answering a few rows. */
 cm_err_t cm_db_exec_all(cm_db_t *self, struct cm_db_stmt *stmts, int n, int *failed) CM_MUSTCHECK;
 
