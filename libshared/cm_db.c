@@ -446,9 +446,8 @@ cm_err_t cm_db_exec_all(cm_db_t *self, struct cm_db_stmt *stmts, int n, int *fai
         return self->held;
     struct s_piece *pieces = cm_calloc((size_t)(n ? n : 1), sizeof *pieces);
     for (int i = 0; i < n; i++)
-        pieces[i] = (struct s_piece){.sql = stmts[i].sql,
-                                     .nparams = stmts[i].nparams,
-                                     .params = stmts[i].params};
+        pieces[i] = (struct s_piece){
+            .sql = stmts[i].sql, .nparams = stmts[i].nparams, .params = stmts[i].params};
     err = s_pipeline(self, pieces, n, failed);
     for (int i = 0; i < n; i++)
         stmts[i].res = pieces[i].res;

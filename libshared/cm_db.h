@@ -52,7 +52,7 @@ cm_err_t cm_db_run(cm_db_t *self, const char *sql, int nparams,
 /* One statement of cm_db_exec_all: its text and text parameters (NULL
  * entries are SQL NULL), both borrowed, and its result. */
 struct cm_db_stmt {
-    const char *sql;           // borrowed
+    const char *sql; // borrowed
     int nparams;
     const char *const *params; // borrowed
     PGresult *res;             // out, owned by the caller: the result, NULL when not run

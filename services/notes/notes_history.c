@@ -38,6 +38,9 @@
 #define RESOLVE_TIMEOUT_MS 2500
 /* Events one notes.IngestEvents takes. */
 #define NOTES_INTAKE_BATCH_MAX 100
+/* Times a batch's transaction is tried before its events go one by one: a
+ * deadlock between two batches' commits is retryable. */
+#define BATCH_ATTEMPTS 3
 /* Time the tick may spend applying customer events before it serves requests again. */
 #define FOLLOW_BUDGET_MS 200
 #define CUSTOMERS_STREAM "customers"
@@ -395,13 +398,16 @@ static int s_by_customer(const void *a, const void *b)
     return c ? c : (x->index > y->index) - (x->index < y->index);
 }
 
-/* Takes the ready items in, in order, inside the open transaction: their
- * statements sent at once (notes_history_store_take_in_all). Returns false
- * when a statement failed: the transaction is lost, and the items' answers
- * are not set. */
-static bool s_batch_together(struct cm_call *call, const Crm__IntakeEvent *const *evs,
-                             struct s_batch_item *items, const size_t *order, size_t n)
+/* Takes the ready items in, in order, in one transaction: their statements
+ * sent at once (notes_history_store_take_in_all), then COMMIT. Returns CM_OK
+ * with every item answered, or the error of the transaction (rolled back,
+ * the items' answers undone). */
+static cm_err_t s_batch_together(struct cm_call *call, const Crm__IntakeEvent *const *evs,
+                                 struct s_batch_item *items, const size_t *order, size_t n)
 {
+    cm_err_t err = cm_db_begin(call->db, TENANT(call));
+    if (err)
+        return err;
     struct notes_take_in_item *all = cm_calloc(n, sizeof *all);
     struct notes_timeline_row *rows = cm_calloc(n, sizeof *rows);
     char **details = cm_calloc(n, sizeof *details);
@@ -415,7 +421,7 @@ static bool s_batch_together(struct cm_call *call, const Crm__IntakeEvent *const
             .ev = evs[order[k]], .digest = it->prep.digest, .row = &rows[m]};
         which[m++] = order[k];
     }
-    cm_err_t err = notes_history_store_take_in_all(call->db, TENANT(call), all, m);
+    err = notes_history_store_take_in_all(call->db, TENANT(call), all, m);
     for (size_t k = 0; k < m && !err; k++) {
         struct s_batch_item *it = &items[which[k]];
         s_ingest_answer(&it->call, evs[which[k]], all[k].err, all[k].claimed, all[k].same,
@@ -427,14 +433,29 @@ static bool s_batch_together(struct cm_call *call, const Crm__IntakeEvent *const
     free(details);
     free(rows);
     free(all);
-    return !err;
+    if (!err)
+        err = cm_db_commit(call->db);
+    if (!err)
+        return CM_OK;
+    cm_db_rollback(call->db);
+    for (size_t k = 0; k < n; k++) {
+        struct s_batch_item *it = &items[k];
+        if (!it->ready)
+            continue;
+        cm_call_reset(&it->call);
+        if (it->resp)
+            protobuf_c_message_free_unpacked(it->resp, NULL);
+        it->resp = NULL;
+    }
+    return err;
 }
 
 /* Takes the ready items in: in one transaction when there are several, their
- * statements sent at once (a round trip and a commit for the lot); else, or
- * when the transaction fails (a deadlock with another batch, a lost
- * connection, an event PostgreSQL refuses), one statement each without a
- * transaction, as IngestEvent does, so that only a bad event fails. */
+ * statements sent at once (a round trip and a commit for the lot), tried
+ * again when it lost a deadlock (two batches' commits updating the same
+ * customers' figures); else, or when it keeps failing (a lost connection, an
+ * event PostgreSQL refuses), one statement each without a transaction, as
+ * IngestEvent does, so that only a bad event fails. */
 static void s_batch_take_in(struct cm_call *call, const Crm__IntakeEvent *const *evs,
                             struct s_batch_item *items, size_t n)
 {
@@ -449,24 +470,17 @@ static void s_batch_take_in(struct cm_call *call, const Crm__IntakeEvent *const 
     size_t ready = 0;
     for (size_t k = 0; k < n; k++)
         ready += items[order[k]].ready;
-    bool done = false;
-    if (ready > 1 && !cm_db_begin(call->db, TENANT(call))) {
-        done = s_batch_together(call, evs, items, order, n) && !cm_db_commit(call->db);
-        if (!done) {
-            cm_db_rollback(call->db);
-            cm_log_info("a batch of %zu events is taken in one by one", ready);
-            for (size_t k = 0; k < n; k++) {
-                struct s_batch_item *it = &items[k];
-                if (!it->ready)
-                    continue;
-                cm_call_reset(&it->call);
-                if (it->resp)
-                    protobuf_c_message_free_unpacked(it->resp, NULL);
-                it->resp = NULL;
-            }
-        }
+    cm_err_t err = CM_ERR_INVALID; // one event goes by itself
+    for (int attempt = 0; ready > 1 && attempt < BATCH_ATTEMPTS; attempt++) {
+        err = s_batch_together(call, evs, items, order, n);
+        if (!err)
+            break;
+        cm_log_info("a batch of %zu events failed together: %s (%s)", ready, cm_err_name(err),
+                    cm_db_sqlstate(call->db));
+        if (err != CM_ERR_UNAVAILABLE)
+            break;
     }
-    for (size_t k = 0; k < n && !done; k++) {
+    for (size_t k = 0; k < n && err; k++) {
         struct s_batch_item *it = &items[order[k]];
         if (!it->ready)
             continue;

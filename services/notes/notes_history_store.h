@@ -54,9 +54,9 @@ cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm_
 /* One event of notes_history_store_take_in_all: what to take in (borrowed),
  * and what notes_history_store_take_in would answer for it. */
 struct notes_take_in_item {
-    const Crm__IntakeEvent *ev;             // borrowed
-    const char *digest;                     // borrowed
-    const struct notes_timeline_row *row;   // borrowed
+    const Crm__IntakeEvent *ev;           // borrowed
+    const char *digest;                   // borrowed
+    const struct notes_timeline_row *row; // borrowed
     bool claimed, same;
     char customer_id[NOTES_ID_SIZE];
     cm_err_t err; // the event's own: CM_ERR_NOT_FOUND or CM_ERR_INVALID as take_in's
@@ -69,8 +69,7 @@ struct notes_take_in_item {
  * of a statement that failed: then the transaction is lost, nothing of it
  * stays, and the items' outcomes mean nothing. */
 cm_err_t notes_history_store_take_in_all(cm_db_t *db, const char *tenant,
-                                         struct notes_take_in_item *items,
-                                         size_t n) CM_MUSTCHECK;
+                                         struct notes_take_in_item *items, size_t n) CM_MUSTCHECK;
 
 /* Inserts one timeline row. */
 cm_err_t notes_history_store_timeline_add(cm_db_t *db, const char *tenant,
