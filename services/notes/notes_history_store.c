@@ -24,6 +24,25 @@ static int64_t s_int64(const char *s)
 /* ---------------------------------------------------------------------- */
 /* Intake claims                                                           */
 
+/* The record of an event: $1 tenant, $2 source, $3 event id. */
+#define SQL_RECORD                                                                                 \
+    "SELECT coalesce(customer_id::text, ''), body_hash FROM notes.intake "                         \
+    "WHERE tenant_id = $1 AND source = $2 AND event_id = $3"
+
+/* What SQL_RECORD's result res says, as notes_history_store_claimed answers. */
+static void s_record(const PGresult *res, const char *digest, bool *found, bool *same,
+                     char *customer_id)
+{
+    customer_id[0] = '\0';
+    *found = PQntuples(res) == 1;
+    *same = true;
+    if (*found) {
+        snprintf(customer_id, NOTES_ID_SIZE, "%s", PQgetvalue(res, 0, 0));
+        const char *stored = PQgetvalue(res, 0, 1);
+        *same = !stored[0] || !strcmp(stored, digest);
+    }
+}
+
 cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
                                      const char *digest, bool *found, bool *same, char *customer_id)
 {
@@ -32,19 +51,10 @@ cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm_
     customer_id[0] = '\0';
     *found = false;
     *same = true;
-    PGresult *res =
-        cm_db_exec(db,
-                   "SELECT coalesce(customer_id::text, ''), body_hash FROM notes.intake "
-                   "WHERE tenant_id = $1 AND source = $2 AND event_id = $3",
-                   3, p, &err);
+    PGresult *res = cm_db_exec(db, SQL_RECORD, 3, p, &err);
     if (!res)
         return err;
-    if (PQntuples(res) == 1) {
-        *found = true;
-        snprintf(customer_id, NOTES_ID_SIZE, "%s", PQgetvalue(res, 0, 0));
-        const char *stored = PQgetvalue(res, 0, 1);
-        *same = !stored[0] || !strcmp(stored, digest);
-    }
+    s_record(res, digest, found, same, customer_id);
     PQclear(res);
     return CM_OK;
 }
@@ -267,6 +277,42 @@ cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm_
     return s_take_in_answer(db, tenant, ev, digest, row, res, claimed, same, customer_id);
 }
 
+/* Reads, in one round trip, the records of the items that were taken in
+ * before (not claimed now, and no error of their own). */
+static cm_err_t s_records_all(cm_db_t *db, const char *tenant, struct notes_take_in_item *items,
+                              size_t n)
+{
+    struct cm_db_stmt *stmts = cm_calloc(n ? n : 1, sizeof *stmts);
+    const char *(*params)[3] = cm_calloc(n ? n : 1, sizeof *params);
+    size_t *index = cm_calloc(n ? n : 1, sizeof *index);
+    int m = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct notes_take_in_item *it = &items[i];
+        if (it->err || it->claimed)
+            continue;
+        params[m][0] = tenant;
+        params[m][1] = it->ev->source;
+        params[m][2] = it->ev->event_id;
+        stmts[m] = (struct cm_db_stmt){.sql = SQL_RECORD, .nparams = 3, .params = params[m]};
+        index[m++] = i;
+    }
+    int failed;
+    cm_err_t err = m ? cm_db_exec_all(db, stmts, m, &failed) : CM_OK;
+    for (int k = 0; k < m && !err; k++) {
+        struct notes_take_in_item *it = &items[index[k]];
+        bool found;
+        s_record(stmts[k].res, it->digest, &found, &it->same, it->customer_id);
+        /* Taken in before, yet no record now: take_in's CM_ERR_NOT_FOUND. */
+        it->err = found ? CM_OK : CM_ERR_NOT_FOUND;
+    }
+    for (int k = 0; k < m; k++)
+        PQclear(stmts[k].res);
+    free(index);
+    free(params);
+    free(stmts);
+    return err;
+}
+
 cm_err_t notes_history_store_take_in_all(cm_db_t *db, const char *tenant,
                                          struct notes_take_in_item *items, size_t n)
 {
@@ -290,22 +336,21 @@ cm_err_t notes_history_store_take_in_all(cm_db_t *db, const char *tenant,
     for (int k = 0; k < m; k++)
         free(ts[k].items);
     free(ts);
-    /* The duplicates' records are read after every take-in was sent: the
-     * pipeline is over, and each is a statement of its own. */
     for (int k = 0; k < m && !err; k++) {
         struct notes_take_in_item *it = &items[index[k]];
-        it->err = s_take_in_answer(db, tenant, it->ev, it->digest, it->row, stmts[k].res,
-                                   &it->claimed, &it->same, it->customer_id);
-        stmts[k].res = NULL;
-        /* A failed read fails the transaction: the rest cannot be answered. */
-        if (it->err && it->err != CM_ERR_NOT_FOUND)
-            err = it->err;
+        const PGresult *res = stmts[k].res;
+        it->claimed = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+        if (it->claimed)
+            snprintf(it->customer_id, NOTES_ID_SIZE, "%s", it->row->customer_id);
     }
     for (int k = 0; k < m; k++)
         PQclear(stmts[k].res);
     free(stmts);
     free(index);
-    return err;
+    /* The records of the events taken in before (duplicates, reused ids) are
+     * read after the take-in: its snapshot may not see a claim that committed
+     * while it waited. */
+    return err ? err : s_records_all(db, tenant, items, n);
 }
 
 /* ---------------------------------------------------------------------- */

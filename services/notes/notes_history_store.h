@@ -64,9 +64,9 @@ struct notes_take_in_item {
 
 /* Takes n events in inside the open transaction, as notes_history_store_take_in
  * does each, with their statements sent at once and their results read after
- * (cm_db_exec_all: one round trip for the lot, plus one for each event taken
- * in before). Each item's outcome is in the item. Returns CM_OK, or the error
- * of a statement that failed: then the transaction is lost, nothing of it
+ * (cm_db_exec_all: one round trip for the lot, and one more for the records
+ * of the events taken in before, when there are any). Each item's outcome is in the item. Returns
+ * CM_OK, or the error of a statement that failed: then the transaction is lost, nothing of it
  * stays, and the items' outcomes mean nothing. */
 cm_err_t notes_history_store_take_in_all(cm_db_t *db, const char *tenant,
                                          struct notes_take_in_item *items, size_t n) CM_MUSTCHECK;
