@@ -452,10 +452,11 @@ static cm_err_t s_batch_together(struct cm_call *call, const Crm__IntakeEvent *c
 
 /* Takes the ready items in: in one transaction when there are several, their
  * statements sent at once (a round trip and a commit for the lot), tried
- * again when it lost a deadlock (two batches' commits updating the same
- * customers' figures); else, or when it keeps failing (a lost connection, an
- * event PostgreSQL refuses), one statement each without a transaction, as
- * IngestEvent does, so that only a bad event fails. */
+ * again when the failure is worth retrying (a deadlock of two batches' commits
+ * over the same customers' figures, a lost connection); else, or when it
+ * keeps failing or PostgreSQL refuses an event's statement, one statement
+ * each without a transaction, as IngestEvent does, so that only a bad event
+ * fails. */
 static void s_batch_take_in(struct cm_call *call, const Crm__IntakeEvent *const *evs,
                             struct s_batch_item *items, size_t n)
 {
