@@ -255,58 +255,69 @@ static bool s_send(cm_db_t *self, const char *sql, int nparams, const char *cons
                              result_format) == 1;
 }
 
-/* Sends the queued statements and then sql (NULL: none) in one round trip
- * (libpq's pipeline mode) and reads their results in order. Returns sql's
- * result, or NULL with *err set: the first statement that failed decides
- * (the ones after it were not run). With sql NULL, returns NULL and *err. */
-static PGresult *s_pipeline(cm_db_t *self, const char *sql, int nparams, const char *const *params,
-                            const int *lengths, const int *formats, int result_format,
-                            cm_err_t *err)
+/* One statement of a pipeline: what to send, and its result. */
+struct s_piece {
+    const char *sql; // borrowed
+    int nparams;
+    const char *const *params; // borrowed
+    const int *lengths;        // borrowed, may be NULL
+    const int *formats;        // borrowed, may be NULL
+    int result_format;
+    PGresult *res; // owned: the result when the statement ran
+};
+
+/* Sends the queued statements and then the n pieces in one round trip
+ * (libpq's pipeline mode) and reads their results in order into each piece's
+ * res. Returns CM_OK, or the error of the first statement that failed (the
+ * ones after it were not run; a queued one counts as piece -1) with its
+ * index in *failed and no piece's result kept. */
+static cm_err_t s_pipeline(cm_db_t *self, struct s_piece *pieces, int n, int *failed)
 {
-    int n = self->n_deferred;
-    PGresult *out = NULL;
-    *err = CM_OK;
+    int queued = self->n_deferred;
+    cm_err_t err = CM_OK;
+    *failed = -1;
     /* Preparing is a round trip of its own, and not allowed in a pipeline:
      * statements new to this connection are prepared first (once). */
     char name[16];
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < queued; i++)
         (void)s_prepared(self, self->deferred[i].sql, self->deferred[i].nparams, name, sizeof name);
-    if (sql)
-        (void)s_prepared(self, sql, nparams, name, sizeof name);
+    for (int i = 0; i < n; i++)
+        (void)s_prepared(self, pieces[i].sql, pieces[i].nparams, name, sizeof name);
     if (PQenterPipelineMode(self->conn) != 1) {
-        s_fail(self, NULL, err);
+        s_fail(self, NULL, &err);
         s_deferred_clear(self);
-        return NULL;
+        return err;
     }
     bool sent = true;
-    for (int i = 0; sent && i < n; i++) {
+    for (int i = 0; sent && i < queued; i++) {
         const struct s_deferred *d = &self->deferred[i];
         sent = s_send(self, d->sql, d->nparams, (const char *const *)d->params, d->lengths,
                       d->formats, 0);
     }
-    int total = n;
-    if (sent && sql) {
-        sent = s_send(self, sql, nparams, params, lengths, formats, result_format);
-        total++;
-    }
+    for (int i = 0; sent && i < n; i++)
+        sent = s_send(self, pieces[i].sql, pieces[i].nparams, pieces[i].params, pieces[i].lengths,
+                      pieces[i].formats, pieces[i].result_format);
     s_deferred_clear(self);
     if (!sent || PQpipelineSync(self->conn) != 1) {
-        s_fail(self, NULL, err);
+        s_fail(self, NULL, &err);
         s_drop(self);
-        return NULL;
+        return err;
     }
     /* Each statement's results end with NULL; the Sync's result ends the pipeline. */
-    for (int i = 0; i < total && PQstatus(self->conn) == CONNECTION_OK; i++) {
+    for (int i = 0; i < queued + n && PQstatus(self->conn) == CONNECTION_OK; i++) {
+        struct s_piece *piece = i >= queued ? &pieces[i - queued] : NULL;
         PGresult *res;
         while ((res = PQgetResult(self->conn)) != NULL) {
             ExecStatusType st = PQresultStatus(res);
             if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-                if (sql && i == total - 1 && !out) {
-                    out = res;
+                if (piece && !piece->res) {
+                    piece->res = res;
                     continue;
                 }
             } else if (st != PGRES_PIPELINE_ABORTED) {
-                s_fail(self, res, err);
+                if (!err)
+                    *failed = i - queued;
+                s_fail(self, res, &err);
             }
             PQclear(res);
         }
@@ -315,16 +326,25 @@ static PGresult *s_pipeline(cm_db_t *self, const char *sql, int nparams, const c
     bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
     PQclear(sync);
     if (!synced || PQexitPipelineMode(self->conn) != 1) {
-        s_fail(self, NULL, err);
-        PQclear(out);
+        s_fail(self, NULL, &err);
         s_drop(self);
-        return NULL;
     }
-    if (*err) {
-        PQclear(out);
-        return NULL;
-    }
-    return out;
+    if (err)
+        for (int i = 0; i < n; i++) {
+            PQclear(pieces[i].res);
+            pieces[i].res = NULL;
+        }
+    return err;
+}
+
+/* Sends what is queued by itself (the queue is full, or the caller takes the
+ * connection): its error, if any, holds the transaction's next statements. */
+static void s_flush_queue(cm_db_t *self)
+{
+    int failed;
+    cm_err_t err = s_pipeline(self, NULL, 0, &failed);
+    if (err && !self->held)
+        self->held = err;
 }
 
 void cm_db_defer(cm_db_t *self, const char *sql, int nparams, const char *const *params,
@@ -332,12 +352,9 @@ void cm_db_defer(cm_db_t *self, const char *sql, int nparams, const char *const 
 {
     assert(self && sql && nparams >= 0);
     if (self->n_deferred == DEFER_MAX) {
-        /* A long queue goes now; its error, if any, shows at the next statement. */
-        cm_err_t err;
-        PQclear(s_pipeline(self, NULL, 0, NULL, NULL, NULL, 0, &err));
-        /* The transaction is lost: its next statement or COMMIT says so. */
-        if (err && !self->held)
-            self->held = err;
+        /* A long queue goes now; its error, if any, shows at the next
+         * statement or COMMIT (the transaction is lost). */
+        s_flush_queue(self);
     }
     struct s_deferred *d = &self->deferred[self->n_deferred++];
     d->sql = cm_strdup(sql);
@@ -372,8 +389,12 @@ PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char
         *err = self->held;
         return NULL;
     }
-    if (self->n_deferred)
-        return s_pipeline(self, sql, nparams, params, lengths, formats, result_format, err);
+    if (self->n_deferred) {
+        struct s_piece piece = {sql, nparams, params, lengths, formats, result_format, NULL};
+        int failed;
+        *err = s_pipeline(self, &piece, 1, &failed);
+        return piece.res;
+    }
     char name[16];
     PGresult *res;
     /* Inside a failed transaction nothing can be prepared; run it as it is. */
@@ -406,6 +427,34 @@ cm_err_t cm_db_run(cm_db_t *self, const char *sql, int nparams, const char *cons
     cm_err_t err;
     PGresult *res = cm_db_exec(self, sql, nparams, params, &err);
     PQclear(res);
+    return err;
+}
+
+cm_err_t cm_db_exec_all(cm_db_t *self, struct cm_db_stmt *stmts, int n, int *failed)
+{
+    assert(self && (stmts || n == 0) && n >= 0 && failed);
+    *failed = -1;
+    for (int i = 0; i < n; i++)
+        stmts[i].res = NULL;
+    cm_err_t err = CM_OK;
+    if (!self->conn) {
+        err = cm_db_connect(self);
+        if (err)
+            return err;
+    }
+    if (self->held)
+        return self->held;
+    struct s_piece *pieces = cm_calloc((size_t)(n ? n : 1), sizeof *pieces);
+    for (int i = 0; i < n; i++)
+        pieces[i] = (struct s_piece){
+            .sql = stmts[i].sql, .nparams = stmts[i].nparams, .params = stmts[i].params};
+    err = s_pipeline(self, pieces, n, failed);
+    for (int i = 0; i < n; i++)
+        stmts[i].res = pieces[i].res;
+    free(pieces);
+    /* The transaction is lost: COMMIT must not answer as if it were not. */
+    if (err && self->in_txn && !self->held)
+        self->held = err;
     return err;
 }
 
@@ -533,10 +582,7 @@ PGconn *cm_db_conn(cm_db_t *self)
 {
     if (self->conn && self->n_deferred) {
         /* The caller speaks to the connection itself: what is queued goes first. */
-        cm_err_t err;
-        PQclear(s_pipeline(self, NULL, 0, NULL, NULL, NULL, 0, &err));
-        if (err && !self->held)
-            self->held = err;
+        s_flush_queue(self);
     }
     return self->conn;
 }

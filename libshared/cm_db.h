@@ -49,6 +49,26 @@ void cm_db_defer(cm_db_t *self, const char *sql, int nparams, const char *const 
 cm_err_t cm_db_run(cm_db_t *self, const char *sql, int nparams,
                    const char *const *params) CM_MUSTCHECK;
 
+/* One statement of cm_db_exec_all: its text and text parameters (NULL
+ * entries are SQL NULL), both borrowed, and its result. */
+struct cm_db_stmt {
+    const char *sql; // borrowed
+    int nparams;
+    const char *const *params; // borrowed
+    PGresult *res;             // out, owned by the caller: the result, NULL when not run
+};
+
+/* Runs n statements whose results are all needed, after what is queued, in
+ * one round trip (libpq's pipeline mode), and reads every result into
+ * stmts[i].res (the caller PQclears each). Meant for an open transaction;
+ * outside one, the n statements commit or fail together (the pipeline's
+ * implicit transaction). Returns CM_OK, or the error of the first statement
+ * that failed, classified as cm_db_exec does, with its index in *failed (-1:
+ * a queued statement or the connection) and every res NULL: the statements
+ * after it did not run, and the transaction is lost (its COMMIT fails). The results wait in the
+ * socket's buffers until all is sent: for statements answering a few rows. */
+cm_err_t cm_db_exec_all(cm_db_t *self, struct cm_db_stmt *stmts, int n, int *failed) CM_MUSTCHECK;
+
 /* Makes tenant (NULL: none) the session's app.tenant, which row-level
  * security reads; a round trip only when it is not already so on this
  * connection (a reconnect forgets). Rolls back an open transaction first.

@@ -38,6 +38,9 @@
 #define RESOLVE_TIMEOUT_MS 2500
 /* Events one notes.IngestEvents takes. */
 #define NOTES_INTAKE_BATCH_MAX 100
+/* Times a batch's transaction is tried before its events go one by one: a
+ * deadlock between two batches' commits is retryable. */
+#define BATCH_ATTEMPTS 3
 /* Time the tick may spend applying customer events before it serves requests again. */
 #define FOLLOW_BUDGET_MS 200
 #define CUSTOMERS_STREAM "customers"
@@ -226,33 +229,33 @@ static void s_resolve_unknown(struct cm_call *call, const Crm__IntakeEvent *ev,
         (void)s_resolve(call, ev, fam, false, prep->customer_id);
 }
 
-static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
+/* The timeline row of an event whose customer prep holds; *details (the
+ * row's, owned) is the caller's to free. False when the event's time does not
+ * read (checked before: not reached). */
+static bool s_ingest_row(const Crm__IntakeEvent *ev, const struct s_ingest_prep *prep,
+                         struct notes_timeline_row *row, char **details)
 {
-    const Crm__IntakeEvent *ev = (const Crm__IntakeEvent *)msg;
-    const struct s_ingest_prep *prep = call->prep;
-    char cid[NOTES_ID_SIZE] = "";
-    bool claimed = false;
     int64_t at = 0;
-    char *details = NULL;
+    *details = NULL;
     if (notes_intake_time(ev->occurred_at, &at))
-        return; /* checked in s_ingest_prepare */
-    enum notes_intake_family fam = notes_intake_family(ev->type);
+        return false;
     const char *kind;
-    details = s_intake_details(ev, fam, &kind);
-    struct notes_timeline_row row = {.customer_id = prep->customer_id,
-                                     .at_ms = at,
-                                     .kind = kind,
-                                     .type = ev->type,
-                                     .source = ev->source,
-                                     .event_id = ev->event_id,
-                                     .details = details};
-    /* One statement (no transaction around it): the claim, and with it the
-     * timeline row and the booking's or order's state. A second delivery
-     * stops at the claim (or waits there until the first one's ends). */
-    bool same = true;
-    cm_err_t err = notes_history_store_take_in(call->db, TENANT(call), ev, prep->digest, &row,
-                                               &claimed, &same, cid);
-    free(details);
+    *details = s_intake_details(ev, notes_intake_family(ev->type), &kind);
+    *row = (struct notes_timeline_row){.customer_id = prep->customer_id,
+                                       .at_ms = at,
+                                       .kind = kind,
+                                       .type = ev->type,
+                                       .source = ev->source,
+                                       .event_id = ev->event_id,
+                                       .details = *details};
+    return true;
+}
+
+/* The answer to an event from what taking it in said (err, claimed, same,
+ * the customer cid): the call's failure, or *resp. */
+static void s_ingest_answer(struct cm_call *call, const Crm__IntakeEvent *ev, cm_err_t err,
+                            bool claimed, bool same, const char *cid, ProtobufCMessage **resp)
+{
     if (err == CM_ERR_NOT_FOUND) {
         /* Taken in before prepare looked, yet no record of it now: intake
          * records are never deleted, so only a hand-made change does this
@@ -284,6 +287,25 @@ static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, Protobuf
     cm_pb_set_str(&r->customer_id, cid);
     r->duplicate = !claimed;
     *resp = &r->base;
+}
+
+static void s_ingest(struct cm_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp)
+{
+    const Crm__IntakeEvent *ev = (const Crm__IntakeEvent *)msg;
+    struct notes_timeline_row row;
+    char *details;
+    if (!s_ingest_row(ev, call->prep, &row, &details))
+        return; /* checked in s_ingest_prepare */
+    /* One statement (no transaction around it): the claim, and with it the
+     * timeline row and the booking's or order's state. A second delivery
+     * stops at the claim (or waits there until the first one's ends). */
+    char cid[NOTES_ID_SIZE] = "";
+    bool claimed = false, same = true;
+    cm_err_t err = notes_history_store_take_in(call->db, TENANT(call), ev,
+                                               ((const struct s_ingest_prep *)call->prep)->digest,
+                                               &row, &claimed, &same, cid);
+    free(details);
+    s_ingest_answer(call, ev, err, claimed, same, cid, resp);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -376,10 +398,65 @@ static int s_by_customer(const void *a, const void *b)
     return c ? c : (x->index > y->index) - (x->index < y->index);
 }
 
-/* Takes the ready items in: in one transaction, each with its statement,
- * when there are several (a commit for the lot); else, or when the
- * transaction fails (a deadlock with another batch, a lost connection), one
- * statement each without a transaction, as IngestEvent does. */
+/* Takes the ready items in, in order, in one transaction: their statements
+ * sent at once (notes_history_store_take_in_all), then COMMIT. Returns CM_OK
+ * with every item answered, or the error of the transaction (rolled back,
+ * the items' answers undone). */
+static cm_err_t s_batch_together(struct cm_call *call, const Crm__IntakeEvent *const *evs,
+                                 struct s_batch_item *items, const size_t *order, size_t n)
+{
+    cm_err_t err = cm_db_begin(call->db, TENANT(call));
+    if (err)
+        return err;
+    struct notes_take_in_item *all = cm_calloc(n, sizeof *all);
+    struct notes_timeline_row *rows = cm_calloc(n, sizeof *rows);
+    char **details = cm_calloc(n, sizeof *details);
+    size_t *which = cm_calloc(n, sizeof *which);
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++) {
+        struct s_batch_item *it = &items[order[k]];
+        if (!it->ready || !s_ingest_row(evs[order[k]], &it->prep, &rows[m], &details[m]))
+            continue;
+        all[m] = (struct notes_take_in_item){
+            .ev = evs[order[k]], .digest = it->prep.digest, .row = &rows[m]};
+        which[m++] = order[k];
+    }
+    err = notes_history_store_take_in_all(call->db, TENANT(call), all, m);
+    for (size_t k = 0; k < m && !err; k++) {
+        struct s_batch_item *it = &items[which[k]];
+        s_ingest_answer(&it->call, evs[which[k]], all[k].err, all[k].claimed, all[k].same,
+                        all[k].customer_id, &it->resp);
+    }
+    for (size_t k = 0; k < m; k++)
+        free(details[k]);
+    free(which);
+    free(details);
+    free(rows);
+    free(all);
+    if (!err)
+        err = cm_db_commit(call->db);
+    if (!err)
+        return CM_OK;
+    cm_db_rollback(call->db);
+    for (size_t k = 0; k < n; k++) {
+        struct s_batch_item *it = &items[k];
+        if (!it->ready)
+            continue;
+        cm_call_reset(&it->call);
+        if (it->resp)
+            protobuf_c_message_free_unpacked(it->resp, NULL);
+        it->resp = NULL;
+    }
+    return err;
+}
+
+/* Takes the ready items in: in one transaction when there are several, their
+ * statements sent at once (a round trip and a commit for the lot), tried
+ * again when the failure is worth retrying (a deadlock of two batches' commits
+ * over the same customers' figures, a lost connection); else, or when it
+ * keeps failing or PostgreSQL refuses an event's statement, one statement
+ * each without a transaction, as IngestEvent does, so that only a bad event
+ * fails. */
 static void s_batch_take_in(struct cm_call *call, const Crm__IntakeEvent *const *evs,
                             struct s_batch_item *items, size_t n)
 {
@@ -394,34 +471,23 @@ static void s_batch_take_in(struct cm_call *call, const Crm__IntakeEvent *const 
     size_t ready = 0;
     for (size_t k = 0; k < n; k++)
         ready += items[order[k]].ready;
-    bool together = ready > 1 && !cm_db_begin(call->db, TENANT(call));
-    for (int pass = together ? 0 : 1; pass < 2; pass++) {
-        bool broken = false;
-        for (size_t k = 0; k < n && !broken; k++) {
-            struct s_batch_item *it = &items[order[k]];
-            if (!it->ready)
-                continue;
-            it->call.prep = &it->prep;
-            s_ingest(&it->call, &evs[order[k]]->base, &it->resp);
-            it->call.prep = NULL;
-            /* In the transaction, a failed statement ends it for all. */
-            broken = pass == 0 && cm_call_failed(&it->call) && it->call.err != CM_ERR_INVALID;
-        }
-        if (pass == 1)
+    cm_err_t err = CM_ERR_INVALID; // one event goes by itself
+    for (int attempt = 0; ready > 1 && attempt < BATCH_ATTEMPTS; attempt++) {
+        err = s_batch_together(call, evs, items, order, n);
+        if (!err)
             break;
-        if (!broken && !cm_db_commit(call->db))
+        cm_log_info("a batch of %zu events failed together: %s (%s)", ready, cm_err_name(err),
+                    cm_db_sqlstate(call->db));
+        if (err != CM_ERR_UNAVAILABLE)
             break;
-        cm_db_rollback(call->db);
-        cm_log_info("a batch of %zu events is taken in one by one", ready);
-        for (size_t k = 0; k < n; k++) {
-            struct s_batch_item *it = &items[order[k]];
-            if (!it->ready)
-                continue;
-            cm_call_reset(&it->call);
-            if (it->resp)
-                protobuf_c_message_free_unpacked(it->resp, NULL);
-            it->resp = NULL;
-        }
+    }
+    for (size_t k = 0; k < n && err; k++) {
+        struct s_batch_item *it = &items[order[k]];
+        if (!it->ready)
+            continue;
+        it->call.prep = &it->prep;
+        s_ingest(&it->call, &evs[order[k]]->base, &it->resp);
+        it->call.prep = NULL;
     }
     free(order);
 }

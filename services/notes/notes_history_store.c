@@ -24,6 +24,25 @@ static int64_t s_int64(const char *s)
 /* ---------------------------------------------------------------------- */
 /* Intake claims                                                           */
 
+/* The record of an event: $1 tenant, $2 source, $3 event id. */
+#define SQL_RECORD                                                                                 \
+    "SELECT coalesce(customer_id::text, ''), body_hash FROM notes.intake "                         \
+    "WHERE tenant_id = $1 AND source = $2 AND event_id = $3"
+
+/* What SQL_RECORD's result res says, as notes_history_store_claimed answers. */
+static void s_record(const PGresult *res, const char *digest, bool *found, bool *same,
+                     char *customer_id)
+{
+    customer_id[0] = '\0';
+    *found = PQntuples(res) == 1;
+    *same = true;
+    if (*found) {
+        snprintf(customer_id, NOTES_ID_SIZE, "%s", PQgetvalue(res, 0, 0));
+        const char *stored = PQgetvalue(res, 0, 1);
+        *same = !stored[0] || !strcmp(stored, digest);
+    }
+}
+
 cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
                                      const char *digest, bool *found, bool *same, char *customer_id)
 {
@@ -32,19 +51,10 @@ cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm_
     customer_id[0] = '\0';
     *found = false;
     *same = true;
-    PGresult *res =
-        cm_db_exec(db,
-                   "SELECT coalesce(customer_id::text, ''), body_hash FROM notes.intake "
-                   "WHERE tenant_id = $1 AND source = $2 AND event_id = $3",
-                   3, p, &err);
+    PGresult *res = cm_db_exec(db, SQL_RECORD, 3, p, &err);
     if (!res)
         return err;
-    if (PQntuples(res) == 1) {
-        *found = true;
-        snprintf(customer_id, NOTES_ID_SIZE, "%s", PQgetvalue(res, 0, 0));
-        const char *stored = PQgetvalue(res, 0, 1);
-        *same = !stored[0] || !strcmp(stored, digest);
-    }
+    s_record(res, digest, found, same, customer_id);
     PQclear(res);
     return CM_OK;
 }
@@ -190,42 +200,56 @@ static void s_order_params(const Crm__IntakeEvent *ev, const char **p, char *sta
     p[21] = is_refund ? o->reference : "";
 }
 
-cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
-                                     const char *digest, const struct notes_timeline_row *row,
-                                     bool *claimed, bool *same, char *customer_id)
-{
+/* One event's take-in statement and its parameters, which point into it. */
+struct s_take_in {
+    const char *sql; // static
+    int n;
+    const char *p[22];
     char at[24], stage[12], stages[NOTES_INTAKE_STAGES_SIZE], a[24], b[24], c[24];
-    char *items = NULL;
-    snprintf(at, sizeof at, "%" PRId64, row->at_ms);
-    const char *p[22] = {tenant,
-                         ev->source,
-                         ev->event_id,
-                         ev->type,
-                         digest,
-                         row->customer_id[0] ? row->customer_id : NULL,
-                         at,
-                         row->kind,
-                         row->details ? row->details : "{}",
-                         row->actor ? row->actor : ""};
-    const char *sql = SQL_CLAIM SQL_CLAIMED;
-    int n = 10;
-    cm_err_t err = CM_OK;
+    char *items; // owned: an order's items as JSON
+};
+
+/* Fills t for ev; CM_ERR_INVALID when a booking's times do not read. */
+static cm_err_t s_take_in_params(struct s_take_in *t, const char *tenant,
+                                 const Crm__IntakeEvent *ev, const char *digest,
+                                 const struct notes_timeline_row *row)
+{
+    snprintf(t->at, sizeof t->at, "%" PRId64, row->at_ms);
+    const char *head[] = {tenant,
+                          ev->source,
+                          ev->event_id,
+                          ev->type,
+                          digest,
+                          row->customer_id[0] ? row->customer_id : NULL,
+                          t->at,
+                          row->kind,
+                          row->details ? row->details : "{}",
+                          row->actor ? row->actor : ""};
+    memset(t->p, 0, sizeof t->p);
+    memcpy(t->p, head, sizeof head);
+    t->sql = SQL_CLAIM SQL_CLAIMED;
+    t->n = 10;
+    t->items = NULL;
     if (ev->booking) {
-        err = s_booking_params(ev, p, stage, stages, a, b);
-        sql = SQL_TAKE_IN_BOOKING;
-        n = 19;
-    } else if (ev->order) {
-        s_order_params(ev, p, stage, stages, a, b, c, &items);
-        sql = SQL_TAKE_IN_ORDER;
-        n = 22;
+        t->sql = SQL_TAKE_IN_BOOKING;
+        t->n = 19;
+        return s_booking_params(ev, t->p, t->stage, t->stages, t->a, t->b);
     }
-    customer_id[0] = '\0';
-    *same = true;
-    *claimed = false;
-    PGresult *res = err ? NULL : cm_db_exec(db, sql, n, p, &err);
-    free(items);
-    if (!res)
-        return err;
+    if (ev->order) {
+        s_order_params(ev, t->p, t->stage, t->stages, t->a, t->b, t->c, &t->items);
+        t->sql = SQL_TAKE_IN_ORDER;
+        t->n = 22;
+    }
+    return CM_OK;
+}
+
+/* What the take-in statement's result res says (res is PQcleared): claimed,
+ * or the record of the event taken in before, read by a statement of its own
+ * (the take-in's snapshot may not see a claim that committed while it waited). */
+static cm_err_t s_take_in_answer(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                 const char *digest, const struct notes_timeline_row *row,
+                                 PGresult *res, bool *claimed, bool *same, char *customer_id)
+{
     *claimed = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
     if (*claimed) {
@@ -233,8 +257,100 @@ cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm_
         return CM_OK;
     }
     bool found = false;
-    err = notes_history_store_claimed(db, tenant, ev, digest, &found, same, customer_id);
+    cm_err_t err = notes_history_store_claimed(db, tenant, ev, digest, &found, same, customer_id);
     return err ? err : found ? CM_OK : CM_ERR_NOT_FOUND;
+}
+
+cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm__IntakeEvent *ev,
+                                     const char *digest, const struct notes_timeline_row *row,
+                                     bool *claimed, bool *same, char *customer_id)
+{
+    struct s_take_in t;
+    customer_id[0] = '\0';
+    *same = true;
+    *claimed = false;
+    cm_err_t err = s_take_in_params(&t, tenant, ev, digest, row);
+    PGresult *res = err ? NULL : cm_db_exec(db, t.sql, t.n, t.p, &err);
+    free(t.items);
+    if (!res)
+        return err;
+    return s_take_in_answer(db, tenant, ev, digest, row, res, claimed, same, customer_id);
+}
+
+/* Reads, in one round trip, the records of the items that were taken in
+ * before (not claimed now, and no error of their own). */
+static cm_err_t s_records_all(cm_db_t *db, const char *tenant, struct notes_take_in_item *items,
+                              size_t n)
+{
+    struct cm_db_stmt *stmts = cm_calloc(n ? n : 1, sizeof *stmts);
+    const char *(*params)[3] = cm_calloc(n ? n : 1, sizeof *params);
+    size_t *index = cm_calloc(n ? n : 1, sizeof *index);
+    int m = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct notes_take_in_item *it = &items[i];
+        if (it->err || it->claimed)
+            continue;
+        params[m][0] = tenant;
+        params[m][1] = it->ev->source;
+        params[m][2] = it->ev->event_id;
+        stmts[m] = (struct cm_db_stmt){.sql = SQL_RECORD, .nparams = 3, .params = params[m]};
+        index[m++] = i;
+    }
+    int failed;
+    cm_err_t err = m ? cm_db_exec_all(db, stmts, m, &failed) : CM_OK;
+    for (int k = 0; k < m && !err; k++) {
+        struct notes_take_in_item *it = &items[index[k]];
+        bool found;
+        s_record(stmts[k].res, it->digest, &found, &it->same, it->customer_id);
+        /* Taken in before, yet no record now: take_in's CM_ERR_NOT_FOUND. */
+        it->err = found ? CM_OK : CM_ERR_NOT_FOUND;
+    }
+    for (int k = 0; k < m; k++)
+        PQclear(stmts[k].res);
+    free(index);
+    free(params);
+    free(stmts);
+    return err;
+}
+
+cm_err_t notes_history_store_take_in_all(cm_db_t *db, const char *tenant,
+                                         struct notes_take_in_item *items, size_t n)
+{
+    struct s_take_in *ts = cm_calloc(n ? n : 1, sizeof *ts);
+    struct cm_db_stmt *stmts = cm_calloc(n ? n : 1, sizeof *stmts);
+    size_t *index = cm_calloc(n ? n : 1, sizeof *index);
+    int m = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct notes_take_in_item *it = &items[i];
+        it->customer_id[0] = '\0';
+        it->same = true;
+        it->claimed = false;
+        it->err = s_take_in_params(&ts[m], tenant, it->ev, it->digest, it->row);
+        if (it->err)
+            continue;
+        stmts[m] = (struct cm_db_stmt){.sql = ts[m].sql, .nparams = ts[m].n, .params = ts[m].p};
+        index[m++] = i;
+    }
+    int failed;
+    cm_err_t err = cm_db_exec_all(db, stmts, m, &failed);
+    for (int k = 0; k < m; k++)
+        free(ts[k].items);
+    free(ts);
+    for (int k = 0; k < m && !err; k++) {
+        struct notes_take_in_item *it = &items[index[k]];
+        const PGresult *res = stmts[k].res;
+        it->claimed = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+        if (it->claimed)
+            snprintf(it->customer_id, NOTES_ID_SIZE, "%s", it->row->customer_id);
+    }
+    for (int k = 0; k < m; k++)
+        PQclear(stmts[k].res);
+    free(stmts);
+    free(index);
+    /* The records of the events taken in before (duplicates, reused ids) are
+     * read after the take-in: its snapshot may not see a claim that committed
+     * while it waited. */
+    return err ? err : s_records_all(db, tenant, items, n);
 }
 
 /* ---------------------------------------------------------------------- */

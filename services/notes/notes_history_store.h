@@ -51,6 +51,26 @@ cm_err_t notes_history_store_take_in(cm_db_t *db, const char *tenant, const Crm_
                                      const char *digest, const struct notes_timeline_row *row,
                                      bool *claimed, bool *same, char *customer_id) CM_MUSTCHECK;
 
+/* One event of notes_history_store_take_in_all: what to take in (borrowed),
+ * and what notes_history_store_take_in would answer for it. */
+struct notes_take_in_item {
+    const Crm__IntakeEvent *ev;           // borrowed
+    const char *digest;                   // borrowed
+    const struct notes_timeline_row *row; // borrowed
+    bool claimed, same;
+    char customer_id[NOTES_ID_SIZE];
+    cm_err_t err; // the event's own: CM_ERR_NOT_FOUND or CM_ERR_INVALID as take_in's
+};
+
+/* Takes n events in inside the open transaction, as notes_history_store_take_in
+ * does each, with their statements sent at once and their results read after
+ * (cm_db_exec_all: one round trip for the lot, and one more for the records
+ * of the events taken in before, when there are any). Each item's outcome is in the item. Returns
+ * CM_OK, or the error of a statement that failed: then the transaction is lost, nothing of it
+ * stays, and the items' outcomes mean nothing. */
+cm_err_t notes_history_store_take_in_all(cm_db_t *db, const char *tenant,
+                                         struct notes_take_in_item *items, size_t n) CM_MUSTCHECK;
+
 /* Inserts one timeline row. */
 cm_err_t notes_history_store_timeline_add(cm_db_t *db, const char *tenant,
                                           const struct notes_timeline_row *row) CM_MUSTCHECK;

@@ -1,7 +1,8 @@
 /* cm_db against a real PostgreSQL: statements queued with cm_db_defer go with
  * the next statement or COMMIT in one round trip, their errors fail the
  * transaction and nothing of it stays, and the tenant setting survives a
- * commit but not a rollback. Needs CRM_TEST_DATABASE_URL (a database where
+ * commit but not a rollback; statements sent at once (cm_db_exec_all) answer
+ * each, or name the one that failed. Needs CRM_TEST_DATABASE_URL (a database where
  * it may make temporary tables): tests/integration/test_db.py runs it against
  * the suite's own PostgreSQL; without it the binary only says so. */
 #include "cm_db.h"
@@ -107,6 +108,66 @@ static void s_check_tenant(const char *want)
     PQclear(res);
 }
 
+static void s_stmt(struct cm_db_stmt *st, const char *sql, const char *const *p, int n)
+{
+    *st = (struct cm_db_stmt){.sql = sql, .nparams = n, .params = p};
+}
+
+static void test_statements_sent_at_once_answer_each(void)
+{
+    static const char ins[] = "INSERT INTO pipe (id, v) VALUES ($1::int, $2) RETURNING id * 10";
+    const char *a[] = {"20", "twenty"}, *b[] = {"21", "twenty-one"};
+    struct cm_db_stmt st[3];
+    s_stmt(&st[0], ins, a, 2);
+    s_stmt(&st[1], ins, b, 2);
+    /* A later statement sees what an earlier one of the same round trip wrote. */
+    s_stmt(&st[2], "SELECT count(*) FROM pipe WHERE id IN (20, 21)", NULL, 0);
+    CHECK(cm_db_begin(s_db, "tenant-d") == CM_OK);
+    s_insert(22, "queued"); // what is queued goes first
+    int failed = 7;
+    CHECK(cm_db_exec_all(s_db, st, 3, &failed) == CM_OK);
+    CHECK(failed == -1);
+    CHECK_STR(PQgetvalue(st[0].res, 0, 0), "200");
+    CHECK_STR(PQgetvalue(st[1].res, 0, 0), "210");
+    CHECK_STR(PQgetvalue(st[2].res, 0, 0), "2");
+    for (int i = 0; i < 3; i++)
+        PQclear(st[i].res);
+    s_check_tenant("tenant-d");
+    CHECK(cm_db_commit(s_db) == CM_OK);
+    CHECK(s_count("SELECT count(*) FROM pipe WHERE id IN (20, 21, 22)") == 3);
+    /* None at all: only what is queued goes. */
+    CHECK(cm_db_begin(s_db, NULL) == CM_OK);
+    s_insert(23, "alone");
+    CHECK(cm_db_exec_all(s_db, NULL, 0, &failed) == CM_OK);
+    CHECK(cm_db_commit(s_db) == CM_OK);
+    CHECK(s_count("SELECT count(*) FROM pipe WHERE id = 23") == 1);
+}
+
+static void test_a_failed_statement_sent_at_once_names_itself_and_loses_the_rest(void)
+{
+    static const char ins[] = "INSERT INTO pipe (id, v) VALUES ($1::int, $2) RETURNING id";
+    const char *a[] = {"30", "thirty"}, *dup[] = {"20", "again"}, *c[] = {"31", "thirty-one"};
+    struct cm_db_stmt st[3];
+    s_stmt(&st[0], ins, a, 2);
+    s_stmt(&st[1], ins, dup, 2); // the key exists
+    s_stmt(&st[2], ins, c, 2);
+    CHECK(cm_db_begin(s_db, NULL) == CM_OK);
+    int failed;
+    CHECK(cm_db_exec_all(s_db, st, 3, &failed) == CM_ERR_CONFLICT);
+    CHECK(failed == 1);
+    CHECK_STR(cm_db_sqlstate(s_db), "23505");
+    CHECK(!st[0].res && !st[1].res && !st[2].res);
+    CHECK(cm_db_commit(s_db) != CM_OK);
+    CHECK(s_count("SELECT count(*) FROM pipe WHERE id IN (30, 31)") == 0);
+    /* A queued statement that fails is nobody's among them: -1. */
+    CHECK(cm_db_begin(s_db, NULL) == CM_OK);
+    s_insert(20, "queued again");
+    CHECK(cm_db_exec_all(s_db, st, 1, &failed) == CM_ERR_CONFLICT);
+    CHECK(failed == -1 && !st[0].res);
+    cm_db_rollback(s_db);
+    CHECK(s_count("SELECT count(*) FROM pipe WHERE id = 30") == 0);
+}
+
 static void test_the_tenant_outlives_a_commit_not_a_rollback(void)
 {
     CHECK(cm_db_begin(s_db, "tenant-a") == CM_OK);
@@ -169,6 +230,8 @@ int main(void)
     RUN(test_a_failed_queued_statement_fails_the_next_one);
     RUN(test_a_failed_queued_statement_fails_the_commit);
     RUN(test_a_long_queue_goes_in_parts);
+    RUN(test_statements_sent_at_once_answer_each);
+    RUN(test_a_failed_statement_sent_at_once_names_itself_and_loses_the_rest);
     RUN(test_the_tenant_outlives_a_commit_not_a_rollback);
     RUN(test_a_rollback_before_anything_was_sent);
     RUN(test_a_lost_connection_fails_the_rest_of_its_transaction);
