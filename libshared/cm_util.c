@@ -105,6 +105,31 @@ bool cm_nap(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *stop, long ms)
     return go;
 }
 
+int64_t cm_days_from_civil(int y, int m, int d)
+{
+    /* Years counted from March, so that the leap day ends one; eras of 400
+     * years (146097 days); 719468 days from 0000-03-01 to 1970-01-01. */
+    int64_t yy = (int64_t)y - (m <= 2);
+    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+    int64_t yoe = yy - era * 400;                                  /* 0..399 */
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* 0..365 */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* 0..146096 */
+    return era * 146097 + doe - 719468;
+}
+
+void cm_civil_from_days(int64_t days, int *y, int *m, int *d)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
 char *cm_time_rfc3339(int64_t ms, char *buf, size_t size)
 {
     time_t t = (time_t)(ms / 1000);

@@ -32,6 +32,12 @@ bool cm_nap(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *stop, long ms);
  * into buf (at least 32 bytes). Returns buf. */
 char *cm_time_rfc3339(int64_t ms, char *buf, size_t size);
 
+/* The day of the proleptic Gregorian date y-m-d (m 1..12, d 1..31) as days
+ * since 1970-01-01 (negative before), exact for every year; and back. After
+ * Howard Hinnant's days_from_civil and civil_from_days. */
+int64_t cm_days_from_civil(int y, int m, int d);
+void cm_civil_from_days(int64_t days, int *y, int *m, int *d);
+
 /* Writes a random RFC 4122 version-4 UUID (36 characters) into buf (>= 37 bytes). */
 void cm_uuid(char *buf);
 

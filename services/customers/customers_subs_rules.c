@@ -1,24 +1,11 @@
 /* The pure logic of subscriptions (customers_subs_rules.h). */
 #include "customers_subs_rules.h"
 #include "customers_validate.h"
+#include "cm_util.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-
-/* The civil date of a day (Howard Hinnant's days_to_civil). */
-static void s_civil(int64_t days, int *y, int *m, int *d)
-{
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    int64_t doe = days - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
 
 static int s_month_days(int y, int m)
 {
@@ -38,14 +25,14 @@ int customers_subs_parse_date(const char *s, int64_t *days)
             return -1;
     if (y < 1970 || m < 1 || m > 12 || d < 1 || d > s_month_days(y, m))
         return -1;
-    *days = customers_validate_days_from_civil(y, m, d);
+    *days = cm_days_from_civil(y, m, d);
     return 0;
 }
 
 void customers_subs_format_date(int64_t days, char out[11])
 {
     int y, m, d;
-    s_civil(days, &y, &m, &d);
+    cm_civil_from_days(days, &y, &m, &d);
     char buf[40];
     snprintf(buf, sizeof buf, "%04d-%02d-%02d", y % 10000, m, d);
     memcpy(out, buf, 10);
@@ -55,11 +42,11 @@ void customers_subs_format_date(int64_t days, char out[11])
 int64_t customers_subs_add_months(int64_t day, int months)
 {
     int y, m, d;
-    s_civil(day, &y, &m, &d);
+    cm_civil_from_days(day, &y, &m, &d);
     int64_t total = (int64_t)y * 12 + (m - 1) + months;
     int ny = (int)(total / 12), nm = (int)(total % 12) + 1;
     int last = s_month_days(ny, nm);
-    return customers_validate_days_from_civil(ny, nm, d > last ? last : d);
+    return cm_days_from_civil(ny, nm, d > last ? last : d);
 }
 
 int64_t customers_subs_end(int64_t start, Crm__PeriodUnit unit, int count)
@@ -71,9 +58,9 @@ int64_t customers_subs_end(int64_t start, Crm__PeriodUnit unit, int count)
         return start + count - 1;
     case CRM__PERIOD_UNIT__PERIOD_UNIT_MONTH: {
         int y, m, d, ny, nm, nd;
-        s_civil(start, &y, &m, &d);
+        cm_civil_from_days(start, &y, &m, &d);
         int64_t same = customers_subs_add_months(start, count);
-        s_civil(same, &ny, &nm, &nd);
+        cm_civil_from_days(same, &ny, &nm, &nd);
         return nd < d ? same : same - 1; // no such day: the month's last
     }
     default:

@@ -725,18 +725,6 @@ int customers_validate_phone(const char *in, const char *default_country, char *
 
 /* ---------------------------------------------------------------- dates */
 
-int64_t customers_validate_days_from_civil(int y, int m, int d)
-{
-    /* Count from 0000-03-01 so the leap day ends the year; 400-year eras of 146097 days. */
-    int64_t yy = (int64_t)y - (m <= 2);
-    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-    int64_t yoe = yy - era * 400;                        /* 0..399 */
-    int64_t mp = m > 2 ? m - 3 : m + 9;                  /* March = 0 */
-    int64_t doy = (153 * mp + 2) / 5 + d - 1;            /* 0..365 */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* 0..146096 */
-    return era * 146097 + doe - 719468;                  /* 719468: 0000-03-01 to 1970-01-01 */
-}
-
 static bool s_is_leap(int y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -771,7 +759,7 @@ int customers_validate_date(const char *in, int64_t today_days, const char **why
         return s_fail(why, "not a real date");
     if (y < 1900)
         return s_fail(why, "before 1900");
-    if (customers_validate_days_from_civil(y, m, d) > today_days)
+    if (cm_days_from_civil(y, m, d) > today_days)
         return s_fail(why, "in the future");
     return 0;
 }

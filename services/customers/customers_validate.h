@@ -64,10 +64,6 @@ void customers_validate_sort_names(char **items, size_t n);
 int customers_validate_phone(const char *in, const char *default_country, char *out, size_t outsz,
                              const char **why) CM_MUSTCHECK;
 
-/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (negative before 1970). m is
- * 1..12 and d 1..31; the date is not checked. */
-int64_t customers_validate_days_from_civil(int y, int m, int d);
-
 /* Checks a date of birth or similar: exactly "YYYY-MM-DD", a real calendar date, in 1900 or
  * later and not after today_days (days since 1970-01-01 UTC, from the caller so tests are
  * deterministic). Returns 0, or -1 with *why set ("expected YYYY-MM-DD", "not a real date",

@@ -467,13 +467,13 @@ static void s_check_expiry(struct cm_call *call, const char *date)
         cm_log_warn("could not read the business's day: %s", cm_db_error(call->db));
     const char *why = NULL;
     /* The format and the calendar here (any date up to 9999-12-31); the range below. */
-    if (customers_validate_date(date, customers_validate_days_from_civil(9999, 12, 31), &why)) {
+    if (customers_validate_date(date, cm_days_from_civil(9999, 12, 31), &why)) {
         cm_call_violation(call, "expiresOn", "INVALID_FORMAT", "expiresOn: %s", why);
         return;
     }
     int y = (int)strtol(date, NULL, 10), m = (int)strtol(date + 5, NULL, 10),
         d = (int)strtol(date + 8, NULL, 10);
-    int64_t days = customers_validate_days_from_civil(y, m, d);
+    int64_t days = cm_days_from_civil(y, m, d);
     if (days < today)
         cm_call_violation(call, "expiresOn", "OUT_OF_RANGE", "expiresOn is in the past");
     else if (days > today + VOUCHER_EXPIRY_MAX_DAYS)

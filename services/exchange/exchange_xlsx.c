@@ -83,7 +83,7 @@ int exchange_xlsx_decimals(const char *s)
 
 void exchange_xlsx_to_local(const struct exchange_zone *zone, int t[6])
 {
-    int64_t utc = exchange_zone_days(t[0], t[1], t[2]) * 86400 + t[3] * 3600 + t[4] * 60 + t[5];
+    int64_t utc = cm_days_from_civil(t[0], t[1], t[2]) * 86400 + t[3] * 3600 + t[4] * 60 + t[5];
     exchange_zone_split(utc + exchange_zone_offset(zone, utc), t);
 }
 

@@ -1210,7 +1210,7 @@ int exchange_xlsx_read_serial_date(double serial, int date1904, int with_time,
         secs = utc - days * 86400;
     }
     int y, m, d;
-    exchange_zone_civil(days, &y, &m, &d);
+    cm_civil_from_days(days, &y, &m, &d);
     if (y < 1900 || y > 9999)
         return -1;
     if (with_time && ms)

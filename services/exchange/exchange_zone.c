@@ -79,34 +79,11 @@ int64_t exchange_zone_to_utc(const struct exchange_zone *z, int64_t local)
     return local - z->off[last];
 }
 
-int64_t exchange_zone_days(int y, int m, int d)
-{
-    int64_t yy = y - (m <= 2);
-    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-    int64_t yoe = yy - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-void exchange_zone_civil(int64_t days, int *y, int *m, int *d)
-{
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    int64_t doe = days - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 void exchange_zone_split(int64_t secs, int out[6])
 {
     int64_t days = secs >= 0 ? secs / S_DAY : -((-secs + S_DAY - 1) / S_DAY);
     int64_t rest = secs - days * S_DAY;
-    exchange_zone_civil(days, &out[0], &out[1], &out[2]);
+    cm_civil_from_days(days, &out[0], &out[1], &out[2]);
     out[3] = (int)(rest / 3600);
     out[4] = (int)(rest / 60 % 60);
     out[5] = (int)(rest % 60);

@@ -39,10 +39,6 @@ int32_t exchange_zone_offset(const struct exchange_zone *z, int64_t utc);
  * This is what a browser does with a time typed without a zone. */
 int64_t exchange_zone_to_utc(const struct exchange_zone *z, int64_t local);
 
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
-int64_t exchange_zone_days(int y, int m, int d);
-void exchange_zone_civil(int64_t days, int *y, int *m, int *d);
-
 /* A count of seconds since 1970-01-01T00:00 (any clock) into year, month,
  * day, hour, minute, second. */
 void exchange_zone_split(int64_t secs, int out[6]);

@@ -71,13 +71,12 @@ char *notes_ical_time(int64_t ms, bool date_only, char *buf, size_t size)
 {
     int64_t days = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
     int64_t rest = ms - days * 86400000;
-    int y;
-    unsigned m, d;
-    notes_civil_from_days(days, &y, &m, &d);
+    int y, m, d;
+    cm_civil_from_days(days, &y, &m, &d);
     if (date_only)
-        snprintf(buf, size, "%04d%02u%02u", y, m, d);
+        snprintf(buf, size, "%04d%02d%02d", y, m, d);
     else
-        snprintf(buf, size, "%04d%02u%02uT%02d%02d%02dZ", y, m, d, (int)(rest / 3600000),
+        snprintf(buf, size, "%04d%02d%02dT%02d%02d%02dZ", y, m, d, (int)(rest / 3600000),
                  (int)(rest / 60000 % 60), (int)(rest / 1000 % 60));
     return buf;
 }

@@ -51,16 +51,6 @@ const char *notes_intake_status(const char *type)
 /* ---------------------------------------------------------------------- */
 /* Time                                                                    */
 
-static int64_t s_days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int era = (y >= 0 ? y : y - 399) / 400;
-    int yoe = y - era * 400;
-    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return (int64_t)era * 146097 + doe - 719468;
-}
-
 /* Reads exactly n digits at *p. */
 static int s_digits(const char **p, int n, int *out)
 {
@@ -119,7 +109,7 @@ int notes_intake_time(const char *s, int64_t *ms)
         return -1;
     if (sec == 60)
         sec = 59; /* a leap second counts as the second before it */
-    int64_t t = s_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    int64_t t = cm_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     t -= sign * (oh * 3600 + om * 60);
     *ms = t * 1000 + frac_ms;
     return 0;

@@ -99,31 +99,6 @@ char *notes_validate_text(const char *s, size_t max_chars, unsigned flags, const
 /* ---------------------------------------------------------------------- */
 /* Dates                                                                   */
 
-/* After Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar. */
-int64_t notes_days_from_civil(int y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-void notes_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yy + (*m <= 2));
-}
-
 static bool s_leap(int y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -161,7 +136,7 @@ enum notes_due_result notes_due_parse(const char *s, struct notes_due *out)
     long d = s_digits(&p, 2);
     if (d < 1 || d > (long)s_month_days((int)y, (unsigned)mo))
         return NOTES_DUE_FORMAT;
-    int64_t days = notes_days_from_civil((int)y, (unsigned)mo, (unsigned)d);
+    int64_t days = cm_days_from_civil((int)y, (int)mo, (int)d);
     int64_t ms = days * 86400000;
     bool all_day = *p == '\0';
     if (!all_day) {
@@ -208,9 +183,8 @@ enum notes_due_result notes_due_parse(const char *s, struct notes_due *out)
             return NOTES_DUE_FORMAT;
         ms += ((int64_t)h * 3600 + mi * 60 + se) * 1000 + frac_ms - (int64_t)offset_min * 60000;
     }
-    int uy;
-    unsigned um, ud;
-    notes_civil_from_days(ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000, &uy, &um, &ud);
+    int uy, um, ud;
+    cm_civil_from_days(ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000, &uy, &um, &ud);
     if (uy < NOTES_DUE_MIN_YEAR || uy > NOTES_DUE_MAX_YEAR)
         return NOTES_DUE_RANGE;
     out->ms = ms;
@@ -222,19 +196,18 @@ char *notes_due_format(const struct notes_due *d, char *buf, size_t size)
 {
     int64_t days = d->ms >= 0 ? d->ms / 86400000 : (d->ms - 86399999) / 86400000;
     int64_t rest = d->ms - days * 86400000;
-    int y;
-    unsigned m, dd;
-    notes_civil_from_days(days, &y, &m, &dd);
+    int y, m, dd;
+    cm_civil_from_days(days, &y, &m, &dd);
     if (d->all_day) {
-        snprintf(buf, size, "%04d-%02u-%02u", y, m, dd);
+        snprintf(buf, size, "%04d-%02d-%02d", y, m, dd);
         return buf;
     }
     int h = (int)(rest / 3600000), mi = (int)(rest / 60000 % 60), s = (int)(rest / 1000 % 60);
     int ms = (int)(rest % 1000);
     if (ms)
-        snprintf(buf, size, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, dd, h, mi, s, ms);
+        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, dd, h, mi, s, ms);
     else
-        snprintf(buf, size, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, dd, h, mi, s);
+        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, dd, h, mi, s);
     return buf;
 }
 

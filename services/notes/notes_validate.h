@@ -63,10 +63,6 @@ enum notes_due_result notes_due_parse(const char *s, struct notes_due *out) CM_M
  * milliseconds are not zero) into buf (>= 32 bytes). Returns buf. */
 char *notes_due_format(const struct notes_due *d, char *buf, size_t size);
 
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
-int64_t notes_days_from_civil(int y, unsigned m, unsigned d);
-void notes_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
-
 /* True for a staff id: 1..NOTES_STAFF_ID_MAX printable ASCII bytes, no space. */
 bool notes_staff_id_valid(const char *s);
 

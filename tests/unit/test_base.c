@@ -434,8 +434,41 @@ static void test_call_items(void)
     crm__reply_header__free_unpacked(h, NULL);
 }
 
+/* Days and dates of the proleptic Gregorian calendar, both ways, against
+ * known days and day by day across leap years, centuries and 1970. */
+static void test_civil_days(void)
+{
+    CHECK(cm_days_from_civil(1970, 1, 1) == 0);
+    CHECK(cm_days_from_civil(1969, 12, 31) == -1);
+    CHECK(cm_days_from_civil(2000, 2, 29) == 11016);
+    CHECK(cm_days_from_civil(2000, 3, 1) == 11017);
+    CHECK(cm_days_from_civil(1900, 1, 1) == -25567);
+    CHECK(cm_days_from_civil(9999, 12, 31) == 2932896);
+    int y = 1599, m = 12, d = 31;
+    int64_t day = cm_days_from_civil(y, m, d);
+    static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    for (int i = 0; i < 200000; i++) {
+        /* The next date by hand, the next day by arithmetic: the same. */
+        bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        int last = m == 2 && leap ? 29 : month_days[m - 1];
+        if (++d > last) {
+            d = 1;
+            if (++m > 12) {
+                m = 1;
+                y++;
+            }
+        }
+        day++;
+        CHECK(cm_days_from_civil(y, m, d) == day);
+        int yy, mm, dd;
+        cm_civil_from_days(day, &yy, &mm, &dd);
+        CHECK(yy == y && mm == m && dd == d);
+    }
+}
+
 int main(void)
 {
+    RUN(test_civil_days);
     RUN(test_utf8_valid);
     RUN(test_call_items);
     RUN(test_utf8_length);

@@ -173,13 +173,13 @@ static void test_fold_not_utf8(void)
 static void test_time(void)
 {
     char buf[24];
-    int64_t ms = notes_days_from_civil(2026, 11, 27) * 86400000 + (9 * 3600 + 5 * 60 + 7) * 1000;
+    int64_t ms = cm_days_from_civil(2026, 11, 27) * 86400000 + (9 * 3600 + 5 * 60 + 7) * 1000;
     CHECK_STR(notes_ical_time(ms, false, buf, sizeof buf), "20261127T090507Z");
     CHECK_STR(notes_ical_time(ms, true, buf, sizeof buf), "20261127");
     CHECK_STR(notes_ical_time(0, false, buf, sizeof buf), "19700101T000000Z");
 }
 
-#define DAY(y, m, d) (notes_days_from_civil(y, m, d) * 86400000)
+#define DAY(y, m, d) (cm_days_from_civil(y, m, d) * 86400000)
 #define HOUR 3600000
 
 static const char *s_id1 = "11111111-1111-4111-8111-111111111111";
