@@ -413,8 +413,8 @@ cm_err_t notes_rules_store_figures(cm_db_t *db, const char *tenant, const char *
         ", coalesce((v.at AT TIME ZONE $3::text)::date - date '1970-01-01', 0), "
         "(now() AT TIME ZONE $3::text)::date - date '1970-01-01' "
         /* the last visit: the last entry of bookings_visits (059_figures_times.sql) */
-        "FROM (SELECT max(starts_at) AS at FROM notes.bookings WHERE tenant_id = $1 "
-        "AND customer_id = $2 AND status = 'ATTENDED') v "
+        "FROM (SELECT (SELECT starts_at FROM notes.bookings WHERE tenant_id = $1 "
+        "AND customer_id = $2 AND status = 'ATTENDED' ORDER BY starts_at DESC LIMIT 1) AS at) v "
         "LEFT JOIN notes.customer_figures f ON f.tenant_id = $1 AND f.customer_id = $2 "
         "GROUP BY v.at",
         3, p, &err);
