@@ -517,11 +517,15 @@ cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char
     const char *p[] = {tenant, customer_id};
     cm_err_t err;
     /* One round trip: the figures the triggers of 015_customer_figures.sql
-     * keep per customer (up to eight rows each of figures, per currency and
-     * per service, added up here), the next ten bookings (a range of the
-     * partial index bookings_upcoming) and the registration
-     * (timeline_by_type), as one JSON object in the Summary's own names. No
-     * rows of figures: nothing booked or ordered. */
+     * keep per customer (up to eight rows each of counts, per currency and
+     * per service, added up here), the first booking, last visit and first
+     * order (the first or last entry of an index each, 059_figures_times.sql:
+     * ORDER BY and LIMIT 1 rather than min() or max(), which PostgreSQL may
+     * answer by reading every entry of a customer whose rows it has not
+     * counted yet),
+     * the next ten bookings (a range of the partial index bookings_upcoming)
+     * and the registration (timeline_by_type), as one JSON object in the
+     * Summary's own names. No rows of figures: nothing booked or ordered. */
     /* clang-format off */
     static const char sql[] =
         "SELECT json_build_object("
@@ -529,12 +533,20 @@ cm_err_t notes_history_store_summary(cm_db_t *db, const char *tenant, const char
         "  'registeredAt', (SELECT " TS("min(t.occurred_at)") " FROM notes.timeline t "
         "                    WHERE t.tenant_id = $1 AND t.customer_id = $2 "
         "                      AND t.type = 'customer.created'), "
-        "  'firstBookingAt', " TS("min(f.first_booking_at)") ", "
-        "  'lastVisitAt', " TS("max(f.last_visit_at)") ", "
+        "  'firstBookingAt', (SELECT " TS("coalesce(b.booked_at, b.details_at)") " "
+        "                      FROM notes.bookings b "
+        "                     WHERE b.tenant_id = $1 AND b.customer_id = $2 "
+        "                     ORDER BY coalesce(b.booked_at, b.details_at) LIMIT 1), "
+        "  'lastVisitAt', (SELECT " TS("b.starts_at") " FROM notes.bookings b "
+        "                   WHERE b.tenant_id = $1 AND b.customer_id = $2 "
+        "                     AND b.status = 'ATTENDED' ORDER BY b.starts_at DESC LIMIT 1), "
         "  'bookings', coalesce(sum(f.bookings), 0), "
         "  'cancellations', coalesce(sum(f.cancellations), 0), "
         "  'noShows', coalesce(sum(f.no_shows), 0), 'attended', coalesce(sum(f.attended), 0), "
-        "  'firstOrderAt', " TS("min(f.first_order_at)") ", 'orders', coalesce(sum(f.orders), 0), "
+        "  'firstOrderAt', (SELECT " TS("coalesce(o.placed_at, o.first_seen_at)") " "
+        "                    FROM notes.orders o WHERE o.tenant_id = $1 AND o.customer_id = $2 "
+        "                   ORDER BY coalesce(o.placed_at, o.first_seen_at) LIMIT 1), "
+        "  'orders', coalesce(sum(f.orders), 0), "
         "  'totalSpent', (SELECT json_agg(json_build_object('currency', currency, "
         "                                 'amountMinor', amount) ORDER BY currency) "
         "                   FROM (SELECT currency, sum(amount_minor) AS amount "

@@ -404,15 +404,19 @@ cm_err_t notes_rules_store_figures(cm_db_t *db, const char *tenant, const char *
     cm_err_t err = CM_OK;
     PGresult *res = cm_db_exec(
         db,
-        "SELECT coalesce(sum(orders), 0), coalesce(sum(attended), 0), "
-        "coalesce((extract(epoch FROM max(last_visit_at)) * 1000)::bigint, 0), "
+        "SELECT coalesce(sum(f.orders), 0), coalesce(sum(f.attended), 0), "
+        "coalesce((extract(epoch FROM v.at) * 1000)::bigint, 0), "
         "(SELECT coalesce(json_agg(json_build_array(currency, amount)), '[]')::text FROM "
         "(SELECT currency, sum(amount_minor) AS amount FROM notes.customer_spent "
         "WHERE tenant_id = $1 AND customer_id = $2 GROUP BY currency HAVING "
         "sum(paying_orders) > 0) s) "
-        ", coalesce((max(last_visit_at) AT TIME ZONE $3::text)::date - date '1970-01-01', 0), "
+        ", coalesce((v.at AT TIME ZONE $3::text)::date - date '1970-01-01', 0), "
         "(now() AT TIME ZONE $3::text)::date - date '1970-01-01' "
-        "FROM notes.customer_figures WHERE tenant_id = $1 AND customer_id = $2",
+        /* the last visit: the last entry of bookings_visits (059_figures_times.sql) */
+        "FROM (SELECT (SELECT starts_at FROM notes.bookings WHERE tenant_id = $1 "
+        "AND customer_id = $2 AND status = 'ATTENDED' ORDER BY starts_at DESC LIMIT 1) AS at) v "
+        "LEFT JOIN notes.customer_figures f ON f.tenant_id = $1 AND f.customer_id = $2 "
+        "GROUP BY v.at",
         3, p, &err);
     if (!res)
         return err;

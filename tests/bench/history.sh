@@ -65,6 +65,10 @@ for ((i = 0; i < rules; i++)); do
     curl -fsS -o /dev/null -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
         -d "$body" "$STACK_URL/v1/rules" || fail "could not create rule $i"
 done
+# Deadlocks PostgreSQL detected in the suite's database so far. The
+# statistics reach pg_stat_database within a second of a transaction's end:
+# read after the intake's events are all visible, which takes longer.
+deadlocks() { sql "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"; }
 big=$((events / 2))
 # intake_phase PREFIX LABEL PUBLISH_OPTION...: BENCH_HISTORY_EVENTS events of
 # people and bookings of their own (ids prefixed), sent by crmctl publish with
@@ -96,8 +100,9 @@ for i in range(n):
                "customer": person})
     print(json.dumps(ev))
 PY
-    local before
+    local before deadlocks0
     before=$(sql "SELECT count(*) FROM notes.timeline WHERE event_id <> '' AND source IN ('booking','store')")
+    deadlocks0=$(deadlocks)
     # CPU of each program from the first event sent until the last is visible:
     cpu_snapshot "$tmp/cpu.0"
     local t0 t_ack t_vis c0 crmctl_ticks
@@ -120,6 +125,7 @@ PY
     vis_rate=$(awk -v n="$events" -v ms=$((t_vis - t0)) 'BEGIN { printf "%.0f", n * 1000 / ms }')
     echo "    $(cat "$tmp/publish.txt")"
     echo "    acknowledged: $ack_rate events/s; all visible in the timeline after $((t_vis - t0)) ms ($vis_rate events/s)"
+    echo "    deadlocks: $(($(deadlocks) - deadlocks0)) (pg_stat_database)"
     ACK_RATE[$prefix]=$ack_rate
     VIS_RATE[$prefix]=$vis_rate
     if ((rules > 0)); then
