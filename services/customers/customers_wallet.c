@@ -4,6 +4,8 @@
 #include "customers_wallet.h"
 #include "customers_check.h"
 #include "customers_events.h"
+#include "customers_handlers.h"
+#include "customers_tenant_cache.h"
 #include "customers_staff_limit.h"
 #include "customers_validate.h"
 #include "customers_wallet_rules.h"
@@ -747,6 +749,22 @@ void customers_wallet_settings_get(struct cm_call *call, const ProtobufCMessage 
         *resp = &s_settings_of(&cfg)->base;
 }
 
+/* The settings.updated event of a change to the business's currency: the
+ * settings read back in the transaction (not this copy's kept ones, which the
+ * change made stale). False when the call failed. */
+static bool s_settings_event(struct cm_call *call)
+{
+    struct customers_tenant t = {0};
+    customers_tenant_cache_forget(TENANT(call));
+    if (!customers_tenant_of(call, &t))
+        return false;
+    cm_err_t err = customers_events_settings(call->db, call->hdr, &t);
+    customers_tenant_release(&t);
+    if (err)
+        cm_call_db_fail(call, err, "could not store the settings event");
+    return !err;
+}
+
 void customers_wallet_settings_update(struct cm_call *call, const ProtobufCMessage *msg,
                                       ProtobufCMessage **resp)
 {
@@ -803,6 +821,8 @@ void customers_wallet_settings_update(struct cm_call *call, const ProtobufCMessa
         cm_call_db_fail(call, err, "could not store the wallet settings");
         goto out;
     }
+    if (!s_settings_event(call))
+        goto out;
     *resp = &s->base;
     s = NULL;
 out:

@@ -12,6 +12,7 @@
 #include "notes_orders_store.h"
 #include "notes_rules_store.h"
 #include "notes_intake.h"
+#include "notes_zone.h"
 #include "cm_follow.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
@@ -905,6 +906,20 @@ static cm_err_t s_subscription_row(cm_db_t *db, const Crm__Event *ev)
     return err;
 }
 
+/* A settings.updated event of the customers stream: no row (it concerns no
+ * customer), but the business's zone this copy keeps follows it at once. */
+static cm_err_t s_settings_changed(const Crm__Event *ev)
+{
+    Crm__SettingsEvent *se = crm__settings_event__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!se) {
+        cm_log_warn("settings event seq=%" PRIu64 " does not decode; skipped", ev->seq);
+        return CM_OK;
+    }
+    notes_zone_changed(ev->tenant_id, se->time_zone);
+    crm__settings_event__free_unpacked(se, NULL);
+    return CM_OK;
+}
+
 /* The rows an event makes, by its stream and type (cm_follow's apply, in
  * the transaction that moves the cursor). */
 static cm_err_t s_rows(void *ud, cm_db_t *db, const Crm__Event *ev)
@@ -916,6 +931,8 @@ static cm_err_t s_rows(void *ud, cm_db_t *db, const Crm__Event *ev)
         return s_wallet_row(db, ev);
     if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strncmp(ev->type, "subscription.", 13))
         return s_subscription_row(db, ev);
+    if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strcmp(ev->type, "settings.updated"))
+        return s_settings_changed(ev);
     if (!strcmp(ev->stream, NOTIFY_STREAM) && !strncmp(ev->type, "message.", 8))
         return s_message_row(db, ev);
     return CM_OK;
