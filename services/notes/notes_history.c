@@ -920,6 +920,16 @@ static cm_err_t s_settings_changed(const Crm__Event *ev)
     return CM_OK;
 }
 
+/* What a copy that does not lead takes from the streams (cm_follow's
+ * watch): the business's zone, which every copy keeps. */
+static int s_watch(void *ud, const Crm__Event *ev)
+{
+    (void)ud;
+    if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strcmp(ev->type, "settings.updated"))
+        (void)s_settings_changed(ev);
+    return 0;
+}
+
 /* The rows an event makes, by its stream and type (cm_follow's apply, in
  * the transaction that moves the cursor). */
 static cm_err_t s_rows(void *ud, cm_db_t *db, const Crm__Event *ev)
@@ -950,7 +960,8 @@ void notes_history_start(cm_svc_t *svc, void *user)
                                              .n_streams = N_STREAMS,
                                              .events_out = s_st.cfg->events_out_endpoint,
                                              .bus = s_st.cfg->bus_endpoint,
-                                             .apply = s_rows};
+                                             .apply = s_rows,
+                                             .watch = s_watch};
     s_st.follow = cm_follow_new(&s_st.follow_def);
     cm_db_t *db = cm_svc_db(svc);
     if (notes_history_store_table_exists(db, "notes.notes", &s_st.with_notes) ||
