@@ -18,6 +18,11 @@ from test_wallet import _tenant
 EAST, WEST = "Pacific/Kiritimati", "Pacific/Pago_Pago"  # UTC+14 and UTC-11
 # Well inside notes' 30 s: only the event can explain a change seen this soon.
 SOON_S = 10
+# Handler threads of a notes copy, each a worker at the broker
+# (CM_SVC_THREADS_DEFAULT): the broker hands requests to idle workers in
+# turn, so this many reads per copy, in a row, reach every copy.
+NOTES_THREADS = 16
+EXTRA = "notes-9"  # a second copy, which does not lead (log name: notes-N)
 
 
 def _last_seq():
@@ -46,32 +51,51 @@ def _overdue(key, task_id):
     return bool(got.get("overdue"))
 
 
-def test_a_zone_change_turns_an_all_day_task_overdue_at_once():
+def _all_say(key, task_id, overdue):
+    """True when reads in a row, enough for both copies of notes to answer
+    some, find the task overdue (or not)."""
+    return all(_overdue(key, task_id) == overdue for _ in range(2 * NOTES_THREADS + 1))
+
+
+def _both_served(before):
+    """True when both copies of notes handled requests since before."""
+    now = crm.served_by_copy("notes")
+    return all(now.get(n, 0) > before.get(n, 0) for n in ("notes-0", EXTRA))
+
+
+def test_a_zone_change_turns_an_all_day_task_overdue_at_once_on_every_copy():
     key = _key(_tenant())
     _patch(key, "/v1/settings", {"timeZone": WEST})
-    for _ in range(2):
-        # Due the day before the east's today: over there the day has ended;
-        # in the west (25 hours behind) it is today or still to come.
-        east_today = dt.datetime.now(zoneinfo.ZoneInfo(EAST)).date()
-        due = (east_today - dt.timedelta(days=1)).isoformat()
-        st, _, task = api("POST", "/v1/tasks", {"title": unique("due"), "dueAt": due}, key=key)
-        assert st == 201 and not task.get("overdue"), (st, task)
-        assert not _overdue(key, task["id"])  # notes now keeps the west's zone
+    with crm.extra_process("notes", EXTRA):
+        for _ in range(2):
+            # Due the day before the east's today: over there the day has
+            # ended; in the west (25 hours behind) it is today or to come.
+            east_today = dt.datetime.now(zoneinfo.ZoneInfo(EAST)).date()
+            due = (east_today - dt.timedelta(days=1)).isoformat()
+            st, _, task = api("POST", "/v1/tasks", {"title": unique("due"), "dueAt": due},
+                              key=key)
+            assert st == 201 and not task.get("overdue"), (st, task)
+            # Both copies answer, and keep the west's zone for 30 s.
+            served = crm.served_by_copy("notes")
+            wait_until(lambda: _all_say(key, task["id"], False) and _both_served(served),
+                       timeout=SOON_S, what="both copies to read the task in the west")
 
-        started = time.monotonic()
-        _patch(key, "/v1/settings", {"timeZone": EAST})
-        wait_until(lambda: _overdue(key, task["id"]), timeout=SOON_S,
-                   what="the task overdue on the east's day")
-        st, _, js = api("GET", q("/v1/tasks", overdue="true"), key=key)
-        assert [t["id"] for t in js.get("tasks", [])] == [task["id"]], js
-        # And back: the west's day has not ended.
-        _patch(key, "/v1/settings", {"timeZone": WEST})
-        wait_until(lambda: not _overdue(key, task["id"]), timeout=SOON_S,
-                   what="the task not overdue on the west's day")
-        assert time.monotonic() - started < 30
-        if dt.datetime.now(zoneinfo.ZoneInfo(EAST)).date() == east_today:
-            return
-        api("DELETE", "/v1/tasks/" + task["id"], key=key)  # the east's day ended meanwhile
+            started = time.monotonic()
+            _patch(key, "/v1/settings", {"timeZone": EAST})
+            served = crm.served_by_copy("notes")
+            wait_until(lambda: _all_say(key, task["id"], True), timeout=SOON_S,
+                       what="the task overdue on the east's day")
+            assert _both_served(served), (served, crm.served_by_copy("notes"))
+            st, _, js = api("GET", q("/v1/tasks", overdue="true"), key=key)
+            assert [t["id"] for t in js.get("tasks", [])] == [task["id"]], js
+            # And back: the west's day has not ended.
+            _patch(key, "/v1/settings", {"timeZone": WEST})
+            wait_until(lambda: _all_say(key, task["id"], False), timeout=SOON_S,
+                       what="the task not overdue on the west's day")
+            assert time.monotonic() - started < 30
+            if dt.datetime.now(zoneinfo.ZoneInfo(EAST)).date() == east_today:
+                return
+            api("DELETE", "/v1/tasks/" + task["id"], key=key)  # the day ended meanwhile
     raise AssertionError("the east's day ended twice during one check")
 
 
