@@ -136,3 +136,22 @@ def test_settings_updated_on_the_stream_with_the_documented_fields():
     assert st == 201, (st, c)
     wait_until(lambda: api("GET", q("/v1/customers:search", q=last), key=key)[2]
                .get("customers"), timeout=SOON_S, what="search to find the customer")
+
+
+def test_the_first_money_pins_the_currency_with_an_event():
+    from test_wallet import _adjust, _customer
+    tenant = _tenant("PL")  # no currency set: the country's, PLN
+    key = _key(tenant)
+    cid = _customer(key)
+    before = _last_seq()
+    for amount in (500, 700):
+        st, _, js = _adjust(key, cid, amount)
+        assert st == 200, (st, js)
+    evs = wait_until(lambda: _settings_events(tenant, before), timeout=30,
+                     what="the settings event of the pinned currency")
+    # Once: the first money pins the currency as set; the second finds it set.
+    assert len(evs) == 1, evs
+    assert evs[0]["settings"]["currency"] == "PLN", evs
+    assert evs[0]["settings"]["effectiveCurrency"] == "PLN", evs
+    st, _, s = api("GET", "/v1/settings", key=key)
+    assert st == 200 and s["currency"] == "PLN", s
