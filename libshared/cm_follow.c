@@ -15,9 +15,10 @@
 #define READER_ACK_MS 10000 /* how often the follower tells an owner where it is */
 
 struct cm_follow {
-    const struct cm_follow_def *def;              // borrowed (caller)
-    cm_events_sub_t *subs[CM_FOLLOW_STREAMS_MAX]; // owned: each followed stream, while we lead
-    cm_db_t *db;                                  // borrowed (cm_svc): the tick's connection
+    const struct cm_follow_def *def;                  // borrowed (caller)
+    cm_events_sub_t *subs[CM_FOLLOW_STREAMS_MAX];     // owned: each followed stream, while we lead
+    cm_events_sub_t *watchers[CM_FOLLOW_STREAMS_MAX]; // owned: each stream, while we do not
+    cm_db_t *db;                                      // borrowed (cm_svc): the tick's connection
     bool resync;   // the database's cursor may differ from the subscriber's: start again
     bool in_batch; // a transaction holds the events applied since the last commit
     int batch_n;   // how many
@@ -61,12 +62,19 @@ static void s_unfollow(cm_follow_t *self)
         cm_events_sub_destroy(&self->subs[i]);
 }
 
+static void s_unwatch(cm_follow_t *self)
+{
+    for (size_t i = 0; i < self->def->n_streams; i++)
+        cm_events_sub_destroy(&self->watchers[i]);
+}
+
 void cm_follow_destroy(cm_follow_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     cm_follow_t *self = *self_p;
     s_unfollow(self);
+    s_unwatch(self);
     free(self->sql_get);
     free(self->sql_advance);
     free(self);
@@ -234,8 +242,25 @@ static cm_err_t s_try_lead(cm_follow_t *self, bool *leader)
     return CM_OK;
 }
 
+/* A copy that does not lead watches each stream it does not yet watch, from
+ * the cursor as the leader left it (def.watch; nothing without one). */
+static void s_watch(cm_follow_t *self, cm_svc_t *svc)
+{
+    const struct cm_follow_def *def = self->def;
+    for (size_t i = 0; def->watch && i < def->n_streams; i++) {
+        uint64_t seq = 0;
+        if (self->watchers[i])
+            continue;
+        if (s_cursor_get(self, def->streams[i], &seq))
+            return;
+        self->watchers[i] = cm_events_sub_new(cm_svc_zctx(svc), def->events_out, def->bus,
+                                              def->streams[i], seq, def->watch, def->ud);
+    }
+}
+
 /* Becomes the copy that applies the streams, when none is: one subscriber
- * per stream from its cursor. Returns true when leading. */
+ * per stream from its cursor. Returns true when leading. While another copy
+ * leads, watches instead (s_watch). */
 static bool s_lead(cm_follow_t *self, cm_svc_t *svc)
 {
     int64_t now = cm_mono_ms();
@@ -243,8 +268,13 @@ static bool s_lead(cm_follow_t *self, cm_svc_t *svc)
         return false;
     self->next_lead_try_ms = now + LEAD_RETRY_MS;
     bool leader = false;
-    if (cm_db_connect(self->db) || s_try_lead(self, &leader) || !leader)
+    if (cm_db_connect(self->db) || s_try_lead(self, &leader))
         return false;
+    if (!leader) {
+        s_watch(self, svc);
+        return false;
+    }
+    s_unwatch(self);
     const struct cm_follow_def *def = self->def;
     for (size_t i = 0; i < def->n_streams; i++) {
         uint64_t seq = 0;
@@ -266,14 +296,33 @@ static bool s_lead(cm_follow_t *self, cm_svc_t *svc)
     return true;
 }
 
+/* Delivers what the watchers have ready, for up to budget_ms. A watcher
+ * whose next events the owner no longer keeps goes; the next try to lead
+ * watches again from the cursor. */
+static void s_watch_poll(cm_follow_t *self, int budget_ms)
+{
+    int64_t until = cm_mono_ms() + budget_ms;
+    for (size_t i = 0; i < self->def->n_streams; i++) {
+        if (!self->watchers[i])
+            continue;
+        while (cm_mono_ms() < until)
+            if (cm_events_sub_poll(self->watchers[i], 0) <= 0)
+                break;
+        if (cm_events_sub_gone(self->watchers[i]))
+            cm_events_sub_destroy(&self->watchers[i]);
+    }
+}
+
 void cm_follow_tick(cm_follow_t *self, cm_svc_t *svc, int budget_ms)
 {
     self->db = cm_svc_db(svc);
     if (self->subs[0] && self->resync)
         s_unfollow(self);
     self->resync = false;
-    if (!self->subs[0] && !s_lead(self, svc))
+    if (!self->subs[0] && !s_lead(self, svc)) {
+        s_watch_poll(self, budget_ms);
         return;
+    }
     /* What is ready is applied in one transaction (up to BATCH_MAX events
      * a commit), committed before the tick returns: a commit's wait for the
      * disk is shared by the events of a busy moment. */

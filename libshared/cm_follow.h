@@ -8,6 +8,10 @@
  * Whichever copy applies an event, and however often it is delivered, it has
  * its effect once; a restart or a new leader goes on from the cursor.
  *
+ * A copy that does not lead may also watch the streams (def.watch): it sees
+ * each event live, from the cursor as it found it, outside any transaction,
+ * for what it keeps in memory (a cache the leader refreshes in its apply).
+ *
  * The cursor table is the service's own: (stream text PRIMARY KEY, last_seq
  * bigint NOT NULL), with a row per followed stream made by its migration. */
 #ifndef CM_FOLLOW_H
@@ -16,6 +20,7 @@
 #include <stddef.h>
 #include "cm_db.h"
 #include "cm_err.h"
+#include "cm_events.h"
 #include "cm_svc.h"
 #include "envelope.pb-c.h"
 
@@ -33,7 +38,12 @@ struct cm_follow_def {
     const char *events_out;     // the broker's events_out endpoint
     const char *bus;            // the broker's request endpoint (replays)
     cm_follow_fn apply;
-    void *ud; // borrowed: passed to apply
+    /* Optional: each event, in seq order, on every copy while it does not
+     * lead (the leader sees it in apply). Best effort: not durable, no
+     * transaction; a watcher that falls past the owner's retention starts
+     * again from the cursor. Returning non-zero has it delivered again. */
+    cm_events_fn watch;
+    void *ud; // borrowed: passed to apply and watch
 };
 #define CM_FOLLOW_STREAMS_MAX 4
 

@@ -224,6 +224,14 @@ static json_t *s_event_json(const Crm__Event *ev)
         if (ve)
             crm__voucher_event__free_unpacked(ve, NULL);
     }
+    if (!strcmp(ev->type, "settings.updated")) {
+        Crm__SettingsEvent *se =
+            crm__settings_event__unpack(NULL, ev->payload.len, ev->payload.data);
+        if (se) {
+            json_object_set_new(j, "settings", cm_pbjson_encode(&se->base, 0));
+            crm__settings_event__free_unpacked(se, NULL);
+        }
+    }
     if (!strncmp(ev->type, "purchase.", 9)) {
         Crm__PurchaseEvent *pe =
             crm__purchase_event__unpack(NULL, ev->payload.len, ev->payload.data);

@@ -17,7 +17,9 @@
  * description, and the values of a change to it, are left out. */
 static void s_hide_private(const Crm__Principal *principal, Crm__Event *ev)
 {
-    if (!ev->payload.len)
+    /* A settings event's payload could pass for a customer's (both start
+     * with a length-delimited field 1), and it has nothing private. */
+    if (!ev->payload.len || !strcmp(ev->type, CUSTOMERS_SETTINGS_EVENT))
         return;
     Crm__CustomerEvent *ce = crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
     if (!ce)
@@ -69,6 +71,18 @@ cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const 
     payload.changes = changes;
     payload.n_changes = n_changes;
     return customers_events_add_payload(db, hdr, type, &payload.base, customer->id);
+}
+
+cm_err_t customers_events_settings(cm_db_t *db, const Crm__RequestHeader *hdr,
+                                   const struct customers_tenant *t)
+{
+    Crm__SettingsEvent payload = CRM__SETTINGS_EVENT__INIT;
+    payload.time_zone = (char *)t->time_zone;
+    payload.default_country = (char *)t->default_country;
+    payload.currency = (char *)t->currency;
+    payload.effective_currency = (char *)t->effective_currency;
+    payload.name = t->name ? t->name : "";
+    return customers_events_add_payload(db, hdr, CUSTOMERS_SETTINGS_EVENT, &payload.base, NULL);
 }
 
 /* Packs the event's payload with the customer reduced to what identifies it

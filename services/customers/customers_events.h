@@ -10,6 +10,7 @@
 #include "cm_err.h"
 #include "cm_outbox.h"
 #include "customers.pb-c.h"
+#include "customers_store.h"
 
 struct cm_events_pub;
 
@@ -21,6 +22,8 @@ struct cm_events_pub;
 /* The types of a subscription's events (payload crm.SubscriptionEvent):
  * subscription.sold, .updated, .cancelled, .visit_used, .visit_undone. */
 #define CUSTOMERS_SUBS_EVENT_PREFIX "subscription."
+/* The type of a change to the business's settings (payload crm.SettingsEvent). */
+#define CUSTOMERS_SETTINGS_EVENT "settings.updated"
 
 /* The stream's outbox: relayed, heartbeated and replayed with cm_outbox_*. */
 extern const struct cm_outbox customers_outbox;
@@ -36,6 +39,11 @@ cm_err_t customers_events_add(cm_db_t *db, const Crm__RequestHeader *hdr, const 
 cm_err_t customers_events_add_payload(cm_db_t *db, const Crm__RequestHeader *hdr, const char *type,
                                       const ProtobufCMessage *payload,
                                       const char *customer_id) CM_MUSTCHECK;
+
+/* Writes a settings.updated event carrying t (the tenant's settings as they
+ * are after the change) into the outbox, in the caller's transaction. */
+cm_err_t customers_events_settings(cm_db_t *db, const Crm__RequestHeader *hdr,
+                                   const struct customers_tenant *t) CM_MUSTCHECK;
 
 /* A customer was deleted: rewrites their earlier events in the outbox so that
  * the customer in them is only its id and etag, and each change keeps its

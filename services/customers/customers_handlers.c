@@ -1254,6 +1254,11 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
             goto out;
         }
     }
+    err = customers_events_settings(call->db, call->hdr, &t);
+    if (err) {
+        cm_call_db_fail(call, err, "could not store the settings event");
+        goto out;
+    }
     *resp = &s_settings_of(&t)->base;
 out:
     if (s)

@@ -4,6 +4,8 @@
 #include "customers_wallet.h"
 #include "customers_check.h"
 #include "customers_events.h"
+#include "customers_handlers.h"
+#include "customers_tenant_cache.h"
 #include "customers_staff_limit.h"
 #include "customers_validate.h"
 #include "customers_wallet_rules.h"
@@ -200,6 +202,39 @@ static void s_insufficient(struct cm_call *call, const struct customers_wallet_p
                       (long long)balance);
 }
 
+/* The settings.updated event of a change to the business's currency (set,
+ * or pinned by the first money): the settings read back in the transaction
+ * (not this copy's kept ones, which the change made stale). False when the
+ * call failed. */
+static bool s_settings_event(struct cm_call *call)
+{
+    struct customers_tenant t = {0};
+    customers_tenant_cache_forget(TENANT(call));
+    if (!customers_tenant_of(call, &t))
+        return false;
+    cm_err_t err = customers_events_settings(call->db, call->hdr, &t);
+    customers_tenant_release(&t);
+    if (err)
+        cm_call_db_fail(call, err, "could not store the settings event");
+    return !err;
+}
+
+/* Pins the currency in force at the first money entry or voucher (the
+ * currency as set changes, the one in effect does not), with its event.
+ * False when the call failed. */
+static bool s_pin(struct cm_call *call, const struct customers_wallet_cfg *cfg)
+{
+    bool pinned = false;
+    cm_err_t err = cfg->pinned
+                       ? CM_OK
+                       : customers_wallet_store_pin(call->db, TENANT(call), cfg->currency, &pinned);
+    if (err)
+        cm_call_db_fail(call, err, "could not settle the currency");
+    else if (pinned)
+        return s_settings_event(call);
+    return !err;
+}
+
 /* Posts p and answers the entry and the wallet after it; fails the call
  * when it cannot be posted. amount_field names the request's field. */
 static void s_post(struct cm_call *call, const struct customers_wallet_cfg *cfg,
@@ -208,12 +243,8 @@ static void s_post(struct cm_call *call, const struct customers_wallet_cfg *cfg,
 {
     if (p->kind == CRM__WALLET_KIND__WALLET_KIND_MONEY) {
         p->currency = cfg->currency;
-        cm_err_t perr =
-            cfg->pinned ? CM_OK : customers_wallet_store_pin(call->db, TENANT(call), cfg->currency);
-        if (perr) {
-            cm_call_db_fail(call, perr, "could not settle the currency");
+        if (!s_pin(call, cfg))
             return;
-        }
     } else {
         p->currency = "";
     }
@@ -507,12 +538,14 @@ void customers_wallet_issue(struct cm_call *call, const ProtobufCMessage *msg,
     }
     s_code_hash(TENANT(call), canonical, hash);
     Crm__Voucher *v = NULL;
-    cm_err_t err =
-        cfg.pinned ? CM_OK : customers_wallet_store_pin(call->db, TENANT(call), cfg.currency);
-    if (!err)
-        err = customers_wallet_store_voucher_add(
-            call->db, TENANT(call), hash, canonical + CUSTOMERS_VOUCHER_CHARS - 4, req->amount,
-            cfg.currency, req->expires_on, req->note, s_who(call), &v);
+    if (!s_pin(call, &cfg)) {
+        sodium_memzero(canonical, sizeof canonical);
+        sodium_memzero(code, sizeof code);
+        return;
+    }
+    cm_err_t err = customers_wallet_store_voucher_add(
+        call->db, TENANT(call), hash, canonical + CUSTOMERS_VOUCHER_CHARS - 4, req->amount,
+        cfg.currency, req->expires_on, req->note, s_who(call), &v);
     sodium_memzero(canonical, sizeof canonical);
     if (err) {
         cm_call_db_fail(call, err, "could not issue the voucher");
@@ -803,6 +836,8 @@ void customers_wallet_settings_update(struct cm_call *call, const ProtobufCMessa
         cm_call_db_fail(call, err, "could not store the wallet settings");
         goto out;
     }
+    if (!s_settings_event(call))
+        goto out;
     *resp = &s->base;
     s = NULL;
 out:

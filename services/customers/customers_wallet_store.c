@@ -65,13 +65,20 @@ cm_err_t customers_wallet_store_cfg_put(cm_db_t *db, const char *tenant, const c
     return cm_db_run(db, "UPDATE customers.tenants SET currency = $2 WHERE id = $1", 2, q);
 }
 
-cm_err_t customers_wallet_store_pin(cm_db_t *db, const char *tenant, const char *currency)
+cm_err_t customers_wallet_store_pin(cm_db_t *db, const char *tenant, const char *currency,
+                                    bool *pinned)
 {
     const char *p[] = {tenant, currency};
-    return cm_db_run(
-        db,
-        "UPDATE customers.tenants SET currency = $2 WHERE id = $1 AND coalesce(currency, '') = ''",
-        2, p);
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "UPDATE customers.tenants SET currency = $2 WHERE id = $1 AND "
+                               "coalesce(currency, '') = '' RETURNING 1",
+                               2, p, &err);
+    if (!res)
+        return err;
+    *pinned = PQntuples(res) == 1;
+    PQclear(res);
+    return CM_OK;
 }
 
 cm_err_t customers_wallet_store_has_money(cm_db_t *db, const char *tenant, bool *any)

@@ -31,9 +31,9 @@ cm_err_t customers_wallet_store_cfg_put(cm_db_t *db, const char *tenant, const c
                                         const struct customers_wallet_cfg *cfg) CM_MUSTCHECK;
 
 /* Pins the currency in force when none is pinned yet (the first money entry
- * or voucher). */
-cm_err_t customers_wallet_store_pin(cm_db_t *db, const char *tenant,
-                                    const char *currency) CM_MUSTCHECK;
+ * or voucher); *pinned says whether this call did. */
+cm_err_t customers_wallet_store_pin(cm_db_t *db, const char *tenant, const char *currency,
+                                    bool *pinned) CM_MUSTCHECK;
 
 /* True in *any when a money entry or a voucher exists (the currency is then
  * settled). */

@@ -12,6 +12,7 @@
 #include "notes_orders_store.h"
 #include "notes_rules_store.h"
 #include "notes_intake.h"
+#include "notes_zone.h"
 #include "cm_follow.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
@@ -905,6 +906,30 @@ static cm_err_t s_subscription_row(cm_db_t *db, const Crm__Event *ev)
     return err;
 }
 
+/* A settings.updated event of the customers stream: no row (it concerns no
+ * customer), but the business's zone this copy keeps follows it at once. */
+static cm_err_t s_settings_changed(const Crm__Event *ev)
+{
+    Crm__SettingsEvent *se = crm__settings_event__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!se) {
+        cm_log_warn("settings event seq=%" PRIu64 " does not decode; skipped", ev->seq);
+        return CM_OK;
+    }
+    notes_zone_changed(ev->tenant_id, se->time_zone);
+    crm__settings_event__free_unpacked(se, NULL);
+    return CM_OK;
+}
+
+/* What a copy that does not lead takes from the streams (cm_follow's
+ * watch): the business's zone, which every copy keeps. */
+static int s_watch(void *ud, const Crm__Event *ev)
+{
+    (void)ud;
+    if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strcmp(ev->type, "settings.updated"))
+        (void)s_settings_changed(ev);
+    return 0;
+}
+
 /* The rows an event makes, by its stream and type (cm_follow's apply, in
  * the transaction that moves the cursor). */
 static cm_err_t s_rows(void *ud, cm_db_t *db, const Crm__Event *ev)
@@ -916,6 +941,8 @@ static cm_err_t s_rows(void *ud, cm_db_t *db, const Crm__Event *ev)
         return s_wallet_row(db, ev);
     if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strncmp(ev->type, "subscription.", 13))
         return s_subscription_row(db, ev);
+    if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strcmp(ev->type, "settings.updated"))
+        return s_settings_changed(ev);
     if (!strcmp(ev->stream, NOTIFY_STREAM) && !strncmp(ev->type, "message.", 8))
         return s_message_row(db, ev);
     return CM_OK;
@@ -933,7 +960,8 @@ void notes_history_start(cm_svc_t *svc, void *user)
                                              .n_streams = N_STREAMS,
                                              .events_out = s_st.cfg->events_out_endpoint,
                                              .bus = s_st.cfg->bus_endpoint,
-                                             .apply = s_rows};
+                                             .apply = s_rows,
+                                             .watch = s_watch};
     s_st.follow = cm_follow_new(&s_st.follow_def);
     cm_db_t *db = cm_svc_db(svc);
     if (notes_history_store_table_exists(db, "notes.notes", &s_st.with_notes) ||

@@ -30,10 +30,10 @@ static struct s_entry *s_find(const char *tenant)
     return NULL;
 }
 
-/* Keeps an answer: the tenant's slot, a free one, or the oldest. */
-static void s_keep(const char *tenant, const char *zone, int64_t now_ms)
+/* Keeps an answer: the tenant's slot, a free one, or the oldest. Called
+ * with s_mu held. */
+static void s_keep_locked(const char *tenant, const char *zone, int64_t at_ms)
 {
-    pthread_mutex_lock(&s_mu);
     struct s_entry *e = s_find(tenant);
     for (size_t i = 0; !e && i < NOTES_ZONE_TENANTS; i++) {
         if (!s_kept[i].tenant[0])
@@ -47,7 +47,13 @@ static void s_keep(const char *tenant, const char *zone, int64_t now_ms)
     }
     snprintf(e->tenant, sizeof e->tenant, "%s", tenant);
     snprintf(e->zone, sizeof e->zone, "%s", zone);
-    e->at_ms = now_ms;
+    e->at_ms = at_ms;
+}
+
+static void s_keep(const char *tenant, const char *zone, int64_t now_ms)
+{
+    pthread_mutex_lock(&s_mu);
+    s_keep_locked(tenant, zone, now_ms);
     pthread_mutex_unlock(&s_mu);
 }
 
@@ -75,6 +81,17 @@ void notes_zone_get(const char *tenant, int64_t now_ms, notes_zone_ask_fn ask, v
         cm_log_warn("the business's time zone is not known yet; using UTC");
         snprintf(zone, NOTES_ZONE_SIZE, "UTC");
     }
+}
+
+void notes_zone_changed(const char *tenant, const char *zone)
+{
+    if (!tenant[0] || !zone[0] || strlen(zone) >= NOTES_ZONE_SIZE)
+        return;
+    /* Kept as answered long ago: the fallback when customers does not
+     * answer, and asked again on the next use. */
+    pthread_mutex_lock(&s_mu);
+    s_keep_locked(tenant, zone, INT64_MIN / 2);
+    pthread_mutex_unlock(&s_mu);
 }
 
 void notes_zone_forget(void)

@@ -1,7 +1,9 @@
 /* The business's time zone, as notes learns it: customers owns it (the
  * tenant's settings), notes asks customers.GetSettings and keeps the answer
- * per tenant for NOTES_ZONE_TTL_MS. Why asking beats following an event:
- * docs/architecture.md, "The business's day in other services". */
+ * per tenant for NOTES_ZONE_TTL_MS; the copy that follows the customers
+ * stream also learns a change at once from its settings.updated event
+ * (notes_zone_changed). docs/architecture.md, "The business's day in other
+ * services". */
 #ifndef NOTES_ZONE_H
 #define NOTES_ZONE_H
 
@@ -26,6 +28,12 @@ typedef bool (*notes_zone_ask_fn)(void *ctx, const char *tenant, char zone[NOTES
  * ask runs without the cache's lock held. */
 void notes_zone_get(const char *tenant, int64_t now_ms, notes_zone_ask_fn ask, void *ctx,
                     char zone[NOTES_ZONE_SIZE]);
+
+/* The customers stream says tenant's zone is now zone (settings.updated):
+ * the kept answer becomes zone and is asked again on its next use, so that
+ * an old event replayed cannot stand for long against the owner's answer.
+ * Thread-safe. */
+void notes_zone_changed(const char *tenant, const char *zone);
 
 /* Forgets every kept answer (tests, and a service that stops). */
 void notes_zone_forget(void);

@@ -89,11 +89,48 @@ static void test_full_cache_drops_the_oldest(void)
     CHECK(o.asked == NOTES_ZONE_TENANTS + 2);
 }
 
+static void test_a_settings_event_replaces_the_kept_zone(void)
+{
+    notes_zone_forget();
+    struct s_owner o = {"UTC", 0};
+    char zone[NOTES_ZONE_SIZE];
+    notes_zone_get(T1, 1000, s_ask, &o, zone);
+    /* The zone changed: well inside the TTL, the next use asks again. */
+    o.zone = "Pacific/Kiritimati";
+    notes_zone_changed(T1, "Pacific/Kiritimati");
+    notes_zone_get(T1, 1001, s_ask, &o, zone);
+    CHECK_STR(zone, "Pacific/Kiritimati");
+    CHECK(o.asked == 2);
+    notes_zone_get(T1, 1002, s_ask, &o, zone); /* and keeps that answer */
+    CHECK(o.asked == 2);
+    /* An old event replayed: the owner's answer wins on the next use. */
+    notes_zone_changed(T1, "UTC");
+    notes_zone_get(T1, 1003, s_ask, &o, zone);
+    CHECK_STR(zone, "Pacific/Kiritimati");
+    /* Customers not answering: the event's zone stands in, not UTC. */
+    notes_zone_changed(T2, "Pacific/Pago_Pago");
+    o.zone = NULL;
+    notes_zone_get(T2, 1004, s_ask, &o, zone);
+    CHECK_STR(zone, "Pacific/Pago_Pago");
+    /* Another tenant's event leaves T1's answer alone; a bad one is ignored. */
+    o.zone = "Europe/Oslo";
+    notes_zone_changed(T1, "");
+    char toolong[NOTES_ZONE_SIZE + 1];
+    memset(toolong, 'x', sizeof toolong - 1);
+    toolong[sizeof toolong - 1] = '\0';
+    notes_zone_changed(T1, toolong);
+    int asked = o.asked;
+    notes_zone_get(T1, 1005, s_ask, &o, zone);
+    CHECK_STR(zone, "Pacific/Kiritimati");
+    CHECK(o.asked == asked);
+}
+
 int main(void)
 {
     RUN(test_asks_once_then_keeps);
     RUN(test_asks_again_after_the_ttl);
     RUN(test_no_answer_keeps_the_last_or_utc);
     RUN(test_full_cache_drops_the_oldest);
+    RUN(test_a_settings_event_replaces_the_kept_zone);
     return 0;
 }
