@@ -5,7 +5,7 @@ with its button (docs/notify.md, "Sending later"); every message of the
 customer reachable on the card, a scheduled one followed until it is sent."""
 import datetime
 
-from crm import api, unique, unique_email
+from crm import api, row_locked, unique, unique_email
 from webdriver import ELEMENT
 from test_ui import _browser, _no_js_errors, _open
 from test_ui_seeds import PHONE, _fits, _shot, _sign_in, _width
@@ -97,25 +97,29 @@ def _every_message_and_the_scheduled_one_going(lang):
     for i in range(22):
         st, _, m = api("POST", path, {"subject": "Съобщение %02d" % i, "text": "Здравейте"})
         assert st == 202, m
-    due = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=8)
+    # Due in a few seconds: its queue row is held (below) well before then.
+    due = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)
     st, _, later = api("POST", path, {"subject": "По-късно", "text": "Утре в 10.",
                                       "sendAt": due.strftime("%Y-%m-%dT%H:%M:%SZ")})
     assert st == 202 and later["status"] == "SCHEDULED", later
     with _browser("messages-" + lang) as b:
-        _sign_in(b, lang)
-        _width(b, PHONE)
-        _open(b, "/customers/%s" % c["id"])
-        item = b.wait('#messages li[data-id="%s"]' % later["id"])
-        assert w["scheduled"] in item.text, item.text
-        b.wait_until(lambda: len(b.find_all("#messages li.message")) == 20, what="the first page")
-        more = b.wait("#messages-more")
-        assert more.text == w["more"], more.text
-        _fits(b, "the messages with Load more at 390 px")
-        more.click()
-        b.wait_until(lambda: len(b.find_all("#messages li.message")) == 23, what="every message")
-        b.wait_until(lambda: not b.find("#messages-more").displayed(), what="no more to load")
-        subjects = [e.find(".message-what").text for e in b.find_all("#messages li.message")]
-        assert any("Съобщение 00" in s for s in subjects), subjects
+        # Its queue row held (no sender can claim a locked one): it stays
+        # scheduled, however long the card takes to open, until let go below.
+        with row_locked("notify.queue", later["id"], key="message_id"):
+            _sign_in(b, lang)
+            _width(b, PHONE)
+            _open(b, "/customers/%s" % c["id"])
+            item = b.wait('#messages li[data-id="%s"]' % later["id"])
+            assert w["scheduled"] in item.text, item.text
+            b.wait_until(lambda: len(b.find_all("#messages li.message")) == 20, what="the first page")
+            more = b.wait("#messages-more")
+            assert more.text == w["more"], more.text
+            _fits(b, "the messages with Load more at 390 px")
+            more.click()
+            b.wait_until(lambda: len(b.find_all("#messages li.message")) == 23, what="every message")
+            b.wait_until(lambda: not b.find("#messages-more").displayed(), what="no more to load")
+            subjects = [e.find(".message-what").text for e in b.find_all("#messages li.message")]
+            assert any("Съобщение 00" in s for s in subjects), subjects
         # The scheduled one goes while the card is open; the list shows it sent.
         sent = b.wait('#messages li[data-id="%s"][data-status="SENT"]' % later["id"], timeout=40)
         assert w["sent"] in sent.text, sent.text

@@ -144,9 +144,12 @@ def _booking(key, first, last, email, service="Haircut", days=3):
 
 
 def _in_row(b, text, css):
-    """Clicks css in the list's row that shows text; again when the list was
-    drawn anew between finding and clicking."""
+    """Clicks css in the list's row that shows text, once the list has settled
+    (a search typed is answered: its head and rows move when it draws); again
+    when the list was drawn anew between finding and clicking."""
     def click():
+        if b.find("#customer-table").attr("aria-busy") == "true":
+            return None
         rows = [r for r in b.find_all("#customer-table tbody tr[data-id]") if text in r.text]
         return rows and rows[0].find(css).click()
     b.wait_until(click, what="%s in the row of %s" % (css, text))
