@@ -28,6 +28,7 @@ struct s_deferred {
     char **params; // owned, NULL entries are SQL NULL
     int *lengths;  // owned
     int *formats;  // owned
+    char *check;   // owned, NULL but for cm_db_defer_check: what an empty answer means
 };
 
 /* At most this many statements wait; one more sends them all. */
@@ -212,6 +213,8 @@ static void s_deferred_clear(cm_db_t *self)
         free(d->lengths);
         free(d->formats);
         free(d->sql);
+        free(d->check);
+        d->check = NULL;
     }
     self->n_deferred = 0;
 }
@@ -288,6 +291,13 @@ static cm_err_t s_pipeline(cm_db_t *self, struct s_piece *pieces, int n, int *fa
         s_deferred_clear(self);
         return err;
     }
+    /* What each queued check means when it answers no row (kept past the
+     * queue's clearing below). */
+    char *checks[DEFER_MAX];
+    for (int i = 0; i < queued; i++) {
+        checks[i] = self->deferred[i].check;
+        self->deferred[i].check = NULL;
+    }
     bool sent = true;
     for (int i = 0; sent && i < queued; i++) {
         const struct s_deferred *d = &self->deferred[i];
@@ -301,15 +311,23 @@ static cm_err_t s_pipeline(cm_db_t *self, struct s_piece *pieces, int n, int *fa
     if (!sent || PQpipelineSync(self->conn) != 1) {
         s_fail(self, NULL, &err);
         s_drop(self);
-        return err;
+        goto done;
     }
     /* Each statement's results end with NULL; the Sync's result ends the pipeline. */
     for (int i = 0; i < queued + n && PQstatus(self->conn) == CONNECTION_OK; i++) {
         struct s_piece *piece = i >= queued ? &pieces[i - queued] : NULL;
+        const char *check = i < queued ? checks[i] : NULL;
         PGresult *res;
         while ((res = PQgetResult(self->conn)) != NULL) {
             ExecStatusType st = PQresultStatus(res);
-            if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            if (st == PGRES_TUPLES_OK && check && PQntuples(res) == 0 && !err) {
+                /* A check found what it checks no longer so. The server's
+                 * transaction goes on: nothing of it may commit. */
+                s_set_error(self, check, "40001");
+                err = CM_ERR_UNAVAILABLE;
+                if (self->in_txn)
+                    self->held = err;
+            } else if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
                 if (piece && !piece->res) {
                     piece->res = res;
                     continue;
@@ -334,6 +352,9 @@ static cm_err_t s_pipeline(cm_db_t *self, struct s_piece *pieces, int n, int *fa
             PQclear(pieces[i].res);
             pieces[i].res = NULL;
         }
+done:
+    for (int i = 0; i < queued; i++)
+        free(checks[i]);
     return err;
 }
 
@@ -373,6 +394,14 @@ void cm_db_defer(cm_db_t *self, const char *sql, int nparams, const char *const 
         d->lengths[i] = (int)len;
         d->formats[i] = bin ? 1 : 0;
     }
+}
+
+void cm_db_defer_check(cm_db_t *self, const char *sql, int nparams, const char *const *params,
+                       const char *what)
+{
+    assert(what && *what);
+    cm_db_defer(self, sql, nparams, params, NULL, NULL);
+    self->deferred[self->n_deferred - 1].check = cm_strdup(what);
 }
 
 PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char *const *params,
@@ -514,6 +543,13 @@ cm_err_t cm_db_begin(cm_db_t *self, const char *tenant)
 
 cm_err_t cm_db_commit(cm_db_t *self)
 {
+    /* A check still queued answers before COMMIT is sent: sent with it, the
+     * transaction would commit whatever the check found. */
+    bool check = false;
+    for (int i = 0; i < self->n_deferred && !check; i++)
+        check = self->deferred[i].check != NULL;
+    if (check && self->conn)
+        s_flush_queue(self);
     cm_err_t err = cm_db_run(self, "COMMIT", 0, NULL);
     if (err) {
         /* A statement queued before COMMIT failed, or COMMIT did: whatever

@@ -45,6 +45,16 @@ PGresult *cm_db_exec_bin(cm_db_t *self, const char *sql, int nparams, const char
 void cm_db_defer(cm_db_t *self, const char *sql, int nparams, const char *const *params,
                  const int *lengths, const int *formats);
 
+/* Queues, as cm_db_defer, a check of the open transaction: a query (text
+ * parameters) that answers at least one row while what it checks holds.
+ * When it answers none, the statement it went with fails as a serialization
+ * failure (SQLSTATE 40001, CM_ERR_UNAVAILABLE, which callers retry) naming
+ * what, and the transaction is lost: the statements sent after it ran but
+ * never commit (COMMIT sends a queued check ahead of itself). Cheaper than a
+ * PL/pgSQL function raising the error: a plain prepared SELECT. */
+void cm_db_defer_check(cm_db_t *self, const char *sql, int nparams, const char *const *params,
+                       const char *what);
+
 /* Runs a statement whose result is not needed. Returns CM_OK or the error. */
 cm_err_t cm_db_run(cm_db_t *self, const char *sql, int nparams,
                    const char *const *params) CM_MUSTCHECK;

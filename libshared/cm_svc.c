@@ -45,10 +45,9 @@ struct cm_svc {
     cm_db_t *db;                  // owned: the main thread's (start, stop, tick, after_commit)
     char *health_method;          // owned: "<name>.Health"
     char *sql_idem_claim;         // owned
-    char *sql_idem_claim_late;    // owned: the claim queued with the handler's first
-                                  // statement (CM_METHOD_CLAIM_LATE): a taken key fails it
     char *sql_idem_get;           // owned
-    char *sql_idem_put;           // owned
+    char *sql_idem_put;           // owned: the reply, into the claimed record
+    char *sql_idem_put_new;       // owned: the claim with its reply (CM_METHOD_CLAIM_LATE)
     struct cm_svc_thread main;    // the main thread as a server of requests
     /* The pool (n_threads > 1). */
     unsigned n_threads;
@@ -249,16 +248,6 @@ static void s_pack_body(struct s_reply *out, const ProtobufCMessage *msg)
         protobuf_c_message_pack(msg, out->body);
 }
 
-/* Queues the claim of the idempotency key (CM_METHOD_CLAIM_LATE): it goes
- * with the handler's first statement, which fails as a conflict when the
- * key is taken. */
-static void s_idem_claim_late(cm_svc_t *svc, struct cm_call *call, const char *body_hash)
-{
-    const Crm__RequestHeader *h = call->hdr;
-    const char *p[] = {h->tenant_id, h->idempotency_key, h->method, body_hash};
-    cm_db_defer(call->db, svc->sql_idem_claim_late, 4, p, NULL, NULL);
-}
-
 /* Looks up (or claims) the idempotency key. Returns 1 with the stored reply
  * in *out, 0 when the key was claimed by this transaction, -1 on error. */
 static int s_idem_claim(cm_svc_t *svc, struct cm_call *call, const char *body_hash,
@@ -311,13 +300,25 @@ static int s_idem_claim(cm_svc_t *svc, struct cm_call *call, const char *body_ha
     return 1;
 }
 
-static cm_err_t s_idem_store(cm_svc_t *svc, struct cm_call *call, const struct s_reply *r)
+static cm_err_t s_idem_store(cm_svc_t *svc, struct cm_call *call, const char *body_hash, bool late,
+                             const struct s_reply *r)
 {
-    const char *p[] = {call->hdr->tenant_id, call->hdr->idempotency_key, (const char *)r->header,
+    const Crm__RequestHeader *h = call->hdr;
+    /* Sent with COMMIT, in one round trip: the reply into the record claimed
+     * before fn, or (late) the claim and its reply at once, which fails as a
+     * conflict when the key is taken. */
+    if (late) {
+        const char *p[] = {h->tenant_id, h->idempotency_key,      h->method,
+                           body_hash,    (const char *)r->header, (const char *)r->body};
+        int len[] = {0, 0, 0, 0, (int)r->header_len, (int)r->body_len};
+        int fmt[] = {0, 0, 0, 0, 1, 1};
+        cm_db_defer(call->db, svc->sql_idem_put_new, 6, p, len, fmt);
+        return CM_OK;
+    }
+    const char *p[] = {h->tenant_id, h->idempotency_key, (const char *)r->header,
                        (const char *)r->body};
     int len[] = {0, 0, (int)r->header_len, (int)r->body_len};
     int fmt[] = {0, 0, 1, 1};
-    /* Sent with COMMIT, in one round trip. */
     cm_db_defer(call->db, svc->sql_idem_put, 4, p, len, fmt);
     return CM_OK;
 }
@@ -345,8 +346,8 @@ static void s_finish(const struct cm_method *m, struct cm_call *call, const Prot
 }
 
 /* Runs the handler once inside a transaction. Returns true when a write
- * committed. late: the idempotency claim goes with fn's first statement
- * (CM_METHOD_CLAIM_LATE) instead of before fn. */
+ * committed. late: the idempotency key is claimed with the reply, at COMMIT
+ * (CM_METHOD_CLAIM_LATE), instead of before fn. */
 static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *call,
                       const ProtobufCMessage *req, const char *body_hash, bool late,
                       struct s_reply *out)
@@ -385,9 +386,7 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
         cm_call_db_fail(call, err, "could not begin transaction");
         goto out;
     }
-    if (idem && late) {
-        s_idem_claim_late(svc, call, body_hash);
-    } else if (idem) {
+    if (idem && !late) {
         int rc = s_idem_claim(svc, call, body_hash, out);
         if (rc != 0) {
             cm_db_rollback(call->db);
@@ -408,7 +407,7 @@ static bool s_attempt(cm_svc_t *svc, const struct cm_method *m, struct cm_call *
     s_pack_header(out, &call->reply);
     s_call_body(out, call, resp);
     if (idem) {
-        err = s_idem_store(svc, call, out);
+        err = s_idem_store(svc, call, body_hash, late, out);
         if (err) {
             cm_call_db_fail(call, err, "could not store idempotent reply");
             cm_db_rollback(call->db);
@@ -805,9 +804,10 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
             "INSERT INTO %s (tenant_id, key, method, request_hash) VALUES ($1, $2, $3, $4) "
             "ON CONFLICT DO NOTHING RETURNING 1",
             def->idempotency_table);
-        svc.sql_idem_claim_late = cm_strfmt(
-            "INSERT INTO %s (tenant_id, key, method, request_hash) VALUES ($1, $2, $3, $4)",
-            def->idempotency_table);
+        svc.sql_idem_put_new =
+            cm_strfmt("INSERT INTO %s (tenant_id, key, method, request_hash, reply_header, "
+                      "reply_body) VALUES ($1, $2, $3, $4, $5, $6)",
+                      def->idempotency_table);
         svc.sql_idem_get =
             cm_strfmt("SELECT method, reply_header, reply_body, request_hash FROM %s "
                       "WHERE tenant_id = $1 AND key = $2",
@@ -921,7 +921,7 @@ out:
     zmq_ctx_term(svc.zctx);
     free(svc.health_method);
     free(svc.sql_idem_claim);
-    free(svc.sql_idem_claim_late);
+    free(svc.sql_idem_put_new);
     free(svc.sql_idem_get);
     free(svc.sql_idem_put);
     pthread_cond_destroy(&svc.relay_cond);

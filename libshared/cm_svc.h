@@ -69,15 +69,16 @@ enum {
      * with the key's record, so the key's promise (the first answer again)
      * holds. */
     CM_METHOD_ONE_STATEMENT = 1 << 3,
-    /* A write whose idempotency claim needs no round trip of its own: it is
-     * queued (cm_db_defer) and goes with the handler's first statement. A
-     * claim that finds its key taken fails that statement as a conflict;
-     * then, as after any failure of such a first try, the call runs again
-     * with the claim made first, as for every other write, so the answer is
-     * always that of a try whose claim came first (the stored reply of a
-     * retried request included). Only for a handler that does nothing
-     * outside the database before its first statement (calls no other
-     * service in fn). */
+    /* A write whose idempotency record is written once, at the end: its
+     * first try claims the key with the reply, sent with COMMIT (one
+     * statement instead of a claim first and the reply later). A key taken
+     * (a retried request, or the same one running at once) fails that
+     * statement, so the try commits nothing; then, as after any failure of
+     * such a first try, the call runs again with the claim made first, as for
+     * every other write, so the answer is always that of a try whose claim
+     * came first (the stored reply of a retried request included). Only for
+     * a handler that does nothing outside the database (calls no other
+     * service in fn): a retried request runs it once in vain. */
     CM_METHOD_CLAIM_LATE = 1 << 4,
 };
 

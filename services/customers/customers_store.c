@@ -99,7 +99,8 @@ void customers_tenant_copy(struct customers_tenant *dst, const struct customers_
 void customers_store_tenant_check(cm_db_t *db, const char *tenant, const char *version)
 {
     const char *p[] = {tenant, version};
-    cm_db_defer(db, "SELECT customers.settings_unchanged($1, $2)", 2, p, NULL, NULL);
+    cm_db_defer_check(db, "SELECT 1 FROM customers.tenants t WHERE t.id = $1 AND t.xmin::text = $2",
+                      2, p, "the tenant's settings changed since this copy read them");
 }
 
 static char *s_json_array_text(char **items, size_t n)

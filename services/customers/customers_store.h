@@ -34,7 +34,7 @@ cm_err_t customers_store_tenant(cm_db_t *db, const char *tenant,
 void customers_tenant_release(struct customers_tenant *t);
 /* A deep copy of src into dst (release it). */
 void customers_tenant_copy(struct customers_tenant *dst, const struct customers_tenant *src);
-/* Queues (cm_db_defer) the check that tenant's settings row is still at
+/* Queues (cm_db_defer_check) the check that tenant's settings row is still at
  * version: the statement, and so the transaction, fails as a serialization
  * failure (retried by cm_svc) when it changed. */
 void customers_store_tenant_check(cm_db_t *db, const char *tenant, const char *version);

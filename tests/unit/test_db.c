@@ -1,7 +1,8 @@
 /* cm_db against a real PostgreSQL: statements queued with cm_db_defer go with
  * the next statement or COMMIT in one round trip, their errors fail the
  * transaction and nothing of it stays, and the tenant setting survives a
- * commit but not a rollback; statements sent at once (cm_db_exec_all) answer
+ * commit but not a rollback; a queued check (cm_db_defer_check) answering no
+ * row fails its transaction; statements sent at once (cm_db_exec_all) answer
  * each, or name the one that failed. Needs CRM_TEST_DATABASE_URL (a database where
  * it may make temporary tables): tests/integration/test_db.py runs it against
  * the suite's own PostgreSQL; without it the binary only says so. */
@@ -97,6 +98,62 @@ static void test_a_long_queue_goes_in_parts(void)
         s_insert(i, "lost");
     CHECK(cm_db_commit(s_db) == CM_ERR_CONFLICT);
     CHECK(s_count("SELECT count(*) FROM pipe WHERE v = 'lost'") == 0);
+}
+
+static void s_check_row(int id)
+{
+    char ids[16];
+    snprintf(ids, sizeof ids, "%d", id);
+    const char *p[] = {ids};
+    cm_db_defer_check(s_db, "SELECT 1 FROM pipe WHERE id = $1::int", 1, p, "row gone");
+}
+
+static void test_a_check_that_holds_changes_nothing(void)
+{
+    CHECK(cm_db_begin(s_db, NULL) == CM_OK);
+    s_check_row(1);
+    s_insert(40, "checked");
+    CHECK(s_count("SELECT count(*) FROM pipe WHERE id = 40") == 1);
+    CHECK(cm_db_commit(s_db) == CM_OK);
+    CHECK(s_count("SELECT count(*) FROM pipe WHERE id = 40") == 1);
+}
+
+/* A check answering no row fails the statement it went with as a
+ * serialization failure, and nothing of the transaction commits, though the
+ * server ran what came after it. */
+static void test_a_failed_check_fails_its_statement_and_the_commit(void)
+{
+    CHECK(cm_db_begin(s_db, NULL) == CM_OK);
+    s_check_row(999);
+    s_insert(41, "unchecked");
+    cm_err_t err;
+    PGresult *res = cm_db_exec(s_db, "SELECT 1", 0, NULL, &err);
+    CHECK(res == NULL && err == CM_ERR_UNAVAILABLE);
+    CHECK_STR(cm_db_sqlstate(s_db), "40001");
+    CHECK_STR(cm_db_error(s_db), "row gone");
+    /* A handler that went on regardless: later statements and COMMIT fail. */
+    res = cm_db_exec(s_db, "SELECT 1", 0, NULL, &err);
+    CHECK(res == NULL && err == CM_ERR_UNAVAILABLE);
+    CHECK(cm_db_commit(s_db) == CM_ERR_UNAVAILABLE);
+    CHECK(!cm_db_in_txn(s_db));
+    CHECK(s_count("SELECT count(*) FROM pipe WHERE id = 41") == 0);
+}
+
+/* Queued with nothing after it, the check still answers before COMMIT. */
+static void test_a_failed_check_queued_last_fails_the_commit(void)
+{
+    CHECK(cm_db_begin(s_db, NULL) == CM_OK);
+    s_insert(42, "before");
+    s_check_row(999);
+    CHECK(cm_db_commit(s_db) == CM_ERR_UNAVAILABLE);
+    CHECK_STR(cm_db_sqlstate(s_db), "40001");
+    CHECK(s_count("SELECT count(*) FROM pipe WHERE id = 42") == 0);
+    /* The connection serves the next transaction. */
+    CHECK(cm_db_begin(s_db, NULL) == CM_OK);
+    s_check_row(1);
+    s_insert(42, "after");
+    CHECK(cm_db_commit(s_db) == CM_OK);
+    CHECK(s_count("SELECT count(*) FROM pipe WHERE id = 42 AND v = 'after'") == 1);
 }
 
 static void s_check_tenant(const char *want)
@@ -230,6 +287,9 @@ int main(void)
     RUN(test_a_failed_queued_statement_fails_the_next_one);
     RUN(test_a_failed_queued_statement_fails_the_commit);
     RUN(test_a_long_queue_goes_in_parts);
+    RUN(test_a_check_that_holds_changes_nothing);
+    RUN(test_a_failed_check_fails_its_statement_and_the_commit);
+    RUN(test_a_failed_check_queued_last_fails_the_commit);
     RUN(test_statements_sent_at_once_answer_each);
     RUN(test_a_failed_statement_sent_at_once_names_itself_and_loses_the_rest);
     RUN(test_the_tenant_outlives_a_commit_not_a_rollback);
