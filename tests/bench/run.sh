@@ -108,6 +108,8 @@ rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || e
 cpu_snapshot() {
     local args=() name pid
     while read -r name pid; do args+=("$name=$pid"); done < <(procs)
+    # supervisord carries the services' log lines.
+    pid=$(s_supervisor_pid) && args+=("supervisord=$pid")
     [[ -n ${peer_pid:-} ]] && args+=("peer=$peer_pid")
     /usr/bin/python3 "$bench_dir/cpu_snapshot.py" "$pg_pm" "${args[@]}" >"$1"
 }
@@ -116,8 +118,10 @@ cpu_snapshot() {
 source "$bench_dir/ticks.sh"
 
 # Prints the CPU used between two snapshots as k=v words: per operation in
-# ms (gw, broker, cust = every copy, pg, client = wrk or pgbench) and, in
-# cores, what the rest of the machine used meanwhile (other) and steal.
+# ms (gw, broker, cust = every copy, pg, rest = the suite's other programs:
+# notes, search, notify, ... and supervisord, following what the requests
+# changed; client = wrk or pgbench) and, in cores, what the rest of the
+# machine used meanwhile (other: jobs outside the benchmark) and steal.
 # $1, $2: snapshot files; $3: operations done; $4: the client's clock ticks.
 cpu_delta() {
     awk -v n="$3" -v client="$4" -v hz="$hz" '
@@ -126,11 +130,15 @@ cpu_delta() {
         END {
             secs = d["clock"] > 0 ? d["clock"] : 1
             cust = 0
-            for (k in d) if (k ~ /^customers-/) cust += d[k]
-            ours = d["gateway"] + d["broker"] + cust + d["postgres"] + d["peer"] + client
+            rest = 0
+            for (k in d) {
+                if (k ~ /^customers-/) cust += d[k]
+                else if (k !~ /^(clock|machine|steal|postgres|gateway|broker|peer)$/) rest += d[k]
+            }
+            ours = d["gateway"] + d["broker"] + cust + rest + d["postgres"] + d["peer"] + client
             ms = 1000 / hz / (n > 0 ? n : 1)
-            printf "gw=%.3f broker=%.3f cust=%.3f pg=%.3f client=%.3f peer=%.3f other=%.2f steal=%.2f\n",
-                   d["gateway"] * ms, d["broker"] * ms, cust * ms, d["postgres"] * ms,
+            printf "gw=%.3f broker=%.3f cust=%.3f rest=%.3f pg=%.3f client=%.3f peer=%.3f other=%.2f steal=%.2f\n",
+                   d["gateway"] * ms, d["broker"] * ms, cust * ms, rest * ms, d["postgres"] * ms,
                    client * ms, d["peer"] * ms, (d["machine"] - ours) / hz / secs,
                    d["steal"] / hz / secs
         }' "$1" "$2"
@@ -175,7 +183,8 @@ show_wrk() {
     local phase=$1 cpu=${W_CPU[$1]}
     sed -e '/^BENCH/d' -e 's/^/    /' "$tmp/wrk-$phase.txt"
     echo "    CPU per request (ms): gateway $(kv "$cpu" gw), broker $(kv "$cpu" broker)," \
-        "customers $(kv "$cpu" cust), PostgreSQL $(kv "$cpu" pg), wrk $(kv "$cpu" client);" \
+        "customers $(kv "$cpu" cust), the suite's other programs $(kv "$cpu" rest)," \
+        "PostgreSQL $(kv "$cpu" pg), wrk $(kv "$cpu" client);" \
         "meanwhile other processes used $(kv "$cpu" other) cores, steal $(kv "$cpu" steal)"
     local bad=${W_BAD[$phase]} err=${W_ERR[$phase]}
     if ((bad != 0 || err != 0)); then
@@ -315,7 +324,7 @@ n_customers=$(sql "SELECT count(*) FROM customers.customers")
 # with the same columns and indexes, in the same cluster, with the same
 # durability. Its own creates add rows as the suite's did.
 peer_pid=
-declare -A Q_RPS Q_P50 Q_P99 Q_CPU
+declare -A Q_RPS Q_P99 Q_CPU
 if [[ ${BENCH_PEER:-1} == 1 ]]; then
     echo
     echo "== The Node.js peer: Fastify 5 + node-postgres 8, pool 16, one process"
@@ -346,7 +355,7 @@ if [[ ${BENCH_PEER:-1} == 1 ]]; then
         warm_up "peer-$op" "$op.lua" "pwarm$run_tag"
         run_wrk "peer-$op" "$op.lua" "p$run_tag" "$duration" "$conns" "$threads"
         show_wrk "peer-$op"
-        Q_RPS[$op]=${W_RPS[peer-$op]} Q_P50[$op]=${W_P50[peer-$op]} Q_P99[$op]=${W_P99[peer-$op]}
+        Q_RPS[$op]=${W_RPS[peer-$op]} Q_P99[$op]=${W_P99[peer-$op]}
         Q_CPU[$op]=${W_CPU[peer-$op]}
     done
     unset TARGET_URL
@@ -444,25 +453,28 @@ fi
 echo
 echo "CPU per operation, in ms (from /proc: user + system time / operations done)"
 echo
-printf '| %-9s | %7s | %7s | %9s | %10s | %7s | %7s | %-7s | %10s | %7s | %8s | %11s |\n' \
-    operation gateway broker customers PostgreSQL "suite" wrk pgbench PostgreSQL pgbench "PG ratio" "other load"
-printf '| %-9s | %7s | %7s | %9s | %10s | %7s | %7s | %-7s | %10s | %7s | %8s | %11s |\n' \
-    -------- ------: ------: --------: ---------: ------: ------: ------- ---------: ------: ------: ----------:
+printf '| %-9s | %7s | %7s | %9s | %7s | %10s | %7s | %7s | %-7s | %10s | %7s | %8s | %11s |\n' \
+    operation gateway broker customers "others" PostgreSQL "suite" wrk pgbench PostgreSQL pgbench "PG ratio" "other load"
+printf '| %-9s | %7s | %7s | %9s | %7s | %10s | %7s | %7s | %-7s | %10s | %7s | %8s | %11s |\n' \
+    -------- ------: ------: --------: ------: ---------: ------: ------: ------- ---------: ------: ------: ----------:
 for op in create get list patch; do
     pg=${PG_OF[$op]}
     w=${W_CPU[$op]}
     p=${P_CPU[$pg]}
     awk -v op="$op" -v pgname="$pg" -v gw="$(kv "$w" gw)" -v br="$(kv "$w" broker)" \
-        -v cu="$(kv "$w" cust)" -v pg="$(kv "$w" pg)" -v cl="$(kv "$w" client)" \
-        -v ppg="$(kv "$p" pg)" -v pcl="$(kv "$p" client)" -v other="$(kv "$w" other)" 'BEGIN {
-        printf "| %-9s | %7.3f | %7.3f | %9.3f | %10.3f | %7.3f | %7.3f | %-7s | %10.3f | %7.3f | %8.1f | %5.2f cores |\n",
-               op, gw, br, cu, pg, gw + br + cu + pg, cl, pgname, ppg, pcl,
+        -v cu="$(kv "$w" cust)" -v re="$(kv "$w" rest)" -v pg="$(kv "$w" pg)" \
+        -v cl="$(kv "$w" client)" -v ppg="$(kv "$p" pg)" -v pcl="$(kv "$p" client)" \
+        -v other="$(kv "$w" other)" 'BEGIN {
+        printf "| %-9s | %7.3f | %7.3f | %9.3f | %7.3f | %10.3f | %7.3f | %7.3f | %-7s | %10.3f | %7.3f | %8.1f | %5.2f cores |\n",
+               op, gw, br, cu, re, pg, gw + br + cu + re + pg, cl, pgname, ppg, pcl,
                (ppg > 0 ? pg / ppg : 0), other }'
 done
 echo
-echo "suite = gateway + broker + customers (both copies) + PostgreSQL; PG ratio = PostgreSQL CPU per"
-echo "request through the suite / per pgbench transaction; other load = cores used meanwhile by"
-echo "processes outside this benchmark (other jobs on the machine)"
+echo "suite = gateway + broker + customers (every copy) + others + PostgreSQL; others = the"
+echo "suite's other programs (notes, search, notify, company, exchange) and supervisord, which"
+echo "follow what the requests changed (a create's timeline row, its place in the index); PG"
+echo "ratio = PostgreSQL CPU per request through the suite / per pgbench transaction; other load ="
+echo "cores used meanwhile by processes outside the suite and this benchmark (other jobs)"
 echo
 printf '| %-12s | %13s | %13s |\n' process "RSS before" "RSS after"
 printf '| %-12s | %13s | %13s |\n' ------------ ------------: ------------:
