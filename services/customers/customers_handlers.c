@@ -294,7 +294,7 @@ static void s_create_customer(struct cm_call *call, const ProtobufCMessage *msg,
         Crm__Customer *stored = customers_create_one(
             call, req->customer, s_source_of_channel(call->hdr->channel), &tenant, true);
         if (stored) {
-            cm_log_info("created customer %s", stored->id);
+            cm_log_debug("created customer %s", stored->id);
             cm_perm_hide_customer(call->hdr->principal, stored);
             *resp = &stored->base;
         }
@@ -494,7 +494,7 @@ static void s_delete_customer(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
         return;
     }
-    cm_log_info("deleted customer %s", req->id);
+    cm_log_debug("deleted customer %s", req->id);
     *resp = cm_pb_new(&crm__empty__descriptor);
 }
 
