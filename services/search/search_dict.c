@@ -20,23 +20,6 @@ void search_dict_free(struct dict *d)
     free(d->hash);
 }
 
-static const char *s_arena_str(struct tenant *t, const char *s, size_t len)
-{
-    if (!t->arena || t->arena->used + len + 1 > t->arena->size) {
-        size_t size = len + 1 > 65536 ? len + 1 : 65536;
-        struct chunk *c = cm_malloc(sizeof *c + size);
-        c->next = t->arena;
-        c->used = 0;
-        c->size = size;
-        t->arena = c;
-    }
-    char *p = t->arena->mem + t->arena->used;
-    memcpy(p, s, len);
-    p[len] = '\0';
-    t->arena->used += len + 1;
-    return p;
-}
-
 /* First index in a[0..n) whose token is >= s. */
 size_t search_dict_lower(const struct tok *a, size_t n, const char *s)
 {
@@ -54,7 +37,7 @@ size_t search_dict_lower(const struct tok *a, size_t n, const char *s)
 /* The end of the run of tokens starting with prefix (len plen) that begins
  * at lo: a binary search, so a long range costs no string reads. */
 size_t search_dict_prefix_end(const struct tok *a, size_t n, size_t lo, const char *prefix,
-                           size_t plen)
+                              size_t plen)
 {
     size_t hi = n;
     while (lo < hi) {
@@ -136,6 +119,24 @@ static void s_dict_merge(struct dict *d)
     d->main = m;
     d->n_main = o;
     d->n_recent = 0;
+}
+
+/* A copy of s (len bytes and a NUL) in the tenant's arena of token strings. */
+static const char *s_arena_str(struct tenant *t, const char *s, size_t len)
+{
+    if (!t->arena || t->arena->used + len + 1 > t->arena->size) {
+        size_t size = len + 1 > 65536 ? len + 1 : 65536;
+        struct chunk *c = cm_malloc(sizeof *c + size);
+        c->next = t->arena;
+        c->used = 0;
+        c->size = size;
+        t->arena = c;
+    }
+    char *p = t->arena->mem + t->arena->used;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    t->arena->used += len + 1;
+    return p;
 }
 
 struct tok *search_dict_get(struct tenant *t, struct dict *d, const char *s, size_t len)
@@ -270,7 +271,8 @@ static uint32_t s_post_index(const uint32_t *p, uint32_t n, uint32_t doc)
 
 /* Removes doc from k's postings (found by its label, which must be the one
  * it was added with, in an ordered dictionary). */
-void search_dict_post_remove(const struct tenant *t, const struct dict *d, struct tok *k, uint32_t doc)
+void search_dict_post_remove(const struct tenant *t, const struct dict *d, struct tok *k,
+                             uint32_t doc)
 {
     uint32_t *p = search_post_mut(k);
     if (d->ordered && !t->bulk && k->n > 8) {

@@ -169,9 +169,6 @@ static struct pcount *s_pcount_add(struct tenant *t, const char *s, size_t len, 
     return e;
 }
 
-/* The count of docs with a word starting with prefix w (strlen wl), when
- * the table holds it: 1..PREFIX_CHARS characters in at most PREFIX_BYTES
- * bytes. Returns false otherwise. */
 /* Whether w (strlen wl) is a prefix the table keeps: 1..PREFIX_CHARS
  * characters in at most PREFIX_BYTES bytes. */
 static bool s_prefix_kept(const char *w, size_t wl)
@@ -182,6 +179,9 @@ static bool s_prefix_kept(const char *w, size_t wl)
     return wl && wl <= PREFIX_BYTES && chars <= PREFIX_CHARS;
 }
 
+/* The count of docs with a word starting with prefix w (strlen wl), when
+ * the table holds it: 1..PREFIX_CHARS characters in at most PREFIX_BYTES
+ * bytes. Returns false otherwise. */
 bool search_doc_prefix_count(const struct tenant *t, const char *w, size_t wl, size_t *n)
 {
     if (!s_prefix_kept(w, wl))
@@ -211,7 +211,7 @@ static void s_prefix_one(struct s_prefixes *p, const char *s, size_t len)
     if (p->n == DOC_PREFIXES) {
         /* Only a made-up doc has this many: its first DOC_PREFIXES are
          * counted (the same ones when it goes), and the tenant's table is
-         * no longer trusted (s_tier_count counts again). */
+         * no longer trusted (search_page.c's s_tier_count counts again). */
         p->full = true;
         return;
     }

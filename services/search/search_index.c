@@ -316,7 +316,8 @@ int search_index_put(search_index_t *self, const char *tenant, const Crm__Custom
         const char *last = blob + f[F_LAST];
         if (!last[0] && c->is_company)
             last = blob + f[F_COMPANY];
-        keep = !strcmp(search_sort_last(d), last) && !strcmp(search_field(d, F_FIRST), blob + f[F_FIRST]);
+        keep = !strcmp(search_sort_last(d), last) &&
+               !strcmp(search_field(d, F_FIRST), blob + f[F_FIRST]);
     }
     s_unindex(t, doc, keep);
 

@@ -52,7 +52,7 @@ struct tok {
  * millions would copy the main array hundreds of times. */
 struct dict {
     bool ordered;     // postings kept in name order (label order), not just appended
-    bool email;       // tokens cut to EMAIL_TOK_MAX bytes, after a cover byte (s_email_token)
+    bool email;       // tokens cut to EMAIL_TOK_MAX bytes, after a cover byte (search_doc.c)
     bool every_cover; // e-mail: look covered postings up too (the general path's check)
     uint32_t most;    // the most tokens one doc has given (never lowered: a bound)
     struct tok *main; // owned
@@ -120,7 +120,7 @@ struct pcount {
 
 /* A query of several words whose candidates are all matches, more than
  * WALK_MIN of them, is ranked tier by tier while that passes over fewer
- * than WALK_FACTOR postings per candidate (s_search_walk). */
+ * than WALK_FACTOR postings per candidate (s_search_walk, search_page.c). */
 #define WALK_MIN 64
 #define WALK_FACTOR 32
 
@@ -183,7 +183,7 @@ struct search_index {
     size_t cap_cand_docs;
 };
 
-/* The tokens of d starting with prefix (cut as s_dict_prefix cuts it): a
+/* The tokens of d starting with prefix (cut as search_dict.c's s_dict_prefix cuts it): a
  * run of the main array and one of the recent array. In the e-mail
  * dictionary only its tokens with a cover up to max_cover count (search_span_has). */
 struct span {
@@ -228,7 +228,7 @@ struct query {
 };
 
 /* A doc's tier in a match (search_match_doc): 0 is "no match", the exact
- * match 1 and every field one more than s_word_tier's: TIER_PHONE for the
+ * match 1 and every field one more than search_match.c's s_word_tier's: TIER_PHONE for the
  * phone. */
 #define TIER_PHONE 6
 
@@ -262,7 +262,7 @@ struct cands {
     const uint64_t *also[SEARCH_Q_MAX_WORDS]; // borrowed: prefix bitmaps a doc needs too
     int n_also;
     const char *check; // borrowed: when set, a doc not yet taken needs an e-mail
-                       // starting with it (s_gen_each)
+                       // starting with it (search_match.c's s_gen_each)
     size_t check_len;
 };
 
@@ -289,7 +289,8 @@ static inline const uint32_t *search_post(const struct tok *k)
 }
 
 /* First index in postings p[0..n) whose label is >= lab (p in label order). */
-static inline uint32_t search_post_lower(const uint64_t *label, const uint32_t *p, uint32_t n, uint64_t lab)
+static inline uint32_t search_post_lower(const uint64_t *label, const uint32_t *p, uint32_t n,
+                                         uint64_t lab)
 {
     uint32_t lo = 0, hi = n;
     while (lo < hi) {

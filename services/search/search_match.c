@@ -41,7 +41,8 @@ bool search_match_email_prefix(const char *email, const char *p, size_t plen)
  * names (any of them), and the first part decides the field. */
 static int s_word_tier(const struct doc *d, const struct word *w)
 {
-    const char *fields[3] = {search_field(d, F_LAST), search_field(d, F_FIRST), search_field(d, F_COMPANY)};
+    const char *fields[3] = {search_field(d, F_LAST), search_field(d, F_FIRST),
+                             search_field(d, F_COMPANY)};
     int tier = 0;
     size_t fl = strlen(w->first_part);
     for (int i = 0; i < 3 && fl; i++) {
@@ -172,7 +173,8 @@ static void s_collect_range(void *ud, const struct tok *k)
             a++;
         if (a < n_also || (bits[doc >> 6] >> (doc & 63) & 1) != want)
             continue;
-        if (check && !search_match_email_prefix(search_field(&c->t->docs[doc], F_EMAIL), check, c->check_len))
+        if (check && !search_match_email_prefix(search_field(&c->t->docs[doc], F_EMAIL), check,
+                                                c->check_len))
             continue;
         bits[doc >> 6] ^= (uint64_t)1 << (doc & 63);
         out[n++] = doc;
@@ -354,7 +356,7 @@ const struct tok *search_match_best_trigram(struct tenant *t, const char *digits
  * rarest of those not overlapping first, else of the rest; NULL when the
  * digits have no other. */
 const struct tok *search_match_other_trigram(struct tenant *t, const char *digits,
-                                         const struct tok *first)
+                                             const struct tok *first)
 {
     size_t n = strlen(digits), at = 0;
     const struct tok *ks[64];

@@ -13,7 +13,6 @@
  * order, so postings sorted by label stay sorted). */
 #define LABEL_STEP ((uint64_t)1 << 20)
 
-
 /* The first 8 bytes of "last NUL first" (zero-padded), big-endian: integer
  * order is the (strcmp last, strcmp first) order as far as those bytes go,
  * so unequal keys decide, and equal keys leave it to the strings. */
@@ -239,7 +238,8 @@ void search_order_renumber(struct tenant *t)
     for (uint32_t i = 0; i < n; i++) {
         const struct doc *d = &t->docs[i];
         if (d->data)
-            named[live++] = (struct s_named){s_key(search_sort_last(d), search_field(d, F_FIRST)), i};
+            named[live++] =
+                (struct s_named){s_key(search_sort_last(d), search_field(d, F_FIRST)), i};
     }
     s_sort_tenant = t;
     qsort(named, live, sizeof *named, s_named_cmp);

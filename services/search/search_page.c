@@ -389,8 +389,8 @@ static void s_tier_walk(struct tenant *t, const struct query *q, bool filters, s
         /* A word longer than the cut e-mail tokens: its cut start's range
          * holds the candidates (s_tier_scan checks each). */
         for (int m = 0; m < q->n_terms; m++) {
-            struct span sp =
-                search_dict_span(&t->dicts[range_dicts[tier - 2]], q->words[q->terms[m].w0].first_part);
+            struct span sp = search_dict_span(&t->dicts[range_dicts[tier - 2]],
+                                              q->words[q->terms[m].w0].first_part);
             for (int a = 0; a < 2; a++)
                 for (size_t j = 0; j < sp.n[a]; j++)
                     if (sp.tok[a][j].n && search_span_has(&sp, &sp.tok[a][j]))
@@ -510,9 +510,283 @@ static void s_customer_packed(cm_buf_t *out, const struct doc *d)
     search_buf_add(out, tail, tl);
 }
 
+/* The cheapest generator of q: the term or filter with the fewest
+ * postings, into *best (its cost into *best_cost), and every term's into
+ * gens (its ranges serve the marking too). Returns the term's index, or -1
+ * for a filter's. */
+static int s_pick_gen(struct tenant *t, struct query *q, struct gen *gens, struct gen *best,
+                      size_t *best_cost)
+{
+    *best = (struct gen){.none = false};
+    *best_cost = SIZE_MAX;
+    int best_term = -1;
+    for (int i = 0; i < q->n_terms; i++) {
+        const struct term *tm = &q->terms[i];
+        struct gen *gn = &gens[i];
+        memset(gn, 0, sizeof *gn);
+        search_match_word_gen(t, &q->words[tm->w0], gn);
+        if (tm->numeric && tm->digits[0]) {
+            bool none;
+            gn->exact = search_match_best_trigram(t, tm->digits, &none);
+        }
+        size_t cost = search_match_gen_cost(t, gn, *best_cost);
+        if (cost < *best_cost) {
+            *best = *gn;
+            *best_cost = cost;
+            best_term = i;
+        }
+    }
+    const char *filters[2] = {q->group, q->tag};
+    for (int i = 0; i < 2; i++) {
+        if (!filters[i][0])
+            continue;
+        struct gen gn = {0};
+        gn.exact = search_dict_find(&t->dicts[i ? D_TAG : D_GROUP], filters[i]);
+        gn.none = gn.exact == NULL;
+        size_t cost = search_match_gen_cost(t, &gn, *best_cost);
+        if (cost < *best_cost) {
+            *best = gn;
+            *best_cost = cost;
+            best_term = -1;
+        }
+    }
+    return best_term;
+}
+
+/* The other plain words than the generator's (term best_term) narrow the
+ * candidates by bits alone (a match is in each such word's ranges), so
+ * records are read only for docs every one of them reached; a word far
+ * commoner than the generator is left to search_match_doc. Two bitmaps
+ * take turns. A common prefix's bitmap goes into c->also instead. Returns
+ * the bitmap of the docs every marked word reached (NULL when none was
+ * marked); clears *exact when the candidates will not all be matches. */
+static uint64_t *s_narrow(struct tenant *t, const struct query *q, struct gen *gens, int best_term,
+                          size_t best_cost, struct cands *c, bool *exact)
+{
+    uint64_t *need = NULL;
+    size_t nbits = (t->n_docs / 64 + 1) * sizeof *t->bits;
+    size_t mark_cap = best_cost < SIZE_MAX / 16 ? 8 * best_cost + 1024 : 0;
+    for (int i = 0; i < q->n_terms; i++) {
+        if (i == best_term || !s_term_plain(q, i))
+            continue;
+        /* A common prefix's bitmap is the word's docs: nothing to mark. */
+        const char *w = q->words[q->terms[i].w0].first_part;
+        const uint64_t *bm = search_doc_prefix_bitmap(t, w, strlen(w));
+        if (bm) {
+            c->also[c->n_also++] = bm;
+            continue;
+        }
+        /* A plain word's generator covers exactly its ranges (one part:
+         * the names by it, the e-mail by it as folded, the same). */
+        struct gen *gn = &gens[i];
+        if (search_match_gen_cost(t, gn, mark_cap) > mark_cap) {
+            *exact = false;
+            continue;
+        }
+        struct cands m = {.t = t, .need = need, .mark = need == t->bits ? t->bits2 : t->bits};
+        search_match_gen_tokens(t, gn, search_match_mark_range, &m);
+        /* A long word's e-mail range marked more than its matches:
+         * checking them here would read every record in it that the
+         * other words rule out anyway (the generator's are checked
+         * after those). */
+        *exact = *exact && !s_long_word(q, i);
+        if (need)
+            memset(need, 0, nbits);
+        need = m.mark;
+    }
+    return need;
+}
+
+/* Ranks the candidates into the page, counting the matches into *total.
+ * The first `checked` have their record read; with one_phone, those from
+ * `ranges` on (which the trigram alone gave) only until the count is past
+ * the cap and the page is full, and after that only the ones whose label
+ * can still enter the page. The rest match by phone alone, at TIER_PHONE. */
+static void s_rank(const struct tenant *t, const struct query *q, const struct cands *c,
+                   size_t checked, size_t ranges, bool one_phone, struct heap *h,
+                   const struct after *after, size_t *total)
+{
+    size_t i = 0;
+    for (; i < checked; i++) {
+        if (one_phone && i >= ranges && *total > SEARCH_TOTAL_CAP && h->n == h->cap)
+            break;
+        /* Chunks of 32: the records asked for, then their fields, then read. */
+        if (i % 32 == 0) {
+            size_t end = i + 32 < checked ? i + 32 : checked;
+            for (size_t j = i; j < end; j++) {
+                __builtin_prefetch(&t->docs[c->docs[j]]);
+                __builtin_prefetch(&t->label[c->docs[j]]);
+            }
+            for (size_t j = i; j < end; j++)
+                search_prefetch_fields(&t->docs[c->docs[j]]);
+        }
+        const struct doc *d = &t->docs[c->docs[i]];
+        if (!d->data || !search_match_filters(d, q))
+            continue;
+        int tier = search_match_doc(d, q);
+        if (!tier)
+            continue;
+        (*total)++;
+        struct hit x = {tier, c->docs[i], t->label[c->docs[i]]};
+        if (after && !s_after_ok(t, &x, after, q->order, q->desc))
+            continue;
+        s_heap_offer(h, &x);
+    }
+    for (; i < checked; i++) {
+        if (i + 16 < checked)
+            __builtin_prefetch(&t->label[c->docs[i + 16]]);
+        struct hit x = {TIER_PHONE, c->docs[i], t->label[c->docs[i]]};
+        if (s_cmp(t, &x, &h->a[0], q->order, q->desc) >= 0)
+            continue; /* it cannot enter the page */
+        const struct doc *d = &t->docs[c->docs[i]];
+        if (!d->data || !search_match_filters(d, q) || !search_match_doc(d, q))
+            continue;
+        if (after && !s_after_ok(t, &x, after, q->order, q->desc))
+            continue;
+        s_heap_offer(h, &x);
+    }
+    for (i = checked; i < c->n; i++) {
+        if (i + 16 < c->n)
+            __builtin_prefetch(&t->label[c->docs[i + 16]]);
+        (*total)++;
+        struct hit x = {TIER_PHONE, c->docs[i], t->label[c->docs[i]]};
+        if (after && !s_after_ok(t, &x, after, q->order, q->desc))
+            continue;
+        s_heap_offer(h, &x);
+    }
+}
+
+/* The page of q from its candidates (the general path, and the ways to
+ * narrow it): the cheapest generator's docs, narrowed by the other words'
+ * bits, then ranked (s_search_walk, or each record read by s_rank).
+ * Returns the total. */
+static size_t s_search_candidates(const search_index_t *self, struct tenant *t, struct query *q,
+                                  struct cands *c, struct heap *h, const struct after *after)
+{
+    struct gen gens[SEARCH_Q_MAX_WORDS];
+    struct gen best;
+    size_t best_cost;
+    int best_term = s_pick_gen(t, q, gens, &best, &best_cost);
+    size_t nbits = (t->n_docs / 64 + 1) * sizeof *t->bits;
+    /* Whether every candidate collected is a match (s_search_walk): the
+     * ranges of plain words are exactly their matches (a long word's
+     * e-mail range checked, search_match_collect), and each word is the
+     * generator, marked, or a bitmap. */
+    bool exact = !self->general_only && best_term >= 0 && q->order == O_RELEVANCE && !q->desc &&
+                 !s_filtered(q);
+    for (int i = 0; i < q->n_terms && exact; i++)
+        exact = s_term_plain(q, i);
+    uint64_t *need = NULL;
+    if (!self->general_only && !best.none)
+        need = s_narrow(t, q, gens, best_term, best_cost, c, &exact);
+    size_t total = 0;
+    c->t = t;
+    c->need = need;
+    c->mark = need ? NULL : t->bits;
+    /* A term of digits generating from its rarest trigram (9,000 docs at
+     * a million): the docs are narrowed by a second trigram, marked in
+     * the bitmap the words left free, to the few dozen that have both.
+     * When it is the only term, a doc only the trigram gives (from
+     * `ranges` on; the word's ranges gave every other match) can match
+     * by phone alone, at TIER_PHONE. With three digits every such doc
+     * does, so they are ranked by tier and label with no record read
+     * ("600"), or, when one customer in PHONE_SHARE has them, walked in
+     * name order and counted from the trigram (s_phone_walk: "359").
+     * With more, once the count is past the cap, a doc whose label
+     * cannot enter the page is passed over unread: "3597", where numbers
+     * starting +359 are an eighth of the book, has 31,000 matches. */
+    bool digits =
+        !self->general_only && best_term >= 0 && best.exact && q->terms[best_term].numeric;
+    bool one_phone = digits && q->n_terms == 1 && (q->order == O_RELEVANCE || q->order == O_LAST);
+    bool phones = one_phone && strlen(q->terms[0].digits) == 3 && !s_filtered(q);
+    bool common = phones && !q->desc && (size_t)best.exact->n * PHONE_SHARE >= t->live;
+    const struct tok *tri =
+        digits ? search_match_other_trigram(t, q->terms[best_term].digits, best.exact) : NULL;
+    uint64_t *spare = need == t->bits2 ? t->bits : t->bits2;
+    if (tri) {
+        struct cands m = {.t = t, .mark = spare};
+        search_match_mark_range(&m, tri);
+    }
+    struct gen ranges_only = best;
+    ranges_only.exact = NULL;
+    size_t ranges =
+        search_match_collect(t, common ? &ranges_only : &best, c,
+                             best_term >= 0 ? s_long_word(q, best_term) : NULL, tri ? spare : NULL);
+    if (common) {
+        /* Every holder of the trigram matches; those the ranges gave
+         * are counted with them. */
+        total = best.exact->n;
+        for (size_t i = 0; i < ranges; i++)
+            total -= search_phone_match(&t->docs[c->docs[i]], q->terms[0].digits);
+        s_phone_walk(t, q, t->bits, h, after);
+    }
+    size_t checked = phones ? ranges : c->n;
+    memset(need ? need : t->bits, 0, nbits);
+    if (tri) {
+        const uint32_t *p = search_post(tri);
+        for (uint32_t i = 0; i < tri->n; i++)
+            spare[p[i] >> 6] = 0;
+    }
+    if (exact && !best.none && s_search_walk(self, t, q, c->docs, c->n, h, after))
+        return c->n;
+    s_rank(t, q, c, checked, ranges, one_phone, h, after, &total);
+    return total;
+}
+
+/* Writes the page (the best `page` of the heap, in order) into resp, or
+ * its customers into packed when that is not NULL, with the next page's
+ * token, the total and, when nothing matched, the suggestion. */
+static void s_page_write(const struct tenant *t, const struct query *q, const char *qhash,
+                         struct heap *h, size_t page, size_t total,
+                         Crm__SearchCustomersResponse *resp, cm_buf_t *packed)
+{
+    /* The page, in order. */
+    size_t *idx = cm_malloc((h->n + 1) * sizeof *idx);
+    for (size_t i = 0; i < h->n; i++)
+        idx[i] = i;
+    s_heap_for_sort = h;
+    qsort(idx, h->n, sizeof *idx, s_heap_idx_cmp);
+    size_t shown = h->n > page ? page : h->n;
+    for (size_t i = 0; packed && i < shown; i++) {
+        const struct doc *d = &t->docs[h->a[idx[i]].doc];
+        for (uint32_t off = 0; off < d->packed_len; off += 64)
+            __builtin_prefetch(d->data + off);
+    }
+    if (!packed)
+        resp->customers = shown ? cm_calloc(shown, sizeof *resp->customers) : NULL;
+    for (size_t i = 0; i < shown; i++) {
+        const struct doc *d = &t->docs[h->a[idx[i]].doc];
+        if (packed) {
+            s_customer_packed(packed, d);
+            continue;
+        }
+        Crm__Customer *c = crm__customer__unpack(NULL, d->packed_len, d->data);
+        if (!c)
+            continue;
+        char id[37], etag[16];
+        s_uuid_text(d->id, id);
+        snprintf(etag, sizeof etag, "%u", (unsigned)d->version);
+        cm_pb_set_str(&c->id, id);
+        cm_pb_set_str(&c->etag, etag);
+        resp->customers[resp->n_customers++] = c;
+    }
+    if (h->n > page) {
+        char *tok = search_query_token(q, qhash, t, &h->a[idx[shown - 1]]);
+        cm_pb_set_str(&resp->next_page_token, tok);
+        free(tok);
+    }
+    free(idx);
+    resp->total_size = (int32_t)(total > SEARCH_TOTAL_CAP ? SEARCH_TOTAL_CAP : total);
+    resp->total_size_is_lower_bound = total > SEARCH_TOTAL_CAP;
+    resp->no_match = total == 0;
+    if (total == 0)
+        search_suggest_empty(q, resp);
+}
+
 cm_err_t search_page_answer(search_index_t *self, const char *tenant,
-                         const Crm__SearchCustomersRequest *req, Crm__SearchCustomersResponse *resp,
-                         cm_buf_t *packed, struct search_problem *problem)
+                            const Crm__SearchCustomersRequest *req,
+                            Crm__SearchCustomersResponse *resp, cm_buf_t *packed,
+                            struct search_problem *problem)
 {
     if (!self->q)
         self->q = cm_malloc(sizeof *self->q);
@@ -546,233 +820,11 @@ cm_err_t search_page_answer(search_index_t *self, const char *tenant,
         t->gen++;
         if (has_after)
             search_order_after_bounds(t, &after);
-        if (!self->general_only && s_search_tiers(t, q, &h, has_after ? &after : NULL, &total))
-            goto page;
-        /* The cheapest generator: the term or filter with the fewest postings. */
-        struct gen best = {.none = false};
-        struct gen gens[SEARCH_Q_MAX_WORDS]; /* per term; its ranges serve the marking too */
-        size_t best_cost = SIZE_MAX;
-        int best_term = -1;
-        for (int i = 0; i < q->n_terms; i++) {
-            const struct term *tm = &q->terms[i];
-            struct gen *gn = &gens[i];
-            memset(gn, 0, sizeof *gn);
-            search_match_word_gen(t, &q->words[tm->w0], gn);
-            if (tm->numeric && tm->digits[0]) {
-                bool none;
-                gn->exact = search_match_best_trigram(t, tm->digits, &none);
-            }
-            size_t cost = search_match_gen_cost(t, gn, best_cost);
-            if (cost < best_cost) {
-                best = *gn;
-                best_cost = cost;
-                best_term = i;
-            }
-        }
-        const char *filters[2] = {q->group, q->tag};
-        for (int i = 0; i < 2; i++) {
-            if (!filters[i][0])
-                continue;
-            struct gen gn = {0};
-            gn.exact = search_dict_find(&t->dicts[i ? D_TAG : D_GROUP], filters[i]);
-            gn.none = gn.exact == NULL;
-            size_t cost = search_match_gen_cost(t, &gn, best_cost);
-            if (cost < best_cost) {
-                best = gn;
-                best_cost = cost;
-                best_term = -1;
-            }
-        }
-        /* The other plain words narrow the candidates by bits alone (a
-         * match is in each such word's ranges), so records are read only
-         * for docs every one of them reached; a word far commoner than the
-         * generator is left to search_match_doc. Two bitmaps take turns. */
-        uint64_t *need = NULL;
-        size_t nbits = (t->n_docs / 64 + 1) * sizeof *t->bits;
-        size_t mark_cap = best_cost < SIZE_MAX / 16 ? 8 * best_cost + 1024 : 0;
-        /* Whether every candidate collected is a match (s_search_walk): the
-         * ranges of plain words are exactly their matches (a long word's
-         * e-mail range checked, s_gen_each), and each word is the
-         * generator, marked, or a bitmap. */
-        bool exact = !self->general_only && best_term >= 0 && q->order == O_RELEVANCE && !q->desc &&
-                     !s_filtered(q);
-        for (int i = 0; i < q->n_terms && exact; i++)
-            exact = s_term_plain(q, i);
-        for (int i = 0; i < q->n_terms && !self->general_only && !best.none; i++) {
-            if (i == best_term || !s_term_plain(q, i))
-                continue;
-            /* A common prefix's bitmap is the word's docs: nothing to mark. */
-            const char *w = q->words[q->terms[i].w0].first_part;
-            const uint64_t *bm = search_doc_prefix_bitmap(t, w, strlen(w));
-            if (bm) {
-                cands.also[cands.n_also++] = bm;
-                continue;
-            }
-            /* A plain word's generator covers exactly its ranges (one part:
-             * the names by it, the e-mail by it as folded, the same). */
-            struct gen *gn = &gens[i];
-            if (search_match_gen_cost(t, gn, mark_cap) > mark_cap) {
-                exact = false;
-                continue;
-            }
-            struct cands m = {.t = t, .need = need, .mark = need == t->bits ? t->bits2 : t->bits};
-            search_match_gen_tokens(t, gn, search_match_mark_range, &m);
-            /* A long word's e-mail range marked more than its matches:
-             * checking them here would read every record in it that the
-             * other words rule out anyway (the generator's are checked
-             * after those). */
-            exact = exact && !s_long_word(q, i);
-            if (need)
-                memset(need, 0, nbits);
-            need = m.mark;
-        }
-        cands.t = t;
-        cands.need = need;
-        cands.mark = need ? NULL : t->bits;
-        /* Digits: the docs of their rarest trigram (9,000 at a million)
-         * narrowed by a second one, marked in the bitmap the words left
-         * free, to the few dozen that have both. */
-        /* A term of digits generating from its rarest trigram (9,000 docs at
-         * a million): the docs are narrowed by a second trigram, marked in
-         * the bitmap the words left free, to the few dozen that have both.
-         * When it is the only term, a doc only the trigram gives (from
-         * `ranges` on; the word's ranges gave every other match) can match
-         * by phone alone, at TIER_PHONE. With three digits every such doc
-         * does, so they are ranked by tier and label with no record read
-         * ("600"), or, when one customer in PHONE_SHARE has them, walked in
-         * name order and counted from the trigram (s_phone_walk: "359").
-         * With more, once the count is past the cap, a doc whose label
-         * cannot enter the page is passed over unread: "3597", where numbers
-         * starting +359 are an eighth of the book, has 31,000 matches. */
-        bool digits =
-            !self->general_only && best_term >= 0 && best.exact && q->terms[best_term].numeric;
-        bool one_phone =
-            digits && q->n_terms == 1 && (q->order == O_RELEVANCE || q->order == O_LAST);
-        bool phones = one_phone && strlen(q->terms[0].digits) == 3 && !s_filtered(q);
-        bool common = phones && !q->desc && (size_t)best.exact->n * PHONE_SHARE >= t->live;
-        const struct tok *tri =
-            digits ? search_match_other_trigram(t, q->terms[best_term].digits, best.exact) : NULL;
-        uint64_t *spare = need == t->bits2 ? t->bits : t->bits2;
-        if (tri) {
-            struct cands m = {.t = t, .mark = spare};
-            search_match_mark_range(&m, tri);
-        }
-        struct gen ranges_only = best;
-        ranges_only.exact = NULL;
-        size_t ranges =
-            search_match_collect(t, common ? &ranges_only : &best, &cands,
-                          best_term >= 0 ? s_long_word(q, best_term) : NULL, tri ? spare : NULL);
-        if (common) {
-            /* Every holder of the trigram matches; those the ranges gave
-             * are counted with them. */
-            total = best.exact->n;
-            for (size_t i = 0; i < ranges; i++)
-                total -= search_phone_match(&t->docs[cands.docs[i]], q->terms[0].digits);
-            s_phone_walk(t, q, t->bits, &h, has_after ? &after : NULL);
-        }
-        size_t checked = phones ? ranges : cands.n;
-        memset(need ? need : t->bits, 0, nbits);
-        if (tri) {
-            const uint32_t *p = search_post(tri);
-            for (uint32_t i = 0; i < tri->n; i++)
-                spare[p[i] >> 6] = 0;
-        }
-        if (exact && !best.none &&
-            s_search_walk(self, t, q, cands.docs, cands.n, &h, has_after ? &after : NULL)) {
-            total = cands.n;
-            goto page;
-        }
-        size_t i = 0;
-        for (; i < checked; i++) {
-            if (one_phone && i >= ranges && total > SEARCH_TOTAL_CAP && h.n == h.cap)
-                break;
-            /* Chunks of 32: the records asked for, then their fields, then read. */
-            if (i % 32 == 0) {
-                size_t end = i + 32 < checked ? i + 32 : checked;
-                for (size_t j = i; j < end; j++) {
-                    __builtin_prefetch(&t->docs[cands.docs[j]]);
-                    __builtin_prefetch(&t->label[cands.docs[j]]);
-                }
-                for (size_t j = i; j < end; j++)
-                    search_prefetch_fields(&t->docs[cands.docs[j]]);
-            }
-            const struct doc *d = &t->docs[cands.docs[i]];
-            if (!d->data || !search_match_filters(d, q))
-                continue;
-            int tier = search_match_doc(d, q);
-            if (!tier)
-                continue;
-            total++;
-            struct hit x = {tier, cands.docs[i], t->label[cands.docs[i]]};
-            if (has_after && !s_after_ok(t, &x, &after, q->order, q->desc))
-                continue;
-            s_heap_offer(&h, &x);
-        }
-        for (; i < checked; i++) {
-            if (i + 16 < checked)
-                __builtin_prefetch(&t->label[cands.docs[i + 16]]);
-            struct hit x = {TIER_PHONE, cands.docs[i], t->label[cands.docs[i]]};
-            if (s_cmp(t, &x, &h.a[0], q->order, q->desc) >= 0)
-                continue; /* it cannot enter the page */
-            const struct doc *d = &t->docs[cands.docs[i]];
-            if (!d->data || !search_match_filters(d, q) || !search_match_doc(d, q))
-                continue;
-            if (has_after && !s_after_ok(t, &x, &after, q->order, q->desc))
-                continue;
-            s_heap_offer(&h, &x);
-        }
-        for (i = checked; i < cands.n; i++) {
-            if (i + 16 < cands.n)
-                __builtin_prefetch(&t->label[cands.docs[i + 16]]);
-            total++;
-            struct hit x = {TIER_PHONE, cands.docs[i], t->label[cands.docs[i]]};
-            if (has_after && !s_after_ok(t, &x, &after, q->order, q->desc))
-                continue;
-            s_heap_offer(&h, &x);
-        }
+        const struct after *af = has_after ? &after : NULL;
+        if (self->general_only || !s_search_tiers(t, q, &h, af, &total))
+            total = s_search_candidates(self, t, q, &cands, &h, af);
     }
-page:;
-    /* The page, in order. */
-    size_t *idx = cm_malloc((h.n + 1) * sizeof *idx);
-    for (size_t i = 0; i < h.n; i++)
-        idx[i] = i;
-    s_heap_for_sort = &h;
-    qsort(idx, h.n, sizeof *idx, s_heap_idx_cmp);
-    size_t shown = h.n > page ? page : h.n;
-    for (size_t i = 0; packed && i < shown; i++) {
-        const struct doc *d = &t->docs[h.a[idx[i]].doc];
-        for (uint32_t off = 0; off < d->packed_len; off += 64)
-            __builtin_prefetch(d->data + off);
-    }
-    if (!packed)
-        resp->customers = shown ? cm_calloc(shown, sizeof *resp->customers) : NULL;
-    for (size_t i = 0; i < shown; i++) {
-        const struct doc *d = &t->docs[h.a[idx[i]].doc];
-        if (packed) {
-            s_customer_packed(packed, d);
-            continue;
-        }
-        Crm__Customer *c = crm__customer__unpack(NULL, d->packed_len, d->data);
-        if (!c)
-            continue;
-        char id[37], etag[16];
-        s_uuid_text(d->id, id);
-        snprintf(etag, sizeof etag, "%u", (unsigned)d->version);
-        cm_pb_set_str(&c->id, id);
-        cm_pb_set_str(&c->etag, etag);
-        resp->customers[resp->n_customers++] = c;
-    }
-    if (h.n > page) {
-        char *tok = search_query_token(q, qhash, t, &h.a[idx[shown - 1]]);
-        cm_pb_set_str(&resp->next_page_token, tok);
-        free(tok);
-    }
-    free(idx);
-    resp->total_size = (int32_t)(total > SEARCH_TOTAL_CAP ? SEARCH_TOTAL_CAP : total);
-    resp->total_size_is_lower_bound = total > SEARCH_TOTAL_CAP;
-    resp->no_match = total == 0;
-    if (total == 0)
-        search_suggest_empty(q, resp);
+    s_page_write(t, q, qhash, &h, page, total, resp, packed);
 out:
     for (int i = 0; i < 3; i++)
         free(store[i]);

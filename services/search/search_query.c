@@ -196,7 +196,7 @@ static void s_b64(cm_buf_t *b, const char *s)
 }
 
 char *search_query_token(const struct query *q, const char *qhash, const struct tenant *t,
-                          const struct hit *h)
+                         const struct hit *h)
 {
     const struct doc *d = &t->docs[h->doc];
     cm_buf_t buf, *b = &buf;

@@ -182,7 +182,8 @@ static char *s_spelled(const Crm__Customer *c, const char *folded)
  * that find the most into the suggestion. Only plain words of SPELL_MIN code
  * points or more that start no name or e-mail word are corrected. */
 void search_suggest_spelling(search_index_t *self, const char *tenant,
-                    const Crm__SearchCustomersRequest *req, Crm__SearchCustomersResponse *resp)
+                             const Crm__SearchCustomersRequest *req,
+                             Crm__SearchCustomersResponse *resp)
 {
     struct tenant *t = search_index_tenant(self, tenant, false);
     if (!t || !t->live || !resp->suggestion)
