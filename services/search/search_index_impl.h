@@ -183,9 +183,10 @@ struct search_index {
     size_t cap_cand_docs;
 };
 
-/* The tokens of d starting with prefix (cut as search_dict.c's s_dict_prefix cuts it): a
- * run of the main array and one of the recent array. In the e-mail
- * dictionary only its tokens with a cover up to max_cover count (search_span_has). */
+/* The tokens of d starting with prefix (cut as search_dict.c's
+ * s_dict_prefix cuts it): a run of the main array and one of the recent
+ * array. In the e-mail dictionary only its tokens with a cover up to
+ * max_cover count (search_span_has). */
 struct span {
     const struct tok *tok[2]; // borrowed
     size_t n[2];
@@ -228,8 +229,8 @@ struct query {
 };
 
 /* A doc's tier in a match (search_match_doc): 0 is "no match", the exact
- * match 1 and every field one more than search_match.c's s_word_tier's: TIER_PHONE for the
- * phone. */
+ * match 1 and every field one more than search_match.c's s_word_tier's:
+ * TIER_PHONE for the phone. */
 #define TIER_PHONE 6
 
 /* A match: its tier (relevance) and the doc, whose label gives the name
@@ -278,11 +279,13 @@ struct gen {
 /* ---------------------------------------------------------------------- */
 /* Small hot helpers                                                       */
 
+/* The postings of k (inline in it when up to two). */
 static inline uint32_t *search_post_mut(struct tok *k)
 {
     return k->cap ? k->p.many : k->p.two;
 }
 
+/* The postings of k, to read. */
 static inline const uint32_t *search_post(const struct tok *k)
 {
     return k->cap ? k->p.many : k->p.two;
@@ -309,6 +312,7 @@ static inline bool search_span_has(const struct span *sp, const struct tok *k)
     return k->cover <= sp->max_cover;
 }
 
+/* The folded field f (F_FIRST..F_TAGS) of a live doc. */
 static inline const char *search_field(const struct doc *d, int f)
 {
     return (const char *)d->data + d->packed_len + T_N * TIME_KEY +
@@ -321,9 +325,10 @@ static inline const uint8_t *search_time(const struct doc *d, int which)
     return d->data + d->packed_len + which * TIME_KEY;
 }
 
-/* Asks for the cache lines search_match_doc reads of d (its folded names and e-mail)
- * ahead of the reading: a query's candidates are scattered over memory, and
- * a record's lines fetched one miss after another cost more than the match. */
+/* Asks for the cache lines search_match_doc reads of d (its folded names
+ * and e-mail) ahead of the reading: a query's candidates are scattered over
+ * memory, and a record's lines fetched one miss after another cost more
+ * than the match. */
 static inline void search_prefetch_fields(const struct doc *d)
 {
     if (!d->data)
@@ -353,11 +358,13 @@ static inline bool search_email_sep(char c)
     return c == '.' || c == '_' || c == '-' || c == '+';
 }
 
+/* Whether doc's bit is set in bits. */
 static inline bool search_bit(const uint64_t *bits, uint32_t doc)
 {
     return bits[doc >> 6] >> (doc & 63) & 1;
 }
 
+/* The value of a hex digit, or -1. */
 static inline int search_hexval(char c)
 {
     if (c >= '0' && c <= '9')
