@@ -1,5 +1,6 @@
 /* The worker loop shared by every service. */
 #include "cm_svc.h"
+#include "cm_arena.h"
 #include "cm_log.h"
 #include "cm_mdp.h"
 #include "cm_pbjson.h"
@@ -28,6 +29,7 @@ struct cm_svc_thread {
     cm_mdp_worker_t *worker;   // owned by a pool thread: its own place on the bus
     pthread_mutex_t worker_mu; // held while the thread uses worker: the main thread
                                // heartbeats a busy thread's worker for it
+    cm_arena_t arena;          // the request arena (cm_call_alloc): reset after each reply
 };
 
 struct s_reply {
@@ -186,6 +188,17 @@ void cm_call_reset(struct cm_call *call)
     s_free_details(&call->reply);
     call->err = CM_OK;
     call->message[0] = '\0';
+}
+
+void *cm_call_alloc(struct cm_call *call, size_t n)
+{
+    return cm_arena_alloc(&call->thread->arena, n);
+}
+
+char *cm_call_strdup(struct cm_call *call, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(cm_call_alloc(call, n), s, n);
 }
 
 void cm_call_item(struct cm_call *item, const struct cm_call *parent)
@@ -592,6 +605,7 @@ reply:
     call.reply.message = NULL;
     s_free_details(&call.reply);
     free(call.prep);
+    cm_arena_reset(&t->arena);
     if (req)
         protobuf_c_message_free_unpacked(req, NULL);
     if (hdr)
@@ -701,6 +715,7 @@ static void *s_pool_main(void *arg)
         cm_mdp_msg_release(&msg);
     }
     cm_mdp_client_destroy(&t->client);
+    cm_arena_release(&t->arena);
     return NULL;
 }
 
@@ -728,6 +743,7 @@ static int s_pool_start(cm_svc_t *svc, const struct cm_svc_cfg *cfg)
         struct cm_svc_thread *t = &svc->threads[i];
         t->svc = svc;
         pthread_mutex_init(&t->worker_mu, NULL);
+        cm_arena_init(&t->arena);
         if (cfg->database_url)
             t->db = cm_db_new(cfg->database_url, cfg->db_role);
         if (pthread_create(&t->tid, NULL, s_pool_main, t)) {
@@ -841,6 +857,7 @@ int cm_svc_run(const struct cm_svc_def *def, const struct cm_svc_cfg *cfg)
     }
     svc.main.svc = &svc;
     svc.main.db = svc.db;
+    cm_arena_init(&svc.main.arena);
     svc.n_threads = cm_svc_threads(def, cfg);
     if (svc.n_threads > 1) {
         /* The threads announce themselves once the service has started. */
@@ -917,6 +934,7 @@ out:
         cm_mdp_worker_disconnect(svc.worker);
     cm_mdp_worker_destroy(&svc.worker);
     cm_mdp_client_destroy(&svc.main.client);
+    cm_arena_release(&svc.main.arena);
     cm_db_destroy(&svc.db);
     zmq_ctx_term(svc.zctx);
     free(svc.health_method);

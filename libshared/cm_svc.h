@@ -266,6 +266,13 @@ void cm_call_reset(struct cm_call *call);
 void cm_call_item(struct cm_call *item, const struct cm_call *parent);
 Crm__ReplyHeader *cm_call_item_end(struct cm_call *item, struct cm_call *parent);
 
+/* n bytes (or a copy of s) from the request arena of the thread serving
+ * call: never NULL, not to be freed, gone when the request is answered. For
+ * what a handler needs only while it runs (names, paths, scratch), so that
+ * borrowed and owned pointers never share an array. */
+void *cm_call_alloc(struct cm_call *call, size_t n);
+char *cm_call_strdup(struct cm_call *call, const char *s);
+
 /* True when the call has failed. */
 static inline bool cm_call_failed(const struct cm_call *call)
 {

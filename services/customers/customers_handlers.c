@@ -331,20 +331,19 @@ Crm__Customer *customers_update_one(struct cm_call *call, const char *id, const 
     Crm__Customer *old = NULL, *c = NULL, *stored = NULL;
     char **group_ids = NULL, **paths = NULL;
     size_t n_group_ids = 0, n_paths = 0;
-    bool own_paths = false;
     struct customers_changes ch = {0};
 
     old = s_load(call, id, true);
     if (!old || !s_etag_matches(call, old, etag))
         goto out;
-    /* Output-only paths are ignored, so a client may send back what it read. */
+    /* Output-only paths are ignored, so a client may send back what it read.
+     * Every path is borrowed: from the request, or from the request arena. */
     paths = cm_calloc(n_mask + 1, sizeof *paths);
     for (size_t i = 0; i < n_mask; i++)
         if (!customers_check_output_only(mask[i]))
             paths[n_paths++] = mask[i];
     if (n_paths == 0 && n_mask == 0 && in) {
         /* No mask: every field the request sets. */
-        own_paths = true;
         json_t *given = cm_pbjson_encode(&in->base, CM_PBJSON_OMIT_DEFAULTS);
         const char *key;
         json_t *value;
@@ -352,7 +351,7 @@ Crm__Customer *customers_update_one(struct cm_call *call, const char *id, const 
         {
             if (!customers_check_output_only(key)) {
                 paths = cm_realloc(paths, (n_paths + 1) * sizeof *paths);
-                paths[n_paths++] = cm_strdup(key);
+                paths[n_paths++] = cm_call_strdup(call, key);
             }
         }
         json_decref(given);
@@ -409,9 +408,6 @@ Crm__Customer *customers_update_one(struct cm_call *call, const char *id, const 
         old = NULL;
     }
 out:
-    if (own_paths)
-        for (size_t i = 0; i < n_paths; i++)
-            free(paths[i]);
     free(paths);
     if (ch.json)
         customers_changes_release(&ch);
