@@ -76,6 +76,17 @@ static inline bool cm_ascii_lower(unsigned char c)
 {
     return c >= 'a' && c <= 'z';
 }
+/* The value of a hex digit (either case), or -1. */
+static inline int cm_hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 static inline char cm_ascii_toupper(char c)
 {
     return cm_ascii_lower((unsigned char)c) ? (char)(c - 'a' + 'A') : c;

@@ -1,6 +1,7 @@
 /* The route table and path matching. */
 #include "gateway_routes.h"
 #include "cm_perm.h"
+#include "cm_util.h"
 #include "company.pb-c.h"
 #include "customers.pb-c.h"
 #include "exchange.pb-c.h"
@@ -643,17 +644,6 @@ bool gateway_request_id_valid(const char *s)
     return n > 0;
 }
 
-static int s_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 long gateway_percent_decode(const char *s, size_t len, bool plus_space, char *out, size_t size)
 {
     size_t o = 0;
@@ -662,7 +652,7 @@ long gateway_percent_decode(const char *s, size_t len, bool plus_space, char *ou
         if (c == '%') {
             if (i + 2 >= len)
                 return -1;
-            int hi = s_hex(s[i + 1]), lo = s_hex(s[i + 2]);
+            int hi = cm_hex_digit(s[i + 1]), lo = cm_hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi * 16 + lo);

@@ -31,15 +31,6 @@
 #define RULE_DEF_COLUMNS RULE_DEF "0, 0"
 /* clang-format on */
 
-static int s_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* The rule of a row (definition unpacked into its conditions and actions);
  * NULL when the definition does not unpack. */
 static Crm__Rule *s_rule_from_row(const PGresult *res, int row)
@@ -48,7 +39,7 @@ static Crm__Rule *s_rule_from_row(const PGresult *res, int row)
     size_t n = strlen(hex) / 2;
     uint8_t *bytes = cm_malloc(n + 1);
     for (size_t i = 0; i < n; i++) {
-        int hi = s_hexval(hex[2 * i]), lo = s_hexval(hex[2 * i + 1]);
+        int hi = cm_hex_digit(hex[2 * i]), lo = cm_hex_digit(hex[2 * i + 1]);
         bytes[i] = (uint8_t)((hi < 0 ? 0 : hi) << 4 | (lo < 0 ? 0 : lo));
     }
     Crm__Rule *r = crm__rule__unpack(NULL, n, bytes);

@@ -185,17 +185,6 @@ static char *s_utf8(const char *charset, const char *data, size_t len, size_t *o
     return out;
 }
 
-static int s_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static int s_b64(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
@@ -246,10 +235,10 @@ static void s_qp(const char *in, size_t len, bool q, char *out, size_t *out_len)
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
-        if (c == '=' && i + 2 < len && s_hex((unsigned char)in[i + 1]) >= 0 &&
-            s_hex((unsigned char)in[i + 2]) >= 0) {
-            out[n++] =
-                (char)(s_hex((unsigned char)in[i + 1]) * 16 + s_hex((unsigned char)in[i + 2]));
+        if (c == '=' && i + 2 < len && cm_hex_digit((unsigned char)in[i + 1]) >= 0 &&
+            cm_hex_digit((unsigned char)in[i + 2]) >= 0) {
+            out[n++] = (char)(cm_hex_digit((unsigned char)in[i + 1]) * 16 +
+                              cm_hex_digit((unsigned char)in[i + 2]));
             i += 2;
         } else if (c == '=' && i + 1 < len && (in[i + 1] == '\n' || in[i + 1] == '\r')) {
             i += in[i + 1] == '\r' && i + 2 < len && in[i + 2] == '\n' ? 2 : 1;
@@ -411,10 +400,10 @@ static bool s_param(const char *v, const char *key, char *out, size_t size)
                 const char *t = memchr(val, '\'', (size_t)(e - val));
                 t = t ? memchr(t + 1, '\'', (size_t)(e - t - 1)) : NULL;
                 for (const char *c = t ? t + 1 : val; c < e && n + 1 < size; c++) {
-                    if (*c == '%' && c + 2 < e && s_hex((unsigned char)c[1]) >= 0 &&
-                        s_hex((unsigned char)c[2]) >= 0) {
-                        out[n++] =
-                            (char)(s_hex((unsigned char)c[1]) * 16 + s_hex((unsigned char)c[2]));
+                    if (*c == '%' && c + 2 < e && cm_hex_digit((unsigned char)c[1]) >= 0 &&
+                        cm_hex_digit((unsigned char)c[2]) >= 0) {
+                        out[n++] = (char)(cm_hex_digit((unsigned char)c[1]) * 16 +
+                                          cm_hex_digit((unsigned char)c[2]));
                         c += 2;
                     } else {
                         out[n++] = *c;
@@ -779,9 +768,10 @@ static size_t s_entity(const char *s, const char *end, cm_buf_t *b)
         unsigned long cp = 0;
         const char *digits = p;
         while (p < end && p - digits < 8 &&
-               (base == 16 ? s_hex((unsigned char)*p) >= 0 : cm_ascii_digit((unsigned char)*p))) {
+               (base == 16 ? cm_hex_digit((unsigned char)*p) >= 0
+                           : cm_ascii_digit((unsigned char)*p))) {
             cp = cp * (unsigned long)base +
-                 (unsigned long)(base == 16 ? s_hex((unsigned char)*p) : *p - '0');
+                 (unsigned long)(base == 16 ? cm_hex_digit((unsigned char)*p) : *p - '0');
             p++;
         }
         if (p == digits || p >= end || *p != ';')

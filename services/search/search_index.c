@@ -113,7 +113,7 @@ static int s_uuid_parse(const char *s, uint8_t out[16])
             i++;
             continue;
         }
-        int hi = search_hexval(s[i]), lo = search_hexval(s[i + 1]);
+        int hi = cm_hex_digit(s[i]), lo = cm_hex_digit(s[i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[o++] = (uint8_t)(hi * 16 + lo);

@@ -8,6 +8,7 @@
 
 #include "search_index.h"
 #include "cm_buf.h"
+#include "cm_util.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -362,18 +363,6 @@ static inline bool search_email_sep(char c)
 static inline bool search_bit(const uint64_t *bits, uint32_t doc)
 {
     return bits[doc >> 6] >> (doc & 63) & 1;
-}
-
-/* The value of a hex digit, or -1. */
-static inline int search_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Appends to an uncapped buffer (which cannot refuse). */

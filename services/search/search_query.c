@@ -245,7 +245,7 @@ static int s_token_parse(const char *tok, const struct query *q, const char *qha
         return -1;
     s += 17;
     for (int i = 0; i < 16; i++) {
-        int hi = search_hexval(s[2 * i]), lo = hi < 0 ? -1 : search_hexval(s[2 * i + 1]);
+        int hi = cm_hex_digit(s[2 * i]), lo = hi < 0 ? -1 : cm_hex_digit(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         p->id[i] = (uint8_t)(hi * 16 + lo);
@@ -278,7 +278,7 @@ static int s_token_parse(const char *tok, const struct query *q, const char *qha
         if (strlen(p->key_text) != 2 * TIME_KEY)
             return -1;
         for (int i = 0; i < TIME_KEY; i++) {
-            int hi = search_hexval(p->key_text[2 * i]), lo = search_hexval(p->key_text[2 * i + 1]);
+            int hi = cm_hex_digit(p->key_text[2 * i]), lo = cm_hex_digit(p->key_text[2 * i + 1]);
             if (hi < 0 || lo < 0)
                 return -1;
             p->time[i] = (uint8_t)(hi * 16 + lo);

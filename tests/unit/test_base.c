@@ -110,6 +110,19 @@ static void test_parse_long(void)
     CHECK(cm_parse_long("99999999999999999999999", 0, 100, &v) == -1);
 }
 
+static void test_hex_digit(void)
+{
+    const char *digits = "0123456789abcdef", *upper = "ABCDEF";
+    for (int i = 0; i < 16; i++)
+        CHECK(cm_hex_digit((unsigned char)digits[i]) == i);
+    for (int i = 0; i < 6; i++)
+        CHECK(cm_hex_digit((unsigned char)upper[i]) == 10 + i);
+    int valid = 0;
+    for (int c = 0; c < 256; c++)
+        valid += cm_hex_digit((unsigned char)c) >= 0;
+    CHECK(valid == 22); // nothing else: not 'g', '/', ':', '@', '`' or a UTF-8 byte
+}
+
 static void test_buf_cap(void)
 {
     cm_buf_t b;
@@ -469,6 +482,7 @@ static void test_civil_days(void)
 int main(void)
 {
     RUN(test_civil_days);
+    RUN(test_hex_digit);
     RUN(test_utf8_valid);
     RUN(test_call_items);
     RUN(test_utf8_length);
