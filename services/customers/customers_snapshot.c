@@ -67,15 +67,16 @@ static cm_err_t s_tenant_page(cm_db_t *db, const char *tenant, const char *after
      * would read the tenant from its start for every page. */
     const char *p[5] = {tenant, lim};
     int n = 2;
-    char where[160] = "c.tenant_id = $1";
+    char *where = cm_strdup("c.tenant_id = $1");
     const char *bound[3] = {after_id, id_from, id_before};
     const char *op[3] = {">", ">=", "<"};
     for (int i = 0; i < 3; i++) {
         if (!bound[i][0])
             continue;
         p[n++] = bound[i];
-        size_t wl = strlen(where);
-        snprintf(where + wl, sizeof where - wl, " AND c.id %s $%d::uuid", op[i], n);
+        char *longer = cm_strfmt("%s AND c.id %s $%d::uuid", where, op[i], n);
+        free(where);
+        where = longer;
     }
     char *sql = cm_strfmt(
         "SELECT c.id, c.doc, c.version, " TS("c.created_at") ", " TS(
@@ -88,6 +89,7 @@ static cm_err_t s_tenant_page(cm_db_t *db, const char *tenant, const char *after
                             "         WHERE p.tenant_id = c.tenant_id AND p.customer_id = c.id) "
                             "FROM customers.customers c WHERE %s ORDER BY c.id LIMIT $2::int",
         where);
+    free(where);
     PGresult *res = cm_db_exec(db, sql, n, p, &err);
     free(sql);
     if (!res)

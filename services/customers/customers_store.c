@@ -3,6 +3,7 @@
 #include "customers_keys_store.h"
 #include "customers_validate.h"
 #include "customers_wallet_rules.h"
+#include "cm_buf.h"
 #include "cm_log.h"
 #include "cm_pbjson.h"
 #include "cm_util.h"
@@ -459,84 +460,98 @@ cm_err_t customers_store_list(cm_db_t *db, const char *tenant, const struct cust
                               Crm__ListCustomersResponse *resp, char **next_key, char **next_id)
 {
     /* The statement is put together from fixed fragments only; every value is
-     * a parameter. */
-    char where[1024], sql[4096], limit[16], status[16], company[2];
+     * a parameter. The buffer's cap is far past what the fragments make: a
+     * statement that would not fit is refused, never cut. */
+    cm_buf_t where, sql;
+    cm_buf_init(&where, 4096);
+    cm_buf_init(&sql, 8192);
+    char limit[16], status[16], company[2];
     const char *p[12];
     int n = 0;
     p[n++] = tenant;
-    int len = snprintf(where, sizeof where, "c.tenant_id = $1");
+    bool ok = !cm_buf_printf(&where, "c.tenant_id = $1");
     if (q->group && q->group[0]) {
         p[n++] = q->group;
-        len += snprintf(where + len, sizeof where - (size_t)len,
-                        " AND EXISTS (SELECT 1 FROM customers.customer_groups cg "
-                        "JOIN customers.groups g ON g.tenant_id = cg.tenant_id AND g.id = "
-                        "cg.group_id WHERE cg.tenant_id = c.tenant_id AND cg.customer_id = c.id "
-                        "AND g.name_key = lower($%d))",
-                        n);
+        ok = ok &&
+             !cm_buf_printf(&where,
+                            " AND EXISTS (SELECT 1 FROM customers.customer_groups cg "
+                            "JOIN customers.groups g ON g.tenant_id = cg.tenant_id AND g.id = "
+                            "cg.group_id WHERE cg.tenant_id = c.tenant_id AND cg.customer_id = "
+                            "c.id AND g.name_key = lower($%d))",
+                            n);
     }
     if (q->tag && q->tag[0]) {
         p[n++] = q->tag;
-        len += snprintf(where + len, sizeof where - (size_t)len, " AND c.tags @> ARRAY[$%d]", n);
+        ok = ok && !cm_buf_printf(&where, " AND c.tags @> ARRAY[$%d]", n);
     }
     if (q->is_company >= 0) {
         snprintf(company, sizeof company, "%s", q->is_company ? "t" : "f");
         p[n++] = company;
-        len += snprintf(where + len, sizeof where - (size_t)len, " AND c.is_company = $%d", n);
+        ok = ok && !cm_buf_printf(&where, " AND c.is_company = $%d", n);
     }
     if (q->has_account >= 0)
-        len +=
-            snprintf(where + len, sizeof where - (size_t)len,
-                     q->has_account ? " AND c.account_status <> 0" : " AND c.account_status = 0");
+        ok = ok && !cm_buf_printf(&where, "%s",
+                                  q->has_account ? " AND c.account_status <> 0"
+                                                 : " AND c.account_status = 0");
     if (q->account_status > 0) {
         snprintf(status, sizeof status, "%d", q->account_status);
         p[n++] = status;
-        len += snprintf(where + len, sizeof where - (size_t)len, " AND c.account_status = $%d", n);
+        ok = ok && !cm_buf_printf(&where, " AND c.account_status = $%d", n);
     }
     int n_filter = n;
 
     /* Total over the filters, without the keyset position; later pages carry
      * the first page's total in their token rather than count again. */
-    cm_err_t err;
-    PGresult *res;
+    cm_err_t err = CM_ERR_INTERNAL;
+    PGresult *res = NULL;
+    if (!ok)
+        goto out;
     if (q->known_total >= 0) {
         resp->total_size = (int32_t)q->known_total;
     } else {
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM customers.customers c WHERE %s", where);
-        res = cm_db_exec(db, sql, n_filter, p, &err);
+        ok =
+            !cm_buf_printf(&sql, "SELECT count(*) FROM customers.customers c WHERE %s", where.data);
+        if (!ok)
+            goto out;
+        res = cm_db_exec(db, sql.data, n_filter, p, &err);
         if (!res)
-            return err;
+            goto out;
         resp->total_size = (int32_t)strtol(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
+        cm_buf_reset(&sql);
     }
 
     bool is_time = !strcmp(q->order_column, "created_at") || !strcmp(q->order_column, "updated_at");
     const char *cmp = q->desc ? "<" : ">";
     const char *dir = q->desc ? "DESC" : "ASC";
-    char keyset[256] = "";
+    char *keyset = NULL;
     if (q->after_key && q->after_id) {
         p[n++] = q->after_key;
         p[n++] = q->after_id;
-        snprintf(keyset, sizeof keyset, " AND (c.%s, c.id) %s ($%d%s, $%d::uuid)", q->order_column,
-                 cmp, n - 1, is_time ? "::timestamptz" : "", n);
+        keyset = cm_strfmt(" AND (c.%s, c.id) %s ($%d%s, $%d::uuid)", q->order_column, cmp, n - 1,
+                           is_time ? "::timestamptz" : "", n);
     }
     snprintf(limit, sizeof limit, "%d", q->limit + 1);
     p[n++] = limit;
     /* Timestamps travel in the token with full precision. */
-    snprintf(sql, sizeof sql,
-             "SELECT " CUSTOMER_COLUMNS ", %s FROM customers.customers c WHERE %s%s "
-             "ORDER BY c.%s %s, c.id %s LIMIT $%d",
-             is_time ? (!strcmp(q->order_column, "created_at")
-                            ? "to_char(c.created_at AT TIME ZONE 'UTC', "
-                              "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-                            : "to_char(c.updated_at AT TIME ZONE 'UTC', "
-                              "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
-                     : (!strcmp(q->order_column, "sort_last")    ? "c.sort_last"
-                        : !strcmp(q->order_column, "sort_first") ? "c.sort_first"
-                                                                 : "c.email"),
-             where, keyset, q->order_column, dir, dir, n);
-    res = cm_db_exec(db, sql, n, p, &err);
+    ok = !cm_buf_printf(&sql,
+                        "SELECT " CUSTOMER_COLUMNS ", %s FROM customers.customers c WHERE %s%s "
+                        "ORDER BY c.%s %s, c.id %s LIMIT $%d",
+                        is_time ? (!strcmp(q->order_column, "created_at")
+                                       ? "to_char(c.created_at AT TIME ZONE 'UTC', "
+                                         "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+                                       : "to_char(c.updated_at AT TIME ZONE 'UTC', "
+                                         "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+                                : (!strcmp(q->order_column, "sort_last")    ? "c.sort_last"
+                                   : !strcmp(q->order_column, "sort_first") ? "c.sort_first"
+                                                                            : "c.email"),
+                        where.data, keyset ? keyset : "", q->order_column, dir, dir, n);
+    free(keyset);
+    if (!ok)
+        goto out;
+    res = cm_db_exec(db, sql.data, n, p, &err);
     if (!res)
-        return err;
+        goto out;
     int rows = PQntuples(res);
     int shown = rows > q->limit ? q->limit : rows;
     resp->customers = shown ? cm_calloc((size_t)shown, sizeof *resp->customers) : NULL;
@@ -547,7 +562,13 @@ cm_err_t customers_store_list(cm_db_t *db, const char *tenant, const struct cust
         *next_id = cm_strdup(PQgetvalue(res, shown - 1, 0));
     }
     PQclear(res);
-    return CM_OK;
+    err = CM_OK;
+out:
+    if (!ok)
+        cm_log_error("the list statement did not fit its buffer");
+    cm_buf_release(&where);
+    cm_buf_release(&sql);
+    return err;
 }
 
 /* ---------------------------------------------------------------------- */
