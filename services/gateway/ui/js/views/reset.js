@@ -50,7 +50,8 @@ export async function renderForgot(view, ctx) {
         const detail = e.details.find((d) => d.field === "retryAfter");
         if (!e.retryAfter && detail) e.retryAfter = Number(detail.description) || 0;
         replace(summary, h("div", { class: "banner banner-error", role: "alert", id: "forgot-limited" },
-          h("p", {}, t("rst.tooMany")), h("p", {}, lockedMessage(e.retryAfter))));
+          h("p", {}, t("rst.tooMany")), h("p", {}, lockedMessage(e.retryAfter)),
+          h("p", {}, t("rst.tooManyHint"))));
       } else {
         showErrors(e, fields, summary);
       }
