@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sodium.h>
 
-/* ---- Decoding ----------------------------------------------------------- */
+/* ---- What both decoders share -------------------------------------------- */
 
 void cm_pbjson_ctx_init_(struct cm_pbjson_ctx *ctx, struct cm_pbjson_error *err, const char *prefix)
 {

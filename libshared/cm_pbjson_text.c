@@ -12,11 +12,12 @@
 /* ---- Decoding straight from the text ---------------------------------------
  * cm_pbjson_decode_text gives what cm_pbjson_decode(json_loadb(text, len, 0))
  * gives, without the tree: one pass over the text builds the message. The
- * values go through cm_pbjson_decode_scalar_ and the members through cm_pbjson_decode_member_ as in
- * the tree decoder, so the two can differ only in reading JSON, which this section does as jansson
- * does: the same grammar, UTF-8 checked everywhere, \u0000 refused, integers beyond 64 bits and
- * reals beyond a double refused, values nested at most JSON_MAX_NEST deep, nothing but whitespace
- * after the value.
+ * values go through cm_pbjson_decode_scalar_ and the members through
+ * cm_pbjson_decode_member_ as in the tree decoder, so the two can differ only
+ * in reading JSON, which this file does as jansson does: the same grammar,
+ * UTF-8 checked everywhere, \u0000 refused, integers beyond 64 bits and reals
+ * beyond a double refused, values nested at most JSON_MAX_NEST deep, nothing
+ * but whitespace after the value.
  *
  * Two things jansson does cannot be seen in one pass. Any bad JSON fails the
  * whole text, even after the first wrong field; and a key given twice keeps
@@ -363,7 +364,8 @@ static bool s_tx_valid(struct s_tx *tx)
 static ProtobufCMessage *s_tx_message(struct s_tx *tx, const ProtobufCMessageDescriptor *desc,
                                       const struct cm_pbjson_tok *t, int depth);
 
-/* s_decode_sub on the text: an object, or for a wrapper type the bare value. */
+/* The tree decoder's s_decode_sub (cm_pbjson_decode.c) on the text: an object, or for a wrapper
+ * type the bare value. */
 static ProtobufCMessage *s_tx_sub(struct s_tx *tx, const ProtobufCMessageDescriptor *desc,
                                   const struct cm_pbjson_tok *t, int depth)
 {
@@ -378,7 +380,7 @@ static ProtobufCMessage *s_tx_sub(struct s_tx *tx, const ProtobufCMessageDescrip
     return msg;
 }
 
-/* s_decode_value on the text: the value whose first token is t. */
+/* The tree decoder's s_decode_value on the text: the value whose first token is t. */
 static int s_tx_value(struct s_tx *tx, const ProtobufCFieldDescriptor *f, void *slot,
                       const struct cm_pbjson_tok *t, bool elem, int depth)
 {
