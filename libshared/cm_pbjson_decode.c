@@ -12,7 +12,8 @@
 
 /* ---- What both decoders share -------------------------------------------- */
 
-void cm_pbjson_ctx_init_(struct cm_pbjson_ctx *ctx, struct cm_pbjson_error *err, const char *prefix)
+void cm_pbjson_decode_ctx_init_(struct cm_pbjson_ctx *ctx, struct cm_pbjson_error *err,
+                                const char *prefix)
 {
     ctx->err = err;
     ctx->failed = false;
@@ -28,7 +29,7 @@ void cm_pbjson_ctx_init_(struct cm_pbjson_ctx *ctx, struct cm_pbjson_error *err,
     }
 }
 
-void cm_pbjson_ctx_fail_(struct cm_pbjson_ctx *ctx, const char *description)
+void cm_pbjson_decode_ctx_fail_(struct cm_pbjson_ctx *ctx, const char *description)
 {
     if (ctx->failed)
         return;
@@ -117,7 +118,7 @@ static int s_tok_int(const struct cm_pbjson_tok *t, struct s_int *out, struct cm
     if (t->kind == K_REAL) {
         double d = t->d;
         if (!isfinite(d) || d != floor(d)) {
-            cm_pbjson_ctx_fail_(ctx, "expected an integer");
+            cm_pbjson_decode_ctx_fail_(ctx, "expected an integer");
             return -1;
         }
         if (fabs(d) >= 18446744073709551616.0)
@@ -129,10 +130,10 @@ static int s_tok_int(const struct cm_pbjson_tok *t, struct s_int *out, struct cm
     if (t->kind == K_STR) {
         int rc = s_parse_digits(t->s, t->len, out);
         if (rc == -1)
-            cm_pbjson_ctx_fail_(ctx, "expected an integer");
+            cm_pbjson_decode_ctx_fail_(ctx, "expected an integer");
         return rc;
     }
-    cm_pbjson_ctx_fail_(ctx, "expected an integer");
+    cm_pbjson_decode_ctx_fail_(ctx, "expected an integer");
     return -1;
 }
 
@@ -182,7 +183,7 @@ static int s_scalar_int(const ProtobufCFieldDescriptor *f, void *slot,
     }
     char desc[64];
     snprintf(desc, sizeof desc, "out of range for %s", type);
-    cm_pbjson_ctx_fail_(ctx, desc);
+    cm_pbjson_decode_ctx_fail_(ctx, desc);
     return -1;
 }
 
@@ -209,7 +210,7 @@ static int s_tok_real(const struct cm_pbjson_tok *t, double *out, struct cm_pbjs
             char *end = NULL;
             double d = strtod(s, &end);
             if (end == s + len && isinf(d)) {
-                cm_pbjson_ctx_fail_(ctx, "out of range for double");
+                cm_pbjson_decode_ctx_fail_(ctx, "out of range for double");
                 return -1;
             }
             if (end == s + len) {
@@ -218,7 +219,7 @@ static int s_tok_real(const struct cm_pbjson_tok *t, double *out, struct cm_pbjs
             }
         }
     }
-    cm_pbjson_ctx_fail_(ctx, "expected a number");
+    cm_pbjson_decode_ctx_fail_(ctx, "expected a number");
     return -1;
 }
 
@@ -282,7 +283,7 @@ int cm_pbjson_decode_scalar_(const ProtobufCFieldDescriptor *f, void *slot,
             return 0;
         }
         if (isfinite(d) && fabs(d) > FLT_MAX) {
-            cm_pbjson_ctx_fail_(ctx, "out of range for float");
+            cm_pbjson_decode_ctx_fail_(ctx, "out of range for float");
             return -1;
         }
         *(float *)slot = (float)d;
@@ -290,7 +291,7 @@ int cm_pbjson_decode_scalar_(const ProtobufCFieldDescriptor *f, void *slot,
     }
     case PROTOBUF_C_TYPE_BOOL:
         if (t->kind != K_TRUE && t->kind != K_FALSE) {
-            cm_pbjson_ctx_fail_(ctx, "expected a boolean");
+            cm_pbjson_decode_ctx_fail_(ctx, "expected a boolean");
             return -1;
         }
         *(protobuf_c_boolean *)slot = t->kind == K_TRUE;
@@ -304,7 +305,7 @@ int cm_pbjson_decode_scalar_(const ProtobufCFieldDescriptor *f, void *slot,
         if (!v) {
             char desc[256];
             cm_pbjson_enum_expected_(f->descriptor, desc, sizeof desc);
-            cm_pbjson_ctx_fail_(ctx, desc);
+            cm_pbjson_decode_ctx_fail_(ctx, desc);
             return -1;
         }
         *(int *)slot = v->value;
@@ -312,15 +313,15 @@ int cm_pbjson_decode_scalar_(const ProtobufCFieldDescriptor *f, void *slot,
     }
     case PROTOBUF_C_TYPE_STRING: {
         if (t->kind != K_STR) {
-            cm_pbjson_ctx_fail_(ctx, "expected a string");
+            cm_pbjson_decode_ctx_fail_(ctx, "expected a string");
             return -1;
         }
         if (!cm_utf8_valid(t->s, t->len, NULL)) {
-            cm_pbjson_ctx_fail_(ctx, "not valid UTF-8");
+            cm_pbjson_decode_ctx_fail_(ctx, "not valid UTF-8");
             return -1;
         }
         if (strlen(t->s) != t->len) {
-            cm_pbjson_ctx_fail_(ctx, "must not contain NUL characters");
+            cm_pbjson_decode_ctx_fail_(ctx, "must not contain NUL characters");
             return -1;
         }
         cm_pbjson_decode_store_string_(f, slot, t->s, t->len, elem);
@@ -328,12 +329,12 @@ int cm_pbjson_decode_scalar_(const ProtobufCFieldDescriptor *f, void *slot,
     }
     case PROTOBUF_C_TYPE_BYTES: {
         if (t->kind != K_STR) {
-            cm_pbjson_ctx_fail_(ctx, "expected a string");
+            cm_pbjson_decode_ctx_fail_(ctx, "expected a string");
             return -1;
         }
         ProtobufCBinaryData *bd = slot;
         if (s_base64_decode(t->s, t->len, &bd->data, &bd->len)) {
-            cm_pbjson_ctx_fail_(ctx, "not valid base64");
+            cm_pbjson_decode_ctx_fail_(ctx, "not valid base64");
             return -1;
         }
         return 0;
@@ -372,7 +373,7 @@ int cm_pbjson_decode_oneof_taken_(const ProtobufCMessage *msg, const ProtobufCFi
         *cm_pbjson_case_(msg, f) != f->id) {
         char desc[256];
         s_oneof_conflict(msg->descriptor, f, desc, sizeof desc);
-        cm_pbjson_ctx_fail_(ctx, desc);
+        cm_pbjson_decode_ctx_fail_(ctx, desc);
         return -1;
     }
     return 0;
@@ -387,18 +388,18 @@ const ProtobufCFieldDescriptor *cm_pbjson_decode_member_(const ProtobufCMessageD
 {
     const ProtobufCFieldDescriptor *f = cm_pbjson_find_field(desc, key);
     if (!f) {
-        *mark = cm_pbjson_ctx_push_name_(ctx, key);
-        cm_pbjson_ctx_fail_(ctx, "unknown field");
-        cm_pbjson_ctx_pop_(ctx, *mark);
+        *mark = cm_pbjson_decode_ctx_push_name_(ctx, key);
+        cm_pbjson_decode_ctx_fail_(ctx, "unknown field");
+        cm_pbjson_decode_ctx_pop_(ctx, *mark);
         return NULL;
     }
     char camel[NAME_MAX_LEN];
     cm_pbjson_camel(f->name, camel, sizeof camel);
-    *mark = cm_pbjson_ctx_push_name_(ctx, camel);
+    *mark = cm_pbjson_decode_ctx_push_name_(ctx, camel);
     size_t idx = (size_t)(f - desc->fields);
     if (seen[idx]) {
-        cm_pbjson_ctx_fail_(ctx, "given more than once");
-        cm_pbjson_ctx_pop_(ctx, *mark);
+        cm_pbjson_decode_ctx_fail_(ctx, "given more than once");
+        cm_pbjson_decode_ctx_pop_(ctx, *mark);
         return NULL;
     }
     seen[idx] = 1;
@@ -409,7 +410,7 @@ const ProtobufCFieldDescriptor *cm_pbjson_decode_member_(const ProtobufCMessageD
 ProtobufCMessage *cm_pbjson_decode_message_end_(ProtobufCMessage *msg, struct cm_pbjson_seen *seen,
                                                 int rc)
 {
-    cm_pbjson_seen_done_(seen);
+    cm_pbjson_decode_seen_done_(seen);
     if (rc) {
         protobuf_c_message_free_unpacked(msg, NULL);
         return NULL;
@@ -461,7 +462,7 @@ static int s_decode_repeated(ProtobufCMessage *msg, const ProtobufCFieldDescript
                              struct cm_pbjson_ctx *ctx, int depth)
 {
     if (!json_is_array(val)) {
-        cm_pbjson_ctx_fail_(ctx, "expected an array");
+        cm_pbjson_decode_ctx_fail_(ctx, "expected an array");
         return -1;
     }
     size_t n = json_array_size(val);
@@ -475,9 +476,9 @@ static int s_decode_repeated(ProtobufCMessage *msg, const ProtobufCFieldDescript
     *(void **)cm_pbjson_at_(msg, f->offset) = elems;
     *count = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t mark = cm_pbjson_ctx_push_index_(ctx, i);
+        size_t mark = cm_pbjson_decode_ctx_push_index_(ctx, i);
         int rc = s_decode_value(f, elems + i * size, json_array_get(val, i), true, ctx, depth);
-        cm_pbjson_ctx_pop_(ctx, mark);
+        cm_pbjson_decode_ctx_pop_(ctx, mark);
         if (rc)
             return -1;
         (*count)++;
@@ -496,7 +497,7 @@ static int s_decode_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor 
         return -1;
     if (s_decode_value(f, cm_pbjson_at_(msg, f->offset), val, false, ctx, depth))
         return -1;
-    cm_pbjson_mark_set_(msg, f);
+    cm_pbjson_decode_mark_set_(msg, f);
     return 0;
 }
 
@@ -504,17 +505,17 @@ static ProtobufCMessage *s_decode_message(const ProtobufCMessageDescriptor *desc
                                           struct cm_pbjson_ctx *ctx, int depth)
 {
     if (depth > CM_PBJSON_MAX_DEPTH) {
-        cm_pbjson_ctx_fail_(ctx, "nested too deeply");
+        cm_pbjson_decode_ctx_fail_(ctx, "nested too deeply");
         return NULL;
     }
     if (!json_is_object(json)) {
-        cm_pbjson_ctx_fail_(ctx, "expected an object");
+        cm_pbjson_decode_ctx_fail_(ctx, "expected an object");
         return NULL;
     }
     ProtobufCMessage *msg = cm_pb_new(desc);
     // Which fields were given, to refuse "firstName" and "first_name" together.
     struct cm_pbjson_seen seen;
-    unsigned char *flags = cm_pbjson_seen_init_(&seen, desc);
+    unsigned char *flags = cm_pbjson_decode_seen_init_(&seen, desc);
     int rc = 0;
     const char *key;
     json_t *val;
@@ -527,7 +528,7 @@ static ProtobufCMessage *s_decode_message(const ProtobufCMessageDescriptor *desc
             break;
         }
         rc = s_decode_field(msg, f, val, ctx, depth);
-        cm_pbjson_ctx_pop_(ctx, mark);
+        cm_pbjson_decode_ctx_pop_(ctx, mark);
         if (rc)
             break;
     }
@@ -538,7 +539,7 @@ ProtobufCMessage *cm_pbjson_decode(const ProtobufCMessageDescriptor *desc, json_
                                    const char *prefix, struct cm_pbjson_error *err)
 {
     struct cm_pbjson_ctx ctx;
-    cm_pbjson_ctx_init_(&ctx, err, prefix);
+    cm_pbjson_decode_ctx_init_(&ctx, err, prefix);
     return s_decode_message(desc, json, &ctx, 1);
 }
 
@@ -565,37 +566,37 @@ int cm_pbjson_set_text(ProtobufCMessage *msg, const char *json_name, const char 
                        struct cm_pbjson_error *err)
 {
     struct cm_pbjson_ctx ctx;
-    cm_pbjson_ctx_init_(&ctx, err, NULL);
+    cm_pbjson_decode_ctx_init_(&ctx, err, NULL);
     if (!text)
         text = "";
     const ProtobufCFieldDescriptor *f = cm_pbjson_find_field(msg->descriptor, json_name);
     if (!f) {
-        cm_pbjson_ctx_push_name_(&ctx, json_name);
-        cm_pbjson_ctx_fail_(&ctx, "unknown field");
+        cm_pbjson_decode_ctx_push_name_(&ctx, json_name);
+        cm_pbjson_decode_ctx_fail_(&ctx, "unknown field");
         return -1;
     }
     char camel[NAME_MAX_LEN];
     cm_pbjson_camel(f->name, camel, sizeof camel);
-    cm_pbjson_ctx_push_name_(&ctx, camel);
+    cm_pbjson_decode_ctx_push_name_(&ctx, camel);
 
     const ProtobufCFieldDescriptor *vf = f;
     if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
         if (!cm_pbjson_is_wrapper(f->descriptor)) {
-            cm_pbjson_ctx_fail_(&ctx, "cannot be set from text");
+            cm_pbjson_decode_ctx_fail_(&ctx, "cannot be set from text");
             return -1;
         }
         const ProtobufCMessageDescriptor *md = f->descriptor;
         vf = &md->fields[0];
     }
     if (!cm_utf8_valid(text, strlen(text), NULL)) {
-        cm_pbjson_ctx_fail_(&ctx, "not valid UTF-8");
+        cm_pbjson_decode_ctx_fail_(&ctx, "not valid UTF-8");
         return -1;
     }
     if (cm_pbjson_is_oneof_(f) && *cm_pbjson_case_(msg, f) != 0 &&
         *cm_pbjson_case_(msg, f) != f->id) {
         char desc[256];
         s_oneof_conflict(msg->descriptor, f, desc, sizeof desc);
-        cm_pbjson_ctx_fail_(&ctx, desc);
+        cm_pbjson_decode_ctx_fail_(&ctx, desc);
         return -1;
     }
 

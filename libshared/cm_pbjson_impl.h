@@ -1,10 +1,12 @@
 /* What the cm_pbjson_*.c files share, for them alone (callers use
  * cm_pbjson.h): the descriptor helpers, the decoding context and token both
  * decoders use, and the few functions one file calls in another. Names end
- * in "_" to show they are internal; the hot small helpers are static inline
- * so splitting the module cost no calls on the request path.
+ * in "_" to show they are internal and carry the file that defines them
+ * (cm_pbjson_decode_*_ is in cm_pbjson_decode.c; cm_pbjson_*_ otherwise in
+ * cm_pbjson.c or here). The small helpers on every field's path are static
+ * inline here, so they cost no call.
  *
- *   cm_pbjson.c         descriptor helpers, names, enums, update masks
+ *   cm_pbjson.c         descriptor helpers, names, enums, mask paths
  *   cm_pbjson_encode.c  encoding to a jansson tree and straight to text
  *   cm_pbjson_decode.c  value conversions both decoders share, the jansson
  *                       tree decoder, text (URL) values
@@ -172,14 +174,15 @@ struct cm_pbjson_seen {
 };
 
 /* Starts ctx at path prefix (may be NULL) and empties err (may be NULL). */
-void cm_pbjson_ctx_init_(struct cm_pbjson_ctx *ctx, struct cm_pbjson_error *err,
-                         const char *prefix);
+void cm_pbjson_decode_ctx_init_(struct cm_pbjson_ctx *ctx, struct cm_pbjson_error *err,
+                                const char *prefix);
 
 /* Records the first failure: the path where it happened and description. */
-void cm_pbjson_ctx_fail_(struct cm_pbjson_ctx *ctx, const char *description);
+void cm_pbjson_decode_ctx_fail_(struct cm_pbjson_ctx *ctx, const char *description);
 
 /* Appends n bytes of text to the path, cut where the path is full. */
-static inline void cm_pbjson_ctx_append_(struct cm_pbjson_ctx *ctx, const char *text, size_t n)
+static inline void cm_pbjson_decode_ctx_append_(struct cm_pbjson_ctx *ctx, const char *text,
+                                                size_t n)
 {
     size_t room = sizeof ctx->path - 1 - ctx->len;
     if (n > room)
@@ -191,16 +194,16 @@ static inline void cm_pbjson_ctx_append_(struct cm_pbjson_ctx *ctx, const char *
 
 /* Appends ".name" (or "name" at the start); returns the length to pop back to.
  * Every field decoded passes here, so no printf. */
-static inline size_t cm_pbjson_ctx_push_name_(struct cm_pbjson_ctx *ctx, const char *name)
+static inline size_t cm_pbjson_decode_ctx_push_name_(struct cm_pbjson_ctx *ctx, const char *name)
 {
     size_t mark = ctx->len;
     if (ctx->len)
-        cm_pbjson_ctx_append_(ctx, ".", 1);
-    cm_pbjson_ctx_append_(ctx, name, strlen(name));
+        cm_pbjson_decode_ctx_append_(ctx, ".", 1);
+    cm_pbjson_decode_ctx_append_(ctx, name, strlen(name));
     return mark;
 }
 
-static inline size_t cm_pbjson_ctx_push_index_(struct cm_pbjson_ctx *ctx, size_t i)
+static inline size_t cm_pbjson_decode_ctx_push_index_(struct cm_pbjson_ctx *ctx, size_t i)
 {
     size_t mark = ctx->len;
     char digits[24], *d = digits + sizeof digits;
@@ -210,18 +213,19 @@ static inline size_t cm_pbjson_ctx_push_index_(struct cm_pbjson_ctx *ctx, size_t
         i /= 10;
     } while (i);
     *--d = '[';
-    cm_pbjson_ctx_append_(ctx, d, (size_t)(digits + sizeof digits - d));
+    cm_pbjson_decode_ctx_append_(ctx, d, (size_t)(digits + sizeof digits - d));
     return mark;
 }
 
-static inline void cm_pbjson_ctx_pop_(struct cm_pbjson_ctx *ctx, size_t mark)
+static inline void cm_pbjson_decode_ctx_pop_(struct cm_pbjson_ctx *ctx, size_t mark)
 {
     ctx->len = mark;
     ctx->path[mark] = '\0';
 }
 
 /* After a singular value of f was stored: marks it set. */
-static inline void cm_pbjson_mark_set_(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
+static inline void cm_pbjson_decode_mark_set_(ProtobufCMessage *msg,
+                                              const ProtobufCFieldDescriptor *f)
 {
     if (cm_pbjson_is_oneof_(f))
         *cm_pbjson_case_(msg, f) = f->id;
@@ -229,8 +233,8 @@ static inline void cm_pbjson_mark_set_(ProtobufCMessage *msg, const ProtobufCFie
         *(protobuf_c_boolean *)cm_pbjson_at_(msg, f->quantifier_offset) = 1;
 }
 
-static inline unsigned char *cm_pbjson_seen_init_(struct cm_pbjson_seen *s,
-                                                  const ProtobufCMessageDescriptor *desc)
+static inline unsigned char *cm_pbjson_decode_seen_init_(struct cm_pbjson_seen *s,
+                                                         const ProtobufCMessageDescriptor *desc)
 {
     if (desc->n_fields > sizeof s->small) {
         s->flags = cm_calloc(desc->n_fields, 1);
@@ -241,7 +245,7 @@ static inline unsigned char *cm_pbjson_seen_init_(struct cm_pbjson_seen *s,
     return s->flags;
 }
 
-static inline void cm_pbjson_seen_done_(struct cm_pbjson_seen *s)
+static inline void cm_pbjson_decode_seen_done_(struct cm_pbjson_seen *s)
 {
     if (s->flags != s->small)
         free(s->flags);

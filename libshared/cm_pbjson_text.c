@@ -399,7 +399,7 @@ static int s_tx_repeated(struct s_tx *tx, ProtobufCMessage *msg, const ProtobufC
                          const struct cm_pbjson_tok *t, int depth)
 {
     if (t->kind != K_ARR) {
-        cm_pbjson_ctx_fail_(tx->ctx, "expected an array");
+        cm_pbjson_decode_ctx_fail_(tx->ctx, "expected an array");
         return -1;
     }
     size_t size = cm_pbjson_type_size_(f->type), cap = 0;
@@ -417,9 +417,9 @@ static int s_tx_repeated(struct s_tx *tx, ProtobufCMessage *msg, const ProtobufC
             *elems = cm_realloc(*elems, cap * size);
         }
         memset(*elems + i * size, 0, size);
-        size_t mark = cm_pbjson_ctx_push_index_(tx->ctx, i);
+        size_t mark = cm_pbjson_decode_ctx_push_index_(tx->ctx, i);
         int rc = s_tx_value(tx, f, *elems + i * size, &e, true, depth);
-        cm_pbjson_ctx_pop_(tx->ctx, mark);
+        cm_pbjson_decode_ctx_pop_(tx->ctx, mark);
         if (rc)
             return -1;
         (*count)++;
@@ -445,11 +445,11 @@ static int s_tx_member(struct s_tx *tx, ProtobufCMessage *msg, unsigned char *se
         rc = s_tx_repeated(tx, msg, f, &t, depth);
     } else if (!cm_pbjson_decode_oneof_taken_(msg, f, tx->ctx) &&
                !s_tx_value(tx, f, cm_pbjson_at_(msg, f->offset), &t, false, depth)) {
-        cm_pbjson_mark_set_(msg, f);
+        cm_pbjson_decode_mark_set_(msg, f);
         rc = 0;
     }
 out:
-    cm_pbjson_ctx_pop_(tx->ctx, mark);
+    cm_pbjson_decode_ctx_pop_(tx->ctx, mark);
     return rc;
 }
 
@@ -528,16 +528,16 @@ static ProtobufCMessage *s_tx_message(struct s_tx *tx, const ProtobufCMessageDes
                                       const struct cm_pbjson_tok *t, int depth)
 {
     if (depth > CM_PBJSON_MAX_DEPTH) {
-        cm_pbjson_ctx_fail_(tx->ctx, "nested too deeply");
+        cm_pbjson_decode_ctx_fail_(tx->ctx, "nested too deeply");
         return NULL;
     }
     if (t->kind != K_OBJ) {
-        cm_pbjson_ctx_fail_(tx->ctx, "expected an object");
+        cm_pbjson_decode_ctx_fail_(tx->ctx, "expected an object");
         return NULL;
     }
     ProtobufCMessage *msg = cm_pb_new(desc);
     struct cm_pbjson_seen seen;
-    unsigned char *flags = cm_pbjson_seen_init_(&seen, desc);
+    unsigned char *flags = cm_pbjson_decode_seen_init_(&seen, desc);
     int rc = 0;
     if (tx->slow) {
         rc = s_tx_members_slow(tx, msg, flags, depth);
@@ -562,7 +562,7 @@ static ProtobufCMessage *s_tx_top(struct s_tx *tx, const ProtobufCMessageDescrip
 {
     struct cm_pbjson_tok t;
     if (!s_next(tx, &t)) {
-        cm_pbjson_ctx_fail_(tx->ctx, "expected an object");
+        cm_pbjson_decode_ctx_fail_(tx->ctx, "expected an object");
         return NULL;
     }
     ProtobufCMessage *msg = s_tx_message(tx, desc, &t, 1);
@@ -571,7 +571,7 @@ static ProtobufCMessage *s_tx_top(struct s_tx *tx, const ProtobufCMessageDescrip
     s_ws(tx);
     if (tx->p != tx->end) {
         protobuf_c_message_free_unpacked(msg, NULL);
-        cm_pbjson_ctx_fail_(tx->ctx, "expected an object");
+        cm_pbjson_decode_ctx_fail_(tx->ctx, "expected an object");
         return NULL;
     }
     return msg;
@@ -581,14 +581,14 @@ ProtobufCMessage *cm_pbjson_decode_text(const ProtobufCMessageDescriptor *desc, 
                                         size_t len, const char *prefix, struct cm_pbjson_error *err)
 {
     struct cm_pbjson_ctx ctx;
-    cm_pbjson_ctx_init_(&ctx, err, prefix);
+    cm_pbjson_decode_ctx_init_(&ctx, err, prefix);
     if (!text)
         text = "";
     struct s_tx tx = {.p = text, .end = text + len, .ctx = &ctx};
     tx.buf = cm_malloc(len + 1);
     ProtobufCMessage *msg = s_tx_top(&tx, desc);
     if (!msg) {
-        cm_pbjson_ctx_init_(&ctx, err, prefix);
+        cm_pbjson_decode_ctx_init_(&ctx, err, prefix);
         tx.p = text;
         tx.nest = 0;
         if (s_tx_valid(&tx)) {
@@ -597,7 +597,7 @@ ProtobufCMessage *cm_pbjson_decode_text(const ProtobufCMessageDescriptor *desc, 
             tx.slow = true;
             msg = s_tx_top(&tx, desc);
         } else {
-            cm_pbjson_ctx_fail_(&ctx, "expected an object");
+            cm_pbjson_decode_ctx_fail_(&ctx, "expected an object");
         }
     }
     free(tx.buf);
