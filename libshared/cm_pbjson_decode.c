@@ -365,18 +365,13 @@ static void s_oneof_conflict(const ProtobufCMessageDescriptor *desc,
         snprintf(out + o, size - o, " may be set");
 }
 
-/* Before a singular value of f: fails when another member of f's oneof is set. */
-int cm_pbjson_decode_oneof_taken_(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
+/* Fails ctx naming the members of f's oneof ("only one of ... may be set"). */
+void cm_pbjson_decode_oneof_fail_(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
                                   struct cm_pbjson_ctx *ctx)
 {
-    if (cm_pbjson_is_oneof_(f) && *cm_pbjson_case_(msg, f) != 0 &&
-        *cm_pbjson_case_(msg, f) != f->id) {
-        char desc[256];
-        s_oneof_conflict(msg->descriptor, f, desc, sizeof desc);
-        cm_pbjson_decode_ctx_fail_(ctx, desc);
-        return -1;
-    }
-    return 0;
+    char desc[256];
+    s_oneof_conflict(msg->descriptor, f, desc, sizeof desc);
+    cm_pbjson_decode_ctx_fail_(ctx, desc);
 }
 
 /* The field an object's key names, with its path pushed onto ctx (pop back to
@@ -404,18 +399,6 @@ const ProtobufCFieldDescriptor *cm_pbjson_decode_member_(const ProtobufCMessageD
     }
     seen[idx] = 1;
     return f;
-}
-
-/* The end of a message's members: the message, or NULL (freed) when rc < 0. */
-ProtobufCMessage *cm_pbjson_decode_message_end_(ProtobufCMessage *msg, struct cm_pbjson_seen *seen,
-                                                int rc)
-{
-    cm_pbjson_decode_seen_done_(seen);
-    if (rc) {
-        protobuf_c_message_free_unpacked(msg, NULL);
-        return NULL;
-    }
-    return msg;
 }
 
 /* ---- Decoding a jansson tree ------------------------------------------------ */
@@ -592,13 +575,8 @@ int cm_pbjson_set_text(ProtobufCMessage *msg, const char *json_name, const char 
         cm_pbjson_decode_ctx_fail_(&ctx, "not valid UTF-8");
         return -1;
     }
-    if (cm_pbjson_is_oneof_(f) && *cm_pbjson_case_(msg, f) != 0 &&
-        *cm_pbjson_case_(msg, f) != f->id) {
-        char desc[256];
-        s_oneof_conflict(msg->descriptor, f, desc, sizeof desc);
-        cm_pbjson_decode_ctx_fail_(&ctx, desc);
+    if (cm_pbjson_decode_oneof_taken_(msg, f, &ctx))
         return -1;
-    }
 
     // Decode into a scratch slot first so msg stays as it was on failure.
     union {

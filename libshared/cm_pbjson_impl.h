@@ -264,10 +264,23 @@ void cm_pbjson_decode_store_string_(const ProtobufCFieldDescriptor *f, void *slo
 int cm_pbjson_decode_scalar_(const ProtobufCFieldDescriptor *f, void *slot,
                              const struct cm_pbjson_tok *t, bool elem, struct cm_pbjson_ctx *ctx);
 
+/* Fails ctx naming the members of f's oneof ("only one of ... may be set"). */
+void cm_pbjson_decode_oneof_fail_(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
+                                  struct cm_pbjson_ctx *ctx);
+
 /* Before a singular value of f: -1 with ctx failed when another member of
  * f's oneof is set, else 0. */
-int cm_pbjson_decode_oneof_taken_(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
-                                  struct cm_pbjson_ctx *ctx);
+static inline int cm_pbjson_decode_oneof_taken_(const ProtobufCMessage *msg,
+                                                const ProtobufCFieldDescriptor *f,
+                                                struct cm_pbjson_ctx *ctx)
+{
+    if (cm_pbjson_is_oneof_(f) && *cm_pbjson_case_(msg, f) != 0 &&
+        *cm_pbjson_case_(msg, f) != f->id) {
+        cm_pbjson_decode_oneof_fail_(msg, f, ctx);
+        return -1;
+    }
+    return 0;
+}
 
 /* The field an object's key names, with its path pushed onto ctx (pop back to
  * *mark). NULL with ctx failed (and the path as it was) for a key desc does
@@ -278,8 +291,16 @@ const ProtobufCFieldDescriptor *cm_pbjson_decode_member_(const ProtobufCMessageD
 
 /* The end of a message's members: ends seen and returns msg, or NULL (msg
  * freed) when rc is not 0. */
-ProtobufCMessage *cm_pbjson_decode_message_end_(ProtobufCMessage *msg, struct cm_pbjson_seen *seen,
-                                                int rc);
+static inline ProtobufCMessage *cm_pbjson_decode_message_end_(ProtobufCMessage *msg,
+                                                              struct cm_pbjson_seen *seen, int rc)
+{
+    cm_pbjson_decode_seen_done_(seen);
+    if (rc) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return NULL;
+    }
+    return msg;
+}
 
 /* ---- Encoding (cm_pbjson_encode.c) --------------------------------------- */
 
