@@ -196,11 +196,16 @@ static int s_query(ProtobufCMessage *msg, const struct gateway_input *in,
         char *msgtext = NULL;
         const char *desc = NULL;
         size_t bad = 0;
+        long decoded = 0;
         struct cm_pbjson_error pe = {0};
         if (!f) {
             msgtext = cm_strfmt("unknown query parameter \"%s\"", key);
             desc = "unknown query parameter";
-        } else if (eq && gateway_percent_decode(eq + 1, raw_len, true, value, raw_len + 1) < 0) {
+        } else if (eq && (decoded = gateway_percent_decode(eq + 1, raw_len, true, value,
+                                                           raw_len + 1)) == GATEWAY_DECODE_NUL) {
+            msgtext = cm_strfmt("query parameter \"%s\" holds a NUL byte (%%00)", key);
+            desc = "NUL byte";
+        } else if (eq && decoded < 0) {
             msgtext = cm_strfmt("query parameter \"%s\" has a bad percent-escape", key);
             desc = "bad percent-escape";
         } else if (strlen(value) > GATEWAY_MAX_QUERY_VALUE) {
@@ -237,8 +242,12 @@ static json_t *s_parse_json(const struct gateway_input *in, struct gateway_respo
     json_error_t je;
     json_t *json = json_loadb(in->body, in->body_len, JSON_REJECT_DUPLICATES, &je);
     if (!json) {
+        /* jansson names its own flag for a NUL; a client needs the rule. */
+        const char *why = strstr(je.text, "JSON_ALLOW_NUL")
+                              ? "a string holds \\u0000 (NUL), which no text field accepts"
+                              : je.text;
         char *msg = cm_strfmt("malformed JSON at line %d, column %d (byte %d): %s", je.line,
-                              je.column, je.position, je.text);
+                              je.column, je.position, why);
         gateway_response_error(err, CRM__STATUS__STATUS_INVALID_ARGUMENT, msg, NULL, 0);
         free(msg);
         return NULL;

@@ -660,7 +660,9 @@ long gateway_percent_decode(const char *s, size_t len, bool plus_space, char *ou
         } else if (c == '+' && plus_space) {
             c = ' ';
         }
-        if (c == '\0' || o + 1 >= size)
+        if (c == '\0')
+            return GATEWAY_DECODE_NUL;
+        if (o + 1 >= size)
             return -1;
         out[o++] = c;
     }

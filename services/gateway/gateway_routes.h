@@ -121,8 +121,9 @@ enum gateway_match_result gateway_routes_match(const struct gateway_route *route
 bool gateway_request_id_valid(const char *s);
 
 /* Decodes %XX escapes (and '+' as a space when plus_space) of s[0..len) into
- * out (size bytes). Returns the decoded length, or -1 on a bad escape, a NUL
- * byte, or when out is too small. */
+ * out (size bytes). Returns the decoded length, GATEWAY_DECODE_NUL for a NUL
+ * byte (%00), or -1 on a bad escape or when out is too small. */
+#define GATEWAY_DECODE_NUL (-2)
 long gateway_percent_decode(const char *s, size_t len, bool plus_space, char *out, size_t size);
 
 #endif

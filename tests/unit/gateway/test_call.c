@@ -87,6 +87,13 @@ static void test_json_errors_name_the_problem(void)
     CHECK(!s_build("POST", "/v1/customers", NULL, JSON, NULL, two, strlen(two), &m, &err));
     s_check_400(&err, "malformed JSON at line 3", "");
 
+    const char *nul = "{\"firstName\":\"a\\u0000b\"}";
+    CHECK(!s_build("POST", "/v1/customers", NULL, JSON, NULL, nul, strlen(nul), &m, &err));
+    s_check_400(&err,
+                "malformed JSON at line 1, column 23 (byte 23): a string holds \\u0000 (NUL), "
+                "which no text field accepts",
+                "");
+
     const char *arr = "[1,2]";
     CHECK(!s_build("POST", "/v1/customers", NULL, JSON, NULL, arr, strlen(arr), &m, &err));
     s_check_400(&err, "request body must be a JSON object", "");
@@ -202,6 +209,8 @@ static void test_list_query_parameters(void)
     s_check_400(&err, "query parameter \"tag\" is not valid UTF-8 (byte 0)", "tag");
     CHECK(!s_build("GET", "/v1/customers", "tag=%G1", NULL, NULL, NULL, 0, &m, &err));
     s_check_400(&err, "query parameter \"tag\" has a bad percent-escape", "tag");
+    CHECK(!s_build("GET", "/v1/customers", "tag=a%00b", NULL, NULL, NULL, 0, &m, &err));
+    s_check_400(&err, "query parameter \"tag\" holds a NUL byte (%00)", "tag");
     char longq[1100];
     memcpy(longq, "tag=", 4);
     memset(longq + 4, 'a', 1025);

@@ -119,6 +119,7 @@ static void test_percent_decoding_and_id_validation(void)
     CHECK_STR(out, "a+b");
     CHECK(gateway_percent_decode("%", 1, false, out, sizeof out) == -1);
     CHECK(gateway_percent_decode("%e", 2, false, out, sizeof out) == -1);
+    CHECK(gateway_percent_decode("a%00b", 5, false, out, sizeof out) == GATEWAY_DECODE_NUL);
     CHECK(gateway_percent_decode("0123456789abcdef", 16, false, out, sizeof out) == -1);
 }
 
