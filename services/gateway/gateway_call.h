@@ -15,6 +15,10 @@
 
 /* Longest query parameter value, in bytes after decoding. */
 #define GATEWAY_MAX_QUERY_VALUE 1024
+/* Longest request target (path and query, as sent), in bytes: past it 414. */
+#define GATEWAY_MAX_TARGET 8192
+/* Most query parameters a request may carry: past it 400. */
+#define GATEWAY_MAX_QUERY_PARAMS 200
 /* Longest Idempotency-Key. */
 #define GATEWAY_MAX_IDEMPOTENCY_KEY 128
 

@@ -127,6 +127,28 @@ def _urllib(method, path, data, headers):
         return e.code, e.headers, e.read()
 
 
+def test_request_target_limits_are_answered_in_json():
+    auth = {"Authorization": "Bearer " + crm.API_KEY}
+    # 200 query parameters are taken; the 201st is refused, naming the limit,
+    # and so are as many as the HTTP library can hold (it closes past them).
+    st, _, body = _urllib("GET", "/v1/customers?" + "&".join(["tag=a"] * 200), None, auth)
+    assert st == 200, (st, body[:200])
+    for n in (201, 600):
+        st, hdr, body = _urllib("GET", "/v1/customers?" + "&".join(["tag=a"] * n), None, auth)
+        assert st == 400 and "json" in hdr["Content-Type"], (n, st, body[:200])
+        err = json.loads(body)["error"]
+        assert err["status"] == "INVALID_ARGUMENT", err
+        assert err["message"] == "more than 200 query parameters", err
+    # A request target (path and query) past 8 KiB: 414, in the API's shape.
+    st, hdr, body = _urllib("GET", "/v1/customers?q=" + "a" * 8200, None, auth)
+    assert st == 414 and "json" in hdr["Content-Type"], (st, body[:200])
+    err = json.loads(body)["error"]
+    assert err["message"] == "request target (path and query) exceeds 8192 bytes", err
+    # One just under the limit reaches the route (which names what is wrong).
+    st, _, body = _urllib("GET", "/v1/customers?tag=" + "a" * 1100, None, auth)
+    assert st == 400 and "longer than 1024 bytes" in json.loads(body)["error"]["message"], body
+
+
 def test_too_large_body_is_answered_413_to_a_client_that_writes_it_all_first():
     auth = {"Authorization": "Bearer " + crm.API_KEY, "Content-Type": "application/json"}
     big = b'{"firstName": "A", "description": "' + b"x" * (2 * 1024 * 1024) + b'"}'
