@@ -1,0 +1,72 @@
+"""The customer list on a phone (headless Chromium at 390 px), in German and
+in Bulgarian, whose labels are the longest: typing a search turns the list
+into search mode (a "best match" order in the head), yet the rows stay where
+they are while the answer is awaited (aria-busy) and when it is drawn, so a
+finger about to tap a row hits the row it aimed at."""
+
+from crm import api, unique, unique_email
+from test_ui import _browser, _no_js_errors
+from test_ui_seeds import PHONE, _fits, _sign_in, _width
+
+# Holds the page's search requests until the test lets them go, so the test
+# can look at the list while the answer is awaited.
+HOLD_SEARCH = """
+window.__held = [];
+const send = window.fetch;
+window.fetch = (url, opts) => String(url).includes('/v1/customers:search')
+  ? new Promise((ok, fail) => window.__held.push(() => send(url, opts).then(ok, fail)))
+  : send(url, opts);"""
+
+FIRST_ROW_TOP = """
+const r = document.querySelector('#customer-table tbody tr');
+return r ? Math.round(r.getBoundingClientRect().top * 10) / 10 : null;"""
+
+
+def _rows_stay_while_searching(lang):
+    word = unique("Zyx")
+    for first in ("Anna", "Berit"):
+        st, _, js = api("POST", "/v1/customers", {"firstName": first, "lastName": word,
+                                                  "email": unique_email(first.lower())})
+        assert st == 201, js
+    with _browser("phone-list-" + lang) as b:
+        _sign_in(b, lang)
+        _width(b, PHONE)
+        b.wait("#customer-table tbody tr[data-id]")
+        b.wait_until(lambda: not b.js("return document.getElementById('customer-table')"
+                                      ".hasAttribute('aria-busy');"), what="the list drawn")
+        before = b.js(FIRST_ROW_TOP)
+        b.js(HOLD_SEARCH)
+        b.find("#search").send_keys(word)
+        b.wait_until(lambda: b.js("return window.__held.length;") == 1, what="the search asked")
+        busy = b.js("return document.getElementById('customer-table').getAttribute('aria-busy');")
+        assert busy == "true", busy
+        waiting = b.js(FIRST_ROW_TOP)
+        b.js("window.__held.splice(0).forEach((go) => go());")
+        b.wait_until(lambda: b.js("return !document.getElementById('customer-table')"
+                                  ".hasAttribute('aria-busy') && document.querySelectorAll("
+                                  "'#customer-table tbody tr[data-id]').length === 2;"),
+                     what="the answer drawn")
+        after = b.js(FIRST_ROW_TOP)
+        assert before == waiting == after, "%s: first row at %s, %s while busy, %s after" % (
+            lang, before, waiting, after)
+        assert word in b.find("#customer-table tbody tr[data-id]").text
+        # Search mode: the best-match order is in the head.
+        assert b.find('button.sort[data-sort="relevance"]').displayed()
+        # Back to browsing (the box emptied): the rows stay put again.
+        b.js(HOLD_SEARCH.replace("/v1/customers:search", "/v1/customers?"))
+        b.find("#search").clear()
+        b.js("const s = document.getElementById('search');"
+             "s.dispatchEvent(new Event('input', {bubbles: true}));")
+        b.wait_until(lambda: b.js("return window.__held.length;") == 1, what="the list asked")
+        assert b.js(FIRST_ROW_TOP) == after
+        assert not b.find('button.sort[data-sort="relevance"]').displayed()
+        _fits(b, "the list at 390 px in %s" % lang)
+        _no_js_errors(b)
+
+
+def test_ui_phone_list_rows_stay_put_while_searching_in_german():
+    _rows_stay_while_searching("de")
+
+
+def test_ui_phone_list_rows_stay_put_while_searching_in_bulgarian():
+    _rows_stay_while_searching("bg")
