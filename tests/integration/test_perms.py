@@ -396,6 +396,8 @@ SAMPLES = {
     "POST /v1/visitPresets": {"name": "from A", "parameterNames": ["Laser"]},
     "PUT /v1/visitPresets/{id}": {"name": "renamed by A", "parameterNames": ["Laser"]},
     "POST /v1/customers/{customer_id}/purchases/{order_id}:return": {"whole": True},
+    "POST /v1/customers/{customer_id}/purchases/{order_id}:retryCredit": {"returnId": SOME_ID},
+    "POST /v1/customers/{customer_id}/purchases/{order_id}:settleCredit": {"returnId": SOME_ID},
     "PATCH /v1/accessZones/{id}": {"name": "from A"},
     "POST /v1/customers/{customer_id}/accessCredentials": {"kind": "CARD", "value": "from-A"},
     "POST /v1/customers/{customer_id}/accessGrants": lambda ids: {"zoneId": ids["accessZone"]},
