@@ -1,12 +1,17 @@
-"""The customer list on a phone (headless Chromium at 390 px), in German and
+"""Two things staff notice on a phone. The customer list (headless Chromium at 390 px), in German and
 in Bulgarian, whose labels are the longest: typing a search turns the list
 into search mode (a "best match" order in the head), yet the rows stay where
 they are while the answer is awaited (aria-busy) and when it is drawn, so a
-finger about to tap a row hits the row it aimed at."""
+finger about to tap a row hits the row it aimed at. And a purchase's credit to the balance refused for
+good: its reason and the buttons that settle it."""
 
+import crm
 from crm import api, unique, unique_email
+from test_purchase_credit import _failed_credit
+from test_purchases import _money
 from test_ui import _browser, _no_js_errors
 from test_ui_seeds import PHONE, _fits, _sign_in, _width
+from test_visits import _key, _tenant
 
 # Holds the page's search requests until the test lets them go, so the test
 # can look at the list while the answer is awaited.
@@ -70,3 +75,57 @@ def test_ui_phone_list_rows_stay_put_while_searching_in_german():
 
 def test_ui_phone_list_rows_stay_put_while_searching_in_bulgarian():
     _rows_stay_while_searching("bg")
+
+
+# ------------------------------------------------------------------ a credit refused for good
+
+CREDIT_WORDS = {
+    "de": {"failed": "ist fehlgeschlagen", "retry": "Gutschrift erneut versuchen",
+           "settle": "Als erledigt markieren", "settled": "anders beglichen"},
+    "bg": {"failed": "не успя", "retry": "Опитай добавянето отново",
+           "settle": "Отбележи като уредено", "settled": "уредена по друг начин"},
+}
+
+
+def _credit_buttons(lang, fix):
+    """The card's purchase shows the FAILED credit's reason and its two
+    buttons at 390 px; de: the cause fixed, "Try the credit again" credits
+    the balance once; bg: "Mark as settled", confirmed, shows who and when."""
+    w = CREDIT_WORDS[lang]
+    tenant = _tenant()
+    key = _key(tenant)
+    cid, oid, r, wrong = _failed_credit(tenant, key)
+    before = _money(cid, key)
+    with _browser("phone-credit-" + lang) as b:
+        _sign_in(b, lang, key)
+        _width(b, PHONE)
+        b.get(b.url.split("#")[0] + "#/customers/%s" % cid)
+        sel = '.purchase-credit[data-credit="%s"]' % r["actionId"]
+        credit = b.wait(sel + '[data-state="FAILED"]')
+        assert w["failed"] in credit.text and "already posted" in credit.text, credit.text
+        retry = b.find(sel + " .credit-retry")
+        settle = b.find(sel + " .credit-settle")
+        assert retry.text == w["retry"] and settle.text == w["settle"]
+        _fits(b, "the card's failed credit at 390 px in %s" % lang)
+        if fix:
+            crm.psql("UPDATE customers.wallet_entries SET reference = 'mistaken' "
+                     "WHERE id::text = '%s'" % wrong)
+            retry.click()
+            b.wait_gone(sel)
+            assert _money(cid, key) == before + 1500
+        else:
+            settle.click()
+            b.wait(".dialog .confirm-yes").click()
+            done = b.wait(sel + '[data-state="SETTLED"]')
+            assert w["settled"] in done.text, done.text
+            assert _money(cid, key) == before
+        _fits(b, "the card after the credit at 390 px in %s" % lang)
+        _no_js_errors(b)
+
+
+def test_ui_phone_failed_credit_tried_again_in_german():
+    _credit_buttons("de", fix=True)
+
+
+def test_ui_phone_failed_credit_settled_in_bulgarian():
+    _credit_buttons("bg", fix=False)

@@ -207,9 +207,49 @@ export function purchasesSection(customerId, { onChange = () => {} } = {}) {
           h("span", { class: "status-badge" }, statusText(PURCHASE_STATUS, p.status))),
         (p.items || []).length ? h("p", { class: "muted small" }, p.items.map((i) => `${i.quantity} × ${i.name}`).join(", ")) : null,
         refunded ? h("p", { class: "small" }, t("pur.refunded", { amount: money(refunded, cur) })) : null,
+        (p.credits || []).map((c) => creditLine(p, c)),
         h("div", { class: "form-actions-inline" }, retBtn, canBtn), panel);
     },
   });
+
+  // A return's credit to the balance customers refused for good: why, and
+  // the two ways staff settle it; one settled another way: who and when.
+  function creditLine(p, c) {
+    const amount = money((c.amount || {}).amountMinor, (c.amount || {}).currency);
+    if (c.state === "SETTLED")
+      return h("p", { class: "small purchase-credit", dataset: { credit: c.returnId, state: c.state } },
+        t("pur.creditSettled", { amount, who: c.settledBy || "", when: when(c.settledAt) }));
+    if (c.state !== "FAILED") return null;
+    const retry = h("button", { type: "button", class: "btn btn-small credit-retry" }, t("pur.creditRetry"));
+    const settle = h("button", { type: "button", class: "btn btn-small btn-danger-quiet credit-settle" }, t("pur.creditSettle"));
+    const status = h("div");
+    const send = async (verb) => {
+      retry.disabled = settle.disabled = true;
+      replace(status);
+      try {
+        const r = await request("POST", `${base}/${seg(p.id)}:${verb}`, { body: { returnId: c.returnId }, headers: { "Idempotency-Key": newRequestKey() } });
+        const d = r.data;
+        if (d.walletCredit === "SETTLED") toast(t("pur.creditSettledDone"));
+        else if (d.walletCredit === "DONE") toast(t("pur.creditDone", { amount }));
+        else if (d.walletCredit === "PENDING") toast(t("pur.creditPending", { amount }));
+        else toast(t("pur.creditFailedAgain", { error: d.walletCreditError || "" }), "error");
+        onChange();
+        paged.load();
+      } catch (e) {
+        retry.disabled = settle.disabled = false;
+        replace(status, banner("error", e.message));
+      }
+    };
+    retry.addEventListener("click", () => send("retryCredit"));
+    settle.addEventListener("click", async () => {
+      const ok = await confirmDialog({ title: t("pur.creditSettleTitle"), message: t("pur.creditSettleMessage", { amount }),
+        confirmLabel: t("pur.creditSettle") });
+      if (ok) send("settleCredit");
+    });
+    return h("div", { class: "purchase-credit", dataset: { credit: c.returnId, state: c.state } },
+      h("p", { class: "small credit-error", role: "status" }, t("pur.creditFailed", { amount, error: c.error || "" })),
+      status, h("div", { class: "form-actions-inline" }, retry, settle));
+  }
 
   function actionForm(p, verb, close) {
     const cur = (p.total || {}).currency;
