@@ -1,9 +1,10 @@
-"""Two things staff notice on a phone. The customer list (headless Chromium at 390 px), in German and
-in Bulgarian, whose labels are the longest: typing a search turns the list
-into search mode (a "best match" order in the head), yet the rows stay where
-they are while the answer is awaited (aria-busy) and when it is drawn, so a
-finger about to tap a row hits the row it aimed at. And a purchase's credit to the balance refused for
-good: its reason and the buttons that settle it."""
+"""Two things staff notice on a phone (headless Chromium at 390 px, in German
+and in Bulgarian, whose labels are the longest). Typing a search turns the
+customer list into search mode (a "best match" order in the head), yet the
+rows stay where they are while the answer is awaited (aria-busy) and when it
+is drawn, so a finger about to tap a row hits the row it aimed at. And a
+purchase's credit to the balance refused for good shows its reason and the
+buttons that settle it (docs/visits.md)."""
 
 import crm
 from crm import api, unique, unique_email
