@@ -514,52 +514,45 @@ static int64_t s_credit_amount(const Crm__Purchase *o, const char *return_id)
     return 0;
 }
 
-/* In the transaction: the FAILED credit back to PENDING and on the timeline;
- * the attempt itself follows the commit (s_return_credit), as the caller. */
-static void s_retry_credit(struct cm_call *call, const ProtobufCMessage *msg,
-                           ProtobufCMessage **resp)
+/* In the transaction, on a FAILED credit: a retry puts it back to PENDING
+ * (the attempt itself follows the commit, s_return_credit, as the caller);
+ * settling marks it SETTLED with who and when (staff paid it another way),
+ * no credit made. Either is on the timeline. */
+static void s_credit_action(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp, bool settle)
 {
     const Crm__PurchaseCreditRequest *req = (const Crm__PurchaseCreditRequest *)msg;
     struct s_action a = {0};
-    if (!s_failed_credit(call, req, &a, "purchase.credit_retried"))
+    if (!s_failed_credit(call, req, &a,
+                         settle ? "purchase.credit_settled" : "purchase.credit_retried"))
         goto out;
     a.amount = s_credit_amount(a.order, a.id);
-    cm_err_t err =
-        notes_purchases_store_credit_reopen(call->db, TENANT(call), a.id, NOTES_CREDIT_GRACE_S);
+    cm_err_t err = settle ? notes_purchases_store_credit_mark_settled(call->db, TENANT(call), a.id,
+                                                                      notes_caller_name(call))
+                          : notes_purchases_store_credit_reopen(call->db, TENANT(call), a.id,
+                                                                NOTES_CREDIT_GRACE_S);
     if (err) {
-        cm_call_db_fail(call, err, "could not reopen the credit");
+        cm_call_db_fail(call, err, "could not change the credit");
         goto out;
     }
     if (!s_timeline(call, req->customer_id, &a))
         goto out;
-    cm_log_info("credit of return %s tried again", a.id);
-    s_credit_answer(call, req, &a, "PENDING", resp);
+    cm_log_info("credit of return %s %s", a.id, settle ? "settled by hand" : "tried again");
+    s_credit_answer(call, req, &a, settle ? "SETTLED" : "PENDING", resp);
 out:
     s_action_release(&a);
 }
 
-/* Staff paid a FAILED credit another way: SETTLED, with who and when, and
- * on the timeline; no credit is made. */
+static void s_retry_credit(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    s_credit_action(call, msg, resp, false);
+}
+
 static void s_settle_credit(struct cm_call *call, const ProtobufCMessage *msg,
                             ProtobufCMessage **resp)
 {
-    const Crm__PurchaseCreditRequest *req = (const Crm__PurchaseCreditRequest *)msg;
-    struct s_action a = {0};
-    if (!s_failed_credit(call, req, &a, "purchase.credit_settled"))
-        goto out;
-    a.amount = s_credit_amount(a.order, a.id);
-    cm_err_t err = notes_purchases_store_credit_mark_settled(call->db, TENANT(call), a.id,
-                                                             notes_caller_name(call));
-    if (err) {
-        cm_call_db_fail(call, err, "could not mark the credit settled");
-        goto out;
-    }
-    if (!s_timeline(call, req->customer_id, &a))
-        goto out;
-    cm_log_info("credit of return %s settled by hand", a.id);
-    s_credit_answer(call, req, &a, "SETTLED", resp);
-out:
-    s_action_release(&a);
+    s_credit_action(call, msg, resp, true);
 }
 
 #define M(name, req, resp, fn, flags, scope) CM_METHOD("notes", name, req, resp, fn, flags, scope)
