@@ -6,30 +6,46 @@ is drawn, so a finger about to tap a row hits the row it aimed at. And a
 purchase's credit to the balance refused for good shows its reason and the
 buttons that settle it (docs/visits.md)."""
 
+import os
+
 import crm
 from crm import api, unique, unique_email
 from test_purchase_credit import _failed_credit
 from test_purchases import _money
-from test_ui import _browser, _no_js_errors
+from test_ui import SHOTS, _browser, _no_js_errors
 from test_ui_seeds import PHONE, _fits, _sign_in, _width
 from test_visits import _key, _tenant
 
-# Holds the page's search requests until the test lets them go, so the test
-# can look at the list while the answer is awaited.
-HOLD_SEARCH = """
+# Holds the page's requests whose address contains a text until the test lets
+# them go (window.__held), so the test can look at the page while an answer is
+# awaited.
+HOLD = """
+const part = arguments[0];
 window.__held = [];
 const send = window.fetch;
-window.fetch = (url, opts) => String(url).includes('/v1/customers:search')
+window.fetch = (url, opts) => String(url).includes(part)
   ? new Promise((ok, fail) => window.__held.push(() => send(url, opts).then(ok, fail)))
   : send(url, opts);"""
+RELEASE = "window.__held.splice(0).forEach((go) => go());"
+
 
 FIRST_ROW_TOP = """
 const r = document.querySelector('#customer-table tbody tr');
 return r ? Math.round(r.getBoundingClientRect().top * 10) / 10 : null;"""
+# What stands above the rows, by height (for a failure's message).
+ABOVE = """
+return ['.view-head', '#total', '.searchbar', '.filters', '.list-message', '#customer-table thead',
+        '#customer-table caption']
+  .map(s => document.querySelector(s)).map(e => e ? Math.round(e.getBoundingClientRect().height) : null);"""
 
 
 def _rows_stay_while_searching(lang):
     word = unique("Zyx")
+    # First in the list before the search (by last name), and wider than the
+    # customers found: the customer column narrows when the answer comes.
+    st, _, js = api("POST", "/v1/customers", {"firstName": "Aada", "lastName": "Aaaa" + "x" * 40,
+                                              "email": unique_email("aada")})
+    assert st == 201, js
     for first in ("Anna", "Berit"):
         st, _, js = api("POST", "/v1/customers", {"firstName": first, "lastName": word,
                                                   "email": unique_email(first.lower())})
@@ -40,26 +56,27 @@ def _rows_stay_while_searching(lang):
         b.wait("#customer-table tbody tr[data-id]")
         b.wait_until(lambda: not b.js("return document.getElementById('customer-table')"
                                       ".hasAttribute('aria-busy');"), what="the list drawn")
-        before = b.js(FIRST_ROW_TOP)
-        b.js(HOLD_SEARCH)
+        before, above = b.js(FIRST_ROW_TOP), b.js(ABOVE)
+        b.js(HOLD, "/v1/customers:search")
         b.find("#search").send_keys(word)
         b.wait_until(lambda: b.js("return window.__held.length;") == 1, what="the search asked")
         busy = b.js("return document.getElementById('customer-table').getAttribute('aria-busy');")
         assert busy == "true", busy
         waiting = b.js(FIRST_ROW_TOP)
-        b.js("window.__held.splice(0).forEach((go) => go());")
+        b.js(RELEASE)
         b.wait_until(lambda: b.js("return !document.getElementById('customer-table')"
                                   ".hasAttribute('aria-busy') && document.querySelectorAll("
                                   "'#customer-table tbody tr[data-id]').length === 2;"),
                      what="the answer drawn")
         after = b.js(FIRST_ROW_TOP)
-        assert before == waiting == after, "%s: first row at %s, %s while busy, %s after" % (
-            lang, before, waiting, after)
+        assert before == waiting == after, "%s: first row at %s, %s while busy, %s after; %s %s" % (
+            lang, before, waiting, after, above, b.js(ABOVE))
         assert word in b.find("#customer-table tbody tr[data-id]").text
         # Search mode: the best-match order is in the head.
         assert b.find('button.sort[data-sort="relevance"]').displayed()
+        b.screenshot(os.path.join(SHOTS, "phone-search-%s.png" % lang))
         # Back to browsing (the box emptied): the rows stay put again.
-        b.js(HOLD_SEARCH.replace("/v1/customers:search", "/v1/customers?"))
+        b.js(HOLD, "/v1/customers?")
         b.find("#search").clear()
         b.js("const s = document.getElementById('search');"
              "s.dispatchEvent(new Event('input', {bubbles: true}));")
@@ -67,6 +84,7 @@ def _rows_stay_while_searching(lang):
         assert b.js(FIRST_ROW_TOP) == after
         assert not b.find('button.sort[data-sort="relevance"]').displayed()
         _fits(b, "the list at 390 px in %s" % lang)
+        b.screenshot(os.path.join(SHOTS, "phone-list-%s.png" % lang))
         _no_js_errors(b)
 
 
@@ -111,8 +129,16 @@ def _credit_buttons(lang, fix):
         if fix:
             crm.psql("UPDATE customers.wallet_entries SET reference = 'mistaken' "
                      "WHERE id::text = '%s'" % wrong)
+            # The purchases read again after it: the one shown stays (busy)
+            # until the answer replaces it, so nothing below moves meanwhile.
+            b.js(HOLD, "/purchases?")
             retry.click()
+            b.wait_until(lambda: b.js("return window.__held.length;") == 1, what="the reload")
+            assert b.find("#purchases-list").attr("aria-busy") == "true"
+            assert b.find('#purchases-list li[data-order="%s"]' % oid).displayed()
+            b.js(RELEASE)
             b.wait_gone(sel)
+            assert b.find("#purchases-list").attr("aria-busy") is None
             assert _money(cid, key) == before + 1500
         else:
             settle.click()

@@ -39,20 +39,24 @@ function pagedSection({ id, title, path, key, item }) {
     h("h2", { id: `${id}-title` }, title), status, list, more);
   let token = "";
   async function page(first) {
-    if (first) {
-      token = "";
-      replace(list);
-    }
+    if (first) token = "";
     more.disabled = true;
+    // What is shown stays until the answer replaces it (busy meanwhile), so a
+    // reload after an action never empties the list and moves what is below.
+    list.setAttribute("aria-busy", "true");
     let data;
     try {
       data = (await get(path, { pageSize: 10, pageToken: token })).data;
     } catch (e) {
+      list.removeAttribute("aria-busy");
       replace(status, banner("error", t("vis.loadFailed", { message: e.message })));
       return;
     }
     replace(status);
-    for (const x of data[key] || []) list.append(item(x));
+    const items = (data[key] || []).map(item);
+    if (first) replace(list, items);
+    else list.append(...items);
+    list.removeAttribute("aria-busy");
     if (!list.children.length) list.append(h("li", { class: "muted" }, t(key === "visits" ? "vis.none" : "pur.none")));
     token = data.nextPageToken || "";
     more.hidden = !token;
