@@ -193,6 +193,33 @@ static bool s_publish(struct cm_call *call, const char *customer_id, const struc
     return !err;
 }
 
+/* The answer of an action: the order read back after it, the action's id,
+ * the reference given and the amount; NULL with the call failed. */
+static Crm__PurchaseActionResponse *s_answer(struct cm_call *call, const char *customer_id,
+                                             const struct s_action *a, const char *reference)
+{
+    Crm__Purchase *after = NULL;
+    int matches = 0;
+    char next_id[NOTES_ID_SIZE];
+    cm_err_t err = notes_purchases_store_lock(call->db, TENANT(call), customer_id, a->order->id,
+                                              a->order->source, &after, &matches, next_id);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the purchase back");
+        return NULL;
+    }
+    Crm__PurchaseActionResponse *r =
+        (Crm__PurchaseActionResponse *)cm_pb_new(&crm__purchase_action_response__descriptor);
+    r->purchase = after;
+    cm_pb_set_str(&r->action_id, a->id);
+    cm_pb_set_str(&r->reference, reference);
+    if (a->amount) {
+        r->amount = (Crm__Money *)cm_pb_new(&crm__money__descriptor);
+        r->amount->amount_minor = a->amount;
+        cm_pb_set_str(&r->amount->currency, a->order->total->currency);
+    }
+    return r;
+}
+
 /* Applies the action (status after it, returned quantities), writes its
  * timeline entry and event, and answers the order after it. */
 static void s_finish(struct cm_call *call, const char *customer_id, struct s_action *a,
@@ -229,25 +256,9 @@ static void s_finish(struct cm_call *call, const char *customer_id, struct s_act
         return;
     cm_log_info("%s order=%s amount=%" PRId64 " action=%s", a->type, a->order->id, a->amount,
                 a->id);
-    Crm__Purchase *after = NULL;
-    int matches = 0;
-    char next_id[NOTES_ID_SIZE];
-    err = notes_purchases_store_lock(call->db, TENANT(call), customer_id, a->order->id,
-                                     a->order->source, &after, &matches, next_id);
-    if (err) {
-        cm_call_db_fail(call, err, "could not read the purchase back");
+    Crm__PurchaseActionResponse *r = s_answer(call, customer_id, a, a->reference);
+    if (!r)
         return;
-    }
-    Crm__PurchaseActionResponse *r =
-        (Crm__PurchaseActionResponse *)cm_pb_new(&crm__purchase_action_response__descriptor);
-    r->purchase = after;
-    cm_pb_set_str(&r->action_id, a->id);
-    cm_pb_set_str(&r->reference, a->reference);
-    if (a->amount) {
-        r->amount = (Crm__Money *)cm_pb_new(&crm__money__descriptor);
-        r->amount->amount_minor = a->amount;
-        cm_pb_set_str(&r->amount->currency, a->order->total->currency);
-    }
     /* The credit follows the commit (s_return_credit). */
     if (a->to_balance)
         cm_pb_set_str(&r->wallet_credit, "PENDING");
@@ -477,30 +488,16 @@ static bool s_failed_credit(struct cm_call *call, const Crm__PurchaseCreditReque
     return true;
 }
 
-/* The answer of an action on a credit: the order after it and the return. */
+/* The answer of an action on a credit: the order after it, the return's
+ * id, reference and credit, and the credit's state. */
 static void s_credit_answer(struct cm_call *call, const Crm__PurchaseCreditRequest *req,
                             const struct s_action *a, const char *state, ProtobufCMessage **resp)
 {
-    Crm__Purchase *after = NULL;
-    int matches = 0;
-    char next_id[NOTES_ID_SIZE];
-    cm_err_t err =
-        notes_purchases_store_lock(call->db, TENANT(call), req->customer_id, a->order->id,
-                                   a->order->source, &after, &matches, next_id);
-    if (err) {
-        cm_call_db_fail(call, err, "could not read the purchase back");
-        return;
-    }
-    Crm__PurchaseActionResponse *r =
-        (Crm__PurchaseActionResponse *)cm_pb_new(&crm__purchase_action_response__descriptor);
-    r->purchase = after;
-    cm_pb_set_str(&r->action_id, a->id);
     char reference[80];
     snprintf(reference, sizeof reference, "purchase.returned:%s", a->id);
-    cm_pb_set_str(&r->reference, reference);
-    for (size_t i = 0; i < after->n_credits; i++)
-        if (!strcmp(after->credits[i]->return_id, a->id) && after->credits[i]->amount)
-            r->amount = (Crm__Money *)cm_pb_clone(&after->credits[i]->amount->base);
+    Crm__PurchaseActionResponse *r = s_answer(call, req->customer_id, a, reference);
+    if (!r)
+        return;
     cm_pb_set_str(&r->wallet_credit, state);
     *resp = &r->base;
 }
