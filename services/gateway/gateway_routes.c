@@ -568,6 +568,12 @@ const struct gateway_route gateway_routes[] = {
     {"POST", "/v1/customers/{customer_id}/purchases/{order_id}:return",
      NOTES("ReturnPurchase", crm__return_purchase_request, crm__purchase_action_response),
      .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"POST", "/v1/customers/{customer_id}/purchases/{order_id}:retryCredit",
+     NOTES("RetryPurchaseCredit", crm__purchase_credit_request, crm__purchase_action_response),
+     .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
+    {"POST", "/v1/customers/{customer_id}/purchases/{order_id}:settleCredit",
+     NOTES("SettlePurchaseCredit", crm__purchase_credit_request, crm__purchase_action_response),
+     .body = "*", .success = 200, .scopes = SCOPE(CUSTOMERS_WRITE)},
 
     /* automation rules (docs/rules.md) */
     {"GET", "/v1/rules", NOTES("ListRules", crm__list_rules_request, crm__list_rules_response),

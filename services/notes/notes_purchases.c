@@ -193,6 +193,33 @@ static bool s_publish(struct cm_call *call, const char *customer_id, const struc
     return !err;
 }
 
+/* The answer of an action: the order read back after it, the action's id,
+ * the reference given and the amount; NULL with the call failed. */
+static Crm__PurchaseActionResponse *s_answer(struct cm_call *call, const char *customer_id,
+                                             const struct s_action *a, const char *reference)
+{
+    Crm__Purchase *after = NULL;
+    int matches = 0;
+    char next_id[NOTES_ID_SIZE];
+    cm_err_t err = notes_purchases_store_lock(call->db, TENANT(call), customer_id, a->order->id,
+                                              a->order->source, &after, &matches, next_id);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the purchase back");
+        return NULL;
+    }
+    Crm__PurchaseActionResponse *r =
+        (Crm__PurchaseActionResponse *)cm_pb_new(&crm__purchase_action_response__descriptor);
+    r->purchase = after;
+    cm_pb_set_str(&r->action_id, a->id);
+    cm_pb_set_str(&r->reference, reference);
+    if (a->amount) {
+        r->amount = (Crm__Money *)cm_pb_new(&crm__money__descriptor);
+        r->amount->amount_minor = a->amount;
+        cm_pb_set_str(&r->amount->currency, a->order->total->currency);
+    }
+    return r;
+}
+
 /* Applies the action (status after it, returned quantities), writes its
  * timeline entry and event, and answers the order after it. */
 static void s_finish(struct cm_call *call, const char *customer_id, struct s_action *a,
@@ -229,25 +256,9 @@ static void s_finish(struct cm_call *call, const char *customer_id, struct s_act
         return;
     cm_log_info("%s order=%s amount=%" PRId64 " action=%s", a->type, a->order->id, a->amount,
                 a->id);
-    Crm__Purchase *after = NULL;
-    int matches = 0;
-    char next_id[NOTES_ID_SIZE];
-    err = notes_purchases_store_lock(call->db, TENANT(call), customer_id, a->order->id,
-                                     a->order->source, &after, &matches, next_id);
-    if (err) {
-        cm_call_db_fail(call, err, "could not read the purchase back");
+    Crm__PurchaseActionResponse *r = s_answer(call, customer_id, a, a->reference);
+    if (!r)
         return;
-    }
-    Crm__PurchaseActionResponse *r =
-        (Crm__PurchaseActionResponse *)cm_pb_new(&crm__purchase_action_response__descriptor);
-    r->purchase = after;
-    cm_pb_set_str(&r->action_id, a->id);
-    cm_pb_set_str(&r->reference, a->reference);
-    if (a->amount) {
-        r->amount = (Crm__Money *)cm_pb_new(&crm__money__descriptor);
-        r->amount->amount_minor = a->amount;
-        cm_pb_set_str(&r->amount->currency, a->order->total->currency);
-    }
     /* The credit follows the commit (s_return_credit). */
     if (a->to_balance)
         cm_pb_set_str(&r->wallet_credit, "PENDING");
@@ -435,6 +446,112 @@ out:
     notes_return_credit_release(&c);
 }
 
+/* ---------------------------------------------------------------------- */
+/* A credit customers refused for good                                     */
+
+/* The order of the request locked into a->order and its return's credit,
+ * which must be FAILED; a->id is the return's, a->reference names this
+ * action for the timeline (type and the return's id, with the attempt for a
+ * retry, which may come more than once). False with the call failed. */
+static bool s_failed_credit(struct cm_call *call, const Crm__PurchaseCreditRequest *req,
+                            struct s_action *a, const char *type)
+{
+    if (!s_begin(call, a, type, req->customer_id, req->order_id, req->source, ""))
+        return false;
+    char state[NOTES_CREDIT_STATE_SIZE];
+    int attempts = 0;
+    cm_err_t err = cm_uuid_valid(req->return_id)
+                       ? notes_purchases_store_credit_lock(call->db, TENANT(call), req->customer_id,
+                                                           req->order_id, a->order->source,
+                                                           req->return_id, state, &attempts)
+                       : CM_ERR_NOT_FOUND;
+    if (err == CM_ERR_NOT_FOUND) {
+        cm_call_fail(call, CM_ERR_NOT_FOUND, "purchase %s has no return %.64s to the balance",
+                     req->order_id, req->return_id);
+        return false;
+    }
+    if (err) {
+        cm_call_db_fail(call, err, "could not read the credit");
+        return false;
+    }
+    if (strcmp(state, "FAILED")) {
+        cm_call_fail(call, CM_ERR_PRECONDITION, "the credit of return %s is %s: %s", req->return_id,
+                     state,
+                     !strcmp(state, "DONE")      ? "it was made already"
+                     : !strcmp(state, "SETTLED") ? "it was settled by hand"
+                                                 : "it is being tried");
+        return false;
+    }
+    snprintf(a->id, sizeof a->id, "%s", req->return_id);
+    snprintf(a->reference, sizeof a->reference, "%s:%s:%d", type, req->return_id, attempts);
+    a->to_balance = true;
+    return true;
+}
+
+/* The answer of an action on a credit: the order after it, the return's
+ * id, reference and credit, and the credit's state. */
+static void s_credit_answer(struct cm_call *call, const Crm__PurchaseCreditRequest *req,
+                            const struct s_action *a, const char *state, ProtobufCMessage **resp)
+{
+    char reference[80];
+    snprintf(reference, sizeof reference, "purchase.returned:%s", a->id);
+    Crm__PurchaseActionResponse *r = s_answer(call, req->customer_id, a, reference);
+    if (!r)
+        return;
+    cm_pb_set_str(&r->wallet_credit, state);
+    *resp = &r->base;
+}
+
+/* The credit's amount, for its timeline entry. */
+static int64_t s_credit_amount(const Crm__Purchase *o, const char *return_id)
+{
+    for (size_t i = 0; i < o->n_credits; i++)
+        if (!strcmp(o->credits[i]->return_id, return_id) && o->credits[i]->amount)
+            return o->credits[i]->amount->amount_minor;
+    return 0;
+}
+
+/* In the transaction, on a FAILED credit: a retry puts it back to PENDING
+ * (the attempt itself follows the commit, s_return_credit, as the caller);
+ * settling marks it SETTLED with who and when (staff paid it another way),
+ * no credit made. Either is on the timeline. */
+static void s_credit_action(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp, bool settle)
+{
+    const Crm__PurchaseCreditRequest *req = (const Crm__PurchaseCreditRequest *)msg;
+    struct s_action a = {0};
+    if (!s_failed_credit(call, req, &a,
+                         settle ? "purchase.credit_settled" : "purchase.credit_retried"))
+        goto out;
+    a.amount = s_credit_amount(a.order, a.id);
+    cm_err_t err = settle ? notes_purchases_store_credit_mark_settled(call->db, TENANT(call), a.id,
+                                                                      notes_caller_name(call))
+                          : notes_purchases_store_credit_reopen(call->db, TENANT(call), a.id,
+                                                                NOTES_CREDIT_GRACE_S);
+    if (err) {
+        cm_call_db_fail(call, err, "could not change the credit");
+        goto out;
+    }
+    if (!s_timeline(call, req->customer_id, &a))
+        goto out;
+    cm_log_info("credit of return %s %s", a.id, settle ? "settled by hand" : "tried again");
+    s_credit_answer(call, req, &a, settle ? "SETTLED" : "PENDING", resp);
+out:
+    s_action_release(&a);
+}
+
+static void s_retry_credit(struct cm_call *call, const ProtobufCMessage *msg,
+                           ProtobufCMessage **resp)
+{
+    s_credit_action(call, msg, resp, false);
+}
+
+static void s_settle_credit(struct cm_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp)
+{
+    s_credit_action(call, msg, resp, true);
+}
+
 #define M(name, req, resp, fn, flags, scope) CM_METHOD("notes", name, req, resp, fn, flags, scope)
 
 const struct cm_method notes_purchases_methods[] = {
@@ -445,6 +562,11 @@ const struct cm_method notes_purchases_methods[] = {
     CM_METHOD_FINISHED("notes", "ReturnPurchase", return_purchase_request, purchase_action_response,
                        s_return_prepare, s_return, s_return_credit, CM_METHOD_WRITE,
                        CUSTOMERS_WRITE),
+    CM_METHOD_FINISHED("notes", "RetryPurchaseCredit", purchase_credit_request,
+                       purchase_action_response, NULL, s_retry_credit, s_return_credit,
+                       CM_METHOD_WRITE, CUSTOMERS_WRITE),
+    M("SettlePurchaseCredit", purchase_credit_request, purchase_action_response, s_settle_credit,
+      CM_METHOD_WRITE, CUSTOMERS_WRITE),
 };
 const size_t notes_purchases_n_methods =
     sizeof notes_purchases_methods / sizeof *notes_purchases_methods;

@@ -304,14 +304,28 @@ cm_err_t notes_presets_store_delete(cm_db_t *db, const char *tenant, const char 
 /* ---------------------------------------------------------------------- */
 /* Purchases                                                               */
 
+/* An order's returns to the balance, oldest first (PurchaseCredit). */
+#define CREDITS_JSON(o)                                                                            \
+    "(SELECT coalesce(json_agg(json_build_object('returnId', r.id, 'reference', r.reference, "     \
+    "'amount', json_build_object('amountMinor', r.amount_minor, 'currency', r.currency), "         \
+    "'state', r.credit, 'error', r.credit_error, 'settledBy', r.credit_settled_by, "               \
+    "'settledAt', coalesce(" TS(                                                                   \
+        "r.credit_settled_at") ", '')) ORDER BY r.created_at, r.id), '[]') "                       \
+                               "FROM notes.order_returns r WHERE r.tenant_id = " o                 \
+                               ".tenant_id AND r.source = " o ".source "                           \
+                               "AND r.order_id = " o                                               \
+                               ".order_id AND r.to_balance AND r.credit IS NOT NULL)"
 #define PURCHASE_JSON(o)                                                                           \
     "json_build_object('id', " o ".order_id, 'source', " o ".source, 'status', " o ".status, "     \
     "'total', json_build_object('amountMinor', " o ".total_minor, 'currency', " o ".currency), "   \
     "'items', " o ".items, 'paidMinor', " o ".paid_minor, 'refundedMinor', " o ".refunded_minor, " \
     "'returnedQuantities', to_json(" o ".returned_qty), "                                          \
-    "'placedAt', " TS("coalesce(" o ".placed_at, " o                                               \
-                      ".first_seen_at)") ", "                                                      \
-                                         "'statusAt', " TS(o ".status_at") ")::text"
+    "'placedAt', " TS(                                                                             \
+        "coalesce(" o ".placed_at, " o                                                             \
+        ".first_seen_at)") ", "                                                                    \
+                           "'statusAt', " TS(o                                                     \
+                                             ".status_at") ", "                                    \
+                                                           "'credits', " CREDITS_JSON(o) ")::text"
 #define PLACED(o) "coalesce(" o ".placed_at, " o ".first_seen_at)"
 
 cm_err_t notes_purchases_store_list(cm_db_t *db, const char *tenant, const char *customer_id,
@@ -463,6 +477,54 @@ cm_err_t notes_purchases_store_credit_settle(cm_db_t *db, const char *tenant, co
                      "credit_attempts = credit_attempts + 1 "
                      "WHERE tenant_id = $1 AND id = $2::uuid AND credit = 'PENDING'",
                      5, p);
+}
+
+cm_err_t notes_purchases_store_credit_lock(cm_db_t *db, const char *tenant, const char *customer_id,
+                                           const char *order_id, const char *source, const char *id,
+                                           char *state, int *attempts)
+{
+    const char *p[] = {tenant, customer_id, order_id, source, id};
+    cm_err_t err = CM_OK;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT credit, credit_attempts FROM notes.order_returns "
+                               "WHERE tenant_id = $1 AND customer_id = $2::uuid AND order_id = $3 "
+                               "AND ($4 = '' OR source = $4) AND id = $5::uuid AND to_balance "
+                               "AND credit IS NOT NULL FOR UPDATE",
+                               5, p, &err);
+    if (!res)
+        return err;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return CM_ERR_NOT_FOUND;
+    }
+    snprintf(state, NOTES_CREDIT_STATE_SIZE, "%s", PQgetvalue(res, 0, 0));
+    *attempts = (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    return CM_OK;
+}
+
+cm_err_t notes_purchases_store_credit_reopen(cm_db_t *db, const char *tenant, const char *id,
+                                             int grace_s)
+{
+    char grace[16];
+    snprintf(grace, sizeof grace, "%d", grace_s);
+    const char *p[] = {tenant, id, grace};
+    return cm_db_run(db,
+                     "UPDATE notes.order_returns SET credit = 'PENDING', credit_error = '', "
+                     "credit_next_at = now() + make_interval(secs => $3::int) "
+                     "WHERE tenant_id = $1 AND id = $2::uuid AND credit = 'FAILED'",
+                     3, p);
+}
+
+cm_err_t notes_purchases_store_credit_mark_settled(cm_db_t *db, const char *tenant, const char *id,
+                                                   const char *by)
+{
+    const char *p[] = {tenant, id, by};
+    return cm_db_run(db,
+                     "UPDATE notes.order_returns SET credit = 'SETTLED', credit_settled_by = $3, "
+                     "credit_settled_at = now(), credit_next_at = NULL "
+                     "WHERE tenant_id = $1 AND id = $2::uuid AND credit = 'FAILED'",
+                     3, p);
 }
 
 cm_err_t notes_purchases_store_credit_later(cm_db_t *db, const char *tenant, const char *id,

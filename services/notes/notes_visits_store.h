@@ -97,12 +97,14 @@ cm_err_t notes_purchases_store_apply(cm_db_t *db, const char *tenant,
                                      const struct notes_purchase_action *a,
                                      int credit_grace_s) CM_MUSTCHECK;
 
+#define NOTES_CREDIT_STATE_SIZE 8 // the longest state, SETTLED, and its NUL
+
 /* What a return's credit to the balance needs (notes_credits.h). */
 struct notes_return_credit {
     char tenant[37];
     char id[37];
     char customer_id[37];
-    char state[8]; // PENDING, DONE, FAILED
+    char state[NOTES_CREDIT_STATE_SIZE]; // PENDING, DONE, FAILED, SETTLED
     int64_t amount;
     int attempts;
     char *source;    // owned
@@ -128,6 +130,24 @@ cm_err_t notes_purchases_store_credit_load(cm_db_t *db,
 cm_err_t notes_purchases_store_credit_settle(cm_db_t *db, const char *tenant, const char *id,
                                              const char *state, const char *entry_id,
                                              const char *error) CM_MUSTCHECK;
+
+/* The state of the credit of return id of the customer's order (source ""
+ * for any), locked for the transaction, into state (NOTES_CREDIT_STATE_SIZE
+ * bytes) and the attempts made so far into *attempts. CM_ERR_NOT_FOUND when
+ * that order has no such return to the balance. */
+cm_err_t notes_purchases_store_credit_lock(cm_db_t *db, const char *tenant, const char *customer_id,
+                                           const char *order_id, const char *source, const char *id,
+                                           char *state, int *attempts) CM_MUSTCHECK;
+
+/* A FAILED credit back to PENDING (its error cleared), due for the credit
+ * worker in grace_s seconds: the caller tries it right after the commit. */
+cm_err_t notes_purchases_store_credit_reopen(cm_db_t *db, const char *tenant, const char *id,
+                                             int grace_s) CM_MUSTCHECK;
+
+/* A FAILED credit SETTLED (staff paid it another way) by the staff member
+ * named by, now; no credit is made. */
+cm_err_t notes_purchases_store_credit_mark_settled(cm_db_t *db, const char *tenant, const char *id,
+                                                   const char *by) CM_MUSTCHECK;
 
 /* Counts one more attempt of a PENDING credit and makes it due again in
  * delay_s seconds. */

@@ -326,6 +326,15 @@ def _fill_tenant(key):
                    "customer": person})
         st, _, js = api("POST", "/v1/events", ev, key=key)
         assert _ok(st, js, 202)["customerId"] == ids["customer"], js
+    # Two returns to the balance whose credits customers refused for good
+    # (FAILED), for :retryCredit and :settleCredit.
+    for name in ("creditRetry", "creditSettle"):
+        st, _, r = api("POST", "/v1/customers/%s/purchases/%s:return" % (ids["customer"],
+                                                                        ids["purchase"]),
+                       {"amountMinor": "100", "refundToBalance": True}, key=key)
+        ids[name] = _ok(st, r, 200)["actionId"]
+        crm.psql("UPDATE notes.order_returns SET credit = 'FAILED', credit_error = 'refused' "
+                 "WHERE id = '%s'" % ids[name])
     st, _, vp = api("PUT", "/v1/customers/%s/visits/%s/parameters" % (ids["customer"],
                                                                       ids["visit"]),
                     {"parameters": [{"name": "Laser", "value": "B's"}]}, key=key)
@@ -396,6 +405,10 @@ SAMPLES = {
     "POST /v1/visitPresets": {"name": "from A", "parameterNames": ["Laser"]},
     "PUT /v1/visitPresets/{id}": {"name": "renamed by A", "parameterNames": ["Laser"]},
     "POST /v1/customers/{customer_id}/purchases/{order_id}:return": {"whole": True},
+    "POST /v1/customers/{customer_id}/purchases/{order_id}:retryCredit":
+        lambda ids: {"returnId": ids["creditRetry"]},
+    "POST /v1/customers/{customer_id}/purchases/{order_id}:settleCredit":
+        lambda ids: {"returnId": ids["creditSettle"]},
     "PATCH /v1/accessZones/{id}": {"name": "from A"},
     "POST /v1/customers/{customer_id}/accessCredentials": {"kind": "CARD", "value": "from-A"},
     "POST /v1/customers/{customer_id}/accessGrants": lambda ids: {"zoneId": ids["accessZone"]},

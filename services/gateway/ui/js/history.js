@@ -341,6 +341,13 @@ export function describe(e) {
       if (pu.refundToBalance) extra.push(t("pur.tlBalance"));
       break;
     }
+    case "purchase.credit_retried":
+    case "purchase.credit_settled": {
+      const pu = e.purchase || {};
+      const amt = pu.amount && pu.amount.currency ? money(pu.amount.amountMinor, pu.amount.currency) : "";
+      line = t(e.type === "purchase.credit_retried" ? "pur.tlCreditRetried" : "pur.tlCreditSettled", { id: o.id || "", amount: amt });
+      break;
+    }
     case "survey.filled":
       line = t((e.form || {}).byCustomer ? "frm.tlSurveyByCustomer" : "frm.tlSurveyFilled", { title: (e.form || {}).title || "" });
       break;

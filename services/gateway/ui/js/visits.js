@@ -39,20 +39,24 @@ function pagedSection({ id, title, path, key, item }) {
     h("h2", { id: `${id}-title` }, title), status, list, more);
   let token = "";
   async function page(first) {
-    if (first) {
-      token = "";
-      replace(list);
-    }
+    if (first) token = "";
     more.disabled = true;
+    // What is shown stays until the answer replaces it (busy meanwhile), so a
+    // reload after an action never empties the list and moves what is below.
+    list.setAttribute("aria-busy", "true");
     let data;
     try {
       data = (await get(path, { pageSize: 10, pageToken: token })).data;
     } catch (e) {
+      list.removeAttribute("aria-busy");
       replace(status, banner("error", t("vis.loadFailed", { message: e.message })));
       return;
     }
     replace(status);
-    for (const x of data[key] || []) list.append(item(x));
+    const items = (data[key] || []).map(item);
+    if (first) replace(list, items);
+    else list.append(...items);
+    list.removeAttribute("aria-busy");
     if (!list.children.length) list.append(h("li", { class: "muted" }, t(key === "visits" ? "vis.none" : "pur.none")));
     token = data.nextPageToken || "";
     more.hidden = !token;
@@ -207,9 +211,49 @@ export function purchasesSection(customerId, { onChange = () => {} } = {}) {
           h("span", { class: "status-badge" }, statusText(PURCHASE_STATUS, p.status))),
         (p.items || []).length ? h("p", { class: "muted small" }, p.items.map((i) => `${i.quantity} × ${i.name}`).join(", ")) : null,
         refunded ? h("p", { class: "small" }, t("pur.refunded", { amount: money(refunded, cur) })) : null,
+        (p.credits || []).map((c) => creditLine(p, c)),
         h("div", { class: "form-actions-inline" }, retBtn, canBtn), panel);
     },
   });
+
+  // A return's credit to the balance customers refused for good: why, and
+  // the two ways staff settle it; one settled another way: who and when.
+  function creditLine(p, c) {
+    const amount = money((c.amount || {}).amountMinor, (c.amount || {}).currency);
+    if (c.state === "SETTLED")
+      return h("p", { class: "small purchase-credit", dataset: { credit: c.returnId, state: c.state } },
+        t("pur.creditSettled", { amount, who: c.settledBy || "", when: when(c.settledAt) }));
+    if (c.state !== "FAILED") return null;
+    const retry = h("button", { type: "button", class: "btn btn-small credit-retry" }, t("pur.creditRetry"));
+    const settle = h("button", { type: "button", class: "btn btn-small btn-danger-quiet credit-settle" }, t("pur.creditSettle"));
+    const status = h("div");
+    const send = async (verb) => {
+      retry.disabled = settle.disabled = true;
+      replace(status);
+      try {
+        const r = await request("POST", `${base}/${seg(p.id)}:${verb}`, { body: { returnId: c.returnId }, headers: { "Idempotency-Key": newRequestKey() } });
+        const d = r.data;
+        if (d.walletCredit === "SETTLED") toast(t("pur.creditSettledDone"));
+        else if (d.walletCredit === "DONE") toast(t("pur.creditDone", { amount }));
+        else if (d.walletCredit === "PENDING") toast(t("pur.creditPending", { amount }));
+        else toast(t("pur.creditFailedAgain", { error: d.walletCreditError || "" }), "error");
+        onChange();
+        paged.load();
+      } catch (e) {
+        retry.disabled = settle.disabled = false;
+        replace(status, banner("error", e.message));
+      }
+    };
+    retry.addEventListener("click", () => send("retryCredit"));
+    settle.addEventListener("click", async () => {
+      const ok = await confirmDialog({ title: t("pur.creditSettleTitle"), message: t("pur.creditSettleMessage", { amount }),
+        confirmLabel: t("pur.creditSettle") });
+      if (ok) send("settleCredit");
+    });
+    return h("div", { class: "purchase-credit", dataset: { credit: c.returnId, state: c.state } },
+      h("p", { class: "small credit-error", role: "status" }, t("pur.creditFailed", { amount, error: c.error || "" })),
+      status, h("div", { class: "form-actions-inline" }, retry, settle));
+  }
 
   function actionForm(p, verb, close) {
     const cur = (p.total || {}).currency;

@@ -51,7 +51,9 @@ export async function renderCampaigns(view, ctx) {
   const who = h("div", { id: "camp-who" });
   const tagField = field({ label: t("camp.tag"), input: tag, required: true });
   const groupField = field({ label: t("camp.group"), input: group, required: true });
-  const count = h("p", { class: "muted", id: "camp-count", role: "status" });
+  // Keeps its line while the count is unknown: the fields and the campaigns
+  // below do not move as staff type the tag.
+  const count = h("p", { class: "muted keep-line", id: "camp-count", role: "status" });
   const channel = h("select", { id: "camp-channel" }, option("EMAIL", t("camp.email"), true), option("SMS", t("camp.sms")));
   const channelField = field({ label: t("camp.channel"), input: channel });
   const subject = h("input", { type: "text", id: "camp-subject", autocomplete: "off", maxlength: 200 });

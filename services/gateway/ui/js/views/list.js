@@ -143,6 +143,15 @@ export async function renderList(view, ctx) {
     return s.orderBy.endsWith(" desc") ? "descending" : "ascending";
   };
   // While searching: a "Best match" order, and no e-mail order (search has none).
+  // Both share one place in the head, the one a mode has no use for hidden
+  // (not removed), so the head keeps its size when typing turns browsing into
+  // searching and the rows never move under a finger as the answer arrives.
+  const sortSlot = (shown, unused) => {
+    unused.classList.add("sort-unused");
+    unused.disabled = true;
+    unused.setAttribute("aria-hidden", "true");
+    return h("span", { class: "sort-slot" }, shown, unused);
+  };
   const relevanceButton = () => {
     const active = s.orderBy === "";
     const btn = h("button", { type: "button", class: `sort${active ? " sort-active" : ""}`, dataset: { sort: "relevance" } },
@@ -157,8 +166,10 @@ export async function renderList(view, ctx) {
   const thead = h("thead");
   function renderHead() {
     const thCustomer = h("th", { scope: "col", class: "col-customer" }, h("span", { class: "th-label" }, t("list.customer")),
-      h("span", { class: "sorts" }, s.q ? relevanceButton() : null, sortButton("lastName", t("enum.field.lastName")),
-        sortButton("firstName", t("enum.field.firstName")), s.q ? null : sortButton("email", t("enum.field.email"))));
+      h("span", { class: "sorts" }, sortButton("lastName", t("enum.field.lastName")),
+        sortButton("firstName", t("enum.field.firstName")),
+        s.q ? sortSlot(relevanceButton(), sortButton("email", t("enum.field.email")))
+          : sortSlot(sortButton("email", t("enum.field.email")), relevanceButton())));
     const thAdded = h("th", { scope: "col", class: "col-added" }, sortButton("createdAt", t("list.added")));
     for (const [th, keys] of [[thCustomer, ["lastName", "firstName", "email"]], [thAdded, ["createdAt"]]]) {
       const v = s.orderBy ? ariaSort(keys) : null;
