@@ -264,6 +264,16 @@ size_t cm_utf8_length(const char *str)
     return n;
 }
 
+size_t cm_utf8_prefix(const char *str, size_t max_chars)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, n = 0;
+    for (; s[i]; i++)
+        if ((s[i] & 0xc0) != 0x80 && n++ == max_chars)
+            break;
+    return i;
+}
+
 int cm_parse_long(const char *s, long min, long max, long *out)
 {
     if (!s || !*s)

@@ -55,6 +55,10 @@ bool cm_utf8_valid(const char *s, size_t len, size_t *bad_offset);
 /* Number of code points in a valid UTF-8 string. */
 size_t cm_utf8_length(const char *s);
 
+/* Bytes of the first max_chars code points of a valid UTF-8 string (all of
+ * it when it is shorter): where to cut it without splitting a character. */
+size_t cm_utf8_prefix(const char *s, size_t max_chars);
+
 /* Parses a base-10 integer filling all of s; returns 0 or -1. */
 int cm_parse_long(const char *s, long min, long max, long *out) CM_MUSTCHECK;
 

@@ -16,12 +16,22 @@
 #define CLAIM_MAX 16
 #define LEASE_S 60
 #define CALL_MS 2500
+/* Characters customers takes in a wallet entry's reason (docs/api.md): a
+ * longer one is cut, an ellipsis its last character, so that a return's long
+ * reason never makes its credit fail for good. */
+#define WALLET_REASON_MAX 500
 
 void notes_credit_request(const struct notes_return_credit *c, Crm__AdjustWalletRequest *ar,
                           char **reason)
 {
     crm__adjust_wallet_request__init(ar);
     *reason = cm_strfmt("Return of %s%s%s", c->order_id, c->reason[0] ? ": " : "", c->reason);
+    if (cm_utf8_length(*reason) > WALLET_REASON_MAX) {
+        char *whole = *reason;
+        *reason = cm_strfmt("%.*s\xe2\x80\xa6", (int)cm_utf8_prefix(whole, WALLET_REASON_MAX - 1),
+                            whole); // U+2026 HORIZONTAL ELLIPSIS
+        free(whole);
+    }
     ar->id = (char *)c->customer_id;
     ar->kind = CRM__WALLET_KIND__WALLET_KIND_MONEY;
     ar->amount = c->amount;

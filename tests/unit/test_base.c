@@ -36,6 +36,12 @@ static void test_utf8_length(void)
     CHECK(cm_utf8_length("Иван") == 4);
     CHECK(cm_utf8_length("Müller") == 6);
     CHECK(cm_utf8_length("") == 0);
+    CHECK(cm_utf8_prefix("Иван", 2) == 4);
+    CHECK(cm_utf8_prefix("Иван", 4) == 8);
+    CHECK(cm_utf8_prefix("Иван", 9) == 8);
+    CHECK(cm_utf8_prefix("Müller", 2) == 3);
+    CHECK(cm_utf8_prefix("abc", 0) == 0);
+    CHECK(cm_utf8_prefix("", 3) == 0);
 }
 
 static void test_time_and_ids(void)

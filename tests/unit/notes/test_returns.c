@@ -1,6 +1,11 @@
 /* The return of a purchase, the pure part: the amount of a whole, item or
  * amount return, the cap at what was paid, and the status after it. */
 #include "notes_returns.h"
+#include "notes_credits.h"
+#include "cm_util.h"
+
+#include <stdlib.h>
+#include <string.h>
 #include "../unit.h"
 
 /* Two lines: 3 x "Cream" for 1000 (not divisible by 3), 1 x "Brush" for 500. */
@@ -167,9 +172,39 @@ static void test_credit_delay(void)
         CHECK(notes_credit_delay_s(i) <= notes_credit_delay_s(i + 1));
 }
 
+/* The wallet reason of a return's credit: "Return of <order>: <reason>",
+ * cut to customers' 500 characters with an ellipsis when longer, never
+ * inside a character. */
+static void test_credit_reason(void)
+{
+    char order[] = "o-1", src[] = "store", ref[] = "purchase.returned:x";
+    char shortr[] = "Too small";
+    struct notes_return_credit c = {
+        .amount = 500, .source = src, .order_id = order, .reason = shortr, .reference = ref};
+    Crm__AdjustWalletRequest ar;
+    char *reason = NULL;
+    notes_credit_request(&c, &ar, &reason);
+    CHECK_STR(reason, "Return of o-1: Too small");
+    CHECK(ar.reason == reason && ar.amount == 500);
+    free(reason);
+
+    char longr[1001];
+    for (int i = 0; i < 500; i++)
+        memcpy(longr + 2 * i, "\xd0\x96", 2); // "Ж", two bytes
+    longr[1000] = '\0';
+    c.reason = longr;
+    notes_credit_request(&c, &ar, &reason);
+    CHECK(cm_utf8_length(reason) == 500);
+    CHECK(cm_utf8_valid(reason, strlen(reason), NULL));
+    CHECK(!strncmp(reason, "Return of o-1: \xd0\x96", 17));
+    CHECK(!strcmp(reason + strlen(reason) - 3, "\xe2\x80\xa6"));
+    free(reason);
+}
+
 int main(void)
 {
     RUN(test_whole);
+    RUN(test_credit_reason);
     RUN(test_items);
     RUN(test_item_problems);
     RUN(test_amount);
