@@ -141,7 +141,7 @@ export function mergeSection(c, { onMerged }) {
     });
     replace(preview,
       h("p", {}, t("merge.previewLead", { name: displayName(other) })),
-      h("div", { class: "table-scroll" }, h("table", { class: "table stack-table merge-table", id: "merge-table" },
+      h("div", { class: "table-wrap" }, h("table", { class: "table stack-table merge-table", id: "merge-table" },
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("card.field")),
           h("th", { scope: "col" }, t("merge.this")), h("th", { scope: "col" }, t("merge.other")),
           h("th", { scope: "col" }, t("merge.after")))),
