@@ -111,7 +111,8 @@ export function mergeSection(c, { onMerged }) {
       return;
     }
     replace(results);
-    const rows = ROWS.map(([key, value]) => {
+    // A field neither record has is left out: the preview stays short on a phone.
+    const rows = ROWS.filter(([, value]) => value(c) || value(other) || value(after)).map(([key, value]) => {
       const mine = value(c) || "";
       const theirs = value(other) || "";
       const result = value(after) || "";
