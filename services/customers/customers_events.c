@@ -13,8 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A customer event for a reader without private:read: the customer's
- * description, and the values of a change to it, are left out. */
+/* Replaces the event's payload with m packed. */
+static void s_set_payload(Crm__Event *ev, const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = cm_malloc(len ? len : 1);
+    protobuf_c_message_pack(m, buf);
+    free(ev->payload.data);
+    ev->payload.data = buf;
+    ev->payload.len = len;
+}
+
 /* A merge's event with the kept customer's description hidden. */
 static void s_hide_merged(const Crm__Principal *principal, Crm__Event *ev)
 {
@@ -22,17 +31,13 @@ static void s_hide_merged(const Crm__Principal *principal, Crm__Event *ev)
         crm__customer_merged_event__unpack(NULL, ev->payload.len, ev->payload.data);
     if (!me)
         return;
-    if (cm_perm_hide_customer(principal, me->customer)) {
-        size_t len = crm__customer_merged_event__get_packed_size(me);
-        uint8_t *buf = cm_malloc(len ? len : 1);
-        crm__customer_merged_event__pack(me, buf);
-        free(ev->payload.data);
-        ev->payload.data = buf;
-        ev->payload.len = len;
-    }
+    if (cm_perm_hide_customer(principal, me->customer))
+        s_set_payload(ev, &me->base);
     crm__customer_merged_event__free_unpacked(me, NULL);
 }
 
+/* A customer event for a reader without private:read: the customer's
+ * description, and the values of a change to it, are left out. */
 static void s_hide_private(const Crm__Principal *principal, Crm__Event *ev)
 {
     /* A settings event's payload could pass for a customer's (both start
@@ -48,14 +53,8 @@ static void s_hide_private(const Crm__Principal *principal, Crm__Event *ev)
         return; /* not a customer event (stream.* events carry none) */
     bool hid = cm_perm_hide_customer(principal, ce->customer);
     hid = cm_perm_hide_changes(principal, ce->changes, ce->n_changes) || hid;
-    if (hid) {
-        size_t len = crm__customer_event__get_packed_size(ce);
-        uint8_t *buf = cm_malloc(len ? len : 1);
-        crm__customer_event__pack(ce, buf);
-        free(ev->payload.data);
-        ev->payload.data = buf;
-        ev->payload.len = len;
-    }
+    if (hid)
+        s_set_payload(ev, &ce->base);
     crm__customer_event__free_unpacked(ce, NULL);
 }
 

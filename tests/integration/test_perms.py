@@ -251,9 +251,9 @@ def _fill_tenant(key):
                                               "description": "private to B"}, key=key)
     ids["customer"] = _ok(st, c, 201)["id"]
     # A second record of Bea's, for the merge (folded into ids["customer"]).
-    st, _, c = api("POST", "/v1/customers", {"firstName": "Bea", "lastName": unique("B")},
-                   key=key)
-    ids["mergeDuplicate"] = _ok(st, c, 201)["id"]
+    st, _, dup = api("POST", "/v1/customers", {"firstName": "Bea", "lastName": unique("B")},
+                     key=key)
+    ids["mergeDuplicate"] = _ok(st, dup, 201)["id"]
     st, _, g = api("POST", "/v1/groups", {"name": unique("G")}, key=key)
     ids["group"] = _ok(st, g, 201)["id"]
     st, _, n = api("POST", "/v1/customers/%s/notes" % ids["customer"], {"body": "B's note"},
