@@ -127,13 +127,9 @@ static void s_company(Crm__Customer *keep, const Crm__Customer *dup)
     const Crm__Company *d = dup->company;
     s_fill(&k->name, d->name);
     s_fill(&k->address, d->address);
-    /* The VAT number comes with what VIES said about it. */
-    if (!k->vat_number[0] && d->vat_number[0]) {
-        cm_pb_set_str(&k->vat_number, d->vat_number);
-        if (k->vat_check)
-            protobuf_c_message_free_unpacked(&k->vat_check->base, NULL);
-        k->vat_check = d->vat_check ? (Crm__VatCheck *)cm_pb_clone(&d->vat_check->base) : NULL;
-    }
+    /* A VAT number taken starts its check again (customers_check), as any
+     * change of the number does. */
+    s_fill(&k->vat_number, d->vat_number);
 }
 
 /* Appends copies of the strings of add to *list. */

@@ -185,6 +185,12 @@ def test_bad_requests_etags_and_limits():
     assert st == 400 and _details(js) == [("description", "TOO_LONG")], js
     assert "descriptions together" in js["error"]["details"][0]["description"]
     assert _get(dup["id"])[0] == 200
+    # Sets that together pass a count limit (100 tags): refused, naming the field.
+    many = _make(firstName="Many", lastName=last, tags=["a%d" % i for i in range(60)])
+    more = _make(firstName="More", lastName=last, tags=["b%d" % i for i in range(60)])
+    st, _, js = _merge(many["id"], more["id"])
+    assert st == 400 and [f for f, _ in _details(js)] == ["tags"], js
+    assert _get(more["id"])[0] == 200
     # Exactly at the limit (6000 + 2 + 3998): merged whole.
     st, _, d = api("PATCH", "/v1/customers/" + dup["id"], {"description": "d" * 3998})
     assert st == 200, d
