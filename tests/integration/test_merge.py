@@ -155,6 +155,34 @@ def test_a_chain_of_merges_resolves_to_the_last_one_kept():
                 "OR merged_id IN ('%s', '%s')" % (c["id"], a["id"], b["id"])).strip() == "0"
 
 
+def test_merge_over_the_bus():
+    """customers.MergeCustomers as docs/bus.md describes it: etags, the
+    answer, a retry under one idempotency key, the errors' details."""
+    last = unique("Bus")
+    keep = _make(firstName="Keep", lastName=last)
+    dup = _make(lastName=last, email=unique_email("bus"))
+    _, keys = system_key()
+    bus = Bus(keys)
+    req = msg("MergeCustomersRequest")
+    try:
+        st, hdr, _ = bus.call("customers.MergeCustomers",
+                              req(id=keep["id"], duplicate_id=dup["id"], duplicate_etag="99"))
+        assert st == "FAILED_PRECONDITION", hdr
+        st, hdr, _ = bus.call("customers.MergeCustomers", req(id=keep["id"]))
+        assert st == "INVALID_ARGUMENT", hdr
+        assert [(d.field, d.reason) for d in hdr.details] == [("duplicateId", "REQUIRED")]
+        key = unique("idem")
+        good = req(id=keep["id"], duplicate_id=dup["id"], etag=keep["etag"],
+                   duplicate_etag=dup["etag"])
+        st, hdr, first = bus.call("customers.MergeCustomers", good, idempotency_key=key)
+        assert st == "OK", hdr
+        assert first.customer.id == keep["id"] and first.customer.email == dup["email"]
+        st, hdr, again = bus.call("customers.MergeCustomers", good, idempotency_key=key)
+        assert st == "OK" and again == first, hdr
+    finally:
+        bus.close()
+
+
 def test_bad_requests_etags_and_limits():
     last = unique("Bad")
     keep = _make(firstName="Keep", lastName=last)
