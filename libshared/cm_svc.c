@@ -156,6 +156,19 @@ void cm_call_duplicate(struct cm_call *call, const char *field, const char *reso
     snprintf(call->message, sizeof call->message, "%s already belongs to another record", field);
 }
 
+void cm_call_moved(struct cm_call *call, const char *field, const char *reason,
+                   const char *resource_id, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_add_violation(call, field, reason, resource_id, fmt, ap);
+    va_end(ap);
+    call->err = CM_ERR_NOT_FOUND;
+    va_start(ap, fmt);
+    vsnprintf(call->message, sizeof call->message, fmt, ap);
+    va_end(ap);
+}
+
 void cm_call_db_fail(struct cm_call *call, cm_err_t err, const char *what)
 {
     /* A conflict is a race lost to another request (or a retried request's

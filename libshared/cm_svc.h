@@ -247,6 +247,12 @@ void cm_call_violation(struct cm_call *call, const char *field, const char *reas
 void cm_call_duplicate(struct cm_call *call, const char *field, const char *resource_id,
                        const char *fmt, ...) CM_PRINTF(4, 5);
 
+/* Fails the call with CM_ERR_NOT_FOUND because the record is elsewhere now:
+ * the message, and a violation of field with reason (e.g. "MERGED") naming
+ * resource_id, the record that took its place. */
+void cm_call_moved(struct cm_call *call, const char *field, const char *reason,
+                   const char *resource_id, const char *fmt, ...) CM_PRINTF(5, 6);
+
 /* Fails the call with the database's error: logs the detail once, replies a
  * short message. */
 void cm_call_db_fail(struct cm_call *call, cm_err_t err, const char *what);

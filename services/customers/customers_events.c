@@ -13,6 +13,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Replaces the event's payload with m packed. */
+static void s_set_payload(Crm__Event *ev, const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = cm_malloc(len ? len : 1);
+    protobuf_c_message_pack(m, buf);
+    free(ev->payload.data);
+    ev->payload.data = buf;
+    ev->payload.len = len;
+}
+
+/* A merge's event with the kept customer's description hidden. */
+static void s_hide_merged(const Crm__Principal *principal, Crm__Event *ev)
+{
+    Crm__CustomerMergedEvent *me =
+        crm__customer_merged_event__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!me)
+        return;
+    if (cm_perm_hide_customer(principal, me->customer))
+        s_set_payload(ev, &me->base);
+    crm__customer_merged_event__free_unpacked(me, NULL);
+}
+
 /* A customer event for a reader without private:read: the customer's
  * description, and the values of a change to it, are left out. */
 static void s_hide_private(const Crm__Principal *principal, Crm__Event *ev)
@@ -21,19 +44,17 @@ static void s_hide_private(const Crm__Principal *principal, Crm__Event *ev)
      * with a length-delimited field 1), and it has nothing private. */
     if (!ev->payload.len || !strcmp(ev->type, CUSTOMERS_SETTINGS_EVENT))
         return;
+    if (!strcmp(ev->type, CUSTOMERS_MERGED_EVENT)) {
+        s_hide_merged(principal, ev);
+        return;
+    }
     Crm__CustomerEvent *ce = crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
     if (!ce)
         return; /* not a customer event (stream.* events carry none) */
     bool hid = cm_perm_hide_customer(principal, ce->customer);
     hid = cm_perm_hide_changes(principal, ce->changes, ce->n_changes) || hid;
-    if (hid) {
-        size_t len = crm__customer_event__get_packed_size(ce);
-        uint8_t *buf = cm_malloc(len ? len : 1);
-        crm__customer_event__pack(ce, buf);
-        free(ev->payload.data);
-        ev->payload.data = buf;
-        ev->payload.len = len;
-    }
+    if (hid)
+        s_set_payload(ev, &ce->base);
     crm__customer_event__free_unpacked(ce, NULL);
 }
 
@@ -132,8 +153,34 @@ static uint8_t *s_erased_wallet(const ProtobufCBinaryData *payload, size_t *len)
 /* The payload of one of an erased customer's events without their personal
  * data (cm_outbox_scrub_fn); NULL for a subscription's, which carries no text
  * staff typed. */
+/* A merge's event with the kept customer reduced to its id and etag; the
+ * two ids and the duplicate's version stay. */
+static uint8_t *s_erased_merged(const ProtobufCBinaryData *payload, size_t *len)
+{
+    Crm__CustomerMergedEvent *me =
+        crm__customer_merged_event__unpack(NULL, payload->len, payload->data);
+    if (!me)
+        return NULL;
+    Crm__Customer keep = CRM__CUSTOMER__INIT;
+    if (me->customer) {
+        keep.id = me->customer->id;
+        keep.etag = me->customer->etag;
+    }
+    Crm__CustomerMergedEvent out = CRM__CUSTOMER_MERGED_EVENT__INIT;
+    out.customer = &keep;
+    out.merged_id = me->merged_id;
+    out.merged_etag = me->merged_etag;
+    *len = crm__customer_merged_event__get_packed_size(&out);
+    uint8_t *buf = cm_malloc(*len ? *len : 1);
+    crm__customer_merged_event__pack(&out, buf);
+    crm__customer_merged_event__free_unpacked(me, NULL);
+    return buf;
+}
+
 static uint8_t *s_scrub(const Crm__Event *ev, size_t *len)
 {
+    if (!strcmp(ev->type, CUSTOMERS_MERGED_EVENT))
+        return s_erased_merged(&ev->payload, len);
     if (!strcmp(ev->type, CUSTOMERS_WALLET_EVENT))
         return s_erased_wallet(&ev->payload, len);
     if (!strncmp(ev->type, CUSTOMERS_SUBS_EVENT_PREFIX, strlen(CUSTOMERS_SUBS_EVENT_PREFIX)))

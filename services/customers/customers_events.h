@@ -22,6 +22,9 @@ struct cm_events_pub;
 /* The types of a subscription's events (payload crm.SubscriptionEvent):
  * subscription.sold, .updated, .cancelled, .visit_used, .visit_undone. */
 #define CUSTOMERS_SUBS_EVENT_PREFIX "subscription."
+/* The type of a merge's event (payload crm.CustomerMergedEvent, not
+ * crm.CustomerEvent). */
+#define CUSTOMERS_MERGED_EVENT "customer.merged"
 /* The type of a change to the business's settings (payload crm.SettingsEvent). */
 #define CUSTOMERS_SETTINGS_EVENT "settings.updated"
 

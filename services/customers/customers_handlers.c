@@ -11,6 +11,8 @@
 #include "customers_access.h"
 #include "customers_access_store.h"
 #include "customers_match.h"
+#include "customers_merge.h"
+#include "customers_merge_store.h"
 #include "customers_prices.h"
 #include "customers_resolve.h"
 #include "customers_snapshot.h"
@@ -84,7 +86,8 @@ static Crm__Customer *s_written(const Crm__Customer *c, const struct customers_s
     return w;
 }
 
-static Crm__Customer *s_load(struct cm_call *call, const char *id, bool for_update)
+Crm__Customer *customers_load(struct cm_call *call, const char *id, const char *field,
+                              bool for_update)
 {
     Crm__Customer *c = NULL;
     if (!customers_check_uuid(id)) {
@@ -92,11 +95,27 @@ static Crm__Customer *s_load(struct cm_call *call, const char *id, bool for_upda
         return NULL;
     }
     cm_err_t err = customers_store_get(call->db, TENANT(call), id, for_update, &c);
+    if (err) {
+        cm_call_db_fail(call, err, "could not read customer");
+        return NULL;
+    }
+    if (c)
+        return c;
+    /* A merged record's id tells where the customer is now. */
+    char into[CUSTOMERS_ID_SIZE];
+    err = customers_merge_store_into(call->db, TENANT(call), id, into);
     if (err)
         cm_call_db_fail(call, err, "could not read customer");
-    else if (!c)
+    else if (into[0])
+        cm_call_moved(call, field, "MERGED", into, "customer was merged into %s", into);
+    else
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", id);
-    return c;
+    return NULL;
+}
+
+static Crm__Customer *s_load(struct cm_call *call, const char *id, bool for_update)
+{
+    return customers_load(call, id, "id", for_update);
 }
 
 bool customers_tenant_of(struct cm_call *call, struct customers_tenant *t)
@@ -435,6 +454,21 @@ static void s_update_customer(struct cm_call *call, const ProtobufCMessage *msg,
     customers_tenant_release(&tenant);
 }
 
+/* The records merged into a deleted customer go with it: their ids stop
+ * leading anywhere (they would tell that two records were one person), and
+ * their events before the merge, which the merge left as they were, lose
+ * their personal data as the customer's own do. */
+static cm_err_t s_erase_merged(struct cm_call *call, const char *id)
+{
+    char **ids = NULL;
+    size_t n = 0;
+    cm_err_t err = customers_merge_store_forget(call->db, TENANT(call), id, &ids, &n);
+    for (size_t i = 0; !err && i < n; i++)
+        err = customers_events_erase(call->db, TENANT(call), ids[i]);
+    s_free_ids(ids, n);
+    return err;
+}
+
 /* Deletes one customer with its audit entry and event. Returns false on a
  * failure (already reported on call); *found tells whether it existed. */
 static bool s_delete_one(struct cm_call *call, const char *id, const char *etag, bool *found)
@@ -461,6 +495,8 @@ static bool s_delete_one(struct cm_call *call, const char *id, const char *etag,
         err = customers_events_erase(call->db, TENANT(call), id);
     if (!err)
         err = customers_access_store_erase(call->db, TENANT(call), id);
+    if (!err)
+        err = s_erase_merged(call, id);
     if (err) {
         cm_call_db_fail(call, err, "could not delete customer");
         goto out;
@@ -1403,6 +1439,8 @@ const struct cm_method customers_methods[] = {
     M("UpdateCustomer", update_customer_request, customer, s_update_customer,
       CM_METHOD_WRITE | CM_METHOD_CLAIM_LATE, CUSTOMERS_WRITE),
     M("DeleteCustomer", delete_customer_request, empty, s_delete_customer,
+      CM_METHOD_WRITE | CM_METHOD_CLAIM_LATE, CUSTOMERS_WRITE),
+    M("MergeCustomers", merge_customers_request, merge_customers_response, customers_merge,
       CM_METHOD_WRITE | CM_METHOD_CLAIM_LATE, CUSTOMERS_WRITE),
     M("BatchDeleteCustomers", batch_delete_customers_request, batch_delete_customers_response,
       s_batch_delete, CM_METHOD_WRITE, CUSTOMERS_WRITE),

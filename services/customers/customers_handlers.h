@@ -59,6 +59,13 @@ Crm__Customer *customers_update_one(struct cm_call *call, const char *id, const 
                                     Crm__Customer **before);
 extern const size_t customers_n_methods;
 
+/* Loads customer id (for_update: locked) as GetCustomer reads it. Returns it
+ * (caller frees), or NULL with the call failed: NOT_FOUND, for the id of a
+ * merged record with a violation of field, reason MERGED, naming the
+ * customer it went into. */
+Crm__Customer *customers_load(struct cm_call *call, const char *id, const char *field,
+                              bool for_update);
+
 /* Connects the event publisher; closes it. */
 void customers_start(cm_svc_t *svc, void *user);
 void customers_stop(cm_svc_t *svc, void *user);

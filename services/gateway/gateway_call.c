@@ -407,6 +407,21 @@ static const char *s_str_field(const ProtobufCMessage *msg, const char *name)
     return *(char *const *)((const char *)msg + f->offset);
 }
 
+/* The reply's etag: its own, or that of the customer it carries (a
+ * merge's reply is {customer}). NULL when it has neither. */
+static const char *s_etag_of(const ProtobufCMessage *msg)
+{
+    const char *etag = s_str_field(msg, "etag");
+    if (etag)
+        return etag;
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "customer");
+    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED)
+        return NULL;
+    const ProtobufCMessage *sub = *(ProtobufCMessage *const *)((const char *)msg + f->offset);
+    return sub ? s_str_field(sub, "etag") : NULL;
+}
+
 /* True for a value that can sit in a quoted header token as it is. */
 static bool s_header_safe(const char *s, size_t max)
 {
@@ -622,7 +637,7 @@ void gateway_call_reply(const struct gateway_route *route, const uint8_t *header
         resp->body = cm_pbjson_encode_text(msg, 0, route->omit, &resp->body_len);
         resp->content_type = cm_strdup("application/json; charset=utf-8");
     }
-    const char *etag = s_str_field(msg, "etag");
+    const char *etag = s_etag_of(msg);
     if (etag && s_header_safe(etag, 200)) {
         char *quoted = cm_strfmt("\"%s\"", etag);
         gateway_response_header(resp, "ETag", quoted);

@@ -101,10 +101,32 @@ uint64_t search_sync_seq(const search_sync_t *self)
     return self->sub ? cm_events_sub_last_seq(self->sub) : 0;
 }
 
+/* customer.merged: the duplicate leaves the index, the kept customer is
+ * indexed as it is after the merge (its customer.updated says the same). */
+static void s_apply_merged(search_index_t *index, const Crm__Event *ev)
+{
+    Crm__CustomerMergedEvent *me =
+        crm__customer_merged_event__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!me) {
+        cm_log_warn("customer.merged seq=%" PRIu64 " does not decode", ev->seq);
+        return;
+    }
+    if (me->merged_id[0])
+        search_index_delete(index, ev->tenant_id, me->merged_id);
+    if (me->customer && me->customer->id[0] &&
+        search_index_put(index, ev->tenant_id, me->customer) < 0)
+        cm_log_warn("customer event seq=%" PRIu64 " cannot be indexed", ev->seq);
+    crm__customer_merged_event__free_unpacked(me, NULL);
+}
+
 int search_sync_apply(search_index_t *index, const Crm__Event *ev)
 {
     if (strncmp(ev->type, "customer.", 9) != 0)
         return 0;
+    if (!strcmp(ev->type, "customer.merged")) {
+        s_apply_merged(index, ev);
+        return 0;
+    }
     Crm__CustomerEvent *ce = crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);
     if (!ce || !ce->customer) {
         cm_log_warn("customer event seq=%" PRIu64 " has no customer", ev->seq);

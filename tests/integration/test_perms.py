@@ -250,6 +250,10 @@ def _fill_tenant(key):
                                               "email": unique_email("bea"),
                                               "description": "private to B"}, key=key)
     ids["customer"] = _ok(st, c, 201)["id"]
+    # A second record of Bea's, for the merge (folded into ids["customer"]).
+    st, _, dup = api("POST", "/v1/customers", {"firstName": "Bea", "lastName": unique("B")},
+                     key=key)
+    ids["mergeDuplicate"] = _ok(st, dup, 201)["id"]
     st, _, g = api("POST", "/v1/groups", {"name": unique("G")}, key=key)
     ids["group"] = _ok(st, g, 201)["id"]
     st, _, n = api("POST", "/v1/customers/%s/notes" % ids["customer"], {"body": "B's note"},
@@ -413,6 +417,9 @@ SAMPLES = {
     "POST /v1/customers/{customer_id}/accessCredentials": {"kind": "CARD", "value": "from-A"},
     "POST /v1/customers/{customer_id}/accessGrants": lambda ids: {"zoneId": ids["accessZone"]},
     "PATCH /v1/customers/{customer_id}/accessCredentials/{id}": {"blocked": True},
+    # B's second record of the customer: A's tenant has neither. Last, as it
+    # removes that record when B's own key sends it.
+    "POST /v1/customers/{id}:merge": lambda ids: {"duplicateId": ids["mergeDuplicate"]},
 }
 RAW_SAMPLES = {"PUT /v1/customers/{id}/photo": (_png(), "image/png", ""),
                "POST /v1/customers/{customer_id}/files": (b"from A", "text/plain",

@@ -351,6 +351,39 @@ static void test_events(void)
     search_index_destroy(&idx);
 }
 
+/* customer.merged: the duplicate leaves, the kept customer is indexed as it
+ * is after the merge (crm.CustomerMergedEvent). */
+static void test_merged_event(void)
+{
+    search_index_t *idx = search_index_new();
+    Crm__Customer *keep = s_cust(1, "Mia", "Hansen");
+    Crm__Customer *dup = s_cust(2, "Mia", "Hansen");
+    s_event(idx, "customer.created", keep);
+    s_event(idx, "customer.created", dup);
+    s_expect(idx, "hansen", "1,2");
+    cm_pb_set_str(&keep->phone, "+4791234567");
+    cm_pb_set_str(&keep->etag, "2");
+    Crm__CustomerMergedEvent me = CRM__CUSTOMER_MERGED_EVENT__INIT;
+    me.customer = keep;
+    me.merged_id = dup->id;
+    me.merged_etag = dup->etag;
+    uint8_t buf[4096];
+    Crm__Event ev = CRM__EVENT__INIT;
+    ev.type = (char *)"customer.merged";
+    ev.tenant_id = (char *)T1;
+    ev.payload.data = buf;
+    ev.payload.len = crm__customer_merged_event__pack(&me, buf);
+    CHECK(search_sync_apply(idx, &ev) == 0);
+    s_expect(idx, "hansen", "1");
+    s_expect(idx, "91234567", "1");
+    /* Applied again (a replay): the same. */
+    CHECK(search_sync_apply(idx, &ev) == 0);
+    s_expect(idx, "hansen", "1");
+    crm__customer__free_unpacked(keep, NULL);
+    crm__customer__free_unpacked(dup, NULL);
+    search_index_destroy(&idx);
+}
+
 static void test_limits_and_suggestion(void)
 {
     search_index_t *idx = s_sample();
@@ -1103,6 +1136,7 @@ int main(void)
     RUN(test_filters);
     RUN(test_versions_and_tombstones);
     RUN(test_events);
+    RUN(test_merged_event);
     RUN(test_limits_and_suggestion);
     RUN(test_total_cap);
     RUN(test_fast_paths_agree);

@@ -108,6 +108,8 @@ const FIELD_NAMES = {
   "preferences.sms": "enum.field.consent.sms",
   "preferences.push": "enum.field.consent.push",
   "preferences.marketing": "enum.field.consent.marketing",
+  mergedId: "enum.field.mergedId",
+  mergedInto: "enum.field.mergedInto",
   photo: "enum.field.photo",
   hasPhoto: "enum.field.photo",
   source: "enum.field.source",

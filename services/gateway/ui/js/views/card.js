@@ -24,6 +24,7 @@ import { vatCheckView } from "../vatcheck.js";
 import { subsSection } from "../subs.js";
 import { accessSection } from "../access.js";
 import { walletSection } from "../wallet.js";
+import { mergeSection } from "../merge.js";
 import { discountChange, discountsSection } from "../prices.js";
 import { purchasesSection, visitsSection } from "../visits.js";
 
@@ -32,6 +33,7 @@ const ACTIONS = {
   updated: "enum.action.updated",
   deleted: "enum.action.deleted",
   photo_changed: "enum.action.photo_changed",
+  merged: "enum.action.merged",
 };
 
 // A customer's own price rule added, changed or removed (prices.js words it).
@@ -59,6 +61,15 @@ export async function renderCard(view, ctx) {
   try {
     c = (await get(`/v1/customers/${seg(id)}`)).data;
   } catch (e) {
+    const merged = e instanceof ApiError && e.status === 404 && e.details.find((d) => d.reason === "MERGED");
+    if (merged && merged.resourceId) {
+      // A merged record's id: the customer lives on under the kept one's.
+      setTitle(t("card.notFound"));
+      replace(view, h("h1", {}, t("card.notFound")),
+        h("p", { id: "card-merged" }, t("card.mergedInto"), " ",
+          h("a", { href: `#/customers/${encodeURIComponent(merged.resourceId)}`, id: "card-merged-link" }, t("card.openKept"))));
+      return;
+    }
     if (e instanceof ApiError && e.status === 404) {
       setTitle(t("card.notFound"));
       replace(view, h("h1", {}, t("card.notFound")),
@@ -100,6 +111,7 @@ export async function renderCard(view, ctx) {
   const groups = (c.groups || []).map((g) => chip(g, { color: colors.get(g.toLowerCase()), kind: "group" }));
   const tags = (c.tags || []).map((t) => chip(t, { kind: "tag" }));
   const access = accessSection(c.id);
+  const merge = mergeSection(c, { onMerged: () => renderCard(view, ctx) });
   const head = h("header", { class: "card card-head" },
     avatar(c, "large"),
     h("div", { class: "card-head-main" },
@@ -107,7 +119,7 @@ export async function renderCard(view, ctx) {
       c.company && c.company.name ? h("p", { class: "company-line" }, c.company.name) : null,
       h("p", { class: "muted" }, [c.email, c.phone].filter(Boolean).join(" · ") || t("card.noContact")),
       groups.length || tags.length ? h("div", { class: "chips", id: "customer-chips" }, groups, tags) : null),
-    h("div", { class: "card-head-actions" }, access.button, editBtn, deleteBtn));
+    h("div", { class: "card-head-actions" }, access.button, merge.button, editBtn, deleteBtn));
 
   const contact = cardSection("card.contact", dl([
     [t("enum.field.email"), c.email ? h("a", { href: `mailto:${c.email}` }, c.email) : ""],
@@ -203,6 +215,7 @@ export async function renderCard(view, ctx) {
   replace(view,
     h("nav", { class: "crumbs", "aria-label": t("common.breadcrumb") }, h("a", { href: "#/customers" }, t("nav.customers")), " / ", displayName(c)),
     head,
+    merge.section,
     access.section,
     summary.section,
     h("div", { class: "card-grid" },
