@@ -155,7 +155,7 @@ def test_the_kept_customer_has_both_stories_and_the_duplicate_leads_there():
     assert summary_keep["bookings"] == 2, summary_keep
 
     c = _ok(*_merge(key, keep, dup)[::2])
-    assert c["id"] == keep
+    assert c["customer"]["id"] == keep, c
     # Notes applies customer.merged: one "merged with" row naming the duplicate.
     entries = wait_until(lambda: (lambda e: e if "customer.merged" in _types(e) else None)(
         _timeline(key, keep)), 20, what="customer.merged on the kept timeline")
@@ -252,3 +252,64 @@ def test_the_kept_customer_has_both_stories_and_the_duplicate_leads_there():
     details = psql("SELECT details::text FROM notes.timeline WHERE customer_id = '%s' "
                    "AND type = 'customer.merged'" % keep)
     assert dup in details and dp["lastName"] not in details, details
+
+
+def test_an_imports_revert_leaves_a_customer_merged_since():
+    """A customer an import made, merged since into another record: the revert
+    deletes neither (the kept record holds another's history too) and says
+    why, MERGED naming the record kept; the import's other customer goes."""
+    from test_exchange import _create, _customers, _import, _revert
+    from test_exchange import _tenant as _xtenant
+    key = _xtenant()
+    kept = _create(key, {"firstName": "Kept", "lastName": unique("Rec"),
+                         "email": unique("k") + "@x.com"})
+    n1, n2 = unique("n1") + "@x.com", unique("n2") + "@x.com"
+    job = _import(key, ("firstName,lastName,email\r\nNew,One,%s\r\nNew,Two,%s\r\n"
+                        % (n1, n2)).encode())
+    made = {r["email"]: r for r in _customers(key)}
+    st, _, js = _merge(key, kept["id"], made[n1]["id"])
+    assert st == 200, js
+    rv = _revert(key, job["id"])["revert"]
+    assert (int(rv["removed"]), int(rv["skipped"])) == (1, 1), rv
+    skip = rv["skips"][0]
+    assert skip["reason"] == "MERGED" and kept["id"] in skip["message"], skip
+    assert api("GET", "/v1/customers/" + kept["id"], key=key)[0] == 200
+    assert api("GET", "/v1/customers/" + made[n2]["id"], key=key)[0] == 404
+
+
+def _account(cid, email):
+    """A sign-in account for the customer, as setting a password leaves one."""
+    psql("INSERT INTO notify.accounts (tenant_id, customer_id, email_key, password_hash) "
+         "SELECT tenant_id, id, '%s', 'x' FROM customers.customers WHERE id = '%s'"
+         % (email, cid))
+
+
+def test_one_sign_in_account_per_customer_the_kept_ones_wins():
+    """notify.accounts holds one account per customer: merging two records that
+    both have one keeps the kept customer's (the duplicate's goes with its
+    unused links); a kept customer without one takes the duplicate's."""
+    last = unique("Acct")
+    pairs = []
+    for n in range(2):
+        keep = _ok(*api("POST", "/v1/customers", {"firstName": "K%d" % n, "lastName": last,
+                                                  "email": unique_email("k")})[::2], want=201)
+        dup = _ok(*api("POST", "/v1/customers", {"firstName": "D%d" % n, "lastName": last,
+                                                 "email": unique_email("d")})[::2], want=201)
+        if n == 0:
+            _account(keep["id"], keep["email"])
+        _account(dup["id"], dup["email"])
+        pairs.append((keep, dup))
+    for keep, dup in pairs:
+        _ok(*_merge(crm.DEFAULT, keep["id"], dup["id"])[::2])
+    for keep, dup in pairs:
+        wait_until(lambda: psql("SELECT count(*) FROM notify.merged_customers "
+                                "WHERE merged_id = '%s'" % dup["id"]).strip() == "1", 20,
+                   what="notify applied the merge")
+    accounts = [psql("SELECT string_agg(email_key, ',') FROM notify.accounts "
+                     "WHERE customer_id IN ('%s', '%s')" % (k["id"], d["id"])).strip()
+                for k, d in pairs]
+    assert accounts[0] == pairs[0][0]["email"].lower(), accounts
+    assert accounts[1] == pairs[1][1]["email"].lower(), accounts
+    owner = psql("SELECT customer_id FROM notify.accounts WHERE email_key = '%s'"
+                 % pairs[1][1]["email"].lower()).strip()
+    assert owner == pairs[1][0]["id"], owner
