@@ -705,7 +705,22 @@ cm_err_t notes_history_store_merge(cm_db_t *db, const char *tenant, const char *
         return err;
     *first = PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
-    return CM_OK;
+    if (!*first)
+        return CM_OK;
+    /* The figures' triggers (deferred to the commit) move the rows' figures
+     * now, then the duplicate's emptied figures rows go. */
+    static const char *const figures[] = {
+        "SET CONSTRAINTS notes.figures_rows IMMEDIATE",
+        "DELETE FROM notes.customer_figures WHERE tenant_id = $1 AND customer_id = $2",
+        "DELETE FROM notes.customer_spent WHERE tenant_id = $1 AND customer_id = $2",
+        "DELETE FROM notes.customer_services WHERE tenant_id = $1 AND customer_id = $2",
+        "SET CONSTRAINTS notes.figures_rows DEFERRED",
+    };
+    const char *q[] = {tenant, merged_id};
+    err = CM_OK;
+    for (size_t i = 0; i < sizeof figures / sizeof *figures && !err; i++)
+        err = cm_db_run(db, figures[i], i == 0 || i == 4 ? 0 : 2, q);
+    return err;
 }
 
 cm_err_t notes_history_store_merged_into(cm_db_t *db, const char *tenant, const char *customer_id,

@@ -192,8 +192,9 @@ def test_the_kept_customer_has_both_stories_and_the_duplicate_leads_there():
     assert spent.get("PLN") == 4000 and spent.get("EUR", 0) == 0, s
     assert {t["service"] for t in s["topServices"]} == {"Haircut", "Colour"}, s
     assert len(s["upcoming"]) == 2, s
-    assert psql("SELECT count(*) FROM notes.customer_figures WHERE customer_id = '%s'"
-                % dup).strip() == "0"
+    left = psql("SELECT count(*) FROM notes.customer_figures WHERE customer_id = '%s'" % dup)
+    assert left.strip() == "0", psql("SELECT * FROM notes.customer_figures "
+                                     "WHERE customer_id IN ('%s', '%s')" % (dup, keep))
 
     # The duplicate's id: 404 MERGED naming the kept customer, everywhere.
     assert _moved(key, dup) == ("MERGED", keep)

@@ -85,13 +85,6 @@ BEGIN
     -- The stream's rows keep their payload (published history); the column
     -- is what the kept customer's erasure finds them by.
     UPDATE notes.outbox SET customer_id = p_keep WHERE customer_id = p_dup;
-    -- The figures' triggers are deferred to the commit: run now what the moves
-    -- queued, so that the duplicate's emptied rows can go, then defer again.
-    SET CONSTRAINTS notes.figures_rows IMMEDIATE;
-    SET CONSTRAINTS notes.figures_rows DEFERRED;
-    DELETE FROM notes.customer_figures WHERE tenant_id = p_tenant AND customer_id = p_dup;
-    DELETE FROM notes.customer_spent WHERE tenant_id = p_tenant AND customer_id = p_dup;
-    DELETE FROM notes.customer_services WHERE tenant_id = p_tenant AND customer_id = p_dup;
     UPDATE notes.merged_customers SET into_id = p_keep
      WHERE tenant_id = p_tenant AND into_id = p_dup;
     INSERT INTO notes.merged_customers (tenant_id, merged_id, into_id, event_id)
