@@ -730,7 +730,7 @@ cm_err_t notes_history_store_merged_into(cm_db_t *db, const char *tenant, const 
     cm_err_t err;
     PGresult *res = cm_db_exec(db,
                                "SELECT coalesce((SELECT into_id::text FROM notes.merged_customers "
-                               "  WHERE tenant_id = $1 AND merged_id = $2), $2)",
+                               "  WHERE tenant_id = $1::uuid AND merged_id = $2::uuid), $2::text)",
                                2, p, &err);
     if (!res)
         return err;
