@@ -312,3 +312,37 @@ def test_one_sign_in_account_per_customer_the_kept_ones_wins():
     owner = psql("SELECT customer_id FROM notify.accounts WHERE email_key = '%s'"
                  % pairs[1][1]["email"].lower()).strip()
     assert owner == pairs[1][0]["id"], owner
+
+
+def test_a_message_event_that_comes_after_the_merge_lands_on_the_kept_customer():
+    """The streams are independent: a message.* event of the notify stream
+    naming the duplicate's id may reach notes after it applied the merge. Notes
+    reads the notify stream again from before the duplicate's message (as
+    when it lags behind): the rows land on the kept customer, none on the
+    duplicate's id."""
+    last = unique("Late")
+    keep = _ok(*api("POST", "/v1/customers", {"firstName": "Kim", "lastName": last,
+                                              "email": unique_email("kim")})[::2], want=201)
+    dup = _ok(*api("POST", "/v1/customers", {"firstName": "Kimmy", "lastName": last,
+                                             "email": unique_email("kimmy")})[::2], want=201)
+    m = _ok(*api("POST", "/v1/customers/%s:sendMessage" % dup["id"],
+                 {"subject": "Late one", "text": "Hi"})[::2], want=202)
+    wait_until(lambda: "message.sent" in _types(_timeline(crm.DEFAULT, dup["id"])), 20,
+               what="the message on the duplicate's timeline")
+    seq = int(psql("SELECT min(seq) FROM notify.outbox WHERE seq IS NOT NULL "
+                   "AND position(convert_to('%s', 'UTF8') IN event) > 0" % m["id"]).strip())
+    _ok(*_merge(crm.DEFAULT, keep["id"], dup["id"])[::2])
+    wait_until(lambda: "customer.merged" in _types(_timeline(crm.DEFAULT, keep["id"])), 20,
+               what="notes applied the merge")
+    before = _types(_timeline(crm.DEFAULT, keep["id"])).count("message.sent")
+    psql("UPDATE notes.stream_cursor SET last_seq = %d WHERE stream = 'notify'" % (seq - 1))
+    # The next event of the stream makes notes find its cursor moved back.
+    nxt = _ok(*api("POST", "/v1/customers/%s:sendMessage" % keep["id"],
+                   {"subject": "Next one", "text": "Hi"})[::2], want=202)
+    wait_until(lambda: nxt["id"] in json.dumps(_timeline(crm.DEFAULT, keep["id"])), 30,
+               what="notes past the message again")
+    sent = [e for e in _timeline(crm.DEFAULT, keep["id"]) if e["type"] == "message.sent"]
+    assert len(sent) >= before + 1, sent
+    assert [e for e in sent if e["message"]["id"] == m["id"]][1:], sent
+    assert psql("SELECT count(*) FROM notes.timeline WHERE customer_id = '%s'"
+                % dup["id"]).strip() == "0"
