@@ -346,3 +346,29 @@ def test_a_message_event_that_comes_after_the_merge_lands_on_the_kept_customer()
     assert [e for e in sent if e["message"]["id"] == m["id"]][1:], sent
     assert psql("SELECT count(*) FROM notes.timeline WHERE customer_id = '%s'"
                 % dup["id"]).strip() == "0"
+
+
+def test_a_merge_moves_nothing_of_another_tenant():
+    """As the services' role, a session of one tenant sees none of another's
+    merged ids, and the merge functions refuse a tenant not the session's."""
+    import uuid
+    mine, other = str(uuid.uuid4()), str(uuid.uuid4())
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    for schema in ("notes", "notify"):
+        psql("INSERT INTO %s.merged_customers (tenant_id, merged_id, into_id, event_id) "
+             "VALUES ('%s', '%s', '%s', 'ev')" % (schema, other, a, b))
+        seen = psql("SET ROLE crm_app; SELECT set_config('app.tenant', '%s', false); "
+                    "SELECT count(*) FROM %s.merged_customers WHERE merged_id = '%s'"
+                    % (mine, schema, a)).split()
+        assert seen[-1] == "0", seen
+        try:
+            psql("SET ROLE crm_app; SELECT set_config('app.tenant', '%s', false); "
+                 "SELECT %s.merge_customer('%s', '%s', '%s', 'ev2')"
+                 % (mine, schema, other, b, a))
+        except AssertionError as e:
+            assert "not the session's tenant" in str(e), e
+        else:
+            raise AssertionError("%s.merge_customer ran for another tenant" % schema)
+        assert psql("SELECT into_id FROM %s.merged_customers WHERE merged_id = '%s'"
+                    % (schema, a)).strip() == b
+        psql("DELETE FROM %s.merged_customers WHERE merged_id = '%s'" % (schema, a))
