@@ -198,7 +198,8 @@ def test_the_kept_customer_has_both_stories_and_the_duplicate_leads_there():
 
     # The duplicate's id: 404 MERGED naming the kept customer, everywhere.
     assert _moved(key, dup) == ("MERGED", keep)
-    for path in ("/v1/customers/%s", "/v1/customers/%s/summary", "/v1/customers/%s/notes"):
+    for path in ("/v1/customers/%s", "/v1/customers/%s/summary", "/v1/customers/%s/notes",
+                 "/v1/customers/%s/tasks", "/v1/customers/%s/files"):
         st, _, js = api("GET", path % dup, key=key)
         assert st == 404 and js["error"]["details"][0]["reason"] == "MERGED", (path, js)
     st, _, js = api("POST", "/v1/customers/%s/notes" % dup, {"body": "late"}, key=key)
