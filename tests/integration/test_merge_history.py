@@ -10,11 +10,12 @@ again (a follower's replay) changes nothing; the kept customer's deletion
 erases all of it; and an import's revert leaves a customer merged since."""
 import json
 import os
+import uuid
 import urllib.parse
 import urllib.request
 
 import crm
-from crm import api, psql, q, unique, unique_email, wait_until
+from crm import api, psql, psql_rows, q, unique, unique_email, wait_until
 from test_visits import _key, _tenant
 
 SMTP = os.environ.get("CRM_TEST_SMTP", "")
@@ -299,6 +300,13 @@ def test_one_sign_in_account_per_customer_the_kept_ones_wins():
             _account(keep["id"], keep["email"])
         _account(dup["id"], dup["email"])
         pairs.append((keep, dup))
+    # One recipient row per customer and campaign: both records got campaign
+    # a, only the duplicate got campaign b.
+    k0, d0 = pairs[0][0]["id"], pairs[0][1]["id"]
+    camp_a, camp_b = str(uuid.uuid4()), str(uuid.uuid4())
+    for camp, cid in ((camp_a, k0), (camp_a, d0), (camp_b, d0)):
+        psql("INSERT INTO notify.campaign_recipients (tenant_id, campaign_id, customer_id) "
+             "SELECT tenant_id, '%s', id FROM customers.customers WHERE id = '%s'" % (camp, cid))
     for keep, dup in pairs:
         _ok(*_merge(crm.DEFAULT, keep["id"], dup["id"])[::2])
     for keep, dup in pairs:
@@ -313,6 +321,11 @@ def test_one_sign_in_account_per_customer_the_kept_ones_wins():
     owner = psql("SELECT customer_id FROM notify.accounts WHERE email_key = '%s'"
                  % pairs[1][1]["email"].lower()).strip()
     assert owner == pairs[1][0]["id"], owner
+    # Campaign a keeps both rows (two messages went), b's moved to the kept one.
+    rows = sorted(tuple(r) for r in psql_rows(
+        "SELECT campaign_id::text, customer_id::text FROM notify.campaign_recipients "
+        "WHERE campaign_id IN ('%s', '%s')" % (camp_a, camp_b)))
+    assert rows == sorted([(camp_a, k0), (camp_a, d0), (camp_b, k0)]), rows
 
 
 def test_a_message_event_that_comes_after_the_merge_lands_on_the_kept_customer():
@@ -352,7 +365,6 @@ def test_a_message_event_that_comes_after_the_merge_lands_on_the_kept_customer()
 def test_a_merge_moves_nothing_of_another_tenant():
     """As the services' role, a session of one tenant sees none of another's
     merged ids, and the merge functions refuse a tenant not the session's."""
-    import uuid
     mine, other = str(uuid.uuid4()), str(uuid.uuid4())
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     for schema in ("notes", "notify"):
