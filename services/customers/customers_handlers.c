@@ -523,7 +523,16 @@ static void s_delete_customer(struct cm_call *call, const ProtobufCMessage *msg,
     if (!s_delete_one(call, req->id, req->etag, &found))
         return;
     if (!found) {
-        cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
+        /* A merged record's id says where it went, as GetCustomer does: an
+         * import's revert leaves that customer (docs/exchange.md). */
+        char into[CUSTOMERS_ID_SIZE];
+        cm_err_t err = customers_merge_store_into(call->db, TENANT(call), req->id, into);
+        if (err)
+            cm_call_db_fail(call, err, "could not read customer");
+        else if (into[0])
+            cm_call_moved(call, "id", "MERGED", into, "customer was merged into %s", into);
+        else
+            cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", req->id);
         return;
     }
     cm_log_debug("deleted customer %s", req->id);

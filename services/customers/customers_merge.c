@@ -178,8 +178,13 @@ static Crm__Customer *s_write_kept(struct cm_call *call, const struct s_merge *m
         ev.customer = stored;
         ev.merged_id = m->dup->id;
         ev.merged_etag = m->dup->etag;
+        char *name =
+            cm_strfmt("%s%s%s", m->dup->first_name,
+                      m->dup->first_name[0] && m->dup->last_name[0] ? " " : "", m->dup->last_name);
+        ev.merged_name = name;
         err = customers_events_add_payload(call->db, call->hdr, CUSTOMERS_MERGED_EVENT, &ev.base,
                                            m->keep->id);
+        free(name);
         if (err) {
             cm_call_db_fail(call, err, "could not record the merge");
             ok = false;

@@ -141,6 +141,15 @@ static void s_outcome(struct s_row *r, const Crm__ReplyHeader *rh)
         r->done = 'r';
         break;
     case CRM__STATUS__STATUS_NOT_FOUND:
+        /* Merged into another record since: that record holds another's
+         * history too, so neither it nor its fields are undone. */
+        if (rh->n_details && !strcmp(rh->details[0]->reason, "MERGED")) {
+            r->why = "MERGED";
+            snprintf(r->message, sizeof r->message,
+                     "customer %s was merged into %s since the import; it was left as it is", r->id,
+                     rh->details[0]->resource_id);
+            break;
+        }
         r->why = "GONE";
         snprintf(r->message, sizeof r->message, "customer %s was deleted since the import", r->id);
         break;

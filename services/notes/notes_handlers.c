@@ -87,6 +87,10 @@ char *notes_customer(struct cm_call *call, const char *customer_id)
         cm_log_warn("customers.GetCustomer for %s: %s", customer_id, cm_err_name(err));
         cm_call_fail(call, CM_ERR_UNAVAILABLE, "could not check customer %s; try again",
                      customer_id);
+    } else if (reply->status == CRM__STATUS__STATUS_NOT_FOUND && reply->n_details &&
+               !strcmp(reply->details[0]->reason, "MERGED")) {
+        /* A merged record's id: say where its history is now, as customers does. */
+        cm_call_moved(call, "id", "MERGED", reply->details[0]->resource_id, "%s", reply->message);
     } else if (reply->status == CRM__STATUS__STATUS_NOT_FOUND) {
         cm_call_fail(call, CM_ERR_NOT_FOUND, "no customer %s", customer_id);
     } else if (reply->status == CRM__STATUS__STATUS_PERMISSION_DENIED) {

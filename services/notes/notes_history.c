@@ -821,6 +821,34 @@ static cm_err_t s_customer_rows(cm_db_t *db, const Crm__Event *ev)
     return err;
 }
 
+/* A customer.merged event: what notes keeps of the duplicate moves to the
+ * customer kept (notes_history_store_merge), and the kept customer's
+ * timeline gets one row saying so, {"merged": {"id", "name"}}. Applied twice
+ * (a replay), the second time changes nothing. */
+static cm_err_t s_merged_rows(cm_db_t *db, const Crm__Event *ev)
+{
+    Crm__CustomerMergedEvent *me =
+        crm__customer_merged_event__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!me || !me->customer || !cm_uuid_valid(me->customer->id) || !cm_uuid_valid(me->merged_id)) {
+        cm_log_warn("merge event seq=%" PRIu64 " names no two customers; skipped", ev->seq);
+        if (me)
+            crm__customer_merged_event__free_unpacked(me, NULL);
+        return CM_OK;
+    }
+    bool first = false;
+    cm_err_t err = notes_history_store_merge(db, ev->tenant_id, me->customer->id, me->merged_id,
+                                             ev->event_id, &first);
+    if (!err && first) {
+        json_t *d =
+            json_pack("{s:{s:s, s:s}}", "merged", "id", me->merged_id, "name", me->merged_name);
+        err = s_timeline_add(db, ev, me->customer->id, "CUSTOMER", ev->type, d);
+        json_decref(d);
+        cm_log_info("customer %s merged into %s: history moved", me->merged_id, me->customer->id);
+    }
+    crm__customer_merged_event__free_unpacked(me, NULL);
+    return err;
+}
+
 /* The timeline row of one message.* event of the notify stream: what was
  * sent to the customer, on which channel, and what became of it. The streams
  * are independent, so an event may come after the customer's deletion, with
@@ -843,8 +871,12 @@ static cm_err_t s_message_row(cm_db_t *db, const Crm__Event *ev)
         crm__message_event__free_unpacked(me, NULL);
         return CM_OK;
     }
+    /* A message to a record merged since is the kept customer's. */
+    char cid[NOTES_ID_SIZE];
     bool erased = false;
-    cm_err_t err = notes_history_store_customer_erased(db, ev->tenant_id, m->customer_id, &erased);
+    cm_err_t err = notes_history_store_merged_into(db, ev->tenant_id, m->customer_id, cid);
+    if (!err)
+        err = notes_history_store_customer_erased(db, ev->tenant_id, cid, &erased);
     if (err) {
         crm__message_event__free_unpacked(me, NULL);
         return err;
@@ -859,7 +891,7 @@ static cm_err_t s_message_row(cm_db_t *db, const Crm__Event *ev)
     if (!erased && me->reply && me->reply->text[0] && !strcmp(ev->type, "message.replied"))
         json_object_set_new(msg, "reply", json_string(me->reply->text));
     json_t *d = json_pack("{s:o}", "message", msg);
-    err = s_timeline_add(db, ev, m->customer_id, "MESSAGE", ev->type, d);
+    err = s_timeline_add(db, ev, cid, "MESSAGE", ev->type, d);
     json_decref(d);
     crm__message_event__free_unpacked(me, NULL);
     return err;
@@ -935,6 +967,8 @@ static int s_watch(void *ud, const Crm__Event *ev)
 static cm_err_t s_rows(void *ud, cm_db_t *db, const Crm__Event *ev)
 {
     (void)ud;
+    if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strcmp(ev->type, "customer.merged"))
+        return s_merged_rows(db, ev);
     if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strncmp(ev->type, "customer.", 9))
         return s_customer_rows(db, ev);
     if (!strcmp(ev->stream, CUSTOMERS_STREAM) && !strcmp(ev->type, "wallet.entry"))

@@ -71,13 +71,18 @@ cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm_
  * $10 actor; a booking's or order's own from $11. Nothing is written without
  * a customer, and nothing but the claim when the claim was there before. */
 /* clang-format off */
+/* A customer merged into another since customers resolved the event is the
+ * one kept (notes.merged_customers, 062_merge.sql): WHO below. */
+#define WHO "(SELECT id FROM who)"
 #define SQL_CLAIM                                                                                  \
-    "WITH claim AS (INSERT INTO notes.intake "                                                     \
+    "WITH who AS (SELECT coalesce((SELECT m.into_id FROM notes.merged_customers m "                \
+    "WHERE m.tenant_id = $1 AND m.merged_id = $6::uuid), $6::uuid) AS id), "                       \
+    "claim AS (INSERT INTO notes.intake "                                                          \
     "(tenant_id, source, event_id, type, body_hash, customer_id) "                                 \
-    "SELECT $1, $2, $3, $4, $5, $6::uuid WHERE $6::uuid IS NOT NULL "                              \
+    "SELECT $1, $2, $3, $4, $5, " WHO " WHERE $6::uuid IS NOT NULL "                               \
     "ON CONFLICT DO NOTHING RETURNING 1), "                                                        \
     "line AS (INSERT INTO notes.timeline (tenant_id, customer_id, occurred_at, kind, type, "       \
-    "source, actor, event_id, details) SELECT $1, $6::uuid, " MS(7) ", $8::text, $4::text, "       \
+    "source, actor, event_id, details) SELECT $1, " WHO ", " MS(7) ", $8::text, $4::text, "        \
     "$2::text, $10::text, $3::text, $9::jsonb WHERE EXISTS (SELECT 1 FROM claim)) "
 #define SQL_CLAIMED "SELECT EXISTS (SELECT 1 FROM claim)"
 /* Out-of-order events (notes_intake.h): the stored status gives way to a
@@ -95,7 +100,7 @@ cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm_
 #define SQL_TAKE_IN_BOOKING                                                                        \
     SQL_CLAIM ", state AS (INSERT INTO notes.bookings AS b (tenant_id, source, booking_id, "       \
     "customer_id, service, staff, starts_at, ends_at, status, status_at, details_at, booked_at) "  \
-    "SELECT $1, $2, $14, $6::uuid, $15, $16, " MS(17) ", " MS(18) ", $11, " MS(7) ", " MS(7) ", "  \
+    "SELECT $1, $2, $14, " WHO ", $15, $16, " MS(17) ", " MS(18) ", $11, " MS(7) ", " MS(7) ", "  \
     "CASE WHEN $19::bool THEN " MS(7) " END WHERE EXISTS (SELECT 1 FROM claim) "                   \
     "ON CONFLICT (tenant_id, source, booking_id) DO UPDATE SET "                                   \
     IF_STATUS("b", "status") IF_STATUS("b", "status_at")                                           \
@@ -119,7 +124,7 @@ cm_err_t notes_history_store_claimed(cm_db_t *db, const char *tenant, const Crm_
     SQL_CLAIM ", state AS (INSERT INTO notes.orders AS o (tenant_id, source, order_id, "           \
     "customer_id, status, status_at, details_at, placed_at, first_seen_at, total_minor, "          \
     "currency, items, paid_minor, refunded_minor) "                                                \
-    "SELECT $1, $2, $14, $6::uuid, $11, " MS(7) ", " MS(7) ", CASE WHEN $20::bool THEN " MS(7)     \
+    "SELECT $1, $2, $14, " WHO ", $11, " MS(7) ", " MS(7) ", CASE WHEN $20::bool THEN " MS(7)     \
     " END, " MS(7) ", $15::bigint, $16, $17::jsonb, $18::bigint, $19::bigint "                     \
     "WHERE EXISTS (SELECT 1 FROM claim) "                                                          \
     "ON CONFLICT (tenant_id, source, order_id) DO UPDATE SET "                                     \
@@ -636,25 +641,34 @@ cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
         err = cm_db_run(db, "DELETE FROM notes.tasks WHERE tenant_id = $1 AND customer_id = $2", 2,
                         p);
     if (!err)
-        err = cm_db_run(db,
-                        "UPDATE notes.timeline SET details = details - 'changes' - 'vatCheck' "
-                        "  || CASE WHEN details ? 'changes' THEN jsonb_build_object('changes', "
-                        "       (SELECT coalesce(jsonb_agg(c - 'oldValue' - 'newValue'), '[]') "
-                        "          FROM jsonb_array_elements(details->'changes') c)) "
-                        "     ELSE '{}'::jsonb END "
-                        /* A VAT check keeps its status and time, not the number or what VIES
-                         * said of the company. */
-                        "  || CASE WHEN details ? 'vatCheck' THEN jsonb_build_object('vatCheck', "
-                        "       (details->'vatCheck') - 'vatNumber' - 'name' - 'address' "
-                        "       - 'consultationNumber' - 'requestDate') "
-                        "     ELSE '{}'::jsonb END "
-                        /* A wallet entry keeps its amounts, not the reason staff typed. */
-                        "  || CASE WHEN details ? 'wallet' THEN jsonb_build_object('wallet', "
-                        "       (details->'wallet') - 'reason') "
-                        "     ELSE '{}'::jsonb END "
-                        "WHERE tenant_id = $1 AND customer_id = $2 "
-                        "  AND kind IN ('CUSTOMER', 'CONSENT', 'IMPORT', 'WALLET')",
-                        2, p);
+        err = cm_db_run(
+            db,
+            "UPDATE notes.timeline SET details = details - 'changes' - 'vatCheck' - 'merged' "
+            "  || CASE WHEN details ? 'changes' THEN jsonb_build_object('changes', "
+            "       (SELECT coalesce(jsonb_agg(c - 'oldValue' - 'newValue'), '[]') "
+            "          FROM jsonb_array_elements(details->'changes') c)) "
+            "     ELSE '{}'::jsonb END "
+            /* A VAT check keeps its status and time, not the number or what VIES
+             * said of the company. */
+            "  || CASE WHEN details ? 'vatCheck' THEN jsonb_build_object('vatCheck', "
+            "       (details->'vatCheck') - 'vatNumber' - 'name' - 'address' "
+            "       - 'consultationNumber' - 'requestDate') "
+            "     ELSE '{}'::jsonb END "
+            /* A merge keeps the duplicate's id, not its name. */
+            "  || CASE WHEN details ? 'merged' THEN jsonb_build_object('merged', "
+            "       (details->'merged') - 'name') "
+            "     ELSE '{}'::jsonb END "
+            /* A wallet entry keeps its amounts, not the reason staff typed. */
+            "  || CASE WHEN details ? 'wallet' THEN jsonb_build_object('wallet', "
+            "       (details->'wallet') - 'reason') "
+            "     ELSE '{}'::jsonb END "
+            "WHERE tenant_id = $1 AND customer_id = $2 "
+            "  AND kind IN ('CUSTOMER', 'CONSENT', 'IMPORT', 'WALLET')",
+            2, p);
+    /* That two records were one person goes with the person. */
+    if (!err)
+        err = cm_db_run(
+            db, "DELETE FROM notes.merged_customers WHERE tenant_id = $1 AND into_id = $2", 2, p);
     /* The Orders bot's notes are filled with the customer's name: their text
      * goes; that an order was held or given a priority stays, as the order does. */
     if (!err)
@@ -679,6 +693,50 @@ cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
                         "AND details -> 'orderInstruction' ->> 'kind' = 'NOTE'",
                         2, p);
     return err;
+}
+
+cm_err_t notes_history_store_merge(cm_db_t *db, const char *tenant, const char *keep_id,
+                                   const char *merged_id, const char *event_id, bool *first)
+{
+    const char *p[] = {tenant, keep_id, merged_id, event_id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db, "SELECT notes.merge_customer($1, $2, $3, $4) >= 0", 4, p, &err);
+    if (!res)
+        return err;
+    *first = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!*first)
+        return CM_OK;
+    /* The figures' triggers (deferred to the commit) move the rows' figures
+     * now, then the duplicate's emptied figures rows go. */
+    static const char *const figures[] = {
+        "SET CONSTRAINTS notes.figures_rows IMMEDIATE",
+        "DELETE FROM notes.customer_figures WHERE tenant_id = $1 AND customer_id = $2",
+        "DELETE FROM notes.customer_spent WHERE tenant_id = $1 AND customer_id = $2",
+        "DELETE FROM notes.customer_services WHERE tenant_id = $1 AND customer_id = $2",
+        "SET CONSTRAINTS notes.figures_rows DEFERRED",
+    };
+    const char *q[] = {tenant, merged_id};
+    err = CM_OK;
+    for (size_t i = 0; i < sizeof figures / sizeof *figures && !err; i++)
+        err = cm_db_run(db, figures[i], i == 0 || i == 4 ? 0 : 2, q);
+    return err;
+}
+
+cm_err_t notes_history_store_merged_into(cm_db_t *db, const char *tenant, const char *customer_id,
+                                         char *into)
+{
+    const char *p[] = {tenant, customer_id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(db,
+                               "SELECT coalesce((SELECT into_id::text FROM notes.merged_customers "
+                               "  WHERE tenant_id = $1::uuid AND merged_id = $2::uuid), $2::text)",
+                               2, p, &err);
+    if (!res)
+        return err;
+    snprintf(into, NOTES_ID_SIZE, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return CM_OK;
 }
 
 cm_err_t notes_history_store_idempotency_expire(cm_db_t *db, int hours)

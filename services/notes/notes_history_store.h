@@ -121,6 +121,20 @@ cm_err_t notes_history_store_customer_erased(cm_db_t *db, const char *tenant,
 cm_err_t notes_history_store_erase_customer(cm_db_t *db, const char *tenant,
                                             const char *customer_id) CM_MUSTCHECK;
 
+/* customer.merged: moves every row notes keeps under merged_id to keep_id
+ * (notes.merge_customer, 062_merge.sql) and records where merged_id leads.
+ * *first is false when this event (event_id) was applied before (a replay):
+ * nothing is written then, and the caller writes no timeline row either. In
+ * the caller's transaction of tenant. */
+cm_err_t notes_history_store_merge(cm_db_t *db, const char *tenant, const char *keep_id,
+                                   const char *merged_id, const char *event_id,
+                                   bool *first) CM_MUSTCHECK;
+
+/* The customer a merged record's id leads to now, into into (NOTES_ID_SIZE):
+ * customer_id itself when it was never merged. */
+cm_err_t notes_history_store_merged_into(cm_db_t *db, const char *tenant, const char *customer_id,
+                                         char *into) CM_MUSTCHECK;
+
 /* Deletes idempotency keys older than hours. */
 cm_err_t notes_history_store_idempotency_expire(cm_db_t *db, int hours) CM_MUSTCHECK;
 

@@ -7,6 +7,7 @@
 #include "customers.pb-c.h"
 #include "notify.pb-c.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,8 +86,31 @@ cm_err_t notify_erase_customer(cm_db_t *db, const char *tenant, const char *cust
     return err;
 }
 
+/* A customer.merged: the duplicate's messages, replies, account and the
+ * rest move to the customer kept (notify_store_merge). */
+static cm_err_t s_merge_apply(cm_db_t *db, const Crm__Event *ev)
+{
+    Crm__CustomerMergedEvent *me =
+        crm__customer_merged_event__unpack(NULL, ev->payload.len, ev->payload.data);
+    cm_err_t err = CM_OK;
+    bool first = false;
+    if (!me || !me->customer || !cm_uuid_valid(me->customer->id) || !cm_uuid_valid(me->merged_id) ||
+        !cm_uuid_valid(ev->tenant_id))
+        cm_log_warn("merge event seq=%" PRIu64 " names no two customers; skipped", ev->seq);
+    else
+        err = notify_store_merge(db, ev->tenant_id, me->customer->id, me->merged_id, ev->event_id,
+                                 &first);
+    if (!err && first)
+        cm_log_info("customer %s merged into %s: messages moved", me->merged_id, me->customer->id);
+    if (me)
+        crm__customer_merged_event__free_unpacked(me, NULL);
+    return err;
+}
+
 cm_err_t notify_erase_apply(cm_db_t *db, const Crm__Event *ev)
 {
+    if (!strcmp(ev->type, "customer.merged"))
+        return s_merge_apply(db, ev);
     if (strcmp(ev->type, "customer.deleted") != 0)
         return CM_OK;
     Crm__CustomerEvent *ce = crm__customer_event__unpack(NULL, ev->payload.len, ev->payload.data);

@@ -18,9 +18,10 @@
 uint8_t *notify_erase_scrub(const Crm__Event *ev, size_t *len);
 
 /* Applies a customers event (cm_follow's apply, in its transaction): a
- * customer.deleted erases that customer (notify_erase_customer); any other
- * type, or one without a customer id, does nothing. Returns CM_OK or the
- * database's error. */
+ * customer.deleted erases that customer (notify_erase_customer), a
+ * customer.merged moves the duplicate's rows to the customer kept
+ * (notify_store_merge); any other type, or one without a customer id, does
+ * nothing. Returns CM_OK or the database's error. */
 cm_err_t notify_erase_apply(cm_db_t *db, const Crm__Event *ev) CM_MUSTCHECK;
 
 /* Erases tenant's customer_id from notify's messages, replies, account and

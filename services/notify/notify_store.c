@@ -177,6 +177,8 @@ cm_err_t notify_store_erase_customer(cm_db_t *db, const char *tenant, const char
         "DELETE FROM notify.password_links WHERE tenant_id = $1::uuid AND customer_id = $2::uuid",
         "DELETE FROM notify.accounts WHERE tenant_id = $1::uuid AND customer_id = $2::uuid",
         "DELETE FROM notify.welcome_work WHERE tenant_id = $1::uuid AND customer_id = $2::uuid",
+        /* That two records were one person goes with the person. */
+        "DELETE FROM notify.merged_customers WHERE tenant_id = $1::uuid AND into_id = $2::uuid",
         /* Not sent yet: never sent now. A sender that holds one mid-attempt
          * still records its outcome. */
         "WITH q AS (DELETE FROM notify.queue q USING notify.messages m "
@@ -204,6 +206,20 @@ cm_err_t notify_store_erase_customer(cm_db_t *db, const char *tenant, const char
     for (size_t i = 0; i < sizeof sql / sizeof *sql && !err; i++)
         err = cm_db_run(db, sql[i], 2, p);
     return err;
+}
+
+cm_err_t notify_store_merge(cm_db_t *db, const char *tenant, const char *keep_id,
+                            const char *merged_id, const char *event_id, bool *first)
+{
+    const char *p[] = {tenant, keep_id, merged_id, event_id};
+    cm_err_t err;
+    PGresult *res = cm_db_exec(
+        db, "SELECT notify.merge_customer($1::uuid, $2::uuid, $3::uuid, $4) >= 0", 4, p, &err);
+    if (!res)
+        return err;
+    *first = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return CM_OK;
 }
 
 cm_err_t notify_store_get(cm_db_t *db, const char *id, Crm__Message **out)
@@ -254,7 +270,10 @@ cm_err_t notify_store_queue(cm_db_t *db, const struct notify_new_message *m, Crm
         db,
         "INSERT INTO notify.messages (tenant_id, id, customer_id, channel, kind, to_addr, "
         "to_name, from_addr, from_name, subject, body_text, body_html, message_id, request_key, "
-        "sealed_link, conversation_id, send_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+        "sealed_link, conversation_id, send_at, status) VALUES ($1, $2, "
+        /* A record merged since it was asked for: the customer kept. */
+        "coalesce((SELECT into_id FROM notify.merged_customers WHERE tenant_id = $1::uuid "
+        "  AND merged_id = $3::uuid), $3::uuid), $4, $5, $6, $7, $8, "
         "$9, $10, $11, $12, $13, $14, $15, $16, $17::timestamptz, CASE WHEN $17::timestamptz IS "
         "NULL THEN 'QUEUED' ELSE 'SCHEDULED' END) ON CONFLICT (tenant_id, request_key) DO NOTHING "
         "RETURNING id",

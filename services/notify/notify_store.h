@@ -77,6 +77,14 @@ void notify_store_next_position(const PGresult *res, int limit, int us_column, i
 cm_err_t notify_store_event(cm_db_t *db, const char *type, const Crm__Message *msg,
                             const Crm__Reply *reply, const char *tenant_id) CM_MUSTCHECK;
 
+/* customer.merged: moves every row notify keeps under merged_id to keep_id
+ * (notify.merge_customer, 063_merge.sql, which says what happens where one
+ * row per customer is allowed) and records where merged_id leads. *first is
+ * false when this event (event_id) was applied before: nothing is written.
+ * In the caller's transaction of tenant. */
+cm_err_t notify_store_merge(cm_db_t *db, const char *tenant, const char *keep_id,
+                            const char *merged_id, const char *event_id, bool *first) CM_MUSTCHECK;
+
 /* A customer was deleted (docs/operations.md, "Erasure"): in the caller's
  * transaction of tenant, their messages not sent yet (queued, scheduled)
  * leave the queue and end CANCELLED, saying so; every message of theirs

@@ -32,7 +32,8 @@ static const char *const s_streams[] = {"customers"};
 
 /* A registration the booking system or the store made: a work row when the
  * tenant welcomes them; a customer deleted: erased from notify's stored
- * events (notify_erase.h). In cm_follow's transaction. */
+ * events; two merged: the duplicate's rows moved (notify_erase.h). In
+ * cm_follow's transaction. */
 static cm_err_t s_apply(void *ud, cm_db_t *db, const Crm__Event *ev)
 {
     (void)ud;

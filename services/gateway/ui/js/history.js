@@ -237,6 +237,12 @@ export function describe(e) {
     case "customer.deleted":
       line = t("tl.deleted");
       break;
+    case "customer.merged": {
+      // The duplicate record folded into this one; its name is erased with the customer.
+      const m = e.merged || {};
+      line = t("tl.merged", { name: m.name || m.id || "" });
+      break;
+    }
     case "customer.vat_checked": {
       const v = e.vatCheck || {};
       line = t("timeline.vatChecked", { vat: v.vatNumber || "", status: vatStatusText(v) });
