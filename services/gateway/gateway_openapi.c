@@ -524,23 +524,29 @@ static json_t *s_responses(json_t *schemas, json_t *shared, const struct gateway
         json_object_set_new(ok, "description", json_string("The gateway is up."));
         json_object_set_new(
             ok, "content",
-            s_json_content(json_pack("{s:s, s:s, s:{s:o}}", "type", "object", "description",
-                                     "The gateway's liveness.", "properties", "status",
-                                     s_prop("string", "Always ok."))));
+            s_json_content(json_pack("{s:s, s:s, s:[s], s:{s:o}, s:b}", "type", "object",
+                                     "description", "The gateway's liveness.", "required",
+                                     "status", "properties", "status",
+                                     s_prop("string", "Always ok."), "additionalProperties", 0)));
         break;
     case GATEWAY_ROUTE_READYZ: {
-        json_t *schema =
-            json_pack("{s:s, s:s, s:{s:o, s:{s:s, s:s, s:{s:s}}}}", "type", "object", "description",
-                      "Whether every service answers.", "properties", "status",
-                      s_prop("string", "ok, or unavailable when a service does not answer."),
-                      "failing", "type", "array", "description",
-                      "The services that did not answer (with 503).", "items", "type", "string");
+        /* 200 {"status":"ok"}; 503 names the services that did not answer. */
+        json_t *ready = json_pack("{s:s, s:s, s:[s], s:{s:o}, s:b}", "type", "object",
+                                  "description", "Every service answers.", "required", "status",
+                                  "properties", "status", s_prop("string", "Always ok."),
+                                  "additionalProperties", 0);
+        json_t *unready = json_pack(
+            "{s:s, s:s, s:[ss], s:{s:o, s:{s:s, s:s, s:{s:s}}}, s:b}", "type", "object",
+            "description", "Which services do not answer.", "required", "status", "failing",
+            "properties", "status", s_prop("string", "Always unavailable."), "failing", "type",
+            "array", "description", "The services that did not answer.", "items", "type", "string",
+            "additionalProperties", 0);
         json_object_set_new(ok, "description", json_string("Every service answers."));
-        json_object_set_new(ok, "content", s_json_content(json_incref(schema)));
+        json_object_set_new(ok, "content", s_json_content(ready));
         json_object_set_new(resp, "503",
                             json_pack("{s:s, s:o}", "description",
                                       "A service does not answer; see failing.", "content",
-                                      s_json_content(schema)));
+                                      s_json_content(unready)));
         break;
     }
     case GATEWAY_ROUTE_METRICS:
