@@ -232,7 +232,7 @@ const struct gateway_route gateway_routes[] = {
      .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
     {"POST", "/v1/access:check",
      CUSTOMERS("CheckAccess", crm__check_access_request, crm__check_access_response), .body = "*",
-     .success = 200, .scopes = SCOPE(ACCESS_CHECK)},
+     .flags = GATEWAY_NAMES_RESOURCE, .success = 200, .scopes = SCOPE(ACCESS_CHECK)},
 
     /* API keys: made with scopes, the secret answered once; revoked at once here */
     {"GET", "/v1/apiKeys",

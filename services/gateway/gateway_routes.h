@@ -53,6 +53,9 @@ enum {
      * naming it, and a CSP sandbox, so that nothing uploaded renders on the
      * gateway's origin. */
     GATEWAY_ATTACHMENT = 1 << 12,
+    /* The body names a resource that may not be there (404), though the
+     * path names none: a door's zone. */
+    GATEWAY_NAMES_RESOURCE = 1 << 13,
 };
 
 #define GATEWAY_UPLOAD_PART (1024 * 1024)
