@@ -501,7 +501,8 @@ static bool s_gives(const struct gateway_route *r, enum s_error e)
     case S_STALE:
         /* A stale If-Match, or a state that does not allow the change (a
          * cancelled order, a full list, a settled currency). */
-        return bus && (s_has_etag(r->request) || (r->flags & GATEWAY_MAY_BE_GONE) ||
+        return bus && (s_has_etag(r->request) ||
+                       (r->flags & (GATEWAY_MAY_BE_GONE | GATEWAY_STATE_CHECKED)) ||
                        strcmp(r->method, "GET"));
     case S_GONE:
         return bus && (r->flags & GATEWAY_MAY_BE_GONE);
