@@ -145,3 +145,55 @@ def test_openapi_lists_auth_and_limit_answers():
         assert ("429" in listed) == (not public), (method, path)
     create = doc["paths"]["/v1/customers"]["post"]["responses"]
     assert {"400", "401", "403", "409", "413", "415", "429"} <= set(create), sorted(create)
+
+
+def _refused(method, path, answer):
+    """The AssertionError crm.conform() raises for answer, as text ("" when
+    it raises none)."""
+    try:
+        crm.conform(method, path, answer)
+    except AssertionError as e:
+        return str(e)
+    return ""
+
+
+def test_openapi_every_answer_the_tests_see_is_checked():
+    """crm.api() checks each answer against the document; these are the
+    drifts it must catch, on a real answer changed the way a bug would."""
+    st, hdr, c = api("POST", "/v1/customers", {"lastName": crm.unique("Conform")})
+    assert st == 201, c
+    path = "/v1/customers/" + c["id"]
+    st, hdr, c = api("GET", path)
+    assert st == 200 and _refused("GET", path, (st, hdr, c)) == "", c
+    # A property the document does not name, and one it names left out.
+    err = _refused("GET", path, (200, hdr, dict(c, nickname="Zo")))
+    assert "GET /v1/customers/{id}" in err and "'nickname' was unexpected" in err, err
+    err = _refused("GET", path, (200, hdr, {k: v for k, v in c.items() if k != "email"}))
+    assert "at /: 'email' is a required property" in err, err
+    # The JSON path of a wrong value deep inside.
+    bad = dict(c, addresses=[{"kind": "NOWHERE"}])
+    err = _refused("GET", path, (200, hdr, bad))
+    assert "at /addresses/0/kind" in err, err
+    # A status the operation does not list, and a listed error without the Error body.
+    err = _refused("GET", path, (409, hdr, {"error": {"code": 409}}))
+    assert "GET /v1/customers/{id} answered 409, which the document does not list" in err, err
+    err = _refused("GET", path, (404, hdr, {"message": "gone"}))
+    assert "the 404 answer of GET /v1/customers/{id}" in err, err
+    err = _refused("GET", path, (404, hdr, {"error": {"code": 404, "status": "GONE",
+                                                      "message": "x"}}))
+    assert "at /error/status" in err, err
+    # The documented Content-Type.
+    plain = crm.Headers(dict(hdr, **{"content-type": "text/plain"}).items())
+    err = _refused("GET", path, (200, plain, c))
+    assert "Content-Type 'text/plain'" in err, err
+    # Off the document: an unknown path and a method the path does not take
+    # are still the documented Error, 405 with its Allow.
+    st, hdr, js = api("GET", "/v1/noSuchThing")
+    assert st == 404 and js["error"]["status"] == "NOT_FOUND", js
+    err = _refused("GET", "/v1/noSuchThing", (404, hdr, {"error": "no"}))
+    assert "GET /v1/noSuchThing (no such path)" in err, err
+    st, hdr, js = api("PUT", path)
+    assert st == 405, js
+    no_allow = crm.Headers((k, v) for k, v in hdr.items() if k != "allow")
+    err = _refused("PUT", path, (405, no_allow, js))
+    assert "Allow" in err, err
