@@ -533,6 +533,7 @@ static json_t *s_shared_response(json_t *shared, const char *name, const char *d
  * ("crm.PhotoWithoutData"). */
 static void s_reply_schema(json_t *schemas, const struct gateway_route *r, char *name, size_t size)
 {
+    bool known = json_object_get(schemas, r->response->name) != NULL;
     s_add_message(schemas, r->response);
     if (!r->omit) {
         snprintf(name, size, "%s", r->response->name);
@@ -542,12 +543,16 @@ static void s_reply_schema(json_t *schemas, const struct gateway_route *r, char 
     cm_pbjson_camel(r->omit, camel, sizeof camel);
     camel[0] = (char)toupper((unsigned char)camel[0]);
     snprintf(name, size, "%sWithout%s", r->response->name, camel);
-    if (json_object_get(schemas, name))
-        return;
-    json_t *copy = json_deep_copy(json_object_get(schemas, r->response->name));
-    camel[0] = (char)tolower((unsigned char)camel[0]);
-    json_object_del(json_object_get(copy, "properties"), camel);
-    json_object_set_new(schemas, name, copy);
+    if (!json_object_get(schemas, name)) {
+        json_t *copy = json_deep_copy(json_object_get(schemas, r->response->name));
+        camel[0] = (char)tolower((unsigned char)camel[0]);
+        json_object_del(json_object_get(copy, "properties"), camel);
+        json_object_set_new(schemas, name, copy);
+    }
+    /* Added only to be copied: an unused component would be noise (a later
+     * route or field that needs it adds it again). */
+    if (!known)
+        json_object_del(schemas, r->response->name);
 }
 
 static json_t *s_responses(json_t *schemas, json_t *shared, const struct gateway_route *r)

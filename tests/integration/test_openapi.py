@@ -84,7 +84,11 @@ def test_openapi_error_answers_are_given():
                         headers={"Idempotency-Key": "k" * 129})
         assert st == 400 and js["error"]["status"] == "INVALID_ARGUMENT", (name, st, js)
         checked["400"] += 1
-        if "404" in listed:
+        if "404" in listed and "{" not in path and op.get("security") != []:
+            # A 404 for what the body or query names (a door's zone, a task
+            # list's customer): this probe names nothing.
+            pass
+        elif "404" in listed:
             # An id that cannot be one; a route without one (the task feed)
             # is asked without its secret.
             st, _, js = api(method.upper(), _url(path, BAD_ID),
@@ -136,13 +140,16 @@ def test_openapi_every_property_is_described():
 
 
 def test_openapi_lists_auth_and_limit_answers():
-    """Routes that need a key list 401, 403 and 429; public ones do not."""
+    """Routes that need a key list 401, 403 and 429; public ones do not,
+    but a public route that signs a member in lists 401 (wrong credentials),
+    and a public write 429 (its own limits: sign-in, self-registration)."""
     doc = _served()
     for method, path, op in _operations(doc):
         listed = op["responses"]
         public = op.get("security") == []
-        assert ("401" in listed) == (not public), (method, path)
-        assert ("429" in listed) == (not public), (method, path)
+        signs_in = public and "crm.StaffSession" in json.dumps(listed.get("200", {}))
+        assert ("401" in listed) == (not public or signs_in), (method, path)
+        assert ("429" in listed) == (not public or method != "get"), (method, path)
     create = doc["paths"]["/v1/customers"]["post"]["responses"]
     assert {"400", "401", "403", "409", "413", "415", "429"} <= set(create), sorted(create)
 
