@@ -11,9 +11,10 @@ temporary directory and Debian's python3-protobuf makes the classes from it
 (docs/bus.md, "A worked example in Python").
 
 The HTTP half reads the OpenAPI document the gateway serves (docs/api.md) and
-checks real answers of a representative set of operations against the
-schemas it declares for them (python3-jsonschema): the request bodies sent,
-the status codes answered and the bodies of successes and errors.
+checks a representative set of operations as a generated client would use
+them: the requests sent (query parameters, bodies) against the schemas it
+declares (python3-jsonschema). The answers are checked by crm.api() itself,
+as every integration test's are (crm.conform()).
 """
 
 import copy
