@@ -472,12 +472,22 @@ static bool s_gives(const struct gateway_route *r, enum s_error e)
          * path and body too. */
         return true;
     case S_UNAUTHENTICATED:
+        /* No key or session; or, on a route that signs a member in, wrong
+         * credentials. */
+        return !(r->flags & GATEWAY_PUBLIC) ||
+               (r->flags & (GATEWAY_SESSION_TOKEN | GATEWAY_SESSION_SET));
     case S_TOO_MANY:
-        /* Wrong keys lock the client's address out (gateway_limit.h). */
-        return !(r->flags & GATEWAY_PUBLIC) || (r->flags & GATEWAY_SESSION_TOKEN);
+        /* Wrong keys lock the client's address out (gateway_limit.h); a
+         * public write has limits of its own (sign-in, self-registration). */
+        return !(r->flags & GATEWAY_PUBLIC) || (r->flags & GATEWAY_SESSION_TOKEN) ||
+               (bus && strcmp(r->method, "GET"));
     case S_FORBIDDEN:
-        /* A scope the key lacks, or a session write without its CSRF token. */
-        return !(r->flags & GATEWAY_PUBLIC) && (r->scopes || strcmp(r->method, "GET"));
+        /* A scope the key lacks, or a session write without its CSRF token;
+         * a public write's service may refuse whom it names (a disabled
+         * account). */
+        if (r->flags & GATEWAY_PUBLIC)
+            return bus && strcmp(r->method, "GET");
+        return r->scopes || strcmp(r->method, "GET");
     case S_CONFLICT:
         /* A write that would duplicate something unique, or that loses to a
          * concurrent one after the service's retries (cm_call_db_fail). */
@@ -487,9 +497,13 @@ static bool s_gives(const struct gateway_route *r, enum s_error e)
          * to find a tenant by, so a secret in the request finds it (not the
          * session's routes: a session that is not there is a 401). */
         return bus && !(r->flags & (GATEWAY_NO_NOT_FOUND | GATEWAY_SESSION_TOKEN)) &&
-               (strchr(r->pattern, '{') || (r->flags & GATEWAY_PUBLIC));
+               (strchr(r->pattern, '{') || (r->flags & (GATEWAY_PUBLIC | GATEWAY_NAMES_RESOURCE)));
     case S_STALE:
-        return bus && (s_has_etag(r->request) || (r->flags & GATEWAY_MAY_BE_GONE));
+        /* A stale If-Match, or a state that does not allow the change (a
+         * cancelled order, a full list, a settled currency). */
+        return bus && (s_has_etag(r->request) ||
+                       (r->flags & (GATEWAY_MAY_BE_GONE | GATEWAY_STATE_CHECKED)) ||
+                       strcmp(r->method, "GET"));
     case S_GONE:
         return bus && (r->flags & GATEWAY_MAY_BE_GONE);
     case S_TOO_LARGE:
@@ -513,6 +527,34 @@ static json_t *s_shared_response(json_t *shared, const char *name, const char *d
     return json_pack("{s:s}", "$ref", ref);
 }
 
+/* Adds the schema of r's JSON reply to schemas and writes its name: the
+ * response message's, or when the route leaves a field out (r->omit, the
+ * photo's bytes, a session's token), a copy without it named for that
+ * ("crm.PhotoWithoutData"). */
+static void s_reply_schema(json_t *schemas, const struct gateway_route *r, char *name, size_t size)
+{
+    bool known = json_object_get(schemas, r->response->name) != NULL;
+    s_add_message(schemas, r->response);
+    if (!r->omit) {
+        snprintf(name, size, "%s", r->response->name);
+        return;
+    }
+    char camel[128];
+    cm_pbjson_camel(r->omit, camel, sizeof camel);
+    camel[0] = (char)toupper((unsigned char)camel[0]);
+    snprintf(name, size, "%sWithout%s", r->response->name, camel);
+    if (!json_object_get(schemas, name)) {
+        json_t *copy = json_deep_copy(json_object_get(schemas, r->response->name));
+        camel[0] = (char)tolower((unsigned char)camel[0]);
+        json_object_del(json_object_get(copy, "properties"), camel);
+        json_object_set_new(schemas, name, copy);
+    }
+    /* Added only to be copied: an unused component would be noise (a later
+     * route or field that needs it adds it again). */
+    if (!known)
+        json_object_del(schemas, r->response->name);
+}
+
 static json_t *s_responses(json_t *schemas, json_t *shared, const struct gateway_route *r)
 {
     json_t *resp = json_object();
@@ -524,23 +566,29 @@ static json_t *s_responses(json_t *schemas, json_t *shared, const struct gateway
         json_object_set_new(ok, "description", json_string("The gateway is up."));
         json_object_set_new(
             ok, "content",
-            s_json_content(json_pack("{s:s, s:s, s:{s:o}}", "type", "object", "description",
-                                     "The gateway's liveness.", "properties", "status",
-                                     s_prop("string", "Always ok."))));
+            s_json_content(json_pack("{s:s, s:s, s:[s], s:{s:o}, s:b}", "type", "object",
+                                     "description", "The gateway's liveness.", "required", "status",
+                                     "properties", "status", s_prop("string", "Always ok."),
+                                     "additionalProperties", 0)));
         break;
     case GATEWAY_ROUTE_READYZ: {
-        json_t *schema =
-            json_pack("{s:s, s:s, s:{s:o, s:{s:s, s:s, s:{s:s}}}}", "type", "object", "description",
-                      "Whether every service answers.", "properties", "status",
-                      s_prop("string", "ok, or unavailable when a service does not answer."),
-                      "failing", "type", "array", "description",
-                      "The services that did not answer (with 503).", "items", "type", "string");
+        /* 200 {"status":"ok"}; 503 names the services that did not answer. */
+        json_t *ready =
+            json_pack("{s:s, s:s, s:[s], s:{s:o}, s:b}", "type", "object", "description",
+                      "Every service answers.", "required", "status", "properties", "status",
+                      s_prop("string", "Always ok."), "additionalProperties", 0);
+        json_t *unready = json_pack(
+            "{s:s, s:s, s:[ss], s:{s:o, s:{s:s, s:s, s:{s:s}}}, s:b}", "type", "object",
+            "description", "Which services do not answer.", "required", "status", "failing",
+            "properties", "status", s_prop("string", "Always unavailable."), "failing", "type",
+            "array", "description", "The services that did not answer.", "items", "type", "string",
+            "additionalProperties", 0);
         json_object_set_new(ok, "description", json_string("Every service answers."));
-        json_object_set_new(ok, "content", s_json_content(json_incref(schema)));
+        json_object_set_new(ok, "content", s_json_content(ready));
         json_object_set_new(resp, "503",
                             json_pack("{s:s, s:o}", "description",
                                       "A service does not answer; see failing.", "content",
-                                      s_json_content(schema)));
+                                      s_json_content(unready)));
         break;
     }
     case GATEWAY_ROUTE_METRICS:
@@ -577,9 +625,10 @@ static json_t *s_responses(json_t *schemas, json_t *shared, const struct gateway
             json_object_set_new(resp, "304",
                                 json_pack("{s:s}", "description", "Not modified (If-None-Match)."));
         } else {
-            s_add_message(schemas, r->response);
-            json_object_set_new(ok, "description", json_string(r->response->name));
-            json_object_set_new(ok, "content", s_json_content(s_ref(r->response->name)));
+            char name[200];
+            s_reply_schema(schemas, r, name, sizeof name);
+            json_object_set_new(ok, "description", json_string(name));
+            json_object_set_new(ok, "content", s_json_content(s_ref(name)));
         }
         json_t *headers = json_object();
         if (s_has_etag(r->response) || (r->flags & GATEWAY_RAW_REPLY))

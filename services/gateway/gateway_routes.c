@@ -235,7 +235,7 @@ const struct gateway_route gateway_routes[] = {
      .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
     {"POST", "/v1/access:check",
      CUSTOMERS("CheckAccess", crm__check_access_request, crm__check_access_response), .body = "*",
-     .success = 200, .scopes = SCOPE(ACCESS_CHECK)},
+     .flags = GATEWAY_NAMES_RESOURCE, .success = 200, .scopes = SCOPE(ACCESS_CHECK)},
 
     /* API keys: made with scopes, the secret answered once; revoked at once here */
     {"GET", "/v1/apiKeys",
@@ -495,7 +495,7 @@ const struct gateway_route gateway_routes[] = {
      NOTES("CreateCustomerTask", crm__create_task_request, crm__task), .body = "task",
      .success = 201, .location = "/v1/tasks/{id}", .scopes = SCOPE(NOTES_WRITE)},
     {"GET", "/v1/tasks", NOTES("ListTasks", crm__list_tasks_request, crm__list_tasks_response),
-     .success = 200, .scopes = SCOPE(NOTES_READ)},
+     .flags = GATEWAY_NAMES_RESOURCE, .success = 200, .scopes = SCOPE(NOTES_READ)},
     {"POST", "/v1/tasks", NOTES("CreateTask", crm__create_task_request, crm__task), .body = "task",
      .success = 201, .location = "/v1/tasks/{id}", .scopes = SCOPE(NOTES_WRITE)},
     {"GET", "/v1/tasks.ics",
@@ -615,7 +615,7 @@ const struct gateway_route gateway_routes[] = {
      .success = 204, .scopes = SCOPE(SETTINGS)},
     {"GET", "/v1/forms/{id}/results",
      NOTES("GetSurveyResults", crm__get_survey_results_request, crm__survey_results),
-     .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
+     .flags = GATEWAY_STATE_CHECKED, .success = 200, .scopes = SCOPE(CUSTOMERS_READ)},
     {"GET", "/v1/customers/{customer_id}/card",
      NOTES("GetCard", crm__get_card_request, crm__customer_card), .success = 200,
      .scopes = SCOPE(CUSTOMERS_READ) | SCOPE(PRIVATE_READ)},

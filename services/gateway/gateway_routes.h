@@ -53,6 +53,11 @@ enum {
      * naming it, and a CSP sandbox, so that nothing uploaded renders on the
      * gateway's origin. */
     GATEWAY_ATTACHMENT = 1 << 12,
+    /* The body or query names a resource that may not be there (404),
+     * though the path names none: a door's zone, a task list's customer. */
+    GATEWAY_NAMES_RESOURCE = 1 << 13,
+    /* A read the resource's state may refuse (412): a card's survey results. */
+    GATEWAY_STATE_CHECKED = 1 << 14,
 };
 
 #define GATEWAY_UPLOAD_PART (1024 * 1024)

@@ -30,6 +30,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -76,7 +77,7 @@ class Headers(dict):
         return super().get(k.lower(), default)
 
 
-def api(method, path, body=None, headers=None, key=DEFAULT, raw=None, timeout=30):
+def api(method, path, body=None, headers=None, key=DEFAULT, raw=None, timeout=30, check=True):
     """Sends one HTTP request to the gateway (redirects are not followed).
 
     body: a JSON value to send (Content-Type: application/json).
@@ -86,6 +87,10 @@ def api(method, path, body=None, headers=None, key=DEFAULT, raw=None, timeout=30
     Returns (status, headers, body): the body parsed when the response is
     JSON, else the bytes (b"" when empty). A server that answers early (413)
     and closes while the body is still being sent still yields its answer.
+    Every answer is checked against the OpenAPI document the gateway serves
+    (conform(); an AssertionError names the route, status and JSON path of a
+    mismatch). check=False skips that, for the few answers the document
+    cannot describe; say why at the call.
     """
     url = urllib.parse.urlsplit(path if path.startswith("http") else URL + path)
     target = url.path or "/"
@@ -120,12 +125,15 @@ def api(method, path, body=None, headers=None, key=DEFAULT, raw=None, timeout=30
     finally:
         conn.close()
     ctype = rh.get("content-type", "")
+    result = (status, rh, payload)
     if payload and "json" in ctype:
         try:
-            return status, rh, json.loads(payload.decode("utf-8"))
+            result = (status, rh, json.loads(payload.decode("utf-8")))
         except ValueError:
             pass
-    return status, rh, payload
+    if check:
+        conform(method, url.path or "/", result)
+    return result
 
 
 def q(path, **params):
@@ -134,6 +142,221 @@ def q(path, **params):
     if not params:
         return path
     return path + ("&" if "?" in path else "?") + urllib.parse.urlencode(params)
+
+
+# ------------------------------------------------------------------ the OpenAPI document
+#
+# Every answer api() gets is checked against the document the gateway serves
+# (docs/api.md): the status is one the operation lists, the Content-Type the
+# one it documents, and a JSON body validates against the schema for that
+# status, strictly (docs/api.md, "JSON": responses contain every field, so
+# every property is required, and none the document does not name may be
+# there). An answer to a request off the document (no such path, a method the
+# path does not take) must still be the documented Error.
+
+_DOC_LOCK = threading.Lock()
+_DOC = {}
+_VALIDATORS = {}
+
+# The errors an operation lists by code when it can get them (the rest, 5xx,
+# fall to its "default"): an answer with one of these codes that its operation
+# does not list is a drift.
+_LISTED_ERRORS = {400, 401, 403, 404, 409, 410, 412, 413, 415, 429}
+
+# docs/api.md, "Errors": the status name that goes with each HTTP code.
+ERROR_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+                404: "NOT_FOUND", 405: "UNIMPLEMENTED", 409: "ALREADY_EXISTS", 410: "GONE",
+                412: "FAILED_PRECONDITION", 413: "RESOURCE_EXHAUSTED", 415: "INVALID_ARGUMENT",
+                429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE",
+                504: "DEADLINE_EXCEEDED"}
+
+
+def _openable(schema, strict):
+    """The OpenAPI 3.0 schema as JSON Schema: `nullable: true` admits null.
+    With strict, an object schema with properties requires every one of them
+    (unless it says which it requires) and admits no other."""
+    if isinstance(schema, list):
+        return [_openable(s, strict) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _openable(v, strict) for k, v in schema.items() if k != "nullable"}
+    if strict and isinstance(out.get("properties"), dict) and out.get("type") == "object":
+        out.setdefault("required", sorted(out["properties"]))
+        out.setdefault("additionalProperties", False)
+    if schema.get("nullable"):
+        return {"anyOf": [{"type": "null"}, out]}
+    return out
+
+
+def openapi():
+    """The document the gateway serves (GET /v1/openapi.json, no key), fetched
+    once per test run."""
+    with _DOC_LOCK:
+        if not _DOC:
+            st, _, doc = api("GET", "/v1/openapi.json", key=None, check=False)
+            assert st == 200 and isinstance(doc, dict), (st, doc)
+            assert doc["openapi"].startswith("3.0"), doc["openapi"]
+            _DOC["doc"] = doc
+            _DOC[True] = _openable(doc["components"], True)
+            _DOC[False] = _openable(doc["components"], False)
+        return _DOC["doc"]
+
+
+def deref(obj):
+    """obj, or what its $ref ("#/components/...") points to in the document."""
+    doc = openapi()
+    while "$ref" in obj:
+        node = doc
+        for part in obj["$ref"][2:].split("/"):
+            node = node[part]
+        obj = node
+    return obj
+
+
+def json_schema(holder):
+    """The application/json schema of a request body or response."""
+    content = holder.get("content") or {}
+    media = [m for m in content if m.split(";")[0].strip() == "application/json"]
+    assert media, "no application/json content in %r" % list(content)
+    return content[media[0]]["schema"]
+
+
+def _validator(cache_key, schema, strict):
+    v = _VALIDATORS.get(cache_key)
+    if v is None:
+        import jsonschema  # python3-jsonschema; only the tests need it
+
+        openapi()
+        # The document's $refs ("#/components/schemas/X") resolve inside this one.
+        root = {"allOf": [_openable(schema, strict)], "components": _DOC[strict]}
+        v = jsonschema.Draft7Validator(root)
+        _VALIDATORS[cache_key] = v
+    return v
+
+
+def validate(value, schema, strict, what, cache_key=None):
+    """Checks value against an OpenAPI schema of the document (strict: as a
+    response, _openable); raises AssertionError naming what and the JSON path
+    of each problem. cache_key keeps the compiled schema for the next call."""
+    v = _validator(cache_key, schema, strict) if cache_key else _validator(
+        ("adhoc", json.dumps(schema, sort_keys=True), strict), schema, strict)
+    errors = sorted(v.iter_errors(value), key=lambda e: list(e.absolute_path))
+    assert not errors, "%s disagrees with the OpenAPI document:\n%s" % (
+        what, "\n".join("  at /%s: %s" % ("/".join(map(str, e.absolute_path)),
+                                          e.message[:300]) for e in errors[:10]))
+
+
+def _fits(template, path):
+    """True when path has the shape of the document's path template, as the
+    gateway matches them (gateway_routes_match): a {param} takes one segment,
+    with the template's ":verb" after it."""
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    want, got = template.split("/"), path.split("/")
+    if len(want) != len(got):
+        return False
+    for w, g in zip(want, got):
+        if w.startswith("{") and "}" in w:
+            verb = w[w.index("}") + 1:]
+            if len(g) <= len(verb) or not g.endswith(verb):
+                return False
+        elif w != g:
+            return False
+    return True
+
+
+def operation(method, path):
+    """(template, operation) of the document that the gateway answers method
+    on path with; (None, allowed methods) when only other methods fit the path;
+    (None, None) when no path template fits."""
+    doc = openapi()
+    want = "get" if method.lower() == "head" else method.lower()
+    allowed = set()
+    for template, item in doc["paths"].items():
+        if not _fits(template, path):
+            continue
+        if want in item:
+            return template, item[want]
+        allowed.update(m.upper() for m in item if m != "parameters")
+    return None, (allowed or None)
+
+
+def _media(value):
+    """A media type with its parameters, normalised: "application/json;charset=utf-8"."""
+    parts = [p.strip().lower() for p in value.split(";")]
+    return ";".join(p.replace(" ", "") for p in parts if p)
+
+
+def _check_error(what, st, js, hdr):
+    media = [_media(m) for m in deref({"$ref": "#/components/responses/Error"})["content"]]
+    assert _media(hdr.get("Content-Type", "")) in media, (
+        "%s answered %d with Content-Type %r, not the documented Error's %s"
+        % (what, st, hdr.get("Content-Type"), " or ".join(media)))
+    validate(js, openapi()["components"]["schemas"]["Error"], True,
+             "the %d answer of %s" % (st, what), cache_key=("Error",))
+    err = js["error"]
+    assert err["code"] == st, "%s answered %d: at /error/code: %r" % (what, st, err["code"])
+    if st in ERROR_STATUS:
+        assert err["status"] == ERROR_STATUS[st], "%s answered %d: at /error/status: %r, " \
+            "docs/api.md says %s" % (what, st, err["status"], ERROR_STATUS[st])
+
+
+def conform(method, path, answer):
+    """Checks one answer (status, headers, body as api() returns them) to
+    method on path (no query) against the OpenAPI document; raises
+    AssertionError naming the route, the status and the JSON path of what
+    differs. The web UI's files (/, /ui/...) are not in the document."""
+    if path == "/" or path == "/ui" or path.startswith("/ui/"):
+        return
+    st, hdr, js = answer
+    template, op = operation(method, path)
+    if template is None:
+        # Off the document: still the documented Error.
+        what = "%s %s (%s)" % (method.upper(), path,
+                               "no such path" if op is None else "a method the path does not take")
+        want = 404 if op is None else 405
+        assert st == want, "%s answered %d, not %d" % (what, st, want)
+        _check_error(what, st, js, hdr)
+        if st == 405:
+            got = {m.strip() for m in hdr.get("Allow", "").split(",") if m.strip()}
+            assert got >= op, "%s: Allow %r does not name %s" % (what, hdr.get("Allow"), op)
+        return
+    what = "%s %s" % (method.upper(), template)
+    declared = op["responses"]
+    if str(st) in declared:
+        key = str(st)
+    else:
+        assert st >= 400 and st not in _LISTED_ERRORS, (
+            "%s answered %d, which the document does not list for it (it lists %s)"
+            % (what, st, ", ".join(declared)))
+        key = "default"
+    resp = deref(declared[key])
+    content = resp.get("content") or {}
+    ctype = hdr.get("Content-Type")
+    if not content:
+        assert js == b"", "%s answered %d with a body the document does not have: %.200r" % (
+            what, st, js)
+        return
+    if method.upper() == "HEAD":
+        return
+    media = {_media(m): m for m in content}
+    got = _media(ctype or "")
+    if got not in media and "*/*" not in media:
+        # A binary answer's type may carry parameters its listing does not.
+        bare = {m.split(";")[0] for m in media}
+        assert got.split(";")[0] in bare and not media.get(got.split(";")[0], "").startswith(
+            "application/json"), "%s answered %d with Content-Type %r; the document says %s" % (
+                what, st, ctype, " or ".join(content))
+    for name in resp.get("headers", {}):
+        assert name in hdr, "%s answered %d without its documented %s header" % (what, st, name)
+    if not got.startswith("application/json"):
+        return
+    if st >= 400:
+        _check_error(what, st, js, hdr)
+        return
+    schema = json_schema(resp)
+    validate(js, schema, True, "the %d answer of %s" % (st, what),
+             cache_key=(method.upper(), template, key))
 
 
 def _args(args):
@@ -532,16 +755,17 @@ class StaffSession:
         if isinstance(js, dict) and js.get("csrfToken"):
             self.csrf = js["csrfToken"]
 
-    def api(self, method, path, body=None, headers=None, csrf=True):
+    def api(self, method, path, body=None, headers=None, csrf=True, check=True):
         """crm.api() with the cookie (and X-CSRF-Token on a write, unless
-        csrf is False); remembers a cookie the answer sets or clears."""
+        csrf is False); remembers a cookie the answer sets or clears. check:
+        as crm.api()'s."""
         h = {}
         if self.cookie:
             h["Cookie"] = "crm_session=" + self.cookie
         if csrf and self.csrf and method.upper() not in ("GET", "HEAD"):
             h["X-CSRF-Token"] = self.csrf
         h.update(headers or {})
-        st, hdr, js = api(method, self.base + path, body, headers=h, key=None)
+        st, hdr, js = api(method, self.base + path, body, headers=h, key=None, check=check)
         self._take(hdr, js)
         return st, hdr, js
 
