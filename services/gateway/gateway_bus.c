@@ -8,6 +8,7 @@
 #include "customers.pb-c.h"
 #include "envelope.pb-c.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -445,6 +446,9 @@ static void s_expire(gateway_bus_t *self, int64_t now)
 {
     while (self->n_heap && self->heap[0]->deadline <= now) {
         struct s_pending *p = self->heap[0];
+        /* The heap keeps each entry's index in it: unlinking the root moves
+         * another entry (or none) to heap[0]. */
+        assert(p->heap_index == 0);
         s_unlink(self, p);
         gateway_metrics_bus(self->metrics, p->service, "DEADLINE_EXCEEDED",
                             (double)(now - p->sent) / 1000.0);
