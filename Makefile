@@ -29,7 +29,8 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ALL_O      := $(SHARED_O) $(call obj,$(wildcard services/*/*.c)) $(call obj,$(UNIT_SRC)) \
               $(TPROTO_C:.c=.o) $(call obj,$(wildcard tests/bench/*.c))
 
-.PHONY: all check asan asan-all memcheck clang-check format format-check clean run test bench integration deps compdb fuzz fuzz-bins
+.PHONY: all check asan asan-all memcheck clang-check format format-check clean run test bench integration deps compdb fuzz fuzz-bins \
+        analyze analyze-scan analyze-cppcheck tidy
 all: $(SERVICES:%=$(BUILD)/bin/%) $(TOOLS:%=$(BUILD)/bin/%)
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
@@ -124,6 +125,50 @@ asan-all:
 # Everything built with clang too (warnings are errors there as well), in build/clang.
 clang-check:
 	$(MAKE) BUILD=build/clang CC=clang all units
+
+# ---- Static analysis -----------------------------------------------------------
+# `make analyze` (a part of make test): any report fails it.
+# - analyze-scan: the clang static analyzer (scan-build, clang 14) over a fresh
+#   build of everything `make all units` builds, in $(ANALYZE_BUILD); the
+#   generated protobuf-c, protodoc and SQL-bundle code is left out. HTML
+#   reports in $(ANALYZE_BUILD)/scan.
+# - analyze-cppcheck: cppcheck (warning, performance, portability) with the
+#   Makefile's -D flags and include paths; suppressions (each with its reason)
+#   in tests/analyze/cppcheck-suppressions.txt, inline ones say why beside them.
+# - tidy: clang-tidy with .clang-tidy (the checks, and why the others are out).
+# A finding that is a false positive is answered in the code (an assert stating
+# the invariant, or the code said so the tool follows it), not by switching the
+# check off; docs/operations.md, "Tests", says more.
+ANALYZE_BUILD ?= build/analyze
+SCAN_BUILD    ?= scan-build-14
+CPPCHECK      ?= cppcheck
+ANALYZE_SRC_DIRS := libshared services tests/unit
+ANALYZE_JOBS  ?= 2
+# One tool after the other (readable output), each run even when one failed.
+analyze:
+	@rc=0; for t in analyze-scan analyze-cppcheck tidy; do \
+	    $(MAKE) --no-print-directory $$t || rc=1; done; \
+	[ $$rc -eq 0 ] && echo "analyze: no reports" || echo "analyze: FAILED"; exit $$rc
+analyze-scan:
+	rm -rf $(ANALYZE_BUILD)
+	$(SCAN_BUILD) --status-bugs -o $(ANALYZE_BUILD)/scan --exclude $(ANALYZE_BUILD)/gen \
+	    $(MAKE) --no-print-directory -j$(ANALYZE_JOBS) BUILD=$(ANALYZE_BUILD) all units
+# Without the system headers (cppcheck's library files describe libc, libcurl
+# and zlib instead), so the protobuf-c version check is given its values.
+analyze-cppcheck: $(PROTO_H) $(TPROTO_C:.c=.h)
+	@mkdir -p $(BUILD)/cppcheck
+	$(CPPCHECK) -q -j$(ANALYZE_JOBS) --error-exitcode=1 --enable=warning,performance,portability \
+	    --std=c11 --library=gnu --library=libcurl --library=zlib --inline-suppr \
+	    --suppressions-list=tests/analyze/cppcheck-suppressions.txt \
+	    --cppcheck-build-dir=$(BUILD)/cppcheck \
+	    --template='{file}:{line}: {severity} ({id}): {message}' \
+	    -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DPROTOBUF_C_VERSION_NUMBER=1004001 \
+	    -DPROTOBUF_C_MIN_COMPILER_VERSION=1000000 -DPROTOBUF_C__BEGIN_DECLS= \
+	    -DPROTOBUF_C__END_DECLS= -Ilibshared -I$(BUILD)/gen $(patsubst %/,-I%,$(wildcard services/*/)) \
+	    $(ANALYZE_SRC_DIRS)
+	@echo "cppcheck: no reports"
+tidy: $(PROTO_H) $(TPROTO_C:.c=.h)
+	@TIDY_JOBS=$(ANALYZE_JOBS) tests/analyze/tidy.sh $(BUILD)
 
 memcheck: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do valgrind -q --leak-check=full --error-exitcode=1 $$t >/dev/null || exit 1; done; echo "memcheck: OK"

@@ -195,6 +195,7 @@ cm_err_t cm_outbox_replay(cm_db_t *db, const struct cm_outbox *ob, uint64_t afte
     if (!res)
         return err;
     int rows = PQntuples(res);
+    resp->n_events = 0;
     resp->events = rows ? cm_calloc((size_t)rows, sizeof *resp->events) : NULL;
     for (int i = 0; i < rows; i++) {
         uint64_t seq = s_int8(res, i, 0);
@@ -312,8 +313,10 @@ static cm_err_t s_value(cm_db_t *db, char *sql, int n, const char *const *p, cha
     cm_err_t err;
     PGresult *res = cm_db_exec(db, sql, n, p, &err);
     free(sql);
-    if (!res)
+    if (!res) {
+        assert(err != CM_OK); /* cm_db_exec's contract: NULL comes with a reason */
         return err;
+    }
     snprintf(out, outsz, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
     PQclear(res);
     return CM_OK;

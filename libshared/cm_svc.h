@@ -121,21 +121,21 @@ struct cm_method {
 #define CM_METHOD(svc, name_, req, resp, fn_, flags_, scope_)                                      \
     {                                                                                              \
         .name = svc "." name_, .request = &crm__##req##__descriptor,                               \
-        .response = &crm__##resp##__descriptor, .fn = fn_, .flags = flags_,                        \
+        .response = &crm__##resp##__descriptor, .fn = (fn_), .flags = (flags_),                    \
         .scope = CM_SCOPE_##scope_                                                                 \
     }
 #define CM_METHOD_PREPARED(svc, name_, req, resp, prepare_, fn_, flags_, scope_)                   \
     {                                                                                              \
         .name = svc "." name_, .request = &crm__##req##__descriptor,                               \
-        .response = &crm__##resp##__descriptor, .fn = fn_, .flags = flags_, .prepare = prepare_,   \
-        .scope = CM_SCOPE_##scope_                                                                 \
+        .response = &crm__##resp##__descriptor, .fn = (fn_), .flags = (flags_),                    \
+        .prepare = (prepare_), .scope = CM_SCOPE_##scope_                                          \
     }
 /* A write with a prepare step and a finish step (both may be NULL). */
 #define CM_METHOD_FINISHED(svc, name_, req, resp, prepare_, fn_, finish_, flags_, scope_)          \
     {                                                                                              \
         .name = svc "." name_, .request = &crm__##req##__descriptor,                               \
-        .response = &crm__##resp##__descriptor, .fn = fn_, .flags = flags_, .prepare = prepare_,   \
-        .finish = finish_, .scope = CM_SCOPE_##scope_                                              \
+        .response = &crm__##resp##__descriptor, .fn = (fn_), .flags = (flags_),                    \
+        .prepare = (prepare_), .finish = (finish_), .scope = CM_SCOPE_##scope_                     \
     }
 
 struct cm_svc_def {

@@ -6,6 +6,9 @@
 #   format       make format-check                    (one test: format)
 #   clang        make clang-check: everything built with clang -Werror too
 #                (one test: clang)
+#   analyze      make analyze: the clang static analyzer (scan-build) over a
+#                fresh build of everything, cppcheck and clang-tidy; any
+#                report fails it (one test: analyze)
 #   integration  tests/integration/run.sh build        (the whole suite on free ports)
 #   integration-asan  the services built in build/asan with the same sanitizer
 #                flags, and the integration tests again against them: a
@@ -100,6 +103,19 @@ else
     grep -E '(error|warning):' "$logs/clang.out" | head -n 20 || tail -n 20 "$logs/clang.out"
     echo "=== clang: FAILED"
     s_count clang 0 1
+fi
+
+echo
+echo "=== analyze: make analyze"
+t0=$SECONDS
+if "${make[@]}" analyze >"$logs/analyze.out" 2>&1; then
+    echo "=== analyze: ok ($((SECONDS - t0)) s)"
+    s_count analyze 1 0
+else
+    grep -E '(warning|error):|^[^ ]+:[0-9]+: [a-z]+ \(|bugs? found|with findings' "$logs/analyze.out" |
+        head -n 40 || tail -n 20 "$logs/analyze.out"
+    echo "=== analyze: FAILED ($((SECONDS - t0)) s; reports in build/analyze/scan, docs/operations.md \"Tests\")"
+    s_count analyze 0 1
 fi
 
 if ((built)); then

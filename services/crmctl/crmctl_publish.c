@@ -288,10 +288,11 @@ int crmctl_publish(int argc, char **argv)
         free(run.events);
         return 2;
     }
+    const char *endpoint = getenv("CRM_BUS_ENDPOINT");
+    if (!endpoint || !*endpoint)
+        endpoint = "tcp://127.0.0.1:5555";
     void *zctx = zmq_ctx_new();
-    cm_mdp_client_t *client = cm_mdp_client_new(
-        zctx, getenv("CRM_BUS_ENDPOINT") && *getenv("CRM_BUS_ENDPOINT") ? getenv("CRM_BUS_ENDPOINT")
-                                                                        : "tcp://127.0.0.1:5555");
+    cm_mdp_client_t *client = cm_mdp_client_new(zctx, endpoint);
     Crm__Principal principal = CRM__PRINCIPAL__INIT;
     principal.id = "crmctl";
     principal.name = "crmctl publish";

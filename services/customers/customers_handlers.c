@@ -1143,8 +1143,10 @@ static void s_get_settings(struct cm_call *call, const ProtobufCMessage *msg,
 {
     (void)msg;
     struct customers_tenant t = {0};
-    if (customers_tenant_of(call, &t))
-        *resp = &s_settings_of(&t)->base;
+    if (customers_tenant_of(call, &t)) {
+        Crm__Settings *s = s_settings_of(&t);
+        *resp = &s->base;
+    }
     customers_tenant_release(&t);
 }
 
@@ -1300,7 +1302,8 @@ static void s_update_settings(struct cm_call *call, const ProtobufCMessage *msg,
         cm_call_db_fail(call, err, "could not store the settings event");
         goto out;
     }
-    *resp = &s_settings_of(&t)->base;
+    Crm__Settings *settings = s_settings_of(&t);
+    *resp = &settings->base;
 out:
     if (s)
         crm__settings__free_unpacked(s, NULL);

@@ -12,6 +12,7 @@
 #include "cm_util.h"
 
 #include <inttypes.h>
+#include <assert.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,7 @@ static void s_check_terms(struct cm_call *call, Crm__PriceRule *r)
 static bool s_record(struct cm_call *call, const Crm__PriceRule *before,
                      const Crm__PriceRule *after)
 {
+    assert(before || after); /* added, changed or removed: one side at least */
     const Crm__PriceRule *r = after ? after : before;
     if (!r->customer_id[0])
         return true;

@@ -17,6 +17,7 @@ static int s_month_days(int y, int m)
 int customers_subs_parse_date(const char *s, int64_t *days)
 {
     int y, m, d, n = 0;
+    // NOLINTNEXTLINE(cert-err34-c): field widths bound every number; the count is checked
     if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || s[10] || s[4] != '-' ||
         s[7] != '-')
         return -1;

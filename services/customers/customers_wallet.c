@@ -776,8 +776,10 @@ void customers_wallet_settings_get(struct cm_call *call, const ProtobufCMessage 
 {
     (void)msg;
     struct customers_wallet_cfg cfg;
-    if (s_cfg(call, &cfg))
-        *resp = &s_settings_of(&cfg)->base;
+    if (s_cfg(call, &cfg)) {
+        Crm__WalletSettings *s = s_settings_of(&cfg);
+        *resp = &s->base;
+    }
 }
 
 void customers_wallet_settings_update(struct cm_call *call, const ProtobufCMessage *msg,

@@ -117,12 +117,14 @@ static int s_cursor_parse(const char *text, struct s_cursor *c)
         return 0;
     if ((text[0] != 'c' && text[0] != 'x') || strlen(text) > S_CURSOR_MAX)
         return -1;
-    c->kind = text[0];
     errno = 0;
     char *end;
-    c->rows = strtol(text + 1, &end, 10);
-    if (errno || end == text + 1 || *end != '.' || c->rows < 0)
+    long rows = strtol(text + 1, &end, 10);
+    if (errno || end == text + 1 || *end != '.' || rows < 0)
         return -1;
+    /* Filled only once whole: a kind always comes with its rest. */
+    c->kind = text[0];
+    c->rows = rows;
     c->rest = end + 1;
     return 0;
 }

@@ -160,7 +160,7 @@ static cm_err_t s_update(cm_db_t *db, const struct exchange_export_job *job, con
         8, p, &err);
     if (!res)
         return err;
-    bool held = atoi(PQcmdTuples(res)) == 1;
+    bool held = strtol(PQcmdTuples(res), NULL, 10) == 1;
     PQclear(res);
     return held ? CM_OK : CM_ERR_CONFLICT;
 }

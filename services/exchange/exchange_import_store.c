@@ -145,8 +145,8 @@ cm_err_t exchange_istore_get(cm_db_t *db, const char *id, Crm__Import **out)
     }
     Crm__Import *im = (Crm__Import *)cm_pb_new(&crm__import__descriptor);
     cm_pb_set_str(&im->id, id);
-    im->state = (Crm__ImportState)atoi(PQgetvalue(res, 0, 0));
-    im->mode = (Crm__ImportMode)atoi(PQgetvalue(res, 0, 1));
+    im->state = (Crm__ImportState)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    im->mode = (Crm__ImportMode)strtol(PQgetvalue(res, 0, 1), NULL, 10);
     im->dry_run = PQgetvalue(res, 0, 2)[0] == 't';
     int64_t *nums[] = {&im->size,    &im->rows_total, &im->rows_read, &im->created,
                        &im->updated, &im->unchanged,  &im->failed};
@@ -237,7 +237,7 @@ cm_err_t exchange_istore_load(cm_db_t *db, struct exchange_job *job)
     }
     snprintf(job->upload, sizeof job->upload, "%s", PQgetvalue(res, 0, 0));
     job->parts = strtol(PQgetvalue(res, 0, 1), NULL, 10);
-    job->mode = atoi(PQgetvalue(res, 0, 2));
+    job->mode = (int)strtol(PQgetvalue(res, 0, 2), NULL, 10);
     job->dry_run = PQgetvalue(res, 0, 3)[0] == 't';
     snprintf(job->delimiter, sizeof job->delimiter, "%s", PQgetvalue(res, 0, 4));
     snprintf(job->encoding, sizeof job->encoding, "%s", PQgetvalue(res, 0, 5));
@@ -248,6 +248,7 @@ cm_err_t exchange_istore_load(cm_db_t *db, struct exchange_job *job)
     job->principal = cm_malloc(hl ? hl : 1);
     for (size_t i = 0; i < hl; i++) {
         unsigned v = 0;
+        // NOLINTNEXTLINE(cert-err34-c): two hex digits cannot overflow
         sscanf(hex + 2 * i, "%2x", &v);
         job->principal[i] = (uint8_t)v;
     }
@@ -463,7 +464,7 @@ cm_err_t exchange_istore_revert_ask(cm_db_t *db, const char *id, const uint8_t *
         PQclear(res);
         return CM_ERR_NOT_FOUND;
     }
-    *import_state = atoi(PQgetvalue(res, 0, 0));
+    *import_state = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
     *dry_run = PQgetvalue(res, 0, 1)[0] == 't';
     *too_old = PQgetvalue(res, 0, 2)[0] == 't';
     *asked = PQgetvalue(res, 0, 3)[0] == 't';
@@ -495,7 +496,7 @@ static cm_err_t s_revert_of(cm_db_t *db, const char *id, Crm__Import *im)
     }
     Crm__ImportRevert *rv = (Crm__ImportRevert *)cm_pb_new(&crm__import_revert__descriptor);
     im->revert = rv;
-    rv->state = (Crm__ImportState)atoi(PQgetvalue(res, 0, 0));
+    rv->state = (Crm__ImportState)strtol(PQgetvalue(res, 0, 0), NULL, 10);
     int64_t *nums[] = {&rv->rows_total, &rv->rows_done, &rv->removed, &rv->restored, &rv->skipped};
     for (int i = 0; i < 5; i++)
         *nums[i] = strtoll(PQgetvalue(res, 0, 1 + i), NULL, 10);

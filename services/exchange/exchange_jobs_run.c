@@ -27,6 +27,7 @@
 #include "cm_util.h"
 #include "exchange.pb-c.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,7 @@ static int s_take_wallets(struct s_run *r, struct exchange_page *pg)
     ProtobufCMessage *resp = NULL;
     cm_err_t err = cm_svc_recv(r->client, rid, &crm__list_wallets_response__descriptor,
                                S_CALL_TIMEOUT_MS, &reply, &resp);
+    assert(err || reply); /* cm_svc_recv: CM_OK comes with the reply header */
     int st = reply ? (int)reply->status : -1;
     if (err || (st == CRM__STATUS__STATUS_OK && !resp) || st == CRM__STATUS__STATUS_UNAVAILABLE ||
         st == CRM__STATUS__STATUS_DEADLINE_EXCEEDED || st == CRM__STATUS__STATUS_INTERNAL) {
@@ -182,6 +184,7 @@ static int s_take_page(struct s_run *r, struct s_ask *a, struct exchange_page *p
     Crm__ReplyHeader *reply = NULL;
     ProtobufCMessage *resp = NULL;
     cm_err_t err = cm_svc_recv(r->client, a->rid, a->resp_desc, S_CALL_TIMEOUT_MS, &reply, &resp);
+    assert(err || reply); /* cm_svc_recv: CM_OK comes with the reply header */
     int st = reply ? (int)reply->status : -1;
     if (err || st == CRM__STATUS__STATUS_UNAVAILABLE ||
         st == CRM__STATUS__STATUS_DEADLINE_EXCEEDED || st == CRM__STATUS__STATUS_INTERNAL ||

@@ -655,7 +655,7 @@ int exchange_field_of_path(const char *path, const int *cols, size_t n)
     p[o] = '\0';
     char want[128] = "";
     const char *dot = strchr(p, '.');
-    if (!strncmp(p, "company.", 8) && p[8]) {
+    if (o > 8 && !strncmp(p, "company.", 8)) {
         snprintf(want, sizeof want, "company%c%s", cm_ascii_toupper(p[8]), p + 9);
     } else if (!strcmp(p, "preferences.language")) {
         snprintf(want, sizeof want, "language");

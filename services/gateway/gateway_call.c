@@ -9,6 +9,7 @@
 #include "exchange.pb-c.h"
 #include "notes.pb-c.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +147,9 @@ static const ProtobufCFieldDescriptor *s_query_field(const struct gateway_match 
     const ProtobufCFieldDescriptor *f = cm_pbjson_find_field(m->route->request, name);
     if (!f || s_is_path_field(m, f))
         return NULL;
-    /* A raw body fills its field, and its Content-Type content_type. */
+    /* A raw body fills its field, and its Content-Type content_type. A raw-body
+     * route names that field (test_routes checks the table). */
+    assert(!(m->route->flags & GATEWAY_RAW_BODY) || m->route->body);
     if ((m->route->flags & GATEWAY_RAW_BODY) &&
         (!strcmp(f->name, m->route->body) || !strcmp(f->name, "content_type")))
         return NULL;

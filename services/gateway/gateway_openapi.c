@@ -299,7 +299,9 @@ static json_t *s_parameters(json_t *schemas, const struct gateway_route *r)
             const ProtobufCFieldDescriptor *f = &r->request->fields[i];
             if (s_in_path(r, f->name))
                 continue;
-            /* A raw body fills its field, and its Content-Type content_type. */
+            /* A raw body fills its field, and its Content-Type content_type. A
+             * raw-body route names that field (test_routes checks the table). */
+            assert(!(r->flags & GATEWAY_RAW_BODY) || r->body);
             if ((r->flags & GATEWAY_RAW_BODY) &&
                 (!strcmp(f->name, r->body) || !strcmp(f->name, "content_type")))
                 continue;

@@ -23,7 +23,7 @@
 
 /* One bus method: service, rpc, request and response types (C prefixes). */
 #define RPC(svc, name, req, resp)                                                                  \
-    .kind = GATEWAY_ROUTE_BUS, .service = svc, .rpc = name, .request = &req##__descriptor,         \
+    .kind = GATEWAY_ROUTE_BUS, .service = (svc), .rpc = (name), .request = &req##__descriptor,     \
     .response = &resp##__descriptor
 /* What the route's key needs (cm_perm bits; the OpenAPI document's x-crm-scopes). */
 #define SCOPE(s) (1u << CM_SCOPE_##s)

@@ -70,6 +70,7 @@ char *gateway_session_set_cookie(const char *token, long max_age_s, bool secure)
 static long s_until(const char *rfc3339)
 {
     struct tm tm = {0};
+    // NOLINTNEXTLINE(cert-err34-c): field widths bound every number; the count is checked
     if (!rfc3339 || sscanf(rfc3339, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
         return 0;

@@ -119,9 +119,10 @@ static void s_try(cm_db_t *db, cm_mdp_client_t *client, struct notes_return_cred
     err = cm_svc_call(client, "customers", &h, &ar.base, &crm__wallet_entry_response__descriptor,
                       CALL_MS, &rh, &resp);
     free(reason);
-    Crm__Status st = err ? CRM__STATUS__STATUS_UNAVAILABLE : rh->status;
+    /* cm_svc_call answers CM_OK only with rh; testing both says so here. */
+    Crm__Status st = !err && rh ? rh->status : CRM__STATUS__STATUS_UNAVAILABLE;
     const Crm__WalletEntryResponse *r = (const Crm__WalletEntryResponse *)resp;
-    notes_credit_record(db, c, st, err ? "customers did not answer" : rh->message,
+    notes_credit_record(db, c, st, !err && rh ? rh->message : "customers did not answer",
                         r ? r->entry : NULL);
     if (!strcmp(c->state, "DONE"))
         cm_log_info("credited return %s after %d attempts", c->id, c->attempts + 1);

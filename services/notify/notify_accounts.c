@@ -316,7 +316,7 @@ void notify_accounts_set_password(struct cm_call *call, const ProtobufCMessage *
     if (!c)
         return;
     char email_key[EMAIL_MAX + 1] = "";
-    for (size_t i = 0; c->email[i] && i < EMAIL_MAX; i++)
+    for (size_t i = 0; i < EMAIL_MAX && c->email[i]; i++)
         email_key[i] = cm_ascii_tolower(c->email[i]);
     char hash[crypto_pwhash_STRBYTES];
     bool hashed = email_key[0] && notify_accounts_hash(call, st, req->password, c->email, hash);

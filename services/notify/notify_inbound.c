@@ -52,7 +52,7 @@ bool notify_inbound_phone(const char *in, char *out, size_t size)
         buf[n++] = *c;
     }
     buf[n] = '\0';
-    const char *digits = buf[0] == '+' ? buf + 1 : !strncmp(buf, "00", 2) ? buf + 2 : NULL;
+    const char *digits = buf[0] == '+' ? buf + 1 : buf[0] == '0' && buf[1] == '0' ? buf + 2 : NULL;
     if (!digits)
         return false;
     size_t d = strlen(digits);

@@ -228,8 +228,10 @@ cm_err_t notify_store_get(cm_db_t *db, const char *id, Crm__Message **out)
     cm_err_t err;
     PGresult *res = cm_db_exec(
         db, "SELECT " MESSAGE_COLUMNS " FROM " MESSAGE_FROM "WHERE m.id = $1::uuid", 1, p, &err);
-    if (!res)
+    if (!res) {
+        assert(err != CM_OK); /* cm_db_exec's contract: NULL comes with a reason */
         return err;
+    }
     err = PQntuples(res) == 1 ? CM_OK : CM_ERR_NOT_FOUND;
     if (!err)
         *out = s_message(res, 0);

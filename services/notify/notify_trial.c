@@ -101,6 +101,7 @@ static void s_sms(const char *path, struct s_list *l)
             e->sms = true;
             snprintf(e->key, sizeof e->key, "%s", ref);
             struct tm tm = {0};
+            // NOLINTNEXTLINE(cert-err34-c): the trial mailbox's own timestamp; the count is checked
             if (at && sscanf(at, "%d-%d-%dT%d:%d:%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                              &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
                 tm.tm_year -= 1900;

@@ -4,6 +4,7 @@
 #include "search_index_impl.h"
 #include "cm_util.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,7 @@ static void s_hash_build(struct dict *d, size_t want)
     size_t cap = 1024;
     while (cap < 2 * want)
         cap *= 2;
+    assert(d->recent || !d->n_recent);
     free(d->hash);
     d->hash = cm_calloc(cap, sizeof *d->hash);
     d->hash_cap = cap;
@@ -156,6 +158,8 @@ struct tok *search_dict_get(struct tenant *t, struct dict *d, const char *s, siz
             d->cap_recent = d->cap_recent > RECENT_MAX ? 2 * d->cap_recent : 2 * RECENT_MAX;
             d->recent = cm_realloc(d->recent, d->cap_recent * sizeof *d->recent);
         }
+        /* recent has room: cap_recent counts what it holds. */
+        assert(d->recent && d->n_recent < d->cap_recent);
         k = &d->recent[d->n_recent++];
         memset(k, 0, sizeof *k);
         k->s = s_arena_str(t, buf, len);

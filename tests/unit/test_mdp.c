@@ -424,7 +424,7 @@ static int s_io_threads(pid_t *tids, int cap)
         if (!f)
             continue;
         if (fgets(comm, sizeof comm, f) && strncmp(comm, "ZMQbg/IO/", 9) == 0)
-            tids[n++] = (pid_t)atoi(e->d_name);
+            tids[n++] = (pid_t)strtol(e->d_name, NULL, 10);
         fclose(f);
     }
     closedir(d);

@@ -170,7 +170,7 @@ static void s_fill_all(struct all_fixture *x)
     m->f_fixed32 = 4000000000u;
     m->f_fixed64 = 10000000000000000000ull;
     m->f_sfixed32 = -7;
-    m->f_sfixed64 = -9000000000000000000ll;
+    m->f_sfixed64 = -9000000000000000000LL;
     m->f_float = 0.1f;
     m->f_double = 1e300;
     m->f_bool = 1;

@@ -559,7 +559,7 @@ static char s_raw_request(void *d)
             size_t ms = sizeof more;
             zmq_getsockopt(d, ZMQ_RCVMORE, &more, &ms);
         }
-        CHECK(n[0] == 6 && !memcmp(f[0], "MDPW02", 6) && n[1] == 1);
+        CHECK(parts >= 2 && n[0] == 6 && !memcmp(f[0], "MDPW02", 6) && n[1] == 1);
         if (f[1][0] == 0x05)
             continue;
         CHECK(f[1][0] == 0x02 && parts == 5);

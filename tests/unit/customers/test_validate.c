@@ -388,10 +388,10 @@ static void test_country(void)
     /* All 249 officially assigned codes, and nothing else, are accepted. */
     int n = 0;
     char code[3] = {0};
-    for (char a = 'A'; a <= 'Z'; a++) {
-        for (char b = 'A'; b <= 'Z'; b++) {
-            code[0] = a;
-            code[1] = b;
+    for (int a = 'A'; a <= 'Z'; a++) {
+        for (int b = 'A'; b <= 'Z'; b++) {
+            code[0] = (char)a;
+            code[1] = (char)b;
             n += customers_validate_country(code) == 0;
         }
     }

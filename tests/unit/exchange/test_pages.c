@@ -94,7 +94,7 @@ struct s_pages {
 static int s_read(void *ctx, const char *token, struct exchange_page *pg)
 {
     struct s_pages *p = ctx;
-    CHECK(atoi(token[0] ? token : "0") == p->served);
+    CHECK(strtol(token, NULL, 10) == p->served);
     if (p->served == p->fail_at)
         return -1;
     p->served++;

@@ -170,6 +170,9 @@ static void test_field_of_path(void)
     /* Paths cut short find nothing and read nothing past their end. */
     CHECK(exchange_field_of_path("preferences.sms.", cols, 6) == -1);
     CHECK(exchange_field_of_path("company.", cols, 6) == -1);
+    CHECK(exchange_field_of_path("company", cols, 6) == -1);
+    CHECK(exchange_field_of_path("", cols, 6) == -1);
+    CHECK(exchange_field_of_path("[0]", cols, 6) == -1);
 }
 
 static void test_column_twice_last_wins(void)

@@ -39,6 +39,11 @@ static void test_phone(void)
     CHECK(!notify_inbound_phone("+48 60x 234", out, sizeof out));
     CHECK(!notify_inbound_phone("+0123456789", out, sizeof out));
     CHECK(!notify_inbound_phone("", out, sizeof out));
+    /* Prefixes alone, and a "00" that is all there is: nothing past the end. */
+    CHECK(!notify_inbound_phone("0", out, sizeof out));
+    CHECK(!notify_inbound_phone("00", out, sizeof out));
+    CHECK(!notify_inbound_phone("+", out, sizeof out));
+    CHECK(!notify_inbound_phone("( )", out, sizeof out));
     CHECK(!notify_inbound_phone("+48601234567", out, 12)); /* no room */
 }
 
