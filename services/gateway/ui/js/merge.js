@@ -59,11 +59,17 @@ export function mergeSection(c, { onMerged }) {
     h("div", { class: "form-actions-inline" }, closeBtn));
   const url = `/v1/customers/${seg(c.id)}:merge`;
 
+  // Closed, the panel gives the keyboard's focus back to the button that opened it.
   const close = () => {
+    const inside = section.contains(document.activeElement);
     section.hidden = true;
     button.setAttribute("aria-expanded", "false");
+    if (inside) button.focus();
   };
   closeBtn.addEventListener("click", close);
+  section.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") close();
+  });
   button.addEventListener("click", () => {
     if (!section.hidden) return close();
     section.hidden = false;
