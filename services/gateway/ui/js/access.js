@@ -7,7 +7,7 @@
 // GET /v1/customers/{id}/accessLog; GET/POST /v1/accessZones, PATCH/DELETE /v1/accessZones/{id}.
 
 import { get, request, seg } from "./api.js";
-import { banner, confirmDialog, field, h, replace, select, toast } from "./dom.js";
+import { banner, confirmDialog, field, h, replace, scrollTable, select, toast } from "./dom.js";
 import { day, when } from "./format.js";
 import { showErrors } from "./forms.js";
 import { t } from "./i18n.js";
@@ -66,7 +66,7 @@ export function accessSection(customerId) {
     h("h3", {}, t("access.credentials")), creds, credForm,
     h("h3", {}, t("access.grants")), grants, grantForm,
     h("h3", {}, t("access.log")),
-    h("div", { class: "table-scroll" }, h("table", { class: "table access-log" },
+    scrollTable(t("access.log"), h("table", { class: "table access-log" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("access.when")), h("th", { scope: "col" }, t("access.zone")),
         h("th", { scope: "col" }, t("access.decision")))), log)),
     h("div", { class: "form-actions-inline" }, closeBtn));

@@ -55,6 +55,15 @@ export function newId(prefix) {
 }
 
 /**
+ * A table in a box that scrolls sideways when the screen is narrower than
+ * the table: the box takes the keyboard's focus (the arrow keys scroll it)
+ * and is a region named label, so a screen reader says what it holds.
+ */
+export function scrollTable(label, table) {
+  return h("div", { class: "table-scroll", tabindex: "0", role: "region", "aria-label": label }, table);
+}
+
+/**
  * A labelled form field: {label, input, hint, id, required}. Returns
  * {row, input, error} where error is the element for the field's error
  * message, linked to the input with aria-describedby.

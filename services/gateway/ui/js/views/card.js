@@ -5,7 +5,7 @@
 // through which channel, with the old and new values.
 
 import { ApiError, get, request, seg } from "../api.js";
-import { banner, chip, confirmDialog, h, replace, setTitle, toast } from "../dom.js";
+import { banner, chip, confirmDialog, h, replace, scrollTable, setTitle, toast } from "../dom.js";
 import {
   ACCOUNT_STATUSES, ADDRESS_KINDS, CONSENTS, GENDERS, SOURCES, addressLine, changeValue, day,
   displayName, fieldName, fullName, label, roleName, when,
@@ -162,7 +162,7 @@ export async function renderCard(view, ctx) {
       [t("enum.field.language"), prefs.language],
       [t("card.cameFrom"), label(SOURCES, c.source)],
     ]),
-    h("div", { class: "table-scroll" }, h("table", { class: "table consents", id: "consents" },
+    scrollTable(t("card.consents"), h("table", { class: "table consents", id: "consents" },
       h("caption", {}, t("card.consents")),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("form.channel")), h("th", { scope: "col" }, t("card.consent")),
         h("th", { scope: "col" }, t("card.when")), h("th", { scope: "col" }, t("form.source")))),

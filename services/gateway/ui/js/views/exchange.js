@@ -6,7 +6,7 @@
 // catalogue (i18n.js).
 
 import { ApiError, request, seg } from "../api.js";
-import { banner, confirmDialog, field, fileChooser, h, replace, select, setTitle } from "../dom.js";
+import { banner, confirmDialog, field, fileChooser, h, replace, scrollTable, select, setTitle } from "../dom.js";
 import { fileName, saveBlob } from "../download.js";
 import { when } from "../format.js";
 import { language, t } from "../i18n.js";
@@ -166,7 +166,7 @@ function revertSummary(rv) {
   if ((rv.skips || []).length) {
     const tbody = h("tbody");
     for (const e of rv.skips) tbody.append(h("tr", {}, h("td", {}, String(e.row)), h("td", {}, e.message || e.reason)));
-    parts.push(h("div", { class: "table-scroll" },
+    parts.push(scrollTable(t("xch.skippedRows"),
       h("table", { class: "table", id: "import-revert-skips" },
         h("thead", {}, h("tr", {}, h("th", {}, t("xch.row")), h("th", {}, t("xch.reason")))),
         tbody)));
@@ -231,7 +231,7 @@ function importSection(ctx) {
     return h("section", { id: "import-mapping", "aria-labelledby": "import-mapping-title" },
       h("h3", { id: "import-mapping-title" }, t("xch.mapTitle")),
       h("p", { class: "hint" }, t("xch.mapLead")),
-      h("div", { class: "table-scroll" },
+      scrollTable(t("xch.mapTitle"),
         h("table", { class: "table" },
           h("thead", {}, h("tr", {}, h("th", {}, t("xch.mapHeader")), h("th", {}, t("xch.mapField")))),
           tbody)));
@@ -257,7 +257,7 @@ function importSection(ctx) {
       for (const e of job.errors) {
         tbody.append(h("tr", {}, h("td", {}, String(e.row)), h("td", {}, e.column || ""), h("td", {}, e.message || e.reason)));
       }
-      parts.push(h("div", { class: "table-scroll" },
+      parts.push(scrollTable(t("xch.failedRows"),
         h("table", { class: "table", id: "import-errors" },
           h("thead", {}, h("tr", {}, h("th", {}, t("xch.row")), h("th", {}, t("xch.column")), h("th", {}, t("xch.reason")))),
           tbody)));

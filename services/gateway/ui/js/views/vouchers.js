@@ -8,7 +8,7 @@
 // GET/PATCH /v1/walletSettings.
 
 import { ApiError, get, newRequestKey, request } from "../api.js";
-import { banner, confirmDialog, field, h, replace, select, setTitle, toast } from "../dom.js";
+import { banner, confirmDialog, field, h, replace, scrollTable, select, setTitle, toast } from "../dom.js";
 import { clearErrors, saveSettings, showErrors } from "../forms.js";
 import { day, money, when } from "../format.js";
 import { t, tn } from "../i18n.js";
@@ -123,7 +123,7 @@ function voucherList(timeZone) {
     h("div", { class: "section-head" }, h("h2", { id: "voucher-list-title" }, t("vch.list")),
       field({ label: t("vch.show"), input: state }).row),
     status,
-    h("div", { class: "table-scroll" }, h("table", { class: "table", id: "voucher-table" },
+    scrollTable(t("vch.list"), h("table", { class: "table", id: "voucher-table" },
       h("thead", {}, h("tr", {}, ["vch.code", "vch.amount", "vch.issuedCol", "vch.expiresCol", "vch.stateCol", "vch.redeemedCol", "vch.actionsCol"]
         .map((k) => h("th", { scope: "col" }, t(k))))),
       body)),
