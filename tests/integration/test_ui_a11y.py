@@ -126,6 +126,13 @@ def _screens(lang):
              "s.dispatchEvent(new Event('change'));", lang)
         b.wait_until(lambda: b.js("return document.documentElement.lang;") == lang, what="<html lang> " + lang)
         audit.page("sign-in")
+        # The other pages reached signed out: forgotten password, an invitation, a reset link.
+        for route in ("/forgot", "/invite/" + "A" * 43, "/reset/" + "A" * 43):
+            _open(b, route)
+            b.wait_until(lambda: b.js("return location.hash;") == "#" + route, what=route)
+            _settle(b)
+            b.wait("#main h1")
+            audit.page(route)
         _sign_in(b, lang, key)
         audit.page("sign-in done: list of a new business (empty)")
 
@@ -158,6 +165,21 @@ def _screens(lang):
         b.wait('.purchase-credit[data-state="FAILED"]')
         _settle(b)
         audit.page("customer card")
+        # The card's panels, each opened as staff open it.
+        for opener, shown, name in (
+            ("#wallet-money-open", "#wallet-money-open[aria-expanded=true]", "wallet money history"),
+            ("#wallet-points-open", "#wallet-points-open[aria-expanded=true]", "wallet points history"),
+            ("#wallet-redeem-open", "#wallet-redeem-open[aria-expanded=true]", "wallet redeem form"),
+            ("#subs-sell-open", "#subs-sell-open[aria-expanded=true]", "subscription sale form"),
+            ("#access-open", "#access-section:not([hidden])", "access panel"),
+            ("#task-add", ".task-form-slot form", "new task form"),
+        ):
+            if not b.find(opener).displayed():  # points only where loyalty is on
+                continue
+            b.find(opener).click()
+            b.wait(shown)
+            _settle(b)
+            audit.page("customer card, " + name)
         b.find("#merge-open").click()
         b.wait_until(lambda: b.active().attr("id") == "merge-search", what="the focus in the merge panel")
         b.find("#merge-search").send_keys(last)
@@ -186,6 +208,42 @@ def _screens(lang):
         b.find("#f-lastName").send_keys(last)
         b.wait(".duplicates a, .duplicates li")
         audit.page("new customer with duplicates")
+
+        # The screens where staff add things, with something added.
+        _open(b, "/groups")
+        group = _word("Group")
+        b.wait("#new-group-name").send_keys(group)
+        b.find("#create-group").click()
+        b.wait_text("#group-table tbody", group)
+        _settle(b)
+        b.wait_until(lambda: b.find("#group-table tbody tr .group-discounts").click(), what="discounts opened")
+        b.wait(".group-discounts[aria-expanded=true]")
+        _settle(b)
+        audit.page("/groups with a group's discounts open")
+        _open(b, "/keys")
+        b.wait("#key-name").send_keys(_word("Key"))
+        b.find("#key-create").click()
+        b.wait("#key-scopes-error")
+        audit.page("/keys with a form error")
+        b.find(".key-scope").click()
+        b.find("#key-create").click()
+        b.wait("#key-secret")
+        audit.page("/keys with a new key's secret shown")
+        _open(b, "/staff")
+        b.wait("#invite-new-email").send_keys(unique_email("staff"))
+        b.find("#invite-new-name").send_keys("Eva")
+        b.find("#invite-send").click()
+        b.wait("#invite-result > *")
+        audit.page("/staff with an invitation sent")
+        _open(b, "/templates")
+        b.wait(".tpl-edit").click()
+        b.wait("#tpl-editor:not([hidden])")
+        _settle(b)
+        audit.page("/templates editing one")
+        _open(b, "/tasks")
+        b.wait("#task-new").click()
+        b.wait("#main form")
+        audit.page("/tasks with the new task form")
 
         # Every other screen.
         for route, ready in (
