@@ -57,10 +57,11 @@ export function newId(prefix) {
 /**
  * A table in a box that scrolls sideways when the screen is narrower than
  * the table: the box takes the keyboard's focus (the arrow keys scroll it)
- * and is a region named label, so a screen reader says what it holds.
+ * and is a group named label, so a screen reader says what it holds (a
+ * group, not a region: the section around it is the landmark).
  */
 export function scrollTable(label, table) {
-  return h("div", { class: "table-scroll", tabindex: "0", role: "region", "aria-label": label }, table);
+  return h("div", { class: "table-scroll", tabindex: "0", role: "group", "aria-label": label }, table);
 }
 
 /**
