@@ -7,7 +7,7 @@
 // GET /v1/customers/{id}/accessLog; GET/POST /v1/accessZones, PATCH/DELETE /v1/accessZones/{id}.
 
 import { get, request, seg } from "./api.js";
-import { banner, confirmDialog, field, h, replace, scrollTable, select, toast } from "./dom.js";
+import { banner, closeInto, confirmDialog, field, h, replace, scrollTable, select, toast } from "./dom.js";
 import { day, when } from "./format.js";
 import { showErrors } from "./forms.js";
 import { t } from "./i18n.js";
@@ -73,10 +73,10 @@ export function accessSection(customerId) {
   const base = `/v1/customers/${seg(customerId)}`;
   const writer = can("customers:write");
 
-  const close = () => {
+  const close = () => closeInto(section, button, () => {
     section.hidden = true;
     button.setAttribute("aria-expanded", "false");
-  };
+  });
   closeBtn.addEventListener("click", close);
   button.addEventListener("click", async () => {
     if (!section.hidden) return close();

@@ -65,6 +65,17 @@ export function scrollTable(label, table) {
 }
 
 /**
+ * Closes a panel: runs hide (which hides or empties box) and, when the
+ * keyboard's focus was in box, gives it to back (the button that opened the
+ * panel), so the focus is not lost to the page's start.
+ */
+export function closeInto(box, back, hide) {
+  const inside = box.contains(document.activeElement);
+  hide();
+  if (inside) back.focus();
+}
+
+/**
  * A labelled form field: {label, input, hint, id, required}. Returns
  * {row, input, error} where error is the element for the field's error
  * message, linked to the input with aria-describedby.

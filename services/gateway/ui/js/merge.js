@@ -6,7 +6,7 @@
 // (docs/api.md, "Merging two records").
 
 import { ApiError, get, newRequestKey, request, seg } from "./api.js";
-import { banner, h, replace, toast } from "./dom.js";
+import { banner, closeInto, h, replace, toast } from "./dom.js";
 import { ACCOUNT_STATUSES, addressLine, day, displayName, label } from "./format.js";
 import { t } from "./i18n.js";
 import { can } from "./session.js";
@@ -60,12 +60,10 @@ export function mergeSection(c, { onMerged }) {
   const url = `/v1/customers/${seg(c.id)}:merge`;
 
   // Closed, the panel gives the keyboard's focus back to the button that opened it.
-  const close = () => {
-    const inside = section.contains(document.activeElement);
+  const close = () => closeInto(section, button, () => {
     section.hidden = true;
     button.setAttribute("aria-expanded", "false");
-    if (inside) button.focus();
-  };
+  });
   closeBtn.addEventListener("click", close);
   section.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape") close();

@@ -7,7 +7,7 @@
 // POST ...:cancel; GET/POST /v1/plans, PATCH /v1/plans/{id}.
 
 import { ApiError, get, newRequestKey, request, seg } from "./api.js";
-import { banner, confirmDialog, field, h, replace, select, toast } from "./dom.js";
+import { banner, closeInto, confirmDialog, field, h, replace, select, toast } from "./dom.js";
 import { day, money, when } from "./format.js";
 import { t, tn } from "./i18n.js";
 import { parseMoney } from "./wallet.js";
@@ -50,10 +50,10 @@ export function subsSection(customerId, { onChange = () => {} } = {}) {
     status, list, h("div", { class: "form-actions-inline" }, sellBtn), panel);
   const base = `/v1/customers/${seg(customerId)}/subscriptions`;
 
-  const close = () => {
+  const close = () => closeInto(panel, sellBtn, () => {
     sellBtn.setAttribute("aria-expanded", "false");
     replace(panel);
-  };
+  });
   const changed = async () => {
     await load();
     onChange();

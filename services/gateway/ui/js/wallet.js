@@ -6,7 +6,7 @@
 // /wallet:redeemVoucher.
 
 import { ApiError, get, newRequestKey, request, seg } from "./api.js";
-import { banner, field, h, replace, select, toast } from "./dom.js";
+import { banner, closeInto, field, h, replace, select, toast } from "./dom.js";
 import { count, money, when } from "./format.js";
 import { t, tn } from "./i18n.js";
 
@@ -80,13 +80,19 @@ export function walletSection(customerId, { onChange = () => {} } = {}) {
   let open = "";
 
   const setOpen = (which) => {
-    open = which;
-    moneyBtn.setAttribute("aria-expanded", String(which === "MONEY"));
-    pointsBtn.setAttribute("aria-expanded", String(which === "POINTS"));
-    redeemBtn.setAttribute("aria-expanded", String(which === "REDEEM"));
-    if (!which) replace(panel);
-    else if (which === "REDEEM") replace(panel, redeemForm());
-    else historyPanel(which);
+    const show = () => {
+      open = which;
+      moneyBtn.setAttribute("aria-expanded", String(which === "MONEY"));
+      pointsBtn.setAttribute("aria-expanded", String(which === "POINTS"));
+      redeemBtn.setAttribute("aria-expanded", String(which === "REDEEM"));
+      if (!which) replace(panel);
+      else if (which === "REDEEM") replace(panel, redeemForm());
+      else historyPanel(which);
+    };
+    // Closed, the panel gives the focus back to the button that opened it.
+    const opener = { MONEY: moneyBtn, POINTS: pointsBtn, REDEEM: redeemBtn }[open];
+    if (!which && opener) closeInto(panel, opener, show);
+    else show();
   };
   moneyBtn.addEventListener("click", () => setOpen(open === "MONEY" ? "" : "MONEY"));
   pointsBtn.addEventListener("click", () => setOpen(open === "POINTS" ? "" : "POINTS"));
