@@ -1,13 +1,15 @@
 """The web UI passes axe-core (what Lighthouse and the axe browser extension
-run) at WCAG 2.1 A and AA and axe's best practices, on every screen staff reach and on the public
-pages a customer opens from a message, at 390 px and at 1366 px, in English,
-German and Bulgarian (the translations change the lengths and <html lang>).
+run) at WCAG 2.1 A and AA and axe's best practices, on every screen staff
+reach and on the public pages a customer opens from a message, at 390 px and
+at 1366 px, in English, German and Bulgarian (the translations change the
+lengths and <html lang>).
 
 axe-core is pinned in tests/lint/package.json and installed there by
 compose/install-deps.sh (npm ci); the test injects its axe.min.js into each
 page. A failure lists every violation: the page, the rule, its impact and the
 elements' selectors. The keyboard: the card's merge panel and the delete
-dialog take the focus when they open and give it back when they close."""
+dialog take the focus when they open and give it back when they close, and
+the wallet's redeem form gives it back when a code is redeemed."""
 
 import os
 
@@ -19,6 +21,7 @@ from test_registration import _mail, _token
 from test_registration import _tenant as _registering_tenant
 from test_ui import _browser, _no_js_errors, _open
 from test_ui_seeds import DESKTOP, PHONE, _sign_in, _tenant, _width, _word
+from test_wallet import _issue, _loyalty
 
 AXE = os.path.join(crm.ROOT, "tests", "lint", "node_modules", "axe-core", "axe.min.js")
 # WCAG 2.1 A and AA, and axe's best practices (landmarks, headings' order,
@@ -83,7 +86,11 @@ class Audit:
 def _customer_with_everything(tenant, key):
     """A customer whose card has notes, tasks, files, messages, a booking
     (visit), purchases, a wallet with entries and a failed credit."""
-    cid, oid, _, _ = _failed_credit(tenant, key)
+    cid, _, _, _ = _failed_credit(tenant, key)
+    _loyalty(key, True)
+    st, _, js = api("POST", "/v1/customers/%s/wallet:adjust" % cid,
+                    {"kind": "WALLET_KIND_MONEY", "amount": "1000", "reason": "Paid in advance"}, key=key)
+    assert st == 200, js
     st, _, c = api("GET", "/v1/customers/" + cid, key=key)
     assert st == 200, c
     st, _, js = api("PATCH", "/v1/customers/" + cid, {"email": unique_email("everything"), "phone": "+4915112345678",
@@ -176,12 +183,16 @@ def _screens(lang):
             ("#access-open", "#access-section:not([hidden])", "access panel"),
             ("#task-add", ".task-form-slot form", "new task form"),
         ):
-            if not b.find(opener).displayed():  # points only where loyalty is on
-                continue
             b.find(opener).click()
             b.wait(shown)
             _settle(b)
             audit.page("customer card, " + name)
+        # Closed, the access panel and the redeem form give the focus back to their buttons.
+        b.find("#access-close").click()
+        b.wait_until(lambda: b.active().attr("id") == "access-open", what="the focus back on the access button")
+        b.find("#voucher-code").send_keys(_issue(key, 500)["code"])
+        b.find("#voucher-redeem").click()
+        b.wait_until(lambda: b.active().attr("id") == "wallet-redeem-open", what="the focus back on Redeem")
         b.find("#merge-open").click()
         b.wait_until(lambda: b.active().attr("id") == "merge-search", what="the focus in the merge panel")
         b.find("#merge-search").send_keys(last)
