@@ -66,11 +66,13 @@ export function scrollTable(label, table) {
 
 /**
  * Closes a panel: runs hide (which hides or empties box) and, when the
- * keyboard's focus was in box, gives it to back (the button that opened the
+ * keyboard's focus was in box (or nowhere: a button pressed in it was
+ * disabled while it worked), gives it to back (the button that opened the
  * panel), so the focus is not lost to the page's start.
  */
 export function closeInto(box, back, hide) {
-  const inside = box.contains(document.activeElement);
+  const now = document.activeElement;
+  const inside = !now || now === document.body || box.contains(now);
   hide();
   if (inside) back.focus();
 }
