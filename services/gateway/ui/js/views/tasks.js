@@ -116,12 +116,12 @@ export async function renderTasks(view, ctx) {
     if (mine !== seq || !ctx.live()) return;
     replace(message);
     const focusedId = list.contains(document.activeElement) ? document.activeElement.closest("li[data-id]")?.dataset.id : "";
-    replace(list, tasks.map((t) => taskItem(t, { showCustomer: true, onChange: () => load() })));
+    replace(list, tasks.map((task) => taskItem(task, { showCustomer: true, onChange: () => load() })));
     if (!tasks.length) {
       list.append(h("li", { class: "muted empty-task" },
         t(s.overdue ? "task.noneOverdue" : s.status === "done" ? "task.noneDone" : "task.noneOpen")));
     }
-    const overdue = tasks.filter((t) => t.overdue).length;
+    const overdue = tasks.filter((task) => task.overdue).length;
     total.textContent = tn("task.count", tasks.length) + (token ? t("task.soFar") : "")
       + (overdue && !s.overdue ? t("task.overdueCount", { n: overdue }) : "");
     more.hidden = !token;
