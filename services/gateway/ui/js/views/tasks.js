@@ -82,7 +82,6 @@ export async function renderTasks(view, ctx) {
       h("h2", { id: "tasks-list-title", class: "sr-only" }, t("task.byDue")), list, more),
     calendarSection());
 
-  let token = "";
   let pages = 1;
   let seq = 0;
   // Every page up to the last one shown, so ticking one off keeps the place.
@@ -92,7 +91,7 @@ export async function renderTasks(view, ctx) {
     const mine = seq;
     more.disabled = true;
     const tasks = [];
-    token = "";
+    let token = ""; // each load its own: two that overlap must not read each other's pages
     try {
       for (let i = 0; i < pages; i++) {
         const { data } = await get("/v1/tasks", {
