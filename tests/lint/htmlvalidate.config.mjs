@@ -18,5 +18,10 @@ export default {
         // choose (Enter is handled too): there is nothing for a submit
         // button to do, and nothing leaves the page.
         "wcag/h32": "off",
+        // Styles belong in app.css; what the data decides is set inline: a
+        // group's colour on its swatch, an answer's share as its bar's width.
+        "no-inline-style": ["error", { allowedProperties: ["display", "background-color", "width"] }],
+        // A set of checkboxes of one name (a customer's groups) sends a list.
+        "form-dup-name": ["error", { shared: ["radio", "button", "reset", "submit", "checkbox"] }],
     },
 };
