@@ -1,9 +1,10 @@
 """The mail the suite sends, as mail providers and mail clients judge it: one
 e-mail of every kind notify sends (a message staff wrote, text only and with
-HTML, a reply in a conversation, a rule's marketing mail, a newsletter with
-HTML, the set-password link, the activation, the welcome, a registration, a
-staff invitation and password reset), in English, German and Bulgarian, taken
-from the local SMTP server as the bytes it received, and
+HTML, a reply in a conversation, a message scheduled days before it goes, a
+rule's marketing mail, a newsletter with HTML, the set-password link, the
+activation, the welcome, a registration, a staff invitation and password
+reset), in English, German and Bulgarian, taken from the local SMTP server as
+the bytes it received, and
 
 - scored by SpamAssassin (`spamassassin -L -t`: local tests only, no
   network), failing on a rule that points at how the mail is built and on a
@@ -14,6 +15,7 @@ from the local SMTP server as the bytes it received, and
 
 notify sends no attachments, so there is no attachment mail to check."""
 import base64
+import datetime
 import email
 import email.policy
 import email.utils
@@ -27,7 +29,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import crm
-from crm import api, mails_to, unique, unique_email, wait_until
+from crm import api, mails_to, psql, unique, unique_email, wait_until
 from test_notify import _customer, _send, _wait_status
 from test_replies import _answer, _post_mail
 from test_welcome import _booking, _settings, _tenant
@@ -116,6 +118,18 @@ def _messages():
         _wait_status(m2["id"], "SENT")
         out.append(("reply " + lang, "message", _raw_of(c["email"], 2),
                     {"thread": [orig["Message-ID"], answer["Message-ID"]]}))
+        if lang == "de":
+            # Scheduled long ago, sent now: dated when it goes, not when it
+            # was written (a Date days back is what spam filters look for).
+            c = _customer(first=first, last=last, preferences={"language": lang})
+            at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=4)
+            st, _, m = _send(c["id"], {"subject": subject, "text": "Bis morgen!",
+                                       "sendAt": at.strftime("%Y-%m-%dT%H:%M:%SZ")})
+            assert st == 202 and m["status"] == "SCHEDULED", m
+            psql("UPDATE notify.messages SET created_at = now() - interval '3 days' "
+                 "WHERE id = '%s'" % m["id"])
+            _wait_status(m["id"], "SENT", timeout=30)
+            out.append(("scheduled " + lang, "message", _raw_of(c["email"]), {}))
         # The set-password link and the activation, from the templates.
         for route, kind in (("sendPasswordLink", "password_link"),
                             ("sendActivation", "activation")):
