@@ -14,6 +14,7 @@ PACKAGES=(
     libcurl4-openssl-dev libcsv-dev libmicrohttpd-dev libjansson-dev libutf8proc-dev
     libsodium-dev libxlsxwriter-dev libexpat1-dev zlib1g-dev libicu-dev libclang-rt-14-dev
     supervisor python3-aiosmtpd python3-zmq python3-protobuf python3-jsonschema docker-compose
+    spamassassin # tests: scores every kind of mail notify sends (test_mail_quality.py)
     curl jq wrk
     chromium chromium-driver libreoffice-calc-nogui python3-openpyxl
 )
