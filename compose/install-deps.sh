@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the suite needs to build, run and test, then
-# the npm packages the tests use (tests/lint: the OpenAPI linter, at the
+# the npm packages the tests use (tests/lint: the OpenAPI and web UI linters, at the
 # versions of its package-lock.json). A fast no-op when everything is already
 # there. Run as root to install Debian packages; otherwise it prints the
 # command to run and exits 1.
@@ -14,6 +14,7 @@ PACKAGES=(
     libcurl4-openssl-dev libcsv-dev libmicrohttpd-dev libjansson-dev libutf8proc-dev
     libsodium-dev libxlsxwriter-dev libexpat1-dev zlib1g-dev libicu-dev libclang-rt-14-dev
     supervisor python3-aiosmtpd python3-zmq python3-protobuf python3-jsonschema docker-compose
+    spamassassin # tests: scores every kind of mail notify sends (test_mail_quality.py)
     curl jq wrk
     chromium chromium-driver libreoffice-calc-nogui python3-openpyxl
 )
@@ -76,7 +77,7 @@ s_npm() {
     if (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); then
         echo "install-deps: installed the npm packages of tests/lint"
     else
-        echo "install-deps: warning: npm ci in tests/lint failed; the OpenAPI lint test will fail" >&2
+        echo "install-deps: warning: npm ci in tests/lint failed; the OpenAPI and web UI lint tests will fail" >&2
     fi
 }
 

@@ -267,6 +267,10 @@ int main(int argc, char **argv)
         cm_log_warn("CRM_SMTP_URL is not set: e-mail cannot be sent");
     if (!state.sms)
         cm_log_info("CRM_SMS_URL is not set: SMS cannot be sent");
+    /* RFC 8058 one-click needs an https URL: Gmail and Yahoo ignore another. */
+    if (state.email && strncmp(cfg.public_url, "https://", 8) != 0)
+        cm_log_warn("CRM_PUBLIC_URL is not https: mail providers offer no one-click "
+                    "unsubscribe for newsletters (List-Unsubscribe)");
     struct cm_svc_def def = {
         .name = "notify",
         .methods = notify_methods,

@@ -3,6 +3,7 @@
 #include "cm_util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -96,15 +97,18 @@ static int s_encoded_words(cm_buf_t *out, const char *value)
 }
 
 /* Printable ASCII folded at spaces: a line is broken before a space when the
- * next word would take it past NOTIFY_MIME_LINE. col is the column after the
- * field name. */
+ * next word would take it past NOTIFY_MIME_LINE and fits a line of its own.
+ * value opens with the space after the field's colon, so even its first word
+ * can go to the next line. col is the column after the colon. A word longer
+ * than a line stays where it is, whole (a URL): breaking before it would
+ * gain nothing. RFC 5322's hard limit of 998 is the caller's. */
 static int s_folded_ascii(cm_buf_t *out, const char *value, size_t col)
 {
     const char *p = value;
     while (*p) {
         const char *sp = strchr(p + 1, ' ');
         size_t n = sp ? (size_t)(sp - p) : strlen(p);
-        if (p != value && *p == ' ' && col + n > NOTIFY_MIME_LINE) {
+        if (*p == ' ' && col > 1 && col + n > NOTIFY_MIME_LINE && n <= NOTIFY_MIME_LINE) {
             if (cm_buf_append(out, "\r\n", 2))
                 return -1;
             col = 0;
@@ -117,21 +121,69 @@ static int s_folded_ascii(cm_buf_t *out, const char *value, size_t col)
     return 0;
 }
 
-/* An encoded word would be taken for text: "=?" in a plain value is encoded. */
+/* Whether every word of a value fits on a folded line of its own. */
+static bool s_words_fit(const char *value)
+{
+    size_t run = 0;
+    for (const char *p = value; *p; p++) {
+        run = *p == ' ' ? 0 : run + 1;
+        if (run > NOTIFY_MIME_LINE - 1)
+            return false;
+    }
+    return true;
+}
+
+/* An encoded word would be taken for text: "=?" in a plain value is encoded,
+ * and so is one with a word too long for a line. */
 static bool s_plain_ok(const char *value)
 {
-    return s_printable_ascii(value) && !strstr(value, "=?");
+    return s_printable_ascii(value) && !strstr(value, "=?") && s_words_fit(value);
+}
+
+/* "Name:" and the space that opens a plain value, which folding may break. */
+static int s_plain_field(cm_buf_t *out, const char *name, const char *value)
+{
+    if (cm_buf_printf(out, "%s:", name))
+        return -1;
+    char *spaced = cm_strfmt(" %s", value);
+    int rc = s_folded_ascii(out, spaced, strlen(name) + 1);
+    free(spaced);
+    return rc || cm_buf_append(out, "\r\n", 2) ? -1 : 0;
 }
 
 int notify_mime_header(cm_buf_t *out, const char *name, const char *value)
 {
-    if (cm_buf_printf(out, "%s: ", name))
-        return -1;
-    int rc = s_plain_ok(value) ? s_folded_ascii(out, value, strlen(name) + 2)
-                               : s_encoded_words(out, value);
-    if (rc || cm_buf_append(out, "\r\n", 2))
+    if (s_plain_ok(value))
+        return s_plain_field(out, name, value);
+    if (cm_buf_printf(out, "%s: ", name) || s_encoded_words(out, value) ||
+        cm_buf_append(out, "\r\n", 2))
         return -1;
     return 0;
+}
+
+/* A field of the caller's ("Name: value", printable ASCII), folded at its
+ * spaces, never encoded: it may hold a URL. */
+static int s_extra(cm_buf_t *out, const char *field)
+{
+    const char *colon = strchr(field, ':');
+    char *name = cm_strndup(field, (size_t)(colon - field));
+    const char *value = colon + 1;
+    while (*value == ' ')
+        value++;
+    int rc = s_plain_field(out, name, value);
+    free(name);
+    return rc;
+}
+
+/* "Name: <id>" for each id, one per line (In-Reply-To, References). */
+static int s_msg_ids(cm_buf_t *out, const char *name, const char *const *ids, size_t n)
+{
+    if (cm_buf_printf(out, "%s:", name))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (cm_buf_printf(out, "%s<%s>", i ? "\r\n " : " ", ids[i]))
+            return -1;
+    return cm_buf_append(out, "\r\n", 2);
 }
 
 /* RFC 5322 atext plus space: a display name of these needs no quotes. */
@@ -262,8 +314,14 @@ cm_err_t notify_mime_build(const struct notify_mime *m, cm_buf_t *out)
         (m->html && !cm_utf8_valid(m->html, strlen(m->html), NULL)))
         return CM_ERR_INVALID;
     for (const char *const *h = m->extra; h && *h; h++)
-        if (!s_printable_ascii(*h) || !strchr(*h, ':'))
+        if (!s_printable_ascii(*h) || !strchr(*h, ':') || strlen(*h) > NOTIFY_MIME_FIELD_MAX)
             return CM_ERR_INVALID;
+    size_t n_refs = 0;
+    for (; m->references && m->references[n_refs]; n_refs++)
+        if (!notify_mime_addr_ok(m->references[n_refs]))
+            return CM_ERR_INVALID;
+    if (m->in_reply_to && m->in_reply_to[0] && !notify_mime_addr_ok(m->in_reply_to))
+        return CM_ERR_INVALID;
 
     char date[40];
     bool alt = m->html && m->html[0];
@@ -273,8 +331,12 @@ cm_err_t notify_mime_build(const struct notify_mime *m, cm_buf_t *out)
              notify_mime_header(out, "Subject", m->subject) ||
              cm_buf_printf(out, "Date: %s\r\n", notify_mime_date(m->date_ms, date, sizeof date)) ||
              cm_buf_printf(out, "Message-ID: <%s>\r\nMIME-Version: 1.0\r\n", m->message_id);
+    if (!rc && m->in_reply_to && m->in_reply_to[0])
+        rc = s_msg_ids(out, "In-Reply-To", &m->in_reply_to, 1);
+    if (!rc && n_refs)
+        rc = s_msg_ids(out, "References", m->references, n_refs);
     for (const char *const *h = m->extra; h && *h && !rc; h++)
-        rc = cm_buf_printf(out, "%s\r\n", *h);
+        rc = s_extra(out, *h);
     if (rc)
         return CM_ERR_UNAVAILABLE;
     if (!alt) {

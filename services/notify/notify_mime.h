@@ -14,6 +14,8 @@
 
 /* Longest header line written (RFC 5322 2.1.1: SHOULD be at most 78). */
 #define NOTIFY_MIME_LINE 78
+/* Longest field the caller adds (extra): RFC 5322 2.1.1's hard limit. */
+#define NOTIFY_MIME_FIELD_MAX 998
 /* Longest quoted-printable line, its soft-break '=' included (RFC 2045 6.7). */
 #define NOTIFY_MIME_QP_LINE 76
 
@@ -28,8 +30,14 @@ struct notify_mime {
     const char *html;       // UTF-8 or NULL/"": text only
     const char *message_id; // without the angle brackets: "id@domain"
     int64_t date_ms;        // the Date: field, Unix ms (UTC)
-    /* More header fields, each a whole "Name: value" of printable ASCII
-     * (List-Unsubscribe, ...), NULL-terminated; NULL for none. */
+    /* A reply: the Message-ID it answers and the thread's, oldest first,
+     * each without angle brackets and of notify_mime_addr_ok's form
+     * (RFC 5322 3.6.4); NULL/"" and NULL for none. */
+    const char *in_reply_to;
+    const char *const *references; // NULL-terminated
+    /* More header fields, each a whole "Name: value" of printable ASCII of
+     * at most NOTIFY_MIME_FIELD_MAX characters (List-Unsubscribe, ...),
+     * folded at its spaces, never encoded; NULL-terminated, NULL for none. */
     const char *const *extra;
     /* Makes the multipart boundary (hex or other token characters); the
      * boundary holds "=_", which quoted-printable never leaves in a body. */
@@ -42,13 +50,15 @@ struct notify_mime {
 bool notify_mime_addr_ok(const char *s);
 
 /* Appends the whole message to out. Returns CM_OK, CM_ERR_INVALID when an
- * address fails notify_mime_addr_ok or the subject, a name or the Message-ID
- * holds a line break or is not UTF-8 / ASCII as required, or
+ * address or a Message-ID (its own, in_reply_to, references) fails
+ * notify_mime_addr_ok, the subject or a name holds a line break or is not
+ * UTF-8, or an extra field is not as described above, or
  * CM_ERR_UNAVAILABLE when out's cap is reached. */
 cm_err_t notify_mime_build(const struct notify_mime *m, cm_buf_t *out) CM_MUSTCHECK;
 
 /* Appends "Name: value" and CRLF: value as is when it is printable ASCII
- * (folded at spaces), else as RFC 2047 "B" encoded words of whole UTF-8
+ * whose words each fit on a line (folded at spaces, at most
+ * NOTIFY_MIME_LINE), else as RFC 2047 "B" encoded words of whole UTF-8
  * characters, one per line. Returns 0, or -1 past the cap. */
 int notify_mime_header(cm_buf_t *out, const char *name, const char *value) CM_MUSTCHECK;
 

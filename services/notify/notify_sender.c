@@ -60,28 +60,102 @@ static int64_t s_ms_of(const char *rfc3339)
     return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
-/* Builds the e-mail of m (of tenant) into out. Marketing e-mail (a
- * newsletter's, a rule's) carries List-Unsubscribe with its one-click POST
- * (RFC 2369, RFC 8058). */
+/* The thread a message continues (RFC 5322 3.6.4): the Message-IDs before
+ * it in its conversation, oldest first, of the form the builder takes. */
+struct thread {
+    char *ids[NOTIFY_STORE_THREAD_MAX]; // owned, ids[0..n)
+    size_t n;
+};
+
+static void s_thread_release(struct thread *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->ids[i]);
+    t->n = 0;
+}
+
+/* Loads m's thread into t (empty for a message that starts a conversation).
+ * A reply's Message-ID came from outside: one the builder would refuse is
+ * left out, not the whole message. Returns 0, or -1 when the database did
+ * not answer (the message is tried again). */
+static int s_thread_load(cm_db_t *db, const Crm__Message *m, struct thread *t)
+{
+    t->n = 0;
+    if (!m->conversation_id[0] || !strcmp(m->conversation_id, m->id))
+        return 0;
+    char *ids[NOTIFY_STORE_THREAD_MAX];
+    size_t n = 0;
+    if (notify_store_thread(db, m->conversation_id, m->id, ids, &n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (notify_mime_addr_ok(ids[i]))
+            t->ids[t->n++] = ids[i];
+        else
+            free(ids[i]);
+    }
+    return 0;
+}
+
+/* The Date of m: when it was queued, or a scheduled message's time, when it
+ * is ready to go (RFC 5322 3.6.1), so that a mail sent days after it was
+ * written does not look back-dated. */
+static int64_t s_date_of(const Crm__Message *m)
+{
+    int64_t queued = s_ms_of(m->created_at);
+    if (!m->send_at[0])
+        return queued;
+    int64_t at = s_ms_of(m->send_at);
+    return at > queued ? at : queued;
+}
+
+/* The header fields of m's kind beyond the builder's own, into extra (at
+ * least 6 slots, NULL-terminated), their text in list and list_id:
+ * marketing e-mail (a newsletter's, a rule's) carries List-Unsubscribe with
+ * its one-click POST (RFC 2369, RFC 8058), List-Id (RFC 2919) and
+ * Precedence: bulk; every mail nobody wrote by hand carries Auto-Submitted
+ * (RFC 3834), so that no auto-responder answers it. */
+static void s_extra_fields(const struct notify_sender_cfg *cfg, const char *tenant,
+                           const Crm__Message *m, const char **extra, char *list, size_t list_size,
+                           char *list_id, size_t list_id_size)
+{
+    size_t n = 0;
+    char token[NOTIFY_UNSUBSCRIBE_TOKEN];
+    if (notify_sender_marketing_kind(m->kind) &&
+        notify_unsubscribe_token(cfg->link_key, tenant, m->customer_id, false, token,
+                                 sizeof token)) {
+        snprintf(list, list_size, "List-Unsubscribe: <%s" NOTIFY_UNSUBSCRIBE_POST_PATH "%s>",
+                 cfg->public_url, token);
+        const char *at = strrchr(m->from, '@');
+        snprintf(list_id, list_id_size, "List-Id: <%s.%s>", tenant, at ? at + 1 : "localhost");
+        extra[n++] = list;
+        extra[n++] = "List-Unsubscribe-Post: " NOTIFY_UNSUBSCRIBE_ONE_CLICK;
+        extra[n++] = list_id;
+        extra[n++] = "Precedence: bulk";
+    }
+    if (strcmp(m->kind, "message") != 0)
+        extra[n++] = "Auto-Submitted: auto-generated";
+    extra[n] = NULL;
+}
+
+/* Builds the e-mail of m (of tenant, continuing thread) into out. */
 static cm_err_t s_build(const struct notify_sender_cfg *cfg, const char *tenant,
-                        const Crm__Message *m, cm_buf_t *out)
+                        const Crm__Message *m, const struct thread *thread, cm_buf_t *out)
 {
     char seed[33];
     cm_random_hex(seed, 16);
-    char token[NOTIFY_UNSUBSCRIBE_TOKEN], list[600];
-    const char *extra[] = {list, "List-Unsubscribe-Post: " NOTIFY_UNSUBSCRIBE_ONE_CLICK, NULL};
-    bool newsletter =
-        notify_sender_marketing_kind(m->kind) &&
-        notify_unsubscribe_token(cfg->link_key, tenant, m->customer_id, false, token, sizeof token);
-    if (newsletter)
-        snprintf(list, sizeof list, "List-Unsubscribe: <%s" NOTIFY_UNSUBSCRIBE_POST_PATH "%s>",
-                 cfg->public_url, token);
+    char list[600], list_id[400];
+    const char *extra[8];
+    s_extra_fields(cfg, tenant, m, extra, list, sizeof list, list_id, sizeof list_id);
     /* Replies come back to an address naming the message (docs/notify.md,
      * "Replies"); not a staff invitation's, which is no conversation with a
      * customer. */
     char reply_to[300] = "";
     if (cfg->reply_domain && cfg->reply_domain[0] && !notify_sender_staff_kind(m->kind))
         notify_inbound_reply_address(m->id, cfg->reply_domain, reply_to, sizeof reply_to);
+    const char *refs[NOTIFY_STORE_THREAD_MAX + 1];
+    for (size_t i = 0; i < thread->n; i++)
+        refs[i] = thread->ids[i];
+    refs[thread->n] = NULL;
     struct notify_mime mime = {
         .reply_to = reply_to,
         .from_name = m->from_name,
@@ -92,9 +166,11 @@ static cm_err_t s_build(const struct notify_sender_cfg *cfg, const char *tenant,
         .text = m->text,
         .html = m->html,
         .message_id = m->message_id,
-        .date_ms = s_ms_of(m->created_at),
+        .date_ms = s_date_of(m),
         .boundary_seed = seed,
-        .extra = newsletter ? extra : NULL,
+        .in_reply_to = thread->n ? thread->ids[thread->n - 1] : NULL,
+        .references = thread->n ? refs : NULL,
+        .extra = extra,
     };
     return notify_mime_build(&mime, out);
 }
@@ -200,7 +276,8 @@ static int s_unseal(notify_sender_t *self, cm_db_t *db, Crm__Message *m)
 
 /* One attempt at m over its channel, into *r. */
 static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const char *tenant,
-                      const Crm__Message *m, cm_buf_t *mail, struct notify_result *r)
+                      const Crm__Message *m, const struct thread *thread, cm_buf_t *mail,
+                      struct notify_result *r)
 {
     const struct notify_sender_cfg *cfg = self->cfg;
     r->outcome = NOTIFY_RETRY;
@@ -213,7 +290,7 @@ static void s_attempt(notify_sender_t *self, notify_smtp_t *smtp, const char *te
     }
     if (!smtp) {
         snprintf(r->reason, sizeof r->reason, "e-mail is not configured (CRM_SMTP_URL)");
-    } else if (s_build(cfg, tenant, m, mail)) {
+    } else if (s_build(cfg, tenant, m, thread, mail)) {
         r->outcome = NOTIFY_REFUSED;
         snprintf(r->reason, sizeof r->reason, "the message cannot be written as e-mail");
     } else {
@@ -246,6 +323,7 @@ static bool s_send_one(notify_sender_t *self, cm_db_t *db, notify_smtp_t *smtp,
 {
     Crm__Message *m = NULL;
     struct notify_result r = {.outcome = NOTIFY_RETRY};
+    struct thread thread = {.n = 0};
     cm_buf_t mail;
     cm_buf_init(&mail, MIME_MAX);
     cm_err_t err = cm_db_use_tenant(db, c->tenant_id);
@@ -262,9 +340,12 @@ static bool s_send_one(notify_sender_t *self, cm_db_t *db, notify_smtp_t *smtp,
         snprintf(r.reason, sizeof r.reason,
                  "the link in the message cannot be opened (CRM_NOTIFY_LINK_KEY changed); "
                  "send a new one");
+    } else if (s_thread_load(db, m, &thread)) {
+        cm_log_warn("could not load the thread of message %s: %s", c->id, cm_db_error(db));
+        goto out; /* the lease brings it back */
     } else {
         int64_t t0 = cm_mono_ms();
-        s_attempt(self, smtp, c->tenant_id, m, &mail, &r);
+        s_attempt(self, smtp, c->tenant_id, m, &thread, &mail, &r);
         cm_log_info("message %s attempt %d: %s (%s) in %lld ms", c->id, c->attempts,
                     r.outcome == NOTIFY_SENT      ? "sent"
                     : r.outcome == NOTIFY_REFUSED ? "refused"
@@ -274,6 +355,7 @@ static bool s_send_one(notify_sender_t *self, cm_db_t *db, notify_smtp_t *smtp,
     if (r.outcome != NOTIFY_SENT)
         s_record(self, db, c, &r);
 out:
+    s_thread_release(&thread);
     if (m)
         crm__message__free_unpacked(m, NULL);
     cm_buf_release(&mail);

@@ -820,6 +820,39 @@ cm_err_t notify_store_sealed_link(cm_db_t *db, const char *id, uint8_t *buf, siz
     return CM_OK;
 }
 
+cm_err_t notify_store_thread(cm_db_t *db, const char *conversation_id, const char *id,
+                             char *ids[NOTIFY_STORE_THREAD_MAX], size_t *n)
+{
+    char more[16];
+    snprintf(more, sizeof more, "%d", NOTIFY_STORE_THREAD_MAX - 1);
+    const char *p[] = {conversation_id, id, more};
+    cm_err_t err;
+    /* A reply known by the hash of its bytes had no Message-ID to name. */
+    PGresult *res = cm_db_exec(
+        db,
+        "WITH me AS (SELECT created_at FROM notify.messages WHERE id = $2::uuid), "
+        "e AS (SELECT m.message_id AS mid, m.created_at AS at, m.id = $1::uuid AS root "
+        "      FROM notify.messages m, me "
+        "      WHERE (m.id = $1::uuid OR m.conversation_id = $1::uuid) AND m.id <> $2::uuid "
+        "      AND m.channel = 'EMAIL' AND m.message_id <> '' AND m.created_at <= me.created_at "
+        "      UNION ALL "
+        "      SELECT r.external_id, r.received_at, false FROM notify.replies r, me "
+        "      WHERE r.conversation_id = $1::uuid AND r.channel = 'EMAIL' "
+        "      AND r.external_id NOT LIKE 'sha256:%' AND r.received_at <= me.created_at) "
+        "SELECT mid FROM ((SELECT mid, at, root FROM e WHERE root) UNION ALL "
+        "                 (SELECT mid, at, root FROM e WHERE NOT root "
+        "                  ORDER BY at DESC LIMIT $3::int)) t "
+        "ORDER BY root DESC, at",
+        3, p, &err);
+    *n = 0;
+    if (!res)
+        return err;
+    for (int i = 0; i < PQntuples(res) && *n < NOTIFY_STORE_THREAD_MAX; i++)
+        ids[(*n)++] = cm_strdup(PQgetvalue(res, i, 0));
+    PQclear(res);
+    return CM_OK;
+}
+
 /* ---------------------------------------------------------------------- */
 /* The tenant's sender                                                     */
 

@@ -145,6 +145,18 @@ cm_err_t notify_store_failures_clear(cm_db_t *db, const char *tenant,
 cm_err_t notify_store_sealed_link(cm_db_t *db, const char *id, uint8_t *buf, size_t size,
                                   size_t *len) CM_MUSTCHECK;
 
+/* Message-IDs a reply's thread headers name at most (RFC 5322 3.6.4). */
+#define NOTIFY_STORE_THREAD_MAX 20
+
+/* The Message-IDs of the e-mails of conversation conversation_id before
+ * message id, for its In-Reply-To and References: the conversation's first
+ * message and the newest NOTIFY_STORE_THREAD_MAX - 1 others (our messages
+ * and the customer's replies), oldest first. Into ids (the caller frees
+ * each), *n; *n 0 when there are none. Returns CM_OK or the database's
+ * error (cm_db_exec). */
+cm_err_t notify_store_thread(cm_db_t *db, const char *conversation_id, const char *id,
+                             char *ids[NOTIFY_STORE_THREAD_MAX], size_t *n) CM_MUSTCHECK;
+
 /* The messages of the session's tenant whose Message-ID or id is one of
  * keys_json (a JSON array of strings). Appends them to *out (a growing array
  * of dynamic messages, *n its count; the caller frees each and the array). */

@@ -15,12 +15,14 @@ What it answers is steered per recipient, for the failure tests:
   POST /_smtp/down   {"ms": 3000}   the server stops listening (connections are
                                     refused) and comes back after ms
   GET  /_smtp/messages?to=addr@x    [{"from", "to": [...], "data" (the message,
-                                    text), "tls", "login", "at"}] as received
+                                    text), "raw" (its bytes exactly, base64),
+                                    "tls", "login", "at"}] as received
   GET  /_smtp/attempts?to=addr@x    {"data": n} DATA commands seen for addr
 Usage: smtp_server.py SMTP_PORT CONTROL_PORT CERT KEY USER PASSWORD
 (prints "smtp-server: listening").
 """
 import asyncio
+import base64
 import json
 import ssl
 import sys
@@ -74,6 +76,7 @@ class Handler:
         with lock:
             messages.append({"from": envelope.mail_from, "to": rcpt,
                              "data": envelope.original_content.decode("utf-8", "replace"),
+                             "raw": base64.b64encode(envelope.original_content).decode(),
                              "tls": session.ssl is not None, "login": login,
                              "at": time.time()})
         return "250 2.0.0 OK: queued"

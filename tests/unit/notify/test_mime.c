@@ -123,6 +123,35 @@ static void test_header_utf8_encoded_words(void)
     cm_buf_release(&b);
 }
 
+static void test_header_long_words(void)
+{
+    cm_buf_t b;
+    cm_buf_init(&b, 0);
+    /* A word no line can hold: the value goes as encoded words instead, so
+     * that every line stays within 78 (RFC 5322 2.1.1). */
+    char word[120] = "Booking-";
+    for (int i = 0; i < 9; i++)
+        s_cat(word, sizeof word, "0123456789", 10);
+    char subject[160] = "Re: ";
+    s_cat(subject, sizeof subject, word, strlen(word));
+    CHECK(notify_mime_header(&b, "Subject", subject) == 0);
+    s_check_lines(b.data, NOTIFY_MIME_LINE);
+    CHECK(!strncmp(b.data, "Subject: =?UTF-8?B?", 19));
+    char decoded[256];
+    s_decode_words(b.data, decoded);
+    CHECK_STR(decoded, subject);
+    /* A word that fits a line of its own is folded, not encoded: even the
+     * first one, after the colon. */
+    cm_buf_reset(&b);
+    char wide[80] = "";
+    for (int i = 0; i < 7; i++)
+        s_cat(wide, sizeof wide, "abcdefghij", 10);
+    CHECK(notify_mime_header(&b, "X-A-Rather-Long-Field-Name", wide) == 0);
+    s_check_lines(b.data, NOTIFY_MIME_LINE);
+    CHECK(!strncmp(b.data, "X-A-Rather-Long-Field-Name:\r\n abcdefghij", 40));
+    cm_buf_release(&b);
+}
+
 static void test_qp(void)
 {
     cm_buf_t b;
@@ -219,6 +248,55 @@ static void test_build_alternative(void)
     cm_buf_release(&b);
 }
 
+static void test_build_thread_and_long_fields(void)
+{
+    cm_buf_t b;
+    cm_buf_init(&b, 0);
+    struct notify_mime m = s_mime();
+    const char *refs[] = {"first@example.com", "answer.1@mail.example.de", NULL};
+    m.in_reply_to = "answer.1@mail.example.de";
+    m.references = refs;
+    /* A URL longer than a line stays whole, after the colon: a fold before
+     * it would leave it as long. */
+    char field[300] = "List-Unsubscribe: <https://crm.example.com/v1/unsubscribe/";
+    for (int i = 0; i < 6; i++)
+        s_cat(field, sizeof field, "AbCdEfGhIj", 10);
+    s_cat(field, sizeof field, ">", 1);
+    const char *extra[] = {field, "Auto-Submitted: auto-generated", NULL};
+    m.extra = extra;
+    CHECK(notify_mime_build(&m, &b) == CM_OK);
+    CHECK(strstr(b.data, "In-Reply-To: <answer.1@mail.example.de>\r\n"));
+    CHECK(strstr(b.data, "References: <first@example.com>\r\n <answer.1@mail.example.de>\r\n"));
+    CHECK(strstr(b.data, "\r\nList-Unsubscribe: <https://crm.example.com/v1/unsubscribe/AbCd"));
+    CHECK(strstr(b.data, "Auto-Submitted: auto-generated\r\n"));
+    /* Every header line within 78 but the URL's, which stays within 998. */
+    const char *end = strstr(b.data, "\r\n\r\n");
+    for (const char *line = b.data; line < end;) {
+        const char *eol = strstr(line, "\r\n");
+        CHECK((size_t)(eol - line) <= NOTIFY_MIME_LINE ||
+              !strncmp(line, "List-Unsubscribe: <https://", 27));
+        CHECK((size_t)(eol - line) <= NOTIFY_MIME_FIELD_MAX);
+        line = eol + 2;
+    }
+    /* A Message-ID that is not one, and a field past 998: refused. */
+    struct notify_mime bad = s_mime();
+    bad.in_reply_to = "two words@example.com";
+    CHECK(notify_mime_build(&bad, &b) == CM_ERR_INVALID);
+    const char *bad_refs[] = {"ok@example.com", "<bracketed@example.com>", NULL};
+    bad = s_mime();
+    bad.references = bad_refs;
+    CHECK(notify_mime_build(&bad, &b) == CM_ERR_INVALID);
+    char *huge = cm_calloc(1, NOTIFY_MIME_FIELD_MAX + 2);
+    memset(huge, 'x', NOTIFY_MIME_FIELD_MAX + 1);
+    memcpy(huge, "X-Huge: ", 8);
+    const char *too_long[] = {huge, NULL};
+    bad = s_mime();
+    bad.extra = too_long;
+    CHECK(notify_mime_build(&bad, &b) == CM_ERR_INVALID);
+    free(huge);
+    cm_buf_release(&b);
+}
+
 static void test_build_text_only_and_refusals(void)
 {
     cm_buf_t b;
@@ -276,10 +354,12 @@ int main(void)
 {
     RUN(test_header_ascii_and_folding);
     RUN(test_header_utf8_encoded_words);
+    RUN(test_header_long_words);
     RUN(test_qp);
     RUN(test_addresses);
     RUN(test_date);
     RUN(test_build_alternative);
+    RUN(test_build_thread_and_long_fields);
     RUN(test_build_text_only_and_refusals);
     RUN(test_outcomes_and_backoff);
     return 0;

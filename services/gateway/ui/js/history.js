@@ -239,8 +239,8 @@ export function describe(e) {
       break;
     case "customer.merged": {
       // The duplicate record folded into this one; its name is erased with the customer.
-      const m = e.merged || {};
-      line = t("tl.merged", { name: m.name || m.id || "" });
+      const merged = e.merged || {};
+      line = t("tl.merged", { name: merged.name || merged.id || "" });
       break;
     }
     case "customer.vat_checked": {

@@ -14,7 +14,7 @@ const WORD_CHAR = /[\p{L}\p{N}]/u;
 const APOSTROPHE = /['’]/;
 const APOSTROPHE_ALL = /['’]/g;
 const TRAILING = /[^\p{L}\p{N}\p{M}]/u;
-const NUMERIC = /^[+\-().\/0-9]*[0-9][+\-().\/0-9]*$/;
+const NUMERIC = /^[+\-()./0-9]*[0-9][+\-()./0-9]*$/;
 
 /** The query's letter words, and its digits (a run of numeric words is one number). */
 export function parseQuery(q) {

@@ -164,6 +164,7 @@ export function messagesSection(c, { onChange } = {}) {
     }
     // Queued ones are on their way: look again in a moment.
     if (messages.some((m) => m.status === "QUEUED") && polls++ < POLLS) {
+      clearTimeout(timer); // another load() may have set one while this one waited
       timer = setTimeout(() => section.isConnected && load(), POLL_MS);
       return;
     }
@@ -172,6 +173,7 @@ export function messagesSection(c, { onChange } = {}) {
     const next = Math.min(...due);
     if (next < SCHEDULED_WATCH_MS) {
       polls = 0;
+      clearTimeout(timer);
       timer = setTimeout(() => section.isConnected && load(), Math.max(next, 0) + POLL_MS);
     }
   }

@@ -170,13 +170,15 @@ export function notesSection(customerId, { onChange } = {}) {
   }
 
   // ---- loading: every page up to the one last shown
-  let token = "";
   let pages = 1;
+  let seq = 0; // only the latest load's answer is shown: an earlier one is older
   async function load(extra = false) {
     if (extra) pages += 1;
+    seq += 1;
+    const mine = seq;
     more.disabled = true;
     const notes = [];
-    token = "";
+    let token = ""; // each load its own: two that overlap must not read each other's pages
     try {
       for (let i = 0; i < pages; i++) {
         const { data } = await get(`/v1/customers/${seg(customerId)}/notes`, { pageSize: PAGE_SIZE, pageToken: token });
@@ -185,11 +187,13 @@ export function notesSection(customerId, { onChange } = {}) {
         if (!token) break;
       }
     } catch (e) {
+      if (mine !== seq) return;
       replace(status, banner("error", t("card.notesFailed", { message: e.message }),
         h("button", { type: "button", class: "btn", onclick: () => load() }, t("common.tryAgain"))));
       more.disabled = false;
       return;
     }
+    if (mine !== seq) return;
     replace(status);
     replace(list, notes.map(item));
     if (!notes.length) list.append(h("li", { class: "muted empty-note" }, t("card.noNotesYet")));

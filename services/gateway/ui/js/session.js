@@ -10,6 +10,9 @@ let groups = null;
 let me = null; // {id, email, name, role, status, tenantId, tenantName} of the session
 let keyScopes = null; // with an API key: the scopes it holds (GET /v1/whoami); null: not known
 let staffList = null;
+// Counts sign-outs: a load that began before the last one answers its caller
+// but keeps nothing, so the next member never sees the last one's tenant.
+let epoch = 0;
 
 // What each role may do (docs/api.md "Roles and scopes"): the UI hides or
 // disables what the signed-in member's role cannot do; the server decides.
@@ -29,6 +32,7 @@ export function clearSession() {
   me = null;
   keyScopes = null;
   staffList = null;
+  epoch += 1;
   setBusinessZone("");
   setCsrfToken("");
   writes = [];
@@ -91,17 +95,21 @@ export function can(scope) {
 
 /** The tenant's staff members (GET /v1/staff), sorted by name; for pickers. */
 export async function loadStaff(force = false) {
-  if (!staffList || force) {
-    const data = (await get("/v1/staff")).data || {};
-    staffList = (data.staff || []).slice().sort((a, b) => (a.name || a.email).localeCompare(b.name || b.email));
-  }
-  return staffList;
+  if (staffList && !force) return staffList;
+  const at = epoch;
+  const data = (await get("/v1/staff")).data || {};
+  const list = (data.staff || []).slice().sort((a, b) => (a.name || a.email).localeCompare(b.name || b.email));
+  if (at === epoch) staffList = list;
+  return list;
 }
 
 /** The tenant's settings ({name, defaultCountry, requiredFields}). */
 export async function loadSettings(force = false) {
-  if (!settings || force) setSettings((await get("/v1/settings")).data);
-  return settings;
+  if (settings && !force) return settings;
+  const at = epoch;
+  const data = (await get("/v1/settings")).data;
+  if (at === epoch) setSettings(data);
+  return data;
 }
 
 /** Takes s as the tenant's settings: its name in the header, its time zone for every time shown. */
@@ -116,11 +124,12 @@ export function setSettings(s) {
 
 /** Every group, sorted by name. */
 export async function loadGroups(force = false) {
-  if (!groups || force) {
-    const data = (await get("/v1/groups")).data;
-    groups = (data.groups || []).slice().sort((a, b) => a.name.localeCompare(b.name));
-  }
-  return groups;
+  if (groups && !force) return groups;
+  const at = epoch;
+  const data = (await get("/v1/groups")).data;
+  const list = (data.groups || []).slice().sort((a, b) => a.name.localeCompare(b.name));
+  if (at === epoch) groups = list;
+  return list;
 }
 
 export function forgetGroups() {

@@ -342,10 +342,10 @@ export async function plansSettings() {
     replace(formStatus);
     for (const f of Object.values(fields)) f.error.hidden = true;
     let bad = false;
-    for (const [input, name] of [[countIn, "plan.periodCount"], [visits, "plan.visits"]]) {
+    for (const [input, key] of [[countIn, "plan.periodCount"], [visits, "plan.visits"]]) {
       if (input.value.trim() && !/^\d{1,4}$/.test(input.value.trim())) {
-        fields[name].error.textContent = t("subs.badNumber");
-        fields[name].error.hidden = false;
+        fields[key].error.textContent = t("subs.badNumber");
+        fields[key].error.hidden = false;
         bad = true;
       }
     }

@@ -328,14 +328,14 @@ export function purchasesSection(customerId, { onChange = () => {} } = {}) {
       try {
         const r = await request("POST", `${base}/${seg(p.id)}:${verb}`, { body, headers: { "Idempotency-Key": idem } });
         const a = r.data.amount;
-        const amount = a ? money(a.amountMinor, a.currency) : "";
+        const credited = a ? money(a.amountMinor, a.currency) : "";
         if (verb !== "return") toast(t("pur.cancelled"));
-        else if (r.data.walletCredit === "PENDING") toast(t("pur.returnedCreditPending", { amount }));
+        else if (r.data.walletCredit === "PENDING") toast(t("pur.returnedCreditPending", { amount: credited }));
         else if (r.data.walletCredit === "FAILED")
-          toast(t("pur.returnedCreditFailed", { amount, error: r.data.walletCreditError || "" }), "error");
+          toast(t("pur.returnedCreditFailed", { amount: credited, error: r.data.walletCreditError || "" }), "error");
         else if (r.data.walletCredit === "DONE" && a && r.data.walletEntry && r.data.walletEntry.balanceAfter !== undefined)
-          toast(t("pur.returnedToBalance", { amount, balance: money(r.data.walletEntry.balanceAfter, a.currency) }));
-        else toast(t("pur.returned", { amount }));
+          toast(t("pur.returnedToBalance", { amount: credited, balance: money(r.data.walletEntry.balanceAfter, a.currency) }));
+        else toast(t("pur.returned", { amount: credited }));
         onChange();
         paged.load();
       } catch (e) {

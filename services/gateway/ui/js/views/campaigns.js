@@ -156,7 +156,10 @@ export async function renderCampaigns(view, ctx) {
     if (!ctx.live()) return;
     replace(list, campaigns.length ? campaigns.map((c) => campaignCard(c, cancel))
       : h("li", { class: "empty" }, t("camp.none")));
-    if (campaigns.some((c) => c.status === "EXPANDING" || c.status === "SENDING")) timer = setTimeout(load, REFRESH_MS);
+    if (campaigns.some((c) => c.status === "EXPANDING" || c.status === "SENDING")) {
+      clearTimeout(timer); // another load() may have set one while this one waited
+      timer = setTimeout(load, REFRESH_MS);
+    }
   }
 
   replace(view,

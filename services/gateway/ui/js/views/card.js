@@ -109,7 +109,7 @@ export async function renderCard(view, ctx) {
   });
 
   const groups = (c.groups || []).map((g) => chip(g, { color: colors.get(g.toLowerCase()), kind: "group" }));
-  const tags = (c.tags || []).map((t) => chip(t, { kind: "tag" }));
+  const tags = (c.tags || []).map((tag) => chip(tag, { kind: "tag" }));
   const access = accessSection(c.id);
   const merge = mergeSection(c, { onMerged: () => renderCard(view, ctx) });
   const head = h("header", { class: "card card-head" },
@@ -305,7 +305,7 @@ function tasksSection(customerId, onChange) {
     }
     replace(status);
     const tasks = (data.tasks || []).slice().sort((a, b) => Number(a.done) - Number(b.done));
-    replace(list, tasks.map((t) => taskItem(t, { onChange: changed })));
+    replace(list, tasks.map((task) => taskItem(task, { onChange: changed })));
     if (!tasks.length) list.append(h("li", { class: "muted empty-task" }, t(showDone.checked ? "task.none" : "task.noneOpen")));
   }
   return { section, load };

@@ -191,7 +191,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   const tagList = (c.tags || []).slice();
   const tagChips = h("ul", { class: "tag-chips", "aria-label": t("form.tagsOf") });
   const tagInput = h("input", { type: "text", id: "f-tags", list: "tag-suggestions", autocomplete: "off", placeholder: t("form.tagPlaceholder") });
-  const suggestions = h("datalist", { id: "tag-suggestions" }, tags.map((t) => h("option", { value: t.name })));
+  const suggestions = h("datalist", { id: "tag-suggestions" }, tags.map((tag) => h("option", { value: tag.name })));
   const tagsField = field({ label: t("enum.field.tags"), input: tagInput, hint: t("form.tagsHint"), required: required.has("tags"), wide: true });
   inputs.tags = tagsField;
   const renderTags = () => {
@@ -203,8 +203,8 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
       } }, "×"))));
   };
   const addTag = () => {
-    const parts = tagInput.value.split(",").map((t) => t.trim()).filter(Boolean);
-    for (const t of parts) if (!tagList.some((x) => x.toLowerCase() === t.toLowerCase())) tagList.push(t);
+    const parts = tagInput.value.split(",").map((part) => part.trim()).filter(Boolean);
+    for (const part of parts) if (!tagList.some((x) => x.toLowerCase() === part.toLowerCase())) tagList.push(part);
     tagInput.value = "";
     renderTags();
   };
@@ -219,7 +219,7 @@ function build(view, ctx, { id, original, etag, settings, groups, tags }) {
   });
   tagInput.addEventListener("change", () => {
     // Picking a suggestion from the list adds it at once.
-    if (tags.some((t) => t.name === tagInput.value)) addTag();
+    if (tags.some((tag) => tag.name === tagInput.value)) addTag();
   });
   renderTags();
   tagsField.row.insertBefore(tagChips, tagInput);

@@ -116,7 +116,7 @@ export async function renderList(view, ctx) {
     s.accountStatus, { id: "filter-status" });
   const sizeSel = select(PAGE_SIZES.map((n) => [n, t("list.perPage", { n })]), s.pageSize, { id: "page-size" });
   const clearBtn = h("button", { type: "button", class: "btn btn-link", id: "clear-filters" }, t("list.clearFilters"));
-  const filterField = (label, el) => h("div", { class: "filter" }, h("label", { for: el.id }, label), el);
+  const filterField = (text, el) => h("div", { class: "filter" }, h("label", { for: el.id }, text), el);
   const filters = h("form", { class: "filters", role: "search", "aria-label": t("list.filterLabel"), onsubmit: (e) => e.preventDefault() },
     filterField(t("list.group"), groupSel), filterField(t("list.tag"), tagSel), filterField(t("list.type"), companySel),
     filterField(t("enum.field.account"), accountSel), filterField(t("enum.field.account.status"), statusSel),
@@ -210,8 +210,8 @@ export async function renderList(view, ctx) {
   }).catch(() => {});
   get("/v1/tags").then(({ data }) => {
     const tags = (data.tags || []).slice().sort((a, b) => a.name.localeCompare(b.name));
-    for (const t of tags) tagSel.append(h("option", { value: t.name }, `${t.name} (${t.customerCount})`));
-    if (s.tag && !tags.some((t) => t.name === s.tag)) tagSel.append(h("option", { value: s.tag }, s.tag));
+    for (const tag of tags) tagSel.append(h("option", { value: tag.name }, `${tag.name} (${tag.customerCount})`));
+    if (s.tag && !tags.some((tag) => tag.name === s.tag)) tagSel.append(h("option", { value: s.tag }, s.tag));
     tagSel.value = s.tag;
   }).catch(() => {});
 
@@ -385,7 +385,7 @@ export async function renderList(view, ctx) {
       updateSelection();
     });
     const groups = (c.groups || []).map((g) => chip(g, { color: colors.get(g.toLowerCase()), kind: "group" }));
-    const tags = (c.tags || []).map((t) => chip(t, { kind: "tag" }));
+    const tags = (c.tags || []).map((tag) => chip(tag, { kind: "tag" }));
     // A company, or the company a person works for.
     const company = c.company && (c.isCompany || c.company.name)
       ? [h("div", {}, c.company.name ? mark(c.company.name) : t("enum.field.company")),

@@ -35,10 +35,15 @@ export async function renderReplies(view, ctx) {
   const all = h("input", { type: "checkbox", id: "replies-all" });
   let token = "";
 
+  // Ticking "all" again makes the answers to earlier requests stale: only
+  // the latest request's answer is shown.
+  let seq = 0;
   async function load(append) {
+    seq += 1;
+    const mine = seq;
     try {
       const { data } = await get("/v1/replies", { unassigned: all.checked ? undefined : "true", pageSize: PAGE_SIZE, pageToken: append ? token : undefined });
-      if (!ctx.live()) return;
+      if (!ctx.live() || mine !== seq) return;
       const items = (data.replies || []).map(replyItem);
       if (append) list.append(...items);
       else replace(list, items.length ? items : h("li", { class: "muted" }, t(all.checked ? "rep.noneAll" : "rep.none")));
@@ -46,6 +51,7 @@ export async function renderReplies(view, ctx) {
       more.hidden = !token;
       replace(status);
     } catch (e) {
+      if (mine !== seq) return;
       replace(status, banner("error", t("rep.loadFailed", { message: e.message })));
     }
   }

@@ -8,7 +8,7 @@
 // signs the member in.
 
 import { ApiError, request } from "../api.js";
-import { banner, field, h, replace, setTitle } from "../dom.js";
+import { field, h, replace, setTitle } from "../dom.js";
 import { clearErrors, fieldProblem, showErrors } from "../forms.js";
 import { clearSession, setMe } from "../session.js";
 import { language, t } from "../i18n.js";

@@ -125,7 +125,7 @@ function timeZoneField(current) {
   const f = field({ label: t("set.timeZone"), input, hint: t("set.timeZoneHint") });
   const here = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const suggest = here
-    ? h("button", { type: "button", class: "btn", id: "time-zone-suggest", style: { whiteSpace: "normal", overflowWrap: "anywhere", marginTop: "0.4rem" }, onclick: () => { input.value = here; input.focus(); } },
+    ? h("button", { type: "button", class: "btn", id: "time-zone-suggest", onclick: () => { input.value = here; input.focus(); } },
       t("set.timeZoneSuggest", { zone: here }))
     : null;
   f.row.append(list);

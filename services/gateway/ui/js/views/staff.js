@@ -107,11 +107,11 @@ export async function renderStaff(view, ctx) {
     const roles = grantable().includes(m.role) ? grantable() : [m.role, ...grantable()];
     const roleSel = select(roleOptions(roles), m.role, { class: "staff-role", "aria-label": t("team.roleOf", { name: who }) });
     roleSel.addEventListener("change", async () => {
-      const role = t(`team.role.${roleSel.value}`);
-      const sure = await confirmDialog({ title: t("team.roleTitle", { name: who, role }), message: t("team.roleMessage"),
+      const roleName = t(`team.role.${roleSel.value}`);
+      const sure = await confirmDialog({ title: t("team.roleTitle", { name: who, role: roleName }), message: t("team.roleMessage"),
         confirmLabel: t("team.roleConfirm"), danger: false });
       roleSel.disabled = true;
-      const ok = sure && await patch(m, { role: roleSel.value }, t("team.roleChanged", { name: who, role }));
+      const ok = sure && await patch(m, { role: roleSel.value }, t("team.roleChanged", { name: who, role: roleName }));
       if (!ok) {
         roleSel.value = m.role;
         roleSel.disabled = false;

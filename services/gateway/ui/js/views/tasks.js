@@ -82,7 +82,6 @@ export async function renderTasks(view, ctx) {
       h("h2", { id: "tasks-list-title", class: "sr-only" }, t("task.byDue")), list, more),
     calendarSection());
 
-  let token = "";
   let pages = 1;
   let seq = 0;
   // Every page up to the last one shown, so ticking one off keeps the place.
@@ -92,7 +91,7 @@ export async function renderTasks(view, ctx) {
     const mine = seq;
     more.disabled = true;
     const tasks = [];
-    token = "";
+    let token = ""; // each load its own: two that overlap must not read each other's pages
     try {
       for (let i = 0; i < pages; i++) {
         const { data } = await get("/v1/tasks", {
@@ -116,12 +115,12 @@ export async function renderTasks(view, ctx) {
     if (mine !== seq || !ctx.live()) return;
     replace(message);
     const focusedId = list.contains(document.activeElement) ? document.activeElement.closest("li[data-id]")?.dataset.id : "";
-    replace(list, tasks.map((t) => taskItem(t, { showCustomer: true, onChange: () => load() })));
+    replace(list, tasks.map((task) => taskItem(task, { showCustomer: true, onChange: () => load() })));
     if (!tasks.length) {
       list.append(h("li", { class: "muted empty-task" },
         t(s.overdue ? "task.noneOverdue" : s.status === "done" ? "task.noneDone" : "task.noneOpen")));
     }
-    const overdue = tasks.filter((t) => t.overdue).length;
+    const overdue = tasks.filter((task) => task.overdue).length;
     total.textContent = tn("task.count", tasks.length) + (token ? t("task.soFar") : "")
       + (overdue && !s.overdue ? t("task.overdueCount", { n: overdue }) : "");
     more.hidden = !token;

@@ -31,7 +31,7 @@ export async function renderTemplates(view) {
   const message = h("div", {});
   const list = h("div", { class: "tpl-list", id: "tpl-list" });
 
-  const heading = h("h2", { id: "tpl-editing" });
+  const heading = h("h2", { id: "tpl-editing" }, t("tpl.edit")); // the template's name once one is chosen
   const subject = h("input", { type: "text", id: "tpl-subject", autocomplete: "off", maxlength: 200 });
   const text = h("textarea", { id: "tpl-text", rows: 8 });
   const html = h("textarea", { id: "tpl-html", rows: 6 });

@@ -152,7 +152,12 @@ function voucherList(timeZone) {
     });
     return btn;
   };
+  // A new filter or reload makes the answers to earlier requests stale: only
+  // the latest request's answer is shown.
+  let seq = 0;
   async function page(reset) {
+    seq += 1;
+    const mine = seq;
     if (reset) {
       token = "";
       replace(body);
@@ -162,9 +167,11 @@ function voucherList(timeZone) {
     try {
       data = (await get("/v1/vouchers", { state: state.value, pageSize: 50, pageToken: token })).data;
     } catch (e) {
+      if (mine !== seq) return;
       replace(status, banner("error", e.message));
       return;
     }
+    if (mine !== seq) return;
     replace(status);
     for (const v of data.vouchers || []) body.append(row(v));
     if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, t("vch.none"))));
