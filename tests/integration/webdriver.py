@@ -135,17 +135,11 @@ class Browser:
         self.timeout = timeout
         self.session = None
         self.profile = tempfile.mkdtemp(prefix="crm-chromium-")
-        self.port = _free_port()
-        self.base = "http://127.0.0.1:%d" % self.port
         self.log_path = os.path.join(self.profile, "chromedriver.log")
         self._log = open(self.log_path, "wb")
-        # Its own process group, so close() can end Chromium too if the
-        # session could not be deleted cleanly.
-        self.proc = subprocess.Popen(
-            [CHROMEDRIVER, "--port=%d" % self.port, "--allowed-ips=127.0.0.1"],
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = None
         try:
-            self._wait_driver()
+            self._start_driver()
             caps = {
                 "browserName": "chrome",
                 "goog:chromeOptions": {
@@ -169,14 +163,37 @@ class Browser:
 
     # ---- plumbing
 
+    def _start_driver(self, tries=3):
+        """Starts chromedriver on a free port. The port is free when chosen,
+        but another program may take it before chromedriver binds it: a
+        driver that exits before it is ready is started again on another
+        port, and the last one's log goes into the error."""
+        for attempt in range(tries):
+            self.port = _free_port()
+            self.base = "http://127.0.0.1:%d" % self.port
+            # Its own process group, so close() can end Chromium too if the
+            # session could not be deleted cleanly.
+            self.proc = subprocess.Popen(
+                [CHROMEDRIVER, "--port=%d" % self.port, "--allowed-ips=127.0.0.1"],
+                stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+            if self._wait_driver():
+                return
+            if attempt + 1 == tries:
+                self._log.flush()
+                with open(self.log_path, "rb") as fh:
+                    tail = fh.read()[-2000:].decode("utf-8", "replace")
+                raise AssertionError("chromedriver exited (%s) %d times; its log ends:\n%s"
+                                     % (self.proc.returncode, tries, tail))
+
     def _wait_driver(self):
+        """True once the driver answers; False when it exited first."""
         deadline = time.monotonic() + 20
         while True:
             if self.proc.poll() is not None:
-                raise AssertionError("chromedriver exited (%s); see %s" % (self.proc.returncode, self.log_path))
+                return False
             try:
                 if self._http("GET", "/status", timeout=2).get("ready"):
-                    return
+                    return True
             except (OSError, WebDriverError, ValueError):
                 pass
             if time.monotonic() > deadline:
